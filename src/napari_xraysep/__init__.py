@@ -1,0 +1,33 @@
+"""napari-xraysep: separate the X-ray of a painting with a concealed design into surface and hidden X-rays.
+
+The science lives in :mod:`napari_xraysep.core` (numpy + torch only); the CLI and the napari plugin
+are thin faces over it.
+"""
+
+from ._version import __version__
+from .core import (
+    InputError,
+    ModelFileError,
+    SeparationConfig,
+    SeparationResult,
+    TrainedModel,
+    XraySepError,
+    iter_separate,
+    load_model,
+    save_model,
+    separate,
+)
+
+__all__ = [
+    "InputError",
+    "ModelFileError",
+    "SeparationConfig",
+    "SeparationResult",
+    "TrainedModel",
+    "XraySepError",
+    "__version__",
+    "iter_separate",
+    "load_model",
+    "save_model",
+    "separate",
+]

@@ -1,0 +1,240 @@
+"""The ``xraysep`` command: a thin face over :mod:`napari_xraysep.core`.
+
+A user's mistake prints one line (``xraysep: error: …``) and exits with status 2; only a bug shows a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ._version import __version__
+from .core import (
+    RESULT_LAYERS,
+    SeparationConfig,
+    SeparationResult,
+    TrainingProgress,
+    XraySepError,
+    iter_separate,
+    load_model,
+    region_from_boxes,
+)
+from .core.errors import InputError
+from .io import read_image, write_results
+
+EXIT_USER_ERROR = 2
+
+
+class ProgressBar:
+    """Step, losses and ETA on stderr: redrawn in place on a terminal, a line per 10 % otherwise."""
+
+    def __init__(self, stream: TextIO = sys.stderr, interval_s: float = 0.25) -> None:
+        self.stream, self.interval_s = stream, interval_s
+        self.interactive = stream.isatty()
+        self._last_draw = 0.0
+        self._last_decile = -1
+
+    def __call__(self, progress: TrainingProgress) -> None:
+        now = time.monotonic()
+        decile = int(progress.fraction * 10)
+        done = progress.step == progress.total_steps
+        if self.interactive and (now - self._last_draw >= self.interval_s or done):
+            self._last_draw = now
+            filled = int(progress.fraction * 30)
+            bar = "█" * filled + "·" * (30 - filled)
+            self.stream.write(f"\r{bar} {self._text(progress)}" + ("\n" if done else ""))
+            self.stream.flush()
+        elif not self.interactive and (decile > self._last_decile or done):
+            self._last_decile = decile
+            self.stream.write(self._text(progress) + "\n")
+
+    @staticmethod
+    def _text(progress: TrainingProgress) -> str:
+        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+        return (
+            f"step {progress.step}/{progress.total_steps}  loss {progress.losses['total']:.4f} "
+            f"(exclusion {progress.losses['exclusion']:.4f})  ETA {eta}"
+        )
+
+
+def prepare_output_dir(out: Path, overwrite: bool) -> Path:
+    """Make sure results can be written to ``out`` before any training time is spent."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder.")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise InputError(f"--out {out} is not empty; choose a new folder or pass --overwrite to replace its results.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".xraysep-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(f"Cannot write to --out {out}: {error.strerror or error}.") from error
+    return out
+
+
+def parse_box(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected Y0,X0,Y1,X1 in pixels; got {text!r}") from error
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"expected four numbers Y0,X0,Y1,X1; got {text!r}")
+    return values
+
+
+def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Settings the user typed (None means: keep the preset's or the model's)."""
+    given = {
+        "steps": args.steps,
+        "seed": args.seed,
+        "device": args.device,
+        "mode": getattr(args, "mode", None),
+        "exclusion_weight": getattr(args, "exclusion_weight", None),
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def run_separation(
+    x_mixed: np.ndarray,
+    rgb_surface: np.ndarray,
+    region_mask: np.ndarray | None,
+    config: SeparationConfig | None,
+    settings: dict[str, Any],
+    model_path: Path | None,
+    quiet: bool,
+) -> SeparationResult:
+    model = load_model(model_path) if model_path else None
+    stop = threading.Event()
+    steps = iter_separate(x_mixed, rgb_surface, region_mask, config=config, model=model, stop=stop, **settings)
+    report = (lambda progress: None) if quiet else ProgressBar()
+    with stop_on_first_interrupt(stop):
+        while True:
+            try:
+                report(next(steps))
+            except StopIteration as finished:
+                return finished.value
+
+
+@contextlib.contextmanager
+def stop_on_first_interrupt(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish the current step and keep what was learnt. Second Ctrl-C: abort."""
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nxraysep: stopping after this step; the model so far will be applied and saved "
+              "(Ctrl-C again to abort).", file=sys.stderr)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def command_separate(args: argparse.Namespace) -> int:
+    out = prepare_output_dir(Path(args.out), args.overwrite)
+    x_mixed = read_image(args.xray)
+    rgb_surface = read_image(args.rgb)
+    if args.region_mask:
+        region_mask = read_image(args.region_mask)
+        if region_mask.ndim == 3:
+            raise InputError(f"The region mask {args.region_mask} must be a 2-D image (non-zero = inside).")
+    elif args.region:
+        region_mask = region_from_boxes(args.region, x_mixed.shape[:2])
+    else:
+        region_mask = None
+    if region_mask is None and not (args.model and args.steps == 0):
+        raise InputError("Give the region with --region Y0,X0,Y1,X1 or --region-mask MASK.tif (or --model with --steps 0).")
+    config = SeparationConfig.paper() if args.preset == "paper" else None
+    result = run_separation(x_mixed, rgb_surface, region_mask, config, _config_from_args(args), args.model, args.quiet)
+    inputs = {"xray": str(args.xray), "rgb": str(args.rgb), "region_mask": args.region_mask, "regions": args.region, "model": str(args.model) if args.model else None}
+    write_results(out, result, {"inputs": inputs})
+    if not args.quiet:
+        print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    out = prepare_output_dir(Path(args.out), args.overwrite)
+    settings = _config_from_args(args)
+    report = run_demo(out, settings, quiet=args.quiet)
+    print(report)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xraysep",
+        description="Separate the X-ray of a painting with a concealed design into surface and hidden X-rays.",
+    )
+    parser.add_argument("--version", action="version", version=f"napari-xraysep {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--out", required=True, type=Path, help="folder for the results (must be new or empty)")
+        sub.add_argument("--overwrite", action="store_true", help="replace results in a non-empty --out")
+        sub.add_argument("--steps", type=int, help="training steps (0: only apply --model)")
+        sub.add_argument("--seed", type=int, help="random seed (runs are repeatable on the CPU)")
+        sub.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    separate_cmd = commands.add_parser("separate", help="separate a mixed X-ray given the surface photograph")
+    separate_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF (grayscale, 8/16-bit or float)")
+    separate_cmd.add_argument("rgb", type=Path, help="surface RGB TIFF, registered to the X-ray")
+    region = separate_cmd.add_mutually_exclusive_group()
+    region.add_argument("--region-mask", type=Path, help="TIFF mask, non-zero where the hidden design shows most")
+    region.add_argument("--region", type=parse_box, action="append", metavar="Y0,X0,Y1,X1", help="rectangle(s) in pixels, end exclusive; repeatable")
+    separate_cmd.add_argument("--mode", choices=("fast", "paper"), help="sampling: fast (default) or the paper's patch grid")
+    separate_cmd.add_argument("--preset", choices=("default", "paper"), default="default", help="all settings: the benchmarked default or paper-faithful")
+    separate_cmd.add_argument("--exclusion-weight", type=float, help="λ, weight of the exclusion loss")
+    separate_cmd.add_argument("--model", type=Path, help="start from (or, with --steps 0, only apply) a saved model.pt")
+    common(separate_cmd)
+    separate_cmd.set_defaults(handler=command_separate)
+
+    demo_cmd = commands.add_parser("demo", help="run the whole job on the bundled synthetic sample")
+    common(demo_cmd)
+    demo_cmd.set_defaults(handler=command_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        print(f"xraysep: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        try:
+            return args.handler(args)
+        except XraySepError as error:
+            print(f"xraysep: error: {error}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            print("xraysep: interrupted.", file=sys.stderr)
+            return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

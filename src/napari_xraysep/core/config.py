@@ -1,0 +1,131 @@
+"""Every setting of a separation run, validated once, with the paper-faithful preset beside the default.
+
+``mode="paper"`` samples the 50×50 patch grid with stride 5 of the paper's Section IV and reassembles
+by averaging overlapping patches; ``mode="fast"`` trains the same fully-convolutional network on random
+crops and infers on the whole image in tiles. The defaults are chosen by ``benchmarks/quality.py``
+(see docs/benchmarks.md); :meth:`SeparationConfig.paper` keeps every choice the paper states.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import InputError
+
+Mode = Literal["fast", "paper"]
+LrSchedule = Literal["constant", "cosine"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "mode": ("fast", "paper"),
+    "loss_norm": ("frobenius", "rms"),
+    "exclusion_scaling": ("paper", "gradient"),
+    "output_layer": ("bn_relu", "linear"),
+    "label_match": ("linear", "none"),
+    "lr_schedule": ("constant", "cosine"),
+}
+_POSITIVE_INTS = ("channels", "crop_size", "batch_size", "patch_size", "patch_stride", "tile_size", "exclusion_levels")
+_NON_NEGATIVE_INTS = ("steps", "seed", "preview_every")
+ARCHITECTURE_FIELDS = ("channels", "kernel_size", "output_layer")
+# Fast mode shrinks its crops to fit small images, down to this side (3 exclusion levels need it).
+MIN_CROP_SIZE = 16
+
+
+@dataclass(frozen=True)
+class SeparationConfig:
+    """Settings of one run. Construct with keywords; invalid values raise :class:`InputError`."""
+
+    mode: Mode = "fast"
+    steps: int = 300
+    # architecture (fixed once a model is trained)
+    channels: int = 32
+    kernel_size: int = 3
+    output_layer: Literal["bn_relu", "linear"] = "linear"
+    # loss
+    exclusion_weight: float = 1.0
+    exclusion_levels: int = 3
+    exclusion_scaling: Literal["paper", "gradient"] = "gradient"
+    loss_norm: Literal["frobenius", "rms"] = "rms"
+    label_match: Literal["linear", "none"] = "linear"
+    # optimisation
+    learning_rate: float = 1e-3
+    lr_schedule: LrSchedule = "cosine"
+    seed: int = 0
+    # sampling: fast mode
+    crop_size: int = 96
+    batch_size: int = 8
+    # sampling: paper mode
+    patch_size: int = 50
+    patch_stride: int = 5
+    # execution
+    device: str = "auto"
+    tile_size: int = 512
+    preview_every: int = 0
+
+    def __post_init__(self) -> None:
+        for name, choices in _CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise InputError(f"Setting {name}={getattr(self, name)!r} is not one of {', '.join(choices)}.")
+        for name in _POSITIVE_INTS + _NON_NEGATIVE_INTS + ("kernel_size",):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError(f"Setting {name} must be a whole number; got {value!r}.")
+        for name in _POSITIVE_INTS:
+            if getattr(self, name) < 1:
+                raise InputError(f"Setting {name} must be at least 1; got {getattr(self, name)}.")
+        for name in _NON_NEGATIVE_INTS:
+            if getattr(self, name) < 0:
+                raise InputError(f"Setting {name} must not be negative; got {getattr(self, name)}.")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise InputError(f"Setting kernel_size must be an odd number ≥ 1; got {self.kernel_size}.")
+        if not self.learning_rate > 0:
+            raise InputError(f"Setting learning_rate must be positive; got {self.learning_rate}.")
+        if not self.exclusion_weight >= 0:
+            raise InputError(f"Setting exclusion_weight (λ) must be ≥ 0; got {self.exclusion_weight}.")
+        if self.patch_stride > self.patch_size:
+            raise InputError(
+                f"Setting patch_stride ({self.patch_stride}) exceeds patch_size ({self.patch_size}): "
+                "patches would leave gaps."
+            )
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> SeparationConfig:
+        """The paper's stated choices: 50×50 patches at stride 5, BN+ReLU on every decoder layer,
+        Frobenius norms, Eq. 7's λ1/λ2, plain grayscale replacement, Adam at 1e-6, 64 channels."""
+        settings: dict[str, Any] = dict(
+            mode="paper",
+            channels=64,
+            output_layer="bn_relu",
+            exclusion_scaling="paper",
+            loss_norm="frobenius",
+            label_match="none",
+            learning_rate=1e-6,
+            lr_schedule="constant",
+            batch_size=64,
+        )
+        settings.update(overrides)
+        return cls(**settings)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SeparationConfig:
+        """Rebuild from :meth:`to_dict`; unknown names are an error, not silently dropped."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"Unknown setting(s): {', '.join(unknown)}.")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> SeparationConfig:
+        return SeparationConfig.from_dict({**self.to_dict(), **changes})
+
+    def architecture(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
+
+    @property
+    def min_image_size(self) -> int:
+        """Smallest image side training can sample from (inference alone needs only 1 pixel)."""
+        return self.patch_size if self.mode == "paper" else min(self.crop_size, MIN_CROP_SIZE)

@@ -1,0 +1,211 @@
+"""Input validation and normalisation: from whatever the scanner wrote to unit-range float arrays.
+
+The network works on values in about [0, 1]; conservators work in their X-ray's own units. An
+affine :class:`Normalisation` per image carries values there and back. Because the mixture is
+additive (``x = x1 + x2``), the offset of the X-ray is shared evenly between the two components
+when mapping back, so ``x1 + x2 == x`` holds in the user's units too.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """``unit = (value - offset) / scale``; stored in model files so new images map the same way."""
+
+    offset: float
+    scale: float
+
+    @classmethod
+    def fit(cls, image: np.ndarray) -> Normalisation:
+        """Min–max of ``image`` (the whole dynamic range, so every pixel lands in [0, 1])."""
+        low, high = float(np.min(image)), float(np.max(image))
+        return cls(offset=low, scale=(high - low) if high > low else 1.0)
+
+    def to_unit(self, image: np.ndarray) -> np.ndarray:
+        return ((np.asarray(image, dtype=np.float64) - self.offset) / self.scale).astype(np.float32)
+
+    def from_unit(self, unit: np.ndarray, offset_share: float = 1.0) -> np.ndarray:
+        """Back to the image's units; ``offset_share`` is the part of the offset this layer carries."""
+        return (np.asarray(unit, dtype=np.float64) * self.scale + offset_share * self.offset).astype(
+            np.float32
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        return {"offset": self.offset, "scale": self.scale}
+
+
+@dataclass(frozen=True)
+class SeparationInputs:
+    """Validated, unit-range inputs for the core; produced by :func:`prepare_inputs`."""
+
+    x_mixed: np.ndarray  # (H, W) float32, unit range
+    rgb_surface: np.ndarray  # (3, H, W) float32, unit range
+    region_mask: np.ndarray | None  # (H, W) bool; None when only applying a trained model
+    x_normalisation: Normalisation
+    rgb_normalisation: Normalisation
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.x_mixed.shape  # type: ignore[return-value]
+
+
+def _describe(shape: Sequence[int]) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def _check_numeric(image: np.ndarray, what: str) -> None:
+    if image.dtype == bool or not (
+        np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
+    ):
+        raise InputError(f"The {what} has pixel type {image.dtype}; expected 8/16-bit integers or floats.")
+    if image.size == 0:
+        raise InputError(f"The {what} is empty (shape {_describe(image.shape)}).")
+    if np.issubdtype(image.dtype, np.floating):
+        bad = int(np.count_nonzero(~np.isfinite(image)))
+        if bad:
+            raise InputError(
+                f"The {what} contains {bad} NaN or infinite pixel(s); fill or crop them before separating."
+            )
+
+
+def check_xray(x_mixed: np.ndarray) -> np.ndarray:
+    """The mixed X-ray as a 2-D numeric array, or an :class:`InputError` saying why not."""
+    x_mixed = np.asarray(x_mixed)
+    if x_mixed.ndim == 3 and x_mixed.shape[-1] in (3, 4):
+        raise InputError(
+            f"The mixed X-ray has shape {_describe(x_mixed.shape)}, which looks like a colour image; "
+            "choose the grayscale radiograph."
+        )
+    if x_mixed.ndim != 2:
+        raise InputError(
+            f"The mixed X-ray must be a 2-D grayscale image; got {x_mixed.ndim} dimensions "
+            f"(shape {_describe(x_mixed.shape)})."
+        )
+    _check_numeric(x_mixed, "mixed X-ray")
+    if float(np.min(x_mixed)) == float(np.max(x_mixed)):
+        raise InputError(
+            f"The mixed X-ray is constant (every pixel is {np.min(x_mixed)}); there is nothing to separate."
+        )
+    return x_mixed
+
+
+def check_rgb(rgb_surface: np.ndarray) -> np.ndarray:
+    """The surface photograph as H×W×3; an alpha channel is dropped with a warning."""
+    rgb_surface = np.asarray(rgb_surface)
+    if rgb_surface.ndim == 2:
+        raise InputError(
+            f"The surface RGB image is grayscale (shape {_describe(rgb_surface.shape)}); "
+            "the separation needs the colour photograph (H×W×3)."
+        )
+    if rgb_surface.ndim != 3 or rgb_surface.shape[-1] not in (3, 4):
+        raise InputError(
+            f"The surface RGB image must be H×W×3 (or H×W×4 with alpha); got shape "
+            f"{_describe(rgb_surface.shape)}."
+        )
+    if rgb_surface.shape[-1] == 4:
+        warnings.warn("The surface RGB image has an alpha channel; it is ignored.", UserWarning, stacklevel=3)
+        rgb_surface = rgb_surface[..., :3]
+    _check_numeric(rgb_surface, "surface RGB image")
+    return rgb_surface
+
+
+def check_region(region_mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A boolean H×W mask with at least one pixel set (non-zero values count as inside)."""
+    region_mask = np.asarray(region_mask)
+    if region_mask.shape != tuple(shape):
+        raise InputError(
+            f"The region mask is {_describe(region_mask.shape)} but the images are {_describe(shape)}."
+        )
+    region_mask = region_mask.astype(bool)
+    if not region_mask.any():
+        raise InputError(
+            "The region is empty: draw the area where the hidden design shows most (it is replaced "
+            "by the grayscale photograph in the labeled surface X-ray)."
+        )
+    return region_mask
+
+
+def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> np.ndarray:
+    """Union of ``(y0, x0, y1, x1)`` rectangles (end exclusive), clipped to the image.
+
+    A box partly outside is clipped with a warning; one wholly outside, or empty, is an error,
+    because silently dropping it would train on a region the user did not mean.
+    """
+    height, width = shape
+    mask = np.zeros(shape, dtype=bool)
+    for box in boxes:
+        if len(box) != 4:
+            raise InputError(f"A region box needs four numbers Y0,X0,Y1,X1; got {list(box)}.")
+        y0, x0, y1, x1 = (int(round(float(v))) for v in box)
+        if y1 <= y0 or x1 <= x0:
+            raise InputError(f"The region box {y0},{x0},{y1},{x1} is empty: Y1 must exceed Y0 and X1 exceed X0.")
+        cy0, cx0, cy1, cx1 = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
+        if cy1 <= cy0 or cx1 <= cx0:
+            raise InputError(
+                f"The region box {y0},{x0},{y1},{x1} lies wholly outside the {height}×{width} image."
+            )
+        if (cy0, cx0, cy1, cx1) != (y0, x0, y1, x1):
+            warnings.warn(
+                f"The region box {y0},{x0},{y1},{x1} reaches outside the {height}×{width} image; "
+                f"clipped to {cy0},{cx0},{cy1},{cx1}.",
+                UserWarning,
+                stacklevel=2,
+            )
+        mask[cy0:cy1, cx0:cx1] = True
+    return check_region(mask, shape)
+
+
+def prepare_inputs(
+    x_mixed: np.ndarray,
+    rgb_surface: np.ndarray,
+    region_mask: np.ndarray | None,
+    *,
+    min_size: int = 1,
+    x_normalisation: Normalisation | None = None,
+    rgb_normalisation: Normalisation | None = None,
+) -> SeparationInputs:
+    """Validate the user's arrays and bring them to unit range (float32, channels first for RGB).
+
+    ``min_size`` is the smallest side the chosen training/inference setting can handle (a patch);
+    normalisations may be given, e.g. from a trained model, so new data maps into the same units.
+    """
+    x_mixed = check_xray(x_mixed)
+    rgb_surface = check_rgb(rgb_surface)
+    if x_mixed.shape != rgb_surface.shape[:2]:
+        raise InputError(
+            f"The mixed X-ray is {_describe(x_mixed.shape)} pixels but the surface RGB is "
+            f"{_describe(rgb_surface.shape[:2])}; they must be registered (aligned pixel for pixel) "
+            "and the same size."
+        )
+    height, width = x_mixed.shape
+    if min(height, width) < min_size:
+        raise InputError(
+            f"The images are {height}×{width} pixels, smaller than the {min_size}×{min_size} patch the "
+            "separation needs; use a larger area or a smaller patch/crop size."
+        )
+    region = None if region_mask is None else check_region(region_mask, x_mixed.shape)
+    if region is not None and region.all():
+        warnings.warn(
+            "The region covers the whole image, so the labeled surface X-ray is just the grayscale "
+            "photograph; draw only where the hidden design shows for a better separation.",
+            UserWarning,
+            stacklevel=2,
+        )
+    x_norm = x_normalisation or Normalisation.fit(x_mixed)
+    rgb_norm = rgb_normalisation or Normalisation.fit(rgb_surface)
+    return SeparationInputs(
+        x_mixed=x_norm.to_unit(x_mixed),
+        rgb_surface=np.ascontiguousarray(np.moveaxis(rgb_norm.to_unit(rgb_surface), -1, 0)),
+        region_mask=region,
+        x_normalisation=x_norm,
+        rgb_normalisation=rgb_norm,
+    )

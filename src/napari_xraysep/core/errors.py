@@ -1,0 +1,20 @@
+"""The one exception type the faces (CLI, widget) turn into a plain message.
+
+Anything a user can cause and fix — a wrong file, mismatched shapes, an empty region, a model file
+from elsewhere — raises a subclass of :class:`XraySepError` with a sentence that says what is wrong
+and what to do. Any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class XraySepError(Exception):
+    """A problem with the user's input, settings or files, explained in one sentence."""
+
+
+class InputError(XraySepError, ValueError):
+    """Images, region or settings that the separation cannot work with."""
+
+
+class ModelFileError(XraySepError):
+    """A model file that is missing, corrupt, unsafe or made for something else."""

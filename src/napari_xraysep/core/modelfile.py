@@ -1,0 +1,101 @@
+"""Saving and loading trained models.
+
+A model file is a plain dictionary of tensors, numbers and strings written by :func:`torch.save` and
+read back with ``weights_only=True``: a file that carries executable pickle code is refused, never
+run. It holds what applying the model to new data needs — architecture, settings, the intensity
+normalisations of the images it was trained on — and the package version that wrote it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._version import __version__
+from .config import SeparationConfig
+from .data import Normalisation
+from .engine import TrainedModel
+from .errors import InputError, ModelFileError
+from .model import ConnectedAutoEncoder
+
+MODEL_FORMAT = "napari-xraysep-model"
+MODEL_FORMAT_VERSION = 1
+
+
+def model_to_dict(model: TrainedModel) -> dict[str, Any]:
+    return {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "package_version": __version__,
+        "config": model.config.to_dict(),
+        "rgb_channels": model.network.encode_rgb[0].in_channels,
+        "x_normalisation": model.x_normalisation.to_dict(),
+        "rgb_normalisation": model.rgb_normalisation.to_dict(),
+        "steps_trained": model.steps_trained,
+        "loss_history": model.loss_history,
+        "state_dict": {name: value.detach().cpu() for name, value in model.network.state_dict().items()},
+    }
+
+
+def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        torch.save(model_to_dict(model), temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_model(path: str | os.PathLike[str]) -> TrainedModel:
+    """Read a model file; anything that is not one of ours raises :class:`ModelFileError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"Model file {path} does not exist.")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ModelFileError(
+            f"{path} contains code or objects a model file never holds; it was refused and not run."
+        ) from error
+    except Exception as error:  # damaged files make the unpickler raise almost any type
+        raise ModelFileError(f"{path} is not a readable napari-xraysep model file ({error}).") from error
+    return model_from_dict(data, source=str(path))
+
+
+def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
+    if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{source} is not a napari-xraysep model file.")
+    if data.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{source} has model format {data.get('format_version')!r} (written by napari-xraysep "
+            f"{data.get('package_version', '?')}); this version reads format {MODEL_FORMAT_VERSION}."
+        )
+    try:
+        config = SeparationConfig.from_dict(data["config"])
+        network = ConnectedAutoEncoder(
+            channels=config.channels,
+            kernel_size=config.kernel_size,
+            rgb_channels=int(data["rgb_channels"]),
+            output_layer=config.output_layer,
+        )
+        network.load_state_dict(data["state_dict"])
+        return TrainedModel(
+            network=network.eval(),
+            config=config,
+            x_normalisation=Normalisation(**data["x_normalisation"]),
+            rgb_normalisation=Normalisation(**data["rgb_normalisation"]),
+            steps_trained=int(data["steps_trained"]),
+            loss_history=list(data["loss_history"]),
+        )
+    except (KeyError, TypeError, RuntimeError, InputError) as error:
+        raise ModelFileError(f"{source} is damaged or inconsistent: {error}") from error

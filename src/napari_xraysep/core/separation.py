@@ -1,0 +1,198 @@
+"""The whole two-step method as one call: validate → train (step 1) → infer → refine (step 2).
+
+:func:`iter_separate` is the generator the CLI and the napari widget drive (progress events out, a
+stop flag in, a :class:`SeparationResult` returned); :func:`separate` runs it to the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as _dt
+import platform
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from .config import SeparationConfig
+from .data import Normalisation, SeparationInputs, prepare_inputs
+from .engine import Components, StopFlag, TrainedModel, TrainingProgress, predict, resolve_device, train
+from .errors import InputError
+from .refine import refine
+
+RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2")
+
+
+@dataclass(frozen=True)
+class SeparationResult:
+    """Everything a run produced, images as (H, W) float32 in the X-ray's own units.
+
+    ``x1_hat``/``x2_hat``: step 1's surface and hidden estimates; ``x_hat``: the auto-encoder's
+    reconstruction of the mixed X-ray; ``error_map = x − x̂1 − x̂2``; ``x1``/``x2``: step 2's refined
+    X-rays (``x1 + x2 == x``).
+    """
+
+    x1_hat: np.ndarray
+    x2_hat: np.ndarray
+    x_hat: np.ndarray
+    error_map: np.ndarray
+    x1: np.ndarray
+    x2: np.ndarray
+    model: TrainedModel
+    timings: dict[str, float]
+    stopped_early: bool = False
+
+    @property
+    def config(self) -> SeparationConfig:
+        return self.model.config
+
+    @property
+    def loss_history(self) -> list[dict[str, float]]:
+        return self.model.loss_history
+
+    def layers(self) -> dict[str, np.ndarray]:
+        """The five images a user compares, in display order."""
+        return {name: getattr(self, name) for name in RESULT_LAYERS}
+
+    def provenance(self) -> dict[str, Any]:
+        """JSON-ready record of how these images were made (settings, versions, losses, timings)."""
+        history = self.model.loss_history
+        return {
+            "software": {
+                "napari-xraysep": __version__,
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "settings": self.config.to_dict(),
+            "steps_trained": self.model.steps_trained,
+            "stopped_early": self.stopped_early,
+            "final_losses": history[-1] if history else None,
+            "x_normalisation": self.model.x_normalisation.to_dict(),
+            "timings_s": self.timings,
+            "shape": list(self.x1.shape),
+        }
+
+
+def components_in_units(components: Components, normalisation: Normalisation) -> Components:
+    """Map unit-range estimates to X-ray units; x̂1 and x̂2 carry half the offset each (they add up)."""
+    return Components(
+        x1_hat=normalisation.from_unit(components.x1_hat, offset_share=0.5),
+        x2_hat=normalisation.from_unit(components.x2_hat, offset_share=0.5),
+        x_hat=normalisation.from_unit(components.x_hat),
+    )
+
+
+def resolve_config(
+    config: SeparationConfig | None, model: TrainedModel | None, settings: dict[str, Any]
+) -> SeparationConfig:
+    """Settings for a run: given ``config`` or the model's (or the default), with ``settings`` on top.
+
+    A continued model keeps its architecture; asking for another one is an error, not a silent reset.
+    """
+    base = config or (model.config if model is not None else SeparationConfig())
+    resolved = base.replace(**settings) if settings else base
+    if model is not None and resolved.architecture() != model.config.architecture():
+        raise InputError(
+            f"The model was trained with {model.config.architecture()}, but the settings ask for "
+            f"{resolved.architecture()}; a trained model's architecture cannot change."
+        )
+    return resolved
+
+
+def iter_separate(
+    x_mixed: np.ndarray,
+    rgb_surface: np.ndarray,
+    region_mask: np.ndarray | None = None,
+    *,
+    config: SeparationConfig | None = None,
+    model: TrainedModel | None = None,
+    stop: StopFlag | None = None,
+    **settings: Any,
+) -> Generator[TrainingProgress, None, SeparationResult]:
+    """Run both steps, yielding progress (previews in X-ray units); returns the result.
+
+    ``x_mixed`` (H, W) and ``rgb_surface`` (H, W, 3) in any 8/16-bit or float units;
+    ``region_mask`` (H, W) bool — needed unless only applying ``model`` (``steps=0``).
+    Keyword ``settings`` override fields of :class:`SeparationConfig`. If ``stop`` is set during
+    training, the model reached so far is applied and the result is marked ``stopped_early``.
+    """
+    config = resolve_config(config, model, settings)
+    training = config.steps > 0
+    inputs: SeparationInputs = prepare_inputs(
+        x_mixed,
+        rgb_surface,
+        region_mask,
+        min_size=config.min_image_size if training else 1,
+        x_normalisation=model.x_normalisation if model else None,
+        rgb_normalisation=model.rgb_normalisation if model else None,
+    )
+    if model is not None:
+        # Continue from a copy: the caller's model (and any result made with it) stays as it was.
+        model = dataclasses.replace(
+            model, network=copy.deepcopy(model.network), config=config, loss_history=list(model.loss_history)
+        )
+    timings: dict[str, float] = {}
+    stopped_early = False
+    started = time.perf_counter()
+    if training:
+        steps, done = train(inputs, config, model, stop), 0
+        try:
+            while True:
+                progress = next(steps)
+                done += 1
+                if progress.preview is not None:
+                    progress = dataclasses.replace(
+                        progress, preview=components_in_units(progress.preview, inputs.x_normalisation)
+                    )
+                yield progress
+        except StopIteration as finished:
+            model = finished.value
+        stopped_early = done < config.steps
+    elif model is None:
+        raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
+    timings["train_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    estimates = components_in_units(predict(model, inputs, resolve_device(config.device)), inputs.x_normalisation)
+    timings["inference_s"] = time.perf_counter() - started
+    refined = refine(np.asarray(x_mixed, dtype=np.float64), estimates.x1_hat, estimates.x2_hat)
+    return SeparationResult(
+        x1_hat=estimates.x1_hat,
+        x2_hat=estimates.x2_hat,
+        x_hat=estimates.x_hat,
+        error_map=refined.error_map,
+        x1=refined.x1,
+        x2=refined.x2,
+        model=model,
+        timings=timings,
+        stopped_early=stopped_early,
+    )
+
+
+def separate(
+    x_mixed: np.ndarray,
+    rgb_surface: np.ndarray,
+    region_mask: np.ndarray | None = None,
+    *,
+    config: SeparationConfig | None = None,
+    model: TrainedModel | None = None,
+    stop: StopFlag | None = None,
+    on_progress: Callable[[TrainingProgress], None] | None = None,
+    **settings: Any,
+) -> SeparationResult:
+    """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
+    steps = iter_separate(x_mixed, rgb_surface, region_mask, config=config, model=model, stop=stop, **settings)
+    while True:
+        try:
+            progress = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if on_progress is not None:
+            on_progress(progress)

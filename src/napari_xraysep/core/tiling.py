@@ -1,0 +1,75 @@
+"""Where the network looks: the paper's patch grid, random training crops, and halo'd inference tiles.
+
+Nothing here allocates more than one batch of patches or one tile at a time, so memory stays bounded
+on whole paintings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def patch_starts(length: int, size: int, stride: int) -> np.ndarray:
+    """Start offsets of ``size``-long patches every ``stride`` pixels, plus one flush with the end.
+
+    The paper's grid (500 px, size 50, stride 5 → 91 starts) leaves no pixel uncovered; when the
+    stride does not divide ``length - size`` a last patch is added at ``length - size``.
+    """
+    if size > length:
+        raise ValueError(f"patch size {size} exceeds the image side {length}")
+    starts = np.arange(0, length - size + 1, stride)
+    if starts[-1] != length - size:
+        starts = np.append(starts, length - size)
+    return starts
+
+
+def patch_grid(shape: tuple[int, int], size: int, stride: int) -> np.ndarray:
+    """(N, 2) array of (y, x) patch corners covering an image of ``shape``."""
+    ys = patch_starts(shape[0], size, stride)
+    xs = patch_starts(shape[1], size, stride)
+    return np.stack(np.meshgrid(ys, xs, indexing="ij"), axis=-1).reshape(-1, 2)
+
+
+def random_corners(rng: np.random.Generator, shape: tuple[int, int], size: int, count: int) -> np.ndarray:
+    """(count, 2) uniformly drawn (y, x) corners of ``size``×``size`` crops inside ``shape``."""
+    ys = rng.integers(0, shape[0] - size + 1, size=count)
+    xs = rng.integers(0, shape[1] - size + 1, size=count)
+    return np.stack([ys, xs], axis=-1)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A core block of the output and the larger, halo'd block of input that determines it."""
+
+    core: tuple[slice, slice]  # where the result goes, in image coordinates
+    outer: tuple[slice, slice]  # what the network reads, in image coordinates
+    inner: tuple[slice, slice]  # the core's position inside the outer block
+
+    @property
+    def outer_corner(self) -> tuple[int, int]:
+        return self.outer[0].start, self.outer[1].start
+
+
+def _windows(length: int, tile: int, halo: int) -> list[tuple[slice, slice, slice]]:
+    windows = []
+    for start in range(0, length, tile):
+        stop = min(start + tile, length)
+        outer_start, outer_stop = max(start - halo, 0), min(stop + halo, length)
+        windows.append(
+            (slice(start, stop), slice(outer_start, outer_stop), slice(start - outer_start, stop - outer_start))
+        )
+    return windows
+
+
+def tiles(shape: tuple[int, int], tile_size: int, halo: int) -> Iterator[Tile]:
+    """Cover ``shape`` with ``tile_size`` cores, each read with ``halo`` pixels of context.
+
+    With ``halo`` at least the network's receptive radius, stitching the cores reproduces untiled
+    inference: every core pixel sees exactly the input it would see in one whole-image pass.
+    """
+    for rows in _windows(shape[0], tile_size, halo):
+        for cols in _windows(shape[1], tile_size, halo):
+            yield Tile(core=(rows[0], cols[0]), outer=(rows[1], cols[1]), inner=(rows[2], cols[2]))

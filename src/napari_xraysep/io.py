@@ -1,0 +1,124 @@
+"""Files in and out: TIFF images (tifffile) with the run's provenance, model-free PNG montages.
+
+Writes are atomic — a temporary file in the same folder, renamed into place — so an interrupted
+run never leaves a half-written result where a good one is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from .core import RESULT_LAYERS, SeparationResult, save_model
+from .core.errors import InputError
+
+PROVENANCE_KEY = "napari_xraysep"
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
+    """Call ``write(temporary_path)`` then rename it to ``path``; remove the temporary on failure."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """First image of a TIFF (full resolution of a pyramid), as stored; clear error if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Image file {path} does not exist.")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if not tif.series:
+                raise InputError(f"{path} holds no image.")
+            return np.asarray(tif.series[0].levels[0].asarray())
+    except InputError:
+        raise
+    except Exception as error:  # tifffile raises many types for damaged files
+        raise InputError(f"Cannot read {path} as a TIFF image ({type(error).__name__}: {error}).") from error
+
+
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The provenance :func:`write_tiff` stored in a TIFF, or None."""
+    with tifffile.TiffFile(path) as tif:
+        description = tif.pages.first.description
+    try:
+        return json.loads(description).get(PROVENANCE_KEY)
+    except (ValueError, AttributeError):
+        return None
+
+
+def write_tiff(path: str | os.PathLike[str], image: np.ndarray, provenance: dict[str, Any] | None = None) -> Path:
+    """Write ``image`` keeping its values (float32 stays float32), provenance as JSON in the description."""
+    description = json.dumps({PROVENANCE_KEY: provenance or {}})
+    return atomic_write(
+        path,
+        lambda tmp: tifffile.imwrite(tmp, np.asarray(image), description=description, metadata=None),
+    )
+
+
+def to_display(image: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
+    """uint8 for viewing: ``limits`` (or the 0.5–99.5 percentiles) stretched to 0–255."""
+    image = np.asarray(image, dtype=np.float64)
+    low, high = limits if limits is not None else np.percentile(image, [0.5, 99.5])
+    scaled = (image - low) / (high - low if high > low else 1.0)
+    return (np.clip(scaled, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def write_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
+    """A minimal PNG encoder (8-bit gray or RGB), so montages need no imaging library."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    if image.ndim == 2:
+        colour_type, rows = 0, image
+    elif image.ndim == 3 and image.shape[2] == 3:
+        colour_type, rows = 2, image.reshape(image.shape[0], -1)
+    else:
+        raise ValueError(f"write_png needs (H, W) or (H, W, 3) uint8; got {image.shape}")
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", image.shape[1], image.shape[0], 8, colour_type, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
+
+
+def montage(panels: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndarray:
+    """Tile uint8 panels (gray or RGB, same H×W) into one RGB image, row by row."""
+    panels = [np.repeat(p[..., None], 3, axis=2) if p.ndim == 2 else p for p in panels]
+    height, width = panels[0].shape[:2]
+    rows = -(-len(panels) // columns)
+    sheet = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, 3), 255, dtype=np.uint8)
+    for index, panel in enumerate(panels):
+        r, c = divmod(index, columns)
+        sheet[r * (height + gap) : r * (height + gap) + height, c * (width + gap) : c * (width + gap) + width] = panel
+    return sheet
+
+
+def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | None = None) -> list[Path]:
+    """The five images as float32 TIFFs with provenance, ``model.pt`` and ``run.json``; the model first,
+    because it is the costliest thing to lose."""
+    provenance = result.provenance()
+    written = [save_model(result.model, out / "model.pt")]
+    for name in RESULT_LAYERS:
+        written.append(write_tiff(out / f"{name}.tif", getattr(result, name), {**provenance, "layer": name}))
+    record = {**provenance, **(extra or {}), "loss_history": result.loss_history, "outputs": [p.name for p in written]}
+    written.append(atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2))))
+    return written

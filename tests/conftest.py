@@ -1,0 +1,26 @@
+"""Shared fixtures: tiny synthetic mixtures and settings small enough for seconds-long tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_xraysep.synthetic import SyntheticMixture, make_mixture
+
+# A network and sampling small enough that a few training steps take well under a second on a CPU.
+TINY = dict(channels=4, crop_size=32, batch_size=2, steps=3, device="cpu", tile_size=40)
+
+
+@pytest.fixture(scope="session")
+def tiny_mixture() -> SyntheticMixture:
+    return make_mixture("concealed_portrait", shape=(48, 64), seed=3)
+
+
+@pytest.fixture
+def tiny_settings() -> dict:
+    return dict(TINY)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

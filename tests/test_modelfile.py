@@ -1,0 +1,70 @@
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from napari_xraysep import ModelFileError, load_model, save_model, separate
+from napari_xraysep.core.modelfile import model_to_dict
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_mixture):
+    settings = dict(channels=4, crop_size=32, batch_size=2, steps=2, device="cpu")
+    return separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **settings)
+
+
+def test_round_trip_gives_identical_outputs(trained, tiny_mixture, tmp_path):
+    path = save_model(trained.model, tmp_path / "model.pt")
+    loaded = load_model(path)
+    assert loaded.config == trained.config and loaded.steps_trained == 2
+    assert loaded.x_normalisation == trained.model.x_normalisation
+    assert loaded.loss_history == trained.loss_history
+    again = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, model=loaded, steps=0)
+    np.testing.assert_array_equal(again.x2, separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, model=trained.model, steps=0).x2)
+    # weights_only loading is what the file is written for
+    assert torch.load(path, weights_only=True)["format"] == "napari-xraysep-model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary left behind
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch pwned-by-model-file",))
+
+
+def test_malicious_pickle_is_refused_and_never_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as handle:
+        pickle.dump({"format": "napari-xraysep-model", "payload": _Exploit()}, handle)
+    with pytest.raises(ModelFileError, match="refused and not run"):
+        load_model(path)
+    torch_path = tmp_path / "evil-torch.pt"
+    torch.save({"state_dict": _Exploit()}, torch_path)
+    with pytest.raises(ModelFileError, match="refused and not run"):
+        load_model(torch_path)
+    assert not (tmp_path / "pwned-by-model-file").exists()
+
+
+def test_files_that_are_not_models_are_refused(trained, tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_model(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"this is not a model")
+    with pytest.raises(ModelFileError, match="not a readable"):
+        load_model(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(ModelFileError, match="not a napari-xraysep model"):
+        load_model(other)
+    future = tmp_path / "future.pt"
+    torch.save({**model_to_dict(trained.model), "format_version": 99}, future)
+    with pytest.raises(ModelFileError, match="format 99"):
+        load_model(future)
+    broken = tmp_path / "broken.pt"
+    data = model_to_dict(trained.model)
+    data["config"] = {**data["config"], "channels": 8}  # weights no longer fit the architecture
+    torch.save(data, broken)
+    with pytest.raises(ModelFileError, match="damaged or inconsistent"):
+        load_model(broken)

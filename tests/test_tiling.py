@@ -1,0 +1,34 @@
+import numpy as np
+
+from napari_xraysep.core.tiling import patch_grid, patch_starts, random_corners, tiles
+
+
+def test_paper_grid_has_17381_patches():
+    # Section IV: 500×1000 px, 50×50 patches, 45 px overlap (stride 5) → 17 381 patches.
+    assert len(patch_starts(500, 50, 5)) == 91
+    assert len(patch_grid((500, 1000), 50, 5)) == 17381
+
+
+def test_patch_starts_end_flush_when_stride_does_not_divide():
+    np.testing.assert_array_equal(patch_starts(12, 5, 3), [0, 3, 6, 7])
+    np.testing.assert_array_equal(patch_starts(5, 5, 3), [0])
+
+
+def test_random_corners_stay_inside(rng):
+    corners = random_corners(rng, (40, 30), 16, 500)
+    assert corners[:, 0].min() >= 0 and corners[:, 0].max() <= 24
+    assert corners[:, 1].min() >= 0 and corners[:, 1].max() <= 14
+
+
+def test_tiles_cover_every_pixel_once_with_halo_inside_the_image():
+    shape = (37, 53)
+    count = np.zeros(shape, int)
+    for tile in tiles(shape, 16, 5):
+        count[tile.core] += 1
+        oy, ox = tile.outer
+        assert oy.start >= 0 and ox.start >= 0 and oy.stop <= shape[0] and ox.stop <= shape[1]
+        # the core sits inside the outer block at the stated offset, with ≥ 5 px of context where possible
+        cy, cx = tile.core
+        assert tile.inner[0].start == cy.start - oy.start and tile.inner[1].start == cx.start - ox.start
+        assert cy.start - oy.start == min(5, cy.start)
+    np.testing.assert_array_equal(count, 1)
