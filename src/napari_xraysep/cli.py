@@ -40,9 +40,9 @@ EXIT_USER_ERROR = 2
 class ProgressBar:
     """Step, losses and ETA on stderr: redrawn in place on a terminal, a line per 10 % otherwise."""
 
-    def __init__(self, stream: TextIO = sys.stderr, interval_s: float = 0.25) -> None:
-        self.stream, self.interval_s = stream, interval_s
-        self.interactive = stream.isatty()
+    def __init__(self, stream: TextIO | None = None, interval_s: float = 0.25) -> None:
+        self.stream, self.interval_s = stream or sys.stderr, interval_s
+        self.interactive = self.stream.isatty()
         self._last_draw = 0.0
         self._last_decile = -1
 
@@ -95,9 +95,23 @@ def parse_box(text: str) -> list[float]:
     return values
 
 
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` with VALUE read as a number when it is one (``channels=16``, ``mode=paper``)."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE; got {text!r}")
+    for convert in (int, float):
+        try:
+            return name.strip().replace("-", "_"), convert(raw)
+        except ValueError:
+            pass
+    return name.strip().replace("-", "_"), raw
+
+
 def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Settings the user typed (None means: keep the preset's or the model's)."""
-    given = {
+    """Settings the user typed (None means: keep the preset's or the model's); named options win."""
+    given = dict(args.set or [])
+    given |= {
         "steps": args.steps,
         "seed": args.seed,
         "device": args.device,
@@ -165,7 +179,7 @@ def command_separate(args: argparse.Namespace) -> int:
         raise InputError("Give the region with --region Y0,X0,Y1,X1 or --region-mask MASK.tif (or --model with --steps 0).")
     config = SeparationConfig.paper() if args.preset == "paper" else None
     result = run_separation(x_mixed, rgb_surface, region_mask, config, _config_from_args(args), args.model, args.quiet)
-    inputs = {"xray": str(args.xray), "rgb": str(args.rgb), "region_mask": args.region_mask, "regions": args.region, "model": str(args.model) if args.model else None}
+    inputs = {"xray": str(args.xray), "rgb": str(args.rgb), "region_mask": str(args.region_mask) if args.region_mask else None, "regions": args.region, "model": str(args.model) if args.model else None}
     write_results(out, result, {"inputs": inputs})
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
@@ -197,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--seed", type=int, help="random seed (runs are repeatable on the CPU)")
         sub.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        sub.add_argument(
+            "--set", type=parse_setting, action="append", metavar="NAME=VALUE",
+            help="any other setting, e.g. --set channels=16 --set learning_rate=0.002 (see docs/cli.md)",
+        )
 
     separate_cmd = commands.add_parser("separate", help="separate a mixed X-ray given the surface photograph")
     separate_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF (grayscale, 8/16-bit or float)")

@@ -57,20 +57,15 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The provenance :func:`write_tiff` stored in a TIFF, or None."""
     with tifffile.TiffFile(path) as tif:
-        description = tif.pages.first.description
-    try:
-        return json.loads(description).get(PROVENANCE_KEY)
-    except (ValueError, AttributeError):
-        return None
+        shaped = tif.shaped_metadata or ()
+    return shaped[0].get(PROVENANCE_KEY) if shaped else None
 
 
 def write_tiff(path: str | os.PathLike[str], image: np.ndarray, provenance: dict[str, Any] | None = None) -> Path:
-    """Write ``image`` keeping its values (float32 stays float32), provenance as JSON in the description."""
-    description = json.dumps({PROVENANCE_KEY: provenance or {}})
-    return atomic_write(
-        path,
-        lambda tmp: tifffile.imwrite(tmp, np.asarray(image), description=description, metadata=None),
-    )
+    """Write ``image`` keeping its values (float32 stays float32), provenance as JSON in the description
+    (tifffile's own "shaped" metadata, so tifffile and napari read the image back unchanged)."""
+    metadata = {PROVENANCE_KEY: json.loads(json.dumps(provenance or {}, default=str))}
+    return atomic_write(path, lambda tmp: tifffile.imwrite(tmp, np.asarray(image), metadata=metadata))
 
 
 def to_display(image: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
@@ -120,5 +115,5 @@ def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | N
     for name in RESULT_LAYERS:
         written.append(write_tiff(out / f"{name}.tif", getattr(result, name), {**provenance, "layer": name}))
     record = {**provenance, **(extra or {}), "loss_history": result.loss_history, "outputs": [p.name for p in written]}
-    written.append(atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2))))
+    written.append(atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str))))
     return written

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,8 @@ def load_model(path: str | os.PathLike[str]) -> TrainedModel:
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"Model file {path} does not exist.")
+    if not zipfile.is_zipfile(path):  # torch.save writes zip archives; never unpickle anything else
+        raise ModelFileError(f"{path} is not a napari-xraysep model file (not a PyTorch archive).")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:

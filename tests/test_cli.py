@@ -1,0 +1,126 @@
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_xraysep.cli import main
+from napari_xraysep.core import RESULT_LAYERS
+from napari_xraysep.io import read_provenance
+
+TINY_ARGS = ["--steps", "2", "--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop-size=32", "--set", "batch_size=2"]
+
+
+@pytest.fixture
+def tiff_inputs(tiny_mixture, tmp_path):
+    xray = tmp_path / "xray.tif"
+    rgb = tmp_path / "rgb.tif"
+    mask = tmp_path / "mask.tif"
+    tifffile.imwrite(xray, (tiny_mixture.x_mixed / tiny_mixture.x_mixed.max() * 60000).astype(np.uint16))
+    tifffile.imwrite(rgb, (tiny_mixture.rgb_surface * 255).astype(np.uint8))
+    tifffile.imwrite(mask, tiny_mixture.region_mask.astype(np.uint8))
+    return xray, rgb, mask
+
+
+def test_separate_writes_every_result_with_provenance(tiff_inputs, tmp_path, capsys):
+    xray, rgb, mask = tiff_inputs
+    out = tmp_path / "out"
+    assert main(["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(out), *TINY_ARGS]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["model.pt", "run.json"])
+    x = tifffile.imread(xray).astype(np.float64)
+    x1, x2 = tifffile.imread(out / "x1.tif"), tifffile.imread(out / "x2.tif")
+    assert x1.dtype == np.float32 and x1.shape == x.shape
+    np.testing.assert_allclose(x1.astype(np.float64) + x2, x, atol=0.02)
+    run = json.loads((out / "run.json").read_text())
+    assert run["steps_trained"] == 2 and len(run["loss_history"]) == 2 and run["inputs"]["xray"] == str(xray)
+    assert read_provenance(out / "x2.tif")["layer"] == "x2"
+
+
+def test_separate_with_boxes_and_model_reuse(tiff_inputs, tmp_path):
+    xray, rgb, _ = tiff_inputs
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["separate", str(xray), str(rgb), "--region", "5,5,30,40", "--region", "0,0,4,4", "--out", str(first), *TINY_ARGS]) == 0
+    args = ["separate", str(xray), str(rgb), "--model", str(first / "model.pt"), "--out", str(second), "--steps", "0", "--quiet"]
+    assert main(args) == 0
+    np.testing.assert_allclose(tifffile.imread(second / "x2.tif"), tifffile.imread(first / "x2.tif"), atol=1e-3)
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("xraysep: error: ") and "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+def test_refuses_a_non_empty_output_folder_unless_overwrite(tiff_inputs, tmp_path, capsys):
+    xray, rgb, mask = tiff_inputs
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(out), *TINY_ARGS]
+    assert main(args) == 2
+    assert "not empty" in _error_line(capsys)
+    assert main([*args, "--overwrite"]) == 0
+    assert (out / "keep.txt").read_text() == "precious" and (out / "x2.tif").exists()
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda x, r, m, t: ["separate", str(t / "nope.tif"), str(r), "--region-mask", str(m)], "does not exist"),
+        (lambda x, r, m, t: ["separate", str(r), str(r), "--region-mask", str(m)], "looks like a colour image"),
+        (lambda x, r, m, t: ["separate", str(x), str(x), "--region-mask", str(m)], "grayscale"),
+        (lambda x, r, m, t: ["separate", str(x), str(r)], "Give the region"),
+        (lambda x, r, m, t: ["separate", str(x), str(r), "--region", "900,900,950,950"], "wholly outside"),
+        (lambda x, r, m, t: ["separate", str(x), str(r), "--region-mask", str(m), "--device", "cuda:7"], "cuda"),
+        (lambda x, r, m, t: ["separate", str(x), str(r), "--region-mask", str(m), "--model", str(x)], "not a napari-xraysep model file"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_exit_2(tiff_inputs, tmp_path, capsys, make_args, message):
+    xray, rgb, mask = tiff_inputs
+    command, *rest = make_args(xray, rgb, mask, tmp_path)
+    args = [command, *TINY_ARGS, "--out", str(tmp_path / "out"), *rest]  # the case's options come last and win
+    assert main(args) == 2
+    assert message in _error_line(capsys)
+
+
+def test_output_path_that_is_a_file_is_refused_before_training(tiff_inputs, tmp_path, capsys):
+    xray, rgb, mask = tiff_inputs
+    target = tmp_path / "taken"
+    target.write_text("")
+    assert main(["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(target), *TINY_ARGS]) == 2
+    assert "is a file" in _error_line(capsys)
+
+
+def test_bad_region_syntax_is_an_argparse_error(tiff_inputs, tmp_path, capsys):
+    xray, rgb, _ = tiff_inputs
+    with pytest.raises(SystemExit) as exit_info:
+        main(["separate", str(xray), str(rgb), "--region", "1,2,3", "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    assert "Y0,X0,Y1,X1" in capsys.readouterr().err
+
+
+def test_progress_is_reported_on_stderr(tiff_inputs, tmp_path, capsys):
+    xray, rgb, mask = tiff_inputs
+    args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
+    assert main([*args, "--steps", "3", "--device", "cpu", "--set", "channels=4", "--set", "crop_size=32"]) == 0
+    err = capsys.readouterr().err
+    assert "step 3/3" in err and "ETA" in err
+
+
+def test_demo_writes_results_montage_and_a_comparison(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), *TINY_ARGS]) == 0
+    report = capsys.readouterr().out
+    assert "least squares (linear), x2" in report and "x2 (refined)" in report
+    assert (out / "montage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    scores = json.loads((out / "scores.json").read_text())
+    assert set(scores["x2 (refined)"]) == {"psnr", "ssim", "psnr_affine", "ssim_affine"}
+    assert (out / "inputs" / "x_mixed.tif").exists() and (out / "x2.tif").exists()
+
+
+def test_unknown_setting_is_a_user_error(tiff_inputs, tmp_path, capsys):
+    xray, rgb, mask = tiff_inputs
+    args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
+    assert main([*args, "--set", "chanels=4"]) == 2
+    assert "Unknown setting(s): chanels" in _error_line(capsys)
