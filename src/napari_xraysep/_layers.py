@@ -1,0 +1,120 @@
+"""Translation between napari layers and the core's arrays — no Qt, no science.
+
+Layers in: which layers can serve as the mixed X-ray, the photograph and the region, and the region
+mask they describe. Layers out: the result's five images as napari layer-data tuples with names,
+contrast and provenance that keep runs apart and comparable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .core import RESULT_LAYERS, SeparationResult
+from .core.errors import InputError
+
+# What each result layer is called in the layer list, in the paper's terms.
+LAYER_TITLES = {
+    "x1_hat": "x̂1 surface (step 1)",
+    "x2_hat": "x̂2 hidden (step 1)",
+    "error_map": "error map",
+    "x1": "x1 surface",
+    "x2": "x2 hidden",
+}
+METADATA_KEY = "xraysep"
+
+
+def is_xray_layer(layer: Any) -> bool:
+    """A 2-D grayscale Image layer."""
+    return getattr(layer, "_type_string", None) == "image" and not layer.rgb and layer.ndim == 2
+
+
+def is_rgb_layer(layer: Any) -> bool:
+    """A colour Image layer."""
+    return getattr(layer, "_type_string", None) == "image" and bool(layer.rgb)
+
+
+def is_region_layer(layer: Any) -> bool:
+    return getattr(layer, "_type_string", None) in ("shapes", "labels")
+
+
+def layer_array(layer: Any) -> np.ndarray:
+    """The full-resolution data of an Image layer (the first level of a multiscale one)."""
+    data = layer.data[0] if layer.multiscale else layer.data
+    return np.asarray(data)
+
+
+def enclosed_area(vertices: np.ndarray) -> float:
+    """Area enclosed by a shape's vertices (shoelace formula); 0 for lines and flat polygons.
+
+    Ellipses are stored by their bounding box's corners, so this is their box's area — only
+    compared with one pixel here.
+    """
+    points = np.asarray(vertices, dtype=np.float64)[:, -2:]
+    if len(points) < 3:
+        return 0.0
+    y, x = points[:, 0], points[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+
+def region_mask_from_layer(layer: Any, shape: tuple[int, int]) -> np.ndarray:
+    """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape``.
+
+    Rectangles, polygons and ellipses all count, several at once; lines and paths enclose nothing.
+    """
+    kind = getattr(layer, "_type_string", None)
+    if kind == "shapes":
+        if len(layer.data) == 0:
+            raise InputError(f"The region layer '{layer.name}' has no shapes yet: draw a rectangle or polygon.")
+        if layer.ndim != 2:
+            raise InputError(f"The region layer '{layer.name}' is {layer.ndim}-D; draw the region on a 2-D layer.")
+        masks = np.asarray(layer.to_masks(mask_shape=shape), dtype=bool)
+        # napari rasterises the outline of a shape that encloses nothing; such a shape is a slip of
+        # the mouse, not a region.
+        enclosing = [index for index, vertices in enumerate(layer.data) if enclosed_area(vertices) >= 1.0]
+        mask = masks[enclosing].any(axis=0) if enclosing else np.zeros(shape, dtype=bool)
+        if not mask.any():
+            raise InputError(
+                f"The shapes in '{layer.name}' enclose no pixel of the image (zero-area or outside it); "
+                "draw a rectangle, ellipse or polygon over the hidden design."
+            )
+        return mask
+    if kind == "labels":
+        labels = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+        if labels.shape != tuple(shape):
+            raise InputError(f"The region labels '{layer.name}' are {labels.shape}, the images {tuple(shape)}.")
+        return labels > 0
+    raise InputError("Choose a Shapes or Labels layer as the region.")
+
+
+def shared_contrast(images: list[np.ndarray]) -> tuple[float, float]:
+    """One set of contrast limits for layers that should be compared by eye (0.5–99.5 %)."""
+    values = np.concatenate([np.asarray(i, dtype=np.float32).ravel()[:: max(1, i.size // 250_000)] for i in images])
+    low, high = np.percentile(values, [0.5, 99.5])
+    return (float(low), float(high)) if high > low else (float(low), float(low) + 1.0)
+
+
+def result_layer_data(
+    result: SeparationResult, source_name: str, run: int, layer_kwargs: dict[str, Any] | None = None
+) -> list[tuple[np.ndarray, dict[str, Any], str]]:
+    """Image layer-data tuples for the five results, named for their source layer and run.
+
+    The four X-rays share contrast limits so that surface and hidden layers compare directly; the
+    error map gets symmetric limits around zero.
+    """
+    provenance = result.provenance()
+    xray_limits = shared_contrast([result.x1_hat, result.x2_hat, result.x1, result.x2])
+    error_extent = float(np.percentile(np.abs(result.error_map), 99.5)) or 1.0
+    layers = []
+    for name in RESULT_LAYERS:
+        limits = (-error_extent, error_extent) if name == "error_map" else xray_limits
+        kwargs = {
+            "name": f"{source_name} · {LAYER_TITLES[name]} · run {run}",
+            "colormap": "gray",
+            "contrast_limits": limits,
+            "metadata": {METADATA_KEY: {**provenance, "layer": name, "run": run, "source": source_name}},
+            **(layer_kwargs or {}),
+        }
+        layers.append((getattr(result, name), kwargs, "image"))
+    return layers

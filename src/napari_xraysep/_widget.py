@@ -1,0 +1,483 @@
+"""The "X-ray separation" dock widget: pick layers, draw the region, train in the background, compare.
+
+The widget only translates: layers → arrays (via :mod:`._layers`), form → settings, and the core's
+progress events → progress bar, loss plot, preview and result layers. Training is the core's
+generator run in napari's ``thread_worker``; layers change only in slots on the main thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, SpinBox
+from napari.qt.threading import GeneratorWorker, create_worker
+from qtpy.QtCore import QPointF, Qt
+from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
+from qtpy.QtWidgets import QFileDialog, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
+
+from ._layers import (
+    LAYER_TITLES,
+    METADATA_KEY,
+    is_region_layer,
+    is_rgb_layer,
+    is_xray_layer,
+    layer_array,
+    region_mask_from_layer,
+    result_layer_data,
+)
+from .core import (
+    SeparationConfig,
+    SeparationResult,
+    TrainedModel,
+    TrainingProgress,
+    XraySepError,
+    available_devices,
+    iter_separate,
+    load_model,
+    resolve_device,
+    save_model,
+)
+from .core.separation import resolve_config
+from .core.data import check_rgb, check_xray
+from .core.errors import InputError
+
+logger = logging.getLogger(__name__)
+PRESETS = {"default": SeparationConfig, "paper-faithful": SeparationConfig.paper}
+REGION_LAYER_NAME = "region (hidden design)"
+PLOTTED_LOSSES = {"total": QColor("#e0e0e0"), "exclusion": QColor("#ff9f40"), "mixture": QColor("#5ab4ff")}
+
+
+def same_layer(a: Any, b: Any) -> bool:
+    """Identity of layers, seeing through the proxies napari hands to plugin widgets."""
+    return getattr(a, "__wrapped__", a) is getattr(b, "__wrapped__", b)
+
+
+def viewer_grid(viewer: Any) -> Any:
+    """The grid settings: ``viewer.canvas.grid`` since napari 0.9, ``viewer.grid`` before."""
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+
+
+class LossPlot(QWidget):
+    """A small live plot of loss terms (log scale), drawn with QPainter: no plotting library needed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history: list[dict[str, float]] = []
+        self.setMinimumHeight(70)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("Loss per step (log scale): total (light), exclusion (orange), x − (x̂1 + x̂2) (blue)")
+
+    def set_history(self, history: list[dict[str, float]]) -> None:
+        self.history = history
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#262930"))
+        if len(self.history) < 2:
+            return
+        width, height = self.width() - 4, self.height() - 4
+        for name, colour in PLOTTED_LOSSES.items():
+            values = np.log10(np.maximum([h[name] for h in self.history], 1e-12))
+            low, high = float(values.min()), float(values.max())
+            span = high - low or 1.0
+            xs = np.linspace(2, 2 + width, len(values))
+            ys = 2 + height * (1 - (values - low) / span)
+            painter.setPen(QPen(colour, 1.5))
+            painter.drawPolyline(QPolygonF([QPointF(float(x), float(y)) for x, y in zip(xs, ys)]))
+
+
+class XraySeparationWidget(QWidget):
+    """Dock widget of the plugin; see docs/usage.md for the walk-through."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker: GeneratorWorker | None = None
+        self.stop_event = threading.Event()
+        self.last_result: SeparationResult | None = None
+        self.loaded_model: TrainedModel | None = None
+        self.runs = 0
+        self._training_inputs: list[Any] = []
+        self._history: list[dict[str, float]] = []
+        self._started = 0.0
+        self._comparison: dict[str, Any] | None = None
+        self._stop_reason = ""
+
+        self.xray_layer = ComboBox(label="Mixed X-ray", choices=self._choices(is_xray_layer), nullable=True)
+        self.rgb_layer = ComboBox(label="Surface RGB", choices=self._choices(is_rgb_layer), nullable=True)
+        self.region_layer = ComboBox(label="Region", choices=self._choices(is_region_layer), nullable=True)
+        self.draw_button = PushButton(text="Draw region")
+        self.preset = ComboBox(label="Preset", choices=list(PRESETS), value="default")
+        self.steps = SpinBox(label="Steps", min=0, max=1_000_000)
+        self.exclusion_weight = FloatSpinBox(label="λ (exclusion)", min=0.0, max=1e7, step=1.0)
+        self.channels = SpinBox(label="Channels", min=1, max=512)
+        self.learning_rate = LineEdit(label="Learning rate")
+        self.seed = SpinBox(label="Seed", min=0, max=2**31 - 1)
+        self.device = ComboBox(label="Device", choices=["auto", *available_devices()], value="auto")
+        self.preview_every = SpinBox(label="Preview every", min=0, max=100_000, value=25, tooltip="steps between live previews (0: none)")
+        self.train_button = PushButton(text="Train")
+        self.pause_button = PushButton(text="Pause", enabled=False)
+        self.stop_button = PushButton(text="Stop", enabled=False)
+        self.continue_button = PushButton(text="Continue training", enabled=False)
+        self.apply_button = PushButton(text="Apply model", enabled=False, tooltip="apply the loaded or last model without training")
+        self.save_button = PushButton(text="Save model…", enabled=False)
+        self.load_button = PushButton(text="Load model…")
+        self.compare_button = PushButton(text="Compare side by side", enabled=False)
+
+        form = Container(
+            widgets=[
+                self.xray_layer, self.rgb_layer, self.region_layer, self.draw_button, self.preset, self.steps,
+                self.exclusion_weight, self.channels, self.learning_rate, self.seed, self.device, self.preview_every,
+            ]
+        )
+        controls = Container(
+            widgets=[
+                Container(widgets=[self.train_button, self.pause_button, self.stop_button], layout="horizontal", labels=False),
+                Container(widgets=[self.continue_button, self.apply_button], layout="horizontal", labels=False),
+                Container(widgets=[self.save_button, self.load_button], layout="horizontal", labels=False),
+                self.compare_button,
+            ],
+            labels=False,
+        )
+        self.progress = QProgressBar()
+        self.progress.setFormat("idle")
+        self.progress.setValue(0)
+        self.loss_plot = LossPlot()
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        for widget in (form.native, controls.native, self.progress, self.loss_plot, self.message):
+            layout.addWidget(widget)
+        layout.addStretch(1)
+
+        self._apply_preset("default")
+        self.preset.changed.connect(self._apply_preset)
+        self.draw_button.changed.connect(self.draw_region)
+        self.train_button.changed.connect(self.train)
+        self.pause_button.changed.connect(self.toggle_pause)
+        self.stop_button.changed.connect(self.stop)
+        self.continue_button.changed.connect(self.continue_training)
+        self.apply_button.changed.connect(self.apply_model)
+        self.save_button.changed.connect(self._ask_save_model)
+        self.load_button.changed.connect(self._ask_load_model)
+        self.compare_button.changed.connect(self.toggle_compare)
+        for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed, self.viewer.layers.events.reordered):
+            event.connect(self._refresh_choices)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self._refresh_choices()
+        # Closing the viewer destroys this widget: a running training ends with it. (The slot must not
+        # touch `self`, which is being destroyed; it reads the current stop event from a holder.)
+        self._stop_holder = [self.stop_event]
+        holder = self._stop_holder
+        self.destroyed.connect(lambda *_: holder[0].set())
+
+    # ---------------------------------------------------------------- layer pickers
+
+    def _choices(self, accept):
+        return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
+
+    def _refresh_choices(self, *_: Any) -> None:
+        for combo in (self.xray_layer, self.rgb_layer, self.region_layer):
+            current = combo.value
+            combo.reset_choices()
+            if current is None or current not in [c for c in combo.choices]:
+                first = next((c for c in combo.choices if c is not None), None)
+                if first is not None:
+                    combo.value = first
+
+    def draw_region(self) -> Any:
+        """A Shapes layer named for its purpose, selected, in rectangle mode, aligned with the X-ray."""
+        reference = self.xray_layer.value
+        kwargs = {"scale": reference.scale, "translate": reference.translate} if reference is not None else {}
+        layer = self.viewer.add_shapes(
+            name=REGION_LAYER_NAME, edge_color="#ff5050", face_color="#ff505033", edge_width=3, **kwargs
+        )
+        self.viewer.layers.selection.active = layer
+        layer.mode = "add_rectangle"
+        self.region_layer.value = layer
+        self.show_message("Draw rectangles, ellipses or polygons over the hidden design; all of them count.")
+        return layer
+
+    # ---------------------------------------------------------------- settings
+
+    def _apply_preset(self, name: str) -> None:
+        config = PRESETS[name]()
+        self.steps.value = config.steps
+        self.exclusion_weight.value = config.exclusion_weight
+        self.channels.value = config.channels
+        self.learning_rate.value = f"{config.learning_rate:g}"
+        self.seed.value = config.seed
+
+    def settings(self) -> tuple[SeparationConfig, dict[str, Any]]:
+        """The preset's config and the form's values on top of it."""
+        try:
+            learning_rate = float(self.learning_rate.value)
+        except ValueError as error:
+            raise InputError(f"Learning rate {self.learning_rate.value!r} is not a number.") from error
+        form = {
+            "steps": int(self.steps.value),
+            "exclusion_weight": float(self.exclusion_weight.value),
+            "channels": int(self.channels.value),
+            "learning_rate": learning_rate,
+            "seed": int(self.seed.value),
+            "device": str(self.device.value),
+            "preview_every": int(self.preview_every.value),
+        }
+        return PRESETS[self.preset.value](), form
+
+    def _inputs(self, need_region: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Arrays from the chosen layers, checked with the core's messages."""
+        xray, rgb = self.xray_layer.value, self.rgb_layer.value
+        if xray is None:
+            raise InputError("Choose the mixed X-ray: a 2-D grayscale image layer (open one, or File ▸ Open Sample).")
+        if rgb is None:
+            raise InputError("Choose the surface RGB: a colour image layer registered to the X-ray.")
+        x_mixed = check_xray(layer_array(xray))
+        rgb_surface = check_rgb(layer_array(rgb))
+        if x_mixed.shape != rgb_surface.shape[:2]:
+            raise InputError(
+                f"'{xray.name}' is {x_mixed.shape[0]}×{x_mixed.shape[1]} but '{rgb.name}' is "
+                f"{rgb_surface.shape[0]}×{rgb_surface.shape[1]}; they must be registered and the same size."
+            )
+        region = None
+        if need_region:
+            if self.region_layer.value is None:
+                raise InputError("Choose or draw the region where the hidden design shows most (Draw region).")
+            region = region_mask_from_layer(self.region_layer.value, x_mixed.shape)
+        return x_mixed, rgb_surface, region
+
+    # ---------------------------------------------------------------- training
+
+    def train(self) -> GeneratorWorker | None:
+        """Train a new model on the chosen layers."""
+        return self._start(model=None)
+
+    def continue_training(self) -> GeneratorWorker | None:
+        """Train the last run's model further (a copy: the last run's layers stay as they are)."""
+        return self._start(model=self.last_result.model if self.last_result else None)
+
+    def apply_model(self) -> GeneratorWorker | None:
+        """Apply the loaded (or last) model to the chosen layers without training."""
+        model = self.loaded_model or (self.last_result.model if self.last_result else None)
+        if model is None:
+            self.show_message("Load a model first (Load model…), or train one.", error=True)
+            return None
+        return self._start(model=model, steps=0)
+
+    def _start(self, model: TrainedModel | None, steps: int | None = None) -> GeneratorWorker | None:
+        if self.worker is not None:
+            self.show_message("A training is already running; stop it first.", error=True)
+            return None
+        try:
+            config, form = self.settings()
+            if steps is not None:
+                form["steps"] = steps
+            if model is not None:
+                config = model.config
+                form["channels"] = model.config.channels  # a trained architecture is fixed
+            resolve_device(resolve_config(config, model, form).device)  # settings checked before any work
+            x_mixed, rgb_surface, region = self._inputs(need_region=form["steps"] > 0)
+        except XraySepError as error:
+            self.show_message(str(error), error=True)
+            return None
+
+        self.stop_event = threading.Event()
+        self._stop_holder[0] = self.stop_event
+        self._stop_reason = ""
+        self._training_inputs = [self.xray_layer.value, self.rgb_layer.value, self.region_layer.value]
+        self._source_name = self.xray_layer.value.name
+        self._history = []
+        self._started = time.perf_counter()
+        worker = create_worker(
+            iter_separate, x_mixed, rgb_surface, region, config=config, model=model, stop=self.stop_event, **form,
+            _start_thread=False,
+            # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
+            _connect={"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished},
+        )
+        worker.paused.connect(lambda: self._set_pause_text("Resume"))
+        worker.resumed.connect(lambda: self._set_pause_text("Pause"))
+        self.worker = worker
+        self._set_running(True)
+        self.progress.setRange(0, max(form["steps"], 1))
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…" if form["steps"] else "applying the model…")
+        self.show_message("")
+        worker.start()
+        return worker
+
+    def toggle_pause(self) -> None:
+        if self.worker is not None:
+            self.worker.toggle_pause()
+
+    def stop(self) -> None:
+        """Stop after the current step; the model reached so far is applied and its layers added."""
+        self.stop_event.set()
+        if self.worker is not None and self.worker.is_paused:
+            self.worker.resume()
+        self.progress.setFormat("stopping after this step…")
+
+    def _set_pause_text(self, text: str) -> None:
+        self.pause_button.text = text
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.enabled = not running
+        self.continue_button.enabled = not running and self.last_result is not None
+        self.apply_button.enabled = not running and (self.loaded_model is not None or self.last_result is not None)
+        self.load_button.enabled = not running
+        self.save_button.enabled = not running and self.last_result is not None
+        self.pause_button.enabled = running
+        self.stop_button.enabled = running
+        self.compare_button.enabled = not running and self.last_result is not None
+        if not running:
+            self._set_pause_text("Pause")
+
+    def _on_progress(self, progress: TrainingProgress) -> None:
+        self._history.append(progress.losses)
+        self.progress.setValue(progress.step)
+        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+        self.progress.setFormat(f"step {progress.step}/{progress.total_steps} · ETA {eta}")
+        if progress.step % max(1, progress.total_steps // 200) == 0 or progress.step == progress.total_steps:
+            self.loss_plot.set_history(self._history)
+        if progress.preview is not None:
+            self._show_preview(progress.preview)
+
+    def _preview_name(self, which: str) -> str:
+        return f"{self._source_name} · {LAYER_TITLES[which]} · preview"
+
+    def _show_preview(self, preview: Any) -> None:
+        for which in ("x1_hat", "x2_hat"):
+            name, data = self._preview_name(which), getattr(preview, which)
+            if name in self.viewer.layers:
+                self.viewer.layers[name].data = data
+            else:
+                self.viewer.add_image(data, name=name, colormap="gray", **self._placement())
+
+    def _placement(self) -> dict[str, Any]:
+        reference = self._training_inputs[0] if self._training_inputs else None
+        return {"scale": reference.scale, "translate": reference.translate} if reference is not None else {}
+
+    def _remove_previews(self) -> None:
+        for which in ("x1_hat", "x2_hat"):
+            name = self._preview_name(which)
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+
+    def _on_result(self, result: SeparationResult) -> None:
+        self._remove_previews()
+        self.runs += 1
+        self.last_result = result
+        for data, kwargs, _ in result_layer_data(result, self._source_name, self.runs, self._placement()):
+            self.viewer.add_image(data, **kwargs)
+        self.loss_plot.set_history(result.loss_history)
+        took = time.perf_counter() - self._started
+        state = "stopped early at" if result.stopped_early else "trained for"
+        steps = f"{state} {result.model.steps_trained} steps" if result.config.steps else "applied"
+        self.progress.setFormat(f"run {self.runs}: {steps} · {took:.0f} s")
+        self.show_message(
+            f"{self._stop_reason}Run {self.runs}: model {steps}. Its five layers are in the layer list; "
+            "'Compare side by side' shows x, x1, x2 and the error map together.",
+            error=bool(self._stop_reason),
+        )
+
+    def _on_error(self, error: BaseException) -> None:
+        self._remove_previews()
+        if isinstance(error, XraySepError):
+            self.show_message(str(error), error=True)
+        else:  # a bug, not the user's doing: keep the traceback for the log
+            logger.error("X-ray separation failed", exc_info=error)
+            self.show_message(f"Training failed: {type(error).__name__}: {error}", error=True)
+        self.progress.setFormat("failed")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._training_inputs = []
+        self._set_running(False)
+
+    def _on_layer_removed(self, event: Any) -> None:
+        if self.worker is not None and any(same_layer(event.value, layer) for layer in self._training_inputs):
+            self.stop()
+            self._stop_reason = f"'{event.value.name}' was removed during training, so training stopped. "
+            self.show_message(self._stop_reason, error=True)
+
+    # ---------------------------------------------------------------- models
+
+    def save_model_to(self, path: str | Path) -> Path | None:
+        if self.last_result is None:
+            self.show_message("Train a model first.", error=True)
+            return None
+        path = save_model(self.last_result.model, Path(path))
+        self.show_message(f"Saved the model of run {self.runs} to {path}.")
+        return path
+
+    def load_model_from(self, path: str | Path) -> TrainedModel | None:
+        try:
+            self.loaded_model = load_model(path)
+        except XraySepError as error:
+            self.show_message(str(error), error=True)
+            return None
+        self.apply_button.enabled = self.worker is None
+        self.show_message(
+            f"Loaded {Path(path).name} ({self.loaded_model.steps_trained} steps, "
+            f"{self.loaded_model.config.channels} channels). 'Apply model' separates the chosen layers with it."
+        )
+        return self.loaded_model
+
+    def _ask_save_model(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", f"xraysep-run{self.runs}.pt", "Model (*.pt)")
+        if path:  # the dialog itself asks before replacing an existing file
+            self.save_model_to(path)
+
+    def _ask_load_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Model (*.pt)")
+        if path:
+            self.load_model_from(path)
+
+    # ---------------------------------------------------------------- comparison
+
+    def toggle_compare(self) -> None:
+        """Grid of x, x1, x2 and the error map of the last run with one camera; again to go back."""
+        if self._comparison is not None:
+            for layer, visible in self._comparison["visible"].items():
+                if layer in self.viewer.layers:
+                    layer.visible = visible
+            viewer_grid(self.viewer).enabled = self._comparison["grid"]
+            self._comparison = None
+            self.compare_button.text = "Compare side by side"
+            return
+        shown = self._comparison_layers()
+        if not shown:
+            self.show_message("Nothing to compare yet: train first.", error=True)
+            return
+        self._comparison = {"visible": {layer: layer.visible for layer in self.viewer.layers}, "grid": viewer_grid(self.viewer).enabled}
+        for layer in self.viewer.layers:
+            layer.visible = any(same_layer(layer, s) for s in shown)
+        viewer_grid(self.viewer).enabled = True
+        self.viewer.reset_view()
+        self.compare_button.text = "Back to single view"
+
+    def _comparison_layers(self) -> list[Any]:
+        wanted = {"x1", "x2", "error_map"}
+        layers = [
+            layer
+            for layer in self.viewer.layers
+            if layer.metadata.get(METADATA_KEY, {}).get("run") == self.runs
+            and layer.metadata[METADATA_KEY].get("layer") in wanted
+        ]
+        source = self.xray_layer.value
+        return ([source] if source is not None else []) + layers
+
+    # ---------------------------------------------------------------- messages
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #ff6b6b;" if error else "")
+

@@ -1,0 +1,19 @@
+"""napari writer: an Image layer to TIFF, float values and the run's provenance kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._layers import METADATA_KEY
+from .io import write_tiff
+
+
+def write_image_tiff(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
+    """Write the layer's full-resolution data as is (float32 stays float32) with its provenance."""
+    array = np.asarray(data[0] if attributes.get("multiscale") else data)
+    provenance = dict(attributes.get("metadata", {}).get(METADATA_KEY, {}))
+    provenance.setdefault("layer_name", attributes.get("name"))
+    write_tiff(path, array, provenance)
+    return [path]

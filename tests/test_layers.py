@@ -1,0 +1,67 @@
+"""The napari↔core translation, without a viewer or Qt."""
+
+import numpy as np
+import pytest
+from napari.layers import Labels, Shapes
+
+from napari_xraysep import separate
+from napari_xraysep._layers import region_mask_from_layer, result_layer_data, shared_contrast
+from napari_xraysep.core import InputError
+
+
+def test_rectangles_ellipses_and_polygons_all_count():
+    layer = Shapes(
+        [
+            np.array([[2, 2], [2, 6], [6, 6], [6, 2]]),
+            np.array([[10, 10], [10, 20], [20, 20], [20, 10]]),
+            np.array([[25, 2], [29, 2], [29, 8]]),
+        ],
+        shape_type=["rectangle", "ellipse", "polygon"],
+    )
+    mask = region_mask_from_layer(layer, (32, 32))
+    assert mask.shape == (32, 32)
+    assert mask[4, 4] and mask[15, 15] and mask[28, 3]
+    assert not mask[10, 10]  # the ellipse's bounding-box corner is outside it
+    assert not mask[0, 31]
+
+
+def test_empty_or_degenerate_shapes_and_labels():
+    with pytest.raises(InputError, match="no shapes yet"):
+        region_mask_from_layer(Shapes(), (10, 10))
+    flat = Shapes([np.array([[2, 2], [2, 8], [2, 5]])], shape_type="polygon")  # zero area
+    with pytest.raises(InputError, match="enclose no pixel"):
+        region_mask_from_layer(flat, (10, 10))
+    outside = Shapes([np.array([[50, 50], [50, 60], [60, 60], [60, 50]])], shape_type="rectangle")
+    with pytest.raises(InputError, match="enclose no pixel"):
+        region_mask_from_layer(outside, (10, 10))
+    labels = np.zeros((10, 10), int)
+    labels[3:5, 3:5] = 2
+    np.testing.assert_array_equal(region_mask_from_layer(Labels(labels), (10, 10)), labels > 0)
+    with pytest.raises(InputError, match="are"):
+        region_mask_from_layer(Labels(labels), (10, 12))
+
+
+def test_result_layers_are_named_comparable_and_carry_provenance(tiny_mixture, tiny_settings):
+    result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **tiny_settings)
+    layers = result_layer_data(result, "xray", run=2)
+    names = [kwargs["name"] for _, kwargs, _ in layers]
+    assert names == [
+        "xray · x̂1 surface (step 1) · run 2",
+        "xray · x̂2 hidden (step 1) · run 2",
+        "xray · error map · run 2",
+        "xray · x1 surface · run 2",
+        "xray · x2 hidden · run 2",
+    ]
+    limits = [kwargs["contrast_limits"] for _, kwargs, _ in layers]
+    assert limits[0] == limits[1] == limits[3] == limits[4]  # X-rays share one contrast
+    assert limits[2][0] == -limits[2][1]  # error map symmetric around 0
+    meta = layers[4][1]["metadata"]["xraysep"]
+    assert meta["layer"] == "x2" and meta["run"] == 2 and meta["settings"]["channels"] == 4
+    np.testing.assert_array_equal(layers[4][0], result.x2)
+
+
+def test_shared_contrast_ignores_outliers():
+    images = [np.zeros((100, 100)), np.ones((100, 100))]
+    images[1][0, 0] = 1e6
+    low, high = shared_contrast(images)
+    assert low == 0.0 and high == 1.0

@@ -1,0 +1,261 @@
+"""The plugin in a real napari viewer (under a virtual X server): docked through its manifest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from npe2 import PluginManifest
+from qtpy.QtWidgets import QApplication
+
+from napari_xraysep._reader import napari_get_reader
+from napari_xraysep._widget import same_layer, viewer_grid
+from napari_xraysep._writer import write_image_tiff
+
+PLUGIN = "napari-xraysep"
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def viewer_and_widget(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "concealed_portrait")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
+    # Tiny, CPU-only training so a run takes a couple of seconds; never depend on a GPU.
+    widget.device.value = "cpu"
+    widget.steps.value = 3
+    widget.channels.value = 4
+    widget.preview_every.value = 2
+    yield viewer, widget
+    widget.stop()
+    if widget.worker is not None:
+        widget.worker.quit()
+
+
+def _wait_done(qtbot, widget):
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
+
+
+def _run_layers(viewer, run):
+    return {l.metadata["xraysep"]["layer"]: l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == run}
+
+
+def test_manifest_declares_every_contribution():
+    manifest = PluginManifest.from_distribution(PLUGIN)
+    contributions = manifest.contributions
+    assert [r.filename_patterns for r in contributions.readers] == [["*.tif", "*.tiff"]]
+    assert contributions.writers[0].layer_types == ["image"]
+    assert contributions.sample_data[0].key == "concealed_portrait"
+    assert contributions.widgets[0].display_name == "X-ray separation"
+
+
+def test_sample_opens_with_inputs_region_and_truth(viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    names = [layer.name for layer in viewer.layers]
+    assert names[:5] == [
+        "surface RGB (synthetic)", "mixed X-ray (synthetic)", "true x1 surface (synthetic)",
+        "true x2 hidden (synthetic)", "region (hidden design)",
+    ]
+    assert viewer.layers["surface RGB (synthetic)"].rgb
+    assert widget.rgb_layer.value.name == "surface RGB (synthetic)"
+    assert widget.region_layer.value.name == "region (hidden design)"
+    assert widget.xray_layer.value.ndim == 2 and not widget.xray_layer.value.rgb
+
+
+def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    widget.xray_layer.value = viewer.layers["mixed X-ray (synthetic)"]
+    previews = []
+    with qtbot.waitSignal(widget.train().yielded, timeout=TIMEOUT_MS):
+        pass
+    widget.worker.yielded.connect(lambda p: previews.append(p.preview is not None))
+    _wait_done(qtbot, widget)
+    layers = _run_layers(viewer, 1)
+    assert set(layers) == {"x1_hat", "x2_hat", "error_map", "x1", "x2"}
+    x = viewer.layers["mixed X-ray (synthetic)"].data
+    for layer in layers.values():
+        assert layer.data.shape == x.shape and layer.colormap.name == "gray"
+    np.testing.assert_allclose(layers["x1"].data.astype(np.float64) + layers["x2"].data, x, atol=1e-5)
+    assert layers["x2"].name == "mixed X-ray (synthetic) · x2 hidden · run 1"
+    assert layers["x2"].metadata["xraysep"]["steps_trained"] == 3
+    assert not any("preview" in l.name for l in viewer.layers)  # previews replaced by the results
+    assert widget.progress.value() == 3 and "run 1" in widget.progress.format()
+    assert len(widget.loss_plot.history) == 3
+    assert widget.save_button.enabled and widget.continue_button.enabled
+
+
+def test_a_second_run_keeps_the_first_and_continue_adds_steps(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    widget.train()
+    _wait_done(qtbot, widget)
+    first_x2 = _run_layers(viewer, 1)["x2"].data.copy()
+    widget.continue_training()
+    _wait_done(qtbot, widget)
+    assert len(_run_layers(viewer, 1)) == 5 and len(_run_layers(viewer, 2)) == 5
+    np.testing.assert_array_equal(_run_layers(viewer, 1)["x2"].data, first_x2)
+    assert _run_layers(viewer, 2)["x2"].metadata["xraysep"]["steps_trained"] == 6
+
+
+def test_stop_keeps_the_result_reached_so_far(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    widget.steps.value = 100_000
+    widget.preview_every.value = 0
+    widget.train()
+    qtbot.waitUntil(lambda: widget.progress.value() >= 2, timeout=TIMEOUT_MS)
+    widget.stop()
+    _wait_done(qtbot, widget)
+    layers = _run_layers(viewer, 1)
+    assert len(layers) == 5
+    assert layers["x2"].metadata["xraysep"]["stopped_early"] is True
+    assert "stopped early" in widget.progress.format()
+
+
+def test_pause_holds_training_and_resume_finishes_it(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    widget.steps.value = 400
+    widget.preview_every.value = 0
+    worker = widget.train()
+    qtbot.waitUntil(lambda: widget.progress.value() >= 1, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(worker.paused, timeout=TIMEOUT_MS):
+        widget.toggle_pause()
+    assert widget.pause_button.text == "Resume"
+    held = widget.progress.value()
+    qtbot.wait(300)
+    assert widget.progress.value() == held
+    QApplication.processEvents()  # the viewer stays responsive while paused
+    viewer.camera.zoom = viewer.camera.zoom * 1.5
+    with qtbot.waitSignal(worker.resumed, timeout=TIMEOUT_MS):
+        widget.toggle_pause()
+    widget.stop()  # no need to wait for all 400 steps
+    _wait_done(qtbot, widget)
+    assert widget.pause_button.text == "Pause" and len(_run_layers(viewer, 1)) == 5
+
+
+def test_removing_an_input_layer_stops_training(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    widget.steps.value = 100_000
+    widget.preview_every.value = 0
+    widget.train()
+    qtbot.waitUntil(lambda: widget.progress.value() >= 1, timeout=TIMEOUT_MS)
+    viewer.layers.remove("surface RGB (synthetic)")
+    _wait_done(qtbot, widget)
+    assert "was removed during training" in widget.message.text()
+
+
+def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
+    viewer, widget = viewer_and_widget
+    widget.train()
+    _wait_done(qtbot, widget)
+    path = widget.save_model_to(tmp_path / "model.pt")
+    assert path.exists()
+    widget.last_result = None
+    assert widget.load_model_from(path) is not None
+    widget.apply_model()
+    _wait_done(qtbot, widget)
+    np.testing.assert_allclose(_run_layers(viewer, 2)["x2"].data, _run_layers(viewer, 1)["x2"].data, atol=1e-5)
+    widget.load_model_from(tmp_path / "missing.pt")
+    assert "does not exist" in widget.message.text()
+
+
+@pytest.mark.parametrize("case", ["no xray", "shape mismatch", "no region", "empty region", "degenerate", "bad lr", "bad device"])
+def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot, case):
+    viewer, widget = viewer_and_widget
+    expected = {
+        "no xray": "Choose the mixed X-ray",
+        "shape mismatch": "must be registered",
+        "no region": "Choose or draw the region",
+        "empty region": "no shapes yet",
+        "degenerate": "enclose no pixel",
+        "bad lr": "is not a number",
+        "bad device": "no CUDA GPU",
+    }[case]
+    if case == "no xray":
+        widget.xray_layer.value = None
+    elif case == "shape mismatch":
+        widget.xray_layer.value = viewer.add_image(np.random.rand(30, 40), name="small")
+    elif case == "no region":
+        widget.region_layer.value = None
+    elif case == "empty region":
+        widget.draw_region()
+    elif case == "degenerate":
+        viewer.add_shapes([np.array([[5, 5], [5, 50], [5, 20]])], shape_type="polygon", name="flat")
+        widget.region_layer.value = viewer.layers["flat"]
+    elif case == "bad lr":
+        widget.learning_rate.value = "fast please"
+    elif case == "bad device":
+        widget.device.choices = ["auto", "cpu", "cuda"]
+        widget.device.value = "cuda"
+    if case == "bad device" and torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with qtbot.capture_exceptions() as exceptions:
+        worker = widget.train()
+        if worker is not None:
+            _wait_done(qtbot, widget)
+    assert not exceptions and worker is None
+    assert expected in widget.message.text()
+    assert not _run_layers(viewer, 1)
+
+
+def test_draw_region_creates_a_selected_rectangle_tool(viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    layer = widget.draw_region()
+    assert layer.name.startswith("region (hidden design)")
+    # the widget sees napari's public proxy of the layer: compare through it
+    assert same_layer(viewer.layers.selection.active, layer) and layer.mode == "add_rectangle"
+    assert same_layer(widget.region_layer.value, layer)
+
+
+def test_compare_side_by_side_and_back(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    widget.train()
+    _wait_done(qtbot, widget)
+    before = {layer.name: layer.visible for layer in viewer.layers}
+    widget.toggle_compare()
+    visible = [layer.name for layer in viewer.layers if layer.visible]
+    assert viewer_grid(viewer).enabled and len(visible) == 4
+    assert widget.xray_layer.value.name in visible
+    assert {viewer.layers[n].metadata.get("xraysep", {}).get("layer") for n in visible} >= {"x1", "x2", "error_map"}
+    widget.toggle_compare()
+    assert not viewer_grid(viewer).enabled
+    assert {layer.name: layer.visible for layer in viewer.layers} == before
+
+
+def test_reader_and_writer_round_trip_values_and_provenance(viewer_and_widget, qtbot, tmp_path):
+    viewer, widget = viewer_and_widget
+    widget.train()
+    _wait_done(qtbot, widget)
+    layer = _run_layers(viewer, 1)["x2"]
+    path = str(tmp_path / "x2.tif")
+    assert write_image_tiff(path, layer.data, layer._get_state()) == [path]
+    reader = napari_get_reader(path)
+    data, kwargs, kind = reader(path)[0]
+    assert kind == "image" and not kwargs["rgb"]
+    np.testing.assert_array_equal(np.asarray(data), layer.data)
+    assert np.asarray(data).dtype == np.float32
+    assert kwargs["metadata"]["xraysep"]["layer"] == "x2" and kwargs["metadata"]["xraysep"]["run"] == 1
+
+
+def test_reader_handles_rgb_pyramids_and_refuses_politely(tmp_path):
+    rgb_path = tmp_path / "photo.tif"
+    tifffile.imwrite(rgb_path, np.zeros((20, 30, 3), np.uint8))
+    data, kwargs, _ = napari_get_reader(str(rgb_path))(str(rgb_path))[0]
+    assert kwargs["rgb"] and data.shape == (20, 30, 3)
+    pyramid = tmp_path / "pyramid.tif"
+    with tifffile.TiffWriter(pyramid) as tif:
+        tif.write(np.zeros((64, 64), np.uint16), subifds=1)
+        tif.write(np.zeros((32, 32), np.uint16), subfiletype=1)
+    data, kwargs, _ = napari_get_reader(str(pyramid))(str(pyramid))[0]
+    assert kwargs["multiscale"] and [d.shape for d in data] == [(64, 64), (32, 32)]
+    assert napari_get_reader(str(tmp_path / "notes.txt")) is None
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00garbage")
+    with pytest.raises(ValueError, match="cannot read broken.tif"):
+        napari_get_reader(str(broken))(str(broken))
+
+
+def test_screenshot_shows_the_widget(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    QApplication.processEvents()
+    image = viewer.screenshot(canvas_only=False)
+    assert image.ndim == 3 and image.shape[0] > 200 and image[..., :3].std() > 5
