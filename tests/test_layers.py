@@ -46,11 +46,11 @@ def test_result_layers_are_named_comparable_and_carry_provenance(tiny_mixture, t
     layers = result_layer_data(result, "xray", run=2)
     names = [kwargs["name"] for _, kwargs, _ in layers]
     assert names == [
-        "xray · x̂1 surface (step 1) · run 2",
-        "xray · x̂2 hidden (step 1) · run 2",
-        "xray · error map · run 2",
-        "xray · x1 surface · run 2",
-        "xray · x2 hidden · run 2",
+        "x̂1 surface (step 1) · run 2 · xray",
+        "x̂2 hidden (step 1) · run 2 · xray",
+        "error map · run 2 · xray",
+        "x1 surface · run 2 · xray",
+        "x2 hidden · run 2 · xray",
     ]
     limits = [kwargs["contrast_limits"] for _, kwargs, _ in layers]
     assert limits[0] == limits[1] == limits[3] == limits[4]  # X-rays share one contrast

@@ -77,7 +77,7 @@ def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):
     for layer in layers.values():
         assert layer.data.shape == x.shape and layer.colormap.name == "gray"
     np.testing.assert_allclose(layers["x1"].data.astype(np.float64) + layers["x2"].data, x, atol=1e-5)
-    assert layers["x2"].name == "mixed X-ray (synthetic) · x2 hidden · run 1"
+    assert layers["x2"].name == "x2 hidden · run 1 · mixed X-ray (synthetic)"
     assert layers["x2"].metadata["xraysep"]["steps_trained"] == 3
     assert not any("preview" in l.name for l in viewer.layers)  # previews replaced by the results
     assert widget.progress.value() == 3 and "run 1" in widget.progress.format()

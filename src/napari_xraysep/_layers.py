@@ -110,7 +110,7 @@ def result_layer_data(
     for name in RESULT_LAYERS:
         limits = (-error_extent, error_extent) if name == "error_map" else xray_limits
         kwargs = {
-            "name": f"{source_name} · {LAYER_TITLES[name]} · run {run}",
+            "name": f"{LAYER_TITLES[name]} · run {run} · {source_name}",
             "colormap": "gray",
             "contrast_limits": limits,
             "metadata": {METADATA_KEY: {**provenance, "layer": name, "run": run, "source": source_name}},

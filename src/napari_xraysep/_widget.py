@@ -351,13 +351,15 @@ class XraySeparationWidget(QWidget):
             self._show_preview(progress.preview)
 
     def _preview_name(self, which: str) -> str:
-        return f"{self._source_name} · {LAYER_TITLES[which]} · preview"
+        return f"{LAYER_TITLES[which]} · preview · {self._source_name}"
 
     def _show_preview(self, preview: Any) -> None:
         for which in ("x1_hat", "x2_hat"):
             name, data = self._preview_name(which), getattr(preview, which)
             if name in self.viewer.layers:
-                self.viewer.layers[name].data = data
+                layer = self.viewer.layers[name]
+                layer.data = data
+                layer.reset_contrast_limits()  # the estimate's range changes as training goes on
             else:
                 self.viewer.add_image(data, name=name, colormap="gray", **self._placement())
 

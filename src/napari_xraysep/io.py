@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,9 @@ import tifffile
 
 from .core import RESULT_LAYERS, SeparationResult, save_model
 from .core.errors import InputError
+from .core.files import atomic_write
 
 PROVENANCE_KEY = "napari_xraysep"
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
-    """Call ``write(temporary_path)`` then rename it to ``path``; remove the temporary on failure."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:

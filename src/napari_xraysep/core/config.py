@@ -37,23 +37,23 @@ class SeparationConfig:
     """Settings of one run. Construct with keywords; invalid values raise :class:`InputError`."""
 
     mode: Mode = "fast"
-    steps: int = 300
+    steps: int = 200
     # architecture (fixed once a model is trained)
     channels: int = 32
     kernel_size: int = 3
     output_layer: Literal["bn_relu", "linear"] = "linear"
     # loss
-    exclusion_weight: float = 1.0
+    exclusion_weight: float = 100.0
     exclusion_levels: int = 3
-    exclusion_scaling: Literal["paper", "gradient"] = "gradient"
+    exclusion_scaling: Literal["paper", "gradient"] = "paper"
     loss_norm: Literal["frobenius", "rms"] = "rms"
     label_match: Literal["linear", "none"] = "linear"
     # optimisation
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     lr_schedule: LrSchedule = "cosine"
     seed: int = 0
     # sampling: fast mode
-    crop_size: int = 96
+    crop_size: int = 64
     batch_size: int = 8
     # sampling: paper mode
     patch_size: int = 50

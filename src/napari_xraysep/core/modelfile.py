@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from .config import SeparationConfig
 from .data import Normalisation
 from .engine import TrainedModel
 from .errors import InputError, ModelFileError
+from .files import atomic_write
 from .model import ConnectedAutoEncoder
 
 MODEL_FORMAT = "napari-xraysep-model"
@@ -45,16 +45,8 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
 
 def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        torch.save(model_to_dict(model), temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    data = model_to_dict(model)
+    return atomic_write(path, lambda temporary: torch.save(data, temporary))
 
 
 def load_model(path: str | os.PathLike[str]) -> TrainedModel:

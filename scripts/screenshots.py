@@ -1,0 +1,78 @@
+"""Regenerate the screenshots in docs/ (under a virtual display: `xvfb-run -a python scripts/screenshots.py`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import napari
+from qtpy.QtWidgets import QApplication
+
+from napari_xraysep.io import write_png
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
+
+
+def settle(seconds: float = 0.5) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.02)
+
+
+def shoot(viewer: napari.Viewer, name: str) -> None:
+    settle()
+    write_png(OUT / name, viewer.screenshot(canvas_only=False, flash=False)[..., :3])
+    print("wrote", OUT / name)
+
+
+def open_viewer(steps: int) -> tuple[napari.Viewer, object]:
+    viewer = napari.Viewer(title="napari-xraysep")
+    viewer.window._qt_window.resize(1500, 950)
+    viewer.open_sample("napari-xraysep", "concealed_portrait")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
+    viewer.layers.selection.active = viewer.layers["region (hidden design)"]
+    widget.steps.value = steps
+    widget.preview_every.value = 25
+    widget.device.value = "cpu"
+    return viewer, widget
+
+
+def main(phase: str, steps: int = 150) -> int:
+    """Two phases in two processes, each drawing the whole canvas once before hiding layers: with
+    Mesa's software OpenGL (what Xvfb offers), vispy crashed (SIGSEGV in glDrawArrays) in other
+    orders of the same steps. Not seen with the plugin's tests or on a GPU."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    viewer, widget = open_viewer(steps)
+    if phase == "during":
+        shoot(viewer, "1-sample-and-region.png")
+        widget.train()
+        while widget.worker is not None and widget.progress.value() < steps // 2:
+            settle(0.2)
+        shoot(viewer, "2-training.png")
+        widget.stop()
+    else:
+        widget.train()
+        while widget.worker is not None:
+            settle(0.2)
+        viewer.screenshot(canvas_only=False, flash=False)  # one full draw first: see main()'s docstring
+        settle(1.0)
+        for layer in viewer.layers:
+            layer.visible = "x2 hidden · run 1" in layer.name
+        shoot(viewer, "3-hidden-x2.png")
+        widget.toggle_compare()
+        shoot(viewer, "4-side-by-side.png")
+    while widget.worker is not None:
+        settle(0.2)
+    viewer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    for phase in ("during", "after"):
+        if len(sys.argv) < 2:
+            subprocess.run([sys.executable, __file__, phase], check=True)
+    if len(sys.argv) >= 2:
+        sys.exit(main(sys.argv[1]))

@@ -1,0 +1,51 @@
+"""A seconds-long run of benchmarks/quality.py: the table's structure and the baseline's figures."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_xraysep import SeparationConfig
+from napari_xraysep.evaluation import polynomial_features
+from napari_xraysep.synthetic import SyntheticMixture
+
+spec = importlib.util.spec_from_file_location("quality", Path(__file__).parent.parent / "benchmarks" / "quality.py")
+quality = importlib.util.module_from_spec(spec)
+sys.modules["quality"] = quality  # dataclasses look their module up there
+spec.loader.exec_module(quality)
+
+
+def test_smoke_run_table_structure():
+    runs = {
+        "least squares (linear)": quality.least_squares(1),
+        "tiny": quality.learned(SeparationConfig(channels=4, crop_size=32, batch_size=2, steps=2, device="cpu")),
+    }
+    rows, estimates = quality.evaluate(runs, ["concealed_portrait"], [0, 1], (48, 64), log=lambda *_: None)
+    assert len(rows) == 2 * 2 * len(quality.LAYERS)
+    summary = quality.summarise(rows)
+    assert list(summary) == ["least squares (linear)", "tiny"]
+    assert set(summary["tiny"]) == {f"{l}/{m}" for l in quality.LAYERS for m in ("psnr", "ssim", "psnr_affine", "ssim_affine")} | {"time_s"}
+    table = quality.markdown_table(summary).splitlines()
+    assert len(table) == 2 + 2 and table[2].startswith("| least squares (linear) |")
+    assert set(estimates["concealed_portrait"]) == set(runs)
+
+
+def test_least_squares_figures_on_an_exactly_linear_case(rng, monkeypatch):
+    shape = (32, 40)
+    rgb = rng.random((*shape, 3)).astype(np.float32)
+    x1 = (0.6 * rgb[..., 0] + 0.3 * rgb[..., 1] + 0.1).astype(np.float64)
+    features = polynomial_features(rgb, 1)
+    r = rng.standard_normal(x1.size)
+    x2 = (r - features @ np.linalg.lstsq(features, r, rcond=None)[0]).reshape(shape)
+    zeros = np.zeros(shape, np.float32)
+    mixture = SyntheticMixture(
+        x_mixed=(x1 + x2).astype(np.float32), rgb_surface=rgb, region_mask=zeros > -1, x1_true=x1.astype(np.float32),
+        x2_true=x2.astype(np.float32), weave=zeros, noise=zeros, rgb_hidden=rgb, case="linear", seed=0,
+    )
+    monkeypatch.setattr(quality, "make_mixture", lambda case, shape, seed: mixture)
+    rows, _ = quality.evaluate({"ls": quality.least_squares(1)}, ["linear"], [0], shape, log=lambda *_: None)
+    by_layer = {r.layer: r for r in rows}
+    assert by_layer["x2"].psnr > 60 and by_layer["x1"].psnr > 60  # float32 rounding only
+    assert by_layer["x2"].ssim == pytest.approx(1.0, abs=1e-4)

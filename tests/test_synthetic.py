@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from napari_xraysep.synthetic import CASES, PIGMENTS, SAMPLE_SHAPE, gaussian_blur, load_sample, make_mixture
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_case_is_deterministic_and_additive(case):
+    a = make_mixture(case, (40, 56), seed=5)
+    b = make_mixture(case, (40, 56), seed=5)
+    np.testing.assert_array_equal(a.x_mixed, b.x_mixed)
+    np.testing.assert_array_equal(a.rgb_surface, b.rgb_surface)
+    assert not np.array_equal(a.x2_true, make_mixture(case, (40, 56), seed=6).x2_true)
+    # x = x1 + x2 + weave + noise, by construction
+    np.testing.assert_allclose(a.x_mixed, a.x1_true + a.x2_true + a.weave + a.noise, atol=1e-5)
+    assert a.x_mixed.shape == (40, 56) and a.rgb_surface.shape == (40, 56, 3)
+    assert a.rgb_surface.min() >= 0 and a.rgb_surface.max() <= 1
+    assert a.x1_true.min() >= 0 and a.x2_true.min() >= 0
+    assert 0 < a.region_mask.sum() < a.region_mask.size
+
+
+def test_pigments_are_physical_not_grayscale():
+    luma = {name: 0.299 * p.rgb[0] + 0.587 * p.rgb[1] + 0.114 * p.rgb[2] for name, p in PIGMENTS.items()}
+    assert PIGMENTS["lead_white"].attenuation > PIGMENTS["yellow_ochre"].attenuation > PIGMENTS["carbon_black"].attenuation
+    # the headdress artefact: as dark as carbon black in the photograph, bright in the X-ray
+    assert luma["copper_black"] < 0.2 and PIGMENTS["copper_black"].attenuation > 20 * PIGMENTS["carbon_black"].attenuation
+    # vermilion: mid-gray in the photo, yet absorbs almost like lead white
+    assert luma["vermilion"] < 0.5 and PIGMENTS["vermilion"].attenuation > 0.7
+
+
+def test_weave_and_noise_are_small_and_the_hidden_layer_is_visible():
+    sample = load_sample()
+    assert sample.x_mixed.shape == SAMPLE_SHAPE
+    assert np.abs(sample.weave).max() < 0.1 * np.ptp(sample.x_mixed)
+    assert sample.noise.std() < 0.02
+    assert sample.x2_true.std() > 0.3 * sample.x1_true.std()
+
+
+def test_gaussian_blur_keeps_constants_and_smooths():
+    flat = np.full((20, 30), 3.0)
+    np.testing.assert_allclose(gaussian_blur(flat, 2.0), flat, atol=1e-9)
+    spike = np.zeros((21, 21))
+    spike[10, 10] = 1
+    blurred = gaussian_blur(spike, 1.5)
+    assert blurred.sum() == pytest.approx(1.0, abs=1e-6) and blurred.max() < 0.1
+
+
+def test_unknown_case_is_refused():
+    with pytest.raises(ValueError, match="unknown case"):
+        make_mixture("fresco")
