@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tifffile
@@ -39,6 +42,12 @@ def _wait_done(qtbot, widget):
 
 def _run_layers(viewer, run):
     return {l.metadata["xraysep"]["layer"]: l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == run}
+
+
+def test_npe2_validates_the_installed_plugin():
+    # what `npe2 validate napari-xraysep` checks, including that every command's python_name imports
+    done = subprocess.run([sys.executable, "-m", "npe2", "validate", PLUGIN], capture_output=True, text=True)
+    assert done.returncode == 0 and "valid" in done.stdout, done.stdout + done.stderr
 
 
 def test_manifest_declares_every_contribution():
@@ -259,3 +268,18 @@ def test_screenshot_shows_the_widget(viewer_and_widget, qtbot):
     QApplication.processEvents()
     image = viewer.screenshot(canvas_only=False)
     assert image.ndim == 3 and image.shape[0] > 200 and image[..., :3].std() > 5
+
+
+def test_closing_the_widget_stops_training_and_ignores_late_signals(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    widget.steps.value = 100_000
+    widget.preview_every.value = 0
+    worker = widget.train()
+    qtbot.waitUntil(lambda: widget.progress.value() >= 1, timeout=TIMEOUT_MS)
+    stop_event, layers_before = widget.stop_event, len(viewer.layers)
+    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS), qtbot.capture_exceptions() as exceptions:
+        viewer.window.remove_dock_widget(widget)
+        widget.deleteLater()
+        qtbot.waitUntil(stop_event.is_set, timeout=TIMEOUT_MS)
+    assert not exceptions
+    assert len(viewer.layers) == layers_before  # the late result reached no deleted widget

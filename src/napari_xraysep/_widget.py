@@ -101,6 +101,12 @@ class XraySeparationWidget(QWidget):
         self.viewer = napari_viewer
         self.worker: GeneratorWorker | None = None
         self.stop_event = threading.Event()
+        # Closing the viewer destroys this widget: a running training ends with it, and the worker's
+        # last signals must not reach Qt objects that are gone. The slot cannot touch `self` (being
+        # destroyed), so it works on a plain dict the worker's slots also consult.
+        self._lifetime = {"alive": True, "stop": self.stop_event}
+        lifetime = self._lifetime
+        self.destroyed.connect(lambda *_: (lifetime.update(alive=False), lifetime["stop"].set()))
         self.last_result: SeparationResult | None = None
         self.loaded_model: TrainedModel | None = None
         self.runs = 0
@@ -174,11 +180,6 @@ class XraySeparationWidget(QWidget):
             event.connect(self._refresh_choices)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self._refresh_choices()
-        # Closing the viewer destroys this widget: a running training ends with it. (The slot must not
-        # touch `self`, which is being destroyed; it reads the current stop event from a holder.)
-        self._stop_holder = [self.stop_event]
-        holder = self._stop_holder
-        self.destroyed.connect(lambda *_: holder[0].set())
 
     # ---------------------------------------------------------------- layer pickers
 
@@ -186,6 +187,8 @@ class XraySeparationWidget(QWidget):
         return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
 
     def _refresh_choices(self, *_: Any) -> None:
+        if not self._lifetime["alive"]:
+            return
         for combo in (self.xray_layer, self.rgb_layer, self.region_layer):
             current = combo.value
             combo.reset_choices()
@@ -291,7 +294,7 @@ class XraySeparationWidget(QWidget):
             return None
 
         self.stop_event = threading.Event()
-        self._stop_holder[0] = self.stop_event
+        self._lifetime["stop"] = self.stop_event
         self._stop_reason = ""
         self._training_inputs = [self.xray_layer.value, self.rgb_layer.value, self.region_layer.value]
         self._source_name = self.xray_layer.value.name
@@ -323,7 +326,8 @@ class XraySeparationWidget(QWidget):
         self.stop_event.set()
         if self.worker is not None and self.worker.is_paused:
             self.worker.resume()
-        self.progress.setFormat("stopping after this step…")
+        if self._lifetime["alive"]:
+            self.progress.setFormat("stopping after this step…")
 
     def _set_pause_text(self, text: str) -> None:
         self.pause_button.text = text
@@ -341,6 +345,8 @@ class XraySeparationWidget(QWidget):
             self._set_pause_text("Pause")
 
     def _on_progress(self, progress: TrainingProgress) -> None:
+        if not self._lifetime["alive"]:
+            return
         self._history.append(progress.losses)
         self.progress.setValue(progress.step)
         eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
@@ -374,6 +380,8 @@ class XraySeparationWidget(QWidget):
                 self.viewer.layers.remove(name)
 
     def _on_result(self, result: SeparationResult) -> None:
+        if not self._lifetime["alive"]:
+            return
         self._remove_previews()
         self.runs += 1
         self.last_result = result
@@ -391,6 +399,8 @@ class XraySeparationWidget(QWidget):
         )
 
     def _on_error(self, error: BaseException) -> None:
+        if not self._lifetime["alive"]:
+            return
         self._remove_previews()
         if isinstance(error, XraySepError):
             self.show_message(str(error), error=True)
@@ -400,11 +410,15 @@ class XraySeparationWidget(QWidget):
         self.progress.setFormat("failed")
 
     def _on_finished(self) -> None:
+        if not self._lifetime["alive"]:
+            return
         self.worker = None
         self._training_inputs = []
         self._set_running(False)
 
     def _on_layer_removed(self, event: Any) -> None:
+        if not self._lifetime["alive"]:
+            return
         if self.worker is not None and any(same_layer(event.value, layer) for layer in self._training_inputs):
             self.stop()
             self._stop_reason = f"'{event.value.name}' was removed during training, so training stopped. "

@@ -32,6 +32,7 @@ from .core import (
     region_from_boxes,
 )
 from .core.errors import InputError
+from .core.separation import drive
 from .io import read_image, write_results
 
 EXIT_USER_ERROR = 2
@@ -133,13 +134,9 @@ def run_separation(
     model = load_model(model_path) if model_path else None
     stop = threading.Event()
     steps = iter_separate(x_mixed, rgb_surface, region_mask, config=config, model=model, stop=stop, **settings)
-    report = (lambda progress: None) if quiet else ProgressBar()
+    report = None if quiet else ProgressBar()
     with stop_on_first_interrupt(stop):
-        while True:
-            try:
-                report(next(steps))
-            except StopIteration as finished:
-                return finished.value
+        return drive(steps, report)
 
 
 @contextlib.contextmanager

@@ -49,9 +49,9 @@ def run_demo(out: Path, settings: dict[str, Any], quiet: bool = False) -> str:
     rows = {
         "least squares (linear), x2": score(ls_x2, sample.x2_true),
         "least squares (cubic), x2": score(ls3_x2, sample.x2_true),
-        "x̂2 (step 1)": score(result.x2_hat, sample.x2_true),
+        "x2_hat (step 1)": score(result.x2_hat, sample.x2_true),
         "x2 (refined)": score(result.x2, sample.x2_true),
-        "x̂1 (step 1)": score(result.x1_hat, sample.x1_true),
+        "x1_hat (step 1)": score(result.x1_hat, sample.x1_true),
         "x1 (refined)": score(result.x1, sample.x1_true),
     }
     write_results(out, result, {"sample": description, "scores": rows})

@@ -189,6 +189,14 @@ def separate(
 ) -> SeparationResult:
     """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
     steps = iter_separate(x_mixed, rgb_surface, region_mask, config=config, model=model, stop=stop, **settings)
+    return drive(steps, on_progress)
+
+
+def drive(
+    steps: Generator[TrainingProgress, None, SeparationResult],
+    on_progress: Callable[[TrainingProgress], None] | None = None,
+) -> SeparationResult:
+    """Run a progress generator to its end, handing each event to ``on_progress``; return its result."""
     while True:
         try:
             progress = next(steps)
