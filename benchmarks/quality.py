@@ -12,11 +12,12 @@ table reports mean ± standard deviation over cases and seeds, and wall time.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +156,34 @@ def markdown_table(summary: dict[str, dict[str, tuple[float, float]]]) -> str:
     return "\n".join(lines)
 
 
+TARGET_DB = 3.0
+
+
+def findings(rows: list[Row], baseline: str = "least squares (linear)", method: str = "default") -> str:
+    """Per case, the x2 PSNR (affine) of the baseline and the method (mean over seeds), and the verdict
+    against the target: the method must beat the baseline by TARGET_DB on average."""
+    def mean_x2(name: str, case: str) -> float | None:
+        values = [r.psnr_affine for r in rows if r.method == name and r.case == case and r.layer == "x2"]
+        return statistics.fmean(values) if values else None
+
+    cases = list(dict.fromkeys(r.case for r in rows))
+    paper = "paper-faithful"
+    lines = [f"| case | {baseline} | {method} | difference | {paper} |", "|---|---|---|---|---|"]
+    differences = []
+    for case in cases:
+        base, ours, faithful = mean_x2(baseline, case), mean_x2(method, case), mean_x2(paper, case)
+        differences.append(ours - base)
+        lines.append(f"| {case} | {base:.2f} | {ours:.2f} | {ours - base:+.2f} | {'—' if faithful is None else f'{faithful:.2f}'} |")
+    mean = statistics.fmean(differences)
+    verdict = "met" if mean >= TARGET_DB else "NOT met"
+    lines += [
+        "",
+        f"Mean over cases: the {method} setting's x2 is {mean:+.2f} dB against {baseline} — the target "
+        f"(≥ {TARGET_DB:.0f} dB) is **{verdict}**; it is ahead on {sum(d > 0 for d in differences)} of {len(cases)} cases.",
+    ]
+    return "\n".join(lines)
+
+
 def write_montages(estimates, shape, seed: int, folder: Path, chosen: Sequence[str]) -> list[Path]:
     """Per case: photograph, mixed X-ray, true x2, then x2 of each chosen method (same contrast)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -189,12 +218,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = summarise(rows)
     table = markdown_table(summary)
     print(table)
+    print(findings(rows))
     if args.quick:
         return 0
+    (args.out / "benchmarks.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     montage_paths = write_montages(estimates, shape, args.seeds[0], args.out / "benchmarks", ["least squares (linear)", "paper-faithful", "default"])
     (args.out / "benchmarks.md").write_text(
         BENCHMARKS_MD.format(
             table=table,
+            findings=findings(rows),
             cases=", ".join(args.cases),
             seeds=", ".join(map(str, args.seeds)),
             ablation_seeds="seed " + ", ".join(map(str, args.ablation_seeds)),
@@ -219,12 +251,37 @@ cannot be known from the data, so the affine figures are the ones that judge a s
 
 {table}
 
+## Default against least squares, per case (x2 PSNR after affine fit, dB, mean over seeds)
+
+{findings}
+
 Rows: *least squares* fits the mixed X-ray from the photograph pixel by pixel (x2 = x − fit);
 *default* is `SeparationConfig()`; *paper-faithful* is `SeparationConfig.paper()` (50×50 patches at
 stride 5, patch-averaged reassembly, Adam at 1e-6, BN+ReLU decoder heads, Frobenius norms, plain x̄1),
 given about the default's training time; the other rows change one setting of the default.
 
 Default settings: `{default}`
+
+## How the defaults were chosen (calibration, 2026-11-24)
+
+Single runs on concealed_portrait / still_life_over_figure, seed 0, 192×288 px, 16 channels, 64-px
+crops, 200 steps unless stated; x2 PSNR after affine fit; least squares (linear) 25.25 / 22.11 dB.
+
+| variant | portrait | still life |
+|---|---|---|
+| gradient-normalised exclusion, λ = 1 / 5 / 10 / 30 | 23.72 / 25.38 / 25.42 / 24.12 | 18.22 / 18.97 / — / — |
+| λ = 0 (reconstruction only) | 21.63 | 17.53 |
+| Eq. 7 scaling, λ = 1 (lr 1e-3) | 21.84 | 18.01 |
+| Eq. 7 scaling, lr 3e-3, λ = 30 / 100 / 300 / 1000 / 3000 | 25.53 / 28.58 / 25.83 / 23.78 / 23.96 | 19.29 / 23.84 / 20.19 / 18.53 / 18.25 |
+| … λ = 100, 500 steps | 30.56 | 22.08 |
+| … λ = 100, 32 channels (→ the default) | 29.20 | 24.94 |
+| … λ = 100, plain x̄1 | 29.66 | 24.13 |
+
+Findings: without the exclusion loss (λ = 0) x̂2 stays close to a copy of the mixed X-ray and the
+separation loses to least squares; Eq. 7's own λ1/λ2 normalisation works, but its products of small
+image gradients make the term tiny, so λ must be ~100; normalising the gradient maps instead did not
+help. Larger λ over-suppresses x̂2. 32 channels at 200 steps (~80 s on two idle CPU cores) was the
+best trade-off tried.
 
 Montages (seed 0): photograph, mixed X-ray, true hidden X-ray, then x2 from least squares,
 paper-faithful and default (each affinely fitted to the truth, same contrast).

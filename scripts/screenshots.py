@@ -40,7 +40,7 @@ def open_viewer(steps: int) -> tuple[napari.Viewer, object]:
     return viewer, widget
 
 
-def main(phase: str, steps: int = 150) -> int:
+def main(phase: str, steps: int = 200) -> int:
     """Two phases in two processes, each drawing the whole canvas once before hiding layers: with
     Mesa's software OpenGL (what Xvfb offers), vispy crashed (SIGSEGV in glDrawArrays) in other
     orders of the same steps. Not seen with the plugin's tests or on a GPU."""

@@ -49,3 +49,14 @@ def test_least_squares_figures_on_an_exactly_linear_case(rng, monkeypatch):
     by_layer = {r.layer: r for r in rows}
     assert by_layer["x2"].psnr > 60 and by_layer["x1"].psnr > 60  # float32 rounding only
     assert by_layer["x2"].ssim == pytest.approx(1.0, abs=1e-4)
+
+
+def test_findings_compute_the_verdict_per_case():
+    def row(method, case, seed, value):
+        return quality.Row(method, case, seed, "x2", 0, 0, value, 0, 0)
+
+    rows = [row("least squares (linear)", "a", 0, 20.0), row("default", "a", 0, 24.0),
+            row("least squares (linear)", "b", 0, 20.0), row("default", "b", 0, 21.0), row("default", "b", 1, 23.0)]
+    text = quality.findings(rows)
+    assert "| a | 20.00 | 24.00 | +4.00 | — |" in text and "| b | 20.00 | 22.00 | +2.00 | — |" in text
+    assert "+3.00 dB" in text and "**met**" in text and "ahead on 2 of 2 cases" in text
