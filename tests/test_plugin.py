@@ -40,6 +40,15 @@ def _wait_done(qtbot, widget):
     qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
 
 
+def _start_training(widget, qtbot, steps, until_step):
+    """Start a training without previews and wait until it has done ``until_step`` steps."""
+    widget.steps.value = steps
+    widget.preview_every.value = 0
+    worker = widget.train()
+    qtbot.waitUntil(lambda: widget.progress.value() >= until_step, timeout=TIMEOUT_MS)
+    return worker
+
+
 def _run_layers(viewer, run):
     return {l.metadata["xraysep"]["layer"]: l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == run}
 
@@ -108,10 +117,7 @@ def test_a_second_run_keeps_the_first_and_continue_adds_steps(viewer_and_widget,
 
 def test_stop_keeps_the_result_reached_so_far(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
-    widget.steps.value = 100_000
-    widget.preview_every.value = 0
-    widget.train()
-    qtbot.waitUntil(lambda: widget.progress.value() >= 2, timeout=TIMEOUT_MS)
+    _start_training(widget, qtbot, steps=100_000, until_step=2)
     widget.stop()
     _wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
@@ -122,10 +128,7 @@ def test_stop_keeps_the_result_reached_so_far(viewer_and_widget, qtbot):
 
 def test_pause_holds_training_and_resume_finishes_it(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
-    widget.steps.value = 400
-    widget.preview_every.value = 0
-    worker = widget.train()
-    qtbot.waitUntil(lambda: widget.progress.value() >= 1, timeout=TIMEOUT_MS)
+    worker = _start_training(widget, qtbot, steps=400, until_step=1)
     with qtbot.waitSignal(worker.paused, timeout=TIMEOUT_MS):
         widget.toggle_pause()
     assert widget.pause_button.text == "Resume"
@@ -143,10 +146,7 @@ def test_pause_holds_training_and_resume_finishes_it(viewer_and_widget, qtbot):
 
 def test_removing_an_input_layer_stops_training(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
-    widget.steps.value = 100_000
-    widget.preview_every.value = 0
-    widget.train()
-    qtbot.waitUntil(lambda: widget.progress.value() >= 1, timeout=TIMEOUT_MS)
+    _start_training(widget, qtbot, steps=100_000, until_step=1)
     viewer.layers.remove("surface RGB (synthetic)")
     _wait_done(qtbot, widget)
     assert "was removed during training" in widget.message.text()
@@ -272,10 +272,7 @@ def test_screenshot_shows_the_widget(viewer_and_widget, qtbot):
 
 def test_closing_the_widget_stops_training_and_ignores_late_signals(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
-    widget.steps.value = 100_000
-    widget.preview_every.value = 0
-    worker = widget.train()
-    qtbot.waitUntil(lambda: widget.progress.value() >= 1, timeout=TIMEOUT_MS)
+    worker = _start_training(widget, qtbot, steps=100_000, until_step=1)
     stop_event, layers_before = widget.stop_event, len(viewer.layers)
     with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS), qtbot.capture_exceptions() as exceptions:
         viewer.window.remove_dock_widget(widget)
