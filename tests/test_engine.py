@@ -1,3 +1,4 @@
+import dataclasses
 import threading
 
 import numpy as np
@@ -121,9 +122,9 @@ def test_tiled_inference_equals_one_whole_image_pass(tiny_mixture, tiny_settings
     inputs = _inputs(tiny_mixture)
     config = SeparationConfig(**tiny_settings)
     _, model = _run(train(inputs, config))
-    whole = predict(model.__class__(**{**model.__dict__, "config": config.replace(tile_size=10_000)}), inputs)
+    whole = predict(dataclasses.replace(model, config=config.replace(tile_size=10_000)), inputs)
     for tile_size in (7, 16, 33):
-        tiled = predict(model.__class__(**{**model.__dict__, "config": config.replace(tile_size=tile_size)}), inputs)
+        tiled = predict(dataclasses.replace(model, config=config.replace(tile_size=tile_size)), inputs)
         for name in ("x1_hat", "x2_hat", "x_hat"):
             np.testing.assert_allclose(getattr(tiled, name), getattr(whole, name), atol=2e-5)
 

@@ -1,5 +1,6 @@
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,7 @@ from napari_xraysep.core.files import atomic_write
 def test_atomic_write_gives_normal_permissions_and_replaces_whole(tmp_path):
     target = tmp_path / "result.txt"
     target.write_text("old")
-    atomic_write(target, lambda tmp: open(tmp, "w").write("new"))
+    atomic_write(target, lambda tmp: Path(tmp).write_text("new"))
     assert target.read_text() == "new"
     umask = os.umask(0)
     os.umask(umask)
@@ -22,7 +23,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target.write_text("good model")
 
     def disk_full(tmp):
-        open(tmp, "w").write("half")
+        Path(tmp).write_text("half")
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space"):

@@ -43,7 +43,7 @@ from .core import (
     save_model,
 )
 from .core.separation import resolve_config
-from .core.data import check_rgb, check_xray
+from .core.data import check_pair
 from .core.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -244,13 +244,7 @@ class XraySeparationWidget(QWidget):
             raise InputError("Choose the mixed X-ray: a 2-D grayscale image layer (open one, or File ▸ Open Sample).")
         if rgb is None:
             raise InputError("Choose the surface RGB: a colour image layer registered to the X-ray.")
-        x_mixed = check_xray(layer_array(xray))
-        rgb_surface = check_rgb(layer_array(rgb))
-        if x_mixed.shape != rgb_surface.shape[:2]:
-            raise InputError(
-                f"'{xray.name}' is {x_mixed.shape[0]}×{x_mixed.shape[1]} but '{rgb.name}' is "
-                f"{rgb_surface.shape[0]}×{rgb_surface.shape[1]}; they must be registered and the same size."
-            )
+        x_mixed, rgb_surface = check_pair(layer_array(xray), layer_array(rgb))
         region = None
         if need_region:
             if self.region_layer.value is None:

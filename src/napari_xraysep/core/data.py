@@ -118,6 +118,18 @@ def check_rgb(rgb_surface: np.ndarray) -> np.ndarray:
     return rgb_surface
 
 
+def check_pair(x_mixed: np.ndarray, rgb_surface: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both images checked, and registered to the same height and width."""
+    x_mixed, rgb_surface = check_xray(x_mixed), check_rgb(rgb_surface)
+    if x_mixed.shape != rgb_surface.shape[:2]:
+        raise InputError(
+            f"The mixed X-ray is {_describe(x_mixed.shape)} pixels but the surface RGB is "
+            f"{_describe(rgb_surface.shape[:2])}; they must be registered (aligned pixel for pixel) "
+            "and the same size."
+        )
+    return x_mixed, rgb_surface
+
+
 def check_region(region_mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A boolean H×W mask with at least one pixel set (non-zero values count as inside)."""
     region_mask = np.asarray(region_mask)
@@ -178,14 +190,7 @@ def prepare_inputs(
     ``min_size`` is the smallest side the chosen training/inference setting can handle (a patch);
     normalisations may be given, e.g. from a trained model, so new data maps into the same units.
     """
-    x_mixed = check_xray(x_mixed)
-    rgb_surface = check_rgb(rgb_surface)
-    if x_mixed.shape != rgb_surface.shape[:2]:
-        raise InputError(
-            f"The mixed X-ray is {_describe(x_mixed.shape)} pixels but the surface RGB is "
-            f"{_describe(rgb_surface.shape[:2])}; they must be registered (aligned pixel for pixel) "
-            "and the same size."
-        )
+    x_mixed, rgb_surface = check_pair(x_mixed, rgb_surface)
     height, width = x_mixed.shape
     if min(height, width) < min_size:
         raise InputError(

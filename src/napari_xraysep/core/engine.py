@@ -227,13 +227,12 @@ def predict(
     model: TrainedModel,
     inputs: SeparationInputs,
     device: torch.device | None = None,
-    mode: str | None = None,
 ) -> Components:
     """x̂1, x̂2, x̂ for the whole image: tiled fully-convolutional (fast) or patch-averaged (paper)."""
     device = device or resolve_device(model.config.device)
     network = model.network.to(device).eval()
     stack = torch.from_numpy(np.concatenate([inputs.rgb_surface, inputs.x_mixed[None]]))
-    if (mode or model.config.mode) == "paper" and min(inputs.shape) >= model.config.patch_size:
+    if model.config.mode == "paper" and min(inputs.shape) >= model.config.patch_size:
         out = _predict_patch_average(network, stack, model.config, device)
     else:
         out = _predict_tiled(network, stack, model.config.tile_size, device)

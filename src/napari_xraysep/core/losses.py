@@ -18,8 +18,6 @@ from .model import AutoEncoderOutputs
 LossNorm = Literal["frobenius", "rms"]
 ExclusionScaling = Literal["paper", "gradient"]
 
-LOSS_TERMS = ("total", "rgb", "xray", "mixture", "exclusion")
-
 
 def sample_norm(tensor: torch.Tensor, loss_norm: LossNorm = "frobenius") -> torch.Tensor:
     """Per-sample Frobenius norm (B,) of a (B, ...) tensor; ``"rms"`` divides by √(elements per sample)."""
