@@ -60,3 +60,23 @@ def test_findings_compute_the_verdict_per_case():
     text = quality.findings(rows)
     assert "| a | 20.00 | 24.00 | +4.00 | — |" in text and "| b | 20.00 | 22.00 | +2.00 | — |" in text
     assert "+3.00 dB" in text and "**met**" in text and "ahead on 2 of 2 cases" in text
+
+
+def test_warm_start_curve_table_lists_each_start_and_the_means():
+    curve = {
+        "a": {"random init": {50: 20.0, 100: 22.0}, "warm start": {50: 24.0, 100: 25.0}},
+        "b": {"random init": {50: 18.0, 100: 20.0}, "warm start": {50: 20.0, 100: 23.0}},
+    }
+    lines = quality.curve_table(curve).splitlines()
+    assert lines[0] == "| case | start | 50 steps | 100 steps |"
+    assert "| a | warm start | 24.00 | 25.00 |" in lines
+    assert "| **mean** | random init | 19.00 | 21.00 |" in lines and "| **mean** | warm start | 22.00 | 24.00 |" in lines
+
+
+def test_double_sided_rows_see_the_back_side(tiny_mixture):
+    rows, _ = quality.evaluate(
+        {"ls": quality.double_sided_least_squares(3)}, ["concealed_portrait"], [0], (48, 64), log=lambda *_: None
+    )
+    single, _ = quality.evaluate({"ls": quality.least_squares(3)}, ["concealed_portrait"], [0], (48, 64), log=lambda *_: None)
+    x2 = {r.layer: r.psnr_affine for r in rows}["x2"]
+    assert x2 > {r.layer: r.psnr_affine for r in single}["x2"] + 3  # knowing the back is worth a lot

@@ -85,7 +85,7 @@ def test_previews_arrive_every_k_steps_and_at_the_end(tiny_mixture, tiny_setting
 def test_divergence_raises_and_keeps_the_last_good_weights(tiny_mixture, tiny_settings, monkeypatch):
     inputs = _inputs(tiny_mixture)
     config = SeparationConfig(**{**tiny_settings, "steps": 10})
-    model = new_model(config, inputs)
+    model = new_model(config, 3, inputs.x_normalisation, inputs.rgb_normalisation)
     real_loss = engine_module.separation_loss
     calls = {"n": 0}
 

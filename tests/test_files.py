@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from napari_xraysep.core import OutputError
 from napari_xraysep.core.files import atomic_write
 
 
@@ -26,7 +27,12 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         Path(tmp).write_text("half")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OutputError, match="Could not write .*model.pt: No space left on device"):
         atomic_write(target, disk_full)
     assert target.read_text() == "good model"
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_a_missing_folder_is_an_output_error(tmp_path):
+    with pytest.raises(OutputError, match="Cannot write .*nowhere"):
+        atomic_write(tmp_path / "nowhere" / "x.txt", lambda tmp: None)

@@ -12,6 +12,7 @@ import torch
 from npe2 import PluginManifest
 from qtpy.QtWidgets import QApplication
 
+from napari_xraysep import SeparationConfig
 from napari_xraysep._reader import napari_get_reader
 from napari_xraysep._widget import same_layer, viewer_grid
 from napari_xraysep._writer import write_image_tiff
@@ -64,7 +65,7 @@ def test_manifest_declares_every_contribution():
     contributions = manifest.contributions
     assert [r.filename_patterns for r in contributions.readers] == [["*.tif", "*.tiff"]]
     assert contributions.writers[0].layer_types == ["image"]
-    assert contributions.sample_data[0].key == "concealed_portrait"
+    assert [s.key for s in contributions.sample_data] == ["concealed_portrait", "double_sided_panel"]
     assert contributions.widgets[0].display_name == "X-ray separation"
 
 
@@ -158,7 +159,7 @@ def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     _wait_done(qtbot, widget)
     path = widget.save_model_to(tmp_path / "model.pt")
     assert path.exists()
-    widget.last_result = None
+    widget.current_model = None
     assert widget.load_model_from(path) is not None
     widget.apply_model()
     _wait_done(qtbot, widget)
@@ -204,6 +205,43 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
     assert not exceptions and worker is None
     assert expected in widget.message.text()
     assert not _run_layers(viewer, 1)
+
+
+def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "double_sided_panel")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
+    widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 2, 4, 0
+    assert widget.back_layer.value is None  # optional: never picked for the user
+    assert widget.region_layer.value is None  # and none is needed once the back side is chosen
+    widget.rgb_layer.value = viewer.layers["front RGB (synthetic)"]
+    widget.back_layer.value = viewer.layers["back RGB, from behind (synthetic)"]
+    widget.mirror_back.value = True
+    widget.train()
+    _wait_done(qtbot, widget)
+    layers = _run_layers(viewer, 1)
+    assert layers["x2"].name == "x2 back · run 1 · panel X-ray (synthetic)"
+    assert layers["x2"].metadata["xraysep"]["double_sided"] and layers["x2"].metadata["xraysep"]["mirror_back"]
+    x = viewer.layers["panel X-ray (synthetic)"].data
+    np.testing.assert_allclose(layers["x1"].data.astype(np.float64) + layers["x2"].data, x, atol=1e-5)
+
+    widget.back_layer.value = widget.rgb_layer.value
+    assert widget.train() is None and "is the surface RGB layer" in widget.message.text()
+
+
+def test_warm_start_follows_the_preset_and_reaches_the_run(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    assert widget.warm_start.value == SeparationConfig().warm_start
+    widget.channels.value = SeparationConfig().channels  # the architecture the shipped weights have
+    widget.steps.value = 1
+    widget.warm_start.value = True
+    widget.train()
+    _wait_done(qtbot, widget)
+    assert _run_layers(viewer, 1)["x2"].metadata["xraysep"]["settings"]["warm_start"] is True
+    widget.channels.value = 4
+    widget.train()
+    _wait_done(qtbot, widget)
+    assert "No warm-start weights ship for channels=4" in widget.message.text()
 
 
 def test_draw_region_creates_a_selected_rectangle_tool(viewer_and_widget):

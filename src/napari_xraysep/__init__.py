@@ -8,9 +8,11 @@ from ._version import __version__
 from .core import (
     InputError,
     ModelFileError,
+    OutputError,
     SeparationConfig,
     SeparationResult,
     TrainedModel,
+    TrainingError,
     XraySepError,
     iter_separate,
     load_model,
@@ -21,9 +23,11 @@ from .core import (
 __all__ = [
     "InputError",
     "ModelFileError",
+    "OutputError",
     "SeparationConfig",
     "SeparationResult",
     "TrainedModel",
+    "TrainingError",
     "XraySepError",
     "__version__",
     "iter_separate",

@@ -22,7 +22,20 @@ LAYER_TITLES = {
     "x1": "x1 surface",
     "x2": "x2 hidden",
 }
+# A double-sided panel's second layer is the back side, not a hidden design.
+DOUBLE_SIDED_TITLES = {
+    **LAYER_TITLES,
+    "x1_hat": "x̂1 front (step 1)",
+    "x2_hat": "x̂2 back (step 1)",
+    "x1": "x1 front",
+    "x2": "x2 back",
+}
 METADATA_KEY = "xraysep"
+
+
+def layer_title(name: str, double_sided: bool = False) -> str:
+    """The layer-list title of result ``name`` (one of RESULT_LAYERS)."""
+    return (DOUBLE_SIDED_TITLES if double_sided else LAYER_TITLES)[name]
 
 
 def is_xray_layer(layer: Any) -> bool:
@@ -110,7 +123,7 @@ def result_layer_data(
     for name in RESULT_LAYERS:
         limits = (-error_extent, error_extent) if name == "error_map" else xray_limits
         kwargs = {
-            "name": f"{LAYER_TITLES[name]} · run {run} · {source_name}",
+            "name": f"{layer_title(name, result.double_sided)} · run {run} · {source_name}",
             "colormap": "gray",
             "contrast_limits": limits,
             "metadata": {METADATA_KEY: {**provenance, "layer": name, "run": run, "source": source_name}},

@@ -1,10 +1,11 @@
-"""napari sample: "Concealed portrait (synthetic)" — inputs, region and the ground truth."""
+"""napari samples: "Concealed portrait (synthetic)" — inputs, region and the ground truth — and
+"Double-sided panel (synthetic)" — X-ray, both sides' photographs (the back as taken from behind)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .synthetic import load_sample
+from .synthetic import load_sample, make_mixture
 
 
 def concealed_portrait() -> list[tuple[Any, dict[str, Any], str]]:
@@ -28,4 +29,16 @@ def concealed_portrait() -> list[tuple[Any, dict[str, Any], str]]:
             },
             "shapes",
         ),
+    ]
+
+
+def double_sided_panel() -> list[tuple[Any, dict[str, Any], str]]:
+    panel = make_mixture("landscape_over_portrait", (256, 384), seed=0)
+    truth = {"colormap": "gray", "visible": False}
+    return [
+        (panel.rgb_surface, {"name": "front RGB (synthetic)", "rgb": True}, "image"),
+        (panel.rgb_back_photographed, {"name": "back RGB, from behind (synthetic)", "rgb": True, "visible": False}, "image"),
+        (panel.x_mixed, {"name": "panel X-ray (synthetic)", "colormap": "gray"}, "image"),
+        (panel.x1_true, {"name": "true x1 front (synthetic)", **truth}, "image"),
+        (panel.x2_true, {"name": "true x2 back (synthetic)", **truth}, "image"),
     ]

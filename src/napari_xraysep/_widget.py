@@ -14,19 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, LineEdit, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton, SpinBox
 from napari.qt.threading import GeneratorWorker, create_worker
-from qtpy.QtCore import QPointF, Qt
+from qtpy.QtCore import QPointF, QStandardPaths, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QFileDialog, QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
 from ._layers import (
-    LAYER_TITLES,
     METADATA_KEY,
     is_region_layer,
     is_rgb_layer,
     is_xray_layer,
     layer_array,
+    layer_title,
     region_mask_from_layer,
     result_layer_data,
 )
@@ -34,6 +34,7 @@ from .core import (
     SeparationConfig,
     SeparationResult,
     TrainedModel,
+    TrainingError,
     TrainingProgress,
     XraySepError,
     available_devices,
@@ -42,14 +43,23 @@ from .core import (
     resolve_device,
     save_model,
 )
-from .core.separation import resolve_config
-from .core.data import check_pair
+from .core.data import check_back, check_pair
 from .core.errors import InputError
+from .core.separation import resolve_config
 
 logger = logging.getLogger(__name__)
 PRESETS = {"default": SeparationConfig, "paper-faithful": SeparationConfig.paper}
 REGION_LAYER_NAME = "region (hidden design)"
 PLOTTED_LOSSES = {"total": QColor("#e0e0e0"), "exclusion": QColor("#ff9f40"), "mixture": QColor("#5ab4ff")}
+
+
+CHECKPOINT_EVERY_S = 120.0
+
+
+def checkpoint_folder() -> Path:
+    """Where running trainings save their model now and then (the platform's cache folder)."""
+    cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
+    return Path(cache or Path.home() / ".cache") / "napari-xraysep" / "checkpoints"
 
 
 def same_layer(a: Any, b: Any) -> bool:
@@ -77,7 +87,7 @@ class LossPlot(QWidget):
         self.history = history
         self.update()
 
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+    def paintEvent(self, event: Any) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#262930"))
         if len(self.history) < 2:
@@ -108,7 +118,9 @@ class XraySeparationWidget(QWidget):
         lifetime = self._lifetime
         self.destroyed.connect(lambda *_: (lifetime.update(alive=False), lifetime["stop"].set()))
         self.last_result: SeparationResult | None = None
-        self.loaded_model: TrainedModel | None = None
+        # The model Apply, Save and Continue use: the last run's, the last good one of a failed run,
+        # or a loaded one — whichever came last.
+        self.current_model: TrainedModel | None = None
         self.runs = 0
         self._training_inputs: list[Any] = []
         self._history: list[dict[str, float]] = []
@@ -120,12 +132,18 @@ class XraySeparationWidget(QWidget):
         self.rgb_layer = ComboBox(label="Surface RGB", choices=self._choices(is_rgb_layer), nullable=True)
         self.region_layer = ComboBox(label="Region", choices=self._choices(is_region_layer), nullable=True)
         self.draw_button = PushButton(text="Draw region")
+        self.back_layer = ComboBox(
+            label="Back side RGB", choices=self._choices(is_rgb_layer), nullable=True, value=None,
+            tooltip="double-sided panel only: the back's photograph (then no region is needed)",
+        )
+        self.mirror_back = CheckBox(label="Mirror back side", value=False, tooltip="the back photograph was taken from behind")
         self.preset = ComboBox(label="Preset", choices=list(PRESETS), value="default")
         self.steps = SpinBox(label="Steps", min=0, max=1_000_000)
         self.exclusion_weight = FloatSpinBox(label="λ (exclusion)", min=0.0, max=1e7, step=1.0)
         self.channels = SpinBox(label="Channels", min=1, max=512)
         self.learning_rate = LineEdit(label="Learning rate")
         self.seed = SpinBox(label="Seed", min=0, max=2**31 - 1)
+        self.warm_start = CheckBox(label="Warm start", tooltip="start from weights trained on double-sided panels (paper Fig. 3)")
         self.device = ComboBox(label="Device", choices=["auto", *available_devices()], value="auto")
         self.preview_every = SpinBox(label="Preview every", min=0, max=100_000, value=25, tooltip="steps between live previews (0: none)")
         self.train_button = PushButton(text="Train")
@@ -139,8 +157,9 @@ class XraySeparationWidget(QWidget):
 
         form = Container(
             widgets=[
-                self.xray_layer, self.rgb_layer, self.region_layer, self.draw_button, self.preset, self.steps,
-                self.exclusion_weight, self.channels, self.learning_rate, self.seed, self.device, self.preview_every,
+                self.xray_layer, self.rgb_layer, self.region_layer, self.draw_button, self.back_layer, self.mirror_back,
+                self.preset, self.steps, self.exclusion_weight, self.channels, self.learning_rate, self.seed,
+                self.warm_start, self.device, self.preview_every,
             ]
         )
         controls = Container(
@@ -189,9 +208,13 @@ class XraySeparationWidget(QWidget):
     def _refresh_choices(self, *_: Any) -> None:
         if not self._lifetime["alive"]:
             return
-        for combo in (self.xray_layer, self.rgb_layer, self.region_layer):
+        for combo in (self.xray_layer, self.rgb_layer, self.region_layer, self.back_layer):
             current = combo.value
             combo.reset_choices()
+            if combo is self.back_layer:  # optional: never chosen for the user
+                if current is not None and current not in combo.choices:
+                    combo.value = None
+                continue
             if current is None or current not in [c for c in combo.choices]:
                 first = next((c for c in combo.choices if c is not None), None)
                 if first is not None:
@@ -219,6 +242,7 @@ class XraySeparationWidget(QWidget):
         self.channels.value = config.channels
         self.learning_rate.value = f"{config.learning_rate:g}"
         self.seed.value = config.seed
+        self.warm_start.value = config.warm_start
 
     def settings(self) -> tuple[SeparationConfig, dict[str, Any]]:
         """The preset's config and the form's values on top of it."""
@@ -232,25 +256,33 @@ class XraySeparationWidget(QWidget):
             "channels": int(self.channels.value),
             "learning_rate": learning_rate,
             "seed": int(self.seed.value),
+            "warm_start": bool(self.warm_start.value),
             "device": str(self.device.value),
             "preview_every": int(self.preview_every.value),
         }
         return PRESETS[self.preset.value](), form
 
-    def _inputs(self, need_region: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Arrays from the chosen layers, checked with the core's messages."""
-        xray, rgb = self.xray_layer.value, self.rgb_layer.value
+    def _inputs(self, training: bool) -> dict[str, Any]:
+        """Arrays from the chosen layers, checked with the core's messages, as iter_separate's arguments."""
+        xray, rgb, back = self.xray_layer.value, self.rgb_layer.value, self.back_layer.value
         if xray is None:
             raise InputError("Choose the mixed X-ray: a 2-D grayscale image layer (open one, or File ▸ Open Sample).")
         if rgb is None:
             raise InputError("Choose the surface RGB: a colour image layer registered to the X-ray.")
+        if back is not None and same_layer(back, rgb):
+            raise InputError("The back side RGB is the surface RGB layer; choose the back's photograph, or none.")
         x_mixed, rgb_surface = check_pair(layer_array(xray), layer_array(rgb))
+        rgb_back, mirror = (None, False) if back is None else (layer_array(back), bool(self.mirror_back.value))
+        if rgb_back is not None:
+            check_back(rgb_back, x_mixed, mirror)
         region = None
-        if need_region:
+        if training and back is None:
             if self.region_layer.value is None:
                 raise InputError("Choose or draw the region where the hidden design shows most (Draw region).")
             region = region_mask_from_layer(self.region_layer.value, x_mixed.shape)
-        return x_mixed, rgb_surface, region
+        return {
+            "x_mixed": x_mixed, "rgb_surface": rgb_surface, "region_mask": region, "rgb_back": rgb_back, "mirror_back": mirror,
+        }
 
     # ---------------------------------------------------------------- training
 
@@ -260,11 +292,11 @@ class XraySeparationWidget(QWidget):
 
     def continue_training(self) -> GeneratorWorker | None:
         """Train the last run's model further (a copy: the last run's layers stay as they are)."""
-        return self._start(model=self.last_result.model if self.last_result else None)
+        return self._start(model=self.current_model)
 
     def apply_model(self) -> GeneratorWorker | None:
         """Apply the loaded (or last) model to the chosen layers without training."""
-        model = self.loaded_model or (self.last_result.model if self.last_result else None)
+        model = self.current_model
         if model is None:
             self.show_message("Load a model first (Load model…), or train one.", error=True)
             return None
@@ -282,7 +314,7 @@ class XraySeparationWidget(QWidget):
                 config = model.config
                 form["channels"] = model.config.channels  # a trained architecture is fixed
             resolve_device(resolve_config(config, model, form).device)  # settings checked before any work
-            x_mixed, rgb_surface, region = self._inputs(need_region=form["steps"] > 0)
+            arrays = self._inputs(training=form["steps"] > 0)
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
@@ -290,12 +322,19 @@ class XraySeparationWidget(QWidget):
         self.stop_event = threading.Event()
         self._lifetime["stop"] = self.stop_event
         self._stop_reason = ""
-        self._training_inputs = [self.xray_layer.value, self.rgb_layer.value, self.region_layer.value]
+        self._training_inputs = [self.xray_layer.value, self.rgb_layer.value, self.region_layer.value, self.back_layer.value]
+        self._double_sided = arrays["rgb_back"] is not None
         self._source_name = self.xray_layer.value.name
         self._history = []
         self._started = time.perf_counter()
+        self._checkpoint = None
+        if form["steps"] > 0:
+            folder = checkpoint_folder()
+            folder.mkdir(parents=True, exist_ok=True)
+            self._checkpoint = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-run{self.runs + 1}.pt"
         worker = create_worker(
-            iter_separate, x_mixed, rgb_surface, region, config=config, model=model, stop=self.stop_event, **form,
+            iter_separate, **arrays, config=config, model=model, stop=self.stop_event,
+            checkpoint=self._checkpoint, checkpoint_every_s=CHECKPOINT_EVERY_S, **form,
             _start_thread=False,
             # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
             _connect={"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished},
@@ -328,10 +367,10 @@ class XraySeparationWidget(QWidget):
 
     def _set_running(self, running: bool) -> None:
         self.train_button.enabled = not running
-        self.continue_button.enabled = not running and self.last_result is not None
-        self.apply_button.enabled = not running and (self.loaded_model is not None or self.last_result is not None)
+        self.continue_button.enabled = not running and self.current_model is not None
+        self.apply_button.enabled = not running and self.current_model is not None
         self.load_button.enabled = not running
-        self.save_button.enabled = not running and self.last_result is not None
+        self.save_button.enabled = not running and self.current_model is not None
         self.pause_button.enabled = running
         self.stop_button.enabled = running
         self.compare_button.enabled = not running and self.last_result is not None
@@ -351,7 +390,7 @@ class XraySeparationWidget(QWidget):
             self._show_preview(progress.preview)
 
     def _preview_name(self, which: str) -> str:
-        return f"{LAYER_TITLES[which]} · preview · {self._source_name}"
+        return f"{layer_title(which, self._double_sided)} · preview · {self._source_name}"
 
     def _show_preview(self, preview: Any) -> None:
         for which in ("x1_hat", "x2_hat"):
@@ -379,6 +418,9 @@ class XraySeparationWidget(QWidget):
         self._remove_previews()
         self.runs += 1
         self.last_result = result
+        self.current_model = result.model
+        if self._checkpoint is not None:  # the result holds the model now; Save model keeps it
+            self._checkpoint.unlink(missing_ok=True)
         for data, kwargs, _ in result_layer_data(result, self._source_name, self.runs, self._placement()):
             self.viewer.add_image(data, **kwargs)
         self.loss_plot.set_history(result.loss_history)
@@ -396,7 +438,11 @@ class XraySeparationWidget(QWidget):
         if not self._lifetime["alive"]:
             return
         self._remove_previews()
-        if isinstance(error, XraySepError):
+        if isinstance(error, TrainingError) and error.model is not None:
+            # Nothing lost: the last good model can be applied, saved or trained further.
+            self.current_model = error.model
+            self.show_message(f"{error} 'Apply model' uses it; 'Save model…' keeps it.", error=True)
+        elif isinstance(error, XraySepError):
             self.show_message(str(error), error=True)
         else:  # a bug, not the user's doing: keep the traceback for the log
             logger.error("X-ray separation failed", exc_info=error)
@@ -421,25 +467,29 @@ class XraySeparationWidget(QWidget):
     # ---------------------------------------------------------------- models
 
     def save_model_to(self, path: str | Path) -> Path | None:
-        if self.last_result is None:
+        if self.current_model is None:
             self.show_message("Train a model first.", error=True)
             return None
-        path = save_model(self.last_result.model, Path(path))
-        self.show_message(f"Saved the model of run {self.runs} to {path}.")
+        try:
+            path = save_model(self.current_model, Path(path))
+        except XraySepError as error:
+            self.show_message(str(error), error=True)
+            return None
+        self.show_message(f"Saved the model ({self.current_model.steps_trained} steps) to {path}.")
         return path
 
     def load_model_from(self, path: str | Path) -> TrainedModel | None:
         try:
-            self.loaded_model = load_model(path)
+            self.current_model = load_model(path)
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
-        self.apply_button.enabled = self.worker is None
         self.show_message(
-            f"Loaded {Path(path).name} ({self.loaded_model.steps_trained} steps, "
-            f"{self.loaded_model.config.channels} channels). 'Apply model' separates the chosen layers with it."
+            f"Loaded {Path(path).name} ({self.current_model.steps_trained} steps, "
+            f"{self.current_model.config.channels} channels). 'Apply model' separates the chosen layers with it."
         )
-        return self.loaded_model
+        self._set_running(self.worker is not None)
+        return self.current_model
 
     def _ask_save_model(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save model", f"xraysep-run{self.runs}.pt", "Model (*.pt)")

@@ -63,10 +63,9 @@ class ProgressBar:
     @staticmethod
     def _text(progress: TrainingProgress) -> str:
         eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
-        return (
-            f"step {progress.step}/{progress.total_steps}  loss {progress.losses['total']:.4f} "
-            f"(exclusion {progress.losses['exclusion']:.4f})  ETA {eta}"
-        )
+        exclusion = progress.losses.get("exclusion")
+        detail = "" if exclusion is None else f" (exclusion {exclusion:.4f})"
+        return f"step {progress.step}/{progress.total_steps}  loss {progress.losses['total']:.4f}{detail}  ETA {eta}"
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
@@ -96,10 +95,13 @@ def parse_box(text: str) -> list[float]:
 
 
 def parse_setting(text: str) -> tuple[str, Any]:
-    """``NAME=VALUE`` with VALUE read as a number when it is one (``channels=16``, ``mode=paper``)."""
+    """``NAME=VALUE`` with VALUE read as a number or true/false when it is one (``channels=16``,
+    ``warm_start=true``, ``mode=paper``)."""
     name, sep, raw = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE; got {text!r}")
+    if raw.strip().lower() in ("true", "false"):
+        return name.strip().replace("-", "_"), raw.strip().lower() == "true"
     for convert in (int, float):
         try:
             return name.strip().replace("-", "_"), convert(raw)
@@ -117,6 +119,7 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "device": args.device,
         "mode": getattr(args, "mode", None),
         "exclusion_weight": getattr(args, "exclusion_weight", None),
+        "warm_start": getattr(args, "warm_start", None),
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -129,10 +132,17 @@ def run_separation(
     settings: dict[str, Any],
     model_path: Path | None,
     quiet: bool,
+    rgb_back: np.ndarray | None = None,
+    mirror_back: bool = False,
+    checkpoint: Path | None = None,
+    checkpoint_every_s: float = 300.0,
 ) -> SeparationResult:
     model = load_model(model_path) if model_path else None
     stop = threading.Event()
-    steps = iter_separate(x_mixed, rgb_surface, region_mask, config=config, model=model, stop=stop, **settings)
+    steps = iter_separate(
+        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, config=config,
+        model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+    )
     report = None if quiet else ProgressBar()
     with stop_on_first_interrupt(stop):
         return drive(steps, report)
@@ -160,6 +170,8 @@ def stop_on_first_interrupt(stop: threading.Event) -> Iterator[None]:
 
 
 def command_separate(args: argparse.Namespace) -> int:
+    if not args.checkpoint_every > 0:
+        raise InputError(f"--checkpoint-every must be a positive number of minutes; got {args.checkpoint_every}.")
     out = prepare_output_dir(Path(args.out), args.overwrite)
     x_mixed = read_image(args.xray)
     rgb_surface = read_image(args.rgb)
@@ -171,11 +183,29 @@ def command_separate(args: argparse.Namespace) -> int:
         region_mask = region_from_boxes(args.region, x_mixed.shape[:2])
     else:
         region_mask = None
-    if region_mask is None and not (args.model and args.steps == 0):
-        raise InputError("Give the region with --region Y0,X0,Y1,X1 or --region-mask MASK.tif (or --model with --steps 0).")
+    rgb_back = read_image(args.rgb_back) if args.rgb_back else None
+    if args.mirror_back and rgb_back is None:
+        raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
+    if region_mask is None and rgb_back is None and not (args.model and args.steps == 0):
+        raise InputError(
+            "Give the region with --region Y0,X0,Y1,X1 or --region-mask MASK.tif (or --rgb-back for a "
+            "double-sided panel, or --model with --steps 0)."
+        )
     config = SeparationConfig.paper() if args.preset == "paper" else None
-    result = run_separation(x_mixed, rgb_surface, region_mask, config, _config_from_args(args), args.model, args.quiet)
-    inputs = {"xray": str(args.xray), "rgb": str(args.rgb), "region_mask": str(args.region_mask) if args.region_mask else None, "regions": args.region, "model": str(args.model) if args.model else None}
+    # Checkpoints go where the final model will be: a crash leaves the latest one in --out.
+    result = run_separation(
+        x_mixed, rgb_surface, region_mask, config, _config_from_args(args), args.model, args.quiet,
+        rgb_back=rgb_back, mirror_back=args.mirror_back, checkpoint=out / "model.pt",
+        checkpoint_every_s=60 * args.checkpoint_every,
+    )
+    inputs = {
+        "xray": str(args.xray),
+        "rgb": str(args.rgb),
+        "rgb_back": str(args.rgb_back) if args.rgb_back else None,
+        "region_mask": str(args.region_mask) if args.region_mask else None,
+        "regions": args.region,
+        "model": str(args.model) if args.model else None,
+    }
     write_results(out, result, {"inputs": inputs})
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
@@ -208,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
         sub.add_argument(
+            "--warm-start", action=argparse.BooleanOptionalAction, default=None,
+            help="start from the shipped weights trained on double-sided panels (paper Fig. 3)",
+        )
+        sub.add_argument(
             "--set", type=parse_setting, action="append", metavar="NAME=VALUE",
             help="any other setting, e.g. --set channels=16 --set learning_rate=0.002 (see docs/cli.md)",
         )
@@ -222,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     separate_cmd.add_argument("--preset", choices=("default", "paper"), default="default", help="all settings: the benchmarked default or paper-faithful")
     separate_cmd.add_argument("--exclusion-weight", type=float, help="λ, weight of the exclusion loss")
     separate_cmd.add_argument("--model", type=Path, help="start from (or, with --steps 0, only apply) a saved model.pt")
+    separate_cmd.add_argument(
+        "--rgb-back", type=Path, metavar="BACK",
+        help="double-sided panel: photograph of the back side, registered to the X-ray (no region needed)",
+    )
+    separate_cmd.add_argument(
+        "--checkpoint-every", type=float, default=5.0, metavar="MINUTES",
+        help="save the model to OUT/model.pt this often while training (default 5), so a crash loses little",
+    )
+    separate_cmd.add_argument(
+        "--mirror-back", action="store_true", help="the back photograph was taken from behind: mirror it left-right first"
+    )
     common(separate_cmd)
     separate_cmd.set_defaults(handler=command_separate)
 
@@ -235,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"xraysep: warning: {message}", file=sys.stderr)
 
     with warnings.catch_warnings():

@@ -64,6 +64,20 @@ def least_squares_separation(
     return x1.astype(np.float32), (x - x1).astype(np.float32)
 
 
+def least_squares_double_sided(
+    x_mixed: np.ndarray, rgb_front: np.ndarray, rgb_back: np.ndarray, degree: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The double-sided baseline: ``x ≈ P(front) + P(back)`` by least squares (``rgb_back`` in the
+    X-ray's orientation); x1 is the front's part plus half the constant, x2 = x − x1."""
+    front = polynomial_features(rgb_front, degree)
+    back = polynomial_features(rgb_back, degree)[:, 1:]  # one shared constant
+    x = np.asarray(x_mixed, dtype=np.float64)
+    coefficients, *_ = np.linalg.lstsq(np.concatenate([front, back], axis=1), x.ravel(), rcond=None)
+    front_part = front[:, 1:] @ coefficients[1 : front.shape[1]] + coefficients[0] / 2
+    x1 = front_part.reshape(x.shape)
+    return x1.astype(np.float32), (x - x1).astype(np.float32)
+
+
 def score(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """PSNR and SSIM raw and after :func:`affine_fit` to the truth."""
     fitted = affine_fit(estimate, truth)

@@ -32,7 +32,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         with tifffile.TiffFile(path) as tif:
             if not tif.series:
-                raise InputError(f"{path} holds no image.")
+                raise InputError(f"Cannot read {path}: it holds no image (damaged, or not a TIFF).")
             return np.asarray(tif.series[0].levels[0].asarray())
     except InputError:
         raise

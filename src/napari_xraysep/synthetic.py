@@ -245,9 +245,15 @@ class SyntheticMixture:
     x2_true: np.ndarray  # X-ray of the concealed design
     weave: np.ndarray
     noise: np.ndarray
-    rgb_hidden: np.ndarray  # photograph the hidden painting would have had (for double-sided use)
+    rgb_hidden: np.ndarray  # photograph the hidden painting would have had, in the X-ray's orientation
     case: str
     seed: int
+
+    @property
+    def rgb_back_photographed(self) -> np.ndarray:
+        """The hidden painting as the back of a double-sided panel, photographed from behind
+        (mirrored left–right relative to the X-ray)."""
+        return np.ascontiguousarray(self.rgb_hidden[:, ::-1])
 
 
 def canvas_weave(shape: tuple[int, int], rng: np.random.Generator, amplitude: float) -> np.ndarray:

@@ -4,17 +4,23 @@ from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs, region_from_boxes
 from .engine import (
     Components,
+    Objective,
     TrainedModel,
     TrainingDiverged,
+    TrainingFailed,
     TrainingProgress,
     available_devices,
+    double_sided_objective,
+    fit,
+    new_model,
     predict,
     resolve_device,
     train,
+    warm_start_objective,
 )
-from .errors import InputError, ModelFileError, XraySepError
+from .errors import InputError, ModelFileError, OutputError, TrainingError, XraySepError
 from .labeled import grayscale, labeled_surface_xray, match_intensity
-from .losses import exclusion_loss, reconstruction_loss, separation_loss
+from .losses import double_sided_loss, exclusion_loss, reconstruction_loss, separation_loss, warm_start_loss
 from .model import ConnectedAutoEncoder
 from .modelfile import load_model, save_model
 from .refine import RefinedSeparation, refine
@@ -27,21 +33,29 @@ __all__ = [
     "InputError",
     "ModelFileError",
     "Normalisation",
+    "Objective",
+    "OutputError",
     "RefinedSeparation",
     "SeparationConfig",
     "SeparationInputs",
     "SeparationResult",
     "TrainedModel",
     "TrainingDiverged",
+    "TrainingError",
+    "TrainingFailed",
     "TrainingProgress",
     "XraySepError",
     "available_devices",
+    "double_sided_loss",
+    "double_sided_objective",
     "exclusion_loss",
+    "fit",
     "grayscale",
     "iter_separate",
     "labeled_surface_xray",
     "load_model",
     "match_intensity",
+    "new_model",
     "predict",
     "prepare_inputs",
     "reconstruction_loss",
@@ -52,4 +66,6 @@ __all__ = [
     "separate",
     "separation_loss",
     "train",
+    "warm_start_loss",
+    "warm_start_objective",
 ]

@@ -49,6 +49,7 @@ class SeparationConfig:
     loss_norm: Literal["frobenius", "rms"] = "rms"
     label_match: Literal["linear", "none"] = "linear"
     # optimisation
+    warm_start: bool = False
     learning_rate: float = 3e-3
     lr_schedule: LrSchedule = "cosine"
     seed: int = 0
@@ -67,6 +68,8 @@ class SeparationConfig:
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise InputError(f"Setting {name}={getattr(self, name)!r} is not one of {', '.join(choices)}.")
+        if not isinstance(self.warm_start, bool):
+            raise InputError(f"Setting warm_start must be true or false; got {self.warm_start!r}.")
         for name in _POSITIVE_INTS + _NON_NEGATIVE_INTS + ("kernel_size",):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):

@@ -49,9 +49,14 @@ class SeparationInputs:
 
     x_mixed: np.ndarray  # (H, W) float32, unit range
     rgb_surface: np.ndarray  # (3, H, W) float32, unit range
-    region_mask: np.ndarray | None  # (H, W) bool; None when only applying a trained model
+    region_mask: np.ndarray | None  # (H, W) bool; None when only applying a model or double-sided
     x_normalisation: Normalisation
-    rgb_normalisation: Normalisation
+    rgb_normalisation: Normalisation  # shared by both sides of a double-sided panel
+    rgb_back: np.ndarray | None = None  # (3, H, W) float32, unit range, in the X-ray's orientation
+
+    @property
+    def double_sided(self) -> bool:
+        return self.rgb_back is not None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -98,36 +103,48 @@ def check_xray(x_mixed: np.ndarray) -> np.ndarray:
     return x_mixed
 
 
-def check_rgb(rgb_surface: np.ndarray) -> np.ndarray:
-    """The surface photograph as H×W×3; an alpha channel is dropped with a warning."""
+def check_rgb(rgb_surface: np.ndarray, what: str = "surface RGB image") -> np.ndarray:
+    """A photograph as H×W×3; an alpha channel is dropped with a warning."""
     rgb_surface = np.asarray(rgb_surface)
     if rgb_surface.ndim == 2:
         raise InputError(
-            f"The surface RGB image is grayscale (shape {_describe(rgb_surface.shape)}); "
+            f"The {what} is grayscale (shape {_describe(rgb_surface.shape)}); "
             "the separation needs the colour photograph (H×W×3)."
         )
     if rgb_surface.ndim != 3 or rgb_surface.shape[-1] not in (3, 4):
         raise InputError(
-            f"The surface RGB image must be H×W×3 (or H×W×4 with alpha); got shape "
-            f"{_describe(rgb_surface.shape)}."
+            f"The {what} must be H×W×3 (or H×W×4 with alpha); got shape {_describe(rgb_surface.shape)}."
         )
     if rgb_surface.shape[-1] == 4:
-        warnings.warn("The surface RGB image has an alpha channel; it is ignored.", UserWarning, stacklevel=3)
+        warnings.warn(f"The {what} has an alpha channel; it is ignored.", UserWarning, stacklevel=3)
         rgb_surface = rgb_surface[..., :3]
-    _check_numeric(rgb_surface, "surface RGB image")
+    _check_numeric(rgb_surface, what)
     return rgb_surface
+
+
+def _check_registered(x_mixed: np.ndarray, rgb: np.ndarray, what: str) -> None:
+    if x_mixed.shape != rgb.shape[:2]:
+        raise InputError(
+            f"The mixed X-ray is {_describe(x_mixed.shape)} pixels but the {what} is "
+            f"{_describe(rgb.shape[:2])}; they must be registered (aligned pixel for pixel) "
+            "and the same size."
+        )
 
 
 def check_pair(x_mixed: np.ndarray, rgb_surface: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both images checked, and registered to the same height and width."""
     x_mixed, rgb_surface = check_xray(x_mixed), check_rgb(rgb_surface)
-    if x_mixed.shape != rgb_surface.shape[:2]:
-        raise InputError(
-            f"The mixed X-ray is {_describe(x_mixed.shape)} pixels but the surface RGB is "
-            f"{_describe(rgb_surface.shape[:2])}; they must be registered (aligned pixel for pixel) "
-            "and the same size."
-        )
+    _check_registered(x_mixed, rgb_surface, "surface RGB")
     return x_mixed, rgb_surface
+
+
+def check_back(rgb_back: np.ndarray, x_mixed: np.ndarray, mirror: bool) -> np.ndarray:
+    """The back side's photograph, mirrored left–right first if it was taken from behind."""
+    rgb_back = check_rgb(rgb_back, "back side RGB image")
+    if mirror:
+        rgb_back = rgb_back[:, ::-1]
+    _check_registered(x_mixed, rgb_back, "back side RGB")
+    return rgb_back
 
 
 def check_region(region_mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -181,16 +198,21 @@ def prepare_inputs(
     rgb_surface: np.ndarray,
     region_mask: np.ndarray | None,
     *,
+    rgb_back: np.ndarray | None = None,
+    mirror_back: bool = False,
     min_size: int = 1,
     x_normalisation: Normalisation | None = None,
     rgb_normalisation: Normalisation | None = None,
 ) -> SeparationInputs:
     """Validate the user's arrays and bring them to unit range (float32, channels first for RGB).
 
+    ``rgb_back`` makes it a double-sided panel (``mirror_back`` if that photograph was taken from
+    behind); both photographs share one normalisation, since one encoder reads both.
     ``min_size`` is the smallest side the chosen training/inference setting can handle (a patch);
     normalisations may be given, e.g. from a trained model, so new data maps into the same units.
     """
     x_mixed, rgb_surface = check_pair(x_mixed, rgb_surface)
+    back = None if rgb_back is None else check_back(rgb_back, x_mixed, mirror_back)
     height, width = x_mixed.shape
     if min(height, width) < min_size:
         raise InputError(
@@ -198,7 +220,7 @@ def prepare_inputs(
             "separation needs; use a larger area or a smaller patch/crop size."
         )
     region = None if region_mask is None else check_region(region_mask, x_mixed.shape)
-    if region is not None and region.all():
+    if region is not None and region.all() and back is None:
         warnings.warn(
             "The region covers the whole image, so the labeled surface X-ray is just the grayscale "
             "photograph; draw only where the hidden design shows for a better separation.",
@@ -206,11 +228,16 @@ def prepare_inputs(
             stacklevel=2,
         )
     x_norm = x_normalisation or Normalisation.fit(x_mixed)
-    rgb_norm = rgb_normalisation or Normalisation.fit(rgb_surface)
+    rgb_norm = rgb_normalisation or Normalisation.fit(rgb_surface if back is None else np.stack([rgb_surface, back]))
+
+    def channels_first(rgb: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.moveaxis(rgb_norm.to_unit(rgb), -1, 0))
+
     return SeparationInputs(
         x_mixed=x_norm.to_unit(x_mixed),
-        rgb_surface=np.ascontiguousarray(np.moveaxis(rgb_norm.to_unit(rgb_surface), -1, 0)),
+        rgb_surface=channels_first(rgb_surface),
         region_mask=region,
         x_normalisation=x_norm,
         rgb_normalisation=rgb_norm,
+        rgb_back=None if back is None else channels_first(back),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,10 +19,10 @@ import torch
 
 from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs
-from .errors import InputError, XraySepError
+from .errors import InputError, TrainingError
 from .labeled import labeled_surface_xray
-from .losses import separation_loss
-from .model import ConnectedAutoEncoder
+from .losses import double_sided_loss, separation_loss, warm_start_loss
+from .model import AutoEncoderOutputs, ConnectedAutoEncoder
 from .tiling import patch_grid, random_corners, tiles
 
 INFERENCE_PATCH_BATCH = 256
@@ -34,8 +34,20 @@ class StopFlag(Protocol):
     def is_set(self) -> bool: ...
 
 
-class TrainingDiverged(XraySepError):
-    """The loss became NaN or infinite; the model of the last good step is kept."""
+class TrainingDiverged(TrainingError):
+    """The loss became NaN or infinite; ``model`` holds the weights of the last good step."""
+
+
+class TrainingFailed(TrainingError):
+    """A step could not be computed (out of memory); ``model`` holds the weights before it."""
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    """CUDA, MPS and CPU allocators each say it differently."""
+    if isinstance(error, (MemoryError, torch.cuda.OutOfMemoryError)):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
 @dataclass(frozen=True)
@@ -105,26 +117,128 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def new_model(config: SeparationConfig, inputs: SeparationInputs) -> TrainedModel:
-    """A freshly initialised network, seeded by ``config.seed`` without touching the global RNG."""
+UNIT = Normalisation(offset=0.0, scale=1.0)
+
+
+def new_model(
+    config: SeparationConfig,
+    rgb_channels: int = 3,
+    x_normalisation: Normalisation = UNIT,
+    rgb_normalisation: Normalisation = UNIT,
+) -> TrainedModel:
+    """A network to train: the shipped warm start if ``config.warm_start``, else a random one
+    seeded by ``config.seed`` without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         network = ConnectedAutoEncoder(
             channels=config.channels,
             kernel_size=config.kernel_size,
-            rgb_channels=inputs.rgb_surface.shape[0],
+            rgb_channels=rgb_channels,
             output_layer=config.output_layer,
         )
-    return TrainedModel(network, config, inputs.x_normalisation, inputs.rgb_normalisation)
+    if config.warm_start:
+        from .warmstart import warm_start_state  # warmstart → modelfile → engine: import when used
+
+        network.load_state_dict(warm_start_state(config, rgb_channels))
+    return TrainedModel(network, config, x_normalisation, rgb_normalisation)
 
 
-def _batch_sampler(config: SeparationConfig, shape: tuple[int, int], rng: np.random.Generator):
-    """Endless (corners, size) batches: random crops (fast) or the shuffled patch grid (paper)."""
+LossFunction = Callable[[torch.Tensor, AutoEncoderOutputs], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a run fits: the images cropped together, how a crop feeds the network, and the loss.
+
+    ``stack`` is (N, C, H, W): N same-sized images of C channels (photograph(s), X-ray, labels);
+    ``rgb_channels`` and ``double_sided`` say how the first channels enter the network.
+    """
+
+    name: str
+    stack: np.ndarray
+    rgb_channels: int
+    double_sided: bool
+    loss: LossFunction
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.stack.shape[-2:]  # type: ignore[return-value]
+
+    def forward(self, network: ConnectedAutoEncoder, batch: torch.Tensor) -> AutoEncoderOutputs:
+        c = self.rgb_channels
+        if self.double_sided:
+            return network(batch[:, :c], batch[:, 2 * c : 2 * c + 1], rgb_back=batch[:, c : 2 * c])
+        return network(batch[:, :c], batch[:, c : c + 1])
+
+
+def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> Objective:
+    """Eq. 5: reconstruction + λ·exclusion against the labeled surface X-ray x̄1 (needs the region)."""
+    if inputs.region_mask is None:
+        raise InputError("Training needs a region: draw where the hidden design shows most.")
+    c = inputs.rgb_surface.shape[0]
+    label = labeled_surface_xray(inputs.x_mixed, inputs.rgb_surface, inputs.region_mask, config.label_match)
+
+    def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
+        return separation_loss(
+            batch[:, :c],
+            batch[:, c : c + 1],
+            batch[:, c + 1 :],
+            outputs,
+            config.exclusion_weight,
+            levels=config.exclusion_levels,
+            loss_norm=config.loss_norm,
+            scaling=config.exclusion_scaling,
+        )
+
+    stack = np.concatenate([inputs.rgb_surface, inputs.x_mixed[None], label[None]])[None]
+    return Objective("concealed", stack, c, False, loss)
+
+
+def double_sided_objective(inputs: SeparationInputs, config: SeparationConfig) -> Objective:
+    """Refs [13, 14]: both photographs reconstructed, x = x̂1 + x̂2 (no region needed)."""
+    if inputs.rgb_back is None:
+        raise InputError("A double-sided separation needs the back side's photograph.")
+    c = inputs.rgb_surface.shape[0]
+
+    def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
+        return double_sided_loss(batch[:, :c], batch[:, c : 2 * c], batch[:, 2 * c : 2 * c + 1], outputs, config.loss_norm)
+
+    stack = np.concatenate([inputs.rgb_surface, inputs.rgb_back, inputs.x_mixed[None]])[None]
+    return Objective("double_sided", stack, c, True, loss)
+
+
+def warm_start_objective(
+    rgb_surfaces: np.ndarray, x_mixed: np.ndarray, x1_labels: np.ndarray, x2_labels: np.ndarray, config: SeparationConfig
+) -> Objective:
+    """Eq. 8 over N panels: from (r1d, x_d), predict r1d and the double-sided separation's x1d, x2d.
+
+    Shapes: ``rgb_surfaces`` (N, 3, H, W); the others (N, H, W); all in unit range.
+    """
+    c = rgb_surfaces.shape[1]
+
+    def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
+        return warm_start_loss(batch[:, :c], batch[:, c + 1 : c + 2], batch[:, c + 2 : c + 3], outputs, config.loss_norm)
+
+    stack = np.concatenate([rgb_surfaces, x_mixed[:, None], x1_labels[:, None], x2_labels[:, None]], axis=1)
+    return Objective("warm_start", np.ascontiguousarray(stack, dtype=np.float32), c, False, loss)
+
+
+def objective_for(inputs: SeparationInputs, config: SeparationConfig) -> Objective:
+    """Double-sided when the back side's photograph is given, else the concealed-design method."""
+    return double_sided_objective(inputs, config) if inputs.double_sided else concealed_objective(inputs, config)
+
+
+def _batch_sampler(config: SeparationConfig, images: int, shape: tuple[int, int], rng: np.random.Generator):
+    """Endless (corners, size) batches, corners (image, y, x): random crops (fast) or the shuffled
+    patch grid of every image (paper)."""
     if config.mode == "fast":
         size = min(config.crop_size, *shape)
         while True:
-            yield random_corners(rng, shape, size, config.batch_size), size
+            # One image draws no index, so single-image runs keep the random stream they always had.
+            which = rng.integers(0, images, size=config.batch_size) if images > 1 else np.zeros(config.batch_size, int)
+            yield np.concatenate([which[:, None], random_corners(rng, shape, size, config.batch_size)], axis=1), size
     grid = patch_grid(shape, config.patch_size, config.patch_stride)
+    grid = np.concatenate([np.repeat(np.arange(images), len(grid))[:, None], np.tile(grid, (images, 1))], axis=1)
     while True:
         order = rng.permutation(len(grid))
         for start in range(0, len(order), config.batch_size):
@@ -132,8 +246,22 @@ def _batch_sampler(config: SeparationConfig, shape: tuple[int, int], rng: np.ran
 
 
 def _gather(stack: torch.Tensor, corners: np.ndarray, size: int) -> torch.Tensor:
-    """(N, C, size, size) crops of a (C, H, W) tensor at the given corners."""
-    return torch.stack([stack[:, y : y + size, x : x + size] for y, x in corners.tolist()])
+    """(N, C, size, size) crops of an (images, C, H, W) tensor at (image, y, x) corners."""
+    return torch.stack([stack[i, :, y : y + size, x : x + size] for i, y, x in corners.tolist()])
+
+
+def _optimisation_step(
+    objective: Objective, network: ConnectedAutoEncoder, optimizer: torch.optim.Optimizer, batch: torch.Tensor
+) -> dict[str, float]:
+    """One Adam step on ``batch``, unless the loss is not finite (then the weights stay as they are)."""
+    terms = objective.loss(batch, objective.forward(network, batch))
+    # One host transfer for all terms (one device sync per step on a GPU).
+    losses = dict(zip(terms, torch.stack(list(terms.values())).detach().cpu().tolist()))
+    if math.isfinite(losses["total"]):
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+    return losses
 
 
 def _snapshot(network: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -147,28 +275,41 @@ def train(
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
 ) -> Generator[TrainingProgress, None, TrainedModel]:
-    """Train for ``config.steps`` steps (from ``model`` if given), yielding progress after each.
+    """Train on one image for ``config.steps`` steps (from ``model`` if given): the concealed-design
+    method, or the double-sided one when the inputs carry a back side. See :func:`fit`."""
+    objective = objective_for(inputs, config)
+    model = model or new_model(config, inputs.rgb_surface.shape[0], inputs.x_normalisation, inputs.rgb_normalisation)
+    return (yield from fit(objective, config, model, stop, preview_inputs=inputs))
 
-    Deterministic on CPU for a given seed. A continued model draws fresh crops (the seed is mixed
-    with the steps already trained). Raises :class:`TrainingDiverged` on a non-finite loss, leaving
-    ``model`` with the last weights that gave a finite loss (and its step count and history to match).
+
+def fit(
+    objective: Objective,
+    config: SeparationConfig,
+    model: TrainedModel,
+    stop: StopFlag | None = None,
+    preview_inputs: SeparationInputs | None = None,
+) -> Generator[TrainingProgress, None, TrainedModel]:
+    """Minimise ``objective`` for ``config.steps`` Adam steps, yielding progress after each.
+
+    Previews of ``preview_inputs`` come every ``config.preview_every`` steps. Stops at the next
+    step once ``stop`` is set. Deterministic on CPU for a given seed; a continued
+    model draws fresh crops (the seed is mixed with the steps already trained). Raises
+    :class:`TrainingDiverged` on a non-finite loss, leaving ``model`` with the last weights that
+    gave a finite loss (and its step count and history to match).
     """
-    if inputs.region_mask is None:
-        raise InputError("Training needs a region: draw where the hidden design shows most.")
-    if min(inputs.shape) < config.min_image_size:
+    if min(objective.shape) < config.min_image_size:
         raise InputError(
-            f"The images are {inputs.shape[0]}×{inputs.shape[1]} pixels, smaller than the "
+            f"The images are {objective.shape[0]}×{objective.shape[1]} pixels, smaller than the "
             f"{config.min_image_size}×{config.min_image_size} patch training needs."
         )
-    model = model or new_model(config, inputs)
     device = resolve_device(config.device)
     network = model.network.to(device).train()
-    label = labeled_surface_xray(inputs.x_mixed, inputs.rgb_surface, inputs.region_mask, config.label_match)
-    stack = torch.from_numpy(np.concatenate([inputs.rgb_surface, inputs.x_mixed[None], label[None]])).to(device)
-    channels_rgb = inputs.rgb_surface.shape[0]
+    stack = torch.from_numpy(objective.stack).to(device)
 
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
-    batches = _batch_sampler(config, inputs.shape, np.random.default_rng([config.seed, model.steps_trained]))
+    batches = _batch_sampler(
+        config, len(objective.stack), objective.shape, np.random.default_rng([config.seed, model.steps_trained])
+    )
     total, started = config.steps, time.perf_counter()
     steps_before, history_before = model.steps_trained, len(model.loss_history)
     previous = current = _snapshot(network)
@@ -182,20 +323,20 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate * 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
         corners, size = next(batches)
-        batch = _gather(stack, corners, size)
-        outputs = network(batch[:, :channels_rgb], batch[:, channels_rgb : channels_rgb + 1])
-        terms = separation_loss(
-            batch[:, :channels_rgb],
-            batch[:, channels_rgb : channels_rgb + 1],
-            batch[:, channels_rgb + 1 :],
-            outputs,
-            config.exclusion_weight,
-            levels=config.exclusion_levels,
-            loss_norm=config.loss_norm,
-            scaling=config.exclusion_scaling,
-        )
-        # One host transfer for all terms (one device sync per step on a GPU).
-        losses = dict(zip(terms, torch.stack(list(terms.values())).detach().cpu().tolist()))
+        try:
+            losses = _optimisation_step(objective, network, optimizer, _gather(stack, corners, size))
+        except BaseException as error:
+            # Whatever broke the step (memory, a bug, an interrupt) may have left half-updated
+            # weights: hand back the model as it was before the step.
+            network.load_state_dict(current)
+            network.eval()
+            if _is_out_of_memory(error):
+                raise TrainingFailed(
+                    f"Training ran out of memory at step {step} on {device}; lower crop_size, batch_size or "
+                    f"channels, or use the CPU. The model of step {model.steps_trained} is kept.",
+                    model,
+                ) from error
+            raise
         if not math.isfinite(losses["total"]):
             network.load_state_dict(previous)
             network.eval()
@@ -204,17 +345,15 @@ def train(
             del model.loss_history[history_before + kept :]
             raise TrainingDiverged(
                 f"Training diverged at step {step} (the loss became {losses['total']}); "
-                "lower the learning rate and try again."
+                f"lower the learning rate and try again. The model of step {model.steps_trained} is kept.",
+                model,
             )
-        optimizer.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        optimizer.step()
         model.steps_trained += 1
         model.loss_history.append(losses)
 
         preview = None
-        if config.preview_every and (step % config.preview_every == 0 or step == total):
-            preview = predict(model, inputs, device=device)
+        if preview_inputs is not None and config.preview_every and (step % config.preview_every == 0 or step == total):
+            preview = predict(model, preview_inputs, device=device)
             network.train()
         elapsed = time.perf_counter() - started
         yield TrainingProgress(step, total, losses, elapsed, elapsed / step * (total - step), preview)
@@ -228,46 +367,62 @@ def predict(
     inputs: SeparationInputs,
     device: torch.device | None = None,
 ) -> Components:
-    """x̂1, x̂2, x̂ for the whole image: tiled fully-convolutional (fast) or patch-averaged (paper)."""
+    """x̂1, x̂2, x̂ for the whole image: tiled fully-convolutional (fast) or patch-averaged (paper).
+
+    Double-sided inputs (a back side's photograph) use the double-sided network.
+    """
     device = device or resolve_device(model.config.device)
     network = model.network.to(device).eval()
-    stack = torch.from_numpy(np.concatenate([inputs.rgb_surface, inputs.x_mixed[None]]))
+    photos = [inputs.rgb_surface] + ([inputs.rgb_back] if inputs.double_sided else [])
+    stack = torch.from_numpy(np.concatenate([*photos, inputs.x_mixed[None]]))
+    decode = _decoder(network, inputs.rgb_surface.shape[0], inputs.double_sided)
     if model.config.mode == "paper" and min(inputs.shape) >= model.config.patch_size:
-        out = _predict_patch_average(network, stack, model.config, device)
+        out = _predict_patch_average(decode, stack, model.config, device)
     else:
-        out = _predict_tiled(network, stack, model.config.tile_size, device)
+        out = _predict_tiled(decode, stack, model.config.tile_size, network.receptive_radius, device)
     return Components(x1_hat=out[0], x2_hat=out[1], x_hat=out[2])
 
 
+Decoder = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _decoder(network: ConnectedAutoEncoder, rgb_channels: int, double_sided: bool) -> Decoder:
+    """(N, C, h, w) stacked photograph(s) + X-ray → (N, 3, h, w): x̂1, x̂2, x̂."""
+    c = rgb_channels
+
+    def decode(block: torch.Tensor) -> torch.Tensor:
+        back = block[:, c : 2 * c] if double_sided else None
+        result = network(block[:, :c], block[:, -1:], rgb_back=back)
+        return torch.cat([result.x1_hat, result.x2_hat, result.x_hat], dim=1)
+
+    return decode
+
+
 def _predict_tiled(
-    network: ConnectedAutoEncoder, stack: torch.Tensor, tile_size: int, device: torch.device
+    decode: Decoder, stack: torch.Tensor, tile_size: int, halo: int, device: torch.device
 ) -> np.ndarray:
     """(3, H, W): one pass per halo'd tile; equals a single whole-image pass (see :func:`tiles`)."""
     height, width = stack.shape[-2:]
     out = np.empty((3, height, width), dtype=np.float32)
-    for tile in tiles((height, width), tile_size, network.receptive_radius):
-        block = stack[(slice(None), *tile.outer)][None].to(device)
-        result = network(block[:, :-1], block[:, -1:])
-        decoded = torch.cat([result.x1_hat, result.x2_hat, result.x_hat], dim=1)[0]
+    for tile in tiles((height, width), tile_size, halo):
+        decoded = decode(stack[(slice(None), *tile.outer)][None].to(device))[0]
         out[(slice(None), *tile.core)] = decoded[(slice(None), *tile.inner)].cpu().numpy()
     return out
 
 
 def _predict_patch_average(
-    network: ConnectedAutoEncoder, stack: torch.Tensor, config: SeparationConfig, device: torch.device
+    decode: Decoder, stack: torch.Tensor, config: SeparationConfig, device: torch.device
 ) -> np.ndarray:
     """(3, H, W): the paper's reassembly — every grid patch decoded alone, overlaps averaged."""
     height, width = stack.shape[-2:]
     size = config.patch_size
     grid = patch_grid((height, width), size, config.patch_stride)
-    stack = stack.to(device)
+    stack = stack.to(device)[None]
     total = torch.zeros((3, height, width), device=device)
     count = torch.zeros((1, height, width), device=device)
     for start in range(0, len(grid), INFERENCE_PATCH_BATCH):
         corners = grid[start : start + INFERENCE_PATCH_BATCH]
-        batch = _gather(stack, corners, size)
-        result = network(batch[:, :-1], batch[:, -1:])
-        decoded = torch.cat([result.x1_hat, result.x2_hat, result.x_hat], dim=1)
+        decoded = decode(_gather(stack, np.pad(corners, ((0, 0), (1, 0))), size))
         for (y, x), patch in zip(corners.tolist(), decoded):
             total[:, y : y + size, x : x + size] += patch
             count[:, y : y + size, x : x + size] += 1

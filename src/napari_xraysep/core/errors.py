@@ -7,6 +7,8 @@ and what to do. Any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class XraySepError(Exception):
     """A problem with the user's input, settings or files, explained in one sentence."""
@@ -18,3 +20,16 @@ class InputError(XraySepError, ValueError):
 
 class ModelFileError(XraySepError):
     """A model file that is missing, corrupt, unsafe or made for something else."""
+
+
+class OutputError(XraySepError):
+    """A result or model file could not be written (disk full, no permission, folder gone)."""
+
+
+class TrainingError(XraySepError):
+    """Training could not go on. ``model`` is the last good model (weights before the failing
+    step), so the work done so far can still be applied, saved or continued."""
+
+    def __init__(self, message: str, model: Any = None) -> None:
+        super().__init__(message)
+        self.model = model

@@ -7,15 +7,21 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import OutputError
+
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
     """Call ``write(temporary_path)`` in ``path``'s folder, then rename it to ``path``.
 
     The file gets the permissions a plain ``open()`` would give it (the temporary file is private),
     and the temporary is removed if writing fails — a full disk leaves the old file, not half a new one.
+    Operating-system failures (disk full, no permission, folder gone) raise :class:`OutputError`.
     """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise OutputError(f"Cannot write {path}: {error.strerror or error}.") from error
     os.close(handle)
     try:
         write(temporary)
@@ -23,7 +29,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OutputError(f"Could not write {path}: {error.strerror or error}; nothing was left half-written.") from error
         raise
     return path

@@ -1,4 +1,5 @@
-"""Reconstruction (Eq. 6) and exclusion (Eq. 7) losses of the paper, as pure tensor functions.
+"""The paper's losses as pure tensor functions: reconstruction (Eq. 6), exclusion (Eq. 7), the
+double-sided panel's reconstruction (refs [13, 14]) and the warm start's supervised loss (Eq. 8).
 
 Every image is (B, C, H, W); every loss is a per-sample norm averaged over the batch, so a loss
 value does not depend on the batch size. ``loss_norm="frobenius"`` is the paper's ‖·‖_F; ``"rms"``
@@ -114,4 +115,41 @@ def separation_loss(
     terms = reconstruction_loss(rgb_surface, x_mixed, outputs, loss_norm)
     terms["exclusion"] = exclusion_loss(x1_bar, outputs.x2_hat, levels, loss_norm, scaling)
     terms["total"] = terms["rgb"] + terms["xray"] + terms["mixture"] + exclusion_weight * terms["exclusion"]
+    return terms
+
+
+def double_sided_loss(
+    rgb_front: torch.Tensor,
+    rgb_back: torch.Tensor,
+    x_mixed: torch.Tensor,
+    outputs: AutoEncoderOutputs,
+    loss_norm: LossNorm = "frobenius",
+) -> dict[str, torch.Tensor]:
+    """Eq. 6 with both photographs: the two sides' RGB, ‖x − x̂‖ and ‖x − (x̂1 + x̂2)‖.
+
+    No exclusion term: with a photograph of each side, the RGB reconstructions already tie each
+    feature to its own painting.
+    """
+    if outputs.rgb_back_hat is None:
+        raise ValueError("double_sided_loss needs the outputs of a double-sided forward pass (rgb_back given)")
+    terms = reconstruction_loss(rgb_front, x_mixed, outputs, loss_norm)
+    terms["rgb_back"] = sample_norm(rgb_back - outputs.rgb_back_hat, loss_norm).mean()
+    terms["total"] = terms["rgb"] + terms["rgb_back"] + terms["xray"] + terms["mixture"]
+    return terms
+
+
+def warm_start_loss(
+    rgb_surface: torch.Tensor,
+    x1_label: torch.Tensor,
+    x2_label: torch.Tensor,
+    outputs: AutoEncoderOutputs,
+    loss_norm: LossNorm = "frobenius",
+) -> dict[str, torch.Tensor]:
+    """Eq. 8: ‖r1d − r̂1d‖ + ‖x1d − x̂1d‖ + ‖x2d − x̂2d‖, the labels from a double-sided separation."""
+    terms = {
+        "rgb": sample_norm(rgb_surface - outputs.rgb_hat, loss_norm).mean(),
+        "x1": sample_norm(x1_label - outputs.x1_hat, loss_norm).mean(),
+        "x2": sample_norm(x2_label - outputs.x2_hat, loss_norm).mean(),
+    }
+    terms["total"] = terms["rgb"] + terms["x1"] + terms["x2"]
     return terms

@@ -8,6 +8,11 @@ ReLU, while ``E_x`` is three plain convolutions: a linear map, so ``E_x(x1 + x2)
 up to its bias, which is what makes ``f2 = f - f1`` a feature of the hidden layer. The three decoder
 inputs go through ``D_x`` as one batch so batch normalisation sees the same statistics for all three
 in training, as it does in inference.
+
+The same four networks also separate a double-sided panel (the paper's refs [13, 14], its Eq. 4):
+there the back side's photograph gives the second feature, ``f2 = E_r(r2)``, instead of ``f - f1``.
+One set of weights serves both, which is what lets a double-sided model warm-start a
+concealed-design one (Fig. 3).
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ OutputLayer = Literal["bn_relu", "linear"]
 
 @dataclass(frozen=True)
 class AutoEncoderOutputs:
-    """Decoded images, each (B, C, H, W)."""
+    """Decoded images, each (B, C, H, W); ``rgb_back_hat`` only for a double-sided panel."""
 
     x1_hat: torch.Tensor
     x2_hat: torch.Tensor
     x_hat: torch.Tensor
     rgb_hat: torch.Tensor
+    rgb_back_hat: torch.Tensor | None = None
 
 
 def conv_stack(
@@ -82,10 +88,22 @@ class ConnectedAutoEncoder(nn.Module):
         """Pixels of context each output pixel sees on every side (encoder + decoder layers)."""
         return 6 * (self.kernel_size // 2)
 
-    def forward(self, rgb_surface: torch.Tensor, x_mixed: torch.Tensor) -> AutoEncoderOutputs:
-        """``rgb_surface`` (B, 3, H, W), ``x_mixed`` (B, 1, H, W) → the four decoded images."""
-        f1 = self.encode_rgb(rgb_surface)
+    def forward(
+        self, rgb_surface: torch.Tensor, x_mixed: torch.Tensor, rgb_back: torch.Tensor | None = None
+    ) -> AutoEncoderOutputs:
+        """``rgb_surface`` (B, 3, H, W), ``x_mixed`` (B, 1, H, W) → the decoded images.
+
+        Without ``rgb_back``: the concealed-design network, ``f2 = f - f1``. With ``rgb_back``
+        (B, 3, H, W, registered to the X-ray): the double-sided one, ``f2 = E_r(r2)``; both
+        photographs go through ``E_r`` and ``D_r`` as one batch, like the three inputs of ``D_x``.
+        """
         f = self.encode_xray(x_mixed)
-        f2 = f - f1
+        if rgb_back is None:
+            f1 = self.encode_rgb(rgb_surface)
+            f2 = f - f1
+            rgb_hat, rgb_back_hat = self.decode_rgb(f1), None
+        else:
+            f1, f2 = self.encode_rgb(torch.cat([rgb_surface, rgb_back])).chunk(2)
+            rgb_hat, rgb_back_hat = self.decode_rgb(torch.cat([f1, f2])).chunk(2)
         x1_hat, x2_hat, x_hat = self.decode_xray(torch.cat([f1, f2, f])).chunk(3)
-        return AutoEncoderOutputs(x1_hat=x1_hat, x2_hat=x2_hat, x_hat=x_hat, rgb_hat=self.decode_rgb(f1))
+        return AutoEncoderOutputs(x1_hat=x1_hat, x2_hat=x2_hat, x_hat=x_hat, rgb_hat=rgb_hat, rgb_back_hat=rgb_back_hat)

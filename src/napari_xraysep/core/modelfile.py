@@ -46,7 +46,14 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
 def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
     data = model_to_dict(model)
-    return atomic_write(path, lambda temporary: torch.save(data, temporary))
+
+    def write(temporary: str) -> None:
+        try:
+            torch.save(data, temporary)
+        except RuntimeError as error:  # torch reports a failed write (a full disk, say) this way
+            raise OSError(str(error)) from error
+
+    return atomic_write(path, write)
 
 
 def load_model(path: str | os.PathLike[str]) -> TrainedModel:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as _dt
+import os
 import platform
 import time
 from collections.abc import Callable, Generator
@@ -21,8 +22,9 @@ import torch
 from .._version import __version__
 from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs
-from .engine import Components, StopFlag, TrainedModel, TrainingProgress, predict, resolve_device, train
-from .errors import InputError
+from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model, predict, resolve_device, train
+from .errors import InputError, TrainingError
+from .modelfile import save_model
 from .refine import refine
 
 RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2")
@@ -34,7 +36,8 @@ class SeparationResult:
 
     ``x1_hat``/``x2_hat``: step 1's surface and hidden estimates; ``x_hat``: the auto-encoder's
     reconstruction of the mixed X-ray; ``error_map = x − x̂1 − x̂2``; ``x1``/``x2``: step 2's refined
-    X-rays (``x1 + x2 == x``).
+    X-rays (``x1 + x2 == x``). For a double-sided panel (``double_sided``), x2 is the back side's X-ray,
+    in the X-ray's orientation.
     """
 
     x1_hat: np.ndarray
@@ -46,6 +49,8 @@ class SeparationResult:
     model: TrainedModel
     timings: dict[str, float]
     stopped_early: bool = False
+    double_sided: bool = False
+    mirror_back: bool = False
 
     @property
     def config(self) -> SeparationConfig:
@@ -73,6 +78,8 @@ class SeparationResult:
             "settings": self.config.to_dict(),
             "steps_trained": self.model.steps_trained,
             "stopped_early": self.stopped_early,
+            "double_sided": self.double_sided,
+            "mirror_back": self.mirror_back,
             "final_losses": history[-1] if history else None,
             "x_normalisation": self.model.x_normalisation.to_dict(),
             "timings_s": self.timings,
@@ -111,17 +118,27 @@ def iter_separate(
     rgb_surface: np.ndarray,
     region_mask: np.ndarray | None = None,
     *,
+    rgb_back: np.ndarray | None = None,
+    mirror_back: bool = False,
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every_s: float = 300.0,
     **settings: Any,
 ) -> Generator[TrainingProgress, None, SeparationResult]:
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
 
     ``x_mixed`` (H, W) and ``rgb_surface`` (H, W, 3) in any 8/16-bit or float units;
-    ``region_mask`` (H, W) bool — needed unless only applying ``model`` (``steps=0``).
+    ``region_mask`` (H, W) bool — needed unless only applying ``model`` (``steps=0``) or separating
+    a double-sided panel: ``rgb_back`` (H, W, 3), the back side's photograph, ``mirror_back`` if
+    it was taken from behind (not yet flipped to the X-ray's orientation).
     Keyword ``settings`` override fields of :class:`SeparationConfig`. If ``stop`` is set during
     training, the model reached so far is applied and the result is marked ``stopped_early``.
+
+    With ``checkpoint`` (a file path) the model is saved there every ``checkpoint_every_s`` seconds
+    of training, so a crash loses at most that much work; if training fails (a
+    :class:`TrainingError`), the last good model is saved there too and the message says so.
     """
     config = resolve_config(config, model, settings)
     training = config.steps > 0
@@ -129,6 +146,8 @@ def iter_separate(
         x_mixed,
         rgb_surface,
         region_mask,
+        rgb_back=rgb_back,
+        mirror_back=mirror_back,
         min_size=config.min_image_size if training else 1,
         x_normalisation=model.x_normalisation if model else None,
         rgb_normalisation=model.rgb_normalisation if model else None,
@@ -142,11 +161,16 @@ def iter_separate(
     stopped_early = False
     started = time.perf_counter()
     if training:
-        steps, done = train(inputs, config, model, stop), 0
+        # Made here, not inside train(), so checkpoints can save it while it trains.
+        model = model or new_model(config, inputs.rgb_surface.shape[0], inputs.x_normalisation, inputs.rgb_normalisation)
+        steps, done, last_saved = train(inputs, config, model, stop), 0, time.monotonic()
         try:
             while True:
                 progress = next(steps)
                 done += 1
+                if checkpoint is not None and time.monotonic() - last_saved >= checkpoint_every_s:
+                    save_model(model, checkpoint)
+                    last_saved = time.monotonic()
                 if progress.preview is not None:
                     progress = dataclasses.replace(
                         progress, preview=components_in_units(progress.preview, inputs.x_normalisation)
@@ -154,6 +178,11 @@ def iter_separate(
                 yield progress
         except StopIteration as finished:
             model = finished.value
+        except TrainingError as error:
+            if checkpoint is None or error.model is None:
+                raise
+            save_model(error.model, checkpoint)
+            raise type(error)(f"{error} It is saved in {checkpoint}.", error.model) from error
         stopped_early = done < config.steps
     elif model is None:
         raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
@@ -173,6 +202,8 @@ def iter_separate(
         model=model,
         timings=timings,
         stopped_early=stopped_early,
+        double_sided=inputs.double_sided,
+        mirror_back=inputs.double_sided and mirror_back,
     )
 
 
@@ -181,14 +212,21 @@ def separate(
     rgb_surface: np.ndarray,
     region_mask: np.ndarray | None = None,
     *,
+    rgb_back: np.ndarray | None = None,
+    mirror_back: bool = False,
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
     on_progress: Callable[[TrainingProgress], None] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every_s: float = 300.0,
     **settings: Any,
 ) -> SeparationResult:
     """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
-    steps = iter_separate(x_mixed, rgb_surface, region_mask, config=config, model=model, stop=stop, **settings)
+    steps = iter_separate(
+        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, config=config,
+        model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+    )
     return drive(steps, on_progress)
 
 

@@ -1,0 +1,123 @@
+"""Double-sided panels (refs [13, 14] of the paper): network, loss, inputs, training, API and CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+
+from napari_xraysep import separate
+from napari_xraysep.cli import main
+from napari_xraysep.core import (
+    ConnectedAutoEncoder,
+    InputError,
+    SeparationConfig,
+    double_sided_loss,
+    prepare_inputs,
+    train,
+)
+from napari_xraysep.core.model import AutoEncoderOutputs
+from napari_xraysep.evaluation import least_squares_double_sided
+
+
+def test_back_side_features_come_from_the_rgb_encoder():
+    net = ConnectedAutoEncoder(channels=4).eval()
+    g = torch.Generator().manual_seed(0)
+    front, back, x = (torch.rand(2, c, 16, 16, generator=g) for c in (3, 3, 1))
+    out = net(front, x, rgb_back=back)
+    torch.testing.assert_close(out.x1_hat, net.decode_xray(net.encode_rgb(front)))
+    torch.testing.assert_close(out.x2_hat, net.decode_xray(net.encode_rgb(back)))
+    torch.testing.assert_close(out.x_hat, net.decode_xray(net.encode_xray(x)))
+    torch.testing.assert_close(out.rgb_back_hat, net.decode_rgb(net.encode_rgb(back)))
+    assert net(front, x).rgb_back_hat is None  # the concealed-design pass has no back side
+
+
+def test_double_sided_loss_hand_values():
+    ones = torch.ones(1, 1, 2, 2)
+    outputs = AutoEncoderOutputs(
+        x1_hat=0.25 * ones, x2_hat=0.25 * ones, x_hat=ones, rgb_hat=torch.zeros(1, 3, 2, 2),
+        rgb_back_hat=torch.ones(1, 3, 2, 2),
+    )
+    # front error 1 on 12 elements → ‖·‖_F = √12; back exact; x̂ exact; x − (x̂1 + x̂2) = 0.5 on 4 → 1
+    terms = double_sided_loss(torch.ones(1, 3, 2, 2), torch.ones(1, 3, 2, 2), ones, outputs)
+    assert terms["rgb"].item() == pytest.approx(12**0.5)
+    assert terms["rgb_back"].item() == 0 and terms["xray"].item() == 0
+    assert terms["mixture"].item() == pytest.approx(1.0)
+    assert terms["total"].item() == pytest.approx(12**0.5 + 1)
+    with pytest.raises(ValueError, match="double-sided"):
+        double_sided_loss(ones, ones, ones, AutoEncoderOutputs(ones, ones, ones, ones))
+
+
+def test_back_photograph_is_mirrored_and_shares_the_front_normalisation(tiny_mixture):
+    back = tiny_mixture.rgb_back_photographed
+    inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, None, rgb_back=back, mirror_back=True)
+    assert inputs.double_sided and inputs.region_mask is None
+    norm = inputs.rgb_normalisation
+    both = np.stack([tiny_mixture.rgb_surface, tiny_mixture.rgb_hidden])
+    assert (norm.offset, norm.scale) == pytest.approx((both.min(), np.ptp(both)))
+    expected = np.moveaxis((tiny_mixture.rgb_hidden - norm.offset) / norm.scale, -1, 0)
+    np.testing.assert_allclose(inputs.rgb_back, expected, atol=1e-6)
+    unmirrored = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, None, rgb_back=back)
+    np.testing.assert_allclose(unmirrored.rgb_back, inputs.rgb_back[:, :, ::-1], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("back", "message"),
+    [
+        (np.zeros((48, 64)), "back side RGB image is grayscale"),
+        (np.zeros((48, 60, 3)), "back side RGB is 48×60"),
+        (np.full((48, 64, 3), np.nan), "back side RGB image contains"),
+    ],
+)
+def test_bad_back_photographs_are_named(tiny_mixture, back, message):
+    with pytest.raises(InputError, match=message):
+        prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, None, rgb_back=back)
+
+
+def test_double_sided_training_needs_no_region_and_reports_both_sides(tiny_mixture, tiny_settings):
+    inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, None, rgb_back=tiny_mixture.rgb_hidden)
+    events = list(train(inputs, SeparationConfig(**tiny_settings)))
+    assert set(events[-1].losses) == {"rgb", "rgb_back", "xray", "mixture", "total"}
+
+
+def test_double_sided_api_end_to_end(tiny_mixture, tiny_settings):
+    result = separate(
+        tiny_mixture.x_mixed, tiny_mixture.rgb_surface, rgb_back=tiny_mixture.rgb_back_photographed,
+        mirror_back=True, **tiny_settings,
+    )
+    np.testing.assert_allclose(result.x1.astype(np.float64) + result.x2, tiny_mixture.x_mixed, atol=1e-5)
+    assert result.double_sided and result.provenance()["mirror_back"] is True
+    assert result.x2.shape == tiny_mixture.x_mixed.shape
+
+
+def test_concealed_design_still_needs_a_region(tiny_mixture, tiny_settings):
+    with pytest.raises(InputError, match="region"):
+        separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, **tiny_settings)
+
+
+def test_double_sided_cli_end_to_end(tiny_mixture, tmp_path, capsys):
+    xray, front, back = tmp_path / "x.tif", tmp_path / "front.tif", tmp_path / "back.tif"
+    tifffile.imwrite(xray, tiny_mixture.x_mixed)
+    tifffile.imwrite(front, (tiny_mixture.rgb_surface * 255).astype(np.uint8))
+    tifffile.imwrite(back, (tiny_mixture.rgb_back_photographed * 255).astype(np.uint8))
+    out = tmp_path / "out"
+    tiny = ["--steps", "2", "--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop_size=32"]
+    assert main(["separate", str(xray), str(front), "--rgb-back", str(back), "--mirror-back", "--out", str(out), *tiny]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["double_sided"] is True and run["inputs"]["rgb_back"] == str(back)
+    x1, x2 = tifffile.imread(out / "x1.tif"), tifffile.imread(out / "x2.tif")
+    np.testing.assert_allclose(x1.astype(np.float64) + x2, tiny_mixture.x_mixed, atol=1e-5)
+
+    assert main(["separate", str(xray), str(front), "--mirror-back", "--out", str(tmp_path / "o2"), *tiny]) == 2
+    assert "--mirror-back needs the back side" in capsys.readouterr().err
+
+
+def test_least_squares_double_sided_is_exact_on_a_linear_panel(rng):
+    front, back = rng.random((20, 20, 3)), rng.random((20, 20, 3))
+    x1 = front @ np.array([0.3, 0.5, -0.2]) + 0.2
+    x2 = back @ np.array([0.1, -0.4, 0.6]) + 0.4
+    est1, est2 = least_squares_double_sided(x1 + x2, front, back)
+    # The shared constant cannot be told apart: each side gets half of it.
+    np.testing.assert_allclose(est1, x1 - 0.2 + 0.3, atol=1e-5)
+    np.testing.assert_allclose(est2, x2 - 0.4 + 0.3, atol=1e-5)
