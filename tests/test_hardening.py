@@ -22,7 +22,7 @@ import torch
 from napari_xraysep import XraySepError, load_model, save_model, separate
 from napari_xraysep._reader import napari_get_reader
 from napari_xraysep.cli import main
-from napari_xraysep.core import region_from_boxes
+from napari_xraysep.core import TrainingFailed, region_from_boxes
 from napari_xraysep.io import read_image, write_results
 
 H, W = 48, 64
@@ -371,3 +371,92 @@ def test_disk_full_while_writing_results(tmp_path, capsys, monkeypatch):
     (tmp_path / "out2").mkdir()
     with pytest.raises(XraySepError, match="No space left"):
         write_results(tmp_path / "out2", result)
+
+
+# ------------------------------------------------------------------------------------- faults
+
+
+def _out_of_memory_at(monkeypatch, failing_call: int) -> None:
+    """Make the ``failing_call``-th optimisation step fail as a GPU out of memory would."""
+    from napari_xraysep.core import engine
+
+    real = engine._optimisation_step
+    calls = {"n": 0}
+
+    def step(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == failing_call:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_optimisation_step", step)
+
+
+def test_out_of_memory_keeps_the_last_good_model_and_checkpoints_it(tmp_path, monkeypatch):
+    _out_of_memory_at(monkeypatch, 4)
+    checkpoint = tmp_path / "checkpoint.pt"
+    with pytest.raises(TrainingFailed, match="ran out of memory at step 4") as failure:
+        separate(_xray(), _rgb(), _region(), checkpoint=checkpoint, **{**TINY, "steps": 10})
+    model = failure.value.model
+    assert model.steps_trained == 3 and len(model.loss_history) == 3
+    assert f"saved in {checkpoint}" in str(failure.value)
+    saved = load_model(checkpoint)
+    assert saved.steps_trained == 3
+    for name, value in saved.network.state_dict().items():
+        torch.testing.assert_close(value, model.network.state_dict()[name])
+    # the kept model is usable: apply it without training
+    result = separate(_xray(), _rgb(), model=model, steps=0, device="cpu")
+    assert result.x2.shape == (H, W)
+
+
+def test_checkpoints_are_written_while_training(tmp_path):
+    checkpoint = tmp_path / "checkpoint.pt"
+    separate(_xray(), _rgb(), _region(), checkpoint=checkpoint, checkpoint_every_s=0.0, **{**TINY, "steps": 3})
+    assert load_model(checkpoint).steps_trained == 3  # saved after every step with a zero interval
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporaries left
+
+
+def test_cli_out_of_memory_is_one_line_and_the_model_is_in_out(tmp_path, capsys, monkeypatch):
+    args = _inputs(tmp_path)
+    _out_of_memory_at(monkeypatch, 2)
+    out = tmp_path / "out"
+    assert main([*args[: args.index("--steps")], "--steps", "5", *args[args.index("--steps") + 2 :], "--out", str(out)]) == 2
+    line = _one_error_line(capsys)
+    assert "ran out of memory at step 2" in line and str(out / "model.pt") in line
+    assert load_model(out / "model.pt").steps_trained == 1
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt"]
+
+
+def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    from napari_xraysep import _widget
+
+    monkeypatch.setattr(_widget, "checkpoint_folder", lambda: tmp_path / "checkpoints")
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-xraysep", "concealed_portrait")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
+    widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 6, 4, 0
+    _out_of_memory_at(monkeypatch, 3)
+    with qtbot.capture_exceptions() as exceptions:
+        widget.train()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert not exceptions
+    assert "ran out of memory at step 3" in widget.message.text() and "Save model" in widget.message.text()
+    assert widget.current_model.steps_trained == 2 and widget.save_button.enabled and widget.apply_button.enabled
+    assert load_model(next((tmp_path / "checkpoints").iterdir())).steps_trained == 2  # also on disk
+    assert widget.save_model_to(tmp_path / "kept.pt") is not None
+    assert widget.save_model_to(tmp_path / "no-such-folder" / "kept.pt") is None
+    assert "Cannot write" in widget.message.text()
+
+
+def test_widget_removes_its_checkpoint_once_the_result_is_in(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    from napari_xraysep import _widget
+
+    monkeypatch.setattr(_widget, "checkpoint_folder", lambda: tmp_path)
+    monkeypatch.setattr(_widget, "CHECKPOINT_EVERY_S", 0.0)
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-xraysep", "concealed_portrait")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
+    widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 2, 4, 0
+    widget.train()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert widget.current_model.steps_trained == 2 and not list(tmp_path.iterdir())

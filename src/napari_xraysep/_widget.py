@@ -58,7 +58,7 @@ CHECKPOINT_EVERY_S = 120.0
 
 def checkpoint_folder() -> Path:
     """Where running trainings save their model now and then (the platform's cache folder)."""
-    cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
+    cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericCacheLocation)
     return Path(cache or Path.home() / ".cache") / "napari-xraysep" / "checkpoints"
 
 

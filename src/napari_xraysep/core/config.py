@@ -9,6 +9,7 @@ crops and infers on the whole image in tiles. The defaults are chosen by ``bench
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -82,10 +83,16 @@ class SeparationConfig:
                 raise InputError(f"Setting {name} must not be negative; got {getattr(self, name)}.")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise InputError(f"Setting kernel_size must be an odd number ≥ 1; got {self.kernel_size}.")
+        for name in ("learning_rate", "exclusion_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise InputError(f"Setting {name} must be a finite number; got {value!r}.")
         if not self.learning_rate > 0:
             raise InputError(f"Setting learning_rate must be positive; got {self.learning_rate}.")
         if not self.exclusion_weight >= 0:
             raise InputError(f"Setting exclusion_weight (λ) must be ≥ 0; got {self.exclusion_weight}.")
+        if not isinstance(self.device, str):
+            raise InputError(f"Setting device must be a name such as auto, cpu or cuda; got {self.device!r}.")
         if self.patch_stride > self.patch_size:
             raise InputError(
                 f"Setting patch_stride ({self.patch_stride}) exceeds patch_size ({self.patch_size}): "
