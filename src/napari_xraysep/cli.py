@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
@@ -31,8 +32,10 @@ from .core import (
     region_from_boxes,
 )
 from .core.errors import InputError
+from .core.files import atomic_write
 from .core.separation import drive
-from .io import read_image, write_results
+from .core.streaming import apply_dask, iter_apply
+from .io import open_image, read_image, result_memmaps, write_results
 
 EXIT_USER_ERROR = 2
 
@@ -212,6 +215,65 @@ def command_separate(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_apply(args: argparse.Namespace) -> int:
+    """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
+    if args.tile is not None and args.tile < 1:
+        raise InputError(f"--tile must be at least 1 pixel; got {args.tile}.")
+    if args.mirror_back and args.rgb_back is None:
+        raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
+    out = prepare_output_dir(Path(args.out), args.overwrite)
+    model = load_model(args.model)
+    x_source, rgb_source = open_image(args.xray), open_image(args.rgb)
+    back_source = open_image(args.rgb_back) if args.rgb_back else None
+    device = args.device or "auto"
+    provenance = {
+        "applied_model": str(args.model),
+        "settings": model.config.to_dict(),
+        "steps_trained": model.steps_trained,
+        "x_normalisation": model.x_normalisation.to_dict(),
+        "software": {"napari-xraysep": __version__},
+        "inputs": {"xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None},
+        "mirror_back": args.mirror_back,
+    }
+    started = time.perf_counter()
+    with result_memmaps(out, tuple(x_source.shape[:2]), provenance) as outputs:
+        if args.dask is not None:
+            import dask.array as da
+
+            lazy = apply_dask(
+                model, x_source, rgb_source, rgb_back_source=back_source, mirror_back=args.mirror_back,
+                tile_size=args.tile, device="cpu" if device == "auto" else device,
+            )
+            names = list(lazy)
+            if args.dask:  # a distributed cluster's address
+                from dask.distributed import Client
+
+                with Client(args.dask) as client:
+                    da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler=client, lock=True)
+            else:
+                da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
+        else:
+            stop = threading.Event()
+            tiles = iter_apply(
+                model, x_source, rgb_source, outputs, rgb_back_source=back_source, mirror_back=args.mirror_back,
+                tile_size=args.tile, device=device, stop=stop,
+            )
+            with stop_on_first_interrupt(stop):
+                for progress in tiles:
+                    if not args.quiet:
+                        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+                        print(f"\rtile {progress.done}/{progress.total}  ETA {eta}", end="", file=sys.stderr)
+                if stop.is_set():
+                    raise InputError("Stopped before every tile was done; no result was written.")
+            if not args.quiet:
+                print(file=sys.stderr)
+    record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(x_source.shape[:2])}
+    atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
+    if not args.quiet:
+        print(f"Wrote {', '.join(RESULT_LAYERS)} and run.json to {out}", file=sys.stderr)
+    return 0
+
+
 def command_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -269,6 +331,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(separate_cmd)
     separate_cmd.set_defaults(handler=command_separate)
+
+    apply_cmd = commands.add_parser(
+        "apply", help="apply a trained model to a whole painting, tile by tile (bounded memory)"
+    )
+    apply_cmd.add_argument("model", type=Path, help="model.pt from a separate run")
+    apply_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF of the whole painting (uncompressed: memory-mapped)")
+    apply_cmd.add_argument("rgb", type=Path, help="surface RGB TIFF, registered to the X-ray")
+    apply_cmd.add_argument("--out", required=True, type=Path, help="folder for the results (must be new or empty)")
+    apply_cmd.add_argument("--overwrite", action="store_true", help="replace results in a non-empty --out")
+    apply_cmd.add_argument("--rgb-back", type=Path, metavar="BACK", help="double-sided panel: the back side's photograph")
+    apply_cmd.add_argument("--mirror-back", action="store_true", help="the back photograph was taken from behind")
+    apply_cmd.add_argument("--tile", type=int, help="tile side in pixels (default: the model's tile_size)")
+    apply_cmd.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    apply_cmd.add_argument(
+        "--dask", nargs="?", const="", metavar="ADDRESS",
+        help="compute with dask: the local threads, or a distributed scheduler at ADDRESS",
+    )
+    apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
+    apply_cmd.set_defaults(handler=command_apply)
 
     demo_cmd = commands.add_parser("demo", help="run the whole job on the bundled synthetic sample")
     common(demo_cmd)

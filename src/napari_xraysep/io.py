@@ -6,11 +6,13 @@ run never leaves a half-written result where a good one is expected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
+import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import numpy as np
 import tifffile
 
 from .core import RESULT_LAYERS, SeparationResult, save_model
-from .core.errors import InputError
+from .core.errors import InputError, OutputError
 from .core.files import atomic_write
 
 PROVENANCE_KEY = "napari_xraysep"
@@ -38,6 +40,47 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise
     except Exception as error:  # tifffile raises many types for damaged files
         raise InputError(f"Cannot read {path} as a TIFF image ({type(error).__name__}: {error}).") from error
+
+
+def open_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image to read tile by tile: memory-mapped when the TIFF is uncompressed and contiguous
+    (no pixel is read until used), otherwise read whole (compressed files cannot be mapped)."""
+    path = Path(path)
+    if path.is_file():
+        try:
+            return tifffile.memmap(path, mode="r")
+        except Exception:  # compressed, tiled or odd layouts: tifffile says so in many ways
+            pass
+    return read_image(path)
+
+
+@contextlib.contextmanager
+def result_memmaps(
+    out: Path, shape: tuple[int, int], provenance: dict[str, Any] | None = None
+) -> Iterator[dict[str, np.ndarray]]:
+    """Five float32 TIFFs memory-mapped for writing tile by tile, under temporary names in ``out``;
+    renamed into place only if the block finishes, removed otherwise (nothing half-written is left)."""
+    temporaries: dict[str, Path] = {}
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        for name in RESULT_LAYERS:
+            handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tif.tmp", dir=out)
+            os.close(handle)
+            temporaries[name] = Path(temporary)
+            metadata = {PROVENANCE_KEY: json.loads(json.dumps({**(provenance or {}), "layer": name}, default=str))}
+            arrays[name] = tifffile.memmap(temporary, shape=shape, dtype=np.float32, metadata=metadata)
+        yield arrays
+        for name, array in arrays.items():
+            array.flush()
+        arrays.clear()  # unmap before renaming (Windows cannot rename a mapped file)
+        for name, temporary in temporaries.items():
+            os.replace(temporary, out / f"{name}.tif")
+    except OSError as error:
+        raise OutputError(f"Could not write the results to {out}: {error.strerror or error}; nothing was left half-written.") from error
+    finally:
+        arrays.clear()
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -67,13 +67,15 @@ def _describe(shape: Sequence[int]) -> str:
     return "×".join(str(s) for s in shape)
 
 
-def _check_numeric(image: np.ndarray, what: str) -> None:
-    if image.dtype == bool or not (
-        np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
-    ):
-        raise InputError(f"The {what} has pixel type {image.dtype}; expected 8/16-bit integers or floats.")
-    if image.size == 0:
-        raise InputError(f"The {what} is empty (shape {_describe(image.shape)}).")
+def check_dtype(dtype: np.dtype, what: str) -> None:
+    """8/16-bit (any integer) or float pixels; anything else is named."""
+    dtype = np.dtype(dtype)
+    if dtype == bool or not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+        raise InputError(f"The {what} has pixel type {dtype}; expected 8/16-bit integers or floats.")
+
+
+def check_finite(image: np.ndarray, what: str) -> None:
+    """No NaN or infinite pixel (integers are always finite)."""
     if np.issubdtype(image.dtype, np.floating):
         bad = int(np.count_nonzero(~np.isfinite(image)))
         if bad:
@@ -82,19 +84,40 @@ def _check_numeric(image: np.ndarray, what: str) -> None:
             )
 
 
+def _check_numeric(image: np.ndarray, what: str) -> None:
+    check_dtype(image.dtype, what)
+    if image.size == 0:
+        raise InputError(f"The {what} is empty (shape {_describe(image.shape)}).")
+    check_finite(image, what)
+
+
+def check_xray_shape(shape: Sequence[int]) -> None:
+    """A 2-D grayscale image's shape (checked without reading pixels, e.g. of a memory-mapped file)."""
+    if len(shape) == 3 and shape[-1] in (3, 4):
+        raise InputError(
+            f"The mixed X-ray has shape {_describe(shape)}, which looks like a colour image; "
+            "choose the grayscale radiograph."
+        )
+    if len(shape) != 2:
+        raise InputError(
+            f"The mixed X-ray must be a 2-D grayscale image; got {len(shape)} dimensions (shape {_describe(shape)})."
+        )
+
+
+def check_rgb_shape(shape: Sequence[int], what: str = "surface RGB image") -> None:
+    """An H×W×3 (or ×4) photograph's shape."""
+    if len(shape) == 2:
+        raise InputError(
+            f"The {what} is grayscale (shape {_describe(shape)}); the separation needs the colour photograph (H×W×3)."
+        )
+    if len(shape) != 3 or shape[-1] not in (3, 4):
+        raise InputError(f"The {what} must be H×W×3 (or H×W×4 with alpha); got shape {_describe(shape)}.")
+
+
 def check_xray(x_mixed: np.ndarray) -> np.ndarray:
     """The mixed X-ray as a 2-D numeric array, or an :class:`InputError` saying why not."""
     x_mixed = np.asarray(x_mixed)
-    if x_mixed.ndim == 3 and x_mixed.shape[-1] in (3, 4):
-        raise InputError(
-            f"The mixed X-ray has shape {_describe(x_mixed.shape)}, which looks like a colour image; "
-            "choose the grayscale radiograph."
-        )
-    if x_mixed.ndim != 2:
-        raise InputError(
-            f"The mixed X-ray must be a 2-D grayscale image; got {x_mixed.ndim} dimensions "
-            f"(shape {_describe(x_mixed.shape)})."
-        )
+    check_xray_shape(x_mixed.shape)
     _check_numeric(x_mixed, "mixed X-ray")
     if float(np.min(x_mixed)) == float(np.max(x_mixed)):
         raise InputError(
@@ -106,15 +129,7 @@ def check_xray(x_mixed: np.ndarray) -> np.ndarray:
 def check_rgb(rgb_surface: np.ndarray, what: str = "surface RGB image") -> np.ndarray:
     """A photograph as H×W×3; an alpha channel is dropped with a warning."""
     rgb_surface = np.asarray(rgb_surface)
-    if rgb_surface.ndim == 2:
-        raise InputError(
-            f"The {what} is grayscale (shape {_describe(rgb_surface.shape)}); "
-            "the separation needs the colour photograph (H×W×3)."
-        )
-    if rgb_surface.ndim != 3 or rgb_surface.shape[-1] not in (3, 4):
-        raise InputError(
-            f"The {what} must be H×W×3 (or H×W×4 with alpha); got shape {_describe(rgb_surface.shape)}."
-        )
+    check_rgb_shape(rgb_surface.shape, what)
     if rgb_surface.shape[-1] == 4:
         warnings.warn(f"The {what} has an alpha channel; it is ignored.", UserWarning, stacklevel=3)
         rgb_surface = rgb_surface[..., :3]
@@ -122,11 +137,12 @@ def check_rgb(rgb_surface: np.ndarray, what: str = "surface RGB image") -> np.nd
     return rgb_surface
 
 
-def _check_registered(x_mixed: np.ndarray, rgb: np.ndarray, what: str) -> None:
-    if x_mixed.shape != rgb.shape[:2]:
+def check_registered(x_shape: Sequence[int], rgb_shape: Sequence[int], what: str) -> None:
+    """The photograph covers the X-ray pixel for pixel."""
+    if tuple(x_shape) != tuple(rgb_shape[:2]):
         raise InputError(
-            f"The mixed X-ray is {_describe(x_mixed.shape)} pixels but the {what} is "
-            f"{_describe(rgb.shape[:2])}; they must be registered (aligned pixel for pixel) "
+            f"The mixed X-ray is {_describe(x_shape)} pixels but the {what} is "
+            f"{_describe(rgb_shape[:2])}; they must be registered (aligned pixel for pixel) "
             "and the same size."
         )
 
@@ -134,7 +150,7 @@ def _check_registered(x_mixed: np.ndarray, rgb: np.ndarray, what: str) -> None:
 def check_pair(x_mixed: np.ndarray, rgb_surface: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both images checked, and registered to the same height and width."""
     x_mixed, rgb_surface = check_xray(x_mixed), check_rgb(rgb_surface)
-    _check_registered(x_mixed, rgb_surface, "surface RGB")
+    check_registered(x_mixed.shape, rgb_surface.shape, "surface RGB")
     return x_mixed, rgb_surface
 
 
@@ -143,7 +159,7 @@ def check_back(rgb_back: np.ndarray, x_mixed: np.ndarray, mirror: bool) -> np.nd
     rgb_back = check_rgb(rgb_back, "back side RGB image")
     if mirror:
         rgb_back = rgb_back[:, ::-1]
-    _check_registered(x_mixed, rgb_back, "back side RGB")
+    check_registered(x_mixed.shape, rgb_back.shape, "back side RGB")
     return rgb_back
 
 

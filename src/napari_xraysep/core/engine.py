@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,7 +23,7 @@ from .errors import InputError, TrainingError
 from .labeled import labeled_surface_xray
 from .losses import double_sided_loss, separation_loss, warm_start_loss
 from .model import AutoEncoderOutputs, ConnectedAutoEncoder
-from .tiling import patch_grid, random_corners, tiles
+from .tiling import Tile, patch_grid, random_corners, tiles
 
 INFERENCE_PATCH_BATCH = 256
 
@@ -375,7 +375,7 @@ def predict(
     network = model.network.to(device).eval()
     photos = [inputs.rgb_surface] + ([inputs.rgb_back] if inputs.double_sided else [])
     stack = torch.from_numpy(np.concatenate([*photos, inputs.x_mixed[None]]))
-    decode = _decoder(network, inputs.rgb_surface.shape[0], inputs.double_sided)
+    decode = decoder(network, inputs.rgb_surface.shape[0], inputs.double_sided)
     if model.config.mode == "paper" and min(inputs.shape) >= model.config.patch_size:
         out = _predict_patch_average(decode, stack, model.config, device)
     else:
@@ -386,7 +386,7 @@ def predict(
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _decoder(network: ConnectedAutoEncoder, rgb_channels: int, double_sided: bool) -> Decoder:
+def decoder(network: ConnectedAutoEncoder, rgb_channels: int, double_sided: bool) -> Decoder:
     """(N, C, h, w) stacked photograph(s) + X-ray → (N, 3, h, w): x̂1, x̂2, x̂."""
     c = rgb_channels
 
@@ -398,15 +398,30 @@ def _decoder(network: ConnectedAutoEncoder, rgb_channels: int, double_sided: boo
     return decode
 
 
+BlockReader = Callable[[tuple[slice, slice]], np.ndarray]
+
+
+def predicted_tiles(
+    decode: Decoder, read_block: BlockReader, shape: tuple[int, int], tile_size: int, halo: int, device: torch.device
+) -> Iterator[tuple[Tile, np.ndarray]]:
+    """(tile, (3, h, w) x̂1, x̂2, x̂ of its core) for every halo'd tile; ``read_block(outer)`` gives the
+    (C, h', w') unit-range input there. Only one tile is in memory at a time; with ``halo`` at least
+    the receptive radius the cores equal a single whole-image pass (see :func:`tiles`)."""
+    for tile in tiles(shape, tile_size, halo):
+        block = torch.from_numpy(np.ascontiguousarray(read_block(tile.outer), dtype=np.float32))
+        decoded = decode(block[None].to(device))[0]
+        yield tile, decoded[(slice(None), *tile.inner)].cpu().numpy()
+
+
 def _predict_tiled(
     decode: Decoder, stack: torch.Tensor, tile_size: int, halo: int, device: torch.device
 ) -> np.ndarray:
-    """(3, H, W): one pass per halo'd tile; equals a single whole-image pass (see :func:`tiles`)."""
+    """(3, H, W) from :func:`predicted_tiles` over an in-memory stack."""
     height, width = stack.shape[-2:]
     out = np.empty((3, height, width), dtype=np.float32)
-    for tile in tiles((height, width), tile_size, halo):
-        decoded = decode(stack[(slice(None), *tile.outer)][None].to(device))[0]
-        out[(slice(None), *tile.core)] = decoded[(slice(None), *tile.inner)].cpu().numpy()
+    array = stack.numpy()
+    for tile, core in predicted_tiles(decode, lambda outer: array[(slice(None), *outer)], (height, width), tile_size, halo, device):
+        out[(slice(None), *tile.core)] = core
     return out
 
 

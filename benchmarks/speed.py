@@ -1,0 +1,210 @@
+"""Speed and memory benchmark: paper vs fast inference and training, and a whole painting in bounded memory.
+
+    python benchmarks/speed.py                 # the full set (about 15 minutes on 2 CPU cores)
+    python benchmarks/speed.py --quick         # small sizes, for a smoke run
+    python benchmarks/speed.py --device cuda   # the same on a GPU
+
+Every measurement runs in its own child process, so its peak resident memory (RSS) is its own.
+Figures are printed as a Markdown table with ratios from this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve()
+
+
+# ----------------------------------------------------------------------------- measurements (child)
+
+
+def _model(channels: int, steps: int, device: str):
+    """A model trained briefly on the sample (the figures here are about speed, not quality)."""
+    from napari_xraysep import separate
+    from napari_xraysep.synthetic import load_sample
+
+    sample = load_sample()
+    result = separate(sample.x_mixed, sample.rgb_surface, sample.region_mask, steps=steps, channels=channels, device=device)
+    return result.model
+
+
+def _region(shape: tuple[int, int]):
+    from napari_xraysep.synthetic import make_mixture
+
+    return make_mixture("concealed_portrait", shape, seed=5)
+
+
+def measure_inference(mode: str, shape: tuple[int, int], channels: int, device: str, out: Path) -> dict:
+    """Apply one trained network to a region with patch-averaged (paper) or tiled (fast) inference."""
+    import dataclasses
+
+    from napari_xraysep.core import predict, prepare_inputs, resolve_device
+
+    model = _model(channels, 20, device)
+    model = dataclasses.replace(model, config=model.config.replace(mode=mode))
+    mixture = _region(shape)
+    inputs = prepare_inputs(mixture.x_mixed, mixture.rgb_surface, None, x_normalisation=model.x_normalisation, rgb_normalisation=model.rgb_normalisation)
+    started = time.perf_counter()
+    components = predict(model, inputs, resolve_device(device))
+    seconds = time.perf_counter() - started
+    np.save(out / f"x2_hat_{mode}.npy", components.x2_hat)
+    return {"seconds": seconds, "pixels": shape[0] * shape[1]}
+
+
+def measure_training(mode: str, steps: int, channels: int, device: str) -> dict:
+    """Training throughput: pixels seen per second (crops or the paper's 50×50 patches)."""
+    from napari_xraysep import SeparationConfig, separate
+
+    mixture = _region((256, 384))
+    config = (SeparationConfig.paper(channels=channels) if mode == "paper" else SeparationConfig(channels=channels)).replace(steps=steps, device=device)
+    result = separate(mixture.x_mixed, mixture.rgb_surface, mixture.region_mask, config=config)
+    seconds = result.timings["train_s"]  # training only, not the inference that follows
+    side = config.patch_size if mode == "paper" else config.crop_size
+    return {"seconds": seconds, "steps": steps, "pixels_per_s": steps * config.batch_size * side * side / seconds}
+
+
+def make_painting(folder: Path, side: int) -> tuple[Path, Path]:
+    """An uncompressed side×side X-ray and RGB, written tile by tile from a 500×1000 synthetic
+    mixture mirrored across the painting (nothing of painting size is ever in memory)."""
+    import tifffile
+
+    from napari_xraysep.synthetic import make_mixture
+
+    block = make_mixture("landscape_over_portrait", (500, 1000), seed=9)
+    x_path, rgb_path = folder / "painting-xray.tif", folder / "painting-rgb.tif"
+    x = tifffile.memmap(x_path, shape=(side, side), dtype=np.float32)
+    rgb = tifffile.memmap(rgb_path, shape=(side, side, 3), dtype=np.uint8, photometric="rgb")
+    for y in range(0, side, 500):
+        for x0 in range(0, side, 1000):
+            flip = (slice(None, None, -1 if (y // 500) % 2 else 1), slice(None, None, -1 if (x0 // 1000) % 2 else 1))
+            h, w = min(500, side - y), min(1000, side - x0)
+            x[y : y + h, x0 : x0 + w] = block.x_mixed[flip][:h, :w]
+            rgb[y : y + h, x0 : x0 + w] = (block.rgb_surface[flip][:h, :w] * 255).astype(np.uint8)
+    x.flush()
+    rgb.flush()
+    del x, rgb
+    return x_path, rgb_path
+
+
+def measure_whole_painting(side: int, channels: int, device: str, folder: Path, tile: int) -> dict:
+    """``xraysep apply`` of a model over a side×side painting streamed from and to TIFF."""
+    from napari_xraysep import save_model
+    from napari_xraysep.cli import main
+
+    model_path = save_model(_model(channels, 20, device), folder / "model.pt")
+    x_path, rgb_path = make_painting(folder, side)
+    started = time.perf_counter()
+    code = main(["apply", str(model_path), str(x_path), str(rgb_path), "--out", str(folder / "out"), "--tile", str(tile), "--device", device, "--quiet"])
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "exit": code, "pixels": side * side}
+
+
+def tiled_equals_untiled(channels: int, device: str) -> dict:
+    """Largest difference between halo-tiled and single-pass inference (float32 rounding only)."""
+    import dataclasses
+
+    from napari_xraysep.core import predict, prepare_inputs, resolve_device
+
+    model = _model(channels, 20, device)
+    mixture = _region((500, 1000))
+    inputs = prepare_inputs(mixture.x_mixed, mixture.rgb_surface, None, x_normalisation=model.x_normalisation, rgb_normalisation=model.rgb_normalisation)
+    tiled = predict(dataclasses.replace(model, config=model.config.replace(tile_size=128)), inputs, resolve_device(device))
+    whole = predict(dataclasses.replace(model, config=model.config.replace(tile_size=4096)), inputs, resolve_device(device))
+    return {"max_abs_difference": float(np.abs(tiled.x2_hat - whole.x2_hat).max()), "x2_hat_range": float(np.ptp(whole.x2_hat))}
+
+
+# ----------------------------------------------------------------------------- driver (parent)
+
+
+def run_child(args: list[str]) -> dict:
+    """One measurement in a fresh interpreter; its JSON result plus its own peak RSS."""
+    done = subprocess.run([sys.executable, str(SCRIPT), "--child", json.dumps(args)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"measurement {args} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["peak_rss_mib"] = result.pop("_rss_kib") / 1024
+    return result
+
+
+def child_main(spec: list) -> None:
+    kind, *params = spec
+    functions = {
+        "inference": measure_inference,
+        "training": measure_training,
+        "whole": measure_whole_painting,
+        "tiling": tiled_equals_untiled,
+    }
+    params = [Path(p) if isinstance(p, str) and p.startswith("/") else (tuple(p) if isinstance(p, list) else p) for p in params]
+    result = functions[kind](*params)
+    result["_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps(result))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--channels", type=int, default=32, help="network width for every measurement")
+    parser.add_argument("--painting", type=int, default=8000, help="side of the whole painting in pixels")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/xraysep-speed"))
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child_main(json.loads(args.child))
+        return 0
+    region = (60, 100) if args.quick else (500, 1000)
+    side = 700 if args.quick else args.painting
+    steps = 2 if args.quick else 30
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    rows = {}
+    for mode in ("fast", "paper"):
+        rows[f"inference {mode}"] = run_child(["inference", mode, list(region), args.channels, args.device, str(args.work)])
+        print(f"inference {mode}: {rows[f'inference {mode}']}", file=sys.stderr)
+    fast, paper = (np.load(args.work / f"x2_hat_{m}.npy") for m in ("fast", "paper"))
+    difference = {"rms": float(np.sqrt(np.mean((fast - paper) ** 2))), "max": float(np.abs(fast - paper).max()), "range": float(np.ptp(fast))}
+    for mode in ("fast", "paper"):
+        rows[f"training {mode}"] = run_child(["training", mode, steps, args.channels, args.device])
+        print(f"training {mode}: {rows[f'training {mode}']}", file=sys.stderr)
+    tiling = run_child(["tiling", args.channels, args.device])
+    rows["whole painting"] = run_child(["whole", side, args.channels, args.device, str(args.work), 1024])
+    print(f"whole painting: {rows['whole painting']}", file=sys.stderr)
+
+    i_fast, i_paper = rows["inference fast"], rows["inference paper"]
+    t_fast, t_paper = rows["training fast"], rows["training paper"]
+    whole = rows["whole painting"]
+    lines = [
+        f"Machine: {platform.processor() or platform.machine()}, device {args.device}, {args.channels} channels; one run.",
+        "",
+        "| measurement | time (s) | throughput | peak RSS (MiB) |",
+        "|---|---|---|---|",
+        f"| inference {region[0]}×{region[1]}, fast (tiled) | {i_fast['seconds']:.2f} | {i_fast['pixels'] / i_fast['seconds'] / 1e6:.2f} Mpx/s | {i_fast['peak_rss_mib']:.0f} |",
+        f"| inference {region[0]}×{region[1]}, paper (patch-averaged) | {i_paper['seconds']:.2f} | {i_paper['pixels'] / i_paper['seconds'] / 1e6:.3f} Mpx/s | {i_paper['peak_rss_mib']:.0f} |",
+        f"| training, fast sampling ({steps} steps) | {t_fast['seconds']:.1f} | {t_fast['pixels_per_s'] / 1e3:.0f} kpx/s | {t_fast['peak_rss_mib']:.0f} |",
+        f"| training, paper sampling ({steps} steps) | {t_paper['seconds']:.1f} | {t_paper['pixels_per_s'] / 1e3:.0f} kpx/s | {t_paper['peak_rss_mib']:.0f} |",
+        f"| whole painting {side}×{side}, `xraysep apply` (TIFF → TIFF) | {whole['seconds']:.1f} | {whole['pixels'] / whole['seconds'] / 1e6:.2f} Mpx/s | {whole['peak_rss_mib']:.0f} |",
+        "",
+        f"* Inference, fast vs paper: **{i_paper['seconds'] / i_fast['seconds']:.0f}×** faster. The outputs differ "
+        f"(x̂2) by {difference['rms']:.4f} RMS and {difference['max']:.4f} at most, on a range of {difference['range']:.3f} "
+        "(patch averaging blurs patch borders; fast mode has none).",
+        f"* Training throughput, fast vs paper sampling: {t_fast['pixels_per_s'] / t_paper['pixels_per_s']:.2f}× (pixels per second).",
+        f"* Tiled = untiled inference: largest difference {tiling['max_abs_difference']:.2e} on a range of {tiling['x2_hat_range']:.3f}.",
+        f"* Whole painting: exit {whole['exit']}, peak RSS {whole['peak_rss_mib'] / 1024:.2f} GiB "
+        f"({'within' if whole['peak_rss_mib'] <= 4096 else 'OVER'} the 4 GiB bound).",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Whole-painting application, tile by tile: equal to a whole-image pass, bounded reads, dask = local."""
+
+import threading
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_xraysep import separate
+from napari_xraysep.core import InputError, RESULT_LAYERS
+from napari_xraysep.core.streaming import apply_dask, iter_apply, tile_count
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_mixture):
+    settings = dict(channels=4, crop_size=32, batch_size=2, steps=3, device="cpu", tile_size=40)
+    return separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **settings).model
+
+
+def _outputs(shape):
+    return {name: np.full(shape, np.nan, np.float32) for name in RESULT_LAYERS}
+
+
+def _drain(generator):
+    events = []
+    while True:
+        try:
+            events.append(next(generator))
+        except StopIteration as finished:
+            return events, finished.value
+
+
+def _assert_equal_to_whole_image(outputs, reference):
+    for name in RESULT_LAYERS:
+        expected = getattr(reference, name)
+        np.testing.assert_allclose(outputs[name], expected, rtol=0, atol=1e-5 * np.ptp(expected) + 1e-6, err_msg=name)
+
+
+@pytest.mark.parametrize("tile_size", [7, 16, 45, 1000])
+def test_tiled_application_equals_the_whole_image_on_odd_sizes(trained, tile_size, rng):
+    x = rng.random((45, 61)).astype(np.float32) * 3000  # odd sizes: tiles end at ragged edges
+    rgb = rng.random((45, 61, 3)).astype(np.float32)
+    outputs = _outputs(x.shape)
+    events, tiles = _drain(iter_apply(trained, x, rgb, outputs, tile_size=tile_size, device="cpu"))
+    assert tiles == len(events) == tile_count(x.shape, tile_size) and events[-1].done == events[-1].total
+    _assert_equal_to_whole_image(outputs, separate(x, rgb, model=trained, steps=0, device="cpu"))
+    np.testing.assert_allclose(outputs["x1"].astype(np.float64) + outputs["x2"], x, rtol=1e-6)
+
+
+def test_double_sided_mirrored_back_is_read_mirrored(tiny_mixture, trained):
+    back = tiny_mixture.rgb_back_photographed
+    outputs = _outputs(tiny_mixture.x_mixed.shape)
+    _drain(iter_apply(trained, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs, rgb_back_source=back, mirror_back=True, tile_size=20, device="cpu"))
+    reference = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, rgb_back=back, mirror_back=True, model=trained, steps=0, device="cpu")
+    _assert_equal_to_whole_image(outputs, reference)
+
+
+def test_dask_path_equals_the_local_path(trained, rng):
+    x = rng.random((50, 70)).astype(np.float32)
+    rgb = (rng.random((50, 70, 3)) * 255).astype(np.uint8)
+    local = _outputs(x.shape)
+    _drain(iter_apply(trained, x, rgb, local, tile_size=24, device="cpu"))
+    lazy = apply_dask(trained, x, rgb, tile_size=24)
+    for name in RESULT_LAYERS:
+        np.testing.assert_allclose(lazy[name].compute(scheduler="threads"), local[name], rtol=0, atol=1e-5, err_msg=name)
+
+
+class RecordingSource:
+    """A memory-mapped image that remembers the largest block read from it."""
+
+    def __init__(self, array):
+        self.array, self.largest = array, 0
+        self.shape, self.dtype = array.shape, array.dtype
+
+    def __getitem__(self, index):
+        block = self.array[index]
+        self.largest = max(self.largest, int(np.prod(block.shape[:2])))
+        return block
+
+
+def test_reads_are_bounded_by_one_halod_tile(trained, rng, tmp_path):
+    tifffile.imwrite(tmp_path / "x.tif", rng.random((150, 170)).astype(np.float32))
+    tifffile.imwrite(tmp_path / "rgb.tif", (rng.random((150, 170, 3)) * 255).astype(np.uint8), photometric="rgb")
+    x = RecordingSource(tifffile.memmap(tmp_path / "x.tif", mode="r"))
+    rgb = RecordingSource(tifffile.memmap(tmp_path / "rgb.tif", mode="r"))
+    outputs = {name: tifffile.memmap(tmp_path / f"{name}.tif", shape=(150, 170), dtype=np.float32) for name in RESULT_LAYERS}
+    _drain(iter_apply(trained, x, rgb, outputs, tile_size=32, device="cpu"))
+    bound = (32 + 2 * trained.network.receptive_radius) ** 2
+    assert 0 < x.largest <= bound and 0 < rgb.largest <= bound  # never the whole 150×170 image
+    for array in outputs.values():
+        array.flush()
+    assert np.isfinite(tifffile.imread(tmp_path / "x2.tif")).all()
+
+
+def test_bad_sources_and_a_stop(trained, rng):
+    x = rng.random((40, 50)).astype(np.float32)
+    rgb = rng.random((40, 50, 3)).astype(np.float32)
+    with pytest.raises(InputError, match="must be registered"):
+        _drain(iter_apply(trained, x, rgb[:, :49], _outputs(x.shape)))
+    with pytest.raises(InputError, match="No output given for x2"):
+        _drain(iter_apply(trained, x, rgb, {k: v for k, v in _outputs(x.shape).items() if k != "x2"}))
+    x[30, 40] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        _drain(iter_apply(trained, x, rgb, _outputs(x.shape), tile_size=16, device="cpu"))
+    stop = threading.Event()
+    stop.set()
+    events, tiles = _drain(iter_apply(trained, np.nan_to_num(x), rgb, _outputs(x.shape), tile_size=16, device="cpu", stop=stop))
+    assert tiles == 1 and len(events) == 1
+
+
+def test_cli_apply_matches_separate_with_the_model_and_dask_matches_too(tiny_mixture, tmp_path, capsys):
+    from napari_xraysep.cli import main
+
+    xray, rgb = tmp_path / "x.tif", tmp_path / "rgb.tif"
+    tifffile.imwrite(xray, tiny_mixture.x_mixed)
+    tifffile.imwrite(rgb, (tiny_mixture.rgb_surface * 255).astype(np.uint8), photometric="rgb")
+    tiny = ["--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop_size=32", "--steps", "2"]
+    assert main(["separate", str(xray), str(rgb), "--region=5,5,30,40", "--out", str(tmp_path / "trained"), *tiny]) == 0
+    model = tmp_path / "trained" / "model.pt"
+    assert main(["apply", str(model), str(xray), str(rgb), "--out", str(tmp_path / "whole"), "--tile", "20", "--device", "cpu", "--quiet"]) == 0
+    assert main(["apply", str(model), str(xray), str(rgb), "--out", str(tmp_path / "lazy"), "--tile", "24", "--dask", "--quiet"]) == 0
+    for name in RESULT_LAYERS:
+        expected = tifffile.imread(tmp_path / "trained" / f"{name}.tif")
+        for folder in ("whole", "lazy"):
+            np.testing.assert_allclose(tifffile.imread(tmp_path / folder / f"{name}.tif"), expected, atol=1e-5, err_msg=f"{folder}/{name}")
+    assert sorted(p.name for p in (tmp_path / "whole").iterdir()) == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["run.json"])
+
+    small = tmp_path / "small.tif"
+    tifffile.imwrite(small, tiny_mixture.rgb_surface[:20], photometric="rgb")
+    assert main(["apply", str(model), str(xray), str(small), "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "must be registered" in capsys.readouterr().err
+    assert not list((tmp_path / "bad").iterdir())  # nothing half-written
