@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from napari_xraysep import separate
-from napari_xraysep.core import InputError, RESULT_LAYERS
+from napari_xraysep.core import RESULT_LAYERS, InputError
 from napari_xraysep.core.streaming import apply_dask, iter_apply, tile_count
 
 

@@ -46,12 +46,11 @@ def open_image(path: str | os.PathLike[str]) -> np.ndarray:
     """An image to read tile by tile: memory-mapped when the TIFF is uncompressed and contiguous
     (no pixel is read until used), otherwise read whole (compressed files cannot be mapped)."""
     path = Path(path)
-    if path.is_file():
-        try:
-            return tifffile.memmap(path, mode="r")
-        except Exception:  # compressed, tiled or odd layouts: tifffile says so in many ways
-            pass
-    return read_image(path)
+    try:
+        return tifffile.memmap(path, mode="r")
+    except (ValueError, OSError, tifffile.TiffFileError, IndexError):
+        # compressed, tiled or damaged: read_image reads it whole or names the problem
+        return read_image(path)
 
 
 @contextlib.contextmanager
