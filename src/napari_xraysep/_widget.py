@@ -45,6 +45,7 @@ from .core import (
 )
 from .core.data import check_back, check_pair
 from .core.errors import InputError
+from .core.registration import misalignment_warning
 from .core.separation import resolve_config
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,10 @@ class XraySeparationWidget(QWidget):
         self._started = 0.0
         self._comparison: dict[str, Any] | None = None
         self._stop_reason = ""
+        self._double_sided = False  # the running or last run is of a double-sided panel
+        self._checkpoint: Path | None = None
+        self._alignment_note = ""
+        self._source_name = ""
 
         self.xray_layer = ComboBox(label="Mixed X-ray", choices=self._choices(is_xray_layer), nullable=True)
         self.rgb_layer = ComboBox(label="Surface RGB", choices=self._choices(is_rgb_layer), nullable=True)
@@ -315,6 +320,8 @@ class XraySeparationWidget(QWidget):
                 form["channels"] = model.config.channels  # a trained architecture is fixed
             resolve_device(resolve_config(config, model, form).device)  # settings checked before any work
             arrays = self._inputs(training=form["steps"] > 0)
+            # Not a blocker (the user may know better), but said before any time is spent.
+            self._alignment_note = misalignment_warning(arrays["x_mixed"], arrays["rgb_surface"]) or ""
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
@@ -346,7 +353,7 @@ class XraySeparationWidget(QWidget):
         self.progress.setRange(0, max(form["steps"], 1))
         self.progress.setValue(0)
         self.progress.setFormat("starting…" if form["steps"] else "applying the model…")
-        self.show_message("")
+        self.show_message(self._alignment_note + (" (Plugins ▸ Align photograph)" if self._alignment_note else ""), error=bool(self._alignment_note))
         worker.start()
         return worker
 
@@ -428,10 +435,11 @@ class XraySeparationWidget(QWidget):
         state = "stopped early at" if result.stopped_early else "trained for"
         steps = f"{state} {result.model.steps_trained} steps" if result.config.steps else "applied"
         self.progress.setFormat(f"run {self.runs}: {steps} · {took:.0f} s")
+        note = f" Note: {self._alignment_note}" if self._alignment_note else ""
         self.show_message(
             f"{self._stop_reason}Run {self.runs}: model {steps}. Its five layers are in the layer list; "
-            "'Compare side by side' shows x, x1, x2 and the error map together.",
-            error=bool(self._stop_reason),
+            f"'Compare side by side' shows x, x1, x2 and the error map together.{note}",
+            error=bool(self._stop_reason or note),
         )
 
     def _on_error(self, error: BaseException) -> None:

@@ -35,7 +35,16 @@ from .core.errors import InputError
 from .core.files import atomic_write
 from .core.separation import drive
 from .core.streaming import apply_dask, iter_apply
-from .io import open_image, read_image, result_memmaps, write_results
+from .core.data import check_pair, check_rgb, check_xray
+from .core.registration import (
+    CLEAR_PEAK,
+    estimate_similarity,
+    estimate_translation,
+    fit_transform,
+    misalignment_warning,
+    warp,
+)
+from .io import open_image, read_image, result_memmaps, write_results, write_tiff
 
 EXIT_USER_ERROR = 2
 
@@ -186,6 +195,9 @@ def command_separate(args: argparse.Namespace) -> int:
         region_mask = region_from_boxes(args.region, x_mixed.shape[:2])
     else:
         region_mask = None
+    warning = misalignment_warning(*check_pair(x_mixed, rgb_surface))
+    if warning:
+        warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
     rgb_back = read_image(args.rgb_back) if args.rgb_back else None
     if args.mirror_back and rgb_back is None:
         raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
@@ -274,6 +286,52 @@ def command_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_point_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """CSV rows ``photo_y,photo_x,xray_y,xray_x`` (a header line is allowed) → two (N, 2) arrays."""
+    try:
+        rows = [line.split(",") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError as error:
+        raise InputError(f"Cannot read the point pairs {path}: {error.strerror or error}.") from error
+    try:
+        values = np.array([[float(v) for v in row] for row in rows if not row[0].strip().replace("_", "").isalpha()])
+    except ValueError as error:
+        raise InputError(f"{path}: every row must be four numbers photo_y,photo_x,xray_y,xray_x ({error}).") from error
+    if values.ndim != 2 or values.shape[1] != 4:
+        raise InputError(f"{path}: every row must be four numbers photo_y,photo_x,xray_y,xray_x.")
+    return values[:, :2], values[:, 2:]
+
+
+def command_align(args: argparse.Namespace) -> int:
+    """Register the photograph to the X-ray: from point pairs, or automatically from shared edges."""
+    if Path(args.out).exists() and not args.overwrite:
+        raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
+    x_mixed, photo = read_image(args.xray), read_image(args.rgb)
+    check_xray(x_mixed)
+    photo = check_rgb(photo)
+    if args.points:
+        alignment = fit_transform(*read_point_pairs(args.points), args.transform)
+    elif args.transform in ("translation", "similarity"):
+        estimate = estimate_translation if args.transform == "translation" else estimate_similarity
+        alignment, confidence = estimate(x_mixed, photo)
+        if confidence < CLEAR_PEAK:
+            warnings.warn(f"The automatic alignment is uncertain (peak {confidence:.1f}); check it, or give --points.", UserWarning, stacklevel=1)
+    else:
+        raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
+    aligned = warp(photo, alignment, x_mixed.shape)
+    if np.issubdtype(photo.dtype, np.integer):
+        limits = np.iinfo(photo.dtype)
+        aligned = np.clip(np.rint(aligned), limits.min, limits.max).astype(photo.dtype)
+    record = {"transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "residual_px": alignment.residual_px, "xray": str(args.xray), "rgb": str(args.rgb)}
+    write_tiff(args.out, aligned, {"alignment": record})
+    dy, dx = alignment.shift
+    print(
+        f"Aligned {args.rgb} to {args.xray} ({alignment.kind}: shift {dy:+.2f}, {dx:+.2f} px, rotation "
+        f"{alignment.rotation_deg:+.2f}°, scale {alignment.scale:.4f}, point residual {alignment.residual_px:.2f} px) → {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def command_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -350,6 +408,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
     apply_cmd.set_defaults(handler=command_apply)
+
+    align_cmd = commands.add_parser("align", help="register the photograph to the X-ray (point pairs or automatic)")
+    align_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF (the reference)")
+    align_cmd.add_argument("rgb", type=Path, help="photograph TIFF to align")
+    align_cmd.add_argument("--out", required=True, type=Path, help="the aligned photograph (TIFF, the X-ray's size)")
+    align_cmd.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    align_cmd.add_argument(
+        "--transform", choices=("translation", "similarity", "affine", "projective"), default="similarity",
+        help="without --points: translation or similarity (rotation + scale + shift), found from shared edges",
+    )
+    align_cmd.add_argument("--points", type=Path, metavar="PAIRS.csv", help="rows photo_y,photo_x,xray_y,xray_x")
+    align_cmd.set_defaults(handler=command_align)
 
     demo_cmd = commands.add_parser("demo", help="run the whole job on the bundled synthetic sample")
     common(demo_cmd)

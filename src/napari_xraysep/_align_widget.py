@@ -1,0 +1,175 @@
+"""The "Align photograph" dock widget: check that the photograph is registered to the X-ray, and align
+it — automatically (shift, or rotation + scale + shift) or from point pairs in two Points layers.
+
+Only translation: layers in, :mod:`.core.registration` does the work (in a worker thread when it takes
+seconds), and the aligned photograph comes back as a new layer; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, PushButton
+from napari.qt.threading import create_worker
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ._layers import is_rgb_layer, is_xray_layer, layer_array
+from .core import XraySepError
+from .core.registration import (
+    Alignment,
+    check_alignment,
+    estimate_similarity,
+    estimate_translation,
+    fit_transform,
+    misalignment_warning,
+    warp,
+)
+
+TRANSFORMS = ("translation", "similarity", "affine", "projective")
+
+
+def is_points_layer(layer: Any) -> bool:
+    return getattr(layer, "_type_string", None) == "points"
+
+
+class AlignmentWidget(QWidget):
+    """Dock widget; see docs/usage.md ("Align the photograph")."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self.xray_layer = ComboBox(label="Mixed X-ray", choices=self._choices(is_xray_layer), nullable=True)
+        self.rgb_layer = ComboBox(label="Photograph", choices=self._choices(is_rgb_layer), nullable=True)
+        self.check_button = PushButton(text="Check alignment")
+        self.auto_transform = ComboBox(label="Automatic", choices=["translation", "similarity"], value="similarity")
+        self.auto_button = PushButton(text="Align automatically")
+        self.photo_points = ComboBox(label="Points on photo", choices=self._choices(is_points_layer), nullable=True, value=None)
+        self.xray_points = ComboBox(label="Points on X-ray", choices=self._choices(is_points_layer), nullable=True, value=None)
+        self.add_points_button = PushButton(text="Add point layers")
+        self.transform = ComboBox(label="Transform", choices=list(TRANSFORMS), value="affine")
+        self.points_button = PushButton(text="Align from points")
+        form = Container(
+            widgets=[
+                self.xray_layer, self.rgb_layer, self.check_button, self.auto_transform, self.auto_button,
+                self.add_points_button, self.photo_points, self.xray_points, self.transform, self.points_button,
+            ]
+        )
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(form.native)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+        self.check_button.changed.connect(self.check)
+        self.auto_button.changed.connect(self.align_automatically)
+        self.add_points_button.changed.connect(self.add_point_layers)
+        self.points_button.changed.connect(self.align_from_points)
+        for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
+            event.connect(self._refresh)
+        self._refresh()
+
+    def _choices(self, accept):
+        return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
+
+    def _refresh(self, *_: Any) -> None:
+        for combo in (self.xray_layer, self.rgb_layer, self.photo_points, self.xray_points):
+            current = combo.value
+            combo.reset_choices()
+            if current is not None and current not in combo.choices:
+                combo.value = None
+            elif current is None and combo in (self.xray_layer, self.rgb_layer):
+                combo.value = next((c for c in combo.choices if c is not None), None)
+
+    def _images(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.xray_layer.value is None or self.rgb_layer.value is None:
+            raise XraySepError("Choose the mixed X-ray and the photograph to align.")
+        return layer_array(self.xray_layer.value), layer_array(self.rgb_layer.value)
+
+    def check(self) -> str:
+        """Say whether the photograph looks shifted against the X-ray (same size images)."""
+        try:
+            x_mixed, photo = self._images()
+            if x_mixed.shape != photo.shape[:2]:
+                raise XraySepError(
+                    f"The X-ray is {x_mixed.shape[0]}×{x_mixed.shape[1]} and the photograph "
+                    f"{photo.shape[0]}×{photo.shape[1]}: align it from point pairs."
+                )
+            warning = misalignment_warning(x_mixed, photo)
+            dy, dx, confidence = check_alignment(x_mixed, photo)
+        except XraySepError as error:
+            return self.show_message(str(error), error=True)
+        if warning:
+            return self.show_message(warning, error=True)
+        return self.show_message(f"Aligned to within a pixel (offset {dy:+.2f}, {dx:+.2f} px; peak {confidence:.0f}).")
+
+    def align_automatically(self):
+        """Estimate the transform in a worker thread; the aligned photograph arrives as a new layer."""
+        try:
+            x_mixed, photo = self._images()
+        except XraySepError as error:
+            self.show_message(str(error), error=True)
+            return None
+        estimate = estimate_translation if self.auto_transform.value == "translation" else estimate_similarity
+        source = self.rgb_layer.value
+
+        def run() -> tuple[Alignment, np.ndarray]:
+            alignment, _ = estimate(x_mixed, photo)
+            return alignment, warp(photo, alignment, x_mixed.shape)
+
+        self.show_message("Estimating the alignment…")
+        self.worker = create_worker(
+            run, _start_thread=False,
+            _connect={"returned": lambda out: self._add_aligned(source, *out), "errored": self._on_error},
+        )
+        self.worker.start()
+        return self.worker
+
+    def add_point_layers(self) -> None:
+        """Two Points layers to place matching points in: one over the photograph, one over the X-ray."""
+        photo_layer = self.viewer.add_points(name="points on photo", face_color="#ffcc00", size=12)
+        xray_layer = self.viewer.add_points(name="points on X-ray", face_color="#00ccff", size=12)
+        self.photo_points.value, self.xray_points.value = photo_layer, xray_layer
+        self.show_message(
+            "Click the same features (a corner, a highlight) in the same order: first in 'points on photo' "
+            "over the photograph, then in 'points on X-ray' over the X-ray. 3 pairs for affine, 4 for projective."
+        )
+
+    def align_from_points(self) -> Any:
+        try:
+            x_mixed, photo = self._images()
+            if self.photo_points.value is None or self.xray_points.value is None:
+                raise XraySepError("Choose the two Points layers (Add point layers), one on each image.")
+            photo_points = np.asarray(self.photo_points.value.data)[:, -2:]
+            xray_points = np.asarray(self.xray_points.value.data)[:, -2:]
+            alignment = fit_transform(photo_points, xray_points, self.transform.value)
+        except XraySepError as error:
+            self.show_message(str(error), error=True)
+            return None
+        return self._add_aligned(self.rgb_layer.value, alignment, warp(photo, alignment, x_mixed.shape))
+
+    def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray) -> Any:
+        photo = layer_array(source)
+        if np.issubdtype(photo.dtype, np.integer):
+            limits = np.iinfo(photo.dtype)
+            aligned = np.clip(np.rint(aligned), limits.min, limits.max).astype(photo.dtype)
+        record = {"transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "residual_px": alignment.residual_px}
+        layer = self.viewer.add_image(aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record})
+        dy, dx = alignment.shift
+        residual = f"; the point pairs fit to {alignment.residual_px:.2f} px (RMS)" if alignment.residual_px else ""
+        self.show_message(
+            f"Added '{layer.name}' ({alignment.kind}: shift {dy:+.2f}, {dx:+.2f} px, rotation "
+            f"{alignment.rotation_deg:+.2f}°, scale {alignment.scale:.4f}{residual}). Use it as the surface RGB."
+        )
+        return layer
+
+    def _on_error(self, error: BaseException) -> None:
+        self.show_message(str(error) if isinstance(error, XraySepError) else f"Alignment failed: {error}", error=True)
+
+    def show_message(self, text: str, error: bool = False) -> str:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #ff6b6b;" if error else "")
+        return text
