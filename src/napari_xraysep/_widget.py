@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton, SpinBox
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, LineEdit, PushButton, Select, SpinBox
 from napari.qt.threading import GeneratorWorker, create_worker
 from qtpy.QtCore import QPointF, QStandardPaths, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
@@ -142,6 +142,11 @@ class XraySeparationWidget(QWidget):
             tooltip="double-sided panel only: the back's photograph (then no region is needed)",
         )
         self.mirror_back = CheckBox(label="Mirror back side", value=False, tooltip="the back photograph was taken from behind")
+        self.side_layers = Select(
+            label="Side channels", choices=self._choices(is_xray_layer), value=[],
+            tooltip="extra registered maps (infrared, XRF element maps such as Cu-K) read beside the RGB; Ctrl-click to choose several",
+        )
+        self.side_layers.native.setMaximumHeight(80)
         self.preset = ComboBox(label="Preset", choices=list(PRESETS), value="default")
         self.steps = SpinBox(label="Steps", min=0, max=1_000_000)
         self.exclusion_weight = FloatSpinBox(label="λ (exclusion)", min=0.0, max=1e7, step=1.0)
@@ -163,6 +168,7 @@ class XraySeparationWidget(QWidget):
         form = Container(
             widgets=[
                 self.xray_layer, self.rgb_layer, self.region_layer, self.draw_button, self.back_layer, self.mirror_back,
+                self.side_layers,
                 self.preset, self.steps, self.exclusion_weight, self.channels, self.learning_rate, self.seed,
                 self.warm_start, self.device, self.preview_every,
             ]
@@ -213,6 +219,9 @@ class XraySeparationWidget(QWidget):
     def _refresh_choices(self, *_: Any) -> None:
         if not self._lifetime["alive"]:
             return
+        chosen_sides = list(self.side_layers.value)
+        self.side_layers.reset_choices()
+        self.side_layers.value = [layer for layer in chosen_sides if layer in self.side_layers.choices]
         for combo in (self.xray_layer, self.rgb_layer, self.region_layer, self.back_layer):
             current = combo.value
             combo.reset_choices()
@@ -277,6 +286,9 @@ class XraySeparationWidget(QWidget):
         if back is not None and same_layer(back, rgb):
             raise InputError("The back side RGB is the surface RGB layer; choose the back's photograph, or none.")
         x_mixed, rgb_surface = check_pair(layer_array(xray), layer_array(rgb))
+        sides = list(self.side_layers.value)
+        if any(same_layer(side, xray) for side in sides):
+            raise InputError("The mixed X-ray cannot be its own side channel; choose other maps, or none.")
         rgb_back, mirror = (None, False) if back is None else (layer_array(back), bool(self.mirror_back.value))
         if rgb_back is not None:
             check_back(rgb_back, x_mixed, mirror)
@@ -287,6 +299,7 @@ class XraySeparationWidget(QWidget):
             region = region_mask_from_layer(self.region_layer.value, x_mixed.shape)
         return {
             "x_mixed": x_mixed, "rgb_surface": rgb_surface, "region_mask": region, "rgb_back": rgb_back, "mirror_back": mirror,
+            "side_channels": [layer_array(side) for side in sides],
         }
 
     # ---------------------------------------------------------------- training
@@ -329,7 +342,9 @@ class XraySeparationWidget(QWidget):
         self.stop_event = threading.Event()
         self._lifetime["stop"] = self.stop_event
         self._stop_reason = ""
-        self._training_inputs = [self.xray_layer.value, self.rgb_layer.value, self.region_layer.value, self.back_layer.value]
+        self._training_inputs = [
+            self.xray_layer.value, self.rgb_layer.value, self.region_layer.value, self.back_layer.value, *self.side_layers.value,
+        ]
         self._double_sided = arrays["rgb_back"] is not None
         self._source_name = self.xray_layer.value.name
         self._history = []

@@ -148,12 +148,13 @@ def run_separation(
     mirror_back: bool = False,
     checkpoint: Path | None = None,
     checkpoint_every_s: float = 300.0,
+    side_channels: Sequence[np.ndarray] = (),
 ) -> SeparationResult:
     model = load_model(model_path) if model_path else None
     stop = threading.Event()
     steps = iter_separate(
-        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, config=config,
-        model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
+        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
     )
     report = None if quiet else ProgressBar()
     with stop_on_first_interrupt(stop):
@@ -211,12 +212,13 @@ def command_separate(args: argparse.Namespace) -> int:
     result = run_separation(
         x_mixed, rgb_surface, region_mask, config, _config_from_args(args), args.model, args.quiet,
         rgb_back=rgb_back, mirror_back=args.mirror_back, checkpoint=out / "model.pt",
-        checkpoint_every_s=60 * args.checkpoint_every,
+        checkpoint_every_s=60 * args.checkpoint_every, side_channels=[read_image(path) for path in args.side or []],
     )
     inputs = {
         "xray": str(args.xray),
         "rgb": str(args.rgb),
         "rgb_back": str(args.rgb_back) if args.rgb_back else None,
+        "side_channels": [str(path) for path in args.side or []],
         "region_mask": str(args.region_mask) if args.region_mask else None,
         "regions": args.region,
         "model": str(args.model) if args.model else None,
@@ -379,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     separate_cmd.add_argument(
         "--rgb-back", type=Path, metavar="BACK",
         help="double-sided panel: photograph of the back side, registered to the X-ray (no region needed)",
+    )
+    separate_cmd.add_argument(
+        "--side", type=Path, action="append", metavar="MAP.tif",
+        help="an extra registered single-channel map (infrared, an XRF element map such as Cu-K) the surface "
+        "encoder reads beside the RGB; repeatable",
     )
     separate_cmd.add_argument(
         "--checkpoint-every", type=float, default=5.0, metavar="MINUTES",

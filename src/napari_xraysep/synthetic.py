@@ -248,6 +248,7 @@ class SyntheticMixture:
     rgb_hidden: np.ndarray  # photograph the hidden painting would have had, in the X-ray's orientation
     case: str
     seed: int
+    copper_map: np.ndarray | None = None  # simulated macro-XRF Cu-K map of the surface (H, W)
 
     @property
     def rgb_back_photographed(self) -> np.ndarray:
@@ -300,6 +301,10 @@ def make_mixture(case: str = "concealed_portrait", shape: tuple[int, int] = (256
     weave = canvas_weave(shape, rng, recipe.weave_amplitude)
     noise = recipe.noise_sigma * rng.standard_normal(shape)
     f32 = np.float32
+    # Macro-XRF sees copper in the surface paint: its amount (weight × thickness), blurred by the
+    # scanning beam, with counting noise. Drawn after everything else so other arrays keep their values.
+    copper = surface.weights[..., PIGMENT_NAMES.index("copper_black")] * np.clip(surface.thickness, 0.2, None)
+    copper_map = gaussian_blur(copper, 1.5) + 0.02 * rng.standard_normal(shape)
     return SyntheticMixture(
         x_mixed=(x1_true + x2_true + weave + noise).astype(f32),
         rgb_surface=surface.rgb().astype(f32),
@@ -311,6 +316,7 @@ def make_mixture(case: str = "concealed_portrait", shape: tuple[int, int] = (256
         rgb_hidden=hidden.rgb().astype(f32),
         case=case,
         seed=seed,
+        copper_map=copper_map.astype(f32),
     )
 
 

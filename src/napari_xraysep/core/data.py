@@ -53,6 +53,9 @@ class SeparationInputs:
     x_normalisation: Normalisation
     rgb_normalisation: Normalisation  # shared by both sides of a double-sided panel
     rgb_back: np.ndarray | None = None  # (3, H, W) float32, unit range, in the X-ray's orientation
+    # Extra registered maps (infrared, XRF element maps) read by E_r after the RGB: rgb_surface is
+    # then (3 + k, H, W); each map has its own normalisation.
+    side_normalisations: tuple[Normalisation, ...] = ()
 
     @property
     def double_sided(self) -> bool:
@@ -209,6 +212,17 @@ def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) 
     return check_region(mask, shape)
 
 
+def check_side_channel(side: np.ndarray, shape: tuple[int, int], index: int) -> np.ndarray:
+    """An extra registered single-channel map (e.g. a macro-XRF element map) of the X-ray's size."""
+    what = f"side channel {index + 1}"
+    side = np.asarray(side)
+    if side.ndim != 2:
+        raise InputError(f"The {what} must be a 2-D single-channel map; got shape {_describe(side.shape)}.")
+    _check_numeric(side, what)
+    check_registered(shape, side.shape, what)
+    return side
+
+
 def prepare_inputs(
     x_mixed: np.ndarray,
     rgb_surface: np.ndarray,
@@ -216,19 +230,30 @@ def prepare_inputs(
     *,
     rgb_back: np.ndarray | None = None,
     mirror_back: bool = False,
+    side_channels: Sequence[np.ndarray] = (),
     min_size: int = 1,
     x_normalisation: Normalisation | None = None,
     rgb_normalisation: Normalisation | None = None,
+    side_normalisations: Sequence[Normalisation] | None = None,
 ) -> SeparationInputs:
     """Validate the user's arrays and bring them to unit range (float32, channels first for RGB).
 
     ``rgb_back`` makes it a double-sided panel (``mirror_back`` if that photograph was taken from
     behind); both photographs share one normalisation, since one encoder reads both.
+    ``side_channels`` are extra registered maps the surface encoder reads after the RGB.
     ``min_size`` is the smallest side the chosen training/inference setting can handle (a patch);
     normalisations may be given, e.g. from a trained model, so new data maps into the same units.
     """
     x_mixed, rgb_surface = check_pair(x_mixed, rgb_surface)
     back = None if rgb_back is None else check_back(rgb_back, x_mixed, mirror_back)
+    sides = [check_side_channel(side, x_mixed.shape, i) for i, side in enumerate(side_channels)]
+    if sides and back is not None:
+        raise InputError("Side channels are for the concealed-design separation; a double-sided panel takes none.")
+    if side_normalisations is not None and len(side_normalisations) != len(sides):
+        raise InputError(
+            f"The model was trained with {len(side_normalisations)} side channel(s); {len(sides)} given. "
+            "Give the same kinds of maps, in the same order."
+        )
     height, width = x_mixed.shape
     if min(height, width) < min_size:
         raise InputError(
@@ -245,15 +270,20 @@ def prepare_inputs(
         )
     x_norm = x_normalisation or Normalisation.fit(x_mixed)
     rgb_norm = rgb_normalisation or Normalisation.fit(rgb_surface if back is None else np.stack([rgb_surface, back]))
+    side_norms = tuple(side_normalisations) if side_normalisations is not None else tuple(Normalisation.fit(s) for s in sides)
 
     def channels_first(rgb: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.moveaxis(rgb_norm.to_unit(rgb), -1, 0))
 
+    surface = channels_first(rgb_surface)
+    if sides:
+        surface = np.concatenate([surface, np.stack([n.to_unit(s) for n, s in zip(side_norms, sides)])])
     return SeparationInputs(
         x_mixed=x_norm.to_unit(x_mixed),
-        rgb_surface=channels_first(rgb_surface),
+        rgb_surface=surface,
         region_mask=region,
         x_normalisation=x_norm,
         rgb_normalisation=rgb_norm,
         rgb_back=None if back is None else channels_first(back),
+        side_normalisations=side_norms,
     )

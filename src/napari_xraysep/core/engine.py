@@ -85,6 +85,7 @@ class TrainedModel:
     rgb_normalisation: Normalisation
     steps_trained: int = 0
     loss_history: list[dict[str, float]] = field(default_factory=list)
+    side_normalisations: tuple[Normalisation, ...] = ()  # one per side channel it was trained with
 
 
 def available_devices() -> list[str]:
@@ -125,6 +126,7 @@ def new_model(
     rgb_channels: int = 3,
     x_normalisation: Normalisation = UNIT,
     rgb_normalisation: Normalisation = UNIT,
+    side_normalisations: tuple[Normalisation, ...] = (),
 ) -> TrainedModel:
     """A network to train: the shipped warm start if ``config.warm_start``, else a random one
     seeded by ``config.seed`` without touching the global RNG."""
@@ -140,7 +142,14 @@ def new_model(
         from .warmstart import warm_start_state  # warmstart → modelfile → engine: import when used
 
         network.load_state_dict(warm_start_state(config, rgb_channels))
-    return TrainedModel(network, config, x_normalisation, rgb_normalisation)
+    return TrainedModel(network, config, x_normalisation, rgb_normalisation, side_normalisations=side_normalisations)
+
+
+def new_model_for(inputs: SeparationInputs, config: SeparationConfig) -> TrainedModel:
+    """A new model shaped for these inputs (photograph and side channels) and mapping their units."""
+    return new_model(
+        config, inputs.rgb_surface.shape[0], inputs.x_normalisation, inputs.rgb_normalisation, inputs.side_normalisations
+    )
 
 
 LossFunction = Callable[[torch.Tensor, AutoEncoderOutputs], dict[str, torch.Tensor]]
@@ -176,7 +185,8 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
     if inputs.region_mask is None:
         raise InputError("Training needs a region: draw where the hidden design shows most.")
     c = inputs.rgb_surface.shape[0]
-    label = labeled_surface_xray(inputs.x_mixed, inputs.rgb_surface, inputs.region_mask, config.label_match)
+    # x̄1 pastes the photograph's grayscale: the RGB channels, not any side channels after them.
+    label = labeled_surface_xray(inputs.x_mixed, inputs.rgb_surface[:3], inputs.region_mask, config.label_match)
 
     def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
         return separation_loss(
@@ -278,7 +288,7 @@ def train(
     """Train on one image for ``config.steps`` steps (from ``model`` if given): the concealed-design
     method, or the double-sided one when the inputs carry a back side. See :func:`fit`."""
     objective = objective_for(inputs, config)
-    model = model or new_model(config, inputs.rgb_surface.shape[0], inputs.x_normalisation, inputs.rgb_normalisation)
+    model = model or new_model_for(inputs, config)
     return (yield from fit(objective, config, model, stop, preview_inputs=inputs))
 
 

@@ -37,6 +37,7 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
         "rgb_channels": model.network.encode_rgb[0].in_channels,
         "x_normalisation": model.x_normalisation.to_dict(),
         "rgb_normalisation": model.rgb_normalisation.to_dict(),
+        "side_normalisations": [n.to_dict() for n in model.side_normalisations],
         "steps_trained": model.steps_trained,
         "loss_history": model.loss_history,
         "state_dict": {name: value.detach().cpu() for name, value in model.network.state_dict().items()},
@@ -98,6 +99,7 @@ def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
             rgb_normalisation=Normalisation(**data["rgb_normalisation"]),
             steps_trained=int(data["steps_trained"]),
             loss_history=list(data["loss_history"]),
+            side_normalisations=tuple(Normalisation(**n) for n in data.get("side_normalisations", [])),
         )
     except (KeyError, TypeError, RuntimeError, InputError) as error:
         raise ModelFileError(f"{source} is damaged or inconsistent: {error}") from error

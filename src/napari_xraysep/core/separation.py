@@ -12,7 +12,7 @@ import datetime as _dt
 import os
 import platform
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ import torch
 from .._version import __version__
 from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs
-from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model, predict, resolve_device, train
+from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model_for, predict, resolve_device, train
 from .errors import InputError, TrainingError
 from .modelfile import save_model
 from .refine import refine
@@ -79,6 +79,7 @@ class SeparationResult:
             "steps_trained": self.model.steps_trained,
             "stopped_early": self.stopped_early,
             "double_sided": self.double_sided,
+            "side_channels": len(self.model.side_normalisations),
             "mirror_back": self.mirror_back,
             "final_losses": history[-1] if history else None,
             "x_normalisation": self.model.x_normalisation.to_dict(),
@@ -120,6 +121,7 @@ def iter_separate(
     *,
     rgb_back: np.ndarray | None = None,
     mirror_back: bool = False,
+    side_channels: Sequence[np.ndarray] = (),
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
@@ -132,7 +134,9 @@ def iter_separate(
     ``x_mixed`` (H, W) and ``rgb_surface`` (H, W, 3) in any 8/16-bit or float units;
     ``region_mask`` (H, W) bool — needed unless only applying ``model`` (``steps=0``) or separating
     a double-sided panel: ``rgb_back`` (H, W, 3), the back side's photograph, ``mirror_back`` if
-    it was taken from behind (not yet flipped to the X-ray's orientation).
+    it was taken from behind (not yet flipped to the X-ray's orientation). ``side_channels``: extra
+    registered (H, W) maps — infrared, macro-XRF element maps — that the surface encoder reads
+    beside the RGB (a model trained with them needs the same maps again).
     Keyword ``settings`` override fields of :class:`SeparationConfig`. If ``stop`` is set during
     training, the model reached so far is applied and the result is marked ``stopped_early``.
 
@@ -148,9 +152,11 @@ def iter_separate(
         region_mask,
         rgb_back=rgb_back,
         mirror_back=mirror_back,
+        side_channels=side_channels,
         min_size=config.min_image_size if training else 1,
         x_normalisation=model.x_normalisation if model else None,
         rgb_normalisation=model.rgb_normalisation if model else None,
+        side_normalisations=model.side_normalisations if model else None,
     )
     if model is not None:
         # Continue from a copy: the caller's model (and any result made with it) stays as it was.
@@ -162,7 +168,7 @@ def iter_separate(
     started = time.perf_counter()
     if training:
         # Made here, not inside train(), so checkpoints can save it while it trains.
-        model = model or new_model(config, inputs.rgb_surface.shape[0], inputs.x_normalisation, inputs.rgb_normalisation)
+        model = model or new_model_for(inputs, config)
         steps, done, last_saved = train(inputs, config, model, stop), 0, time.monotonic()
         try:
             while True:
@@ -214,6 +220,7 @@ def separate(
     *,
     rgb_back: np.ndarray | None = None,
     mirror_back: bool = False,
+    side_channels: Sequence[np.ndarray] = (),
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
@@ -224,8 +231,8 @@ def separate(
 ) -> SeparationResult:
     """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
     steps = iter_separate(
-        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, config=config,
-        model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
+        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
     )
     return drive(steps, on_progress)
 

@@ -62,6 +62,14 @@ def check_sources(x_source: Any, rgb_source: Any, rgb_back_source: Any = None) -
     return tuple(x_source.shape)  # type: ignore[return-value]
 
 
+def _check_no_side_channels(model: TrainedModel) -> None:
+    if model.side_normalisations:
+        raise InputError(
+            f"This model reads {len(model.side_normalisations)} side channel(s) beside the photograph; applying "
+            "it tile by tile does not take side channels yet — use separate(..., side_channels=...) instead."
+        )
+
+
 def tile_count(shape: tuple[int, int], tile_size: int) -> int:
     return math.ceil(shape[0] / tile_size) * math.ceil(shape[1] / tile_size)
 
@@ -118,6 +126,7 @@ def iter_apply(
     from the names in RESULT_LAYERS to (H, W) writable arrays); yields after every tile and returns
     the number of tiles written (fewer if ``stop`` was set)."""
     height, width = check_sources(x_source, rgb_source, rgb_back_source)
+    _check_no_side_channels(model)
     missing = [name for name in RESULT_LAYERS if name not in outputs]
     if missing:
         raise InputError(f"No output given for {', '.join(missing)}.")
@@ -160,6 +169,7 @@ def apply_dask(
     except ImportError as error:  # pragma: no cover - dask ships with napari; only bare installs lack it
         raise InputError("The dask path needs dask: pip install 'napari-xraysep[dask]'.") from error
     height, width = check_sources(x_source, rgb_source, rgb_back_source)
+    _check_no_side_channels(model)
     tile_size = tile_size or model.config.tile_size
     halo = model.network.receptive_radius
     photos = [da.asarray(rgb_source)[..., :3]]

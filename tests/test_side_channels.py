@@ -1,0 +1,84 @@
+"""Extra side-information channels (infrared, macro-XRF element maps) read by the surface encoder."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_xraysep import load_model, save_model, separate
+from napari_xraysep.cli import main
+from napari_xraysep.core import InputError, RESULT_LAYERS, prepare_inputs
+from napari_xraysep.core.streaming import iter_apply
+from napari_xraysep.synthetic import make_mixture
+
+TINY = {"channels": 4, "crop_size": 32, "batch_size": 2, "steps": 2, "device": "cpu", "tile_size": 40}
+
+
+def test_the_simulated_copper_map_sees_only_copper_paint():
+    copper = make_mixture("copper_headdress", (96, 128), seed=0).copper_map
+    plain = make_mixture("concealed_portrait", (96, 128), seed=0).copper_map
+    assert copper.max() > 0.5 and np.percentile(copper, 99) > 0.3
+    assert np.abs(plain).max() < 0.15  # counting noise only: no copper pigment on that painting
+
+
+def test_side_maps_follow_the_rgb_with_their_own_normalisation(tiny_mixture):
+    side = 1000 + 500 * tiny_mixture.copper_map
+    inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=[side])
+    assert inputs.rgb_surface.shape == (4, *tiny_mixture.x_mixed.shape)
+    assert inputs.rgb_surface[3].min() == pytest.approx(0) and inputs.rgb_surface[3].max() == pytest.approx(1)
+    (norm,) = inputs.side_normalisations
+    assert (norm.offset, norm.scale) == pytest.approx((side.min(), np.ptp(side)))
+
+
+@pytest.mark.parametrize(
+    ("side", "message"),
+    [(np.zeros((48, 64, 3)), "side channel 1 must be a 2-D"), (np.zeros((40, 64)), "side channel 1 is 40×64"),
+     (np.full((48, 64), np.nan), "side channel 1 contains")],
+)
+def test_bad_side_maps_are_named(tiny_mixture, side, message):
+    with pytest.raises(InputError, match=message):
+        prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, None, side_channels=[side])
+
+
+def test_a_model_with_side_channels_keeps_them_and_asks_for_them_again(tiny_mixture, tmp_path):
+    maps = [tiny_mixture.copper_map, tiny_mixture.x_mixed ** 2]
+    result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=maps, **TINY)
+    assert result.model.network.encode_rgb[0].in_channels == 5 and result.provenance()["side_channels"] == 2
+    model = load_model(save_model(result.model, tmp_path / "m.pt"))
+    assert model.side_normalisations == result.model.side_normalisations
+    again = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps, model=model, steps=0, device="cpu")
+    np.testing.assert_allclose(again.x2, result.x2, atol=1e-5)
+    with pytest.raises(InputError, match="trained with 2 side channel"):
+        separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps[:1], model=model, steps=0)
+    with pytest.raises(InputError, match="tile by tile does not take side channels"):
+        outputs = {name: np.zeros(tiny_mixture.x_mixed.shape, np.float32) for name in RESULT_LAYERS}
+        next(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs))
+    with pytest.raises(InputError, match="double-sided panel takes none"):
+        separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, rgb_back=tiny_mixture.rgb_hidden, side_channels=maps, **TINY)
+
+
+def test_cli_side_option(tiny_mixture, tmp_path):
+    paths = {name: tmp_path / f"{name}.tif" for name in ("x", "rgb", "cu")}
+    tifffile.imwrite(paths["x"], tiny_mixture.x_mixed)
+    tifffile.imwrite(paths["rgb"], tiny_mixture.rgb_surface, photometric="rgb")
+    tifffile.imwrite(paths["cu"], tiny_mixture.copper_map)
+    out = tmp_path / "out"
+    args = ["separate", str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]), "--region=5,5,30,40", "--out", str(out),
+            "--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop_size=32"]
+    assert main(args) == 0
+    assert load_model(out / "model.pt").network.encode_rgb[0].in_channels == 4
+
+
+def test_widget_side_channels(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-xraysep", "concealed_portrait")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
+    widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 1, 4, 0
+    copper = viewer.add_image(make_mixture("concealed_portrait", (256, 384), 0).copper_map, name="Cu-K map")
+    widget.side_layers.value = [widget.xray_layer.value]
+    assert widget.train() is None and "cannot be its own side channel" in widget.message.text()
+    widget.side_layers.value = [copper]
+    widget.train()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert widget.current_model.network.encode_rgb[0].in_channels == 4
+    viewer.layers.remove(copper)
+    assert list(widget.side_layers.value) == []  # a removed layer leaves the choice
