@@ -40,6 +40,35 @@ def open_viewer(steps: int) -> tuple[napari.Viewer, object]:
     return viewer, widget
 
 
+def extras() -> int:
+    """The alignment widget on a shifted photograph, and a Cu-K map chosen as a side channel."""
+    import numpy as np
+
+    from napari_xraysep.core.registration import Alignment, warp
+    from napari_xraysep.synthetic import make_mixture
+
+    viewer = napari.Viewer(title="napari-xraysep")
+    viewer.window._qt_window.resize(1500, 950)
+    mixture = make_mixture("copper_headdress", (256, 384), seed=0)
+    viewer.add_image(mixture.x_mixed, name="mixed X-ray", colormap="gray")
+    shift = np.array([[1, 0, 6.0], [0, 1, -4.0], [0, 0, 1.0]])
+    shifted = warp(mixture.rgb_surface, Alignment(np.linalg.inv(shift), "translation", 0.0), mixture.x_mixed.shape)
+    viewer.add_image(shifted, name="photo (not registered)", rgb=True, opacity=0.6)
+    _, aligner = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
+    aligner.check()
+    shoot(viewer, "5-align-photograph.png")
+    viewer.layers.remove("photo (not registered)")
+    viewer.add_image(mixture.rgb_surface, name="surface RGB", rgb=True)
+    viewer.add_image(mixture.copper_map, name="Cu-K map (XRF)", colormap="copper", visible=False)
+    viewer.window.remove_dock_widget(aligner)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
+    widget.side_layers.value = [viewer.layers["Cu-K map (XRF)"]]
+    viewer.layers["Cu-K map (XRF)"].visible = True
+    shoot(viewer, "6-side-channels.png")
+    viewer.close()
+    return 0
+
+
 def main(phase: str, steps: int = 200) -> int:
     """Two phases in two processes, each drawing the whole canvas once before hiding layers: with
     Mesa's software OpenGL (what Xvfb offers), vispy crashed (SIGSEGV in glDrawArrays) in other
@@ -71,8 +100,8 @@ def main(phase: str, steps: int = 200) -> int:
 
 
 if __name__ == "__main__":
-    for phase in ("during", "after"):
+    for phase in ("during", "after", "extras"):
         if len(sys.argv) < 2:
             subprocess.run([sys.executable, __file__, phase], check=True)
     if len(sys.argv) >= 2:
-        sys.exit(main(sys.argv[1]))
+        sys.exit(extras() if sys.argv[1] == "extras" else main(sys.argv[1]))

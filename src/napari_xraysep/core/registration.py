@@ -124,13 +124,15 @@ def check_alignment(x_mixed: np.ndarray, photo: np.ndarray, side: int = 1024) ->
     on a side (fast enough to run before every separation). A clear peak (confidence > 8) away
     from zero by a pixel or more means the two are not registered."""
     x_mixed, photo = np.asarray(x_mixed), np.asarray(photo)
+    if min(x_mixed.shape[:2]) < MIN_CHECK_SIDE:  # too small to have edges to compare: no verdict
+        return 0.0, 0.0, 0.0
     factor = max(1, int(np.ceil(max(x_mixed.shape[:2]) / side)))
     alignment, confidence = estimate_translation(_shrink(x_mixed.astype(np.float64), factor), _shrink(_luma(photo), factor))
     dy, dx = alignment.shift
     return dy * factor, dx * factor, confidence
 
 
-MISALIGNED_PX, CLEAR_PEAK = 1.0, 8.0
+MISALIGNED_PX, CLEAR_PEAK, MIN_CHECK_SIDE = 1.0, 8.0, 16
 
 
 def misalignment_warning(x_mixed: np.ndarray, photo: np.ndarray) -> str | None:
