@@ -380,6 +380,9 @@ image gradients make the term tiny, so λ must be ~100; normalising the gradient
 help. Larger λ over-suppresses x̂2. 32 channels at 200 steps (~80 s on two idle CPU cores) was the
 best trade-off tried.
 
+More: [side channels against the copper artefact](benchmarks-side-channels.md) ·
+[speed and memory](benchmarks-speed.md).
+
 Montages (seed 0): photograph, mixed X-ray, true hidden X-ray, then x2 from least squares,
 paper-faithful and default (each affinely fitted to the truth, same contrast).
 

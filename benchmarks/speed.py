@@ -17,6 +17,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -156,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--channels", type=int, default=32, help="network width for every measurement")
     parser.add_argument("--painting", type=int, default=8000, help="side of the whole painting in pixels")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/xraysep-speed"))
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "xraysep-speed")
+    parser.add_argument("--out", type=Path, default=SCRIPT.parent.parent / "docs", help="where benchmarks-speed.md goes")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -202,7 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         f"* Whole painting: exit {whole['exit']}, peak RSS {whole['peak_rss_mib'] / 1024:.2f} GiB "
         f"({'within' if whole['peak_rss_mib'] <= 4096 else 'OVER'} the 4 GiB bound).",
     ]
-    print("\n".join(lines))
+    text = "\n".join(lines)
+    print(text)
+    if not args.quick:
+        (args.out / "benchmarks-speed.md").write_text(
+            "# Speed and memory\n\nMade by `python benchmarks/speed.py` "
+            f"(region {region[0]}×{region[1]}, painting {side}×{side}, {steps} training steps per mode).\n\n{text}\n"
+        )
     return 0
 
 

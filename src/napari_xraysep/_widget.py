@@ -143,7 +143,7 @@ class XraySeparationWidget(QWidget):
         )
         self.mirror_back = CheckBox(label="Mirror back side", value=False, tooltip="the back photograph was taken from behind")
         self.side_layers = Select(
-            label="Side channels", choices=self._choices(is_xray_layer), value=[],
+            label="Side channels", choices=self._side_choices, value=[],
             tooltip="extra registered maps (infrared, XRF element maps such as Cu-K) read beside the RGB; Ctrl-click to choose several",
         )
         self.side_layers.native.setMaximumHeight(80)
@@ -209,6 +209,7 @@ class XraySeparationWidget(QWidget):
         for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed, self.viewer.layers.events.reordered):
             event.connect(self._refresh_choices)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.xray_layer.changed.connect(self._refresh_choices)
         self._refresh_choices()
 
     # ---------------------------------------------------------------- layer pickers
@@ -216,12 +217,19 @@ class XraySeparationWidget(QWidget):
     def _choices(self, accept):
         return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
 
+    def _side_choices(self, *_: Any) -> list[tuple[str, Any]]:
+        """Grayscale maps that could inform the surface: not the X-ray itself, not our own results."""
+        xray = self.xray_layer.value
+        return [
+            (layer.name, layer)
+            for layer in self.viewer.layers
+            if is_xray_layer(layer) and METADATA_KEY not in layer.metadata and not same_layer(layer, xray)
+        ]
+
     def _refresh_choices(self, *_: Any) -> None:
         if not self._lifetime["alive"]:
             return
         chosen_sides = list(self.side_layers.value)
-        self.side_layers.reset_choices()
-        self.side_layers.value = [layer for layer in chosen_sides if layer in self.side_layers.choices]
         for combo in (self.xray_layer, self.rgb_layer, self.region_layer, self.back_layer):
             current = combo.value
             combo.reset_choices()
@@ -233,6 +241,8 @@ class XraySeparationWidget(QWidget):
                 first = next((c for c in combo.choices if c is not None), None)
                 if first is not None:
                     combo.value = first
+        self.side_layers.reset_choices()  # after the X-ray's picker: the X-ray is never its own side channel
+        self.side_layers.value = [layer for layer in chosen_sides if layer in self.side_layers.choices]
 
     def draw_region(self) -> Any:
         """A Shapes layer named for its purpose, selected, in rectangle mode, aligned with the X-ray."""
@@ -287,8 +297,6 @@ class XraySeparationWidget(QWidget):
             raise InputError("The back side RGB is the surface RGB layer; choose the back's photograph, or none.")
         x_mixed, rgb_surface = check_pair(layer_array(xray), layer_array(rgb))
         sides = list(self.side_layers.value)
-        if any(same_layer(side, xray) for side in sides):
-            raise InputError("The mixed X-ray cannot be its own side channel; choose other maps, or none.")
         rgb_back, mirror = (None, False) if back is None else (layer_array(back), bool(self.mirror_back.value))
         if rgb_back is not None:
             check_back(rgb_back, x_mixed, mirror)
@@ -422,7 +430,7 @@ class XraySeparationWidget(QWidget):
                 layer.data = data
                 layer.reset_contrast_limits()  # the estimate's range changes as training goes on
             else:
-                self.viewer.add_image(data, name=name, colormap="gray", **self._placement())
+                self.viewer.add_image(data, name=name, colormap="gray", metadata={METADATA_KEY: {"preview": True}}, **self._placement())
 
     def _placement(self) -> dict[str, Any]:
         reference = self._training_inputs[0] if self._training_inputs else None
