@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import LAYERS, Method, Row, least_squares, learned, markdown_table, summarise  # noqa: E402
+from quality import LAYERS, Method, Row, learned, least_squares, markdown_table, summarise
 
-from napari_xraysep import SeparationConfig, separate  # noqa: E402
-from napari_xraysep.evaluation import affine_fit, score  # noqa: E402
-from napari_xraysep.io import montage, to_display, write_png  # noqa: E402
-from napari_xraysep.synthetic import SyntheticMixture, make_mixture  # noqa: E402
+from napari_xraysep import SeparationConfig, separate
+from napari_xraysep.evaluation import affine_fit, score
+from napari_xraysep.io import montage, to_display, write_png
+from napari_xraysep.synthetic import SyntheticMixture, make_mixture
 
 CASE = "copper_headdress"
 

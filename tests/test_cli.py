@@ -8,7 +8,7 @@ from napari_xraysep.cli import main
 from napari_xraysep.core import RESULT_LAYERS
 from napari_xraysep.io import read_provenance
 
-TINY_ARGS = ["--steps", "2", "--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop-size=32", "--set", "batch_size=2"]
+TINY_ARGS = ["--steps", "2", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop-size=32", "--set", "batch_size=2"]
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_bad_region_syntax_is_an_argparse_error(tiff_inputs, tmp_path, capsys):
 def test_progress_is_reported_on_stderr(tiff_inputs, tmp_path, capsys):
     xray, rgb, mask = tiff_inputs
     args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
-    assert main([*args, "--steps", "3", "--device", "cpu", "--set", "channels=4", "--set", "crop_size=32"]) == 0
+    assert main([*args, "--steps", "3", "--device", "cpu", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32"]) == 0
     err = capsys.readouterr().err
     assert "step 3/3" in err and "ETA" in err
 

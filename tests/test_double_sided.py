@@ -102,7 +102,7 @@ def test_double_sided_cli_end_to_end(tiny_mixture, tmp_path, capsys):
     tifffile.imwrite(front, (tiny_mixture.rgb_surface * 255).astype(np.uint8))
     tifffile.imwrite(back, (tiny_mixture.rgb_back_photographed * 255).astype(np.uint8))
     out = tmp_path / "out"
-    tiny = ["--steps", "2", "--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop_size=32"]
+    tiny = ["--steps", "2", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32"]
     assert main(["separate", str(xray), str(front), "--rgb-back", str(back), "--mirror-back", "--out", str(out), *tiny]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["double_sided"] is True and run["inputs"]["rgb_back"] == str(back)

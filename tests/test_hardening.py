@@ -26,8 +26,8 @@ from napari_xraysep.core import TrainingFailed, region_from_boxes
 from napari_xraysep.io import read_image, write_results
 
 H, W = 48, 64
-TINY = dict(channels=4, crop_size=32, batch_size=2, steps=1, device="cpu", tile_size=40)
-TINY_CLI = ["--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop_size=32", "--set", "batch_size=2"]
+TINY = dict(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=1, device="cpu", tile_size=40)
+TINY_CLI = ["--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32", "--set", "batch_size=2"]
 
 
 def _rng() -> np.random.Generator:
@@ -196,6 +196,7 @@ def test_widget(case, make_napari_viewer, qtbot):
     if case.back is not None:
         widget.back_layer.value = viewer.add_image(case.back, name="back", rgb=True)
     widget.steps.value, widget.channels.value, widget.preview_every.value = 1, 4, 0
+    widget.warm_start.value = False
     widget.device.value = case.settings.get("device", "cpu")
     if "learning_rate" in case.settings:
         widget.learning_rate.value = str(case.settings["learning_rate"])
@@ -435,6 +436,7 @@ def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napar
     viewer.open_sample("napari-xraysep", "concealed_portrait")
     _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
     widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 6, 4, 0
+    widget.warm_start.value = False
     _out_of_memory_at(monkeypatch, 3)
     with qtbot.capture_exceptions() as exceptions:
         widget.train()
@@ -457,6 +459,7 @@ def test_widget_removes_its_checkpoint_once_the_result_is_in(make_napari_viewer,
     viewer.open_sample("napari-xraysep", "concealed_portrait")
     _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
     widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 2, 4, 0
+    widget.warm_start.value = False
     widget.train()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert widget.current_model.steps_trained == 2 and not list(tmp_path.iterdir())

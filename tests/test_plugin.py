@@ -30,6 +30,7 @@ def viewer_and_widget(make_napari_viewer):
     widget.device.value = "cpu"
     widget.steps.value = 3
     widget.channels.value = 4
+    widget.warm_start.value = False  # no shipped weights for 4 channels
     widget.preview_every.value = 2
     yield viewer, widget
     widget.stop()
@@ -212,6 +213,7 @@ def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
     viewer.open_sample(PLUGIN, "double_sided_panel")
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
     widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 2, 4, 0
+    widget.warm_start.value = False
     assert widget.back_layer.value is None  # optional: never picked for the user
     assert widget.region_layer.value is None  # and none is needed once the back side is chosen
     widget.rgb_layer.value = viewer.layers["front RGB (synthetic)"]
@@ -231,7 +233,10 @@ def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
 
 def test_warm_start_follows_the_preset_and_reaches_the_run(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
-    assert widget.warm_start.value == SeparationConfig().warm_start
+    widget._apply_preset("paper-faithful")
+    assert widget.warm_start.value is False  # no weights ship for the paper's architecture
+    widget._apply_preset("default")
+    assert widget.warm_start.value is True
     widget.channels.value = SeparationConfig().channels  # the architecture the shipped weights have
     widget.steps.value = 1
     widget.warm_start.value = True

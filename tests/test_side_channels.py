@@ -6,11 +6,11 @@ import tifffile
 
 from napari_xraysep import load_model, save_model, separate
 from napari_xraysep.cli import main
-from napari_xraysep.core import InputError, RESULT_LAYERS, prepare_inputs
+from napari_xraysep.core import RESULT_LAYERS, InputError, prepare_inputs
 from napari_xraysep.core.streaming import iter_apply
 from napari_xraysep.synthetic import make_mixture
 
-TINY = {"channels": 4, "crop_size": 32, "batch_size": 2, "steps": 2, "device": "cpu", "tile_size": 40}
+TINY = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 2, "device": "cpu", "tile_size": 40}
 
 
 def test_the_simulated_copper_map_sees_only_copper_paint():
@@ -63,7 +63,7 @@ def test_cli_side_option(tiny_mixture, tmp_path):
     tifffile.imwrite(paths["cu"], tiny_mixture.copper_map)
     out = tmp_path / "out"
     args = ["separate", str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]), "--region=5,5,30,40", "--out", str(out),
-            "--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop_size=32"]
+            "--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32"]
     assert main(args) == 0
     assert load_model(out / "model.pt").network.encode_rgb[0].in_channels == 4
 
@@ -73,6 +73,7 @@ def test_widget_side_channels(make_napari_viewer, qtbot):
     viewer.open_sample("napari-xraysep", "concealed_portrait")
     _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
     widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 1, 4, 0
+    widget.warm_start.value = False
     copper = viewer.add_image(make_mixture("concealed_portrait", (256, 384), 0).copper_map, name="Cu-K map")
     names = [layer.name for layer in widget.side_layers.choices]
     assert "Cu-K map" in names and widget.xray_layer.value.name not in names  # never the X-ray itself
@@ -83,3 +84,19 @@ def test_widget_side_channels(make_napari_viewer, qtbot):
     assert not any("run 1" in layer.name for layer in widget.side_layers.choices)  # nor our own results
     widget.xray_layer.value = copper  # choosing it as the X-ray takes it out of the side channels
     assert list(widget.side_layers.value) == []
+
+
+def test_warm_start_with_side_channels_keeps_the_rgb_weights(tiny_mixture):
+    import torch
+
+    from napari_xraysep import SeparationConfig
+    from napari_xraysep.core import new_model
+    from napari_xraysep.core.warmstart import warm_start_state
+
+    model = new_model(SeparationConfig(), rgb_channels=4)
+    shipped = warm_start_state(SeparationConfig())
+    first = model.network.state_dict()["encode_rgb.0.weight"]
+    assert first.shape[1] == 4 and torch.equal(first[:, :3], shipped["encode_rgb.0.weight"])
+    last = model.network.state_dict()["decode_rgb.6.weight"]
+    assert last.shape[0] == 4 and torch.equal(last[:3], shipped["decode_rgb.6.weight"])
+    assert torch.equal(model.network.state_dict()["decode_xray.0.weight"], shipped["decode_xray.0.weight"])

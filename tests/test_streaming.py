@@ -13,7 +13,7 @@ from napari_xraysep.core.streaming import apply_dask, iter_apply, tile_count
 
 @pytest.fixture(scope="module")
 def trained(tiny_mixture):
-    settings = dict(channels=4, crop_size=32, batch_size=2, steps=3, device="cpu", tile_size=40)
+    settings = dict(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=3, device="cpu", tile_size=40)
     return separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **settings).model
 
 
@@ -114,7 +114,7 @@ def test_cli_apply_matches_separate_with_the_model_and_dask_matches_too(tiny_mix
     xray, rgb = tmp_path / "x.tif", tmp_path / "rgb.tif"
     tifffile.imwrite(xray, tiny_mixture.x_mixed)
     tifffile.imwrite(rgb, (tiny_mixture.rgb_surface * 255).astype(np.uint8), photometric="rgb")
-    tiny = ["--device", "cpu", "--quiet", "--set", "channels=4", "--set", "crop_size=32", "--steps", "2"]
+    tiny = ["--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32", "--steps", "2"]
     assert main(["separate", str(xray), str(rgb), "--region=5,5,30,40", "--out", str(tmp_path / "trained"), *tiny]) == 0
     model = tmp_path / "trained" / "model.pt"
     assert main(["apply", str(model), str(xray), str(rgb), "--out", str(tmp_path / "whole"), "--tile", "20", "--device", "cpu", "--quiet"]) == 0

@@ -209,7 +209,7 @@ class XraySeparationWidget(QWidget):
         for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed, self.viewer.layers.events.reordered):
             event.connect(self._refresh_choices)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
-        self.xray_layer.changed.connect(self._refresh_choices)
+        self.xray_layer.changed.connect(lambda *_: self._refresh_side_choices())
         self._refresh_choices()
 
     # ---------------------------------------------------------------- layer pickers
@@ -229,7 +229,7 @@ class XraySeparationWidget(QWidget):
     def _refresh_choices(self, *_: Any) -> None:
         if not self._lifetime["alive"]:
             return
-        chosen_sides = list(self.side_layers.value)
+        chosen_sides = list(self.side_layers.value)  # reset_choices below would forget them
         for combo in (self.xray_layer, self.rgb_layer, self.region_layer, self.back_layer):
             current = combo.value
             combo.reset_choices()
@@ -241,8 +241,15 @@ class XraySeparationWidget(QWidget):
                 first = next((c for c in combo.choices if c is not None), None)
                 if first is not None:
                     combo.value = first
-        self.side_layers.reset_choices()  # after the X-ray's picker: the X-ray is never its own side channel
-        self.side_layers.value = [layer for layer in chosen_sides if layer in self.side_layers.choices]
+        self._refresh_side_choices(chosen_sides)
+
+    def _refresh_side_choices(self, chosen: list[Any] | None = None) -> None:
+        """After the X-ray's picker: the X-ray is never its own side channel."""
+        if not self._lifetime["alive"]:
+            return
+        chosen = list(self.side_layers.value) if chosen is None else chosen
+        self.side_layers.reset_choices()
+        self.side_layers.value = [layer for layer in chosen if layer in self.side_layers.choices]
 
     def draw_region(self) -> Any:
         """A Shapes layer named for its purpose, selected, in rectangle mode, aligned with the X-ray."""

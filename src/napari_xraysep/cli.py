@@ -31,11 +31,9 @@ from .core import (
     load_model,
     region_from_boxes,
 )
+from .core.data import check_pair, check_rgb, check_xray
 from .core.errors import InputError
 from .core.files import atomic_write
-from .core.separation import drive
-from .core.streaming import apply_dask, iter_apply
-from .core.data import check_pair, check_rgb, check_xray
 from .core.registration import (
     CLEAR_PEAK,
     estimate_similarity,
@@ -44,6 +42,8 @@ from .core.registration import (
     misalignment_warning,
     warp,
 )
+from .core.separation import drive
+from .core.streaming import apply_dask, iter_apply
 from .io import open_image, read_image, result_memmaps, write_results, write_tiff
 
 EXIT_USER_ERROR = 2
@@ -361,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
         sub.add_argument(
             "--warm-start", action=argparse.BooleanOptionalAction, default=None,
-            help="start from the shipped weights trained on double-sided panels (paper Fig. 3)",
+            help="start from the shipped weights trained on double-sided panels (paper Fig. 3; on by default)",
         )
         sub.add_argument(
             "--set", type=parse_setting, action="append", metavar="NAME=VALUE",

@@ -141,8 +141,20 @@ def new_model(
     if config.warm_start:
         from .warmstart import warm_start_state  # warmstart → modelfile → engine: import when used
 
-        network.load_state_dict(warm_start_state(config, rgb_channels))
+        _load_overlap(network, warm_start_state(config))
     return TrainedModel(network, config, x_normalisation, rgb_normalisation, side_normalisations=side_normalisations)
+
+
+def _load_overlap(network: ConnectedAutoEncoder, state: dict[str, torch.Tensor]) -> None:
+    """Load weights trained for the photograph's 3 channels into a network that may read side
+    channels too: the RGB part of ``E_r``'s first and ``D_r``'s last layer comes from ``state``,
+    the side channels' part keeps its random initialisation."""
+    own = network.state_dict()
+    for name, value in state.items():
+        target = own[name]
+        overlap = tuple(slice(0, min(a, b)) for a, b in zip(target.shape, value.shape))
+        target[overlap] = value[overlap]
+    network.load_state_dict(own)
 
 
 def new_model_for(inputs: SeparationInputs, config: SeparationConfig) -> TrainedModel:

@@ -61,7 +61,8 @@ def find_warm_start(config: SeparationConfig, rgb_channels: int = 3, directory: 
 def warm_start_state(
     config: SeparationConfig, rgb_channels: int = 3, directory: Path | None = None
 ) -> dict[str, torch.Tensor]:
-    """The warm-start weights for ``config``'s architecture, checked against the manifest's hash."""
+    """The warm-start weights for ``config``'s architecture, checked against the manifest's hash
+    (weights for ``rgb_channels`` photograph channels; side channels are added by the caller)."""
     from .modelfile import load_model  # modelfile imports the engine, which imports this module
 
     directory = directory or weights_dir()
