@@ -24,3 +24,13 @@ def tiny_settings() -> dict:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def drain(generator):
+    """Run a progress generator to its end: (the events it yielded, the value it returned)."""
+    events = []
+    while True:
+        try:
+            events.append(next(generator))
+        except StopIteration as finished:
+            return events, finished.value

@@ -4,6 +4,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from conftest import drain
 
 from napari_xraysep.core import (
     InputError,
@@ -22,18 +23,9 @@ def _inputs(mixture):
     return prepare_inputs(mixture.x_mixed, mixture.rgb_surface, mixture.region_mask)
 
 
-def _run(gen):
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as finished:
-            return events, finished.value
-
-
 def test_training_yields_one_event_per_step_with_every_loss_term(tiny_mixture, tiny_settings):
     config = SeparationConfig(**tiny_settings)
-    events, model = _run(train(_inputs(tiny_mixture), config))
+    events, model = drain(train(_inputs(tiny_mixture), config))
     assert [e.step for e in events] == [1, 2, 3]
     assert all(e.total_steps == 3 for e in events)
     assert set(events[-1].losses) == {"total", "rgb", "xray", "mixture", "exclusion"}
@@ -44,12 +36,12 @@ def test_training_yields_one_event_per_step_with_every_loss_term(tiny_mixture, t
 
 def test_training_is_deterministic_for_a_seed(tiny_mixture, tiny_settings):
     config = SeparationConfig(**tiny_settings)
-    _, first = _run(train(_inputs(tiny_mixture), config))
-    _, second = _run(train(_inputs(tiny_mixture), config))
+    _, first = drain(train(_inputs(tiny_mixture), config))
+    _, second = drain(train(_inputs(tiny_mixture), config))
     assert first.loss_history == second.loss_history
     for a, b in zip(first.network.state_dict().values(), second.network.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    _, other = _run(train(_inputs(tiny_mixture), config.replace(seed=1)))
+    _, other = drain(train(_inputs(tiny_mixture), config.replace(seed=1)))
     assert other.loss_history != first.loss_history
 
 
@@ -60,23 +52,23 @@ def test_stop_flag_ends_training_within_one_step(tiny_mixture, tiny_settings):
     next(gen)
     next(gen)
     stop.set()
-    events, model = _run(gen)
+    events, model = drain(gen)
     assert events == [] and model.steps_trained == 2
 
 
 def test_continuing_training_starts_from_the_given_weights(tiny_mixture, tiny_settings):
     inputs = _inputs(tiny_mixture)
     config = SeparationConfig(**tiny_settings)
-    _, model = _run(train(inputs, config))
+    _, model = drain(train(inputs, config))
     before = {k: v.clone() for k, v in model.network.state_dict().items()}
-    _, continued = _run(train(inputs, config, model=model))
+    _, continued = drain(train(inputs, config, model=model))
     assert continued is model and continued.steps_trained == 6 and len(continued.loss_history) == 6
     assert any(not torch.equal(before[k], v) for k, v in continued.network.state_dict().items())
 
 
 def test_previews_arrive_every_k_steps_and_at_the_end(tiny_mixture, tiny_settings):
     config = SeparationConfig(**{**tiny_settings, "steps": 5, "preview_every": 2})
-    events, _ = _run(train(_inputs(tiny_mixture), config))
+    events, _ = drain(train(_inputs(tiny_mixture), config))
     with_preview = [e.step for e in events if e.preview is not None]
     assert with_preview == [2, 4, 5]
     assert events[1].preview.x2_hat.shape == tiny_mixture.x_mixed.shape
@@ -121,7 +113,7 @@ def test_training_needs_a_region_and_a_large_enough_image(tiny_mixture, tiny_set
 def test_tiled_inference_equals_one_whole_image_pass(tiny_mixture, tiny_settings):
     inputs = _inputs(tiny_mixture)
     config = SeparationConfig(**tiny_settings)
-    _, model = _run(train(inputs, config))
+    _, model = drain(train(inputs, config))
     whole = predict(dataclasses.replace(model, config=config.replace(tile_size=10_000)), inputs)
     for tile_size in (7, 16, 33):
         tiled = predict(dataclasses.replace(model, config=config.replace(tile_size=tile_size)), inputs)
@@ -132,7 +124,7 @@ def test_tiled_inference_equals_one_whole_image_pass(tiny_mixture, tiny_settings
 def test_patch_averaged_inference_matches_a_direct_average(tiny_mixture):
     config = SeparationConfig(mode="paper", warm_start=False, channels=4, patch_size=20, patch_stride=10, steps=1, device="cpu", batch_size=4)
     inputs = _inputs(tiny_mixture)
-    _, model = _run(train(inputs, config))
+    _, model = drain(train(inputs, config))
     out = predict(model, inputs)
     # Pixel (0, 0) is covered only by the patch at (0, 0): it must equal that patch's own output.
     with torch.no_grad():
