@@ -181,3 +181,12 @@ def test_align_widget_checks_and_aligns(painting, make_napari_viewer, qtbot):
     assert layer is not None and "fit to 0.00 px" in widget.message.text()
     widget.xray_points.value.data = np.array([[7, 14]], float)
     assert widget.align_from_points() is None and "same number of points" in widget.message.text()
+
+
+def test_aligned_photo_keeps_the_pixel_type(rng):
+    from napari_xraysep.core.registration import aligned_photo
+
+    photo = (rng.random((10, 12, 3)) * 255).astype(np.uint8)
+    same = aligned_photo(photo, Alignment(np.eye(3), "translation", 0), (10, 12))
+    assert same.dtype == np.uint8 and np.array_equal(same, photo)
+    assert aligned_photo(photo.astype(np.float32), Alignment(np.eye(3), "translation", 0), (10, 12)).dtype == np.float32

@@ -19,12 +19,12 @@ from ._layers import is_rgb_layer, is_xray_layer, layer_array
 from .core import XraySepError
 from .core.registration import (
     Alignment,
+    aligned_photo,
     check_alignment,
     estimate_similarity,
     estimate_translation,
     fit_transform,
     misalignment_warning,
-    warp,
 )
 
 TRANSFORMS = ("translation", "similarity", "affine", "projective")
@@ -118,7 +118,7 @@ class AlignmentWidget(QWidget):
 
         def run() -> tuple[Alignment, np.ndarray]:
             alignment, _ = estimate(x_mixed, photo)
-            return alignment, warp(photo, alignment, x_mixed.shape)
+            return alignment, aligned_photo(photo, alignment, x_mixed.shape)
 
         self.show_message("Estimating the alignment…")
         self.worker = create_worker(
@@ -149,13 +149,9 @@ class AlignmentWidget(QWidget):
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
-        return self._add_aligned(self.rgb_layer.value, alignment, warp(photo, alignment, x_mixed.shape))
+        return self._add_aligned(self.rgb_layer.value, alignment, aligned_photo(photo, alignment, x_mixed.shape))
 
     def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray) -> Any:
-        photo = layer_array(source)
-        if np.issubdtype(photo.dtype, np.integer):
-            limits = np.iinfo(photo.dtype)
-            aligned = np.clip(np.rint(aligned), limits.min, limits.max).astype(photo.dtype)
         record = {"transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "residual_px": alignment.residual_px}
         layer = self.viewer.add_image(aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record})
         dy, dx = alignment.shift

@@ -36,11 +36,11 @@ from .core.errors import InputError
 from .core.files import atomic_write
 from .core.registration import (
     CLEAR_PEAK,
+    aligned_photo,
     estimate_similarity,
     estimate_translation,
     fit_transform,
     misalignment_warning,
-    warp,
 )
 from .core.separation import drive
 from .core.streaming import apply_dask, iter_apply
@@ -319,10 +319,7 @@ def command_align(args: argparse.Namespace) -> int:
             warnings.warn(f"The automatic alignment is uncertain (peak {confidence:.1f}); check it, or give --points.", UserWarning, stacklevel=1)
     else:
         raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
-    aligned = warp(photo, alignment, x_mixed.shape)
-    if np.issubdtype(photo.dtype, np.integer):
-        limits = np.iinfo(photo.dtype)
-        aligned = np.clip(np.rint(aligned), limits.min, limits.max).astype(photo.dtype)
+    aligned = aligned_photo(photo, alignment, x_mixed.shape)
     record = {"transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "residual_px": alignment.residual_px, "xray": str(args.xray), "rgb": str(args.rgb)}
     write_tiff(args.out, aligned, {"alignment": record})
     dy, dx = alignment.shift

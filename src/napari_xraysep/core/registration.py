@@ -298,3 +298,13 @@ def warp(photo: np.ndarray, alignment: Alignment, shape: tuple[int, int], rows_p
         sy = (source[:, 1] / source[:, 2]).reshape(grid_x.shape)
         out[start : start + len(ys)] = _bilinear(photo.astype(np.float32), sy, sx)
     return out
+
+
+def aligned_photo(photo: np.ndarray, alignment: Alignment, shape: tuple[int, int]) -> np.ndarray:
+    """:func:`warp`, back in the photograph's own pixel type (8/16-bit photos stay 8/16-bit)."""
+    photo = np.asarray(photo)
+    aligned = warp(photo, alignment, shape)
+    if np.issubdtype(photo.dtype, np.integer):
+        limits = np.iinfo(photo.dtype)
+        return np.clip(np.rint(aligned), limits.min, limits.max).astype(photo.dtype)
+    return aligned
