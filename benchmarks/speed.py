@@ -74,6 +74,34 @@ def measure_training(mode: str, steps: int, channels: int, device: str) -> dict:
     return {"seconds": seconds, "steps": steps, "pixels_per_s": steps * config.batch_size * side * side / seconds}
 
 
+QUALITY_CASE = ("concealed_portrait", (192, 288), 0)  # the quality benchmark's first case, size and seed
+
+
+def measure_time_to_quality(mode: str, budgets: list[int], target: float | None, time_cap_s: float, device: str) -> dict:
+    """Complete runs (each with its own learning-rate schedule) of growing step budgets, the default
+    settings with ``mode`` as the only change, until x2 reaches ``target`` dB or training passes ``time_cap_s``."""
+    from napari_xraysep import SeparationConfig, separate
+    from napari_xraysep.evaluation import score
+    from napari_xraysep.synthetic import make_mixture
+
+    case, shape, seed = QUALITY_CASE
+    mixture = make_mixture(case, shape, seed=seed)
+    separate(mixture.x_mixed, mixture.rgb_surface, mixture.region_mask, config=SeparationConfig(mode=mode, steps=1, device=device))  # warm-up
+    runs = []
+    for steps in budgets:
+        config = SeparationConfig(mode=mode, steps=steps, device=device)
+        result = separate(mixture.x_mixed, mixture.rgb_surface, mixture.region_mask, config=config)
+        runs.append({"steps": steps, "train_s": result.timings["train_s"], "x2_psnr": score(result.x2, mixture.x2_true)["psnr_affine"]})
+        if (target is not None and runs[-1]["x2_psnr"] >= target) or runs[-1]["train_s"] > time_cap_s:
+            break
+    return {"runs": runs}
+
+
+def time_to(target: float, runs: list[dict]) -> float | None:
+    """Training seconds of the first budget whose x2 reached ``target`` dB (None: never)."""
+    return next((run["train_s"] for run in runs if run["x2_psnr"] >= target), None)
+
+
 def make_painting(folder: Path, side: int) -> tuple[Path, Path]:
     """An uncompressed side×side X-ray and RGB, written tile by tile from a 500×1000 synthetic
     mixture mirrored across the painting (nothing of painting size is ever in memory)."""
@@ -144,6 +172,7 @@ def child_main(spec: list) -> None:
         "training": measure_training,
         "whole": measure_whole_painting,
         "tiling": tiled_equals_untiled,
+        "quality": measure_time_to_quality,
     }
     params = [Path(p) if isinstance(p, str) and p.startswith("/") else (tuple(p) if isinstance(p, list) else p) for p in params]
     result = functions[kind](*params)
@@ -178,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     for mode in ("fast", "paper"):
         rows[f"training {mode}"] = run_child(["training", mode, steps, args.channels, args.device])
         print(f"training {mode}: {rows[f'training {mode}']}", file=sys.stderr)
+    fast_budgets, paper_budgets = ([2, 4], [2, 4, 8]) if args.quick else ([25, 50, 100, 200], [50, 100, 200, 400, 800, 1600])
+    quality_fast = run_child(["quality", "fast", fast_budgets, None, float("inf"), args.device])
+    target = quality_fast["runs"][-1]["x2_psnr"]  # the default's quality: its full step budget
+    time_cap = 5 * quality_fast["runs"][-1]["train_s"]
+    quality_paper = run_child(["quality", "paper", paper_budgets, target, time_cap, args.device])
+    print(f"time to quality: fast {quality_fast}, paper {quality_paper}", file=sys.stderr)
+    reach_fast, reach_paper = time_to(target, quality_fast["runs"]), time_to(target, quality_paper["runs"])
     tiling = run_child(["tiling", args.channels, args.device])
     rows["whole painting"] = run_child(["whole", side, args.channels, args.device, str(args.work), 1024])
     print(f"whole painting: {rows['whole painting']}", file=sys.stderr)
@@ -200,6 +236,20 @@ def main(argv: list[str] | None = None) -> int:
         f"(x̂2) by {difference['rms']:.4f} RMS and {difference['max']:.4f} at most, on a range of {difference['range']:.3f} "
         "(patch averaging blurs patch borders; fast mode has none).",
         f"* Training throughput, fast vs paper sampling: {t_fast['pixels_per_s'] / t_paper['pixels_per_s']:.2f}× (pixels per second).",
+        f"* Time to the default's quality (x2 {target:.2f} dB after affine fit, {QUALITY_CASE[0]} {QUALITY_CASE[1][0]}×{QUALITY_CASE[1][1]}, "
+        f"seed {QUALITY_CASE[2]}; default settings, only the sampling differs): fast sampling {reach_fast:.1f} s, "
+        + (
+            f"paper sampling {reach_paper:.1f} s ({reach_paper / reach_fast:.1f}×)."
+            if reach_paper is not None
+            else f"paper sampling not reached within {quality_paper['runs'][-1]['train_s']:.0f} s of training "
+            f"(best {max(run['x2_psnr'] for run in quality_paper['runs']):.2f} dB)."
+        ),
+        "  Step budgets (complete runs, each with its own schedule): "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{run['steps']} steps {run['train_s']:.1f} s → {run['x2_psnr']:.2f} dB" for run in runs["runs"])
+            for name, runs in (("fast", quality_fast), ("paper", quality_paper))
+        )
+        + ".",
         f"* Tiled = untiled inference: largest difference {tiling['max_abs_difference']:.2e} on a range of {tiling['x2_hat_range']:.3f}.",
         f"* Whole painting: exit {whole['exit']}, peak RSS {whole['peak_rss_mib'] / 1024:.2f} GiB "
         f"({'within' if whole['peak_rss_mib'] <= 4096 else 'OVER'} the 4 GiB bound).",

@@ -1,13 +1,16 @@
 """Extra side-information channels (infrared, macro-XRF element maps) read by the surface encoder."""
 
+import json
+
 import numpy as np
 import pytest
 import tifffile
+from conftest import drain
 
 from napari_xraysep import load_model, save_model, separate
 from napari_xraysep.cli import main
 from napari_xraysep.core import RESULT_LAYERS, InputError, prepare_inputs
-from napari_xraysep.core.streaming import iter_apply
+from napari_xraysep.core.streaming import apply_dask, iter_apply
 from napari_xraysep.synthetic import make_mixture
 
 TINY = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 2, "device": "cpu", "tile_size": 40}
@@ -49,11 +52,30 @@ def test_a_model_with_side_channels_keeps_them_and_asks_for_them_again(tiny_mixt
     np.testing.assert_allclose(again.x2, result.x2, atol=1e-5)
     with pytest.raises(InputError, match="trained with 2 side channel"):
         separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps[:1], model=model, steps=0)
-    with pytest.raises(InputError, match="tile by tile does not take side channels"):
-        outputs = {name: np.zeros(tiny_mixture.x_mixed.shape, np.float32) for name in RESULT_LAYERS}
+    outputs = {name: np.zeros(tiny_mixture.x_mixed.shape, np.float32) for name in RESULT_LAYERS}
+    with pytest.raises(InputError, match="trained with 2 side channel"):
         next(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs))
+    with pytest.raises(InputError, match="side channel 2 is 20×64"):
+        next(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs, side_sources=[maps[0], maps[1][:20]]))
     with pytest.raises(InputError, match="double-sided panel takes none"):
         separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, rgb_back=tiny_mixture.rgb_hidden, side_channels=maps, **TINY)
+
+
+def test_tile_by_tile_and_dask_application_read_the_side_maps_like_a_whole_image_pass(tiny_mixture):
+    maps = [tiny_mixture.copper_map, (tiny_mixture.x_mixed ** 2 * 1000).astype(np.uint16)]
+    model = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=maps, **TINY).model
+    whole = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps, model=model, steps=0, device="cpu")
+    outputs = {name: np.full(tiny_mixture.x_mixed.shape, np.nan, np.float32) for name in RESULT_LAYERS}
+    drain(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs, side_sources=maps, tile_size=17, device="cpu"))
+    lazy = apply_dask(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_sources=maps, tile_size=17)
+    for name in RESULT_LAYERS:
+        expected = getattr(whole, name)
+        np.testing.assert_allclose(outputs[name], expected, rtol=0, atol=1e-5 * np.ptp(expected), err_msg=name)
+        np.testing.assert_allclose(lazy[name].compute(scheduler="sync"), expected, rtol=0, atol=1e-5 * np.ptp(expected), err_msg=name)
+    # The maps matter: the same model given a blank copper map separates differently.
+    blank = {name: np.zeros_like(outputs[name]) for name in RESULT_LAYERS}
+    drain(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, blank, side_sources=[np.zeros_like(maps[0]), maps[1]], device="cpu"))
+    assert np.abs(blank["x2"] - outputs["x2"]).max() > 1e-4
 
 
 def test_cli_side_option(tiny_mixture, tmp_path):
@@ -66,6 +88,13 @@ def test_cli_side_option(tiny_mixture, tmp_path):
             "--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32"]
     assert main(args) == 0
     assert load_model(out / "model.pt").network.encode_rgb[0].in_channels == 4
+    # The whole-painting command reads the same map and gives the same layers.
+    applied = tmp_path / "applied"
+    assert main(["apply", str(out / "model.pt"), str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]),
+                 "--out", str(applied), "--tile", "20", "--device", "cpu", "--quiet"]) == 0
+    np.testing.assert_allclose(tifffile.imread(applied / "x2.tif"), tifffile.imread(out / "x2.tif"), atol=1e-5)
+    assert json.loads((applied / "run.json").read_text())["inputs"]["side_channels"] == [str(paths["cu"])]
+    assert main(["apply", str(out / "model.pt"), str(paths["x"]), str(paths["rgb"]), "--out", str(tmp_path / "none")]) == 2
 
 
 def test_widget_side_channels(make_napari_viewer, qtbot):

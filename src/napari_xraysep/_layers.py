@@ -52,10 +52,15 @@ def is_region_layer(layer: Any) -> bool:
     return getattr(layer, "_type_string", None) in ("shapes", "labels")
 
 
+def layer_source(layer: Any) -> Any:
+    """The full-resolution data of an Image layer (the first level of a multiscale one), as stored:
+    a dask, zarr or memory-mapped array stays lazy."""
+    return layer.data[0] if layer.multiscale else layer.data
+
+
 def layer_array(layer: Any) -> np.ndarray:
-    """The full-resolution data of an Image layer (the first level of a multiscale one)."""
-    data = layer.data[0] if layer.multiscale else layer.data
-    return np.asarray(data)
+    """The full-resolution data of an Image layer, in memory."""
+    return np.asarray(layer_source(layer))
 
 
 def enclosed_area(vertices: np.ndarray) -> float:
@@ -111,23 +116,47 @@ def shared_contrast(images: list[np.ndarray]) -> tuple[float, float]:
 def result_layer_data(
     result: SeparationResult, source_name: str, run: int, layer_kwargs: dict[str, Any] | None = None
 ) -> list[tuple[np.ndarray, dict[str, Any], str]]:
-    """Image layer-data tuples for the five results, named for their source layer and run.
+    """Image layer-data tuples for the five results, named for their source layer and run."""
+    images = {name: getattr(result, name) for name in RESULT_LAYERS}
+    return _layer_data(images, result.provenance(), result.double_sided, source_name, run, layer_kwargs)
 
-    The four X-rays share contrast limits so that surface and hidden layers compare directly; the
-    error map gets symmetric limits around zero.
-    """
-    provenance = result.provenance()
-    xray_limits = shared_contrast([result.x1_hat, result.x2_hat, result.x1, result.x2])
-    error_extent = float(np.percentile(np.abs(result.error_map), 99.5)) or 1.0
+
+def painting_layer_data(
+    pyramids: dict[str, list[Any]],
+    provenance: dict[str, Any],
+    double_sided: bool,
+    source_name: str,
+    run: int,
+    layer_kwargs: dict[str, Any] | None = None,
+) -> list[tuple[list[Any], dict[str, Any], str]]:
+    """Multiscale layer-data tuples for a whole painting's results (largest level first): napari
+    reads only the part of the level on screen, so a painting of any size opens at once."""
+    return _layer_data(pyramids, provenance, double_sided, source_name, run, {**(layer_kwargs or {}), "multiscale": True})
+
+
+def _layer_data(
+    images: dict[str, Any],
+    provenance: dict[str, Any],
+    double_sided: bool,
+    source_name: str,
+    run: int,
+    layer_kwargs: dict[str, Any] | None,
+) -> list[tuple[Any, dict[str, Any], str]]:
+    """The four X-rays share contrast limits so that surface and hidden layers compare directly; the
+    error map gets symmetric limits around zero. Limits come from the smallest level of a pyramid."""
+    multiscale = bool((layer_kwargs or {}).get("multiscale"))
+    overview = {name: np.asarray(image[-1] if multiscale else image) for name, image in images.items()}
+    xray_limits = shared_contrast([overview[name] for name in ("x1_hat", "x2_hat", "x1", "x2")])
+    error_extent = float(np.percentile(np.abs(overview["error_map"]), 99.5)) or 1.0
     layers = []
     for name in RESULT_LAYERS:
         limits = (-error_extent, error_extent) if name == "error_map" else xray_limits
         kwargs = {
-            "name": f"{layer_title(name, result.double_sided)} · run {run} · {source_name}",
+            "name": f"{layer_title(name, double_sided)} · run {run} · {source_name}",
             "colormap": "gray",
             "contrast_limits": limits,
             "metadata": {METADATA_KEY: {**provenance, "layer": name, "run": run, "source": source_name}},
             **(layer_kwargs or {}),
         }
-        layers.append((getattr(result, name), kwargs, "image"))
+        layers.append((images[name], kwargs, "image"))
     return layers

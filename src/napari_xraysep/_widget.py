@@ -8,8 +8,10 @@ generator run in napari's ``thread_worker``; layers change only in slots on the 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,9 @@ from ._layers import (
     is_rgb_layer,
     is_xray_layer,
     layer_array,
+    layer_source,
     layer_title,
+    painting_layer_data,
     region_mask_from_layer,
     result_layer_data,
 )
@@ -47,6 +51,8 @@ from .core.data import check_back, check_pair
 from .core.errors import InputError
 from .core.registration import misalignment_warning
 from .core.separation import resolve_config
+from .core.streaming import TileProgress, check_sources
+from .painting import PaintingResult, is_large, iter_separate_painting, open_pyramid, training_area
 
 logger = logging.getLogger(__name__)
 PRESETS = {"default": SeparationConfig, "paper-faithful": SeparationConfig.paper}
@@ -61,6 +67,25 @@ def checkpoint_folder() -> Path:
     """Where running trainings save their model now and then (the platform's cache folder)."""
     cache = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericCacheLocation)
     return Path(cache or Path.home() / ".cache") / "napari-xraysep" / "checkpoints"
+
+
+def results_root() -> Path:
+    """Where whole-painting results are written: the user's documents, where they can find them."""
+    documents = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(documents or Path.home()) / "napari-xraysep"
+
+
+def new_results_folder(source_name: str, run: int) -> Path:
+    """A new folder for one run's whole-painting results (never an existing one: nothing is overwritten)."""
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', source_name)[:40]}-run{run}"
+    for attempt in range(1000):
+        folder = results_root() / (stem if attempt == 0 else f"{stem}-{attempt}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise InputError(f"Could not make a new results folder in {results_root()}.")
 
 
 def same_layer(a: Any, b: Any) -> bool:
@@ -132,6 +157,8 @@ class XraySeparationWidget(QWidget):
         self._checkpoint: Path | None = None
         self._alignment_note = ""
         self._source_name = ""
+        self._results_folder: Path | None = None  # a whole painting's run writes here
+        self._offset = (0, 0)  # top-left pixel of the area a whole painting is trained on
 
         self.xray_layer = ComboBox(label="Mixed X-ray", choices=self._choices(is_xray_layer), nullable=True)
         self.rgb_layer = ComboBox(label="Surface RGB", choices=self._choices(is_rgb_layer), nullable=True)
@@ -293,8 +320,8 @@ class XraySeparationWidget(QWidget):
         }
         return PRESETS[self.preset.value](), form
 
-    def _inputs(self, training: bool) -> dict[str, Any]:
-        """Arrays from the chosen layers, checked with the core's messages, as iter_separate's arguments."""
+    def _chosen_layers(self) -> tuple[Any, Any, Any]:
+        """The X-ray, surface RGB and back side layers, or an error naming what is missing."""
         xray, rgb, back = self.xray_layer.value, self.rgb_layer.value, self.back_layer.value
         if xray is None:
             raise InputError("Choose the mixed X-ray: a 2-D grayscale image layer (open one, or File ▸ Open Sample).")
@@ -302,20 +329,45 @@ class XraySeparationWidget(QWidget):
             raise InputError("Choose the surface RGB: a colour image layer registered to the X-ray.")
         if back is not None and same_layer(back, rgb):
             raise InputError("The back side RGB is the surface RGB layer; choose the back's photograph, or none.")
+        return xray, rgb, back
+
+    def _region_mask(self, shape: tuple[int, int]) -> Any:
+        if self.region_layer.value is None:
+            raise InputError("Choose or draw the region where the hidden design shows most (Draw region).")
+        return region_mask_from_layer(self.region_layer.value, shape)
+
+    def _inputs(self, training: bool) -> dict[str, Any]:
+        """Arrays from the chosen layers, checked with the core's messages, as iter_separate's arguments."""
+        xray, rgb, back = self._chosen_layers()
         x_mixed, rgb_surface = check_pair(layer_array(xray), layer_array(rgb))
         sides = list(self.side_layers.value)
         rgb_back, mirror = (None, False) if back is None else (layer_array(back), bool(self.mirror_back.value))
         if rgb_back is not None:
             check_back(rgb_back, x_mixed, mirror)
-        region = None
-        if training and back is None:
-            if self.region_layer.value is None:
-                raise InputError("Choose or draw the region where the hidden design shows most (Draw region).")
-            region = region_mask_from_layer(self.region_layer.value, x_mixed.shape)
+        region = self._region_mask(x_mixed.shape) if training and back is None else None
         return {
             "x_mixed": x_mixed, "rgb_surface": rgb_surface, "region_mask": region, "rgb_back": rgb_back, "mirror_back": mirror,
             "side_channels": [layer_array(side) for side in sides],
         }
+
+    def _painting_inputs(self, training: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A whole painting's layers as lazy sources (iter_separate_painting's arguments), and the
+        training area's X-ray and photograph in memory, checked as in :meth:`_inputs`."""
+        xray, rgb, back = self._chosen_layers()
+        sources = {
+            "x_source": layer_source(xray), "rgb_source": layer_source(rgb),
+            "rgb_back_source": None if back is None else layer_source(back), "mirror_back": back is not None and bool(self.mirror_back.value),
+            "side_sources": [layer_source(side) for side in self.side_layers.value],
+        }
+        shape = check_sources(sources["x_source"], sources["rgb_source"], sources["rgb_back_source"], sources["side_sources"])
+        sources["region_mask"] = self._region_mask(shape) if training and back is None else None
+        if sources["region_mask"] is not None:
+            area = training_area(sources["region_mask"])
+        else:  # check a screenful in the middle
+            area = tuple(slice(max(0, n // 2 - 1024), n // 2 + 1024) for n in shape)
+        self._offset = (area[0].start, area[1].start) if training and sources["region_mask"] is not None else (0, 0)
+        x_area, rgb_area = check_pair(np.asarray(sources["x_source"][area]), np.asarray(sources["rgb_source"][area]))
+        return sources, {"x_mixed": x_area, "rgb_surface": rgb_area}
 
     # ---------------------------------------------------------------- training
 
@@ -347,9 +399,17 @@ class XraySeparationWidget(QWidget):
                 config = model.config
                 form["channels"] = model.config.channels  # a trained architecture is fixed
             resolve_device(resolve_config(config, model, form).device)  # settings checked before any work
-            arrays = self._inputs(training=form["steps"] > 0)
+            xray = self.xray_layer.value
+            large = xray is not None and is_large(layer_source(xray).shape)
+            if large:
+                arrays, checked = self._painting_inputs(training=form["steps"] > 0)
+                self._results_folder = new_results_folder(xray.name, self.runs + 1)
+                job: Any = partial(iter_separate_painting, out=self._results_folder)
+            else:
+                arrays = self._inputs(training=form["steps"] > 0)
+                checked, job, self._offset, self._results_folder = arrays, iter_separate, (0, 0), None
             # Not a blocker (the user may know better), but said before any time is spent.
-            self._alignment_note = misalignment_warning(arrays["x_mixed"], arrays["rgb_surface"]) or ""
+            self._alignment_note = misalignment_warning(checked["x_mixed"], checked["rgb_surface"]) or ""
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
@@ -360,7 +420,7 @@ class XraySeparationWidget(QWidget):
         self._training_inputs = [
             self.xray_layer.value, self.rgb_layer.value, self.region_layer.value, self.back_layer.value, *self.side_layers.value,
         ]
-        self._double_sided = arrays["rgb_back"] is not None
+        self._double_sided = self.back_layer.value is not None
         self._source_name = self.xray_layer.value.name
         self._history = []
         self._started = time.perf_counter()
@@ -370,7 +430,7 @@ class XraySeparationWidget(QWidget):
             folder.mkdir(parents=True, exist_ok=True)
             self._checkpoint = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-run{self.runs + 1}.pt"
         worker = create_worker(
-            iter_separate, **arrays, config=config, model=model, stop=self.stop_event,
+            job, **arrays, config=config, model=model, stop=self.stop_event,
             checkpoint=self._checkpoint, checkpoint_every_s=CHECKPOINT_EVERY_S, **form,
             _start_thread=False,
             # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
@@ -410,12 +470,18 @@ class XraySeparationWidget(QWidget):
         self.save_button.enabled = not running and self.current_model is not None
         self.pause_button.enabled = running
         self.stop_button.enabled = running
-        self.compare_button.enabled = not running and self.last_result is not None
+        self.compare_button.enabled = not running and self.runs > 0
         if not running:
             self._set_pause_text("Pause")
 
-    def _on_progress(self, progress: TrainingProgress) -> None:
+    def _on_progress(self, progress: TrainingProgress | TileProgress) -> None:
         if not self._lifetime["alive"]:
+            return
+        if isinstance(progress, TileProgress):
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.done)
+            eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+            self.progress.setFormat(f"whole painting: tile {progress.done}/{progress.total} · ETA {eta}")
             return
         self._history.append(progress.losses)
         self.progress.setValue(progress.step)
@@ -437,11 +503,16 @@ class XraySeparationWidget(QWidget):
                 layer.data = data
                 layer.reset_contrast_limits()  # the estimate's range changes as training goes on
             else:
-                self.viewer.add_image(data, name=name, colormap="gray", metadata={METADATA_KEY: {"preview": True}}, **self._placement())
+                self.viewer.add_image(
+                    data, name=name, colormap="gray", metadata={METADATA_KEY: {"preview": True}}, **self._placement(self._offset)
+                )
 
-    def _placement(self) -> dict[str, Any]:
+    def _placement(self, offset: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+        """Scale and position of the X-ray layer, moved by ``offset`` pixels (an area's corner)."""
         reference = self._training_inputs[0] if self._training_inputs else None
-        return {"scale": reference.scale, "translate": reference.translate} if reference is not None else {}
+        if reference is None:
+            return {}
+        return {"scale": reference.scale, "translate": np.asarray(reference.translate) + np.asarray(offset) * reference.scale}
 
     def _remove_previews(self) -> None:
         for which in ("x1_hat", "x2_hat"):
@@ -449,26 +520,58 @@ class XraySeparationWidget(QWidget):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
 
-    def _on_result(self, result: SeparationResult) -> None:
+    def _on_result(self, result: SeparationResult | PaintingResult) -> None:
         if not self._lifetime["alive"]:
             return
         self._remove_previews()
         self.runs += 1
-        self.last_result = result
         self.current_model = result.model
         if self._checkpoint is not None:  # the result holds the model now; Save model keeps it
             self._checkpoint.unlink(missing_ok=True)
+        if isinstance(result, PaintingResult):
+            self._show_painting(result)
+            return
+        self.last_result = result
         for data, kwargs, _ in result_layer_data(result, self._source_name, self.runs, self._placement()):
             self.viewer.add_image(data, **kwargs)
         self.loss_plot.set_history(result.loss_history)
+        self._report(
+            result if result.config.steps else None,
+            "Its five layers are in the layer list; 'Compare side by side' shows x, x1, x2 and the error map together.",
+        )
+
+    def _show_painting(self, result: PaintingResult) -> None:
+        """The whole painting's layers as pyramids read from the run's folder — or, if training was
+        stopped before the painting was done, the training area's layers in their place."""
+        if result.area_result is not None:
+            self.last_result = result.area_result
+            self.loss_plot.set_history(result.area_result.loss_history)
+        if result.paths is not None:
+            pyramids = {name: open_pyramid(path) for name, path in result.paths.items()}
+            layers = painting_layer_data(pyramids, result.provenance(), self._double_sided, self._source_name, self.runs, self._placement())
+            where = f"The whole painting's five layers are written to {result.folder} (with model.pt) and shown from there."
+        else:
+            layers = result_layer_data(result.area_result, self._source_name, self.runs, self._placement(self._offset))
+            where = (
+                f"Stopped before the whole painting: the training area's layers are shown, and the model is saved in "
+                f"{result.folder / 'model.pt'}; 'Apply model' separates the whole painting with it."
+            )
+        for data, kwargs, _ in layers:
+            self.viewer.add_image(data, **kwargs)
+        self._report(result.area_result, where)
+
+    def _report(self, trained: SeparationResult | None, what_was_added: str) -> None:
+        """Progress bar and message at the end of a run (``trained`` None: a model was only applied)."""
         took = time.perf_counter() - self._started
-        state = "stopped early at" if result.stopped_early else "trained for"
-        steps = f"{state} {result.model.steps_trained} steps" if result.config.steps else "applied"
+        if trained is None:
+            steps = "applied"
+        else:
+            state = "stopped early at" if trained.stopped_early else "trained for"
+            steps = f"{state} {trained.model.steps_trained} steps"
         self.progress.setFormat(f"run {self.runs}: {steps} · {took:.0f} s")
         note = f" Note: {self._alignment_note}" if self._alignment_note else ""
         self.show_message(
-            f"{self._stop_reason}Run {self.runs}: model {steps}. Its five layers are in the layer list; "
-            f"'Compare side by side' shows x, x1, x2 and the error map together.{note}",
+            f"{self._stop_reason}Run {self.runs}: model {steps}. {what_was_added}{note}",
             error=bool(self._stop_reason or note),
         )
 
@@ -492,6 +595,8 @@ class XraySeparationWidget(QWidget):
             return
         self.worker = None
         self._training_inputs = []
+        if self._results_folder is not None and self._results_folder.is_dir() and not any(self._results_folder.iterdir()):
+            self._results_folder.rmdir()  # the run failed before writing anything
         self._set_running(False)
 
     def _on_layer_removed(self, event: Any) -> None:

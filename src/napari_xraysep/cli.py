@@ -43,8 +43,9 @@ from .core.registration import (
     misalignment_warning,
 )
 from .core.separation import drive
-from .core.streaming import apply_dask, iter_apply
+from .core.streaming import TileProgress, apply_dask
 from .io import open_image, read_image, result_memmaps, write_results, write_tiff
+from .painting import iter_apply_to_folder
 
 EXIT_USER_ERROR = 2
 
@@ -229,6 +230,11 @@ def command_separate(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_tile_progress(progress: TileProgress) -> None:
+    eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+    print(f"\rtile {progress.done}/{progress.total}  ETA {eta}", end="", file=sys.stderr)
+
+
 def command_apply(args: argparse.Namespace) -> int:
     """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
     if args.tile is not None and args.tile < 1:
@@ -239,6 +245,7 @@ def command_apply(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     x_source, rgb_source = open_image(args.xray), open_image(args.rgb)
     back_source = open_image(args.rgb_back) if args.rgb_back else None
+    side_sources = [open_image(path) for path in args.side or []]
     device = args.device or "auto"
     provenance = {
         "applied_model": str(args.model),
@@ -246,19 +253,22 @@ def command_apply(args: argparse.Namespace) -> int:
         "steps_trained": model.steps_trained,
         "x_normalisation": model.x_normalisation.to_dict(),
         "software": {"napari-xraysep": __version__},
-        "inputs": {"xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None},
+        "inputs": {
+            "xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None,
+            "side_channels": [str(path) for path in args.side or []],
+        },
         "mirror_back": args.mirror_back,
     }
     started = time.perf_counter()
-    with result_memmaps(out, tuple(x_source.shape[:2]), provenance) as outputs:
-        if args.dask is not None:
-            import dask.array as da
+    if args.dask is not None:
+        import dask.array as da
 
-            lazy = apply_dask(
-                model, x_source, rgb_source, rgb_back_source=back_source, mirror_back=args.mirror_back,
-                tile_size=args.tile, device="cpu" if device == "auto" else device,
-            )
-            names = list(lazy)
+        lazy = apply_dask(
+            model, x_source, rgb_source, rgb_back_source=back_source, mirror_back=args.mirror_back,
+            side_sources=side_sources, tile_size=args.tile, device="cpu" if device == "auto" else device,
+        )
+        names = list(lazy)
+        with result_memmaps(out, tuple(x_source.shape[:2]), provenance) as outputs:
             if args.dask:  # a distributed cluster's address
                 from dask.distributed import Client
 
@@ -266,21 +276,18 @@ def command_apply(args: argparse.Namespace) -> int:
                     da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler=client, lock=True)
             else:
                 da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
-        else:
-            stop = threading.Event()
-            tiles = iter_apply(
-                model, x_source, rgb_source, outputs, rgb_back_source=back_source, mirror_back=args.mirror_back,
-                tile_size=args.tile, device=device, stop=stop,
-            )
-            with stop_on_first_interrupt(stop):
-                for progress in tiles:
-                    if not args.quiet:
-                        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
-                        print(f"\rtile {progress.done}/{progress.total}  ETA {eta}", end="", file=sys.stderr)
-                if stop.is_set():
-                    raise InputError("Stopped before every tile was done; no result was written.")
-            if not args.quiet:
-                print(file=sys.stderr)
+    else:
+        stop = threading.Event()
+        tiles = iter_apply_to_folder(
+            model, x_source, rgb_source, out, rgb_back_source=back_source, mirror_back=args.mirror_back,
+            side_sources=side_sources, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
+        )
+        with stop_on_first_interrupt(stop):
+            paths = drive(tiles, None if args.quiet else print_tile_progress)
+        if not args.quiet:
+            print(file=sys.stderr)
+        if paths is None:
+            raise InputError("Stopped before every tile was done; no result was written.")
     record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(x_source.shape[:2])}
     atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
     if not args.quiet:
@@ -404,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     apply_cmd.add_argument("--overwrite", action="store_true", help="replace results in a non-empty --out")
     apply_cmd.add_argument("--rgb-back", type=Path, metavar="BACK", help="double-sided panel: the back side's photograph")
     apply_cmd.add_argument("--mirror-back", action="store_true", help="the back photograph was taken from behind")
+    apply_cmd.add_argument(
+        "--side", type=Path, action="append", metavar="MAP.tif",
+        help="a side channel the model was trained with (same maps, same order); repeatable",
+    )
     apply_cmd.add_argument("--tile", type=int, help="tile side in pixels (default: the model's tile_size)")
     apply_cmd.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     apply_cmd.add_argument(

@@ -42,12 +42,40 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise InputError(f"Cannot read {path} as a TIFF image ({type(error).__name__}: {error}).") from error
 
 
-def open_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image to read tile by tile: memory-mapped when the TIFF is uncompressed and contiguous
-    (no pixel is read until used), otherwise read whole (compressed files cannot be mapped)."""
+class TiffWindow:
+    """An uncompressed, contiguous TIFF image read and written like an array, through a memory map
+    made for each access and released right after it. A long-lived map keeps every page it ever
+    touched resident (a whole painting's worth by the end); this keeps one block's."""
+
+    def __init__(self, path: Path, writable: bool = False) -> None:
+        mapped = tifffile.memmap(path, mode="r+" if writable else "r")  # raises if it cannot be mapped
+        self.path, self.writable = Path(path), writable
+        self.shape, self.dtype, self.offset = mapped.shape, mapped.dtype, mapped.offset
+        self.ndim = len(self.shape)
+        del mapped
+
+    def _map(self) -> np.memmap:
+        return np.memmap(self.path, self.dtype, "r+" if self.writable else "r", self.offset, self.shape)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.array(self._map()[index])
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if not self.writable:
+            raise OSError(f"{self.path} is open for reading only")
+        # Unmapped at once; the written pages stay in the system's file cache, not in this process.
+        self._map()[index] = value
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self[...], dtype=dtype)
+
+
+def open_image(path: str | os.PathLike[str]) -> TiffWindow | np.ndarray:
+    """An image to read tile by tile: an uncompressed, contiguous TIFF is read block by block as
+    used (:class:`TiffWindow`); any other (compressed, tiled) is read whole."""
     path = Path(path)
     try:
-        return tifffile.memmap(path, mode="r")
+        return TiffWindow(path)
     except (ValueError, OSError, tifffile.TiffFileError, IndexError):
         # compressed, tiled or damaged: read_image reads it whole or names the problem
         return read_image(path)
@@ -56,22 +84,22 @@ def open_image(path: str | os.PathLike[str]) -> np.ndarray:
 @contextlib.contextmanager
 def result_memmaps(
     out: Path, shape: tuple[int, int], provenance: dict[str, Any] | None = None
-) -> Iterator[dict[str, np.ndarray]]:
-    """Five float32 TIFFs memory-mapped for writing tile by tile, under temporary names in ``out``;
-    renamed into place only if the block finishes, removed otherwise (nothing half-written is left)."""
+) -> Iterator[dict[str, TiffWindow]]:
+    """Five float32 TIFFs to write tile by tile (:class:`TiffWindow`), under temporary names in
+    ``out``; renamed into place only if the block finishes, removed otherwise (nothing half-written
+    is left)."""
     temporaries: dict[str, Path] = {}
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, TiffWindow] = {}
     try:
         for name in RESULT_LAYERS:
             handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tif.tmp", dir=out)
             os.close(handle)
             temporaries[name] = Path(temporary)
             metadata = {PROVENANCE_KEY: json.loads(json.dumps({**(provenance or {}), "layer": name}, default=str))}
-            arrays[name] = tifffile.memmap(temporary, shape=shape, dtype=np.float32, metadata=metadata)
+            tifffile.memmap(temporary, shape=shape, dtype=np.float32, metadata=metadata).flush()
+            arrays[name] = TiffWindow(Path(temporary), writable=True)
         yield arrays
-        for name, array in arrays.items():
-            array.flush()
-        arrays.clear()  # unmap before renaming (Windows cannot rename a mapped file)
+        arrays.clear()
         for name, temporary in temporaries.items():
             os.replace(temporary, out / f"{name}.tif")
     except OSError as error:

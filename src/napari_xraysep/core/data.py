@@ -212,14 +212,28 @@ def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) 
     return check_region(mask, shape)
 
 
+def check_side_shape(side_shape: Sequence[int], shape: Sequence[int], index: int) -> None:
+    """A side channel's shape (checked without reading pixels): 2-D and registered to the X-ray."""
+    what = f"side channel {index + 1}"
+    if len(side_shape) != 2:
+        raise InputError(f"The {what} must be a 2-D single-channel map; got shape {_describe(side_shape)}.")
+    check_registered(shape, side_shape, what)
+
+
+def check_side_count(expected: int, given: int) -> None:
+    """A trained model reads exactly the maps it was trained with."""
+    if expected != given:
+        raise InputError(
+            f"The model was trained with {expected} side channel(s); {given} given. "
+            "Give the same kinds of maps, in the same order."
+        )
+
+
 def check_side_channel(side: np.ndarray, shape: tuple[int, int], index: int) -> np.ndarray:
     """An extra registered single-channel map (e.g. a macro-XRF element map) of the X-ray's size."""
-    what = f"side channel {index + 1}"
     side = np.asarray(side)
-    if side.ndim != 2:
-        raise InputError(f"The {what} must be a 2-D single-channel map; got shape {_describe(side.shape)}.")
-    _check_numeric(side, what)
-    check_registered(shape, side.shape, what)
+    check_side_shape(side.shape, shape, index)
+    _check_numeric(side, f"side channel {index + 1}")
     return side
 
 
@@ -249,11 +263,8 @@ def prepare_inputs(
     sides = [check_side_channel(side, x_mixed.shape, i) for i, side in enumerate(side_channels)]
     if sides and back is not None:
         raise InputError("Side channels are for the concealed-design separation; a double-sided panel takes none.")
-    if side_normalisations is not None and len(side_normalisations) != len(sides):
-        raise InputError(
-            f"The model was trained with {len(side_normalisations)} side channel(s); {len(sides)} given. "
-            "Give the same kinds of maps, in the same order."
-        )
+    if side_normalisations is not None:
+        check_side_count(len(side_normalisations), len(sides))
     height, width = x_mixed.shape
     if min(height, width) < min_size:
         raise InputError(

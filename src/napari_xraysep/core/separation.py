@@ -14,7 +14,7 @@ import platform
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -237,10 +237,11 @@ def separate(
     return drive(steps, on_progress)
 
 
-def drive(
-    steps: Generator[TrainingProgress, None, SeparationResult],
-    on_progress: Callable[[TrainingProgress], None] | None = None,
-) -> SeparationResult:
+Event = TypeVar("Event")
+Result = TypeVar("Result")
+
+
+def drive(steps: Generator[Event, None, Result], on_progress: Callable[[Event], None] | None = None) -> Result:
     """Run a progress generator to its end, handing each event to ``on_progress``; return its result."""
     while True:
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,8 @@ from .data import (
     check_finite,
     check_registered,
     check_rgb_shape,
+    check_side_count,
+    check_side_shape,
     check_xray_shape,
 )
 from .engine import StopFlag, TrainedModel, decoder, predicted_tiles, resolve_device
@@ -49,7 +51,9 @@ class TileProgress:
         return self.elapsed_s / self.done * (self.total - self.done) if self.done else 0.0
 
 
-def check_sources(x_source: Any, rgb_source: Any, rgb_back_source: Any = None) -> tuple[int, int]:
+def check_sources(
+    x_source: Any, rgb_source: Any, rgb_back_source: Any = None, side_sources: Sequence[Any] = ()
+) -> tuple[int, int]:
     """Shapes and pixel types of lazily read images, checked without reading a pixel; returns (H, W)."""
     check_xray_shape(x_source.shape)
     check_dtype(x_source.dtype, "mixed X-ray")
@@ -59,15 +63,12 @@ def check_sources(x_source: Any, rgb_source: Any, rgb_back_source: Any = None) -
         check_rgb_shape(source.shape, what)
         check_dtype(source.dtype, what)
         check_registered(x_source.shape, source.shape, short)
+    if side_sources and rgb_back_source is not None:
+        raise InputError("Side channels are for the concealed-design separation; a double-sided panel takes none.")
+    for index, side in enumerate(side_sources):
+        check_side_shape(side.shape, x_source.shape, index)
+        check_dtype(side.dtype, f"side channel {index + 1}")
     return tuple(x_source.shape)  # type: ignore[return-value]
-
-
-def _check_no_side_channels(model: TrainedModel) -> None:
-    if model.side_normalisations:
-        raise InputError(
-            f"This model reads {len(model.side_normalisations)} side channel(s) beside the photograph; applying "
-            "it tile by tile does not take side channels yet — use separate(..., side_channels=...) instead."
-        )
 
 
 def tile_count(shape: tuple[int, int], tile_size: int) -> int:
@@ -83,9 +84,16 @@ def _photo_block(source: Any, rows: slice, cols: slice, width: int, mirror: bool
 
 
 def _block_reader(
-    model: TrainedModel, x_source: Any, rgb_source: Any, rgb_back_source: Any, mirror_back: bool, width: int
+    model: TrainedModel,
+    x_source: Any,
+    rgb_source: Any,
+    rgb_back_source: Any,
+    mirror_back: bool,
+    side_sources: Sequence[Any],
+    width: int,
 ):
-    """Reads, checks and normalises the (C, h, w) network input of a block (as the model was trained)."""
+    """Reads, checks and normalises the (C, h, w) network input of a block, in the channel order
+    and units the model was trained with: surface RGB, side channels, back RGB, X-ray."""
 
     def read(outer: tuple[slice, slice]) -> np.ndarray:
         rows, cols = outer
@@ -97,6 +105,10 @@ def _block_reader(
         for photo, what in zip(photos, ("surface RGB image", "back side RGB image")):
             check_finite(photo, what)
         channels = [np.moveaxis(model.rgb_normalisation.to_unit(p), -1, 0) for p in photos]
+        for index, (side, normalisation) in enumerate(zip(side_sources, model.side_normalisations)):
+            block = np.asarray(side[rows, cols])
+            check_finite(block, f"side channel {index + 1}")
+            channels.insert(1 + index, normalisation.to_unit(block)[None])
         return np.concatenate([*channels, model.x_normalisation.to_unit(x)[None]])
 
     return read
@@ -118,15 +130,17 @@ def iter_apply(
     *,
     rgb_back_source: Any = None,
     mirror_back: bool = False,
+    side_sources: Sequence[Any] = (),
     tile_size: int | None = None,
     device: str | None = None,
     stop: StopFlag | None = None,
 ) -> Generator[TileProgress, None, int]:
     """Write the five result layers of ``model`` applied to the sources into ``outputs`` (a mapping
     from the names in RESULT_LAYERS to (H, W) writable arrays); yields after every tile and returns
-    the number of tiles written (fewer if ``stop`` was set)."""
-    height, width = check_sources(x_source, rgb_source, rgb_back_source)
-    _check_no_side_channels(model)
+    the number of tiles written (fewer if ``stop`` was set). ``side_sources`` are the maps the model
+    was trained with beside the photograph, in the same order."""
+    height, width = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
+    check_side_count(len(model.side_normalisations), len(side_sources))
     missing = [name for name in RESULT_LAYERS if name not in outputs]
     if missing:
         raise InputError(f"No output given for {', '.join(missing)}.")
@@ -137,7 +151,7 @@ def iter_apply(
     torch_device = resolve_device(device or model.config.device)
     network = model.network.to(torch_device).eval()
     decode = decoder(network, model.network.encode_rgb[0].in_channels, rgb_back_source is not None)
-    read = _block_reader(model, x_source, rgb_source, rgb_back_source, mirror_back, width)
+    read = _block_reader(model, x_source, rgb_source, rgb_back_source, mirror_back, side_sources, width)
     total, done, started = tile_count((height, width), tile_size), 0, time.perf_counter()
     with torch.no_grad():
         for tile, unit in predicted_tiles(decode, read, (height, width), tile_size, network.receptive_radius, torch_device):
@@ -158,6 +172,7 @@ def apply_dask(
     *,
     rgb_back_source: Any = None,
     mirror_back: bool = False,
+    side_sources: Sequence[Any] = (),
     tile_size: int | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
@@ -168,21 +183,23 @@ def apply_dask(
         import dask.array as da
     except ImportError as error:  # pragma: no cover - dask ships with napari; only bare installs lack it
         raise InputError("The dask path needs dask: pip install 'napari-xraysep[dask]'.") from error
-    height, width = check_sources(x_source, rgb_source, rgb_back_source)
-    _check_no_side_channels(model)
+    height, width = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
+    check_side_count(len(model.side_normalisations), len(side_sources))
     tile_size = tile_size or model.config.tile_size
     halo = model.network.receptive_radius
     photos = [da.asarray(rgb_source)[..., :3]]
     if rgb_back_source is not None:
         back = da.asarray(rgb_back_source)[..., :3]
         photos.append(back[:, ::-1] if mirror_back else back)
+    sides = [da.asarray(side)[..., None] for side in side_sources]
     layers = len(RESULT_LAYERS)
-    parts = [da.asarray(x_source)[..., None], *photos]
+    parts = [da.asarray(x_source)[..., None], *photos, *sides]
+    used = 1 + 3 * len(photos) + len(sides)
     # map_overlap maps a block to a block of the same shape: give the stack at least as many
     # channels as there are result layers (zero padding), and return as many.
-    width_c = max(1 + 3 * len(photos), layers)
-    if width_c > 1 + 3 * len(photos):
-        parts.append(da.zeros((height, width, width_c - 1 - 3 * len(photos)), chunks=tile_size))
+    width_c = max(used, layers)
+    if width_c > used:
+        parts.append(da.zeros((height, width, width_c - used), chunks=tile_size))
     stack = da.concatenate([part.astype(np.float64) for part in parts], axis=-1)
     stack = stack.rechunk((tile_size, tile_size, width_c))
     network = model.network.to("cpu" if device == "auto" else device).eval()
@@ -193,9 +210,12 @@ def apply_dask(
         x = block[..., 0]
         if x.size == 0:  # dask probes the function with empty blocks
             return out
-        check_finite(block, "input image")
-        channels = [np.moveaxis(model.rgb_normalisation.to_unit(block[..., 1 + 3 * i : 4 + 3 * i]), -1, 0) for i in range(len(photos))]
-        unit_input = np.concatenate([*channels, model.x_normalisation.to_unit(x)[None]])
+        # The block's channels as sources of the tile reader (the back is already mirrored).
+        back = block[..., 4:7] if len(photos) == 2 else None
+        first_side = 1 + 3 * len(photos)
+        side_blocks = [block[..., first_side + i] for i in range(len(sides))]
+        read = _block_reader(model, x, block[..., 1:4], back, False, side_blocks, x.shape[1])
+        unit_input = read((slice(None), slice(None))).astype(np.float32)
         with torch.no_grad():
             unit = decode(torch.from_numpy(unit_input)[None].to(network.encode_rgb[0].weight.device))[0].cpu().numpy()
         results = _refined_layers(x, unit, model.x_normalisation)

@@ -1,0 +1,209 @@
+"""A whole painting, streamed from and to disk — what ``xraysep apply`` and the widget's big-image
+path share (no Qt).
+
+A painting of tens of megapixels is trained on an area around the drawn region (the relation
+between photograph and X-ray is local, and the area fits in memory), then the model is applied to
+every pixel tile by tile (:func:`~napari_xraysep.core.streaming.iter_apply`) into memory-mapped
+TIFFs. A pyramid of 2× reductions is written beside them, so a viewer shows the results at any zoom
+by reading only what is on screen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from .core import RESULT_LAYERS, SeparationResult, TrainedModel, iter_separate, save_model
+from .core.engine import StopFlag, TrainingProgress
+from .core.errors import InputError, OutputError
+from .core.streaming import TileProgress, check_sources, iter_apply, tile_count
+from .io import result_memmaps
+
+# Above this many pixels an image is treated as a whole painting: trained on the area around the
+# region, applied tile by tile to files, shown as a pyramid (below it, everything stays in memory).
+LARGE_IMAGE_PIXELS = 36_000_000
+# The training area reaches this far beyond the region's box on every side (at least), so the
+# network sees the surface around the hidden design too.
+AREA_MARGIN = 512
+# Pyramid levels stop once the longer side is at most this (a screenful).
+PYRAMID_SMALLEST = 1024
+PYRAMID_FOLDER = "pyramid"
+
+
+def is_large(shape: Sequence[int]) -> bool:
+    return math.prod(shape[:2]) > LARGE_IMAGE_PIXELS
+
+
+def training_area(region_mask: np.ndarray, margin: int | None = None) -> tuple[slice, slice]:
+    """Rows and columns of the region's bounding box grown by ``margin`` (default AREA_MARGIN) or its
+    own size, whichever is larger, on every side, clipped to the image: the part training reads."""
+    margin = AREA_MARGIN if margin is None else margin
+    rows, cols = np.flatnonzero(region_mask.any(axis=1)), np.flatnonzero(region_mask.any(axis=0))
+    if rows.size == 0:
+        raise InputError("The region is empty: draw it over the hidden design.")
+    (y0, y1), (x0, x1) = (rows[0], rows[-1] + 1), (cols[0], cols[-1] + 1)
+    grow_y, grow_x = max(margin, y1 - y0), max(margin, x1 - x0)
+    height, width = region_mask.shape
+    return slice(max(0, y0 - grow_y), min(height, y1 + grow_y)), slice(max(0, x0 - grow_x), min(width, x1 + grow_x))
+
+
+class _Stopped(Exception):
+    """Leaves :func:`result_memmaps` without committing (its files are removed)."""
+
+
+def iter_apply_to_folder(
+    model: TrainedModel,
+    x_source: Any,
+    rgb_source: Any,
+    out: Path,
+    *,
+    rgb_back_source: Any = None,
+    mirror_back: bool = False,
+    side_sources: Sequence[Any] = (),
+    tile_size: int | None = None,
+    device: str | None = None,
+    stop: StopFlag | None = None,
+    provenance: dict[str, Any] | None = None,
+    pyramid: bool = False,
+) -> Generator[TileProgress, None, dict[str, Path] | None]:
+    """Apply ``model`` to the whole painting into five float32 TIFFs in ``out`` (which must exist);
+    yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
+    left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`)."""
+    shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
+    try:
+        with result_memmaps(out, shape, provenance) as outputs:
+            done = yield from iter_apply(
+                model, x_source, rgb_source, outputs, rgb_back_source=rgb_back_source, mirror_back=mirror_back,
+                side_sources=side_sources, tile_size=tile_size, device=device, stop=stop,
+            )
+            if done < tile_count(shape, tile_size or model.config.tile_size):
+                raise _Stopped
+    except _Stopped:
+        return None
+    paths = {name: out / f"{name}.tif" for name in RESULT_LAYERS}
+    if pyramid:
+        for path in paths.values():
+            write_pyramid(path, out / PYRAMID_FOLDER)
+    return paths
+
+
+def halve(image: Any, rows_per_block: int = 2048) -> np.ndarray:
+    """The 2×2 block mean of an (H, W) image (an odd last row or column is averaged alone), read in
+    strips of rows so that only a strip is in memory."""
+    height, width = image.shape
+    out = np.empty(((height + 1) // 2, (width + 1) // 2), np.float32)
+    for top in range(0, height, rows_per_block):
+        strip = np.asarray(image[top : top + rows_per_block], dtype=np.float64)
+        if strip.shape[0] % 2:
+            strip = np.concatenate([strip, strip[-1:]])
+        if width % 2:
+            strip = np.concatenate([strip, strip[:, -1:]], axis=1)
+        out[top // 2 : top // 2 + strip.shape[0] // 2] = strip.reshape(strip.shape[0] // 2, 2, -1, 2).mean(axis=(1, 3))
+    return out
+
+
+def write_pyramid(path: Path, folder: Path, smallest: int | None = None) -> list[Path]:
+    """Halve the TIFF at ``path`` until its longer side is at most ``smallest`` (default
+    PYRAMID_SMALLEST); each level is a TIFF ``folder/<stem>.<level>.tif`` (level 1 is half size).
+    Each level is at most a quarter of the one before, so together they hold a third of the image."""
+    smallest = PYRAMID_SMALLEST if smallest is None else smallest
+    try:
+        folder.mkdir(exist_ok=True)
+        level, written = tifffile.memmap(path, mode="r"), []
+        while max(level.shape) > smallest:
+            level = halve(level)
+            written.append(folder / f"{path.stem}.{len(written) + 1}.tif")
+            tifffile.imwrite(written[-1], level)
+    except OSError as error:
+        raise OutputError(f"Could not write the overview levels to {folder}: {error.strerror or error}.") from error
+    return written
+
+
+def open_pyramid(path: Path) -> list[np.ndarray]:
+    """The full-resolution TIFF at ``path`` and its reductions (:func:`write_pyramid`), memory-mapped
+    read-only, largest first: napari's multiscale data."""
+    levels = [tifffile.memmap(path, mode="r")]
+    folder = path.parent / PYRAMID_FOLDER
+    while (folder / f"{path.stem}.{len(levels)}.tif").is_file():
+        levels.append(tifffile.memmap(folder / f"{path.stem}.{len(levels)}.tif", mode="r"))
+    return levels
+
+
+@dataclass(frozen=True)
+class PaintingResult:
+    """A whole-painting run: the model, the training area's own separation (None when a model was
+    only applied), and the five TIFFs of the whole painting (None if stopped before they were done)."""
+
+    model: TrainedModel
+    area: tuple[slice, slice]
+    area_result: SeparationResult | None
+    paths: dict[str, Path] | None
+    folder: Path
+
+    def provenance(self) -> dict[str, Any]:
+        """What the result layers record of their making (the TIFFs in ``folder`` hold the full record)."""
+        (top, bottom), (left, right) = (self.area[0].start, self.area[0].stop), (self.area[1].start, self.area[1].stop)
+        return {
+            "folder": str(self.folder),
+            "steps_trained": self.model.steps_trained,
+            "settings": self.model.config.to_dict(),
+            "training_area": [[top, bottom], [left, right]],
+            "side_channels": len(self.model.side_normalisations),
+        }
+
+
+def iter_separate_painting(
+    x_source: Any,
+    rgb_source: Any,
+    out: Path,
+    *,
+    region_mask: np.ndarray | None = None,
+    rgb_back_source: Any = None,
+    mirror_back: bool = False,
+    side_sources: Sequence[Any] = (),
+    model: TrainedModel | None = None,
+    stop: StopFlag | None = None,
+    provenance: dict[str, Any] | None = None,
+    **separate_options: Any,
+) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
+    """Train on the area around ``region_mask`` (the whole image for a double-sided panel, which
+    needs no region), save the model to ``out/model.pt`` (nothing is lost if the application
+    fails), then apply it to the whole painting into ``out`` with a pyramid. With ``steps=0`` in
+    ``separate_options`` and a ``model`` the training is skipped. A stop during training ends the
+    run after the area's separation (the whole painting can be done later with the saved model)."""
+    shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
+    training = separate_options.get("steps", (model.config.steps if model else 1)) > 0
+    area_result = None
+    area = (slice(0, shape[0]), slice(0, shape[1]))
+    if training:
+        if region_mask is not None and rgb_back_source is None:
+            area = training_area(region_mask)
+
+        def crop(source: Any) -> np.ndarray | None:
+            return None if source is None else np.asarray(source[area])
+
+        area_result = yield from iter_separate(
+            crop(x_source), crop(rgb_source), None if region_mask is None else region_mask[area],
+            rgb_back=crop(rgb_back_source), mirror_back=mirror_back, side_channels=[crop(s) for s in side_sources],
+            model=model, stop=stop, **separate_options,
+        )
+        model = area_result.model
+        save_model(model, out / "model.pt")
+        if area_result.stopped_early:
+            return PaintingResult(model, area, area_result, None, out)
+    elif model is None:
+        raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
+    record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
+    paths = yield from iter_apply_to_folder(
+        model, x_source, rgb_source, out, rgb_back_source=rgb_back_source, mirror_back=mirror_back,
+        side_sources=side_sources, device=separate_options.get("device"), stop=stop,
+        provenance=json.loads(json.dumps(record, default=str)), pyramid=True,
+    )
+    return PaintingResult(model, area, area_result, paths, out)

@@ -1,0 +1,139 @@
+"""A whole painting: train on the area around the region, apply tile by tile to files, pyramids to show them."""
+
+import threading
+
+import numpy as np
+import pytest
+import tifffile
+from conftest import TINY, drain
+from qtpy.QtWidgets import QApplication
+
+from napari_xraysep import load_model, painting, separate
+from napari_xraysep.core import RESULT_LAYERS, InputError
+from napari_xraysep.core.engine import TrainingProgress
+from napari_xraysep.core.streaming import TileProgress
+from napari_xraysep.painting import (
+    halve,
+    iter_apply_to_folder,
+    iter_separate_painting,
+    open_pyramid,
+    training_area,
+    write_pyramid,
+)
+
+PLUGIN = "napari-xraysep"
+
+
+def test_training_area_grows_the_region_box_by_the_margin_or_its_size_and_clips():
+    mask = np.zeros((100, 200), bool)
+    mask[40:50, 100:120] = True  # a 10×20 box
+    # rows grow by max(8, 10) = 10, columns by max(8, 20) = 20
+    assert training_area(mask, margin=8) == (slice(30, 60), slice(80, 140))
+    # a margin of 64 reaches past the top and bottom: clipped to the image
+    assert training_area(mask, margin=64) == (slice(0, 100), slice(36, 184))
+    mask[:] = False
+    with pytest.raises(InputError, match="region is empty"):
+        training_area(mask)
+
+
+def test_halve_averages_2x2_blocks_and_repeats_an_odd_edge():
+    image = np.arange(15, dtype=np.float32).reshape(3, 5)
+    expected = np.array([[3.0, 5.0, 6.5], [10.5, 12.5, 14.0]])  # e.g. (0+1+5+6)/4, (4+4+9+9)/4, (10+11+10+11)/4
+    np.testing.assert_allclose(halve(image), expected)
+    big = np.random.default_rng(0).random((37, 23))
+    np.testing.assert_allclose(halve(big, rows_per_block=4), halve(big), rtol=1e-6)  # strips = one pass
+
+
+def test_pyramid_levels_halve_until_a_screenful(tmp_path):
+    image = np.random.default_rng(1).random((300, 130)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "x2.tif", image)
+    written = write_pyramid(tmp_path / "x2.tif", tmp_path / "pyramid", smallest=64)
+    assert [p.name for p in written] == ["x2.1.tif", "x2.2.tif", "x2.3.tif"]
+    levels = open_pyramid(tmp_path / "x2.tif")
+    assert [level.shape for level in levels] == [(300, 130), (150, 65), (75, 33), (38, 17)]
+    np.testing.assert_allclose(levels[2], halve(halve(image)), rtol=1e-6)
+    assert all(isinstance(level, np.memmap) for level in levels)  # nothing read until shown
+
+
+@pytest.fixture(scope="module")
+def model(tiny_mixture):
+    return separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **TINY).model
+
+
+def test_apply_to_folder_writes_what_separate_gives_and_a_stop_leaves_nothing(tiny_mixture, model, tmp_path):
+    reference = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, model=model, steps=0, device="cpu")
+    events, paths = drain(iter_apply_to_folder(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tmp_path, tile_size=20, device="cpu"))
+    assert len(events) == 3 * 4 and set(paths) == set(RESULT_LAYERS)
+    for name in RESULT_LAYERS:
+        np.testing.assert_allclose(tifffile.imread(paths[name]), getattr(reference, name), atol=1e-5 * np.ptp(getattr(reference, name)))
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    stop = threading.Event()
+    stop.set()
+    _, paths = drain(iter_apply_to_folder(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, stopped, tile_size=20, stop=stop))
+    assert paths is None and list(stopped.iterdir()) == []
+
+
+def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixture, tmp_path, monkeypatch):
+    monkeypatch.setattr(painting, "AREA_MARGIN", 4)
+    region = np.zeros(tiny_mixture.x_mixed.shape, bool)
+    region[16:30, 20:40] = True
+    events, result = drain(
+        iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tmp_path, region_mask=region, **TINY)
+    )
+    assert result.area == (slice(2, 44), slice(0, 60))  # the box grown by its own size (14, 20), clipped
+    assert result.area_result.x2.shape == (42, 60)
+    kinds = [type(event) for event in events]
+    assert kinds == [TrainingProgress] * TINY["steps"] + [TileProgress] * (2 * 2)  # 48×64 in 40-px tiles
+    x1, x2 = tifffile.imread(result.paths["x1"]), tifffile.imread(result.paths["x2"])
+    np.testing.assert_allclose(x1.astype(np.float64) + x2, tiny_mixture.x_mixed, rtol=1e-6)
+    saved = load_model(tmp_path / "model.pt")
+    assert saved.steps_trained == TINY["steps"]
+    assert open_pyramid(result.paths["x2"])[0].shape == (48, 64)  # smaller than a screenful: no reductions
+
+    # A stop during training ends with the area's result and the saved model; no painting files.
+    out = tmp_path / "stopped"
+    out.mkdir()
+    stop = threading.Event()
+    stop.set()
+    _, stopped = drain(iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, out, region_mask=region, stop=stop, **TINY))
+    assert stopped.paths is None and stopped.area_result.stopped_early
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt"]
+
+
+def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    from napari_xraysep import _widget
+
+    monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)  # every image counts as a whole painting
+    monkeypatch.setattr(painting, "AREA_MARGIN", 16)
+    monkeypatch.setattr(painting, "PYRAMID_SMALLEST", 32)
+    monkeypatch.setattr(_widget, "results_root", lambda: tmp_path)
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "concealed_portrait")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
+    widget.device.value, widget.steps.value, widget.channels.value = "cpu", 3, 4
+    widget.warm_start.value, widget.preview_every.value = False, 2
+    xray = widget.xray_layer.value
+    xray.translate = (10, 20)  # results must land where the X-ray is
+
+    widget.train()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    (folder,) = tmp_path.iterdir()
+    assert {"model.pt", "x1.tif", "x2.tif", "x1_hat.tif", "x2_hat.tif", "error_map.tif", "pyramid"} <= {p.name for p in folder.iterdir()}
+    layers = {l.metadata["xraysep"]["layer"]: l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == 1}
+    assert set(layers) == set(RESULT_LAYERS)
+    x2 = layers["x2"]
+    assert x2.multiscale and len(x2.data) > 1 and x2.data[0].shape == xray.data.shape
+    assert np.allclose(x2.translate, (10, 20))
+    np.testing.assert_allclose(np.asarray(layers["x1"].data[0], np.float64) + np.asarray(x2.data[0]), xray.data, rtol=1e-5)
+    assert str(folder) in widget.message.text() and "preview" not in " ".join(l.name for l in viewer.layers)
+    QApplication.processEvents()
+
+    # Apply the model again (no training): a second folder, nothing of the first overwritten.
+    first = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()}
+    widget.apply_model()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert len(list(tmp_path.iterdir())) == 2
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} == first
+    assert widget.progress.format().startswith("run 2: applied")
+    widget.close()
