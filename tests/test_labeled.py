@@ -37,3 +37,19 @@ def test_labeled_surface_xray_replaces_only_the_region(rng):
     np.testing.assert_allclose(matched[region], expected[region])
     with pytest.raises(InputError, match="label matching"):
         labeled_surface_xray(x, rgb, region, match="cubic")
+
+
+def test_side_maps_join_the_intensity_match(rng):
+    # A copper-like absorber the photograph cannot see: x = 2·gray + 3·copper + 1 everywhere.
+    gray, copper = rng.random((12, 12)), (rng.random((12, 12)) > 0.7).astype(np.float64)
+    x = (2 * gray + 3 * copper + 1).astype(np.float32)
+    region = np.zeros((12, 12), bool)
+    region[4:9, 4:9] = True
+    with_map = match_intensity(gray, x, ~region, [copper])
+    np.testing.assert_allclose(with_map, x, atol=1e-5)  # the label inside the region carries the copper
+    without = match_intensity(gray, x, ~region)
+    assert np.abs(without - x)[copper > 0].mean() > 0.5  # the photograph alone cannot
+    rgb = np.repeat(gray[None], 3, axis=0).astype(np.float32)  # luma of a gray photo is the gray
+    label = labeled_surface_xray(x, rgb, region, side_maps=[copper])
+    np.testing.assert_allclose(label, x, atol=1e-4)
+    np.testing.assert_allclose(labeled_surface_xray(x, rgb, region, "none", [copper])[region], gray[region], atol=1e-6)

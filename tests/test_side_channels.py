@@ -129,3 +129,15 @@ def test_warm_start_with_side_channels_keeps_the_rgb_weights(tiny_mixture):
     last = model.network.state_dict()["decode_rgb.6.weight"]
     assert last.shape[0] == 4 and torch.equal(last[:3], shipped["decode_rgb.6.weight"])
     assert torch.equal(model.network.state_dict()["decode_xray.0.weight"], shipped["decode_xray.0.weight"])
+
+
+def test_the_labeled_surface_xray_reads_the_side_maps(tiny_mixture):
+    from napari_xraysep import SeparationConfig
+    from napari_xraysep.core.engine import concealed_objective
+    from napari_xraysep.core.labeled import labeled_surface_xray
+
+    inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=[tiny_mixture.copper_map])
+    label = concealed_objective(inputs, SeparationConfig()).stack[0, -1]  # RGB, Cu-K, x, then x̄1
+    rgb, copper = inputs.rgb_surface[:3], inputs.rgb_surface[3:]
+    np.testing.assert_allclose(label, labeled_surface_xray(inputs.x_mixed, rgb, inputs.region_mask, side_maps=copper))
+    assert not np.allclose(label, labeled_surface_xray(inputs.x_mixed, rgb, inputs.region_mask))

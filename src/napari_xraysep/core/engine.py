@@ -197,8 +197,11 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
     if inputs.region_mask is None:
         raise InputError("Training needs a region: draw where the hidden design shows most.")
     c = inputs.rgb_surface.shape[0]
-    # x̄1 pastes the photograph's grayscale: the RGB channels, not any side channels after them.
-    label = labeled_surface_xray(inputs.x_mixed, inputs.rgb_surface[:3], inputs.region_mask, config.label_match)
+    # x̄1 pastes the photograph's grayscale; side channels (after the RGB) join its intensity match,
+    # so that surface absorbers the photograph cannot show (copper) are in the label too.
+    label = labeled_surface_xray(
+        inputs.x_mixed, inputs.rgb_surface[:3], inputs.region_mask, config.label_match, side_maps=inputs.rgb_surface[3:]
+    )
 
     def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
         return separation_loss(

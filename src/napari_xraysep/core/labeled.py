@@ -9,6 +9,7 @@ first maps the grayscale onto the X-ray's intensities with a least-squares fit o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -28,21 +29,25 @@ def grayscale(rgb_surface: np.ndarray) -> np.ndarray:
     return np.tensordot(LUMA_WEIGHTS, rgb_surface.astype(np.float32), axes=1)
 
 
-def match_intensity(gray: np.ndarray, x_mixed: np.ndarray, fit_mask: np.ndarray) -> np.ndarray:
-    """``a·gray + b`` with (a, b) the least-squares fit of ``x_mixed`` on ``fit_mask`` pixels.
+def match_intensity(
+    gray: np.ndarray, x_mixed: np.ndarray, fit_mask: np.ndarray, side_maps: Sequence[np.ndarray] = ()
+) -> np.ndarray:
+    """``a·gray + Σ b_k·side_k + c``, the least-squares fit of ``x_mixed`` on ``fit_mask`` pixels.
 
-    Falls back to matching mean and spread over the whole image when ``fit_mask`` has too few
-    pixels or no contrast to fit (the region covers almost everything).
+    Side maps (e.g. a Cu-K element map) let the label carry surface absorbers the photograph does not
+    show. Falls back to matching the grayscale's mean and spread to the X-ray's over the whole image
+    when ``fit_mask`` has too few pixels or no contrast to fit (the region covers almost everything).
     """
-    g = gray[fit_mask].astype(np.float64)
+    features = [gray, *side_maps]
     x = x_mixed[fit_mask].astype(np.float64)
-    if g.size >= 2 and np.ptp(g) > 0:
-        slope, intercept = np.polyfit(g, x, deg=1)
-    else:
-        g_all, x_all = gray.astype(np.float64), x_mixed.astype(np.float64)
-        slope = x_all.std() / g_all.std() if g_all.std() > 0 else 0.0
-        intercept = x_all.mean() - slope * g_all.mean()
-    return (slope * gray + intercept).astype(np.float32)
+    if x.size > len(features) and np.ptp(gray[fit_mask]) > 0:
+        design = np.stack([f[fit_mask].astype(np.float64) for f in features] + [np.ones_like(x)], axis=1)
+        coefficients, *_ = np.linalg.lstsq(design, x, rcond=None)
+        fitted = sum(c * f.astype(np.float64) for c, f in zip(coefficients[:-1], features)) + coefficients[-1]
+        return np.asarray(fitted, dtype=np.float32)
+    g_all, x_all = gray.astype(np.float64), x_mixed.astype(np.float64)
+    slope = x_all.std() / g_all.std() if g_all.std() > 0 else 0.0
+    return (slope * g_all + (x_all.mean() - slope * g_all.mean())).astype(np.float32)
 
 
 def labeled_surface_xray(
@@ -50,15 +55,17 @@ def labeled_surface_xray(
     rgb_surface: np.ndarray,
     region_mask: np.ndarray,
     match: LabelMatch = "linear",
+    side_maps: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """x̄1: ``x_mixed`` outside ``region_mask``, the (intensity-matched) grayscale photo inside.
 
-    Shapes: ``x_mixed`` (H, W), ``rgb_surface`` (3, H, W), ``region_mask`` (H, W) bool.
-    ``match="none"`` is the paper's plain replacement.
+    Shapes: ``x_mixed`` (H, W), ``rgb_surface`` (3, H, W), ``region_mask`` (H, W) bool, ``side_maps``
+    (H, W) each, joining the grayscale in the intensity match. ``match="none"`` is the paper's plain
+    replacement (side maps unused).
     """
     if match not in ("linear", "none"):
         raise InputError(f"Unknown label matching {match!r}; choose 'linear' or 'none'.")
     gray = grayscale(rgb_surface)
     if match == "linear":
-        gray = match_intensity(gray, x_mixed, ~region_mask)
+        gray = match_intensity(gray, x_mixed, ~region_mask, side_maps)
     return np.where(region_mask, gray, x_mixed).astype(np.float32)
