@@ -24,6 +24,9 @@ from .errors import InputError
 TransformKind = Literal["translation", "similarity", "affine", "projective"]
 # The rotation/scale search scans a coarse grid on a small copy, then refines on a larger one.
 COARSE_SIDE, FINE_SIDE = 256, 768
+# The sub-pixel polish works on a copy at most this big.
+REFINE_SIDE = 1536
+REFINE_SIGMAS = (2.0, 0.5)
 MIN_POINTS = {"translation": 1, "similarity": 2, "affine": 3, "projective": 4}
 
 
@@ -225,7 +228,81 @@ def estimate_similarity(
     moved = warp(edge_image(photo), Alignment(linear, "similarity", 0.0), reference_full.shape)
     dy, dx, confidence = phase_correlation(edge_image(reference_full), moved)
     shift = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
-    return Alignment(shift @ linear, "similarity", 0.0), confidence
+    alignment = Alignment(shift @ linear, "similarity", 0.0)
+    # Coarse to fine: wide edges pull a estimate a few pixels off into place, sharp ones settle it.
+    for sigma in REFINE_SIGMAS:
+        alignment = refine_alignment(reference_full, photo, alignment, sigma=sigma)
+    return alignment, confidence
+
+
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur (edges reflected): widens edge images so that an estimate a pixel or
+    two off still sees the slope towards the right answer."""
+    radius = max(1, int(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    for axis in (0, 1):
+        padded = np.pad(image, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], mode="reflect")
+        length = image.shape[axis]
+        image = sum(t * np.take(padded, np.arange(i, i + length), axis=axis) for i, t in enumerate(taps))
+    return image
+
+
+def refine_alignment(
+    x_mixed: np.ndarray, photo: np.ndarray, alignment: Alignment, iterations: int = 30, sigma: float = 0.5
+) -> Alignment:
+    """Sub-pixel polish of an estimate good to a few pixels: Gauss–Newton (Lucas–Kanade) on edge
+    images smoothed by ``sigma``, with a gain and offset between them refitted at every step (their
+    contrasts differ), over the pixels the warped photograph covers. Keeps the estimate's kind
+    (similarity: rotation, scale, shift; affine: six parameters); works on a copy at most
+    REFINE_SIDE on a side. The sharper the edges, the less the X-ray's own (hidden) edges bias it:
+    benchmarks/registration.py measured corner errors of 0.2–0.8 px at sigma 0.5, 0.5–2 px at 1.5."""
+    if alignment.kind not in ("similarity", "affine"):
+        return alignment
+    reference_full = np.asarray(x_mixed, dtype=np.float64)
+    factor = max(1, int(np.ceil(max(reference_full.shape) / REFINE_SIDE)))
+    reference = _smooth(edge_image(_shrink(reference_full, factor)), sigma)
+    moving = _smooth(edge_image(_shrink(_luma(photo), factor)), sigma)
+    if min(reference.shape) < 2 * MIN_CHECK_SIDE:
+        return alignment
+    grad_y, grad_x = np.gradient(moving)
+    to_full = np.diag([float(factor), float(factor), 1.0])
+    # B maps the X-ray's (x, y, 1) to the photograph's, on the reduced copies.
+    inverse = np.linalg.inv(np.linalg.inv(to_full) @ alignment.matrix @ to_full)
+    height, width = reference.shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    dx_, dy_ = xs - cx, ys - cy
+    margin = max(2, int(0.02 * max(height, width)))
+    covered = np.ones(moving.shape)
+    for _ in range(iterations):
+        current = Alignment(np.linalg.inv(inverse), alignment.kind, 0.0)
+        inside = warp(covered, current, (height, width)) > 0.999
+        inside[:margin], inside[-margin:], inside[:, :margin], inside[:, -margin:] = False, False, False, False
+        if inside.sum() < 100:
+            return alignment
+        warped = warp(moving, current, (height, width))[inside]
+        gx, gy = warp(grad_x, current, (height, width))[inside], warp(grad_y, current, (height, width))[inside]
+        px, py = dx_[inside], dy_[inside]
+        (gain, offset), *_ = np.linalg.lstsq(np.stack([warped, np.ones_like(warped)], 1), reference[inside], rcond=None)
+        residual = reference[inside] - (gain * warped + offset)
+        if alignment.kind == "similarity":  # δ = [[a, −b], [b, a]]·(q − c) + t
+            jacobian = np.stack([gx * px + gy * py, -gx * py + gy * px, gx, gy], 1)
+        else:  # δ = [[a, b], [d, e]]·(q − c) + t
+            jacobian = np.stack([gx * px, gx * py, gy * px, gy * py, gx, gy], 1)
+        step, *_ = np.linalg.lstsq(gain * jacobian, residual, rcond=None)
+        if alignment.kind == "similarity":
+            a, b, tx, ty = step
+            linear_step = np.array([[a, -b], [b, a]])
+        else:
+            linear_step, (tx, ty) = step[:4].reshape(2, 2), step[4:]
+        inverse[:2, :2] += linear_step
+        inverse[:2, 2] += np.array([tx, ty]) - linear_step @ np.array([cx, cy])
+        corner_move = np.abs(linear_step).sum() * max(height, width) / 2 + abs(tx) + abs(ty)
+        if corner_move < 1e-3:
+            break
+    refined = to_full @ np.linalg.inv(inverse) @ np.linalg.inv(to_full)
+    return Alignment(refined, alignment.kind, 0.0)
 
 
 def fit_transform(
