@@ -137,3 +137,16 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} == first
     assert widget.progress.format().startswith("run 2: applied")
     widget.close()
+
+
+def test_lazy_dask_sources_give_the_same_painting(tiny_mixture, model, tmp_path):
+    import dask.array as da
+
+    eager, lazy = tmp_path / "eager", tmp_path / "lazy"
+    eager.mkdir(), lazy.mkdir()
+    _, from_numpy = drain(iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, eager, model=model, steps=0, device="cpu"))
+    x, rgb = da.from_array(tiny_mixture.x_mixed, chunks=16), da.from_array(tiny_mixture.rgb_surface, chunks=(16, 16, 3))
+    _, from_dask = drain(iter_separate_painting(x, rgb, lazy, model=model, steps=0, device="cpu"))
+    assert from_numpy.area_result is None and from_dask.area_result is None  # only applied
+    for name in RESULT_LAYERS:
+        np.testing.assert_array_equal(tifffile.imread(from_dask.paths[name]), tifffile.imread(from_numpy.paths[name]))
