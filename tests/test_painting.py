@@ -150,3 +150,18 @@ def test_lazy_dask_sources_give_the_same_painting(tiny_mixture, model, tmp_path)
     assert from_numpy.area_result is None and from_dask.area_result is None  # only applied
     for name in RESULT_LAYERS:
         np.testing.assert_array_equal(tifffile.imread(from_dask.paths[name]), tifffile.imread(from_numpy.paths[name]))
+
+
+def test_widget_says_so_when_the_results_folder_cannot_be_made(make_napari_viewer, tmp_path, monkeypatch):
+    from napari_xraysep import _widget
+
+    monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setattr(_widget, "results_root", lambda: tmp_path / "a-file" / "napari-xraysep")
+    viewer = make_napari_viewer()
+    viewer.open_sample(PLUGIN, "concealed_portrait")
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
+    widget.device.value, widget.warm_start.value = "cpu", False
+    assert widget.train() is None and widget.worker is None
+    assert "Cannot make a results folder" in widget.message.text()
+    widget.close()

@@ -48,7 +48,7 @@ from .core import (
     save_model,
 )
 from .core.data import check_back, check_pair
-from .core.errors import InputError
+from .core.errors import InputError, OutputError
 from .core.registration import misalignment_warning
 from .core.separation import resolve_config
 from .core.streaming import TileProgress, check_sources
@@ -85,7 +85,9 @@ def new_results_folder(source_name: str, run: int) -> Path:
             return folder
         except FileExistsError:
             continue
-    raise InputError(f"Could not make a new results folder in {results_root()}.")
+        except OSError as error:
+            raise OutputError(f"Cannot make a results folder in {results_root()}: {error.strerror or error}.") from error
+    raise OutputError(f"Could not make a new results folder in {results_root()}.")
 
 
 def same_layer(a: Any, b: Any) -> bool:
