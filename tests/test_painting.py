@@ -165,3 +165,12 @@ def test_widget_says_so_when_the_results_folder_cannot_be_made(make_napari_viewe
     assert widget.train() is None and widget.worker is None
     assert "Cannot make a results folder" in widget.message.text()
     widget.close()
+
+
+def test_a_config_with_no_steps_only_applies_the_model(tiny_mixture, model, tmp_path):
+    from napari_xraysep import SeparationConfig
+
+    config = SeparationConfig(steps=0, device="cpu", warm_start=False, channels=TINY["channels"])
+    events, result = drain(iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tmp_path, config=config, model=model))
+    assert all(isinstance(event, TileProgress) for event in events) and result.area_result is None
+    assert result.model is model and not (tmp_path / "model.pt").exists()  # nothing trained, nothing to save

@@ -44,7 +44,7 @@ from .core.registration import (
 )
 from .core.separation import drive
 from .core.streaming import TileProgress, apply_dask
-from .io import open_image, read_image, result_memmaps, write_results, write_tiff
+from .io import open_image, read_image, result_tiffs, write_results, write_tiff
 from .painting import iter_apply_to_folder
 
 EXIT_USER_ERROR = 2
@@ -268,7 +268,7 @@ def command_apply(args: argparse.Namespace) -> int:
             side_sources=side_sources, tile_size=args.tile, device="cpu" if device == "auto" else device,
         )
         names = list(lazy)
-        with result_memmaps(out, tuple(x_source.shape[:2]), provenance) as outputs:
+        with result_tiffs(out, tuple(x_source.shape[:2]), provenance) as outputs:
             if args.dask:  # a distributed cluster's address
                 from dask.distributed import Client
 

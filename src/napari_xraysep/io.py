@@ -82,7 +82,7 @@ def open_image(path: str | os.PathLike[str]) -> TiffWindow | np.ndarray:
 
 
 @contextlib.contextmanager
-def result_memmaps(
+def result_tiffs(
     out: Path, shape: tuple[int, int], provenance: dict[str, Any] | None = None
 ) -> Iterator[dict[str, TiffWindow]]:
     """Five float32 TIFFs to write tile by tile (:class:`TiffWindow`), under temporary names in

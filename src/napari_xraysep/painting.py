@@ -3,7 +3,7 @@ path share (no Qt).
 
 A painting of tens of megapixels is trained on an area around the drawn region (the relation
 between photograph and X-ray is local, and the area fits in memory), then the model is applied to
-every pixel tile by tile (:func:`~napari_xraysep.core.streaming.iter_apply`) into memory-mapped
+every pixel tile by tile (:func:`~napari_xraysep.core.streaming.iter_apply`) into float32
 TIFFs. A pyramid of 2× reductions is written beside them, so a viewer shows the results at any zoom
 by reading only what is on screen.
 """
@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from .core import RESULT_LAYERS, SeparationResult, TrainedModel, iter_separate, save_model
+from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, iter_separate, save_model
 from .core.engine import StopFlag, TrainingProgress
 from .core.errors import InputError, OutputError
+from .core.separation import resolve_config
 from .core.streaming import TileProgress, check_sources, iter_apply, tile_count
-from .io import result_memmaps
+from .io import result_tiffs
 
 # Above this many pixels an image is treated as a whole painting: trained on the area around the
 # region, applied tile by tile to files, shown as a pyramid (below it, everything stays in memory).
@@ -55,7 +56,7 @@ def training_area(region_mask: np.ndarray, margin: int | None = None) -> tuple[s
 
 
 class _Stopped(Exception):
-    """Leaves :func:`result_memmaps` without committing (its files are removed)."""
+    """Leaves :func:`result_tiffs` without committing (its files are removed)."""
 
 
 def iter_apply_to_folder(
@@ -78,7 +79,7 @@ def iter_apply_to_folder(
     left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`)."""
     shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
     try:
-        with result_memmaps(out, shape, provenance) as outputs:
+        with result_tiffs(out, shape, provenance) as outputs:
             done = yield from iter_apply(
                 model, x_source, rgb_source, outputs, rgb_back_source=rgb_back_source, mirror_back=mirror_back,
                 side_sources=side_sources, tile_size=tile_size, device=device, stop=stop,
@@ -168,18 +169,23 @@ def iter_separate_painting(
     rgb_back_source: Any = None,
     mirror_back: bool = False,
     side_sources: Sequence[Any] = (),
+    config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
     provenance: dict[str, Any] | None = None,
-    **separate_options: Any,
+    checkpoint: Path | None = None,
+    checkpoint_every_s: float = 300.0,
+    **settings: Any,
 ) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
     """Train on the area around ``region_mask`` (the whole image for a double-sided panel, which
     needs no region), save the model to ``out/model.pt`` (nothing is lost if the application
-    fails), then apply it to the whole painting into ``out`` with a pyramid. With ``steps=0`` in
-    ``separate_options`` and a ``model`` the training is skipped. A stop during training ends the
-    run after the area's separation (the whole painting can be done later with the saved model)."""
+    fails), then apply it to the whole painting into ``out`` with a pyramid. ``config``,
+    ``checkpoint`` and the ``settings`` are as for :func:`iter_separate`; with 0 steps a ``model`` is
+    only applied. A stop during training ends the run after the area's separation (the whole
+    painting can be done later with the saved model)."""
     shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
-    training = separate_options.get("steps", (model.config.steps if model else 1)) > 0
+    resolved = resolve_config(config, model, settings)
+    training = resolved.steps > 0
     area_result = None
     area = (slice(0, shape[0]), slice(0, shape[1]))
     if training:
@@ -192,7 +198,8 @@ def iter_separate_painting(
         area_result = yield from iter_separate(
             crop(x_source), crop(rgb_source), None if region_mask is None else region_mask[area],
             rgb_back=crop(rgb_back_source), mirror_back=mirror_back, side_channels=[crop(s) for s in side_sources],
-            model=model, stop=stop, **separate_options,
+            config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
+            **settings,
         )
         model = area_result.model
         save_model(model, out / "model.pt")
@@ -203,7 +210,7 @@ def iter_separate_painting(
     record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
     paths = yield from iter_apply_to_folder(
         model, x_source, rgb_source, out, rgb_back_source=rgb_back_source, mirror_back=mirror_back,
-        side_sources=side_sources, device=separate_options.get("device"), stop=stop,
+        side_sources=side_sources, device=resolved.device, stop=stop,
         provenance=json.loads(json.dumps(record, default=str)), pyramid=True,
     )
     return PaintingResult(model, area, area_result, paths, out)
