@@ -80,3 +80,22 @@ def test_double_sided_rows_see_the_back_side(tiny_mixture):
     single, _ = quality.evaluate({"ls": quality.least_squares(3)}, ["concealed_portrait"], [0], (48, 64), log=lambda *_: None)
     x2 = {r.layer: r.psnr_affine for r in rows}["x2"]
     assert x2 > {r.layer: r.psnr_affine for r in single}["x2"] + 3  # knowing the back is worth a lot
+
+
+def test_rewriting_the_quality_page_keeps_the_other_benchmarks(tmp_path):
+    page = tmp_path / "benchmarks.md"
+    assert quality.kept_sections(page) == "\n" + quality.OTHER_BENCHMARKS + "\n"  # no page yet: the marker alone
+    page.write_text("# old quality tables\n\n" + quality.OTHER_BENCHMARKS + "\n\n## Side channels\n\n| a | b |\n")
+    kept = quality.kept_sections(page)
+    assert kept == "\n" + quality.OTHER_BENCHMARKS + "\n\n## Side channels\n\n| a | b |\n"
+    assert "old quality" not in kept
+    # and the page in docs/ has the marker, with the side-channel, registration and speed rows after it
+    docs = (Path(__file__).parent.parent / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    tail = docs[docs.index(quality.OTHER_BENCHMARKS):]
+    assert all(title in tail for title in ("## Side channels", "## Registration", "## Speed and memory"))
+
+
+def test_the_quality_benchmark_leaves_the_side_channel_case_out():
+    # copper_black_costume cannot be separated from the photograph by design; benchmarks/side_channels.py measures it
+    assert "copper_black_costume" not in quality.PHOTOGRAPH_CASES
+    assert set(quality.PHOTOGRAPH_CASES) == {"concealed_portrait", "landscape_over_portrait", "still_life_over_figure", "copper_headdress"}

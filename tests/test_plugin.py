@@ -66,7 +66,7 @@ def test_manifest_declares_every_contribution():
     contributions = manifest.contributions
     assert [r.filename_patterns for r in contributions.readers] == [["*.tif", "*.tiff"]]
     assert contributions.writers[0].layer_types == ["image"]
-    assert [s.key for s in contributions.sample_data] == ["concealed_portrait", "double_sided_panel"]
+    assert [s.key for s in contributions.sample_data] == ["concealed_portrait", "copper_headdress", "double_sided_panel"]
     assert contributions.widgets[0].display_name == "X-ray separation"
 
 

@@ -99,13 +99,15 @@ def test_cli_side_option(tiny_mixture, tmp_path):
 
 def test_widget_side_channels(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-xraysep", "concealed_portrait")
+    viewer.open_sample("napari-xraysep", "copper_headdress")  # photograph, X-ray, region and a Cu-K map
     _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
     widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 1, 4, 0
     widget.warm_start.value = False
-    copper = viewer.add_image(make_mixture("concealed_portrait", (256, 384), 0).copper_map, name="Cu-K map")
+    copper = viewer.layers["Cu-K map (synthetic XRF)"]
+    np.testing.assert_array_equal(copper.data, make_mixture("copper_black_costume", (256, 384), 0).copper_map)
+    assert widget.xray_layer.value.name == "mixed X-ray (synthetic)" and widget.region_layer.value is not None
     names = [layer.name for layer in widget.side_layers.choices]
-    assert "Cu-K map" in names and widget.xray_layer.value.name not in names  # never the X-ray itself
+    assert copper.name in names and widget.xray_layer.value.name not in names  # never the X-ray itself
     widget.side_layers.value = [copper]
     widget.train()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_xraysep.synthetic import CASES, PIGMENTS, SAMPLE_SHAPE, gaussian_blur, load_sample, make_mixture
+from napari_xraysep.synthetic import _STREAMS, CASES, PIGMENTS, SAMPLE_SHAPE, gaussian_blur, load_sample, make_mixture
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -48,3 +48,21 @@ def test_gaussian_blur_keeps_constants_and_smooths():
 def test_unknown_case_is_refused():
     with pytest.raises(ValueError, match="unknown case"):
         make_mixture("fresco")
+
+
+def test_adding_a_case_leaves_the_others_images_alone():
+    # Each case draws from its own stream, fixed by its place in _STREAMS, not by its sorted name.
+    assert sorted(_STREAMS) == sorted(CASES)
+    assert _STREAMS[:4] == ("concealed_portrait", "copper_headdress", "landscape_over_portrait", "still_life_over_figure")
+
+
+def test_in_the_black_costume_case_only_the_xray_tells_the_two_blacks_apart():
+    mixture = make_mixture("copper_black_costume", (96, 128), seed=0)
+    weights = PIGMENTS["bone_black"], PIGMENTS["copper_black"]
+    assert weights[0].rgb == weights[1].rgb and weights[1].attenuation > 10 * weights[0].attenuation
+    headdress = mixture.copper_map > 0.6 * mixture.copper_map.max()
+    colour = mixture.rgb_surface[headdress].mean(axis=0)
+    lower_half = np.arange(96)[:, None] >= 48
+    twins = (np.abs(mixture.rgb_surface - colour).max(axis=-1) < 0.02) & lower_half  # the costume
+    assert headdress.sum() > 50 and twins.sum() > 300  # many costume pixels look like the headdress
+    assert mixture.x1_true[headdress].mean() > 3 * mixture.x1_true[twins].mean()  # the X-ray tells them apart

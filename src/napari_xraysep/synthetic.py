@@ -6,7 +6,8 @@ Real paintings have no ground truth, so quality is measured on mixtures built li
   texture. Its photograph is the pigments' colours; its X-ray is their attenuation.
 * Attenuation is physical, not the grayscale: lead white, lead-tin yellow and vermilion absorb
   strongly; earths weakly; carbon black hardly at all; a copper-containing black is dark in the
-  photograph but bright in the X-ray (the artefact the paper reports in Isabel's headdress).
+  photograph but bright in the X-ray (the artefact the paper reports in Isabel's headdress); bone
+  black looks exactly like it and absorbs almost nothing, so a photograph cannot tell the two apart.
 * Each layer's X-ray is ``strength · blur(absorbance ** gamma)``; the layers add (Beer–Lambert:
   absorbances add), then a canvas weave and noise are added:
   ``x_mixed = x1_true + x2_true + weave + noise`` exactly.
@@ -39,6 +40,7 @@ PIGMENTS: dict[str, Pigment] = {
     "azurite": Pigment((0.16, 0.27, 0.60), 0.18),
     "carbon_black": Pigment((0.08, 0.08, 0.09), 0.02),
     "copper_black": Pigment((0.12, 0.14, 0.11), 0.60),
+    "bone_black": Pigment((0.12, 0.14, 0.11), 0.04),  # the copper black's twin in the photograph
 }
 PIGMENT_NAMES = tuple(PIGMENTS)
 _COLOURS = np.array([PIGMENTS[n].rgb for n in PIGMENT_NAMES], dtype=np.float64)  # (K, 3)
@@ -220,6 +222,7 @@ class Case:
     hidden_ground: str = "warm"
     hidden_strength: float = 0.8
     copper_headdress: bool = False
+    black_costume: bool = False  # the sitter wears bone black: the same colour as a copper headdress
     gamma: float = 0.85
     blur_sigma: float = 0.8
     weave_amplitude: float = 0.02
@@ -231,7 +234,15 @@ CASES: dict[str, Case] = {
     "landscape_over_portrait": Case("landscape", "portrait", surface_ground="warm", hidden_ground="grey"),
     "still_life_over_figure": Case("still_life", "standing_figure", hidden_strength=0.9),
     "copper_headdress": Case("portrait", "standing_figure", copper_headdress=True, hidden_strength=0.7),
+    # Isabel de Porcel's case: a black costume and a black headdress that look alike, only the
+    # headdress's black holds copper. Here the photograph alone cannot say which black is bright.
+    "copper_black_costume": Case(
+        "portrait", "standing_figure", copper_headdress=True, black_costume=True, hidden_strength=0.7
+    ),
 }
+# Each case's random stream: its place in this tuple (new cases go at the end, so that adding one
+# leaves every other case's images as they were).
+_STREAMS = ("concealed_portrait", "copper_headdress", "landscape_over_portrait", "still_life_over_figure", "copper_black_costume")
 
 
 @dataclass(frozen=True)
@@ -289,9 +300,12 @@ def make_mixture(case: str = "concealed_portrait", shape: tuple[int, int] = (256
     if case not in CASES:
         raise ValueError(f"unknown case {case!r}; choose one of {', '.join(CASES)}")
     recipe = CASES[case]
-    rng = np.random.default_rng([seed, sorted(CASES).index(case)])
+    rng = np.random.default_rng([seed, _STREAMS.index(case)])
     surface = Canvas(rng, shape, GROUNDS[recipe.surface_ground])
-    SCENES[recipe.surface](surface, {"copper": recipe.copper_headdress})
+    style = {"copper": recipe.copper_headdress}
+    if recipe.black_costume:
+        style["dress"] = mixture(bone_black=1)
+    SCENES[recipe.surface](surface, style)
     hidden = Canvas(rng, shape, GROUNDS[recipe.hidden_ground])
     # The concealed sitter sits elsewhere and smaller, in a lead-white-rich costume.
     hidden_style = {"dress": mixture(lead_white=0.6, azurite=0.4), "cx": rng.choice([0.3, 0.7]), "cy": 0.42, "scale": 0.8}
