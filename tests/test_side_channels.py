@@ -10,6 +10,7 @@ from conftest import drain
 from napari_xraysep import load_model, save_model, separate
 from napari_xraysep.cli import main
 from napari_xraysep.core import RESULT_LAYERS, InputError, prepare_inputs
+from napari_xraysep.core.data import side_list
 from napari_xraysep.core.streaming import apply_dask, iter_apply
 from napari_xraysep.synthetic import make_mixture
 
@@ -40,6 +41,26 @@ def test_side_maps_follow_the_rgb_with_their_own_normalisation(tiny_mixture):
 def test_bad_side_maps_are_named(tiny_mixture, side, message):
     with pytest.raises(InputError, match=message):
         prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, None, side_channels=[side])
+
+
+def test_side_channels_may_be_a_list_one_map_a_stack_or_none(tiny_mixture):
+    copper, square = tiny_mixture.copper_map, tiny_mixture.x_mixed ** 2
+    assert side_list(None) == [] and side_list(()) == []
+    (one,) = side_list(copper)  # one map, not a list of its 48 rows
+    assert one is copper
+    stacked = side_list(np.stack([copper, square]))
+    assert len(stacked) == 2 and np.array_equal(stacked[1], square)
+    with pytest.raises(InputError, match="list of 2-D maps"):
+        side_list(np.zeros((1, 2, 48, 64)))
+    args = (tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask)
+    listed = prepare_inputs(*args, side_channels=[copper]).rgb_surface
+    np.testing.assert_array_equal(prepare_inputs(*args, side_channels=copper).rgb_surface, listed)
+    assert prepare_inputs(*args, side_channels=None).rgb_surface.shape[0] == 3
+    model = separate(*args, side_channels=copper, **TINY).model
+    outputs = {name: np.zeros(copper.shape, np.float32) for name in RESULT_LAYERS}
+    drain(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs, side_sources=copper))
+    lazy = apply_dask(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_sources=copper)
+    np.testing.assert_allclose(np.asarray(lazy["x2"]), outputs["x2"], atol=1e-5)
 
 
 def test_a_model_with_side_channels_keeps_them_and_asks_for_them_again(tiny_mixture, tmp_path):

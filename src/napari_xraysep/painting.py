@@ -22,6 +22,7 @@ import tifffile
 
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, iter_separate, save_model
 from .core.engine import StopFlag, TrainingProgress
+from .core.data import side_list
 from .core.errors import InputError, OutputError
 from .core.separation import resolve_config
 from .core.streaming import TileProgress, check_sources, iter_apply, tile_count
@@ -67,7 +68,7 @@ def iter_apply_to_folder(
     *,
     rgb_back_source: Any = None,
     mirror_back: bool = False,
-    side_sources: Sequence[Any] = (),
+    side_sources: Sequence[Any] | Any = (),
     tile_size: int | None = None,
     device: str | None = None,
     stop: StopFlag | None = None,
@@ -77,6 +78,7 @@ def iter_apply_to_folder(
     """Apply ``model`` to the whole painting into five float32 TIFFs in ``out`` (which must exist);
     yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
     left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`)."""
+    side_sources = side_list(side_sources)
     shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
     try:
         with result_tiffs(out, shape, provenance) as outputs:
@@ -168,7 +170,7 @@ def iter_separate_painting(
     region_mask: np.ndarray | None = None,
     rgb_back_source: Any = None,
     mirror_back: bool = False,
-    side_sources: Sequence[Any] = (),
+    side_sources: Sequence[Any] | Any = (),
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
@@ -183,6 +185,7 @@ def iter_separate_painting(
     ``checkpoint`` and the ``settings`` are as for :func:`iter_separate`; with 0 steps a ``model`` is
     only applied. A stop during training ends the run after the area's separation (the whole
     painting can be done later with the saved model)."""
+    side_sources = side_list(side_sources)
     shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
     resolved = resolve_config(config, model, settings)
     training = resolved.steps > 0

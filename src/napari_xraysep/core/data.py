@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,6 +230,23 @@ def check_side_count(expected: int, given: int) -> None:
         )
 
 
+def side_list(side_channels: Any) -> list[Any]:
+    """The side channels as a list of maps. ``None`` means none; one 2-D map (an easy slip for a list
+    of one) counts as that map, not as a list of its rows; a (K, H, W) stack as its K maps. Lazy
+    arrays (dask, zarr, memory maps) stay lazy."""
+    if side_channels is None:
+        return []
+    if hasattr(side_channels, "ndim") and hasattr(side_channels, "shape"):
+        if side_channels.ndim == 2:
+            return [side_channels]
+        if side_channels.ndim == 3:
+            return [side_channels[index] for index in range(side_channels.shape[0])]
+        raise InputError(
+            f"Side channels must be a list of 2-D maps, one map or a (K, H, W) stack; got shape {_describe(side_channels.shape)}."
+        )
+    return list(side_channels)
+
+
 def check_side_channel(side: np.ndarray, shape: tuple[int, int], index: int) -> np.ndarray:
     """An extra registered single-channel map (e.g. a macro-XRF element map) of the X-ray's size."""
     side = np.asarray(side)
@@ -244,7 +262,7 @@ def prepare_inputs(
     *,
     rgb_back: np.ndarray | None = None,
     mirror_back: bool = False,
-    side_channels: Sequence[np.ndarray] = (),
+    side_channels: Sequence[np.ndarray] | np.ndarray | None = (),
     min_size: int = 1,
     x_normalisation: Normalisation | None = None,
     rgb_normalisation: Normalisation | None = None,
@@ -260,7 +278,7 @@ def prepare_inputs(
     """
     x_mixed, rgb_surface = check_pair(x_mixed, rgb_surface)
     back = None if rgb_back is None else check_back(rgb_back, x_mixed, mirror_back)
-    sides = [check_side_channel(side, x_mixed.shape, i) for i, side in enumerate(side_channels)]
+    sides = [check_side_channel(side, x_mixed.shape, i) for i, side in enumerate(side_list(side_channels))]
     if sides and back is not None:
         raise InputError("Side channels are for the concealed-design separation; a double-sided panel takes none.")
     if side_normalisations is not None:

@@ -121,7 +121,7 @@ def iter_separate(
     *,
     rgb_back: np.ndarray | None = None,
     mirror_back: bool = False,
-    side_channels: Sequence[np.ndarray] = (),
+    side_channels: Sequence[np.ndarray] | np.ndarray | None = (),
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
@@ -136,7 +136,8 @@ def iter_separate(
     a double-sided panel: ``rgb_back`` (H, W, 3), the back side's photograph, ``mirror_back`` if
     it was taken from behind (not yet flipped to the X-ray's orientation). ``side_channels``: extra
     registered (H, W) maps — infrared, macro-XRF element maps — that the surface encoder reads
-    beside the RGB (a model trained with them needs the same maps again).
+    beside the RGB (a model trained with them needs the same maps again); a list, one map or a
+    (K, H, W) stack.
     Keyword ``settings`` override fields of :class:`SeparationConfig`. If ``stop`` is set during
     training, the model reached so far is applied and the result is marked ``stopped_early``.
 
@@ -220,7 +221,7 @@ def separate(
     *,
     rgb_back: np.ndarray | None = None,
     mirror_back: bool = False,
-    side_channels: Sequence[np.ndarray] = (),
+    side_channels: Sequence[np.ndarray] | np.ndarray | None = (),
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,

@@ -31,6 +31,7 @@ from .data import (
     check_side_count,
     check_side_shape,
     check_xray_shape,
+    side_list,
 )
 from .engine import StopFlag, TrainedModel, decoder, predicted_tiles, resolve_device
 from .errors import InputError
@@ -52,9 +53,10 @@ class TileProgress:
 
 
 def check_sources(
-    x_source: Any, rgb_source: Any, rgb_back_source: Any = None, side_sources: Sequence[Any] = ()
+    x_source: Any, rgb_source: Any, rgb_back_source: Any = None, side_sources: Sequence[Any] | Any = ()
 ) -> tuple[int, int]:
     """Shapes and pixel types of lazily read images, checked without reading a pixel; returns (H, W)."""
+    side_sources = side_list(side_sources)
     check_xray_shape(x_source.shape)
     check_dtype(x_source.dtype, "mixed X-ray")
     for source, what, short in ((rgb_source, "surface RGB image", "surface RGB"), (rgb_back_source, "back side RGB image", "back side RGB")):
@@ -130,7 +132,7 @@ def iter_apply(
     *,
     rgb_back_source: Any = None,
     mirror_back: bool = False,
-    side_sources: Sequence[Any] = (),
+    side_sources: Sequence[Any] | Any = (),
     tile_size: int | None = None,
     device: str | None = None,
     stop: StopFlag | None = None,
@@ -139,6 +141,7 @@ def iter_apply(
     from the names in RESULT_LAYERS to (H, W) writable arrays); yields after every tile and returns
     the number of tiles written (fewer if ``stop`` was set). ``side_sources`` are the maps the model
     was trained with beside the photograph, in the same order."""
+    side_sources = side_list(side_sources)
     height, width = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
     check_side_count(len(model.side_normalisations), len(side_sources))
     missing = [name for name in RESULT_LAYERS if name not in outputs]
@@ -172,7 +175,7 @@ def apply_dask(
     *,
     rgb_back_source: Any = None,
     mirror_back: bool = False,
-    side_sources: Sequence[Any] = (),
+    side_sources: Sequence[Any] | Any = (),
     tile_size: int | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
@@ -183,6 +186,7 @@ def apply_dask(
         import dask.array as da
     except ImportError as error:  # pragma: no cover - dask ships with napari; only bare installs lack it
         raise InputError("The dask path needs dask: pip install 'napari-xraysep[dask]'.") from error
+    side_sources = side_list(side_sources)
     height, width = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
     check_side_count(len(model.side_normalisations), len(side_sources))
     tile_size = tile_size or model.config.tile_size
