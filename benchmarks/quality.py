@@ -254,8 +254,8 @@ def findings(rows: list[Row], baseline: str = "least squares (linear)", method: 
     verdict = "met" if mean >= TARGET_DB else "NOT met"
     lines += [
         "",
-        f"Mean over cases: the {method} setting's x2 is {mean:+.2f} dB against {baseline} — the target "
-        f"(≥ {TARGET_DB:.0f} dB) is **{verdict}**; it is ahead on {sum(d > 0 for d in differences)} of {len(cases)} cases.",
+        (f"Mean over cases: the {method} setting's x2 is {mean:+.2f} dB against {baseline} — the target "
+        f"(≥ {TARGET_DB:.0f} dB) is **{verdict}**; it is ahead on {sum(d > 0 for d in differences)} of {len(cases)} cases."),
     ]
     return "\n".join(lines)
 

@@ -92,9 +92,9 @@ def case_report(rows: list[Row], artefact: dict[str, list[dict[str, float]]]) ->
 
     return "\n".join([
         markdown_table(summarise(rows)), "", "\n".join(lines), "",
-        f"The Cu-K map removes {removed('default', 'copper')} of the error on the copper paint with the default "
+        (f"The Cu-K map removes {removed('default', 'copper')} of the error on the copper paint with the default "
         f"(warm start) and {removed('random init', 'copper')} from random initialisation; of the excess error there "
-        f"(over the error elsewhere) it removes {removed('default', 'excess')} and {removed('random init', 'excess')}.",
+        f"(over the error elsewhere) it removes {removed('default', 'excess')} and {removed('random init', 'excess')}."),
     ])
 
 

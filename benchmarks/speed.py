@@ -232,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         f"| training, paper preset (50² patches at stride 5, batch 64; {steps} steps) | {t_paper['seconds']:.1f} | {t_paper['pixels_per_s'] / 1e3:.0f} kpx/s | {t_paper['peak_rss_mib']:.0f} |",
         f"| whole painting {side}×{side}, `xraysep apply` (TIFF → TIFF) | {whole['seconds']:.1f} | {whole['pixels'] / whole['seconds'] / 1e6:.2f} Mpx/s | {whole['peak_rss_mib']:.0f} |",
         "",
-        f"* Inference, fast vs paper: **{i_paper['seconds'] / i_fast['seconds']:.0f}×** faster. The outputs differ "
+        (f"* Inference, fast vs paper: **{i_paper['seconds'] / i_fast['seconds']:.0f}×** faster. The outputs differ "
         f"(x̂2) by {difference['rms']:.4f} RMS and {difference['max']:.4f} at most, on a range of {difference['range']:.3f} "
-        "(patch averaging blurs patch borders; fast mode has none).",
+        "(patch averaging blurs patch borders; fast mode has none)."),
         f"* Training throughput, default vs paper preset: {t_fast['pixels_per_s'] / t_paper['pixels_per_s']:.2f}× (pixels per second).",
         f"* Time to the default's quality (x2 {target:.2f} dB after affine fit, {QUALITY_CASE[0]} {QUALITY_CASE[1][0]}×{QUALITY_CASE[1][1]}, "
         f"seed {QUALITY_CASE[2]}; default settings, only the sampling differs): fast sampling {reach_fast:.1f} s, "
@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         + ".",
         f"* Tiled = untiled inference: largest difference {tiling['max_abs_difference']:.2e} on a range of {tiling['x2_hat_range']:.3f}.",
-        f"* Whole painting: exit {whole['exit']}, peak RSS {whole['peak_rss_mib'] / 1024:.2f} GiB "
-        f"({'within' if whole['peak_rss_mib'] <= 4096 else 'OVER'} the 4 GiB bound).",
+        (f"* Whole painting: exit {whole['exit']}, peak RSS {whole['peak_rss_mib'] / 1024:.2f} GiB "
+        f"({'within' if whole['peak_rss_mib'] <= 4096 else 'OVER'} the 4 GiB bound)."),
     ]
     text = "\n".join(lines)
     print(text)

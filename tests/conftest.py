@@ -8,7 +8,7 @@ import pytest
 from napari_xraysep.synthetic import SyntheticMixture, make_mixture
 
 # A network and sampling small enough that a few training steps take well under a second on a CPU.
-TINY = dict(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=3, device="cpu", tile_size=40)
+TINY = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 3, "device": "cpu", "tile_size": 40}
 
 
 @pytest.fixture(scope="session")

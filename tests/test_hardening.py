@@ -26,7 +26,7 @@ from napari_xraysep.core import TrainingFailed, region_from_boxes
 from napari_xraysep.io import read_image, write_results
 
 H, W = 48, 64
-TINY = dict(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=1, device="cpu", tile_size=40)
+TINY = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 1, "device": "cpu", "tile_size": 40}
 TINY_CLI = ["--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32", "--set", "batch_size=2"]
 
 

@@ -11,7 +11,7 @@ from napari_xraysep.core.modelfile import model_to_dict
 
 @pytest.fixture(scope="module")
 def trained(tiny_mixture):
-    settings = dict(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=2, device="cpu")
+    settings = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 2, "device": "cpu"}
     return separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **settings)
 
 

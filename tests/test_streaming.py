@@ -14,7 +14,7 @@ from napari_xraysep.core.streaming import apply_dask, iter_apply, tile_count
 
 @pytest.fixture(scope="module")
 def trained(tiny_mixture):
-    settings = dict(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=3, device="cpu", tile_size=40)
+    settings = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 3, "device": "cpu", "tile_size": 40}
     return separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **settings).model
 
 

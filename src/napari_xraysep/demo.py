@@ -72,9 +72,9 @@ def run_demo(out: Path, settings: dict[str, Any], quiet: bool = False) -> str:
     atomic_write(out / "scores.json", lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=2)))
 
     lines = [
-        f"napari-xraysep demo on '{SAMPLE_CASE}' (synthetic, {SAMPLE_SHAPE[0]}×{SAMPLE_SHAPE[1]} px): "
+        (f"napari-xraysep demo on '{SAMPLE_CASE}' (synthetic, {SAMPLE_SHAPE[0]}×{SAMPLE_SHAPE[1]} px): "
         f"{result.model.steps_trained} steps, training {result.timings['train_s']:.0f} s, "
-        f"inference {result.timings['inference_s']:.1f} s",
+        f"inference {result.timings['inference_s']:.1f} s"),
         "",
         f"{'estimate vs ground truth':<30}{'PSNR dB':>9}{'SSIM':>7}{'PSNR affine':>13}{'SSIM affine':>13}",
     ]

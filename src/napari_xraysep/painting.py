@@ -21,8 +21,8 @@ import numpy as np
 import tifffile
 
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, iter_separate, save_model
-from .core.engine import StopFlag, TrainingProgress
 from .core.data import side_list
+from .core.engine import StopFlag, TrainingProgress
 from .core.errors import InputError, OutputError
 from .core.separation import resolve_config
 from .core.streaming import TileProgress, check_sources, iter_apply, tile_count

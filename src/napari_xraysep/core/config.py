@@ -103,19 +103,19 @@ class SeparationConfig:
     def paper(cls, **overrides: Any) -> SeparationConfig:
         """The paper's stated choices: 50×50 patches at stride 5, BN+ReLU on every decoder layer,
         Frobenius norms, Eq. 7's λ1/λ2, plain grayscale replacement, Adam at 1e-6, 64 channels."""
-        settings: dict[str, Any] = dict(
-            mode="paper",
-            channels=64,
-            output_layer="bn_relu",
-            exclusion_scaling="paper",
-            loss_norm="frobenius",
-            label_match="none",
-            learning_rate=1e-6,
-            lr_schedule="constant",
-            batch_size=64,
+        settings: dict[str, Any] = {
+            "mode": "paper",
+            "channels": 64,
+            "output_layer": "bn_relu",
+            "exclusion_scaling": "paper",
+            "loss_norm": "frobenius",
+            "label_match": "none",
+            "learning_rate": 1e-6,
+            "lr_schedule": "constant",
+            "batch_size": 64,
             # The paper warm-starts (Fig. 3), but no weights ship for its 64-channel BN+ReLU network yet.
-            warm_start=False,
-        )
+            "warm_start": False,
+        }
         settings.update(overrides)
         return cls(**settings)
 

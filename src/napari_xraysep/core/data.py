@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -194,7 +194,7 @@ def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) 
     for box in boxes:
         if len(box) != 4:
             raise InputError(f"A region box needs four numbers Y0,X0,Y1,X1; got {list(box)}.")
-        y0, x0, y1, x1 = (int(round(float(v))) for v in box)
+        y0, x0, y1, x1 = (round(float(v)) for v in box)
         if y1 <= y0 or x1 <= x0:
             raise InputError(f"The region box {y0},{x0},{y1},{x1} is empty: Y1 must exceed Y0 and X1 exceed X0.")
         cy0, cx0, cy1, cx1 = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
