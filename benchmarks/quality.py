@@ -400,7 +400,7 @@ help. Larger λ over-suppresses x̂2. 32 channels at 200 steps (~80 s on two idl
 best trade-off tried.
 
 More: [side channels against the copper artefact](benchmarks-side-channels.md) ·
-[speed and memory](benchmarks-speed.md).
+[speed and memory](benchmarks-speed.md); their summaries, and registration's, follow the montages.
 
 Montages (seed 0): photograph, mixed X-ray, true hidden X-ray, then x2 from least squares,
 paper-faithful and default (each affinely fitted to the truth, same contrast).
