@@ -7,8 +7,13 @@ import pytest
 
 from napari_xraysep.synthetic import SyntheticMixture, make_mixture
 
-# A network and sampling small enough that a few training steps take well under a second on a CPU.
-TINY = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 3, "device": "cpu", "tile_size": 40}
+# An auto-encoder and sampling small enough that a few training steps take well under a second on a CPU.
+TINY = {
+    "method": "autoencoder", "warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 3,
+    "device": "cpu", "tile_size": 40,
+}
+# The default method (the colour map), small: few clusters, few solves, small tiles.
+TINY_COLOUR_MAP = {"clusters": 8, "steps": 4, "passes": 2, "device": "cpu", "tile_size": 40}
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +24,11 @@ def tiny_mixture() -> SyntheticMixture:
 @pytest.fixture
 def tiny_settings() -> dict:
     return dict(TINY)
+
+
+@pytest.fixture
+def tiny_colour_map() -> dict:
+    return dict(TINY_COLOUR_MAP)
 
 
 @pytest.fixture

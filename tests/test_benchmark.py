@@ -20,7 +20,7 @@ spec.loader.exec_module(quality)
 def test_smoke_run_table_structure():
     runs = {
         "least squares (linear)": quality.least_squares(1),
-        "tiny": quality.learned(SeparationConfig(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=2, device="cpu")),
+        "tiny": quality.learned(SeparationConfig.autoencoder(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=2, device="cpu")),
     }
     rows, estimates = quality.evaluate(runs, ["concealed_portrait"], [0, 1], (48, 64), log=lambda *_: None)
     assert len(rows) == 2 * 2 * len(quality.LAYERS)

@@ -29,9 +29,9 @@ def test_separate_writes_every_result_with_provenance(tiff_inputs, tmp_path, cap
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["model.pt", "run.json"])
     x = tifffile.imread(xray).astype(np.float64)
-    x1, x2 = tifffile.imread(out / "x1.tif"), tifffile.imread(out / "x2.tif")
+    x1, x2, weave = (tifffile.imread(out / f"{name}.tif") for name in ("x1", "x2", "weave"))
     assert x1.dtype == np.float32 and x1.shape == x.shape
-    np.testing.assert_allclose(x1.astype(np.float64) + x2, x, atol=0.02)
+    np.testing.assert_allclose(x1.astype(np.float64) + x2 + weave, x, atol=0.02)
     run = json.loads((out / "run.json").read_text())
     assert run["steps_trained"] == 2 and len(run["loss_history"]) == 2 and run["inputs"]["xray"] == str(xray)
     assert read_provenance(out / "x2.tif")["layer"] == "x2"
@@ -70,7 +70,7 @@ def test_refuses_a_non_empty_output_folder_unless_overwrite(tiff_inputs, tmp_pat
         (lambda x, r, m, t: ["separate", str(t / "nope.tif"), str(r), "--region-mask", str(m)], "does not exist"),
         (lambda x, r, m, t: ["separate", str(r), str(r), "--region-mask", str(m)], "looks like a colour image"),
         (lambda x, r, m, t: ["separate", str(x), str(x), "--region-mask", str(m)], "grayscale"),
-        (lambda x, r, m, t: ["separate", str(x), str(r)], "Give the region"),
+        (lambda x, r, m, t: ["separate", str(x), str(r), "--preset", "autoencoder"], "The auto-encoder needs the region"),
         (lambda x, r, m, t: ["separate", str(x), str(r), "--region", "900,900,950,950"], "wholly outside"),
         (lambda x, r, m, t: ["separate", str(x), str(r), "--region-mask", str(m), "--device", "cuda:7"], "cuda"),
         (lambda x, r, m, t: ["separate", str(x), str(r), "--region-mask", str(m), "--model", str(x)], "not a napari-xraysep model file"),
@@ -82,6 +82,17 @@ def test_user_mistakes_give_one_line_and_exit_2(tiff_inputs, tmp_path, capsys, m
     args = [command, *TINY_ARGS, "--out", str(tmp_path / "out"), *rest]  # the case's options come last and win
     assert main(args) == 2
     assert message in _error_line(capsys)
+
+
+def test_the_default_method_needs_no_region_and_presets_choose_the_method(tiff_inputs, tmp_path):
+    xray, rgb, mask = tiff_inputs
+    assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "plain"), *TINY_ARGS]) == 0
+    assert json.loads((tmp_path / "plain" / "run.json").read_text())["settings"]["method"] == "colour_map"
+    args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), *TINY_ARGS, "--preset", "autoencoder"]
+    assert main([*args, "--out", str(tmp_path / "cae")]) == 0
+    settings = json.loads((tmp_path / "cae" / "run.json").read_text())["settings"]
+    assert settings["method"] == "autoencoder" and settings["channels"] == 4  # --set wins over the preset
+    assert not tifffile.imread(tmp_path / "cae" / "weave.tif").any()  # the auto-encoder leaves the weave in e
 
 
 def test_output_path_that_is_a_file_is_refused_before_training(tiff_inputs, tmp_path, capsys):

@@ -106,8 +106,8 @@ def test_double_sided_cli_end_to_end(tiny_mixture, tmp_path, capsys):
     assert main(["separate", str(xray), str(front), "--rgb-back", str(back), "--mirror-back", "--out", str(out), *tiny]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["double_sided"] is True and run["inputs"]["rgb_back"] == str(back)
-    x1, x2 = tifffile.imread(out / "x1.tif"), tifffile.imread(out / "x2.tif")
-    np.testing.assert_allclose(x1.astype(np.float64) + x2, tiny_mixture.x_mixed, atol=1e-5)
+    x1, x2, weave = (tifffile.imread(out / f"{name}.tif") for name in ("x1", "x2", "weave"))
+    np.testing.assert_allclose(x1.astype(np.float64) + x2 + weave, tiny_mixture.x_mixed, atol=1e-5)
 
     assert main(["separate", str(xray), str(front), "--mirror-back", "--out", str(tmp_path / "o2"), *tiny]) == 2
     assert "--mirror-back needs the back side" in capsys.readouterr().err

@@ -122,7 +122,7 @@ def test_tiled_inference_equals_one_whole_image_pass(tiny_mixture, tiny_settings
 
 
 def test_patch_averaged_inference_matches_a_direct_average(tiny_mixture):
-    config = SeparationConfig(mode="paper", warm_start=False, channels=4, patch_size=20, patch_stride=10, steps=1, device="cpu", batch_size=4)
+    config = SeparationConfig.autoencoder(mode="paper", warm_start=False, channels=4, patch_size=20, patch_stride=10, steps=1, device="cpu", batch_size=4)
     inputs = _inputs(tiny_mixture)
     _, model = drain(train(inputs, config))
     out = predict(model, inputs)

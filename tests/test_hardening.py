@@ -26,8 +26,17 @@ from napari_xraysep.core import TrainingFailed, region_from_boxes
 from napari_xraysep.io import read_image, write_results
 
 H, W = 48, 64
-TINY = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 1, "device": "cpu", "tile_size": 40}
-TINY_CLI = ["--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32", "--set", "batch_size=2"]
+# The default method (the colour map), small; the auto-encoder's settings are there for the cases
+# that switch to it, and ignored by the colour map.
+TINY = {
+    "clusters": 4, "warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 1, "device": "cpu",
+    "tile_size": 40,
+}
+TINY_CLI = [
+    "--steps", "1", "--device", "cpu", "--quiet", "--set", "clusters=4", "--set", "channels=4", "--no-warm-start",
+    "--set", "crop_size=32", "--set", "batch_size=2",
+]
+METHODS = ("colour_map", "autoencoder")
 
 
 def _rng() -> np.random.Generator:
@@ -126,7 +135,8 @@ def test_api(case):
         warnings.simplefilter("ignore", UserWarning)  # the warning cases are checked in the CLI face
         if case.expected is None:
             result = separate(case.x, case.rgb, _region_for_api(case), rgb_back=case.back, **settings)
-            np.testing.assert_allclose(result.x1.astype(np.float64) + result.x2, case.x, rtol=1e-5, atol=1e-5 * np.ptp(case.x))
+            total = result.x1.astype(np.float64) + result.x2 + result.weave
+            np.testing.assert_allclose(total, case.x, rtol=1e-5, atol=1e-5 * np.ptp(case.x))
             return
         with pytest.raises(XraySepError, match=case.expected):
             separate(case.x, case.rgb, _region_for_api(case), rgb_back=case.back, **settings)
@@ -208,7 +218,7 @@ def test_widget(case, make_napari_viewer, qtbot):
     assert not exceptions, exceptions
     runs = [l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == 1]
     if case.for_widget is None:
-        assert len(runs) == 5, widget.message.text()
+        assert len(runs) == 6, widget.message.text()
     else:
         assert not runs and case.for_widget in widget.message.text()
 
@@ -255,9 +265,9 @@ def test_unreadable_images_in_every_face(name, tmp_path, capsys):
 # ------------------------------------------------------------------------------------- model files
 
 
-def _tiny_model(folder: Path) -> Path:
-    result = separate(_xray(), _rgb(), _region(), **TINY)
-    return save_model(result.model, folder / "model.pt")
+def _tiny_model(folder: Path, method: str = "colour_map") -> Path:
+    result = separate(_xray(), _rgb(), _region(), **{**TINY, "method": method})
+    return save_model(result.model, folder / f"{method}.pt")
 
 
 def _other_version(folder: Path) -> Path:
@@ -314,9 +324,12 @@ def test_bad_model_files_in_every_face(name, tmp_path, capsys, make_napari_viewe
 
 
 def test_a_model_for_other_settings_cannot_be_continued_with_them(tmp_path, capsys):
-    path = _tiny_model(tmp_path)
+    colour_map = _tiny_model(tmp_path)
+    with pytest.raises(XraySepError, match="made by the colour_map method"):
+        separate(_xray(), _rgb(), _region(), model=load_model(colour_map), **{**TINY, "method": "autoencoder"})
+    path = _tiny_model(tmp_path, "autoencoder")
     with pytest.raises(XraySepError, match="architecture cannot change"):
-        separate(_xray(), _rgb(), _region(), model=load_model(path), **{**TINY, "channels": 8})
+        separate(_xray(), _rgb(), _region(), model=load_model(path), **{**TINY, "method": "autoencoder", "channels": 8})
     x, rgb, mask = tmp_path / "x.tif", tmp_path / "rgb.tif", tmp_path / "mask.tif"
     tifffile.imwrite(x, _xray())
     tifffile.imwrite(rgb, _rgb())
@@ -378,26 +391,38 @@ def test_disk_full_while_writing_results(tmp_path, capsys, monkeypatch):
 
 
 def _out_of_memory_at(monkeypatch, failing_call: int) -> None:
-    """Make the ``failing_call``-th optimisation step fail as a GPU out of memory would."""
+    """Make the ``failing_call``-th optimisation step (an Adam step of the auto-encoder, a solve of
+    the colour map) fail as a GPU out of memory would."""
     from napari_xraysep.core import engine
 
-    real = engine._optimisation_step
+    def out_of_memory() -> None:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    real_step, real_fit = engine._optimisation_step, engine.fit_colour_map
     calls = {"n": 0}
 
     def step(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == failing_call:
-            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(*args, **kwargs)
+            out_of_memory()
+        return real_step(*args, **kwargs)
+
+    def fit(*args, **kwargs):
+        for solve, progress in enumerate(real_fit(*args, **kwargs), 1):
+            if solve == failing_call:
+                out_of_memory()
+            yield progress
 
     monkeypatch.setattr(engine, "_optimisation_step", step)
+    monkeypatch.setattr(engine, "fit_colour_map", fit)
 
 
-def test_out_of_memory_keeps_the_last_good_model_and_checkpoints_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", METHODS)
+def test_out_of_memory_keeps_the_last_good_model_and_checkpoints_it(tmp_path, monkeypatch, method):
     _out_of_memory_at(monkeypatch, 4)
     checkpoint = tmp_path / "checkpoint.pt"
     with pytest.raises(TrainingFailed, match="ran out of memory at step 4") as failure:
-        separate(_xray(), _rgb(), _region(), checkpoint=checkpoint, **{**TINY, "steps": 10})
+        separate(_xray(), _rgb(), _region(), checkpoint=checkpoint, **{**TINY, "steps": 10, "method": method})
     model = failure.value.model
     assert model.steps_trained == 3 and len(model.loss_history) == 3
     assert f"saved in {checkpoint}" in str(failure.value)
@@ -410,15 +435,17 @@ def test_out_of_memory_keeps_the_last_good_model_and_checkpoints_it(tmp_path, mo
     assert result.x2.shape == (H, W)
 
 
-def test_checkpoints_are_written_while_training(tmp_path):
+@pytest.mark.parametrize("method", METHODS)
+def test_checkpoints_are_written_while_training(tmp_path, method):
     checkpoint = tmp_path / "checkpoint.pt"
-    separate(_xray(), _rgb(), _region(), checkpoint=checkpoint, checkpoint_every_s=0.0, **{**TINY, "steps": 3})
+    separate(_xray(), _rgb(), _region(), checkpoint=checkpoint, checkpoint_every_s=0.0, **{**TINY, "steps": 3, "method": method})
     assert load_model(checkpoint).steps_trained == 3  # saved after every step with a zero interval
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporaries left
 
 
-def test_cli_out_of_memory_is_one_line_and_the_model_is_in_out(tmp_path, capsys, monkeypatch):
-    args = _inputs(tmp_path)
+@pytest.mark.parametrize("method", METHODS)
+def test_cli_out_of_memory_is_one_line_and_the_model_is_in_out(tmp_path, capsys, monkeypatch, method):
+    args = [*_inputs(tmp_path), "--set", f"method={method}"]
     _out_of_memory_at(monkeypatch, 2)
     out = tmp_path / "out"
     assert main([*args[: args.index("--steps")], "--steps", "5", *args[args.index("--steps") + 2 :], "--out", str(out)]) == 2
@@ -428,13 +455,15 @@ def test_cli_out_of_memory_is_one_line_and_the_model_is_in_out(tmp_path, capsys,
     assert sorted(p.name for p in out.iterdir()) == ["model.pt"]
 
 
-def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+@pytest.mark.parametrize("preset", ["default", "auto-encoder"])
+def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napari_viewer, qtbot, tmp_path, monkeypatch, preset):
     from napari_xraysep import _widget
 
     monkeypatch.setattr(_widget, "checkpoint_folder", lambda: tmp_path / "checkpoints")
     viewer = make_napari_viewer()
     viewer.open_sample("napari-xraysep", "concealed_portrait")
     _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
+    widget.preset.value = preset
     widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 6, 4, 0
     widget.warm_start.value = False
     _out_of_memory_at(monkeypatch, 3)

@@ -53,3 +53,28 @@ def test_side_maps_join_the_intensity_match(rng):
     label = labeled_surface_xray(x, rgb, region, side_maps=[copper])
     np.testing.assert_allclose(label, x, atol=1e-4)
     np.testing.assert_allclose(labeled_surface_xray(x, rgb, region, "none", [copper])[region], gray[region], atol=1e-6)
+
+
+def test_a_colour_map_label_pastes_the_surface_estimate(rng):
+    x, rgb = rng.random((10, 12)).astype(np.float32), rng.random((3, 10, 12)).astype(np.float32)
+    estimate = rng.random((10, 12)).astype(np.float32)
+    region = np.zeros((10, 12), bool)
+    region[2:6, 3:9] = True
+    label = labeled_surface_xray(x, rgb, region, "colour_map", surface_estimate=estimate)
+    np.testing.assert_array_equal(label[region], estimate[region])
+    np.testing.assert_array_equal(label[~region], x[~region])
+    with pytest.raises(InputError, match="needs the colour map's surface estimate"):
+        labeled_surface_xray(x, rgb, region, "colour_map")
+
+
+def test_the_auto_encoder_trains_against_a_colour_map_label(tiny_mixture, tiny_settings):
+    from napari_xraysep import SeparationConfig
+    from napari_xraysep.core import prepare_inputs
+    from napari_xraysep.core.engine import colour_map_surface, concealed_objective
+
+    inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask)
+    config = SeparationConfig(**{**tiny_settings, "label_match": "colour_map", "clusters": 6})
+    label = concealed_objective(inputs, config).stack[0, -1]
+    surface = colour_map_surface(inputs, config)
+    np.testing.assert_allclose(label[inputs.region_mask], surface[inputs.region_mask])
+    np.testing.assert_array_equal(label[~inputs.region_mask], inputs.x_mixed[~inputs.region_mask])

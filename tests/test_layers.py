@@ -51,6 +51,7 @@ def test_result_layers_are_named_comparable_and_carry_provenance(tiny_mixture, t
         "error map · run 2 · xray",
         "x1 surface · run 2 · xray",
         "x2 hidden · run 2 · xray",
+        "weave (canvas) · run 2 · xray",
     ]
     limits = [kwargs["contrast_limits"] for _, kwargs, _ in layers]
     assert limits[0] == limits[1] == limits[3] == limits[4]  # X-rays share one contrast

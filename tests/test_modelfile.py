@@ -9,10 +9,10 @@ from napari_xraysep import ModelFileError, load_model, save_model, separate
 from napari_xraysep.core.modelfile import model_to_dict
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_mixture):
-    settings = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 2, "device": "cpu"}
-    return separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **settings)
+@pytest.fixture(scope="module", params=["colour_map", "autoencoder"])
+def trained(tiny_mixture, request):
+    settings = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "clusters": 6, "steps": 2, "device": "cpu"}
+    return separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, method=request.param, **settings)
 
 
 def test_round_trip_gives_identical_outputs(trained, tiny_mixture, tmp_path):
@@ -64,7 +64,21 @@ def test_files_that_are_not_models_are_refused(trained, tmp_path):
         load_model(future)
     broken = tmp_path / "broken.pt"
     data = model_to_dict(trained.model)
-    data["config"] = {**data["config"], "channels": 8}  # weights no longer fit the architecture
+    data["config"] = {**data["config"], "channels": 8, "clusters": 9}  # parameters no longer fit the shape
     torch.save(data, broken)
     with pytest.raises(ModelFileError, match="damaged or inconsistent"):
         load_model(broken)
+
+
+def test_files_of_format_1_load_as_auto_encoders(tiny_mixture):
+    """napari-xraysep 0.1 wrote format 1 (no method: always the auto-encoder); the shipped warm-start
+    weights are such a file."""
+    from napari_xraysep.core.model import ConnectedAutoEncoder
+    from napari_xraysep.core.warmstart import warm_start_entries, weights_dir
+
+    path = weights_dir() / warm_start_entries()[0]["file"]
+    assert torch.load(path, weights_only=True)["format_version"] == 1
+    model = load_model(path)
+    assert model.config.method == "autoencoder" and isinstance(model.network, ConnectedAutoEncoder)
+    result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, model=model, steps=0, device="cpu")
+    assert np.isfinite(result.x2).all() and not result.weave.any()  # the auto-encoder leaves the weave in e

@@ -85,8 +85,8 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
     assert result.area_result.x2.shape == (42, 60)
     kinds = [type(event) for event in events]
     assert kinds == [TrainingProgress] * TINY["steps"] + [TileProgress] * (2 * 2)  # 48×64 in 40-px tiles
-    x1, x2 = tifffile.imread(result.paths["x1"]), tifffile.imread(result.paths["x2"])
-    np.testing.assert_allclose(x1.astype(np.float64) + x2, tiny_mixture.x_mixed, rtol=1e-6)
+    x1, x2, weave = (tifffile.imread(result.paths[name]) for name in ("x1", "x2", "weave"))
+    np.testing.assert_allclose(x1.astype(np.float64) + x2 + weave, tiny_mixture.x_mixed, rtol=1e-6)
     saved = load_model(tmp_path / "model.pt")
     assert saved.steps_trained == TINY["steps"]
     assert open_pyramid(result.paths["x2"])[0].shape == (48, 64)  # smaller than a screenful: no reductions
@@ -119,13 +119,14 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     widget.train()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     (folder,) = tmp_path.iterdir()
-    assert {"model.pt", "x1.tif", "x2.tif", "x1_hat.tif", "x2_hat.tif", "error_map.tif", "pyramid"} <= {p.name for p in folder.iterdir()}
+    assert {f"{name}.tif" for name in RESULT_LAYERS} | {"model.pt", "pyramid"} <= {p.name for p in folder.iterdir()}
     layers = {l.metadata["xraysep"]["layer"]: l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == 1}
     assert set(layers) == set(RESULT_LAYERS)
     x2 = layers["x2"]
     assert x2.multiscale and len(x2.data) > 1 and x2.data[0].shape == xray.data.shape
     assert np.allclose(x2.translate, (10, 20))
-    np.testing.assert_allclose(np.asarray(layers["x1"].data[0], np.float64) + np.asarray(x2.data[0]), xray.data, rtol=1e-5)
+    total = np.asarray(layers["x1"].data[0], np.float64) + np.asarray(x2.data[0]) + np.asarray(layers["weave"].data[0])
+    np.testing.assert_allclose(total, xray.data, rtol=1e-5)
     assert str(folder) in widget.message.text() and "preview" not in " ".join(l.name for l in viewer.layers)
     QApplication.processEvents()
 
@@ -170,7 +171,7 @@ def test_widget_says_so_when_the_results_folder_cannot_be_made(make_napari_viewe
 def test_a_config_with_no_steps_only_applies_the_model(tiny_mixture, model, tmp_path):
     from napari_xraysep import SeparationConfig
 
-    config = SeparationConfig(steps=0, device="cpu", warm_start=False, channels=TINY["channels"])
+    config = SeparationConfig.autoencoder(steps=0, device="cpu", warm_start=False, channels=TINY["channels"])
     events, result = drain(iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tmp_path, config=config, model=model))
     assert all(isinstance(event, TileProgress) for event in events) and result.area_result is None
     assert result.model is model and not (tmp_path / "model.pt").exists()  # nothing trained, nothing to save

@@ -92,11 +92,12 @@ def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):
     widget.worker.yielded.connect(lambda p: previews.append(p.preview is not None))
     _wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
-    assert set(layers) == {"x1_hat", "x2_hat", "error_map", "x1", "x2"}
+    assert set(layers) == {"x1_hat", "x2_hat", "error_map", "x1", "x2", "weave"}
     x = viewer.layers["mixed X-ray (synthetic)"].data
     for layer in layers.values():
         assert layer.data.shape == x.shape and layer.colormap.name == "gray"
-    np.testing.assert_allclose(layers["x1"].data.astype(np.float64) + layers["x2"].data, x, atol=1e-5)
+    np.testing.assert_allclose(layers["x1"].data.astype(np.float64) + layers["x2"].data + layers["weave"].data, x, atol=1e-5)
+    assert np.abs(layers["weave"].data).max() > 0  # the sample's canvas is found
     assert layers["x2"].name == "x2 hidden · run 1 · mixed X-ray (synthetic)"
     assert layers["x2"].metadata["xraysep"]["steps_trained"] == 3
     assert not any("preview" in l.name for l in viewer.layers)  # previews replaced by the results
@@ -112,7 +113,7 @@ def test_a_second_run_keeps_the_first_and_continue_adds_steps(viewer_and_widget,
     first_x2 = _run_layers(viewer, 1)["x2"].data.copy()
     widget.continue_training()
     _wait_done(qtbot, widget)
-    assert len(_run_layers(viewer, 1)) == 5 and len(_run_layers(viewer, 2)) == 5
+    assert len(_run_layers(viewer, 1)) == 6 and len(_run_layers(viewer, 2)) == 6
     np.testing.assert_array_equal(_run_layers(viewer, 1)["x2"].data, first_x2)
     assert _run_layers(viewer, 2)["x2"].metadata["xraysep"]["steps_trained"] == 6
 
@@ -123,7 +124,7 @@ def test_stop_keeps_the_result_reached_so_far(viewer_and_widget, qtbot):
     widget.stop()
     _wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
-    assert len(layers) == 5
+    assert len(layers) == 6
     assert layers["x2"].metadata["xraysep"]["stopped_early"] is True
     assert "stopped early" in widget.progress.format()
 
@@ -143,7 +144,7 @@ def test_pause_holds_training_and_resume_finishes_it(viewer_and_widget, qtbot):
         widget.toggle_pause()
     widget.stop()  # no need to wait for all 400 steps
     _wait_done(qtbot, widget)
-    assert widget.pause_button.text == "Pause" and len(_run_layers(viewer, 1)) == 5
+    assert widget.pause_button.text == "Pause" and len(_run_layers(viewer, 1)) == 6
 
 
 def test_removing_an_input_layer_stops_training(viewer_and_widget, qtbot):
@@ -185,7 +186,8 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
         widget.xray_layer.value = None
     elif case == "shape mismatch":
         widget.xray_layer.value = viewer.add_image(np.random.rand(30, 40), name="small")
-    elif case == "no region":
+    elif case == "no region":  # the auto-encoder needs it (the default colour map does not)
+        widget.preset.value = "auto-encoder"
         widget.region_layer.value = None
     elif case == "empty region":
         widget.draw_region()
@@ -225,7 +227,8 @@ def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
     assert layers["x2"].name == "x2 back · run 1 · panel X-ray (synthetic)"
     assert layers["x2"].metadata["xraysep"]["double_sided"] and layers["x2"].metadata["xraysep"]["mirror_back"]
     x = viewer.layers["panel X-ray (synthetic)"].data
-    np.testing.assert_allclose(layers["x1"].data.astype(np.float64) + layers["x2"].data, x, atol=1e-5)
+    total = layers["x1"].data.astype(np.float64) + layers["x2"].data + layers["weave"].data
+    np.testing.assert_allclose(total, x, atol=1e-5)
 
     widget.back_layer.value = widget.rgb_layer.value
     assert widget.train() is None and "is the surface RGB layer" in widget.message.text()
@@ -235,9 +238,9 @@ def test_warm_start_follows_the_preset_and_reaches_the_run(viewer_and_widget, qt
     viewer, widget = viewer_and_widget
     widget._apply_preset("paper-faithful")
     assert widget.warm_start.value is False  # no weights ship for the paper's architecture
-    widget._apply_preset("default")
+    widget.preset.value = "auto-encoder"
     assert widget.warm_start.value is True
-    widget.channels.value = SeparationConfig().channels  # the architecture the shipped weights have
+    widget.channels.value = SeparationConfig.autoencoder().channels  # the architecture the shipped weights have
     widget.steps.value = 1
     widget.warm_start.value = True
     widget.train()

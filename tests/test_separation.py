@@ -2,31 +2,39 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import TINY, TINY_COLOUR_MAP
 
 from napari_xraysep import InputError, SeparationConfig, iter_separate, separate
 from napari_xraysep.core import RESULT_LAYERS, Components, Normalisation
 from napari_xraysep.core.separation import components_in_units
 
 
-def test_separate_returns_five_float32_layers_in_xray_units(tiny_mixture, tiny_settings):
+@pytest.fixture(params=["colour_map", "autoencoder"])
+def settings(request) -> dict:
+    """Small settings of each method: the generic behaviour holds for both."""
+    return dict(TINY_COLOUR_MAP if request.param == "colour_map" else TINY)
+
+
+def test_separate_returns_six_float32_layers_in_xray_units(tiny_mixture, settings):
     x16 = (tiny_mixture.x_mixed / tiny_mixture.x_mixed.max() * 50000 + 1000).astype(np.uint16)
     rgb8 = (tiny_mixture.rgb_surface * 255).astype(np.uint8)
-    result = separate(x16, rgb8, tiny_mixture.region_mask, **tiny_settings)
-    assert list(result.layers()) == list(RESULT_LAYERS)
+    result = separate(x16, rgb8, tiny_mixture.region_mask, **settings)
+    assert list(result.layers()) == list(RESULT_LAYERS) == ["x1_hat", "x2_hat", "error_map", "x1", "x2", "weave"]
     for image in result.layers().values():
         assert image.dtype == np.float32 and image.shape == x16.shape
     x = x16.astype(np.float64)
     # step 2's invariant, in the X-ray's own units
-    np.testing.assert_allclose(result.x1.astype(np.float64) + result.x2, x, atol=51000 * 2e-7 * 2)
-    np.testing.assert_allclose(result.x1_hat.astype(np.float64) + result.x2_hat + result.error_map, x, atol=0.05)
+    np.testing.assert_allclose(result.x1.astype(np.float64) + result.x2 + result.weave, x, atol=51000 * 2e-7 * 3)
+    np.testing.assert_allclose(result.x1_hat.astype(np.float64) + result.x2_hat + result.error_map + result.weave, x, atol=0.05)
     assert result.timings["train_s"] > 0 and result.timings["inference_s"] > 0
     assert not result.stopped_early
     record = result.provenance()
-    assert record["settings"]["channels"] == 4 and record["steps_trained"] == 3
+    assert record["settings"]["method"] == settings.get("method", "colour_map")
+    assert record["steps_trained"] == settings["steps"]
     assert set(record["software"]) >= {"napari-xraysep", "torch", "numpy"}
 
 
-def test_progress_callback_and_stop_keep_a_usable_result(tiny_mixture, tiny_settings):
+def test_progress_callback_and_stop_keep_a_usable_result(tiny_mixture, settings):
     stop = threading.Event()
     seen = []
 
@@ -37,15 +45,15 @@ def test_progress_callback_and_stop_keep_a_usable_result(tiny_mixture, tiny_sett
 
     result = separate(
         tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask,
-        stop=stop, on_progress=on_progress, **{**tiny_settings, "steps": 40},
+        stop=stop, on_progress=on_progress, **{**settings, "steps": 40},
     )
     assert seen == [1, 2] and result.stopped_early and result.model.steps_trained == 2
     assert np.isfinite(result.x2).all()
 
 
-def test_last_preview_is_the_final_estimate_in_xray_units(tiny_mixture, tiny_settings):
+def test_last_preview_is_the_final_estimate_in_xray_units(tiny_mixture, settings):
     x = tiny_mixture.x_mixed * 1000 + 50
-    gen = iter_separate(x, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **{**tiny_settings, "preview_every": 3})
+    gen = iter_separate(x, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **{**settings, "steps": 3, "preview_every": 3})
     events = []
     while True:
         try:
@@ -56,28 +64,33 @@ def test_last_preview_is_the_final_estimate_in_xray_units(tiny_mixture, tiny_set
     assert [e.preview is not None for e in events] == [False, False, True]
     np.testing.assert_allclose(events[-1].preview.x1_hat, result.x1_hat, atol=1e-3)
     np.testing.assert_allclose(events[-1].preview.x2_hat, result.x2_hat, atol=1e-3)
+    np.testing.assert_allclose(events[-1].preview.weave, result.weave, atol=1e-3)
 
 
 def test_components_in_units_share_the_offset_between_the_layers():
     norm = Normalisation(offset=100.0, scale=10.0)
-    unit = Components(x1_hat=np.array([[0.5]]), x2_hat=np.array([[0.25]]), x_hat=np.array([[0.75]]))
+    unit = Components(
+        x1_hat=np.array([[0.5]]), x2_hat=np.array([[0.25]]), x_hat=np.array([[0.85]]), weave=np.array([[0.1]])
+    )
     mapped = components_in_units(unit, norm)
-    assert mapped.x1_hat[0, 0] == 55.0 and mapped.x2_hat[0, 0] == 52.5 and mapped.x_hat[0, 0] == 107.5
-    assert mapped.x1_hat[0, 0] + mapped.x2_hat[0, 0] == mapped.x_hat[0, 0]
+    assert mapped.x1_hat[0, 0] == 55.0 and mapped.x2_hat[0, 0] == 52.5 and mapped.x_hat[0, 0] == 108.5
+    assert mapped.weave[0, 0] == pytest.approx(1.0)  # a zero-mean pattern: scaled, no offset
+    assert mapped.x1_hat[0, 0] + mapped.x2_hat[0, 0] + mapped.weave[0, 0] == pytest.approx(mapped.x_hat[0, 0])
 
 
-def test_applying_a_model_without_training_reproduces_its_outputs(tiny_mixture, tiny_settings):
-    first = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **tiny_settings)
+def test_applying_a_model_without_training_reproduces_its_outputs(tiny_mixture, settings):
+    first = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **settings)
     again = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, model=first.model, steps=0)
     for name in RESULT_LAYERS:
         np.testing.assert_allclose(getattr(again, name), getattr(first, name), atol=1e-5)
 
 
-def test_continuing_leaves_the_callers_model_untouched(tiny_mixture, tiny_settings):
-    first = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **tiny_settings)
+def test_continuing_leaves_the_callers_model_untouched(tiny_mixture, settings):
+    first = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **settings)
     weights = {k: v.clone() for k, v in first.model.network.state_dict().items()}
     more = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, model=first.model, steps=2)
-    assert more.model.steps_trained == 5 and first.model.steps_trained == 3
+    steps = settings["steps"]
+    assert more.model.steps_trained == steps + 2 and first.model.steps_trained == steps
     for name, value in first.model.network.state_dict().items():
         assert (value == weights[name]).all()
 
@@ -95,6 +108,8 @@ def test_settings_errors_are_clear(tiny_mixture, tiny_settings):
     first = separate(*args, **tiny_settings)
     with pytest.raises(InputError, match="architecture cannot change"):
         separate(*args, model=first.model, channels=8)
+    with pytest.raises(InputError, match="made by the autoencoder method"):
+        separate(*args, model=first.model, method="colour_map")
 
 
 def test_paper_preset_keeps_the_papers_choices():
@@ -103,3 +118,17 @@ def test_paper_preset_keeps_the_papers_choices():
     assert (paper.learning_rate, paper.output_layer, paper.loss_norm) == (1e-6, "bn_relu", "frobenius")
     assert (paper.exclusion_scaling, paper.label_match, paper.exclusion_levels) == ("paper", "none", 3)
     assert SeparationConfig.paper(steps=7).steps == 7
+    assert paper.method == "autoencoder" and not paper.weave
+
+
+def test_presets_name_their_method_and_steps_follow_it():
+    assert SeparationConfig().method == "colour_map" and SeparationConfig().training_steps == 12
+    autoencoder = SeparationConfig.autoencoder()
+    assert autoencoder.method == "autoencoder" and autoencoder.training_steps == 200 and autoencoder.warm_start
+    assert SeparationConfig(steps=5).training_steps == 5 and SeparationConfig(steps=0).training_steps == 0
+    with pytest.raises(InputError, match="steps must be a whole number"):
+        SeparationConfig(steps=-1)
+    with pytest.raises(InputError, match="method='network' is not one of"):
+        SeparationConfig(method="network")
+    with pytest.raises(InputError, match="region_weight must be between 0 and 1"):
+        SeparationConfig(region_weight=2.0)

@@ -14,7 +14,11 @@ from napari_xraysep.core.data import side_list
 from napari_xraysep.core.streaming import apply_dask, iter_apply
 from napari_xraysep.synthetic import make_mixture
 
-TINY = {"warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 2, "device": "cpu", "tile_size": 40}
+# The default method (the colour map), small; the auto-encoder's settings for the test that runs it too.
+TINY = {
+    "clusters": 6, "warm_start": False, "channels": 4, "crop_size": 32, "batch_size": 2, "steps": 2, "device": "cpu",
+    "tile_size": 40,
+}
 
 
 def test_the_simulated_copper_map_sees_only_copper_paint():
@@ -63,10 +67,11 @@ def test_side_channels_may_be_a_list_one_map_a_stack_or_none(tiny_mixture):
     np.testing.assert_allclose(np.asarray(lazy["x2"]), outputs["x2"], atol=1e-5)
 
 
-def test_a_model_with_side_channels_keeps_them_and_asks_for_them_again(tiny_mixture, tmp_path):
+@pytest.mark.parametrize("method", ["colour_map", "autoencoder"])
+def test_a_model_with_side_channels_keeps_them_and_asks_for_them_again(tiny_mixture, tmp_path, method):
     maps = [tiny_mixture.copper_map, tiny_mixture.x_mixed ** 2]
-    result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=maps, **TINY)
-    assert result.model.network.encode_rgb[0].in_channels == 5 and result.provenance()["side_channels"] == 2
+    result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=maps, method=method, **TINY)
+    assert result.model.network.rgb_channels == 5 and result.provenance()["side_channels"] == 2
     model = load_model(save_model(result.model, tmp_path / "m.pt"))
     assert model.side_normalisations == result.model.side_normalisations
     again = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps, model=model, steps=0, device="cpu")
@@ -106,9 +111,9 @@ def test_cli_side_option(tiny_mixture, tmp_path):
     tifffile.imwrite(paths["cu"], tiny_mixture.copper_map)
     out = tmp_path / "out"
     args = ["separate", str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]), "--region=5,5,30,40", "--out", str(out),
-            "--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32"]
+            "--steps", "1", "--device", "cpu", "--quiet", "--set", "clusters=6"]
     assert main(args) == 0
-    assert load_model(out / "model.pt").network.encode_rgb[0].in_channels == 4
+    assert load_model(out / "model.pt").network.rgb_channels == 4
     # The whole-painting command reads the same map and gives the same layers.
     applied = tmp_path / "applied"
     assert main(["apply", str(out / "model.pt"), str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]),
@@ -132,7 +137,7 @@ def test_widget_side_channels(make_napari_viewer, qtbot):
     widget.side_layers.value = [copper]
     widget.train()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
-    assert widget.current_model.network.encode_rgb[0].in_channels == 4
+    assert widget.current_model.network.rgb_channels == 4
     assert not any("run 1" in layer.name for layer in widget.side_layers.choices)  # nor our own results
     widget.xray_layer.value = copper  # choosing it as the X-ray takes it out of the side channels
     assert list(widget.side_layers.value) == []
@@ -145,8 +150,8 @@ def test_warm_start_with_side_channels_keeps_the_rgb_weights(tiny_mixture):
     from napari_xraysep.core import new_model
     from napari_xraysep.core.warmstart import warm_start_state
 
-    model = new_model(SeparationConfig(), rgb_channels=4)
-    shipped = warm_start_state(SeparationConfig())
+    model = new_model(SeparationConfig.autoencoder(), rgb_channels=4)
+    shipped = warm_start_state(SeparationConfig.autoencoder())
     first = model.network.state_dict()["encode_rgb.0.weight"]
     assert first.shape[1] == 4 and torch.equal(first[:, :3], shipped["encode_rgb.0.weight"])
     last = model.network.state_dict()["decode_rgb.6.weight"]
@@ -160,7 +165,7 @@ def test_the_labeled_surface_xray_reads_the_side_maps(tiny_mixture):
     from napari_xraysep.core.labeled import labeled_surface_xray
 
     inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=[tiny_mixture.copper_map])
-    label = concealed_objective(inputs, SeparationConfig()).stack[0, -1]  # RGB, Cu-K, x, then x̄1
+    label = concealed_objective(inputs, SeparationConfig.autoencoder()).stack[0, -1]  # RGB, Cu-K, x, then x̄1
     rgb, copper = inputs.rgb_surface[:3], inputs.rgb_surface[3:]
     np.testing.assert_allclose(label, labeled_surface_xray(inputs.x_mixed, rgb, inputs.region_mask, side_maps=copper))
     assert not np.allclose(label, labeled_surface_xray(inputs.x_mixed, rgb, inputs.region_mask))

@@ -35,10 +35,10 @@ def test_eq8_loss_hand_values():
 
 def test_crops_are_drawn_from_every_panel():
     rng = np.random.default_rng(0)
-    fast = _batch_sampler(SeparationConfig(batch_size=64, crop_size=16), 3, (40, 40), rng)
+    fast = _batch_sampler(SeparationConfig.autoencoder(batch_size=64, crop_size=16), 3, (40, 40), rng)
     corners, size = next(fast)
     assert size == 16 and set(corners[:, 0]) == {0, 1, 2} and corners[:, 1:].max() <= 24
-    paper = _batch_sampler(SeparationConfig(mode="paper", patch_size=20, patch_stride=10, batch_size=10**4), 2, (40, 40), rng)
+    paper = _batch_sampler(SeparationConfig.autoencoder(mode="paper", patch_size=20, patch_stride=10, batch_size=10**4), 2, (40, 40), rng)
     corners, _ = next(paper)
     assert len(corners) == 2 * 9 and sorted(set(corners[:, 0])) == [0, 1]  # the whole grid of both panels
 
@@ -48,7 +48,7 @@ def test_eq8_training_over_several_panels_fits_the_labels(tiny_mixture, tiny_set
     rgb = np.stack([inputs.rgb_surface, inputs.rgb_surface[:, ::-1]])
     x = np.stack([inputs.x_mixed, inputs.x_mixed[::-1]])
     x1, x2 = 0.5 * x, 0.5 * x
-    config = SeparationConfig(**{**tiny_settings, "steps": 40, "learning_rate": 1e-2})
+    config = SeparationConfig.autoencoder(**{**tiny_settings, "steps": 40, "learning_rate": 1e-2})
     objective = warm_start_objective(rgb, x, x1, x2, config)
     assert objective.stack.shape == (2, 6, 48, 64)
     model = new_model(config)
@@ -59,7 +59,7 @@ def test_eq8_training_over_several_panels_fits_the_labels(tiny_mixture, tiny_set
 
 def test_warm_start_setting_is_validated_and_parsed():
     with pytest.raises(InputError, match="warm_start must be true or false"):
-        SeparationConfig(warm_start="yes")
+        SeparationConfig.autoencoder(warm_start="yes")
     assert parse_setting("warm-start=TRUE") == ("warm_start", True)
 
 
@@ -68,41 +68,41 @@ def test_warm_start_setting_is_validated_and_parsed():
 
 def test_the_default_architecture_ships_weights_that_match_their_hash():
     entries = warm_start_entries()
-    default = [e for e in entries if e["architecture"] == SeparationConfig().architecture()]
+    default = [e for e in entries if e["architecture"] == SeparationConfig.autoencoder().architecture()]
     assert len(default) == 1
     path = weights_dir() / default[0]["file"]
     assert sha256_of(path) == default[0]["sha256"]
-    assert SeparationConfig().warm_start and not SeparationConfig.paper().warm_start  # the benchmark's choice
-    state = warm_start_state(SeparationConfig())
-    fresh = new_model(SeparationConfig(warm_start=False)).network.state_dict()
+    assert SeparationConfig.autoencoder().warm_start and not SeparationConfig.paper().warm_start  # the benchmark's choice
+    state = warm_start_state(SeparationConfig.autoencoder())
+    fresh = new_model(SeparationConfig.autoencoder(warm_start=False)).network.state_dict()
     assert state.keys() == fresh.keys()
     assert not torch.equal(state["encode_rgb.0.weight"], fresh["encode_rgb.0.weight"])
-    assert new_model(SeparationConfig(warm_start=True)).network.state_dict()["encode_rgb.0.weight"].equal(
+    assert new_model(SeparationConfig.autoencoder(warm_start=True)).network.state_dict()["encode_rgb.0.weight"].equal(
         state["encode_rgb.0.weight"]
     )
 
 
 def test_damaged_or_missing_weights_are_refused(tmp_path):
-    entry = next(e for e in warm_start_entries() if e["architecture"] == SeparationConfig().architecture())
+    entry = next(e for e in warm_start_entries() if e["architecture"] == SeparationConfig.autoencoder().architecture())
     shutil.copy(weights_dir() / MANIFEST, tmp_path / MANIFEST)
     with pytest.raises(ModelFileError, match="missing"):
-        warm_start_state(SeparationConfig(), directory=tmp_path)
+        warm_start_state(SeparationConfig.autoencoder(), directory=tmp_path)
     data = bytearray((weights_dir() / entry["file"]).read_bytes())
     data[-100] ^= 0xFF
     (tmp_path / entry["file"]).write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="hash"):
-        warm_start_state(SeparationConfig(), directory=tmp_path)
+        warm_start_state(SeparationConfig.autoencoder(), directory=tmp_path)
 
 
 def test_an_architecture_without_weights_is_a_clear_error():
     with pytest.raises(InputError, match="No warm-start weights ship for channels=5"):
-        new_model(SeparationConfig(channels=5, warm_start=True))
+        new_model(SeparationConfig.autoencoder(channels=5, warm_start=True))
 
 
 def test_warm_start_lowers_the_loss_at_step_zero(tiny_mixture):
     """The first event's loss is computed before any update: it measures the starting point."""
     inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask)
-    config = SeparationConfig(steps=1, crop_size=48, batch_size=4, device="cpu", warm_start=False)
+    config = SeparationConfig.autoencoder(steps=1, crop_size=48, batch_size=4, device="cpu", warm_start=False)
     random_start = next(train(inputs, config)).losses["total"]
     warm = next(train(inputs, config.replace(warm_start=True))).losses["total"]
     assert warm < 0.7 * random_start

@@ -1,7 +1,7 @@
 """Translation between napari layers and the core's arrays — no Qt, no science.
 
 Layers in: which layers can serve as the mixed X-ray, the photograph and the region, and the region
-mask they describe. Layers out: the result's five images as napari layer-data tuples with names,
+mask they describe. Layers out: the result's six images as napari layer-data tuples with names,
 contrast and provenance that keep runs apart and comparable.
 """
 
@@ -21,6 +21,7 @@ LAYER_TITLES = {
     "error_map": "error map",
     "x1": "x1 surface",
     "x2": "x2 hidden",
+    "weave": "weave (canvas)",
 }
 # A double-sided panel's second layer is the back side, not a hidden design.
 DOUBLE_SIDED_TITLES = {
@@ -116,7 +117,7 @@ def shared_contrast(images: list[np.ndarray]) -> tuple[float, float]:
 def result_layer_data(
     result: SeparationResult, source_name: str, run: int, layer_kwargs: dict[str, Any] | None = None
 ) -> list[tuple[np.ndarray, dict[str, Any], str]]:
-    """Image layer-data tuples for the five results, named for their source layer and run."""
+    """Image layer-data tuples for the six results, named for their source layer and run."""
     images = {name: getattr(result, name) for name in RESULT_LAYERS}
     return _layer_data(images, result.provenance(), result.double_sided, source_name, run, layer_kwargs)
 
@@ -143,14 +144,15 @@ def _layer_data(
     layer_kwargs: dict[str, Any] | None,
 ) -> list[tuple[Any, dict[str, Any], str]]:
     """The four X-rays share contrast limits so that surface and hidden layers compare directly; the
-    error map gets symmetric limits around zero. Limits come from the smallest level of a pyramid."""
+    error map and the weave (both around zero) get symmetric limits of their own. Limits come from the
+    smallest level of a pyramid."""
     multiscale = bool((layer_kwargs or {}).get("multiscale"))
     overview = {name: np.asarray(image[-1] if multiscale else image) for name, image in images.items()}
     xray_limits = shared_contrast([overview[name] for name in ("x1_hat", "x2_hat", "x1", "x2")])
-    error_extent = float(np.percentile(np.abs(overview["error_map"]), 99.5)) or 1.0
+    extents = {name: float(np.percentile(np.abs(overview[name]), 99.5)) or 1.0 for name in ("error_map", "weave")}
     layers = []
     for name in RESULT_LAYERS:
-        limits = (-error_extent, error_extent) if name == "error_map" else xray_limits
+        limits = (-extents[name], extents[name]) if name in extents else xray_limits
         kwargs = {
             "name": f"{layer_title(name, double_sided)} · run {run} · {source_name}",
             "colormap": "gray",

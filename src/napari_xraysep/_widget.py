@@ -55,7 +55,7 @@ from .core.streaming import TileProgress, check_sources
 from .painting import PaintingResult, is_large, iter_separate_painting, open_pyramid, training_area
 
 logger = logging.getLogger(__name__)
-PRESETS = {"default": SeparationConfig, "paper-faithful": SeparationConfig.paper}
+PRESETS = {"default": SeparationConfig, "auto-encoder": SeparationConfig.autoencoder, "paper-faithful": SeparationConfig.paper}
 REGION_LAYER_NAME = "region (hidden design)"
 PLOTTED_LOSSES = {"total": QColor("#e0e0e0"), "exclusion": QColor("#ff9f40"), "mixture": QColor("#5ab4ff")}
 
@@ -297,7 +297,7 @@ class XraySeparationWidget(QWidget):
 
     def _apply_preset(self, name: str) -> None:
         config = PRESETS[name]()
-        self.steps.value = config.steps
+        self.steps.value = config.training_steps
         self.exclusion_weight.value = config.exclusion_weight
         self.channels.value = config.channels
         self.learning_rate.value = f"{config.learning_rate:g}"
@@ -334,7 +334,10 @@ class XraySeparationWidget(QWidget):
         return xray, rgb, back
 
     def _region_mask(self, shape: tuple[int, int]) -> Any:
+        """The region as a mask; None if none is chosen and the method can do without one."""
         if self.region_layer.value is None:
+            if PRESETS[self.preset.value]().method == "colour_map":
+                return None
             raise InputError("Choose or draw the region where the hidden design shows most (Draw region).")
         return region_mask_from_layer(self.region_layer.value, shape)
 
@@ -538,8 +541,8 @@ class XraySeparationWidget(QWidget):
             self.viewer.add_image(data, **kwargs)
         self.loss_plot.set_history(result.loss_history)
         self._report(
-            result if result.config.steps else None,
-            "Its five layers are in the layer list; 'Compare side by side' shows x, x1, x2 and the error map together.",
+            result if result.config.training_steps else None,
+            "Its six layers are in the layer list; 'Compare side by side' shows x, x1, x2 and the error map together.",
         )
 
     def _show_painting(self, result: PaintingResult) -> None:
@@ -551,7 +554,7 @@ class XraySeparationWidget(QWidget):
         if result.paths is not None:
             pyramids = {name: open_pyramid(path) for name, path in result.paths.items()}
             layers = painting_layer_data(pyramids, result.provenance(), self._double_sided, self._source_name, self.runs, self._placement())
-            where = f"The whole painting's five layers are written to {result.folder} (with model.pt) and shown from there."
+            where = f"The whole painting's six layers are written to {result.folder} (with model.pt) and shown from there."
         else:
             layers = result_layer_data(result.area_result, self._source_name, self.runs, self._placement(self._offset))
             where = (

@@ -25,6 +25,7 @@ from .core import (
     RESULT_LAYERS,
     SeparationConfig,
     SeparationResult,
+    TrainedModel,
     TrainingProgress,
     XraySepError,
     iter_separate,
@@ -42,12 +43,14 @@ from .core.registration import (
     fit_transform,
     misalignment_warning,
 )
-from .core.separation import drive
+from .core.separation import drive, resolve_config
 from .core.streaming import TileProgress, apply_dask
 from .io import open_image, read_image, result_tiffs, write_results, write_tiff
 from .painting import iter_apply_to_folder
 
 EXIT_USER_ERROR = 2
+# --preset: every setting at once (default: the benchmarked default, or a given model's settings).
+PRESETS = {"default": SeparationConfig, "autoencoder": SeparationConfig.autoencoder, "paper": SeparationConfig.paper}
 
 
 class ProgressBar:
@@ -143,7 +146,7 @@ def run_separation(
     region_mask: np.ndarray | None,
     config: SeparationConfig | None,
     settings: dict[str, Any],
-    model_path: Path | None,
+    model: TrainedModel | None,
     quiet: bool,
     rgb_back: np.ndarray | None = None,
     mirror_back: bool = False,
@@ -151,7 +154,6 @@ def run_separation(
     checkpoint_every_s: float = 300.0,
     side_channels: Sequence[np.ndarray] = (),
 ) -> SeparationResult:
-    model = load_model(model_path) if model_path else None
     stop = threading.Event()
     steps = iter_separate(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
@@ -203,15 +205,18 @@ def command_separate(args: argparse.Namespace) -> int:
     rgb_back = read_image(args.rgb_back) if args.rgb_back else None
     if args.mirror_back and rgb_back is None:
         raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
-    if region_mask is None and rgb_back is None and not (args.model and args.steps == 0):
+    model = load_model(args.model) if args.model else None
+    config = PRESETS[args.preset]() if args.preset else None
+    settings = _config_from_args(args)
+    resolved = resolve_config(config, model, settings)
+    if region_mask is None and rgb_back is None and resolved.method == "autoencoder" and resolved.training_steps:
         raise InputError(
-            "Give the region with --region Y0,X0,Y1,X1 or --region-mask MASK.tif (or --rgb-back for a "
-            "double-sided panel, or --model with --steps 0)."
+            "The auto-encoder needs the region: give it with --region Y0,X0,Y1,X1 or --region-mask MASK.tif "
+            "(or --rgb-back for a double-sided panel, or --model with --steps 0)."
         )
-    config = SeparationConfig.paper() if args.preset == "paper" else None
     # Checkpoints go where the final model will be: a crash leaves the latest one in --out.
     result = run_separation(
-        x_mixed, rgb_surface, region_mask, config, _config_from_args(args), args.model, args.quiet,
+        x_mixed, rgb_surface, region_mask, config, settings, model, args.quiet,
         rgb_back=rgb_back, mirror_back=args.mirror_back, checkpoint=out / "model.pt",
         checkpoint_every_s=60 * args.checkpoint_every, side_channels=[read_image(path) for path in args.side or []],
     )
@@ -359,7 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--out", required=True, type=Path, help="folder for the results (must be new or empty)")
         sub.add_argument("--overwrite", action="store_true", help="replace results in a non-empty --out")
-        sub.add_argument("--steps", type=int, help="training steps (0: only apply --model)")
+        sub.add_argument(
+            "--steps", type=int,
+            help="optimisation steps (default: 12 colour-map solves or 200 auto-encoder steps; 0: only apply --model)",
+        )
         sub.add_argument("--seed", type=int, help="random seed (runs are repeatable on the CPU)")
         sub.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -376,12 +384,23 @@ def build_parser() -> argparse.ArgumentParser:
     separate_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF (grayscale, 8/16-bit or float)")
     separate_cmd.add_argument("rgb", type=Path, help="surface RGB TIFF, registered to the X-ray")
     region = separate_cmd.add_mutually_exclusive_group()
-    region.add_argument("--region-mask", type=Path, help="TIFF mask, non-zero where the hidden design shows most")
+    region.add_argument(
+        "--region-mask", type=Path,
+        help="TIFF mask, non-zero where the hidden design shows most (needed by the auto-encoder presets)",
+    )
     region.add_argument("--region", type=parse_box, action="append", metavar="Y0,X0,Y1,X1", help="rectangle(s) in pixels, end exclusive; repeatable")
     separate_cmd.add_argument("--mode", choices=("fast", "paper"), help="sampling: fast (default) or the paper's patch grid")
-    separate_cmd.add_argument("--preset", choices=("default", "paper"), default="default", help="all settings: the benchmarked default or paper-faithful")
-    separate_cmd.add_argument("--exclusion-weight", type=float, help="λ, weight of the exclusion loss")
-    separate_cmd.add_argument("--model", type=Path, help="start from (or, with --steps 0, only apply) a saved model.pt")
+    separate_cmd.add_argument(
+        "--preset", choices=tuple(PRESETS),
+        help="all settings: default (the colour map, the benchmark's best), autoencoder (the connected "
+        "auto-encoder as napari-xraysep 0.1 ran it) or paper (the auto-encoder as the paper states it)",
+    )
+    separate_cmd.add_argument("--exclusion-weight", type=float, help="auto-encoder: λ, weight of the exclusion loss")
+    separate_cmd.add_argument(
+        "--model", type=Path,
+        help="a saved model.pt: with --steps 0 only applied; otherwise continued (auto-encoder) or refitted "
+        "with its settings (colour map)",
+    )
     separate_cmd.add_argument(
         "--rgb-back", type=Path, metavar="BACK",
         help="double-sided panel: photograph of the back side, registered to the X-ray (no region needed)",

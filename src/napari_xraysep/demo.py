@@ -19,8 +19,9 @@ from .io import atomic_write, montage, to_display, write_png, write_results, wri
 from .synthetic import SAMPLE_CASE, SAMPLE_SEED, SAMPLE_SHAPE, load_sample
 
 MONTAGE_LAYOUT = (
-    "montage.png — top: photograph (region in red), mixed X-ray, true surface X-ray, true hidden X-ray; "
-    "bottom: error map, refined x1, refined x2, least-squares x2 (for comparison, stretched to its own range)"
+    "montage.png — top: photograph (region in red), mixed X-ray, true surface X-ray, true hidden X-ray, true weave; "
+    "bottom: error map, refined x1, refined x2, least-squares x2 (for comparison, stretched to its own range), "
+    "estimated weave"
 )
 
 
@@ -53,22 +54,26 @@ def run_demo(out: Path, settings: dict[str, Any], quiet: bool = False) -> str:
         "x2 (refined)": score(result.x2, sample.x2_true),
         "x1_hat (step 1)": score(result.x1_hat, sample.x1_true),
         "x1 (refined)": score(result.x1, sample.x1_true),
+        "weave": score(result.weave, sample.weave),
     }
     write_results(out, result, {"sample": description, "scores": rows})
 
     limits = (float(sample.x_mixed.min()), float(sample.x_mixed.max()))
     hidden_limits = (float(sample.x2_true.min()), float(sample.x2_true.max()))
+    weave_limits = (float(sample.weave.min()), float(sample.weave.max()))
     panels = [
         _outline((sample.rgb_surface * 255).astype(np.uint8), sample.region_mask),
         to_display(sample.x_mixed, limits),
         to_display(sample.x1_true, limits),
         to_display(sample.x2_true, hidden_limits),
+        to_display(sample.weave, weave_limits),
         to_display(result.error_map),
         to_display(result.x1, limits),
         to_display(result.x2, hidden_limits),
         to_display(ls_x2),  # zero-mean by construction: stretched to its own range, not clipped
+        to_display(result.weave, weave_limits),
     ]
-    write_png(out / "montage.png", montage(panels, columns=4))
+    write_png(out / "montage.png", montage(panels, columns=5))
     atomic_write(out / "scores.json", lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=2)))
 
     lines = [

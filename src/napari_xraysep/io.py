@@ -85,7 +85,7 @@ def open_image(path: str | os.PathLike[str]) -> TiffWindow | np.ndarray:
 def result_tiffs(
     out: Path, shape: tuple[int, int], provenance: dict[str, Any] | None = None
 ) -> Iterator[dict[str, TiffWindow]]:
-    """Five float32 TIFFs to write tile by tile (:class:`TiffWindow`), under temporary names in
+    """Six float32 TIFFs to write tile by tile (:class:`TiffWindow`), under temporary names in
     ``out``; renamed into place only if the block finishes, removed otherwise (nothing half-written
     is left)."""
     temporaries: dict[str, Path] = {}
@@ -164,7 +164,7 @@ def montage(panels: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndar
 
 
 def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | None = None) -> list[Path]:
-    """The five images as float32 TIFFs with provenance, ``model.pt`` and ``run.json``; the model first,
+    """The six images as float32 TIFFs with provenance, ``model.pt`` and ``run.json``; the model first,
     because it is the costliest thing to lose."""
     provenance = result.provenance()
     written = [save_model(result.model, out / "model.pt")]

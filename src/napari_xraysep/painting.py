@@ -34,6 +34,8 @@ LARGE_IMAGE_PIXELS = 36_000_000
 # The training area reaches this far beyond the region's box on every side (at least), so the
 # network sees the surface around the hidden design too.
 AREA_MARGIN = 512
+# Without a region, a method that needs none trains on a central square of at most this side.
+CENTRAL_AREA = 4096
 # Pyramid levels stop once the longer side is at most this (a screenful).
 PYRAMID_SMALLEST = 1024
 PYRAMID_FOLDER = "pyramid"
@@ -56,6 +58,13 @@ def training_area(region_mask: np.ndarray, margin: int | None = None) -> tuple[s
     return slice(max(0, y0 - grow_y), min(height, y1 + grow_y)), slice(max(0, x0 - grow_x), min(width, x1 + grow_x))
 
 
+def central_area(shape: Sequence[int], side: int | None = None) -> tuple[slice, slice]:
+    """The middle ``side``×``side`` pixels (default CENTRAL_AREA), or the whole image if smaller: where
+    a method that needs no region trains when none is drawn."""
+    side = CENTRAL_AREA if side is None else side
+    return tuple(slice(max(0, n // 2 - side // 2), max(0, n // 2 - side // 2) + min(n, side)) for n in shape[:2])  # type: ignore[return-value]
+
+
 class _Stopped(Exception):
     """Leaves :func:`result_tiffs` without committing (its files are removed)."""
 
@@ -75,7 +84,7 @@ def iter_apply_to_folder(
     provenance: dict[str, Any] | None = None,
     pyramid: bool = False,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
-    """Apply ``model`` to the whole painting into five float32 TIFFs in ``out`` (which must exist);
+    """Apply ``model`` to the whole painting into six float32 TIFFs in ``out`` (which must exist);
     yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
     left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`)."""
     side_sources = side_list(side_sources)
@@ -142,7 +151,7 @@ def open_pyramid(path: Path) -> list[np.ndarray]:
 @dataclass(frozen=True)
 class PaintingResult:
     """A whole-painting run: the model, the training area's own separation (None when a model was
-    only applied), and the five TIFFs of the whole painting (None if stopped before they were done)."""
+    only applied), and the six TIFFs of the whole painting (None if stopped before they were done)."""
 
     model: TrainedModel
     area: tuple[slice, slice]
@@ -179,21 +188,20 @@ def iter_separate_painting(
     checkpoint_every_s: float = 300.0,
     **settings: Any,
 ) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
-    """Train on the area around ``region_mask`` (the whole image for a double-sided panel, which
-    needs no region), save the model to ``out/model.pt`` (nothing is lost if the application
-    fails), then apply it to the whole painting into ``out`` with a pyramid. ``config``,
-    ``checkpoint`` and the ``settings`` are as for :func:`iter_separate`; with 0 steps a ``model`` is
-    only applied. A stop during training ends the run after the area's separation (the whole
+    """Train on the area around ``region_mask`` (without a region — a double-sided panel, or the colour
+    map, which needs none — on the central area, :func:`central_area`), save the model to
+    ``out/model.pt`` (nothing is lost if the application fails), then apply it to the whole painting
+    into ``out`` with a pyramid. ``config``, ``checkpoint`` and the ``settings`` are as for
+    :func:`iter_separate`; with 0 steps a ``model`` is only applied. A stop during training ends the run after the area's separation (the whole
     painting can be done later with the saved model)."""
     side_sources = side_list(side_sources)
     shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
     resolved = resolve_config(config, model, settings)
-    training = resolved.steps > 0
+    training = resolved.training_steps > 0
     area_result = None
     area = (slice(0, shape[0]), slice(0, shape[1]))
     if training:
-        if region_mask is not None and rgb_back_source is None:
-            area = training_area(region_mask)
+        area = training_area(region_mask) if region_mask is not None and rgb_back_source is None else central_area(shape)
 
         def crop(source: Any) -> np.ndarray | None:
             return None if source is None else np.asarray(source[area])

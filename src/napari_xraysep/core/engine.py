@@ -1,9 +1,10 @@
-"""Training and inference of the connected auto-encoder.
+"""Training and inference of both methods: the colour map (the default) and the connected auto-encoder.
 
-:func:`train` is a generator: it yields a :class:`TrainingProgress` after every optimiser step and
-returns the :class:`TrainedModel` when it ends — after the requested steps or, at the next step, once
-the caller's stop flag is set. A GUI runs it in a worker thread and reacts to the events; a CLI
-prints them; neither reaches into the loop.
+:func:`train` is a generator: it yields a :class:`TrainingProgress` after every optimisation step
+(a colour-map solve, or an Adam step of the auto-encoder) and returns the :class:`TrainedModel` when
+it ends — after the requested steps or, at the next step, once the caller's stop flag is set. A GUI
+runs it in a worker thread and reacts to the events; a CLI prints them; neither reaches into the
+loop. Both methods run on the same devices and give the same four outputs (x̂1, x̂2, x̂, weave).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from .colourmap import ColourMap, FitSettings, fit_colour_map, sample_index, set_constant
 from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs
 from .errors import InputError, TrainingError
 from .labeled import labeled_surface_xray
 from .losses import double_sided_loss, separation_loss, warm_start_loss
 from .model import AutoEncoderOutputs, ConnectedAutoEncoder
+from .progress import drive
 from .tiling import Tile, patch_grid, random_corners, tiles
 
 INFERENCE_PATCH_BATCH = 256
@@ -52,11 +55,17 @@ def _is_out_of_memory(error: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Components:
-    """The auto-encoder's three X-ray outputs for a whole image, (H, W) float32 in unit range."""
+    """A method's X-ray outputs for a whole image, (H, W) float32: step 1's estimates, the
+    reconstruction of the mixed X-ray and the canvas weave (zero for the auto-encoder)."""
 
     x1_hat: np.ndarray
     x2_hat: np.ndarray
     x_hat: np.ndarray
+    weave: np.ndarray
+
+
+# What a model can be: both take photograph(s) and X-ray and give (N, 4, H, W) components.
+Separator = ConnectedAutoEncoder | ColourMap
 
 
 @dataclass(frozen=True)
@@ -77,9 +86,9 @@ class TrainingProgress:
 
 @dataclass
 class TrainedModel:
-    """A network with everything needed to apply it again: settings, normalisations, history."""
+    """A fitted method with everything needed to apply it again: settings, normalisations, history."""
 
-    network: ConnectedAutoEncoder
+    network: Separator
     config: SeparationConfig
     x_normalisation: Normalisation
     rgb_normalisation: Normalisation
@@ -128,8 +137,11 @@ def new_model(
     rgb_normalisation: Normalisation = UNIT,
     side_normalisations: tuple[Normalisation, ...] = (),
 ) -> TrainedModel:
-    """A network to train: the shipped warm start if ``config.warm_start``, else a random one
-    seeded by ``config.seed`` without touching the global RNG."""
+    """A model to fit: an empty colour map, or an auto-encoder from the shipped warm start if
+    ``config.warm_start``, else a random one seeded by ``config.seed`` without touching the global RNG."""
+    if config.method == "colour_map":
+        colour_map = new_colour_map(config, rgb_channels)
+        return TrainedModel(colour_map, config, x_normalisation, rgb_normalisation, side_normalisations=side_normalisations)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         network = ConnectedAutoEncoder(
@@ -143,6 +155,17 @@ def new_model(
 
         _load_overlap(network, warm_start_state(config))
     return TrainedModel(network, config, x_normalisation, rgb_normalisation, side_normalisations=side_normalisations)
+
+
+def new_colour_map(config: SeparationConfig, rgb_channels: int = 3) -> ColourMap:
+    """An unfitted :class:`ColourMap` with ``config``'s shape (clusters, degree, PSF, smoothing)."""
+    return ColourMap(
+        rgb_channels=rgb_channels,
+        clusters=config.clusters,
+        degree=config.colour_degree,
+        psf_radius=config.psf_radius,
+        denoise_sigma=config.denoise_sigma,
+    )
 
 
 def _load_overlap(network: ConnectedAutoEncoder, state: dict[str, torch.Tensor]) -> None:
@@ -195,12 +218,16 @@ class Objective:
 def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> Objective:
     """Eq. 5: reconstruction + λ·exclusion against the labeled surface X-ray x̄1 (needs the region)."""
     if inputs.region_mask is None:
-        raise InputError("Training needs a region: draw where the hidden design shows most.")
+        raise InputError(
+            "The auto-encoder needs a region to train: draw where the hidden design shows most (it makes x̄1)."
+        )
     c = inputs.rgb_surface.shape[0]
     # x̄1 pastes the photograph's grayscale; side channels (after the RGB) join its intensity match,
     # so that surface absorbers the photograph cannot show (copper) are in the label too.
+    surface = colour_map_surface(inputs, config) if config.label_match == "colour_map" else None
     label = labeled_surface_xray(
-        inputs.x_mixed, inputs.rgb_surface[:3], inputs.region_mask, config.label_match, side_maps=inputs.rgb_surface[3:]
+        inputs.x_mixed, inputs.rgb_surface[:3], inputs.region_mask, config.label_match,
+        side_maps=inputs.rgb_surface[3:], surface_estimate=surface,
     )
 
     def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
@@ -217,6 +244,13 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
 
     stack = np.concatenate([inputs.rgb_surface, inputs.x_mixed[None], label[None]])[None]
     return Objective("concealed", stack, c, False, loss)
+
+
+def colour_map_surface(inputs: SeparationInputs, config: SeparationConfig) -> np.ndarray:
+    """x̂1 of a colour map fitted to ``inputs`` with ``config``'s colour-map settings (unit range, (H, W))."""
+    settings = config.replace(method="colour_map", steps=None, preview_every=0)
+    model = drive(fit_colour_map_model(inputs, settings, new_model_for(inputs, settings)))
+    return predict(model, inputs, resolve_device(config.device)).x1_hat
 
 
 def double_sided_objective(inputs: SeparationInputs, config: SeparationConfig) -> Objective:
@@ -300,11 +334,94 @@ def train(
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
 ) -> Generator[TrainingProgress, None, TrainedModel]:
-    """Train on one image for ``config.steps`` steps (from ``model`` if given): the concealed-design
-    method, or the double-sided one when the inputs carry a back side. See :func:`fit`."""
-    objective = objective_for(inputs, config)
+    """Train on one image for ``config.training_steps`` steps: the colour map (refitted from scratch,
+    with ``model``'s shape if given) or the auto-encoder (continued from ``model`` if given), for a
+    concealed design, or double-sided when the inputs carry a back side. See :func:`fit` and
+    :func:`fit_colour_map_model`."""
     model = model or new_model_for(inputs, config)
+    if isinstance(model.network, ColourMap):
+        return (yield from fit_colour_map_model(inputs, config, model, stop))
+    objective = objective_for(inputs, config)
     return (yield from fit(objective, config, model, stop, preview_inputs=inputs))
+
+
+def fit_colour_map_model(
+    inputs: SeparationInputs,
+    config: SeparationConfig,
+    model: TrainedModel,
+    stop: StopFlag | None = None,
+) -> Generator[TrainingProgress, None, TrainedModel]:
+    """Fit ``model``'s colour map to the whole image (:func:`~.colourmap.fit_colour_map`), one
+    progress event per weighted solve, previews every ``config.preview_every`` solves.
+
+    Stopped early, the model keeps the last solve (and is usable). A solve that runs out of memory
+    raises :class:`TrainingFailed`, a non-finite one :class:`TrainingDiverged`; either way the model
+    keeps the parameters of the last good solve.
+    """
+    if min(inputs.shape) < config.min_image_size:
+        raise InputError(
+            f"The images are {inputs.shape[0]}×{inputs.shape[1]} pixels, smaller than the "
+            f"{config.min_image_size}×{config.min_image_size} the colour map needs to fit."
+        )
+    device = resolve_device(config.device)
+    network = model.network.to(device)
+
+    def tensor(array: np.ndarray | None) -> torch.Tensor | None:
+        return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).to(device)[None]
+
+    rgb, back, x = tensor(inputs.rgb_surface), tensor(inputs.rgb_back), tensor(inputs.x_mixed[None])
+    region = None if inputs.region_mask is None or inputs.double_sided else tensor(inputs.region_mask[None])
+    settings = FitSettings(
+        steps=config.training_steps,
+        passes=config.passes,
+        highpass_sigma=config.highpass_sigma,
+        region_weight=config.region_weight,
+        reweight_sigma=config.reweight_sigma,
+        reweight_strength=config.reweight_strength,
+        weave=config.weave,
+        robust=config.robust,
+        seed=config.seed,
+    )
+    solves = fit_colour_map(network, rgb, x, settings, rgb_back=back, region=region)
+    total, started = settings.steps, time.perf_counter()
+    last_good = _snapshot(network)
+    with torch.no_grad():
+        for step in range(1, total + 1):
+            if stop is not None and stop.is_set():
+                break
+            try:
+                progress = next(solves)
+            except StopIteration:
+                break
+            except BaseException as error:
+                network.load_state_dict(last_good)
+                if _is_out_of_memory(error):
+                    raise TrainingFailed(
+                        f"The colour map ran out of memory at step {step} on {device}; separate a smaller "
+                        f"area or use the CPU. The fit of step {model.steps_trained} is kept.",
+                        model,
+                    ) from error
+                raise
+            if not math.isfinite(progress.losses["total"]):
+                network.load_state_dict(last_good)
+                raise TrainingDiverged(
+                    f"The colour-map fit failed at step {step} (the loss became {progress.losses['total']}); "
+                    f"check the images for flat or saturated areas. The fit of step {model.steps_trained} is kept.",
+                    model,
+                )
+            last_good = _snapshot(network)
+            model.steps_trained += 1
+            model.loss_history.append(progress.losses)
+            preview = None
+            if config.preview_every and (step % config.preview_every == 0 or step == total):
+                set_constant(network, rgb, x, sample_index(torch.ones_like(x, dtype=torch.bool), config.seed), back)
+                preview = predict(model, inputs, device=device)
+            elapsed = time.perf_counter() - started
+            yield TrainingProgress(step, total, progress.losses, elapsed, elapsed / step * (total - step), preview)
+        solves.close()
+        # The fit sets the level of x̂1 when it completes; stopped early, it is set here.
+        set_constant(network, rgb, x, sample_index(torch.ones_like(x, dtype=torch.bool), config.seed), back)
+    return model
 
 
 def fit(
@@ -314,7 +431,7 @@ def fit(
     stop: StopFlag | None = None,
     preview_inputs: SeparationInputs | None = None,
 ) -> Generator[TrainingProgress, None, TrainedModel]:
-    """Minimise ``objective`` for ``config.steps`` Adam steps, yielding progress after each.
+    """Minimise ``objective`` for ``config.training_steps`` Adam steps, yielding progress after each.
 
     Previews of ``preview_inputs`` come every ``config.preview_every`` steps. Stops at the next
     step once ``stop`` is set. Deterministic on CPU for a given seed; a continued
@@ -335,7 +452,7 @@ def fit(
     batches = _batch_sampler(
         config, len(objective.stack), objective.shape, np.random.default_rng([config.seed, model.steps_trained])
     )
-    total, started = config.steps, time.perf_counter()
+    total, started = config.training_steps, time.perf_counter()
     steps_before, history_before = model.steps_trained, len(model.loss_history)
     previous = current = _snapshot(network)
     for step in range(1, total + 1):
@@ -392,33 +509,38 @@ def predict(
     inputs: SeparationInputs,
     device: torch.device | None = None,
 ) -> Components:
-    """x̂1, x̂2, x̂ for the whole image: tiled fully-convolutional (fast) or patch-averaged (paper).
+    """x̂1, x̂2, x̂ and the weave for the whole image: tiled (every method; tiles equal a whole-image
+    pass), or patch-averaged for the auto-encoder in the paper's mode.
 
-    Double-sided inputs (a back side's photograph) use the double-sided network.
+    Double-sided inputs (a back side's photograph) use the double-sided model.
     """
     device = device or resolve_device(model.config.device)
     network = model.network.to(device).eval()
     photos = [inputs.rgb_surface] + ([inputs.rgb_back] if inputs.double_sided else [])
     stack = torch.from_numpy(np.concatenate([*photos, inputs.x_mixed[None]]))
-    decode = decoder(network, inputs.rgb_surface.shape[0], inputs.double_sided)
-    if model.config.mode == "paper" and min(inputs.shape) >= model.config.patch_size:
+    decode = decoder(network, inputs.double_sided)
+    patches = isinstance(network, ConnectedAutoEncoder) and model.config.mode == "paper"
+    if patches and min(inputs.shape) >= model.config.patch_size:
         out = _predict_patch_average(decode, stack, model.config, device)
     else:
         out = _predict_tiled(decode, stack, model.config.tile_size, network.receptive_radius, device)
-    return Components(x1_hat=out[0], x2_hat=out[1], x_hat=out[2])
+    return Components(x1_hat=out[0], x2_hat=out[1], x_hat=out[2], weave=out[3])
 
 
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
 
-def decoder(network: ConnectedAutoEncoder, rgb_channels: int, double_sided: bool) -> Decoder:
-    """(N, C, h, w) stacked photograph(s) + X-ray → (N, 3, h, w): x̂1, x̂2, x̂."""
-    c = rgb_channels
+# The four outputs every model gives, in this order (channels of a decoded block).
+OUTPUTS = ("x1_hat", "x2_hat", "x_hat", "weave")
+
+
+def decoder(network: Separator, double_sided: bool) -> Decoder:
+    """(N, C, h, w) stacked photograph(s) + X-ray → (N, 4, h, w): x̂1, x̂2, x̂, weave (:data:`OUTPUTS`)."""
+    c = network.rgb_channels
 
     def decode(block: torch.Tensor) -> torch.Tensor:
         back = block[:, c : 2 * c] if double_sided else None
-        result = network(block[:, :c], block[:, -1:], rgb_back=back)
-        return torch.cat([result.x1_hat, result.x2_hat, result.x_hat], dim=1)
+        return network.components(block[:, :c], block[:, -1:], rgb_back=back)
 
     return decode
 
@@ -429,7 +551,7 @@ BlockReader = Callable[[tuple[slice, slice]], np.ndarray]
 def predicted_tiles(
     decode: Decoder, read_block: BlockReader, shape: tuple[int, int], tile_size: int, halo: int, device: torch.device
 ) -> Iterator[tuple[Tile, np.ndarray]]:
-    """(tile, (3, h, w) x̂1, x̂2, x̂ of its core) for every halo'd tile; ``read_block(outer)`` gives the
+    """(tile, (4, h, w) x̂1, x̂2, x̂, weave of its core) for every halo'd tile; ``read_block(outer)`` gives the
     (C, h', w') unit-range input there. Only one tile is in memory at a time; with ``halo`` at least
     the receptive radius the cores equal a single whole-image pass (see :func:`tiles`)."""
     for tile in tiles(shape, tile_size, halo):
@@ -441,9 +563,9 @@ def predicted_tiles(
 def _predict_tiled(
     decode: Decoder, stack: torch.Tensor, tile_size: int, halo: int, device: torch.device
 ) -> np.ndarray:
-    """(3, H, W) from :func:`predicted_tiles` over an in-memory stack."""
+    """(4, H, W) from :func:`predicted_tiles` over an in-memory stack."""
     height, width = stack.shape[-2:]
-    out = np.empty((3, height, width), dtype=np.float32)
+    out = np.empty((len(OUTPUTS), height, width), dtype=np.float32)
     array = stack.numpy()
     for tile, core in predicted_tiles(decode, lambda outer: array[(slice(None), *outer)], (height, width), tile_size, halo, device):
         out[(slice(None), *tile.core)] = core
@@ -453,12 +575,12 @@ def _predict_tiled(
 def _predict_patch_average(
     decode: Decoder, stack: torch.Tensor, config: SeparationConfig, device: torch.device
 ) -> np.ndarray:
-    """(3, H, W): the paper's reassembly — every grid patch decoded alone, overlaps averaged."""
+    """(4, H, W): the paper's reassembly — every grid patch decoded alone, overlaps averaged."""
     height, width = stack.shape[-2:]
     size = config.patch_size
     grid = patch_grid((height, width), size, config.patch_stride)
     stack = stack.to(device)[None]
-    total = torch.zeros((3, height, width), device=device)
+    total = torch.zeros((len(OUTPUTS), height, width), device=device)
     count = torch.zeros((1, height, width), device=device)
     for start in range(0, len(grid), INFERENCE_PATCH_BATCH):
         corners = grid[start : start + INFERENCE_PATCH_BATCH]

@@ -3,8 +3,10 @@
 x̄1 is the mixed X-ray with the user's region — where the hidden design shows most — replaced by
 the grayscale photograph. The exclusion loss then asks the hidden estimate x̂2 to share no edges
 with x̄1. The paper pastes the grayscale as it is; in X-ray units that leaves a step at the region's
-border and a contrast mismatch inside, which the exclusion loss reads as edges. The default here
-first maps the grayscale onto the X-ray's intensities with a least-squares fit outside the region.
+border and a contrast mismatch inside, which the exclusion loss reads as edges. The auto-encoder's
+default here first maps the grayscale onto the X-ray's intensities with a least-squares fit outside
+the region; ``"colour_map"`` pastes the colour map's surface X-ray instead (the auto-encoder started
+from the default method's answer).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from .errors import InputError
 
-LabelMatch = Literal["linear", "none"]
+LabelMatch = Literal["linear", "none", "colour_map"]
 
 # ITU-R BT.601 luma weights: the usual "grayscale" of a photograph.
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -56,16 +58,24 @@ def labeled_surface_xray(
     region_mask: np.ndarray,
     match: LabelMatch = "linear",
     side_maps: Sequence[np.ndarray] = (),
+    surface_estimate: np.ndarray | None = None,
 ) -> np.ndarray:
-    """x̄1: ``x_mixed`` outside ``region_mask``, the (intensity-matched) grayscale photo inside.
+    """x̄1: ``x_mixed`` outside ``region_mask``, an estimate of the surface X-ray inside: the
+    (intensity-matched) grayscale photo, or with ``match="colour_map"`` the given ``surface_estimate``.
 
     Shapes: ``x_mixed`` (H, W), ``rgb_surface`` (3, H, W), ``region_mask`` (H, W) bool, ``side_maps``
-    (H, W) each, joining the grayscale in the intensity match. ``match="none"`` is the paper's plain
-    replacement (side maps unused).
+    (H, W) each, joining the grayscale in the intensity match, ``surface_estimate`` (H, W).
+    ``match="none"`` is the paper's plain replacement (side maps unused). Raises InputError for an
+    unknown ``match`` or a colour-map label without its estimate.
     """
-    if match not in ("linear", "none"):
-        raise InputError(f"Unknown label matching {match!r}; choose 'linear' or 'none'.")
-    gray = grayscale(rgb_surface)
-    if match == "linear":
-        gray = match_intensity(gray, x_mixed, ~region_mask, side_maps)
-    return np.where(region_mask, gray, x_mixed).astype(np.float32)
+    if match not in ("linear", "none", "colour_map"):
+        raise InputError(f"Unknown label matching {match!r}; choose 'linear', 'none' or 'colour_map'.")
+    if match == "colour_map":
+        if surface_estimate is None:
+            raise InputError("A colour-map label needs the colour map's surface estimate.")
+        inside = surface_estimate
+    else:
+        inside = grayscale(rgb_surface)
+        if match == "linear":
+            inside = match_intensity(inside, x_mixed, ~region_mask, side_maps)
+    return np.where(region_mask, inside, x_mixed).astype(np.float32)

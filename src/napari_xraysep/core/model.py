@@ -88,6 +88,19 @@ class ConnectedAutoEncoder(nn.Module):
         """Pixels of context each output pixel sees on every side (encoder + decoder layers)."""
         return 6 * (self.kernel_size // 2)
 
+    @property
+    def rgb_channels(self) -> int:
+        """Photograph channels read (RGB, then side channels)."""
+        return self.encode_rgb[0].in_channels
+
+    def components(
+        self, rgb_surface: torch.Tensor, x_mixed: torch.Tensor, rgb_back: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, 4, H, W): x̂1, x̂2, x̂ and the weave — which the auto-encoder does not model (zero:
+        it stays in the error map, as in the paper)."""
+        out = self(rgb_surface, x_mixed, rgb_back=rgb_back)
+        return torch.cat([out.x1_hat, out.x2_hat, out.x_hat, torch.zeros_like(out.x_hat)], dim=1)
+
     def forward(
         self, rgb_surface: torch.Tensor, x_mixed: torch.Tensor, rgb_back: torch.Tensor | None = None
     ) -> AutoEncoderOutputs:

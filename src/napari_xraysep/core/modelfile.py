@@ -2,8 +2,12 @@
 
 A model file is a plain dictionary of tensors, numbers and strings written by :func:`torch.save` and
 read back with ``weights_only=True``: a file that carries executable pickle code is refused, never
-run. It holds what applying the model to new data needs — architecture, settings, the intensity
-normalisations of the images it was trained on — and the package version that wrote it.
+run. It holds what applying the model to new data needs — the method and its fitted parameters
+(the auto-encoder's weights, or the colour map's β, clusters, PSF, weave frequencies and level),
+settings, the intensity normalisations of the images it was trained on — and the package version
+that wrote it.
+
+Format 2 records the method; format 1 (napari-xraysep 0.1, auto-encoders only) still loads.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import torch
 from .._version import __version__
 from .config import SeparationConfig
 from .data import Normalisation
-from .engine import TrainedModel
+from .engine import TrainedModel, new_colour_map
 from .errors import InputError, ModelFileError
 from .files import atomic_write
 from .model import ConnectedAutoEncoder
 
 MODEL_FORMAT = "napari-xraysep-model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 def model_to_dict(model: TrainedModel) -> dict[str, Any]:
@@ -33,8 +38,9 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
         "package_version": __version__,
+        "method": model.config.method,
         "config": model.config.to_dict(),
-        "rgb_channels": model.network.encode_rgb[0].in_channels,
+        "rgb_channels": model.network.rgb_channels,
         "x_normalisation": model.x_normalisation.to_dict(),
         "rgb_normalisation": model.rgb_normalisation.to_dict(),
         "side_normalisations": [n.to_dict() for n in model.side_normalisations],
@@ -78,19 +84,26 @@ def load_model(path: str | os.PathLike[str]) -> TrainedModel:
 def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{source} is not a napari-xraysep model file.")
-    if data.get("format_version") != MODEL_FORMAT_VERSION:
+    version = data.get("format_version")
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(
-            f"{source} has model format {data.get('format_version')!r} (written by napari-xraysep "
-            f"{data.get('package_version', '?')}); this version reads format {MODEL_FORMAT_VERSION}."
+            f"{source} has model format {version!r} (written by napari-xraysep "
+            f"{data.get('package_version', '?')}); this version reads formats {', '.join(map(str, READABLE_VERSIONS))}."
         )
     try:
-        config = SeparationConfig.from_dict(data["config"])
-        network = ConnectedAutoEncoder(
-            channels=config.channels,
-            kernel_size=config.kernel_size,
-            rgb_channels=int(data["rgb_channels"]),
-            output_layer=config.output_layer,
-        )
+        # Format 1 predates the colour map: its settings name no method and meant the auto-encoder.
+        settings = dict(data["config"]) if version > 1 else {**data["config"], "method": "autoencoder", "weave": False}
+        config = SeparationConfig.from_dict(settings)
+        rgb_channels = int(data["rgb_channels"])
+        if config.method == "colour_map":
+            network = new_colour_map(config, rgb_channels)
+        else:
+            network = ConnectedAutoEncoder(
+                channels=config.channels,
+                kernel_size=config.kernel_size,
+                rgb_channels=rgb_channels,
+                output_layer=config.output_layer,
+            )
         network.load_state_dict(data["state_dict"])
         return TrainedModel(
             network=network.eval(),

@@ -14,7 +14,7 @@ import platform
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,19 +25,21 @@ from .data import Normalisation, SeparationInputs, prepare_inputs
 from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model_for, predict, resolve_device, train
 from .errors import InputError, TrainingError
 from .modelfile import save_model
+from .progress import drive
 from .refine import refine
 
-RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2")
+RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")
 
 
 @dataclass(frozen=True)
 class SeparationResult:
     """Everything a run produced, images as (H, W) float32 in the X-ray's own units.
 
-    ``x1_hat``/``x2_hat``: step 1's surface and hidden estimates; ``x_hat``: the auto-encoder's
-    reconstruction of the mixed X-ray; ``error_map = x − x̂1 − x̂2``; ``x1``/``x2``: step 2's refined
-    X-rays (``x1 + x2 == x``). For a double-sided panel (``double_sided``), x2 is the back side's X-ray,
-    in the X-ray's orientation.
+    ``x1_hat``/``x2_hat``: step 1's surface and hidden estimates; ``x_hat``: the model's
+    reconstruction of the mixed X-ray; ``weave``: the canvas weave (zero for the auto-encoder, which
+    leaves it in the error map as the paper does); ``error_map = x − x̂1 − x̂2 − weave``;
+    ``x1``/``x2``: step 2's refined X-rays (``x1 + x2 + weave == x``). For a double-sided panel
+    (``double_sided``), x2 is the back side's X-ray, in the X-ray's orientation.
     """
 
     x1_hat: np.ndarray
@@ -46,6 +48,7 @@ class SeparationResult:
     error_map: np.ndarray
     x1: np.ndarray
     x2: np.ndarray
+    weave: np.ndarray
     model: TrainedModel
     timings: dict[str, float]
     stopped_early: bool = False
@@ -61,7 +64,7 @@ class SeparationResult:
         return self.model.loss_history
 
     def layers(self) -> dict[str, np.ndarray]:
-        """The five images a user compares, in display order."""
+        """The six images a user compares, in display order."""
         return {name: getattr(self, name) for name in RESULT_LAYERS}
 
     def provenance(self) -> dict[str, Any]:
@@ -89,11 +92,13 @@ class SeparationResult:
 
 
 def components_in_units(components: Components, normalisation: Normalisation) -> Components:
-    """Map unit-range estimates to X-ray units; x̂1 and x̂2 carry half the offset each (they add up)."""
+    """Map unit-range estimates to X-ray units; x̂1 and x̂2 carry half the offset each (they add up
+    with the weave, which has none, to the X-ray)."""
     return Components(
         x1_hat=normalisation.from_unit(components.x1_hat, offset_share=0.5),
         x2_hat=normalisation.from_unit(components.x2_hat, offset_share=0.5),
         x_hat=normalisation.from_unit(components.x_hat),
+        weave=normalisation.from_unit(components.weave, offset_share=0.0),
     )
 
 
@@ -102,11 +107,17 @@ def resolve_config(
 ) -> SeparationConfig:
     """Settings for a run: given ``config`` or the model's (or the default), with ``settings`` on top.
 
-    A continued model keeps its architecture; asking for another one is an error, not a silent reset.
+    A given model keeps its method, and an auto-encoder its architecture; asking for another is an
+    error, not a silent reset.
     """
     base = config or (model.config if model is not None else SeparationConfig())
     resolved = base.replace(**settings) if settings else base
-    if model is not None and resolved.architecture() != model.config.architecture():
+    if model is not None and resolved.method != model.config.method:
+        raise InputError(
+            f"The model was made by the {model.config.method} method, but the settings ask for "
+            f"{resolved.method}; start without the model to use another method."
+        )
+    if model is not None and resolved.method == "autoencoder" and resolved.architecture() != model.config.architecture():
         raise InputError(
             f"The model was trained with {model.config.architecture()}, but the settings ask for "
             f"{resolved.architecture()}; a trained model's architecture cannot change."
@@ -132,8 +143,9 @@ def iter_separate(
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
 
     ``x_mixed`` (H, W) and ``rgb_surface`` (H, W, 3) in any 8/16-bit or float units;
-    ``region_mask`` (H, W) bool — needed unless only applying ``model`` (``steps=0``) or separating
-    a double-sided panel: ``rgb_back`` (H, W, 3), the back side's photograph, ``mirror_back`` if
+    ``region_mask`` (H, W) bool, where the hidden design shows most — needed by the auto-encoder
+    (for x̄1) unless only applying ``model`` (``steps=0``); the colour map (the default) uses it only
+    to down-weight its fit there (``region_weight``), and a double-sided panel needs none: ``rgb_back`` (H, W, 3), the back side's photograph, ``mirror_back`` if
     it was taken from behind (not yet flipped to the X-ray's orientation). ``side_channels``: extra
     registered (H, W) maps — infrared, macro-XRF element maps — that the surface encoder reads
     beside the RGB (a model trained with them needs the same maps again); a list, one map or a
@@ -146,7 +158,7 @@ def iter_separate(
     :class:`TrainingError`), the last good model is saved there too and the message says so.
     """
     config = resolve_config(config, model, settings)
-    training = config.steps > 0
+    training = config.training_steps > 0
     inputs: SeparationInputs = prepare_inputs(
         x_mixed,
         rgb_surface,
@@ -190,7 +202,7 @@ def iter_separate(
                 raise
             save_model(error.model, checkpoint)
             raise type(error)(f"{error} It is saved in {checkpoint}.", error.model) from error
-        stopped_early = done < config.steps
+        stopped_early = done < config.training_steps
     elif model is None:
         raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
     timings["train_s"] = time.perf_counter() - started
@@ -198,7 +210,7 @@ def iter_separate(
     started = time.perf_counter()
     estimates = components_in_units(predict(model, inputs, resolve_device(config.device)), inputs.x_normalisation)
     timings["inference_s"] = time.perf_counter() - started
-    refined = refine(np.asarray(x_mixed, dtype=np.float64), estimates.x1_hat, estimates.x2_hat)
+    refined = refine(np.asarray(x_mixed, dtype=np.float64), estimates.x1_hat, estimates.x2_hat, estimates.weave)
     return SeparationResult(
         x1_hat=estimates.x1_hat,
         x2_hat=estimates.x2_hat,
@@ -206,6 +218,7 @@ def iter_separate(
         error_map=refined.error_map,
         x1=refined.x1,
         x2=refined.x2,
+        weave=estimates.weave,
         model=model,
         timings=timings,
         stopped_early=stopped_early,
@@ -236,18 +249,3 @@ def separate(
         config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
     )
     return drive(steps, on_progress)
-
-
-Event = TypeVar("Event")
-Result = TypeVar("Result")
-
-
-def drive(steps: Generator[Event, None, Result], on_progress: Callable[[Event], None] | None = None) -> Result:
-    """Run a progress generator to its end, handing each event to ``on_progress``; return its result."""
-    while True:
-        try:
-            progress = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if on_progress is not None:
-            on_progress(progress)

@@ -33,10 +33,10 @@ from .data import (
     check_xray_shape,
     side_list,
 )
-from .engine import StopFlag, TrainedModel, decoder, predicted_tiles, resolve_device
+from .engine import Components, StopFlag, TrainedModel, decoder, predicted_tiles, resolve_device
 from .errors import InputError
 from .refine import refine
-from .separation import RESULT_LAYERS
+from .separation import RESULT_LAYERS, components_in_units
 
 
 @dataclass(frozen=True)
@@ -117,11 +117,13 @@ def _block_reader(
 
 
 def _refined_layers(x: np.ndarray, unit: np.ndarray, normalisation: Normalisation) -> dict[str, np.ndarray]:
-    """The five result layers of a block from its (3, h, w) unit-range x̂1, x̂2, x̂."""
-    x1_hat = normalisation.from_unit(unit[0], offset_share=0.5)
-    x2_hat = normalisation.from_unit(unit[1], offset_share=0.5)
-    refined = refine(np.asarray(x, dtype=np.float64), x1_hat, x2_hat)
-    return {"x1_hat": x1_hat, "x2_hat": x2_hat, "error_map": refined.error_map, "x1": refined.x1, "x2": refined.x2}
+    """The six result layers of a block from its (4, h, w) unit-range x̂1, x̂2, x̂, weave."""
+    estimates = components_in_units(Components(*unit), normalisation)
+    refined = refine(np.asarray(x, dtype=np.float64), estimates.x1_hat, estimates.x2_hat, estimates.weave)
+    return {
+        "x1_hat": estimates.x1_hat, "x2_hat": estimates.x2_hat, "error_map": refined.error_map,
+        "x1": refined.x1, "x2": refined.x2, "weave": estimates.weave,
+    }
 
 
 def iter_apply(
@@ -137,7 +139,7 @@ def iter_apply(
     device: str | None = None,
     stop: StopFlag | None = None,
 ) -> Generator[TileProgress, None, int]:
-    """Write the five result layers of ``model`` applied to the sources into ``outputs`` (a mapping
+    """Write the six result layers of ``model`` applied to the sources into ``outputs`` (a mapping
     from the names in RESULT_LAYERS to (H, W) writable arrays); yields after every tile and returns
     the number of tiles written (fewer if ``stop`` was set). ``side_sources`` are the maps the model
     was trained with beside the photograph, in the same order."""
@@ -153,7 +155,7 @@ def iter_apply(
     tile_size = tile_size or model.config.tile_size
     torch_device = resolve_device(device or model.config.device)
     network = model.network.to(torch_device).eval()
-    decode = decoder(network, model.network.encode_rgb[0].in_channels, rgb_back_source is not None)
+    decode = decoder(network, rgb_back_source is not None)
     read = _block_reader(model, x_source, rgb_source, rgb_back_source, mirror_back, side_sources, width)
     total, done, started = tile_count((height, width), tile_size), 0, time.perf_counter()
     with torch.no_grad():
@@ -179,7 +181,7 @@ def apply_dask(
     tile_size: int | None = None,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """The five result layers as lazy dask arrays (``dask.array.map_overlap`` over tiles with the
+    """The six result layers as lazy dask arrays (``dask.array.map_overlap`` over tiles with the
     receptive radius as overlap): compute them with any scheduler, e.g. a ``distributed`` cluster.
     Needs the optional ``dask`` package; the results equal :func:`iter_apply`'s."""
     try:
@@ -206,8 +208,9 @@ def apply_dask(
         parts.append(da.zeros((height, width, width_c - used), chunks=tile_size))
     stack = da.concatenate([part.astype(np.float64) for part in parts], axis=-1)
     stack = stack.rechunk((tile_size, tile_size, width_c))
-    network = model.network.to("cpu" if device == "auto" else device).eval()
-    decode = decoder(network, model.network.encode_rgb[0].in_channels, rgb_back_source is not None)
+    target = torch.device("cpu" if device == "auto" else device)
+    network = model.network.to(target).eval()
+    decode = decoder(network, rgb_back_source is not None)
 
     def separate_block(block: np.ndarray) -> np.ndarray:
         out = np.zeros(block.shape, np.float32)
@@ -221,10 +224,12 @@ def apply_dask(
         read = _block_reader(model, x, block[..., 1:4], back, False, side_blocks, x.shape[1])
         unit_input = read((slice(None), slice(None))).astype(np.float32)
         with torch.no_grad():
-            unit = decode(torch.from_numpy(unit_input)[None].to(network.encode_rgb[0].weight.device))[0].cpu().numpy()
+            unit = decode(torch.from_numpy(unit_input)[None].to(target))[0].cpu().numpy()
         results = _refined_layers(x, unit, model.x_normalisation)
         out[..., :layers] = np.stack([results[name] for name in RESULT_LAYERS], axis=-1)
         return out
 
-    result = da.map_overlap(separate_block, stack, depth={0: halo, 1: halo, 2: 0}, boundary="none", dtype=np.float32)
+    # No block needs more context than the whole array has (dask refuses a deeper overlap).
+    depth = {0: min(halo, height), 1: min(halo, width), 2: 0}
+    result = da.map_overlap(separate_block, stack, depth=depth, boundary="none", dtype=np.float32)
     return {name: result[..., index] for index, name in enumerate(RESULT_LAYERS)}

@@ -1,0 +1,376 @@
+"""The colour map: the surface X-ray predicted from the photograph, fitted robustly (the default method).
+
+An X-ray of a painting is dominated by which pigments lie where, and the photograph says which
+pigments lie where, pixel by pixel. So the visible painting's X-ray is modelled as
+
+    x̂1 = k ⊛ F(r1) + c,      F(r) = Σ_j β_j φ_j(r)
+
+with ``φ_j`` fixed colour features of the photograph (a cubic polynomial in R, G, B, plus Gaussian
+radial bases on the photograph's own colour clusters, plus any side channels), ``k`` a small
+point-spread function (the X-ray's blur and any sub-pixel misregistration) and ``c`` a constant.
+Everything that the photograph cannot explain is the hidden design, the weave, or noise.
+
+The fit is what makes it work (measured in docs/benchmarks.md):
+
+* **In a high-pass band.** Broad shapes of the hidden design overlap the surface's colours by
+  chance; fitted on the whole band they bend F. The features and the X-ray are both high-passed
+  (a Gaussian of ``highpass_sigma`` removed), and only there is β fitted.
+* **Robustly.** Where the hidden design has edges, the residual is large and not noise. Tukey's
+  biweight (iteratively reweighted least squares) gives such pixels no weight (``robust``).
+* **Regionally down-weighted.** Between passes, pixels whose neighbourhood (``reweight_sigma``)
+  holds much residual energy — where the hidden design is — get weight 1 / (1 + k·E / median E).
+  The user's region, where the hidden design shows most, starts with ``region_weight``.
+* **Without the weave.** After the first pass the canvas weave is found in the residual and, from
+  then on, removed from the X-ray before the fit (:mod:`.weave`).
+* **With the PSF fitted too** (alternating least squares in the first pass).
+
+The hidden estimate is what is left, lightly smoothed: ``x̂2 = blur(x − x̂1 − weave, denoise_sigma)``,
+and the paper's step 2 shares the remainder ``e = x − x̂1 − x̂2 − weave`` evenly (Eq. 9).
+For a double-sided panel (the paper's Eq. 4) the same F maps both photographs: ``x = k ⊛ F(r1) +
+k ⊛ F(r2) + c``, fitted jointly, and x̂2 = k ⊛ F(r2) + c/2.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+from itertools import combinations_with_replacement
+
+import numpy as np
+import torch
+from scipy.cluster.vq import kmeans2
+from torch import nn
+
+from .filters import filter2d, gaussian_blur, gaussian_radius, highpass, mirror_pad
+from .weave import default_envelope, extract_weave, find_thread_frequencies, weave_radius
+
+# Tukey's biweight tuning constant: 95 % efficiency for Gaussian residuals.
+TUKEY_C = 4.685
+# Pixels used to place the colour clusters and to estimate robust scales (a random sample).
+SAMPLE_PIXELS = 50_000
+# Pixels per chunk when accumulating normal equations (bounds the temporary memory).
+CHUNK_PIXELS = 1 << 16
+# Lower percentile of the hidden estimate that is taken as "no hidden paint" (sets the constant).
+HIDDEN_FLOOR_PERCENTILE = 1.0
+
+
+def polynomial_exponents(channels: int, degree: int) -> list[tuple[int, ...]]:
+    """Index tuples of the monomials of degree 1..``degree`` in ``channels`` variables."""
+    return [combo for d in range(1, degree + 1) for combo in combinations_with_replacement(range(channels), d)]
+
+
+def combine(features: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+    """Σ_j β_j φ_j: (N, F, H, W) features and (F,) weights → (N, 1, H, W)."""
+    return torch.einsum("nfhw,f->nhw", features, beta.to(features.dtype)).unsqueeze(1)
+
+
+class ColourMap(nn.Module):
+    """A fitted colour map and everything needed to apply it (weave frequencies included).
+
+    ``forward`` takes unit-range (N, C, H, W) photograph (RGB, then side channels) and (N, 1, H, W)
+    X-ray — like the auto-encoder's — and returns x̂1, x̂2, x̂ (= x̂1 + x̂2 + weave) and the weave,
+    each (N, 1, H, W). Buffers hold the parameters, so ``state_dict`` saves them all.
+    """
+
+    def __init__(
+        self,
+        rgb_channels: int = 3,
+        clusters: int = 32,
+        degree: int = 3,
+        psf_radius: int = 2,
+        max_peaks: int = 8,
+        denoise_sigma: float = 0.7,
+    ) -> None:
+        super().__init__()
+        self.rgb_channels, self.degree, self.psf_radius, self.denoise_sigma = rgb_channels, degree, psf_radius, denoise_sigma
+        self.exponents = polynomial_exponents(3, degree)
+        side = rgb_channels - 3
+        self.feature_count = len(self.exponents) + clusters + 2 * side
+        self.register_buffer("centres", torch.zeros(clusters, 3))
+        self.register_buffer("width", torch.ones(()))
+        self.register_buffer("beta", torch.zeros(self.feature_count))
+        self.register_buffer("constant", torch.zeros(()))
+        psf = torch.zeros(1, 1, 2 * psf_radius + 1, 2 * psf_radius + 1)
+        psf[0, 0, psf_radius, psf_radius] = 1.0
+        self.register_buffer("psf", psf)
+        # Weave: up to max_peaks frequencies (fy, fx) in cycles per pixel; `peaks` of them in use.
+        self.register_buffer("frequencies", torch.zeros(max_peaks, 2))
+        self.register_buffer("peaks", torch.zeros((), dtype=torch.long))
+        self.register_buffer("envelope", torch.tensor(12.0))
+
+    # ---------------------------------------------------------------------------------- features
+
+    def features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """(N, F, H, W) colour features φ_j of unit-range (N, C, H, W) photograph(s)."""
+        colour = rgb[:, :3]
+        columns = [torch.prod(colour[:, list(combo)], dim=1, keepdim=True) for combo in self.exponents]
+        distance = ((colour.unsqueeze(1) - self.centres.to(rgb.dtype).view(1, -1, 3, 1, 1)) ** 2).sum(dim=2)
+        columns.append(torch.exp(-0.5 * distance / self.width.to(rgb.dtype) ** 2))
+        side = rgb[:, 3:]
+        if side.shape[1]:
+            columns += [side, side * side]
+        return torch.cat(columns, dim=1)
+
+    def convolve_psf(self, image: torch.Tensor) -> torch.Tensor:
+        """Each channel of (N, C, H, W) filtered by the PSF (mirrored borders)."""
+        return filter2d(image, self.psf[0, 0])
+
+    def surface(self, rgb: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        """k ⊛ F(rgb) without the constant: (N, 1, H, W); ``features`` if already computed."""
+        features = self.features(rgb) if features is None else features
+        return self.convolve_psf(combine(features, self.beta))
+
+    @property
+    def weave_frequencies(self) -> torch.Tensor:
+        return self.frequencies[: int(self.peaks)]
+
+    @property
+    def receptive_radius(self) -> int:
+        """Context each output pixel needs on every side (PSF, weave band, smoothing)."""
+        return self.psf_radius + weave_radius(float(self.envelope)) + gaussian_radius(self.denoise_sigma)
+
+    def forward(
+        self, rgb_surface: torch.Tensor, x_mixed: torch.Tensor, rgb_back: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x̂1, x̂2, x̂ = x̂1 + x̂2 + weave, and the weave, each (N, 1, H, W)."""
+        x1_hat = self.surface(rgb_surface)
+        if rgb_back is None:
+            x1_hat = x1_hat + self.constant
+            residual = x_mixed - x1_hat
+            weave = extract_weave(residual, self.weave_frequencies, float(self.envelope))
+            x2_hat = gaussian_blur(residual - weave, self.denoise_sigma)
+        else:
+            x1_hat = x1_hat + self.constant / 2
+            x2_hat = self.surface(rgb_back) + self.constant / 2
+            weave = extract_weave(x_mixed - x1_hat - x2_hat, self.weave_frequencies, float(self.envelope))
+        return x1_hat, x2_hat, x1_hat + x2_hat + weave, weave
+
+    def components(
+        self, rgb_surface: torch.Tensor, x_mixed: torch.Tensor, rgb_back: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(N, 4, H, W): x̂1, x̂2, x̂ and the weave (the separation's common output)."""
+        return torch.cat(self(rgb_surface, x_mixed, rgb_back), dim=1)
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How a colour map is fitted (the colour-map fields of :class:`~.config.SeparationConfig`)."""
+
+    steps: int = 12
+    passes: int = 3
+    highpass_sigma: float = 8.0
+    region_weight: float = 1.0
+    reweight_sigma: float = 16.0
+    reweight_strength: float = 16.0
+    weave: bool = True
+    robust: bool = True
+    ridge: float = 1e-4
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FitProgress:
+    """One weighted least-squares solve done (``step`` of ``total``)."""
+
+    step: int
+    total: int
+    losses: dict[str, float]
+
+
+def sample_index(valid: torch.Tensor, seed: int) -> torch.Tensor:
+    """Flat indices of up to SAMPLE_PIXELS valid pixels, drawn once per fit (repeatable by seed)."""
+    index = torch.nonzero(valid.reshape(-1)).squeeze(1)
+    if index.numel() > SAMPLE_PIXELS:
+        pick = torch.randperm(index.numel(), generator=torch.Generator().manual_seed(seed))[:SAMPLE_PIXELS]
+        index = index[pick.to(index.device)]
+    return index
+
+
+def place_clusters(model: ColourMap, photos: torch.Tensor, index: torch.Tensor, seed: int) -> None:
+    """k-means colour clusters (scipy) of the photographs' pixels at ``index`` (flat, as from
+    :func:`sample_index` over (N, 1, H, W)), and a radial-basis width from the clusters' spacing."""
+    clusters = model.centres.shape[0]
+    if clusters == 0:
+        return
+    colours = photos[:, :3].transpose(0, 1).reshape(3, -1)[:, index].T.double().cpu().numpy()
+    # Jitter separates identical colours (flat test images), so k-means never has empty clusters.
+    rng = np.random.default_rng(seed)
+    colours = colours + 1e-6 * rng.standard_normal(colours.shape)
+    centres, _ = kmeans2(colours, min(clusters, len(colours)), minit="++", seed=rng)
+    if len(centres) < clusters:
+        centres = np.concatenate([centres, centres[rng.integers(0, len(centres), clusters - len(centres))]])
+    gaps = np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(-1)) + np.eye(len(centres)) * 1e9
+    model.centres.copy_(torch.from_numpy(centres))
+    model.width.fill_(max(float(np.median(gaps.min(axis=1))), 0.02))
+
+
+def _gram(
+    design: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """AᵀWA, AᵀWb and the unweighted Σ a² of each column over pixels; ``design`` (F, P), ``target``
+    and ``weight`` (P,). Each chunk is multiplied in the inputs' precision and summed in ``dtype``
+    (float64 where the device has it)."""
+    count = design.shape[0]
+    gram = torch.zeros(count, count, dtype=dtype, device=design.device)
+    right = torch.zeros(count, dtype=dtype, device=design.device)
+    energy = torch.zeros(count, dtype=dtype, device=design.device)
+    for start in range(0, design.shape[1], CHUNK_PIXELS):
+        a = design[:, start : start + CHUNK_PIXELS]
+        aw = a * weight[start : start + CHUNK_PIXELS]
+        gram += (aw @ a.T).to(dtype)
+        right += (aw @ target[start : start + CHUNK_PIXELS]).to(dtype)
+        energy += (a * a).sum(dim=1).to(dtype)
+    return gram, right, energy
+
+
+def weighted_least_squares(
+    design: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, ridge: float, dtype: torch.dtype
+) -> torch.Tensor:
+    """argmin_β Σ w (b − Aβ)² + ridge·(Σ w)·Σ_j (c_j β_j)², ``design`` (F, P), ``target``, ``weight`` (P,).
+
+    ``c_j`` is column j's RMS over all pixels, weighted or not: a column that lives mostly where the
+    weights are low (a colour seen only where the hidden design is) is shrunk towards 0 instead of
+    fitted to the few pixels left — those are the pixels the hidden design would bend it with.
+    """
+    gram, right, energy = _gram(design, target, weight, dtype)
+    scale = torch.sqrt(torch.clamp(energy / design.shape[1], min=1e-30))
+    normalised = gram / scale[:, None] / scale[None, :]
+    total_weight = torch.clamp(weight.sum().to(dtype), min=1e-30)
+    normalised = normalised + ridge * total_weight * torch.eye(len(scale), dtype=dtype, device=gram.device)
+    solution = torch.linalg.solve(normalised, right / scale)
+    return (solution / scale).to(design.dtype)
+
+
+def tukey_weights(residual: torch.Tensor, scale: float) -> torch.Tensor:
+    """Tukey's biweight (1 − (r / c s)²)² inside ±c·s, 0 outside."""
+    u = residual / (TUKEY_C * max(scale, 1e-12))
+    return torch.clamp(1 - u * u, min=0) ** 2
+
+
+def robust_scale(residual: torch.Tensor, index: torch.Tensor) -> float:
+    """1.4826 × median |r| over the sampled pixels: σ for Gaussian residuals."""
+    return float(1.4826 * torch.median(residual.reshape(-1)[index].abs())) if index.numel() else 1.0
+
+
+def regional_weights(residual: torch.Tensor, valid: torch.Tensor, index: torch.Tensor, sigma: float, strength: float) -> torch.Tensor:
+    """1 / (1 + k·E / median E), E the residual energy smoothed over ``sigma``: 1 / (1 + k) for the
+    typical pixel, far less where the residual has structure over a neighbourhood (the hidden design)."""
+    energy = gaussian_blur(residual * residual * valid, sigma)
+    typical = torch.median(energy.reshape(-1)[index]).clamp(min=1e-30)
+    return 1.0 / (1.0 + strength * energy / typical)
+
+
+def fit_colour_map(
+    model: ColourMap,
+    rgb_surface: torch.Tensor,
+    x_mixed: torch.Tensor,
+    settings: FitSettings,
+    *,
+    rgb_back: torch.Tensor | None = None,
+    region: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+) -> Generator[FitProgress, None, ColourMap]:
+    """Fit ``model`` (its clusters, β, PSF, weave and constant) to unit-range inputs, yielding after
+    each of ``settings.steps`` weighted solves. Stopped early (the caller stops iterating), the
+    model holds the last solve; :func:`set_constant` then makes it usable. Shapes: photographs
+    (N, C, H, W), X-ray (N, 1, H, W) with finite values; ``region`` and ``valid`` (N, 1, H, W) bool
+    (``valid`` False for missing pixels, which get no weight).
+    """
+    work = torch.float32 if x_mixed.device.type == "mps" else torch.float64  # MPS has no float64
+    valid = torch.ones_like(x_mixed, dtype=torch.bool) if valid is None else valid
+    index = sample_index(valid, settings.seed)
+    photos = [rgb_surface] + ([] if rgb_back is None else [rgb_back])
+    place_clusters(model, torch.cat(photos), torch.cat([index + i * valid.numel() for i in range(len(photos))]), settings.seed)
+    model.peaks.zero_()
+    raw = [model.features(photo) for photo in photos]  # φ_j of each photograph, kept for the weave
+    features = sum(highpass(phi, settings.highpass_sigma) for phi in raw)
+    design = model.convolve_psf(features)
+    prior = valid.to(x_mixed.dtype)
+    if region is not None:
+        prior = prior * torch.where(region, settings.region_weight, 1.0).to(x_mixed.dtype)
+
+    def target() -> torch.Tensor:
+        """The X-ray in the fitting band, without the weave once one is known."""
+        if not int(model.peaks):
+            return highpass(x_mixed, settings.highpass_sigma)
+        explained = sum(model.surface(photo, phi) for photo, phi in zip(photos, raw))
+        weave = extract_weave(x_mixed - explained, model.weave_frequencies, float(model.envelope))
+        return highpass(x_mixed - weave, settings.highpass_sigma)
+
+    passes = max(1, min(settings.passes, settings.steps))
+    starts = {p * settings.steps // passes for p in range(1, passes)}  # steps at which a new pass begins
+    first_pass_end = min(starts, default=settings.steps)
+    b = target()
+    weights, tukey, residual = prior, torch.ones_like(b), b
+    for step in range(settings.steps):
+        if step in starts:
+            if settings.weave and step == first_pass_end:
+                find_weave(model, residual * prior, valid)
+                if int(model.peaks):
+                    b = target()
+                    residual = b - combine(design, model.beta)
+            weights = prior * regional_weights(residual, valid, index, settings.reweight_sigma, settings.reweight_strength)
+        elif int(model.peaks):
+            b = target()  # β moved, and with it the surface the weave is read beside
+        if 0 < step <= 2 and step < first_pass_end and model.psf_radius > 0:
+            fit_psf(model, features, b, weights * tukey, work)
+            design = model.convolve_psf(features)
+        used = weights * tukey
+        model.beta.copy_(weighted_least_squares(flatten(design), b.reshape(-1), used.reshape(-1), settings.ridge, work))
+        residual = b - combine(design, model.beta)
+        scale = robust_scale(residual, index)
+        tukey = tukey_weights(residual, scale) if settings.robust else torch.ones_like(residual)
+        used = weights * tukey
+        loss = float(torch.sqrt((used * residual**2).sum() / used.sum().clamp(min=1e-30)))
+        yield FitProgress(step + 1, settings.steps, {"total": loss, "residual_scale": scale, "weave_peaks": float(model.peaks)})
+    set_constant(model, rgb_surface, x_mixed, index, rgb_back)
+    return model
+
+
+def flatten(image: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) → (C, N·H·W): one row per channel, pixels in order."""
+    return image.transpose(0, 1).reshape(image.shape[1], -1)
+
+
+def find_weave(model: ColourMap, residual: torch.Tensor, valid: torch.Tensor) -> None:
+    """Store the weave's thread frequencies found in the first image of ``residual`` in ``model``."""
+    peaks = find_thread_frequencies(residual[0, 0].cpu().double().numpy(), valid[0, 0].cpu().numpy(), model.frequencies.shape[0])
+    model.frequencies.zero_()
+    model.peaks.fill_(len(peaks))
+    if peaks:
+        model.frequencies[: len(peaks)] = torch.tensor([[p.fy, p.fx] for p in peaks], dtype=model.frequencies.dtype)
+        model.envelope.fill_(default_envelope(peaks))
+
+
+def fit_psf(model: ColourMap, features: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype) -> None:
+    """Least-squares PSF for the current β: columns are shifted copies of the mapped (band-passed)
+    features; the kernel is scaled to sum 1 and β takes the scale."""
+    radius = model.psf_radius
+    size = 2 * radius + 1
+    padded = mirror_pad(combine(features, model.beta), radius, radius)
+    height, width = features.shape[-2:]
+    # filter2d's tap (i, j) multiplies the pixel at offset (i − r, j − r).
+    columns = torch.stack([padded[:, 0, i : i + height, j : j + width] for i in range(size) for j in range(size)])
+    kernel = weighted_least_squares(columns.reshape(size * size, -1), target.reshape(-1), weight.reshape(-1), 1e-6, dtype)
+    total = float(kernel.sum())
+    if not math.isfinite(total) or abs(total) < 1e-6:
+        return  # nothing to fit a PSF to (a flat image): keep the kernel
+    model.psf.copy_((kernel / total).view(1, 1, size, size).to(model.psf.dtype))
+    model.beta.mul_(total)
+
+
+def set_constant(
+    model: ColourMap, rgb_surface: torch.Tensor, x_mixed: torch.Tensor, index: torch.Tensor, rgb_back: torch.Tensor | None
+) -> None:
+    """The level of x̂1, which the data cannot tell: the hidden X-ray's faintest pixels (its
+    HIDDEN_FLOOR_PERCENTILE among the sampled ``index``) are taken to hold no hidden paint. For a
+    double-sided panel, the least-squares constant, shared by both sides."""
+    model.constant.zero_()
+    with torch.no_grad():
+        x1_hat, x2_hat, _, weave = model(rgb_surface, x_mixed, rgb_back)
+    if rgb_back is None:
+        level = torch.quantile(x2_hat.reshape(-1)[index].float(), HIDDEN_FLOOR_PERCENTILE / 100)
+    else:
+        level = (x_mixed - x1_hat - x2_hat - weave).reshape(-1)[index].mean()
+    model.constant.fill_(float(level))

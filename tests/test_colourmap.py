@@ -1,0 +1,143 @@
+"""The colour map (the default method): known answers for its fit and its pieces."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from napari_xraysep import separate
+from napari_xraysep.core.colourmap import (
+    TUKEY_C,
+    ColourMap,
+    FitSettings,
+    fit_colour_map,
+    polynomial_exponents,
+    regional_weights,
+    tukey_weights,
+    weighted_least_squares,
+)
+from napari_xraysep.evaluation import least_squares_separation, score
+
+
+def known_map(rgb: np.ndarray) -> np.ndarray:
+    """A nonlinear per-pixel colour → X-ray map (no polynomial of low degree is it)."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return 0.9 * r**2 + 0.5 * np.sin(3 * g) + 0.4 * r * b + 0.2 * b
+
+
+def patchwork(rng: np.random.Generator, shape: tuple[int, int], cell: int = 8) -> np.ndarray:
+    """A photograph of soft-edged patches of random colours, with some texture: (H, W, 3) in [0, 1]."""
+    blocks = rng.random((-(-shape[0] // cell), -(-shape[1] // cell), 3))
+    rgb = ndimage.gaussian_filter(np.kron(blocks, np.ones((cell, cell, 1)))[: shape[0], : shape[1]], (1.5, 1.5, 0))
+    return np.clip(rgb + 0.04 * rng.standard_normal((*shape, 3)), 0, 1).astype(np.float32)
+
+
+def hidden_design(shape: tuple[int, int]) -> np.ndarray:
+    """Soft shapes and a ring, unrelated to any photograph: an abandoned composition's X-ray."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]] / max(shape)
+    design = 0.5 / (1 + np.exp((np.hypot(yy - 0.3, xx - 0.35) - 0.15) / 0.01))
+    design += 0.3 * np.exp(-((np.hypot(yy - 0.5, xx - 0.9) - 0.12) ** 2) / 0.0008)
+    design += 0.4 / (1 + np.exp(-(yy - 0.45 - 0.1 * np.sin(9 * xx)) / 0.01))
+    return design
+
+
+def test_the_robust_fit_recovers_a_nonlinear_map_when_a_third_carries_a_strong_second_layer(rng):
+    shape = (96, 144)
+    rgb = patchwork(rng, shape)
+    truth = known_map(rgb.astype(np.float64))
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    second = np.zeros(shape)
+    third = (slice(None), slice(0, shape[1] // 3))
+    second[third] = 0.6 * ((np.sin(xx[third] / 3.0) > 0) ^ (np.cos(yy[third] / 4.0) > 0))  # strong edges
+    result = separate((truth + second).astype(np.float32), rgb, device="cpu", weave=False, psf_radius=0)
+    error = result.x1_hat - truth
+    relative = np.sqrt(np.mean((error - error.mean()) ** 2)) / truth.std()
+    cubic, _ = least_squares_separation(truth + second, rgb, degree=3)
+    cubic_error = cubic - truth
+    assert relative < 0.03  # 1.2 % measured
+    assert relative < 0.2 * np.sqrt(np.mean((cubic_error - cubic_error.mean()) ** 2)) / truth.std()  # cubic LS: 11 %
+
+
+def test_an_exactly_separable_mixture_is_separated_to_35_db(rng):
+    shape = (128, 160)
+    rgb = patchwork(rng, shape, cell=10)
+    x1 = ndimage.gaussian_filter(known_map(rgb.astype(np.float64)), 0.8)  # the X-ray's blur
+    x2 = hidden_design(shape)
+    result = separate((x1 + x2).astype(np.float32), rgb, device="cpu")
+    assert score(result.x2, x2)["psnr_affine"] >= 35.0
+    assert score(result.x1, x1)["psnr_affine"] >= 35.0
+    assert int(result.model.network.peaks) == 0  # there is no weave, and none was found
+
+
+def test_the_fitted_psf_finds_a_misregistration_of_a_pixel(rng):
+    shape = (96, 128)
+    rgb = patchwork(rng, shape)
+    x1 = np.roll(known_map(rgb.astype(np.float64)), 1, axis=1)  # the X-ray one pixel to the right
+    model = ColourMap(psf_radius=2)
+    x = torch.from_numpy(x1.astype(np.float32))[None, None]
+    for _ in fit_colour_map(model, torch.from_numpy(rgb).permute(2, 0, 1)[None], x, FitSettings(weave=False)):
+        pass
+    psf = model.psf[0, 0].numpy()
+    assert np.unravel_index(np.argmax(psf), psf.shape) == (2, 1)  # out[y, x] reads the photograph at x − 1
+    assert psf.sum() == pytest.approx(1.0)
+
+
+def test_double_sided_panels_are_fitted_with_one_map_for_both_sides(rng):
+    shape = (96, 128)
+    front, back = patchwork(rng, shape), patchwork(rng, shape, cell=12)
+    x1, x2 = known_map(front.astype(np.float64)), known_map(back.astype(np.float64))
+    result = separate((x1 + x2 + 0.3).astype(np.float32), front, rgb_back=back, device="cpu", weave=False)
+    assert score(result.x1, x1)["psnr_affine"] > 35 and score(result.x2, x2)["psnr_affine"] > 35
+    # the constant is shared: each side's estimate carries half of it
+    assert np.mean(result.x1_hat - x1) == pytest.approx(0.15, abs=0.01)
+
+
+def test_a_side_map_explains_what_the_photograph_cannot_show(rng):
+    shape = (96, 128)
+    rgb = patchwork(rng, shape)
+    copper = np.zeros(shape, np.float32)
+    copper[20:50, 30:90] = 1.0  # an absorber invisible in the photograph
+    x = known_map(rgb.astype(np.float64)) + 0.5 * ndimage.gaussian_filter(copper, 1.0)
+    without = separate(x.astype(np.float32), rgb, device="cpu", weave=False)
+    with_map = separate(x.astype(np.float32), rgb, side_channels=[copper], device="cpu", weave=False)
+    inside = copper > 0
+
+    def step(x2: np.ndarray) -> float:
+        return float(np.median(x2[inside]) - np.median(x2[~inside]))
+
+    assert step(without.x2) > 0.3  # without the map, the absorber is called hidden
+    assert abs(step(with_map.x2)) < 0.03
+
+
+def test_weighted_least_squares_hand_computed():
+    design = torch.tensor([[1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 1.0]], dtype=torch.float64)
+    target = torch.tensor([3.0, 5.0, 7.0, 100.0], dtype=torch.float64)  # 2·a + 1, one outlier
+    weight = torch.tensor([1.0, 1.0, 1.0, 0.0], dtype=torch.float64)
+    beta = weighted_least_squares(design, target, weight, ridge=0.0, dtype=torch.float64)
+    torch.testing.assert_close(beta, torch.tensor([2.0, 1.0], dtype=torch.float64))
+    # a column that only lives where the weight is 0 is shrunk to 0 by the ridge, not fitted
+    lonely = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 5.0]], dtype=torch.float64)
+    beta = weighted_least_squares(lonely, target, weight, ridge=1e-3, dtype=torch.float64)
+    assert abs(float(beta[1])) < 1e-6 and float(beta[0]) == pytest.approx(34 / 14, rel=5e-3)
+
+
+def test_tukey_and_regional_weights():
+    r = torch.tensor([0.0, TUKEY_C / 2, TUKEY_C, -2 * TUKEY_C])
+    torch.testing.assert_close(tukey_weights(r, 1.0), torch.tensor([1.0, 0.5625, 0.0, 0.0]))
+    generator = torch.Generator().manual_seed(0)
+    residual = torch.zeros(1, 1, 64, 64)
+    residual[0, 0, 20:30, 20:30] = torch.randn(10, 10, generator=generator)  # structure in one place
+    residual += 0.01 * torch.randn(1, 1, 64, 64, generator=generator)  # and noise everywhere
+    index = torch.arange(64 * 64)
+    weights = regional_weights(residual, torch.ones_like(residual, dtype=torch.bool), index, sigma=4.0, strength=16.0)
+    # the typical (median) pixel gets 1 / (1 + k); structure far less
+    assert float(weights[0, 0, 55, 55]) == pytest.approx(1 / 17, rel=0.5)
+    assert float(weights[0, 0, 25, 25]) < 1e-3 * float(weights[0, 0, 55, 55])
+
+
+def test_colour_features_are_the_cubic_monomials_and_radial_bases():
+    assert len(polynomial_exponents(3, 3)) == 19  # 3 linear + 6 quadratic + 10 cubic
+    model = ColourMap(rgb_channels=4, clusters=5, degree=2)
+    assert model.feature_count == 9 + 5 + 2  # a side map adds itself and its square
+    features = model.features(torch.rand(2, 4, 6, 7))
+    assert features.shape == (2, model.feature_count, 6, 7)

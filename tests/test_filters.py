@@ -1,0 +1,46 @@
+"""The device-side filters against scipy and hand-computed values."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from napari_xraysep.core.filters import filter2d, gaussian_blur, gaussian_radius, highpass, mirror_pad
+
+
+@pytest.mark.parametrize("sigma", [0.7, 2.0, 8.0])
+def test_gaussian_blur_agrees_with_scipy(sigma, rng):
+    image = rng.random((2, 3, 40, 57))
+    blurred = gaussian_blur(torch.from_numpy(image), sigma).numpy()
+    for n in range(2):
+        for c in range(3):
+            expected = ndimage.gaussian_filter(image[n, c], sigma, mode="mirror", truncate=4.0)
+            np.testing.assert_allclose(blurred[n, c], expected, atol=1e-12)
+
+
+def test_blur_keeps_constants_and_highpass_removes_them():
+    flat = torch.full((1, 1, 20, 30), 3.5, dtype=torch.float64)
+    torch.testing.assert_close(gaussian_blur(flat, 4.0), flat)
+    assert highpass(flat, 4.0).abs().max() < 1e-12
+    assert gaussian_blur(flat, 0.0) is flat  # sigma 0: nothing to do
+    assert gaussian_radius(8.0) == 32 and gaussian_radius(0.0) == 0
+
+
+def test_mirror_pad_handles_blocks_smaller_than_the_padding():
+    image = torch.arange(6.0).view(1, 1, 2, 3)
+    padded = mirror_pad(image, 5, 7)
+    assert padded.shape == (1, 1, 12, 17)
+    np.testing.assert_array_equal(padded[0, 0, 5:7, 7:10].numpy(), image[0, 0].numpy())
+    # mirrored (d c b | a b c d): the row above the image is its second row
+    np.testing.assert_array_equal(padded[0, 0, 4, 7:10].numpy(), [3.0, 4.0, 5.0])
+    single = mirror_pad(torch.ones(1, 1, 1, 1), 2, 2)  # nothing to mirror: repeated
+    assert single.shape == (1, 1, 5, 5) and bool((single == 1).all())
+
+
+def test_filter2d_is_a_correlation_with_mirrored_borders():
+    image = torch.arange(20.0).view(1, 1, 4, 5)
+    kernel = torch.zeros(3, 3)
+    kernel[1, 2] = 1.0  # out[y, x] = image[y, x + 1]
+    shifted = filter2d(image, kernel)[0, 0]
+    np.testing.assert_array_equal(shifted[:, :4].numpy(), image[0, 0, :, 1:].numpy())
+    np.testing.assert_array_equal(shifted[:, 4].numpy(), image[0, 0, :, 3].numpy())  # mirrored: d c b | a b c d

@@ -1,0 +1,90 @@
+"""The canvas weave: thread frequencies found under a painting, and the pattern extracted as a layer."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from napari_xraysep.core.weave import (
+    ThreadPeak,
+    extract_weave,
+    find_thread_frequencies,
+    power_spectrum,
+    weave_radius,
+)
+from napari_xraysep.synthetic import make_mixture
+
+SHAPE = (192, 256)
+# Two threads: period 5.5 px almost along x, period 6.5 px almost along y (as warp and weft are).
+THREADS = [(5.5, math.radians(3.0)), (6.5, math.radians(92.0))]
+
+
+def _two_thread_weave(amplitude: float = 0.03) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    yy, xx = np.mgrid[0 : SHAPE[0], 0 : SHAPE[1]].astype(np.float64)
+    weave, frequencies = np.zeros(SHAPE), []
+    for (period, angle), phase in zip(THREADS, (0.4, 2.1)):
+        fy, fx = math.sin(angle) / period, math.cos(angle) / period
+        weave += amplitude * np.cos(2 * np.pi * (fy * yy + fx * xx) + phase)
+        frequencies.append((fy, fx) if fx > 0 or (fx == 0 and fy > 0) else (-fy, -fx))
+    return weave, frequencies
+
+
+@pytest.fixture(scope="module")
+def painting() -> np.ndarray:
+    """A painting's X-ray with brush strokes and shapes, no weave and no noise."""
+    mixture = make_mixture("concealed_portrait", SHAPE, seed=4)
+    return (mixture.x1_true + mixture.x2_true).astype(np.float64)
+
+
+def test_two_thread_frequencies_are_found_under_a_painting(painting):
+    weave, truth = _two_thread_weave()
+    peaks = find_thread_frequencies(painting + weave)
+    assert len(peaks) == 2
+    for fy, fx in truth:
+        nearest = min(peaks, key=lambda p: math.hypot(p.fy - fy, p.fx - fx))
+        assert math.hypot(nearest.fy - fy, nearest.fx - fx) < 0.004  # within a third of a frequency bin
+    assert sorted(round(p.period_px, 1) for p in peaks) == [5.5, 6.5]
+
+
+def test_a_painting_without_a_weave_shows_none(painting, rng):
+    assert find_thread_frequencies(painting + 0.01 * rng.standard_normal(SHAPE)) == []
+    assert find_thread_frequencies(painting[:40, :40]) == []  # too small to tell a weave
+
+
+def test_the_extracted_weave_has_the_pattern_and_its_amplitude(painting):
+    weave, _truth = _two_thread_weave(amplitude=0.03)
+    peaks = find_thread_frequencies(painting + weave)
+    frequencies = torch.tensor([[p.fy, p.fx] for p in peaks])
+    extracted = extract_weave(torch.from_numpy(painting + weave)[None, None], frequencies, envelope=12.0)[0, 0].numpy()
+    inner = (slice(40, -40), slice(40, -40))  # away from the borders
+    assert np.corrcoef(extracted[inner].ravel(), weave[inner].ravel())[0, 1] > 0.97
+    assert np.std(extracted[inner]) == pytest.approx(np.std(weave[inner]), rel=0.1)
+
+
+def test_a_sinusoid_at_the_frequency_passes_and_others_do_not():
+    yy, xx = np.mgrid[0:128, 0:128].astype(np.float64)
+    at = np.cos(2 * np.pi * (0.05 * yy + 0.15 * xx) + 1.0)
+    away = np.cos(2 * np.pi * 0.3 * yy)
+    image = torch.from_numpy(at + away + 5.0)[None, None]
+    out = extract_weave(image, torch.tensor([[0.05, 0.15]]), envelope=12.0)[0, 0].numpy()
+    inner = (slice(50, -50), slice(50, -50))
+    np.testing.assert_allclose(out[inner], at[inner], atol=0.02)  # the constant and the other wave are gone
+    assert not extract_weave(image, torch.zeros(0, 2), envelope=12.0).any()  # no frequencies, no weave
+
+
+def test_extraction_is_local_so_a_painting_can_be_done_tile_by_tile(rng):
+    image = torch.from_numpy(rng.random((1, 1, 150, 170)))
+    frequencies = torch.tensor([[0.01, 0.17], [0.16, -0.02]])
+    whole = extract_weave(image, frequencies, envelope=10.0)
+    halo = weave_radius(10.0)
+    rows, cols = slice(60 - halo, 100 + halo), slice(70 - halo, 110 + halo)
+    tile = extract_weave(image[:, :, rows, cols], frequencies, envelope=10.0)
+    torch.testing.assert_close(tile[0, 0, halo:-halo, halo:-halo], whole[0, 0, 60:100, 70:110], atol=1e-10, rtol=0)
+
+
+def test_peaks_describe_threads():
+    peak = ThreadPeak(fy=0.0, fx=0.2, ratio=30.0)
+    assert peak.period_px == pytest.approx(5.0) and peak.angle_deg == pytest.approx(0.0)
+    spectrum = power_spectrum(np.ones((64, 64)))
+    assert spectrum.shape == (32, 32) and np.allclose(spectrum, 0.0)  # a constant has no power
