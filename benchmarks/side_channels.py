@@ -5,8 +5,9 @@
 
 The surface paints a headdress in a copper-containing black: dark in the photograph, bright in the
 X-ray. Where the photograph cannot tell that black from another that absorbs nothing (the sitter's
-bone-black costume, case copper_black_costume), the network cannot know that the headdress belongs to
-the surface, so its X-ray leaks into x2 (the artefact the paper shows in Isabel's headdress). A
+bone-black costume, case copper_black_costume), no method that reads the photograph alone can know
+that the headdress belongs to the surface, so its X-ray leaks into x2 (the artefact the paper shows
+in Isabel's headdress). A
 simulated macro-XRF Cu-K map, given as a side channel, carries exactly that. The second case,
 copper_headdress, has no other black: there the colour alone gives the copper away.
 """
@@ -93,8 +94,8 @@ def case_report(rows: list[Row], artefact: dict[str, list[dict[str, float]]]) ->
     return "\n".join([
         markdown_table(summarise(rows)), "", "\n".join(lines), "",
         (f"The Cu-K map removes {removed('default', 'copper')} of the error on the copper paint with the default "
-        f"(warm start) and {removed('random init', 'copper')} from random initialisation; of the excess error there "
-        f"(over the error elsewhere) it removes {removed('default', 'excess')} and {removed('random init', 'excess')}."),
+        f"(the colour map) and {removed('auto-encoder', 'copper')} with the auto-encoder; of the excess error there "
+        f"(over the error elsewhere) it removes {removed('default', 'excess')} and {removed('auto-encoder', 'excess')}."),
     ])
 
 
@@ -116,16 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     shape = (96, 128) if args.quick else (192, 288)
     seeds = args.seeds[:1] if args.quick else args.seeds
     cases = args.cases[:1] if args.quick else args.cases
-    default = SeparationConfig(device="cpu")
+    default, autoencoder = SeparationConfig(device="cpu"), SeparationConfig.autoencoder(device="cpu")
     if args.quick:
-        default = default.replace(steps=10)
-    random_init = default.replace(warm_start=False)
+        default, autoencoder = default.replace(steps=3), autoencoder.replace(steps=10)
     methods = {
         "least squares (linear)": least_squares(1),
         "default (RGB only)": learned(default),
         "default + Cu-K map": with_copper_map(default),
-        "random init (RGB only)": learned(random_init),
-        "random init + Cu-K map": with_copper_map(random_init),
+        "auto-encoder (RGB only)": learned(autoencoder),
+        "auto-encoder + Cu-K map": with_copper_map(autoencoder),
     }
     started = time.perf_counter()
     sections, panels = [], []
@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         f"""# Side channels: a copper map against the copper artefact
 
 Made by `python benchmarks/side_channels.py` ({(time.perf_counter() - started) / 60:.0f} min). Cases
-{', '.join(cases)}; seeds {', '.join(map(str, seeds))}; {shape[0]}×{shape[1]} px; default settings (warm start),
-and the same from random initialisation. Errors are x2's (after an affine fit to the truth) as a
+{', '.join(cases)}; seeds {', '.join(map(str, seeds))}; {shape[0]}×{shape[1]} px; the default (the colour map,
+which reads a side map as extra columns of its colour features) and the auto-encoder as napari-xraysep
+0.1 ran it (`SeparationConfig.autoencoder()`, which reads it as an extra input channel of E_r). Errors are x2's (after an affine fit to the truth) as a
 fraction of the hidden X-ray's range: on the copper paint, elsewhere, their difference (what the
 copper adds) and the signed error on the copper (+: copper leaks into x2, −: too much is taken out).
 

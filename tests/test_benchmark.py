@@ -20,7 +20,7 @@ spec.loader.exec_module(quality)
 def test_smoke_run_table_structure():
     runs = {
         "least squares (linear)": quality.least_squares(1),
-        "tiny": quality.learned(SeparationConfig.autoencoder(warm_start=False, channels=4, crop_size=32, batch_size=2, steps=2, device="cpu")),
+        "tiny": quality.learned(SeparationConfig(clusters=4, steps=2, device="cpu")),
     }
     rows, estimates = quality.evaluate(runs, ["concealed_portrait"], [0, 1], (48, 64), log=lambda *_: None)
     assert len(rows) == 2 * 2 * len(quality.LAYERS)
@@ -51,26 +51,40 @@ def test_least_squares_figures_on_an_exactly_linear_case(rng, monkeypatch):
     assert by_layer["x2"].ssim == pytest.approx(1.0, abs=1e-4)
 
 
-def test_findings_compute_the_verdict_per_case():
-    def row(method, case, seed, value):
-        return quality.Row(method, case, seed, "x2", 0, 0, value, 0, 0)
+def _x2_row(method, case, seed, value, ssim=0.9):
+    return quality.Row(method, case, seed, "x2", 0, 0, value, ssim, 0)
 
-    rows = [row("least squares (linear)", "a", 0, 20.0), row("default", "a", 0, 24.0),
-            row("least squares (linear)", "b", 0, 20.0), row("default", "b", 0, 21.0), row("default", "b", 1, 23.0)]
+
+def test_findings_compute_the_targets_per_kind_of_case():
+    base, default = quality.BASELINE, quality.DEFAULT
+    photo = next(iter(quality.PHOTO_CASES))
+    rows = [_x2_row(base, "a", 0, 20.0), _x2_row(default, "a", 0, 30.0), _x2_row(quality.AUTOENCODER, "a", 0, 22.0),
+            _x2_row(base, "b", 0, 26.0), _x2_row(default, "b", 0, 27.0), _x2_row(default, "b", 1, 29.0),
+            _x2_row(base, photo, 0, 20.0), _x2_row(default, photo, 0, 25.0)]
     text = quality.findings(rows)
-    assert "| a | 20.00 | 24.00 | +4.00 | — |" in text and "| b | 20.00 | 22.00 | +2.00 | — |" in text
-    assert "+3.00 dB" in text and "**met**" in text and "ahead on 2 of 2 cases" in text
+    assert f"| a | procedural | 20.00 | 22.00 | 30.00 | +10.00 |" in text
+    assert f"| b | procedural | 26.00 | — | 28.00 | +2.00 |" in text and f"| {photo} | photographic | 20.00 | — | 25.00 | +5.00 |" in text
+    assert "mean x2 29.00 dB (target ≥ 29, stretch 31: **met**)" in text  # (30 + 28) / 2
+    assert "+5.00 dB over least squares (linear) on average (target ≥ 4 dB: **met**)" in text
+    assert "Every case ≥ 2 dB over least squares (linear): **met** (weakest: b, +2.00 dB" in text
+    rows.append(_x2_row(default, "b", 2, 25.0))  # b's mean falls to 27: 1 dB over the baseline
+    assert "Every case ≥ 2 dB over least squares (linear): **NOT met** (weakest: b, +1.00 dB" in quality.findings(rows)
 
 
-def test_warm_start_curve_table_lists_each_start_and_the_means():
-    curve = {
-        "a": {"random init": {50: 20.0, 100: 22.0}, "warm start": {50: 24.0, 100: 25.0}},
-        "b": {"random init": {50: 18.0, 100: 20.0}, "warm start": {50: 20.0, 100: 23.0}},
-    }
-    lines = quality.curve_table(curve).splitlines()
-    assert lines[0] == "| case | start | 50 steps | 100 steps |"
-    assert "| a | warm start | 24.00 | 25.00 |" in lines
-    assert "| **mean** | random init | 19.00 | 21.00 |" in lines and "| **mean** | warm start | 22.00 | 24.00 |" in lines
+def test_ablation_table_gives_the_change_per_kind():
+    photo = next(iter(quality.PHOTO_CASES))
+    name = "default, no PSF"
+    rows = [_x2_row(quality.DEFAULT, "a", 0, 30.0), _x2_row(name, "a", 0, 29.0, ssim=0.8),
+            _x2_row(quality.DEFAULT, photo, 0, 25.0), _x2_row(name, photo, 0, 22.0, ssim=0.8)]
+    lines = quality.ablation_table(rows).splitlines()
+    assert lines[0] == "| change to the default | Δ x2, procedural (dB) | Δ x2, photographic (dB) | Δ x2 SSIM |"
+    assert lines[2] == "| no PSF | -1.00 | -3.00 | -0.100 |" and len(lines) == 3  # rows absent from the run are left out
+
+
+def test_photographic_cases_come_at_their_own_size():
+    photo = quality.make_case(next(iter(quality.PHOTO_CASES)), (48, 64), 0)
+    assert photo.x_mixed.shape == quality.PHOTO_SHAPE and quality.kind_of(photo.case) == "photographic"
+    assert quality.make_case("concealed_portrait", (48, 64), 0).x_mixed.shape == (48, 64)
 
 
 def test_double_sided_rows_see_the_back_side(tiny_mixture):

@@ -32,3 +32,14 @@ def test_tiles_cover_every_pixel_once_with_halo_inside_the_image():
         assert tile.inner[0].start == cy.start - oy.start and tile.inner[1].start == cx.start - ox.start
         assert cy.start - oy.start == min(5, cy.start)
     np.testing.assert_array_equal(count, 1)
+
+
+def test_sample_blocks_spread_a_bounded_number_of_pixels_over_a_large_image():
+    from napari_xraysep.core.tiling import sample_blocks
+
+    assert sample_blocks((300, 400), max_pixels=300 * 400) == [(slice(0, 300), slice(0, 400))]  # small: itself
+    blocks = sample_blocks((1000, 4000), max_pixels=4 * 100 * 100, block=100)
+    assert len(blocks) == 4 and all(b[0].stop - b[0].start == b[1].stop - b[1].start == 100 for b in blocks)
+    assert blocks[0] == (slice(0, 100), slice(0, 100)) and blocks[-1][1].stop == 4000  # corner to corner
+    assert len({b[0].start for b in blocks}) == 1  # a wide image gets a row of blocks
+    assert len(sample_blocks((50, 60), max_pixels=100, block=512)) == 1  # at least one block

@@ -83,7 +83,7 @@ class ColourMap(nn.Module):
         denoise_sigma: float = 0.7,
     ) -> None:
         super().__init__()
-        self.rgb_channels, self.degree, self.psf_radius, self.denoise_sigma = rgb_channels, degree, psf_radius, denoise_sigma
+        self.rgb_channels, self.psf_radius, self.denoise_sigma = rgb_channels, psf_radius, denoise_sigma
         self.exponents = polynomial_exponents(3, degree)
         side = rgb_channels - 3
         self.feature_count = len(self.exponents) + clusters + 2 * side
@@ -127,8 +127,9 @@ class ColourMap(nn.Module):
 
     @property
     def receptive_radius(self) -> int:
-        """Context each output pixel needs on every side (PSF, weave band, smoothing)."""
-        return self.psf_radius + weave_radius(float(self.envelope)) + gaussian_radius(self.denoise_sigma)
+        """Context each output pixel needs on every side (PSF, weave band if any, smoothing)."""
+        weave = weave_radius(float(self.envelope)) if int(self.peaks) else 0
+        return self.psf_radius + weave + gaussian_radius(self.denoise_sigma)
 
     def forward(
         self, rgb_surface: torch.Tensor, x_mixed: torch.Tensor, rgb_back: torch.Tensor | None = None

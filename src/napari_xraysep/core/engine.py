@@ -26,9 +26,12 @@ from .labeled import labeled_surface_xray
 from .losses import double_sided_loss, separation_loss, warm_start_loss
 from .model import AutoEncoderOutputs, ConnectedAutoEncoder
 from .progress import drive
-from .tiling import Tile, patch_grid, random_corners, tiles
+from .tiling import Tile, patch_grid, random_corners, sample_blocks, tiles
 
 INFERENCE_PATCH_BATCH = 256
+# The colour map fits on at most this many pixels (blocks spread over a larger image): its fit keeps
+# three copies of ~55 feature maps, ~0.7 GB per megapixel.
+COLOUR_MAP_FIT_PIXELS, COLOUR_MAP_FIT_BLOCK = 1 << 20, 512
 
 
 class StopFlag(Protocol):
@@ -351,8 +354,9 @@ def fit_colour_map_model(
     model: TrainedModel,
     stop: StopFlag | None = None,
 ) -> Generator[TrainingProgress, None, TrainedModel]:
-    """Fit ``model``'s colour map to the whole image (:func:`~.colourmap.fit_colour_map`), one
-    progress event per weighted solve, previews every ``config.preview_every`` solves.
+    """Fit ``model``'s colour map to the image (:func:`~.colourmap.fit_colour_map`; on blocks spread
+    over it if it has more than COLOUR_MAP_FIT_PIXELS), one progress event per weighted solve,
+    previews of the whole image every ``config.preview_every`` solves.
 
     Stopped early, the model keeps the last solve (and is usable). A solve that runs out of memory
     raises :class:`TrainingFailed`, a non-finite one :class:`TrainingDiverged`; either way the model
@@ -365,9 +369,13 @@ def fit_colour_map_model(
         )
     device = resolve_device(config.device)
     network = model.network.to(device)
+    blocks = sample_blocks(inputs.shape, COLOUR_MAP_FIT_PIXELS, COLOUR_MAP_FIT_BLOCK)
 
     def tensor(array: np.ndarray | None) -> torch.Tensor | None:
-        return None if array is None else torch.from_numpy(np.ascontiguousarray(array)).to(device)[None]
+        """(N, C, h, w) of the fitting blocks of a (C, H, W) array, on the device."""
+        if array is None:
+            return None
+        return torch.from_numpy(np.stack([np.ascontiguousarray(array[(slice(None), *block)]) for block in blocks])).to(device)
 
     rgb, back, x = tensor(inputs.rgb_surface), tensor(inputs.rgb_back), tensor(inputs.x_mixed[None])
     region = None if inputs.region_mask is None or inputs.double_sided else tensor(inputs.region_mask[None])

@@ -73,3 +73,20 @@ def tiles(shape: tuple[int, int], tile_size: int, halo: int) -> Iterator[Tile]:
     for rows in _windows(shape[0], tile_size, halo):
         for cols in _windows(shape[1], tile_size, halo):
             yield Tile(core=(rows[0], cols[0]), outer=(rows[1], cols[1]), inner=(rows[2], cols[2]))
+
+
+def sample_blocks(shape: tuple[int, int], max_pixels: int, block: int = 512) -> list[tuple[slice, slice]]:
+    """Where to fit on an image too big to fit on whole: a grid of ``block``-sized squares spread
+    evenly over ``shape``, together at most ``max_pixels`` (at least one). An image of at most
+    ``max_pixels`` is one block, itself."""
+    height, width = shape
+    if height * width <= max_pixels:
+        return [(slice(0, height), slice(0, width))]
+    side_y, side_x = min(block, height), min(block, width)
+    count = max(1, max_pixels // (side_y * side_x))
+    # As many rows and columns as the image's aspect asks for, rows × columns ≤ count.
+    rows = max(1, min(count, round((count * height / width) ** 0.5)))
+    cols = max(1, count // rows)
+    ys = np.linspace(0, height - side_y, rows).round().astype(int)
+    xs = np.linspace(0, width - side_x, cols).round().astype(int)
+    return [(slice(y, y + side_y), slice(x, x + side_x)) for y in ys for x in xs]
