@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+from tqdm import tqdm
 
 from ._version import __version__
 from .core import (
@@ -56,34 +57,53 @@ PRESETS = {"default": SeparationConfig, "autoencoder": SeparationConfig.autoenco
 
 
 class ProgressBar:
-    """Step, losses and ETA on stderr: redrawn in place on a terminal, a line per 10 % otherwise."""
+    """Progress of a long job on stderr through :mod:`tqdm`: on a terminal one line redrawn in place
+    (count, bar, losses, ETA); otherwise — a log file, CI — a plain line every 10 % and at the end.
+    Called with :class:`TrainingProgress` (steps and losses) or :class:`TileProgress` (tiles);
+    :meth:`close` ends the line (also after an interrupted run)."""
 
-    def __init__(self, stream: TextIO | None = None, interval_s: float = 0.25) -> None:
-        self.stream, self.interval_s = stream or sys.stderr, interval_s
+    LINES = 10
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
-        self._last_draw = 0.0
-        self._last_decile = -1
+        self.bar: tqdm | None = None
+        self._last_line = -1
 
-    def __call__(self, progress: TrainingProgress) -> None:
-        now = time.monotonic()
-        decile = int(progress.fraction * 10)
-        done = progress.step == progress.total_steps
-        if self.interactive and (now - self._last_draw >= self.interval_s or done):
-            self._last_draw = now
-            filled = int(progress.fraction * 30)
-            bar = "█" * filled + "·" * (30 - filled)
-            self.stream.write(f"\r{bar} {self._text(progress)}" + ("\n" if done else ""))
+    def __call__(self, progress: TrainingProgress | TileProgress) -> None:
+        if isinstance(progress, TileProgress):
+            unit, done, total, details = "tile", progress.done, progress.total, ""
+        else:
+            unit, done, total = "step", progress.step, progress.total_steps
+            details = f"loss {progress.losses['total']:.4f}"
+            if progress.losses.get("exclusion") is not None:
+                details += f" (exclusion {progress.losses['exclusion']:.4f})"
+        text = f"{unit} {{n_fmt}}/{{total_fmt}} |{{bar}}| ETA {{remaining}}{{postfix}}"
+        if self.interactive:
+            if self.bar is None:
+                self.bar = tqdm(total=total, file=self.stream, bar_format=text, dynamic_ncols=True, postfix=details)
+            self.bar.set_postfix_str(details, refresh=False)
+            self.bar.update(done - self.bar.n)
+            if done >= total:
+                self.close()
+            return
+        line = int(done / total * self.LINES) if total else self.LINES
+        if line > self._last_line or done >= total:
+            self._last_line = line
+            meter = tqdm.format_meter(done, total, progress.elapsed_s, bar_format=text.replace(" |{bar}|", ""), postfix=details)
+            self.stream.write(meter + "\n")
             self.stream.flush()
-        elif not self.interactive and (decile > self._last_decile or done):
-            self._last_decile = decile
-            self.stream.write(self._text(progress) + "\n")
 
-    @staticmethod
-    def _text(progress: TrainingProgress) -> str:
-        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
-        exclusion = progress.losses.get("exclusion")
-        detail = "" if exclusion is None else f" (exclusion {exclusion:.4f})"
-        return f"step {progress.step}/{progress.total_steps}  loss {progress.losses['total']:.4f}{detail}  ETA {eta}"
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
@@ -161,9 +181,8 @@ def run_separation(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
         config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
     )
-    report = None if quiet else ProgressBar()
-    with stop_on_first_interrupt(stop):
-        return drive(steps, report)
+    with stop_on_first_interrupt(stop), ProgressBar() as bar:
+        return drive(steps, None if quiet else bar)
 
 
 @contextlib.contextmanager
@@ -237,11 +256,6 @@ def command_separate(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_tile_progress(progress: TileProgress) -> None:
-    eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
-    print(f"\rtile {progress.done}/{progress.total}  ETA {eta}", end="", file=sys.stderr)
-
-
 def command_apply(args: argparse.Namespace) -> int:
     """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
     if args.tile is not None and args.tile < 1:
@@ -289,10 +303,8 @@ def command_apply(args: argparse.Namespace) -> int:
             model, x_source, rgb_source, out, rgb_back_source=back_source, mirror_back=args.mirror_back,
             side_sources=side_sources, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
         )
-        with stop_on_first_interrupt(stop):
-            paths = drive(tiles, None if args.quiet else print_tile_progress)
-        if not args.quiet:
-            print(file=sys.stderr)
+        with stop_on_first_interrupt(stop), ProgressBar() as bar:
+            paths = drive(tiles, None if args.quiet else bar)
         if paths is None:
             raise InputError("Stopped before every tile was done; no result was written.")
     record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(x_source.shape[:2])}
