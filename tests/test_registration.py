@@ -223,6 +223,20 @@ def test_unrelated_images_are_not_called_misaligned(painting, rng):
     assert misalignment_warning(painting.x_mixed, other) is None
 
 
+def test_images_too_small_to_align_automatically_are_refused(rng):
+    with pytest.raises(InputError, match="too small to align automatically.*point pairs"):
+        estimate_similarity(rng.random((20, 30)), rng.random((200, 300, 3)))
+
+
+def test_the_report_says_what_was_done():
+    text = Alignment(_similarity(2.0, 0.5, 1.0, -2.0), "similarity", 0.12, 7 / 9).describe()
+    assert text == (
+        "similarity: scale 0.5000 (a photograph pixel is 0.5 X-ray pixels), rotation +2.00°, shift +1.00, -2.00 px, "
+        "residual 0.12 px RMS (78% of the regions agree)"
+    )
+    assert "no region agrees" in Alignment(np.eye(3), "similarity", float("nan"), 0.0).describe()
+
+
 def test_translation_refuses_photographs_of_another_size(painting):
     with pytest.raises(InputError, match="128×192.*64×96.*similarity"):
         estimate_translation(painting.x_mixed, painting.rgb_surface[::2, ::2])
@@ -234,6 +248,7 @@ def test_translation_refuses_photographs_of_another_size(painting):
         (np.zeros((2, 2)), np.zeros((3, 2)), "affine", "same number of points"),
         (np.zeros((2, 2)), np.zeros((2, 2)), "affine", "at least 3 point pairs"),
         (np.array([[0, 0], [1, 1], [2, 2]]), np.array([[0, 0], [1, 1], [2, 2]]), "affine", "on a line"),
+        (np.array([[0, 0], [1, 1], [2, 2], [5, 5], [9, 9]]), np.array([[0, 0], [1, 1], [2, 2], [5, 5], [9, 9]]), "projective", "on a line"),
         (np.zeros((4, 2)), np.zeros((4, 2)), "warp", "Unknown transform"),
     ],
 )

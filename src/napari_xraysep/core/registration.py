@@ -103,11 +103,12 @@ class Alignment:
     def describe(self) -> str:
         """One line for the user: what was done and how well it fits."""
         dy, dx = self.shift
+        residual = "no region agrees" if np.isnan(self.residual_px) else f"residual {self.residual_px:.2f} px RMS"
         text = (
             f"{self.kind}: scale {self.scale:.4f} (a photograph pixel is {self.scale:.3g} X-ray pixels), "
-            f"rotation {self.rotation_deg:+.2f}°, shift {dy:+.2f}, {dx:+.2f} px, residual {self.residual_px:.2f} px RMS"
+            f"rotation {self.rotation_deg:+.2f}°, shift {dy:+.2f}, {dx:+.2f} px, {residual}"
         )
-        return text + (f" ({self.confidence:.0%} of the regions agree)" if self.confidence < 1 else "")
+        return text + (f" ({self.confidence:.0%} of the regions agree)" if 0 < self.confidence < 1 else "")
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
@@ -219,16 +220,26 @@ def _centre(shape: tuple[int, ...]) -> tuple[float, float]:
     return (shape[1] - 1) / 2, (shape[0] - 1) / 2
 
 
+def _check_size(x_shape: tuple[int, ...], photo_shape: tuple[int, ...]) -> None:
+    if min(*x_shape[:2], *photo_shape[:2]) < 2 * MIN_CHECK_SIDE:
+        raise InputError(
+            f"The X-ray is {_size(x_shape)} and the photograph {_size(photo_shape)} pixels: too small to align "
+            f"automatically (at least {2 * MIN_CHECK_SIDE} px a side); place point pairs."
+        )
+
+
 def estimate_translation(x_mixed: Any, photo: Any) -> Alignment:
     """The shift between the X-ray and a photograph of the same size and pixel size, from their edges
-    (:func:`phase_correlation` on copies at most COARSE_SIDE·4 on a side), polished to sub-pixel by
-    :func:`refine_alignment`."""
+    (:func:`phase_correlation`, sub-pixel by its up-sampled peak, on copies at most 4·COARSE_SIDE on a
+    side), checked region by region (:func:`agreement`). Raises :class:`InputError` for images of
+    different sizes (a similarity resamples those) or too small to compare."""
     if tuple(x_mixed.shape[:2]) != tuple(photo.shape[:2]):
         raise InputError(
             f"The X-ray is {_size(x_mixed.shape)} and the photograph {_size(photo.shape)}: a shift alone cannot "
             "resample a photograph of another size — estimate a similarity (rotation, scale and shift) or "
             "place point pairs."
         )
+    _check_size(x_mixed.shape, photo.shape)
     factor = _factor(x_mixed.shape, 4 * COARSE_SIDE)
     dy, dx = phase_correlation(edge_image(reduced(x_mixed, factor)), edge_image(reduced(photo, factor)))
     return agreement(x_mixed, photo, Alignment(_translation(dy * factor, dx * factor), "translation"))
@@ -241,6 +252,7 @@ def estimate_similarity(x_mixed: Any, photo: Any) -> Alignment:
     (each image reduced by its own factor), then the shift by :func:`phase_correlation`, then the
     sub-pixel polish of :func:`refine_alignment`. The photograph may be larger or smaller than the
     X-ray and need not cover it all."""
+    _check_size(x_mixed.shape, photo.shape)
     factor_x, factor_p = _factor(x_mixed.shape, COARSE_SIDE), _factor(photo.shape, COARSE_SIDE)
     reference, moving = edge_image(reduced(x_mixed, factor_x)), edge_image(reduced(photo, factor_p))
     rotation, scale = rotation_and_scale(reference, moving)
@@ -450,7 +462,7 @@ def fit_transform(
     if abs(np.linalg.det(matrix[:2, :2])) < 1e-9 or abs(matrix[2, 2]) < 1e-12:
         raise degenerate
     matrix = matrix / matrix[2, 2]
-    if kind == "affine" and len(moving) == MIN_POINTS[kind] and _collinear(moving):
+    if kind in ("affine", "projective") and _collinear(moving[inliers]):  # scikit-image fits them anyway
         raise degenerate
     distances = np.linalg.norm(apply_transform(matrix, moving) - fixed, axis=1)
     residual = float(np.sqrt(np.mean(distances[inliers] ** 2)))
