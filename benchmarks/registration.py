@@ -1,17 +1,27 @@
-"""Registration benchmark: known misalignments of synthetic photographs, and how well they are undone.
+"""Registration benchmark: known misalignments of synthetic photographs, at the X-ray's pixel size and at
+other ones, and how well they are undone.
 
-    python benchmarks/registration.py    # prints a Markdown table (about a minute on 2 CPU cores)
+    python benchmarks/registration.py               # prints a Markdown table (a few minutes on 2 CPU cores)
+    python benchmarks/registration.py --out docs    # and writes docs/benchmarks-registration.md
 
-Each case warps a synthetic painting's photograph by a known transform (what the camera did), then
-registers it back to the X-ray: automatically (translation, or similarity: rotation, scale and
-shift) or from point pairs placed with 0.5 px of hand jitter. The error is the largest distance, in
-X-ray pixels, between where the estimate and the truth put the photograph's four corners.
+Each case takes a synthetic painting and makes the pair a camera and an X-ray scanner would: the
+photograph at a pixel-size ratio of 0.25–4× the X-ray's (a few pixels more or less than the ratio
+says, as framings are), turned, scaled a little further (its framing is wider or narrower) and
+shifted by a known similarity. Whichever of the two has the finer pixels is painted at that
+resolution and the other resampled from it with anti-aliasing. The pair is then registered back:
+automatically (translation, or similarity: rotation, scale and shift), or from point pairs placed
+with 0.5 px of hand jitter — one case with a pair clicked 20 px off, fitted with RANSAC (as
+``xraysep align`` does) and, for comparison, by least squares over all pairs. The error is the
+largest distance, in X-ray pixels, between where the estimate and the truth put the X-ray's four
+corners.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -26,10 +36,16 @@ from napari_xraysep.core.registration import (
 from napari_xraysep.synthetic import make_mixture
 
 
-def similarity(rotation_deg: float, scale: float, dy: float, dx: float) -> np.ndarray:
+def similarity(rotation_deg: float, scale: float, dy: float = 0.0, dx: float = 0.0) -> np.ndarray:
     angle = np.radians(rotation_deg)
     c, s = scale * np.cos(angle), scale * np.sin(angle)
     return np.array([[c, -s, dx], [s, c, dy], [0, 0, 1.0]])
+
+
+def about_centres(x_shape: tuple[int, int], photo_shape: tuple[int, int], rotation_deg: float, scale: float, dy: float, dx: float) -> np.ndarray:
+    """Photograph (x, y) → X-ray (x, y): centre onto centre, turned and scaled, then shifted by (dy, dx)."""
+    to_origin = similarity(0, 1, -(photo_shape[0] - 1) / 2, -(photo_shape[1] - 1) / 2)
+    return similarity(0, 1, (x_shape[0] - 1) / 2 + dy, (x_shape[1] - 1) / 2 + dx) @ similarity(rotation_deg, scale) @ to_origin
 
 
 def corner_error(estimate: np.ndarray, truth: np.ndarray, shape: tuple[int, int]) -> float:
@@ -37,47 +53,112 @@ def corner_error(estimate: np.ndarray, truth: np.ndarray, shape: tuple[int, int]
     return float(np.abs(apply_transform(estimate, corners) - apply_transform(truth, corners)).max())
 
 
-CASES = [  # (method, shape, seed, rotation°, scale, dy, dx)
-    ("automatic translation", (256, 384), 1, 0.0, 1.0, 3.4, -2.7),
-    ("automatic translation", (512, 768), 2, 0.0, 1.0, -8.25, 6.6),
-    ("automatic similarity", (256, 384), 3, -2.5, 0.96, 4.2, -1.7),
-    ("automatic similarity", (512, 768), 4, 1.2, 1.0, 0.4, 0.7),
-    ("automatic similarity", (512, 768), 5, 7.0, 1.08, -5.5, 3.3),
-    ("similarity from 6 point pairs", (512, 768), 6, 3.0, 1.03, 2.0, -4.0),
-    ("affine from 6 point pairs", (512, 768), 7, 3.0, 1.03, 2.0, -4.0),
+# (method, X-ray shape, seed, pixel-size ratio (photograph's / X-ray's), photograph's shape off the
+# ratio by (rows, columns), rotation°, further scale, dy, dx)
+CASES = [
+    ("automatic translation", (256, 384), 1, 1.0, (0, 0), 0.0, 1.0, 3.4, -2.7),
+    ("automatic translation", (512, 768), 2, 1.0, (0, 0), 0.0, 1.0, -8.25, 6.6),
+    ("automatic similarity", (256, 384), 3, 1.0, (0, 0), -2.5, 0.96, 4.2, -1.7),
+    ("automatic similarity", (512, 768), 4, 1.0, (0, 0), 1.2, 1.0, 0.4, 0.7),
+    ("automatic similarity", (512, 768), 5, 1.0, (0, 0), 7.0, 1.08, -5.5, 3.3),
+    ("automatic similarity", (256, 384), 9, 0.25, (3, -2), -1.5, 1.02, -3.0, 1.0),
+    ("automatic similarity", (512, 768), 8, 0.5, (3, -2), 3.0, 1.0, 2.0, -3.0),
+    ("automatic similarity", (512, 768), 13, 0.5, (-4, 5), -2.0, 0.9, 6.0, 4.0),  # a wider framing
+    ("automatic similarity", (512, 768), 10, 2.0, (3, -2), 2.0, 0.98, 1.0, 2.0),
+    ("automatic similarity", (1024, 1536), 12, 4.0, (3, -2), 1.0, 1.02, 3.0, -2.0),
+    ("similarity from 6 point pairs", (512, 768), 6, 1.0, (0, 0), 3.0, 1.03, 2.0, -4.0),
+    ("affine from 6 point pairs", (512, 768), 7, 1.0, (0, 0), 3.0, 1.03, 2.0, -4.0),
+    ("similarity from 8 point pairs, one 20 px off (RANSAC)", (512, 768), 14, 0.5, (3, -2), 3.0, 1.0, 2.0, -4.0),
+    ("similarity from 8 point pairs, one 20 px off (least squares)", (512, 768), 14, 0.5, (3, -2), 3.0, 1.0, 2.0, -4.0),
 ]
 
 
-def run_case(method: str, shape: tuple[int, int], seed: int, transform: np.ndarray) -> Alignment:
-    painting = make_mixture("concealed_portrait", shape, seed)
-    photo = warp(painting.rgb_surface, Alignment(np.linalg.inv(transform), "affine", 0.0), shape)
+def make_pair(x_shape: tuple[int, int], seed: int, ratio: float, off: tuple[int, int], truth_args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(X-ray, photograph, truth): truth maps the photograph's (x, y) onto the X-ray's."""
+    photo_shape = (int(round(x_shape[0] / ratio)) + off[0], int(round(x_shape[1] / ratio)) + off[1])
+    rotation, further, dy, dx = truth_args
+    truth = about_centres(x_shape, photo_shape, rotation, ratio * further, dy, dx)
+    if ratio < 1:  # the photograph is the finer: paint at its resolution, resample the X-ray
+        painting = make_mixture("concealed_portrait", photo_shape, seed)
+        return warp(painting.x_mixed, Alignment(truth, "similarity"), x_shape), painting.rgb_surface, truth
+    painting = make_mixture("concealed_portrait", x_shape, seed)
+    return painting.x_mixed, warp(painting.rgb_surface, Alignment(np.linalg.inv(truth), "similarity"), photo_shape), truth
+
+
+def run_case(method: str, x_mixed: np.ndarray, photo: np.ndarray, truth: np.ndarray, seed: int) -> Alignment:
     if method == "automatic translation":
-        return estimate_translation(painting.x_mixed, photo)[0]
+        return estimate_translation(x_mixed, photo)
     if method == "automatic similarity":
-        return estimate_similarity(painting.x_mixed, photo)[0]
+        return estimate_similarity(x_mixed, photo)
     rng = np.random.default_rng(seed)
-    xray_points = rng.uniform((20, 20), (shape[0] - 20, shape[1] - 20), size=(6, 2))
-    photo_points = apply_transform(np.linalg.inv(transform), xray_points) + rng.normal(0, 0.5, (6, 2))
-    return fit_transform(photo_points, xray_points, method.split()[0])
+    count = 8 if "8 point" in method else 6
+    xray_points = rng.uniform((20, 20), (x_mixed.shape[0] - 20, x_mixed.shape[1] - 20), size=(count, 2))
+    photo_points = apply_transform(np.linalg.inv(truth), xray_points) + rng.normal(0, 0.5, (count, 2))
+    if "20 px off" in method:
+        xray_points[3] += [16.0, -12.0]  # a pair clicked on the wrong feature
+    return fit_transform(photo_points, xray_points, method.split()[0], max_error_px=1e9 if "least squares" in method else 3.0)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, help="folder to write benchmarks-registration.md into (e.g. docs)")
+    args = parser.parse_args(argv)
     lines = [
-        "| method | image | true offset | corner error (px) | point residual (px) | time (s) |",
-        "|---|---|---|---|---|---|",
+        "| method | X-ray | photograph (pixel-size ratio) | true rotation, scale, shift | corner error (px) | residual (px) | regions agreeing | pairs left out | time (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for method, shape, seed, rotation, scale, dy, dx in CASES:
-        truth = similarity(rotation, scale, dy, dx)
+    started_all = time.perf_counter()
+    for method, x_shape, seed, ratio, off, rotation, further, dy, dx in CASES:
+        x_mixed, photo, truth = make_pair(x_shape, seed, ratio, off, (rotation, further, dy, dx))
         started = time.perf_counter()
-        alignment = run_case(method, shape, seed, truth)
+        alignment = run_case(method, x_mixed, photo, truth, seed)
         seconds = time.perf_counter() - started
-        offset = f"{rotation:+.1f}°, ×{scale:.2f}, ({dy:+.2f}, {dx:+.2f}) px"
-        residual = f"{alignment.residual_px:.2f}" if "point" in method else "—"
-        error = corner_error(alignment.matrix, truth, shape)
-        lines.append(f"| {method} | {shape[0]}×{shape[1]} | {offset} | {error:.2f} | {residual} | {seconds:.1f} |")
-        print(lines[-1], file=sys.stderr)
-    print("\n".join(lines))
+        offset = f"{rotation:+.1f}°, ×{ratio * further:.3f}, ({dy:+.2f}, {dx:+.2f}) px"
+        automatic = method.startswith("automatic")
+        agreeing = f"{alignment.confidence:.0%}" if automatic else "—"
+        left_out = "—" if automatic else (", ".join(str(i + 1) for i in alignment.rejected) or "none")
+        lines.append(
+            f"| {method} | {x_shape[0]}×{x_shape[1]} | {photo.shape[0]}×{photo.shape[1]} ({ratio:g}×) | {offset} | "
+            f"{corner_error(alignment.matrix, truth, x_shape):.2f} | {alignment.residual_px:.2f} | {agreeing} | {left_out} | {seconds:.1f} |"
+        )
+        print(lines[-1], file=sys.stderr, flush=True)
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        (args.out / "benchmarks-registration.md").write_text(
+            PAGE.format(table=table, minutes=(time.perf_counter() - started_all) / 60), encoding="utf-8"
+        )
     return 0
+
+
+PAGE = """# Registration benchmark
+
+Made by `python benchmarks/registration.py --out docs` ({minutes:.0f} min on 2 CPU cores). Synthetic
+photographs at a known similarity to the X-ray — at the X-ray's pixel size and at 0.25–4× it, a few
+pixels off the ratio as real framings are — registered back (`napari_xraysep.core.registration`, the
+code behind `xraysep align` and the Align photograph panel). The error is the largest distance, in
+X-ray pixels, between where the estimate and the truth put the X-ray's corners. *Residual*: for an
+automatic estimate the RMS shift of the 3 × 3 regions that agree with it (each compared on its own);
+for point pairs the RMS distance of the kept pairs. Point pairs carry 0.5 px of hand jitter.
+
+{table}
+
+Reading it:
+
+* At the X-ray's pixel size automatic registration is as before this rebuild (0.16, 0.03, 0.23,
+  0.21 and 0.19 px then): shifts to 0.04–0.16 px, rotation + scale + shift to 0.19–0.23 px at the
+  corners (the log-polar estimate of rotation and scale alone leaves 0.5–2 px; the Lucas–Kanade
+  polish closes the gap).
+* A photograph with finer pixels registers as well or better: 0.04–0.06 px at 0.5× — whatever the
+  framing (×0.450: the photograph shows more than the X-ray) — and 0.34 px at 0.25×.
+* A photograph with coarser pixels carries less detail: the corners land within a third of a
+  photograph pixel — 0.68 X-ray px at 2×, 0.95 px at 4×.
+* Point pairs placed by hand are only as good as the hand: with 0.5 px of jitter on six pairs the
+  corners land about 1 px off. One pair clicked 20 px off pulls a least-squares fit 3.2 px off (its
+  residual, 6.4 px, gives it away but not which pair); RANSAC leaves it out, names it (pair 4), and
+  the other seven fit to 0.27 px.
+* Times were measured while other jobs shared the two cores.
+"""
 
 
 if __name__ == "__main__":

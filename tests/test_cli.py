@@ -135,3 +135,53 @@ def test_unknown_setting_is_a_user_error(tiff_inputs, tmp_path, capsys):
     args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
     assert main([*args, "--set", "chanels=4"]) == 2
     assert "Unknown setting(s): chanels" in _error_line(capsys)
+
+
+# ----------------------------------------------------------------------------------- progress bar
+
+
+def _training(step, total, elapsed):
+    from napari_xraysep.core import TrainingProgress
+
+    return TrainingProgress(step, total, {"total": 0.5 / step, "exclusion": 0.01}, elapsed, 0.0)
+
+
+def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
+    import io
+
+    from napari_xraysep.cli import ProgressBar
+
+    log = io.StringIO()  # not a terminal
+    with ProgressBar(log) as bar:
+        for step in range(1, 41):
+            bar(_training(step, 40, elapsed=0.5 * step))
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 11  # the first step, then steps 4, 8, …, 40
+    assert lines[1] == "step 4/40 ETA 00:18, loss 0.1250 (exclusion 0.0100)"  # 36 steps to go at 0.5 s a step
+    assert lines[-1].startswith("step 40/40 ETA 00:00")
+
+
+def test_progress_on_a_terminal_is_one_line_redrawn_and_tiles_count_too():
+    import io
+
+    from napari_xraysep.cli import ProgressBar
+    from napari_xraysep.core.streaming import TileProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    with ProgressBar(screen) as bar:
+        for done in range(1, 4):
+            bar(TileProgress(done, 3, elapsed_s=2.0 * done))
+    text = screen.getvalue()
+    assert "\r" in text and text.count("\n") == 1  # redrawn in place, one line left at the end
+    assert text.split("\r")[-1].startswith("tile 3/3 |") and "ETA 00:00" in text.split("\r")[-1]
+
+
+def test_quiet_prints_no_progress(tiff_inputs, tmp_path, capsys):
+    xray, rgb, mask = tiff_inputs
+    args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
+    assert main([*args, "--steps", "2", "--device", "cpu", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32", "--quiet"]) == 0
+    assert "step" not in capsys.readouterr().err

@@ -1,11 +1,13 @@
-"""Registration aid: known misalignments of a synthetic photograph are recovered."""
+"""Registration aid: known misalignments of a synthetic photograph — at other pixel sizes too — are recovered."""
 
 import re
 
 import numpy as np
 import pytest
+from skimage.measure import block_reduce
 
 from napari_xraysep.core import InputError
+from napari_xraysep.core import registration
 from napari_xraysep.core.registration import (
     Alignment,
     apply_transform,
@@ -13,6 +15,7 @@ from napari_xraysep.core.registration import (
     estimate_translation,
     fit_transform,
     phase_correlation,
+    rotation_and_scale,
     warp,
 )
 from napari_xraysep.synthetic import make_mixture
@@ -27,7 +30,7 @@ def painting():
 
 def _misaligned(photo, true_matrix, shape):
     """The photograph as a camera would have taken it: ``true_matrix`` maps it back onto the X-ray."""
-    return warp(photo, Alignment(np.linalg.inv(true_matrix), "affine", 0.0), shape)
+    return warp(photo, Alignment(np.linalg.inv(true_matrix), "affine"), shape)
 
 
 def _similarity(rotation_deg, scale, dy, dx):
@@ -35,27 +38,82 @@ def _similarity(rotation_deg, scale, dy, dx):
     return np.array([[scale * np.cos(angle), -scale * np.sin(angle), dx], [scale * np.sin(angle), scale * np.cos(angle), dy], [0, 0, 1.0]])
 
 
+def _about_centres(x_shape, photo_shape, rotation_deg, scale, dy=0.0, dx=0.0):
+    """The similarity taking the photograph's centre to the X-ray's, then shifted by (dy, dx)."""
+    to_origin = _similarity(0, 1, -(photo_shape[0] - 1) / 2, -(photo_shape[1] - 1) / 2)
+    return _similarity(0, 1, (x_shape[0] - 1) / 2 + dy, (x_shape[1] - 1) / 2 + dx) @ _similarity(rotation_deg, scale, 0, 0) @ to_origin
+
+
+def _corner_error(estimate, truth, shape):
+    corners = np.array([[0, 0], [0, shape[1] - 1], [shape[0] - 1, 0], [shape[0] - 1, shape[1] - 1]], float)
+    return np.abs(apply_transform(estimate, corners) - apply_transform(truth, corners)).max()
+
+
+class Lazy:
+    """An image that can only be sliced, like a memory-mapped TIFF: nothing may read it whole."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, []
+
+    def __getitem__(self, index):
+        part = self.array[index]
+        self.reads.append(part.size)
+        return part
+
+
 def test_phase_correlation_finds_a_pure_shift_exactly(rng):
-    image = rng.random((64, 80))
+    image = np.zeros((64, 80))
+    image[16:48, 20:60] = rng.random((32, 40))
     moved = np.roll(image, (5, -7), axis=(0, 1))
-    dy, dx, confidence = phase_correlation(moved, image)
-    assert (dy, dx) == pytest.approx((5, -7), abs=0.05) and confidence > 10
+    assert phase_correlation(moved, image) == pytest.approx((5, -7), abs=0.05)
 
 
 @pytest.mark.parametrize("shift", [(3.4, -2.7), (-8.25, 6.6), (0.0, 0.0)])
 def test_translation_between_xray_and_photo_to_sub_pixel(painting, shift):
     true = _similarity(0, 1, *shift)
-    alignment, confidence = estimate_translation(painting.x_mixed, _misaligned(painting.rgb_surface, true, painting.x_mixed.shape))
+    alignment = estimate_translation(painting.x_mixed, _misaligned(painting.rgb_surface, true, painting.x_mixed.shape))
     assert alignment.shift == pytest.approx(shift, abs=0.35)  # X-ray and photo share edges, not intensities
-    assert confidence > 8
+    assert alignment.kind == "translation" and alignment.confidence >= registration.CONFIDENT
+
+
+def test_log_polar_spectra_give_rotation_and_scale_whatever_the_shift(painting):
+    """A known answer for the log-polar step alone: the photograph's own edges, turned 5°, scaled by
+    0.8 and shifted, come back as (5°, 0.8) to within its sampling (0.25° and 0.5 %)."""
+    edges = registration.edge_image(painting.rgb_surface)
+    true = _about_centres(edges.shape, edges.shape, 5.0, 0.8, 6.0, -4.0)
+    moved = registration._warp_array(edges, np.linalg.inv(true), edges.shape)  # moved → edges is `true`
+    rotation, scale = rotation_and_scale(edges, moved)
+    assert rotation == pytest.approx(5.0, abs=0.25) and scale == pytest.approx(0.8, rel=0.005)
 
 
 def test_rotation_and_scale_are_recovered(painting):
     true = _similarity(4.0, 1.05, -3.0, 6.0)
-    alignment, _ = estimate_similarity(painting.x_mixed, _misaligned(painting.rgb_surface, true, painting.x_mixed.shape))
+    alignment = estimate_similarity(painting.x_mixed, _misaligned(painting.rgb_surface, true, painting.x_mixed.shape))
     # On a 128×192 image, 0.5° or 1 % moves a corner by about a pixel: judge the corners.
     assert alignment.rotation_deg == pytest.approx(4.0, abs=0.3) and alignment.scale == pytest.approx(1.05, abs=0.006)
-    assert np.abs(apply_transform(alignment.matrix, CORNERS) - apply_transform(true, CORNERS)).max() < 1.0  # sub-pixel
+    assert _corner_error(alignment.matrix, true, (128, 192)) < 1.0  # sub-pixel
+
+
+def test_a_photograph_at_half_the_pixel_size_turned_3_degrees_is_recovered_to_a_quarter_pixel():
+    """The photograph has 2× the X-ray's pixels (plus a few, as real framings do), is turned 3° and
+    shifted: the estimate puts its corners within 0.25 X-ray px of the truth."""
+    x_shape, photo_shape = (256, 384), (515, 766)
+    true = _about_centres(x_shape, photo_shape, 3.0, 0.5, 2.0, -3.0)
+    painting = make_mixture("concealed_portrait", photo_shape, seed=8)  # painted at the photograph's resolution
+    x_mixed = warp(painting.x_mixed, Alignment(true, "similarity"), x_shape)
+    alignment = estimate_similarity(x_mixed, painting.rgb_surface)
+    assert alignment.scale == pytest.approx(0.5, rel=0.002) and alignment.rotation_deg == pytest.approx(3.0, abs=0.05)
+    assert _corner_error(alignment.matrix, true, x_shape) <= 0.25
+    assert alignment.confidence >= registration.CONFIDENT and alignment.residual_px < 0.5
+
+
+def test_a_photograph_at_twice_the_pixel_size_is_recovered_to_a_pixel(painting):
+    x_shape, photo_shape = (512, 768), (259, 382)
+    painting = make_mixture("concealed_portrait", x_shape, seed=10)
+    true = _about_centres(x_shape, photo_shape, 2.0, 2 * 0.98, 1.0, 2.0)
+    alignment = estimate_similarity(painting.x_mixed, _misaligned(painting.rgb_surface, true, photo_shape))
+    assert alignment.scale == pytest.approx(1.96, rel=0.003)
+    assert _corner_error(alignment.matrix, true, x_shape) < 1.0  # half a photograph pixel
 
 
 @pytest.mark.parametrize("kind", ["similarity", "affine"])
@@ -66,13 +124,14 @@ def test_refinement_brings_an_estimate_pixels_off_to_the_truth(painting, kind):
     if kind == "affine":
         true[0, 1] += 0.02  # a shear a similarity cannot express
     photo = _misaligned(painting.rgb_surface, true, painting.x_mixed.shape)
-    start = Alignment(_similarity(2.4, 1.03, 0.5, -1.0), kind, 0.0)  # corners 2–3 px off
-    assert np.abs(apply_transform(start.matrix, CORNERS) - apply_transform(true, CORNERS)).max() > 2
+    start = Alignment(_similarity(2.4, 1.03, 0.5, -1.0), kind)  # corners 2–3 px off
+    assert _corner_error(start.matrix, true, (128, 192)) > 2
     # Against the photograph's own luma the optimum is the truth itself: the polish must reach it.
-    refined = refine_alignment(_luma(painting.rgb_surface), photo, refine_alignment(_luma(painting.rgb_surface), photo, start, sigma=2.0))
-    assert refined.kind == kind and refined.residual_px == 0.0
-    assert np.abs(apply_transform(refined.matrix, CORNERS) - apply_transform(true, CORNERS)).max() < 0.1
-    translation = Alignment(np.eye(3), "translation", 0.0)
+    luma = _luma(painting.rgb_surface)
+    refined = refine_alignment(luma, photo, refine_alignment(luma, photo, start, sigma=2.0))
+    assert refined.kind == kind
+    assert _corner_error(refined.matrix, true, (128, 192)) < 0.1
+    translation = Alignment(np.eye(3), "translation")
     assert refine_alignment(painting.x_mixed, photo, translation) is translation  # shifts are exact already
 
 
@@ -88,22 +147,66 @@ def test_point_pairs_give_the_exact_transform(kind, rng):
     xray_points = apply_transform(true, photo_points)
     alignment = fit_transform(photo_points, xray_points, kind)
     np.testing.assert_allclose(alignment.matrix, true, atol=1e-8)
-    assert alignment.residual_px < 1e-6
+    assert alignment.residual_px < 1e-6 and alignment.rejected == ()
 
 
 def test_noisy_point_pairs_report_their_residual(rng):
     photo_points = rng.uniform(0, 200, size=(8, 2))
     xray_points = photo_points + [1.0, 2.0] + rng.normal(0, 0.5, size=(8, 2))
     alignment = fit_transform(photo_points, xray_points, "affine")
-    assert 0.2 < alignment.residual_px < 1.0
+    assert 0.2 < alignment.residual_px < 1.0 and alignment.rejected == ()
+
+
+@pytest.mark.parametrize("kind", ["similarity", "affine", "projective"])
+def test_one_misplaced_pair_is_left_out_and_named(kind, rng):
+    true = _similarity(2.0, 0.5, 10.0, -20.0)  # a photograph at half the pixel size
+    photo_points = rng.uniform(0, 800, size=(8, 2))
+    xray_points = apply_transform(true, photo_points) + rng.normal(0, 0.3, size=(8, 2))
+    xray_points[5] += [25.0, -12.0]  # clicked on the wrong feature
+    alignment = fit_transform(photo_points, xray_points, kind)
+    assert alignment.rejected == (5,)
+    assert alignment.residual_px < 0.6  # the seven good pairs only
+    assert _corner_error(alignment.matrix, true, (400, 600)) < 1.5
+    # least squares over all eight pairs (what the fit did before RANSAC) is pulled far off
+    everything = fit_transform(photo_points, xray_points, kind, max_error_px=1e6)
+    assert everything.rejected == () and _corner_error(everything.matrix, true, (400, 600)) > 4
 
 
 def test_warp_by_identity_and_by_a_whole_pixel_shift(rng):
     photo = rng.random((20, 30, 3)).astype(np.float32)
-    np.testing.assert_allclose(warp(photo, Alignment(np.eye(3), "translation", 0), (20, 30)), photo, atol=1e-6)
-    shifted = warp(photo, Alignment(_similarity(0, 1, 2, 3), "translation", 0), (20, 30), rows_per_block=7)
+    np.testing.assert_allclose(warp(photo, Alignment(np.eye(3), "translation"), (20, 30)), photo, atol=1e-6)
+    shifted = warp(photo, Alignment(_similarity(0, 1, 2, 3), "translation"), (20, 30))
     np.testing.assert_allclose(shifted[2:, 3:], photo[:-2, :-3], atol=1e-6)
     assert (shifted[:2] == 0).all() and (shifted[:, :3] == 0).all()  # outside the photograph
+
+
+def test_warp_block_by_block_reads_windows_and_equals_one_piece(rng, monkeypatch):
+    photo = rng.random((90, 120, 4)).astype(np.float32)  # RGBA: the alpha is dropped
+    alignment = Alignment(_similarity(4.0, 0.95, 3.0, -2.0), "similarity")
+    whole = warp(photo, alignment, (80, 110))
+    monkeypatch.setattr(registration, "BLOCK", 32)
+    lazy = Lazy(photo)
+    blocks = warp(lazy, alignment, (80, 110))
+    assert blocks.shape == (80, 110, 3)
+    np.testing.assert_allclose(blocks, whole, atol=1e-5)
+    assert max(lazy.reads) < photo.size / 3  # never the whole photograph at once
+
+
+def test_a_finer_photograph_is_low_passed_before_resampling():
+    """A canvas-like checkerboard of 1-px squares, resampled at a quarter of its pixel size, must
+    come out as its mean grey (0.5), not as an aliased pattern."""
+    checker = (np.indices((400, 400)).sum(axis=0) % 2).astype(np.float32)
+    quarter = warp(checker, Alignment(_similarity(0.0, 0.25, 0, 0), "similarity"), (100, 100))
+    assert np.abs(quarter[5:-5, 5:-5] - 0.5).max() < 0.01
+
+
+def test_reduced_copies_are_block_means_read_in_strips(rng):
+    image = rng.random((1000, 37, 3))
+    lazy = Lazy(image)
+    small = registration.reduced(lazy, 4)
+    expected = block_reduce(registration._luma(image[:1000, :36]), (4, 4), np.mean)
+    np.testing.assert_allclose(small, expected)
+    assert small.shape == (250, 9)
 
 
 def test_tiny_images_get_no_alignment_verdict(rng):
@@ -113,12 +216,39 @@ def test_tiny_images_get_no_alignment_verdict(rng):
     assert misalignment_warning(rng.random((8, 8)), rng.random((8, 8, 3))) is None
 
 
+def test_unrelated_images_are_not_called_misaligned(painting, rng):
+    from napari_xraysep.core.registration import misalignment_warning
+
+    other = make_mixture("still_life_over_figure", (128, 192), seed=3).rgb_surface
+    assert misalignment_warning(painting.x_mixed, other) is None
+
+
+def test_images_too_small_to_align_automatically_are_refused(rng):
+    with pytest.raises(InputError, match="too small to align automatically.*point pairs"):
+        estimate_similarity(rng.random((20, 30)), rng.random((200, 300, 3)))
+
+
+def test_the_report_says_what_was_done():
+    text = Alignment(_similarity(2.0, 0.5, 1.0, -2.0), "similarity", 0.12, 7 / 9).describe()
+    assert text == (
+        "similarity: scale 0.5000 (a photograph pixel is 0.5 X-ray pixels), rotation +2.00°, shift +1.00, -2.00 px, "
+        "residual 0.12 px RMS (78% of the regions agree)"
+    )
+    assert "no region agrees" in Alignment(np.eye(3), "similarity", float("nan"), 0.0).describe()
+
+
+def test_translation_refuses_photographs_of_another_size(painting):
+    with pytest.raises(InputError, match="128×192.*64×96.*similarity"):
+        estimate_translation(painting.x_mixed, painting.rgb_surface[::2, ::2])
+
+
 @pytest.mark.parametrize(
     ("photo_points", "xray_points", "kind", "message"),
     [
         (np.zeros((2, 2)), np.zeros((3, 2)), "affine", "same number of points"),
         (np.zeros((2, 2)), np.zeros((2, 2)), "affine", "at least 3 point pairs"),
         (np.array([[0, 0], [1, 1], [2, 2]]), np.array([[0, 0], [1, 1], [2, 2]]), "affine", "on a line"),
+        (np.array([[0, 0], [1, 1], [2, 2], [5, 5], [9, 9]]), np.array([[0, 0], [1, 1], [2, 2], [5, 5], [9, 9]]), "projective", "on a line"),
         (np.zeros((4, 2)), np.zeros((4, 2)), "warp", "Unknown transform"),
     ],
 )
@@ -161,7 +291,7 @@ def test_cli_align_automatic_and_from_points(painting, tmp_path, capsys):
     rows = np.concatenate([photo_points, apply_transform(true, photo_points)], axis=1)
     pairs.write_text("photo_y,photo_x,xray_y,xray_x\n" + "\n".join(",".join(map(str, r)) for r in rows))
     assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "b.tif"), "--points", str(pairs), "--transform", "affine"]) == 0
-    assert "point residual 0.00 px" in capsys.readouterr().err
+    assert "residual 0.00 px" in capsys.readouterr().err
     assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "c.tif"), "--transform", "affine"]) == 2
     assert "needs point pairs" in capsys.readouterr().err
 
@@ -196,7 +326,7 @@ def test_align_widget_checks_and_aligns(painting, make_napari_viewer, qtbot):
     widget.xray_points.value.data = np.array([[7, 14], [97, 24], [47, 154]], float)
     widget.rgb_layer.value = viewer.layers["photo"]
     layer = widget.align_from_points()
-    assert layer is not None and "fit to 0.00 px" in widget.message.text()
+    assert layer is not None and "residual 0.00 px" in widget.message.text()
     widget.xray_points.value.data = np.array([[7, 14]], float)
     assert widget.align_from_points() is None and "same number of points" in widget.message.text()
 
@@ -208,3 +338,85 @@ def test_aligned_photo_keeps_the_pixel_type(rng):
     same = aligned_photo(photo, Alignment(np.eye(3), "translation", 0), (10, 12))
     assert same.dtype == np.uint8 and np.array_equal(same, photo)
     assert aligned_photo(photo.astype(np.float32), Alignment(np.eye(3), "translation", 0), (10, 12)).dtype == np.float32
+
+
+def test_cli_align_resamples_a_photograph_at_half_the_pixel_size_onto_the_xray_grid(tmp_path, capsys):
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    x_shape, photo_shape = (128, 192), (259, 381)
+    painting = make_mixture("concealed_portrait", photo_shape, seed=2)
+    true = _about_centres(x_shape, photo_shape, -2.0, 0.5, 1.5, -2.5)
+    x_mixed = warp(painting.x_mixed, Alignment(true, "similarity"), x_shape)
+    xray, rgb = _tiffs(type("P", (), {"x_mixed": x_mixed})(), tmp_path, painting.rgb_surface)
+    out = tmp_path / "aligned.tif"
+    assert main(["align", str(xray), str(rgb), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    scale, rotation = re.search(r"scale ([\d.]+) .*rotation ([-+][\d.]+)°", err).groups()
+    assert float(scale) == pytest.approx(0.5, abs=0.003) and float(rotation) == pytest.approx(-2.0, abs=0.1)
+    assert "residual" in err and "259×381" in err and "128×192, the X-ray's grid" in err
+    aligned = tifffile.imread(out)
+    assert aligned.shape == (*x_shape, 3) and aligned.dtype == np.uint8
+    expected = warp(painting.rgb_surface, Alignment(true, "similarity"), x_shape)
+    assert np.abs(aligned[8:-8, 8:-8] / 255.0 - expected[8:-8, 8:-8]).mean() < 0.01
+    from napari_xraysep.io import read_provenance
+
+    record = read_provenance(out)["alignment"]
+    assert record["scale"] == pytest.approx(0.5, abs=0.003) and record["photo_shape"] == list(photo_shape)
+
+
+def test_cli_align_leaves_out_a_misplaced_pair_and_names_it(painting, tmp_path, capsys):
+    from napari_xraysep.cli import main
+
+    true = _similarity(1.0, 1.0, 4.0, -3.0)
+    xray, rgb = _tiffs(painting, tmp_path, _misaligned(painting.rgb_surface, true, painting.x_mixed.shape))
+    photo_points = np.array([[10, 10], [100, 20], [50, 150], [120, 180], [30, 90], [90, 100]], float)
+    xray_points = apply_transform(true, photo_points)
+    xray_points[2] += [15.0, 9.0]  # the third pair is clicked on the wrong feature
+    pairs = tmp_path / "pairs.csv"
+    rows = np.concatenate([photo_points, xray_points], axis=1)
+    pairs.write_text("photo_y,photo_x,xray_y,xray_x\n" + "\n".join(",".join(map(str, r)) for r in rows))
+    assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "a.tif"), "--points", str(pairs), "--transform", "affine"]) == 0
+    err = capsys.readouterr().err
+    assert "xraysep: warning: Point pair 3 (photo (50.0, 150.0)" in err and "17.5 px from where the other pairs put it" in err
+    assert "residual 0.00 px" in err
+    assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "b.tif"), "--points", str(pairs), "--max-pair-error", "0"]) == 2
+
+
+def test_cli_separate_refuses_a_photograph_of_another_size_and_points_to_align(painting, tmp_path, capsys):
+    from napari_xraysep.cli import main
+
+    xray, rgb = _tiffs(painting, tmp_path, painting.rgb_surface[::2, ::2])
+    assert main(["separate", str(xray), str(rgb), "--region=10,10,60,80", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith("xraysep: error:") and "128×192" in line and "64×96" in line and "xraysep align" in line
+
+
+def test_align_widget_finds_the_scale_and_reports_a_rejected_pair(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
+    x_shape, photo_shape = (128, 192), (259, 381)
+    painting = make_mixture("concealed_portrait", photo_shape, seed=2)
+    true = _about_centres(x_shape, photo_shape, 1.5, 0.5, -1.0, 2.0)
+    viewer.add_image(warp(painting.x_mixed, Alignment(true, "similarity"), x_shape), name="xray")
+    viewer.add_image(painting.rgb_surface, name="photo", rgb=True)
+    widget.xray_layer.value, widget.rgb_layer.value = viewer.layers["xray"], viewer.layers["photo"]
+    assert "align it automatically" in widget.check()
+    with qtbot.waitSignal(widget.align_automatically().finished, timeout=120_000):
+        pass
+    aligned = viewer.layers["photo · aligned"]
+    assert aligned.data.shape == (*x_shape, 3)
+    assert aligned.metadata["xraysep_alignment"]["scale"] == pytest.approx(0.5, abs=0.003)
+    assert re.search(r"scale 0\.(49|50)\d\d .*rotation \+1\.[45]\d°.*residual", widget.message.text())
+
+    widget.add_point_layers()
+    photo_points = np.array([[10, 10], [200, 30], [100, 300], [240, 370], [60, 180], [180, 200]], float)
+    xray_points = apply_transform(true, photo_points)
+    xray_points[4] += [8.0, -6.0]
+    widget.photo_points.value.data, widget.xray_points.value.data = photo_points, xray_points
+    widget.rgb_layer.value = viewer.layers["photo"]
+    widget.transform.value = "similarity"
+    layer = widget.align_from_points()
+    assert layer is not None and layer.metadata["xraysep_alignment"]["rejected_pairs"] == [5]
+    assert "Pair 5 did not fit the others and was left out" in widget.message.text()

@@ -43,6 +43,19 @@ def test_gaussian_blur_keeps_constants_and_smooths():
     spike[10, 10] = 1
     blurred = gaussian_blur(spike, 1.5)
     assert blurred.sum() == pytest.approx(1.0, abs=1e-6) and blurred.max() < 0.1
+    # the impulse response is the Gaussian: its centre 1/(2πσ²) and its spread σ (hand values)
+    assert blurred[10, 10] == pytest.approx(1 / (2 * np.pi * 1.5**2), rel=1e-3)
+    assert (blurred.sum(axis=0) * (np.arange(21) - 10) ** 2).sum() == pytest.approx(1.5**2, rel=1e-3)
+
+
+def test_gaussian_blur_agrees_with_scipy_gaussian_filter_away_from_the_borders(rng):
+    from scipy.ndimage import gaussian_filter
+
+    image = rng.standard_normal((64, 96))
+    for sigma in (1.5, 3.0, 8.5):  # the σ the generator uses, but for the X-ray's 0.8 (see its docstring)
+        inner = (slice(30, -30), slice(30, -30))
+        expected = gaussian_filter(image, sigma, mode="mirror", truncate=6.0)
+        np.testing.assert_allclose(gaussian_blur(image, sigma)[inner], expected[inner], atol=1e-4)
 
 
 def test_unknown_case_is_refused():

@@ -1,5 +1,6 @@
 """The "Align photograph" dock widget: check that the photograph is registered to the X-ray, and align
-it — automatically (shift, or rotation + scale + shift) or from point pairs in two Points layers.
+it — automatically (shift, or rotation + scale + shift for a photograph of any pixel size) or from
+point pairs in two Points layers (a misplaced pair is left out and named) — resampled onto the X-ray's grid.
 
 Only translation: layers in, :mod:`.core.registration` does the work (in a worker thread when it takes
 seconds), and the aligned photograph comes back as a new layer; nothing is overwritten.
@@ -18,6 +19,7 @@ from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 from ._layers import is_rgb_layer, is_xray_layer, layer_array
 from .core import XraySepError
 from .core.registration import (
+    CONFIDENT,
     Alignment,
     aligned_photo,
     check_alignment,
@@ -26,6 +28,9 @@ from .core.registration import (
     fit_transform,
     misalignment_warning,
 )
+
+# Point pairs are named to the user as in the layers' tables: from 1.
+FIRST_PAIR = 1
 
 TRANSFORMS = ("translation", "similarity", "affine", "projective")
 
@@ -90,13 +95,14 @@ class AlignmentWidget(QWidget):
         return layer_array(self.xray_layer.value), layer_array(self.rgb_layer.value)
 
     def check(self) -> str:
-        """Say whether the photograph looks shifted against the X-ray (same size images)."""
+        """Say whether the photograph looks shifted against the X-ray."""
         try:
             x_mixed, photo = self._images()
             if x_mixed.shape != photo.shape[:2]:
                 raise XraySepError(
                     f"The X-ray is {x_mixed.shape[0]}×{x_mixed.shape[1]} and the photograph "
-                    f"{photo.shape[0]}×{photo.shape[1]}: align it from point pairs."
+                    f"{photo.shape[0]}×{photo.shape[1]}: align it automatically (similarity finds its scale) or "
+                    "from point pairs, to resample it onto the X-ray's grid."
                 )
             warning = misalignment_warning(x_mixed, photo)
             dy, dx, confidence = check_alignment(x_mixed, photo)
@@ -104,7 +110,9 @@ class AlignmentWidget(QWidget):
             return self.show_message(str(error), error=True)
         if warning:
             return self.show_message(warning, error=True)
-        return self.show_message(f"Aligned to within a pixel (offset {dy:+.2f}, {dx:+.2f} px; peak {confidence:.0f}).")
+        return self.show_message(
+            f"Aligned to within a pixel (offset {dy:+.2f}, {dx:+.2f} px; {confidence:.0%} of the regions agree)."
+        )
 
     def align_automatically(self):
         """Estimate the transform in a worker thread; the aligned photograph arrives as a new layer."""
@@ -117,8 +125,8 @@ class AlignmentWidget(QWidget):
         source = self.rgb_layer.value
 
         def run() -> tuple[Alignment, np.ndarray]:
-            alignment, _ = estimate(x_mixed, photo)
-            return alignment, aligned_photo(photo, alignment, x_mixed.shape)
+            alignment = estimate(x_mixed, photo)
+            return alignment, aligned_photo(photo, alignment, x_mixed.shape[:2])
 
         self.show_message("Estimating the alignment…")
         self.worker = create_worker(
@@ -135,7 +143,8 @@ class AlignmentWidget(QWidget):
         self.photo_points.value, self.xray_points.value = photo_layer, xray_layer
         self.show_message(
             "Click the same features (a corner, a highlight) in the same order: first in 'points on photo' "
-            "over the photograph, then in 'points on X-ray' over the X-ray. 3 pairs for affine, 4 for projective."
+            "over the photograph, then in 'points on X-ray' over the X-ray. 3 pairs for affine, 4 for projective; "
+            "two more let a misplaced pair be found and left out."
         )
 
     def align_from_points(self) -> Any:
@@ -149,16 +158,21 @@ class AlignmentWidget(QWidget):
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
-        return self._add_aligned(self.rgb_layer.value, alignment, aligned_photo(photo, alignment, x_mixed.shape))
+        return self._add_aligned(self.rgb_layer.value, alignment, aligned_photo(photo, alignment, x_mixed.shape[:2]))
 
     def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray) -> Any:
-        record = {"transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "residual_px": alignment.residual_px}
+        record = {
+            "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
+            "rotation_deg": alignment.rotation_deg, "residual_px": alignment.residual_px,
+            "regions_agreeing": alignment.confidence, "rejected_pairs": [i + FIRST_PAIR for i in alignment.rejected],
+        }
         layer = self.viewer.add_image(aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record})
-        dy, dx = alignment.shift
-        residual = f"; the point pairs fit to {alignment.residual_px:.2f} px (RMS)" if alignment.residual_px else ""
+        rejected = ", ".join(str(i + FIRST_PAIR) for i in alignment.rejected)
+        left_out = f" Pair{'s' if len(alignment.rejected) > 1 else ''} {rejected} did not fit the others and {'were' if len(alignment.rejected) > 1 else 'was'} left out." if rejected else ""
+        uncertain = " The estimate is uncertain: check it, or align from point pairs." if alignment.confidence < CONFIDENT else ""
         self.show_message(
-            f"Added '{layer.name}' ({alignment.kind}: shift {dy:+.2f}, {dx:+.2f} px, rotation "
-            f"{alignment.rotation_deg:+.2f}°, scale {alignment.scale:.4f}{residual}). Use it as the surface RGB."
+            f"Added '{layer.name}' on the X-ray's grid ({alignment.describe()}).{left_out}{uncertain} Use it as the surface RGB.",
+            error=bool(uncertain),
         )
         return layer
 

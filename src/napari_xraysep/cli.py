@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+from tqdm import tqdm
 
 from ._version import __version__
 from .core import (
@@ -32,12 +33,14 @@ from .core import (
     load_model,
     region_from_boxes,
 )
-from .core.data import check_pair, check_rgb, check_xray
+from .core.data import check_pair, check_rgb_shape, check_xray_shape
 from .core.errors import InputError
 from .core.files import atomic_write
 from .core.registration import (
-    CLEAR_PEAK,
+    CONFIDENT,
+    MAX_PAIR_ERROR_PX,
     aligned_photo,
+    apply_transform,
     estimate_similarity,
     estimate_translation,
     fit_transform,
@@ -54,34 +57,53 @@ PRESETS = {"default": SeparationConfig, "autoencoder": SeparationConfig.autoenco
 
 
 class ProgressBar:
-    """Step, losses and ETA on stderr: redrawn in place on a terminal, a line per 10 % otherwise."""
+    """Progress of a long job on stderr through :mod:`tqdm`: on a terminal one line redrawn in place
+    (count, bar, losses, ETA); otherwise — a log file, CI — a plain line every 10 % and at the end.
+    Called with :class:`TrainingProgress` (steps and losses) or :class:`TileProgress` (tiles);
+    :meth:`close` ends the line (also after an interrupted run)."""
 
-    def __init__(self, stream: TextIO | None = None, interval_s: float = 0.25) -> None:
-        self.stream, self.interval_s = stream or sys.stderr, interval_s
+    LINES = 10
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
-        self._last_draw = 0.0
-        self._last_decile = -1
+        self.bar: tqdm | None = None
+        self._last_line = -1
 
-    def __call__(self, progress: TrainingProgress) -> None:
-        now = time.monotonic()
-        decile = int(progress.fraction * 10)
-        done = progress.step == progress.total_steps
-        if self.interactive and (now - self._last_draw >= self.interval_s or done):
-            self._last_draw = now
-            filled = int(progress.fraction * 30)
-            bar = "█" * filled + "·" * (30 - filled)
-            self.stream.write(f"\r{bar} {self._text(progress)}" + ("\n" if done else ""))
+    def __call__(self, progress: TrainingProgress | TileProgress) -> None:
+        if isinstance(progress, TileProgress):
+            unit, done, total, details = "tile", progress.done, progress.total, ""
+        else:
+            unit, done, total = "step", progress.step, progress.total_steps
+            details = f"loss {progress.losses['total']:.4f}"
+            if progress.losses.get("exclusion") is not None:
+                details += f" (exclusion {progress.losses['exclusion']:.4f})"
+        text = f"{unit} {{n_fmt}}/{{total_fmt}} |{{bar}}| ETA {{remaining}}{{postfix}}"
+        if self.interactive:
+            if self.bar is None:
+                self.bar = tqdm(total=total, file=self.stream, bar_format=text, dynamic_ncols=True, postfix=details)
+            self.bar.set_postfix_str(details, refresh=False)
+            self.bar.update(done - self.bar.n)
+            if done >= total:
+                self.close()
+            return
+        line = int(done / total * self.LINES) if total else self.LINES
+        if line > self._last_line or done >= total:
+            self._last_line = line
+            meter = tqdm.format_meter(done, total, progress.elapsed_s, bar_format=text.replace(" |{bar}|", ""), postfix=details)
+            self.stream.write(meter + "\n")
             self.stream.flush()
-        elif not self.interactive and (decile > self._last_decile or done):
-            self._last_decile = decile
-            self.stream.write(self._text(progress) + "\n")
 
-    @staticmethod
-    def _text(progress: TrainingProgress) -> str:
-        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
-        exclusion = progress.losses.get("exclusion")
-        detail = "" if exclusion is None else f" (exclusion {exclusion:.4f})"
-        return f"step {progress.step}/{progress.total_steps}  loss {progress.losses['total']:.4f}{detail}  ETA {eta}"
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
@@ -159,9 +181,8 @@ def run_separation(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
         config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
     )
-    report = None if quiet else ProgressBar()
-    with stop_on_first_interrupt(stop):
-        return drive(steps, report)
+    with stop_on_first_interrupt(stop), ProgressBar() as bar:
+        return drive(steps, None if quiet else bar)
 
 
 @contextlib.contextmanager
@@ -235,11 +256,6 @@ def command_separate(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_tile_progress(progress: TileProgress) -> None:
-    eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
-    print(f"\rtile {progress.done}/{progress.total}  ETA {eta}", end="", file=sys.stderr)
-
-
 def command_apply(args: argparse.Namespace) -> int:
     """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
     if args.tile is not None and args.tile < 1:
@@ -287,10 +303,8 @@ def command_apply(args: argparse.Namespace) -> int:
             model, x_source, rgb_source, out, rgb_back_source=back_source, mirror_back=args.mirror_back,
             side_sources=side_sources, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
         )
-        with stop_on_first_interrupt(stop):
-            paths = drive(tiles, None if args.quiet else print_tile_progress)
-        if not args.quiet:
-            print(file=sys.stderr)
+        with stop_on_first_interrupt(stop), ProgressBar() as bar:
+            paths = drive(tiles, None if args.quiet else bar)
         if paths is None:
             raise InputError("Stopped before every tile was done; no result was written.")
     record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(x_source.shape[:2])}
@@ -316,31 +330,56 @@ def read_point_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def command_align(args: argparse.Namespace) -> int:
-    """Register the photograph to the X-ray: from point pairs, or automatically from shared edges."""
+    """Register the photograph to the X-ray — from point pairs, or automatically from shared edges,
+    whatever its pixel size — and resample it onto the X-ray's grid."""
     if Path(args.out).exists() and not args.overwrite:
         raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
-    x_mixed, photo = read_image(args.xray), read_image(args.rgb)
-    check_xray(x_mixed)
-    photo = check_rgb(photo)
+    if not args.max_pair_error > 0:
+        raise InputError(f"--max-pair-error must be a positive number of pixels; got {args.max_pair_error}.")
+    # Read lazily where the file allows it: the estimate reads reduced copies, the warp one block at a time.
+    x_mixed, photo = open_image(args.xray), open_image(args.rgb)
+    check_xray_shape(x_mixed.shape)
+    check_rgb_shape(photo.shape, "photograph")
+    if photo.shape[2] == 4:
+        warnings.warn("The photograph has an alpha channel; it is ignored.", UserWarning, stacklevel=1)
     if args.points:
-        alignment = fit_transform(*read_point_pairs(args.points), args.transform)
+        photo_points, xray_points = read_point_pairs(args.points)
+        alignment = fit_transform(photo_points, xray_points, args.transform, args.max_pair_error)
+        for index in alignment.rejected:
+            off = np.linalg.norm(apply_transform(alignment.matrix, photo_points[index : index + 1])[0] - xray_points[index])
+            warnings.warn(
+                f"Point pair {index + 1} (photo {_point(photo_points[index])} → X-ray {_point(xray_points[index])}) lies "
+                f"{off:.1f} px from where the other pairs put it; it was left out.", UserWarning, stacklevel=1,
+            )
     elif args.transform in ("translation", "similarity"):
         estimate = estimate_translation if args.transform == "translation" else estimate_similarity
-        alignment, confidence = estimate(x_mixed, photo)
-        if confidence < CLEAR_PEAK:
-            warnings.warn(f"The automatic alignment is uncertain (peak {confidence:.1f}); check it, or give --points.", UserWarning, stacklevel=1)
+        alignment = estimate(x_mixed, photo)
+        if alignment.confidence < CONFIDENT:
+            warnings.warn(
+                f"The automatic alignment is uncertain (only {alignment.confidence:.0%} of the regions agree); check it, "
+                "or give --points.", UserWarning, stacklevel=1,
+            )
     else:
         raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
-    aligned = aligned_photo(photo, alignment, x_mixed.shape)
-    record = {"transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "residual_px": alignment.residual_px, "xray": str(args.xray), "rgb": str(args.rgb)}
+    aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
+    record = {
+        "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
+        "rotation_deg": alignment.rotation_deg, "residual_px": alignment.residual_px,
+        "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
+        "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]),
+    }
     write_tiff(args.out, aligned, {"alignment": record})
-    dy, dx = alignment.shift
+    height, width = x_mixed.shape[:2]
     print(
-        f"Aligned {args.rgb} to {args.xray} ({alignment.kind}: shift {dy:+.2f}, {dx:+.2f} px, rotation "
-        f"{alignment.rotation_deg:+.2f}°, scale {alignment.scale:.4f}, point residual {alignment.residual_px:.2f} px) → {args.out}",
+        f"Aligned {args.rgb} ({photo.shape[0]}×{photo.shape[1]}) to {args.xray} ({alignment.describe()}) → {args.out} "
+        f"({height}×{width}, the X-ray's grid)",
         file=sys.stderr,
     )
     return 0
+
+
+def _point(yx: np.ndarray) -> str:
+    return f"({yx[0]:.1f}, {yx[1]:.1f})"
 
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -443,16 +482,23 @@ def build_parser() -> argparse.ArgumentParser:
     apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
     apply_cmd.set_defaults(handler=command_apply)
 
-    align_cmd = commands.add_parser("align", help="register the photograph to the X-ray (point pairs or automatic)")
+    align_cmd = commands.add_parser(
+        "align", help="register the photograph to the X-ray and resample it onto the X-ray's grid (any pixel size)"
+    )
     align_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF (the reference)")
-    align_cmd.add_argument("rgb", type=Path, help="photograph TIFF to align")
+    align_cmd.add_argument("rgb", type=Path, help="photograph TIFF to align (any size and pixel size)")
     align_cmd.add_argument("--out", required=True, type=Path, help="the aligned photograph (TIFF, the X-ray's size)")
     align_cmd.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     align_cmd.add_argument(
         "--transform", choices=("translation", "similarity", "affine", "projective"), default="similarity",
-        help="without --points: translation or similarity (rotation + scale + shift), found from shared edges",
+        help="without --points: similarity (rotation + scale + shift, for photographs of any pixel size; the "
+        "default) or translation (same size and pixel size), found from shared edges",
     )
     align_cmd.add_argument("--points", type=Path, metavar="PAIRS.csv", help="rows photo_y,photo_x,xray_y,xray_x")
+    align_cmd.add_argument(
+        "--max-pair-error", type=float, default=MAX_PAIR_ERROR_PX, metavar="PX",
+        help=f"a point pair further than this from the fit of the others (X-ray px) is left out (default {MAX_PAIR_ERROR_PX:g})",
+    )
     align_cmd.set_defaults(handler=command_align)
 
     demo_cmd = commands.add_parser("demo", help="run the whole job on the bundled synthetic sample")

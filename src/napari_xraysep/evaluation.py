@@ -10,28 +10,27 @@ from __future__ import annotations
 from itertools import combinations_with_replacement
 
 import numpy as np
-
-from .synthetic import gaussian_blur
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 
 def psnr(estimate: np.ndarray, truth: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB, the peak being the truth's dynamic range."""
+    """Peak signal-to-noise ratio in dB, the peak being the truth's dynamic range
+    (:func:`skimage.metrics.peak_signal_noise_ratio`); infinite for a perfect estimate."""
     truth = np.asarray(truth, dtype=np.float64)
-    mse = np.mean((np.asarray(estimate, dtype=np.float64) - truth) ** 2)
-    peak = np.ptp(truth)
-    return float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
+    with np.errstate(divide="ignore"):  # a perfect estimate: MSE 0, PSNR +inf
+        return float(peak_signal_noise_ratio(truth, np.asarray(estimate, dtype=np.float64), data_range=np.ptp(truth)))
 
 
 def ssim(estimate: np.ndarray, truth: np.ndarray, sigma: float = 1.5) -> float:
-    """Mean structural similarity (Wang et al. 2004, Gaussian window), data range of the truth."""
-    x = np.asarray(estimate, dtype=np.float64)
-    y = np.asarray(truth, dtype=np.float64)
-    c1, c2 = (0.01 * np.ptp(y)) ** 2, (0.03 * np.ptp(y)) ** 2
-    mu_x, mu_y = gaussian_blur(x, sigma), gaussian_blur(y, sigma)
-    var_x = gaussian_blur(x * x, sigma) - mu_x**2
-    var_y = gaussian_blur(y * y, sigma) - mu_y**2
-    cov = gaussian_blur(x * y, sigma) - mu_x * mu_y
-    index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    """Mean structural similarity (Wang et al. 2004: Gaussian window of ``sigma``, population
+    covariances, data range of the truth) by :func:`skimage.metrics.structural_similarity`, averaged
+    over *every* pixel of its SSIM map as this project always has (scikit-image's own mean leaves out
+    a 5-pixel border, which moves small images' figures by up to 0.03). Images at least 11 px a side."""
+    truth = np.asarray(truth, dtype=np.float64)
+    _, index = structural_similarity(
+        truth, np.asarray(estimate, dtype=np.float64), data_range=np.ptp(truth), gaussian_weights=True,
+        sigma=sigma, use_sample_covariance=False, full=True,
+    )
     return float(index.mean())
 
 

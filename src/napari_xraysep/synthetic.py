@@ -12,7 +12,7 @@ Real paintings have no ground truth, so quality is measured on mixtures built li
   absorbances add), then a canvas weave and noise are added:
   ``x_mixed = x1_true + x2_true + weave + noise`` exactly.
 
-Everything is generated from a seed with numpy; nothing is downloaded.
+Everything is generated from a seed with numpy and scipy; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,18 @@ def mixture(**parts: float) -> np.ndarray:
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of a 2-D array (reflect-padded FFT, so no wrap-around at the borders)."""
+    """Gaussian blur of a 2-D array: :func:`scipy.ndimage.fourier_gaussian` (the Gaussian's exact
+    transfer function, exp(−2π²σ²f²)) on the spectrum of the image reflect-padded by 3σ, so no
+    wrap-around at the borders. Spectral rather than :func:`scipy.ndimage.gaussian_filter`'s sampled
+    kernel because every synthetic image and the benchmarks' figures were made with this transfer
+    function: at the X-ray's σ = 0.8 the sampled kernel passes twice as much at the highest
+    frequencies, which would move the mixtures by up to 0.4 % of their range."""
     if sigma <= 0:
         return image
     pad = int(np.ceil(3 * sigma))
     padded = np.pad(image, pad, mode="reflect")
-    fy = np.fft.fftfreq(padded.shape[0])[:, None]
-    fx = np.fft.rfftfreq(padded.shape[1])[None, :]
-    kernel = np.exp(-2 * (np.pi * sigma) ** 2 * (fy**2 + fx**2))
-    blurred = np.fft.irfft2(np.fft.rfft2(padded) * kernel, s=padded.shape)
-    return blurred[pad:-pad, pad:-pad]
+    spectrum = ndimage.fourier_gaussian(np.fft.rfft2(padded), sigma, n=padded.shape[1])
+    return np.fft.irfft2(spectrum, s=padded.shape)[pad:-pad, pad:-pad]
 
 
 def oriented_noise(
