@@ -47,7 +47,7 @@ from .core import (
     resolve_device,
     save_model,
 )
-from .core.data import check_back, check_pair
+from .core.data import check_back, check_pair, missing_filled
 from .core.errors import InputError, OutputError
 from .core.registration import misalignment_warning
 from .core.separation import resolve_config
@@ -414,7 +414,7 @@ class XraySeparationWidget(QWidget):
                 arrays = self._inputs(training=form["steps"] > 0)
                 checked, job, self._offset, self._results_folder = arrays, iter_separate, (0, 0), None
             # Not a blocker (the user may know better), but said before any time is spent.
-            self._alignment_note = misalignment_warning(checked["x_mixed"], checked["rgb_surface"]) or ""
+            self._alignment_note = misalignment_warning(missing_filled(checked["x_mixed"]), missing_filled(checked["rgb_surface"])) or ""
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
