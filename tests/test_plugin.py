@@ -64,7 +64,7 @@ def test_npe2_validates_the_installed_plugin():
 def test_manifest_declares_every_contribution():
     manifest = PluginManifest.from_distribution(PLUGIN)
     contributions = manifest.contributions
-    assert [r.filename_patterns for r in contributions.readers] == [["*.tif", "*.tiff"]]
+    assert [r.filename_patterns for r in contributions.readers] == [["*.tif", "*.tiff", "*.jpg", "*.jpeg", "*.png", "*.dcm", "*.dicom"]]
     assert contributions.writers[0].layer_types == ["image"]
     assert [s.key for s in contributions.sample_data] == ["concealed_portrait", "copper_headdress", "double_sided_panel"]
     assert contributions.widgets[0].display_name == "X-ray separation"

@@ -138,3 +138,24 @@ def test_cli_apply_matches_separate_with_the_model_and_dask_matches_too(tiny_mix
     assert main(["apply", str(model), str(xray), str(small), "--out", str(tmp_path / "bad"), "--quiet"]) == 2
     assert "must be registered" in capsys.readouterr().err
     assert not list((tmp_path / "bad").iterdir())  # nothing half-written
+
+
+def test_cli_apply_on_a_distributed_cluster_equals_the_local_result(tiny_mixture, tmp_path):
+    from distributed import LocalCluster
+
+    from napari_xraysep.cli import main
+
+    xray, rgb = tmp_path / "x.tif", tmp_path / "rgb.tif"
+    tifffile.imwrite(xray, tiny_mixture.x_mixed, compression="zlib", tile=(16, 16))  # read tile by tile in the workers
+    tifffile.imwrite(rgb, (tiny_mixture.rgb_surface * 255).astype(np.uint8), photometric="rgb", compression="lzw")
+    quick = ["--device", "cpu", "--quiet", "--set", "clusters=4", "--steps", "2"]
+    assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "trained"), *quick]) == 0
+    model = str(tmp_path / "trained" / "model.pt")
+    assert main(["apply", model, str(xray), str(rgb), "--out", str(tmp_path / "local"), "--tile", "20", "--quiet"]) == 0
+    # A real scheduler and a worker process on loopback: sources and model travel pickled.
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        assert main(["apply", model, str(xray), str(rgb), "--out", str(tmp_path / "cluster"), "--tile", "20", "--dask", cluster.scheduler_address, "--quiet"]) == 0
+    for name in RESULT_LAYERS:
+        np.testing.assert_allclose(
+            tifffile.imread(tmp_path / "cluster" / f"{name}.tif"), tifffile.imread(tmp_path / "local" / f"{name}.tif"), rtol=0, atol=1e-4, err_msg=name
+        )

@@ -282,8 +282,9 @@ class BoxRegion:
     def __init__(self, boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> None:
         self.boxes, self.shape, self.dtype, self.ndim = clip_boxes(boxes, shape), tuple(shape), np.dtype(bool), 2
 
-    def __getitem__(self, index: tuple[slice, slice]) -> np.ndarray:
-        rows, cols = (range(*i.indices(n)) for i, n in zip(index, self.shape))
+    def __getitem__(self, index: slice | tuple[slice, slice]) -> np.ndarray:
+        index = (index if isinstance(index, tuple) else (index,)) + (slice(None),) * 2
+        rows, cols = (range(*i.indices(n)) for i, n in zip(index[:2], self.shape))
         ys, xs = np.asarray(rows)[:, None], np.asarray(cols)[None, :]
         block = np.zeros((len(rows), len(cols)), dtype=bool)
         for y0, x0, y1, x1 in self.boxes:

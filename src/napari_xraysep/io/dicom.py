@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InputError
-from .source import Geometry, ImageSource, InMemory
+from .source import Geometry, ImageSource, InMemory, as_stored
 
 
 def stored_range(dataset: Any) -> tuple[int, int]:
@@ -63,4 +63,4 @@ def open_dicom(path: Path) -> ImageSource:
             array = (np.asarray(low + high, dtype=np.float64 if array.dtype.kind == "f" else np.int64) - array).astype(array.dtype)
     elif photometric != "RGB":
         raise InputError(f"{path.name} stores its pixels as {photometric}, which napari-xraysep does not convert; export it as grayscale or RGB.")
-    return ImageSource(path, InMemory(np.asarray(array)), lambda block: block, Geometry(), info)
+    return ImageSource(path, InMemory(np.asarray(array)), as_stored, Geometry(), info)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from .source import Geometry, ImageSource, InMemory, read_error
+from .source import Geometry, ImageSource, InMemory, as_stored, read_error
 
 EXIF_ORIENTATION = 0x0112
 # Pillow modes read as they are (gray, RGB, RGBA, 16/32-bit gray, bilevel).
@@ -57,5 +57,5 @@ def open_photo(path: Path) -> ImageSource:
     if orientation != 1:
         info["orientation"] = orientation
     geometry = Geometry(orientation if 1 <= orientation <= 8 else 1)
-    return ImageSource(path, InMemory(array), lambda block: block, geometry, info)
+    return ImageSource(path, InMemory(array), as_stored, geometry, info)
 

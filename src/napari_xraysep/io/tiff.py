@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 import tifffile
 
 from ..core.errors import InputError
-from .source import Geometry, ImageSource, StoredPixels, read_error
+from .source import Geometry, ImageSource, StoredPixels, as_stored, read_error
 from .write import PROVENANCE_KEY
 
 # A refusal lists at most this many pages.
@@ -115,27 +116,24 @@ def _tiff_values(page: Any, path: Path, info: dict[str, Any]) -> Callable[[np.nd
         if dtype == bool:
             return np.logical_not
         top = -1 if dtype.kind == "i" else 2 ** int(page.bitspersample) - 1
-        invert = lambda block: (np.asarray(top, dtype) - block).astype(dtype)  # noqa: E731
+        invert = partial(_inverted, top=top)
         return _drop_alpha(invert, info) if gray_alpha else invert
     if photometric == tifffile.PHOTOMETRIC.MINISBLACK:
-        return _drop_alpha(lambda block: block, info) if gray_alpha else (lambda block: block)
+        return _drop_alpha(as_stored, info) if gray_alpha else as_stored
     if photometric == tifffile.PHOTOMETRIC.PALETTE:
         colours = np.asarray(page.colormap)
         info["photometric"] += " (expanded through its colour map)"
-        if (colours == colours[0]).all():
-            return lambda block: colours[0][block]
-        return lambda block: np.moveaxis(colours[:, block], 0, -1)
+        return partial(_looked_up, colours=colours[0] if (colours == colours[0]).all() else colours.T)
     if photometric == tifffile.PHOTOMETRIC.YCBCR and page.compression in (6, 7):
         info["photometric"] = "YCBCR (decoded to RGB by the JPEG codec)"
-        return lambda block: block
+        return as_stored
     if photometric == tifffile.PHOTOMETRIC.RGB:
         if extras and extras[0] == 1:
             info["alpha"] = "associated (premultiplied): divided out"
-            top = float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
-            return lambda block: _unpremultiply(block, top)
+            return partial(_unpremultiplied, top=float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0)
         if extras and extras[0] not in alpha:
             info["extra_samples"] = list(extras)
-        return lambda block: block
+        return as_stored
     raise InputError(
         f"{path.name} stores its colours as {photometric.name}, which napari-xraysep does not convert; "
         "save it as RGB (a photograph) or grayscale (an X-ray)."
@@ -145,10 +143,24 @@ def _tiff_values(page: Any, path: Path, info: dict[str, Any]) -> Callable[[np.nd
 def _drop_alpha(values: Callable[[np.ndarray], np.ndarray], info: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
     """A grayscale image with an alpha sample: the gray values only."""
     info["alpha"] = "dropped (grayscale image)"
-    return lambda block: values(block[..., 0])
+    return partial(_first_sample, values=values)
 
 
-def _unpremultiply(block: np.ndarray, top: float) -> np.ndarray:
+def _first_sample(block: np.ndarray, values: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    return values(block[..., 0])
+
+
+def _inverted(block: np.ndarray, top: int) -> np.ndarray:
+    """MinIsWhite: ``top − stored`` (``top`` = 2^bits − 1; −1 for signed samples, i.e. ``−1 − stored``)."""
+    return (np.asarray(top, block.dtype) - block).astype(block.dtype)
+
+
+def _looked_up(block: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """A palette image's colours: (N,) gray or (N, 3) RGB entries indexed by the stored samples."""
+    return colours[block]
+
+
+def _unpremultiplied(block: np.ndarray, top: float) -> np.ndarray:
     """Associated alpha: the colour samples divided by alpha (where it is not 0), alpha kept."""
     colour = block[..., :-1].astype(np.float64)
     alpha = block[..., -1:].astype(np.float64)
