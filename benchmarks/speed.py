@@ -3,6 +3,10 @@
     python benchmarks/speed.py                 # the full set (about 15 minutes on 2 CPU cores)
     python benchmarks/speed.py --quick         # small sizes, for a smoke run
     python benchmarks/speed.py --device cuda   # the same on a GPU
+    python benchmarks/speed.py --mosaic 24000,25000 [--time-cap 900]
+                                               # only: peak memory of `xraysep separate` on a generated
+                                               # 600-megapixel tiled BigTIFF pair (hours on 2 CPU cores
+                                               # to the end; --time-cap stops it after that many seconds)
 
 Every measurement runs in its own child process, so its peak resident memory (RSS) is its own.
 Figures are printed as a Markdown table with ratios from this one run.
@@ -138,6 +142,77 @@ def measure_whole_painting(side: int, channels: int, device: str, folder: Path, 
     return {"seconds": seconds, "exit": code, "pixels": side * side}
 
 
+MOSAIC_TILE = 512
+
+
+def make_mosaic(folder: Path, height: int, width: int) -> tuple[Path, Path]:
+    """A height×width Deflate-compressed, tiled BigTIFF pair (uint16 X-ray, uint8 RGB) as a museum's
+    mosaic arrives: 512-px tiles cut from a 1024×1024 synthetic mixture, mirrored in turn. Each distinct
+    tile is compressed once and the file written tile by tile, so generating 600 megapixels takes
+    minutes and little memory."""
+    import zlib
+
+    import tifffile
+
+    from napari_xraysep.synthetic import make_mixture
+
+    block = make_mixture("landscape_over_portrait", (2 * MOSAIC_TILE, 2 * MOSAIC_TILE), seed=9)
+    low, high = float(block.x_mixed.min()), float(block.x_mixed.max())
+    x16 = np.round((block.x_mixed - low) / (high - low) * 50000 + 5000).astype(np.uint16)
+    rgb8 = np.round(block.rgb_surface * 255).astype(np.uint8)
+    cache: dict[tuple, bytes] = {}
+
+    def tiles(image: np.ndarray):
+        for ty in range(-(-height // MOSAIC_TILE)):
+            for tx in range(-(-width // MOSAIC_TILE)):
+                key = (image.ndim, ty % 2, tx % 2, (ty // 2) % 2, (tx // 2) % 2)
+                if key not in cache:
+                    tile = image[key[1] * MOSAIC_TILE : (key[1] + 1) * MOSAIC_TILE, key[2] * MOSAIC_TILE : (key[2] + 1) * MOSAIC_TILE]
+                    tile = tile[:: -1 if key[3] else 1, :: -1 if key[4] else 1]
+                    cache[key] = zlib.compress(np.ascontiguousarray(tile).tobytes(), 1)
+                yield cache[key]
+
+    paths = folder / "mosaic-xray.tif", folder / "mosaic-rgb.tif"
+    for path, image, photometric in ((paths[0], x16, "minisblack"), (paths[1], rgb8, "rgb")):
+        tifffile.imwrite(
+            path, tiles(image), shape=(height, width, *image.shape[2:]), dtype=image.dtype, tile=(MOSAIC_TILE, MOSAIC_TILE),
+            compression="zlib", photometric=photometric, bigtiff=True, metadata=None,
+        )
+    return paths
+
+
+def measure_mosaic(height: int, width: int, folder: Path, time_cap_s: float) -> dict:
+    """Peak resident memory of ``xraysep separate`` (the default colour map, a region in the middle)
+    on a generated mosaic pair: trained on the area around the region, applied tile by tile. A run
+    still going after ``time_cap_s`` is stopped with Ctrl-C (its peak so far is reported)."""
+    import re
+    import signal
+
+    started = time.perf_counter()
+    x_path, rgb_path = make_mosaic(folder, height, width)
+    generated_s = time.perf_counter() - started
+    cy, cx = height // 2, width // 2
+    command = [
+        sys.executable, "-m", "napari_xraysep.cli", "separate", str(x_path), str(rgb_path), "--region",
+        f"{cy - 384},{cx - 512},{cy + 384},{cx + 512}", "--out", str(folder / "separated"), "--device", "cpu",
+    ]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = child.communicate(timeout=time_cap_s)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signal.SIGINT)  # first Ctrl-C: stop after this tile, leave nothing half-written
+        _, err = child.communicate()
+    seconds = time.perf_counter() - started
+    tiles = re.findall(r"tile (\d+)/(\d+)", err)
+    done, total = (int(tiles[-1][0]), int(tiles[-1][1])) if tiles else (0, 0)
+    return {
+        "pixels": height * width, "generate_s": generated_s, "separate_s": seconds, "exit": child.returncode,
+        "tiles_done": done, "tiles_total": total, "separate_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "stderr_tail": err[-600:],
+    }
+
+
 def tiled_equals_untiled(channels: int, device: str) -> dict:
     """Largest difference between halo-tiled and single-pass inference (float32 rounding only)."""
     import dataclasses
@@ -173,6 +248,7 @@ def child_main(spec: list) -> None:
         "whole": measure_whole_painting,
         "tiling": tiled_equals_untiled,
         "quality": measure_time_to_quality,
+        "mosaic": measure_mosaic,
     }
     params = [Path(p) if isinstance(p, str) and p.startswith("/") else (tuple(p) if isinstance(p, list) else p) for p in params]
     result = functions[kind](*params)
@@ -188,10 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--painting", type=int, default=8000, help="side of the whole painting in pixels")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "xraysep-speed")
     parser.add_argument("--out", type=Path, default=SCRIPT.parent.parent / "docs", help="where benchmarks-speed.md goes")
+    parser.add_argument("--mosaic", metavar="H,W", help="only measure `xraysep separate`'s peak memory on an H×W mosaic")
+    parser.add_argument("--time-cap", type=float, default=4 * 3600, help="--mosaic: stop the separation after this many seconds")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child_main(json.loads(args.child))
+        return 0
+    if args.mosaic:
+        shutil.rmtree(args.work, ignore_errors=True)
+        args.work.mkdir(parents=True)
+        height, width = (int(v) for v in args.mosaic.split(","))
+        print(json.dumps(run_child(["mosaic", height, width, str(args.work), args.time_cap]), indent=2))
+        shutil.rmtree(args.work, ignore_errors=True)
         return 0
     region = (60, 100) if args.quick else (500, 1000)
     side = 700 if args.quick else args.painting
