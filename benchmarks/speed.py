@@ -181,10 +181,20 @@ def make_mosaic(folder: Path, height: int, width: int) -> tuple[Path, Path]:
     return paths
 
 
+def _resident_mib(pid: int) -> float:
+    """A process's resident memory now (Linux /proc), in MiB; 0 once it has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+
+
 def measure_mosaic(height: int, width: int, folder: Path, time_cap_s: float) -> dict:
     """Peak resident memory of ``xraysep separate`` (the default colour map, a region in the middle)
-    on a generated mosaic pair: trained on the area around the region, applied tile by tile. A run
-    still going after ``time_cap_s`` is stopped with Ctrl-C (its peak so far is reported)."""
+    on a generated mosaic pair: trained on the area around the region, applied tile by tile. The peak
+    of the whole run (the kernel's count) and sampled peaks of the training and the tile phases are
+    reported. A run still going after ``time_cap_s`` is stopped with Ctrl-C (its peaks so far count)."""
     import re
     import signal
 
@@ -197,18 +207,26 @@ def measure_mosaic(height: int, width: int, folder: Path, time_cap_s: float) -> 
         f"{cy - 384},{cx - 512},{cy + 384},{cx + 512}", "--out", str(folder / "separated"), "--device", "cpu",
     ]
     started = time.perf_counter()
-    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = child.communicate(timeout=time_cap_s)
-    except subprocess.TimeoutExpired:
-        child.send_signal(signal.SIGINT)  # first Ctrl-C: stop after this tile, leave nothing half-written
-        _, err = child.communicate()
+    log = folder / "separate.log"
+    peaks = {"train": 0.0, "apply": 0.0}  # resident MiB, sampled every 2 s, by phase
+    with open(log, "w") as stderr:
+        child = subprocess.Popen(command, stderr=stderr, text=True)
+        while child.poll() is None:
+            # The tiles have begun once the result files exist under their temporary names.
+            phase = "apply" if any((folder / "separated").glob(".*.tif.tmp")) else "train"
+            peaks[phase] = max(peaks[phase], _resident_mib(child.pid))
+            if time.perf_counter() - started > time_cap_s:
+                child.send_signal(signal.SIGINT)  # first Ctrl-C: stop after this tile, leave nothing half-written
+                time_cap_s = float("inf")
+            time.sleep(2)
     seconds = time.perf_counter() - started
+    err = log.read_text()
     tiles = re.findall(r"tile (\d+)/(\d+)", err)
     done, total = (int(tiles[-1][0]), int(tiles[-1][1])) if tiles else (0, 0)
     return {
         "pixels": height * width, "generate_s": generated_s, "separate_s": seconds, "exit": child.returncode,
         "tiles_done": done, "tiles_total": total, "separate_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "sampled_peak_rss_mib_training": peaks["train"], "sampled_peak_rss_mib_tiles": peaks["apply"],
         "stderr_tail": err[-600:],
     }
 
