@@ -5,7 +5,9 @@ and numpy slicing — numpy arrays, memory-mapped TIFFs (``tifffile.memmap``), z
 and outputs anything that takes slice assignment. Only one halo'd tile of input and its results are
 in memory at a time, so the painting's size does not matter. Each tile is read with a halo of the
 network's receptive radius, so the results equal a whole-image pass (the fully convolutional, tiled
-inference of ``mode="fast"``), and step 2 is per pixel, so it is done tile by tile too.
+inference of ``mode="fast"``), and step 2 is per pixel, so it is done tile by tile too. Missing
+(NaN or infinite) pixels are filled for the forward pass and NaN in every result, tile by tile as in
+a whole-image pass.
 
 :func:`iter_apply` is the generator the CLI drives; :func:`apply_dask` builds the same computation
 as a lazy dask graph (``dask.array.map_overlap``), for the local scheduler or a cluster.

@@ -123,7 +123,7 @@ class ImageSource:
         else:
             tops = np.linspace(0, max(height - side, 0), windows).astype(int)
             lefts = np.linspace(0, max(width - side, 0), windows).astype(int)
-            block = np.concatenate([self[t : t + side, l : l + side].reshape(-1, *self.shape[2:]) for t in tops for l in lefts])
+            block = np.concatenate([self[top : top + side, left : left + side].reshape(-1, *self.shape[2:]) for top in tops for left in lefts])
         return block.reshape(-1, *self.shape[2:])
 
 

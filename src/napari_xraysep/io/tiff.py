@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
+import zarr
 
 from ..core.errors import InputError
 from .source import Geometry, ImageSource, StoredPixels, as_stored, read_error
@@ -62,12 +63,9 @@ class TiffPixels(StoredPixels):
 
     def _array(self) -> Any:
         if self._zarr is None:
-            import zarr
-
             self._file = tifffile.TiffFile(self.path)
             self._zarr = zarr.open(self._file.aszarr(series=self.series, level=self.level), mode="r")
         return self._zarr
-
 
 
 def _describe_page(index: int, page: Any) -> str:
