@@ -135,3 +135,9 @@ def test_unknown_setting_is_a_user_error(tiff_inputs, tmp_path, capsys):
     args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
     assert main([*args, "--set", "chanels=4"]) == 2
     assert "Unknown setting(s): chanels" in _error_line(capsys)
+
+
+def test_eta_shows_hours_once_there_are_any():
+    from napari_xraysep.core.progress import clock
+
+    assert clock(59.6) == "01:00" and clock(3725) == "1:02:05" and clock(-3) == "00:00"

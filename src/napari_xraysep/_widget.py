@@ -50,6 +50,7 @@ from .core import (
 from .core.data import check_back, check_pair, missing_filled
 from .core.errors import InputError, OutputError
 from .core.registration import misalignment_warning
+from .core.progress import clock
 from .core.separation import resolve_config
 from .core.streaming import TileProgress, check_sources
 from .painting import PaintingResult, is_large, iter_separate_painting, open_pyramid, training_area
@@ -485,12 +486,12 @@ class XraySeparationWidget(QWidget):
         if isinstance(progress, TileProgress):
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
-            eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+            eta = clock(progress.eta_s)
             self.progress.setFormat(f"whole painting: tile {progress.done}/{progress.total} · ETA {eta}")
             return
         self._history.append(progress.losses)
         self.progress.setValue(progress.step)
-        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+        eta = clock(progress.eta_s)
         self.progress.setFormat(f"step {progress.step}/{progress.total_steps} · ETA {eta}")
         if progress.step % max(1, progress.total_steps // 200) == 0 or progress.step == progress.total_steps:
             self.loss_plot.set_history(self._history)

@@ -43,6 +43,7 @@ from .core.registration import (
     fit_transform,
     misalignment_warning,
 )
+from .core.progress import clock
 from .core.separation import drive, resolve_config
 from .core.streaming import TileProgress, apply_dask, check_sources
 from .io import ImageSource, open_image, read_image, result_tiffs, write_results, write_tiff
@@ -78,7 +79,7 @@ class ProgressBar:
 
     @staticmethod
     def _text(progress: TrainingProgress) -> str:
-        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+        eta = clock(progress.eta_s)
         exclusion = progress.losses.get("exclusion")
         detail = "" if exclusion is None else f" (exclusion {exclusion:.4f})"
         return f"step {progress.step}/{progress.total_steps}  loss {progress.losses['total']:.4f}{detail}  ETA {eta}"
@@ -293,7 +294,7 @@ def separate_painting(
 
 
 def print_tile_progress(progress: TileProgress) -> None:
-    eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+    eta = clock(progress.eta_s)
     print(f"\rtile {progress.done}/{progress.total}  ETA {eta}", end="", file=sys.stderr)
 
 
