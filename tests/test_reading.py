@@ -32,6 +32,7 @@ def _reference() -> tuple[np.ndarray, np.ndarray]:
 
 
 XRAY, RGB = _reference()
+PALETTE = np.random.default_rng(5).integers(0, 65536, (3, 256)).astype(np.uint16)  # a colour map of 256 entries
 
 
 def _pages(path: Path, *pages: tuple[np.ndarray, dict]) -> None:
@@ -83,6 +84,10 @@ KINDS: dict[str, tuple[Callable[[Path], None], np.ndarray]] = {
         XRAY,
     ),
     "palette (gray)": (lambda p: tifffile.imwrite(p, np.arange(H * W).reshape(H, W).astype(np.uint8), photometric="palette", colormap=np.tile(np.arange(256, dtype=np.uint16) * 257, (3, 1))), (np.arange(H * W).reshape(H, W).astype(np.uint8).astype(np.uint16) * 257)),
+    "palette (colour)": (
+        lambda p: tifffile.imwrite(p, (np.arange(H * W).reshape(H, W) % 256).astype(np.uint8), photometric="palette", colormap=PALETTE),
+        PALETTE.T[(np.arange(H * W).reshape(H, W) % 256)],
+    ),
     "photo with unassociated alpha": (lambda p: tifffile.imwrite(p, np.dstack([RGB, np.full((H, W), 255, np.uint8)]), photometric="rgb", extrasamples=["unassalpha"]), np.dstack([RGB, np.full((H, W), 255, np.uint8)])),
     "photo with premultiplied alpha": (
         lambda p: tifffile.imwrite(p, np.dstack([(RGB // 2).astype(np.uint8), np.full((H, W), 128, np.uint8)]), photometric="rgb", extrasamples=["assocalpha"]),
