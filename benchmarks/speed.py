@@ -250,7 +250,7 @@ def mosaic_report(height: int, width: int, result: dict) -> str:
         f"| sampled peak while training | {result.get('sampled_peak_rss_mib_training', 0) / gib:.2f} GiB |\n"
         f"| sampled peak while applying tiles | {result.get('sampled_peak_rss_mib_tiles', 0) / gib:.2f} GiB |\n\n"
         "Training on the area dominates; the tiles keep one halo'd tile of input and results in memory, whatever "
-        "the painting's size. On two CPU cores the colour map applies about 0.1 megapixel a second, so the whole "
+        "the painting's size. On two shared CPU cores the colour map applied 0.06–0.1 megapixel a second, so the whole "
         "mosaic takes hours; the memory figures do not grow with the tiles done.\n"
     )
 
