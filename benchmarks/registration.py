@@ -75,7 +75,7 @@ CASES = [
 
 def make_pair(x_shape: tuple[int, int], seed: int, ratio: float, off: tuple[int, int], truth_args: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X-ray, photograph, truth): truth maps the photograph's (x, y) onto the X-ray's."""
-    photo_shape = (int(round(x_shape[0] / ratio)) + off[0], int(round(x_shape[1] / ratio)) + off[1])
+    photo_shape = (round(x_shape[0] / ratio) + off[0], round(x_shape[1] / ratio) + off[1])
     rotation, further, dy, dx = truth_args
     truth = about_centres(x_shape, photo_shape, rotation, ratio * further, dy, dx)
     if ratio < 1:  # the photograph is the finer: paint at its resolution, resample the X-ray

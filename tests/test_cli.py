@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import numpy as np
@@ -152,7 +153,7 @@ def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
     from napari_xraysep.cli import ProgressBar
 
     log = io.StringIO()  # not a terminal
-    with ProgressBar(log) as bar:
+    with contextlib.closing(ProgressBar(log)) as bar:
         for step in range(1, 41):
             bar(_training(step, 40, elapsed=0.5 * step))
     lines = log.getvalue().splitlines()
@@ -172,7 +173,7 @@ def test_progress_on_a_terminal_is_one_line_redrawn_and_tiles_count_too():
             return True
 
     screen = Terminal()
-    with ProgressBar(screen) as bar:
+    with contextlib.closing(ProgressBar(screen)) as bar:
         for done in range(1, 4):
             bar(TileProgress(done, 3, elapsed_s=2.0 * done))
     text = screen.getvalue()
@@ -185,3 +186,9 @@ def test_quiet_prints_no_progress(tiff_inputs, tmp_path, capsys):
     args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
     assert main([*args, "--steps", "2", "--device", "cpu", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32", "--quiet"]) == 0
     assert "step" not in capsys.readouterr().err
+
+
+def test_eta_shows_hours_once_there_are_any():
+    from napari_xraysep.core.progress import clock
+
+    assert clock(59.6) == "01:00" and clock(3725) == "1:02:05" and clock(-3) == "00:00"

@@ -2,13 +2,21 @@ import numpy as np
 import pytest
 
 from napari_xraysep.core import InputError, Normalisation, prepare_inputs, region_from_boxes
-from napari_xraysep.core.data import check_region, check_rgb, check_xray
+from napari_xraysep.core.data import (
+    HIGH_PERCENTILE,
+    LOW_PERCENTILE,
+    MISSING_FILL,
+    BoxRegion,
+    check_region,
+    check_rgb,
+    check_xray,
+    robust_range,
+)
 
 
 def test_normalisation_maps_range_to_unit_and_back():
     image = np.array([[10, 20], [30, 50]], dtype=np.uint16)
-    norm = Normalisation.fit(image)
-    assert (norm.offset, norm.scale) == (10.0, 40.0)
+    norm = Normalisation(offset=10.0, scale=40.0)  # as a model file stores it
     np.testing.assert_allclose(norm.to_unit(image), [[0, 0.25], [0.5, 1.0]])
     np.testing.assert_allclose(norm.from_unit(norm.to_unit(image)), image)
     # Two halves of the offset make one: the components of a sum add back to the sum.
@@ -16,12 +24,64 @@ def test_normalisation_maps_range_to_unit_and_back():
     np.testing.assert_allclose(half + half, norm.from_unit(np.full((2, 2), 0.5)))
 
 
+def test_normalisation_is_the_robust_percentile_range_of_the_unclipped_values():
+    # 0..1000 evenly, plus dead (0) and hot (65535) pixels and a saturated border: only 1..1000 count
+    values = np.concatenate([np.arange(1001), np.zeros(50), np.full(3000, 65535)]).astype(np.uint16)
+    norm = Normalisation.fit(values.reshape(1, -1))
+    inner = np.arange(1, 1001)  # the exact minimum (0) and maximum (65535) are clipped pixels
+    low, high = np.percentile(inner, [LOW_PERCENTILE, HIGH_PERCENTILE])
+    assert (norm.offset, norm.scale) == pytest.approx((low, high - low))
+    assert (LOW_PERCENTILE, HIGH_PERCENTILE) == (0.5, 99.5)
+    # a two-level image has no inner values: its whole range
+    assert robust_range(np.array([[3, 3, 7, 7]])) == (3.0, 7.0)
+    # NaN and infinite values, and pixels outside ``valid``, take no part
+    image = np.array([[np.nan, 1.0, 2.0, 3.0, 4.0, 5.0, np.inf, 100.0]])
+    valid = np.array([[True] * 7 + [False]])
+    assert robust_range(image, valid) == pytest.approx(tuple(np.percentile([2.0, 3.0, 4.0], [0.5, 99.5])))
+    with pytest.raises(InputError, match="no finite pixel"):
+        robust_range(np.full((2, 2), np.nan))
+
+
+def test_hot_pixels_and_a_saturated_border_do_not_flatten_the_signal(rng):
+    signal = rng.random((64, 64)) * 2000 + 30000
+    damaged = signal.copy()
+    damaged[:8] = 65535  # a saturated border
+    dead = (rng.integers(8, 64, 5), rng.integers(0, 64, 5))
+    damaged[dead] = 0
+    unit = Normalisation.fit(damaged).to_unit(damaged)
+    signal_unit = np.delete(unit[8:].ravel(), np.ravel_multi_index((dead[0] - 8, dead[1]), (56, 64)))
+    assert np.ptp(signal_unit) > 0.95 and signal_unit.min() > -0.05 and signal_unit.max() < 1.05  # min–max: 0.03
+
+
+def test_missing_pixels_are_filled_left_out_and_refused_when_they_cover_the_region(rng):
+    x = rng.random((20, 30)) * 4000 + 100
+    rgb = rng.random((20, 30, 3))
+    x[:3] = np.nan  # a flat-field border
+    rgb[10, 10, 1] = np.inf
+    mask = np.zeros((20, 30), bool)
+    mask[:5, :5] = True
+    inputs = prepare_inputs(x, rgb, mask)
+    expected_valid = np.ones((20, 30), bool)
+    expected_valid[:3] = False
+    expected_valid[10, 10] = False
+    np.testing.assert_array_equal(inputs.valid, expected_valid)
+    assert np.isfinite(inputs.x_mixed).all() and np.isfinite(inputs.rgb_surface).all()
+    assert (inputs.x_mixed[~expected_valid] == MISSING_FILL).all() and (inputs.rgb_surface[:, 10, 10] == MISSING_FILL).all()
+    np.testing.assert_array_equal(inputs.region_mask, mask & expected_valid)  # the region keeps only pixels with data
+    assert inputs.x_normalisation == Normalisation.fit(x, expected_valid)
+    assert prepare_inputs(np.nan_to_num(x), np.nan_to_num(rgb, posinf=0), mask).valid is None
+    covered = np.zeros((20, 30), bool)
+    covered[:3, :] = True
+    with pytest.raises(InputError, match="region holds only missing pixels"):
+        prepare_inputs(x, rgb, covered)
+
+
 @pytest.mark.parametrize(
     ("image", "message"),
     [
         (np.zeros((8, 8, 3)), "looks like a colour image"),
         (np.zeros((2, 8, 8)), "must be a 2-D grayscale image"),
-        (np.full((8, 8), np.nan), "NaN or infinite"),
+        (np.full((8, 8), np.nan), "Every pixel of the mixed X-ray is NaN or infinite"),
         (np.full((8, 8), 7.0), "constant"),
         (np.ones((8, 8), dtype=bool), "pixel type bool"),
         (np.zeros((0, 8)), "empty"),
@@ -61,8 +121,10 @@ def test_prepare_inputs_unit_range_and_layout(rng):
     inputs = prepare_inputs(x, rgb, mask)
     assert inputs.x_mixed.dtype == np.float32 and inputs.x_mixed.shape == (20, 30)
     assert inputs.rgb_surface.shape == (3, 20, 30)
-    assert inputs.x_mixed.min() == 0 and inputs.x_mixed.max() == 1
-    np.testing.assert_allclose(inputs.rgb_surface[1], (rgb[..., 1] - rgb.min()) / np.ptp(rgb), rtol=1e-6)
+    low, high = robust_range(x)
+    np.testing.assert_allclose(inputs.x_mixed, (x - low) / (high - low), rtol=1e-5)
+    low, high = robust_range(rgb)
+    np.testing.assert_allclose(inputs.rgb_surface[1], (rgb[..., 1] - low) / (high - low), rtol=1e-5)
     np.testing.assert_array_equal(inputs.region_mask, mask)
 
 
@@ -89,3 +151,13 @@ def test_region_from_boxes_union_clip_and_errors():
         region_from_boxes([(10, 10, 20, 20)], (5, 5))
     with pytest.raises(InputError, match="is empty"):
         region_from_boxes([(2, 2, 2, 4)], (5, 5))
+
+
+def test_box_region_equals_the_mask_block_by_block():
+    boxes = [(0, 0, 2, 2), (3, 3, 4, 9)]
+    with pytest.warns(UserWarning, match="clipped"):
+        lazy = BoxRegion(boxes, (5, 5))
+    mask = region_from_boxes([(0, 0, 2, 2), (3, 3, 4, 5)], (5, 5))
+    assert lazy.shape == (5, 5) and lazy.dtype == bool
+    np.testing.assert_array_equal(np.asarray(lazy), mask)
+    np.testing.assert_array_equal(lazy[1:4, 2:5], mask[1:4, 2:5])

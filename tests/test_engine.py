@@ -143,3 +143,30 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+def test_whole_windows_marks_crops_free_of_missing_pixels():
+    from napari_xraysep.core.engine import whole_windows
+
+    valid = np.ones((5, 6), bool)
+    valid[2, 3] = False
+    expected = np.ones((4, 5), bool)
+    expected[1:3, 2:4] = False  # every 2×2 window that holds (2, 3)
+    np.testing.assert_array_equal(whole_windows(valid, 2), expected)
+
+
+def test_the_auto_encoder_trains_around_missing_pixels_and_leaves_them_nan(tiny_mixture, tiny_settings):
+    from napari_xraysep import separate
+
+    x = tiny_mixture.x_mixed.copy()
+    x[:, :10] = np.nan  # a flat-field border: no training crop may hold it
+    result = separate(x, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **{**tiny_settings, "steps": 4})
+    assert all(np.isfinite(list(losses.values())).all() for losses in result.loss_history)
+    for name in ("x1_hat", "x2_hat", "x1", "x2", "error_map"):
+        layer = getattr(result, name)
+        assert np.isnan(layer[:, :10]).all() and np.isfinite(layer[:, 10:]).all(), name
+    x[:, :40] = np.nan  # 24 columns left: no 32×32 crop is whole
+    region = np.zeros(x.shape, bool)
+    region[10:30, 44:60] = True
+    with pytest.raises(InputError, match="Every 32×32 crop of the image holds missing"):
+        separate(x, tiny_mixture.rgb_surface, region, **tiny_settings)

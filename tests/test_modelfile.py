@@ -28,6 +28,25 @@ def test_round_trip_gives_identical_outputs(trained, tiny_mixture, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]  # no temporary left behind
 
 
+def test_a_model_saved_with_a_min_max_normalisation_applies_as_stored(trained, tiny_mixture, tmp_path):
+    import dataclasses
+
+    from napari_xraysep.core import Normalisation, predict, prepare_inputs
+
+    x, rgb = tiny_mixture.x_mixed, tiny_mixture.rgb_surface
+    # what napari-xraysep 0.2 stored: the minimum and the range, not the robust range fitted now
+    old = dataclasses.replace(
+        trained.model, x_normalisation=Normalisation(float(x.min()), float(np.ptp(x))), rgb_normalisation=Normalisation(float(rgb.min()), float(np.ptp(rgb)))
+    )
+    loaded = load_model(save_model(old, tmp_path / "old.pt"))
+    assert (loaded.x_normalisation, loaded.rgb_normalisation) == (old.x_normalisation, old.rgb_normalisation)
+    applied = separate(x, rgb, model=loaded, steps=0)
+    inputs = prepare_inputs(x, rgb, None, x_normalisation=old.x_normalisation, rgb_normalisation=old.rgb_normalisation)
+    np.testing.assert_allclose(inputs.x_mixed, (x - x.min()) / np.ptp(x), rtol=1e-5, atol=1e-7)  # min–max, as stored
+    expected = old.x_normalisation.from_unit(predict(loaded, inputs).x2_hat, offset_share=0.5)
+    np.testing.assert_array_equal(applied.x2_hat, expected)
+
+
 class _Exploit:
     def __reduce__(self):
         return (os.system, ("touch pwned-by-model-file",))

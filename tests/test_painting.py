@@ -10,6 +10,7 @@ from qtpy.QtWidgets import QApplication
 
 from napari_xraysep import load_model, painting, separate
 from napari_xraysep.core import RESULT_LAYERS, InputError
+from napari_xraysep.core.data import BoxRegion
 from napari_xraysep.core.engine import TrainingProgress
 from napari_xraysep.core.streaming import TileProgress
 from napari_xraysep.painting import (
@@ -34,6 +35,18 @@ def test_training_area_grows_the_region_box_by_the_margin_or_its_size_and_clips(
     mask[:] = False
     with pytest.raises(InputError, match="region is empty"):
         training_area(mask)
+
+
+def test_a_large_region_is_trained_on_its_middle_within_the_pixel_budget():
+    mask = np.zeros((400, 600), bool)
+    mask[100:300, 200:500] = True  # grown by its own size: the whole 400×600 image, 240 000 pixels
+    with pytest.warns(UserWarning, match="training on their middle 200×300 pixels"):
+        rows, cols = training_area(mask, margin=8, max_pixels=60_000)
+    assert (rows, cols) == (slice(100, 300), slice(200, 500))  # half of each side, about the region's centre
+    # the bounds of a lazy mask are found strip by strip, as of an array
+    lazy = BoxRegion([(100, 200, 300, 500)], (400, 600))
+    assert painting.region_bounds(lazy) == painting.region_bounds(mask) == (100, 200, 300, 500)
+    assert painting.painting_area((5000, 7000)) == (slice(1732, 3268), slice(2732, 4268))  # CENTRAL_AREA in the middle
 
 
 def test_halve_averages_2x2_blocks_and_repeats_an_odd_edge():
@@ -175,3 +188,28 @@ def test_a_config_with_no_steps_only_applies_the_model(tiny_mixture, model, tmp_
     events, result = drain(iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tmp_path, config=config, model=model))
     assert all(isinstance(event, TileProgress) for event in events) and result.area_result is None
     assert result.model is model and not (tmp_path / "model.pt").exists()  # nothing trained, nothing to save
+
+
+def test_cli_separate_on_a_large_image_trains_on_the_area_and_applies_tile_by_tile(tiny_mixture, tmp_path, monkeypatch, capsys):
+    import json
+
+    from napari_xraysep.cli import main
+
+    monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)  # 48×64 counts as a whole painting
+    monkeypatch.setattr(painting, "AREA_MARGIN", 4)
+    xray, rgb = tmp_path / "x.tif", tmp_path / "rgb.tif"
+    tifffile.imwrite(xray, tiny_mixture.x_mixed, tile=(16, 16), compression="zlib")
+    tifffile.imwrite(rgb, (tiny_mixture.rgb_surface * 255).astype(np.uint8), photometric="rgb", compression="lzw")
+    quick = ["--device", "cpu", "--quiet", "--set", "clusters=4", "--steps", "2", "--set", "tile_size=24"]
+    assert main(["separate", str(xray), str(rgb), "--region", "16,20,30,40", "--out", str(tmp_path / "big"), *quick]) == 0
+    record = json.loads((tmp_path / "big" / "run.json").read_text())
+    assert record["training_area"] == [[2, 44], [0, 60]] and record["shape"] == [48, 64]
+    assert sorted(p.name for p in (tmp_path / "big").iterdir()) == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["model.pt", "run.json"])
+    # the whole painting is the saved model applied everywhere, as `xraysep apply` does it
+    assert main(["apply", str(tmp_path / "big" / "model.pt"), str(xray), str(rgb), "--out", str(tmp_path / "applied"), "--quiet"]) == 0
+    for name in RESULT_LAYERS:
+        np.testing.assert_allclose(tifffile.imread(tmp_path / "big" / f"{name}.tif"), tifffile.imread(tmp_path / "applied" / f"{name}.tif"), atol=1e-5, err_msg=name)
+    # without a region, the colour map trains on the central area
+    monkeypatch.setattr(painting, "CENTRAL_AREA", 32)
+    assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "central"), *quick]) == 0
+    assert json.loads((tmp_path / "central" / "run.json").read_text())["training_area"] == [[8, 40], [16, 48]]

@@ -64,7 +64,7 @@ def test_npe2_validates_the_installed_plugin():
 def test_manifest_declares_every_contribution():
     manifest = PluginManifest.from_distribution(PLUGIN)
     contributions = manifest.contributions
-    assert [r.filename_patterns for r in contributions.readers] == [["*.tif", "*.tiff"]]
+    assert [r.filename_patterns for r in contributions.readers] == [["*.tif", "*.tiff", "*.jpg", "*.jpeg", "*.png", "*.dcm", "*.dicom"]]
     assert contributions.writers[0].layer_types == ["image"]
     assert [s.key for s in contributions.sample_data] == ["concealed_portrait", "copper_headdress", "double_sided_panel"]
     assert contributions.widgets[0].display_name == "X-ray separation"
@@ -331,3 +331,34 @@ def test_closing_the_widget_stops_training_and_ignores_late_signals(viewer_and_w
         qtbot.waitUntil(stop_event.is_set, timeout=TIMEOUT_MS)
     assert not exceptions
     assert len(viewer.layers) == layers_before  # the late result reached no deleted widget
+
+
+def test_files_open_in_napari_as_the_cli_reads_them_and_the_widget_separates_them(make_napari_viewer, qtbot, tmp_path):
+    from PIL import Image
+
+    from napari_xraysep.io import read_image
+    from napari_xraysep.synthetic import make_mixture
+
+    mixture = make_mixture("concealed_portrait", (48, 64), seed=3)
+    xray = (mixture.x_mixed - mixture.x_mixed.min()) / np.ptp(mixture.x_mixed) * 60000 + 2000
+    x_path, rgb_path = tmp_path / "xray.tif", tmp_path / "photo.jpg"
+    # the X-ray as an archive stores it (MinIsWhite, LZW), the photograph upright only through its EXIF tag
+    tifffile.imwrite(x_path, (65535 - xray).astype(np.uint16), photometric="miniswhite", compression="lzw")
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotated 90° to the left when stored
+    Image.fromarray(np.rot90((mixture.rgb_surface * 255).astype(np.uint8), -1)).save(rgb_path, quality=95, exif=exif)
+    viewer = make_napari_viewer()
+    (x_layer,) = viewer.open(str(x_path), plugin=PLUGIN)
+    (rgb_layer,) = viewer.open(str(rgb_path), plugin=PLUGIN)
+    np.testing.assert_array_equal(np.asarray(x_layer.data), read_image(x_path))  # what the CLI separates
+    np.testing.assert_array_equal(np.asarray(rgb_layer.data), read_image(rgb_path))
+    assert rgb_layer.rgb and rgb_layer.data.shape == (48, 64, 3)
+    np.testing.assert_allclose(np.asarray(x_layer.data), np.round(xray), atol=1)  # dense = bright again
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
+    widget.device.value, widget.steps.value, widget.preview_every.value = "cpu", 2, 0
+    widget.xray_layer.value, widget.rgb_layer.value = x_layer, rgb_layer
+    widget.region_layer.value = viewer.add_labels(mixture.region_mask.astype(np.uint8), name="region")
+    widget.train()
+    _wait_done(qtbot, widget)
+    layers = _run_layers(viewer, 1)
+    assert len(layers) == 6 and layers["x2"].data.shape == (48, 64)

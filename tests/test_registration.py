@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from skimage.measure import block_reduce
 
-from napari_xraysep.core import InputError
-from napari_xraysep.core import registration
+from napari_xraysep.core import InputError, registration
 from napari_xraysep.core.registration import (
     Alignment,
     apply_transform,

@@ -108,8 +108,12 @@ def region_mask_from_layer(layer: Any, shape: tuple[int, int]) -> np.ndarray:
 
 
 def shared_contrast(images: list[np.ndarray]) -> tuple[float, float]:
-    """One set of contrast limits for layers that should be compared by eye (0.5–99.5 %)."""
+    """One set of contrast limits for layers that should be compared by eye (0.5–99.5 % of their
+    finite values: missing pixels are NaN)."""
     values = np.concatenate([np.asarray(i, dtype=np.float32).ravel()[:: max(1, i.size // 250_000)] for i in images])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 1.0
     low, high = np.percentile(values, [0.5, 99.5])
     return (float(low), float(high)) if high > low else (float(low), float(low) + 1.0)
 
@@ -149,7 +153,7 @@ def _layer_data(
     multiscale = bool((layer_kwargs or {}).get("multiscale"))
     overview = {name: np.asarray(image[-1] if multiscale else image) for name, image in images.items()}
     xray_limits = shared_contrast([overview[name] for name in ("x1_hat", "x2_hat", "x1", "x2")])
-    extents = {name: float(np.percentile(np.abs(overview[name]), 99.5)) or 1.0 for name in ("error_map", "weave")}
+    extents = {name: float(np.nan_to_num(np.nanpercentile(np.abs(overview[name]), 99.5))) or 1.0 for name in ("error_map", "weave")}
     layers = []
     for name in RESULT_LAYERS:
         limits = (-extents[name], extents[name]) if name in extents else xray_limits

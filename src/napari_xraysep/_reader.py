@@ -1,4 +1,5 @@
-"""napari reader for TIFF: X-rays, photographs, masks — memory-mapped when the file allows it."""
+"""napari reader: X-rays, photographs and masks through :mod:`.io`, so napari shows the pixels the CLI
+separates — TIFF (any compression, pyramids as multiscale layers), JPEG, PNG and DICOM, read lazily."""
 
 from __future__ import annotations
 
@@ -6,56 +7,48 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import tifffile
-
-from .io import read_provenance
-
-TIFF_SUFFIXES = (".tif", ".tiff")
+from .core.data import robust_range
+from .core.errors import XraySepError
+from .io import READABLE_SUFFIXES, open_levels
 
 
 def napari_get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[tuple]] | None:
-    """Claim .tif/.tiff paths; anything else is left to other readers."""
+    """Claim the file kinds :func:`~.io.open_image` reads (by name); anything else is left to other readers."""
     paths = [path] if isinstance(path, str) else list(path)
-    if not paths or not all(str(p).lower().endswith(TIFF_SUFFIXES) for p in paths):
+    if not paths or not all(str(p).lower().endswith(READABLE_SUFFIXES) for p in paths):
         return None
-    return read_tiffs
+    return read_images
 
 
-def read_tiffs(path: str | list[str]) -> list[tuple[Any, dict[str, Any], str]]:
+def read_images(path: str | list[str]) -> list[tuple[Any, dict[str, Any], str]]:
     paths = [path] if isinstance(path, str) else list(path)
-    return [read_tiff_layer(Path(p)) for p in paths]
+    return [read_image_layer(Path(p)) for p in paths]
 
 
 def _is_rgb(shape: tuple[int, ...]) -> bool:
     return len(shape) == 3 and shape[-1] in (3, 4)
 
 
-def read_tiff_layer(path: Path) -> tuple[Any, dict[str, Any], str]:
-    """One Image layer: grayscale or RGB(A), a stack, or a pyramid as a multiscale layer.
-
-    Uncompressed files are memory-mapped (opening a multi-GB scan costs no memory up front).
-    A file that cannot be read raises ``ValueError`` with the reason, which napari reports.
-    """
+def read_image_layer(path: Path) -> tuple[Any, dict[str, Any], str]:
+    """One Image layer: grayscale or RGB(A), a pyramid as a multiscale layer, every level read tile
+    by tile as napari shows it. A grayscale layer's contrast limits are the robust range of its
+    smallest level (or a sample of windows), so hot pixels or a saturated border do not leave it
+    black. A file that cannot be read raises ``ValueError`` with the reason, which napari reports."""
     try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            levels = len(series.levels)
-            if levels > 1:
-                data: Any = [np.asarray(level.asarray()) for level in series.levels]
-                shape = data[0].shape
-            else:
-                try:
-                    data = tifffile.memmap(path, mode="r")
-                except (ValueError, OSError):  # compressed or not contiguous: read it
-                    data = series.asarray()
-                shape = data.shape
-    except Exception as error:  # tifffile raises many types for damaged files
+        levels = open_levels(path)
+        overview = levels[-1]
+        kwargs: dict[str, Any] = {"name": path.stem, "rgb": _is_rgb(levels[0].shape), "multiscale": len(levels) > 1}
+        if not kwargs["rgb"]:
+            kwargs["colormap"] = "gray"
+            if overview.dtype != bool:
+                low, high = robust_range(overview.sample())
+                kwargs["contrast_limits"] = (low, high if high > low else low + 1)
+    except XraySepError as error:
         raise ValueError(f"napari-xraysep cannot read {path.name}: {error}") from error
-    kwargs: dict[str, Any] = {"name": path.stem, "rgb": _is_rgb(shape), "multiscale": levels > 1}
-    provenance = read_provenance(path)
-    if provenance:
-        kwargs["metadata"] = {"xraysep": provenance}
-    if not kwargs["rgb"]:
-        kwargs["colormap"] = "gray"
+    info = dict(levels[0].info)
+    provenance = info.pop("provenance", None)
+    kwargs["metadata"] = {"xraysep": provenance} if provenance else {}
+    kwargs["metadata"]["file"] = info
+    data: Any = levels if len(levels) > 1 else levels[0]
     return data, kwargs, "image"
+

@@ -47,8 +47,9 @@ from .core import (
     resolve_device,
     save_model,
 )
-from .core.data import check_back, check_pair
+from .core.data import check_back, check_pair, missing_filled
 from .core.errors import InputError, OutputError
+from .core.progress import clock
 from .core.registration import misalignment_warning
 from .core.separation import resolve_config
 from .core.streaming import TileProgress, check_sources
@@ -414,7 +415,7 @@ class XraySeparationWidget(QWidget):
                 arrays = self._inputs(training=form["steps"] > 0)
                 checked, job, self._offset, self._results_folder = arrays, iter_separate, (0, 0), None
             # Not a blocker (the user may know better), but said before any time is spent.
-            self._alignment_note = misalignment_warning(checked["x_mixed"], checked["rgb_surface"]) or ""
+            self._alignment_note = misalignment_warning(missing_filled(checked["x_mixed"]), missing_filled(checked["rgb_surface"])) or ""
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
@@ -485,12 +486,12 @@ class XraySeparationWidget(QWidget):
         if isinstance(progress, TileProgress):
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
-            eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+            eta = clock(progress.eta_s)
             self.progress.setFormat(f"whole painting: tile {progress.done}/{progress.total} · ETA {eta}")
             return
         self._history.append(progress.losses)
         self.progress.setValue(progress.step)
-        eta = time.strftime("%M:%S", time.gmtime(progress.eta_s))
+        eta = clock(progress.eta_s)
         self.progress.setFormat(f"step {progress.step}/{progress.total_steps} · ETA {eta}")
         if progress.step % max(1, progress.total_steps // 200) == 0 or progress.step == progress.total_steps:
             self.loss_plot.set_history(self._history)

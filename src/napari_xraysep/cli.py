@@ -31,9 +31,8 @@ from .core import (
     XraySepError,
     iter_separate,
     load_model,
-    region_from_boxes,
 )
-from .core.data import check_pair, check_rgb_shape, check_xray_shape
+from .core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
 from .core.errors import InputError
 from .core.files import atomic_write
 from .core.registration import (
@@ -47,9 +46,9 @@ from .core.registration import (
     misalignment_warning,
 )
 from .core.separation import drive, resolve_config
-from .core.streaming import TileProgress, apply_dask
-from .io import open_image, read_image, result_tiffs, write_results, write_tiff
-from .painting import iter_apply_to_folder
+from .core.streaming import TileProgress, apply_dask, check_sources
+from .io import ImageSource, open_image, result_tiffs, write_results, write_tiff
+from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
 
 EXIT_USER_ERROR = 2
 # --preset: every setting at once (default: the benchmarked default, or a given model's settings).
@@ -98,12 +97,6 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-    def __enter__(self) -> ProgressBar:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
@@ -181,7 +174,7 @@ def run_separation(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
         config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
     )
-    with stop_on_first_interrupt(stop), ProgressBar() as bar:
+    with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
         return drive(steps, None if quiet else bar)
 
 
@@ -210,37 +203,27 @@ def command_separate(args: argparse.Namespace) -> int:
     if not args.checkpoint_every > 0:
         raise InputError(f"--checkpoint-every must be a positive number of minutes; got {args.checkpoint_every}.")
     out = prepare_output_dir(Path(args.out), args.overwrite)
-    x_mixed = read_image(args.xray)
-    rgb_surface = read_image(args.rgb)
+    x_source, rgb_source = open_image(args.xray), open_image(args.rgb)
+    back_source = open_image(args.rgb_back) if args.rgb_back else None
+    side_sources = [open_image(path) for path in args.side or []]
+    if args.mirror_back and back_source is None:
+        raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
+    region: Any = None
     if args.region_mask:
-        region_mask = read_image(args.region_mask)
-        if region_mask.ndim == 3:
+        region = open_image(args.region_mask)
+        if region.ndim == 3:
             raise InputError(f"The region mask {args.region_mask} must be a 2-D image (non-zero = inside).")
     elif args.region:
-        region_mask = region_from_boxes(args.region, x_mixed.shape[:2])
-    else:
-        region_mask = None
-    warning = misalignment_warning(*check_pair(x_mixed, rgb_surface))
-    if warning:
-        warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
-    rgb_back = read_image(args.rgb_back) if args.rgb_back else None
-    if args.mirror_back and rgb_back is None:
-        raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
+        region = BoxRegion(args.region, x_source.shape[:2])
     model = load_model(args.model) if args.model else None
     config = PRESETS[args.preset]() if args.preset else None
     settings = _config_from_args(args)
     resolved = resolve_config(config, model, settings)
-    if region_mask is None and rgb_back is None and resolved.method == "autoencoder" and resolved.training_steps:
+    if region is None and back_source is None and resolved.method == "autoencoder" and resolved.training_steps:
         raise InputError(
             "The auto-encoder needs the region: give it with --region Y0,X0,Y1,X1 or --region-mask MASK.tif "
             "(or --rgb-back for a double-sided panel, or --model with --steps 0)."
         )
-    # Checkpoints go where the final model will be: a crash leaves the latest one in --out.
-    result = run_separation(
-        x_mixed, rgb_surface, region_mask, config, settings, model, args.quiet,
-        rgb_back=rgb_back, mirror_back=args.mirror_back, checkpoint=out / "model.pt",
-        checkpoint_every_s=60 * args.checkpoint_every, side_channels=[read_image(path) for path in args.side or []],
-    )
     inputs = {
         "xray": str(args.xray),
         "rgb": str(args.rgb),
@@ -250,9 +233,69 @@ def command_separate(args: argparse.Namespace) -> int:
         "regions": args.region,
         "model": str(args.model) if args.model else None,
     }
-    write_results(out, result, {"inputs": inputs})
+    files = {"xray": x_source.info, "rgb": rgb_source.info, **({"rgb_back": back_source.info} if back_source else {})}
+    files |= {f"side_channel_{i + 1}": side.info for i, side in enumerate(side_sources)}
+    if is_large(x_source.shape):
+        return separate_painting(args, out, x_source, rgb_source, back_source, side_sources, region, config, settings, model, {"inputs": inputs, "input_files": files})
+    x_mixed, rgb_surface = np.asarray(x_source), np.asarray(rgb_source)
+    warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
+    if warning:
+        warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
+    # Checkpoints go where the final model will be: a crash leaves the latest one in --out.
+    result = run_separation(
+        x_mixed, rgb_surface, None if region is None else np.asarray(region), config, settings, model, args.quiet,
+        rgb_back=None if back_source is None else np.asarray(back_source), mirror_back=args.mirror_back,
+        checkpoint=out / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
+        side_channels=[np.asarray(side) for side in side_sources],
+    )
+    write_results(out, result, {"inputs": inputs, "input_files": files})
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
+    return 0
+
+
+def separate_painting(
+    args: argparse.Namespace,
+    out: Path,
+    x_source: ImageSource,
+    rgb_source: ImageSource,
+    back_source: ImageSource | None,
+    side_sources: list[ImageSource],
+    region: Any,
+    config: SeparationConfig | None,
+    settings: dict[str, Any],
+    model: TrainedModel | None,
+    record: dict[str, Any],
+) -> int:
+    """``separate`` on an image too large for memory (is_large): trained on the area around the region
+    (or the central area), then applied tile by tile into --out, as the widget's whole-painting path."""
+    shape = check_sources(x_source, rgb_source, back_source, side_sources)
+    area = painting_area(shape, region, back_source is not None)
+    warning = misalignment_warning(*map(missing_filled, check_pair(np.asarray(x_source[area]), np.asarray(rgb_source[area]))))
+    if warning:
+        warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
+    stop = threading.Event()
+    started = time.perf_counter()
+    steps = iter_separate_painting(
+        x_source, rgb_source, out, region_mask=region, rgb_back_source=back_source, mirror_back=args.mirror_back,
+        side_sources=side_sources, config=config, model=model, stop=stop, area=area, pyramid=False,
+        provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=out / "model.pt",
+        checkpoint_every_s=60 * args.checkpoint_every, **settings,
+    )
+    with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
+        result = drive(steps, None if args.quiet else bar)
+    record |= result.provenance() | {"timings_s": {"total_s": time.perf_counter() - started}, "shape": list(shape)}
+    if result.area_result is not None:
+        record["loss_history"] = result.model.loss_history
+    atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
+    if result.paths is None:
+        raise InputError(
+            f"Stopped before the whole painting was separated; the model is saved in {out / 'model.pt'} "
+            "(xraysep apply applies it to the painting)."
+        )
+    if not args.quiet:
+        print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out} (trained on the area "
+              f"{record['training_area']}, applied tile by tile)", file=sys.stderr)
     return 0
 
 
@@ -268,6 +311,7 @@ def command_apply(args: argparse.Namespace) -> int:
     back_source = open_image(args.rgb_back) if args.rgb_back else None
     side_sources = [open_image(path) for path in args.side or []]
     device = args.device or "auto"
+    files = {"xray": x_source.info, "rgb": rgb_source.info, **({"rgb_back": back_source.info} if back_source else {})}
     provenance = {
         "applied_model": str(args.model),
         "settings": model.config.to_dict(),
@@ -278,6 +322,7 @@ def command_apply(args: argparse.Namespace) -> int:
             "xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None,
             "side_channels": [str(path) for path in args.side or []],
         },
+        "input_files": files | {f"side_channel_{i + 1}": side.info for i, side in enumerate(side_sources)},
         "mirror_back": args.mirror_back,
     }
     started = time.perf_counter()
@@ -303,7 +348,7 @@ def command_apply(args: argparse.Namespace) -> int:
             model, x_source, rgb_source, out, rgb_back_source=back_source, mirror_back=args.mirror_back,
             side_sources=side_sources, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
         )
-        with stop_on_first_interrupt(stop), ProgressBar() as bar:
+        with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
             paths = drive(tiles, None if args.quiet else bar)
         if paths is None:
             raise InputError("Stopped before every tile was done; no result was written.")
@@ -420,8 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     separate_cmd = commands.add_parser("separate", help="separate a mixed X-ray given the surface photograph")
-    separate_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF (grayscale, 8/16-bit or float)")
-    separate_cmd.add_argument("rgb", type=Path, help="surface RGB TIFF, registered to the X-ray")
+    separate_cmd.add_argument("xray", type=Path, help="mixed X-ray: TIFF (any compression), PNG or DICOM; grayscale, 8/16-bit or float")
+    separate_cmd.add_argument("rgb", type=Path, help="surface photograph (TIFF, JPEG or PNG), registered to the X-ray")
     region = separate_cmd.add_mutually_exclusive_group()
     region.add_argument(
         "--region-mask", type=Path,
@@ -463,8 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
         "apply", help="apply a trained model to a whole painting, tile by tile (bounded memory)"
     )
     apply_cmd.add_argument("model", type=Path, help="model.pt from a separate run")
-    apply_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF of the whole painting (uncompressed: memory-mapped)")
-    apply_cmd.add_argument("rgb", type=Path, help="surface RGB TIFF, registered to the X-ray")
+    apply_cmd.add_argument("xray", type=Path, help="mixed X-ray of the whole painting (a TIFF is read tile by tile)")
+    apply_cmd.add_argument("rgb", type=Path, help="surface photograph, registered to the X-ray")
     apply_cmd.add_argument("--out", required=True, type=Path, help="folder for the results (must be new or empty)")
     apply_cmd.add_argument("--overwrite", action="store_true", help="replace results in a non-empty --out")
     apply_cmd.add_argument("--rgb-back", type=Path, metavar="BACK", help="double-sided panel: the back side's photograph")
@@ -485,8 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     align_cmd = commands.add_parser(
         "align", help="register the photograph to the X-ray and resample it onto the X-ray's grid (any pixel size)"
     )
-    align_cmd.add_argument("xray", type=Path, help="mixed X-ray TIFF (the reference)")
-    align_cmd.add_argument("rgb", type=Path, help="photograph TIFF to align (any size and pixel size)")
+    align_cmd.add_argument("xray", type=Path, help="mixed X-ray (the reference): TIFF, PNG or DICOM")
+    align_cmd.add_argument("rgb", type=Path, help="photograph to align (any size and pixel size): TIFF, JPEG or PNG")
     align_cmd.add_argument("--out", required=True, type=Path, help="the aligned photograph (TIFF, the X-ray's size)")
     align_cmd.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     align_cmd.add_argument(

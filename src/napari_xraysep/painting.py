@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from .core.engine import StopFlag, TrainingProgress
 from .core.errors import InputError, OutputError
 from .core.separation import resolve_config
 from .core.streaming import TileProgress, check_sources, iter_apply, tile_count
-from .io import result_tiffs
+from .io import TiffWindow, result_tiffs
 
 # Above this many pixels an image is treated as a whole painting: trained on the area around the
 # region, applied tile by tile to files, shown as a pyramid (below it, everything stays in memory).
@@ -35,7 +36,12 @@ LARGE_IMAGE_PIXELS = 36_000_000
 # network sees the surface around the hidden design too.
 AREA_MARGIN = 512
 # Without a region, a method that needs none trains on a central square of at most this side.
-CENTRAL_AREA = 4096
+CENTRAL_AREA = 1536
+# The training area holds at most this many pixels (the colour map's fit takes about 1 kB a
+# pixel): a larger region is trained on its middle part.
+MAX_TRAINING_PIXELS = 1536 * 1536
+# The region's bounds are found reading this many rows of its mask at a time.
+MASK_ROWS = 1024
 # Pyramid levels stop once the longer side is at most this (a screenful).
 PYRAMID_SMALLEST = 1024
 PYRAMID_FOLDER = "pyramid"
@@ -45,17 +51,60 @@ def is_large(shape: Sequence[int]) -> bool:
     return math.prod(shape[:2]) > LARGE_IMAGE_PIXELS
 
 
-def training_area(region_mask: np.ndarray, margin: int | None = None) -> tuple[slice, slice]:
-    """Rows and columns of the region's bounding box grown by ``margin`` (default AREA_MARGIN) or its
-    own size, whichever is larger, on every side, clipped to the image: the part training reads."""
-    margin = AREA_MARGIN if margin is None else margin
-    rows, cols = np.flatnonzero(region_mask.any(axis=1)), np.flatnonzero(region_mask.any(axis=0))
-    if rows.size == 0:
+def region_bounds(region_mask: Any) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1), end exclusive, of the non-zero pixels of an (H, W) mask — an array or a lazy
+    source, read MASK_ROWS rows at a time. Raises InputError if it is empty."""
+    height, width = region_mask.shape[:2]
+    rows, cols = np.zeros(height, bool), np.zeros(width, bool)
+    for top in range(0, height, MASK_ROWS):
+        strip = np.asarray(region_mask[top : top + MASK_ROWS]).astype(bool)
+        rows[top : top + strip.shape[0]] = strip.any(axis=1)
+        cols |= strip.any(axis=0)
+    if not rows.any():
         raise InputError("The region is empty: draw it over the hidden design.")
-    (y0, y1), (x0, x1) = (rows[0], rows[-1] + 1), (cols[0], cols[-1] + 1)
+    (y0, y1), (x0, x1) = np.flatnonzero(rows)[[0, -1]], np.flatnonzero(cols)[[0, -1]]
+    return int(y0), int(x0), int(y1) + 1, int(x1) + 1
+
+
+def training_area(region_mask: Any, margin: int | None = None, max_pixels: int | None = None) -> tuple[slice, slice]:
+    """Rows and columns of the region's bounding box grown by ``margin`` (default AREA_MARGIN) or its
+    own size, whichever is larger, on every side, clipped to the image: the part training reads. An
+    area of more than ``max_pixels`` (default MAX_TRAINING_PIXELS) is cut down, about the region's
+    centre and in its proportions, with a warning, so that training fits in memory."""
+    margin = AREA_MARGIN if margin is None else margin
+    max_pixels = MAX_TRAINING_PIXELS if max_pixels is None else max_pixels
+    y0, x0, y1, x1 = region_bounds(region_mask)
     grow_y, grow_x = max(margin, y1 - y0), max(margin, x1 - x0)
-    height, width = region_mask.shape
-    return slice(max(0, y0 - grow_y), min(height, y1 + grow_y)), slice(max(0, x0 - grow_x), min(width, x1 + grow_x))
+    height, width = region_mask.shape[:2]
+    rows, cols = slice(max(0, y0 - grow_y), min(height, y1 + grow_y)), slice(max(0, x0 - grow_x), min(width, x1 + grow_x))
+    pixels = (rows.stop - rows.start) * (cols.stop - cols.start)
+    if pixels > max_pixels:
+        shrink = math.sqrt(max_pixels / pixels)
+        rows, cols = (
+            _centred(start, stop, centre, shrink)
+            for start, stop, centre in ((rows.start, rows.stop, (y0 + y1) // 2), (cols.start, cols.stop, (x0 + x1) // 2))
+        )
+        warnings.warn(
+            f"The region and its surroundings are too large to train on at once; training on their middle "
+            f"{rows.stop - rows.start}×{cols.stop - cols.start} pixels (rows {rows.start}–{rows.stop}, columns "
+            f"{cols.start}–{cols.stop}).",
+            UserWarning,
+            stacklevel=2,
+        )
+    return rows, cols
+
+
+def _centred(start: int, stop: int, centre: int, shrink: float) -> slice:
+    """``shrink`` of [start, stop) as a window about ``centre``, kept inside [start, stop)."""
+    length = max(1, int((stop - start) * shrink))
+    first = min(max(start, centre - length // 2), stop - length)
+    return slice(first, first + length)
+
+
+def painting_area(shape: Sequence[int], region_mask: Any = None, double_sided: bool = False) -> tuple[slice, slice]:
+    """Where a whole painting is trained: around the region (:func:`training_area`), or, for a
+    double-sided panel or without a region, in the middle (:func:`central_area`)."""
+    return training_area(region_mask) if region_mask is not None and not double_sided else central_area(shape)
 
 
 def central_area(shape: Sequence[int], side: int | None = None) -> tuple[slice, slice]:
@@ -106,11 +155,12 @@ def iter_apply_to_folder(
     return paths
 
 
-def halve(image: Any, rows_per_block: int = 2048) -> np.ndarray:
+def halve(image: Any, rows_per_block: int = 2048, out: Any = None) -> Any:
     """The 2×2 block mean of an (H, W) image (an odd last row or column is averaged alone), read in
-    strips of rows so that only a strip is in memory."""
+    strips of rows so that only a strip is in memory; written into ``out`` (an array of the half
+    size, e.g. a :class:`TiffWindow`) if given, else into a new float32 array."""
     height, width = image.shape
-    out = np.empty(((height + 1) // 2, (width + 1) // 2), np.float32)
+    out = np.empty(((height + 1) // 2, (width + 1) // 2), np.float32) if out is None else out
     for top in range(0, height, rows_per_block):
         strip = np.asarray(image[top : top + rows_per_block], dtype=np.float64)
         if strip.shape[0] % 2:
@@ -128,11 +178,15 @@ def write_pyramid(path: Path, folder: Path, smallest: int | None = None) -> list
     smallest = PYRAMID_SMALLEST if smallest is None else smallest
     try:
         folder.mkdir(exist_ok=True)
-        level, written = tifffile.memmap(path, mode="r"), []
+        # Read strip by strip through a map made per access: a long-lived one would keep the whole
+        # full-resolution file resident by the end.
+        level, written = TiffWindow(path), []
         while max(level.shape) > smallest:
-            level = halve(level)
             written.append(folder / f"{path.stem}.{len(written) + 1}.tif")
-            tifffile.imwrite(written[-1], level)
+            half = ((level.shape[0] + 1) // 2, (level.shape[1] + 1) // 2)
+            tifffile.memmap(written[-1], shape=half, dtype=np.float32).flush()
+            halve(level, out=TiffWindow(written[-1], writable=True))
+            level = TiffWindow(written[-1])
     except OSError as error:
         raise OutputError(f"Could not write the overview levels to {folder}: {error.strerror or error}.") from error
     return written
@@ -186,28 +240,36 @@ def iter_separate_painting(
     provenance: dict[str, Any] | None = None,
     checkpoint: Path | None = None,
     checkpoint_every_s: float = 300.0,
+    pyramid: bool = True,
+    area: tuple[slice, slice] | None = None,
     **settings: Any,
 ) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
     """Train on the area around ``region_mask`` (without a region — a double-sided panel, or the colour
     map, which needs none — on the central area, :func:`central_area`), save the model to
     ``out/model.pt`` (nothing is lost if the application fails), then apply it to the whole painting
-    into ``out`` with a pyramid. ``config``, ``checkpoint`` and the ``settings`` are as for
-    :func:`iter_separate`; with 0 steps a ``model`` is only applied. A stop during training ends the run after the area's separation (the whole
-    painting can be done later with the saved model)."""
+    into ``out`` (with a pyramid unless ``pyramid`` is False). ``area`` is the training area if already
+    chosen (:func:`painting_area`). ``region_mask`` may be lazy (a mask
+    file's :class:`~napari_xraysep.io.ImageSource`, a :class:`~napari_xraysep.core.data.BoxRegion`):
+    only its bounds and the area are read. ``config``, ``checkpoint`` and the ``settings`` are as for
+    :func:`iter_separate`; with 0 steps a ``model`` is only applied. A stop during training ends the
+    run after the area's separation (the whole painting can be done later with the saved model)."""
     side_sources = side_list(side_sources)
     shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
+    if region_mask is not None and tuple(region_mask.shape) != tuple(shape):
+        raise InputError(
+            f"The region mask is {'×'.join(map(str, region_mask.shape))} but the images are {'×'.join(map(str, shape))}."
+        )
     resolved = resolve_config(config, model, settings)
     training = resolved.training_steps > 0
     area_result = None
-    area = (slice(0, shape[0]), slice(0, shape[1]))
     if training:
-        area = training_area(region_mask) if region_mask is not None and rgb_back_source is None else central_area(shape)
+        area = area or painting_area(shape, region_mask, rgb_back_source is not None)
 
         def crop(source: Any) -> np.ndarray | None:
             return None if source is None else np.asarray(source[area])
 
         area_result = yield from iter_separate(
-            crop(x_source), crop(rgb_source), None if region_mask is None else region_mask[area],
+            crop(x_source), crop(rgb_source), crop(region_mask),
             rgb_back=crop(rgb_back_source), mirror_back=mirror_back, side_channels=[crop(s) for s in side_sources],
             config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
             **settings,
@@ -218,10 +280,12 @@ def iter_separate_painting(
             return PaintingResult(model, area, area_result, None, out)
     elif model is None:
         raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
+    else:
+        area = (slice(0, shape[0]), slice(0, shape[1]))
     record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
     paths = yield from iter_apply_to_folder(
         model, x_source, rgb_source, out, rgb_back_source=rgb_back_source, mirror_back=mirror_back,
         side_sources=side_sources, device=resolved.device, stop=stop,
-        provenance=json.loads(json.dumps(record, default=str)), pyramid=True,
+        provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid,
     )
     return PaintingResult(model, area, area_result, paths, out)

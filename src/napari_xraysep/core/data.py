@@ -4,6 +4,10 @@ The network works on values in about [0, 1]; conservators work in their X-ray's 
 affine :class:`Normalisation` per image carries values there and back. Because the mixture is
 additive (``x = x1 + x2``), the offset of the X-ray is shared evenly between the two components
 when mapping back, so ``x1 + x2 == x`` holds in the user's units too.
+
+Pixels that are NaN or infinite (the border of a flat-fielded or stitched mosaic) are *missing*:
+they take no part in the normalisation or the training, are filled with :data:`MISSING_FILL` (unit
+range) for the forward pass, and are NaN in every result.
 """
 
 from __future__ import annotations
@@ -17,6 +21,38 @@ import numpy as np
 
 from .errors import InputError
 
+# Robust intensity range: these percentiles of an image's values map to 0 and 1 (see robust_range).
+LOW_PERCENTILE, HIGH_PERCENTILE = 0.5, 99.5
+# The percentiles are estimated on a regular sample of at most this many values.
+RANGE_SAMPLE = 1_000_000
+# What a missing pixel reads as in unit range, for the forward pass only (its results are NaN).
+MISSING_FILL = 0.5
+
+
+def robust_range(values: Any, valid: np.ndarray | None = None) -> tuple[float, float]:
+    """The intensity range an image's signal spans: the LOW_PERCENTILE and HIGH_PERCENTILE
+    percentiles (0.5 % and 99.5 %) of its finite values (where ``valid``), leaving out the values
+    equal to the exact minimum or maximum — clipped pixels: dead or hot pixels, a saturated or
+    unexposed border — so that neither a few outliers nor a large clipped area can flatten the
+    signal into a sliver of [0, 1]. If nothing is left (a two-level image), all finite values count.
+    Estimated on a regular sample of at most RANGE_SAMPLE values. Raises InputError if no value is
+    finite.
+    """
+    values = np.asarray(values)
+    if valid is not None:
+        values = values[np.broadcast_to(valid.reshape(valid.shape + (1,) * (values.ndim - valid.ndim)), values.shape)]
+    values = values.reshape(-1)
+    values = values[:: max(1, values.size // RANGE_SAMPLE)].astype(np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise InputError("The image has no finite pixel value (every pixel is NaN or infinite).")
+    lowest, highest = values.min(), values.max()
+    inner = values[(values > lowest) & (values < highest)]
+    low, high = np.percentile(inner if inner.size else values, [LOW_PERCENTILE, HIGH_PERCENTILE])
+    if not high > low:  # few distinct values: the whole range
+        low, high = lowest, highest
+    return float(low), float(high)
+
 
 @dataclass(frozen=True)
 class Normalisation:
@@ -26,9 +62,11 @@ class Normalisation:
     scale: float
 
     @classmethod
-    def fit(cls, image: np.ndarray) -> Normalisation:
-        """Min–max of ``image`` (the whole dynamic range, so every pixel lands in [0, 1])."""
-        low, high = float(np.min(image)), float(np.max(image))
+    def fit(cls, image: np.ndarray, valid: np.ndarray | None = None) -> Normalisation:
+        """The robust range of ``image``'s values (where ``valid``, (H, W) bool) mapped to [0, 1]
+        (:func:`robust_range`): the signal fills about [0, 1], outliers and clipped pixels land
+        outside it. Models saved before 0.3 stored min–max normalisations; they apply as stored."""
+        low, high = robust_range(image, valid)
         return cls(offset=low, scale=(high - low) if high > low else 1.0)
 
     def to_unit(self, image: np.ndarray) -> np.ndarray:
@@ -57,6 +95,8 @@ class SeparationInputs:
     # Extra registered maps (infrared, XRF element maps) read by E_r after the RGB: rgb_surface is
     # then (3 + k, H, W); each map has its own normalisation.
     side_normalisations: tuple[Normalisation, ...] = ()
+    # (H, W) bool, False where a pixel is missing (NaN or infinite in any input); None: none is.
+    valid: np.ndarray | None = None
 
     @property
     def double_sided(self) -> bool:
@@ -78,21 +118,31 @@ def check_dtype(dtype: np.dtype, what: str) -> None:
         raise InputError(f"The {what} has pixel type {dtype}; expected 8/16-bit integers or floats.")
 
 
-def check_finite(image: np.ndarray, what: str) -> None:
-    """No NaN or infinite pixel (integers are always finite)."""
-    if np.issubdtype(image.dtype, np.floating):
-        bad = int(np.count_nonzero(~np.isfinite(image)))
-        if bad:
-            raise InputError(
-                f"The {what} contains {bad} NaN or infinite pixel(s); fill or crop them before separating."
-            )
+def finite_pixels(image: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels whose every channel is finite ((H, W) or (H, W, C) ``image``)."""
+    image = np.asarray(image)
+    if not np.issubdtype(image.dtype, np.floating):
+        return np.ones(image.shape[:2], dtype=bool)
+    finite = np.isfinite(image)
+    return finite.all(axis=-1) if image.ndim == 3 else finite
+
+
+def missing_filled(image: np.ndarray) -> np.ndarray:
+    """``image`` with its NaN or infinite values replaced by the median of the finite ones: for
+    measurements that cannot skip pixels (the alignment check's Fourier transform)."""
+    image = np.asarray(image)
+    finite = np.isfinite(image) if np.issubdtype(image.dtype, np.floating) else None
+    if finite is None or finite.all():
+        return image
+    return np.where(finite, image, np.median(image[finite]) if finite.any() else 0.0)
 
 
 def _check_numeric(image: np.ndarray, what: str) -> None:
     check_dtype(image.dtype, what)
     if image.size == 0:
         raise InputError(f"The {what} is empty (shape {_describe(image.shape)}).")
-    check_finite(image, what)
+    if not finite_pixels(image).any():
+        raise InputError(f"Every pixel of the {what} is NaN or infinite (missing); there is nothing to separate.")
 
 
 def check_xray_shape(shape: Sequence[int]) -> None:
@@ -123,9 +173,10 @@ def check_xray(x_mixed: np.ndarray) -> np.ndarray:
     x_mixed = np.asarray(x_mixed)
     check_xray_shape(x_mixed.shape)
     _check_numeric(x_mixed, "mixed X-ray")
-    if float(np.min(x_mixed)) == float(np.max(x_mixed)):
+    values = x_mixed[finite_pixels(x_mixed)]
+    if float(np.min(values)) == float(np.max(values)):
         raise InputError(
-            f"The mixed X-ray is constant (every pixel is {np.min(x_mixed)}); there is nothing to separate."
+            f"The mixed X-ray is constant (every pixel is {np.min(values)}); there is nothing to separate."
         )
     return x_mixed
 
@@ -183,14 +234,14 @@ def check_region(region_mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return region_mask
 
 
-def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> np.ndarray:
-    """Union of ``(y0, x0, y1, x1)`` rectangles (end exclusive), clipped to the image.
+def clip_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """``(y0, x0, y1, x1)`` rectangles (end exclusive) rounded and clipped to an image of ``shape``.
 
     A box partly outside is clipped with a warning; one wholly outside, or empty, is an error,
     because silently dropping it would train on a region the user did not mean.
     """
     height, width = shape
-    mask = np.zeros(shape, dtype=bool)
+    clipped = []
     for box in boxes:
         if len(box) != 4:
             raise InputError(f"A region box needs four numbers Y0,X0,Y1,X1; got {list(box)}.")
@@ -207,10 +258,41 @@ def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) 
                 f"The region box {y0},{x0},{y1},{x1} reaches outside the {height}×{width} image; "
                 f"clipped to {cy0},{cx0},{cy1},{cx1}.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        mask[cy0:cy1, cx0:cx1] = True
+        clipped.append((cy0, cx0, cy1, cx1))
+    if not clipped:
+        raise InputError("No region box given.")
+    return clipped
+
+
+def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> np.ndarray:
+    """Union of ``(y0, x0, y1, x1)`` rectangles (end exclusive), clipped to the image, as an (H, W)
+    bool mask (see :func:`clip_boxes`; :class:`BoxRegion` is the same, computed per block)."""
+    mask = np.zeros(shape, dtype=bool)
+    for y0, x0, y1, x1 in clip_boxes(boxes, shape):
+        mask[y0:y1, x0:x1] = True
     return check_region(mask, shape)
+
+
+class BoxRegion:
+    """The mask of :func:`region_from_boxes` as a lazy (H, W) bool array: ``region[rows, cols]``
+    computes only that block (a whole painting's mask would take a byte a pixel)."""
+
+    def __init__(self, boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> None:
+        self.boxes, self.shape, self.dtype, self.ndim = clip_boxes(boxes, shape), tuple(shape), np.dtype(bool), 2
+
+    def __getitem__(self, index: slice | tuple[slice, slice]) -> np.ndarray:
+        index = (index if isinstance(index, tuple) else (index,)) + (slice(None),) * 2
+        rows, cols = (range(*i.indices(n)) for i, n in zip(index[:2], self.shape))
+        ys, xs = np.asarray(rows)[:, None], np.asarray(cols)[None, :]
+        block = np.zeros((len(rows), len(cols)), dtype=bool)
+        for y0, x0, y1, x1 in self.boxes:
+            block |= (ys >= y0) & (ys < y1) & (xs >= x0) & (xs < x1)
+        return block
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self[:, :], dtype=dtype)
 
 
 def check_side_shape(side_shape: Sequence[int], shape: Sequence[int], index: int) -> None:
@@ -270,6 +352,10 @@ def prepare_inputs(
 ) -> SeparationInputs:
     """Validate the user's arrays and bring them to unit range (float32, channels first for RGB).
 
+    Pixels that are NaN or infinite in any image are missing (``valid`` is False there): left out of
+    the normalisations and of the region, filled with MISSING_FILL. Raises InputError when no pixel,
+    or no pixel of the region, has data.
+
     ``rgb_back`` makes it a double-sided panel (``mirror_back`` if that photograph was taken from
     behind); both photographs share one normalisation, since one encoder reads both.
     ``side_channels`` are extra registered maps the surface encoder reads after the RGB.
@@ -290,6 +376,18 @@ def prepare_inputs(
             "separation needs; use a larger area or a smaller patch/crop size."
         )
     region = None if region_mask is None else check_region(region_mask, x_mixed.shape)
+    valid = finite_pixels(x_mixed) & finite_pixels(rgb_surface)
+    for other in ([] if back is None else [back]) + sides:
+        valid &= finite_pixels(other)
+    if not valid.any():
+        raise InputError("No pixel has a finite value in every image (X-ray, photograph, side channels); nothing to separate.")
+    if region is not None:
+        if not (region & valid).any():
+            raise InputError(
+                "The region holds only missing pixels (NaN or infinite in the X-ray or the photograph); "
+                "draw it where the images have data."
+            )
+        region = region & valid
     if region is not None and region.all() and back is None:
         warnings.warn(
             "The region covers the whole image, so the labeled surface X-ray is just the grayscale "
@@ -297,22 +395,33 @@ def prepare_inputs(
             UserWarning,
             stacklevel=2,
         )
-    x_norm = x_normalisation or Normalisation.fit(x_mixed)
-    rgb_norm = rgb_normalisation or Normalisation.fit(rgb_surface if back is None else np.stack([rgb_surface, back]))
-    side_norms = tuple(side_normalisations) if side_normalisations is not None else tuple(Normalisation.fit(s) for s in sides)
+    x_norm = x_normalisation or Normalisation.fit(x_mixed, valid)
+    rgb_norm = rgb_normalisation or Normalisation.fit(
+        rgb_surface[valid] if back is None else np.stack([rgb_surface[valid], back[valid]])
+    )
+    side_norms = tuple(side_normalisations) if side_normalisations is not None else tuple(Normalisation.fit(s, valid) for s in sides)
+    missing = None if valid.all() else ~valid
+
+    def unit(normalisation: Normalisation, image: np.ndarray) -> np.ndarray:
+        """Unit range, missing pixels filled (MISSING_FILL) for the forward pass."""
+        scaled = normalisation.to_unit(image)
+        if missing is not None:
+            scaled[missing] = MISSING_FILL
+        return scaled
 
     def channels_first(rgb: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.moveaxis(rgb_norm.to_unit(rgb), -1, 0))
+        return np.ascontiguousarray(np.moveaxis(unit(rgb_norm, rgb), -1, 0))
 
     surface = channels_first(rgb_surface)
     if sides:
-        surface = np.concatenate([surface, np.stack([n.to_unit(s) for n, s in zip(side_norms, sides)])])
+        surface = np.concatenate([surface, np.stack([unit(n, s) for n, s in zip(side_norms, sides)])])
     return SeparationInputs(
-        x_mixed=x_norm.to_unit(x_mixed),
+        x_mixed=unit(x_norm, x_mixed),
         rgb_surface=surface,
         region_mask=region,
         x_normalisation=x_norm,
         rgb_normalisation=rgb_norm,
         rgb_back=None if back is None else channels_first(back),
         side_normalisations=side_norms,
+        valid=None if missing is None else valid,
     )

@@ -20,7 +20,7 @@ import torch
 
 from .colourmap import ColourMap, FitSettings, fit_colour_map, sample_index, set_constant
 from .config import SeparationConfig
-from .data import Normalisation, SeparationInputs
+from .data import MISSING_FILL, Normalisation, SeparationInputs
 from .errors import InputError, TrainingError
 from .labeled import labeled_surface_xray
 from .losses import double_sided_loss, separation_loss, warm_start_loss
@@ -198,7 +198,8 @@ class Objective:
     """What a run fits: the images cropped together, how a crop feeds the network, and the loss.
 
     ``stack`` is (N, C, H, W): N same-sized images of C channels (photograph(s), X-ray, labels);
-    ``rgb_channels`` and ``double_sided`` say how the first channels enter the network.
+    ``rgb_channels`` and ``double_sided`` say how the first channels enter the network; ``valid``
+    (H, W), if given, marks the pixels a training crop may contain (missing pixels are left out).
     """
 
     name: str
@@ -206,6 +207,7 @@ class Objective:
     rgb_channels: int
     double_sided: bool
     loss: LossFunction
+    valid: np.ndarray | None = None  # (H, W) bool: crops are drawn only where every pixel is valid
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -230,7 +232,7 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
     surface = colour_map_surface(inputs, config) if config.label_match == "colour_map" else None
     label = labeled_surface_xray(
         inputs.x_mixed, inputs.rgb_surface[:3], inputs.region_mask, config.label_match,
-        side_maps=inputs.rgb_surface[3:], surface_estimate=surface,
+        side_maps=inputs.rgb_surface[3:], surface_estimate=surface, valid=inputs.valid,
     )
 
     def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
@@ -246,7 +248,7 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
         )
 
     stack = np.concatenate([inputs.rgb_surface, inputs.x_mixed[None], label[None]])[None]
-    return Objective("concealed", stack, c, False, loss)
+    return Objective("concealed", stack, c, False, loss, inputs.valid)
 
 
 def colour_map_surface(inputs: SeparationInputs, config: SeparationConfig) -> np.ndarray:
@@ -266,7 +268,7 @@ def double_sided_objective(inputs: SeparationInputs, config: SeparationConfig) -
         return double_sided_loss(batch[:, :c], batch[:, c : 2 * c], batch[:, 2 * c : 2 * c + 1], outputs, config.loss_norm)
 
     stack = np.concatenate([inputs.rgb_surface, inputs.rgb_back, inputs.x_mixed[None]])[None]
-    return Objective("double_sided", stack, c, True, loss)
+    return Objective("double_sided", stack, c, True, loss, inputs.valid)
 
 
 def warm_start_objective(
@@ -290,16 +292,39 @@ def objective_for(inputs: SeparationInputs, config: SeparationConfig) -> Objecti
     return double_sided_objective(inputs, config) if inputs.double_sided else concealed_objective(inputs, config)
 
 
-def _batch_sampler(config: SeparationConfig, images: int, shape: tuple[int, int], rng: np.random.Generator):
+def whole_windows(valid: np.ndarray, size: int) -> np.ndarray:
+    """(H − size + 1, W − size + 1) bool: True at the corners of ``size``×``size`` windows of
+    ``valid`` (H, W) whose every pixel is True (a summed-area table of the missing pixels)."""
+    table = np.pad(np.cumsum(np.cumsum(~valid, axis=0, dtype=np.int64), axis=1), ((1, 0), (1, 0)))
+    missing = table[size:, size:] - table[:-size, size:] - table[size:, :-size] + table[:-size, :-size]
+    return missing == 0
+
+
+def _batch_sampler(
+    config: SeparationConfig, images: int, shape: tuple[int, int], rng: np.random.Generator, valid: np.ndarray | None = None
+):
     """Endless (corners, size) batches, corners (image, y, x): random crops (fast) or the shuffled
-    patch grid of every image (paper)."""
+    patch grid of every image (paper). With ``valid`` (one image), only crops free of missing
+    pixels; InputError if there is none."""
+    size = min(config.crop_size, *shape) if config.mode == "fast" else config.patch_size
+    allowed = None if valid is None else whole_windows(valid, size)
+    if allowed is not None and not allowed.any():
+        raise InputError(
+            f"Every {size}×{size} crop of the image holds missing (NaN or infinite) pixels, so the auto-encoder "
+            "cannot train; crop the images to where they have data, or use the colour map (the default)."
+        )
+    if config.mode == "fast" and allowed is not None:
+        corners = np.argwhere(allowed)
+        while True:
+            yield np.concatenate([np.zeros((config.batch_size, 1), int), corners[rng.integers(0, len(corners), config.batch_size)]], axis=1), size
     if config.mode == "fast":
-        size = min(config.crop_size, *shape)
         while True:
             # One image draws no index, so single-image runs keep the random stream they always had.
             which = rng.integers(0, images, size=config.batch_size) if images > 1 else np.zeros(config.batch_size, int)
             yield np.concatenate([which[:, None], random_corners(rng, shape, size, config.batch_size)], axis=1), size
     grid = patch_grid(shape, config.patch_size, config.patch_stride)
+    if allowed is not None:
+        grid = grid[allowed[grid[:, 0], grid[:, 1]]]
     grid = np.concatenate([np.repeat(np.arange(images), len(grid))[:, None], np.tile(grid, (images, 1))], axis=1)
     while True:
         order = rng.permutation(len(grid))
@@ -379,6 +404,8 @@ def fit_colour_map_model(
 
     rgb, back, x = tensor(inputs.rgb_surface), tensor(inputs.rgb_back), tensor(inputs.x_mixed[None])
     region = None if inputs.region_mask is None or inputs.double_sided else tensor(inputs.region_mask[None])
+    # Missing pixels get no weight in the fit and no say in the level (set_constant's sample).
+    valid = torch.ones_like(x, dtype=torch.bool) if inputs.valid is None else tensor(inputs.valid[None])
     settings = FitSettings(
         steps=config.training_steps,
         passes=config.passes,
@@ -390,7 +417,7 @@ def fit_colour_map_model(
         robust=config.robust,
         seed=config.seed,
     )
-    solves = fit_colour_map(network, rgb, x, settings, rgb_back=back, region=region)
+    solves = fit_colour_map(network, rgb, x, settings, rgb_back=back, region=region, valid=valid)
     total, started = settings.steps, time.perf_counter()
     last_good = _snapshot(network)
     with torch.no_grad():
@@ -422,13 +449,13 @@ def fit_colour_map_model(
             model.loss_history.append(progress.losses)
             preview = None
             if config.preview_every and (step % config.preview_every == 0 or step == total):
-                set_constant(network, rgb, x, sample_index(torch.ones_like(x, dtype=torch.bool), config.seed), back)
+                set_constant(network, rgb, x, sample_index(valid, config.seed), back)
                 preview = predict(model, inputs, device=device)
             elapsed = time.perf_counter() - started
             yield TrainingProgress(step, total, progress.losses, elapsed, elapsed / step * (total - step), preview)
         solves.close()
         # The fit sets the level of x̂1 when it completes; stopped early, it is set here.
-        set_constant(network, rgb, x, sample_index(torch.ones_like(x, dtype=torch.bool), config.seed), back)
+        set_constant(network, rgb, x, sample_index(valid, config.seed), back)
     return model
 
 
@@ -458,7 +485,8 @@ def fit(
 
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
     batches = _batch_sampler(
-        config, len(objective.stack), objective.shape, np.random.default_rng([config.seed, model.steps_trained])
+        config, len(objective.stack), objective.shape, np.random.default_rng([config.seed, model.steps_trained]),
+        objective.valid,
     )
     total, started = config.training_steps, time.perf_counter()
     steps_before, history_before = model.steps_trained, len(model.loss_history)
@@ -520,7 +548,8 @@ def predict(
     """x̂1, x̂2, x̂ and the weave for the whole image: tiled (every method; tiles equal a whole-image
     pass), or patch-averaged for the auto-encoder in the paper's mode.
 
-    Double-sided inputs (a back side's photograph) use the double-sided model.
+    Double-sided inputs (a back side's photograph) use the double-sided model. Missing pixels
+    (``inputs.valid`` False) are NaN in every output.
     """
     device = device or resolve_device(model.config.device)
     network = model.network.to(device).eval()
@@ -532,6 +561,8 @@ def predict(
         out = _predict_patch_average(decode, stack, model.config, device)
     else:
         out = _predict_tiled(decode, stack, model.config.tile_size, network.receptive_radius, device)
+    if inputs.valid is not None:
+        out[:, ~inputs.valid] = np.nan
     return Components(x1_hat=out[0], x2_hat=out[1], x_hat=out[2], weave=out[3])
 
 
@@ -556,16 +587,25 @@ def decoder(network: Separator, double_sided: bool) -> Decoder:
 BlockReader = Callable[[tuple[slice, slice]], np.ndarray]
 
 
+def decode_block(decode: Decoder, block: np.ndarray, device: torch.device) -> np.ndarray:
+    """(4, h, w) x̂1, x̂2, x̂, weave of a (C, h, w) unit-range block. Missing pixels (NaN or infinite
+    in any channel) are read as MISSING_FILL, as in training, and are NaN in every output."""
+    block = np.array(block, dtype=np.float32)
+    missing = ~np.isfinite(block).all(axis=0)
+    block[:, missing] = MISSING_FILL
+    decoded = decode(torch.from_numpy(block)[None].to(device))[0].cpu().numpy()
+    decoded[:, missing] = np.nan
+    return decoded
+
+
 def predicted_tiles(
     decode: Decoder, read_block: BlockReader, shape: tuple[int, int], tile_size: int, halo: int, device: torch.device
 ) -> Iterator[tuple[Tile, np.ndarray]]:
     """(tile, (4, h, w) x̂1, x̂2, x̂, weave of its core) for every halo'd tile; ``read_block(outer)`` gives the
-    (C, h', w') unit-range input there. Only one tile is in memory at a time; with ``halo`` at least
-    the receptive radius the cores equal a single whole-image pass (see :func:`tiles`)."""
+    (C, h', w') unit-range input there (:func:`decode_block`). Only one tile is in memory at a time; with
+    ``halo`` at least the receptive radius the cores equal a single whole-image pass (see :func:`tiles`)."""
     for tile in tiles(shape, tile_size, halo):
-        block = torch.from_numpy(np.ascontiguousarray(read_block(tile.outer), dtype=np.float32))
-        decoded = decode(block[None].to(device))[0]
-        yield tile, decoded[(slice(None), *tile.inner)].cpu().numpy()
+        yield tile, decode_block(decode, read_block(tile.outer), device)[(slice(None), *tile.inner)]
 
 
 def _predict_tiled(

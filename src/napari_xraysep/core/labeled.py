@@ -59,12 +59,14 @@ def labeled_surface_xray(
     match: LabelMatch = "linear",
     side_maps: Sequence[np.ndarray] = (),
     surface_estimate: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> np.ndarray:
     """x̄1: ``x_mixed`` outside ``region_mask``, an estimate of the surface X-ray inside: the
     (intensity-matched) grayscale photo, or with ``match="colour_map"`` the given ``surface_estimate``.
 
     Shapes: ``x_mixed`` (H, W), ``rgb_surface`` (3, H, W), ``region_mask`` (H, W) bool, ``side_maps``
-    (H, W) each, joining the grayscale in the intensity match, ``surface_estimate`` (H, W).
+    (H, W) each, joining the grayscale in the intensity match, ``surface_estimate`` (H, W); ``valid``
+    (H, W) bool, if given, limits the intensity match to pixels with data.
     ``match="none"`` is the paper's plain replacement (side maps unused). Raises InputError for an
     unknown ``match`` or a colour-map label without its estimate.
     """
@@ -77,5 +79,5 @@ def labeled_surface_xray(
     else:
         inside = grayscale(rgb_surface)
         if match == "linear":
-            inside = match_intensity(inside, x_mixed, ~region_mask, side_maps)
+            inside = match_intensity(inside, x_mixed, ~region_mask if valid is None else ~region_mask & valid, side_maps)
     return np.where(region_mask, inside, x_mixed).astype(np.float32)

@@ -18,3 +18,10 @@ def drive(steps: Generator[Event, None, Result], on_progress: Callable[[Event], 
             return finished.value
         if on_progress is not None:
             on_progress(progress)
+
+
+def clock(seconds: float) -> str:
+    """A duration as M:SS, or H:MM:SS from an hour on (a whole painting's tiles take hours)."""
+    minutes, secs = divmod(round(max(seconds, 0.0)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

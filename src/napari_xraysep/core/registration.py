@@ -162,9 +162,9 @@ def _common_factors(x_shape: tuple[int, ...], photo_shape: tuple[int, ...], scal
     compare only at the resolution both have."""
     factor_x, factor_p = _factor(x_shape, side), _factor(photo_shape, side)
     if scale > 1:
-        factor_x = max(factor_x, int(round(scale)))
+        factor_x = max(factor_x, round(scale))
     elif scale > 0:
-        factor_p = max(factor_p, int(round(1 / scale)))
+        factor_p = max(factor_p, round(1 / scale))
     return factor_x, factor_p
 
 

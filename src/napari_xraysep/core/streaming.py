@@ -5,7 +5,9 @@ and numpy slicing — numpy arrays, memory-mapped TIFFs (``tifffile.memmap``), z
 and outputs anything that takes slice assignment. Only one halo'd tile of input and its results are
 in memory at a time, so the painting's size does not matter. Each tile is read with a halo of the
 network's receptive radius, so the results equal a whole-image pass (the fully convolutional, tiled
-inference of ``mode="fast"``), and step 2 is per pixel, so it is done tile by tile too.
+inference of ``mode="fast"``), and step 2 is per pixel, so it is done tile by tile too. Missing
+(NaN or infinite) pixels are filled for the forward pass and NaN in every result, tile by tile as in
+a whole-image pass.
 
 :func:`iter_apply` is the generator the CLI drives; :func:`apply_dask` builds the same computation
 as a lazy dask graph (``dask.array.map_overlap``), for the local scheduler or a cluster.
@@ -25,7 +27,6 @@ import torch
 from .data import (
     Normalisation,
     check_dtype,
-    check_finite,
     check_registered,
     check_rgb_shape,
     check_side_count,
@@ -33,7 +34,7 @@ from .data import (
     check_xray_shape,
     side_list,
 )
-from .engine import Components, StopFlag, TrainedModel, decoder, predicted_tiles, resolve_device
+from .engine import Components, StopFlag, TrainedModel, decode_block, decoder, predicted_tiles, resolve_device
 from .errors import InputError
 from .refine import refine
 from .separation import RESULT_LAYERS, components_in_units
@@ -94,23 +95,19 @@ def _block_reader(
     side_sources: Sequence[Any],
     width: int,
 ):
-    """Reads, checks and normalises the (C, h, w) network input of a block, in the channel order
-    and units the model was trained with: surface RGB, side channels, back RGB, X-ray."""
+    """Reads and normalises the (C, h, w) network input of a block, in the channel order and units the
+    model was trained with: surface RGB, side channels, back RGB, X-ray. Missing pixels stay NaN
+    (:func:`~.engine.decode_block` fills them and makes their results NaN)."""
 
     def read(outer: tuple[slice, slice]) -> np.ndarray:
         rows, cols = outer
         x = np.asarray(x_source[rows, cols])
-        check_finite(x, "mixed X-ray")
         photos = [_photo_block(rgb_source, rows, cols, width, False)]
         if rgb_back_source is not None:
             photos.append(_photo_block(rgb_back_source, rows, cols, width, mirror_back))
-        for photo, what in zip(photos, ("surface RGB image", "back side RGB image")):
-            check_finite(photo, what)
         channels = [np.moveaxis(model.rgb_normalisation.to_unit(p), -1, 0) for p in photos]
         for index, (side, normalisation) in enumerate(zip(side_sources, model.side_normalisations)):
-            block = np.asarray(side[rows, cols])
-            check_finite(block, f"side channel {index + 1}")
-            channels.insert(1 + index, normalisation.to_unit(block)[None])
+            channels.insert(1 + index, normalisation.to_unit(np.asarray(side[rows, cols]))[None])
         return np.concatenate([*channels, model.x_normalisation.to_unit(x)[None]])
 
     return read
@@ -222,9 +219,8 @@ def apply_dask(
         first_side = 1 + 3 * len(photos)
         side_blocks = [block[..., first_side + i] for i in range(len(sides))]
         read = _block_reader(model, x, block[..., 1:4], back, False, side_blocks, x.shape[1])
-        unit_input = read((slice(None), slice(None))).astype(np.float32)
         with torch.no_grad():
-            unit = decode(torch.from_numpy(unit_input)[None].to(target))[0].cpu().numpy()
+            unit = decode_block(decode, read((slice(None), slice(None))), target)
         results = _refined_layers(x, unit, model.x_normalisation)
         out[..., :layers] = np.stack([results[name] for name in RESULT_LAYERS], axis=-1)
         return out

@@ -1,4 +1,5 @@
-"""Files in and out: TIFF images (tifffile) with the run's provenance, model-free PNG montages.
+"""Files out: float TIFFs (tifffile) with the run's provenance, written whole or tile by tile, and
+model-free PNG montages.
 
 Writes are atomic — a temporary file in the same folder, renamed into place — so an interrupted
 run never leaves a half-written result where a good one is expected.
@@ -19,27 +20,11 @@ from typing import Any
 import numpy as np
 import tifffile
 
-from .core import RESULT_LAYERS, SeparationResult, save_model
-from .core.errors import InputError, OutputError
-from .core.files import atomic_write
+from ..core import RESULT_LAYERS, SeparationResult, save_model
+from ..core.errors import OutputError
+from ..core.files import atomic_write
 
 PROVENANCE_KEY = "napari_xraysep"
-
-
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """First image of a TIFF (full resolution of a pyramid), as stored; clear error if unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Image file {path} does not exist.")
-    try:
-        with tifffile.TiffFile(path) as tif:
-            if not tif.series:
-                raise InputError(f"Cannot read {path}: it holds no image (damaged, or not a TIFF).")
-            return np.asarray(tif.series[0].levels[0].asarray())
-    except InputError:
-        raise
-    except Exception as error:  # tifffile raises many types for damaged files
-        raise InputError(f"Cannot read {path} as a TIFF image ({type(error).__name__}: {error}).") from error
 
 
 class TiffWindow:
@@ -70,17 +55,6 @@ class TiffWindow:
         return np.asarray(self[...], dtype=dtype)
 
 
-def open_image(path: str | os.PathLike[str]) -> TiffWindow | np.ndarray:
-    """An image to read tile by tile: an uncompressed, contiguous TIFF is read block by block as
-    used (:class:`TiffWindow`); any other (compressed, tiled) is read whole."""
-    path = Path(path)
-    try:
-        return TiffWindow(path)
-    except (ValueError, OSError, tifffile.TiffFileError, IndexError):
-        # compressed, tiled or damaged: read_image reads it whole or names the problem
-        return read_image(path)
-
-
 @contextlib.contextmanager
 def result_tiffs(
     out: Path, shape: tuple[int, int], provenance: dict[str, Any] | None = None
@@ -108,13 +82,6 @@ def result_tiffs(
         arrays.clear()
         for temporary in temporaries.values():
             temporary.unlink(missing_ok=True)
-
-
-def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The provenance :func:`write_tiff` stored in a TIFF, or None."""
-    with tifffile.TiffFile(path) as tif:
-        shaped = tif.shaped_metadata or ()
-    return shaped[0].get(PROVENANCE_KEY) if shaped else None
 
 
 def write_tiff(path: str | os.PathLike[str], image: np.ndarray, provenance: dict[str, Any] | None = None) -> Path:

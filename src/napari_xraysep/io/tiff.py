@@ -1,0 +1,201 @@
+"""TIFF (tifffile, every compression through imagecodecs): the full-resolution image, the tags that
+change what the samples mean or where they lie honoured, read per block."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+import zarr
+
+from ..core.errors import InputError
+from .source import Geometry, ImageSource, StoredPixels, as_stored, read_error
+from .write import PROVENANCE_KEY
+
+# A refusal lists at most this many pages.
+LISTED_PAGES = 6
+
+
+class TiffPixels(StoredPixels):
+    """One TIFF image (a series' level), read per block: memory-mapped for each access when it is
+    stored uncompressed and contiguous (nothing stays resident), else through tifffile's zarr store,
+    which decodes only the tiles or strips a block touches. Reopened after unpickling."""
+
+    def __init__(
+        self, path: Path, series: int, level: int, axes: str, shape: tuple[int, ...], dtype: np.dtype, byteorder: str, offset: int | None
+    ) -> None:
+        self.path, self.series, self.level, self.axes, self.full_shape, self.offset = path, series, level, axes, shape, offset
+        self.stored_dtype = np.dtype(dtype).newbyteorder(byteorder)  # as in the file, for the memory map
+        self.dtype = np.dtype(dtype).newbyteorder("=")
+        spatial = {axis: n for axis, n in zip(axes, shape)}
+        self.shape = (spatial["Y"], spatial["X"], *([spatial["S"]] if "S" in axes else []))
+        self._lock = threading.Lock()
+        self._zarr: Any = None
+        self._file: tifffile.TiffFile | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_lock": None, "_zarr": None, "_file": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _key(self, rows: slice, cols: slice) -> tuple[Any, ...]:
+        return tuple(rows if a == "Y" else cols if a == "X" else slice(None) if a == "S" else 0 for a in self.axes)
+
+    def read(self, rows: slice, cols: slice) -> np.ndarray:
+        key = self._key(rows, cols)
+        if self.offset is not None:
+            # Mapped for this block only: a long-lived map keeps every page it touched resident.
+            block = np.array(np.memmap(self.path, self.stored_dtype, "r", self.offset, self.full_shape)[key])
+        else:
+            with self._lock:
+                block = np.asarray(self._array()[key])
+        block = block.astype(self.dtype, copy=False)
+        if "S" in self.axes and self.axes.index("S") < self.axes.index("Y"):  # planar: samples first
+            block = np.moveaxis(block, 0, -1)
+        return block
+
+    def _array(self) -> Any:
+        if self._zarr is None:
+            self._file = tifffile.TiffFile(self.path)
+            self._zarr = zarr.open(self._file.aszarr(series=self.series, level=self.level), mode="r")
+        return self._zarr
+
+
+def _describe_page(index: int, page: Any) -> str:
+    shape = "×".join(str(n) for n in page.shape)
+    kind = " thumbnail" if page.is_reduced else ""
+    return f"page {index}: {shape} {page.dtype}{kind}"
+
+
+def _pages_listing(tif: tifffile.TiffFile) -> str:
+    pages = list(tif.pages)
+    listed = "; ".join(_describe_page(i, p) for i, p in enumerate(pages[:LISTED_PAGES]))
+    more = len(pages) - LISTED_PAGES
+    return listed + (f"; … {more} more" if more > 0 else "")
+
+
+def _choose_series(tif: tifffile.TiffFile, path: Path) -> int:
+    """The one full-resolution image of the file: thumbnails and reduced pages do not count; a file
+    of several images (pages of equal size, channels, time points) is refused, its pages listed."""
+    series = list(tif.series)
+    if not series:
+        raise InputError(f"Cannot read {path.name}: it holds no image (damaged, or not a TIFF).")
+    full = [i for i, s in enumerate(series) if not s.keyframe.is_reduced] or list(range(len(series)))
+    stacked = [i for i in full if any(n > 1 for a, n in zip(series[i].axes, series[i].shape) if a not in "YXS")]
+    if len(full) > 1 or stacked:
+        images = sum(int(np.prod([n for a, n in zip(series[i].axes, series[i].shape) if a not in "YXS"])) for i in full)
+        raise InputError(
+            f"{path.name} holds {images} images, not one ({_pages_listing(tif)}); save the image to use as a "
+            "file of its own (a colour photograph as one RGB image)."
+        )
+    return full[0]
+
+
+def _tiff_values(page: Any, path: Path, info: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """What the stored samples mean (PhotometricInterpretation, ExtraSamples, palette), as a function
+    of a stored block; refuses what cannot be read correctly."""
+    photometric = tifffile.PHOTOMETRIC(page.photometric)
+    info["photometric"] = photometric.name
+    dtype = np.dtype(page.dtype)
+    extras = tuple(int(e) for e in page.extrasamples)
+    alpha = {1, 2}  # associated (premultiplied), unassociated
+    gray_alpha = len(extras) == 1 and extras[0] in alpha  # a grayscale image's alpha is dropped
+    if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
+        if dtype.kind == "f":
+            raise InputError(f"{path.name} stores floating-point samples as MinIsWhite (0 = white), which has no defined inverse; save it MinIsBlack.")
+        info["photometric"] += " (inverted on reading: dense = bright)"
+        if dtype == bool:
+            return np.logical_not
+        top = -1 if dtype.kind == "i" else 2 ** int(page.bitspersample) - 1
+        invert = partial(_inverted, top=top)
+        return _drop_alpha(invert, info) if gray_alpha else invert
+    if photometric == tifffile.PHOTOMETRIC.MINISBLACK:
+        return _drop_alpha(as_stored, info) if gray_alpha else as_stored
+    if photometric == tifffile.PHOTOMETRIC.PALETTE:
+        colours = np.asarray(page.colormap)
+        info["photometric"] += " (expanded through its colour map)"
+        return partial(_looked_up, colours=colours[0] if (colours == colours[0]).all() else colours.T)
+    if photometric == tifffile.PHOTOMETRIC.YCBCR and page.compression in (6, 7):
+        info["photometric"] = "YCBCR (decoded to RGB by the JPEG codec)"
+        return as_stored
+    if photometric == tifffile.PHOTOMETRIC.RGB:
+        if extras and extras[0] == 1:
+            info["alpha"] = "associated (premultiplied): divided out"
+            return partial(_unpremultiplied, top=float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0)
+        if extras and extras[0] not in alpha:
+            info["extra_samples"] = list(extras)
+        return as_stored
+    raise InputError(
+        f"{path.name} stores its colours as {photometric.name}, which napari-xraysep does not convert; "
+        "save it as RGB (a photograph) or grayscale (an X-ray)."
+    )
+
+
+def _drop_alpha(values: Callable[[np.ndarray], np.ndarray], info: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """A grayscale image with an alpha sample: the gray values only."""
+    info["alpha"] = "dropped (grayscale image)"
+    return partial(_first_sample, values=values)
+
+
+def _first_sample(block: np.ndarray, values: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    return values(block[..., 0])
+
+
+def _inverted(block: np.ndarray, top: int) -> np.ndarray:
+    """MinIsWhite: ``top − stored`` (``top`` = 2^bits − 1; −1 for signed samples, i.e. ``−1 − stored``)."""
+    return (np.asarray(top, block.dtype) - block).astype(block.dtype)
+
+
+def _looked_up(block: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """A palette image's colours: (N,) gray or (N, 3) RGB entries indexed by the stored samples."""
+    return colours[block]
+
+
+def _unpremultiplied(block: np.ndarray, top: float) -> np.ndarray:
+    """Associated alpha: the colour samples divided by alpha (where it is not 0), alpha kept."""
+    colour = block[..., :-1].astype(np.float64)
+    alpha = block[..., -1:].astype(np.float64)
+    colour = np.divide(colour * top, alpha, out=np.zeros_like(colour), where=alpha > 0)
+    if block.dtype.kind in "ui":
+        colour = np.clip(np.rint(colour), 0, top)
+    return np.concatenate([colour.astype(block.dtype), block[..., -1:]], axis=-1)
+
+
+def open_tiff(path: Path) -> list[ImageSource]:
+    try:
+        with tifffile.TiffFile(path) as tif:
+            index = _choose_series(tif, path)
+            series = tif.series[index]
+            page = series.keyframe
+            info: dict[str, Any] = {
+                "file": str(path), "format": "TIFF", "compression": tifffile.COMPRESSION(page.compression).name,
+                "pages": len(tif.pages), "bits_per_sample": int(page.bitspersample), "sample_format": tifffile.SAMPLEFORMAT(page.sampleformat).name,
+            }
+            values = _tiff_values(page, path, info)
+            orientation = int(page.tags.valueof(274, 1) or 1)
+            if orientation != 1:
+                info["orientation"] = orientation
+            if len(series.levels) > 1:
+                info["pyramid_levels"] = len(series.levels)
+            provenance = (tif.shaped_metadata or ({},))[0].get(PROVENANCE_KEY) if tif.is_shaped else None
+            if provenance:
+                info["provenance"] = provenance
+            levels = []
+            for number, level in enumerate(series.levels):
+                mappable = level.keyframe.is_memmappable and level.dataoffset is not None and len(level.pages) == 1
+                stored = TiffPixels(
+                    path, index, number, level.axes, tuple(level.shape), level.dtype, tif.byteorder, level.dataoffset if mappable else None
+                )
+                levels.append(ImageSource(path, stored, values, Geometry(orientation if orientation in range(1, 9) else 1), info))
+    except InputError:
+        raise
+    except Exception as error:  # tifffile raises many types for damaged files
+        raise read_error(path, error) from error
+    return levels

@@ -1,0 +1,312 @@
+"""Every kind of file museums store, written small here, read back through the API, the napari reader
+and the CLI alike, pixel for pixel against the plain reference (or refused in one line)."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from napari_xraysep._reader import napari_get_reader
+from napari_xraysep.cli import main
+from napari_xraysep.core import InputError
+from napari_xraysep.io import open_image, open_levels, read_image
+from napari_xraysep.io.source import Geometry
+
+H, W = 40, 56
+
+
+def _reference() -> tuple[np.ndarray, np.ndarray]:
+    """A 16-bit X-ray and an 8-bit photograph of one picture (as the shared file cases make them)."""
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
+    surface = 0.5 + 0.45 * np.sin(xx / 5.0) * np.cos(yy / 7.0)
+    hidden = ((xx - 0.6 * W) ** 2 + (yy - 0.5 * H) ** 2 < (0.25 * H) ** 2).astype(float)
+    xray = np.clip((0.6 * surface + 0.3 * hidden) * 40000 + 8000, 0, 65535).astype(np.uint16)
+    rgb = np.clip(np.stack([surface, 0.3 + 0.5 * surface, 1.0 - surface], axis=-1) * 255, 0, 255).astype(np.uint8)
+    return xray, rgb
+
+
+XRAY, RGB = _reference()
+PALETTE = np.random.default_rng(5).integers(0, 65536, (3, 256)).astype(np.uint16)  # a colour map of 256 entries
+
+
+def _pages(path: Path, *pages: tuple[np.ndarray, dict]) -> None:
+    with tifffile.TiffWriter(path) as tif:
+        for data, options in pages:
+            tif.write(data, metadata=None, **options)
+
+
+def _oriented(image: np.ndarray, orientation: int) -> np.ndarray:
+    """What a file with this Orientation stores for ``image`` (the inverse of Geometry.apply)."""
+    for candidate in (image, np.swapaxes(image, 0, 1)):
+        for rows in (1, -1):
+            for cols in (1, -1):
+                stored = np.ascontiguousarray(candidate[::rows, ::cols])
+                if np.array_equal(Geometry(orientation).apply(stored), image):
+                    return stored
+    raise AssertionError(orientation)
+
+
+def _oriented_writer(orientation: int):
+    """A writer of RGB stored as a camera with the TIFF Orientation tag ``orientation`` would store it."""
+
+    def write(path):
+        tifffile.imwrite(path, _oriented(RGB, orientation), photometric="rgb", extratags=[(274, 3, 1, orientation, True)])
+
+    return write
+
+
+# name → (writer(path), the reference it must read as; exact unless the codec is lossy)
+KINDS: dict[str, tuple[Callable[[Path], None], np.ndarray]] = {
+    "plain x-ray": (lambda p: tifffile.imwrite(p, XRAY), XRAY),
+    "plain photo": (lambda p: tifffile.imwrite(p, RGB, photometric="rgb"), RGB),
+    "MinIsWhite 16-bit": (lambda p: tifffile.imwrite(p, 65535 - XRAY, photometric="miniswhite"), XRAY),
+    "MinIsWhite 8-bit": (lambda p: tifffile.imwrite(p, 255 - (XRAY >> 8).astype(np.uint8), photometric="miniswhite"), (XRAY >> 8).astype(np.uint8)),
+    "planar photo": (lambda p: tifffile.imwrite(p, np.moveaxis(RGB, -1, 0), photometric="rgb", planarconfig="separate"), RGB),
+    "planar photo, LZW, tiled": (
+        lambda p: tifffile.imwrite(p, np.moveaxis(RGB, -1, 0), photometric="rgb", planarconfig="separate", compression="lzw", tile=(16, 16)),
+        RGB,
+    ),
+    "LZW": (lambda p: tifffile.imwrite(p, XRAY, compression="lzw"), XRAY),
+    "LZW with predictor": (lambda p: tifffile.imwrite(p, RGB, photometric="rgb", compression="lzw", predictor=True), RGB),
+    "Deflate with predictor": (lambda p: tifffile.imwrite(p, XRAY, compression="zlib", predictor=True), XRAY),
+    "PackBits": (lambda p: tifffile.imwrite(p, XRAY, compression="packbits"), XRAY),
+    "ZSTD": (lambda p: tifffile.imwrite(p, XRAY, compression="zstd"), XRAY),
+    "JPEG 2000 in TIFF (lossless)": (lambda p: tifffile.imwrite(p, XRAY, compression="jpeg2000", compressionargs={"reversible": True}), XRAY),
+    "JPEG in TIFF (YCbCr, Pillow)": (lambda p: Image.fromarray(RGB).save(p, compression="jpeg", quality=95), RGB),
+    "JPEG in TIFF (tifffile)": (lambda p: tifffile.imwrite(p, RGB, photometric="rgb", compression="jpeg"), RGB),
+    "tiled BigTIFF": (lambda p: tifffile.imwrite(p, XRAY, tile=(16, 32), bigtiff=True, compression="zlib"), XRAY),
+    "big-endian": (lambda p: tifffile.imwrite(p, XRAY, byteorder=">"), XRAY),
+    "big-endian, compressed": (lambda p: tifffile.imwrite(p, XRAY, byteorder=">", compression="zlib"), XRAY),
+    "signed 16-bit": (lambda p: tifffile.imwrite(p, (XRAY.astype(np.int32) - 30000).astype(np.int16)), (XRAY.astype(np.int32) - 30000).astype(np.int16)),
+    "float32 counts": (lambda p: tifffile.imwrite(p, XRAY.astype(np.float32)), XRAY.astype(np.float32)),
+    "12 bits packed": (lambda p: tifffile.imwrite(p, XRAY >> 4, bitspersample=12), XRAY >> 4),
+    "thumbnail first": (lambda p: _pages(p, (XRAY[::4, ::4], {"subfiletype": 1}), (XRAY, {})), XRAY),
+    "full image then thumbnail": (lambda p: _pages(p, (XRAY, {}), (XRAY[::4, ::4], {"subfiletype": 1})), XRAY),
+    "SubIFD pyramid": (
+        lambda p: _pages(p, (XRAY, {"tile": (16, 16), "subifds": 1}), (np.ascontiguousarray(XRAY[::2, ::2]), {"tile": (16, 16), "subfiletype": 1})),
+        XRAY,
+    ),
+    "palette (gray)": (lambda p: tifffile.imwrite(p, np.arange(H * W).reshape(H, W).astype(np.uint8), photometric="palette", colormap=np.tile(np.arange(256, dtype=np.uint16) * 257, (3, 1))), (np.arange(H * W).reshape(H, W).astype(np.uint8).astype(np.uint16) * 257)),
+    "palette (colour)": (
+        lambda p: tifffile.imwrite(p, (np.arange(H * W).reshape(H, W) % 256).astype(np.uint8), photometric="palette", colormap=PALETTE),
+        PALETTE.T[(np.arange(H * W).reshape(H, W) % 256)],
+    ),
+    "photo with unassociated alpha": (lambda p: tifffile.imwrite(p, np.dstack([RGB, np.full((H, W), 255, np.uint8)]), photometric="rgb", extrasamples=["unassalpha"]), np.dstack([RGB, np.full((H, W), 255, np.uint8)])),
+    "photo with premultiplied alpha": (
+        lambda p: tifffile.imwrite(p, np.dstack([(RGB // 2).astype(np.uint8), np.full((H, W), 128, np.uint8)]), photometric="rgb", extrasamples=["assocalpha"]),
+        np.dstack([np.clip(np.rint((RGB // 2) * 255.0 / 128), 0, 255).astype(np.uint8), np.full((H, W), 128, np.uint8)]),
+    ),
+    "x-ray with alpha": (lambda p: tifffile.imwrite(p, np.dstack([XRAY, np.full((H, W), 65535, np.uint16)]), photometric="minisblack", extrasamples=["unassalpha"], planarconfig="contig"), XRAY),
+    **{
+        f"orientation {o}": (_oriented_writer(o), RGB)
+        for o in range(2, 9)
+    },
+    "PNG photo": (lambda p: Image.fromarray(RGB).save(p.with_suffix(".png")), RGB),
+    "PNG 16-bit x-ray": (lambda p: Image.fromarray(XRAY).save(p.with_suffix(".png")), XRAY),
+    "PNG palette photo": (lambda p: Image.fromarray(RGB).quantize(64).save(p.with_suffix(".png")), np.asarray(Image.fromarray(RGB).quantize(64).convert("RGB"))),
+    "JPEG photo": (lambda p: Image.fromarray(RGB).save(p.with_suffix(".jpg"), quality=95), RGB),
+    "JPEG photo, EXIF orientation 6": (lambda p: _exif_jpeg(p.with_suffix(".jpg"), 6), RGB),
+    "JPEG photo, EXIF orientation 3": (lambda p: _exif_jpeg(p.with_suffix(".jpg"), 3), RGB),
+}
+LOSSY = {"JPEG in TIFF (YCbCr, Pillow)", "JPEG in TIFF (tifffile)", "JPEG photo", "JPEG photo, EXIF orientation 6", "JPEG photo, EXIF orientation 3"}
+SUFFIX = {"PNG": ".png", "JPEG photo": ".jpg"}
+
+
+def _exif_jpeg(path: Path, orientation: int) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(_oriented(RGB, orientation)).save(path, quality=95, exif=exif)
+
+
+def _path(name: str, folder: Path) -> Path:
+    suffix = next((s for key, s in SUFFIX.items() if name.startswith(key)), ".tif")
+    return folder / f"{name.replace(' ', '_').replace(',', '')}{suffix}"
+
+
+def _assert_reads_as(image: np.ndarray, reference: np.ndarray, lossy: bool) -> None:
+    assert image.shape == reference.shape
+    if lossy:
+        assert np.abs(image.astype(float) - reference).mean() < 3  # JPEG at quality 95
+    else:
+        assert image.dtype == reference.dtype
+        np.testing.assert_array_equal(image, reference)
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_every_kind_reads_as_its_reference_in_the_api_and_the_napari_reader(name, tmp_path):
+    write, reference = KINDS[name]
+    path = _path(name, tmp_path)
+    write(path)
+    _assert_reads_as(read_image(path), reference, name in LOSSY)
+    source = open_image(path)  # block by block: any window equals the same window of the whole
+    _assert_reads_as(source[5:27, 9:50], reference[5:27, 9:50], name in LOSSY)
+    _assert_reads_as(source[::-3, 7], reference[::-3, 7], name in LOSSY)
+    restored = pickle.loads(pickle.dumps(source))  # as a distributed cluster sends it
+    _assert_reads_as(np.asarray(restored), reference, name in LOSSY)
+    data, kwargs, kind = napari_get_reader(str(path))(str(path))[0]
+    levels = data if kwargs["multiscale"] else [data]
+    _assert_reads_as(np.asarray(levels[0]), reference, name in LOSSY)
+    assert kind == "image" and kwargs["rgb"] == (reference.ndim == 3)
+
+
+def test_a_pyramid_opens_as_a_multiscale_layer_and_a_stack_is_refused_listing_its_pages(tmp_path):
+    path = tmp_path / "pyramid.tif"
+    KINDS["SubIFD pyramid"][0](path)
+    levels = open_levels(path)
+    assert [level.shape for level in levels] == [(H, W), (H // 2, W // 2)]
+    data, kwargs, _ = napari_get_reader(str(path))(str(path))[0]
+    assert kwargs["multiscale"] and [d.shape for d in data] == [(H, W), (H // 2, W // 2)]
+    stack = tmp_path / "two_exposures.tif"
+    _pages(stack, (XRAY, {}), (XRAY // 2, {}))
+    message = "two_exposures.tif holds 2 images, not one (page 0: 40×56 uint16; page 1: 40×56 uint16)"
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        open_image(stack)
+    with pytest.raises(ValueError, match="holds 2 images"):
+        napari_get_reader(str(stack))(str(stack))
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda p: tifffile.imwrite(p, np.zeros((H, W, 4), np.uint8), photometric="separated"), "stores its colours as SEPARATED"),
+        (lambda p: tifffile.imwrite(p, np.zeros((H, W), np.float32), photometric="miniswhite"), "floating-point samples as MinIsWhite"),
+        (lambda p: Image.fromarray(RGB).convert("CMYK").save(p.with_suffix(".jpg")), "stores its colours as CMYK"),
+        (lambda p: p.with_suffix(".bmp").write_bytes(b"BM" + bytes(60)), "not a TIFF, JPEG, PNG or DICOM image"),
+    ],
+    ids=["CMYK TIFF", "float MinIsWhite", "CMYK JPEG", "BMP"],
+)
+def test_what_cannot_be_read_correctly_is_refused_in_one_line(write, message, tmp_path):
+    write(tmp_path / "image.tif")
+    path = next(tmp_path.iterdir())
+    with pytest.raises(InputError, match=message):
+        read_image(path)
+
+
+def test_the_robust_contrast_keeps_hot_pixels_from_blackening_the_layer(tmp_path):
+    narrow = (30000 + (XRAY - XRAY.min()) // 20).astype(np.uint16)
+    narrow[3, 4], narrow[10, 11] = 65535, 0
+    tifffile.imwrite(tmp_path / "narrow.tif", narrow)
+    _, kwargs, _ = napari_get_reader(str(tmp_path / "narrow.tif"))(str(tmp_path / "narrow.tif"))[0]
+    low, high = kwargs["contrast_limits"]
+    assert 30000 <= low < high <= 32000 and kwargs["metadata"]["file"]["compression"] == "NONE"
+
+
+# ------------------------------------------------------------------------------------- DICOM
+
+
+def _dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", slope: float = 1.0, intercept: float = 0.0, frames: int = 1) -> Path:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # digital X-ray
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID, dataset.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    dataset.Modality, dataset.PhotometricInterpretation = "DX", photometric
+    dataset.Rows, dataset.Columns = pixels.shape[-2:]
+    dataset.SamplesPerPixel, dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 1, 16, 12, 11
+    dataset.PixelRepresentation = 0
+    dataset.ImagerPixelSpacing = [0.139, 0.14]
+    if frames > 1:
+        dataset.NumberOfFrames = frames
+    if (slope, intercept) != (1.0, 0.0):
+        dataset.RescaleSlope, dataset.RescaleIntercept = slope, intercept
+    dataset.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_dicom_radiographs_monochrome1_rescale_and_pixel_spacing(tmp_path):
+    stored = (XRAY >> 4).astype(np.uint16)  # 12 bits stored
+    plain = _dicom(tmp_path / "plain.dcm", stored)
+    np.testing.assert_array_equal(read_image(plain), stored)
+    assert open_image(plain).info["pixel_spacing_mm"] == [0.139, 0.14]
+    inverted = _dicom(tmp_path / "mono1.dcm", 4095 - stored, "MONOCHROME1")
+    np.testing.assert_array_equal(read_image(inverted), stored)  # dense = bright again
+    rescaled = _dicom(tmp_path / "rescaled", stored, slope=0.5, intercept=-100.0)  # found by its DICM mark
+    np.testing.assert_allclose(read_image(rescaled), stored * 0.5 - 100.0)
+    both = _dicom(tmp_path / "both.dcm", 4095 - stored, "MONOCHROME1", slope=2.0, intercept=10.0)
+    # inverted over the rescaled stored range [10, 8200]: 10 + 8200 − (2·(4095 − s) + 10) = 2·s + 10
+    np.testing.assert_allclose(read_image(both), stored * 2.0 + 10.0)
+    data, kwargs, _ = napari_get_reader(str(inverted))(str(inverted))[0]
+    np.testing.assert_array_equal(np.asarray(data), stored)
+    assert kwargs["metadata"]["file"]["photometric"].startswith("MONOCHROME1 (inverted")
+    with pytest.raises(InputError, match="holds 2 frames"):
+        read_image(_dicom(tmp_path / "cine.dcm", np.stack([stored, stored]), frames=2))
+
+
+# ------------------------------------------------------------------------------------- the CLI
+
+
+CLI = ["--device", "cpu", "--quiet", "--steps", "2", "--set", "clusters=4", "--set", "passes=1"]
+
+
+def _separate(xray: Path, rgb: Path, out: Path) -> dict[str, np.ndarray]:
+    assert main(["separate", str(xray), str(rgb), "--region", "10,14,30,42", "--out", str(out), *CLI]) == 0
+    return {name: tifffile.imread(out / f"{name}.tif") for name in ("x1", "x2")}
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reference")
+    tifffile.imwrite(folder / "x.tif", XRAY)
+    tifffile.imwrite(folder / "rgb.tif", RGB, photometric="rgb")
+    return folder, _separate(folder / "x.tif", folder / "rgb.tif", folder / "out")
+
+
+@pytest.mark.parametrize(
+    "name", ["MinIsWhite 16-bit", "LZW", "JPEG 2000 in TIFF (lossless)", "thumbnail first", "SubIFD pyramid", "orientation 6", "planar photo, LZW, tiled", "PNG photo", "photo with unassociated alpha"]
+)
+def test_the_cli_separates_each_kind_as_its_reference(name, reference_run, tmp_path, capsys):
+    folder, expected = reference_run
+    write, reference = KINDS[name]
+    path = _path(name, tmp_path)
+    write(path)
+    xray, rgb = (folder / "x.tif", path) if reference.ndim == 3 else (path, folder / "rgb.tif")
+    result = _separate(xray, rgb, tmp_path / "out")
+    for layer in expected:
+        np.testing.assert_allclose(result[layer], expected[layer], rtol=1e-5, atol=1e-3, err_msg=layer)
+
+
+def test_the_cli_refuses_a_stack_and_a_cmyk_photo_in_one_line(reference_run, tmp_path, capsys):
+    folder, _ = reference_run
+    _pages(tmp_path / "stack.tif", (XRAY, {}), (XRAY, {}))
+    assert main(["separate", str(tmp_path / "stack.tif"), str(folder / "rgb.tif"), "--out", str(tmp_path / "a"), *CLI]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "xraysep: error: stack.tif holds 2 images, not one (page 0: 40×56 uint16; page 1: 40×56 uint16); save the image "
+        "to use as a file of its own (a colour photograph as one RGB image)."
+    )
+    tifffile.imwrite(tmp_path / "cmyk.tif", np.zeros((H, W, 4), np.uint8), photometric="separated")
+    assert main(["apply", str(folder / "out" / "model.pt"), str(folder / "x.tif"), str(tmp_path / "cmyk.tif"), "--out", str(tmp_path / "b"), "--quiet"]) == 2
+    assert "stores its colours as SEPARATED" in capsys.readouterr().err
+
+
+def test_the_cli_records_what_it_read(reference_run, tmp_path):
+    import json
+
+    folder, _ = reference_run
+    KINDS["MinIsWhite 16-bit"][0](tmp_path / "mw.tif")
+    _separate(tmp_path / "mw.tif", folder / "rgb.tif", tmp_path / "out")
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["input_files"]["xray"]["photometric"].startswith("MINISWHITE (inverted")
+
+
+def test_missing_pixels_through_the_cli_are_nan_in_the_results(reference_run, tmp_path):
+    folder, _expected = reference_run
+    x = XRAY.astype(np.float32)
+    x[:, :3] = np.nan  # a flat-field border
+    tifffile.imwrite(tmp_path / "x.tif", x)
+    result = _separate(tmp_path / "x.tif", folder / "rgb.tif", tmp_path / "out")
+    for layer in result.values():
+        assert np.isnan(layer[:, :3]).all() and np.isfinite(layer[:, 3:]).all()
+    np.testing.assert_allclose(result["x1"] + result["x2"] + tifffile.imread(tmp_path / "out" / "weave.tif"), x, rtol=1e-5)
+
