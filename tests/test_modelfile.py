@@ -34,7 +34,7 @@ def test_a_model_saved_with_a_min_max_normalisation_applies_as_stored(trained, t
     from napari_xraysep.core import Normalisation, predict, prepare_inputs
 
     x, rgb = tiny_mixture.x_mixed, tiny_mixture.rgb_surface
-    # what napari-xraysep 0.2 stored: the minimum and the range, not the robust range fitted now
+    # what napari-xraysep 0.1 stored: the minimum and the range, not the robust range fitted now
     old = dataclasses.replace(
         trained.model, x_normalisation=Normalisation(float(x.min()), float(np.ptp(x))), rgb_normalisation=Normalisation(float(rgb.min()), float(np.ptp(rgb)))
     )

@@ -65,7 +65,7 @@ class Normalisation:
     def fit(cls, image: np.ndarray, valid: np.ndarray | None = None) -> Normalisation:
         """The robust range of ``image``'s values (where ``valid``, (H, W) bool) mapped to [0, 1]
         (:func:`robust_range`): the signal fills about [0, 1], outliers and clipped pixels land
-        outside it. Models saved before 0.3 stored min–max normalisations; they apply as stored."""
+        outside it. Models saved by 0.1 stored min–max normalisations; they apply as stored."""
         low, high = robust_range(image, valid)
         return cls(offset=low, scale=(high - low) if high > low else 1.0)
 
