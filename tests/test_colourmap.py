@@ -163,3 +163,13 @@ def test_a_large_image_is_fitted_on_blocks_spread_over_it(rng, monkeypatch):
     blocks = separate(x, rgb, device="cpu")
     assert fitted_on == [(3, 1, 64, 64)] and blocks.x2.shape == shape  # fitted on blocks, applied everywhere
     assert score(blocks.x1, x1)["psnr_affine"] > score(whole.x1, x1)["psnr_affine"] - 3  # a fifth of the pixels is plenty
+
+
+def test_the_summed_map_equals_the_features_combined(rng):
+    model = ColourMap(rgb_channels=5, clusters=7)
+    model.centres.copy_(torch.rand(7, 3))
+    model.width.fill_(0.2)
+    model.beta.copy_(torch.randn(model.feature_count))
+    rgb = torch.rand(2, 5, 9, 11, dtype=torch.float64)
+    expected = torch.einsum("nfhw,f->nhw", model.features(rgb), model.beta.double()).unsqueeze(1)
+    torch.testing.assert_close(model.mapped(rgb), expected)

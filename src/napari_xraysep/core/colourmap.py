@@ -116,10 +116,31 @@ class ColourMap(nn.Module):
         """Each channel of (N, C, H, W) filtered by the PSF (mirrored borders)."""
         return filter2d(image, self.psf[0, 0])
 
+    def mapped(self, rgb: torch.Tensor) -> torch.Tensor:
+        """F(rgb) = Σ_j β_j φ_j(rgb), (N, 1, H, W), summed feature by feature: the same as
+        ``combine(self.features(rgb), self.beta)`` without holding every feature map at once
+        (applying a model to a tile needs a few maps' memory, not ~55)."""
+        colour, beta = rgb[:, :3], self.beta.to(rgb.dtype)
+        total = torch.zeros_like(rgb[:, :1])
+        for index, combo in enumerate(self.exponents):
+            total += beta[index] * torch.prod(colour[:, list(combo)], dim=1, keepdim=True)
+        start = len(self.exponents)
+        squared = (colour * colour).sum(dim=1, keepdim=True)
+        scale = -0.5 / self.width.to(rgb.dtype) ** 2
+        for k, centre in enumerate(self.centres.to(rgb.dtype)):
+            # |r − c|² = |r|² − 2 r·c + |c|²
+            distance = squared - 2 * torch.einsum("nchw,c->nhw", colour, centre).unsqueeze(1) + (centre * centre).sum()
+            total += beta[start + k] * torch.exp(scale * distance)
+        start += len(self.centres)
+        sides = rgb.shape[1] - 3  # the maps, then their squares (as in features)
+        for index in range(sides):
+            side = rgb[:, 3 + index : 4 + index]
+            total += beta[start + index] * side + beta[start + sides + index] * side * side
+        return total
+
     def surface(self, rgb: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
-        """k ⊛ F(rgb) without the constant: (N, 1, H, W); ``features`` if already computed."""
-        features = self.features(rgb) if features is None else features
-        return self.convolve_psf(combine(features, self.beta))
+        """k ⊛ F(rgb) without the constant: (N, 1, H, W); from ``features`` if already computed."""
+        return self.convolve_psf(self.mapped(rgb) if features is None else combine(features, self.beta))
 
     @property
     def weave_frequencies(self) -> torch.Tensor:
