@@ -116,7 +116,8 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
 
     widget.train()
     wait_done(qtbot, widget)
-    assert any("X-ray separation, run 1" in bar for shown in bars for bar in shown)  # in the activity dock
+    # in the activity dock: the training, then the tiles
+    assert any("X-ray separation, run 1: whole painting" in bar for shown in bars for bar in shown), bars
     (folder,) = tmp_path.iterdir()
     assert {f"{name}.tif" for name in RESULT_LAYERS} | {"model.pt", "pyramid"} <= {p.name for p in folder.iterdir()}
     layers = {l.metadata["xraysep"]["layer"]: l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == 1}
