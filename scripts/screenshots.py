@@ -1,16 +1,23 @@
-"""Regenerate the screenshots in docs/ (under a virtual display: `xvfb-run -a python scripts/screenshots.py`)."""
+"""Regenerate the screenshots in docs/ (under a virtual display: `xvfb-run -a python scripts/screenshots.py`).
+
+Whole-window shots are numbered in the order of docs/usage.md; `panel-*.png` are the dock's four panels
+on their own; `comparison-export.png` is what Export comparison writes.
+"""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import napari
-from qtpy.QtWidgets import QApplication
+from qtpy.QtWidgets import QApplication, QWidget
 
 from napari_xraysep.io import write_png
+from napari_xraysep.widgets.compare import viewer_grid
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 
@@ -28,19 +35,73 @@ def shoot(viewer: napari.Viewer, name: str) -> None:
     print("wrote", OUT / name)
 
 
-def open_viewer(steps: int) -> tuple[napari.Viewer, object]:
+def grab(widget: QWidget, name: str) -> None:
+    """One panel of the dock, as drawn in the window."""
+    settle()
+    widget.grab().save(str(OUT / name), "PNG")
+    print("wrote", OUT / name)
+
+
+def wait(widget, until=lambda: False) -> None:
+    while widget.worker is not None and not until():
+        settle(0.2)
+
+
+def open_viewer(sample: str = "concealed_portrait") -> tuple[napari.Viewer, object]:
     viewer = napari.Viewer(title="napari-xraysep")
-    viewer.window._qt_window.resize(1500, 950)
-    viewer.open_sample("napari-xraysep", "concealed_portrait")
+    viewer.window._qt_window.resize(1500, 1000)
+    viewer.open_sample("napari-xraysep", sample)
     _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
-    viewer.layers.selection.active = viewer.layers["region (hidden design)"]
-    widget.steps.value = steps
-    widget.preview_every.value = 25
-    widget.device.value = "cpu"
+    widget.separation.device.value = "cpu"
+    settle()
+    viewer.reset_view()  # the dock took its share of the window
     return viewer, widget
 
 
-def alignment() -> int:
+def during() -> None:
+    """The sample and the dock; each panel; a run with its previews, loss plot and activity dock."""
+    viewer, widget = open_viewer()
+    viewer.layers.selection.active = viewer.layers["region (hidden design)"]
+    shoot(viewer, "1-sample-and-region.png")
+    grab(widget.inputs, "panel-inputs.png")
+    widget.separation.advanced.expand(animate=False)
+    grab(widget.separation, "panel-separation.png")
+    widget.separation.advanced.collapse(animate=False)
+    widget.separation.quality.value = "Thorough (three times as long)"
+    widget.separation.preview_every.value = 4
+    widget.train()
+    wait(widget, lambda: widget.run.progress.value() >= 20)
+    viewer.window._status_bar._toggle_activity_dock(True)
+    shoot(viewer, "2-training.png")
+    grab(widget.run, "panel-run.png")
+    widget.stop()
+    wait(widget)
+    viewer.close()
+
+
+def after() -> None:
+    """A finished run: its hidden X-ray, the titled comparison, the Results panel, the export."""
+    viewer, widget = open_viewer()
+    widget.train()
+    wait(widget)
+    viewer.screenshot(canvas_only=False, flash=False)  # one full draw first: see main()'s docstring
+    settle(1.0)
+    for layer in viewer.layers:
+        layer.visible = "x2 hidden · run 1" in layer.name
+    shoot(viewer, "3-hidden-x2.png")
+    for layer in viewer.layers:
+        layer.visible = True
+    widget.results.toggle_compare()
+    shoot(viewer, "4-side-by-side.png")
+    grab(widget.results, "panel-results.png")
+    with tempfile.TemporaryDirectory() as folder:
+        png, _ = widget.results.export_comparison_to(folder)
+        shutil.copyfile(png, OUT / "comparison-export.png")
+        print("wrote", OUT / "comparison-export.png")
+    viewer.close()
+
+
+def alignment() -> None:
     """The alignment widget on a shifted photograph."""
     import numpy as np
 
@@ -58,70 +119,46 @@ def alignment() -> int:
     aligner.check()
     shoot(viewer, "5-align-photograph.png")
     viewer.close()
-    return 0
 
 
-def side_channels(steps: int = 200) -> int:
-    """The copper sample trained without, then with, its Cu-K map; x2 of both runs side by side."""
-    viewer = napari.Viewer(title="napari-xraysep")
-    viewer.window._qt_window.resize(1500, 950)
-    viewer.open_sample("napari-xraysep", "copper_headdress")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
-    widget.steps.value, widget.preview_every.value, widget.device.value = steps, 0, "cpu"
+def side_channels() -> None:
+    """The copper sample trained by the auto-encoder (docs/usage.md's Side channels section) without,
+    then with, its Cu-K map; x2 of both runs side by side."""
+    viewer, widget = open_viewer("copper_headdress")
+    widget.separation.preset.value = "auto-encoder"
+    widget.separation.preview_every.value = 0
     copper = viewer.layers["Cu-K map (synthetic XRF)"]
     for side in ([], [copper]):
-        widget.side_layers.value = side
+        widget.inputs.side_channels.value = side
         widget.train()
-        while widget.worker is not None:
-            settle(0.2)
+        wait(widget)
     viewer.screenshot(canvas_only=False, flash=False)  # one full draw first: see main()'s docstring
     settle(1.0)
     shown = ["surface RGB (synthetic)", copper.name, "x2 hidden · run 1", "x2 hidden · run 2"]
     for layer in viewer.layers:
         layer.visible = any(layer.name.startswith(name) for name in shown)
-    copper.visible = True
-    viewer.grid.enabled = True
+    viewer_grid(viewer).enabled = True
     viewer.reset_view()
-    widget.side_layers.value = [copper]
+    widget.inputs.side_channels.value = [copper]
     shoot(viewer, "6-side-channels.png")
     viewer.close()
-    return 0
 
 
-def main(phase: str, steps: int = 200) -> int:
-    """Two phases in two processes, each drawing the whole canvas once before hiding layers: with
-    Mesa's software OpenGL (what Xvfb offers), vispy crashed (SIGSEGV in glDrawArrays) in other
+PHASES = {"during": during, "after": after, "align": alignment, "side": side_channels}
+
+
+def main(phase: str) -> int:
+    """Each phase in a process of its own, each drawing the whole canvas once before hiding layers:
+    with Mesa's software OpenGL (what Xvfb offers), vispy crashed (SIGSEGV in glDrawArrays) in other
     orders of the same steps. Not seen with the plugin's tests or on a GPU."""
     OUT.mkdir(parents=True, exist_ok=True)
-    viewer, widget = open_viewer(steps)
-    if phase == "during":
-        shoot(viewer, "1-sample-and-region.png")
-        widget.train()
-        while widget.worker is not None and widget.progress.value() < steps // 2:
-            settle(0.2)
-        shoot(viewer, "2-training.png")
-        widget.stop()
-    else:
-        widget.train()
-        while widget.worker is not None:
-            settle(0.2)
-        viewer.screenshot(canvas_only=False, flash=False)  # one full draw first: see main()'s docstring
-        settle(1.0)
-        for layer in viewer.layers:
-            layer.visible = "x2 hidden · run 1" in layer.name
-        shoot(viewer, "3-hidden-x2.png")
-        widget.toggle_compare()
-        shoot(viewer, "4-side-by-side.png")
-    while widget.worker is not None:
-        settle(0.2)
-    viewer.close()
+    PHASES[phase]()
     return 0
 
 
 if __name__ == "__main__":
-    for phase in ("during", "after", "align", "side"):
-        if len(sys.argv) < 2:
-            subprocess.run([sys.executable, __file__, phase], check=True)
-    if len(sys.argv) >= 2:
-        phases = {"align": alignment, "side": side_channels}
-        sys.exit(phases[sys.argv[1]]() if sys.argv[1] in phases else main(sys.argv[1]))
+    if len(sys.argv) < 2:
+        for name in PHASES:
+            subprocess.run([sys.executable, __file__, name], check=True)
+        sys.exit(0)
+    sys.exit(main(sys.argv[1]))

@@ -44,3 +44,29 @@ def drain(generator):
             events.append(next(generator))
         except StopIteration as finished:
             return events, finished.value
+
+
+# ------------------------------------------------------------------- the napari dock
+
+PLUGIN, DOCK = "napari-xraysep", "X-ray separation"
+RUN_TIMEOUT_MS = 60_000
+# A run of seconds on a CPU, never a GPU: the colour map with few clusters and solves, and a small
+# auto-encoder without the shipped weights (they are for 32 channels) for the tests that switch to it.
+TINY_DOCK = {"device": "cpu", "steps": 3, "clusters": 8, "channels": 4, "warm_start": False, "preview_every": 0}
+
+
+def dock(viewer, sample: str | None = None, preset: str = "default", **settings):
+    """The plugin's dock in ``viewer`` as a user opens it (through the manifest), after opening the
+    plugin's ``sample``; with ``preset`` chosen and the TINY_DOCK settings (overridden by ``settings``)."""
+    if sample is not None:
+        viewer.open_sample(PLUGIN, sample)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, DOCK)
+    widget.separation.preset.value = preset
+    for name, value in {**TINY_DOCK, **settings}.items():
+        getattr(widget.separation, name).value = value
+    return widget
+
+
+def wait_done(qtbot, widget, timeout: int = RUN_TIMEOUT_MS) -> None:
+    """Until the dock's run has ended (its worker's last signal handled)."""
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from conftest import dock, wait_done
 
 from napari_xraysep import XraySepError, load_model, save_model, separate
 from napari_xraysep._reader import napari_get_reader
@@ -93,8 +94,8 @@ ARRAY_CASES = [
     Case("xray is RGB", "looks like a colour image", x=_rgb(), widget_expected="Choose the mixed X-ray"),
     Case("xray is 3-D", "must be a 2-D grayscale image", x=_rng().random((4, H, W)), widget_expected="Choose the mixed X-ray",
          file_expected="holds 4 images, not one"),
-    Case("rgb is grayscale", "is grayscale", rgb=_xray(), widget_expected="Choose the surface RGB"),
-    Case("rgb has 5 channels", "must be H×W×3", rgb=_rng().random((H, W, 5)), widget_expected="Choose the surface RGB",
+    Case("rgb is grayscale", "is grayscale", rgb=_xray(), widget_expected="Choose the photograph"),
+    Case("rgb has 5 channels", "must be H×W×3", rgb=_rng().random((H, W, 5)), widget_expected="Choose the photograph",
          file_expected="holds 48 images, not one"),  # tifffile writes it as 48 pages of 64×5
     Case("sizes differ", "must be registered", rgb=_rng().random((H, W + 8, 3))),
     Case("1-pixel-high image", "smaller than", x=np.array([[0.0, 1.0]]), rgb=_rng().random((1, 2, 3)), region=np.ones((1, 2), bool)),
@@ -207,26 +208,25 @@ def _region_layer(viewer, case: Case):
 def test_widget(case, make_napari_viewer, qtbot):
     _needs_cuda_absent(case)
     viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
-    widget.device.choices = ["auto", "cpu", "cuda"]
+    # a learning rate is the auto-encoder's setting: the widget shows it only for that preset
+    widget = dock(viewer, preset="auto-encoder" if "learning_rate" in case.settings else "default", steps=1, clusters=4)
+    widget.separation.device.choices = ["auto", "cpu", "cuda"]
     xray = viewer.add_image(case.x, name="xray")
     rgb = viewer.add_image(case.rgb, name="rgb", rgb=case.rgb.ndim == 3 and case.rgb.shape[-1] == 3)
     region = _region_layer(viewer, case)
-    widget.xray_layer.value = xray if xray in widget.xray_layer.choices else None
-    widget.rgb_layer.value = rgb if rgb in widget.rgb_layer.choices else None
-    widget.region_layer.value = region
+    widget.inputs.xray.value = xray if xray in widget.inputs.xray.choices else None
+    widget.inputs.photo.value = rgb if rgb in widget.inputs.photo.choices else None
+    widget.inputs.region.value = region
     if case.back is not None:
-        widget.back_layer.value = viewer.add_image(case.back, name="back", rgb=True)
-    widget.steps.value, widget.channels.value, widget.preview_every.value = 1, 4, 0
-    widget.warm_start.value = False
-    widget.device.value = case.settings.get("device", "cpu")
+        widget.inputs.back.value = viewer.add_image(case.back, name="back", rgb=True)
+    widget.separation.device.value = case.settings.get("device", "cpu")
     if "learning_rate" in case.settings:
-        widget.learning_rate.value = str(case.settings["learning_rate"])
+        widget.separation.learning_rate.value = str(case.settings["learning_rate"])
     with qtbot.capture_exceptions() as exceptions, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         worker = widget.train()
         if worker is not None:
-            qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+            wait_done(qtbot, widget)
     assert not exceptions, exceptions
     runs = [l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == 1]
     if case.for_widget is None:
@@ -329,9 +329,9 @@ def test_bad_model_files_in_every_face(name, tmp_path, capsys, make_napari_viewe
     tifffile.imwrite(rgb, _rgb())
     assert main(["separate", str(x), str(rgb), "--model", str(path), "--steps", "0", "--out", str(tmp_path / "out"), "--quiet"]) == 2
     assert expected in _one_error_line(capsys)
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
-    assert widget.load_model_from(path) is None and expected in widget.message.text()
+    widget = dock(make_napari_viewer())
+    assert widget.results.load_model_from(path) is None and expected in widget.message.text()
+    assert widget.current_model is None and not widget.results.apply_button.enabled
     assert not (tmp_path / "pwned").exists()  # the payload never ran
 
 
@@ -469,38 +469,31 @@ def test_cli_out_of_memory_is_one_line_and_the_model_is_in_out(tmp_path, capsys,
 
 @pytest.mark.parametrize("preset", ["default", "auto-encoder"])
 def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napari_viewer, qtbot, tmp_path, monkeypatch, preset):
-    from napari_xraysep import _widget
+    from napari_xraysep.widgets import worker
 
-    monkeypatch.setattr(_widget, "checkpoint_folder", lambda: tmp_path / "checkpoints")
-    viewer = make_napari_viewer()
-    viewer.open_sample("napari-xraysep", "concealed_portrait")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
-    widget.preset.value = preset
-    widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 6, 4, 0
-    widget.warm_start.value = False
+    monkeypatch.setattr(worker, "checkpoint_folder", lambda: tmp_path / "checkpoints")
+    widget = dock(make_napari_viewer(), "concealed_portrait", preset=preset, steps=6)
     _out_of_memory_at(monkeypatch, 3)
     with qtbot.capture_exceptions() as exceptions:
         widget.train()
-        qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+        wait_done(qtbot, widget)
     assert not exceptions
     assert "ran out of memory at step 3" in widget.message.text() and "Save model" in widget.message.text()
-    assert widget.current_model.steps_trained == 2 and widget.save_button.enabled and widget.apply_button.enabled
+    assert widget.status.state.value == "failed"
+    assert widget.current_model.steps_trained == 2 and widget.results.save_button.enabled and widget.results.apply_button.enabled
+    assert widget.run.continue_button.enabled
     assert load_model(next((tmp_path / "checkpoints").iterdir())).steps_trained == 2  # also on disk
-    assert widget.save_model_to(tmp_path / "kept.pt") is not None
-    assert widget.save_model_to(tmp_path / "no-such-folder" / "kept.pt") is None
+    assert widget.results.save_model_to(tmp_path / "kept.pt") is not None and "last good step" in widget.message.text()
+    assert widget.results.save_model_to(tmp_path / "no-such-folder" / "kept.pt") is None
     assert "Cannot write" in widget.message.text()
 
 
 def test_widget_removes_its_checkpoint_once_the_result_is_in(make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    from napari_xraysep import _widget
+    from napari_xraysep.widgets import worker
 
-    monkeypatch.setattr(_widget, "checkpoint_folder", lambda: tmp_path)
-    monkeypatch.setattr(_widget, "CHECKPOINT_EVERY_S", 0.0)
-    viewer = make_napari_viewer()
-    viewer.open_sample("napari-xraysep", "concealed_portrait")
-    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
-    widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 2, 4, 0
-    widget.warm_start.value = False
+    monkeypatch.setattr(worker, "checkpoint_folder", lambda: tmp_path)
+    monkeypatch.setattr(worker, "CHECKPOINT_EVERY_S", 0.0)
+    widget = dock(make_napari_viewer(), "concealed_portrait", steps=2)
     widget.train()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    wait_done(qtbot, widget)
     assert widget.current_model.steps_trained == 2 and not list(tmp_path.iterdir())

@@ -5,7 +5,8 @@ import threading
 import numpy as np
 import pytest
 import tifffile
-from conftest import TINY, drain
+from conftest import TINY, dock, drain, wait_done
+from napari.utils import progress
 from qtpy.QtWidgets import QApplication
 
 from napari_xraysep import load_model, painting, separate
@@ -21,8 +22,6 @@ from napari_xraysep.painting import (
     training_area,
     write_pyramid,
 )
-
-PLUGIN = "napari-xraysep"
 
 
 def test_training_area_grows_the_region_box_by_the_margin_or_its_size_and_clips():
@@ -115,22 +114,23 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
 
 
 def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    from napari_xraysep import _widget
+    from napari_xraysep.widgets import worker
 
     monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)  # every image counts as a whole painting
     monkeypatch.setattr(painting, "AREA_MARGIN", 16)
     monkeypatch.setattr(painting, "PYRAMID_SMALLEST", 32)
-    monkeypatch.setattr(_widget, "results_root", lambda: tmp_path)
+    monkeypatch.setattr(worker, "results_root", lambda: tmp_path)
     viewer = make_napari_viewer()
-    viewer.open_sample(PLUGIN, "concealed_portrait")
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
-    widget.device.value, widget.steps.value, widget.channels.value = "cpu", 3, 4
-    widget.warm_start.value, widget.preview_every.value = False, 2
-    xray = widget.xray_layer.value
+    widget = dock(viewer, "concealed_portrait", preview_every=2)
+    xray = widget.inputs.xray.value
     xray.translate = (10, 20)  # results must land where the X-ray is
+    bars = []
+    widget.runner.status.changed.connect(lambda *_: bars.append([str(p) for p in progress._all_instances]))
 
     widget.train()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    wait_done(qtbot, widget)
+    # in the activity dock: the training, then the tiles
+    assert any("X-ray separation, run 1: whole painting" in bar for shown in bars for bar in shown), bars
     (folder,) = tmp_path.iterdir()
     assert {f"{name}.tif" for name in RESULT_LAYERS} | {"model.pt", "pyramid"} <= {p.name for p in folder.iterdir()}
     layers = {l.metadata["xraysep"]["layer"]: l for l in viewer.layers if l.metadata.get("xraysep", {}).get("run") == 1}
@@ -143,13 +143,40 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     assert str(folder) in widget.message.text() and "preview" not in " ".join(l.name for l in viewer.layers)
     QApplication.processEvents()
 
+    # Open results folder shows it; Export comparison writes beside the results without asking.
+    opened = []
+    monkeypatch.setattr("qtpy.QtGui.QDesktopServices.openUrl", lambda url: opened.append(url.toLocalFile()))
+    widget.results.folder_button.native.click()
+    widget.results.export_button.native.click()
+    assert opened == [str(folder)] and (folder / "comparison-run1.png").is_file() and (folder / "comparison-run1.json").is_file()
+
     # Apply the model again (no training): a second folder, nothing of the first overwritten.
     first = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()}
     widget.apply_model()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    wait_done(qtbot, widget)
     assert len(list(tmp_path.iterdir())) == 2
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} == first
-    assert widget.progress.format().startswith("run 2: applied")
+    assert widget.run.progress.format().startswith("run 2: applied")
+    widget.close()
+
+
+def test_widget_trains_the_colour_map_on_the_central_area_without_a_region(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    from napari_xraysep.widgets import worker
+
+    monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(painting, "CENTRAL_AREA", 128)
+    monkeypatch.setattr(painting, "PYRAMID_SMALLEST", 64)
+    monkeypatch.setattr(worker, "results_root", lambda: tmp_path)
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait", steps=100_000)
+    widget.inputs.region.value = None
+    widget.train()
+    qtbot.waitUntil(lambda: widget.run.progress.value() >= 1, timeout=60_000)
+    widget.stop()  # during training: the area's layers are shown, placed where the area is
+    wait_done(qtbot, widget)
+    x2 = next(l for l in viewer.layers if l.metadata.get("xraysep", {}).get("layer") == "x2")
+    assert x2.data.shape == (128, 128) and np.allclose(x2.translate, (128 - 64, 192 - 64))
+    assert "Stopped before the whole painting" in widget.message.text()
     widget.close()
 
 
@@ -167,16 +194,13 @@ def test_lazy_dask_sources_give_the_same_painting(tiny_mixture, model, tmp_path)
 
 
 def test_widget_says_so_when_the_results_folder_cannot_be_made(make_napari_viewer, tmp_path, monkeypatch):
-    from napari_xraysep import _widget
+    from napari_xraysep.widgets import worker
 
     monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)
     (tmp_path / "a-file").write_text("")
-    monkeypatch.setattr(_widget, "results_root", lambda: tmp_path / "a-file" / "napari-xraysep")
-    viewer = make_napari_viewer()
-    viewer.open_sample(PLUGIN, "concealed_portrait")
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
-    widget.device.value, widget.warm_start.value = "cpu", False
-    assert widget.train() is None and widget.worker is None
+    monkeypatch.setattr(worker, "results_root", lambda: tmp_path / "a-file" / "napari-xraysep")
+    widget = dock(make_napari_viewer(), "concealed_portrait")
+    assert widget.train() is None and widget.worker is None and widget.status.state.value == "idle"
     assert "Cannot make a results folder" in widget.message.text()
     widget.close()
 

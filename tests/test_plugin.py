@@ -1,4 +1,6 @@
-"""The plugin in a real napari viewer (under a virtual X server): docked through its manifest."""
+"""The plugin in a real napari viewer (under a virtual X server): docked through its manifest, run as
+a user runs it. The run state and the comparison have tests of their own (test_widget_state.py,
+test_compare.py)."""
 
 from __future__ import annotations
 
@@ -9,45 +11,36 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from conftest import PLUGIN, RUN_TIMEOUT_MS, dock, wait_done
 from npe2 import PluginManifest
-from qtpy.QtWidgets import QApplication
+from qtpy.QtWidgets import QApplication, QGroupBox
 
 from napari_xraysep import SeparationConfig
+from napari_xraysep._layers import same_layer
 from napari_xraysep._reader import napari_get_reader
-from napari_xraysep._widget import same_layer, viewer_grid
 from napari_xraysep._writer import write_image_tiff
-
-PLUGIN = "napari-xraysep"
-TIMEOUT_MS = 60_000
+from napari_xraysep.widgets import XraySeparationWidget
+from napari_xraysep.widgets.compare import FLIP_KEY
+from napari_xraysep.widgets.inputs import REGION_HINTS
+from napari_xraysep.widgets.separation import CUSTOM
 
 
 @pytest.fixture
 def viewer_and_widget(make_napari_viewer):
     viewer = make_napari_viewer()
-    viewer.open_sample(PLUGIN, "concealed_portrait")
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
-    # Tiny, CPU-only training so a run takes a couple of seconds; never depend on a GPU.
-    widget.device.value = "cpu"
-    widget.steps.value = 3
-    widget.channels.value = 4
-    widget.warm_start.value = False  # no shipped weights for 4 channels
-    widget.preview_every.value = 2
+    widget = dock(viewer, "concealed_portrait", preview_every=2)
     yield viewer, widget
     widget.stop()
     if widget.worker is not None:
         widget.worker.quit()
 
 
-def _wait_done(qtbot, widget):
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
-
-
 def _start_training(widget, qtbot, steps, until_step):
     """Start a training without previews and wait until it has done ``until_step`` steps."""
-    widget.steps.value = steps
-    widget.preview_every.value = 0
+    widget.separation.steps.value = steps
+    widget.separation.preview_every.value = 0
     worker = widget.train()
-    qtbot.waitUntil(lambda: widget.progress.value() >= until_step, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: widget.run.progress.value() >= until_step, timeout=RUN_TIMEOUT_MS)
     return worker
 
 
@@ -68,6 +61,17 @@ def test_manifest_declares_every_contribution():
     assert contributions.writers[0].layer_types == ["image"]
     assert [s.key for s in contributions.sample_data] == ["concealed_portrait", "copper_headdress", "double_sided_panel"]
     assert contributions.widgets[0].display_name == "X-ray separation"
+    command = next(c for c in contributions.commands if c.id == contributions.widgets[0].command)
+    assert command.python_name == "napari_xraysep.widgets:XraySeparationWidget"
+
+
+def test_the_old_import_path_still_works_and_says_it_is_deprecated():
+    from napari_xraysep import _widget
+
+    with pytest.warns(DeprecationWarning, match="napari_xraysep.widgets.XraySeparationWidget"):
+        assert _widget.XraySeparationWidget is XraySeparationWidget
+    with pytest.raises(AttributeError):
+        _widget.no_such_name  # noqa: B018
 
 
 def test_sample_opens_with_inputs_region_and_truth(viewer_and_widget):
@@ -78,19 +82,60 @@ def test_sample_opens_with_inputs_region_and_truth(viewer_and_widget):
         "true x2 hidden (synthetic)", "region (hidden design)",
     ]
     assert viewer.layers["surface RGB (synthetic)"].rgb
-    assert widget.rgb_layer.value.name == "surface RGB (synthetic)"
-    assert widget.region_layer.value.name == "region (hidden design)"
-    assert widget.xray_layer.value.ndim == 2 and not widget.xray_layer.value.rgb
+    assert widget.inputs.photo.value.name == "surface RGB (synthetic)"
+    assert widget.inputs.region.value.name == "region (hidden design)"
+    assert widget.inputs.xray.value.ndim == 2 and not widget.inputs.xray.value.rgb
+
+
+def test_four_panels_follow_the_work_and_the_expert_settings_wait_in_advanced(make_napari_viewer):
+    widget = dock(make_napari_viewer(), "concealed_portrait")
+    titles = [box.title() for box in widget.findChildren(QGroupBox)]
+    assert titles == ["Inputs", "Separation", "Run", "Results"]
+    separation = widget.separation
+    assert not separation.advanced.isExpanded()
+    expert = [separation.steps, separation.seed, separation.device, separation.preview_every,
+              *separation.colour_map_settings, *separation.autoencoder_settings]
+    assert all(len(setting.tooltip or "") > 30 for setting in expert)  # each says what it changes
+    # only the chosen method's settings are shown
+    separation.advanced.expand(animate=False)
+
+    def shown(settings):
+        return [s.native.isVisibleTo(separation) for s in settings]
+
+    assert all(shown(separation.colour_map_settings)) and not any(shown(separation.autoencoder_settings))
+    assert widget.inputs.region_hint.text() == REGION_HINTS["optional"]
+    separation.preset.value = "auto-encoder"
+    assert not any(shown(separation.colour_map_settings)) and all(shown(separation.autoencoder_settings))
+    assert widget.inputs.region_hint.text() == REGION_HINTS["required"]
+    widget.inputs.back.value = widget.inputs.photo.value
+    assert widget.inputs.region_hint.text() == REGION_HINTS["unused"]
+
+
+def test_quality_sets_the_steps_and_steps_set_by_hand_are_custom(make_napari_viewer):
+    separation = dock(make_napari_viewer()).separation
+    separation.preset.value = "default"
+    separation.quality.value = "Standard (as benchmarked)"
+    assert separation.steps.value == SeparationConfig().training_steps == 12
+    separation.quality.value = "Quick look (half the time)"
+    assert separation.steps.value == 6
+    separation.quality.value = "Thorough (three times as long)"
+    assert separation.steps.value == 36
+    separation.preset.value = "auto-encoder"  # the factor applies to the preset's own steps
+    assert separation.steps.value == 3 * SeparationConfig.autoencoder().training_steps
+    separation.steps.value = 7
+    assert separation.quality.value == CUSTOM
+    separation.steps.value = 100
+    assert separation.quality.value == "Quick look (half the time)"
 
 
 def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
-    widget.xray_layer.value = viewer.layers["mixed X-ray (synthetic)"]
+    widget.inputs.xray.value = viewer.layers["mixed X-ray (synthetic)"]
     previews = []
-    with qtbot.waitSignal(widget.train().yielded, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(widget.train().yielded, timeout=RUN_TIMEOUT_MS):
         pass
     widget.worker.yielded.connect(lambda p: previews.append(p.preview is not None))
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
     assert set(layers) == {"x1_hat", "x2_hat", "error_map", "x1", "x2", "weave"}
     x = viewer.layers["mixed X-ray (synthetic)"].data
@@ -100,19 +145,36 @@ def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):
     assert np.abs(layers["weave"].data).max() > 0  # the sample's canvas is found
     assert layers["x2"].name == "x2 hidden · run 1 · mixed X-ray (synthetic)"
     assert layers["x2"].metadata["xraysep"]["steps_trained"] == 3
+    assert True in previews  # step 2 brought a preview
     assert not any("preview" in l.name for l in viewer.layers)  # previews replaced by the results
-    assert widget.progress.value() == 3 and "run 1" in widget.progress.format()
-    assert len(widget.loss_plot.history) == 3
-    assert widget.save_button.enabled and widget.continue_button.enabled
+    assert widget.run.progress.value() == 3 and "run 1" in widget.run.progress.format()
+    # the colour map's loss terms, with a legend saying which line is which
+    plot = widget.run.loss_plot
+    assert len(plot.history) == 3 and plot.terms == ["total", "residual_scale"]
+    assert "total" in plot.legend.text() and "residual scale" in plot.legend.text() and "exclusion" not in plot.legend.text()
+    assert widget.results.save_button.enabled and widget.run.continue_button.enabled
+
+
+def test_the_auto_encoder_plots_its_own_terms(viewer_and_widget, qtbot):
+    _viewer, widget = viewer_and_widget
+    widget.separation.preset.value = "auto-encoder"
+    widget.separation.channels.value, widget.separation.warm_start.value, widget.separation.steps.value = 4, False, 3
+    widget.train()
+    wait_done(qtbot, widget)
+    assert widget.run.loss_plot.terms == ["total", "exclusion", "mixture"]
+    assert all(term in widget.run.loss_plot.legend.text() for term in ("total", "exclusion", "mixture"))
+    widget.results.toggle_compare()  # the auto-encoder finds no weave: no empty panel for it
+    shown = [layer.metadata.get("xraysep", {}).get("layer", "x") for layer in _viewer.layers if layer.visible]
+    assert shown == ["x", "x1", "x2", "error_map"]
 
 
 def test_a_second_run_keeps_the_first_and_continue_adds_steps(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
     widget.train()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     first_x2 = _run_layers(viewer, 1)["x2"].data.copy()
     widget.continue_training()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     assert len(_run_layers(viewer, 1)) == 6 and len(_run_layers(viewer, 2)) == 6
     np.testing.assert_array_equal(_run_layers(viewer, 1)["x2"].data, first_x2)
     assert _run_layers(viewer, 2)["x2"].metadata["xraysep"]["steps_trained"] == 6
@@ -122,51 +184,52 @@ def test_stop_keeps_the_result_reached_so_far(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
     _start_training(widget, qtbot, steps=100_000, until_step=2)
     widget.stop()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
     assert len(layers) == 6
     assert layers["x2"].metadata["xraysep"]["stopped_early"] is True
-    assert "stopped early" in widget.progress.format()
+    assert "stopped early" in widget.run.progress.format()
 
 
 def test_pause_holds_training_and_resume_finishes_it(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
     worker = _start_training(widget, qtbot, steps=400, until_step=1)
-    with qtbot.waitSignal(worker.paused, timeout=TIMEOUT_MS):
-        widget.toggle_pause()
-    assert widget.pause_button.text == "Resume"
-    held = widget.progress.value()
+    with qtbot.waitSignal(worker.paused, timeout=RUN_TIMEOUT_MS):
+        widget.run.pause_button.native.click()
+    assert widget.run.pause_button.text == "Resume"
+    held = widget.run.progress.value()
     qtbot.wait(300)
-    assert widget.progress.value() == held
+    assert widget.run.progress.value() == held
     QApplication.processEvents()  # the viewer stays responsive while paused
     viewer.camera.zoom = viewer.camera.zoom * 1.5
-    with qtbot.waitSignal(worker.resumed, timeout=TIMEOUT_MS):
-        widget.toggle_pause()
+    with qtbot.waitSignal(worker.resumed, timeout=RUN_TIMEOUT_MS):
+        widget.run.pause_button.native.click()
     widget.stop()  # no need to wait for all 400 steps
-    _wait_done(qtbot, widget)
-    assert widget.pause_button.text == "Pause" and len(_run_layers(viewer, 1)) == 6
+    wait_done(qtbot, widget)
+    assert widget.run.pause_button.text == "Pause" and len(_run_layers(viewer, 1)) == 6
 
 
 def test_removing_an_input_layer_stops_training(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
     _start_training(widget, qtbot, steps=100_000, until_step=1)
     viewer.layers.remove("surface RGB (synthetic)")
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     assert "was removed during training" in widget.message.text()
 
 
 def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     viewer, widget = viewer_and_widget
     widget.train()
-    _wait_done(qtbot, widget)
-    path = widget.save_model_to(tmp_path / "model.pt")
-    assert path.exists()
-    widget.current_model = None
-    assert widget.load_model_from(path) is not None
+    wait_done(qtbot, widget)
+    path = widget.results.save_model_to(tmp_path / "model.pt")
+    assert path.exists() and "run 1" in widget.message.text()
+    assert widget.results.load_model_from(path) is not None and "model.pt" in widget.message.text()
+    assert widget.current_model is not widget.runner.last_run.result.model  # the loaded one is current
     widget.apply_model()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     np.testing.assert_allclose(_run_layers(viewer, 2)["x2"].data, _run_layers(viewer, 1)["x2"].data, atol=1e-5)
-    widget.load_model_from(tmp_path / "missing.pt")
+    assert widget.run.progress.format().startswith("run 2: applied")
+    widget.results.load_model_from(tmp_path / "missing.pt")
     assert "does not exist" in widget.message.text()
 
 
@@ -183,46 +246,45 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
         "bad device": "no CUDA GPU",
     }[case]
     if case == "no xray":
-        widget.xray_layer.value = None
+        widget.inputs.xray.value = None
     elif case == "shape mismatch":
-        widget.xray_layer.value = viewer.add_image(np.random.rand(30, 40), name="small")
+        widget.inputs.xray.value = viewer.add_image(np.random.rand(30, 40), name="small")
     elif case == "no region":  # the auto-encoder needs it (the default colour map does not)
-        widget.preset.value = "auto-encoder"
-        widget.region_layer.value = None
+        widget.separation.preset.value = "auto-encoder"
+        widget.inputs.region.value = None
     elif case == "empty region":
-        widget.draw_region()
+        widget.inputs.draw_region()
     elif case == "degenerate":
         viewer.add_shapes([np.array([[5, 5], [5, 50], [5, 20]])], shape_type="polygon", name="flat")
-        widget.region_layer.value = viewer.layers["flat"]
-    elif case == "bad lr":
-        widget.learning_rate.value = "fast please"
+        widget.inputs.region.value = viewer.layers["flat"]
+    elif case == "bad lr":  # an auto-encoder setting
+        widget.separation.preset.value = "auto-encoder"
+        widget.separation.learning_rate.value = "fast please"
     elif case == "bad device":
-        widget.device.choices = ["auto", "cpu", "cuda"]
-        widget.device.value = "cuda"
+        widget.separation.device.choices = ["auto", "cpu", "cuda"]
+        widget.separation.device.value = "cuda"
     if case == "bad device" and torch.cuda.is_available():
         pytest.skip("a CUDA GPU is present")
     with qtbot.capture_exceptions() as exceptions:
         worker = widget.train()
         if worker is not None:
-            _wait_done(qtbot, widget)
+            wait_done(qtbot, widget)
     assert not exceptions and worker is None
     assert expected in widget.message.text()
-    assert not _run_layers(viewer, 1)
+    assert not _run_layers(viewer, 1) and widget.status.state.value == "idle"
 
 
 def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    viewer.open_sample(PLUGIN, "double_sided_panel")
-    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
-    widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 2, 4, 0
-    widget.warm_start.value = False
-    assert widget.back_layer.value is None  # optional: never picked for the user
-    assert widget.region_layer.value is None  # and none is needed once the back side is chosen
-    widget.rgb_layer.value = viewer.layers["front RGB (synthetic)"]
-    widget.back_layer.value = viewer.layers["back RGB, from behind (synthetic)"]
-    widget.mirror_back.value = True
+    widget = dock(viewer, "double_sided_panel", steps=2)
+    assert widget.inputs.back.value is None  # optional: never picked for the user
+    assert widget.inputs.region.value is None  # and none is needed once the back side is chosen
+    widget.inputs.photo.value = viewer.layers["front RGB (synthetic)"]
+    widget.inputs.back.value = viewer.layers["back RGB, from behind (synthetic)"]
+    widget.inputs.mirror_back.value = True
+    assert widget.inputs.region_hint.text() == REGION_HINTS["unused"]
     widget.train()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
     assert layers["x2"].name == "x2 back · run 1 · panel X-ray (synthetic)"
     assert layers["x2"].metadata["xraysep"]["double_sided"] and layers["x2"].metadata["xraysep"]["mirror_back"]
@@ -230,56 +292,44 @@ def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
     total = layers["x1"].data.astype(np.float64) + layers["x2"].data + layers["weave"].data
     np.testing.assert_allclose(total, x, atol=1e-5)
 
-    widget.back_layer.value = widget.rgb_layer.value
-    assert widget.train() is None and "is the surface RGB layer" in widget.message.text()
+    widget.inputs.back.value = widget.inputs.photo.value
+    assert widget.train() is None and "is the photograph of the front" in widget.message.text()
 
 
 def test_warm_start_follows_the_preset_and_reaches_the_run(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
-    widget._apply_preset("paper-faithful")
-    assert widget.warm_start.value is False  # no weights ship for the paper's architecture
-    widget.preset.value = "auto-encoder"
-    assert widget.warm_start.value is True
-    widget.channels.value = SeparationConfig.autoencoder().channels  # the architecture the shipped weights have
-    widget.steps.value = 1
-    widget.warm_start.value = True
+    separation = widget.separation
+    separation.apply_preset("paper-faithful")
+    assert separation.warm_start.value is False  # no weights ship for the paper's architecture
+    separation.preset.value = "auto-encoder"
+    assert separation.warm_start.value is True
+    separation.channels.value = SeparationConfig.autoencoder().channels  # the architecture the shipped weights have
+    separation.steps.value = 1
     widget.train()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     assert _run_layers(viewer, 1)["x2"].metadata["xraysep"]["settings"]["warm_start"] is True
-    widget.channels.value = 4
+    separation.channels.value = 4
     widget.train()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     assert "No warm-start weights ship for channels=4" in widget.message.text()
+    assert widget.status.state.value == "failed"
 
 
 def test_draw_region_creates_a_selected_rectangle_tool(viewer_and_widget):
     viewer, widget = viewer_and_widget
-    layer = widget.draw_region()
+    widget.inputs.draw_button.native.click()
+    layer = viewer.layers[-1]
     assert layer.name.startswith("region (hidden design)")
     # the widget sees napari's public proxy of the layer: compare through it
     assert same_layer(viewer.layers.selection.active, layer) and layer.mode == "add_rectangle"
-    assert same_layer(widget.region_layer.value, layer)
-
-
-def test_compare_side_by_side_and_back(viewer_and_widget, qtbot):
-    viewer, widget = viewer_and_widget
-    widget.train()
-    _wait_done(qtbot, widget)
-    before = {layer.name: layer.visible for layer in viewer.layers}
-    widget.toggle_compare()
-    visible = [layer.name for layer in viewer.layers if layer.visible]
-    assert viewer_grid(viewer).enabled and len(visible) == 4
-    assert widget.xray_layer.value.name in visible
-    assert {viewer.layers[n].metadata.get("xraysep", {}).get("layer") for n in visible} >= {"x1", "x2", "error_map"}
-    widget.toggle_compare()
-    assert not viewer_grid(viewer).enabled
-    assert {layer.name: layer.visible for layer in viewer.layers} == before
+    assert same_layer(widget.inputs.region.value, layer)
+    assert "Draw rectangles" in widget.message.text()
 
 
 def test_reader_and_writer_round_trip_values_and_provenance(viewer_and_widget, qtbot, tmp_path):
     viewer, widget = viewer_and_widget
     widget.train()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     layer = _run_layers(viewer, 1)["x2"]
     path = str(tmp_path / "x2.tif")
     assert write_image_tiff(path, layer.data, layer._get_state()) == [path]
@@ -313,7 +363,7 @@ def test_the_docked_widget_is_drawn(viewer_and_widget, qtbot):
     _viewer, widget = viewer_and_widget
     QApplication.processEvents()
     # the test viewer's window is hidden: check the widget is docked in it and its controls shown within
-    assert widget.window() is not widget and widget.train_button.native.isVisibleTo(widget)
+    assert widget.window() is not widget and widget.run.train_button.native.isVisibleTo(widget)
     image = widget.grab().toImage()
     assert image.width() > 200 and image.height() > 300
     # a drawn form has many distinct colours (text, fields, buttons), an empty panel one or two
@@ -323,14 +373,16 @@ def test_the_docked_widget_is_drawn(viewer_and_widget, qtbot):
 
 def test_closing_the_widget_stops_training_and_ignores_late_signals(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
+    assert FLIP_KEY in {str(key) for key in viewer.keymap}
     worker = _start_training(widget, qtbot, steps=100_000, until_step=1)
-    stop_event, layers_before = widget.stop_event, len(viewer.layers)
-    with qtbot.waitSignal(worker.finished, timeout=TIMEOUT_MS), qtbot.capture_exceptions() as exceptions:
+    stop_event, layers_before = widget.runner.record.stop, len(viewer.layers)
+    with qtbot.waitSignal(worker.finished, timeout=RUN_TIMEOUT_MS), qtbot.capture_exceptions() as exceptions:
         viewer.window.remove_dock_widget(widget)
         widget.deleteLater()
-        qtbot.waitUntil(stop_event.is_set, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(stop_event.is_set, timeout=RUN_TIMEOUT_MS)
     assert not exceptions
     assert len(viewer.layers) == layers_before  # the late result reached no deleted widget
+    assert FLIP_KEY not in {str(key) for key in viewer.keymap}  # the flip key went with the widget
 
 
 def test_files_open_in_napari_as_the_cli_reads_them_and_the_widget_separates_them(make_napari_viewer, qtbot, tmp_path):
@@ -355,10 +407,10 @@ def test_files_open_in_napari_as_the_cli_reads_them_and_the_widget_separates_the
     assert rgb_layer.rgb and rgb_layer.data.shape == (48, 64, 3)
     np.testing.assert_allclose(np.asarray(x_layer.data), np.round(xray), atol=1)  # dense = bright again
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "X-ray separation")
-    widget.device.value, widget.steps.value, widget.preview_every.value = "cpu", 2, 0
-    widget.xray_layer.value, widget.rgb_layer.value = x_layer, rgb_layer
-    widget.region_layer.value = viewer.add_labels(mixture.region_mask.astype(np.uint8), name="region")
+    widget.separation.device.value, widget.separation.steps.value, widget.separation.preview_every.value = "cpu", 2, 0
+    widget.inputs.xray.value, widget.inputs.photo.value = x_layer, rgb_layer
+    widget.inputs.region.value = viewer.add_labels(mixture.region_mask.astype(np.uint8), name="region")
     widget.train()
-    _wait_done(qtbot, widget)
+    wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
     assert len(layers) == 6 and layers["x2"].data.shape == (48, 64)

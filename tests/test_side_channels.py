@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import tifffile
-from conftest import drain
+from conftest import dock, drain, wait_done
 
 from napari_xraysep import load_model, save_model, separate
 from napari_xraysep.cli import main
@@ -126,22 +126,20 @@ def test_cli_side_option(tiny_mixture, tmp_path):
 
 def test_widget_side_channels(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-xraysep", "copper_headdress")  # photograph, X-ray, region and a Cu-K map
-    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "X-ray separation")
-    widget.device.value, widget.steps.value, widget.channels.value, widget.preview_every.value = "cpu", 1, 4, 0
-    widget.warm_start.value = False
+    widget = dock(viewer, "copper_headdress", steps=1)  # photograph, X-ray, region and a Cu-K map
+    inputs = widget.inputs
     copper = viewer.layers["Cu-K map (synthetic XRF)"]
     np.testing.assert_array_equal(copper.data, make_mixture("copper_black_costume", (256, 384), 0).copper_map)
-    assert widget.xray_layer.value.name == "mixed X-ray (synthetic)" and widget.region_layer.value is not None
-    names = [layer.name for layer in widget.side_layers.choices]
-    assert copper.name in names and widget.xray_layer.value.name not in names  # never the X-ray itself
-    widget.side_layers.value = [copper]
+    assert inputs.xray.value.name == "mixed X-ray (synthetic)" and inputs.region.value is not None
+    names = [layer.name for layer in inputs.side_channels.choices]
+    assert copper.name in names and inputs.xray.value.name not in names  # never the X-ray itself
+    inputs.side_channels.value = [copper]
     widget.train()
-    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    wait_done(qtbot, widget)
     assert widget.current_model.network.rgb_channels == 4
-    assert not any("run 1" in layer.name for layer in widget.side_layers.choices)  # nor our own results
-    widget.xray_layer.value = copper  # choosing it as the X-ray takes it out of the side channels
-    assert list(widget.side_layers.value) == []
+    assert not any("run 1" in layer.name for layer in inputs.side_channels.choices)  # nor our own results
+    inputs.xray.value = copper  # choosing it as the X-ray takes it out of the side channels
+    assert list(inputs.side_channels.value) == []
 
 
 def test_warm_start_with_side_channels_keeps_the_rgb_weights(tiny_mixture):

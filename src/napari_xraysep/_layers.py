@@ -53,6 +53,11 @@ def is_region_layer(layer: Any) -> bool:
     return getattr(layer, "_type_string", None) in ("shapes", "labels")
 
 
+def same_layer(a: Any, b: Any) -> bool:
+    """Identity of layers, seeing through the proxies napari hands to plugin widgets."""
+    return getattr(a, "__wrapped__", a) is getattr(b, "__wrapped__", b)
+
+
 def layer_source(layer: Any) -> Any:
     """The full-resolution data of an Image layer (the first level of a multiscale one), as stored:
     a dask, zarr or memory-mapped array stays lazy."""

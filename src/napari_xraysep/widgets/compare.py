@@ -1,0 +1,205 @@
+"""Compare that explains itself: a run's x, x1, x2, error map and weave in napari's grid, each titled,
+contrast shared where they share units; one key flips x, x1 and x2 in one view; and the titled grid
+exported as a PNG with the run's provenance beside it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qtpy.QtCore import QRect, Qt
+from qtpy.QtGui import QColor, QFont, QImage, QPainter
+
+from .._layers import METADATA_KEY, layer_title, same_layer, shared_contrast
+from ..core.errors import OutputError
+from ..core.files import atomic_write
+from ..io import to_display
+
+FLIP_KEY = "Q"
+FLIPPED = ("x", "x1", "x2")
+# Layers that share units and a zero (x = x1 + x2 + weave) share contrast; the two residual layers,
+# both around zero, share symmetric limits.
+SHARED = (("x", "x1", "x2"), ("error_map", "weave"))
+EXPORT_SIDE = 1024  # longest side of a panel in the exported PNG
+TITLE_HEIGHT, GAP, COLUMNS = 26, 6, 3
+# The grid and its titles while comparing: a gap between cells, and titles small enough that the
+# part that says what a panel is ("x2 hidden · run 1 · …") fits its cell.
+GRID_STYLE = {"enabled": True, "spacing": 0.03}
+TITLE_STYLE = {"visible": True, "font_size": 8}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One cell of the comparison: ``role`` is "x" or a result layer's name."""
+
+    role: str
+    title: str
+    layer: Any
+
+
+def viewer_grid(viewer: Any) -> Any:
+    """The grid settings: ``viewer.canvas.grid`` since napari 0.9, ``viewer.grid`` before."""
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+
+
+def overview(layer: Any, side: int = EXPORT_SIDE) -> np.ndarray:
+    """The layer's image with its longer side at most ``side`` (a pyramid's level, then strides)."""
+    levels = list(layer.data) if layer.multiscale else [layer.data]
+    image = next((level for level in levels if max(level.shape[:2]) <= side), levels[-1])
+    step = -(-max(image.shape[:2]) // side)
+    return np.asarray(image[::step, ::step], dtype=np.float32)
+
+
+def comparison_panels(viewer: Any, source: Any, run: int) -> list[Panel]:
+    """The X-ray ``source`` and run ``run``'s x1, x2, error map and weave (the weave only where the
+    method found one: the auto-encoder's is zero). Empty if the run's layers are gone."""
+    by_role = {
+        layer.metadata[METADATA_KEY]["layer"]: layer
+        for layer in viewer.layers
+        if layer.metadata.get(METADATA_KEY, {}).get("run") == run and "layer" in layer.metadata[METADATA_KEY]
+    }
+    if not {"x1", "x2", "error_map"} <= set(by_role):
+        return []
+    double_sided = bool(by_role["x2"].metadata[METADATA_KEY].get("double_sided"))
+    panels = [Panel("x", "x mixed X-ray", source)] if source is not None and source in viewer.layers else []
+    for role in ("x1", "x2", "error_map", "weave"):
+        if role in by_role and (role != "weave" or np.any(overview(by_role[role], 256))):
+            panels.append(Panel(role, layer_title(role, double_sided), by_role[role]))
+    return panels
+
+
+def shared_limits(panels: list[Panel]) -> dict[str, tuple[float, float]]:
+    """Contrast limits per role: one set for x, x1 and x2; symmetric ones for error map and weave."""
+    limits: dict[str, tuple[float, float]] = {}
+    images = {panel.role: overview(panel.layer, 512) for panel in panels}
+    xrays = [role for role in SHARED[0] if role in images]
+    low, high = shared_contrast([images[role] for role in xrays])
+    limits.update(dict.fromkeys(xrays, (low, high)))
+    residuals = [role for role in SHARED[1] if role in images]
+    if residuals:
+        extent = max(float(np.percentile(np.abs(images[role]), 99.5)) for role in residuals) or 1.0
+        limits.update(dict.fromkeys(residuals, (-extent, extent)))
+    return limits
+
+
+class Comparison:
+    """The panels shown together (:meth:`grid`) or one of x, x1, x2 at a time (:meth:`flip`);
+    :meth:`end` puts visibility, order, contrast, titles and the grid back as they were."""
+
+    def __init__(self, viewer: Any, panels: list[Panel]) -> None:
+        self.viewer, self.panels = viewer, panels
+        self.shown: str | None = None  # the role flip shows; None in the grid
+        # napari hands plugins proxies of its layers, a new one each time: compare them with same_layer
+        self._visible = [(layer, layer.visible) for layer in viewer.layers]
+        grid = viewer_grid(viewer)
+        self._grid = {name: getattr(grid, name) for name in GRID_STYLE if hasattr(grid, name)}
+        self._panel_state = [(p.layer.contrast_limits, _title_style(p.layer)) for p in panels]
+        limits = shared_limits(panels)
+        for index, panel in enumerate(panels):  # bottom of the list first: napari's grid reads it row by row
+            viewer.layers.move(viewer.layers.index(panel.layer), index)
+            panel.layer.contrast_limits = limits[panel.role]
+            _style_title(panel.layer, TITLE_STYLE)
+
+    def _show(self, roles: set[str]) -> None:
+        for layer in self.viewer.layers:
+            layer.visible = any(same_layer(layer, p.layer) and p.role in roles for p in self.panels)
+
+    def grid(self) -> None:
+        self.shown = None
+        self._show({p.role for p in self.panels})
+        viewer_grid(self.viewer).update({name: GRID_STYLE[name] for name in self._grid})
+        self.viewer.reset_view()
+
+    def flip(self) -> str:
+        """Show the next of x, x1, x2 alone (x first, from the grid); returns its title."""
+        roles = [p.role for p in self.panels if p.role in FLIPPED]
+        self.shown = roles[(roles.index(self.shown) + 1) % len(roles)] if self.shown in roles else roles[0]
+        if viewer_grid(self.viewer).enabled:
+            viewer_grid(self.viewer).enabled = False
+            self.viewer.reset_view()
+        self._show({self.shown})
+        return next(p.title for p in self.panels if p.role == self.shown)
+
+    def end(self) -> None:
+        present = [(layer, visible) for layer, visible in self._visible if layer in self.viewer.layers]
+        for index, (layer, visible) in enumerate(present):
+            self.viewer.layers.move(self.viewer.layers.index(layer), index)
+            layer.visible = visible
+        for panel, (limits, title) in zip(self.panels, self._panel_state):
+            if panel.layer in self.viewer.layers:
+                panel.layer.contrast_limits = limits
+                _style_title(panel.layer, title)
+        viewer_grid(self.viewer).update(self._grid)
+
+
+def _title_style(layer: Any) -> dict[str, Any] | None:
+    """The layer's title (name overlay, drawn in its grid cell since napari 0.6) as it is; None before."""
+    overlay = getattr(layer, "name_overlay", None)
+    return None if overlay is None else {name: getattr(overlay, name) for name in TITLE_STYLE}
+
+
+def _style_title(layer: Any, style: dict[str, Any] | None) -> None:
+    overlay = getattr(layer, "name_overlay", None)
+    if overlay is not None and style is not None:
+        overlay.update(style)
+
+
+def titled_grid(panels: list[Panel]) -> QImage:
+    """The panels as one image: gray at their shared contrast, each under its title, three a row."""
+    limits = shared_limits(panels)
+    images = [to_display(overview(p.layer), limits[p.role]) for p in panels]
+    height, width = images[0].shape
+    rows = -(-len(images) // COLUMNS)
+    columns = min(COLUMNS, len(images))
+    sheet = QImage(columns * (width + GAP) + GAP, rows * (height + TITLE_HEIGHT + GAP) + GAP, QImage.Format.Format_RGB32)
+    sheet.fill(QColor("#262930"))
+    painter = QPainter(sheet)
+    font = QFont()
+    font.setPixelSize(TITLE_HEIGHT - 10)
+    painter.setFont(font)
+    painter.setPen(QColor("#f0f1f2"))
+    for index, (panel, image) in enumerate(zip(panels, images)):
+        row, column = divmod(index, COLUMNS)
+        left, top = GAP + column * (width + GAP), GAP + row * (height + TITLE_HEIGHT + GAP)
+        painter.drawText(QRect(left, top, width, TITLE_HEIGHT), int(Qt.AlignmentFlag.AlignCenter), panel.title)
+        gray = np.ascontiguousarray(image)
+        painter.drawImage(left, top + TITLE_HEIGHT, QImage(gray.data, width, height, width, QImage.Format.Format_Grayscale8))
+    painter.end()
+    return sheet
+
+
+def export_comparison(panels: list[Panel], folder: Path, run: int) -> tuple[Path, Path]:
+    """Write ``comparison-run<N>.png`` (the titled grid) and ``.json`` (what each panel is, its contrast
+    and the run's provenance) into ``folder``, never over an existing file. Raises :class:`OutputError`."""
+    stem = f"comparison-run{run}"
+    for attempt in range(1, 1000):
+        name = stem if attempt == 1 else f"{stem}-{attempt}"
+        if not (folder / f"{name}.png").exists() and not (folder / f"{name}.json").exists():
+            break
+    png, record_path = folder / f"{name}.png", folder / f"{name}.json"
+    sheet, limits = titled_grid(panels), shared_limits(panels)
+
+    def save(temporary: str) -> None:
+        if not sheet.save(temporary, "PNG"):
+            raise OSError(f"Qt could not write a PNG to {temporary}")
+
+    atomic_write(png, save)
+    provenance = next(
+        ({k: v for k, v in p.layer.metadata[METADATA_KEY].items() if k != "layer"} for p in panels if p.role == "x2"), {}
+    )
+    record = {
+        "png": png.name,
+        "run": run,
+        "panels": [{"title": p.title, "layer": p.layer.name, "contrast_limits": list(limits[p.role])} for p in panels],
+        "provenance": provenance,
+    }
+    try:
+        atomic_write(record_path, lambda temporary: Path(temporary).write_text(json.dumps(record, indent=2, default=str)))
+    except OutputError:
+        png.unlink(missing_ok=True)
+        raise
+    return png, record_path

@@ -1,0 +1,177 @@
+"""The Inputs panel: which layers are the X-ray, the photograph, the region and, optionally, the back
+side and side channels — and the arrays (or, for a whole painting, the lazy sources) they give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, Select
+from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
+
+from .._layers import (
+    METADATA_KEY,
+    is_region_layer,
+    is_rgb_layer,
+    is_xray_layer,
+    layer_array,
+    layer_source,
+    region_mask_from_layer,
+    same_layer,
+)
+from ..core.data import check_back, check_pair
+from ..core.errors import InputError
+from ..core.streaming import check_sources
+from ..painting import central_area, training_area
+
+REGION_LAYER_NAME = "region (hidden design)"
+REGION_HINTS = {
+    "optional": "Region: optional for this preset — the colour map fits everywhere and trusts the region less.",
+    "required": "Region: required by the auto-encoder presets — draw it where the hidden design shows most.",
+    "unused": "Region: not needed — a double-sided panel is separated from both photographs.",
+}
+
+
+class InputsPanel(QGroupBox):
+    """Layer pickers that follow the layer list; ``viewer`` is the napari viewer."""
+
+    def __init__(self, viewer: Any) -> None:
+        super().__init__("Inputs")
+        self.viewer = viewer
+        self.xray = ComboBox(label="X-ray", choices=self._choices(is_xray_layer), nullable=True, tooltip="the mixed radiograph: a 2-D grayscale layer")
+        self.photo = ComboBox(
+            label="Photograph", choices=self._choices(is_rgb_layer), nullable=True,
+            tooltip="the surface's colour photograph, registered to the X-ray pixel for pixel (Plugins ▸ Align photograph)",
+        )
+        self.region = ComboBox(
+            label="Region", choices=self._choices(is_region_layer), nullable=True,
+            tooltip="a Shapes or Labels layer over the part of the X-ray where the hidden design shows most",
+        )
+        self.draw_button = PushButton(text="Draw region", tooltip="add a Shapes layer in rectangle mode to draw the region on")
+        self.back = ComboBox(
+            label="Back side", choices=self._choices(is_rgb_layer), nullable=True, value=None,
+            tooltip="double-sided panel only: the back's photograph (then no region is needed)",
+        )
+        self.mirror_back = CheckBox(label="Mirror back side", value=False, tooltip="the back photograph was taken from behind")
+        self.side_channels = Select(
+            label="Side channels", choices=self._side_choices, value=[],
+            tooltip="optional: extra registered maps (infrared, XRF element maps such as Cu-K) read beside the photograph; Ctrl-click for several",
+        )
+        self.side_channels.native.setMaximumHeight(70)
+        self.region_hint = QLabel(REGION_HINTS["optional"])
+        self.region_hint.setWordWrap(True)
+        self.region_hint.setStyleSheet("color: #a0a4ab;")
+        form = Container(widgets=[self.xray, self.photo, self.region, self.draw_button, self.back, self.mirror_back, self.side_channels])
+        layout = QVBoxLayout(self)
+        layout.addWidget(form.native)
+        layout.addWidget(self.region_hint)
+        self.draw_button.changed.connect(self.draw_region)
+        self.xray.changed.connect(lambda *_: self.refresh_side_channels())
+
+    def _choices(self, accept: Any) -> Any:
+        return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
+
+    def _side_choices(self, *_: Any) -> list[tuple[str, Any]]:
+        """Grayscale maps that could inform the surface: not the X-ray itself, not our own results."""
+        xray = self.xray.value
+        return [
+            (layer.name, layer)
+            for layer in self.viewer.layers
+            if is_xray_layer(layer) and METADATA_KEY not in layer.metadata and not same_layer(layer, xray)
+        ]
+
+    def refresh(self) -> None:
+        """After the layer list changed: keep the choices that remain, pick the first X-ray, photograph and
+        region when none is chosen (the back side is optional, so never picked for the user)."""
+        chosen_sides = list(self.side_channels.value)  # reset_choices below would forget them
+        for combo in (self.xray, self.photo, self.region, self.back):
+            current = combo.value
+            combo.reset_choices()
+            if combo is self.back:
+                if current is not None and current not in combo.choices:
+                    combo.value = None
+                continue
+            if current is None or current not in combo.choices:
+                first = next((c for c in combo.choices if c is not None), None)
+                if first is not None:
+                    combo.value = first
+        self.refresh_side_channels(chosen_sides)
+
+    def refresh_side_channels(self, chosen: list[Any] | None = None) -> None:
+        """After the X-ray's picker: the X-ray is never its own side channel."""
+        chosen = list(self.side_channels.value) if chosen is None else chosen
+        self.side_channels.reset_choices()
+        self.side_channels.value = [layer for layer in chosen if layer in self.side_channels.choices]
+
+    def set_region_need(self, need: str) -> None:
+        """Say whether the region is "optional", "required" or "unused" (a key of REGION_HINTS)."""
+        self.region_hint.setText(REGION_HINTS[need])
+
+    def draw_region(self) -> Any:
+        """A Shapes layer named for its purpose, selected, in rectangle mode, aligned with the X-ray."""
+        reference = self.xray.value
+        kwargs = {"scale": reference.scale, "translate": reference.translate} if reference is not None else {}
+        layer = self.viewer.add_shapes(name=REGION_LAYER_NAME, edge_color="#ff5050", face_color="#ff505033", edge_width=3, **kwargs)
+        self.viewer.layers.selection.active = layer
+        layer.mode = "add_rectangle"
+        self.region.value = layer
+        return layer
+
+    # ---------------------------------------------------------------- layers → arrays
+
+    def layers(self) -> list[Any]:
+        """Every chosen layer: removing one of them during a run stops it."""
+        return [self.xray.value, self.photo.value, self.region.value, self.back.value, *self.side_channels.value]
+
+    def chosen(self) -> tuple[Any, Any, Any]:
+        """The X-ray, photograph and back side layers, or an error naming what is missing."""
+        xray, photo, back = self.xray.value, self.photo.value, self.back.value
+        if xray is None:
+            raise InputError("Choose the mixed X-ray: a 2-D grayscale image layer (open one, or File ▸ Open Sample).")
+        if photo is None:
+            raise InputError("Choose the photograph: a colour image layer registered to the X-ray.")
+        if back is not None and same_layer(back, photo):
+            raise InputError("The back side is the photograph of the front; choose the back's photograph, or none.")
+        return xray, photo, back
+
+    def region_mask(self, shape: tuple[int, int], required: bool) -> np.ndarray | None:
+        """The region as an (H, W) mask; None if none is chosen and the method can do without one."""
+        if self.region.value is None:
+            if not required:
+                return None
+            raise InputError("Choose or draw the region where the hidden design shows most (Draw region): the auto-encoder needs it.")
+        return region_mask_from_layer(self.region.value, shape)
+
+    def arrays(self, training: bool, region_required: bool) -> dict[str, Any]:
+        """The chosen layers in memory, checked with the core's messages, as :func:`iter_separate`'s arguments."""
+        xray, photo, back = self.chosen()
+        x_mixed, rgb_surface = check_pair(layer_array(xray), layer_array(photo))
+        rgb_back, mirror = (None, False) if back is None else (layer_array(back), bool(self.mirror_back.value))
+        if rgb_back is not None:
+            check_back(rgb_back, x_mixed, mirror)
+        region = self.region_mask(x_mixed.shape, region_required) if training and back is None else None
+        return {
+            "x_mixed": x_mixed, "rgb_surface": rgb_surface, "region_mask": region, "rgb_back": rgb_back, "mirror_back": mirror,
+            "side_channels": [layer_array(side) for side in self.side_channels.value],
+        }
+
+    def painting_sources(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any], tuple[int, int]]:
+        """A whole painting's layers as lazy sources (:func:`iter_separate_painting`'s arguments), the
+        training area's X-ray and photograph in memory (checked as in :meth:`arrays`), and the area's
+        top-left pixel."""
+        xray, photo, back = self.chosen()
+        sources = {
+            "x_source": layer_source(xray), "rgb_source": layer_source(photo),
+            "rgb_back_source": None if back is None else layer_source(back), "mirror_back": back is not None and bool(self.mirror_back.value),
+            "side_sources": [layer_source(side) for side in self.side_channels.value],
+        }
+        shape = check_sources(sources["x_source"], sources["rgb_source"], sources["rgb_back_source"], sources["side_sources"])
+        region = self.region_mask(shape, region_required) if training and back is None else None
+        sources["region_mask"] = region
+        if training:  # the area iter_separate_painting trains on
+            area = training_area(region) if region is not None else central_area(shape)
+        else:  # only applying: check a screenful in the middle
+            area = tuple(slice(max(0, n // 2 - 1024), n // 2 + 1024) for n in shape)
+        offset = (area[0].start, area[1].start) if training else (0, 0)
+        x_area, rgb_area = check_pair(np.asarray(sources["x_source"][area]), np.asarray(sources["rgb_source"][area]))
+        return sources, {"x_mixed": x_area, "rgb_surface": rgb_area}, offset

@@ -1,0 +1,175 @@
+"""The Results panel: Compare (and its flip key), Export comparison, Open results folder, and
+Save/Load/Apply model — the buttons and what they do with the runs' results and the current model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from magicgui.widgets import Container, PushButton
+from qtpy.QtCore import QUrl
+from qtpy.QtGui import QDesktopServices
+from qtpy.QtWidgets import QFileDialog, QGroupBox, QVBoxLayout
+
+from ..core import TrainedModel, XraySepError, load_model, save_model
+from .compare import FLIP_KEY, Comparison, Panel, comparison_panels, export_comparison
+from .runner import Runner
+from .state import CurrentModel, RunState, action_enabled
+from .worker import results_root
+
+COMPARE_TEXT, BACK_TEXT = "Compare side by side", "Back to the layers"
+
+
+class ResultsPanel(QGroupBox):
+    """``runner`` holds the results and the model; ``fallback_source`` gives the X-ray layer to compare
+    with when the run's own is gone; ``say`` is the dock's message line and ``changed`` re-enables
+    the dock's buttons after an action here."""
+
+    def __init__(self, viewer: Any, runner: Runner, fallback_source: Callable[[], Any], say: Callable[..., None], changed: Callable[[], None]) -> None:
+        super().__init__("Results")
+        self.viewer, self.runner, self.fallback_source, self.say, self.changed = viewer, runner, fallback_source, say, changed
+        self.comparison: Comparison | None = None
+        self.compare_button = PushButton(
+            text=COMPARE_TEXT,
+            tooltip=f"the last run's x, x1, x2, error map and weave in a titled grid, one camera for all; "
+            f"{FLIP_KEY} in the viewer flips between x, x1 and x2 in one view",
+        )
+        self.export_button = PushButton(text="Export comparison…", tooltip="a PNG of the titled grid and the run's provenance (JSON) beside it")
+        self.folder_button = PushButton(text="Open results folder", tooltip="the folder where this run's files are (whole paintings, exported comparisons)")
+        self.save_button = PushButton(text="Save model…", tooltip="keep the current model (weights, settings, normalisation) as a .pt file")
+        self.load_button = PushButton(text="Load model…", tooltip="a model saved before, to apply or continue")
+        self.apply_button = PushButton(text="Apply model", tooltip="separate the chosen layers with the current model, without training")
+        layout = QVBoxLayout(self)
+        for row in ([self.compare_button, self.export_button], [self.folder_button], [self.save_button, self.load_button, self.apply_button]):
+            container = Container(widgets=row, layout="horizontal", labels=False)
+            container.native.layout().setContentsMargins(0, 0, 0, 0)
+            layout.addWidget(container.native)
+        for button, action in (
+            (self.compare_button, self.toggle_compare), (self.export_button, self._ask_export), (self.folder_button, self.open_folder),
+            (self.save_button, self._ask_save), (self.load_button, self._ask_load),
+        ):
+            button.changed.connect(lambda *_, action=action: action())
+
+    def follow(self, state: RunState, have: set[str]) -> None:
+        """Enable each button as :func:`action_enabled` says; Compare reads Back while comparing."""
+        for action, button in (
+            ("compare", self.compare_button), ("export", self.export_button), ("open_folder", self.folder_button),
+            ("save", self.save_button), ("load", self.load_button), ("apply", self.apply_button),
+        ):
+            button.enabled = action_enabled(action, state, have)
+        self.compare_button.text = BACK_TEXT if self.comparison is not None else COMPARE_TEXT
+
+    # ---------------------------------------------------------------- comparison
+
+    def panels(self) -> list[Panel]:
+        """The last run's panels (x from the run's own X-ray layer while it is there)."""
+        last = self.runner.last_run
+        if last is None:
+            return []
+        source = last.source if last.source in self.viewer.layers else self.fallback_source()
+        return comparison_panels(self.viewer, source, last.number)
+
+    def toggle_compare(self) -> None:
+        """The last run's titled grid, one camera for all; again to go back to the layers as they were."""
+        if self.comparison is not None:
+            self.end_comparison()
+            return
+        panels = self.panels()
+        if not panels:
+            gone = self.runner.last_run is not None
+            self.say("The last run's layers are gone: train again to compare." if gone else "Nothing to compare yet: train first.", error=True)
+            return
+        self.comparison = Comparison(self.viewer, panels)
+        self.comparison.grid()
+        self.say(f"Run {self.runner.runs}: {', '.join(p.title for p in panels)}. Press {FLIP_KEY} in the viewer to flip between x, x1 and x2 in one view.")
+        self.changed()
+
+    def end_comparison(self) -> None:
+        if self.comparison is not None:
+            self.comparison.end()
+            self.comparison = None
+            self.changed()
+
+    def flip(self, *_: Any) -> None:
+        """The viewer's FLIP_KEY: the last run's x, x1 and x2 in turn, alone, in the same view (not during a run)."""
+        if self.runner.status.running:
+            return
+        if self.comparison is None:
+            panels = self.panels()
+            if not panels:
+                return
+            self.comparison = Comparison(self.viewer, panels)
+        title = self.comparison.flip()
+        self.say(f"Showing {title}; {FLIP_KEY} shows the next of x, x1, x2, and {BACK_TEXT} ends it.")
+        self.changed()
+
+    def export_comparison_to(self, folder: str | Path | None = None) -> tuple[Path, Path] | None:
+        """The titled grid as a PNG and its provenance as JSON in ``folder`` (default: the last run's folder)."""
+        last, panels = self.runner.last_run, self.panels()
+        folder = Path(folder) if folder is not None else None if last is None else last.folder
+        if not panels or folder is None:
+            self.say("Nothing to export yet: train first." if not panels else "Choose a folder to export to.", error=True)
+            return None
+        try:
+            written = export_comparison(panels, folder, last.number)
+        except XraySepError as error:
+            self.say(str(error), error=True)
+            return None
+        last.folder = last.folder or folder  # Open results folder shows it from now on
+        self.say(f"Exported the comparison to {written[0]} (provenance in {written[1].name}).")
+        self.changed()
+        return written
+
+    def _ask_export(self) -> None:
+        last = self.runner.last_run
+        folder = None if last is None else last.folder
+        if folder is None:  # an in-memory run has no folder of its own: ask
+            start = results_root() if results_root().is_dir() else Path.home()
+            folder = QFileDialog.getExistingDirectory(self, "Export comparison to", str(start)) or None
+        if folder:
+            self.export_comparison_to(folder)
+
+    def open_folder(self) -> None:
+        last = self.runner.last_run
+        if last is not None and last.folder is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(last.folder)))
+
+    # ---------------------------------------------------------------- models
+
+    def save_model_to(self, path: str | Path) -> Path | None:
+        current = self.runner.model
+        if current is None:
+            self.say("Train a model first.", error=True)
+            return None
+        try:
+            path = save_model(current.model, Path(path))
+        except XraySepError as error:
+            self.say(str(error), error=True)
+            return None
+        self.say(f"Saved the model of {current.origin} ({current.model.steps_trained} steps) to {path}.")
+        return path
+
+    def load_model_from(self, path: str | Path) -> TrainedModel | None:
+        try:
+            model = load_model(path)
+        except XraySepError as error:
+            self.say(str(error), error=True)
+            return None
+        self.runner.model = CurrentModel(model, Path(path).name)
+        self.say(
+            f"Loaded {Path(path).name} ({model.config.method.replace('_', ' ')}, {model.steps_trained} steps). "
+            "Apply model separates the chosen layers with it; Continue trains it further."
+        )
+        self.changed()
+        return model
+
+    def _ask_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", f"xraysep-run{self.runner.runs}.pt", "Model (*.pt)")
+        if path:  # the dialog itself asks before replacing an existing file
+            self.save_model_to(path)
+
+    def _ask_load(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Model (*.pt)")
+        if path:
+            self.load_model_from(path)

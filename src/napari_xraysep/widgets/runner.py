@@ -1,0 +1,205 @@
+"""Runs: from Train (or Continue, or Apply) to the result layers. The worker's events move the run
+state; the slots here, on the main thread, update the Run panel and the viewer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from napari.qt.threading import GeneratorWorker
+
+from .._layers import layer_source, same_layer
+from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, iter_separate, resolve_device
+from ..core.data import missing_filled
+from ..core.registration import misalignment_warning
+from ..core.separation import resolve_config
+from ..painting import is_large, iter_separate_painting
+from .inputs import InputsPanel
+from .run import RunPanel
+from .separation import SeparationPanel
+from .shown import add_results, remove_previews, show_preview
+from .state import CurrentModel, RunRecord, RunState, RunStatus
+from .worker import ActivityProgress, checkpointing, new_results_folder, run_in_background
+
+logger = logging.getLogger(__name__)
+Say = Callable[..., None]  # say(text, error=False): the dock's message line
+
+
+class Runner:
+    """The run state, the current model and the runs' records, and what drives them.
+
+    ``lifetime`` is the dock's ``{"alive": bool, "stop": Event | None}``: once the dock is destroyed,
+    no slot touches a widget, and the destroyed dock sets the running run's stop event.
+    """
+
+    def __init__(
+        self, viewer: Any, inputs: InputsPanel, separation: SeparationPanel, panel: RunPanel, say: Say, lifetime: dict[str, Any]
+    ) -> None:
+        self.viewer, self.inputs, self.separation, self.panel, self.say, self.lifetime = viewer, inputs, separation, panel, say, lifetime
+        self.status = RunStatus()
+        self.model: CurrentModel | None = None
+        self.record: RunRecord | None = None  # the run going on, or the last one
+        self.last_run: RunRecord | None = None  # the last run with a result: Compare shows its layers
+        self.on_ended: Callable[[], None] = lambda: None  # after a worker has ended (folders may have changed)
+
+    @property
+    def worker(self) -> GeneratorWorker | None:
+        return None if self.record is None else self.record.worker
+
+    @property
+    def runs(self) -> int:
+        """Runs that gave a result (their layers are numbered so)."""
+        return 0 if self.last_run is None else self.last_run.number
+
+    def start(self, model: TrainedModel | None, steps: int | None = None) -> GeneratorWorker | None:
+        """Check the inputs and settings, then run in the background; None (and a message) if they are wrong."""
+        if self.status.running:
+            self.say("A run is going on; stop it first.", error=True)
+            return None
+        number = self.runs + 1
+        try:
+            config, form = self.separation.settings(model)
+            if steps is not None:
+                form["steps"] = steps
+            resolved = resolve_config(config, model, form)
+            resolve_device(resolved.device)  # settings checked before any work
+            training, region_required = resolved.training_steps > 0, resolved.method == "autoencoder"
+            xray, folder = self.inputs.xray.value, None
+            job: Any = iter_separate
+            large = xray is not None and is_large(layer_source(xray).shape)
+            if large:
+                arguments, checked, offset = self.inputs.painting_sources(training, region_required)
+            else:
+                arguments = self.inputs.arrays(training, region_required)
+                checked, offset = arguments, (0, 0)
+            checkpoint = checkpointing(number) if training else {"checkpoint": None}
+            if large:  # made last: nothing left behind when the checks above fail
+                folder = new_results_folder(xray.name, number)
+                job = partial(iter_separate_painting, out=folder)
+        except XraySepError as error:
+            self.say(str(error), error=True)
+            return None
+        # Not a blocker (the user may know better), but said before any time is spent.
+        note = misalignment_warning(missing_filled(checked["x_mixed"]), missing_filled(checked["rgb_surface"])) or ""
+        record = RunRecord(
+            number, source=xray, inputs=[layer for layer in self.inputs.layers() if layer is not None],
+            double_sided=self.inputs.back.value is not None, training=training, offset=offset, folder=folder,
+            checkpoint=checkpoint["checkpoint"], alignment_note=note,
+        )
+        self.record, self.lifetime["stop"] = record, record.stop
+        self.status.move(RunState.TRAINING)
+        self.panel.starting(resolved.training_steps)
+        self.say(note + (" (Plugins ▸ Align photograph)" if note else ""), error=bool(note))
+        activity = ActivityProgress(f"X-ray separation, run {number}", resolved.training_steps, self._cancel)
+        slots = {"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished}
+        record.worker = run_in_background(
+            job,
+            {**arguments, "config": config, "model": model, "stop": record.stop, **checkpoint, **form},
+            # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
+            {signal: partial(slot, record) for signal, slot in slots.items()},
+            activity,
+        )
+        record.worker.paused.connect(partial(self._on_paused, record, True))
+        record.worker.resumed.connect(partial(self._on_paused, record, False))
+        return record.worker
+
+    def toggle_pause(self) -> None:
+        if self.worker is not None and self.status.state in (RunState.TRAINING, RunState.PAUSED):
+            self.worker.toggle_pause()
+
+    def stop(self, reason: str = "") -> None:
+        """Stop after the current step; the model reached so far is applied and its layers added.
+        ``reason``, if any, opens the run's last message."""
+        if self.record is None or not self.status.running:
+            return
+        self.record.stop.set()
+        self.record.stop_reason = self.record.stop_reason or reason
+        if self.worker is not None and self.worker.is_paused:
+            self.worker.resume()
+        if self.status.state is not RunState.STOPPING:
+            self.status.move(RunState.STOPPING)
+
+    def _cancel(self) -> None:
+        """The activity dock's Cancel: Stop, while the dock lives."""
+        if self.lifetime["alive"]:
+            self.stop()
+
+    def stop_if_input(self, layer: Any) -> bool:
+        """Stop a run that reads ``layer`` (which was removed); whether it did."""
+        record = self.record
+        if not (self.status.running and any(same_layer(layer, used) for used in record.inputs)):
+            return False
+        self.stop(f"'{layer.name}' was removed during training, so training stopped. ")
+        return True
+
+    # ---------------------------------------------------------------- the worker's signals
+
+    def _current(self, record: RunRecord) -> bool:
+        """Whether a worker's signal is still wanted: the dock lives and the run is the current one."""
+        return bool(self.lifetime["alive"]) and record is self.record
+
+    def _on_paused(self, record: RunRecord, paused: bool) -> None:
+        if self._current(record) and self.status.state is (RunState.TRAINING if paused else RunState.PAUSED):
+            self.status.move(RunState.PAUSED if paused else RunState.TRAINING)
+
+    def _on_progress(self, record: RunRecord, event: Any) -> None:
+        if not self._current(record):
+            return
+        if self.status.state is not RunState.STOPPING:
+            self.panel.show_progress(event)
+        if isinstance(event, TrainingProgress):
+            record.history.append(event.losses)
+            if event.step % max(1, event.total_steps // 200) == 0 or event.step == event.total_steps:
+                self.panel.loss_plot.set_history(record.history)
+            if event.preview is not None:
+                show_preview(self.viewer, record, event.preview)
+
+    def _on_result(self, record: RunRecord, result: Any) -> None:
+        if not self._current(record):
+            return
+        remove_previews(self.viewer, record)
+        record.result = result
+        self.model = CurrentModel(result.model, f"run {record.number}")
+        if record.checkpoint is not None:  # the result holds the model now; Save model keeps it
+            record.checkpoint.unlink(missing_ok=True)
+        added = add_results(self.viewer, record)
+        if record.area_result is not None:
+            self.panel.loss_plot.set_history(record.area_result.loss_history)
+        self.last_run = record
+        self.status.move(RunState.FINISHED)
+        trained = record.area_result if record.training else None
+        if trained is None:
+            steps = "applied"
+        else:
+            steps = f"{'stopped early at' if trained.stopped_early else 'trained for'} {trained.model.steps_trained} steps"
+        self.panel.show_text(f"run {record.number}: {steps} · {time.perf_counter() - record.started:.0f} s")
+        note = f" Note: {record.alignment_note}" if record.alignment_note else ""
+        self.say(f"{record.stop_reason}Run {record.number}: model {steps}. {added}{note}", error=bool(record.stop_reason or note))
+
+    def _on_error(self, record: RunRecord, error: BaseException) -> None:
+        if not self._current(record):
+            return
+        remove_previews(self.viewer, record)
+        if isinstance(error, TrainingError) and error.model is not None:
+            # Nothing lost: the last good model can be applied, saved or trained further.
+            self.model = CurrentModel(error.model, f"run {record.number}, its last good step")
+            self.say(f"{error} Apply model uses it; Save model… keeps it.", error=True)
+        elif isinstance(error, XraySepError):
+            self.say(str(error), error=True)
+        else:  # a bug, not the user's doing: keep the traceback for the log
+            logger.error("X-ray separation failed", exc_info=error)
+            self.say(f"The run failed: {type(error).__name__}: {error}", error=True)
+        self.status.move(RunState.FAILED)
+        self.panel.show_text("failed")
+
+    def _on_finished(self, record: RunRecord) -> None:
+        record.worker = None
+        if record.folder is not None and record.folder.is_dir() and not any(record.folder.iterdir()):
+            record.folder.rmdir()  # the run failed before writing anything
+        if self._current(record):
+            if self.status.running:  # ended with neither a result nor an error: aborted
+                self.status.move(RunState.FAILED)
+            self.on_ended()

@@ -1,0 +1,119 @@
+"""Compare that explains itself: the titled grid, its shared contrast, the flip key and the export."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from conftest import RUN_TIMEOUT_MS, dock, wait_done
+from qtpy.QtCore import Qt
+
+from napari_xraysep.io import to_display
+from napari_xraysep.widgets.compare import COLUMNS, FLIP_KEY, GAP, TITLE_HEIGHT, viewer_grid
+
+ROLES = ["x", "x1", "x2", "error_map", "weave"]
+TITLES = ["x mixed X-ray", "x1 surface", "x2 hidden", "error map", "weave (canvas)"]
+
+
+@pytest.fixture
+def trained(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait")
+    widget.train()
+    wait_done(qtbot, widget)
+    return viewer, widget
+
+
+def _role(layer) -> str:
+    return layer.metadata.get("xraysep", {}).get("layer", "x")
+
+
+def _snapshot(viewer) -> list[tuple]:
+    overlays = [(l.name_overlay.visible, l.name_overlay.font_size) for l in viewer.layers]
+    return [(l.name, l.visible, tuple(np.round(getattr(l, "contrast_limits", ()), 6))) for l in viewer.layers] + overlays
+
+
+def test_the_grid_is_titled_in_reading_order_with_shared_contrast_and_goes_back(trained):
+    viewer, widget = trained
+    before, grid = _snapshot(viewer), viewer_grid(viewer)
+    widget.results.compare_button.native.click()
+    shown = [layer for layer in viewer.layers if layer.visible]
+    assert grid.enabled and [_role(layer) for layer in shown] == ROLES
+    assert shown[0].name == "mixed X-ray (synthetic)"
+    layers = list(viewer.layers)
+    positions = [grid.position(layers.index(layer), layers) for layer in shown]
+    assert positions == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]  # x, x1, x2 / error map, weave
+    assert all(layer.name_overlay.visible for layer in shown)  # every cell titled with its layer's name
+    x, x1, x2, error, weave = (tuple(layer.contrast_limits) for layer in shown)
+    assert x == x1 == x2  # X-ray units: x = x1 + x2 + weave
+    assert error == weave and error[0] == -error[1] > -1  # both around zero, symmetric
+    assert widget.results.compare_button.text == "Back to the layers" and FLIP_KEY in widget.message.text()
+
+    widget.results.compare_button.native.click()
+    assert not grid.enabled and _snapshot(viewer) == before  # visibility, order, contrast and titles
+    assert widget.results.compare_button.text == "Compare side by side"
+
+    viewer.layers.remove(shown[2])  # x2 is gone: nothing to compare, and said so
+    widget.results.compare_button.native.click()
+    assert widget.results.comparison is None and "layers are gone" in widget.message.text()
+
+
+def test_the_flip_key_shows_x_x1_and_x2_in_turn_in_one_view(trained, qtbot):
+    viewer, widget = trained
+    before = _snapshot(viewer)
+    canvas = viewer.window._qt_viewer.canvas.native
+    shown = []
+    for _ in range(4):
+        qtbot.keyClick(canvas, getattr(Qt.Key, f"Key_{FLIP_KEY}"))
+        visible = [layer for layer in viewer.layers if layer.visible]
+        assert len(visible) == 1 and visible[0].name_overlay.visible
+        shown.append(_role(visible[0]))
+    assert shown == ["x", "x1", "x2", "x"] and not viewer_grid(viewer).enabled
+    assert "Showing x mixed X-ray" in widget.message.text()
+    assert widget.results.compare_button.text == "Back to the layers"
+    widget.results.compare_button.native.click()
+    assert _snapshot(viewer) == before
+
+    widget.separation.steps.value = 100_000  # while a run goes on, the key does nothing
+    widget.train()
+    qtbot.waitUntil(lambda: widget.run.progress.value() >= 1, timeout=RUN_TIMEOUT_MS)
+    qtbot.keyClick(canvas, getattr(Qt.Key, f"Key_{FLIP_KEY}"))
+    assert widget.results.comparison is None and not viewer_grid(viewer).enabled
+    widget.stop()
+    wait_done(qtbot, widget)
+
+
+def test_export_writes_the_titled_grid_and_the_run_provenance(trained, tmp_path, monkeypatch):
+    viewer, widget = trained
+    assert widget.results.export_comparison_to() is None and "Choose a folder" in widget.message.text()  # in memory: no folder yet
+    assert not widget.results.folder_button.enabled
+    png, record = widget.results.export_comparison_to(tmp_path)
+    assert (png.name, record.name) == ("comparison-run1.png", "comparison-run1.json")
+    assert str(png) in widget.message.text()
+
+    saved = json.loads(record.read_text())
+    assert [panel["title"] for panel in saved["panels"]] == TITLES
+    assert saved["provenance"]["steps_trained"] == 3 and saved["provenance"]["settings"]["method"] == "colour_map"
+    image = iio.imread(png)
+    height, width = viewer.layers["mixed X-ray (synthetic)"].data.shape
+    assert image.shape[:2] == (2 * (height + TITLE_HEIGHT + GAP) + GAP, COLUMNS * (width + GAP) + GAP)
+    layers = {_role(layer): layer for layer in viewer.layers if _role(layer) in ROLES and "preview" not in layer.name}
+    layers["x"] = viewer.layers["mixed X-ray (synthetic)"]
+    for index, (role, panel) in enumerate(zip(ROLES, saved["panels"])):
+        row, column = divmod(index, COLUMNS)
+        top, left = GAP + row * (height + TITLE_HEIGHT + GAP), GAP + column * (width + GAP)
+        cell = image[top + TITLE_HEIGHT : top + TITLE_HEIGHT + height, left : left + width, 0]
+        np.testing.assert_array_equal(cell, to_display(layers[role].data, panel["contrast_limits"]))
+        title = image[top : top + TITLE_HEIGHT, left : left + width, 0]
+        assert title.max() > 200  # the title's light text on the dark band
+    assert (image[-GAP - height :, -GAP - width :] == image[0, 0]).all()  # the sixth cell stays empty
+
+    again, _ = widget.results.export_comparison_to(tmp_path)
+    assert again.name == "comparison-run1-2.png" and png.exists()  # nothing overwritten
+    opened = []
+    monkeypatch.setattr("qtpy.QtGui.QDesktopServices.openUrl", lambda url: opened.append(url.toLocalFile()))
+    assert widget.results.folder_button.enabled
+    widget.results.folder_button.native.click()
+    assert opened == [str(tmp_path)]
