@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .cli import run_separation
 from .evaluation import least_squares_separation, score
 from .io import atomic_write, montage, to_display, write_png, write_results, write_tiff
 from .synthetic import SAMPLE_CASE, SAMPLE_SEED, SAMPLE_SHAPE, load_sample
+from .terminal import run_separation
 
 MONTAGE_LAYOUT = (
     "montage.png — top: photograph (region in red), mixed X-ray, true surface X-ray, true hidden X-ray, true weave; "

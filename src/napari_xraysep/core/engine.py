@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -27,6 +27,8 @@ from .losses import double_sided_loss, separation_loss, warm_start_loss
 from .model import AutoEncoderOutputs, ConnectedAutoEncoder
 from .progress import drive
 from .tiling import Tile, patch_grid, random_corners, sample_blocks, tiles
+from .trained import Separator, TrainedModel, new_colour_map
+from .warmstart import warm_start_state
 
 INFERENCE_PATCH_BATCH = 256
 # The colour map fits on at most this many pixels (blocks spread over a larger image): its fit keeps
@@ -67,10 +69,6 @@ class Components:
     weave: np.ndarray
 
 
-# What a model can be: both take photograph(s) and X-ray and give (N, 4, H, W) components.
-Separator = ConnectedAutoEncoder | ColourMap
-
-
 @dataclass(frozen=True)
 class TrainingProgress:
     """One optimiser step done. ``preview`` (unit range) arrives every ``preview_every`` steps."""
@@ -85,19 +83,6 @@ class TrainingProgress:
     @property
     def fraction(self) -> float:
         return self.step / self.total_steps if self.total_steps else 1.0
-
-
-@dataclass
-class TrainedModel:
-    """A fitted method with everything needed to apply it again: settings, normalisations, history."""
-
-    network: Separator
-    config: SeparationConfig
-    x_normalisation: Normalisation
-    rgb_normalisation: Normalisation
-    steps_trained: int = 0
-    loss_history: list[dict[str, float]] = field(default_factory=list)
-    side_normalisations: tuple[Normalisation, ...] = ()  # one per side channel it was trained with
 
 
 def available_devices() -> list[str]:
@@ -154,21 +139,8 @@ def new_model(
             output_layer=config.output_layer,
         )
     if config.warm_start:
-        from .warmstart import warm_start_state  # warmstart → modelfile → engine: import when used
-
         _load_overlap(network, warm_start_state(config))
     return TrainedModel(network, config, x_normalisation, rgb_normalisation, side_normalisations=side_normalisations)
-
-
-def new_colour_map(config: SeparationConfig, rgb_channels: int = 3) -> ColourMap:
-    """An unfitted :class:`ColourMap` with ``config``'s shape (clusters, degree, PSF, smoothing)."""
-    return ColourMap(
-        rgb_channels=rgb_channels,
-        clusters=config.clusters,
-        degree=config.colour_degree,
-        psf_radius=config.psf_radius,
-        denoise_sigma=config.denoise_sigma,
-    )
 
 
 def _load_overlap(network: ConnectedAutoEncoder, state: dict[str, torch.Tensor]) -> None:

@@ -23,10 +23,10 @@ import torch
 from .._version import __version__
 from .config import SeparationConfig
 from .data import Normalisation
-from .engine import TrainedModel, new_colour_map
 from .errors import InputError, ModelFileError
 from .files import atomic_write
 from .model import ConnectedAutoEncoder
+from .trained import TrainedModel, new_colour_map
 
 MODEL_FORMAT = "napari-xraysep-model"
 MODEL_FORMAT_VERSION = 2

@@ -18,6 +18,7 @@ import torch
 
 from .config import SeparationConfig
 from .errors import InputError, ModelFileError
+from .modelfile import load_model
 
 MANIFEST = "warm_start.json"
 
@@ -63,8 +64,6 @@ def warm_start_state(
 ) -> dict[str, torch.Tensor]:
     """The warm-start weights for ``config``'s architecture, checked against the manifest's hash
     (weights for ``rgb_channels`` photograph channels; side channels are added by the caller)."""
-    from .modelfile import load_model  # modelfile imports the engine, which imports this module
-
     directory = directory or weights_dir()
     entry = find_warm_start(config, rgb_channels, directory)
     path = directory / entry["file"]

@@ -1,0 +1,40 @@
+"""What a fit leaves behind: a :class:`TrainedModel` — the fitted method plus what applying it again
+needs. Its own module so that the engine (which fits), the model files (which save and load) and the
+warm start (which loads shipped weights for the engine) depend on it, not on each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .colourmap import ColourMap
+from .config import SeparationConfig
+from .data import Normalisation
+from .model import ConnectedAutoEncoder
+
+# What a model can be: both take photograph(s) and X-ray and give (N, 4, H, W) components.
+Separator = ConnectedAutoEncoder | ColourMap
+
+
+@dataclass
+class TrainedModel:
+    """A fitted method with everything needed to apply it again: settings, normalisations, history."""
+
+    network: Separator
+    config: SeparationConfig
+    x_normalisation: Normalisation
+    rgb_normalisation: Normalisation
+    steps_trained: int = 0
+    loss_history: list[dict[str, float]] = field(default_factory=list)
+    side_normalisations: tuple[Normalisation, ...] = ()  # one per side channel it was trained with
+
+
+def new_colour_map(config: SeparationConfig, rgb_channels: int = 3) -> ColourMap:
+    """An unfitted :class:`ColourMap` with ``config``'s shape (clusters, degree, PSF, smoothing)."""
+    return ColourMap(
+        rgb_channels=rgb_channels,
+        clusters=config.clusters,
+        degree=config.colour_degree,
+        psf_radius=config.psf_radius,
+        denoise_sigma=config.denoise_sigma,
+    )

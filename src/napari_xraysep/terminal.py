@@ -1,0 +1,110 @@
+"""Running long jobs from a terminal: a progress line on stderr and Ctrl-C that stops gracefully.
+Shared by the ``xraysep`` command and the demo, which both drive the core's progress generators.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+from tqdm import tqdm
+
+from .core import SeparationConfig, SeparationResult, TrainedModel, TrainingProgress, iter_separate
+from .core.progress import drive
+from .core.streaming import TileProgress
+
+
+class ProgressBar:
+    """Progress of a long job on stderr through :mod:`tqdm`: on a terminal one line redrawn in place
+    (count, bar, losses, ETA); otherwise — a log file, CI — a plain line every 10 % and at the end.
+    Called with :class:`TrainingProgress` (steps and losses) or :class:`TileProgress` (tiles);
+    :meth:`close` ends the line (also after an interrupted run)."""
+
+    LINES = 10
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty()
+        self.bar: tqdm | None = None
+        self._last_line = -1
+
+    def __call__(self, progress: TrainingProgress | TileProgress) -> None:
+        if isinstance(progress, TileProgress):
+            unit, done, total, details = "tile", progress.done, progress.total, ""
+        else:
+            unit, done, total = "step", progress.step, progress.total_steps
+            details = f"loss {progress.losses['total']:.4f}"
+            if progress.losses.get("exclusion") is not None:
+                details += f" (exclusion {progress.losses['exclusion']:.4f})"
+        text = f"{unit} {{n_fmt}}/{{total_fmt}} |{{bar}}| ETA {{remaining}}{{postfix}}"
+        if self.interactive:
+            if self.bar is None:
+                self.bar = tqdm(total=total, file=self.stream, bar_format=text, dynamic_ncols=True, postfix=details)
+            self.bar.set_postfix_str(details, refresh=False)
+            self.bar.update(done - self.bar.n)
+            if done >= total:
+                self.close()
+            return
+        line = int(done / total * self.LINES) if total else self.LINES
+        if line > self._last_line or done >= total:
+            self._last_line = line
+            meter = tqdm.format_meter(done, total, progress.elapsed_s, bar_format=text.replace(" |{bar}|", ""), postfix=details)
+            self.stream.write(meter + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def run_separation(
+    x_mixed: np.ndarray,
+    rgb_surface: np.ndarray,
+    region_mask: np.ndarray | None,
+    config: SeparationConfig | None,
+    settings: dict[str, Any],
+    model: TrainedModel | None,
+    quiet: bool,
+    rgb_back: np.ndarray | None = None,
+    mirror_back: bool = False,
+    checkpoint: Path | None = None,
+    checkpoint_every_s: float = 300.0,
+    side_channels: Sequence[np.ndarray] = (),
+) -> SeparationResult:
+    stop = threading.Event()
+    steps = iter_separate(
+        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
+        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+    )
+    with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
+        return drive(steps, None if quiet else bar)
+
+
+@contextlib.contextmanager
+def stop_on_first_interrupt(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish the current step and keep what was learnt. Second Ctrl-C: abort."""
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nxraysep: stopping after this step; the model so far will be applied and saved "
+              "(Ctrl-C again to abort).", file=sys.stderr)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
