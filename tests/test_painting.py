@@ -13,6 +13,7 @@ from napari_xraysep import load_model, painting, separate
 from napari_xraysep.core import RESULT_LAYERS, InputError
 from napari_xraysep.core.data import BoxRegion
 from napari_xraysep.core.engine import TrainingProgress
+from napari_xraysep.core.sources import Sources
 from napari_xraysep.core.streaming import TileProgress
 from napari_xraysep.painting import (
     halve,
@@ -74,7 +75,7 @@ def model(tiny_mixture):
 
 def test_apply_to_folder_writes_what_separate_gives_and_a_stop_leaves_nothing(tiny_mixture, model, tmp_path):
     reference = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, model=model, steps=0, device="cpu")
-    events, paths = drain(iter_apply_to_folder(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tmp_path, tile_size=20, device="cpu"))
+    events, paths = drain(iter_apply_to_folder(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), tmp_path, tile_size=20, device="cpu"))
     assert len(events) == 3 * 4 and set(paths) == set(RESULT_LAYERS)
     for name in RESULT_LAYERS:
         np.testing.assert_allclose(tifffile.imread(paths[name]), getattr(reference, name), atol=1e-5 * np.ptp(getattr(reference, name)))
@@ -82,7 +83,7 @@ def test_apply_to_folder_writes_what_separate_gives_and_a_stop_leaves_nothing(ti
     stopped.mkdir()
     stop = threading.Event()
     stop.set()
-    _, paths = drain(iter_apply_to_folder(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, stopped, tile_size=20, stop=stop))
+    _, paths = drain(iter_apply_to_folder(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), stopped, tile_size=20, stop=stop))
     assert paths is None and list(stopped.iterdir()) == []
 
 
@@ -91,7 +92,7 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
     region = np.zeros(tiny_mixture.x_mixed.shape, bool)
     region[16:30, 20:40] = True
     events, result = drain(
-        iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tmp_path, region_mask=region, **TINY)
+        iter_separate_painting(Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), tmp_path, region_mask=region, **TINY)
     )
     assert result.area == (slice(2, 44), slice(0, 60))  # the box grown by its own size (14, 20), clipped
     assert result.area_result.x2.shape == (42, 60)
@@ -108,7 +109,7 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
     out.mkdir()
     stop = threading.Event()
     stop.set()
-    _, stopped = drain(iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, out, region_mask=region, stop=stop, **TINY))
+    _, stopped = drain(iter_separate_painting(Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), out, region_mask=region, stop=stop, **TINY))
     assert stopped.paths is None and stopped.area_result.stopped_early
     assert sorted(p.name for p in out.iterdir()) == ["model.pt"]
 
@@ -185,9 +186,9 @@ def test_lazy_dask_sources_give_the_same_painting(tiny_mixture, model, tmp_path)
 
     eager, lazy = tmp_path / "eager", tmp_path / "lazy"
     eager.mkdir(), lazy.mkdir()
-    _, from_numpy = drain(iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, eager, model=model, steps=0, device="cpu"))
+    _, from_numpy = drain(iter_separate_painting(Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), eager, model=model, steps=0, device="cpu"))
     x, rgb = da.from_array(tiny_mixture.x_mixed, chunks=16), da.from_array(tiny_mixture.rgb_surface, chunks=(16, 16, 3))
-    _, from_dask = drain(iter_separate_painting(x, rgb, lazy, model=model, steps=0, device="cpu"))
+    _, from_dask = drain(iter_separate_painting(Sources(x, rgb), lazy, model=model, steps=0, device="cpu"))
     assert from_numpy.area_result is None and from_dask.area_result is None  # only applied
     for name in RESULT_LAYERS:
         np.testing.assert_array_equal(tifffile.imread(from_dask.paths[name]), tifffile.imread(from_numpy.paths[name]))
@@ -209,7 +210,7 @@ def test_a_config_with_no_steps_only_applies_the_model(tiny_mixture, model, tmp_
     from napari_xraysep import SeparationConfig
 
     config = SeparationConfig.autoencoder(steps=0, device="cpu", warm_start=False, channels=TINY["channels"])
-    events, result = drain(iter_separate_painting(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tmp_path, config=config, model=model))
+    events, result = drain(iter_separate_painting(Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), tmp_path, config=config, model=model))
     assert all(isinstance(event, TileProgress) for event in events) and result.area_result is None
     assert result.model is model and not (tmp_path / "model.pt").exists()  # nothing trained, nothing to save
 

@@ -11,6 +11,7 @@ from napari_xraysep import load_model, save_model, separate
 from napari_xraysep.cli import main
 from napari_xraysep.core import RESULT_LAYERS, InputError, prepare_inputs
 from napari_xraysep.core.data import robust_range, side_list
+from napari_xraysep.core.sources import Sources
 from napari_xraysep.core.streaming import apply_dask, iter_apply
 from napari_xraysep.synthetic import make_mixture
 
@@ -63,8 +64,8 @@ def test_side_channels_may_be_a_list_one_map_a_stack_or_none(tiny_mixture):
     assert prepare_inputs(*args, side_channels=None).rgb_surface.shape[0] == 3
     model = separate(*args, side_channels=copper, **TINY).model
     outputs = {name: np.zeros(copper.shape, np.float32) for name in RESULT_LAYERS}
-    drain(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs, side_sources=copper))
-    lazy = apply_dask(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_sources=copper)
+    drain(iter_apply(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=copper), outputs))
+    lazy = apply_dask(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=copper))
     np.testing.assert_allclose(np.asarray(lazy["x2"]), outputs["x2"], atol=1e-5)
 
 
@@ -81,9 +82,9 @@ def test_a_model_with_side_channels_keeps_them_and_asks_for_them_again(tiny_mixt
         separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps[:1], model=model, steps=0)
     outputs = {name: np.zeros(tiny_mixture.x_mixed.shape, np.float32) for name in RESULT_LAYERS}
     with pytest.raises(InputError, match="trained with 2 side channel"):
-        next(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs))
+        next(iter_apply(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), outputs))
     with pytest.raises(InputError, match="side channel 2 is 20×64"):
-        next(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs, side_sources=[maps[0], maps[1][:20]]))
+        next(iter_apply(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=[maps[0], maps[1][:20]]), outputs))
     with pytest.raises(InputError, match="double-sided panel takes none"):
         separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, rgb_back=tiny_mixture.rgb_hidden, side_channels=maps, **TINY)
 
@@ -93,15 +94,15 @@ def test_tile_by_tile_and_dask_application_read_the_side_maps_like_a_whole_image
     model = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=maps, **TINY).model
     whole = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps, model=model, steps=0, device="cpu")
     outputs = {name: np.full(tiny_mixture.x_mixed.shape, np.nan, np.float32) for name in RESULT_LAYERS}
-    drain(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs, side_sources=maps, tile_size=17, device="cpu"))
-    lazy = apply_dask(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_sources=maps, tile_size=17)
+    drain(iter_apply(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps), outputs, tile_size=17, device="cpu"))
+    lazy = apply_dask(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps), tile_size=17)
     for name in RESULT_LAYERS:
         expected = getattr(whole, name)
         np.testing.assert_allclose(outputs[name], expected, rtol=0, atol=1e-5 * np.ptp(expected), err_msg=name)
         np.testing.assert_allclose(lazy[name].compute(scheduler="sync"), expected, rtol=0, atol=1e-5 * np.ptp(expected), err_msg=name)
     # The maps matter: the same model given a blank copper map separates differently.
     blank = {name: np.zeros_like(outputs[name]) for name in RESULT_LAYERS}
-    drain(iter_apply(model, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, blank, side_sources=[np.zeros_like(maps[0]), maps[1]], device="cpu"))
+    drain(iter_apply(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=[np.zeros_like(maps[0]), maps[1]]), blank, device="cpu"))
     assert np.abs(blank["x2"] - outputs["x2"]).max() > 1e-4
 
 

@@ -9,6 +9,7 @@ from conftest import TINY, TINY_COLOUR_MAP, drain
 
 from napari_xraysep import separate
 from napari_xraysep.core import RESULT_LAYERS, InputError
+from napari_xraysep.core.sources import Sources
 from napari_xraysep.core.streaming import apply_dask, iter_apply, tile_count
 
 
@@ -34,7 +35,7 @@ def test_tiled_application_equals_the_whole_image_on_odd_sizes(trained, tile_siz
     x = rng.random((45, 61)).astype(np.float32) * 3000  # odd sizes: tiles end at ragged edges
     rgb = rng.random((45, 61, 3)).astype(np.float32)
     outputs = _outputs(x.shape)
-    events, tiles = drain(iter_apply(trained, x, rgb, outputs, tile_size=tile_size, device="cpu"))
+    events, tiles = drain(iter_apply(trained, Sources(x, rgb), outputs, tile_size=tile_size, device="cpu"))
     assert tiles == len(events) == tile_count(x.shape, tile_size) and events[-1].done == events[-1].total
     _assert_equal_to_whole_image(outputs, separate(x, rgb, model=trained, steps=0, device="cpu"))
     total = outputs["x1"].astype(np.float64) + outputs["x2"] + outputs["weave"]
@@ -44,7 +45,7 @@ def test_tiled_application_equals_the_whole_image_on_odd_sizes(trained, tile_siz
 def test_double_sided_mirrored_back_is_read_mirrored(tiny_mixture, trained):
     back = tiny_mixture.rgb_back_photographed
     outputs = _outputs(tiny_mixture.x_mixed.shape)
-    drain(iter_apply(trained, tiny_mixture.x_mixed, tiny_mixture.rgb_surface, outputs, rgb_back_source=back, mirror_back=True, tile_size=20, device="cpu"))
+    drain(iter_apply(trained, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, back, mirror_back=True), outputs, tile_size=20, device="cpu"))
     reference = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, rgb_back=back, mirror_back=True, model=trained, steps=0, device="cpu")
     _assert_equal_to_whole_image(outputs, reference)
 
@@ -57,11 +58,11 @@ def test_missing_pixels_are_nan_in_every_layer_tiled_as_whole(trained, rng):
     missing = np.zeros(x.shape, bool)
     missing[:4] = missing[20, 30] = True
     outputs = _outputs(x.shape)
-    drain(iter_apply(trained, x, rgb, outputs, tile_size=16, device="cpu"))
+    drain(iter_apply(trained, Sources(x, rgb), outputs, tile_size=16, device="cpu"))
     for name in RESULT_LAYERS:
         assert np.isnan(outputs[name][missing]).all() and np.isfinite(outputs[name][~missing]).all(), name
     _assert_equal_to_whole_image(outputs, separate(x, rgb, model=trained, steps=0, device="cpu"))
-    lazy = apply_dask(trained, x, rgb, tile_size=24)
+    lazy = apply_dask(trained, Sources(x, rgb), tile_size=24)
     for name in RESULT_LAYERS:
         np.testing.assert_allclose(lazy[name].compute(scheduler="threads"), outputs[name], rtol=0, atol=1e-5, err_msg=name)
 
@@ -70,8 +71,8 @@ def test_dask_path_equals_the_local_path(trained, rng):
     x = rng.random((50, 70)).astype(np.float32)
     rgb = (rng.random((50, 70, 3)) * 255).astype(np.uint8)
     local = _outputs(x.shape)
-    drain(iter_apply(trained, x, rgb, local, tile_size=24, device="cpu"))
-    lazy = apply_dask(trained, x, rgb, tile_size=24)
+    drain(iter_apply(trained, Sources(x, rgb), local, tile_size=24, device="cpu"))
+    lazy = apply_dask(trained, Sources(x, rgb), tile_size=24)
     for name in RESULT_LAYERS:
         np.testing.assert_allclose(lazy[name].compute(scheduler="threads"), local[name], rtol=0, atol=1e-5, err_msg=name)
 
@@ -95,7 +96,7 @@ def test_reads_are_bounded_by_one_halod_tile(trained, rng, tmp_path):
     x = RecordingSource(tifffile.memmap(tmp_path / "x.tif", mode="r"))
     rgb = RecordingSource(tifffile.memmap(tmp_path / "rgb.tif", mode="r"))
     outputs = {name: tifffile.memmap(tmp_path / f"{name}.tif", shape=(150, 170), dtype=np.float32) for name in RESULT_LAYERS}
-    drain(iter_apply(trained, x, rgb, outputs, tile_size=32, device="cpu"))
+    drain(iter_apply(trained, Sources(x, rgb), outputs, tile_size=32, device="cpu"))
     bound = (32 + 2 * trained.network.receptive_radius) ** 2
     assert 0 < x.largest <= bound and 0 < rgb.largest <= bound  # never the whole 150×170 image
     for array in outputs.values():
@@ -107,12 +108,12 @@ def test_bad_sources_and_a_stop(trained, rng):
     x = rng.random((40, 50)).astype(np.float32)
     rgb = rng.random((40, 50, 3)).astype(np.float32)
     with pytest.raises(InputError, match="must be registered"):
-        drain(iter_apply(trained, x, rgb[:, :49], _outputs(x.shape)))
+        drain(iter_apply(trained, Sources(x, rgb[:, :49]), _outputs(x.shape)))
     with pytest.raises(InputError, match="No output given for x2"):
-        drain(iter_apply(trained, x, rgb, {k: v for k, v in _outputs(x.shape).items() if k != "x2"}))
+        drain(iter_apply(trained, Sources(x, rgb), {k: v for k, v in _outputs(x.shape).items() if k != "x2"}))
     stop = threading.Event()
     stop.set()
-    events, tiles = drain(iter_apply(trained, x, rgb, _outputs(x.shape), tile_size=16, device="cpu", stop=stop))
+    events, tiles = drain(iter_apply(trained, Sources(x, rgb), _outputs(x.shape), tile_size=16, device="cpu", stop=stop))
     assert tiles == 1 and len(events) == 1
 
 

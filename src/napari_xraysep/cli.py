@@ -9,27 +9,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ._version import __version__
 from .core import (
     RESULT_LAYERS,
     SeparationConfig,
-    SeparationResult,
     TrainedModel,
-    TrainingProgress,
     XraySepError,
-    iter_separate,
     load_model,
 )
 from .core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
@@ -46,57 +41,16 @@ from .core.registration import (
     misalignment_warning,
 )
 from .core.separation import drive, resolve_config
-from .core.streaming import TileProgress, apply_dask, check_sources
-from .io import ImageSource, open_image, result_tiffs, write_results, write_tiff
+from .core.sources import Sources
+from .core.streaming import apply_dask
+from .demo import run_demo
+from .io import open_image, result_tiffs, write_results, write_tiff
 from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
+from .terminal import ProgressBar, run_separation, stop_on_first_interrupt
 
 EXIT_USER_ERROR = 2
 # --preset: every setting at once (default: the benchmarked default, or a given model's settings).
 PRESETS = {"default": SeparationConfig, "autoencoder": SeparationConfig.autoencoder, "paper": SeparationConfig.paper}
-
-
-class ProgressBar:
-    """Progress of a long job on stderr through :mod:`tqdm`: on a terminal one line redrawn in place
-    (count, bar, losses, ETA); otherwise — a log file, CI — a plain line every 10 % and at the end.
-    Called with :class:`TrainingProgress` (steps and losses) or :class:`TileProgress` (tiles);
-    :meth:`close` ends the line (also after an interrupted run)."""
-
-    LINES = 10
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.interactive = self.stream.isatty()
-        self.bar: tqdm | None = None
-        self._last_line = -1
-
-    def __call__(self, progress: TrainingProgress | TileProgress) -> None:
-        if isinstance(progress, TileProgress):
-            unit, done, total, details = "tile", progress.done, progress.total, ""
-        else:
-            unit, done, total = "step", progress.step, progress.total_steps
-            details = f"loss {progress.losses['total']:.4f}"
-            if progress.losses.get("exclusion") is not None:
-                details += f" (exclusion {progress.losses['exclusion']:.4f})"
-        text = f"{unit} {{n_fmt}}/{{total_fmt}} |{{bar}}| ETA {{remaining}}{{postfix}}"
-        if self.interactive:
-            if self.bar is None:
-                self.bar = tqdm(total=total, file=self.stream, bar_format=text, dynamic_ncols=True, postfix=details)
-            self.bar.set_postfix_str(details, refresh=False)
-            self.bar.update(done - self.bar.n)
-            if done >= total:
-                self.close()
-            return
-        line = int(done / total * self.LINES) if total else self.LINES
-        if line > self._last_line or done >= total:
-            self._last_line = line
-            meter = tqdm.format_meter(done, total, progress.elapsed_s, bar_format=text.replace(" |{bar}|", ""), postfix=details)
-            self.stream.write(meter + "\n")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
@@ -155,71 +109,37 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def run_separation(
-    x_mixed: np.ndarray,
-    rgb_surface: np.ndarray,
-    region_mask: np.ndarray | None,
-    config: SeparationConfig | None,
-    settings: dict[str, Any],
-    model: TrainedModel | None,
-    quiet: bool,
-    rgb_back: np.ndarray | None = None,
-    mirror_back: bool = False,
-    checkpoint: Path | None = None,
-    checkpoint_every_s: float = 300.0,
-    side_channels: Sequence[np.ndarray] = (),
-) -> SeparationResult:
-    stop = threading.Event()
-    steps = iter_separate(
-        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
-        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
+    """The images named on the command line, opened lazily, and what run.json records of each file."""
+    if args.mirror_back and args.rgb_back is None:
+        raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
+    sources = Sources(
+        open_image(args.xray), open_image(args.rgb), open_image(args.rgb_back) if args.rgb_back else None,
+        args.mirror_back, [open_image(path) for path in args.side or []],
     )
-    with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
-        return drive(steps, None if quiet else bar)
-
-
-@contextlib.contextmanager
-def stop_on_first_interrupt(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C: finish the current step and keep what was learnt. Second Ctrl-C: abort."""
-
-    def on_interrupt(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        print("\nxraysep: stopping after this step; the model so far will be applied and saved "
-              "(Ctrl-C again to abort).", file=sys.stderr)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    files = {"xray": sources.x_mixed.info, "rgb": sources.rgb_surface.info}
+    files |= {"rgb_back": sources.rgb_back.info} if sources.double_sided else {}
+    files |= {f"side_channel_{i + 1}": side.info for i, side in enumerate(sources.side_channels)}
+    return sources, files
 
 
 def command_separate(args: argparse.Namespace) -> int:
     if not args.checkpoint_every > 0:
         raise InputError(f"--checkpoint-every must be a positive number of minutes; got {args.checkpoint_every}.")
     out = prepare_output_dir(Path(args.out), args.overwrite)
-    x_source, rgb_source = open_image(args.xray), open_image(args.rgb)
-    back_source = open_image(args.rgb_back) if args.rgb_back else None
-    side_sources = [open_image(path) for path in args.side or []]
-    if args.mirror_back and back_source is None:
-        raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
+    sources, files = open_sources(args)
     region: Any = None
     if args.region_mask:
         region = open_image(args.region_mask)
         if region.ndim == 3:
             raise InputError(f"The region mask {args.region_mask} must be a 2-D image (non-zero = inside).")
     elif args.region:
-        region = BoxRegion(args.region, x_source.shape[:2])
+        region = BoxRegion(args.region, sources.x_mixed.shape[:2])
     model = load_model(args.model) if args.model else None
     config = PRESETS[args.preset]() if args.preset else None
     settings = _config_from_args(args)
     resolved = resolve_config(config, model, settings)
-    if region is None and back_source is None and resolved.method == "autoencoder" and resolved.training_steps:
+    if region is None and not sources.double_sided and resolved.method == "autoencoder" and resolved.training_steps:
         raise InputError(
             "The auto-encoder needs the region: give it with --region Y0,X0,Y1,X1 or --region-mask MASK.tif "
             "(or --rgb-back for a double-sided panel, or --model with --steps 0)."
@@ -233,20 +153,18 @@ def command_separate(args: argparse.Namespace) -> int:
         "regions": args.region,
         "model": str(args.model) if args.model else None,
     }
-    files = {"xray": x_source.info, "rgb": rgb_source.info, **({"rgb_back": back_source.info} if back_source else {})}
-    files |= {f"side_channel_{i + 1}": side.info for i, side in enumerate(side_sources)}
-    if is_large(x_source.shape):
-        return separate_painting(args, out, x_source, rgb_source, back_source, side_sources, region, config, settings, model, {"inputs": inputs, "input_files": files})
-    x_mixed, rgb_surface = np.asarray(x_source), np.asarray(rgb_source)
+    if is_large(sources.x_mixed.shape):
+        return separate_painting(args, out, sources, region, config, settings, model, {"inputs": inputs, "input_files": files})
+    x_mixed, rgb_surface = np.asarray(sources.x_mixed), np.asarray(sources.rgb_surface)
     warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
     if warning:
         warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
     # Checkpoints go where the final model will be: a crash leaves the latest one in --out.
     result = run_separation(
         x_mixed, rgb_surface, None if region is None else np.asarray(region), config, settings, model, args.quiet,
-        rgb_back=None if back_source is None else np.asarray(back_source), mirror_back=args.mirror_back,
+        rgb_back=None if sources.rgb_back is None else np.asarray(sources.rgb_back), mirror_back=args.mirror_back,
         checkpoint=out / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
-        side_channels=[np.asarray(side) for side in side_sources],
+        side_channels=[np.asarray(side) for side in sources.side_channels],
     )
     write_results(out, result, {"inputs": inputs, "input_files": files})
     if not args.quiet:
@@ -257,10 +175,7 @@ def command_separate(args: argparse.Namespace) -> int:
 def separate_painting(
     args: argparse.Namespace,
     out: Path,
-    x_source: ImageSource,
-    rgb_source: ImageSource,
-    back_source: ImageSource | None,
-    side_sources: list[ImageSource],
+    sources: Sources,
     region: Any,
     config: SeparationConfig | None,
     settings: dict[str, Any],
@@ -269,16 +184,16 @@ def separate_painting(
 ) -> int:
     """``separate`` on an image too large for memory (is_large): trained on the area around the region
     (or the central area), then applied tile by tile into --out, as the widget's whole-painting path."""
-    shape = check_sources(x_source, rgb_source, back_source, side_sources)
-    area = painting_area(shape, region, back_source is not None)
-    warning = misalignment_warning(*map(missing_filled, check_pair(np.asarray(x_source[area]), np.asarray(rgb_source[area]))))
+    shape = sources.check()
+    area = painting_area(shape, region, sources.double_sided)
+    cropped = sources.crop(area)
+    warning = misalignment_warning(*map(missing_filled, check_pair(cropped.x_mixed, cropped.rgb_surface)))
     if warning:
         warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
     stop = threading.Event()
     started = time.perf_counter()
     steps = iter_separate_painting(
-        x_source, rgb_source, out, region_mask=region, rgb_back_source=back_source, mirror_back=args.mirror_back,
-        side_sources=side_sources, config=config, model=model, stop=stop, area=area, pyramid=False,
+        sources, out, region_mask=region, config=config, model=model, stop=stop, area=area, pyramid=False,
         provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=out / "model.pt",
         checkpoint_every_s=60 * args.checkpoint_every, **settings,
     )
@@ -303,15 +218,10 @@ def command_apply(args: argparse.Namespace) -> int:
     """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
     if args.tile is not None and args.tile < 1:
         raise InputError(f"--tile must be at least 1 pixel; got {args.tile}.")
-    if args.mirror_back and args.rgb_back is None:
-        raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
     out = prepare_output_dir(Path(args.out), args.overwrite)
     model = load_model(args.model)
-    x_source, rgb_source = open_image(args.xray), open_image(args.rgb)
-    back_source = open_image(args.rgb_back) if args.rgb_back else None
-    side_sources = [open_image(path) for path in args.side or []]
+    sources, files = open_sources(args)
     device = args.device or "auto"
-    files = {"xray": x_source.info, "rgb": rgb_source.info, **({"rgb_back": back_source.info} if back_source else {})}
     provenance = {
         "applied_model": str(args.model),
         "settings": model.config.to_dict(),
@@ -322,19 +232,16 @@ def command_apply(args: argparse.Namespace) -> int:
             "xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None,
             "side_channels": [str(path) for path in args.side or []],
         },
-        "input_files": files | {f"side_channel_{i + 1}": side.info for i, side in enumerate(side_sources)},
+        "input_files": files,
         "mirror_back": args.mirror_back,
     }
     started = time.perf_counter()
     if args.dask is not None:
         import dask.array as da
 
-        lazy = apply_dask(
-            model, x_source, rgb_source, rgb_back_source=back_source, mirror_back=args.mirror_back,
-            side_sources=side_sources, tile_size=args.tile, device="cpu" if device == "auto" else device,
-        )
+        lazy = apply_dask(model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device)
         names = list(lazy)
-        with result_tiffs(out, tuple(x_source.shape[:2]), provenance) as outputs:
+        with result_tiffs(out, tuple(sources.x_mixed.shape[:2]), provenance) as outputs:
             if args.dask:  # a distributed cluster's address
                 from dask.distributed import Client
 
@@ -345,14 +252,13 @@ def command_apply(args: argparse.Namespace) -> int:
     else:
         stop = threading.Event()
         tiles = iter_apply_to_folder(
-            model, x_source, rgb_source, out, rgb_back_source=back_source, mirror_back=args.mirror_back,
-            side_sources=side_sources, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
+            model, sources, out, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
         )
         with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
             paths = drive(tiles, None if args.quiet else bar)
         if paths is None:
             raise InputError("Stopped before every tile was done; no result was written.")
-    record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(x_source.shape[:2])}
+    record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
     atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)} and run.json to {out}", file=sys.stderr)
@@ -428,7 +334,6 @@ def _point(yx: np.ndarray) -> str:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
 
     out = prepare_output_dir(Path(args.out), args.overwrite)
     settings = _config_from_args(args)

@@ -22,11 +22,11 @@ import numpy as np
 import tifffile
 
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, iter_separate, save_model
-from .core.data import side_list
 from .core.engine import StopFlag, TrainingProgress
 from .core.errors import InputError, OutputError
 from .core.separation import resolve_config
-from .core.streaming import TileProgress, check_sources, iter_apply, tile_count
+from .core.sources import Sources
+from .core.streaming import TileProgress, iter_apply, tile_count
 from .io import TiffWindow, result_tiffs
 
 # Above this many pixels an image is treated as a whole painting: trained on the area around the
@@ -120,13 +120,9 @@ class _Stopped(Exception):
 
 def iter_apply_to_folder(
     model: TrainedModel,
-    x_source: Any,
-    rgb_source: Any,
+    sources: Sources,
     out: Path,
     *,
-    rgb_back_source: Any = None,
-    mirror_back: bool = False,
-    side_sources: Sequence[Any] | Any = (),
     tile_size: int | None = None,
     device: str | None = None,
     stop: StopFlag | None = None,
@@ -136,14 +132,10 @@ def iter_apply_to_folder(
     """Apply ``model`` to the whole painting into six float32 TIFFs in ``out`` (which must exist);
     yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
     left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`)."""
-    side_sources = side_list(side_sources)
-    shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
+    shape = sources.check()
     try:
         with result_tiffs(out, shape, provenance) as outputs:
-            done = yield from iter_apply(
-                model, x_source, rgb_source, outputs, rgb_back_source=rgb_back_source, mirror_back=mirror_back,
-                side_sources=side_sources, tile_size=tile_size, device=device, stop=stop,
-            )
+            done = yield from iter_apply(model, sources, outputs, tile_size=tile_size, device=device, stop=stop)
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
     except _Stopped:
@@ -226,14 +218,10 @@ class PaintingResult:
 
 
 def iter_separate_painting(
-    x_source: Any,
-    rgb_source: Any,
+    sources: Sources,
     out: Path,
     *,
     region_mask: np.ndarray | None = None,
-    rgb_back_source: Any = None,
-    mirror_back: bool = False,
-    side_sources: Sequence[Any] | Any = (),
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
@@ -253,8 +241,7 @@ def iter_separate_painting(
     only its bounds and the area are read. ``config``, ``checkpoint`` and the ``settings`` are as for
     :func:`iter_separate`; with 0 steps a ``model`` is only applied. A stop during training ends the
     run after the area's separation (the whole painting can be done later with the saved model)."""
-    side_sources = side_list(side_sources)
-    shape = check_sources(x_source, rgb_source, rgb_back_source, side_sources)
+    shape = sources.check()
     if region_mask is not None and tuple(region_mask.shape) != tuple(shape):
         raise InputError(
             f"The region mask is {'×'.join(map(str, region_mask.shape))} but the images are {'×'.join(map(str, shape))}."
@@ -263,14 +250,11 @@ def iter_separate_painting(
     training = resolved.training_steps > 0
     area_result = None
     if training:
-        area = area or painting_area(shape, region_mask, rgb_back_source is not None)
-
-        def crop(source: Any) -> np.ndarray | None:
-            return None if source is None else np.asarray(source[area])
-
+        area = area or painting_area(shape, region_mask, sources.double_sided)
+        cropped = sources.crop(area)
         area_result = yield from iter_separate(
-            crop(x_source), crop(rgb_source), crop(region_mask),
-            rgb_back=crop(rgb_back_source), mirror_back=mirror_back, side_channels=[crop(s) for s in side_sources],
+            cropped.x_mixed, cropped.rgb_surface, None if region_mask is None else np.asarray(region_mask[area]),
+            rgb_back=cropped.rgb_back, mirror_back=cropped.mirror_back, side_channels=cropped.side_channels,
             config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
             **settings,
         )
@@ -284,8 +268,7 @@ def iter_separate_painting(
         area = (slice(0, shape[0]), slice(0, shape[1]))
     record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
     paths = yield from iter_apply_to_folder(
-        model, x_source, rgb_source, out, rgb_back_source=rgb_back_source, mirror_back=mirror_back,
-        side_sources=side_sources, device=resolved.device, stop=stop,
+        model, sources, out, device=resolved.device, stop=stop,
         provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid,
     )
     return PaintingResult(model, area, area_result, paths, out)

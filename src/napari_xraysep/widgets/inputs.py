@@ -21,8 +21,8 @@ from .._layers import (
 )
 from ..core.data import check_back, check_pair
 from ..core.errors import InputError
-from ..core.streaming import check_sources
-from ..painting import central_area, training_area
+from ..core.sources import Sources
+from ..painting import central_area, painting_area
 
 REGION_LAYER_NAME = "region (hidden design)"
 REGION_HINTS = {
@@ -156,22 +156,22 @@ class InputsPanel(QGroupBox):
         }
 
     def painting_sources(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any], tuple[int, int]]:
-        """A whole painting's layers as lazy sources (:func:`iter_separate_painting`'s arguments), the
-        training area's X-ray and photograph in memory (checked as in :meth:`arrays`), and the area's
-        top-left pixel."""
+        """A whole painting's layers as lazy sources with the region and the training area
+        (:func:`iter_separate_painting`'s arguments), the area's X-ray and photograph in memory
+        (checked as in :meth:`arrays`), and the area's top-left pixel."""
         xray, photo, back = self.chosen()
-        sources = {
-            "x_source": layer_source(xray), "rgb_source": layer_source(photo),
-            "rgb_back_source": None if back is None else layer_source(back), "mirror_back": back is not None and bool(self.mirror_back.value),
-            "side_sources": [layer_source(side) for side in self.side_channels.value],
-        }
-        shape = check_sources(sources["x_source"], sources["rgb_source"], sources["rgb_back_source"], sources["side_sources"])
+        sources = Sources(
+            layer_source(xray), layer_source(photo), None if back is None else layer_source(back),
+            back is not None and bool(self.mirror_back.value), [layer_source(side) for side in self.side_channels.value],
+        )
+        shape = sources.check()
         region = self.region_mask(shape, region_required) if training and back is None else None
-        sources["region_mask"] = region
         if training:  # the area iter_separate_painting trains on
-            area = training_area(region) if region is not None else central_area(shape)
+            area = painting_area(shape, region, sources.double_sided)
         else:  # only applying: check a screenful in the middle
-            area = tuple(slice(max(0, n // 2 - 1024), n // 2 + 1024) for n in shape)
+            area = central_area(shape, 2048)
         offset = (area[0].start, area[1].start) if training else (0, 0)
-        x_area, rgb_area = check_pair(np.asarray(sources["x_source"][area]), np.asarray(sources["rgb_source"][area]))
-        return sources, {"x_mixed": x_area, "rgb_surface": rgb_area}, offset
+        cropped = sources.crop(area)
+        x_area, rgb_area = check_pair(cropped.x_mixed, cropped.rgb_surface)
+        arguments = {"sources": sources, "region_mask": region, "area": area if training else None}
+        return arguments, {"x_mixed": x_area, "rgb_surface": rgb_area}, offset

@@ -1,0 +1,100 @@
+"""The images one separation reads, as one value: :class:`Sources`.
+
+A whole painting is read lazily, so each image is anything with ``.shape``, ``.dtype`` and numpy
+slicing — a numpy array, a memory-mapped TIFF, an :class:`~napari_xraysep.io.ImageSource`, a zarr or
+dask array. The streaming and whole-painting functions take a ``Sources`` instead of five arguments
+passed by hand, and it knows the one subtle thing about them: a back photograph taken from behind
+is mirrored, so its block under X-ray columns [a, b) lies at columns [W − b, W − a).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .data import check_dtype, check_registered, check_rgb_shape, check_side_shape, check_xray_shape, side_list
+from .errors import InputError
+from .trained import TrainedModel
+
+Area = tuple[slice, slice]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The mixed X-ray (H, W), the surface photograph (H, W, 3 or 4; a 4th channel is ignored), the
+    back side's photograph of a double-sided panel (same shape, or None) — ``mirror_back`` if it was
+    taken from behind and must be flipped left–right to face the front — and side channels (maps of
+    (H, W) beside the photograph, e.g. a Cu-K XRF map; a list, one map, or a (K, H, W) stack)."""
+
+    x_mixed: Any
+    rgb_surface: Any
+    rgb_back: Any = None
+    mirror_back: bool = False
+    side_channels: Sequence[Any] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "side_channels", tuple(side_list(self.side_channels)))
+
+    @property
+    def double_sided(self) -> bool:
+        return self.rgb_back is not None
+
+    def check(self) -> tuple[int, int]:
+        """Shapes and pixel types checked without reading a pixel; returns (H, W).
+
+        Raises InputError naming the image at fault: wrong dimensions, a pixel type that is no
+        image's, photographs not registered to the X-ray, side channels on a double-sided panel,
+        or ``mirror_back`` without a back photograph.
+        """
+        check_xray_shape(self.x_mixed.shape)
+        check_dtype(self.x_mixed.dtype, "mixed X-ray")
+        for source, what, short in ((self.rgb_surface, "surface RGB image", "surface RGB"), (self.rgb_back, "back side RGB image", "back side RGB")):
+            if source is None:
+                continue
+            check_rgb_shape(source.shape, what)
+            check_dtype(source.dtype, what)
+            check_registered(self.x_mixed.shape, source.shape, short)
+        if self.mirror_back and self.rgb_back is None:
+            raise InputError("Mirroring the back side needs the back side's photograph.")
+        if self.side_channels and self.double_sided:
+            raise InputError("Side channels are for the concealed-design separation; a double-sided panel takes none.")
+        for index, side in enumerate(self.side_channels):
+            check_side_shape(side.shape, self.x_mixed.shape, index)
+            check_dtype(side.dtype, f"side channel {index + 1}")
+        return tuple(self.x_mixed.shape)  # type: ignore[return-value]
+
+    def _back_columns(self, cols: slice) -> slice:
+        if not self.mirror_back:
+            return cols
+        width = self.x_mixed.shape[1]
+        start, stop, _ = cols.indices(width)
+        return slice(width - stop, width - start)
+
+    def crop(self, area: Area) -> Sources:
+        """The images under ``area`` (rows, columns of the X-ray) read into memory, as iter_separate
+        takes them: a mirrored back is read from the mirrored columns and still flagged to be
+        flipped, so that flipped it lies under the same X-ray pixels."""
+        rows, cols = area
+        back = None if self.rgb_back is None else np.asarray(self.rgb_back[rows, self._back_columns(cols)])
+        return Sources(
+            np.asarray(self.x_mixed[rows, cols]), np.asarray(self.rgb_surface[rows, cols]), back, self.mirror_back,
+            tuple(np.asarray(side[rows, cols]) for side in self.side_channels),
+        )
+
+    def network_input(self, model: TrainedModel, area: Area) -> np.ndarray:
+        """The (C, h, w) float input of ``model`` under ``area``, in the channel order and units it was
+        trained with: surface RGB, side channels, back RGB (facing the front), X-ray. Missing pixels
+        stay NaN (:func:`~.engine.decode_block` fills them and makes their results NaN)."""
+        rows, cols = area
+        photos = [np.asarray(self.rgb_surface[rows, cols])[..., :3]]
+        if self.rgb_back is not None:
+            back = np.asarray(self.rgb_back[rows, self._back_columns(cols)])[..., :3]
+            photos.append(back[:, ::-1] if self.mirror_back else back)
+        channels = [np.moveaxis(model.rgb_normalisation.to_unit(photo), -1, 0) for photo in photos]
+        for index, (side, normalisation) in enumerate(zip(self.side_channels, model.side_normalisations)):
+            channels.insert(1 + index, normalisation.to_unit(np.asarray(side[rows, cols]))[None])
+        x = np.asarray(self.x_mixed[rows, cols])
+        return np.concatenate([*channels, model.x_normalisation.to_unit(x)[None]])
