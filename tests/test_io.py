@@ -1,5 +1,6 @@
 """Writing whole paintings block by block (reading: test_reading.py)."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +28,17 @@ def test_tiff_window_reads_and_writes_blocks_and_keeps_no_mapping(tmp_path, rng)
     tifffile.imwrite(tmp_path / "z.tif", image, compression="zlib")
     with pytest.raises(ValueError):  # a compressed file cannot be mapped (io.open_image reads it)
         TiffWindow(tmp_path / "z.tif")
+
+
+@pytest.mark.parametrize(("shape", "photometric", "pages"), [((20, 30, 3), "RGB", 1), ((20, 30, 4), "RGB", 1), ((20, 30), "MINISBLACK", 1), ((3, 20, 30), "MINISBLACK", 3)])
+def test_write_tiff_says_how_the_samples_are_stored(tmp_path, rng, shape, photometric, pages):
+    from napari_xraysep.io import read_image, write_tiff
+
+    image = rng.random(shape).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # tifffile's warning that it will stop guessing
+        path = write_tiff(tmp_path / "image.tif", image, {"note": "test"})
+    with tifffile.TiffFile(path) as tiff:
+        assert len(tiff.pages) == pages and tiff.pages[0].photometric.name == photometric
+    if pages == 1:
+        np.testing.assert_array_equal(read_image(path), image)

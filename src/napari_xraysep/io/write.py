@@ -86,9 +86,15 @@ def result_tiffs(
 
 def write_tiff(path: str | os.PathLike[str], image: np.ndarray, provenance: dict[str, Any] | None = None) -> Path:
     """Write ``image`` keeping its values (float32 stays float32), provenance as JSON in the description
-    (tifffile's own "shaped" metadata, so tifffile and napari read the image back unchanged)."""
+    (tifffile's own "shaped" metadata, so tifffile and napari read the image back unchanged). An
+    (H, W, 3 or 4) image is stored as one RGB(A) page — said explicitly, as tifffile will stop
+    guessing it — anything else as grayscale."""
+    image = np.asarray(image)
+    colour = image.ndim == 3 and image.shape[-1] in (3, 4)
     metadata = {PROVENANCE_KEY: json.loads(json.dumps(provenance or {}, default=str))}
-    return atomic_write(path, lambda tmp: tifffile.imwrite(tmp, np.asarray(image), metadata=metadata))
+    return atomic_write(
+        path, lambda tmp: tifffile.imwrite(tmp, image, metadata=metadata, photometric="rgb" if colour else "minisblack")
+    )
 
 
 def to_display(image: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
