@@ -8,7 +8,7 @@ from scipy import ndimage
 from napari_xraysep.core.filters import filter2d, gaussian_blur, gaussian_radius, highpass, mirror_pad
 
 
-@pytest.mark.parametrize("sigma", [0.7, 2.0, 8.0])
+@pytest.mark.parametrize("sigma", [0.7, 2.0, 3.0, 8.0, 16.0])  # direct convolution up to radius 12, FFT past it
 def test_gaussian_blur_agrees_with_scipy(sigma, rng):
     image = rng.random((2, 3, 40, 57))
     blurred = gaussian_blur(torch.from_numpy(image), sigma).numpy()
@@ -16,6 +16,14 @@ def test_gaussian_blur_agrees_with_scipy(sigma, rng):
         for c in range(3):
             expected = ndimage.gaussian_filter(image[n, c], sigma, mode="mirror", truncate=4.0)
             np.testing.assert_allclose(blurred[n, c], expected, atol=1e-12)
+
+
+def test_the_fft_blur_keeps_single_precision_close(rng):
+    image = rng.random((1, 2, 70, 90)).astype(np.float32)
+    blurred = gaussian_blur(torch.from_numpy(image), 12.0)
+    assert blurred.dtype == torch.float32 and blurred.shape == (1, 2, 70, 90)
+    expected = ndimage.gaussian_filter(image[0, 1].astype(np.float64), 12.0, mode="mirror", truncate=4.0)
+    np.testing.assert_allclose(blurred[0, 1].numpy(), expected, atol=2e-6)
 
 
 def test_blur_keeps_constants_and_highpass_removes_them():
