@@ -242,9 +242,18 @@ PHOTOGRAPHIC_GAIN_DB, EVERY_CASE_GAIN_DB = 4.0, 2.0
 BASELINE = "least squares (linear)"
 
 
-def _mean(rows: list[Row], method: str, case: str | None = None, metric: str = "psnr_affine") -> float | None:
-    values = [getattr(r, metric) for r in rows if r.method == method and r.layer == "x2" and (case is None or r.case == case)]
+def _mean(
+    rows: list[Row], method: str, case: str | None = None, metric: str = "psnr_affine", seeds: Sequence[int] | None = None
+) -> float | None:
+    values = [
+        getattr(r, metric) for r in rows
+        if r.method == method and r.layer == "x2" and (case is None or r.case == case) and (seeds is None or r.seed in seeds)
+    ]
     return statistics.fmean(values) if values else None
+
+
+def _seeds(rows: list[Row], method: str) -> list[int]:
+    return sorted({r.seed for r in rows if r.method == method})
 
 
 def findings(rows: list[Row], method: str = DEFAULT, compared: Sequence[str] = (AUTOENCODER, PAPER)) -> str:
@@ -252,16 +261,21 @@ def findings(rows: list[Row], method: str = DEFAULT, compared: Sequence[str] = (
     rows; then each target, met or not."""
     cases = list(dict.fromkeys(r.case for r in rows))
     compared = [name for name in compared if any(r.method == name for r in rows)]
+    # The compared rows may have run on fewer seeds: the default is also given on those alone.
+    few = sorted({seed for name in compared for seed in _seeds(rows, name)})
+    same_seeds = bool(compared) and few != _seeds(rows, method)
+    extra = f" {method}, seed {', '.join(map(str, few))} |" if same_seeds else ""
     lines = [
-        f"| case | kind | {BASELINE} | " + " | ".join(compared) + f" | {method} | gain over {BASELINE} |",
-        "|---|---|---|" + "---|" * len(compared) + "---|---|",
+        f"| case | kind | {BASELINE} | " + " | ".join(compared) + f" |{extra} {method} | gain over {BASELINE} |",
+        "|---|---|---|" + "---|" * len(compared) + ("---|" if same_seeds else "") + "---|---|",
     ]
     gains: dict[str, float] = {}
     for case in cases:
         base, ours = _mean(rows, BASELINE, case), _mean(rows, method, case)
         gains[case] = ours - base
         others = " | ".join("—" if _mean(rows, name, case) is None else f"{_mean(rows, name, case):.2f}" for name in compared)
-        lines.append(f"| {case} | {kind_of(case)} | {base:.2f} | {others} | {ours:.2f} | {ours - base:+.2f} |")
+        ours_few = f" {_mean(rows, method, case, seeds=few):.2f} |" if same_seeds else ""
+        lines.append(f"| {case} | {kind_of(case)} | {base:.2f} | {others} |{ours_few} {ours:.2f} | {ours - base:+.2f} |")
 
     def verdict(met: bool) -> str:
         return "**met**" if met else "**NOT met**"
