@@ -266,7 +266,7 @@ def test_unreadable_images_in_every_face(name, tmp_path, capsys):
     with pytest.raises(XraySepError, match=expected):  # API
         read_image(bad)
     good = tmp_path / "rgb.tif"
-    tifffile.imwrite(good, (_rgb() * 255).astype(np.uint8))
+    tifffile.imwrite(good, (_rgb() * 255).astype(np.uint8), photometric="rgb")
     assert main(["separate", str(bad), str(good), "--region=0,0,10,10", "--out", str(tmp_path / "out"), *TINY_CLI]) == 2
     assert expected in _one_error_line(capsys)
     if bad.exists():  # napari's reader: a ValueError with the reason, which napari shows as a notification
@@ -326,7 +326,7 @@ def test_bad_model_files_in_every_face(name, tmp_path, capsys, make_napari_viewe
         load_model(path)
     x, rgb = tmp_path / "x.tif", tmp_path / "rgb.tif"
     tifffile.imwrite(x, _xray())
-    tifffile.imwrite(rgb, _rgb())
+    tifffile.imwrite(rgb, _rgb(), photometric="rgb")
     assert main(["separate", str(x), str(rgb), "--model", str(path), "--steps", "0", "--out", str(tmp_path / "out"), "--quiet"]) == 2
     assert expected in _one_error_line(capsys)
     widget = dock(make_napari_viewer())
@@ -344,7 +344,7 @@ def test_a_model_for_other_settings_cannot_be_continued_with_them(tmp_path, caps
         separate(_xray(), _rgb(), _region(), model=load_model(path), **{**TINY, "method": "autoencoder", "channels": 8})
     x, rgb, mask = tmp_path / "x.tif", tmp_path / "rgb.tif", tmp_path / "mask.tif"
     tifffile.imwrite(x, _xray())
-    tifffile.imwrite(rgb, _rgb())
+    tifffile.imwrite(rgb, _rgb(), photometric="rgb")
     tifffile.imwrite(mask, _region().astype(np.uint8))
     args = ["separate", str(x), str(rgb), "--region-mask", str(mask), "--model", str(path), "--out", str(tmp_path / "o"), "--set", "channels=8", "--quiet"]
     assert main(args) == 2
@@ -357,7 +357,7 @@ def test_a_model_for_other_settings_cannot_be_continued_with_them(tmp_path, caps
 def _inputs(folder: Path) -> list[str]:
     x, rgb = folder / "x.tif", folder / "rgb.tif"
     tifffile.imwrite(x, _xray())
-    tifffile.imwrite(rgb, _rgb())
+    tifffile.imwrite(rgb, _rgb(), photometric="rgb")
     return ["separate", str(x), str(rgb), "--region=10,10,30,40", *TINY_CLI]
 
 
