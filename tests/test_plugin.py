@@ -122,6 +122,10 @@ def test_quality_sets_the_steps_and_steps_set_by_hand_are_custom(make_napari_vie
     assert separation.steps.value == 36
     separation.preset.value = "auto-encoder"  # the factor applies to the preset's own steps
     assert separation.steps.value == 3 * SeparationConfig.autoencoder().training_steps
+    assert separation.preview_every.value == 25  # the preset sets the preview interval too
+    separation.preset.value = "default"
+    assert separation.preview_every.value == 4 and separation.steps.value == 36  # once a colour-map pass
+    separation.preset.value = "auto-encoder"
     separation.steps.value = 7
     assert separation.quality.value == CUSTOM
     separation.steps.value = 100

@@ -26,6 +26,9 @@ QUALITY = {"Quick look (half the time)": 0.5, "Standard (as benchmarked)": 1.0, 
 CUSTOM = "Custom (Advanced ▸ Steps)"
 # A fitted colour map's shape is fixed, as an auto-encoder's architecture is: Continue keeps them.
 COLOUR_MAP_SHAPE = ("clusters", "colour_degree", "psf_radius", "denoise_sigma")
+# Live previews: the colour map's 12 solves are 3 passes of 4, so one preview a pass; the
+# auto-encoder's 200 steps, one preview every 25.
+PREVIEW_EVERY = {"colour_map": 4, "autoencoder": 25}
 
 
 class SeparationPanel(QGroupBox):
@@ -44,7 +47,7 @@ class SeparationPanel(QGroupBox):
         ))
         self.seed = SpinBox(label="Seed", min=0, max=2**31 - 1, tooltip="random seed of sampling and initialisation: change it to see how much the result owes to chance")
         self.device = ComboBox(label="Device", choices=["auto", *available_devices()], value="auto", tooltip="where to compute: auto takes a CUDA GPU or Apple's MPS if there is one, else the CPU")
-        self.preview_every = SpinBox(label="Preview every", min=0, max=100_000, value=25, tooltip="show the current x̂1 and x̂2 as preview layers every this many steps (0: no previews, a little faster)")
+        self.preview_every = SpinBox(label="Preview every", min=0, max=100_000, value=25, tooltip="show the current x̂1 and x̂2 as preview layers every this many steps (the method sets it: once a colour-map pass, every 25 auto-encoder steps; 0: no previews, a little faster)")
         # the colour map's settings
         self.clusters = SpinBox(label="Colour clusters", min=1, max=256, tooltip="colours of the photograph the map tells apart: more separates similar paints, too many fit the hidden design by chance")
         self.colour_degree = SpinBox(label="Colour degree", min=1, max=4, tooltip="degree of the polynomial in R, G, B: higher bends the colour → X-ray map more")
@@ -81,7 +84,7 @@ class SeparationPanel(QGroupBox):
     def apply_preset(self, name: str) -> None:
         """Every field to the preset's value; the steps follow the quality chosen."""
         config = PRESETS[name]()
-        self.seed.value = config.seed
+        self.seed.value, self.preview_every.value = config.seed, PREVIEW_EVERY[config.method]
         self.clusters.value, self.colour_degree.value, self.psf_radius.value = config.clusters, config.colour_degree, config.psf_radius
         self.passes.value, self.region_weight.value, self.weave.value = config.passes, config.region_weight, config.weave
         self.exclusion_weight.value, self.channels.value = config.exclusion_weight, config.channels
