@@ -122,10 +122,9 @@ def alignment() -> None:
 
 
 def side_channels() -> None:
-    """The copper sample trained by the auto-encoder (docs/usage.md's Side channels section) without,
+    """The copper sample separated by the default (docs/usage.md's Side channels section) without,
     then with, its Cu-K map; x2 of both runs side by side."""
     viewer, widget = open_viewer("copper_headdress")
-    widget.separation.preset.value = "auto-encoder"
     widget.separation.preview_every.value = 0
     copper = viewer.layers["Cu-K map (synthetic XRF)"]
     for side in ([], [copper]):
