@@ -42,3 +42,17 @@ def test_write_tiff_says_how_the_samples_are_stored(tmp_path, rng, shape, photom
         assert len(tiff.pages) == pages and tiff.pages[0].photometric.name == photometric
     if pages == 1:
         np.testing.assert_array_equal(read_image(path), image)
+
+
+def test_the_napari_writer_keeps_a_grayscale_stack_of_three_grayscale(tmp_path, rng):
+    from napari_xraysep._writer import write_image_tiff
+
+    stack = rng.random((5, 8, 3)).astype(np.float32)  # a volume whose last axis happens to be 3 long
+    gray, colour = str(tmp_path / "stack.tif"), str(tmp_path / "photo.tif")
+    write_image_tiff(gray, stack, {"name": "stack", "rgb": False, "metadata": {}})
+    write_image_tiff(colour, stack, {"name": "photo", "rgb": True, "metadata": {}})
+    with tifffile.TiffFile(gray) as tiff:
+        assert len(tiff.pages) == 5 and tiff.pages[0].photometric.name == "MINISBLACK"
+        np.testing.assert_array_equal(tiff.asarray(), stack)
+    with tifffile.TiffFile(colour) as tiff:
+        assert len(tiff.pages) == 1 and tiff.pages[0].photometric.name == "RGB"

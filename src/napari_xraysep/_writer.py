@@ -15,5 +15,6 @@ def write_image_tiff(path: str, data: Any, attributes: dict[str, Any]) -> list[s
     array = np.asarray(data[0] if attributes.get("multiscale") else data)
     provenance = dict(attributes.get("metadata", {}).get(METADATA_KEY, {}))
     provenance.setdefault("layer_name", attributes.get("name"))
-    write_tiff(path, array, provenance)
+    # a grayscale stack whose last axis happens to be 3 long stays grayscale pages, not colour
+    write_tiff(path, array, provenance, rgb=bool(attributes.get("rgb", False)))
     return [path]

@@ -84,13 +84,16 @@ def result_tiffs(
             temporary.unlink(missing_ok=True)
 
 
-def write_tiff(path: str | os.PathLike[str], image: np.ndarray, provenance: dict[str, Any] | None = None) -> Path:
+def write_tiff(
+    path: str | os.PathLike[str], image: np.ndarray, provenance: dict[str, Any] | None = None, rgb: bool | None = None
+) -> Path:
     """Write ``image`` keeping its values (float32 stays float32), provenance as JSON in the description
-    (tifffile's own "shaped" metadata, so tifffile and napari read the image back unchanged). An
-    (H, W, 3 or 4) image is stored as one RGB(A) page — said explicitly, as tifffile will stop
-    guessing it — anything else as grayscale."""
+    (tifffile's own "shaped" metadata, so tifffile and napari read the image back unchanged). ``rgb``
+    says whether the last axis holds colours (a napari layer knows); if None, an (H, W, 3 or 4) image
+    is taken for one RGB(A) page. Said explicitly either way, as tifffile will stop guessing it."""
     image = np.asarray(image)
-    colour = image.ndim == 3 and image.shape[-1] in (3, 4)
+    shaped_like_colour = image.ndim == 3 and image.shape[-1] in (3, 4)
+    colour = shaped_like_colour if rgb is None else bool(rgb) and shaped_like_colour
     metadata = {PROVENANCE_KEY: json.loads(json.dumps(provenance or {}, default=str))}
     return atomic_write(
         path, lambda tmp: tifffile.imwrite(tmp, image, metadata=metadata, photometric="rgb" if colour else "minisblack")
