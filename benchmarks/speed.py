@@ -4,6 +4,10 @@ and training), and a whole painting in bounded memory with each.
     python benchmarks/speed.py                 # the full set (about 15 minutes on 2 CPU cores)
     python benchmarks/speed.py --quick         # small sizes, for a smoke run
     python benchmarks/speed.py --device cuda   # the same on a GPU
+    python benchmarks/speed.py --compare-devices cpu,cuda [--json F]
+                                               # only the default's fit and whole-painting apply, the
+                                               # auto-encoder's training and inference, and the default's
+                                               # quality on one case, on each device in turn (one run, ratios)
     python benchmarks/speed.py --mosaic 24000,25000 [--time-cap 900]
                                                # only: peak memory of `xraysep separate` on a generated
                                                # 600-megapixel tiled BigTIFF pair (hours on 2 CPU cores
@@ -32,6 +36,16 @@ SCRIPT = Path(__file__).resolve()
 
 
 # ----------------------------------------------------------------------------- measurements (child)
+
+
+def _warm(device: str) -> None:
+    """Start the device before a timed region: a GPU's context and library handles take seconds to
+    create on first use, which is no part of what is measured."""
+    import torch
+
+    from napari_xraysep.core import resolve_device
+
+    torch.ones(8, 8, device=resolve_device(device)).matmul(torch.ones(8, 8, device=resolve_device(device))).sum().item()
 
 
 def _model(channels: int, steps: int, device: str, method: str = "autoencoder"):
@@ -64,6 +78,7 @@ def measure_inference(mode: str, shape: tuple[int, int], channels: int, device: 
     model = dataclasses.replace(model, config=model.config.replace(mode=mode))
     mixture = _region(shape)
     inputs = prepare_inputs(mixture.x_mixed, mixture.rgb_surface, None, x_normalisation=model.x_normalisation, rgb_normalisation=model.rgb_normalisation)
+    _warm(device)
     started = time.perf_counter()
     components = predict(model, inputs, resolve_device(device))
     seconds = time.perf_counter() - started
@@ -78,6 +93,7 @@ def measure_training(mode: str, steps: int, channels: int, device: str) -> dict:
     mixture = _region((256, 384))
     preset = SeparationConfig.paper if mode == "paper" else SeparationConfig.autoencoder
     config = preset(channels=channels, steps=steps, device=device)
+    _warm(device)
     result = separate(mixture.x_mixed, mixture.rgb_surface, mixture.region_mask, config=config)
     seconds = result.timings["train_s"]  # training only, not the inference that follows
     side = config.patch_size if mode == "paper" else config.crop_size
@@ -112,6 +128,26 @@ def time_to(target: float, runs: list[dict]) -> float | None:
     return next((run["train_s"] for run in runs if run["x2_psnr"] >= target), None)
 
 
+DEVICE_QUALITY_CASE = ("photo_coffee_over_astronaut", (256, 384), 0)  # one photographic case of the quality benchmark
+
+
+def measure_default_quality(device: str, out: Path) -> dict:
+    """The default (colour map) on one photographic case on ``device``: x2 PSNR after an affine fit,
+    and the refined x2 saved so that two devices' results can be compared pixel by pixel."""
+    from napari_xraysep import SeparationConfig, separate
+    from napari_xraysep.evaluation import score
+    from napari_xraysep.synthetic_photos import make_photo_mixture
+
+    case, shape, seed = DEVICE_QUALITY_CASE
+    mixture = make_photo_mixture(case, shape, seed)
+    _warm(device)
+    started = time.perf_counter()
+    result = separate(mixture.x_mixed, mixture.rgb_surface, None, config=SeparationConfig(device=device, seed=seed))
+    seconds = time.perf_counter() - started
+    np.save(out / f"x2_{device.replace(':', '_')}.npy", result.x2)
+    return {"seconds": seconds, "x2_psnr": score(result.x2, mixture.x2_true)["psnr_affine"], "x2_range": float(np.ptp(mixture.x2_true))}
+
+
 def make_painting(folder: Path, side: int) -> tuple[Path, Path]:
     """An uncompressed side×side X-ray and RGB, written tile by tile from a 500×1000 synthetic
     mixture mirrored across the painting (nothing of painting size is ever in memory)."""
@@ -141,6 +177,7 @@ def measure_colour_map(shape: tuple[int, int], device: str) -> dict:
     from napari_xraysep import SeparationConfig, separate
 
     mixture = _region(shape)
+    _warm(device)
     started = time.perf_counter()
     result = separate(mixture.x_mixed, mixture.rgb_surface, mixture.region_mask, config=SeparationConfig(device=device))
     return {"fit_s": result.timings["train_s"], "total_s": time.perf_counter() - started, "pixels": shape[0] * shape[1]}
@@ -156,6 +193,7 @@ def measure_whole_painting(side: int, channels: int, device: str, folder: Path, 
     if not x_path.exists():
         make_painting(folder, side)
     out = folder / f"out-{method}"
+    _warm(device)
     started = time.perf_counter()
     code = main(["apply", str(model_path), str(x_path), str(rgb_path), "--out", str(out), "--tile", str(tile), "--device", device, "--quiet"])
     seconds = time.perf_counter() - started
@@ -293,6 +331,52 @@ def tiled_equals_untiled(channels: int, device: str, method: str) -> dict:
 # ----------------------------------------------------------------------------- driver (parent)
 
 
+def compare_devices(devices: list[str], region: tuple[int, int], side: int, channels: int, work: Path) -> tuple[str, dict]:
+    """The measurements a GPU changes, on each of ``devices`` in turn in this one run: the default's
+    fit of a region and its ``xraysep apply`` to a side×side painting, the auto-encoder's training
+    throughput and tiled inference, and the default's quality on one photographic case. Returns a
+    Markdown table (with each device's speed-up over the first) and the raw figures."""
+    figures: dict[str, dict] = {}
+    for device in devices:
+        steps = 30
+        figures[device] = {
+            "colour_map": run_child(["colour_map", list(region), device]),
+            "whole": run_child(["whole", side, channels, device, str(work), 1024, "colour_map"]),
+            "training": run_child(["training", "fast", steps, channels, device]),
+            "inference": run_child(["inference", "fast", list(region), channels, device, str(work)]),
+            "quality": run_child(["default_quality", device, str(work)]),
+        }
+        print(f"{device}: {json.dumps(figures[device])}", file=sys.stderr)
+    x2 = {device: np.load(work / f"x2_{device.replace(':', '_')}.npy") for device in devices}
+    base = devices[0]
+    for device in devices[1:]:
+        figures[device]["quality"]["max_abs_difference_from_" + base] = float(np.abs(x2[device] - x2[base]).max())
+    rows = [
+        (f"default: colour-map fit, {region[0]}×{region[1]}", lambda f: f["colour_map"]["fit_s"], "s"),
+        (f"default: whole separation, {region[0]}×{region[1]}", lambda f: f["colour_map"]["total_s"], "s"),
+        (f"default: `xraysep apply`, {side}×{side} painting (TIFF → TIFF)", lambda f: f["whole"]["seconds"], "s"),
+        ("auto-encoder: training, 0.1 default sampling (30 steps)", lambda f: f["training"]["seconds"], "s"),
+        (f"auto-encoder: tiled inference, {region[0]}×{region[1]}", lambda f: f["inference"]["seconds"], "s"),
+        (f"default: separation of {DEVICE_QUALITY_CASE[0]} (seed {DEVICE_QUALITY_CASE[2]})", lambda f: f["quality"]["seconds"], "s"),
+    ]
+    header = "| measurement | " + " | ".join(devices) + " | " + " | ".join(f"{base}:{d}" for d in devices[1:]) + " |"
+    lines = [header, "|---" * (1 + 2 * len(devices) - 1) + "|"]
+    for name, get, unit in rows:
+        values = [get(figures[d]) for d in devices]
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f} {unit}" for v in values) + " | "
+                     + " | ".join(f"{values[0] / v:.1f}×" for v in values[1:]) + " |")
+    quality = " ; ".join(
+        f"{d}: x2 {figures[d]['quality']['x2_psnr']:.2f} dB"
+        + (f", largest difference from {base} {figures[d]['quality']['max_abs_difference_from_' + base]:.2e} "
+           f"(x2 range {figures[d]['quality']['x2_range']:.3f})" if d != base else "")
+        for d in devices
+    )
+    peaks = " ; ".join(f"{d}: apply peak RSS {figures[d]['whole']['peak_rss_mib'] / 1024:.2f} GiB" for d in devices)
+    text = "\n".join([*lines, "", f"Quality (same seed): {quality}.", f"Memory: {peaks}."])
+    return text, figures
+
+
+
 def run_child(args: list[str]) -> dict:
     """One measurement in a fresh interpreter; its JSON result plus its own peak RSS."""
     done = subprocess.run([sys.executable, str(SCRIPT), "--child", json.dumps(args)], capture_output=True, text=True, check=False)
@@ -313,6 +397,7 @@ def child_main(spec: list) -> None:
         "tiling": tiled_equals_untiled,
         "quality": measure_time_to_quality,
         "mosaic": measure_mosaic,
+        "default_quality": measure_default_quality,
     }
     params = [Path(p) if isinstance(p, str) and p.startswith("/") else (tuple(p) if isinstance(p, list) else p) for p in params]
     result = functions[kind](*params)
@@ -330,10 +415,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=SCRIPT.parent.parent / "docs", help="where benchmarks-speed.md goes")
     parser.add_argument("--mosaic", metavar="H,W", help="only measure `xraysep separate`'s peak memory on an H×W mosaic")
     parser.add_argument("--time-cap", type=float, default=4 * 3600, help="--mosaic: stop the separation after this many seconds")
+    parser.add_argument("--compare-devices", metavar="A,B", help="only the device comparison (e.g. cpu,cuda)")
+    parser.add_argument("--json", type=Path, help="--compare-devices: also write the figures here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child_main(json.loads(args.child))
+        return 0
+    if args.compare_devices:
+        shutil.rmtree(args.work, ignore_errors=True)
+        args.work.mkdir(parents=True)
+        region = (60, 100) if args.quick else (500, 1000)
+        side = 700 if args.quick else args.painting
+        text, figures = compare_devices(args.compare_devices.split(","), region, side, args.channels, args.work)
+        print(text)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
+        shutil.rmtree(args.work, ignore_errors=True)
         return 0
     if args.mosaic:
         shutil.rmtree(args.work, ignore_errors=True)

@@ -93,6 +93,9 @@ def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
     try:
         # Format 1 predates the colour map: its settings name no method and meant the auto-encoder.
         settings = dict(data["config"]) if version > 1 else {**data["config"], "method": "autoencoder", "weave": False}
+        # The device belongs to the machine that applies the model, not to the model: one fitted on a
+        # workstation's GPU must apply on a laptop without it.
+        settings["device"] = "auto"
         config = SeparationConfig.from_dict(settings)
         rgb_channels = int(data["rgb_channels"])
         if config.method == "colour_map":
