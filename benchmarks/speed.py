@@ -39,13 +39,16 @@ SCRIPT = Path(__file__).resolve()
 
 
 def _warm(device: str) -> None:
-    """Start the device before a timed region: a GPU's context and library handles take seconds to
-    create on first use, which is no part of what is measured."""
-    import torch
+    """Run both methods once, small, on ``device`` before a timed region: the first use of a device
+    loads libraries and creates handles (a GPU's context, cuBLAS/cuSOLVER/cuDNN, the optimiser's
+    imports), seconds that are no part of what is measured."""
+    from napari_xraysep import SeparationConfig, separate
+    from napari_xraysep.synthetic import make_mixture
 
-    from napari_xraysep.core import resolve_device
-
-    torch.ones(8, 8, device=resolve_device(device)).matmul(torch.ones(8, 8, device=resolve_device(device))).sum().item()
+    small = make_mixture("concealed_portrait", (64, 96), seed=1)
+    separate(small.x_mixed, small.rgb_surface, None, config=SeparationConfig(device=device, steps=3))
+    config = SeparationConfig.autoencoder(device=device, steps=2, warm_start=False, channels=4, crop_size=32)
+    separate(small.x_mixed, small.rgb_surface, small.region_mask, config=config)
 
 
 def _model(channels: int, steps: int, device: str, method: str = "autoencoder"):
@@ -330,6 +333,10 @@ def tiled_equals_untiled(channels: int, device: str, method: str) -> dict:
 
 # ----------------------------------------------------------------------------- driver (parent)
 
+# What follows this line in benchmarks-speed.md (the GPU figures, made on another machine by
+# benchmarks/gpu_check.sh) is kept when the CPU table above it is rewritten.
+KEPT_BELOW = "<!-- kept by benchmarks/speed.py: the sections below come from other runs -->"
+
 
 def compare_devices(devices: list[str], region: tuple[int, int], side: int, channels: int, work: Path) -> tuple[str, dict]:
     """The measurements a GPU changes, on each of ``devices`` in turn in this one run: the default's
@@ -519,9 +526,12 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.quick:
-        (args.out / "benchmarks-speed.md").write_text(
+        page = args.out / "benchmarks-speed.md"
+        kept = page.read_text().partition(KEPT_BELOW)[2] if page.exists() else ""
+        page.write_text(
             "# Speed and memory\n\nMade by `python benchmarks/speed.py` "
             f"(region {region[0]}×{region[1]}, painting {side}×{side}, {steps} training steps per mode).\n\n{text}\n"
+            + (f"\n{KEPT_BELOW}{kept}" if kept else "")
         )
     return 0
 
