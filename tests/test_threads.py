@@ -1,0 +1,126 @@
+"""Thread counts from the weave: known, drifting spacings and angles recovered; nothing invented."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from napari_xraysep.core.errors import InputError
+from napari_xraysep.core.threads import count_threads, family_name, parse_pixel_size
+
+PIXEL_MM = 0.1  # 100 px per cm: 15 threads/cm is a period of 6.7 px
+
+
+def drifting_weave(shape=(600, 800), seed=0):
+    """A plain weave whose vertical threads go from 15 to 17 per cm across the painting (left to
+    right) and tilt by 1.5°, and whose horizontal threads go from 18 to 16.5 per cm top to bottom;
+    plus noise and a faint painting. Returns the image and the true (vertical, horizontal) density
+    maps in threads/cm and the true angles of the vertical threads."""
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    per_px = PIXEL_MM / 10.0  # cycles/px per thread/cm
+    # Vertical threads: wave vector along x with a slight y part (tilt); local fx drifts linearly in x.
+    v0, v1 = 15.0 * per_px, 17.0 * per_px
+    tilt = math.radians(1.5)
+    fx_local = v0 + (v1 - v0) * xx / width
+    phase_v = v0 * xx + (v1 - v0) * xx**2 / (2 * width) + math.tan(tilt) * v0 * yy
+    # Horizontal threads: wave vector along y; local fy drifts linearly in y.
+    h0, h1 = 18.0 * per_px, 16.5 * per_px
+    fy_local = h0 + (h1 - h0) * yy / height
+    phase_h = h0 * yy + (h1 - h0) * yy**2 / (2 * height)
+    rng = np.random.default_rng(seed)
+    image = np.cos(2 * np.pi * phase_v) + 0.8 * np.cos(2 * np.pi * phase_h) + 0.3 * rng.standard_normal(shape)
+    truth_v = np.hypot(fx_local, math.tan(tilt) * v0) / per_px
+    truth_h = fy_local / per_px
+    return image, truth_v, truth_h
+
+
+def _on_grid(truth, family):
+    s = family.step
+    return truth[s // 2 :: s, s // 2 :: s][: family.density_map.shape[0], : family.density_map.shape[1]]
+
+
+def test_drifting_thread_counts_are_recovered_everywhere_within_a_third_of_a_thread():
+    image, truth_v, truth_h = drifting_weave()
+    counts = count_threads(image, pixel_size_mm=PIXEL_MM, window_mm=15)
+    assert counts.unit == "threads/cm" and [f.name for f in counts.families] == ["vertical threads", "horizontal threads"]
+    vertical, horizontal = counts.families
+    for family, truth in ((vertical, truth_v), (horizontal, truth_h)):
+        error = np.abs(family.density_map - _on_grid(truth, family))
+        assert np.isfinite(family.density_map).all()
+        assert error.max() <= 0.3, (family.name, float(error.max()))
+    # Whole-painting figures: the mean spacing, and the drift shows as spread.
+    assert vertical.density == pytest.approx(16.0, abs=0.15) and vertical.density_std > 0.3
+    assert horizontal.density == pytest.approx(17.25, abs=0.15)
+    # Directions: the vertical threads lean 1.5° off vertical, the horizontal ones lie flat.
+    assert abs(vertical.angle_deg - 90.0) == pytest.approx(1.5, abs=0.3)
+    assert min(horizontal.angle_deg, 180 - horizontal.angle_deg) < 0.3
+
+
+def test_without_a_pixel_spacing_counts_are_per_pixel_and_say_so():
+    image, truth_v, _ = drifting_weave((300, 400))
+    counts = count_threads(image)
+    assert counts.unit == "threads/px" and counts.pixel_size_mm is None
+    assert counts.families[0].density == pytest.approx(float(np.mean(truth_v)) * PIXEL_MM / 10, rel=0.02)
+    assert "per pixel" in counts.summary()
+
+
+def test_no_weave_no_count():
+    """A panel painting (wood grain, no canvas) gives no count, nor does its separated weave layer's
+    stand-in, noise: nothing is invented."""
+    from napari_xraysep.synthetic_photos import make_photo_mixture
+
+    panel = make_photo_mixture("photo_astronaut_over_rocket", (256, 384), seed=0)
+    for image in (panel.x_mixed, np.random.default_rng(3).standard_normal((256, 384))):
+        counts = count_threads(image, pixel_size_mm=PIXEL_MM)
+        assert not counts.found and counts.families == ()
+        assert counts.summary() == "No canvas weave was found: no thread count."
+        assert counts.to_dict()["weave_found"] is False and counts.map_rows() == []
+
+
+def test_missing_pixels_are_left_out_of_the_count():
+    image, truth_v, _ = drifting_weave((400, 600))
+    holed = image.copy()
+    holed[150:250, 200:300] = np.nan
+    vertical = count_threads(holed, pixel_size_mm=PIXEL_MM, window_mm=15).families[0]
+    assert vertical.density == pytest.approx(float(np.mean(truth_v)), abs=0.3)
+    assert np.nanmax(np.abs(vertical.density_map - _on_grid(truth_v, vertical))) <= 0.3
+
+
+def test_the_maps_go_to_table_rows_with_their_centres():
+    image, _, _ = drifting_weave((300, 400))
+    counts = count_threads(image, pixel_size_mm=PIXEL_MM, window_mm=10)
+    rows = counts.map_rows()
+    family = counts.families[0]
+    assert len(rows) == sum(int(np.isfinite(f.density_map).sum()) for f in counts.families)
+    first = rows[0]
+    assert (first["row_px"], first["col_px"]) == (family.step // 2, family.step // 2)
+    assert first["density"] == pytest.approx(float(family.density_map[0, 0]))
+    assert counts.to_dict()["families"][0]["map_step_px"] == family.step
+
+
+@pytest.mark.parametrize(("angle", "name"), [(90.0, "vertical threads"), (44.0, "horizontal threads"), (134.0, "vertical threads"), (0.0, "horizontal threads")])
+def test_family_names_follow_the_threads_direction(angle, name):
+    assert family_name(angle) == name
+
+
+@pytest.mark.parametrize(("text", "mm"), [("0.085mm", 0.085), ("85um", 0.085), ("85 µm", 0.085), ("0.0085cm", 0.085), ("0.1", 0.1), ("254dpi", 0.1), ("254 ppi", 0.1)])
+def test_pixel_sizes_in_every_unit(text, mm):
+    assert parse_pixel_size(text) == pytest.approx(mm)
+
+
+@pytest.mark.parametrize("text", ["", "mm", "-1mm", "0mm", "nan", "inf mm", "12 parsecs", "0dpi"])
+def test_pixel_sizes_that_are_not_are_refused_in_one_line(text):
+    with pytest.raises(InputError, match="is not a positive spacing"):
+        parse_pixel_size(text)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(InputError, match="one grayscale image"):
+        count_threads(np.zeros((4, 4, 3)))
+    with pytest.raises(InputError, match="pixel spacing"):
+        count_threads(np.zeros((64, 64)), pixel_size_mm=0.0)
+    with pytest.raises(InputError, match="no valid pixel"):
+        count_threads(np.full((64, 64), np.nan))
