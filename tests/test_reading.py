@@ -239,13 +239,13 @@ def _dicom(
     return path
 
 
-def _lut(values: np.ndarray, first_mapped: int = 0, as_ow: bool = False):
+def _lut(values: np.ndarray, first_mapped: int = 0, as_ow: bool = False, bits: int = 16):
     """A Modality LUT Sequence mapping stored ``first_mapped + i`` to ``values[i]`` (LUT Data as US
-    numbers, or as OW bytes)."""
+    numbers, or as OW bytes), of ``bits`` bits an entry."""
     from pydicom.dataset import Dataset
 
     item = Dataset()
-    item.LUTDescriptor, item.ModalityLUTType = [len(values), first_mapped, 16], "US"
+    item.LUTDescriptor, item.ModalityLUTType = [len(values), first_mapped, bits], "US"
     item.add_new(0x00283006, "OW" if as_ow else "US", values.astype("<u2").tobytes() if as_ow else values.tolist())
     return [item]
 
@@ -298,6 +298,8 @@ def test_a_modality_lut_sequence_is_applied_wherever_the_dataset_stores_it(tmp_p
     # From stored value 100 on, as OW bytes: the values below map to the first entry.
     shifted = _dicom(tmp_path / "shifted.dcm", STORED, ModalityLUTSequence=_lut(LUT[100:], 100, as_ow=True))
     np.testing.assert_array_equal(read_image(shifted), LUT[np.maximum(STORED, 100)])
+    twelve_bits = _dicom(tmp_path / "12.dcm", STORED, ModalityLUTSequence=_lut(LUT >> 4, bits=12))  # 8 to 16 bits are legal
+    np.testing.assert_array_equal(read_image(twelve_bits), LUT[STORED] >> 4)
     # In the functional groups of an enhanced image, shared or per frame, with its pixel spacing there.
     for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
         enhanced = _dicom(tmp_path / f"{group}.dcm", STORED, **{group: _groups(ModalityLUTSequence=_lut(LUT))})
@@ -349,7 +351,11 @@ def test_a_dicom_file_whose_preamble_is_a_tiff_header_is_read_as_dicom(tmp_path)
 
 @pytest.mark.parametrize(
     "keyword, value, named",
-    [("NumberOfFrames", "1A", "NumberOfFrames (0028,0008) holds '1A'"), ("RescaleSlope", "x2", "RescaleSlope (0028,1053)")],
+    [
+        ("NumberOfFrames", "1A", "NumberOfFrames (0028,0008) holds '1A'"),
+        ("RescaleSlope", "x2", "RescaleSlope (0028,1053)"),
+        ("RescaleSlope", "NaN", "RescaleSlope (0028,1053)"),
+    ],
 )
 def test_a_malformed_dicom_element_is_refused_by_name(keyword, value, named, tmp_path):
     from pydicom.datadict import dictionary_VR, tag_for_keyword

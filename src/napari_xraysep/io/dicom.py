@@ -10,6 +10,8 @@ are shown, not what they are. The pixel spacing is kept as metadata.
 
 from __future__ import annotations
 
+import copy
+import math
 import warnings
 from collections.abc import Callable
 from decimal import Decimal
@@ -205,8 +207,11 @@ def _modality_transform(dataset: Any, path: Path) -> tuple[Callable[[np.ndarray]
     from pydicom.pixels import apply_modality_lut
 
     entries, first_mapped, bits = value[1] or 2**16, value[2], value[3]  # a descriptor's 0 entries means 65536
+    item = copy.deepcopy(sequences[where][0])
+    if 8 < bits < 16:  # 9 to 15 bits an entry (legal) are stored in 16: pydicom knows only uint8 and uint16
+        item.LUTDescriptor = [value[1], first_mapped, 16]
     holder = Dataset()  # pydicom reads the LUT from a dataset; the file meta gives the byte order of OW data
-    holder.file_meta, holder.ModalityLUTSequence = dataset.file_meta, sequences[where]
+    holder.file_meta, holder.ModalityLUTSequence = dataset.file_meta, [item]
 
     def transform(values: np.ndarray) -> np.ndarray:
         try:
@@ -243,7 +248,7 @@ def _value(holder: Any, keyword: str, path: Path) -> Any:
 
 def _element(holder: Any, key: Any, path: Path) -> Any:
     """The data element ``key`` of ``holder``, checked: a value that cannot be read, or a number
-    (IS, DS, US, SS, UL, SL) that is no number, is refused in one line naming the element."""
+    (IS, DS, US, SS, UL, SL) that is no finite number, is refused in one line naming the element."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pydicom's "invalid value" warning: we say it better
         try:
@@ -253,7 +258,7 @@ def _element(holder: Any, key: Any, path: Path) -> Any:
     values = element.value if element.VM > 1 else [element.value]
     # An ambiguous VR pydicom could not resolve ("US or SS") leaves raw bytes where a number belongs.
     number = {"IS": int, "DS": (float, Decimal), "US": int, "SS": int, "UL": int, "SL": int, "US or SS": int}.get(element.VR)
-    if number is not None and not all(v is None or v == "" or isinstance(v, number) for v in values):
+    if number is not None and not all(v is None or v == "" or (isinstance(v, number) and math.isfinite(v)) for v in values):
         name = f"{element.keyword or 'private'} {element.tag}"
         raise InputError(f"{path.name}: the DICOM element {name} holds {element.value!r}, not a valid {element.VR} number.")
     return element
