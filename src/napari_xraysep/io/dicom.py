@@ -224,7 +224,11 @@ def _modality_transform(dataset: Any, path: Path) -> tuple[Callable[[np.ndarray]
 
 
 def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
-    """(row, column) pixel spacing in mm and the element it came from, or nothing."""
+    """(row, column) pixel spacing in mm and where it came from: PixelSpacing (top level, or the
+    functional groups' Pixel Measures Sequence), else ImagerPixelSpacing divided by the
+    EstimatedRadiographicMagnificationFactor (the spacing at the detector, magnified by the beam's
+    divergence), else NominalScannedPixelSpacing (digitised film); else the PixelAspectRatio, or
+    nothing. A spacing that is not two positive distances is left out with a warning."""
     places: list[tuple[str, Any, str]] = [("PixelSpacing", dataset, "PixelSpacing")]
     for group in FUNCTIONAL_GROUPS:
         items = _value(dataset, group, path) or []
@@ -234,9 +238,20 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
     places += [("ImagerPixelSpacing", dataset, "ImagerPixelSpacing"), ("NominalScannedPixelSpacing", dataset, "NominalScannedPixelSpacing")]
     for where, holder, keyword in places:
         spacing = _value(holder, keyword, path)
-        if spacing:
-            return {"pixel_spacing_mm": [float(v) for v in spacing], "pixel_spacing_tag": where}
-    return {}
+        if spacing is None or spacing == "":
+            continue
+        spacing = [float(v) for v in (spacing if hasattr(spacing, "__len__") else [spacing])]
+        if len(spacing) != 2 or min(spacing) <= 0:
+            message = f"{path.name}: {where} holds {spacing}, not two positive distances; the pixel spacing is left out."
+            warnings.warn(message, UserWarning, stacklevel=2)
+            continue
+        magnification = float(_value(dataset, "EstimatedRadiographicMagnificationFactor", path) or 1) if keyword == "ImagerPixelSpacing" else 1.0
+        if magnification > 0 and magnification != 1:
+            where = f"{where} / EstimatedRadiographicMagnificationFactor ({magnification:g})"
+            spacing = [v / magnification for v in spacing]
+        return {"pixel_spacing_mm": spacing, "pixel_spacing_tag": where}
+    ratio = _value(dataset, "PixelAspectRatio", path)
+    return {"pixel_aspect_ratio": [int(v) for v in ratio]} if ratio else {}
 
 
 def _value(holder: Any, keyword: str, path: Path) -> Any:
