@@ -4,8 +4,11 @@ and the CLI alike, pixel for pixel against the plain reference (or refused in on
 from __future__ import annotations
 
 import pickle
+import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -200,7 +203,13 @@ def test_the_robust_contrast_keeps_hot_pixels_from_blackening_the_layer(tmp_path
 # ------------------------------------------------------------------------------------- DICOM
 
 
-def _dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", slope: float = 1.0, intercept: float = 0.0, frames: int = 1) -> Path:
+def _dicom(
+    path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", slope: float = 1.0, intercept: float = 0.0, frames: int = 1,
+    preamble: bytes | None = None, **elements,
+) -> Path:
+    """A 12-bit digital X-ray (explicit VR little endian) of ``pixels`` with any further ``elements``
+    (values, or RawDataElements written as they are)."""
+    from pydicom.dataelem import RawDataElement
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -209,7 +218,7 @@ def _dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", slo
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     dataset = Dataset()
-    dataset.file_meta = meta
+    dataset.file_meta, dataset.preamble = meta, preamble
     dataset.SOPClassUID, dataset.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
     dataset.Modality, dataset.PhotometricInterpretation = "DX", photometric
     dataset.Rows, dataset.Columns = pixels.shape[-2:]
@@ -220,13 +229,46 @@ def _dicom(path: Path, pixels: np.ndarray, photometric: str = "MONOCHROME2", slo
         dataset.NumberOfFrames = frames
     if (slope, intercept) != (1.0, 0.0):
         dataset.RescaleSlope, dataset.RescaleIntercept = slope, intercept
+    for keyword, value in elements.items():
+        if isinstance(value, RawDataElement):
+            dataset[value.tag] = value
+        else:
+            setattr(dataset, keyword, value)
     dataset.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
     dataset.save_as(path, enforce_file_format=True)
     return path
 
 
+def _lut(values: np.ndarray, first_mapped: int = 0, as_ow: bool = False, bits: int = 16):
+    """A Modality LUT Sequence mapping stored ``first_mapped + i`` to ``values[i]`` (LUT Data as US
+    numbers, or as OW bytes), of ``bits`` bits an entry."""
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.LUTDescriptor, item.ModalityLUTType = [len(values), first_mapped, bits], "US"
+    item.add_new(0x00283006, "OW" if as_ow else "US", values.astype("<u2").tobytes() if as_ow else values.tolist())
+    return [item]
+
+
+def _groups(**elements):
+    """A functional-group item (shared or per frame) holding a Pixel Value Transformation item with
+    ``elements`` and a Pixel Measures item."""
+    from pydicom.dataset import Dataset
+
+    transformation, measures, group = Dataset(), Dataset(), Dataset()
+    for keyword, value in elements.items():
+        setattr(transformation, keyword, value)
+    measures.PixelSpacing = [0.2, 0.25]
+    group.PixelValueTransformationSequence, group.PixelMeasuresSequence = [transformation], [measures]
+    return [group]
+
+
+STORED = (XRAY >> 4).astype(np.uint16)  # 12 bits stored
+LUT = np.rint(np.sqrt(np.arange(4096) / 4095.0) * 60000 + 1000).astype(np.uint16)  # a non-linear modality LUT
+
+
 def test_dicom_radiographs_monochrome1_rescale_and_pixel_spacing(tmp_path):
-    stored = (XRAY >> 4).astype(np.uint16)  # 12 bits stored
+    stored = STORED
     plain = _dicom(tmp_path / "plain.dcm", stored)
     np.testing.assert_array_equal(read_image(plain), stored)
     assert open_image(plain).info["pixel_spacing_mm"] == [0.139, 0.14]
@@ -242,6 +284,128 @@ def test_dicom_radiographs_monochrome1_rescale_and_pixel_spacing(tmp_path):
     assert kwargs["metadata"]["file"]["photometric"].startswith("MONOCHROME1 (inverted")
     with pytest.raises(InputError, match="holds 2 frames"):
         read_image(_dicom(tmp_path / "cine.dcm", np.stack([stored, stored]), frames=2))
+
+
+def test_a_modality_lut_sequence_is_applied_wherever_the_dataset_stores_it(tmp_path):
+    from pydicom import dcmread
+    from pydicom.pixels import apply_modality_lut
+
+    tifffile.imwrite(tmp_path / "values.tif", LUT[STORED])  # the same values as a TIFF
+    top = _dicom(tmp_path / "top.dcm", STORED, ModalityLUTSequence=_lut(LUT))
+    np.testing.assert_array_equal(read_image(top), read_image(tmp_path / "values.tif"))
+    np.testing.assert_array_equal(read_image(top), apply_modality_lut(STORED, dcmread(top)))
+    assert open_image(top).info["modality_lut"] == {"from": "top level", "lut_entries": 4096, "first_mapped": 0, "bits": 16}
+    # From stored value 100 on, as OW bytes: the values below map to the first entry.
+    shifted = _dicom(tmp_path / "shifted.dcm", STORED, ModalityLUTSequence=_lut(LUT[100:], 100, as_ow=True))
+    np.testing.assert_array_equal(read_image(shifted), LUT[np.maximum(STORED, 100)])
+    twelve_bits = _dicom(tmp_path / "12.dcm", STORED, ModalityLUTSequence=_lut(LUT >> 4, bits=12))  # 8 to 16 bits are legal
+    np.testing.assert_array_equal(read_image(twelve_bits), LUT[STORED] >> 4)
+    # In the functional groups of an enhanced image, shared or per frame, with its pixel spacing there.
+    for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        enhanced = _dicom(tmp_path / f"{group}.dcm", STORED, **{group: _groups(ModalityLUTSequence=_lut(LUT))})
+        np.testing.assert_array_equal(read_image(enhanced), LUT[STORED])
+        info = open_image(enhanced).info
+        assert info["modality_lut"]["from"].startswith(group) and info["pixel_spacing_mm"] == [0.2, 0.25]
+    rescaled = _dicom(tmp_path / "rescaled.dcm", STORED, SharedFunctionalGroupsSequence=_groups(RescaleSlope=0.5, RescaleIntercept=-100, RescaleType="US"))
+    np.testing.assert_allclose(read_image(rescaled), STORED * 0.5 - 100)
+    # MONOCHROME1 through a LUT: inverted over the LUT's range, LUT[0] … LUT[4095].
+    inverted = _dicom(tmp_path / "mono1.dcm", 4095 - STORED, "MONOCHROME1", ModalityLUTSequence=_lut(LUT))
+    np.testing.assert_array_equal(read_image(inverted), int(LUT[0]) + int(LUT[4095]) - LUT[4095 - STORED].astype(np.int64))
+
+
+@pytest.mark.parametrize(
+    "elements, message",
+    [
+        (lambda: {"RescaleSlope": 2.0, "RescaleIntercept": 0.0, "SharedFunctionalGroupsSequence": _groups(RescaleSlope=3.0, RescaleIntercept=0.0)}, "different modality transforms"),
+        (lambda: {"RescaleSlope": 2.0, "RescaleIntercept": 0.0, "ModalityLUTSequence": _lut(LUT)}, "both a Modality LUT and a rescale"),
+        (lambda: {"ModalityLUTSequence": _lut(LUT) + _lut(LUT)}, "several Modality LUTs"),
+        (lambda: {"ModalityLUTSequence": _lut(LUT[:10])}, None),  # the control: a short LUT is fine
+    ],
+    ids=["top level and functional groups disagree", "LUT and rescale", "two LUTs", "short LUT"],
+)
+def test_an_ambiguous_modality_transform_is_refused(elements, message, tmp_path):
+    path = _dicom(tmp_path / "x.dcm", STORED, **elements())
+    if message is None:
+        np.testing.assert_array_equal(read_image(path), LUT[np.minimum(STORED, 9)])
+        return
+    with pytest.raises(InputError, match=message):
+        read_image(path)
+
+
+@pytest.mark.parametrize(
+    "elements, spacing",
+    [
+        ({"PixelSpacing": [0.1, 0.12]}, {"pixel_spacing_mm": [0.1, 0.12], "pixel_spacing_tag": "PixelSpacing"}),
+        (  # at the detector, magnified ×1.25 by the beam's divergence: 0.139 / 1.25 at the painting
+            {"EstimatedRadiographicMagnificationFactor": 1.25},
+            {"pixel_spacing_mm": pytest.approx([0.1112, 0.112]), "pixel_spacing_tag": "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor (1.25)"},
+        ),
+        ({"ImagerPixelSpacing": None, "NominalScannedPixelSpacing": [0.05, 0.05]}, {"pixel_spacing_mm": [0.05, 0.05], "pixel_spacing_tag": "NominalScannedPixelSpacing"}),
+        ({"ImagerPixelSpacing": None, "PixelAspectRatio": [4, 3]}, {"pixel_aspect_ratio": [4, 3]}),
+    ],
+    ids=["PixelSpacing first", "magnified", "scanned film", "aspect ratio only"],
+)
+def test_the_dicom_pixel_spacing_is_kept_from_wherever_it_is_stored(elements, spacing, tmp_path):
+    info = open_image(_dicom(tmp_path / "x.dcm", STORED, **elements)).info
+    assert {key: info[key] for key in ("pixel_spacing_mm", "pixel_spacing_tag", "pixel_aspect_ratio") if key in info} == spacing
+
+
+def test_a_dicom_pixel_spacing_of_zero_is_left_out_with_a_warning(tmp_path):
+    with pytest.warns(UserWarning, match=r"ImagerPixelSpacing holds \[0.0, 0.0\], not two positive distances"):
+        info = open_image(_dicom(tmp_path / "x.dcm", STORED, ImagerPixelSpacing=[0, 0])).info
+    assert "pixel_spacing_mm" not in info
+
+
+def test_dicom_pixel_padding_is_missing_data(tmp_path):
+    stored = STORED.copy()
+    stored[:3], stored[-2:, :5] = 0, 2  # an unexposed border, stored as padding values 0 … 2
+    path = _dicom(tmp_path / "padded.dcm", stored, slope=0.5, intercept=10.0, PixelPaddingValue=0, PixelPaddingRangeLimit=2)
+    image, outside = read_image(path), stored <= 2
+    assert np.isnan(image[outside]).all() and image.dtype == np.float32
+    np.testing.assert_allclose(image[~outside], stored[~outside] * 0.5 + 10.0)
+    assert open_image(path).info["pixel_padding"] == {"values": [0, 2], "missing_pixels": int(outside.sum())}
+
+
+def test_a_dicom_file_whose_preamble_is_a_tiff_header_is_read_as_dicom(tmp_path):
+    # Dual-personality files: the 128-byte preamble holds a TIFF header (here one with no image).
+    path = _dicom(tmp_path / "dual.tif", STORED, slope=2.0, intercept=1.0, preamble=b"II*\x00\x08\x00\x00\x00" + bytes(120))
+    assert path.read_bytes()[:4] == b"II*\x00" and path.read_bytes()[128:132] == b"DICM"
+    np.testing.assert_allclose(read_image(path), STORED * 2.0 + 1.0)
+
+
+@pytest.mark.parametrize(
+    "keyword, value, named",
+    [
+        ("NumberOfFrames", "1A", "NumberOfFrames (0028,0008) holds '1A'"),
+        ("RescaleSlope", "x2", "RescaleSlope (0028,1053)"),
+        ("RescaleSlope", "NaN", "RescaleSlope (0028,1053)"),
+    ],
+)
+def test_a_malformed_dicom_element_is_refused_by_name(keyword, value, named, tmp_path):
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+    from pydicom.dataelem import RawDataElement
+
+    tag = tag_for_keyword(keyword)  # written as stored bytes: pydicom will not build such a value itself
+    raw = RawDataElement(tag, dictionary_VR(tag), len(value), value.encode(), 0, False, True)
+    with warnings.catch_warnings():  # pydicom's own warning as it writes the bad value
+        warnings.simplefilter("ignore", UserWarning)
+        path = _dicom(tmp_path / "bad.dcm", STORED, RescaleIntercept=0, **{keyword: raw})
+    with pytest.raises(InputError, match=re.escape(named)):
+        read_image(path)
+
+
+def test_a_missing_dicom_decoder_is_named(tmp_path, monkeypatch):
+    import pydicom.pixels
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEG2000Lossless
+
+    path = _dicom(tmp_path / "j2k.dcm", STORED)
+    dataset = pydicom.dcmread(path)
+    dataset.file_meta.TransferSyntaxUID, dataset.PixelData = JPEG2000Lossless, encapsulate([b"\xff\x4f\xff\x51"])
+    dataset.save_as(path)
+    monkeypatch.setattr(pydicom.pixels, "get_decoder", lambda syntax: SimpleNamespace(is_available=False))
+    with pytest.raises(InputError, match=r"needs pylibjpeg-openjpeg: pip install pylibjpeg pylibjpeg-openjpeg"):
+        read_image(path)
 
 
 # ------------------------------------------------------------------------------------- the CLI

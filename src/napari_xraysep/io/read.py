@@ -13,8 +13,10 @@ the values the file *means*, laid out as (H, W) or (H, W, C):
   decodes them. Uncompressed files are memory-mapped per access, others decoded tile by tile or
   strip by strip (tifffile's zarr store), so memory stays bounded whatever the size.
 * JPEG and PNG: decoded whole, EXIF Orientation applied, palettes expanded.
-* DICOM: the modality LUT (RescaleSlope/Intercept) applied, MONOCHROME1 inverted over the stored
-  range, pixel spacing kept in :attr:`ImageSource.info`.
+* DICOM (recognised by ``DICM`` at byte 128 before any other mark, or by its suffix): the modality
+  transform (rescale or Modality LUT, wherever stored) applied, MONOCHROME1 inverted over the
+  stored range, padding pixels missing (NaN), YBR and palette colour converted to RGB, pixel
+  spacing kept in :attr:`ImageSource.info` (see :func:`.dicom.open_dicom`).
 
 Anything else, or a file whose pixels would mean something else than read (CMYK, Lab, YCbCr
 without JPEG), raises :class:`InputError` with one line saying why.
@@ -69,9 +71,13 @@ def open_levels(path: str | os.PathLike[str]) -> list[ImageSource]:
             head = handle.read(132)
     except OSError as error:
         raise InputError(f"Cannot read {path}: {error.strerror or error}.") from error
+    # DICM first: a DICOM file's 128-byte preamble may itself be a TIFF header (dual-personality
+    # files, legal and written by some scanners), and the DICOM dataset is what such a file means.
+    if head[128:132] == b"DICM":
+        return [open_dicom(path)]
     if head[:4] in TIFF_MAGIC:
         return open_tiff(path)
-    if head[128:132] == b"DICM" or path.suffix.lower() in DICOM_SUFFIXES:
+    if path.suffix.lower() in DICOM_SUFFIXES:
         return [open_dicom(path)]
     if head.startswith((JPEG_MAGIC, PNG_MAGIC)):
         return [open_photo(path)]
