@@ -1,0 +1,260 @@
+"""The third hostile round (issue 22): nothing lost, nothing silently wrong. Each test fails on
+napari-xraysep 0.2's behaviour."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_xraysep.cli import main
+from napari_xraysep.core import RESULT_LAYERS
+from napari_xraysep.core.errors import OutputError
+from napari_xraysep.io import result_set
+
+H, W = 48, 64
+TINY_CLI = [
+    "--steps", "1", "--device", "cpu", "--quiet", "--set", "clusters=4", "--no-warm-start",
+]
+
+
+def _xray() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:H, :W]
+    return (20000 + 8000 * np.sin(xx / 5.0) * np.cos(yy / 7.0) + 500 * rng.standard_normal((H, W))).astype(np.uint16)
+
+
+def _rgb() -> np.ndarray:
+    yy, xx = np.mgrid[:H, :W]
+    return np.stack([(xx * 4) % 256, (yy * 5) % 256, ((xx + yy) * 3) % 256], axis=-1).astype(np.uint8)
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "Traceback" not in "\n".join(err), err
+    assert err[-1].startswith("xraysep: error: "), err
+    return err[-1]
+
+
+def _inputs(folder: Path) -> list[str]:
+    x, rgb = folder / "x.tif", folder / "rgb.tif"
+    tifffile.imwrite(x, _xray())
+    tifffile.imwrite(rgb, _rgb(), photometric="rgb")
+    return ["separate", str(x), str(rgb), *TINY_CLI]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------- 1. results replace results as a set
+
+
+def test_a_result_set_replaces_the_old_one_whole_or_not_at_all(tmp_path):
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "model.pt").write_text("old model")
+    (out / "x2.tif").write_text("old x2")
+    (out / "notes.txt").write_text("the user's")
+    before = _snapshot(tmp_path)
+    with pytest.raises(RuntimeError), result_set(out) as staging:
+        (staging / "model.pt").write_text("new model")
+        raise RuntimeError("midway")
+    assert _snapshot(tmp_path) == before  # no debris beside it either
+
+    with result_set(out) as staging:
+        (staging / "model.pt").write_text("new model")
+        (staging / "run.json").write_text("{}")
+    assert _snapshot(tmp_path) == {
+        "res/model.pt": b"new model", "res/run.json": b"{}", "res/x2.tif": b"old x2", "res/notes.txt": b"the user's",
+    } | {k: v for k, v in before.items() if not k.startswith("res/")}
+
+
+def test_a_failed_swap_is_undone(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "model.pt").write_text("old model")
+    (out / "notes.txt").write_text("the user's")
+    before = _snapshot(tmp_path)
+    real_rename = os.rename
+
+    def rename(source, target):
+        if Path(target) == out and ".xraysep-new-" in str(source):  # the new set's last step
+            raise OSError(errno.EIO, "Input/output error")
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OutputError, match="earlier contents are kept"), result_set(out) as staging:
+        (staging / "model.pt").write_text("new model")
+    assert _snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def _earlier_run(tmp_path: Path) -> tuple[list[str], Path, dict[str, bytes]]:
+    args = _inputs(tmp_path)
+    out = tmp_path / "res"
+    assert main([*args, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["model.pt", "run.json"])
+    return args, out, _snapshot(tmp_path)
+
+
+def test_a_full_disk_during_overwrite_leaves_the_earlier_results(tmp_path, monkeypatch, capsys):
+    args, out, before = _earlier_run(tmp_path)
+    real_imwrite, calls = tifffile.imwrite, []
+
+    def filling(*a, **k):  # the disk fills at the third TIFF, after the new model.pt was written
+        calls.append(a[0])
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_imwrite(*a, **k)
+
+    monkeypatch.setattr(tifffile, "imwrite", filling)
+    assert main([*args, "--set", "seed=5", "--out", str(out), "--overwrite"]) == 2
+    assert "No space left on device" in _one_error_line(capsys)
+    assert _snapshot(tmp_path) == before  # the old model, TIFFs and run.json, and no debris anywhere
+    monkeypatch.setattr(tifffile, "imwrite", real_imwrite)
+    assert main([*args, "--out", str(out), "--overwrite"]) == 0
+
+
+def test_a_sigterm_while_writing_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):
+    args, out, before = _earlier_run(tmp_path)
+    real_imwrite = tifffile.imwrite
+
+    def killed(*a, **k):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_imwrite(*a, **k)
+
+    monkeypatch.setattr(tifffile, "imwrite", killed)
+    assert main([*args, "--out", str(out), "--overwrite"]) == 128 + signal.SIGTERM
+    assert "terminated" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == before
+    # A fresh run killed while writing leaves no hidden file that would make a rerun "not empty".
+    fresh = tmp_path / "fresh"
+    assert main([*args, "--out", str(fresh)]) == 128 + signal.SIGTERM
+    assert not fresh.exists() or [p.name for p in fresh.iterdir()] == ["model.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["res", "x.tif", "rgb.tif", *(["fresh"] if fresh.exists() else [])])
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+
+
+def test_apply_over_earlier_results_replaces_them_as_a_set_and_keeps_the_applied_model(tmp_path, monkeypatch, capsys):
+    args, out, before = _earlier_run(tmp_path)
+    model = out / "model.pt"
+    x, rgb = args[1], args[2]
+    real_imwrite, calls = tifffile.memmap, []
+
+    def filling(*a, **k):
+        calls.append(a[0])
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_imwrite(*a, **k)
+
+    monkeypatch.setattr(tifffile, "memmap", filling)
+    assert main(["apply", str(model), x, rgb, "--out", str(out), "--overwrite", "--quiet", "--device", "cpu"]) == 2
+    assert "No space left" in _one_error_line(capsys) and _snapshot(tmp_path) == before
+    monkeypatch.setattr(tifffile, "memmap", real_imwrite)
+    assert main(["apply", str(model), x, rgb, "--out", str(out), "--overwrite", "--quiet", "--device", "cpu"]) == 0
+    assert (out / "model.pt").read_bytes() == before["res/model.pt"]  # the model applied is kept
+    assert "applied_model" in json.loads((out / "run.json").read_text())
+
+
+# ---------------------------------------------------------------- 4. --set NAME=VALUE is honoured
+
+
+def test_every_set_value_is_used_and_recorded(tmp_path, capsys):
+    x, rgb = _inputs(tmp_path)[1:3]
+    out = tmp_path / "res"
+    settings = {"steps": 2, "seed": 7, "warm_start": False, "mode": "paper", "exclusion_weight": 5.0, "clusters": 4}
+    typed = [item for name, value in settings.items() for item in ("--set", f"{name}={str(value).lower()}")]
+    assert main(["separate", x, rgb, "--device", "cpu", "--quiet", *typed, "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["steps_trained"] == 2
+    assert {name: run["settings"][name] for name in settings} == settings
+    # A named option given as well wins over --set; one not given leaves --set alone.
+    assert main(["separate", x, rgb, "--device", "cpu", "--quiet", *typed, "--steps", "1", "--out", str(tmp_path / "b")]) == 0
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert run["steps_trained"] == 1 and run["settings"]["seed"] == 7
+    assert main(["separate", x, rgb, "--set", "stepz=3", "--out", str(tmp_path / "c")]) == 2
+    assert "Unknown setting(s): stepz" in _one_error_line(capsys)
+
+
+# ---------------------------------------------------------------- 8. a region of NaN or infinity
+
+
+@pytest.mark.parametrize("box", ["nan,0,40,60", "0,0,inf,60", "-inf,0,40,60"])
+def test_a_region_that_is_not_finite_is_one_line(tmp_path, capsys, box):
+    x, rgb = _inputs(tmp_path)[1:3]
+    assert main(["separate", x, rgb, f"--region={box}", "--out", str(tmp_path / "o"), *TINY_CLI]) == 2
+    assert "finite numbers" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- 10. PNG X-rays read as what they hold
+
+
+def test_a_16_bit_gray_png_with_alpha_is_read_as_16_bit_gray(tmp_path):
+    import imagecodecs
+
+    from napari_xraysep.io import open_image
+
+    gray = (_xray().astype(np.uint32) * 2).clip(0, 65535).astype(np.uint16)
+    alpha = np.full_like(gray, 65535)
+    alpha[:5] = 0  # transparency is dropped, not taken for missing data (documented)
+    path = tmp_path / "xray.png"
+    path.write_bytes(imagecodecs.png_encode(np.stack([gray, alpha], axis=-1)))
+    source = open_image(path)
+    assert source.shape == (H, W) and source.info["alpha"] == "dropped (grayscale image)"
+    read = np.asarray(source)
+    assert read.dtype == np.uint16 and np.array_equal(read, gray)
+
+
+def test_a_gray_palette_png_is_read_as_grayscale_and_a_colour_palette_as_rgb(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_xraysep.io import open_image
+
+    values = (np.arange(H * W).reshape(H, W) % 200).astype(np.uint8)
+    Image.fromarray(values, "L").convert("P").save(tmp_path / "gray.png")
+    source = open_image(tmp_path / "gray.png")
+    assert source.shape == (H, W) and np.array_equal(np.asarray(source), values)
+    assert "gray palette" in source.info["mode"]
+    colour = Image.fromarray(_rgb(), "RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    colour.save(tmp_path / "colour.png")
+    assert open_image(tmp_path / "colour.png").shape == (H, W, 3)
+    # The gray-palette X-ray goes through a whole separation.
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, _rgb(), photometric="rgb")
+    assert main(["separate", str(tmp_path / "gray.png"), str(rgb), "--out", str(tmp_path / "o"), *TINY_CLI]) == 0
+
+
+# ---------------------------------------------------------------- 7. what a warp leaves uncovered is missing
+
+
+def test_a_photograph_covering_part_of_the_xray_aligns_to_missing_data_not_black(tmp_path, capsys):
+    from napari_xraysep.synthetic import make_mixture
+
+    painting = make_mixture("concealed_portrait", (96, 128), seed=2)
+    xray, photo = tmp_path / "x.tif", tmp_path / "photo.tif"
+    tifffile.imwrite(xray, painting.x_mixed)
+    left = (painting.rgb_surface[:, :80] * 255).astype(np.uint8)  # the photograph shows only the left part
+    tifffile.imwrite(photo, left, photometric="rgb")
+    points = tmp_path / "pairs.csv"
+    pairs = [[10, 10], [80, 15], [40, 70], [90, 75]]
+    points.write_text("\n".join(f"{y},{x},{y},{x}" for y, x in pairs))
+    aligned_path = tmp_path / "aligned.tif"
+    assert main(["align", str(xray), str(photo), "--out", str(aligned_path), "--points", str(points), "--transform", "affine"]) == 0
+    assert "covers only 62% of the X-ray" in capsys.readouterr().err  # 80 of 128 columns
+    aligned = tifffile.imread(aligned_path)
+    assert aligned.dtype == np.float32
+    assert np.isnan(aligned[:, 80:]).all() and not np.isnan(aligned[:, :80]).any()
+    np.testing.assert_allclose(aligned[:, :80], left, atol=0.01)
+    # The separation leaves the uncovered part out: NaN in the results there, not a separation of black.
+    out = tmp_path / "res"
+    assert main(["separate", str(xray), str(aligned_path), "--out", str(out), *TINY_CLI]) == 0
+    x2 = tifffile.imread(out / "x2.tif")
+    assert np.isnan(x2[:, 80:]).all() and np.isfinite(x2[:, :80]).all()
