@@ -258,3 +258,62 @@ def test_a_photograph_covering_part_of_the_xray_aligns_to_missing_data_not_black
     assert main(["separate", str(xray), str(aligned_path), "--out", str(out), *TINY_CLI]) == 0
     x2 = tifffile.imread(out / "x2.tif")
     assert np.isnan(x2[:, 80:]).all() and np.isfinite(x2[:, :80]).all()
+
+
+# ---------------------------------------------------------------- 2. a model applied to an X-ray in other units
+
+
+@pytest.fixture(scope="module")
+def trained_16_bit(tmp_path_factory):
+    """A model trained by the CLI on a 16-bit X-ray of a concealed portrait, and what it makes of it."""
+    from napari_xraysep.synthetic import make_mixture
+
+    folder = tmp_path_factory.mktemp("units")
+    painting = make_mixture("concealed_portrait", (96, 128), seed=4)
+    x16 = (painting.x_mixed / painting.x_mixed.max() * 60000).astype(np.uint16)
+    tifffile.imwrite(folder / "x16.tif", x16)
+    tifffile.imwrite(folder / "rgb.tif", (painting.rgb_surface * 255).astype(np.uint8), photometric="rgb")
+    assert main(["separate", str(folder / "x16.tif"), str(folder / "rgb.tif"), "--out", str(folder / "trained"), "--steps", "4",
+                 "--set", "clusters=8", "--device", "cpu", "--quiet"]) == 0
+    assert main(["apply", str(folder / "trained" / "model.pt"), str(folder / "x16.tif"), str(folder / "rgb.tif"),
+                 "--out", str(folder / "same"), "--device", "cpu", "--quiet"]) == 0
+    run = json.loads((folder / "same" / "run.json").read_text())
+    assert run["x_calibration"]["recalibrated"] is False and run["x_calibration"]["gain"] == pytest.approx(1, abs=0.02)
+    return folder, x16, tifffile.imread(folder / "same" / "x2.tif")
+
+
+@pytest.mark.parametrize(
+    ("units", "convert", "factor"),
+    [
+        ("8-bit", lambda x: (x // 257).astype(np.uint8), 257.0),
+        ("float 0..1", lambda x: (x / 65535.0).astype(np.float32), 65535.0),
+        ("half exposure", lambda x: (x // 2).astype(np.uint16), 2.0),
+    ],
+)
+@pytest.mark.parametrize("command", ["apply", "separate"])
+def test_a_model_applied_to_the_xray_in_other_units_is_recalibrated_and_says_so(trained_16_bit, tmp_path, capsys, units, convert, factor, command):
+    folder, x16, x2_same = trained_16_bit
+    other = tmp_path / "other.tif"
+    tifffile.imwrite(other, convert(x16))
+    model, rgb, out = folder / "trained" / "model.pt", folder / "rgb.tif", tmp_path / "res"
+    args = (
+        ["apply", str(model), str(other), str(rgb)] if command == "apply"
+        else ["separate", str(other), str(rgb), "--model", str(model), "--steps", "0"]
+    )
+    capsys.readouterr()
+    assert main([*args, "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    assert "not in the units the model was trained in" in capsys.readouterr().err
+    run = json.loads((out / "run.json").read_text())
+    assert run["x_calibration"]["recalibrated"] is True
+    assert run["x_calibration"]["gain"] == pytest.approx(1 / factor, rel=0.05)
+    # The hidden X-ray is the one the 16-bit X-ray gives, in this file's units (not ≈ −x1).
+    x2 = tifffile.imread(out / "x2.tif").astype(np.float64) * factor
+    assert np.sqrt(np.mean((x2 - x2_same) ** 2)) < 0.05 * np.ptp(x2_same)
+
+
+def test_a_model_applied_to_an_inverted_xray_is_refused(trained_16_bit, tmp_path, capsys):
+    folder, x16, _ = trained_16_bit
+    tifffile.imwrite(tmp_path / "inverted.tif", (65535 - x16).astype(np.uint16))
+    args = ["apply", str(folder / "trained" / "model.pt"), str(tmp_path / "inverted.tif"), str(folder / "rgb.tif")]
+    assert main([*args, "--out", str(tmp_path / "res"), "--device", "cpu", "--quiet"]) == 2
+    assert "inverted against what the model predicts" in _one_error_line(capsys)

@@ -46,7 +46,7 @@ from .core.registration import (
 )
 from .core.separation import drive, resolve_config
 from .core.sources import Sources
-from .core.streaming import apply_dask
+from .core.streaming import apply_dask, calibrated
 from .demo import run_demo
 from .io import open_image, result_tiffs, write_results, write_tiff
 from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
@@ -225,11 +225,13 @@ def command_apply(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     sources, files = open_sources(args)
     device = args.device or "auto"
+    model, calibration = calibrated(model, sources, "cpu" if args.dask is not None and device == "auto" else device)
     provenance = {
         "applied_model": str(args.model),
         "settings": model.config.to_dict(),
         "steps_trained": model.steps_trained,
         "x_normalisation": model.x_normalisation.to_dict(),
+        "x_calibration": None if calibration is None else calibration.to_dict(),
         "software": {"napari-xraysep": __version__},
         "inputs": {
             "xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None,

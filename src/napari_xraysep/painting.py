@@ -28,7 +28,7 @@ from .core.errors import InputError, OutputError
 from .core.files import atomic_write, result_set
 from .core.separation import resolve_config
 from .core.sources import Sources
-from .core.streaming import TileProgress, iter_apply, tile_count
+from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
 from .io import TiffWindow, result_tiffs
 
 # Above this many pixels an image is treated as a whole painting: trained on the area around the
@@ -275,6 +275,9 @@ def iter_separate_painting(
             area = (slice(0, shape[0]), slice(0, shape[1]))
         assert model is not None
         record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
+        if area_result is None:  # only applied: the X-ray may be in other units than the model's
+            model, calibration = calibrated(model, sources, resolved.device)
+            record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": calibration and calibration.to_dict()}
         if area_result is None or not area_result.stopped_early:
             written = yield from iter_apply_to_folder(
                 model, sources, staging, device=resolved.device, stop=stop,
