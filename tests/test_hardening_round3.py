@@ -317,3 +317,46 @@ def test_a_model_applied_to_an_inverted_xray_is_refused(trained_16_bit, tmp_path
     args = ["apply", str(folder / "trained" / "model.pt"), str(tmp_path / "inverted.tif"), str(folder / "rgb.tif")]
     assert main([*args, "--out", str(tmp_path / "res"), "--device", "cpu", "--quiet"]) == 2
     assert "inverted against what the model predicts" in _one_error_line(capsys)
+
+
+# ---------------------------------------------------------------- 3. a mirrored photograph
+
+
+@pytest.fixture(scope="module")
+def portrait_files(tmp_path_factory):
+    from napari_xraysep.synthetic import make_mixture
+
+    folder = tmp_path_factory.mktemp("mirror")
+    painting = make_mixture("concealed_portrait", (128, 160), seed=3)
+    tifffile.imwrite(folder / "x.tif", painting.x_mixed)
+    rgb = (painting.rgb_surface * 255).astype(np.uint8)
+    tifffile.imwrite(folder / "mirrored.tif", rgb[:, ::-1], photometric="rgb")
+    tifffile.imwrite(folder / "turned.tif", np.rot90(rgb), photometric="rgb")
+    tifffile.imwrite(folder / "rgb.tif", rgb, photometric="rgb")
+    return folder, rgb
+
+
+@pytest.mark.parametrize(("photo", "mirrored"), [("mirrored.tif", True), ("turned.tif", False)])
+def test_align_finds_a_mirrored_or_turned_photograph(portrait_files, tmp_path, capsys, photo, mirrored):
+    from napari_xraysep.io import read_provenance
+
+    folder, rgb = portrait_files
+    out = tmp_path / "aligned.tif"
+    assert main(["align", str(folder / "x.tif"), str(folder / photo), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert ("mirrored left–right" in err) == mirrored and "uncertain" not in err
+    record = read_provenance(out)["alignment"]
+    assert record["mirrored"] == mirrored and record["regions_agreeing"] >= 0.5
+    aligned = tifffile.imread(out)
+    inner = (slice(4, -4), slice(4, -4))
+    assert np.nanmean(np.abs(aligned[inner].astype(np.float64) - rgb[inner])) < 3  # of 255
+
+
+def test_separate_says_when_the_photograph_does_not_explain_the_xray(portrait_files, tmp_path, capsys):
+    folder, _ = portrait_files
+    args = ["--steps", "4", "--set", "clusters=8", "--device", "cpu", "--quiet"]
+    assert main(["separate", str(folder / "x.tif"), str(folder / "rgb.tif"), "--out", str(tmp_path / "a"), *args]) == 0
+    assert "explains almost none" not in capsys.readouterr().err
+    assert main(["separate", str(folder / "x.tif"), str(folder / "mirrored.tif"), "--out", str(tmp_path / "b"), *args]) == 0
+    err = capsys.readouterr().err
+    assert "The photograph explains almost none of the X-ray's detail" in err and "mirror" in err

@@ -38,6 +38,7 @@ from .core.registration import (
     MAX_PAIR_ERROR_PX,
     aligned_photo,
     apply_transform,
+    estimate_any_way_round,
     estimate_similarity,
     estimate_translation,
     fit_transform,
@@ -245,7 +246,7 @@ def command_apply(args: argparse.Namespace) -> int:
         if args.dask is not None:
             import dask.array as da
 
-            lazy = apply_dask(model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device)
+            lazy = apply_dask(model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device, calibrate=False)
             names = list(lazy)
             with result_tiffs(staging, tuple(sources.x_mixed.shape[:2]), provenance) as outputs:
                 if args.dask:  # a distributed cluster's address
@@ -258,7 +259,7 @@ def command_apply(args: argparse.Namespace) -> int:
         else:
             stop = threading.Event()
             tiles = iter_apply_to_folder(
-                model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
+                model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
             )
             with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
                 paths = drive(tiles, None if args.quiet else bar)
@@ -310,7 +311,12 @@ def command_align(args: argparse.Namespace) -> int:
             )
     elif args.transform in ("translation", "similarity"):
         estimate = estimate_translation if args.transform == "translation" else estimate_similarity
-        alignment = estimate(x_mixed, photo)
+        alignment = estimate_any_way_round(x_mixed, photo, estimate)
+        if alignment.mirrored:
+            warnings.warn(
+                "The photograph matches the X-ray mirrored left–right (a radiograph viewed from the back?); the aligned "
+                "copy is mirrored to match it.", UserWarning, stacklevel=1,
+            )
         if alignment.confidence < CONFIDENT:
             warnings.warn(
                 f"The automatic alignment is uncertain (only {alignment.confidence:.0%} of the regions agree); check it, "
@@ -327,7 +333,7 @@ def command_align(args: argparse.Namespace) -> int:
         )
     record = {
         "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-        "rotation_deg": alignment.rotation_deg, "residual_px": alignment.residual_px,
+        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
         "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
         "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]), "uncovered_share": uncovered,
     }

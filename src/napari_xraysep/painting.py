@@ -130,15 +130,17 @@ def iter_apply_to_folder(
     stop: StopFlag | None = None,
     provenance: dict[str, Any] | None = None,
     pyramid: bool = False,
+    calibrate: bool = True,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
     """Apply ``model`` to the whole painting into six float32 TIFFs in ``out`` (which must exist: a
     :func:`result_set`'s folder, for the TIFFs to replace earlier results as a set);
     yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
-    left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`)."""
+    left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`).
+    ``calibrate``: check the X-ray's units first, as :func:`iter_apply` does."""
     shape = sources.check()
     try:
         with result_tiffs(out, shape, provenance) as outputs:
-            done = yield from iter_apply(model, sources, outputs, tile_size=tile_size, device=device, stop=stop)
+            done = yield from iter_apply(model, sources, outputs, tile_size=tile_size, device=device, stop=stop, calibrate=calibrate)
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
     except _Stopped:
@@ -281,7 +283,7 @@ def iter_separate_painting(
         if area_result is None or not area_result.stopped_early:
             written = yield from iter_apply_to_folder(
                 model, sources, staging, device=resolved.device, stop=stop,
-                provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid,
+                provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid, calibrate=False,
             )
             paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
         record |= {"shape": list(shape), "timings_s": {"total_s": time.perf_counter() - started}}

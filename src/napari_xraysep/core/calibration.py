@@ -118,6 +118,19 @@ class Calibration:
         }
 
 
+def unexplained(fit: UnitFit | None) -> str | None:
+    """The warning for a photograph that explains (almost) none of the X-ray's fine detail — another
+    painting's, not registered, or mirrored — or None."""
+    if fit is None or abs(fit.correlation) >= MIN_CORRELATION:
+        return None
+    return (
+        f"The photograph explains almost none of the X-ray's detail (the surface X-ray made from it correlates "
+        f"{fit.correlation:.2f} with the X-ray's fine detail), so x2 is nearly the mixed X-ray: check that it is "
+        "this painting's photograph, registered to the X-ray and the right way round (mirrored, as a radiograph "
+        "seen from the back, it is not — xraysep align tries the mirror image)."
+    )
+
+
 def calibrate(reference: UnitFit | None, fit: UnitFit | None) -> Calibration | None:
     """The new X-ray's gain and offset against the training units from its ``fit`` and the model's
     ``reference`` (None: a model saved before references were kept — gain 1, offset 0 assumed).

@@ -33,6 +33,7 @@ Transforms are 3×3 matrices mapping (x, y, 1) of the *moving* image (the photog
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -96,8 +97,15 @@ class Alignment:
         return float(self.matrix[1, 2]), float(self.matrix[0, 2])
 
     @property
+    def mirrored(self) -> bool:
+        """Whether the transform mirrors the photograph (a negative determinant)."""
+        return bool(np.linalg.det(self.matrix[:2, :2]) < 0)
+
+    @property
     def rotation_deg(self) -> float:
-        return float(np.degrees(np.arctan2(self.matrix[1, 0], self.matrix[0, 0])))
+        """The turn, after mirroring the photograph left–right if :attr:`mirrored`."""
+        matrix = self.matrix @ Mirrored.matrix(0) if self.mirrored else self.matrix
+        return float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
 
     @property
     def scale(self) -> float:
@@ -109,7 +117,8 @@ class Alignment:
         dy, dx = self.shift
         residual = "no region agrees" if np.isnan(self.residual_px) else f"residual {self.residual_px:.2f} px RMS"
         text = (
-            f"{self.kind}: scale {self.scale:.4f} (a photograph pixel is {self.scale:.3g} X-ray pixels), "
+            f"{self.kind}{' of the mirrored photograph' if self.mirrored else ''}: scale {self.scale:.4f} "
+            f"(a photograph pixel is {self.scale:.3g} X-ray pixels), "
             f"rotation {self.rotation_deg:+.2f}°, shift {dy:+.2f}, {dx:+.2f} px, {residual}"
         )
         return text + (f" ({self.confidence:.0%} of the regions agree)" if 0 < self.confidence < 1 else "")
@@ -324,6 +333,44 @@ def _robust_fit(src: np.ndarray, dst: np.ndarray, kind: TransformKind, max_error
     if model is None or inliers is None or not np.all(np.isfinite(model.params)):
         return None
     return np.asarray(model.params, dtype=np.float64), np.asarray(inliers, dtype=bool)
+
+
+class Mirrored:
+    """A photograph mirrored left–right, read lazily like the photograph itself (``image[rows, cols]``
+    with plain slices): what a photograph of a radiograph viewed from the back needs."""
+
+    def __init__(self, image: Any) -> None:
+        self.image, self.shape, self.dtype = image, tuple(image.shape), image.dtype
+
+    def __getitem__(self, index: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = index if isinstance(index, tuple) else (index, slice(None))
+        start, stop, step = cols.indices(self.shape[1])
+        if step != 1:
+            raise IndexError("a mirrored view is read in plain slices")
+        width = self.shape[1]
+        return np.asarray(self.image[rows, width - max(stop, start) : width - start])[:, ::-1]
+
+    @staticmethod
+    def matrix(width: int) -> np.ndarray:
+        """(x, y, 1) of the photograph → of its mirror image."""
+        return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def estimate_any_way_round(
+    x_mixed: Any, photo: Any, estimate: Callable[[Any, Any], Alignment]
+) -> Alignment:
+    """``estimate(x_mixed, photo)``, and unless every region agrees with it, the same for the
+    photograph's mirror image (:class:`Mirrored`); the one more regions agree with, its matrix
+    taking the photograph as stored (``mirrored`` then True). (A mirrored portrait can find half the
+    regions agreeing by chance, so a merely confident estimate is not enough.) Quarter and other
+    turns need no trying: :func:`estimate_similarity` finds any rotation."""
+    alignment = estimate(x_mixed, photo)
+    if alignment.confidence >= 1:
+        return alignment
+    mirrored = estimate(x_mixed, Mirrored(photo))
+    if mirrored.confidence <= alignment.confidence:
+        return alignment
+    return replace(mirrored, matrix=mirrored.matrix @ Mirrored.matrix(photo.shape[1]))
 
 
 def refine_alignment(

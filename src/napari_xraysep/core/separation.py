@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .._version import __version__
-from .calibration import Calibration, UnitFit, calibrate, recalibrated
+from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs
 from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model_for, predict, resolve_device, train
@@ -219,10 +219,13 @@ def iter_separate(
     started = time.perf_counter()
     unit = predict(model, inputs, resolve_device(config.device))
     calibration = None
+    fit = unit_fit(inputs, unit)
+    if unexplained(fit):
+        warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
     if training:
-        model.x_reference = unit_fit(inputs, unit)
+        model.x_reference = fit
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
-        calibration = calibrate(model.x_reference, unit_fit(inputs, unit))
+        calibration = calibrate(model.x_reference, fit)
         if calibration is not None and calibration.recalibrated:
             warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
             model.x_normalisation = recalibrated(model.x_normalisation, calibration)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .calibration import Calibration, UnitFit, calibrate, recalibrated
+from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .data import Normalisation, check_side_count
 from .engine import Components, StopFlag, decode_block, decoder, predicted_tiles, resolve_device
 from .errors import InputError
@@ -77,15 +77,19 @@ def iter_apply(
     tile_size: int | None = None,
     device: str | None = None,
     stop: StopFlag | None = None,
+    calibrate: bool = True,
 ) -> Generator[TileProgress, None, int]:
     """Write the six result layers of ``model`` applied to the sources into ``outputs`` (a mapping
     from the names in RESULT_LAYERS to (H, W) writable arrays); yields after every tile and returns
     the number of tiles written (fewer if ``stop`` was set). The side channels of ``sources`` are the
     maps the model was trained with beside the photograph, in the same order. An X-ray in other units
-    than the model's training X-ray is recalibrated first (:func:`calibrated`, with a warning)."""
+    than the model's training X-ray is recalibrated first (:func:`calibrated`, with a warning), unless
+    ``calibrate`` is False (the caller did it)."""
     height, width = sources.check()
     tile_size = tile_size or model.config.tile_size
-    model, _ = calibrated(model, sources, device, side=tile_size)  # reads no block larger than a tile
+    if calibrate:
+        model, _ = calibrated(model, sources, device, side=tile_size)  # reads no block larger than a tile
+    check_side_count(len(model.side_normalisations), len(sources.side_channels))
     missing = [name for name in RESULT_LAYERS if name not in outputs]
     if missing:
         raise InputError(f"No output given for {', '.join(missing)}.")
@@ -132,7 +136,10 @@ def calibrated(
             with torch.no_grad():
                 unit = Components(*decode_block(decode, sources.network_input(model, area), torch_device))
             blocks.append((model.x_normalisation.to_unit(np.asarray(sources.x_mixed[area])), unit.x1_hat))
-    calibration = calibrate(model.x_reference, UnitFit.measure(blocks))
+    fit = UnitFit.measure(blocks)
+    if unexplained(fit):
+        warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
+    calibration = calibrate(model.x_reference, fit)
     if calibration is not None and calibration.recalibrated:
         warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
         model = dataclasses.replace(model, x_normalisation=recalibrated(model.x_normalisation, calibration))
@@ -145,18 +152,21 @@ def apply_dask(
     *,
     tile_size: int | None = None,
     device: str = "cpu",
+    calibrate: bool = True,
 ) -> dict[str, Any]:
     """The six result layers as lazy dask arrays (``dask.array.map_overlap`` over tiles with the
     receptive radius as overlap): compute them with any scheduler, e.g. a ``distributed`` cluster.
     Needs the optional ``dask`` package; the results equal :func:`iter_apply`'s (the X-ray's units
-    are checked the same way, :func:`calibrated`)."""
+    are checked the same way, :func:`calibrated`, unless ``calibrate`` is False)."""
     try:
         import dask.array as da
     except ImportError as error:  # pragma: no cover - dask ships with napari; only bare installs lack it
         raise InputError("The dask path needs dask: pip install 'napari-xraysep[dask]'.") from error
     height, width = sources.check()
     tile_size = tile_size or model.config.tile_size
-    model, _ = calibrated(model, sources, device, side=tile_size)
+    if calibrate:
+        model, _ = calibrated(model, sources, device, side=tile_size)
+    check_side_count(len(model.side_normalisations), len(sources.side_channels))
     halo = model.network.receptive_radius
     photos = [da.asarray(sources.rgb_surface)[..., :3]]
     if sources.rgb_back is not None:
