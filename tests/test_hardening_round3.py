@@ -360,3 +360,31 @@ def test_separate_says_when_the_photograph_does_not_explain_the_xray(portrait_fi
     assert main(["separate", str(folder / "x.tif"), str(folder / "mirrored.tif"), "--out", str(tmp_path / "b"), *args]) == 0
     err = capsys.readouterr().err
     assert "The photograph explains almost none of the X-ray's detail" in err and "mirror" in err
+
+
+# ---------------------------------------------------------------- 9. streaming from strips decodes each strip once
+
+
+@pytest.mark.parametrize(("rows_per_strip", "most_decodes"), [(600, 1), (16, 38), (1, 600)])
+def test_reading_tile_by_tile_from_strips_decodes_each_strip_about_once(tmp_path, monkeypatch, rows_per_strip, most_decodes):
+    from tifffile import TIFF
+
+    from napari_xraysep.io import open_image
+
+    image = (np.random.default_rng(0).random((600, 800)) * 60000).astype(np.uint16)
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, image, compression="lzw", rowsperstrip=rows_per_strip)  # 600: one strip
+    decode, calls = TIFF.DECOMPRESSORS[5], []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return decode(*args, **kwargs)
+
+    monkeypatch.setitem(TIFF.DECOMPRESSORS._codecs, 5, counted)
+    source = open_image(path)
+    halo = 8
+    for top in range(0, 600, 100):  # tiles with a halo, row by row, as apply reads them
+        for left in range(0, 800, 100):
+            rows, cols = slice(max(0, top - halo), top + 100 + halo), slice(max(0, left - halo), left + 100 + halo)
+            np.testing.assert_array_equal(source[rows, cols], image[rows, cols])
+    assert 0 < len(calls) <= most_decodes  # 0.2 decoded the strips under every tile: 48 and 432 times

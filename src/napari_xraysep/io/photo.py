@@ -58,7 +58,7 @@ def open_photo(path: Path) -> ImageSource:
             orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
             info = {"file": str(path), "format": image.format, "mode": image.mode}
             bits, colour_type = _png_header(path) if image.format == "PNG" else (8, None)
-            gray_palette = image.mode in ("P", "PA") and _gray_palette(image)
+            gray_palette = _gray_palette(image) if image.mode in ("P", "PA") else None
             if gray_palette is not None:
                 array = gray_palette
                 info["mode"] += " (gray palette: read as grayscale" + (", alpha dropped)" if _has_alpha(image) else ")")
