@@ -391,3 +391,51 @@ def test_reading_tile_by_tile_from_strips_decodes_each_strip_about_once(tmp_path
             rows, cols = slice(max(0, top - halo), top + 100 + halo), slice(max(0, left - halo), left + 100 + halo)
             np.testing.assert_array_equal(source[rows, cols], image[rows, cols])
     assert 0 < len(calls) <= most_decodes  # 0.2 decoded the strips under every tile: 48 and 432 times
+
+
+# ---------------------------------------------------------------- 6. napari layer transforms
+
+
+def test_the_dock_reads_every_layer_as_the_viewer_shows_it_over_the_xray(make_napari_viewer):
+    from conftest import dock
+
+    viewer = make_napari_viewer()
+    x, rgb = _xray(), _rgb()
+    viewer.add_image(x, name="xray", scale=(2, 2), translate=(10, 10))
+    # The photograph stored 6 px lower and 4 px further right, moved back into place by its translate.
+    stored = np.zeros((H + 6, W + 4, 3), np.uint8)
+    stored[6:, 4:] = rgb
+    viewer.add_image(stored, name="photo", rgb=True, scale=(2, 2), translate=(10 - 12, 10 - 8))
+    # A side map stored turned a quarter, turned back by its affine.
+    viewer.add_image(np.rot90(x).copy(), name="side", affine=[[0, 2, 10], [-2, 0, 10 + 2 * (W - 1)], [0, 0, 1]])
+    # The region drawn in a Shapes layer of another scale: the box rows 10–30, columns 10–40 of the X-ray.
+    viewer.add_shapes([np.array([[5.0, 5.0], [5.0, 20.0], [15.0, 20.0], [15.0, 5.0]])], shape_type="rectangle", name="region", scale=(4, 4), translate=(10, 10))
+    widget = dock(viewer)
+    widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["xray"], viewer.layers["photo"]
+    widget.inputs.region.value = viewer.layers["region"]
+    widget.inputs.side_channels.value = [viewer.layers["side"]]
+    arrays = widget.inputs.arrays(training=True, region_required=False)
+    np.testing.assert_allclose(arrays["rgb_surface"], rgb, atol=1e-3)
+    np.testing.assert_allclose(arrays["side_channels"][0], x, atol=1e-2)
+    region = arrays["region_mask"]
+    assert region[10:30, 10:40].mean() > 0.95 and region.sum() < 1.1 * 20 * 30  # 0.2: 84 px where 600 were drawn
+
+    # A photograph moved so that it covers only part of the X-ray: the rest is missing, not black.
+    viewer.layers["photo"].translate = (10 + 40, 10)
+    shifted = widget.inputs.arrays(training=False, region_required=False)["rgb_surface"]
+    assert np.isnan(shifted[: 20 - 6]).all() and np.isfinite(shifted[30:]).all()
+
+
+def test_labels_drawn_at_another_scale_are_read_over_the_xray(make_napari_viewer):
+    from napari_xraysep._layers import region_mask_from_layer
+
+    viewer = make_napari_viewer()
+    xray = viewer.add_image(_xray(), name="xray")
+    labels = np.zeros((H // 2, W // 2), np.uint8)
+    labels[5:10, 5:15] = 1
+    layer = viewer.add_labels(labels, scale=(2, 2))
+    mask = region_mask_from_layer(layer, (H, W), xray)  # 0.2: refused, "the labels are 24×32, the images 48×64"
+    expected = np.zeros((H, W), bool)
+    # Label pixel i covers the X-ray's [2i − 1, 2i + 1): the X-ray pixels whose centres lie there.
+    expected[9:19, 9:29] = True
+    assert np.array_equal(mask, expected)
