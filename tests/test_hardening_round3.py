@@ -166,6 +166,31 @@ def test_apply_over_earlier_results_replaces_them_as_a_set_and_keeps_the_applied
     assert "applied_model" in json.loads((out / "run.json").read_text())
 
 
+def test_a_training_that_fails_during_overwrite_keeps_the_earlier_results_and_says_where_the_model_is(tmp_path, monkeypatch, capsys):
+    from napari_xraysep.core import engine
+    from napari_xraysep.core.files import STAGING_TAG
+
+    args, out, before = _earlier_run(tmp_path)
+    real_fit = engine.fit_colour_map
+
+    def fit(*a, **k):  # the second solve runs out of memory, as on a GPU
+        for solve, progress in enumerate(real_fit(*a, **k), 1):
+            if solve == 2:
+                raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            yield progress
+
+    monkeypatch.setattr(engine, "fit_colour_map", fit)
+    steps = args.index("--steps")
+    rerun = [*args[:steps], "--steps", "3", *args[steps + 2 :]]
+    assert main([*rerun, "--out", str(out), "--overwrite"]) == 2
+    line = _one_error_line(capsys)
+    assert "out of memory" in line and "earlier results in --out are unchanged" in line and STAGING_TAG not in line
+    assert _snapshot(tmp_path) == before
+    fresh = tmp_path / "fresh"  # a first run keeps the last good model in --out, and says so
+    assert main([*rerun, "--out", str(fresh)]) == 2
+    assert f"It is saved in {fresh / 'model.pt'}." in _one_error_line(capsys) and (fresh / "model.pt").is_file()
+
+
 # ---------------------------------------------------------------- 4. --set NAME=VALUE is honoured
 
 
@@ -439,3 +464,38 @@ def test_labels_drawn_at_another_scale_are_read_over_the_xray(make_napari_viewer
     # Label pixel i covers the X-ray's [2i − 1, 2i + 1): the X-ray pixels whose centres lie there.
     expected[9:19, 9:29] = True
     assert np.array_equal(mask, expected)
+
+
+# ---------------------------------------------------------------- the pieces, by hand
+
+
+def test_the_unit_fit_and_recalibration_by_hand():
+    from napari_xraysep.core.calibration import Calibration, UnitFit, calibrate, recalibrated
+    from napari_xraysep.core.data import Normalisation
+
+    predicted = np.random.default_rng(1).random((64, 64))
+    fit = UnitFit.measure([(2 * predicted + 0.3, predicted)])  # the same painting at twice the gain, offset 0.3
+    assert fit.slope == pytest.approx(2) and fit.correlation == pytest.approx(1) and fit.floor == pytest.approx(0.3)
+    reference = UnitFit(slope=1.0, floor=0.0, correlation=0.9)
+    calibration = calibrate(reference, fit)
+    assert calibration.recalibrated and calibration.gain == pytest.approx(2) and calibration.offset == pytest.approx(0.3)
+    # unit 0.4 in the training units is 2·0.4 + 0.3 = 1.1 in the new file's, i.e. raw 1.1·100 + 10 = 120
+    normalisation = recalibrated(Normalisation(offset=10.0, scale=100.0), calibration)
+    assert normalisation.to_unit(np.array([120.0]))[0] == pytest.approx(0.4)
+    assert not calibrate(reference, UnitFit(1.05, 0.02, 0.9)).recalibrated  # within tolerance
+    assert calibrate(reference, UnitFit(2.0, 0.0, 0.05)) is None  # the photograph explains too little to tell
+    with pytest.raises(Exception, match="inverted"):
+        calibrate(reference, UnitFit(-1.0, 0.0, -0.9))
+    assert isinstance(calibration, Calibration) and set(calibration.to_dict()) >= {"gain", "offset", "recalibrated"}
+
+
+def test_a_mirrored_view_reads_blocks_of_the_mirror_image():
+    from napari_xraysep.core.registration import Alignment, Mirrored, apply_transform
+
+    image = np.arange(5 * 7 * 3).reshape(5, 7, 3)
+    view = Mirrored(image)
+    assert view.shape == image.shape
+    np.testing.assert_array_equal(view[1:4, 2:6], image[:, ::-1][1:4, 2:6])
+    matrix = Mirrored.matrix(7)
+    assert np.allclose(apply_transform(matrix, np.array([[2.0, 0.0], [3.0, 6.0]])), [[2, 6], [3, 0]])
+    assert Alignment(matrix, "affine").mirrored and not Alignment(np.eye(3), "affine").mirrored

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -31,8 +32,8 @@ from .core import (
     load_model,
 )
 from .core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
-from .core.errors import InputError
-from .core.files import atomic_write, result_set
+from .core.errors import InputError, TrainingError
+from .core.files import STAGING_TAG, atomic_write, result_set
 from .core.registration import (
     CONFIDENT,
     MAX_PAIR_ERROR_PX,
@@ -73,6 +74,23 @@ def prepare_output_dir(out: Path, overwrite: bool) -> Path:
     except OSError as error:
         raise InputError(f"Cannot write to --out {out}: {error.strerror or error}.") from error
     return out
+
+
+@contextlib.contextmanager
+def naming_the_kept_model(out: Path) -> Iterator[None]:
+    """A training that fails inside a result set (:func:`result_set`) names the set's hidden folder
+    as where its last good model is saved; the set is removed and the model kept in ``out`` only if
+    ``out`` held none. Say that instead."""
+    had_model = (out / "model.pt").exists()
+    try:
+        yield
+    except TrainingError as error:
+        staged = re.escape(str(Path(os.path.abspath(out)).parent / f".{out.name}.{STAGING_TAG}-")) + r"[^/\\]+[/\\]model\.pt\."
+        kept = (
+            f"{out / 'model.pt'}." if not had_model
+            else "the new result set, which was not kept: the earlier results in --out are unchanged (give a new --out to keep a failed run's model)."
+        )
+        raise type(error)(re.sub(staged, lambda _: kept, str(error)), error.model) from error
 
 
 def parse_box(text: str) -> list[float]:
@@ -166,7 +184,7 @@ def command_separate(args: argparse.Namespace) -> int:
     warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
     if warning:
         warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
-    with result_set(out) as staging:
+    with naming_the_kept_model(out), result_set(out) as staging:
         # Checkpoints go where the final model will be: a crash leaves the latest one in --out (if it
         # held no model before; an earlier set is never replaced by half a new one).
         result = run_separation(
@@ -205,7 +223,7 @@ def separate_painting(
         provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=Path("model.pt"),
         checkpoint_every_s=60 * args.checkpoint_every, **settings,
     )
-    with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
+    with naming_the_kept_model(out), stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
         result = drive(steps, None if args.quiet else bar)
     if result.paths is None:
         raise InputError(

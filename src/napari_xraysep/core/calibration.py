@@ -134,10 +134,13 @@ def unexplained(fit: UnitFit | None) -> str | None:
 def calibrate(reference: UnitFit | None, fit: UnitFit | None) -> Calibration | None:
     """The new X-ray's gain and offset against the training units from its ``fit`` and the model's
     ``reference`` (None: a model saved before references were kept — gain 1, offset 0 assumed).
-    None when the photograph explains too little of the X-ray to tell (MIN_CORRELATION). Raises
+    None when the photograph explains too little of the X-ray (or the training photograph of the
+    training X-ray) to tell (MIN_CORRELATION). Raises
     :class:`InputError` for an X-ray that is inverted against the prediction."""
     if fit is None or abs(fit.correlation) < MIN_CORRELATION:
         return None
+    if reference is not None and abs(reference.correlation) < MIN_CORRELATION:
+        return None  # the model's own photograph explained too little of its X-ray: no gain to compare with
     slope, floor = (reference.slope, reference.floor) if reference is not None and reference.slope > 0 else (1.0, 0.0)
     gain = fit.slope / slope
     offset = fit.floor - gain * floor
