@@ -499,3 +499,16 @@ def test_a_mirrored_view_reads_blocks_of_the_mirror_image():
     matrix = Mirrored.matrix(7)
     assert np.allclose(apply_transform(matrix, np.array([[2.0, 0.0], [3.0, 6.0]])), [[2, 6], [3, 0]])
     assert Alignment(matrix, "affine").mirrored and not Alignment(np.eye(3), "affine").mirrored
+
+
+def test_a_whole_painting_placed_by_a_transform_is_refused_in_one_line(make_napari_viewer):
+    from conftest import dock
+
+    from napari_xraysep.core.errors import InputError
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_xray(), name="xray")
+    viewer.add_image(_rgb(), name="photo", rgb=True, translate=(3, 0))
+    widget = dock(viewer)
+    with pytest.raises(InputError, match="'photo' is placed over the X-ray by its own transform"):
+        widget.inputs.painting_sources(training=False, region_required=False)

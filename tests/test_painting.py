@@ -124,7 +124,8 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     viewer = make_napari_viewer()
     widget = dock(viewer, "concealed_portrait", preview_every=2)
     xray = widget.inputs.xray.value
-    xray.translate = (10, 20)  # results must land where the X-ray is
+    for layer in viewer.layers:  # the painting moved on screen, every layer alike: results must land where the X-ray is
+        layer.translate = (10, 20)
     bars = []
     widget.runner.status.changed.connect(lambda *_: bars.append([str(p) for p in progress._all_instances]))
 

@@ -279,7 +279,7 @@ def iter_separate_painting(
         record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
         if area_result is None:  # only applied: the X-ray may be in other units than the model's
             model, calibration = calibrated(model, sources, resolved.device)
-            record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": calibration and calibration.to_dict()}
+            record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
         if area_result is None or not area_result.stopped_early:
             written = yield from iter_apply_to_folder(
                 model, sources, staging, device=resolved.device, stop=stop,
