@@ -104,14 +104,14 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
     assert saved.steps_trained == TINY["steps"]
     assert open_pyramid(result.paths["x2"])[0].shape == (48, 64)  # smaller than a screenful: no reductions
 
-    # A stop during training ends with the area's result and the saved model; no painting files.
+    # A stop during training ends with the area's result, the saved model and run.json; no painting files.
     out = tmp_path / "stopped"
     out.mkdir()
     stop = threading.Event()
     stop.set()
     _, stopped = drain(iter_separate_painting(Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), out, region_mask=region, stop=stop, **TINY))
     assert stopped.paths is None and stopped.area_result.stopped_early
-    assert sorted(p.name for p in out.iterdir()) == ["model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt", "run.json"]
 
 
 def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_napari_viewer, qtbot, tmp_path, monkeypatch):
@@ -124,7 +124,8 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     viewer = make_napari_viewer()
     widget = dock(viewer, "concealed_portrait", preview_every=2)
     xray = widget.inputs.xray.value
-    xray.translate = (10, 20)  # results must land where the X-ray is
+    for layer in viewer.layers:  # the painting moved on screen, every layer alike: results must land where the X-ray is
+        layer.translate = (10, 20)
     bars = []
     widget.runner.status.changed.connect(lambda *_: bars.append([str(p) for p in progress._all_instances]))
 

@@ -28,8 +28,9 @@ def painting():
 
 
 def _misaligned(photo, true_matrix, shape):
-    """The photograph as a camera would have taken it: ``true_matrix`` maps it back onto the X-ray."""
-    return warp(photo, Alignment(np.linalg.inv(true_matrix), "affine"), shape)
+    """The photograph as a camera would have taken it: ``true_matrix`` maps it back onto the X-ray
+    (black beyond the painting)."""
+    return np.nan_to_num(warp(photo, Alignment(np.linalg.inv(true_matrix), "affine"), shape))
 
 
 def _similarity(rotation_deg, scale, dy, dx):
@@ -176,7 +177,7 @@ def test_warp_by_identity_and_by_a_whole_pixel_shift(rng):
     np.testing.assert_allclose(warp(photo, Alignment(np.eye(3), "translation"), (20, 30)), photo, atol=1e-6)
     shifted = warp(photo, Alignment(_similarity(0, 1, 2, 3), "translation"), (20, 30))
     np.testing.assert_allclose(shifted[2:, 3:], photo[:-2, :-3], atol=1e-6)
-    assert (shifted[:2] == 0).all() and (shifted[:, :3] == 0).all()  # outside the photograph
+    assert np.isnan(shifted[:2]).all() and np.isnan(shifted[:, :3]).all()  # outside the photograph: missing
 
 
 def test_warp_block_by_block_reads_windows_and_equals_one_piece(rng, monkeypatch):
@@ -280,7 +281,10 @@ def test_cli_align_automatic_and_from_points(painting, tmp_path, capsys):
     shift = re.search(r"shift ([-+][\d.]+), ([-+][\d.]+) px", capsys.readouterr().err)
     assert (float(shift[1]), float(shift[2])) == pytest.approx((4.0, -3.0), abs=0.35)
     aligned = tifffile.imread(out)
-    assert aligned.dtype == np.uint8 and aligned.shape == painting.rgb_surface.shape
+    # The shifted photograph leaves the X-ray's top rows and right columns uncovered: missing data,
+    # so the copy is float (in the photograph's 0–255) with NaN there, never black paint.
+    assert aligned.dtype == np.float32 and aligned.shape == painting.rgb_surface.shape
+    assert np.isnan(aligned[:3]).all() and np.isnan(aligned[:, -2:]).all() and not np.isnan(aligned[5:, :-4]).any()
     inner = (slice(8, -8), slice(8, -8))
     assert np.abs(aligned[inner] / 255.0 - painting.rgb_surface[inner]).mean() < 0.03
     assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "translation"]) == 2  # exists
@@ -356,7 +360,9 @@ def test_cli_align_resamples_a_photograph_at_half_the_pixel_size_onto_the_xray_g
     assert float(scale) == pytest.approx(0.5, abs=0.003) and float(rotation) == pytest.approx(-2.0, abs=0.1)
     assert "residual" in err and "259×381" in err and "128×192, the X-ray's grid" in err
     aligned = tifffile.imread(out)
-    assert aligned.shape == (*x_shape, 3) and aligned.dtype == np.uint8
+    # Turned 2°, the photograph misses the X-ray's corners: float with NaN (missing) there.
+    assert aligned.shape == (*x_shape, 3) and aligned.dtype == np.float32 and np.isnan(aligned[0, 0]).all()
+    assert not np.isnan(aligned[8:-8, 8:-8]).any() and "covers only" in err
     expected = warp(painting.rgb_surface, Alignment(true, "similarity"), x_shape)
     assert np.abs(aligned[8:-8, 8:-8] / 255.0 - expected[8:-8, 8:-8]).mean() < 0.01
     from napari_xraysep.io import read_provenance

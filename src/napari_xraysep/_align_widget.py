@@ -23,6 +23,7 @@ from .core.registration import (
     Alignment,
     aligned_photo,
     check_alignment,
+    estimate_any_way_round,
     estimate_similarity,
     estimate_translation,
     fit_transform,
@@ -125,7 +126,7 @@ class AlignmentWidget(QWidget):
         source = self.rgb_layer.value
 
         def run() -> tuple[Alignment, np.ndarray]:
-            alignment = estimate(x_mixed, photo)
+            alignment = estimate_any_way_round(x_mixed, photo, estimate)
             return alignment, aligned_photo(photo, alignment, x_mixed.shape[:2])
 
         self.show_message("Estimating the alignment…")
@@ -163,15 +164,22 @@ class AlignmentWidget(QWidget):
     def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray) -> Any:
         record = {
             "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-            "rotation_deg": alignment.rotation_deg, "residual_px": alignment.residual_px,
+            "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
             "regions_agreeing": alignment.confidence, "rejected_pairs": [i + FIRST_PAIR for i in alignment.rejected],
         }
-        layer = self.viewer.add_image(aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record})
+        stored = np.dtype(getattr(source.data, "dtype", aligned.dtype))
+        # Where the photograph does not reach, the aligned copy is float with NaN (missing data), in
+        # the photograph's own units: shown with the photograph's range, not stretched to its own.
+        uncovered = aligned.dtype.kind == "f" and bool(np.isnan(aligned).any())
+        limits = {"contrast_limits": (0, float(np.iinfo(stored).max))} if uncovered and stored.kind in "ui" else {}
+        layer = self.viewer.add_image(aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record}, **limits)
         rejected = ", ".join(str(i + FIRST_PAIR) for i in alignment.rejected)
         left_out = f" Pair{'s' if len(alignment.rejected) > 1 else ''} {rejected} did not fit the others and {'were' if len(alignment.rejected) > 1 else 'was'} left out." if rejected else ""
         uncertain = " The estimate is uncertain: check it, or align from point pairs." if alignment.confidence < CONFIDENT else ""
+        notes = " The photograph matches mirrored left–right (seen from the back?): the aligned copy is mirrored." if alignment.mirrored else ""
+        notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
         self.show_message(
-            f"Added '{layer.name}' on the X-ray's grid ({alignment.describe()}).{left_out}{uncertain} Use it as the surface RGB.",
+            f"Added '{layer.name}' on the X-ray's grid ({alignment.describe()}).{left_out}{uncertain}{notes} Use it as the surface RGB.",
             error=bool(uncertain),
         )
         return layer

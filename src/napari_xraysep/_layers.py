@@ -69,6 +69,35 @@ def layer_array(layer: Any) -> np.ndarray:
     return np.asarray(layer_source(layer))
 
 
+def grid_transform(layer: Any, reference: Any) -> np.ndarray:
+    """The (3, 3) matrix taking (x, y, 1) of ``layer``'s data pixels to ``reference``'s, through the
+    world the viewer shows: every layer's scale, translate, rotate, shear and affine honoured. The
+    identity when both are placed alike."""
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # (y, x): origin, one row down, one column across
+    placed = np.array([np.asarray(reference.world_to_data(layer.data_to_world(point)), float)[-2:] for point in points])
+    origin, down, across = placed[0], placed[1] - placed[0], placed[2] - placed[0]
+    # columns: how the reference's (x, y) move per layer pixel across (x) and down (y)
+    return np.array([[across[1], down[1], origin[1]], [across[0], down[0], origin[0]], [0.0, 0.0, 1.0]])
+
+
+def placed_alike(matrix: np.ndarray) -> bool:
+    return bool(np.allclose(matrix, np.eye(3), atol=1e-6))
+
+
+def layer_on_grid(layer: Any, reference: Any) -> np.ndarray:
+    """``layer``'s full-resolution data as the viewer shows it over ``reference`` (the X-ray), on the
+    reference's pixel grid: as stored when both are placed alike, else resampled bilinearly
+    (:func:`~napari_xraysep.core.registration.warp`; float32, NaN — missing data — where the layer
+    does not reach). What the user sees aligned is what is separated."""
+    matrix = grid_transform(layer, reference)
+    data = layer_array(layer)
+    if placed_alike(matrix):
+        return data
+    from .core.registration import Alignment, warp
+
+    return warp(data, Alignment(matrix, "affine"), tuple(layer_source(reference).shape[:2]))
+
+
 def enclosed_area(vertices: np.ndarray) -> float:
     """Area enclosed by a shape's vertices (shoelace formula); 0 for lines and flat polygons.
 
@@ -82,21 +111,30 @@ def enclosed_area(vertices: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
 
-def region_mask_from_layer(layer: Any, shape: tuple[int, int]) -> np.ndarray:
-    """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape``.
+def region_mask_from_layer(layer: Any, shape: tuple[int, int], reference: Any = None) -> np.ndarray:
+    """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape`` — over the
+    ``reference`` layer (the X-ray) as the viewer shows them, if given: each layer's transform
+    (scale, translate, rotate, affine) honoured.
 
     Rectangles, polygons and ellipses all count, several at once; lines and paths enclose nothing.
     """
     kind = getattr(layer, "_type_string", None)
+    matrix = np.eye(3) if reference is None or kind not in ("shapes", "labels") else grid_transform(layer, reference)
     if kind == "shapes":
         if len(layer.data) == 0:
             raise InputError(f"The region layer '{layer.name}' has no shapes yet: draw a rectangle or polygon.")
         if layer.ndim != 2:
             raise InputError(f"The region layer '{layer.name}' is {layer.ndim}-D; draw the region on a 2-D layer.")
-        masks = np.asarray(layer.to_masks(mask_shape=shape), dtype=bool)
+        shapes, data = layer, list(layer.data)
+        if not placed_alike(matrix):  # the shapes' vertices in the reference's pixels, rasterised there
+            from napari.layers import Shapes
+
+            data = [_moved(vertices, matrix) for vertices in data]
+            shapes = Shapes(data, shape_type=layer.shape_type)
+        masks = np.asarray(shapes.to_masks(mask_shape=shape), dtype=bool)
         # napari rasterises the outline of a shape that encloses nothing; such a shape is a slip of
         # the mouse, not a region.
-        enclosing = [index for index, vertices in enumerate(layer.data) if enclosed_area(vertices) >= 1.0]
+        enclosing = [index for index, vertices in enumerate(data) if enclosed_area(vertices) >= 1.0]
         mask = masks[enclosing].any(axis=0) if enclosing else np.zeros(shape, dtype=bool)
         if not mask.any():
             raise InputError(
@@ -106,10 +144,25 @@ def region_mask_from_layer(layer: Any, shape: tuple[int, int]) -> np.ndarray:
         return mask
     if kind == "labels":
         labels = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+        if not placed_alike(matrix):  # nearest label under each of the reference's pixels
+            from scipy import ndimage
+
+            to_layer = np.linalg.inv(matrix)
+            swap = np.array([[0.0, 1.0], [1.0, 0.0]])  # (x, y) ↔ (row, column)
+            labels = ndimage.affine_transform(
+                labels, swap @ to_layer[:2, :2] @ swap, offset=swap @ to_layer[:2, 2], output_shape=tuple(shape), order=0, cval=0
+            )
         if labels.shape != tuple(shape):
             raise InputError(f"The region labels '{layer.name}' are {labels.shape}, the images {tuple(shape)}.")
         return labels > 0
     raise InputError("Choose a Shapes or Labels layer as the region.")
+
+
+def _moved(vertices: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(N, 2) (y, x) vertices mapped by a (3, 3) (x, y, 1) matrix."""
+    points = np.asarray(vertices, dtype=np.float64)[:, -2:]
+    xy = points[:, ::-1] @ matrix[:2, :2].T + matrix[:2, 2]
+    return xy[:, ::-1]
 
 
 def shared_contrast(images: list[np.ndarray]) -> tuple[float, float]:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import re
+import signal
 import sys
+import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +32,23 @@ from .core import (
     load_model,
 )
 from .core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
-from .core.errors import InputError
-from .core.files import atomic_write
+from .core.errors import InputError, TrainingError
+from .core.files import STAGING_TAG, atomic_write, result_set
 from .core.registration import (
     CONFIDENT,
     MAX_PAIR_ERROR_PX,
     aligned_photo,
     apply_transform,
+    estimate_any_way_round,
     estimate_similarity,
     estimate_translation,
     fit_transform,
     misalignment_warning,
+    uncovered_share,
 )
 from .core.separation import drive, resolve_config
 from .core.sources import Sources
-from .core.streaming import apply_dask
+from .core.streaming import apply_dask, calibrated
 from .demo import run_demo
 from .io import open_image, result_tiffs, write_results, write_tiff
 from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
@@ -54,19 +60,37 @@ PRESETS = {"default": SeparationConfig, "autoencoder": SeparationConfig.autoenco
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
-    """Make sure results can be written to ``out`` before any training time is spent."""
+    """Make sure results can be written to ``out`` before any training time is spent: the results are
+    written as a set beside it (:func:`result_set`), so its parent must be writable; ``out`` itself
+    is not made yet (a run that fails leaves no folder behind)."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder.")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise InputError(f"--out {out} is not empty; choose a new folder or pass --overwrite to replace its results.")
+    parent = Path(os.path.abspath(out)).parent
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".xraysep-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".xraysep-write-test-", dir=parent))
     except OSError as error:
         raise InputError(f"Cannot write to --out {out}: {error.strerror or error}.") from error
     return out
+
+
+@contextlib.contextmanager
+def naming_the_kept_model(out: Path) -> Iterator[None]:
+    """A training that fails inside a result set (:func:`result_set`) names the set's hidden folder
+    as where its last good model is saved; the set is removed and the model kept in ``out`` only if
+    ``out`` held none. Say that instead."""
+    had_model = (out / "model.pt").exists()
+    try:
+        yield
+    except TrainingError as error:
+        staged = re.escape(str(Path(os.path.abspath(out)).parent / f".{out.name}.{STAGING_TAG}-")) + r"[^/\\]+[/\\]model\.pt\."
+        kept = (
+            f"{out / 'model.pt'}." if not had_model
+            else "the new result set, which was not kept: the earlier results in --out are unchanged (give a new --out to keep a failed run's model)."
+        )
+        raise type(error)(re.sub(staged, lambda _: kept, str(error)), error.model) from error
 
 
 def parse_box(text: str) -> list[float]:
@@ -96,9 +120,10 @@ def parse_setting(text: str) -> tuple[str, Any]:
 
 
 def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Settings the user typed (None means: keep the preset's or the model's); named options win."""
-    given = dict(args.set or [])
-    given |= {
+    """Settings the user typed: every ``--set NAME=VALUE`` (an unknown name is refused when the settings
+    are resolved), and the named options given (an option not given — None — keeps the ``--set``
+    value, the preset's or the model's); a named option given as well as ``--set`` wins."""
+    named = {
         "steps": args.steps,
         "seed": args.seed,
         "device": args.device,
@@ -106,7 +131,7 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "exclusion_weight": getattr(args, "exclusion_weight", None),
         "warm_start": getattr(args, "warm_start", None),
     }
-    return {name: value for name, value in given.items() if value is not None}
+    return dict(args.set or []) | {name: value for name, value in named.items() if value is not None}
 
 
 def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
@@ -159,14 +184,16 @@ def command_separate(args: argparse.Namespace) -> int:
     warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
     if warning:
         warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
-    # Checkpoints go where the final model will be: a crash leaves the latest one in --out.
-    result = run_separation(
-        x_mixed, rgb_surface, None if region is None else np.asarray(region), config, settings, model, args.quiet,
-        rgb_back=None if sources.rgb_back is None else np.asarray(sources.rgb_back), mirror_back=args.mirror_back,
-        checkpoint=out / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
-        side_channels=[np.asarray(side) for side in sources.side_channels],
-    )
-    write_results(out, result, {"inputs": inputs, "input_files": files})
+    with naming_the_kept_model(out), result_set(out) as staging:
+        # Checkpoints go where the final model will be: a crash leaves the latest one in --out (if it
+        # held no model before; an earlier set is never replaced by half a new one).
+        result = run_separation(
+            x_mixed, rgb_surface, None if region is None else np.asarray(region), config, settings, model, args.quiet,
+            rgb_back=None if sources.rgb_back is None else np.asarray(sources.rgb_back), mirror_back=args.mirror_back,
+            checkpoint=staging / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
+            side_channels=[np.asarray(side) for side in sources.side_channels],
+        )
+        write_results(staging, result, {"inputs": inputs, "input_files": files})
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
     return 0
@@ -191,18 +218,13 @@ def separate_painting(
     if warning:
         warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
     stop = threading.Event()
-    started = time.perf_counter()
     steps = iter_separate_painting(
         sources, out, region_mask=region, config=config, model=model, stop=stop, area=area, pyramid=False,
-        provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=out / "model.pt",
+        provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=Path("model.pt"),
         checkpoint_every_s=60 * args.checkpoint_every, **settings,
     )
-    with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
+    with naming_the_kept_model(out), stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
         result = drive(steps, None if args.quiet else bar)
-    record |= result.provenance() | {"timings_s": {"total_s": time.perf_counter() - started}, "shape": list(shape)}
-    if result.area_result is not None:
-        record["loss_history"] = result.model.loss_history
-    atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
     if result.paths is None:
         raise InputError(
             f"Stopped before the whole painting was separated; the model is saved in {out / 'model.pt'} "
@@ -210,7 +232,7 @@ def separate_painting(
         )
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out} (trained on the area "
-              f"{record['training_area']}, applied tile by tile)", file=sys.stderr)
+              f"{result.provenance()['training_area']}, applied tile by tile)", file=sys.stderr)
     return 0
 
 
@@ -222,11 +244,13 @@ def command_apply(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     sources, files = open_sources(args)
     device = args.device or "auto"
+    model, calibration = calibrated(model, sources, "cpu" if args.dask is not None and device == "auto" else device)
     provenance = {
         "applied_model": str(args.model),
         "settings": model.config.to_dict(),
         "steps_trained": model.steps_trained,
         "x_normalisation": model.x_normalisation.to_dict(),
+        "x_calibration": None if calibration is None else calibration.to_dict(),
         "software": {"napari-xraysep": __version__},
         "inputs": {
             "xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None,
@@ -236,30 +260,31 @@ def command_apply(args: argparse.Namespace) -> int:
         "mirror_back": args.mirror_back,
     }
     started = time.perf_counter()
-    if args.dask is not None:
-        import dask.array as da
+    with result_set(out) as staging:
+        if args.dask is not None:
+            import dask.array as da
 
-        lazy = apply_dask(model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device)
-        names = list(lazy)
-        with result_tiffs(out, tuple(sources.x_mixed.shape[:2]), provenance) as outputs:
-            if args.dask:  # a distributed cluster's address
-                from dask.distributed import Client
+            lazy = apply_dask(model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device, calibrate=False)
+            names = list(lazy)
+            with result_tiffs(staging, tuple(sources.x_mixed.shape[:2]), provenance) as outputs:
+                if args.dask:  # a distributed cluster's address
+                    from dask.distributed import Client
 
-                with Client(args.dask) as client:
-                    da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler=client, lock=True)
-            else:
-                da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
-    else:
-        stop = threading.Event()
-        tiles = iter_apply_to_folder(
-            model, sources, out, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
-        )
-        with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
-            paths = drive(tiles, None if args.quiet else bar)
-        if paths is None:
-            raise InputError("Stopped before every tile was done; no result was written.")
-    record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
-    atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
+                    with Client(args.dask) as client:
+                        da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler=client, lock=True)
+                else:
+                    da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
+        else:
+            stop = threading.Event()
+            tiles = iter_apply_to_folder(
+                model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
+            )
+            with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
+                paths = drive(tiles, None if args.quiet else bar)
+            if paths is None:
+                raise InputError("Stopped before every tile was done; no result was written.")
+        record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
+        atomic_write(staging / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)} and run.json to {out}", file=sys.stderr)
     return 0
@@ -304,7 +329,12 @@ def command_align(args: argparse.Namespace) -> int:
             )
     elif args.transform in ("translation", "similarity"):
         estimate = estimate_translation if args.transform == "translation" else estimate_similarity
-        alignment = estimate(x_mixed, photo)
+        alignment = estimate_any_way_round(x_mixed, photo, estimate)
+        if alignment.mirrored:
+            warnings.warn(
+                "The photograph matches the X-ray mirrored left–right (a radiograph viewed from the back?); the aligned "
+                "copy is mirrored to match it.", UserWarning, stacklevel=1,
+            )
         if alignment.confidence < CONFIDENT:
             warnings.warn(
                 f"The automatic alignment is uncertain (only {alignment.confidence:.0%} of the regions agree); check it, "
@@ -313,11 +343,17 @@ def command_align(args: argparse.Namespace) -> int:
     else:
         raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
     aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
+    uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])
+    if uncovered:
+        warnings.warn(
+            f"The photograph covers only {1 - uncovered:.0%} of the X-ray; the rest is missing data (NaN in a float "
+            "TIFF), which the separation leaves out.", UserWarning, stacklevel=1,
+        )
     record = {
         "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-        "rotation_deg": alignment.rotation_deg, "residual_px": alignment.residual_px,
+        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
         "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
-        "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]),
+        "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]), "uncovered_share": uncovered,
     }
     write_tiff(args.out, aligned, {"alignment": record})
     height, width = x_mixed.shape[:2]
@@ -337,7 +373,8 @@ def command_demo(args: argparse.Namespace) -> int:
 
     out = prepare_output_dir(Path(args.out), args.overwrite)
     settings = _config_from_args(args)
-    report = run_demo(out, settings, quiet=args.quiet)
+    with result_set(out) as staging:
+        report = run_demo(staging, settings, quiet=args.quiet).replace(str(staging), str(out))
     print(report)
     return 0
 
@@ -457,6 +494,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """A SIGTERM, raised where the program is, so that what it was writing is undone (not an
+    ``Exception``: nothing may catch it on the way out)."""
+
+
+@contextlib.contextmanager
+def terminate_cleanly() -> Iterator[None]:
+    """While the block runs, a SIGTERM (a job scheduler's or ``kill``'s) raises :class:`Terminated`
+    instead of ending the process on the spot, which would leave temporary files behind."""
+
+    def on_terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, on_terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -464,7 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"xraysep: warning: {message}", file=sys.stderr)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), terminate_cleanly():
         warnings.showwarning = show_warning
         try:
             return args.handler(args)
@@ -474,6 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("xraysep: interrupted.", file=sys.stderr)
             return 130
+        except Terminated:
+            print("xraysep: terminated; no result was changed.", file=sys.stderr)
+            return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":  # pragma: no cover

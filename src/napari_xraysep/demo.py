@@ -33,10 +33,10 @@ def _outline(rgb_uint8: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def run_demo(out: Path, settings: dict[str, Any], quiet: bool = False) -> str:
-    """Run the demo into ``out`` (prepared, empty) and return the printed report."""
+    """Run the demo into ``out`` (a new folder, e.g. a :func:`result_set`'s) and return the printed report."""
     sample = load_sample()
     inputs = out / "inputs"
-    inputs.mkdir(exist_ok=True)
+    inputs.mkdir(parents=True, exist_ok=True)
     description = {"sample": f"{SAMPLE_CASE} (synthetic)", "shape": list(SAMPLE_SHAPE), "seed": SAMPLE_SEED}
     write_tiff(inputs / "x_mixed.tif", sample.x_mixed, description)
     write_tiff(inputs / "rgb_surface.tif", (sample.rgb_surface * 255 + 0.5).astype(np.uint8), description)

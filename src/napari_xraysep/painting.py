@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -24,9 +25,10 @@ import tifffile
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, iter_separate, save_model
 from .core.engine import StopFlag, TrainingProgress
 from .core.errors import InputError, OutputError
+from .core.files import atomic_write, result_set
 from .core.separation import resolve_config
 from .core.sources import Sources
-from .core.streaming import TileProgress, iter_apply, tile_count
+from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
 from .io import TiffWindow, result_tiffs
 
 # Above this many pixels an image is treated as a whole painting: trained on the area around the
@@ -128,14 +130,17 @@ def iter_apply_to_folder(
     stop: StopFlag | None = None,
     provenance: dict[str, Any] | None = None,
     pyramid: bool = False,
+    calibrate: bool = True,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
-    """Apply ``model`` to the whole painting into six float32 TIFFs in ``out`` (which must exist);
+    """Apply ``model`` to the whole painting into six float32 TIFFs in ``out`` (which must exist: a
+    :func:`result_set`'s folder, for the TIFFs to replace earlier results as a set);
     yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
-    left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`)."""
+    left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`).
+    ``calibrate``: check the X-ray's units first, as :func:`iter_apply` does."""
     shape = sources.check()
     try:
         with result_tiffs(out, shape, provenance) as outputs:
-            done = yield from iter_apply(model, sources, outputs, tile_size=tile_size, device=device, stop=stop)
+            done = yield from iter_apply(model, sources, outputs, tile_size=tile_size, device=device, stop=stop, calibrate=calibrate)
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
     except _Stopped:
@@ -233,42 +238,56 @@ def iter_separate_painting(
     **settings: Any,
 ) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
     """Train on the area around ``region_mask`` (without a region — a double-sided panel, or the colour
-    map, which needs none — on the central area, :func:`central_area`), save the model to
-    ``out/model.pt`` (nothing is lost if the application fails), then apply it to the whole painting
-    into ``out`` (with a pyramid unless ``pyramid`` is False). ``area`` is the training area if already
-    chosen (:func:`painting_area`). ``region_mask`` may be lazy (a mask
+    map, which needs none — on the central area, :func:`central_area`), save the model, then apply it
+    to the whole painting (with a pyramid unless ``pyramid`` is False), and record the run in
+    ``run.json`` with ``provenance``. Everything is written as one set (:func:`result_set`): it
+    replaces ``out``'s results only once whole; if the run fails, ``out`` is left as it was (but for
+    the new ``model.pt`` where ``out`` held none, so the training is not lost). ``area`` is the training
+    area if already chosen (:func:`painting_area`). ``region_mask`` may be lazy (a mask
     file's :class:`~napari_xraysep.io.ImageSource`, a :class:`~napari_xraysep.core.data.BoxRegion`):
-    only its bounds and the area are read. ``config``, ``checkpoint`` and the ``settings`` are as for
-    :func:`iter_separate`; with 0 steps a ``model`` is only applied. A stop during training ends the
-    run after the area's separation (the whole painting can be done later with the saved model)."""
+    only its bounds and the area are read. ``config`` and the ``settings`` are as for
+    :func:`iter_separate`, as is ``checkpoint``, but a relative path is taken inside the new set (the
+    CLI's ``model.pt``); with 0 steps a ``model`` is only applied. A stop ends the run with the set
+    done so far (the model and run.json; the whole painting can be done later with the saved model)."""
     shape = sources.check()
     if region_mask is not None and tuple(region_mask.shape) != tuple(shape):
         raise InputError(
             f"The region mask is {'×'.join(map(str, region_mask.shape))} but the images are {'×'.join(map(str, shape))}."
         )
     resolved = resolve_config(config, model, settings)
-    training = resolved.training_steps > 0
-    area_result = None
-    if training:
-        area = area or painting_area(shape, region_mask, sources.double_sided)
-        cropped = sources.crop(area)
-        area_result = yield from iter_separate(
-            cropped.x_mixed, cropped.rgb_surface, None if region_mask is None else np.asarray(region_mask[area]),
-            rgb_back=cropped.rgb_back, mirror_back=cropped.mirror_back, side_channels=cropped.side_channels,
-            config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
-            **settings,
-        )
-        model = area_result.model
-        save_model(model, out / "model.pt")
-        if area_result.stopped_early:
-            return PaintingResult(model, area, area_result, None, out)
-    elif model is None:
+    if resolved.training_steps == 0 and model is None:
         raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
-    else:
-        area = (slice(0, shape[0]), slice(0, shape[1]))
-    record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
-    paths = yield from iter_apply_to_folder(
-        model, sources, out, device=resolved.device, stop=stop,
-        provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid,
-    )
+    started = time.perf_counter()
+    with result_set(out) as staging:
+        if checkpoint is not None and not checkpoint.is_absolute():
+            checkpoint = staging / checkpoint
+        area_result, paths = None, None
+        if resolved.training_steps > 0:
+            area = area or painting_area(shape, region_mask, sources.double_sided)
+            cropped = sources.crop(area)
+            area_result = yield from iter_separate(
+                cropped.x_mixed, cropped.rgb_surface, None if region_mask is None else np.asarray(region_mask[area]),
+                rgb_back=cropped.rgb_back, mirror_back=cropped.mirror_back, side_channels=cropped.side_channels,
+                config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
+                **settings,
+            )
+            model = area_result.model
+            save_model(model, staging / "model.pt")
+        else:
+            area = (slice(0, shape[0]), slice(0, shape[1]))
+        assert model is not None
+        record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
+        if area_result is None:  # only applied: the X-ray may be in other units than the model's
+            model, calibration = calibrated(model, sources, resolved.device)
+            record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
+        if area_result is None or not area_result.stopped_early:
+            written = yield from iter_apply_to_folder(
+                model, sources, staging, device=resolved.device, stop=stop,
+                provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid, calibrate=False,
+            )
+            paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
+        record |= {"shape": list(shape), "timings_s": {"total_s": time.perf_counter() - started}}
+        if area_result is not None:
+            record["loss_history"] = model.loss_history
+        atomic_write(staging / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
     return PaintingResult(model, area, area_result, paths, out)

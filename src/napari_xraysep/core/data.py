@@ -12,6 +12,7 @@ range) for the forward pass, and are NaN in every result.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -238,14 +239,21 @@ def clip_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> list
     """``(y0, x0, y1, x1)`` rectangles (end exclusive) rounded and clipped to an image of ``shape``.
 
     A box partly outside is clipped with a warning; one wholly outside, or empty, is an error,
-    because silently dropping it would train on a region the user did not mean.
+    because silently dropping it would train on a region the user did not mean; so is a coordinate
+    that is not a finite number (NaN, infinity).
     """
     height, width = shape
     clipped = []
     for box in boxes:
         if len(box) != 4:
             raise InputError(f"A region box needs four numbers Y0,X0,Y1,X1; got {list(box)}.")
-        y0, x0, y1, x1 = (round(float(v)) for v in box)
+        try:
+            values = [float(v) for v in box]
+        except (TypeError, ValueError) as error:
+            raise InputError(f"A region box needs four numbers Y0,X0,Y1,X1; got {list(box)}.") from error
+        if not all(math.isfinite(v) for v in values):  # round() would fail on them with a traceback
+            raise InputError(f"A region box needs four finite numbers Y0,X0,Y1,X1 in pixels; got {','.join(map(str, box))}.")
+        y0, x0, y1, x1 = (round(v) for v in values)
         if y1 <= y0 or x1 <= x0:
             raise InputError(f"The region box {y0},{x0},{y1},{x1} is empty: Y1 must exceed Y0 and X1 exceed X0.")
         cy0, cx0, cy1, cx1 = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)

@@ -1,10 +1,12 @@
-"""Atomic file writes: results and models appear whole or not at all."""
+"""Atomic writes: a file, and a whole result set, appear whole or not at all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import OutputError
@@ -35,3 +37,84 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
             raise OutputError(f"Could not write {path}: {error.strerror or error}; nothing was left half-written.") from error
         raise
     return path
+
+
+# Temporary folders beside a results folder: the new set while it is written, the old one while the
+# new one takes its place. Hidden, and outside the results folder, so debris of a killed run never
+# makes a rerun find the folder "not empty".
+STAGING_TAG, ASIDE_TAG = "xraysep-new", "xraysep-old"
+# A file the new set may keep where its write failed: the model (hours of training), but only where
+# no earlier model would be replaced by it.
+SALVAGED = ("model.pt",)
+
+
+@contextlib.contextmanager
+def result_set(out: str | os.PathLike[str]) -> Iterator[Path]:
+    """A new, empty folder to write a whole result set into; when the block ends normally it replaces
+    the results in ``out`` as one set, otherwise ``out`` is left exactly as it was.
+
+    The set is written to a hidden folder beside ``out`` (same parent, so same disk), then swapped in:
+    ``out`` is renamed aside, the new folder renamed to ``out``, the old one removed. Files of ``out``
+    that the new set does not replace (the user's own notes, a model that was only applied) are moved
+    into the new set first. If the block raises — a full disk, an error, Ctrl-C, a SIGTERM that the
+    CLI turns into an exception — the new folder is removed; only its ``model.pt`` is kept, moved into
+    ``out``, if ``out`` had none (so a fresh run's checkpoint survives a crash, an earlier model is
+    never replaced). ``out``'s parent is made if needed. Operating-system failures raise
+    :class:`OutputError`.
+    """
+    out = Path(os.path.abspath(out))
+    if out.is_symlink():
+        out = out.resolve()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{STAGING_TAG}-", dir=out.parent))
+    except OSError as error:
+        raise OutputError(f"Cannot write the results beside {out}: {error.strerror or error}.") from error
+    try:
+        yield staging
+    except BaseException:
+        _salvage(staging, out)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    try:
+        _swap_in(staging, out)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"Could not put the results in {out}: {error.strerror or error}; its earlier contents are kept.") from error
+
+
+def _salvage(staging: Path, out: Path) -> None:
+    for name in SALVAGED:
+        if (staging / name).is_file() and not (out / name).exists():
+            with contextlib.suppress(OSError):
+                out.mkdir(exist_ok=True)
+                os.replace(staging / name, out / name)
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """``staging`` becomes ``out``; ``out``'s entries the set lacks move along; undone if a step fails."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    carried = [entry.name for entry in out.iterdir() if not (staging / entry.name).exists()]
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.{ASIDE_TAG}-", dir=out.parent))
+    moved: list[str] = []
+    try:
+        for name in carried:
+            os.rename(out / name, staging / name)
+            moved.append(name)
+        os.rename(out, aside / out.name)
+    except BaseException:
+        for name in moved:
+            os.rename(staging / name, out / name)
+        aside.rmdir()
+        raise
+    try:
+        os.rename(staging, out)
+    except BaseException:
+        os.rename(aside / out.name, out)
+        for name in moved:
+            os.rename(staging / name, out / name)
+        aside.rmdir()
+        raise
+    shutil.rmtree(aside, ignore_errors=True)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from .._version import __version__
+from .calibration import UnitFit
 from .config import SeparationConfig
 from .data import Normalisation
 from .errors import InputError, ModelFileError
@@ -44,6 +45,7 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
         "x_normalisation": model.x_normalisation.to_dict(),
         "rgb_normalisation": model.rgb_normalisation.to_dict(),
         "side_normalisations": [n.to_dict() for n in model.side_normalisations],
+        "x_reference": None if model.x_reference is None else model.x_reference.to_dict(),
         "steps_trained": model.steps_trained,
         "loss_history": model.loss_history,
         "state_dict": {name: value.detach().cpu() for name, value in model.network.state_dict().items()},
@@ -116,6 +118,7 @@ def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
             steps_trained=int(data["steps_trained"]),
             loss_history=list(data["loss_history"]),
             side_normalisations=tuple(Normalisation(**n) for n in data.get("side_normalisations", [])),
+            x_reference=UnitFit(**data["x_reference"]) if data.get("x_reference") else None,
         )
     except (KeyError, TypeError, RuntimeError, InputError) as error:
         raise ModelFileError(f"{source} is damaged or inconsistent: {error}") from error

@@ -33,6 +33,7 @@ Transforms are 3×3 matrices mapping (x, y, 1) of the *moving* image (the photog
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -50,6 +51,7 @@ from skimage.transform import (
 )
 from skimage.transform import warp as skimage_warp
 
+from .data import missing_filled
 from .errors import InputError
 
 TransformKind = Literal["translation", "similarity", "affine", "projective"]
@@ -65,6 +67,9 @@ REFINE_SIGMAS = (2.0, 0.5)
 REGION_AGREE_PX, CONFIDENT = 1.0, 0.5
 # A point pair further than this (X-ray px) from the fit of the others is left out.
 MAX_PAIR_ERROR_PX = 3.0
+# The photograph covers the X-ray's pixels whose centres fall within this many of its pixels beyond
+# its outer pixel centres (half a pixel: its pixels' own footprint); farther out they are missing.
+COVER_MARGIN_PX = 0.5
 # Blocks of the warp: the output is computed BLOCK × BLOCK pixels at a time.
 BLOCK = 1024
 MIN_CHECK_SIDE, MISALIGNED_PX = 16, 1.0
@@ -92,8 +97,15 @@ class Alignment:
         return float(self.matrix[1, 2]), float(self.matrix[0, 2])
 
     @property
+    def mirrored(self) -> bool:
+        """Whether the transform mirrors the photograph (a negative determinant)."""
+        return bool(np.linalg.det(self.matrix[:2, :2]) < 0)
+
+    @property
     def rotation_deg(self) -> float:
-        return float(np.degrees(np.arctan2(self.matrix[1, 0], self.matrix[0, 0])))
+        """The turn, after mirroring the photograph left–right if :attr:`mirrored`."""
+        matrix = self.matrix @ Mirrored.matrix(0) if self.mirrored else self.matrix
+        return float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
 
     @property
     def scale(self) -> float:
@@ -105,7 +117,8 @@ class Alignment:
         dy, dx = self.shift
         residual = "no region agrees" if np.isnan(self.residual_px) else f"residual {self.residual_px:.2f} px RMS"
         text = (
-            f"{self.kind}: scale {self.scale:.4f} (a photograph pixel is {self.scale:.3g} X-ray pixels), "
+            f"{self.kind}{' of the mirrored photograph' if self.mirrored else ''}: scale {self.scale:.4f} "
+            f"(a photograph pixel is {self.scale:.3g} X-ray pixels), "
             f"rotation {self.rotation_deg:+.2f}°, shift {dy:+.2f}, {dx:+.2f} px, {residual}"
         )
         return text + (f" ({self.confidence:.0%} of the regions agree)" if 0 < self.confidence < 1 else "")
@@ -133,14 +146,20 @@ def edge_image(image: np.ndarray) -> np.ndarray:
 def reduced(image: Any, factor: int) -> np.ndarray:
     """Luma of ``image`` averaged over ``factor`` × ``factor`` blocks (:func:`skimage.measure.block_reduce`;
     a last partial block is dropped), read a strip of rows at a time so that a lazily read painting
-    is never in memory whole. (H // factor, W // factor) float64."""
+    is never in memory whole. Missing (NaN) pixels are left out of their block's mean, and a block of
+    nothing else takes the median of the others (:func:`missing_filled`): a photograph aligned onto
+    part of the X-ray can be registered again. (H // factor, W // factor) float64."""
     height, width = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
     if height == 0 or width == 0:
         raise InputError(f"An image of {_size(image.shape)} pixels is too small to register.")
     rows = factor * max(1, 2**22 // (factor * width))  # about 4 M pixels a strip
-    return np.concatenate(
-        [block_reduce(_luma(image[start : min(start + rows, height), :width]), (factor, factor), np.mean) for start in range(0, height, rows)]
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice": a block of missing pixels
+        strips = [
+            block_reduce(_luma(image[start : min(start + rows, height), :width]), (factor, factor), np.nanmean)
+            for start in range(0, height, rows)
+        ]
+    return missing_filled(np.concatenate(strips))
 
 
 def _reduction(factor: float) -> np.ndarray:
@@ -316,6 +335,44 @@ def _robust_fit(src: np.ndarray, dst: np.ndarray, kind: TransformKind, max_error
     return np.asarray(model.params, dtype=np.float64), np.asarray(inliers, dtype=bool)
 
 
+class Mirrored:
+    """A photograph mirrored left–right, read lazily like the photograph itself (``image[rows, cols]``
+    with plain slices): what a photograph of a radiograph viewed from the back needs."""
+
+    def __init__(self, image: Any) -> None:
+        self.image, self.shape, self.dtype = image, tuple(image.shape), image.dtype
+
+    def __getitem__(self, index: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = index if isinstance(index, tuple) else (index, slice(None))
+        start, stop, step = cols.indices(self.shape[1])
+        if step != 1:
+            raise IndexError("a mirrored view is read in plain slices")
+        width = self.shape[1]
+        return np.asarray(self.image[rows, width - max(stop, start) : width - start])[:, ::-1]
+
+    @staticmethod
+    def matrix(width: int) -> np.ndarray:
+        """(x, y, 1) of the photograph → of its mirror image."""
+        return np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def estimate_any_way_round(
+    x_mixed: Any, photo: Any, estimate: Callable[[Any, Any], Alignment]
+) -> Alignment:
+    """``estimate(x_mixed, photo)``, and unless every region agrees with it, the same for the
+    photograph's mirror image (:class:`Mirrored`); the one more regions agree with, its matrix
+    taking the photograph as stored (``mirrored`` then True). (A mirrored portrait can find half the
+    regions agreeing by chance, so a merely confident estimate is not enough.) Quarter and other
+    turns need no trying: :func:`estimate_similarity` finds any rotation."""
+    alignment = estimate(x_mixed, photo)
+    if alignment.confidence >= 1:
+        return alignment
+    mirrored = estimate(x_mixed, Mirrored(photo))
+    if mirrored.confidence <= alignment.confidence:
+        return alignment
+    return replace(mirrored, matrix=mirrored.matrix @ Mirrored.matrix(photo.shape[1]))
+
+
 def refine_alignment(
     x_mixed: Any, photo: Any, alignment: Alignment, iterations: int = 30, sigma: float = 0.5
 ) -> Alignment:
@@ -401,6 +458,27 @@ def agreement(x_mixed: Any, photo: Any, alignment: Alignment) -> Alignment:
     if not agree.any():
         return replace(alignment, residual_px=float("nan"), confidence=0.0)
     return replace(alignment, residual_px=float(np.sqrt(np.mean(distances[agree] ** 2))), confidence=float(agree.mean()))
+
+
+def uncovered_share(photo_shape: tuple[int, ...], alignment: Alignment, shape: tuple[int, int]) -> float:
+    """The share (0–1) of an (H, W) = ``shape`` X-ray that the photograph, placed by ``alignment``,
+    does not cover (its pixel centres mapped outside the photograph's), from a grid of at most
+    256 × 256 of its pixels; exactly 0 when the photograph covers the whole X-ray."""
+    height, width = shape
+    corners = np.array([[0, 0], [0, width - 1], [height - 1, 0], [height - 1, width - 1]], float)
+    if _inside(apply_transform(np.linalg.inv(alignment.matrix), corners), photo_shape).all():
+        return 0.0
+    ys, xs = np.meshgrid(np.linspace(0, height - 1, min(height, 256)), np.linspace(0, width - 1, min(width, 256)), indexing="ij")
+    source = apply_transform(np.linalg.inv(alignment.matrix), np.stack([ys.ravel(), xs.ravel()], axis=1))
+    return max(float(1 - _inside(source, photo_shape).mean()), 1e-6)
+
+
+def _inside(points: np.ndarray, photo_shape: tuple[int, ...]) -> np.ndarray:
+    """Which (N, 2) (y, x) photograph coordinates lie on it: within its pixels' footprint, which
+    reaches COVER_MARGIN_PX beyond its outer pixel centres (so a fitted transform that puts the last
+    column at 79.0000001 rather than 79 still covers it)."""
+    low, high = -COVER_MARGIN_PX, np.array(photo_shape[:2], float) - 1 + COVER_MARGIN_PX
+    return (points >= low).all(axis=1) & (points <= high).all(axis=1)
 
 
 def _covers(photo_shape: tuple[int, ...], matrix: np.ndarray, region: tuple[slice, slice]) -> bool:
@@ -498,7 +576,8 @@ def warp(
 ) -> np.ndarray:
     """The photograph resampled onto the X-ray's pixel grid: the (H, W) = ``shape`` window of it whose
     top-left pixel is ``origin`` (y, x) (the whole X-ray by default). Bilinear
-    (:func:`skimage.transform.warp`); outside the photograph → 0; where the photograph's pixels are
+    (:func:`skimage.transform.warp`); outside the photograph → NaN (missing data, never black paint;
+    an integer ``out`` cannot hold it: see :func:`aligned_photo`); where the photograph's pixels are
     finer than the X-ray's it is first low-passed (:func:`scipy.ndimage.gaussian_filter`,
     σ = (1/scale − 1)/2 photograph pixels, as :func:`skimage.transform.rescale` anti-aliases), so
     canvas texture does not alias. Computed BLOCK × BLOCK pixels at a time, each reading only the
@@ -524,7 +603,7 @@ def warp(
             y1, x1 = np.ceil(source.max(axis=0)).astype(int) + margin + 1
             y0, x0, y1, x1 = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
             if y1 <= y0 or x1 <= x0:
-                out[r0:r1, c0:c1] = 0
+                out[r0:r1, c0:c1] = np.nan
                 continue
             window_ = np.asarray(photo[y0:y1, x0:x1], dtype=np.float32)
             if len(channels):
@@ -532,7 +611,11 @@ def warp(
             if sigma > 0:
                 window_ = ndimage.gaussian_filter(window_, (sigma, sigma, 0)[: window_.ndim], mode="nearest")
             local = _translation(-y0, -x0) @ inverse @ _translation(top, left)
-            block = skimage_warp(window_, ProjectiveTransform(matrix=local), output_shape=(r1 - r0, c1 - c0), order=1, preserve_range=True)
+            block = skimage_warp(
+                window_, ProjectiveTransform(matrix=local), output_shape=(r1 - r0, c1 - c0), order=1, preserve_range=True, mode="edge",
+            )
+            ys, xs = np.mgrid[top : top + r1 - r0, left : left + c1 - c0]
+            block[~_inside(apply_transform(inverse, np.stack([ys.ravel(), xs.ravel()], axis=1)), (height, width)).reshape(ys.shape)] = np.nan
             out[r0:r1, c0:c1] = _as_type(block, out.dtype)
     return out
 
@@ -546,7 +629,9 @@ def _as_type(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def aligned_photo(photo: Any, alignment: Alignment, shape: tuple[int, int]) -> np.ndarray:
     """:func:`warp` onto the X-ray's (H, W) ``shape``, in the photograph's own pixel type (8/16-bit
-    photos stay 8/16-bit, floats become float32)."""
-    dtype = photo.dtype if np.issubdtype(photo.dtype, np.integer) else np.float32
+    photos stay 8/16-bit, floats become float32) when it covers the whole X-ray; otherwise float32 in
+    the photograph's own units with NaN — missing data — wherever it does not (see :func:`uncovered_share`)."""
+    covered = uncovered_share(photo.shape, alignment, shape) == 0
+    dtype = photo.dtype if covered and np.issubdtype(photo.dtype, np.integer) else np.float32
     channels = photo.shape[2:] if len(photo.shape) == 2 or photo.shape[2] not in (3, 4) else (3,)
     return warp(photo, alignment, shape, out=np.empty((*shape, *channels), dtype=dtype))

@@ -9,9 +9,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as _dt
+import functools
 import os
 import platform
 import time
+import warnings
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 
 from .._version import __version__
+from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs
 from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model_for, predict, resolve_device, train
@@ -54,6 +57,8 @@ class SeparationResult:
     stopped_early: bool = False
     double_sided: bool = False
     mirror_back: bool = False
+    # A model applied to an X-ray in other units: how they were measured (and corrected), or None.
+    calibration: Calibration | None = None
 
     @property
     def config(self) -> SeparationConfig:
@@ -86,9 +91,18 @@ class SeparationResult:
             "mirror_back": self.mirror_back,
             "final_losses": history[-1] if history else None,
             "x_normalisation": self.model.x_normalisation.to_dict(),
+            "x_calibration": None if self.calibration is None else self.calibration.to_dict(),
             "timings_s": self.timings,
             "shape": list(self.x1.shape),
         }
+
+
+def unit_fit(inputs: SeparationInputs, unit: Components) -> UnitFit | None:
+    """:class:`UnitFit` of the unit-range X-ray against the surface X-ray ``unit.x1_hat`` the model
+    made from the photograph (for a double-sided panel too: the same measure whichever way a model
+    is used)."""
+    x = inputs.x_mixed if inputs.valid is None else np.where(inputs.valid, inputs.x_mixed, np.nan)
+    return UnitFit.measure([(x, unit.x1_hat)])
 
 
 def components_in_units(components: Components, normalisation: Normalisation) -> Components:
@@ -159,18 +173,13 @@ def iter_separate(
     """
     config = resolve_config(config, model, settings)
     training = config.training_steps > 0
-    inputs: SeparationInputs = prepare_inputs(
-        x_mixed,
-        rgb_surface,
-        region_mask,
-        rgb_back=rgb_back,
-        mirror_back=mirror_back,
-        side_channels=side_channels,
-        min_size=config.min_image_size if training else 1,
-        x_normalisation=model.x_normalisation if model else None,
+    prepare = functools.partial(
+        prepare_inputs, x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back,
+        side_channels=side_channels, min_size=config.min_image_size if training else 1,
         rgb_normalisation=model.rgb_normalisation if model else None,
         side_normalisations=model.side_normalisations if model else None,
     )
+    inputs: SeparationInputs = prepare(x_normalisation=model.x_normalisation if model else None)
     if model is not None:
         # Continue from a copy: the caller's model (and any result made with it) stays as it was.
         model = dataclasses.replace(
@@ -208,7 +217,21 @@ def iter_separate(
     timings["train_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    estimates = components_in_units(predict(model, inputs, resolve_device(config.device)), inputs.x_normalisation)
+    unit = predict(model, inputs, resolve_device(config.device))
+    calibration = None
+    fit = unit_fit(inputs, unit)
+    if unexplained(fit):
+        warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
+    if training:
+        model.x_reference = fit
+    else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
+        calibration = calibrate(model.x_reference, fit)
+        if calibration is not None and calibration.recalibrated:
+            warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
+            model.x_normalisation = recalibrated(model.x_normalisation, calibration)
+            inputs = prepare(x_normalisation=model.x_normalisation)
+            unit = predict(model, inputs, resolve_device(config.device))
+    estimates = components_in_units(unit, inputs.x_normalisation)
     timings["inference_s"] = time.perf_counter() - started
     refined = refine(np.asarray(x_mixed, dtype=np.float64), estimates.x1_hat, estimates.x2_hat, estimates.weave)
     return SeparationResult(
@@ -224,6 +247,7 @@ def iter_separate(
         stopped_early=stopped_early,
         double_sided=inputs.double_sided,
         mirror_back=inputs.double_sided and mirror_back,
+        calibration=calibration,
     )
 
 

@@ -15,8 +15,10 @@ as a lazy dask graph (``dask.array.map_overlap``), for the local scheduler or a 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .data import Normalisation, check_side_count
 from .engine import Components, StopFlag, decode_block, decoder, predicted_tiles, resolve_device
 from .errors import InputError
@@ -32,6 +35,11 @@ from .refine import refine
 from .separation import RESULT_LAYERS, components_in_units
 from .sources import Sources
 from .trained import TrainedModel
+
+
+# The X-ray's units are checked (calibrated) on a grid of this many blocks a side, of this side.
+CALIBRATION_GRID = 3
+CALIBRATION_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -69,12 +77,18 @@ def iter_apply(
     tile_size: int | None = None,
     device: str | None = None,
     stop: StopFlag | None = None,
+    calibrate: bool = True,
 ) -> Generator[TileProgress, None, int]:
     """Write the six result layers of ``model`` applied to the sources into ``outputs`` (a mapping
     from the names in RESULT_LAYERS to (H, W) writable arrays); yields after every tile and returns
     the number of tiles written (fewer if ``stop`` was set). The side channels of ``sources`` are the
-    maps the model was trained with beside the photograph, in the same order."""
+    maps the model was trained with beside the photograph, in the same order. An X-ray in other units
+    than the model's training X-ray is recalibrated first (:func:`calibrated`, with a warning), unless
+    ``calibrate`` is False (the caller did it)."""
     height, width = sources.check()
+    tile_size = tile_size or model.config.tile_size
+    if calibrate:
+        model, _ = calibrated(model, sources, device, side=tile_size)  # reads no block larger than a tile
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     missing = [name for name in RESULT_LAYERS if name not in outputs]
     if missing:
@@ -82,7 +96,6 @@ def iter_apply(
     for name in RESULT_LAYERS:
         if tuple(outputs[name].shape) != (height, width):
             raise InputError(f"The output for {name} is {outputs[name].shape}, the X-ray ({height}, {width}).")
-    tile_size = tile_size or model.config.tile_size
     torch_device = resolve_device(device or model.config.device)
     network = model.network.to(torch_device).eval()
     decode = decoder(network, sources.double_sided)
@@ -100,23 +113,60 @@ def iter_apply(
     return done
 
 
+def calibrated(
+    model: TrainedModel, sources: Sources, device: str | None = None, side: int | None = None
+) -> tuple[TrainedModel, Calibration | None]:
+    """``model`` ready for the X-ray of ``sources``: checked against the model's prediction from the
+    photograph on up to CALIBRATION_GRID² blocks of ``side`` (at most CALIBRATION_SIDE) pixels spread
+    over the image
+    (:mod:`.calibration`); if its units are not the training units, a copy with the X-ray's
+    normalisation corrected (and a warning saying so). Returns the model and the :class:`Calibration`
+    (None when the photograph explains too little of the X-ray to tell). Raises :class:`InputError`
+    for an X-ray inverted against the prediction."""
+    height, width = sources.check()
+    check_side_count(len(model.side_normalisations), len(sources.side_channels))
+    torch_device = resolve_device(device or model.config.device)
+    decode = decoder(model.network.to(torch_device).eval(), sources.double_sided)
+    side = min(CALIBRATION_SIDE, side or CALIBRATION_SIDE)
+    side_y, side_x = min(side, height), min(side, width)
+    blocks = []
+    for top in sorted({int(t) for t in np.linspace(0, height - side_y, CALIBRATION_GRID)}):
+        for left in sorted({int(t) for t in np.linspace(0, width - side_x, CALIBRATION_GRID)}):
+            area = (slice(top, top + side_y), slice(left, left + side_x))
+            with torch.no_grad():
+                unit = Components(*decode_block(decode, sources.network_input(model, area), torch_device))
+            blocks.append((model.x_normalisation.to_unit(np.asarray(sources.x_mixed[area])), unit.x1_hat))
+    fit = UnitFit.measure(blocks)
+    if unexplained(fit):
+        warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
+    calibration = calibrate(model.x_reference, fit)
+    if calibration is not None and calibration.recalibrated:
+        warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
+        model = dataclasses.replace(model, x_normalisation=recalibrated(model.x_normalisation, calibration))
+    return model, calibration
+
+
 def apply_dask(
     model: TrainedModel,
     sources: Sources,
     *,
     tile_size: int | None = None,
     device: str = "cpu",
+    calibrate: bool = True,
 ) -> dict[str, Any]:
     """The six result layers as lazy dask arrays (``dask.array.map_overlap`` over tiles with the
     receptive radius as overlap): compute them with any scheduler, e.g. a ``distributed`` cluster.
-    Needs the optional ``dask`` package; the results equal :func:`iter_apply`'s."""
+    Needs the optional ``dask`` package; the results equal :func:`iter_apply`'s (the X-ray's units
+    are checked the same way, :func:`calibrated`, unless ``calibrate`` is False)."""
     try:
         import dask.array as da
     except ImportError as error:  # pragma: no cover - dask ships with napari; only bare installs lack it
         raise InputError("The dask path needs dask: pip install 'napari-xraysep[dask]'.") from error
     height, width = sources.check()
-    check_side_count(len(model.side_normalisations), len(sources.side_channels))
     tile_size = tile_size or model.config.tile_size
+    if calibrate:
+        model, _ = calibrated(model, sources, device, side=tile_size)
+    check_side_count(len(model.side_normalisations), len(sources.side_channels))
     halo = model.network.receptive_radius
     photos = [da.asarray(sources.rgb_surface)[..., :3]]
     if sources.rgb_back is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .calibration import UnitFit
 from .colourmap import ColourMap
 from .config import SeparationConfig
 from .data import Normalisation
@@ -27,6 +28,9 @@ class TrainedModel:
     steps_trained: int = 0
     loss_history: list[dict[str, float]] = field(default_factory=list)
     side_normalisations: tuple[Normalisation, ...] = ()  # one per side channel it was trained with
+    # How its training X-ray relates to its prediction from the photograph (see calibration): what
+    # a new X-ray's units are checked against. None for models saved before it was kept.
+    x_reference: UnitFit | None = None
 
 
 def new_colour_map(config: SeparationConfig, rgb_channels: int = 3) -> ColourMap:

@@ -1,7 +1,7 @@
 """Every file in and out: :mod:`.read` (TIFF, JPEG, PNG, DICOM, block by block as used) and
 :mod:`.write` (float TIFFs with provenance, whole or tile by tile; PNG montages)."""
 
-from ..core.files import atomic_write
+from ..core.files import atomic_write, result_set
 from .read import READABLE_SUFFIXES, ImageSource, open_image, open_levels, read_image, read_provenance
 from .write import (
     PROVENANCE_KEY,
@@ -25,6 +25,7 @@ __all__ = [
     "open_levels",
     "read_image",
     "read_provenance",
+    "result_set",
     "result_tiffs",
     "to_display",
     "write_png",

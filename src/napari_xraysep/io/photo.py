@@ -4,6 +4,7 @@ with the EXIF Orientation applied as for a TIFF."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,27 @@ from .source import Geometry, ImageSource, InMemory, as_stored, read_error
 EXIF_ORIENTATION = 0x0112
 # Pillow modes read as they are (gray, RGB, RGBA, 16/32-bit gray, bilevel).
 PLAIN_MODES = ("L", "RGB", "RGBA", "I;16", "I;16B", "I", "F", "1")
+# PNG colour types (IHDR) whose 16-bit samples Pillow cuts to 8 bits: RGB, gray + alpha, RGBA.
+PNG_GRAY_ALPHA = 4
+PNG_16_BIT_TYPES = (2, PNG_GRAY_ALPHA, 6)
+
+
+def _gray_palette(image: Any) -> np.ndarray | None:
+    """A palette image whose used entries are all gray (R = G = B), as its (H, W) gray values; None
+    if any used entry has a colour (the image is then a colour image)."""
+    indices = np.asarray(image)
+    entries = np.asarray(image.getpalette("RGB") or [], dtype=np.uint8).reshape(-1, 3)
+    used = np.unique(indices)
+    if not len(entries) or used.max() >= len(entries):
+        return None
+    colours = entries[used]
+    if not (colours == colours[:, :1]).all():
+        return None
+    return entries[:, 0][indices]
+
+
+def _has_alpha(image: Any) -> bool:
+    return image.mode == "PA" or "transparency" in image.info
 
 
 def _png_header(path: Path) -> tuple[int, int]:
@@ -23,8 +45,10 @@ def _png_header(path: Path) -> tuple[int, int]:
 
 
 def open_photo(path: Path) -> ImageSource:
-    """A JPEG or PNG as an :class:`ImageSource` (decoded whole). Palette images are expanded to RGB(A),
-    a gray image's alpha is dropped; CMYK and other colour spaces are refused with one line."""
+    """A JPEG or PNG as an :class:`ImageSource` (decoded whole). A palette image whose colours are all
+    gray is read as grayscale (an X-ray saved with a palette), other palette images are expanded to
+    RGB(A); a gray image's alpha is dropped, at 8 or 16 bits (transparency is not missing data: mark
+    that as NaN in a float TIFF); CMYK and other colour spaces are refused with one line."""
     from PIL import Image
 
     limit = Image.MAX_IMAGE_PIXELS
@@ -33,7 +57,12 @@ def open_photo(path: Path) -> ImageSource:
         with Image.open(path) as image:
             orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
             info = {"file": str(path), "format": image.format, "mode": image.mode}
-            if image.mode in ("P", "PA"):
+            bits, colour_type = _png_header(path) if image.format == "PNG" else (8, None)
+            gray_palette = _gray_palette(image) if image.mode in ("P", "PA") else None
+            if gray_palette is not None:
+                array = gray_palette
+                info["mode"] += " (gray palette: read as grayscale" + (", alpha dropped)" if _has_alpha(image) else ")")
+            elif image.mode in ("P", "PA"):
                 image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
                 info["mode"] += " (palette expanded)"
             elif image.mode in ("LA", "La"):
@@ -43,11 +72,14 @@ def open_photo(path: Path) -> ImageSource:
                 raise InputError(
                     f"{path.name} stores its colours as {image.mode}, which napari-xraysep does not convert; save it as RGB."
                 )
-            array = np.asarray(image)
-        if image.format == "PNG" and _png_header(path)[0] == 16 and _png_header(path)[1] in (2, 6):
-            import imagecodecs  # Pillow keeps only 8 bits of 16-bit colour PNGs
+            if gray_palette is None:
+                array = np.asarray(image)
+        if bits == 16 and colour_type in PNG_16_BIT_TYPES:
+            import imagecodecs  # Pillow keeps only 8 bits of 16-bit colour (and gray + alpha) PNGs
 
             array = imagecodecs.png_decode(path.read_bytes())
+            if colour_type == PNG_GRAY_ALPHA:
+                array, info["mode"], info["alpha"] = array[..., 0], "LA;16", "dropped (grayscale image)"
     except InputError:
         raise
     except Exception as error:  # Pillow raises many types for damaged files

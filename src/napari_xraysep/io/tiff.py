@@ -4,6 +4,7 @@ change what the samples mean or where they lie honoured, read per block."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -19,17 +20,25 @@ from .write import PROVENANCE_KEY
 
 # A refusal lists at most this many pages.
 LISTED_PAGES = 6
+# Decoded strips kept for the blocks that follow (the most recently used; at least those of the block
+# being read, so a one-strip file is decoded once whatever its size).
+STRIP_CACHE_BYTES = 256 * 2**20
 
 
 class TiffPixels(StoredPixels):
     """One TIFF image (a series' level), read per block: memory-mapped for each access when it is
     stored uncompressed and contiguous (nothing stays resident), else through tifffile's zarr store,
-    which decodes only the tiles or strips a block touches. Reopened after unpickling."""
+    which decodes only the tiles or strips a block touches. Strips span the whole width, so the
+    blocks of a row of tiles share theirs: decoded strips (``strip_rows`` rows each; a one-strip file
+    is one strip) are kept, the most recently used first, up to STRIP_CACHE_BYTES, so that every
+    strip is decoded about once however the image is walked through. Reopened after unpickling."""
 
     def __init__(
-        self, path: Path, series: int, level: int, axes: str, shape: tuple[int, ...], dtype: np.dtype, byteorder: str, offset: int | None
+        self, path: Path, series: int, level: int, axes: str, shape: tuple[int, ...], dtype: np.dtype, byteorder: str,
+        offset: int | None, strip_rows: int | None = None,
     ) -> None:
         self.path, self.series, self.level, self.axes, self.full_shape, self.offset = path, series, level, axes, shape, offset
+        self.strip_rows = strip_rows
         self.stored_dtype = np.dtype(dtype).newbyteorder(byteorder)  # as in the file, for the memory map
         self.dtype = np.dtype(dtype).newbyteorder("=")
         spatial = {axis: n for axis, n in zip(axes, shape)}
@@ -37,9 +46,10 @@ class TiffPixels(StoredPixels):
         self._lock = threading.Lock()
         self._zarr: Any = None
         self._file: tifffile.TiffFile | None = None
+        self._strips: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_lock": None, "_zarr": None, "_file": None}
+        return {**self.__dict__, "_lock": None, "_zarr": None, "_file": None, "_strips": OrderedDict()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -49,6 +59,9 @@ class TiffPixels(StoredPixels):
         return tuple(rows if a == "Y" else cols if a == "X" else slice(None) if a == "S" else 0 for a in self.axes)
 
     def read(self, rows: slice, cols: slice) -> np.ndarray:
+        if self.offset is None and self.strip_rows and rows.step in (None, 1):
+            start, stop, _ = rows.indices(self.shape[0])
+            return np.array(self._from_strips(start, max(start, stop))[:, cols])  # a copy: the strips are kept
         key = self._key(rows, cols)
         if self.offset is not None:
             # Mapped for this block only: a long-lived map keeps every page it touched resident.
@@ -56,10 +69,32 @@ class TiffPixels(StoredPixels):
         else:
             with self._lock:
                 block = np.asarray(self._array()[key])
+        return self._laid_out(block)
+
+    def _laid_out(self, block: np.ndarray) -> np.ndarray:
         block = block.astype(self.dtype, copy=False)
         if "S" in self.axes and self.axes.index("S") < self.axes.index("Y"):  # planar: samples first
             block = np.moveaxis(block, 0, -1)
         return block
+
+    def _from_strips(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop``, all columns, from the decoded strips (decoding those not kept)."""
+        size, height = int(self.strip_rows or 1), self.shape[0]
+        first, last = start // size, max(start, stop - 1) // size
+        with self._lock:
+            strips = []
+            for index in range(first, last + 1):
+                strip = self._strips.pop(index, None)
+                if strip is None:
+                    rows = slice(index * size, min((index + 1) * size, height))
+                    strip = self._laid_out(np.asarray(self._array()[self._key(rows, slice(None))]))
+                self._strips[index] = strip  # now the most recently used
+                strips.append(strip)
+            kept = sum(strip.nbytes for strip in self._strips.values())
+            while kept > STRIP_CACHE_BYTES and len(self._strips) > last - first + 1:
+                kept -= self._strips.popitem(last=False)[1].nbytes
+        block = strips[0] if len(strips) == 1 else np.concatenate(strips)
+        return block[start - first * size : stop - first * size]
 
     def _array(self) -> Any:
         if self._zarr is None:
@@ -189,9 +224,12 @@ def open_tiff(path: Path) -> list[ImageSource]:
                 info["provenance"] = provenance
             levels = []
             for number, level in enumerate(series.levels):
-                mappable = level.keyframe.is_memmappable and level.dataoffset is not None and len(level.pages) == 1
+                keyframe = level.keyframe
+                mappable = keyframe.is_memmappable and level.dataoffset is not None and len(level.pages) == 1
+                strips = None if keyframe.is_tiled or len(level.pages) != 1 else int(min(keyframe.rowsperstrip or keyframe.imagelength, keyframe.imagelength))
                 stored = TiffPixels(
-                    path, index, number, level.axes, tuple(level.shape), level.dtype, tif.byteorder, level.dataoffset if mappable else None
+                    path, index, number, level.axes, tuple(level.shape), level.dtype, tif.byteorder,
+                    level.dataoffset if mappable else None, strips,
                 )
                 levels.append(ImageSource(path, stored, values, Geometry(orientation if orientation in range(1, 9) else 1), info))
     except InputError:

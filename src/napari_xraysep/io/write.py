@@ -61,7 +61,7 @@ def result_tiffs(
 ) -> Iterator[dict[str, TiffWindow]]:
     """Six float32 TIFFs to write tile by tile (:class:`TiffWindow`), under temporary names in
     ``out``; renamed into place only if the block finishes, removed otherwise (nothing half-written
-    is left)."""
+    is left). ``out`` is a :func:`result_set`'s folder where they are to replace earlier results."""
     temporaries: dict[str, Path] = {}
     arrays: dict[str, TiffWindow] = {}
     try:
@@ -140,8 +140,9 @@ def montage(panels: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndar
 
 
 def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | None = None) -> list[Path]:
-    """The six images as float32 TIFFs with provenance, ``model.pt`` and ``run.json``; the model first,
-    because it is the costliest thing to lose."""
+    """The six images as float32 TIFFs with provenance, ``model.pt`` and ``run.json`` in the folder
+    ``out``; the model first, because it is the costliest thing to lose. Each file is written whole
+    or not at all; to replace an earlier result set as one, write into a :func:`result_set`'s folder."""
     provenance = result.provenance()
     written = [save_model(result.model, out / "model.pt")]
     for name in RESULT_LAYERS:

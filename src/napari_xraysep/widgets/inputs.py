@@ -11,11 +11,14 @@ from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from .._layers import (
     METADATA_KEY,
+    grid_transform,
     is_region_layer,
     is_rgb_layer,
     is_xray_layer,
     layer_array,
+    layer_on_grid,
     layer_source,
+    placed_alike,
     region_mask_from_layer,
     same_layer,
 )
@@ -135,24 +138,27 @@ class InputsPanel(QGroupBox):
         return xray, photo, back
 
     def region_mask(self, shape: tuple[int, int], required: bool) -> np.ndarray | None:
-        """The region as an (H, W) mask; None if none is chosen and the method can do without one."""
+        """The region as an (H, W) mask over the X-ray as shown; None if none is chosen and the
+        method can do without one."""
         if self.region.value is None:
             if not required:
                 return None
             raise InputError("Choose or draw the region where the hidden design shows most (Draw region): the auto-encoder needs it.")
-        return region_mask_from_layer(self.region.value, shape)
+        return region_mask_from_layer(self.region.value, shape, self.xray.value)
 
     def arrays(self, training: bool, region_required: bool) -> dict[str, Any]:
-        """The chosen layers in memory, checked with the core's messages, as :func:`iter_separate`'s arguments."""
+        """The chosen layers in memory, checked with the core's messages, as :func:`iter_separate`'s
+        arguments: every layer as the viewer shows it over the X-ray (:func:`layer_on_grid` — a
+        photograph moved, scaled or turned into place by its layer transform is resampled so)."""
         xray, photo, back = self.chosen()
-        x_mixed, rgb_surface = check_pair(layer_array(xray), layer_array(photo))
-        rgb_back, mirror = (None, False) if back is None else (layer_array(back), bool(self.mirror_back.value))
+        x_mixed, rgb_surface = check_pair(layer_array(xray), layer_on_grid(photo, xray))
+        rgb_back, mirror = (None, False) if back is None else (layer_on_grid(back, xray), bool(self.mirror_back.value))
         if rgb_back is not None:
             check_back(rgb_back, x_mixed, mirror)
         region = self.region_mask(x_mixed.shape, region_required) if training and back is None else None
         return {
             "x_mixed": x_mixed, "rgb_surface": rgb_surface, "region_mask": region, "rgb_back": rgb_back, "mirror_back": mirror,
-            "side_channels": [layer_array(side) for side in self.side_channels.value],
+            "side_channels": [layer_on_grid(side, xray) for side in self.side_channels.value],
         }
 
     def painting_sources(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any], tuple[int, int]]:
@@ -160,6 +166,12 @@ class InputsPanel(QGroupBox):
         (:func:`iter_separate_painting`'s arguments), the area's X-ray and photograph in memory
         (checked as in :meth:`arrays`), and the area's top-left pixel."""
         xray, photo, back = self.chosen()
+        for layer in (photo, back, *self.side_channels.value):
+            if layer is not None and not placed_alike(grid_transform(layer, xray)):
+                raise InputError(
+                    f"The layer '{layer.name}' is placed over the X-ray by its own transform (scale, translate or rotate); "
+                    "a whole painting is read as stored: align it to the X-ray's pixels (Plugins ▸ Align photograph)."
+                )
         sources = Sources(
             layer_source(xray), layer_source(photo), None if back is None else layer_source(back),
             back is not None and bool(self.mirror_back.value), [layer_source(side) for side in self.side_channels.value],

@@ -1,0 +1,162 @@
+"""The X-ray's units at apply time: is a new X-ray in the units the model was trained in?
+
+A model maps its X-ray into unit range with the normalisation of the X-ray it was trained on. The
+same painting stored as 8-bit instead of 16-bit, as floats 0–1, or taken at half the exposure maps
+elsewhere, and the model's surface prediction x̂1 (made from the photograph alone) then no longer
+matches: x2 = x − x̂1 comes out as about −x1, silently. So the X-ray is checked against what the
+model predicts from the photograph:
+
+* ``slope``: the gain of x on x̂1 in a high-pass band (least squares; the hidden design's and the
+  weave's high frequencies are not correlated with x̂1, so they add noise, not bias),
+* ``floor``: the FLOOR_PERCENTILE of x − slope·x̂1 (the hidden X-ray's faintest pixels),
+
+measured once on the training data (kept in the model as its *reference*) and again on the new X-ray.
+Their ratio is the new X-ray's gain g and offset h against the training units; when they differ
+clearly from 1 and 0 the normalisation is corrected, ``(x − o − h·s) / (g·s)``, and the user told
+(a negative gain — an inverted X-ray — is refused). When the photograph explains too little of the
+X-ray for the gain to be measured, nothing is changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from .data import Normalisation
+from .errors import InputError
+
+# The high-pass band: the image minus its Gaussian blur of this σ (pixels).
+HIGHPASS_SIGMA = 4.0
+# The floor of x − slope·x̂1: the hidden X-ray's faintest pixels hold no hidden paint.
+FLOOR_PERCENTILE = 5.0
+# Below this correlation of the high-passed x and x̂1 the photograph explains too little of the
+# X-ray to measure its units (and, when separating, to trust the separation).
+MIN_CORRELATION = 0.2
+# A gain within 1 ± this and an offset within ± this (in unit range: the X-ray's robust range) are
+# the training units; beyond, the X-ray is recalibrated. Models without a reference (saved before
+# it was kept) are compared with gain 1, offset 0 and a wider tolerance.
+TOLERANCE = 0.2
+TOLERANCE_WITHOUT_REFERENCE = 0.5
+# At most this many pixels are used for the fit.
+MAX_PIXELS = 1_000_000
+
+
+@dataclass(frozen=True)
+class UnitFit:
+    """How an X-ray relates to the model's photograph-made prediction, in the model's unit range."""
+
+    slope: float
+    floor: float
+    correlation: float
+
+    @classmethod
+    def measure(cls, blocks: Iterable[tuple[np.ndarray, np.ndarray]]) -> UnitFit | None:
+        """The fit over (x, x̂1) pairs of (h, w) unit-range blocks (NaN where missing); None if they
+        hold too few pixels."""
+        high_x, high_p, x_all, p_all = [], [], [], []
+        for x, predicted in blocks:
+            x, predicted = np.asarray(x, np.float64), np.asarray(predicted, np.float64)
+            valid = np.isfinite(x) & np.isfinite(predicted)
+            if valid.sum() < 16:
+                continue
+            high_x.append(_highpass(x, valid)[valid])
+            high_p.append(_highpass(predicted, valid)[valid])
+            x_all.append(x[valid])
+            p_all.append(predicted[valid])
+        if not x_all:
+            return None
+        hx, hp, x, p = (np.concatenate(parts) for parts in (high_x, high_p, x_all, p_all))
+        if len(x) > MAX_PIXELS:
+            pick = np.random.default_rng(0).choice(len(x), MAX_PIXELS, replace=False)
+            hx, hp, x, p = hx[pick], hp[pick], x[pick], p[pick]
+        power = float(hp @ hp)
+        if power <= 0 or float(hx @ hx) <= 0:
+            return cls(slope=0.0, floor=float(np.percentile(x, FLOOR_PERCENTILE)), correlation=0.0)
+        slope = float(hx @ hp) / power
+        correlation = float(hx @ hp) / float(np.sqrt(power * float(hx @ hx)))
+        return cls(slope=slope, floor=float(np.percentile(x - slope * p, FLOOR_PERCENTILE)), correlation=correlation)
+
+    def to_dict(self) -> dict[str, float]:
+        # Plain floats: a model file holds no numpy objects (it is read with weights_only).
+        return {"slope": float(self.slope), "floor": float(self.floor), "correlation": float(self.correlation)}
+
+
+def _highpass(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``image`` minus its normalised-convolution Gaussian blur (missing pixels take no part)."""
+    weight = ndimage.gaussian_filter(valid.astype(np.float64), HIGHPASS_SIGMA, mode="nearest")
+    blurred = ndimage.gaussian_filter(np.where(valid, image, 0.0), HIGHPASS_SIGMA, mode="nearest")
+    return image - np.divide(blurred, weight, out=np.zeros_like(blurred), where=weight > 1e-6)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The new X-ray against the training units: ``gain`` and ``offset`` (unit range) and whether the
+    normalisation was corrected for them."""
+
+    gain: float
+    offset: float
+    correlation: float
+    recalibrated: bool
+    reference: bool  # whether the model kept its training fit (else gain 1, offset 0 were assumed)
+
+    def describe(self) -> str:
+        return (
+            f"The X-ray is not in the units the model was trained in: against the model's prediction from the "
+            f"photograph it has gain {self.gain:.3g} and offset {self.offset:+.3g} (of the training X-ray's range) — "
+            "another bit depth, scaling or exposure. It was recalibrated to the training units before applying; "
+            "results are in this X-ray's own units."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gain": self.gain, "offset": self.offset, "correlation": self.correlation,
+            "recalibrated": self.recalibrated, "model_reference": self.reference,
+        }
+
+
+def unexplained(fit: UnitFit | None) -> str | None:
+    """The warning for a photograph that explains (almost) none of the X-ray's fine detail — another
+    painting's, not registered, or mirrored — or None."""
+    if fit is None or abs(fit.correlation) >= MIN_CORRELATION:
+        return None
+    return (
+        f"The photograph explains almost none of the X-ray's detail (the surface X-ray made from it correlates "
+        f"{fit.correlation:.2f} with the X-ray's fine detail), so x2 is nearly the mixed X-ray: check that it is "
+        "this painting's photograph, registered to the X-ray and the right way round (mirrored, as a radiograph "
+        "seen from the back, it is not — xraysep align tries the mirror image)."
+    )
+
+
+def calibrate(reference: UnitFit | None, fit: UnitFit | None) -> Calibration | None:
+    """The new X-ray's gain and offset against the training units from its ``fit`` and the model's
+    ``reference`` (None: a model saved before references were kept — gain 1, offset 0 assumed).
+    None when the photograph explains too little of the X-ray (or the training photograph of the
+    training X-ray) to tell (MIN_CORRELATION). Raises
+    :class:`InputError` for an X-ray that is inverted against the prediction."""
+    if fit is None or abs(fit.correlation) < MIN_CORRELATION:
+        return None
+    if reference is not None and abs(reference.correlation) < MIN_CORRELATION:
+        return None  # the model's own photograph explained too little of its X-ray: no gain to compare with
+    slope, floor = (reference.slope, reference.floor) if reference is not None and reference.slope > 0 else (1.0, 0.0)
+    gain = fit.slope / slope
+    offset = fit.floor - gain * floor
+    if gain <= 0:
+        raise InputError(
+            "The X-ray is inverted against what the model predicts from the photograph (dense paint dark instead of "
+            "bright, or another image); give the X-ray as the model was trained on it (dense = bright)."
+        )
+    tolerance = TOLERANCE if reference is not None else TOLERANCE_WITHOUT_REFERENCE
+    off = abs(gain - 1) > tolerance or abs(offset) > tolerance
+    return Calibration(gain, offset, fit.correlation, off, reference is not None)
+
+
+def recalibrated(normalisation: Normalisation, calibration: Calibration) -> Normalisation:
+    """``normalisation`` corrected so that the new X-ray maps into the training units:
+    unit = ((x − o)/s − h)/g = (x − (o + h·s)) / (g·s)."""
+    return Normalisation(
+        offset=normalisation.offset + calibration.offset * normalisation.scale, scale=calibration.gain * normalisation.scale
+    )

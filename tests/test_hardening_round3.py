@@ -1,0 +1,514 @@
+"""The third hostile round (issue 22): nothing lost, nothing silently wrong. Each test fails on
+napari-xraysep 0.2's behaviour."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_xraysep.cli import main
+from napari_xraysep.core import RESULT_LAYERS
+from napari_xraysep.core.errors import OutputError
+
+H, W = 48, 64
+TINY_CLI = [
+    "--steps", "1", "--device", "cpu", "--quiet", "--set", "clusters=4", "--no-warm-start",
+]
+
+
+def _xray() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:H, :W]
+    return (20000 + 8000 * np.sin(xx / 5.0) * np.cos(yy / 7.0) + 500 * rng.standard_normal((H, W))).astype(np.uint16)
+
+
+def _rgb() -> np.ndarray:
+    yy, xx = np.mgrid[:H, :W]
+    return np.stack([(xx * 4) % 256, (yy * 5) % 256, ((xx + yy) * 3) % 256], axis=-1).astype(np.uint8)
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "Traceback" not in "\n".join(err), err
+    assert err[-1].startswith("xraysep: error: "), err
+    return err[-1]
+
+
+def _inputs(folder: Path) -> list[str]:
+    x, rgb = folder / "x.tif", folder / "rgb.tif"
+    tifffile.imwrite(x, _xray())
+    tifffile.imwrite(rgb, _rgb(), photometric="rgb")
+    return ["separate", str(x), str(rgb), *TINY_CLI]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) and its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------- 1. results replace results as a set
+
+
+def test_a_result_set_replaces_the_old_one_whole_or_not_at_all(tmp_path):
+    from napari_xraysep.io import result_set
+
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "model.pt").write_text("old model")
+    (out / "x2.tif").write_text("old x2")
+    (out / "notes.txt").write_text("the user's")
+    before = _snapshot(tmp_path)
+    with pytest.raises(RuntimeError), result_set(out) as staging:
+        (staging / "model.pt").write_text("new model")
+        raise RuntimeError("midway")
+    assert _snapshot(tmp_path) == before  # no debris beside it either
+
+    with result_set(out) as staging:
+        (staging / "model.pt").write_text("new model")
+        (staging / "run.json").write_text("{}")
+    assert _snapshot(tmp_path) == {
+        "res/model.pt": b"new model", "res/run.json": b"{}", "res/x2.tif": b"old x2", "res/notes.txt": b"the user's",
+    } | {k: v for k, v in before.items() if not k.startswith("res/")}
+
+
+def test_a_failed_swap_is_undone(tmp_path, monkeypatch):
+    from napari_xraysep.io import result_set
+
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "model.pt").write_text("old model")
+    (out / "notes.txt").write_text("the user's")
+    before = _snapshot(tmp_path)
+    real_rename = os.rename
+
+    def rename(source, target):
+        if Path(target) == out and ".xraysep-new-" in str(source):  # the new set's last step
+            raise OSError(errno.EIO, "Input/output error")
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OutputError, match="earlier contents are kept"), result_set(out) as staging:
+        (staging / "model.pt").write_text("new model")
+    assert _snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def _earlier_run(tmp_path: Path) -> tuple[list[str], Path, dict[str, bytes]]:
+    args = _inputs(tmp_path)
+    out = tmp_path / "res"
+    assert main([*args, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["model.pt", "run.json"])
+    return args, out, _snapshot(tmp_path)
+
+
+def test_a_full_disk_during_overwrite_leaves_the_earlier_results(tmp_path, monkeypatch, capsys):
+    args, out, before = _earlier_run(tmp_path)
+    real_imwrite, calls = tifffile.imwrite, []
+
+    def filling(*a, **k):  # the disk fills at the third TIFF, after the new model.pt was written
+        calls.append(a[0])
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_imwrite(*a, **k)
+
+    monkeypatch.setattr(tifffile, "imwrite", filling)
+    assert main([*args, "--set", "seed=5", "--out", str(out), "--overwrite"]) == 2
+    assert "No space left on device" in _one_error_line(capsys)
+    assert _snapshot(tmp_path) == before  # the old model, TIFFs and run.json, and no debris anywhere
+    monkeypatch.setattr(tifffile, "imwrite", real_imwrite)
+    assert main([*args, "--out", str(out), "--overwrite"]) == 0
+
+
+def test_a_sigterm_while_writing_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):
+    args, out, before = _earlier_run(tmp_path)
+    real_imwrite = tifffile.imwrite
+
+    def killed(*a, **k):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real_imwrite(*a, **k)
+
+    monkeypatch.setattr(tifffile, "imwrite", killed)
+    assert main([*args, "--out", str(out), "--overwrite"]) == 128 + signal.SIGTERM
+    assert "terminated" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == before
+    # A fresh run killed while writing leaves no hidden file that would make a rerun "not empty".
+    fresh = tmp_path / "fresh"
+    assert main([*args, "--out", str(fresh)]) == 128 + signal.SIGTERM
+    assert not fresh.exists() or [p.name for p in fresh.iterdir()] == ["model.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["res", "x.tif", "rgb.tif", *(["fresh"] if fresh.exists() else [])])
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+
+
+def test_apply_over_earlier_results_replaces_them_as_a_set_and_keeps_the_applied_model(tmp_path, monkeypatch, capsys):
+    args, out, before = _earlier_run(tmp_path)
+    model = out / "model.pt"
+    x, rgb = args[1], args[2]
+    real_write_text = Path.write_text
+
+    def filling(self, *a, **k):  # the disk fills at the last file, run.json, after the six TIFFs
+        if "run.json" in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_text(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", filling)
+    assert main(["apply", str(model), x, rgb, "--out", str(out), "--overwrite", "--quiet", "--device", "cpu"]) == 2
+    assert "No space left" in _one_error_line(capsys)
+    assert _snapshot(tmp_path) == before  # not the new TIFFs beside the old run.json
+    monkeypatch.setattr(Path, "write_text", real_write_text)
+    assert main(["apply", str(model), x, rgb, "--out", str(out), "--overwrite", "--quiet", "--device", "cpu"]) == 0
+    assert (out / "model.pt").read_bytes() == before["res/model.pt"]  # the model applied is kept
+    assert "applied_model" in json.loads((out / "run.json").read_text())
+
+
+def test_a_training_that_fails_during_overwrite_keeps_the_earlier_results_and_says_where_the_model_is(tmp_path, monkeypatch, capsys):
+    from napari_xraysep.core import engine
+    from napari_xraysep.core.files import STAGING_TAG
+
+    args, out, before = _earlier_run(tmp_path)
+    real_fit = engine.fit_colour_map
+
+    def fit(*a, **k):  # the second solve runs out of memory, as on a GPU
+        for solve, progress in enumerate(real_fit(*a, **k), 1):
+            if solve == 2:
+                raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            yield progress
+
+    monkeypatch.setattr(engine, "fit_colour_map", fit)
+    steps = args.index("--steps")
+    rerun = [*args[:steps], "--steps", "3", *args[steps + 2 :]]
+    assert main([*rerun, "--out", str(out), "--overwrite"]) == 2
+    line = _one_error_line(capsys)
+    assert "out of memory" in line and "earlier results in --out are unchanged" in line and STAGING_TAG not in line
+    assert _snapshot(tmp_path) == before
+    fresh = tmp_path / "fresh"  # a first run keeps the last good model in --out, and says so
+    assert main([*rerun, "--out", str(fresh)]) == 2
+    assert f"It is saved in {fresh / 'model.pt'}." in _one_error_line(capsys) and (fresh / "model.pt").is_file()
+
+
+# ---------------------------------------------------------------- 4. --set NAME=VALUE is honoured
+
+
+def test_every_set_value_is_used_and_recorded(tmp_path, capsys):
+    x, rgb = _inputs(tmp_path)[1:3]
+    out = tmp_path / "res"
+    settings = {"steps": 2, "seed": 7, "warm_start": False, "mode": "paper", "exclusion_weight": 5.0, "clusters": 4}
+    typed = [item for name, value in settings.items() for item in ("--set", f"{name}={str(value).lower()}")]
+    assert main(["separate", x, rgb, "--device", "cpu", "--quiet", *typed, "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["steps_trained"] == 2
+    assert {name: run["settings"][name] for name in settings} == settings
+    # A named option given as well wins over --set; one not given leaves --set alone.
+    assert main(["separate", x, rgb, "--device", "cpu", "--quiet", *typed, "--steps", "1", "--out", str(tmp_path / "b")]) == 0
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert run["steps_trained"] == 1 and run["settings"]["seed"] == 7
+    assert main(["separate", x, rgb, "--set", "stepz=3", "--out", str(tmp_path / "c")]) == 2
+    assert "Unknown setting(s): stepz" in _one_error_line(capsys)
+
+
+# ---------------------------------------------------------------- 8. a region of NaN or infinity
+
+
+@pytest.mark.parametrize("box", ["nan,0,40,60", "0,0,inf,60", "-inf,0,40,60"])
+def test_a_region_that_is_not_finite_is_one_line(tmp_path, capsys, box):
+    x, rgb = _inputs(tmp_path)[1:3]
+    assert main(["separate", x, rgb, f"--region={box}", "--out", str(tmp_path / "o"), *TINY_CLI]) == 2
+    assert "finite numbers" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------- 10. PNG X-rays read as what they hold
+
+
+def test_a_16_bit_gray_png_with_alpha_is_read_as_16_bit_gray(tmp_path):
+    import imagecodecs
+
+    from napari_xraysep.io import open_image
+
+    gray = (_xray().astype(np.uint32) * 2).clip(0, 65535).astype(np.uint16)
+    alpha = np.full_like(gray, 65535)
+    alpha[:5] = 0  # transparency is dropped, not taken for missing data (documented)
+    path = tmp_path / "xray.png"
+    path.write_bytes(imagecodecs.png_encode(np.stack([gray, alpha], axis=-1)))
+    source = open_image(path)
+    assert source.shape == (H, W) and source.info["alpha"] == "dropped (grayscale image)"
+    read = np.asarray(source)
+    assert read.dtype == np.uint16 and np.array_equal(read, gray)
+
+
+def test_a_gray_palette_png_is_read_as_grayscale_and_a_colour_palette_as_rgb(tmp_path, capsys):
+    from PIL import Image
+
+    from napari_xraysep.io import open_image
+
+    values = (np.arange(H * W).reshape(H, W) % 200).astype(np.uint8)
+    Image.fromarray(values, "L").convert("P").save(tmp_path / "gray.png")
+    source = open_image(tmp_path / "gray.png")
+    assert source.shape == (H, W) and np.array_equal(np.asarray(source), values)
+    assert "gray palette" in source.info["mode"]
+    colour = Image.fromarray(_rgb(), "RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    colour.save(tmp_path / "colour.png")
+    assert open_image(tmp_path / "colour.png").shape == (H, W, 3)
+    # The gray-palette X-ray goes through a whole separation.
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, _rgb(), photometric="rgb")
+    assert main(["separate", str(tmp_path / "gray.png"), str(rgb), "--out", str(tmp_path / "o"), *TINY_CLI]) == 0
+
+
+# ---------------------------------------------------------------- 7. what a warp leaves uncovered is missing
+
+
+def test_a_photograph_covering_part_of_the_xray_aligns_to_missing_data_not_black(tmp_path, capsys):
+    from napari_xraysep.synthetic import make_mixture
+
+    painting = make_mixture("concealed_portrait", (96, 128), seed=2)
+    xray, photo = tmp_path / "x.tif", tmp_path / "photo.tif"
+    tifffile.imwrite(xray, painting.x_mixed)
+    left = (painting.rgb_surface[:, :80] * 255).astype(np.uint8)  # the photograph shows only the left part
+    tifffile.imwrite(photo, left, photometric="rgb")
+    points = tmp_path / "pairs.csv"
+    pairs = [[10, 10], [80, 15], [40, 70], [90, 75]]
+    points.write_text("\n".join(f"{y},{x},{y},{x}" for y, x in pairs))
+    aligned_path = tmp_path / "aligned.tif"
+    assert main(["align", str(xray), str(photo), "--out", str(aligned_path), "--points", str(points), "--transform", "affine"]) == 0
+    assert "covers only 62% of the X-ray" in capsys.readouterr().err  # 80 of 128 columns
+    aligned = tifffile.imread(aligned_path)
+    assert aligned.dtype == np.float32
+    assert np.isnan(aligned[:, 80:]).all() and not np.isnan(aligned[:, :80]).any()
+    np.testing.assert_allclose(aligned[:, :80], left, atol=0.01)
+    # The separation leaves the uncovered part out: NaN in the results there, not a separation of black.
+    out = tmp_path / "res"
+    assert main(["separate", str(xray), str(aligned_path), "--out", str(out), *TINY_CLI]) == 0
+    x2 = tifffile.imread(out / "x2.tif")
+    assert np.isnan(x2[:, 80:]).all() and np.isfinite(x2[:, :80]).all()
+
+
+# ---------------------------------------------------------------- 2. a model applied to an X-ray in other units
+
+
+@pytest.fixture(scope="module")
+def trained_16_bit(tmp_path_factory):
+    """A model trained by the CLI on a 16-bit X-ray of a concealed portrait, and what it makes of it."""
+    from napari_xraysep.synthetic import make_mixture
+
+    folder = tmp_path_factory.mktemp("units")
+    painting = make_mixture("concealed_portrait", (96, 128), seed=4)
+    x16 = (painting.x_mixed / painting.x_mixed.max() * 60000).astype(np.uint16)
+    tifffile.imwrite(folder / "x16.tif", x16)
+    tifffile.imwrite(folder / "rgb.tif", (painting.rgb_surface * 255).astype(np.uint8), photometric="rgb")
+    assert main(["separate", str(folder / "x16.tif"), str(folder / "rgb.tif"), "--out", str(folder / "trained"), "--steps", "4",
+                 "--set", "clusters=8", "--device", "cpu", "--quiet"]) == 0
+    assert main(["apply", str(folder / "trained" / "model.pt"), str(folder / "x16.tif"), str(folder / "rgb.tif"),
+                 "--out", str(folder / "same"), "--device", "cpu", "--quiet"]) == 0
+    run = json.loads((folder / "same" / "run.json").read_text())
+    assert run["x_calibration"]["recalibrated"] is False and run["x_calibration"]["gain"] == pytest.approx(1, abs=0.02)
+    return folder, x16, tifffile.imread(folder / "same" / "x2.tif")
+
+
+@pytest.mark.parametrize(
+    ("units", "convert", "factor"),
+    [
+        ("8-bit", lambda x: (x // 257).astype(np.uint8), 257.0),
+        ("float 0..1", lambda x: (x / 65535.0).astype(np.float32), 65535.0),
+        ("half exposure", lambda x: (x // 2).astype(np.uint16), 2.0),
+    ],
+)
+@pytest.mark.parametrize("command", ["apply", "separate"])
+def test_a_model_applied_to_the_xray_in_other_units_is_recalibrated_and_says_so(trained_16_bit, tmp_path, capsys, units, convert, factor, command):
+    folder, x16, x2_same = trained_16_bit
+    other = tmp_path / "other.tif"
+    tifffile.imwrite(other, convert(x16))
+    model, rgb, out = folder / "trained" / "model.pt", folder / "rgb.tif", tmp_path / "res"
+    args = (
+        ["apply", str(model), str(other), str(rgb)] if command == "apply"
+        else ["separate", str(other), str(rgb), "--model", str(model), "--steps", "0"]
+    )
+    capsys.readouterr()
+    assert main([*args, "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+    assert "not in the units the model was trained in" in capsys.readouterr().err
+    run = json.loads((out / "run.json").read_text())
+    assert run["x_calibration"]["recalibrated"] is True
+    assert run["x_calibration"]["gain"] == pytest.approx(1 / factor, rel=0.05)
+    # The hidden X-ray is the one the 16-bit X-ray gives, in this file's units (not ≈ −x1).
+    x2 = tifffile.imread(out / "x2.tif").astype(np.float64) * factor
+    assert np.sqrt(np.mean((x2 - x2_same) ** 2)) < 0.05 * np.ptp(x2_same)
+
+
+def test_a_model_applied_to_an_inverted_xray_is_refused(trained_16_bit, tmp_path, capsys):
+    folder, x16, _ = trained_16_bit
+    tifffile.imwrite(tmp_path / "inverted.tif", (65535 - x16).astype(np.uint16))
+    args = ["apply", str(folder / "trained" / "model.pt"), str(tmp_path / "inverted.tif"), str(folder / "rgb.tif")]
+    assert main([*args, "--out", str(tmp_path / "res"), "--device", "cpu", "--quiet"]) == 2
+    assert "inverted against what the model predicts" in _one_error_line(capsys)
+
+
+# ---------------------------------------------------------------- 3. a mirrored photograph
+
+
+@pytest.fixture(scope="module")
+def portrait_files(tmp_path_factory):
+    from napari_xraysep.synthetic import make_mixture
+
+    folder = tmp_path_factory.mktemp("mirror")
+    painting = make_mixture("concealed_portrait", (128, 160), seed=3)
+    tifffile.imwrite(folder / "x.tif", painting.x_mixed)
+    rgb = (painting.rgb_surface * 255).astype(np.uint8)
+    tifffile.imwrite(folder / "mirrored.tif", rgb[:, ::-1], photometric="rgb")
+    tifffile.imwrite(folder / "turned.tif", np.rot90(rgb), photometric="rgb")
+    tifffile.imwrite(folder / "rgb.tif", rgb, photometric="rgb")
+    return folder, rgb
+
+
+@pytest.mark.parametrize(("photo", "mirrored"), [("mirrored.tif", True), ("turned.tif", False)])
+def test_align_finds_a_mirrored_or_turned_photograph(portrait_files, tmp_path, capsys, photo, mirrored):
+    from napari_xraysep.io import read_provenance
+
+    folder, rgb = portrait_files
+    out = tmp_path / "aligned.tif"
+    assert main(["align", str(folder / "x.tif"), str(folder / photo), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert ("mirrored left–right" in err) == mirrored and "uncertain" not in err
+    record = read_provenance(out)["alignment"]
+    assert record["mirrored"] == mirrored and record["regions_agreeing"] >= 0.5
+    aligned = tifffile.imread(out)
+    inner = (slice(4, -4), slice(4, -4))
+    assert np.nanmean(np.abs(aligned[inner].astype(np.float64) - rgb[inner])) < 3  # of 255
+
+
+def test_separate_says_when_the_photograph_does_not_explain_the_xray(portrait_files, tmp_path, capsys):
+    folder, _ = portrait_files
+    args = ["--steps", "4", "--set", "clusters=8", "--device", "cpu", "--quiet"]
+    assert main(["separate", str(folder / "x.tif"), str(folder / "rgb.tif"), "--out", str(tmp_path / "a"), *args]) == 0
+    assert "explains almost none" not in capsys.readouterr().err
+    assert main(["separate", str(folder / "x.tif"), str(folder / "mirrored.tif"), "--out", str(tmp_path / "b"), *args]) == 0
+    err = capsys.readouterr().err
+    assert "The photograph explains almost none of the X-ray's detail" in err and "mirror" in err
+
+
+# ---------------------------------------------------------------- 9. streaming from strips decodes each strip once
+
+
+@pytest.mark.parametrize(("rows_per_strip", "most_decodes"), [(600, 1), (16, 38), (1, 600)])
+def test_reading_tile_by_tile_from_strips_decodes_each_strip_about_once(tmp_path, monkeypatch, rows_per_strip, most_decodes):
+    from tifffile import TIFF
+
+    from napari_xraysep.io import open_image
+
+    image = (np.random.default_rng(0).random((600, 800)) * 60000).astype(np.uint16)
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, image, compression="lzw", rowsperstrip=rows_per_strip)  # 600: one strip
+    decode, calls = TIFF.DECOMPRESSORS[5], []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return decode(*args, **kwargs)
+
+    monkeypatch.setitem(TIFF.DECOMPRESSORS._codecs, 5, counted)
+    source = open_image(path)
+    halo = 8
+    for top in range(0, 600, 100):  # tiles with a halo, row by row, as apply reads them
+        for left in range(0, 800, 100):
+            rows, cols = slice(max(0, top - halo), top + 100 + halo), slice(max(0, left - halo), left + 100 + halo)
+            np.testing.assert_array_equal(source[rows, cols], image[rows, cols])
+    assert 0 < len(calls) <= most_decodes  # 0.2 decoded the strips under every tile: 48 and 432 times
+
+
+# ---------------------------------------------------------------- 6. napari layer transforms
+
+
+def test_the_dock_reads_every_layer_as_the_viewer_shows_it_over_the_xray(make_napari_viewer):
+    from conftest import dock
+
+    viewer = make_napari_viewer()
+    x, rgb = _xray(), _rgb()
+    viewer.add_image(x, name="xray", scale=(2, 2), translate=(10, 10))
+    # The photograph stored 6 px lower and 4 px further right, moved back into place by its translate.
+    stored = np.zeros((H + 6, W + 4, 3), np.uint8)
+    stored[6:, 4:] = rgb
+    viewer.add_image(stored, name="photo", rgb=True, scale=(2, 2), translate=(10 - 12, 10 - 8))
+    # A side map stored turned a quarter, turned back by its affine.
+    viewer.add_image(np.rot90(x).copy(), name="side", affine=[[0, 2, 10], [-2, 0, 10 + 2 * (W - 1)], [0, 0, 1]])
+    # The region drawn in a Shapes layer of another scale: the box rows 10–30, columns 10–40 of the X-ray.
+    viewer.add_shapes([np.array([[5.0, 5.0], [5.0, 20.0], [15.0, 20.0], [15.0, 5.0]])], shape_type="rectangle", name="region", scale=(4, 4), translate=(10, 10))
+    widget = dock(viewer)
+    widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["xray"], viewer.layers["photo"]
+    widget.inputs.region.value = viewer.layers["region"]
+    widget.inputs.side_channels.value = [viewer.layers["side"]]
+    arrays = widget.inputs.arrays(training=True, region_required=False)
+    np.testing.assert_allclose(arrays["rgb_surface"], rgb, atol=1e-3)
+    np.testing.assert_allclose(arrays["side_channels"][0], x, atol=1e-2)
+    region = arrays["region_mask"]
+    assert region[10:30, 10:40].mean() > 0.95 and region.sum() < 1.1 * 20 * 30  # 0.2: 84 px where 600 were drawn
+
+    # A photograph moved so that it covers only part of the X-ray: the rest is missing, not black.
+    viewer.layers["photo"].translate = (10 + 40, 10)
+    shifted = widget.inputs.arrays(training=False, region_required=False)["rgb_surface"]
+    assert np.isnan(shifted[: 20 - 6]).all() and np.isfinite(shifted[30:]).all()
+
+
+def test_labels_drawn_at_another_scale_are_read_over_the_xray(make_napari_viewer):
+    from napari_xraysep._layers import region_mask_from_layer
+
+    viewer = make_napari_viewer()
+    xray = viewer.add_image(_xray(), name="xray")
+    labels = np.zeros((H // 2, W // 2), np.uint8)
+    labels[5:10, 5:15] = 1
+    layer = viewer.add_labels(labels, scale=(2, 2))
+    mask = region_mask_from_layer(layer, (H, W), xray)  # 0.2: refused, "the labels are 24×32, the images 48×64"
+    expected = np.zeros((H, W), bool)
+    # Label pixel i covers the X-ray's [2i − 1, 2i + 1): the X-ray pixels whose centres lie there.
+    expected[9:19, 9:29] = True
+    assert np.array_equal(mask, expected)
+
+
+# ---------------------------------------------------------------- the pieces, by hand
+
+
+def test_the_unit_fit_and_recalibration_by_hand():
+    from napari_xraysep.core.calibration import Calibration, UnitFit, calibrate, recalibrated
+    from napari_xraysep.core.data import Normalisation
+
+    predicted = np.random.default_rng(1).random((64, 64))
+    fit = UnitFit.measure([(2 * predicted + 0.3, predicted)])  # the same painting at twice the gain, offset 0.3
+    assert fit.slope == pytest.approx(2) and fit.correlation == pytest.approx(1) and fit.floor == pytest.approx(0.3)
+    reference = UnitFit(slope=1.0, floor=0.0, correlation=0.9)
+    calibration = calibrate(reference, fit)
+    assert calibration.recalibrated and calibration.gain == pytest.approx(2) and calibration.offset == pytest.approx(0.3)
+    # unit 0.4 in the training units is 2·0.4 + 0.3 = 1.1 in the new file's, i.e. raw 1.1·100 + 10 = 120
+    normalisation = recalibrated(Normalisation(offset=10.0, scale=100.0), calibration)
+    assert normalisation.to_unit(np.array([120.0]))[0] == pytest.approx(0.4)
+    assert not calibrate(reference, UnitFit(1.05, 0.02, 0.9)).recalibrated  # within tolerance
+    assert calibrate(reference, UnitFit(2.0, 0.0, 0.05)) is None  # the photograph explains too little to tell
+    with pytest.raises(Exception, match="inverted"):
+        calibrate(reference, UnitFit(-1.0, 0.0, -0.9))
+    assert isinstance(calibration, Calibration) and set(calibration.to_dict()) >= {"gain", "offset", "recalibrated"}
+
+
+def test_a_mirrored_view_reads_blocks_of_the_mirror_image():
+    from napari_xraysep.core.registration import Alignment, Mirrored, apply_transform
+
+    image = np.arange(5 * 7 * 3).reshape(5, 7, 3)
+    view = Mirrored(image)
+    assert view.shape == image.shape
+    np.testing.assert_array_equal(view[1:4, 2:6], image[:, ::-1][1:4, 2:6])
+    matrix = Mirrored.matrix(7)
+    assert np.allclose(apply_transform(matrix, np.array([[2.0, 0.0], [3.0, 6.0]])), [[2, 6], [3, 0]])
+    assert Alignment(matrix, "affine").mirrored and not Alignment(np.eye(3), "affine").mirrored
+
+
+def test_a_whole_painting_placed_by_a_transform_is_refused_in_one_line(make_napari_viewer):
+    from conftest import dock
+
+    from napari_xraysep.core.errors import InputError
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_xray(), name="xray")
+    viewer.add_image(_rgb(), name="photo", rgb=True, translate=(3, 0))
+    widget = dock(viewer)
+    with pytest.raises(InputError, match="'photo' is placed over the X-ray by its own transform"):
+        widget.inputs.painting_sources(training=False, region_required=False)
