@@ -82,8 +82,42 @@ def enclosed_area(vertices: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
 
-def region_mask_from_layer(layer: Any, shape: tuple[int, int]) -> np.ndarray:
-    """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape``.
+def has_units(layer: Any) -> bool:
+    """Whether a layer is placed in physical units (mm from a file's pixel spacing), not pixels."""
+    return any(str(unit) != "pixel" for unit in getattr(layer, "units", ()) or ())
+
+
+def spacing_record(scale: Any, units: Any, source: str | None = None) -> dict[str, Any] | None:
+    """The pixel spacing of a layer in mm (its ``scale``, row and column, and ``units``) as run.json and
+    result TIFFs record it (:meth:`~.io.spacing.PixelSpacing.record`); None for a layer in pixels."""
+    if not units or not all(str(unit) in ("mm", "millimeter") for unit in list(units)[-2:]):
+        return None
+    return {"mm_per_pixel": [float(v) for v in list(scale)[-2:]], "source": source or "napari layer scale (mm)"}
+
+
+def in_pixels_of(shapes: Any, reference: Any) -> Any:
+    """A Shapes layer's shapes in the pixel coordinates of the image layer ``reference``: through world
+    coordinates, when the two are placed differently (a Shapes layer made in pixels over an image in
+    mm, or the other way round); the layer itself when they are placed alike."""
+    same = all(
+        np.allclose(getattr(shapes, name), getattr(reference, name)) for name in ("scale", "translate", "rotate", "shear")
+    ) and np.allclose(shapes.affine.affine_matrix, reference.affine.affine_matrix)
+    if same:
+        return shapes
+    mapped = [points_in_pixels_of(vertices, shapes, reference) for vertices in shapes.data]
+    return type(getattr(shapes, "__wrapped__", shapes))(mapped, shape_type=list(shapes.shape_type))
+
+
+def points_in_pixels_of(points: np.ndarray, layer: Any, reference: Any) -> np.ndarray:
+    """(N, 2) ``points`` in ``layer``'s data coordinates → in the image layer ``reference``'s pixels
+    (through world coordinates: the two may differ in scale, position or units)."""
+    points = np.asarray(points, dtype=np.float64)[:, -2:]
+    return np.array([reference.world_to_data(layer.data_to_world(point)) for point in points]).reshape(-1, 2)
+
+
+def region_mask_from_layer(layer: Any, shape: tuple[int, int], reference: Any = None) -> np.ndarray:
+    """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape`` — the image
+    layer ``reference``, when given: shapes are read in its pixels whatever the two layers' scales.
 
     Rectangles, polygons and ellipses all count, several at once; lines and paths enclose nothing.
     """
@@ -93,6 +127,7 @@ def region_mask_from_layer(layer: Any, shape: tuple[int, int]) -> np.ndarray:
             raise InputError(f"The region layer '{layer.name}' has no shapes yet: draw a rectangle or polygon.")
         if layer.ndim != 2:
             raise InputError(f"The region layer '{layer.name}' is {layer.ndim}-D; draw the region on a 2-D layer.")
+        name, layer = layer.name, layer if reference is None else in_pixels_of(layer, reference)
         masks = np.asarray(layer.to_masks(mask_shape=shape), dtype=bool)
         # napari rasterises the outline of a shape that encloses nothing; such a shape is a slip of
         # the mouse, not a region.
@@ -100,7 +135,7 @@ def region_mask_from_layer(layer: Any, shape: tuple[int, int]) -> np.ndarray:
         mask = masks[enclosing].any(axis=0) if enclosing else np.zeros(shape, dtype=bool)
         if not mask.any():
             raise InputError(
-                f"The shapes in '{layer.name}' enclose no pixel of the image (zero-area or outside it); "
+                f"The shapes in '{name}' enclose no pixel of the image (zero-area or outside it); "
                 "draw a rectangle, ellipse or polygon over the hidden design."
             )
         return mask

@@ -11,6 +11,7 @@ from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from .._layers import (
     METADATA_KEY,
+    has_units,
     is_region_layer,
     is_rgb_layer,
     is_xray_layer,
@@ -18,6 +19,7 @@ from .._layers import (
     layer_source,
     region_mask_from_layer,
     same_layer,
+    spacing_record,
 )
 from ..core.data import check_back, check_pair
 from ..core.errors import InputError
@@ -67,6 +69,8 @@ class InputsPanel(QGroupBox):
         layout.addWidget(self.region_hint)
         self.draw_button.changed.connect(self.draw_region)
         self.xray.changed.connect(lambda *_: self.refresh_side_channels())
+        for combo in (self.xray, self.photo, self.back):
+            combo.changed.connect(lambda *_: self.share_spacing())
 
     def _choices(self, accept: Any) -> Any:
         return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
@@ -96,6 +100,20 @@ class InputsPanel(QGroupBox):
                 if first is not None:
                     combo.value = first
         self.refresh_side_channels(chosen_sides)
+        self.share_spacing()
+
+    def share_spacing(self) -> None:
+        """With an X-ray in mm: napari's scale bar shown, and a photograph (front or back) of the X-ray's
+        size with no spacing of its own — registered pixel for pixel, so it has the X-ray's — given the
+        X-ray's scale and units; else napari would draw it at another size and leave the bar unitless."""
+        xray = self.xray.value
+        if xray is None or not has_units(xray):
+            return
+        canvas = getattr(self.viewer, "canvas", None)  # napari ≥ 0.9 keeps the scale bar among the canvas's overlays
+        (canvas.overlays.scale_bar if canvas is not None else self.viewer.scale_bar).visible = True
+        for photo in (self.photo.value, self.back.value):
+            if photo is not None and not has_units(photo) and layer_source(photo).shape[:2] == layer_source(xray).shape[:2]:
+                photo.scale, photo.translate, photo.units = xray.scale, xray.translate, xray.units
 
     def refresh_side_channels(self, chosen: list[Any] | None = None) -> None:
         """After the X-ray's picker: the X-ray is never its own side channel."""
@@ -110,7 +128,7 @@ class InputsPanel(QGroupBox):
     def draw_region(self) -> Any:
         """A Shapes layer named for its purpose, selected, in rectangle mode, aligned with the X-ray."""
         reference = self.xray.value
-        kwargs = {"scale": reference.scale, "translate": reference.translate} if reference is not None else {}
+        kwargs = {"scale": reference.scale, "translate": reference.translate, "units": reference.units} if reference is not None else {}
         layer = self.viewer.add_shapes(name=REGION_LAYER_NAME, edge_color="#ff5050", face_color="#ff505033", edge_width=3, **kwargs)
         self.viewer.layers.selection.active = layer
         layer.mode = "add_rectangle"
@@ -140,7 +158,7 @@ class InputsPanel(QGroupBox):
             if not required:
                 return None
             raise InputError("Choose or draw the region where the hidden design shows most (Draw region): the auto-encoder needs it.")
-        return region_mask_from_layer(self.region.value, shape)
+        return region_mask_from_layer(self.region.value, shape, self.xray.value)
 
     def arrays(self, training: bool, region_required: bool) -> dict[str, Any]:
         """The chosen layers in memory, checked with the core's messages, as :func:`iter_separate`'s arguments."""
@@ -173,5 +191,9 @@ class InputsPanel(QGroupBox):
         offset = (area[0].start, area[1].start) if training else (0, 0)
         cropped = sources.crop(area)
         x_area, rgb_area = check_pair(cropped.x_mixed, cropped.rgb_surface)
-        arguments = {"sources": sources, "region_mask": region, "area": area if training else None}
+        spacing = spacing_record(xray.scale, xray.units, xray.metadata.get("file", {}).get("pixel_spacing_tag"))
+        arguments = {
+            "sources": sources, "region_mask": region, "area": area if training else None,
+            "provenance": {"pixel_spacing": spacing},  # into the result TIFFs' resolution tags
+        }
         return arguments, {"x_mixed": x_area, "rgb_surface": rgb_area}, offset
