@@ -256,3 +256,19 @@ def test_saving_a_layer_in_mm_writes_its_scale_as_the_resolution(tmp_path):
     assert spacing.mm == pytest.approx((0.2, 0.1), rel=1e-6) and spacing.source == "TIFF XResolution/YResolution (ResolutionUnit=cm)"
     write_image_tiff(path, layer.data, ImageLayer(GRAY.astype(np.float32))._get_state())  # in pixels: no resolution
     assert _spacing(path)[0] is None
+
+
+@pytest.mark.gui
+def test_the_align_dock_reads_points_in_each_images_pixels_and_puts_the_result_on_the_xrays_grid(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
+    xray = viewer.add_image(np.zeros((40, 60), np.float32), name="xray", scale=(0.2, 0.2), units=("mm", "mm"))
+    viewer.add_image(RGB.repeat(3, 0).repeat(3, 1)[:80, :96], name="photo", rgb=True, scale=(0.1, 0.1), units=("mm", "mm"))
+    widget.xray_layer.value, widget.rgb_layer.value = xray, viewer.layers["photo"]
+    widget.add_point_layers()  # Points layers of napari's default scale: their data are world mm
+    mm = np.array([[1.0, 1.0], [6.0, 2.0], [3.0, 8.0]])
+    widget.photo_points.value.data, widget.xray_points.value.data = mm, mm  # the same places on the painting
+    aligned = widget.align_from_points()
+    record = aligned.metadata["xraysep_alignment"]
+    assert record["scale"] == pytest.approx(0.5) and np.allclose(np.asarray(record["matrix_xy"])[:2, 2], 0, atol=1e-6)
+    assert tuple(aligned.scale) == pytest.approx((0.2, 0.2)) and aligned.units == xray.units and aligned.data.shape[:2] == (40, 60)
