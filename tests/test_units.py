@@ -272,3 +272,24 @@ def test_the_align_dock_reads_points_in_each_images_pixels_and_puts_the_result_o
     record = aligned.metadata["xraysep_alignment"]
     assert record["scale"] == pytest.approx(0.5) and np.allclose(np.asarray(record["matrix_xy"])[:2, 2], 0, atol=1e-6)
     assert tuple(aligned.scale) == pytest.approx((0.2, 0.2)) and aligned.units == xray.units and aligned.data.shape[:2] == (40, 60)
+
+
+@pytest.mark.gui
+def test_a_pixel_size_typed_in_the_dock_puts_the_xray_and_its_photograph_in_mm(make_napari_viewer):
+    from napari_xraysep.widgets.inputs import InputsPanel
+
+    viewer = make_napari_viewer()
+    xray = viewer.add_image(GRAY, name="xray")
+    photo = viewer.add_image(RGB, rgb=True, name="photo")
+    panel = InputsPanel(viewer)
+    panel.refresh()
+    assert "in pixels" in panel.units_hint.text() and not viewer.canvas.overlays.scale_bar.visible
+    panel.pixel_size.value = "fine"
+    panel.pixel_size.native.editingFinished.emit()
+    assert "is not a positive spacing" in panel.units_hint.text() and tuple(xray.scale) == (1, 1)
+    for text, mm in (("0.1mm", 0.1), ("254dpi", 0.1), ("50um", 0.05)):  # a second size follows the first
+        panel.pixel_size.value = text
+        panel.pixel_size.native.editingFinished.emit()
+        assert tuple(xray.scale) == pytest.approx((mm, mm)) and tuple(photo.scale) == pytest.approx((mm, mm))
+    assert panel.units_hint.text() == "In mm: 0.05 mm per pixel (given by the user (50um))."
+    assert viewer.canvas.overlays.scale_bar.visible and str(viewer.layers.units[-1]) == "millimeter"
