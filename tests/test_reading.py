@@ -335,12 +335,12 @@ def test_an_ambiguous_modality_transform_is_refused(elements, message, tmp_path)
 @pytest.mark.parametrize(
     "elements, spacing",
     [
-        ({"PixelSpacing": [0.1, 0.12]}, {"pixel_spacing_mm": [0.1, 0.12], "pixel_spacing_tag": "PixelSpacing"}),
+        ({"PixelSpacing": [0.1, 0.12]}, {"pixel_spacing_mm": [0.1, 0.12], "pixel_spacing_tag": "DICOM PixelSpacing (0028,0030)"}),
         (  # at the detector, magnified ×1.25 by the beam's divergence: 0.139 / 1.25 at the painting
             {"EstimatedRadiographicMagnificationFactor": 1.25},
-            {"pixel_spacing_mm": pytest.approx([0.1112, 0.112]), "pixel_spacing_tag": "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor (1.25)"},
+            {"pixel_spacing_mm": pytest.approx([0.1112, 0.112]), "pixel_spacing_tag": "DICOM ImagerPixelSpacing (0018,1164) / EstimatedRadiographicMagnificationFactor (1.25)"},
         ),
-        ({"ImagerPixelSpacing": None, "NominalScannedPixelSpacing": [0.05, 0.05]}, {"pixel_spacing_mm": [0.05, 0.05], "pixel_spacing_tag": "NominalScannedPixelSpacing"}),
+        ({"ImagerPixelSpacing": None, "NominalScannedPixelSpacing": [0.05, 0.05]}, {"pixel_spacing_mm": [0.05, 0.05], "pixel_spacing_tag": "DICOM NominalScannedPixelSpacing (0018,2010)"}),
         ({"ImagerPixelSpacing": None, "PixelAspectRatio": [4, 3]}, {"pixel_aspect_ratio": [4, 3]}),
     ],
     ids=["PixelSpacing first", "magnified", "scanned film", "aspect ratio only"],
@@ -351,7 +351,7 @@ def test_the_dicom_pixel_spacing_is_kept_from_wherever_it_is_stored(elements, sp
 
 
 def test_a_dicom_pixel_spacing_of_zero_is_left_out_with_a_warning(tmp_path):
-    with pytest.warns(UserWarning, match=r"ImagerPixelSpacing holds \[0.0, 0.0\], not two positive distances"):
+    with pytest.warns(UserWarning, match=r"ImagerPixelSpacing \(0018,1164\) holds \[0.0, 0.0\], not two positive distances"):
         info = open_image(_dicom(tmp_path / "x.dcm", STORED, ImagerPixelSpacing=[0, 0])).info
     assert "pixel_spacing_mm" not in info
 

@@ -16,7 +16,7 @@ from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from ._layers import is_rgb_layer, is_xray_layer, layer_array
+from ._layers import has_units, is_rgb_layer, is_xray_layer, layer_array, points_in_pixels_of
 from .core import XraySepError
 from .core.registration import (
     CONFIDENT,
@@ -122,11 +122,15 @@ class AlignmentWidget(QWidget):
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
-        estimate = estimate_translation if self.auto_transform.value == "translation" else estimate_similarity
-        source = self.rgb_layer.value
+        source, reference, kind = self.rgb_layer.value, self.xray_layer.value, self.auto_transform.value
+        # Both layers in mm (their files' pixel spacings): the ratio of their scales is the first guess.
+        prior = float(np.sqrt(np.prod(source.scale[-2:]) / np.prod(reference.scale[-2:]))) if has_units(source) and has_units(reference) else None
 
         def run() -> tuple[Alignment, np.ndarray]:
-            alignment = estimate_any_way_round(x_mixed, photo, estimate)
+            if kind == "translation":
+                alignment = estimate_any_way_round(x_mixed, photo, estimate_translation)
+            else:
+                alignment = estimate_any_way_round(x_mixed, photo, lambda x, p: estimate_similarity(x, p, prior))
             return alignment, aligned_photo(photo, alignment, x_mixed.shape[:2])
 
         self.show_message("Estimating the alignment…")
@@ -153,8 +157,9 @@ class AlignmentWidget(QWidget):
             x_mixed, photo = self._images()
             if self.photo_points.value is None or self.xray_points.value is None:
                 raise XraySepError("Choose the two Points layers (Add point layers), one on each image.")
-            photo_points = np.asarray(self.photo_points.value.data)[:, -2:]
-            xray_points = np.asarray(self.xray_points.value.data)[:, -2:]
+            # in each image's pixels, whatever its scale (mm) and the Points layers' own
+            photo_points = points_in_pixels_of(self.photo_points.value.data, self.photo_points.value, self.rgb_layer.value)
+            xray_points = points_in_pixels_of(self.xray_points.value.data, self.xray_points.value, self.xray_layer.value)
             alignment = fit_transform(photo_points, xray_points, self.transform.value)
         except XraySepError as error:
             self.show_message(str(error), error=True)
@@ -172,7 +177,11 @@ class AlignmentWidget(QWidget):
         # the photograph's own units: shown with the photograph's range, not stretched to its own.
         uncovered = aligned.dtype.kind == "f" and bool(np.isnan(aligned).any())
         limits = {"contrast_limits": (0, float(np.iinfo(stored).max))} if uncovered and stored.kind in "ui" else {}
-        layer = self.viewer.add_image(aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record}, **limits)
+        reference = self.xray_layer.value  # on the X-ray's grid: its scale, position and units
+        layer = self.viewer.add_image(
+            aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record},
+            scale=reference.scale, translate=reference.translate, units=reference.units, **limits,
+        )
         rejected = ", ".join(str(i + FIRST_PAIR) for i in alignment.rejected)
         left_out = f" Pair{'s' if len(alignment.rejected) > 1 else ''} {rejected} did not fit the others and {'were' if len(alignment.rejected) > 1 else 'was'} left out." if rejected else ""
         uncertain = " The estimate is uncertain: check it, or align from point pairs." if alignment.confidence < CONFIDENT else ""

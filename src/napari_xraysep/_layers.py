@@ -111,6 +111,26 @@ def enclosed_area(vertices: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
 
+def has_units(layer: Any) -> bool:
+    """Whether a layer is placed in physical units (mm from a file's pixel spacing), not pixels."""
+    return any(str(unit) != "pixel" for unit in getattr(layer, "units", ()) or ())
+
+
+def spacing_record(scale: Any, units: Any, source: str | None = None) -> dict[str, Any] | None:
+    """The pixel spacing of a layer in mm (its ``scale``, row and column, and ``units``) as run.json and
+    result TIFFs record it (:meth:`~.io.spacing.PixelSpacing.record`); None for a layer in pixels."""
+    if not units or not all(str(unit) in ("mm", "millimeter") for unit in list(units)[-2:]):
+        return None
+    return {"mm_per_pixel": [float(v) for v in list(scale)[-2:]], "source": source or "napari layer scale (mm)"}
+
+
+def points_in_pixels_of(points: np.ndarray, layer: Any, reference: Any) -> np.ndarray:
+    """(N, 2) ``points`` in ``layer``'s data coordinates → in the image layer ``reference``'s pixels
+    (through world coordinates: the two may differ in scale, position or units)."""
+    points = np.asarray(points, dtype=np.float64)[:, -2:]
+    return np.array([reference.world_to_data(layer.data_to_world(point)) for point in points]).reshape(-1, 2)
+
+
 def region_mask_from_layer(layer: Any, shape: tuple[int, int], reference: Any = None) -> np.ndarray:
     """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape`` — over the
     ``reference`` layer (the X-ray) as the viewer shows them, if given: each layer's transform

@@ -10,6 +10,7 @@ from typing import Any
 from .core.data import robust_range
 from .core.errors import XraySepError
 from .io import READABLE_SUFFIXES, open_levels
+from .io.spacing import spacing_of
 
 
 def napari_get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[tuple]] | None:
@@ -33,7 +34,9 @@ def read_image_layer(path: Path) -> tuple[Any, dict[str, Any], str]:
     """One Image layer: grayscale or RGB(A), a pyramid as a multiscale layer, every level read tile
     by tile as napari shows it. A grayscale layer's contrast limits are the robust range of its
     smallest level (or a sample of windows), so hot pixels or a saturated border do not leave it
-    black. A file that cannot be read raises ``ValueError`` with the reason, which napari reports."""
+    black. A file with a pixel spacing (:func:`~.io.spacing.spacing_of`) is shown in millimetres: the
+    layer's ``scale`` is the spacing and its ``units`` mm, so napari's rulers and scale bar measure
+    the painting. A file that cannot be read raises ``ValueError`` with the reason, which napari reports."""
     try:
         levels = open_levels(path)
         overview = levels[-1]
@@ -49,6 +52,9 @@ def read_image_layer(path: Path) -> tuple[Any, dict[str, Any], str]:
     provenance = info.pop("provenance", None)
     kwargs["metadata"] = {"xraysep": provenance} if provenance else {}
     kwargs["metadata"]["file"] = info
+    spacing = spacing_of(info)
+    if spacing is not None:
+        kwargs |= {"scale": spacing.mm, "units": ("mm", "mm")}
     data: Any = levels if len(levels) > 1 else levels[0]
     return data, kwargs, "image"
 

@@ -51,6 +51,7 @@ from .core.sources import Sources
 from .core.streaming import apply_dask, calibrated
 from .demo import run_demo
 from .io import open_image, result_tiffs, write_results, write_tiff
+from .io.spacing import chosen_spacing
 from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
 from .terminal import ProgressBar, run_separation, stop_on_first_interrupt
 
@@ -148,11 +149,19 @@ def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
     return sources, files
 
 
+def pixel_spacing_record(given: str | None, source: Any, path: Path) -> dict[str, Any] | None:
+    """What run.json records of the image's pixel spacing (:func:`~.io.spacing.chosen_spacing`: the
+    user's ``--pixel-size`` over the file's own), or None when neither says one."""
+    spacing = chosen_spacing(given, source.info, Path(path).name)
+    return None if spacing is None else spacing.record()
+
+
 def command_separate(args: argparse.Namespace) -> int:
     if not args.checkpoint_every > 0:
         raise InputError(f"--checkpoint-every must be a positive number of minutes; got {args.checkpoint_every}.")
     out = prepare_output_dir(Path(args.out), args.overwrite)
     sources, files = open_sources(args)
+    spacing = pixel_spacing_record(args.pixel_size, sources.x_mixed, args.xray)
     region: Any = None
     if args.region_mask:
         region = open_image(args.region_mask)
@@ -179,7 +188,8 @@ def command_separate(args: argparse.Namespace) -> int:
         "model": str(args.model) if args.model else None,
     }
     if is_large(sources.x_mixed.shape):
-        return separate_painting(args, out, sources, region, config, settings, model, {"inputs": inputs, "input_files": files})
+        record = {"inputs": inputs, "input_files": files, "pixel_spacing": spacing}
+        return separate_painting(args, out, sources, region, config, settings, model, record)
     x_mixed, rgb_surface = np.asarray(sources.x_mixed), np.asarray(sources.rgb_surface)
     warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
     if warning:
@@ -193,7 +203,7 @@ def command_separate(args: argparse.Namespace) -> int:
             checkpoint=staging / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
             side_channels=[np.asarray(side) for side in sources.side_channels],
         )
-        write_results(staging, result, {"inputs": inputs, "input_files": files})
+        write_results(staging, result, {"inputs": inputs, "input_files": files, "pixel_spacing": spacing})
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
     return 0
@@ -258,6 +268,7 @@ def command_apply(args: argparse.Namespace) -> int:
         },
         "input_files": files,
         "mirror_back": args.mirror_back,
+        "pixel_spacing": pixel_spacing_record(args.pixel_size, sources.x_mixed, args.xray),
     }
     started = time.perf_counter()
     with result_set(out) as staging:
@@ -318,6 +329,11 @@ def command_align(args: argparse.Namespace) -> int:
     check_rgb_shape(photo.shape, "photograph")
     if photo.shape[2] == 4:
         warnings.warn("The photograph has an alpha channel; it is ignored.", UserWarning, stacklevel=1)
+    # The aligned photograph lies on the X-ray's grid, so it has the X-ray's spacing; with both files'
+    # spacings known, their ratio is the first guess of the scale.
+    xray_spacing = chosen_spacing(args.pixel_size, x_mixed.info, Path(args.xray).name)
+    photo_spacing = chosen_spacing(args.photo_pixel_size, photo.info, Path(args.rgb).name)
+    scale_prior = photo_spacing.mean_mm / xray_spacing.mean_mm if xray_spacing and photo_spacing else None
     if args.points:
         photo_points, xray_points = read_point_pairs(args.points)
         alignment = fit_transform(photo_points, xray_points, args.transform, args.max_pair_error)
@@ -328,7 +344,11 @@ def command_align(args: argparse.Namespace) -> int:
                 f"{off:.1f} px from where the other pairs put it; it was left out.", UserWarning, stacklevel=1,
             )
     elif args.transform in ("translation", "similarity"):
-        estimate = estimate_translation if args.transform == "translation" else estimate_similarity
+        if args.transform == "translation":
+            estimate = estimate_translation
+        else:
+            def estimate(x, p):  # the two files' spacings, where known, as a first guess of the scale
+                return estimate_similarity(x, p, scale_prior)
         alignment = estimate_any_way_round(x_mixed, photo, estimate)
         if alignment.mirrored:
             warnings.warn(
@@ -355,7 +375,9 @@ def command_align(args: argparse.Namespace) -> int:
         "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
         "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]), "uncovered_share": uncovered,
     }
-    write_tiff(args.out, aligned, {"alignment": record})
+    if scale_prior is not None:
+        record["scale_from_pixel_spacings"] = scale_prior
+    write_tiff(args.out, aligned, {"alignment": record, "pixel_spacing": xray_spacing.record() if xray_spacing else None})
     height, width = x_mixed.shape[:2]
     print(
         f"Aligned {args.rgb} ({photo.shape[0]}×{photo.shape[1]}) to {args.xray} ({alignment.describe()}) → {args.out} "
@@ -415,6 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="TIFF mask, non-zero where the hidden design shows most (needed by the auto-encoder presets)",
     )
     region.add_argument("--region", type=parse_box, action="append", metavar="Y0,X0,Y1,X1", help="rectangle(s) in pixels, end exclusive; repeatable")
+    pixel_size_help = "the X-ray's pixel size (0.085mm, 85um, 300dpi): replaces the file's own, recorded in run.json"
+    separate_cmd.add_argument("--pixel-size", metavar="SIZE", help=pixel_size_help)
     separate_cmd.add_argument("--mode", choices=("fast", "paper"), help="sampling: fast (default) or the paper's patch grid")
     separate_cmd.add_argument(
         "--preset", choices=tuple(PRESETS),
@@ -460,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--side", type=Path, action="append", metavar="MAP.tif",
         help="a side channel the model was trained with (same maps, same order); repeatable",
     )
+    apply_cmd.add_argument("--pixel-size", metavar="SIZE", help=pixel_size_help)
     apply_cmd.add_argument("--tile", type=int, help="tile side in pixels (default: the model's tile_size)")
     apply_cmd.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     apply_cmd.add_argument(
@@ -480,6 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--transform", choices=("translation", "similarity", "affine", "projective"), default="similarity",
         help="without --points: similarity (rotation + scale + shift, for photographs of any pixel size; the "
         "default) or translation (same size and pixel size), found from shared edges",
+    )
+    align_cmd.add_argument("--pixel-size", metavar="SIZE", help="the X-ray's pixel size (0.085mm, 85um, 300dpi), written into --out")
+    align_cmd.add_argument(
+        "--photo-pixel-size", metavar="SIZE", help="the photograph's pixel size: with the X-ray's, the first guess of the scale"
     )
     align_cmd.add_argument("--points", type=Path, metavar="PAIRS.csv", help="rows photo_y,photo_x,xray_y,xray_x")
     align_cmd.add_argument(

@@ -264,19 +264,28 @@ def estimate_translation(x_mixed: Any, photo: Any) -> Alignment:
     return agreement(x_mixed, photo, Alignment(_translation(dy * factor, dx * factor), "translation"))
 
 
-def estimate_similarity(x_mixed: Any, photo: Any) -> Alignment:
+def estimate_similarity(x_mixed: Any, photo: Any, scale_prior: float | None = None) -> Alignment:
     """Rotation, scale and shift of the photograph relative to the X-ray, from their edges, for
     photographs of any pixel size and extent (0.25–4× the X-ray's and beyond; any rotation within
     ±90°): rotation and scale by :func:`rotation_and_scale` on copies at most COARSE_SIDE on a side
     (each image reduced by its own factor), then the shift by :func:`phase_correlation`, then the
     sub-pixel polish of :func:`refine_alignment`. The photograph may be larger or smaller than the
-    X-ray and need not cover it all."""
+    X-ray and need not cover it all.
+
+    ``scale_prior``: X-ray pixels per photograph pixel as the files' pixel spacings say (photograph
+    spacing ÷ X-ray spacing), when both are known; tried beside the spectra's scale, the edges
+    choosing, so a spectrum misled by a repetitive pattern cannot throw the scale off."""
     _check_size(x_mixed.shape, photo.shape)
+    if scale_prior is not None and not (np.isfinite(scale_prior) and scale_prior > 0):
+        raise InputError(f"The scale prior must be a positive number of X-ray pixels per photograph pixel; got {scale_prior}.")
     factor_x, factor_p = _factor(x_mixed.shape, COARSE_SIDE), _factor(photo.shape, COARSE_SIDE)
     reference, moving = edge_image(reduced(x_mixed, factor_x)), edge_image(reduced(photo, factor_p))
     rotation, scale = rotation_and_scale(reference, moving)
+    # On the reduced copies a photograph pixel is scale_prior·factor_p/factor_x reduced X-ray pixels.
+    scales = [scale] + ([scale_prior * factor_p / factor_x] if scale_prior is not None else [])
     best = None
-    for turn in (0.0, 180.0):  # the spectra cannot tell a rotation from its half-turn: the edges can
+    # The spectra cannot tell a rotation from its half-turn, nor a true scale from a pattern's: the edges can.
+    for scale, turn in ((s, t) for s in scales for t in (0.0, 180.0)):
         linear = _about(_centre(reference.shape), _similarity(rotation + turn, scale), _centre(moving.shape))
         moved = _warp_array(moving, linear, reference.shape)
         dy, dx = phase_correlation(reference, moved)

@@ -229,13 +229,16 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
     EstimatedRadiographicMagnificationFactor (the spacing at the detector, magnified by the beam's
     divergence), else NominalScannedPixelSpacing (digitised film); else the PixelAspectRatio, or
     nothing. A spacing that is not two positive distances is left out with a warning."""
-    places: list[tuple[str, Any, str]] = [("PixelSpacing", dataset, "PixelSpacing")]
+    places: list[tuple[str, Any, str]] = [("DICOM PixelSpacing (0028,0030)", dataset, "PixelSpacing")]
     for group in FUNCTIONAL_GROUPS:
         items = _value(dataset, group, path) or []
         measures = (_value(items[0], "PixelMeasuresSequence", path) or []) if items else []
         if measures:
-            places.append((f"{group} › PixelMeasuresSequence › PixelSpacing", measures[0], "PixelSpacing"))
-    places += [("ImagerPixelSpacing", dataset, "ImagerPixelSpacing"), ("NominalScannedPixelSpacing", dataset, "NominalScannedPixelSpacing")]
+            places.append((f"DICOM {group} › PixelMeasuresSequence › PixelSpacing (0028,0030)", measures[0], "PixelSpacing"))
+    places += [
+        ("DICOM ImagerPixelSpacing (0018,1164)", dataset, "ImagerPixelSpacing"),
+        ("DICOM NominalScannedPixelSpacing (0018,2010)", dataset, "NominalScannedPixelSpacing"),
+    ]
     for where, holder, keyword in places:
         spacing = _value(holder, keyword, path)
         if spacing is None or spacing == "":

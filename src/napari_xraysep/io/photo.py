@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from .source import Geometry, ImageSource, InMemory, as_stored, read_error
+from .spacing import resolution_entries
 
 EXIF_ORIENTATION = 0x0112
 # Pillow modes read as they are (gray, RGB, RGBA, 16/32-bit gray, bilevel).
@@ -44,6 +45,22 @@ def _png_header(path: Path) -> tuple[int, int]:
     return head[24], head[25]
 
 
+def _photo_spacing(image: Any, transposed: bool) -> dict[str, Any]:
+    """The pixel spacing from the resolution Pillow reads as ``dpi``: a PNG's pHYs chunk (pixels per
+    metre), a JPEG's JFIF density (per inch or cm) or, failing that, its EXIF XResolution/YResolution;
+    nothing without one (a PNG pHYs of unknown unit is an aspect ratio only)."""
+    dpi = image.info.get("dpi")
+    if not dpi:
+        return {}
+    if image.format == "PNG":
+        source = "PNG pHYs (pixels per metre)"
+    elif image.info.get("jfif_unit") in (1, 2):
+        source = f"JPEG JFIF density (per {'inch' if image.info['jfif_unit'] == 1 else 'cm'})"
+    else:
+        source = "JPEG EXIF XResolution/YResolution"
+    return resolution_entries((float(dpi[0]), float(dpi[1])), "inch", source, transposed)
+
+
 def open_photo(path: Path) -> ImageSource:
     """A JPEG or PNG as an :class:`ImageSource` (decoded whole). A palette image whose colours are all
     gray is read as grayscale (an X-ray saved with a palette), other palette images are expanded to
@@ -57,6 +74,7 @@ def open_photo(path: Path) -> ImageSource:
         with Image.open(path) as image:
             orientation = int(image.getexif().get(EXIF_ORIENTATION, 1) or 1)
             info = {"file": str(path), "format": image.format, "mode": image.mode}
+            info |= _photo_spacing(image, transposed=orientation >= 5)
             bits, colour_type = _png_header(path) if image.format == "PNG" else (8, None)
             gray_palette = _gray_palette(image) if image.mode in ("P", "PA") else None
             if gray_palette is not None:

@@ -16,6 +16,7 @@ import zarr
 
 from ..core.errors import InputError
 from .source import Geometry, ImageSource, StoredPixels, as_stored, read_error
+from .spacing import resolution_entries
 from .write import PROVENANCE_KEY
 
 # A refusal lists at most this many pages.
@@ -203,6 +204,27 @@ def _unpremultiplied(block: np.ndarray, top: float) -> np.ndarray:
     return np.concatenate([colour.astype(block.dtype), block[..., -1:]], axis=-1)
 
 
+# TIFF ResolutionUnit: 1 none, 2 inch (the default when the tag is absent), 3 centimetre.
+RESOLUTION_UNITS = {2: "inch", 3: "cm"}
+
+
+def _tiff_spacing(page: Any, orientation: int) -> dict[str, Any]:
+    """The pixel spacing from XResolution/YResolution (pixels per ResolutionUnit), as
+    :func:`.spacing.resolution_entries` records it; nothing when the tags are absent, a note when
+    ResolutionUnit is none (the tags then give only an aspect ratio)."""
+    resolution = [page.tags.valueof(tag) for tag in (282, 283)]  # XResolution, YResolution: (numerator, denominator)
+    if resolution[0] is None:
+        return {}
+    per_unit = [n / d if d else float("nan") for n, d in (r if r is not None else resolution[0] for r in resolution)]
+    unit = int(page.tags.valueof(296, 2))
+    if unit not in RESOLUTION_UNITS:
+        if per_unit == [1.0, 1.0]:  # tifffile's default when no resolution is given: nothing was said
+            return {}
+        return {"pixel_spacing_note": f"TIFF XResolution/YResolution {per_unit} have ResolutionUnit none (an aspect ratio, not a size); no pixel spacing."}
+    name = RESOLUTION_UNITS[unit]
+    return resolution_entries(tuple(per_unit), name, f"TIFF XResolution/YResolution (ResolutionUnit={name})", transposed=orientation >= 5)
+
+
 def open_tiff(path: Path) -> list[ImageSource]:
     try:
         with tifffile.TiffFile(path) as tif:
@@ -217,6 +239,7 @@ def open_tiff(path: Path) -> list[ImageSource]:
             orientation = int(page.tags.valueof(274, 1) or 1)
             if orientation != 1:
                 info["orientation"] = orientation
+            info |= _tiff_spacing(page, orientation)
             if len(series.levels) > 1:
                 info["pyramid_levels"] = len(series.levels)
             provenance = (tif.shaped_metadata or ({},))[0].get(PROVENANCE_KEY) if tif.is_shaped else None

@@ -23,8 +23,19 @@ import tifffile
 from ..core import RESULT_LAYERS, SeparationResult, save_model
 from ..core.errors import OutputError
 from ..core.files import atomic_write
+from .spacing import PixelSpacing, resolution_tags
 
 PROVENANCE_KEY = "napari_xraysep"
+# The provenance entry (a PixelSpacing.record()) that a written TIFF's resolution tags repeat.
+SPACING_KEY = "pixel_spacing"
+
+
+def _tags(provenance: dict[str, Any] | None) -> dict[str, Any]:
+    """tifffile arguments: the provenance as JSON metadata, and the resolution tags (pixels per cm)
+    of the pixel spacing it records, so that other software measures the image in mm too."""
+    provenance = provenance or {}
+    metadata = {PROVENANCE_KEY: json.loads(json.dumps(provenance, default=str))}
+    return {"metadata": metadata, **resolution_tags(PixelSpacing.from_record(provenance.get(SPACING_KEY)))}
 
 
 class TiffWindow:
@@ -59,7 +70,8 @@ class TiffWindow:
 def result_tiffs(
     out: Path, shape: tuple[int, int], provenance: dict[str, Any] | None = None
 ) -> Iterator[dict[str, TiffWindow]]:
-    """Six float32 TIFFs to write tile by tile (:class:`TiffWindow`), under temporary names in
+    """Six float32 TIFFs to write tile by tile (:class:`TiffWindow`), with the provenance (and the
+    resolution tags of its pixel spacing, as :func:`write_tiff`), under temporary names in
     ``out``; renamed into place only if the block finishes, removed otherwise (nothing half-written
     is left). ``out`` is a :func:`result_set`'s folder where they are to replace earlier results."""
     temporaries: dict[str, Path] = {}
@@ -69,8 +81,7 @@ def result_tiffs(
             handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tif.tmp", dir=out)
             os.close(handle)
             temporaries[name] = Path(temporary)
-            metadata = {PROVENANCE_KEY: json.loads(json.dumps({**(provenance or {}), "layer": name}, default=str))}
-            tifffile.memmap(temporary, shape=shape, dtype=np.float32, metadata=metadata).flush()
+            tifffile.memmap(temporary, shape=shape, dtype=np.float32, **_tags({**(provenance or {}), "layer": name})).flush()
             arrays[name] = TiffWindow(Path(temporary), writable=True)
         yield arrays
         arrays.clear()
@@ -90,14 +101,14 @@ def write_tiff(
     """Write ``image`` keeping its values (float32 stays float32), provenance as JSON in the description
     (tifffile's own "shaped" metadata, so tifffile and napari read the image back unchanged). ``rgb``
     says whether the last axis holds colours (a napari layer knows); if None, an (H, W, 3 or 4) image
-    is taken for one RGB(A) page. Said explicitly either way, as tifffile will stop guessing it."""
+    is taken for one RGB(A) page. Said explicitly either way, as tifffile will stop guessing it.
+    A pixel spacing in the provenance (``provenance["pixel_spacing"]``, a :meth:`PixelSpacing.record`)
+    is also written as XResolution/YResolution in pixels per centimetre."""
     image = np.asarray(image)
     shaped_like_colour = image.ndim == 3 and image.shape[-1] in (3, 4)
     colour = shaped_like_colour if rgb is None else bool(rgb) and shaped_like_colour
-    metadata = {PROVENANCE_KEY: json.loads(json.dumps(provenance or {}, default=str))}
-    return atomic_write(
-        path, lambda tmp: tifffile.imwrite(tmp, image, metadata=metadata, photometric="rgb" if colour else "minisblack")
-    )
+    tags = _tags(provenance)
+    return atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image, photometric="rgb" if colour else "minisblack", **tags))
 
 
 def to_display(image: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
@@ -142,8 +153,10 @@ def montage(panels: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndar
 def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | None = None) -> list[Path]:
     """The six images as float32 TIFFs with provenance, ``model.pt`` and ``run.json`` in the folder
     ``out``; the model first, because it is the costliest thing to lose. Each file is written whole
-    or not at all; to replace an earlier result set as one, write into a :func:`result_set`'s folder."""
-    provenance = result.provenance()
+    or not at all; to replace an earlier result set as one, write into a :func:`result_set`'s folder.
+    A pixel spacing in ``extra`` (``"pixel_spacing"``) goes into every image's provenance and
+    resolution tags."""
+    provenance = result.provenance() | ({SPACING_KEY: extra[SPACING_KEY]} if extra and SPACING_KEY in extra else {})
     written = [save_model(result.model, out / "model.pt")]
     for name in RESULT_LAYERS:
         written.append(write_tiff(out / f"{name}.tif", getattr(result, name), {**provenance, "layer": name}))

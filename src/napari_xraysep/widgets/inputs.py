@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, Select
+from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton, Select
 from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from .._layers import (
     METADATA_KEY,
     grid_transform,
+    has_units,
     is_region_layer,
     is_rgb_layer,
     is_xray_layer,
@@ -21,13 +22,17 @@ from .._layers import (
     placed_alike,
     region_mask_from_layer,
     same_layer,
+    spacing_record,
 )
 from ..core.data import check_back, check_pair
 from ..core.errors import InputError
+from ..core.threads import parse_pixel_size
 from ..core.sources import Sources
 from ..painting import central_area, painting_area
 
 REGION_LAYER_NAME = "region (hidden design)"
+# A layer's metadata entries: the pixel size typed in the dock, and a photograph given the X-ray's spacing.
+GIVEN_KEY, SHARED_KEY = "xraysep_pixel_size", "xraysep_spacing_of_xray"
 REGION_HINTS = {
     "optional": "Region: optional for this preset — the colour map fits everywhere and trusts the region less.",
     "required": "Region: required by the auto-encoder presets — draw it where the hidden design shows most.",
@@ -42,6 +47,9 @@ class InputsPanel(QGroupBox):
         super().__init__("Inputs")
         self.viewer = viewer
         self.xray = ComboBox(label="X-ray", choices=self._choices(is_xray_layer), nullable=True, tooltip="the mixed radiograph: a 2-D grayscale layer")
+        self.pixel_size = LineEdit(
+            label="Pixel size", tooltip="the X-ray's pixel size (0.085mm, 85um, 300dpi), over its file's: the layers are then in mm"
+        )
         self.photo = ComboBox(
             label="Photograph", choices=self._choices(is_rgb_layer), nullable=True,
             tooltip="the surface's colour photograph, registered to the X-ray pixel for pixel (Plugins ▸ Align photograph)",
@@ -61,15 +69,22 @@ class InputsPanel(QGroupBox):
             tooltip="optional: extra registered maps (infrared, XRF element maps such as Cu-K) read beside the photograph; Ctrl-click for several",
         )
         self.side_channels.native.setMaximumHeight(70)
+        self.units_hint = QLabel("")
+        self.units_hint.setWordWrap(True)
+        self.units_hint.setStyleSheet("color: #a0a4ab;")
         self.region_hint = QLabel(REGION_HINTS["optional"])
         self.region_hint.setWordWrap(True)
         self.region_hint.setStyleSheet("color: #a0a4ab;")
-        form = Container(widgets=[self.xray, self.photo, self.region, self.draw_button, self.back, self.mirror_back, self.side_channels])
+        form = Container(widgets=[self.xray, self.pixel_size, self.photo, self.region, self.draw_button, self.back, self.mirror_back, self.side_channels])
         layout = QVBoxLayout(self)
         layout.addWidget(form.native)
+        layout.addWidget(self.units_hint)
         layout.addWidget(self.region_hint)
         self.draw_button.changed.connect(self.draw_region)
+        self.pixel_size.native.editingFinished.connect(self.give_pixel_size)  # once typed, not at every key
         self.xray.changed.connect(lambda *_: self.refresh_side_channels())
+        for combo in (self.xray, self.photo, self.back):
+            combo.changed.connect(lambda *_: self.share_spacing())
 
     def _choices(self, accept: Any) -> Any:
         return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
@@ -99,6 +114,45 @@ class InputsPanel(QGroupBox):
                 if first is not None:
                     combo.value = first
         self.refresh_side_channels(chosen_sides)
+        self.share_spacing()
+
+    def give_pixel_size(self) -> None:
+        """The typed pixel size (:func:`~..core.threads.parse_pixel_size`) becomes the X-ray layer's scale,
+        in mm; a text that is no pixel size is said under the field, and changes nothing."""
+        xray, text = self.xray.value, self.pixel_size.value.strip()
+        if xray is None or not text:
+            return
+        try:
+            size = parse_pixel_size(text)
+        except InputError as error:
+            self.units_hint.setText(str(error))
+            return
+        xray.metadata[GIVEN_KEY] = f"given by the user ({text})"
+        xray.scale, xray.units = (size, size), ("mm", "mm")
+        self.share_spacing()
+
+    def spacing_source(self, layer: Any) -> str | None:
+        """Where a layer's pixel spacing came from: typed in the dock, else its file's tag."""
+        return layer.metadata.get(GIVEN_KEY) or layer.metadata.get("file", {}).get("pixel_spacing_tag")
+
+    def share_spacing(self) -> None:
+        """With an X-ray in mm: napari's scale bar shown, and a photograph (front or back) of the X-ray's
+        size with no spacing of its own — registered pixel for pixel, so it has the X-ray's — given the
+        X-ray's scale and units; else napari would draw it at another size and leave the bar unitless.
+        The line under the pixel size says which it is."""
+        xray = self.xray.value
+        if xray is None or not has_units(xray):
+            self.units_hint.setText("" if xray is None else "The X-ray is in pixels: its file gives no pixel size.")
+            return
+        record = spacing_record(xray.scale, xray.units, self.spacing_source(xray))
+        self.units_hint.setText(f"In mm: {record['mm_per_pixel'][0]:.4g} mm per pixel ({record['source']})." if record else "")
+        canvas = getattr(self.viewer, "canvas", None)  # napari ≥ 0.9 keeps the scale bar among the canvas's overlays
+        (canvas.overlays.scale_bar if canvas is not None else self.viewer.scale_bar).visible = True
+        for photo in (self.photo.value, self.back.value):
+            own = has_units(photo) and not photo.metadata.get(SHARED_KEY) if photo is not None else True
+            if not own and layer_source(photo).shape[:2] == layer_source(xray).shape[:2]:
+                photo.scale, photo.translate, photo.units = xray.scale, xray.translate, xray.units
+                photo.metadata[SHARED_KEY] = True
 
     def refresh_side_channels(self, chosen: list[Any] | None = None) -> None:
         """After the X-ray's picker: the X-ray is never its own side channel."""
@@ -113,7 +167,7 @@ class InputsPanel(QGroupBox):
     def draw_region(self) -> Any:
         """A Shapes layer named for its purpose, selected, in rectangle mode, aligned with the X-ray."""
         reference = self.xray.value
-        kwargs = {"scale": reference.scale, "translate": reference.translate} if reference is not None else {}
+        kwargs = {"scale": reference.scale, "translate": reference.translate, "units": reference.units} if reference is not None else {}
         layer = self.viewer.add_shapes(name=REGION_LAYER_NAME, edge_color="#ff5050", face_color="#ff505033", edge_width=3, **kwargs)
         self.viewer.layers.selection.active = layer
         layer.mode = "add_rectangle"
@@ -185,5 +239,9 @@ class InputsPanel(QGroupBox):
         offset = (area[0].start, area[1].start) if training else (0, 0)
         cropped = sources.crop(area)
         x_area, rgb_area = check_pair(cropped.x_mixed, cropped.rgb_surface)
-        arguments = {"sources": sources, "region_mask": region, "area": area if training else None}
+        spacing = spacing_record(xray.scale, xray.units, self.spacing_source(xray))
+        arguments = {
+            "sources": sources, "region_mask": region, "area": area if training else None,
+            "provenance": {"pixel_spacing": spacing},  # into the result TIFFs' resolution tags
+        }
         return arguments, {"x_mixed": x_area, "rgb_surface": rgb_area}, offset

@@ -16,9 +16,12 @@ PREVIEWED = ("x1_hat", "x2_hat")
 
 
 def placement(record: RunRecord, offset: tuple[int, int] = (0, 0)) -> dict[str, Any]:
-    """Scale and position of the run's X-ray layer, moved by ``offset`` pixels (an area's corner)."""
+    """Scale, units and position of the run's X-ray layer, moved by ``offset`` pixels (an area's corner)."""
     reference = record.source
-    return {"scale": reference.scale, "translate": np.asarray(reference.translate) + np.asarray(offset) * reference.scale}
+    return {
+        "scale": reference.scale, "units": reference.units,
+        "translate": np.asarray(reference.translate) + np.asarray(offset) * reference.scale,
+    }
 
 
 def preview_name(record: RunRecord, which: str) -> str:

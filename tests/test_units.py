@@ -1,0 +1,295 @@
+"""Real units end to end: every file kind's pixel spacing read with its source, the user's --pixel-size,
+run.json, the resolution tags written and read back, napari layers in mm, and align's spacings."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+from test_cli import TINY_ARGS
+from test_reading import STORED, _dicom
+from test_registration import _about_centres, _corner_error
+
+from napari_xraysep._layers import region_mask_from_layer
+from napari_xraysep._reader import read_image_layer
+from napari_xraysep.cli import main
+from napari_xraysep.core import InputError, registration
+from napari_xraysep.core.registration import Alignment, estimate_similarity, warp
+from napari_xraysep.io import open_image, write_tiff
+from napari_xraysep.io.spacing import PixelSpacing, chosen_spacing, resolution_tags, spacing_of
+from napari_xraysep.synthetic import make_mixture
+
+GRAY = (np.arange(24 * 32, dtype=np.uint16).reshape(24, 32) * 7) % 4000
+RGB = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+
+
+def _spacing(path):
+    info = open_image(path).info
+    return spacing_of(info), info.get("pixel_spacing_note")
+
+
+@pytest.mark.parametrize(
+    "tags, mm, source",
+    [
+        ({"resolution": (254.0, 127.0), "resolutionunit": "INCH"}, (0.2, 0.1), "TIFF XResolution/YResolution (ResolutionUnit=inch)"),
+        ({"resolution": (100.0, 50.0), "resolutionunit": "CENTIMETER"}, (0.2, 0.1), "TIFF XResolution/YResolution (ResolutionUnit=cm)"),
+    ],
+    ids=["inch", "cm"],
+)
+def test_a_tiff_resolution_in_inches_or_cm_is_the_pixel_spacing_row_by_column(tags, mm, source, tmp_path):
+    """XResolution is pixels across (columns), YResolution down (rows): (row, column) = (0.2, 0.1) mm."""
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, GRAY, **tags)
+    spacing, note = _spacing(path)
+    assert spacing.mm == pytest.approx(mm) and spacing.source == source and note is None
+
+
+def test_a_transposing_orientation_swaps_the_spacings(tmp_path):
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, GRAY, resolution=(100.0, 50.0), resolutionunit="CENTIMETER", extratags=[(274, "H", 1, 6, True)])
+    assert open_image(path).shape == (32, 24) and _spacing(path)[0].mm == pytest.approx((0.1, 0.2))
+
+
+@pytest.mark.parametrize(
+    "tags, note",
+    [
+        ({"resolution": (72.0, 72.0), "resolutionunit": "INCH"}, "says 72 dpi, the default image software writes"),
+        ({"resolution": (96 / 2.54, 96 / 2.54), "resolutionunit": "CENTIMETER"}, "says 96 dpi"),
+        ({"resolution": (3.0, 2.0), "resolutionunit": "NONE"}, "ResolutionUnit none"),
+        ({}, None),  # tifffile's own default (1, 1, none) says nothing
+    ],
+    ids=["72 dpi", "96 dpi in cm", "unit none", "no resolution"],
+)
+def test_default_resolutions_and_unit_none_give_no_spacing_and_say_so(tags, note, tmp_path):
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, GRAY, **tags)
+    spacing, said = _spacing(path)
+    assert spacing is None
+    assert (said is None) if note is None else (note in said)
+
+
+def test_a_dicom_pixel_spacing_names_its_tag(tmp_path):
+    spacing, _ = _spacing(_dicom(tmp_path / "x.dcm", STORED, PixelSpacing=[0.1, 0.12]))
+    assert spacing == PixelSpacing((0.1, 0.12), "DICOM PixelSpacing (0028,0030)")
+
+
+@pytest.mark.parametrize(
+    "name, save, mm, source",
+    [
+        ("png", {"dpi": (254, 127)}, (0.2, 0.1), "PNG pHYs (pixels per metre)"),
+        ("jpg", {"dpi": (254, 127)}, (0.2, 0.1), "JPEG JFIF density (per inch)"),
+        ("jpg", {"exif": {0x011A: 508.0, 0x011B: 508.0, 0x0128: 2}}, (0.05, 0.05), "JPEG EXIF XResolution/YResolution"),
+        ("jpg", {"dpi": (72, 72)}, None, None),
+        ("jpg", {}, None, None),
+    ],
+    ids=["PNG pHYs", "JPEG JFIF", "JPEG EXIF", "JPEG 72 dpi", "JPEG none"],
+)
+def test_photographs_give_their_dpi_as_a_spacing(name, save, mm, source, tmp_path):
+    path = tmp_path / f"photo.{name}"
+    if "exif" in save:
+        exif = Image.Exif()
+        exif.update(save["exif"])
+        save = {"exif": exif}
+    Image.fromarray(RGB).save(path, **save)
+    spacing, note = _spacing(path)
+    if mm is None:
+        assert spacing is None and (note is None) == ("dpi" not in save)
+    else:
+        assert spacing.mm == pytest.approx(mm, rel=1e-4) and spacing.source == source
+
+
+def test_a_given_pixel_size_replaces_the_files_and_says_so():
+    info = {"pixel_spacing_mm": [0.1, 0.1], "pixel_spacing_tag": "DICOM PixelSpacing (0028,0030)"}
+    assert chosen_spacing(None, info, "x.dcm") == PixelSpacing((0.1, 0.1), "DICOM PixelSpacing (0028,0030)")
+    with pytest.warns(UserWarning, match=r"given \(0.085 mm\) replaces x.dcm's own: 0.1 mm per pixel \(DICOM PixelSpacing"):
+        given = chosen_spacing("85um", info, "x.dcm")
+    assert given == PixelSpacing((0.085, 0.085), "given by the user (85um)")
+    assert chosen_spacing("300dpi", {}, "x.tif").mm == pytest.approx((25.4 / 300, 25.4 / 300))
+    assert chosen_spacing(None, {}, "x.tif") is None
+    with pytest.raises(InputError, match="not a positive spacing"):
+        chosen_spacing("-1mm", {}, "x.tif")
+
+
+def test_written_resolution_tags_read_back_as_the_spacing(tmp_path):
+    spacing = PixelSpacing((0.2, 0.1), "given by the user (0.1mm)")
+    assert resolution_tags(spacing) == {"resolution": (100.0, 50.0), "resolutionunit": "CENTIMETER"}
+    path = write_tiff(tmp_path / "r.tif", GRAY.astype(np.float32), {"pixel_spacing": spacing.record()})
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        assert page.tags["ResolutionUnit"].value == 3
+        assert page.tags["XResolution"].value[0] / page.tags["XResolution"].value[1] == pytest.approx(100.0)
+        assert page.tags["YResolution"].value[0] / page.tags["YResolution"].value[1] == pytest.approx(50.0)
+    assert _spacing(path)[0].mm == pytest.approx((0.2, 0.1), rel=1e-6)
+    assert _spacing(write_tiff(tmp_path / "none.tif", GRAY.astype(np.float32), {}))[0] is None
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def inputs_at_0_1mm(tiny_mixture, tmp_path):
+    xray, rgb = tmp_path / "xray.tif", tmp_path / "rgb.tif"
+    tifffile.imwrite(xray, (tiny_mixture.x_mixed / tiny_mixture.x_mixed.max() * 60000).astype(np.uint16), resolution=(100.0, 100.0), resolutionunit="CENTIMETER")
+    tifffile.imwrite(rgb, (tiny_mixture.rgb_surface * 255).astype(np.uint8))
+    return xray, rgb
+
+
+def test_separate_and_apply_record_the_spacing_and_write_it_into_every_result(inputs_at_0_1mm, tmp_path, capsys):
+    xray, rgb = inputs_at_0_1mm
+    first = tmp_path / "first"
+    assert main(["separate", str(xray), str(rgb), "--out", str(first), *TINY_ARGS]) == 0
+    run = json.loads((first / "run.json").read_text())
+    assert run["pixel_spacing"] == {"mm_per_pixel": [pytest.approx(0.1), pytest.approx(0.1)], "source": "TIFF XResolution/YResolution (ResolutionUnit=cm)"}
+    assert _spacing(first / "x2.tif")[0].mm == pytest.approx((0.1, 0.1))
+
+    given = tmp_path / "given"
+    assert main(["separate", str(xray), str(rgb), "--out", str(given), "--pixel-size", "0.085mm", *TINY_ARGS]) == 0
+    assert "0.085 mm) replaces xray.tif's own: 0.1 mm per pixel (TIFF XResolution" in capsys.readouterr().err
+    assert json.loads((given / "run.json").read_text())["pixel_spacing"] == {"mm_per_pixel": [0.085, 0.085], "source": "given by the user (0.085mm)"}
+    assert _spacing(given / "weave.tif")[0].mm == pytest.approx((0.085, 0.085), rel=1e-6)
+
+    applied = tmp_path / "applied"  # tile by tile, through result_tiffs
+    assert main(["apply", str(first / "model.pt"), str(xray), str(rgb), "--out", str(applied), "--pixel-size", "300dpi", "--quiet", "--device", "cpu"]) == 0
+    assert json.loads((applied / "run.json").read_text())["pixel_spacing"]["source"] == "given by the user (300dpi)"
+    assert _spacing(applied / "x1.tif")[0].mm == pytest.approx((25.4 / 300,) * 2, rel=1e-6)
+
+    assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "bad"), "--pixel-size", "fine", *TINY_ARGS]) == 2
+    assert "Pixel size 'fine' is not a positive spacing" in capsys.readouterr().err
+
+
+def _photo_at_half_the_pixel_size():
+    """An X-ray at 0.2 mm and a photograph at 0.1 mm of the same painting, turned 3° and shifted."""
+    x_shape, photo_shape = (192, 256), (389, 515)
+    true = _about_centres(x_shape, photo_shape, 3.0, 0.5, 2.0, -3.0)
+    painting = make_mixture("concealed_portrait", photo_shape, seed=8)
+    return warp(painting.x_mixed, Alignment(true, "similarity"), x_shape), painting.rgb_surface, true
+
+
+def test_the_spacings_ratio_is_tried_as_the_scale_when_the_spectra_mislead(monkeypatch):
+    x_mixed, photo, true = _photo_at_half_the_pixel_size()
+    unmisled = estimate_similarity(x_mixed, photo)
+    assert _corner_error(unmisled.matrix, true, x_mixed.shape) < 0.5
+    spectra = registration.rotation_and_scale
+    monkeypatch.setattr(registration, "rotation_and_scale", lambda *a: (spectra(*a)[0], 1.6))  # a spectrum misled
+    assert estimate_similarity(x_mixed, photo).scale != pytest.approx(0.5, rel=0.01)
+    alignment = estimate_similarity(x_mixed, photo, scale_prior=0.5)
+    assert alignment.scale == pytest.approx(unmisled.scale, rel=1e-4) and _corner_error(alignment.matrix, true, x_mixed.shape) < 0.5
+    with pytest.raises(InputError, match="scale prior"):
+        estimate_similarity(x_mixed, photo, scale_prior=0.0)
+
+
+def test_align_puts_the_photograph_on_the_xrays_grid_with_the_xrays_spacing(tmp_path, capsys):
+    x_mixed, photo, _ = _photo_at_half_the_pixel_size()
+    xray, rgb, out = tmp_path / "x.tif", tmp_path / "photo.png", tmp_path / "aligned.tif"
+    tifffile.imwrite(xray, x_mixed.astype(np.float32), resolution=(50.0, 50.0), resolutionunit="CENTIMETER")
+    Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8)).save(rgb, dpi=(254, 254))
+    assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "similarity"]) == 0
+    assert "scale 0.50" in capsys.readouterr().err
+    assert _spacing(out)[0].mm == pytest.approx((0.2, 0.2), rel=1e-6)
+    record = json.loads(json.dumps(open_image(out).info["provenance"]))
+    assert record["alignment"]["scale_from_pixel_spacings"] == pytest.approx(0.5)
+    assert record["pixel_spacing"]["source"] == "TIFF XResolution/YResolution (ResolutionUnit=cm)"
+
+
+# ---------------------------------------------------------------- napari
+
+
+def test_the_reader_gives_layers_in_mm(tmp_path):
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, GRAY, resolution=(100.0, 50.0), resolutionunit="CENTIMETER")
+    _, kwargs, _ = read_image_layer(path)
+    assert kwargs["scale"] == pytest.approx((0.2, 0.1)) and kwargs["units"] == ("mm", "mm")
+    tifffile.imwrite(path, GRAY)
+    assert "scale" not in read_image_layer(path)[1]
+
+
+@pytest.mark.gui
+def test_a_region_drawn_in_mm_or_in_pixels_selects_the_same_pixels(make_napari_viewer):
+    from napari_xraysep.widgets.shown import placement
+
+    viewer = make_napari_viewer()
+    xray = viewer.add_image(GRAY.astype(np.float32), scale=(0.5, 0.5), units=("mm", "mm"))
+    box_mm = np.array([[1.0, 2.0], [1.0, 6.0], [5.0, 6.0], [5.0, 2.0]])  # rows 2–10, columns 4–12 in pixels
+    in_world = viewer.add_shapes([box_mm], shape_type="rectangle")  # a Shapes layer made without the scale
+    in_pixels = viewer.add_shapes([box_mm / 0.5], shape_type="rectangle", scale=xray.scale, units=xray.units)
+    expected = np.zeros(GRAY.shape, bool)
+    expected[2:11, 4:13] = True
+    for shapes in (in_world, in_pixels):
+        np.testing.assert_array_equal(region_mask_from_layer(shapes, GRAY.shape, xray), expected)
+    assert region_mask_from_layer(in_world, GRAY.shape).sum() < expected.sum()  # read in its own data: wrong
+    # the results of a run are placed, scaled and in units as the X-ray
+    assert placement(SimpleNamespace(source=xray))["units"] == xray.units
+
+
+@pytest.mark.gui
+def test_the_dock_shows_the_scale_bar_and_gives_a_registered_photograph_the_xrays_spacing(make_napari_viewer, tmp_path):
+    from napari_xraysep.widgets.inputs import InputsPanel
+
+    viewer = make_napari_viewer()
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, GRAY, resolution=(100.0, 100.0), resolutionunit="CENTIMETER")
+    viewer.open(path, plugin="napari-xraysep")
+    photo = viewer.add_image(RGB, rgb=True, name="photo")
+    panel = InputsPanel(viewer)
+    viewer.layers.events.inserted.connect(lambda *_: panel.refresh())  # as the dock does
+    panel.refresh()
+    assert viewer.canvas.overlays.scale_bar.visible
+    assert tuple(photo.scale) == pytest.approx((0.1, 0.1)) and [str(u) for u in photo.units] == ["millimeter"] * 2
+    assert viewer.layers.units is not None and str(viewer.layers.units[-1]) == "millimeter"  # the bar reads mm
+    region = panel.draw_region()
+    assert tuple(region.scale) == pytest.approx((0.1, 0.1)) and region.units == photo.units
+
+
+def test_saving_a_layer_in_mm_writes_its_scale_as_the_resolution(tmp_path):
+    from napari.layers import Image as ImageLayer
+
+    from napari_xraysep._writer import write_image_tiff
+
+    layer = ImageLayer(GRAY.astype(np.float32), scale=(0.2, 0.1), units=("mm", "mm"))
+    path = str(tmp_path / "saved.tif")
+    write_image_tiff(path, layer.data, layer._get_state())
+    spacing = _spacing(path)[0]
+    assert spacing.mm == pytest.approx((0.2, 0.1), rel=1e-6) and spacing.source == "TIFF XResolution/YResolution (ResolutionUnit=cm)"
+    write_image_tiff(path, layer.data, ImageLayer(GRAY.astype(np.float32))._get_state())  # in pixels: no resolution
+    assert _spacing(path)[0] is None
+
+
+@pytest.mark.gui
+def test_the_align_dock_reads_points_in_each_images_pixels_and_puts_the_result_on_the_xrays_grid(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
+    xray = viewer.add_image(np.zeros((40, 60), np.float32), name="xray", scale=(0.2, 0.2), units=("mm", "mm"))
+    viewer.add_image(RGB.repeat(3, 0).repeat(3, 1)[:80, :96], name="photo", rgb=True, scale=(0.1, 0.1), units=("mm", "mm"))
+    widget.xray_layer.value, widget.rgb_layer.value = xray, viewer.layers["photo"]
+    widget.add_point_layers()  # Points layers of napari's default scale: their data are world mm
+    mm = np.array([[1.0, 1.0], [6.0, 2.0], [3.0, 8.0]])
+    widget.photo_points.value.data, widget.xray_points.value.data = mm, mm  # the same places on the painting
+    aligned = widget.align_from_points()
+    record = aligned.metadata["xraysep_alignment"]
+    assert record["scale"] == pytest.approx(0.5) and np.allclose(np.asarray(record["matrix_xy"])[:2, 2], 0, atol=1e-6)
+    assert tuple(aligned.scale) == pytest.approx((0.2, 0.2)) and aligned.units == xray.units and aligned.data.shape[:2] == (40, 60)
+
+
+@pytest.mark.gui
+def test_a_pixel_size_typed_in_the_dock_puts_the_xray_and_its_photograph_in_mm(make_napari_viewer):
+    from napari_xraysep.widgets.inputs import InputsPanel
+
+    viewer = make_napari_viewer()
+    xray = viewer.add_image(GRAY, name="xray")
+    photo = viewer.add_image(RGB, rgb=True, name="photo")
+    panel = InputsPanel(viewer)
+    panel.refresh()
+    assert "in pixels" in panel.units_hint.text() and not viewer.canvas.overlays.scale_bar.visible
+    panel.pixel_size.value = "fine"
+    panel.pixel_size.native.editingFinished.emit()
+    assert "is not a positive spacing" in panel.units_hint.text() and tuple(xray.scale) == (1, 1)
+    for text, mm in (("0.1mm", 0.1), ("254dpi", 0.1), ("50um", 0.05)):  # a second size follows the first
+        panel.pixel_size.value = text
+        panel.pixel_size.native.editingFinished.emit()
+        assert tuple(xray.scale) == pytest.approx((mm, mm)) and tuple(photo.scale) == pytest.approx((mm, mm))
+    assert panel.units_hint.text() == "In mm: 0.05 mm per pixel (given by the user (50um))."
+    assert viewer.canvas.overlays.scale_bar.visible and str(viewer.layers.units[-1]) == "millimeter"
