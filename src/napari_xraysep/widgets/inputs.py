@@ -10,12 +10,12 @@ from magicgui.widgets import CheckBox, ComboBox, Container, PushButton, Select
 from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from .._layers import (
-    METADATA_KEY,
     is_region_layer,
     is_rgb_layer,
     is_xray_layer,
     layer_array,
     layer_source,
+    made_here,
     region_mask_from_layer,
     same_layer,
 )
@@ -38,7 +38,10 @@ class InputsPanel(QGroupBox):
     def __init__(self, viewer: Any) -> None:
         super().__init__("Inputs")
         self.viewer = viewer
-        self.xray = ComboBox(label="X-ray", choices=self._choices(is_xray_layer), nullable=True, tooltip="the mixed radiograph: a 2-D grayscale layer")
+        self.xray = ComboBox(
+            label="X-ray", choices=self._choices(lambda layer: is_xray_layer(layer) and not made_here(layer)), nullable=True,
+            tooltip="the mixed radiograph: a 2-D grayscale layer",
+        )
         self.photo = ComboBox(
             label="Photograph", choices=self._choices(is_rgb_layer), nullable=True,
             tooltip="the surface's colour photograph, registered to the X-ray pixel for pixel (Plugins ▸ Align photograph)",
@@ -72,12 +75,13 @@ class InputsPanel(QGroupBox):
         return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
 
     def _side_choices(self, *_: Any) -> list[tuple[str, Any]]:
-        """Grayscale maps that could inform the surface: not the X-ray itself, not our own results."""
+        """Grayscale maps that could inform the surface: not the X-ray itself, nor what the plugin made
+        (results, previews, a sample's ground truth)."""
         xray = self.xray.value
         return [
             (layer.name, layer)
             for layer in self.viewer.layers
-            if is_xray_layer(layer) and METADATA_KEY not in layer.metadata and not same_layer(layer, xray)
+            if is_xray_layer(layer) and not made_here(layer) and not same_layer(layer, xray)
         ]
 
     def refresh(self) -> None:

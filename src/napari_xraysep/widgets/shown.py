@@ -1,5 +1,6 @@
 """What a run puts in the viewer: live previews while it trains, then its six result layers (in memory,
-or a whole painting's pyramids read from its folder). Called on the main thread only."""
+or a whole painting's pyramids read from its folder) — the hidden X-ray on top, the mixed X-ray under
+it to toggle against, the others added hidden. Called on the main thread only."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from .._layers import METADATA_KEY, layer_title, painting_layer_data, result_layer_data
+from .._layers import METADATA_KEY, painting_layer_data, result_layer_data, same_layer
 from ..core import SeparationResult
 from ..painting import PaintingResult, open_pyramid
 from .state import RunRecord
 
 PREVIEWED = ("x1_hat", "x2_hat")
+# What the user came for is shown on top when a run ends; the other results wait, hidden, in the list.
+ON_TOP = "x2"
 
 
 def placement(record: RunRecord, offset: tuple[int, int] = (0, 0)) -> dict[str, Any]:
@@ -22,7 +25,7 @@ def placement(record: RunRecord, offset: tuple[int, int] = (0, 0)) -> dict[str, 
 
 
 def preview_name(record: RunRecord, which: str) -> str:
-    return f"{layer_title(which, record.double_sided)} · preview · {record.source_name}"
+    return f"x̂{which[1]} preview · run {record.number}"
 
 
 def show_preview(viewer: Any, record: RunRecord, preview: Any) -> None:
@@ -60,6 +63,11 @@ def add_results(viewer: Any, record: RunRecord) -> str:
             f"Stopped before the whole painting: the training area's layers are shown, and the model is saved in "
             f"{result.folder / 'model.pt'}; Apply model separates the whole painting with it."
         )
-    for data, kwargs, _ in layers:
-        viewer.add_image(data, **kwargs)
+    # Added bottom first: the hidden ones, then x2, on top.
+    for data, kwargs, _ in sorted(layers, key=lambda layer: layer[1]["metadata"][METADATA_KEY]["layer"] == ON_TOP):
+        viewer.add_image(data, **kwargs, visible=kwargs["metadata"][METADATA_KEY]["layer"] == ON_TOP)
+    source = next((layer for layer in viewer.layers if same_layer(layer, record.source)), None)
+    if source is not None:  # the mixed X-ray right under x2: one eye toggles between them
+        source.visible = True
+        viewer.layers.move(viewer.layers.index(source), len(viewer.layers) - 1)
     return what
