@@ -128,6 +128,10 @@ def test_demo_writes_results_montage_and_a_comparison(tmp_path, capsys):
     assert (out / "montage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["x2 (refined)"]) == {"psnr", "ssim", "psnr_affine", "ssim_affine"}
+    # the table prints the figures the README quotes, and only those: no raw PSNR beside them
+    least_squares = scores["least squares (linear), x2"]
+    row = next(line for line in report.splitlines() if line.startswith("least squares (linear), x2"))
+    assert row.split()[-2:] == [f"{least_squares['psnr_affine']:.2f}", f"{least_squares['ssim_affine']:.3f}"]
     assert (out / "inputs" / "x_mixed.tif").exists() and (out / "x2.tif").exists()
 
 
@@ -162,6 +166,19 @@ def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
     assert lines[-1].startswith("step 40/40 ETA 00:00")
 
 
+def test_progress_in_a_log_counts_evenly():
+    import io
+
+    from napari_xraysep.cli import ProgressBar
+
+    log = io.StringIO()  # the default's 12 steps printed 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 before
+    with contextlib.closing(ProgressBar(log)) as bar:
+        for step in range(1, 13):
+            bar(_training(step, 12, elapsed=0.5 * step))
+    steps = [int(line.split()[1].split("/")[0]) for line in log.getvalue().splitlines()]
+    assert steps == [1, 2, 4, 6, 8, 10, 12]
+
+
 def test_progress_on_a_terminal_is_one_line_redrawn_and_tiles_count_too():
     import io
 
@@ -192,3 +209,11 @@ def test_eta_shows_hours_once_there_are_any():
     from napari_xraysep.core.progress import clock
 
     assert clock(59.6) == "01:00" and clock(3725) == "1:02:05" and clock(-3) == "00:00"
+
+
+def test_the_default_method_says_nothing_of_the_auto_encoders_label(tiff_inputs, tmp_path, capsys):
+    xray, rgb, _ = tiff_inputs
+    args = ["separate", str(xray), str(rgb), "--region", "0,0,48,64", "--out", str(tmp_path / "o")]
+    assert main([*args, "--steps", "2", "--device", "cpu", "--quiet", "--set", "clusters=4"]) == 0
+    err = capsys.readouterr().err
+    assert "labeled" not in err and "covers the whole image" not in err

@@ -103,7 +103,7 @@ def test_four_panels_follow_the_work_and_the_expert_settings_wait_in_advanced(ma
         return [s.native.isVisibleTo(separation) for s in settings]
 
     assert all(shown(separation.colour_map_settings)) and not any(shown(separation.autoencoder_settings))
-    assert widget.inputs.region_hint.text() == REGION_HINTS["optional"]
+    assert widget.inputs.region_hint.text() == REGION_HINTS["ignored"]
     separation.preset.value = "auto-encoder"
     assert not any(shown(separation.colour_map_settings)) and all(shown(separation.autoencoder_settings))
     assert widget.inputs.region_hint.text() == REGION_HINTS["required"]
@@ -155,7 +155,7 @@ def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):
     # the colour map's loss terms, with a legend saying which line is which
     plot = widget.run.loss_plot
     assert len(plot.history) == 3 and plot.terms == ["total", "residual_scale"]
-    assert "total" in plot.legend.text() and "residual scale" in plot.legend.text() and "exclusion" not in plot.legend.text()
+    assert "total" in plot.legend.text() and "unexplained X-ray" in plot.legend.text() and "exclusion" not in plot.legend.text()
     assert widget.results.save_button.enabled and widget.run.continue_button.enabled
 
 

@@ -27,6 +27,7 @@ from .core.registration import (
     estimate_translation,
     fit_transform,
     misalignment_warning,
+    offset_words,
 )
 
 # Point pairs are named to the user as in the layers' tables: from 1.
@@ -111,7 +112,8 @@ class AlignmentWidget(QWidget):
         if warning:
             return self.show_message(warning, error=True)
         return self.show_message(
-            f"Aligned to within a pixel (offset {dy:+.2f}, {dx:+.2f} px; {confidence:.0%} of the regions agree)."
+            f"Aligned to within a pixel (the photograph is {offset_words(dy, dx, digits=2)}; "
+            f"{confidence:.0%} of the regions agree)."
         )
 
     def align_automatically(self):

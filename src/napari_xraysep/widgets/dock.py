@@ -48,6 +48,7 @@ class XraySeparationWidget(QWidget):
         self.status.changed.connect(self._follow)
         self.runner.on_ended = self._follow
         self.separation.preset.changed.connect(self._update_region_need)
+        self.separation.region_weight.changed.connect(self._update_region_need)
         self.inputs.back.changed.connect(self._update_region_need)
         self.inputs.draw_button.changed.connect(
             lambda *_: self.show_message("Draw rectangles, ellipses or polygons over the hidden design; all of them count.")
@@ -110,8 +111,14 @@ class XraySeparationWidget(QWidget):
             self.results.follow(self.status.state, have)
 
     def _update_region_need(self, *_: Any) -> None:
-        need = "unused" if self.inputs.back.value is not None else "optional" if self.separation.method == "colour_map" else "required"
-        self.inputs.set_region_need(need)
+        weight = float(self.separation.region_weight.value)
+        if self.inputs.back.value is not None:
+            need = "unused"
+        elif self.separation.method == "colour_map":
+            need = "down-weighted" if weight < 1 else "ignored"
+        else:
+            need = "required"
+        self.inputs.set_region_need(need, weight)
 
     def _refresh_inputs(self, *_: Any) -> None:
         if self._lifetime["alive"]:

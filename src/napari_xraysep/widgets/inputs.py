@@ -25,8 +25,12 @@ from ..core.sources import Sources
 from ..painting import central_area, painting_area
 
 REGION_LAYER_NAME = "region (hidden design)"
+# What the region does, as the settings stand: the colour map reads it only through Region weight
+# (Advanced), which at 1 leaves it unused.
 REGION_HINTS = {
-    "optional": "Region: optional for this preset — the colour map fits everywhere and trusts the region less.",
+    "ignored": "Region: not used — the colour map fits the whole image alike at Region weight 1 (Advanced); "
+    "lower it to trust the pixels inside the region less.",
+    "down-weighted": "Region: optional — the colour map trusts the pixels inside it less (Advanced ▸ Region weight {weight:.2f}).",
     "required": "Region: required by the auto-encoder presets — draw it where the hidden design shows most.",
     "unused": "Region: not needed — a double-sided panel is separated from both photographs.",
 }
@@ -107,9 +111,9 @@ class InputsPanel(QGroupBox):
         self.side_channels.reset_choices()
         self.side_channels.value = [layer for layer in chosen if layer in self.side_channels.choices]
 
-    def set_region_need(self, need: str) -> None:
-        """Say whether the region is "optional", "required" or "unused" (a key of REGION_HINTS)."""
-        self.region_hint.setText(REGION_HINTS[need])
+    def set_region_need(self, need: str, weight: float = 1.0) -> None:
+        """Say what the region does: ``need`` is a key of REGION_HINTS, ``weight`` the colour map's Region weight."""
+        self.region_hint.setText(REGION_HINTS[need].format(weight=weight))
 
     def draw_region(self) -> Any:
         """A Shapes layer named for its purpose, selected, in rectangle mode, aligned with the X-ray."""
