@@ -217,3 +217,36 @@ def test_the_default_method_says_nothing_of_the_auto_encoders_label(tiff_inputs,
     assert main([*args, "--steps", "2", "--device", "cpu", "--quiet", "--set", "clusters=4"]) == 0
     err = capsys.readouterr().err
     assert "labeled" not in err and "covers the whole image" not in err
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        ["--preset", "autoencoder"],  # no region
+        ["--region", "100,100,120,120"],  # wholly outside the image
+        ["--model", "missing.pt"],
+    ],
+)
+def test_a_refused_separate_leaves_the_disk_as_it_was(tiff_inputs, tmp_path, capsys, refused):
+    xray, rgb, _ = tiff_inputs
+    out = tmp_path / "new" / "out"
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["separate", str(xray), str(rgb), "--out", str(out), "--quiet", *refused]) == 2
+    _error_line(capsys)
+    assert sorted(tmp_path.rglob("*")) == before  # neither out nor its parent made
+
+
+def test_apply_and_separate_write_files_as_the_umask_says(tiff_inputs, tmp_path):
+    import os
+    import stat
+
+    xray, rgb, _ = tiff_inputs
+    previous = os.umask(0o022)
+    try:
+        separated, applied = tmp_path / "separated", tmp_path / "applied"
+        assert main(["separate", str(xray), str(rgb), "--out", str(separated), "--steps", "2", "--device", "cpu", "--quiet", "--set", "clusters=4"]) == 0
+        assert main(["apply", str(separated / "model.pt"), str(xray), str(rgb), "--out", str(applied), "--quiet"]) == 0
+    finally:
+        os.umask(previous)
+    modes = {path.relative_to(tmp_path).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in tmp_path.glob("*ed/*")}
+    assert set(modes.values()) == {0o644}, modes

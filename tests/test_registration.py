@@ -431,3 +431,42 @@ def test_align_widget_finds_the_scale_and_reports_a_rejected_pair(make_napari_vi
     layer = widget.align_from_points()
     assert layer is not None and layer.metadata["xraysep_alignment"]["rejected_pairs"] == [5]
     assert "Pair 5 did not fit the others and was left out" in widget.message.text()
+
+
+def _unrelated(painting):
+    """A photograph of another painting: the same size, no shared edges."""
+    return make_mixture("still_life_over_figure", painting.x_mixed.shape, seed=5).rgb_surface
+
+
+def test_cli_align_refuses_an_alignment_that_fails_its_check_unless_forced(painting, tmp_path, capsys):
+    from napari_xraysep.cli import main
+
+    xray, rgb = _tiffs(painting, tmp_path, _unrelated(painting))
+    out = tmp_path / "aligned.tif"
+    assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "translation"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("xraysep: error: Nothing written: the automatic alignment failed its check")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["photo.tif", "x.tif"]
+    assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "translation", "--force"]) == 0
+    assert out.exists() and "--force" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("answer", ["No", "Yes"])
+def test_align_widget_asks_before_adding_an_alignment_that_fails_its_check(painting, make_napari_viewer, qtbot, monkeypatch, answer):
+    from qtpy.QtWidgets import QMessageBox
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args) or getattr(QMessageBox.StandardButton, answer))
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
+    viewer.add_image(painting.x_mixed, name="xray")
+    viewer.add_image(_unrelated(painting), name="photo", rgb=True)
+    widget.auto_transform.value = "translation"
+    with qtbot.waitSignal(widget.align_automatically().finished, timeout=60_000):
+        pass
+    assert len(asked) == 1 and "regions of the painting agree" in asked[0][2]
+    if answer == "No":
+        assert [layer.name for layer in viewer.layers] == ["xray", "photo"]
+        assert widget.message.text().startswith("Nothing added")
+    else:
+        assert "photo · aligned" in viewer.layers and "the check failed" in widget.message.text()

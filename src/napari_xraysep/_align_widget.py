@@ -14,7 +14,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, PushButton
 from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QMessageBox, QVBoxLayout, QWidget
 
 from ._layers import is_rgb_layer, is_xray_layer, layer_array
 from .core import XraySepError
@@ -162,7 +162,23 @@ class AlignmentWidget(QWidget):
             return None
         return self._add_aligned(self.rgb_layer.value, alignment, aligned_photo(photo, alignment, x_mixed.shape[:2]))
 
+    def confirm_uncertain(self, alignment: Alignment) -> bool:
+        """Ask before adding an automatic alignment that failed its check (fewer than half the regions agree)."""
+        answer = QMessageBox.question(
+            self, "Uncertain alignment",
+            f"Only {alignment.confidence:.0%} of the regions of the painting agree with this alignment "
+            f"({alignment.describe()}): it may be wrong. Add the aligned photograph anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray) -> Any:
+        if alignment.confidence < CONFIDENT and not self.confirm_uncertain(alignment):
+            self.show_message(
+                f"Nothing added: only {alignment.confidence:.0%} of the regions of the painting agree with the automatic "
+                "alignment. Align from point pairs instead (Add point layers).", error=True,
+            )
+            return None
         record = {
             "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
             "rotation_deg": alignment.rotation_deg, "residual_px": alignment.residual_px,
@@ -171,7 +187,7 @@ class AlignmentWidget(QWidget):
         layer = self.viewer.add_image(aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record})
         rejected = ", ".join(str(i + FIRST_PAIR) for i in alignment.rejected)
         left_out = f" Pair{'s' if len(alignment.rejected) > 1 else ''} {rejected} did not fit the others and {'were' if len(alignment.rejected) > 1 else 'was'} left out." if rejected else ""
-        uncertain = " The estimate is uncertain: check it, or align from point pairs." if alignment.confidence < CONFIDENT else ""
+        uncertain = " Added as you asked, though the check failed: compare it with the X-ray, or align from point pairs." if alignment.confidence < CONFIDENT else ""
         self.show_message(
             f"Added '{layer.name}' on the X-ray's grid ({alignment.describe()}).{left_out}{uncertain} Use it as the surface RGB.",
             error=bool(uncertain),

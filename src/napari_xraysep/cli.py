@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,22 @@ def prepare_output_dir(out: Path, overwrite: bool) -> Path:
     except OSError as error:
         raise InputError(f"Cannot write to --out {out}: {error.strerror or error}.") from error
     return out
+
+
+@contextlib.contextmanager
+def results_folder(out: Path, overwrite: bool) -> Iterator[Path]:
+    """:func:`prepare_output_dir` for a command's block: when the block fails (a refusal, an
+    interruption), the folders made here are removed again if nothing was written into them — a
+    refused command leaves the disk as it was. A checkpoint written before a failure is kept."""
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]
+    prepare_output_dir(out, overwrite)
+    try:
+        yield out
+    except BaseException:
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):  # not empty, or gone: leave it
+                folder.rmdir()
+        raise
 
 
 def parse_box(text: str) -> list[float]:
@@ -126,7 +142,12 @@ def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
 def command_separate(args: argparse.Namespace) -> int:
     if not args.checkpoint_every > 0:
         raise InputError(f"--checkpoint-every must be a positive number of minutes; got {args.checkpoint_every}.")
-    out = prepare_output_dir(Path(args.out), args.overwrite)
+    with results_folder(Path(args.out), args.overwrite) as out:
+        return separate_into(args, out)
+
+
+def separate_into(args: argparse.Namespace, out: Path) -> int:
+    """``separate`` with ``out`` made and writable."""
     sources, files = open_sources(args)
     region: Any = None
     if args.region_mask:
@@ -218,7 +239,12 @@ def command_apply(args: argparse.Namespace) -> int:
     """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
     if args.tile is not None and args.tile < 1:
         raise InputError(f"--tile must be at least 1 pixel; got {args.tile}.")
-    out = prepare_output_dir(Path(args.out), args.overwrite)
+    with results_folder(Path(args.out), args.overwrite) as out:
+        return apply_into(args, out)
+
+
+def apply_into(args: argparse.Namespace, out: Path) -> int:
+    """``apply`` with ``out`` made and writable."""
     model = load_model(args.model)
     sources, files = open_sources(args)
     device = args.device or "auto"
@@ -306,10 +332,10 @@ def command_align(args: argparse.Namespace) -> int:
         estimate = estimate_translation if args.transform == "translation" else estimate_similarity
         alignment = estimate(x_mixed, photo)
         if alignment.confidence < CONFIDENT:
-            warnings.warn(
-                f"The automatic alignment is uncertain (only {alignment.confidence:.0%} of the regions agree); check it, "
-                "or give --points.", UserWarning, stacklevel=1,
-            )
+            uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
+            if not args.force:
+                raise InputError(f"Nothing written: {uncertain} ({alignment.describe()}); give --points, or --force to write it anyway.")
+            warnings.warn(f"Written because of --force, though {uncertain}.", UserWarning, stacklevel=1)
     else:
         raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
     aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
@@ -334,10 +360,8 @@ def _point(yx: np.ndarray) -> str:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-
-    out = prepare_output_dir(Path(args.out), args.overwrite)
-    settings = _config_from_args(args)
-    report = run_demo(out, settings, quiet=args.quiet)
+    with results_folder(Path(args.out), args.overwrite) as out:
+        report = run_demo(out, _config_from_args(args), quiet=args.quiet)
     print(report)
     return 0
 
@@ -439,6 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
     align_cmd.add_argument("rgb", type=Path, help="photograph to align (any size and pixel size): TIFF, JPEG or PNG")
     align_cmd.add_argument("--out", required=True, type=Path, help="the aligned photograph (TIFF, the X-ray's size)")
     align_cmd.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    align_cmd.add_argument(
+        "--force", action="store_true",
+        help="write the automatic alignment even when fewer than half the regions of the painting agree with it",
+    )
     align_cmd.add_argument(
         "--transform", choices=("translation", "similarity", "affine", "projective"), default="similarity",
         help="without --points: similarity (rotation + scale + shift, for photographs of any pixel size; the "

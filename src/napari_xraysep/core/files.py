@@ -10,6 +10,14 @@ from pathlib import Path
 from .errors import OutputError
 
 
+def as_if_opened(path: str | os.PathLike[str]) -> None:
+    """Give ``path`` the permissions a plain ``open()`` would have (0666 less the user's umask): a
+    temporary file from :func:`tempfile.mkstemp` is private (0600), and renamed into place it would stay so."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
     """Call ``write(temporary_path)`` in ``path``'s folder, then rename it to ``path``.
 
@@ -25,9 +33,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
     os.close(handle)
     try:
         write(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        as_if_opened(temporary)
         os.replace(temporary, path)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
