@@ -154,7 +154,7 @@ def _training(step, total, elapsed):
 def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
     import io
 
-    from napari_xraysep.cli import ProgressBar
+    from napari_xraysep.terminal import ProgressBar
 
     log = io.StringIO()  # not a terminal
     with contextlib.closing(ProgressBar(log)) as bar:
@@ -169,7 +169,7 @@ def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
 def test_progress_in_a_log_counts_evenly():
     import io
 
-    from napari_xraysep.cli import ProgressBar
+    from napari_xraysep.terminal import ProgressBar
 
     log = io.StringIO()  # the default's 12 steps printed 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 before
     with contextlib.closing(ProgressBar(log)) as bar:
@@ -182,7 +182,7 @@ def test_progress_in_a_log_counts_evenly():
 def test_progress_on_a_terminal_is_one_line_redrawn_and_tiles_count_too():
     import io
 
-    from napari_xraysep.cli import ProgressBar
+    from napari_xraysep.terminal import ProgressBar
     from napari_xraysep.core.streaming import TileProgress
 
     class Terminal(io.StringIO):
@@ -250,3 +250,39 @@ def test_apply_and_separate_write_files_as_the_umask_says(tiff_inputs, tmp_path)
         os.umask(previous)
     modes = {path.relative_to(tmp_path).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in tmp_path.glob("*ed/*")}
     assert set(modes.values()) == {0o644}, modes
+
+
+def test_a_malformed_option_is_one_line_not_the_usage(tiff_inputs, tmp_path, capsys):
+    xray, rgb, _ = tiff_inputs
+    with pytest.raises(SystemExit) as exited:
+        main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "o"), "--region", "10,10,50"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and len(err) == 1, err
+    assert err[0].startswith("xraysep: error: argument --region") and "Y0,X0,Y1,X1" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_help_offers_only_what_each_command_has(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "--model" not in capsys.readouterr().out  # demo has none
+    with pytest.raises(SystemExit):
+        main(["separate", "--help"])
+    assert "0: only apply --model" in capsys.readouterr().out
+
+
+def test_help_answers_without_the_science():
+    import subprocess
+    import sys
+
+    from napari_xraysep.cli import MAX_PAIR_ERROR_PX
+    from napari_xraysep.core.registration import MAX_PAIR_ERROR_PX as REGISTRATION_DEFAULT
+
+    assert MAX_PAIR_ERROR_PX == REGISTRATION_DEFAULT  # the help's default is the registration's
+    code = (
+        "import sys\nfrom napari_xraysep.cli import main\n"
+        "try:\n    main(['separate', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'napari', 'scipy', 'skimage', 'tifffile'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"  # was ~6 s with torch and scikit-image

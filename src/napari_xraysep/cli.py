@@ -15,46 +15,31 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from ._version import __version__
-from .core import (
-    RESULT_LAYERS,
-    SeparationConfig,
-    TrainedModel,
-    XraySepError,
-    load_model,
-)
-from .core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
-from .core.errors import InputError
-from .core.files import atomic_write
-from .core.registration import (
-    CONFIDENT,
-    MAX_PAIR_ERROR_PX,
-    aligned_photo,
-    apply_transform,
-    estimate_similarity,
-    estimate_translation,
-    fit_transform,
-    misalignment_warning,
-)
-from .core.separation import drive, resolve_config
-from .core.sources import Sources
-from .core.streaming import apply_dask
-from .demo import run_demo
-from .io import open_image, result_tiffs, write_results, write_tiff
-from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
-from .terminal import ProgressBar, run_separation, stop_on_first_interrupt
+
+if TYPE_CHECKING:
+    from .core import SeparationConfig, TrainedModel
+    from .core.sources import Sources
+
+# The science (torch, scikit-image, napari's neighbours) is imported by the commands that use it, not
+# here: `xraysep --help` and a mistyped option answer at once.
 
 EXIT_USER_ERROR = 2
-# --preset: every setting at once (default: the benchmarked default, or a given model's settings).
-PRESETS = {"default": SeparationConfig, "autoencoder": SeparationConfig.autoencoder, "paper": SeparationConfig.paper}
+# --preset: every setting at once (default: the benchmarked default, or a given model's settings), by
+# the name of SeparationConfig's constructor ("default": the class itself).
+PRESETS = ("default", "autoencoder", "paper")
+# --max-pair-error's default, as core.registration.MAX_PAIR_ERROR_PX (a test holds them equal).
+MAX_PAIR_ERROR_PX = 3.0
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
     """Make sure results can be written to ``out`` before any training time is spent."""
+    from .core.errors import InputError
+    
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder.")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -127,6 +112,10 @@ def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
     """The images named on the command line, opened lazily, and what run.json records of each file."""
+    from .core.errors import InputError
+    from .core.sources import Sources
+    from .io import open_image
+    
     if args.mirror_back and args.rgb_back is None:
         raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
     sources = Sources(
@@ -148,6 +137,15 @@ def command_separate(args: argparse.Namespace) -> int:
 
 def separate_into(args: argparse.Namespace, out: Path) -> int:
     """``separate`` with ``out`` made and writable."""
+    from .core import RESULT_LAYERS, SeparationConfig, load_model
+    from .core.data import BoxRegion, check_pair, missing_filled
+    from .core.errors import InputError
+    from .core.registration import misalignment_warning
+    from .core.separation import resolve_config
+    from .io import open_image, write_results
+    from .painting import is_large
+    from .terminal import run_separation
+    
     sources, files = open_sources(args)
     region: Any = None
     if args.region_mask:
@@ -157,7 +155,7 @@ def separate_into(args: argparse.Namespace, out: Path) -> int:
     elif args.region:
         region = BoxRegion(args.region, sources.x_mixed.shape[:2])
     model = load_model(args.model) if args.model else None
-    config = PRESETS[args.preset]() if args.preset else None
+    config = None if not args.preset else SeparationConfig() if args.preset == "default" else getattr(SeparationConfig, args.preset)()
     settings = _config_from_args(args)
     resolved = resolve_config(config, model, settings)
     if region is None and not sources.double_sided and resolved.method == "autoencoder" and resolved.training_steps:
@@ -205,6 +203,15 @@ def separate_painting(
 ) -> int:
     """``separate`` on an image too large for memory (is_large): trained on the area around the region
     (or the central area), then applied tile by tile into --out, as the widget's whole-painting path."""
+    from .core import RESULT_LAYERS
+    from .core.data import check_pair, missing_filled
+    from .core.errors import InputError
+    from .core.files import atomic_write
+    from .core.progress import drive
+    from .core.registration import misalignment_warning
+    from .painting import iter_separate_painting, painting_area
+    from .terminal import ProgressBar, stop_on_first_interrupt
+    
     shape = sources.check()
     area = painting_area(shape, region, sources.double_sided)
     cropped = sources.crop(area)
@@ -237,6 +244,8 @@ def separate_painting(
 
 def command_apply(args: argparse.Namespace) -> int:
     """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
+    from .core.errors import InputError
+    
     if args.tile is not None and args.tile < 1:
         raise InputError(f"--tile must be at least 1 pixel; got {args.tile}.")
     with results_folder(Path(args.out), args.overwrite) as out:
@@ -245,6 +254,15 @@ def command_apply(args: argparse.Namespace) -> int:
 
 def apply_into(args: argparse.Namespace, out: Path) -> int:
     """``apply`` with ``out`` made and writable."""
+    from .core import RESULT_LAYERS, load_model
+    from .core.errors import InputError
+    from .core.files import atomic_write
+    from .core.progress import drive
+    from .core.streaming import apply_dask
+    from .io import result_tiffs
+    from .painting import iter_apply_to_folder
+    from .terminal import ProgressBar, stop_on_first_interrupt
+    
     model = load_model(args.model)
     sources, files = open_sources(args)
     device = args.device or "auto"
@@ -293,6 +311,8 @@ def apply_into(args: argparse.Namespace, out: Path) -> int:
 
 def read_point_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """CSV rows ``photo_y,photo_x,xray_y,xray_x`` (a header line is allowed) → two (N, 2) arrays."""
+    from .core.errors import InputError
+    
     try:
         rows = [line.split(",") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except OSError as error:
@@ -309,6 +329,13 @@ def read_point_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def command_align(args: argparse.Namespace) -> int:
     """Register the photograph to the X-ray — from point pairs, or automatically from shared edges,
     whatever its pixel size — and resample it onto the X-ray's grid."""
+    from .core.data import check_rgb_shape, check_xray_shape
+    from .core.errors import InputError
+    from .core.registration import (
+        CONFIDENT, aligned_photo, apply_transform, estimate_similarity, estimate_translation, fit_transform,
+    )
+    from .io import open_image, write_tiff
+    
     if Path(args.out).exists() and not args.overwrite:
         raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
     if not args.max_pair_error > 0:
@@ -360,26 +387,36 @@ def _point(yx: np.ndarray) -> str:
 
 
 def command_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+    
     with results_folder(Path(args.out), args.overwrite) as out:
         report = run_demo(out, _config_from_args(args), quiet=args.quiet)
     print(report)
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the house's one-line errors: a mistyped option says what is wrong and where the
+    options are listed, without the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"xraysep: error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="xraysep",
         description="Separate the X-ray of a painting with a concealed design into surface and hidden X-rays.",
     )
     parser.add_argument("--version", action="version", version=f"napari-xraysep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def common(sub: argparse.ArgumentParser) -> None:
+    def common(sub: argparse.ArgumentParser, steps_zero: str = "") -> None:
         sub.add_argument("--out", required=True, type=Path, help="folder for the results (must be new or empty)")
         sub.add_argument("--overwrite", action="store_true", help="replace results in a non-empty --out")
         sub.add_argument(
             "--steps", type=int,
-            help="optimisation steps (default: 12 colour-map solves or 200 auto-encoder steps; 0: only apply --model)",
+            help=f"optimisation steps (default: 12 colour-map solves or 200 auto-encoder steps{steps_zero})",
         )
         sub.add_argument("--seed", type=int, help="random seed (runs are repeatable on the CPU)")
         sub.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
@@ -430,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     separate_cmd.add_argument(
         "--mirror-back", action="store_true", help="the back photograph was taken from behind: mirror it left-right first"
     )
-    common(separate_cmd)
+    common(separate_cmd, steps_zero="; 0: only apply --model")
     separate_cmd.set_defaults(handler=command_separate)
 
     apply_cmd = commands.add_parser(
@@ -488,6 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .core.errors import XraySepError  # after parsing: --help and a mistyped option need no torch
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"xraysep: warning: {message}", file=sys.stderr)
