@@ -3,9 +3,15 @@ offers as input, and the words on the way. Each test failed on the behaviour the
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from conftest import DOCK, PLUGIN, dock, wait_done
+from npe2 import PluginManifest
 
 from napari_xraysep._layers import METADATA_KEY, same_layer
+from napari_xraysep.widgets.dock import MIN_HEIGHT
+from napari_xraysep.widgets.loss_plot import LOSS_TERMS
 
 
 def _run_layers(viewer, run):
@@ -61,3 +67,38 @@ def test_the_dock_title_names_the_widget_and_the_plugin_once(make_napari_viewer)
     dock_widget, _ = viewer.window.add_plugin_dock_widget(PLUGIN, DOCK)
     title = dock_widget.name
     assert title == "X-ray separation (napari-xraysep)"
+
+
+def test_opening_align_leaves_the_separation_dock_its_rows(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1400, 900)
+    separation, _ = viewer.window.add_plugin_dock_widget(PLUGIN, DOCK)
+    align, _ = viewer.window.add_plugin_dock_widget(PLUGIN, "Align photograph")
+    qtbot.wait(200)
+    # before: 141 px for the separation dock (four rows of Inputs), 705 for Align's ten rows
+    assert separation.height() >= MIN_HEIGHT and separation.height() > align.height()
+
+
+def test_the_docs_menu_paths_are_the_menus_napari_builds():
+    """napari puts a plugin's widgets in a submenu named for the plugin, its samples likewise."""
+    manifest = PluginManifest.from_distribution(PLUGIN)
+    menus = {f"Plugins ▸ {manifest.display_name} ▸ {widget.display_name}" for widget in manifest.contributions.widgets}
+    menus |= {f"File ▸ Open Sample ▸ {manifest.display_name} ▸ {sample.display_name}" for sample in manifest.contributions.sample_data}
+    root = Path(__file__).parents[1]
+    texts = [root / "README.md", *sorted((root / "docs").glob("*.md")), *sorted((root / "src").rglob("*.py"))]
+    found = set()
+    for path in texts:
+        text = " ".join(path.read_text(encoding="utf-8").split())  # paths broken over lines joined
+        found |= set(re.findall(r"\*\*((?:Plugins|File ▸ Open Sample) ▸ [^*]+?)\*\*", text))  # the docs: in bold
+        found |= set(re.findall(r"\((Plugins ▸ [^)]+)\)", text))  # the messages: in brackets
+    assert len(found) >= 4 and found <= menus, found - menus
+
+
+def test_the_region_hint_says_what_region_weight_does(make_napari_viewer):
+    widget = dock(make_napari_viewer(), "concealed_portrait")
+    hint = widget.inputs.region_hint
+    assert "not used" in hint.text() and "Region weight 1" in hint.text()  # the default's weight: 1, unused
+    assert "trusts the region less" not in hint.text()
+    widget.separation.region_weight.value = 0.5
+    assert "trusts the pixels inside it less" in hint.text() and "0.50" in hint.text()
+    assert "unexplained X-ray" in {term[0] for term in LOSS_TERMS.values()}  # not "residual scale"

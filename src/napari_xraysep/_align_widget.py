@@ -14,7 +14,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, PushButton
 from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QLabel, QMessageBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
 
 from ._layers import is_rgb_layer, is_xray_layer, layer_array
 from .core import XraySepError
@@ -69,7 +69,9 @@ class AlignmentWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(form.native)
         layout.addWidget(self.message)
-        layout.addStretch(1)
+        # Docked under the separation dock, take only the rows it needs (the message wraps within
+        # them): the rest of the column stays the separation dock's.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.check_button.changed.connect(self.check)
         self.auto_button.changed.connect(self.align_automatically)
         self.add_points_button.changed.connect(self.add_point_layers)

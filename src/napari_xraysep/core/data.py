@@ -198,7 +198,7 @@ def check_registered(x_shape: Sequence[int], rgb_shape: Sequence[int], what: str
         raise InputError(
             f"The mixed X-ray is {_describe(x_shape)} pixels but the {what} is "
             f"{_describe(rgb_shape[:2])}; they must be registered (aligned pixel for pixel) "
-            "and the same size: resample it onto the X-ray's grid with `xraysep align` (or Plugins ▸ Align photograph)."
+            "and the same size: resample it onto the X-ray's grid with `xraysep align` (or Plugins ▸ napari-xraysep ▸ Align photograph)."
         )
 
 

@@ -23,6 +23,9 @@ from .runner import Runner
 from .separation import SeparationPanel
 
 
+MIN_HEIGHT = 420  # px: the Inputs panel and the Separation choices without scrolling
+
+
 class XraySeparationWidget(QWidget):
     """Dock widget of the plugin; see docs/usage.md for the walk-through."""
 
@@ -80,6 +83,9 @@ class XraySeparationWidget(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         scroll.setMinimumWidth(content.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        # Another dock in the same column (Align photograph) must not squeeze the panels to a few rows:
+        # the Inputs and the Run buttons stay in view, the rest scrolls.
+        self.setMinimumHeight(MIN_HEIGHT)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)

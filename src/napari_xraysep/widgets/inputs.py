@@ -48,7 +48,7 @@ class InputsPanel(QGroupBox):
         )
         self.photo = ComboBox(
             label="Photograph", choices=self._choices(is_rgb_layer), nullable=True,
-            tooltip="the surface's colour photograph, registered to the X-ray pixel for pixel (Plugins ▸ Align photograph)",
+            tooltip="the surface's colour photograph, registered to the X-ray pixel for pixel (Plugins ▸ napari-xraysep ▸ Align photograph)",
         )
         self.region = ComboBox(
             label="Region", choices=self._choices(is_region_layer), nullable=True,
@@ -65,7 +65,7 @@ class InputsPanel(QGroupBox):
             tooltip="optional: extra registered maps (infrared, XRF element maps such as Cu-K) read beside the photograph; Ctrl-click for several",
         )
         self.side_channels.native.setMaximumHeight(70)
-        self.region_hint = QLabel(REGION_HINTS["optional"])
+        self.region_hint = QLabel(REGION_HINTS["ignored"])
         self.region_hint.setWordWrap(True)
         self.region_hint.setStyleSheet("color: #a0a4ab;")
         form = Container(widgets=[self.xray, self.photo, self.region, self.draw_button, self.back, self.mirror_back, self.side_channels])

@@ -92,7 +92,7 @@ class Runner:
         self.record, self.lifetime["stop"] = record, record.stop
         self.status.move(RunState.TRAINING)
         self.panel.starting(resolved.training_steps)
-        self.say(note + (" (Plugins ▸ Align photograph)" if note else ""), error=bool(note))
+        self.say(note + (" (Plugins ▸ napari-xraysep ▸ Align photograph)" if note else ""), error=bool(note))
         activity = ActivityProgress(f"X-ray separation, run {number}", resolved.training_steps, self._cancel)
         slots = {"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished}
         record.worker = run_in_background(
