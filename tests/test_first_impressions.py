@@ -4,14 +4,18 @@ offers as input, and the words on the way. Each test failed on the behaviour the
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 
 from conftest import DOCK, PLUGIN, dock, wait_done
 from npe2 import PluginManifest
+from qtpy.QtCore import QTimer
 
 from napari_xraysep._layers import METADATA_KEY, same_layer
 from napari_xraysep.widgets.dock import MIN_HEIGHT
 from napari_xraysep.widgets.loss_plot import LOSS_TERMS
+from napari_xraysep.widgets.shown import result_layers
 
 
 def _run_layers(viewer, run):
@@ -102,3 +106,34 @@ def test_the_region_hint_says_what_region_weight_does(make_napari_viewer):
     widget.separation.region_weight.value = 0.5
     assert "trusts the pixels inside it less" in hint.text() and "0.50" in hint.text()
     assert "unexplained X-ray" in {term[0] for term in LOSS_TERMS.values()}  # not "residual scale"
+
+
+def test_the_window_stays_responsive_while_a_run_trains(make_napari_viewer, qtbot, monkeypatch):
+    """The longest pass of Qt's event loop from the first step to the result layers (a timer asks for
+    one every 10 ms). Before: the first preview added its layers mid-run, the result computed contrast
+    and removed the previews on the main thread — 2–4 s passes on two busy cores."""
+    import napari_xraysep.widgets.runner as runner_module
+
+    threads = []
+
+    def in_which_thread(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return result_layers(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "result_layers", in_which_thread)
+    viewer = make_napari_viewer(show=True)
+    widget = dock(viewer, "concealed_portrait", steps=12, preview_every=4)
+    ticks, first_step = [], []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    worker = widget.train()
+    worker.yielded.connect(lambda *_: first_step or first_step.append(time.perf_counter()))
+    wait_done(qtbot, widget)
+    qtbot.wait(50)
+    timer.stop()
+    passes = [later - earlier for earlier, later in zip(ticks, ticks[1:]) if later > first_step[0]]
+    assert threads == [False]  # the result's layers (contrast over every pixel) made in the worker
+    assert max(passes) < 2.0, f"longest pass {max(passes):.2f} s"
+    assert not any("preview" in layer.name for layer in viewer.layers)  # they became x̂1 and x̂2
