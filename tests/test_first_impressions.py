@@ -137,3 +137,27 @@ def test_the_window_stays_responsive_while_a_run_trains(make_napari_viewer, qtbo
     assert threads == [False]  # the result's layers (contrast over every pixel) made in the worker
     assert max(passes) < 2.0, f"longest pass {max(passes):.2f} s"
     assert not any("preview" in layer.name for layer in viewer.layers)  # they became x̂1 and x̂2
+
+
+def test_the_alignment_check_runs_in_the_worker_and_says_which_way(make_napari_viewer, qtbot, monkeypatch):
+    import numpy as np
+
+    import napari_xraysep.widgets.runner as runner_module
+
+    threads = []
+    check = runner_module.misalignment_warning
+
+    def in_which_thread(*args):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return check(*args)
+
+    monkeypatch.setattr(runner_module, "misalignment_warning", in_which_thread)  # seconds on a large image
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait", steps=1)
+    photo = viewer.layers["surface RGB (synthetic)"]
+    photo.data = np.roll(photo.data, (3, -2), axis=(0, 1))  # moved 3 px down and 2 px to the left
+    widget.train()
+    assert threads == []  # nothing checked while the window waits
+    wait_done(qtbot, widget)
+    assert threads == [False]
+    assert re.search(r"photograph is [\d.]+ px lower and [\d.]+ px to the left of the X-ray", widget.message.text())

@@ -138,7 +138,7 @@ def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):
     previews = []
     with qtbot.waitSignal(widget.train().yielded, timeout=RUN_TIMEOUT_MS):
         pass
-    widget.worker.yielded.connect(lambda p: previews.append(p.preview is not None))
+    widget.worker.yielded.connect(lambda p: previews.append(getattr(p, "preview", None) is not None))
     wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
     assert set(layers) == {"x1_hat", "x2_hat", "error_map", "x1", "x2", "weave"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -83,12 +84,10 @@ class Runner:
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
-        # Not a blocker (the user may know better), but said before any time is spent.
-        note = misalignment_warning(missing_filled(checked["x_mixed"]), missing_filled(checked["rgb_surface"])) or ""
         record = RunRecord(
             number, source=xray, inputs=[layer for layer in self.inputs.layers() if layer is not None],
             double_sided=self.inputs.back.value is not None, training=training, offset=offset, folder=folder,
-            checkpoint=checkpoint["checkpoint"], alignment_note=note,
+            checkpoint=checkpoint["checkpoint"],
         )
         self.record, self.lifetime["stop"] = record, record.stop
         if training and resolved.preview_every > 0:
@@ -99,11 +98,11 @@ class Runner:
         )
         self.status.move(RunState.TRAINING)
         self.panel.starting(resolved.training_steps)
-        self.say(note + (" (Plugins ▸ napari-xraysep ▸ Align photograph)" if note else ""), error=bool(note))
+        self.say("")
         activity = ActivityProgress(f"X-ray separation, run {number}", resolved.training_steps, self._cancel)
         slots = {"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished}
         record.worker = run_in_background(
-            partial(_then_layers, job, layers_for),
+            partial(_in_background, job, checked, layers_for),
             {**arguments, "config": config, "model": model, "stop": record.stop, **checkpoint, **form},
             # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
             {signal: partial(slot, record) for signal, slot in slots.items()},
@@ -154,6 +153,11 @@ class Runner:
 
     def _on_progress(self, record: RunRecord, event: Any) -> None:
         if not self._current(record):
+            return
+        if isinstance(event, AlignmentNote):
+            record.alignment_note = event.text
+            if event.text:
+                self.say(f"{event.text} (Plugins ▸ napari-xraysep ▸ Align photograph)", error=True)
             return
         if self.status.state is not RunState.STOPPING:
             self.panel.show_progress(event)
@@ -230,8 +234,19 @@ class Runner:
             self.on_ended()
 
 
-def _then_layers(job: Callable[..., Any], layers_for: Callable[[Any], Any], **arguments: Any) -> Any:
-    """In the worker thread: the run's progress events, then its result with its layers
-    (:func:`result_layers`: their contrast is computed here, not on the main thread)."""
+@dataclass(frozen=True)
+class AlignmentNote:
+    """A run's first event: what the alignment check found ("" when the photograph looks registered)."""
+
+    text: str
+
+
+def _in_background(job: Callable[..., Any], checked: dict[str, Any], layers_for: Callable[[Any], Any], **arguments: Any) -> Any:
+    """What a run does in the worker thread, so the window never waits on it: the alignment check of
+    the ``checked`` X-ray and photograph (seconds on a large image; not a blocker — the user may know
+    better — but said before any training time is spent), the run's progress events, then its result
+    with its layers (:func:`result_layers`, contrast over every pixel)."""
+    x_mixed, rgb_surface = missing_filled(checked["x_mixed"]), missing_filled(checked["rgb_surface"])
+    yield AlignmentNote(misalignment_warning(x_mixed, rgb_surface) or "")
     result = yield from job(**arguments)
     return result, layers_for(result)
