@@ -230,6 +230,7 @@ class Runner:
             record.folder.rmdir()  # the run failed before writing anything
         if self._current(record):
             if self.status.running:  # ended with neither a result nor an error: aborted
+                remove_previews(self.viewer, record)
                 self.status.move(RunState.FAILED)
             self.on_ended()
 
