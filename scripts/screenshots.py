@@ -86,11 +86,7 @@ def after() -> None:
     wait(widget)
     viewer.screenshot(canvas_only=False, flash=False)  # one full draw first: see main()'s docstring
     settle(1.0)
-    for layer in viewer.layers:
-        layer.visible = "x2 hidden · run 1" in layer.name
-    shoot(viewer, "3-hidden-x2.png")
-    for layer in viewer.layers:
-        layer.visible = True
+    shoot(viewer, "3-hidden-x2.png")  # as the run leaves it: x2 on top, the mixed X-ray under it
     widget.results.toggle_compare()
     shoot(viewer, "4-side-by-side.png")
     grab(widget.results, "panel-results.png")

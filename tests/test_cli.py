@@ -128,6 +128,10 @@ def test_demo_writes_results_montage_and_a_comparison(tmp_path, capsys):
     assert (out / "montage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["x2 (refined)"]) == {"psnr", "ssim", "psnr_affine", "ssim_affine"}
+    # the table prints the figures the README quotes, and only those: no raw PSNR beside them
+    least_squares = scores["least squares (linear), x2"]
+    row = next(line for line in report.splitlines() if line.startswith("least squares (linear), x2"))
+    assert row.split()[-2:] == [f"{least_squares['psnr_affine']:.2f}", f"{least_squares['ssim_affine']:.3f}"]
     assert (out / "inputs" / "x_mixed.tif").exists() and (out / "x2.tif").exists()
 
 
@@ -150,7 +154,7 @@ def _training(step, total, elapsed):
 def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
     import io
 
-    from napari_xraysep.cli import ProgressBar
+    from napari_xraysep.terminal import ProgressBar
 
     log = io.StringIO()  # not a terminal
     with contextlib.closing(ProgressBar(log)) as bar:
@@ -162,10 +166,23 @@ def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
     assert lines[-1].startswith("step 40/40 ETA 00:00")
 
 
+def test_progress_in_a_log_counts_evenly():
+    import io
+
+    from napari_xraysep.terminal import ProgressBar
+
+    log = io.StringIO()  # the default's 12 steps printed 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 before
+    with contextlib.closing(ProgressBar(log)) as bar:
+        for step in range(1, 13):
+            bar(_training(step, 12, elapsed=0.5 * step))
+    steps = [int(line.split()[1].split("/")[0]) for line in log.getvalue().splitlines()]
+    assert steps == [1, 2, 4, 6, 8, 10, 12]
+
+
 def test_progress_on_a_terminal_is_one_line_redrawn_and_tiles_count_too():
     import io
 
-    from napari_xraysep.cli import ProgressBar
+    from napari_xraysep.terminal import ProgressBar
     from napari_xraysep.core.streaming import TileProgress
 
     class Terminal(io.StringIO):
@@ -192,3 +209,80 @@ def test_eta_shows_hours_once_there_are_any():
     from napari_xraysep.core.progress import clock
 
     assert clock(59.6) == "01:00" and clock(3725) == "1:02:05" and clock(-3) == "00:00"
+
+
+def test_the_default_method_says_nothing_of_the_auto_encoders_label(tiff_inputs, tmp_path, capsys):
+    xray, rgb, _ = tiff_inputs
+    args = ["separate", str(xray), str(rgb), "--region", "0,0,48,64", "--out", str(tmp_path / "o")]
+    assert main([*args, "--steps", "2", "--device", "cpu", "--quiet", "--set", "clusters=4"]) == 0
+    err = capsys.readouterr().err
+    assert "labeled" not in err and "covers the whole image" not in err
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        ["--preset", "autoencoder"],  # no region
+        ["--region", "100,100,120,120"],  # wholly outside the image
+        ["--model", "missing.pt"],
+    ],
+)
+def test_a_refused_separate_leaves_the_disk_as_it_was(tiff_inputs, tmp_path, capsys, refused):
+    xray, rgb, _ = tiff_inputs
+    out = tmp_path / "new" / "out"
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["separate", str(xray), str(rgb), "--out", str(out), "--quiet", *refused]) == 2
+    _error_line(capsys)
+    assert sorted(tmp_path.rglob("*")) == before  # neither out nor its parent made
+
+
+def test_apply_and_separate_write_files_as_the_umask_says(tiff_inputs, tmp_path):
+    import os
+    import stat
+
+    xray, rgb, _ = tiff_inputs
+    previous = os.umask(0o022)
+    try:
+        separated, applied = tmp_path / "separated", tmp_path / "applied"
+        assert main(["separate", str(xray), str(rgb), "--out", str(separated), "--steps", "2", "--device", "cpu", "--quiet", "--set", "clusters=4"]) == 0
+        assert main(["apply", str(separated / "model.pt"), str(xray), str(rgb), "--out", str(applied), "--quiet"]) == 0
+    finally:
+        os.umask(previous)
+    modes = {path.relative_to(tmp_path).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in tmp_path.glob("*ed/*")}
+    assert set(modes.values()) == {0o644}, modes
+
+
+def test_a_malformed_option_is_one_line_not_the_usage(tiff_inputs, tmp_path, capsys):
+    xray, rgb, _ = tiff_inputs
+    with pytest.raises(SystemExit) as exited:
+        main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "o"), "--region", "10,10,50"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exited.value.code == 2 and len(err) == 1, err
+    assert err[0].startswith("xraysep: error: argument --region") and "Y0,X0,Y1,X1" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_help_offers_only_what_each_command_has(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert "--model" not in capsys.readouterr().out  # demo has none
+    with pytest.raises(SystemExit):
+        main(["separate", "--help"])
+    assert "0: only apply --model" in capsys.readouterr().out
+
+
+def test_help_answers_without_the_science():
+    import subprocess
+    import sys
+
+    from napari_xraysep.cli import MAX_PAIR_ERROR_PX
+    from napari_xraysep.core.registration import MAX_PAIR_ERROR_PX as REGISTRATION_DEFAULT
+
+    assert MAX_PAIR_ERROR_PX == REGISTRATION_DEFAULT  # the help's default is the registration's
+    code = (
+        "import sys\nfrom napari_xraysep.cli import main\n"
+        "try:\n    main(['separate', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'napari', 'scipy', 'skimage', 'tifffile'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"  # was ~6 s with torch and scikit-image

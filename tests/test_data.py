@@ -1,7 +1,9 @@
+import warnings
+
 import numpy as np
 import pytest
 
-from napari_xraysep.core import InputError, Normalisation, prepare_inputs, region_from_boxes
+from napari_xraysep.core import InputError, Normalisation, SeparationConfig, prepare_inputs, region_from_boxes
 from napari_xraysep.core.data import (
     HIGH_PERCENTILE,
     LOW_PERCENTILE,
@@ -12,6 +14,7 @@ from napari_xraysep.core.data import (
     check_xray,
     robust_range,
 )
+from napari_xraysep.core.engine import concealed_objective
 
 
 def test_normalisation_maps_range_to_unit_and_back():
@@ -136,8 +139,12 @@ def test_region_checks():
     np.testing.assert_array_equal(check_region(np.array([[0, 2], [0, 0]]), (2, 2)), [[False, True], [False, False]])
 
 
-def test_region_covering_whole_image_warns(rng):
+def test_region_covering_whole_image_warns_only_the_auto_encoder(rng):
+    inputs = prepare_inputs(rng.random((8, 8)), rng.random((8, 8, 3)), np.ones((8, 8), bool))
     with pytest.warns(UserWarning, match="covers the whole image"):
+        concealed_objective(inputs, SeparationConfig.autoencoder())
+    with warnings.catch_warnings():  # the colour map has no surface label to spoil
+        warnings.simplefilter("error")
         prepare_inputs(rng.random((8, 8)), rng.random((8, 8, 3)), np.ones((8, 8), bool))
 
 

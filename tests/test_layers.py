@@ -45,19 +45,13 @@ def test_result_layers_are_named_comparable_and_carry_provenance(tiny_mixture, t
     result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **tiny_settings)
     layers = result_layer_data(result, "xray", run=2)
     names = [kwargs["name"] for _, kwargs, _ in layers]
-    assert names == [
-        "x̂1 surface (step 1) · run 2 · xray",
-        "x̂2 hidden (step 1) · run 2 · xray",
-        "error map · run 2 · xray",
-        "x1 surface · run 2 · xray",
-        "x2 hidden · run 2 · xray",
-        "weave (canvas) · run 2 · xray",
-    ]
+    assert names == ["x̂1 step 1 · run 2", "x̂2 step 1 · run 2", "error map · run 2", "x1 surface · run 2", "x2 hidden · run 2", "weave · run 2"]
     limits = [kwargs["contrast_limits"] for _, kwargs, _ in layers]
     assert limits[0] == limits[1] == limits[3] == limits[4]  # X-rays share one contrast
     assert limits[2][0] == -limits[2][1]  # error map symmetric around 0
     meta = layers[4][1]["metadata"]["xraysep"]
     assert meta["layer"] == "x2" and meta["run"] == 2 and meta["settings"]["channels"] == 4
+    assert meta["source"] == "xray" and meta["title"] == "x2 hidden · run 2 · xray"
     np.testing.assert_array_equal(layers[4][0], result.x2)
 
 

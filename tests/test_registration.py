@@ -231,10 +231,22 @@ def test_images_too_small_to_align_automatically_are_refused(rng):
 def test_the_report_says_what_was_done():
     text = Alignment(_similarity(2.0, 0.5, 1.0, -2.0), "similarity", 0.12, 7 / 9).describe()
     assert text == (
-        "similarity: scale 0.5000 (a photograph pixel is 0.5 X-ray pixels), rotation +2.00°, shift +1.00, -2.00 px, "
+        "similarity: scale 0.5000 (a photograph pixel is 0.5 X-ray pixels), rotation +2.00°, moved 1.00 px down and 2.00 px to the left, "
         "residual 0.12 px RMS (78% of the regions agree)"
     )
     assert "no region agrees" in Alignment(np.eye(3), "similarity", float("nan"), 0.0).describe()
+    assert "a photograph pixel is 1 X-ray pixel)" in Alignment(np.eye(3), "translation").describe()
+
+
+def test_the_warning_says_which_way_the_photograph_lies(painting):
+    from napari_xraysep.core.registration import misalignment_warning, offset_words
+
+    # the photograph's content moved 3 px down and 2 px to the left of where the X-ray has it
+    photo = np.roll(painting.rgb_surface, (3, -2), axis=(0, 1))
+    found = re.search(r"is ([\d.]+) px lower and ([\d.]+) px to the left of the X-ray", misalignment_warning(painting.x_mixed, photo))
+    assert (float(found[1]), float(found[2])) == pytest.approx((3.0, 2.0), abs=0.4)  # edges, not intensities: sub-pixel
+    assert offset_words(0.01, -4.0) == "4.0 px to the right of the X-ray"
+    assert offset_words(0.0, 0.0) == "in place on the X-ray"
 
 
 def test_translation_refuses_photographs_of_another_size(painting):
@@ -278,8 +290,8 @@ def test_cli_align_automatic_and_from_points(painting, tmp_path, capsys):
     xray, rgb = _tiffs(painting, tmp_path, _misaligned(painting.rgb_surface, true, painting.x_mixed.shape))
     out = tmp_path / "aligned.tif"
     assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "translation"]) == 0
-    shift = re.search(r"shift ([-+][\d.]+), ([-+][\d.]+) px", capsys.readouterr().err)
-    assert (float(shift[1]), float(shift[2])) == pytest.approx((4.0, -3.0), abs=0.35)
+    shift = re.search(r"moved ([\d.]+) px down and ([\d.]+) px to the left", capsys.readouterr().err)
+    assert (float(shift[1]), float(shift[2])) == pytest.approx((4.0, 3.0), abs=0.35)
     aligned = tifffile.imread(out)
     # The shifted photograph leaves the X-ray's top rows and right columns uncovered: missing data,
     # so the copy is float (in the photograph's 0–255) with NaN there, never black paint.
@@ -305,7 +317,7 @@ def test_cli_separate_warns_when_the_photo_is_shifted(painting, tmp_path, capsys
     xray, rgb = _tiffs(painting, tmp_path, _misaligned(painting.rgb_surface, _similarity(0, 1, 5.0, 0.0), painting.x_mixed.shape))
     args = ["separate", str(xray), str(rgb), "--region=10,10,60,80", "--out", str(tmp_path / "o"), "--steps", "1", "--device", "cpu", "--quiet", "--set", "channels=4", "--no-warm-start"]
     assert main(args) == 0
-    assert re.search(r"looks shifted by \+(4\.[7-9]|5\.[0-3]) px vertically", capsys.readouterr().err)
+    assert re.search(r"photograph is (4\.[7-9]|5\.[0-3]) px higher", capsys.readouterr().err)
 
 
 def test_align_widget_checks_and_aligns(painting, make_napari_viewer, qtbot):
@@ -314,7 +326,7 @@ def test_align_widget_checks_and_aligns(painting, make_napari_viewer, qtbot):
     viewer.add_image(painting.x_mixed, name="xray")
     viewer.add_image(_misaligned(painting.rgb_surface, _similarity(0, 1, -3.0, 4.0), painting.x_mixed.shape), name="photo", rgb=True)
     assert widget.xray_layer.value.name == "xray" and widget.rgb_layer.value.name == "photo"
-    assert re.search(r"looks shifted by -(2\.[7-9]|3\.[0-3]) px vertically and \+(3\.[7-9]|4\.[0-3]) px horizontally", widget.check())
+    assert re.search(r"photograph is (2\.[7-9]|3\.[0-3]) px lower and (3\.[7-9]|4\.[0-3]) px to the left of the X-ray", widget.check())
 
     widget.auto_transform.value = "translation"
     with qtbot.waitSignal(widget.align_automatically().finished, timeout=60_000):
@@ -425,3 +437,42 @@ def test_align_widget_finds_the_scale_and_reports_a_rejected_pair(make_napari_vi
     layer = widget.align_from_points()
     assert layer is not None and layer.metadata["xraysep_alignment"]["rejected_pairs"] == [5]
     assert "Pair 5 did not fit the others and was left out" in widget.message.text()
+
+
+def _unrelated(painting):
+    """A photograph of another painting: the same size, no shared edges."""
+    return make_mixture("still_life_over_figure", painting.x_mixed.shape, seed=5).rgb_surface
+
+
+def test_cli_align_refuses_an_alignment_that_fails_its_check_unless_forced(painting, tmp_path, capsys):
+    from napari_xraysep.cli import main
+
+    xray, rgb = _tiffs(painting, tmp_path, _unrelated(painting))
+    out = tmp_path / "aligned.tif"
+    assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "translation"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("xraysep: error: Nothing written: the automatic alignment failed its check")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["photo.tif", "x.tif"]
+    assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "translation", "--force"]) == 0
+    assert out.exists() and "--force" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("answer", ["No", "Yes"])
+def test_align_widget_asks_before_adding_an_alignment_that_fails_its_check(painting, make_napari_viewer, qtbot, monkeypatch, answer):
+    from qtpy.QtWidgets import QMessageBox
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args) or getattr(QMessageBox.StandardButton, answer))
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
+    viewer.add_image(painting.x_mixed, name="xray")
+    viewer.add_image(_unrelated(painting), name="photo", rgb=True)
+    widget.auto_transform.value = "translation"
+    with qtbot.waitSignal(widget.align_automatically().finished, timeout=60_000):
+        pass
+    assert len(asked) == 1 and "regions of the painting agree" in asked[0][2]
+    if answer == "No":
+        assert [layer.name for layer in viewer.layers] == ["xray", "photo"]
+        assert widget.message.text().startswith("Nothing added")
+    else:
+        assert "photo · aligned" in viewer.layers and "the check failed" in widget.message.text()

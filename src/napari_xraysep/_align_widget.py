@@ -14,7 +14,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, PushButton
 from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QLabel, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
 
 from ._layers import has_units, is_rgb_layer, is_xray_layer, layer_array, points_in_pixels_of
 from .core import XraySepError
@@ -28,6 +28,7 @@ from .core.registration import (
     estimate_translation,
     fit_transform,
     misalignment_warning,
+    offset_words,
 )
 
 # Point pairs are named to the user as in the layers' tables: from 1.
@@ -69,7 +70,9 @@ class AlignmentWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(form.native)
         layout.addWidget(self.message)
-        layout.addStretch(1)
+        # Docked under the separation dock, take only the rows it needs (the message wraps within
+        # them): the rest of the column stays the separation dock's.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.check_button.changed.connect(self.check)
         self.auto_button.changed.connect(self.align_automatically)
         self.add_points_button.changed.connect(self.add_point_layers)
@@ -112,7 +115,8 @@ class AlignmentWidget(QWidget):
         if warning:
             return self.show_message(warning, error=True)
         return self.show_message(
-            f"Aligned to within a pixel (offset {dy:+.2f}, {dx:+.2f} px; {confidence:.0%} of the regions agree)."
+            f"Aligned to within a pixel (the photograph is {offset_words(dy, dx, digits=2)}; "
+            f"{confidence:.0%} of the regions agree)."
         )
 
     def align_automatically(self):
@@ -166,7 +170,23 @@ class AlignmentWidget(QWidget):
             return None
         return self._add_aligned(self.rgb_layer.value, alignment, aligned_photo(photo, alignment, x_mixed.shape[:2]))
 
+    def confirm_uncertain(self, alignment: Alignment) -> bool:
+        """Ask before adding an automatic alignment that failed its check (fewer than half the regions agree)."""
+        answer = QMessageBox.question(
+            self, "Uncertain alignment",
+            f"Only {alignment.confidence:.0%} of the regions of the painting agree with this alignment "
+            f"({alignment.describe()}): it may be wrong. Add the aligned photograph anyway?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
     def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray) -> Any:
+        if alignment.confidence < CONFIDENT and not self.confirm_uncertain(alignment):
+            self.show_message(
+                f"Nothing added: only {alignment.confidence:.0%} of the regions of the painting agree with the automatic "
+                "alignment. Align from point pairs instead (Add point layers).", error=True,
+            )
+            return None
         record = {
             "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
             "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
@@ -184,7 +204,7 @@ class AlignmentWidget(QWidget):
         )
         rejected = ", ".join(str(i + FIRST_PAIR) for i in alignment.rejected)
         left_out = f" Pair{'s' if len(alignment.rejected) > 1 else ''} {rejected} did not fit the others and {'were' if len(alignment.rejected) > 1 else 'was'} left out." if rejected else ""
-        uncertain = " The estimate is uncertain: check it, or align from point pairs." if alignment.confidence < CONFIDENT else ""
+        uncertain = " Added as you asked, though the check failed: compare it with the X-ray, or align from point pairs." if alignment.confidence < CONFIDENT else ""
         notes = " The photograph matches mirrored left–right (seen from the back?): the aligned copy is mirrored." if alignment.mirrored else ""
         notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
         self.show_message(

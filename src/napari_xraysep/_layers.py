@@ -1,8 +1,9 @@
 """Translation between napari layers and the core's arrays — no Qt, no science.
 
-Layers in: which layers can serve as the mixed X-ray, the photograph and the region, and the region
-mask they describe. Layers out: the result's six images as napari layer-data tuples with names,
-contrast and provenance that keep runs apart and comparable.
+Layers in: which layers can serve as the mixed X-ray, the photograph, the region and the side channels,
+and the region mask they describe. Layers out: the result's six images as napari layer-data tuples
+with short names that keep runs apart (the rest — source, method, settings — in their metadata),
+contrast that keeps them comparable, and a mark that tells them from the user's own layers.
 """
 
 from __future__ import annotations
@@ -31,12 +32,38 @@ DOUBLE_SIDED_TITLES = {
     "x1": "x1 front",
     "x2": "x2 back",
 }
+# The layer list shows about twenty characters before it cuts a name: what tells two runs' layers
+# apart (which layer, which run) comes first, the rest goes to the metadata.
+SHORT_TITLES = {
+    "x1_hat": "x̂1 step 1",
+    "x2_hat": "x̂2 step 1",
+    "error_map": "error map",
+    "x1": "x1 surface",
+    "x2": "x2 hidden",
+    "weave": "weave",
+}
+DOUBLE_SIDED_SHORT = {**SHORT_TITLES, "x1": "x1 front", "x2": "x2 back"}
 METADATA_KEY = "xraysep"
+# Marks (keys of a layer's METADATA_KEY metadata) of the layers the plugin made for the user to look
+# at, never to feed back in: a run's results ("layer"), its live previews, a sample's ground truth.
+MADE_HERE = ("layer", "preview", "truth")
 
 
 def layer_title(name: str, double_sided: bool = False) -> str:
     """The layer-list title of result ``name`` (one of RESULT_LAYERS)."""
     return (DOUBLE_SIDED_TITLES if double_sided else LAYER_TITLES)[name]
+
+
+def short_layer_name(name: str, run: int, double_sided: bool = False) -> str:
+    """The layer-list name of run ``run``'s result ``name``: ``x2 hidden · run 2``."""
+    return f"{(DOUBLE_SIDED_SHORT if double_sided else SHORT_TITLES)[name]} · run {run}"
+
+
+def made_here(layer: Any) -> bool:
+    """Whether the plugin made ``layer`` as an answer — a result, a preview, a sample's ground truth —
+    rather than as something to separate (marked in its metadata, see MADE_HERE)."""
+    marks = getattr(layer, "metadata", {}).get(METADATA_KEY, {})
+    return isinstance(marks, dict) and any(marks.get(mark) not in (None, False) for mark in MADE_HERE)
 
 
 def is_xray_layer(layer: Any) -> bool:
@@ -199,7 +226,8 @@ def shared_contrast(images: list[np.ndarray]) -> tuple[float, float]:
 def result_layer_data(
     result: SeparationResult, source_name: str, run: int, layer_kwargs: dict[str, Any] | None = None
 ) -> list[tuple[np.ndarray, dict[str, Any], str]]:
-    """Image layer-data tuples for the six results, named for their source layer and run."""
+    """Image layer-data tuples for the six results, named for their run (:func:`short_layer_name`; the
+    source layer and the long title in the metadata)."""
     images = {name: getattr(result, name) for name in RESULT_LAYERS}
     return _layer_data(images, result.provenance(), result.double_sided, source_name, run, layer_kwargs)
 
@@ -235,11 +263,12 @@ def _layer_data(
     layers = []
     for name in RESULT_LAYERS:
         limits = (-extents[name], extents[name]) if name in extents else xray_limits
+        title = f"{layer_title(name, double_sided)} · run {run} · {source_name}"
         kwargs = {
-            "name": f"{layer_title(name, double_sided)} · run {run} · {source_name}",
+            "name": short_layer_name(name, run, double_sided),
             "colormap": "gray",
             "contrast_limits": limits,
-            "metadata": {METADATA_KEY: {**provenance, "layer": name, "run": run, "source": source_name}},
+            "metadata": {METADATA_KEY: {**provenance, "layer": name, "run": run, "source": source_name, "title": title}},
             **(layer_kwargs or {}),
         }
         layers.append((images[name], kwargs, "image"))

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from ._layers import METADATA_KEY
 from .synthetic import SyntheticMixture, load_sample, make_mixture
 
 LayerData = tuple[Any, dict[str, Any], str]
-TRUTH = {"colormap": "gray", "visible": False}
+# The answer key: hidden, and marked so that the dock never offers it as an input.
+TRUTH = {"colormap": "gray", "visible": False, "metadata": {METADATA_KEY: {"truth": True}}}
 
 
 def _region_layer(region_mask: np.ndarray) -> LayerData:

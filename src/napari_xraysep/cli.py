@@ -1,97 +1,25 @@
 """The ``xraysep`` command: a thin face over :mod:`napari_xraysep.core`.
 
 A user's mistake prints one line (``xraysep: error: …``) and exits with status 2; only a bug shows a
-traceback.
+traceback. The parser lives here and needs nothing heavy; the commands' work is in
+:mod:`napari_xraysep._commands`, imported once a command runs (``xraysep --help`` answers at once).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import os
-import re
-import signal
 import sys
-import tempfile
-import threading
-import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, NoReturn
 
 from ._version import __version__
-from .core import (
-    RESULT_LAYERS,
-    SeparationConfig,
-    TrainedModel,
-    XraySepError,
-    load_model,
-)
-from .core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
-from .core.errors import InputError, TrainingError
-from .core.files import STAGING_TAG, atomic_write, result_set
-from .core.registration import (
-    CONFIDENT,
-    MAX_PAIR_ERROR_PX,
-    aligned_photo,
-    apply_transform,
-    estimate_any_way_round,
-    estimate_similarity,
-    estimate_translation,
-    fit_transform,
-    misalignment_warning,
-    uncovered_share,
-)
-from .core.separation import drive, resolve_config
-from .core.sources import Sources
-from .core.streaming import apply_dask, calibrated
-from .demo import run_demo
-from .io import open_image, result_tiffs, write_results, write_tiff
-from .io.spacing import chosen_spacing
-from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
-from .terminal import ProgressBar, run_separation, stop_on_first_interrupt
 
 EXIT_USER_ERROR = 2
-# --preset: every setting at once (default: the benchmarked default, or a given model's settings).
-PRESETS = {"default": SeparationConfig, "autoencoder": SeparationConfig.autoencoder, "paper": SeparationConfig.paper}
-
-
-def prepare_output_dir(out: Path, overwrite: bool) -> Path:
-    """Make sure results can be written to ``out`` before any training time is spent: the results are
-    written as a set beside it (:func:`result_set`), so its parent must be writable; ``out`` itself
-    is not made yet (a run that fails leaves no folder behind)."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file, not a folder.")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise InputError(f"--out {out} is not empty; choose a new folder or pass --overwrite to replace its results.")
-    parent = Path(os.path.abspath(out)).parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(prefix=".xraysep-write-test-", dir=parent))
-    except OSError as error:
-        raise InputError(f"Cannot write to --out {out}: {error.strerror or error}.") from error
-    return out
-
-
-@contextlib.contextmanager
-def naming_the_kept_model(out: Path) -> Iterator[None]:
-    """A training that fails inside a result set (:func:`result_set`) names the set's hidden folder
-    as where its last good model is saved; the set is removed and the model kept in ``out`` only if
-    ``out`` held none. Say that instead."""
-    had_model = (out / "model.pt").exists()
-    try:
-        yield
-    except TrainingError as error:
-        staged = re.escape(str(Path(os.path.abspath(out)).parent / f".{out.name}.{STAGING_TAG}-")) + r"[^/\\]+[/\\]model\.pt\."
-        kept = (
-            f"{out / 'model.pt'}." if not had_model
-            else "the new result set, which was not kept: the earlier results in --out are unchanged (give a new --out to keep a failed run's model)."
-        )
-        raise type(error)(re.sub(staged, lambda _: kept, str(error)), error.model) from error
+PRESETS = ("default", "autoencoder", "paper")  # the names of SeparationConfig's presets (_commands.PRESETS)
+# --max-pair-error's default, as core.registration.MAX_PAIR_ERROR_PX (a test holds them equal).
+MAX_PAIR_ERROR_PX = 3.0
 
 
 def parse_box(text: str) -> list[float]:
@@ -120,301 +48,28 @@ def parse_setting(text: str) -> tuple[str, Any]:
     return name.strip().replace("-", "_"), raw
 
 
-def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Settings the user typed: every ``--set NAME=VALUE`` (an unknown name is refused when the settings
-    are resolved), and the named options given (an option not given — None — keeps the ``--set``
-    value, the preset's or the model's); a named option given as well as ``--set`` wins."""
-    named = {
-        "steps": args.steps,
-        "seed": args.seed,
-        "device": args.device,
-        "mode": getattr(args, "mode", None),
-        "exclusion_weight": getattr(args, "exclusion_weight", None),
-        "warm_start": getattr(args, "warm_start", None),
-    }
-    return dict(args.set or []) | {name: value for name, value in named.items() if value is not None}
+class Parser(argparse.ArgumentParser):
+    """argparse with the house's one-line errors: a mistyped option says what is wrong and where the
+    options are listed, without the whole usage block."""
 
-
-def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
-    """The images named on the command line, opened lazily, and what run.json records of each file."""
-    if args.mirror_back and args.rgb_back is None:
-        raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
-    sources = Sources(
-        open_image(args.xray), open_image(args.rgb), open_image(args.rgb_back) if args.rgb_back else None,
-        args.mirror_back, [open_image(path) for path in args.side or []],
-    )
-    files = {"xray": sources.x_mixed.info, "rgb": sources.rgb_surface.info}
-    files |= {"rgb_back": sources.rgb_back.info} if sources.double_sided else {}
-    files |= {f"side_channel_{i + 1}": side.info for i, side in enumerate(sources.side_channels)}
-    return sources, files
-
-
-def pixel_spacing_record(given: str | None, source: Any, path: Path) -> dict[str, Any] | None:
-    """What run.json records of the image's pixel spacing (:func:`~.io.spacing.chosen_spacing`: the
-    user's ``--pixel-size`` over the file's own), or None when neither says one."""
-    spacing = chosen_spacing(given, source.info, Path(path).name)
-    return None if spacing is None else spacing.record()
-
-
-def command_separate(args: argparse.Namespace) -> int:
-    if not args.checkpoint_every > 0:
-        raise InputError(f"--checkpoint-every must be a positive number of minutes; got {args.checkpoint_every}.")
-    out = prepare_output_dir(Path(args.out), args.overwrite)
-    sources, files = open_sources(args)
-    spacing = pixel_spacing_record(args.pixel_size, sources.x_mixed, args.xray)
-    region: Any = None
-    if args.region_mask:
-        region = open_image(args.region_mask)
-        if region.ndim == 3:
-            raise InputError(f"The region mask {args.region_mask} must be a 2-D image (non-zero = inside).")
-    elif args.region:
-        region = BoxRegion(args.region, sources.x_mixed.shape[:2])
-    model = load_model(args.model) if args.model else None
-    config = PRESETS[args.preset]() if args.preset else None
-    settings = _config_from_args(args)
-    resolved = resolve_config(config, model, settings)
-    if region is None and not sources.double_sided and resolved.method == "autoencoder" and resolved.training_steps:
-        raise InputError(
-            "The auto-encoder needs the region: give it with --region Y0,X0,Y1,X1 or --region-mask MASK.tif "
-            "(or --rgb-back for a double-sided panel, or --model with --steps 0)."
-        )
-    inputs = {
-        "xray": str(args.xray),
-        "rgb": str(args.rgb),
-        "rgb_back": str(args.rgb_back) if args.rgb_back else None,
-        "side_channels": [str(path) for path in args.side or []],
-        "region_mask": str(args.region_mask) if args.region_mask else None,
-        "regions": args.region,
-        "model": str(args.model) if args.model else None,
-    }
-    if is_large(sources.x_mixed.shape):
-        record = {"inputs": inputs, "input_files": files, "pixel_spacing": spacing}
-        return separate_painting(args, out, sources, region, config, settings, model, record)
-    x_mixed, rgb_surface = np.asarray(sources.x_mixed), np.asarray(sources.rgb_surface)
-    warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
-    if warning:
-        warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
-    with naming_the_kept_model(out), result_set(out) as staging:
-        # Checkpoints go where the final model will be: a crash leaves the latest one in --out (if it
-        # held no model before; an earlier set is never replaced by half a new one).
-        result = run_separation(
-            x_mixed, rgb_surface, None if region is None else np.asarray(region), config, settings, model, args.quiet,
-            rgb_back=None if sources.rgb_back is None else np.asarray(sources.rgb_back), mirror_back=args.mirror_back,
-            checkpoint=staging / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
-            side_channels=[np.asarray(side) for side in sources.side_channels],
-        )
-        write_results(staging, result, {"inputs": inputs, "input_files": files, "pixel_spacing": spacing})
-    if not args.quiet:
-        print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
-    return 0
-
-
-def separate_painting(
-    args: argparse.Namespace,
-    out: Path,
-    sources: Sources,
-    region: Any,
-    config: SeparationConfig | None,
-    settings: dict[str, Any],
-    model: TrainedModel | None,
-    record: dict[str, Any],
-) -> int:
-    """``separate`` on an image too large for memory (is_large): trained on the area around the region
-    (or the central area), then applied tile by tile into --out, as the widget's whole-painting path."""
-    shape = sources.check()
-    area = painting_area(shape, region, sources.double_sided)
-    cropped = sources.crop(area)
-    warning = misalignment_warning(*map(missing_filled, check_pair(cropped.x_mixed, cropped.rgb_surface)))
-    if warning:
-        warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
-    stop = threading.Event()
-    steps = iter_separate_painting(
-        sources, out, region_mask=region, config=config, model=model, stop=stop, area=area, pyramid=False,
-        provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=Path("model.pt"),
-        checkpoint_every_s=60 * args.checkpoint_every, **settings,
-    )
-    with naming_the_kept_model(out), stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
-        result = drive(steps, None if args.quiet else bar)
-    if result.paths is None:
-        raise InputError(
-            f"Stopped before the whole painting was separated; the model is saved in {out / 'model.pt'} "
-            "(xraysep apply applies it to the painting)."
-        )
-    if not args.quiet:
-        print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out} (trained on the area "
-              f"{result.provenance()['training_area']}, applied tile by tile)", file=sys.stderr)
-    return 0
-
-
-def command_apply(args: argparse.Namespace) -> int:
-    """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
-    if args.tile is not None and args.tile < 1:
-        raise InputError(f"--tile must be at least 1 pixel; got {args.tile}.")
-    out = prepare_output_dir(Path(args.out), args.overwrite)
-    model = load_model(args.model)
-    sources, files = open_sources(args)
-    device = args.device or "auto"
-    model, calibration = calibrated(model, sources, "cpu" if args.dask is not None and device == "auto" else device)
-    provenance = {
-        "applied_model": str(args.model),
-        "settings": model.config.to_dict(),
-        "steps_trained": model.steps_trained,
-        "x_normalisation": model.x_normalisation.to_dict(),
-        "x_calibration": None if calibration is None else calibration.to_dict(),
-        "software": {"napari-xraysep": __version__},
-        "inputs": {
-            "xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None,
-            "side_channels": [str(path) for path in args.side or []],
-        },
-        "input_files": files,
-        "mirror_back": args.mirror_back,
-        "pixel_spacing": pixel_spacing_record(args.pixel_size, sources.x_mixed, args.xray),
-    }
-    started = time.perf_counter()
-    with result_set(out) as staging:
-        if args.dask is not None:
-            import dask.array as da
-
-            lazy = apply_dask(model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device, calibrate=False)
-            names = list(lazy)
-            with result_tiffs(staging, tuple(sources.x_mixed.shape[:2]), provenance) as outputs:
-                if args.dask:  # a distributed cluster's address
-                    from dask.distributed import Client
-
-                    with Client(args.dask) as client:
-                        da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler=client, lock=True)
-                else:
-                    da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
-        else:
-            stop = threading.Event()
-            tiles = iter_apply_to_folder(
-                model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
-            )
-            with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
-                paths = drive(tiles, None if args.quiet else bar)
-            if paths is None:
-                raise InputError("Stopped before every tile was done; no result was written.")
-        record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
-        atomic_write(staging / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
-    if not args.quiet:
-        print(f"Wrote {', '.join(RESULT_LAYERS)} and run.json to {out}", file=sys.stderr)
-    return 0
-
-
-def read_point_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """CSV rows ``photo_y,photo_x,xray_y,xray_x`` (a header line is allowed) → two (N, 2) arrays."""
-    try:
-        rows = [line.split(",") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except OSError as error:
-        raise InputError(f"Cannot read the point pairs {path}: {error.strerror or error}.") from error
-    try:
-        values = np.array([[float(v) for v in row] for row in rows if not row[0].strip().replace("_", "").isalpha()])
-    except ValueError as error:
-        raise InputError(f"{path}: every row must be four numbers photo_y,photo_x,xray_y,xray_x ({error}).") from error
-    if values.ndim != 2 or values.shape[1] != 4:
-        raise InputError(f"{path}: every row must be four numbers photo_y,photo_x,xray_y,xray_x.")
-    return values[:, :2], values[:, 2:]
-
-
-def command_align(args: argparse.Namespace) -> int:
-    """Register the photograph to the X-ray — from point pairs, or automatically from shared edges,
-    whatever its pixel size — and resample it onto the X-ray's grid."""
-    if Path(args.out).exists() and not args.overwrite:
-        raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
-    if not args.max_pair_error > 0:
-        raise InputError(f"--max-pair-error must be a positive number of pixels; got {args.max_pair_error}.")
-    # Read lazily where the file allows it: the estimate reads reduced copies, the warp one block at a time.
-    x_mixed, photo = open_image(args.xray), open_image(args.rgb)
-    check_xray_shape(x_mixed.shape)
-    check_rgb_shape(photo.shape, "photograph")
-    if photo.shape[2] == 4:
-        warnings.warn("The photograph has an alpha channel; it is ignored.", UserWarning, stacklevel=1)
-    # The aligned photograph lies on the X-ray's grid, so it has the X-ray's spacing; with both files'
-    # spacings known, their ratio is the first guess of the scale.
-    xray_spacing = chosen_spacing(args.pixel_size, x_mixed.info, Path(args.xray).name)
-    photo_spacing = chosen_spacing(args.photo_pixel_size, photo.info, Path(args.rgb).name)
-    scale_prior = photo_spacing.mean_mm / xray_spacing.mean_mm if xray_spacing and photo_spacing else None
-    if args.points:
-        photo_points, xray_points = read_point_pairs(args.points)
-        alignment = fit_transform(photo_points, xray_points, args.transform, args.max_pair_error)
-        for index in alignment.rejected:
-            off = np.linalg.norm(apply_transform(alignment.matrix, photo_points[index : index + 1])[0] - xray_points[index])
-            warnings.warn(
-                f"Point pair {index + 1} (photo {_point(photo_points[index])} → X-ray {_point(xray_points[index])}) lies "
-                f"{off:.1f} px from where the other pairs put it; it was left out.", UserWarning, stacklevel=1,
-            )
-    elif args.transform in ("translation", "similarity"):
-        if args.transform == "translation":
-            estimate = estimate_translation
-        else:
-            def estimate(x, p):  # the two files' spacings, where known, as a first guess of the scale
-                return estimate_similarity(x, p, scale_prior)
-        alignment = estimate_any_way_round(x_mixed, photo, estimate)
-        if alignment.mirrored:
-            warnings.warn(
-                "The photograph matches the X-ray mirrored left–right (a radiograph viewed from the back?); the aligned "
-                "copy is mirrored to match it.", UserWarning, stacklevel=1,
-            )
-        if alignment.confidence < CONFIDENT:
-            warnings.warn(
-                f"The automatic alignment is uncertain (only {alignment.confidence:.0%} of the regions agree); check it, "
-                "or give --points.", UserWarning, stacklevel=1,
-            )
-    else:
-        raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
-    aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
-    uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])
-    if uncovered:
-        warnings.warn(
-            f"The photograph covers only {1 - uncovered:.0%} of the X-ray; the rest is missing data (NaN in a float "
-            "TIFF), which the separation leaves out.", UserWarning, stacklevel=1,
-        )
-    record = {
-        "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
-        "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
-        "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]), "uncovered_share": uncovered,
-    }
-    if scale_prior is not None:
-        record["scale_from_pixel_spacings"] = scale_prior
-    write_tiff(args.out, aligned, {"alignment": record, "pixel_spacing": xray_spacing.record() if xray_spacing else None})
-    height, width = x_mixed.shape[:2]
-    print(
-        f"Aligned {args.rgb} ({photo.shape[0]}×{photo.shape[1]}) to {args.xray} ({alignment.describe()}) → {args.out} "
-        f"({height}×{width}, the X-ray's grid)",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def _point(yx: np.ndarray) -> str:
-    return f"({yx[0]:.1f}, {yx[1]:.1f})"
-
-
-def command_demo(args: argparse.Namespace) -> int:
-
-    out = prepare_output_dir(Path(args.out), args.overwrite)
-    settings = _config_from_args(args)
-    with result_set(out) as staging:
-        report = run_demo(staging, settings, quiet=args.quiet).replace(str(staging), str(out))
-    print(report)
-    return 0
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"xraysep: error: {message} (`{self.prog} --help` lists the options)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="xraysep",
         description="Separate the X-ray of a painting with a concealed design into surface and hidden X-rays.",
     )
     parser.add_argument("--version", action="version", version=f"napari-xraysep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def common(sub: argparse.ArgumentParser) -> None:
+    def common(sub: argparse.ArgumentParser, steps_zero: str = "") -> None:
         sub.add_argument("--out", required=True, type=Path, help="folder for the results (must be new or empty)")
         sub.add_argument("--overwrite", action="store_true", help="replace results in a non-empty --out")
         sub.add_argument(
             "--steps", type=int,
-            help="optimisation steps (default: 12 colour-map solves or 200 auto-encoder steps; 0: only apply --model)",
+            help=f"optimisation steps (default: 12 colour-map solves or 200 auto-encoder steps{steps_zero})",
         )
         sub.add_argument("--seed", type=int, help="random seed (runs are repeatable on the CPU)")
         sub.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
@@ -467,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     separate_cmd.add_argument(
         "--mirror-back", action="store_true", help="the back photograph was taken from behind: mirror it left-right first"
     )
-    common(separate_cmd)
-    separate_cmd.set_defaults(handler=command_separate)
+    common(separate_cmd, steps_zero="; 0: only apply --model")
+    separate_cmd.set_defaults(command="separate")
 
     apply_cmd = commands.add_parser(
         "apply", help="apply a trained model to a whole painting, tile by tile (bounded memory)"
@@ -492,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute with dask: the local threads, or a distributed scheduler at ADDRESS",
     )
     apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
-    apply_cmd.set_defaults(handler=command_apply)
+    apply_cmd.set_defaults(command="apply")
 
     align_cmd = commands.add_parser(
         "align", help="register the photograph to the X-ray and resample it onto the X-ray's grid (any pixel size)"
@@ -515,55 +170,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-pair-error", type=float, default=MAX_PAIR_ERROR_PX, metavar="PX",
         help=f"a point pair further than this from the fit of the others (X-ray px) is left out (default {MAX_PAIR_ERROR_PX:g})",
     )
-    align_cmd.set_defaults(handler=command_align)
+    align_cmd.add_argument(
+        "--force", action="store_true",
+        help="write the automatic alignment even when fewer than half the regions of the painting agree with it",
+    )
+    align_cmd.set_defaults(command="align")
 
     demo_cmd = commands.add_parser("demo", help="run the whole job on the bundled synthetic sample")
     common(demo_cmd)
-    demo_cmd.set_defaults(handler=command_demo)
+    demo_cmd.set_defaults(command="demo")
     return parser
 
 
-class Terminated(BaseException):
-    """A SIGTERM, raised where the program is, so that what it was writing is undone (not an
-    ``Exception``: nothing may catch it on the way out)."""
-
-
-@contextlib.contextmanager
-def terminate_cleanly() -> Iterator[None]:
-    """While the block runs, a SIGTERM (a job scheduler's or ``kill``'s) raises :class:`Terminated`
-    instead of ending the process on the spot, which would leave temporary files behind."""
-
-    def on_terminate(signum: int, frame: object) -> None:
-        raise Terminated
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, on_terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    # After parsing: --help and a mistyped option need none of the science.
+    import signal
+
+    from . import _commands
+    from .core.errors import XraySepError
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"xraysep: warning: {message}", file=sys.stderr)
 
-    with warnings.catch_warnings(), terminate_cleanly():
+    with warnings.catch_warnings(), _commands.terminate_cleanly():
         warnings.showwarning = show_warning
         try:
-            return args.handler(args)
+            return getattr(_commands, f"command_{args.command}")(args)
         except XraySepError as error:
             print(f"xraysep: error: {error}", file=sys.stderr)
             return EXIT_USER_ERROR
         except KeyboardInterrupt:
             print("xraysep: interrupted.", file=sys.stderr)
             return 130
-        except Terminated:
+        except _commands.Terminated:
             print("xraysep: terminated; no result was changed.", file=sys.stderr)
             return 128 + signal.SIGTERM
 

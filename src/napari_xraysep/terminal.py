@@ -22,7 +22,8 @@ from .core.streaming import TileProgress
 
 class ProgressBar:
     """Progress of a long job on stderr through :mod:`tqdm`: on a terminal one line redrawn in place
-    (count, bar, losses, ETA); otherwise — a log file, CI — a plain line every 10 % and at the end.
+    (count, bar, losses, ETA); otherwise — a log file, CI — a plain line about every 10 %, at evenly
+    spaced counts, and at the end.
     Called with :class:`TrainingProgress` (steps and losses) or :class:`TileProgress` (tiles);
     :meth:`close` ends the line (also after an interrupted run)."""
 
@@ -32,7 +33,7 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self.bar: tqdm | None = None
-        self._last_line = -1
+        self._last_done = 0
 
     def __call__(self, progress: TrainingProgress | TileProgress) -> None:
         if isinstance(progress, TileProgress):
@@ -51,9 +52,11 @@ class ProgressBar:
             if done >= total:
                 self.close()
             return
-        line = int(done / total * self.LINES) if total else self.LINES
-        if line > self._last_line or done >= total:
-            self._last_line = line
+        # The first, then every k-th step or tile, k the same all along, so the counts climb evenly
+        # (12 steps: 1, 2, 4, … 12 — not 6 then 8).
+        every = max(1, -(-total // self.LINES))
+        if done > self._last_done and (self._last_done == 0 or done % every == 0 or done >= total):
+            self._last_done = done
             meter = tqdm.format_meter(done, total, progress.elapsed_s, bar_format=text.replace(" |{bar}|", ""), postfix=details)
             self.stream.write(meter + "\n")
             self.stream.flush()

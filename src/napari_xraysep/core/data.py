@@ -199,7 +199,7 @@ def check_registered(x_shape: Sequence[int], rgb_shape: Sequence[int], what: str
         raise InputError(
             f"The mixed X-ray is {_describe(x_shape)} pixels but the {what} is "
             f"{_describe(rgb_shape[:2])}; they must be registered (aligned pixel for pixel) "
-            "and the same size: resample it onto the X-ray's grid with `xraysep align` (or Plugins ▸ Align photograph)."
+            "and the same size: resample it onto the X-ray's grid with `xraysep align` (or Plugins ▸ napari-xraysep ▸ Align photograph)."
         )
 
 
@@ -396,13 +396,6 @@ def prepare_inputs(
                 "draw it where the images have data."
             )
         region = region & valid
-    if region is not None and region.all() and back is None:
-        warnings.warn(
-            "The region covers the whole image, so the labeled surface X-ray is just the grayscale "
-            "photograph; draw only where the hidden design shows for a better separation.",
-            UserWarning,
-            stacklevel=2,
-        )
     x_norm = x_normalisation or Normalisation.fit(x_mixed, valid)
     rgb_norm = rgb_normalisation or Normalisation.fit(
         rgb_surface[valid] if back is None else np.stack([rgb_surface[valid], back[valid]])

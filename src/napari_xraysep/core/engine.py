@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -197,6 +198,13 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
     if inputs.region_mask is None:
         raise InputError(
             "The auto-encoder needs a region to train: draw where the hidden design shows most (it makes x̄1)."
+        )
+    if inputs.region_mask.all():
+        warnings.warn(
+            "The region covers the whole image, so the auto-encoder learns the surface from the photograph in "
+            "grey everywhere; draw the region only where the hidden design shows, for a better separation.",
+            UserWarning,
+            stacklevel=2,
         )
     c = inputs.rgb_surface.shape[0]
     # x̄1 pastes the photograph's grayscale; side channels (after the RGB) join its intensity match,

@@ -12,6 +12,14 @@ from pathlib import Path
 from .errors import OutputError
 
 
+def as_if_opened(path: str | os.PathLike[str]) -> None:
+    """Give ``path`` the permissions a plain ``open()`` would have (0666 less the user's umask): a
+    temporary file from :func:`tempfile.mkstemp` is private (0600), and renamed into place it would stay so."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> Path:
     """Call ``write(temporary_path)`` in ``path``'s folder, then rename it to ``path``.
 
@@ -27,9 +35,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
     os.close(handle)
     try:
         write(temporary)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        as_if_opened(temporary)
         os.replace(temporary, path)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
@@ -59,12 +65,14 @@ def result_set(out: str | os.PathLike[str]) -> Iterator[Path]:
     into the new set first. If the block raises — a full disk, an error, Ctrl-C, a SIGTERM that the
     CLI turns into an exception — the new folder is removed; only its ``model.pt`` is kept, moved into
     ``out``, if ``out`` had none (so a fresh run's checkpoint survives a crash, an earlier model is
-    never replaced). ``out``'s parent is made if needed. Operating-system failures raise
+    never replaced). ``out``'s parent is made if needed (and removed again if the block fails and
+    nothing was kept in it). Operating-system failures raise
     :class:`OutputError`.
     """
     out = Path(os.path.abspath(out))
     if out.is_symlink():
         out = out.resolve()
+    made = [folder for folder in out.parents if not folder.exists()]  # deepest first
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{STAGING_TAG}-", dir=out.parent))
@@ -75,6 +83,9 @@ def result_set(out: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         _salvage(staging, out)
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:  # the parents made for the set, unless something was salvaged into them
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     try:
         _swap_in(staging, out)

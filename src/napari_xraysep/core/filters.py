@@ -45,21 +45,26 @@ def mirror_pad(image: torch.Tensor, pad_y: int, pad_x: int) -> torch.Tensor:
     return image
 
 
-def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of every channel of an (N, C, H, W) tensor, mirrored borders.
+def gaussian_blur(image: torch.Tensor, sigma: float, zero_border: bool = False) -> torch.Tensor:
+    """Separable Gaussian blur of every channel of an (N, C, H, W) tensor, mirrored borders — or, with
+    ``zero_border``, zeros outside the image (for a normalised convolution: divide by the blur of ones).
 
-    Agrees with ``scipy.ndimage.gaussian_filter(..., mode="mirror", truncate=4.0)`` per channel.
-    ``sigma`` ≤ 0 returns the input unchanged.
+    Agrees with ``scipy.ndimage.gaussian_filter(..., mode="mirror" or "constant", truncate=4.0)`` per
+    channel. ``sigma`` ≤ 0 returns the input unchanged.
     """
     if sigma <= 0:
         return image
     n, c, h, w = image.shape
     taps = gaussian_kernel(sigma, image.dtype, image.device)
     radius = (taps.numel() - 1) // 2
+
+    def pad(array: torch.Tensor) -> torch.Tensor:
+        return F.pad(array, (radius,) * 4) if zero_border else mirror_pad(array, radius, radius)
+
     if radius > FFT_RADIUS:
-        return _fft_blur(mirror_pad(image, radius, radius), taps)[..., radius : radius + h, radius : radius + w]
+        return _fft_blur(pad(image), taps)[..., radius : radius + h, radius : radius + w]
     # One image of N·C channels filtered depthwise: far faster on CPUs than N·C images of one.
-    flat = mirror_pad(image.reshape(1, n * c, h, w), radius, radius)
+    flat = pad(image.reshape(1, n * c, h, w))
     flat = F.conv2d(flat, taps.view(1, 1, -1, 1).expand(n * c, 1, -1, 1), groups=n * c)
     flat = F.conv2d(flat, taps.view(1, 1, 1, -1).expand(n * c, 1, 1, -1), groups=n * c)
     return flat.reshape(n, c, h, w)

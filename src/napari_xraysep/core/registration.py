@@ -114,14 +114,39 @@ class Alignment:
 
     def describe(self) -> str:
         """One line for the user: what was done and how well it fits."""
-        dy, dx = self.shift
         residual = "no region agrees" if np.isnan(self.residual_px) else f"residual {self.residual_px:.2f} px RMS"
+        size = f"{self.scale:.3g}"
         text = (
-            f"{self.kind}{' of the mirrored photograph' if self.mirrored else ''}: scale {self.scale:.4f} "
-            f"(a photograph pixel is {self.scale:.3g} X-ray pixels), "
-            f"rotation {self.rotation_deg:+.2f}°, shift {dy:+.2f}, {dx:+.2f} px, {residual}"
+            f"{self.kind}{' of the mirrored photograph' if self.mirrored else ''}: scale {self.scale:.4f} (a photograph pixel is {size} X-ray pixel{'' if size == '1' else 's'}), "
+            f"rotation {self.rotation_deg:+.2f}°, {moved_words(*self.shift, digits=2)}, {residual}"
         )
         return text + (f" ({self.confidence:.0%} of the regions agree)" if 0 < self.confidence < 1 else "")
+
+
+def _amount(value: float, digits: int) -> str | None:
+    """``value``'s size in px at ``digits`` decimals; None when it rounds to zero."""
+    text = f"{abs(value):.{digits}f}"
+    return None if float(text) == 0 else f"{text} px"
+
+
+def offset_words(dy: float, dx: float, digits: int = 1) -> str:
+    """Where the photograph lies against the X-ray, in words, for the shift (dy, dx) that would move it
+    into place (:attr:`Alignment.shift`): (−3, +2) → "3.0 px lower and 2.0 px to the left of the X-ray"."""
+    vertical, horizontal = _amount(dy, digits), _amount(dx, digits)
+    parts = ([f"{vertical} {'lower' if dy < 0 else 'higher'}"] if vertical else []) + (
+        [f"{horizontal} to the {'left' if dx > 0 else 'right'}"] if horizontal else []
+    )
+    return f"{' and '.join(parts)} of the X-ray" if parts else "in place on the X-ray"
+
+
+def moved_words(dy: float, dx: float, digits: int = 2) -> str:
+    """What the shift (dy, dx) of an alignment did to the photograph, in words: "moved 3.00 px up and
+    2.00 px to the right" (rows grow downwards)."""
+    vertical, horizontal = _amount(dy, digits), _amount(dx, digits)
+    parts = ([f"{vertical} {'down' if dy > 0 else 'up'}"] if vertical else []) + (
+        [f"{horizontal} to the {'right' if dx > 0 else 'left'}"] if horizontal else []
+    )
+    return f"moved {' and '.join(parts)}" if parts else "not moved"
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
@@ -515,8 +540,7 @@ def misalignment_warning(x_mixed: Any, photo: Any) -> str | None:
     if confidence < CONFIDENT or max(abs(dy), abs(dx)) < MISALIGNED_PX:
         return None
     return (
-        f"The photograph looks shifted by {dy:+.1f} px vertically and {dx:+.1f} px horizontally against the "
-        "X-ray; the separation needs them registered — align the photograph first."
+        f"The photograph is {offset_words(dy, dx)}; the separation needs them registered — align the photograph first."
     )
 
 

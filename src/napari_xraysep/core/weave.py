@@ -10,7 +10,10 @@ painting. Neither the visible nor the hidden design owns it, and conservators co
   that frequency, low-passed by a Gaussian of ``envelope`` pixels and shifted back (a Gabor filter).
   The envelope lets the pattern's amplitude, phase and spacing drift over a few threads, so an
   irregular weave is followed, not averaged away. It is a local filter, so a whole painting can be
-  done tile by tile with a halo of :func:`weave_radius`.
+  done tile by tile with a halo of :func:`weave_radius`. At the painting's edges the window is cut:
+  the low-pass there averages only the pixels inside the image (a normalised convolution), after
+  the image's slow variations are removed — a cut window would otherwise let the X-ray's level leak
+  into the band, a bright frame around the weave and the hidden X-ray.
 
 Reference: the canvas-weave analysis the paper cites as [2] (Yang et al., IEEE SPM 2015) uses the
 same picture of a weave — a few locally varying frequencies — with synchrosqueezed transforms.
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .filters import gaussian_blur, gaussian_radius
+from .filters import gaussian_blur, gaussian_radius, highpass
 
 # Thread periods searched, in pixels: canvases X-rayed at typical resolutions show 2.5–30 px.
 MIN_PERIOD, MAX_PERIOD = 2.5, 30.0
@@ -173,21 +176,31 @@ def default_envelope(peaks: list[ThreadPeak]) -> float:
     return 2.0 * max((p.period_px for p in peaks), default=6.0)
 
 
+def level_sigma(envelope: float) -> float:
+    """σ (px) of the blur whose removal takes the image's level and slow variations out before the band
+    is read: half the longest thread period (``envelope`` is two of them, :func:`default_envelope`),
+    which keeps more than 99 % of the weave's own frequencies."""
+    return envelope / 4
+
+
 def weave_radius(envelope: float) -> int:
     """Pixels of context :func:`extract_weave` needs on every side."""
-    return gaussian_radius(envelope)
+    return gaussian_radius(envelope) + gaussian_radius(level_sigma(envelope))
 
 
 def extract_weave(image: torch.Tensor, frequencies: torch.Tensor, envelope: float) -> torch.Tensor:
     """The weave in ``image`` (N, 1, H, W): the sum over ``frequencies`` (M, 2) of (fy, fx) in cycles
     per pixel of the image's narrow band around each, as described in the module docstring.
 
-    A pure sinusoid at one of the frequencies comes out unchanged (up to border effects); the image's
+    A pure sinusoid at one of the frequencies comes out unchanged, up to the edges too; the image's
     mean and anything far from the frequencies is removed. With no frequencies the result is zero.
     """
     if frequencies.numel() == 0:
         return torch.zeros_like(image)
     _, _, height, width = image.shape
+    image = highpass(image, level_sigma(envelope))
+    # How much of each pixel's window lies inside the image: 1 away from the edges, ½ on them.
+    inside = gaussian_blur(torch.ones_like(image[:1, :1]), envelope, zero_border=True)
     # Phases in double precision (where the device has it): a float32 phase of thousands of radians
     # is off by milliradians. Coordinates are the block's own: the filter depends only on offsets.
     exact = torch.float32 if image.device.type == "mps" else torch.float64
@@ -198,6 +211,6 @@ def extract_weave(image: torch.Tensor, frequencies: torch.Tensor, envelope: floa
         phase = 2 * math.pi * (fy * yy + fx * xx)
         cos, sin = torch.cos(phase).to(image.dtype), torch.sin(phase).to(image.dtype)
         # Demodulate to base band, low-pass (both quadratures at once), modulate back.
-        base = gaussian_blur(torch.cat([image * cos, image * sin], dim=1), envelope)
+        base = gaussian_blur(torch.cat([image * cos, image * sin], dim=1), envelope, zero_border=True) / inside
         weave = weave + 2 * (base[:, :1] * cos + base[:, 1:] * sin)
     return weave

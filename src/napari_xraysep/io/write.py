@@ -22,7 +22,7 @@ import tifffile
 
 from ..core import RESULT_LAYERS, SeparationResult, save_model
 from ..core.errors import OutputError
-from ..core.files import atomic_write
+from ..core.files import as_if_opened, atomic_write
 from .spacing import PixelSpacing, resolution_tags
 
 PROVENANCE_KEY = "napari_xraysep"
@@ -86,6 +86,7 @@ def result_tiffs(
         yield arrays
         arrays.clear()
         for name, temporary in temporaries.items():
+            as_if_opened(temporary)
             os.replace(temporary, out / f"{name}.tif")
     except OSError as error:
         raise OutputError(f"Could not write the results to {out}: {error.strerror or error}; nothing was left half-written.") from error

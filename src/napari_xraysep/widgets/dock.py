@@ -23,6 +23,9 @@ from .runner import Runner
 from .separation import SeparationPanel
 
 
+MIN_HEIGHT = 420  # px: the Inputs panel and the Separation choices without scrolling
+
+
 class XraySeparationWidget(QWidget):
     """Dock widget of the plugin; see docs/usage.md for the walk-through."""
 
@@ -48,6 +51,7 @@ class XraySeparationWidget(QWidget):
         self.status.changed.connect(self._follow)
         self.runner.on_ended = self._follow
         self.separation.preset.changed.connect(self._update_region_need)
+        self.separation.region_weight.changed.connect(self._update_region_need)
         self.inputs.back.changed.connect(self._update_region_need)
         self.inputs.draw_button.changed.connect(
             lambda *_: self.show_message("Draw rectangles, ellipses or polygons over the hidden design; all of them count.")
@@ -79,6 +83,9 @@ class XraySeparationWidget(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         scroll.setMinimumWidth(content.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        # Another dock in the same column (Align photograph) must not squeeze the panels to a few rows:
+        # the Inputs and the Run buttons stay in view, the rest scrolls.
+        self.setMinimumHeight(MIN_HEIGHT)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -110,8 +117,14 @@ class XraySeparationWidget(QWidget):
             self.results.follow(self.status.state, have)
 
     def _update_region_need(self, *_: Any) -> None:
-        need = "unused" if self.inputs.back.value is not None else "optional" if self.separation.method == "colour_map" else "required"
-        self.inputs.set_region_need(need)
+        weight = float(self.separation.region_weight.value)
+        if self.inputs.back.value is not None:
+            need = "unused"
+        elif self.separation.method == "colour_map":
+            need = "down-weighted" if weight < 1 else "ignored"
+        else:
+            need = "required"
+        self.inputs.set_region_need(need, weight)
 
     def _refresh_inputs(self, *_: Any) -> None:
         if self._lifetime["alive"]:

@@ -10,7 +10,6 @@ from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton
 from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from .._layers import (
-    METADATA_KEY,
     grid_transform,
     has_units,
     is_region_layer,
@@ -20,6 +19,7 @@ from .._layers import (
     layer_on_grid,
     layer_source,
     placed_alike,
+    made_here,
     region_mask_from_layer,
     same_layer,
     spacing_record,
@@ -33,8 +33,12 @@ from ..painting import central_area, painting_area
 REGION_LAYER_NAME = "region (hidden design)"
 # A layer's metadata entries: the pixel size typed in the dock, and a photograph given the X-ray's spacing.
 GIVEN_KEY, SHARED_KEY = "xraysep_pixel_size", "xraysep_spacing_of_xray"
+# What the region does, as the settings stand: the colour map reads it only through Region weight
+# (Advanced), which at 1 leaves it unused.
 REGION_HINTS = {
-    "optional": "Region: optional for this preset — the colour map fits everywhere and trusts the region less.",
+    "ignored": "Region: not used — the colour map fits the whole image alike at Region weight 1 (Advanced); "
+    "lower it to trust the pixels inside the region less.",
+    "down-weighted": "Region: optional — the colour map trusts the pixels inside it less (Advanced ▸ Region weight {weight:.2f}).",
     "required": "Region: required by the auto-encoder presets — draw it where the hidden design shows most.",
     "unused": "Region: not needed — a double-sided panel is separated from both photographs.",
 }
@@ -46,13 +50,16 @@ class InputsPanel(QGroupBox):
     def __init__(self, viewer: Any) -> None:
         super().__init__("Inputs")
         self.viewer = viewer
-        self.xray = ComboBox(label="X-ray", choices=self._choices(is_xray_layer), nullable=True, tooltip="the mixed radiograph: a 2-D grayscale layer")
+        self.xray = ComboBox(
+            label="X-ray", choices=self._choices(lambda layer: is_xray_layer(layer) and not made_here(layer)), nullable=True,
+            tooltip="the mixed radiograph: a 2-D grayscale layer",
+        )
         self.pixel_size = LineEdit(
             label="Pixel size", tooltip="the X-ray's pixel size (0.085mm, 85um, 300dpi), over its file's: the layers are then in mm"
         )
         self.photo = ComboBox(
             label="Photograph", choices=self._choices(is_rgb_layer), nullable=True,
-            tooltip="the surface's colour photograph, registered to the X-ray pixel for pixel (Plugins ▸ Align photograph)",
+            tooltip="the surface's colour photograph, registered to the X-ray pixel for pixel (Plugins ▸ napari-xraysep ▸ Align photograph)",
         )
         self.region = ComboBox(
             label="Region", choices=self._choices(is_region_layer), nullable=True,
@@ -72,7 +79,7 @@ class InputsPanel(QGroupBox):
         self.units_hint = QLabel("")
         self.units_hint.setWordWrap(True)
         self.units_hint.setStyleSheet("color: #a0a4ab;")
-        self.region_hint = QLabel(REGION_HINTS["optional"])
+        self.region_hint = QLabel(REGION_HINTS["ignored"])
         self.region_hint.setWordWrap(True)
         self.region_hint.setStyleSheet("color: #a0a4ab;")
         form = Container(widgets=[self.xray, self.pixel_size, self.photo, self.region, self.draw_button, self.back, self.mirror_back, self.side_channels])
@@ -90,12 +97,13 @@ class InputsPanel(QGroupBox):
         return lambda *_: [(layer.name, layer) for layer in self.viewer.layers if accept(layer)]
 
     def _side_choices(self, *_: Any) -> list[tuple[str, Any]]:
-        """Grayscale maps that could inform the surface: not the X-ray itself, not our own results."""
+        """Grayscale maps that could inform the surface: not the X-ray itself, nor what the plugin made
+        (results, previews, a sample's ground truth)."""
         xray = self.xray.value
         return [
             (layer.name, layer)
             for layer in self.viewer.layers
-            if is_xray_layer(layer) and METADATA_KEY not in layer.metadata and not same_layer(layer, xray)
+            if is_xray_layer(layer) and not made_here(layer) and not same_layer(layer, xray)
         ]
 
     def refresh(self) -> None:
@@ -160,9 +168,9 @@ class InputsPanel(QGroupBox):
         self.side_channels.reset_choices()
         self.side_channels.value = [layer for layer in chosen if layer in self.side_channels.choices]
 
-    def set_region_need(self, need: str) -> None:
-        """Say whether the region is "optional", "required" or "unused" (a key of REGION_HINTS)."""
-        self.region_hint.setText(REGION_HINTS[need])
+    def set_region_need(self, need: str, weight: float = 1.0) -> None:
+        """Say what the region does: ``need`` is a key of REGION_HINTS, ``weight`` the colour map's Region weight."""
+        self.region_hint.setText(REGION_HINTS[need].format(weight=weight))
 
     def draw_region(self) -> Any:
         """A Shapes layer named for its purpose, selected, in rectangle mode, aligned with the X-ray."""
@@ -224,7 +232,7 @@ class InputsPanel(QGroupBox):
             if layer is not None and not placed_alike(grid_transform(layer, xray)):
                 raise InputError(
                     f"The layer '{layer.name}' is placed over the X-ray by its own transform (scale, translate or rotate); "
-                    "a whole painting is read as stored: align it to the X-ray's pixels (Plugins ▸ Align photograph)."
+                    "a whole painting is read as stored: align it to the X-ray's pixels (Plugins ▸ napari-xraysep ▸ Align photograph)."
                 )
         sources = Sources(
             layer_source(xray), layer_source(photo), None if back is None else layer_source(back),

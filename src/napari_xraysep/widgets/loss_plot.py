@@ -9,11 +9,12 @@ from qtpy.QtCore import QPointF, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-# The terms each method reports that are worth a line (the colour map: total and residual scale; the
-# auto-encoder: total, exclusion, mixture), in drawing order: name → (label, colour, meaning).
+# The terms each method reports that are worth a line (the colour map: total and the spread of what the
+# photograph cannot explain; the auto-encoder: total, exclusion, mixture), in drawing order:
+# name → (label in the legend, colour, meaning in its tooltip).
 LOSS_TERMS = {
     "total": ("total", "#e0e0e0", "the loss the method minimises (dashed line)"),
-    "residual_scale": ("residual scale", "#7fd97f", "robust spread of what the photograph cannot explain"),
+    "residual_scale": ("unexplained X-ray", "#7fd97f", "typical size of the X-ray the photograph cannot explain (robust spread)"),
     "exclusion": ("exclusion", "#ff9f40", "edges shared by x̂1 and x̂2 (weighted by λ in the total)"),
     "mixture": ("mixture", "#5ab4ff", "x − (x̂1 + x̂2): how far the parts are from adding up"),
 }

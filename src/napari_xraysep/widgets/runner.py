@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from napari.qt.threading import GeneratorWorker
+from qtpy.QtCore import QTimer
 
 from .._layers import layer_source, same_layer
 from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, iter_separate, resolve_device
@@ -20,7 +22,7 @@ from ..painting import is_large, iter_separate_painting
 from .inputs import InputsPanel
 from .run import RunPanel
 from .separation import SeparationPanel
-from .shown import add_results, remove_previews, show_preview
+from .shown import add_previews, add_results, placement, remove_previews, result_layers, show_preview
 from .state import CurrentModel, RunRecord, RunState, RunStatus
 from .worker import ActivityProgress, checkpointing, new_results_folder, run_in_background
 
@@ -82,21 +84,25 @@ class Runner:
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
-        # Not a blocker (the user may know better), but said before any time is spent.
-        note = misalignment_warning(missing_filled(checked["x_mixed"]), missing_filled(checked["rgb_surface"])) or ""
         record = RunRecord(
             number, source=xray, inputs=[layer for layer in self.inputs.layers() if layer is not None],
             double_sided=self.inputs.back.value is not None, training=training, offset=offset, folder=folder,
-            checkpoint=checkpoint["checkpoint"], alignment_note=note,
+            checkpoint=checkpoint["checkpoint"],
         )
         self.record, self.lifetime["stop"] = record, record.stop
+        if training and resolved.preview_every > 0:
+            add_previews(self.viewer, record, checked["x_mixed"].shape)
+        layers_for = partial(
+            result_layers, source_name=record.source_name, run=number, double_sided=record.double_sided,
+            whole=placement(record), area=placement(record, offset),
+        )
         self.status.move(RunState.TRAINING)
         self.panel.starting(resolved.training_steps)
-        self.say(note + (" (Plugins ▸ Align photograph)" if note else ""), error=bool(note))
+        self.say("")
         activity = ActivityProgress(f"X-ray separation, run {number}", resolved.training_steps, self._cancel)
         slots = {"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished}
         record.worker = run_in_background(
-            job,
+            partial(_in_background, job, checked, layers_for),
             {**arguments, "config": config, "model": model, "stop": record.stop, **checkpoint, **form},
             # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
             {signal: partial(slot, record) for signal, slot in slots.items()},
@@ -148,6 +154,11 @@ class Runner:
     def _on_progress(self, record: RunRecord, event: Any) -> None:
         if not self._current(record):
             return
+        if isinstance(event, AlignmentNote):
+            record.alignment_note = event.text
+            if event.text:
+                self.say(f"{event.text} (Plugins ▸ napari-xraysep ▸ Align photograph)", error=True)
+            return
         if self.status.state is not RunState.STOPPING:
             self.panel.show_progress(event)
         if isinstance(event, TrainingProgress):
@@ -157,15 +168,30 @@ class Runner:
             if event.preview is not None:
                 show_preview(self.viewer, record, event.preview)
 
-    def _on_result(self, record: RunRecord, result: Any) -> None:
+    def _on_result(self, record: RunRecord, returned: tuple[Any, tuple[list[Any], str]]) -> None:
         if not self._current(record):
             return
-        remove_previews(self.viewer, record)
+        result, (layers, added) = returned
         record.result = result
         self.model = CurrentModel(result.model, f"run {record.number}")
         if record.checkpoint is not None:  # the result holds the model now; Save model keeps it
             record.checkpoint.unlink(missing_ok=True)
-        added = add_results(self.viewer, record)
+        record.adding = add_results(self.viewer, record, layers)
+        self._add_next(record, added)
+
+    def _add_next(self, record: RunRecord, added: str) -> None:
+        """One result layer per pass of the event loop (adding one costs napari a fraction of a second:
+        six at once would freeze the window), then the run is finished."""
+        if self._current(record) and next(record.adding, False):
+            QTimer.singleShot(0, partial(self._add_next, record, added))
+            return
+        record.adding = None
+        if self._current(record):
+            self._show_finished(record, added)
+        if record.on_added is not None:  # the worker ended while the layers were being added
+            record.on_added()
+
+    def _show_finished(self, record: RunRecord, added: str) -> None:
         if record.area_result is not None:
             self.panel.loss_plot.set_history(record.area_result.loss_history)
         self.last_run = record
@@ -196,10 +222,32 @@ class Runner:
         self.panel.show_text("failed")
 
     def _on_finished(self, record: RunRecord) -> None:
+        if record.adding is not None:  # the run ends once its layers are in
+            record.on_added = partial(self._on_finished, record)
+            return
         record.worker = None
         if record.folder is not None and record.folder.is_dir() and not any(record.folder.iterdir()):
             record.folder.rmdir()  # the run failed before writing anything
         if self._current(record):
             if self.status.running:  # ended with neither a result nor an error: aborted
+                remove_previews(self.viewer, record)
                 self.status.move(RunState.FAILED)
             self.on_ended()
+
+
+@dataclass(frozen=True)
+class AlignmentNote:
+    """A run's first event: what the alignment check found ("" when the photograph looks registered)."""
+
+    text: str
+
+
+def _in_background(job: Callable[..., Any], checked: dict[str, Any], layers_for: Callable[[Any], Any], **arguments: Any) -> Any:
+    """What a run does in the worker thread, so the window never waits on it: the alignment check of
+    the ``checked`` X-ray and photograph (seconds on a large image; not a blocker — the user may know
+    better — but said before any training time is spent), the run's progress events, then its result
+    with its layers (:func:`result_layers`, contrast over every pixel)."""
+    x_mixed, rgb_surface = missing_filled(checked["x_mixed"]), missing_filled(checked["rgb_surface"])
+    yield AlignmentNote(misalignment_warning(x_mixed, rgb_surface) or "")
+    result = yield from job(**arguments)
+    return result, layers_for(result)

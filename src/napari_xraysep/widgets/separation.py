@@ -53,7 +53,7 @@ class SeparationPanel(QGroupBox):
         self.colour_degree = SpinBox(label="Colour degree", min=1, max=4, tooltip="degree of the polynomial in R, G, B: higher bends the colour → X-ray map more")
         self.psf_radius = SpinBox(label="Blur radius (px)", min=0, max=8, tooltip="radius of the fitted blur between photograph and X-ray: larger absorbs X-ray blur and small misregistration")
         self.passes = SpinBox(label="Passes", min=1, max=20, tooltip="reweighting passes: each trusts less where the previous found the hidden design")
-        self.region_weight = FloatSpinBox(label="Region weight", min=0.0, max=1.0, step=0.05, tooltip="how much the fit trusts pixels inside the region (0–1): lower keeps the hidden design there from bending the map")
+        self.region_weight = FloatSpinBox(label="Region weight", min=0.0, max=1.0, step=0.05, tooltip="how much the fit trusts pixels inside the region (0–1): lower keeps the hidden design there from bending the map; 1: the region is not used")
         self.weave = CheckBox(label="Canvas weave", tooltip="find the canvas weave and give it its own layer (off: it stays in the error map)")
         # the auto-encoder's settings
         self.exclusion_weight = FloatSpinBox(label="λ (exclusion)", min=0.0, max=1e7, step=1.0, tooltip="weight of the exclusion loss: higher keeps the surface's edges out of the hidden X-ray; too high makes it faint (benchmark: 100)")

@@ -1,18 +1,30 @@
 """What a run puts in the viewer: live previews while it trains, then its six result layers (in memory,
-or a whole painting's pyramids read from its folder). Called on the main thread only."""
+or a whole painting's pyramids read from its folder) — the hidden X-ray on top, the mixed X-ray under
+it to toggle against, the others added hidden.
+
+The window must not hitch while a run goes on: what takes time is done where it costs the viewer
+nothing — the preview layers are made when the run starts (hidden, and only filled while it trains),
+the result layers' contrast is computed in the worker thread (:func:`result_layers`), and the preview
+layers become the result's x̂1 and x̂2 instead of being removed and added again. The functions that
+touch the viewer are called on the main thread only.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from .._layers import METADATA_KEY, layer_title, painting_layer_data, result_layer_data
+from .._layers import METADATA_KEY, painting_layer_data, result_layer_data, same_layer, shared_contrast
 from ..core import SeparationResult
 from ..painting import PaintingResult, open_pyramid
 from .state import RunRecord
 
 PREVIEWED = ("x1_hat", "x2_hat")
+# What the user came for is shown on top when a run ends; the other results wait, hidden, in the list.
+ON_TOP = "x2"
+LayerData = tuple[Any, dict[str, Any], str]
 
 
 def placement(record: RunRecord, offset: tuple[int, int] = (0, 0)) -> dict[str, Any]:
@@ -25,19 +37,28 @@ def placement(record: RunRecord, offset: tuple[int, int] = (0, 0)) -> dict[str, 
 
 
 def preview_name(record: RunRecord, which: str) -> str:
-    return f"{layer_title(which, record.double_sided)} · preview · {record.source_name}"
+    return f"x̂{which[1]} preview · run {record.number}"
+
+
+def add_previews(viewer: Any, record: RunRecord, shape: tuple[int, int]) -> None:
+    """The run's preview layers, hidden and empty until the first preview (the trained area's ``shape``):
+    made at Train, not in the middle of the run."""
+    for which in PREVIEWED:
+        viewer.add_image(
+            np.zeros(shape, np.float32), name=preview_name(record, which), colormap="gray", visible=False,
+            metadata={METADATA_KEY: {"preview": True}}, **placement(record, record.offset),
+        )
 
 
 def show_preview(viewer: Any, record: RunRecord, preview: Any) -> None:
-    """Replace the preview layers' data (or add them), their contrast following the estimate's range."""
+    """Fill the preview layers with the estimate, their contrast following its range."""
     for which in PREVIEWED:
         name, data = preview_name(record, which), getattr(preview, which)
-        if name in viewer.layers:
+        if name in viewer.layers:  # the user may have removed it
             layer = viewer.layers[name]
             layer.data = data
-            layer.reset_contrast_limits()
-        else:
-            viewer.add_image(data, name=name, colormap="gray", metadata={METADATA_KEY: {"preview": True}}, **placement(record, record.offset))
+            layer.contrast_limits = shared_contrast([data])  # a sample of the pixels, not all of them
+            layer.visible = True
 
 
 def remove_previews(viewer: Any, record: RunRecord) -> None:
@@ -47,22 +68,49 @@ def remove_previews(viewer: Any, record: RunRecord) -> None:
             viewer.layers.remove(name)
 
 
-def add_results(viewer: Any, record: RunRecord) -> str:
-    """Add the run's six layers; returns a sentence saying what was added and where it is."""
-    result = record.result
+def result_layers(
+    result: Any, source_name: str, run: int, double_sided: bool, whole: dict[str, Any], area: dict[str, Any]
+) -> tuple[list[LayerData], str]:
+    """The run's six layers as layer-data tuples (their contrast computed: call it in the worker
+    thread) and a sentence saying what they are and where. ``whole`` and ``area`` are the placements
+    (:func:`placement`) of the whole X-ray and of the trained area."""
     if isinstance(result, SeparationResult):
-        layers = result_layer_data(result, record.source_name, record.number, placement(record))
+        layers = result_layer_data(result, source_name, run, whole)
         what = "Its six layers are in the layer list; Compare side by side shows x, x1, x2, the error map and the weave, titled."
     elif isinstance(result, PaintingResult) and result.paths is not None:
         pyramids = {name: open_pyramid(path) for name, path in result.paths.items()}
-        layers = painting_layer_data(pyramids, result.provenance(), record.double_sided, record.source_name, record.number, placement(record))
+        layers = painting_layer_data(pyramids, result.provenance(), double_sided, source_name, run, whole)
         what = f"The whole painting's six layers are written to {result.folder} (with model.pt) and shown from there."
     else:  # a whole painting stopped during training: the training area's layers, where the area is
-        layers = result_layer_data(result.area_result, record.source_name, record.number, placement(record, record.offset))
+        layers = result_layer_data(result.area_result, source_name, run, area)
         what = (
             f"Stopped before the whole painting: the training area's layers are shown, and the model is saved in "
             f"{result.folder / 'model.pt'}; Apply model separates the whole painting with it."
         )
-    for data, kwargs, _ in layers:
-        viewer.add_image(data, **kwargs)
-    return what
+    return layers, what
+
+
+def add_results(viewer: Any, record: RunRecord, layers: list[LayerData]) -> Iterator[bool]:
+    """Add the run's layers (:func:`result_layers`), one each time the generator is advanced (it yields
+    True after each): x2 on top and shown, the mixed X-ray right under it, the others hidden. The
+    preview layers, where they fit, become x̂1 and x̂2."""
+    previews = {which: viewer.layers[preview_name(record, which)] for which in PREVIEWED if preview_name(record, which) in viewer.layers}
+    # Added bottom first: the hidden ones, then x2, on top.
+    for data, kwargs, _ in sorted(layers, key=lambda layer: layer[1]["metadata"][METADATA_KEY]["layer"] == ON_TOP):
+        role = kwargs["metadata"][METADATA_KEY]["layer"]
+        preview = previews.pop(role, None)
+        if preview is not None and not kwargs.get("multiscale") and np.allclose(preview.translate, kwargs["translate"]):
+            preview.visible = False
+            preview.data, preview.contrast_limits = data, kwargs["contrast_limits"]
+            preview.name, preview.metadata = kwargs["name"], kwargs["metadata"]
+        else:
+            if preview is not None:
+                viewer.layers.remove(preview)
+            viewer.add_image(data, **kwargs, visible=role == ON_TOP)
+        yield True
+    for preview in previews.values():
+        viewer.layers.remove(preview)
+    source = next((layer for layer in viewer.layers if same_layer(layer, record.source)), None)
+    if source is not None:  # the mixed X-ray right under x2: one eye toggles between them
+        source.visible = True
+        viewer.layers.move(viewer.layers.index(source), len(viewer.layers) - 1)

@@ -125,6 +125,8 @@ class RunRecord:
     history: list[dict[str, float]] = field(default_factory=list)
     result: Any = None  # SeparationResult or PaintingResult
     worker: Any = None  # the GeneratorWorker while it runs
+    adding: Any = None  # while its result layers are being added, one per event-loop pass: their generator
+    on_added: Any = None  # what to do once they are in (the worker's end, if it came first)
     started: float = field(default_factory=time.perf_counter)
 
     @property

@@ -76,8 +76,11 @@ class ActivityProgress(cancelable_progress):
         if self.cancel_callback is not None:
             self.cancel_callback()
 
-    def follow(self, event: TrainingProgress | TileProgress) -> None:
-        """Step of training or tile of a whole painting: the bar's total, value and description."""
+    def follow(self, event: Any) -> None:
+        """Step of training or tile of a whole painting: the bar's total, value and description (other
+        events of a run say nothing of its progress)."""
+        if not isinstance(event, (TrainingProgress, TileProgress)):
+            return
         done, total, what = (
             (event.done, event.total, "whole painting: tiles")
             if isinstance(event, TileProgress)
