@@ -124,3 +124,49 @@ def test_bad_arguments_are_refused():
         count_threads(np.zeros((64, 64)), pixel_size_mm=0.0)
     with pytest.raises(InputError, match="no valid pixel"):
         count_threads(np.full((64, 64), np.nan))
+
+
+def test_the_weave_command_counts_threads_from_a_file_and_writes_the_tables(tmp_path, capsys):
+    """`xraysep weave` on a weave layer saved with its resolution tags (100 px/cm): threads/cm from the
+    file's spacing, the summary printed, threads.json / threads.csv / a density map per family written."""
+    import json
+
+    import tifffile
+
+    from napari_xraysep.cli import main
+    from napari_xraysep.io import read_image
+
+    image, truth_v, truth_h = drifting_weave((300, 400))
+    path = tmp_path / "weave.tif"
+    tifffile.imwrite(path, image.astype(np.float32), resolution=(100.0, 100.0), resolutionunit="CENTIMETER")
+    out = tmp_path / "threads"
+    assert main(["weave", str(tmp_path), "--window", "1cm", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "vertical threads: " in printed and "threads/cm" in printed and "0.1 mm per pixel" in printed
+    record = json.loads((out / "threads.json").read_text())
+    assert record["unit"] == "threads/cm" and record["window_px"] == 100
+    vertical = next(f for f in record["families"] if f["name"] == "vertical threads")
+    assert vertical["density"] == pytest.approx(float(np.mean(truth_v)), abs=0.3)
+    table = (out / "threads.csv").read_text().splitlines()
+    assert table[0] == "row_px,col_px,family,density,angle_deg" and len(table) > 10
+    density_map = read_image(out / "vertical_threads_density.tif")
+    assert density_map.ndim == 2 and np.nanmax(np.abs(density_map - np.mean(truth_v))) < 2.0
+    # Run again: the files are there, so only --overwrite replaces them.
+    assert main(["weave", str(path), "--out", str(out)]) == 2
+    assert "already holds threads.json" in capsys.readouterr().err
+    assert main(["weave", str(path), "--out", str(out), "--overwrite", "--pixel-size", "0.1mm"]) == 0
+
+
+def test_the_weave_command_says_when_there_is_no_weave_or_no_spacing(tmp_path, capsys):
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    tifffile.imwrite(tmp_path / "noise.tif", np.random.default_rng(0).standard_normal((200, 300)).astype(np.float32))
+    assert main(["weave", str(tmp_path / "noise.tif")]) == 0
+    assert "No canvas weave was found" in capsys.readouterr().out
+    image, _, _ = drifting_weave((200, 300))
+    tifffile.imwrite(tmp_path / "weave.tif", image.astype(np.float32))
+    assert main(["weave", str(tmp_path / "weave.tif")]) == 0
+    assert "threads/px" in capsys.readouterr().out
+    assert main(["weave", str(tmp_path / "missing")]) == 2

@@ -176,6 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     align_cmd.set_defaults(command="align")
 
+    weave_cmd = commands.add_parser(
+        "weave", help="count the canvas's threads on the weave layer (or a radiograph): threads/cm and maps",
+        description="Warp and weft densities and directions for the whole painting and local maps across it, read "
+        "from the weave: a separation's weave.tif (or its results folder), or a radiograph.",
+    )
+    weave_cmd.add_argument("image", type=Path, help="weave.tif, a results folder holding one, or a grayscale radiograph")
+    weave_cmd.add_argument("--pixel-size", metavar="SIZE", help="the image's pixel size (0.085mm, 85um, 300dpi), over its file's")
+    weave_cmd.add_argument(
+        "--window", metavar="SIZE", default="15mm",
+        help="the side of the windows the maps average over (default 15mm; in pixels when the pixel size is unknown: 128)",
+    )
+    weave_cmd.add_argument("--out", type=Path, help="folder for threads.json, threads.csv and the density maps (TIFF)")
+    weave_cmd.add_argument("--overwrite", action="store_true", help="replace those files in --out")
+    weave_cmd.set_defaults(command="weave")
+
     demo_cmd = commands.add_parser("demo", help="run the whole job on the bundled synthetic sample")
     common(demo_cmd)
     demo_cmd.set_defaults(command="demo")
