@@ -515,6 +515,27 @@ def replace_variant_section(page: Path, section: str) -> Path:
     return page
 
 
+# What each variant's montage of the 2026-12-04 run shows, by eye (photo_coffee_over_astronaut, seed 0, the
+# 0.2.0 default). A rerun keeps these words; look again and update them when the figures move.
+VARIANT_VERDICTS = {
+    "backdrop": "The astronaut is plain; faint cup-rim highlights and cracks remain, and the margin around the "
+    "painting fills with ringing (outside the score).",
+    "backdrop_chart": "The chart's patches and the lead ruler and numbers land in x2 at full strength, and inside "
+    "the painting the cup's rim comes back as a bright ring: the chart's colours bend the fit.",
+    "vignetting": "The astronaut is clean; the loss is a broad unevenness, hardly visible.",
+    "mosaic": "The six films' rectangles show in x2 as blocks of different level, with steps along the seams.",
+    "heel": "A smooth gradient across x2 (one side brighter); the design itself is clean.",
+    "defects": "Hot and dead pixels stay as dots and the scratches as thin lines in x2.",
+    "clipping": "No visible change: the clipped lead white is small and left out of the score.",
+    "lead_markers": "The lead numbers and the ruler land in x2 at full strength (left out of the score), with "
+    "ringing around them.",
+    "stretcher": "The stretcher bars and the cross-bar show as bright bands in x2, the nails as dots.",
+    "tacking_margin": "The worst: the cup's rim comes back as a bright ring with cracks, the hidden design's "
+    "contrast is bent around it, and the bare canvas strips ring into the painting's edges.",
+    "frame": "A bright rim along the painting's edge, where the frame's rabbet hides it in the photograph; the "
+    "weave is left in x2 and the cup's rim shows faintly.",
+}
+
 VARIANTS_MD = """## Real-file variants: what museums' files do to the default ({label})
 
 Made by `python benchmarks/quality.py --variants` ({minutes:.0f} min on {threads} CPU threads). Cases: {cases};
@@ -526,26 +547,40 @@ against the same case and seed stored clean. The issue's target: every variant w
 Montages (photograph, X-ray, true x2, the default's x2; a row per case) are written to bench-output/variants/.
 
 {table}
+
+By eye (montages of the first case and seed):
+
+{verdicts}
 """
 
 
 def variants_main(args: argparse.Namespace, root: Path) -> int:
-    """The ``--variants`` run: table printed, montages in bench-output/variants, section in the docs page."""
-    cases = [case for case in args.cases if case in PHOTO_CASES] or list(PHOTO_CASES)
-    variants = [v for v in (args.variants or VARIANTS) if v != CLEAN]
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    started = time.perf_counter()
-    rows, kept = evaluate_variants(cases, args.seeds, variants, SeparationConfig(device="cpu"))
+    """The ``--variants`` run: table printed, montages and variants.json in bench-output/variants,
+    section in the docs page (``--page-only``: the section again from the last variants.json)."""
+    folder = root / "bench-output" / "variants"
+    if args.page_only:
+        saved = json.loads((folder / "variants.json").read_text())
+        run, rows = saved["run"], [VariantRow(**r) for r in saved["rows"]]
+    else:
+        cases = [case for case in args.cases if case in PHOTO_CASES] or list(PHOTO_CASES)
+        variants = [v for v in (args.variants or VARIANTS) if v != CLEAN]
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        started = time.perf_counter()
+        rows, kept = evaluate_variants(cases, args.seeds, variants, SeparationConfig(device="cpu"))
+        write_variant_montages(kept, folder)
+        run = {
+            "cases": cases, "seeds": args.seeds, "variants": variants, "version": VERSION,
+            "minutes": (time.perf_counter() - started) / 60, "threads": torch.get_num_threads(),
+        }
+        (folder / "variants.json").write_text(json.dumps({"run": run, "rows": [asdict(r) for r in rows]}, indent=1))
     table = variant_table(rows)
     print(table)
-    folder = root / "bench-output" / "variants"
-    write_variant_montages(kept, folder)
-    (folder / "variants.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
-    seeds = len(args.seeds)
+    seeds = len(run["seeds"])
     section = VARIANTS_MD.format(
-        label=f"{VERSION} baseline, {seeds} seed{'s' if seeds > 1 else ''}", minutes=(time.perf_counter() - started) / 60,
-        threads=torch.get_num_threads(), cases=", ".join(cases), seeds=", ".join(map(str, args.seeds)),
-        variants=", ".join(variants), table=table,
+        label=f"{run['version']} baseline, {seeds} seed{'s' if seeds > 1 else ''}", minutes=run["minutes"],
+        threads=run["threads"], cases=", ".join(run["cases"]), seeds=", ".join(map(str, run["seeds"])),
+        variants=", ".join(run["variants"]), table=table,
+        verdicts="\n".join(f"* **{v}**: {VARIANT_VERDICTS.get(v) or 'not yet looked at'}" for v in run["variants"]),
     )
     replace_variant_section(args.out / "benchmarks.md", section)
     return 0
@@ -564,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "docs")
     parser.add_argument(
         "--page-only", action="store_true",
-        help="rewrite docs/benchmarks.md from the last run's benchmarks.json and montages (e.g. after new verdicts)",
+        help="rewrite docs/benchmarks.md from the last run's benchmarks.json and montages (e.g. after new verdicts); with --variants, its section from bench-output/variants/variants.json",
     )
     parser.add_argument(
         "--variants", nargs="*", choices=VARIANTS, metavar="VARIANT",
