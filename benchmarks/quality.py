@@ -401,6 +401,7 @@ class VariantRow:
     ssim_affine: float
     pixels: int  # how many pixels were scored
     time_s: float
+    painting_pixels: int = 0  # how many the painting has (0: not recorded)
 
 
 def separate_stored(variant: RealVariant, config: SeparationConfig) -> np.ndarray:
@@ -430,7 +431,9 @@ def evaluate_variants(
                 x2 = separate_stored(variant, config)
                 elapsed = time.perf_counter() - started
                 s = score_inside(x2, variant.x2_true, scoring_mask(variant.painting, variant.x_stored, x2))
-                rows.append(VariantRow(name, case, seed, s["psnr_affine"], s["ssim_affine"], s["pixels"], elapsed))
+                rows.append(VariantRow(
+                    name, case, seed, s["psnr_affine"], s["ssim_affine"], s["pixels"], elapsed, int(variant.painting.sum())
+                ))
                 if seed == seeds[0]:
                     kept.setdefault(name, {})[case] = (variant, x2)
                 log(f"{case:<32} seed {seed}  {name:<16} x2 {s['psnr_affine']:6.2f} dB inside the painting  {elapsed:6.1f} s")
@@ -442,11 +445,12 @@ def _variant_mean(rows: list[VariantRow], variant: str, case: str, metric: str =
 
 
 def variant_table(rows: list[VariantRow]) -> str:
-    """Per variant and case: the clean and the variant's x2 PSNR (mean over seeds) and the change;
-    then the mean change per variant over the cases."""
+    """Per variant and case: the clean and the variant's x2 PSNR (mean over seeds), the change, and
+    the share of the painting scored (a method that returns NaN where it is unsure scores fewer
+    pixels); then the mean change per variant over the cases."""
     cases = list(dict.fromkeys(r.case for r in rows))
     variants = [v for v in dict.fromkeys(r.variant for r in rows) if v != CLEAN]
-    lines = ["| variant | case | clean dB | variant dB | Δ dB | Δ SSIM |", "|---|---|---|---|---|---|"]
+    lines = ["| variant | case | clean dB | variant dB | Δ dB | Δ SSIM | painting scored |", "|---|---|---|---|---|---|---|"]
     means: dict[str, float] = {}
     for variant in variants:
         deltas = []
@@ -454,7 +458,9 @@ def variant_table(rows: list[VariantRow]) -> str:
             clean, ours = _variant_mean(rows, CLEAN, case), _variant_mean(rows, variant, case)
             ssim = _variant_mean(rows, variant, case, "ssim_affine") - _variant_mean(rows, CLEAN, case, "ssim_affine")
             deltas.append(ours - clean)
-            lines.append(f"| {variant} | {case} | {clean:.2f} | {ours:.2f} | {ours - clean:+.2f} | {ssim:+.3f} |")
+            chosen = [r for r in rows if r.variant == variant and r.case == case and r.painting_pixels]
+            scored = f"{sum(r.pixels for r in chosen) / sum(r.painting_pixels for r in chosen):.1%}" if chosen else "—"
+            lines.append(f"| {variant} | {case} | {clean:.2f} | {ours:.2f} | {ours - clean:+.2f} | {ssim:+.3f} | {scored} |")
         means[variant] = statistics.fmean(deltas)
     lines += ["", "| variant | mean Δ dB over the cases |", "|---|---|"]
     lines += [f"| {variant} | {delta:+.2f} |" for variant, delta in means.items()]

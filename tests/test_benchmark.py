@@ -131,8 +131,10 @@ def test_variant_run_scores_each_variant_against_its_clean_case(tmp_path):
     assert 0 < by_name["lead_markers"].pixels < 48 * 72
     assert all(np.isfinite(r.psnr_affine) and r.psnr_affine > 5 for r in rows)
     table = quality.variant_table(rows).splitlines()
-    assert table[0] == "| variant | case | clean dB | variant dB | Δ dB | Δ SSIM |"
+    assert table[0] == "| variant | case | clean dB | variant dB | Δ dB | Δ SSIM | painting scored |"
+    assert all(r.painting_pixels == 48 * 72 for r in rows)
     assert table[2].startswith(f"| backdrop | photo_coffee_over_astronaut | {by_name['clean'].psnr_affine:.2f} | {by_name['backdrop'].psnr_affine:.2f} |")
+    assert table[2].endswith("| 100.0% |") and not table[3].endswith("| 100.0% |")  # lead left out
     assert f"| lead_markers | {by_name['lead_markers'].psnr_affine - by_name['clean'].psnr_affine:+.2f} |" in table
     paths = quality.write_variant_montages(kept, tmp_path)
     assert sorted(p.name for p in paths) == ["backdrop.png", "clean.png", "lead_markers.png"]
