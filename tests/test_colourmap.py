@@ -7,12 +7,14 @@ from scipy import ndimage
 
 from napari_xraysep import separate
 from napari_xraysep.core.colourmap import (
+    ROBUST_SCALE_FLOOR,
     TUKEY_C,
     ColourMap,
     FitSettings,
     fit_colour_map,
     polynomial_exponents,
     regional_weights,
+    robust_scale,
     tukey_weights,
     weighted_least_squares,
 )
@@ -173,3 +175,62 @@ def test_the_summed_map_equals_the_features_combined(rng):
     rgb = torch.rand(2, 5, 9, 11, dtype=torch.float64)
     expected = torch.einsum("nfhw,f->nhw", model.features(rgb), model.beta.double()).unsqueeze(1)
     torch.testing.assert_close(model.mapped(rgb), expected)
+
+
+# ------------------------------------------------------------------------------------ degenerate inputs
+
+PLATEAU_COLOURS = np.array([[0.9, 0.9, 0.85], [0.8, 0.2, 0.1], [0.2, 0.3, 0.6], [0.1, 0.1, 0.1]], np.float32)
+PLATEAU_XRAY = np.array([1.0, 0.7, 0.2, 0.05], np.float32)  # each colour's exact X-ray
+
+
+def plateaus(layout: str, shape: tuple[int, int] = (96, 128)) -> np.ndarray:
+    """(H, W) labels 0–3: four flat quadrants, or 8-px blocks of random labels (seeded)."""
+    if layout == "quadrants":
+        yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+        return (yy >= shape[0] // 2) * 2 + (xx >= shape[1] // 2)
+    blocks = np.random.default_rng(1).integers(0, 4, (shape[0] // 8, shape[1] // 8))
+    return np.kron(blocks, np.ones((8, 8), int))
+
+
+def test_a_zero_or_tiny_robust_scale_is_floored():
+    index = torch.arange(100)
+    assert robust_scale(torch.zeros(1, 1, 10, 10), index) == ROBUST_SCALE_FLOOR
+    assert robust_scale(torch.full((1, 1, 10, 10), 1e-9), index) == ROBUST_SCALE_FLOOR
+    assert robust_scale(torch.full((1, 1, 10, 10), 0.1), index) == pytest.approx(0.14826)
+    # Rounding-level residuals keep their weight even at a zero scale: they are fitted, not outliers.
+    weights = tukey_weights(torch.tensor([0.0, 1e-7, -3e-6, 1.0]), 0.0)
+    assert torch.isfinite(weights).all() and float(weights[:3].min()) > 0.999 and float(weights[3]) == 0.0
+    # An exact fit's energy is rounding: the regional weights stay ≈ 1 / (1 + k·0), not 1 / (1 + k).
+    residual = 1e-8 * torch.randn(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    regional = regional_weights(residual, torch.ones_like(residual, dtype=torch.bool), torch.arange(32 * 32), 4.0, 16.0)
+    assert float(regional.min()) > 0.99
+
+
+@pytest.mark.parametrize("layout", ["quadrants", "blocks"])
+def test_flat_plateaus_with_an_exact_colour_relation_separate_exactly(layout):
+    labels = plateaus(layout)
+    x, rgb = PLATEAU_XRAY[labels], PLATEAU_COLOURS[labels]
+    losses = []
+    result = separate(x, rgb, device="cpu", on_progress=lambda p: losses.append(p.losses))
+    assert all(np.isfinite(list(loss.values())).all() for loss in losses)
+    for layer in (result.x1_hat, result.x2_hat, result.x1, result.x2, result.weave):
+        assert np.isfinite(layer).all()
+    # Nothing hidden: x2 is one constant (the level the data cannot tell), x1 the X-ray less it.
+    span = float(np.ptp(x))
+    assert np.ptp(result.x2) < 1e-4 * span
+    assert np.ptp(result.x1 - x) < 1e-4 * span
+    assert not result.weave.any()  # no weave found in rounding
+
+
+def test_a_flat_hidden_patch_under_plateaus_is_recovered_exactly_away_from_its_edges():
+    labels = plateaus("blocks")
+    hidden = np.zeros(labels.shape, np.float32)
+    hidden[30:60, 45:100] = 0.3
+    result = separate(PLATEAU_XRAY[labels] + hidden, PLATEAU_COLOURS[labels], device="cpu")
+    assert np.isfinite(result.x1).all() and np.isfinite(result.x2).all()
+    away = np.ones(labels.shape, bool)
+    away[24:66, 39:106] = False  # 6 px around the patch's edges: the hidden estimate is smoothed there
+    inside = np.zeros(labels.shape, bool)
+    inside[36:54, 51:94] = True
+    error = result.x2 - hidden
+    assert np.ptp(error[away | inside]) < 2e-3  # 0.2 % of the X-ray's range: x1 is the surface alone

@@ -51,6 +51,12 @@ TUKEY_C = 4.685
 SAMPLE_PIXELS = 50_000
 # Pixels per chunk when accumulating normal equations (bounds the temporary memory).
 CHUNK_PIXELS = 1 << 16
+# The smallest robust scale of the residual, in the X-ray's unit range (0.1 % of its signal range).
+# Below it the residual is rounding, not paint: an exact fit (flat plateaus, a colour → X-ray relation
+# the map holds exactly) would otherwise give Tukey's weights a scale of ~1e-7 or 0, keep an arbitrary
+# few pixels, find a "weave" in the rounding and fit the PSF to nothing. Real radiographs' residual
+# scales are ≥ 0.01 (noise, weave, the hidden design), far above it.
+ROBUST_SCALE_FLOOR = 1e-3
 # Lower percentile of the hidden estimate that is taken as "no hidden paint" (sets the constant).
 HIDDEN_FLOOR_PERCENTILE = 1.0
 
@@ -265,21 +271,27 @@ def weighted_least_squares(
 
 
 def tukey_weights(residual: torch.Tensor, scale: float) -> torch.Tensor:
-    """Tukey's biweight (1 − (r / c s)²)² inside ±c·s, 0 outside."""
-    u = residual / (TUKEY_C * max(scale, 1e-12))
+    """Tukey's biweight (1 − (r / c s)²)² inside ±c·s, 0 outside; ``scale`` is taken as at least
+    ROBUST_SCALE_FLOOR (a zero or tiny scale would reject every pixel that is not exactly fitted)."""
+    u = residual / (TUKEY_C * max(scale, ROBUST_SCALE_FLOOR))
     return torch.clamp(1 - u * u, min=0) ** 2
 
 
 def robust_scale(residual: torch.Tensor, index: torch.Tensor) -> float:
-    """1.4826 × median |r| over the sampled pixels: σ for Gaussian residuals."""
-    return float(1.4826 * torch.median(residual.reshape(-1)[index].abs())) if index.numel() else 1.0
+    """1.4826 × median |r| over the sampled pixels (σ for Gaussian residuals), at least
+    ROBUST_SCALE_FLOOR; 1 when no pixel is sampled."""
+    if not index.numel():
+        return 1.0
+    return max(float(1.4826 * torch.median(residual.reshape(-1)[index].abs())), ROBUST_SCALE_FLOOR)
 
 
 def regional_weights(residual: torch.Tensor, valid: torch.Tensor, index: torch.Tensor, sigma: float, strength: float) -> torch.Tensor:
     """1 / (1 + k·E / median E), E the residual energy smoothed over ``sigma``: 1 / (1 + k) for the
-    typical pixel, far less where the residual has structure over a neighbourhood (the hidden design)."""
+    typical pixel, far less where the residual has structure over a neighbourhood (the hidden design).
+    The median is taken as at least ROBUST_SCALE_FLOOR²: on an exact fit the energy is rounding, and
+    the weights stay ≈ 1 instead of following it."""
     energy = gaussian_blur(residual * residual * valid, sigma)
-    typical = torch.median(energy.reshape(-1)[index]).clamp(min=1e-30)
+    typical = torch.median(energy.reshape(-1)[index]).clamp(min=ROBUST_SCALE_FLOOR**2)
     return 1.0 / (1.0 + strength * energy / typical)
 
 
@@ -327,7 +339,8 @@ def fit_colour_map(
     weights, tukey, residual = prior, torch.ones_like(b), b
     for step in range(settings.steps):
         if step in starts:
-            if settings.weave and step == first_pass_end:
+            # A first pass that fits to the floor left no weave to find, only rounding.
+            if settings.weave and step == first_pass_end and scale > ROBUST_SCALE_FLOOR:
                 find_weave(model, residual * prior, valid)
                 if int(model.peaks):
                     b = target()
@@ -367,14 +380,19 @@ def find_weave(model: ColourMap, residual: torch.Tensor, valid: torch.Tensor) ->
 
 def fit_psf(model: ColourMap, features: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype) -> None:
     """Least-squares PSF for the current β: columns are shifted copies of the mapped (band-passed)
-    features; the kernel is scaled to sum 1 and β takes the scale."""
+    features; the kernel is scaled to sum 1 and β takes the scale. The ridge shrinks the kernel
+    towards no blur (a centred unit tap), not towards zero: where the edges leave taps undetermined
+    (a photograph with edges in one or two directions only) they stay a sharp kernel, not a smear."""
     radius = model.psf_radius
     size = 2 * radius + 1
     padded = mirror_pad(combine(features, model.beta), radius, radius)
     height, width = features.shape[-2:]
     # filter2d's tap (i, j) multiplies the pixel at offset (i − r, j − r).
     columns = torch.stack([padded[:, 0, i : i + height, j : j + width] for i in range(size) for j in range(size)])
-    kernel = weighted_least_squares(columns.reshape(size * size, -1), target.reshape(-1), weight.reshape(-1), 1e-6, dtype)
+    columns = columns.reshape(size * size, -1)
+    centre = (size * size) // 2
+    change = weighted_least_squares(columns, target.reshape(-1) - columns[centre], weight.reshape(-1), 1e-6, dtype)
+    kernel = change + torch.nn.functional.one_hot(torch.tensor(centre), size * size).to(change)
     total = float(kernel.sum())
     if not math.isfinite(total) or abs(total) < 1e-6:
         return  # nothing to fit a PSF to (a flat image): keep the kernel
