@@ -306,7 +306,9 @@ def fit_colour_map(
     place_clusters(model, torch.cat(photos), torch.cat([index + i * valid.numel() for i in range(len(photos))]), settings.seed)
     model.peaks.zero_()
     raw = [model.features(photo) for photo in photos]  # φ_j of each photograph, kept for the weave
-    features = sum(highpass(phi, settings.highpass_sigma) for phi in raw)
+    # Missing pixels (outside the painting, defects) take no part in the band (normalised convolution).
+    band_weight = None if bool(valid.all()) else valid
+    features = sum(highpass(phi, settings.highpass_sigma, band_weight) for phi in raw)
     design = model.convolve_psf(features)
     prior = valid.to(x_mixed.dtype)
     if region is not None:
@@ -315,10 +317,10 @@ def fit_colour_map(
     def target() -> torch.Tensor:
         """The X-ray in the fitting band, without the weave once one is known."""
         if not int(model.peaks):
-            return highpass(x_mixed, settings.highpass_sigma)
+            return highpass(x_mixed, settings.highpass_sigma, band_weight)
         explained = sum(model.surface(photo, phi) for photo, phi in zip(photos, raw))
         weave = extract_weave(x_mixed - explained, model.weave_frequencies, float(model.envelope))
-        return highpass(x_mixed - weave, settings.highpass_sigma)
+        return highpass(x_mixed - weave, settings.highpass_sigma, band_weight)
 
     passes = max(1, min(settings.passes, settings.steps))
     starts = {p * settings.steps // passes for p in range(1, passes)}  # steps at which a new pass begins

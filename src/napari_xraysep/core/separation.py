@@ -21,7 +21,9 @@ import torch
 
 from .._version import __version__
 from .config import SeparationConfig
-from .data import Normalisation, SeparationInputs, prepare_inputs
+from .data import Normalisation, PaintingArea, SeparationInputs, prepare_inputs
+from .defects import Defects
+from .support import Support
 from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model_for, predict, resolve_device, train
 from .errors import InputError, TrainingError
 from .modelfile import save_model
@@ -40,6 +42,10 @@ class SeparationResult:
     leaves it in the error map as the paper does); ``error_map = x − x̂1 − x̂2 − weave``;
     ``x1``/``x2``: step 2's refined X-rays (``x1 + x2 + weave == x``). For a double-sided panel
     (``double_sided``), x2 is the back side's X-ray, in the X-ray's orientation.
+
+    ``support``: the painting's support (found or given; None if not sought) — every image is NaN
+    outside it; ``defects``: what was marked in the X-ray (None if not sought) — clipped pixels are
+    NaN, hot/dead pixels and scratches repaired (there ``x1 + x2 + weave`` is the repaired X-ray).
     """
 
     x1_hat: np.ndarray
@@ -54,6 +60,8 @@ class SeparationResult:
     stopped_early: bool = False
     double_sided: bool = False
     mirror_back: bool = False
+    support: Support | None = None
+    defects: Defects | None = None
 
     @property
     def config(self) -> SeparationConfig:
@@ -88,7 +96,46 @@ class SeparationResult:
             "x_normalisation": self.model.x_normalisation.to_dict(),
             "timings_s": self.timings,
             "shape": list(self.x1.shape),
+            "painting_support": None if self.support is None else self.support.summary(),
+            "defects": None if self.defects is None else self.defects.summary(),
         }
+
+    def notes(self) -> list[str]:
+        """What a user is told about the input (CLI lines, the widget's note): the painting's
+        support and the X-ray's marked pixels; empty when there is nothing to say."""
+        return input_notes(self.support, self.defects)
+
+
+def _count(number: int) -> str:
+    """1234567 → '1 234 567' (a thin space would be lost in many terminals)."""
+    return f"{number:,}".replace(",", " ")
+
+
+def input_notes(support: Support | None, defects: Defects | None) -> list[str]:
+    """The lines a face shows about the support and the defects found (see SeparationResult.notes)."""
+    lines = []
+    if support is not None and not (support.full and support.source == "detected"):
+        lines.append(support.sentence()[0].upper() + support.sentence()[1:] + ".")
+    if defects is not None:
+        summary = defects.summary()
+        parts = []
+        if summary["clipped_pixels"]:
+            parts.append(
+                f"{_count(summary['clipped_pixels'])} clipped pixels ({100 * summary['clipped_fraction']:.1f} %) "
+                "at the detector's limit"
+            )
+        if summary["hot_dead_pixels"]:
+            parts.append(f"{_count(summary['hot_dead_pixels'])} hot/dead pixel{'s' * (summary['hot_dead_pixels'] != 1)}")
+        if summary["scratches"]:
+            parts.append(f"{summary['scratches']} scratch{'es' * (summary['scratches'] != 1)}")
+        if parts:
+            tail = " — left out of the fit"
+            if summary["clipped_pixels"]:
+                tail += "; the clipped pixels are empty in the results"
+            if summary["hot_dead_pixels"] or summary["scratches"]:
+                tail += "; the others are repaired from their neighbours"
+            lines.append("Marked " + ", ".join(parts) + tail + ".")
+    return lines
 
 
 def components_in_units(components: Components, normalisation: Normalisation) -> Components:
@@ -138,6 +185,7 @@ def iter_separate(
     stop: StopFlag | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every_s: float = 300.0,
+    painting_area: PaintingArea = None,
     **settings: Any,
 ) -> Generator[TrainingProgress, None, SeparationResult]:
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
@@ -150,6 +198,8 @@ def iter_separate(
     registered (H, W) maps — infrared, macro-XRF element maps — that the surface encoder reads
     beside the RGB (a model trained with them needs the same maps again); a list, one map or a
     (K, H, W) stack.
+    ``painting_area``: where the painting is, when the user knows better than the detection
+    (``detect_support``): a ``(y0, x0, y1, x1)`` box, an (H, W) mask or ``"full"`` (the whole frame).
     Keyword ``settings`` override fields of :class:`SeparationConfig`. If ``stop`` is set during
     training, the model reached so far is applied and the result is marked ``stopped_early``.
 
@@ -170,6 +220,9 @@ def iter_separate(
         x_normalisation=model.x_normalisation if model else None,
         rgb_normalisation=model.rgb_normalisation if model else None,
         side_normalisations=model.side_normalisations if model else None,
+        painting_area=painting_area,
+        detect=config.detect_support,
+        mark_defects=config.mark_defects,
     )
     if model is not None:
         # Continue from a copy: the caller's model (and any result made with it) stays as it was.
@@ -210,7 +263,8 @@ def iter_separate(
     started = time.perf_counter()
     estimates = components_in_units(predict(model, inputs, resolve_device(config.device)), inputs.x_normalisation)
     timings["inference_s"] = time.perf_counter() - started
-    refined = refine(np.asarray(x_mixed, dtype=np.float64), estimates.x1_hat, estimates.x2_hat, estimates.weave)
+    x_units = inputs.x_repaired if inputs.x_repaired is not None else np.asarray(x_mixed, dtype=np.float64)
+    refined = refine(x_units, estimates.x1_hat, estimates.x2_hat, estimates.weave)
     return SeparationResult(
         x1_hat=estimates.x1_hat,
         x2_hat=estimates.x2_hat,
@@ -224,6 +278,8 @@ def iter_separate(
         stopped_early=stopped_early,
         double_sided=inputs.double_sided,
         mirror_back=inputs.double_sided and mirror_back,
+        support=inputs.support,
+        defects=inputs.defects,
     )
 
 
@@ -241,11 +297,13 @@ def separate(
     on_progress: Callable[[TrainingProgress], None] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every_s: float = 300.0,
+    painting_area: PaintingArea = None,
     **settings: Any,
 ) -> SeparationResult:
     """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
     steps = iter_separate(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
-        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
+        painting_area=painting_area, **settings,
     )
     return drive(steps, on_progress)
