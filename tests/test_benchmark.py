@@ -116,3 +116,38 @@ def test_the_quality_benchmark_leaves_the_side_channel_case_out():
     # copper_black_costume cannot be separated from the photograph by design; benchmarks/side_channels.py measures it
     assert "copper_black_costume" not in quality.PHOTOGRAPH_CASES
     assert set(quality.PHOTOGRAPH_CASES) == {"concealed_portrait", "landscape_over_portrait", "still_life_over_figure", "copper_headdress"}
+
+
+def test_variant_run_scores_each_variant_against_its_clean_case(tmp_path):
+    config = SeparationConfig(clusters=4, steps=2, device="cpu")
+    rows, kept = quality.evaluate_variants(
+        ["photo_coffee_over_astronaut"], [0], ["backdrop", "lead_markers"], config, shape=(48, 72), log=lambda *_: None
+    )
+    assert [r.variant for r in rows] == ["clean", "backdrop", "lead_markers"]
+    by_name = {r.variant: r for r in rows}
+    assert by_name["clean"].pixels == 48 * 72
+    # The backdrop frame is larger, but only the painting is scored; saturated lead is left out with 3 px around it.
+    assert by_name["backdrop"].pixels == 48 * 72
+    assert 0 < by_name["lead_markers"].pixels < 48 * 72
+    assert all(np.isfinite(r.psnr_affine) and r.psnr_affine > 5 for r in rows)
+    table = quality.variant_table(rows).splitlines()
+    assert table[0] == "| variant | case | clean dB | variant dB | Δ dB | Δ SSIM |"
+    assert table[2].startswith(f"| backdrop | photo_coffee_over_astronaut | {by_name['clean'].psnr_affine:.2f} | {by_name['backdrop'].psnr_affine:.2f} |")
+    assert f"| lead_markers | {by_name['lead_markers'].psnr_affine - by_name['clean'].psnr_affine:+.2f} |" in table
+    paths = quality.write_variant_montages(kept, tmp_path)
+    assert sorted(p.name for p in paths) == ["backdrop.png", "clean.png", "lead_markers.png"]
+
+
+def test_the_variant_section_lives_below_the_marker_and_is_replaced(tmp_path):
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# quality\n\n" + quality.OTHER_BENCHMARKS + "\n\n## Side channels\n\n| a | b |\n")
+    quality.replace_variant_section(page, "## Variants\n\nfirst")
+    quality.replace_variant_section(page, "## Variants\n\nsecond")
+    text = page.read_text()
+    assert text.count(quality.VARIANTS_BEGIN) == 1 and "first" not in text and "second" in text
+    assert text.index(quality.OTHER_BENCHMARKS) < text.index("second") < text.index("## Side channels")
+    # a rewrite of the quality tables keeps it
+    assert "second" in quality.kept_sections(page) and "## Side channels" in quality.kept_sections(page)
+    fresh = tmp_path / "new.md"
+    quality.replace_variant_section(fresh, "## Variants\n\nonly")
+    assert fresh.read_text().startswith(quality.OTHER_BENCHMARKS)

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from napari_xraysep.evaluation import affine_fit, least_squares_separation, polynomial_features, psnr, score, ssim
+from napari_xraysep.evaluation import (
+    affine_fit, least_squares_separation, polynomial_features, psnr, score, score_inside, scoring_mask, ssim,
+)
 from napari_xraysep.synthetic import make_mixture
 
 # score() of the least-squares baseline on two cases at 96×128, seed 0, as the project's own PSNR and
@@ -67,3 +69,42 @@ def test_least_squares_is_exact_when_the_mixture_is_linear(rng):
     est1, est2 = least_squares_separation(x1 + x2, rgb, degree=1)
     np.testing.assert_allclose(est1, x1, atol=1e-5)
     np.testing.assert_allclose(est2, x2, atol=1e-5)
+
+
+def test_scoring_mask_leaves_out_extremes_with_a_margin_and_nan():
+    x = np.full((12, 12), 1000, np.uint16)
+    x[2, 2] = 65535  # saturated
+    x[9, 10] = 0  # dead
+    painting = np.ones((12, 12), bool)
+    painting[:, 0] = False
+    estimate = np.zeros((12, 12))
+    estimate[11, 5] = np.nan
+    mask = scoring_mask(painting, x, estimate, margin=1)
+    expected = painting.copy()
+    expected[1:4, 1:4] = False
+    expected[8:11, 9:12] = False
+    expected[11, 5] = False
+    assert np.array_equal(mask, expected)
+    # margin 3 reaches 3 px; a float X-ray has no extremes
+    assert not scoring_mask(painting, x, np.zeros((12, 12)), margin=3)[5, 5] and scoring_mask(painting, x, np.zeros((12, 12)))[6, 6]
+    assert scoring_mask(painting, x.astype(np.float32), np.zeros((12, 12)))[2, 2]
+
+
+def test_score_inside_is_score_on_the_whole_image_and_ignores_the_rest(rng):
+    truth = rng.random((40, 50))
+    estimate = 2 * truth + 0.3 * rng.random((40, 50)) - 1
+    whole = score_inside(estimate, truth, np.ones((40, 50), bool))
+    reference = score(estimate, truth)
+    assert whole["psnr_affine"] == pytest.approx(reference["psnr_affine"], abs=1e-4)
+    assert whole["ssim_affine"] == pytest.approx(reference["ssim_affine"], abs=1e-4)
+    assert whole["pixels"] == 2000
+    # Outside the valid pixels nothing counts: NaN truth, wild estimate.
+    valid = np.zeros((60, 70), bool)
+    valid[10:50, 10:60] = True
+    big_truth, big_estimate = np.full((60, 70), np.nan), rng.normal(0, 100, (60, 70))
+    big_truth[valid], big_estimate[valid] = truth.ravel(), estimate.ravel()
+    inside = score_inside(big_estimate, big_truth, valid)
+    assert inside["psnr_affine"] == pytest.approx(whole["psnr_affine"], abs=1e-4)
+    assert inside["ssim_affine"] == pytest.approx(whole["ssim_affine"], abs=1e-4)
+    with pytest.raises(ValueError):
+        score_inside(estimate, truth, np.zeros((40, 50), bool))

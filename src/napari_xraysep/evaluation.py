@@ -10,6 +10,7 @@ from __future__ import annotations
 from itertools import combinations_with_replacement
 
 import numpy as np
+from scipy import ndimage
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 
@@ -86,3 +87,45 @@ def score(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
         "psnr_affine": psnr(fitted, truth),
         "ssim_affine": ssim(fitted, truth),
     }
+
+
+def scoring_mask(painting: np.ndarray, x_stored: np.ndarray, estimate: np.ndarray, margin: int = 3) -> np.ndarray:
+    """(H, W) bool: the pixels a separation of a real-looking file is judged on — inside ``painting``
+    ((H, W) bool), farther than ``margin`` px (a square neighbourhood) from any pixel of ``x_stored``
+    at its integer dtype's extremes (saturated lead, clipped paint, hot or dead pixels: they carry
+    nothing of the painting, and their surroundings are blurred by them), and where ``estimate`` is
+    finite. A float ``x_stored`` has no extremes: only its non-finite pixels count as such."""
+    x_stored = np.asarray(x_stored)
+    if np.issubdtype(x_stored.dtype, np.integer):
+        info = np.iinfo(x_stored.dtype)
+        extreme = (x_stored == info.min) | (x_stored == info.max)
+    else:
+        extreme = ~np.isfinite(x_stored)
+    if margin > 0 and extreme.any():
+        extreme = ndimage.binary_dilation(extreme, np.ones((2 * margin + 1, 2 * margin + 1), bool))
+    return np.asarray(painting, bool) & ~extreme & np.isfinite(estimate)
+
+
+def score_inside(estimate: np.ndarray, truth: np.ndarray, valid: np.ndarray, sigma: float = 1.5) -> dict[str, float]:
+    """PSNR and SSIM after an affine fit, over the ``valid`` pixels only ((H, W) bool, e.g. from
+    :func:`scoring_mask`): gain and offset are fitted there, the PSNR's peak is the truth's range
+    there, and the SSIM map (as :func:`ssim`, on the valid pixels' bounding box, the rest filled with
+    the truth's mean in both images) is averaged over them. ``truth`` may be NaN outside ``valid``.
+    Raises ValueError when fewer than two pixels are valid."""
+    valid = np.asarray(valid, bool)
+    if valid.sum() < 2:
+        raise ValueError("score_inside needs at least two valid pixels")
+    e = np.asarray(estimate, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    fitted = affine_fit(e[valid], t[valid]).astype(np.float64)
+    rows, cols = np.nonzero(valid)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    fill = float(t[valid].mean())
+    truth_box, estimate_box = np.full(t[box].shape, fill), np.full(t[box].shape, fill)
+    inside = valid[box]
+    truth_box[inside], estimate_box[inside] = t[valid], fitted
+    _, index = structural_similarity(
+        truth_box, estimate_box, data_range=np.ptp(t[valid]), gaussian_weights=True, sigma=sigma,
+        use_sample_covariance=False, full=True,
+    )
+    return {"psnr_affine": psnr(fitted, t[valid]), "ssim_affine": float(index[inside].mean()), "pixels": int(valid.sum())}
