@@ -34,6 +34,8 @@ SCRATCH_THRESHOLD = 5.0
 SCRATCH_LENGTH = 41
 # ... and at least this fraction of its pixels dip on their own.
 SCRATCH_FRACTION = 0.7
+# Where a scratch ends: its dip averaged over this many pixels falls under half the threshold.
+SCRATCH_END = 9
 # ... and its flanking rows lean towards it by under this share of its dip (a blurred painted line's do).
 SCRATCH_FLANK = 0.12
 # ... and no line 2 to this many px away is half as contrasted (a texture's next thread or ring).
@@ -203,9 +205,11 @@ def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, lumina
         _, photo_mean, photo_scale = _line_strength(luminance, valid)
         painted = np.abs(photo_mean) > SCRATCH_THRESHOLD * max(photo_scale, 1e-12)
         line &= ~ndimage.binary_dilation(painted, structure=np.ones((3, 1), dtype=bool))
-    # Every pixel of a window whose centre passed.
+    # The pixels of the windows whose centre passed, down to where the line's dip, averaged over a
+    # few pixels, fades (a window reaches half its length past a scratch's end).
     found = ndimage.maximum_filter1d(line.astype(np.uint8), length, axis=1, mode="constant") > 0
-    return found & valid
+    local = ndimage.uniform_filter1d(dip, SCRATCH_END, axis=1, mode="constant") * np.sign(mean)
+    return found & valid & (local > 0.5 * SCRATCH_THRESHOLD * scale)
 
 
 def scratch_lines(
@@ -214,10 +218,13 @@ def scratch_lines(
     """(H, W) bool of horizontal and vertical scratch pixels, and how many lines they form."""
     rows = _scratches_along_rows(x, valid, noise, luminance)
     cols = _scratches_along_rows(x.T, valid.T, noise, None if luminance is None else luminance.T).T
-    found = rows | cols
-    # One line is one scratch (8-connected, so a slightly slanted scratch is not counted twice).
-    _, count = ndimage.label(found, structure=np.ones((3, 3)))
-    return found, int(count)
+    # One line is one scratch: pieces along it (a stretch the tests refused) and a slight slant
+    # (8-connected) are joined before counting.
+    count = sum(
+        ndimage.label(ndimage.maximum_filter1d(found.astype(np.uint8), SCRATCH_LENGTH, axis=axis) > 0, structure=np.ones((3, 3)))[1]
+        for found, axis in ((rows, 1), (cols, 0))
+    )
+    return rows | cols, int(count)
 
 
 def photo_luminance(rgb_surface: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -277,8 +284,8 @@ def repair(x_mixed: np.ndarray, damaged: np.ndarray, usable: np.ndarray | None =
     for _ in range(8):
         if not todo.any():
             break
-        values = ndimage.convolve(np.where(good, x, 0.0), kernel, mode="mirror")
-        counts = ndimage.convolve(good.astype(np.float64), kernel, mode="mirror")
+        values = ndimage.convolve(np.where(good, x, 0.0), kernel, mode="constant")
+        counts = ndimage.convolve(good.astype(np.float64), kernel, mode="constant")
         fill = todo & (counts > 0)
         x[fill] = values[fill] / counts[fill]
         good, todo = good | fill, todo & ~fill

@@ -40,7 +40,7 @@ LEVEL_NOISE = 6.0
 LEVEL_RANGE = 0.04
 # Background under this share of the frame is ignored (a flat corner of a painting); a support
 # under MIN_SUPPORT of the frame is taken as a failed detection (the whole frame is used).
-MIN_BACKGROUND = 0.02
+MIN_BACKGROUND = 0.05
 MIN_SUPPORT = 0.05
 # The painting's median local texture must exceed the margin's by this factor (measured: film
 # margins 5.5–14, the flattest border passages of paintings that fill the frame 1.5–3.5).
