@@ -180,3 +180,58 @@ def test_a_hot_pixel_and_a_scratch_leave_no_spike_in_x2():
     # Repaired pixels are results, not holes; the results add up to the repaired X-ray.
     assert np.isfinite(result.x2).all()
     assert "1 hot/dead pixel, 1 scratch" in " ".join(result.notes())
+
+
+# ------------------------------------------------------------------------------- the CLI says so
+
+
+def test_the_cli_says_what_it_found_and_run_json_records_it(tmp_path, capsys):
+    import json
+
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    x, rgb, _, _, _ = framed()
+    x[20, 30:60] = 65535  # a lead marker, saturated, on the film margin
+    x[60, 100] = 65535  # and a hot pixel inside the painting
+    tifffile.imwrite(tmp_path / "x.tif", x)
+    tifffile.imwrite(tmp_path / "rgb.tif", (rgb.clip(0, 1) * 255).astype(np.uint8))
+    args = ["separate", str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--steps", "3", "--set", "clusters=8", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "found")]) == 0
+    err = capsys.readouterr().err
+    assert "xraysep: Painting found at rows 32–127, columns 48–191 (36 % of the frame); outside it the results are empty." in err
+    assert "xraysep: Marked 31 clipped pixels (0.1 %) at the detector's limit" in err
+    record = json.loads((tmp_path / "found" / "run.json").read_text())
+    assert record["painting_support"]["rows"] == [32, 127] and record["painting_support"]["source"] == "detected"
+    assert record["defects"]["clipped_pixels"] == 31
+    assert np.isnan(tifffile.imread(tmp_path / "found" / "x2.tif")[0:20]).all()
+    # The user's area wins; "full" keeps the whole frame.
+    assert main([*args, "--painting-area", "40,60,120,180", "--out", str(tmp_path / "given")]) == 0
+    assert "Painting given at rows 40–119, columns 60–179" in capsys.readouterr().err
+    assert json.loads((tmp_path / "given" / "run.json").read_text())["inputs"]["painting_area"] == [40, 60, 120, 180]
+    assert main([*args, "--painting-area", "full", "--out", str(tmp_path / "full")]) == 0
+    assert "Painting area: the whole frame." in capsys.readouterr().err
+    assert np.isfinite(tifffile.imread(tmp_path / "full" / "x2.tif")[0:20, 0:20]).all()
+    assert main([*args, "--painting-area", str(tmp_path / "missing.tif"), "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_apply_tile_by_tile_marks_defects_and_keeps_to_the_given_area(tmp_path, capsys):
+    import json
+
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    x, rgb, _, _, _ = framed()
+    x[60, 100] = 65535
+    tifffile.imwrite(tmp_path / "x.tif", x)
+    tifffile.imwrite(tmp_path / "rgb.tif", (rgb.clip(0, 1) * 255).astype(np.uint8))
+    inputs = [str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif")]
+    assert main(["separate", *inputs, "--steps", "3", "--set", "clusters=8", "--device", "cpu", "--out", str(tmp_path / "fit"), "--quiet"]) == 0
+    assert main(["apply", str(tmp_path / "fit" / "model.pt"), *inputs, "--tile", "64", "--painting-area", "32,48,128,192",
+                 "--out", str(tmp_path / "applied")]) == 0
+    assert "Marked 1 clipped pixels" in capsys.readouterr().err
+    x2 = tifffile.imread(tmp_path / "applied" / "x2.tif")
+    assert np.isnan(x2[:32]).all() and np.isnan(x2[60, 100]) and np.isfinite(x2[40:50, 60:90]).all()
+    assert json.loads((tmp_path / "applied" / "run.json").read_text())["defects_marked"]["clipped_pixels"] == 1

@@ -40,12 +40,12 @@ from .core.registration import (
     fit_transform,
     misalignment_warning,
 )
-from .core.separation import drive, resolve_config
+from .core.separation import defects_line, drive, resolve_config
 from .core.sources import Sources
 from .core.streaming import apply_dask
 from .demo import run_demo
-from .io import open_image, result_tiffs, write_results, write_tiff
-from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
+from .io import ImageSource, open_image, result_tiffs, write_results, write_tiff
+from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area, painting_mask
 from .terminal import ProgressBar, run_separation, stop_on_first_interrupt
 
 EXIT_USER_ERROR = 2
@@ -77,6 +77,36 @@ def parse_box(text: str) -> list[float]:
     if len(values) != 4:
         raise argparse.ArgumentTypeError(f"expected four numbers Y0,X0,Y1,X1; got {text!r}")
     return values
+
+
+def parse_painting_area(text: str) -> str | list[float] | Path:
+    """``full``, a box ``Y0,X0,Y1,X1`` or a mask file's path."""
+    if text.strip().lower() == "full":
+        return "full"
+    if "," in text and not Path(text).exists():
+        return parse_box(text)
+    return Path(text)
+
+
+def painting_area_of(args: argparse.Namespace, shape: tuple[int, int]) -> Any:
+    """The --painting-area as iter_separate takes it: None, "full", a box, or a lazy mask (a file)."""
+    area = getattr(args, "painting_area", None)
+    if isinstance(area, Path):
+        mask = open_image(area)
+        if mask.ndim != 2 or tuple(mask.shape) != tuple(shape):
+            raise InputError(
+                f"The painting area mask {area} must be a 2-D image of the X-ray's size "
+                f"({shape[0]}×{shape[1]}); it is {'×'.join(map(str, mask.shape))}."
+            )
+        return mask
+    return area
+
+
+def print_notes(result: Any, quiet: bool) -> None:
+    """The run's lines about the input (support found, pixels marked), unless --quiet."""
+    if not quiet:
+        for line in result.notes():
+            print(f"xraysep: {line}", file=sys.stderr)
 
 
 def parse_setting(text: str) -> tuple[str, Any]:
@@ -153,8 +183,12 @@ def command_separate(args: argparse.Namespace) -> int:
         "regions": args.region,
         "model": str(args.model) if args.model else None,
     }
+    area = painting_area_of(args, tuple(sources.x_mixed.shape[:2]))
+    inputs["painting_area"] = str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area
     if is_large(sources.x_mixed.shape):
-        return separate_painting(args, out, sources, region, config, settings, model, {"inputs": inputs, "input_files": files})
+        return separate_painting(
+            args, out, sources, region, config, settings, model, {"inputs": inputs, "input_files": files}, area
+        )
     x_mixed, rgb_surface = np.asarray(sources.x_mixed), np.asarray(sources.rgb_surface)
     warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
     if warning:
@@ -165,7 +199,9 @@ def command_separate(args: argparse.Namespace) -> int:
         rgb_back=None if sources.rgb_back is None else np.asarray(sources.rgb_back), mirror_back=args.mirror_back,
         checkpoint=out / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
         side_channels=[np.asarray(side) for side in sources.side_channels],
+        painting_area=np.asarray(area) if isinstance(area, ImageSource) else area,
     )
+    print_notes(result, args.quiet)
     write_results(out, result, {"inputs": inputs, "input_files": files})
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
@@ -181,6 +217,7 @@ def separate_painting(
     settings: dict[str, Any],
     model: TrainedModel | None,
     record: dict[str, Any],
+    painting_area: Any = None,
 ) -> int:
     """``separate`` on an image too large for memory (is_large): trained on the area around the region
     (or the central area), then applied tile by tile into --out, as the widget's whole-painting path."""
@@ -195,10 +232,11 @@ def separate_painting(
     steps = iter_separate_painting(
         sources, out, region_mask=region, config=config, model=model, stop=stop, area=area, pyramid=False,
         provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=out / "model.pt",
-        checkpoint_every_s=60 * args.checkpoint_every, **settings,
+        checkpoint_every_s=60 * args.checkpoint_every, painting_area=painting_area, **settings,
     )
     with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
         result = drive(steps, None if args.quiet else bar)
+    print_notes(result, args.quiet)
     record |= result.provenance() | {"timings_s": {"total_s": time.perf_counter() - started}, "shape": list(shape)}
     if result.area_result is not None:
         record["loss_history"] = result.model.loss_history
@@ -234,6 +272,7 @@ def command_apply(args: argparse.Namespace) -> int:
         },
         "input_files": files,
         "mirror_back": args.mirror_back,
+        "painting_area": str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area,
     }
     started = time.perf_counter()
     if args.dask is not None:
@@ -251,13 +290,20 @@ def command_apply(args: argparse.Namespace) -> int:
                 da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
     else:
         stop = threading.Event()
+        marked: dict[str, int] = {}
         tiles = iter_apply_to_folder(
             model, sources, out, tile_size=args.tile, device=device, stop=stop, provenance=provenance,
+            support=painting_mask(painting_area_of(args, tuple(sources.x_mixed.shape[:2])), tuple(sources.x_mixed.shape[:2])),
+            marked=marked,
         )
         with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
             paths = drive(tiles, None if args.quiet else bar)
         if paths is None:
             raise InputError("Stopped before every tile was done; no result was written.")
+        provenance["defects_marked"] = marked
+        line = defects_line(marked)
+        if line and not args.quiet:
+            print(f"xraysep: {line}", file=sys.stderr)
     record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
     atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
     if not args.quiet:
@@ -400,6 +446,11 @@ def build_parser() -> argparse.ArgumentParser:
         "encoder reads beside the RGB; repeatable",
     )
     separate_cmd.add_argument(
+        "--painting-area", type=parse_painting_area, metavar="Y0,X0,Y1,X1|MASK.tif|full",
+        help="where the painting is in the frame (default: found in the X-ray; outside it the results are empty): "
+        "a rectangle in pixels (end exclusive), a mask file (non-zero inside), or full (the whole frame)",
+    )
+    separate_cmd.add_argument(
         "--checkpoint-every", type=float, default=5.0, metavar="MINUTES",
         help="save the model to OUT/model.pt this often while training (default 5), so a crash loses little",
     )
@@ -422,6 +473,10 @@ def build_parser() -> argparse.ArgumentParser:
     apply_cmd.add_argument(
         "--side", type=Path, action="append", metavar="MAP.tif",
         help="a side channel the model was trained with (same maps, same order); repeatable",
+    )
+    apply_cmd.add_argument(
+        "--painting-area", type=parse_painting_area, metavar="Y0,X0,Y1,X1|MASK.tif|full",
+        help="where the painting is (a rectangle in pixels, end exclusive, or a mask file): outside it the results are empty",
     )
     apply_cmd.add_argument("--tile", type=int, help="tile side in pixels (default: the model's tile_size)")
     apply_cmd.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")

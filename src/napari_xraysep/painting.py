@@ -23,8 +23,9 @@ import tifffile
 
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, iter_separate, save_model
 from .core.engine import StopFlag, TrainingProgress
+from .core.data import BoxRegion
 from .core.errors import InputError, OutputError
-from .core.separation import resolve_config
+from .core.separation import defects_line, resolve_config
 from .core.sources import Sources
 from .core.streaming import TileProgress, iter_apply, tile_count
 from .io import TiffWindow, result_tiffs
@@ -128,14 +129,19 @@ def iter_apply_to_folder(
     stop: StopFlag | None = None,
     provenance: dict[str, Any] | None = None,
     pyramid: bool = False,
+    support: Any = None,
+    marked: dict[str, int] | None = None,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
     """Apply ``model`` to the whole painting into six float32 TIFFs in ``out`` (which must exist);
     yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
-    left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`)."""
+    left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`).
+    ``support`` and ``marked`` are :func:`~napari_xraysep.core.streaming.iter_apply`'s."""
     shape = sources.check()
     try:
         with result_tiffs(out, shape, provenance) as outputs:
-            done = yield from iter_apply(model, sources, outputs, tile_size=tile_size, device=device, stop=stop)
+            done = yield from iter_apply(
+                model, sources, outputs, tile_size=tile_size, device=device, stop=stop, support=support, marked=marked
+            )
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
     except _Stopped:
@@ -204,6 +210,14 @@ class PaintingResult:
     area_result: SeparationResult | None
     paths: dict[str, Path] | None
     folder: Path
+    marked: dict[str, int] | None = None  # defects marked tile by tile (streaming.iter_apply's counts)
+
+    def notes(self) -> list[str]:
+        """What a user is told about the input: the training area's support, and what was marked
+        in the X-ray over the whole painting."""
+        lines = [] if self.area_result is None else [n for n in self.area_result.notes() if not n.startswith("Marked")]
+        line = defects_line(self.marked or {})
+        return lines + ([line] if line else [])
 
     def provenance(self) -> dict[str, Any]:
         """What the result layers record of their making (the TIFFs in ``folder`` hold the full record)."""
@@ -214,6 +228,7 @@ class PaintingResult:
             "settings": self.model.config.to_dict(),
             "training_area": [[top, bottom], [left, right]],
             "side_channels": len(self.model.side_normalisations),
+            "defects_marked": self.marked,
         }
 
 
@@ -230,6 +245,7 @@ def iter_separate_painting(
     checkpoint_every_s: float = 300.0,
     pyramid: bool = True,
     area: tuple[slice, slice] | None = None,
+    painting_area: Any = None,
     **settings: Any,
 ) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
     """Train on the area around ``region_mask`` (without a region — a double-sided panel, or the colour
@@ -240,7 +256,10 @@ def iter_separate_painting(
     file's :class:`~napari_xraysep.io.ImageSource`, a :class:`~napari_xraysep.core.data.BoxRegion`):
     only its bounds and the area are read. ``config``, ``checkpoint`` and the ``settings`` are as for
     :func:`iter_separate`; with 0 steps a ``model`` is only applied. A stop during training ends the
-    run after the area's separation (the whole painting can be done later with the saved model)."""
+    run after the area's separation (the whole painting can be done later with the saved model).
+    ``painting_area`` (a box, a mask — lazy is fine — or "full") is where the painting is: the training
+    area's separation keeps inside it and every result outside it is NaN; without it the support is
+    sought in the training area only (the whole painting is not scanned for a film margin)."""
     shape = sources.check()
     if region_mask is not None and tuple(region_mask.shape) != tuple(shape):
         raise InputError(
@@ -249,6 +268,7 @@ def iter_separate_painting(
     resolved = resolve_config(config, model, settings)
     training = resolved.training_steps > 0
     area_result = None
+    support = painting_mask(painting_area, shape)
     if training:
         area = area or painting_area(shape, region_mask, sources.double_sided)
         cropped = sources.crop(area)
@@ -256,7 +276,7 @@ def iter_separate_painting(
             cropped.x_mixed, cropped.rgb_surface, None if region_mask is None else np.asarray(region_mask[area]),
             rgb_back=cropped.rgb_back, mirror_back=cropped.mirror_back, side_channels=cropped.side_channels,
             config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
-            **settings,
+            painting_area=None if support is None else np.asarray(support[area]), **settings,
         )
         model = area_result.model
         save_model(model, out / "model.pt")
@@ -267,8 +287,25 @@ def iter_separate_painting(
     else:
         area = (slice(0, shape[0]), slice(0, shape[1]))
     record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
+    marked: dict[str, int] = {}
     paths = yield from iter_apply_to_folder(
         model, sources, out, device=resolved.device, stop=stop,
-        provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid,
+        provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid, support=support, marked=marked,
     )
-    return PaintingResult(model, area, area_result, paths, out)
+    return PaintingResult(model, area, area_result, paths, out, marked)
+
+
+def painting_mask(painting_area: Any, shape: tuple[int, int]) -> Any:
+    """The user's painting area over a whole painting as a lazy (H, W) bool array (None: no limit):
+    a box as a :class:`~napari_xraysep.core.data.BoxRegion`, a mask as given (non-zero inside)."""
+    if painting_area is None or (isinstance(painting_area, str) and painting_area.strip().lower() == "full"):
+        return None
+    if isinstance(painting_area, str):
+        raise InputError(f"The painting area must be 'full', a box Y0,X0,Y1,X1 or a mask; got {painting_area!r}.")
+    if getattr(painting_area, "ndim", 1) == 2:
+        if tuple(painting_area.shape) != tuple(shape):
+            raise InputError(
+                f"The painting area is {'×'.join(map(str, painting_area.shape))} but the images are {'×'.join(map(str, shape))}."
+            )
+        return painting_area
+    return BoxRegion([list(painting_area)], shape)

@@ -111,30 +111,39 @@ def _count(number: int) -> str:
     return f"{number:,}".replace(",", " ")
 
 
+def defects_line(summary: dict[str, Any]) -> str | None:
+    """The line that says what was marked in the X-ray (a :meth:`Defects.summary`, or the counts of
+    a tile-by-tile run: "clipped_pixels", "hot_dead_pixels", "scratch_pixels"); None if nothing was."""
+    parts = []
+    clipped = summary.get("clipped_pixels", 0)
+    if clipped:
+        share = f" ({100 * summary['clipped_fraction']:.1f} %)" if "clipped_fraction" in summary else ""
+        parts.append(f"{_count(clipped)} clipped pixels{share} at the detector's limit")
+    points = summary.get("hot_dead_pixels", 0)
+    if points:
+        parts.append(f"{_count(points)} hot/dead pixel{'s' * (points != 1)}")
+    if summary.get("scratches"):
+        parts.append(f"{summary['scratches']} scratch{'es' * (summary['scratches'] != 1)}")
+    elif summary.get("scratch_pixels"):
+        parts.append(f"{_count(summary['scratch_pixels'])} pixels of scratches")
+    if not parts:
+        return None
+    tail = " — left out of the fit"
+    if clipped:
+        tail += "; the clipped pixels are empty in the results"
+    if points or summary.get("scratch_pixels") or summary.get("scratches"):
+        tail += "; the others are repaired from their neighbours"
+    return "Marked " + ", ".join(parts) + tail + "."
+
+
 def input_notes(support: Support | None, defects: Defects | None) -> list[str]:
     """The lines a face shows about the support and the defects found (see SeparationResult.notes)."""
     lines = []
     if support is not None and not (support.full and support.source == "detected"):
         lines.append(support.sentence()[0].upper() + support.sentence()[1:] + ".")
-    if defects is not None:
-        summary = defects.summary()
-        parts = []
-        if summary["clipped_pixels"]:
-            parts.append(
-                f"{_count(summary['clipped_pixels'])} clipped pixels ({100 * summary['clipped_fraction']:.1f} %) "
-                "at the detector's limit"
-            )
-        if summary["hot_dead_pixels"]:
-            parts.append(f"{_count(summary['hot_dead_pixels'])} hot/dead pixel{'s' * (summary['hot_dead_pixels'] != 1)}")
-        if summary["scratches"]:
-            parts.append(f"{summary['scratches']} scratch{'es' * (summary['scratches'] != 1)}")
-        if parts:
-            tail = " — left out of the fit"
-            if summary["clipped_pixels"]:
-                tail += "; the clipped pixels are empty in the results"
-            if summary["hot_dead_pixels"] or summary["scratches"]:
-                tail += "; the others are repaired from their neighbours"
-            lines.append("Marked " + ", ".join(parts) + tail + ".")
+    line = None if defects is None else defects_line(defects.summary())
+    if line:
+        lines.append(line)
     return lines
 
 
