@@ -217,10 +217,11 @@ def separate_painting(
     settings: dict[str, Any],
     model: TrainedModel | None,
     record: dict[str, Any],
-    painting_area: Any = None,
+    support_area: Any = None,
 ) -> int:
     """``separate`` on an image too large for memory (is_large): trained on the area around the region
-    (or the central area), then applied tile by tile into --out, as the widget's whole-painting path."""
+    (or the central area), then applied tile by tile into --out, as the widget's whole-painting path;
+    ``support_area`` is the --painting-area (None, "full", a box or a lazy mask)."""
     shape = sources.check()
     area = painting_area(shape, region, sources.double_sided)
     cropped = sources.crop(area)
@@ -232,7 +233,7 @@ def separate_painting(
     steps = iter_separate_painting(
         sources, out, region_mask=region, config=config, model=model, stop=stop, area=area, pyramid=False,
         provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=out / "model.pt",
-        checkpoint_every_s=60 * args.checkpoint_every, painting_area=painting_area, **settings,
+        checkpoint_every_s=60 * args.checkpoint_every, painting_area=support_area, **settings,
     )
     with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
         result = drive(steps, None if args.quiet else bar)

@@ -108,6 +108,10 @@ def painting_area(shape: Sequence[int], region_mask: Any = None, double_sided: b
     return training_area(region_mask) if region_mask is not None and not double_sided else central_area(shape)
 
 
+# iter_separate_painting's ``painting_area`` argument (the painting's support) hides the function.
+_training_area = painting_area
+
+
 def central_area(shape: Sequence[int], side: int | None = None) -> tuple[slice, slice]:
     """The middle ``side``×``side`` pixels (default CENTRAL_AREA), or the whole image if smaller: where
     a method that needs no region trains when none is drawn."""
@@ -270,7 +274,7 @@ def iter_separate_painting(
     area_result = None
     support = painting_mask(painting_area, shape)
     if training:
-        area = area or painting_area(shape, region_mask, sources.double_sided)
+        area = area or _training_area(shape, region_mask, sources.double_sided)
         cropped = sources.crop(area)
         area_result = yield from iter_separate(
             cropped.x_mixed, cropped.rgb_surface, None if region_mask is None else np.asarray(region_mask[area]),
