@@ -113,7 +113,7 @@ def iter_apply(
     torch_device = resolve_device(device or model.config.device)
     network = model.network.to(torch_device).eval()
     decode = decoder(network, sources.double_sided)
-    mark = model.config.mark_defects and not sources.double_sided
+    mark = model.config.mark_defects
     total, done, started = tile_count((height, width), tile_size), 0, time.perf_counter()
     with torch.no_grad():
         for tile in tiles((height, width), tile_size, network.receptive_radius):
