@@ -10,8 +10,9 @@ standard deviation within a few noise scales, local level near the margin's own)
 small islands (lead markers) dropped. Whatever of the photograph lies outside it — a chart or ruler
 over film margin — leaves the fit with it.
 
-On a painting that fills the frame nothing touches the border that is that flat, so the whole frame
-is returned. The fit uses the support eroded by SUPPORT_EROSION px (the step from painting to margin
+A bare canvas's tacking margin is not flat — it holds the weave — but it is on 6× coarser blocks,
+where the weave averages out; a second look there finds it. On a painting that fills the frame
+nothing touches the border that is that flat, so the whole frame is returned. The fit uses the support eroded by SUPPORT_EROSION px (the step from painting to margin
 would pollute the high-pass band); the results are NaN outside the (uneroded) support.
 """
 
@@ -29,6 +30,12 @@ from .errors import InputError
 SUPPORT_EROSION = 6
 # Support detection runs on block means of at most this many pixels a side (fast on any painting).
 DETECT_SIDE = 1024
+# The second look, for a bare canvas's margin: blocks this many times larger, a window this many.
+COARSE_FACTOR = 6
+COARSE_WINDOW = 5
+# ... where flat painted passages are flat too: the margin must be far flatter (measured: bare canvas
+# and film margins 41–46, plain painted backgrounds that fill the frame 6–9).
+COARSE_CONTRAST = 20.0
 # Smaller images are taken whole: too small to tell a margin from a flat passage.
 MIN_SIDE = 64
 # A window of this many (block-mean) pixels measures texture and level.
@@ -112,22 +119,36 @@ def _block_means(x: np.ndarray, valid: np.ndarray, factor: int) -> tuple[np.ndar
 
 def detect_support(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> Support:
     """The painting's support in an X-ray (H, W) (any units; ``valid`` False where a pixel is
-    missing or clipped): see the module's description. Returns the whole frame when no flat,
-    even margin touches the border (or the edge of missing data), when what is left would be under
-    MIN_SUPPORT of the frame, or when the image is under MIN_SIDE px on a side. Missing pixels are
-    neither painting nor margin (they stay missing).
+    missing or clipped): see the module's description. Sought on fine block means first (film
+    margins), then on coarse ones (COARSE_FACTOR × larger, where a bare canvas's weave averages out:
+    tacking margins). Returns the whole frame when no flat, even margin touches the border (or the
+    edge of missing data), when what is left would be under MIN_SUPPORT of the frame, or when the
+    image is under MIN_SIDE px on a side. Missing pixels are neither painting nor margin.
     """
     x = np.asarray(x_mixed, dtype=np.float64)
     shape = x.shape
     valid = np.isfinite(x) if valid is None else valid & np.isfinite(x)
     if not valid.any() or min(shape) < MIN_SIDE:
         return whole_frame(shape, "detected")
-    factor = max(1, math.ceil(max(shape) / DETECT_SIDE))
+    fine = max(1, math.ceil(max(shape) / DETECT_SIDE))
+    for factor, size, contrast in ((fine, TEXTURE_WINDOW, MIN_CONTRAST), (fine * COARSE_FACTOR, COARSE_WINDOW, COARSE_CONTRAST)):
+        painting = _painting_blocks(x, valid, factor, size, contrast)
+        if painting is not None:
+            mask = np.repeat(np.repeat(painting, factor, axis=0), factor, axis=1)[: shape[0], : shape[1]] & valid
+            return Support(mask, "detected")
+    return whole_frame(shape, "detected")
+
+
+def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, min_contrast: float) -> np.ndarray | None:
+    """The painting on ``factor``×``factor`` block means (texture measured over ``size`` blocks, the
+    painting's at least ``min_contrast`` times the margin's), or None when no margin is found (see
+    :func:`detect_support`)."""
     small, has = _block_means(np.where(valid, x, 0.0), valid, factor)
+    if min(small.shape) < 4 * size:
+        return None
     fill = float(np.median(small[has]))
     small = np.where(has, small, fill)
     weight = has.astype(np.float64)
-    size = TEXTURE_WINDOW
 
     def local_mean(image: np.ndarray) -> np.ndarray:
         return ndimage.uniform_filter(image * weight, size, mode="mirror") / np.maximum(
@@ -145,7 +166,7 @@ def detect_support(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> Supp
     border = ndimage.binary_dilation(~has, iterations=1) & has
     border[0], border[-1], border[:, 0], border[:, -1] = has[0], has[-1], has[:, 0], has[:, -1]
     if not (flat & border).any():
-        return whole_frame(shape, "detected")
+        return None
     margin_level = float(np.median(small[flat & border]))
     tolerance = max(LEVEL_NOISE * noise, LEVEL_RANGE * (high - low))
     candidate = flat & (np.abs(mean - margin_level) < tolerance)
@@ -153,28 +174,24 @@ def detect_support(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> Supp
     touching = np.unique(labels[border & candidate])
     background = np.isin(labels, touching[touching > 0])
     if background.sum() < MIN_BACKGROUND * has.sum():
-        return whole_frame(shape, "detected")
+        return None
     # Film alone is far flatter than any painting (weave, grain, brushwork): a flat passage of a
     # painting that fills the frame is not.
     contrast = float(np.median(spread[has & ~background])) / max(float(np.median(spread[background & has])), 1e-30)
-    if contrast < MIN_CONTRAST:
-        return whole_frame(shape, "detected")
+    if contrast < min_contrast:
+        return None
     # The texture window blurred the margin's edge inwards by half its size: give that back.
     background = ndimage.binary_dilation(background, iterations=size // 2) & (np.abs(small - margin_level) < tolerance)
     painting = ndimage.binary_fill_holes(~background)
     painting = ndimage.binary_opening(painting, iterations=2)
     labels, count = ndimage.label(painting)
     if count == 0:
-        return whole_frame(shape, "detected")
+        return None
     sizes = ndimage.sum_labels(painting, labels, index=np.arange(1, count + 1))
-    keep = np.flatnonzero(sizes >= MIN_ISLAND * sizes.max()) + 1
-    painting = np.isin(labels, keep)
-    if painting.mean() < MIN_SUPPORT:
-        return whole_frame(shape, "detected")
-    if (painting | ~has).all():
-        return whole_frame(shape, "detected")
-    mask = np.repeat(np.repeat(painting & has, factor, axis=0), factor, axis=1)[: shape[0], : shape[1]]
-    return Support(mask, "detected")
+    painting = np.isin(labels, np.flatnonzero(sizes >= MIN_ISLAND * sizes.max()) + 1)
+    if painting.mean() < MIN_SUPPORT or (painting | ~has).all():
+        return None
+    return painting
 
 
 def support_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> Support:
