@@ -48,6 +48,8 @@ PHOTO_SPECK = 4.0
 CLIP_SPIKE = 8.0
 CLIP_MIN_PIXELS = 16
 CLIP_MIN_LEVELS = 64
+# The noise scale is taken as at least this share of the image's range (see noise_scale).
+NOISE_FLOOR = 0.005
 # Pixels around clipped ones are left out of the fit (the PSF spreads the saturation).
 CLIP_DILATION = 2
 
@@ -131,14 +133,15 @@ def clipped_pixels(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> tupl
 
 
 def noise_scale(x: np.ndarray, valid: np.ndarray) -> float:
-    """Robust scale of the finest detail: 1.4826 × median |x − median₃ₓ₃(x)| over ``valid`` pixels."""
+    """Robust scale of the finest detail: 1.4826 × median |x − median₃ₓ₃(x)| over ``valid`` pixels,
+    at least NOISE_FLOOR of the image's robust range (a noiseless synthetic image would otherwise
+    make every sharp corner a defect)."""
     detail = x - ndimage.median_filter(x, size=3, mode="mirror")
     values = np.abs(detail[valid])
     scale = 1.4826 * float(np.median(values)) if values.size else 0.0
-    if scale <= 0:  # a noiseless image: the smallest non-zero detail
-        nonzero = values[values > 0]
-        scale = float(nonzero.min()) if nonzero.size else 1.0
-    return scale
+    low, high = np.percentile(x[valid], [0.5, 99.5]) if values.size else (0.0, 1.0)
+    floor = NOISE_FLOOR * float(high - low)
+    return max(scale, floor) if max(scale, floor) > 0 else 1.0
 
 
 def point_defects(x: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
