@@ -50,8 +50,8 @@ LEVEL_RANGE = 0.04
 MIN_BACKGROUND = 0.05
 MIN_SUPPORT = 0.05
 # The painting's median local texture must exceed the margin's by this factor (measured: film
-# margins 5.5–14, the flattest border passages of paintings that fill the frame 1.5–3.5).
-MIN_CONTRAST = 4.5
+# margins 4.2–14, the flattest border passages (≥ 5 % of the frame) of paintings that fill it 1.5–3.5).
+MIN_CONTRAST = 4.0
 # Islands of the support smaller than this share of the largest one (lead markers, labels) go.
 MIN_ISLAND = 0.1
 
