@@ -418,3 +418,23 @@ def test_files_open_in_napari_as_the_cli_reads_them_and_the_widget_separates_the
     wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)
     assert len(layers) == 6 and layers["x2"].data.shape == (48, 64)
+
+
+def test_a_painting_area_layer_keeps_the_run_inside_it_and_the_message_says_so(make_napari_viewer, qtbot):
+    from test_real_files import framed
+
+    viewer = make_napari_viewer()
+    x, rgb, _, _, _ = framed()
+    viewer.add_image(x, name="framed X-ray")
+    viewer.add_image((rgb.clip(0, 1) * 255).astype(np.uint8), name="framed photo", rgb=True)
+    widget = dock(viewer)
+    assert widget.inputs.painting.value is None  # optional: never picked for the user
+    widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["framed X-ray"], viewer.layers["framed photo"]
+    area = viewer.add_shapes([[[40, 60], [40, 180], [120, 180], [120, 60]]], shape_type="rectangle", name="painting area")
+    widget.inputs.region.value = None
+    widget.inputs.painting.value = area
+    widget.train()
+    wait_done(qtbot, widget)
+    assert "Painting given at rows 40–" in widget.message.text()
+    x2 = _run_layers(viewer, 1)["x2"].data
+    assert np.isnan(x2[:39]).all() and np.isfinite(x2[50:110, 70:170]).all()

@@ -44,14 +44,14 @@ from .core.registration import (
     misalignment_warning,
     uncovered_share,
 )
-from .core.separation import drive, resolve_config
+from .core.separation import defects_line, drive, resolve_config
 from .core.sources import Sources
 from .core.streaming import apply_dask, calibrated
 from .demo import run_demo
-from .io import open_image, result_tiffs, write_results, write_tiff
+from .io import ImageSource, open_image, result_tiffs, write_results, write_tiff
 from .core.threads import count_threads, parse_pixel_size
 from .io.spacing import chosen_spacing
-from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area
+from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area, painting_mask
 from .terminal import ProgressBar, run_separation, stop_on_first_interrupt
 
 
@@ -92,6 +92,27 @@ def naming_the_kept_model(out: Path) -> Iterator[None]:
             else "the new result set, which was not kept: the earlier results in --out are unchanged (give a new --out to keep a failed run's model)."
         )
         raise type(error)(re.sub(staged, lambda _: kept, str(error)), error.model) from error
+
+
+def painting_area_of(args: argparse.Namespace, shape: tuple[int, int]) -> Any:
+    """The --painting-area as iter_separate takes it: None, "full", a box, or a lazy mask (a file)."""
+    area = getattr(args, "painting_area", None)
+    if isinstance(area, Path):
+        mask = open_image(area)
+        if mask.ndim != 2 or tuple(mask.shape) != tuple(shape):
+            raise InputError(
+                f"The painting area mask {area} must be a 2-D image of the X-ray's size "
+                f"({shape[0]}×{shape[1]}); it is {'×'.join(map(str, mask.shape))}."
+            )
+        return mask
+    return area
+
+
+def print_notes(result: Any, quiet: bool) -> None:
+    """The run's lines about the input (support found, pixels marked), unless --quiet."""
+    if not quiet:
+        for line in result.notes():
+            print(f"xraysep: {line}", file=sys.stderr)
 
 
 def _config_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -161,9 +182,11 @@ def command_separate(args: argparse.Namespace) -> int:
         "regions": args.region,
         "model": str(args.model) if args.model else None,
     }
+    area = painting_area_of(args, tuple(sources.x_mixed.shape[:2]))
+    inputs["painting_area"] = str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area
     if is_large(sources.x_mixed.shape):
         record = {"inputs": inputs, "input_files": files, "pixel_spacing": spacing}
-        return separate_painting(args, out, sources, region, config, settings, model, record)
+        return separate_painting(args, out, sources, region, config, settings, model, record, area)
     x_mixed, rgb_surface = np.asarray(sources.x_mixed), np.asarray(sources.rgb_surface)
     warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
     if warning:
@@ -176,7 +199,9 @@ def command_separate(args: argparse.Namespace) -> int:
             rgb_back=None if sources.rgb_back is None else np.asarray(sources.rgb_back), mirror_back=args.mirror_back,
             checkpoint=staging / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
             side_channels=[np.asarray(side) for side in sources.side_channels],
+            painting_area=np.asarray(area) if isinstance(area, ImageSource) else area,
         )
+        print_notes(result, args.quiet)
         write_results(staging, result, {"inputs": inputs, "input_files": files, "pixel_spacing": spacing})
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
@@ -192,9 +217,11 @@ def separate_painting(
     settings: dict[str, Any],
     model: TrainedModel | None,
     record: dict[str, Any],
+    support_area: Any = None,
 ) -> int:
     """``separate`` on an image too large for memory (is_large): trained on the area around the region
-    (or the central area), then applied tile by tile into --out, as the widget's whole-painting path."""
+    (or the central area), then applied tile by tile into --out, as the widget's whole-painting path;
+    ``support_area`` is the --painting-area (None, "full", a box or a lazy mask)."""
     shape = sources.check()
     area = painting_area(shape, region, sources.double_sided)
     cropped = sources.crop(area)
@@ -205,10 +232,11 @@ def separate_painting(
     steps = iter_separate_painting(
         sources, out, region_mask=region, config=config, model=model, stop=stop, area=area, pyramid=False,
         provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=Path("model.pt"),
-        checkpoint_every_s=60 * args.checkpoint_every, **settings,
+        checkpoint_every_s=60 * args.checkpoint_every, painting_area=support_area, **settings,
     )
     with naming_the_kept_model(out), stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
         result = drive(steps, None if args.quiet else bar)
+    print_notes(result, args.quiet)
     if result.paths is None:
         raise InputError(
             f"Stopped before the whole painting was separated; the model is saved in {out / 'model.pt'} "
@@ -243,7 +271,10 @@ def command_apply(args: argparse.Namespace) -> int:
         "input_files": files,
         "mirror_back": args.mirror_back,
         "pixel_spacing": pixel_spacing_record(args.pixel_size, sources.x_mixed, args.xray),
+        "painting_area": str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area,
     }
+    shape = tuple(sources.x_mixed.shape[:2])
+    support = painting_mask(painting_area_of(args, shape), shape)
     started = time.perf_counter()
     with result_set(out) as staging:
         if args.dask is not None:
@@ -261,13 +292,19 @@ def command_apply(args: argparse.Namespace) -> int:
                     da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
         else:
             stop = threading.Event()
+            marked: dict[str, int] = {}
             tiles = iter_apply_to_folder(
                 model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
+                support=support, marked=marked,
             )
             with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
                 paths = drive(tiles, None if args.quiet else bar)
             if paths is None:
                 raise InputError("Stopped before every tile was done; no result was written.")
+            provenance["defects_marked"] = marked
+            line = defects_line(marked)
+            if line and not args.quiet:
+                print(f"xraysep: {line}", file=sys.stderr)
         record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
         atomic_write(staging / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
     if not args.quiet:

@@ -32,6 +32,15 @@ def parse_box(text: str) -> list[float]:
     return values
 
 
+def parse_painting_area(text: str) -> str | list[float] | Path:
+    """``full``, a box ``Y0,X0,Y1,X1`` or a mask file's path."""
+    if text.strip().lower() == "full":
+        return "full"
+    if "," in text and not Path(text).exists():
+        return parse_box(text)
+    return Path(text)
+
+
 def parse_setting(text: str) -> tuple[str, Any]:
     """``NAME=VALUE`` with VALUE read as a number or true/false when it is one (``channels=16``,
     ``warm_start=true``, ``mode=paper``)."""
@@ -116,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         "encoder reads beside the RGB; repeatable",
     )
     separate_cmd.add_argument(
+        "--painting-area", type=parse_painting_area, metavar="Y0,X0,Y1,X1|MASK.tif|full",
+        help="where the painting is in the frame (default: found in the X-ray; outside it the results are empty): "
+        "a rectangle in pixels (end exclusive), a mask file (non-zero inside), or full (the whole frame)",
+    )
+    separate_cmd.add_argument(
         "--checkpoint-every", type=float, default=5.0, metavar="MINUTES",
         help="save the model to OUT/model.pt this often while training (default 5), so a crash loses little",
     )
@@ -140,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a side channel the model was trained with (same maps, same order); repeatable",
     )
     apply_cmd.add_argument("--pixel-size", metavar="SIZE", help=pixel_size_help)
+    apply_cmd.add_argument(
+        "--painting-area", type=parse_painting_area, metavar="Y0,X0,Y1,X1|MASK.tif|full",
+        help="where the painting is (a rectangle in pixels, end exclusive, or a mask file): outside it the results are empty",
+    )
     apply_cmd.add_argument("--tile", type=int, help="tile side in pixels (default: the model's tile_size)")
     apply_cmd.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     apply_cmd.add_argument(

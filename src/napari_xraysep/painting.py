@@ -24,9 +24,10 @@ import tifffile
 
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, iter_separate, save_model
 from .core.engine import StopFlag, TrainingProgress
+from .core.data import BoxRegion
 from .core.errors import InputError, OutputError
 from .core.files import atomic_write, result_set
-from .core.separation import resolve_config
+from .core.separation import defects_line, resolve_config
 from .core.sources import Sources
 from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
 from .io import TiffWindow, result_tiffs
@@ -109,6 +110,10 @@ def painting_area(shape: Sequence[int], region_mask: Any = None, double_sided: b
     return training_area(region_mask) if region_mask is not None and not double_sided else central_area(shape)
 
 
+# iter_separate_painting's ``painting_area`` argument (the painting's support) hides the function.
+_training_area = painting_area
+
+
 def central_area(shape: Sequence[int], side: int | None = None) -> tuple[slice, slice]:
     """The middle ``side``×``side`` pixels (default CENTRAL_AREA), or the whole image if smaller: where
     a method that needs no region trains when none is drawn."""
@@ -131,16 +136,22 @@ def iter_apply_to_folder(
     provenance: dict[str, Any] | None = None,
     pyramid: bool = False,
     calibrate: bool = True,
+    support: Any = None,
+    marked: dict[str, int] | None = None,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
     """Apply ``model`` to the whole painting into six float32 TIFFs in ``out`` (which must exist: a
     :func:`result_set`'s folder, for the TIFFs to replace earlier results as a set);
     yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
     left behind). With ``pyramid``, 2× reductions go to ``out/pyramid`` (see :func:`open_pyramid`).
-    ``calibrate``: check the X-ray's units first, as :func:`iter_apply` does."""
+    ``calibrate``: check the X-ray's units first, as :func:`iter_apply` does; ``support`` and ``marked``
+    are :func:`~napari_xraysep.core.streaming.iter_apply`'s."""
     shape = sources.check()
     try:
         with result_tiffs(out, shape, provenance) as outputs:
-            done = yield from iter_apply(model, sources, outputs, tile_size=tile_size, device=device, stop=stop, calibrate=calibrate)
+            done = yield from iter_apply(
+                model, sources, outputs, tile_size=tile_size, device=device, stop=stop, calibrate=calibrate,
+                support=support, marked=marked,
+            )
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
     except _Stopped:
@@ -209,6 +220,14 @@ class PaintingResult:
     area_result: SeparationResult | None
     paths: dict[str, Path] | None
     folder: Path
+    marked: dict[str, int] | None = None  # defects marked tile by tile (streaming.iter_apply's counts)
+
+    def notes(self) -> list[str]:
+        """What a user is told about the input: the training area's support, and what was marked
+        in the X-ray over the whole painting."""
+        lines = [] if self.area_result is None else [n for n in self.area_result.notes() if not n.startswith("Marked")]
+        line = defects_line(self.marked or {})
+        return lines + ([line] if line else [])
 
     def provenance(self) -> dict[str, Any]:
         """What the result layers record of their making (the TIFFs in ``folder`` hold the full record)."""
@@ -219,6 +238,7 @@ class PaintingResult:
             "settings": self.model.config.to_dict(),
             "training_area": [[top, bottom], [left, right]],
             "side_channels": len(self.model.side_normalisations),
+            "defects_marked": self.marked,
         }
 
 
@@ -235,6 +255,7 @@ def iter_separate_painting(
     checkpoint_every_s: float = 300.0,
     pyramid: bool = True,
     area: tuple[slice, slice] | None = None,
+    painting_area: Any = None,
     **settings: Any,
 ) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
     """Train on the area around ``region_mask`` (without a region — a double-sided panel, or the colour
@@ -248,7 +269,10 @@ def iter_separate_painting(
     only its bounds and the area are read. ``config`` and the ``settings`` are as for
     :func:`iter_separate`, as is ``checkpoint``, but a relative path is taken inside the new set (the
     CLI's ``model.pt``); with 0 steps a ``model`` is only applied. A stop ends the run with the set
-    done so far (the model and run.json; the whole painting can be done later with the saved model)."""
+    done so far (the model and run.json; the whole painting can be done later with the saved model).
+    ``painting_area`` (a box, a mask — lazy is fine — or "full") is where the painting is: the training
+    area's separation keeps inside it and every result outside it is NaN; without it the support is
+    sought in the training area only (the whole painting is not scanned for a film margin)."""
     shape = sources.check()
     if region_mask is not None and tuple(region_mask.shape) != tuple(shape):
         raise InputError(
@@ -257,19 +281,20 @@ def iter_separate_painting(
     resolved = resolve_config(config, model, settings)
     if resolved.training_steps == 0 and model is None:
         raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
+    support = painting_mask(painting_area, shape)
     started = time.perf_counter()
     with result_set(out) as staging:
         if checkpoint is not None and not checkpoint.is_absolute():
             checkpoint = staging / checkpoint
         area_result, paths = None, None
         if resolved.training_steps > 0:
-            area = area or painting_area(shape, region_mask, sources.double_sided)
+            area = area or _training_area(shape, region_mask, sources.double_sided)
             cropped = sources.crop(area)
             area_result = yield from iter_separate(
                 cropped.x_mixed, cropped.rgb_surface, None if region_mask is None else np.asarray(region_mask[area]),
                 rgb_back=cropped.rgb_back, mirror_back=cropped.mirror_back, side_channels=cropped.side_channels,
                 config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
-                **settings,
+                painting_area=None if support is None else np.asarray(support[area]), **settings,
             )
             model = area_result.model
             save_model(model, staging / "model.pt")
@@ -280,14 +305,32 @@ def iter_separate_painting(
         if area_result is None:  # only applied: the X-ray may be in other units than the model's
             model, calibration = calibrated(model, sources, resolved.device)
             record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
+        marked: dict[str, int] = {}
         if area_result is None or not area_result.stopped_early:
             written = yield from iter_apply_to_folder(
                 model, sources, staging, device=resolved.device, stop=stop,
                 provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid, calibrate=False,
+                support=support, marked=marked,
             )
             paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
-        record |= {"shape": list(shape), "timings_s": {"total_s": time.perf_counter() - started}}
+        record |= {"defects_marked": marked, "shape": list(shape), "timings_s": {"total_s": time.perf_counter() - started}}
         if area_result is not None:
             record["loss_history"] = model.loss_history
         atomic_write(staging / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
-    return PaintingResult(model, area, area_result, paths, out)
+    return PaintingResult(model, area, area_result, paths, out, marked)
+
+
+def painting_mask(painting_area: Any, shape: tuple[int, int]) -> Any:
+    """The user's painting area over a whole painting as a lazy (H, W) bool array (None: no limit):
+    a box as a :class:`~napari_xraysep.core.data.BoxRegion`, a mask as given (non-zero inside)."""
+    if painting_area is None or (isinstance(painting_area, str) and painting_area.strip().lower() == "full"):
+        return None
+    if isinstance(painting_area, str):
+        raise InputError(f"The painting area must be 'full', a box Y0,X0,Y1,X1 or a mask; got {painting_area!r}.")
+    if getattr(painting_area, "ndim", 1) == 2:
+        if tuple(painting_area.shape) != tuple(shape):
+            raise InputError(
+                f"The painting area is {'×'.join(map(str, painting_area.shape))} but the images are {'×'.join(map(str, shape))}."
+            )
+        return painting_area
+    return BoxRegion([list(painting_area)], shape)

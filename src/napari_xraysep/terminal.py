@@ -80,11 +80,13 @@ def run_separation(
     checkpoint: Path | None = None,
     checkpoint_every_s: float = 300.0,
     side_channels: Sequence[np.ndarray] = (),
+    painting_area: Any = None,
 ) -> SeparationResult:
     stop = threading.Event()
     steps = iter_separate(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
-        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
+        painting_area=painting_area, **settings,
     )
     with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
         return drive(steps, None if quiet else bar)

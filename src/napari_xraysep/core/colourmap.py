@@ -318,7 +318,9 @@ def fit_colour_map(
     place_clusters(model, torch.cat(photos), torch.cat([index + i * valid.numel() for i in range(len(photos))]), settings.seed)
     model.peaks.zero_()
     raw = [model.features(photo) for photo in photos]  # φ_j of each photograph, kept for the weave
-    features = sum(highpass(phi, settings.highpass_sigma) for phi in raw)
+    # Missing pixels (outside the painting, defects) take no part in the band (normalised convolution).
+    band_weight = None if bool(valid.all()) else valid
+    features = sum(highpass(phi, settings.highpass_sigma, band_weight) for phi in raw)
     design = model.convolve_psf(features)
     prior = valid.to(x_mixed.dtype)
     if region is not None:
@@ -327,16 +329,17 @@ def fit_colour_map(
     def target() -> torch.Tensor:
         """The X-ray in the fitting band, without the weave once one is known."""
         if not int(model.peaks):
-            return highpass(x_mixed, settings.highpass_sigma)
+            return highpass(x_mixed, settings.highpass_sigma, band_weight)
         explained = sum(model.surface(photo, phi) for photo, phi in zip(photos, raw))
         weave = extract_weave(x_mixed - explained, model.weave_frequencies, float(model.envelope))
-        return highpass(x_mixed - weave, settings.highpass_sigma)
+        return highpass(x_mixed - weave, settings.highpass_sigma, band_weight)
 
     passes = max(1, min(settings.passes, settings.steps))
     starts = {p * settings.steps // passes for p in range(1, passes)}  # steps at which a new pass begins
     first_pass_end = min(starts, default=settings.steps)
     b = target()
     weights, tukey, residual = prior, torch.ones_like(b), b
+    scale = math.inf  # the robust scale of the last solve
     for step in range(settings.steps):
         if step in starts:
             # A first pass that fits to the floor left no weave to find, only rounding.

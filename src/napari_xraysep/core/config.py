@@ -67,6 +67,10 @@ class SeparationConfig:
     weave: bool = True
     robust: bool = True
     denoise_sigma: float = 0.7
+    # real files (every method): find the painting's support and fit only there; mark the X-ray's
+    # clipped pixels as missing and repair its hot/dead pixels and scratches (out of the fit)
+    detect_support: bool = True
+    mark_defects: bool = True
     # auto-encoder (method="autoencoder")
     mode: Mode = "fast"
     # architecture (fixed once a model is trained)
@@ -99,7 +103,7 @@ class SeparationConfig:
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise InputError(f"Setting {name}={getattr(self, name)!r} is not one of {', '.join(choices)}.")
-        for name in ("warm_start", "weave", "robust"):
+        for name in ("warm_start", "weave", "robust", "detect_support", "mark_defects"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"Setting {name} must be true or false; got {getattr(self, name)!r}.")
         if self.steps is not None and (isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0):

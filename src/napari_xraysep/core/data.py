@@ -7,7 +7,10 @@ when mapping back, so ``x1 + x2 == x`` holds in the user's units too.
 
 Pixels that are NaN or infinite (the border of a flat-fielded or stitched mosaic) are *missing*:
 they take no part in the normalisation or the training, are filled with :data:`MISSING_FILL` (unit
-range) for the forward pass, and are NaN in every result.
+range) for the forward pass, and are NaN in every result. So are, when asked for, the X-ray's
+clipped pixels and everything outside the painting's support (:mod:`.defects`, :mod:`.support`);
+hot/dead pixels and scratches are repaired instead, and with the support's rim left out of the fit
+(``fit_mask``).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from .defects import Defects, find_defects, repair
 from .errors import InputError
+from .support import Support, detect_support, support_from_mask, whole_frame
 
 # Robust intensity range: these percentiles of an image's values map to 0 and 1 (see robust_range).
 LOW_PERCENTILE, HIGH_PERCENTILE = 0.5, 99.5
@@ -96,12 +101,27 @@ class SeparationInputs:
     # Extra registered maps (infrared, XRF element maps) read by E_r after the RGB: rgb_surface is
     # then (3 + k, H, W); each map has its own normalisation.
     side_normalisations: tuple[Normalisation, ...] = ()
-    # (H, W) bool, False where a pixel is missing (NaN or infinite in any input); None: none is.
+    # (H, W) bool, False where a pixel is missing (NaN or infinite in any input, clipped, outside
+    # the support); None: none is. Missing pixels are NaN in every result.
     valid: np.ndarray | None = None
+    # (H, W) bool: the pixels the fit may use (valid, inside the eroded support, no defect near);
+    # None: the valid ones.
+    fit_mask: np.ndarray | None = None
+    # What was found: the painting's support and the X-ray's defects (None: not looked for).
+    support: Support | None = None
+    defects: Defects | None = None
+    # (H, W) float64: the X-ray in its own units with hot/dead pixels and scratches repaired (what
+    # the results add up to); None when nothing was repaired.
+    x_repaired: np.ndarray | None = None
 
     @property
     def double_sided(self) -> bool:
         return self.rgb_back is not None
+
+    @property
+    def fit_pixels(self) -> np.ndarray | None:
+        """(H, W) bool of the pixels the fit uses, or None for all."""
+        return self.valid if self.fit_mask is None else self.fit_mask
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -283,6 +303,32 @@ def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) 
     return check_region(mask, shape)
 
 
+PaintingArea = Any  # None, "full", a (y0, x0, y1, x1) box or an (H, W) mask
+
+
+def painting_support(area: PaintingArea, shape: tuple[int, int]) -> Support | None:
+    """The user's painting area as a :class:`~.support.Support`: ``"full"`` the whole frame, a
+    ``(y0, x0, y1, x1)`` box (end exclusive, clipped to the frame) or an (H, W) mask (non-zero
+    inside); None when not given (the support is then found, or not sought). Raises InputError if
+    it is empty, the wrong size or not one of these."""
+    if area is None:
+        return None
+    if isinstance(area, str):
+        if area.strip().lower() != "full":
+            raise InputError(f"The painting area must be 'full', a box Y0,X0,Y1,X1 or a mask; got {area!r}.")
+        return whole_frame(shape, "given")
+    array = np.asarray(area)
+    if array.ndim == 2 and array.shape != (1, 4):
+        return support_from_mask(array, shape)
+    if array.size != 4:
+        raise InputError(f"The painting area must be a box Y0,X0,Y1,X1 or an H×W mask; got shape {_describe(array.shape)}.")
+    try:
+        mask = region_from_boxes([array.reshape(-1).tolist()], shape)
+    except InputError as error:
+        raise InputError(f"Painting area: {error}") from error
+    return support_from_mask(mask, shape)
+
+
 class BoxRegion:
     """The mask of :func:`region_from_boxes` as a lazy (H, W) bool array: ``region[rows, cols]``
     computes only that block (a whole painting's mask would take a byte a pixel)."""
@@ -357,6 +403,9 @@ def prepare_inputs(
     x_normalisation: Normalisation | None = None,
     rgb_normalisation: Normalisation | None = None,
     side_normalisations: Sequence[Normalisation] | None = None,
+    painting_area: PaintingArea = None,
+    detect: bool = False,
+    mark_defects: bool = False,
 ) -> SeparationInputs:
     """Validate the user's arrays and bring them to unit range (float32, channels first for RGB).
 
@@ -369,6 +418,12 @@ def prepare_inputs(
     ``side_channels`` are extra registered maps the surface encoder reads after the RGB.
     ``min_size`` is the smallest side the chosen training/inference setting can handle (a patch);
     normalisations may be given, e.g. from a trained model, so new data maps into the same units.
+
+    With ``mark_defects`` the X-ray's clipped pixels become missing too, its hot/dead pixels and
+    scratches are repaired (``x_repaired``) and left out of the fit (:func:`~.defects.find_defects`).
+    ``painting_area`` (see :func:`painting_support`) or, with ``detect``, the support found in the
+    X-ray (:func:`~.support.detect_support`) makes everything outside the painting missing; the fit
+    keeps inside its eroded edge (``fit_mask``).
     """
     x_mixed, rgb_surface = check_pair(x_mixed, rgb_surface)
     back = None if rgb_back is None else check_back(rgb_back, x_mixed, mirror_back)
@@ -389,6 +444,29 @@ def prepare_inputs(
         valid &= finite_pixels(other)
     if not valid.any():
         raise InputError("No pixel has a finite value in every image (X-ray, photograph, side channels); nothing to separate.")
+    defects = find_defects(x_mixed, valid, rgb_surface) if mark_defects else None
+    x_repaired = None
+    if defects is not None:
+        valid &= ~defects.clipped
+        if not valid.any():
+            raise InputError("Every pixel of the mixed X-ray with data is clipped (at the detector's limit); nothing to separate.")
+        if defects.repaired.any():
+            x_repaired = repair(x_mixed, defects.repaired, valid)
+            x_mixed = x_repaired
+    support = painting_support(painting_area, x_mixed.shape)
+    if support is None and detect:
+        support = detect_support(x_mixed, valid)
+    fit_mask = None
+    if support is not None and not support.full:
+        valid &= support.mask
+        if not valid.any():
+            raise InputError("The painting area holds only missing or clipped pixels; nothing to separate there.")
+    if (support is not None and not support.full) or (defects is not None and defects.excluded.any()):
+        fit_mask = valid & (~defects.excluded if defects is not None else True)
+        if support is not None:
+            fit_mask &= support.fit_mask()
+        if not fit_mask.any():  # a sliver of a painting: fit on what there is
+            fit_mask = valid.copy()
     if region is not None:
         if not (region & valid).any():
             raise InputError(
@@ -425,4 +503,8 @@ def prepare_inputs(
         rgb_back=None if back is None else channels_first(back),
         side_normalisations=side_norms,
         valid=None if missing is None else valid,
+        fit_mask=fit_mask,
+        support=support,
+        defects=defects,
+        x_repaired=x_repaired,
     )

@@ -384,8 +384,10 @@ def fit_colour_map_model(
 
     rgb, back, x = tensor(inputs.rgb_surface), tensor(inputs.rgb_back), tensor(inputs.x_mixed[None])
     region = None if inputs.region_mask is None or inputs.double_sided else tensor(inputs.region_mask[None])
-    # Missing pixels get no weight in the fit and no say in the level (set_constant's sample).
-    valid = torch.ones_like(x, dtype=torch.bool) if inputs.valid is None else tensor(inputs.valid[None])
+    # Missing pixels, defects and the support's rim get no weight in the fit and no say in the level
+    # (set_constant's sample); the high-pass band is taken over the others only.
+    fit_pixels = inputs.fit_pixels
+    valid = torch.ones_like(x, dtype=torch.bool) if fit_pixels is None else tensor(fit_pixels[None])
     settings = FitSettings(
         steps=config.training_steps,
         passes=config.passes,

@@ -97,7 +97,20 @@ def filter2d(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return F.conv2d(flat, weight, groups=n * c).reshape(n, c, h, w)
 
 
-def highpass(image: torch.Tensor, sigma: float) -> torch.Tensor:
+def highpass(image: torch.Tensor, sigma: float, weight: torch.Tensor | None = None) -> torch.Tensor:
     """``image − blur(image, sigma)``: the band above about 1/(2π·sigma) cycles per pixel; ``sigma``
-    ≤ 0 keeps the whole band (the image itself)."""
-    return image - gaussian_blur(image, sigma) if sigma > 0 else image
+    ≤ 0 keeps the whole band (the image itself).
+
+    With ``weight`` ((N, 1, H, W), 0 for pixels that carry no data, e.g. outside the painting) the
+    blur is a normalised convolution, ``blur(w·image) / blur(w)``: the band of each pixel is taken
+    against the data around it only, so a margin or a hole does not leak into it. Where no weight is
+    near, the band is 0.
+    """
+    if sigma <= 0:
+        return image
+    if weight is None:
+        return image - gaussian_blur(image, sigma)
+    weight = weight.to(image.dtype)
+    density = gaussian_blur(weight, sigma)
+    smooth = gaussian_blur(image * weight, sigma) / density.clamp(min=1e-6)
+    return torch.where(density > 1e-6, image - smooth, torch.zeros_like(image))

@@ -24,7 +24,9 @@ import torch
 from .._version import __version__
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .config import SeparationConfig
-from .data import Normalisation, SeparationInputs, prepare_inputs
+from .data import Normalisation, PaintingArea, SeparationInputs, prepare_inputs
+from .defects import Defects
+from .support import Support
 from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model_for, predict, resolve_device, train
 from .errors import InputError, TrainingError
 from .modelfile import save_model
@@ -43,6 +45,10 @@ class SeparationResult:
     leaves it in the error map as the paper does); ``error_map = x − x̂1 − x̂2 − weave``;
     ``x1``/``x2``: step 2's refined X-rays (``x1 + x2 + weave == x``). For a double-sided panel
     (``double_sided``), x2 is the back side's X-ray, in the X-ray's orientation.
+
+    ``support``: the painting's support (found or given; None if not sought) — every image is NaN
+    outside it; ``defects``: what was marked in the X-ray (None if not sought) — clipped pixels are
+    NaN, hot/dead pixels and scratches repaired (there ``x1 + x2 + weave`` is the repaired X-ray).
     """
 
     x1_hat: np.ndarray
@@ -59,6 +65,8 @@ class SeparationResult:
     mirror_back: bool = False
     # A model applied to an X-ray in other units: how they were measured (and corrected), or None.
     calibration: Calibration | None = None
+    support: Support | None = None
+    defects: Defects | None = None
 
     @property
     def config(self) -> SeparationConfig:
@@ -94,7 +102,55 @@ class SeparationResult:
             "x_calibration": None if self.calibration is None else self.calibration.to_dict(),
             "timings_s": self.timings,
             "shape": list(self.x1.shape),
+            "painting_support": None if self.support is None else self.support.summary(),
+            "defects": None if self.defects is None else self.defects.summary(),
         }
+
+    def notes(self) -> list[str]:
+        """What a user is told about the input (CLI lines, the widget's note): the painting's
+        support and the X-ray's marked pixels; empty when there is nothing to say."""
+        return input_notes(self.support, self.defects)
+
+
+def _count(number: int) -> str:
+    """1234567 → '1 234 567' (a thin space would be lost in many terminals)."""
+    return f"{number:,}".replace(",", " ")
+
+
+def defects_line(summary: dict[str, Any]) -> str | None:
+    """The line that says what was marked in the X-ray (a :meth:`Defects.summary`, or the counts of
+    a tile-by-tile run: "clipped_pixels", "hot_dead_pixels", "scratch_pixels"); None if nothing was."""
+    parts = []
+    clipped = summary.get("clipped_pixels", 0)
+    if clipped:
+        share = f" ({100 * summary['clipped_fraction']:.1f} %)" if "clipped_fraction" in summary else ""
+        parts.append(f"{_count(clipped)} clipped pixels{share} at the detector's limit")
+    points = summary.get("hot_dead_pixels", 0)
+    if points:
+        parts.append(f"{_count(points)} hot/dead pixel{'s' * (points != 1)}")
+    if summary.get("scratches"):
+        parts.append(f"{summary['scratches']} scratch{'es' * (summary['scratches'] != 1)}")
+    elif summary.get("scratch_pixels"):
+        parts.append(f"{_count(summary['scratch_pixels'])} pixels of scratches")
+    if not parts:
+        return None
+    tail = " — left out of the fit"
+    if clipped:
+        tail += "; the clipped pixels are empty in the results"
+    if points or summary.get("scratch_pixels") or summary.get("scratches"):
+        tail += "; the others are repaired from their neighbours"
+    return "Marked " + ", ".join(parts) + tail + "."
+
+
+def input_notes(support: Support | None, defects: Defects | None) -> list[str]:
+    """The lines a face shows about the support and the defects found (see SeparationResult.notes)."""
+    lines = []
+    if support is not None and not (support.full and support.source == "detected"):
+        lines.append(support.sentence()[0].upper() + support.sentence()[1:] + ".")
+    line = None if defects is None else defects_line(defects.summary())
+    if line:
+        lines.append(line)
+    return lines
 
 
 def unit_fit(inputs: SeparationInputs, unit: Components) -> UnitFit | None:
@@ -152,6 +208,7 @@ def iter_separate(
     stop: StopFlag | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every_s: float = 300.0,
+    painting_area: PaintingArea = None,
     **settings: Any,
 ) -> Generator[TrainingProgress, None, SeparationResult]:
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
@@ -164,6 +221,8 @@ def iter_separate(
     registered (H, W) maps — infrared, macro-XRF element maps — that the surface encoder reads
     beside the RGB (a model trained with them needs the same maps again); a list, one map or a
     (K, H, W) stack.
+    ``painting_area``: where the painting is, when the user knows better than the detection
+    (``detect_support``): a ``(y0, x0, y1, x1)`` box, an (H, W) mask or ``"full"`` (the whole frame).
     Keyword ``settings`` override fields of :class:`SeparationConfig`. If ``stop`` is set during
     training, the model reached so far is applied and the result is marked ``stopped_early``.
 
@@ -178,6 +237,9 @@ def iter_separate(
         side_channels=side_channels, min_size=config.min_image_size if training else 1,
         rgb_normalisation=model.rgb_normalisation if model else None,
         side_normalisations=model.side_normalisations if model else None,
+        painting_area=painting_area,
+        detect=config.detect_support,
+        mark_defects=config.mark_defects,
     )
     inputs: SeparationInputs = prepare(x_normalisation=model.x_normalisation if model else None)
     if model is not None:
@@ -233,7 +295,8 @@ def iter_separate(
             unit = predict(model, inputs, resolve_device(config.device))
     estimates = components_in_units(unit, inputs.x_normalisation)
     timings["inference_s"] = time.perf_counter() - started
-    refined = refine(np.asarray(x_mixed, dtype=np.float64), estimates.x1_hat, estimates.x2_hat, estimates.weave)
+    x_units = inputs.x_repaired if inputs.x_repaired is not None else np.asarray(x_mixed, dtype=np.float64)
+    refined = refine(x_units, estimates.x1_hat, estimates.x2_hat, estimates.weave)
     return SeparationResult(
         x1_hat=estimates.x1_hat,
         x2_hat=estimates.x2_hat,
@@ -248,6 +311,8 @@ def iter_separate(
         double_sided=inputs.double_sided,
         mirror_back=inputs.double_sided and mirror_back,
         calibration=calibration,
+        support=inputs.support,
+        defects=inputs.defects,
     )
 
 
@@ -265,11 +330,13 @@ def separate(
     on_progress: Callable[[TrainingProgress], None] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every_s: float = 300.0,
+    painting_area: PaintingArea = None,
     **settings: Any,
 ) -> SeparationResult:
     """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
     steps = iter_separate(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
-        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, **settings,
+        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
+        painting_area=painting_area, **settings,
     )
     return drive(steps, on_progress)

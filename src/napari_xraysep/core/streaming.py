@@ -7,7 +7,9 @@ in memory at a time, so the painting's size does not matter. Each tile is read w
 network's receptive radius, so the results equal a whole-image pass (the fully convolutional, tiled
 inference of ``mode="fast"``), and step 2 is per pixel, so it is done tile by tile too. Missing
 (NaN or infinite) pixels are filled for the forward pass and NaN in every result, tile by tile as in
-a whole-image pass.
+a whole-image pass. With the model's ``mark_defects`` the X-ray's defects are found tile by tile (on
+the halo'd tile): clipped pixels are missing, hot/dead pixels and scratches repaired; a given
+``support`` (the painting's area on the whole image) leaves everything outside it NaN.
 
 :func:`iter_apply` is the generator the CLI drives; :func:`apply_dask` builds the same computation
 as a lazy dask graph (``dask.array.map_overlap``), for the local scheduler or a cluster.
@@ -21,19 +23,20 @@ import time
 import warnings
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
-from .data import Normalisation, check_side_count
-from .engine import Components, StopFlag, decode_block, decoder, predicted_tiles, resolve_device
+from .data import Normalisation, check_side_count, finite_pixels
+from .defects import find_defects, repair
+from .engine import Components, StopFlag, decode_block, decoder, resolve_device
 from .errors import InputError
 from .refine import refine
 from .separation import RESULT_LAYERS, components_in_units
 from .sources import Sources
+from .tiling import tiles
 from .trained import TrainedModel
 
 
@@ -69,6 +72,20 @@ def _refined_layers(x: np.ndarray, unit: np.ndarray, normalisation: Normalisatio
     }
 
 
+def marked_input(model: TrainedModel, sources: Sources, area: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The network input under ``area`` (:meth:`Sources.network_input`) with the X-ray's defects dealt
+    with as a whole-image run does (:func:`~.defects.find_defects`): clipped pixels NaN (missing),
+    hot/dead pixels and scratches repaired. Returns it, the X-ray there in its units (repaired), and
+    the defect masks there ("clipped", "points", "scratches")."""
+    block = sources.network_input(model, area)
+    x = np.asarray(sources.x_mixed[area])
+    defects = find_defects(x, finite_pixels(x), np.asarray(sources.rgb_surface[area]))
+    fixed = repair(x, defects.repaired, ~defects.clipped) if defects.repaired.any() else np.asarray(x, dtype=np.float64)
+    block[-1] = model.x_normalisation.to_unit(fixed)
+    block[-1][defects.clipped] = np.nan
+    return block, fixed, {"clipped": defects.clipped, "points": defects.points, "scratches": defects.scratches}
+
+
 def iter_apply(
     model: TrainedModel,
     sources: Sources,
@@ -78,13 +95,20 @@ def iter_apply(
     device: str | None = None,
     stop: StopFlag | None = None,
     calibrate: bool = True,
+    support: Any = None,
+    marked: dict[str, int] | None = None,
 ) -> Generator[TileProgress, None, int]:
     """Write the six result layers of ``model`` applied to the sources into ``outputs`` (a mapping
     from the names in RESULT_LAYERS to (H, W) writable arrays); yields after every tile and returns
     the number of tiles written (fewer if ``stop`` was set). The side channels of ``sources`` are the
     maps the model was trained with beside the photograph, in the same order. An X-ray in other units
     than the model's training X-ray is recalibrated first (:func:`calibrated`, with a warning), unless
-    ``calibrate`` is False (the caller did it)."""
+    ``calibrate`` is False (the caller did it).
+
+    ``support``: the painting's area, an (H, W) bool array (lazy is fine: only tiles are read);
+    outside it every result is NaN. With ``model.config.mark_defects`` the defects are dealt with
+    tile by tile (:func:`marked_input`) and counted into ``marked`` if given ("clipped_pixels",
+    "hot_dead_pixels", "scratch_pixels")."""
     height, width = sources.check()
     tile_size = tile_size or model.config.tile_size
     if calibrate:
@@ -96,14 +120,29 @@ def iter_apply(
     for name in RESULT_LAYERS:
         if tuple(outputs[name].shape) != (height, width):
             raise InputError(f"The output for {name} is {outputs[name].shape}, the X-ray ({height}, {width}).")
+    if support is not None and tuple(support.shape) != (height, width):
+        raise InputError(f"The painting area is {'×'.join(map(str, support.shape))}, the X-ray {height}×{width}.")
     torch_device = resolve_device(device or model.config.device)
     network = model.network.to(torch_device).eval()
     decode = decoder(network, sources.double_sided)
+    mark = model.config.mark_defects
     total, done, started = tile_count((height, width), tile_size), 0, time.perf_counter()
     with torch.no_grad():
-        read = partial(sources.network_input, model)
-        for tile, unit in predicted_tiles(decode, read, (height, width), tile_size, network.receptive_radius, torch_device):
-            layers = _refined_layers(np.asarray(sources.x_mixed[tile.core]), unit, model.x_normalisation)
+        for tile in tiles((height, width), tile_size, network.receptive_radius):
+            if mark:
+                block, x_fixed, masks = marked_input(model, sources, tile.outer)
+                x_core = x_fixed[tile.inner]
+                if marked is not None:
+                    for key, name in (("clipped_pixels", "clipped"), ("hot_dead_pixels", "points"), ("scratch_pixels", "scratches")):
+                        marked[key] = marked.get(key, 0) + int(masks[name][tile.inner].sum())
+            else:
+                block, x_core = sources.network_input(model, tile.outer), np.asarray(sources.x_mixed[tile.core])
+            unit = decode_block(decode, block, torch_device)[(slice(None), *tile.inner)]
+            layers = _refined_layers(x_core, unit, model.x_normalisation)
+            if support is not None:
+                outside = ~np.asarray(support[tile.core], dtype=bool)
+                for layer in layers.values():
+                    layer[outside] = np.nan
             for name in RESULT_LAYERS:
                 outputs[name][tile.core] = layers[name]
             done += 1

@@ -1,5 +1,6 @@
 """The Inputs panel: which layers are the X-ray, the photograph, the region and, optionally, the back
-side and side channels — and the arrays (or, for a whole painting, the lazy sources) they give."""
+side, side channels and the painting's area — and the arrays (or, for a whole painting, the lazy
+sources) they give."""
 
 from __future__ import annotations
 
@@ -70,6 +71,11 @@ class InputsPanel(QGroupBox):
             label="Back side", choices=self._choices(is_rgb_layer), nullable=True, value=None,
             tooltip="double-sided panel only: the back's photograph (then no region is needed)",
         )
+        self.painting = ComboBox(
+            label="Painting area", choices=self._choices(is_region_layer), nullable=True, value=None,
+            tooltip="optional: a Shapes or Labels layer over the painting itself, when the frame holds more (film margin, "
+            "backdrop, colour chart); without it the painting is found in the X-ray. Outside it the results are empty.",
+        )
         self.mirror_back = CheckBox(label="Mirror back side", value=False, tooltip="the back photograph was taken from behind")
         self.side_channels = Select(
             label="Side channels", choices=self._side_choices, value=[],
@@ -82,7 +88,10 @@ class InputsPanel(QGroupBox):
         self.region_hint = QLabel(REGION_HINTS["ignored"])
         self.region_hint.setWordWrap(True)
         self.region_hint.setStyleSheet("color: #a0a4ab;")
-        form = Container(widgets=[self.xray, self.pixel_size, self.photo, self.region, self.draw_button, self.back, self.mirror_back, self.side_channels])
+        form = Container(widgets=[
+            self.xray, self.pixel_size, self.photo, self.region, self.draw_button, self.back, self.mirror_back,
+            self.side_channels, self.painting,
+        ])
         layout = QVBoxLayout(self)
         layout.addWidget(form.native)
         layout.addWidget(self.units_hint)
@@ -110,10 +119,10 @@ class InputsPanel(QGroupBox):
         """After the layer list changed: keep the choices that remain, pick the first X-ray, photograph and
         region when none is chosen (the back side is optional, so never picked for the user)."""
         chosen_sides = list(self.side_channels.value)  # reset_choices below would forget them
-        for combo in (self.xray, self.photo, self.region, self.back):
+        for combo in (self.xray, self.photo, self.region, self.back, self.painting):
             current = combo.value
             combo.reset_choices()
-            if combo is self.back:
+            if combo in (self.back, self.painting):
                 if current is not None and current not in combo.choices:
                     combo.value = None
                 continue
@@ -186,7 +195,7 @@ class InputsPanel(QGroupBox):
 
     def layers(self) -> list[Any]:
         """Every chosen layer: removing one of them during a run stops it."""
-        return [self.xray.value, self.photo.value, self.region.value, self.back.value, *self.side_channels.value]
+        return [self.xray.value, self.photo.value, self.region.value, self.back.value, self.painting.value, *self.side_channels.value]
 
     def chosen(self) -> tuple[Any, Any, Any]:
         """The X-ray, photograph and back side layers, or an error naming what is missing."""
@@ -221,7 +230,12 @@ class InputsPanel(QGroupBox):
         return {
             "x_mixed": x_mixed, "rgb_surface": rgb_surface, "region_mask": region, "rgb_back": rgb_back, "mirror_back": mirror,
             "side_channels": [layer_on_grid(side, xray) for side in self.side_channels.value],
+            "painting_area": self.painting_mask(x_mixed.shape),
         }
+
+    def painting_mask(self, shape: tuple[int, int]) -> np.ndarray | None:
+        """The painting's area as an (H, W) mask, or None to find it."""
+        return None if self.painting.value is None else region_mask_from_layer(self.painting.value, shape)
 
     def painting_sources(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any], tuple[int, int]]:
         """A whole painting's layers as lazy sources with the region and the training area
@@ -251,5 +265,6 @@ class InputsPanel(QGroupBox):
         arguments = {
             "sources": sources, "region_mask": region, "area": area if training else None,
             "provenance": {"pixel_spacing": spacing},  # into the result TIFFs' resolution tags
+            "painting_area": self.painting_mask(shape),
         }
         return arguments, {"x_mixed": x_area, "rgb_surface": rgb_area}, offset

@@ -203,7 +203,12 @@ class Runner:
             steps = f"{'stopped early at' if trained.stopped_early else 'trained for'} {trained.model.steps_trained} steps"
         self.panel.show_text(f"run {record.number}: {steps} · {time.perf_counter() - record.started:.0f} s")
         note = f" Note: {record.alignment_note}" if record.alignment_note else ""
-        self.say(f"{record.stop_reason}Run {record.number}: model {steps}. {added}{note}", error=bool(record.stop_reason or note))
+        # The painting's support, the pixels marked in the X-ray.
+        found = " ".join(record.result.notes()) if getattr(record, "result", None) is not None else ""
+        self.say(
+            f"{record.stop_reason}Run {record.number}: model {steps}. {added}{note}" + (f" {found}" if found else ""),
+            error=bool(record.stop_reason or note),
+        )
 
     def _on_error(self, record: RunRecord, error: BaseException) -> None:
         if not self._current(record):

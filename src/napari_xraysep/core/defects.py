@@ -1,0 +1,295 @@
+"""Detector and film defects in the X-ray: clipped pixels, hot/dead pixels and scratch lines.
+
+Three kinds, treated as what they are:
+
+* **Clipped** pixels sit at the detector's limit (an integer X-ray's dtype maximum or minimum, or a
+  spike of pixels at the image's own maximum — the 4095 of a 12-bit detector stored in 16 bits).
+  They carry no information: they are *missing* (NaN in every result, like a NaN input), and a
+  ring of CLIP_DILATION px around them, half-saturated, is left out of the fit too.
+* **Point defects** (hot or dead pixels) stand out from *all* eight neighbours, in the same
+  direction, by more than POINT_THRESHOLD robust noise scales. A painting's edges never do: on an
+  edge, some neighbour is always on the pixel's side.
+  A speck the photograph shows too is the painting's own (a grain of pigment), not a defect.
+* **Scratches** are 1-px straight lines (rows or columns) darker or brighter than both their
+  neighbours across the line, along at least SCRATCH_LENGTH px, sharper than the X-ray's blur
+  (a scratch on the film or detector is not blurred with the image), with no line of comparable
+  contrast 2–SCRATCH_ISOLATION px either side (that would be a periodic texture: weave, wood grain).
+
+Point defects and scratches are *repaired* for the output (filled from their good neighbours, so
+the results have no hole and no spike) and left out of the fit. Only integer X-rays are checked for
+clipping: a float image's limits are not the detector's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+# A hot/dead pixel exceeds (or falls below) every neighbour by this many robust noise scales.
+POINT_THRESHOLD = 8.0
+# A scratch's dip across the line, averaged along SCRATCH_LENGTH px, in robust scales of that average.
+SCRATCH_THRESHOLD = 5.0
+SCRATCH_LENGTH = 41
+# ... and at least this fraction of its pixels dip on their own.
+SCRATCH_FRACTION = 0.7
+# Where a scratch ends: its dip averaged over this many pixels falls under half the threshold.
+SCRATCH_END = 9
+# ... and its flanking rows lean towards it by under this share of its dip (a blurred painted line's do).
+SCRATCH_FLANK = 0.12
+# ... and no line 2 to this many px away is half as contrasted (a texture's next thread or ring).
+SCRATCH_ISOLATION = 12
+# A speck in the photograph at the same place (this many of its noise scales above or below every
+# neighbour) makes an X-ray speck the painting's own.
+PHOTO_SPECK = 4.0
+# A plateau at the image's extreme counts as clipping when it holds this many times more pixels
+# than the values just inside it (and at least CLIP_MIN_PIXELS), in an image of many levels.
+CLIP_SPIKE = 8.0
+CLIP_MIN_PIXELS = 16
+CLIP_MIN_LEVELS = 64
+# The noise scale is taken as at least this share of the image's range (see noise_scale).
+NOISE_FLOOR = 0.005
+# Pixels around clipped ones are left out of the fit (the PSF spreads the saturation).
+CLIP_DILATION = 2
+
+
+@dataclass(frozen=True)
+class Defects:
+    """(H, W) bool masks of what :func:`find_defects` found, and the counts a user is told."""
+
+    clipped: np.ndarray  # at the detector's limit: missing data
+    clipped_ring: np.ndarray  # clipped, dilated by CLIP_DILATION px: out of the fit
+    points: np.ndarray  # hot/dead pixels: repaired, out of the fit
+    scratches: np.ndarray  # scratch-line pixels: repaired, out of the fit
+    scratch_count: int
+    clipped_high: int  # clipped pixels at the top of the range (saturated)
+    clipped_low: int  # at the bottom (dead or unexposed)
+
+    @property
+    def repaired(self) -> np.ndarray:
+        """(H, W) bool: pixels filled from their neighbours for the output."""
+        return self.points | self.scratches
+
+    @property
+    def excluded(self) -> np.ndarray:
+        """(H, W) bool: pixels the fit leaves out."""
+        return self.clipped_ring | self.repaired
+
+    def summary(self) -> dict[str, int | float]:
+        """JSON-ready counts: clipped (high/low), their fraction of the frame, hot/dead pixels, scratches."""
+        clipped = int(self.clipped.sum())
+        return {
+            "clipped_pixels": clipped,
+            "clipped_high": self.clipped_high,
+            "clipped_low": self.clipped_low,
+            "clipped_fraction": clipped / max(self.clipped.size, 1),
+            "hot_dead_pixels": int(self.points.sum()),
+            "scratches": self.scratch_count,
+            "scratch_pixels": int(self.scratches.sum()),
+        }
+
+
+def no_defects(shape: tuple[int, int]) -> Defects:
+    """Nothing found (detection off)."""
+    empty = np.zeros(shape, dtype=bool)
+    return Defects(empty, empty, empty, empty, 0, 0, 0)
+
+
+def _spike(values: np.ndarray, at_top: bool) -> float | None:
+    """The image's extreme value if it is a clipping plateau (see CLIP_SPIKE), else None."""
+    levels, counts = np.unique(values, return_counts=True)
+    if levels.size < CLIP_MIN_LEVELS:
+        return None  # a flat test image or a few-level map: plateaus are the picture, not clipping
+    if at_top:
+        levels, counts = levels[::-1], counts[::-1]
+    inner = counts[1:9].mean()
+    if counts[0] >= CLIP_MIN_PIXELS and counts[0] >= CLIP_SPIKE * max(inner, 1.0):
+        return float(levels[0])
+    return None
+
+
+def clipped_pixels(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(high, low) (H, W) bool masks of an integer X-ray's clipped pixels: at the dtype's maximum or
+    minimum, or on a spike of pixels at the image's own maximum or minimum (a detector's limit below
+    the dtype's). A float X-ray has none (its limits are not the detector's)."""
+    x = np.asarray(x_mixed)
+    shape = x.shape
+    if not np.issubdtype(x.dtype, np.integer):
+        return np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+    info = np.iinfo(x.dtype)
+    high, low = x == info.max, x == info.min
+    inside = x[valid] if valid is not None else x.reshape(-1)
+    inside = inside[(inside != info.max) & (inside != info.min)]
+    if inside.size:
+        top, bottom = _spike(inside, True), _spike(inside, False)
+        if top is not None:
+            high |= x == top
+        if bottom is not None:
+            low |= x == bottom
+    if valid is not None:
+        high, low = high & valid, low & valid
+    return high, low
+
+
+def noise_scale(x: np.ndarray, valid: np.ndarray) -> float:
+    """Robust scale of the finest detail: 1.4826 × median |x − median₃ₓ₃(x)| over ``valid`` pixels,
+    at least NOISE_FLOOR of the image's robust range (a noiseless synthetic image would otherwise
+    make every sharp corner a defect)."""
+    detail = x - ndimage.median_filter(x, size=3, mode="mirror")
+    values = np.abs(detail[valid])
+    scale = 1.4826 * float(np.median(values)) if values.size else 0.0
+    low, high = np.percentile(x[valid], [0.5, 99.5]) if values.size else (0.0, 1.0)
+    floor = NOISE_FLOOR * float(high - low)
+    return max(scale, floor) if max(scale, floor) > 0 else 1.0
+
+
+def point_defects(x: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
+    """(H, W) bool: pixels above every neighbour's value or below every one's by more than
+    POINT_THRESHOLD × ``scale`` (neighbours that are not ``valid`` do not vote)."""
+    footprint = np.ones((3, 3), dtype=bool)
+    footprint[1, 1] = False
+    highest = ndimage.maximum_filter(np.where(valid, x, -np.inf), footprint=footprint, mode="mirror")
+    lowest = ndimage.minimum_filter(np.where(valid, x, np.inf), footprint=footprint, mode="mirror")
+    margin = POINT_THRESHOLD * scale
+    return valid & np.isfinite(highest) & ((x - highest > margin) | (lowest - x > margin))
+
+
+def _line_strength(image: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The dip across each row, ``image − (above + below) / 2`` (0 where not ``valid`` and on the
+    first and last rows), its mean along SCRATCH_LENGTH px, and a robust scale of that mean."""
+    valid = valid.copy()
+    valid[[0, -1]] = False  # the first and last rows have one neighbour across: no dip test
+    padded = np.pad(image, ((1, 1), (0, 0)), mode="edge")
+    dip = np.where(valid, image - (padded[:-2] + padded[2:]) / 2, 0.0)
+    mean = ndimage.uniform_filter1d(dip, SCRATCH_LENGTH, axis=1, mode="constant")
+    scale = 1.4826 * float(np.median(np.abs(mean[valid]))) if valid.any() else 0.0
+    return dip, mean, scale
+
+
+def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, luminance: np.ndarray | None) -> np.ndarray:
+    """(H, W) bool: pixels of horizontal scratch lines (see the module's description).
+
+    The dip across a row averaged along SCRATCH_LENGTH px: the painting's texture, not aligned with
+    the row, averages out; a scratch does not. A line is a run whose mean dip exceeds
+    SCRATCH_THRESHOLD robust scales of that mean (at least the noise's), whose pixels mostly dip the
+    same way, whose neighbouring rows dip back by about half (not a step edge, where they dip back
+    fully), with no line half as strong 2–SCRATCH_ISOLATION rows away (a texture), and that the
+    photograph (``luminance``) does not show (a painted line).
+    """
+    found = np.zeros(x.shape, dtype=bool)
+    length = SCRATCH_LENGTH
+    if x.shape[1] < length or x.shape[0] < 3:
+        return found
+    dip, mean, scale = _line_strength(x, valid)
+    # Pure noise averaged along the line: about 0.2 noise scales.
+    scale = max(scale, 0.2 * noise)
+    if not scale > 0:
+        return found
+    agree = ndimage.uniform_filter1d((np.sign(dip) * np.sign(mean) > 0).astype(np.float64), length, axis=1, mode="constant")
+    strength = np.abs(mean)
+    line = valid & (strength > SCRATCH_THRESHOLD * scale) & (agree >= SCRATCH_FRACTION)
+    if not line.any():
+        return found
+    adjacent = np.maximum(np.abs(np.roll(mean, 1, axis=0)), np.abs(np.roll(mean, -1, axis=0)))
+    line &= adjacent < 0.75 * strength
+    # Sharper than the X-ray's blur: the rows beside a scratch sit at the level of the rows beyond
+    # them, where a line in the painting, blurred, raises (or lowers) its flanks too.
+    padded = np.pad(x, ((2, 2), (0, 0)), mode="edge")
+    flank = ((padded[1:-3] - padded[:-4]) + (padded[3:-1] - padded[4:])) / 2
+    flank = ndimage.uniform_filter1d(np.where(valid, flank, 0.0), length, axis=1, mode="constant")
+    line &= flank * np.sign(mean) < SCRATCH_FLANK * strength
+    beside = np.zeros_like(mean)
+    for offset in range(2, SCRATCH_ISOLATION + 1):
+        beside = np.maximum(beside, np.abs(np.roll(mean, offset, axis=0)))
+        beside = np.maximum(beside, np.abs(np.roll(mean, -offset, axis=0)))
+    line &= beside < 0.5 * strength
+    if luminance is not None and line.any():
+        _, photo_mean, photo_scale = _line_strength(luminance, valid)
+        painted = np.abs(photo_mean) > SCRATCH_THRESHOLD * max(photo_scale, 1e-12)
+        line &= ~ndimage.binary_dilation(painted, structure=np.ones((3, 1), dtype=bool))
+    # The pixels of the windows whose centre passed, down to where the line's dip, averaged over a
+    # few pixels, fades (a window reaches half its length past a scratch's end).
+    found = ndimage.maximum_filter1d(line.astype(np.uint8), length, axis=1, mode="constant") > 0
+    local = ndimage.uniform_filter1d(dip, SCRATCH_END, axis=1, mode="constant") * np.sign(mean)
+    return found & valid & (local > 0.5 * SCRATCH_THRESHOLD * scale)
+
+
+def scratch_lines(
+    x: np.ndarray, valid: np.ndarray, noise: float, luminance: np.ndarray | None = None
+) -> tuple[np.ndarray, int]:
+    """(H, W) bool of horizontal and vertical scratch pixels, and how many lines they form."""
+    rows = _scratches_along_rows(x, valid, noise, luminance)
+    cols = _scratches_along_rows(x.T, valid.T, noise, None if luminance is None else luminance.T).T
+    # One line is one scratch: pieces along it (a stretch the tests refused) and a slight slant
+    # (8-connected) are joined before counting.
+    count = sum(
+        ndimage.label(ndimage.maximum_filter1d(found.astype(np.uint8), SCRATCH_LENGTH, axis=axis) > 0, structure=np.ones((3, 3)))[1]
+        for found, axis in ((rows, 1), (cols, 0))
+    )
+    return rows | cols, int(count)
+
+
+def photo_luminance(rgb_surface: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(H, W) float64 mean of the photograph's first three channels, missing pixels at the median."""
+    luminance = np.asarray(rgb_surface, dtype=np.float64)[..., :3].mean(axis=-1)
+    return np.where(valid, luminance, np.median(luminance[valid]))
+
+
+def photo_specks(luminance: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels of the photograph's ``luminance`` that stand out from every neighbour by
+    PHOTO_SPECK noise scales, and their neighbours (the X-ray's PSF spreads them)."""
+    scale = noise_scale(luminance, valid)
+    footprint = np.ones((3, 3), dtype=bool)
+    footprint[1, 1] = False
+    highest = ndimage.maximum_filter(luminance, footprint=footprint, mode="mirror")
+    lowest = ndimage.minimum_filter(luminance, footprint=footprint, mode="mirror")
+    specks = (luminance - highest > PHOTO_SPECK * scale) | (lowest - luminance > PHOTO_SPECK * scale)
+    return ndimage.binary_dilation(specks, iterations=1)
+
+
+def find_defects(x_mixed: np.ndarray, valid: np.ndarray | None = None, rgb_surface: np.ndarray | None = None) -> Defects:
+    """Clipped pixels, hot/dead pixels and scratches of an X-ray (H, W) in its stored units and
+    dtype; ``valid`` (H, W) bool marks pixels with data (NaN ones are already missing);
+    ``rgb_surface`` (H, W, 3), the registered photograph, if given, vetoes point defects where it
+    shows a speck too (:func:`photo_specks`).
+
+    Point defects and scratches are sought among the pixels that are neither missing nor clipped,
+    against a robust noise scale (:func:`noise_scale`). Returns a :class:`Defects`.
+    """
+    x_stored = np.asarray(x_mixed)
+    shape = x_stored.shape
+    valid = np.isfinite(x_stored) if valid is None else valid & np.isfinite(x_stored)
+    high, low = clipped_pixels(x_stored, valid)
+    clipped = high | low
+    ring = ndimage.binary_dilation(clipped, iterations=CLIP_DILATION) & valid if clipped.any() else clipped
+    usable = valid & ~clipped
+    if not usable.any():
+        return Defects(clipped, ring, np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool), 0, int(high.sum()), int(low.sum()))
+    x = np.where(usable, x_stored.astype(np.float64), np.median(x_stored[usable]).astype(np.float64))
+    scale = noise_scale(x, usable)
+    luminance = None if rgb_surface is None else photo_luminance(rgb_surface, usable)
+    points = point_defects(x, usable, scale)
+    if luminance is not None and points.any():
+        points &= ~photo_specks(luminance, usable)
+    scratches, count = scratch_lines(x, usable & ~points, scale, luminance)
+    return Defects(clipped, ring, points, scratches & ~points, count, int(high.sum()), int(low.sum()))
+
+
+def repair(x_mixed: np.ndarray, damaged: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:
+    """``x_mixed`` (H, W) as float64 with the ``damaged`` pixels replaced by the mean of their
+    undamaged, ``usable`` 8-neighbours, repeated until every damaged pixel with such a neighbour
+    somewhere nearby is filled (a 1-px scratch or an isolated pixel takes one round)."""
+    x = np.array(x_mixed, dtype=np.float64)
+    good = ~damaged if usable is None else usable & ~damaged
+    todo = damaged.copy()
+    kernel = np.ones((3, 3))
+    for _ in range(8):
+        if not todo.any():
+            break
+        values = ndimage.convolve(np.where(good, x, 0.0), kernel, mode="constant")
+        counts = ndimage.convolve(good.astype(np.float64), kernel, mode="constant")
+        fill = todo & (counts > 0)
+        x[fill] = values[fill] / counts[fill]
+        good, todo = good | fill, todo & ~fill
+    return x

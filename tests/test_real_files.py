@@ -1,0 +1,249 @@
+"""What real files carry: the painting's support (film margin, backdrop, chart) and the X-ray's defects
+(clipped, hot/dead pixels, scratches) — found, left out of the fit, marked in the results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_xraysep import separate
+from napari_xraysep.core.data import prepare_inputs
+from napari_xraysep.core.defects import find_defects, point_defects, repair
+from napari_xraysep.core.errors import InputError
+from napari_xraysep.core.filters import highpass
+from napari_xraysep.core.support import SUPPORT_EROSION, detect_support
+from napari_xraysep.evaluation import affine_fit, psnr
+from napari_xraysep.synthetic import make_mixture
+from napari_xraysep.synthetic_photos import make_photo_mixture
+
+FAST = {"clusters": 8, "steps": 4, "passes": 2, "device": "cpu"}
+
+
+def framed(inner=(96, 144), pad=(32, 48), seed=0, chart=True):
+    """A photographic mixture on a film margin (X-ray) and a grey backdrop with a colour chart and a
+    ruler (photograph), stored as uint16: (x, rgb, truth mask, x2 truth in the frame, mixture)."""
+    mixture = make_photo_mixture("photo_chelsea_over_motorcycle", inner, seed)
+    rng = np.random.default_rng(seed + 7)
+    height, width = inner[0] + 2 * pad[0], inner[1] + 2 * pad[1]
+    truth = np.zeros((height, width), bool)
+    truth[pad[0] : pad[0] + inner[0], pad[1] : pad[1] + inner[1]] = True
+    x = 0.15 + 0.01 * rng.standard_normal((height, width))
+    x[truth] = mixture.x_mixed.ravel()
+    rgb = np.full((height, width, 3), 0.45) + 0.01 * rng.standard_normal((height, width, 3))
+    rgb[truth] = mixture.rgb_surface.reshape(-1, 3)
+    if chart:
+        for i in range(5):
+            rgb[4:24, 10 + 30 * i : 36 + 30 * i] = rng.uniform(0, 1, 3)
+        rgb[height - 14 : height - 6, 30 : width - 30] = 0.95
+        rgb[height - 14 : height - 6, 30 : width - 30 : 8] = 0.05
+    x_stored = np.clip(x / x.max() * 60000, 0, 65535).astype(np.uint16)
+    x2 = np.zeros((height, width), np.float32)
+    x2[truth] = mixture.x2_true.ravel()
+    return x_stored, rgb.astype(np.float32), truth, x2, mixture
+
+
+def x2_psnr(estimate, truth, mask):
+    inside = mask & np.isfinite(estimate)
+    return psnr(affine_fit(estimate[inside], truth[inside]), truth[inside])
+
+
+# --------------------------------------------------------------------------------- the support
+
+
+def test_the_support_is_found_on_a_film_margin_with_a_chart_in_the_photograph():
+    x, _, truth, _, _ = framed()
+    support = detect_support(x)
+    iou = (support.mask & truth).sum() / (support.mask | truth).sum()
+    assert iou > 0.9 and support.source == "detected" and not support.full
+    y0, y1, x0, x1 = support.bounds()
+    assert abs(y0 - 32) <= 2 and abs(y1 - 127) <= 2 and abs(x0 - 48) <= 2 and abs(x1 - 191) <= 2
+    assert "rows" in support.sentence() and "outside it the results are empty" in support.sentence()
+    # The fit stays SUPPORT_EROSION px inside the edge.
+    assert support.fit_mask().sum() < support.mask.sum() and not support.fit_mask()[y0 + SUPPORT_EROSION - 1, (x0 + x1) // 2]
+
+
+@pytest.mark.parametrize("case", ["photo_coffee_over_astronaut", "photo_rocket_over_chelsea", "photo_astronaut_over_rocket"])
+def test_a_painting_that_fills_the_frame_is_its_own_support(case):
+    assert detect_support(make_photo_mixture(case, (128, 192), 0).x_mixed).full
+
+
+@pytest.mark.parametrize("case", ["concealed_portrait", "still_life_over_figure", "copper_headdress"])
+def test_procedural_paintings_fill_the_frame(case):
+    assert detect_support(make_mixture(case, (96, 144), 0).x_mixed).full
+
+
+def test_separation_inside_the_support_beats_fitting_the_whole_frame():
+    x, rgb, truth, x2_true, _ = framed()
+    whole = separate(x, rgb, detect_support=False, mark_defects=False, **FAST)
+    result = separate(x, rgb, **FAST)
+    assert x2_psnr(result.x2, x2_true, truth) > x2_psnr(whole.x2, x2_true, truth) + 3
+    # Outside the painting the results are missing, never a fit artefact.
+    outside = ~result.support.mask
+    for name in ("x1", "x2", "x1_hat", "x2_hat", "weave", "error_map"):
+        assert np.isnan(getattr(result, name)[outside]).all(), name
+    inside = result.support.mask & ~result.defects.repaired  # where repaired, they add up to the repaired X-ray
+    total = result.x1 + result.x2 + result.weave
+    np.testing.assert_allclose(total[inside], x.astype(np.float64)[inside], rtol=1e-5, atol=1e-2)
+    record = result.provenance()["painting_support"]
+    assert record["source"] == "detected" and 0.3 < record["fraction"] < 0.5
+
+
+def test_a_given_painting_area_wins_over_detection_and_full_turns_it_off():
+    x, rgb, truth, _, _ = framed()
+    given = separate(x, rgb, painting_area=(32, 48, 128, 192), **FAST)
+    assert given.support.source == "given" and np.array_equal(given.support.mask, truth)
+    full = separate(x, rgb, painting_area="full", **FAST)
+    assert np.isfinite(full.x2).all() and full.support.full
+    with pytest.raises(InputError, match="painting area"):
+        separate(x, rgb, painting_area=np.zeros(x.shape, bool), **FAST)
+    with pytest.raises(InputError, match="[Pp]ainting area"):
+        separate(x, rgb, painting_area=(500, 500, 600, 600), **FAST)
+
+
+def test_the_high_pass_band_ignores_pixels_without_data():
+    image = torch.full((1, 1, 32, 32), 0.3, dtype=torch.float64)
+    image[..., :, :8] = 5.0  # a margin at another level
+    weight = torch.ones_like(image)
+    weight[..., :, :8] = 0
+    band = highpass(image, 4.0, weight)
+    assert band[..., :, 8:].abs().max() < 1e-9  # the step does not leak into the painting's band
+    assert highpass(image, 4.0)[..., :, 8:12].abs().max() > 0.1  # as it does without the weights
+
+
+# ------------------------------------------------------------------------------------ defects
+
+
+def test_point_defects_stand_out_from_every_neighbour_but_an_edge_does_not():
+    x = np.zeros((9, 9))
+    x[:, 5:] = 10.0  # an edge
+    x[2, 2] = 9.0  # a hot pixel
+    x[6, 7] = 1.0  # a dead one on the bright side
+    found = point_defects(x, np.ones(x.shape, bool), scale=1.0)
+    assert set(zip(*np.nonzero(found))) == {(2, 2), (6, 7)}
+
+
+def test_repair_fills_from_the_good_neighbours():
+    x = np.arange(25, dtype=float).reshape(5, 5)
+    damaged = np.zeros((5, 5), bool)
+    damaged[2, :] = True  # a scratch along a row
+    repaired = repair(x, damaged)
+    # The mean of the six good neighbours: on a ramp, the rows beside it (at the ends, only four).
+    np.testing.assert_allclose(repaired[2, 1:4], (x[1, 1:4] + x[3, 1:4]) / 2)
+    np.testing.assert_allclose(repaired[2, [0, 4]], [(5 + 6 + 15 + 16) / 4, (8 + 9 + 18 + 19) / 4])
+    np.testing.assert_array_equal(repaired[~damaged], x[~damaged])
+
+
+def test_clipped_pixels_are_missing_counted_and_said():
+    mixture = make_photo_mixture("photo_coffee_over_astronaut", (96, 144), 0)
+    x = (mixture.x_mixed / mixture.x_mixed.max() * 60000).astype(np.uint16)
+    x[10:20, 10:30] = 65535  # thick lead white beyond the detector
+    x[60, 100] = 0  # a dead pixel at the dtype's floor
+    result = separate(x, mixture.rgb_surface, **FAST)
+    assert np.isnan(result.x2[10:20, 10:30]).all() and np.isnan(result.x2[60, 100])
+    assert np.isfinite(result.x2[40:50, 60:80]).all()
+    summary = result.provenance()["defects"]
+    assert summary["clipped_pixels"] == 201 and summary["clipped_high"] == 200 and summary["clipped_low"] == 1
+    note = " ".join(result.notes())
+    assert "201 clipped pixels" in note and "left out of the fit" in note
+    # The normalisation ignores them (as it ignores NaN).
+    assert prepare_inputs(x, mixture.rgb_surface, None, mark_defects=True).valid[15, 15] == False  # noqa: E712
+
+
+def test_a_detectors_own_maximum_below_the_dtypes_is_found():
+    mixture = make_photo_mixture("photo_coffee_over_astronaut", (96, 144), 0)
+    x = np.minimum((mixture.x_mixed / mixture.x_mixed.max() * 5000).astype(np.uint16), 4095)  # a 12-bit detector
+    assert (x == 4095).sum() > 100
+    defects = find_defects(x)
+    assert defects.clipped_high == (x == 4095).sum()
+    # A float image's extremes are not a detector's.
+    assert not find_defects(np.minimum(mixture.x_mixed, np.percentile(mixture.x_mixed, 90))).clipped.any()
+
+
+def test_a_hot_pixel_and_a_scratch_leave_no_spike_in_x2():
+    mixture = make_photo_mixture("photo_coffee_over_astronaut", (128, 192), 1)
+    clean = separate(mixture.x_mixed, mixture.rgb_surface, **FAST)
+    assert not clean.defects.repaired.any()
+    x = mixture.x_mixed.copy()
+    x[40, 50] += 0.5  # a hot pixel
+    x[90, 20:140] -= 0.08  # a dark scratch along a row
+    result = separate(x, mixture.rgb_surface, **FAST)
+    summary = result.defects.summary()
+    assert summary["hot_dead_pixels"] == 1 and summary["scratches"] == 1
+    assert result.defects.scratches[90, 50:105].all()
+    plain = separate(x, mixture.rgb_surface, mark_defects=False, **FAST)
+    spike_before = abs(plain.x2[40, 50] - clean.x2[40, 50])
+    assert spike_before > 0.3 and abs(result.x2[40, 50] - clean.x2[40, 50]) < 0.1
+    # The scratch darkens x2 along the row unless repaired (a signed mean: the fits differ a little anyway).
+    assert (plain.x2[90, 50:105] - clean.x2[90, 50:105]).mean() < -0.03
+    assert abs((result.x2[90, 50:105] - clean.x2[90, 50:105]).mean()) < 0.015
+    # Repaired pixels are results, not holes; the results add up to the repaired X-ray.
+    assert np.isfinite(result.x2).all()
+    assert "1 hot/dead pixel, 1 scratch" in " ".join(result.notes())
+
+
+# ------------------------------------------------------------------------------- the CLI says so
+
+
+def test_the_cli_says_what_it_found_and_run_json_records_it(tmp_path, capsys):
+    import json
+
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    x, rgb, _, _, _ = framed()
+    x[20, 30:60] = 65535  # a lead marker, saturated, on the film margin
+    x[60, 100] = 65535  # and a hot pixel inside the painting
+    tifffile.imwrite(tmp_path / "x.tif", x)
+    tifffile.imwrite(tmp_path / "rgb.tif", (rgb.clip(0, 1) * 255).astype(np.uint8))
+    args = ["separate", str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--steps", "3", "--set", "clusters=8", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "found")]) == 0
+    err = capsys.readouterr().err
+    assert "xraysep: Painting found at rows 32–127, columns 48–191 (36 % of the frame); outside it the results are empty." in err
+    assert "xraysep: Marked 31 clipped pixels (0.1 %) at the detector's limit" in err
+    record = json.loads((tmp_path / "found" / "run.json").read_text())
+    assert record["painting_support"]["rows"] == [32, 127] and record["painting_support"]["source"] == "detected"
+    assert record["defects"]["clipped_pixels"] == 31
+    assert np.isnan(tifffile.imread(tmp_path / "found" / "x2.tif")[0:20]).all()
+    # The user's area wins; "full" keeps the whole frame.
+    assert main([*args, "--painting-area", "40,60,120,180", "--out", str(tmp_path / "given")]) == 0
+    assert "Painting given at rows 40–119, columns 60–179" in capsys.readouterr().err
+    assert json.loads((tmp_path / "given" / "run.json").read_text())["inputs"]["painting_area"] == [40, 60, 120, 180]
+    assert main([*args, "--painting-area", "full", "--out", str(tmp_path / "full")]) == 0
+    assert "Painting area: the whole frame." in capsys.readouterr().err
+    assert np.isfinite(tifffile.imread(tmp_path / "full" / "x2.tif")[0:20, 0:20]).all()
+    assert main([*args, "--painting-area", str(tmp_path / "missing.tif"), "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_apply_tile_by_tile_marks_defects_and_keeps_to_the_given_area(tmp_path, capsys):
+    import json
+
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    x, rgb, _, _, _ = framed()
+    x[60, 100] = 65535
+    tifffile.imwrite(tmp_path / "x.tif", x)
+    tifffile.imwrite(tmp_path / "rgb.tif", (rgb.clip(0, 1) * 255).astype(np.uint8))
+    inputs = [str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif")]
+    assert main(["separate", *inputs, "--steps", "3", "--set", "clusters=8", "--device", "cpu", "--out", str(tmp_path / "fit"), "--quiet"]) == 0
+    assert main(["apply", str(tmp_path / "fit" / "model.pt"), *inputs, "--tile", "64", "--painting-area", "32,48,128,192",
+                 "--out", str(tmp_path / "applied")]) == 0
+    assert "Marked 1 clipped pixels" in capsys.readouterr().err
+    x2 = tifffile.imread(tmp_path / "applied" / "x2.tif")
+    assert np.isnan(x2[:32]).all() and np.isnan(x2[60, 100]) and np.isfinite(x2[40:50, 60:90]).all()
+    assert json.loads((tmp_path / "applied" / "run.json").read_text())["defects_marked"]["clipped_pixels"] == 1
+
+
+def test_a_bare_canvas_margin_is_found_on_coarser_blocks():
+    """A tacking margin holds the weave (not flat pixel by pixel) but is flat once it averages out."""
+    from napari_xraysep.synthetic_photos import irregular_weave
+
+    x, _, truth, _, _ = framed()
+    weave = irregular_weave(np.random.default_rng(0), x.shape, 0.1) * 60000 / 1.5
+    x = np.where(truth, x, (x.astype(np.float64) + weave).clip(0, 65535)).astype(np.uint16)
+    support = detect_support(x)
+    # Pixel by pixel the margin is as textured as the painting (the whole frame, IoU 0.36, came back).
+    assert not support.full and (support.mask & truth).sum() / (support.mask | truth).sum() > 0.8
