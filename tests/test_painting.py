@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tifffile
 from conftest import TINY, dock, drain, wait_done
-from napari.utils import progress
 from qtpy.QtWidgets import QApplication
 
 from napari_xraysep import load_model, painting, separate
@@ -126,8 +125,9 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     xray = widget.inputs.xray.value
     for layer in viewer.layers:  # the painting moved on screen, every layer alike: results must land where the X-ray is
         layer.translate = (10, 20)
-    bars = []
-    widget.runner.status.changed.connect(lambda *_: bars.append([str(p) for p in progress._all_instances]))
+    bars = []  # every description the run's bar in the activity dock takes
+    described = worker.ActivityProgress.set_description
+    monkeypatch.setattr(worker.ActivityProgress, "set_description", lambda bar, text: bars.append([text]) or described(bar, text))
 
     widget.train()
     wait_done(qtbot, widget)

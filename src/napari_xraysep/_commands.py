@@ -361,16 +361,16 @@ def command_align(args: argparse.Namespace) -> int:
             def estimate(x, p):  # the two files' spacings, where known, as a first guess of the scale
                 return estimate_similarity(x, p, scale_prior)
         alignment = estimate_any_way_round(x_mixed, photo, estimate)
-        if alignment.mirrored:
-            warnings.warn(
-                "The photograph matches the X-ray mirrored left–right (a radiograph viewed from the back?); the aligned "
-                "copy is mirrored to match it.", UserWarning, stacklevel=1,
-            )
         if alignment.confidence < CONFIDENT:
             uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
             if not args.force:
                 raise InputError(f"Nothing written: {uncertain} ({alignment.describe()}); give --points, or --force to write it anyway.")
             warnings.warn(f"Written because of --force, though {uncertain}.", UserWarning, stacklevel=1)
+        if alignment.mirrored:
+            warnings.warn(
+                "The photograph matches the X-ray mirrored left–right (a radiograph viewed from the back?); the aligned "
+                "copy is mirrored to match it.", UserWarning, stacklevel=1,
+            )
     else:
         raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
     aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
