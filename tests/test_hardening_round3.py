@@ -512,3 +512,41 @@ def test_a_whole_painting_placed_by_a_transform_is_refused_in_one_line(make_napa
     widget = dock(viewer)
     with pytest.raises(InputError, match="'photo' is placed over the X-ray by its own transform"):
         widget.inputs.painting_sources(training=False, region_required=False)
+
+
+def test_a_results_folder_follows_the_umask_or_keeps_its_mode(tmp_path):
+    """Found in the session's own hostile round: result sets came out private (700, mkdtemp's mode),
+    so colleagues on a shared drive lost access to the results."""
+    import os
+    import stat
+
+    from napari_xraysep.core.files import result_set
+
+    old = os.umask(0o022)
+    try:
+        with result_set(tmp_path / "new") as staging:
+            (staging / "x.txt").write_text("1")
+        assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o755
+        shared = tmp_path / "shared"
+        shared.mkdir()
+        shared.chmod(0o775)
+        with result_set(shared) as staging:
+            (staging / "x.txt").write_text("1")
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o775
+    finally:
+        os.umask(old)
+
+
+def test_a_folder_or_a_dangling_link_given_as_a_file_says_what_it_is(tmp_path):
+    from napari_xraysep.core.errors import InputError, ModelFileError
+    from napari_xraysep.io import read_image
+    from napari_xraysep import load_model
+
+    (tmp_path / "folder.tif").mkdir()
+    (tmp_path / "loop.tif").symlink_to(tmp_path / "loop.tif")
+    with pytest.raises(InputError, match="is a folder, not an image file"):
+        read_image(tmp_path / "folder.tif")
+    with pytest.raises(InputError, match="is a link that leads to no file"):
+        read_image(tmp_path / "loop.tif")
+    with pytest.raises(ModelFileError, match="is a folder, not a model file"):
+        load_model(tmp_path)

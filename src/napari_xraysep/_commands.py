@@ -418,7 +418,10 @@ def command_weave(args: argparse.Namespace) -> int:
     if len(source.shape) != 2:
         raise InputError(f"{path.name} is a colour image; thread counting reads a grayscale weave layer or radiograph.")
     spacing = chosen_spacing(args.pixel_size, source.info, path.name)
-    window_mm = parse_pixel_size(args.window)  # the same units as a pixel size: '15mm', '1.5cm'
+    try:
+        window_mm = parse_pixel_size(args.window)  # the same units as a pixel size: '15mm', '1.5cm'
+    except InputError as error:
+        raise InputError(f"--window {args.window!r} is not a positive length such as 15mm or 1.5cm.") from error
     counts = count_threads(np.asarray(source), None if spacing is None else spacing.mean_mm, window_mm)
     where = f" ({spacing.describe()})" if spacing else ""
     print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{counts.summary()}")

@@ -76,6 +76,9 @@ def result_set(out: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{STAGING_TAG}-", dir=out.parent))
+        # mkdtemp's folder is private; the results folder gets the mode of the one it replaces, or
+        # what the user's umask gives a new folder (a shared drive's colleagues keep their access).
+        os.chmod(staging, out.stat().st_mode & 0o7777 if out.is_dir() else 0o777 & ~_umask())
     except OSError as error:
         raise OutputError(f"Cannot write the results beside {out}: {error.strerror or error}.") from error
     try:
@@ -92,6 +95,17 @@ def result_set(out: str | os.PathLike[str]) -> Iterator[Path]:
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"Could not put the results in {out}: {error.strerror or error}; its earlier contents are kept.") from error
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux); elsewhere set
+    and put back at once."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _salvage(staging: Path, out: Path) -> None:

@@ -69,7 +69,8 @@ def load_model(path: str | os.PathLike[str]) -> TrainedModel:
     """Read a model file; anything that is not one of ours raises :class:`ModelFileError`."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"Model file {path} does not exist.")
+        what = "is a folder, not a model file" if path.is_dir() else "does not exist"
+        raise ModelFileError(f"Model file {path} {what}.")
     if not zipfile.is_zipfile(path):  # torch.save writes zip archives; never unpickle anything else
         raise ModelFileError(f"{path} is not a napari-xraysep model file (not a PyTorch archive).")
     try:

@@ -76,8 +76,9 @@ class ThreadCount:
             return "No canvas weave was found: no thread count."
         lines = []
         for family in self.families:
+            digits = ".1f" if self.pixel_size_mm is not None else ".3g"
             lines.append(
-                f"{family.name}: {family.density:.1f} ± {family.density_std:.1f} {self.unit} "
+                f"{family.name}: {family.density:{digits}} ± {family.density_std:{digits}} {self.unit} "
                 f"(running at {family.angle_deg:.1f}° from horizontal)"
             )
         if self.pixel_size_mm is None:

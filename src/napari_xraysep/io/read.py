@@ -60,12 +60,21 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return np.asarray(open_image(path))
 
 
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` cannot be read as a file, in a few words."""
+    if path.is_dir():
+        return "is a folder, not an image file"
+    if path.is_symlink():
+        return "is a link that leads to no file"
+    return "does not exist"
+
+
 def open_levels(path: str | os.PathLike[str]) -> list[ImageSource]:
     """The image of :func:`open_image` and, for a pyramidal TIFF, its reduced levels, largest first
     (napari's multiscale data)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"Image file {path} does not exist.")
+        raise InputError(f"Image file {path} {_not_a_file(path)}.")
     try:
         with open(path, "rb") as handle:
             head = handle.read(132)
