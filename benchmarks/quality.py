@@ -523,23 +523,26 @@ def replace_variant_section(page: Path, section: str) -> Path:
 
 # What each variant's montage of the 2026-12-04 run shows, by eye (photo_coffee_over_astronaut, seed 0, the
 # 0.2.0 default). A rerun keeps these words; look again and update them when the figures move.
-VARIANT_VERDICTS = {
-    "backdrop": "The astronaut is plain; faint cup-rim highlights and cracks remain, and the margin around the "
-    "painting fills with ringing (outside the score).",
-    "backdrop_chart": "The chart's patches and the lead ruler and numbers land in x2 at full strength, and inside "
-    "the painting the cup's rim comes back as a bright ring: the chart's colours bend the fit.",
-    "vignetting": "The astronaut is clean; the loss is a broad unevenness, hardly visible.",
-    "mosaic": "The six films' rectangles show in x2 as blocks of different level, with steps along the seams.",
-    "heel": "A smooth gradient across x2 (one side brighter); the design itself is clean.",
-    "defects": "Hot and dead pixels stay as dots and the scratches as thin lines in x2.",
-    "clipping": "No visible change: the clipped lead white is small and left out of the score.",
-    "lead_markers": "The lead numbers and the ruler land in x2 at full strength (left out of the score), with "
-    "ringing around them.",
-    "stretcher": "The stretcher bars and the cross-bar show as bright bands in x2, the nails as dots.",
-    "tacking_margin": "The worst: the cup's rim comes back as a bright ring with cracks, the hidden design's "
-    "contrast is bent around it, and the bare canvas strips ring into the painting's edges.",
-    "frame": "A bright rim along the painting's edge, where the frame's rabbet hides it in the photograph; the "
-    "weave is left in x2 and the cup's rim shows faintly.",
+VARIANT_VERDICTS = {  # looked at on the montages of this run (2 cases, seed 0), with the support and defects
+    "backdrop": "The hidden portrait is clean inside the painting; the backdrop and film margin are found and left "
+    "empty (NaN), so nothing rings into the painting.",
+    "backdrop_chart": "As clean as the plain backdrop: the colour chart, the ruler and the lead numbers lie outside "
+    "the painting found in the X-ray, so they neither bend the fit nor land in x2.",
+    "vignetting": "The design is clean; a broad unevenness remains (the photograph's darker corners read as less "
+    "surface paint) — not modelled yet.",
+    "mosaic": "The films' rectangles still show in x2 as blocks of different level with steps at the seams — "
+    "per-film gains are not modelled yet.",
+    "heel": "The design is clean but sits on a smooth gradient (one side brighter): the exposure field is not "
+    "modelled yet.",
+    "defects": "Hot/dead pixels along rows and columns are repaired; slanted and curved scratches stay as thin "
+    "lines in x2.",
+    "clipping": "No visible change: the clipped lead white is marked as missing and left out.",
+    "lead_markers": "The saturated lead marks are missing data (NaN), with no ringing around them.",
+    "stretcher": "The stretcher bars and the cross-bar show as bright bands in x2, the nails as dots: they are in "
+    "the X-ray and not in the photograph, so the model has nowhere else to put them.",
+    "tacking_margin": "The bare canvas strips are found on the cat case and left empty; on the cup case a faint "
+    "frame of ringing stays along the painting's edges (−2.3 dB).",
+    "frame": "A faint rim along the painting's edge where the frame's rabbet hides it in the photograph.",
 }
 
 VARIANTS_MD = """## Real-file variants: what museums' files do to the default ({label})
@@ -554,7 +557,7 @@ Montages (photograph, X-ray, true x2, the default's x2; a row per case) are writ
 
 {table}
 
-By eye (montages of the first case and seed):
+By eye (the montages of this run):
 
 {verdicts}
 """
@@ -583,7 +586,8 @@ def variants_main(args: argparse.Namespace, root: Path) -> int:
     print(table)
     seeds = len(run["seeds"])
     section = VARIANTS_MD.format(
-        label=f"{run['version']} baseline, {seeds} seed{'s' if seeds > 1 else ''}", minutes=run["minutes"],
+        label=f"{run['version']} with the painting's support and defects, {seeds} seed{'s' if seeds > 1 else ''}",
+        minutes=run["minutes"],
         threads=run["threads"], cases=", ".join(run["cases"]), seeds=", ".join(map(str, run["seeds"])),
         variants=", ".join(run["variants"]), table=table,
         verdicts="\n".join(f"* **{v}**: {VARIANT_VERDICTS.get(v) or 'not yet looked at'}" for v in run["variants"]),
