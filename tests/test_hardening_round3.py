@@ -550,3 +550,14 @@ def test_a_folder_or_a_dangling_link_given_as_a_file_says_what_it_is(tmp_path):
         read_image(tmp_path / "loop.tif")
     with pytest.raises(ModelFileError, match="is a folder, not a model file"):
         load_model(tmp_path)
+
+
+@pytest.mark.parametrize("tile", ["0", "3", "15"])
+def test_apply_refuses_tiles_smaller_than_their_halo_would_make_sensible(tmp_path, capsys, tile):
+    """Found in the session's own hostile round: --tile 3 ran for minutes on a 256×384 image."""
+    from napari_xraysep.cli import main
+
+    model = tmp_path / "missing-model.pt"  # the tile is checked before anything is read
+    assert main(["apply", str(model), "x.tif", "rgb.tif", "--out", str(tmp_path / "out"), "--tile", tile]) == 2
+    assert "--tile must be at least 16 pixels" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
