@@ -21,6 +21,7 @@ from .results import ResultsPanel
 from .run import RunPanel
 from .runner import Runner
 from .separation import SeparationPanel
+from .threads import run_weave_layer
 
 
 MIN_HEIGHT = 420  # px: the Inputs panel and the Separation choices without scrolling
@@ -42,7 +43,10 @@ class XraySeparationWidget(QWidget):
         self.inputs, self.separation, self.run = InputsPanel(napari_viewer), SeparationPanel(), RunPanel()
         self.runner = Runner(napari_viewer, self.inputs, self.separation, self.run, self.show_message, self._lifetime)
         self.status = self.runner.status
-        self.results = ResultsPanel(napari_viewer, self.runner, lambda: self.inputs.xray.value, self.show_message, self._follow)
+        self.results = ResultsPanel(
+            napari_viewer, self.runner, lambda: self.inputs.xray.value, self.show_message, self._follow,
+            alive=lambda: self._lifetime["alive"],
+        )
         self._lay_out(self.inputs, self.separation, self.run, self.results, self.message)
 
         lifetime, viewer, flip = self._lifetime, napari_viewer, self._flip
@@ -64,6 +68,8 @@ class XraySeparationWidget(QWidget):
         layer_events = napari_viewer.layers.events
         for event in (layer_events.inserted, layer_events.removed, layer_events.reordered):
             event.connect(self._refresh_inputs)
+        for event in (layer_events.inserted, layer_events.removed):  # a weave layer to count, or none
+            event.connect(self._follow)
         layer_events.removed.connect(self._on_layer_removed)
         self.inputs.refresh()
         self._update_region_need()
@@ -100,13 +106,15 @@ class XraySeparationWidget(QWidget):
         return None if self.runner.model is None else self.runner.model.model
 
     def have(self) -> set[str]:
-        """What actions need besides a run state: a model, the last run's result, its folder."""
+        """What actions need besides a run state: a model, the last run's result, its folder, its weave layer."""
         last = self.runner.last_run
         have = {"model"} if self.runner.model is not None else set()
         if last is not None:
             have.add("result")
             if last.folder is not None and last.folder.is_dir():
                 have.add("folder")
+            if run_weave_layer(self.viewer, last.number) is not None:
+                have.add("weave")
         return have
 
     def _follow(self, *_: Any) -> None:

@@ -1,0 +1,89 @@
+"""Thread counts in the viewer: a run's weave layer counted (:func:`~..core.threads.count_threads`)
+and each family's density map laid over the painting, in the weave's own units and place.
+
+The counting runs in a worker thread (:func:`weave_for_counting` gives it its arguments on the main
+thread); :func:`thread_map_layers` turns the counts into layer-data tuples and :func:`show_thread_maps`
+adds or refreshes them, on the main thread.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._layers import METADATA_KEY, has_units
+from ..core.threads import ThreadCount
+
+MAP_COLORMAP = "viridis"
+LayerData = tuple[Any, dict[str, Any], str]
+
+
+def run_weave_layer(viewer: Any, run: int) -> Any | None:
+    """Run ``run``'s weave layer in ``viewer``, or None when it is gone."""
+    return next(
+        (layer for layer in viewer.layers
+         if layer.metadata.get(METADATA_KEY, {}).get("run") == run and layer.metadata[METADATA_KEY].get("layer") == "weave"),
+        None,
+    )
+
+
+def weave_for_counting(layer: Any) -> tuple[np.ndarray, float | None]:
+    """The weave layer's full-resolution pixels (H, W) and its pixel spacing in mm (the geometric mean
+    of its row and column scale when the layer is in mm; None, per pixel, when it is in pixels). The
+    result layers are placed like the run's X-ray layer, so this is the X-ray's spacing."""
+    data = np.asarray(layer.data[0] if layer.multiscale else layer.data, dtype=np.float32)
+    scale = [float(s) for s in list(layer.scale)[-2:]]
+    return data, math.sqrt(scale[0] * scale[1]) if has_units(layer) else None
+
+
+def map_name(family_name: str, unit: str, run: int) -> str:
+    """``vertical threads/cm · run 1`` (``/px`` when the spacing is unknown)."""
+    return f"{family_name}/{unit.split('/')[-1]} · run {run}"
+
+
+def thread_map_layers(counts: ThreadCount, weave: Any, run: int) -> list[LayerData]:
+    """One density-map image layer per family of ``counts``, placed over ``weave`` (the layer counted):
+    each map cell covers ``step`` pixels and its centre sits on the pixel the window is centred on."""
+    layers = []
+    scale = np.asarray(weave.scale, dtype=float)
+    for family in counts.families:
+        finite = family.density_map[np.isfinite(family.density_map)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if high <= low:  # an even count: a range around it, so the colormap still shows it
+            pad = max(abs(low) * 0.05, 1e-6)
+            low, high = low - pad, high + pad
+        kwargs = {
+            "name": map_name(family.name, counts.unit, run),
+            "scale": scale * family.step,
+            "translate": np.asarray(weave.translate, dtype=float) + scale * (family.step // 2),
+            "units": weave.units,
+            "colormap": MAP_COLORMAP,
+            "contrast_limits": (low, high),
+            "opacity": 0.7,
+            "metadata": {METADATA_KEY: {"run": run, "thread_map": family.name, "unit": counts.unit,
+                                        "density": family.density, "angle_deg": family.angle_deg}},
+        }
+        layers.append((family.density_map, kwargs, "image"))
+    return layers
+
+
+def show_thread_maps(viewer: Any, layers: list[LayerData]) -> list[Any]:
+    """Add the maps (:func:`thread_map_layers`) on top, or refresh those of the same name already there;
+    each shows napari's colour bar. Returns the layers."""
+    shown = []
+    for data, kwargs, _ in layers:
+        if kwargs["name"] in viewer.layers:
+            layer = viewer.layers[kwargs["name"]]
+            layer.data = data
+            for key in ("scale", "translate", "contrast_limits", "metadata"):
+                setattr(layer, key, kwargs[key])
+        else:
+            layer = viewer.add_image(data, **kwargs)
+        layer.visible = True
+        colorbar = getattr(layer, "colorbar", None)
+        if colorbar is not None:  # napari ≥ 0.5
+            colorbar.visible = True
+        shown.append(layer)
+    return shown
