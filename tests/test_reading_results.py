@@ -3,12 +3,16 @@ a curtain between two layers, and the exported sheet with scale bars and the cou
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from conftest import RUN_TIMEOUT_MS, dock, wait_done
+from qtpy.QtCore import Qt
 
 from napari_xraysep.core.threads import count_threads
 from napari_xraysep.synthetic import load_sample
+from napari_xraysep.widgets.curtain import camera_of
 
 PIXEL_MM = 0.1
 
@@ -67,3 +71,80 @@ def test_count_threads_lays_a_density_map_per_family_over_the_painting(trained_i
 
     viewer.layers.remove(weave)
     assert not widget.results.threads_button.enabled
+
+
+@pytest.fixture
+def trained(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait")
+    widget.train()
+    wait_done(qtbot, widget)
+    return viewer, widget
+
+
+def _shown(viewer) -> set[str]:
+    return {layer.name for layer in viewer.layers if layer.visible}
+
+
+def test_the_curtain_shows_x_left_and_x2_right_of_a_divider_that_moves(trained, qtbot):
+    viewer, widget = trained
+    before = [(layer.name, layer.visible) for layer in viewer.layers]
+    control = widget.results.curtain
+    widget.results.curtain_button.native.click()
+    curtain = control.curtain
+    assert curtain.a.name == "mixed X-ray (synthetic)" and curtain.b.name == "x2 hidden · run 1"  # x and x2 first
+    assert not control.isHidden() and widget.results.curtain_button.text == "End curtain"
+    assert control.a.value.name == curtain.a.name and control.b.value.name == curtain.b.name  # the names shown
+    assert "mixed X-ray (synthetic)" in curtain.divider.features["label"][0] and "x2 hidden" in curtain.divider.features["label"][0]
+
+    control.slider.value = 30  # A on the left 30 % of the columns, B on the right 70 %
+    width = curtain.b.data.shape[1]
+    column = round(0.3 * width)
+    np.testing.assert_array_equal(curtain.layer.data, curtain.b.data[:, column:])
+    assert np.allclose(curtain.layer.data_to_world((0, 0)), curtain.b.data_to_world((0, column)))
+    assert curtain.divider.data[0][:, 1].tolist() == [column, column]
+    assert _shown(viewer) == {curtain.a.name, curtain.layer.name, curtain.divider.name}  # nothing else covers A
+
+    canvas = viewer.window._qt_viewer.canvas.native
+    qtbot.keyClick(canvas, Qt.Key.Key_C)  # all A
+    assert curtain.fraction == 1.0 and not curtain.layer.visible and control.slider.value == 100
+    qtbot.keyClick(canvas, Qt.Key.Key_C)  # all B
+    assert curtain.fraction == 0.0 and curtain.layer.visible and control.slider.value == 0
+    np.testing.assert_array_equal(curtain.layer.data, curtain.b.data)
+
+    control.slider.value = 50  # dragging the divider in the canvas moves it (and the slider)
+    press = SimpleNamespace(type="mouse_press", button=1, position=(10.0, curtain.column + 0.5))
+    drag = curtain.drag(viewer, press)
+    next(drag)
+    assert not camera_of(viewer).mouse_pan  # the view does not pan meanwhile
+    press.type, press.position = "mouse_move", (10.0, 0.75 * width)
+    next(drag)
+    assert curtain.fraction == pytest.approx(0.75, abs=0.01)
+    press.type = "mouse_release"
+    with pytest.raises(StopIteration):
+        next(drag)
+    assert camera_of(viewer).mouse_pan
+    far = curtain.drag(viewer, SimpleNamespace(type="mouse_press", button=1, position=(10.0, 5.0)))
+    assert list(far) == [] and camera_of(viewer).mouse_pan  # a press away from the divider pans as before
+
+    control.swap_button.native.click()
+    assert curtain.a.name == "x2 hidden · run 1" and curtain.b.name == "mixed X-ray (synthetic)"
+    assert control.a.value.name == "x2 hidden · run 1"
+    np.testing.assert_array_equal(curtain.layer.data, curtain.b.data[:, curtain.column :])
+    assert sum(layer.name.startswith("curtain") for layer in viewer.layers) == 2  # rebuilt, not doubled
+
+    widget.results.curtain_button.native.click()  # ended: the layers as they were
+    assert [(layer.name, layer.visible) for layer in viewer.layers] == before and control.isHidden()
+
+
+def test_removing_a_curtain_layer_closes_it_without_a_fuss(trained):
+    viewer, widget = trained
+    widget.results.curtain_button.native.click()
+    viewer.layers.remove("x2 hidden · run 1")
+    assert not widget.results.curtain.active and "curtain is closed" in widget.message.text()
+    assert not any(layer.name.startswith("curtain") for layer in viewer.layers)
+    assert widget.results.curtain_button.text == "Curtain"
+    widget.results.curtain_button.native.click()  # a new one, with the topmost other image as B
+    assert widget.results.curtain.active and widget.results.curtain.curtain.b.name != "mixed X-ray (synthetic)"
+    widget.train()  # a run puts it away
+    assert not widget.results.curtain.active

@@ -63,6 +63,7 @@ BUTTONS = {
     "continue": ("run", "continue_button"), "compare": ("results", "compare_button"), "export": ("results", "export_button"),
     "open_folder": ("results", "folder_button"), "save": ("results", "save_button"), "load": ("results", "load_button"),
     "apply": ("results", "apply_button"), "threads": ("results", "threads_button"),
+    "curtain": ("results", "curtain_button"),
 }
 
 

@@ -9,20 +9,24 @@ from pathlib import Path
 from typing import Any
 
 from magicgui.widgets import Container, PushButton
+from napari.layers import Image
 from napari.qt.threading import FunctionWorker, create_worker
 from qtpy.QtCore import QUrl
 from qtpy.QtGui import QDesktopServices
 from qtpy.QtWidgets import QFileDialog, QGroupBox, QVBoxLayout
 
+from .._layers import METADATA_KEY, same_layer
 from ..core import TrainedModel, XraySepError, load_model, save_model
 from ..core.threads import ThreadCount, count_threads
 from .compare import FLIP_KEY, Comparison, Panel, comparison_panels, export_comparison
+from .curtain import CURTAIN_KEY, CurtainControl
 from .runner import Runner
 from .state import CurrentModel, RunState, action_enabled
 from .threads import run_weave_layer, show_thread_maps, thread_map_layers, weave_for_counting
 from .worker import results_root
 
 COMPARE_TEXT, BACK_TEXT = "Compare side by side", "Back to the layers"
+CURTAIN_TEXT, END_CURTAIN_TEXT = "Curtain", "End curtain"
 
 
 class ResultsPanel(QGroupBox):
@@ -49,19 +53,27 @@ class ResultsPanel(QGroupBox):
             tooltip="threads per cm of the canvas in each direction, from the last run's weave layer: "
             "the whole painting's counts here, a density map per family of threads over the painting",
         )
+        self.curtain_button = PushButton(
+            text=CURTAIN_TEXT,
+            tooltip=f"one layer left of a divider, another right of it (the last run's x and x2 first): "
+            f"drag the divider; {CURTAIN_KEY} in the viewer shows all of one or the other",
+        )
+        self.curtain = CurtainControl(viewer, say, alive)
         self.folder_button = PushButton(text="Open results folder", tooltip="the folder where this run's files are (whole paintings, exported comparisons)")
         self.save_button = PushButton(text="Save model…", tooltip="keep the current model (weights, settings, normalisation) as a .pt file")
         self.load_button = PushButton(text="Load model…", tooltip="a model saved before, to apply or continue")
         self.apply_button = PushButton(text="Apply model", tooltip="separate the chosen layers with the current model, without training")
         layout = QVBoxLayout(self)
         self.counting: FunctionWorker | None = None
-        for row in ([self.compare_button, self.export_button], [self.threads_button], [self.folder_button], [self.save_button, self.load_button, self.apply_button]):
+        for row in ([self.compare_button, self.export_button], [self.threads_button, self.curtain_button], [self.folder_button], [self.save_button, self.load_button, self.apply_button]):
             container = Container(widgets=row, layout="horizontal", labels=False)
             container.native.layout().setContentsMargins(0, 0, 0, 0)
             layout.addWidget(container.native)
+            if self.curtain_button in row:
+                layout.addWidget(self.curtain)  # shown while the curtain is open
         for button, action in (
             (self.compare_button, self.toggle_compare), (self.export_button, self._ask_export), (self.folder_button, self.open_folder),
-            (self.threads_button, self.count_threads),
+            (self.threads_button, self.count_threads), (self.curtain_button, self.toggle_curtain),
             (self.save_button, self._ask_save), (self.load_button, self._ask_load),
         ):
             button.changed.connect(lambda *_, action=action: action())
@@ -71,11 +83,12 @@ class ResultsPanel(QGroupBox):
         for action, button in (
             ("compare", self.compare_button), ("export", self.export_button), ("open_folder", self.folder_button),
             ("save", self.save_button), ("load", self.load_button), ("apply", self.apply_button),
-            ("threads", self.threads_button),
+            ("threads", self.threads_button), ("curtain", self.curtain_button),
         ):
             button.enabled = action_enabled(action, state, have)
         self.threads_button.enabled = self.threads_button.enabled and self.counting is None
         self.compare_button.text = BACK_TEXT if self.comparison is not None else COMPARE_TEXT
+        self.curtain_button.text = END_CURTAIN_TEXT if self.curtain.active else CURTAIN_TEXT
 
     # ---------------------------------------------------------------- comparison
 
@@ -92,6 +105,7 @@ class ResultsPanel(QGroupBox):
         if self.comparison is not None:
             self.end_comparison()
             return
+        self.end_curtain()
         panels = self.panels()
         if not panels:
             gone = self.runner.last_run is not None
@@ -106,6 +120,41 @@ class ResultsPanel(QGroupBox):
         if self.comparison is not None:
             self.comparison.end()
             self.comparison = None
+            self.changed()
+
+    def put_away(self) -> None:
+        """End the comparison and the curtain (a new run is about to change the layers)."""
+        self.end_comparison()
+        self.end_curtain()
+
+    # ---------------------------------------------------------------- curtain
+
+    def curtain_layers(self) -> tuple[Any, Any]:
+        """A and B of a new curtain: the last run's X-ray and x2 while they are there; else the X-ray
+        chosen in Inputs and the topmost other image layer."""
+        last = self.runner.last_run
+        a = last.source if last is not None and last.source in self.viewer.layers else self.fallback_source()
+        b = None
+        if last is not None:
+            b = next((layer for layer in self.viewer.layers
+                      if layer.metadata.get(METADATA_KEY, {}).get("run") == last.number and layer.metadata[METADATA_KEY].get("layer") == "x2"), None)
+        if b is None:
+            b = next((layer for layer in reversed(self.viewer.layers)
+                      if isinstance(layer, Image) and (a is None or not same_layer(layer, a))), None)
+        return a, b
+
+    def toggle_curtain(self) -> None:
+        """Open the curtain (x and x2 first), or end it."""
+        if self.curtain.active:
+            self.end_curtain()
+            return
+        self.end_comparison()
+        if self.curtain.open(*self.curtain_layers()):
+            self.changed()
+
+    def end_curtain(self) -> None:
+        if self.curtain.active:
+            self.curtain.close()
             self.changed()
 
     def flip(self, *_: Any) -> None:
