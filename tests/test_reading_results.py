@@ -3,8 +3,10 @@ a curtain between two layers, and the exported sheet with scale bars and the cou
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 from conftest import RUN_TIMEOUT_MS, dock, wait_done
@@ -12,6 +14,7 @@ from qtpy.QtCore import Qt
 
 from napari_xraysep.core.threads import count_threads
 from napari_xraysep.synthetic import load_sample
+from napari_xraysep.widgets.compare import BAR_HEIGHT, BAR_MARGIN, GAP, TITLE_HEIGHT, scale_bar_length
 from napari_xraysep.widgets.curtain import camera_of
 
 PIXEL_MM = 0.1
@@ -148,3 +151,36 @@ def test_removing_a_curtain_layer_closes_it_without_a_fuss(trained):
     assert widget.results.curtain.active and widget.results.curtain.curtain.b.name != "mixed X-ray (synthetic)"
     widget.train()  # a run puts it away
     assert not widget.results.curtain.active
+
+
+@pytest.mark.parametrize(
+    "mm_per_px, width, length, label",
+    [(0.1, 384, 5.0, "5 mm"), (0.5, 1000, 100.0, "10 cm"), (0.1, 1000, 20.0, "2 cm"), (0.01, 300, 0.5, "0.5 mm"), (0.085, 500, 5.0, "5 mm")],
+)
+def test_a_scale_bar_is_a_round_length_near_a_fifth_of_the_panel(mm_per_px, width, length, label):
+    assert scale_bar_length(mm_per_px, width) == (pytest.approx(length), label)
+
+
+def test_the_exported_sheet_has_scale_bars_and_the_thread_counts(trained_in_mm, qtbot, tmp_path):
+    viewer, widget = trained_in_mm
+    png, record = widget.results.export_comparison_to(tmp_path)  # before counting: no counts in it
+    assert "thread_counts" not in json.loads(record.read_text())
+    _count(widget, qtbot)
+    png, record = widget.results.export_comparison_to(tmp_path)
+    saved = json.loads(record.read_text())
+    counts = widget.runner.last_run.threads
+    assert [f["density"] for f in saved["thread_counts"]["families"]] == [f.density for f in counts.families]
+    assert saved["thread_counts"]["unit"] == "threads/cm" and saved["thread_counts"]["summary"] == counts.summary()
+
+    image = iio.imread(png)[..., :3]
+    height, width = viewer.layers["mixed X-ray (synthetic)"].data.shape
+    assert image.shape[0] == 2 * (height + TITLE_HEIGHT + GAP) + GAP + TITLE_HEIGHT  # a line for the counts
+    length = round(5.0 / PIXEL_MM)  # 5 mm on a 38.4 mm wide panel, at 0.1 mm per pixel
+    for row, column in ((0, 0), (0, 2), (1, 1)):  # x, x2, weave: every panel has its bar
+        top, left = GAP + row * (height + TITLE_HEIGHT + GAP) + TITLE_HEIGHT, GAP + column * (width + GAP)
+        bar_top = top + height - BAR_MARGIN - BAR_HEIGHT
+        bar = image[bar_top : bar_top + BAR_HEIGHT, left + BAR_MARGIN : left + BAR_MARGIN + length]
+        assert (bar == 255).all()
+        assert not (image[bar_top : bar_top + BAR_HEIGHT, left + BAR_MARGIN + length + 1] == 255).all()  # 5 mm long, no more
+    footer = image[-TITLE_HEIGHT:, : width]
+    assert footer.max() > 200  # the counts' light text on the dark band

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton, Slider
 from napari.layers import Image
-from qtpy.QtWidgets import QGroupBox, QVBoxLayout
+from qtpy.QtWidgets import QFrame, QVBoxLayout
 
 from .._layers import METADATA_KEY, same_layer
 from .compare import viewer_grid
@@ -180,12 +180,14 @@ class Curtain:
         viewer_grid(self.viewer).enabled = self._grid_was
 
 
-class CurtainControl(QGroupBox):
-    """The curtain's controls: A and B, the divider's place (0–100 %), Swap A/B; ``say`` is the dock's
-    message line. :meth:`open` shows the curtain, :meth:`close` ends it."""
+class CurtainControl(QFrame):
+    """The curtain's controls, framed inside the Results panel while it is open: A and B, the
+    divider's place (0–100 %), Swap A/B; ``say`` is the dock's message line. :meth:`open` shows the
+    curtain, :meth:`close` ends it."""
 
     def __init__(self, viewer: Any, say: Callable[..., None], alive: Callable[[], bool] = lambda: True) -> None:
-        super().__init__("Curtain")
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         self.viewer, self.say, self.alive = viewer, say, alive
         self.curtain: Curtain | None = None
         self.a = ComboBox(label="A (left)", choices=self._choices, nullable=True, tooltip="the layer left of the divider")

@@ -178,7 +178,7 @@ class ResultsPanel(QGroupBox):
             self.say("Nothing to export yet: train first." if not panels else "Choose a folder to export to.", error=True)
             return None
         try:
-            written = export_comparison(panels, folder, last.number)
+            written = export_comparison(panels, folder, last.number, last.threads)
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
