@@ -12,9 +12,9 @@ import pytest
 from conftest import RUN_TIMEOUT_MS, dock, wait_done
 from qtpy.QtCore import Qt
 
-from napari_xraysep.core.threads import count_threads
+from napari_xraysep.core.threads import ThreadCount, ThreadFamily, count_threads
 from napari_xraysep.synthetic import load_sample
-from napari_xraysep.widgets.compare import BAR_HEIGHT, BAR_MARGIN, GAP, TITLE_HEIGHT, scale_bar_length
+from napari_xraysep.widgets.compare import BAR_HEIGHT, BAR_MARGIN, GAP, TITLE_HEIGHT, scale_bar_length, threads_line
 from napari_xraysep.widgets.curtain import camera_of
 
 PIXEL_MM = 0.1
@@ -184,3 +184,10 @@ def test_the_exported_sheet_has_scale_bars_and_the_thread_counts(trained_in_mm, 
         assert not (image[bar_top : bar_top + BAR_HEIGHT, left + BAR_MARGIN + length + 1] == 255).all()  # 5 mm long, no more
     footer = image[-TITLE_HEIGHT:, : width]
     assert footer.max() > 200  # the counts' light text on the dark band
+
+
+def test_the_sheets_thread_line_is_short_and_says_when_there_is_no_weave():
+    family = ThreadFamily("vertical threads", 15.74, 89.2, 0.12, np.zeros((1, 1)), np.zeros((1, 1)), 4)
+    assert threads_line(ThreadCount((family,), "threads/cm", 0.1, 150)) == "Threads: vertical 15.7 ± 0.1 /cm at 89.2°"
+    assert threads_line(ThreadCount((family,), "threads/px", None, 128)).endswith("(per pixel: the pixel spacing is unknown)")
+    assert threads_line(ThreadCount((), "threads/cm", 0.1, 150)) == "Threads: no canvas weave was found."

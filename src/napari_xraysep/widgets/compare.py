@@ -221,8 +221,14 @@ def titled_grid(panels: list[Panel], footer: str = "") -> QImage:
 
 
 def threads_line(threads: ThreadCount) -> str:
-    """The thread counts in one line, for the sheet's footer."""
-    return "Thread count: " + "; ".join(threads.summary().splitlines())
+    """The thread counts in one short line, for the sheet's footer: "Threads: vertical 15.7 ± 0.1 /cm
+    at 89.2°, horizontal …" (the full sentences are in the JSON)."""
+    if not threads.found:
+        return "Threads: no canvas weave was found."
+    per = "/" + threads.unit.split("/")[-1]
+    return "Threads: " + ", ".join(
+        f"{f.name.split()[0]} {f.density:.1f} ± {f.density_std:.1f} {per} at {f.angle_deg:.1f}°" for f in threads.families
+    ) + ("" if threads.pixel_size_mm is not None else " (per pixel: the pixel spacing is unknown)")
 
 
 def export_comparison(panels: list[Panel], folder: Path, run: int, threads: ThreadCount | None = None) -> tuple[Path, Path]:
