@@ -16,6 +16,7 @@ from napari_xraysep.core.threads import ThreadCount, ThreadFamily, count_threads
 from napari_xraysep.synthetic import load_sample
 from napari_xraysep.widgets.compare import BAR_HEIGHT, BAR_MARGIN, GAP, TITLE_HEIGHT, scale_bar_length, threads_line
 from napari_xraysep.widgets.curtain import camera_of
+from napari_xraysep.widgets.threads import map_limits
 
 PIXEL_MM = 0.1
 
@@ -61,8 +62,9 @@ def test_count_threads_lays_a_density_map_per_family_over_the_painting(trained_i
         # map cell (i, j) is centred on the weave's pixel (step//2 + step·i, step//2 + step·j)
         assert np.allclose(layer.data_to_world((2, 3)), weave.data_to_world((step // 2 + 2 * step, step // 2 + 3 * step)))
         assert layer.colormap.name == "viridis" and layer.colorbar.visible and layer.visible
+        low, high = layer.contrast_limits  # the map's range, at least 6 % of the count wide
         finite = family.density_map[np.isfinite(family.density_map)]
-        assert tuple(layer.contrast_limits) == pytest.approx((finite.min(), finite.max()))
+        assert low <= finite.min() and high >= finite.max() and high - low >= 0.06 * family.density - 1e-6
     assert widget.inputs.xray.value.name == "mixed X-ray (synthetic)"  # the maps are never offered as inputs
 
     _count(widget, qtbot)  # again: the same two maps, refreshed, not two more
@@ -184,6 +186,13 @@ def test_the_exported_sheet_has_scale_bars_and_the_thread_counts(trained_in_mm, 
         assert not (image[bar_top : bar_top + BAR_HEIGHT, left + BAR_MARGIN + length + 1] == 255).all()  # 5 mm long, no more
     footer = image[-TITLE_HEIGHT:, : width]
     assert footer.max() > 200  # the counts' light text on the dark band
+
+
+def test_a_map_of_even_count_gets_a_range_of_six_percent_and_an_uneven_one_its_own():
+    even = np.full((2, 2), 16.0)
+    assert map_limits(even, 16.0) == pytest.approx((16.0 - 0.48, 16.0 + 0.48))
+    uneven = np.array([[14.0, np.nan], [18.0, 16.0]])
+    assert map_limits(uneven, 16.0) == (14.0, 18.0)
 
 
 def test_the_sheets_thread_line_is_short_and_says_when_there_is_no_weave():

@@ -94,7 +94,9 @@ class Curtain:
             [[[0, 0], [height, 0]]], shape_type="line", name="curtain divider", scale=b.scale, translate=b.translate,
             units=b.units, edge_color=DIVIDER_COLOR, edge_width=2,
             features={"label": [f"◀ {a.name}   |   {b.name} ▶"]},
-            text={"string": "{label}", "anchor": "upper_left", "color": DIVIDER_COLOR, "size": 10},
+            # centred over the line's top end (the anchor is the line's middle)
+            text={"string": "{label}", "anchor": "center", "translation": [-0.5 * height - 0.03 * height, 0],
+                  "color": DIVIDER_COLOR, "size": 10},
             metadata={METADATA_KEY: {"curtain": "divider"}},
         )
         self.divider.editable = False

@@ -17,6 +17,10 @@ from .._layers import METADATA_KEY, has_units
 from ..core.threads import ThreadCount
 
 MAP_COLORMAP = "viridis"
+# The maps' colour range spans at least this fraction of the mean count (about one thread/cm at
+# 16/cm): a canvas of even count reads as one colour, not as noise stretched over the whole map
+# (the counts are good to about 0.3 threads/cm).
+MIN_SPAN = 0.06
 LayerData = tuple[Any, dict[str, Any], str]
 
 
@@ -43,17 +47,24 @@ def map_name(family_name: str, unit: str, run: int) -> str:
     return f"{family_name}/{unit.split('/')[-1]} · run {run}"
 
 
+def map_limits(density_map: np.ndarray, mean: float) -> tuple[float, float]:
+    """Contrast limits of a density map: its lowest and highest count, widened symmetrically to at
+    least MIN_SPAN × ``mean`` (the family's count over the painting)."""
+    finite = density_map[np.isfinite(density_map)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (mean, mean)
+    missing = MIN_SPAN * abs(mean) - (high - low)
+    if missing > 0:
+        low, high = low - missing / 2, high + missing / 2
+    return low, high
+
+
 def thread_map_layers(counts: ThreadCount, weave: Any, run: int) -> list[LayerData]:
     """One density-map image layer per family of ``counts``, placed over ``weave`` (the layer counted):
     each map cell covers ``step`` pixels and its centre sits on the pixel the window is centred on."""
     layers = []
     scale = np.asarray(weave.scale, dtype=float)
     for family in counts.families:
-        finite = family.density_map[np.isfinite(family.density_map)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if high <= low:  # an even count: a range around it, so the colormap still shows it
-            pad = max(abs(low) * 0.05, 1e-6)
-            low, high = low - pad, high + pad
+        low, high = map_limits(family.density_map, family.density)
         kwargs = {
             "name": map_name(family.name, counts.unit, run),
             "scale": scale * family.step,
