@@ -16,7 +16,7 @@ from napari_xraysep.core.threads import ThreadCount, ThreadFamily, count_threads
 from napari_xraysep.synthetic import load_sample
 from napari_xraysep.widgets.compare import BAR_HEIGHT, BAR_MARGIN, GAP, TITLE_HEIGHT, scale_bar_length, threads_line
 from napari_xraysep.widgets.curtain import camera_of
-from napari_xraysep.widgets.threads import map_limits
+from napari_xraysep.widgets.threads import map_limits, thread_map_layers, weave_for_counting
 
 PIXEL_MM = 0.1
 
@@ -200,3 +200,18 @@ def test_the_sheets_thread_line_is_short_and_says_when_there_is_no_weave():
     assert threads_line(ThreadCount((family,), "threads/cm", 0.1, 150)) == "Threads: vertical 15.7 ± 0.1 /cm at 89.2°"
     assert threads_line(ThreadCount((family,), "threads/px", None, 128)).endswith("(per pixel: the pixel spacing is unknown)")
     assert threads_line(ThreadCount((), "threads/cm", 0.1, 150)) == "Threads: no canvas weave was found."
+
+
+def test_a_whole_paintings_weave_is_counted_on_its_centre_and_mapped_there(monkeypatch):
+    from napari.layers import Image
+
+    monkeypatch.setattr("napari_xraysep.widgets.threads.COUNT_AREA", 64)
+    weave = Image(np.zeros((100, 150), np.float32), scale=(0.2, 0.2), translate=(5.0, 7.0), units=("mm", "mm"))
+    data, pixel_mm, corner = weave_for_counting(weave)
+    assert data.shape == (64, 64) and corner == (18, 43) and pixel_mm == pytest.approx(0.2)
+    assert weave_for_counting(Image(np.zeros((10, 20), np.float32)))[1:] == (None, (0, 0))  # in pixels: per pixel
+    family = ThreadFamily("vertical threads", 15.0, 90.0, 0.1, np.full((3, 3), 15.0, np.float32), np.zeros((3, 3)), 8)
+    (_, kwargs, _), = thread_map_layers(ThreadCount((family,), "threads/cm", 0.2, 32), weave, 2, corner)
+    assert kwargs["name"] == "vertical threads/cm · run 2"
+    assert kwargs["translate"] == pytest.approx((5.0 + 0.2 * (18 + 4), 7.0 + 0.2 * (43 + 4)))
+    assert kwargs["scale"] == pytest.approx((1.6, 1.6))

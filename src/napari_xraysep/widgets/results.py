@@ -211,11 +211,11 @@ class ResultsPanel(QGroupBox):
         if weave is None:
             self.say("The last run has no weave layer: train first (or again, if it was removed).", error=True)
             return None
-        data, pixel_mm = weave_for_counting(weave)
+        data, pixel_mm, corner = weave_for_counting(weave)
         self.say(f"Counting the threads of {weave.name}…")
         worker = create_worker(
             count_threads, data, pixel_mm, _start_thread=False,
-            _connect={"returned": lambda counts: self.show_counts(last, weave, counts), "errored": self._count_failed},
+            _connect={"returned": lambda counts: self.show_counts(last, weave, counts, corner), "errored": self._count_failed},
         )
         worker.finished.connect(self._count_ended)
         self.counting = worker
@@ -223,16 +223,18 @@ class ResultsPanel(QGroupBox):
         worker.start()
         return worker
 
-    def show_counts(self, record: Any, weave: Any, counts: ThreadCount) -> None:
-        """On the main thread: keep ``counts`` with the run, lay its maps over the painting, say them."""
+    def show_counts(self, record: Any, weave: Any, counts: ThreadCount, corner: tuple[int, int] = (0, 0)) -> None:
+        """On the main thread: keep ``counts`` (of ``weave`` from pixel ``corner`` on) with the run, lay
+        its maps over the painting, say them."""
         if not self.alive():
             return
         record.threads = counts
         if not counts.found:
             self.say("No canvas weave was found in the weave layer: no thread count (a panel, or threads too faint to count).")
             return
-        maps = show_thread_maps(self.viewer, thread_map_layers(counts, weave, record.number))
-        self.say(f"Threads of run {record.number} (windows of {counts.window_px} px):\n{counts.summary()}\n"
+        maps = show_thread_maps(self.viewer, thread_map_layers(counts, weave, record.number, corner))
+        where = " (its central part)" if corner != (0, 0) else ""
+        self.say(f"Threads of run {record.number}{where}, windows of {counts.window_px} px:\n{counts.summary()}\n"
                  f"Maps: {', '.join(layer.name for layer in maps)}.")
 
     def _count_failed(self, error: Exception) -> None:

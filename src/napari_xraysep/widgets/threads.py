@@ -17,6 +17,9 @@ from .._layers import METADATA_KEY, has_units
 from ..core.threads import ThreadCount
 
 MAP_COLORMAP = "viridis"
+# Counting holds about ten full-size float64 images: a whole painting's weave is counted on its central
+# COUNT_AREA × COUNT_AREA pixels (35 cm square at 0.085 mm per pixel, plenty of canvas to count).
+COUNT_AREA = 4096
 # The maps' colour range spans at least this fraction of the mean count (about one thread/cm at
 # 16/cm): a canvas of even count reads as one colour, not as noise stretched over the whole map
 # (the counts are good to about 0.3 threads/cm).
@@ -33,13 +36,17 @@ def run_weave_layer(viewer: Any, run: int) -> Any | None:
     )
 
 
-def weave_for_counting(layer: Any) -> tuple[np.ndarray, float | None]:
-    """The weave layer's full-resolution pixels (H, W) and its pixel spacing in mm (the geometric mean
-    of its row and column scale when the layer is in mm; None, per pixel, when it is in pixels). The
-    result layers are placed like the run's X-ray layer, so this is the X-ray's spacing."""
-    data = np.asarray(layer.data[0] if layer.multiscale else layer.data, dtype=np.float32)
+def weave_for_counting(layer: Any) -> tuple[np.ndarray, float | None, tuple[int, int]]:
+    """The weave layer's full-resolution pixels (H, W) — its central COUNT_AREA square when it is
+    larger — its pixel spacing in mm (the geometric mean of its row and column scale when the layer is
+    in mm; None, per pixel, when it is in pixels) and the (row, column) of the counted area's corner.
+    The result layers are placed like the run's X-ray layer, so this is the X-ray's spacing."""
+    full = layer.data[0] if layer.multiscale else layer.data
+    height, width = full.shape[:2]
+    top, left = max(0, (height - COUNT_AREA) // 2), max(0, (width - COUNT_AREA) // 2)
+    data = np.asarray(full[top : top + COUNT_AREA, left : left + COUNT_AREA], dtype=np.float32)
     scale = [float(s) for s in list(layer.scale)[-2:]]
-    return data, math.sqrt(scale[0] * scale[1]) if has_units(layer) else None
+    return data, math.sqrt(scale[0] * scale[1]) if has_units(layer) else None, (top, left)
 
 
 def map_name(family_name: str, unit: str, run: int) -> str:
@@ -58,9 +65,10 @@ def map_limits(density_map: np.ndarray, mean: float) -> tuple[float, float]:
     return low, high
 
 
-def thread_map_layers(counts: ThreadCount, weave: Any, run: int) -> list[LayerData]:
-    """One density-map image layer per family of ``counts``, placed over ``weave`` (the layer counted):
-    each map cell covers ``step`` pixels and its centre sits on the pixel the window is centred on."""
+def thread_map_layers(counts: ThreadCount, weave: Any, run: int, corner: tuple[int, int] = (0, 0)) -> list[LayerData]:
+    """One density-map image layer per family of ``counts``, placed over ``weave`` (the layer counted
+    from pixel ``corner`` on): each map cell covers ``step`` pixels and its centre sits on the pixel
+    the window is centred on."""
     layers = []
     scale = np.asarray(weave.scale, dtype=float)
     for family in counts.families:
@@ -68,7 +76,7 @@ def thread_map_layers(counts: ThreadCount, weave: Any, run: int) -> list[LayerDa
         kwargs = {
             "name": map_name(family.name, counts.unit, run),
             "scale": scale * family.step,
-            "translate": np.asarray(weave.translate, dtype=float) + scale * (family.step // 2),
+            "translate": np.asarray(weave.translate, dtype=float) + scale * (np.asarray(corner) + family.step // 2),
             "units": weave.units,
             "colormap": MAP_COLORMAP,
             "contrast_limits": (low, high),
