@@ -215,3 +215,24 @@ def test_a_whole_paintings_weave_is_counted_on_its_centre_and_mapped_there(monke
     assert kwargs["name"] == "vertical threads/cm · run 2"
     assert kwargs["translate"] == pytest.approx((5.0 + 0.2 * (18 + 4), 7.0 + 0.2 * (43 + 4)))
     assert kwargs["scale"] == pytest.approx((1.6, 1.6))
+
+
+def test_the_curtain_cuts_an_rgb_photograph_and_every_level_of_a_pyramid(make_napari_viewer):
+    from napari_xraysep.widgets.curtain import Curtain
+
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    level0 = rng.random((64, 96)).astype(np.float32)
+    pyramid = viewer.add_image([level0, level0[::2, ::2], level0[::4, ::4]], multiscale=True, name="pyramid", scale=(0.5, 0.5))
+    photo = viewer.add_image(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8), rgb=True, name="photo", scale=(0.5, 0.5))
+    curtain = Curtain(viewer, photo, pyramid, 0.3)
+    column = curtain.column
+    assert column % 4 == 0 and abs(column - 0.3 * 96) <= 2  # a cut every level can make
+    assert [level.shape for level in curtain.layer.data] == [(64, 96 - column), (32, (96 - column) // 2), (16, (96 - column) // 4)]
+    np.testing.assert_array_equal(curtain.layer.data[1], level0[::2, ::2][:, column // 2 :])
+    assert np.allclose(curtain.layer.data_to_world((0, 0)), pyramid.data_to_world((0, column)))
+    curtain.swap()  # the photograph on the right: its colours are not columns
+    curtain.set_fraction(0.5)
+    assert curtain.layer.rgb and curtain.layer.data.shape == (64, 48, 3)
+    curtain.close()
+    assert [layer.name for layer in viewer.layers] == ["pyramid", "photo"] and pyramid.visible and photo.visible
