@@ -141,6 +141,14 @@ def test_the_curtain_shows_x_left_and_x2_right_of_a_divider_that_moves(trained, 
     widget.results.curtain_button.native.click()  # ended: the layers as they were
     assert [(layer.name, layer.visible) for layer in viewer.layers] == before and control.isHidden()
 
+    widget.results.curtain_button.native.click()  # the flip key and Compare end it first
+    qtbot.keyClick(canvas, Qt.Key.Key_Q)
+    assert not control.active and not any(layer.name.startswith("curtain") for layer in viewer.layers)
+    widget.results.compare_button.native.click()  # back to the layers
+    widget.results.curtain_button.native.click()
+    widget.results.compare_button.native.click()
+    assert not control.active and widget.results.comparison is not None
+
 
 def test_removing_a_curtain_layer_closes_it_without_a_fuss(trained):
     viewer, widget = trained

@@ -165,6 +165,7 @@ class ResultsPanel(QGroupBox):
             panels = self.panels()
             if not panels:
                 return
+            self.end_curtain()  # one or the other: both hide and show layers
             self.comparison = Comparison(self.viewer, panels)
         title = self.comparison.flip()
         self.say(f"Showing {title}; {FLIP_KEY} shows the next of x, x1, x2, and {BACK_TEXT} ends it.")
