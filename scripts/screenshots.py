@@ -139,7 +139,34 @@ def side_channels() -> None:
     viewer.close()
 
 
-PHASES = {"during": during, "after": after, "align": alignment, "side": side_channels}
+def reading() -> None:
+    """The sample at 0.1 mm per pixel: a run's thread-count map over the painting, then the curtain."""
+    viewer, widget = open_viewer()
+    widget.inputs.pixel_size.value = "0.1mm"
+    widget.inputs.pixel_size.native.editingFinished.emit()
+    # The sample's rectangle and answer key are in pixels: in mm too, or napari refuses to mix units.
+    for name in ("region (hidden design)", "true x1 surface (synthetic)", "true x2 hidden (synthetic)"):
+        viewer.layers[name].scale, viewer.layers[name].units = (0.1, 0.1), ("mm", "mm")
+    widget.train()
+    wait(widget)
+    viewer.screenshot(canvas_only=False, flash=False)  # one full draw first: see main()'s docstring
+    settle(1.0)
+    widget.results.count_threads()
+    while widget.results.counting is not None:
+        settle(0.2)
+    viewer.layers["horizontal threads/cm · run 1"].visible = False  # one map at a time reads best
+    viewer.reset_view()
+    shoot(viewer, "7-thread-map.png")
+    viewer.layers["vertical threads/cm · run 1"].visible = False
+    widget.results.toggle_curtain()
+    widget.results.curtain.slider.value = 45
+    viewer.reset_view()
+    shoot(viewer, "8-curtain.png")
+    grab(widget.results, "panel-results-curtain.png")
+    viewer.close()
+
+
+PHASES = {"during": during, "after": after, "align": alignment, "side": side_channels, "reading": reading}
 
 
 def main(phase: str) -> int:

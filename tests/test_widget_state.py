@@ -27,14 +27,17 @@ def expected_enabled(action: str, state: RunState, have: set[str]) -> bool:
     neither while it is stopping); what uses a model, a result or a folder needs one."""
     if action in ("pause", "stop"):
         return state in (TRAINING, PAUSED)
-    needs = {"continue": "model", "apply": "model", "save": "model", "compare": "result", "export": "result", "open_folder": "folder"}
+    needs = {
+        "continue": "model", "apply": "model", "save": "model", "compare": "result", "export": "result", "open_folder": "folder",
+        "threads": "weave",
+    }
     return state in AT_REST and (action not in needs or needs[action] in have)
 
 
 @pytest.mark.parametrize("state", list(RunState))
 def test_every_action_is_enabled_exactly_where_the_specification_says(state):
-    for size in range(4):
-        for have in itertools.combinations(("model", "result", "folder"), size):
+    for size in range(5):
+        for have in itertools.combinations(("model", "result", "folder", "weave"), size):
             for action in ENABLED_IN:
                 assert action_enabled(action, state, set(have)) == expected_enabled(action, state, set(have)), (action, have)
 
@@ -59,7 +62,8 @@ BUTTONS = {
     "train": ("run", "train_button"), "pause": ("run", "pause_button"), "stop": ("run", "stop_button"),
     "continue": ("run", "continue_button"), "compare": ("results", "compare_button"), "export": ("results", "export_button"),
     "open_folder": ("results", "folder_button"), "save": ("results", "save_button"), "load": ("results", "load_button"),
-    "apply": ("results", "apply_button"),
+    "apply": ("results", "apply_button"), "threads": ("results", "threads_button"),
+    "curtain": ("results", "curtain_button"),
 }
 
 

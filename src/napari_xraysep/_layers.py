@@ -45,8 +45,9 @@ SHORT_TITLES = {
 DOUBLE_SIDED_SHORT = {**SHORT_TITLES, "x1": "x1 front", "x2": "x2 back"}
 METADATA_KEY = "xraysep"
 # Marks (keys of a layer's METADATA_KEY metadata) of the layers the plugin made for the user to look
-# at, never to feed back in: a run's results ("layer"), its live previews, a sample's ground truth.
-MADE_HERE = ("layer", "preview", "truth")
+# at, never to feed back in: a run's results ("layer"), its live previews, a sample's ground truth,
+# thread-count maps and the curtain's layers.
+MADE_HERE = ("layer", "preview", "truth", "thread_map", "curtain")
 
 
 def layer_title(name: str, double_sided: bool = False) -> str:

@@ -16,11 +16,13 @@ from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ..core import TrainedModel
 from .compare import FLIP_KEY
+from .curtain import CURTAIN_KEY
 from .inputs import InputsPanel
 from .results import ResultsPanel
 from .run import RunPanel
 from .runner import Runner
 from .separation import SeparationPanel
+from .threads import run_weave_layer
 
 
 MIN_HEIGHT = 420  # px: the Inputs panel and the Separation choices without scrolling
@@ -42,12 +44,16 @@ class XraySeparationWidget(QWidget):
         self.inputs, self.separation, self.run = InputsPanel(napari_viewer), SeparationPanel(), RunPanel()
         self.runner = Runner(napari_viewer, self.inputs, self.separation, self.run, self.show_message, self._lifetime)
         self.status = self.runner.status
-        self.results = ResultsPanel(napari_viewer, self.runner, lambda: self.inputs.xray.value, self.show_message, self._follow)
+        self.results = ResultsPanel(
+            napari_viewer, self.runner, lambda: self.inputs.xray.value, self.show_message, self._follow,
+            alive=lambda: self._lifetime["alive"],
+        )
         self._lay_out(self.inputs, self.separation, self.run, self.results, self.message)
 
-        lifetime, viewer, flip = self._lifetime, napari_viewer, self._flip
-        self.destroyed.connect(lambda *_: _on_destroyed(lifetime, viewer, flip))
-        napari_viewer.bind_key(FLIP_KEY, flip, overwrite=True)
+        lifetime, viewer, keys = self._lifetime, napari_viewer, {FLIP_KEY: self._flip, CURTAIN_KEY: self._toggle_curtain}
+        self.destroyed.connect(lambda *_: _on_destroyed(lifetime, viewer, keys))
+        for key, action in keys.items():
+            napari_viewer.bind_key(key, action, overwrite=True)
         self.status.changed.connect(self._follow)
         self.runner.on_ended = self._follow
         self.separation.preset.changed.connect(self._update_region_need)
@@ -64,6 +70,8 @@ class XraySeparationWidget(QWidget):
         layer_events = napari_viewer.layers.events
         for event in (layer_events.inserted, layer_events.removed, layer_events.reordered):
             event.connect(self._refresh_inputs)
+        for event in (layer_events.inserted, layer_events.removed):  # a weave layer to count, or none
+            event.connect(self._follow)
         layer_events.removed.connect(self._on_layer_removed)
         self.inputs.refresh()
         self._update_region_need()
@@ -100,13 +108,15 @@ class XraySeparationWidget(QWidget):
         return None if self.runner.model is None else self.runner.model.model
 
     def have(self) -> set[str]:
-        """What actions need besides a run state: a model, the last run's result, its folder."""
+        """What actions need besides a run state: a model, the last run's result, its folder, its weave layer."""
         last = self.runner.last_run
         have = {"model"} if self.runner.model is not None else set()
         if last is not None:
             have.add("result")
             if last.folder is not None and last.folder.is_dir():
                 have.add("folder")
+            if run_weave_layer(self.viewer, last.number) is not None:
+                have.add("weave")
         return have
 
     def _follow(self, *_: Any) -> None:
@@ -138,6 +148,10 @@ class XraySeparationWidget(QWidget):
         if self._lifetime["alive"]:
             self.results.flip()
 
+    def _toggle_curtain(self, *_: Any) -> None:
+        if self._lifetime["alive"]:
+            self.results.curtain.toggle()
+
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)
         self.message.setStyleSheet("color: #ff6b6b;" if error else "")
@@ -146,12 +160,12 @@ class XraySeparationWidget(QWidget):
 
     def train(self) -> GeneratorWorker | None:
         """Separate the chosen layers with a new model."""
-        self.results.end_comparison()
+        self.results.put_away()
         return self.runner.start(model=None)
 
     def continue_training(self) -> GeneratorWorker | None:
         """Train the current model further (a copy: the last run's layers stay as they are)."""
-        self.results.end_comparison()
+        self.results.put_away()
         return self.runner.start(model=self.current_model)
 
     def apply_model(self) -> GeneratorWorker | None:
@@ -159,7 +173,7 @@ class XraySeparationWidget(QWidget):
         if self.current_model is None:
             self.show_message("Load a model first (Load model…), or train one.", error=True)
             return None
-        self.results.end_comparison()
+        self.results.put_away()
         return self.runner.start(model=self.current_model, steps=0)
 
     def stop(self) -> None:
@@ -167,11 +181,12 @@ class XraySeparationWidget(QWidget):
         self.runner.stop()
 
 
-def _on_destroyed(lifetime: dict[str, Any], viewer: Any, flip: Any) -> None:
-    """The dock is gone: no slot may touch it, a running run stops, its flip key is freed."""
+def _on_destroyed(lifetime: dict[str, Any], viewer: Any, keys: dict[str, Any]) -> None:
+    """The dock is gone: no slot may touch it, a running run stops, its keys (flip, curtain) are freed."""
     lifetime["alive"] = False
     if lifetime["stop"] is not None:
         lifetime["stop"].set()
-    unbound = viewer.bind_key(FLIP_KEY, None)
-    if unbound is not None and unbound != flip:  # another dock's: keep it
-        viewer.bind_key(FLIP_KEY, unbound)
+    for key, action in keys.items():
+        unbound = viewer.bind_key(key, None)
+        if unbound is not None and unbound != action:  # another dock's: keep it
+            viewer.bind_key(key, unbound)

@@ -1,5 +1,6 @@
-"""The Results panel: Compare (and its flip key), Export comparison, Open results folder, and
-Save/Load/Apply model — the buttons and what they do with the runs' results and the current model."""
+"""The Results panel: Compare (and its flip key), Export comparison, Count threads, Curtain, Open
+results folder, and Save/Load/Apply model — the buttons and what they do with the runs' results and
+the current model."""
 
 from __future__ import annotations
 
@@ -8,27 +9,38 @@ from pathlib import Path
 from typing import Any
 
 from magicgui.widgets import Container, PushButton
+from napari.layers import Image
+from napari.qt.threading import FunctionWorker, create_worker
 from qtpy.QtCore import QUrl
 from qtpy.QtGui import QDesktopServices
 from qtpy.QtWidgets import QFileDialog, QGroupBox, QVBoxLayout
 
+from .._layers import METADATA_KEY, same_layer
 from ..core import TrainedModel, XraySepError, load_model, save_model
+from ..core.threads import ThreadCount, count_threads
 from .compare import FLIP_KEY, Comparison, Panel, comparison_panels, export_comparison
+from .curtain import CURTAIN_KEY, CurtainControl
 from .runner import Runner
 from .state import CurrentModel, RunState, action_enabled
+from .threads import run_weave_layer, show_thread_maps, thread_map_layers, weave_for_counting
 from .worker import results_root
 
 COMPARE_TEXT, BACK_TEXT = "Compare side by side", "Back to the layers"
+CURTAIN_TEXT, END_CURTAIN_TEXT = "Curtain", "End curtain"
 
 
 class ResultsPanel(QGroupBox):
     """``runner`` holds the results and the model; ``fallback_source`` gives the X-ray layer to compare
     with when the run's own is gone; ``say`` is the dock's message line and ``changed`` re-enables
-    the dock's buttons after an action here."""
+    the dock's buttons after an action here; ``alive`` says whether the dock is still open."""
 
-    def __init__(self, viewer: Any, runner: Runner, fallback_source: Callable[[], Any], say: Callable[..., None], changed: Callable[[], None]) -> None:
+    def __init__(
+        self, viewer: Any, runner: Runner, fallback_source: Callable[[], Any], say: Callable[..., None], changed: Callable[[], None],
+        alive: Callable[[], bool] = lambda: True,
+    ) -> None:
         super().__init__("Results")
         self.viewer, self.runner, self.fallback_source, self.say, self.changed = viewer, runner, fallback_source, say, changed
+        self.alive = alive  # False once the dock is closed: a worker's last signals must not reach it
         self.comparison: Comparison | None = None
         self.compare_button = PushButton(
             text=COMPARE_TEXT,
@@ -36,17 +48,32 @@ class ResultsPanel(QGroupBox):
             f"{FLIP_KEY} in the viewer flips between x, x1 and x2 in one view",
         )
         self.export_button = PushButton(text="Export comparison…", tooltip="a PNG of the titled grid and the run's provenance (JSON) beside it")
+        self.threads_button = PushButton(
+            text="Count threads",
+            tooltip="threads per cm of the canvas in each direction, from the last run's weave layer: "
+            "the whole painting's counts here, a density map per family of threads over the painting",
+        )
+        self.curtain_button = PushButton(
+            text=CURTAIN_TEXT,
+            tooltip=f"one layer left of a divider, another right of it (the last run's x and x2 first): "
+            f"drag the divider; {CURTAIN_KEY} in the viewer shows all of one or the other",
+        )
+        self.curtain = CurtainControl(viewer, say, alive)
         self.folder_button = PushButton(text="Open results folder", tooltip="the folder where this run's files are (whole paintings, exported comparisons)")
         self.save_button = PushButton(text="Save model…", tooltip="keep the current model (weights, settings, normalisation) as a .pt file")
         self.load_button = PushButton(text="Load model…", tooltip="a model saved before, to apply or continue")
         self.apply_button = PushButton(text="Apply model", tooltip="separate the chosen layers with the current model, without training")
         layout = QVBoxLayout(self)
-        for row in ([self.compare_button, self.export_button], [self.folder_button], [self.save_button, self.load_button, self.apply_button]):
+        self.counting: FunctionWorker | None = None
+        for row in ([self.compare_button, self.export_button], [self.threads_button, self.curtain_button], [self.folder_button], [self.save_button, self.load_button, self.apply_button]):
             container = Container(widgets=row, layout="horizontal", labels=False)
             container.native.layout().setContentsMargins(0, 0, 0, 0)
             layout.addWidget(container.native)
+            if self.curtain_button in row:
+                layout.addWidget(self.curtain)  # shown while the curtain is open
         for button, action in (
             (self.compare_button, self.toggle_compare), (self.export_button, self._ask_export), (self.folder_button, self.open_folder),
+            (self.threads_button, self.count_threads), (self.curtain_button, self.toggle_curtain),
             (self.save_button, self._ask_save), (self.load_button, self._ask_load),
         ):
             button.changed.connect(lambda *_, action=action: action())
@@ -56,9 +83,12 @@ class ResultsPanel(QGroupBox):
         for action, button in (
             ("compare", self.compare_button), ("export", self.export_button), ("open_folder", self.folder_button),
             ("save", self.save_button), ("load", self.load_button), ("apply", self.apply_button),
+            ("threads", self.threads_button), ("curtain", self.curtain_button),
         ):
             button.enabled = action_enabled(action, state, have)
+        self.threads_button.enabled = self.threads_button.enabled and self.counting is None
         self.compare_button.text = BACK_TEXT if self.comparison is not None else COMPARE_TEXT
+        self.curtain_button.text = END_CURTAIN_TEXT if self.curtain.active else CURTAIN_TEXT
 
     # ---------------------------------------------------------------- comparison
 
@@ -75,6 +105,7 @@ class ResultsPanel(QGroupBox):
         if self.comparison is not None:
             self.end_comparison()
             return
+        self.end_curtain()
         panels = self.panels()
         if not panels:
             gone = self.runner.last_run is not None
@@ -91,6 +122,41 @@ class ResultsPanel(QGroupBox):
             self.comparison = None
             self.changed()
 
+    def put_away(self) -> None:
+        """End the comparison and the curtain (a new run is about to change the layers)."""
+        self.end_comparison()
+        self.end_curtain()
+
+    # ---------------------------------------------------------------- curtain
+
+    def curtain_layers(self) -> tuple[Any, Any]:
+        """A and B of a new curtain: the last run's X-ray and x2 while they are there; else the X-ray
+        chosen in Inputs and the topmost other image layer."""
+        last = self.runner.last_run
+        a = last.source if last is not None and last.source in self.viewer.layers else self.fallback_source()
+        b = None
+        if last is not None:
+            b = next((layer for layer in self.viewer.layers
+                      if layer.metadata.get(METADATA_KEY, {}).get("run") == last.number and layer.metadata[METADATA_KEY].get("layer") == "x2"), None)
+        if b is None:
+            b = next((layer for layer in reversed(self.viewer.layers)
+                      if isinstance(layer, Image) and (a is None or not same_layer(layer, a))), None)
+        return a, b
+
+    def toggle_curtain(self) -> None:
+        """Open the curtain (x and x2 first), or end it."""
+        if self.curtain.active:
+            self.end_curtain()
+            return
+        self.end_comparison()
+        if self.curtain.open(*self.curtain_layers()):
+            self.changed()
+
+    def end_curtain(self) -> None:
+        if self.curtain.active:
+            self.curtain.close()
+            self.changed()
+
     def flip(self, *_: Any) -> None:
         """The viewer's FLIP_KEY: the last run's x, x1 and x2 in turn, alone, in the same view (not during a run)."""
         if self.runner.status.running:
@@ -99,6 +165,7 @@ class ResultsPanel(QGroupBox):
             panels = self.panels()
             if not panels:
                 return
+            self.end_curtain()  # one or the other: both hide and show layers
             self.comparison = Comparison(self.viewer, panels)
         title = self.comparison.flip()
         self.say(f"Showing {title}; {FLIP_KEY} shows the next of x, x1, x2, and {BACK_TEXT} ends it.")
@@ -112,7 +179,7 @@ class ResultsPanel(QGroupBox):
             self.say("Nothing to export yet: train first." if not panels else "Choose a folder to export to.", error=True)
             return None
         try:
-            written = export_comparison(panels, folder, last.number)
+            written = export_comparison(panels, folder, last.number, last.threads)
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
@@ -134,6 +201,51 @@ class ResultsPanel(QGroupBox):
         last = self.runner.last_run
         if last is not None and last.folder is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(last.folder)))
+
+    # ---------------------------------------------------------------- thread counts
+
+    def count_threads(self) -> FunctionWorker | None:
+        """Count the last run's weave in a worker thread; its density maps are added, and the counts
+        said, when it returns (:meth:`show_counts`). None when there is no weave layer to count."""
+        last = self.runner.last_run
+        weave = None if last is None else run_weave_layer(self.viewer, last.number)
+        if weave is None:
+            self.say("The last run has no weave layer: train first (or again, if it was removed).", error=True)
+            return None
+        data, pixel_mm, corner = weave_for_counting(weave)
+        self.say(f"Counting the threads of {weave.name}…")
+        worker = create_worker(
+            count_threads, data, pixel_mm, _start_thread=False,
+            _connect={"returned": lambda counts: self.show_counts(last, weave, counts, corner), "errored": self._count_failed},
+        )
+        worker.finished.connect(self._count_ended)
+        self.counting = worker
+        self.changed()
+        worker.start()
+        return worker
+
+    def show_counts(self, record: Any, weave: Any, counts: ThreadCount, corner: tuple[int, int] = (0, 0)) -> None:
+        """On the main thread: keep ``counts`` (of ``weave`` from pixel ``corner`` on) with the run, lay
+        its maps over the painting, say them."""
+        if not self.alive():
+            return
+        record.threads = counts
+        if not counts.found:
+            self.say("No canvas weave was found in the weave layer: no thread count (a panel, or threads too faint to count).")
+            return
+        maps = show_thread_maps(self.viewer, thread_map_layers(counts, weave, record.number, corner))
+        where = " (its central part)" if corner != (0, 0) else ""
+        self.say(f"Threads of run {record.number}{where}, windows of {counts.window_px} px:\n{counts.summary()}\n"
+                 f"Maps: {', '.join(layer.name for layer in maps)}.")
+
+    def _count_failed(self, error: Exception) -> None:
+        if self.alive():
+            self.say(str(error) if isinstance(error, XraySepError) else f"Thread counting failed: {error}", error=True)
+
+    def _count_ended(self) -> None:
+        self.counting = None
+        if self.alive():
+            self.changed()
 
     # ---------------------------------------------------------------- models
 

@@ -82,13 +82,18 @@ ENABLED_IN: dict[str, frozenset[RunState]] = {
     "compare": AT_REST,
     "export": AT_REST,
     "open_folder": AT_REST,
+    "threads": AT_REST,
+    "curtain": AT_REST,
 }
-NEEDS = {"continue": "model", "apply": "model", "save": "model", "compare": "result", "export": "result", "open_folder": "folder"}
+NEEDS = {
+    "continue": "model", "apply": "model", "save": "model", "compare": "result", "export": "result", "open_folder": "folder",
+    "threads": "weave",
+}
 
 
 def action_enabled(action: str, state: RunState, have: set[str]) -> bool:
     """Whether ``action`` (a key of :data:`ENABLED_IN`) can be taken in ``state`` when the dock has the
-    things in ``have`` ("model", "result", "folder")."""
+    things in ``have`` ("model", "result", "folder", "weave": the last run's weave layer)."""
     need = NEEDS.get(action)
     return state in ENABLED_IN[action] and (need is None or need in have)
 
@@ -124,6 +129,7 @@ class RunRecord:
     stop_reason: str = ""
     history: list[dict[str, float]] = field(default_factory=list)
     result: Any = None  # SeparationResult or PaintingResult
+    threads: Any = None  # the ThreadCount of its weave, once Count threads has run
     worker: Any = None  # the GeneratorWorker while it runs
     adding: Any = None  # while its result layers are being added, one per event-loop pass: their generator
     on_added: Any = None  # what to do once they are in (the worker's end, if it came first)
