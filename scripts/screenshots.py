@@ -144,9 +144,7 @@ def reading() -> None:
     viewer, widget = open_viewer()
     widget.inputs.pixel_size.value = "0.1mm"
     widget.inputs.pixel_size.native.editingFinished.emit()
-    # The sample's rectangle and answer key are in pixels: in mm too, or napari refuses to mix units.
-    for name in ("region (hidden design)", "true x1 surface (synthetic)", "true x2 hidden (synthetic)"):
-        viewer.layers[name].scale, viewer.layers[name].units = (0.1, 0.1), ("mm", "mm")
+    # (the sample's rectangle and answer key follow the X-ray into mm: they lie over it)
     widget.train()
     wait(widget)
     viewer.screenshot(canvas_only=False, flash=False)  # one full draw first: see main()'s docstring

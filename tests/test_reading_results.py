@@ -28,7 +28,9 @@ def trained_in_mm(make_napari_viewer, qtbot):
     widget = dock(viewer, "concealed_portrait")
     widget.inputs.pixel_size.value = f"{PIXEL_MM}mm"
     widget.inputs.pixel_size.native.editingFinished.emit()
-    viewer.layers["region (hidden design)"].scale = (PIXEL_MM, PIXEL_MM)  # the sample's rectangle was drawn in pixels
+    # Everything drawn over the X-ray follows it into mm: the sample's rectangle and its answer key.
+    for name in ("region (hidden design)", "true x2 hidden (synthetic)"):
+        assert tuple(viewer.layers[name].scale) == pytest.approx((PIXEL_MM, PIXEL_MM))
     assert not widget.results.threads_button.enabled  # nothing to count yet
     widget.train()
     wait_done(qtbot, widget)

@@ -45,6 +45,14 @@ REGION_HINTS = {
 }
 
 
+def _placed_like(layer: Any, reference: Any) -> bool:
+    """Whether ``layer`` lies over ``reference`` pixel for pixel on screen (same scale, offset, units)."""
+    return (
+        np.allclose(layer.scale, reference.scale) and np.allclose(layer.translate, reference.translate)
+        and tuple(map(str, layer.units)) == tuple(map(str, reference.units))
+    )
+
+
 class InputsPanel(QGroupBox):
     """Layer pickers that follow the layer list; ``viewer`` is the napari viewer."""
 
@@ -145,7 +153,14 @@ class InputsPanel(QGroupBox):
             self.units_hint.setText(str(error))
             return
         xray.metadata[GIVEN_KEY] = f"given by the user ({text})"
-        xray.scale, xray.units = (size, size), ("mm", "mm")
+        # Every layer drawn over the X-ray as it was placed (the region's shapes, a registered
+        # photograph, labels) moves with it: what was aligned on screen stays aligned.
+        placed = [
+            layer for layer in self.viewer.layers
+            if layer is not xray and layer.ndim == xray.ndim and _placed_like(layer, xray)
+        ]
+        for layer in [xray, *placed]:
+            layer.scale, layer.units = (size, size), ("mm", "mm")
         self.share_spacing()
 
     def spacing_source(self, layer: Any) -> str | None:
