@@ -561,3 +561,21 @@ def test_apply_refuses_tiles_smaller_than_their_halo_would_make_sensible(tmp_pat
     assert main(["apply", str(model), "x.tif", "rgb.tif", "--out", str(tmp_path / "out"), "--tile", tile]) == 2
     assert "--tile must be at least 16 pixels" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_first_ctrl_c_says_what_the_command_will_do_and_the_second_aborts(capsys):
+    """Found in the session's own hostile round: Ctrl-C during `apply` spoke of training and saving a model."""
+    import os
+    import signal
+    import threading
+
+    from napari_xraysep.terminal import stop_on_first_interrupt
+
+    stop = threading.Event()
+    with stop_on_first_interrupt(stop, "stopping after this tile; no result will be written"):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert "xraysep: stopping after this tile; no result will be written (Ctrl-C again to abort)." in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

@@ -52,7 +52,7 @@ from .io import ImageSource, open_image, result_tiffs, write_results, write_tiff
 from .core.threads import count_threads, parse_pixel_size
 from .io.spacing import chosen_spacing
 from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area, painting_mask
-from .terminal import ProgressBar, run_separation, stop_on_first_interrupt
+from .terminal import ProgressBar, run_separation, signal_handled, stop_on_first_interrupt
 
 
 # --preset: every setting at once (default: the benchmarked default, or a given model's settings).
@@ -302,7 +302,7 @@ def command_apply(args: argparse.Namespace) -> int:
                 model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
                 support=support, marked=marked,
             )
-            with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
+            with stop_on_first_interrupt(stop, "stopping after this tile; no result will be written"), contextlib.closing(ProgressBar()) as bar:
                 paths = drive(tiles, None if args.quiet else bar)
             if paths is None:
                 raise InputError("Stopped before every tile was done; no result was written.")
@@ -473,13 +473,7 @@ def terminate_cleanly() -> Iterator[None]:
     def on_terminate(signum: int, frame: object) -> None:
         raise Terminated
 
-    if threading.current_thread() is not threading.main_thread():
+    with signal_handled(signal.SIGTERM, on_terminate):
         yield
-        return
-    previous = signal.signal(signal.SIGTERM, on_terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 

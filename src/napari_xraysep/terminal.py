@@ -92,24 +92,35 @@ def run_separation(
         return drive(steps, None if quiet else bar)
 
 
+TRAINING_STOP = "stopping after this step; the model so far will be applied and saved"
+
+
 @contextlib.contextmanager
-def stop_on_first_interrupt(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C: finish the current step and keep what was learnt. Second Ctrl-C: abort."""
+def stop_on_first_interrupt(stop: threading.Event, what: str = TRAINING_STOP) -> Iterator[None]:
+    """First Ctrl-C: set ``stop`` (the run ends after its current step or tile, saying ``what``).
+    Second Ctrl-C: abort."""
 
     def on_interrupt(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        print("\nxraysep: stopping after this step; the model so far will be applied and saved "
-              "(Ctrl-C again to abort).", file=sys.stderr)
+        print(f"\nxraysep: {what} (Ctrl-C again to abort).", file=sys.stderr)
 
+    with signal_handled(signal.SIGINT, on_interrupt):
+        yield
+
+
+@contextlib.contextmanager
+def signal_handled(signum: int, handler: Any) -> Iterator[None]:
+    """While the block runs, ``handler`` answers the signal ``signum``; the previous handler after it.
+    Python lets only the main thread set handlers: elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
 
 
