@@ -579,3 +579,22 @@ def test_the_first_ctrl_c_says_what_the_command_will_do_and_the_second_aborts(ca
             os.kill(os.getpid(), signal.SIGINT)
     assert "xraysep: stopping after this tile; no result will be written (Ctrl-C again to abort)." in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_a_run_stopped_before_its_first_step_says_so_and_does_not_blame_the_photograph(tiny_mixture):
+    """Found in the session's own hostile round: `timeout -s INT 3 xraysep separate …` wrote an untrained
+    model and warned that the photograph explains almost none of the X-ray."""
+    import threading
+    import warnings
+
+    from napari_xraysep import separate
+
+    stop = threading.Event()
+    stop.set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, None, stop=stop, clusters=8, steps=4, device="cpu")
+    said = [str(w.message) for w in caught]
+    assert result.stopped_early and result.model.steps_trained == 0
+    assert any("Stopped before the first training step" in line for line in said)
+    assert not any("explains almost none" in line for line in said)

@@ -282,7 +282,11 @@ def iter_separate(
     unit = predict(model, inputs, resolve_device(config.device))
     calibration = None
     fit = unit_fit(inputs, unit)
-    if unexplained(fit):
+    if training and model.steps_trained == 0:  # stopped at once: the photograph is not to blame
+        warnings.warn(
+            "Stopped before the first training step: these results come from an untrained model.", UserWarning, stacklevel=2
+        )
+    elif unexplained(fit):
         warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
     if training:
         model.x_reference = fit
