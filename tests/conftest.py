@@ -70,3 +70,13 @@ def dock(viewer, sample: str | None = None, preset: str = "default", **settings)
 def wait_done(qtbot, widget, timeout: int = RUN_TIMEOUT_MS) -> None:
     """Until the dock's run has ended (its worker's last signal handled)."""
     qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
+
+
+@pytest.fixture
+def sample_run(make_napari_viewer, qtbot):
+    """(viewer, dock) after a run of the default on the plugin's sample, as a user makes it."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait")
+    widget.train()
+    wait_done(qtbot, widget)
+    return viewer, widget

@@ -7,7 +7,7 @@ import json
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import RUN_TIMEOUT_MS, dock, wait_done
+from conftest import RUN_TIMEOUT_MS, wait_done
 from qtpy.QtCore import Qt
 
 from napari_xraysep.io import to_display
@@ -18,12 +18,8 @@ TITLES = ["x mixed X-ray", "x1 surface", "x2 hidden", "error map", "weave (canva
 
 
 @pytest.fixture
-def trained(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    widget = dock(viewer, "concealed_portrait")
-    widget.train()
-    wait_done(qtbot, widget)
-    return viewer, widget
+def trained(sample_run):
+    return sample_run
 
 
 def _role(layer) -> str:

@@ -168,3 +168,14 @@ def test_box_region_equals_the_mask_block_by_block():
     assert lazy.shape == (5, 5) and lazy.dtype == bool
     np.testing.assert_array_equal(np.asarray(lazy), mask)
     np.testing.assert_array_equal(lazy[1:4, 2:5], mask[1:4, 2:5])
+
+
+def test_a_users_mask_is_checked_once_for_size_and_emptiness():
+    from napari_xraysep.core.masks import user_mask
+
+    mask = user_mask(np.array([[0, 2], [0, 0]]), (2, 2), "The region mask", "empty!")
+    assert mask.dtype == bool and mask.tolist() == [[False, True], [False, False]]
+    with pytest.raises(InputError, match=r"^The painting area is 3×2 but the images are 2×2\.$"):
+        user_mask(np.zeros((3, 2)), (2, 2), "The painting area", "empty!")
+    with pytest.raises(InputError, match="^empty!$"):
+        user_mask(np.zeros((2, 2)), (2, 2), "The region mask", "empty!")

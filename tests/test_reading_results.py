@@ -81,12 +81,8 @@ def test_count_threads_lays_a_density_map_per_family_over_the_painting(trained_i
 
 
 @pytest.fixture
-def trained(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    widget = dock(viewer, "concealed_portrait")
-    widget.train()
-    wait_done(qtbot, widget)
-    return viewer, widget
+def trained(sample_run):
+    return sample_run
 
 
 def _shown(viewer) -> set[str]:
@@ -218,7 +214,7 @@ def test_a_whole_paintings_weave_is_counted_on_its_centre_and_mapped_there(monke
     monkeypatch.setattr("napari_xraysep.widgets.threads.COUNT_AREA", 64)
     weave = Image(np.zeros((100, 150), np.float32), scale=(0.2, 0.2), translate=(5.0, 7.0), units=("mm", "mm"))
     data, pixel_mm, corner = weave_for_counting(weave)
-    assert data.shape == (64, 64) and corner == (18, 43) and pixel_mm == pytest.approx(0.2)
+    assert data.shape == (64, 64) and corner == (18, 43) and pixel_mm == pytest.approx((0.2, 0.2))
     assert weave_for_counting(Image(np.zeros((10, 20), np.float32)))[1:] == (None, (0, 0))  # in pixels: per pixel
     family = ThreadFamily("vertical threads", 15.0, 90.0, 0.1, np.full((3, 3), 15.0, np.float32), np.zeros((3, 3)), 8)
     (_, kwargs, _), = thread_map_layers(ThreadCount((family,), "threads/cm", 0.2, 32), weave, 2, corner)

@@ -170,3 +170,15 @@ def test_the_weave_command_says_when_there_is_no_weave_or_no_spacing(tmp_path, c
     assert main(["weave", str(tmp_path / "weave.tif")]) == 0
     assert "threads/px" in capsys.readouterr().out
     assert main(["weave", str(tmp_path / "missing")]) == 2
+
+
+def test_pixels_that_are_not_square_are_counted_in_each_axis_own_spacing():
+    """A scan with 0.1 mm rows and 0.125 mm columns: the vertical threads (counted along the rows'
+    direction, across columns) are 0.8× as dense per cm as per 0.1 mm-pixel, the horizontal ones unchanged.
+    A single mean spacing would give both wrong, silently."""
+    image, truth_v, truth_h = drifting_weave((300, 400))
+    counts = count_threads(image, pixel_size_mm=(0.1, 0.125), window_mm=15)
+    vertical, horizontal = counts.families
+    assert counts.pixel_size_mm == (0.1, 0.125)
+    assert vertical.density == pytest.approx(0.8 * float(np.mean(truth_v)), abs=0.3)
+    assert horizontal.density == pytest.approx(float(np.mean(truth_h)), abs=0.3)

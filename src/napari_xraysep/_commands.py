@@ -427,7 +427,7 @@ def command_weave(args: argparse.Namespace) -> int:
         window_mm = parse_pixel_size(args.window)  # the same units as a pixel size: '15mm', '1.5cm'
     except InputError as error:
         raise InputError(f"--window {args.window!r} is not a positive length such as 15mm or 1.5cm.") from error
-    counts = count_threads(np.asarray(source), None if spacing is None else spacing.mean_mm, window_mm)
+    counts = count_threads(np.asarray(source), None if spacing is None else spacing.mm, window_mm)
     where = f" ({spacing.describe()})" if spacing else ""
     print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{counts.summary()}")
     if args.out is None:

@@ -25,6 +25,7 @@ import numpy as np
 
 from .defects import Defects, find_defects, repair
 from .errors import InputError
+from .masks import user_mask
 from .support import Support, detect_support, support_from_mask, whole_frame
 
 # Robust intensity range: these percentiles of an image's values map to 0 and 1 (see robust_range).
@@ -241,18 +242,11 @@ def check_back(rgb_back: np.ndarray, x_mixed: np.ndarray, mirror: bool) -> np.nd
 
 def check_region(region_mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A boolean H×W mask with at least one pixel set (non-zero values count as inside)."""
-    region_mask = np.asarray(region_mask)
-    if region_mask.shape != tuple(shape):
-        raise InputError(
-            f"The region mask is {_describe(region_mask.shape)} but the images are {_describe(shape)}."
-        )
-    region_mask = region_mask.astype(bool)
-    if not region_mask.any():
-        raise InputError(
-            "The region is empty: draw the area where the hidden design shows most (it is replaced "
-            "by the grayscale photograph in the labeled surface X-ray)."
-        )
-    return region_mask
+    return user_mask(
+        region_mask, shape, "The region mask",
+        "The region is empty: draw the area where the hidden design shows most (it is replaced "
+        "by the grayscale photograph in the labeled surface X-ray).",
+    )
 
 
 def clip_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .errors import InputError
+from .masks import user_mask
 
 # The fit keeps this far inside the support's edge.
 SUPPORT_EROSION = 6
@@ -198,12 +198,5 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
 def support_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> Support:
     """The user's painting area, an (H, W) mask (non-zero inside), as a :class:`Support`. Raises
     InputError if it is empty or not the images' size."""
-    mask = np.asarray(mask)
-    if mask.shape != tuple(shape):
-        raise InputError(
-            f"The painting area is {'×'.join(map(str, mask.shape))} but the images are {shape[0]}×{shape[1]}."
-        )
-    mask = mask.astype(bool)
-    if not mask.any():
-        raise InputError("The painting area is empty: draw where the painting is, or leave it out to find it.")
+    mask = user_mask(mask, shape, "The painting area", "The painting area is empty: draw where the painting is, or leave it out to find it.")
     return Support(mask, "given") if not mask.all() else whole_frame(tuple(shape), "given")

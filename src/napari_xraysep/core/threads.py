@@ -63,7 +63,7 @@ class ThreadCount:
 
     families: tuple[ThreadFamily, ...]
     unit: str
-    pixel_size_mm: float | None
+    pixel_size_mm: tuple[float, float] | None  # (row, column) mm per pixel
     window_px: int
 
     @property
@@ -179,12 +179,13 @@ def local_frequency(weave: np.ndarray, f0: tuple[float, float], window_px: float
 
 def count_threads(
     weave: np.ndarray,
-    pixel_size_mm: float | None = None,
+    pixel_size_mm: float | tuple[float, float] | None = None,
     window_mm: float = DEFAULT_WINDOW_MM,
     valid: np.ndarray | None = None,
 ) -> ThreadCount:
     """Thread counts of the weave in ``weave`` (H, W): a separation's weave layer (best: little else
-    is left in it) or a radiograph. ``pixel_size_mm`` (mm per pixel) gives densities in threads/cm;
+    is left in it) or a radiograph. ``pixel_size_mm`` (mm per pixel, or (row, column) mm for pixels that
+    are not square: each axis is counted in its own spacing) gives densities in threads/cm;
     without it they are per pixel and the maps average over DEFAULT_WINDOW_PX. ``valid`` (H, W) bool
     leaves pixels out (missing data). NaN pixels are missing too.
 
@@ -194,7 +195,8 @@ def count_threads(
     weave = np.asarray(weave, dtype=np.float64)
     if weave.ndim != 2:
         raise InputError(f"Thread counting needs one grayscale image; got an array of shape {weave.shape}.")
-    if pixel_size_mm is not None and not (math.isfinite(pixel_size_mm) and pixel_size_mm > 0):
+    spacing = None if pixel_size_mm is None else tuple(float(v) for v in np.broadcast_to(np.asarray(pixel_size_mm, dtype=float), (2,)))
+    if spacing is not None and not all(math.isfinite(v) and v > 0 for v in spacing):
         raise InputError(f"The pixel spacing must be a positive number of mm; got {pixel_size_mm!r}.")
     if not (math.isfinite(window_mm) and window_mm > 0):
         raise InputError(f"The counting window must be a positive number of mm; got {window_mm!r}.")
@@ -204,16 +206,18 @@ def count_threads(
         raise InputError("The weave image holds no valid pixel.")
     weave = np.where(valid, weave, 0.0)
     all_valid = bool(valid.all())
-    window_px = DEFAULT_WINDOW_PX if pixel_size_mm is None else max(8, int(round(window_mm / pixel_size_mm)))
+    window_px = DEFAULT_WINDOW_PX if spacing is None else max(8, int(round(window_mm / math.sqrt(spacing[0] * spacing[1]))))
     window_px = min(window_px, max(8, min(weave.shape)))
-    per_unit = 1.0 if pixel_size_mm is None else 10.0 / pixel_size_mm  # cycles/px → threads/cm
-    unit = "threads/px" if pixel_size_mm is None else "threads/cm"
+    # cycles per pixel along each axis → threads per cm (per pixel without a spacing)
+    per_row, per_column = (1.0, 1.0) if spacing is None else (10.0 / spacing[0], 10.0 / spacing[1])
+    unit = "threads/px" if spacing is None else "threads/cm"
     peaks = fundamental_pair(find_thread_frequencies(weave, None if all_valid else valid))
     step = max(1, window_px // 4)
     families = []
     for peak in peaks:
         fy, fx, strength = local_frequency(weave, (peak.fy, peak.fx), window_px, None if all_valid else valid)
-        density = np.hypot(fy, fx) * per_unit
+        fy, fx = fy * per_row, fx * per_column  # in the painting's own lengths, so angles are true too
+        density = np.hypot(fy, fx)
         angle = _thread_angle(fy, fx)
         # Where the threads barely show (a tenth of their typical power), the phase is noise.
         shows = valid & (strength > 0.1 * np.median(strength[valid]))
@@ -226,7 +230,7 @@ def count_threads(
         angle_map = np.where(shows, angle, np.nan)[grid].astype(np.float32)
         families.append(ThreadFamily(family_name(mean_angle), mean, mean_angle, std, density_map, angle_map, step))
     families.sort(key=lambda f: f.name != "vertical threads")
-    return ThreadCount(tuple(families), unit, pixel_size_mm, window_px)
+    return ThreadCount(tuple(families), unit, spacing, window_px)
 
 
 def parse_pixel_size(text: str) -> float:

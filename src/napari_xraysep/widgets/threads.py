@@ -8,7 +8,6 @@ adds or refreshes them, on the main thread.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -36,17 +35,17 @@ def run_weave_layer(viewer: Any, run: int) -> Any | None:
     )
 
 
-def weave_for_counting(layer: Any) -> tuple[np.ndarray, float | None, tuple[int, int]]:
+def weave_for_counting(layer: Any) -> tuple[np.ndarray, tuple[float, float] | None, tuple[int, int]]:
     """The weave layer's full-resolution pixels (H, W) — its central COUNT_AREA square when it is
-    larger — its pixel spacing in mm (the geometric mean of its row and column scale when the layer is
-    in mm; None, per pixel, when it is in pixels) and the (row, column) of the counted area's corner.
+    larger — its (row, column) pixel spacing in mm (its scale, when the layer is in mm; None, per
+    pixel, when it is in pixels) and the (row, column) of the counted area's corner.
     The result layers are placed like the run's X-ray layer, so this is the X-ray's spacing."""
     full = layer.data[0] if layer.multiscale else layer.data
     height, width = full.shape[:2]
     top, left = max(0, (height - COUNT_AREA) // 2), max(0, (width - COUNT_AREA) // 2)
     data = np.asarray(full[top : top + COUNT_AREA, left : left + COUNT_AREA], dtype=np.float32)
     scale = [float(s) for s in list(layer.scale)[-2:]]
-    return data, math.sqrt(scale[0] * scale[1]) if has_units(layer) else None, (top, left)
+    return data, (scale[0], scale[1]) if has_units(layer) else None, (top, left)
 
 
 def map_name(family_name: str, unit: str, run: int) -> str:
