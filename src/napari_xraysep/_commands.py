@@ -381,8 +381,10 @@ def command_align(args: argparse.Namespace) -> int:
     aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
     uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])
     if uncovered:
+        # Floored, so that a photograph a sliver short of the X-ray never "covers only 100%" of it.
+        covered = f"{1 - uncovered:.0%}" if uncovered >= 0.005 else f"{np.floor((1 - uncovered) * 1000) / 10:.1f}%"
         warnings.warn(
-            f"The photograph covers only {1 - uncovered:.0%} of the X-ray; the rest is missing data (NaN in a float "
+            f"The photograph covers only {covered} of the X-ray; the rest is missing data (NaN in a float "
             "TIFF), which the separation leaves out.", UserWarning, stacklevel=1,
         )
     record = {

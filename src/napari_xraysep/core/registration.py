@@ -308,10 +308,15 @@ def estimate_similarity(x_mixed: Any, photo: Any, scale_prior: float | None = No
     rotation, scale = rotation_and_scale(reference, moving)
     # On the reduced copies a photograph pixel is scale_prior·factor_p/factor_x reduced X-ray pixels.
     scales = [scale] + ([scale_prior * factor_p / factor_x] if scale_prior is not None else [])
+    # A photograph resampled by an interpolating filter has lost the high frequencies the spectra
+    # compare, and they can then settle on a wrong rotation and scale: the commonest case, the same
+    # painting framed alike at another pixel size (unrotated, the extents' ratio), is tried beside them.
+    extent = float(np.sqrt(reference.shape[0] * reference.shape[1] / (moving.shape[0] * moving.shape[1])))
+    candidates = [(rotation, s) for s in scales] + [(0.0, extent)]
     best = None
     # The spectra cannot tell a rotation from its half-turn, nor a true scale from a pattern's: the edges can.
-    for scale, turn in ((s, t) for s in scales for t in (0.0, 180.0)):
-        linear = _about(_centre(reference.shape), _similarity(rotation + turn, scale), _centre(moving.shape))
+    for (angle, scale), turn in ((c, t) for c in candidates for t in (0.0, 180.0)):
+        linear = _about(_centre(reference.shape), _similarity(angle + turn, scale), _centre(moving.shape))
         moved = _warp_array(moving, linear, reference.shape)
         dy, dx = phase_correlation(reference, moved)
         matrix = _translation(dy, dx) @ linear
