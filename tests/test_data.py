@@ -179,3 +179,23 @@ def test_a_users_mask_is_checked_once_for_size_and_emptiness():
         user_mask(np.zeros((3, 2)), (2, 2), "The painting area", "empty!")
     with pytest.raises(InputError, match="^empty!$"):
         user_mask(np.zeros((2, 2)), (2, 2), "The region mask", "empty!")
+
+
+def test_a_masked_arrays_masked_pixels_are_missing_not_separated(tiny_mixture):
+    """A NumPy masked array passed to the API: what lies under the mask (here a nonsense 1e6) is
+    treated as missing — the results are those of the same image with NaN there, and NaN there."""
+    from napari_xraysep import separate
+    from napari_xraysep.core.data import unmasked
+
+    x = tiny_mixture.x_mixed.astype(np.float32)
+    hole = np.zeros(x.shape, bool)
+    hole[10:20, 30:45] = True
+    masked = np.ma.masked_array(np.where(hole, 1e6, x), mask=hole)
+    with_nan = np.where(hole, np.nan, x)
+    assert np.array_equal(unmasked(masked), with_nan, equal_nan=True)
+    assert unmasked(np.ma.masked_array(x.astype(np.uint16))).dtype == np.uint16  # nothing masked: as stored
+    rgb_masked = np.ma.masked_array(tiny_mixture.rgb_surface, mask=np.repeat(hole[..., None], 3, -1))
+    config = SeparationConfig(device="cpu")
+    ours, reference = separate(masked, rgb_masked, config=config), separate(with_nan, tiny_mixture.rgb_surface, config=config)
+    assert np.isnan(ours.x2[hole]).all() and np.isfinite(ours.x2[~hole]).all()
+    np.testing.assert_allclose(ours.x2, reference.x2, rtol=1e-5, atol=1e-6)

@@ -159,6 +159,17 @@ def missing_filled(image: np.ndarray) -> np.ndarray:
     return np.where(finite, image, np.median(image[finite]) if finite.any() else 0.0)
 
 
+def unmasked(image: Any) -> np.ndarray:
+    """``image`` as a plain array; a NumPy masked array's masked values become NaN (missing data, as
+    the separation treats NaN) — ``np.asarray`` alone would keep the values under the mask and
+    separate them as if they were measured. Integer images with masked values become float32."""
+    if not np.ma.isMaskedArray(image):
+        return np.asarray(image)
+    if not np.ma.getmask(image).any():
+        return np.ma.getdata(image)
+    return np.ma.filled(np.ma.asarray(image).astype(np.result_type(image.dtype, np.float32)), np.nan)
+
+
 def _check_numeric(image: np.ndarray, what: str) -> None:
     check_dtype(image.dtype, what)
     if image.size == 0:
@@ -191,8 +202,9 @@ def check_rgb_shape(shape: Sequence[int], what: str = "surface RGB image") -> No
 
 
 def check_xray(x_mixed: np.ndarray) -> np.ndarray:
-    """The mixed X-ray as a 2-D numeric array, or an :class:`InputError` saying why not."""
-    x_mixed = np.asarray(x_mixed)
+    """The mixed X-ray as a 2-D numeric array (a masked array's masked pixels missing: NaN), or an
+    :class:`InputError` saying why not."""
+    x_mixed = unmasked(x_mixed)
     check_xray_shape(x_mixed.shape)
     _check_numeric(x_mixed, "mixed X-ray")
     values = x_mixed[finite_pixels(x_mixed)]
@@ -204,8 +216,9 @@ def check_xray(x_mixed: np.ndarray) -> np.ndarray:
 
 
 def check_rgb(rgb_surface: np.ndarray, what: str = "surface RGB image") -> np.ndarray:
-    """A photograph as H×W×3; an alpha channel is dropped with a warning."""
-    rgb_surface = np.asarray(rgb_surface)
+    """A photograph as H×W×3 (a masked array's masked values missing: NaN); an alpha channel is
+    dropped with a warning."""
+    rgb_surface = unmasked(rgb_surface)
     check_rgb_shape(rgb_surface.shape, what)
     if rgb_surface.shape[-1] == 4:
         warnings.warn(f"The {what} has an alpha channel; it is ignored.", UserWarning, stacklevel=3)

@@ -24,7 +24,7 @@ import torch
 from .._version import __version__
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .config import SeparationConfig
-from .data import Normalisation, PaintingArea, SeparationInputs, prepare_inputs
+from .data import Normalisation, PaintingArea, SeparationInputs, prepare_inputs, unmasked
 from .defects import Defects
 from .support import Support
 from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model_for, predict, resolve_device, train
@@ -299,7 +299,7 @@ def iter_separate(
             unit = predict(model, inputs, resolve_device(config.device))
     estimates = components_in_units(unit, inputs.x_normalisation)
     timings["inference_s"] = time.perf_counter() - started
-    x_units = inputs.x_repaired if inputs.x_repaired is not None else np.asarray(x_mixed, dtype=np.float64)
+    x_units = inputs.x_repaired if inputs.x_repaired is not None else unmasked(x_mixed).astype(np.float64)
     refined = refine(x_units, estimates.x1_hat, estimates.x2_hat, estimates.weave)
     return SeparationResult(
         x1_hat=estimates.x1_hat,
