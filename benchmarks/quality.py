@@ -560,6 +560,35 @@ Montages (photograph, X-ray, true x2, the default's x2; a row per case) are writ
 By eye (the montages of this run):
 
 {verdicts}
+
+### Exposure and lighting fields: tried, not shipped
+
+The heel effect, vignetting and the mosaic's films are the variants furthest from the target. A
+multiplicative exposure field on the X-ray is the right model for the first and last, and it was
+built twice; neither version is in the default, because on *clean* files it finds a field that is not
+there and costs more than it gains (cases coffee and chelsea, seeds 0 and 1, Δ dB of x2 against the
+default):
+
+* **A smooth gain field fitted with the colour map** (columns `b_k(p)·x̂1` in the high-pass band, b_k
+  bivariate polynomials): heel −4.8 to +3.3, vignetting −7.3 to +3.2, mosaic −4.4 to +0.8, clean −2.2
+  to +0.4, procedural cases −0.1 to −5.6. The band's residual falls only from 0.33 % to 0.53 % of the
+  range between a clean and a ±6 % heel film, so no threshold on the fit's relief can gate it.
+* **Per-block gains, then a smooth field across the blocks** (the slope of HP(x − weave) on HP(x̂1)
+  in 32 or 64 px blocks, fitted robustly by a degree-1 or 2 surface, x divided by it about its
+  zero-absorption level): best heel +1.1 to +4.3, but clean −1.5 to +1.1. On clean files the blocks'
+  slopes vary by 5–10 % on their own: where the colour map's error is large beside the surface's
+  texture the slope is attenuated (errors in the regressor), and that error follows the painting's
+  colour regions. The significance of the fitted field (a Wald statistic with the blocks' scatter)
+  is 3–14 on clean files and 14–38 with the heel effect: the ranges overlap, so no gate separates
+  them. Total least squares and amplitude ratios are worse (−2 to −16 dB).
+* **Seams**: a consistent step along a straight line (the median step in 32-px segments, counted
+  against the residual's scale) marks 75–100 % of the segments of most true seams, but also 50–62 %
+  along straight edges of clean paintings; per-film gains help only with the seams known (within
+  0.4 dB of clean in the leads' prototype).
+
+What would tell a field from a colour-map error is information the two images do not hold: a
+flat-field (open-beam) exposure of the same film and tube, or the film margin's level around the
+painting. The X-ray's own film margin is used by the support search today but not for the exposure.
 """
 
 
