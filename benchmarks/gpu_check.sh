@@ -9,7 +9,7 @@
 # Steps, each with its own time limit so one hang cannot eat the others' time:
 #   1. the GPU and PyTorch as seen (gpu.txt);
 #   2. the device tests (tests/test_devices.py: every method on cpu and cuda; model files across
-#      devices) and the engine's tests (pytest.log);
+#      devices), the training loop's and the engine's tests (pytest.log);
 #   3. `xraysep demo --device cuda` (demo.log, montage.png, demo-run.json);
 #   4. `benchmarks/speed.py --compare-devices cpu,cuda`: the default's fit and whole-painting apply,
 #      the auto-encoder's training and inference, the default's quality on one case, on each device
@@ -33,7 +33,7 @@ status=0
 } 2>&1 | tee "$OUT/gpu.txt"
 
 echo "== device tests"
-timeout 150 python3 -m pytest tests/test_devices.py tests/test_engine.py -q -p no:cacheprovider 2>&1 | tee "$OUT/pytest.log"
+timeout 150 python3 -m pytest tests/test_devices.py tests/test_training.py tests/test_engine.py -q -p no:cacheprovider 2>&1 | tee "$OUT/pytest.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 echo "== demo on cuda"

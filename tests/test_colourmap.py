@@ -146,22 +146,22 @@ def test_colour_features_are_the_cubic_monomials_and_radial_bases():
 
 
 def test_a_large_image_is_fitted_on_blocks_spread_over_it(rng, monkeypatch):
-    from napari_xraysep.core import engine
+    from napari_xraysep.core import colourmap_fit
 
     shape = (160, 240)
     rgb = patchwork(rng, shape)
     x1 = ndimage.gaussian_filter(known_map(rgb.astype(np.float64)), 0.8)
     x = (x1 + hidden_design(shape)).astype(np.float32)
     whole = separate(x, rgb, device="cpu")
-    monkeypatch.setattr(engine, "COLOUR_MAP_FIT_PIXELS", 3 * 64 * 64)  # three 64-px blocks, a fifth of the image
-    monkeypatch.setattr(engine, "COLOUR_MAP_FIT_BLOCK", 64)
-    fitted_on, real_fit = [], engine.fit_colour_map
+    monkeypatch.setattr(colourmap_fit, "COLOUR_MAP_FIT_PIXELS", 3 * 64 * 64)  # three 64-px blocks, a fifth of the image
+    monkeypatch.setattr(colourmap_fit, "COLOUR_MAP_FIT_BLOCK", 64)
+    fitted_on, real_fit = [], colourmap_fit.fit_colour_map
 
     def fit(model, rgb_surface, x_mixed, *args, **kwargs):
         fitted_on.append(tuple(x_mixed.shape))
         return real_fit(model, rgb_surface, x_mixed, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "fit_colour_map", fit)
+    monkeypatch.setattr(colourmap_fit, "fit_colour_map", fit)
     blocks = separate(x, rgb, device="cpu")
     assert fitted_on == [(3, 1, 64, 64)] and blocks.x2.shape == shape  # fitted on blocks, applied everywhere
     assert score(blocks.x1, x1)["psnr_affine"] > score(whole.x1, x1)["psnr_affine"] - 3  # a fifth of the pixels is plenty

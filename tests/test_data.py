@@ -14,7 +14,7 @@ from napari_xraysep.core.data import (
     check_xray,
     robust_range,
 )
-from napari_xraysep.core.engine import concealed_objective
+from napari_xraysep.core.objectives import concealed_objective
 
 
 def test_normalisation_maps_range_to_unit_and_back():

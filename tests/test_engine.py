@@ -15,8 +15,8 @@ from napari_xraysep.core import (
     resolve_device,
     train,
 )
-from napari_xraysep.core import engine as engine_module
-from napari_xraysep.core.engine import new_model
+from napari_xraysep.core import objectives
+from napari_xraysep.core.training import new_model
 
 
 def _inputs(mixture):
@@ -78,7 +78,7 @@ def test_divergence_raises_and_keeps_the_last_good_weights(tiny_mixture, tiny_se
     inputs = _inputs(tiny_mixture)
     config = SeparationConfig(**{**tiny_settings, "steps": 10})
     model = new_model(config, 3, inputs.x_normalisation, inputs.rgb_normalisation)
-    real_loss = engine_module.separation_loss
+    real_loss = objectives.separation_loss
     calls = {"n": 0}
 
     def failing_loss(*args, **kwargs):
@@ -88,7 +88,7 @@ def test_divergence_raises_and_keeps_the_last_good_weights(tiny_mixture, tiny_se
             terms["total"] = terms["total"] * float("nan")
         return terms
 
-    monkeypatch.setattr(engine_module, "separation_loss", failing_loss)
+    monkeypatch.setattr(objectives, "separation_loss", failing_loss)
     gen = train(inputs, config, model=model)
     next(gen)
     snapshot_after_first = {k: v.clone() for k, v in model.network.state_dict().items()}
@@ -146,7 +146,7 @@ def test_resolve_device():
 
 
 def test_whole_windows_marks_crops_free_of_missing_pixels():
-    from napari_xraysep.core.engine import whole_windows
+    from napari_xraysep.core.autoencoder_fit import whole_windows
 
     valid = np.ones((5, 6), bool)
     valid[2, 3] = False

@@ -405,12 +405,12 @@ def test_disk_full_while_writing_results(tmp_path, capsys, monkeypatch):
 def _out_of_memory_at(monkeypatch, failing_call: int) -> None:
     """Make the ``failing_call``-th optimisation step (an Adam step of the auto-encoder, a solve of
     the colour map) fail as a GPU out of memory would."""
-    from napari_xraysep.core import engine
+    from napari_xraysep.core import autoencoder_fit, colourmap_fit
 
     def out_of_memory() -> None:
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    real_step, real_fit = engine._optimisation_step, engine.fit_colour_map
+    real_step, real_fit = autoencoder_fit._optimisation_step, colourmap_fit.fit_colour_map
     calls = {"n": 0}
 
     def step(*args, **kwargs):
@@ -425,8 +425,8 @@ def _out_of_memory_at(monkeypatch, failing_call: int) -> None:
                 out_of_memory()
             yield progress
 
-    monkeypatch.setattr(engine, "_optimisation_step", step)
-    monkeypatch.setattr(engine, "fit_colour_map", fit)
+    monkeypatch.setattr(autoencoder_fit, "_optimisation_step", step)
+    monkeypatch.setattr(colourmap_fit, "fit_colour_map", fit)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -167,11 +167,11 @@ def test_apply_over_earlier_results_replaces_them_as_a_set_and_keeps_the_applied
 
 
 def test_a_training_that_fails_during_overwrite_keeps_the_earlier_results_and_says_where_the_model_is(tmp_path, monkeypatch, capsys):
-    from napari_xraysep.core import engine
+    from napari_xraysep.core import colourmap_fit
     from napari_xraysep.core.files import STAGING_TAG
 
     args, out, before = _earlier_run(tmp_path)
-    real_fit = engine.fit_colour_map
+    real_fit = colourmap_fit.fit_colour_map
 
     def fit(*a, **k):  # the second solve runs out of memory, as on a GPU
         for solve, progress in enumerate(real_fit(*a, **k), 1):
@@ -179,7 +179,7 @@ def test_a_training_that_fails_during_overwrite_keeps_the_earlier_results_and_sa
                 raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
             yield progress
 
-    monkeypatch.setattr(engine, "fit_colour_map", fit)
+    monkeypatch.setattr(colourmap_fit, "fit_colour_map", fit)
     steps = args.index("--steps")
     rerun = [*args[:steps], "--steps", "3", *args[steps + 2 :]]
     assert main([*rerun, "--out", str(out), "--overwrite"]) == 2

@@ -70,7 +70,8 @@ def test_a_colour_map_label_pastes_the_surface_estimate(rng):
 def test_the_auto_encoder_trains_against_a_colour_map_label(tiny_mixture, tiny_settings):
     from napari_xraysep import SeparationConfig
     from napari_xraysep.core import prepare_inputs
-    from napari_xraysep.core.engine import colour_map_surface, concealed_objective
+    from napari_xraysep.core.colourmap_fit import colour_map_surface
+    from napari_xraysep.core.objectives import concealed_objective
 
     inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask)
     config = SeparationConfig(**{**tiny_settings, "label_match": "colour_map", "clusters": 6})

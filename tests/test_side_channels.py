@@ -161,7 +161,7 @@ def test_warm_start_with_side_channels_keeps_the_rgb_weights(tiny_mixture):
 
 def test_the_labeled_surface_xray_reads_the_side_maps(tiny_mixture):
     from napari_xraysep import SeparationConfig
-    from napari_xraysep.core.engine import concealed_objective
+    from napari_xraysep.core.objectives import concealed_objective
     from napari_xraysep.core.labeled import labeled_surface_xray
 
     inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=[tiny_mixture.copper_map])

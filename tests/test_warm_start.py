@@ -19,7 +19,7 @@ from napari_xraysep.core import (
     warm_start_loss,
     warm_start_objective,
 )
-from napari_xraysep.core.engine import _batch_sampler
+from napari_xraysep.core.autoencoder_fit import _batch_sampler
 from napari_xraysep.core.model import AutoEncoderOutputs
 from napari_xraysep.core.warmstart import MANIFEST, sha256_of, warm_start_entries, warm_start_state, weights_dir
 

@@ -23,7 +23,7 @@ import numpy as np
 import tifffile
 
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, iter_separate, save_model
-from .core.engine import StopFlag, TrainingProgress
+from .core.training import StopFlag, TrainingProgress
 from .core.data import BoxRegion
 from .core.errors import InputError, OutputError
 from .core.files import atomic_write, result_set

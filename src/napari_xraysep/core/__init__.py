@@ -1,30 +1,21 @@
-"""The separation science, free of Qt and napari: data prep, x̄1, model, losses, engine, refinement."""
+"""The separation science, free of Qt and napari: data prep, x̄1, model, losses, training, inference, refinement."""
 
+from .autoencoder_fit import fit
 from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs, region_from_boxes
-from .engine import (
-    Components,
-    Objective,
-    TrainedModel,
-    TrainingDiverged,
-    TrainingFailed,
-    TrainingProgress,
-    available_devices,
-    double_sided_objective,
-    fit,
-    new_model,
-    predict,
-    resolve_device,
-    train,
-    warm_start_objective,
-)
+from .devices import available_devices, resolve_device
 from .errors import InputError, ModelFileError, OutputError, TrainingError, XraySepError
+from .fitting import train
+from .inference import Components, predict
 from .labeled import grayscale, labeled_surface_xray, match_intensity
 from .losses import double_sided_loss, exclusion_loss, reconstruction_loss, separation_loss, warm_start_loss
 from .model import ConnectedAutoEncoder
 from .modelfile import load_model, save_model
+from .objectives import Objective, double_sided_objective, warm_start_objective
 from .refine import RefinedSeparation, refine
 from .separation import RESULT_LAYERS, SeparationResult, iter_separate, separate
+from .trained import TrainedModel
+from .training import TrainingDiverged, TrainingFailed, TrainingProgress, new_model
 
 __all__ = [
     "RESULT_LAYERS",

@@ -26,12 +26,16 @@ from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplai
 from .config import SeparationConfig
 from .data import Normalisation, PaintingArea, SeparationInputs, prepare_inputs, unmasked
 from .defects import Defects
-from .support import Support
-from .engine import Components, StopFlag, TrainedModel, TrainingProgress, new_model_for, predict, resolve_device, train
+from .devices import resolve_device
 from .errors import InputError, TrainingError
+from .fitting import train
+from .inference import Components, predict
 from .modelfile import save_model
 from .progress import drive
 from .refine import refine
+from .support import Support
+from .trained import TrainedModel
+from .training import StopFlag, TrainingProgress, new_model_for
 
 RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")
 

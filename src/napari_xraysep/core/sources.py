@@ -87,7 +87,7 @@ class Sources:
     def network_input(self, model: TrainedModel, area: Area) -> np.ndarray:
         """The (C, h, w) float input of ``model`` under ``area``, in the channel order and units it was
         trained with: surface RGB, side channels, back RGB (facing the front), X-ray. Missing pixels
-        stay NaN (:func:`~.engine.decode_block` fills them and makes their results NaN)."""
+        stay NaN (:func:`~.inference.decode_block` fills them and makes their results NaN)."""
         rows, cols = area
         photos = [np.asarray(self.rgb_surface[rows, cols])[..., :3]]
         if self.rgb_back is not None:

@@ -31,13 +31,15 @@ import torch
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .data import Normalisation, check_side_count, finite_pixels
 from .defects import find_defects, repair
-from .engine import Components, StopFlag, decode_block, decoder, resolve_device
+from .devices import resolve_device
 from .errors import InputError
+from .inference import Components, decode_block, decoder
 from .refine import refine
 from .separation import RESULT_LAYERS, components_in_units
 from .sources import Sources
 from .tiling import tiles
 from .trained import TrainedModel
+from .training import StopFlag
 
 
 # The X-ray's units are checked (calibrated) on a grid of this many blocks a side, of this side.

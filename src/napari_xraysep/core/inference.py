@@ -1,0 +1,134 @@
+"""Applying a fitted model of either method to a whole image: the four outputs (x̂1, x̂2, x̂, weave),
+in halo'd tiles that equal one whole-image pass, or patch-averaged as in the paper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import SeparationConfig
+from .data import MISSING_FILL, SeparationInputs
+from .devices import resolve_device
+from .model import ConnectedAutoEncoder
+from .tiling import Tile, patch_grid, tiles
+from .trained import Separator, TrainedModel
+
+INFERENCE_PATCH_BATCH = 256
+
+# The four outputs every model gives, in this order (channels of a decoded block).
+OUTPUTS = ("x1_hat", "x2_hat", "x_hat", "weave")
+
+
+@dataclass(frozen=True)
+class Components:
+    """A method's X-ray outputs for a whole image, (H, W) float32: step 1's estimates, the
+    reconstruction of the mixed X-ray and the canvas weave (zero for the auto-encoder)."""
+
+    x1_hat: np.ndarray
+    x2_hat: np.ndarray
+    x_hat: np.ndarray
+    weave: np.ndarray
+
+
+@torch.no_grad()
+def predict(
+    model: TrainedModel,
+    inputs: SeparationInputs,
+    device: torch.device | None = None,
+) -> Components:
+    """x̂1, x̂2, x̂ and the weave for the whole image: tiled (every method; tiles equal a whole-image
+    pass), or patch-averaged for the auto-encoder in the paper's mode.
+
+    Double-sided inputs (a back side's photograph) use the double-sided model. Missing pixels
+    (``inputs.valid`` False) are NaN in every output.
+    """
+    device = device or resolve_device(model.config.device)
+    network = model.network.to(device).eval()
+    photos = [inputs.rgb_surface] + ([inputs.rgb_back] if inputs.double_sided else [])
+    stack = torch.from_numpy(np.concatenate([*photos, inputs.x_mixed[None]]))
+    decode = decoder(network, inputs.double_sided)
+    patches = isinstance(network, ConnectedAutoEncoder) and model.config.mode == "paper"
+    if patches and min(inputs.shape) >= model.config.patch_size:
+        out = _predict_patch_average(decode, stack, model.config, device)
+    else:
+        out = _predict_tiled(decode, stack, model.config.tile_size, network.receptive_radius, device)
+    if inputs.valid is not None:
+        out[:, ~inputs.valid] = np.nan
+    return Components(x1_hat=out[0], x2_hat=out[1], x_hat=out[2], weave=out[3])
+
+
+Decoder = Callable[[torch.Tensor], torch.Tensor]
+
+
+def decoder(network: Separator, double_sided: bool) -> Decoder:
+    """(N, C, h, w) stacked photograph(s) + X-ray → (N, 4, h, w): x̂1, x̂2, x̂, weave (:data:`OUTPUTS`)."""
+    c = network.rgb_channels
+
+    def decode(block: torch.Tensor) -> torch.Tensor:
+        back = block[:, c : 2 * c] if double_sided else None
+        return network.components(block[:, :c], block[:, -1:], rgb_back=back)
+
+    return decode
+
+
+BlockReader = Callable[[tuple[slice, slice]], np.ndarray]
+
+
+def decode_block(decode: Decoder, block: np.ndarray, device: torch.device) -> np.ndarray:
+    """(4, h, w) x̂1, x̂2, x̂, weave of a (C, h, w) unit-range block. Missing pixels (NaN or infinite
+    in any channel) are read as MISSING_FILL, as in training, and are NaN in every output."""
+    block = np.array(block, dtype=np.float32)
+    missing = ~np.isfinite(block).all(axis=0)
+    block[:, missing] = MISSING_FILL
+    decoded = decode(torch.from_numpy(block)[None].to(device))[0].cpu().numpy()
+    decoded[:, missing] = np.nan
+    return decoded
+
+
+def predicted_tiles(
+    decode: Decoder, read_block: BlockReader, shape: tuple[int, int], tile_size: int, halo: int, device: torch.device
+) -> Iterator[tuple[Tile, np.ndarray]]:
+    """(tile, (4, h, w) x̂1, x̂2, x̂, weave of its core) for every halo'd tile; ``read_block(outer)`` gives the
+    (C, h', w') unit-range input there (:func:`decode_block`). Only one tile is in memory at a time; with
+    ``halo`` at least the receptive radius the cores equal a single whole-image pass (see :func:`tiles`)."""
+    for tile in tiles(shape, tile_size, halo):
+        yield tile, decode_block(decode, read_block(tile.outer), device)[(slice(None), *tile.inner)]
+
+
+def gather(stack: torch.Tensor, corners: np.ndarray, size: int) -> torch.Tensor:
+    """(N, C, size, size) crops of an (images, C, H, W) tensor at (N, 3) (image, y, x) corners."""
+    return torch.stack([stack[i, :, y : y + size, x : x + size] for i, y, x in corners.tolist()])
+
+
+def _predict_tiled(
+    decode: Decoder, stack: torch.Tensor, tile_size: int, halo: int, device: torch.device
+) -> np.ndarray:
+    """(4, H, W) from :func:`predicted_tiles` over an in-memory stack."""
+    height, width = stack.shape[-2:]
+    out = np.empty((len(OUTPUTS), height, width), dtype=np.float32)
+    array = stack.numpy()
+    for tile, core in predicted_tiles(decode, lambda outer: array[(slice(None), *outer)], (height, width), tile_size, halo, device):
+        out[(slice(None), *tile.core)] = core
+    return out
+
+
+def _predict_patch_average(
+    decode: Decoder, stack: torch.Tensor, config: SeparationConfig, device: torch.device
+) -> np.ndarray:
+    """(4, H, W): the paper's reassembly — every grid patch decoded alone, overlaps averaged."""
+    height, width = stack.shape[-2:]
+    size = config.patch_size
+    grid = patch_grid((height, width), size, config.patch_stride)
+    stack = stack.to(device)[None]
+    total = torch.zeros((len(OUTPUTS), height, width), device=device)
+    count = torch.zeros((1, height, width), device=device)
+    for start in range(0, len(grid), INFERENCE_PATCH_BATCH):
+        corners = grid[start : start + INFERENCE_PATCH_BATCH]
+        decoded = decode(gather(stack, np.pad(corners, ((0, 0), (1, 0))), size))
+        for (y, x), patch in zip(corners.tolist(), decoded):
+            total[:, y : y + size, x : x + size] += patch
+            count[:, y : y + size, x : x + size] += 1
+    return (total / count).cpu().numpy()
