@@ -87,6 +87,9 @@ def sample_run(make_napari_viewer, qtbot):
 # ------------------------------------------------------------------- a canvas whose weave drifts
 
 DRIFT_PIXEL_MM = 0.1  # 100 px per cm: 15 threads/cm is a period of 6.7 px
+# Issue 26 asks for 0.3 threads/cm in every window; counted through a separation the worst is about 0.04
+# (0.37 before windows cut by the edge were fitted by a plane), so a third of the issue's bound is asked.
+THROUGH_SEPARATION = 0.1
 
 
 def drifting_threads(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

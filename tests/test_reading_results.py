@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from conftest import RUN_TIMEOUT_MS, dock, wait_done
+from conftest import RUN_TIMEOUT_MS, THROUGH_SEPARATION, dock, wait_done
 from qtpy.QtCore import Qt
 
 from napari_xraysep.core.threads import ThreadCount, ThreadFamily, count_threads
@@ -78,6 +78,32 @@ def test_count_threads_lays_a_density_map_per_family_over_the_painting(trained_i
 
     viewer.layers.remove(weave)
     assert not widget.results.threads_button.enabled
+
+
+def test_count_threads_on_a_drifting_canvas_is_within_a_third_of_a_thread_everywhere_in_mm(make_napari_viewer, qtbot, drifting_canvas):
+    """Issue 26's "done when" in the dock: the sample painting over a canvas whose spacing and angle
+    drift, at 0.1 mm per pixel, separated and its weave layer counted with Count threads: every window
+    of both maps within 0.1 threads/cm of the truth (the issue asks 0.3), the maps in mm under the
+    scale bar."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait")
+    viewer.layers["mixed X-ray (synthetic)"].data = drifting_canvas.x_mixed
+    widget.inputs.pixel_size.value = f"{PIXEL_MM}mm"
+    widget.inputs.pixel_size.native.editingFinished.emit()
+    widget.train()
+    wait_done(qtbot, widget)
+    qtbot.waitUntil(lambda: widget.results.threads_button.enabled, timeout=RUN_TIMEOUT_MS)
+    _count(widget, qtbot)
+    counts = widget.runner.last_run.threads
+    errors = drifting_canvas.worst_errors(counts)
+    assert list(errors) == ["vertical threads", "horizontal threads"] and counts.unit == "threads/cm"
+    assert max(errors.values()) <= THROUGH_SEPARATION, errors
+    for family in counts.families:
+        layer = viewer.layers[f"{family.name}/cm · run 1"]
+        assert tuple(layer.scale) == pytest.approx((family.step * PIXEL_MM,) * 2)
+        assert all(str(unit) == "millimeter" for unit in layer.units)
+        np.testing.assert_array_equal(layer.data, family.density_map)
+    assert viewer.canvas.overlays.scale_bar.visible
 
 
 @pytest.fixture

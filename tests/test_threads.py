@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DRIFT_PIXEL_MM, drifting_threads, on_grid
+from conftest import DRIFT_PIXEL_MM, THROUGH_SEPARATION, drifting_threads, on_grid
 
 from napari_xraysep.cli import main
 
@@ -43,9 +43,6 @@ def test_drifting_thread_counts_are_recovered_everywhere_within_a_third_of_a_thr
 
 # The sample painting on its drifting canvas is separated in seconds: a few colour-map solves.
 QUICK = {"clusters": 8, "steps": 3, "passes": 2, "device": "cpu"}
-# The issue asks for 0.3 threads/cm everywhere; through the separation the worst window is about 0.04
-# (0.33 before windows cut by the edge were fitted by a plane), so a third of it is asked here.
-THROUGH_SEPARATION = 0.1
 
 
 def test_a_drifting_weave_is_counted_through_the_separation_in_every_window(drifting_canvas):
