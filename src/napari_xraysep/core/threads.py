@@ -35,6 +35,7 @@ from .weave import ThreadPeak, find_thread_frequencies
 
 DEMODULATION_PERIODS = 1.5  # σ of the demodulating Gaussian, in thread periods: follows ±10 % drift
 EDGE_MARGIN = 3.0  # σ of it: phases nearer an edge come from a cut window and are left out
+MIN_COVERAGE = 0.02  # a window with less of its weight on usable pixels is not counted
 DEFAULT_WINDOW_MM = 15.0  # the windows of thread-count maps (1–2 cm in the literature)
 DEFAULT_WINDOW_PX = 128  # … when the pixel spacing is unknown
 MIN_FAMILY_ANGLE = 45.0  # two families of threads cross at ≥ 45° (a weave's warp and weft)
@@ -162,8 +163,9 @@ def local_frequency(weave: np.ndarray, f0: tuple[float, float], window_px: float
     """(fy, fx, strength) maps of the threads near wave vector ``f0`` = (fy, fx) cycles/px, on the
     grid of ``step`` px whose first centre is pixel (step // 2, step // 2): the phase gradient of the
     demodulated weave, fitted by a plane over a Gaussian window of FWHM ``window_px`` weighted by the
-    local power (``strength``: that power, summed over the window). ``valid`` (H, W) bool marks the
-    pixels to use (all by default).
+    local power (``strength``: that power per pixel of the window that was used). ``valid`` (H, W)
+    bool marks the pixels to use (all by default). NaN where less than MIN_COVERAGE of a window
+    could be used.
 
     Two things keep the windows at the painting's edges honest. The demodulated phase within
     EDGE_MARGIN σ of an edge or a missing pixel is read from a cut window (pulled towards ``f0``), so
@@ -205,6 +207,8 @@ def local_frequency(weave: np.ndarray, f0: tuple[float, float], window_px: float
     cy = (rows // cell * cell + (cell - 1) / 2)[:, None]
     cx = (columns // cell * cell + (cell - 1) / 2)[None, :]
     at = np.ix_(rows // cell, columns // cell)
+    # How much of each window was used, as a fraction of a whole one (a cell of ones sums to cell²).
+    coverage = blur(_cell_sums(inner.astype(np.float64), cell))[at] / cell**2
     m0, my, mx = s0[at], sy[at] - cy * s0[at], sx[at] - cx * s0[at]
     myy = syy[at] - 2 * cy * sy[at] + cy**2 * s0[at]
     mxx = sxx[at] - 2 * cx * sx[at] + cx**2 * s0[at]
@@ -212,7 +216,7 @@ def local_frequency(weave: np.ndarray, f0: tuple[float, float], window_px: float
     # A slight ridge on the plane's slopes: where the weights leave them undetermined, a mean.
     ridge = 1e-3 * m0 * (window * cell) ** 2
     normal = np.stack([np.stack([m0, my, mx], -1), np.stack([my, myy + ridge, mxy], -1), np.stack([mx, mxy, mxx + ridge], -1)], -2)
-    empty = m0 <= 0
+    empty = (m0 <= 0) | (coverage < MIN_COVERAGE)
     normal[empty] = np.eye(3)
     frequency = []
     for slope in slopes:
@@ -221,7 +225,8 @@ def local_frequency(weave: np.ndarray, f0: tuple[float, float], window_px: float
         plane = np.linalg.solve(normal, rhs[..., None])[..., 0]
         value = plane[..., 0] + plane[..., 1] * (rows[:, None] - cy) + plane[..., 2] * (columns[None, :] - cx)
         frequency.append(np.where(empty, np.nan, value) / (2 * np.pi))
-    return fy0 + frequency[0], fx0 + frequency[1], m0
+    # Power per pixel used: a corner's window, cut by the edges and the margin, is not a faint weave.
+    return fy0 + frequency[0], fx0 + frequency[1], m0 / np.maximum(coverage, MIN_COVERAGE) / cell**2
 
 
 def count_threads(
