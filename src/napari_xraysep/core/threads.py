@@ -189,7 +189,7 @@ def local_frequency(weave: np.ndarray, f0: tuple[float, float], window_px: float
     inner = inner if inner.any() else valid  # a sliver of a painting: its cut windows are all there is
     power = power * inner
     slopes = (np.imag(np.conj(z) * dzy) * inner, np.imag(np.conj(z) * dzx) * inner)
-    # The window's sums are taken on cells a sixteenth of a window wide (a window spans ~40 of them):
+    # The windows' sums are taken on cells a sixteenth of a window wide (its FWHM spans 16 of them):
     # the same fit, at a fraction of the cost on a large painting.
     cell = max(1, step // 4)
     window = window_px / 2.355 / cell
