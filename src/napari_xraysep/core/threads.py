@@ -10,8 +10,9 @@ that drifts is followed):
 
     z(p) = G_σ ∗ (w(p) · e^{−2πi f0·p}),   f(p) = f0 + ∇arg z(p) / 2π,
 
-then averaged over windows of a centimetre or two (weighted by |z|², where the threads show), as
-thread-count studies do. Density = |f| (cycles per pixel) over the pixel spacing; the threads run
+then read over windows of a centimetre or two, as thread-count studies do: fitted by a plane weighted
+by |z|² (where the threads show), so a window cut by the painting's edge follows a drifting spacing
+to the edge rather than being pulled towards the inside. Density = |f| (cycles per pixel) over the pixel spacing; the threads run
 perpendicular to ``f``.
 
 References: D. H. Johnson, C. R. Johnson Jr., A. G. Klein, W. A. Sethares, H. Lee, E. Hendriks,
