@@ -140,7 +140,8 @@ def side_channels() -> None:
 
 
 def reading() -> None:
-    """The sample at 0.1 mm per pixel: a run's thread-count map over the painting, then the curtain."""
+    """The sample at 0.1 mm per pixel: a run's thread-count map over the painting, the sheet exported
+    with the counts and their maps, then the curtain."""
     viewer, widget = open_viewer()
     widget.inputs.pixel_size.value = "0.1mm"
     widget.inputs.pixel_size.native.editingFinished.emit()
@@ -152,6 +153,10 @@ def reading() -> None:
     widget.results.count_threads()
     while widget.results.counting is not None:
         settle(0.2)
+    with tempfile.TemporaryDirectory() as folder:  # the sheet with scale bars, the counts and their maps
+        png, _ = widget.results.export_comparison_to(folder)
+        shutil.copyfile(png, OUT / "9-sheet-with-threads.png")
+        print("wrote", OUT / "9-sheet-with-threads.png")
     viewer.layers["horizontal threads/cm · run 1"].visible = False  # one map at a time reads best
     viewer.reset_view()
     shoot(viewer, "7-thread-map.png")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
-from napari_xraysep.synthetic import SyntheticMixture, make_mixture
+from napari_xraysep.synthetic import CASES, SyntheticMixture, make_mixture
 
 # An auto-encoder and sampling small enough that a few training steps take well under a second on a CPU.
 TINY = {
@@ -80,3 +82,70 @@ def sample_run(make_napari_viewer, qtbot):
     widget.train()
     wait_done(qtbot, widget)
     return viewer, widget
+
+
+# ------------------------------------------------------------------- a canvas whose weave drifts
+
+DRIFT_PIXEL_MM = 0.1  # 100 px per cm: 15 threads/cm is a period of 6.7 px
+# Issue 26 asks for 0.3 threads/cm in every window; counted through a separation the worst is about 0.04
+# (0.37 before windows cut by the edge were fitted by a plane), so a third of the issue's bound is asked.
+THROUGH_SEPARATION = 0.1
+
+
+def drifting_threads(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The two families of a plain weave at DRIFT_PIXEL_MM whose spacing drifts across the painting:
+    vertical threads from 15 to 17 per cm left to right, tilted 1.5°; horizontal threads from 18 to 16.5
+    per cm top to bottom. Returns each family's unit cosine (H, W) and its true density map in threads/cm."""
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    per_px = DRIFT_PIXEL_MM / 10.0  # cycles/px per thread/cm
+    # Vertical threads: wave vector along x with a slight y part (the tilt); the local fx drifts linearly in x.
+    v0, v1 = 15.0 * per_px, 17.0 * per_px
+    tilt = np.tan(np.radians(1.5)) * v0
+    phase_v = v0 * xx + (v1 - v0) * xx**2 / (2 * width) + tilt * yy
+    # Horizontal threads: wave vector along y; the local fy drifts linearly in y.
+    h0, h1 = 18.0 * per_px, 16.5 * per_px
+    phase_h = h0 * yy + (h1 - h0) * yy**2 / (2 * height)
+    truth_v = np.hypot(v0 + (v1 - v0) * xx / width, tilt) / per_px
+    truth_h = (h0 + (h1 - h0) * yy / height) / per_px
+    return np.cos(2 * np.pi * phase_v), np.cos(2 * np.pi * phase_h), truth_v, truth_h
+
+
+def on_grid(truth: np.ndarray, family) -> np.ndarray:
+    """``truth`` (H, W) at the centres of ``family``'s map windows (a :class:`ThreadFamily`'s grid)."""
+    s = family.step
+    sampled = truth[s // 2 :: s, s // 2 :: s]
+    assert sampled.shape == family.density_map.shape, (sampled.shape, family.density_map.shape)
+    return sampled
+
+
+@dataclass(frozen=True)
+class DriftingCanvas:
+    """The plugin's sample painting (surface, hidden design, noise) on a canvas whose weave drifts
+    (:func:`drifting_threads`, the sample's weave amplitude): ``x_mixed`` and the truths."""
+
+    mixture: SyntheticMixture
+    x_mixed: np.ndarray
+    weave: np.ndarray
+    truth_v: np.ndarray
+    truth_h: np.ndarray
+
+    def worst_errors(self, counts) -> dict[str, float]:
+        """The largest difference from the truth of any window of ``counts``' maps (threads/cm), per
+        family; every window of the painting must have been counted."""
+        errors = {}
+        for family, truth in zip(counts.families, (self.truth_v, self.truth_h)):
+            assert np.isfinite(family.density_map).all(), family.name
+            errors[family.name] = float(np.max(np.abs(family.density_map - on_grid(truth, family))))
+        return errors
+
+
+@pytest.fixture(scope="session")
+def drifting_canvas() -> DriftingCanvas:
+    from napari_xraysep.synthetic import load_sample
+
+    sample = load_sample()
+    vertical, horizontal, truth_v, truth_h = drifting_threads(sample.x_mixed.shape)
+    weave = CASES["concealed_portrait"].weave_amplitude * (vertical + horizontal) / 2
+    x_mixed = (sample.x1_true + sample.x2_true + weave + sample.noise).astype(np.float32)
+    return DriftingCanvas(sample, x_mixed, weave.astype(np.float32), truth_v, truth_h)

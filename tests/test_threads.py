@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+from conftest import DRIFT_PIXEL_MM, THROUGH_SEPARATION, drifting_threads, on_grid
+
+from napari_xraysep.cli import main
 
 from napari_xraysep.core.errors import InputError
+from napari_xraysep.core.separation import separate
 from napari_xraysep.core.threads import count_threads, family_name, parse_pixel_size
 
-PIXEL_MM = 0.1  # 100 px per cm: 15 threads/cm is a period of 6.7 px
+PIXEL_MM = DRIFT_PIXEL_MM  # 100 px per cm: 15 threads/cm is a period of 6.7 px
 
 
 def drifting_weave(shape=(600, 800), seed=0):
-    """A plain weave whose vertical threads go from 15 to 17 per cm across the painting (left to
-    right) and tilt by 1.5°, and whose horizontal threads go from 18 to 16.5 per cm top to bottom;
-    plus noise and a faint painting. Returns the image and the true (vertical, horizontal) density
-    maps in threads/cm and the true angles of the vertical threads."""
-    height, width = shape
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    per_px = PIXEL_MM / 10.0  # cycles/px per thread/cm
-    # Vertical threads: wave vector along x with a slight y part (tilt); local fx drifts linearly in x.
-    v0, v1 = 15.0 * per_px, 17.0 * per_px
-    tilt = math.radians(1.5)
-    fx_local = v0 + (v1 - v0) * xx / width
-    phase_v = v0 * xx + (v1 - v0) * xx**2 / (2 * width) + math.tan(tilt) * v0 * yy
-    # Horizontal threads: wave vector along y; local fy drifts linearly in y.
-    h0, h1 = 18.0 * per_px, 16.5 * per_px
-    fy_local = h0 + (h1 - h0) * yy / height
-    phase_h = h0 * yy + (h1 - h0) * yy**2 / (2 * height)
-    rng = np.random.default_rng(seed)
-    image = np.cos(2 * np.pi * phase_v) + 0.8 * np.cos(2 * np.pi * phase_h) + 0.3 * rng.standard_normal(shape)
-    truth_v = np.hypot(fx_local, math.tan(tilt) * v0) / per_px
-    truth_h = fy_local / per_px
+    """A plain weave whose threads drift (:func:`conftest.drifting_threads`: vertical ones from 15 to 17
+    per cm, tilted 1.5°; horizontal ones from 18 to 16.5 per cm), with strong noise. Returns the image
+    and the true (vertical, horizontal) density maps in threads/cm."""
+    vertical, horizontal, truth_v, truth_h = drifting_threads(shape)
+    image = vertical + 0.8 * horizontal + 0.3 * np.random.default_rng(seed).standard_normal(shape)
     return image, truth_v, truth_h
-
-
-def _on_grid(truth, family):
-    s = family.step
-    return truth[s // 2 :: s, s // 2 :: s][: family.density_map.shape[0], : family.density_map.shape[1]]
 
 
 def test_drifting_thread_counts_are_recovered_everywhere_within_a_third_of_a_thread():
@@ -48,7 +30,7 @@ def test_drifting_thread_counts_are_recovered_everywhere_within_a_third_of_a_thr
     assert counts.unit == "threads/cm" and [f.name for f in counts.families] == ["vertical threads", "horizontal threads"]
     vertical, horizontal = counts.families
     for family, truth in ((vertical, truth_v), (horizontal, truth_h)):
-        error = np.abs(family.density_map - _on_grid(truth, family))
+        error = np.abs(family.density_map - on_grid(truth, family))
         assert np.isfinite(family.density_map).all()
         assert error.max() <= 0.3, (family.name, float(error.max()))
     # Whole-painting figures: the mean spacing, and the drift shows as spread.
@@ -57,6 +39,33 @@ def test_drifting_thread_counts_are_recovered_everywhere_within_a_third_of_a_thr
     # Directions: the vertical threads lean 1.5° off vertical, the horizontal ones lie flat.
     assert abs(vertical.angle_deg - 90.0) == pytest.approx(1.5, abs=0.3)
     assert min(horizontal.angle_deg, 180 - horizontal.angle_deg) < 0.3
+
+
+def test_small_windows_count_the_corners_too():
+    """Windows of 8 mm: in a corner the edges and the margin leave a window a few per cent of its
+    pixels; their power per pixel, not their sum, says whether the threads show, so the corners are
+    counted (their sums fell under a tenth of the median, and the corners were left empty)."""
+    image, truth_v, truth_h = drifting_weave()
+    counts = count_threads(image, pixel_size_mm=PIXEL_MM, window_mm=8)
+    for family, truth in zip(counts.families, (truth_v, truth_h)):
+        assert np.isfinite(family.density_map).all(), family.name
+        assert np.abs(family.density_map - on_grid(truth, family)).max() <= 0.1
+
+
+# The sample painting on its drifting canvas is separated in seconds: a few colour-map solves.
+QUICK = {"clusters": 8, "steps": 3, "passes": 2, "device": "cpu"}
+
+
+def test_a_drifting_weave_is_counted_through_the_separation_in_every_window(drifting_canvas):
+    """The painting and its hidden design over a canvas whose spacing and angle drift, plus noise:
+    separated, its weave layer counted; every window of both maps, edges and corners too, within
+    THROUGH_SEPARATION of the truth."""
+    sample = drifting_canvas.mixture
+    result = separate(drifting_canvas.x_mixed, sample.rgb_surface, sample.region_mask, **QUICK)
+    counts = count_threads(result.weave, DRIFT_PIXEL_MM)
+    errors = drifting_canvas.worst_errors(counts)
+    assert list(errors) == ["vertical threads", "horizontal threads"]
+    assert max(errors.values()) <= THROUGH_SEPARATION, errors
 
 
 def test_without_a_pixel_spacing_counts_are_per_pixel_and_say_so():
@@ -86,7 +95,7 @@ def test_missing_pixels_are_left_out_of_the_count():
     holed[150:250, 200:300] = np.nan
     vertical = count_threads(holed, pixel_size_mm=PIXEL_MM, window_mm=15).families[0]
     assert vertical.density == pytest.approx(float(np.mean(truth_v)), abs=0.3)
-    assert np.nanmax(np.abs(vertical.density_map - _on_grid(truth_v, vertical))) <= 0.3
+    assert np.nanmax(np.abs(vertical.density_map - on_grid(truth_v, vertical))) <= 0.3
 
 
 def test_the_maps_go_to_table_rows_with_their_centres():
@@ -133,7 +142,6 @@ def test_the_weave_command_counts_threads_from_a_file_and_writes_the_tables(tmp_
 
     import tifffile
 
-    from napari_xraysep.cli import main
     from napari_xraysep.io import read_image
 
     image, truth_v, truth_h = drifting_weave((300, 400))
@@ -160,7 +168,6 @@ def test_the_weave_command_counts_threads_from_a_file_and_writes_the_tables(tmp_
 def test_the_weave_command_says_when_there_is_no_weave_or_no_spacing(tmp_path, capsys):
     import tifffile
 
-    from napari_xraysep.cli import main
 
     tifffile.imwrite(tmp_path / "noise.tif", np.random.default_rng(0).standard_normal((200, 300)).astype(np.float32))
     assert main(["weave", str(tmp_path / "noise.tif")]) == 0
@@ -182,3 +189,30 @@ def test_pixels_that_are_not_square_are_counted_in_each_axis_own_spacing():
     assert counts.pixel_size_mm == (0.1, 0.125)
     assert vertical.density == pytest.approx(0.8 * float(np.mean(truth_v)), abs=0.3)
     assert horizontal.density == pytest.approx(float(np.mean(truth_h)), abs=0.3)
+
+
+def test_the_cli_counts_a_drifting_weave_separated_at_a_stated_pixel_size(drifting_canvas, tmp_path, capsys):
+    """`xraysep separate --pixel-size 0.1mm` then `xraysep weave` on its results folder: the weave.tif
+    carries the spacing, and every window of threads.csv is within THROUGH_SEPARATION of the truth."""
+    import json
+
+    import tifffile
+
+    sample = drifting_canvas.mixture
+    xray, rgb, out = tmp_path / "xray.tif", tmp_path / "photo.tif", tmp_path / "results"
+    tifffile.imwrite(xray, drifting_canvas.x_mixed)
+    tifffile.imwrite(rgb, (sample.rgb_surface * 255).round().astype(np.uint8))
+    quick = ["--steps", "3", "--device", "cpu", "--quiet", "--set", "clusters=8", "--set", "passes=2"]
+    assert main(["separate", str(xray), str(rgb), "--pixel-size", "0.1mm", "--out", str(out), *quick]) == 0
+    assert main(["weave", str(out), "--out", str(out)]) == 0
+    assert "threads/cm" in capsys.readouterr().out
+    record = json.loads((out / "threads.json").read_text())
+    assert record["unit"] == "threads/cm" and record["pixel_size_mm"] == pytest.approx([0.1, 0.1])
+    truths = {"vertical threads": drifting_canvas.truth_v, "horizontal threads": drifting_canvas.truth_h}
+    rows = [line.split(",") for line in (out / "threads.csv").read_text().splitlines()[1:]]
+    windows = {family: [abs(float(d) - truths[family][int(y), int(x)]) for y, x, f, d, _ in rows if f == family] for family in truths}
+    step = record["families"][0]["map_step_px"]
+    height, width = drifting_canvas.x_mixed.shape
+    for family, errors in windows.items():
+        assert len(errors) == len(range(step // 2, height, step)) * len(range(step // 2, width, step)), family  # every window
+        assert max(errors) <= THROUGH_SEPARATION, (family, max(errors))

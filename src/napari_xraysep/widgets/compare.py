@@ -1,7 +1,8 @@
 """Compare that explains itself: a run's x, x1, x2, error map and weave in napari's grid, each titled,
 contrast shared where they share units; one key flips x, x1 and x2 in one view; and the titled grid
 exported as a PNG with the run's provenance beside it — a scale bar on each panel when the X-ray's
-pixel spacing is known, and the thread counts when they were made."""
+pixel spacing is known, and, once they were counted on a canvas, the thread counts: a density map per
+family of threads placed as on the weave's panel, each with its colour bar, and the counts in a line."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qtpy.QtCore import QRect, Qt
+from napari.utils.colormaps import ensure_colormap
+from qtpy.QtCore import QRect, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QImage, QPainter
 
 from .._layers import METADATA_KEY, has_units, layer_title, same_layer, shared_contrast
@@ -19,6 +21,7 @@ from ..core.errors import OutputError
 from ..core.threads import ThreadCount
 from ..core.files import atomic_write
 from ..io import to_display
+from .threads import MAP_COLORMAP, map_limits
 
 FLIP_KEY = "Q"
 FLIPPED = ("x", "x1", "x2")
@@ -29,6 +32,7 @@ EXPORT_SIDE = 1024  # longest side of a panel in the exported PNG
 TITLE_HEIGHT, GAP, COLUMNS = 26, 6, 3
 BAR_HEIGHT, BAR_MARGIN = 4, 8  # px of the exported panels' scale bars
 BAR_FRACTION = 0.2  # a scale bar about a fifth of its panel wide
+COLOUR_BAR_HEIGHT, COLOUR_BAR_BAND = 10, 34  # px of a thread map's colour bar, and of the band it and its labels fill
 # The grid and its titles while comparing: a gap between cells, and titles small enough that the
 # part that says what a panel is ("x2 hidden · run 1 · …") fits its cell.
 GRID_STYLE = {"enabled": True, "spacing": 0.03}
@@ -88,6 +92,74 @@ def shared_limits(panels: list[Panel]) -> dict[str, tuple[float, float]]:
         extent = max(float(np.percentile(np.abs(images[role]), 99.5)) for role in residuals) or 1.0
         limits.update(dict.fromkeys(residuals, (-extent, extent)))
     return limits
+
+
+@dataclass(frozen=True)
+class ThreadMapPanel:
+    """A family's density map on the sheet: ``box`` (top, left, height, width) is where it lies on
+    the weave's panel, in the panel's pixels; ``limits`` its colour bar's ends, in ``unit``."""
+
+    title: str
+    density_map: np.ndarray
+    limits: tuple[float, float]
+    unit: str
+    box: tuple[float, float, float, float]
+
+
+def thread_map_panels(threads: ThreadCount | None, panels: list[Panel], corner: tuple[int, int] = (0, 0)) -> list[ThreadMapPanel]:
+    """One :class:`ThreadMapPanel` per family of ``threads`` (counted on the weave layer from its pixel
+    ``corner`` on), placed as on the sheet's weave panel; none without counts, a weave found in them,
+    or a weave panel."""
+    weave = next((p for p in panels if p.role == "weave"), None)
+    if threads is None or not threads.found or weave is None:
+        return []
+    full = (weave.layer.data[0] if weave.layer.multiscale else weave.layer.data).shape[:2]
+    shown = overview(weave.layer).shape[:2]
+    zoom_y, zoom_x = shown[0] / full[0], shown[1] / full[1]
+    per = threads.unit.split("/")[-1]
+    digits = ".1f" if threads.pixel_size_mm is not None else ".3g"
+    maps = []
+    for family in threads.families:
+        rows, columns = family.density_map.shape
+        # Map cell (i, j) is the window centred on pixel corner + step // 2 + step · (i, j): it covers step pixels.
+        box = (corner[0] * zoom_y, corner[1] * zoom_x, rows * family.step * zoom_y, columns * family.step * zoom_x)
+        title = f"{family.name}/{per}: {family.density:{digits}} ± {family.density_std:{digits}}"
+        maps.append(ThreadMapPanel(title, family.density_map, map_limits(family.density_map, family.density), threads.unit, box))
+    return maps
+
+
+def _viridis(values: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
+    """(…) values → (…, 4) RGBA uint8 on the maps' colour map between ``limits``; NaN transparent."""
+    low, high = limits
+    scaled = np.clip((values - low) / ((high - low) or 1.0), 0.0, 1.0)
+    rgba = ensure_colormap(MAP_COLORMAP).map(np.nan_to_num(scaled).ravel()).reshape(*values.shape, 4)
+    rgba[..., 3] = np.isfinite(values)
+    return np.ascontiguousarray((rgba * 255).round().astype(np.uint8))
+
+
+def _draw_thread_map(painter: QPainter, left: int, top: int, width: int, height: int, panel: ThreadMapPanel) -> None:
+    """The map in its place on a ``width`` × ``height`` panel at (left, top) (each window one block of
+    colour: no smoothing), and under the panel its colour bar with the counts at its ends."""
+    colours = _viridis(panel.density_map, panel.limits)
+    rows, columns = colours.shape[:2]
+    box_top, box_left, box_height, box_width = panel.box
+    painter.save()
+    painter.setClipRect(QRect(left, top, width, height))  # the last windows may reach past the painting's edge
+    painter.drawImage(QRectF(left + box_left, top + box_top, box_width, box_height),
+                      QImage(colours.data, columns, rows, 4 * columns, QImage.Format.Format_RGBA8888))
+    painter.restore()
+    ramp = _viridis(np.linspace(*panel.limits, 256)[None, :], panel.limits)
+    bar_top = top + height + 4
+    painter.drawImage(QRectF(left + BAR_MARGIN, bar_top, width - 2 * BAR_MARGIN, COLOUR_BAR_HEIGHT),
+                      QImage(ramp.data, 256, 1, 4 * 256, QImage.Format.Format_RGBA8888))
+    painter.setPen(QColor("#f0f1f2"))
+    labels = QRect(left + BAR_MARGIN, bar_top + COLOUR_BAR_HEIGHT, width - 2 * BAR_MARGIN, COLOUR_BAR_BAND - COLOUR_BAR_HEIGHT - 4)
+    low, high = panel.limits
+    digits = ".1f" if panel.unit == "threads/cm" else ".3g"
+    ends = ((f"{low:{digits}}", Qt.AlignmentFlag.AlignLeft), (panel.unit, Qt.AlignmentFlag.AlignHCenter),
+            (f"{high:{digits}}", Qt.AlignmentFlag.AlignRight))
+    for text, align in ends:
+        painter.drawText(labels, int(align | Qt.AlignmentFlag.AlignVCenter), text)
 
 
 class Comparison:
@@ -184,9 +256,10 @@ def _draw_scale_bar(painter: QPainter, left: int, bottom: int, width: int, mm_pe
     painter.drawText(left + BAR_MARGIN, top - 4, label)
 
 
-def titled_grid(panels: list[Panel], footer: str = "") -> QImage:
+def titled_grid(panels: list[Panel], footer: str = "", maps: list[ThreadMapPanel] | tuple[()] = ()) -> QImage:
     """The panels as one image: gray at their shared contrast, each under its title, three a row, each
-    with a scale bar when its layer is in mm; ``footer`` (one line, e.g. the thread counts) under them."""
+    with a scale bar when its layer is in mm; then a row of thread ``maps`` (:func:`thread_map_panels`),
+    each with its colour bar; ``footer`` (one line, e.g. the thread counts) under them."""
     limits = shared_limits(panels)
     overviews = [overview(p.layer) for p in panels]
     images = [to_display(image, limits[p.role]) for p, image in zip(panels, overviews)]
@@ -194,8 +267,10 @@ def titled_grid(panels: list[Panel], footer: str = "") -> QImage:
     rows = -(-len(images) // COLUMNS)
     columns = min(COLUMNS, len(images))
     footer_height = TITLE_HEIGHT if footer else 0
+    maps_top = GAP + rows * (height + TITLE_HEIGHT + GAP)
+    maps_height = TITLE_HEIGHT + height + COLOUR_BAR_BAND + GAP if maps else 0
     sheet = QImage(
-        columns * (width + GAP) + GAP, rows * (height + TITLE_HEIGHT + GAP) + GAP + footer_height, QImage.Format.Format_RGB32
+        max(columns, len(maps)) * (width + GAP) + GAP, maps_top + maps_height + footer_height, QImage.Format.Format_RGB32
     )
     sheet.fill(QColor("#262930"))
     painter = QPainter(sheet)
@@ -212,6 +287,11 @@ def titled_grid(panels: list[Panel], footer: str = "") -> QImage:
         mm_per_px = panel_mm_per_px(panel.layer, values)
         if mm_per_px is not None:
             _draw_scale_bar(painter, left, top + TITLE_HEIGHT + height, width, mm_per_px)
+    for index, panel in enumerate(maps):
+        left = GAP + index * (width + GAP)
+        painter.setPen(QColor("#f0f1f2"))
+        painter.drawText(QRect(left, maps_top, width, TITLE_HEIGHT), int(Qt.AlignmentFlag.AlignCenter), panel.title)
+        _draw_thread_map(painter, left, maps_top + TITLE_HEIGHT, width, height, panel)
     if footer:
         painter.setPen(QColor("#f0f1f2"))
         band = QRect(GAP, sheet.height() - footer_height - GAP // 2, sheet.width() - 2 * GAP, footer_height)
@@ -231,10 +311,13 @@ def threads_line(threads: ThreadCount) -> str:
     ) + ("" if threads.pixel_size_mm is not None else " (per pixel: the pixel spacing is unknown)")
 
 
-def export_comparison(panels: list[Panel], folder: Path, run: int, threads: ThreadCount | None = None) -> tuple[Path, Path]:
-    """Write ``comparison-run<N>.png`` (the titled grid, scale bars on panels in mm, and the thread
-    counts ``threads`` on a line under it when given) and ``.json`` (what each panel is, its contrast,
-    the run's provenance and the thread counts) into ``folder``, never over an existing file.
+def export_comparison(
+    panels: list[Panel], folder: Path, run: int, threads: ThreadCount | None = None, threads_corner: tuple[int, int] = (0, 0)
+) -> tuple[Path, Path]:
+    """Write ``comparison-run<N>.png`` (the titled grid, scale bars on panels in mm, and when ``threads``
+    are given — counted on the weave layer from pixel ``threads_corner`` on — their density maps with
+    colour bars and the counts on a line under it) and ``.json`` (what each panel is, its contrast, the
+    run's provenance and the thread counts) into ``folder``, never over an existing file.
     Raises :class:`OutputError`."""
     stem = f"comparison-run{run}"
     for attempt in range(1, 1000):
@@ -242,7 +325,9 @@ def export_comparison(panels: list[Panel], folder: Path, run: int, threads: Thre
         if not (folder / f"{name}.png").exists() and not (folder / f"{name}.json").exists():
             break
     png, record_path = folder / f"{name}.png", folder / f"{name}.json"
-    sheet, limits = titled_grid(panels, threads_line(threads) if threads is not None else ""), shared_limits(panels)
+    maps = thread_map_panels(threads, panels, threads_corner)
+    sheet = titled_grid(panels, threads_line(threads) if threads is not None else "", maps)
+    limits = shared_limits(panels)
 
     def save(temporary: str) -> None:
         if not sheet.save(temporary, "PNG"):
@@ -260,6 +345,7 @@ def export_comparison(panels: list[Panel], folder: Path, run: int, threads: Thre
     }
     if threads is not None:
         record["thread_counts"] = {**threads.to_dict(), "summary": threads.summary()}
+        record["thread_maps"] = [{"title": m.title, "colour_bar": [*m.limits], "unit": m.unit} for m in maps]
     try:
         atomic_write(record_path, lambda temporary: Path(temporary).write_text(json.dumps(record, indent=2, default=str)))
     except OutputError:

@@ -179,7 +179,7 @@ class ResultsPanel(QGroupBox):
             self.say("Nothing to export yet: train first." if not panels else "Choose a folder to export to.", error=True)
             return None
         try:
-            written = export_comparison(panels, folder, last.number, last.threads)
+            written = export_comparison(panels, folder, last.number, last.threads, last.threads_corner)
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
@@ -229,7 +229,7 @@ class ResultsPanel(QGroupBox):
         its maps over the painting, say them."""
         if not self.alive():
             return
-        record.threads = counts
+        record.threads, record.threads_corner = counts, corner
         if not counts.found:
             self.say("No canvas weave was found in the weave layer: no thread count (a panel, or threads too faint to count).")
             return

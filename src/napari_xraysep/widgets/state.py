@@ -130,6 +130,7 @@ class RunRecord:
     history: list[dict[str, float]] = field(default_factory=list)
     result: Any = None  # SeparationResult or PaintingResult
     threads: Any = None  # the ThreadCount of its weave, once Count threads has run
+    threads_corner: tuple[int, int] = (0, 0)  # the weave's pixel the counted area starts at
     worker: Any = None  # the GeneratorWorker while it runs
     adding: Any = None  # while its result layers are being added, one per event-loop pass: their generator
     on_added: Any = None  # what to do once they are in (the worker's end, if it came first)
