@@ -65,15 +65,6 @@ def test_manifest_declares_every_contribution():
     assert command.python_name == "napari_xraysep.widgets:XraySeparationWidget"
 
 
-def test_the_old_import_path_still_works_and_says_it_is_deprecated():
-    from napari_xraysep import _widget
-
-    with pytest.warns(DeprecationWarning, match="napari_xraysep.widgets.XraySeparationWidget"):
-        assert _widget.XraySeparationWidget is XraySeparationWidget
-    with pytest.raises(AttributeError):
-        _widget.no_such_name  # noqa: B018
-
-
 def test_sample_opens_with_inputs_region_and_truth(viewer_and_widget):
     viewer, widget = viewer_and_widget
     names = [layer.name for layer in viewer.layers]
