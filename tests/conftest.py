@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_xraysep.synthetic import SyntheticMixture, make_mixture
+from napari_xraysep.datasets.synthetic import SyntheticMixture, make_mixture
 
 # An auto-encoder and sampling small enough that a few training steps take well under a second on a CPU.
 TINY = {

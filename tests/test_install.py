@@ -45,8 +45,8 @@ def test_the_cli_imports_and_answers_help_without_napari_or_qt():
 
 def test_the_library_imports_without_napari_or_qt():
     run = _without_gui(
-        "import napari_xraysep, napari_xraysep.core.registration, napari_xraysep.evaluation, napari_xraysep.io, "
-        "napari_xraysep.synthetic"
+        "import napari_xraysep, napari_xraysep.core.registration, napari_xraysep.datasets.evaluation, napari_xraysep.io, "
+        "napari_xraysep.datasets.synthetic"
     )
     assert run.returncode == 0, run.stderr
 

@@ -45,7 +45,7 @@ def test_write_tiff_says_how_the_samples_are_stored(tmp_path, rng, shape, photom
 
 
 def test_the_napari_writer_keeps_a_grayscale_stack_of_three_grayscale(tmp_path, rng):
-    from napari_xraysep._writer import write_image_tiff
+    from napari_xraysep.plugin.writer import write_image_tiff
 
     stack = rng.random((5, 8, 3)).astype(np.float32)  # a volume whose last axis happens to be 3 long
     gray, colour = str(tmp_path / "stack.tif"), str(tmp_path / "photo.tif")

@@ -8,7 +8,7 @@ import torch
 
 from napari_xraysep import ModelFileError, load_model, save_model, separate
 from napari_xraysep.core.model import ConnectedAutoEncoder
-from napari_xraysep.core.modelfile import model_to_dict
+from napari_xraysep.io.modelfile import model_to_dict
 
 
 @pytest.fixture(scope="module", params=["colour_map", "autoencoder"])
@@ -115,8 +115,8 @@ def test_model_files_of_every_earlier_format_still_load_and_apply(tiny_mixture, 
 
 
 def test_the_shipped_warm_start_weights_are_in_the_current_format():
-    from napari_xraysep.core.modelfile import MODEL_FORMAT_VERSION
     from napari_xraysep.core.warmstart import warm_start_entries, weights_dir
+    from napari_xraysep.io.modelfile import MODEL_FORMAT_VERSION
 
     for entry in warm_start_entries():
         assert torch.load(weights_dir() / entry["file"], weights_only=True)["format_version"] == MODEL_FORMAT_VERSION

@@ -17,7 +17,7 @@ from napari_xraysep.core.registration import (
     rotation_and_scale,
     warp,
 )
-from napari_xraysep.synthetic import make_mixture
+from napari_xraysep.datasets.synthetic import make_mixture
 
 CORNERS = np.array([[0, 0], [0, 191], [127, 0], [127, 191]], float)
 

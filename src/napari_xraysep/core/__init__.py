@@ -1,4 +1,5 @@
-"""The separation science, free of Qt and napari: data prep, x̄1, model, losses, engine, refinement."""
+"""The separation science, free of Qt, napari and files: data prep, x̄1, model, losses, engine,
+refinement, the areas a whole painting is trained on (files in and out: :mod:`napari_xraysep.io`)."""
 
 from .config import SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs, region_from_boxes
@@ -22,7 +23,6 @@ from .errors import InputError, ModelFileError, OutputError, TrainingError, Xray
 from .labeled import grayscale, labeled_surface_xray, match_intensity
 from .losses import double_sided_loss, exclusion_loss, reconstruction_loss, separation_loss, warm_start_loss
 from .model import ConnectedAutoEncoder
-from .modelfile import load_model, save_model
 from .refine import RefinedSeparation, refine
 from .separation import RESULT_LAYERS, SeparationResult, iter_separate, separate
 
@@ -53,7 +53,6 @@ __all__ = [
     "grayscale",
     "iter_separate",
     "labeled_surface_xray",
-    "load_model",
     "match_intensity",
     "new_model",
     "predict",
@@ -62,7 +61,6 @@ __all__ = [
     "refine",
     "region_from_boxes",
     "resolve_device",
-    "save_model",
     "separate",
     "separation_loss",
     "train",

@@ -19,9 +19,10 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from ..core import RESULT_LAYERS, SeparationResult, save_model
+from ..core import RESULT_LAYERS, SeparationResult
 from ..core.errors import OutputError
-from ..core.files import as_if_opened, atomic_write
+from .files import as_if_opened, atomic_write
+from .modelfile import save_model
 from .spacing import PixelSpacing, resolution_tags
 
 PROVENANCE_KEY = "napari_xraysep"

@@ -14,10 +14,10 @@ import numpy as np
 from qtpy.QtCore import QRect, Qt
 from qtpy.QtGui import QColor, QFont, QImage, QPainter
 
-from .._layers import METADATA_KEY, has_units, layer_title, same_layer, shared_contrast
+from .layers import METADATA_KEY, has_units, layer_title, same_layer, shared_contrast
 from ..core.errors import OutputError
 from ..core.threads import ThreadCount
-from ..core.files import atomic_write
+from ..io.files import atomic_write
 from ..io import to_display
 
 FLIP_KEY = "Q"
