@@ -7,8 +7,8 @@
 
 Two kinds of case, each × seeds:
 
-* procedural paintings (:mod:`napari_xraysep.synthetic`): smooth shapes painted with pigments;
-* photographs (:mod:`napari_xraysep.synthetic_photos`): scikit-image's bundled colour photographs
+* procedural paintings (:mod:`napari_xraysep.datasets.synthetic`): smooth shapes painted with pigments;
+* photographs (:mod:`napari_xraysep.datasets.synthetic_photos`): scikit-image's bundled colour photographs
   repainted with the same pigments, with uneven paint, craquelure and an irregular canvas weave or a
   panel's wood grain — the photographic detail a method must not mistake for the hidden design.
 
@@ -19,7 +19,7 @@ mean ± standard deviation over cases and seeds, and wall time; the targets of t
 are checked per kind; a montage per case shows the hidden estimates side by side, to be judged by eye.
 
 ``--variants`` measures instead what real files do to the default: every photographic case, stored as
-uint16 X-ray and uint8 photograph, with each kind of structure of :mod:`napari_xraysep.synthetic_real`
+uint16 X-ray and uint8 photograph, with each kind of structure of :mod:`napari_xraysep.datasets.synthetic_real`
 (backdrop, film mosaic, defects, …). The default separates the stored arrays as the CLI would pass
 them; x2 is scored inside the painting only, pixels at the dtype's extremes (and 3 px around them)
 and NaN results left out, against the same case and seed stored clean. The table goes into its own
@@ -42,13 +42,13 @@ import torch
 
 from napari_xraysep import SeparationConfig, separate
 from napari_xraysep import __version__ as VERSION
-from napari_xraysep.evaluation import (
+from napari_xraysep.datasets.evaluation import (
     affine_fit, least_squares_double_sided, least_squares_separation, score, score_inside, scoring_mask,
 )
 from napari_xraysep.io import montage, to_display, write_png
-from napari_xraysep.synthetic import CASES, SyntheticMixture, make_mixture
-from napari_xraysep.synthetic_photos import PHOTO_CASES, make_photo_mixture
-from napari_xraysep.synthetic_real import VARIANTS, RealVariant, make_real_variant
+from napari_xraysep.datasets.synthetic import CASES, SyntheticMixture, make_mixture
+from napari_xraysep.datasets.synthetic_photos import PHOTO_CASES, make_photo_mixture
+from napari_xraysep.datasets.synthetic_real import VARIANTS, RealVariant, make_real_variant
 
 LAYERS = ("x1_hat", "x2_hat", "x1", "x2")
 TRUTH = {"x1_hat": "x1_true", "x2_hat": "x2_true", "x1": "x1_true", "x2": "x2_true"}
@@ -549,7 +549,7 @@ VARIANTS_MD = """## Real-file variants: what museums' files do to the default ({
 
 Made by `python benchmarks/quality.py --variants` ({minutes:.0f} min on {threads} CPU threads). Cases: {cases};
 seeds {seeds}. Each photographic case is stored as a user's files would hold it (uint16 X-ray, uint8
-photograph) with one kind of real-file structure (`napari_xraysep.synthetic_real`: {variants}); the
+photograph) with one kind of real-file structure (`napari_xraysep.datasets.synthetic_real`: {variants}); the
 default (`SeparationConfig()`) separates the stored arrays, and x2 is scored inside the painting only
 (PSNR and SSIM after an affine fit; pixels at 0 and 65535, 3 px around them, and NaN results left out)
 against the same case and seed stored clean. The issue's target: every variant within 0.5 dB of clean.
@@ -734,10 +734,10 @@ PSNR and SSIM compare an estimate with the true X-ray of the hidden (x2) or visi
 "affine" first fits gain and offset to the truth — the constant level shared between the layers
 cannot be known from the data, so the affine figures are the ones that judge a separation.
 
-*Procedural* cases are smooth shapes painted with pigments (`napari_xraysep.synthetic`);
+*Procedural* cases are smooth shapes painted with pigments (`napari_xraysep.datasets.synthetic`);
 *photographic* cases are scikit-image's bundled colour photographs repainted with the same pigments,
 with uneven paint, craquelure and an irregular canvas weave or a panel's wood grain
-(`napari_xraysep.synthetic_photos`): fine detail that a method must not take for the hidden design.
+(`napari_xraysep.datasets.synthetic_photos`): fine detail that a method must not take for the hidden design.
 
 ## All cases
 

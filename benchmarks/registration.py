@@ -33,7 +33,7 @@ from napari_xraysep.core.registration import (
     fit_transform,
     warp,
 )
-from napari_xraysep.synthetic import make_mixture
+from napari_xraysep.datasets.synthetic import make_mixture
 
 
 def similarity(rotation_deg: float, scale: float, dy: float = 0.0, dx: float = 0.0) -> np.ndarray:

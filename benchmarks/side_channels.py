@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import LAYERS, Method, Row, learned, least_squares, markdown_table, summarise
 
 from napari_xraysep import SeparationConfig, separate
-from napari_xraysep.evaluation import affine_fit, score
+from napari_xraysep.datasets.evaluation import affine_fit, score
 from napari_xraysep.io import montage, to_display, write_png
-from napari_xraysep.synthetic import SyntheticMixture, make_mixture
+from napari_xraysep.datasets.synthetic import SyntheticMixture, make_mixture
 
 CASES = {
     "copper_black_costume": "the headdress's copper black looks exactly like the costume's bone black",

@@ -43,7 +43,7 @@ def _warm(device: str) -> None:
     loads libraries and creates handles (a GPU's context, cuBLAS/cuSOLVER/cuDNN, the optimiser's
     imports), seconds that are no part of what is measured."""
     from napari_xraysep import SeparationConfig, separate
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     small = make_mixture("concealed_portrait", (64, 96), seed=1)
     separate(small.x_mixed, small.rgb_surface, None, config=SeparationConfig(device=device, steps=3))
@@ -55,7 +55,7 @@ def _model(channels: int, steps: int, device: str, method: str = "autoencoder"):
     """A model fitted on the sample: an auto-encoder trained briefly (the figures here are about speed,
     not quality), or the colour map as the default fits it (``channels`` and ``steps`` unused)."""
     from napari_xraysep import SeparationConfig, separate
-    from napari_xraysep.synthetic import load_sample
+    from napari_xraysep.datasets.synthetic import load_sample
 
     sample = load_sample()
     if method == "colour_map":
@@ -66,7 +66,7 @@ def _model(channels: int, steps: int, device: str, method: str = "autoencoder"):
 
 
 def _region(shape: tuple[int, int]):
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     return make_mixture("concealed_portrait", shape, seed=5)
 
@@ -110,8 +110,8 @@ def measure_time_to_quality(mode: str, budgets: list[int], target: float | None,
     """Complete runs (each with its own learning-rate schedule) of growing step budgets, the default
     settings with ``mode`` as the only change, until x2 reaches ``target`` dB or training passes ``time_cap_s``."""
     from napari_xraysep import SeparationConfig, separate
-    from napari_xraysep.evaluation import score
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.evaluation import score
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     case, shape, seed = QUALITY_CASE
     mixture = make_mixture(case, shape, seed=seed)
@@ -138,8 +138,8 @@ def measure_default_quality(device: str, out: Path) -> dict:
     """The default (colour map) on one photographic case on ``device``: x2 PSNR after an affine fit,
     and the refined x2 saved so that two devices' results can be compared pixel by pixel."""
     from napari_xraysep import SeparationConfig, separate
-    from napari_xraysep.evaluation import score
-    from napari_xraysep.synthetic_photos import make_photo_mixture
+    from napari_xraysep.datasets.evaluation import score
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
 
     case, shape, seed = DEVICE_QUALITY_CASE
     mixture = make_photo_mixture(case, shape, seed)
@@ -156,7 +156,7 @@ def make_painting(folder: Path, side: int) -> tuple[Path, Path]:
     mixture mirrored across the painting (nothing of painting size is ever in memory)."""
     import tifffile
 
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     block = make_mixture("landscape_over_portrait", (500, 1000), seed=9)
     x_path, rgb_path = folder / "painting-xray.tif", folder / "painting-rgb.tif"
@@ -216,7 +216,7 @@ def make_mosaic(folder: Path, height: int, width: int) -> tuple[Path, Path]:
 
     import tifffile
 
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     block = make_mixture("landscape_over_portrait", (2 * MOSAIC_TILE, 2 * MOSAIC_TILE), seed=9)
     low, high = float(block.x_mixed.min()), float(block.x_mixed.max())

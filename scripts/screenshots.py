@@ -17,7 +17,7 @@ import napari
 from qtpy.QtWidgets import QApplication, QWidget
 
 from napari_xraysep.io import write_png
-from napari_xraysep.widgets.compare import viewer_grid
+from napari_xraysep.plugin.compare import viewer_grid
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 
@@ -102,7 +102,7 @@ def alignment() -> None:
     import numpy as np
 
     from napari_xraysep.core.registration import Alignment, warp
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     viewer = napari.Viewer(title="napari-xraysep")
     viewer.window._qt_window.resize(1500, 950)

@@ -4,7 +4,7 @@
     python scripts/train_warm_start.py --architecture paper # the paper-faithful one (64 channels)
 
 No double-sided X-ray archive is available offline, so the training panels are synthetic
-double-sided panels (napari_xraysep.synthetic: a painting on each side, the back photographed from
+double-sided panels (napari_xraysep.datasets.synthetic: a painting on each side, the back photographed from
 behind). As in the paper, the labels x1d, x2d are not the ground truth but the outputs of a
 double-sided separation of each panel (``--labels truth`` uses the ground truth instead). Then the
 concealed-design network — which sees only the front photograph and the X-ray — is trained to
@@ -26,10 +26,11 @@ import numpy as np
 
 from napari_xraysep import SeparationConfig, separate
 from napari_xraysep._version import __version__
-from napari_xraysep.core import fit, new_model, prepare_inputs, save_model, warm_start_objective
+from napari_xraysep.core import fit, new_model, prepare_inputs, warm_start_objective
 from napari_xraysep.core.warmstart import MANIFEST, sha256_of
-from napari_xraysep.evaluation import score
-from napari_xraysep.synthetic import CASES, make_mixture
+from napari_xraysep.datasets.evaluation import score
+from napari_xraysep.datasets.synthetic import CASES, make_mixture
+from napari_xraysep.io import save_model
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "src" / "napari_xraysep" / "weights"
 ARCHITECTURES = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from napari_xraysep.synthetic import CASES, SyntheticMixture, make_mixture
+from napari_xraysep.datasets.synthetic import CASES, SyntheticMixture, make_mixture
 
 # An auto-encoder and sampling small enough that a few training steps take well under a second on a CPU.
 TINY = {
@@ -142,7 +142,7 @@ class DriftingCanvas:
 
 @pytest.fixture(scope="session")
 def drifting_canvas() -> DriftingCanvas:
-    from napari_xraysep.synthetic import load_sample
+    from napari_xraysep.datasets.synthetic import load_sample
 
     sample = load_sample()
     vertical, horizontal, truth_v, truth_h = drifting_threads(sample.x_mixed.shape)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from napari_xraysep import SeparationConfig
-from napari_xraysep.evaluation import polynomial_features
-from napari_xraysep.synthetic import SyntheticMixture
+from napari_xraysep.datasets.evaluation import polynomial_features
+from napari_xraysep.datasets.synthetic import SyntheticMixture
 
 spec = importlib.util.spec_from_file_location("quality", Path(__file__).parent.parent / "benchmarks" / "quality.py")
 quality = importlib.util.module_from_spec(spec)

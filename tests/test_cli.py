@@ -154,7 +154,7 @@ def _training(step, total, elapsed):
 def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
     import io
 
-    from napari_xraysep.terminal import ProgressBar
+    from napari_xraysep.cli.terminal import ProgressBar
 
     log = io.StringIO()  # not a terminal
     with contextlib.closing(ProgressBar(log)) as bar:
@@ -169,7 +169,7 @@ def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
 def test_progress_in_a_log_counts_evenly():
     import io
 
-    from napari_xraysep.terminal import ProgressBar
+    from napari_xraysep.cli.terminal import ProgressBar
 
     log = io.StringIO()  # the default's 12 steps printed 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12 before
     with contextlib.closing(ProgressBar(log)) as bar:
@@ -182,7 +182,7 @@ def test_progress_in_a_log_counts_evenly():
 def test_progress_on_a_terminal_is_one_line_redrawn_and_tiles_count_too():
     import io
 
-    from napari_xraysep.terminal import ProgressBar
+    from napari_xraysep.cli.terminal import ProgressBar
     from napari_xraysep.core.streaming import TileProgress
 
     class Terminal(io.StringIO):
@@ -275,7 +275,7 @@ def test_help_answers_without_the_science():
     import subprocess
     import sys
 
-    from napari_xraysep.cli import MAX_PAIR_ERROR_PX
+    from napari_xraysep.cli.parser import MAX_PAIR_ERROR_PX
     from napari_xraysep.core.registration import MAX_PAIR_ERROR_PX as REGISTRATION_DEFAULT
 
     assert MAX_PAIR_ERROR_PX == REGISTRATION_DEFAULT  # the help's default is the registration's

@@ -18,7 +18,7 @@ from napari_xraysep.core.colourmap import (
     tukey_weights,
     weighted_least_squares,
 )
-from napari_xraysep.evaluation import least_squares_separation, score
+from napari_xraysep.datasets.evaluation import least_squares_separation, score
 
 
 def known_map(rgb: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from conftest import RUN_TIMEOUT_MS, wait_done
 from qtpy.QtCore import Qt
 
 from napari_xraysep.io import to_display
-from napari_xraysep.widgets.compare import COLUMNS, FLIP_KEY, GAP, TITLE_HEIGHT, viewer_grid
+from napari_xraysep.plugin.compare import COLUMNS, FLIP_KEY, GAP, TITLE_HEIGHT, viewer_grid
 
 ROLES = ["x", "x1", "x2", "error_map", "weave"]
 TITLES = ["x mixed X-ray", "x1 surface", "x2 hidden", "error map", "weave (canvas)"]

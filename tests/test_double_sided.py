@@ -19,7 +19,7 @@ from napari_xraysep.core import (
 )
 from napari_xraysep.core.data import robust_range
 from napari_xraysep.core.model import AutoEncoderOutputs
-from napari_xraysep.evaluation import least_squares_double_sided
+from napari_xraysep.datasets.evaluation import least_squares_double_sided
 
 
 def test_back_side_features_come_from_the_rgb_encoder():

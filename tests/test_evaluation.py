@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from napari_xraysep.evaluation import (
+from napari_xraysep.datasets.evaluation import (
     affine_fit, least_squares_separation, polynomial_features, psnr, score, score_inside, scoring_mask, ssim,
 )
-from napari_xraysep.synthetic import make_mixture
+from napari_xraysep.datasets.synthetic import make_mixture
 
 # score() of the least-squares baseline on two cases at 96×128, seed 0, as the project's own PSNR and
 # SSIM (an FFT Gaussian window over every pixel) gave them before they became scikit-image's: the

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from napari_xraysep.core import OutputError
-from napari_xraysep.core.files import atomic_write
+from napari_xraysep.io.files import atomic_write
 
 
 def test_atomic_write_gives_normal_permissions_and_replaces_whole(tmp_path):

@@ -12,10 +12,10 @@ from conftest import DOCK, PLUGIN, dock, wait_done
 from npe2 import PluginManifest
 from qtpy.QtCore import QTimer
 
-from napari_xraysep._layers import METADATA_KEY, same_layer
-from napari_xraysep.widgets.dock import MIN_HEIGHT
-from napari_xraysep.widgets.loss_plot import LOSS_TERMS
-from napari_xraysep.widgets.shown import result_layers
+from napari_xraysep.plugin.dock import MIN_HEIGHT
+from napari_xraysep.plugin.layers import METADATA_KEY, same_layer
+from napari_xraysep.plugin.loss_plot import LOSS_TERMS
+from napari_xraysep.plugin.shown import result_layers
 
 
 def _run_layers(viewer, run):
@@ -112,7 +112,7 @@ def test_the_window_stays_responsive_while_a_run_trains(make_napari_viewer, qtbo
     """The longest pass of Qt's event loop from the first step to the result layers (a timer asks for
     one every 10 ms). Before: the first preview added its layers mid-run, the result computed contrast
     and removed the previews on the main thread — 2–4 s passes on two busy cores."""
-    import napari_xraysep.widgets.runner as runner_module
+    import napari_xraysep.plugin.runner as runner_module
 
     threads = []
 
@@ -142,7 +142,7 @@ def test_the_window_stays_responsive_while_a_run_trains(make_napari_viewer, qtbo
 def test_the_alignment_check_runs_in_the_worker_and_says_which_way(make_napari_viewer, qtbot, monkeypatch):
     import numpy as np
 
-    import napari_xraysep.widgets.runner as runner_module
+    import napari_xraysep.plugin.runner as runner_module
 
     threads = []
     check = runner_module.misalignment_warning

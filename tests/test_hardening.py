@@ -21,10 +21,10 @@ import torch
 from conftest import dock, wait_done
 
 from napari_xraysep import XraySepError, load_model, save_model, separate
-from napari_xraysep._reader import napari_get_reader
 from napari_xraysep.cli import main
 from napari_xraysep.core import TrainingFailed, region_from_boxes
-from napari_xraysep.io import read_image, write_results
+from napari_xraysep.io import checkpoint_to, read_image, write_results
+from napari_xraysep.plugin.reader import napari_get_reader
 
 H, W = 48, 64
 # The default method (the colour map), small; the auto-encoder's settings are there for the cases
@@ -434,7 +434,7 @@ def test_out_of_memory_keeps_the_last_good_model_and_checkpoints_it(tmp_path, mo
     _out_of_memory_at(monkeypatch, 4)
     checkpoint = tmp_path / "checkpoint.pt"
     with pytest.raises(TrainingFailed, match="ran out of memory at step 4") as failure:
-        separate(_xray(), _rgb(), _region(), checkpoint=checkpoint, **{**TINY, "steps": 10, "method": method})
+        separate(_xray(), _rgb(), _region(), checkpoint=checkpoint_to(checkpoint), **{**TINY, "steps": 10, "method": method})
     model = failure.value.model
     assert model.steps_trained == 3 and len(model.loss_history) == 3
     assert f"saved in {checkpoint}" in str(failure.value)
@@ -450,7 +450,7 @@ def test_out_of_memory_keeps_the_last_good_model_and_checkpoints_it(tmp_path, mo
 @pytest.mark.parametrize("method", METHODS)
 def test_checkpoints_are_written_while_training(tmp_path, method):
     checkpoint = tmp_path / "checkpoint.pt"
-    separate(_xray(), _rgb(), _region(), checkpoint=checkpoint, checkpoint_every_s=0.0, **{**TINY, "steps": 3, "method": method})
+    separate(_xray(), _rgb(), _region(), checkpoint=checkpoint_to(checkpoint), checkpoint_every_s=0.0, **{**TINY, "steps": 3, "method": method})
     assert load_model(checkpoint).steps_trained == 3  # saved after every step with a zero interval
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporaries left
 
@@ -469,7 +469,7 @@ def test_cli_out_of_memory_is_one_line_and_the_model_is_in_out(tmp_path, capsys,
 
 @pytest.mark.parametrize("preset", ["default", "auto-encoder"])
 def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napari_viewer, qtbot, tmp_path, monkeypatch, preset):
-    from napari_xraysep.widgets import worker
+    from napari_xraysep.plugin import worker
 
     monkeypatch.setattr(worker, "checkpoint_folder", lambda: tmp_path / "checkpoints")
     widget = dock(make_napari_viewer(), "concealed_portrait", preset=preset, steps=6)
@@ -489,7 +489,7 @@ def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napar
 
 
 def test_widget_removes_its_checkpoint_once_the_result_is_in(make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    from napari_xraysep.widgets import worker
+    from napari_xraysep.plugin import worker
 
     monkeypatch.setattr(worker, "checkpoint_folder", lambda: tmp_path)
     monkeypatch.setattr(worker, "CHECKPOINT_EVERY_S", 0.0)

@@ -168,7 +168,7 @@ def test_apply_over_earlier_results_replaces_them_as_a_set_and_keeps_the_applied
 
 def test_a_training_that_fails_during_overwrite_keeps_the_earlier_results_and_says_where_the_model_is(tmp_path, monkeypatch, capsys):
     from napari_xraysep.core import colourmap_fit
-    from napari_xraysep.core.files import STAGING_TAG
+    from napari_xraysep.io.files import STAGING_TAG
 
     args, out, before = _earlier_run(tmp_path)
     real_fit = colourmap_fit.fit_colour_map
@@ -264,7 +264,7 @@ def test_a_gray_palette_png_is_read_as_grayscale_and_a_colour_palette_as_rgb(tmp
 
 
 def test_a_photograph_covering_part_of_the_xray_aligns_to_missing_data_not_black(tmp_path, capsys):
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     painting = make_mixture("concealed_portrait", (96, 128), seed=2)
     xray, photo = tmp_path / "x.tif", tmp_path / "photo.tif"
@@ -294,7 +294,7 @@ def test_a_photograph_covering_part_of_the_xray_aligns_to_missing_data_not_black
 @pytest.fixture(scope="module")
 def trained_16_bit(tmp_path_factory):
     """A model trained by the CLI on a 16-bit X-ray of a concealed portrait, and what it makes of it."""
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     folder = tmp_path_factory.mktemp("units")
     painting = make_mixture("concealed_portrait", (96, 128), seed=4)
@@ -352,7 +352,7 @@ def test_a_model_applied_to_an_inverted_xray_is_refused(trained_16_bit, tmp_path
 
 @pytest.fixture(scope="module")
 def portrait_files(tmp_path_factory):
-    from napari_xraysep.synthetic import make_mixture
+    from napari_xraysep.datasets.synthetic import make_mixture
 
     folder = tmp_path_factory.mktemp("mirror")
     painting = make_mixture("concealed_portrait", (128, 160), seed=3)
@@ -452,7 +452,7 @@ def test_the_dock_reads_every_layer_as_the_viewer_shows_it_over_the_xray(make_na
 
 
 def test_labels_drawn_at_another_scale_are_read_over_the_xray(make_napari_viewer):
-    from napari_xraysep._layers import region_mask_from_layer
+    from napari_xraysep.plugin.layers import region_mask_from_layer
 
     viewer = make_napari_viewer()
     xray = viewer.add_image(_xray(), name="xray")
@@ -520,7 +520,7 @@ def test_a_results_folder_follows_the_umask_or_keeps_its_mode(tmp_path):
     import os
     import stat
 
-    from napari_xraysep.core.files import result_set
+    from napari_xraysep.io.files import result_set
 
     old = os.umask(0o022)
     try:
@@ -569,7 +569,7 @@ def test_the_first_ctrl_c_says_what_the_command_will_do_and_the_second_aborts(ca
     import signal
     import threading
 
-    from napari_xraysep.terminal import stop_on_first_interrupt
+    from napari_xraysep.cli.terminal import stop_on_first_interrupt
 
     stop = threading.Event()
     with stop_on_first_interrupt(stop, "stopping after this tile; no result will be written"):

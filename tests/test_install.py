@@ -43,10 +43,22 @@ def test_the_cli_imports_and_answers_help_without_napari_or_qt():
     assert run.returncode == 0 and "--max-pair-error" in run.stdout, run.stderr
 
 
+def test_xraysep_help_stays_light_and_the_cli_runs_as_a_module():
+    """``--help`` loads no science (the commands are imported once one runs); ``python -m
+    napari_xraysep.cli`` is the ``xraysep`` command too (the GPU check and the speed benchmark use it)."""
+    run = _without_gui(
+        "import sys\nfrom napari_xraysep.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('heavy:', sorted(set(sys.modules) & {'torch', 'numpy', 'napari_xraysep.core'}))"
+    )
+    assert run.returncode == 0 and "heavy: []" in run.stdout, run.stdout + run.stderr
+    module = subprocess.run([sys.executable, "-m", "napari_xraysep.cli", "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert module.returncode == 0 and module.stdout.startswith("napari-xraysep "), module.stderr
+
+
 def test_the_library_imports_without_napari_or_qt():
     run = _without_gui(
-        "import napari_xraysep, napari_xraysep.core.registration, napari_xraysep.evaluation, napari_xraysep.io, "
-        "napari_xraysep.synthetic"
+        "import napari_xraysep, napari_xraysep.core.registration, napari_xraysep.datasets.evaluation, napari_xraysep.io, "
+        "napari_xraysep.datasets.synthetic, napari_xraysep.pipeline, napari_xraysep.cli.commands"
     )
     assert run.returncode == 0, run.stderr
 

@@ -45,7 +45,7 @@ def test_write_tiff_says_how_the_samples_are_stored(tmp_path, rng, shape, photom
 
 
 def test_the_napari_writer_keeps_a_grayscale_stack_of_three_grayscale(tmp_path, rng):
-    from napari_xraysep._writer import write_image_tiff
+    from napari_xraysep.plugin.writer import write_image_tiff
 
     stack = rng.random((5, 8, 3)).astype(np.float32)  # a volume whose last axis happens to be 3 long
     gray, colour = str(tmp_path / "stack.tif"), str(tmp_path / "photo.tif")
@@ -56,3 +56,19 @@ def test_the_napari_writer_keeps_a_grayscale_stack_of_three_grayscale(tmp_path, 
         np.testing.assert_array_equal(tiff.asarray(), stack)
     with tifffile.TiffFile(colour) as tiff:
         assert len(tiff.pages) == 1 and tiff.pages[0].photometric.name == "RGB"
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (7, 5, 3)])
+def test_write_png_reads_back_pixel_for_pixel_and_refuses_other_shapes(tmp_path, rng, shape):
+    from PIL import Image
+
+    from napari_xraysep.io import write_png
+
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    path = write_png(tmp_path / "panel.png", image)
+    with Image.open(path) as png:
+        assert png.format == "PNG" and png.mode == ("L" if len(shape) == 2 else "RGB")
+        np.testing.assert_array_equal(np.asarray(png), image)
+    assert [p.name for p in tmp_path.iterdir()] == ["panel.png"]  # no temporary left behind
+    with pytest.raises(ValueError, match=r"\(H, W\) or \(H, W, 3\)"):
+        write_png(tmp_path / "rgba.png", np.zeros((7, 5, 4), np.uint8))

@@ -5,7 +5,7 @@ import pytest
 from napari.layers import Labels, Shapes
 
 from napari_xraysep import separate
-from napari_xraysep._layers import region_mask_from_layer, result_layer_data, shared_contrast
+from napari_xraysep.plugin.layers import region_mask_from_layer, result_layer_data, shared_contrast
 from napari_xraysep.core import InputError
 
 

@@ -1,12 +1,14 @@
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from napari_xraysep import ModelFileError, load_model, save_model, separate
-from napari_xraysep.core.modelfile import model_to_dict
+from napari_xraysep.core.model import ConnectedAutoEncoder
+from napari_xraysep.io.modelfile import model_to_dict
 
 
 @pytest.fixture(scope="module", params=["colour_map", "autoencoder"])
@@ -90,15 +92,31 @@ def test_files_that_are_not_models_are_refused(trained, tmp_path):
         load_model(broken)
 
 
-def test_files_of_format_1_load_as_auto_encoders(tiny_mixture):
-    """napari-xraysep 0.1 wrote format 1 (no method: always the auto-encoder); the shipped warm-start
-    weights are such a file."""
-    from napari_xraysep.core.model import ConnectedAutoEncoder
-    from napari_xraysep.core.warmstart import warm_start_entries, weights_dir
+DATA = Path(__file__).parent / "data"
 
-    path = weights_dir() / warm_start_entries()[0]["file"]
-    assert torch.load(path, weights_only=True)["format_version"] == 1
+
+@pytest.mark.parametrize(("name", "method"), [("model_format_1.pt", "autoencoder"), ("model_format_2.pt", "colour_map")])
+def test_model_files_of_every_earlier_format_still_load_and_apply(tiny_mixture, name, method):
+    """One small file per format (tests/data/README.md): format 1 (0.1, the auto-encoder only, its
+    settings naming no method) and format 2 (0.2). Loading keeps the stored weights and units exactly."""
+    path = DATA / name
+    stored = torch.load(path, weights_only=True)
+    assert stored["format_version"] == int(name[-4])
     model = load_model(path)
-    assert model.config.method == "autoencoder" and isinstance(model.network, ConnectedAutoEncoder)
+    assert model.config.method == method and model.steps_trained == stored["steps_trained"] == 2
+    assert model.x_normalisation.to_dict() == stored["x_normalisation"]
+    state = model.network.state_dict()
+    assert state.keys() == stored["state_dict"].keys()
+    assert all(torch.equal(state[key], value) for key, value in stored["state_dict"].items())
     result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, model=model, steps=0, device="cpu")
-    assert np.isfinite(result.x2).all() and not result.weave.any()  # the auto-encoder leaves the weave in e
+    assert np.isfinite(result.x2).all()
+    if method == "autoencoder":  # the auto-encoder leaves the weave in e
+        assert isinstance(model.network, ConnectedAutoEncoder) and not result.weave.any()
+
+
+def test_the_shipped_warm_start_weights_are_in_the_current_format():
+    from napari_xraysep.core.warmstart import warm_start_entries, weights_dir
+    from napari_xraysep.io.modelfile import MODEL_FORMAT_VERSION
+
+    for entry in warm_start_entries():
+        assert torch.load(weights_dir() / entry["file"], weights_only=True)["format_version"] == MODEL_FORMAT_VERSION

@@ -8,20 +8,16 @@ import tifffile
 from conftest import TINY, dock, drain, wait_done
 from qtpy.QtWidgets import QApplication
 
-from napari_xraysep import load_model, painting, separate
-from napari_xraysep.core import RESULT_LAYERS, InputError
+from napari_xraysep import load_model, separate
+from napari_xraysep.core import RESULT_LAYERS, InputError, areas
+from napari_xraysep.core.areas import training_area
 from napari_xraysep.core.data import BoxRegion
 from napari_xraysep.core.training import TrainingProgress
 from napari_xraysep.core.sources import Sources
 from napari_xraysep.core.streaming import TileProgress
-from napari_xraysep.painting import (
-    halve,
-    iter_apply_to_folder,
-    iter_separate_painting,
-    open_pyramid,
-    training_area,
-    write_pyramid,
-)
+from napari_xraysep.io import pyramid
+from napari_xraysep.io.pyramid import halve, open_pyramid, write_pyramid
+from napari_xraysep.pipeline import iter_apply_to_folder, iter_separate_painting
 
 
 def test_training_area_grows_the_region_box_by_the_margin_or_its_size_and_clips():
@@ -44,8 +40,8 @@ def test_a_large_region_is_trained_on_its_middle_within_the_pixel_budget():
     assert (rows, cols) == (slice(100, 300), slice(200, 500))  # half of each side, about the region's centre
     # the bounds of a lazy mask are found strip by strip, as of an array
     lazy = BoxRegion([(100, 200, 300, 500)], (400, 600))
-    assert painting.region_bounds(lazy) == painting.region_bounds(mask) == (100, 200, 300, 500)
-    assert painting.painting_area((5000, 7000)) == (slice(1732, 3268), slice(2732, 4268))  # CENTRAL_AREA in the middle
+    assert areas.region_bounds(lazy) == areas.region_bounds(mask) == (100, 200, 300, 500)
+    assert areas.painting_area((5000, 7000)) == (slice(1732, 3268), slice(2732, 4268))  # CENTRAL_AREA in the middle
 
 
 def test_halve_averages_2x2_blocks_and_repeats_an_odd_edge():
@@ -87,7 +83,7 @@ def test_apply_to_folder_writes_what_separate_gives_and_a_stop_leaves_nothing(ti
 
 
 def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixture, tmp_path, monkeypatch):
-    monkeypatch.setattr(painting, "AREA_MARGIN", 4)
+    monkeypatch.setattr(areas, "AREA_MARGIN", 4)
     region = np.zeros(tiny_mixture.x_mixed.shape, bool)
     region[16:30, 20:40] = True
     events, result = drain(
@@ -114,11 +110,11 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
 
 
 def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    from napari_xraysep.widgets import worker
+    from napari_xraysep.plugin import worker
 
-    monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)  # every image counts as a whole painting
-    monkeypatch.setattr(painting, "AREA_MARGIN", 16)
-    monkeypatch.setattr(painting, "PYRAMID_SMALLEST", 32)
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # every image counts as a whole painting
+    monkeypatch.setattr(areas, "AREA_MARGIN", 16)
+    monkeypatch.setattr(pyramid, "PYRAMID_SMALLEST", 32)
     monkeypatch.setattr(worker, "results_root", lambda: tmp_path)
     viewer = make_napari_viewer()
     widget = dock(viewer, "concealed_portrait", preview_every=2)
@@ -163,11 +159,11 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
 
 
 def test_widget_trains_the_colour_map_on_the_central_area_without_a_region(make_napari_viewer, qtbot, tmp_path, monkeypatch):
-    from napari_xraysep.widgets import worker
+    from napari_xraysep.plugin import worker
 
-    monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)
-    monkeypatch.setattr(painting, "CENTRAL_AREA", 128)
-    monkeypatch.setattr(painting, "PYRAMID_SMALLEST", 64)
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(areas, "CENTRAL_AREA", 128)
+    monkeypatch.setattr(pyramid, "PYRAMID_SMALLEST", 64)
     monkeypatch.setattr(worker, "results_root", lambda: tmp_path)
     viewer = make_napari_viewer()
     widget = dock(viewer, "concealed_portrait", steps=100_000)
@@ -196,9 +192,9 @@ def test_lazy_dask_sources_give_the_same_painting(tiny_mixture, model, tmp_path)
 
 
 def test_widget_says_so_when_the_results_folder_cannot_be_made(make_napari_viewer, tmp_path, monkeypatch):
-    from napari_xraysep.widgets import worker
+    from napari_xraysep.plugin import worker
 
-    monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
     (tmp_path / "a-file").write_text("")
     monkeypatch.setattr(worker, "results_root", lambda: tmp_path / "a-file" / "napari-xraysep")
     widget = dock(make_napari_viewer(), "concealed_portrait")
@@ -221,8 +217,8 @@ def test_cli_separate_on_a_large_image_trains_on_the_area_and_applies_tile_by_ti
 
     from napari_xraysep.cli import main
 
-    monkeypatch.setattr(painting, "LARGE_IMAGE_PIXELS", 1000)  # 48×64 counts as a whole painting
-    monkeypatch.setattr(painting, "AREA_MARGIN", 4)
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # 48×64 counts as a whole painting
+    monkeypatch.setattr(areas, "AREA_MARGIN", 4)
     xray, rgb = tmp_path / "x.tif", tmp_path / "rgb.tif"
     tifffile.imwrite(xray, tiny_mixture.x_mixed, tile=(16, 16), compression="zlib")
     tifffile.imwrite(rgb, (tiny_mixture.rgb_surface * 255).astype(np.uint8), photometric="rgb", compression="lzw")
@@ -236,6 +232,6 @@ def test_cli_separate_on_a_large_image_trains_on_the_area_and_applies_tile_by_ti
     for name in RESULT_LAYERS:
         np.testing.assert_allclose(tifffile.imread(tmp_path / "big" / f"{name}.tif"), tifffile.imread(tmp_path / "applied" / f"{name}.tif"), atol=1e-5, err_msg=name)
     # without a region, the colour map trains on the central area
-    monkeypatch.setattr(painting, "CENTRAL_AREA", 32)
+    monkeypatch.setattr(areas, "CENTRAL_AREA", 32)
     assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "central"), *quick]) == 0
     assert json.loads((tmp_path / "central" / "run.json").read_text())["training_area"] == [[8, 40], [16, 48]]

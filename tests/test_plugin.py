@@ -16,13 +16,12 @@ from npe2 import PluginManifest
 from qtpy.QtWidgets import QApplication, QGroupBox
 
 from napari_xraysep import SeparationConfig
-from napari_xraysep._layers import same_layer
-from napari_xraysep._reader import napari_get_reader
-from napari_xraysep._writer import write_image_tiff
-from napari_xraysep.widgets import XraySeparationWidget
-from napari_xraysep.widgets.compare import FLIP_KEY
-from napari_xraysep.widgets.inputs import REGION_HINTS
-from napari_xraysep.widgets.separation import CUSTOM
+from napari_xraysep.plugin.compare import FLIP_KEY
+from napari_xraysep.plugin.inputs import REGION_HINTS
+from napari_xraysep.plugin.layers import same_layer
+from napari_xraysep.plugin.reader import napari_get_reader
+from napari_xraysep.plugin.separation import CUSTOM
+from napari_xraysep.plugin.writer import write_image_tiff
 
 
 @pytest.fixture
@@ -62,16 +61,7 @@ def test_manifest_declares_every_contribution():
     assert [s.key for s in contributions.sample_data] == ["concealed_portrait", "copper_headdress", "double_sided_panel"]
     assert contributions.widgets[0].display_name == "X-ray separation"
     command = next(c for c in contributions.commands if c.id == contributions.widgets[0].command)
-    assert command.python_name == "napari_xraysep.widgets:XraySeparationWidget"
-
-
-def test_the_old_import_path_still_works_and_says_it_is_deprecated():
-    from napari_xraysep import _widget
-
-    with pytest.warns(DeprecationWarning, match="napari_xraysep.widgets.XraySeparationWidget"):
-        assert _widget.XraySeparationWidget is XraySeparationWidget
-    with pytest.raises(AttributeError):
-        _widget.no_such_name  # noqa: B018
+    assert command.python_name == "napari_xraysep.plugin.dock:XraySeparationWidget"
 
 
 def test_sample_opens_with_inputs_region_and_truth(viewer_and_widget):
@@ -392,8 +382,8 @@ def test_closing_the_widget_stops_training_and_ignores_late_signals(viewer_and_w
 def test_files_open_in_napari_as_the_cli_reads_them_and_the_widget_separates_them(make_napari_viewer, qtbot, tmp_path):
     from PIL import Image
 
+    from napari_xraysep.datasets.synthetic import make_mixture
     from napari_xraysep.io import read_image
-    from napari_xraysep.synthetic import make_mixture
 
     mixture = make_mixture("concealed_portrait", (48, 64), seed=3)
     xray = (mixture.x_mixed - mixture.x_mixed.min()) / np.ptp(mixture.x_mixed) * 60000 + 2000

@@ -15,11 +15,11 @@ import pytest
 import tifffile
 from PIL import Image
 
-from napari_xraysep._reader import napari_get_reader
 from napari_xraysep.cli import main
 from napari_xraysep.core import InputError
 from napari_xraysep.io import open_image, open_levels, read_image
 from napari_xraysep.io.source import Geometry
+from napari_xraysep.plugin.reader import napari_get_reader
 
 H, W = 40, 56
 

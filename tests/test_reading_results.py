@@ -13,13 +13,13 @@ from conftest import RUN_TIMEOUT_MS, THROUGH_SEPARATION, dock, wait_done
 from qtpy.QtCore import Qt
 
 from napari_xraysep.core.threads import ThreadCount, ThreadFamily, count_threads
-from napari_xraysep.synthetic import load_sample
-from napari_xraysep.widgets.compare import (
+from napari_xraysep.datasets.synthetic import load_sample
+from napari_xraysep.plugin.compare import (
     BAR_HEIGHT, BAR_MARGIN, COLOUR_BAR_BAND, COLOUR_BAR_HEIGHT, GAP, TITLE_HEIGHT, Panel, scale_bar_length, thread_map_panels,
     threads_line,
 )
-from napari_xraysep.widgets.curtain import camera_of
-from napari_xraysep.widgets.threads import map_limits, thread_map_layers, weave_for_counting
+from napari_xraysep.plugin.curtain import camera_of
+from napari_xraysep.plugin.threads import map_limits, thread_map_layers, weave_for_counting
 
 PIXEL_MM = 0.1
 
@@ -265,7 +265,7 @@ def test_the_sheets_thread_line_is_short_and_says_when_there_is_no_weave():
 def test_a_whole_paintings_weave_is_counted_on_its_centre_and_mapped_there(monkeypatch):
     from napari.layers import Image
 
-    monkeypatch.setattr("napari_xraysep.widgets.threads.COUNT_AREA", 64)
+    monkeypatch.setattr("napari_xraysep.plugin.threads.COUNT_AREA", 64)
     weave = Image(np.zeros((100, 150), np.float32), scale=(0.2, 0.2), translate=(5.0, 7.0), units=("mm", "mm"))
     data, pixel_mm, corner = weave_for_counting(weave)
     assert data.shape == (64, 64) and corner == (18, 43) and pixel_mm == pytest.approx((0.2, 0.2))
@@ -278,7 +278,7 @@ def test_a_whole_paintings_weave_is_counted_on_its_centre_and_mapped_there(monke
 
 
 def test_the_curtain_cuts_an_rgb_photograph_and_every_level_of_a_pyramid(make_napari_viewer):
-    from napari_xraysep.widgets.curtain import Curtain
+    from napari_xraysep.plugin.curtain import Curtain
 
     viewer = make_napari_viewer()
     rng = np.random.default_rng(0)

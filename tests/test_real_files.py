@@ -13,9 +13,9 @@ from napari_xraysep.core.defects import find_defects, point_defects, repair
 from napari_xraysep.core.errors import InputError
 from napari_xraysep.core.filters import highpass
 from napari_xraysep.core.support import SUPPORT_EROSION, detect_support
-from napari_xraysep.evaluation import affine_fit, psnr
-from napari_xraysep.synthetic import make_mixture
-from napari_xraysep.synthetic_photos import make_photo_mixture
+from napari_xraysep.datasets.evaluation import affine_fit, psnr
+from napari_xraysep.datasets.synthetic import make_mixture
+from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
 
 FAST = {"clusters": 8, "steps": 4, "passes": 2, "device": "cpu"}
 
@@ -239,7 +239,7 @@ def test_apply_tile_by_tile_marks_defects_and_keeps_to_the_given_area(tmp_path, 
 
 def test_a_bare_canvas_margin_is_found_on_coarser_blocks():
     """A tacking margin holds the weave (not flat pixel by pixel) but is flat once it averages out."""
-    from napari_xraysep.synthetic_photos import irregular_weave
+    from napari_xraysep.datasets.synthetic_photos import irregular_weave
 
     x, _, truth, _, _ = framed()
     weave = irregular_weave(np.random.default_rng(0), x.shape, 0.1) * 60000 / 1.5

@@ -17,7 +17,7 @@ from napari_xraysep.core.registration import (
     rotation_and_scale,
     warp,
 )
-from napari_xraysep.synthetic import make_mixture
+from napari_xraysep.datasets.synthetic import make_mixture
 
 CORNERS = np.array([[0, 0], [0, 191], [127, 0], [127, 191]], float)
 
@@ -485,7 +485,7 @@ def test_a_photograph_upscaled_by_an_interpolating_filter_is_aligned(factor, res
     and scale; the extents' ratio, tried beside them, lets the edges find the truth."""
     from PIL import Image
 
-    from napari_xraysep.synthetic import load_sample
+    from napari_xraysep.datasets.synthetic import load_sample
 
     sample = load_sample()
     rgb = Image.fromarray((np.clip(sample.rgb_surface, 0, 1) * 255).astype(np.uint8))
@@ -504,7 +504,7 @@ def test_a_photograph_a_sliver_short_of_the_xray_is_never_said_to_cover_100_perc
     import tifffile
 
     from napari_xraysep.cli import main
-    from napari_xraysep.synthetic import load_sample
+    from napari_xraysep.datasets.synthetic import load_sample
 
     sample = load_sample()
     tifffile.imwrite(tmp_path / "x.tif", sample.x_mixed)

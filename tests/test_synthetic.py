@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_xraysep.synthetic import _STREAMS, CASES, PIGMENTS, SAMPLE_SHAPE, gaussian_blur, load_sample, make_mixture
+from napari_xraysep.datasets.synthetic import _STREAMS, CASES, PIGMENTS, SAMPLE_SHAPE, gaussian_blur, load_sample, make_mixture
 
 
 @pytest.mark.parametrize("case", list(CASES))

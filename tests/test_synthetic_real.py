@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_xraysep.synthetic import make_mixture
-from napari_xraysep.synthetic_real import DETECTOR_MAX, FOG, VARIANTS, make_real_variant, with_real_structure
+from napari_xraysep.datasets.synthetic import make_mixture
+from napari_xraysep.datasets.synthetic_real import DETECTOR_MAX, FOG, VARIANTS, make_real_variant, with_real_structure
 
 SHAPE = (64, 96)
 

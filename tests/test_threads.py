@@ -79,7 +79,7 @@ def test_without_a_pixel_spacing_counts_are_per_pixel_and_say_so():
 def test_no_weave_no_count():
     """A panel painting (wood grain, no canvas) gives no count, nor does its separated weave layer's
     stand-in, noise: nothing is invented."""
-    from napari_xraysep.synthetic_photos import make_photo_mixture
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
 
     panel = make_photo_mixture("photo_astronaut_over_rocket", (256, 384), seed=0)
     for image in (panel.x_mixed, np.random.default_rng(3).standard_normal((256, 384))):

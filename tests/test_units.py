@@ -14,14 +14,14 @@ from test_cli import TINY_ARGS
 from test_reading import STORED, _dicom
 from test_registration import _about_centres, _corner_error
 
-from napari_xraysep._layers import region_mask_from_layer
-from napari_xraysep._reader import read_image_layer
+from napari_xraysep.plugin.layers import region_mask_from_layer
+from napari_xraysep.plugin.reader import read_image_layer
 from napari_xraysep.cli import main
 from napari_xraysep.core import InputError, registration
 from napari_xraysep.core.registration import Alignment, estimate_similarity, warp
 from napari_xraysep.io import open_image, write_tiff
 from napari_xraysep.io.spacing import PixelSpacing, chosen_spacing, resolution_tags, spacing_of
-from napari_xraysep.synthetic import make_mixture
+from napari_xraysep.datasets.synthetic import make_mixture
 
 GRAY = (np.arange(24 * 32, dtype=np.uint16).reshape(24, 32) * 7) % 4000
 RGB = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
@@ -209,7 +209,7 @@ def test_the_reader_gives_layers_in_mm(tmp_path):
 
 @pytest.mark.gui
 def test_a_region_drawn_in_mm_or_in_pixels_selects_the_same_pixels(make_napari_viewer):
-    from napari_xraysep.widgets.shown import placement
+    from napari_xraysep.plugin.shown import placement
 
     viewer = make_napari_viewer()
     xray = viewer.add_image(GRAY.astype(np.float32), scale=(0.5, 0.5), units=("mm", "mm"))
@@ -227,7 +227,7 @@ def test_a_region_drawn_in_mm_or_in_pixels_selects_the_same_pixels(make_napari_v
 
 @pytest.mark.gui
 def test_the_dock_shows_the_scale_bar_and_gives_a_registered_photograph_the_xrays_spacing(make_napari_viewer, tmp_path):
-    from napari_xraysep.widgets.inputs import InputsPanel
+    from napari_xraysep.plugin.inputs import InputsPanel
 
     viewer = make_napari_viewer()
     path = tmp_path / "x.tif"
@@ -247,7 +247,7 @@ def test_the_dock_shows_the_scale_bar_and_gives_a_registered_photograph_the_xray
 def test_saving_a_layer_in_mm_writes_its_scale_as_the_resolution(tmp_path):
     from napari.layers import Image as ImageLayer
 
-    from napari_xraysep._writer import write_image_tiff
+    from napari_xraysep.plugin.writer import write_image_tiff
 
     layer = ImageLayer(GRAY.astype(np.float32), scale=(0.2, 0.1), units=("mm", "mm"))
     path = str(tmp_path / "saved.tif")
@@ -276,7 +276,7 @@ def test_the_align_dock_reads_points_in_each_images_pixels_and_puts_the_result_o
 
 @pytest.mark.gui
 def test_a_pixel_size_typed_in_the_dock_puts_the_xray_and_its_photograph_in_mm(make_napari_viewer):
-    from napari_xraysep.widgets.inputs import InputsPanel
+    from napari_xraysep.plugin.inputs import InputsPanel
 
     viewer = make_napari_viewer()
     xray = viewer.add_image(GRAY, name="xray")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_xraysep.cli import parse_setting
+from napari_xraysep.cli.parser import parse_setting
 from napari_xraysep.core import (
     InputError,
     ModelFileError,

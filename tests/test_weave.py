@@ -13,7 +13,7 @@ from napari_xraysep.core.weave import (
     power_spectrum,
     weave_radius,
 )
-from napari_xraysep.synthetic import make_mixture
+from napari_xraysep.datasets.synthetic import make_mixture
 
 SHAPE = (192, 256)
 # Two threads: period 5.5 px almost along x, period 6.5 px almost along y (as warp and weft are).

@@ -8,7 +8,7 @@ import pytest
 from conftest import RUN_TIMEOUT_MS, dock, wait_done
 from napari._qt.widgets.qt_progress_bar import QtLabeledProgressBar
 
-from napari_xraysep.widgets.state import (
+from napari_xraysep.plugin.state import (
     ENABLED_IN,
     InvalidTransition,
     RunState,

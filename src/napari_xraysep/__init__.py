@@ -1,7 +1,9 @@
 """napari-xraysep: separate the X-ray of a painting with a concealed design into surface and hidden X-rays.
 
-The science lives in :mod:`napari_xraysep.core` (numpy + torch only); the CLI and the napari plugin
-are thin faces over it.
+The science lives in :mod:`napari_xraysep.core` (numpy + torch only, no files), every file in and
+out in :mod:`napari_xraysep.io`, a whole painting's run in :mod:`napari_xraysep.pipeline`; the napari
+plugin (:mod:`napari_xraysep.plugin`) and the ``xraysep`` command (:mod:`napari_xraysep.cli`) are thin
+faces over them, and :mod:`napari_xraysep.datasets` makes synthetic paintings with ground truth.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from typing import Any
 
 from ._version import __version__
 
-# The core's names, imported on first use (PEP 562): `xraysep --help` and napari's plugin discovery
+# The public names, imported on first use (PEP 562): `xraysep --help` and napari's plugin discovery
 # need the package, not torch.
 _FROM_CORE = (
     "InputError", "ModelFileError", "OutputError", "SeparationConfig", "SeparationResult", "TrainedModel",
-    "TrainingError", "XraySepError", "iter_separate", "load_model", "save_model", "separate",
+    "TrainingError", "XraySepError", "iter_separate", "separate",
 )
+_FROM_IO = ("load_model", "save_model")
 
 
 def __getattr__(name: str) -> Any:
@@ -23,6 +26,10 @@ def __getattr__(name: str) -> Any:
         from . import core
 
         return getattr(core, name)
+    if name in _FROM_IO:
+        from . import io
+
+        return getattr(io, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -1,4 +1,5 @@
-"""The separation science, free of Qt and napari: data prep, x̄1, model, losses, training, inference, refinement."""
+"""The separation science, free of Qt, napari and files: data prep, x̄1, model, losses, training,
+inference, refinement, the areas a whole painting is trained on (files in and out: :mod:`napari_xraysep.io`)."""
 
 from .autoencoder_fit import fit
 from .config import SeparationConfig
@@ -10,7 +11,6 @@ from .inference import Components, predict
 from .labeled import grayscale, labeled_surface_xray, match_intensity
 from .losses import double_sided_loss, exclusion_loss, reconstruction_loss, separation_loss, warm_start_loss
 from .model import ConnectedAutoEncoder
-from .modelfile import load_model, save_model
 from .objectives import Objective, double_sided_objective, warm_start_objective
 from .refine import RefinedSeparation, refine
 from .separation import RESULT_LAYERS, SeparationResult, iter_separate, separate
@@ -44,7 +44,6 @@ __all__ = [
     "grayscale",
     "iter_separate",
     "labeled_surface_xray",
-    "load_model",
     "match_intensity",
     "new_model",
     "predict",
@@ -53,7 +52,6 @@ __all__ = [
     "refine",
     "region_from_boxes",
     "resolve_device",
-    "save_model",
     "separate",
     "separation_loss",
     "train",

@@ -10,7 +10,6 @@ import copy
 import dataclasses
 import datetime as _dt
 import functools
-import os
 import platform
 import time
 import warnings
@@ -30,12 +29,15 @@ from .devices import resolve_device
 from .errors import InputError, TrainingError
 from .fitting import train
 from .inference import Components, predict
-from .modelfile import save_model
 from .progress import drive
 from .refine import refine
 from .support import Support
 from .trained import TrainedModel
 from .training import StopFlag, TrainingProgress, new_model_for
+
+# Keeps a model while it trains and returns where, for messages (the io layer's checkpoint_to saves a
+# model file): the core hands models out, it writes no files.
+Checkpoint = Callable[[TrainedModel], object]
 
 RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")
 
@@ -210,7 +212,7 @@ def iter_separate(
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
-    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint: Checkpoint | None = None,
     checkpoint_every_s: float = 300.0,
     painting_area: PaintingArea = None,
     **settings: Any,
@@ -230,9 +232,10 @@ def iter_separate(
     Keyword ``settings`` override fields of :class:`SeparationConfig`. If ``stop`` is set during
     training, the model reached so far is applied and the result is marked ``stopped_early``.
 
-    With ``checkpoint`` (a file path) the model is saved there every ``checkpoint_every_s`` seconds
-    of training, so a crash loses at most that much work; if training fails (a
-    :class:`TrainingError`), the last good model is saved there too and the message says so.
+    ``checkpoint`` is called with the model every ``checkpoint_every_s`` seconds of training and
+    returns where it kept it (e.g. :func:`napari_xraysep.io.modelfile.checkpoint_to`, which saves a
+    model file), so a crash loses at most that much work; if training fails (a
+    :class:`TrainingError`), the last good model is handed to it too and the message says where.
     """
     config = resolve_config(config, model, settings)
     training = config.training_steps > 0
@@ -263,7 +266,7 @@ def iter_separate(
                 progress = next(steps)
                 done += 1
                 if checkpoint is not None and time.monotonic() - last_saved >= checkpoint_every_s:
-                    save_model(model, checkpoint)
+                    checkpoint(model)
                     last_saved = time.monotonic()
                 if progress.preview is not None:
                     progress = dataclasses.replace(
@@ -275,8 +278,8 @@ def iter_separate(
         except TrainingError as error:
             if checkpoint is None or error.model is None:
                 raise
-            save_model(error.model, checkpoint)
-            raise type(error)(f"{error} It is saved in {checkpoint}.", error.model) from error
+            kept = checkpoint(error.model)
+            raise type(error)(f"{error} It is saved in {kept}.", error.model) from error
         stopped_early = done < config.training_steps
     elif model is None:
         raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
@@ -336,7 +339,7 @@ def separate(
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
     on_progress: Callable[[TrainingProgress], None] | None = None,
-    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint: Checkpoint | None = None,
     checkpoint_every_s: float = 300.0,
     painting_area: PaintingArea = None,
     **settings: Any,

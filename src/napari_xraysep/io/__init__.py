@@ -1,7 +1,10 @@
-"""Every file in and out: :mod:`.read` (TIFF, JPEG, PNG, DICOM, block by block as used) and
-:mod:`.write` (float TIFFs with provenance, whole or tile by tile; PNG montages)."""
+"""Every file in and out: :mod:`.read` (TIFF, JPEG, PNG, DICOM, block by block as used),
+:mod:`.write` (float TIFFs with provenance, whole or tile by tile; PNG montages), :mod:`.modelfile`
+(trained models and checkpoints), :mod:`.pyramid` (a whole painting's overview levels) and
+:mod:`.files` (atomic writes of a file and of a whole result set)."""
 
-from ..core.files import atomic_write, result_set
+from .files import atomic_write, result_set
+from .modelfile import checkpoint_to, load_model, save_model
 from .read import READABLE_SUFFIXES, ImageSource, open_image, open_levels, read_image, read_provenance
 from .write import (
     PROVENANCE_KEY,
@@ -20,6 +23,8 @@ __all__ = [
     "ImageSource",
     "TiffWindow",
     "atomic_write",
+    "checkpoint_to",
+    "load_model",
     "montage",
     "open_image",
     "open_levels",
@@ -27,6 +32,7 @@ __all__ = [
     "read_provenance",
     "result_set",
     "result_tiffs",
+    "save_model",
     "to_display",
     "write_png",
     "write_results",

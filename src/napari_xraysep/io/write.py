@@ -10,19 +10,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import struct
 import tempfile
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tifffile
+from PIL import Image
 
-from ..core import RESULT_LAYERS, SeparationResult, save_model
+from ..core import RESULT_LAYERS, SeparationResult
 from ..core.errors import OutputError
-from ..core.files import as_if_opened, atomic_write
+from .files import as_if_opened, atomic_write
+from .modelfile import save_model
 from .spacing import PixelSpacing, resolution_tags
 
 PROVENANCE_KEY = "napari_xraysep"
@@ -121,22 +121,15 @@ def to_display(image: np.ndarray, limits: tuple[float, float] | None = None) -> 
 
 
 def write_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
-    """A minimal PNG encoder (8-bit gray or RGB), so montages need no imaging library."""
+    """Write an 8-bit gray ``(H, W)`` or RGB ``(H, W, 3)`` image as a PNG (Pillow), atomically.
+
+    Raises ``ValueError`` for any other shape and :class:`OutputError` when the file cannot be written.
+    """
     image = np.ascontiguousarray(image, dtype=np.uint8)
-    if image.ndim == 2:
-        colour_type, rows = 0, image
-    elif image.ndim == 3 and image.shape[2] == 3:
-        colour_type, rows = 2, image.reshape(image.shape[0], -1)
-    else:
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
         raise ValueError(f"write_png needs (H, W) or (H, W, 3) uint8; got {image.shape}")
-    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", image.shape[1], image.shape[0], 8, colour_type, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(png))
+    # The temporary file's name ends in .tmp, so the format is named, not guessed from the suffix.
+    return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
 
 
 def montage(panels: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndarray:

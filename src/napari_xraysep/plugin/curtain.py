@@ -18,8 +18,8 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton, Slider
 from napari.layers import Image
 from qtpy.QtWidgets import QFrame, QVBoxLayout
 
-from .._layers import METADATA_KEY, same_layer
 from .compare import viewer_grid
+from .layers import METADATA_KEY, same_layer
 
 CURTAIN_KEY = "C"
 DIVIDER_COLOR = "#ffd54f"

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ._layers import METADATA_KEY, spacing_record
-from .io import write_tiff
+from ..io import write_tiff
+from .layers import METADATA_KEY, spacing_record
 
 
 def write_image_tiff(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:

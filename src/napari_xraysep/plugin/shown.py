@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .._layers import METADATA_KEY, painting_layer_data, result_layer_data, same_layer, shared_contrast
+from .layers import METADATA_KEY, painting_layer_data, result_layer_data, same_layer, shared_contrast
 from ..core import SeparationResult
-from ..painting import PaintingResult, open_pyramid
+from ..io.pyramid import open_pyramid
+from ..pipeline import PaintingResult
 from .state import RunRecord
 
 PREVIEWED = ("x1_hat", "x2_hat")

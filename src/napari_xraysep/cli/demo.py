@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .evaluation import least_squares_separation, score
-from .io import atomic_write, montage, to_display, write_png, write_results, write_tiff
-from .synthetic import SAMPLE_CASE, SAMPLE_SEED, SAMPLE_SHAPE, load_sample
+from ..datasets.evaluation import least_squares_separation, score
+from ..datasets.synthetic import SAMPLE_CASE, SAMPLE_SEED, SAMPLE_SHAPE, load_sample
+from ..io import atomic_write, montage, to_display, write_png, write_results, write_tiff
 from .terminal import run_separation
 
 MONTAGE_LAYOUT = (

@@ -23,17 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ._version import __version__
-from .core import (
-    RESULT_LAYERS,
-    SeparationConfig,
-    TrainedModel,
-    load_model,
-)
-from .core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
-from .core.errors import InputError, TrainingError
-from .core.files import STAGING_TAG, atomic_write, result_set
-from .core.registration import (
+from .._version import __version__
+from ..core import RESULT_LAYERS, SeparationConfig, TrainedModel
+from ..core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
+from ..core.errors import InputError, TrainingError
+from ..io.files import STAGING_TAG, atomic_write, result_set
+from ..core.registration import (
     CONFIDENT,
     aligned_photo,
     apply_transform,
@@ -44,14 +39,15 @@ from .core.registration import (
     misalignment_warning,
     uncovered_share,
 )
-from .core.separation import defects_line, drive, resolve_config
-from .core.sources import Sources
-from .core.streaming import apply_dask, calibrated
+from ..core.separation import defects_line, drive, resolve_config
+from ..core.sources import Sources
+from ..core.streaming import apply_dask, calibrated
 from .demo import run_demo
-from .io import ImageSource, open_image, result_tiffs, write_results, write_tiff
-from .core.threads import count_threads, parse_pixel_size
-from .io.spacing import chosen_spacing
-from .painting import is_large, iter_apply_to_folder, iter_separate_painting, painting_area, painting_mask
+from ..io import ImageSource, load_model, open_image, result_tiffs, write_results, write_tiff
+from ..core.threads import count_threads, parse_pixel_size
+from ..io.spacing import chosen_spacing
+from ..core.areas import is_large, painting_area, painting_mask
+from ..pipeline import iter_apply_to_folder, iter_separate_painting
 from .terminal import ProgressBar, run_separation, signal_handled, stop_on_first_interrupt
 
 
@@ -145,7 +141,7 @@ def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
 
 
 def pixel_spacing_record(given: str | None, source: Any, path: Path) -> dict[str, Any] | None:
-    """What run.json records of the image's pixel spacing (:func:`~.io.spacing.chosen_spacing`: the
+    """What run.json records of the image's pixel spacing (:func:`~napari_xraysep.io.spacing.chosen_spacing`: the
     user's ``--pixel-size`` over the file's own), or None when neither says one."""
     spacing = chosen_spacing(given, source.info, Path(path).name)
     return None if spacing is None else spacing.record()
@@ -413,7 +409,7 @@ THREAD_FILES = ("threads.json", "threads.csv")
 
 
 def command_weave(args: argparse.Namespace) -> int:
-    """Thread counts of the weave in ``args.image`` (:func:`~.core.threads.count_threads`), printed,
+    """Thread counts of the weave in ``args.image`` (:func:`~napari_xraysep.core.threads.count_threads`), printed,
     and with ``--out`` written as threads.json (whole painting), threads.csv (the maps, a row per
     window) and one density map TIFF per family of threads."""
     path = Path(args.image)

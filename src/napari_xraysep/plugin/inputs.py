@@ -10,7 +10,7 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton, Select
 from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
-from .._layers import (
+from .layers import (
     grid_transform,
     has_units,
     is_region_layer,
@@ -29,7 +29,7 @@ from ..core.data import check_back, check_pair
 from ..core.errors import InputError
 from ..core.threads import parse_pixel_size
 from ..core.sources import Sources
-from ..painting import central_area, painting_area
+from ..core.areas import central_area, painting_area
 
 REGION_LAYER_NAME = "region (hidden design)"
 # A layer's metadata entries: the pixel size typed in the dock, and a photograph given the X-ray's spacing.

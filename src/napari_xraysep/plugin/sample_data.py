@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ._layers import METADATA_KEY
-from .synthetic import SyntheticMixture, load_sample, make_mixture
+from ..datasets.synthetic import SyntheticMixture, load_sample, make_mixture
+from .layers import METADATA_KEY
 
 LayerData = tuple[Any, dict[str, Any], str]
 # The answer key: hidden, and marked so that the dock never offers it as an input.

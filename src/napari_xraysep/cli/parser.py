@@ -2,7 +2,7 @@
 
 A user's mistake prints one line (``xraysep: error: …``) and exits with status 2; only a bug shows a
 traceback. The parser lives here and needs nothing heavy; the commands' work is in
-:mod:`napari_xraysep._commands`, imported once a command runs (``xraysep --help`` answers at once).
+:mod:`napari_xraysep.cli.commands`, imported once a command runs (``xraysep --help`` answers at once).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._version import __version__
+from .._version import __version__
 
 EXIT_USER_ERROR = 2
-PRESETS = ("default", "autoencoder", "paper")  # the names of SeparationConfig's presets (_commands.PRESETS)
+PRESETS = ("default", "autoencoder", "paper")  # the names of SeparationConfig's presets (commands.PRESETS)
 # --max-pair-error's default, as core.registration.MAX_PAIR_ERROR_PX (a test holds them equal).
 MAX_PAIR_ERROR_PX = 3.0
 
@@ -220,26 +220,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     # After parsing: --help and a mistyped option need none of the science.
     import signal
 
-    from . import _commands
-    from .core.errors import XraySepError
+    from ..core.errors import XraySepError
+    from . import commands
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"xraysep: warning: {message}", file=sys.stderr)
 
-    with warnings.catch_warnings(), _commands.terminate_cleanly():
+    with warnings.catch_warnings(), commands.terminate_cleanly():
         warnings.showwarning = show_warning
         try:
-            return getattr(_commands, f"command_{args.command}")(args)
+            return getattr(commands, f"command_{args.command}")(args)
         except XraySepError as error:
             print(f"xraysep: error: {error}", file=sys.stderr)
             return EXIT_USER_ERROR
         except KeyboardInterrupt:
             print("xraysep: interrupted.", file=sys.stderr)
             return 130
-        except _commands.Terminated:
+        except commands.Terminated:
             print("xraysep: terminated; no result was changed.", file=sys.stderr)
             return 128 + signal.SIGTERM
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

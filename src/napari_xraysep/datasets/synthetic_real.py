@@ -1,6 +1,6 @@
 """What real files carry: a synthetic mixture stored and framed the way museums' radiographs are.
 
-Every mixture of :mod:`napari_xraysep.synthetic` and :mod:`napari_xraysep.synthetic_photos` is
+Every mixture of :mod:`napari_xraysep.datasets.synthetic` and :mod:`napari_xraysep.datasets.synthetic_photos` is
 *clean*: the painting fills the frame, the film is evenly exposed, the photograph evenly lit, and the
 values are floats. :func:`with_real_structure` stores one such mixture as a user's files would hold
 it — the X-ray as uint16 counts, the photograph as uint8 — and adds one kind of structure real files
@@ -98,7 +98,7 @@ class RealVariant:
 
 
 def make_real_variant(case: str, variant: str, seed: int = 0, shape: tuple[int, int] = (256, 384)) -> RealVariant:
-    """The photographic ``case`` (:data:`~napari_xraysep.synthetic_photos.PHOTO_CASES`) at ``shape`` for
+    """The photographic ``case`` (:data:`~napari_xraysep.datasets.synthetic_photos.PHOTO_CASES`) at ``shape`` for
     ``seed``, with ``variant``'s structure drawn from the same seed. Raises ValueError for an unknown
     case or variant."""
     if case not in PHOTO_CASES:

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import OutputError
+from ..core.errors import OutputError
 
 
 def as_if_opened(path: str | os.PathLike[str]) -> None:

@@ -13,12 +13,14 @@ from typing import Any
 from napari.qt.threading import GeneratorWorker
 from qtpy.QtCore import QTimer
 
-from .._layers import layer_source, same_layer
+from .layers import layer_source, same_layer
 from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, iter_separate, resolve_device
 from ..core.data import missing_filled
 from ..core.registration import misalignment_warning
 from ..core.separation import resolve_config
-from ..painting import is_large, iter_separate_painting
+from ..core.areas import is_large
+from ..io import checkpoint_to
+from ..pipeline import iter_separate_painting
 from .inputs import InputsPanel
 from .run import RunPanel
 from .separation import SeparationPanel
@@ -78,9 +80,12 @@ class Runner:
                 arguments = self.inputs.arrays(training, region_required)
                 checked, offset = arguments, (0, 0)
             checkpoint = checkpointing(number) if training else {"checkpoint": None}
+            saving = checkpoint
             if large:  # made last: nothing left behind when the checks above fail
                 folder = new_results_folder(xray.name, number)
                 job = partial(iter_separate_painting, out=folder)
+            elif training:  # the core hands the model to a saver; the whole-painting pipeline takes the file
+                saving = {**checkpoint, "checkpoint": checkpoint_to(checkpoint["checkpoint"])}
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
@@ -103,7 +108,7 @@ class Runner:
         slots = {"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished}
         record.worker = run_in_background(
             partial(_in_background, job, checked, layers_for),
-            {**arguments, "config": config, "model": model, "stop": record.stop, **checkpoint, **form},
+            {**arguments, "config": config, "model": model, "stop": record.stop, **saving, **form},
             # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
             {signal: partial(slot, record) for signal, slot in slots.items()},
             activity,

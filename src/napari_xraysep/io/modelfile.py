@@ -12,22 +12,24 @@ Format 2 records the method; format 1 (napari-xraysep 0.1, auto-encoders only) s
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .._version import __version__
-from .calibration import UnitFit
-from .config import SeparationConfig
-from .data import Normalisation
-from .errors import InputError, ModelFileError
+from ..core.calibration import UnitFit
+from ..core.config import SeparationConfig
+from ..core.data import Normalisation
+from ..core.errors import InputError, ModelFileError
+from ..core.model import ConnectedAutoEncoder
+from ..core.trained import TrainedModel, new_colour_map
 from .files import atomic_write
-from .model import ConnectedAutoEncoder
-from .trained import TrainedModel, new_colour_map
 
 MODEL_FORMAT = "napari-xraysep-model"
 MODEL_FORMAT_VERSION = 2
@@ -63,6 +65,12 @@ def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
             raise OSError(str(error)) from error
 
     return atomic_write(path, write)
+
+
+def checkpoint_to(path: str | os.PathLike[str]) -> Callable[[TrainedModel], Path]:
+    """A checkpoint for :func:`~napari_xraysep.core.separation.iter_separate`: saves the model it is
+    handed to ``path`` (:func:`save_model`) and returns ``path``."""
+    return functools.partial(save_model, path=path)
 
 
 def load_model(path: str | os.PathLike[str]) -> TrainedModel:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from napari.layers import Image, Labels, Shapes
 
-from .core import RESULT_LAYERS, SeparationResult
-from .core.errors import InputError
+from ..core import RESULT_LAYERS, SeparationResult
+from ..core.errors import InputError
 
 # What each result layer is called in the layer list, in the paper's terms.
 LAYER_TITLES = {
@@ -69,16 +70,16 @@ def made_here(layer: Any) -> bool:
 
 def is_xray_layer(layer: Any) -> bool:
     """A 2-D grayscale Image layer."""
-    return getattr(layer, "_type_string", None) == "image" and not layer.rgb and layer.ndim == 2
+    return isinstance(layer, Image) and not layer.rgb and layer.ndim == 2
 
 
 def is_rgb_layer(layer: Any) -> bool:
     """A colour Image layer."""
-    return getattr(layer, "_type_string", None) == "image" and bool(layer.rgb)
+    return isinstance(layer, Image) and bool(layer.rgb)
 
 
 def is_region_layer(layer: Any) -> bool:
-    return getattr(layer, "_type_string", None) in ("shapes", "labels")
+    return isinstance(layer, Shapes | Labels)
 
 
 def same_layer(a: Any, b: Any) -> bool:
@@ -121,7 +122,7 @@ def layer_on_grid(layer: Any, reference: Any) -> np.ndarray:
     data = layer_array(layer)
     if placed_alike(matrix):
         return data
-    from .core.registration import Alignment, warp
+    from ..core.registration import Alignment, warp
 
     return warp(data, Alignment(matrix, "affine"), tuple(layer_source(reference).shape[:2]))
 
@@ -166,17 +167,14 @@ def region_mask_from_layer(layer: Any, shape: tuple[int, int], reference: Any = 
 
     Rectangles, polygons and ellipses all count, several at once; lines and paths enclose nothing.
     """
-    kind = getattr(layer, "_type_string", None)
-    matrix = np.eye(3) if reference is None or kind not in ("shapes", "labels") else grid_transform(layer, reference)
-    if kind == "shapes":
+    matrix = np.eye(3) if reference is None or not is_region_layer(layer) else grid_transform(layer, reference)
+    if isinstance(layer, Shapes):
         if len(layer.data) == 0:
             raise InputError(f"The region layer '{layer.name}' has no shapes yet: draw a rectangle or polygon.")
         if layer.ndim != 2:
             raise InputError(f"The region layer '{layer.name}' is {layer.ndim}-D; draw the region on a 2-D layer.")
         shapes, data = layer, list(layer.data)
         if not placed_alike(matrix):  # the shapes' vertices in the reference's pixels, rasterised there
-            from napari.layers import Shapes
-
             data = [_moved(vertices, matrix) for vertices in data]
             shapes = Shapes(data, shape_type=layer.shape_type)
         masks = np.asarray(shapes.to_masks(mask_shape=shape), dtype=bool)
@@ -190,7 +188,7 @@ def region_mask_from_layer(layer: Any, shape: tuple[int, int], reference: Any = 
                 "draw a rectangle, ellipse or polygon over the hidden design."
             )
         return mask
-    if kind == "labels":
+    if isinstance(layer, Labels):
         labels = np.asarray(layer.data[0] if layer.multiscale else layer.data)
         if not placed_alike(matrix):  # nearest label under each of the reference's pixels
             from scipy import ndimage

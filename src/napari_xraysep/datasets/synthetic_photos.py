@@ -1,11 +1,11 @@
 """Mixtures built from colour photographs: the benchmark's hard cases, with photographic detail.
 
-The procedural paintings of :mod:`napari_xraysep.synthetic` are smooth shapes; a method tuned on them
+The procedural paintings of :mod:`napari_xraysep.datasets.synthetic` are smooth shapes; a method tuned on them
 alone can look solved while real paintings are not. Here the surface and the hidden painting are
 photographs that scikit-image bundles (nothing is downloaded), each turned into paint and X-rayed
 with the same physical model:
 
-* **Paint.** Every colour is mixed from the pigment palette of :data:`~napari_xraysep.synthetic.PIGMENTS`
+* **Paint.** Every colour is mixed from the pigment palette of :data:`~napari_xraysep.datasets.synthetic.PIGMENTS`
   by non-negative least squares (a painter's palette is discrete, so the colour → absorbance map has
   kinks, unlike any smooth fit); the X-ray sees the mixture's attenuation, not the grayscale.
 * **Paint thickness.** Broad unevenness (± 5 %, invisible in the photograph) and brush strokes

@@ -15,8 +15,9 @@ from qtpy.QtCore import QUrl
 from qtpy.QtGui import QDesktopServices
 from qtpy.QtWidgets import QFileDialog, QGroupBox, QVBoxLayout
 
-from .._layers import METADATA_KEY, same_layer
-from ..core import TrainedModel, XraySepError, load_model, save_model
+from .layers import METADATA_KEY, same_layer
+from ..core import TrainedModel, XraySepError
+from ..io import load_model, save_model
 from ..core.threads import ThreadCount, count_threads
 from .compare import FLIP_KEY, Comparison, Panel, comparison_panels, export_comparison
 from .curtain import CURTAIN_KEY, CurtainControl

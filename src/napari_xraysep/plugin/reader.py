@@ -1,4 +1,4 @@
-"""napari reader: X-rays, photographs and masks through :mod:`.io`, so napari shows the pixels the CLI
+"""napari reader: X-rays, photographs and masks through :mod:`napari_xraysep.io`, so napari shows the pixels the CLI
 separates — TIFF (any compression, pyramids as multiscale layers), JPEG, PNG and DICOM, read lazily."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .core.data import robust_range
-from .core.errors import XraySepError
-from .io import READABLE_SUFFIXES, open_levels
-from .io.spacing import spacing_of
+from ..core.data import robust_range
+from ..core.errors import XraySepError
+from ..io import READABLE_SUFFIXES, open_levels
+from ..io.spacing import spacing_of
 
 
 def napari_get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[tuple]] | None:
-    """Claim the file kinds :func:`~.io.open_image` reads (by name); anything else is left to other readers."""
+    """Claim the file kinds :func:`~napari_xraysep.io.open_image` reads (by name); anything else is left to other readers."""
     paths = [path] if isinstance(path, str) else list(path)
     if not paths or not all(str(p).lower().endswith(READABLE_SUFFIXES) for p in paths):
         return None
@@ -34,7 +34,7 @@ def read_image_layer(path: Path) -> tuple[Any, dict[str, Any], str]:
     """One Image layer: grayscale or RGB(A), a pyramid as a multiscale layer, every level read tile
     by tile as napari shows it. A grayscale layer's contrast limits are the robust range of its
     smallest level (or a sample of windows), so hot pixels or a saturated border do not leave it
-    black. A file with a pixel spacing (:func:`~.io.spacing.spacing_of`) is shown in millimetres: the
+    black. A file with a pixel spacing (:func:`~napari_xraysep.io.spacing.spacing_of`) is shown in millimetres: the
     layer's ``scale`` is the spacing and its ``units`` mm, so napari's rulers and scale bar measure
     the painting. A file that cannot be read raises ``ValueError`` with the reason, which napari reports."""
     try:

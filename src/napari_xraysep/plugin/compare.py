@@ -16,10 +16,10 @@ from napari.utils.colormaps import ensure_colormap
 from qtpy.QtCore import QRect, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QImage, QPainter
 
-from .._layers import METADATA_KEY, has_units, layer_title, same_layer, shared_contrast
+from .layers import METADATA_KEY, has_units, layer_title, same_layer, shared_contrast
 from ..core.errors import OutputError
 from ..core.threads import ThreadCount
-from ..core.files import atomic_write
+from ..io.files import atomic_write
 from ..io import to_display
 from .threads import MAP_COLORMAP, map_limits
 

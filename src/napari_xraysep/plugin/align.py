@@ -2,7 +2,7 @@
 it — automatically (shift, or rotation + scale + shift for a photograph of any pixel size) or from
 point pairs in two Points layers (a misplaced pair is left out and named) — resampled onto the X-ray's grid.
 
-Only translation: layers in, :mod:`.core.registration` does the work (in a worker thread when it takes
+Only translation: layers in, :mod:`napari_xraysep.core.registration` does the work (in a worker thread when it takes
 seconds), and the aligned photograph comes back as a new layer; nothing is overwritten.
 """
 
@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 from magicgui.widgets import ComboBox, Container, PushButton
+from napari.layers import Points
 from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
 
-from ._layers import has_units, is_rgb_layer, is_xray_layer, layer_array, points_in_pixels_of
-from .core import XraySepError
-from .core.registration import (
+from .layers import has_units, is_rgb_layer, is_xray_layer, layer_array, points_in_pixels_of
+from ..core import XraySepError
+from ..core.registration import (
     CONFIDENT,
     Alignment,
     aligned_photo,
@@ -38,7 +39,7 @@ TRANSFORMS = ("translation", "similarity", "affine", "projective")
 
 
 def is_points_layer(layer: Any) -> bool:
-    return getattr(layer, "_type_string", None) == "points"
+    return isinstance(layer, Points)
 
 
 class AlignmentWidget(QWidget):

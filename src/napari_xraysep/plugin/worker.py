@@ -50,8 +50,9 @@ def new_results_folder(source_name: str, run: int) -> Path:
 
 
 def checkpointing(run: int) -> dict[str, Any]:
-    """Where and how often run ``run`` saves its model while it trains (:func:`iter_separate`'s
-    ``checkpoint`` and ``checkpoint_every_s``); the folder is made, :class:`OutputError` if it cannot be."""
+    """Where and how often run ``run`` saves its model while it trains (the model file and
+    ``checkpoint_every_s`` of :func:`~napari_xraysep.pipeline.iter_separate_painting`); the folder is
+    made, :class:`OutputError` if it cannot be."""
     folder = checkpoint_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)

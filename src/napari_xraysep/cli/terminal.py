@@ -15,9 +15,10 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm import tqdm
 
-from .core import SeparationConfig, SeparationResult, TrainedModel, TrainingProgress, iter_separate
-from .core.progress import drive
-from .core.streaming import TileProgress
+from ..core import SeparationConfig, SeparationResult, TrainedModel, TrainingProgress, iter_separate
+from ..core.progress import drive
+from ..core.streaming import TileProgress
+from ..io import checkpoint_to
 
 
 class ProgressBar:
@@ -85,7 +86,8 @@ def run_separation(
     stop = threading.Event()
     steps = iter_separate(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
-        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
+        config=config, model=model, stop=stop, checkpoint=None if checkpoint is None else checkpoint_to(checkpoint),
+        checkpoint_every_s=checkpoint_every_s,
         painting_area=painting_area, **settings,
     )
     with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .._layers import METADATA_KEY, has_units
 from ..core.threads import ThreadCount
+from .layers import METADATA_KEY, has_units
 
 MAP_COLORMAP = "viridis"
 # Counting holds about ten full-size float64 images: a whole painting's weave is counted on its central
