@@ -121,6 +121,15 @@ def test_weighted_least_squares_hand_computed():
     lonely = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 5.0]], dtype=torch.float64)
     beta = weighted_least_squares(lonely, target, weight, ridge=1e-3, dtype=torch.float64)
     assert abs(float(beta[1])) < 1e-6 and float(beta[0]) == pytest.approx(34 / 14, rel=5e-3)
+    # with a prior β0 the same lonely column is held at β0 (what the first pass said of it), the
+    # fitted one barely moves; a huge ridge gives β0 itself, no ridge ignores it
+    prior = torch.tensor([0.5, 7.0], dtype=torch.float64)
+    held = weighted_least_squares(lonely, target, weight, ridge=1e-3, dtype=torch.float64, prior=prior)
+    assert float(held[1]) == pytest.approx(7.0, abs=1e-6) and float(held[0]) == pytest.approx(34 / 14, rel=5e-3)
+    stiff = weighted_least_squares(design, target, weight, ridge=1e9, dtype=torch.float64, prior=prior)
+    torch.testing.assert_close(stiff, prior, rtol=0, atol=1e-6)
+    free = weighted_least_squares(design, target, weight, ridge=0.0, dtype=torch.float64, prior=prior)
+    torch.testing.assert_close(free, torch.tensor([2.0, 1.0], dtype=torch.float64))
 
 
 def test_tukey_and_regional_weights():
