@@ -142,16 +142,16 @@ def test_the_window_stays_responsive_while_a_run_trains(make_napari_viewer, qtbo
 def test_the_alignment_check_runs_in_the_worker_and_says_which_way(make_napari_viewer, qtbot, monkeypatch):
     import numpy as np
 
-    import napari_xraysep.plugin.runner as runner_module
+    import napari_xraysep.pipeline as pipeline_module
 
     threads = []
-    check = runner_module.misalignment_warning
+    check = pipeline_module.misalignment_warning
 
     def in_which_thread(*args):
         threads.append(threading.current_thread() is threading.main_thread())
         return check(*args)
 
-    monkeypatch.setattr(runner_module, "misalignment_warning", in_which_thread)  # seconds on a large image
+    monkeypatch.setattr(pipeline_module, "misalignment_warning", in_which_thread)  # seconds on a large image
     viewer = make_napari_viewer()
     widget = dock(viewer, "concealed_portrait", steps=1)
     photo = viewer.layers["surface RGB (synthetic)"]

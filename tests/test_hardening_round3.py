@@ -439,15 +439,15 @@ def test_the_dock_reads_every_layer_as_the_viewer_shows_it_over_the_xray(make_na
     widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["xray"], viewer.layers["photo"]
     widget.inputs.region.value = viewer.layers["region"]
     widget.inputs.side_channels.value = [viewer.layers["side"]]
-    arrays = widget.inputs.arrays(training=True, region_required=False)
-    np.testing.assert_allclose(arrays["rgb_surface"], rgb, atol=1e-3)
-    np.testing.assert_allclose(arrays["side_channels"][0], x, atol=1e-2)
-    region = arrays["region_mask"]
+    arguments, _ = widget.inputs.arrays(training=True, region_required=False)
+    np.testing.assert_allclose(arguments["sources"].rgb_surface, rgb, atol=1e-3)
+    np.testing.assert_allclose(arguments["sources"].side_channels[0], x, atol=1e-2)
+    region = arguments["region_mask"]
     assert region[10:30, 10:40].mean() > 0.95 and region.sum() < 1.1 * 20 * 30  # 0.2: 84 px where 600 were drawn
 
     # A photograph moved so that it covers only part of the X-ray: the rest is missing, not black.
     viewer.layers["photo"].translate = (10 + 40, 10)
-    shifted = widget.inputs.arrays(training=False, region_required=False)["rgb_surface"]
+    shifted = widget.inputs.arrays(training=False, region_required=False)[0]["sources"].rgb_surface
     assert np.isnan(shifted[: 20 - 6]).all() and np.isfinite(shifted[30:]).all()
 
 

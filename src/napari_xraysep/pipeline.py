@@ -1,10 +1,14 @@
-"""A whole painting, streamed from and to disk — what ``xraysep apply`` and the dock's big-image path
-share (no Qt).
+"""One way through a run, whatever face starts it: :func:`iter_run`.
 
-A painting of tens of megapixels is trained on an area around the drawn region
-(:mod:`~napari_xraysep.core.areas`), then the model is applied to every pixel tile by tile
-(:func:`~napari_xraysep.core.streaming.iter_apply`) into float32 TIFFs, with overview levels beside
-them (:mod:`~napari_xraysep.io.pyramid`), and the run is recorded in ``run.json``.
+The CLI's ``separate`` and ``demo`` and the dock's Train / Apply all drive :func:`iter_run`: it
+checks that the photograph lies on the X-ray (an :class:`AlignmentNote`, said before any training
+time is spent), separates an image that fits in memory with the core's
+:func:`~napari_xraysep.core.separation.iter_separate`, and a whole painting (over
+:data:`~napari_xraysep.core.areas.LARGE_IMAGE_PIXELS`) by :func:`iter_separate_painting`: trained on
+an area around the drawn region (:mod:`~napari_xraysep.core.areas`), then applied to every pixel
+tile by tile (:func:`~napari_xraysep.core.streaming.iter_apply`) into float32 TIFFs with overview
+levels beside them (:mod:`~napari_xraysep.io.pyramid`). Given a folder, the run is written there as
+one result set with its record, ``run.json``; model checkpoints are kept in it while training.
 """
 
 from __future__ import annotations
@@ -18,14 +22,18 @@ from typing import Any
 
 import numpy as np
 
+from ._version import __version__
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, areas, iter_separate
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
+from .core.registration import misalignment_warning
+from .core.data import check_pair, missing_filled, unmasked
 from .core.separation import defects_line, resolve_config
 from .core.sources import Sources
 from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
 from .io import result_tiffs
-from .io.files import atomic_write, result_set
+from .io.files import result_set
+from .io.write import write_record, write_results
 from .io.modelfile import checkpoint_to, save_model
 from .io.pyramid import PYRAMID_FOLDER, write_pyramid
 
@@ -166,7 +174,7 @@ def iter_separate_painting(
         else:
             area = (slice(0, shape[0]), slice(0, shape[1]))
         assert model is not None
-        record = {**(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
+        record = {"software": {"napari-xraysep": __version__}, **(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
         if area_result is None:  # only applied: the X-ray may be in other units than the model's
             model, calibration = calibrated(model, sources, resolved.device)
             record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
@@ -181,7 +189,110 @@ def iter_separate_painting(
         record |= {"defects_marked": marked, "shape": list(shape), "timings_s": {"total_s": time.perf_counter() - started}}
         if area_result is not None:
             record["loss_history"] = model.loss_history
-        atomic_write(staging / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
+        write_record(staging, record)
     return PaintingResult(model, area, area_result, paths, out, marked)
 
 
+
+
+@dataclass(frozen=True)
+class AlignmentNote:
+    """A run's first event: what the alignment check of the X-ray and the photograph found (""
+    when the photograph looks registered). Not a blocker — the user may know better."""
+
+    text: str
+
+
+RunEvent = AlignmentNote | TrainingProgress | TileProgress
+
+
+def iter_run(
+    sources: Sources,
+    region_mask: Any = None,
+    *,
+    config: SeparationConfig | None = None,
+    model: TrainedModel | None = None,
+    out: Path | None = None,
+    stop: StopFlag | None = None,
+    checkpoint: Path | None = None,
+    checkpoint_every_s: float = 300.0,
+    painting_area: Any = None,
+    record: dict[str, Any] | None = None,
+    area: tuple[slice, slice] | None = None,
+    pyramid: bool = True,
+    **settings: Any,
+) -> Generator[RunEvent, None, SeparationResult | PaintingResult]:
+    """Run one separation from any face; yields an :class:`AlignmentNote` first, then the run's
+    progress events, and returns its result.
+
+    Parameters
+    ----------
+    sources
+        The images (:class:`~napari_xraysep.core.sources.Sources`): arrays, or lazy sources for a
+        whole painting.
+    region_mask
+        (H, W) mask of the region for x̄1 (non-zero inside; lazy is fine), or None.
+    config, model, settings
+        As for :func:`~napari_xraysep.core.separation.iter_separate`.
+    out
+        The folder the run is written to as one result set (:func:`~napari_xraysep.io.files.result_set`:
+        the six TIFFs, ``model.pt`` and ``run.json`` with ``record`` added), replacing earlier results
+        only once whole. Required for a whole painting; None keeps an in-memory run in memory.
+    checkpoint
+        Where the model is kept while it trains (every ``checkpoint_every_s``); a relative path is
+        taken inside ``out``'s new set, so a crash leaves the latest model beside the results.
+    painting_area
+        Where the painting is (a box, a mask — lazy is fine — or "full"); None: found.
+    area, pyramid
+        A whole painting's training area if already chosen, and whether overview levels are written
+        (:func:`iter_separate_painting`).
+
+    Returns
+    -------
+    SeparationResult or PaintingResult
+        The in-memory result; or, for an image over ``LARGE_IMAGE_PIXELS``, the whole painting's
+        (its images are the TIFFs in ``out``).
+
+    Raises
+    ------
+    InputError
+        Inputs that do not fit together, or a whole painting without ``out``.
+    """
+    large = areas.is_large(sources.x_mixed.shape)
+    if not large:  # read first: a file that cannot be read is named before anything is said of its size
+        sources = Sources(
+            unmasked(sources.x_mixed), unmasked(sources.rgb_surface),
+            None if sources.rgb_back is None else unmasked(sources.rgb_back), sources.mirror_back,
+            [unmasked(side) for side in sources.side_channels],
+        )
+    shape = sources.check()
+    if large and out is None:
+        raise InputError(f"An image of {shape[0]}×{shape[1]} pixels is separated into files: give the folder for its results.")
+    if large:
+        area = area or areas.painting_area(shape, region_mask, sources.double_sided)
+    pair = sources.crop(area) if large else sources
+    # Checked first, so that a photograph with nothing in it is named, not "misaligned".
+    x_pair, rgb_pair = check_pair(pair.x_mixed, pair.rgb_surface)
+    yield AlignmentNote(misalignment_warning(missing_filled(x_pair), missing_filled(rgb_pair)) or "")
+    if large:
+        return (yield from iter_separate_painting(
+            sources, out, region_mask=region_mask, config=config, model=model, stop=stop, provenance=record,
+            checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, pyramid=pyramid, area=area,
+            painting_area=painting_area, **settings,
+        ))
+    arguments = {
+        "rgb_back": sources.rgb_back, "mirror_back": sources.mirror_back, "side_channels": list(sources.side_channels),
+        "config": config, "model": model,
+        "stop": stop, "checkpoint_every_s": checkpoint_every_s,
+        "painting_area": np.asarray(painting_area) if getattr(painting_area, "ndim", 0) == 2 else painting_area,
+        **settings,
+    }
+    region = None if region_mask is None else np.asarray(region_mask)
+    if out is None:
+        keep = None if checkpoint is None else checkpoint_to(checkpoint)
+        return (yield from iter_separate(x_pair, rgb_pair, region, checkpoint=keep, **arguments))
+    with result_set(out) as staging:
+        keep = None if checkpoint is None else checkpoint_to(checkpoint if checkpoint.is_absolute() else staging / checkpoint)
+        result = yield from iter_separate(x_pair, rgb_pair, region, checkpoint=keep, **arguments)
+        write_results(staging, result, record)
+    return result

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..core import RESULT_LAYERS, SeparationConfig, TrainedModel
-from ..core.data import BoxRegion, check_pair, check_rgb_shape, check_xray_shape, missing_filled
+from ..core import RESULT_LAYERS, SeparationConfig
+from ..core.data import BoxRegion, check_rgb_shape, check_xray_shape
 from ..core.errors import InputError, TrainingError
 from ..io.files import STAGING_TAG, atomic_write, result_set
 from ..core.registration import (
@@ -36,19 +36,18 @@ from ..core.registration import (
     estimate_similarity,
     estimate_translation,
     fit_transform,
-    misalignment_warning,
     uncovered_share,
 )
 from ..core.separation import defects_line, drive, resolve_config
 from ..core.sources import Sources
 from ..core.streaming import apply_dask, calibrated
 from .demo import run_demo
-from ..io import ImageSource, load_model, open_image, result_tiffs, write_results, write_tiff
+from ..io import load_model, open_image, result_tiffs, write_record, write_tiff
 from ..core.threads import count_threads, parse_pixel_size
 from ..io.spacing import chosen_spacing
-from ..core.areas import is_large, painting_area, painting_mask
-from ..pipeline import iter_apply_to_folder, iter_separate_painting
-from .terminal import ProgressBar, run_separation, signal_handled, stop_on_first_interrupt
+from ..core.areas import painting_mask
+from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run
+from .terminal import ProgressBar, run_in_terminal, signal_handled, stop_on_first_interrupt
 
 
 # --preset: every setting at once (default: the benchmarked default, or a given model's settings).
@@ -180,67 +179,26 @@ def command_separate(args: argparse.Namespace) -> int:
     }
     area = painting_area_of(args, tuple(sources.x_mixed.shape[:2]))
     inputs["painting_area"] = str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area
-    if is_large(sources.x_mixed.shape):
-        record = {"inputs": inputs, "input_files": files, "pixel_spacing": spacing}
-        return separate_painting(args, out, sources, region, config, settings, model, record, area)
-    x_mixed, rgb_surface = np.asarray(sources.x_mixed), np.asarray(sources.rgb_surface)
-    warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
-    if warning:
-        warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
-    with naming_the_kept_model(out), result_set(out) as staging:
-        # Checkpoints go where the final model will be: a crash leaves the latest one in --out (if it
-        # held no model before; an earlier set is never replaced by half a new one).
-        result = run_separation(
-            x_mixed, rgb_surface, None if region is None else np.asarray(region), config, settings, model, args.quiet,
-            rgb_back=None if sources.rgb_back is None else np.asarray(sources.rgb_back), mirror_back=args.mirror_back,
-            checkpoint=staging / "model.pt", checkpoint_every_s=60 * args.checkpoint_every,
-            side_channels=[np.asarray(side) for side in sources.side_channels],
-            painting_area=np.asarray(area) if isinstance(area, ImageSource) else area,
-        )
-        print_notes(result, args.quiet)
-        write_results(staging, result, {"inputs": inputs, "input_files": files, "pixel_spacing": spacing})
-    if not args.quiet:
-        print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}", file=sys.stderr)
-    return 0
-
-
-def separate_painting(
-    args: argparse.Namespace,
-    out: Path,
-    sources: Sources,
-    region: Any,
-    config: SeparationConfig | None,
-    settings: dict[str, Any],
-    model: TrainedModel | None,
-    record: dict[str, Any],
-    support_area: Any = None,
-) -> int:
-    """``separate`` on an image too large for memory (is_large): trained on the area around the region
-    (or the central area), then applied tile by tile into --out, as the widget's whole-painting path;
-    ``support_area`` is the --painting-area (None, "full", a box or a lazy mask)."""
-    shape = sources.check()
-    area = painting_area(shape, region, sources.double_sided)
-    cropped = sources.crop(area)
-    warning = misalignment_warning(*map(missing_filled, check_pair(cropped.x_mixed, cropped.rgb_surface)))
-    if warning:
-        warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
     stop = threading.Event()
-    steps = iter_separate_painting(
-        sources, out, region_mask=region, config=config, model=model, stop=stop, area=area, pyramid=False,
-        provenance={"software": {"napari-xraysep": __version__}, **record}, checkpoint=Path("model.pt"),
-        checkpoint_every_s=60 * args.checkpoint_every, painting_area=support_area, **settings,
+    # Checkpoints go where the final model will be: a crash leaves the latest one in --out (if it held
+    # no model before; an earlier set is never replaced by half a new one).
+    steps = iter_run(
+        sources, region, config=config, model=model, out=out, stop=stop, checkpoint=Path("model.pt"),
+        checkpoint_every_s=60 * args.checkpoint_every, painting_area=area, pyramid=False,
+        record={"inputs": inputs, "input_files": files, "pixel_spacing": spacing}, **settings,
     )
-    with naming_the_kept_model(out), stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
-        result = drive(steps, None if args.quiet else bar)
+    with naming_the_kept_model(out):
+        result = run_in_terminal(steps, stop, args.quiet)
     print_notes(result, args.quiet)
-    if result.paths is None:
+    if isinstance(result, PaintingResult) and result.paths is None:
         raise InputError(
             f"Stopped before the whole painting was separated; the model is saved in {out / 'model.pt'} "
             "(xraysep apply applies it to the painting)."
         )
     if not args.quiet:
-        print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out} (trained on the area "
-              f"{result.provenance()['training_area']}, applied tile by tile)", file=sys.stderr)
+        how = (f" (trained on the area {result.provenance()['training_area']}, applied tile by tile)"
+               if isinstance(result, PaintingResult) else "")
+        print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}{how}", file=sys.stderr)
     return 0
 
 
@@ -307,7 +265,7 @@ def command_apply(args: argparse.Namespace) -> int:
             if line and not args.quiet:
                 print(f"xraysep: {line}", file=sys.stderr)
         record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
-        atomic_write(staging / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
+        write_record(staging, record)
     if not args.quiet:
         print(f"Wrote {', '.join(RESULT_LAYERS)} and run.json to {out}", file=sys.stderr)
     return 0

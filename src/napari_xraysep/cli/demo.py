@@ -8,6 +8,7 @@ method does and how well.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ import numpy as np
 
 from ..datasets.evaluation import least_squares_separation, score
 from ..datasets.synthetic import SAMPLE_CASE, SAMPLE_SEED, SAMPLE_SHAPE, load_sample
-from ..io import atomic_write, montage, to_display, write_png, write_results, write_tiff
-from .terminal import run_separation
+from ..core.sources import Sources
+from ..io import atomic_write, montage, to_display, write_png, write_tiff
+from ..pipeline import iter_run
+from .terminal import run_in_terminal
 
 MONTAGE_LAYOUT = (
     "montage.png — top: photograph (region in red), mixed X-ray, true surface X-ray, true hidden X-ray, true weave; "
@@ -53,7 +56,11 @@ def run_demo(out: Path, settings: dict[str, Any], quiet: bool = False) -> str:
     write_tiff(inputs / "x1_true.tif", sample.x1_true, description)
     write_tiff(inputs / "x2_true.tif", sample.x2_true, description)
 
-    result = run_separation(sample.x_mixed, sample.rgb_surface, sample.region_mask, None, settings, None, quiet)
+    stop = threading.Event()
+    steps = iter_run(
+        Sources(sample.x_mixed, sample.rgb_surface), sample.region_mask, out=out, stop=stop, record={"sample": description}, **settings
+    )
+    result = run_in_terminal(steps, stop, quiet)
     _, ls_x2 = least_squares_separation(sample.x_mixed, sample.rgb_surface, degree=1)
     _, ls3_x2 = least_squares_separation(sample.x_mixed, sample.rgb_surface, degree=3)
     rows = {
@@ -65,7 +72,6 @@ def run_demo(out: Path, settings: dict[str, Any], quiet: bool = False) -> str:
         "x1 (refined)": score(result.x1, sample.x1_true),
         "weave": score(result.weave, sample.weave),
     }
-    write_results(out, result, {"sample": description, "scores": rows})
 
     limits = (float(sample.x_mixed.min()), float(sample.x_mixed.max()))
     hidden_limits = (float(sample.x2_true.min()), float(sample.x2_true.max()))

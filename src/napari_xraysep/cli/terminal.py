@@ -8,17 +8,19 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any, TextIO
+import warnings
+from collections.abc import Generator, Iterator
+from typing import Any, TextIO, TypeVar
 
-import numpy as np
 from tqdm import tqdm
 
-from ..core import SeparationConfig, SeparationResult, TrainedModel, TrainingProgress, iter_separate
+from ..core import TrainingProgress
 from ..core.progress import drive
 from ..core.streaming import TileProgress
-from ..io import checkpoint_to
+from ..pipeline import AlignmentNote, RunEvent
+
+
+Result = TypeVar("Result")
 
 
 class ProgressBar:
@@ -68,30 +70,20 @@ class ProgressBar:
             self.bar = None
 
 
-def run_separation(
-    x_mixed: np.ndarray,
-    rgb_surface: np.ndarray,
-    region_mask: np.ndarray | None,
-    config: SeparationConfig | None,
-    settings: dict[str, Any],
-    model: TrainedModel | None,
-    quiet: bool,
-    rgb_back: np.ndarray | None = None,
-    mirror_back: bool = False,
-    checkpoint: Path | None = None,
-    checkpoint_every_s: float = 300.0,
-    side_channels: Sequence[np.ndarray] = (),
-    painting_area: Any = None,
-) -> SeparationResult:
-    stop = threading.Event()
-    steps = iter_separate(
-        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
-        config=config, model=model, stop=stop, checkpoint=None if checkpoint is None else checkpoint_to(checkpoint),
-        checkpoint_every_s=checkpoint_every_s,
-        painting_area=painting_area, **settings,
-    )
+def run_in_terminal(steps: Generator[RunEvent, None, Result], stop: threading.Event, quiet: bool) -> Result:
+    """Drive a run (:func:`~napari_xraysep.pipeline.iter_run`'s events) to its end: its progress on
+    the progress line (none if ``quiet``), its alignment check as a warning (always), and a first
+    Ctrl-C setting ``stop`` so the run ends after its current step or tile."""
     with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
-        return drive(steps, None if quiet else bar)
+
+        def show(event: RunEvent) -> None:
+            if isinstance(event, AlignmentNote):
+                if event.text:
+                    warnings.warn(f"{event.text} (xraysep align)", UserWarning, stacklevel=1)
+            elif not quiet:
+                bar(event)
+
+        return drive(steps, show)
 
 
 TRAINING_STOP = "stopping after this step; the model so far will be applied and saved"

@@ -13,6 +13,7 @@ from .write import (
     result_tiffs,
     to_display,
     write_png,
+    write_record,
     write_results,
     write_tiff,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "save_model",
     "to_display",
     "write_png",
+    "write_record",
     "write_results",
     "write_tiff",
 ]

@@ -155,5 +155,11 @@ def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | N
     for name in RESULT_LAYERS:
         written.append(write_tiff(out / f"{name}.tif", getattr(result, name), {**provenance, "layer": name}))
     record = {**provenance, **(extra or {}), "loss_history": result.loss_history, "outputs": [p.name for p in written]}
-    written.append(atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str))))
+    written.append(write_record(out, record))
     return written
+
+
+def write_record(out: Path, record: dict[str, Any]) -> Path:
+    """A run's record as ``out/run.json`` (indented JSON, values JSON cannot hold as text), written
+    whole or not at all; every face's run ends here."""
+    return atomic_write(out / "run.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))

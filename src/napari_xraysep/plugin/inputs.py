@@ -232,21 +232,23 @@ class InputsPanel(QGroupBox):
             raise InputError("Choose or draw the region where the hidden design shows most (Draw region): the auto-encoder needs it.")
         return region_mask_from_layer(self.region.value, shape, self.xray.value)
 
-    def arrays(self, training: bool, region_required: bool) -> dict[str, Any]:
-        """The chosen layers in memory, checked with the core's messages, as :func:`iter_separate`'s
-        arguments: every layer as the viewer shows it over the X-ray (:func:`layer_on_grid` — a
-        photograph moved, scaled or turned into place by its layer transform is resampled so)."""
+    def arrays(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The chosen layers in memory, checked with the core's messages, as
+        :func:`~napari_xraysep.pipeline.iter_run`'s arguments, and the checked X-ray and photograph:
+        every layer as the viewer shows it over the X-ray (:func:`layer_on_grid` — a photograph moved,
+        scaled or turned into place by its layer transform is resampled so)."""
         xray, photo, back = self.chosen()
         x_mixed, rgb_surface = check_pair(layer_array(xray), layer_on_grid(photo, xray))
         rgb_back, mirror = (None, False) if back is None else (layer_on_grid(back, xray), bool(self.mirror_back.value))
         if rgb_back is not None:
             check_back(rgb_back, x_mixed, mirror)
         region = self.region_mask(x_mixed.shape, region_required) if training and back is None else None
-        return {
-            "x_mixed": x_mixed, "rgb_surface": rgb_surface, "region_mask": region, "rgb_back": rgb_back, "mirror_back": mirror,
-            "side_channels": [layer_on_grid(side, xray) for side in self.side_channels.value],
+        sides = [layer_on_grid(side, xray) for side in self.side_channels.value]
+        arguments = {
+            "sources": Sources(x_mixed, rgb_surface, rgb_back, mirror, sides), "region_mask": region,
             "painting_area": self.painting_mask(x_mixed.shape),
         }
+        return arguments, {"x_mixed": x_mixed, "rgb_surface": rgb_surface}
 
     def painting_mask(self, shape: tuple[int, int]) -> np.ndarray | None:
         """The painting's area as an (H, W) mask, or None to find it."""
@@ -254,7 +256,7 @@ class InputsPanel(QGroupBox):
 
     def painting_sources(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any], tuple[int, int]]:
         """A whole painting's layers as lazy sources with the region and the training area
-        (:func:`iter_separate_painting`'s arguments), the area's X-ray and photograph in memory
+        (:func:`~napari_xraysep.pipeline.iter_run`'s arguments), the area's X-ray and photograph in memory
         (checked as in :meth:`arrays`), and the area's top-left pixel."""
         xray, photo, back = self.chosen()
         for layer in (photo, back, *self.side_channels.value):
@@ -279,7 +281,7 @@ class InputsPanel(QGroupBox):
         spacing = spacing_record(xray.scale, xray.units, self.spacing_source(xray))
         arguments = {
             "sources": sources, "region_mask": region, "area": area if training else None,
-            "provenance": {"pixel_spacing": spacing},  # into the result TIFFs' resolution tags
+            "record": {"pixel_spacing": spacing},  # into the result TIFFs' resolution tags
             "painting_area": self.painting_mask(shape),
         }
         return arguments, {"x_mixed": x_area, "rgb_surface": rgb_area}, offset

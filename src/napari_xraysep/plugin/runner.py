@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -14,13 +13,10 @@ from napari.qt.threading import GeneratorWorker
 from qtpy.QtCore import QTimer
 
 from .layers import layer_source, same_layer
-from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, iter_separate, resolve_device
-from ..core.data import missing_filled
-from ..core.registration import misalignment_warning
-from ..core.separation import resolve_config
+from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.areas import is_large
-from ..io import checkpoint_to
-from ..pipeline import iter_separate_painting
+from ..core.separation import resolve_config
+from ..pipeline import AlignmentNote, iter_run
 from .inputs import InputsPanel
 from .run import RunPanel
 from .separation import SeparationPanel
@@ -72,20 +68,16 @@ class Runner:
             resolve_device(resolved.device)  # settings checked before any work
             training, region_required = resolved.training_steps > 0, resolved.method == "autoencoder"
             xray, folder = self.inputs.xray.value, None
-            job: Any = iter_separate
+            # A whole painting is read lazily, trained on an area and written to a folder (iter_run
+            # does the same dispatch; the dock only gathers its layers differently).
             large = xray is not None and is_large(layer_source(xray).shape)
             if large:
                 arguments, checked, offset = self.inputs.painting_sources(training, region_required)
             else:
-                arguments = self.inputs.arrays(training, region_required)
-                checked, offset = arguments, (0, 0)
+                (arguments, checked), offset = self.inputs.arrays(training, region_required), (0, 0)
             checkpoint = checkpointing(number) if training else {"checkpoint": None}
-            saving = checkpoint
             if large:  # made last: nothing left behind when the checks above fail
                 folder = new_results_folder(xray.name, number)
-                job = partial(iter_separate_painting, out=folder)
-            elif training:  # the core hands the model to a saver; the whole-painting pipeline takes the file
-                saving = {**checkpoint, "checkpoint": checkpoint_to(checkpoint["checkpoint"])}
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
@@ -107,8 +99,8 @@ class Runner:
         activity = ActivityProgress(f"X-ray separation, run {number}", resolved.training_steps, self._cancel)
         slots = {"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished}
         record.worker = run_in_background(
-            partial(_in_background, job, checked, layers_for),
-            {**arguments, "config": config, "model": model, "stop": record.stop, **saving, **form},
+            partial(_in_background, layers_for),
+            {**arguments, "out": folder, "config": config, "model": model, "stop": record.stop, **checkpoint, **form},
             # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
             {signal: partial(slot, record) for signal, slot in slots.items()},
             activity,
@@ -245,19 +237,10 @@ class Runner:
             self.on_ended()
 
 
-@dataclass(frozen=True)
-class AlignmentNote:
-    """A run's first event: what the alignment check found ("" when the photograph looks registered)."""
-
-    text: str
-
-
-def _in_background(job: Callable[..., Any], checked: dict[str, Any], layers_for: Callable[[Any], Any], **arguments: Any) -> Any:
-    """What a run does in the worker thread, so the window never waits on it: the alignment check of
-    the ``checked`` X-ray and photograph (seconds on a large image; not a blocker — the user may know
-    better — but said before any training time is spent), the run's progress events, then its result
-    with its layers (:func:`result_layers`, contrast over every pixel)."""
-    x_mixed, rgb_surface = missing_filled(checked["x_mixed"]), missing_filled(checked["rgb_surface"])
-    yield AlignmentNote(misalignment_warning(x_mixed, rgb_surface) or "")
-    result = yield from job(**arguments)
+def _in_background(layers_for: Callable[[Any], Any], **arguments: Any) -> Any:
+    """What a run does in the worker thread, so the window never waits on it: the run
+    (:func:`~napari_xraysep.pipeline.iter_run`: its alignment check first — seconds on a large image,
+    said before any training time is spent — then its progress events), then its result with its
+    layers (:func:`result_layers`, contrast over every pixel)."""
+    result = yield from iter_run(**arguments)
     return result, layers_for(result)

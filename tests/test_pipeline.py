@@ -1,0 +1,75 @@
+"""One way through a run: :func:`napari_xraysep.pipeline.iter_run`, which every face drives."""
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from conftest import TINY, drain
+
+import napari_xraysep
+from napari_xraysep import separate
+from napari_xraysep.core import RESULT_LAYERS, InputError, areas
+from napari_xraysep.core.sources import Sources
+from napari_xraysep.core.streaming import TileProgress
+from napari_xraysep.core.training import TrainingProgress
+from napari_xraysep.pipeline import AlignmentNote, PaintingResult, iter_run
+
+PACKAGE = Path(napari_xraysep.__file__).parent
+
+
+def test_an_image_in_memory_is_separated_as_separate_does_after_its_alignment_note(tiny_mixture):
+    m = tiny_mixture
+    events, result = drain(iter_run(Sources(m.x_mixed, m.rgb_surface), m.region_mask, **TINY))
+    assert events[0] == AlignmentNote("")  # registered: nothing to say, said first
+    assert all(isinstance(event, TrainingProgress) for event in events[1:]) and len(events) == 1 + TINY["steps"]
+    reference = separate(m.x_mixed, m.rgb_surface, m.region_mask, **TINY)
+    for name in RESULT_LAYERS:
+        np.testing.assert_array_equal(getattr(result, name), getattr(reference, name))
+
+
+def test_given_a_folder_the_run_is_written_there_as_one_set_with_its_record(tiny_mixture, tmp_path):
+    m, out = tiny_mixture, tmp_path / "results"
+    _, result = drain(iter_run(
+        Sources(m.x_mixed, m.rgb_surface), m.region_mask, out=out, checkpoint=Path("model.pt"), record={"inputs": {"xray": "x.tif"}}, **TINY
+    ))
+    written = {p.name for p in out.iterdir()}
+    assert written == {f"{name}.tif" for name in RESULT_LAYERS} | {"model.pt", "run.json"}
+    np.testing.assert_array_equal(tifffile.imread(out / "x2.tif"), result.x2)
+    record = json.loads((out / "run.json").read_text())
+    assert record["inputs"] == {"xray": "x.tif"} and record["steps_trained"] == TINY["steps"]
+    assert [p for p in tmp_path.iterdir() if p != out] == []  # no staging folder left beside it
+
+
+def test_a_shifted_photograph_is_said_before_the_run_not_refused(tiny_mixture):
+    m = tiny_mixture
+    shifted = np.roll(m.rgb_surface, (4, -5), axis=(0, 1))
+    steps = iter_run(Sources(m.x_mixed, shifted), m.region_mask, **TINY)
+    note = next(steps)
+    assert isinstance(note, AlignmentNote) and "align" in note.text
+    steps.close()
+
+
+def test_a_whole_painting_is_trained_on_its_area_and_applied_into_the_folder(tiny_mixture, tmp_path, monkeypatch):
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # 48×64 counts as a whole painting
+    m = tiny_mixture
+    with pytest.raises(InputError, match="give the folder"):
+        next(iter_run(Sources(m.x_mixed, m.rgb_surface), m.region_mask, **TINY))
+    events, result = drain(iter_run(Sources(m.x_mixed, m.rgb_surface), m.region_mask, out=tmp_path / "whole", **TINY))
+    assert isinstance(events[0], AlignmentNote)
+    assert any(isinstance(e, TrainingProgress) for e in events) and isinstance(events[-1], TileProgress)
+    assert isinstance(result, PaintingResult) and set(result.paths) == set(RESULT_LAYERS)
+    record = json.loads((tmp_path / "whole" / "run.json").read_text())
+    assert record["software"]["napari-xraysep"] == napari_xraysep.__version__ and record["shape"] == list(m.x_mixed.shape)
+
+
+@pytest.mark.parametrize("face", ["cli/commands.py", "cli/demo.py", "plugin/runner.py"])
+def test_the_faces_start_runs_only_through_iter_run(face):
+    """No face calls the core's separation or the whole-painting path itself: the dispatch, the
+    alignment check and the result set live once, in the pipeline."""
+    tree = ast.parse((PACKAGE / face).read_text())
+    called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert "iter_run" in called
+    assert not called & {"iter_separate", "separate", "iter_separate_painting", "misalignment_warning", "write_results"}
