@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .data import Normalisation, check_side_count, finite_pixels
 from .defects import find_defects, repair
@@ -37,7 +38,7 @@ from .refine import refine
 from .separation import RESULT_LAYERS, components_in_units
 from .sources import Sources
 from .tiling import tiles
-from .trained import TrainedModel
+from .trained import Separator, TrainedModel
 
 
 # The X-ray's units are checked (calibrated) on a grid of this many blocks a side, of this side.
@@ -70,6 +71,19 @@ def _refined_layers(x: np.ndarray, unit: np.ndarray, normalisation: Normalisatio
         "x1_hat": estimates.x1_hat, "x2_hat": estimates.x2_hat, "error_map": refined.error_map,
         "x1": refined.x1, "x2": refined.x2, "weave": estimates.weave,
     }
+
+
+def applied_network(model: TrainedModel, sources: Sources, device: torch.device) -> Separator:
+    """``model``'s network on ``device``, ready to apply to ``sources`` tile by tile: a colour map of
+    8-bit photographs looks each colour up in a :class:`~.colourmap.ColourTable` (evaluated once per
+    distinct colour, not once per pixel); anything else as it is."""
+    network = model.network.to(device).eval()
+    photos = [sources.rgb_surface] + ([] if sources.rgb_back is None else [sources.rgb_back])
+    if isinstance(network, ColourMap) and all(np.dtype(photo.dtype) == np.uint8 for photo in photos):
+        levels = torch.from_numpy(model.rgb_normalisation.to_unit(np.arange(TABLE_LEVELS)))
+        if bool((levels[1:] > levels[:-1]).all()):
+            return with_colour_table(network, levels.to(device))
+    return network
 
 
 def marked_input(model: TrainedModel, sources: Sources, area: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -123,12 +137,11 @@ def iter_apply(
     if support is not None and tuple(support.shape) != (height, width):
         raise InputError(f"The painting area is {'×'.join(map(str, support.shape))}, the X-ray {height}×{width}.")
     torch_device = resolve_device(device or model.config.device)
-    network = model.network.to(torch_device).eval()
-    decode = decoder(network, sources.double_sided)
+    decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     mark = model.config.mark_defects
     total, done, started = tile_count((height, width), tile_size), 0, time.perf_counter()
     with torch.no_grad():
-        for tile in tiles((height, width), tile_size, network.receptive_radius):
+        for tile in tiles((height, width), tile_size, model.network.receptive_radius):
             if mark:
                 block, x_fixed, masks = marked_input(model, sources, tile.outer)
                 x_core = x_fixed[tile.inner]
@@ -165,7 +178,7 @@ def calibrated(
     height, width = sources.check()
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     torch_device = resolve_device(device or model.config.device)
-    decode = decoder(model.network.to(torch_device).eval(), sources.double_sided)
+    decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     side = min(CALIBRATION_SIDE, side or CALIBRATION_SIDE)
     side_y, side_x = min(side, height), min(side, width)
     blocks = []
@@ -223,8 +236,7 @@ def apply_dask(
     stack = da.concatenate([part.astype(np.float64) for part in parts], axis=-1)
     stack = stack.rechunk((tile_size, tile_size, width_c))
     target = torch.device("cpu" if device == "auto" else device)
-    network = model.network.to(target).eval()
-    decode = decoder(network, sources.double_sided)
+    decode = decoder(applied_network(model, sources, target), sources.double_sided)
 
     def separate_block(block: np.ndarray) -> np.ndarray:
         out = np.zeros(block.shape, np.float32)
