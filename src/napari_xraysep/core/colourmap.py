@@ -215,7 +215,8 @@ class ColourTable:
         if levels.shape != (TABLE_LEVELS,) or not bool((levels[1:] > levels[:-1]).all()):
             raise ValueError(f"levels must be {TABLE_LEVELS} increasing values, got shape {tuple(levels.shape)}")
         self.colour_map, self.levels = colour_map, levels
-        self.first, self.step = float(levels[0]), float(levels[1] - levels[0])
+        # level = (unit − first) / step, as one multiply and add
+        self.gain, self.shift = 1 / float(levels[1] - levels[0]), -float(levels[0]) / float(levels[1] - levels[0])
         self.values: torch.Tensor | None = None  # (2^24,) F of each colour, NaN until evaluated
         self._allocating = threading.Lock()
 
@@ -229,9 +230,9 @@ class ColourTable:
     def codes(self, colour: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, H, W) packed colour codes ``r·2^16 + g·2^8 + b`` of (N, 3, H, W) unit-range colours,
         and where every channel is exactly one of the levels (elsewhere the code means nothing)."""
-        index = torch.round((colour - self.first) / self.step).clamp_(0, TABLE_LEVELS - 1).long()
+        index = colour.mul(self.gain).add_(self.shift).round_().clamp_(0, TABLE_LEVELS - 1).to(torch.int32)
         exact = (self.levels.to(colour.device)[index] == colour).all(dim=1)
-        packed = (index[:, 0] << 16) | (index[:, 1] << 8) | index[:, 2]
+        packed = index[:, 0].mul(TABLE_LEVELS**2).add_(index[:, 1].mul(TABLE_LEVELS)).add_(index[:, 2])
         return packed, exact
 
     def lookup(self, colour: torch.Tensor) -> torch.Tensor | None:
