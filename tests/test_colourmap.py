@@ -198,7 +198,7 @@ def test_the_colour_table_gives_the_evaluated_map_and_evaluates_each_colour_once
     rgb8 = rng.integers(0, 256, (2, 3, 40, 50))
     rgb8[:, :, :20] = rgb8[:, :, :1, :1]  # many pixels of one colour
     colour = torch.from_numpy(normalisation.to_unit(rgb8))
-    colour[0, 1, 5, 7] = 0.5  # a filled missing pixel: not on the levels, evaluated directly
+    colour[0, 1, 5, 7] = 0.501  # between two levels (a photograph of another bit depth): evaluated directly
     evaluated = []
     direct = ColourMap.colour_part
     monkeypatch.setattr(ColourMap, "colour_part", lambda self, c: evaluated.append(c[0, 0].numel()) or direct(self, c))
