@@ -202,8 +202,9 @@ def test_cli_apply_on_a_distributed_cluster_equals_the_local_result(tiny_mixture
     assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "trained"), *quick]) == 0
     model = str(tmp_path / "trained" / "model.pt")
     assert main(["apply", model, str(xray), str(rgb), "--out", str(tmp_path / "local"), "--tile", "20", "--quiet"]) == 0
-    # A real scheduler and a worker process on loopback: sources and model travel pickled.
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+    # A real scheduler and two worker processes on loopback: sources and model (its colour table
+    # empty) travel pickled, and either worker may take a tile.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
         assert main(["apply", model, str(xray), str(rgb), "--out", str(tmp_path / "cluster"), "--tile", "20", "--dask", cluster.scheduler_address, "--quiet"]) == 0
     for name in RESULT_LAYERS:
         np.testing.assert_allclose(

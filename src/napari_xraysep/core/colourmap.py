@@ -320,35 +320,44 @@ def place_clusters(model: ColourMap, photos: torch.Tensor, index: torch.Tensor, 
     model.width.fill_(max(float(np.median(gaps.min(axis=1))), 0.02))
 
 
-def _gram(
-    design: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """AᵀWA, AᵀWb and the unweighted Σ a² of each column over pixels; ``design`` (F, P), ``target``
-    and ``weight`` (P,). Each chunk is multiplied in the inputs' precision and summed in ``dtype``
-    (float64 where the device has it)."""
+def _gram(design: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """AᵀWA and AᵀWb over pixels; ``design`` (F, P), ``target`` and ``weight`` (P,). Each chunk is
+    multiplied in the inputs' precision and summed in ``dtype`` (float64 where the device has it)."""
     count = design.shape[0]
     gram = torch.zeros(count, count, dtype=dtype, device=design.device)
     right = torch.zeros(count, dtype=dtype, device=design.device)
-    energy = torch.zeros(count, dtype=dtype, device=design.device)
     for start in range(0, design.shape[1], CHUNK_PIXELS):
         a = design[:, start : start + CHUNK_PIXELS]
         aw = a * weight[start : start + CHUNK_PIXELS]
         gram += (aw @ a.T).to(dtype)
         right += (aw @ target[start : start + CHUNK_PIXELS]).to(dtype)
+    return gram, right
+
+
+def column_energy(design: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The unweighted Σ a² of each column of ``design`` (F, P) over pixels, chunk by chunk as
+    :func:`_gram` sums, in ``dtype``: what :func:`weighted_least_squares` scales the columns by."""
+    energy = torch.zeros(design.shape[0], dtype=dtype, device=design.device)
+    for start in range(0, design.shape[1], CHUNK_PIXELS):
+        a = design[:, start : start + CHUNK_PIXELS]
         energy += (a * a).sum(dim=1).to(dtype)
-    return gram, right, energy
+    return energy
 
 
 def weighted_least_squares(
-    design: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, ridge: float, dtype: torch.dtype
+    design: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, ridge: float, dtype: torch.dtype,
+    energy: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """argmin_β Σ w (b − Aβ)² + ridge·(Σ w)·Σ_j (c_j β_j)², ``design`` (F, P), ``target``, ``weight`` (P,).
 
     ``c_j`` is column j's RMS over all pixels, weighted or not: a column that lives mostly where the
     weights are low (a colour seen only where the hidden design is) is shrunk towards 0 instead of
     fitted to the few pixels left — those are the pixels the hidden design would bend it with.
+    ``energy``: :func:`column_energy` of ``design`` if already known (a fit solves on one design
+    with new weights many times).
     """
-    gram, right, energy = _gram(design, target, weight, dtype)
+    gram, right = _gram(design, target, weight, dtype)
+    energy = column_energy(design, dtype) if energy is None else energy
     scale = torch.sqrt(torch.clamp(energy / design.shape[1], min=1e-30))
     normalised = gram / scale[:, None] / scale[None, :]
     total_weight = torch.clamp(weight.sum().to(dtype), min=1e-30)
@@ -409,6 +418,7 @@ def fit_colour_map(
     band_weight = None if bool(valid.all()) else valid
     features = sum(highpass(phi, settings.highpass_sigma, band_weight) for phi in raw)
     design = model.convolve_psf(features)
+    energy = column_energy(flatten(design), work)
     prior = valid.to(x_mixed.dtype)
     if region is not None:
         prior = prior * torch.where(region, settings.region_weight, 1.0).to(x_mixed.dtype)
@@ -441,8 +451,9 @@ def fit_colour_map(
         if 0 < step <= 2 and step < first_pass_end and model.psf_radius > 0:
             fit_psf(model, features, b, weights * tukey, work)
             design = model.convolve_psf(features)
+            energy = column_energy(flatten(design), work)
         used = weights * tukey
-        model.beta.copy_(weighted_least_squares(flatten(design), b.reshape(-1), used.reshape(-1), settings.ridge, work))
+        model.beta.copy_(weighted_least_squares(flatten(design), b.reshape(-1), used.reshape(-1), settings.ridge, work, energy))
         residual = b - combine(design, model.beta)
         scale = robust_scale(residual, index)
         tukey = tukey_weights(residual, scale) if settings.robust else torch.ones_like(residual)
