@@ -182,6 +182,15 @@ def test_cli_apply_matches_separate_with_the_model_and_dask_matches_too(tiny_mix
         for folder in ("whole", "lazy"):
             np.testing.assert_allclose(tifffile.imread(tmp_path / folder / f"{name}.tif"), expected, atol=1e-5, err_msg=f"{folder}/{name}")
     assert sorted(p.name for p in (tmp_path / "whole").iterdir()) == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["run.json"])
+    for flags in ([], ["--dask"]):  # only the layers asked for, the same values
+        folder = tmp_path / f"only{len(flags)}"
+        assert main(["apply", str(model), str(xray), str(rgb), "--out", str(folder), "--tile", "20", "--layers", "x2,weave", "--quiet", *flags]) == 0
+        assert sorted(p.name for p in folder.iterdir()) == ["run.json", "weave.tif", "x2.tif"]
+        for name in ("x2", "weave"):
+            np.testing.assert_allclose(tifffile.imread(folder / f"{name}.tif"), tifffile.imread(tmp_path / "whole" / f"{name}.tif"), atol=1e-5)
+    capsys.readouterr()
+    assert main(["apply", str(model), str(xray), str(rgb), "--out", str(tmp_path / "none"), "--layers", "x2,x3", "--quiet"]) == 2
+    assert "--layers takes names of x1_hat" in capsys.readouterr().err and not (tmp_path / "none").exists()
 
     small = tmp_path / "small.tif"
     tifffile.imwrite(small, tiny_mixture.rgb_surface[:20], photometric="rgb")
