@@ -231,7 +231,8 @@ class ColourTable:
         """(N, H, W) packed colour codes ``r·2^16 + g·2^8 + b`` of (N, 3, H, W) unit-range colours,
         and where every channel is exactly one of the levels (elsewhere the code means nothing)."""
         index = colour.mul(self.gain).add_(self.shift).round_().clamp_(0, TABLE_LEVELS - 1).to(torch.int32)
-        exact = (self.levels.to(colour.device)[index] == colour).all(dim=1)
+        same = self.levels.to(colour.device)[index] == colour
+        exact = same[:, 0] & same[:, 1] & same[:, 2]
         packed = index[:, 0].mul(TABLE_LEVELS**2).add_(index[:, 1].mul(TABLE_LEVELS)).add_(index[:, 2])
         return packed, exact
 

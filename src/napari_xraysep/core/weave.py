@@ -215,7 +215,7 @@ def extract_weave(image: torch.Tensor, frequencies: torch.Tensor, envelope: floa
     return band[..., radius : radius + height, radius : radius + width] / _window_inside(height, width, envelope, image)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=32)  # a painting's tiles come in up to 9 shapes (edges, corners), the checks' blocks in a few more
 def _band_spectrum(
     shape: tuple[int, int], frequencies: tuple[tuple[float, float], ...], envelope: float, dtype: torch.dtype, device: str
 ) -> torch.Tensor:
