@@ -12,6 +12,7 @@ from napari_xraysep.core.colourmap import (
     TUKEY_C,
     ColourMap,
     ColourTable,
+    column_energy,
     FitSettings,
     fit_colour_map,
     polynomial_exponents,
@@ -113,6 +114,14 @@ def test_a_side_map_explains_what_the_photograph_cannot_show(rng):
 
     assert step(without.x2) > 0.3  # without the map, the absorber is called hidden
     assert abs(step(with_map.x2)) < 0.03
+
+
+def test_column_energy_is_the_sum_of_squares_of_each_column_across_chunks(monkeypatch):
+    from napari_xraysep.core import colourmap
+
+    monkeypatch.setattr(colourmap, "CHUNK_PIXELS", 2)  # three chunks, the last one short
+    design = torch.tensor([[1.0, 2.0, 0.0, -1.0, 3.0], [0.5, 0.5, 0.5, 0.5, 0.5]])
+    torch.testing.assert_close(column_energy(design, torch.float64), torch.tensor([15.0, 1.25], dtype=torch.float64))
 
 
 def test_weighted_least_squares_hand_computed():

@@ -13,7 +13,7 @@ from napari_xraysep import separate
 from napari_xraysep.core import RESULT_LAYERS, InputError
 from napari_xraysep.core.sources import Sources
 from napari_xraysep.core import colourmap
-from napari_xraysep.core.streaming import apply_dask, iter_apply, prefetched, tile_count
+from napari_xraysep.core.streaming import apply_dask, compute_threads, iter_apply, prefetched, tile_count
 
 
 @pytest.fixture(scope="module", params=["colour_map", "autoencoder"])
@@ -125,6 +125,16 @@ def test_prefetched_reads_the_next_item_while_this_one_is_used_and_raises_at_its
             next(items)
     with ThreadPoolExecutor(max_workers=1) as pool:
         assert list(prefetched(read, [], pool)) == []
+
+
+def test_tiles_are_computed_on_one_thread_fewer_and_the_count_is_restored():
+    before = torch.get_num_threads()
+    with compute_threads(torch.device("cpu")):
+        assert torch.get_num_threads() == max(1, before - 1)
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), compute_threads(torch.device("cpu")):
+        raise RuntimeError("a tile failed")
+    assert torch.get_num_threads() == before
 
 class RecordingSource:
     """A memory-mapped image that remembers the largest block read from it."""
