@@ -8,6 +8,11 @@ and training), and a whole painting in bounded memory with each.
                                                # only the default's fit and whole-painting apply, the
                                                # auto-encoder's training and inference, and the default's
                                                # quality on one case, on each device in turn (one run, ratios)
+    python benchmarks/speed.py --floor [--quick] [--dask [WORKERS]]
+                                               # only: the I/O floor (tifffile reads an 8000×8000 pair and
+                                               # writes six float32 layers; 2000×2000 with --quick) beside
+                                               # `xraysep apply` of the default, whole process, uncompressed
+                                               # and Deflate; --dask: also on a local cluster (2 workers)
     python benchmarks/speed.py --mosaic 24000,25000 [--time-cap 900]
                                                # only: peak memory of `xraysep separate` on a generated
                                                # 600-megapixel tiled BigTIFF pair (hours on 2 CPU cores
@@ -207,11 +212,12 @@ def measure_whole_painting(side: int, channels: int, device: str, folder: Path, 
 MOSAIC_TILE = 512
 
 
-def make_mosaic(folder: Path, height: int, width: int) -> tuple[Path, Path]:
-    """A height×width Deflate-compressed, tiled BigTIFF pair (uint16 X-ray, uint8 RGB) as a museum's
-    mosaic arrives: 512-px tiles cut from a 1024×1024 synthetic mixture, mirrored in turn. Each distinct
-    tile is compressed once and the file written tile by tile, so generating 600 megapixels takes
-    minutes and little memory."""
+def make_mosaic(folder: Path, height: int, width: int, compression: str | None = "zlib", stem: str = "mosaic") -> tuple[Path, Path]:
+    """A height×width tiled BigTIFF pair (uint16 X-ray, uint8 RGB), Deflate-compressed as a museum's
+    mosaic arrives (``compression`` None: uncompressed), ``folder/<stem>-xray.tif`` and ``-rgb.tif``:
+    512-px tiles cut from a 1024×1024 synthetic mixture, mirrored in turn. Each distinct tile is
+    encoded once and the file written tile by tile, so generating 600 megapixels takes minutes and
+    little memory."""
     import zlib
 
     import tifffile
@@ -231,16 +237,107 @@ def make_mosaic(folder: Path, height: int, width: int) -> tuple[Path, Path]:
                 if key not in cache:
                     tile = image[key[1] * MOSAIC_TILE : (key[1] + 1) * MOSAIC_TILE, key[2] * MOSAIC_TILE : (key[2] + 1) * MOSAIC_TILE]
                     tile = tile[:: -1 if key[3] else 1, :: -1 if key[4] else 1]
-                    cache[key] = zlib.compress(np.ascontiguousarray(tile).tobytes(), 1)
+                    raw = np.ascontiguousarray(tile).tobytes()
+                    cache[key] = zlib.compress(raw, 1) if compression else raw
                 yield cache[key]
 
-    paths = folder / "mosaic-xray.tif", folder / "mosaic-rgb.tif"
+    paths = folder / f"{stem}-xray.tif", folder / f"{stem}-rgb.tif"
     for path, image, photometric in ((paths[0], x16, "minisblack"), (paths[1], rgb8, "rgb")):
         tifffile.imwrite(
             path, tiles(image), shape=(height, width, *image.shape[2:]), dtype=image.dtype, tile=(MOSAIC_TILE, MOSAIC_TILE),
-            compression="zlib", photometric=photometric, bigtiff=True, metadata=None,
+            compression=compression, photometric=photometric, bigtiff=True, metadata=None,
         )
     return paths
+
+
+RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")  # what `xraysep apply` writes
+
+
+def measure_floor(x_path: Path, rgb_path: Path, folder: Path) -> dict:
+    """The I/O floor of applying a model to a pair: tifffile alone reads both images (decoding them)
+    and writes six float32 layers of their size as `xraysep apply` writes its results (uncompressed)."""
+    import tifffile
+
+    out = folder / "floor"
+    out.mkdir()
+    started = time.perf_counter()
+    x = tifffile.imread(x_path)
+    rgb = tifffile.imread(rgb_path)
+    layer = x.astype(np.float32)
+    for name in RESULT_LAYERS:
+        tifffile.imwrite(out / f"{name}.tif", layer, bigtiff=True)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out)
+    return {"seconds": seconds, "pixels": int(x.size), "read_mib": (x.nbytes + rgb.nbytes) / 2**20}
+
+
+def xraysep_command() -> list[str]:
+    """The `xraysep` of this interpreter's environment (the console script beside it)."""
+    script = Path(sys.executable).parent / "xraysep"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "napari_xraysep.cli"]
+
+
+def measure_apply_process(model_path: Path, x_path: Path, rgb_path: Path, folder: Path, dask_workers: int) -> dict:
+    """`xraysep apply` of ``model_path`` to the pair, the whole process timed (start, imports,
+    calibration, tiles, writes). With ``dask_workers`` > 0, on a ``distributed.LocalCluster`` of that
+    many single-threaded worker processes started here (``--dask ADDRESS``)."""
+    out = folder / f"applied-{x_path.stem}-{dask_workers}"
+    command = [*xraysep_command(), "apply", str(model_path), str(x_path), str(rgb_path), "--out", str(out), "--device", "cpu", "--quiet"]
+    cluster = None
+    if dask_workers:
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=dask_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
+        command += ["--dask", cluster.scheduler_address]
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+    finally:
+        if cluster is not None:
+            cluster.close()
+    shutil.rmtree(out, ignore_errors=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return {"seconds": seconds, "apply_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def floor_comparison(side: int, work: Path, dask_workers: int) -> tuple[str, dict]:
+    """The I/O floor beside `xraysep apply` (whole process) on a side×side pair, tiled BigTIFF both
+    uncompressed and Deflate-compressed, in this one run; with ``dask_workers``, `xraysep apply --dask`
+    on a local cluster beside it. Returns a Markdown table (with the ratios) and the figures."""
+    from napari_xraysep import save_model
+
+    model_path = work / "model-floor.pt"
+    save_model(_model(0, 0, "cpu", "colour_map"), model_path)
+    figures: dict[str, dict] = {}
+    for compression in (None, "zlib"):
+        name = compression or "raw"
+        x_path, rgb_path = make_mosaic(work, side, side, compression, stem=f"pair-{name}")
+        figures[name] = {
+            "floor": run_child(["floor", str(x_path), str(rgb_path), str(work)]),
+            "apply": run_child(["apply_process", str(model_path), str(x_path), str(rgb_path), str(work), 0]),
+        }
+        if dask_workers:
+            figures[name]["dask"] = run_child(["apply_process", str(model_path), str(x_path), str(rgb_path), str(work), dask_workers])
+        print(f"floor {name}: {json.dumps(figures[name])}", file=sys.stderr)
+        x_path.unlink()
+        rgb_path.unlink()
+    megapixels = side * side / 1e6
+    lines = [
+        "| pair (tiled BigTIFF) | I/O floor (tifffile) | `xraysep apply` | apply ÷ floor |"
+        + (f" `apply --dask` ({dask_workers} workers) | dask ÷ floor |" if dask_workers else ""),
+        "|---|---|---|---|" + ("---|---|" if dask_workers else ""),
+    ]
+    for name, label in (("raw", "uncompressed"), ("zlib", "Deflate")):
+        f = figures[name]
+        row = (f"| {side}×{side}, {label} | {f['floor']['seconds']:.1f} s ({megapixels / f['floor']['seconds']:.1f} Mpx/s) "
+               f"| {f['apply']['seconds']:.1f} s ({megapixels / f['apply']['seconds']:.2f} Mpx/s, peak {f['apply']['apply_peak_rss_mib'] / 1024:.2f} GiB) "
+               f"| **{f['apply']['seconds'] / f['floor']['seconds']:.1f}×** |")
+        if dask_workers:
+            row += f" {f['dask']['seconds']:.1f} s ({megapixels / f['dask']['seconds']:.2f} Mpx/s) | {f['dask']['seconds'] / f['floor']['seconds']:.1f}× |"
+        lines.append(row)
+    return "\n".join(lines), figures
 
 
 def _resident_mib(pid: int) -> float:
@@ -405,6 +502,8 @@ def child_main(spec: list) -> None:
         "quality": measure_time_to_quality,
         "mosaic": measure_mosaic,
         "default_quality": measure_default_quality,
+        "floor": measure_floor,
+        "apply_process": measure_apply_process,
     }
     params = [Path(p) if isinstance(p, str) and p.startswith("/") else (tuple(p) if isinstance(p, list) else p) for p in params]
     result = functions[kind](*params)
@@ -424,6 +523,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-cap", type=float, default=4 * 3600, help="--mosaic: stop the separation after this many seconds")
     parser.add_argument("--compare-devices", metavar="A,B", help="only the device comparison (e.g. cpu,cuda)")
     parser.add_argument("--json", type=Path, help="--compare-devices: also write the figures here")
+    parser.add_argument("--floor", action="store_true", help="only the I/O floor beside `xraysep apply` on a --painting pair")
+    parser.add_argument(
+        "--dask", type=int, nargs="?", const=2, default=0, metavar="WORKERS",
+        help="also `xraysep apply --dask` on a local cluster of WORKERS processes (2 if not given) beside the local run",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -438,6 +542,13 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         if args.json:
             args.json.write_text(json.dumps(figures, indent=2))
+        shutil.rmtree(args.work, ignore_errors=True)
+        return 0
+    if args.floor:
+        shutil.rmtree(args.work, ignore_errors=True)
+        args.work.mkdir(parents=True)
+        text, _ = floor_comparison(2000 if args.quick else args.painting, args.work, args.dask)
+        print(text)
         shutil.rmtree(args.work, ignore_errors=True)
         return 0
     if args.mosaic:
@@ -477,11 +588,19 @@ def main(argv: list[str] | None = None) -> int:
         rows[f"whole painting {method}"] = run_child(["whole", side, args.channels, args.device, str(args.work), 1024, method])
         print(f"whole painting {method}: {rows[f'whole painting {method}']}", file=sys.stderr)
 
+    floor_side = 2000 if args.quick else args.painting
+    floor_table, _ = floor_comparison(floor_side, args.work, args.dask)
+
     i_fast, i_paper = rows["inference fast"], rows["inference paper"]
     t_fast, t_paper = rows["training fast"], rows["training paper"]
     whole, whole_cm = rows["whole painting autoencoder"], rows["whole painting colour_map"]
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, device {args.device}, auto-encoder {args.channels} channels; one run.",
+        "",
+        f"**The default applied to a whole painting against the I/O floor** (tifffile alone reading the pair and writing "
+        f"six float32 layers of its size; `xraysep apply` timed as a whole process, start and imports included):",
+        "",
+        floor_table,
         "",
         "| measurement | time (s) | throughput | peak RSS (MiB) |",
         "|---|---|---|---|",

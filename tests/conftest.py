@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import torch
 
 from napari_xraysep.datasets.synthetic import CASES, SyntheticMixture, make_mixture
 
@@ -149,3 +151,24 @@ def drifting_canvas() -> DriftingCanvas:
     weave = CASES["concealed_portrait"].weave_amplitude * (vertical + horizontal) / 2
     x_mixed = (sample.x1_true + sample.x2_true + weave + sample.noise).astype(np.float32)
     return DriftingCanvas(sample, x_mixed, weave.astype(np.float32), truth_v, truth_h)
+
+
+def demodulated_weave(image: torch.Tensor, frequencies: torch.Tensor, envelope: float) -> torch.Tensor:
+    """The weave as the module describes it, frequency by frequency: demodulated to base band,
+    low-passed by the envelope's Gaussian (zeros outside, divided by the window inside), modulated
+    back (the form extract_weave folds into one kernel): the reference its tests compare against."""
+    from napari_xraysep.core.filters import gaussian_blur, highpass
+    from napari_xraysep.core.weave import level_sigma
+
+    _, _, height, width = image.shape
+    image = highpass(image, level_sigma(envelope))
+    inside = gaussian_blur(torch.ones_like(image[:1, :1]), envelope, zero_border=True)
+    yy = torch.arange(height, dtype=torch.float64).view(1, 1, -1, 1)
+    xx = torch.arange(width, dtype=torch.float64).view(1, 1, 1, -1)
+    weave = torch.zeros_like(image)
+    for fy, fx in frequencies.tolist():
+        phase = 2 * math.pi * (fy * yy + fx * xx)
+        cos, sin = torch.cos(phase).to(image.dtype), torch.sin(phase).to(image.dtype)
+        base = gaussian_blur(torch.cat([image * cos, image * sin], dim=1), envelope, zero_border=True) / inside
+        weave = weave + 2 * (base[:, :1] * cos + base[:, 1:] * sin)
+    return weave

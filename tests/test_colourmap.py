@@ -8,8 +8,11 @@ from scipy import ndimage
 from napari_xraysep import separate
 from napari_xraysep.core.colourmap import (
     ROBUST_SCALE_FLOOR,
+    TABLE_LEVELS,
     TUKEY_C,
     ColourMap,
+    ColourTable,
+    column_energy,
     FitSettings,
     fit_colour_map,
     polynomial_exponents,
@@ -17,7 +20,9 @@ from napari_xraysep.core.colourmap import (
     robust_scale,
     tukey_weights,
     weighted_least_squares,
+    with_colour_table,
 )
+from napari_xraysep.core.data import Normalisation
 from napari_xraysep.datasets.evaluation import least_squares_separation, score
 
 
@@ -111,6 +116,14 @@ def test_a_side_map_explains_what_the_photograph_cannot_show(rng):
     assert abs(step(with_map.x2)) < 0.03
 
 
+def test_column_energy_is_the_sum_of_squares_of_each_column_across_chunks(monkeypatch):
+    from napari_xraysep.core import colourmap
+
+    monkeypatch.setattr(colourmap, "CHUNK_PIXELS", 2)  # three chunks, the last one short
+    design = torch.tensor([[1.0, 2.0, 0.0, -1.0, 3.0], [0.5, 0.5, 0.5, 0.5, 0.5]])
+    torch.testing.assert_close(column_energy(design, torch.float64), torch.tensor([15.0, 1.25], dtype=torch.float64))
+
+
 def test_weighted_least_squares_hand_computed():
     design = torch.tensor([[1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 1.0, 1.0]], dtype=torch.float64)
     target = torch.tensor([3.0, 5.0, 7.0, 100.0], dtype=torch.float64)  # 2·a + 1, one outlier
@@ -184,6 +197,49 @@ def test_the_summed_map_equals_the_features_combined(rng):
     rgb = torch.rand(2, 5, 9, 11, dtype=torch.float64)
     expected = torch.einsum("nfhw,f->nhw", model.features(rgb), model.beta.double()).unsqueeze(1)
     torch.testing.assert_close(model.mapped(rgb), expected)
+
+
+def _random_map(clusters: int = 7, channels: int = 3) -> ColourMap:
+    model = ColourMap(rgb_channels=channels, clusters=clusters)
+    model.centres.copy_(torch.rand(clusters, 3))
+    model.width.fill_(0.2)
+    model.beta.copy_(torch.randn(model.feature_count))
+    return model
+
+
+def test_the_colour_table_gives_the_evaluated_map_and_evaluates_each_colour_once(rng, monkeypatch):
+    model = _random_map()
+    normalisation = Normalisation(offset=3.0, scale=240.0)  # 8-bit levels read as (v − 3) / 240
+    levels = torch.from_numpy(normalisation.to_unit(np.arange(TABLE_LEVELS)))
+    table = with_colour_table(model, levels)
+    assert model.colour_table is None and table.beta is model.beta  # the given map is untouched; parameters shared
+    rgb8 = rng.integers(0, 256, (2, 3, 40, 50))
+    rgb8[:, :, :20] = rgb8[:, :, :1, :1]  # many pixels of one colour
+    colour = torch.from_numpy(normalisation.to_unit(rgb8))
+    colour[0, 1, 5, 7] = 0.501  # between two levels (a photograph of another bit depth): evaluated directly
+    evaluated = []
+    direct = ColourMap.colour_part
+    monkeypatch.setattr(ColourMap, "colour_part", lambda self, c: evaluated.append(c[0, 0].numel()) or direct(self, c))
+    looked_up = table.mapped(colour)
+    distinct = len(np.unique((rgb8[:, 0] * 65536 + rgb8[:, 1] * 256 + rgb8[:, 2]).reshape(-1)))
+    assert evaluated == [distinct, 1]  # once per distinct colour, then the one off the levels
+    torch.testing.assert_close(looked_up, direct(model, colour), rtol=1e-6, atol=1e-6)
+    evaluated.clear()
+    table.mapped(colour)
+    assert evaluated == [1]  # every colour of the levels known now
+    assert table.colour_table.lookup(colour.double()) is None  # the table holds float32 values only
+    with pytest.raises(ValueError, match="increasing"):
+        ColourTable(model, levels.flip(0))
+
+
+def test_a_colour_table_crosses_to_another_process_empty(rng):
+    import pickle
+
+    table = with_colour_table(_random_map(), torch.linspace(0, 1, TABLE_LEVELS))
+    table.mapped(torch.rand(1, 3, 4, 4))
+    assert table.colour_table.values is not None
+    copied = pickle.loads(pickle.dumps(table.colour_table))
+    assert copied.values is None and torch.equal(copied.levels, table.colour_table.levels)
 
 
 # ------------------------------------------------------------------------------------ degenerate inputs

@@ -9,7 +9,7 @@ import torch
 
 from napari_xraysep import separate
 from napari_xraysep.core.data import prepare_inputs
-from napari_xraysep.core.defects import find_defects, point_defects, repair
+from napari_xraysep.core.defects import _histogram, find_defects, median3x3, point_defects, repair
 from napari_xraysep.core.errors import InputError
 from napari_xraysep.core.filters import highpass
 from napari_xraysep.core.support import SUPPORT_EROSION, detect_support
@@ -112,6 +112,25 @@ def test_the_high_pass_band_ignores_pixels_without_data():
 
 
 # ------------------------------------------------------------------------------------ defects
+
+
+@pytest.mark.parametrize("shape", [(40, 53), (3, 3), (2, 7), (9, 2)])
+def test_the_3x3_median_is_scipys_mirrored_median_filter(shape, rng):
+    from scipy import ndimage
+
+    for image in (rng.random(shape), np.round(rng.random(shape) * 2)):  # distinct values, and many ties
+        np.testing.assert_array_equal(median3x3(image), ndimage.median_filter(image, size=3, mode="mirror"))
+    assert median3x3(np.array([[1.0, 5.0, 2.0], [9.0, 3.0, 8.0], [4.0, 7.0, 6.0]]))[1, 1] == 5.0  # by hand
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.uint32])
+def test_the_histogram_of_an_integer_xray_is_numpys_unique_with_counts(dtype, rng):
+    values = rng.integers(0, 120, (30, 40)).astype(dtype)
+    levels, counts = _histogram(values)
+    expected_levels, expected_counts = np.unique(values, return_counts=True)
+    np.testing.assert_array_equal(levels, expected_levels)
+    np.testing.assert_array_equal(counts, expected_counts)
+    assert levels.dtype == expected_levels.dtype
 
 
 def test_point_defects_stand_out_from_every_neighbour_but_an_edge_does_not():

@@ -1,16 +1,19 @@
 """Whole-painting application, tile by tile: equal to a whole-image pass, bounded reads, dask = local."""
 
+import copy
 import threading
 
 import numpy as np
 import pytest
 import tifffile
-from conftest import TINY, TINY_COLOUR_MAP, drain
+import torch
+from conftest import TINY, TINY_COLOUR_MAP, demodulated_weave, drain
 
 from napari_xraysep import separate
 from napari_xraysep.core import RESULT_LAYERS, InputError
 from napari_xraysep.core.sources import Sources
-from napari_xraysep.core.streaming import apply_dask, iter_apply, tile_count
+from napari_xraysep.core import colourmap
+from napari_xraysep.core.streaming import apply_dask, compute_threads, iter_apply, prefetched, tile_count
 
 
 @pytest.fixture(scope="module", params=["colour_map", "autoencoder"])
@@ -77,6 +80,62 @@ def test_dask_path_equals_the_local_path(trained, rng):
         np.testing.assert_allclose(lazy[name].compute(scheduler="threads"), local[name], rtol=0, atol=1e-5, err_msg=name)
 
 
+def test_tiled_apply_of_an_8_bit_photograph_equals_the_per_pixel_evaluation(tiny_mixture, monkeypatch):
+    """The fast path (colours looked up in a table, the weave's bands as one kernel, tiles read and
+    written beside the computation) against the evaluation it replaced: the map evaluated pixel by
+    pixel and the weave demodulated frequency by frequency, on the whole image at once."""
+    x = tiny_mixture.x_mixed
+    rgb = np.round(tiny_mixture.rgb_surface * 255).astype(np.uint8)
+    model = copy.deepcopy(separate(x, rgb, tiny_mixture.region_mask, **TINY_COLOUR_MAP).model)
+    model.network.frequencies[:2] = torch.tensor([[0.13, 0.21], [0.2, -0.05]])  # a weave, so its bands count
+    model.network.peaks.fill_(2)
+    model.network.envelope.fill_(6.0)
+    looked_up = []
+    lookup = colourmap.ColourTable.lookup
+    monkeypatch.setattr(colourmap.ColourTable, "lookup", lambda self, c: looked_up.append(c.shape) or lookup(self, c))
+    outputs = _outputs(x.shape)
+    drain(iter_apply(model, Sources(x, rgb), outputs, tile_size=20, device="cpu"))
+    assert len(looked_up) >= tile_count(x.shape, 20)  # every tile looked its colours up
+    monkeypatch.setattr(colourmap.ColourTable, "lookup", lambda self, c: None)  # evaluated pixel by pixel
+    monkeypatch.setattr(colourmap, "extract_weave", demodulated_weave)
+    _assert_equal_to_whole_image(outputs, separate(x, rgb, model=model, steps=0, device="cpu"))
+    only = {name: _outputs(x.shape)[name] for name in ("x2", "weave")}
+    drain(iter_apply(model, Sources(x, rgb), only, tile_size=20, device="cpu"))  # only the layers asked for
+    for name in only:
+        np.testing.assert_allclose(only[name], outputs[name], rtol=0, atol=1e-6, err_msg=name)
+
+
+def test_prefetched_reads_the_next_item_while_this_one_is_used_and_raises_at_its_item():
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = []
+    def read(item):
+        started.append(item)
+        if item == 3:
+            raise OSError("unreadable tile")
+        return item * 10
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        items = prefetched(read, range(5), pool)
+        assert next(items) == (0, 0)
+        pool.submit(lambda: None).result()  # the read of item 1 was queued before this
+        assert started == [0, 1]
+        assert next(items) == (1, 10) and next(items) == (2, 20)
+        with pytest.raises(OSError, match="unreadable"):
+            next(items)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert list(prefetched(read, [], pool)) == []
+
+
+def test_tiles_are_computed_on_one_thread_fewer_and_the_count_is_restored():
+    before = torch.get_num_threads()
+    with compute_threads(torch.device("cpu")):
+        assert torch.get_num_threads() == max(1, before - 1)
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), compute_threads(torch.device("cpu")):
+        raise RuntimeError("a tile failed")
+    assert torch.get_num_threads() == before
+
 class RecordingSource:
     """A memory-mapped image that remembers the largest block read from it."""
 
@@ -109,8 +168,8 @@ def test_bad_sources_and_a_stop(trained, rng):
     rgb = rng.random((40, 50, 3)).astype(np.float32)
     with pytest.raises(InputError, match="must be registered"):
         drain(iter_apply(trained, Sources(x, rgb[:, :49]), _outputs(x.shape)))
-    with pytest.raises(InputError, match="No output given for x2"):
-        drain(iter_apply(trained, Sources(x, rgb), {k: v for k, v in _outputs(x.shape).items() if k != "x2"}))
+    with pytest.raises(InputError, match="got x3"):
+        drain(iter_apply(trained, Sources(x, rgb), {"x3": np.zeros(x.shape)}))
     stop = threading.Event()
     stop.set()
     events, tiles = drain(iter_apply(trained, Sources(x, rgb), _outputs(x.shape), tile_size=16, device="cpu", stop=stop))
@@ -133,6 +192,15 @@ def test_cli_apply_matches_separate_with_the_model_and_dask_matches_too(tiny_mix
         for folder in ("whole", "lazy"):
             np.testing.assert_allclose(tifffile.imread(tmp_path / folder / f"{name}.tif"), expected, atol=1e-5, err_msg=f"{folder}/{name}")
     assert sorted(p.name for p in (tmp_path / "whole").iterdir()) == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["run.json"])
+    for flags in ([], ["--dask"]):  # only the layers asked for, the same values
+        folder = tmp_path / f"only{len(flags)}"
+        assert main(["apply", str(model), str(xray), str(rgb), "--out", str(folder), "--tile", "20", "--layers", "x2,weave", "--quiet", *flags]) == 0
+        assert sorted(p.name for p in folder.iterdir()) == ["run.json", "weave.tif", "x2.tif"]
+        for name in ("x2", "weave"):
+            np.testing.assert_allclose(tifffile.imread(folder / f"{name}.tif"), tifffile.imread(tmp_path / "whole" / f"{name}.tif"), atol=1e-5)
+    capsys.readouterr()
+    assert main(["apply", str(model), str(xray), str(rgb), "--out", str(tmp_path / "none"), "--layers", "x2,x3", "--quiet"]) == 2
+    assert "--layers takes names of x1_hat" in capsys.readouterr().err and not (tmp_path / "none").exists()
 
     small = tmp_path / "small.tif"
     tifffile.imwrite(small, tiny_mixture.rgb_surface[:20], photometric="rgb")
@@ -153,8 +221,9 @@ def test_cli_apply_on_a_distributed_cluster_equals_the_local_result(tiny_mixture
     assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "trained"), *quick]) == 0
     model = str(tmp_path / "trained" / "model.pt")
     assert main(["apply", model, str(xray), str(rgb), "--out", str(tmp_path / "local"), "--tile", "20", "--quiet"]) == 0
-    # A real scheduler and a worker process on loopback: sources and model travel pickled.
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+    # A real scheduler and two worker processes on loopback: sources and model (its colour table
+    # empty) travel pickled, and either worker may take a tile.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
         assert main(["apply", model, str(xray), str(rgb), "--out", str(tmp_path / "cluster"), "--tile", "20", "--dask", cluster.scheduler_address, "--quiet"]) == 0
     for name in RESULT_LAYERS:
         np.testing.assert_allclose(

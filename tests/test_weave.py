@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import demodulated_weave
+
 from napari_xraysep.core.weave import (
     ThreadPeak,
     extract_weave,
@@ -117,3 +119,13 @@ def test_a_separation_finds_the_weave_up_to_the_edges():
     assert border < 2 * inside and border < 0.2 * float(mixture.weave.std())  # was 0.014 at the edges: above the weave
     x2_border, x2_inside = _border_and_inside(result.x2 - result.x2.mean() - (mixture.x2_true - mixture.x2_true.mean()), 16)
     assert x2_border < 1.5 * x2_inside
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_one_kernel_extraction_equals_demodulating_each_frequency(dtype, rng):
+    image = torch.from_numpy(rng.random((1, 1, 90, 130))).to(dtype)
+    image[0, 0] += torch.from_numpy(_two_thread_weave(0.3)[0][:90, :130]).to(dtype)
+    frequencies = torch.tensor([[0.13, 0.21], [0.2, -0.05], [0.0, 0.17]])
+    expected = demodulated_weave(image, frequencies, 9.0)
+    tolerance = 1e-12 if dtype == torch.float64 else 2e-6
+    torch.testing.assert_close(extract_weave(image, frequencies, 9.0), expected, rtol=0, atol=tolerance * float(expected.abs().max()))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,10 @@ def iter_apply_to_folder(
     calibrate: bool = True,
     support: Any = None,
     marked: dict[str, int] | None = None,
+    layers: Sequence[str] = RESULT_LAYERS,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
-    """Apply ``model`` to the whole painting into six float32 TIFFs in ``out`` (which must exist: a
+    """Apply ``model`` to the whole painting into float32 TIFFs of ``layers`` (default the six
+    results) in ``out`` (which must exist: a
     :func:`result_set`'s folder, for the TIFFs to replace earlier results as a set);
     yields after every tile; returns their paths, or None if ``stop`` came first (then nothing is
     left behind). With ``pyramid``, 2× reductions go to ``out/pyramid``
@@ -65,7 +67,7 @@ def iter_apply_to_folder(
     are :func:`~napari_xraysep.core.streaming.iter_apply`'s."""
     shape = sources.check()
     try:
-        with result_tiffs(out, shape, provenance) as outputs:
+        with result_tiffs(out, shape, provenance, layers) as outputs:
             done = yield from iter_apply(
                 model, sources, outputs, tile_size=tile_size, device=device, stop=stop, calibrate=calibrate,
                 support=support, marked=marked,
@@ -74,7 +76,7 @@ def iter_apply_to_folder(
                 raise _Stopped
     except _Stopped:
         return None
-    paths = {name: out / f"{name}.tif" for name in RESULT_LAYERS}
+    paths = {name: out / f"{name}.tif" for name in layers}
     if pyramid:
         for path in paths.values():
             write_pyramid(path, out / PYRAMID_FOLDER)

@@ -211,6 +211,10 @@ def command_apply(args: argparse.Namespace) -> int:
         # Each tile reads a halo of the model's context around it: below this, the halos are most of
         # the work and a painting takes hours (--tile 3 on 256×384 ran for minutes).
         raise InputError(f"--tile must be at least {MIN_TILE} pixels (512 by default); got {args.tile}.")
+    layers = RESULT_LAYERS if args.layers is None else tuple(args.layers)
+    unknown = [name for name in layers if name not in RESULT_LAYERS]
+    if unknown or not layers:
+        raise InputError(f"--layers takes names of {', '.join(RESULT_LAYERS)}; got {', '.join(unknown) or 'none'}.")
     out = prepare_output_dir(Path(args.out), args.overwrite)
     model = load_model(args.model)
     sources, files = open_sources(args)
@@ -231,6 +235,7 @@ def command_apply(args: argparse.Namespace) -> int:
         "mirror_back": args.mirror_back,
         "pixel_spacing": pixel_spacing_record(args.pixel_size, sources.x_mixed, args.xray),
         "painting_area": str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area,
+        "layers": list(layers),
     }
     shape = tuple(sources.x_mixed.shape[:2])
     support = painting_mask(painting_area_of(args, shape), shape)
@@ -240,8 +245,8 @@ def command_apply(args: argparse.Namespace) -> int:
             import dask.array as da
 
             lazy = apply_dask(model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device, calibrate=False)
-            names = list(lazy)
-            with result_tiffs(staging, tuple(sources.x_mixed.shape[:2]), provenance) as outputs:
+            names = list(layers)
+            with result_tiffs(staging, tuple(sources.x_mixed.shape[:2]), provenance, layers) as outputs:
                 if args.dask:  # a distributed cluster's address
                     from dask.distributed import Client
 
@@ -254,7 +259,7 @@ def command_apply(args: argparse.Namespace) -> int:
             marked: dict[str, int] = {}
             tiles = iter_apply_to_folder(
                 model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
-                support=support, marked=marked,
+                support=support, marked=marked, layers=layers,
             )
             with stop_on_first_interrupt(stop, "stopping after this tile; no result will be written"), contextlib.closing(ProgressBar()) as bar:
                 paths = drive(tiles, None if args.quiet else bar)
@@ -267,7 +272,7 @@ def command_apply(args: argparse.Namespace) -> int:
         record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
         write_record(staging, record)
     if not args.quiet:
-        print(f"Wrote {', '.join(RESULT_LAYERS)} and run.json to {out}", file=sys.stderr)
+        print(f"Wrote {', '.join(layers)} and run.json to {out}", file=sys.stderr)
     return 0
 
 

@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--dask", nargs="?", const="", metavar="ADDRESS",
         help="compute with dask: the local threads, or a distributed scheduler at ADDRESS",
     )
+    apply_cmd.add_argument(
+        "--layers", type=lambda text: [name.strip() for name in text.split(",") if name.strip()], metavar="x2,weave",
+        help="write only these result layers (of x1_hat, x2_hat, error_map, x1, x2, weave; default all six)",
+    )
     apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
     apply_cmd.set_defaults(command="apply")
 

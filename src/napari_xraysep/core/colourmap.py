@@ -32,7 +32,9 @@ k ⊛ F(r2) + c``, fitted jointly, and x̂2 = k ⊛ F(r2) + c/2.
 
 from __future__ import annotations
 
+import copy
 import math
+import threading
 from collections.abc import Generator
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
@@ -104,6 +106,8 @@ class ColourMap(nn.Module):
         self.register_buffer("frequencies", torch.zeros(max_peaks, 2))
         self.register_buffer("peaks", torch.zeros((), dtype=torch.long))
         self.register_buffer("envelope", torch.tensor(12.0))
+        # Not a buffer: a cache of F over a photograph's colours, attached only while applying.
+        self.colour_table: ColourTable | None = None
 
     # ---------------------------------------------------------------------------------- features
 
@@ -123,25 +127,33 @@ class ColourMap(nn.Module):
         return filter2d(image, self.psf[0, 0])
 
     def mapped(self, rgb: torch.Tensor) -> torch.Tensor:
-        """F(rgb) = Σ_j β_j φ_j(rgb), (N, 1, H, W), summed feature by feature: the same as
-        ``combine(self.features(rgb), self.beta)`` without holding every feature map at once
-        (applying a model to a tile needs a few maps' memory, not ~55)."""
-        colour, beta = rgb[:, :3], self.beta.to(rgb.dtype)
-        total = torch.zeros_like(rgb[:, :1])
+        """F(rgb) = Σ_j β_j φ_j(rgb), (N, 1, H, W): the same as ``combine(self.features(rgb), self.beta)``
+        without holding every feature map at once. With a :class:`ColourTable` attached
+        (:func:`with_colour_table`) the colour part is looked up instead of evaluated."""
+        colour = rgb[:, :3]
+        looked_up = None if self.colour_table is None else self.colour_table.lookup(colour)
+        total = self.colour_part(colour) if looked_up is None else looked_up
+        beta, start = self.beta.to(rgb.dtype), len(self.exponents) + len(self.centres)
+        sides = rgb.shape[1] - 3  # the maps, then their squares (as in features)
+        for index in range(sides):
+            side = rgb[:, 3 + index : 4 + index]
+            total = total + beta[start + index] * side + beta[start + sides + index] * side * side
+        return total
+
+    def colour_part(self, colour: torch.Tensor) -> torch.Tensor:
+        """Σ_j β_j φ_j over the colour features (cubic monomials and radial bases) of (N, 3, H, W)
+        colours, (N, 1, H, W), summed feature by feature (a tile needs a few maps' memory, not ~55)."""
+        beta = self.beta.to(colour.dtype)
+        total = torch.zeros_like(colour[:, :1])
         for index, combo in enumerate(self.exponents):
             total += beta[index] * torch.prod(colour[:, list(combo)], dim=1, keepdim=True)
         start = len(self.exponents)
         squared = (colour * colour).sum(dim=1, keepdim=True)
-        scale = -0.5 / self.width.to(rgb.dtype) ** 2
-        for k, centre in enumerate(self.centres.to(rgb.dtype)):
+        scale = -0.5 / self.width.to(colour.dtype) ** 2
+        for k, centre in enumerate(self.centres.to(colour.dtype)):
             # |r − c|² = |r|² − 2 r·c + |c|²
             distance = squared - 2 * torch.einsum("nchw,c->nhw", colour, centre).unsqueeze(1) + (centre * centre).sum()
             total += beta[start + k] * torch.exp(scale * distance)
-        start += len(self.centres)
-        sides = rgb.shape[1] - 3  # the maps, then their squares (as in features)
-        for index in range(sides):
-            side = rgb[:, 3 + index : 4 + index]
-            total += beta[start + index] * side + beta[start + sides + index] * side * side
         return total
 
     def surface(self, rgb: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
@@ -179,6 +191,82 @@ class ColourMap(nn.Module):
     ) -> torch.Tensor:
         """(N, 4, H, W): x̂1, x̂2, x̂ and the weave (the separation's common output)."""
         return torch.cat(self(rgb_surface, x_mixed, rgb_back), dim=1)
+
+
+# Levels a channel of a photograph looked up in a ColourTable can take: 8 bits, 2^24 colours, a 64 MiB table.
+TABLE_LEVELS = 256
+
+
+class ColourTable:
+    """The colour part of a :class:`ColourMap` (:meth:`ColourMap.colour_part`) over the 2^24 colours
+    of an 8-bit photograph, each evaluated once, when it first occurs, and looked up after that.
+
+    A whole painting's tiles repeat a few hundred thousand colours over tens of millions of pixels;
+    evaluating the map (~55 elementwise passes) once per distinct colour instead of once per pixel
+    is most of what applying it costs. ``levels`` (TABLE_LEVELS,) are the unit-range values the 8-bit
+    levels 0..255 read as (the model's photograph normalisation, as the tile reader computes them,
+    float32); a pixel whose channels are not all among them (a filled missing pixel, a photograph of
+    another bit depth) is evaluated directly. The looked-up values are those the direct evaluation
+    gives for the same colour, so the results do not change beyond float rounding. Safe to share
+    between threads (two threads may evaluate one colour; they write the same value).
+    """
+
+    def __init__(self, colour_map: ColourMap, levels: torch.Tensor) -> None:
+        if levels.shape != (TABLE_LEVELS,) or not bool((levels[1:] > levels[:-1]).all()):
+            raise ValueError(f"levels must be {TABLE_LEVELS} increasing values, got shape {tuple(levels.shape)}")
+        self.colour_map, self.levels = colour_map, levels
+        # level = (unit − first) / step, as one multiply and add
+        self.gain, self.shift = 1 / float(levels[1] - levels[0]), -float(levels[0]) / float(levels[1] - levels[0])
+        self.values: torch.Tensor | None = None  # (2^24,) F of each colour, NaN until evaluated
+        self._allocating = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        # Sent to another process (a dask worker) empty: it fills its own table.
+        return {**self.__dict__, "values": None, "_allocating": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _allocating=threading.Lock())
+
+    def codes(self, colour: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, H, W) packed colour codes ``r·2^16 + g·2^8 + b`` of (N, 3, H, W) unit-range colours,
+        and where every channel is exactly one of the levels (elsewhere the code means nothing)."""
+        index = colour.mul(self.gain).add_(self.shift).round_().clamp_(0, TABLE_LEVELS - 1).to(torch.int32)
+        same = self.levels.to(colour.device)[index] == colour
+        exact = same[:, 0] & same[:, 1] & same[:, 2]
+        packed = index[:, 0].mul(TABLE_LEVELS**2).add_(index[:, 1].mul(TABLE_LEVELS)).add_(index[:, 2])
+        return packed, exact
+
+    def lookup(self, colour: torch.Tensor) -> torch.Tensor | None:
+        """The colour part of the map at (N, 3, H, W) float32 colours, (N, 1, H, W); None for other
+        dtypes (the table holds float32 values)."""
+        if colour.dtype != torch.float32:
+            return None
+        with self._allocating:
+            if self.values is None or self.values.device != colour.device:
+                self.values = torch.full((TABLE_LEVELS**3,), math.nan, dtype=torch.float32, device=colour.device)
+        values = self.values
+        packed, exact = self.codes(colour)
+        found = values[packed]
+        todo = torch.isnan(found) & exact
+        if bool(todo.any()):
+            new = torch.unique(packed[todo])
+            levels = self.levels.to(colour.device)
+            rgb = torch.stack([levels[(new >> shift) & (TABLE_LEVELS - 1)] for shift in (16, 8, 0)])
+            values[new] = self.colour_map.colour_part(rgb.view(1, 3, 1, -1)).view(-1)
+            found = values[packed]
+        if not bool(exact.all()):
+            off = ~exact  # (N, H, W)
+            others = colour.permute(1, 0, 2, 3)[:, off]  # (3, K)
+            found[off] = self.colour_map.colour_part(others.reshape(1, 3, 1, -1)).view(-1)
+        return found.unsqueeze(1)
+
+
+def with_colour_table(colour_map: ColourMap, levels: torch.Tensor) -> ColourMap:
+    """A shallow copy of ``colour_map`` (the same parameters) that looks its colours up in a new
+    :class:`ColourTable` over ``levels``; the given map is left as it is."""
+    looking_up = copy.copy(colour_map)
+    looking_up.colour_table = ColourTable(looking_up, levels)
+    return looking_up
 
 
 @dataclass(frozen=True)
@@ -236,23 +324,28 @@ def place_clusters(model: ColourMap, photos: torch.Tensor, index: torch.Tensor, 
     model.width.fill_(max(float(np.median(gaps.min(axis=1))), 0.02))
 
 
-def _gram(
-    design: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """AᵀWA, AᵀWb and the unweighted Σ a² of each column over pixels; ``design`` (F, P), ``target``
-    and ``weight`` (P,). Each chunk is multiplied in the inputs' precision and summed in ``dtype``
-    (float64 where the device has it)."""
+def _gram(design: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """AᵀWA and AᵀWb over pixels; ``design`` (F, P), ``target`` and ``weight`` (P,). Each chunk is
+    multiplied in the inputs' precision and summed in ``dtype`` (float64 where the device has it)."""
     count = design.shape[0]
     gram = torch.zeros(count, count, dtype=dtype, device=design.device)
     right = torch.zeros(count, dtype=dtype, device=design.device)
-    energy = torch.zeros(count, dtype=dtype, device=design.device)
     for start in range(0, design.shape[1], CHUNK_PIXELS):
         a = design[:, start : start + CHUNK_PIXELS]
         aw = a * weight[start : start + CHUNK_PIXELS]
         gram += (aw @ a.T).to(dtype)
         right += (aw @ target[start : start + CHUNK_PIXELS]).to(dtype)
+    return gram, right
+
+
+def column_energy(design: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The unweighted Σ a² of each column of ``design`` (F, P) over pixels, chunk by chunk as
+    :func:`_gram` sums, in ``dtype``: what :func:`weighted_least_squares` scales the columns by."""
+    energy = torch.zeros(design.shape[0], dtype=dtype, device=design.device)
+    for start in range(0, design.shape[1], CHUNK_PIXELS):
+        a = design[:, start : start + CHUNK_PIXELS]
         energy += (a * a).sum(dim=1).to(dtype)
-    return gram, right, energy
+    return energy
 
 
 def weighted_least_squares(
@@ -262,6 +355,7 @@ def weighted_least_squares(
     ridge: float,
     dtype: torch.dtype,
     prior: torch.Tensor | None = None,
+    energy: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """argmin_β Σ w (b − Aβ)² + ridge·(Σ w)·Σ_j c_j² (β_j − β0_j)², ``design`` (F, P), ``target``,
     ``weight`` (P,); β0 = ``prior`` (F,), or 0.
@@ -272,8 +366,11 @@ def weighted_least_squares(
     is the first pass's β: where they lower the weight of a large passage whose X-ray the colours
     under-predict (a copper pigment), its colours keep what the whole painting said of them instead
     of falling to 0 and handing the passage to x2 (+2.3 dB on copper_headdress, 3 seeds).
+    ``energy``: :func:`column_energy` of ``design`` if already known (a fit solves on one design
+    with new weights many times).
     """
-    gram, right, energy = _gram(design, target, weight, dtype)
+    gram, right = _gram(design, target, weight, dtype)
+    energy = column_energy(design, dtype) if energy is None else energy
     scale = torch.sqrt(torch.clamp(energy / design.shape[1], min=1e-30))
     normalised = gram / scale[:, None] / scale[None, :]
     total_weight = torch.clamp(weight.sum().to(dtype), min=1e-30)
@@ -338,6 +435,7 @@ def fit_colour_map(
     band_weight = None if bool(valid.all()) else valid
     features = sum(highpass(phi, settings.highpass_sigma, band_weight) for phi in raw)
     design = model.convolve_psf(features)
+    energy = column_energy(flatten(design), work)
     prior = valid.to(x_mixed.dtype)
     if region is not None:
         prior = prior * torch.where(region, settings.region_weight, 1.0).to(x_mixed.dtype)
@@ -371,13 +469,14 @@ def fit_colour_map(
         if 0 < step <= 2 and step < first_pass_end and model.psf_radius > 0:
             fit_psf(model, features, b, weights * tukey, work)
             design = model.convolve_psf(features)
+            energy = column_energy(flatten(design), work)
         if step == first_pass_end and first_beta is None:
             first_beta = model.beta.clone()
         later = first_beta is not None
         used = weights * tukey
         model.beta.copy_(weighted_least_squares(
             flatten(design), b.reshape(-1), used.reshape(-1), settings.ridge * (settings.ridge_later if later else 1.0), work,
-            prior=first_beta if later else None,
+            prior=first_beta if later else None, energy=energy,
         ))
         residual = b - combine(design, model.beta)
         scale = robust_scale(residual, index)

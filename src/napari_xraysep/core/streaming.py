@@ -17,17 +17,20 @@ as a lazy dask graph (``dask.array.map_overlap``), for the local scheduler or a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
 import warnings
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
+from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .data import Normalisation, check_side_count, finite_pixels
 from .defects import find_defects, repair
@@ -37,10 +40,13 @@ from .inference import Components, decode_block, decoder
 from .refine import refine
 from .separation import RESULT_LAYERS, components_in_units
 from .sources import Sources
-from .tiling import tiles
-from .trained import TrainedModel
+from .tiling import Tile, tiles
+from .trained import Separator, TrainedModel
 from .training import StopFlag
 
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # The X-ray's units are checked (calibrated) on a grid of this many blocks a side, of this side.
 CALIBRATION_GRID = 3
@@ -74,6 +80,19 @@ def _refined_layers(x: np.ndarray, unit: np.ndarray, normalisation: Normalisatio
     }
 
 
+def applied_network(model: TrainedModel, sources: Sources, device: torch.device) -> Separator:
+    """``model``'s network on ``device``, ready to apply to ``sources`` tile by tile: a colour map of
+    8-bit photographs looks each colour up in a :class:`~.colourmap.ColourTable` (evaluated once per
+    distinct colour, not once per pixel); anything else as it is."""
+    network = model.network.to(device).eval()
+    photos = [sources.rgb_surface] + ([] if sources.rgb_back is None else [sources.rgb_back])
+    if isinstance(network, ColourMap) and all(np.dtype(photo.dtype) == np.uint8 for photo in photos):
+        levels = torch.from_numpy(model.rgb_normalisation.to_unit(np.arange(TABLE_LEVELS)))
+        if bool((levels[1:] > levels[:-1]).all()):
+            return with_colour_table(network, levels.to(device))
+    return network
+
+
 def marked_input(model: TrainedModel, sources: Sources, area: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The network input under ``area`` (:meth:`Sources.network_input`) with the X-ray's defects dealt
     with as a whole-image run does (:func:`~.defects.find_defects`): clipped pixels NaN (missing),
@@ -100,9 +119,10 @@ def iter_apply(
     support: Any = None,
     marked: dict[str, int] | None = None,
 ) -> Generator[TileProgress, None, int]:
-    """Write the six result layers of ``model`` applied to the sources into ``outputs`` (a mapping
-    from the names in RESULT_LAYERS to (H, W) writable arrays); yields after every tile and returns
-    the number of tiles written (fewer if ``stop`` was set). The side channels of ``sources`` are the
+    """Write the result layers of ``model`` applied to the sources into ``outputs`` (a mapping from
+    names in RESULT_LAYERS — all six, or those the user wants — to (H, W) writable arrays); yields
+    after every tile (its write may still be running beside the next tile; all have finished when
+    the generator returns) and returns the number of tiles written (fewer if ``stop`` was set). The side channels of ``sources`` are the
     maps the model was trained with beside the photograph, in the same order. An X-ray in other units
     than the model's training X-ray is recalibrated first (:func:`calibrated`, with a warning), unless
     ``calibrate`` is False (the caller did it).
@@ -116,42 +136,87 @@ def iter_apply(
     if calibrate:
         model, _ = calibrated(model, sources, device, side=tile_size)  # reads no block larger than a tile
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
-    missing = [name for name in RESULT_LAYERS if name not in outputs]
-    if missing:
-        raise InputError(f"No output given for {', '.join(missing)}.")
-    for name in RESULT_LAYERS:
+    unknown = [name for name in outputs if name not in RESULT_LAYERS]
+    if unknown or not outputs:
+        raise InputError(f"The result layers are {', '.join(RESULT_LAYERS)}; got {', '.join(unknown) or 'none'}.")
+    for name in outputs:
         if tuple(outputs[name].shape) != (height, width):
             raise InputError(f"The output for {name} is {outputs[name].shape}, the X-ray ({height}, {width}).")
     if support is not None and tuple(support.shape) != (height, width):
         raise InputError(f"The painting area is {'×'.join(map(str, support.shape))}, the X-ray {height}×{width}.")
     torch_device = resolve_device(device or model.config.device)
-    network = model.network.to(torch_device).eval()
-    decode = decoder(network, sources.double_sided)
+    decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     mark = model.config.mark_defects
+
+    def read(tile: Tile) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """The tile's network input, its X-ray core (repaired if defects are marked), the defect
+        masks over the core, and where the core lies outside the painting (None: nowhere)."""
+        masks: dict[str, np.ndarray] = {}
+        if mark:
+            block, x_fixed, masks = marked_input(model, sources, tile.outer)
+            x_core, masks = x_fixed[tile.inner], {name: mask[tile.inner] for name, mask in masks.items()}
+        else:
+            block, x_core = sources.network_input(model, tile.outer), np.asarray(sources.x_mixed[tile.core])
+        outside = None if support is None else ~np.asarray(support[tile.core], dtype=bool)
+        return block, x_core, masks, outside
+
+    def write(tile: Tile, layers: dict[str, np.ndarray]) -> None:
+        for name in outputs:
+            outputs[name][tile.core] = layers[name]
+
     total, done, started = tile_count((height, width), tile_size), 0, time.perf_counter()
-    with torch.no_grad():
-        for tile in tiles((height, width), tile_size, network.receptive_radius):
-            if mark:
-                block, x_fixed, masks = marked_input(model, sources, tile.outer)
-                x_core = x_fixed[tile.inner]
-                if marked is not None:
-                    for key, name in (("clipped_pixels", "clipped"), ("hot_dead_pixels", "points"), ("scratch_pixels", "scratches")):
-                        marked[key] = marked.get(key, 0) + int(masks[name][tile.inner].sum())
-            else:
-                block, x_core = sources.network_input(model, tile.outer), np.asarray(sources.x_mixed[tile.core])
+    # Reading (and decoding) the next tile and writing the last one run beside the computation of
+    # this one: file reads, codecs and numpy copies release the GIL. One tile ahead, one behind, so
+    # at most three tiles are in memory.
+    with torch.no_grad(), compute_threads(torch_device), ThreadPoolExecutor(max_workers=2, thread_name_prefix="xraysep-tiles") as pool:
+        writing: Future | None = None
+        for tile, (block, x_core, masks, outside) in prefetched(read, tiles((height, width), tile_size, model.network.receptive_radius), pool):
+            if marked is not None and masks:
+                for key, name in (("clipped_pixels", "clipped"), ("hot_dead_pixels", "points"), ("scratch_pixels", "scratches")):
+                    marked[key] = marked.get(key, 0) + int(masks[name].sum())
             unit = decode_block(decode, block, torch_device)[(slice(None), *tile.inner)]
             layers = _refined_layers(x_core, unit, model.x_normalisation)
-            if support is not None:
-                outside = ~np.asarray(support[tile.core], dtype=bool)
+            if outside is not None:
                 for layer in layers.values():
                     layer[outside] = np.nan
-            for name in RESULT_LAYERS:
-                outputs[name][tile.core] = layers[name]
+            if writing is not None:
+                writing.result()  # raises what the write raised
+            writing = pool.submit(write, tile, layers)
             done += 1
             yield TileProgress(done, total, time.perf_counter() - started)
             if stop is not None and stop.is_set():
                 break
+        if writing is not None:
+            writing.result()
     return done
+
+
+@contextlib.contextmanager
+def compute_threads(device: torch.device) -> Iterator[None]:
+    """Torch's CPU threads while tiles are applied: one fewer than it had (at least one), the core
+    left over reading, checking and writing tiles beside it; restored after. On 2 shared cores two
+    torch threads spun waiting for each other whenever the reader ran: `xraysep apply` of a
+    2000×2000 pair took 2.4–3× the CPU time and wall time of one thread."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, before - 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def prefetched(read: Callable[[T], R], items: Iterable[T], pool: Executor) -> Iterator[tuple[T, R]]:
+    """``(item, read(item))`` for each of ``items`` in order, the next item's ``read`` running in
+    ``pool`` while the caller works on this one. An exception in ``read`` is raised here, at its item."""
+    items = iter(items)
+    ahead = next(items, None)
+    pending = None if ahead is None else (ahead, pool.submit(read, ahead))
+    while pending is not None:
+        item, future = pending
+        following = next(items, None)
+        pending = None if following is None else (following, pool.submit(read, following))
+        yield item, future.result()
 
 
 def calibrated(
@@ -167,7 +232,7 @@ def calibrated(
     height, width = sources.check()
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     torch_device = resolve_device(device or model.config.device)
-    decode = decoder(model.network.to(torch_device).eval(), sources.double_sided)
+    decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     side = min(CALIBRATION_SIDE, side or CALIBRATION_SIDE)
     side_y, side_x = min(side, height), min(side, width)
     blocks = []
@@ -225,8 +290,7 @@ def apply_dask(
     stack = da.concatenate([part.astype(np.float64) for part in parts], axis=-1)
     stack = stack.rechunk((tile_size, tile_size, width_c))
     target = torch.device("cpu" if device == "auto" else device)
-    network = model.network.to(target).eval()
-    decode = decoder(network, sources.double_sided)
+    decode = decoder(applied_network(model, sources, target), sources.double_sided)
 
     def separate_block(block: np.ndarray) -> np.ndarray:
         out = np.zeros(block.shape, np.float32)

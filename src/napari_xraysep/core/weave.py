@@ -21,14 +21,16 @@ same picture of a weave — a few locally varying frequencies — with synchrosq
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
-from .filters import gaussian_blur, gaussian_radius, highpass
+from .filters import gaussian_kernel, gaussian_radius, highpass
 
 # Thread periods searched, in pixels: canvases X-rayed at typical resolutions show 2.5–30 px.
 MIN_PERIOD, MAX_PERIOD = 2.5, 30.0
@@ -194,23 +196,52 @@ def extract_weave(image: torch.Tensor, frequencies: torch.Tensor, envelope: floa
 
     A pure sinusoid at one of the frequencies comes out unchanged, up to the edges too; the image's
     mean and anything far from the frequencies is removed. With no frequencies the result is zero.
+
+    Demodulating by e^{−iωp}, low-passing by a Gaussian G and modulating back by e^{iωp} is one
+    filter, ``G(d)·e^{iωd}`` over offsets d; the real parts of all the frequencies' filters add up to
+    one real kernel, ``2 G(d) Σ_ω cos(ω·d)``, applied once (by FFT) to the image with zeros outside
+    it, then divided by how much of the window lies inside the image (:func:`_window_inside`).
     """
     if frequencies.numel() == 0:
         return torch.zeros_like(image)
     _, _, height, width = image.shape
     image = highpass(image, level_sigma(envelope))
-    # How much of each pixel's window lies inside the image: 1 away from the edges, ½ on them.
-    inside = gaussian_blur(torch.ones_like(image[:1, :1]), envelope, zero_border=True)
-    # Phases in double precision (where the device has it): a float32 phase of thousands of radians
-    # is off by milliradians. Coordinates are the block's own: the filter depends only on offsets.
-    exact = torch.float32 if image.device.type == "mps" else torch.float64
-    yy = torch.arange(height, dtype=exact, device=image.device).view(1, 1, -1, 1)
-    xx = torch.arange(width, dtype=exact, device=image.device).view(1, 1, 1, -1)
-    weave = torch.zeros_like(image)
-    for fy, fx in frequencies.tolist():
-        phase = 2 * math.pi * (fy * yy + fx * xx)
-        cos, sin = torch.cos(phase).to(image.dtype), torch.sin(phase).to(image.dtype)
-        # Demodulate to base band, low-pass (both quadratures at once), modulate back.
-        base = gaussian_blur(torch.cat([image * cos, image * sin], dim=1), envelope, zero_border=True) / inside
-        weave = weave + 2 * (base[:, :1] * cos + base[:, 1:] * sin)
-    return weave
+    radius = gaussian_radius(envelope)
+    padded = F.pad(image, (radius,) * 4)  # zeros outside the image
+    kernel = _band_spectrum(
+        tuple(padded.shape[-2:]), tuple(map(tuple, frequencies.tolist())), envelope, image.dtype, str(image.device)
+    )
+    band = torch.fft.irfft2(torch.fft.rfft2(padded) * kernel, s=padded.shape[-2:])
+    return band[..., radius : radius + height, radius : radius + width] / _window_inside(height, width, envelope, image)
+
+
+@functools.lru_cache(maxsize=32)  # a painting's tiles come in up to 9 shapes (edges, corners), the checks' blocks in a few more
+def _band_spectrum(
+    shape: tuple[int, int], frequencies: tuple[tuple[float, float], ...], envelope: float, dtype: torch.dtype, device: str
+) -> torch.Tensor:
+    """The rfft2 of the kernel ``2 G(d) Σ_ω cos(2π ω·d)`` (G the envelope's Gaussian, taps as
+    :func:`~.filters.gaussian_kernel`), laid out circularly in ``shape``: multiplying a padded image's
+    spectrum by it filters the image. Cached: every tile of a painting has one of a few shapes."""
+    exact = torch.float32 if device.startswith("mps") else torch.float64  # phases in double where there is one
+    taps = gaussian_kernel(envelope, exact, torch.device(device))
+    radius = (taps.numel() - 1) // 2
+    offsets = torch.arange(-radius, radius + 1, dtype=exact, device=device)
+    cosines = sum(torch.cos(2 * math.pi * (fy * offsets.view(-1, 1) + fx * offsets.view(1, -1))) for fy, fx in frequencies)
+    kernel = torch.zeros(shape, dtype=exact, device=device)
+    kernel[: 2 * radius + 1, : 2 * radius + 1] = 2 * taps.view(-1, 1) * taps.view(1, -1) * cosines
+    kernel = torch.roll(kernel, shifts=(-radius, -radius), dims=(0, 1))  # offset 0 at index 0
+    return torch.fft.rfft2(kernel.to(dtype))
+
+
+def _window_inside(height: int, width: int, envelope: float, like: torch.Tensor) -> torch.Tensor:
+    """(1, 1, H, W): how much of the envelope's Gaussian window around each pixel lies inside an
+    H×W image: 1 away from the edges, ½ on them. The window is separable, so this is the outer
+    product of two 1-D sums."""
+    taps = gaussian_kernel(envelope, torch.float64, torch.device("cpu"))
+    radius = (taps.numel() - 1) // 2
+
+    def along(length: int) -> torch.Tensor:
+        ones = F.pad(torch.ones(1, 1, length, dtype=torch.float64), (radius, radius))
+        return F.conv1d(ones, taps.view(1, 1, -1))[0, 0]
+
+    return (along(height).view(-1, 1) * along(width).view(1, -1)).to(like.dtype).to(like.device)[None, None]

@@ -68,16 +68,16 @@ class TiffWindow:
 
 @contextlib.contextmanager
 def result_tiffs(
-    out: Path, shape: tuple[int, int], provenance: dict[str, Any] | None = None
+    out: Path, shape: tuple[int, int], provenance: dict[str, Any] | None = None, layers: Sequence[str] = RESULT_LAYERS
 ) -> Iterator[dict[str, TiffWindow]]:
-    """Six float32 TIFFs to write tile by tile (:class:`TiffWindow`), with the provenance (and the
+    """The ``layers``' float32 TIFFs (the six results by default) to write tile by tile (:class:`TiffWindow`), with the provenance (and the
     resolution tags of its pixel spacing, as :func:`write_tiff`), under temporary names in
     ``out``; renamed into place only if the block finishes, removed otherwise (nothing half-written
     is left). ``out`` is a :func:`result_set`'s folder where they are to replace earlier results."""
     temporaries: dict[str, Path] = {}
     arrays: dict[str, TiffWindow] = {}
     try:
-        for name in RESULT_LAYERS:
+        for name in layers:
             handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tif.tmp", dir=out)
             os.close(handle)
             temporaries[name] = Path(temporary)
