@@ -55,7 +55,13 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
 
 
 def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
+    """Write ``model`` to ``path`` atomically (a temporary file renamed into place). Raises
+    :class:`TypeError` if ``model`` is not a :class:`TrainedModel` (e.g. ``result.model`` of a run that
+    was never made)."""
+    if not isinstance(model, TrainedModel):
+        raise TypeError(
+            f"save_model needs a TrainedModel (a separation result's .model, or load_model's); got {type(model).__name__}."
+        )
     data = model_to_dict(model)
 
     def write(temporary: str) -> None:
