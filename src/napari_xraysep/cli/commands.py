@@ -183,8 +183,9 @@ def command_separate(args: argparse.Namespace) -> int:
     if is_large(sources.x_mixed.shape):
         record = {"inputs": inputs, "input_files": files, "pixel_spacing": spacing}
         return separate_painting(args, out, sources, region, config, settings, model, record, area)
-    x_mixed, rgb_surface = np.asarray(sources.x_mixed), np.asarray(sources.rgb_surface)
-    warning = misalignment_warning(*map(missing_filled, check_pair(x_mixed, rgb_surface)))
+    # Checked once here (an alpha channel dropped and said once), then separated as checked.
+    x_mixed, rgb_surface = check_pair(np.asarray(sources.x_mixed), np.asarray(sources.rgb_surface))
+    warning = misalignment_warning(*map(missing_filled, (x_mixed, rgb_surface)))
     if warning:
         warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
     with naming_the_kept_model(out), result_set(out) as staging:
@@ -221,7 +222,8 @@ def separate_painting(
     shape = sources.check()
     area = painting_area(shape, region, sources.double_sided)
     cropped = sources.crop(area)
-    warning = misalignment_warning(*map(missing_filled, check_pair(cropped.x_mixed, cropped.rgb_surface)))
+    # The photograph's alpha (if any) is dropped, and said, by the separation of the area, not here too.
+    warning = misalignment_warning(*map(missing_filled, check_pair(cropped.x_mixed, cropped.rgb_surface[..., :3])))
     if warning:
         warnings.warn(f"{warning} (xraysep align)", UserWarning, stacklevel=1)
     stop = threading.Event()

@@ -168,8 +168,10 @@ def _tiff_values(page: Any, path: Path, info: dict[str, Any]) -> Callable[[np.nd
         if extras and extras[0] not in alpha:
             info["extra_samples"] = list(extras)
         return as_stored
+    # tifffile names the ink separations by the TIFF tag's value; a user knows them as CMYK.
+    colours = "CMYK" if photometric == tifffile.PHOTOMETRIC.SEPARATED else photometric.name
     raise InputError(
-        f"{path.name} stores its colours as {photometric.name}, which napari-xraysep does not convert; "
+        f"{path.name} stores its colours as {colours}, which napari-xraysep does not convert; "
         "save it as RGB (a photograph) or grayscale (an X-ray)."
     )
 

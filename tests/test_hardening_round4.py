@@ -1,0 +1,64 @@
+"""What a hostile round of 0.3 found, and what each now does (docs/troubleshooting.md, round 4)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_xraysep.cli import main
+from napari_xraysep.core.data import painting_support
+from napari_xraysep.core.errors import InputError
+
+TINY = ["--steps", "1", "--device", "cpu", "--quiet", "--set", "clusters=4"]
+
+
+@pytest.fixture
+def tiff_inputs(tiny_mixture, tmp_path):
+    xray, rgb = tmp_path / "xray.tif", tmp_path / "rgb.tif"
+    tifffile.imwrite(xray, (tiny_mixture.x_mixed / tiny_mixture.x_mixed.max() * 60000).astype(np.uint16))
+    tifffile.imwrite(rgb, (tiny_mixture.rgb_surface * 255).astype(np.uint8), photometric="rgb")
+    return xray, rgb
+
+
+def test_a_photograph_with_alpha_is_said_once(tiff_inputs, tiny_mixture, tmp_path, capsys):
+    xray, _ = tiff_inputs
+    rgba = tmp_path / "rgba.tif"
+    opaque = np.full(tiny_mixture.x_mixed.shape + (1,), 255, np.uint8)
+    tifffile.imwrite(rgba, np.concatenate([(tiny_mixture.rgb_surface * 255).astype(np.uint8), opaque], -1), photometric="rgb", extrasamples=["unassalpha"])
+    assert main(["separate", str(xray), str(rgba), "--out", str(tmp_path / "out"), *TINY]) == 0
+    assert capsys.readouterr().err.count("alpha channel") == 1
+
+
+def test_a_painting_area_box_is_called_the_painting_area():
+    with pytest.raises(InputError, match=r"^The painting area 200,200,300,300 lies wholly outside the 100×100 image\.$"):
+        painting_support((200, 200, 300, 300), (100, 100))
+    with pytest.warns(UserWarning, match=r"^The painting area -5,0,50,50 reaches outside"):
+        painting_support((-5, 0, 50, 50), (100, 100))
+    with pytest.raises(InputError, match="^A painting area needs four finite numbers"):
+        painting_support((0, 0, np.nan, 5), (100, 100))
+
+
+def test_a_dicom_rescale_slope_of_zero_is_named(tmp_path):
+    from test_reading import _dicom
+
+    from napari_xraysep.io import open_image
+
+    path = _dicom(tmp_path / "flat.dcm", (np.arange(40 * 56).reshape(40, 56) % 4000).astype(np.uint16), slope=0.0, intercept=100.0)
+    with pytest.raises(InputError, match=r"flat\.dcm has RescaleSlope=0 \(0028,1053; top level\) with RescaleIntercept=100"):
+        open_image(path)
+
+
+def test_a_cmyk_tiff_is_called_cmyk(tmp_path):
+    from napari_xraysep.io import open_image
+
+    tifffile.imwrite(tmp_path / "cmyk.tif", np.zeros((8, 8, 4), np.uint8), photometric="separated")
+    with pytest.raises(InputError, match="stores its colours as CMYK, which") as refused:
+        open_image(tmp_path / "cmyk.tif")
+    assert "SEPARATED" not in str(refused.value)
+
+
+def test_the_pixel_size_given_is_said_without_nested_brackets():
+    from napari_xraysep.io.spacing import chosen_spacing
+
+    assert chosen_spacing("0.1mm", {}, "x.tif").describe() == "0.1 mm per pixel (given by the user as 0.1mm)"
