@@ -62,3 +62,31 @@ def test_the_pixel_size_given_is_said_without_nested_brackets():
     from napari_xraysep.io.spacing import chosen_spacing
 
     assert chosen_spacing("0.1mm", {}, "x.tif").describe() == "0.1 mm per pixel (given by the user as 0.1mm)"
+
+
+def test_a_tiff_whose_size_its_strips_do_not_cover_is_refused_in_one_line_without_tifffiles_log(tmp_path, caplog):
+    import struct
+
+    from napari_xraysep.io import open_image
+
+    path = tmp_path / "huge.tif"
+    tifffile.imwrite(path, np.zeros((16, 16), np.uint16))
+    with tifffile.TiffFile(path) as tif:
+        width, length = tif.pages[0].tags["ImageWidth"].valueoffset, tif.pages[0].tags["ImageLength"].valueoffset
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, width, 200000)  # claims 200000² with the one strip of 16 rows
+    struct.pack_into("<I", data, length, 200000)
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"^Cannot read huge\.tif: it says it is 200000×200000 pixels, which needs 12500 strips"):
+        open_image(path)
+    assert not [record for record in caplog.records if record.name == "tifffile"]
+
+
+def test_a_flat_photograph_gives_no_scikit_image_rms_warning():
+    from napari_xraysep.core.registration import phase_correlation, rotation_and_scale
+
+    edges = np.random.default_rng(0).random((64, 64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        phase_correlation(edges, np.zeros((64, 64)))
+        rotation_and_scale(edges, np.zeros((64, 64)))
