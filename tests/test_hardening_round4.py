@@ -90,3 +90,69 @@ def test_a_flat_photograph_gives_no_scikit_image_rms_warning():
         warnings.simplefilter("error")
         phase_correlation(edges, np.zeros((64, 64)))
         rotation_and_scale(edges, np.zeros((64, 64)))
+
+
+# ------------------------------------------------------------------ a model applied as it was fitted
+
+FIT = {"steps": 1, "device": "cpu", "clusters": 4}
+
+
+@pytest.fixture(scope="module")
+def one_and_two_sided(tiny_mixture):
+    from napari_xraysep import separate
+
+    m = tiny_mixture
+    single = separate(m.x_mixed, m.rgb_surface, **FIT).model
+    double = separate(m.x_mixed, m.rgb_surface, rgb_back=m.rgb_hidden, **FIT).model
+    return single, double
+
+
+def test_a_model_records_whether_it_was_fitted_double_sided_and_its_file_keeps_it(one_and_two_sided, tmp_path):
+    from napari_xraysep import load_model, save_model
+
+    single, double = one_and_two_sided
+    assert (single.double_sided, double.double_sided) == (False, True)
+    for model in (single, double):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert load_model(save_model(model, tmp_path / "model.pt")).double_sided is model.double_sided
+
+
+def test_applying_a_model_with_the_other_number_of_sides_is_refused(one_and_two_sided, tiny_mixture):
+    from napari_xraysep import separate
+
+    single, double = one_and_two_sided
+    m = tiny_mixture
+    with pytest.raises(InputError, match="^The model was fitted to a single photograph, not a double-sided panel"):
+        separate(m.x_mixed, m.rgb_surface, rgb_back=m.rgb_hidden, model=single, steps=0)
+    with pytest.raises(InputError, match="^The model was fitted to a double-sided panel"):
+        separate(m.x_mixed, m.rgb_surface, model=double, steps=0)
+    assert np.isfinite(separate(m.x_mixed, m.rgb_surface, rgb_back=m.rgb_hidden, model=double, steps=0).x2).all()
+    # continuing a model's training on the other kind of panel is the warm start's use: allowed, and recorded
+    assert separate(m.x_mixed, m.rgb_surface, model=double, **FIT).model.double_sided is False
+
+
+def test_xraysep_apply_refuses_a_back_photograph_for_a_single_sided_model(one_and_two_sided, tiff_inputs, tmp_path, capsys):
+    from napari_xraysep import save_model
+
+    xray, rgb = tiff_inputs
+    model = save_model(one_and_two_sided[0], tmp_path / "single.pt")
+    out = tmp_path / "out"
+    assert main(["apply", str(model), str(xray), str(rgb), "--rgb-back", str(rgb), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["xraysep: error: The model was fitted to a single photograph, not a double-sided panel: apply it "
+                   "without the back side's photograph, or fit a model to both sides."]
+    assert not out.exists()
+
+
+def test_older_model_files_are_inferred_or_said_to_be_unchecked():
+    from pathlib import Path
+
+    from napari_xraysep import load_model
+
+    data = Path(__file__).parent / "data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_model(data / "model_format_1.pt").double_sided is False  # its losses hold the exclusion term
+    with pytest.warns(UserWarning, match="does not record whether it was fitted to a double-sided panel"):
+        assert load_model(data / "model_format_2.pt").double_sided is None  # a colour map: cannot tell

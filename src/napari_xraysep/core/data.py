@@ -374,6 +374,22 @@ def check_side_count(expected: int, given: int) -> None:
         )
 
 
+def check_double_sided(fitted: bool | None, given: bool) -> None:
+    """A trained model is applied as it was fitted: with a back side's photograph if and only if it
+    was fitted to a double-sided panel (``fitted`` None: not known, not checked)."""
+    if fitted is None or fitted == given:
+        return
+    if fitted:
+        raise InputError(
+            "The model was fitted to a double-sided panel (front and back photographs): "
+            "give the back side's photograph too, or use a model fitted to the front alone."
+        )
+    raise InputError(
+        "The model was fitted to a single photograph, not a double-sided panel: apply it without the back "
+        "side's photograph, or fit a model to both sides."
+    )
+
+
 def side_list(side_channels: Any) -> list[Any]:
     """The side channels as a list of maps. ``None`` means none; one 2-D map (an easy slip for a list
     of one) counts as that map, not as a list of its rows; a (K, H, W) stack as its K maps. Lazy

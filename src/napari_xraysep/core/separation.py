@@ -23,7 +23,7 @@ import torch
 from .._version import __version__
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .config import SeparationConfig
-from .data import Normalisation, PaintingArea, SeparationInputs, prepare_inputs, unmasked
+from .data import Normalisation, PaintingArea, SeparationInputs, check_double_sided, prepare_inputs, unmasked
 from .defects import Defects
 from .devices import resolve_device
 from .errors import InputError, TrainingError
@@ -239,6 +239,8 @@ def iter_separate(
     """
     config = resolve_config(config, model, settings)
     training = config.training_steps > 0
+    if model is not None and not training:
+        check_double_sided(model.double_sided, rgb_back is not None)
     prepare = functools.partial(
         prepare_inputs, x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back,
         side_channels=side_channels, min_size=config.min_image_size if training else 1,
@@ -296,7 +298,7 @@ def iter_separate(
     elif unexplained(fit):
         warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
     if training:
-        model.x_reference = fit
+        model.x_reference, model.double_sided = fit, inputs.double_sided
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
         calibration = calibrate(model.x_reference, fit)
         if calibration is not None and calibration.recalibrated:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
-from .data import Normalisation, check_side_count, finite_pixels
+from .data import Normalisation, check_double_sided, check_side_count, finite_pixels
 from .defects import find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
@@ -116,6 +116,7 @@ def iter_apply(
     if calibrate:
         model, _ = calibrated(model, sources, device, side=tile_size)  # reads no block larger than a tile
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
+    check_double_sided(model.double_sided, sources.double_sided)
     missing = [name for name in RESULT_LAYERS if name not in outputs]
     if missing:
         raise InputError(f"No output given for {', '.join(missing)}.")
@@ -166,6 +167,7 @@ def calibrated(
     for an X-ray inverted against the prediction."""
     height, width = sources.check()
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
+    check_double_sided(model.double_sided, sources.double_sided)
     torch_device = resolve_device(device or model.config.device)
     decode = decoder(model.network.to(torch_device).eval(), sources.double_sided)
     side = min(CALIBRATION_SIDE, side or CALIBRATION_SIDE)
@@ -208,6 +210,7 @@ def apply_dask(
     if calibrate:
         model, _ = calibrated(model, sources, device, side=tile_size)
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
+    check_double_sided(model.double_sided, sources.double_sided)
     halo = model.network.receptive_radius
     photos = [da.asarray(sources.rgb_surface)[..., :3]]
     if sources.rgb_back is not None:

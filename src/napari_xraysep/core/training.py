@@ -100,10 +100,13 @@ def _load_overlap(network: ConnectedAutoEncoder, state: dict[str, torch.Tensor])
 
 
 def new_model_for(inputs: SeparationInputs, config: SeparationConfig) -> TrainedModel:
-    """A new model shaped for these inputs (photograph and side channels) and mapping their units."""
-    return new_model(
+    """A new model shaped for these inputs (photograph and side channels, one side or two) and mapping
+    their units."""
+    model = new_model(
         config, inputs.rgb_surface.shape[0], inputs.x_normalisation, inputs.rgb_normalisation, inputs.side_normalisations
     )
+    model.double_sided = inputs.double_sided
+    return model
 
 
 def check_trainable(shape: tuple[int, int], config: SeparationConfig, needs: str) -> None:

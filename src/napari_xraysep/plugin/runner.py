@@ -15,7 +15,7 @@ from qtpy.QtCore import QTimer
 
 from .layers import layer_source, same_layer
 from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, iter_separate, resolve_device
-from ..core.data import missing_filled
+from ..core.data import check_double_sided, missing_filled
 from ..core.registration import misalignment_warning
 from ..core.separation import resolve_config
 from ..core.areas import is_large
@@ -71,6 +71,8 @@ class Runner:
             resolved = resolve_config(config, model, form)
             resolve_device(resolved.device)  # settings checked before any work
             training, region_required = resolved.training_steps > 0, resolved.method == "autoencoder"
+            if model is not None and not training:  # said now, not from the worker
+                check_double_sided(model.double_sided, self.inputs.back.value is not None)
             xray, folder = self.inputs.xray.value, None
             job: Any = iter_separate
             large = xray is not None and is_large(layer_source(xray).shape)
