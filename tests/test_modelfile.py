@@ -115,7 +115,7 @@ def test_model_files_of_every_earlier_format_still_load_and_apply(tiny_mixture, 
 
 
 def test_the_shipped_warm_start_weights_are_in_the_current_format():
-    from napari_xraysep.core.warmstart import warm_start_entries, weights_dir
+    from napari_xraysep.io.warmstart import warm_start_entries, weights_dir
     from napari_xraysep.io.modelfile import MODEL_FORMAT_VERSION
 
     for entry in warm_start_entries():

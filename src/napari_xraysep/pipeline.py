@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, areas, iter_separate
+from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, areas
+from .core import separation as core_separation
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
 from .core.separation import defects_line, resolve_config
@@ -28,6 +29,22 @@ from .io import result_tiffs
 from .io.files import atomic_write, result_set
 from .io.modelfile import checkpoint_to, save_model
 from .io.pyramid import PYRAMID_FOLDER, write_pyramid
+from .io.warmstart import warm_start_state
+
+
+def iter_separate(*args: Any, **kwargs: Any) -> Generator[TrainingProgress, None, SeparationResult]:
+    """:func:`napari_xraysep.core.separation.iter_separate` with the shipped warm-start weights at hand
+    (``shipped_weights``, read by :func:`~napari_xraysep.io.warmstart.warm_start_state`): what
+    ``napari_xraysep.iter_separate``, the CLI and the dock run."""
+    kwargs.setdefault("shipped_weights", warm_start_state)
+    return core_separation.iter_separate(*args, **kwargs)
+
+
+def separate(*args: Any, **kwargs: Any) -> SeparationResult:
+    """:func:`napari_xraysep.core.separation.separate` with the shipped warm-start weights at hand, as
+    :func:`iter_separate`: what ``napari_xraysep.separate`` is."""
+    kwargs.setdefault("shipped_weights", warm_start_state)
+    return core_separation.separate(*args, **kwargs)
 
 
 class _Stopped(Exception):

@@ -15,10 +15,11 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm import tqdm
 
-from ..core import SeparationConfig, SeparationResult, TrainedModel, TrainingProgress, iter_separate
+from ..core import SeparationConfig, SeparationResult, TrainedModel, TrainingProgress
 from ..core.progress import drive
 from ..core.streaming import TileProgress
 from ..io import checkpoint_to
+from ..pipeline import iter_separate
 
 
 class ProgressBar:

@@ -33,7 +33,7 @@ from .progress import drive
 from .refine import refine
 from .support import Support
 from .trained import TrainedModel
-from .training import StopFlag, TrainingProgress, new_model_for
+from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
 
 # Keeps a model while it trains and returns where, for messages (the io layer's checkpoint_to saves a
 # model file): the core hands models out, it writes no files.
@@ -215,6 +215,7 @@ def iter_separate(
     checkpoint: Checkpoint | None = None,
     checkpoint_every_s: float = 300.0,
     painting_area: PaintingArea = None,
+    shipped_weights: ShippedWeights | None = None,
     **settings: Any,
 ) -> Generator[TrainingProgress, None, SeparationResult]:
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
@@ -236,6 +237,9 @@ def iter_separate(
     returns where it kept it (e.g. :func:`napari_xraysep.io.modelfile.checkpoint_to`, which saves a
     model file), so a crash loses at most that much work; if training fails (a
     :class:`TrainingError`), the last good model is handed to it too and the message says where.
+    ``shipped_weights`` reads the warm start's weights (the auto-encoder's ``warm_start``; the core
+    reads no file): :func:`napari_xraysep.io.warmstart.warm_start_state`, which
+    ``napari_xraysep.separate`` and the pipeline hand in.
     """
     config = resolve_config(config, model, settings)
     training = config.training_steps > 0
@@ -261,7 +265,7 @@ def iter_separate(
     started = time.perf_counter()
     if training:
         # Made here, not inside train(), so checkpoints can save it while it trains.
-        model = model or new_model_for(inputs, config)
+        model = model or new_model_for(inputs, config, shipped_weights)
         steps, done, last_saved = train(inputs, config, model, stop), 0, time.monotonic()
         try:
             while True:
@@ -344,12 +348,13 @@ def separate(
     checkpoint: Checkpoint | None = None,
     checkpoint_every_s: float = 300.0,
     painting_area: PaintingArea = None,
+    shipped_weights: ShippedWeights | None = None,
     **settings: Any,
 ) -> SeparationResult:
     """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
     steps = iter_separate(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
         config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
-        painting_area=painting_area, **settings,
+        painting_area=painting_area, shipped_weights=shipped_weights, **settings,
     )
     return drive(steps, on_progress)

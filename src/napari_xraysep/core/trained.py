@@ -1,6 +1,6 @@
 """What a fit leaves behind: a :class:`TrainedModel` — the fitted method plus what applying it again
-needs. Its own module so that the fitting (training), the model files (which save and load) and the
-warm start (which loads shipped weights for training) depend on it, not on each other.
+needs. Its own module so that the fitting (training) and the model files (which save and load)
+depend on it, not on each other.
 """
 
 from __future__ import annotations

@@ -14,13 +14,13 @@ from napari.qt.threading import GeneratorWorker
 from qtpy.QtCore import QTimer
 
 from .layers import layer_source, same_layer
-from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, iter_separate, resolve_device
+from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.data import check_double_sided, missing_filled
 from ..core.registration import misalignment_warning
 from ..core.separation import resolve_config
 from ..core.areas import is_large
 from ..io import checkpoint_to
-from ..pipeline import iter_separate_painting
+from ..pipeline import iter_separate, iter_separate_painting
 from .inputs import InputsPanel
 from .run import RunPanel
 from .separation import SeparationPanel
