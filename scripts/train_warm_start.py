@@ -27,7 +27,7 @@ import numpy as np
 from napari_xraysep import SeparationConfig, separate
 from napari_xraysep._version import __version__
 from napari_xraysep.core import fit, new_model, prepare_inputs, warm_start_objective
-from napari_xraysep.core.warmstart import MANIFEST, sha256_of
+from napari_xraysep.io.warmstart import MANIFEST, sha256_of
 from napari_xraysep.datasets.evaluation import score
 from napari_xraysep.datasets.synthetic import CASES, make_mixture
 from napari_xraysep.io import save_model

@@ -115,8 +115,15 @@ def test_model_files_of_every_earlier_format_still_load_and_apply(tiny_mixture, 
 
 
 def test_the_shipped_warm_start_weights_are_in_the_current_format():
-    from napari_xraysep.core.warmstart import warm_start_entries, weights_dir
+    from napari_xraysep.io.warmstart import warm_start_entries, weights_dir
     from napari_xraysep.io.modelfile import MODEL_FORMAT_VERSION
 
     for entry in warm_start_entries():
         assert torch.load(weights_dir() / entry["file"], weights_only=True)["format_version"] == MODEL_FORMAT_VERSION
+
+
+@pytest.mark.parametrize("wrong", [None, "model.pt", {"format": "napari-xraysep-model"}])
+def test_saving_something_that_is_not_a_model_names_what_is_expected(tmp_path, wrong):
+    with pytest.raises(TypeError, match=f"save_model needs a TrainedModel .*got {type(wrong).__name__}"):
+        save_model(wrong, tmp_path / "model.pt")
+    assert not any(tmp_path.iterdir())

@@ -223,6 +223,10 @@ def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     wait_done(qtbot, widget)
     np.testing.assert_allclose(_run_layers(viewer, 2)["x2"].data, _run_layers(viewer, 1)["x2"].data, atol=1e-5)
     assert widget.run.progress.format().startswith("run 2: applied")
+    # a one-sided model with a back side chosen: refused at once, no run started
+    widget.inputs.back.value = viewer.layers["surface RGB (synthetic)"]
+    assert widget.apply_model() is None and "fitted to a single photograph" in widget.message.text()
+    widget.inputs.back.value = None
     widget.results.load_model_from(tmp_path / "missing.pt")
     assert "does not exist" in widget.message.text()
 

@@ -177,7 +177,7 @@ def test_a_pyramid_opens_as_a_multiscale_layer_and_a_stack_is_refused_listing_it
 @pytest.mark.parametrize(
     ("write", "message"),
     [
-        (lambda p: tifffile.imwrite(p, np.zeros((H, W, 4), np.uint8), photometric="separated"), "stores its colours as SEPARATED"),
+        (lambda p: tifffile.imwrite(p, np.zeros((H, W, 4), np.uint8), photometric="separated"), "stores its colours as CMYK"),
         (lambda p: tifffile.imwrite(p, np.zeros((H, W), np.float32), photometric="miniswhite"), "floating-point samples as MinIsWhite"),
         (lambda p: Image.fromarray(RGB).convert("CMYK").save(p.with_suffix(".jpg")), "stores its colours as CMYK"),
         (lambda p: p.with_suffix(".bmp").write_bytes(b"BM" + bytes(60)), "not a TIFF, JPEG, PNG or DICOM image"),
@@ -451,7 +451,7 @@ def test_the_cli_refuses_a_stack_and_a_cmyk_photo_in_one_line(reference_run, tmp
     )
     tifffile.imwrite(tmp_path / "cmyk.tif", np.zeros((H, W, 4), np.uint8), photometric="separated")
     assert main(["apply", str(folder / "out" / "model.pt"), str(folder / "x.tif"), str(tmp_path / "cmyk.tif"), "--out", str(tmp_path / "b"), "--quiet"]) == 2
-    assert "stores its colours as SEPARATED" in capsys.readouterr().err
+    assert "stores its colours as CMYK" in capsys.readouterr().err
 
 
 def test_the_cli_records_what_it_read(reference_run, tmp_path):

@@ -148,9 +148,9 @@ def test_warm_start_with_side_channels_keeps_the_rgb_weights(tiny_mixture):
 
     from napari_xraysep import SeparationConfig
     from napari_xraysep.core import new_model
-    from napari_xraysep.core.warmstart import warm_start_state
+    from napari_xraysep.io.warmstart import warm_start_state
 
-    model = new_model(SeparationConfig.autoencoder(), rgb_channels=4)
+    model = new_model(SeparationConfig.autoencoder(), rgb_channels=4, shipped_weights=warm_start_state)
     shipped = warm_start_state(SeparationConfig.autoencoder())
     first = model.network.state_dict()["encode_rgb.0.weight"]
     assert first.shape[1] == 4 and torch.equal(first[:, :3], shipped["encode_rgb.0.weight"])

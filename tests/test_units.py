@@ -107,7 +107,7 @@ def test_a_given_pixel_size_replaces_the_files_and_says_so():
     assert chosen_spacing(None, info, "x.dcm") == PixelSpacing((0.1, 0.1), "DICOM PixelSpacing (0028,0030)")
     with pytest.warns(UserWarning, match=r"given \(0.085 mm\) replaces x.dcm's own: 0.1 mm per pixel \(DICOM PixelSpacing"):
         given = chosen_spacing("85um", info, "x.dcm")
-    assert given == PixelSpacing((0.085, 0.085), "given by the user (85um)")
+    assert given == PixelSpacing((0.085, 0.085), "given by the user as 85um")
     assert chosen_spacing("300dpi", {}, "x.tif").mm == pytest.approx((25.4 / 300, 25.4 / 300))
     assert chosen_spacing(None, {}, "x.tif") is None
     with pytest.raises(InputError, match="not a positive spacing"):
@@ -115,7 +115,7 @@ def test_a_given_pixel_size_replaces_the_files_and_says_so():
 
 
 def test_written_resolution_tags_read_back_as_the_spacing(tmp_path):
-    spacing = PixelSpacing((0.2, 0.1), "given by the user (0.1mm)")
+    spacing = PixelSpacing((0.2, 0.1), "given by the user as 0.1mm")
     assert resolution_tags(spacing) == {"resolution": (100.0, 50.0), "resolutionunit": "CENTIMETER"}
     path = write_tiff(tmp_path / "r.tif", GRAY.astype(np.float32), {"pixel_spacing": spacing.record()})
     with tifffile.TiffFile(path) as tif:
@@ -149,12 +149,12 @@ def test_separate_and_apply_record_the_spacing_and_write_it_into_every_result(in
     given = tmp_path / "given"
     assert main(["separate", str(xray), str(rgb), "--out", str(given), "--pixel-size", "0.085mm", *TINY_ARGS]) == 0
     assert "0.085 mm) replaces xray.tif's own: 0.1 mm per pixel (TIFF XResolution" in capsys.readouterr().err
-    assert json.loads((given / "run.json").read_text())["pixel_spacing"] == {"mm_per_pixel": [0.085, 0.085], "source": "given by the user (0.085mm)"}
+    assert json.loads((given / "run.json").read_text())["pixel_spacing"] == {"mm_per_pixel": [0.085, 0.085], "source": "given by the user as 0.085mm"}
     assert _spacing(given / "weave.tif")[0].mm == pytest.approx((0.085, 0.085), rel=1e-6)
 
     applied = tmp_path / "applied"  # tile by tile, through result_tiffs
     assert main(["apply", str(first / "model.pt"), str(xray), str(rgb), "--out", str(applied), "--pixel-size", "300dpi", "--quiet", "--device", "cpu"]) == 0
-    assert json.loads((applied / "run.json").read_text())["pixel_spacing"]["source"] == "given by the user (300dpi)"
+    assert json.loads((applied / "run.json").read_text())["pixel_spacing"]["source"] == "given by the user as 300dpi"
     assert _spacing(applied / "x1.tif")[0].mm == pytest.approx((25.4 / 300,) * 2, rel=1e-6)
 
     assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "bad"), "--pixel-size", "fine", *TINY_ARGS]) == 2
@@ -294,5 +294,5 @@ def test_a_pixel_size_typed_in_the_dock_puts_the_xray_and_its_photograph_in_mm(m
         panel.pixel_size.value = text
         panel.pixel_size.native.editingFinished.emit()
         assert tuple(xray.scale) == pytest.approx((mm, mm)) and tuple(photo.scale) == pytest.approx((mm, mm))
-    assert panel.units_hint.text() == "In mm: 0.05 mm per pixel (given by the user (50um))."
+    assert panel.units_hint.text() == "In mm: 0.05 mm per pixel (given by the user as 50um)."
     assert viewer.canvas.overlays.scale_bar.visible and str(viewer.layers.units[-1]) == "millimeter"

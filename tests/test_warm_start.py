@@ -21,7 +21,7 @@ from napari_xraysep.core import (
 )
 from napari_xraysep.core.autoencoder_fit import _batch_sampler
 from napari_xraysep.core.model import AutoEncoderOutputs
-from napari_xraysep.core.warmstart import MANIFEST, sha256_of, warm_start_entries, warm_start_state, weights_dir
+from napari_xraysep.io.warmstart import MANIFEST, sha256_of, warm_start_entries, warm_start_state, weights_dir
 
 
 def test_eq8_loss_hand_values():
@@ -77,7 +77,8 @@ def test_the_default_architecture_ships_weights_that_match_their_hash():
     fresh = new_model(SeparationConfig.autoencoder(warm_start=False)).network.state_dict()
     assert state.keys() == fresh.keys()
     assert not torch.equal(state["encode_rgb.0.weight"], fresh["encode_rgb.0.weight"])
-    assert new_model(SeparationConfig.autoencoder(warm_start=True)).network.state_dict()["encode_rgb.0.weight"].equal(
+    warm = new_model(SeparationConfig.autoencoder(warm_start=True), shipped_weights=warm_start_state)
+    assert warm.network.state_dict()["encode_rgb.0.weight"].equal(
         state["encode_rgb.0.weight"]
     )
 
@@ -96,7 +97,23 @@ def test_damaged_or_missing_weights_are_refused(tmp_path):
 
 def test_an_architecture_without_weights_is_a_clear_error():
     with pytest.raises(InputError, match="No warm-start weights ship for channels=5"):
-        new_model(SeparationConfig.autoencoder(channels=5, warm_start=True))
+        new_model(SeparationConfig.autoencoder(channels=5, warm_start=True), shipped_weights=warm_start_state)
+
+
+def test_the_core_reads_no_weights_it_is_not_handed_and_the_package_hands_them(tiny_mixture, tiny_settings):
+    """The core reads no file: a warm start needs the weights' reader handed in (io.warmstart), which
+    napari_xraysep.separate — the pipeline's — does."""
+    import napari_xraysep
+    from napari_xraysep.core import separate as core_separate
+
+    with pytest.raises(InputError, match="The warm start needs the shipped weights"):
+        new_model(SeparationConfig.autoencoder(warm_start=True))
+    m, settings = tiny_mixture, {**tiny_settings, "channels": 32, "warm_start": True, "steps": 0}
+    with pytest.raises(InputError, match="The warm start needs the shipped weights"):
+        core_separate(m.x_mixed, m.rgb_surface, m.region_mask, **{**settings, "steps": 1})
+    result = napari_xraysep.separate(m.x_mixed, m.rgb_surface, m.region_mask, **{**settings, "steps": 1, "learning_rate": 1e-12})
+    shipped = warm_start_state(SeparationConfig.autoencoder())
+    torch.testing.assert_close(result.model.network.state_dict()["decode_xray.0.weight"], shipped["decode_xray.0.weight"], rtol=0, atol=1e-6)
 
 
 def test_warm_start_lowers_the_loss_at_step_zero(tiny_mixture):
@@ -104,7 +121,7 @@ def test_warm_start_lowers_the_loss_at_step_zero(tiny_mixture):
     inputs = prepare_inputs(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask)
     config = SeparationConfig.autoencoder(steps=1, crop_size=48, batch_size=4, device="cpu", warm_start=False)
     random_start = next(train(inputs, config)).losses["total"]
-    warm = next(train(inputs, config.replace(warm_start=True))).losses["total"]
+    warm = next(train(inputs, config.replace(warm_start=True), shipped_weights=warm_start_state)).losses["total"]
     assert warm < 0.7 * random_start
 
 

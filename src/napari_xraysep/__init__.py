@@ -16,9 +16,11 @@ from ._version import __version__
 # need the package, not torch.
 _FROM_CORE = (
     "InputError", "ModelFileError", "OutputError", "SeparationConfig", "SeparationResult", "TrainedModel",
-    "TrainingError", "XraySepError", "iter_separate", "separate",
+    "TrainingError", "XraySepError",
 )
 _FROM_IO = ("load_model", "save_model")
+# The core's separation with the shipped warm-start weights handed in (the core reads no file).
+_FROM_PIPELINE = ("iter_separate", "separate")
 
 
 def __getattr__(name: str) -> Any:
@@ -30,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from . import io
 
         return getattr(io, name)
+    if name in _FROM_PIPELINE:
+        from . import pipeline
+
+        return getattr(pipeline, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

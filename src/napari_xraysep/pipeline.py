@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, areas, iter_separate
+from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, areas
+from .core import separation as core_separation
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
 from .core.registration import misalignment_warning
@@ -36,6 +37,22 @@ from .io.files import result_set
 from .io.write import write_record, write_results
 from .io.modelfile import checkpoint_to, save_model
 from .io.pyramid import PYRAMID_FOLDER, write_pyramid
+from .io.warmstart import warm_start_state
+
+
+def iter_separate(*args: Any, **kwargs: Any) -> Generator[TrainingProgress, None, SeparationResult]:
+    """:func:`napari_xraysep.core.separation.iter_separate` with the shipped warm-start weights at hand
+    (``shipped_weights``, read by :func:`~napari_xraysep.io.warmstart.warm_start_state`): what
+    ``napari_xraysep.iter_separate``, the CLI and the dock run."""
+    kwargs.setdefault("shipped_weights", warm_start_state)
+    return core_separation.iter_separate(*args, **kwargs)
+
+
+def separate(*args: Any, **kwargs: Any) -> SeparationResult:
+    """:func:`napari_xraysep.core.separation.separate` with the shipped warm-start weights at hand, as
+    :func:`iter_separate`: what ``napari_xraysep.separate`` is."""
+    kwargs.setdefault("shipped_weights", warm_start_state)
+    return core_separation.separate(*args, **kwargs)
 
 
 class _Stopped(Exception):
@@ -273,8 +290,10 @@ def iter_run(
     if large:
         area = area or areas.painting_area(shape, region_mask, sources.double_sided)
     pair = sources.crop(area) if large else sources
-    # Checked first, so that a photograph with nothing in it is named, not "misaligned".
-    x_pair, rgb_pair = check_pair(pair.x_mixed, pair.rgb_surface)
+    # Checked first, so that a photograph with nothing in it is named, not "misaligned". In memory the
+    # checked pair is what is separated (an alpha channel dropped, and said, once); a whole painting's
+    # area is checked again by its separation, so its alpha is left to that to say.
+    x_pair, rgb_pair = check_pair(pair.x_mixed, pair.rgb_surface if not large else pair.rgb_surface[..., :3])
     yield AlignmentNote(misalignment_warning(missing_filled(x_pair), missing_filled(rgb_pair)) or "")
     if large:
         return (yield from iter_separate_painting(

@@ -110,4 +110,4 @@ def painting_mask(painting_area: Any, shape: tuple[int, int]) -> Any:
                 f"The painting area is {'×'.join(map(str, painting_area.shape))} but the images are {'×'.join(map(str, shape))}."
             )
         return painting_area
-    return BoxRegion([list(painting_area)], shape)
+    return BoxRegion([list(painting_area)], shape, "painting area")

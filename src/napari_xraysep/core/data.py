@@ -262,50 +262,54 @@ def check_region(region_mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     )
 
 
-def clip_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+def clip_boxes(
+    boxes: Sequence[Sequence[float]], shape: tuple[int, int], what: str = "region box"
+) -> list[tuple[int, int, int, int]]:
     """``(y0, x0, y1, x1)`` rectangles (end exclusive) rounded and clipped to an image of ``shape``.
 
     A box partly outside is clipped with a warning; one wholly outside, or empty, is an error,
     because silently dropping it would train on a region the user did not mean; so is a coordinate
-    that is not a finite number (NaN, infinity).
+    that is not a finite number (NaN, infinity). ``what`` names the box in the messages ("region
+    box", "painting area").
     """
     height, width = shape
     clipped = []
     for box in boxes:
         if len(box) != 4:
-            raise InputError(f"A region box needs four numbers Y0,X0,Y1,X1; got {list(box)}.")
+            raise InputError(f"A {what} needs four numbers Y0,X0,Y1,X1; got {list(box)}.")
         try:
             values = [float(v) for v in box]
         except (TypeError, ValueError) as error:
-            raise InputError(f"A region box needs four numbers Y0,X0,Y1,X1; got {list(box)}.") from error
+            raise InputError(f"A {what} needs four numbers Y0,X0,Y1,X1; got {list(box)}.") from error
         if not all(math.isfinite(v) for v in values):  # round() would fail on them with a traceback
-            raise InputError(f"A region box needs four finite numbers Y0,X0,Y1,X1 in pixels; got {','.join(map(str, box))}.")
+            raise InputError(f"A {what} needs four finite numbers Y0,X0,Y1,X1 in pixels; got {','.join(map(str, box))}.")
         y0, x0, y1, x1 = (round(v) for v in values)
         if y1 <= y0 or x1 <= x0:
-            raise InputError(f"The region box {y0},{x0},{y1},{x1} is empty: Y1 must exceed Y0 and X1 exceed X0.")
+            raise InputError(f"The {what} {y0},{x0},{y1},{x1} is empty: Y1 must exceed Y0 and X1 exceed X0.")
         cy0, cx0, cy1, cx1 = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
         if cy1 <= cy0 or cx1 <= cx0:
             raise InputError(
-                f"The region box {y0},{x0},{y1},{x1} lies wholly outside the {height}×{width} image."
+                f"The {what} {y0},{x0},{y1},{x1} lies wholly outside the {height}×{width} image."
             )
         if (cy0, cx0, cy1, cx1) != (y0, x0, y1, x1):
             warnings.warn(
-                f"The region box {y0},{x0},{y1},{x1} reaches outside the {height}×{width} image; "
+                f"The {what} {y0},{x0},{y1},{x1} reaches outside the {height}×{width} image; "
                 f"clipped to {cy0},{cx0},{cy1},{cx1}.",
                 UserWarning,
                 stacklevel=3,
             )
         clipped.append((cy0, cx0, cy1, cx1))
     if not clipped:
-        raise InputError("No region box given.")
+        raise InputError(f"No {what} given.")
     return clipped
 
 
-def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> np.ndarray:
+def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int], what: str = "region box") -> np.ndarray:
     """Union of ``(y0, x0, y1, x1)`` rectangles (end exclusive), clipped to the image, as an (H, W)
-    bool mask (see :func:`clip_boxes`; :class:`BoxRegion` is the same, computed per block)."""
+    bool mask (see :func:`clip_boxes`, ``what`` naming the box; :class:`BoxRegion` is the same,
+    computed per block)."""
     mask = np.zeros(shape, dtype=bool)
-    for y0, x0, y1, x1 in clip_boxes(boxes, shape):
+    for y0, x0, y1, x1 in clip_boxes(boxes, shape, what):
         mask[y0:y1, x0:x1] = True
     return check_region(mask, shape)
 
@@ -329,10 +333,7 @@ def painting_support(area: PaintingArea, shape: tuple[int, int]) -> Support | No
         return support_from_mask(array, shape)
     if array.size != 4:
         raise InputError(f"The painting area must be a box Y0,X0,Y1,X1 or an H×W mask; got shape {_describe(array.shape)}.")
-    try:
-        mask = region_from_boxes([array.reshape(-1).tolist()], shape)
-    except InputError as error:
-        raise InputError(f"Painting area: {error}") from error
+    mask = region_from_boxes([array.reshape(-1).tolist()], shape, "painting area")
     return support_from_mask(mask, shape)
 
 
@@ -340,8 +341,8 @@ class BoxRegion:
     """The mask of :func:`region_from_boxes` as a lazy (H, W) bool array: ``region[rows, cols]``
     computes only that block (a whole painting's mask would take a byte a pixel)."""
 
-    def __init__(self, boxes: Sequence[Sequence[float]], shape: tuple[int, int]) -> None:
-        self.boxes, self.shape, self.dtype, self.ndim = clip_boxes(boxes, shape), tuple(shape), np.dtype(bool), 2
+    def __init__(self, boxes: Sequence[Sequence[float]], shape: tuple[int, int], what: str = "region box") -> None:
+        self.boxes, self.shape, self.dtype, self.ndim = clip_boxes(boxes, shape, what), tuple(shape), np.dtype(bool), 2
 
     def __getitem__(self, index: slice | tuple[slice, slice]) -> np.ndarray:
         index = (index if isinstance(index, tuple) else (index,)) + (slice(None),) * 2
@@ -371,6 +372,22 @@ def check_side_count(expected: int, given: int) -> None:
             f"The model was trained with {expected} side channel(s); {given} given. "
             "Give the same kinds of maps, in the same order."
         )
+
+
+def check_double_sided(fitted: bool | None, given: bool) -> None:
+    """A trained model is applied as it was fitted: with a back side's photograph if and only if it
+    was fitted to a double-sided panel (``fitted`` None: not known, not checked)."""
+    if fitted is None or fitted == given:
+        return
+    if fitted:
+        raise InputError(
+            "The model was fitted to a double-sided panel (front and back photographs): "
+            "give the back side's photograph too, or use a model fitted to the front alone."
+        )
+    raise InputError(
+        "The model was fitted to a single photograph, not a double-sided panel: apply it without the back "
+        "side's photograph, or fit a model to both sides."
+    )
 
 
 def side_list(side_channels: Any) -> list[Any]:

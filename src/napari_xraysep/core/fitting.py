@@ -13,7 +13,7 @@ from .config import SeparationConfig
 from .data import SeparationInputs
 from .objectives import objective_for
 from .trained import TrainedModel
-from .training import StopFlag, TrainingProgress, new_model_for
+from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
 
 
 def train(
@@ -21,6 +21,7 @@ def train(
     config: SeparationConfig,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
+    shipped_weights: ShippedWeights | None = None,
 ) -> Generator[TrainingProgress, None, TrainedModel]:
     """Train on one image for ``config.training_steps`` steps: the colour map (refitted from scratch,
     with ``model``'s shape if given) or the auto-encoder (continued from ``model`` if given), for a
@@ -30,8 +31,9 @@ def train(
     the next step once ``stop`` is set. Raises :class:`~.training.TrainingDiverged` or
     :class:`~.training.TrainingFailed` with the last good model, :class:`~.errors.InputError` for
     inputs the method cannot fit (no region for the auto-encoder, an image too small).
+    ``shipped_weights``: the warm start's reader, for a new auto-encoder (:func:`~.training.new_model`).
     """
-    model = model or new_model_for(inputs, config)
+    model = model or new_model_for(inputs, config, shipped_weights)
     if isinstance(model.network, ColourMap):
         return (yield from fit_colour_map_model(inputs, config, model, stop))
     objective = objective_for(inputs, config)

@@ -218,8 +218,18 @@ def phase_correlation(reference: np.ndarray, moving: np.ndarray, upsample: int =
     if reference.shape != moving.shape:
         raise InputError(f"Images to correlate differ in size: {reference.shape} and {moving.shape}.")
     hann = window("hann", reference.shape)
-    shift, _, _ = phase_cross_correlation(reference * hann, moving * hann, upsample_factor=upsample)
+    shift = _shift_between(reference * hann, moving * hann, upsample)
     return float(shift[0]), float(shift[1])
+
+
+def _shift_between(reference: np.ndarray, moving: np.ndarray, upsample: int) -> np.ndarray:
+    """:func:`phase_cross_correlation`'s shift alone. Its RMS error is not used, so scikit-image's
+    warning that it cannot compute it (an image without detail: a flat photograph) is not passed on;
+    the alignment's own check says when the images do not match."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Could not determine RMS error", category=UserWarning)
+        shift, _, _ = phase_cross_correlation(reference, moving, upsample_factor=upsample)
+    return shift
 
 
 def rotation_and_scale(reference: np.ndarray, moving: np.ndarray) -> tuple[float, float]:
@@ -245,7 +255,7 @@ def rotation_and_scale(reference: np.ndarray, moving: np.ndarray) -> tuple[float
         magnitude = np.abs(np.fft.fftshift(np.fft.fft2(canvas))) * emphasis
         polar = warp_polar(magnitude, center=(radius, radius), radius=radius, output_shape=(720, radius), scaling="log", order=1)
         spectra.append(polar[:360])  # 0–180°: the other half repeats it
-    (rows, columns), _, _ = phase_cross_correlation(spectra[0], spectra[1], upsample_factor=20)
+    rows, columns = _shift_between(spectra[0], spectra[1], 20)
     rotation = rows * 180 / 360
     scale = float(np.exp(-columns * np.log(radius) / radius))
     return float((rotation + 90) % 180 - 90), scale

@@ -23,7 +23,7 @@ import torch
 from .._version import __version__
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .config import SeparationConfig
-from .data import Normalisation, PaintingArea, SeparationInputs, prepare_inputs, unmasked
+from .data import Normalisation, PaintingArea, SeparationInputs, check_double_sided, prepare_inputs, unmasked
 from .defects import Defects
 from .devices import resolve_device
 from .errors import InputError, TrainingError
@@ -33,7 +33,7 @@ from .progress import drive
 from .refine import refine
 from .support import Support
 from .trained import TrainedModel
-from .training import StopFlag, TrainingProgress, new_model_for
+from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
 
 # Keeps a model while it trains and returns where, for messages (the io layer's checkpoint_to saves a
 # model file): the core hands models out, it writes no files.
@@ -215,6 +215,7 @@ def iter_separate(
     checkpoint: Checkpoint | None = None,
     checkpoint_every_s: float = 300.0,
     painting_area: PaintingArea = None,
+    shipped_weights: ShippedWeights | None = None,
     **settings: Any,
 ) -> Generator[TrainingProgress, None, SeparationResult]:
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
@@ -236,9 +237,14 @@ def iter_separate(
     returns where it kept it (e.g. :func:`napari_xraysep.io.modelfile.checkpoint_to`, which saves a
     model file), so a crash loses at most that much work; if training fails (a
     :class:`TrainingError`), the last good model is handed to it too and the message says where.
+    ``shipped_weights`` reads the warm start's weights (the auto-encoder's ``warm_start``; the core
+    reads no file): :func:`napari_xraysep.io.warmstart.warm_start_state`, which
+    ``napari_xraysep.separate`` and the pipeline hand in.
     """
     config = resolve_config(config, model, settings)
     training = config.training_steps > 0
+    if model is not None and not training:
+        check_double_sided(model.double_sided, rgb_back is not None)
     prepare = functools.partial(
         prepare_inputs, x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back,
         side_channels=side_channels, min_size=config.min_image_size if training else 1,
@@ -259,7 +265,7 @@ def iter_separate(
     started = time.perf_counter()
     if training:
         # Made here, not inside train(), so checkpoints can save it while it trains.
-        model = model or new_model_for(inputs, config)
+        model = model or new_model_for(inputs, config, shipped_weights)
         steps, done, last_saved = train(inputs, config, model, stop), 0, time.monotonic()
         try:
             while True:
@@ -296,7 +302,7 @@ def iter_separate(
     elif unexplained(fit):
         warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
     if training:
-        model.x_reference = fit
+        model.x_reference, model.double_sided = fit, inputs.double_sided
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
         calibration = calibrate(model.x_reference, fit)
         if calibration is not None and calibration.recalibrated:
@@ -342,12 +348,13 @@ def separate(
     checkpoint: Checkpoint | None = None,
     checkpoint_every_s: float = 300.0,
     painting_area: PaintingArea = None,
+    shipped_weights: ShippedWeights | None = None,
     **settings: Any,
 ) -> SeparationResult:
     """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
     steps = iter_separate(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
         config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
-        painting_area=painting_area, **settings,
+        painting_area=painting_area, shipped_weights=shipped_weights, **settings,
     )
     return drive(steps, on_progress)

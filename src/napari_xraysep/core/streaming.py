@@ -32,7 +32,7 @@ import torch
 
 from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
-from .data import Normalisation, check_side_count, finite_pixels
+from .data import Normalisation, check_double_sided, check_side_count, finite_pixels
 from .defects import find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
@@ -136,6 +136,7 @@ def iter_apply(
     if calibrate:
         model, _ = calibrated(model, sources, device, side=tile_size)  # reads no block larger than a tile
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
+    check_double_sided(model.double_sided, sources.double_sided)
     unknown = [name for name in outputs if name not in RESULT_LAYERS]
     if unknown or not outputs:
         raise InputError(f"The result layers are {', '.join(RESULT_LAYERS)}; got {', '.join(unknown) or 'none'}.")
@@ -231,6 +232,7 @@ def calibrated(
     for an X-ray inverted against the prediction."""
     height, width = sources.check()
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
+    check_double_sided(model.double_sided, sources.double_sided)
     torch_device = resolve_device(device or model.config.device)
     decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     side = min(CALIBRATION_SIDE, side or CALIBRATION_SIDE)
@@ -273,6 +275,7 @@ def apply_dask(
     if calibrate:
         model, _ = calibrated(model, sources, device, side=tile_size)
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
+    check_double_sided(model.double_sided, sources.double_sided)
     halo = model.network.receptive_radius
     photos = [da.asarray(sources.rgb_surface)[..., :3]]
     if sources.rgb_back is not None:

@@ -1,6 +1,6 @@
 """What a fit leaves behind: a :class:`TrainedModel` — the fitted method plus what applying it again
-needs. Its own module so that the fitting (training), the model files (which save and load) and the
-warm start (which loads shipped weights for training) depend on it, not on each other.
+needs. Its own module so that the fitting (training) and the model files (which save and load)
+depend on it, not on each other.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ class TrainedModel:
     # How its training X-ray relates to its prediction from the photograph (see calibration): what
     # a new X-ray's units are checked against. None for models saved before it was kept.
     x_reference: UnitFit | None = None
+    # Whether it was fitted to a double-sided panel (front and back photographs): applied, it needs
+    # the same. None: not known (a model file saved before it was kept, not inferable).
+    double_sided: bool | None = None
 
 
 def new_colour_map(config: SeparationConfig, rgb_channels: int = 3) -> ColourMap:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,7 +26,6 @@ from .errors import InputError, TrainingError
 from .inference import Components
 from .model import ConnectedAutoEncoder
 from .trained import TrainedModel, new_colour_map
-from .warmstart import warm_start_state
 
 
 class StopFlag(Protocol):
@@ -60,6 +59,10 @@ class TrainingProgress:
 
 
 UNIT = Normalisation(offset=0.0, scale=1.0)
+# The shipped warm-start weights for a config's architecture (with 3 photograph channels): what
+# reads them from the installation (:func:`napari_xraysep.io.warmstart.warm_start_state`) is handed
+# in by the caller, as the core reads no file.
+ShippedWeights = Callable[[SeparationConfig], Mapping[str, torch.Tensor]]
 
 
 def new_model(
@@ -68,9 +71,11 @@ def new_model(
     x_normalisation: Normalisation = UNIT,
     rgb_normalisation: Normalisation = UNIT,
     side_normalisations: tuple[Normalisation, ...] = (),
+    shipped_weights: ShippedWeights | None = None,
 ) -> TrainedModel:
     """A model to fit: an empty colour map, or an auto-encoder from the shipped warm start if
-    ``config.warm_start``, else a random one seeded by ``config.seed`` without touching the global RNG."""
+    ``config.warm_start`` (read by ``shipped_weights``, which must then be given), else a random one
+    seeded by ``config.seed`` without touching the global RNG."""
     if config.method == "colour_map":
         colour_map = new_colour_map(config, rgb_channels)
         return TrainedModel(colour_map, config, x_normalisation, rgb_normalisation, side_normalisations=side_normalisations)
@@ -83,7 +88,13 @@ def new_model(
             output_layer=config.output_layer,
         )
     if config.warm_start:
-        _load_overlap(network, warm_start_state(config))
+        if shipped_weights is None:
+            raise InputError(
+                "The warm start needs the shipped weights, which were not handed to the core: use "
+                "napari_xraysep.separate (or pass shipped_weights=napari_xraysep.io.warmstart.warm_start_state), "
+                "or set warm_start=False."
+            )
+        _load_overlap(network, shipped_weights(config))
     return TrainedModel(network, config, x_normalisation, rgb_normalisation, side_normalisations=side_normalisations)
 
 
@@ -99,11 +110,17 @@ def _load_overlap(network: ConnectedAutoEncoder, state: dict[str, torch.Tensor])
     network.load_state_dict(own)
 
 
-def new_model_for(inputs: SeparationInputs, config: SeparationConfig) -> TrainedModel:
-    """A new model shaped for these inputs (photograph and side channels) and mapping their units."""
-    return new_model(
-        config, inputs.rgb_surface.shape[0], inputs.x_normalisation, inputs.rgb_normalisation, inputs.side_normalisations
+def new_model_for(
+    inputs: SeparationInputs, config: SeparationConfig, shipped_weights: ShippedWeights | None = None
+) -> TrainedModel:
+    """A new model shaped for these inputs (photograph and side channels, one side or two) and mapping
+    their units (``shipped_weights`` as for :func:`new_model`)."""
+    model = new_model(
+        config, inputs.rgb_surface.shape[0], inputs.x_normalisation, inputs.rgb_normalisation, inputs.side_normalisations,
+        shipped_weights,
     )
+    model.double_sided = inputs.double_sided
+    return model
 
 
 def check_trainable(shape: tuple[int, int], config: SeparationConfig, needs: str) -> None:

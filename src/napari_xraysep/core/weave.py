@@ -48,6 +48,8 @@ MIN_SEPARATION = 0.02
 BLOCK_SIDES = (128, 64, 32)
 MIN_BLOCKS = 6
 SPECTRUM_BLOCKS = 64
+# The least power a spectrum's bin is taken to have, so that its logarithm is finite.
+TINY_POWER = 1e-30
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,9 @@ def find_thread_frequencies(image: np.ndarray, valid: np.ndarray | None = None, 
     spectrum = power_spectrum(image, valid)
     side = spectrum.shape[0]
     smoothed = ndimage.uniform_filter(spectrum, size=3, mode="wrap")
-    background = np.exp(ndimage.median_filter(np.log(smoothed + 1e-30), size=9, mode="wrap"))
+    # The moving sum of uniform_filter leaves rounding error of a strong peak's size in its
+    # neighbours: bins that are (nearly) zero can come out slightly negative. Clip before the log.
+    background = np.exp(ndimage.median_filter(np.log(np.maximum(smoothed, TINY_POWER)), size=9, mode="wrap"))
     contrast = smoothed / background
     frequencies = (np.arange(side) - side // 2) / side
     fy, fx = np.meshgrid(frequencies, frequencies, indexing="ij")
@@ -129,7 +133,7 @@ def find_thread_frequencies(image: np.ndarray, valid: np.ndarray | None = None, 
     local_max = contrast == ndimage.maximum_filter(contrast, size=5, mode="wrap")
     candidates = np.flatnonzero(in_band & half_plane & local_max & (contrast > WEAK_PEAK))
     candidates = candidates[np.argsort(contrast.ravel()[candidates])[::-1]]
-    log_power = np.log(spectrum + 1e-30)
+    log_power = np.log(spectrum + TINY_POWER)
     found: list[ThreadPeak] = []
     for index in candidates:
         row, col = _raw_maximum(log_power, *divmod(int(index), side))

@@ -201,6 +201,12 @@ def _modality_transform(dataset: Any, path: Path) -> tuple[Callable[[np.ndarray]
         slope, intercept = value[1:]
         if (slope, intercept) == (1.0, 0.0):
             return (lambda values: values), [], {}
+        if slope == 0 or not (math.isfinite(slope) and math.isfinite(intercept)):
+            # A slope of 0 turns every pixel into the intercept: the picture would be lost, not read.
+            raise InputError(
+                f"{path.name} has RescaleSlope={slope:g} (0028,1053; {where}) with RescaleIntercept={intercept:g}, "
+                "which leaves no picture; correct the rescale (e.g. dcmodify -m \"(0028,1053)=1\") or export the image again."
+            )
         record = {"from": where, "slope": slope, "intercept": intercept}
         return (lambda values: (values.astype(np.float64) * slope + intercept).astype(np.float32)), [], record
     from pydicom.dataset import Dataset

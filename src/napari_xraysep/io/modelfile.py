@@ -7,7 +7,9 @@ run. It holds what applying the model to new data needs — the method and its f
 settings, the intensity normalisations of the images it was trained on — and the package version
 that wrote it.
 
-Format 2 records the method; format 1 (napari-xraysep 0.1, auto-encoders only) still loads.
+Format 2 records the method; format 1 (napari-xraysep 0.1, auto-encoders only) still loads. A file
+also says whether the model was fitted to a double-sided panel (``double_sided``: an optional key,
+which older files of either format lack).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +51,7 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
         "rgb_normalisation": model.rgb_normalisation.to_dict(),
         "side_normalisations": [n.to_dict() for n in model.side_normalisations],
         "x_reference": None if model.x_reference is None else model.x_reference.to_dict(),
+        "double_sided": model.double_sided,
         "steps_trained": model.steps_trained,
         "loss_history": model.loss_history,
         "state_dict": {name: value.detach().cpu() for name, value in model.network.state_dict().items()},
@@ -55,7 +59,13 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
 
 
 def save_model(model: TrainedModel, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
+    """Write ``model`` to ``path`` atomically (a temporary file renamed into place). Raises
+    :class:`TypeError` if ``model`` is not a :class:`TrainedModel` (e.g. ``result.model`` of a run that
+    was never made)."""
+    if not isinstance(model, TrainedModel):
+        raise TypeError(
+            f"save_model needs a TrainedModel (a separation result's .model, or load_model's); got {type(model).__name__}."
+        )
     data = model_to_dict(model)
 
     def write(temporary: str) -> None:
@@ -128,6 +138,25 @@ def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
             loss_history=list(data["loss_history"]),
             side_normalisations=tuple(Normalisation(**n) for n in data.get("side_normalisations", [])),
             x_reference=UnitFit(**data["x_reference"]) if data.get("x_reference") else None,
+            double_sided=_double_sided(data, config, source),
         )
     except (KeyError, TypeError, RuntimeError, InputError) as error:
         raise ModelFileError(f"{source} is damaged or inconsistent: {error}") from error
+
+
+def _double_sided(data: dict[str, Any], config: SeparationConfig, source: str) -> bool | None:
+    """Whether the model was fitted to a double-sided panel: as recorded, else as an
+    auto-encoder's losses show it (a back photograph's term, or the exclusion loss of one side); a
+    colour map saved before it was recorded cannot tell, and is said to be unchecked."""
+    if data.get("double_sided") is not None:
+        return bool(data["double_sided"])
+    last = data["loss_history"][-1] if data.get("loss_history") else {}
+    if config.method == "autoencoder" and ("rgb_back" in last or "exclusion" in last):
+        return "rgb_back" in last
+    warnings.warn(
+        f"{source} does not record whether it was fitted to a double-sided panel (saved by napari-xraysep "
+        f"{data.get('package_version', '?')}): it is applied as given, with or without a back side's photograph.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return None

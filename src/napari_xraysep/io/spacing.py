@@ -29,7 +29,7 @@ GIVEN = "given by the user"
 class PixelSpacing:
     """(row, column) millimetres per pixel — ``mm[0]`` down the image, ``mm[1]`` across — and
     ``source``, where it was read ("TIFF XResolution/YResolution (ResolutionUnit=cm)", "given by the
-    user", …)."""
+    user as 85um", …)."""
 
     mm: tuple[float, float]
     source: str
@@ -92,7 +92,7 @@ def chosen_spacing(given: str | None, info: dict[str, Any], name: str) -> PixelS
     if given is None:
         return from_file
     size = parse_pixel_size(given)
-    spacing = PixelSpacing((size, size), f"{GIVEN} ({given.strip()})")
+    spacing = PixelSpacing((size, size), f"{GIVEN} as {given.strip()}")
     if from_file is not None and not all(math.isclose(size, v, rel_tol=1e-3) for v in from_file.mm):
         warnings.warn(f"The pixel size given ({size:.4g} mm) replaces {name}'s own: {from_file.describe()}.", UserWarning, stacklevel=2)
     return spacing

@@ -3,9 +3,12 @@ change what the samples mean or where they lie honoured, read per block."""
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,33 @@ LISTED_PAGES = 6
 # Decoded strips kept for the blocks that follow (the most recently used; at least those of the block
 # being read, so a one-strip file is decoded once whatever its size).
 STRIP_CACHE_BYTES = 256 * 2**20
+# What tifffile logs when a page's strip table is shorter or longer than its size needs: shorter,
+# the size tags or the table are damaged; longer, tifffile ignores the extra strips.
+STRIP_COUNT = re.compile(r"incorrect (StripByteCounts|StripOffsets) count \((\d+) != (\d+)\)")
+
+
+class _TifffileLog(logging.Filter):
+    """Keeps what tifffile logs off the terminal, collected in ``lines`` (without the page's repr):
+    our own message or the file's info says it, once and in our words."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.lines.append(re.sub(r"^<tifffile\.[^>]*>\s*", "", record.getMessage()))
+        return False
+
+
+@contextmanager
+def _tifffile_log() -> Iterator[list[str]]:
+    """While open: tifffile's log lines are collected into the list yielded, not printed."""
+    log, logger = _TifffileLog(), logging.getLogger("tifffile")
+    logger.addFilter(log)
+    try:
+        yield log.lines
+    finally:
+        logger.removeFilter(log)
 
 
 class TiffPixels(StoredPixels):
@@ -99,8 +129,9 @@ class TiffPixels(StoredPixels):
 
     def _array(self) -> Any:
         if self._zarr is None:
-            self._file = tifffile.TiffFile(self.path)
-            self._zarr = zarr.open(self._file.aszarr(series=self.series, level=self.level), mode="r")
+            with _tifffile_log():  # open_tiff has said what these lines say
+                self._file = tifffile.TiffFile(self.path)
+                self._zarr = zarr.open(self._file.aszarr(series=self.series, level=self.level), mode="r")
         return self._zarr
 
 
@@ -168,8 +199,10 @@ def _tiff_values(page: Any, path: Path, info: dict[str, Any]) -> Callable[[np.nd
         if extras and extras[0] not in alpha:
             info["extra_samples"] = list(extras)
         return as_stored
+    # tifffile names the ink separations by the TIFF tag's value; a user knows them as CMYK.
+    colours = "CMYK" if photometric == tifffile.PHOTOMETRIC.SEPARATED else photometric.name
     raise InputError(
-        f"{path.name} stores its colours as {photometric.name}, which napari-xraysep does not convert; "
+        f"{path.name} stores its colours as {colours}, which napari-xraysep does not convert; "
         "save it as RGB (a photograph) or grayscale (an X-ray)."
     )
 
@@ -226,11 +259,15 @@ def _tiff_spacing(page: Any, orientation: int) -> dict[str, Any]:
 
 
 def open_tiff(path: Path) -> list[ImageSource]:
+    """The TIFF's image, one :class:`ImageSource` per pyramid level (full resolution first). What
+    tifffile logs about the file is kept in ``info["tifffile_notes"]``, not printed; a strip table that
+    does not fit the image's size is refused (the pixels would be read from the wrong places)."""
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _tifffile_log() as logged, tifffile.TiffFile(path) as tif:
             index = _choose_series(tif, path)
             series = tif.series[index]
             page = series.keyframe
+            _check_strips(path, page, logged)
             info: dict[str, Any] = {
                 "file": str(path), "format": "TIFF", "compression": tifffile.COMPRESSION(page.compression).name,
                 "pages": len(tif.pages), "bits_per_sample": int(page.bitspersample), "sample_format": tifffile.SAMPLEFORMAT(page.sampleformat).name,
@@ -242,6 +279,8 @@ def open_tiff(path: Path) -> list[ImageSource]:
             info |= _tiff_spacing(page, orientation)
             if len(series.levels) > 1:
                 info["pyramid_levels"] = len(series.levels)
+            if logged:
+                info["tifffile_notes"] = list(dict.fromkeys(logged))
             provenance = (tif.shaped_metadata or ({},))[0].get(PROVENANCE_KEY) if tif.is_shaped else None
             if provenance:
                 info["provenance"] = provenance
@@ -260,3 +299,16 @@ def open_tiff(path: Path) -> list[ImageSource]:
     except Exception as error:  # tifffile raises many types for damaged files
         raise read_error(path, error) from error
     return levels
+
+
+def _check_strips(path: Path, page: Any, logged: list[str]) -> None:
+    """InputError if tifffile found fewer strips than the page's size needs (some of its pixels are
+    nowhere: it would read them from the wrong places or fail); strips beyond those needed are ignored."""
+    for line in logged:
+        mismatch = STRIP_COUNT.search(line)
+        if mismatch and int(mismatch[2]) < int(mismatch[3]):
+            tag, found, needed = mismatch.groups()
+            raise InputError(
+                f"Cannot read {path.name}: it says it is {page.imagelength}×{page.imagewidth} pixels, which needs "
+                f"{needed} strips, but its {tag} lists {found}; the file is damaged (or its size tags are wrong)."
+            )

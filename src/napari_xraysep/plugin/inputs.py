@@ -152,7 +152,7 @@ class InputsPanel(QGroupBox):
         except InputError as error:
             self.units_hint.setText(str(error))
             return
-        xray.metadata[GIVEN_KEY] = f"given by the user ({text})"
+        xray.metadata[GIVEN_KEY] = f"given by the user as {text}"
         # Every layer drawn over the X-ray as it was placed (the region's shapes, a registered
         # photograph, labels) moves with it: what was aligned on screen stays aligned.
         placed = [
@@ -277,7 +277,8 @@ class InputsPanel(QGroupBox):
             area = central_area(shape, 2048)
         offset = (area[0].start, area[1].start) if training else (0, 0)
         cropped = sources.crop(area)
-        x_area, rgb_area = check_pair(cropped.x_mixed, cropped.rgb_surface)
+        # The photograph's alpha (if any) is dropped, and said, by the separation of the area, not here too.
+        x_area, rgb_area = check_pair(cropped.x_mixed, cropped.rgb_surface[..., :3])
         spacing = spacing_record(xray.scale, xray.units, self.spacing_source(xray))
         arguments = {
             "sources": sources, "region_mask": region, "area": area if training else None,

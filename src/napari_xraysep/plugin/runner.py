@@ -15,6 +15,7 @@ from qtpy.QtCore import QTimer
 from .layers import layer_source, same_layer
 from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.areas import is_large
+from ..core.data import check_double_sided
 from ..core.separation import resolve_config
 from ..pipeline import AlignmentNote, iter_run
 from .inputs import InputsPanel
@@ -67,6 +68,8 @@ class Runner:
             resolved = resolve_config(config, model, form)
             resolve_device(resolved.device)  # settings checked before any work
             training, region_required = resolved.training_steps > 0, resolved.method == "autoencoder"
+            if model is not None and not training:  # said now, not from the worker
+                check_double_sided(model.double_sided, self.inputs.back.value is not None)
             xray, folder = self.inputs.xray.value, None
             # A whole painting is read lazily, trained on an area and written to a folder (iter_run
             # does the same dispatch; the dock only gathers its layers differently).

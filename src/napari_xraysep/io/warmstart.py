@@ -5,8 +5,10 @@ file beside a manifest (``napari_xraysep/weights/warm_start.json``) holding its 
 settings that made it and its SHA-256. A file is only loaded if its hash matches the manifest, so a
 damaged or swapped file is refused rather than silently used.
 
-The one module of the core that reads files: the package's own weights, which the engine's
-``new_model`` asks for. It moves to :mod:`napari_xraysep.io` once ``new_model`` is handed them.
+The core reads no file: :func:`warm_start_state` is handed to it (``shipped_weights`` of
+:func:`~napari_xraysep.core.separation.iter_separate` and :func:`~napari_xraysep.core.training.new_model`)
+by the faces' way in — :mod:`napari_xraysep.pipeline`, and through it the CLI, the dock and
+``napari_xraysep.separate``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Any
 
 import torch
 
-from .config import SeparationConfig
-from .errors import InputError, ModelFileError
+from ..core.config import SeparationConfig
+from ..core.errors import InputError, ModelFileError
 
 MANIFEST = "warm_start.json"
 
