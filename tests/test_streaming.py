@@ -83,6 +83,29 @@ def test_dask_path_equals_the_local_path(trained, rng):
         np.testing.assert_allclose(lazy[name].compute(scheduler="threads"), local[name], rtol=0, atol=1e-5, err_msg=name)
 
 
+def test_dask_marks_defects_and_keeps_to_the_painting_area_as_the_local_path(tiny_mixture):
+    """Hot/dead pixels and a scratch repaired, clipped pixels missing, NaN outside the painting
+    area: block by block in dask as tile by tile locally (it once applied the model to them raw)."""
+    m = tiny_mixture
+    x = np.round(np.clip(m.x_mixed / m.x_mixed.max(), 0, 1) * 40000 + 2000).astype(np.uint16)
+    rgb = np.round(m.rgb_surface * 255).astype(np.uint8)
+    model = separate(x, rgb, m.region_mask, **TINY_COLOUR_MAP).model
+    assert model.config.mark_defects
+    damaged = x.copy()
+    damaged[10, 12], damaged[30, 40] = 65535, 0  # a hot and a dead pixel
+    damaged[20, 5:60] = (damaged[20, 5:60] * 0.7).astype(np.uint16)  # a scratch along a row
+    support = np.zeros(x.shape, bool)
+    support[4:44, 6:58] = True
+    local = _outputs(x.shape)
+    drain(iter_apply(model, Sources(damaged, rgb), local, tile_size=24, device="cpu", support=support))
+    lazy = apply_dask(model, Sources(damaged, rgb), tile_size=24, support=support)
+    for name in RESULT_LAYERS:
+        computed = lazy[name].compute(scheduler="threads")
+        assert np.isnan(computed[~support]).all() and np.isnan(local[name][~support]).all(), name
+        np.testing.assert_allclose(computed, local[name], rtol=0, atol=1e-3 * np.nanmax(np.abs(local[name])), err_msg=name)
+    assert np.isnan(local["x2"][30, 40]) or abs(local["x2"][30, 40]) < 0.5 * abs(float(damaged[30, 40]) - float(x[30, 40]))
+
+
 def test_tiled_apply_of_an_8_bit_photograph_equals_the_per_pixel_evaluation(tiny_mixture, monkeypatch):
     """The fast path (colours looked up in a table, the weave's bands as one kernel, tiles read and
     written beside the computation) against the evaluation it replaced: the map evaluated pixel by

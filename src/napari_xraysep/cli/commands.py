@@ -244,7 +244,9 @@ def command_apply(args: argparse.Namespace) -> int:
         if args.dask is not None:
             import dask.array as da
 
-            lazy = apply_dask(model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device, calibrate=False)
+            lazy = apply_dask(
+                model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device, calibrate=False, support=support,
+            )
             names = list(layers)
             with result_tiffs(staging, tuple(sources.x_mixed.shape[:2]), provenance, layers) as outputs:
                 if args.dask:  # a distributed cluster's address

@@ -261,11 +261,14 @@ def apply_dask(
     tile_size: int | None = None,
     device: str = "cpu",
     calibrate: bool = True,
+    support: Any = None,
 ) -> dict[str, Any]:
     """The six result layers as lazy dask arrays (``dask.array.map_overlap`` over tiles with the
     receptive radius as overlap): compute them with any scheduler, e.g. a ``distributed`` cluster.
-    Needs the optional ``dask`` package; the results equal :func:`iter_apply`'s (the X-ray's units
-    are checked the same way, :func:`calibrated`, unless ``calibrate`` is False)."""
+    Needs the optional ``dask`` package; the results equal :func:`iter_apply`'s: the X-ray's units
+    are checked the same way (:func:`calibrated`, unless ``calibrate`` is False), its defects are
+    dealt with block by block as there (:func:`marked_input`, with ``model.config.mark_defects``; not
+    counted), and ``support`` (an (H, W) bool array, lazy is fine) leaves NaN outside the painting."""
     try:
         import dask.array as da
     except ImportError as error:  # pragma: no cover - dask ships with napari; only bare installs lack it
@@ -281,10 +284,13 @@ def apply_dask(
     if sources.rgb_back is not None:
         back = da.asarray(sources.rgb_back)[..., :3]
         photos.append(back[:, ::-1] if sources.mirror_back else back)
+    if support is not None and tuple(support.shape) != (height, width):
+        raise InputError(f"The painting area is {'×'.join(map(str, support.shape))}, the X-ray {height}×{width}.")
     sides = [da.asarray(side)[..., None] for side in sources.side_channels]
+    inside = [] if support is None else [da.asarray(support).astype(bool)[..., None]]
     layers = len(RESULT_LAYERS)
-    parts = [da.asarray(sources.x_mixed)[..., None], *photos, *sides]
-    used = 1 + 3 * len(photos) + len(sides)
+    parts = [da.asarray(sources.x_mixed)[..., None], *photos, *sides, *inside]
+    used = 1 + 3 * len(photos) + len(sides) + len(inside)
     # map_overlap maps a block to a block of the same shape: give the stack at least as many
     # channels as there are result layers (zero padding), and return as many.
     width_c = max(used, layers)
@@ -295,9 +301,14 @@ def apply_dask(
     target = torch.device("cpu" if device == "auto" else device)
     decode = decoder(applied_network(model, sources, target), sources.double_sided)
 
+    # The stack is float64; an integer X-ray's own values come back exactly, and with them its dtype,
+    # whose extremes are the detector's clipping (find_defects checks integer X-rays only).
+    x_dtype = np.dtype(sources.x_mixed.dtype)
+    stored = x_dtype if np.issubdtype(x_dtype, np.integer) else np.dtype(np.float64)
+
     def separate_block(block: np.ndarray) -> np.ndarray:
         out = np.zeros(block.shape, np.float32)
-        x = block[..., 0]
+        x = block[..., 0].astype(stored, copy=False)
         if x.size == 0:  # dask probes the function with empty blocks
             return out
         # The block's channels as sources of the tile reader (the back is already mirrored).
@@ -305,10 +316,17 @@ def apply_dask(
         first_side = 1 + 3 * len(photos)
         side_blocks = [block[..., first_side + i] for i in range(len(sides))]
         block_sources = Sources(x, block[..., 1:4], back, False, side_blocks)
+        whole = (slice(None), slice(None))
+        if model.config.mark_defects:
+            network_input, x, _ = marked_input(model, block_sources, whole)
+        else:
+            network_input = block_sources.network_input(model, whole)
         with torch.no_grad():
-            unit = decode_block(decode, block_sources.network_input(model, (slice(None), slice(None))), target)
+            unit = decode_block(decode, network_input, target)
         results = _refined_layers(x, unit, model.x_normalisation)
         out[..., :layers] = np.stack([results[name] for name in RESULT_LAYERS], axis=-1)
+        if inside:
+            out[block[..., first_side + len(sides)] == 0, :layers] = np.nan
         return out
 
     # No block needs more context than the whole array has (dask refuses a deeper overlap).
