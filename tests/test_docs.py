@@ -13,6 +13,7 @@ DOCUMENTED = (
     "napari_xraysep.core.separation",
     "napari_xraysep.core.streaming",
     "napari_xraysep.core.registration",
+    "napari_xraysep.core.shapes",
     "napari_xraysep.io.read",
     "napari_xraysep.pipeline",
 )
