@@ -137,7 +137,7 @@ def iter_apply(
     outputs : mapping of str to writable (H, W) arrays
         From names in :data:`~napari_xraysep.core.separation.RESULT_LAYERS` — all six, or those
         wanted — to anything that takes slice assignment (numpy arrays, ``tifffile.memmap``);
-        written in the X-ray's units (float32 arrays keep them as they are).
+        written in the X-ray's units as floats (fractional, NaN where missing: give float32 arrays).
     tile_size : int, optional
         Tile side in pixels (default: the model's ``tile_size``).
     device : str, optional
