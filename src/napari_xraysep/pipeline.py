@@ -276,6 +276,24 @@ def iter_run(
     ------
     InputError
         Inputs that do not fit together, or a whole painting without ``out``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_xraysep.core.sources import Sources
+    >>> from napari_xraysep.core.progress import drive
+    >>> from napari_xraysep.datasets.synthetic import make_mixture
+    >>> from napari_xraysep.pipeline import iter_run
+    >>> case = make_mixture("concealed_portrait", (48, 64), seed=0)
+    >>> run = iter_run(Sources(case.x_mixed, case.rgb_surface), case.region_mask, steps=2, device="cpu")
+    >>> events = []
+    >>> result = drive(run, events.append)  # each event to the callback; the generator's return value
+    >>> [type(event).__name__ for event in events]
+    ['AlignmentNote', 'TrainingProgress', 'TrainingProgress']
+    >>> events[0].text  # "": the photograph looks registered
+    ''
+    >>> bool(np.allclose(result.x1 + result.x2 + result.weave, case.x_mixed, atol=1e-4))
+    True
     """
     large = areas.is_large(sources.x_mixed.shape)
     if not large:  # read first: a file that cannot be read is named before anything is said of its size

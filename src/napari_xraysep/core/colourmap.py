@@ -45,6 +45,7 @@ from scipy.cluster.vq import kmeans2
 from torch import nn
 
 from .filters import filter2d, gaussian_blur, gaussian_radius, highpass, mirror_pad
+from .shapes import check_shape
 from .weave import default_envelope, extract_weave, find_thread_frequencies, weave_radius
 
 # Tukey's biweight tuning constant: 95 % efficiency for Gaussian residuals.
@@ -173,7 +174,11 @@ class ColourMap(nn.Module):
     def forward(
         self, rgb_surface: torch.Tensor, x_mixed: torch.Tensor, rgb_back: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x̂1, x̂2, x̂ = x̂1 + x̂2 + weave, and the weave, each (N, 1, H, W)."""
+        """x̂1, x̂2, x̂ = x̂1 + x̂2 + weave, and the weave, each (N, 1, H, W), from ``rgb_surface`` (and
+        ``rgb_back``) (N, C, H, W) with C = ``rgb_channels`` and ``x_mixed`` (N, 1, H, W)."""
+        sizes = check_shape(x_mixed, "N 1 H W", "x_mixed", check_shape(rgb_surface, f"N {self.rgb_channels} H W", "rgb_surface"))
+        if rgb_back is not None:
+            check_shape(rgb_back, f"N {self.rgb_channels} H W", "rgb_back", sizes)
         x1_hat = self.surface(rgb_surface)
         if rgb_back is None:
             x1_hat = x1_hat + self.constant

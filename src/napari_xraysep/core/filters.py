@@ -12,6 +12,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .shapes import check_shape
+
 # Kernels reach this many standard deviations (as scipy.ndimage.gaussian_filter's default).
 TRUNCATE = 4.0
 # Past this radius a blur is done by FFT: its cost no longer grows with σ (the weave's envelope and
@@ -58,6 +60,7 @@ def gaussian_blur(image: torch.Tensor, sigma: float, zero_border: bool = False) 
     Agrees with ``scipy.ndimage.gaussian_filter(..., mode="mirror" or "constant", truncate=4.0)`` per
     channel. ``sigma`` ≤ 0 returns the input unchanged.
     """
+    check_shape(image, "N C H W", "image")
     if sigma <= 0:
         return image
     n, c, h, w = image.shape
@@ -111,6 +114,8 @@ def _fft_blur(padded: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
 def filter2d(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Every channel of (N, C, H, W) filtered by one (k, k) kernel (odd k), mirrored borders:
     ``out[y, x] = Σ_ij kernel[i, j] · image[y + i − r, x + j − r]`` (torch's conv2d, a correlation)."""
+    check_shape(image, "N C H W", "image")
+    check_shape(kernel, "K K", "kernel")
     n, c, h, w = image.shape
     radius = kernel.shape[-1] // 2
     if image.numel() <= SHIFT_VALUES:
@@ -133,6 +138,9 @@ def highpass(image: torch.Tensor, sigma: float, weight: torch.Tensor | None = No
     against the data around it only, so a margin or a hole does not leak into it. Where no weight is
     near, the band is 0.
     """
+    sizes = check_shape(image, "N C H W", "image")
+    if weight is not None:
+        check_shape(weight, "N 1 H W", "weight", sizes)
     if sigma <= 0:
         return image
     if weight is None:

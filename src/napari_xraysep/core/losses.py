@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import AutoEncoderOutputs
+from .shapes import check_shape
 
 LossNorm = Literal["frobenius", "rms"]
 ExclusionScaling = Literal["paper", "gradient"]
@@ -37,12 +38,26 @@ def reconstruction_loss(
     outputs: AutoEncoderOutputs,
     loss_norm: LossNorm = "frobenius",
 ) -> dict[str, torch.Tensor]:
-    """Eq. 6's three terms: ‖r1 − r̂1‖, ‖x − x̂‖ and ‖x − (x̂1 + x̂2)‖, each averaged over the batch."""
+    """Eq. 6's three terms: ‖r1 − r̂1‖, ‖x − x̂‖ and ‖x − (x̂1 + x̂2)‖, each averaged over the batch.
+
+    ``rgb_surface`` (B, C, H, W), ``x_mixed`` (B, 1, H, W), ``outputs`` as the model returns them for
+    these inputs. Raises ValueError for tensors of other shapes (:func:`check_outputs`)."""
+    check_outputs(rgb_surface, x_mixed, outputs)
     return {
         "rgb": sample_norm(rgb_surface - outputs.rgb_hat, loss_norm).mean(),
         "xray": sample_norm(x_mixed - outputs.x_hat, loss_norm).mean(),
         "mixture": sample_norm(x_mixed - (outputs.x1_hat + outputs.x2_hat), loss_norm).mean(),
     }
+
+
+def check_outputs(rgb: torch.Tensor, x: torch.Tensor, outputs: AutoEncoderOutputs, x_name: str = "x_mixed") -> dict[str, int]:
+    """Check a loss's photograph (B, C, H, W), X-ray (B, 1, H, W) and the model's outputs for them
+    agree (:func:`.shapes.check_shape`), so a mismatch cannot broadcast into a wrong loss."""
+    sizes = check_shape(x, "B 1 H W", x_name, check_shape(rgb, "B C H W", "rgb_surface"))
+    for name in ("x1_hat", "x2_hat", "x_hat"):
+        check_shape(getattr(outputs, name), "B 1 H W", f"outputs.{name}", sizes)
+    check_shape(outputs.rgb_hat, "B C H W", "outputs.rgb_hat", sizes)
+    return sizes
 
 
 def gradient_magnitude(image: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -79,7 +94,10 @@ def exclusion_loss(
     per-sample mean, which puts tanh in its bending range whatever the image contrast. The scale
     factors are constants for the optimiser (detached): x̂2 should lose shared edges, not grow to
     shrink its own λ.
+
+    ``x1_bar`` and ``x2_hat``: (B, 1, H, W) each (ValueError otherwise).
     """
+    check_shape(x2_hat, "B 1 H W", "x2_hat", check_shape(x1_bar, "B 1 H W", "x1_bar"))
     grad_label = gradient_magnitude(x1_bar)
     grad_hidden = gradient_magnitude(x2_hat)
     tiny = torch.finfo(x2_hat.dtype).tiny ** 0.5
@@ -132,6 +150,7 @@ def double_sided_loss(
     """
     if outputs.rgb_back_hat is None:
         raise ValueError("double_sided_loss needs the outputs of a double-sided forward pass (rgb_back given)")
+    check_shape(rgb_back, "B C H W", "rgb_back", check_shape(rgb_front, "B C H W", "rgb_front"))
     terms = reconstruction_loss(rgb_front, x_mixed, outputs, loss_norm)
     terms["rgb_back"] = sample_norm(rgb_back - outputs.rgb_back_hat, loss_norm).mean()
     terms["total"] = terms["rgb"] + terms["rgb_back"] + terms["xray"] + terms["mixture"]
@@ -145,7 +164,11 @@ def warm_start_loss(
     outputs: AutoEncoderOutputs,
     loss_norm: LossNorm = "frobenius",
 ) -> dict[str, torch.Tensor]:
-    """Eq. 8: ‖r1d − r̂1d‖ + ‖x1d − x̂1d‖ + ‖x2d − x̂2d‖, the labels from a double-sided separation."""
+    """Eq. 8: ‖r1d − r̂1d‖ + ‖x1d − x̂1d‖ + ‖x2d − x̂2d‖, the labels from a double-sided separation.
+
+    ``rgb_surface`` (B, C, H, W), the labels (B, 1, H, W) each (ValueError otherwise)."""
+    sizes = check_outputs(rgb_surface, x1_label, outputs, "x1_label")
+    check_shape(x2_label, "B 1 H W", "x2_label", sizes)
     terms = {
         "rgb": sample_norm(rgb_surface - outputs.rgb_hat, loss_norm).mean(),
         "x1": sample_norm(x1_label - outputs.x1_hat, loss_norm).mean(),

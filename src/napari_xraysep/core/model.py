@@ -23,6 +23,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .shapes import check_shape
+
 OutputLayer = Literal["bn_relu", "linear"]
 
 
@@ -110,6 +112,9 @@ class ConnectedAutoEncoder(nn.Module):
         (B, 3, H, W, registered to the X-ray): the double-sided one, ``f2 = E_r(r2)``; both
         photographs go through ``E_r`` and ``D_r`` as one batch, like the three inputs of ``D_x``.
         """
+        sizes = check_shape(x_mixed, "B 1 H W", "x_mixed", check_shape(rgb_surface, f"B {self.rgb_channels} H W", "rgb_surface"))
+        if rgb_back is not None:
+            check_shape(rgb_back, f"B {self.rgb_channels} H W", "rgb_back", sizes)
         f = self.encode_xray(x_mixed)
         if rgb_back is None:
             f1 = self.encode_rgb(rgb_surface)

@@ -283,10 +283,47 @@ def _check_size(x_shape: tuple[int, ...], photo_shape: tuple[int, ...]) -> None:
 
 
 def estimate_translation(x_mixed: Any, photo: Any) -> Alignment:
-    """The shift between the X-ray and a photograph of the same size and pixel size, from their edges
-    (:func:`phase_correlation`, sub-pixel by its up-sampled peak, on copies at most 4·COARSE_SIDE on a
-    side), checked region by region (:func:`agreement`). Raises :class:`InputError` for images of
-    different sizes (a similarity resamples those) or too small to compare."""
+    """The shift between the X-ray and a photograph of the same size and pixel size, from their edges.
+
+    Phase correlation of the two edge images (:func:`phase_correlation`, sub-pixel by its
+    up-sampled peak [1]_, on copies at most 4·COARSE_SIDE on a side), checked region by region
+    (:func:`agreement`).
+
+    Parameters
+    ----------
+    x_mixed : array-like, shape (H, W)
+        The X-ray, any units (lazy arrays are fine: reduced copies are read).
+    photo : array-like, shape (H, W) or (H, W, 3|4)
+        The photograph, same size and pixel size, any units.
+
+    Returns
+    -------
+    Alignment
+        A ``"translation"``: ``shift`` (dy, dx) in X-ray pixels that moves the photograph onto the
+        X-ray; ``residual_px`` and ``confidence`` from the regions that agree.
+
+    Raises
+    ------
+    InputError
+        Images of different sizes (:func:`estimate_similarity` resamples those), or smaller than
+        32 px a side.
+
+    References
+    ----------
+    .. [1] M. Guizar-Sicairos, S. T. Thurman and J. R. Fienup, "Efficient subpixel image
+       registration algorithms", Optics Letters 33(2), 156–158, 2008.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_xraysep.core.registration import estimate_translation
+    >>> from napari_xraysep.datasets.synthetic import make_mixture
+    >>> case = make_mixture("concealed_portrait", (48, 64), seed=0)
+    >>> photo = np.roll(case.rgb_surface, (3, -2), axis=(0, 1))  # 3 px down, 2 px left
+    >>> alignment = estimate_translation(case.x_mixed, photo)
+    >>> [round(value) for value in alignment.shift]
+    [-3, 2]
+    """
     if tuple(x_mixed.shape[:2]) != tuple(photo.shape[:2]):
         raise InputError(
             f"The X-ray is {_size(x_mixed.shape)} and the photograph {_size(photo.shape)}: a shift alone cannot "
@@ -307,9 +344,50 @@ def estimate_similarity(x_mixed: Any, photo: Any, scale_prior: float | None = No
     sub-pixel polish of :func:`refine_alignment`. The photograph may be larger or smaller than the
     X-ray and need not cover it all.
 
-    ``scale_prior``: X-ray pixels per photograph pixel as the files' pixel spacings say (photograph
-    spacing ÷ X-ray spacing), when both are known; tried beside the spectra's scale, the edges
-    choosing, so a spectrum misled by a repetitive pattern cannot throw the scale off."""
+    Parameters
+    ----------
+    x_mixed : array-like, shape (H, W)
+        The X-ray, any units (lazy arrays are fine: reduced copies and tiles are read).
+    photo : array-like, shape (h, w) or (h, w, 3|4)
+        The photograph, any size, pixel size and units.
+    scale_prior : float, optional
+        X-ray pixels per photograph pixel as the files' pixel spacings say (photograph spacing ÷
+        X-ray spacing), when both are known; tried beside the spectra's scale, the edges choosing,
+        so a spectrum misled by a repetitive pattern cannot throw the scale off.
+
+    Returns
+    -------
+    Alignment
+        A ``"similarity"``: ``matrix`` (3, 3) from the photograph's (x, y, 1) to the X-ray's;
+        ``scale`` (X-ray pixels per photograph pixel), ``rotation_deg``, ``shift``; ``residual_px``
+        and ``confidence`` from the regions that agree (:func:`agreement`).
+
+    Raises
+    ------
+    InputError
+        Either image smaller than 32 px a side, or a ``scale_prior`` that is not a positive number.
+
+    References
+    ----------
+    .. [1] B. S. Reddy and B. N. Chatterji, "An FFT-based technique for translation, rotation, and
+       scale-invariant image registration", IEEE Trans. Image Process. 5(8), 1266–1271, 1996.
+    .. [2] M. Guizar-Sicairos, S. T. Thurman and J. R. Fienup, "Efficient subpixel image
+       registration algorithms", Optics Letters 33(2), 156–158, 2008.
+
+    Examples
+    --------
+    A photograph of half the X-ray's resolution:
+
+    >>> import numpy as np
+    >>> from skimage.transform import rescale
+    >>> from napari_xraysep.core.registration import estimate_similarity
+    >>> from napari_xraysep.datasets.synthetic import make_mixture
+    >>> case = make_mixture("concealed_portrait", (128, 160), seed=0)
+    >>> photo = rescale(case.rgb_surface, 0.5, channel_axis=-1, anti_aliasing=True)
+    >>> alignment = estimate_similarity(case.x_mixed, photo)
+    >>> round(alignment.scale, 1), abs(alignment.rotation_deg) < 0.5
+    (2.0, True)
+    """
     _check_size(x_mixed.shape, photo.shape)
     if scale_prior is not None and not (np.isfinite(scale_prior) and scale_prior > 0):
         raise InputError(f"The scale prior must be a positive number of X-ray pixels per photograph pixel; got {scale_prior}.")
@@ -566,9 +644,48 @@ def fit_transform(
     napari Points layers' data, in the same order), fitted by :func:`skimage.measure.ransac` around
     scikit-image's estimate: a pair further than ``max_error_px`` X-ray pixels from the fit of the
     others is left out and named in ``rejected`` (this needs at least two pairs more than the
-    transform's minimum: 1 translation, 2 similarity, 3 affine, 4 projective). ``residual_px``: RMS
-    distance of the kept pairs after the fit. Raises :class:`InputError` for unequal lists, too few
-    pairs, an unknown kind or pairs that determine no transform (all in one place, on a line)."""
+    transform's minimum: 1 translation, 2 similarity, 3 affine, 4 projective).
+
+    Parameters
+    ----------
+    photo_points, xray_points : array-like, shape (N, 2)
+        Matching points as (y, x) in pixels of the photograph and of the X-ray, in the same order.
+    kind : {"translation", "similarity", "affine", "projective"}
+        The transform to fit.
+    max_error_px : float
+        X-ray pixels a pair may lie from the fit of the others before it is left out.
+
+    Returns
+    -------
+    Alignment
+        ``matrix`` (3, 3) from the photograph's (x, y, 1) to the X-ray's; ``residual_px``: RMS
+        distance of the kept pairs after the fit; ``rejected``: indices of the pairs left out.
+
+    Raises
+    ------
+    InputError
+        Unequal lists, too few pairs, an unknown kind, or pairs that determine no transform (all
+        in one place, or on a line).
+
+    References
+    ----------
+    .. [1] M. A. Fischler and R. C. Bolles, "Random sample consensus: a paradigm for model fitting
+       with applications to image analysis and automated cartography", Commun. ACM 24(6),
+       381–395, 1981.
+
+    Examples
+    --------
+    A photograph of half the X-ray's resolution, 10 px lower; the last pair was misplaced:
+
+    >>> import numpy as np
+    >>> from napari_xraysep.core.registration import fit_transform
+    >>> photo = np.array([[0, 0], [0, 40], [30, 0], [30, 40], [15, 20], [5, 35]], float)
+    >>> xray = 2 * photo + [10, 0]
+    >>> xray[-1] += 8
+    >>> alignment = fit_transform(photo, xray, "similarity")
+    >>> round(alignment.scale, 3), [round(v, 3) for v in alignment.shift], alignment.rejected
+    (2.0, [10.0, 0.0], (5,))
+    """
     moving = np.asarray(photo_points, dtype=np.float64)
     fixed = np.asarray(xray_points, dtype=np.float64)
     if moving.ndim != 2 or moving.shape[1] != 2 or moving.shape != fixed.shape:
@@ -630,8 +747,37 @@ def warp(
     σ = (1/scale − 1)/2 photograph pixels, as :func:`skimage.transform.rescale` anti-aliases), so
     canvas texture does not alias. Computed BLOCK × BLOCK pixels at a time, each reading only the
     photograph's window it needs: a whole painting needs no giant index grid, and a lazily read
-    photograph stays on disk. An RGBA photograph loses its alpha. Returns ``out`` (float32 (H, W[, 3])
-    unless given; integer types are rounded and clipped)."""
+    photograph stays on disk. An RGBA photograph loses its alpha.
+
+    Parameters
+    ----------
+    photo : array-like, shape (h, w) or (h, w, 3|4)
+        The photograph (lazy arrays are fine: one window is read per block).
+    alignment : Alignment
+        From the photograph's pixels to the X-ray's (:func:`estimate_similarity`,
+        :func:`fit_transform`, …).
+    shape : (int, int)
+        (H, W) of the window of the X-ray's grid to fill.
+    origin : (int, int)
+        (y, x) of that window's top-left pixel on the X-ray's grid.
+    out : ndarray, shape (H, W) or (H, W, 3), optional
+        Where to write; integer types are rounded and clipped (and cannot hold NaN).
+
+    Returns
+    -------
+    ndarray, shape (H, W) or (H, W, 3)
+        ``out``, float32 unless given, in the photograph's units; NaN outside the photograph.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_xraysep.core.registration import fit_transform, warp
+    >>> photo = np.arange(20, dtype=np.float32).reshape(4, 5)
+    >>> right = fit_transform([[0, 0]], [[0, 1]], "translation")  # one column to the right
+    >>> warp(photo, right, (2, 5))
+    array([[nan,  0.,  1.,  2.,  3.],
+           [nan,  5.,  6.,  7.,  8.]], dtype=float32)
+    """
     channels = photo.shape[2:] if len(photo.shape) == 2 or photo.shape[2] not in (3, 4) else (3,)
     if out is None:
         out = np.empty((*shape, *channels), dtype=np.float32)
@@ -678,7 +824,35 @@ def _as_type(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def aligned_photo(photo: Any, alignment: Alignment, shape: tuple[int, int]) -> np.ndarray:
     """:func:`warp` onto the X-ray's (H, W) ``shape``, in the photograph's own pixel type (8/16-bit
     photos stay 8/16-bit, floats become float32) when it covers the whole X-ray; otherwise float32 in
-    the photograph's own units with NaN — missing data — wherever it does not (see :func:`uncovered_share`)."""
+    the photograph's own units with NaN — missing data — wherever it does not (see :func:`uncovered_share`).
+
+    Parameters
+    ----------
+    photo : array-like, shape (h, w) or (h, w, 3|4)
+        The photograph.
+    alignment : Alignment
+        From the photograph's pixels to the X-ray's.
+    shape : (int, int)
+        The X-ray's (H, W).
+
+    Returns
+    -------
+    ndarray, shape (H, W) or (H, W, 3)
+        The registered photograph, ready for :func:`~napari_xraysep.core.separation.separate`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_xraysep.core.registration import aligned_photo, fit_transform
+    >>> photo = np.full((40, 50, 3), 200, np.uint8)
+    >>> half = fit_transform([[0, 0], [0, 40], [30, 0]], [[0, 0], [0, 20], [15, 0]], "similarity")
+    >>> inside = aligned_photo(photo, half, (20, 25))  # covered: stays 8-bit
+    >>> inside.shape, inside.dtype, int(inside.max())
+    ((20, 25, 3), dtype('uint8'), 200)
+    >>> bigger = aligned_photo(photo, half, (30, 25))  # rows 20–29 lie beyond it: float32, NaN there
+    >>> bigger.dtype, bool(np.isnan(bigger[25]).all()), float(bigger[5, 5, 0])
+    (dtype('float32'), True, 200.0)
+    """
     covered = uncovered_share(photo.shape, alignment, shape) == 0
     dtype = photo.dtype if covered and np.issubdtype(photo.dtype, np.integer) else np.float32
     channels = photo.shape[2:] if len(photo.shape) == 2 or photo.shape[2] not in (3, 4) else (3,)

@@ -220,26 +220,100 @@ def iter_separate(
 ) -> Generator[TrainingProgress, None, SeparationResult]:
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
 
-    ``x_mixed`` (H, W) and ``rgb_surface`` (H, W, 3) in any 8/16-bit or float units;
-    ``region_mask`` (H, W) bool, where the hidden design shows most — needed by the auto-encoder
-    (for x̄1) unless only applying ``model`` (``steps=0``); the colour map (the default) uses it only
-    to down-weight its fit there (``region_weight``), and a double-sided panel needs none: ``rgb_back`` (H, W, 3), the back side's photograph, ``mirror_back`` if
-    it was taken from behind (not yet flipped to the X-ray's orientation). ``side_channels``: extra
-    registered (H, W) maps — infrared, macro-XRF element maps — that the surface encoder reads
-    beside the RGB (a model trained with them needs the same maps again); a list, one map or a
-    (K, H, W) stack.
-    ``painting_area``: where the painting is, when the user knows better than the detection
-    (``detect_support``): a ``(y0, x0, y1, x1)`` box, an (H, W) mask or ``"full"`` (the whole frame).
-    Keyword ``settings`` override fields of :class:`SeparationConfig`. If ``stop`` is set during
-    training, the model reached so far is applied and the result is marked ``stopped_early``.
+    Step 1 fits the method (the colour map by default, or the paper's connected auto-encoder) to
+    explain the mixed X-ray from the photograph; step 2 shares the error map evenly between the two
+    estimates (:func:`~napari_xraysep.core.refine.refine`), so ``x1 + x2 + weave == x_mixed``.
 
-    ``checkpoint`` is called with the model every ``checkpoint_every_s`` seconds of training and
-    returns where it kept it (e.g. :func:`napari_xraysep.io.modelfile.checkpoint_to`, which saves a
-    model file), so a crash loses at most that much work; if training fails (a
-    :class:`TrainingError`), the last good model is handed to it too and the message says where.
-    ``shipped_weights`` reads the warm start's weights (the auto-encoder's ``warm_start``; the core
-    reads no file): :func:`napari_xraysep.io.warmstart.warm_start_state`, which
-    ``napari_xraysep.separate`` and the pipeline hand in.
+    Parameters
+    ----------
+    x_mixed : ndarray, shape (H, W)
+        The mixed X-ray, in any 8/16-bit integer or float units (results come back in them).
+        NaN or infinite pixels are missing data: NaN in every result.
+    rgb_surface : ndarray, shape (H, W, 3)
+        The photograph of the surface, registered to the X-ray pixel for pixel, any 8/16-bit or
+        float units (an alpha channel is dropped).
+    region_mask : ndarray of bool, shape (H, W), optional
+        Where the hidden design shows most. Needed by the auto-encoder (for x̄1) unless only
+        applying ``model`` (``steps=0``); the colour map only down-weights its fit there
+        (``region_weight``); a double-sided panel needs none.
+    rgb_back : ndarray, shape (H, W, 3), optional
+        The back side's photograph, for a double-sided panel.
+    mirror_back : bool
+        ``rgb_back`` was taken from behind (not yet flipped to the X-ray's orientation).
+    side_channels : sequence of ndarray (H, W), or ndarray (K, H, W)
+        Extra registered maps (infrared, macro-XRF element maps) read beside the RGB; a model trained
+        with them needs the same maps again.
+    config : SeparationConfig, optional
+        The settings; default: the model's, or the defaults.
+    model : TrainedModel, optional
+        A model to continue training (``steps`` > 0) or to apply (``steps=0``); it is copied, never
+        changed.
+    stop : threading.Event-like, optional
+        When set during training, the model reached so far is applied and the result is marked
+        ``stopped_early``.
+    checkpoint : callable, optional
+        Called with the model every ``checkpoint_every_s`` seconds of training; returns where it
+        kept it (e.g. :func:`napari_xraysep.io.modelfile.checkpoint_to`). If training fails, the last
+        good model is handed to it too and the error says where.
+    checkpoint_every_s : float
+        Seconds between checkpoints.
+    shipped_weights : callable, optional
+        Reads the warm start's weights (the auto-encoder's ``warm_start``; the core reads no file):
+        :func:`napari_xraysep.io.warmstart.warm_start_state`, which ``napari_xraysep.separate`` and
+        the pipeline hand in.
+    painting_area : tuple or ndarray or "full", optional
+        Where the painting is, when the user knows better than ``detect_support``: a
+        ``(y0, x0, y1, x1)`` box in pixels, an (H, W) bool mask, or ``"full"``.
+    **settings
+        Fields of :class:`SeparationConfig` to override (e.g. ``steps=200``, ``device="cpu"``).
+
+    Yields
+    ------
+    TrainingProgress
+        One per training step: losses, and now and then a preview in X-ray units.
+
+    Returns
+    -------
+    SeparationResult
+        (The generator's return value.) Every image (H, W) float32 in the X-ray's units.
+
+    Raises
+    ------
+    InputError
+        Images that do not fit together (shapes, dtypes, a region outside the image, too small),
+        settings that contradict the given model, or nothing to do (``steps=0`` without a model).
+    TrainingError
+        Training diverged or failed; ``error.model`` is the last good model.
+
+    See Also
+    --------
+    separate : runs this generator to the end.
+    napari_xraysep.pipeline.iter_run : the same for any face, whole paintings included.
+
+    References
+    ----------
+    .. [1] W. Pu, J. Huang, B. Sober, N. Daly, C. Higgitt, P. L. Dragotti, I. Daubechies and
+       M. R. D. Rodrigues, "A Learning Based Approach to Separate Mixed X-Ray Images Associated
+       with Artwork with Concealed Designs" (the two steps, the connected auto-encoder and its
+       losses, Eqs. 5–7; the even split of the error map).
+    .. [2] W. Pu, B. Sober, N. Daly, C. Higgitt, I. Daubechies and M. Rodrigues, "A connected
+       auto-encoders based approach for image separation with side information: with applications
+       to art investigation", ICASSP 2020 (the double-sided panel).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_xraysep.core import iter_separate
+    >>> from napari_xraysep.core.progress import drive
+    >>> from napari_xraysep.datasets.synthetic import make_mixture
+    >>> case = make_mixture("concealed_portrait", (48, 64), seed=0)
+    >>> run = iter_separate(case.x_mixed, case.rgb_surface, case.region_mask, steps=2, device="cpu")
+    >>> events = []
+    >>> result = drive(run, events.append)  # each event to the callback; the generator's return value
+    >>> len(events), events[-1].step
+    (2, 2)
+    >>> result.x1.shape, result.x1.dtype
+    ((48, 64), dtype('float32'))
     """
     config = resolve_config(config, model, settings)
     training = config.training_steps > 0
@@ -351,7 +425,51 @@ def separate(
     shipped_weights: ShippedWeights | None = None,
     **settings: Any,
 ) -> SeparationResult:
-    """Separate a mixed X-ray into surface and hidden X-rays (see :func:`iter_separate`)."""
+    """Separate a mixed X-ray into the surface's X-ray, the hidden design's and the canvas weave.
+
+    :func:`iter_separate` run to the end; the parameters, references and errors are its own.
+
+    Parameters
+    ----------
+    x_mixed : ndarray, shape (H, W)
+        The mixed X-ray, any 8/16-bit integer or float units.
+    rgb_surface : ndarray, shape (H, W, 3)
+        The registered photograph of the surface.
+    region_mask : ndarray of bool, shape (H, W), optional
+        Where the hidden design shows most (see :func:`iter_separate`).
+    on_progress : callable, optional
+        Called with each :class:`~napari_xraysep.core.training.TrainingProgress`.
+    rgb_back, mirror_back, side_channels, config, model, stop, checkpoint, checkpoint_every_s, \
+painting_area, **settings
+        As for :func:`iter_separate`.
+
+    Returns
+    -------
+    SeparationResult
+        ``x1_hat``, ``x2_hat`` (step 1), ``x1``, ``x2`` (step 2), ``weave``, ``error_map``: each
+        (H, W) float32 in the X-ray's units, ``x1 + x2 + weave == x_mixed``; the trained ``model``.
+
+    Raises
+    ------
+    InputError
+        Images or settings the separation cannot work with (see :func:`iter_separate`).
+    TrainingError
+        Training diverged or failed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_xraysep import separate
+    >>> from napari_xraysep.datasets.synthetic import make_mixture
+    >>> case = make_mixture("concealed_portrait", (48, 64), seed=0)
+    >>> result = separate(case.x_mixed, case.rgb_surface, case.region_mask, steps=2, device="cpu")
+    >>> result.x1.shape, result.x2.shape, result.weave.shape
+    ((48, 64), (48, 64), (48, 64))
+    >>> bool(np.allclose(result.x1 + result.x2 + result.weave, case.x_mixed, atol=1e-4))
+    True
+    >>> result.model.steps_trained
+    2
+    """
     steps = iter_separate(
         x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
         config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,

@@ -119,18 +119,79 @@ def iter_apply(
     support: Any = None,
     marked: dict[str, int] | None = None,
 ) -> Generator[TileProgress, None, int]:
-    """Write the result layers of ``model`` applied to the sources into ``outputs`` (a mapping from
-    names in RESULT_LAYERS — all six, or those the user wants — to (H, W) writable arrays); yields
-    after every tile (its write may still be running beside the next tile; all have finished when
-    the generator returns) and returns the number of tiles written (fewer if ``stop`` was set). The side channels of ``sources`` are the
-    maps the model was trained with beside the photograph, in the same order. An X-ray in other units
-    than the model's training X-ray is recalibrated first (:func:`calibrated`, with a warning), unless
-    ``calibrate`` is False (the caller did it).
+    """Write the result layers of ``model`` applied to ``sources`` into ``outputs``, tile by tile.
 
-    ``support``: the painting's area, an (H, W) bool array (lazy is fine: only tiles are read);
-    outside it every result is NaN. With ``model.config.mark_defects`` the defects are dealt with
-    tile by tile (:func:`marked_input`) and counted into ``marked`` if given ("clipped_pixels",
-    "hot_dead_pixels", "scratch_pixels")."""
+    Yields after every tile (its write may still be running beside the next tile; all have finished
+    when the generator returns). The results equal a whole-image pass of the model (each tile is
+    read with a halo of the model's receptive radius), followed by step 2's even split of the error.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        A trained model (colour map or auto-encoder), e.g. ``SeparationResult.model`` or
+        :func:`napari_xraysep.io.load_model`'s.
+    sources : Sources
+        The X-ray (H, W) and the registered photograph (H, W, 3) — arrays or lazy array-likes (a
+        memory-mapped TIFF, zarr, dask): only one halo'd tile is read at a time. Its side channels
+        must be the maps the model was trained with beside the photograph, in the same order.
+    outputs : mapping of str to writable (H, W) arrays
+        From names in :data:`~napari_xraysep.core.separation.RESULT_LAYERS` — all six, or those
+        wanted — to anything that takes slice assignment (numpy arrays, ``tifffile.memmap``);
+        written in the X-ray's units as floats (fractional, NaN where missing: give float32 arrays).
+    tile_size : int, optional
+        Tile side in pixels (default: the model's ``tile_size``).
+    device : str, optional
+        "cpu", "cuda", "mps" or "auto" (default: the model's).
+    stop : threading.Event-like, optional
+        When set, the generator returns after the current tile.
+    calibrate : bool
+        Recalibrate an X-ray in other units than the model's training X-ray first
+        (:func:`calibrated`, with a warning); False when the caller did it.
+    support : (H, W) bool array-like, optional
+        The painting's area (lazy is fine); outside it every result is NaN.
+    marked : dict, optional
+        With the model's ``mark_defects``, counts of "clipped_pixels", "hot_dead_pixels" and
+        "scratch_pixels" are added to it.
+
+    Yields
+    ------
+    TileProgress
+        ``done`` of ``total`` tiles, ``elapsed_s``.
+
+    Returns
+    -------
+    int
+        (The generator's return value.) Tiles written: fewer than ``total`` if ``stop`` was set.
+
+    Raises
+    ------
+    InputError
+        Sources that do not fit together, other side channels than the model's, unknown result
+        names, or an output or ``support`` of another shape than the X-ray.
+
+    Notes
+    -----
+    There is no plain ``apply(model, sources)`` returning arrays: for an image that fits in memory,
+    :func:`~napari_xraysep.core.separation.separate` with ``model=`` and ``steps=0`` does that.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from napari_xraysep import separate
+    >>> from napari_xraysep.core.separation import RESULT_LAYERS
+    >>> from napari_xraysep.core.sources import Sources
+    >>> from napari_xraysep.core.streaming import iter_apply
+    >>> from napari_xraysep.datasets.synthetic import make_mixture
+    >>> case = make_mixture("concealed_portrait", (48, 64), seed=0)
+    >>> model = separate(case.x_mixed, case.rgb_surface, case.region_mask, steps=2, device="cpu").model
+    >>> outputs = {name: np.zeros((48, 64), np.float32) for name in RESULT_LAYERS}
+    >>> run = iter_apply(model, Sources(case.x_mixed, case.rgb_surface), outputs, tile_size=32, device="cpu")
+    >>> [(p.done, p.total) for p in run]
+    [(1, 4), (2, 4), (3, 4), (4, 4)]
+    >>> x = outputs["x1"] + outputs["x2"] + outputs["weave"]
+    >>> bool(np.allclose(x, case.x_mixed, atol=1e-4))
+    True
+    """
     height, width = sources.check()
     tile_size = tile_size or model.config.tile_size
     if calibrate:

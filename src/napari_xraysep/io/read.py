@@ -56,7 +56,40 @@ def open_image(path: str | os.PathLike[str]) -> ImageSource:
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """The whole full-resolution image of :func:`open_image`, in memory."""
+    """The whole full-resolution image in ``path``, in memory (:func:`open_image`, read at once).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A TIFF (any compression tifffile + imagecodecs read), JPEG, PNG or DICOM file.
+
+    Returns
+    -------
+    ndarray, shape (H, W) or (H, W, C)
+        The values the file means, in its own dtype (uint8/uint16/float…; DICOM after its modality
+        transform, float64 with NaN for padding pixels); colour channels last, orientation applied.
+
+    Raises
+    ------
+    InputError
+        The file is missing, damaged, of another format, holds several full images, or stores its
+        pixels in a way that cannot be read correctly (CMYK, Lab, …); one line saying which.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, tifffile
+    >>> from napari_xraysep.io import read_image
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> tifffile.imwrite(folder / "xray.tif", np.arange(12, dtype=np.uint16).reshape(3, 4))
+    >>> image = read_image(folder / "xray.tif")
+    >>> image.shape, image.dtype.name, int(image[2, 3])
+    ((3, 4), 'uint16', 11)
+    >>> read_image(folder / "missing.tif")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    napari_xraysep.core.errors.InputError: Image file .../missing.tif does not exist.
+    """
     return np.asarray(open_image(path))
 
 
