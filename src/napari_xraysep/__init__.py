@@ -15,7 +15,7 @@ from ._version import __version__
 # The public names, imported on first use (PEP 562): `xraysep --help` and napari's plugin discovery
 # need the package, not torch.
 _FROM_CORE = (
-    "InputError", "ModelFileError", "OutputError", "SeparationConfig", "SeparationResult", "TrainedModel",
+    "AutoEncoderSettings", "ColourMapSettings", "InputError", "ModelFileError", "OutputError", "SeparationConfig", "SeparationResult", "TrainedModel",
     "TrainingError", "XraySepError", "iter_separate", "separate",
 )
 _FROM_IO = ("load_model", "save_model")
@@ -34,6 +34,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AutoEncoderSettings",
+    "ColourMapSettings",
     "InputError",
     "ModelFileError",
     "OutputError",

@@ -70,7 +70,7 @@ class Runner:
                 form["steps"] = steps
             resolved = resolve_config(config, model, form)
             resolve_device(resolved.device)  # settings checked before any work
-            training, region_required = resolved.training_steps > 0, resolved.method == "autoencoder"
+            training, region_required = resolved.training_steps > 0, resolved.method.name == "autoencoder"
             xray, folder = self.inputs.xray.value, None
             job: Any = iter_separate
             large = xray is not None and is_large(layer_source(xray).shape)
