@@ -104,8 +104,9 @@ def measure_training(mode: str, steps: int, channels: int, device: str) -> dict:
     _warm(device)
     result = separate(mixture.x_mixed, mixture.rgb_surface, mixture.region_mask, config=config)
     seconds = result.timings["train_s"]  # training only, not the inference that follows
-    side = config.patch_size if mode == "paper" else config.crop_size
-    return {"seconds": seconds, "steps": steps, "pixels_per_s": steps * config.batch_size * side * side / seconds}
+    settings = config.method
+    side = settings.patch_size if mode == "paper" else settings.crop_size
+    return {"seconds": seconds, "steps": steps, "pixels_per_s": steps * settings.batch_size * side * side / seconds}
 
 
 QUALITY_CASE = ("concealed_portrait", (192, 288), 0)  # the quality benchmark's first case, size and seed

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     entry = {
         "file": name,
         "sha256": sha256_of(path),
-        "architecture": config.architecture(),
+        "architecture": config.method.shape(),
         "rgb_channels": int(rgb.shape[1]),
         "package_version": __version__,
         "training": {

@@ -88,11 +88,11 @@ def test_user_mistakes_give_one_line_and_exit_2(tiff_inputs, tmp_path, capsys, m
 def test_the_default_method_needs_no_region_and_presets_choose_the_method(tiff_inputs, tmp_path):
     xray, rgb, mask = tiff_inputs
     assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "plain"), *TINY_ARGS]) == 0
-    assert json.loads((tmp_path / "plain" / "run.json").read_text())["settings"]["method"] == "colour_map"
+    assert json.loads((tmp_path / "plain" / "run.json").read_text())["settings"]["method"]["name"] == "colour_map"
     args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), *TINY_ARGS, "--preset", "autoencoder"]
     assert main([*args, "--out", str(tmp_path / "cae")]) == 0
     settings = json.loads((tmp_path / "cae" / "run.json").read_text())["settings"]
-    assert settings["method"] == "autoencoder" and settings["channels"] == 4  # --set wins over the preset
+    assert settings["method"]["name"] == "autoencoder" and settings["method"]["channels"] == 4  # --set wins over the preset
     assert not tifffile.imread(tmp_path / "cae" / "weave.tif").any()  # the auto-encoder leaves the weave in e
 
 

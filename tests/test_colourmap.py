@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from napari_xraysep import separate
+from napari_xraysep import ColourMapSettings, separate
 from napari_xraysep.core.colourmap import (
     ROBUST_SCALE_FLOOR,
     TABLE_LEVELS,
@@ -13,7 +13,6 @@ from napari_xraysep.core.colourmap import (
     ColourMap,
     ColourTable,
     column_energy,
-    FitSettings,
     fit_colour_map,
     polynomial_exponents,
     regional_weights,
@@ -82,7 +81,7 @@ def test_the_fitted_psf_finds_a_misregistration_of_a_pixel(rng):
     x1 = np.roll(known_map(rgb.astype(np.float64)), 1, axis=1)  # the X-ray one pixel to the right
     model = ColourMap(psf_radius=2)
     x = torch.from_numpy(x1.astype(np.float32))[None, None]
-    for _ in fit_colour_map(model, torch.from_numpy(rgb).permute(2, 0, 1)[None], x, FitSettings(weave=False)):
+    for _ in fit_colour_map(model, torch.from_numpy(rgb).permute(2, 0, 1)[None], x, ColourMapSettings(weave=False), 12):
         pass
     psf = model.psf[0, 0].numpy()
     assert np.unravel_index(np.argmax(psf), psf.shape) == (2, 1)  # out[y, x] reads the photograph at x − 1

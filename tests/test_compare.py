@@ -91,7 +91,7 @@ def test_export_writes_the_titled_grid_and_the_run_provenance(trained, tmp_path,
 
     saved = json.loads(record.read_text())
     assert [panel["title"] for panel in saved["panels"]] == TITLES
-    assert saved["provenance"]["steps_trained"] == 3 and saved["provenance"]["settings"]["method"] == "colour_map"
+    assert saved["provenance"]["steps_trained"] == 3 and saved["provenance"]["settings"]["method"]["name"] == "colour_map"
     image = iio.imread(png)
     height, width = viewer.layers["mixed X-ray (synthetic)"].data.shape
     assert image.shape[:2] == (2 * (height + TITLE_HEIGHT + GAP) + GAP, COLUMNS * (width + GAP) + GAP)

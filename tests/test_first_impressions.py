@@ -50,7 +50,7 @@ def test_a_run_ends_showing_the_hidden_xray_over_the_mixed_one_under_short_names
     assert len(set(names)) == 12 and max(map(len, names)) <= 20  # what the layer list shows uncut
     meta = second["x2"].metadata[METADATA_KEY]
     assert meta["source"] == "mixed X-ray (synthetic)" and meta["title"] == "x2 hidden · run 2 · mixed X-ray (synthetic)"
-    assert meta["settings"]["method"] == "colour_map"
+    assert meta["settings"]["method"]["name"] == "colour_map"
     widget.results.toggle_compare()  # the grid's titles are the layers' names: short too
     assert all(len(layer.name) <= 25 for layer in viewer.layers if layer.visible)
 

@@ -3,6 +3,7 @@ only exception that may come out is the project's own :class:`XraySepError` with
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from napari_xraysep import SeparationConfig, XraySepError, load_model
+from napari_xraysep import AutoEncoderSettings, ColourMapSettings, SeparationConfig, XraySepError, load_model
 from napari_xraysep.core import prepare_inputs, region_from_boxes
 from napari_xraysep.core.labeled import labeled_surface_xray
 
@@ -74,8 +75,12 @@ SETTING_VALUES = st.one_of(
 )
 
 
+# The nested record's names, the flat names of 0.1/0.2 records (and of every face), one unknown.
+NAMES = [*SeparationConfig().to_dict(), *(f.name for kind in (ColourMapSettings, AutoEncoderSettings) for f in dataclasses.fields(kind)), "bogus"]
+
+
 @FUZZ
-@given(values=st.dictionaries(st.sampled_from([*SeparationConfig().to_dict(), "bogus"]), SETTING_VALUES, max_size=5))
+@given(values=st.dictionaries(st.sampled_from(NAMES), SETTING_VALUES, max_size=5))
 def test_settings_accept_or_explain(values):
     config = _only_our_errors(lambda: SeparationConfig.from_dict(values))
     assert config is None or SeparationConfig.from_dict(config.to_dict()) == config

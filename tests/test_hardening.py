@@ -209,7 +209,7 @@ def test_widget(case, make_napari_viewer, qtbot):
     _needs_cuda_absent(case)
     viewer = make_napari_viewer()
     # a learning rate is the auto-encoder's setting: the widget shows it only for that preset
-    widget = dock(viewer, preset="auto-encoder" if "learning_rate" in case.settings else "default", steps=1, clusters=4)
+    widget = dock(viewer, preset="autoencoder" if "learning_rate" in case.settings else "default", steps=1, clusters=4)
     widget.separation.device.choices = ["auto", "cpu", "cuda"]
     xray = viewer.add_image(case.x, name="xray")
     rgb = viewer.add_image(case.rgb, name="rgb", rgb=case.rgb.ndim == 3 and case.rgb.shape[-1] == 3)
@@ -467,7 +467,7 @@ def test_cli_out_of_memory_is_one_line_and_the_model_is_in_out(tmp_path, capsys,
     assert sorted(p.name for p in out.iterdir()) == ["model.pt"]
 
 
-@pytest.mark.parametrize("preset", ["default", "auto-encoder"])
+@pytest.mark.parametrize("preset", ["default", "autoencoder"])
 def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napari_viewer, qtbot, tmp_path, monkeypatch, preset):
     from napari_xraysep.plugin import worker
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_xraysep import SeparationConfig
 from napari_xraysep.cli import main
 from napari_xraysep.core import RESULT_LAYERS
 from napari_xraysep.core.errors import OutputError
@@ -197,12 +198,13 @@ def test_a_training_that_fails_during_overwrite_keeps_the_earlier_results_and_sa
 def test_every_set_value_is_used_and_recorded(tmp_path, capsys):
     x, rgb = _inputs(tmp_path)[1:3]
     out = tmp_path / "res"
-    settings = {"steps": 2, "seed": 7, "warm_start": False, "mode": "paper", "exclusion_weight": 5.0, "clusters": 4}
+    settings = {"steps": 2, "seed": 7, "passes": 2, "region_weight": 0.5, "weave": False, "clusters": 4}
     typed = [item for name, value in settings.items() for item in ("--set", f"{name}={str(value).lower()}")]
     assert main(["separate", x, rgb, "--device", "cpu", "--quiet", *typed, "--out", str(out)]) == 0
     run = json.loads((out / "run.json").read_text())
     assert run["steps_trained"] == 2
-    assert {name: run["settings"][name] for name in settings} == settings
+    recorded = SeparationConfig.from_dict(run["settings"])
+    assert recorded.replace(**settings) == recorded and recorded.method.clusters == 4
     # A named option given as well wins over --set; one not given leaves --set alone.
     assert main(["separate", x, rgb, "--device", "cpu", "--quiet", *typed, "--steps", "1", "--out", str(tmp_path / "b")]) == 0
     run = json.loads((tmp_path / "b" / "run.json").read_text())

@@ -50,7 +50,7 @@ def test_result_layers_are_named_comparable_and_carry_provenance(tiny_mixture, t
     assert limits[0] == limits[1] == limits[3] == limits[4]  # X-rays share one contrast
     assert limits[2][0] == -limits[2][1]  # error map symmetric around 0
     meta = layers[4][1]["metadata"]["xraysep"]
-    assert meta["layer"] == "x2" and meta["run"] == 2 and meta["settings"]["channels"] == 4
+    assert meta["layer"] == "x2" and meta["run"] == 2 and meta["settings"]["method"]["channels"] == 4
     assert meta["source"] == "xray" and meta["title"] == "x2 hidden · run 2 · xray"
     np.testing.assert_array_equal(layers[4][0], result.x2)
 

@@ -83,8 +83,11 @@ def test_four_panels_follow_the_work_and_the_expert_settings_wait_in_advanced(ma
     assert titles == ["Inputs", "Separation", "Run", "Results"]
     separation = widget.separation
     assert not separation.advanced.isExpanded()
-    expert = [separation.steps, separation.seed, separation.device, separation.preview_every,
-              *separation.colour_map_settings, *separation.autoencoder_settings]
+    # each method's controls come from its settings type's labelled fields
+    assert list(separation.controls["colour_map"]) == ["clusters", "colour_degree", "psf_radius", "passes", "region_weight", "weave"]
+    assert list(separation.controls["autoencoder"]) == ["channels", "exclusion_weight", "warm_start", "learning_rate"]
+    colour_map, autoencoder = (list(separation.controls[method].values()) for method in ("colour_map", "autoencoder"))
+    expert = [separation.steps, separation.seed, separation.device, separation.preview_every, *colour_map, *autoencoder]
     assert all(len(setting.tooltip or "") > 30 for setting in expert)  # each says what it changes
     # only the chosen method's settings are shown
     separation.advanced.expand(animate=False)
@@ -92,10 +95,10 @@ def test_four_panels_follow_the_work_and_the_expert_settings_wait_in_advanced(ma
     def shown(settings):
         return [s.native.isVisibleTo(separation) for s in settings]
 
-    assert all(shown(separation.colour_map_settings)) and not any(shown(separation.autoencoder_settings))
+    assert all(shown(colour_map)) and not any(shown(autoencoder))
     assert widget.inputs.region_hint.text() == REGION_HINTS["ignored"]
-    separation.preset.value = "auto-encoder"
-    assert not any(shown(separation.colour_map_settings)) and all(shown(separation.autoencoder_settings))
+    separation.preset.value = "autoencoder"
+    assert not any(shown(colour_map)) and all(shown(autoencoder))
     assert widget.inputs.region_hint.text() == REGION_HINTS["required"]
     widget.inputs.back.value = widget.inputs.photo.value
     assert widget.inputs.region_hint.text() == REGION_HINTS["unused"]
@@ -110,12 +113,12 @@ def test_quality_sets_the_steps_and_steps_set_by_hand_are_custom(make_napari_vie
     assert separation.steps.value == 6
     separation.quality.value = "Thorough (three times as long)"
     assert separation.steps.value == 36
-    separation.preset.value = "auto-encoder"  # the factor applies to the preset's own steps
+    separation.preset.value = "autoencoder"  # the factor applies to the preset's own steps
     assert separation.steps.value == 3 * SeparationConfig.autoencoder().training_steps
     assert separation.preview_every.value == 25  # the preset sets the preview interval too
     separation.preset.value = "default"
     assert separation.preview_every.value == 4 and separation.steps.value == 36  # once a colour-map pass
-    separation.preset.value = "auto-encoder"
+    separation.preset.value = "autoencoder"
     separation.steps.value = 7
     assert separation.quality.value == CUSTOM
     separation.steps.value = 100
@@ -151,7 +154,7 @@ def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):
 
 def test_the_auto_encoder_plots_its_own_terms(viewer_and_widget, qtbot):
     _viewer, widget = viewer_and_widget
-    widget.separation.preset.value = "auto-encoder"
+    widget.separation.preset.value = "autoencoder"
     widget.separation.channels.value, widget.separation.warm_start.value, widget.separation.steps.value = 4, False, 3
     widget.train()
     wait_done(qtbot, widget)
@@ -248,7 +251,7 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
     elif case == "shape mismatch":
         widget.inputs.xray.value = viewer.add_image(np.random.rand(30, 40), name="small")
     elif case == "no region":  # the auto-encoder needs it (the default colour map does not)
-        widget.separation.preset.value = "auto-encoder"
+        widget.separation.preset.value = "autoencoder"
         widget.inputs.region.value = None
     elif case == "empty region":
         widget.inputs.draw_region()
@@ -256,7 +259,7 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
         viewer.add_shapes([np.array([[5, 5], [5, 50], [5, 20]])], shape_type="polygon", name="flat")
         widget.inputs.region.value = viewer.layers["flat"]
     elif case == "bad lr":  # an auto-encoder setting
-        widget.separation.preset.value = "auto-encoder"
+        widget.separation.preset.value = "autoencoder"
         widget.separation.learning_rate.value = "fast please"
     elif case == "bad device":
         widget.separation.device.choices = ["auto", "cpu", "cuda"]
@@ -297,15 +300,15 @@ def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
 def test_warm_start_follows_the_preset_and_reaches_the_run(viewer_and_widget, qtbot):
     viewer, widget = viewer_and_widget
     separation = widget.separation
-    separation.apply_preset("paper-faithful")
+    separation.apply_preset("paper")
     assert separation.warm_start.value is False  # no weights ship for the paper's architecture
-    separation.preset.value = "auto-encoder"
+    separation.preset.value = "autoencoder"
     assert separation.warm_start.value is True
-    separation.channels.value = SeparationConfig.autoencoder().channels  # the architecture the shipped weights have
+    separation.channels.value = SeparationConfig.autoencoder().method.channels  # the architecture the shipped weights have
     separation.steps.value = 1
     widget.train()
     wait_done(qtbot, widget)
-    assert _run_layers(viewer, 1)["x2"].metadata["xraysep"]["settings"]["warm_start"] is True
+    assert _run_layers(viewer, 1)["x2"].metadata["xraysep"]["settings"]["method"]["warm_start"] is True
     separation.channels.value = 4
     widget.train()
     wait_done(qtbot, widget)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import TINY, TINY_COLOUR_MAP
 
-from napari_xraysep import InputError, SeparationConfig, iter_separate, separate
+from napari_xraysep import AutoEncoderSettings, InputError, SeparationConfig, iter_separate, separate
 from napari_xraysep.core import RESULT_LAYERS, Components, Normalisation
 from napari_xraysep.core.separation import components_in_units
 
@@ -29,7 +29,7 @@ def test_separate_returns_six_float32_layers_in_xray_units(tiny_mixture, setting
     assert result.timings["train_s"] > 0 and result.timings["inference_s"] > 0
     assert not result.stopped_early
     record = result.provenance()
-    assert record["settings"]["method"] == settings.get("method", "colour_map")
+    assert record["settings"]["method"]["name"] == settings.get("method", "colour_map")
     assert record["steps_trained"] == settings["steps"]
     assert set(record["software"]) >= {"napari-xraysep", "torch", "numpy"}
 
@@ -100,9 +100,9 @@ def test_settings_errors_are_clear(tiny_mixture, tiny_settings):
     with pytest.raises(InputError, match="Unknown setting"):
         separate(*args, chanels=8)
     with pytest.raises(InputError, match="learning_rate must be positive"):
-        separate(*args, learning_rate=0)
+        separate(*args, method="autoencoder", learning_rate=0)
     with pytest.raises(InputError, match="mode='slow' is not one of"):
-        separate(*args, mode="slow")
+        separate(*args, method="autoencoder", mode="slow")
     with pytest.raises(InputError, match="a trained model must be given"):
         separate(*args, steps=0)
     first = separate(*args, **tiny_settings)
@@ -113,18 +113,18 @@ def test_settings_errors_are_clear(tiny_mixture, tiny_settings):
 
 
 def test_paper_preset_keeps_the_papers_choices():
-    paper = SeparationConfig.paper()
+    paper = SeparationConfig.paper().method
     assert (paper.mode, paper.patch_size, paper.patch_stride) == ("paper", 50, 5)
     assert (paper.learning_rate, paper.output_layer, paper.loss_norm) == (1e-6, "bn_relu", "frobenius")
     assert (paper.exclusion_scaling, paper.label_match, paper.exclusion_levels) == ("paper", "none", 3)
     assert SeparationConfig.paper(steps=7).steps == 7
-    assert paper.method == "autoencoder" and not paper.weave
+    assert isinstance(paper, AutoEncoderSettings) and not paper.label_map.weave
 
 
 def test_presets_name_their_method_and_steps_follow_it():
-    assert SeparationConfig().method == "colour_map" and SeparationConfig().training_steps == 12
+    assert SeparationConfig().method.name == "colour_map" and SeparationConfig().training_steps == 12
     autoencoder = SeparationConfig.autoencoder()
-    assert autoencoder.method == "autoencoder" and autoencoder.training_steps == 200 and autoencoder.warm_start
+    assert autoencoder.method.name == "autoencoder" and autoencoder.training_steps == 200 and autoencoder.method.warm_start
     assert SeparationConfig(steps=5).training_steps == 5 and SeparationConfig(steps=0).training_steps == 0
     with pytest.raises(InputError, match="steps must be a whole number"):
         SeparationConfig(steps=-1)

@@ -68,11 +68,11 @@ def test_warm_start_setting_is_validated_and_parsed():
 
 def test_the_default_architecture_ships_weights_that_match_their_hash():
     entries = warm_start_entries()
-    default = [e for e in entries if e["architecture"] == SeparationConfig.autoencoder().architecture()]
+    default = [e for e in entries if e["architecture"] == SeparationConfig.autoencoder().method.shape()]
     assert len(default) == 1
     path = weights_dir() / default[0]["file"]
     assert sha256_of(path) == default[0]["sha256"]
-    assert SeparationConfig.autoencoder().warm_start and not SeparationConfig.paper().warm_start  # the benchmark's choice
+    assert SeparationConfig.autoencoder().method.warm_start and not SeparationConfig.paper().method.warm_start  # the benchmark's choice
     state = warm_start_state(SeparationConfig.autoencoder())
     fresh = new_model(SeparationConfig.autoencoder(warm_start=False)).network.state_dict()
     assert state.keys() == fresh.keys()
@@ -84,7 +84,7 @@ def test_the_default_architecture_ships_weights_that_match_their_hash():
 
 
 def test_damaged_or_missing_weights_are_refused(tmp_path):
-    entry = next(e for e in warm_start_entries() if e["architecture"] == SeparationConfig.autoencoder().architecture())
+    entry = next(e for e in warm_start_entries() if e["architecture"] == SeparationConfig.autoencoder().method.shape())
     shutil.copy(weights_dir() / MANIFEST, tmp_path / MANIFEST)
     with pytest.raises(ModelFileError, match="missing"):
         warm_start_state(SeparationConfig.autoencoder(), directory=tmp_path)

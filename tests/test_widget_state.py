@@ -111,7 +111,7 @@ def test_train_pause_resume_stop_continue_and_the_buttons_in_each_state(make_nap
 
 def test_a_failed_run_is_failed_and_a_new_one_can_start(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    widget = dock(viewer, "concealed_portrait", preset="auto-encoder", warm_start=True)  # 4 channels: no weights
+    widget = dock(viewer, "concealed_portrait", preset="autoencoder", warm_start=True)  # 4 channels: no weights
     widget.train()
     wait_done(qtbot, widget)
     _check_buttons(widget, FAILED)

@@ -15,8 +15,8 @@ from ._version import __version__
 # The public names, imported on first use (PEP 562): `xraysep --help` and napari's plugin discovery
 # need the package, not torch.
 _FROM_CORE = (
-    "InputError", "ModelFileError", "OutputError", "SeparationConfig", "SeparationResult", "TrainedModel",
-    "TrainingError", "XraySepError",
+    "AutoEncoderSettings", "ColourMapSettings", "InputError", "ModelFileError", "OutputError", "SeparationConfig",
+    "SeparationResult", "TrainedModel", "TrainingError", "XraySepError",
 )
 _FROM_IO = ("load_model", "save_model")
 # The core's separation with the shipped warm-start weights handed in (the core reads no file).
@@ -40,6 +40,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AutoEncoderSettings",
+    "ColourMapSettings",
     "InputError",
     "ModelFileError",
     "OutputError",

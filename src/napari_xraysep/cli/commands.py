@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..core import RESULT_LAYERS, SeparationConfig
+from ..core import PRESETS, RESULT_LAYERS
 from ..core.data import BoxRegion, check_rgb_shape, check_xray_shape
 from ..core.errors import InputError, TrainingError
 from ..io.files import STAGING_TAG, atomic_write, result_set
@@ -48,10 +48,6 @@ from ..io.spacing import chosen_spacing
 from ..core.areas import painting_mask
 from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run
 from .terminal import ProgressBar, run_in_terminal, signal_handled, stop_on_first_interrupt
-
-
-# --preset: every setting at once (default: the benchmarked default, or a given model's settings).
-PRESETS = {"default": SeparationConfig, "autoencoder": SeparationConfig.autoencoder, "paper": SeparationConfig.paper}
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
@@ -163,7 +159,7 @@ def command_separate(args: argparse.Namespace) -> int:
     config = PRESETS[args.preset]() if args.preset else None
     settings = _config_from_args(args)
     resolved = resolve_config(config, model, settings)
-    if region is None and not sources.double_sided and resolved.method == "autoencoder" and resolved.training_steps:
+    if region is None and not sources.double_sided and resolved.method.name == "autoencoder" and resolved.training_steps:
         raise InputError(
             "The auto-encoder needs the region: give it with --region Y0,X0,Y1,X1 or --region-mask MASK.tif "
             "(or --rgb-back for a double-sided panel, or --model with --steps 0)."

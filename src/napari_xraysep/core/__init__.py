@@ -2,7 +2,7 @@
 inference, refinement, the areas a whole painting is trained on (files in and out: :mod:`napari_xraysep.io`)."""
 
 from .autoencoder_fit import fit
-from .config import SeparationConfig
+from .config import PRESETS, AutoEncoderSettings, ColourMapSettings, SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs, region_from_boxes
 from .devices import available_devices, resolve_device
 from .errors import InputError, ModelFileError, OutputError, TrainingError, XraySepError
@@ -18,7 +18,10 @@ from .trained import TrainedModel
 from .training import TrainingDiverged, TrainingFailed, TrainingProgress, new_model
 
 __all__ = [
+    "PRESETS",
     "RESULT_LAYERS",
+    "AutoEncoderSettings",
+    "ColourMapSettings",
     "Components",
     "ConnectedAutoEncoder",
     "InputError",

@@ -35,30 +35,31 @@ def _batch_sampler(
     """Endless (corners, size) batches, corners (image, y, x): random crops (fast) or the shuffled
     patch grid of every image (paper). With ``valid`` (one image), only crops free of missing
     pixels; InputError if there is none."""
-    size = min(config.crop_size, *shape) if config.mode == "fast" else config.patch_size
+    settings = config.method
+    size = min(settings.crop_size, *shape) if settings.mode == "fast" else settings.patch_size
     allowed = None if valid is None else whole_windows(valid, size)
     if allowed is not None and not allowed.any():
         raise InputError(
             f"Every {size}×{size} crop of the image holds missing (NaN or infinite) pixels, so the auto-encoder "
             "cannot train; crop the images to where they have data, or use the colour map (the default)."
         )
-    if config.mode == "fast" and allowed is not None:
+    if settings.mode == "fast" and allowed is not None:
         corners = np.argwhere(allowed)
         while True:
-            yield np.concatenate([np.zeros((config.batch_size, 1), int), corners[rng.integers(0, len(corners), config.batch_size)]], axis=1), size
-    if config.mode == "fast":
+            yield np.concatenate([np.zeros((settings.batch_size, 1), int), corners[rng.integers(0, len(corners), settings.batch_size)]], axis=1), size
+    if settings.mode == "fast":
         while True:
             # One image draws no index, so single-image runs keep the random stream they always had.
-            which = rng.integers(0, images, size=config.batch_size) if images > 1 else np.zeros(config.batch_size, int)
-            yield np.concatenate([which[:, None], random_corners(rng, shape, size, config.batch_size)], axis=1), size
-    grid = patch_grid(shape, config.patch_size, config.patch_stride)
+            which = rng.integers(0, images, size=settings.batch_size) if images > 1 else np.zeros(settings.batch_size, int)
+            yield np.concatenate([which[:, None], random_corners(rng, shape, size, settings.batch_size)], axis=1), size
+    grid = patch_grid(shape, settings.patch_size, settings.patch_stride)
     if allowed is not None:
         grid = grid[allowed[grid[:, 0], grid[:, 1]]]
     grid = np.concatenate([np.repeat(np.arange(images), len(grid))[:, None], np.tile(grid, (images, 1))], axis=1)
     while True:
         order = rng.permutation(len(grid))
-        for start in range(0, len(order), config.batch_size):
-            yield grid[order[start : start + config.batch_size]], config.patch_size
+        for start in range(0, len(order), settings.batch_size):
+            yield grid[order[start : start + settings.batch_size]], settings.patch_size
 
 
 def _optimisation_step(
@@ -95,8 +96,9 @@ def fit(
     device = resolve_device(config.device)
     network: ConnectedAutoEncoder = model.network.to(device)
     stack = torch.from_numpy(objective.stack).to(device)
+    settings = config.method
 
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
     batches = _batch_sampler(
         config, len(objective.stack), objective.shape, np.random.default_rng([config.seed, model.steps_trained]),
         objective.valid,
@@ -104,9 +106,9 @@ def fit(
     total = config.training_steps
 
     def adam_step(step: int) -> dict[str, float]:
-        if config.lr_schedule == "cosine":
+        if settings.lr_schedule == "cosine":
             for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
+                group["lr"] = settings.learning_rate * 0.5 * (1 + math.cos(math.pi * (step - 1) / total))
         corners, size = next(batches)
         return _optimisation_step(objective, network, optimizer, gather(stack, corners, size))
 

@@ -44,6 +44,7 @@ import torch
 from scipy.cluster.vq import kmeans2
 from torch import nn
 
+from .config import ColourMapSettings
 from .filters import filter2d, gaussian_blur, gaussian_radius, highpass, mirror_pad
 from .shapes import check_shape
 from .weave import default_envelope, extract_weave, find_thread_frequencies, weave_radius
@@ -60,6 +61,11 @@ CHUNK_PIXELS = 1 << 16
 # few pixels, find a "weave" in the rounding and fit the PSF to nothing. Real radiographs' residual
 # scales are ≥ 0.01 (noise, weave, the hidden design), far above it.
 ROBUST_SCALE_FLOOR = 1e-3
+# Ridge of each weighted least-squares solve: keeps clusters the photograph barely uses from blowing up.
+RIDGE = 1e-4
+# The reweighted passes' ridge pulls β towards the first pass's solution, this many times harder
+# than the first pass's pulls it towards 0 (see weighted_least_squares).
+RIDGE_LATER = 3.0
 # Lower percentile of the hidden estimate that is taken as "no hidden paint" (sets the constant).
 HIDDEN_FLOOR_PERCENTILE = 1.0
 
@@ -275,25 +281,6 @@ def with_colour_table(colour_map: ColourMap, levels: torch.Tensor) -> ColourMap:
 
 
 @dataclass(frozen=True)
-class FitSettings:
-    """How a colour map is fitted (the colour-map fields of :class:`~.config.SeparationConfig`)."""
-
-    steps: int = 12
-    passes: int = 3
-    highpass_sigma: float = 8.0
-    region_weight: float = 1.0
-    reweight_sigma: float = 16.0
-    reweight_strength: float = 16.0
-    weave: bool = True
-    robust: bool = True
-    ridge: float = 1e-4
-    # The reweighted passes' ridge pulls β towards the first pass's solution, this many times harder
-    # than the first pass's pulls it towards 0 (see weighted_least_squares).
-    ridge_later: float = 3.0
-    seed: int = 0
-
-
-@dataclass(frozen=True)
 class FitProgress:
     """One weighted least-squares solve done (``step`` of ``total``)."""
 
@@ -417,23 +404,26 @@ def fit_colour_map(
     model: ColourMap,
     rgb_surface: torch.Tensor,
     x_mixed: torch.Tensor,
-    settings: FitSettings,
+    settings: ColourMapSettings,
+    steps: int,
+    seed: int = 0,
     *,
     rgb_back: torch.Tensor | None = None,
     region: torch.Tensor | None = None,
     valid: torch.Tensor | None = None,
 ) -> Generator[FitProgress, None, ColourMap]:
     """Fit ``model`` (its clusters, β, PSF, weave and constant) to unit-range inputs, yielding after
-    each of ``settings.steps`` weighted solves. Stopped early (the caller stops iterating), the
+    each of ``steps`` weighted solves as ``settings`` say (``seed`` draws the pixels that place the
+    clusters). Stopped early (the caller stops iterating), the
     model holds the last solve; :func:`set_constant` then makes it usable. Shapes: photographs
     (N, C, H, W), X-ray (N, 1, H, W) with finite values; ``region`` and ``valid`` (N, 1, H, W) bool
     (``valid`` False for missing pixels, which get no weight).
     """
     work = torch.float32 if x_mixed.device.type == "mps" else torch.float64  # MPS has no float64
     valid = torch.ones_like(x_mixed, dtype=torch.bool) if valid is None else valid
-    index = sample_index(valid, settings.seed)
+    index = sample_index(valid, seed)
     photos = [rgb_surface] + ([] if rgb_back is None else [rgb_back])
-    place_clusters(model, torch.cat(photos), torch.cat([index + i * valid.numel() for i in range(len(photos))]), settings.seed)
+    place_clusters(model, torch.cat(photos), torch.cat([index + i * valid.numel() for i in range(len(photos))]), seed)
     model.peaks.zero_()
     raw = [model.features(photo) for photo in photos]  # φ_j of each photograph, kept for the weave
     # Missing pixels (outside the painting, defects) take no part in the band (normalised convolution).
@@ -453,14 +443,14 @@ def fit_colour_map(
         weave = extract_weave(x_mixed - explained, model.weave_frequencies, float(model.envelope))
         return highpass(x_mixed - weave, settings.highpass_sigma, band_weight)
 
-    passes = max(1, min(settings.passes, settings.steps))
-    starts = {p * settings.steps // passes for p in range(1, passes)}  # steps at which a new pass begins
-    first_pass_end = min(starts, default=settings.steps)
+    passes = max(1, min(settings.passes, steps))
+    starts = {p * steps // passes for p in range(1, passes)}  # steps at which a new pass begins
+    first_pass_end = min(starts, default=steps)
     b = target()
     weights, tukey, residual = prior, torch.ones_like(b), b
     first_beta: torch.Tensor | None = None  # β at the end of the first pass: what later passes are held to
     scale = math.inf  # the robust scale of the last solve
-    for step in range(settings.steps):
+    for step in range(steps):
         if step in starts:
             # A first pass that fits to the floor left no weave to find, only rounding.
             if settings.weave and step == first_pass_end and scale > ROBUST_SCALE_FLOOR:
@@ -480,7 +470,7 @@ def fit_colour_map(
         later = first_beta is not None
         used = weights * tukey
         model.beta.copy_(weighted_least_squares(
-            flatten(design), b.reshape(-1), used.reshape(-1), settings.ridge * (settings.ridge_later if later else 1.0), work,
+            flatten(design), b.reshape(-1), used.reshape(-1), RIDGE * (RIDGE_LATER if later else 1.0), work,
             prior=first_beta if later else None, energy=energy,
         ))
         residual = b - combine(design, model.beta)
@@ -488,7 +478,7 @@ def fit_colour_map(
         tukey = tukey_weights(residual, scale) if settings.robust else torch.ones_like(residual)
         used = weights * tukey
         loss = float(torch.sqrt((used * residual**2).sum() / used.sum().clamp(min=1e-30)))
-        yield FitProgress(step + 1, settings.steps, {"total": loss, "residual_scale": scale, "weave_peaks": float(model.peaks)})
+        yield FitProgress(step + 1, steps, {"total": loss, "residual_scale": scale, "weave_peaks": float(model.peaks)})
     set_constant(model, rgb_surface, x_mixed, index, rgb_back)
     return model
 

@@ -9,7 +9,7 @@ from collections.abc import Generator
 import numpy as np
 import torch
 
-from .colourmap import ColourMap, FitSettings, fit_colour_map, sample_index, set_constant
+from .colourmap import ColourMap, fit_colour_map, sample_index, set_constant
 from .config import SeparationConfig
 from .data import SeparationInputs
 from .devices import resolve_device
@@ -55,18 +55,8 @@ def fit_colour_map_model(
     # (set_constant's sample); the high-pass band is taken over the others only.
     fit_pixels = inputs.fit_pixels
     valid = torch.ones_like(x, dtype=torch.bool) if fit_pixels is None else tensor(fit_pixels[None])
-    settings = FitSettings(
-        steps=config.training_steps,
-        passes=config.passes,
-        highpass_sigma=config.highpass_sigma,
-        region_weight=config.region_weight,
-        reweight_sigma=config.reweight_sigma,
-        reweight_strength=config.reweight_strength,
-        weave=config.weave,
-        robust=config.robust,
-        seed=config.seed,
-    )
-    solves = fit_colour_map(network, rgb, x, settings, rgb_back=back, region=region, valid=valid)
+    steps = config.training_steps
+    solves = fit_colour_map(network, rgb, x, config.method, steps, config.seed, rgb_back=back, region=region, valid=valid)
 
     @torch.no_grad()
     def solve(step: int) -> dict[str, float] | None:
@@ -88,7 +78,7 @@ def fit_colour_map_model(
         "flat or saturated areas. The fit of step {kept} is kept.",
     )
     yield from guarded_steps(
-        model, solve, settings.steps, guard, stop=stop, preview=preview, preview_every=config.preview_every
+        model, solve, steps, guard, stop=stop, preview=preview, preview_every=config.preview_every
     )
     solves.close()
     level()  # the fit sets the level of x̂1 when it completes; stopped early, it is set here
@@ -96,7 +86,7 @@ def fit_colour_map_model(
 
 
 def colour_map_surface(inputs: SeparationInputs, config: SeparationConfig) -> np.ndarray:
-    """x̂1 of a colour map fitted to ``inputs`` with ``config``'s colour-map settings (unit range, (H, W))."""
-    settings = config.replace(method="colour_map", steps=None, preview_every=0)
+    """x̂1 of a colour map fitted to ``inputs`` with an auto-encoder's ``label_map`` (unit range, (H, W))."""
+    settings = config.replace(method="colour_map", steps=None, preview_every=0)  # the label_map, its own steps
     model = drive(fit_colour_map_model(inputs, settings, new_model_for(inputs, settings)))
     return predict(model, inputs, resolve_device(config.device)).x1_hat

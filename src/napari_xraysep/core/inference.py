@@ -50,8 +50,8 @@ def predict(
     photos = [inputs.rgb_surface] + ([inputs.rgb_back] if inputs.double_sided else [])
     stack = torch.from_numpy(np.concatenate([*photos, inputs.x_mixed[None]]))
     decode = decoder(network, inputs.double_sided)
-    patches = isinstance(network, ConnectedAutoEncoder) and model.config.mode == "paper"
-    if patches and min(inputs.shape) >= model.config.patch_size:
+    patches = isinstance(network, ConnectedAutoEncoder) and model.config.method.mode == "paper"
+    if patches and min(inputs.shape) >= model.config.method.patch_size:
         out = _predict_patch_average(decode, stack, model.config, device)
     else:
         out = _predict_tiled(decode, stack, model.config.tile_size, network.receptive_radius, device)
@@ -120,8 +120,8 @@ def _predict_patch_average(
 ) -> np.ndarray:
     """(4, H, W): the paper's reassembly — every grid patch decoded alone, overlaps averaged."""
     height, width = stack.shape[-2:]
-    size = config.patch_size
-    grid = patch_grid((height, width), size, config.patch_stride)
+    size = config.method.patch_size
+    grid = patch_grid((height, width), size, config.method.patch_stride)
     stack = stack.to(device)[None]
     total = torch.zeros((len(OUTPUTS), height, width), device=device)
     count = torch.zeros((1, height, width), device=device)

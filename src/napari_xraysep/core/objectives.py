@@ -65,9 +65,9 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
     c = inputs.rgb_surface.shape[0]
     # x̄1 pastes the photograph's grayscale; side channels (after the RGB) join its intensity match,
     # so that surface absorbers the photograph cannot show (copper) are in the label too.
-    surface = colour_map_surface(inputs, config) if config.label_match == "colour_map" else None
+    surface = colour_map_surface(inputs, config) if config.method.label_match == "colour_map" else None
     label = labeled_surface_xray(
-        inputs.x_mixed, inputs.rgb_surface[:3], inputs.region_mask, config.label_match,
+        inputs.x_mixed, inputs.rgb_surface[:3], inputs.region_mask, config.method.label_match,
         side_maps=inputs.rgb_surface[3:], surface_estimate=surface, valid=inputs.valid,
     )
 
@@ -77,10 +77,10 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
             batch[:, c : c + 1],
             batch[:, c + 1 :],
             outputs,
-            config.exclusion_weight,
-            levels=config.exclusion_levels,
-            loss_norm=config.loss_norm,
-            scaling=config.exclusion_scaling,
+            config.method.exclusion_weight,
+            levels=config.method.exclusion_levels,
+            loss_norm=config.method.loss_norm,
+            scaling=config.method.exclusion_scaling,
         )
 
     stack = np.concatenate([inputs.rgb_surface, inputs.x_mixed[None], label[None]])[None]
@@ -94,7 +94,7 @@ def double_sided_objective(inputs: SeparationInputs, config: SeparationConfig) -
     c = inputs.rgb_surface.shape[0]
 
     def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
-        return double_sided_loss(batch[:, :c], batch[:, c : 2 * c], batch[:, 2 * c : 2 * c + 1], outputs, config.loss_norm)
+        return double_sided_loss(batch[:, :c], batch[:, c : 2 * c], batch[:, 2 * c : 2 * c + 1], outputs, config.method.loss_norm)
 
     stack = np.concatenate([inputs.rgb_surface, inputs.rgb_back, inputs.x_mixed[None]])[None]
     return Objective("double_sided", stack, c, True, loss, inputs.valid)
@@ -110,7 +110,7 @@ def warm_start_objective(
     c = rgb_surfaces.shape[1]
 
     def loss(batch: torch.Tensor, outputs: AutoEncoderOutputs) -> dict[str, torch.Tensor]:
-        return warm_start_loss(batch[:, :c], batch[:, c + 1 : c + 2], batch[:, c + 2 : c + 3], outputs, config.loss_norm)
+        return warm_start_loss(batch[:, :c], batch[:, c + 1 : c + 2], batch[:, c + 2 : c + 3], outputs, config.method.loss_norm)
 
     stack = np.concatenate([rgb_surfaces, x_mixed[:, None], x1_labels[:, None], x2_labels[:, None]], axis=1)
     return Objective("warm_start", np.ascontiguousarray(stack, dtype=np.float32), c, False, loss)

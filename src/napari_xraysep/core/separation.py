@@ -183,20 +183,24 @@ def resolve_config(
 ) -> SeparationConfig:
     """Settings for a run: given ``config`` or the model's (or the default), with ``settings`` on top.
 
-    A given model keeps its method, and an auto-encoder its architecture; asking for another is an
-    error, not a silent reset.
+    A given model keeps its method and its shape (an auto-encoder's architecture, a colour map's
+    clusters, degree, blur and smoothing); asking for another is an error, not a silent reset.
     """
     base = config or (model.config if model is not None else SeparationConfig())
     resolved = base.replace(**settings) if settings else base
-    if model is not None and resolved.method != model.config.method:
+    if model is None:
+        return resolved
+    made_by, asked = model.config.method, resolved.method
+    if asked.name != made_by.name:
         raise InputError(
-            f"The model was made by the {model.config.method} method, but the settings ask for "
-            f"{resolved.method}; start without the model to use another method."
+            f"The model was made by the {made_by.name} method, but the settings ask for "
+            f"{asked.name}; start without the model to use another method."
         )
-    if model is not None and resolved.method == "autoencoder" and resolved.architecture() != model.config.architecture():
+    if asked.shape() != made_by.shape():
+        what = "architecture" if asked.name == "autoencoder" else "shape"
         raise InputError(
-            f"The model was trained with {model.config.architecture()}, but the settings ask for "
-            f"{resolved.architecture()}; a trained model's architecture cannot change."
+            f"The model was trained with {made_by.shape()}, but the settings ask for "
+            f"{asked.shape()}; a trained model's {what} cannot change."
         )
     return resolved
 

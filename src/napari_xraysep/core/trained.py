@@ -38,10 +38,11 @@ class TrainedModel:
 
 def new_colour_map(config: SeparationConfig, rgb_channels: int = 3) -> ColourMap:
     """An unfitted :class:`ColourMap` with ``config``'s shape (clusters, degree, PSF, smoothing)."""
+    settings = config.method
     return ColourMap(
         rgb_channels=rgb_channels,
-        clusters=config.clusters,
-        degree=config.colour_degree,
-        psf_radius=config.psf_radius,
-        denoise_sigma=config.denoise_sigma,
+        clusters=settings.clusters,
+        degree=settings.colour_degree,
+        psf_radius=settings.psf_radius,
+        denoise_sigma=settings.denoise_sigma,
     )

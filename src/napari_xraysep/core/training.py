@@ -19,7 +19,7 @@ from typing import Protocol
 
 import torch
 
-from .config import SeparationConfig
+from .config import ColourMapSettings, SeparationConfig
 from .data import Normalisation, SeparationInputs
 from .devices import is_out_of_memory
 from .errors import InputError, TrainingError
@@ -76,18 +76,13 @@ def new_model(
     """A model to fit: an empty colour map, or an auto-encoder from the shipped warm start if
     ``config.warm_start`` (read by ``shipped_weights``, which must then be given), else a random one
     seeded by ``config.seed`` without touching the global RNG."""
-    if config.method == "colour_map":
+    if isinstance(config.method, ColourMapSettings):
         colour_map = new_colour_map(config, rgb_channels)
         return TrainedModel(colour_map, config, x_normalisation, rgb_normalisation, side_normalisations=side_normalisations)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        network = ConnectedAutoEncoder(
-            channels=config.channels,
-            kernel_size=config.kernel_size,
-            rgb_channels=rgb_channels,
-            output_layer=config.output_layer,
-        )
-    if config.warm_start:
+        network = ConnectedAutoEncoder(rgb_channels=rgb_channels, **config.method.shape())
+    if config.method.warm_start:
         if shipped_weights is None:
             raise InputError(
                 "The warm start needs the shipped weights, which were not handed to the core: use "

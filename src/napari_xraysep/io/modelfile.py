@@ -7,9 +7,12 @@ run. It holds what applying the model to new data needs — the method and its f
 settings, the intensity normalisations of the images it was trained on — and the package version
 that wrote it.
 
-Format 2 records the method; format 1 (napari-xraysep 0.1, auto-encoders only) still loads. A file
-also says whether the model was fitted to a double-sided panel (``double_sided``: an optional key,
-which older files of either format lack).
+Format 3 records the settings nested, one settings type per method
+(:meth:`~napari_xraysep.core.config.SeparationConfig.to_dict`). Format 2 (napari-xraysep 0.2) recorded
+them flat with the method named; format 1 (0.1, auto-encoders only) flat without it. Both still load:
+their flat settings are mapped onto the method's type (:meth:`~napari_xraysep.core.config.SeparationConfig.from_dict`).
+A file also says whether the model was fitted to a double-sided panel (``double_sided``: an optional
+key, which older files lack).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch
 
 from .._version import __version__
 from ..core.calibration import UnitFit
-from ..core.config import SeparationConfig
+from ..core.config import ColourMapSettings, SeparationConfig
 from ..core.data import Normalisation
 from ..core.errors import InputError, ModelFileError
 from ..core.model import ConnectedAutoEncoder
@@ -35,8 +38,8 @@ from ..core.trained import TrainedModel, new_colour_map
 from .files import atomic_write
 
 MODEL_FORMAT = "napari-xraysep-model"
-MODEL_FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+MODEL_FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 def model_to_dict(model: TrainedModel) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
         "package_version": __version__,
-        "method": model.config.method,
+        "method": model.config.method.name,
         "config": model.config.to_dict(),
         "rgb_channels": model.network.rgb_channels,
         "x_normalisation": model.x_normalisation.to_dict(),
@@ -112,22 +115,18 @@ def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
             f"{data.get('package_version', '?')}); this version reads formats {', '.join(map(str, READABLE_VERSIONS))}."
         )
     try:
-        # Format 1 predates the colour map: its settings name no method and meant the auto-encoder.
+        # Format 1 predates the colour map: its settings name no method and meant the auto-encoder
+        # (no weave in its colour-map names, as 0.1's preset had it).
         settings = dict(data["config"]) if version > 1 else {**data["config"], "method": "autoencoder", "weave": False}
         # The device belongs to the machine that applies the model, not to the model: one fitted on a
         # workstation's GPU must apply on a laptop without it.
         settings["device"] = "auto"
         config = SeparationConfig.from_dict(settings)
         rgb_channels = int(data["rgb_channels"])
-        if config.method == "colour_map":
+        if isinstance(config.method, ColourMapSettings):
             network = new_colour_map(config, rgb_channels)
         else:
-            network = ConnectedAutoEncoder(
-                channels=config.channels,
-                kernel_size=config.kernel_size,
-                rgb_channels=rgb_channels,
-                output_layer=config.output_layer,
-            )
+            network = ConnectedAutoEncoder(rgb_channels=rgb_channels, **config.method.shape())
         network.load_state_dict(data["state_dict"])
         return TrainedModel(
             network=network.eval(),

@@ -51,13 +51,13 @@ def find_warm_start(config: SeparationConfig, rgb_channels: int = 3, directory: 
     """The manifest entry for ``config``'s architecture, or an :class:`InputError` naming those that exist."""
     entries = warm_start_entries(directory)
     for entry in entries:
-        if entry["architecture"] == config.architecture() and entry["rgb_channels"] == rgb_channels:
+        if entry["architecture"] == config.method.shape() and entry["rgb_channels"] == rgb_channels:
             return entry
     shipped = "; ".join(
         ", ".join(f"{k}={v}" for k, v in entry["architecture"].items()) for entry in entries
     ) or "none"
     raise InputError(
-        f"No warm-start weights ship for {', '.join(f'{k}={v}' for k, v in config.architecture().items())} "
+        f"No warm-start weights ship for {', '.join(f'{k}={v}' for k, v in config.method.shape().items())} "
         f"with {rgb_channels} photograph channels (shipped: {shipped}); turn warm start off or use "
         "a shipped architecture."
     )

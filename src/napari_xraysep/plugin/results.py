@@ -271,7 +271,7 @@ class ResultsPanel(QGroupBox):
             return None
         self.runner.model = CurrentModel(model, Path(path).name)
         self.say(
-            f"Loaded {Path(path).name} ({model.config.method.replace('_', ' ')}, {model.steps_trained} steps). "
+            f"Loaded {Path(path).name} ({model.config.method.name.replace('_', ' ')}, {model.steps_trained} steps). "
             "Apply model separates the chosen layers with it; Continue trains it further."
         )
         self.changed()

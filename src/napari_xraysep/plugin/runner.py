@@ -67,7 +67,7 @@ class Runner:
                 form["steps"] = steps
             resolved = resolve_config(config, model, form)
             resolve_device(resolved.device)  # settings checked before any work
-            training, region_required = resolved.training_steps > 0, resolved.method == "autoencoder"
+            training, region_required = resolved.training_steps > 0, resolved.method.name == "autoencoder"
             if model is not None and not training:  # said now, not from the worker
                 check_double_sided(model.double_sided, self.inputs.back.value is not None)
             xray, folder = self.inputs.xray.value, None
