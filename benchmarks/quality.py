@@ -523,26 +523,28 @@ def replace_variant_section(page: Path, section: str) -> Path:
 
 # What each variant's montage of the 2026-12-04 run shows, by eye (photo_coffee_over_astronaut, seed 0, the
 # 0.2.0 default). A rerun keeps these words; look again and update them when the figures move.
-VARIANT_VERDICTS = {  # looked at on the montages of this run (2 cases, seed 0), with the support and defects
-    "backdrop": "The hidden portrait is clean inside the painting; the backdrop and film margin are found and left "
+VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0), with the support and defects
+    "backdrop": "The hidden design is clean inside the painting; the backdrop and film margin are found and left "
     "empty (NaN), so nothing rings into the painting.",
     "backdrop_chart": "As clean as the plain backdrop: the colour chart, the ruler and the lead numbers lie outside "
     "the painting found in the X-ray, so they neither bend the fit nor land in x2.",
     "vignetting": "The design is clean; a broad unevenness remains (the photograph's darker corners read as less "
-    "surface paint) — not modelled yet.",
+    "surface paint) — not modelled (see below).",
     "mosaic": "The films' rectangles still show in x2 as blocks of different level with steps at the seams — "
-    "per-film gains are not modelled yet.",
+    "per-film gains are not modelled (see below).",
     "heel": "The design is clean but sits on a smooth gradient (one side brighter): the exposure field is not "
-    "modelled yet.",
-    "defects": "Hot/dead pixels along rows and columns are repaired; slanted and curved scratches stay as thin "
-    "lines in x2.",
+    "modelled (see below).",
+    "defects": "Hot/dead pixels are repaired; the scratches, slanted here, stay as thin dark lines in x2 (only "
+    "scratches along rows and columns are detected).",
     "clipping": "No visible change: the clipped lead white is marked as missing and left out.",
     "lead_markers": "The saturated lead marks are missing data (NaN), with no ringing around them.",
     "stretcher": "The stretcher bars and the cross-bar show as bright bands in x2, the nails as dots: they are in "
     "the X-ray and not in the photograph, so the model has nowhere else to put them.",
-    "tacking_margin": "The bare canvas strips are found on the cat case and left empty; on the cup case a faint "
-    "frame of ringing stays along the painting's edges (−2.3 dB).",
-    "frame": "A faint rim along the painting's edge where the frame's rabbet hides it in the photograph.",
+    "tacking_margin": "The bare canvas strips carry the weave, so the support search (which looks for an even, "
+    "untextured margin) finds them on the cat case only; elsewhere the strips and their tacks bend the fit: a "
+    "frame of ringing on the cup, and on the rocket case the bright rocket leaks into x2 (−10.7 dB).",
+    "frame": "A faint rim along the painting's edge where the frame's rabbet hides it in the photograph; on the "
+    "rocket case a dark band along the edges (−2.8 dB).",
 }
 
 VARIANTS_MD = """## Real-file variants: what museums' files do to the default ({label})
