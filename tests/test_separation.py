@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from conftest import TINY, TINY_COLOUR_MAP
 
+from napari_xraysep.core.sources import Sources
 from napari_xraysep import AutoEncoderSettings, InputError, SeparationConfig, iter_separate, separate
 from napari_xraysep.core import RESULT_LAYERS, Components, Normalisation
 from napari_xraysep.core.separation import components_in_units
@@ -53,7 +54,7 @@ def test_progress_callback_and_stop_keep_a_usable_result(tiny_mixture, settings)
 
 def test_last_preview_is_the_final_estimate_in_xray_units(tiny_mixture, settings):
     x = tiny_mixture.x_mixed * 1000 + 50
-    gen = iter_separate(x, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **{**settings, "steps": 3, "preview_every": 3})
+    gen = iter_separate(Sources(x, tiny_mixture.rgb_surface), tiny_mixture.region_mask, **{**settings, "steps": 3, "preview_every": 3})
     events = []
     while True:
         try:

@@ -13,6 +13,7 @@ one result set with its record, ``run.json``; model checkpoints are kept in it w
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Generator, Sequence
@@ -182,9 +183,7 @@ def iter_separate_painting(
             area = area or areas.painting_area(shape, region_mask, sources.double_sided)
             cropped = sources.crop(area)
             area_result = yield from iter_separate(
-                cropped.x_mixed, cropped.rgb_surface, None if region_mask is None else np.asarray(region_mask[area]),
-                rgb_back=cropped.rgb_back, mirror_back=cropped.mirror_back, side_channels=cropped.side_channels,
-                config=config, model=model, stop=stop,
+                cropped, None if region_mask is None else np.asarray(region_mask[area]), config=config, model=model, stop=stop,
                 checkpoint=None if checkpoint is None else checkpoint_to(checkpoint), checkpoint_every_s=checkpoint_every_s,
                 painting_area=None if support is None else np.asarray(support[area]), **settings,
             )
@@ -320,18 +319,18 @@ def iter_run(
             painting_area=painting_area, **settings,
         ))
     arguments = {
-        "rgb_back": sources.rgb_back, "mirror_back": sources.mirror_back, "side_channels": list(sources.side_channels),
         "config": config, "model": model,
         "stop": stop, "checkpoint_every_s": checkpoint_every_s,
         "painting_area": np.asarray(painting_area) if getattr(painting_area, "ndim", 0) == 2 else painting_area,
         **settings,
     }
+    checked = dataclasses.replace(sources, x_mixed=x_pair, rgb_surface=rgb_pair)
     region = None if region_mask is None else np.asarray(region_mask)
     if out is None:
         keep = None if checkpoint is None else checkpoint_to(checkpoint)
-        return (yield from iter_separate(x_pair, rgb_pair, region, checkpoint=keep, **arguments))
+        return (yield from iter_separate(checked, region, checkpoint=keep, **arguments))
     with result_set(out) as staging:
         keep = None if checkpoint is None else checkpoint_to(checkpoint if checkpoint.is_absolute() else staging / checkpoint)
-        result = yield from iter_separate(x_pair, rgb_pair, region, checkpoint=keep, **arguments)
+        result = yield from iter_separate(checked, region, checkpoint=keep, **arguments)
         write_results(staging, result, record)
     return result

@@ -38,7 +38,7 @@ from ..core.registration import (
     fit_transform,
     uncovered_share,
 )
-from ..core.separation import defects_line, drive, resolve_config
+from ..core.separation import defects_line, resolve_config
 from ..core.sources import Sources
 from ..core.streaming import apply_dask, calibrated
 from .demo import run_demo
@@ -47,7 +47,7 @@ from ..core.threads import count_threads, parse_pixel_size
 from ..io.spacing import chosen_spacing
 from ..core.areas import painting_mask
 from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run
-from .terminal import ProgressBar, run_in_terminal, signal_handled, stop_on_first_interrupt
+from .terminal import run_in_terminal, signal_handled
 
 
 def prepare_output_dir(out: Path, overwrite: bool) -> Path:
@@ -259,8 +259,7 @@ def command_apply(args: argparse.Namespace) -> int:
                 model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
                 support=support, marked=marked, layers=layers,
             )
-            with stop_on_first_interrupt(stop, "stopping after this tile; no result will be written"), contextlib.closing(ProgressBar()) as bar:
-                paths = drive(tiles, None if args.quiet else bar)
+            paths = run_in_terminal(tiles, stop, args.quiet, "stopping after this tile; no result will be written")
             if paths is None:
                 raise InputError("Stopped before every tile was done; no result was written.")
             provenance["defects_marked"] = marked

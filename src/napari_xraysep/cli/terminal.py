@@ -70,11 +70,14 @@ class ProgressBar:
             self.bar = None
 
 
-def run_in_terminal(steps: Generator[RunEvent, None, Result], stop: threading.Event, quiet: bool) -> Result:
-    """Drive a run (:func:`~napari_xraysep.pipeline.iter_run`'s events) to its end: its progress on
-    the progress line (none if ``quiet``), its alignment check as a warning (always), and a first
-    Ctrl-C setting ``stop`` so the run ends after its current step or tile."""
-    with stop_on_first_interrupt(stop), contextlib.closing(ProgressBar()) as bar:
+def run_in_terminal(
+    steps: Generator[RunEvent, None, Result], stop: threading.Event, quiet: bool, what: str | None = None
+) -> Result:
+    """Drive a run (:func:`~napari_xraysep.pipeline.iter_run`'s events, or tiles being applied) to its
+    end: its progress on the progress line (none if ``quiet``), its alignment check as a warning
+    (always), and a first Ctrl-C setting ``stop`` so the run ends after its current step or tile
+    (saying ``what`` then happens; by default, what a training does)."""
+    with stop_on_first_interrupt(stop, what or TRAINING_STOP), contextlib.closing(ProgressBar()) as bar:
 
         def show(event: RunEvent) -> None:
             if isinstance(event, AlignmentNote):

@@ -31,6 +31,7 @@ from .fitting import train
 from .inference import Components, predict
 from .progress import drive
 from .refine import refine
+from .sources import Sources
 from .support import Support
 from .trained import TrainedModel
 from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
@@ -206,13 +207,9 @@ def resolve_config(
 
 
 def iter_separate(
-    x_mixed: np.ndarray,
-    rgb_surface: np.ndarray,
+    sources: Sources,
     region_mask: np.ndarray | None = None,
     *,
-    rgb_back: np.ndarray | None = None,
-    mirror_back: bool = False,
-    side_channels: Sequence[np.ndarray] | np.ndarray | None = (),
     config: SeparationConfig | None = None,
     model: TrainedModel | None = None,
     stop: StopFlag | None = None,
@@ -230,23 +227,15 @@ def iter_separate(
 
     Parameters
     ----------
-    x_mixed : ndarray, shape (H, W)
-        The mixed X-ray, in any 8/16-bit integer or float units (results come back in them).
-        NaN or infinite pixels are missing data: NaN in every result.
-    rgb_surface : ndarray, shape (H, W, 3)
-        The photograph of the surface, registered to the X-ray pixel for pixel, any 8/16-bit or
-        float units (an alpha channel is dropped).
+    sources : Sources
+        The images, in memory (:class:`~napari_xraysep.core.sources.Sources`): the mixed X-ray
+        (H, W), the surface photograph (H, W, 3), for a double-sided panel the back's photograph
+        (and whether it was taken from behind), and side channels; each as :func:`separate`
+        describes it.
     region_mask : ndarray of bool, shape (H, W), optional
         Where the hidden design shows most. Needed by the auto-encoder (for x̄1) unless only
         applying ``model`` (``steps=0``); the colour map only down-weights its fit there
         (``region_weight``); a double-sided panel needs none.
-    rgb_back : ndarray, shape (H, W, 3), optional
-        The back side's photograph, for a double-sided panel.
-    mirror_back : bool
-        ``rgb_back`` was taken from behind (not yet flipped to the X-ray's orientation).
-    side_channels : sequence of ndarray (H, W), or ndarray (K, H, W)
-        Extra registered maps (infrared, macro-XRF element maps) read beside the RGB; a model trained
-        with them needs the same maps again.
     config : SeparationConfig, optional
         The settings; default: the model's, or the defaults.
     model : TrainedModel, optional
@@ -311,7 +300,8 @@ def iter_separate(
     >>> from napari_xraysep.core.progress import drive
     >>> from napari_xraysep.datasets.synthetic import make_mixture
     >>> case = make_mixture("concealed_portrait", (48, 64), seed=0)
-    >>> run = iter_separate(case.x_mixed, case.rgb_surface, case.region_mask, steps=2, device="cpu")
+    >>> from napari_xraysep.core.sources import Sources
+    >>> run = iter_separate(Sources(case.x_mixed, case.rgb_surface), case.region_mask, steps=2, device="cpu")
     >>> events = []
     >>> result = drive(run, events.append)  # each event to the callback; the generator's return value
     >>> len(events), events[-1].step
@@ -322,10 +312,11 @@ def iter_separate(
     config = resolve_config(config, model, settings)
     training = config.training_steps > 0
     if model is not None and not training:
-        check_double_sided(model.double_sided, rgb_back is not None)
+        check_double_sided(model.double_sided, sources.double_sided)
     prepare = functools.partial(
-        prepare_inputs, x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back,
-        side_channels=side_channels, min_size=config.min_image_size if training else 1,
+        prepare_inputs, sources.x_mixed, sources.rgb_surface, region_mask, rgb_back=sources.rgb_back,
+        mirror_back=sources.mirror_back, side_channels=list(sources.side_channels),
+        min_size=config.min_image_size if training else 1,
         rgb_normalisation=model.rgb_normalisation if model else None,
         side_normalisations=model.side_normalisations if model else None,
         painting_area=painting_area,
@@ -390,7 +381,7 @@ def iter_separate(
             unit = predict(model, inputs, resolve_device(config.device))
     estimates = components_in_units(unit, inputs.x_normalisation)
     timings["inference_s"] = time.perf_counter() - started
-    x_units = inputs.x_repaired if inputs.x_repaired is not None else unmasked(x_mixed).astype(np.float64)
+    x_units = inputs.x_repaired if inputs.x_repaired is not None else unmasked(sources.x_mixed).astype(np.float64)
     refined = refine(x_units, estimates.x1_hat, estimates.x2_hat, estimates.weave)
     return SeparationResult(
         x1_hat=estimates.x1_hat,
@@ -404,7 +395,7 @@ def iter_separate(
         timings=timings,
         stopped_early=stopped_early,
         double_sided=inputs.double_sided,
-        mirror_back=inputs.double_sided and mirror_back,
+        mirror_back=inputs.double_sided and sources.mirror_back,
         calibration=calibration,
         support=inputs.support,
         defects=inputs.defects,
@@ -436,15 +427,25 @@ def separate(
     Parameters
     ----------
     x_mixed : ndarray, shape (H, W)
-        The mixed X-ray, any 8/16-bit integer or float units.
+        The mixed X-ray, in any 8/16-bit integer or float units (results come back in them).
+        NaN or infinite pixels are missing data: NaN in every result.
     rgb_surface : ndarray, shape (H, W, 3)
-        The registered photograph of the surface.
+        The photograph of the surface, registered to the X-ray pixel for pixel, any 8/16-bit or
+        float units (an alpha channel is dropped).
     region_mask : ndarray of bool, shape (H, W), optional
-        Where the hidden design shows most (see :func:`iter_separate`).
+        Where the hidden design shows most. Needed by the auto-encoder (for x̄1) unless only
+        applying ``model`` (``steps=0``); the colour map only down-weights its fit there
+        (``region_weight``); a double-sided panel needs none.
+    rgb_back : ndarray, shape (H, W, 3), optional
+        The back side's photograph, for a double-sided panel.
+    mirror_back : bool
+        ``rgb_back`` was taken from behind (not yet flipped to the X-ray's orientation).
+    side_channels : sequence of ndarray (H, W), or ndarray (K, H, W)
+        Extra registered maps (infrared, macro-XRF element maps) read beside the RGB; a model trained
+        with them needs the same maps again.
     on_progress : callable, optional
         Called with each :class:`~napari_xraysep.core.training.TrainingProgress`.
-    rgb_back, mirror_back, side_channels, config, model, stop, checkpoint, checkpoint_every_s, \
-painting_area, **settings
+    config, model, stop, checkpoint, checkpoint_every_s, painting_area, shipped_weights, **settings
         As for :func:`iter_separate`.
 
     Returns
@@ -475,8 +476,7 @@ painting_area, **settings
     2
     """
     steps = iter_separate(
-        x_mixed, rgb_surface, region_mask, rgb_back=rgb_back, mirror_back=mirror_back, side_channels=side_channels,
-        config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
+        Sources(x_mixed, rgb_surface, rgb_back, mirror_back, side_channels), region_mask, config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
         painting_area=painting_area, shipped_weights=shipped_weights, **settings,
     )
     return drive(steps, on_progress)

@@ -74,7 +74,7 @@ def new_model(
     shipped_weights: ShippedWeights | None = None,
 ) -> TrainedModel:
     """A model to fit: an empty colour map, or an auto-encoder from the shipped warm start if
-    ``config.warm_start`` (read by ``shipped_weights``, which must then be given), else a random one
+    ``config.method.warm_start`` (read by ``shipped_weights``, which must then be given), else a random one
     seeded by ``config.seed`` without touching the global RNG."""
     if isinstance(config.method, ColourMapSettings):
         colour_map = new_colour_map(config, rgb_channels)

@@ -150,7 +150,7 @@ def _double_sided(data: dict[str, Any], config: SeparationConfig, source: str) -
     if data.get("double_sided") is not None:
         return bool(data["double_sided"])
     last = data["loss_history"][-1] if data.get("loss_history") else {}
-    if config.method == "autoencoder" and ("rgb_back" in last or "exclusion" in last):
+    if config.method.name == "autoencoder" and ("rgb_back" in last or "exclusion" in last):
         return "rgb_back" in last
     warnings.warn(
         f"{source} does not record whether it was fitted to a double-sided panel (saved by napari-xraysep "
