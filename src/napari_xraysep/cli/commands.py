@@ -28,16 +28,11 @@ from ..core import PRESETS, RESULT_LAYERS
 from ..core.data import BoxRegion, check_rgb_shape, check_xray_shape
 from ..core.errors import InputError, TrainingError
 from ..io.files import STAGING_TAG, atomic_write, result_set
-from ..core.registration import (
-    CONFIDENT,
-    aligned_photo,
-    apply_transform,
-    estimate_any_way_round,
-    estimate_similarity,
-    estimate_translation,
-    fit_transform,
-    uncovered_share,
-)
+from ..core.alignment import apply_transform
+from ..core.edges import CONFIDENT
+from ..core.pointpairs import fit_transform
+from ..core.registration import estimate_any_way_round, estimate_similarity, estimate_translation
+from ..core.warp import aligned_photo, uncovered_share
 from ..core.separation import defects_line, resolve_config
 from ..core.sources import Sources
 from ..core.streaming import apply_dask, calibrated

@@ -18,7 +18,7 @@ from .._version import __version__
 
 EXIT_USER_ERROR = 2
 PRESETS = ("default", "autoencoder", "paper")  # core.config.PRESETS's names (a test holds them equal; --help loads no core)
-# --max-pair-error's default, as core.registration.MAX_PAIR_ERROR_PX (a test holds them equal).
+# --max-pair-error's default, as core.pointpairs.MAX_PAIR_ERROR_PX (a test holds them equal).
 MAX_PAIR_ERROR_PX = 3.0
 
 
