@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from napari_xraysep.cli import main
-from napari_xraysep.core.data import painting_support
+from napari_xraysep.core.regions import painting_support
 from napari_xraysep.core.errors import InputError
 
 TINY = ["--steps", "1", "--device", "cpu", "--quiet", "--set", "clusters=4"]

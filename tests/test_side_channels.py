@@ -10,7 +10,8 @@ from conftest import dock, drain, wait_done
 from napari_xraysep import load_model, save_model, separate
 from napari_xraysep.cli import main
 from napari_xraysep.core import RESULT_LAYERS, InputError, prepare_inputs
-from napari_xraysep.core.data import robust_range, side_list
+from napari_xraysep.core.checks import side_list
+from napari_xraysep.core.data import robust_range
 from napari_xraysep.core.sources import Sources
 from napari_xraysep.core.streaming import apply_dask, iter_apply
 from napari_xraysep.datasets.synthetic import make_mixture

@@ -25,7 +25,8 @@ import numpy as np
 
 from .._version import __version__
 from ..core import PRESETS, RESULT_LAYERS
-from ..core.data import BoxRegion, check_rgb_shape, check_xray_shape
+from ..core.checks import check_rgb_shape, check_xray_shape
+from ..core.regions import BoxRegion
 from ..core.errors import InputError, TrainingError
 from ..io.files import STAGING_TAG, atomic_write, result_set
 from ..core.alignment import apply_transform

@@ -22,8 +22,9 @@ import torch
 
 from .._version import __version__
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
+from .checks import check_double_sided, unmasked
 from .config import SeparationConfig
-from .data import Normalisation, PaintingArea, SeparationInputs, check_double_sided, prepare_inputs, unmasked
+from .data import Normalisation, SeparationInputs, prepare_inputs
 from .defects import Defects
 from .devices import resolve_device
 from .errors import InputError, TrainingError
@@ -31,6 +32,7 @@ from .fitting import train
 from .inference import Components, predict
 from .progress import drive
 from .refine import refine
+from .regions import PaintingArea
 from .sources import Sources
 from .support import Support
 from .trained import TrainedModel

@@ -32,7 +32,8 @@ import torch
 
 from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
-from .data import Normalisation, check_double_sided, check_side_count, finite_pixels
+from .checks import check_double_sided, check_side_count, finite_pixels
+from .data import Normalisation
 from .defects import find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
