@@ -31,7 +31,8 @@ from .core.errors import InputError
 from .core.registration import misalignment_warning
 from .core.checks import check_pair, unmasked
 from .core.data import missing_filled
-from .core.separation import defects_line, resolve_config
+from .core.result import defects_line
+from .core.separation import resolve_config
 from .core.sources import Sources
 from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
 from .io import result_tiffs

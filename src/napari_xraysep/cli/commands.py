@@ -34,7 +34,8 @@ from ..core.edges import CONFIDENT
 from ..core.pointpairs import fit_transform
 from ..core.registration import estimate_any_way_round, estimate_similarity, estimate_translation
 from ..core.warp import aligned_photo, uncovered_share
-from ..core.separation import defects_line, resolve_config
+from ..core.result import defects_line
+from ..core.separation import resolve_config
 from ..core.sources import Sources
 from ..core.streaming import apply_dask, calibrated
 from .demo import run_demo

@@ -14,7 +14,8 @@ from .model import ConnectedAutoEncoder
 from .objectives import Objective, double_sided_objective, warm_start_objective
 from .refine import RefinedSeparation, refine
 from .regions import region_from_boxes
-from .separation import RESULT_LAYERS, SeparationResult, iter_separate, separate
+from .result import RESULT_LAYERS, SeparationResult
+from .separation import iter_separate, separate
 from .trained import TrainedModel
 from .training import TrainingDiverged, TrainingFailed, TrainingProgress, new_model
 

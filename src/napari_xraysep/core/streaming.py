@@ -39,7 +39,7 @@ from .devices import resolve_device
 from .errors import InputError
 from .inference import Components, decode_block, decoder
 from .refine import refine
-from .separation import RESULT_LAYERS, components_in_units
+from .result import RESULT_LAYERS, components_in_units
 from .sources import Sources
 from .tiling import Tile, tiles
 from .trained import Separator, TrainedModel
@@ -136,7 +136,7 @@ def iter_apply(
         memory-mapped TIFF, zarr, dask): only one halo'd tile is read at a time. Its side channels
         must be the maps the model was trained with beside the photograph, in the same order.
     outputs : mapping of str to writable (H, W) arrays
-        From names in :data:`~napari_xraysep.core.separation.RESULT_LAYERS` — all six, or those
+        From names in :data:`~napari_xraysep.core.result.RESULT_LAYERS` — all six, or those
         wanted — to anything that takes slice assignment (numpy arrays, ``tifffile.memmap``);
         written in the X-ray's units as floats (fractional, NaN where missing: give float32 arrays).
     tile_size : int, optional
@@ -179,7 +179,7 @@ def iter_apply(
     --------
     >>> import numpy as np
     >>> from napari_xraysep import separate
-    >>> from napari_xraysep.core.separation import RESULT_LAYERS
+    >>> from napari_xraysep.core.result import RESULT_LAYERS
     >>> from napari_xraysep.core.sources import Sources
     >>> from napari_xraysep.core.streaming import iter_apply
     >>> from napari_xraysep.datasets.synthetic import make_mixture
