@@ -37,7 +37,8 @@ from ..core.warp import aligned_photo, uncovered_share
 from ..core.result import defects_line
 from ..core.separation import resolve_config
 from ..core.sources import Sources
-from ..core.streaming import apply_dask, calibrated
+from ..core.dask_apply import apply_dask
+from ..core.streaming import calibrated
 from .demo import run_demo
 from ..io import load_model, open_image, result_tiffs, write_record, write_tiff
 from ..core.threads import count_threads, parse_pixel_size
