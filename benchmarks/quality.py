@@ -48,7 +48,8 @@ from napari_xraysep.datasets.evaluation import (
 from napari_xraysep.io import montage, to_display, write_png
 from napari_xraysep.datasets.synthetic import CASES, SyntheticMixture, make_mixture
 from napari_xraysep.datasets.synthetic_photos import PHOTO_CASES, make_photo_mixture
-from napari_xraysep.datasets.synthetic_real import VARIANTS, RealVariant, make_real_variant
+from napari_xraysep.datasets.real_frame import RealVariant
+from napari_xraysep.datasets.synthetic_real import VARIANTS, make_real_variant
 
 LAYERS = ("x1_hat", "x2_hat", "x1", "x2")
 TRUTH = {"x1_hat": "x1_true", "x2_hat": "x2_true", "x1": "x1_true", "x2": "x2_true"}

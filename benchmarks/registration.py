@@ -25,14 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_xraysep.core.registration import (
-    Alignment,
-    apply_transform,
-    estimate_similarity,
-    estimate_translation,
-    fit_transform,
-    warp,
-)
+from napari_xraysep.core.alignment import Alignment, apply_transform
+from napari_xraysep.core.pointpairs import fit_transform
+from napari_xraysep.core.registration import estimate_similarity, estimate_translation
+from napari_xraysep.core.warp import warp
 from napari_xraysep.datasets.synthetic import make_mixture
 
 

@@ -101,7 +101,8 @@ def alignment() -> None:
     """The alignment widget on a shifted photograph."""
     import numpy as np
 
-    from napari_xraysep.core.registration import Alignment, warp
+    from napari_xraysep.core.alignment import Alignment
+    from napari_xraysep.core.warp import warp
     from napari_xraysep.datasets.synthetic import make_mixture
 
     viewer = napari.Viewer(title="napari-xraysep")

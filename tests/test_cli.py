@@ -276,7 +276,7 @@ def test_help_answers_without_the_science():
     import sys
 
     from napari_xraysep.cli.parser import MAX_PAIR_ERROR_PX
-    from napari_xraysep.core.registration import MAX_PAIR_ERROR_PX as REGISTRATION_DEFAULT
+    from napari_xraysep.core.pointpairs import MAX_PAIR_ERROR_PX as REGISTRATION_DEFAULT
 
     assert MAX_PAIR_ERROR_PX == REGISTRATION_DEFAULT  # the help's default is the registration's
     code = (

@@ -7,19 +7,21 @@ from scipy import ndimage
 
 from napari_xraysep import ColourMapSettings, separate
 from napari_xraysep.core.colourmap import (
-    ROBUST_SCALE_FLOOR,
     TABLE_LEVELS,
-    TUKEY_C,
     ColourMap,
     ColourTable,
+    polynomial_exponents,
+    with_colour_table,
+)
+from napari_xraysep.core.colourmap_solve import (
+    ROBUST_SCALE_FLOOR,
+    TUKEY_C,
     column_energy,
     fit_colour_map,
-    polynomial_exponents,
     regional_weights,
     robust_scale,
     tukey_weights,
     weighted_least_squares,
-    with_colour_table,
 )
 from napari_xraysep.core.data import Normalisation
 from napari_xraysep.datasets.evaluation import least_squares_separation, score
@@ -116,9 +118,9 @@ def test_a_side_map_explains_what_the_photograph_cannot_show(rng):
 
 
 def test_column_energy_is_the_sum_of_squares_of_each_column_across_chunks(monkeypatch):
-    from napari_xraysep.core import colourmap
+    from napari_xraysep.core import colourmap_solve
 
-    monkeypatch.setattr(colourmap, "CHUNK_PIXELS", 2)  # three chunks, the last one short
+    monkeypatch.setattr(colourmap_solve, "CHUNK_PIXELS", 2)  # three chunks, the last one short
     design = torch.tensor([[1.0, 2.0, 0.0, -1.0, 3.0], [0.5, 0.5, 0.5, 0.5, 0.5]])
     torch.testing.assert_close(column_energy(design, torch.float64), torch.tensor([15.0, 1.25], dtype=torch.float64))
 

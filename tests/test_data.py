@@ -4,16 +4,9 @@ import numpy as np
 import pytest
 
 from napari_xraysep.core import InputError, Normalisation, SeparationConfig, prepare_inputs, region_from_boxes
-from napari_xraysep.core.data import (
-    HIGH_PERCENTILE,
-    LOW_PERCENTILE,
-    MISSING_FILL,
-    BoxRegion,
-    check_region,
-    check_rgb,
-    check_xray,
-    robust_range,
-)
+from napari_xraysep.core.checks import check_rgb, check_xray
+from napari_xraysep.core.data import HIGH_PERCENTILE, LOW_PERCENTILE, MISSING_FILL, robust_range
+from napari_xraysep.core.regions import BoxRegion, check_region
 from napari_xraysep.core.objectives import concealed_objective
 
 
@@ -185,7 +178,7 @@ def test_a_masked_arrays_masked_pixels_are_missing_not_separated(tiny_mixture):
     """A NumPy masked array passed to the API: what lies under the mask (here a nonsense 1e6) is
     treated as missing — the results are those of the same image with NaN there, and NaN there."""
     from napari_xraysep import separate
-    from napari_xraysep.core.data import unmasked
+    from napari_xraysep.core.checks import unmasked
 
     x = tiny_mixture.x_mixed.astype(np.float32)
     hole = np.zeros(x.shape, bool)

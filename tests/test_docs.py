@@ -13,6 +13,8 @@ DOCUMENTED = (
     "napari_xraysep.core.separation",
     "napari_xraysep.core.streaming",
     "napari_xraysep.core.registration",
+    "napari_xraysep.core.pointpairs",
+    "napari_xraysep.core.warp",
     "napari_xraysep.core.shapes",
     "napari_xraysep.io.read",
     "napari_xraysep.pipeline",
@@ -39,9 +41,9 @@ PUBLIC = (
     "napari_xraysep.io.read:read_image",
     "napari_xraysep.core.registration:estimate_translation",
     "napari_xraysep.core.registration:estimate_similarity",
-    "napari_xraysep.core.registration:fit_transform",
-    "napari_xraysep.core.registration:warp",
-    "napari_xraysep.core.registration:aligned_photo",
+    "napari_xraysep.core.pointpairs:fit_transform",
+    "napari_xraysep.core.warp:warp",
+    "napari_xraysep.core.warp:aligned_photo",
 )
 
 

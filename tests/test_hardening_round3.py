@@ -492,7 +492,7 @@ def test_the_unit_fit_and_recalibration_by_hand():
 
 
 def test_a_mirrored_view_reads_blocks_of_the_mirror_image():
-    from napari_xraysep.core.registration import Alignment, Mirrored, apply_transform
+    from napari_xraysep.core.alignment import Alignment, Mirrored, apply_transform
 
     image = np.arange(5 * 7 * 3).reshape(5, 7, 3)
     view = Mirrored(image)

@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from napari_xraysep.cli import main
-from napari_xraysep.core.data import painting_support
+from napari_xraysep.core.regions import painting_support
 from napari_xraysep.core.errors import InputError
 
 TINY = ["--steps", "1", "--device", "cpu", "--quiet", "--set", "clusters=4"]
@@ -83,7 +83,7 @@ def test_a_tiff_whose_size_its_strips_do_not_cover_is_refused_in_one_line_withou
 
 
 def test_a_flat_photograph_gives_no_scikit_image_rms_warning():
-    from napari_xraysep.core.registration import phase_correlation, rotation_and_scale
+    from napari_xraysep.core.edges import phase_correlation, rotation_and_scale
 
     edges = np.random.default_rng(0).random((64, 64))
     with warnings.catch_warnings():

@@ -58,7 +58,8 @@ def test_xraysep_help_stays_light_and_the_cli_runs_as_a_module():
 def test_the_library_imports_without_napari_or_qt():
     run = _without_gui(
         "import napari_xraysep, napari_xraysep.core.registration, napari_xraysep.datasets.evaluation, napari_xraysep.io, "
-        "napari_xraysep.datasets.synthetic, napari_xraysep.pipeline, napari_xraysep.cli.commands"
+        "napari_xraysep.datasets.synthetic, napari_xraysep.pipeline, napari_xraysep.cli.commands, "
+        "napari_xraysep.cli.align, napari_xraysep.cli.weave"
     )
     assert run.returncode == 0, run.stderr
 

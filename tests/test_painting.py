@@ -11,7 +11,7 @@ from qtpy.QtWidgets import QApplication
 from napari_xraysep import load_model, separate
 from napari_xraysep.core import RESULT_LAYERS, InputError, areas
 from napari_xraysep.core.areas import training_area
-from napari_xraysep.core.data import BoxRegion
+from napari_xraysep.core.regions import BoxRegion
 from napari_xraysep.core.training import TrainingProgress
 from napari_xraysep.core.sources import Sources
 from napari_xraysep.core.streaming import TileProgress

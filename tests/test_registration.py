@@ -6,17 +6,13 @@ import numpy as np
 import pytest
 from skimage.measure import block_reduce
 
-from napari_xraysep.core import InputError, registration
-from napari_xraysep.core.registration import (
-    Alignment,
-    apply_transform,
-    estimate_similarity,
-    estimate_translation,
-    fit_transform,
-    phase_correlation,
-    rotation_and_scale,
-    warp,
-)
+from napari_xraysep.core import InputError, edges, registration
+from napari_xraysep.core import warp as warp_module
+from napari_xraysep.core.alignment import Alignment, apply_transform
+from napari_xraysep.core.edges import CONFIDENT, edge_image, phase_correlation, rotation_and_scale
+from napari_xraysep.core.pointpairs import fit_transform
+from napari_xraysep.core.registration import estimate_similarity, estimate_translation
+from napari_xraysep.core.warp import warp
 from napari_xraysep.datasets.synthetic import make_mixture
 
 CORNERS = np.array([[0, 0], [0, 191], [127, 0], [127, 191]], float)
@@ -73,13 +69,13 @@ def test_translation_between_xray_and_photo_to_sub_pixel(painting, shift):
     true = _similarity(0, 1, *shift)
     alignment = estimate_translation(painting.x_mixed, _misaligned(painting.rgb_surface, true, painting.x_mixed.shape))
     assert alignment.shift == pytest.approx(shift, abs=0.35)  # X-ray and photo share edges, not intensities
-    assert alignment.kind == "translation" and alignment.confidence >= registration.CONFIDENT
+    assert alignment.kind == "translation" and alignment.confidence >= CONFIDENT
 
 
 def test_log_polar_spectra_give_rotation_and_scale_whatever_the_shift(painting):
     """A known answer for the log-polar step alone: the photograph's own edges, turned 5°, scaled by
     0.8 and shifted, come back as (5°, 0.8) to within its sampling (0.25° and 0.5 %)."""
-    edges = registration.edge_image(painting.rgb_surface)
+    edges = edge_image(painting.rgb_surface)
     true = _about_centres(edges.shape, edges.shape, 5.0, 0.8, 6.0, -4.0)
     moved = registration._warp_array(edges, np.linalg.inv(true), edges.shape)  # moved → edges is `true`
     rotation, scale = rotation_and_scale(edges, moved)
@@ -104,7 +100,7 @@ def test_a_photograph_at_half_the_pixel_size_turned_3_degrees_is_recovered_to_a_
     alignment = estimate_similarity(x_mixed, painting.rgb_surface)
     assert alignment.scale == pytest.approx(0.5, rel=0.002) and alignment.rotation_deg == pytest.approx(3.0, abs=0.05)
     assert _corner_error(alignment.matrix, true, x_shape) <= 0.25
-    assert alignment.confidence >= registration.CONFIDENT and alignment.residual_px < 0.5
+    assert alignment.confidence >= CONFIDENT and alignment.residual_px < 0.5
 
 
 def test_a_photograph_at_twice_the_pixel_size_is_recovered_to_a_pixel(painting):
@@ -118,7 +114,8 @@ def test_a_photograph_at_twice_the_pixel_size_is_recovered_to_a_pixel(painting):
 
 @pytest.mark.parametrize("kind", ["similarity", "affine"])
 def test_refinement_brings_an_estimate_pixels_off_to_the_truth(painting, kind):
-    from napari_xraysep.core.registration import _luma, refine_alignment
+    from napari_xraysep.core.edges import _luma
+    from napari_xraysep.core.registration import refine_alignment
 
     true = _similarity(3.0, 1.02, 1.5, -2.0)
     if kind == "affine":
@@ -184,7 +181,7 @@ def test_warp_block_by_block_reads_windows_and_equals_one_piece(rng, monkeypatch
     photo = rng.random((90, 120, 4)).astype(np.float32)  # RGBA: the alpha is dropped
     alignment = Alignment(_similarity(4.0, 0.95, 3.0, -2.0), "similarity")
     whole = warp(photo, alignment, (80, 110))
-    monkeypatch.setattr(registration, "BLOCK", 32)
+    monkeypatch.setattr(warp_module, "BLOCK", 32)
     lazy = Lazy(photo)
     blocks = warp(lazy, alignment, (80, 110))
     assert blocks.shape == (80, 110, 3)
@@ -203,8 +200,8 @@ def test_a_finer_photograph_is_low_passed_before_resampling():
 def test_reduced_copies_are_block_means_read_in_strips(rng):
     image = rng.random((1000, 37, 3))
     lazy = Lazy(image)
-    small = registration.reduced(lazy, 4)
-    expected = block_reduce(registration._luma(image[:1000, :36]), (4, 4), np.mean)
+    small = edges.reduced(lazy, 4)
+    expected = block_reduce(edges._luma(image[:1000, :36]), (4, 4), np.mean)
     np.testing.assert_allclose(small, expected)
     assert small.shape == (250, 9)
 
@@ -239,7 +236,8 @@ def test_the_report_says_what_was_done():
 
 
 def test_the_warning_says_which_way_the_photograph_lies(painting):
-    from napari_xraysep.core.registration import misalignment_warning, offset_words
+    from napari_xraysep.core.alignment import offset_words
+    from napari_xraysep.core.registration import misalignment_warning
 
     # the photograph's content moved 3 px down and 2 px to the left of where the X-ray has it
     photo = np.roll(painting.rgb_surface, (3, -2), axis=(0, 1))
@@ -347,7 +345,7 @@ def test_align_widget_checks_and_aligns(painting, make_napari_viewer, qtbot):
 
 
 def test_aligned_photo_keeps_the_pixel_type(rng):
-    from napari_xraysep.core.registration import aligned_photo
+    from napari_xraysep.core.warp import aligned_photo
 
     photo = (rng.random((10, 12, 3)) * 255).astype(np.uint8)
     same = aligned_photo(photo, Alignment(np.eye(3), "translation", 0), (10, 12))
@@ -495,7 +493,7 @@ def test_a_photograph_upscaled_by_an_interpolating_filter_is_aligned(factor, res
     alignment = estimate_similarity(sample.x_mixed, photo)
     assert alignment.scale == pytest.approx(width / size[0], rel=0.003)
     assert abs(alignment.rotation_deg) < 0.2
-    assert alignment.confidence >= registration.CONFIDENT
+    assert alignment.confidence >= CONFIDENT
 
 
 def test_a_photograph_a_sliver_short_of_the_xray_is_never_said_to_cover_100_percent(tmp_path, capsys):

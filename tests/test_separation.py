@@ -7,7 +7,7 @@ from conftest import TINY, TINY_COLOUR_MAP
 from napari_xraysep.core.sources import Sources
 from napari_xraysep import AutoEncoderSettings, InputError, SeparationConfig, iter_separate, separate
 from napari_xraysep.core import RESULT_LAYERS, Components, Normalisation
-from napari_xraysep.core.separation import components_in_units
+from napari_xraysep.core.result import components_in_units
 
 
 @pytest.fixture(params=["colour_map", "autoencoder"])

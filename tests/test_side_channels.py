@@ -10,9 +10,11 @@ from conftest import dock, drain, wait_done
 from napari_xraysep import load_model, save_model, separate
 from napari_xraysep.cli import main
 from napari_xraysep.core import RESULT_LAYERS, InputError, prepare_inputs
-from napari_xraysep.core.data import robust_range, side_list
+from napari_xraysep.core.checks import side_list
+from napari_xraysep.core.data import robust_range
 from napari_xraysep.core.sources import Sources
-from napari_xraysep.core.streaming import apply_dask, iter_apply
+from napari_xraysep.core.dask_apply import apply_dask
+from napari_xraysep.core.streaming import iter_apply
 from napari_xraysep.datasets.synthetic import make_mixture
 
 # The default method (the colour map), small; the auto-encoder's settings for the test that runs it too.

@@ -14,7 +14,8 @@ from napari_xraysep import separate
 from napari_xraysep.core import RESULT_LAYERS, InputError
 from napari_xraysep.core.sources import Sources
 from napari_xraysep.core import colourmap
-from napari_xraysep.core.streaming import apply_dask, compute_threads, iter_apply, prefetched, tile_count
+from napari_xraysep.core.dask_apply import apply_dask
+from napari_xraysep.core.streaming import compute_threads, iter_apply, prefetched, tile_count
 
 
 @pytest.fixture(scope="module", params=["colour_map", "autoencoder"])

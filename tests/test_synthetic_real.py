@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from napari_xraysep.datasets.synthetic import make_mixture
-from napari_xraysep.datasets.synthetic_real import DETECTOR_MAX, FOG, VARIANTS, make_real_variant, with_real_structure
+from napari_xraysep.datasets.real_frame import DETECTOR_MAX, FOG
+from napari_xraysep.datasets.synthetic_real import VARIANTS, make_real_variant, with_real_structure
 
 SHAPE = (64, 96)
 

@@ -12,7 +12,7 @@ from conftest import TINY, TINY_COLOUR_MAP, drain
 
 from napari_xraysep.core import InputError, SeparationConfig, TrainingDiverged, TrainingFailed, prepare_inputs, train
 from napari_xraysep.core import colourmap_fit, objectives
-from napari_xraysep.core.colourmap import FitProgress
+from napari_xraysep.core.colourmap_solve import FitProgress
 from napari_xraysep.core.trained import TrainedModel
 from napari_xraysep.core.training import UNIT, StepGuard, check_trainable, guarded_steps, new_model_for
 

@@ -18,7 +18,9 @@ from napari_xraysep.plugin.layers import region_mask_from_layer
 from napari_xraysep.plugin.reader import read_image_layer
 from napari_xraysep.cli import main
 from napari_xraysep.core import InputError, registration
-from napari_xraysep.core.registration import Alignment, estimate_similarity, warp
+from napari_xraysep.core.alignment import Alignment
+from napari_xraysep.core.registration import estimate_similarity
+from napari_xraysep.core.warp import warp
 from napari_xraysep.io import open_image, write_tiff
 from napari_xraysep.io.spacing import PixelSpacing, chosen_spacing, resolution_tags, spacing_of
 from napari_xraysep.datasets.synthetic import make_mixture

@@ -29,8 +29,10 @@ from .core import separation as core_separation
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
 from .core.registration import misalignment_warning
-from .core.data import check_pair, missing_filled, unmasked
-from .core.separation import defects_line, resolve_config
+from .core.checks import check_pair, unmasked
+from .core.data import missing_filled
+from .core.result import defects_line
+from .core.separation import resolve_config
 from .core.sources import Sources
 from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
 from .io import result_tiffs
@@ -157,7 +159,7 @@ def iter_separate_painting(
     left as it was (but for the new ``model.pt`` where ``out`` held none, so the training is not lost).
     ``area`` is the training area if already chosen (:func:`~napari_xraysep.core.areas.painting_area`).
     ``region_mask`` may be lazy (a mask file's :class:`~napari_xraysep.io.ImageSource`, a
-    :class:`~napari_xraysep.core.data.BoxRegion`): only its bounds and the area are read. ``config``
+    :class:`~napari_xraysep.core.regions.BoxRegion`): only its bounds and the area are read. ``config``
     and the ``settings`` are as for :func:`iter_separate`; ``checkpoint`` is a model file to save to
     while training (a relative path is taken inside the new set: the CLI's ``model.pt``); with 0 steps
     a ``model`` is only applied. A stop ends the run with the set

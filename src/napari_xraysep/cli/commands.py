@@ -1,4 +1,5 @@
-"""The ``xraysep`` commands' work: each ``command_*`` takes the parsed arguments and drives the core.
+"""The work of ``xraysep separate``, ``apply`` and ``demo``: each ``command_*`` takes the parsed arguments
+and drives the pipeline (``align`` and ``weave`` are in :mod:`.align` and :mod:`.weave`).
 
 Imported by :func:`napari_xraysep.cli.main` only once a command is to run, so that ``xraysep --help``
 and a mistyped option answer without loading the science (torch, scikit-image).
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import signal
@@ -16,34 +16,22 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._version import __version__
 from ..core import PRESETS, RESULT_LAYERS
-from ..core.data import BoxRegion, check_rgb_shape, check_xray_shape
+from ..core.regions import BoxRegion
 from ..core.errors import InputError, TrainingError
-from ..io.files import STAGING_TAG, atomic_write, result_set
-from ..core.registration import (
-    CONFIDENT,
-    aligned_photo,
-    apply_transform,
-    estimate_any_way_round,
-    estimate_similarity,
-    estimate_translation,
-    fit_transform,
-    uncovered_share,
-)
-from ..core.separation import defects_line, resolve_config
+from ..io.files import STAGING_TAG, result_set
+from ..core.result import defects_line
+from ..core.separation import resolve_config
 from ..core.sources import Sources
-from ..core.streaming import apply_dask, calibrated
+from ..core.dask_apply import apply_dask
+from ..core.streaming import calibrated
 from .demo import run_demo
-from ..io import load_model, open_image, result_tiffs, write_record, write_tiff
-from ..core.threads import count_threads, parse_pixel_size
+from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
 from ..core.areas import painting_mask
 from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run
@@ -273,142 +261,6 @@ def command_apply(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_point_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """CSV rows ``photo_y,photo_x,xray_y,xray_x`` (a header line is allowed) → two (N, 2) arrays."""
-    try:
-        rows = [line.split(",") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except OSError as error:
-        raise InputError(f"Cannot read the point pairs {path}: {error.strerror or error}.") from error
-    try:
-        values = np.array([[float(v) for v in row] for row in rows if not row[0].strip().replace("_", "").isalpha()])
-    except ValueError as error:
-        raise InputError(f"{path}: every row must be four numbers photo_y,photo_x,xray_y,xray_x ({error}).") from error
-    if values.ndim != 2 or values.shape[1] != 4:
-        raise InputError(f"{path}: every row must be four numbers photo_y,photo_x,xray_y,xray_x.")
-    return values[:, :2], values[:, 2:]
-
-
-def command_align(args: argparse.Namespace) -> int:
-    """Register the photograph to the X-ray — from point pairs, or automatically from shared edges,
-    whatever its pixel size — and resample it onto the X-ray's grid."""
-    if Path(args.out).exists() and not args.overwrite:
-        raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
-    if not args.max_pair_error > 0:
-        raise InputError(f"--max-pair-error must be a positive number of pixels; got {args.max_pair_error}.")
-    # Read lazily where the file allows it: the estimate reads reduced copies, the warp one block at a time.
-    x_mixed, photo = open_image(args.xray), open_image(args.rgb)
-    check_xray_shape(x_mixed.shape)
-    check_rgb_shape(photo.shape, "photograph")
-    if photo.shape[2] == 4:
-        warnings.warn("The photograph has an alpha channel; it is ignored.", UserWarning, stacklevel=1)
-    # The aligned photograph lies on the X-ray's grid, so it has the X-ray's spacing; with both files'
-    # spacings known, their ratio is the first guess of the scale.
-    xray_spacing = chosen_spacing(args.pixel_size, x_mixed.info, Path(args.xray).name)
-    photo_spacing = chosen_spacing(args.photo_pixel_size, photo.info, Path(args.rgb).name)
-    scale_prior = photo_spacing.mean_mm / xray_spacing.mean_mm if xray_spacing and photo_spacing else None
-    if args.points:
-        photo_points, xray_points = read_point_pairs(args.points)
-        alignment = fit_transform(photo_points, xray_points, args.transform, args.max_pair_error)
-        for index in alignment.rejected:
-            off = np.linalg.norm(apply_transform(alignment.matrix, photo_points[index : index + 1])[0] - xray_points[index])
-            warnings.warn(
-                f"Point pair {index + 1} (photo {_point(photo_points[index])} → X-ray {_point(xray_points[index])}) lies "
-                f"{off:.1f} px from where the other pairs put it; it was left out.", UserWarning, stacklevel=1,
-            )
-    elif args.transform in ("translation", "similarity"):
-        if args.transform == "translation":
-            estimate = estimate_translation
-        else:
-            def estimate(x, p):  # the two files' spacings, where known, as a first guess of the scale
-                return estimate_similarity(x, p, scale_prior)
-        alignment = estimate_any_way_round(x_mixed, photo, estimate)
-        if alignment.confidence < CONFIDENT:
-            uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
-            if not args.force:
-                raise InputError(f"Nothing written: {uncertain} ({alignment.describe()}); give --points, or --force to write it anyway.")
-            warnings.warn(f"Written because of --force, though {uncertain}.", UserWarning, stacklevel=1)
-        if alignment.mirrored:
-            warnings.warn(
-                "The photograph matches the X-ray mirrored left–right (a radiograph viewed from the back?); the aligned "
-                "copy is mirrored to match it.", UserWarning, stacklevel=1,
-            )
-    else:
-        raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
-    aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
-    uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])
-    if uncovered:
-        # Floored, so that a photograph a sliver short of the X-ray never "covers only 100%" of it.
-        covered = f"{1 - uncovered:.0%}" if uncovered >= 0.005 else f"{np.floor((1 - uncovered) * 1000) / 10:.1f}%"
-        warnings.warn(
-            f"The photograph covers only {covered} of the X-ray; the rest is missing data (NaN in a float "
-            "TIFF), which the separation leaves out.", UserWarning, stacklevel=1,
-        )
-    record = {
-        "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
-        "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
-        "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]), "uncovered_share": uncovered,
-    }
-    if scale_prior is not None:
-        record["scale_from_pixel_spacings"] = scale_prior
-    write_tiff(args.out, aligned, {"alignment": record, "pixel_spacing": xray_spacing.record() if xray_spacing else None})
-    height, width = x_mixed.shape[:2]
-    print(
-        f"Aligned {args.rgb} ({photo.shape[0]}×{photo.shape[1]}) to {args.xray} ({alignment.describe()}) → {args.out} "
-        f"({height}×{width}, the X-ray's grid)",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def _point(yx: np.ndarray) -> str:
-    return f"({yx[0]:.1f}, {yx[1]:.1f})"
-
-
-THREAD_FILES = ("threads.json", "threads.csv")
-
-
-def command_weave(args: argparse.Namespace) -> int:
-    """Thread counts of the weave in ``args.image`` (:func:`~napari_xraysep.core.threads.count_threads`), printed,
-    and with ``--out`` written as threads.json (whole painting), threads.csv (the maps, a row per
-    window) and one density map TIFF per family of threads."""
-    path = Path(args.image)
-    if path.is_dir():
-        path = path / "weave.tif"
-        if not path.is_file():
-            raise InputError(f"{args.image} holds no weave.tif; give a separation's results folder or an image.")
-    source = open_image(path)
-    if len(source.shape) != 2:
-        raise InputError(f"{path.name} is a colour image; thread counting reads a grayscale weave layer or radiograph.")
-    spacing = chosen_spacing(args.pixel_size, source.info, path.name)
-    try:
-        window_mm = parse_pixel_size(args.window)  # the same units as a pixel size: '15mm', '1.5cm'
-    except InputError as error:
-        raise InputError(f"--window {args.window!r} is not a positive length such as 15mm or 1.5cm.") from error
-    counts = count_threads(np.asarray(source), None if spacing is None else spacing.mm, window_mm)
-    where = f" ({spacing.describe()})" if spacing else ""
-    print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{counts.summary()}")
-    if args.out is None:
-        return 0
-    out = Path(args.out)
-    names = [*THREAD_FILES, *(f"{family.name.replace(' ', '_')}_density.tif" for family in counts.families)]
-    clashes = [name for name in names if (out / name).exists()]
-    if clashes and not args.overwrite:
-        raise InputError(f"{out} already holds {', '.join(clashes)}; choose another --out or pass --overwrite.")
-    out.mkdir(parents=True, exist_ok=True)
-    record = {"image": str(path), "pixel_spacing": spacing.record() if spacing else None, **counts.to_dict()}
-    atomic_write(out / "threads.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
-    rows = counts.map_rows()
-    header = "row_px,col_px,family,density,angle_deg"
-    lines = [header, *(f"{r['row_px']},{r['col_px']},{r['family']},{r['density']:.4f},{r['angle_deg']:.3f}" for r in rows)]
-    atomic_write(out / "threads.csv", lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
-    for family in counts.families:
-        write_tiff(out / f"{family.name.replace(' ', '_')}_density.tif", family.density_map,
-                   {"thread_family": family.name, "unit": counts.unit, "map_step_px": family.step, **record})
-    print(f"Written to {out}: {', '.join(names)}", file=sys.stderr)
-    return 0
-
-
 def command_demo(args: argparse.Namespace) -> int:
     out = prepare_output_dir(Path(args.out), args.overwrite)
     settings = _config_from_args(args)
@@ -433,5 +285,3 @@ def terminate_cleanly() -> Iterator[None]:
 
     with signal_handled(signal.SIGTERM, on_terminate):
         yield
-
-

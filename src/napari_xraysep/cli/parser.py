@@ -2,7 +2,8 @@
 
 A user's mistake prints one line (``xraysep: error: …``) and exits with status 2; only a bug shows a
 traceback. The parser lives here and needs nothing heavy; the commands' work is in
-:mod:`napari_xraysep.cli.commands`, imported once a command runs (``xraysep --help`` answers at once).
+:mod:`napari_xraysep.cli.commands` (and ``align``'s, ``weave``'s in :mod:`~napari_xraysep.cli.align`,
+:mod:`~napari_xraysep.cli.weave`), imported once a command runs (``xraysep --help`` answers at once).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .._version import __version__
 
 EXIT_USER_ERROR = 2
 PRESETS = ("default", "autoencoder", "paper")  # core.config.PRESETS's names (a test holds them equal; --help loads no core)
-# --max-pair-error's default, as core.registration.MAX_PAIR_ERROR_PX (a test holds them equal).
+# --max-pair-error's default, as core.pointpairs.MAX_PAIR_ERROR_PX (a test holds them equal).
 MAX_PAIR_ERROR_PX = 3.0
 
 
@@ -225,15 +226,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
 
     from ..core.errors import XraySepError
-    from . import commands
+    from . import align, commands, weave
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"xraysep: warning: {message}", file=sys.stderr)
 
+    run = {
+        "separate": commands.command_separate, "apply": commands.command_apply, "demo": commands.command_demo,
+        "align": align.command_align, "weave": weave.command_weave,
+    }
     with warnings.catch_warnings(), commands.terminate_cleanly():
         warnings.showwarning = show_warning
         try:
-            return getattr(commands, f"command_{args.command}")(args)
+            return run[args.command](args)
         except XraySepError as error:
             print(f"xraysep: error: {error}", file=sys.stderr)
             return EXIT_USER_ERROR

@@ -3,7 +3,7 @@ inference, refinement, the areas a whole painting is trained on (files in and ou
 
 from .autoencoder_fit import fit
 from .config import PRESETS, AutoEncoderSettings, ColourMapSettings, SeparationConfig
-from .data import Normalisation, SeparationInputs, prepare_inputs, region_from_boxes
+from .data import Normalisation, SeparationInputs, prepare_inputs
 from .devices import available_devices, resolve_device
 from .errors import InputError, ModelFileError, OutputError, TrainingError, XraySepError
 from .fitting import train
@@ -13,7 +13,9 @@ from .losses import double_sided_loss, exclusion_loss, reconstruction_loss, sepa
 from .model import ConnectedAutoEncoder
 from .objectives import Objective, double_sided_objective, warm_start_objective
 from .refine import RefinedSeparation, refine
-from .separation import RESULT_LAYERS, SeparationResult, iter_separate, separate
+from .regions import region_from_boxes
+from .result import RESULT_LAYERS, SeparationResult
+from .separation import iter_separate, separate
 from .trained import TrainedModel
 from .training import TrainingDiverged, TrainingFailed, TrainingProgress, new_model
 

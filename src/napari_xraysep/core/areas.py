@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import BoxRegion
+from .regions import BoxRegion
 from .errors import InputError
 
 # Above this many pixels an image is treated as a whole painting: trained on the area around the
@@ -99,7 +99,7 @@ def central_area(shape: Sequence[int], side: int | None = None) -> tuple[slice, 
 
 def painting_mask(painting_area: Any, shape: tuple[int, int]) -> Any:
     """The user's painting area over a whole painting as a lazy (H, W) bool array (None: no limit):
-    a box as a :class:`~napari_xraysep.core.data.BoxRegion`, a mask as given (non-zero inside)."""
+    a box as a :class:`~napari_xraysep.core.regions.BoxRegion`, a mask as given (non-zero inside)."""
     if painting_area is None or (isinstance(painting_area, str) and painting_area.strip().lower() == "full"):
         return None
     if isinstance(painting_area, str):

@@ -1,5 +1,5 @@
 """Fitting the colour map (the default method) to one image through the guarded step loop: each step
-is one weighted least-squares solve of :func:`~.colourmap.fit_colour_map`, on blocks spread over the
+is one weighted least-squares solve of :func:`~.colourmap_solve.fit_colour_map`, on blocks spread over the
 image when it is large."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from collections.abc import Generator
 import numpy as np
 import torch
 
-from .colourmap import ColourMap, fit_colour_map, sample_index, set_constant
+from .colourmap import ColourMap
+from .colourmap_solve import fit_colour_map, sample_index, set_constant
 from .config import SeparationConfig
 from .data import SeparationInputs
 from .devices import resolve_device
@@ -30,7 +31,7 @@ def fit_colour_map_model(
     model: TrainedModel,
     stop: StopFlag | None = None,
 ) -> Generator[TrainingProgress, None, TrainedModel]:
-    """Fit ``model``'s colour map to the image (:func:`~.colourmap.fit_colour_map`; on blocks spread
+    """Fit ``model``'s colour map to the image (:func:`~.colourmap_solve.fit_colour_map`; on blocks spread
     over it if it has more than COLOUR_MAP_FIT_PIXELS), one progress event per weighted solve,
     previews of the whole image every ``config.preview_every`` solves.
 

@@ -92,7 +92,7 @@ def _check(settings: Any) -> None:
 
 @dataclass(frozen=True)
 class ColourMapSettings:
-    """How a colour map is shaped and fitted (:func:`~.colourmap.fit_colour_map` takes it as it is).
+    """How a colour map is shaped and fitted (:func:`~.colourmap_solve.fit_colour_map` takes it as it is).
 
     ``clusters``, ``colour_degree``, ``psf_radius`` and ``denoise_sigma`` fix a fitted map's shape
     (:attr:`shape_fields`); the others say how the weighted least-squares solves go.

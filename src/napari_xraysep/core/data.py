@@ -11,22 +11,24 @@ range) for the forward pass, and are NaN in every result. So are, when asked for
 clipped pixels and everything outside the painting's support (:mod:`.defects`, :mod:`.support`);
 hot/dead pixels and scratches are repaired instead, and with the support's rim left out of the fit
 (``fit_mask``).
+
+The checks of the user's images are in :mod:`.checks`, the region and painting area in :mod:`.regions`;
+:func:`prepare_inputs` calls both.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .checks import check_back, check_pair, check_side_channel, check_side_count, finite_pixels, side_list
 from .defects import Defects, find_defects, repair
 from .errors import InputError
-from .masks import user_mask
-from .support import Support, detect_support, support_from_mask, whole_frame
+from .regions import PaintingArea, check_region, painting_support
+from .support import Support, detect_support
 
 # Robust intensity range: these percentiles of an image's values map to 0 and 1 (see robust_range).
 LOW_PERCENTILE, HIGH_PERCENTILE = 0.5, 99.5
@@ -129,26 +131,6 @@ class SeparationInputs:
         return self.x_mixed.shape  # type: ignore[return-value]
 
 
-def _describe(shape: Sequence[int]) -> str:
-    return "×".join(str(s) for s in shape)
-
-
-def check_dtype(dtype: np.dtype, what: str) -> None:
-    """8/16-bit (any integer) or float pixels; anything else is named."""
-    dtype = np.dtype(dtype)
-    if dtype == bool or not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
-        raise InputError(f"The {what} has pixel type {dtype}; expected 8/16-bit integers or floats.")
-
-
-def finite_pixels(image: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels whose every channel is finite ((H, W) or (H, W, C) ``image``)."""
-    image = np.asarray(image)
-    if not np.issubdtype(image.dtype, np.floating):
-        return np.ones(image.shape[:2], dtype=bool)
-    finite = np.isfinite(image)
-    return finite.all(axis=-1) if image.ndim == 3 else finite
-
-
 def missing_filled(image: np.ndarray) -> np.ndarray:
     """``image`` with its NaN or infinite values replaced by the median of the finite ones: for
     measurements that cannot skip pixels (the alignment check's Fourier transform)."""
@@ -157,262 +139,6 @@ def missing_filled(image: np.ndarray) -> np.ndarray:
     if finite is None or finite.all():
         return image
     return np.where(finite, image, np.median(image[finite]) if finite.any() else 0.0)
-
-
-def unmasked(image: Any) -> np.ndarray:
-    """``image`` as a plain array; a NumPy masked array's masked values become NaN (missing data, as
-    the separation treats NaN) — ``np.asarray`` alone would keep the values under the mask and
-    separate them as if they were measured. Integer images with masked values become float32."""
-    if not np.ma.isMaskedArray(image):
-        return np.asarray(image)
-    if not np.ma.getmask(image).any():
-        return np.ma.getdata(image)
-    return np.ma.filled(np.ma.asarray(image).astype(np.result_type(image.dtype, np.float32)), np.nan)
-
-
-def _check_numeric(image: np.ndarray, what: str) -> None:
-    check_dtype(image.dtype, what)
-    if image.size == 0:
-        raise InputError(f"The {what} is empty (shape {_describe(image.shape)}).")
-    if not finite_pixels(image).any():
-        raise InputError(f"Every pixel of the {what} is NaN or infinite (missing); there is nothing to separate.")
-
-
-def check_xray_shape(shape: Sequence[int]) -> None:
-    """A 2-D grayscale image's shape (checked without reading pixels, e.g. of a memory-mapped file)."""
-    if len(shape) == 3 and shape[-1] in (3, 4):
-        raise InputError(
-            f"The mixed X-ray has shape {_describe(shape)}, which looks like a colour image; "
-            "choose the grayscale radiograph."
-        )
-    if len(shape) != 2:
-        raise InputError(
-            f"The mixed X-ray must be a 2-D grayscale image; got {len(shape)} dimensions (shape {_describe(shape)})."
-        )
-
-
-def check_rgb_shape(shape: Sequence[int], what: str = "surface RGB image") -> None:
-    """An H×W×3 (or ×4) photograph's shape."""
-    if len(shape) == 2:
-        raise InputError(
-            f"The {what} is grayscale (shape {_describe(shape)}); the separation needs the colour photograph (H×W×3)."
-        )
-    if len(shape) != 3 or shape[-1] not in (3, 4):
-        raise InputError(f"The {what} must be H×W×3 (or H×W×4 with alpha); got shape {_describe(shape)}.")
-
-
-def check_xray(x_mixed: np.ndarray) -> np.ndarray:
-    """The mixed X-ray as a 2-D numeric array (a masked array's masked pixels missing: NaN), or an
-    :class:`InputError` saying why not."""
-    x_mixed = unmasked(x_mixed)
-    check_xray_shape(x_mixed.shape)
-    _check_numeric(x_mixed, "mixed X-ray")
-    values = x_mixed[finite_pixels(x_mixed)]
-    if float(np.min(values)) == float(np.max(values)):
-        raise InputError(
-            f"The mixed X-ray is constant (every pixel is {np.min(values)}); there is nothing to separate."
-        )
-    return x_mixed
-
-
-def check_rgb(rgb_surface: np.ndarray, what: str = "surface RGB image") -> np.ndarray:
-    """A photograph as H×W×3 (a masked array's masked values missing: NaN); an alpha channel is
-    dropped with a warning."""
-    rgb_surface = unmasked(rgb_surface)
-    check_rgb_shape(rgb_surface.shape, what)
-    if rgb_surface.shape[-1] == 4:
-        warnings.warn(f"The {what} has an alpha channel; it is ignored.", UserWarning, stacklevel=3)
-        rgb_surface = rgb_surface[..., :3]
-    _check_numeric(rgb_surface, what)
-    return rgb_surface
-
-
-def check_registered(x_shape: Sequence[int], rgb_shape: Sequence[int], what: str) -> None:
-    """The photograph covers the X-ray pixel for pixel."""
-    if tuple(x_shape) != tuple(rgb_shape[:2]):
-        raise InputError(
-            f"The mixed X-ray is {_describe(x_shape)} pixels but the {what} is "
-            f"{_describe(rgb_shape[:2])}; they must be registered (aligned pixel for pixel) "
-            "and the same size: resample it onto the X-ray's grid with `xraysep align` (or Plugins ▸ napari-xraysep ▸ Align photograph)."
-        )
-
-
-def check_pair(x_mixed: np.ndarray, rgb_surface: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both images checked, and registered to the same height and width."""
-    x_mixed, rgb_surface = check_xray(x_mixed), check_rgb(rgb_surface)
-    check_registered(x_mixed.shape, rgb_surface.shape, "surface RGB")
-    return x_mixed, rgb_surface
-
-
-def check_back(rgb_back: np.ndarray, x_mixed: np.ndarray, mirror: bool) -> np.ndarray:
-    """The back side's photograph, mirrored left–right first if it was taken from behind."""
-    rgb_back = check_rgb(rgb_back, "back side RGB image")
-    if mirror:
-        rgb_back = rgb_back[:, ::-1]
-    check_registered(x_mixed.shape, rgb_back.shape, "back side RGB")
-    return rgb_back
-
-
-def check_region(region_mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A boolean H×W mask with at least one pixel set (non-zero values count as inside)."""
-    return user_mask(
-        region_mask, shape, "The region mask",
-        "The region is empty: draw the area where the hidden design shows most (it is replaced "
-        "by the grayscale photograph in the labeled surface X-ray).",
-    )
-
-
-def clip_boxes(
-    boxes: Sequence[Sequence[float]], shape: tuple[int, int], what: str = "region box"
-) -> list[tuple[int, int, int, int]]:
-    """``(y0, x0, y1, x1)`` rectangles (end exclusive) rounded and clipped to an image of ``shape``.
-
-    A box partly outside is clipped with a warning; one wholly outside, or empty, is an error,
-    because silently dropping it would train on a region the user did not mean; so is a coordinate
-    that is not a finite number (NaN, infinity). ``what`` names the box in the messages ("region
-    box", "painting area").
-    """
-    height, width = shape
-    clipped = []
-    for box in boxes:
-        if len(box) != 4:
-            raise InputError(f"A {what} needs four numbers Y0,X0,Y1,X1; got {list(box)}.")
-        try:
-            values = [float(v) for v in box]
-        except (TypeError, ValueError) as error:
-            raise InputError(f"A {what} needs four numbers Y0,X0,Y1,X1; got {list(box)}.") from error
-        if not all(math.isfinite(v) for v in values):  # round() would fail on them with a traceback
-            raise InputError(f"A {what} needs four finite numbers Y0,X0,Y1,X1 in pixels; got {','.join(map(str, box))}.")
-        y0, x0, y1, x1 = (round(v) for v in values)
-        if y1 <= y0 or x1 <= x0:
-            raise InputError(f"The {what} {y0},{x0},{y1},{x1} is empty: Y1 must exceed Y0 and X1 exceed X0.")
-        cy0, cx0, cy1, cx1 = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
-        if cy1 <= cy0 or cx1 <= cx0:
-            raise InputError(
-                f"The {what} {y0},{x0},{y1},{x1} lies wholly outside the {height}×{width} image."
-            )
-        if (cy0, cx0, cy1, cx1) != (y0, x0, y1, x1):
-            warnings.warn(
-                f"The {what} {y0},{x0},{y1},{x1} reaches outside the {height}×{width} image; "
-                f"clipped to {cy0},{cx0},{cy1},{cx1}.",
-                UserWarning,
-                stacklevel=3,
-            )
-        clipped.append((cy0, cx0, cy1, cx1))
-    if not clipped:
-        raise InputError(f"No {what} given.")
-    return clipped
-
-
-def region_from_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, int], what: str = "region box") -> np.ndarray:
-    """Union of ``(y0, x0, y1, x1)`` rectangles (end exclusive), clipped to the image, as an (H, W)
-    bool mask (see :func:`clip_boxes`, ``what`` naming the box; :class:`BoxRegion` is the same,
-    computed per block)."""
-    mask = np.zeros(shape, dtype=bool)
-    for y0, x0, y1, x1 in clip_boxes(boxes, shape, what):
-        mask[y0:y1, x0:x1] = True
-    return check_region(mask, shape)
-
-
-PaintingArea = Any  # None, "full", a (y0, x0, y1, x1) box or an (H, W) mask
-
-
-def painting_support(area: PaintingArea, shape: tuple[int, int]) -> Support | None:
-    """The user's painting area as a :class:`~.support.Support`: ``"full"`` the whole frame, a
-    ``(y0, x0, y1, x1)`` box (end exclusive, clipped to the frame) or an (H, W) mask (non-zero
-    inside); None when not given (the support is then found, or not sought). Raises InputError if
-    it is empty, the wrong size or not one of these."""
-    if area is None:
-        return None
-    if isinstance(area, str):
-        if area.strip().lower() != "full":
-            raise InputError(f"The painting area must be 'full', a box Y0,X0,Y1,X1 or a mask; got {area!r}.")
-        return whole_frame(shape, "given")
-    array = np.asarray(area)
-    if array.ndim == 2 and array.shape != (1, 4):
-        return support_from_mask(array, shape)
-    if array.size != 4:
-        raise InputError(f"The painting area must be a box Y0,X0,Y1,X1 or an H×W mask; got shape {_describe(array.shape)}.")
-    mask = region_from_boxes([array.reshape(-1).tolist()], shape, "painting area")
-    return support_from_mask(mask, shape)
-
-
-class BoxRegion:
-    """The mask of :func:`region_from_boxes` as a lazy (H, W) bool array: ``region[rows, cols]``
-    computes only that block (a whole painting's mask would take a byte a pixel)."""
-
-    def __init__(self, boxes: Sequence[Sequence[float]], shape: tuple[int, int], what: str = "region box") -> None:
-        self.boxes, self.shape, self.dtype, self.ndim = clip_boxes(boxes, shape, what), tuple(shape), np.dtype(bool), 2
-
-    def __getitem__(self, index: slice | tuple[slice, slice]) -> np.ndarray:
-        index = (index if isinstance(index, tuple) else (index,)) + (slice(None),) * 2
-        rows, cols = (range(*i.indices(n)) for i, n in zip(index[:2], self.shape))
-        ys, xs = np.asarray(rows)[:, None], np.asarray(cols)[None, :]
-        block = np.zeros((len(rows), len(cols)), dtype=bool)
-        for y0, x0, y1, x1 in self.boxes:
-            block |= (ys >= y0) & (ys < y1) & (xs >= x0) & (xs < x1)
-        return block
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return np.asarray(self[:, :], dtype=dtype)
-
-
-def check_side_shape(side_shape: Sequence[int], shape: Sequence[int], index: int) -> None:
-    """A side channel's shape (checked without reading pixels): 2-D and registered to the X-ray."""
-    what = f"side channel {index + 1}"
-    if len(side_shape) != 2:
-        raise InputError(f"The {what} must be a 2-D single-channel map; got shape {_describe(side_shape)}.")
-    check_registered(shape, side_shape, what)
-
-
-def check_side_count(expected: int, given: int) -> None:
-    """A trained model reads exactly the maps it was trained with."""
-    if expected != given:
-        raise InputError(
-            f"The model was trained with {expected} side channel(s); {given} given. "
-            "Give the same kinds of maps, in the same order."
-        )
-
-
-def check_double_sided(fitted: bool | None, given: bool) -> None:
-    """A trained model is applied as it was fitted: with a back side's photograph if and only if it
-    was fitted to a double-sided panel (``fitted`` None: not known, not checked)."""
-    if fitted is None or fitted == given:
-        return
-    if fitted:
-        raise InputError(
-            "The model was fitted to a double-sided panel (front and back photographs): "
-            "give the back side's photograph too, or use a model fitted to the front alone."
-        )
-    raise InputError(
-        "The model was fitted to a single photograph, not a double-sided panel: apply it without the back "
-        "side's photograph, or fit a model to both sides."
-    )
-
-
-def side_list(side_channels: Any) -> list[Any]:
-    """The side channels as a list of maps. ``None`` means none; one 2-D map (an easy slip for a list
-    of one) counts as that map, not as a list of its rows; a (K, H, W) stack as its K maps. Lazy
-    arrays (dask, zarr, memory maps) stay lazy."""
-    if side_channels is None:
-        return []
-    if hasattr(side_channels, "ndim") and hasattr(side_channels, "shape"):
-        if side_channels.ndim == 2:
-            return [side_channels]
-        if side_channels.ndim == 3:
-            return [side_channels[index] for index in range(side_channels.shape[0])]
-        raise InputError(
-            f"Side channels must be a list of 2-D maps, one map or a (K, H, W) stack; got shape {_describe(side_channels.shape)}."
-        )
-    return list(side_channels)
-
-
-def check_side_channel(side: np.ndarray, shape: tuple[int, int], index: int) -> np.ndarray:
-    """An extra registered single-channel map (e.g. a macro-XRF element map) of the X-ray's size."""
-    side = np.asarray(side)
-    check_side_shape(side.shape, shape, index)
-    _check_numeric(side, f"side channel {index + 1}")
-    return side
 
 
 def prepare_inputs(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import check_dtype, check_registered, check_rgb_shape, check_side_shape, check_xray_shape, side_list
+from .checks import check_dtype, check_registered, check_rgb_shape, check_side_shape, check_xray_shape, side_list
 from .errors import InputError
 from .trained import TrainedModel
 

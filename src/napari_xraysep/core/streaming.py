@@ -11,8 +11,8 @@ a whole-image pass. With the model's ``mark_defects`` the X-ray's defects are fo
 the halo'd tile): clipped pixels are missing, hot/dead pixels and scratches repaired; a given
 ``support`` (the painting's area on the whole image) leaves everything outside it NaN.
 
-:func:`iter_apply` is the generator the CLI drives; :func:`apply_dask` builds the same computation
-as a lazy dask graph (``dask.array.map_overlap``), for the local scheduler or a cluster.
+:func:`iter_apply` is the generator the CLI drives; :func:`.dask_apply.apply_dask` builds the same
+computation as a lazy dask graph (``dask.array.map_overlap``), for the local scheduler or a cluster.
 """
 
 from __future__ import annotations
@@ -32,13 +32,14 @@ import torch
 
 from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
-from .data import Normalisation, check_double_sided, check_side_count, finite_pixels
+from .checks import check_double_sided, check_side_count, finite_pixels
+from .data import Normalisation
 from .defects import find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
 from .inference import Components, decode_block, decoder
 from .refine import refine
-from .separation import RESULT_LAYERS, components_in_units
+from .result import RESULT_LAYERS, components_in_units
 from .sources import Sources
 from .tiling import Tile, tiles
 from .trained import Separator, TrainedModel
@@ -70,7 +71,7 @@ def tile_count(shape: tuple[int, int], tile_size: int) -> int:
     return math.ceil(shape[0] / tile_size) * math.ceil(shape[1] / tile_size)
 
 
-def _refined_layers(x: np.ndarray, unit: np.ndarray, normalisation: Normalisation) -> dict[str, np.ndarray]:
+def refined_layers(x: np.ndarray, unit: np.ndarray, normalisation: Normalisation) -> dict[str, np.ndarray]:
     """The six result layers of a block from its (4, h, w) unit-range x̂1, x̂2, x̂, weave."""
     estimates = components_in_units(Components(*unit), normalisation)
     refined = refine(np.asarray(x, dtype=np.float64), estimates.x1_hat, estimates.x2_hat, estimates.weave)
@@ -135,7 +136,7 @@ def iter_apply(
         memory-mapped TIFF, zarr, dask): only one halo'd tile is read at a time. Its side channels
         must be the maps the model was trained with beside the photograph, in the same order.
     outputs : mapping of str to writable (H, W) arrays
-        From names in :data:`~napari_xraysep.core.separation.RESULT_LAYERS` — all six, or those
+        From names in :data:`~napari_xraysep.core.result.RESULT_LAYERS` — all six, or those
         wanted — to anything that takes slice assignment (numpy arrays, ``tifffile.memmap``);
         written in the X-ray's units as floats (fractional, NaN where missing: give float32 arrays).
     tile_size : int, optional
@@ -178,7 +179,7 @@ def iter_apply(
     --------
     >>> import numpy as np
     >>> from napari_xraysep import separate
-    >>> from napari_xraysep.core.separation import RESULT_LAYERS
+    >>> from napari_xraysep.core.result import RESULT_LAYERS
     >>> from napari_xraysep.core.sources import Sources
     >>> from napari_xraysep.core.streaming import iter_apply
     >>> from napari_xraysep.datasets.synthetic import make_mixture
@@ -237,7 +238,7 @@ def iter_apply(
                 for key, name in (("clipped_pixels", "clipped"), ("hot_dead_pixels", "points"), ("scratch_pixels", "scratches")):
                     marked[key] = marked.get(key, 0) + int(masks[name].sum())
             unit = decode_block(decode, block, torch_device)[(slice(None), *tile.inner)]
-            layers = _refined_layers(x_core, unit, model.x_normalisation)
+            layers = refined_layers(x_core, unit, model.x_normalisation)
             if outside is not None:
                 for layer in layers.values():
                     layer[outside] = np.nan
@@ -313,84 +314,3 @@ def calibrated(
         warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
         model = dataclasses.replace(model, x_normalisation=recalibrated(model.x_normalisation, calibration))
     return model, calibration
-
-
-def apply_dask(
-    model: TrainedModel,
-    sources: Sources,
-    *,
-    tile_size: int | None = None,
-    device: str = "cpu",
-    calibrate: bool = True,
-    support: Any = None,
-) -> dict[str, Any]:
-    """The six result layers as lazy dask arrays (``dask.array.map_overlap`` over tiles with the
-    receptive radius as overlap): compute them with any scheduler, e.g. a ``distributed`` cluster.
-    Needs the optional ``dask`` package; the results equal :func:`iter_apply`'s: the X-ray's units
-    are checked the same way (:func:`calibrated`, unless ``calibrate`` is False), its defects are
-    dealt with block by block as there (:func:`marked_input`, with ``model.config.mark_defects``; not
-    counted), and ``support`` (an (H, W) bool array, lazy is fine) leaves NaN outside the painting."""
-    try:
-        import dask.array as da
-    except ImportError as error:  # pragma: no cover - dask ships with napari; only bare installs lack it
-        raise InputError("The dask path needs dask: pip install 'napari-xraysep[dask]'.") from error
-    height, width = sources.check()
-    tile_size = tile_size or model.config.tile_size
-    if calibrate:
-        model, _ = calibrated(model, sources, device, side=tile_size)
-    check_side_count(len(model.side_normalisations), len(sources.side_channels))
-    check_double_sided(model.double_sided, sources.double_sided)
-    halo = model.network.receptive_radius
-    photos = [da.asarray(sources.rgb_surface)[..., :3]]
-    if sources.rgb_back is not None:
-        back = da.asarray(sources.rgb_back)[..., :3]
-        photos.append(back[:, ::-1] if sources.mirror_back else back)
-    if support is not None and tuple(support.shape) != (height, width):
-        raise InputError(f"The painting area is {'×'.join(map(str, support.shape))}, the X-ray {height}×{width}.")
-    sides = [da.asarray(side)[..., None] for side in sources.side_channels]
-    inside = [] if support is None else [da.asarray(support).astype(bool)[..., None]]
-    layers = len(RESULT_LAYERS)
-    parts = [da.asarray(sources.x_mixed)[..., None], *photos, *sides, *inside]
-    used = 1 + 3 * len(photos) + len(sides) + len(inside)
-    # map_overlap maps a block to a block of the same shape: give the stack at least as many
-    # channels as there are result layers (zero padding), and return as many.
-    width_c = max(used, layers)
-    if width_c > used:
-        parts.append(da.zeros((height, width, width_c - used), chunks=tile_size))
-    stack = da.concatenate([part.astype(np.float64) for part in parts], axis=-1)
-    stack = stack.rechunk((tile_size, tile_size, width_c))
-    target = torch.device("cpu" if device == "auto" else device)
-    decode = decoder(applied_network(model, sources, target), sources.double_sided)
-
-    # The stack is float64; an integer X-ray's own values come back exactly, and with them its dtype,
-    # whose extremes are the detector's clipping (find_defects checks integer X-rays only).
-    x_dtype = np.dtype(sources.x_mixed.dtype)
-    stored = x_dtype if np.issubdtype(x_dtype, np.integer) else np.dtype(np.float64)
-
-    def separate_block(block: np.ndarray) -> np.ndarray:
-        out = np.zeros(block.shape, np.float32)
-        x = block[..., 0].astype(stored, copy=False)
-        if x.size == 0:  # dask probes the function with empty blocks
-            return out
-        # The block's channels as sources of the tile reader (the back is already mirrored).
-        back = block[..., 4:7] if len(photos) == 2 else None
-        first_side = 1 + 3 * len(photos)
-        side_blocks = [block[..., first_side + i] for i in range(len(sides))]
-        block_sources = Sources(x, block[..., 1:4], back, False, side_blocks)
-        whole = (slice(None), slice(None))
-        if model.config.mark_defects:
-            network_input, x, _ = marked_input(model, block_sources, whole)
-        else:
-            network_input = block_sources.network_input(model, whole)
-        with torch.no_grad():
-            unit = decode_block(decode, network_input, target)
-        results = _refined_layers(x, unit, model.x_normalisation)
-        out[..., :layers] = np.stack([results[name] for name in RESULT_LAYERS], axis=-1)
-        if inside:
-            out[block[..., first_side + len(sides)] == 0, :layers] = np.nan
-        return out
-
-    # No block needs more context than the whole array has (dask refuses a deeper overlap).
-    depth = {0: min(halo, height), 1: min(halo, width), 2: 0}
-    result = da.map_overlap(separate_block, stack, depth=depth, boundary="none", dtype=np.float32)
-    return {name: result[..., index] for index, name in enumerate(RESULT_LAYERS)}

@@ -19,18 +19,17 @@ from qtpy.QtWidgets import QLabel, QMessageBox, QSizePolicy, QVBoxLayout, QWidge
 
 from .layers import has_units, is_rgb_layer, is_xray_layer, layer_array, points_in_pixels_of
 from ..core import XraySepError
+from ..core.alignment import Alignment, offset_words
+from ..core.edges import CONFIDENT
+from ..core.pointpairs import fit_transform
 from ..core.registration import (
-    CONFIDENT,
-    Alignment,
-    aligned_photo,
     check_alignment,
     estimate_any_way_round,
     estimate_similarity,
     estimate_translation,
-    fit_transform,
     misalignment_warning,
-    offset_words,
 )
+from ..core.warp import aligned_photo
 
 # Point pairs are named to the user as in the layers' tables: from 1.
 FIRST_PAIR = 1

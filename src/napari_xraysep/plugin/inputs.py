@@ -25,7 +25,7 @@ from .layers import (
     same_layer,
     spacing_record,
 )
-from ..core.data import check_back, check_pair
+from ..core.checks import check_back, check_pair
 from ..core.errors import InputError
 from ..core.threads import parse_pixel_size
 from ..core.sources import Sources

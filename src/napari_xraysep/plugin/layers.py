@@ -116,13 +116,14 @@ def placed_alike(matrix: np.ndarray) -> bool:
 def layer_on_grid(layer: Any, reference: Any) -> np.ndarray:
     """``layer``'s full-resolution data as the viewer shows it over ``reference`` (the X-ray), on the
     reference's pixel grid: as stored when both are placed alike, else resampled bilinearly
-    (:func:`~napari_xraysep.core.registration.warp`; float32, NaN — missing data — where the layer
+    (:func:`~napari_xraysep.core.warp.warp`; float32, NaN — missing data — where the layer
     does not reach). What the user sees aligned is what is separated."""
     matrix = grid_transform(layer, reference)
     data = layer_array(layer)
     if placed_alike(matrix):
         return data
-    from ..core.registration import Alignment, warp
+    from ..core.alignment import Alignment
+    from ..core.warp import warp
 
     return warp(data, Alignment(matrix, "affine"), tuple(layer_source(reference).shape[:2]))
 

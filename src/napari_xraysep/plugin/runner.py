@@ -15,7 +15,7 @@ from qtpy.QtCore import QTimer
 from .layers import layer_source, same_layer
 from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.areas import is_large
-from ..core.data import check_double_sided
+from ..core.checks import check_double_sided
 from ..core.separation import resolve_config
 from ..pipeline import AlignmentNote, iter_run
 from .inputs import InputsPanel

@@ -1,0 +1,118 @@
+"""``xraysep align``: register the photograph to the X-ray — from point pairs (a CSV) or automatically —
+and write it resampled onto the X-ray's grid, with how it was aligned in the TIFF's record.
+
+Apart from :mod:`.commands` because it shares nothing with a separation's run: it reads two images,
+drives the core's registration (:mod:`napari_xraysep.core.registration`, :mod:`~napari_xraysep.core.pointpairs`,
+:mod:`~napari_xraysep.core.warp`) and writes one file. Imported once a command runs, as :mod:`.commands` is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..core.alignment import apply_transform
+from ..core.checks import check_rgb_shape, check_xray_shape
+from ..core.edges import CONFIDENT
+from ..core.errors import InputError
+from ..core.pointpairs import fit_transform
+from ..core.registration import estimate_any_way_round, estimate_similarity, estimate_translation
+from ..core.warp import aligned_photo, uncovered_share
+from ..io import open_image, write_tiff
+from ..io.spacing import chosen_spacing
+
+
+def read_point_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """CSV rows ``photo_y,photo_x,xray_y,xray_x`` (a header line is allowed) → two (N, 2) arrays."""
+    try:
+        rows = [line.split(",") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError as error:
+        raise InputError(f"Cannot read the point pairs {path}: {error.strerror or error}.") from error
+    try:
+        values = np.array([[float(v) for v in row] for row in rows if not row[0].strip().replace("_", "").isalpha()])
+    except ValueError as error:
+        raise InputError(f"{path}: every row must be four numbers photo_y,photo_x,xray_y,xray_x ({error}).") from error
+    if values.ndim != 2 or values.shape[1] != 4:
+        raise InputError(f"{path}: every row must be four numbers photo_y,photo_x,xray_y,xray_x.")
+    return values[:, :2], values[:, 2:]
+
+
+def command_align(args: argparse.Namespace) -> int:
+    """Register the photograph to the X-ray — from point pairs, or automatically from shared edges,
+    whatever its pixel size — and resample it onto the X-ray's grid."""
+    if Path(args.out).exists() and not args.overwrite:
+        raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
+    if not args.max_pair_error > 0:
+        raise InputError(f"--max-pair-error must be a positive number of pixels; got {args.max_pair_error}.")
+    # Read lazily where the file allows it: the estimate reads reduced copies, the warp one block at a time.
+    x_mixed, photo = open_image(args.xray), open_image(args.rgb)
+    check_xray_shape(x_mixed.shape)
+    check_rgb_shape(photo.shape, "photograph")
+    if photo.shape[2] == 4:
+        warnings.warn("The photograph has an alpha channel; it is ignored.", UserWarning, stacklevel=1)
+    # The aligned photograph lies on the X-ray's grid, so it has the X-ray's spacing; with both files'
+    # spacings known, their ratio is the first guess of the scale.
+    xray_spacing = chosen_spacing(args.pixel_size, x_mixed.info, Path(args.xray).name)
+    photo_spacing = chosen_spacing(args.photo_pixel_size, photo.info, Path(args.rgb).name)
+    scale_prior = photo_spacing.mean_mm / xray_spacing.mean_mm if xray_spacing and photo_spacing else None
+    if args.points:
+        photo_points, xray_points = read_point_pairs(args.points)
+        alignment = fit_transform(photo_points, xray_points, args.transform, args.max_pair_error)
+        for index in alignment.rejected:
+            off = np.linalg.norm(apply_transform(alignment.matrix, photo_points[index : index + 1])[0] - xray_points[index])
+            warnings.warn(
+                f"Point pair {index + 1} (photo {_point(photo_points[index])} → X-ray {_point(xray_points[index])}) lies "
+                f"{off:.1f} px from where the other pairs put it; it was left out.", UserWarning, stacklevel=1,
+            )
+    elif args.transform in ("translation", "similarity"):
+        if args.transform == "translation":
+            estimate = estimate_translation
+        else:
+            def estimate(x, p):  # the two files' spacings, where known, as a first guess of the scale
+                return estimate_similarity(x, p, scale_prior)
+        alignment = estimate_any_way_round(x_mixed, photo, estimate)
+        if alignment.confidence < CONFIDENT:
+            uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
+            if not args.force:
+                raise InputError(f"Nothing written: {uncertain} ({alignment.describe()}); give --points, or --force to write it anyway.")
+            warnings.warn(f"Written because of --force, though {uncertain}.", UserWarning, stacklevel=1)
+        if alignment.mirrored:
+            warnings.warn(
+                "The photograph matches the X-ray mirrored left–right (a radiograph viewed from the back?); the aligned "
+                "copy is mirrored to match it.", UserWarning, stacklevel=1,
+            )
+    else:
+        raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
+    aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
+    uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])
+    if uncovered:
+        # Floored, so that a photograph a sliver short of the X-ray never "covers only 100%" of it.
+        covered = f"{1 - uncovered:.0%}" if uncovered >= 0.005 else f"{np.floor((1 - uncovered) * 1000) / 10:.1f}%"
+        warnings.warn(
+            f"The photograph covers only {covered} of the X-ray; the rest is missing data (NaN in a float "
+            "TIFF), which the separation leaves out.", UserWarning, stacklevel=1,
+        )
+    record = {
+        "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
+        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
+        "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
+        "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]), "uncovered_share": uncovered,
+    }
+    if scale_prior is not None:
+        record["scale_from_pixel_spacings"] = scale_prior
+    write_tiff(args.out, aligned, {"alignment": record, "pixel_spacing": xray_spacing.record() if xray_spacing else None})
+    height, width = x_mixed.shape[:2]
+    print(
+        f"Aligned {args.rgb} ({photo.shape[0]}×{photo.shape[1]}) to {args.xray} ({alignment.describe()}) → {args.out} "
+        f"({height}×{width}, the X-ray's grid)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _point(yx: np.ndarray) -> str:
+    return f"({yx[0]:.1f}, {yx[1]:.1f})"

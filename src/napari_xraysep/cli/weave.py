@@ -1,0 +1,65 @@
+"""``xraysep weave``: thread counts of a canvas weave (a separation's weave layer or a radiograph),
+printed, and with ``--out`` written as threads.json, threads.csv and one density map TIFF per family.
+
+Apart from :mod:`.commands` because it reads one image and runs no separation
+(:func:`~napari_xraysep.core.threads.count_threads` does the work). Imported once a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import InputError
+from ..core.threads import count_threads, parse_pixel_size
+from ..io import open_image, write_tiff
+from ..io.files import atomic_write
+from ..io.spacing import chosen_spacing
+
+
+THREAD_FILES = ("threads.json", "threads.csv")
+
+
+def command_weave(args: argparse.Namespace) -> int:
+    """Thread counts of the weave in ``args.image`` (:func:`~napari_xraysep.core.threads.count_threads`), printed,
+    and with ``--out`` written as threads.json (whole painting), threads.csv (the maps, a row per
+    window) and one density map TIFF per family of threads."""
+    path = Path(args.image)
+    if path.is_dir():
+        path = path / "weave.tif"
+        if not path.is_file():
+            raise InputError(f"{args.image} holds no weave.tif; give a separation's results folder or an image.")
+    source = open_image(path)
+    if len(source.shape) != 2:
+        raise InputError(f"{path.name} is a colour image; thread counting reads a grayscale weave layer or radiograph.")
+    spacing = chosen_spacing(args.pixel_size, source.info, path.name)
+    try:
+        window_mm = parse_pixel_size(args.window)  # the same units as a pixel size: '15mm', '1.5cm'
+    except InputError as error:
+        raise InputError(f"--window {args.window!r} is not a positive length such as 15mm or 1.5cm.") from error
+    counts = count_threads(np.asarray(source), None if spacing is None else spacing.mm, window_mm)
+    where = f" ({spacing.describe()})" if spacing else ""
+    print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{counts.summary()}")
+    if args.out is None:
+        return 0
+    out = Path(args.out)
+    names = [*THREAD_FILES, *(f"{family.name.replace(' ', '_')}_density.tif" for family in counts.families)]
+    clashes = [name for name in names if (out / name).exists()]
+    if clashes and not args.overwrite:
+        raise InputError(f"{out} already holds {', '.join(clashes)}; choose another --out or pass --overwrite.")
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"image": str(path), "pixel_spacing": spacing.record() if spacing else None, **counts.to_dict()}
+    atomic_write(out / "threads.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
+    rows = counts.map_rows()
+    header = "row_px,col_px,family,density,angle_deg"
+    lines = [header, *(f"{r['row_px']},{r['col_px']},{r['family']},{r['density']:.4f},{r['angle_deg']:.3f}" for r in rows)]
+    atomic_write(out / "threads.csv", lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
+    for family in counts.families:
+        write_tiff(out / f"{family.name.replace(' ', '_')}_density.tif", family.density_map,
+                   {"thread_family": family.name, "unit": counts.unit, "map_step_px": family.step, **record})
+    print(f"Written to {out}: {', '.join(names)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,158 @@
+"""What a separation hands back: :class:`SeparationResult`, its provenance and what the user is told.
+
+The six images in the X-ray's own units (:func:`components_in_units` maps step 1's estimates there)
+with the model that made them, a JSON-ready record of how
+(:meth:`SeparationResult.provenance`), and the lines about the input (:func:`input_notes`,
+:func:`defects_line`) that every face shows. Apart from :mod:`.separation` (which makes results) so
+that the faces, :mod:`napari_xraysep.io` and the streamed path read a result without the run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from .calibration import Calibration
+from .config import SeparationConfig
+from .data import Normalisation
+from .defects import Defects
+from .inference import Components
+from .support import Support
+from .trained import TrainedModel
+
+
+RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")
+
+
+@dataclass(frozen=True)
+class SeparationResult:
+    """Everything a run produced, images as (H, W) float32 in the X-ray's own units.
+
+    ``x1_hat``/``x2_hat``: step 1's surface and hidden estimates; ``x_hat``: the model's
+    reconstruction of the mixed X-ray; ``weave``: the canvas weave (zero for the auto-encoder, which
+    leaves it in the error map as the paper does); ``error_map = x − x̂1 − x̂2 − weave``;
+    ``x1``/``x2``: step 2's refined X-rays (``x1 + x2 + weave == x``). For a double-sided panel
+    (``double_sided``), x2 is the back side's X-ray, in the X-ray's orientation.
+
+    ``support``: the painting's support (found or given; None if not sought) — every image is NaN
+    outside it; ``defects``: what was marked in the X-ray (None if not sought) — clipped pixels are
+    NaN, hot/dead pixels and scratches repaired (there ``x1 + x2 + weave`` is the repaired X-ray).
+    """
+
+    x1_hat: np.ndarray
+    x2_hat: np.ndarray
+    x_hat: np.ndarray
+    error_map: np.ndarray
+    x1: np.ndarray
+    x2: np.ndarray
+    weave: np.ndarray
+    model: TrainedModel
+    timings: dict[str, float]
+    stopped_early: bool = False
+    double_sided: bool = False
+    mirror_back: bool = False
+    # A model applied to an X-ray in other units: how they were measured (and corrected), or None.
+    calibration: Calibration | None = None
+    support: Support | None = None
+    defects: Defects | None = None
+
+    @property
+    def config(self) -> SeparationConfig:
+        return self.model.config
+
+    @property
+    def loss_history(self) -> list[dict[str, float]]:
+        return self.model.loss_history
+
+    def layers(self) -> dict[str, np.ndarray]:
+        """The six images a user compares, in display order."""
+        return {name: getattr(self, name) for name in RESULT_LAYERS}
+
+    def provenance(self) -> dict[str, Any]:
+        """JSON-ready record of how these images were made (settings, versions, losses, timings)."""
+        history = self.model.loss_history
+        return {
+            "software": {
+                "napari-xraysep": __version__,
+                "torch": torch.__version__,
+                "numpy": np.__version__,
+                "python": platform.python_version(),
+            },
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "settings": self.config.to_dict(),
+            "steps_trained": self.model.steps_trained,
+            "stopped_early": self.stopped_early,
+            "double_sided": self.double_sided,
+            "side_channels": len(self.model.side_normalisations),
+            "mirror_back": self.mirror_back,
+            "final_losses": history[-1] if history else None,
+            "x_normalisation": self.model.x_normalisation.to_dict(),
+            "x_calibration": None if self.calibration is None else self.calibration.to_dict(),
+            "timings_s": self.timings,
+            "shape": list(self.x1.shape),
+            "painting_support": None if self.support is None else self.support.summary(),
+            "defects": None if self.defects is None else self.defects.summary(),
+        }
+
+    def notes(self) -> list[str]:
+        """What a user is told about the input (CLI lines, the widget's note): the painting's
+        support and the X-ray's marked pixels; empty when there is nothing to say."""
+        return input_notes(self.support, self.defects)
+
+
+def _count(number: int) -> str:
+    """1234567 → '1 234 567' (a thin space would be lost in many terminals)."""
+    return f"{number:,}".replace(",", " ")
+
+
+def defects_line(summary: dict[str, Any]) -> str | None:
+    """The line that says what was marked in the X-ray (a :meth:`Defects.summary`, or the counts of
+    a tile-by-tile run: "clipped_pixels", "hot_dead_pixels", "scratch_pixels"); None if nothing was."""
+    parts = []
+    clipped = summary.get("clipped_pixels", 0)
+    if clipped:
+        share = f" ({100 * summary['clipped_fraction']:.1f} %)" if "clipped_fraction" in summary else ""
+        parts.append(f"{_count(clipped)} clipped pixels{share} at the detector's limit")
+    points = summary.get("hot_dead_pixels", 0)
+    if points:
+        parts.append(f"{_count(points)} hot/dead pixel{'s' * (points != 1)}")
+    if summary.get("scratches"):
+        parts.append(f"{summary['scratches']} scratch{'es' * (summary['scratches'] != 1)}")
+    elif summary.get("scratch_pixels"):
+        parts.append(f"{_count(summary['scratch_pixels'])} pixels of scratches")
+    if not parts:
+        return None
+    tail = " — left out of the fit"
+    if clipped:
+        tail += "; the clipped pixels are empty in the results"
+    if points or summary.get("scratch_pixels") or summary.get("scratches"):
+        tail += "; the others are repaired from their neighbours"
+    return "Marked " + ", ".join(parts) + tail + "."
+
+
+def input_notes(support: Support | None, defects: Defects | None) -> list[str]:
+    """The lines a face shows about the support and the defects found (see SeparationResult.notes)."""
+    lines = []
+    if support is not None and not (support.full and support.source == "detected"):
+        lines.append(support.sentence()[0].upper() + support.sentence()[1:] + ".")
+    line = None if defects is None else defects_line(defects.summary())
+    if line:
+        lines.append(line)
+    return lines
+
+
+def components_in_units(components: Components, normalisation: Normalisation) -> Components:
+    """Map unit-range estimates to X-ray units; x̂1 and x̂2 carry half the offset each (they add up
+    with the weave, which has none, to the X-ray)."""
+    return Components(
+        x1_hat=normalisation.from_unit(components.x1_hat, offset_share=0.5),
+        x2_hat=normalisation.from_unit(components.x2_hat, offset_share=0.5),
+        x_hat=normalisation.from_unit(components.x_hat),
+        weave=normalisation.from_unit(components.weave, offset_share=0.0),
+    )
