@@ -3,6 +3,7 @@
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from napari_xraysep import AutoEncoderSettings, ColourMapSettings, InputError, SeparationConfig, load_model, separate
 from napari_xraysep.core import PRESETS, prepare_inputs
 from napari_xraysep.core.colourmap_fit import colour_map_surface
+from napari_xraysep.core.separation import resolve_config
 from napari_xraysep.io.modelfile import model_to_dict
 
 DATA = Path(__file__).parent / "data"
@@ -120,3 +122,26 @@ def test_the_presets_are_named_once_in_the_core_and_the_cli_offers_the_same():
 
     assert tuple(PRESETS) == CLI_PRESETS == ("default", "autoencoder", "paper")
     assert [PRESETS[name]().method.name for name in PRESETS] == ["colour_map", "autoencoder", "autoencoder"]
+
+
+def test_an_auto_encoder_setting_given_to_the_colour_map_is_said_to_do_nothing(tiny_mixture):
+    """Checked and dropped by the settings, but a user who typed it is told (it once ran silently)."""
+    from napari_xraysep import separate
+
+    m = tiny_mixture
+    with pytest.warns(UserWarning, match=r"channels is an auto-encoder setting: the colour map .* does not use it"):
+        separate(m.x_mixed, m.rgb_surface, channels=16, steps=2, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        resolve_config(None, None, {"clusters": 8})  # the colour map's own: nothing to say
+
+
+def test_the_public_separate_shows_the_cores_parameters_and_docstring():
+    import inspect
+
+    import napari_xraysep
+
+    for name in ("separate", "iter_separate"):
+        function = getattr(napari_xraysep, name)
+        assert "region_mask" in inspect.signature(function).parameters, name
+        assert "Parameters\n    ----------" in (function.__doc__ or ""), name

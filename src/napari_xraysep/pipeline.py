@@ -14,6 +14,7 @@ one result set with its record, ``run.json``; model checkpoints are kept in it w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Generator, Sequence
@@ -43,17 +44,17 @@ from .io.pyramid import PYRAMID_FOLDER, write_pyramid
 from .io.warmstart import warm_start_state
 
 
+# ``napari_xraysep.separate`` and ``iter_separate``: the core's, with the shipped warm-start weights
+# handed in (the core reads no file). Wrapped, so that help(), editors and inspect.signature show the
+# core's parameters and docstring, not (*args, **kwargs).
+@functools.wraps(core_separation.iter_separate)
 def iter_separate(*args: Any, **kwargs: Any) -> Generator[TrainingProgress, None, SeparationResult]:
-    """:func:`napari_xraysep.core.separation.iter_separate` with the shipped warm-start weights at hand
-    (``shipped_weights``, read by :func:`~napari_xraysep.io.warmstart.warm_start_state`): what
-    ``napari_xraysep.iter_separate``, the CLI and the dock run."""
     kwargs.setdefault("shipped_weights", warm_start_state)
     return core_separation.iter_separate(*args, **kwargs)
 
 
+@functools.wraps(core_separation.separate)
 def separate(*args: Any, **kwargs: Any) -> SeparationResult:
-    """:func:`napari_xraysep.core.separation.separate` with the shipped warm-start weights at hand, as
-    :func:`iter_separate`: what ``napari_xraysep.separate`` is."""
     kwargs.setdefault("shipped_weights", warm_start_state)
     return core_separation.separate(*args, **kwargs)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .calibration import UnitFit, calibrate, recalibrated, unexplained
 from .checks import check_double_sided, unmasked
-from .config import SeparationConfig
+from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, SeparationConfig
 from .data import SeparationInputs, prepare_inputs
 from .devices import resolve_device
 from .errors import InputError, TrainingError
@@ -55,6 +55,17 @@ def resolve_config(
     """
     base = config or (model.config if model is not None else SeparationConfig())
     resolved = base.replace(**settings) if settings else base
+    ignored = sorted(set(settings) & (AUTOENCODER_NAMES - COLOUR_MAP_NAMES if resolved.method.name == "colour_map" else set()))
+    if ignored:
+        # Checked and dropped by the settings (one set may serve both methods), but a user who typed
+        # one expects it to act: say which method it belongs to.
+        warnings.warn(
+            f"{', '.join(ignored)} {'is an auto-encoder setting' if len(ignored) == 1 else 'are auto-encoder settings'}: "
+            "the colour map (the default method) does not use "
+            f"{'it' if len(ignored) == 1 else 'them'}; choose the auto-encoder (--preset autoencoder or paper) to use "
+            f"{'it' if len(ignored) == 1 else 'them'}.",
+            UserWarning, stacklevel=3,
+        )
     if model is None:
         return resolved
     made_by, asked = model.config.method, resolved.method
