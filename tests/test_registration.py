@@ -513,3 +513,24 @@ def test_a_photograph_a_sliver_short_of_the_xray_is_never_said_to_cover_100_perc
                  "--out", str(tmp_path / "aligned.tif")]) == 0
     err = capsys.readouterr().err
     assert re.search(r"covers only 99\.\d% of the X-ray", err), err
+
+
+def test_align_refuses_a_folder_or_a_non_tiff_name_for_out_and_is_quiet_when_asked(tmp_path, capsys):
+    """--out is the aligned photograph's file: a folder (it wrote a file named like the folder) or a
+    name without .tif is refused in one line; --quiet leaves only warnings and errors."""
+    import tifffile
+
+    from napari_xraysep.cli import main
+    from napari_xraysep.datasets.synthetic import load_sample
+
+    sample = load_sample()
+    xray, photo = tmp_path / "x.tif", tmp_path / "photo.tif"
+    tifffile.imwrite(xray, sample.x_mixed)
+    tifffile.imwrite(photo, (np.clip(sample.rgb_surface, 0, 1) * 255).astype(np.uint8))
+    (tmp_path / "folder").mkdir()
+    for out, message in ((tmp_path / "folder", "is a folder"), (tmp_path / "aligned", "ending in .tif")):
+        assert main(["align", str(xray), str(photo), "--out", str(out), "--transform", "translation"]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "aligned").exists()
+    assert main(["align", str(xray), str(photo), "--out", str(tmp_path / "a.tif"), "--transform", "translation", "--quiet"]) == 0
+    assert "Aligned" not in capsys.readouterr().err and (tmp_path / "a.tif").is_file()

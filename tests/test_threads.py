@@ -216,3 +216,19 @@ def test_the_cli_counts_a_drifting_weave_separated_at_a_stated_pixel_size(drifti
     for family, errors in windows.items():
         assert len(errors) == len(range(step // 2, height, step)) * len(range(step // 2, width, step)), family  # every window
         assert max(errors) <= THROUGH_SEPARATION, (family, max(errors))
+
+
+def test_the_weave_command_is_quiet_when_asked(tmp_path, capsys):
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    tifffile.imwrite(tmp_path / "weave.tif", np.cos(2 * np.pi * xx / 6.5) + np.cos(2 * np.pi * yy / 5.5))
+    args = ["weave", str(tmp_path / "weave.tif"), "--pixel-size", "0.1mm", "--window", "8mm"]
+    assert main([*args, "--out", str(tmp_path / "loud")]) == 0
+    assert "Written to" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "Written to" not in captured.err and "threads" in captured.out.lower()
+    assert (tmp_path / "quiet" / "threads.csv").is_file()

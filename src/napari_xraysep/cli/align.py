@@ -44,6 +44,10 @@ def read_point_pairs(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def command_align(args: argparse.Namespace) -> int:
     """Register the photograph to the X-ray — from point pairs, or automatically from shared edges,
     whatever its pixel size — and resample it onto the X-ray's grid."""
+    if Path(args.out).is_dir():
+        raise InputError(f"{args.out} is a folder; --out is the aligned photograph's file name (e.g. {Path(args.out) / 'photo-aligned.tif'}).")
+    if Path(args.out).suffix.lower() not in (".tif", ".tiff"):
+        raise InputError(f"The aligned photograph is written as a TIFF: give --out a name ending in .tif (got {args.out}).")
     if Path(args.out).exists() and not args.overwrite:
         raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
     if not args.max_pair_error > 0:
@@ -106,6 +110,8 @@ def command_align(args: argparse.Namespace) -> int:
         record["scale_from_pixel_spacings"] = scale_prior
     write_tiff(args.out, aligned, {"alignment": record, "pixel_spacing": xray_spacing.record() if xray_spacing else None})
     height, width = x_mixed.shape[:2]
+    if args.quiet:
+        return 0
     print(
         f"Aligned {args.rgb} ({photo.shape[0]}×{photo.shape[1]}) to {args.xray} ({alignment.describe()}) → {args.out} "
         f"({height}×{width}, the X-ray's grid)",

@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true",
         help="write the automatic alignment even when fewer than half the regions of the painting agree with it",
     )
+    align_cmd.add_argument("--quiet", action="store_true", help="no report line (warnings and errors are still said)")
     align_cmd.set_defaults(command="align")
 
     weave_cmd = commands.add_parser(
@@ -212,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     weave_cmd.add_argument("--out", type=Path, help="folder for threads.json, threads.csv and the density maps (TIFF)")
     weave_cmd.add_argument("--overwrite", action="store_true", help="replace those files in --out")
+    weave_cmd.add_argument("--quiet", action="store_true", help="no line saying what was written (the counts are still printed)")
     weave_cmd.set_defaults(command="weave")
 
     demo_cmd = commands.add_parser("demo", help="run the whole job on the bundled synthetic sample")

@@ -61,5 +61,6 @@ def command_weave(args: argparse.Namespace) -> int:
     for family in counts.families:
         write_tiff(out / f"{family.name.replace(' ', '_')}_density.tif", family.density_map,
                    {"thread_family": family.name, "unit": counts.unit, "map_step_px": family.step, **record})
-    print(f"Written to {out}: {', '.join(names)}", file=sys.stderr)
+    if not args.quiet:
+        print(f"Written to {out}: {', '.join(names)}", file=sys.stderr)
     return 0
