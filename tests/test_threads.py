@@ -232,3 +232,17 @@ def test_the_weave_command_is_quiet_when_asked(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "Written to" not in captured.err and "threads" in captured.out.lower()
     assert (tmp_path / "quiet" / "threads.csv").is_file()
+
+
+def test_a_window_in_mm_without_a_pixel_size_is_said_not_silently_replaced(tmp_path, capsys):
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    tifffile.imwrite(tmp_path / "weave.tif", np.cos(2 * np.pi * xx / 6.5) + np.cos(2 * np.pi * yy / 5.5))
+    assert main(["weave", str(tmp_path / "weave.tif"), "--window", "2cm"]) == 0
+    err = capsys.readouterr().err
+    assert "--window 2cm needs the pixel size" in err and "128 px" in err
+    assert main(["weave", str(tmp_path / "weave.tif")]) == 0  # the default window: nothing to say
+    assert "--window" not in capsys.readouterr().err

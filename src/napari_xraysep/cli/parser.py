@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     weave_cmd.add_argument("image", type=Path, help="weave.tif, a results folder holding one, or a grayscale radiograph")
     weave_cmd.add_argument("--pixel-size", metavar="SIZE", help="the image's pixel size (0.085mm, 85um, 300dpi), over its file's")
     weave_cmd.add_argument(
-        "--window", metavar="SIZE", default="15mm",
+        "--window", metavar="SIZE", default=None,
         help="the side of the windows the maps average over (default 15mm; in pixels when the pixel size is unknown: 128)",
     )
     weave_cmd.add_argument("--out", type=Path, help="folder for threads.json, threads.csv and the density maps (TIFF)")

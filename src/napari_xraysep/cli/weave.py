@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.threads import count_threads, parse_pixel_size
+from ..core.threads import DEFAULT_WINDOW_MM, DEFAULT_WINDOW_PX, count_threads, parse_pixel_size
 from ..io import open_image, write_tiff
 from ..io.files import atomic_write
 from ..io.spacing import chosen_spacing
@@ -37,10 +38,19 @@ def command_weave(args: argparse.Namespace) -> int:
     if len(source.shape) != 2:
         raise InputError(f"{path.name} is a colour image; thread counting reads a grayscale weave layer or radiograph.")
     spacing = chosen_spacing(args.pixel_size, source.info, path.name)
+    window = args.window or f"{DEFAULT_WINDOW_MM:g}mm"
     try:
-        window_mm = parse_pixel_size(args.window)  # the same units as a pixel size: '15mm', '1.5cm'
+        window_mm = parse_pixel_size(window)  # the same units as a pixel size: '15mm', '1.5cm'
     except InputError as error:
-        raise InputError(f"--window {args.window!r} is not a positive length such as 15mm or 1.5cm.") from error
+        raise InputError(f"--window {window!r} is not a positive length such as 15mm or 1.5cm.") from error
+    if spacing is None and args.window is not None:
+        # A length cannot be turned into pixels without the spacing: say so rather than count silently
+        # over windows the user did not ask for.
+        warnings.warn(
+            f"--window {args.window} needs the pixel size, which {path.name} does not record: counted over windows "
+            f"of {DEFAULT_WINDOW_PX} px instead; give --pixel-size to count over {args.window}.",
+            UserWarning, stacklevel=1,
+        )
     counts = count_threads(np.asarray(source), None if spacing is None else spacing.mm, window_mm)
     where = f" ({spacing.describe()})" if spacing else ""
     print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{counts.summary()}")
