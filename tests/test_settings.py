@@ -13,7 +13,7 @@ import torch
 from napari_xraysep import AutoEncoderSettings, ColourMapSettings, InputError, SeparationConfig, load_model, separate
 from napari_xraysep.core import PRESETS, prepare_inputs
 from napari_xraysep.core.colourmap_fit import colour_map_surface
-from napari_xraysep.core.separation import resolve_config
+from napari_xraysep.core.separation import resolve_config, say_ignored_settings
 from napari_xraysep.io.modelfile import model_to_dict
 
 DATA = Path(__file__).parent / "data"
@@ -133,7 +133,7 @@ def test_an_auto_encoder_setting_given_to_the_colour_map_is_said_to_do_nothing(t
         separate(m.x_mixed, m.rgb_surface, channels=16, steps=2, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        resolve_config(None, None, {"clusters": 8})  # the colour map's own: nothing to say
+        say_ignored_settings(resolve_config(None, None, {"clusters": 8}), {"clusters": 8})  # its own: nothing to say
 
 
 def test_the_public_separate_shows_the_cores_parameters_and_docstring():
@@ -145,3 +145,15 @@ def test_the_public_separate_shows_the_cores_parameters_and_docstring():
         function = getattr(napari_xraysep, name)
         assert "region_mask" in inspect.signature(function).parameters, name
         assert "Parameters\n    ----------" in (function.__doc__ or ""), name
+
+
+def test_the_cli_says_an_ignored_auto_encoder_setting_once(tiny_mixture, tmp_path, capsys):
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    tifffile.imwrite(tmp_path / "x.tif", tiny_mixture.x_mixed)
+    tifffile.imwrite(tmp_path / "rgb.tif", (tiny_mixture.rgb_surface * 255).astype(np.uint8))
+    args = ["separate", str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--set", "channels=16", "--steps", "2", "--device", "cpu", "--quiet"]) == 0
+    assert capsys.readouterr().err.count("channels is an auto-encoder setting") == 1

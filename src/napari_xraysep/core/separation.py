@@ -45,6 +45,21 @@ def unit_fit(inputs: SeparationInputs, unit: Components) -> UnitFit | None:
     return UnitFit.measure([(x, unit.x1_hat)])
 
 
+def say_ignored_settings(config: SeparationConfig, settings: dict[str, Any]) -> None:
+    """Warn about auto-encoder names among a colour-map run's ``settings``: the settings check and
+    drop them (one set may serve both methods), but a user who typed one expects it to act. Said by
+    :func:`iter_separate` alone, so a face that resolves the settings early does not say it twice."""
+    ignored = sorted(set(settings) & (AUTOENCODER_NAMES - COLOUR_MAP_NAMES) if config.method.name == "colour_map" else set())
+    if ignored:
+        one = len(ignored) == 1
+        warnings.warn(
+            f"{', '.join(ignored)} {'is an auto-encoder setting' if one else 'are auto-encoder settings'}: the colour map "
+            f"(the default method) does not use {'it' if one else 'them'}; choose the auto-encoder (--preset autoencoder "
+            f"or paper) to use {'it' if one else 'them'}.",
+            UserWarning, stacklevel=3,
+        )
+
+
 def resolve_config(
     config: SeparationConfig | None, model: TrainedModel | None, settings: dict[str, Any]
 ) -> SeparationConfig:
@@ -55,17 +70,6 @@ def resolve_config(
     """
     base = config or (model.config if model is not None else SeparationConfig())
     resolved = base.replace(**settings) if settings else base
-    ignored = sorted(set(settings) & (AUTOENCODER_NAMES - COLOUR_MAP_NAMES if resolved.method.name == "colour_map" else set()))
-    if ignored:
-        # Checked and dropped by the settings (one set may serve both methods), but a user who typed
-        # one expects it to act: say which method it belongs to.
-        warnings.warn(
-            f"{', '.join(ignored)} {'is an auto-encoder setting' if len(ignored) == 1 else 'are auto-encoder settings'}: "
-            "the colour map (the default method) does not use "
-            f"{'it' if len(ignored) == 1 else 'them'}; choose the auto-encoder (--preset autoencoder or paper) to use "
-            f"{'it' if len(ignored) == 1 else 'them'}.",
-            UserWarning, stacklevel=3,
-        )
     if model is None:
         return resolved
     made_by, asked = model.config.method, resolved.method
@@ -187,6 +191,7 @@ def iter_separate(
     ((48, 64), dtype('float32'))
     """
     config = resolve_config(config, model, settings)
+    say_ignored_settings(config, settings)
     training = config.training_steps > 0
     if model is not None and not training:
         check_double_sided(model.double_sided, sources.double_sided)
