@@ -118,8 +118,11 @@ class PaintingResult:
 
     def notes(self) -> list[str]:
         """What a user is told about the input: the training area's support, and what was marked
-        in the X-ray over the whole painting."""
-        lines = [] if self.area_result is None else [n for n in self.area_result.notes() if not n.startswith("Marked")]
+        in the X-ray over the whole painting (the area's own marks and stretcher bars, found in the
+        area's results only, are not the painting's: tile by tile the bars are not sought yet)."""
+        lines = [] if self.area_result is None else [
+            n for n in self.area_result.notes() if not n.startswith(("Marked", "Stretcher"))
+        ]
         line = defects_line(self.marked or {})
         return lines + ([line] if line else [])
 

@@ -182,7 +182,8 @@ def command_separate(args: argparse.Namespace) -> int:
     if not args.quiet:
         how = (f" (trained on the area {result.provenance()['training_area']}, applied tile by tile)"
                if isinstance(result, PaintingResult) else "")
-        print(f"Wrote {', '.join(RESULT_LAYERS)}, model.pt and run.json to {out}{how}", file=sys.stderr)
+        layers = RESULT_LAYERS if isinstance(result, PaintingResult) else tuple(result.layers())
+        print(f"Wrote {', '.join(layers)}, model.pt and run.json to {out}{how}", file=sys.stderr)
     return 0
 
 

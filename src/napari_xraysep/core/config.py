@@ -249,9 +249,11 @@ class SeparationConfig:
     tile_size: int = _setting(512, low=1)
     preview_every: int = _setting(0, low=0)
     # real files (every method): find the painting's support and fit only there; mark the X-ray's
-    # clipped pixels as missing and repair its hot/dead pixels and scratches (out of the fit)
+    # clipped pixels as missing and repair its hot/dead pixels and scratches (out of the fit);
     detect_support: bool = _setting(True)
     mark_defects: bool = _setting(True)
+    # the stretcher's bars (straight bands of wood in the X-ray only) as a layer of their own, not in x2
+    stretcher_bars: bool = _setting(True)
 
     def __init__(self, method: MethodSettings | str = "colour_map", **settings: Any) -> None:
         own = {f.name: f.default for f in dataclasses.fields(SeparationConfig) if f.name != "method"}

@@ -23,11 +23,14 @@ from .config import SeparationConfig
 from .data import Normalisation
 from .defects import Defects
 from .inference import Components
+from .stretcher import Stretcher
 from .support import Support
 from .trained import TrainedModel
 
 
 RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")
+# Layers a run has only when it found what they hold.
+OPTIONAL_LAYERS = ("stretcher",)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class SeparationResult:
 
     ``support``: the painting's support (found or given; None if not sought) — every image is NaN
     outside it; ``defects``: what was marked in the X-ray (None if not sought) — clipped pixels are
-    NaN, hot/dead pixels and scratches repaired (there ``x1 + x2 + weave`` is the repaired X-ray).
+    NaN, hot/dead pixels and scratches repaired (there ``x1 + x2 + weave`` is the repaired X-ray);
+    ``stretcher``: the stretcher's bars when found (:mod:`.stretcher`), their layer taken out of
+    x2 and x̂2, so that ``x1 + x2 + weave + stretcher == x``; None when none were found or sought.
     """
 
     x1_hat: np.ndarray
@@ -61,6 +66,7 @@ class SeparationResult:
     calibration: Calibration | None = None
     support: Support | None = None
     defects: Defects | None = None
+    stretcher: Stretcher | None = None
 
     @property
     def config(self) -> SeparationConfig:
@@ -71,8 +77,10 @@ class SeparationResult:
         return self.model.loss_history
 
     def layers(self) -> dict[str, np.ndarray]:
-        """The six images a user compares, in display order."""
-        return {name: getattr(self, name) for name in RESULT_LAYERS}
+        """The images a user compares, in display order: the six, then the stretcher's bars when
+        they were found."""
+        extra = {} if self.stretcher is None else {"stretcher": self.stretcher.layer}
+        return {name: getattr(self, name) for name in RESULT_LAYERS} | extra
 
     def provenance(self) -> dict[str, Any]:
         """JSON-ready record of how these images were made (settings, versions, losses, timings)."""
@@ -98,12 +106,13 @@ class SeparationResult:
             "shape": list(self.x1.shape),
             "painting_support": None if self.support is None else self.support.summary(),
             "defects": None if self.defects is None else self.defects.summary(),
+            "stretcher": None if self.stretcher is None else self.stretcher.summary(),
         }
 
     def notes(self) -> list[str]:
         """What a user is told about the input (CLI lines, the widget's note): the painting's
-        support and the X-ray's marked pixels; empty when there is nothing to say."""
-        return input_notes(self.support, self.defects)
+        support, the X-ray's marked pixels and the stretcher's bars; empty when there is nothing to say."""
+        return input_notes(self.support, self.defects) + ([] if self.stretcher is None else [self.stretcher.describe()])
 
 
 def _count(number: int) -> str:

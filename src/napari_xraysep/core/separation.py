@@ -29,6 +29,7 @@ from .refine import refine
 from .regions import PaintingArea
 from .result import SeparationResult, components_in_units
 from .sources import Sources
+from .stretcher import find_stretcher
 from .trained import TrainedModel
 from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
 
@@ -104,7 +105,9 @@ def iter_separate(
 
     Step 1 fits the method (the colour map by default, or the paper's connected auto-encoder) to
     explain the mixed X-ray from the photograph; step 2 shares the error map evenly between the two
-    estimates (:func:`~napari_xraysep.core.refine.refine`), so ``x1 + x2 + weave == x_mixed``.
+    estimates (:func:`~napari_xraysep.core.refine.refine`), so ``x1 + x2 + weave == x_mixed``. Where
+    the X-ray shows a stretcher's bars (:mod:`~napari_xraysep.core.stretcher`), they are taken out of
+    x2 into a layer of their own: ``x1 + x2 + weave + stretcher == x_mixed``.
 
     Parameters
     ----------
@@ -265,13 +268,19 @@ def iter_separate(
     timings["inference_s"] = time.perf_counter() - started
     x_units = inputs.x_repaired if inputs.x_repaired is not None else unmasked(sources.x_mixed).astype(np.float64)
     refined = refine(x_units, estimates.x1_hat, estimates.x2_hat, estimates.weave)
+    x2_hat, x2 = estimates.x2_hat, refined.x2
+    # A double-sided panel's x2 is the back's painting, whose own edges may be straight.
+    stretcher = find_stretcher(x2) if config.stretcher_bars and not inputs.double_sided else None
+    if stretcher is not None:  # the bars are neither painting: x1 + x2 + weave + stretcher == x
+        bars = np.nan_to_num(stretcher.layer)
+        x2_hat, x2 = x2_hat - bars, x2 - bars
     return SeparationResult(
         x1_hat=estimates.x1_hat,
-        x2_hat=estimates.x2_hat,
+        x2_hat=x2_hat,
         x_hat=estimates.x_hat,
         error_map=refined.error_map,
         x1=refined.x1,
-        x2=refined.x2,
+        x2=x2,
         weave=estimates.weave,
         model=model,
         timings=timings,
@@ -281,6 +290,7 @@ def iter_separate(
         calibration=calibration,
         support=inputs.support,
         defects=inputs.defects,
+        stretcher=stretcher,
     )
 
 
@@ -334,7 +344,7 @@ def separate(
     -------
     SeparationResult
         ``x1_hat``, ``x2_hat`` (step 1), ``x1``, ``x2`` (step 2), ``weave``, ``error_map``: each
-        (H, W) float32 in the X-ray's units, ``x1 + x2 + weave == x_mixed``; the trained ``model``.
+        (H, W) float32 in the X-ray's units, ``x1 + x2 + weave (+ stretcher) == x_mixed``; the trained ``model``.
 
     Raises
     ------

@@ -186,16 +186,22 @@ def _lead_markers(frame: Frame) -> None:
 
 
 def _stretcher(frame: Frame) -> None:
-    """Stretcher bars (wood: 8–15 % of the painting's range more absorbance, grained, bevelled inner
-    edge) along the four edges and one cross-bar; nails (saturated dots) along the outer bars."""
+    """Stretcher bars (wood: 8–15 % of the painting's range more absorbance, grained along each bar,
+    bevelled inner edge) along the four edges and one vertical cross-bar, joined at the corners;
+    nails (saturated dots) along the outer bars."""
     height, width = frame.frame_shape
     bar = int(round(frame.rng.uniform(0.05, 0.08) * min(height, width)))
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
     centre = width / 2 + frame.rng.uniform(-0.05, 0.05) * width
-    # Distance inside each bar from its inner (bevelled) edge, then a soft 3-px ramp.
-    depth = np.maximum.reduce([bar - yy, bar - (height - 1 - yy), bar - xx, bar - (width - 1 - xx), bar / 2 - np.abs(xx - centre)])
-    wood = np.clip(depth / 3.0, 0.0, 1.0)
-    grain = 1 + 0.25 * wood_grain(frame.rng, (height, width), period=float(frame.rng.uniform(6, 10)))
+    # Depth inside each bar from its inner (bevelled) edge, then a soft 3-px ramp. The bars are joined
+    # where they meet (one thickness of wood, not two), and each board's grain runs along it.
+    upright = np.maximum.reduce([bar - xx, bar - (width - 1 - xx), bar / 2 - np.abs(xx - centre)])
+    across = np.maximum(bar - yy, bar - (height - 1 - yy))
+    wood = np.clip(np.maximum(upright, across) / 3.0, 0.0, 1.0)
+    period = float(frame.rng.uniform(6, 10))
+    grain_upright = wood_grain(frame.rng, (height, width), period=period)
+    grain_across = wood_grain(frame.rng, (width, height), period=period).T
+    grain = 1 + 0.25 * np.where(upright >= across, grain_upright, grain_across)
     density = frame.rng.uniform(0.08, 0.15) * float(np.ptp(frame.mixture.x_mixed))
     frame.x += frame.gain * density * wood * grain
     spacing = frame.rng.uniform(30, 50)

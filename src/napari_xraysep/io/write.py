@@ -145,15 +145,15 @@ def montage(panels: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndar
 
 
 def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | None = None) -> list[Path]:
-    """The six images as float32 TIFFs with provenance, ``model.pt`` and ``run.json`` in the folder
+    """The images (:meth:`SeparationResult.layers`) as float32 TIFFs with provenance, ``model.pt`` and ``run.json`` in the folder
     ``out``; the model first, because it is the costliest thing to lose. Each file is written whole
     or not at all; to replace an earlier result set as one, write into a :func:`result_set`'s folder.
     A pixel spacing in ``extra`` (``"pixel_spacing"``) goes into every image's provenance and
     resolution tags."""
     provenance = result.provenance() | ({SPACING_KEY: extra[SPACING_KEY]} if extra and SPACING_KEY in extra else {})
     written = [save_model(result.model, out / "model.pt")]
-    for name in RESULT_LAYERS:
-        written.append(write_tiff(out / f"{name}.tif", getattr(result, name), {**provenance, "layer": name}))
+    for name, image in result.layers().items():
+        written.append(write_tiff(out / f"{name}.tif", image, {**provenance, "layer": name}))
     record = {**provenance, **(extra or {}), "loss_history": result.loss_history, "outputs": [p.name for p in written]}
     written.append(write_record(out, record))
     return written

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from napari.layers import Image, Labels, Shapes
 
-from ..core import RESULT_LAYERS, SeparationResult
+from ..core import SeparationResult
 from ..core.errors import InputError
 
 # What each result layer is called in the layer list, in the paper's terms.
@@ -24,6 +24,7 @@ LAYER_TITLES = {
     "x1": "x1 surface",
     "x2": "x2 hidden",
     "weave": "weave (canvas)",
+    "stretcher": "stretcher bars",
 }
 # A double-sided panel's second layer is the back side, not a hidden design.
 DOUBLE_SIDED_TITLES = {
@@ -42,6 +43,7 @@ SHORT_TITLES = {
     "x1": "x1 surface",
     "x2": "x2 hidden",
     "weave": "weave",
+    "stretcher": "stretcher",
 }
 DOUBLE_SIDED_SHORT = {**SHORT_TITLES, "x1": "x1 front", "x2": "x2 back"}
 METADATA_KEY = "xraysep"
@@ -52,7 +54,7 @@ MADE_HERE = ("layer", "preview", "truth", "thread_map", "curtain")
 
 
 def layer_title(name: str, double_sided: bool = False) -> str:
-    """The layer-list title of result ``name`` (one of RESULT_LAYERS)."""
+    """The layer-list title of result ``name`` (one of RESULT_LAYERS or OPTIONAL_LAYERS)."""
     return (DOUBLE_SIDED_TITLES if double_sided else LAYER_TITLES)[name]
 
 
@@ -226,9 +228,9 @@ def shared_contrast(images: list[np.ndarray]) -> tuple[float, float]:
 def result_layer_data(
     result: SeparationResult, source_name: str, run: int, layer_kwargs: dict[str, Any] | None = None
 ) -> list[tuple[np.ndarray, dict[str, Any], str]]:
-    """Image layer-data tuples for the six results, named for their run (:func:`short_layer_name`; the
-    source layer and the long title in the metadata)."""
-    images = {name: getattr(result, name) for name in RESULT_LAYERS}
+    """Image layer-data tuples for the results (the six, and the stretcher's bars when found), named
+    for their run (:func:`short_layer_name`; the source layer and the long title in the metadata)."""
+    images = result.layers()
     return _layer_data(images, result.provenance(), result.double_sided, source_name, run, layer_kwargs)
 
 
@@ -254,15 +256,18 @@ def _layer_data(
     layer_kwargs: dict[str, Any] | None,
 ) -> list[tuple[Any, dict[str, Any], str]]:
     """The four X-rays share contrast limits so that surface and hidden layers compare directly; the
-    error map and the weave (both around zero) get symmetric limits of their own. Limits come from the
-    smallest level of a pyramid."""
+    error map and the weave (both around zero) get symmetric limits of their own, the stretcher's bars
+    (a density ≥ 0) limits from 0. Limits come from the smallest level of a pyramid."""
     multiscale = bool((layer_kwargs or {}).get("multiscale"))
     overview = {name: np.asarray(image[-1] if multiscale else image) for name, image in images.items()}
     xray_limits = shared_contrast([overview[name] for name in ("x1_hat", "x2_hat", "x1", "x2")])
-    extents = {name: float(np.nan_to_num(np.nanpercentile(np.abs(overview[name]), 99.5))) or 1.0 for name in ("error_map", "weave")}
+    extents = {
+        name: float(np.nan_to_num(np.nanpercentile(np.abs(overview[name]), 99.5))) or 1.0
+        for name in ("error_map", "weave", "stretcher") if name in overview
+    }
     layers = []
-    for name in RESULT_LAYERS:
-        limits = (-extents[name], extents[name]) if name in extents else xray_limits
+    for name in images:
+        limits = xray_limits if name not in extents else (0.0 if name == "stretcher" else -extents[name], extents[name])
         title = f"{layer_title(name, double_sided)} · run {run} · {source_name}"
         kwargs = {
             "name": short_layer_name(name, run, double_sided),
