@@ -279,6 +279,23 @@ def xraysep_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "napari_xraysep.cli"]
 
 
+def _timed_process(command: list[str], out: Path, cluster=None) -> dict:
+    """``command`` run to the end, the whole process timed, and its peak resident memory (the kernel's
+    count over this process's children: each measurement runs in a fresh child, so it is this
+    command's). ``out`` removed afterwards."""
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - started
+    finally:
+        if cluster is not None:
+            cluster.close()
+    shutil.rmtree(out, ignore_errors=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return {"seconds": seconds, "process_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
 def measure_apply_process(model_path: Path, x_path: Path, rgb_path: Path, folder: Path, dask_workers: int) -> dict:
     """`xraysep apply` of ``model_path`` to the pair, the whole process timed (start, imports,
     calibration, tiles, writes). With ``dask_workers`` > 0, on a ``distributed.LocalCluster`` of that
@@ -291,23 +308,49 @@ def measure_apply_process(model_path: Path, x_path: Path, rgb_path: Path, folder
 
         cluster = LocalCluster(n_workers=dask_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None)
         command += ["--dask", cluster.scheduler_address]
-    try:
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - started
-    finally:
-        if cluster is not None:
-            cluster.close()
+    return _timed_process(command, out, cluster)
+
+
+def measure_separate_process(x_path: Path, rgb_path: Path, folder: Path) -> dict:
+    """`xraysep separate` of the pair with the defaults and no region (over 36 MP: the colour map fitted
+    on the central 1536×1536 area, then applied tile by tile), the whole process timed."""
+    out = folder / f"separated-{x_path.stem}"
+    return _timed_process([*xraysep_command(), "separate", str(x_path), str(rgb_path), "--out", str(out), "--device", "cpu", "--quiet"], out)
+
+
+def measure_napari_path(x_path: Path, rgb_path: Path, folder: Path) -> dict:
+    """The dock's whole-painting path without a window, in this process: the plugin's reader opens
+    both files as the viewer does (lazily), the layers' full-resolution data become the run's
+    sources, :func:`napari_xraysep.pipeline.iter_run` trains on the central area and writes the
+    result set with its pyramids (``pyramid=True``, as the dock asks), and the result's layer data
+    are made (:func:`napari_xraysep.plugin.shown.result_layers`, contrast limits included) — all but
+    drawing them."""
+    from napari_xraysep import SeparationConfig
+    from napari_xraysep.core.progress import drive
+    from napari_xraysep.core.sources import Sources
+    from napari_xraysep.pipeline import iter_run
+    from napari_xraysep.plugin.reader import read_image_layer
+    from napari_xraysep.plugin.shown import result_layers
+
+    out = folder / f"napari-{x_path.stem}"
+    started = time.perf_counter()
+    (x_data, x_kwargs, _), (rgb_data, rgb_kwargs, _) = read_image_layer(x_path), read_image_layer(rgb_path)
+    x_full = x_data[0] if x_kwargs.get("multiscale") else x_data
+    rgb_full = rgb_data[0] if rgb_kwargs.get("multiscale") else rgb_data
+    run = iter_run(Sources(x_full, rgb_full), None, config=SeparationConfig(device="cpu"), out=out, pyramid=True)
+    result = drive(run, lambda event: None)
+    layers, _ = result_layers(result, x_path.stem, 1, False, {}, {})
+    seconds = time.perf_counter() - started
     shutil.rmtree(out, ignore_errors=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
-    return {"seconds": seconds, "apply_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    return {"seconds": seconds, "layers": len(layers)}
 
 
 def floor_comparison(side: int, work: Path, dask_workers: int) -> tuple[str, dict]:
-    """The I/O floor beside `xraysep apply` (whole process) on a side×side pair, tiled BigTIFF both
-    uncompressed and Deflate-compressed, in this one run; with ``dask_workers``, `xraysep apply --dask`
-    on a local cluster beside it. Returns a Markdown table (with the ratios) and the figures."""
+    """The I/O floor beside the product on a side×side pair, tiled BigTIFF both uncompressed and
+    Deflate-compressed, in this one run: `xraysep apply` (whole process), `xraysep separate` (whole
+    process: fit on the central area, then applied tile by tile), the dock's whole-painting path
+    (:func:`measure_napari_path`) and, with ``dask_workers``, `xraysep apply --dask` on a local
+    cluster. Returns a Markdown table (with the ratios) and the figures."""
     from napari_xraysep import save_model
 
     model_path = work / "model-floor.pt"
@@ -319,6 +362,8 @@ def floor_comparison(side: int, work: Path, dask_workers: int) -> tuple[str, dic
         figures[name] = {
             "floor": run_child(["floor", str(x_path), str(rgb_path), str(work)]),
             "apply": run_child(["apply_process", str(model_path), str(x_path), str(rgb_path), str(work), 0]),
+            "separate": run_child(["separate_process", str(x_path), str(rgb_path), str(work)]),
+            "napari": run_child(["napari_path", str(x_path), str(rgb_path), str(work)]),
         }
         if dask_workers:
             figures[name]["dask"] = run_child(["apply_process", str(model_path), str(x_path), str(rgb_path), str(work), dask_workers])
@@ -326,19 +371,24 @@ def floor_comparison(side: int, work: Path, dask_workers: int) -> tuple[str, dic
         x_path.unlink()
         rgb_path.unlink()
     megapixels = side * side / 1e6
-    lines = [
-        "| pair (tiled BigTIFF) | I/O floor (tifffile) | `xraysep apply` | apply ÷ floor |"
-        + (f" `apply --dask` ({dask_workers} workers) | dask ÷ floor |" if dask_workers else ""),
-        "|---|---|---|---|" + ("---|---|" if dask_workers else ""),
-    ]
+    what = {
+        "floor": "I/O floor: tifffile reads both, writes six float32 layers",
+        "apply": "`xraysep apply` (a saved default model), whole process",
+        "separate": "`xraysep separate` (fit on the central 1536² area, then tile by tile), whole process",
+        "napari": "the dock's whole-painting path (reader → run → result set with pyramids → layer data), no drawing",
+        "dask": f"`xraysep apply --dask` on a local cluster of {dask_workers} workers, whole process",
+    }
+    lines = ["| pair (tiled BigTIFF) | what | time | rate | ÷ floor | peak memory |", "|---|---|---|---|---|---|"]
     for name, label in (("raw", "uncompressed"), ("zlib", "Deflate")):
         f = figures[name]
-        row = (f"| {side}×{side}, {label} | {f['floor']['seconds']:.1f} s ({megapixels / f['floor']['seconds']:.1f} Mpx/s) "
-               f"| {f['apply']['seconds']:.1f} s ({megapixels / f['apply']['seconds']:.2f} Mpx/s, peak {f['apply']['apply_peak_rss_mib'] / 1024:.2f} GiB) "
-               f"| **{f['apply']['seconds'] / f['floor']['seconds']:.1f}×** |")
-        if dask_workers:
-            row += f" {f['dask']['seconds']:.1f} s ({megapixels / f['dask']['seconds']:.2f} Mpx/s) | {f['dask']['seconds'] / f['floor']['seconds']:.1f}× |"
-        lines.append(row)
+        floor = f["floor"]["seconds"]
+        for key in [k for k in what if k in f]:
+            seconds = f[key]["seconds"]
+            ratio = "1" if key == "floor" else (f"**{seconds / floor:.1f}×**" if key == "apply" else f"{seconds / floor:.1f}×")
+            lines.append(
+                f"| {side}×{side}, {label} | {what[key]} | {seconds:.1f} s | {megapixels / seconds:.2f} Mpx/s | {ratio} "
+                f"| {f[key].get('process_peak_rss_mib', f[key]['peak_rss_mib']) / 1024:.2f} GiB |"
+            )
     return "\n".join(lines), figures
 
 
@@ -528,6 +578,8 @@ def child_main(spec: list) -> None:
         "default_quality": measure_default_quality,
         "floor": measure_floor,
         "apply_process": measure_apply_process,
+        "separate_process": measure_separate_process,
+        "napari_path": measure_napari_path,
     }
     params = [Path(p) if isinstance(p, str) and p.startswith("/") else (tuple(p) if isinstance(p, list) else p) for p in params]
     result = functions[kind](*params)

@@ -72,12 +72,14 @@ def remove_previews(viewer: Any, record: RunRecord) -> None:
 def result_layers(
     result: Any, source_name: str, run: int, double_sided: bool, whole: dict[str, Any], area: dict[str, Any]
 ) -> tuple[list[LayerData], str]:
-    """The run's six layers as layer-data tuples (their contrast computed: call it in the worker
-    thread) and a sentence saying what they are and where. ``whole`` and ``area`` are the placements
+    """The run's layers (the six, and the stretcher's bars when found) as layer-data tuples (their
+    contrast computed: call it in the worker thread) and a sentence saying what they are and where.
+    ``whole`` and ``area`` are the placements
     (:func:`placement`) of the whole X-ray and of the trained area."""
     if isinstance(result, SeparationResult):
         layers = result_layer_data(result, source_name, run, whole)
-        what = "Its six layers are in the layer list; Compare side by side shows x, x1, x2, the error map and the weave, titled."
+        what = (f"Its {len(layers)} layers are in the layer list; Compare side by side shows x, x1, x2, the error map "
+                "and the weave, titled.")
     elif isinstance(result, PaintingResult) and result.paths is not None:
         pyramids = {name: open_pyramid(path) for name, path in result.paths.items()}
         layers = painting_layer_data(pyramids, result.provenance(), double_sided, source_name, run, whole)
