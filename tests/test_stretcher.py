@@ -11,7 +11,7 @@ import pytest
 from scipy import ndimage
 
 from napari_xraysep import separate
-from napari_xraysep.core.stretcher import Bar, Stretcher, find_stretcher
+from napari_xraysep.core.stretcher import Bar, Stretcher, block_means, find_stretcher, find_stretcher_in, take_out_stretcher
 from napari_xraysep.datasets.evaluation import score_inside, scoring_mask
 from napari_xraysep.datasets.synthetic_real import make_real_variant
 
@@ -51,11 +51,13 @@ def test_a_stretcher_is_found_bar_by_bar_and_its_layer_matches_the_bars() -> Non
     assert all(abs(b.density - DENSITY) < 0.2 * DENSITY for b in found.bars)
     # The layer is the bars: off them 0, on them within a fifth of the density (the hidden design's
     # level under a bar is only assumed to be that beside it), and joined at the corners.
-    assert found.layer.shape == bars.shape and found.layer.dtype == np.float32
-    error = np.abs(found.layer - bars)
+    layer = found.layer()
+    assert layer.shape == bars.shape == found.shape and layer.dtype == np.float32
+    error = np.abs(layer - bars)
     assert np.median(error[bars > 0]) < 0.2 * DENSITY
-    assert np.mean(found.layer[bars == 0] == 0) > 0.97
-    assert found.layer[2, 2] < 1.5 * DENSITY
+    assert np.mean(layer[bars == 0] == 0) > 0.97
+    assert layer[2, 2] < 1.5 * DENSITY
+    np.testing.assert_array_equal(found.layer(slice(10, 20), slice(130, 160)), layer[10:20, 130:160])
 
 
 def test_no_stretcher_without_bars_nor_for_one_straight_band_in_the_design() -> None:
@@ -67,12 +69,12 @@ def test_no_stretcher_without_bars_nor_for_one_straight_band_in_the_design() -> 
     assert find_stretcher(two_sides) is None
 
 
-def test_the_painting_outside_is_nan_and_the_bars_are_placed_in_the_whole_frame() -> None:
+def test_the_bars_are_placed_in_the_whole_frame_and_are_zero_outside_the_painting() -> None:
     framed = np.full((HEIGHT + 40, WIDTH + 60), np.nan)
     framed[20 : 20 + HEIGHT, 30 : 30 + WIDTH] = _hidden() + _bars()
     found = find_stretcher(framed)
-    assert found is not None
-    assert np.isnan(found.layer[:20]).all() and np.isnan(found.layer[:, :30]).all()
+    assert found is not None and found.shape == framed.shape
+    assert not found.layer()[:20].any() and not found.layer()[:, :30].any()
     left = next(b for b in found.bars if b.axis == "col" and b.outer and b.start < 100)
     assert abs(left.start - 30) <= 1 and abs(left.stop - (30 + BAR)) <= 1
 
@@ -85,8 +87,24 @@ def test_degenerate_residuals() -> None:
     assert find_stretcher(np.zeros((10, 12))) is None  # too small for a bar
 
 
+def test_a_stretcher_found_on_blocks_is_placed_on_the_finer_frame() -> None:
+    coarse = Stretcher(
+        (Bar("col", 0, 2, 4.0, True), Bar("row", 3, 5, 2.0, False)),
+        np.array([4, 4, 0, 0], np.float32), np.array([0, 0, 0, 2, 2], np.float32), (0, 5, 0, 4),
+    )
+    fine = coarse.upsampled(3, (14, 11))
+    assert fine.shape == (14, 11) and fine.extent == (0, 14, 0, 11)
+    assert [(b.axis, b.start, b.stop) for b in fine.bars] == [("col", 0, 6), ("row", 9, 14)]
+    # Block centres at 1, 4, 7, 10: the profile is exact there and linear between.
+    np.testing.assert_allclose(fine.columns, [4, 4, 4, 4, 4, 8 / 3, 4 / 3, 0, 0, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(fine.rows[[4, 7, 8, 10, 13]], [0, 0, 2 / 3, 2, 2], atol=1e-6)
+    assert fine.layer()[0, 0] == 4 and fine.layer()[13, 10] == 2
+    with pytest.raises(ValueError, match="not covered"):
+        coarse.upsampled(2, (14, 11))
+
+
 def test_summary_and_sentence() -> None:
-    stretcher = Stretcher((Bar("col", 0, 12, 3.25, True), Bar("col", 90, 100, 2.0, False)), np.zeros((4, 4), np.float32))
+    stretcher = Stretcher((Bar("col", 0, 12, 3.25, True), Bar("col", 90, 100, 2.0, False)), np.zeros(4, np.float32), np.zeros(4, np.float32), (0, 4, 0, 4))
     assert stretcher.summary() == {"bars": [
         {"axis": "col", "start": 0, "stop": 12, "density": 3.25, "outer": True},
         {"axis": "col", "start": 90, "stop": 100, "density": 2.0, "outer": False},
@@ -111,7 +129,8 @@ def test_separate_takes_the_bars_out_of_x2_and_the_layers_still_add_up() -> None
     variant, result = _separated("stretcher")
     _, kept = _separated("stretcher", False)
     assert result.stretcher is not None and len(result.stretcher.bars) >= 4
-    bars = np.nan_to_num(result.stretcher.layer)
+    bars = result.stretcher.layer()
+    assert np.isnan(result.layers()["stretcher"][np.isnan(result.x2)]).all()
     total = result.x1.astype(np.float64) + result.x2 + result.weave + bars
     x = variant.x_stored.astype(np.float64)
     inside = np.isfinite(total) & ~result.defects.repaired  # x1 + x2 + weave + bars is the repaired X-ray
@@ -155,3 +174,65 @@ def test_the_napari_layers_include_the_bars_with_limits_from_zero() -> None:
     assert list(layers)[-1] == "stretcher"
     assert layers["stretcher"]["contrast_limits"][0] == 0.0 and layers["stretcher"]["contrast_limits"][1] > 0
     assert layers["stretcher"]["name"].startswith("stretcher")
+
+
+def test_block_means_leave_missing_pixels_out() -> None:
+    image = np.array([[1, 2, 3, 4, 5], [3, np.nan, 5, 6, 7], [9, 9, np.nan, np.nan, 1]], dtype=np.float64)
+    means = block_means(image, 2, strip=2)
+    np.testing.assert_allclose(means, [[2.0, 4.5, 6.0], [9.0, np.nan, 1.0]], equal_nan=True)
+
+
+def test_a_whole_painting_is_searched_on_block_means_and_the_bars_taken_out_strip_by_strip(monkeypatch) -> None:
+    from napari_xraysep.core import stretcher as module
+
+    monkeypatch.setattr(module, "DETECT_PIXELS", 10_000)  # 200×300 is searched on 3×3 blocks
+    bars = _bars()
+    x2 = (_hidden() + bars).astype(np.float32)
+    x2[:5, :7] = np.nan
+    found = find_stretcher_in(x2)
+    assert found is not None and found.shape == x2.shape
+    extents = sorted((b.axis, b.start, b.stop) for b in found.bars)
+    assert len(extents) == 5
+    for (axis, start, stop), want in zip(extents, [("col", 0, BAR), ("col", *CROSS), ("col", WIDTH - BAR, WIDTH), ("row", 0, BAR), ("row", HEIGHT - BAR, HEIGHT)]):
+        assert axis == want[0] and abs(start - want[1]) <= 6 and abs(stop - want[2]) <= 6  # two blocks
+    assert np.median(np.abs(found.layer() - bars)[bars > 0]) < 0.25 * DENSITY
+    outputs = {"x2": x2.copy(), "x2_hat": x2 + 1}
+    layer_out = np.zeros_like(x2)
+    take_out_stretcher(found, outputs, layer_out, strip=64)
+    expected = found.layer()
+    np.testing.assert_allclose(layer_out[5:], expected[5:])
+    assert np.isnan(layer_out[:5, :7]).all() and np.isnan(outputs["x2"][:5, :7]).all()
+    np.testing.assert_allclose(outputs["x2"][5:], x2[5:] - expected[5:], atol=1e-5)
+    np.testing.assert_allclose(outputs["x2_hat"][5:], x2[5:] + 1 - expected[5:], atol=1e-5)
+
+
+def test_a_whole_painting_run_takes_the_bars_out_tile_by_tile(tmp_path, monkeypatch, capsys) -> None:
+    """`xraysep separate` and `xraysep apply` on an image counted as a whole painting (tiles):
+    stretcher.tif, the line, run.json; the layers still add up."""
+    import tifffile
+
+    from napari_xraysep.cli import main
+    from napari_xraysep.core import areas
+
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
+    variant = make_real_variant("photo_coffee_over_astronaut", "stretcher", 2)
+    tifffile.imwrite(tmp_path / "x.tif", variant.x_stored, tile=(64, 64))
+    tifffile.imwrite(tmp_path / "rgb.tif", variant.rgb_stored, photometric="rgb")
+    files = [str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif")]
+    assert main(["separate", *files, "--out", str(tmp_path / "big"), "--device", "cpu"]) == 0
+    said = capsys.readouterr().err
+    assert "Stretcher bars found" in said and "stretcher" in said.splitlines()[-1]
+    record = json.loads((tmp_path / "big" / "run.json").read_text())
+    assert record["training_area"] and len(record["stretcher"]["bars"]) >= 4
+    read = {name: tifffile.imread(tmp_path / "big" / f"{name}.tif") for name in ("x1", "x2", "weave", "stretcher")}
+    total = read["x1"].astype(np.float64) + read["x2"] + read["weave"] + read["stretcher"]
+    x = variant.x_stored.astype(np.float64)
+    close = np.isfinite(total) & (np.abs(total - x) < 0.05)
+    assert close.sum() > 0.97 * np.isfinite(total).sum()  # all but the repaired defects
+    # The x2 of the whole painting is as free of the bars as the in-memory run's.
+    clean = score_inside(read["x2"], variant.x2_true, scoring_mask(variant.painting, variant.x_stored, read["x2"]))["psnr_affine"]
+    assert clean > _x2_psnr(*_separated("stretcher", False)) + 2.0
+    assert main(["apply", str(tmp_path / "big" / "model.pt"), *files, "--out", str(tmp_path / "applied"), "--device", "cpu"]) == 0
+    said = capsys.readouterr().err
+    assert "Stretcher bars found" in said and "weave, stretcher and run.json" in said
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "applied" / "stretcher.tif"), read["stretcher"], atol=1e-3, equal_nan=True)

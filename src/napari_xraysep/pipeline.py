@@ -35,6 +35,7 @@ from .core.data import missing_filled
 from .core.result import defects_line
 from .core.separation import resolve_config
 from .core.sources import Sources
+from .core.stretcher import Stretcher, find_stretcher_in, take_out_stretcher
 from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
 from .io import result_tiffs
 from .io.files import result_set
@@ -77,6 +78,7 @@ def iter_apply_to_folder(
     support: Any = None,
     marked: dict[str, int] | None = None,
     layers: Sequence[str] = RESULT_LAYERS,
+    found: dict[str, Any] | None = None,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
     """Apply ``model`` to the whole painting into float32 TIFFs of ``layers`` (default the six
     results) in ``out`` (which must exist: a
@@ -85,7 +87,9 @@ def iter_apply_to_folder(
     left behind). With ``pyramid``, 2× reductions go to ``out/pyramid``
     (:func:`~napari_xraysep.io.pyramid.open_pyramid` reads them).
     ``calibrate``: check the X-ray's units first, as :func:`iter_apply` does; ``support`` and ``marked``
-    are :func:`~napari_xraysep.core.streaming.iter_apply`'s."""
+    are :func:`~napari_xraysep.core.streaming.iter_apply`'s. Then the stretcher's bars are sought in
+    x2 and taken out into ``stretcher.tif`` (:func:`stretcher_into`); ``found["stretcher"]`` says
+    what was found (a :class:`~napari_xraysep.core.stretcher.Stretcher` or None)."""
     shape = sources.check()
     try:
         with result_tiffs(out, shape, provenance, layers) as outputs:
@@ -95,13 +99,32 @@ def iter_apply_to_folder(
             )
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
+            stretcher = stretcher_into(out, outputs, model.config, sources.double_sided, provenance)
     except _Stopped:
         return None
-    paths = {name: out / f"{name}.tif" for name in layers}
+    if found is not None:
+        found["stretcher"] = stretcher
+    paths = {name: out / f"{name}.tif" for name in (*layers, *(["stretcher"] if stretcher else []))}
     if pyramid:
         for path in paths.values():
             write_pyramid(path, out / PYRAMID_FOLDER)
     return paths
+
+
+def stretcher_into(
+    out: Path, outputs: dict[str, Any], config: SeparationConfig, double_sided: bool, provenance: dict[str, Any] | None
+) -> Stretcher | None:
+    """A whole painting's stretcher bars, sought in its x2 (``outputs``: the result TIFFs being
+    written, by name) when ``config.stretcher_bars`` asks (not for a double-sided panel, nor without
+    x2), taken out of x2 and x̂2 and written to ``out/stretcher.tif`` (with ``provenance``); None
+    when none were found or sought (:func:`~napari_xraysep.core.stretcher.find_stretcher_in`)."""
+    if not config.stretcher_bars or double_sided or "x2" not in outputs:
+        return None
+    stretcher = find_stretcher_in(outputs["x2"])
+    if stretcher is not None:
+        with result_tiffs(out, tuple(outputs["x2"].shape), provenance, ("stretcher",)) as extra:
+            take_out_stretcher(stretcher, outputs, extra["stretcher"])
+    return stretcher
 
 
 @dataclass(frozen=True)
@@ -115,16 +138,16 @@ class PaintingResult:
     paths: dict[str, Path] | None
     folder: Path
     marked: dict[str, int] | None = None  # defects marked tile by tile (streaming.iter_apply's counts)
+    stretcher: Stretcher | None = None  # the stretcher's bars found in the whole painting's x2
 
     def notes(self) -> list[str]:
         """What a user is told about the input: the training area's support, and what was marked
-        in the X-ray over the whole painting (the area's own marks and stretcher bars, found in the
-        area's results only, are not the painting's: tile by tile the bars are not sought yet)."""
+        and found in the X-ray over the whole painting (not the area's own marks and bars)."""
         lines = [] if self.area_result is None else [
             n for n in self.area_result.notes() if not n.startswith(("Marked", "Stretcher"))
         ]
         line = defects_line(self.marked or {})
-        return lines + ([line] if line else [])
+        return lines + ([line] if line else []) + ([self.stretcher.describe()] if self.stretcher else [])
 
     def provenance(self) -> dict[str, Any]:
         """What the result layers record of their making (the TIFFs in ``folder`` hold the full record)."""
@@ -136,6 +159,7 @@ class PaintingResult:
             "training_area": [[top, bottom], [left, right]],
             "side_channels": len(self.model.side_normalisations),
             "defects_marked": self.marked,
+            "stretcher": None if self.stretcher is None else self.stretcher.summary(),
         }
 
 
@@ -203,18 +227,23 @@ def iter_separate_painting(
             model, calibration = calibrated(model, sources, resolved.device)
             record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
         marked: dict[str, int] = {}
+        found: dict[str, Any] = {}
         if area_result is None or not area_result.stopped_early:
             written = yield from iter_apply_to_folder(
                 model, sources, staging, device=resolved.device, stop=stop,
                 provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid, calibrate=False,
-                support=support, marked=marked,
+                support=support, marked=marked, found=found,
             )
             paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
-        record |= {"defects_marked": marked, "shape": list(shape), "timings_s": {"total_s": time.perf_counter() - started}}
+        stretcher = found.get("stretcher")
+        record |= {
+            "defects_marked": marked, "stretcher": None if stretcher is None else stretcher.summary(), "shape": list(shape),
+            "timings_s": {"total_s": time.perf_counter() - started},
+        }
         if area_result is not None:
             record["loss_history"] = model.loss_history
         write_record(staging, record)
-    return PaintingResult(model, area, area_result, paths, out, marked)
+    return PaintingResult(model, area, area_result, paths, out, marked, stretcher)
 
 
 

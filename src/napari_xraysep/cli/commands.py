@@ -34,7 +34,7 @@ from .demo import run_demo
 from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
 from ..core.areas import painting_mask
-from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run
+from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, stretcher_into
 from .terminal import run_in_terminal, signal_handled
 
 
@@ -182,7 +182,7 @@ def command_separate(args: argparse.Namespace) -> int:
     if not args.quiet:
         how = (f" (trained on the area {result.provenance()['training_area']}, applied tile by tile)"
                if isinstance(result, PaintingResult) else "")
-        layers = RESULT_LAYERS if isinstance(result, PaintingResult) else tuple(result.layers())
+        layers = tuple(result.paths or RESULT_LAYERS) if isinstance(result, PaintingResult) else tuple(result.layers())
         print(f"Wrote {', '.join(layers)}, model.pt and run.json to {out}{how}", file=sys.stderr)
     return 0
 
@@ -241,12 +241,14 @@ def command_apply(args: argparse.Namespace) -> int:
                         da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler=client, lock=True)
                 else:
                     da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
+                stretcher = stretcher_into(staging, outputs, model.config, sources.double_sided, provenance)
         else:
             stop = threading.Event()
             marked: dict[str, int] = {}
+            found: dict[str, Any] = {}
             tiles = iter_apply_to_folder(
                 model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
-                support=support, marked=marked, layers=layers,
+                support=support, marked=marked, layers=layers, found=found,
             )
             paths = run_in_terminal(tiles, stop, args.quiet, "stopping after this tile; no result will be written")
             if paths is None:
@@ -255,10 +257,17 @@ def command_apply(args: argparse.Namespace) -> int:
             line = defects_line(marked)
             if line and not args.quiet:
                 print(f"xraysep: {line}", file=sys.stderr)
-        record = {**provenance, "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2])}
+            stretcher = found.get("stretcher")
+        if stretcher is not None and not args.quiet:
+            print(f"xraysep: {stretcher.describe()}", file=sys.stderr)
+        record = {
+            **provenance, "stretcher": None if stretcher is None else stretcher.summary(),
+            "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2]),
+        }
         write_record(staging, record)
     if not args.quiet:
-        print(f"Wrote {', '.join(layers)} and run.json to {out}", file=sys.stderr)
+        written = (*layers, *(["stretcher"] if stretcher is not None else []))
+        print(f"Wrote {', '.join(written)} and run.json to {out}", file=sys.stderr)
     return 0
 
 

@@ -79,7 +79,9 @@ class SeparationResult:
     def layers(self) -> dict[str, np.ndarray]:
         """The images a user compares, in display order: the six, then the stretcher's bars when
         they were found."""
-        extra = {} if self.stretcher is None else {"stretcher": self.stretcher.layer}
+        extra = {}
+        if self.stretcher is not None:  # empty where the other results are
+            extra["stretcher"] = np.where(np.isnan(self.x2), np.float32(np.nan), self.stretcher.layer())
         return {name: getattr(self, name) for name in RESULT_LAYERS} | extra
 
     def provenance(self) -> dict[str, Any]:

@@ -272,7 +272,7 @@ def iter_separate(
     # A double-sided panel's x2 is the back's painting, whose own edges may be straight.
     stretcher = find_stretcher(x2) if config.stretcher_bars and not inputs.double_sided else None
     if stretcher is not None:  # the bars are neither painting: x1 + x2 + weave + stretcher == x
-        bars = np.nan_to_num(stretcher.layer)
+        bars = stretcher.layer()
         x2_hat, x2 = x2_hat - bars, x2 - bars
     return SeparationResult(
         x1_hat=estimates.x1_hat,

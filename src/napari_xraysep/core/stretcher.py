@@ -26,9 +26,11 @@ level under a bar is that beside it. Nails and tacks are saturated, marked as cl
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,10 +73,48 @@ class Bar:
 
 @dataclass(frozen=True)
 class Stretcher:
-    """The bars found and their layer ((H, W) float32, zero off the bars, NaN where the residual is)."""
+    """The bars found, and their profiles over the frame: ``columns`` (W,) the upright bars' height at
+    each column, ``rows`` (H,) the bars across at each row (0 off the bars; float32, the residual's
+    units), and ``extent`` (top, bottom, left, right; ends exclusive) the painting's box the bars run
+    across. The layer is the thicker of the two where bars meet (:meth:`layer`)."""
 
     bars: tuple[Bar, ...]
-    layer: np.ndarray
+    columns: np.ndarray
+    rows: np.ndarray
+    extent: tuple[int, int, int, int]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows.size, self.columns.size
+
+    def layer(self, rows: slice = slice(None), columns: slice = slice(None)) -> np.ndarray:
+        """The bars' layer over a window of the frame (the whole frame by default), (h, w) float32,
+        0 off the bars; the caller makes it NaN where its images are."""
+        top, bottom, left, right = self.extent
+        r, c = np.arange(self.rows.size)[rows], np.arange(self.columns.size)[columns]
+        upright = np.where(((r >= top) & (r < bottom))[:, None], self.columns[columns][None, :], 0.0)
+        across = np.where(((c >= left) & (c < right))[None, :], self.rows[rows][:, None], 0.0)
+        return np.maximum(upright, across).astype(np.float32)
+
+    def upsampled(self, factor: int, shape: tuple[int, int]) -> Stretcher:
+        """The same bars on a frame ``factor`` times finer of ``shape`` (H, W): found on block means
+        of ``factor``×``factor`` pixels (a whole painting), the profiles interpolated linearly
+        between the blocks' centres, the extents scaled. Raises ValueError if ``shape`` is not
+        what the blocks cover."""
+        if not (shape[0] <= self.rows.size * factor and shape[1] <= self.columns.size * factor):
+            raise ValueError(f"a frame of {shape} is not covered by {self.shape} blocks of {factor} px")
+
+        def finer(profile: np.ndarray, size: int) -> np.ndarray:
+            centres = np.arange(profile.size) * factor + (factor - 1) / 2
+            return np.interp(np.arange(size), centres, profile).astype(np.float32)
+
+        bars = tuple(
+            Bar(bar.axis, bar.start * factor, min(bar.stop * factor, shape[1] if bar.axis == "col" else shape[0]), bar.density, bar.outer)
+            for bar in self.bars
+        )
+        top, bottom, left, right = self.extent
+        extent = (top * factor, min(bottom * factor, shape[0]), left * factor, min(right * factor, shape[1]))
+        return Stretcher(bars, finer(self.columns, shape[1]), finer(self.rows, shape[0]), extent)
 
     def summary(self) -> dict[str, object]:
         """JSON-ready: the bars, each with its axis, extent and density."""
@@ -232,14 +272,11 @@ def find_stretcher(residual: np.ndarray) -> Stretcher | None:
     kept = [(bar, values) for bar, values in profiles if bar.density > (0 if bar.outer else CROSS_SHARE * outer_density)]
     if not kept:
         return None
-    layers = {axis: np.zeros(n_of[axis]) for axis in ("col", "row")}
+    profile_of = {"col": np.zeros(residual.shape[1], np.float32), "row": np.zeros(residual.shape[0], np.float32)}
     for bar, values in kept:
-        offset = (box[1] if bar.axis == "col" else box[0]).start
-        layers[bar.axis][bar.start - offset : bar.stop - offset] = values
-    full = np.zeros_like(residual)
-    full[box] = np.maximum(layers["col"][None, :], layers["row"][:, None])
-    full[~finite] = np.nan
-    return Stretcher(tuple(bar for bar, _ in kept), full.astype(np.float32))
+        profile_of[bar.axis][bar.start : bar.stop] = values
+    extent = (box[0].start, box[0].stop, box[1].start, box[1].stop)
+    return Stretcher(tuple(bar for bar, _ in kept), profile_of["col"], profile_of["row"], extent)
 
 
 _SIDES = (("col", "start"), ("col", "stop"), ("row", "start"), ("row", "stop"))
@@ -277,3 +314,54 @@ def _bar_profile(profile: np.ndarray, start: int, stop: int, n: int) -> tuple[np
     baseline = np.interp(np.arange(start, stop), [start - 1, stop], [left, right])
     values = np.clip(np.nan_to_num(profile[start:stop] - baseline), 0.0, None)
     return values, float(np.median(values))
+
+
+# A whole painting is searched on block means of at most this many pixels (bars are wide: a
+# stretcher's timber is some 3–16 % of the painting's side, tens of blocks at this size).
+DETECT_PIXELS = 16_000_000
+
+
+def block_means(image: Any, factor: int, strip: int = 4096) -> np.ndarray:
+    """(⌈H/factor⌉, ⌈W/factor⌉) float64 means of ``factor``×``factor`` blocks of ``image`` ((H, W),
+    any array-like read by row slices, e.g. a result TIFF being written), NaN pixels left out (a
+    block of NaN only is NaN); read ``strip`` rows (rounded to whole blocks) at a time."""
+    height, width = image.shape
+    rows = max(factor, strip // factor * factor)
+    out = np.empty((-(-height // factor), -(-width // factor)))
+    pad_w = out.shape[1] * factor - width
+    for top in range(0, height, rows):
+        block = np.asarray(image[top : top + rows], dtype=np.float64)
+        block = np.pad(block, ((0, -(-block.shape[0] // factor) * factor - block.shape[0]), (0, pad_w)), constant_values=np.nan)
+        shaped = block.reshape(block.shape[0] // factor, factor, out.shape[1], factor)
+        finite = np.isfinite(shaped)
+        count = finite.sum(axis=(1, 3))
+        total = np.where(finite, shaped, 0.0).sum(axis=(1, 3))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[top // factor : top // factor + count.shape[0]] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return out
+
+
+def find_stretcher_in(x2: Any) -> Stretcher | None:
+    """:func:`find_stretcher` on a whole painting's x2 ((H, W) array-like read by row slices): on its
+    block means (at most :data:`DETECT_PIXELS`), the bars then placed on the full frame
+    (:meth:`Stretcher.upsampled`)."""
+    height, width = x2.shape
+    factor = max(1, math.ceil(math.sqrt(height * width / DETECT_PIXELS)))
+    found = find_stretcher(block_means(x2, factor))
+    return None if found is None else found.upsampled(factor, (height, width))
+
+
+def take_out_stretcher(stretcher: Stretcher, outputs: dict[str, Any], layer_out: Any, strip: int = 512) -> None:
+    """Take ``stretcher``'s layer out of the whole-painting results ``outputs`` (writable (H, W)
+    array-likes by name: "x2" and, if there, "x2_hat"), ``strip`` rows at a time, and write the layer
+    into ``layer_out`` (NaN where x2 is), so that ``x1 + x2 + weave + stretcher == x``."""
+    height = outputs["x2"].shape[0]
+    for top in range(0, height, strip):
+        rows = slice(top, min(top + strip, height))
+        x2 = np.asarray(outputs["x2"][rows], dtype=np.float32)
+        layer = stretcher.layer(rows)
+        layer[np.isnan(x2)] = np.nan
+        for name in ("x2", "x2_hat"):
+            if name in outputs:
+                outputs[name][rows] = (x2 if name == "x2" else np.asarray(outputs[name][rows], dtype=np.float32)) - np.nan_to_num(layer)
+        layer_out[rows] = layer
