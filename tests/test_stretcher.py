@@ -236,3 +236,26 @@ def test_a_whole_painting_run_takes_the_bars_out_tile_by_tile(tmp_path, monkeypa
     said = capsys.readouterr().err
     assert "Stretcher bars found" in said and "weave, stretcher and run.json" in said
     np.testing.assert_allclose(tifffile.imread(tmp_path / "applied" / "stretcher.tif"), read["stretcher"], atol=1e-3, equal_nan=True)
+
+
+def test_apply_with_dask_takes_the_same_bars_out(tmp_path, capsys) -> None:
+    import tifffile
+
+    from napari_xraysep import save_model
+    from napari_xraysep.cli import main
+
+    variant, result = _separated("stretcher")
+    tifffile.imwrite(tmp_path / "x.tif", variant.x_stored, tile=(64, 64))
+    tifffile.imwrite(tmp_path / "rgb.tif", variant.rgb_stored, photometric="rgb")
+    save_model(result.model, tmp_path / "model.pt")
+    files = [str(tmp_path / "model.pt"), str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif")]
+    assert main(["apply", *files, "--out", str(tmp_path / "local"), "--device", "cpu", "--quiet"]) == 0
+    assert main(["apply", *files, "--out", str(tmp_path / "dask"), "--device", "cpu", "--dask"]) == 0
+    assert "Stretcher bars found" in capsys.readouterr().err
+    for name in ("x2", "x2_hat", "stretcher"):
+        np.testing.assert_allclose(
+            tifffile.imread(tmp_path / "dask" / f"{name}.tif"), tifffile.imread(tmp_path / "local" / f"{name}.tif"),
+            atol=1e-3, equal_nan=True, err_msg=name,
+        )
+    record = json.loads((tmp_path / "dask" / "run.json").read_text())
+    assert record["stretcher"] == json.loads((tmp_path / "local" / "run.json").read_text())["stretcher"]
