@@ -178,7 +178,7 @@ def test_the_napari_layers_include_the_bars_with_limits_from_zero() -> None:
 
 def test_block_means_leave_missing_pixels_out() -> None:
     image = np.array([[1, 2, 3, 4, 5], [3, np.nan, 5, 6, 7], [9, 9, np.nan, np.nan, 1]], dtype=np.float64)
-    means = block_means(image, 2, strip=2)
+    means = block_means(image, 2, budget=10)  # two rows at a time
     np.testing.assert_allclose(means, [[2.0, 4.5, 6.0], [9.0, np.nan, 1.0]], equal_nan=True)
 
 

@@ -318,15 +318,15 @@ def _bar_profile(profile: np.ndarray, start: int, stop: int, n: int) -> tuple[np
 
 # A whole painting is searched on block means of at most this many pixels (bars are wide: a
 # stretcher's timber is some 3–16 % of the painting's side, tens of blocks at this size).
-DETECT_PIXELS = 16_000_000
+DETECT_PIXELS = 4_000_000
 
 
-def block_means(image: Any, factor: int, strip: int = 4096) -> np.ndarray:
+def block_means(image: Any, factor: int, budget: int = 1 << 22) -> np.ndarray:
     """(⌈H/factor⌉, ⌈W/factor⌉) float64 means of ``factor``×``factor`` blocks of ``image`` ((H, W),
     any array-like read by row slices, e.g. a result TIFF being written), NaN pixels left out (a
-    block of NaN only is NaN); read ``strip`` rows (rounded to whole blocks) at a time."""
+    block of NaN only is NaN); read in whole blocks of rows of about ``budget`` pixels at a time."""
     height, width = image.shape
-    rows = max(factor, strip // factor * factor)
+    rows = max(1, budget // max(1, width * factor)) * factor
     out = np.empty((-(-height // factor), -(-width // factor)))
     pad_w = out.shape[1] * factor - width
     for top in range(0, height, rows):
