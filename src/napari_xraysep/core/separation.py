@@ -246,7 +246,8 @@ def iter_separate(
     timings["train_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    unit = predict(model, inputs, resolve_device(config.device))
+    device = resolve_device(config.device)
+    unit = predict(model, inputs, device)
     calibration = None
     fit = unit_fit(inputs, unit)
     if training and model.steps_trained == 0:  # stopped at once: the photograph is not to blame
@@ -263,7 +264,7 @@ def iter_separate(
             warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
             model.x_normalisation = recalibrated(model.x_normalisation, calibration)
             inputs = prepare(x_normalisation=model.x_normalisation)
-            unit = predict(model, inputs, resolve_device(config.device))
+            unit = predict(model, inputs, device)
     estimates = components_in_units(unit, inputs.x_normalisation)
     timings["inference_s"] = time.perf_counter() - started
     x_units = inputs.x_repaired if inputs.x_repaired is not None else unmasked(sources.x_mixed).astype(np.float64)
@@ -291,6 +292,7 @@ def iter_separate(
         support=inputs.support,
         defects=inputs.defects,
         stretcher=stretcher,
+        device=str(device),
     )
 
 
