@@ -139,7 +139,7 @@ def test_unknown_setting_is_a_user_error(tiff_inputs, tmp_path, capsys):
     xray, rgb, mask = tiff_inputs
     args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
     assert main([*args, "--set", "chanels=4"]) == 2
-    assert "Unknown setting(s): chanels" in _error_line(capsys)
+    assert "Unknown setting(s): chanels (did you mean channels?)." in _error_line(capsys)
 
 
 # ----------------------------------------------------------------------------------- progress bar
