@@ -104,6 +104,18 @@ def test_output_path_that_is_a_file_is_refused_before_training(tiff_inputs, tmp_
     assert "is a file" in _error_line(capsys)
 
 
+def test_an_empty_region_mask_is_no_region_for_the_colour_map_and_said(tiff_inputs, tmp_path, capsys):
+    xray, rgb, mask = tiff_inputs
+    empty = tmp_path / "empty.tif"
+    tifffile.imwrite(empty, np.zeros(tifffile.imread(mask).shape, np.uint8))
+    args = ["separate", str(xray), str(rgb), "--region-mask", str(empty), "--steps", "2", "--device", "cpu", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "selects no pixel" in line]
+    assert len(said) == 1 and "the colour map needs none" in said[0]
+    assert main([*args, "--preset", "autoencoder", "--set", "crop_size=32", "--out", str(tmp_path / "a")]) == 2
+    assert "labeled surface X-ray" in _error_line(capsys)
+
+
 def test_bad_region_syntax_is_an_argparse_error(tiff_inputs, tmp_path, capsys):
     xray, rgb, _ = tiff_inputs
     with pytest.raises(SystemExit) as exit_info:

@@ -79,6 +79,25 @@ def test_run_json_keeps_the_alignment_warning_said_on_screen(tiny_mixture, tmp_p
     assert record["resolved"] == {"steps": TINY["steps"], "device": "cpu"}
 
 
+def test_an_empty_region_is_no_region_for_the_colour_map_and_an_error_in_the_autoencoders_terms(tiny_mixture, monkeypatch, tmp_path):
+    """The colour map needs no region (one only lowers its pixels' weight): an empty one is run as none,
+    said in one warning; the auto-encoder, whose labeled surface X-ray needs it, refuses it in its terms."""
+    m = tiny_mixture
+    empty = np.zeros(m.x_mixed.shape, bool)
+    settings = {"method": "colour_map", "steps": 2, "clusters": 8, "region_weight": 0.5, "device": "cpu"}
+    with pytest.warns(UserWarning, match="^The region selects no pixel; the colour map needs none") as said:
+        result = separate(m.x_mixed, m.rgb_surface, empty, **settings)
+    assert sum("selects no pixel" in str(w.message) for w in said) == 1
+    np.testing.assert_array_equal(result.x2, separate(m.x_mixed, m.rgb_surface, None, **settings).x2)
+    with pytest.raises(InputError, match="labeled surface X-ray"):
+        separate(m.x_mixed, m.rgb_surface, empty, **TINY)
+    # a whole painting: trained where it would be without a region (in the middle), not refused
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
+    with pytest.warns(UserWarning, match="selects no pixel"):
+        _, painting = drain(iter_run(Sources(m.x_mixed, m.rgb_surface), empty, out=tmp_path / "whole", **settings))
+    assert painting.area == areas.central_area(m.x_mixed.shape)
+
+
 def test_a_whole_painting_is_trained_on_its_area_and_applied_into_the_folder(tiny_mixture, tmp_path, monkeypatch):
     monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # 48×64 counts as a whole painting
     m = tiny_mixture

@@ -253,9 +253,11 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
     elif case == "no region":  # the auto-encoder needs it (the default colour map does not)
         widget.separation.preset.value = "autoencoder"
         widget.inputs.region.value = None
-    elif case == "empty region":
+    elif case == "empty region":  # refused by the auto-encoder, which needs the region (the colour map runs without)
+        widget.separation.preset.value = "autoencoder"
         widget.inputs.draw_region()
     elif case == "degenerate":
+        widget.separation.preset.value = "autoencoder"
         viewer.add_shapes([np.array([[5, 5], [5, 50], [5, 20]])], shape_type="polygon", name="flat")
         widget.inputs.region.value = viewer.layers["flat"]
     elif case == "bad lr":  # an auto-encoder setting
@@ -273,6 +275,17 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
     assert not exceptions and worker is None
     assert expected in widget.message.text()
     assert not _run_layers(viewer, 1) and widget.status.state.value == "idle"
+
+
+def test_the_colour_map_trains_without_the_shapes_of_a_region_layer_left_empty(viewer_and_widget, qtbot):
+    """Draw region, then Train without drawing: the colour map needs no region, so it runs as without one
+    (the auto-encoder refuses it: test_invalid_inputs_show_a_message_not_a_traceback)."""
+    viewer, widget = viewer_and_widget
+    widget.inputs.draw_region()
+    worker = widget.train()  # the warning that says so is napari's notification, from the worker
+    assert worker is not None, widget.message.text()
+    wait_done(qtbot, widget)
+    assert len(_run_layers(viewer, 1)) == 6
 
 
 def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):

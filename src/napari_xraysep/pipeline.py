@@ -311,6 +311,8 @@ def iter_run(
             [unmasked(side) for side in sources.side_channels],
         )
     shape = sources.check()
+    if region_mask is not None:  # an empty region is no region for the colour map, which needs none
+        region_mask = areas.region_for_method(region_mask, resolve_config(config, model, settings).method.name, shape)
     if large and out is None:
         raise InputError(f"An image of {shape[0]}×{shape[1]} pixels is separated into files: give the folder for its results.")
     if large:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .areas import region_for_method
 from .calibration import UnitFit, calibrate, recalibrated, unexplained
 from .checks import check_double_sided, unmasked
 from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, SeparationConfig
@@ -195,6 +196,7 @@ def iter_separate(
     """
     config = resolve_config(config, model, settings)
     say_ignored_settings(config, settings)
+    region_mask = region_for_method(region_mask, config.method.name, sources.x_mixed.shape)
     training = config.training_steps > 0
     if model is not None and not training:
         check_double_sided(model.double_sided, sources.double_sided)

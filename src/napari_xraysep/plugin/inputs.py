@@ -29,7 +29,7 @@ from ..core.checks import check_back, check_pair
 from ..core.errors import InputError
 from ..core.threads import parse_pixel_size
 from ..core.sources import Sources
-from ..core.areas import central_area, painting_area
+from ..core.areas import central_area, painting_area, region_for_method
 
 REGION_LAYER_NAME = "region (hidden design)"
 # A layer's metadata entries: the pixel size typed in the dock, and a photograph given the X-ray's spacing.
@@ -225,12 +225,12 @@ class InputsPanel(QGroupBox):
 
     def region_mask(self, shape: tuple[int, int], required: bool) -> np.ndarray | None:
         """The region as an (H, W) mask over the X-ray as shown; None if none is chosen and the
-        method can do without one."""
+        method can do without one (then an empty one is the run's to say: it fits without it)."""
         if self.region.value is None:
             if not required:
                 return None
             raise InputError("Choose or draw the region where the hidden design shows most (Draw region): the auto-encoder needs it.")
-        return region_mask_from_layer(self.region.value, shape, self.xray.value)
+        return region_mask_from_layer(self.region.value, shape, self.xray.value, empty_ok=not required)
 
     def arrays(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         """The chosen layers in memory, checked with the core's messages, as
@@ -271,6 +271,8 @@ class InputsPanel(QGroupBox):
         )
         shape = sources.check()
         region = self.region_mask(shape, region_required) if training and back is None else None
+        if region is not None and not region_required:  # an empty one: trained in the middle, as without one
+            region = region_for_method(region, "colour_map", shape)
         if training:  # the area iter_separate_painting trains on
             area = painting_area(shape, region, sources.double_sided)
         else:  # only applying: check a screenful in the middle
