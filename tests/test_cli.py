@@ -138,6 +138,13 @@ def test_demo_writes_results_montage_and_a_comparison(tmp_path, capsys):
     report = capsys.readouterr().out
     assert "least squares (linear), x2" in report and "x2 (refined)" in report
     assert (out / "montage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    from napari_xraysep.io.write import TITLE_BAND
+
+    montage = np.asarray(Image.open(out / "montage.png"))
+    assert montage.shape[0] == 2 * (TITLE_BAND + 256) + 4  # two rows of titled 256×384 panels
+    assert (montage[:TITLE_BAND, :384] < 128).any()  # the first panel's title
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["x2 (refined)"]) == {"psnr", "ssim", "psnr_affine", "ssim_affine"}
     # the table prints the figures the README quotes, and only those: no raw PSNR beside them
