@@ -288,6 +288,23 @@ def test_the_colour_map_trains_without_the_shapes_of_a_region_layer_left_empty(v
     assert len(_run_layers(viewer, 1)) == 6
 
 
+def test_a_users_no_region_stays_chosen_after_a_run_and_new_layers(viewer_and_widget, qtbot):
+    """The sample's region is picked for the user; once they choose "no region", neither a run's result
+    layers nor a new Shapes layer picks it again; Draw region (a region they ask for) is picked."""
+    viewer, widget = viewer_and_widget
+    assert widget.inputs.region.value is viewer.layers["region (hidden design)"]
+    widget.inputs.region.value = None
+    widget.train()
+    wait_done(qtbot, widget)
+    assert len(_run_layers(viewer, 1)) == 6 and widget.inputs.region.value is None
+    viewer.add_shapes([np.array([[5, 5], [5, 50], [40, 50], [40, 5]])], shape_type="polygon", name="notes")
+    assert widget.inputs.region.value is None
+    drawn = widget.inputs.draw_region()
+    assert widget.inputs.region.value.name == drawn.name
+    viewer.layers.remove(drawn)  # the user's region gone: a region is picked again, as for a new user
+    assert widget.inputs.region.value is not None
+
+
 def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     widget = dock(viewer, "double_sided_panel", steps=2)
