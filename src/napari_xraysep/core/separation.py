@@ -19,7 +19,7 @@ import numpy as np
 from .areas import region_for_method
 from .calibration import UnitFit, calibrate, recalibrated, unexplained
 from .checks import check_double_sided, unmasked
-from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, SeparationConfig
+from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, SeparationConfig
 from .data import SeparationInputs, prepare_inputs
 from .devices import resolve_device
 from .errors import InputError, TrainingError
@@ -257,7 +257,7 @@ def iter_separate(
             "Stopped before the first training step: these results come from an untrained model.", UserWarning, stacklevel=2
         )
     elif unexplained(fit):
-        warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
+        warnings.warn(unexplained(fit, training_words(model, stopped_early)), UserWarning, stacklevel=2)
     if training:
         model.x_reference, model.double_sided = fit, inputs.double_sided
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
@@ -296,6 +296,17 @@ def iter_separate(
         stretcher=stretcher,
         device=str(device),
     )
+
+
+def training_words(model: TrainedModel, stopped_early: bool = False) -> str | None:
+    """How an auto-encoder was trained, for a warning ("200 steps at learning rate 1e-06, not
+    warm-started"); None for the colour map, whose few solves are fitted to the end."""
+    settings = model.config.method
+    if not isinstance(settings, AutoEncoderSettings):
+        return None
+    words = f"{model.steps_trained} training step{'s' * (model.steps_trained != 1)} at learning rate {settings.learning_rate:g}"
+    words += "" if settings.warm_start else ", not warm-started"
+    return words + (", stopped early" if stopped_early else "")
 
 
 def separate(
