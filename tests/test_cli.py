@@ -305,3 +305,25 @@ def test_help_answers_without_the_science():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"  # was ~6 s with torch and scikit-image
+
+
+def test_the_terminal_says_when_training_is_done_and_the_model_is_being_applied(capsys):
+    """Applying the model has no steps to count (the paper's patch averaging takes long on a large
+    image): after the last step the terminal says it is under way, not nothing."""
+    import threading
+
+    from napari_xraysep.cli.terminal import run_in_terminal
+    from napari_xraysep.pipeline import AlignmentNote
+
+    def run():
+        yield AlignmentNote("")
+        for step in (1, 2):
+            yield _training(step, 2, elapsed=0.1 * step)
+        return "result"
+
+    assert run_in_terminal(run(), threading.Event(), quiet=False) == "result"
+    err = capsys.readouterr().err
+    assert err.count("training done; applying the model to the image") == 1
+    assert err.index("step 2/2") < err.index("applying the model")
+    assert run_in_terminal(run(), threading.Event(), quiet=True) == "result"
+    assert "applying" not in capsys.readouterr().err
