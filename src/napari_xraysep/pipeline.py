@@ -263,8 +263,8 @@ def iter_run(
         As for :func:`~napari_xraysep.core.separation.iter_separate`.
     out
         The folder the run is written to as one result set (:func:`~napari_xraysep.io.files.result_set`:
-        the six TIFFs, ``model.pt`` and ``run.json`` with ``record`` and the alignment note added), replacing earlier results
-        only once whole. Required for a whole painting; None keeps an in-memory run in memory.
+        the six TIFFs, ``model.pt`` and ``run.json`` with ``record`` and the alignment note added),
+        replacing earlier results only once whole. Required for a whole painting; None keeps an in-memory run in memory.
     checkpoint
         Where the model is kept while it trains (every ``checkpoint_every_s``); a relative path is
         taken inside ``out``'s new set, so a crash leaves the latest model beside the results.

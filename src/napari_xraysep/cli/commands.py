@@ -205,7 +205,8 @@ def command_apply(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     sources, files = open_sources(args)
     device = args.device or "auto"
-    used = resolve_device("cpu" if args.dask is not None and device == "auto" else device)  # dask's workers: CPU unless named
+    # dask's workers compute on the CPU unless a device is named
+    used = resolve_device("cpu" if args.dask is not None and device == "auto" else device)
     model, calibration = calibrated(model, sources, str(used))
     provenance = {
         "applied_model": str(args.model),

@@ -56,7 +56,8 @@ def region_for_method(region_mask: Any, method: str, shape: Sequence[int]) -> An
     if _rows_and_columns(region_mask)[0].any():
         return region_mask
     warnings.warn(
-        "The region selects no pixel; the colour map needs none, so it fits the whole image alike, as without a region.",
+        "The region selects no pixel; the colour map needs none, so it fits the whole image alike, "
+        "as without a region.",
         UserWarning,
         stacklevel=3,
     )

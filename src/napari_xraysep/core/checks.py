@@ -71,7 +71,9 @@ def check_xray_shape(shape: Sequence[int]) -> None:
         )
 
 
-def check_rgb_shape(shape: Sequence[int], what: str = "surface RGB image", needed_by: str = "the separation needs") -> None:
+def check_rgb_shape(
+    shape: Sequence[int], what: str = "surface RGB image", needed_by: str = "the separation needs"
+) -> None:
     """An H×W×3 (or ×4) photograph's shape; ``needed_by`` says, in a grayscale image's error, what
     needs the colour photograph (``xraysep align`` says its own)."""
     if len(shape) == 2:

@@ -304,7 +304,8 @@ def training_words(model: TrainedModel, stopped_early: bool = False) -> str | No
     settings = model.config.method
     if not isinstance(settings, AutoEncoderSettings):
         return None
-    words = f"{model.steps_trained} training step{'s' * (model.steps_trained != 1)} at learning rate {settings.learning_rate:g}"
+    steps = model.steps_trained
+    words = f"{steps} training step{'s' * (steps != 1)} at learning rate {settings.learning_rate:g}"
     words += "" if settings.warm_start else ", not warm-started"
     return words + (", stopped early" if stopped_early else "")
 

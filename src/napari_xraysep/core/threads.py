@@ -87,7 +87,8 @@ class ThreadCount:
                 f"(running at {family.angle_deg:.1f}° from horizontal)"
             )
         if self.pixel_size_mm is None:
-            lines.append("The pixel spacing is unknown, so counts are per pixel" + (f"; {give_spacing}" if give_spacing else "") + ".")
+            hint = f"; {give_spacing}" if give_spacing else ""
+            lines.append(f"The pixel spacing is unknown, so counts are per pixel{hint}.")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -137,7 +137,9 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
 TITLE_SIZE, TITLE_BAND = 12, 18
 
 
-def montage(panels: Sequence[np.ndarray], columns: int, gap: int = 4, titles: Sequence[str] | None = None) -> np.ndarray:
+def montage(
+    panels: Sequence[np.ndarray], columns: int, gap: int = 4, titles: Sequence[str] | None = None
+) -> np.ndarray:
     """Tile uint8 panels (gray or RGB, same H×W) into one RGB image, row by row; with ``titles`` (one
     per panel), each title in black on a white band of TITLE_BAND px above its panel (Pillow's built-in
     font: nothing is read or downloaded), so that the image alone says which panel is which."""

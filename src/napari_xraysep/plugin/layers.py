@@ -163,7 +163,9 @@ def points_in_pixels_of(points: np.ndarray, layer: Any, reference: Any) -> np.nd
     return np.array([reference.world_to_data(layer.data_to_world(point)) for point in points]).reshape(-1, 2)
 
 
-def region_mask_from_layer(layer: Any, shape: tuple[int, int], reference: Any = None, empty_ok: bool = False) -> np.ndarray:
+def region_mask_from_layer(
+    layer: Any, shape: tuple[int, int], reference: Any = None, empty_ok: bool = False
+) -> np.ndarray:
     """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape`` — over the
     ``reference`` layer (the X-ray) as the viewer shows them, if given: each layer's transform
     (scale, translate, rotate, affine) honoured.

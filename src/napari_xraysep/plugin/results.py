@@ -236,7 +236,8 @@ class ResultsPanel(QGroupBox):
             return
         maps = show_thread_maps(self.viewer, thread_map_layers(counts, weave, record.number, corner))
         where = " (its central part)" if corner != (0, 0) else ""
-        self.say(f"Threads of run {record.number}{where}, windows of {counts.window_px} px:\n{counts.summary(GIVE_SPACING)}\n"
+        summary = counts.summary(GIVE_SPACING)
+        self.say(f"Threads of run {record.number}{where}, windows of {counts.window_px} px:\n{summary}\n"
                  f"Maps: {', '.join(layer.name for layer in maps)}.")
 
     def _count_failed(self, error: Exception) -> None:
