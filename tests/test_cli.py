@@ -104,6 +104,18 @@ def test_output_path_that_is_a_file_is_refused_before_training(tiff_inputs, tmp_
     assert "is a file" in _error_line(capsys)
 
 
+def test_an_empty_region_mask_is_no_region_for_the_colour_map_and_said(tiff_inputs, tmp_path, capsys):
+    xray, rgb, mask = tiff_inputs
+    empty = tmp_path / "empty.tif"
+    tifffile.imwrite(empty, np.zeros(tifffile.imread(mask).shape, np.uint8))
+    args = ["separate", str(xray), str(rgb), "--region-mask", str(empty), "--steps", "2", "--device", "cpu", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "selects no pixel" in line]
+    assert len(said) == 1 and "the colour map needs none" in said[0]
+    assert main([*args, "--preset", "autoencoder", "--set", "crop_size=32", "--out", str(tmp_path / "a")]) == 2
+    assert "labeled surface X-ray" in _error_line(capsys)
+
+
 def test_bad_region_syntax_is_an_argparse_error(tiff_inputs, tmp_path, capsys):
     xray, rgb, _ = tiff_inputs
     with pytest.raises(SystemExit) as exit_info:
@@ -126,6 +138,13 @@ def test_demo_writes_results_montage_and_a_comparison(tmp_path, capsys):
     report = capsys.readouterr().out
     assert "least squares (linear), x2" in report and "x2 (refined)" in report
     assert (out / "montage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    from napari_xraysep.io.write import TITLE_BAND
+
+    montage = np.asarray(Image.open(out / "montage.png"))
+    assert montage.shape[0] == 2 * (TITLE_BAND + 256) + 4  # two rows of titled 256×384 panels
+    assert (montage[:TITLE_BAND, :384] < 128).any()  # the first panel's title
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["x2 (refined)"]) == {"psnr", "ssim", "psnr_affine", "ssim_affine"}
     # the table prints the figures the README quotes, and only those: no raw PSNR beside them
@@ -139,7 +158,7 @@ def test_unknown_setting_is_a_user_error(tiff_inputs, tmp_path, capsys):
     xray, rgb, mask = tiff_inputs
     args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
     assert main([*args, "--set", "chanels=4"]) == 2
-    assert "Unknown setting(s): chanels" in _error_line(capsys)
+    assert "Unknown setting(s): chanels (did you mean channels?)." in _error_line(capsys)
 
 
 # ----------------------------------------------------------------------------------- progress bar
@@ -286,3 +305,25 @@ def test_help_answers_without_the_science():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"  # was ~6 s with torch and scikit-image
+
+
+def test_the_terminal_says_when_training_is_done_and_the_model_is_being_applied(capsys):
+    """Applying the model has no steps to count (the paper's patch averaging takes long on a large
+    image): after the last step the terminal says it is under way, not nothing."""
+    import threading
+
+    from napari_xraysep.cli.terminal import run_in_terminal
+    from napari_xraysep.pipeline import AlignmentNote
+
+    def run():
+        yield AlignmentNote("")
+        for step in (1, 2):
+            yield _training(step, 2, elapsed=0.1 * step)
+        return "result"
+
+    assert run_in_terminal(run(), threading.Event(), quiet=False) == "result"
+    err = capsys.readouterr().err
+    assert err.count("training done; applying the model to the image") == 1
+    assert err.index("step 2/2") < err.index("applying the model")
+    assert run_in_terminal(run(), threading.Event(), quiet=True) == "result"
+    assert "applying" not in capsys.readouterr().err

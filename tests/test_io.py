@@ -72,3 +72,24 @@ def test_write_png_reads_back_pixel_for_pixel_and_refuses_other_shapes(tmp_path,
     assert [p.name for p in tmp_path.iterdir()] == ["panel.png"]  # no temporary left behind
     with pytest.raises(ValueError, match=r"\(H, W\) or \(H, W, 3\)"):
         write_png(tmp_path / "rgba.png", np.zeros((7, 5, 4), np.uint8))
+
+
+def test_a_montage_with_titles_writes_each_over_its_panel():
+    """Each panel gets a white band above it with its title in dark text; the panels keep their pixels."""
+    from napari_xraysep.io import montage
+    from napari_xraysep.io.write import TITLE_BAND
+
+    panels = [np.full((30, 90), value, np.uint8) for value in (50, 100, 150)]
+    sheet = montage(panels, columns=2, gap=4, titles=["first", "second", "third"])
+    assert sheet.shape == (2 * (TITLE_BAND + 30) + 4, 2 * 90 + 4, 3)
+    for index, value in enumerate((50, 100, 150)):
+        row, column = divmod(index, 2)
+        top, left = row * (TITLE_BAND + 30 + 4), column * (90 + 4)
+        band = sheet[top : top + TITLE_BAND, left : left + 90]
+        assert (band < 128).any() and (band == 255).mean() > 0.7  # dark text on white
+        assert (sheet[top + TITLE_BAND : top + TITLE_BAND + 30, left : left + 90] == value).all()
+    assert (sheet[TITLE_BAND + 30 + 4 :, 94:] == 255).all()  # the empty cell stays white: no title, no panel
+    untitled = montage(panels, columns=2, gap=4)
+    assert untitled.shape == (2 * 30 + 4, 2 * 90 + 4, 3)
+    with pytest.raises(ValueError, match="one title per panel"):
+        montage(panels, columns=2, titles=["only one"])

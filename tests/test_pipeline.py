@@ -52,6 +52,52 @@ def test_a_shifted_photograph_is_said_before_the_run_not_refused(tiny_mixture):
     steps.close()
 
 
+def test_run_json_records_what_auto_settings_became_and_the_weave_apart_from_the_losses(tiny_mixture, tmp_path):
+    """settings stay the user's (steps None, device auto: the model file round-trips); ``resolved``
+    says what they became; the weave's threads have a key of their own, not among the losses."""
+    m, out = tiny_mixture, tmp_path / "results"
+    drain(iter_run(Sources(m.x_mixed, m.rgb_surface), None, out=out, method="colour_map"))
+    record = json.loads((out / "run.json").read_text())
+    assert record["settings"]["steps"] is None and record["settings"]["device"] == "auto"
+    assert record["resolved"] == {"steps": 12, "device": "cpu"}  # the colour map's default steps; no GPU in tests
+    assert record["steps_trained"] == len(record["loss_history"]) == 12
+    assert all(set(losses) == {"total", "residual_scale"} for losses in record["loss_history"])
+    assert set(record["final_losses"]) == {"total", "residual_scale"}
+    threads = record["weave_threads"]
+    assert threads["peaks"] == len(threads["frequencies_cycles_per_px"]) == len(threads["periods_px"]) == 2
+    assert 5 < min(threads["periods_px"]) < max(threads["periods_px"]) < 10  # the sample's threads: 5.5–9 px
+    assert record["alignment"] == {"warning": None}  # registered: nothing was said
+
+
+def test_run_json_keeps_the_alignment_warning_said_on_screen(tiny_mixture, tmp_path):
+    m, out = tiny_mixture, tmp_path / "results"
+    shifted = np.roll(m.rgb_surface, (4, -5), axis=(0, 1))
+    events, _ = drain(iter_run(Sources(m.x_mixed, shifted), m.region_mask, out=out, **TINY))
+    record = json.loads((out / "run.json").read_text())
+    assert "align the photograph" in events[0].text and record["alignment"] == {"warning": events[0].text}
+    assert record["weave_threads"] is None  # the auto-encoder seeks no weave
+    assert record["resolved"] == {"steps": TINY["steps"], "device": "cpu"}
+
+
+def test_an_empty_region_is_no_region_for_the_colour_map_and_an_error_in_the_autoencoders_terms(tiny_mixture, monkeypatch, tmp_path):
+    """The colour map needs no region (one only lowers its pixels' weight): an empty one is run as none,
+    said in one warning; the auto-encoder, whose labeled surface X-ray needs it, refuses it in its terms."""
+    m = tiny_mixture
+    empty = np.zeros(m.x_mixed.shape, bool)
+    settings = {"method": "colour_map", "steps": 2, "clusters": 8, "region_weight": 0.5, "device": "cpu"}
+    with pytest.warns(UserWarning, match="^The region selects no pixel; the colour map needs none") as said:
+        result = separate(m.x_mixed, m.rgb_surface, empty, **settings)
+    assert sum("selects no pixel" in str(w.message) for w in said) == 1
+    np.testing.assert_array_equal(result.x2, separate(m.x_mixed, m.rgb_surface, None, **settings).x2)
+    with pytest.raises(InputError, match="labeled surface X-ray"):
+        separate(m.x_mixed, m.rgb_surface, empty, **TINY)
+    # a whole painting: trained where it would be without a region (in the middle), not refused
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
+    with pytest.warns(UserWarning, match="selects no pixel"):
+        _, painting = drain(iter_run(Sources(m.x_mixed, m.rgb_surface), empty, out=tmp_path / "whole", **settings))
+    assert painting.area == areas.central_area(m.x_mixed.shape)
+
+
 def test_a_whole_painting_is_trained_on_its_area_and_applied_into_the_folder(tiny_mixture, tmp_path, monkeypatch):
     monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # 48×64 counts as a whole painting
     m = tiny_mixture
@@ -63,6 +109,7 @@ def test_a_whole_painting_is_trained_on_its_area_and_applied_into_the_folder(tin
     assert isinstance(result, PaintingResult) and set(result.paths) == set(RESULT_LAYERS)
     record = json.loads((tmp_path / "whole" / "run.json").read_text())
     assert record["software"]["napari-xraysep"] == napari_xraysep.__version__ and record["shape"] == list(m.x_mixed.shape)
+    assert record["alignment"] == {"warning": None} and record["resolved"] == {"steps": TINY["steps"], "device": "cpu"}
 
 
 @pytest.mark.parametrize("face", ["cli/commands.py", "cli/demo.py", "plugin/runner.py"])

@@ -253,9 +253,11 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
     elif case == "no region":  # the auto-encoder needs it (the default colour map does not)
         widget.separation.preset.value = "autoencoder"
         widget.inputs.region.value = None
-    elif case == "empty region":
+    elif case == "empty region":  # refused by the auto-encoder, which needs the region (the colour map runs without)
+        widget.separation.preset.value = "autoencoder"
         widget.inputs.draw_region()
     elif case == "degenerate":
+        widget.separation.preset.value = "autoencoder"
         viewer.add_shapes([np.array([[5, 5], [5, 50], [5, 20]])], shape_type="polygon", name="flat")
         widget.inputs.region.value = viewer.layers["flat"]
     elif case == "bad lr":  # an auto-encoder setting
@@ -273,6 +275,34 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
     assert not exceptions and worker is None
     assert expected in widget.message.text()
     assert not _run_layers(viewer, 1) and widget.status.state.value == "idle"
+
+
+def test_the_colour_map_trains_without_the_shapes_of_a_region_layer_left_empty(viewer_and_widget, qtbot):
+    """Draw region, then Train without drawing: the colour map needs no region, so it runs as without one
+    (the auto-encoder refuses it: test_invalid_inputs_show_a_message_not_a_traceback)."""
+    viewer, widget = viewer_and_widget
+    widget.inputs.draw_region()
+    worker = widget.train()  # the warning that says so is napari's notification, from the worker
+    assert worker is not None, widget.message.text()
+    wait_done(qtbot, widget)
+    assert len(_run_layers(viewer, 1)) == 6
+
+
+def test_a_users_no_region_stays_chosen_after_a_run_and_new_layers(viewer_and_widget, qtbot):
+    """The sample's region is picked for the user; once they choose "no region", neither a run's result
+    layers nor a new Shapes layer picks it again; Draw region (a region they ask for) is picked."""
+    viewer, widget = viewer_and_widget
+    assert widget.inputs.region.value is viewer.layers["region (hidden design)"]
+    widget.inputs.region.value = None
+    widget.train()
+    wait_done(qtbot, widget)
+    assert len(_run_layers(viewer, 1)) == 6 and widget.inputs.region.value is None
+    viewer.add_shapes([np.array([[5, 5], [5, 50], [40, 50], [40, 5]])], shape_type="polygon", name="notes")
+    assert widget.inputs.region.value is None
+    drawn = widget.inputs.draw_region()
+    assert widget.inputs.region.value.name == drawn.name
+    viewer.layers.remove(drawn)  # the user's region gone: a region is picked again, as for a new user
+    assert widget.inputs.region.value is not None
 
 
 def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):

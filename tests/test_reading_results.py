@@ -83,6 +83,21 @@ def test_count_threads_lays_a_density_map_per_family_over_the_painting(trained_i
     assert not widget.results.threads_button.enabled
 
 
+def test_count_threads_in_pixels_says_what_to_do_in_the_dock_and_the_pixel_size_field_does_it(trained, qtbot):
+    """A weave in pixels is counted per pixel, and the message says to type the pixel size in the dock
+    (not the CLI's --pixel-size); typed after the run, it moves the results into mm too: counted again,
+    threads/cm."""
+    viewer, widget = trained
+    _count(widget, qtbot)
+    text = widget.message.text()
+    assert widget.runner.last_run.threads.unit == "threads/px" and "--pixel-size" not in text
+    assert "in the dock's Pixel size field and count again for threads/cm" in text
+    widget.inputs.pixel_size.value = f"{PIXEL_MM}mm"
+    widget.inputs.pixel_size.native.editingFinished.emit()
+    _count(widget, qtbot)
+    assert widget.runner.last_run.threads.unit == "threads/cm" and "Pixel size field" not in widget.message.text()
+
+
 def test_count_threads_on_a_drifting_canvas_is_within_a_third_of_a_thread_everywhere_in_mm(make_napari_viewer, qtbot, drifting_canvas):
     """Issue 26's "done when" in the dock: the sample painting over a canvas whose spacing and angle
     drift, at 0.1 mm per pixel, separated and its weave layer counted with Count threads: every window

@@ -534,3 +534,19 @@ def test_align_refuses_a_folder_or_a_non_tiff_name_for_out_and_is_quiet_when_ask
     assert not (tmp_path / "aligned").exists()
     assert main(["align", str(xray), str(photo), "--out", str(tmp_path / "a.tif"), "--transform", "translation", "--quiet"]) == 0
     assert "Aligned" not in capsys.readouterr().err and (tmp_path / "a.tif").is_file()
+
+
+def test_align_given_a_grayscale_photograph_speaks_of_the_alignment(tmp_path, capsys):
+    """The grayscale photograph's error names what align does with it, not "the separation"."""
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    rng = np.random.default_rng(0)
+    xray, photo = tmp_path / "x.tif", tmp_path / "gray.tif"
+    tifffile.imwrite(xray, rng.random((64, 64), dtype=np.float32))
+    tifffile.imwrite(photo, (rng.random((64, 64)) * 255).astype(np.uint8))
+    assert main(["align", str(xray), str(photo), "--out", str(tmp_path / "a.tif")]) == 2
+    error = capsys.readouterr().err
+    assert "The photograph is grayscale (shape 64×64); xraysep align registers the colour photograph (H×W×3)." in error
+    assert "separation" not in error

@@ -1,4 +1,5 @@
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -133,3 +134,15 @@ def test_presets_name_their_method_and_steps_follow_it():
         SeparationConfig(method="network")
     with pytest.raises(InputError, match="region_weight must be between 0 and 1"):
         SeparationConfig(region_weight=2.0)
+
+
+def test_an_undertrained_autoencoder_is_named_before_the_photograph_is_blamed(tiny_mixture):
+    """3 steps of an auto-encoder learn next to nothing: the warning says how it was trained and to
+    train longer, rather than only that the photograph may be another painting's."""
+    m = tiny_mixture
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        separate(m.x_mixed, m.rgb_surface, m.region_mask, **TINY)  # the auto-encoder, 3 steps, no warm start
+    lines = [str(w.message) for w in said if "explains almost none" in str(w.message)]
+    assert len(lines) == 1 and lines[0].startswith("The auto-encoder's surface X-ray explains almost none")
+    assert "after 3 training steps at learning rate 0.003, not warm-started" in lines[0] and "train it longer" in lines[0]

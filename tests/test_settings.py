@@ -37,7 +37,7 @@ def test_flat_names_go_to_the_method_or_to_the_run():
     assert SeparationConfig(channels=4, warm_start=False) == SeparationConfig()
     with pytest.raises(InputError, match="learning_rate must be positive"):
         SeparationConfig(learning_rate=-1.0)  # checked all the same
-    with pytest.raises(InputError, match="Unknown setting\\(s\\): chanels"):
+    with pytest.raises(InputError, match="Unknown setting\\(s\\): chanels \\(did you mean channels\\?\\)\\.$"):
         SeparationConfig(chanels=4)
     with pytest.raises(InputError, match="colour_degree must be at most 4"):
         SeparationConfig.autoencoder(colour_degree=5)  # the label map's settings are checked too
@@ -157,3 +157,16 @@ def test_the_cli_says_an_ignored_auto_encoder_setting_once(tiny_mixture, tmp_pat
     args = ["separate", str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--out", str(tmp_path / "out")]
     assert main([*args, "--set", "channels=16", "--steps", "2", "--device", "cpu", "--quiet"]) == 0
     assert capsys.readouterr().err.count("channels is an auto-encoder setting") == 1
+
+
+def test_an_unknown_setting_names_the_known_one_it_is_most_like():
+    """A typo of a method's name, of the run's own (steps, device) or of a label map's colour-map name
+    names its fix; a name like none is only refused."""
+    with pytest.raises(InputError) as error:
+        SeparationConfig(stepz=3, devcie="cpu", warp_speed=9, clustres=4)
+    assert str(error.value) == (
+        "Unknown setting(s): clustres (did you mean clusters?), devcie (did you mean device?), "
+        "stepz (did you mean steps?), warp_speed."
+    )
+    with pytest.raises(InputError, match="^Unknown setting\\(s\\): clustres \\(did you mean clusters\\?\\)\\.$"):
+        SeparationConfig.from_dict({"method": {"name": "colour_map", "clustres": 4}})

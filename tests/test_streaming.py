@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import json
 import threading
 
 import numpy as np
@@ -219,6 +220,9 @@ def test_cli_apply_matches_separate_with_the_model_and_dask_matches_too(tiny_mix
         for folder in ("whole", "lazy"):
             np.testing.assert_allclose(tifffile.imread(tmp_path / folder / f"{name}.tif"), expected, atol=1e-5, err_msg=f"{folder}/{name}")
     assert sorted(p.name for p in (tmp_path / "whole").iterdir()) == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["run.json"])
+    record = json.loads((tmp_path / "lazy" / "run.json").read_text())
+    assert record["settings"]["device"] == "auto" and record["resolved"] == {"steps": 0, "device": "cpu"}  # applied only, on dask: CPU
+    assert record["weave_threads"] == json.loads((tmp_path / "trained" / "run.json").read_text())["weave_threads"]  # the model's
     for flags in ([], ["--dask"]):  # only the layers asked for, the same values
         folder = tmp_path / f"only{len(flags)}"
         assert main(["apply", str(model), str(xray), str(rgb), "--out", str(folder), "--tile", "20", "--layers", "x2,weave", "--quiet", *flags]) == 0

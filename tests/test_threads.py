@@ -175,7 +175,8 @@ def test_the_weave_command_says_when_there_is_no_weave_or_no_spacing(tmp_path, c
     image, _, _ = drifting_weave((200, 300))
     tifffile.imwrite(tmp_path / "weave.tif", image.astype(np.float32))
     assert main(["weave", str(tmp_path / "weave.tif")]) == 0
-    assert "threads/px" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "threads/px" in printed and "give it (e.g. --pixel-size 0.085mm) for threads/cm." in printed
     assert main(["weave", str(tmp_path / "missing")]) == 2
 
 

@@ -32,7 +32,8 @@ from .core.errors import InputError
 from .core.registration import misalignment_warning
 from .core.checks import check_pair, unmasked
 from .core.data import missing_filled
-from .core.result import defects_line
+from .core.devices import resolve_device
+from .core.result import defects_line, resolved_settings, weave_threads
 from .core.separation import resolve_config
 from .core.sources import Sources
 from .core.stretcher import Stretcher, find_stretcher_in, take_out_stretcher
@@ -156,6 +157,8 @@ class PaintingResult:
             "folder": str(self.folder),
             "steps_trained": self.model.steps_trained,
             "settings": self.model.config.to_dict(),
+            "resolved": resolved_settings(self.model.config, str(resolve_device(self.model.config.device))),
+            "weave_threads": weave_threads(self.model),
             "training_area": [[top, bottom], [left, right]],
             "side_channels": len(self.model.side_normalisations),
             "defects_marked": self.marked,
@@ -289,8 +292,8 @@ def iter_run(
         As for :func:`~napari_xraysep.core.separation.iter_separate`.
     out
         The folder the run is written to as one result set (:func:`~napari_xraysep.io.files.result_set`:
-        the six TIFFs, ``model.pt`` and ``run.json`` with ``record`` added), replacing earlier results
-        only once whole. Required for a whole painting; None keeps an in-memory run in memory.
+        the six TIFFs, ``model.pt`` and ``run.json`` with ``record`` and the alignment note added),
+        replacing earlier results only once whole. Required for a whole painting; None keeps an in-memory run in memory.
     checkpoint
         Where the model is kept while it trains (every ``checkpoint_every_s``); a relative path is
         taken inside ``out``'s new set, so a crash leaves the latest model beside the results.
@@ -337,6 +340,8 @@ def iter_run(
             [unmasked(side) for side in sources.side_channels],
         )
     shape = sources.check()
+    if region_mask is not None:  # an empty region is no region for the colour map, which needs none
+        region_mask = areas.region_for_method(region_mask, resolve_config(config, model, settings).method.name, shape)
     if large and out is None:
         raise InputError(f"An image of {shape[0]}×{shape[1]} pixels is separated into files: give the folder for its results.")
     if large:
@@ -346,7 +351,10 @@ def iter_run(
     # checked pair is what is separated (an alpha channel dropped, and said, once); a whole painting's
     # area is checked again by its separation, so its alpha is left to that to say.
     x_pair, rgb_pair = check_pair(pair.x_mixed, pair.rgb_surface if not large else pair.rgb_surface[..., :3])
-    yield AlignmentNote(misalignment_warning(missing_filled(x_pair), missing_filled(rgb_pair)) or "")
+    note = AlignmentNote(misalignment_warning(missing_filled(x_pair), missing_filled(rgb_pair)) or "")
+    yield note
+    # Said on screen, and kept in run.json: a result made from a misaligned pair is read with it in mind.
+    record = {**(record or {}), "alignment": {"warning": note.text or None}}
     if large:
         return (yield from iter_separate_painting(
             sources, out, region_mask=region_mask, config=config, model=model, stop=stop, provenance=record,

@@ -55,7 +55,8 @@ def command_align(args: argparse.Namespace) -> int:
     # Read lazily where the file allows it: the estimate reads reduced copies, the warp one block at a time.
     x_mixed, photo = open_image(args.xray), open_image(args.rgb)
     check_xray_shape(x_mixed.shape)
-    check_rgb_shape(photo.shape, "photograph")
+    # The aligned copy is what a separation reads: align registers the colour photograph, not a gray one.
+    check_rgb_shape(photo.shape, "photograph", needed_by="xraysep align registers")
     if photo.shape[2] == 4:
         warnings.warn("The photograph has an alpha channel; it is ignored.", UserWarning, stacklevel=1)
     # The aligned photograph lies on the X-ray's grid, so it has the X-ray's spacing; with both files'

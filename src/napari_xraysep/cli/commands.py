@@ -25,7 +25,8 @@ from ..core import PRESETS, RESULT_LAYERS
 from ..core.regions import BoxRegion
 from ..core.errors import InputError, TrainingError
 from ..io.files import STAGING_TAG, result_set
-from ..core.result import defects_line
+from ..core.devices import resolve_device
+from ..core.result import defects_line, weave_threads
 from ..core.separation import resolve_config
 from ..core.sources import Sources
 from ..core.dask_apply import apply_dask
@@ -204,11 +205,15 @@ def command_apply(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     sources, files = open_sources(args)
     device = args.device or "auto"
-    model, calibration = calibrated(model, sources, "cpu" if args.dask is not None and device == "auto" else device)
+    # dask's workers compute on the CPU unless a device is named
+    used = resolve_device("cpu" if args.dask is not None and device == "auto" else device)
+    model, calibration = calibrated(model, sources, str(used))
     provenance = {
         "applied_model": str(args.model),
         "settings": model.config.to_dict(),
+        "resolved": {"steps": 0, "device": str(used)},  # applied only, on this device
         "steps_trained": model.steps_trained,
+        "weave_threads": weave_threads(model),
         "x_normalisation": model.x_normalisation.to_dict(),
         "x_calibration": None if calibration is None else calibration.to_dict(),
         "software": {"napari-xraysep": __version__},

@@ -21,10 +21,14 @@ from ..io import atomic_write, montage, to_display, write_png, write_tiff
 from ..pipeline import iter_run
 from .terminal import run_in_terminal
 
+# The montage's panels, row by row (5 a row): each title is written over its panel and printed in the legend.
+PANEL_TITLES = (
+    "photograph (region in red)", "mixed X-ray x", "true surface X-ray x1", "true hidden X-ray x2", "true weave",
+    "error map", "x1 (refined)", "x2 (refined)", "least-squares x2", "weave (estimated)",
+)
 MONTAGE_LAYOUT = (
-    "montage.png — top: photograph (region in red), mixed X-ray, true surface X-ray, true hidden X-ray, true weave; "
-    "bottom: error map, refined x1, refined x2, least-squares x2 (for comparison, stretched to its own range), "
-    "estimated weave"
+    f"montage.png — top: {', '.join(PANEL_TITLES[:5])}; bottom: {', '.join(PANEL_TITLES[5:])} "
+    "(the least-squares x2 for comparison, stretched to its own range)"
 )
 
 
@@ -88,7 +92,7 @@ def run_demo(out: Path, settings: dict[str, Any], quiet: bool = False) -> str:
         to_display(ls_x2),  # zero-mean by construction: stretched to its own range, not clipped
         to_display(result.weave, weave_limits),
     ]
-    write_png(out / "montage.png", montage(panels, columns=5))
+    write_png(out / "montage.png", montage(panels, columns=5, titles=PANEL_TITLES))
     atomic_write(out / "scores.json", lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=2)))
 
     lines = [

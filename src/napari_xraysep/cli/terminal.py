@@ -85,6 +85,10 @@ def run_in_terminal(
                     warnings.warn(f"{event.text} (xraysep align)", UserWarning, stacklevel=1)
             elif not quiet:
                 bar(event)
+                if isinstance(event, TrainingProgress) and event.step >= event.total_steps:
+                    # Applying the model has no steps to count and can take long (the paper's patch
+                    # averaging): say that it is under way, so that the terminal is not silent.
+                    print("xraysep: training done; applying the model to the image…", file=sys.stderr, flush=True)
 
         return drive(steps, show)
 

@@ -53,7 +53,8 @@ def command_weave(args: argparse.Namespace) -> int:
         )
     counts = count_threads(np.asarray(source), None if spacing is None else spacing.mm, window_mm)
     where = f" ({spacing.describe()})" if spacing else ""
-    print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{counts.summary()}")
+    summary = counts.summary("give it (e.g. --pixel-size 0.085mm) for threads/cm")
+    print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{summary}")
     if args.out is None:
         return 0
     out = Path(args.out)

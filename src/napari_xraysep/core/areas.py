@@ -34,15 +34,40 @@ def is_large(shape: Sequence[int]) -> bool:
     return math.prod(shape[:2]) > LARGE_IMAGE_PIXELS
 
 
-def region_bounds(region_mask: Any) -> tuple[int, int, int, int]:
-    """(y0, x0, y1, x1), end exclusive, of the non-zero pixels of an (H, W) mask — an array or a lazy
-    source, read MASK_ROWS rows at a time. Raises InputError if it is empty."""
+def _rows_and_columns(region_mask: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows and which columns of an (H, W) mask — an array or a lazy source, read MASK_ROWS
+    rows at a time — hold a non-zero pixel: (H,) and (W,) bool."""
     height, width = region_mask.shape[:2]
     rows, cols = np.zeros(height, bool), np.zeros(width, bool)
     for top in range(0, height, MASK_ROWS):
         strip = np.asarray(region_mask[top : top + MASK_ROWS]).astype(bool)
         rows[top : top + strip.shape[0]] = strip.any(axis=1)
         cols |= strip.any(axis=0)
+    return rows, cols
+
+
+def region_for_method(region_mask: Any, method: str, shape: Sequence[int]) -> Any:
+    """The region a run uses: ``region_mask`` as given, or None when it selects no pixel and
+    ``method`` is the colour map — which needs no region (a region only lowers the weight of its
+    pixels in the fit) — with a warning saying so. The auto-encoder needs its region: an empty one
+    is left to the checks to refuse in its terms, as is a mask of another ``shape``."""
+    if region_mask is None or method != "colour_map" or tuple(region_mask.shape[:2]) != tuple(shape[:2]):
+        return region_mask
+    if _rows_and_columns(region_mask)[0].any():
+        return region_mask
+    warnings.warn(
+        "The region selects no pixel; the colour map needs none, so it fits the whole image alike, "
+        "as without a region.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return None
+
+
+def region_bounds(region_mask: Any) -> tuple[int, int, int, int]:
+    """(y0, x0, y1, x1), end exclusive, of the non-zero pixels of an (H, W) mask — an array or a lazy
+    source, read MASK_ROWS rows at a time. Raises InputError if it is empty."""
+    rows, cols = _rows_and_columns(region_mask)
     if not rows.any():
         raise InputError("The region is empty: draw it over the hidden design.")
     (y0, y1), (x0, x1) = np.flatnonzero(rows)[[0, -1]], np.flatnonzero(cols)[[0, -1]]

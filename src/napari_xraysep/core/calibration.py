@@ -118,11 +118,22 @@ class Calibration:
         }
 
 
-def unexplained(fit: UnitFit | None) -> str | None:
+def unexplained(fit: UnitFit | None, training: str | None = None) -> str | None:
     """The warning for a photograph that explains (almost) none of the X-ray's fine detail — another
-    painting's, not registered, or mirrored — or None."""
+    painting's, not registered, or mirrored — or None. ``training`` (how an auto-encoder was trained:
+    "200 steps at learning rate 1e-06, not warm-started") names the other cause a network has: it may
+    have learned too little to make a surface X-ray from any photograph, so the photograph is not blamed
+    first."""
     if fit is None or abs(fit.correlation) >= MIN_CORRELATION:
         return None
+    if training is not None:
+        return (
+            f"The auto-encoder's surface X-ray explains almost none of the X-ray's detail (it correlates "
+            f"{fit.correlation:.2f} with the X-ray's fine detail) after {training}, so x2 is nearly the mixed X-ray: "
+            "the network may be trained too little — train it longer (more steps, or continue from its model) — or "
+            "the photograph is not this painting's, not registered or mirrored (the default colour map, fitted in "
+            "seconds, tells which)."
+        )
     return (
         f"The photograph explains almost none of the X-ray's detail (the surface X-ray made from it correlates "
         f"{fit.correlation:.2f} with the X-ray's fine detail), so x2 is nearly the mixed X-ray: check that it is "

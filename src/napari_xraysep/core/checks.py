@@ -71,11 +71,14 @@ def check_xray_shape(shape: Sequence[int]) -> None:
         )
 
 
-def check_rgb_shape(shape: Sequence[int], what: str = "surface RGB image") -> None:
-    """An H×W×3 (or ×4) photograph's shape."""
+def check_rgb_shape(
+    shape: Sequence[int], what: str = "surface RGB image", needed_by: str = "the separation needs"
+) -> None:
+    """An H×W×3 (or ×4) photograph's shape; ``needed_by`` says, in a grayscale image's error, what
+    needs the colour photograph (``xraysep align`` says its own)."""
     if len(shape) == 2:
         raise InputError(
-            f"The {what} is grayscale (shape {describe_shape(shape)}); the separation needs the colour photograph (H×W×3)."
+            f"The {what} is grayscale (shape {describe_shape(shape)}); {needed_by} the colour photograph (H×W×3)."
         )
     if len(shape) != 3 or shape[-1] not in (3, 4):
         raise InputError(f"The {what} must be H×W×3 (or H×W×4 with alpha); got shape {describe_shape(shape)}.")

@@ -265,7 +265,7 @@ def fit_colour_map(
         tukey = tukey_weights(residual, scale) if settings.robust else torch.ones_like(residual)
         used = weights * tukey
         loss = float(torch.sqrt((used * residual**2).sum() / used.sum().clamp(min=1e-30)))
-        yield FitProgress(step + 1, steps, {"total": loss, "residual_scale": scale, "weave_peaks": float(model.peaks)})
+        yield FitProgress(step + 1, steps, {"total": loss, "residual_scale": scale})
     set_constant(model, rgb_surface, x_mixed, index, rgb_back)
     return model
 

@@ -24,6 +24,7 @@ method not run (as 0.2 ignored them), so one set of settings serves both methods
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -202,13 +203,23 @@ COLOUR_MAP_NAMES = frozenset(f.name for f in dataclasses.fields(ColourMapSetting
 AUTOENCODER_NAMES = frozenset(f.name for f in dataclasses.fields(AutoEncoderSettings)) - {"label_map"}
 
 
+def _unknown_settings(unknown: list[str], known: frozenset[str] | set[str]) -> InputError:
+    """The error for setting names not among ``known``, each with the known name it is most like
+    ("Unknown setting(s): nmae (did you mean name?)."): a typo names its fix."""
+    named = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        named.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return InputError(f"Unknown setting(s): {', '.join(named)}.")
+
+
 def _with_flat(settings: MethodSettings, flat: dict[str, Any]) -> MethodSettings:
     """``settings`` with flat ``NAME=VALUE``s on top: its own names, and an auto-encoder's colour-map
     names to its ``label_map``. The other method's names are checked and dropped (that method is not
     run; as in 0.2, one set of settings serves both); a name of neither method is an InputError."""
     unknown = sorted(set(flat) - COLOUR_MAP_NAMES - AUTOENCODER_NAMES)
     if unknown:
-        raise InputError(f"Unknown setting(s): {', '.join(unknown)}.")
+        raise _unknown_settings(unknown, COLOUR_MAP_NAMES | AUTOENCODER_NAMES | RUN_NAMES)
     if isinstance(settings, ColourMapSettings):
         mine = {name: value for name, value in flat.items() if name in COLOUR_MAP_NAMES}
         AutoEncoderSettings(**{name: value for name, value in flat.items() if name in AUTOENCODER_NAMES})  # checked all the same
@@ -333,9 +344,12 @@ def _method_from_dict(values: dict[str, Any]) -> MethodSettings:
         values["label_map"] = _method_from_dict({"name": "colour_map", **values["label_map"]})
     unknown = sorted(set(values) - {f.name for f in dataclasses.fields(kind)})
     if unknown:
-        raise InputError(f"Unknown setting(s): {', '.join(unknown)}.")
+        raise _unknown_settings(unknown, {f.name for f in dataclasses.fields(kind)})
     return kind(**values)
 
+
+# The run's own names (steps, seed, device, …): an unknown name may be a typo of one of them.
+RUN_NAMES = frozenset(f.name for f in dataclasses.fields(SeparationConfig))
 
 # The starting points every face offers, by name (the CLI's --preset, the dock's Method).
 PRESETS: dict[str, Callable[..., SeparationConfig]] = {

@@ -10,6 +10,7 @@ that the faces, :mod:`napari_xraysep.io` and the streamed path read a result wit
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import platform
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ import torch
 
 from .._version import __version__
 from .calibration import Calibration
+from .colourmap import ColourMap
 from .config import SeparationConfig
 from .data import Normalisation
 from .defects import Defects
@@ -67,6 +69,8 @@ class SeparationResult:
     support: Support | None = None
     defects: Defects | None = None
     stretcher: Stretcher | None = None
+    # The device the run computed on: settings.device resolved ("auto" → "cuda:0", "mps" or "cpu").
+    device: str | None = None
 
     @property
     def config(self) -> SeparationConfig:
@@ -96,12 +100,14 @@ class SeparationResult:
             },
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "settings": self.config.to_dict(),
+            "resolved": resolved_settings(self.config, self.device),
             "steps_trained": self.model.steps_trained,
             "stopped_early": self.stopped_early,
             "double_sided": self.double_sided,
             "side_channels": len(self.model.side_normalisations),
             "mirror_back": self.mirror_back,
             "final_losses": history[-1] if history else None,
+            "weave_threads": weave_threads(self.model),
             "x_normalisation": self.model.x_normalisation.to_dict(),
             "x_calibration": None if self.calibration is None else self.calibration.to_dict(),
             "timings_s": self.timings,
@@ -115,6 +121,27 @@ class SeparationResult:
         """What a user is told about the input (CLI lines, the widget's note): the painting's
         support, the X-ray's marked pixels and the stretcher's bars; empty when there is nothing to say."""
         return input_notes(self.support, self.defects) + ([] if self.stretcher is None else [self.stretcher.describe()])
+
+
+def resolved_settings(config: SeparationConfig, device: str | None) -> dict[str, Any]:
+    """What the settings left to the run became (``settings`` keeps the user's, so that a model file's
+    settings round-trip): the steps it was set to run (the method's default when ``steps`` is None)
+    and the device it computed on (``"auto"`` resolved)."""
+    return {"steps": config.training_steps, "device": device}
+
+
+def weave_threads(model: TrainedModel) -> dict[str, Any] | None:
+    """The canvas weave's threads a colour map found (none: ``peaks`` 0) — their frequencies in cycles
+    per pixel (along y, x) and periods in pixels; None for the auto-encoder, which seeks no weave."""
+    network = model.network
+    if not isinstance(network, ColourMap):
+        return None
+    frequencies = network.weave_frequencies.tolist()
+    return {
+        "peaks": len(frequencies),
+        "frequencies_cycles_per_px": [[round(fy, 6), round(fx, 6)] for fy, fx in frequencies],
+        "periods_px": [round(1.0 / math.hypot(fy, fx), 3) for fy, fx in frequencies],
+    }
 
 
 def _count(number: int) -> str:

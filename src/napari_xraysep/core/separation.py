@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from .areas import region_for_method
 from .calibration import UnitFit, calibrate, recalibrated, unexplained
 from .checks import check_double_sided, unmasked
-from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, SeparationConfig
+from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, SeparationConfig
 from .data import SeparationInputs, prepare_inputs
 from .devices import resolve_device
 from .errors import InputError, TrainingError
@@ -195,6 +196,7 @@ def iter_separate(
     """
     config = resolve_config(config, model, settings)
     say_ignored_settings(config, settings)
+    region_mask = region_for_method(region_mask, config.method.name, sources.x_mixed.shape)
     training = config.training_steps > 0
     if model is not None and not training:
         check_double_sided(model.double_sided, sources.double_sided)
@@ -246,7 +248,8 @@ def iter_separate(
     timings["train_s"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    unit = predict(model, inputs, resolve_device(config.device))
+    device = resolve_device(config.device)
+    unit = predict(model, inputs, device)
     calibration = None
     fit = unit_fit(inputs, unit)
     if training and model.steps_trained == 0:  # stopped at once: the photograph is not to blame
@@ -254,7 +257,7 @@ def iter_separate(
             "Stopped before the first training step: these results come from an untrained model.", UserWarning, stacklevel=2
         )
     elif unexplained(fit):
-        warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
+        warnings.warn(unexplained(fit, training_words(model, stopped_early)), UserWarning, stacklevel=2)
     if training:
         model.x_reference, model.double_sided = fit, inputs.double_sided
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
@@ -263,7 +266,7 @@ def iter_separate(
             warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
             model.x_normalisation = recalibrated(model.x_normalisation, calibration)
             inputs = prepare(x_normalisation=model.x_normalisation)
-            unit = predict(model, inputs, resolve_device(config.device))
+            unit = predict(model, inputs, device)
     estimates = components_in_units(unit, inputs.x_normalisation)
     timings["inference_s"] = time.perf_counter() - started
     x_units = inputs.x_repaired if inputs.x_repaired is not None else unmasked(sources.x_mixed).astype(np.float64)
@@ -291,7 +294,20 @@ def iter_separate(
         support=inputs.support,
         defects=inputs.defects,
         stretcher=stretcher,
+        device=str(device),
     )
+
+
+def training_words(model: TrainedModel, stopped_early: bool = False) -> str | None:
+    """How an auto-encoder was trained, for a warning ("200 steps at learning rate 1e-06, not
+    warm-started"); None for the colour map, whose few solves are fitted to the end."""
+    settings = model.config.method
+    if not isinstance(settings, AutoEncoderSettings):
+        return None
+    steps = model.steps_trained
+    words = f"{steps} training step{'s' * (steps != 1)} at learning rate {settings.learning_rate:g}"
+    words += "" if settings.warm_start else ", not warm-started"
+    return words + (", stopped early" if stopped_early else "")
 
 
 def separate(

@@ -74,8 +74,9 @@ class ThreadCount:
     def found(self) -> bool:
         return bool(self.families)
 
-    def summary(self) -> str:
-        """One line per family, in a conservator's words."""
+    def summary(self, give_spacing: str = "") -> str:
+        """One line per family, in a conservator's words; with an unknown spacing, a last line saying
+        the counts are per pixel, and ``give_spacing`` — how this face is told the pixel size."""
         if not self.families:
             return "No canvas weave was found: no thread count."
         lines = []
@@ -86,7 +87,8 @@ class ThreadCount:
                 f"(running at {family.angle_deg:.1f}° from horizontal)"
             )
         if self.pixel_size_mm is None:
-            lines.append("The pixel spacing is unknown, so counts are per pixel; give it (e.g. --pixel-size 0.085mm) for threads/cm.")
+            hint = f"; {give_spacing}" if give_spacing else ""
+            lines.append(f"The pixel spacing is unknown, so counts are per pixel{hint}.")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

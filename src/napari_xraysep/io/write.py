@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from ..core import RESULT_LAYERS, SeparationResult
 from ..core.errors import OutputError
@@ -132,16 +132,37 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
     return atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
 
 
-def montage(panels: Sequence[np.ndarray], columns: int, gap: int = 4) -> np.ndarray:
-    """Tile uint8 panels (gray or RGB, same H×W) into one RGB image, row by row."""
+# The titles' size (Pillow's built-in font; its bitmap fallback, without FreeType, is smaller) and the
+# height of the white band above each panel that holds its title.
+TITLE_SIZE, TITLE_BAND = 12, 18
+
+
+def montage(
+    panels: Sequence[np.ndarray], columns: int, gap: int = 4, titles: Sequence[str] | None = None
+) -> np.ndarray:
+    """Tile uint8 panels (gray or RGB, same H×W) into one RGB image, row by row; with ``titles`` (one
+    per panel), each title in black on a white band of TITLE_BAND px above its panel (Pillow's built-in
+    font: nothing is read or downloaded), so that the image alone says which panel is which."""
     panels = [np.repeat(p[..., None], 3, axis=2) if p.ndim == 2 else p for p in panels]
+    if titles is not None and len(titles) != len(panels):
+        raise ValueError(f"montage needs one title per panel; got {len(titles)} for {len(panels)}")
     height, width = panels[0].shape[:2]
+    band = 0 if titles is None else TITLE_BAND
+    cell = band + height
     rows = -(-len(panels) // columns)
-    sheet = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, 3), 255, dtype=np.uint8)
+    sheet = np.full((rows * (cell + gap) - gap, columns * (width + gap) - gap, 3), 255, dtype=np.uint8)
     for index, panel in enumerate(panels):
         r, c = divmod(index, columns)
-        sheet[r * (height + gap) : r * (height + gap) + height, c * (width + gap) : c * (width + gap) + width] = panel
-    return sheet
+        top = r * (cell + gap) + band
+        sheet[top : top + height, c * (width + gap) : c * (width + gap) + width] = panel
+    if titles is None:
+        return sheet
+    image = Image.fromarray(sheet)
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=TITLE_SIZE)
+    for index, title in enumerate(titles):
+        r, c = divmod(index, columns)
+        draw.text((c * (width + gap) + 2, r * (cell + gap) + 2), title, fill=(0, 0, 0), font=font)
+    return np.asarray(image)
 
 
 def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | None = None) -> list[Path]:

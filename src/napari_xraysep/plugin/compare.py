@@ -21,7 +21,7 @@ from ..core.errors import OutputError
 from ..core.threads import ThreadCount
 from ..io.files import atomic_write
 from ..io import to_display
-from .threads import MAP_COLORMAP, map_limits
+from .threads import GIVE_SPACING, MAP_COLORMAP, map_limits
 
 FLIP_KEY = "Q"
 FLIPPED = ("x", "x1", "x2")
@@ -344,7 +344,7 @@ def export_comparison(
         "provenance": provenance,
     }
     if threads is not None:
-        record["thread_counts"] = {**threads.to_dict(), "summary": threads.summary()}
+        record["thread_counts"] = {**threads.to_dict(), "summary": threads.summary(GIVE_SPACING)}
         record["thread_maps"] = [{"title": m.title, "colour_bar": [*m.limits], "unit": m.unit} for m in maps]
     try:
         atomic_write(record_path, lambda temporary: Path(temporary).write_text(json.dumps(record, indent=2, default=str)))

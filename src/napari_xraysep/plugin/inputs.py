@@ -29,7 +29,7 @@ from ..core.checks import check_back, check_pair
 from ..core.errors import InputError
 from ..core.threads import parse_pixel_size
 from ..core.sources import Sources
-from ..core.areas import central_area, painting_area
+from ..core.areas import central_area, painting_area, region_for_method
 
 REGION_LAYER_NAME = "region (hidden design)"
 # A layer's metadata entries: the pixel size typed in the dock, and a photograph given the X-ray's spacing.
@@ -105,6 +105,10 @@ class InputsPanel(QGroupBox):
         layout.addWidget(self.units_hint)
         layout.addWidget(self.region_hint)
         self.draw_button.changed.connect(self.draw_region)
+        # "No region" chosen by the user stays chosen: refresh() picks a region only for a user who has
+        # not said they want none (a run's result layers, a new layer, must not re-pick it).
+        self.no_region_chosen, self._refreshing = False, False
+        self.region.changed.connect(self._region_chosen)
         self.pixel_size.native.editingFinished.connect(self.give_pixel_size)  # once typed, not at every key
         self.xray.changed.connect(lambda *_: self.refresh_side_channels())
         for combo in (self.xray, self.photo, self.back):
@@ -123,21 +127,31 @@ class InputsPanel(QGroupBox):
             if is_xray_layer(layer) and not made_here(layer) and not same_layer(layer, xray)
         ]
 
+    def _region_chosen(self, value: Any) -> None:
+        """The region picker changed: by the user (not by :meth:`refresh`), None is their "no region"."""
+        if not self._refreshing:
+            self.no_region_chosen = value is None
+
     def refresh(self) -> None:
         """After the layer list changed: keep the choices that remain, pick the first X-ray, photograph and
-        region when none is chosen (the back side is optional, so never picked for the user)."""
+        region when none is chosen (the back side is optional, so never picked for the user, nor a region
+        once the user chose none)."""
         chosen_sides = list(self.side_channels.value)  # reset_choices below would forget them
-        for combo in (self.xray, self.photo, self.region, self.back, self.painting):
-            current = combo.value
-            combo.reset_choices()
-            if combo in (self.back, self.painting):
-                if current is not None and current not in combo.choices:
-                    combo.value = None
-                continue
-            if current is None or current not in combo.choices:
-                first = next((c for c in combo.choices if c is not None), None)
-                if first is not None:
-                    combo.value = first
+        self._refreshing = True
+        try:
+            for combo in (self.xray, self.photo, self.region, self.back, self.painting):
+                current = combo.value
+                combo.reset_choices()
+                if combo in (self.back, self.painting) or (combo is self.region and self.no_region_chosen):
+                    if current is not None and current not in combo.choices:
+                        combo.value = None
+                    continue
+                if current is None or current not in combo.choices:
+                    first = next((c for c in combo.choices if c is not None), None)
+                    if first is not None:
+                        combo.value = first
+        finally:
+            self._refreshing = False
         self.refresh_side_channels(chosen_sides)
         self.share_spacing()
 
@@ -225,12 +239,12 @@ class InputsPanel(QGroupBox):
 
     def region_mask(self, shape: tuple[int, int], required: bool) -> np.ndarray | None:
         """The region as an (H, W) mask over the X-ray as shown; None if none is chosen and the
-        method can do without one."""
+        method can do without one (then an empty one is the run's to say: it fits without it)."""
         if self.region.value is None:
             if not required:
                 return None
             raise InputError("Choose or draw the region where the hidden design shows most (Draw region): the auto-encoder needs it.")
-        return region_mask_from_layer(self.region.value, shape, self.xray.value)
+        return region_mask_from_layer(self.region.value, shape, self.xray.value, empty_ok=not required)
 
     def arrays(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         """The chosen layers in memory, checked with the core's messages, as
@@ -271,6 +285,8 @@ class InputsPanel(QGroupBox):
         )
         shape = sources.check()
         region = self.region_mask(shape, region_required) if training and back is None else None
+        if region is not None and not region_required:  # an empty one: trained in the middle, as without one
+            region = region_for_method(region, "colour_map", shape)
         if training:  # the area iter_separate_painting trains on
             area = painting_area(shape, region, sources.double_sided)
         else:  # only applying: check a screenful in the middle

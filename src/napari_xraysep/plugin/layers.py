@@ -163,15 +163,21 @@ def points_in_pixels_of(points: np.ndarray, layer: Any, reference: Any) -> np.nd
     return np.array([reference.world_to_data(layer.data_to_world(point)) for point in points]).reshape(-1, 2)
 
 
-def region_mask_from_layer(layer: Any, shape: tuple[int, int], reference: Any = None) -> np.ndarray:
+def region_mask_from_layer(
+    layer: Any, shape: tuple[int, int], reference: Any = None, empty_ok: bool = False
+) -> np.ndarray:
     """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape`` — over the
     ``reference`` layer (the X-ray) as the viewer shows them, if given: each layer's transform
     (scale, translate, rotate, affine) honoured.
 
     Rectangles, polygons and ellipses all count, several at once; lines and paths enclose nothing.
+    A Shapes layer that encloses no pixel (no shapes, or none over the image) is an InputError, or
+    with ``empty_ok`` (a region the method can do without) an empty mask, for the run to say.
     """
     matrix = np.eye(3) if reference is None or not is_region_layer(layer) else grid_transform(layer, reference)
     if isinstance(layer, Shapes):
+        if len(layer.data) == 0 and empty_ok:
+            return np.zeros(shape, dtype=bool)
         if len(layer.data) == 0:
             raise InputError(f"The region layer '{layer.name}' has no shapes yet: draw a rectangle or polygon.")
         if layer.ndim != 2:
@@ -185,7 +191,7 @@ def region_mask_from_layer(layer: Any, shape: tuple[int, int], reference: Any = 
         # the mouse, not a region.
         enclosing = [index for index, vertices in enumerate(data) if enclosed_area(vertices) >= 1.0]
         mask = masks[enclosing].any(axis=0) if enclosing else np.zeros(shape, dtype=bool)
-        if not mask.any():
+        if not mask.any() and not empty_ok:
             raise InputError(
                 f"The shapes in '{layer.name}' enclose no pixel of the image (zero-area or outside it); "
                 "draw a rectangle, ellipse or polygon over the hidden design."

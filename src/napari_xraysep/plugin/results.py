@@ -23,7 +23,7 @@ from .compare import FLIP_KEY, Comparison, Panel, comparison_panels, export_comp
 from .curtain import CURTAIN_KEY, CurtainControl
 from .runner import Runner
 from .state import CurrentModel, RunState, action_enabled
-from .threads import run_weave_layer, show_thread_maps, thread_map_layers, weave_for_counting
+from .threads import GIVE_SPACING, run_weave_layer, show_thread_maps, thread_map_layers, weave_for_counting
 from .worker import results_root
 
 COMPARE_TEXT, BACK_TEXT = "Compare side by side", "Back to the layers"
@@ -236,7 +236,8 @@ class ResultsPanel(QGroupBox):
             return
         maps = show_thread_maps(self.viewer, thread_map_layers(counts, weave, record.number, corner))
         where = " (its central part)" if corner != (0, 0) else ""
-        self.say(f"Threads of run {record.number}{where}, windows of {counts.window_px} px:\n{counts.summary()}\n"
+        summary = counts.summary(GIVE_SPACING)
+        self.say(f"Threads of run {record.number}{where}, windows of {counts.window_px} px:\n{summary}\n"
                  f"Maps: {', '.join(layer.name for layer in maps)}.")
 
     def _count_failed(self, error: Exception) -> None:

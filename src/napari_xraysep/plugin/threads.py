@@ -24,6 +24,9 @@ COUNT_AREA = 4096
 # (the counts are good to about 0.3 threads/cm).
 MIN_SPAN = 0.06
 LayerData = tuple[Any, dict[str, Any], str]
+# What the dock says to do when the weave layer is in pixels: a pixel size typed in the Inputs panel
+# puts the X-ray and every layer placed like it (the results too) in mm.
+GIVE_SPACING = "type the X-ray's pixel size (e.g. 0.085mm) in the dock's Pixel size field and count again for threads/cm"
 
 
 def run_weave_layer(viewer: Any, run: int) -> Any | None:
