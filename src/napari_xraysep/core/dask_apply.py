@@ -49,16 +49,24 @@ def apply_dask(
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     check_double_sided(model.double_sided, sources.double_sided)
     halo = model.network.receptive_radius
-    photos = [da.asarray(sources.rgb_surface)[..., :3]]
+
+    def tiled(image: Any) -> Any:
+        # Read tile by tile from the start: dask's own chunks (128 MiB) would load a whole 16-bit
+        # X-ray as one chunk and keep it, with its float copies, until every tile is done.
+        if isinstance(image, da.Array):
+            return image.rechunk((tile_size, tile_size, *image.shape[2:]))
+        return da.from_array(image, chunks=(tile_size, tile_size, *image.shape[2:]))
+
+    photos = [tiled(sources.rgb_surface)[..., :3]]
     if sources.rgb_back is not None:
-        back = da.asarray(sources.rgb_back)[..., :3]
+        back = tiled(sources.rgb_back)[..., :3]
         photos.append(back[:, ::-1] if sources.mirror_back else back)
     if support is not None and tuple(support.shape) != (height, width):
         raise InputError(f"The painting area is {'×'.join(map(str, support.shape))}, the X-ray {height}×{width}.")
-    sides = [da.asarray(side)[..., None] for side in sources.side_channels]
-    inside = [] if support is None else [da.asarray(support).astype(bool)[..., None]]
+    sides = [tiled(side)[..., None] for side in sources.side_channels]
+    inside = [] if support is None else [tiled(support).astype(bool)[..., None]]
     layers = len(RESULT_LAYERS)
-    parts = [da.asarray(sources.x_mixed)[..., None], *photos, *sides, *inside]
+    parts = [tiled(sources.x_mixed)[..., None], *photos, *sides, *inside]
     used = 1 + 3 * len(photos) + len(sides) + len(inside)
     # map_overlap maps a block to a block of the same shape: give the stack at least as many
     # channels as there are result layers (zero padding), and return as many.
