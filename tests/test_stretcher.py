@@ -79,6 +79,16 @@ def test_the_bars_are_placed_in_the_whole_frame_and_are_zero_outside_the_paintin
     assert abs(left.start - 30) <= 1 and abs(left.stop - (30 + BAR)) <= 1
 
 
+def test_bars_too_faint_for_the_image_s_range_are_not_a_stretcher() -> None:
+    """A smooth image (a ramp over 30 units) makes faint straight steps stand out of its own spread:
+    bars of 1 % of its range are not worth a layer, bars of 5 % are."""
+    rng = np.random.default_rng(3)
+    ramp = 30 * np.mgrid[0:HEIGHT, 0:WIDTH][1] / WIDTH + 0.01 * rng.standard_normal((HEIGHT, WIDTH))
+    assert find_stretcher(ramp + 0.3 * _bars() / DENSITY) is None
+    found = find_stretcher(ramp + 1.5 * _bars() / DENSITY)
+    assert found is not None and sum(bar.outer for bar in found.bars) >= 3
+
+
 def test_degenerate_residuals() -> None:
     with pytest.raises(ValueError, match="residual"):
         find_stretcher(np.zeros((4, 5, 3)))

@@ -51,6 +51,10 @@ MIN_WIDTH_SHARE = 0.03
 WIDTHS = 1.6
 MIN_WIDTH = 3  # px
 CROSS_SHARE = 0.5  # a cross-bar's density, at least this share of the outer bars'
+# The outer bars' density, at least this share of the residual's range (1st to 99th percentile): a
+# smooth image makes faint straight steps stand out of its own spread, but a bar that faint is not
+# worth a layer (the benchmark's stretchers: 5–10 %; a tiled test pattern's repeats: 0.1–1 %).
+MIN_DENSITY_SHARE = 0.02
 _GAP, _SPAN = 2, 3  # the step is read between the means of _SPAN px each side, _GAP px from the edge
 
 
@@ -268,6 +272,9 @@ def find_stretcher(residual: np.ndarray) -> Stretcher | None:
             values, density = _bar_profile(profile, start, stop, n_of[axis])
             profiles.append((Bar(axis, int(start + offset), int(stop + offset), float(density), bool(is_outer)), values))
     outer_density = np.median([bar.density for bar, _ in profiles if bar.outer] or [0.0])
+    low, high = np.percentile(inside[np.isfinite(inside)], [1, 99])
+    if outer_density < MIN_DENSITY_SHARE * (high - low):
+        return None
     # A cross-bar is the same timber: a band much fainter than the outer bars is the design's.
     kept = [(bar, values) for bar, values in profiles if bar.density > (0 if bar.outer else CROSS_SHARE * outer_density)]
     if not kept:
