@@ -269,3 +269,41 @@ def test_apply_with_dask_takes_the_same_bars_out(tmp_path, capsys) -> None:
         )
     record = json.loads((tmp_path / "dask" / "run.json").read_text())
     assert record["stretcher"] == json.loads((tmp_path / "local" / "run.json").read_text())["stretcher"]
+
+
+def test_a_design_that_does_not_run_the_whole_length_is_no_cross_bar() -> None:
+    """Found by a fresh tester: a hidden pillar over 75 % of the height was taken for a cross-bar,
+    and x2 came out darker by 8 % of the range where the pillar never was."""
+    pillar = _hidden() + _bars()
+    pillar[: int(0.75 * HEIGHT), 60:74] += DENSITY
+    found = find_stretcher(pillar)
+    assert found is not None
+    assert sorted((b.start, b.stop) for b in found.bars if not b.outer) == [(pytest.approx(CROSS[0], abs=1), pytest.approx(CROSS[1], abs=1))]
+    assert not found.layer()[HEIGHT - 30 : HEIGHT - 20, 62:72].any()
+
+
+def test_apply_of_x2_hat_alone_takes_the_bars_out_too(tmp_path, capsys) -> None:
+    """Found by a fresh tester: `--layers x2_hat` left the bars in x̂2 (the search needed x2)."""
+    import tifffile
+
+    from napari_xraysep import save_model
+    from napari_xraysep.cli import main
+
+    variant, result = _separated("stretcher")
+    tifffile.imwrite(tmp_path / "x.tif", variant.x_stored)
+    tifffile.imwrite(tmp_path / "rgb.tif", variant.rgb_stored, photometric="rgb")
+    save_model(result.model, tmp_path / "model.pt")
+    files = [str(tmp_path / "model.pt"), str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--device", "cpu", "--quiet"]
+    assert main(["apply", *files, "--out", str(tmp_path / "all")]) == 0
+    assert main(["apply", *files, "--out", str(tmp_path / "one"), "--layers", "x2_hat"]) == 0
+    assert sorted(path.name for path in (tmp_path / "one").glob("*.tif")) == ["stretcher.tif", "x2_hat.tif"]
+    # Sought in x̂2 there (x2 is not made), so the layer differs a little from x2's, not the bars.
+    alone, full = (tifffile.imread(tmp_path / folder / "stretcher.tif") for folder in ("one", "all"))
+    on_bars = np.nan_to_num(full) > 0
+    assert np.nanmedian(np.abs(alone - full)[on_bars]) < 0.1 * np.nanmedian(full[on_bars])
+    x2_hat = tifffile.imread(tmp_path / "one" / "x2_hat.tif")
+    np.testing.assert_allclose(x2_hat + np.nan_to_num(alone), tifffile.imread(tmp_path / "all" / "x2_hat.tif") + np.nan_to_num(full), atol=0.05)
+    with pytest.raises(KeyError, match="x2"):
+        take_out_stretcher(result.stretcher, {"x1": np.zeros((2, 2))}, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="x2"):
+        find_stretcher_in(np.zeros((4, 4, 3)))

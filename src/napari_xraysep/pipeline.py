@@ -115,15 +115,17 @@ def iter_apply_to_folder(
 def stretcher_into(
     out: Path, outputs: dict[str, Any], config: SeparationConfig, double_sided: bool, provenance: dict[str, Any] | None
 ) -> Stretcher | None:
-    """A whole painting's stretcher bars, sought in its x2 (``outputs``: the result TIFFs being
-    written, by name) when ``config.stretcher_bars`` asks (not for a double-sided panel, nor without
-    x2), taken out of x2 and x̂2 and written to ``out/stretcher.tif`` (with ``provenance``); None
-    when none were found or sought (:func:`~napari_xraysep.core.stretcher.find_stretcher_in`)."""
-    if not config.stretcher_bars or double_sided or "x2" not in outputs:
+    """A whole painting's stretcher bars, sought in its x2 (or, when only x̂2 is written, in x̂2;
+    ``outputs``: the result TIFFs being written, by name) when ``config.stretcher_bars`` asks (not for
+    a double-sided panel, nor when neither is written: the bars change no other layer), taken out of
+    x2 and x̂2 and written to ``out/stretcher.tif`` (with ``provenance``); None when none were found
+    or sought (:func:`~napari_xraysep.core.stretcher.find_stretcher_in`)."""
+    hidden = next((outputs[name] for name in ("x2", "x2_hat") if name in outputs), None)
+    if not config.stretcher_bars or double_sided or hidden is None:
         return None
-    stretcher = find_stretcher_in(outputs["x2"])
+    stretcher = find_stretcher_in(hidden)
     if stretcher is not None:
-        with result_tiffs(out, tuple(outputs["x2"].shape), provenance, ("stretcher",)) as extra:
+        with result_tiffs(out, tuple(hidden.shape), provenance, ("stretcher",)) as extra:
             take_out_stretcher(stretcher, outputs, extra["stretcher"])
     return stretcher
 

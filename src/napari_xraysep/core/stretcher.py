@@ -51,6 +51,7 @@ MIN_WIDTH_SHARE = 0.03
 WIDTHS = 1.6
 MIN_WIDTH = 3  # px
 CROSS_SHARE = 0.5  # a cross-bar's density, at least this share of the outer bars'
+WHOLE_LENGTH = 0.5  # ... and in all segments of its length but one, at least this share of its own
 # The outer bars' density, at least this share of the residual's range (1st to 99th percentile): a
 # smooth image makes faint straight steps stand out of its own spread, but a bar that faint is not
 # worth a layer (the benchmark's stretchers: 5–10 %; a tiled test pattern's repeats: 0.1–1 %).
@@ -270,6 +271,11 @@ def find_stretcher(residual: np.ndarray) -> Stretcher | None:
         offset = (box[1] if axis == "col" else box[0]).start
         for start, stop, is_outer in spans:
             values, density = _bar_profile(profile, start, stop, n_of[axis])
+            # A bar is there the whole length: a band that fades in some segment is a design's
+            # pillar, tree or door jamb that does not run the painting's height.
+            shown = sum(_bar_profile(part, start, stop, n_of[axis])[1] >= WHOLE_LENGTH * density for part in segments)
+            if not is_outer and shown < len(segments) - 1:  # one segment may hide it (a dark passage over it)
+                continue
             profiles.append((Bar(axis, int(start + offset), int(stop + offset), float(density), bool(is_outer)), values))
     outer_density = np.median([bar.density for bar, _ in profiles if bar.outer] or [0.0])
     low, high = np.percentile(inside[np.isfinite(inside)], [1, 99])
@@ -352,6 +358,8 @@ def find_stretcher_in(x2: Any) -> Stretcher | None:
     """:func:`find_stretcher` on a whole painting's x2 ((H, W) array-like read by row slices): on its
     block means (at most :data:`DETECT_PIXELS`), the bars then placed on the full frame
     (:meth:`Stretcher.upsampled`)."""
+    if len(x2.shape) != 2:
+        raise ValueError(f"find_stretcher_in takes an (H, W) x2; got shape {tuple(x2.shape)}")
     height, width = x2.shape
     factor = max(1, math.ceil(math.sqrt(height * width / DETECT_PIXELS)))
     found = find_stretcher(block_means(x2, factor))
@@ -360,15 +368,18 @@ def find_stretcher_in(x2: Any) -> Stretcher | None:
 
 def take_out_stretcher(stretcher: Stretcher, outputs: dict[str, Any], layer_out: Any, strip: int = 512) -> None:
     """Take ``stretcher``'s layer out of the whole-painting results ``outputs`` (writable (H, W)
-    array-likes by name: "x2" and, if there, "x2_hat"), ``strip`` rows at a time, and write the layer
-    into ``layer_out`` (NaN where x2 is), so that ``x1 + x2 + weave + stretcher == x``."""
-    height = outputs["x2"].shape[0]
+    array-likes by name: "x2" and "x2_hat", either or both), ``strip`` rows at a time, and write the
+    layer into ``layer_out`` (NaN where x2, or x̂2 without x2, is), so that
+    ``x1 + x2 + weave + stretcher == x``. Raises KeyError when neither is there."""
+    names = [name for name in ("x2", "x2_hat") if name in outputs]
+    if not names:
+        raise KeyError("take_out_stretcher needs x2 or x2_hat among the outputs")
+    height = outputs[names[0]].shape[0]
     for top in range(0, height, strip):
         rows = slice(top, min(top + strip, height))
-        x2 = np.asarray(outputs["x2"][rows], dtype=np.float32)
+        images = {name: np.asarray(outputs[name][rows], dtype=np.float32) for name in names}
         layer = stretcher.layer(rows)
-        layer[np.isnan(x2)] = np.nan
-        for name in ("x2", "x2_hat"):
-            if name in outputs:
-                outputs[name][rows] = (x2 if name == "x2" else np.asarray(outputs[name][rows], dtype=np.float32)) - np.nan_to_num(layer)
+        layer[np.isnan(images[names[0]])] = np.nan
+        for name, image in images.items():
+            outputs[name][rows] = image - np.nan_to_num(layer)
         layer_out[rows] = layer
