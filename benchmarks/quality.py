@@ -539,10 +539,12 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "scratches along rows and columns are detected).",
     "clipping": "No visible change: the clipped lead white is marked as missing and left out.",
     "lead_markers": "The saturated lead marks are missing data (NaN), with no ringing around them.",
-    "stretcher": "The bars are found in all 12 files (and in none of the 132 others: clean and the ten other variants) and taken into the "
-    "'stretcher' layer: the bands are gone from x2 and the hidden design shows whole; faint lines remain along the "
-    "bars' edges, some grain, and where the hidden design is itself brighter under a bar its level there is guessed "
-    "from beside it (the rocket under the cross-bar comes out darker). Nails are clipped, so empty (NaN).",
+    "stretcher": "A stretcher is found in all 12 files (and in none of the 132 others: clean and the ten other "
+    "variants) and its outer bars taken into the 'stretcher' layer: those bands are gone from x2 and the hidden design "
+    "shows whole; faint lines remain along the bars' edges, and some grain. A cross-bar must show along its whole "
+    "length: on the coffee and cat-over-motorcycle cases it is taken out too; where the hidden design under it varies "
+    "(the rocket under it, the cat's face) it is left in x2 as a band (6 of 12 cross-bars found), rather than take "
+    "the design's level with it. Nails are clipped, so empty (NaN).",
     "tacking_margin": "The bare canvas strips carry the weave, so the support search (which looks for an even, "
     "untextured margin) finds them on the cat case only; elsewhere the strips and their tacks bend the fit: a "
     "frame of ringing on the cup, and on the rocket case the bright rocket leaks into x2 (−10.7 dB).",
