@@ -30,7 +30,7 @@ from .refine import refine
 from .regions import PaintingArea
 from .result import SeparationResult, components_in_units
 from .sources import Sources
-from .stretcher import find_stretcher
+from .stretcher import find_stretcher_in
 from .trained import TrainedModel
 from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
 
@@ -272,8 +272,9 @@ def iter_separate(
     x_units = inputs.x_repaired if inputs.x_repaired is not None else unmasked(sources.x_mixed).astype(np.float64)
     refined = refine(x_units, estimates.x1_hat, estimates.x2_hat, estimates.weave)
     x2_hat, x2 = estimates.x2_hat, refined.x2
-    # A double-sided panel's x2 is the back's painting, whose own edges may be straight.
-    stretcher = find_stretcher(x2) if config.stretcher_bars and not inputs.double_sided else None
+    # A double-sided panel's x2 is the back's painting, whose own edges may be straight. Sought as on a
+    # whole painting (block means of at most 4 MP above that size): the same bars on either path.
+    stretcher = find_stretcher_in(x2) if config.stretcher_bars and not inputs.double_sided else None
     if stretcher is not None:  # the bars are neither painting: x1 + x2 + weave + stretcher == x
         bars = stretcher.layer()
         x2_hat, x2 = x2_hat - bars, x2 - bars
