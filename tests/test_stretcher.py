@@ -11,7 +11,14 @@ import pytest
 from scipy import ndimage
 
 from napari_xraysep import separate
-from napari_xraysep.core.stretcher import Bar, Stretcher, block_means, find_stretcher, find_stretcher_in, take_out_stretcher
+from napari_xraysep.core.stretcher import (
+    Bar,
+    Stretcher,
+    block_means,
+    find_stretcher,
+    find_stretcher_in,
+    take_out_stretcher,
+)
 from napari_xraysep.datasets.evaluation import score_inside, scoring_mask
 from napari_xraysep.datasets.synthetic_real import make_real_variant
 
@@ -122,7 +129,7 @@ def test_summary_and_sentence() -> None:
     assert "1 along the edges, 1 cross-bar" in stretcher.describe() and "'stretcher' layer" in stretcher.describe()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _separated(variant_name: str, stretcher_bars: bool = True):
     """(variant, result) of seed 2's coffee case; each run once for the module."""
     variant = make_real_variant("photo_coffee_over_astronaut", variant_name, 2)

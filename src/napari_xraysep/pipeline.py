@@ -33,7 +33,7 @@ from .core.registration import misalignment_warning
 from .core.checks import check_pair, unmasked
 from .core.data import missing_filled
 from .core.devices import resolve_device
-from .core.result import defects_line, resolved_settings, weave_threads
+from .core.result import defects_line, input_notes, resolved_settings, weave_threads
 from .core.separation import resolve_config
 from .core.sources import Sources
 from .core.stretcher import Stretcher, find_stretcher_in, take_out_stretcher
@@ -146,9 +146,7 @@ class PaintingResult:
     def notes(self) -> list[str]:
         """What a user is told about the input: the training area's support, and what was marked
         and found in the X-ray over the whole painting (not the area's own marks and bars)."""
-        lines = [] if self.area_result is None else [
-            n for n in self.area_result.notes() if not n.startswith(("Marked", "Stretcher"))
-        ]
+        lines = [] if self.area_result is None else input_notes(self.area_result.support, None)
         line = defects_line(self.marked or {})
         return lines + ([line] if line else []) + ([self.stretcher.describe()] if self.stretcher else [])
 
@@ -242,7 +240,8 @@ def iter_separate_painting(
             paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
         stretcher = found.get("stretcher")
         record |= {
-            "defects_marked": marked, "stretcher": None if stretcher is None else stretcher.summary(), "shape": list(shape),
+            "defects_marked": marked, "stretcher": None if stretcher is None else stretcher.summary(),
+            "shape": list(shape),
             "timings_s": {"total_s": time.perf_counter() - started},
         }
         if area_result is not None:

@@ -73,7 +73,10 @@ class Bar:
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: axis, extent (pixels, end exclusive), density, outer."""
-        return {"axis": self.axis, "start": self.start, "stop": self.stop, "density": round(self.density, 6), "outer": self.outer}
+        return {
+            "axis": self.axis, "start": self.start, "stop": self.stop,
+            "density": round(self.density, 6), "outer": self.outer,
+        }
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,11 @@ class Stretcher:
             centres = np.arange(profile.size) * factor + (factor - 1) / 2
             return np.interp(np.arange(size), centres, profile).astype(np.float32)
 
-        bars = tuple(
-            Bar(bar.axis, bar.start * factor, min(bar.stop * factor, shape[1] if bar.axis == "col" else shape[0]), bar.density, bar.outer)
-            for bar in self.bars
-        )
+        def scaled(bar: Bar) -> Bar:
+            end = shape[1] if bar.axis == "col" else shape[0]
+            return Bar(bar.axis, bar.start * factor, min(bar.stop * factor, end), bar.density, bar.outer)
+
+        bars = tuple(scaled(bar) for bar in self.bars)
         top, bottom, left, right = self.extent
         extent = (top * factor, min(bottom * factor, shape[0]), left * factor, min(right * factor, shape[1]))
         return Stretcher(bars, finer(self.columns, shape[1]), finer(self.rows, shape[0]), extent)
@@ -227,62 +231,22 @@ def find_stretcher(residual: np.ndarray) -> Stretcher | None:
     narrowest = max(MIN_WIDTH, int(np.ceil(MIN_WIDTH_SHARE * min(height, width))))
     if reach <= narrowest + _GAP + _SPAN:
         return None
-    every = {"col": np.ones(height, bool), "row": np.ones(width, bool)}
     n_of = {"col": width, "row": height}
-    found = {axis: _steps(_segment_profiles(inside, axis, every[axis])) for axis in ("col", "row")}
-    outer: dict[tuple[str, str], int] = {}
-    for axis, side in _SIDES:
-        edge = _outer_edge(*found[axis], side, (narrowest, reach), STEP_SCORE)
-        if edge is not None:
-            outer[axis, side] = edge
-    widths = {key: (edge if key[1] == "start" else n_of[key[0]] - edge) for key, edge in outer.items()}
-    if len(widths) < 3 or max(widths.values()) > WIDTHS * min(widths.values()):
+    outer = _outer_bars(inside, n_of, (narrowest, reach))
+    if outer is None:
         return None
-    typical = float(np.median(list(widths.values())))
-    for axis, side in _SIDES:  # a stretcher has four sides: the last one's edge may be weaker
-        if (axis, side) not in outer:
-            edge = _outer_edge(*found[axis], side, (int(typical / WIDTHS), int(np.ceil(typical * WIDTHS))), FOURTH_SIDE_SCORE)
-            if edge is not None:
-                outer[axis, side] = edge
+    ends, typical = outer
     profiles: list[tuple[Bar, np.ndarray]] = []
     for axis in ("col", "row"):
-        other = "row" if axis == "col" else "col"
-        # The profile along this axis over the length between the other axis's outer bars.
-        keep = np.ones(n_of[other], bool)
-        if (other, "start") in outer:
-            keep[: outer[other, "start"]] = False
-        if (other, "stop") in outer:
-            keep[outer[other, "stop"] :] = False
-        segments = _segment_profiles(inside, axis, keep)
-        with _quiet():
-            profile = np.nanmedian(segments, axis=0)
-        step, agree, spread = _steps(segments)
-        lo = outer.get((axis, "start"), 0) + MIN_WIDTH
-        hi = outer.get((axis, "stop"), n_of[axis]) - MIN_WIDTH
-        edges = [(None, outer[axis, "start"], True)] if (axis, "start") in outer else []
-        edges += [(outer[axis, "stop"], None, True)] if (axis, "stop") in outer else []
-        edges += _cross_bars(step, agree, spread, lo, hi, typical)
-        # Each edge where the profile steps most sharply, one pixel out (a bevel's foot is wood too).
-        spans = [
-            (0 if a is None else max(0, _sharpest(profile, a, 1) - 1),
-             n_of[axis] if b is None else min(n_of[axis], _sharpest(profile, b, -1) + 1), is_outer)
-            for a, b, is_outer in edges
-        ]
         offset = (box[1] if axis == "col" else box[0]).start
-        for start, stop, is_outer in spans:
-            values, density = _bar_profile(profile, start, stop, n_of[axis])
-            # A bar is there the whole length: a band that fades in some segment is a design's
-            # pillar, tree or door jamb that does not run the painting's height.
-            shown = sum(_bar_profile(part, start, stop, n_of[axis])[1] >= WHOLE_LENGTH * density for part in segments)
-            if not is_outer and shown < len(segments) - 1:  # one segment may hide it (a dark passage over it)
-                continue
-            profiles.append((Bar(axis, int(start + offset), int(stop + offset), float(density), bool(is_outer)), values))
+        profiles += _bars_along(inside, axis, ends, n_of, typical, offset)
     outer_density = np.median([bar.density for bar, _ in profiles if bar.outer] or [0.0])
     low, high = np.percentile(inside[np.isfinite(inside)], [1, 99])
     if outer_density < MIN_DENSITY_SHARE * (high - low):
         return None
     # A cross-bar is the same timber: a band much fainter than the outer bars is the design's.
-    kept = [(bar, values) for bar, values in profiles if bar.density > (0 if bar.outer else CROSS_SHARE * outer_density)]
+    least = {True: 0.0, False: CROSS_SHARE * outer_density}  # by outer
+    kept = [(bar, values) for bar, values in profiles if bar.density > least[bar.outer]]
     if not kept:
         return None
     profile_of = {"col": np.zeros(residual.shape[1], np.float32), "row": np.zeros(residual.shape[0], np.float32)}
@@ -292,10 +256,73 @@ def find_stretcher(residual: np.ndarray) -> Stretcher | None:
     return Stretcher(tuple(bar for bar, _ in kept), profile_of["col"], profile_of["row"], extent)
 
 
+def _outer_bars(
+    inside: np.ndarray, n_of: dict[str, int], reach: tuple[int, int]
+) -> tuple[dict[tuple[str, str], int], float] | None:
+    """Where the outer bars end, by (axis, side), and their typical width; None when fewer than three
+    sides show a bar or their widths disagree (no stretcher). The fourth side is then sought with a
+    weaker step of about the same width."""
+    whole_length = {"col": np.ones(n_of["row"], bool), "row": np.ones(n_of["col"], bool)}
+    found = {axis: _steps(_segment_profiles(inside, axis, whole_length[axis])) for axis in ("col", "row")}
+    outer: dict[tuple[str, str], int] = {}
+    for axis, side in _SIDES:
+        edge = _outer_edge(*found[axis], side, reach, STEP_SCORE)
+        if edge is not None:
+            outer[axis, side] = edge
+    widths = [edge if side == "start" else n_of[axis] - edge for (axis, side), edge in outer.items()]
+    if len(widths) < 3 or max(widths) > WIDTHS * min(widths):
+        return None
+    typical = float(np.median(widths))
+    for axis, side in _SIDES:  # a stretcher has four sides: the last one's edge may be weaker
+        if (axis, side) not in outer:
+            alike = (int(typical / WIDTHS), int(np.ceil(typical * WIDTHS)))
+            edge = _outer_edge(*found[axis], side, alike, FOURTH_SIDE_SCORE)
+            if edge is not None:
+                outer[axis, side] = edge
+    return outer, typical
+
+
+def _bars_along(
+    inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int], typical: float, offset: int
+) -> list[tuple[Bar, np.ndarray]]:
+    """The bars of one ``axis`` ("col": upright) in the painting's box ``inside``: its outer bars and
+    the cross-bars between them, each with its profile across (placed ``offset`` px into the frame)."""
+    other = "row" if axis == "col" else "col"
+    # The profile along this axis over the length between the other axis's outer bars.
+    keep = np.ones(n_of[other], bool)
+    if (other, "start") in outer:
+        keep[: outer[other, "start"]] = False
+    if (other, "stop") in outer:
+        keep[outer[other, "stop"] :] = False
+    segments = _segment_profiles(inside, axis, keep)
+    with _quiet():
+        profile = np.nanmedian(segments, axis=0)
+    step, agree, spread = _steps(segments)
+    lo = outer.get((axis, "start"), 0) + MIN_WIDTH
+    hi = outer.get((axis, "stop"), n_of[axis]) - MIN_WIDTH
+    edges = [(None, outer[axis, "start"], True)] if (axis, "start") in outer else []
+    edges += [(outer[axis, "stop"], None, True)] if (axis, "stop") in outer else []
+    edges += _cross_bars(step, agree, spread, lo, hi, typical)
+    bars = []
+    for a, b, is_outer in edges:
+        # Each edge where the profile steps most sharply, one pixel out (a bevel's foot is wood too).
+        start = 0 if a is None else max(0, _sharpest(profile, a, 1) - 1)
+        stop = n_of[axis] if b is None else min(n_of[axis], _sharpest(profile, b, -1) + 1)
+        values, density = _bar_profile(profile, start, stop)
+        # A bar is there the whole length: a band that fades in some segment is a design's pillar,
+        # tree or door jamb that does not run the painting's height (one segment may hide it).
+        shown = sum(_bar_profile(part, start, stop)[1] >= WHOLE_LENGTH * density for part in segments)
+        if is_outer or shown >= len(segments) - 1:
+            bars.append((Bar(axis, int(start + offset), int(stop + offset), float(density), bool(is_outer)), values))
+    return bars
+
+
 _SIDES = (("col", "start"), ("col", "stop"), ("row", "start"), ("row", "stop"))
 
 
-def _cross_bars(step: np.ndarray, agree: np.ndarray, spread: float, lo: int, hi: int, typical: float) -> list[tuple[int, int, bool]]:
+def _cross_bars(
+    step: np.ndarray, agree: np.ndarray, spread: float, lo: int, hi: int, typical: float
+) -> list[tuple[int, int, bool]]:
     """Bars between ``lo`` and ``hi``: an agreeing up-step, then an agreeing down-step
     ``typical``/WIDTHS to ``typical``·WIDTHS further; strongest pairs first, not overlapping."""
     ups = list(lo + np.flatnonzero(_strong(step[lo:hi], agree[lo:hi], spread, 1, CROSS_SCORE)))
@@ -311,10 +338,10 @@ def _cross_bars(step: np.ndarray, agree: np.ndarray, spread: float, lo: int, hi:
     return chosen
 
 
-def _bar_profile(profile: np.ndarray, start: int, stop: int, n: int) -> tuple[np.ndarray, float]:
-    """The bar's layer across ``start:stop`` (the profile above the baseline beside it, never
-    below 0) and its median height."""
-    width = stop - start
+def _bar_profile(profile: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, float]:
+    """The bar's layer across ``start:stop`` of ``profile`` (the profile above the baseline beside
+    it, never below 0) and its median height."""
+    width, n = stop - start, profile.size
     before = profile[max(0, start - width) : start] if start > 0 else np.empty(0)
     after = profile[stop : min(n, stop + width)] if stop < n else np.empty(0)
     with _quiet():
@@ -344,13 +371,15 @@ def block_means(image: Any, factor: int, budget: int = 1 << 22) -> np.ndarray:
     pad_w = out.shape[1] * factor - width
     for top in range(0, height, rows):
         block = np.asarray(image[top : top + rows], dtype=np.float64)
-        block = np.pad(block, ((0, -(-block.shape[0] // factor) * factor - block.shape[0]), (0, pad_w)), constant_values=np.nan)
+        pad_h = -(-block.shape[0] // factor) * factor - block.shape[0]
+        block = np.pad(block, ((0, pad_h), (0, pad_w)), constant_values=np.nan)
         shaped = block.reshape(block.shape[0] // factor, factor, out.shape[1], factor)
         finite = np.isfinite(shaped)
         count = finite.sum(axis=(1, 3))
         total = np.where(finite, shaped, 0.0).sum(axis=(1, 3))
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[top // factor : top // factor + count.shape[0]] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+            means = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        out[top // factor : top // factor + count.shape[0]] = means
     return out
 
 
