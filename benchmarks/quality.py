@@ -531,8 +531,11 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "the painting found in the X-ray, so they neither bend the fit nor land in x2.",
     "vignetting": "The design is clean; a broad unevenness remains (the photograph's darker corners read as less "
     "surface paint) — not modelled (see below).",
-    "mosaic": "The films' rectangles still show in x2 as blocks of different level with steps at the seams — "
-    "per-film gains are not modelled (see below).",
+    "mosaic": "Where the seams are found (all three on the coffee case, 25 of 36 over the 12 files, none invented "
+    "in the 132 others) the films' exposures go into the 'exposure' layer and x2 shows the hidden design with no "
+    "blocks or steps. A seam whose step is small, or a column seam found without the row seam that splits it, is "
+    "left: there the film's block of different level stays in x2 (astronaut-over-rocket seeds 1 and 2, "
+    "cat-over-motorcycle seed 1).",
     "heel": "The design is clean but sits on a smooth gradient (one side brighter): the exposure field is not "
     "modelled (see below).",
     "defects": "Hot/dead pixels are repaired; the scratches, slanted here, stay as thin dark lines in x2 (only "

@@ -34,7 +34,7 @@ from .core.checks import check_pair, unmasked
 from .core.data import missing_filled
 from .core.devices import resolve_device
 from .core.result import defects_line, input_notes, resolved_settings, weave_threads
-from .core.separation import resolve_config
+from .core.separation import check_seams, resolve_config
 from .core.sources import Sources
 from .core.stretcher import Stretcher, find_stretcher_in, take_out_stretcher
 from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
@@ -218,7 +218,7 @@ def iter_separate_painting(
             area_result = yield from iter_separate(
                 cropped, None if region_mask is None else np.asarray(region_mask[area]), config=config, model=model, stop=stop,
                 checkpoint=None if checkpoint is None else checkpoint_to(checkpoint), checkpoint_every_s=checkpoint_every_s,
-                painting_area=None if support is None else np.asarray(support[area]), **settings,
+                painting_area=None if support is None else np.asarray(support[area]), seams="none", **settings,
             )
             model = area_result.model
             save_model(model, staging / "model.pt")
@@ -277,6 +277,7 @@ def iter_run(
     record: dict[str, Any] | None = None,
     area: tuple[slice, slice] | None = None,
     pyramid: bool = True,
+    seams: Any = "auto",
     **settings: Any,
 ) -> Generator[RunEvent, None, SeparationResult | PaintingResult]:
     """Run one separation from any face; yields an :class:`AlignmentNote` first, then the run's
@@ -303,6 +304,10 @@ def iter_run(
     area, pyramid
         A whole painting's training area if already chosen, and whether overview levels are written
         (:func:`iter_separate_painting`).
+    seams
+        A mosaic's film seams, as for :func:`~napari_xraysep.core.separation.iter_separate`: "auto"
+        (sought), "none", or the seams; in memory only — a whole painting's films are not sought, and
+        given seams are an error there.
 
     Returns
     -------
@@ -345,6 +350,12 @@ def iter_run(
         region_mask = areas.region_for_method(region_mask, resolve_config(config, model, settings).method.name, shape)
     if large and out is None:
         raise InputError(f"An image of {shape[0]}×{shape[1]} pixels is separated into files: give the folder for its results.")
+    if large and check_seams(seams, shape):
+        raise InputError(
+            f"Film seams are taken out of images held in memory (up to {areas.LARGE_IMAGE_PIXELS / 1e6:.0f} "
+            f"megapixels); this X-ray is {shape[0]}×{shape[1]}: separate it without seams, or in parts of at most "
+            "that size."
+        )
     if large:
         area = area or areas.painting_area(shape, region_mask, sources.double_sided)
     pair = sources.crop(area) if large else sources
@@ -366,6 +377,7 @@ def iter_run(
         "config": config, "model": model,
         "stop": stop, "checkpoint_every_s": checkpoint_every_s,
         "painting_area": np.asarray(painting_area) if getattr(painting_area, "ndim", 0) == 2 else painting_area,
+        "seams": seams,
         **settings,
     }
     checked = dataclasses.replace(sources, x_mixed=x_pair, rgb_surface=rgb_pair)

@@ -164,12 +164,13 @@ def command_separate(args: argparse.Namespace) -> int:
     }
     area = painting_area_of(args, tuple(sources.x_mixed.shape[:2]))
     inputs["painting_area"] = str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area
+    inputs["seams"] = args.seams if isinstance(args.seams, str) else [f"{axis}:{position}" for axis, position in args.seams]
     stop = threading.Event()
     # Checkpoints go where the final model will be: a crash leaves the latest one in --out (if it held
     # no model before; an earlier set is never replaced by half a new one).
     steps = iter_run(
         sources, region, config=config, model=model, out=out, stop=stop, checkpoint=Path("model.pt"),
-        checkpoint_every_s=60 * args.checkpoint_every, painting_area=area, pyramid=False,
+        checkpoint_every_s=60 * args.checkpoint_every, painting_area=area, pyramid=False, seams=args.seams,
         record={"inputs": inputs, "input_files": files, "pixel_spacing": spacing}, **settings,
     )
     with naming_the_kept_model(out):

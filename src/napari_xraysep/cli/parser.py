@@ -42,6 +42,23 @@ def parse_painting_area(text: str) -> str | list[float] | Path:
     return Path(text)
 
 
+def parse_seams(text: str) -> str | list[tuple[str, int]]:
+    """``auto``, ``none``, or a mosaic's seams ``row:1200,col:800,...`` (pixel indices) as
+    ``[("row", 1200), ("col", 800)]`` (the core's Seam is not imported here: ``--help`` stays quick)."""
+    words = text.strip().lower()
+    if words in ("auto", "none"):
+        return words
+    seams = []
+    for part in filter(None, (part.strip() for part in words.split(","))):
+        axis, _, position = part.partition(":")
+        if axis.strip() not in ("row", "col") or not position.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"expected auto, none or row:N,col:N,... (pixel indices); got {part!r}")
+        seams.append((axis.strip(), int(position)))
+    if not seams:
+        raise argparse.ArgumentTypeError("expected auto, none or row:N,col:N,...; got no seam")
+    return seams
+
+
 def parse_setting(text: str) -> tuple[str, Any]:
     """``NAME=VALUE`` with VALUE read as a number or true/false when it is one (``channels=16``,
     ``warm_start=true``, ``mode=paper``)."""
@@ -129,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--painting-area", type=parse_painting_area, metavar="Y0,X0,Y1,X1|MASK.tif|full",
         help="where the painting is in the frame (default: found in the X-ray; outside it the results are empty): "
         "a rectangle in pixels (end exclusive), a mask file (non-zero inside), or full (the whole frame)",
+    )
+    separate_cmd.add_argument(
+        "--seams", type=parse_seams, default="auto", metavar="auto|none|row:N,col:N",
+        help="a mosaic's film seams, each film's exposure taken out into exposure.tif: sought in what the photograph "
+        "does not explain (auto, the default), not sought (none), or given as straight lines across the X-ray "
+        "(row:N is between rows N-1 and N); in images up to 36 megapixels",
     )
     separate_cmd.add_argument(
         "--checkpoint-every", type=float, default=5.0, metavar="MINUTES",

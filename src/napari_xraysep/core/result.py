@@ -24,6 +24,7 @@ from .colourmap import ColourMap
 from .config import SeparationConfig
 from .data import Normalisation
 from .defects import Defects
+from .films import Films
 from .inference import Components
 from .stretcher import Stretcher
 from .support import Support
@@ -32,7 +33,7 @@ from .trained import TrainedModel
 
 RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")
 # Layers a run has only when it found what they hold.
-OPTIONAL_LAYERS = ("stretcher",)
+OPTIONAL_LAYERS = ("exposure", "stretcher")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,10 @@ class SeparationResult:
     outside it; ``defects``: what was marked in the X-ray (None if not sought) — clipped pixels are
     NaN, hot/dead pixels and scratches repaired (there ``x1 + x2 + weave`` is the repaired X-ray);
     ``stretcher``: the stretcher's bars when found (:mod:`.stretcher`), their layer taken out of
-    x2 and x̂2, so that ``x1 + x2 + weave + stretcher == x``; None when none were found or sought.
+    x2 and x̂2, so that ``x1 + x2 + weave + stretcher == x``; None when none were found or sought;
+    ``films``: a mosaic's films when seams were found or given (:mod:`.films`), and ``exposure``
+    (H, W) float32 their exposure taken out of the X-ray before the model was applied, so that
+    ``x1 + x2 + weave + exposure (+ stretcher) == x``; both None otherwise.
     """
 
     x1_hat: np.ndarray
@@ -69,6 +73,8 @@ class SeparationResult:
     support: Support | None = None
     defects: Defects | None = None
     stretcher: Stretcher | None = None
+    films: Films | None = None
+    exposure: np.ndarray | None = None
     # The device the run computed on: settings.device resolved ("auto" → "cuda:0", "mps" or "cpu").
     device: str | None = None
 
@@ -81,9 +87,11 @@ class SeparationResult:
         return self.model.loss_history
 
     def layers(self) -> dict[str, np.ndarray]:
-        """The images a user compares, in display order: the six, then the stretcher's bars when
-        they were found."""
+        """The images a user compares, in display order: the six, then the films' exposure and the
+        stretcher's bars when they were found."""
         extra = {}
+        if self.exposure is not None:
+            extra["exposure"] = np.where(np.isnan(self.x2), np.float32(np.nan), self.exposure)
         if self.stretcher is not None:  # empty where the other results are
             extra["stretcher"] = np.where(np.isnan(self.x2), np.float32(np.nan), self.stretcher.layer())
         return {name: getattr(self, name) for name in RESULT_LAYERS} | extra
@@ -115,12 +123,15 @@ class SeparationResult:
             "painting_support": None if self.support is None else self.support.summary(),
             "defects": None if self.defects is None else self.defects.summary(),
             "stretcher": None if self.stretcher is None else self.stretcher.summary(),
+            "films": None if self.films is None else self.films.summary(),
         }
 
     def notes(self) -> list[str]:
         """What a user is told about the input (CLI lines, the widget's note): the painting's
-        support, the X-ray's marked pixels and the stretcher's bars; empty when there is nothing to say."""
-        return input_notes(self.support, self.defects) + ([] if self.stretcher is None else [self.stretcher.describe()])
+        support, the X-ray's marked pixels, the mosaic's films and the stretcher's bars; empty when there
+        is nothing to say."""
+        found = [part.describe() for part in (self.films, self.stretcher) if part is not None]
+        return input_notes(self.support, self.defects) + found
 
 
 def resolved_settings(config: SeparationConfig, device: str | None) -> dict[str, Any]:

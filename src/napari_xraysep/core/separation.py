@@ -23,6 +23,7 @@ from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, Se
 from .data import SeparationInputs, prepare_inputs
 from .devices import resolve_device
 from .errors import InputError, TrainingError
+from .films import Seam, find_films, fit_films
 from .fitting import train
 from .inference import Components, predict
 from .progress import drive
@@ -37,6 +38,8 @@ from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
 # Keeps a model while it trains and returns where, for messages (the io layer's checkpoint_to saves a
 # model file): the core hands models out, it writes no files.
 Checkpoint = Callable[[TrainedModel], object]
+# A mosaic's film seams: "auto" (sought), "none", or the seams given (see check_seams).
+FilmSeams = str | Sequence[Seam]
 
 
 def unit_fit(inputs: SeparationInputs, unit: Components) -> UnitFit | None:
@@ -100,6 +103,7 @@ def iter_separate(
     checkpoint_every_s: float = 300.0,
     painting_area: PaintingArea = None,
     shipped_weights: ShippedWeights | None = None,
+    seams: FilmSeams = "auto",
     **settings: Any,
 ) -> Generator[TrainingProgress, None, SeparationResult]:
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
@@ -108,7 +112,10 @@ def iter_separate(
     explain the mixed X-ray from the photograph; step 2 shares the error map evenly between the two
     estimates (:func:`~napari_xraysep.core.refine.refine`), so ``x1 + x2 + weave == x_mixed``. Where
     the X-ray shows a stretcher's bars (:mod:`~napari_xraysep.core.stretcher`), they are taken out of
-    x2 into a layer of their own: ``x1 + x2 + weave + stretcher == x_mixed``.
+    x2 into a layer of their own: ``x1 + x2 + weave + stretcher == x_mixed``. Where the X-ray is a
+    mosaic of films with their own exposures (:mod:`~napari_xraysep.core.films`), each film's gain and
+    offset are taken out into the ``exposure`` layer and the model applied again to the corrected
+    X-ray: ``x1 + x2 + weave + exposure (+ stretcher) == x_mixed``.
 
     Parameters
     ----------
@@ -142,6 +149,9 @@ def iter_separate(
     painting_area : tuple or ndarray or "full", optional
         Where the painting is, when the user knows better than ``detect_support``: a
         ``(y0, x0, y1, x1)`` box in pixels, an (H, W) bool mask, or ``"full"``.
+    seams : "auto", "none" or sequence of Seam
+        A mosaic's film seams: sought in x2 after the fit (``"auto"``), not sought (``"none"``), or
+        given (:class:`~napari_xraysep.core.films.Seam`, e.g. ``Seam("col", 1200)``), then fitted.
     **settings
         Fields of :class:`SeparationConfig` to override (e.g. ``steps=200``, ``device="cpu"``).
 
@@ -200,8 +210,9 @@ def iter_separate(
     training = config.training_steps > 0
     if model is not None and not training:
         check_double_sided(model.double_sided, sources.double_sided)
+    given_seams = check_seams(seams, sources.x_mixed.shape)
     prepare = functools.partial(
-        prepare_inputs, sources.x_mixed, sources.rgb_surface, region_mask, rgb_back=sources.rgb_back,
+        prepare_inputs, rgb_surface=sources.rgb_surface, region_mask=region_mask, rgb_back=sources.rgb_back,
         mirror_back=sources.mirror_back, side_channels=list(sources.side_channels),
         min_size=config.min_image_size if training else 1,
         rgb_normalisation=model.rgb_normalisation if model else None,
@@ -210,7 +221,7 @@ def iter_separate(
         detect=config.detect_support,
         mark_defects=config.mark_defects,
     )
-    inputs: SeparationInputs = prepare(x_normalisation=model.x_normalisation if model else None)
+    inputs: SeparationInputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation if model else None)
     if model is not None:
         # Continue from a copy: the caller's model (and any result made with it) stays as it was.
         model = dataclasses.replace(
@@ -265,12 +276,28 @@ def iter_separate(
         if calibration is not None and calibration.recalibrated:
             warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
             model.x_normalisation = recalibrated(model.x_normalisation, calibration)
-            inputs = prepare(x_normalisation=model.x_normalisation)
+            inputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation)
             unit = predict(model, inputs, device)
     estimates = components_in_units(unit, inputs.x_normalisation)
+    x_mixed = unmasked(sources.x_mixed).astype(np.float64)
+    refined = refine(_x_units(inputs, x_mixed), estimates.x1_hat, estimates.x2_hat, estimates.weave)
     timings["inference_s"] = time.perf_counter() - started
-    x_units = inputs.x_repaired if inputs.x_repaired is not None else unmasked(sources.x_mixed).astype(np.float64)
-    refined = refine(x_units, estimates.x1_hat, estimates.x2_hat, estimates.weave)
+    films, exposure = None, None
+    if given_seams is None or given_seams:
+        started = time.perf_counter()
+        known = np.where(_measured(inputs), x_mixed, np.nan)  # repaired pixels are invented: no evidence of a seam
+        films = find_films(known, refined.x2) if given_seams is None else fit_films(known, given_seams)
+        if given_seams and films is None:
+            warnings.warn(
+                "The given film seams could not be fitted (a film tied to no other through known pixels, or an "
+                "exposure gain beyond 0.67–1.5); the X-ray is separated as it is.", UserWarning, stacklevel=2,
+            )
+        if films is not None:  # the model applied again to the X-ray as one exposure (not refitted)
+            exposure = films.layer(x_mixed)
+            inputs = prepare(films.corrected(x_mixed), x_normalisation=model.x_normalisation)
+            estimates = components_in_units(predict(model, inputs, device), inputs.x_normalisation)
+            refined = refine(_x_units(inputs, x_mixed - exposure), estimates.x1_hat, estimates.x2_hat, estimates.weave)
+        timings["films_s"] = time.perf_counter() - started
     x2_hat, x2 = estimates.x2_hat, refined.x2
     # A double-sided panel's x2 is the back's painting, whose own edges may be straight. Sought as on a
     # whole painting (block means of at most 4 MP above that size): the same bars on either path.
@@ -295,8 +322,49 @@ def iter_separate(
         support=inputs.support,
         defects=inputs.defects,
         stretcher=stretcher,
+        films=films,
+        exposure=None if exposure is None else exposure.astype(np.float32),
         device=str(device),
     )
+
+
+def _measured(inputs: SeparationInputs) -> np.ndarray:
+    """(H, W) bool: the X-ray's pixels that hold a measurement (valid, and not repaired)."""
+    measured = np.ones(inputs.x_mixed.shape[-2:], bool) if inputs.valid is None else inputs.valid.copy()
+    if inputs.defects is not None:
+        measured &= ~inputs.defects.repaired
+    return measured
+
+
+def _x_units(inputs: SeparationInputs, x_mixed: np.ndarray) -> np.ndarray:
+    """The X-ray the results add up to: ``x_mixed`` (float64, X-ray units), with the hot/dead pixels
+    and scratches repaired when they were marked."""
+    return inputs.x_repaired if inputs.x_repaired is not None else x_mixed
+
+
+
+def check_seams(seams: FilmSeams, shape: tuple[int, ...]) -> tuple[Seam, ...] | None:
+    """The given seams, checked against the X-ray's ``shape`` (None for ``"auto"``, () for ``"none"``).
+    Raises InputError for another word, a seam that is not a :class:`Seam` (or ``("col", 800)``), or
+    one outside the X-ray or on its outer two pixels."""
+    if isinstance(seams, str):
+        if seams not in ("auto", "none"):
+            raise InputError(f"Film seams are 'auto', 'none' or a list of seams (row:N, col:N), not {seams!r}.")
+        return None if seams == "auto" else ()
+    checked = []
+    for seam in seams:
+        try:
+            seam = seam if isinstance(seam, Seam) else Seam(*seam)
+        except (TypeError, ValueError) as error:
+            raise InputError(f"A film seam is ('row', N) or ('col', N): {seam!r} is not ({error}).") from None
+        length = shape[0] if seam.axis == "row" else shape[1]
+        if not 2 <= seam.position <= length - 2:
+            raise InputError(
+                f"The film seam at {seam.axis} {seam.position} is outside the X-ray ({length} {seam.axis}s) or on its "
+                "outer two pixels."
+            )
+        checked.append(seam)
+    return tuple(checked)
 
 
 def training_words(model: TrainedModel, stopped_early: bool = False) -> str | None:
@@ -327,6 +395,7 @@ def separate(
     checkpoint_every_s: float = 300.0,
     painting_area: PaintingArea = None,
     shipped_weights: ShippedWeights | None = None,
+    seams: FilmSeams = "auto",
     **settings: Any,
 ) -> SeparationResult:
     """Separate a mixed X-ray into the surface's X-ray, the hidden design's and the canvas weave.
@@ -354,7 +423,7 @@ def separate(
         with them needs the same maps again.
     on_progress : callable, optional
         Called with each :class:`~napari_xraysep.core.training.TrainingProgress`.
-    config, model, stop, checkpoint, checkpoint_every_s, painting_area, shipped_weights, **settings
+    config, model, stop, checkpoint, checkpoint_every_s, painting_area, shipped_weights, seams, **settings
         As for :func:`iter_separate`.
 
     Returns
@@ -386,6 +455,6 @@ def separate(
     """
     steps = iter_separate(
         Sources(x_mixed, rgb_surface, rgb_back, mirror_back, side_channels), region_mask, config=config, model=model, stop=stop, checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s,
-        painting_area=painting_area, shipped_weights=shipped_weights, **settings,
+        painting_area=painting_area, shipped_weights=shipped_weights, seams=seams, **settings,
     )
     return drive(steps, on_progress)

@@ -24,6 +24,7 @@ LAYER_TITLES = {
     "x1": "x1 surface",
     "x2": "x2 hidden",
     "weave": "weave (canvas)",
+    "exposure": "film exposure (mosaic)",
     "stretcher": "stretcher bars",
 }
 # A double-sided panel's second layer is the back side, not a hidden design.
@@ -43,6 +44,7 @@ SHORT_TITLES = {
     "x1": "x1 surface",
     "x2": "x2 hidden",
     "weave": "weave",
+    "exposure": "exposure",
     "stretcher": "stretcher",
 }
 DOUBLE_SIDED_SHORT = {**SHORT_TITLES, "x1": "x1 front", "x2": "x2 back"}
@@ -234,8 +236,8 @@ def shared_contrast(images: list[np.ndarray]) -> tuple[float, float]:
 def result_layer_data(
     result: SeparationResult, source_name: str, run: int, layer_kwargs: dict[str, Any] | None = None
 ) -> list[tuple[np.ndarray, dict[str, Any], str]]:
-    """Image layer-data tuples for the results (the six, and the stretcher's bars when found), named
-    for their run (:func:`short_layer_name`; the source layer and the long title in the metadata)."""
+    """Image layer-data tuples for the results (the six, and the films' exposure and the stretcher's
+    bars when found), named for their run (:func:`short_layer_name`; the source layer and the long title in the metadata)."""
     images = result.layers()
     return _layer_data(images, result.provenance(), result.double_sided, source_name, run, layer_kwargs)
 
@@ -262,14 +264,14 @@ def _layer_data(
     layer_kwargs: dict[str, Any] | None,
 ) -> list[tuple[Any, dict[str, Any], str]]:
     """The four X-rays share contrast limits so that surface and hidden layers compare directly; the
-    error map and the weave (both around zero) get symmetric limits of their own, the stretcher's bars
-    (a density ≥ 0) limits from 0. Limits come from the smallest level of a pyramid."""
+    error map, the weave and the films' exposure (around zero) get symmetric limits of their own, the
+    stretcher's bars (a density ≥ 0) limits from 0. Limits come from the smallest level of a pyramid."""
     multiscale = bool((layer_kwargs or {}).get("multiscale"))
     overview = {name: np.asarray(image[-1] if multiscale else image) for name, image in images.items()}
     xray_limits = shared_contrast([overview[name] for name in ("x1_hat", "x2_hat", "x1", "x2")])
     extents = {
         name: float(np.nan_to_num(np.nanpercentile(np.abs(overview[name]), 99.5))) or 1.0
-        for name in ("error_map", "weave", "stretcher") if name in overview
+        for name in ("error_map", "weave", "exposure", "stretcher") if name in overview
     }
     layers = []
     for name in images:

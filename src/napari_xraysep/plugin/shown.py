@@ -72,8 +72,9 @@ def remove_previews(viewer: Any, record: RunRecord) -> None:
 def result_layers(
     result: Any, source_name: str, run: int, double_sided: bool, whole: dict[str, Any], area: dict[str, Any]
 ) -> tuple[list[LayerData], str]:
-    """The run's layers (the six, and the stretcher's bars when found) as layer-data tuples (their
-    contrast computed: call it in the worker thread) and a sentence saying what they are and where.
+    """The run's layers (the six, and the films' exposure and the stretcher's bars when found) as
+    layer-data tuples (their contrast computed: call it in the worker thread) and a sentence saying what
+    they are and where.
     ``whole`` and ``area`` are the placements
     (:func:`placement`) of the whole X-ray and of the trained area."""
     if isinstance(result, SeparationResult):

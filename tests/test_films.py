@@ -1,0 +1,221 @@
+"""A mosaic's films: seams found where x2 steps, each film's exposure fitted and taken out of the X-ray."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_xraysep import separate
+from napari_xraysep.core.errors import InputError
+from napari_xraysep.core.films import Films, Seam, find_films, fit_films, seam_candidates
+from napari_xraysep.core.separation import check_seams
+from napari_xraysep.datasets.evaluation import score_inside, scoring_mask
+from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+HEIGHT, WIDTH = 240, 360
+SEAMS = (Seam("col", 130), Seam("col", 250), Seam("row", 110))
+GAINS = np.array([[0.95, 1.04, 1.0], [1.06, 0.97, 1.02]])
+OFFSETS = np.array([[30.0, -20.0, 0.0], [-40.0, 25.0, 10.0]])
+
+
+def _exposure(seed: int = 0) -> np.ndarray:
+    """One exposure of a painting: smooth shapes of a few hundred units, fine texture and noise."""
+    rng = np.random.default_rng(seed)
+    shapes = ndimage.gaussian_filter(rng.standard_normal((HEIGHT, WIDTH)), 10)
+    return 1000 + 300 * shapes / shapes.std() + 5 * rng.standard_normal((HEIGHT, WIDTH))
+
+
+def _mosaic(t: np.ndarray) -> np.ndarray:
+    """``t`` stored on the 2×3 films of SEAMS with GAINS and OFFSETS."""
+    films = Films(SEAMS, (0, 110, HEIGHT), (0, 130, 250, WIDTH), GAINS, OFFSETS, ())
+    return films._per_pixel(GAINS) * t + films._per_pixel(OFFSETS)
+
+
+def _affine_residual(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest residual of ``a`` after the best affine fit to ``b`` (finite pixels)."""
+    known = np.isfinite(a) & np.isfinite(b)
+    design = np.stack([b[known], np.ones(known.sum())], axis=1)
+    coefficients, *_ = np.linalg.lstsq(design, a[known], rcond=None)
+    return float(np.abs(design @ coefficients - a[known]).max())
+
+
+def test_given_seams_recover_each_film_s_exposure() -> None:
+    t = _exposure()
+    films = fit_films(_mosaic(t), SEAMS)
+    assert films is not None and films.seams == tuple(sorted(SEAMS))
+    # Gains are known up to one common factor, offsets up to one common affine map (the gauge).
+    ratio = films.gains / GAINS
+    np.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-2)  # the gains themselves differ by up to 11 %
+    # The gauge: the films' area-weighted mean of 1 / gain is 1, and the X-ray's mean is kept.
+    areas = np.outer([110, 130], [130, 120, 110])
+    assert abs(np.average(1 / films.gains, weights=areas) - 1) < 1e-9
+    assert abs(films.corrected(_mosaic(t)).mean() - _mosaic(t).mean()) < 1e-6
+    # The corrected X-ray is one exposure again: an affine map of t to within its noise.
+    assert _affine_residual(films.corrected(_mosaic(t)), t) < 30
+    assert _affine_residual(_mosaic(t), t) > 60
+    assert max(films.step_left) < 0.2
+
+
+def test_the_layer_and_the_corrected_x_ray_add_up_and_missing_stays_missing() -> None:
+    x = _mosaic(_exposure())
+    x[5:9, 40:60] = np.nan
+    films = fit_films(x, SEAMS)
+    total = films.corrected(x) + films.layer(x)
+    np.testing.assert_allclose(total[np.isfinite(x)], x[np.isfinite(x)], rtol=0, atol=1e-3)
+    assert np.isnan(films.layer(x)[5:9, 40:60]).all() and films.layer(x).dtype == np.float32
+    # Hand-computed: the film (0, 0) stores 2·t + 10 → corrected (x − 10) / 2.
+    one = Films((Seam("col", 2),), (0, 2), (0, 2, 4), np.array([[2.0, 1.0]]), np.array([[10.0, 0.0]]), (0.0,))
+    np.testing.assert_allclose(one.corrected(np.array([[14.0, 30.0, 5.0, 6.0]] * 2)), [[2.0, 10.0, 5.0, 6.0]] * 2)
+    with pytest.raises(ValueError, match="cover"):
+        one.corrected(np.zeros((3, 4)))
+
+
+def test_sharp_steps_across_the_painting_are_candidates_blurred_or_marginal_ones_are_not() -> None:
+    rng = np.random.default_rng(1)
+    x2 = ndimage.gaussian_filter(rng.standard_normal((HEIGHT, WIDTH)), 8) * 20 + rng.standard_normal((HEIGHT, WIDTH))
+    sharp = x2.copy()
+    sharp[:, 200:] += 6.0  # a film's step, the whole height
+    sharp[100:, :] -= 5.0
+    assert seam_candidates(sharp) == [Seam("col", 200), Seam("row", 100)]
+    blurred = x2 + 6.0 * np.clip((np.arange(WIDTH) - 198) / 4, 0, 1)  # a hidden edge over four pixels
+    assert seam_candidates(blurred) == []
+    marginal = x2.copy()
+    marginal[:, WIDTH - 20:] += 6.0  # a film 20 px wide: a frame's rabbet, not a film
+    assert seam_candidates(marginal) == []
+    unknown = sharp.copy()
+    unknown[:, :150] = np.nan  # the painting's extent is where x2 is known: col 200 is 50 px from its edge
+    assert Seam("col", 200) in seam_candidates(unknown)
+    assert seam_candidates(np.zeros((10, 300))) == []
+    with pytest.raises(ValueError, match="2-D"):
+        seam_candidates(np.zeros((3, 40, 40)))
+
+
+def test_find_films_keeps_seams_the_exposures_explain_and_drops_a_hidden_edge() -> None:
+    t = _exposure(2)
+    x = _mosaic(t)
+    # x2 as the fit would leave it: each film's share of the painting and the steps, no photograph's part.
+    x2 = x - ndimage.gaussian_filter(t, 3)
+    films = find_films(x, x2)
+    assert films is not None and films.seams == tuple(sorted(SEAMS))
+    # A bright hidden band with sharp edges over 60 % of the height: candidates, but no exposure explains them.
+    hidden = t.copy()
+    hidden[:144, 170:230] += 250
+    x2_hidden = hidden - ndimage.gaussian_filter(t, 3)
+    assert seam_candidates(x2_hidden)
+    assert find_films(hidden, x2_hidden) is None
+    with pytest.raises(ValueError, match="but x2 is"):
+        find_films(x, x2[:-1])
+
+
+def test_films_tied_to_no_other_or_with_odd_gains_are_not_fitted() -> None:
+    x = _mosaic(_exposure())
+    cut = x.copy()
+    cut[:, 125:135] = np.nan  # nothing known across the seam at col 130: the left films float free
+    assert fit_films(cut, [Seam("col", 130), Seam("col", 250)]) is None
+    doubled = _exposure()
+    doubled[:, 180:] *= 2.2  # not an exposure: a gain beyond 1.5
+    assert fit_films(doubled, [Seam("col", 180)]) is None
+    with pytest.raises(ValueError, match="outside"):
+        fit_films(x, [Seam("row", HEIGHT - 1)])
+
+
+def test_seams_are_checked_as_the_user_gives_them() -> None:
+    assert check_seams("auto", (100, 200)) is None and check_seams("none", (100, 200)) == ()
+    assert check_seams([("col", 50), Seam("row", 40)], (100, 200)) == (Seam("col", 50), Seam("row", 40))
+    cases = [
+        ([("diagonal", 5)], "'row', N"), ([("col", "12")], "'row', N"),
+        ("sometimes", "'auto'"), ([("row", 99)], "outside"),
+    ]
+    for bad, words in cases:
+        with pytest.raises(InputError, match=words):
+            check_seams(bad, (100, 200))
+
+
+@functools.cache
+def _separated(variant_name: str, seams="auto"):
+    variant = make_real_variant("photo_coffee_over_astronaut", variant_name, 0)
+    return variant, separate(variant.x_stored, variant.rgb_stored, seams=seams)
+
+
+def _x2_psnr(variant, result) -> float:
+    inside = scoring_mask(variant.painting, variant.x_stored, result.x2)
+    return score_inside(result.x2, variant.x2_true, inside)["psnr_affine"]
+
+
+def test_separate_finds_the_films_and_the_layers_add_up_to_the_x_ray() -> None:
+    variant, result = _separated("mosaic")
+    _, kept = _separated("mosaic", "none")
+    true_seams = tuple(sorted(Seam(axis, position) for axis, position in variant.seams))
+    assert result.films is not None and result.films.seams == true_seams
+    layers = result.layers()
+    assert list(layers)[-1] == "exposure" and np.isnan(layers["exposure"][np.isnan(result.x2)]).all()
+    total = result.x1.astype(np.float64) + result.x2 + result.weave + result.exposure
+    x = variant.x_stored.astype(np.float64)
+    inside = np.isfinite(total) & ~result.defects.repaired
+    np.testing.assert_allclose(total[inside], x[inside], rtol=0, atol=0.05)
+    record = result.provenance()["films"]
+    assert len(record["films"]) == 6 and [seam["position"] for seam in record["seams"]] == [125, 270, 108]
+    assert any(line.startswith("A mosaic of 6 films") for line in result.notes())
+    # The point of it (seed 0: 22.5 dB with the films' exposures in x2, 28.2 without; clean 28.3).
+    assert kept.films is None and kept.exposure is None and "exposure" not in kept.layers()
+    assert _x2_psnr(variant, result) > _x2_psnr(variant, kept) + 4.0
+    assert result.timings["films_s"] >= 0
+
+
+def test_given_seams_are_fitted_without_being_sought_and_a_painting_without_films_is_left_alone() -> None:
+    _, given = _separated("mosaic", (("col", 125), ("row", 108)))
+    assert given.films is not None and given.films.seams == (Seam("col", 125), Seam("row", 108))
+    _, clean = _separated("clean")
+    assert clean.films is None and clean.provenance()["films"] is None
+    variant = make_real_variant("photo_coffee_over_astronaut", "clean", 0)
+    x = variant.x_stored.astype(np.float32)
+    x[:, 150:] *= 2.5  # no exposure: a gain beyond 1.5 is refused, and said
+    with pytest.warns(UserWarning, match="could not be fitted"):
+        unfitted = separate(x, variant.rgb_stored, seams=[("col", 150)])
+    assert unfitted.films is None
+
+
+def test_the_cli_takes_seams_writes_the_exposure_layer_and_records_the_films(tmp_path, capsys) -> None:
+    import tifffile
+
+    from napari_xraysep.cli import main
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
+    tifffile.imwrite(tmp_path / "x.tif", variant.x_stored)
+    tifffile.imwrite(tmp_path / "rgb.tif", variant.rgb_stored)
+    args = ["separate", str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--seams", "col:125,col:270,row:108"]) == 0
+    said = capsys.readouterr().err
+    assert "A mosaic of 6 films" in said and "exposure" in said
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["inputs"]["seams"] == ["col:125", "col:270", "row:108"] and len(record["films"]["films"]) == 6
+    assert "exposure.tif" in record["outputs"]
+    assert tifffile.imread(tmp_path / "out" / "exposure.tif").shape == variant.x_stored.shape
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--overwrite", "--seams", "col:12x"])
+    assert exit_.value.code == 2 and "row:N,col:N" in capsys.readouterr().err
+
+
+def test_a_whole_painting_takes_no_given_seams(tmp_path, monkeypatch) -> None:
+    from napari_xraysep.core import areas
+    from napari_xraysep.core.progress import drive
+    from napari_xraysep.core.sources import Sources
+    from napari_xraysep.pipeline import iter_run
+
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0, shape=(64, 96))
+    with pytest.raises(InputError, match="held in memory"):
+        drive(iter_run(Sources(variant.x_stored, variant.rgb_stored), out=tmp_path / "out", seams=[("col", 40)]), None)
+
+
+def test_the_napari_layers_show_the_exposure_around_zero() -> None:
+    from napari_xraysep.plugin.layers import result_layer_data
+
+    _, result = _separated("mosaic")
+    layers = {kwargs["metadata"]["xraysep"]["layer"]: kwargs for _, kwargs, _ in result_layer_data(result, "x", 1)}
+    low, high = layers["exposure"]["contrast_limits"]
+    assert low == -high and high > 0 and layers["exposure"]["name"].startswith("exposure")
