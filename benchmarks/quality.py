@@ -548,11 +548,13 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "length: on the coffee and cat-over-motorcycle cases it is taken out too; where the hidden design under it varies "
     "(the rocket under it, the cat's face) it is left in x2 as a band (6 of 12 cross-bars found), rather than take "
     "the design's level with it. Nails are clipped, so empty (NaN).",
-    "tacking_margin": "The bare canvas strips carry the weave, so the support search (which looks for an even, "
-    "untextured margin) finds them on the cat case only; elsewhere the strips and their tacks bend the fit: a "
-    "frame of ringing on the cup, and on the rocket case the bright rocket leaks into x2 (−10.7 dB).",
-    "frame": "A faint rim along the painting's edge where the frame's rabbet hides it in the photograph; on the "
-    "rocket case a dark band along the edges (−2.8 dB).",
+    "tacking_margin": "The bare canvas strips are found: by the X-ray on its coarser blocks where they are wide, "
+    "by the photograph alone (a strip of one canvas colour on all four sides) where the X-ray misses them, and "
+    "the photograph trims the support to the painting's edge (the X-ray's found them 2–4 px too wide). The hidden "
+    "design is clean to the edge; the rocket no longer leaks into x2.",
+    "frame": "The photograph trims the support to where the frame's rabbet stops hiding the painting, so the "
+    "gold no longer bends the fit at the edges; on the rocket case a faint dark rim remains along the edges "
+    "(−1.3 dB).",
 }
 
 VARIANTS_MD = """## Real-file variants: what museums' files do to the default ({label})
@@ -571,10 +573,21 @@ By eye (the montages of this run):
 
 {verdicts}
 
-### Exposure and lighting fields: tried, not shipped
+### A mosaic's films: found at their seams (`core/films.py`)
 
-The heel effect, vignetting and the mosaic's films are the variants furthest from the target. A
-multiplicative exposure field on the X-ray is the right model for the first and last, and it was
+A seam alone is not enough to tell: a consistent step along a straight line marks most true seams but
+also straight edges of clean paintings. What tells them apart: a seam is a *one-pixel* step (a hidden
+design's edge is blurred over two or more), a film's gain and offset must explain its step along the
+whole length (a hidden edge over part of the line keeps 38 % or more of its step after the best
+exposures; true seams 5–45 %), and the films are of one size (a film between two seams at least 60 %
+of the median). Then each film's exposure is taken out of the X-ray into the `exposure` layer and the
+model applied again. Seams that step little are not found (little harm); a column seam found without
+the row seam that crosses it cannot be explained, and is dropped.
+
+### Smooth exposure and lighting fields: tried, not shipped
+
+The heel effect and vignetting are now the variants furthest from the target. A smooth
+multiplicative exposure field on the X-ray is the right model for the heel effect, and it was
 built twice; neither version is in the default, because on *clean* files it finds a field that is not
 there and costs more than it gains (cases coffee and chelsea, seeds 0 and 1, Δ dB of x2 against the
 default):
@@ -591,10 +604,6 @@ default):
   colour regions. The significance of the fitted field (a Wald statistic with the blocks' scatter)
   is 3–14 on clean files and 14–38 with the heel effect: the ranges overlap, so no gate separates
   them. Total least squares and amplitude ratios are worse (−2 to −16 dB).
-* **Seams**: a consistent step along a straight line (the median step in 32-px segments, counted
-  against the residual's scale) marks 75–100 % of the segments of most true seams, but also 50–62 %
-  along straight edges of clean paintings; per-film gains help only with the seams known (within
-  0.4 dB of clean in the leads' prototype).
 
 What would tell a field from a colour-map error is information the two images do not hold: a
 flat-field (open-beam) exposure of the same film and tube, or the film margin's level around the
@@ -625,7 +634,8 @@ def variants_main(args: argparse.Namespace, root: Path) -> int:
     print(table)
     seeds = len(run["seeds"])
     section = VARIANTS_MD.format(
-        label=f"{run['version']} with the painting's support and defects, {seeds} seed{'s' if seeds > 1 else ''}",
+        label=f"{run['version']} with the painting's support, defects, stretcher and films, "
+        f"{seeds} seed{'s' if seeds > 1 else ''}",
         minutes=run["minutes"],
         threads=run["threads"], cases=", ".join(run["cases"]), seeds=", ".join(map(str, run["seeds"])),
         variants=", ".join(run["variants"]), table=table,

@@ -219,3 +219,40 @@ def test_the_napari_layers_show_the_exposure_around_zero() -> None:
     layers = {kwargs["metadata"]["xraysep"]["layer"]: kwargs for _, kwargs, _ in result_layer_data(result, "x", 1)}
     low, high = layers["exposure"]["contrast_limits"]
     assert low == -high and high > 0 and layers["exposure"]["name"].startswith("exposure")
+
+
+def test_a_seam_with_no_step_leaves_the_other_films_of_a_long_mosaic_be() -> None:
+    # Six films along the columns, 60 px each; films 2 and 3 share their exposure, so the seam between
+    # them shows no step: the grid found has one film twice as wide, and the others are kept.
+    t = _exposure(3)
+    positions = (60, 120, 180, 240, 300)
+    gains = np.array([[0.95, 1.05, 0.97, 0.97, 1.04, 0.98]])
+    offsets = np.array([[20.0, -30.0, 10.0, 10.0, -25.0, 15.0]])
+    films = Films(tuple(Seam("col", p) for p in positions), (0, HEIGHT), (0, *positions, WIDTH), gains, offsets, ())
+    x = films._per_pixel(gains) * t + films._per_pixel(offsets)
+    found = find_films(x, x - ndimage.gaussian_filter(t, 3))
+    assert found is not None and found.seams == tuple(Seam("col", p) for p in (60, 120, 240, 300))
+
+
+def test_clipped_pixels_stay_marked_when_the_films_are_taken_out() -> None:
+    variant = make_real_variant("photo_coffee_over_astronaut", "clipping", 0)
+    plain = separate(variant.x_stored, variant.rgb_stored, seams="none")
+    with pytest.warns(UserWarning, match="at col 190"):  # no step there: said, and kept as given
+        given = separate(variant.x_stored, variant.rgb_stored, seams=[("col", 190)])
+    assert given.films is not None and plain.defects.clipped.sum() > 1000
+    assert given.defects.summary() == plain.defects.summary()
+    np.testing.assert_array_equal(np.isnan(given.x2), np.isnan(plain.x2))
+
+
+def test_given_seams_are_said_to_be_given_and_a_misplaced_one_is_warned_about() -> None:
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
+    with pytest.warns(UserWarning, match="leave much of the step at col 128"):
+        result = separate(variant.x_stored, variant.rgb_stored, seams=[("col", 128), ("col", 270), ("row", 108)])
+    assert result.films.given and "films given (seams at" in result.films.describe()
+    # numpy integers are pixel indices too, and the record stays JSON (the row seam missing: said).
+    positions = np.array([125, 270])
+    with pytest.warns(UserWarning, match="at col 125, col 270"):
+        record = separate(variant.x_stored, variant.rgb_stored, seams=[("col", p) for p in positions]).provenance()
+    assert json.loads(json.dumps(record))["films"]["seams"][0]["position"] == 125
+    with pytest.raises(InputError, match="a list of seams"):
+        separate(variant.x_stored, variant.rgb_stored, seams=("col", 125))

@@ -28,7 +28,7 @@ from .checks import check_back, check_pair, check_side_channel, check_side_count
 from .defects import Defects, find_defects, repair
 from .errors import InputError
 from .regions import PaintingArea, check_region, painting_support
-from .support import Support, detect_support
+from .support import Support, detect_support, trim_to_photograph
 
 # Robust intensity range: these percentiles of an image's values map to 0 and 1 (see robust_range).
 LOW_PERCENTILE, HIGH_PERCENTILE = 0.5, 99.5
@@ -156,6 +156,7 @@ def prepare_inputs(
     painting_area: PaintingArea = None,
     detect: bool = False,
     mark_defects: bool = False,
+    found: tuple[Support | None, Defects | None] | None = None,
 ) -> SeparationInputs:
     """Validate the user's arrays and bring them to unit range (float32, channels first for RGB).
 
@@ -173,7 +174,8 @@ def prepare_inputs(
     scratches are repaired (``x_repaired``) and left out of the fit (:func:`~.defects.find_defects`).
     ``painting_area`` (see :func:`painting_support`) or, with ``detect``, the support found in the
     X-ray (:func:`~.support.detect_support`) makes everything outside the painting missing; the fit
-    keeps inside its eroded edge (``fit_mask``).
+    keeps inside its eroded edge (``fit_mask``). ``found`` (support, defects) of an earlier preparation
+    of the same X-ray replaces both searches (an X-ray corrected in float keeps its clipped pixels).
     """
     x_mixed, rgb_surface = check_pair(x_mixed, rgb_surface)
     back = None if rgb_back is None else check_back(rgb_back, x_mixed, mirror_back)
@@ -194,7 +196,10 @@ def prepare_inputs(
         valid &= finite_pixels(other)
     if not valid.any():
         raise InputError("No pixel has a finite value in every image (X-ray, photograph, side channels); nothing to separate.")
-    defects = find_defects(x_mixed, valid, rgb_surface) if mark_defects else None
+    if found is not None:  # the same X-ray, corrected (a mosaic's films): what was found still holds
+        support, defects = found
+    else:
+        defects = find_defects(x_mixed, valid, rgb_surface) if mark_defects else None
     x_repaired = None
     if defects is not None:
         valid &= ~defects.clipped
@@ -203,9 +208,10 @@ def prepare_inputs(
         if defects.repaired.any():
             x_repaired = repair(x_mixed, defects.repaired, valid)
             x_mixed = x_repaired
-    support = painting_support(painting_area, x_mixed.shape)
-    if support is None and detect:
-        support = detect_support(x_mixed, valid)
+    if found is None:
+        support = painting_support(painting_area, x_mixed.shape)
+        if support is None and detect:
+            support = trim_to_photograph(detect_support(x_mixed, valid), rgb_surface, valid)
     fit_mask = None
     if support is not None and not support.full:
         valid &= support.mask

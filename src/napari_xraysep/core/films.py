@@ -12,16 +12,19 @@ surface painting where its gain differs). The model is as simple as the nuisance
   segments of its length the step between two columns (rows) stands out of that segment's steps and
   is sharper than its neighbours' (:func:`seam_candidates`). A hidden design's straight edges are
   blurred over two or more pixels, and films narrower than :data:`MIN_FILM_SHARE` of the side are
-  not sought (a frame's rabbet, a tacking margin), nor a film between two seams much narrower than
-  the widest (the films of a mosaic are of one size: cut only by the painting's edge);
+  not sought (a frame's rabbet, a tacking margin; a mosaic of more than about eight films along a
+  side has its outer seams there: give them), nor a film between two seams much narrower than the
+  median film (the films of a mosaic are of one size: cut only by the painting's edge);
 * gains and offsets are fitted to make the X-ray continuous across every seam: the level each side,
   extrapolated to the seam from two pixels, must agree after correction (robust least squares over
   segments of the seams, :func:`fit_films`). One gain and one offset are free; they are fixed so that
   the films' area-weighted mean of 1 / gain is 1 and the X-ray's mean is kept;
 * a seam is kept only when the films' model explains it: correcting must take most of its step away,
-  summed along its length (:func:`find_films`, worst seam dropped first). A hidden edge
-  that stands straight over part of the painting is not a step the whole length of a film's side,
-  and no gain and offset of two films removes it;
+  summed along its length (:func:`find_films`, worst seam dropped first). A hidden edge that stands
+  straight over part of the painting is not a step the whole length of a film's side, and no gain
+  and offset of two films removes it — unless crossing seams make its part a film of its own (a
+  hidden rectangle with pixel-sharp edges that reaches the painting's edge: that one is taken for a
+  film, as are pixel-sharp straight steps across the whole painting);
 * the exposure layer ``x − t`` is taken out of the X-ray before the model is applied again, so that
   ``x1 + x2 + weave + exposure (+ stretcher) == x``.
 
@@ -32,6 +35,7 @@ gives them (:class:`Seam`) and they are fitted without being sought.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,7 +51,7 @@ STEP_SCORE = 2.5
 SHARPNESS = 2.5
 MIN_FILM_SHARE = 0.12  # films narrower than this share of the painting's extent are not sought
 # Films of a mosaic are of one size: a film between two seams (whole, unlike those cut by the
-# painting's edge) at least this share of the widest film along that axis, or the grid is not films.
+# painting's edge) at least this share of the median film along that axis, or the grid is not films.
 INTERIOR_SHARE = 0.6
 # A seam is kept when correcting leaves at most this share of its step. Chosen on the benchmark's
 # variants (x2 of the default's fit): 26 of the 36 true seams kept at 0.45 and 0.5 (23 at 0.4), and
@@ -72,6 +76,7 @@ class Seam:
             raise ValueError(f"a seam runs along 'row' or 'col', not {self.axis!r}")
         if isinstance(self.position, bool) or not isinstance(self.position, (int, np.integer)):
             raise ValueError(f"a seam's position is a pixel index, not {self.position!r}")
+        object.__setattr__(self, "position", int(self.position))  # numpy integers too: JSON-ready
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,8 @@ class Films:
     ``seams``: the seams, sorted; ``gains`` and ``offsets``: (rows, cols) arrays, film ``(i, j)``
     lying between ``row_edges[i]:row_edges[i + 1]`` and ``col_edges[j]:col_edges[j + 1]`` and storing
     ``x = gain · t + offset`` (offsets in the X-ray's units); ``step_left``: for each seam, the share
-    of its step that the correction leaves (0 for a seam the model explains entirely).
+    of its step that the correction leaves (0 for a seam the model explains entirely); ``given``:
+    the seams were the user's, not found.
     """
 
     seams: tuple[Seam, ...]
@@ -90,6 +96,14 @@ class Films:
     gains: np.ndarray
     offsets: np.ndarray
     step_left: tuple[float, ...]
+    given: bool = False
+
+    def unexplained(self) -> str:
+        """The seams whose step the films' exposures leave more than EXPLAINED of ("col 128, row 111"),
+        or "" (for given seams: perhaps not where the X-ray steps)."""
+        return ", ".join(
+            f"{seam.axis} {seam.position}" for seam, left in zip(self.seams, self.step_left) if not left <= EXPLAINED
+        )
 
     def _per_pixel(self, values: np.ndarray) -> np.ndarray:
         rows = np.repeat(np.arange(len(self.row_edges) - 1), np.diff(self.row_edges))
@@ -137,8 +151,8 @@ class Films:
                 where.append(f"{words}{'s' * (len(positions) > 1)} {', '.join(positions)}")
         gains = f"gains {self.gains.min():.3f}–{self.gains.max():.3f}" if self.gains.size > 1 else ""
         return (
-            f"A mosaic of {self.gains.size} films found in the X-ray (seams at {'; '.join(where)}): each film's "
-            f"exposure ({gains}) is taken out into the 'exposure' layer."
+            f"A mosaic of {self.gains.size} films {'given' if self.given else 'found in the X-ray'} (seams at "
+            f"{'; '.join(where)}): each film's exposure ({gains}) is taken out into the 'exposure' layer."
         )
 
 
@@ -213,16 +227,18 @@ def _film_index(shape: tuple[int, int], row_edges: tuple[int, ...], col_edges: t
     return rows[:, None] * (len(col_edges) - 1) + cols[None, :]
 
 
-def fit_films(x_mixed: np.ndarray, seams: Sequence[Seam]) -> Films | None:
+def fit_films(x_mixed: np.ndarray, seams: Sequence[Seam], given: bool = False) -> Films | None:
     """Each film's gain and offset such that the X-ray is continuous across ``seams`` (see the
     module's description); None when the seams do not tie every film to the others or a gain falls
-    outside :data:`GAINS`.
+    outside :data:`GAINS`. ``given``: the seams are the user's (said so in :meth:`Films.describe`).
 
     ``x_mixed`` is (H, W), NaN where unknown (outside the painting, clipped). Raises ValueError for a
     seam outside the image or within two pixels of its edge.
     """
     films = _fit(np.asarray(x_mixed, dtype=np.float64), seams)
-    return films if films is not None and not _odd_gains(films).any() else None
+    if films is None or _odd_gains(films).any():
+        return None
+    return dataclasses.replace(films, given=given)
 
 
 def _odd_gains(films: Films) -> np.ndarray:
@@ -342,37 +358,42 @@ def _step_left(x: np.ndarray, flat: np.ndarray, seam: Seam) -> float:
 def find_films(x_mixed: np.ndarray, x2: np.ndarray) -> Films | None:
     """The mosaic's films, sought in ``x2`` (:func:`seam_candidates`) and fitted on ``x_mixed``
     (:func:`fit_films`), both (H, W) with NaN where unknown; the seam whose step the films' model
-    explains least is dropped until every kept seam's step is at least halved (:data:`EXPLAINED`).
-    None when no seam is kept. Raises ValueError for images of different shapes or not 2-D."""
+    explains least is dropped until every kept seam leaves at most :data:`EXPLAINED` of its step, no
+    film's gain is odd and the films are of one size (a seam beside an odd or narrow film goes first,
+    the one of those that leaves most of its step). None when no seam is kept. Raises ValueError for
+    images of different shapes or not 2-D."""
     x, x2 = np.asarray(x_mixed, dtype=np.float64), np.asarray(x2, dtype=np.float64)
     if x.shape != x2.shape:
         raise ValueError(f"the X-ray is {x.shape} but x2 is {x2.shape}")
     seams = sorted(seam_candidates(x2))
     while seams:
         films = _fit(x, seams)
-        left = np.full(len(seams), np.inf) if films is None else np.array(films.step_left)
-        if films is not None:
-            odd = _odd_gains(films)
-            for k, seam in enumerate(seams):  # a seam beside a film with an odd gain is not explained
-                rows, cols = _films_beside(films, seam)
-                if odd[rows, cols].any():
-                    left[k] = np.inf
-            for k in _bounding_narrow_films(films, seams):
-                left[k] = np.inf
-        if left.max() <= EXPLAINED:
+        if films is None:  # rare: a film tied to no other (no known pixel across a seam); try without the last
+            seams.pop()
+            continue
+        left = np.nan_to_num(np.array(films.step_left), nan=np.inf)
+        odd = _odd_gains(films)
+        # A seam beside a film with an odd gain, or a narrow one, is not a film's edge.
+        suspect = [k for k, seam in enumerate(seams) if odd[_films_beside(films, seam)].any()]
+        suspect += _bounding_narrow_films(films, seams)
+        if suspect:
+            seams.pop(max(suspect, key=lambda k: left[k]))
+        elif left.max() > EXPLAINED:
+            seams.pop(int(np.argmax(left)))
+        else:
             return films
-        seams.pop(int(np.argmax(left)))
     return None
 
 
 def _bounding_narrow_films(films: Films, seams: Sequence[Seam]) -> list[int]:
-    """Indices into ``seams`` of the seams either side of a film narrower than INTERIOR_SHARE of the
-    widest film along its axis (a hidden rectangle with sharp edges, not a film)."""
+    """Indices into ``seams`` of the seams either side of a film between two seams narrower than
+    INTERIOR_SHARE of the median film along its axis (a hidden rectangle with sharp edges, not a film;
+    the median, so that one seam not found — one film twice as wide — leaves the others be)."""
     bounding = []
     for axis, edges in (("row", films.row_edges), ("col", films.col_edges)):
         widths = np.diff(edges)
         for k in range(1, len(widths) - 1):
-            if widths[k] < INTERIOR_SHARE * widths.max():
+            if widths[k] < INTERIOR_SHARE * np.median(widths):
                 bounding += [seams.index(Seam(axis, edges[k])), seams.index(Seam(axis, edges[k + 1]))]
     return bounding
 

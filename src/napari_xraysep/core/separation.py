@@ -286,15 +286,22 @@ def iter_separate(
     if given_seams is None or given_seams:
         started = time.perf_counter()
         known = np.where(_measured(inputs), x_mixed, np.nan)  # repaired pixels are invented: no evidence of a seam
-        films = find_films(known, refined.x2) if given_seams is None else fit_films(known, given_seams)
+        films = find_films(known, refined.x2) if given_seams is None else fit_films(known, given_seams, given=True)
         if given_seams and films is None:
             warnings.warn(
                 "The given film seams could not be fitted (a film tied to no other through known pixels, or an "
                 "exposure gain beyond 0.67–1.5); the X-ray is separated as it is.", UserWarning, stacklevel=2,
             )
+        elif given_seams and films.unexplained():
+            warnings.warn(
+                f"The exposures of the given films leave much of the step at {films.unexplained()}: is the seam "
+                "where the X-ray steps (row:N lies between rows N−1 and N)? Those steps stay in x2.",
+                UserWarning, stacklevel=2,
+            )
         if films is not None:  # the model applied again to the X-ray as one exposure (not refitted)
             exposure = films.layer(x_mixed)
-            inputs = prepare(films.corrected(x_mixed), x_normalisation=model.x_normalisation)
+            found = (inputs.support, inputs.defects)  # a float X-ray now: its clipped pixels stay marked
+            inputs = prepare(films.corrected(x_mixed), x_normalisation=model.x_normalisation, found=found)
             estimates = components_in_units(predict(model, inputs, device), inputs.x_normalisation)
             refined = refine(_x_units(inputs, x_mixed - exposure), estimates.x1_hat, estimates.x2_hat, estimates.weave)
         timings["films_s"] = time.perf_counter() - started
@@ -351,6 +358,8 @@ def check_seams(seams: FilmSeams, shape: tuple[int, ...]) -> tuple[Seam, ...] | 
         if seams not in ("auto", "none"):
             raise InputError(f"Film seams are 'auto', 'none' or a list of seams (row:N, col:N), not {seams!r}.")
         return None if seams == "auto" else ()
+    if isinstance(seams, Seam) or (len(seams) == 2 and isinstance(seams[0], str)):
+        raise InputError(f"Film seams are a list of seams: [{tuple(seams) if not isinstance(seams, Seam) else seams!r}], not one seam.")
     checked = []
     for seam in seams:
         try:
