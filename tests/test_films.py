@@ -107,6 +107,12 @@ def test_find_films_keeps_seams_the_exposures_explain_and_drops_a_hidden_edge() 
     x2_hidden = hidden - ndimage.gaussian_filter(t, 3)
     assert seam_candidates(x2_hidden)
     assert find_films(hidden, x2_hidden) is None
+    # One inside the painting, with pixel-sharp edges: crossing candidates make it a film of its own,
+    # but beside the rest of each line the films come out with one exposure: not a mosaic.
+    inner = t.copy()
+    inner[80:160, 120:240] += 250
+    x2_inner = inner - ndimage.gaussian_filter(t, 3)
+    assert len(seam_candidates(x2_inner)) == 4 and find_films(inner, x2_inner) is None
     with pytest.raises(ValueError, match="but x2 is"):
         find_films(x, x2[:-1])
 

@@ -211,7 +211,7 @@ def prepare_inputs(
     if found is None:
         support = painting_support(painting_area, x_mixed.shape)
         if support is None and detect:
-            support = trim_to_photograph(detect_support(x_mixed, valid), rgb_surface, valid)
+            support = trim_to_photograph(detect_support(x_mixed, valid), rgb_surface, x_mixed, valid)
     fit_mask = None
     if support is not None and not support.full:
         valid &= support.mask

@@ -14,7 +14,8 @@ surface painting where its gain differs). The model is as simple as the nuisance
   blurred over two or more pixels, and films narrower than :data:`MIN_FILM_SHARE` of the side are
   not sought (a frame's rabbet, a tacking margin; a mosaic of more than about eight films along a
   side has its outer seams there: give them), nor a film between two seams much narrower than the
-  median film (the films of a mosaic are of one size: cut only by the painting's edge);
+  median film (the films of a mosaic are of one size: cut only by the painting's edge), nor a seam
+  along whose pieces (cut by crossing seams) the films either side have one exposure somewhere;
 * gains and offsets are fitted to make the X-ray continuous across every seam: the level each side,
   extrapolated to the seam from two pixels, must agree after correction (robust least squares over
   segments of the seams, :func:`fit_films`). One gain and one offset are free; they are fixed so that
@@ -53,8 +54,13 @@ MIN_FILM_SHARE = 0.12  # films narrower than this share of the painting's extent
 # Films of a mosaic are of one size: a film between two seams (whole, unlike those cut by the
 # painting's edge) at least this share of the median film along that axis, or the grid is not films.
 INTERIOR_SHARE = 0.6
+# Two films meet along a whole stretch of seam: where crossing seams cut a seam in pieces, the films
+# either side of each piece must differ by at least this share of the piece that differs most (a
+# hidden rectangle with sharp edges steps only along its own sides: the films beside the rest of the
+# line come out with one exposure).
+PIECE_SHARE = 0.05
 # A seam is kept when correcting leaves at most this share of its step. Chosen on the benchmark's
-# variants (x2 of the default's fit): 26 of the 36 true seams kept at 0.45 and 0.5 (23 at 0.4), and
+# variants (x2 of the default's fit, one pass): 26 of the 36 true seams kept at 0.45 and 0.5 (23 at 0.4), and
 # none of the 30–40 candidates in 72 files without seams (clean, backdrop, stretcher, tacking margin,
 # lead markers, frame), whose share left is 0.38 or more on the first fit.
 EXPLAINED = 0.45
@@ -359,13 +365,15 @@ def find_films(x_mixed: np.ndarray, x2: np.ndarray) -> Films | None:
     """The mosaic's films, sought in ``x2`` (:func:`seam_candidates`) and fitted on ``x_mixed``
     (:func:`fit_films`), both (H, W) with NaN where unknown; the seam whose step the films' model
     explains least is dropped until every kept seam leaves at most :data:`EXPLAINED` of its step, no
-    film's gain is odd and the films are of one size (a seam beside an odd or narrow film goes first,
-    the one of those that leaves most of its step). None when no seam is kept. Raises ValueError for
-    images of different shapes or not 2-D."""
+    film's gain is odd, the films are of one size and every seam steps along all its pieces (a seam
+    failing those goes first, the one of them that leaves most of its step). None when no seam is
+    kept. Raises ValueError for images of different shapes or not 2-D."""
     x, x2 = np.asarray(x_mixed, dtype=np.float64), np.asarray(x2, dtype=np.float64)
     if x.shape != x2.shape:
         raise ValueError(f"the X-ray is {x.shape} but x2 is {x2.shape}")
     seams = sorted(seam_candidates(x2))
+    known = x[np.isfinite(x)]
+    levels = tuple(np.percentile(known, [1, 99])) if known.size else (0.0, 0.0)
     while seams:
         films = _fit(x, seams)
         if films is None:  # rare: a film tied to no other (no known pixel across a seam); try without the last
@@ -376,6 +384,7 @@ def find_films(x_mixed: np.ndarray, x2: np.ndarray) -> Films | None:
         # A seam beside a film with an odd gain, or a narrow one, is not a film's edge.
         suspect = [k for k, seam in enumerate(seams) if odd[_films_beside(films, seam)].any()]
         suspect += _bounding_narrow_films(films, seams)
+        suspect += [k for k, seam in enumerate(seams) if not _steps_all_along(films, seam, levels)]
         if suspect:
             seams.pop(max(suspect, key=lambda k: left[k]))
         elif left.max() > EXPLAINED:
@@ -388,14 +397,33 @@ def find_films(x_mixed: np.ndarray, x2: np.ndarray) -> Films | None:
 def _bounding_narrow_films(films: Films, seams: Sequence[Seam]) -> list[int]:
     """Indices into ``seams`` of the seams either side of a film between two seams narrower than
     INTERIOR_SHARE of the median film along its axis (a hidden rectangle with sharp edges, not a film;
-    the median, so that one seam not found — one film twice as wide — leaves the others be)."""
+    the median, so that one seam not found — one film twice as wide — leaves the others be) or than
+    MIN_FILM_SHARE of the X-ray's side."""
     bounding = []
     for axis, edges in (("row", films.row_edges), ("col", films.col_edges)):
         widths = np.diff(edges)
         for k in range(1, len(widths) - 1):
-            if widths[k] < INTERIOR_SHARE * np.median(widths):
+            if widths[k] < max(INTERIOR_SHARE * np.median(widths), MIN_FILM_SHARE * edges[-1]):
                 bounding += [seams.index(Seam(axis, edges[k])), seams.index(Seam(axis, edges[k + 1]))]
     return bounding
+
+
+def _steps_all_along(films: Films, seam: Seam, levels: tuple[float, float]) -> bool:
+    """Whether two films of different exposure meet along every piece of ``seam`` between the seams
+    that cross it: for each piece, the largest difference of the two films' stored value over the
+    X-ray's ``levels`` (low, high) must be at least PIECE_SHARE of the largest piece's (a gain and an
+    offset may cancel at one level, never at both ends of the range)."""
+    if seam.axis == "col":
+        k = films.col_edges.index(seam.position)
+        pairs = [((i, k - 1), (i, k)) for i in range(films.gains.shape[0])]
+    else:
+        k = films.row_edges.index(seam.position)
+        pairs = [((k - 1, j), (k, j)) for j in range(films.gains.shape[1])]
+    differences = [
+        max(abs((films.gains[b] - films.gains[a]) * level + films.offsets[b] - films.offsets[a]) for level in levels)
+        for a, b in pairs
+    ]
+    return min(differences) >= PIECE_SHARE * max(differences)
 
 
 def _films_beside(films: Films, seam: Seam) -> tuple[slice, slice]:

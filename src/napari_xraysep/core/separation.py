@@ -359,7 +359,8 @@ def check_seams(seams: FilmSeams, shape: tuple[int, ...]) -> tuple[Seam, ...] | 
             raise InputError(f"Film seams are 'auto', 'none' or a list of seams (row:N, col:N), not {seams!r}.")
         return None if seams == "auto" else ()
     if isinstance(seams, Seam) or (len(seams) == 2 and isinstance(seams[0], str)):
-        raise InputError(f"Film seams are a list of seams: [{tuple(seams) if not isinstance(seams, Seam) else seams!r}], not one seam.")
+        one = seams if isinstance(seams, Seam) else tuple(seams)
+        raise InputError(f"Film seams are a list of seams: [{one!r}], not one seam.")
     checked = []
     for seam in seams:
         try:

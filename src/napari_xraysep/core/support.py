@@ -15,7 +15,8 @@ where the weave averages out; a second look there finds it. The photograph then 
 (:func:`trim_to_photograph`): it shows a frame's rabbet and a bare canvas where the X-ray sees the
 painting under the rabbet and a margin's weave, so each side of the support is moved in to where
 the photograph leaves the margin's colour; and where the X-ray found no margin at all, a strip of
-one colour along three or four sides of the photograph is taken for one. On a painting that fills the frame
+one colour along three or four sides of the photograph, where the X-ray absorbs less than just
+inside it (bare canvas), is taken for one. On a painting that fills the frame
 nothing touches the border that is that flat, so the whole frame is returned. The fit uses the support eroded by SUPPORT_EROSION px (the step from painting to margin
 would pollute the high-pass band); the results are NaN outside the (uneroded) support.
 """
@@ -70,6 +71,7 @@ RECTANGULAR = 0.97
 # at most this share of the side wide and of widths within WIDTHS of each other, is the margin.
 PHOTO_REACH = 0.12
 WIDTHS = 1.6
+PHOTO_RUN = 32  # px along a side: the edge is found run by run, so a tilted or wavy one is followed
 
 
 @dataclass(frozen=True)
@@ -123,67 +125,124 @@ def whole_frame(shape: tuple[int, int], source: str) -> Support:
     return Support(np.ones(shape, dtype=bool), source)
 
 
-def trim_to_photograph(support: Support, rgb_surface: np.ndarray, valid: np.ndarray | None = None) -> Support:
+def trim_to_photograph(
+    support: Support, rgb_surface: np.ndarray, x_mixed: np.ndarray, valid: np.ndarray | None = None
+) -> Support:
     """``support`` (found in the X-ray) with each side moved inwards to where the photograph
     (H, W, 3, any units) shows the painting, not the margin or frame beside it: the X-ray sees the
     painting under a frame's rabbet and a tacking margin's weave as texture, the photograph sees gold
     or bare canvas there, and a fit that takes those pixels for painting is bent at its edges (2–6 dB
     of x2 lost on the benchmark's frames and tacking margins). For each side, the median colour
     distance to the margin's colour (the PHOTO_RING px just outside) over the side's middle 80 %,
-    column by column (row by row) up to PHOTO_TRIM px inside; the edge moves to the first column
-    where it exceeds PHOTO_STEP times the margin's own and stays so. A side at the frame's border
-    and a support far from rectangular are left as they were; a given area is returned as it is.
+    line by line up to PHOTO_TRIM px inside; the painting starts at the first line where it exceeds
+    PHOTO_STEP times the margin's own spread and stays so; the same rule, run by run of PHOTO_RUN px
+    along the side, says how far the margin reaches there (a tilted or wavy edge keeps its painting).
+    A side at the frame's border and a support far from rectangular are left as they were; a given
+    area is returned as it is, and so are images under MIN_SIDE px a side.
 
-    When the X-ray found no margin (the whole frame), the photograph is asked alone: a strip along
-    at least three sides of the frame, of one colour (the margin's, the same on every side), up to
-    PHOTO_REACH of the side wide and of widths within WIDTHS of each other, is a bare canvas's tacking
-    margin or a frame's moulding the X-ray did not tell (its weave, its film margin); the painting is
-    inside it."""
-    if support.source != "detected":
-        return support
-    rgb = np.asarray(rgb_surface, dtype=np.float64)[..., :3]
-    known = np.isfinite(rgb).all(axis=-1) if valid is None else valid & np.isfinite(rgb).all(axis=-1)
-    if not known.any():
-        return support
-    floor = 1e-3 * float(np.ptp(rgb[known]))  # a flat margin's own spread is its noise, never 0
+    When the X-ray found no margin (the whole frame), the photograph is asked first: a strip along at
+    least three sides of the frame, of one colour (the margin's, the same on every side), up to
+    PHOTO_REACH of the side wide and of widths within WIDTHS of each other — and where the X-ray
+    (``x_mixed``, (H, W)) absorbs less than the painting just inside it, by LEVEL_RANGE of its range
+    (bare canvas, without the ground and paint) — is a tacking margin the X-ray's search missed (its
+    weave); a painted border of one colour has paint in the X-ray too and is kept."""
     mask = support.mask
+    if support.source != "detected" or min(mask.shape) < MIN_SIDE:
+        return support
+    rgb = np.asarray(rgb_surface)[..., :3]  # read line by line: a 24 MP photograph is not copied
+    known = np.isfinite(rgb).all(axis=-1) if valid is None else valid & np.isfinite(rgb).all(axis=-1)
+    sample = rgb[::8, ::8][known[::8, ::8]].astype(np.float64)
+    if sample.size == 0:
+        return support
+    floor = 1e-3 * float(np.ptp(sample)) or 1e-12  # a flat margin's own spread is its noise, never 0
     if support.full:
-        return _margin_in_photograph(support, rgb, known, floor)
+        return _margin_in_photograph(support, rgb, known, floor, np.asarray(x_mixed, dtype=np.float64))
     y0, y1, x0, x1 = support.bounds()
     if mask.sum() < RECTANGULAR * (y1 - y0 + 1) * (x1 - x0 + 1):
         return support
     edges = [y0, y1 + 1, x0, x1 + 1]  # top, bottom (exclusive), left, right (exclusive)
+    margins = {}
     for side in range(4):
         before, after = range(1, PHOTO_RING + 1), range(PHOTO_RING)  # the lines just outside the side
         ring = [edges[side] - k for k in before] if side % 2 == 0 else [edges[side] + k for k in after]
         found = _painting_starts(rgb, known, side, edges, ring, PHOTO_TRIM, floor)
         if found is not None and found[0]:
-            edges[side] += found[0] if side % 2 == 0 else -found[0]
-    return _within(support, edges)
+            margins[side] = found
+    return _cut(support, rgb, known, edges, margins)
 
 
-def _margin_in_photograph(support: Support, rgb: np.ndarray, known: np.ndarray, floor: float) -> Support:
-    """The whole-frame ``support`` cut to a margin strip the photograph alone shows (see
-    :func:`trim_to_photograph`), or returned as it was."""
+def _margin_in_photograph(support: Support, rgb: np.ndarray, known: np.ndarray, floor: float, x: np.ndarray) -> Support:
+    """The whole-frame ``support`` cut to a margin strip the photograph shows and the X-ray does not
+    contradict (see :func:`trim_to_photograph`), or returned as it was."""
     height, width = support.mask.shape
     edges = [0, height, 0, width]
-    widths, colours, spreads = {}, {}, []
+    margins = {}
     for side in range(4):
         length = height if side < 2 else width
         ring = list(range(PHOTO_RING)) if side % 2 == 0 else [length - 1 - k for k in range(PHOTO_RING)]
-        reach = int(PHOTO_REACH * length)
-        found = _painting_starts(rgb, known, side, edges, ring, reach, floor)
+        found = _painting_starts(rgb, known, side, edges, ring, int(PHOTO_REACH * length), floor)
         if found is not None and found[0]:
-            widths[side], colours[side] = found[0], found[1]
-            spreads.append(found[2])
-    if len(widths) < 3 or max(widths.values()) > WIDTHS * min(widths.values()):
+            margins[side] = found
+    widths = [found[0] for found in margins.values()]
+    if len(margins) < 3 or max(widths) > WIDTHS * min(widths):
         return support
-    reference = np.median(np.array(list(colours.values())), axis=0)
-    if any(np.linalg.norm(colour - reference) > PHOTO_STEP * max(spreads) for colour in colours.values()):
+    colours = np.array([found[1] for found in margins.values()])
+    spread = max(found[2] for found in margins.values())
+    if np.linalg.norm(colours - np.median(colours, axis=0), axis=-1).max() > PHOTO_STEP * spread:
         return support  # strips of different colours: the painting's own border passages, not one margin
-    for side, strip in widths.items():
-        edges[side] += strip if side % 2 == 0 else -strip
-    return _within(support, edges)
+    seen = np.isfinite(x)
+    if not seen.any():
+        return support
+    low, high = np.percentile(x[seen], [1, 99])
+    for side, (strip, _, _) in margins.items():  # bare canvas absorbs less than the painting beside it
+        outer, inner = _band(x.shape, side, 0, strip), _band(x.shape, side, strip, 2 * strip)
+        strip_level, inner_level = np.nanmedian(x[outer]), np.nanmedian(x[inner])
+        if not strip_level < inner_level - LEVEL_RANGE * (high - low):
+            return support
+    return _cut(support, rgb, known, edges, margins)
+
+
+def _band(shape: tuple[int, int], side: int, start: int, stop: int) -> tuple[slice, slice]:
+    """The lines ``start:stop`` in from the frame's ``side`` (0 top, 1 bottom, 2 left, 3 right)."""
+    length = shape[0] if side < 2 else shape[1]
+    lines = slice(start, stop) if side % 2 == 0 else slice(length - stop, length - start)
+    return (lines, slice(None)) if side < 2 else (slice(None), lines)
+
+
+def _cut(support: Support, rgb: np.ndarray, known: np.ndarray, edges: list[int], margins: dict) -> Support:
+    """``support`` less, on each side in ``margins`` ({side: (lines, margin colour, own spread)}), the
+    margin between the side's edge in ``edges`` and the painting, found run by run of PHOTO_RUN px
+    along the side (so a tilted or wavy edge keeps its painting): in each run, the lines before the
+    first from which every line's median colour is PHOTO_STEP times the margin's spread from it."""
+    if not margins:
+        return support
+    trimmed = support.mask.copy()
+    for side, (lines, colour, spread) in margins.items():
+        edge = edges[side]
+        start, stop = (edge, edge + lines) if side % 2 == 0 else (edge - lines, edge)
+        band = (slice(start, stop), slice(None)) if side < 2 else (slice(None), slice(start, stop))
+        # Lines inward from the edge first, the side's length second.
+        distance = np.linalg.norm(np.asarray(rgb[band], dtype=np.float64) - colour, axis=-1)
+        seen, kept = known[band], trimmed[band]
+        if side >= 2:
+            distance, seen, kept = distance.T, seen.T, kept.T
+        if side % 2 == 1:
+            distance, seen, kept = distance[::-1], seen[::-1], kept[::-1]
+        for run in range(0, distance.shape[1], PHOTO_RUN):
+            part = slice(run, run + PHOTO_RUN)
+            painting = [
+                not seen[line, part].any()
+                or float(np.median(distance[line, part][seen[line, part]])) > PHOTO_STEP * spread
+                for line in range(distance.shape[0])
+            ]
+            first = next((k for k in range(len(painting)) if all(painting[k:])), len(painting))
+            kept[:first, part] = False  # a view into trimmed: the margin leaves the support
+    labels, count = ndimage.label(trimmed)
+    if count == 0:
+        return support
+    sizes = ndimage.sum_labels(trimmed, labels, index=np.arange(1, count + 1))
+    trimmed = np.isin(labels, np.flatnonzero(sizes >= MIN_ISLAND * sizes.max()) + 1)
+    return Support(trimmed, support.source)
 
 
 def _painting_starts(
@@ -192,9 +251,9 @@ def _painting_starts(
     """Along ``side`` (0 top, 1 bottom, 2 left, 3 right) of the box ``edges`` (top, bottom, left,
     right; the last two exclusive), the number of lines inward from the edge before the photograph's
     colour leaves the margin's (the median over the ``ring`` lines, over the side's middle 80 %) by
-    PHOTO_STEP times the margin's own spread and stays so over ``reach`` lines; with that colour and
-    spread. None when the ring is outside the image or holds too few known pixels, or no line within
-    ``reach`` starts the painting."""
+    PHOTO_STEP times the margin's own spread and stays so over ``reach`` lines (a line with no known
+    pixel says nothing); with that colour and spread. None when the ring is outside the image or
+    holds too few known pixels, or no line within ``reach`` starts the painting."""
     image, seen = (rgb, known) if side < 2 else (np.swapaxes(rgb, 0, 1), known.T)
     start, stop = (edges[2], edges[3]) if side < 2 else (edges[0], edges[1])
     trim = max((stop - start) // 10, 1)
@@ -204,29 +263,22 @@ def _painting_starts(
     ring_known = seen[ring, lines]
     if ring_known.sum() < 3 * len(ring):
         return None
-    margin = np.median(image[ring, lines][ring_known], axis=0)
-    own = max(float(np.median(np.linalg.norm(image[ring, lines][ring_known] - margin, axis=-1))), floor)
+    ring_colours = np.asarray(image[ring, lines][ring_known], dtype=np.float64)
+    margin = np.median(ring_colours, axis=0)
+    own = max(float(np.median(np.linalg.norm(ring_colours - margin, axis=-1))), floor)
     first_inside = edges[side] if side % 2 == 0 else edges[side] - 1
     step = 1 if side % 2 == 0 else -1
-    distances = []
+    painting = []
     for k in range(reach):
         line = first_inside + step * k
         if not 0 <= line < image.shape[0]:
             break
         pixels = seen[line, lines]
-        colours = image[line, lines][pixels]
-        distances.append(float(np.median(np.linalg.norm(colours - margin, axis=-1))) if pixels.any() else 0.0)
-    painting = np.array(distances) > PHOTO_STEP * own
-    first = next((k for k in range(len(painting)) if painting[k:].all()), None)
+        colours = np.asarray(image[line, lines][pixels], dtype=np.float64)
+        far = not pixels.any() or float(np.median(np.linalg.norm(colours - margin, axis=-1))) > PHOTO_STEP * own
+        painting.append(far)  # a line with no known pixel says nothing
+    first = next((k for k in range(len(painting)) if all(painting[k:])), None)
     return None if first is None else (first, margin, own)
-
-
-def _within(support: Support, edges: list[int]) -> Support:
-    """``support`` cut to the box ``edges`` (top, bottom, left, right; the last two exclusive)."""
-    box = np.zeros_like(support.mask)
-    box[edges[0]:edges[1], edges[2]:edges[3]] = True
-    trimmed = support.mask & box
-    return Support(trimmed, support.source) if trimmed.any() else support
 
 
 def _block_means(x: np.ndarray, valid: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
