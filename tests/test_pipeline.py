@@ -24,7 +24,9 @@ def test_an_image_in_memory_is_separated_as_separate_does_after_its_alignment_no
     m = tiny_mixture
     events, result = drain(iter_run(Sources(m.x_mixed, m.rgb_surface), m.region_mask, **TINY))
     assert events[0] == AlignmentNote("")  # registered: nothing to say, said first
-    assert all(isinstance(event, TrainingProgress) for event in events[1:]) and len(events) == 1 + TINY["steps"]
+    training, applying = events[1 : 1 + TINY["steps"]], events[1 + TINY["steps"]:]
+    assert all(isinstance(event, TrainingProgress) for event in training)
+    assert [(event.what, event.done, event.total) for event in applying] == [("applying the model", k, 4) for k in range(1, 5)]
     reference = separate(m.x_mixed, m.rgb_surface, m.region_mask, **TINY)
     for name in RESULT_LAYERS:
         np.testing.assert_array_equal(getattr(result, name), getattr(reference, name))

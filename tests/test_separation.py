@@ -6,6 +6,8 @@ import pytest
 from conftest import TINY, TINY_COLOUR_MAP
 
 from napari_xraysep.core.sources import Sources
+from napari_xraysep.core.streaming import TileProgress
+from napari_xraysep.core.training import TrainingProgress
 from napari_xraysep import AutoEncoderSettings, InputError, SeparationConfig, iter_separate, separate
 from napari_xraysep.core import RESULT_LAYERS, Components, Normalisation
 from napari_xraysep.core.result import components_in_units
@@ -38,9 +40,12 @@ def test_separate_returns_six_float32_layers_in_xray_units(tiny_mixture, setting
 
 def test_progress_callback_and_stop_keep_a_usable_result(tiny_mixture, settings):
     stop = threading.Event()
-    seen = []
+    seen, tiles = [], []
 
     def on_progress(progress):
+        if isinstance(progress, TileProgress):  # the model applied, tile by tile, after training
+            tiles.append(progress.done)
+            return
         seen.append(progress.step)
         if progress.step == 2:
             stop.set()
@@ -50,7 +55,7 @@ def test_progress_callback_and_stop_keep_a_usable_result(tiny_mixture, settings)
         stop=stop, on_progress=on_progress, **{**settings, "steps": 40},
     )
     assert seen == [1, 2] and result.stopped_early and result.model.steps_trained == 2
-    assert np.isfinite(result.x2).all()
+    assert tiles[-1] == len(tiles) > 1 and np.isfinite(result.x2).all()
 
 
 def test_last_preview_is_the_final_estimate_in_xray_units(tiny_mixture, settings):
@@ -63,6 +68,7 @@ def test_last_preview_is_the_final_estimate_in_xray_units(tiny_mixture, settings
         except StopIteration as finished:
             result = finished.value
             break
+    events = [event for event in events if isinstance(event, TrainingProgress)]  # not the tiles applied after
     assert [e.preview is not None for e in events] == [False, False, True]
     np.testing.assert_allclose(events[-1].preview.x1_hat, result.x1_hat, atol=1e-3)
     np.testing.assert_allclose(events[-1].preview.x2_hat, result.x2_hat, atol=1e-3)
@@ -146,3 +152,36 @@ def test_an_undertrained_autoencoder_is_named_before_the_photograph_is_blamed(ti
     lines = [str(w.message) for w in said if "explains almost none" in str(w.message)]
     assert len(lines) == 1 and lines[0].startswith("The auto-encoder's surface X-ray explains almost none")
     assert "after 3 training steps at learning rate 0.003, not warm-started" in lines[0] and "train it longer" in lines[0]
+
+
+def test_applying_the_model_to_an_image_of_several_tiles_reports_each_tile() -> None:
+    from napari_xraysep.datasets.synthetic import make_mixture
+
+    case = make_mixture("concealed_portrait", (96, 160), seed=0)
+    events: list = []
+    result = separate(case.x_mixed, case.rgb_surface, tile_size=48, on_progress=events.append)
+    tiles = [event for event in events if isinstance(event, TileProgress)]
+    # 2 × 4 tiles of 48 px, counted as the model is applied.
+    assert tiles and {event.what for event in tiles} == {"applying the model"}
+    assert [event.done for event in tiles[:8]] == list(range(1, 9)) and tiles[0].total == 8
+    assert all(event.elapsed_s >= 0 for event in tiles) and np.isfinite(result.x2).all()
+    # One tile: nothing to report, as before.
+    small = []
+    separate(case.x_mixed, case.rgb_surface, on_progress=small.append)
+    assert not any(isinstance(event, TileProgress) for event in small)
+
+
+def test_the_cli_shows_the_tiles_while_it_applies_the_model(tmp_path, capsys) -> None:
+    import tifffile
+
+    from napari_xraysep.cli import main
+    from napari_xraysep.datasets.synthetic import make_mixture
+
+    case = make_mixture("concealed_portrait", (96, 160), seed=0)
+    tifffile.imwrite(tmp_path / "x.tif", case.x_mixed)
+    tifffile.imwrite(tmp_path / "rgb.tif", case.rgb_surface)
+    out = str(tmp_path / "out")
+    args = ["separate", str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--out", out, "--set", "tile_size=48"]
+    assert main(args) == 0
+    said = capsys.readouterr().err
+    assert "tile 8/8" in said and "applying the model" in said

@@ -37,15 +37,19 @@ class ProgressBar:
         self.interactive = self.stream.isatty()
         self.bar: tqdm | None = None
         self._last_done = 0
+        self._unit = ""
 
     def __call__(self, progress: TrainingProgress | TileProgress) -> None:
         if isinstance(progress, TileProgress):
-            unit, done, total, details = "tile", progress.done, progress.total, ""
+            unit, done, total, details = "tile", progress.done, progress.total, progress.what
         else:
             unit, done, total = "step", progress.step, progress.total_steps
             details = f"loss {progress.losses['total']:.4f}"
             if progress.losses.get("exclusion") is not None:
                 details += f" (exclusion {progress.losses['exclusion']:.4f})"
+        if unit != self._unit:  # training done, the tiles begin: a bar and counts of their own
+            self.close()
+            self._unit, self._last_done = unit, 0
         text = f"{unit} {{n_fmt}}/{{total_fmt}} |{{bar}}| ETA {{remaining}}{{postfix}}"
         if self.interactive:
             if self.bar is None:

@@ -3,7 +3,7 @@ in halo'd tiles that equal one whole-image pass, or patch-averaged as in the pap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,8 +43,24 @@ def predict(
     pass), or patch-averaged for the auto-encoder in the paper's mode.
 
     Double-sided inputs (a back side's photograph) use the double-sided model. Missing pixels
-    (``inputs.valid`` False) are NaN in every output.
+    (``inputs.valid`` False) are NaN in every output. :func:`iter_predict` run to its end.
     """
+    steps = iter_predict(model, inputs, device)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            return finished.value
+
+
+@torch.no_grad()  # generators too: grad mode is set around each step
+def iter_predict(
+    model: TrainedModel,
+    inputs: SeparationInputs,
+    device: torch.device | None = None,
+) -> Generator[tuple[int, int], None, Components]:
+    """:func:`predict`, yielding (done, total) after each tile (or batch of the paper's patches) so
+    that a long application shows its progress; returns the Components."""
     device = device or resolve_device(model.config.device)
     network = model.network.to(device).eval()
     photos = [inputs.rgb_surface] + ([inputs.rgb_back] if inputs.double_sided else [])
@@ -52,9 +68,9 @@ def predict(
     decode = decoder(network, inputs.double_sided)
     patches = isinstance(network, ConnectedAutoEncoder) and model.config.method.mode == "paper"
     if patches and min(inputs.shape) >= model.config.method.patch_size:
-        out = _predict_patch_average(decode, stack, model.config, device)
+        out = yield from _predict_patch_average(decode, stack, model.config, device)
     else:
-        out = _predict_tiled(decode, stack, model.config.tile_size, network.receptive_radius, device)
+        out = yield from _predict_tiled(decode, stack, model.config.tile_size, network.receptive_radius, device)
     if inputs.valid is not None:
         out[:, ~inputs.valid] = np.nan
     return Components(x1_hat=out[0], x2_hat=out[1], x_hat=out[2], weave=out[3])
@@ -105,30 +121,39 @@ def gather(stack: torch.Tensor, corners: np.ndarray, size: int) -> torch.Tensor:
 
 def _predict_tiled(
     decode: Decoder, stack: torch.Tensor, tile_size: int, halo: int, device: torch.device
-) -> np.ndarray:
-    """(4, H, W) from :func:`predicted_tiles` over an in-memory stack."""
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """(4, H, W) from :func:`predicted_tiles` over an in-memory stack, yielding (done, total) tiles."""
     height, width = stack.shape[-2:]
     out = np.empty((len(OUTPUTS), height, width), dtype=np.float32)
     array = stack.numpy()
-    for tile, core in predicted_tiles(decode, lambda outer: array[(slice(None), *outer)], (height, width), tile_size, halo, device):
+    total = sum(1 for _ in tiles((height, width), tile_size, halo))
+
+    def read(outer: tuple[slice, slice]) -> np.ndarray:
+        return array[(slice(None), *outer)]
+
+    for done, (tile, core) in enumerate(predicted_tiles(decode, read, (height, width), tile_size, halo, device), 1):
         out[(slice(None), *tile.core)] = core
+        yield done, total
     return out
 
 
 def _predict_patch_average(
     decode: Decoder, stack: torch.Tensor, config: SeparationConfig, device: torch.device
-) -> np.ndarray:
-    """(4, H, W): the paper's reassembly — every grid patch decoded alone, overlaps averaged."""
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """(4, H, W): the paper's reassembly — every grid patch decoded alone, overlaps averaged;
+    yielding (done, total) batches of patches."""
     height, width = stack.shape[-2:]
     size = config.method.patch_size
     grid = patch_grid((height, width), size, config.method.patch_stride)
     stack = stack.to(device)[None]
     total = torch.zeros((len(OUTPUTS), height, width), device=device)
     count = torch.zeros((1, height, width), device=device)
-    for start in range(0, len(grid), INFERENCE_PATCH_BATCH):
+    batches = -(-len(grid) // INFERENCE_PATCH_BATCH)
+    for done, start in enumerate(range(0, len(grid), INFERENCE_PATCH_BATCH), 1):
         corners = grid[start : start + INFERENCE_PATCH_BATCH]
         decoded = decode(gather(stack, np.pad(corners, ((0, 0), (1, 0))), size))
         for (y, x), patch in zip(corners.tolist(), decoded):
             total[:, y : y + size, x : x + size] += patch
             count[:, y : y + size, x : x + size] += 1
+        yield done, batches
     return (total / count).cpu().numpy()

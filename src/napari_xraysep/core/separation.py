@@ -25,12 +25,13 @@ from .devices import resolve_device
 from .errors import InputError, TrainingError
 from .films import Seam, find_films, fit_films
 from .fitting import train
-from .inference import Components, predict
+from .inference import Components, iter_predict
 from .progress import drive
 from .refine import refine
 from .regions import PaintingArea
 from .result import SeparationResult, components_in_units
 from .sources import Sources
+from .streaming import TileProgress
 from .stretcher import find_stretcher_in
 from .trained import TrainedModel
 from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
@@ -105,7 +106,7 @@ def iter_separate(
     shipped_weights: ShippedWeights | None = None,
     seams: FilmSeams = "auto",
     **settings: Any,
-) -> Generator[TrainingProgress, None, SeparationResult]:
+) -> Generator[TrainingProgress | TileProgress, None, SeparationResult]:
     """Run both steps, yielding progress (previews in X-ray units); returns the result.
 
     Step 1 fits the method (the colour map by default, or the paper's connected auto-encoder) to
@@ -157,8 +158,10 @@ def iter_separate(
 
     Yields
     ------
-    TrainingProgress
-        One per training step: losses, and now and then a preview in X-ray units.
+    TrainingProgress or TileProgress
+        One per training step (losses, and now and then a preview in X-ray units); then, while the
+        model is applied to an image of more than one tile, one per tile
+        (:class:`~napari_xraysep.core.streaming.TileProgress`, ``what`` "applying the model").
 
     Returns
     -------
@@ -260,7 +263,7 @@ def iter_separate(
 
     started = time.perf_counter()
     device = resolve_device(config.device)
-    unit = predict(model, inputs, device)
+    unit = yield from _applied(model, inputs, device)
     calibration = None
     fit = unit_fit(inputs, unit)
     if training and model.steps_trained == 0:  # stopped at once: the photograph is not to blame
@@ -277,7 +280,7 @@ def iter_separate(
             warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
             model.x_normalisation = recalibrated(model.x_normalisation, calibration)
             inputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation)
-            unit = predict(model, inputs, device)
+            unit = yield from _applied(model, inputs, device)
     estimates = components_in_units(unit, inputs.x_normalisation)
     x_mixed = unmasked(sources.x_mixed).astype(np.float64)
     refined = refine(_x_units(inputs, x_mixed), estimates.x1_hat, estimates.x2_hat, estimates.weave)
@@ -302,7 +305,7 @@ def iter_separate(
             exposure = films.layer(x_mixed)
             found = (inputs.support, inputs.defects)  # a float X-ray now: its clipped pixels stay marked
             inputs = prepare(films.corrected(x_mixed), x_normalisation=model.x_normalisation, found=found)
-            estimates = components_in_units(predict(model, inputs, device), inputs.x_normalisation)
+            estimates = components_in_units((yield from _applied(model, inputs, device)), inputs.x_normalisation)
             refined = refine(_x_units(inputs, x_mixed - exposure), estimates.x1_hat, estimates.x2_hat, estimates.weave)
         timings["films_s"] = time.perf_counter() - started
     x2_hat, x2 = estimates.x2_hat, refined.x2
@@ -333,6 +336,20 @@ def iter_separate(
         exposure=None if exposure is None else exposure.astype(np.float32),
         device=str(device),
     )
+
+
+def _applied(model: TrainedModel, inputs: SeparationInputs, device: Any) -> Generator[TileProgress, None, Components]:
+    """The model applied to ``inputs`` (:func:`~.inference.iter_predict`), with a TileProgress
+    ("applying the model") after each tile when there is more than one: a large image takes minutes."""
+    started = time.perf_counter()
+    steps = iter_predict(model, inputs, device)
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if total > 1:
+            yield TileProgress(done, total, time.perf_counter() - started, "applying the model")
 
 
 def _measured(inputs: SeparationInputs) -> np.ndarray:
@@ -432,7 +449,8 @@ def separate(
         Extra registered maps (infrared, macro-XRF element maps) read beside the RGB; a model trained
         with them needs the same maps again.
     on_progress : callable, optional
-        Called with each :class:`~napari_xraysep.core.training.TrainingProgress`.
+        Called with each :class:`~napari_xraysep.core.training.TrainingProgress`, and each
+        :class:`~napari_xraysep.core.streaming.TileProgress` while the model is applied.
     config, model, stop, checkpoint, checkpoint_every_s, painting_area, shipped_weights, seams, **settings
         As for :func:`iter_separate`.
 

@@ -56,11 +56,13 @@ CALIBRATION_SIDE = 256
 
 @dataclass(frozen=True)
 class TileProgress:
-    """``done`` of ``total`` tiles written."""
+    """``done`` of ``total`` tiles done, ``what`` with (a whole painting's tiles written, or an
+    image's tiles while the model is applied in memory)."""
 
     done: int
     total: int
     elapsed_s: float
+    what: str = "whole painting"
 
     @property
     def eta_s(self) -> float:

@@ -55,7 +55,8 @@ class RunPanel(QGroupBox):
         if isinstance(progress, TileProgress):
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
-            self.progress.setFormat(f"whole painting: tile {progress.done}/{progress.total} · ETA {clock(progress.eta_s)}")
+            where = f"tile {progress.done}/{progress.total}"
+            self.progress.setFormat(f"{progress.what}: {where} · ETA {clock(progress.eta_s)}")
         else:
             self.progress.setRange(0, max(progress.total_steps, 1))
             self.progress.setValue(progress.step)
