@@ -111,10 +111,16 @@ class Films:
             f"{seam.axis} {seam.position}" for seam, left in zip(self.seams, self.step_left) if not left <= EXPLAINED
         )
 
-    def _per_pixel(self, values: np.ndarray) -> np.ndarray:
-        rows = np.repeat(np.arange(len(self.row_edges) - 1), np.diff(self.row_edges))
-        cols = np.repeat(np.arange(len(self.col_edges) - 1), np.diff(self.col_edges))
+    def _per_pixel(self, values: np.ndarray, window: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
+        rows = np.repeat(np.arange(len(self.row_edges) - 1), np.diff(self.row_edges))[window[0]]
+        cols = np.repeat(np.arange(len(self.col_edges) - 1), np.diff(self.col_edges))[window[1]]
         return values[rows[:, None], cols[None, :]]
+
+    def _corrected_window(self, x: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+        """``x[window]`` corrected (see :meth:`corrected`), the rest of the image not touched."""
+        return (np.asarray(x[window], dtype=np.float64) - self._per_pixel(self.offsets, window)) / self._per_pixel(
+            self.gains, window
+        )
 
     def corrected(self, x_mixed: np.ndarray) -> np.ndarray:
         """(H, W) float64: the X-ray as one exposure, ``(x − offset) / gain`` film by film (NaN stays)."""
@@ -167,9 +173,10 @@ def seam_candidates(x2: np.ndarray) -> list[Seam]:
     module's description), at least :data:`MIN_FILM_SHARE` of the painting's extent (where x2 is known)
     from either of its edges, sorted; empty for
     images too small to hold a seam's segments. Raises ValueError for a non-2-D image."""
-    x2 = np.asarray(x2, dtype=np.float64)
+    x2 = np.asarray(x2)
     if x2.ndim != 2:
         raise ValueError(f"film seams are sought in a 2-D image, not one of shape {x2.shape}")
+    x2 = x2 if x2.dtype.kind == "f" else x2.astype(np.float32)  # steps and medians: float32 is enough
     found = []
     for axis, image in (("col", x2), ("row", x2.T)):
         if image.shape[0] < 2 * SEGMENTS or image.shape[1] < 8:
@@ -227,12 +234,6 @@ def _levels_across(x: np.ndarray, seam: Seam) -> tuple[np.ndarray, np.ndarray]:
     return 1.5 * image[:, p - 1] - 0.5 * image[:, p - 2], 1.5 * image[:, p] - 0.5 * image[:, p + 1]
 
 
-def _film_index(shape: tuple[int, int], row_edges: tuple[int, ...], col_edges: tuple[int, ...]) -> np.ndarray:
-    rows = np.searchsorted(row_edges, np.arange(shape[0]), side="right") - 1
-    cols = np.searchsorted(col_edges, np.arange(shape[1]), side="right") - 1
-    return rows[:, None] * (len(col_edges) - 1) + cols[None, :]
-
-
 def fit_films(x_mixed: np.ndarray, seams: Sequence[Seam], given: bool = False) -> Films | None:
     """Each film's gain and offset such that the X-ray is continuous across ``seams`` (see the
     module's description); None when the seams do not tie every film to the others or a gain falls
@@ -241,7 +242,7 @@ def fit_films(x_mixed: np.ndarray, seams: Sequence[Seam], given: bool = False) -
     ``x_mixed`` is (H, W), NaN where unknown (outside the painting, clipped). Raises ValueError for a
     seam outside the image or within two pixels of its edge.
     """
-    films = _fit(np.asarray(x_mixed, dtype=np.float64), seams)
+    films = _fit(np.asarray(x_mixed), seams)
     if films is None or _odd_gains(films).any():
         return None
     return dataclasses.replace(films, given=given)
@@ -253,7 +254,8 @@ def _odd_gains(films: Films) -> np.ndarray:
 
 
 def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
-    """:func:`fit_films` without the check of the gains."""
+    """:func:`fit_films` without the check of the gains. Reads the X-ray around the seams and film
+    by film: no copy of the whole image is made (a 36 MP X-ray in memory is large already)."""
     seams = tuple(sorted(set(seams)))
     for seam in seams:
         length = x.shape[1] if seam.axis == "col" else x.shape[0]
@@ -262,22 +264,29 @@ def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
                 f"a seam at {seam.axis} {seam.position} is outside the X-ray's {length} {seam.axis}s (or on its edge)"
             )
     row_edges, col_edges = _edges(x.shape, seams)
-    index = _film_index(x.shape, row_edges, col_edges)
-    count = (len(row_edges) - 1) * (len(col_edges) - 1)
-    known = np.isfinite(x)
-    if not known.any():
+    shape = (len(row_edges) - 1, len(col_edges) - 1)
+    area, mean = np.zeros(shape), np.zeros(shape)
+    for i, j in np.ndindex(shape):
+        film = x[row_edges[i] : row_edges[i + 1], col_edges[j] : col_edges[j + 1]]
+        seen = np.isfinite(film)
+        area[i, j] = seen.sum()
+        mean[i, j] = float(film[seen].mean()) if area[i, j] else 0.0
+    if not area.any():
         return None
-    low, high = np.percentile(x[known], [1, 99])
+    low, high = _range(x)
     span = high - low if high > low else 1.0
-    unit = (x - low) / span  # solved in unit range: the gauge rows' weight means the same for any units
+    band_of = {"row": np.searchsorted(row_edges, np.arange(x.shape[0]), side="right") - 1,
+               "col": np.searchsorted(col_edges, np.arange(x.shape[1]), side="right") - 1}
     before, after, run_of = [], [], []
     for seam in seams:
-        levels = _levels_across(unit, seam)
-        films = index if seam.axis == "col" else index.T
-        sides = (films[:, seam.position - 1], films[:, seam.position])
+        # solved in unit range: the gauge rows' weight means the same for any units
+        levels = [(level - low) / span for level in _levels_across(x, seam)]
+        along = band_of["row"] if seam.axis == "col" else band_of["col"]  # the films' band at each pixel along
+        across = band_of[seam.axis][seam.position - 1], band_of[seam.axis][seam.position]
+        sides = [along * shape[1] + side if seam.axis == "col" else side * shape[1] + along for side in across]
         for start in range(0, len(levels[0]) - _PAIR_RUN + 1, _PAIR_RUN):
             run = slice(start, start + _PAIR_RUN)
-            if len(set(sides[0][run])) > 1 or len(set(sides[1][run])) > 1:
+            if along[start] != along[start + _PAIR_RUN - 1]:
                 continue  # a crossing seam inside the run
             both = np.isfinite(levels[0][run]) & np.isfinite(levels[1][run])
             if both.sum() >= _PAIR_RUN // 2:
@@ -287,31 +296,41 @@ def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
     if not run_of:
         return None
     film_a, film_b = np.array(run_of).T
-    solution = _solve_exposures(np.array(before), np.array(after), film_a, film_b, index, known, unit, count)
+    levels = (mean.ravel() - low) / span
+    solution = _solve_exposures(np.array(before), np.array(after), film_a, film_b, area.ravel(), levels)
     if solution is None:
         return None
     scale, shift = solution  # t_unit = scale · x_unit + shift, film by film
-    gains = 1.0 / scale
-    # x_unit = gain · t_unit + o  ⇒  in X-ray units, x = gain · t + (o · span + low − gain · low)
-    offsets = (-shift / scale) * span + low - gains * low
-    shape = (len(row_edges) - 1, len(col_edges) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a degenerate film: its gain is odd, and said so
+        gains = 1.0 / scale
+        # x_unit = gain · t_unit + o  ⇒  in X-ray units, x = gain · t + (o · span + low − gain · low)
+        offsets = (-shift / scale) * span + low - gains * low
     films = Films(seams, row_edges, col_edges, gains.reshape(shape), offsets.reshape(shape), ())
-    flat = films.corrected(np.where(known, x, np.nan))
-    left = tuple(_step_left(x, flat, seam) for seam in seams)
+    if not np.all(np.isfinite(gains) & (gains > 0)):
+        return dataclasses.replace(films, step_left=(float("inf"),) * len(seams))
+    left = tuple(_step_left(x, films, seam) for seam in seams)
     return Films(seams, row_edges, col_edges, films.gains, films.offsets, left)
+
+
+def _range(x: np.ndarray) -> tuple[float, float]:
+    """The X-ray's 1st and 99th percentiles (on every 4th pixel each way: a scale, not a measurement)."""
+    sample = x[::4, ::4]
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        sample = x[np.isfinite(x)]
+    return (float(np.percentile(sample, 1)), float(np.percentile(sample, 99))) if sample.size else (0.0, 0.0)
 
 
 def _solve_exposures(
     before: np.ndarray, after: np.ndarray, film_a: np.ndarray, film_b: np.ndarray,
-    index: np.ndarray, known: np.ndarray, unit: np.ndarray, count: int, iterations: int = 8,
+    area: np.ndarray, mean: np.ndarray, iterations: int = 8,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Scales and shifts per film (``t = scale · x + shift``) that make the levels agree across the
     seams, ``scale_a · before + shift_a = scale_b · after + shift_b``, by iteratively reweighted least
     squares (Tukey's biweight: a hidden design's edge along a stretch of seam is not a film's step),
     with the gauge fixed (area-weighted mean scale 1, the X-ray's mean kept); None if a film is tied
     to no other."""
-    area = np.bincount(index[known], minlength=count).astype(np.float64)
-    mean = np.bincount(index[known], unit[known], minlength=count) / np.maximum(area, 1.0)
+    count = len(area)  # films; ``area`` their known pixels, ``mean`` their mean level (unit range)
     share = area / area.sum()
     rows = np.arange(len(before))
     weights = np.ones(len(before))
@@ -341,14 +360,17 @@ def _solve_exposures(
     return scale, shift
 
 
-def _step_left(x: np.ndarray, flat: np.ndarray, seam: Seam) -> float:
-    """The share of ``seam``'s step that correcting ``x`` to ``flat`` leaves: over the segments of the
-    seam, the sum of |median step| after over the same before, the segment worst after left out (a
+def _step_left(x: np.ndarray, films: Films, seam: Seam) -> float:
+    """The share of ``seam``'s step that ``films``' correction of ``x`` leaves: over the segments of
+    the seam, the sum of |median step| after over the same before, the segment worst after left out (a
     scratch across the seam, a hidden edge meeting it); 0 when there was no step, NaN when no segment
-    is known."""
+    is known. Only the four lines either side of the seam are read."""
+    lines = slice(seam.position - 2, seam.position + 2)
+    window = (slice(None), lines) if seam.axis == "col" else (lines, slice(None))
+    local = Seam(seam.axis, 2)
     steps = []
-    for image in (x, flat):
-        before, after = _levels_across(image, seam)
+    for image in (np.asarray(x[window], dtype=np.float64), films._corrected_window(x, window)):
+        before, after = _levels_across(image, local)
         edges = np.linspace(0, len(before), SEGMENTS + 1).astype(int)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -368,12 +390,11 @@ def find_films(x_mixed: np.ndarray, x2: np.ndarray) -> Films | None:
     film's gain is odd, the films are of one size and every seam steps along all its pieces (a seam
     failing those goes first, the one of them that leaves most of its step). None when no seam is
     kept. Raises ValueError for images of different shapes or not 2-D."""
-    x, x2 = np.asarray(x_mixed, dtype=np.float64), np.asarray(x2, dtype=np.float64)
+    x, x2 = np.asarray(x_mixed), np.asarray(x2)
     if x.shape != x2.shape:
         raise ValueError(f"the X-ray is {x.shape} but x2 is {x2.shape}")
     seams = sorted(seam_candidates(x2))
-    known = x[np.isfinite(x)]
-    levels = tuple(np.percentile(known, [1, 99])) if known.size else (0.0, 0.0)
+    levels = _range(x)
     while seams:
         films = _fit(x, seams)
         if films is None:  # rare: a film tied to no other (no known pixel across a seam); try without the last
@@ -419,11 +440,12 @@ def _steps_all_along(films: Films, seam: Seam, levels: tuple[float, float]) -> b
     else:
         k = films.row_edges.index(seam.position)
         pairs = [((k - 1, j), (k, j)) for j in range(films.gains.shape[1])]
-    differences = [
-        max(abs((films.gains[b] - films.gains[a]) * level + films.offsets[b] - films.offsets[a]) for level in levels)
-        for a, b in pairs
-    ]
-    return min(differences) >= PIECE_SHARE * max(differences)
+    with np.errstate(invalid="ignore"):  # an odd film's infinite gain: judged by the gains' rule
+        differences = [
+            max(abs((films.gains[b] - films.gains[a]) * at + films.offsets[b] - films.offsets[a]) for at in levels)
+            for a, b in pairs
+        ]
+        return bool(min(differences) >= PIECE_SHARE * max(differences))
 
 
 def _films_beside(films: Films, seam: Seam) -> tuple[slice, slice]:
