@@ -446,6 +446,10 @@ def test_the_dock_reads_every_layer_as_the_viewer_shows_it_over_the_xray(make_na
     np.testing.assert_allclose(arguments["sources"].side_channels[0], x, atol=1e-2)
     region = arguments["region_mask"]
     assert region[10:30, 10:40].mean() > 0.95 and region.sum() < 1.1 * 20 * 30  # 0.2: 84 px where 600 were drawn
+    assert arguments["seams"] == "auto"  # a mosaic's films are sought unless the user says not to
+    widget.inputs.film_seams.value = False
+    assert widget.inputs.arrays(training=True, region_required=False)[0]["seams"] == "none"
+    widget.inputs.film_seams.value = True
 
     # A photograph moved so that it covers only part of the X-ray: the rest is missing, not black.
     viewer.layers["photo"].translate = (10 + 40, 10)

@@ -85,6 +85,12 @@ class InputsPanel(QGroupBox):
             "backdrop, colour chart); without it the painting is found in the X-ray. Outside it the results are empty.",
         )
         self.mirror_back = CheckBox(label="Mirror back side", value=False, tooltip="the back photograph was taken from behind")
+        self.film_seams = CheckBox(
+            label="Find film seams", value=True,
+            tooltip="a mosaic of films: seek the seams where each film's exposure begins and take the films' exposures "
+            "out into an 'exposure' layer (off: the X-ray is separated as it is — for a hidden design of pixel-sharp "
+            "straight lines taken for films). Images held in memory only.",
+        )
         self.side_channels = Select(
             label="Side channels", choices=self._side_choices, value=[],
             tooltip="optional: extra registered maps (infrared, XRF element maps such as Cu-K) read beside the photograph; Ctrl-click for several",
@@ -98,7 +104,7 @@ class InputsPanel(QGroupBox):
         self.region_hint.setStyleSheet("color: #a0a4ab;")
         form = Container(widgets=[
             self.xray, self.pixel_size, self.photo, self.region, self.draw_button, self.back, self.mirror_back,
-            self.side_channels, self.painting,
+            self.side_channels, self.painting, self.film_seams,
         ])
         layout = QVBoxLayout(self)
         layout.addWidget(form.native)
@@ -260,7 +266,7 @@ class InputsPanel(QGroupBox):
         sides = [layer_on_grid(side, xray) for side in self.side_channels.value]
         arguments = {
             "sources": Sources(x_mixed, rgb_surface, rgb_back, mirror, sides), "region_mask": region,
-            "painting_area": self.painting_mask(x_mixed.shape),
+            "painting_area": self.painting_mask(x_mixed.shape), "seams": "auto" if self.film_seams.value else "none",
         }
         return arguments, {"x_mixed": x_mixed, "rgb_surface": rgb_surface}
 
