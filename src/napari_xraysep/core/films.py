@@ -23,9 +23,10 @@ surface painting where its gain differs). The model is as simple as the nuisance
 * a seam is kept only when the films' model explains it: correcting must take most of its step away,
   summed along its length (:func:`find_films`, worst seam dropped first). A hidden edge that stands
   straight over part of the painting is not a step the whole length of a film's side, and no gain
-  and offset of two films removes it — unless crossing seams make its part a film of its own (a
-  hidden rectangle with pixel-sharp edges that reaches the painting's edge: that one is taken for a
-  film, as are pixel-sharp straight steps across the whole painting);
+  and offset of two films removes it; where crossing seams would make its part a film of its own (a
+  hidden rectangle with pixel-sharp edges), the films beside the rest of the line have one exposure,
+  and the seam goes. Pixel-sharp straight steps across the whole painting (a plank's step, stripes)
+  are taken for films;
 * the exposure layer ``x − t`` is taken out of the X-ray before the model is applied again, so that
   ``x1 + x2 + weave + exposure (+ stretcher) == x``.
 
@@ -60,9 +61,9 @@ INTERIOR_SHARE = 0.6
 # line come out with one exposure).
 PIECE_SHARE = 0.05
 # A seam is kept when correcting leaves at most this share of its step. Chosen on the benchmark's
-# variants (x2 of the default's fit, one pass): 26 of the 36 true seams kept at 0.45 and 0.5 (23 at 0.4), and
-# none of the 30–40 candidates in 72 files without seams (clean, backdrop, stretcher, tacking margin,
-# lead markers, frame), whose share left is 0.38 or more on the first fit.
+# variants (x2 of the default's fit, one pass): 26 of the 36 true seams kept at 0.45 and 0.5 (23 at
+# 0.4), and none of the 30–40 candidates in 72 files without seams (clean, backdrop, stretcher,
+# tacking margin, lead markers, frame), whose share left is 0.38 or more on the first fit.
 EXPLAINED = 0.45
 GAINS = (0.67, 1.5)  # a film's gain outside this range is not an exposure: the fit is rejected
 _PAIR_RUN = 8  # pixels along a seam averaged into one pair of levels for the fit
