@@ -13,6 +13,7 @@ from .config import SeparationConfig
 from .data import MISSING_FILL, SeparationInputs
 from .devices import resolve_device
 from .model import ConnectedAutoEncoder
+from .progress import drive
 from .tiling import Tile, patch_grid, tiles
 from .trained import Separator, TrainedModel
 
@@ -45,12 +46,7 @@ def predict(
     Double-sided inputs (a back side's photograph) use the double-sided model. Missing pixels
     (``inputs.valid`` False) are NaN in every output. :func:`iter_predict` run to its end.
     """
-    steps = iter_predict(model, inputs, device)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as finished:
-            return finished.value
+    return drive(iter_predict(model, inputs, device))
 
 
 @torch.no_grad()  # generators too: grad mode is set around each step

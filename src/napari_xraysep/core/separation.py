@@ -23,7 +23,7 @@ from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, Se
 from .data import SeparationInputs, prepare_inputs
 from .devices import resolve_device
 from .errors import InputError, TrainingError
-from .films import Seam, find_films, fit_films
+from .films import Films, Seam, find_films, fit_films
 from .fitting import train
 from .inference import Components, iter_predict
 from .progress import drive
@@ -288,19 +288,7 @@ def iter_separate(
     films, exposure = None, None
     if given_seams is None or given_seams:
         started = time.perf_counter()
-        known = np.where(_measured(inputs), x_mixed, np.nan)  # repaired pixels are invented: no evidence of a seam
-        films = find_films(known, refined.x2) if given_seams is None else fit_films(known, given_seams, given=True)
-        if given_seams and films is None:
-            warnings.warn(
-                "The given film seams could not be fitted (a film tied to no other through known pixels, or an "
-                "exposure gain beyond 0.67–1.5); the X-ray is separated as it is.", UserWarning, stacklevel=2,
-            )
-        elif given_seams and films.unexplained():
-            warnings.warn(
-                f"The exposures of the given films leave much of the step at {films.unexplained()}: is the seam "
-                "where the X-ray steps (row:N lies between rows N−1 and N)? Those steps stay in x2.",
-                UserWarning, stacklevel=2,
-            )
+        films = _films_of(inputs, x_mixed, refined.x2, given_seams)
         if films is not None:  # the model applied again to the X-ray as one exposure (not refitted)
             exposure = films.layer(x_mixed)
             found = (inputs.support, inputs.defects)  # a float X-ray now: its clipped pixels stay marked
@@ -336,6 +324,30 @@ def iter_separate(
         exposure=None if exposure is None else exposure.astype(np.float32),
         device=str(device),
     )
+
+
+def _films_of(
+    inputs: SeparationInputs, x_mixed: np.ndarray, x2: np.ndarray, given: tuple[Seam, ...] | None
+) -> Films | None:
+    """A mosaic's films: sought in ``x2`` (``given`` None) or fitted to the ``given`` seams, on the
+    X-ray's measured pixels (repaired ones are invented: no evidence of a seam). Given seams that
+    cannot be fitted, or that the films do not explain, are warned about."""
+    known = np.where(_measured(inputs), x_mixed, np.nan)
+    if given is None:
+        return find_films(known, x2)
+    films = fit_films(known, given, given=True)
+    if films is None:
+        warnings.warn(
+            "The given film seams could not be fitted (a film tied to no other through known pixels, or an "
+            "exposure gain beyond 0.67–1.5); the X-ray is separated as it is.", UserWarning, stacklevel=4,
+        )
+    elif films.unexplained():
+        warnings.warn(
+            f"The exposures of the given films leave much of the step at {films.unexplained()}: is the seam "
+            "where the X-ray steps (row:N lies between rows N−1 and N)? Those steps stay in x2.",
+            UserWarning, stacklevel=4,
+        )
+    return films
 
 
 def _applied(model: TrainedModel, inputs: SeparationInputs, device: Any) -> Generator[TileProgress, None, Components]:
