@@ -9,7 +9,17 @@ import torch
 
 from napari_xraysep import separate
 from napari_xraysep.core.data import prepare_inputs
-from napari_xraysep.core.defects import _histogram, find_defects, median3x3, point_defects, repair
+from napari_xraysep.core.defects import (
+    _histogram,
+    find_defects,
+    line_background,
+    median3x3,
+    noise_scale,
+    point_defects,
+    repair,
+    scratch_lines,
+    slanted_scratches,
+)
 from napari_xraysep.core.errors import InputError
 from napari_xraysep.core.filters import highpass
 from napari_xraysep.core.support import SUPPORT_EROSION, detect_support
@@ -199,6 +209,105 @@ def test_a_hot_pixel_and_a_scratch_leave_no_spike_in_x2():
     # Repaired pixels are results, not holes; the results add up to the repaired X-ray.
     assert np.isfinite(result.x2).all()
     assert "1 hot/dead pixel, 1 scratch" in " ".join(result.notes())
+
+
+def drawn_line(shape, start, angle_deg, length, bend=0.0):
+    """(H, W) bool: a 1-px line from ``start`` at ``angle_deg``, bending ``bend`` px at its middle,
+    drawn as a scratch is (two samples a pixel, rounded)."""
+    angle = np.deg2rad(angle_deg)
+    t = np.linspace(0, length, int(length) * 2)
+    offset = bend * np.sin(np.pi * t / length)
+    rows = np.rint(start[0] + t * np.sin(angle) + offset * np.cos(angle)).astype(int)
+    cols = np.rint(start[1] + t * np.cos(angle) - offset * np.sin(angle)).astype(int)
+    line = np.zeros(shape, bool)
+    keep = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    line[rows[keep], cols[keep]] = True
+    return line
+
+
+def test_the_line_background_is_a_median_of_5_along_rows_then_columns(rng):
+    from scipy import ndimage
+
+    image = rng.random((30, 41))
+    along_rows = ndimage.median_filter(image, size=(1, 5), mode="mirror")
+    expected = ndimage.median_filter(along_rows, size=(5, 1), mode="mirror")
+    np.testing.assert_array_equal(line_background(image), expected)
+    row = np.array([[3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0]])
+    # By hand along the row (mirrored ends: 4 1 | 3 1 4 1 5 9 2 | 9 5); one row: the column pass keeps it.
+    np.testing.assert_array_equal(line_background(row), [[3.0, 1.0, 3.0, 4.0, 4.0, 5.0, 5.0]])
+
+
+@pytest.mark.parametrize("angle", [0, 17, 30, 45, 62, 90, 135])
+def test_the_line_background_takes_a_1px_line_away_at_any_angle(angle):
+    yy, xx = np.mgrid[0:80, 0:80].astype(float)
+    smooth = 0.01 * yy + 0.02 * xx
+    line = drawn_line(smooth.shape, (40, 40), angle, 30, bend=2.0) | drawn_line(smooth.shape, (40, 40), angle + 180, 30)
+    background = line_background(np.where(line, smooth + 5.0, smooth))
+    assert np.abs(background - smooth)[8:-8, 8:-8].max() < 0.1  # the ramp stays, the line (5.0) is gone
+
+
+def scratched(angle, share=-0.14, seed=0):
+    """A 256×384 photographic mixture (float) with a 150 px scratch at ``angle`` bending 3 px, as dark
+    (or bright) as ``share`` of the X-ray's range — as the benchmark's (10–30 %)."""
+    mixture = make_photo_mixture("photo_coffee_over_astronaut", (256, 384), seed)
+    line = drawn_line(mixture.x_mixed.shape, (40, 60) if angle < 90 else (40, 300), angle, 150, bend=3.0)
+    x = mixture.x_mixed.astype(np.float64) + share * float(np.ptp(mixture.x_mixed)) * line
+    return mixture, x, line
+
+
+@pytest.mark.parametrize(
+    ("angle", "share", "seed"), [(23, -0.14, 0), (58, -0.14, 0), (23, 0.14, 0), (150, 0.14, 0), (41, -0.14, 1)]
+)
+def test_a_slanted_bent_scratch_is_found_and_nothing_in_the_clean_xray(angle, share, seed):
+    from scipy import ndimage
+
+    mixture, x, line = scratched(angle, share, seed)
+    valid = np.ones(x.shape, bool)
+    luminance = mixture.rgb_surface.mean(axis=-1)
+    found, count = slanted_scratches(x, valid, noise_scale(x, valid), luminance)
+    assert count == 1 and (found & line).sum() >= 0.9 * line.sum()
+    assert not (found & ~ndimage.binary_dilation(line, iterations=2)).any()  # texture it crosses, at most
+    clean = mixture.x_mixed.astype(np.float64)
+    assert slanted_scratches(clean, valid, noise_scale(clean, valid), luminance)[1] == 0
+
+
+def test_a_painted_or_blurred_slanted_line_is_not_a_scratch():
+    from scipy import ndimage
+
+    mixture, _, line = scratched(58, share=0.0)
+    x = mixture.x_mixed.astype(np.float64)
+    stroke = 0.14 * float(np.ptp(x)) * line
+    valid = np.ones(x.shape, bool)
+    luminance = mixture.rgb_surface.mean(axis=-1)
+    # Painted: the photograph shows the line too (darker paint, denser in the X-ray).
+    painted_x, painted_photo = x + stroke, luminance - 0.15 * line
+    assert slanted_scratches(painted_x, valid, noise_scale(painted_x, valid), painted_photo)[1] == 0
+    # Without the photograph's veto it would be one.
+    assert slanted_scratches(painted_x, valid, noise_scale(painted_x, valid), luminance)[1] == 1
+    # Hidden and blurred by the X-ray's spot: wider than a scratch.
+    blurred = x + ndimage.gaussian_filter(3 * stroke, 1.0)
+    assert slanted_scratches(blurred, valid, noise_scale(blurred, valid), luminance)[1] == 0
+
+
+def test_a_scratch_along_a_row_is_counted_once():
+    mixture = make_photo_mixture("photo_coffee_over_astronaut", (128, 192), 1)
+    x = mixture.x_mixed.astype(np.float64)
+    x[90, 20:140] -= 0.08
+    valid = np.ones(x.shape, bool)
+    found, count = scratch_lines(x, valid, noise_scale(x, valid), mixture.rgb_surface.mean(axis=-1))
+    assert count == 1 and found[90, 50:105].all()
+
+
+def test_a_slanted_scratch_leaves_no_line_in_x2():
+    mixture, x, line = scratched(58)
+    clean = separate(mixture.x_mixed, mixture.rgb_surface, **FAST)
+    result = separate(x, mixture.rgb_surface, **FAST)
+    plain = separate(x, mixture.rgb_surface, mark_defects=False, **FAST)
+    assert result.defects.summary()["scratches"] == 1
+    depth = 0.14 * float(np.ptp(x))
+    assert (plain.x2[line] - clean.x2[line]).mean() < -0.5 * depth  # left in, the scratch darkens x2
+    assert abs((result.x2[line] - clean.x2[line]).mean()) < 0.1 * depth
+    assert "1 scratch" in " ".join(result.notes())
 
 
 # ------------------------------------------------------------------------------- the CLI says so

@@ -10,10 +10,13 @@ Three kinds, treated as what they are:
   direction, by more than POINT_THRESHOLD robust noise scales. A painting's edges never do: on an
   edge, some neighbour is always on the pixel's side.
   A speck the photograph shows too is the painting's own (a grain of pigment), not a defect.
-* **Scratches** are 1-px straight lines (rows or columns) darker or brighter than both their
-  neighbours across the line, along at least SCRATCH_LENGTH px, sharper than the X-ray's blur
-  (a scratch on the film or detector is not blurred with the image), with no line of comparable
-  contrast 2–SCRATCH_ISOLATION px either side (that would be a periodic texture: weave, wood grain).
+* **Scratches** are 1-px lines darker or brighter than both their neighbours across the line, along
+  at least SCRATCH_LENGTH px, sharper than the X-ray's blur (a scratch on the film or detector is not
+  blurred with the image) and not in the photograph (a painted line). Two searches:
+  along rows and columns, the dip averaged along the line finds faint straight scratches, with no
+  line of comparable contrast 2–SCRATCH_ISOLATION px either side (that would be a periodic texture:
+  weave, wood grain); at any other angle, and gently curved, a scratch is found where each of its
+  pixels stands SLANT_THRESHOLD noise scales out of its background (:func:`slanted_scratches`).
 
 Point defects and scratches are *repaired* for the output (filled from their good neighbours, so
 the results have no hole and no spike) and left out of the fit. Only integer X-rays are checked for
@@ -40,6 +43,22 @@ SCRATCH_END = 9
 SCRATCH_FLANK = 0.12
 # ... and no line 2 to this many px away is half as contrasted (a texture's next thread or ring).
 SCRATCH_ISOLATION = 12
+# A slanted scratch: each pixel stands out of its line-free background (line_background) by this many
+# noise scales, ...
+SLANT_THRESHOLD = 4.0
+# ... within SLANT_TOLERANCE px of a quadratic curve (a scratch bends a little) that holds at least
+# SLANT_SHARE of the pixels joined to it (the rest: texture it crosses) and passes through at least
+# SLANT_COVERAGE of its length, ...
+SLANT_TOLERANCE = 1.0
+SLANT_SHARE = 0.4
+SLANT_COVERAGE = 0.7
+# ... its profile across (_across), 1 px out, at most this share of its dip (a line in the painting is
+# blurred wider by the X-ray's spot and film), 1–3 px out under half, and the photograph's luminance
+# on it within SLANT_PHOTO of its noise scales of the luminance beside it (a painted line shows there).
+SLANT_SHARPNESS = 0.2
+SLANT_PHOTO = 12.0
+# Found pieces of a slanted scratch this many px apart are counted as one scratch.
+SLANT_JOIN = 3
 # A speck in the photograph at the same place (this many of its noise scales above or below every
 # neighbour) makes an X-ray speck the painting's own.
 PHOTO_SPECK = 4.0
@@ -244,10 +263,137 @@ def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, lumina
     return found & valid & (local > 0.5 * SCRATCH_THRESHOLD * scale)
 
 
+def _median5(image: np.ndarray, axis: int) -> np.ndarray:
+    """The median of each run of 5 values along ``axis`` (mirrored ends), by min/max of shifted copies:
+    med(a..e) = med3(e, max(min(a, b), min(c, d)), min(max(a, b), max(c, d)))."""
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (2, 2)
+    padded = np.pad(image, pad, mode="reflect")
+    n = image.shape[axis]
+    a, b, c, d, e = (padded[k : k + n] if axis == 0 else padded[:, k : k + n] for k in range(5))
+    low = np.maximum(np.minimum(a, b), np.minimum(c, d))
+    high = np.minimum(np.maximum(a, b), np.maximum(c, d))
+    return np.maximum(np.minimum(low, high), np.minimum(np.maximum(low, high), e))
+
+
+def line_background(image: np.ndarray) -> np.ndarray:
+    """(H, W): the median of 5 along each row, then of 5 along each column. A 1-px line at any angle
+    holds at most 2 of any 5 values in one of the two passes, so it is taken away; smooth areas and
+    straight edges stay (a 3×3 median keeps a line where its stair-steps bunch 5 pixels together)."""
+    return _median5(_median5(image, 1), 0)
+
+
+def _across(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """(7,): the profile of a line (pixels ``rows``, ``cols``; ``normal`` (N, 2) its unit normal at
+    each) across it in ``image``, −3…3 px: at each pixel, the samples less the straight line between
+    the two 3 px out (the slope of the painting beneath), then the median along the line.
+
+    The steps are along the pixel axis nearer the normal (rows for a line within 45° of horizontal)
+    and skip the line's own pixels: a 1-px line drawn on the grid has stair-steps, and sampling them
+    would make it look blurred."""
+    height, width = image.shape
+    on_line = np.zeros(image.shape, dtype=bool)
+    on_line[rows, cols] = True
+    by_row = np.abs(normal[:, 0]) >= np.abs(normal[:, 1])
+    offsets = np.arange(-3, 4)
+    at_rows = np.clip(rows[:, None] + offsets * by_row[:, None], 0, height - 1)
+    at_cols = np.clip(cols[:, None] + offsets * ~by_row[:, None], 0, width - 1)
+    samples = image[at_rows, at_cols]
+    samples = samples - (samples[:, :1] + (samples[:, 6:] - samples[:, :1]) * (offsets + 3) / 6)
+    beside = ~on_line[at_rows, at_cols]
+    beside[:, 3] = True
+    return np.array([
+        np.median(samples[beside[:, k], k]) if beside[:, k].any() else samples[:, 3].mean() for k in range(7)
+    ])
+
+
+def _curve(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels (``rows``, ``cols``) of a candidate line: which lie within SLANT_TOLERANCE px of a
+    quadratic curve fitted (trimmed, three rounds) across the main axis, their position along that
+    axis, and the curve's unit normal (N, 2) at each."""
+    points = np.stack([rows, cols], 1).astype(np.float64)
+    points -= points.mean(axis=0)
+    axes = np.linalg.svd(points, full_matrices=False)[2]
+    along, across = points @ axes[0], points @ axes[1]
+    near = np.ones(along.size, dtype=bool)
+    for _ in range(3):
+        coefficients = np.polyfit(along[near], across[near], 2)
+        near = np.abs(across - np.polyval(coefficients, along)) <= SLANT_TOLERANCE
+        if near.sum() < 3:
+            break
+    tangent = axes[0][None, :] + np.polyval(np.polyder(coefficients), along)[:, None] * axes[1][None, :]
+    tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
+    return near, along, np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+
+
+def slanted_scratches(
+    x: np.ndarray,
+    valid: np.ndarray,
+    noise: float,
+    luminance: np.ndarray | None = None,
+    known: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """(H, W) bool of scratch pixels at any angle, and how many lines they form, in a finite X-ray
+    ``x`` (H, W) with ``valid`` pixels and robust ``noise`` scale; ``luminance`` (H, W), the
+    photograph's, vetoes painted lines; a line mostly on ``known`` (H, W) bool scratch pixels (found
+    along rows and columns) is left to them.
+
+    The candidates stand out of :func:`line_background` by SLANT_THRESHOLD × ``noise``, one sign at a
+    time; each 8-connected group of them is a scratch where its pixels near a quadratic curve
+    (:func:`_curve`) run at least SCRATCH_LENGTH px, cover SLANT_COVERAGE of that length and hold
+    SLANT_SHARE of the group, their profile across is as sharp as a 1-px line's (SLANT_SHARPNESS)
+    and the photograph shows no line there (SLANT_PHOTO). Only those pixels are returned.
+    """
+    found = np.zeros(x.shape, dtype=bool)
+    if min(x.shape) < 5:
+        return found, 0
+    dip = x - line_background(x)
+    photo_noise = None
+    for sign in (1.0, -1.0):
+        labels, groups = ndimage.label(valid & (sign * dip > SLANT_THRESHOLD * noise), structure=np.ones((3, 3)))
+        if not groups:
+            continue
+        sizes = np.bincount(labels.reshape(-1))
+        sizes[0] = 0
+        # Only groups large enough to hold a line are looked at (a textured tile has thousands of specks).
+        large = np.flatnonzero(sizes >= SLANT_SHARE * SCRATCH_LENGTH)
+        renumber = np.zeros(sizes.size, dtype=np.int32)
+        renumber[large] = np.arange(1, large.size + 1)
+        labels = renumber[labels]
+        sizes = sizes[large]
+        for label, box in enumerate(ndimage.find_objects(labels), start=1):
+            if max(box[0].stop - box[0].start, box[1].stop - box[1].start) < SLANT_COVERAGE * SCRATCH_LENGTH:
+                continue
+            rows, cols = np.nonzero(labels[box] == label)
+            near, along, normal = _curve(rows + box[0].start, cols + box[1].start)
+            if near.sum() < SLANT_SHARE * sizes[label - 1]:
+                continue
+            rows, cols, along, normal = rows[near] + box[0].start, cols[near] + box[1].start, along[near], normal[near]
+            if known is not None and known[rows, cols].mean() > 0.5:
+                continue
+            length = np.ptp(along) + 1
+            if length < SCRATCH_LENGTH or np.unique(np.rint(along)).size < SLANT_COVERAGE * length:
+                continue
+            profile = sign * _across(x, rows, cols, normal)
+            shape = profile / max(profile[3], 1e-12)
+            if not (shape[[2, 4]].mean() < SLANT_SHARPNESS and np.all(np.abs(shape[[1, 2, 4, 5]]) < 0.5)):
+                continue
+            if luminance is not None:
+                photo_noise = noise_scale(luminance, valid) if photo_noise is None else photo_noise
+                seen = _across(luminance, rows, cols, normal)
+                if abs(seen[3]) > SLANT_PHOTO * photo_noise:
+                    continue
+            found[rows, cols] = True
+    # Pieces of one scratch (where it crossed texture as dark as itself) are one line.
+    count = ndimage.label(ndimage.binary_dilation(found, iterations=SLANT_JOIN), structure=np.ones((3, 3)))[1]
+    return found, int(count)
+
+
 def scratch_lines(
     x: np.ndarray, valid: np.ndarray, noise: float, luminance: np.ndarray | None = None
 ) -> tuple[np.ndarray, int]:
-    """(H, W) bool of horizontal and vertical scratch pixels, and how many lines they form."""
+    """(H, W) bool of scratch pixels — along rows, along columns (:func:`_scratches_along_rows`) and
+    slanted (:func:`slanted_scratches`) — and how many lines they form."""
     rows = _scratches_along_rows(x, valid, noise, luminance)
     cols = _scratches_along_rows(x.T, valid.T, noise, None if luminance is None else luminance.T).T
     # One line is one scratch: pieces along it (a stretch the tests refused) and a slight slant
@@ -256,7 +402,8 @@ def scratch_lines(
         ndimage.label(ndimage.maximum_filter1d(found.astype(np.uint8), SCRATCH_LENGTH, axis=axis) > 0, structure=np.ones((3, 3)))[1]
         for found, axis in ((rows, 1), (cols, 0))
     )
-    return rows | cols, int(count)
+    slanted, lines = slanted_scratches(x, valid, noise, luminance, known=rows | cols)
+    return rows | cols | slanted, int(count + lines)
 
 
 def photo_luminance(rgb_surface: np.ndarray, valid: np.ndarray) -> np.ndarray:
