@@ -153,6 +153,14 @@ def test_prefetched_reads_the_next_item_while_this_one_is_used_and_raises_at_its
             next(items)
     with ThreadPoolExecutor(max_workers=1) as pool:
         assert list(prefetched(read, [], pool)) == []
+    started.clear()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        items = prefetched(read, range(3), pool, depth=2)
+        assert next(items) == (0, 0)
+        pool.submit(lambda: None).result()
+        pool.submit(lambda: None).result()
+        assert sorted(started) == [0, 1, 2]  # two reads ahead of the caller
+        assert list(items) == [(1, 10), (2, 20)]
 
 
 def test_tiles_are_computed_on_one_thread_fewer_and_the_count_is_restored():

@@ -186,9 +186,14 @@ def noise_scale(x: np.ndarray, valid: np.ndarray) -> float:
     at least NOISE_FLOOR of the image's robust range (a noiseless synthetic image would otherwise
     make every sharp corner a defect)."""
     detail = x - median3x3(x)
-    values = np.abs(detail[valid])
-    scale = 1.4826 * float(np.median(values)) if values.size else 0.0
-    low, high = np.percentile(x[valid], [0.5, 99.5]) if values.size else (0.0, 1.0)
+    every = bool(valid.all())
+    inside = x if every else x[valid]
+    if not inside.size:
+        return NOISE_FLOOR
+    scale = 1.4826 * float(np.median(np.abs(detail if every else detail[valid])))
+    if scale > 0 and scale >= NOISE_FLOOR * float(inside.max() - inside.min()):
+        return scale  # above the floor whatever the percentiles (they lie within the extremes)
+    low, high = np.percentile(inside, [0.5, 99.5])
     floor = NOISE_FLOOR * float(high - low)
     return max(scale, floor) if max(scale, floor) > 0 else 1.0
 
@@ -240,19 +245,25 @@ def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, lumina
     line = valid & (strength > SCRATCH_THRESHOLD * scale) & (agree >= SCRATCH_FRACTION)
     if not line.any():
         return found
-    adjacent = np.maximum(np.abs(np.roll(mean, 1, axis=0)), np.abs(np.roll(mean, -1, axis=0)))
-    line &= adjacent < 0.75 * strength
+    # The remaining tests look at the few candidate pixels only (rows beyond the edges wrap around).
+    rows, cols = np.nonzero(line)
+    here = strength[rows, cols]
+
+    def strongest(offsets: range) -> np.ndarray:
+        """max |mean| over the rows ``offsets`` away from each candidate."""
+        at = np.concatenate([np.asarray(offsets), -np.asarray(offsets)])
+        return np.abs(mean[(rows[:, None] + at) % x.shape[0], cols[:, None]]).max(axis=1)
+
+    keep = strongest(range(1, 2)) < 0.75 * here
     # Sharper than the X-ray's blur: the rows beside a scratch sit at the level of the rows beyond
     # them, where a line in the painting, blurred, raises (or lowers) its flanks too.
+    lines, slot = np.unique(rows, return_inverse=True)
     padded = np.pad(x, ((2, 2), (0, 0)), mode="edge")
-    flank = ((padded[1:-3] - padded[:-4]) + (padded[3:-1] - padded[4:])) / 2
-    flank = ndimage.uniform_filter1d(np.where(valid, flank, 0.0), length, axis=1, mode="constant")
-    line &= flank * np.sign(mean) < SCRATCH_FLANK * strength
-    beside = np.zeros_like(mean)
-    for offset in range(2, SCRATCH_ISOLATION + 1):
-        beside = np.maximum(beside, np.abs(np.roll(mean, offset, axis=0)))
-        beside = np.maximum(beside, np.abs(np.roll(mean, -offset, axis=0)))
-    line &= beside < 0.5 * strength
+    flank = ((padded[lines + 1] - padded[lines]) + (padded[lines + 3] - padded[lines + 4])) / 2
+    flank = ndimage.uniform_filter1d(np.where(valid[lines], flank, 0.0), length, axis=1, mode="constant")
+    keep &= flank[slot, cols] * np.sign(mean[rows, cols]) < SCRATCH_FLANK * here
+    keep &= strongest(range(2, SCRATCH_ISOLATION + 1)) < 0.5 * here
+    line[rows[~keep], cols[~keep]] = False
     if luminance is not None and line.any():
         _, photo_mean, photo_scale = _line_strength(luminance, valid)
         painted = np.abs(photo_mean) > SCRATCH_THRESHOLD * max(photo_scale, 1e-12)
@@ -385,6 +396,8 @@ def slanted_scratches(
                 if abs(seen[3]) > SLANT_PHOTO * photo_noise:
                     continue
             found[rows, cols] = True
+    if not found.any():
+        return found, 0
     # Pieces of one scratch (where it crossed texture as dark as itself) are one line.
     count = ndimage.label(ndimage.binary_dilation(found, iterations=SLANT_JOIN), structure=np.ones((3, 3)))[1]
     return found, int(count)
@@ -409,8 +422,10 @@ def scratch_lines(
 
 def photo_luminance(rgb_surface: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(H, W) float64 mean of the photograph's first three channels, missing pixels at the median."""
-    luminance = np.asarray(rgb_surface, dtype=np.float64)[..., :3].mean(axis=-1)
-    return np.where(valid, luminance, np.median(luminance[valid]))
+    rgb = np.asarray(rgb_surface)
+    # ((r + g) + b) / 3: numpy's mean over the last axis, without a float64 copy of the whole photograph.
+    luminance = (rgb[..., 0].astype(np.float64) + rgb[..., 1] + rgb[..., 2]) / 3
+    return luminance if valid.all() else np.where(valid, luminance, np.median(luminance[valid]))
 
 
 def photo_specks(luminance: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -443,7 +458,9 @@ def find_defects(x_mixed: np.ndarray, valid: np.ndarray | None = None, rgb_surfa
     usable = valid & ~clipped
     if not usable.any():
         return Defects(clipped, ring, np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool), 0, int(high.sum()), int(low.sum()))
-    x = np.where(usable, x_stored.astype(np.float64), np.median(x_stored[usable]).astype(np.float64))
+    x = x_stored.astype(np.float64)
+    if not usable.all():
+        x = np.where(usable, x, np.median(x_stored[usable]).astype(np.float64))
     scale = noise_scale(x, usable)
     luminance = None if rgb_surface is None else photo_luminance(rgb_surface, usable)
     points = point_defects(x, usable, scale)
