@@ -29,6 +29,7 @@ from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedMode
 from .core import separation as core_separation
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
+from .core.films import Films, Seam, given_films
 from .core.registration import misalignment_warning
 from .core.checks import check_pair, unmasked
 from .core.data import missing_filled
@@ -80,6 +81,7 @@ def iter_apply_to_folder(
     marked: dict[str, int] | None = None,
     layers: Sequence[str] = RESULT_LAYERS,
     found: dict[str, Any] | None = None,
+    films: Films | None = None,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
     """Apply ``model`` to the whole painting into float32 TIFFs of ``layers`` (default the six
     results) in ``out`` (which must exist: a
@@ -90,13 +92,16 @@ def iter_apply_to_folder(
     ``calibrate``: check the X-ray's units first, as :func:`iter_apply` does; ``support`` and ``marked``
     are :func:`~napari_xraysep.core.streaming.iter_apply`'s. Then the stretcher's bars are sought in
     x2 and taken out into ``stretcher.tif`` (:func:`stretcher_into`); ``found["stretcher"]`` says
-    what was found (a :class:`~napari_xraysep.core.stretcher.Stretcher` or None)."""
+    what was found (a :class:`~napari_xraysep.core.stretcher.Stretcher` or None). With a mosaic's
+    ``films`` the X-ray is brought to one exposure tile by tile and ``exposure.tif`` is written too."""
     shape = sources.check()
+    if films is not None and "exposure" not in layers:
+        layers = (*layers, "exposure")
     try:
         with result_tiffs(out, shape, provenance, layers) as outputs:
             done = yield from iter_apply(
                 model, sources, outputs, tile_size=tile_size, device=device, stop=stop, calibrate=calibrate,
-                support=support, marked=marked,
+                support=support, marked=marked, films=films,
             )
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
@@ -142,13 +147,15 @@ class PaintingResult:
     folder: Path
     marked: dict[str, int] | None = None  # defects marked tile by tile (streaming.iter_apply's counts)
     stretcher: Stretcher | None = None  # the stretcher's bars found in the whole painting's x2
+    films: Films | None = None  # a mosaic's films, fitted to the given seams over the whole X-ray
 
     def notes(self) -> list[str]:
         """What a user is told about the input: the training area's support, and what was marked
         and found in the X-ray over the whole painting (not the area's own marks and bars)."""
         lines = [] if self.area_result is None else input_notes(self.area_result.support, None)
         line = defects_line(self.marked or {})
-        return lines + ([line] if line else []) + ([self.stretcher.describe()] if self.stretcher else [])
+        found = [part.describe() for part in (self.films, self.stretcher) if part is not None]
+        return lines + ([line] if line else []) + found
 
     def provenance(self) -> dict[str, Any]:
         """What the result layers record of their making (the TIFFs in ``folder`` hold the full record)."""
@@ -163,6 +170,7 @@ class PaintingResult:
             "side_channels": len(self.model.side_normalisations),
             "defects_marked": self.marked,
             "stretcher": None if self.stretcher is None else self.stretcher.summary(),
+            "films": None if self.films is None else self.films.summary(),
         }
 
 
@@ -180,6 +188,7 @@ def iter_separate_painting(
     pyramid: bool = True,
     area: tuple[slice, slice] | None = None,
     painting_area: Any = None,
+    seams: Sequence[Seam] = (),
     **settings: Any,
 ) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
     """Train on the area around ``region_mask`` (without a region — a double-sided panel, or the colour
@@ -197,7 +206,11 @@ def iter_separate_painting(
     done so far (the model and run.json; the whole painting can be done later with the saved model).
     ``painting_area`` (a box, a mask — lazy is fine — or "full") is where the painting is: the training
     area's separation keeps inside it and every result outside it is NaN; without it the support is
-    sought in the training area only (the whole painting is not scanned for a film margin)."""
+    sought in the training area only (the whole painting is not scanned for a film margin).
+    ``seams``: a mosaic's film seams, given (a whole painting's are not sought): each film's exposure is
+    fitted over the whole X-ray (:func:`~napari_xraysep.core.films.given_films`, read a strip at a
+    time), the model (trained, as in memory, on the X-ray as it is) is applied to the X-ray brought to
+    one exposure, and the films' exposure is written to ``exposure.tif``."""
     shape = sources.check()
     if region_mask is not None and tuple(region_mask.shape) != tuple(shape):
         raise InputError(
@@ -225,7 +238,11 @@ def iter_separate_painting(
         else:
             area = (slice(0, shape[0]), slice(0, shape[1]))
         assert model is not None
-        record = {"software": {"napari-xraysep": __version__}, **(provenance or {}), **PaintingResult(model, area, None, None, out).provenance()}
+        films = given_films(sources.x_mixed, seams, stacklevel=3) if seams else None
+        record = {
+            "software": {"napari-xraysep": __version__}, **(provenance or {}),
+            **PaintingResult(model, area, None, None, out, films=films).provenance(),
+        }
         if area_result is None:  # only applied: the X-ray may be in other units than the model's
             model, calibration = calibrated(model, sources, resolved.device)
             record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
@@ -235,7 +252,7 @@ def iter_separate_painting(
             written = yield from iter_apply_to_folder(
                 model, sources, staging, device=resolved.device, stop=stop,
                 provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid, calibrate=False,
-                support=support, marked=marked, found=found,
+                support=support, marked=marked, found=found, films=films,
             )
             paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
         stretcher = found.get("stretcher")
@@ -247,7 +264,7 @@ def iter_separate_painting(
         if area_result is not None:
             record["loss_history"] = model.loss_history
         write_record(staging, record)
-    return PaintingResult(model, area, area_result, paths, out, marked, stretcher)
+    return PaintingResult(model, area, area_result, paths, out, marked, stretcher, films)
 
 
 
@@ -306,8 +323,8 @@ def iter_run(
         (:func:`iter_separate_painting`).
     seams
         A mosaic's film seams, as for :func:`~napari_xraysep.core.separation.iter_separate`: "auto"
-        (sought), "none", or the seams; in memory only — a whole painting's films are not sought, and
-        given seams are an error there.
+        (sought), "none", or the seams. A whole painting's films are not sought ("auto" is "none"
+        there); given seams are fitted over its whole X-ray (:func:`iter_separate_painting`).
 
     Returns
     -------
@@ -350,12 +367,7 @@ def iter_run(
         region_mask = areas.region_for_method(region_mask, resolve_config(config, model, settings).method.name, shape)
     if large and out is None:
         raise InputError(f"An image of {shape[0]}×{shape[1]} pixels is separated into files: give the folder for its results.")
-    if large and check_seams(seams, shape):
-        raise InputError(
-            f"Film seams are taken out of images held in memory (up to {areas.LARGE_IMAGE_PIXELS / 1e6:.0f} "
-            f"megapixels); this X-ray is {shape[0]}×{shape[1]}: separate it without seams, or in parts of at most "
-            "that size."
-        )
+    given = check_seams(seams, shape)  # a whole painting's films are not sought: only given seams count there
     if large:
         area = area or areas.painting_area(shape, region_mask, sources.double_sided)
     pair = sources.crop(area) if large else sources
@@ -371,7 +383,7 @@ def iter_run(
         return (yield from iter_separate_painting(
             sources, out, region_mask=region_mask, config=config, model=model, stop=stop, provenance=record,
             checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, pyramid=pyramid, area=area,
-            painting_area=painting_area, **settings,
+            painting_area=painting_area, seams=given or (), **settings,
         ))
     arguments = {
         "config": config, "model": model,

@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seams", type=parse_seams, default="auto", metavar="auto|none|row:N,col:N",
         help="a mosaic's film seams, each film's exposure taken out into exposure.tif: sought in what the photograph "
         "does not explain (auto, the default), not sought (none), or given as straight lines across the X-ray "
-        "(row:N is between rows N-1 and N); in images up to 36 megapixels",
+        "(row:N is between rows N-1 and N); sought in images up to 36 megapixels, given ones fitted in larger ones too",
     )
     separate_cmd.add_argument(
         "--checkpoint-every", type=float, default=5.0, metavar="MINUTES",

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +67,7 @@ PIECE_SHARE = 0.05
 EXPLAINED = 0.45
 GAINS = (0.67, 1.5)  # a film's gain outside this range is not an exposure: the fit is rejected
 _PAIR_RUN = 8  # pixels along a seam averaged into one pair of levels for the fit
+STRIP_PIXELS = 1 << 24  # a whole painting's X-ray is read this many pixels at a time
 _ROBUST = 4.685  # Tukey's biweight tuning constant (95 % efficiency under Gaussian noise)
 
 
@@ -119,9 +120,19 @@ class Films:
 
     def _corrected_window(self, x: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
         """``x[window]`` corrected (see :meth:`corrected`), the rest of the image not touched."""
-        return (np.asarray(x[window], dtype=np.float64) - self._per_pixel(self.offsets, window)) / self._per_pixel(
-            self.gains, window
-        )
+        return self.correct(np.asarray(x[window]), window)
+
+    def correct(self, values: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+        """(h, w) float64: ``values``, the X-ray read at ``window`` (a tile of a whole painting), as one
+        exposure, ``(x − offset) / gain`` film by film (NaN stays). ``window``'s slices have no step."""
+        values = np.asarray(values, dtype=np.float64)
+        return (values - self._per_pixel(self.offsets, window)) / self._per_pixel(self.gains, window)
+
+    def exposure(self, corrected: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+        """(h, w) float64: the films' exposure at ``window`` from the X-ray :meth:`correct` gave there,
+        ``x − corrected = (gain − 1) · corrected + offset``."""
+        corrected = np.asarray(corrected, dtype=np.float64)
+        return (self._per_pixel(self.gains, window) - 1) * corrected + self._per_pixel(self.offsets, window)
 
     def corrected(self, x_mixed: np.ndarray) -> np.ndarray:
         """(H, W) float64: the X-ray as one exposure, ``(x − offset) / gain`` film by film (NaN stays)."""
@@ -229,10 +240,13 @@ def _edges(shape: tuple[int, int], seams: Sequence[Seam]) -> tuple[tuple[int, ..
 
 def _levels_across(x: np.ndarray, seam: Seam) -> tuple[np.ndarray, np.ndarray]:
     """Each side's level at the seam, extrapolated linearly from its two nearest pixels (so that the
-    image's own slope across the seam is not taken for a step): (before, after), one per pixel along it."""
-    image = x if seam.axis == "col" else x.T
+    image's own slope across the seam is not taken for a step): (before, after), one per pixel along it.
+    Only the four lines beside the seam are read (``x`` may be a whole painting's file)."""
     p = seam.position
-    return 1.5 * image[:, p - 1] - 0.5 * image[:, p - 2], 1.5 * image[:, p] - 0.5 * image[:, p + 1]
+    lines = x[:, p - 2 : p + 2] if seam.axis == "col" else x[p - 2 : p + 2, :]
+    lines = np.asarray(lines, dtype=np.float64)
+    lines = lines if seam.axis == "col" else lines.T
+    return 1.5 * lines[:, 1] - 0.5 * lines[:, 0], 1.5 * lines[:, 2] - 0.5 * lines[:, 3]
 
 
 def fit_films(x_mixed: np.ndarray, seams: Sequence[Seam], given: bool = False) -> Films | None:
@@ -247,6 +261,25 @@ def fit_films(x_mixed: np.ndarray, seams: Sequence[Seam], given: bool = False) -
     if films is None or _odd_gains(films).any():
         return None
     return dataclasses.replace(films, given=given)
+
+
+def given_films(x_mixed: np.ndarray, seams: Sequence[Seam], stacklevel: int = 2) -> Films | None:
+    """:func:`fit_films` of the user's ``seams`` on ``x_mixed`` (in memory or a whole painting's file,
+    NaN where unknown), with a warning when they cannot be fitted (None) or when the films leave much
+    of a seam's step (perhaps not where the X-ray steps)."""
+    films = fit_films(x_mixed, seams, given=True)
+    if films is None:
+        warnings.warn(
+            "The given film seams could not be fitted (a film tied to no other through known pixels, or an "
+            "exposure gain beyond 0.67–1.5); the X-ray is separated as it is.", UserWarning, stacklevel=stacklevel + 1,
+        )
+    elif films.unexplained():
+        warnings.warn(
+            f"The exposures of the given films leave much of the step at {films.unexplained()}: is the seam "
+            "where the X-ray steps (row:N lies between rows N−1 and N)? Those steps stay in x2.",
+            UserWarning, stacklevel=stacklevel + 1,
+        )
+    return films
 
 
 def _odd_gains(films: Films) -> np.ndarray:
@@ -266,14 +299,18 @@ def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
             )
     row_edges, col_edges = _edges(x.shape, seams)
     shape = (len(row_edges) - 1, len(col_edges) - 1)
-    area, mean = np.zeros(shape), np.zeros(shape)
-    for i, j in np.ndindex(shape):
-        film = x[row_edges[i] : row_edges[i + 1], col_edges[j] : col_edges[j + 1]]
-        seen = np.isfinite(film)
-        area[i, j] = seen.sum()
-        mean[i, j] = float(film[seen].mean()) if area[i, j] else 0.0
+    area, total = np.zeros(shape), np.zeros(shape)
+    band_of_row = np.searchsorted(row_edges, np.arange(x.shape[0]), side="right") - 1
+    for top, strip in _strips(x):
+        for j in range(shape[1]):
+            film = strip[:, col_edges[j] : col_edges[j + 1]]
+            seen = np.isfinite(film)
+            rows = band_of_row[top : top + len(strip)]
+            np.add.at(area[:, j], rows, seen.sum(axis=1))
+            np.add.at(total[:, j], rows, np.where(seen, film, 0.0).sum(axis=1))
     if not area.any():
         return None
+    mean = np.divide(total, area, out=np.zeros(shape), where=area > 0)
     low, high = _range(x)
     span = high - low if high > low else 1.0
     band_of = {"row": np.searchsorted(row_edges, np.arange(x.shape[0]), side="right") - 1,
@@ -313,12 +350,20 @@ def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
     return Films(seams, row_edges, col_edges, films.gains, films.offsets, left)
 
 
+def _strips(x: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, float64 rows) of ``x`` in strips of about STRIP_PIXELS, their height a multiple of 4:
+    a whole painting's file is read a strip at a time, never whole."""
+    height = max(4, STRIP_PIXELS // max(x.shape[1], 1) // 4 * 4)
+    for top in range(0, x.shape[0], height):
+        yield top, np.asarray(x[top : top + height, :], dtype=np.float64)
+
+
 def _range(x: np.ndarray) -> tuple[float, float]:
     """The X-ray's 1st and 99th percentiles (on every 4th pixel each way: a scale, not a measurement)."""
-    sample = x[::4, ::4]
+    sample = np.concatenate([strip[::4, ::4].reshape(-1) for _, strip in _strips(x)])
     sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        sample = x[np.isfinite(x)]
+    if sample.size == 0:  # every 4th pixel unknown: any known one will do
+        sample = np.concatenate([strip[np.isfinite(strip)] for _, strip in _strips(x)])
     return (float(np.percentile(sample, 1)), float(np.percentile(sample, 99))) if sample.size else (0.0, 0.0)
 
 

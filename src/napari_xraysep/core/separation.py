@@ -23,7 +23,7 @@ from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, Se
 from .data import SeparationInputs, prepare_inputs
 from .devices import resolve_device
 from .errors import InputError, TrainingError
-from .films import Films, Seam, find_films, fit_films
+from .films import Films, Seam, find_films, given_films
 from .fitting import train
 from .inference import Components, iter_predict
 from .progress import drive
@@ -335,19 +335,7 @@ def _films_of(
     known = np.where(_measured(inputs), x_mixed, np.nan)
     if given is None:
         return find_films(known, x2)
-    films = fit_films(known, given, given=True)
-    if films is None:
-        warnings.warn(
-            "The given film seams could not be fitted (a film tied to no other through known pixels, or an "
-            "exposure gain beyond 0.67–1.5); the X-ray is separated as it is.", UserWarning, stacklevel=4,
-        )
-    elif films.unexplained():
-        warnings.warn(
-            f"The exposures of the given films leave much of the step at {films.unexplained()}: is the seam "
-            "where the X-ray steps (row:N lies between rows N−1 and N)? Those steps stay in x2.",
-            UserWarning, stacklevel=4,
-        )
-    return films
+    return given_films(known, given, stacklevel=4)
 
 
 def _applied(model: TrainedModel, inputs: SeparationInputs, device: Any) -> Generator[TileProgress, None, Components]:

@@ -39,6 +39,7 @@ from .data import Normalisation
 from .defects import find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
+from .films import Films
 from .inference import Components, decode_block, decoder
 from .refine import refine
 from .result import RESULT_LAYERS, components_in_units
@@ -100,15 +101,21 @@ def applied_network(model: TrainedModel, sources: Sources, device: torch.device)
     return network
 
 
-def marked_input(model: TrainedModel, sources: Sources, area: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def marked_input(
+    model: TrainedModel, sources: Sources, area: tuple[slice, slice], films: Films | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The network input under ``area`` (:meth:`Sources.network_input`) with the X-ray's defects dealt
     with as a whole-image run does (:func:`~.defects.find_defects`): clipped pixels NaN (missing),
-    hot/dead pixels and scratches repaired. Returns it, the X-ray there in its units (repaired), and
-    the defect masks there ("clipped", "points", "scratches")."""
+    hot/dead pixels and scratches repaired; then, with ``films``, the mosaic's films brought to one
+    exposure (:meth:`~.films.Films.correct`; the defects are sought in the X-ray as stored, where an
+    integer file's limits are the detector's). Returns it, the X-ray there in its units (repaired,
+    corrected), and the defect masks there ("clipped", "points", "scratches")."""
     block = sources.network_input(model, area)
     x = np.asarray(sources.x_mixed[area])
     defects = find_defects(x, finite_pixels(x), np.asarray(sources.rgb_surface[area]))
     fixed = repair(x, defects.repaired, ~defects.clipped) if defects.repaired.any() else np.asarray(x, dtype=np.float64)
+    if films is not None:
+        fixed = films.correct(fixed, area)
     block[-1] = model.x_normalisation.to_unit(fixed)
     block[-1][defects.clipped] = np.nan
     return block, fixed, {"clipped": defects.clipped, "points": defects.points, "scratches": defects.scratches}
@@ -125,6 +132,7 @@ def iter_apply(
     calibrate: bool = True,
     support: Any = None,
     marked: dict[str, int] | None = None,
+    films: Films | None = None,
 ) -> Generator[TileProgress, None, int]:
     """Write the result layers of ``model`` applied to ``sources`` into ``outputs``, tile by tile.
 
@@ -159,6 +167,10 @@ def iter_apply(
     marked : dict, optional
         With the model's ``mark_defects``, counts of "clipped_pixels", "hot_dead_pixels" and
         "scratch_pixels" are added to it.
+    films : Films, optional
+        A mosaic's films (:func:`~.films.given_films` on the whole X-ray): each tile is brought to one
+        exposure before the model sees it (after its defects are sought), and ``outputs`` may then hold
+        "exposure" too: x1 + x2 + weave + exposure is the X-ray as stored.
 
     Yields
     ------
@@ -205,9 +217,10 @@ def iter_apply(
         model, _ = calibrated(model, sources, device, side=tile_size)  # reads no block larger than a tile
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     check_double_sided(model.double_sided, sources.double_sided)
-    unknown = [name for name in outputs if name not in RESULT_LAYERS]
+    known_layers = (*RESULT_LAYERS, *(["exposure"] if films is not None else []))
+    unknown = [name for name in outputs if name not in known_layers]
     if unknown or not outputs:
-        raise InputError(f"The result layers are {', '.join(RESULT_LAYERS)}; got {', '.join(unknown) or 'none'}.")
+        raise InputError(f"The result layers are {', '.join(known_layers)}; got {', '.join(unknown) or 'none'}.")
     for name in outputs:
         if tuple(outputs[name].shape) != (height, width):
             raise InputError(f"The output for {name} is {outputs[name].shape}, the X-ray ({height}, {width}).")
@@ -222,8 +235,12 @@ def iter_apply(
         masks over the core, and where the core lies outside the painting (None: nowhere)."""
         masks: dict[str, np.ndarray] = {}
         if mark:
-            block, x_fixed, masks = marked_input(model, sources, tile.outer)
+            block, x_fixed, masks = marked_input(model, sources, tile.outer, films)
             x_core, masks = x_fixed[tile.inner], {name: mask[tile.inner] for name, mask in masks.items()}
+        elif films is not None:
+            block = sources.network_input(model, tile.outer)
+            x_outer = films.correct(np.asarray(sources.x_mixed[tile.outer]), tile.outer)
+            block[-1], x_core = model.x_normalisation.to_unit(x_outer), x_outer[tile.inner]
         else:
             block, x_core = sources.network_input(model, tile.outer), np.asarray(sources.x_mixed[tile.core])
         outside = None if support is None else ~np.asarray(support[tile.core], dtype=bool)
@@ -248,6 +265,8 @@ def iter_apply(
                     marked[key] = marked.get(key, 0) + int(masks[name].sum())
             unit = decode_block(decode, block, torch_device)[(slice(None), *tile.inner)]
             layers = refined_layers(x_core, unit, model.x_normalisation)
+            if films is not None:  # x1 + x2 + weave add up to the corrected X-ray, + exposure to the stored one
+                layers["exposure"] = films.exposure(x_core, tile.core)
             if outside is not None:
                 for layer in layers.values():
                     layer[outside] = np.nan
