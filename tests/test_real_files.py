@@ -289,6 +289,66 @@ def test_a_painted_or_blurred_slanted_line_is_not_a_scratch():
     assert slanted_scratches(blurred, valid, noise_scale(blurred, valid), luminance)[1] == 0
 
 
+def _noise_with_lines(*lines, seed=0, depth=-20.0):
+    """(256, 256) noise (σ 1 around 100) with 1-px lines drawn through ``lines``' (rows, cols)."""
+    x = np.random.default_rng(seed).normal(100, 1, (256, 256))
+    for rows, cols in lines:
+        x[rows, cols] += depth
+    return x
+
+
+def test_two_crossing_scratches_are_both_found_and_one_slanted_scratch_is_counted_once():
+    i = np.arange(28, 228)
+    found = find_defects(_noise_with_lines((i, i), (i, 255 - i)))
+    assert found.scratch_count == 2 and found.scratches[i, i].mean() > 0.9 and found.scratches[i, 255 - i].mean() > 0.9
+    c = np.arange(20, 236)
+    shallow = (np.rint(60 + 0.36 * c).astype(int), c)  # its stair-steps make runs along rows
+    assert find_defects(_noise_with_lines(shallow)).scratch_count == 1
+    steep = (np.rint(60 + 0.70 * (c - 20)).astype(int).clip(0, 255), c)
+    assert find_defects(_noise_with_lines(shallow, steep)).scratch_count == 2
+
+
+def test_a_painted_line_is_no_scratch_even_off_by_a_pixel_or_beside_a_nan_in_the_photograph():
+    c = np.arange(20, 236)
+    line = (np.rint(60 + 0.5 * c).astype(int), c)
+    x = _noise_with_lines(line, depth=20.0)
+    luminance = 0.6 + np.random.default_rng(1).normal(0, 0.01, x.shape)
+    luminance[line] -= 0.1  # 10 of the photograph's noise levels darker
+    for shift in (0, 1, -1):
+        photo = np.repeat(np.roll(luminance, shift, axis=0)[..., None], 3, axis=-1)
+        assert find_defects(x, None, photo).scratch_count == 0
+    photo[:2, :2] = np.nan  # a registered photograph's empty corner
+    assert find_defects(x, np.isfinite(x), photo).scratch_count == 0
+    plain = np.repeat((0.6 + np.random.default_rng(1).normal(0, 0.01, x.shape))[..., None], 3, axis=-1)
+    assert find_defects(x, None, plain).scratch_count == 1  # the photograph shows nothing: a scratch
+
+
+def test_sharp_rings_grain_and_blurred_hidden_lines_are_no_scratches():
+    import warnings
+
+    from scipy import ndimage
+
+    yy, xx = np.mgrid[0:256, 0:256]
+    rng = np.random.default_rng(2)
+    rings = 100 + rng.normal(0, 1, yy.shape) + 20 * (np.hypot(yy - 300, xx + 50) % 7 < 1)
+    phase = yy * np.cos(np.deg2rad(25)) - xx * np.sin(np.deg2rad(25)) + 3 * np.sin(xx / 40.0)
+    grain = 100 + rng.normal(0, 1, yy.shape) + 15 * (np.abs((phase % 14) - 7) > 6.5)
+    c = np.arange(20, 236)
+    hidden = np.zeros(yy.shape)
+    hidden[np.rint(128 + 0.3 * (c - 128)).astype(int), c] = 40
+    blurred = 100 + rng.normal(0, 1, yy.shape) + ndimage.gaussian_filter(hidden, 0.5)
+    outline = 100 + rng.normal(0, 1, yy.shape)
+    outline[20, 30:70] += 30
+    outline[37, 30:70] += 30
+    outline[20:38, 30] += 30
+    outline[20:38, 69] += 30
+    for image in (rings, grain, blurred):
+        assert find_defects(image).scratches.sum() < 40
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RankWarning from a curve fitted through a rectangle's outline
+        find_defects(outline)
+
+
 def test_a_scratch_along_a_row_is_counted_once():
     mixture = make_photo_mixture("photo_coffee_over_astronaut", (128, 192), 1)
     x = mixture.x_mixed.astype(np.float64)

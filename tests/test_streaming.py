@@ -161,6 +161,8 @@ def test_prefetched_reads_the_next_item_while_this_one_is_used_and_raises_at_its
         pool.submit(lambda: None).result()
         assert sorted(started) == [0, 1, 2]  # two reads ahead of the caller
         assert list(items) == [(1, 10), (2, 20)]
+        with pytest.raises(ValueError, match="at least one"):
+            next(prefetched(read, range(3), pool, depth=0))
 
 
 def test_tiles_are_computed_on_one_thread_fewer_and_the_count_is_restored():

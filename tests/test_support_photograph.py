@@ -121,3 +121,15 @@ def test_a_tacking_margin_the_x_ray_misses_leaves_the_painting_s_x2_as_clean(cas
     assert (result.support.mask & ~variant.painting).sum() < 1e-4 * variant.painting.sum()  # a speck of canvas at most
     clean, _ = _x2_psnr(make_real_variant(case, "clean", 1))
     assert score > clean - 0.5
+
+
+def test_an_x_ray_of_film_alone_is_its_own_support_without_a_warning() -> None:
+    import warnings
+
+    from napari_xraysep.core.support import detect_support
+
+    film = np.random.default_rng(0).normal(100, 1, (128, 128))  # nothing but flat, noisy film
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" was one
+        support = detect_support(film)
+    assert support.mask.all()

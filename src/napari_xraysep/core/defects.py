@@ -16,7 +16,9 @@ Three kinds, treated as what they are:
   along rows and columns, the dip averaged along the line finds faint straight scratches, with no
   line of comparable contrast 2–SCRATCH_ISOLATION px either side (that would be a periodic texture:
   weave, wood grain); at any other angle, and gently curved, a scratch is found where each of its
-  pixels stands SLANT_THRESHOLD noise scales out of its background (:func:`slanted_scratches`).
+  pixels stands SLANT_THRESHOLD noise scales out of its background, with no parallel line within
+  SLANT_ISOLATION px and nothing in the photograph even 1 px off; crossing scratches are found one
+  after the other (:func:`slanted_scratches`).
 
 Point defects and scratches are *repaired* for the output (filled from their good neighbours, so
 the results have no hole and no spike) and left out of the fit. Only integer X-rays are checked for
@@ -25,6 +27,7 @@ clipping: a float image's limits are not the detector's.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,15 +54,23 @@ SLANT_THRESHOLD = 4.0
 # SLANT_COVERAGE of its length, ...
 SLANT_TOLERANCE = 1.0
 SLANT_SHARE = 0.4
+SLANT_SEEDS = 40  # pixels of a group whose pairs are tried as the scratch's straight line
 SLANT_COVERAGE = 0.7
 # ... its profile across (_across), 1 and 2 px out, within this share of its dip either way (a line in
-# the painting is blurred wider by the X-ray's spot and film; a ridge of texture has dips beside it;
-# a scratch measures within 0.14 on the benchmark's files), and the photograph's luminance on it
-# within SLANT_PHOTO of its noise scales of the luminance beside it (a painted line shows there).
-SLANT_SHARPNESS = 0.2
-SLANT_PHOTO = 12.0
-# Found pieces of a slanted scratch this many px apart are counted as one scratch.
-SLANT_JOIN = 3
+# the painting is blurred wider by the X-ray's spot and film: σ 0.5 px already gives 0.135; a ridge of
+# texture has dips beside it; the straight search's SCRATCH_FLANK is the same; the benchmark's
+# scratches measure within 0.09, but one at 0.14), ...
+SLANT_SHARPNESS = 0.12
+# ... no line half as strong 2 to this many px beside it (sharp wood grain, rings, hatching: wider
+# apart than the straight search's SCRATCH_ISOLATION, as a slanted texture's period along a row is), ...
+SLANT_ISOLATION = 20
+# ... and the photograph's luminance on it (or 1 px off) within this many of its noise scales of the
+# luminance beside it (a painted line shows there; the benchmark's scratches measure 3.6 at most).
+SLANT_PHOTO = 6.0
+# Found pieces of a slanted scratch this many px apart, running within SLANT_PARALLEL degrees of each
+# other, are counted as one scratch.
+SLANT_JOIN = 6
+SLANT_PARALLEL = 10.0
 # A speck in the photograph at the same place (this many of its noise scales above or below every
 # neighbour) makes an X-ray speck the painting's own.
 PHOTO_SPECK = 4.0
@@ -319,23 +330,97 @@ def _across(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.nd
     ])
 
 
+def _straight_start(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The unit direction and normal of the straight line through the most of ``points`` (N, 2)
+    within SLANT_TOLERANCE px, and its offset along the normal, among the lines through two of up to
+    SLANT_SEEDS of them spread over the group, at least SCRATCH_LENGTH / 4 apart (counted on up to
+    2000 of the points): a least-squares line through two crossing scratches, or through one and the
+    texture it crosses, runs between them and through neither."""
+    seeds = points[np.unique(np.linspace(0, len(points) - 1, SLANT_SEEDS).astype(int))]
+    counted = points[np.unique(np.linspace(0, len(points) - 1, 2000).astype(int))]
+    first, second = np.triu_indices(len(seeds), k=1)
+    direction = seeds[second] - seeds[first]
+    length = np.linalg.norm(direction, axis=1)
+    keep = length >= SCRATCH_LENGTH / 4
+    if not keep.any():
+        keep = length == length.max()
+    direction = direction[keep] / length[keep, None]
+    normal = np.stack([-direction[:, 1], direction[:, 0]], axis=1)
+    through = seeds[first[keep]]
+    distance = np.abs((counted[None, :, :] - through[:, None, :]) @ normal[:, :, None])[..., 0]
+    best = int(np.argmax((distance <= SLANT_TOLERANCE).sum(axis=1)))
+    return direction[best], normal[best], float(through[best] @ normal[best])
+
+
 def _curve(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The pixels (``rows``, ``cols``) of a candidate line: which lie within SLANT_TOLERANCE px of a
-    quadratic curve fitted (trimmed, three rounds) across the main axis, their position along that
-    axis, and the curve's unit normal (N, 2) at each."""
+    quadratic curve across the best straight line through them (:func:`_straight_start`), refitted
+    on those near it (three rounds), their position along that line, and the curve's unit normal
+    (N, 2) at each."""
     points = np.stack([rows, cols], 1).astype(np.float64)
     points -= points.mean(axis=0)
-    axes = np.linalg.svd(points, full_matrices=False)[2]
-    along, across = points @ axes[0], points @ axes[1]
-    near = np.ones(along.size, dtype=bool)
+    direction, normal, offset = _straight_start(points)
+    along, across = points @ direction, points @ normal
+    near = np.abs(across - offset) <= SLANT_TOLERANCE  # start from the straight line
+    coefficients = np.array([0.0, 0.0, offset])
     for _ in range(3):
-        coefficients = np.polyfit(along[near], across[near], 2)
-        near = np.abs(across - np.polyval(coefficients, along)) <= SLANT_TOLERANCE
         if near.sum() < 3:
             break
-    tangent = axes[0][None, :] + np.polyval(np.polyder(coefficients), along)[:, None] * axes[1][None, :]
+        design = np.stack([along[near] ** 2, along[near], np.ones(int(near.sum()))], axis=1)
+        coefficients = np.linalg.lstsq(design, across[near], rcond=None)[0]
+        near = np.abs(across - np.polyval(coefficients, along)) <= SLANT_TOLERANCE
+    slope = 2 * coefficients[0] * along + coefficients[1]
+    tangent = direction[None, :] + slope[:, None] * normal[None, :]
     tangent /= np.linalg.norm(tangent, axis=1, keepdims=True)
     return near, along, np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+
+
+def _isolated(dip: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.ndarray, sign: float) -> bool:
+    """No line of half the scratch's dip 2 to SLANT_ISOLATION px beside it, on the pixel axis nearer
+    its normal (the next thread of a weave, ring of wood grain, line of a hatching). A neighbour
+    line's distance wanders by a pixel along a curve: each pixel's strongest of three offsets counts
+    (the scratch's own stair-steps do not)."""
+    height, width = dip.shape
+    on_line = np.zeros(dip.shape, dtype=bool)
+    on_line[rows, cols] = True
+    by_row = (np.abs(normal[:, 0]) >= np.abs(normal[:, 1]))[:, None]
+    here = np.median(sign * dip[rows, cols])
+    for side in (1, -1):
+        offsets = side * np.arange(1, SLANT_ISOLATION + 2)
+        at_rows = np.clip(rows[:, None] + offsets * by_row, 0, height - 1)
+        at_cols = np.clip(cols[:, None] + offsets * ~by_row, 0, width - 1)
+        beside = np.where(on_line[at_rows, at_cols], -np.inf, sign * dip[at_rows, at_cols])  # (N, offsets 1 … +1)
+        strongest = np.maximum(np.maximum(beside[:, :-2], beside[:, 1:-1]), beside[:, 2:])  # about 2 … ISOLATION
+        if (np.median(strongest, axis=0) >= 0.5 * here).any():
+            return False
+    return True
+
+
+def _scratches_in_group(
+    x: np.ndarray, dip: np.ndarray, rows: np.ndarray, cols: np.ndarray, sign: float, known: np.ndarray | None,
+    painted: Callable[[np.ndarray, np.ndarray, np.ndarray], bool],
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The scratches in one group of candidate pixels (``rows``, ``cols``), as their pixels: the best
+    curve through the group is taken (:func:`_curve`) if it is a scratch, and the rest of the group
+    searched again (two scratches crossing make one group), while a curve still holds SLANT_SHARE
+    of what is left and SCRATCH_LENGTH px."""
+    while rows.size >= SCRATCH_LENGTH * SLANT_SHARE:
+        near, along, normal = _curve(rows, cols)
+        if near.sum() < SLANT_SHARE * rows.size:
+            return
+        line_rows, line_cols, along, normal = rows[near], cols[near], along[near], normal[near]
+        rows, cols = rows[~near], cols[~near]
+        length = np.ptp(along) + 1
+        if length < SCRATCH_LENGTH or np.unique(np.rint(along)).size < SLANT_COVERAGE * length:
+            continue
+        if known is not None and known[line_rows, line_cols].mean() > 0.5:
+            continue
+        shape = _across(sign * x, line_rows, line_cols, normal)
+        shape = shape / max(shape[3], 1e-12)
+        if not np.all(np.abs(shape[[1, 2, 4, 5]]) < SLANT_SHARPNESS):
+            continue
+        if _isolated(dip, line_rows, line_cols, normal, sign) and not painted(line_rows, line_cols, normal):
+            yield line_rows, line_cols
 
 
 def slanted_scratches(
@@ -351,16 +436,28 @@ def slanted_scratches(
     along rows and columns) is left to them.
 
     The candidates stand out of :func:`line_background` by SLANT_THRESHOLD × ``noise``, one sign at a
-    time; each 8-connected group of them is a scratch where its pixels near a quadratic curve
-    (:func:`_curve`) run at least SCRATCH_LENGTH px, cover SLANT_COVERAGE of that length and hold
-    SLANT_SHARE of the group, their profile across (:func:`_across`) is a 1-px line's, flat 1 and 2 px
-    out (SLANT_SHARPNESS), and the photograph shows no line there (SLANT_PHOTO). Only those pixels are returned.
+    time; in each 8-connected group of them a scratch is a curve (:func:`_curve`) whose pixels run at
+    least SCRATCH_LENGTH px, cover SLANT_COVERAGE of that length and hold SLANT_SHARE of the group (of
+    what is left of it once a scratch is taken), whose profile across (:func:`_across`) is a 1-px
+    line's, flat 1 and 2 px out (SLANT_SHARPNESS), with no parallel line beside it (:func:`_isolated`),
+    where the photograph shows no line, even 1 px off (SLANT_PHOTO). Only those pixels are returned.
     """
     found = np.zeros(x.shape, dtype=bool)
     if min(x.shape) < 5:
         return found, 0
     dip = x - line_background(x)
-    photo_noise = None
+    photo_noise: list[float] = []
+    lines: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def painted(rows: np.ndarray, cols: np.ndarray, normal: np.ndarray) -> bool:
+        """The photograph shows a line there (or 1 px off: a registration is rarely closer)."""
+        if luminance is None:
+            return False
+        if not photo_noise:
+            photo_noise.append(noise_scale(luminance, valid))
+        seen = _across(luminance, rows, cols, normal)
+        return bool(np.abs(seen[2:5]).max() > SLANT_PHOTO * photo_noise[0])
+
     for sign in (1.0, -1.0):
         labels, groups = ndimage.label(valid & (sign * dip > SLANT_THRESHOLD * noise), structure=np.ones((3, 3)))
         if not groups:
@@ -372,35 +469,42 @@ def slanted_scratches(
         renumber = np.zeros(sizes.size, dtype=np.int32)
         renumber[large] = np.arange(1, large.size + 1)
         labels = renumber[labels]
-        sizes = sizes[large]
         for label, box in enumerate(ndimage.find_objects(labels), start=1):
             if max(box[0].stop - box[0].start, box[1].stop - box[1].start) < SLANT_COVERAGE * SCRATCH_LENGTH:
                 continue
             rows, cols = np.nonzero(labels[box] == label)
-            near, along, normal = _curve(rows + box[0].start, cols + box[1].start)
-            if near.sum() < SLANT_SHARE * sizes[label - 1]:
-                continue
-            rows, cols, along, normal = rows[near] + box[0].start, cols[near] + box[1].start, along[near], normal[near]
-            if known is not None and known[rows, cols].mean() > 0.5:
-                continue
-            length = np.ptp(along) + 1
-            if length < SCRATCH_LENGTH or np.unique(np.rint(along)).size < SLANT_COVERAGE * length:
-                continue
-            profile = sign * _across(x, rows, cols, normal)
-            shape = profile / max(profile[3], 1e-12)
-            if not np.all(np.abs(shape[[1, 2, 4, 5]]) < SLANT_SHARPNESS):
-                continue
-            if luminance is not None:
-                photo_noise = noise_scale(luminance, valid) if photo_noise is None else photo_noise
-                seen = _across(luminance, rows, cols, normal)
-                if abs(seen[3]) > SLANT_PHOTO * photo_noise:
-                    continue
-            found[rows, cols] = True
-    if not found.any():
-        return found, 0
-    # Pieces of one scratch (where it crossed texture as dark as itself) are one line.
-    count = ndimage.label(ndimage.binary_dilation(found, iterations=SLANT_JOIN), structure=np.ones((3, 3)))[1]
-    return found, int(count)
+            for line_rows, line_cols in _scratches_in_group(
+                x, dip, rows + box[0].start, cols + box[1].start, sign, known, painted
+            ):
+                found[line_rows, line_cols] = True
+                lines.append((line_rows, line_cols))
+    return found, _line_count(lines, x.shape)
+
+
+def _line_count(lines: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, ...]) -> int:
+    """How many scratches the found ``lines`` (their pixels) are: pieces of one scratch (where it
+    crossed texture as dark as itself) run the same way (within SLANT_PARALLEL) and come within
+    SLANT_JOIN px of each other end to end; two scratches crossing run different ways."""
+    directions, reach = [], []
+    for rows, cols in lines:
+        points = np.stack([rows, cols], 1).astype(np.float64)
+        directions.append(np.linalg.svd(points - points.mean(axis=0), full_matrices=False)[2][0])
+        near = np.zeros(shape, dtype=bool)
+        near[rows, cols] = True
+        reach.append(ndimage.binary_dilation(near, structure=np.ones((3, 3)), iterations=SLANT_JOIN))
+    scratch = list(range(len(lines)))  # each line's scratch, merged below
+
+    def root(k: int) -> int:
+        while scratch[k] != k:
+            k = scratch[k]
+        return k
+
+    for a in range(len(lines)):
+        for b in range(a + 1, len(lines)):
+            parallel = abs(float(directions[a] @ directions[b])) >= np.cos(np.deg2rad(SLANT_PARALLEL))
+            if parallel and reach[a][lines[b]].any():
+                scratch[root(b)] = root(a)
+    return len({root(k) for k in range(len(lines))})
 
 
 def scratch_lines(
@@ -410,22 +514,29 @@ def scratch_lines(
     slanted (:func:`slanted_scratches`) — and how many lines they form."""
     rows = _scratches_along_rows(x, valid, noise, luminance)
     cols = _scratches_along_rows(x.T, valid.T, noise, None if luminance is None else luminance.T).T
+    slanted, count = slanted_scratches(x, valid, noise, luminance, known=rows | cols)
+    near_slanted = ndimage.binary_dilation(slanted, iterations=3) if slanted.any() else slanted
     # One line is one scratch: pieces along it (a stretch the tests refused) and a slight slant
-    # (8-connected) are joined before counting.
-    count = sum(
-        ndimage.label(ndimage.maximum_filter1d(found.astype(np.uint8), SCRATCH_LENGTH, axis=axis) > 0, structure=np.ones((3, 3)))[1]
-        for found, axis in ((rows, 1), (cols, 0))
-    )
-    slanted, lines = slanted_scratches(x, valid, noise, luminance, known=rows | cols)
-    return rows | cols | slanted, int(count + lines)
+    # (8-connected) are joined before counting; a piece on a slanted scratch is part of that one.
+    for found, axis in ((rows, 1), (cols, 0)):
+        joined, pieces = ndimage.label(
+            ndimage.maximum_filter1d(found.astype(np.uint8), SCRATCH_LENGTH, axis=axis) > 0, structure=np.ones((3, 3))
+        )
+        count += pieces - np.unique(joined[found & near_slanted]).size
+    return rows | cols | slanted, int(count)
 
 
 def photo_luminance(rgb_surface: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """(H, W) float64 mean of the photograph's first three channels, missing pixels at the median."""
+    """(H, W) float64 mean of the photograph's first three channels, missing pixels (not ``valid``, or
+    not finite in the photograph) at the median of the others."""
     rgb = np.asarray(rgb_surface)
     # ((r + g) + b) / 3: numpy's mean over the last axis, without a float64 copy of the whole photograph.
     luminance = (rgb[..., 0].astype(np.float64) + rgb[..., 1] + rgb[..., 2]) / 3
-    return luminance if valid.all() else np.where(valid, luminance, np.median(luminance[valid]))
+    if rgb.dtype.kind == "f":  # a registered photograph's NaN margin is missing too
+        valid = valid & np.isfinite(luminance)
+    if valid.all():
+        return luminance
+    return np.where(valid, luminance, np.median(luminance[valid]) if valid.any() else 0.0)
 
 
 def photo_specks(luminance: np.ndarray, valid: np.ndarray) -> np.ndarray:

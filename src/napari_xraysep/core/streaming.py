@@ -300,7 +300,9 @@ def compute_threads(device: torch.device) -> Iterator[None]:
 def prefetched(read: Callable[[T], R], items: Iterable[T], pool: Executor, depth: int = 1) -> Iterator[tuple[T, R]]:
     """``(item, read(item))`` for each of ``items`` in order, the next ``depth`` items' ``read``
     running in ``pool`` while the caller works on this one. An exception in ``read`` is raised here,
-    at its item."""
+    at its item. Raises ValueError for a ``depth`` under 1."""
+    if depth < 1:
+        raise ValueError(f"read ahead by at least one item, not {depth}")
     items = iter(items)
     pending: collections.deque[tuple[T, Future]] = collections.deque()
     for item in itertools.islice(items, depth):

@@ -347,8 +347,8 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     labels, _ = ndimage.label(candidate)
     touching = np.unique(labels[border & candidate])
     background = np.isin(labels, touching[touching > 0])
-    if background.sum() < MIN_BACKGROUND * has.sum():
-        return None
+    if background.sum() < MIN_BACKGROUND * has.sum() or not (has & ~background).any():
+        return None  # too little margin, or nothing but margin-like film (no painting to tell it from)
     # Film alone is far flatter than any painting (weave, grain, brushwork): a flat passage of a
     # painting that fills the frame is not.
     contrast = float(np.median(spread[has & ~background])) / max(float(np.median(spread[background & has])), 1e-30)
