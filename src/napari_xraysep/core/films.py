@@ -301,7 +301,9 @@ def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
     shape = (len(row_edges) - 1, len(col_edges) - 1)
     area, total = np.zeros(shape), np.zeros(shape)
     band_of_row = np.searchsorted(row_edges, np.arange(x.shape[0]), side="right") - 1
+    sample = []  # every 4th pixel each way, for the range (_range), read in the same pass
     for top, strip in _strips(x):
+        sample.append(strip[::4, ::4].reshape(-1))
         for j in range(shape[1]):
             film = strip[:, col_edges[j] : col_edges[j + 1]]
             seen = np.isfinite(film)
@@ -311,7 +313,7 @@ def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
     if not area.any():
         return None
     mean = np.divide(total, area, out=np.zeros(shape), where=area > 0)
-    low, high = _range(x)
+    low, high = _range(x, np.concatenate(sample))
     span = high - low if high > low else 1.0
     band_of = {"row": np.searchsorted(row_edges, np.arange(x.shape[0]), side="right") - 1,
                "col": np.searchsorted(col_edges, np.arange(x.shape[1]), side="right") - 1}
@@ -358,9 +360,11 @@ def _strips(x: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield top, np.asarray(x[top : top + height, :], dtype=np.float64)
 
 
-def _range(x: np.ndarray) -> tuple[float, float]:
-    """The X-ray's 1st and 99th percentiles (on every 4th pixel each way: a scale, not a measurement)."""
-    sample = np.concatenate([strip[::4, ::4].reshape(-1) for _, strip in _strips(x)])
+def _range(x: np.ndarray, sample: np.ndarray | None = None) -> tuple[float, float]:
+    """The X-ray's 1st and 99th percentiles (on every 4th pixel each way, ``sample`` if already read:
+    a scale, not a measurement)."""
+    if sample is None:
+        sample = np.concatenate([strip[::4, ::4].reshape(-1) for _, strip in _strips(x)])
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:  # every 4th pixel unknown: any known one will do
         sample = np.concatenate([strip[np.isfinite(strip)] for _, strip in _strips(x)])
