@@ -44,6 +44,9 @@ SCRATCH_FRACTION = 0.7
 SCRATCH_END = 9
 # ... and its flanking rows lean towards it by under this share of its dip (a blurred painted line's do).
 SCRATCH_FLANK = 0.12
+# ... and its rows either side both dip back by at least this share of its dip (a step's rows do on
+# one side only: a mosaic's seam, a sharp edge) ...
+SCRATCH_BACK = 0.2
 # ... and no line 2 to this many px away is half as contrasted (a texture's next thread or ring).
 SCRATCH_ISOLATION = 12
 # A slanted scratch: each pixel stands out of its line-free background (line_background) by this many
@@ -266,6 +269,10 @@ def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, lumina
         return np.abs(mean[(rows[:, None] + at) % x.shape[0], cols[:, None]]).max(axis=1)
 
     keep = strongest(range(1, 2)) < 0.75 * here
+    # A line's rows either side both dip back (by about half its dip); a step's dip back on one side only.
+    towards = np.sign(mean[rows, cols])
+    for side in (1, -1):
+        keep &= -towards * mean[(rows + side) % x.shape[0], cols] >= SCRATCH_BACK * here
     # Sharper than the X-ray's blur: the rows beside a scratch sit at the level of the rows beyond
     # them, where a line in the painting, blurred, raises (or lowers) its flanks too.
     lines, slot = np.unique(rows, return_inverse=True)
