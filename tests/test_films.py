@@ -134,7 +134,7 @@ def test_seams_are_checked_as_the_user_gives_them() -> None:
     assert check_seams([("col", 50), Seam("row", 40)], (100, 200)) == (Seam("col", 50), Seam("row", 40))
     cases = [
         ([("diagonal", 5)], "'row', N"), ([("col", "12")], "'row', N"),
-        ("sometimes", "'auto'"), ([("row", 99)], "outside"),
+        ("sometimes", "'auto'"), ([("row", 99)], "outside"), (None, "'auto'"), (0, "'auto'"),
     ]
     for bad, words in cases:
         with pytest.raises(InputError, match=words):
@@ -291,3 +291,29 @@ def test_given_seams_are_said_to_be_given_and_a_misplaced_one_is_warned_about() 
     assert json.loads(json.dumps(record))["films"]["seams"][0]["position"] == 125
     with pytest.raises(InputError, match="a list of seams"):
         separate(variant.x_stored, variant.rgb_stored, seams=("col", 125))
+
+
+def test_a_film_seam_is_no_scratch() -> None:
+    from napari_xraysep.core.defects import find_defects
+
+    # This corner of the mosaic (as a whole painting's tile reads it) has the seam at column 125: a
+    # one-pixel step, whose column beyond dips back and whose column before does not.
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
+    corner = (slice(0, 190), slice(0, 190))
+    assert not find_defects(variant.x_stored[corner], None, variant.rgb_stored[corner]).scratches[:, 124:127].any()
+
+
+def test_given_seams_a_pixel_or_two_off_are_moved_to_where_the_x_ray_steps() -> None:
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
+    x = variant.x_stored.astype(np.float64)
+    from napari_xraysep.core.films import snapped
+
+    for axis, position in variant.seams:
+        for off in (-2, -1, 1, 2):
+            assert snapped(x, Seam(axis, position + off)) == Seam(axis, position)
+        assert snapped(x, Seam(axis, position)) == Seam(axis, position)
+    right = separate(variant.x_stored, variant.rgb_stored, seams=list(variant.seams))
+    with pytest.warns(UserWarning, match="moved to where the X-ray steps: row 109 to row 108, col 126 to col 125"):
+        off = separate(variant.x_stored, variant.rgb_stored, seams=[(a, p + 1) for a, p in variant.seams])
+    assert off.films.seams == right.films.seams
+    np.testing.assert_allclose(off.x2, right.x2, rtol=0, atol=1e-3 * float(np.nanstd(right.x2)))

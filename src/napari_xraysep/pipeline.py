@@ -29,7 +29,7 @@ from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedMode
 from .core import separation as core_separation
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
-from .core.films import Films, Seam, given_films
+from .core.films import Films, KnownPixels, Seam, given_films
 from .core.registration import misalignment_warning
 from .core.checks import check_pair, unmasked
 from .core.data import missing_filled
@@ -238,7 +238,7 @@ def iter_separate_painting(
         else:
             area = (slice(0, shape[0]), slice(0, shape[1]))
         assert model is not None
-        films = given_films(sources.x_mixed, seams, stacklevel=3) if seams else None
+        films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=3) if seams else None
         record = {
             "software": {"napari-xraysep": __version__}, **(provenance or {}),
             **PaintingResult(model, area, None, None, out, films=films).provenance(),

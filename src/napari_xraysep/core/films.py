@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +68,10 @@ PIECE_SHARE = 0.05
 EXPLAINED = 0.45
 GAINS = (0.67, 1.5)  # a film's gain outside this range is not an exposure: the fit is rejected
 _PAIR_RUN = 8  # pixels along a seam averaged into one pair of levels for the fit
-STRIP_PIXELS = 1 << 24  # a whole painting's X-ray is read this many pixels at a time
+STRIP_PIXELS = 1 << 24
+# A given seam is moved up to SNAP px to where the X-ray steps SNAP_GAIN times more sharply.
+SNAP = 2
+SNAP_GAIN = 1.5  # a whole painting's X-ray is read this many pixels at a time
 _ROBUST = 4.685  # Tukey's biweight tuning constant (95 % efficiency under Gaussian noise)
 
 
@@ -257,16 +261,77 @@ def fit_films(x_mixed: np.ndarray, seams: Sequence[Seam], given: bool = False) -
     ``x_mixed`` is (H, W), NaN where unknown (outside the painting, clipped). Raises ValueError for a
     seam outside the image or within two pixels of its edge.
     """
-    films = _fit(np.asarray(x_mixed), seams)
+    films = _fit(x_mixed if hasattr(x_mixed, "shape") else np.asarray(x_mixed), seams)  # a file: read in strips
     if films is None or _odd_gains(films).any():
         return None
     return dataclasses.replace(films, given=given)
 
 
+class KnownPixels:
+    """A whole painting's X-ray (a file read lazily: anything with ``shape``, ``dtype`` and 2-D
+    slicing) as :func:`fit_films` should see it: float64, NaN where nothing was measured — at an
+    integer file's limits (clipped, or padding) and outside the painting's ``support`` ((H, W) bool,
+    lazy too), as the in-memory path leaves them out. Read window by window, never whole."""
+
+    def __init__(self, x_mixed: Any, support: Any = None) -> None:
+        self.x_mixed, self.support = x_mixed, support
+        self.shape, self.dtype, self.ndim = tuple(x_mixed.shape), np.dtype(np.float64), 2
+        kind = np.dtype(x_mixed.dtype)
+        self._limits = (np.iinfo(kind).min, np.iinfo(kind).max) if kind.kind in "iu" else None
+
+    def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
+        stored = np.asarray(self.x_mixed[window])
+        values = stored.astype(np.float64)
+        if self._limits is not None:
+            values[(stored == self._limits[0]) | (stored == self._limits[1])] = np.nan
+        if self.support is not None:
+            values[~np.asarray(self.support[window], dtype=bool)] = np.nan
+        return values
+
+
+def _step_size(x: np.ndarray, seam: Seam) -> float:
+    """How much the X-ray steps from one pixel to the next at ``seam``: the median over SEGMENTS
+    segments of the absolute median difference across it (a one-pixel step: a seam one pixel off
+    sees the image's own differences only); 0 where nothing is known."""
+    p = seam.position
+    lines = np.asarray(x[:, p - 1 : p + 1] if seam.axis == "col" else x[p - 1 : p + 1, :], dtype=np.float64)
+    before, after = (lines[:, 0], lines[:, 1]) if seam.axis == "col" else (lines[0], lines[1])
+    edges = np.linspace(0, len(before), SEGMENTS + 1).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        steps = np.abs([np.nanmedian(after[a:b] - before[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+    steps = steps[np.isfinite(steps)]
+    return float(np.median(steps)) if steps.size else 0.0
+
+
+def snapped(x_mixed: np.ndarray, seam: Seam) -> Seam:
+    """``seam`` moved to where, within SNAP px of it, the X-ray steps SNAP_GAIN times more sharply
+    (:func:`_step_size`), or as given: a seam read off a viewer is easily a pixel off (row:N lies
+    between rows N − 1 and N), and a film corrected one pixel off leaves a line in x2."""
+    length = x_mixed.shape[0] if seam.axis == "row" else x_mixed.shape[1]
+    here = _step_size(x_mixed, seam)
+    best, size = seam, here
+    for position in range(seam.position - SNAP, seam.position + SNAP + 1):
+        if position != seam.position and 2 <= position <= length - 2:
+            step = _step_size(x_mixed, Seam(seam.axis, position))
+            if step > size:
+                best, size = Seam(seam.axis, position), step
+    return best if size >= SNAP_GAIN * here else seam
+
+
 def given_films(x_mixed: np.ndarray, seams: Sequence[Seam], stacklevel: int = 2) -> Films | None:
     """:func:`fit_films` of the user's ``seams`` on ``x_mixed`` (in memory or a whole painting's file,
-    NaN where unknown), with a warning when they cannot be fitted (None) or when the films leave much
-    of a seam's step (perhaps not where the X-ray steps)."""
+    NaN where unknown), each first :func:`snapped` to where the X-ray steps (said in a warning), with a
+    warning when they cannot be fitted (None) or when the films leave much of a seam's step (perhaps
+    not where the X-ray steps)."""
+    moved = {seam: snapped(x_mixed, seam) for seam in seams}
+    shifts = [f"{seam.axis} {seam.position} to {seam.axis} {to.position}" for seam, to in moved.items() if to != seam]
+    if shifts:
+        warnings.warn(
+            f"Given film seams moved to where the X-ray steps: {', '.join(shifts)} (row:N lies between rows N−1 "
+            "and N).", UserWarning, stacklevel=stacklevel + 1,
+        )
+    seams = sorted(set(moved.values()))
     films = fit_films(x_mixed, seams, given=True)
     if films is None:
         warnings.warn(

@@ -375,6 +375,8 @@ def check_seams(seams: FilmSeams, shape: tuple[int, ...]) -> tuple[Seam, ...] | 
         if seams not in ("auto", "none"):
             raise InputError(f"Film seams are 'auto', 'none' or a list of seams (row:N, col:N), not {seams!r}.")
         return None if seams == "auto" else ()
+    if not isinstance(seams, (list, tuple, Seam)):
+        raise InputError(f"Film seams are 'auto', 'none' or a list of seams (row:N, col:N), not {seams!r}.")
     if isinstance(seams, Seam) or (len(seams) == 2 and isinstance(seams[0], str)):
         one = seams if isinstance(seams, Seam) else tuple(seams)
         raise InputError(f"Film seams are a list of seams: [{one!r}], not one seam.")
