@@ -317,3 +317,35 @@ def test_given_seams_a_pixel_or_two_off_are_moved_to_where_the_x_ray_steps() -> 
         off = separate(variant.x_stored, variant.rgb_stored, seams=[(a, p + 1) for a, p in variant.seams])
     assert off.films.seams == right.films.seams
     np.testing.assert_allclose(off.x2, right.x2, rtol=0, atol=1e-3 * float(np.nanstd(right.x2)))
+
+
+def test_a_whole_paintings_films_are_fitted_on_measured_pixels_read_a_strip_at_a_time(monkeypatch) -> None:
+    from napari_xraysep.core import films as films_module
+    from napari_xraysep.core.films import KnownPixels, given_films
+
+    class File:
+        """A lazily read X-ray: records the size of every window asked for."""
+
+        def __init__(self, x):
+            self.x, self.shape, self.dtype, self.read = x, x.shape, x.dtype, []
+
+        def __getitem__(self, window):
+            block = self.x[window]
+            self.read.append(block.size)
+            return block
+
+        def __array__(self, *args, **kwargs):
+            raise AssertionError("the whole X-ray was read")
+
+    monkeypatch.setattr(films_module, "STRIP_PIXELS", 384 * 40)
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
+    x = variant.x_stored.copy()
+    x[20:60, 123:128] = 65535  # clipped lead across a seam
+    seams = [Seam(a, p) for a, p in variant.seams]
+    stored = File(x)
+    whole = given_films(KnownPixels(stored, variant.painting), seams)
+    assert max(stored.read) <= 384 * 40
+    known = np.where((x < 65535) & variant.painting, x.astype(np.float64), np.nan)
+    in_memory = fit_films(known, seams, given=True)
+    np.testing.assert_allclose(whole.gains, in_memory.gains, rtol=1e-9)
+    np.testing.assert_allclose(whole.offsets, in_memory.offsets, rtol=1e-9, atol=1e-6)

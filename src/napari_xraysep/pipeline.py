@@ -154,7 +154,8 @@ class PaintingResult:
         and found in the X-ray over the whole painting (not the area's own marks and bars)."""
         lines = [] if self.area_result is None else input_notes(self.area_result.support, None)
         line = defects_line(self.marked or {})
-        found = [part.describe() for part in (self.films, self.stretcher) if part is not None]
+        films = self.films if self.paths is not None else None  # a stopped run took nothing out
+        found = [part.describe() for part in (films, self.stretcher) if part is not None]
         return lines + ([line] if line else []) + found
 
     def provenance(self) -> dict[str, Any]:
@@ -238,7 +239,8 @@ def iter_separate_painting(
         else:
             area = (slice(0, shape[0]), slice(0, shape[1]))
         assert model is not None
-        films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=3) if seams else None
+        applying = area_result is None or not area_result.stopped_early
+        films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=3) if seams and applying else None
         record = {
             "software": {"napari-xraysep": __version__}, **(provenance or {}),
             **PaintingResult(model, area, None, None, out, films=films).provenance(),
@@ -248,7 +250,7 @@ def iter_separate_painting(
             record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
         marked: dict[str, int] = {}
         found: dict[str, Any] = {}
-        if area_result is None or not area_result.stopped_early:
+        if applying:
             written = yield from iter_apply_to_folder(
                 model, sources, staging, device=resolved.device, stop=stop,
                 provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid, calibrate=False,
