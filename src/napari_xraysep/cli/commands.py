@@ -27,7 +27,8 @@ from ..core.errors import InputError, TrainingError
 from ..io.files import STAGING_TAG, result_set
 from ..core.devices import resolve_device
 from ..core.result import defects_line, weave_threads
-from ..core.separation import resolve_config
+from ..core.films import KnownPixels, given_films
+from ..core.separation import check_seams, resolve_config
 from ..core.sources import Sources
 from ..core.dask_apply import apply_dask
 from ..core.streaming import calibrated
@@ -179,7 +180,7 @@ def command_separate(args: argparse.Namespace) -> int:
     if isinstance(result, PaintingResult) and result.paths is None:
         raise InputError(
             f"Stopped before the whole painting was separated; the model is saved in {out / 'model.pt'} "
-            "(xraysep apply applies it to the painting)."
+            "(xraysep apply applies it to the painting, with the same --seams if any)."
         )
     if not args.quiet:
         how = (f" (trained on the area {result.provenance()['training_area']}, applied tile by tile)"
@@ -230,6 +231,14 @@ def command_apply(args: argparse.Namespace) -> int:
     }
     shape = tuple(sources.x_mixed.shape[:2])
     support = painting_mask(painting_area_of(args, shape), shape)
+    seams = check_seams(args.seams, shape)
+    if seams is None:
+        raise InputError("xraysep apply does not seek film seams: give them (row:N,col:N) or none.")
+    if seams and args.dask is not None:
+        raise InputError("Film seams are taken out tile by tile on this machine, not with --dask: drop one of them.")
+    provenance["inputs"]["seams"] = [f"{seam.axis}:{seam.position}" for seam in seams]
+    films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=2) if seams else None
+    provenance["films"] = None if films is None else films.summary()
     started = time.perf_counter()
     with result_set(out) as staging:
         if args.dask is not None:
@@ -254,7 +263,7 @@ def command_apply(args: argparse.Namespace) -> int:
             found: dict[str, Any] = {}
             tiles = iter_apply_to_folder(
                 model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
-                support=support, marked=marked, layers=layers, found=found,
+                support=support, marked=marked, layers=layers, found=found, films=films,
             )
             paths = run_in_terminal(tiles, stop, args.quiet, "stopping after this tile; no result will be written")
             if paths is None:
@@ -264,15 +273,16 @@ def command_apply(args: argparse.Namespace) -> int:
             if line and not args.quiet:
                 print(f"xraysep: {line}", file=sys.stderr)
             stretcher = found.get("stretcher")
-        if stretcher is not None and not args.quiet:
-            print(f"xraysep: {stretcher.describe()}", file=sys.stderr)
+        for part in (films, stretcher):
+            if part is not None and not args.quiet:
+                print(f"xraysep: {part.describe()}", file=sys.stderr)
         record = {
             **provenance, "stretcher": None if stretcher is None else stretcher.summary(),
             "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2]),
         }
         write_record(staging, record)
     if not args.quiet:
-        written = (*layers, *(["stretcher"] if stretcher is not None else []))
+        written = (*layers, *(["exposure"] if films is not None else []), *(["stretcher"] if stretcher is not None else []))
         print(f"Wrote {', '.join(written)} and run.json to {out}", file=sys.stderr)
     return 0
 

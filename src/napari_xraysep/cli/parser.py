@@ -192,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--layers", type=lambda text: [name.strip() for name in text.split(",") if name.strip()], metavar="x2,weave",
         help="write only these result layers (of x1_hat, x2_hat, error_map, x1, x2, weave; default all six)",
     )
+    apply_cmd.add_argument(
+        "--seams", type=parse_seams, default="none", metavar="row:N,col:N",
+        help="a mosaic's film seams, given (they are not sought here): each film's exposure fitted over the whole "
+        "X-ray and taken out into exposure.tif (row:N is between rows N-1 and N); not with --dask",
+    )
     apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
     apply_cmd.set_defaults(command="apply")
 
