@@ -265,6 +265,9 @@ def iter_separate_painting(
         }
         if area_result is not None:
             record["loss_history"] = model.loss_history
+        # What the set holds, as an in-memory run's run.json says (the pyramids aside).
+        written_files = [] if paths is None else [f"{name}.tif" for name in paths]
+        record["outputs"] = (["model.pt"] if area_result is not None else []) + written_files
         write_record(staging, record)
     return PaintingResult(model, area, area_result, paths, out, marked, stretcher, films)
 
