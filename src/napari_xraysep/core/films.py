@@ -306,17 +306,19 @@ def _step_size(x: np.ndarray, seam: Seam) -> float:
 
 def snapped(x_mixed: np.ndarray, seam: Seam) -> Seam:
     """``seam`` moved to where, within SNAP px of it, the X-ray steps SNAP_GAIN times more sharply
-    (:func:`_step_size`), or as given: a seam read off a viewer is easily a pixel off (row:N lies
-    between rows N − 1 and N), and a film corrected one pixel off leaves a line in x2."""
+    (:func:`_step_size`) than anywhere else there, or as given (no clear step: the painting's own
+    edges may step as much): a seam read off a viewer is easily a pixel off (row:N lies between rows
+    N − 1 and N), and a film corrected one pixel off leaves a line in x2."""
     length = x_mixed.shape[0] if seam.axis == "row" else x_mixed.shape[1]
-    here = _step_size(x_mixed, seam)
-    best, size = seam, here
-    for position in range(seam.position - SNAP, seam.position + SNAP + 1):
-        if position != seam.position and 2 <= position <= length - 2:
-            step = _step_size(x_mixed, Seam(seam.axis, position))
-            if step > size:
-                best, size = Seam(seam.axis, position), step
-    return best if size >= SNAP_GAIN * here else seam
+    steps = {
+        position: _step_size(x_mixed, Seam(seam.axis, position))
+        for position in range(seam.position - SNAP, seam.position + SNAP + 1)
+        if 2 <= position <= length - 2
+    }
+    best = max(steps, key=steps.__getitem__)
+    others = [step for position, step in steps.items() if position != best]
+    clear = all(steps[best] >= SNAP_GAIN * step for step in others)
+    return Seam(seam.axis, best) if clear else seam
 
 
 def given_films(x_mixed: np.ndarray, seams: Sequence[Seam], stacklevel: int = 2) -> Films | None:
