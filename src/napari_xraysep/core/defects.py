@@ -313,24 +313,31 @@ def line_background(image: np.ndarray) -> np.ndarray:
     return _median5(_median5(image, 1), 0)
 
 
-def _across(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """(7,): the profile of a line (pixels ``rows``, ``cols``; ``normal`` (N, 2) its unit normal at
-    each) across it in ``image``, −3…3 px: at each pixel, the samples less the straight line between
-    the two 3 px out (the slope of the painting beneath), then the median along the line.
-
-    The steps are along the pixel axis nearer the normal (rows for a line within 45° of horizontal)
-    and skip the line's own pixels: a 1-px line drawn on the grid has stair-steps, and sampling them
-    would make it look blurred."""
+def _beside(
+    image: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (N, len(offsets)) at ``offsets`` px across a line (pixels ``rows``, ``cols``;
+    ``normal`` (N, 2) its unit normal at each), stepping along the pixel axis nearer the normal (rows
+    for a line within 45° of horizontal; clipped at the image's edges), and (N, len(offsets)) bool:
+    which samples fall on the line's own pixels (a 1-px line drawn on the grid has stair-steps)."""
     height, width = image.shape
     on_line = np.zeros(image.shape, dtype=bool)
     on_line[rows, cols] = True
-    by_row = np.abs(normal[:, 0]) >= np.abs(normal[:, 1])
+    by_row = (np.abs(normal[:, 0]) >= np.abs(normal[:, 1]))[:, None]
+    at_rows = np.clip(rows[:, None] + offsets * by_row, 0, height - 1)
+    at_cols = np.clip(cols[:, None] + offsets * ~by_row, 0, width - 1)
+    return image[at_rows, at_cols], on_line[at_rows, at_cols]
+
+
+def _across(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """(7,): the profile of a line (pixels ``rows``, ``cols``; ``normal`` (N, 2) its unit normal at
+    each) across it in ``image``, −3…3 px (:func:`_beside`, the line's own stair-steps skipped: they
+    would make it look blurred): at each pixel, the samples less the straight line between the two
+    3 px out (the slope of the painting beneath), then the median along the line."""
     offsets = np.arange(-3, 4)
-    at_rows = np.clip(rows[:, None] + offsets * by_row[:, None], 0, height - 1)
-    at_cols = np.clip(cols[:, None] + offsets * ~by_row[:, None], 0, width - 1)
-    samples = image[at_rows, at_cols]
+    samples, on_line = _beside(image, rows, cols, normal, offsets)
     samples = samples - (samples[:, :1] + (samples[:, 6:] - samples[:, :1]) * (offsets + 3) / 6)
-    beside = ~on_line[at_rows, at_cols]
+    beside = ~on_line
     beside[:, 3] = True
     return np.array([
         np.median(samples[beside[:, k], k]) if beside[:, k].any() else samples[:, 3].mean() for k in range(7)
@@ -387,16 +394,10 @@ def _isolated(dip: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.nd
     its normal (the next thread of a weave, ring of wood grain, line of a hatching). A neighbour
     line's distance wanders by a pixel along a curve: each pixel's strongest of three offsets counts
     (the scratch's own stair-steps do not)."""
-    height, width = dip.shape
-    on_line = np.zeros(dip.shape, dtype=bool)
-    on_line[rows, cols] = True
-    by_row = (np.abs(normal[:, 0]) >= np.abs(normal[:, 1]))[:, None]
     here = np.median(sign * dip[rows, cols])
     for side in (1, -1):
-        offsets = side * np.arange(1, SLANT_ISOLATION + 2)
-        at_rows = np.clip(rows[:, None] + offsets * by_row, 0, height - 1)
-        at_cols = np.clip(cols[:, None] + offsets * ~by_row, 0, width - 1)
-        beside = np.where(on_line[at_rows, at_cols], -np.inf, sign * dip[at_rows, at_cols])  # (N, offsets 1 … +1)
+        samples, on_line = _beside(dip, rows, cols, normal, side * np.arange(1, SLANT_ISOLATION + 2))
+        beside = np.where(on_line, -np.inf, sign * samples)  # (N, offsets 1 … SLANT_ISOLATION + 1)
         strongest = np.maximum(np.maximum(beside[:, :-2], beside[:, 1:-1]), beside[:, 2:])  # about 2 … ISOLATION
         if (np.median(strongest, axis=0) >= 0.5 * here).any():
             return False
