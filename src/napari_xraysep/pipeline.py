@@ -30,6 +30,7 @@ from .core import separation as core_separation
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
 from .core.films import Films, KnownPixels, Seam, given_films
+from .core.passages import Passages, find_passages
 from .core.registration import misalignment_warning
 from .core.checks import check_pair, unmasked
 from .core.data import missing_filled
@@ -91,8 +92,10 @@ def iter_apply_to_folder(
     (:func:`~napari_xraysep.io.pyramid.open_pyramid` reads them).
     ``calibrate``: check the X-ray's units first, as :func:`iter_apply` does; ``support`` and ``marked``
     are :func:`~napari_xraysep.core.streaming.iter_apply`'s. Then the stretcher's bars are sought in
-    x2 and taken out into ``stretcher.tif`` (:func:`stretcher_into`); ``found["stretcher"]`` says
-    what was found (a :class:`~napari_xraysep.core.stretcher.Stretcher` or None). With a mosaic's
+    x2 and taken out into ``stretcher.tif`` (:func:`stretcher_into`), and x2's passages that follow a
+    colour of the photograph sought (:func:`passages_in`); ``found["stretcher"]`` and
+    ``found["passages"]`` say what was found (a :class:`~napari_xraysep.core.stretcher.Stretcher`, a
+    :class:`~napari_xraysep.core.passages.Passages`, or None). With a mosaic's
     ``films`` the X-ray is brought to one exposure tile by tile and ``exposure.tif`` is written too."""
     shape = sources.check()
     if films is not None and "exposure" not in layers:
@@ -106,10 +109,11 @@ def iter_apply_to_folder(
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
             stretcher = stretcher_into(out, outputs, model.config, sources.double_sided, provenance)
+            passages = passages_in(outputs, sources)
     except _Stopped:
         return None
     if found is not None:
-        found["stretcher"] = stretcher
+        found |= {"stretcher": stretcher, "passages": passages}
     paths = {name: out / f"{name}.tif" for name in (*layers, *(["stretcher"] if stretcher else []))}
     if pyramid:
         for path in paths.values():
@@ -135,6 +139,16 @@ def stretcher_into(
     return stretcher
 
 
+def passages_in(outputs: dict[str, Any], sources: Sources) -> Passages | None:
+    """A whole painting's x2 passages that follow a colour region of its photograph
+    (:func:`~napari_xraysep.core.passages.find_passages`, on block means), sought in the x2 being
+    written (``outputs``: the result TIFFs by name); None when there are none, when x2 is not written
+    or for a double-sided panel (its x2 is the back's painting)."""
+    if sources.double_sided or "x2" not in outputs:
+        return None
+    return find_passages(outputs["x2"], sources.rgb_surface)
+
+
 @dataclass(frozen=True)
 class PaintingResult:
     """A whole-painting run: the model, the training area's own separation (None when a model was
@@ -148,6 +162,7 @@ class PaintingResult:
     marked: dict[str, int] | None = None  # defects marked tile by tile (streaming.iter_apply's counts)
     stretcher: Stretcher | None = None  # the stretcher's bars found in the whole painting's x2
     films: Films | None = None  # a mosaic's films, fitted to the given seams over the whole X-ray
+    passages: Passages | None = None  # x2's passages that follow a colour region of the photograph
 
     def notes(self) -> list[str]:
         """What a user is told about the input: the training area's support, and what was marked
@@ -155,7 +170,7 @@ class PaintingResult:
         lines = [] if self.area_result is None else input_notes(self.area_result.support, None)
         line = defects_line(self.marked or {})
         films = self.films if self.paths is not None else None  # a stopped run took nothing out
-        found = [part.describe() for part in (films, self.stretcher) if part is not None]
+        found = [part.describe() for part in (films, self.stretcher, self.passages) if part is not None]
         return lines + ([line] if line else []) + found
 
     def provenance(self) -> dict[str, Any]:
@@ -172,6 +187,7 @@ class PaintingResult:
             "defects_marked": self.marked,
             "stretcher": None if self.stretcher is None else self.stretcher.summary(),
             "films": None if self.films is None else self.films.summary(),
+            "passages": None if self.passages is None else self.passages.summary(),
         }
 
 
@@ -257,9 +273,10 @@ def iter_separate_painting(
                 support=support, marked=marked, found=found, films=films,
             )
             paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
-        stretcher = found.get("stretcher")
+        stretcher, passages = found.get("stretcher"), found.get("passages")
         record |= {
             "defects_marked": marked, "stretcher": None if stretcher is None else stretcher.summary(),
+            "passages": None if passages is None else passages.summary(),
             "shape": list(shape),
             "timings_s": {"total_s": time.perf_counter() - started},
         }
@@ -269,7 +286,7 @@ def iter_separate_painting(
         written_files = [] if paths is None else [f"{name}.tif" for name in paths]
         record["outputs"] = (["model.pt"] if area_result is not None else []) + written_files
         write_record(staging, record)
-    return PaintingResult(model, area, area_result, paths, out, marked, stretcher, films)
+    return PaintingResult(model, area, area_result, paths, out, marked, stretcher, films, passages)
 
 
 

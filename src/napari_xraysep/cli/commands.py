@@ -36,7 +36,7 @@ from .demo import run_demo
 from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
 from ..core.areas import painting_mask
-from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, stretcher_into
+from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, passages_in, stretcher_into
 from .terminal import run_in_terminal, signal_handled
 
 
@@ -257,6 +257,7 @@ def command_apply(args: argparse.Namespace) -> int:
                 else:
                     da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
                 stretcher = stretcher_into(staging, outputs, model.config, sources.double_sided, provenance)
+                passages = passages_in(outputs, sources)
         else:
             stop = threading.Event()
             marked: dict[str, int] = {}
@@ -272,12 +273,13 @@ def command_apply(args: argparse.Namespace) -> int:
             line = defects_line(marked)
             if line and not args.quiet:
                 print(f"xraysep: {line}", file=sys.stderr)
-            stretcher = found.get("stretcher")
-        for part in (films, stretcher):
+            stretcher, passages = found.get("stretcher"), found.get("passages")
+        for part in (films, stretcher, passages):
             if part is not None and not args.quiet:
                 print(f"xraysep: {part.describe()}", file=sys.stderr)
         record = {
             **provenance, "stretcher": None if stretcher is None else stretcher.summary(),
+            "passages": None if passages is None else passages.summary(),
             "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2]),
         }
         write_record(staging, record)

@@ -26,6 +26,7 @@ from .data import Normalisation
 from .defects import Defects
 from .films import Films
 from .inference import Components
+from .passages import Passages
 from .stretcher import Stretcher
 from .support import Support
 from .trained import TrainedModel
@@ -53,7 +54,9 @@ class SeparationResult:
     x2 and x̂2, so that ``x1 + x2 + weave + stretcher == x``; None when none were found or sought;
     ``films``: a mosaic's films when seams were found or given (:mod:`.films`), and ``exposure``
     (H, W) float32 their exposure taken out of the X-ray before the model was applied, so that
-    ``x1 + x2 + weave + exposure (+ stretcher) == x``; both None otherwise.
+    ``x1 + x2 + weave + exposure (+ stretcher) == x``; both None otherwise. ``passages``: colour
+    regions of the photograph whose outline steps in x2 (:mod:`.passages`: perhaps a pigment the
+    photograph cannot distinguish), None when there are none (or for a double-sided panel).
     """
 
     x1_hat: np.ndarray
@@ -75,6 +78,7 @@ class SeparationResult:
     stretcher: Stretcher | None = None
     films: Films | None = None
     exposure: np.ndarray | None = None
+    passages: Passages | None = None
     # The device the run computed on: settings.device resolved ("auto" → "cuda:0", "mps" or "cpu").
     device: str | None = None
 
@@ -124,13 +128,14 @@ class SeparationResult:
             "defects": None if self.defects is None else self.defects.summary(),
             "stretcher": None if self.stretcher is None else self.stretcher.summary(),
             "films": None if self.films is None else self.films.summary(),
+            "passages": None if self.passages is None else self.passages.summary(),
         }
 
     def notes(self) -> list[str]:
         """What a user is told about the input (CLI lines, the widget's note): the painting's
-        support, the X-ray's marked pixels, the mosaic's films and the stretcher's bars; empty when there
-        is nothing to say."""
-        found = [part.describe() for part in (self.films, self.stretcher) if part is not None]
+        support, the X-ray's marked pixels, the mosaic's films, the stretcher's bars and x2's passages that
+        follow a colour of the photograph; empty when there is nothing to say."""
+        found = [part.describe() for part in (self.films, self.stretcher, self.passages) if part is not None]
         return input_notes(self.support, self.defects) + found
 
 

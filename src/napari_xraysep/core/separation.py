@@ -24,6 +24,7 @@ from .data import SeparationInputs, prepare_inputs
 from .devices import resolve_device
 from .errors import InputError, TrainingError
 from .films import Films, Seam, find_films, given_films
+from .passages import find_passages
 from .fitting import train
 from .inference import Components, iter_predict
 from .progress import drive
@@ -303,6 +304,8 @@ def iter_separate(
     if stretcher is not None:  # the bars are neither painting: x1 + x2 + weave + stretcher == x
         bars = stretcher.layer()
         x2_hat, x2 = x2_hat - bars, x2 - bars
+    # A double-sided panel's x2 is the back's painting: its outlines are not the front photograph's.
+    passages = None if inputs.double_sided else find_passages(x2, unmasked(sources.rgb_surface))
     return SeparationResult(
         x1_hat=estimates.x1_hat,
         x2_hat=x2_hat,
@@ -322,6 +325,7 @@ def iter_separate(
         stretcher=stretcher,
         films=films,
         exposure=None if exposure is None else exposure.astype(np.float32),
+        passages=passages,
         device=str(device),
     )
 

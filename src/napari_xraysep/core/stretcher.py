@@ -362,18 +362,19 @@ DETECT_PIXELS = 4_000_000
 
 
 def block_means(image: Any, factor: int, budget: int = 1 << 22) -> np.ndarray:
-    """(⌈H/factor⌉, ⌈W/factor⌉) float64 means of ``factor``×``factor`` blocks of ``image`` ((H, W),
-    any array-like read by row slices, e.g. a result TIFF being written), NaN pixels left out (a
-    block of NaN only is NaN); read in whole blocks of rows of about ``budget`` pixels at a time."""
-    height, width = image.shape
-    rows = max(1, budget // max(1, width * factor)) * factor
-    out = np.empty((-(-height // factor), -(-width // factor)))
+    """(⌈H/factor⌉, ⌈W/factor⌉, …) float64 means of ``factor``×``factor`` blocks of ``image`` ((H, W) or
+    (H, W, C), any array-like read by row slices, e.g. a result TIFF being written), NaN values left
+    out (a block of NaN only is NaN); read in whole blocks of rows of about ``budget`` values at a time."""
+    height, width = image.shape[:2]
+    channels = tuple(image.shape[2:])
+    rows = max(1, budget // max(1, width * factor * math.prod(channels))) * factor
+    out = np.empty((-(-height // factor), -(-width // factor), *channels))
     pad_w = out.shape[1] * factor - width
     for top in range(0, height, rows):
         block = np.asarray(image[top : top + rows], dtype=np.float64)
         pad_h = -(-block.shape[0] // factor) * factor - block.shape[0]
-        block = np.pad(block, ((0, pad_h), (0, pad_w)), constant_values=np.nan)
-        shaped = block.reshape(block.shape[0] // factor, factor, out.shape[1], factor)
+        block = np.pad(block, ((0, pad_h), (0, pad_w)) + ((0, 0),) * len(channels), constant_values=np.nan)
+        shaped = block.reshape(block.shape[0] // factor, factor, out.shape[1], factor, *channels)
         finite = np.isfinite(shaped)
         count = finite.sum(axis=(1, 3))
         total = np.where(finite, shaped, 0.0).sum(axis=(1, 3))
