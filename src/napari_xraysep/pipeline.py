@@ -146,7 +146,7 @@ def passages_in(outputs: dict[str, Any], sources: Sources) -> Passages | None:
     or for a double-sided panel (its x2 is the back's painting)."""
     if sources.double_sided or "x2" not in outputs:
         return None
-    return find_passages(outputs["x2"], sources.rgb_surface)
+    return find_passages(outputs["x2"], sources.rgb_surface, sources.x_mixed)
 
 
 @dataclass(frozen=True)

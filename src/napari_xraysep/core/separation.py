@@ -305,7 +305,7 @@ def iter_separate(
         bars = stretcher.layer()
         x2_hat, x2 = x2_hat - bars, x2 - bars
     # A double-sided panel's x2 is the back's painting: its outlines are not the front photograph's.
-    passages = None if inputs.double_sided else find_passages(x2, unmasked(sources.rgb_surface))
+    passages = None if inputs.double_sided else find_passages(x2, unmasked(sources.rgb_surface), x_mixed)
     return SeparationResult(
         x1_hat=estimates.x1_hat,
         x2_hat=x2_hat,
