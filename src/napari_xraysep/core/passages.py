@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
-from scipy.cluster.vq import kmeans2
+from scipy.cluster.vq import kmeans2, vq
 
 from .stretcher import block_means
 
@@ -174,7 +174,7 @@ def _colour_regions(colour: np.ndarray, known: np.ndarray) -> list[np.ndarray]:
         warnings.simplefilter("ignore")
         centres, _ = kmeans2(sample, count, seed=0, minit="++")
     labels = np.full(known.shape, -1)
-    labels[known] = np.argmin(((values[:, None, :] - centres[None]) ** 2).sum(axis=-1), axis=1)
+    labels[known] = vq(values, centres, check_finite=False)[0]
     regions = []
     for label in range(count):
         pieces, number = ndi.label(ndi.binary_opening(labels == label, iterations=2))
@@ -188,14 +188,18 @@ def _passage(
 ) -> tuple[float, float, tuple[int, int, int, int]] | None:
     """(contrast, share of ``spread``, box on the working grid) when ``region``'s whole outline
     steps in ``hidden`` by at least ``least`` (see the module's description); None otherwise."""
-    region = ndi.binary_fill_holes(region)
     reach = GAP + RING + 1
     rows, cols = np.nonzero(region)
     top, left = max(rows.min() - reach, 0), max(cols.min() - reach, 0)
     window = (slice(top, rows.max() + reach + 1), slice(left, cols.max() + reach + 1))
-    part, seen, values = region[window], known[window], hidden[window]
-    inner = ndi.binary_erosion(part, iterations=GAP) & ~ndi.binary_erosion(part, iterations=GAP + RING) & seen
-    outer = ndi.binary_dilation(part, iterations=GAP + RING) & ~ndi.binary_dilation(part, iterations=GAP) & seen
+    part, seen, values = ndi.binary_fill_holes(region[window]), known[window], hidden[window]
+    # The rings by taxicab distance from the outline: what GAP and GAP + RING erosions (dilations)
+    # by the 4-neighbour cross keep, in two passes; outside the window counts as outside the region.
+    padded = np.pad(part, 1)
+    depth = ndi.distance_transform_cdt(padded, metric="taxicab")[1:-1, 1:-1]
+    away = ndi.distance_transform_cdt(~padded, metric="taxicab")[1:-1, 1:-1]
+    inner = (depth > GAP) & (depth <= GAP + RING) & seen
+    outer = (away > GAP) & (away <= GAP + RING) & seen
     if not inner.any() or not outer.any():
         return None
     contrast = float(np.median(values[inner]) - np.median(values[outer]))
