@@ -135,7 +135,11 @@ def test_variant_run_scores_each_variant_against_its_clean_case(tmp_path):
     assert all(r.painting_pixels == 48 * 72 for r in rows)
     assert table[2].startswith(f"| backdrop | photo_coffee_over_astronaut | {by_name['clean'].psnr_affine:.2f} | {by_name['backdrop'].psnr_affine:.2f} |")
     assert table[2].endswith("| 100.0% |") and not table[3].endswith("| 100.0% |")  # lead left out
-    assert f"| lead_markers | {by_name['lead_markers'].psnr_affine - by_name['clean'].psnr_affine:+.2f} |" in table
+    delta = by_name["lead_markers"].psnr_affine - by_name["clean"].psnr_affine
+    named = {r.variant: f"{int(r.passages > 0)} of 1" for r in rows}  # runs with a pigment note
+    assert all(r.passages >= 0 for r in rows)
+    assert f"| lead_markers | {delta:+.2f} | {named['lead_markers']} |" in table
+    assert f"| clean | — | {named['clean']} |" in table
     paths = quality.write_variant_montages(kept, tmp_path)
     assert sorted(p.name for p in paths) == ["backdrop.png", "clean.png", "lead_markers.png"]
 

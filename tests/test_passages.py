@@ -240,3 +240,41 @@ def test_a_whole_painting_run_and_apply_say_it_too(tmp_path, monkeypatch, capsys
     assert applied["passages"] == record["passages"]
     assert main(["apply", model, *files, "--out", str(tmp_path / "dask"), "--dask", "--quiet"]) == 0
     assert json.loads((tmp_path / "dask" / "run.json").read_text())["passages"] == record["passages"]
+
+
+def test_the_dock_outlines_the_passages_over_x2(make_napari_viewer) -> None:
+    """The run's layers, then a Shapes layer over x2 with a rectangle around each passage, placed as
+    the run's images are (here 2 px to the pixel, moved by 10 rows), marked as the plugin's own."""
+    from napari.layers import Shapes
+
+    from napari_xraysep.plugin.layers import passages_layer_data, result_layer_data
+    from napari_xraysep.plugin.shown import add_results
+    from napari_xraysep.plugin.state import RunRecord
+
+    mixture = make_mixture("copper_black_costume", (128, 192), 0)
+    result = separate(mixture.x_mixed, mixture.rgb_surface, config=SeparationConfig(device="cpu"))
+    placement = {"scale": (2.0, 2.0), "translate": (10.0, 0.0)}
+    layers = result_layer_data(result, "xray", 3, placement)
+    rectangles, kwargs, kind = passages_layer_data(layers)
+    top, left, bottom, right = result.passages.found[0].box
+    corners = np.array([[top, left], [top, right], [bottom, right], [bottom, left]])
+    np.testing.assert_array_equal(rectangles[0], corners - 0.5)
+    assert kind == "shapes" and kwargs["scale"] == (2.0, 2.0) and kwargs["translate"] == (10.0, 0.0)
+    assert kwargs["metadata"]["xraysep"]["layer"] == "passages" and kwargs["metadata"]["xraysep"]["run"] == 3
+    clean = make_mixture("concealed_portrait", (128, 192), 0)
+    kept = separate(clean.x_mixed, clean.rgb_surface, config=SeparationConfig(device="cpu"))
+    assert passages_layer_data(result_layer_data(kept, "xray", 4, placement)) is None
+    assert passages_layer_data([]) is None
+
+    viewer = make_napari_viewer()
+    source = viewer.add_image(mixture.x_mixed, name="xray", **placement)
+    record = RunRecord(number=3, source=source, inputs=[source], double_sided=False, training=True)
+    for _ in add_results(viewer, record, layers):
+        pass
+    outline = viewer.layers[-1]
+    assert isinstance(outline, Shapes) and outline.name == "pigment? 3"
+    assert len(outline.data) == len(result.passages.found)
+    assert [layer.name for layer in viewer.layers][-3:] == ["xray", "x2 hidden · run 3", "pigment? 3"]
+    # Where the rectangle lies in the world: the box's pixels, scaled and moved as x2 is.
+    corner = outline.data_to_world(outline.data[0][0])
+    np.testing.assert_allclose(corner, viewer.layers["x2 hidden · run 3"].data_to_world([top - 0.5, left - 0.5]))

@@ -3,7 +3,8 @@
 Layers in: which layers can serve as the mixed X-ray, the photograph, the region and the side channels,
 and the region mask they describe. Layers out: the result's six images as napari layer-data tuples
 with short names that keep runs apart (the rest — source, method, settings — in their metadata),
-contrast that keeps them comparable, and a mark that tells them from the user's own layers.
+contrast that keeps them comparable, and a mark that tells them from the user's own layers; and the
+outlines of x2's passages that follow a colour of the photograph, when a run names any.
 """
 
 from __future__ import annotations
@@ -286,3 +287,40 @@ def _layer_data(
         }
         layers.append((images[name], kwargs, "image"))
     return layers
+
+
+# Where the placement of a run's images is given in their layer kwargs: the outline takes the same.
+_PLACEMENT = ("scale", "translate", "units", "rotate", "shear", "affine")
+
+
+def passages_layer_data(
+    layers: list[tuple[Any, dict[str, Any], str]],
+) -> tuple[list[np.ndarray], dict[str, Any], str] | None:
+    """A Shapes layer-data tuple outlining the passages of x2 that follow a colour region of the
+    photograph (the run's ``passages`` record: perhaps a pigment the photograph cannot distinguish),
+    one rectangle each around its pixels, placed as the run's image ``layers`` are; None when the run
+    named none."""
+    if not layers:
+        return None
+    kwargs = layers[0][1]
+    record = kwargs["metadata"][METADATA_KEY]
+    found = (record.get("passages") or {}).get("passages")
+    if not found:
+        return None
+    # Pixel (i, j) covers i ± ½, j ± ½ in the layer's data coordinates.
+    rectangles = [
+        np.array([[top, left], [top, right], [bottom, right], [bottom, left]], dtype=np.float64) - 0.5
+        for top, left, bottom, right in (passage["box"] for passage in found)
+    ]
+    run, source = record["run"], record["source"]
+    title = f"passages perhaps of a pigment the photograph cannot distinguish · run {run} · {source}"
+    return rectangles, {
+        "name": f"pigment? {run}",
+        "shape_type": "rectangle",
+        "edge_color": "yellow",
+        "face_color": "transparent",
+        "edge_width": 2,
+        "metadata": {METADATA_KEY: {"layer": "passages", "run": run, "source": source, "title": title,
+                                    "passages": found}},
+        **{key: value for key, value in kwargs.items() if key in _PLACEMENT},
+    }, "shapes"

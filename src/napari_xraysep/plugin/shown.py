@@ -16,7 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from .layers import METADATA_KEY, painting_layer_data, result_layer_data, same_layer, shared_contrast
+from .layers import (
+    METADATA_KEY,
+    painting_layer_data,
+    passages_layer_data,
+    result_layer_data,
+    same_layer,
+    shared_contrast,
+)
 from ..core import SeparationResult
 from ..io.pyramid import open_pyramid
 from ..pipeline import PaintingResult
@@ -96,8 +103,9 @@ def result_layers(
 
 def add_results(viewer: Any, record: RunRecord, layers: list[LayerData]) -> Iterator[bool]:
     """Add the run's layers (:func:`result_layers`), one each time the generator is advanced (it yields
-    True after each): x2 on top and shown, the mixed X-ray right under it, the others hidden. The
-    preview layers, where they fit, become x̂1 and x̂2."""
+    True after each): x2 on top and shown, the mixed X-ray right under it, the others hidden; over x2,
+    the outlines of the passages the run named as perhaps a pigment (:func:`passages_layer_data`).
+    The preview layers, where they fit, become x̂1 and x̂2."""
     previews = {which: viewer.layers[preview_name(record, which)] for which in PREVIEWED if preview_name(record, which) in viewer.layers}
     # Added bottom first: the hidden ones, then x2, on top.
     for data, kwargs, _ in sorted(layers, key=lambda layer: layer[1]["metadata"][METADATA_KEY]["layer"] == ON_TOP):
@@ -118,3 +126,7 @@ def add_results(viewer: Any, record: RunRecord, layers: list[LayerData]) -> Iter
     if source is not None:  # the mixed X-ray right under x2: one eye toggles between them
         source.visible = True
         viewer.layers.move(viewer.layers.index(source), len(viewer.layers) - 1)
+    outline = passages_layer_data(layers)
+    if outline is not None:  # over x2: where the note says a passage may be a pigment
+        viewer.add_shapes(outline[0], **outline[1])
+        yield True
