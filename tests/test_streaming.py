@@ -15,7 +15,7 @@ from napari_xraysep import separate
 from napari_xraysep.core import RESULT_LAYERS, InputError
 from napari_xraysep.core.sources import Sources
 from napari_xraysep.core import colourmap
-from napari_xraysep.core.dask_apply import apply_dask
+from napari_xraysep.core.dask_apply import apply_dask, store_in_bands
 from napari_xraysep.core.streaming import compute_threads, iter_apply, prefetched, tile_count
 
 
@@ -83,6 +83,30 @@ def test_dask_path_equals_the_local_path(trained, rng):
     lazy = apply_dask(trained, Sources(x, rgb), tile_size=24)
     for name in RESULT_LAYERS:
         np.testing.assert_allclose(lazy[name].compute(scheduler="threads"), local[name], rtol=0, atol=1e-5, err_msg=name)
+
+
+def test_dask_results_stored_band_by_band_equal_the_whole_graph_s(trained, rng, monkeypatch):
+    """store_in_bands: a band of whole tile rows at a time (here 24-px tiles: bands of one and of two
+    tile rows, the last one short), the same values as computing the whole graph."""
+    import dask.array as da
+
+    x = rng.random((70, 50)).astype(np.float32)
+    rgb = (rng.random((70, 50, 3)) * 255).astype(np.uint8)
+    lazy = apply_dask(trained, Sources(x, rgb), tile_size=24)
+    whole = {name: lazy[name].compute(scheduler="threads") for name in RESULT_LAYERS}
+    store, bands = da.store, []
+    def counted(*args, regions, **kwargs):
+        bands.append(regions[0][0])  # the rows of the band
+        return store(*args, regions=regions, **kwargs)
+
+    monkeypatch.setattr(da, "store", counted)
+    for band_pixels, expected in ((24 * 50, [(0, 24), (24, 48), (48, 70)]), (48 * 50, [(0, 48), (48, 70)])):
+        bands.clear()
+        targets = {name: np.full(x.shape, np.nan, np.float32) for name in ("x2", "weave")}
+        store_in_bands({name: lazy[name] for name in targets}, targets, "threads", band_pixels=band_pixels)
+        assert [(band.start, band.stop) for band in bands] == expected
+        for name, target in targets.items():
+            np.testing.assert_allclose(target, whole[name], rtol=0, atol=1e-6, err_msg=name)
 
 
 def test_dask_marks_defects_and_keeps_to_the_painting_area_as_the_local_path(tiny_mixture):

@@ -30,7 +30,7 @@ from ..core.result import defects_line, weave_threads
 from ..core.films import KnownPixels, given_films
 from ..core.separation import check_seams, resolve_config
 from ..core.sources import Sources
-from ..core.dask_apply import apply_dask
+from ..core.dask_apply import apply_dask, store_in_bands
 from ..core.streaming import calibrated
 from .demo import run_demo
 from ..io import load_model, open_image, result_tiffs, write_record
@@ -242,20 +242,18 @@ def command_apply(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with result_set(out) as staging:
         if args.dask is not None:
-            import dask.array as da
-
             lazy = apply_dask(
                 model, sources, tile_size=args.tile, device="cpu" if device == "auto" else device, calibrate=False, support=support,
             )
-            names = list(layers)
+            wanted = {name: lazy[name] for name in layers}
             with result_tiffs(staging, tuple(sources.x_mixed.shape[:2]), provenance, layers) as outputs:
                 if args.dask:  # a distributed cluster's address
                     from dask.distributed import Client
 
                     with Client(args.dask) as client:
-                        da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler=client, lock=True)
+                        store_in_bands(wanted, outputs, client)
                 else:
-                    da.store([lazy[n] for n in names], [outputs[n] for n in names], scheduler="threads", lock=True)
+                    store_in_bands(wanted, outputs, "threads")
                 stretcher = stretcher_into(staging, outputs, model.config, sources.double_sided, provenance)
                 passages = passages_in(outputs, sources)
         else:

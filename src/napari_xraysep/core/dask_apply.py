@@ -5,10 +5,13 @@ radius as halo, defects marked block by block, step 2 per pixel, NaN outside the
 the local scheduler or a cluster instead of driven tile by tile. Apart from :mod:`.streaming` because
 it needs the optional ``dask`` package and runs no loop of its own; it reuses the streamed path's
 pieces (:func:`.streaming.calibrated`, :func:`.streaming.marked_input`, :func:`.streaming.refined_layers`).
+:func:`store_in_bands` computes the graph into the result files a band of tile rows at a time, so
+that a cluster's workers hold a band, not the painting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -110,3 +113,33 @@ def apply_dask(
     depth = {0: min(halo, height), 1: min(halo, width), 2: 0}
     result = da.map_overlap(separate_block, stack, depth=depth, boundary="none", dtype=np.float32)
     return {name: result[..., index] for index, name in enumerate(RESULT_LAYERS)}
+
+
+# Rows of result stored per pass of store_in_bands: about this many pixels (a few dozen tiles).
+BAND_PIXELS = 8_000_000
+
+
+def store_in_bands(
+    lazy: Mapping[str, Any], targets: Mapping[str, Any], scheduler: Any, band_pixels: int = BAND_PIXELS
+) -> None:
+    """Compute the ``lazy`` layers (:func:`apply_dask`'s, by name) into ``targets`` (writable (H, W)
+    array-likes by the same names), a band of whole tile rows of about ``band_pixels`` at a time,
+    with ``scheduler`` (a ``distributed.Client``, or a local scheduler's name).
+
+    Handed the whole graph at once, a cluster reads and stacks every tile before the stores drain
+    them, and each worker grows with the painting (3 GiB each for 20 MP on 2 workers); a band at a
+    time bounds it by the band. A band's map_overlap reads its neighbours' edge rows, so only those
+    are read twice."""
+    import dask.array as da
+
+    names = list(lazy)
+    first = lazy[names[0]]
+    height, width = first.shape
+    tile_rows = first.chunks[0][0]
+    rows = max(tile_rows, band_pixels // max(width, 1) // tile_rows * tile_rows)
+    for top in range(0, height, rows):
+        band = slice(top, min(top + rows, height))
+        da.store(
+            [lazy[name][band] for name in names], [targets[name] for name in names],
+            regions=[(band, slice(None))] * len(names), scheduler=scheduler, lock=True,
+        )
