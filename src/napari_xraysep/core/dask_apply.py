@@ -123,7 +123,8 @@ def store_in_bands(
     lazy: Mapping[str, Any], targets: Mapping[str, Any], scheduler: Any, band_pixels: int = BAND_PIXELS
 ) -> None:
     """Compute the ``lazy`` layers (:func:`apply_dask`'s, by name) into ``targets`` (writable (H, W)
-    array-likes by the same names), a band of whole tile rows of about ``band_pixels`` at a time,
+    array-likes by the same names), a band of the graph's whole rows of blocks (tile rows) at a time:
+    as many as fit in ``band_pixels``, at least one,
     with ``scheduler`` (a ``distributed.Client``, or a local scheduler's name).
 
     Handed the whole graph at once, a cluster reads and stacks every tile before the stores drain
@@ -134,12 +135,17 @@ def store_in_bands(
 
     names = list(lazy)
     first = lazy[names[0]]
-    height, width = first.shape
-    tile_rows = first.chunks[0][0]
-    rows = max(tile_rows, band_pixels // max(width, 1) // tile_rows * tile_rows)
-    for top in range(0, height, rows):
-        band = slice(top, min(top + rows, height))
+    width = first.shape[1]
+    # The graph's own rows of blocks (map_overlap re-cuts a last row thinner than the halo and widens
+    # tiles narrower than it): a band cut inside one would compute it twice.
+    ends = np.cumsum(first.chunks[0]).tolist()
+    top = 0
+    while top < first.shape[0]:
+        after = [end for end in ends if end > top]
+        stop = max((end for end in after if (end - top) * width <= band_pixels), default=after[0])
+        band = slice(top, stop)
         da.store(
             [lazy[name][band] for name in names], [targets[name] for name in names],
             regions=[(band, slice(None))] * len(names), scheduler=scheduler, lock=True,
         )
+        top = stop
