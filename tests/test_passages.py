@@ -11,7 +11,7 @@ from scipy import ndimage
 from napari_xraysep import SeparationConfig, separate
 from napari_xraysep.core import passages as module
 from napari_xraysep.core.passages import Passage, Passages, find_passages
-from napari_xraysep.core.stretcher import block_means
+from napari_xraysep.core.tiling import block_means
 from napari_xraysep.datasets.synthetic import make_mixture
 
 HEIGHT, WIDTH = 160, 240

@@ -14,11 +14,11 @@ from napari_xraysep import separate
 from napari_xraysep.core.stretcher import (
     Bar,
     Stretcher,
-    block_means,
     find_stretcher,
     find_stretcher_in,
     take_out_stretcher,
 )
+from napari_xraysep.core.tiling import block_means
 from napari_xraysep.datasets.evaluation import score_inside, scoring_mask
 from napari_xraysep.datasets.synthetic_real import make_real_variant
 

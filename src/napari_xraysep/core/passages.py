@@ -42,7 +42,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.cluster.vq import kmeans2, vq
 
-from .stretcher import block_means
+from .tiling import block_means
 
 COLOURS = 8
 MIN_AREA = 0.01  # share of the painting's pixels

@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from .tiling import block_means
+
 # Segments of the painting's length in which a bar's edge must recur, and the share that must agree.
 SEGMENTS = 8
 AGREEING = 0.75
@@ -359,29 +361,6 @@ def _bar_profile(profile: np.ndarray, start: int, stop: int) -> tuple[np.ndarray
 # A whole painting is searched on block means of at most this many pixels (bars are wide: a
 # stretcher's timber is some 3–16 % of the painting's side, tens of blocks at this size).
 DETECT_PIXELS = 4_000_000
-
-
-def block_means(image: Any, factor: int, budget: int = 1 << 22) -> np.ndarray:
-    """(⌈H/factor⌉, ⌈W/factor⌉, …) float64 means of ``factor``×``factor`` blocks of ``image`` ((H, W) or
-    (H, W, C), any array-like read by row slices, e.g. a result TIFF being written), NaN values left
-    out (a block of NaN only is NaN); read in whole blocks of rows of about ``budget`` values at a time."""
-    height, width = image.shape[:2]
-    channels = tuple(image.shape[2:])
-    rows = max(1, budget // max(1, width * factor * math.prod(channels))) * factor
-    out = np.empty((-(-height // factor), -(-width // factor), *channels))
-    pad_w = out.shape[1] * factor - width
-    for top in range(0, height, rows):
-        block = np.asarray(image[top : top + rows], dtype=np.float64)
-        pad_h = -(-block.shape[0] // factor) * factor - block.shape[0]
-        block = np.pad(block, ((0, pad_h), (0, pad_w)) + ((0, 0),) * len(channels), constant_values=np.nan)
-        shaped = block.reshape(block.shape[0] // factor, factor, out.shape[1], factor, *channels)
-        finite = np.isfinite(shaped)
-        count = finite.sum(axis=(1, 3))
-        total = np.where(finite, shaped, 0.0).sum(axis=(1, 3))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        out[top // factor : top // factor + count.shape[0]] = means
-    return out
 
 
 def find_stretcher_in(x2: Any) -> Stretcher | None:

@@ -1,13 +1,16 @@
 """Where the network looks: the paper's patch grid, random training crops, and halo'd inference tiles.
 
 Nothing here allocates more than one batch of patches or one tile at a time, so memory stays bounded
-on whole paintings.
+on whole paintings; :func:`block_means` reduces a whole painting a strip of rows at a time (what the
+stretcher and passage searches look at).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -90,3 +93,26 @@ def sample_blocks(shape: tuple[int, int], max_pixels: int, block: int = 512) -> 
     ys = np.linspace(0, height - side_y, rows).round().astype(int)
     xs = np.linspace(0, width - side_x, cols).round().astype(int)
     return [(slice(y, y + side_y), slice(x, x + side_x)) for y in ys for x in xs]
+
+
+def block_means(image: Any, factor: int, budget: int = 1 << 22) -> np.ndarray:
+    """(⌈H/factor⌉, ⌈W/factor⌉, …) float64 means of ``factor``×``factor`` blocks of ``image`` ((H, W) or
+    (H, W, C), any array-like read by row slices, e.g. a result TIFF being written), NaN values left
+    out (a block of NaN only is NaN); read in whole blocks of rows of about ``budget`` values at a time."""
+    height, width = image.shape[:2]
+    channels = tuple(image.shape[2:])
+    rows = max(1, budget // max(1, width * factor * math.prod(channels))) * factor
+    out = np.empty((-(-height // factor), -(-width // factor), *channels))
+    pad_w = out.shape[1] * factor - width
+    for top in range(0, height, rows):
+        block = np.asarray(image[top : top + rows], dtype=np.float64)
+        pad_h = -(-block.shape[0] // factor) * factor - block.shape[0]
+        block = np.pad(block, ((0, pad_h), (0, pad_w)) + ((0, 0),) * len(channels), constant_values=np.nan)
+        shaped = block.reshape(block.shape[0] // factor, factor, out.shape[1], factor, *channels)
+        finite = np.isfinite(shaped)
+        count = finite.sum(axis=(1, 3))
+        total = np.where(finite, shaped, 0.0).sum(axis=(1, 3))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        out[top // factor : top // factor + count.shape[0]] = means
+    return out
