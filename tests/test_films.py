@@ -90,6 +90,12 @@ def test_sharp_steps_across_the_painting_are_candidates_blurred_or_marginal_ones
     unknown[:, :150] = np.nan  # the painting's extent is where x2 is known: col 200 is 50 px from its edge
     assert Seam("col", 200) in seam_candidates(unknown)
     assert seam_candidates(np.zeros((10, 300))) == []
+    # An exactly fitted image: x2's steps are rounding, and one of them stands out of the others.
+    rounding = 1e-11 * rng.standard_normal((HEIGHT, WIDTH))
+    rounding[:, 200:] += 1e-9
+    assert seam_candidates(rounding) == [Seam("col", 200)]
+    assert seam_candidates(rounding, smallest_step=1e-6) == []
+    assert seam_candidates(sharp, smallest_step=1.0) == [Seam("col", 200), Seam("row", 100)]
     with pytest.raises(ValueError, match="2-D"):
         seam_candidates(np.zeros((3, 40, 40)))
 

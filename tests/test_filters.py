@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from napari_xraysep.core.filters import filter2d, gaussian_blur, gaussian_radius, highpass, mirror_pad
+from napari_xraysep.core.filters import fft_length, filter2d, gaussian_blur, gaussian_radius, highpass, mirror_pad
 
 
 @pytest.mark.parametrize("sigma", [0.7, 2.0, 3.0, 8.0, 16.0])  # direct convolution up to radius 12, FFT past it
@@ -52,3 +52,27 @@ def test_filter2d_is_a_correlation_with_mirrored_borders():
     shifted = filter2d(image, kernel)[0, 0]
     np.testing.assert_array_equal(shifted[:, :4].numpy(), image[0, 0, :, 1:].numpy())
     np.testing.assert_array_equal(shifted[:, 4].numpy(), image[0, 0, :, 3].numpy())  # mirrored: d c b | a b c d
+
+
+def test_a_centred_unit_tap_is_the_identity():
+    image = torch.arange(20.0).view(1, 1, 4, 5)
+    kernel = torch.zeros(5, 5)
+    kernel[2, 2] = 1.0  # a PSF not yet fitted
+    assert filter2d(image, kernel) is image
+    kernel[2, 3] = 0.5  # no longer the identity
+    assert not torch.equal(filter2d(image, kernel), image)
+
+
+def test_fft_lengths_are_the_next_with_small_prime_factors():
+    # Hand-checked: 31 is prime, 564 = 4·3·47 → 567 = 3⁴·7, 620 = 4·5·31 → 625 = 5⁴, 1064 = 8·7·19 → 1080.
+    assert [fft_length(n) for n in (0, 1, 2, 11, 31, 564, 620, 1064)] == [1, 1, 2, 12, 32, 567, 625, 1080]
+
+    def smooth(n: int) -> bool:
+        for prime in (2, 3, 5, 7):
+            while n % prime == 0:
+                n //= prime
+        return n == 1
+
+    for n in range(1, 2000):
+        length = fft_length(n)
+        assert length >= n and smooth(length) and not any(smooth(m) for m in range(n, length))

@@ -84,14 +84,23 @@ class ColourMap(nn.Module):
 
     def features(self, rgb: torch.Tensor) -> torch.Tensor:
         """(N, F, H, W) colour features φ_j of unit-range (N, C, H, W) photograph(s)."""
-        colour = rgb[:, :3]
-        columns = [torch.prod(colour[:, list(combo)], dim=1, keepdim=True) for combo in self.exponents]
-        distance = ((colour.unsqueeze(1) - self.centres.to(rgb.dtype).view(1, -1, 3, 1, 1)) ** 2).sum(dim=2)
-        columns.append(torch.exp(-0.5 * distance / self.width.to(rgb.dtype) ** 2))
-        side = rgb[:, 3:]
+        colour, side = rgb[:, :3], rgb[:, 3:]
+        out = rgb.new_empty((rgb.shape[0], self.feature_count, *rgb.shape[-2:]))
+        slot: dict[tuple[int, ...], int] = {}
+        for index, combo in enumerate(self.exponents):  # a monomial is a lower one (listed before it) × a channel
+            last = colour[:, combo[-1]]
+            out[:, index] = last if len(combo) == 1 else out[:, slot[combo[:-1]]] * last
+            slot[combo] = index
+        start, centres = len(self.exponents), self.centres.to(rgb.dtype)
+        # |r − c|² = |r|² − 2 r·c + |c|², as colour_part evaluates it (one matrix product, not (N, K, 3, H, W))
+        distance = torch.einsum("nchw,kc->nkhw", colour, centres).mul_(-2)
+        distance.add_((colour * colour).sum(dim=1, keepdim=True)).add_((centres * centres).sum(dim=1).view(1, -1, 1, 1))
+        out[:, start : start + len(centres)] = distance.mul_(-0.5 / self.width.to(rgb.dtype) ** 2).exp_()
         if side.shape[1]:
-            columns += [side, side * side]
-        return torch.cat(columns, dim=1)
+            start += len(centres)
+            out[:, start : start + side.shape[1]] = side
+            out[:, start + side.shape[1] :] = side * side
+        return out
 
     def convolve_psf(self, image: torch.Tensor) -> torch.Tensor:
         """Each channel of (N, C, H, W) filtered by the PSF (mirrored borders)."""

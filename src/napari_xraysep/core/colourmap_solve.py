@@ -42,8 +42,10 @@ TUKEY_C = 4.685
 SAMPLE_PIXELS = 50_000
 
 
-# Pixels per chunk when accumulating normal equations (bounds the temporary memory).
-CHUNK_PIXELS = 1 << 16
+# Pixels per chunk when accumulating normal equations: bounds the temporary memory, and a chunk's
+# weighted copy (~50 columns × 4096 float32, under 1 MB) is still in cache for its product (a
+# 500 000-pixel Gram in 0.038 s against 0.051 s with chunks of 65 536, 2 cores).
+CHUNK_PIXELS = 1 << 12
 
 
 # The smallest robust scale of the residual, in the X-ray's unit range (0.1 % of its signal range).

@@ -73,6 +73,9 @@ STRIP_PIXELS = 1 << 24
 SNAP = 2
 SNAP_GAIN = 1.5  # a whole painting's X-ray is read this many pixels at a time
 _ROBUST = 4.685  # Tukey's biweight tuning constant (95 % efficiency under Gaussian noise)
+# A step smaller than this share of the X-ray's range is rounding, not a film's exposure: on an exactly
+# fitted image (flat plateaus) x2's steps are all ~1e-8 and any one of them would stand out of the rest.
+STEP_FLOOR = 1e-3
 
 
 @dataclass(frozen=True, order=True)
@@ -184,11 +187,11 @@ class Films:
         )
 
 
-def seam_candidates(x2: np.ndarray) -> list[Seam]:
+def seam_candidates(x2: np.ndarray, smallest_step: float = 0.0) -> list[Seam]:
     """Straight one-pixel steps across ``x2`` (H, W; NaN where unknown) that may be film seams (see the
     module's description), at least :data:`MIN_FILM_SHARE` of the painting's extent (where x2 is known)
-    from either of its edges, sorted; empty for
-    images too small to hold a seam's segments. Raises ValueError for a non-2-D image."""
+    from either of its edges, sorted; empty for images too small to hold a seam's segments. A segment's
+    step below ``smallest_step`` (x2's units) never counts. Raises ValueError for a non-2-D image."""
     x2 = np.asarray(x2)
     if x2.ndim != 2:
         raise ValueError(f"film seams are sought in a 2-D image, not one of shape {x2.shape}")
@@ -197,7 +200,7 @@ def seam_candidates(x2: np.ndarray) -> list[Seam]:
     for axis, image in (("col", x2), ("row", x2.T)):
         if image.shape[0] < 2 * SEGMENTS or image.shape[1] < 8:
             continue
-        share = _sharp_share(image)
+        share = _sharp_share(image, smallest_step)
         known = np.flatnonzero(np.isfinite(image).any(axis=0))
         if known.size == 0:
             continue
@@ -211,14 +214,16 @@ def seam_candidates(x2: np.ndarray) -> list[Seam]:
     return sorted(found)
 
 
-def _sharp_share(image: np.ndarray) -> np.ndarray:
+def _sharp_share(image: np.ndarray, smallest_step: float) -> np.ndarray:
     """(W,): for each boundary between columns c − 1 and c, the share of the segments of the image's
-    height in which the step there is sharp (0 at c = 0, 1 and W − 1, where no neighbour lies beyond)."""
+    height in which the step there is sharp (0 at c = 0, 1 and W − 1, where no neighbour lies beyond);
+    the spread a step is scored against is at least ``smallest_step`` / STEP_SCORE."""
     steps = _segment_medians(np.diff(image, axis=1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # segments with no known pixel
         centre = np.nanmedian(steps, axis=1, keepdims=True)
         spread = 1.4826 * np.nanmedian(np.abs(steps - centre), axis=1, keepdims=True)
+    spread = np.maximum(spread, smallest_step / STEP_SCORE)
     score = np.abs(steps) / np.where(spread > 0, spread, np.inf)
     score = np.nan_to_num(score, nan=0.0)
     inner, beside = score[:, 1:-1], np.maximum(score[:, :-2], score[:, 2:])
@@ -510,8 +515,8 @@ def find_films(x_mixed: np.ndarray, x2: np.ndarray) -> Films | None:
     x, x2 = np.asarray(x_mixed), np.asarray(x2)
     if x.shape != x2.shape:
         raise ValueError(f"the X-ray is {x.shape} but x2 is {x2.shape}")
-    seams = sorted(seam_candidates(x2))
     levels = _range(x)
+    seams = sorted(seam_candidates(x2, STEP_FLOOR * (levels[1] - levels[0])))
     while seams:
         films = _fit(x, seams)
         if films is None:  # rare: a film tied to no other (no known pixel across a seam); try without the last

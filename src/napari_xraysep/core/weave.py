@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from .filters import gaussian_kernel, gaussian_radius, highpass
+from .filters import fft_length, gaussian_kernel, gaussian_radius, highpass
 
 # Thread periods searched, in pixels: canvases X-rayed at typical resolutions show 2.5–30 px.
 MIN_PERIOD, MAX_PERIOD = 2.5, 30.0
@@ -211,11 +211,11 @@ def extract_weave(image: torch.Tensor, frequencies: torch.Tensor, envelope: floa
     _, _, height, width = image.shape
     image = highpass(image, level_sigma(envelope))
     radius = gaussian_radius(envelope)
-    padded = F.pad(image, (radius,) * 4)  # zeros outside the image
-    kernel = _band_spectrum(
-        tuple(padded.shape[-2:]), tuple(map(tuple, frequencies.tolist())), envelope, image.dtype, str(image.device)
-    )
-    band = torch.fft.irfft2(torch.fft.rfft2(padded) * kernel, s=padded.shape[-2:])
+    # Zeros outside the image, up to lengths whose FFTs are fast: nothing inside wraps around.
+    shape = (fft_length(height + 2 * radius), fft_length(width + 2 * radius))
+    padded = F.pad(image, (radius, shape[1] - width - radius, radius, shape[0] - height - radius))
+    kernel = _band_spectrum(shape, tuple(map(tuple, frequencies.tolist())), envelope, image.dtype, str(image.device))
+    band = torch.fft.irfft2(torch.fft.rfft2(padded) * kernel, s=shape)
     return band[..., radius : radius + height, radius : radius + width] / _window_inside(height, width, envelope, image)
 
 
