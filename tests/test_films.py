@@ -377,6 +377,75 @@ def test_apply_takes_given_seams_tile_by_tile(tmp_path, capsys) -> None:
     total = layers["x1"].astype(np.float64) + layers["x2"] + layers["weave"] + layers["exposure"]
     inside = np.isfinite(total)
     assert inside.mean() > 0.9 and np.mean(np.abs(total[inside] - variant.x_stored[inside]) < 0.05) > 0.999
-    for extra, words in ((["--seams", "auto"], "does not seek"), (["--seams", "col:125", "--dask"], "not with --dask")):
+    for extra in (["--seams", "col:125", "--dask"], ["--seams", "auto", "--dask"]):
         assert main(["apply", model, *pair, "--out", str(tmp_path / "again"), "--overwrite", *extra]) == 2
-        assert words in capsys.readouterr().err
+        assert "not with --dask" in capsys.readouterr().err
+    # Sought: in the X-ray's own steps (there is no x2 yet), the same three seams.
+    assert main(["apply", model, *pair, "--out", str(tmp_path / "sought"), "--seams", "auto", "--tile", "128"]) == 0
+    assert "A mosaic of 6 films found in the X-ray" in capsys.readouterr().err
+    record = json.loads((tmp_path / "sought" / "run.json").read_text())
+    assert record["inputs"]["seams"] == "auto"
+    found = [(seam["axis"], seam["position"]) for seam in record["films"]["seams"]]
+    assert found == [("col", 125), ("col", 270), ("row", 108)]
+
+
+def test_a_whole_painting_seeks_its_films_in_the_x_ray_itself(tmp_path, monkeypatch) -> None:
+    from napari_xraysep.core import areas
+    from napari_xraysep.core.progress import drive
+    from napari_xraysep.core.sources import Sources
+    from napari_xraysep.pipeline import iter_run
+
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # these 256×384 files are whole paintings
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
+    sources = Sources(variant.x_stored, variant.rgb_stored)
+    found = drive(iter_run(sources, out=tmp_path / "found", tile_size=128))  # seams "auto", the default
+    assert found.films is not None and not found.films.given
+    assert found.films.seams == tuple(sorted(Seam(axis, position) for axis, position in variant.seams))
+    assert any("A mosaic of 6 films found in the X-ray" in line for line in found.notes())
+    left = drive(iter_run(sources, out=tmp_path / "left", tile_size=128, seams="none"))
+    assert left.films is None
+
+    def x2_psnr(result) -> float:
+        import tifffile
+
+        x2 = tifffile.imread(result.paths["x2"])
+        return score_inside(x2, variant.x2_true, scoring_mask(variant.painting, variant.x_stored, x2))["psnr_affine"]
+
+    assert x2_psnr(found) > x2_psnr(left) + 0.3
+    # A painting without films: none found (nor in the other kinds of real files the benchmark holds).
+    for kind in ("clean", "stretcher", "tacking_margin"):
+        other = make_real_variant("photo_coffee_over_astronaut", kind, 0)
+        none = drive(iter_run(Sources(other.x_stored, other.rgb_stored), out=tmp_path / kind, tile_size=128))
+        assert none.films is None, kind
+
+
+def test_the_seam_search_reads_a_whole_painting_a_window_at_a_time(monkeypatch) -> None:
+    from napari_xraysep.core import films as films_module
+    from napari_xraysep.core.films import KnownPixels
+
+    class File:
+        """A lazily read X-ray: records the size of every window asked for."""
+
+        def __init__(self, x):
+            self.x, self.shape, self.dtype, self.read = x, x.shape, x.dtype, []
+
+        def __getitem__(self, window):
+            block = self.x[window]
+            self.read.append(block.size)
+            return block
+
+        def __array__(self, *args, **kwargs):
+            raise AssertionError("the whole X-ray was read")
+
+    monkeypatch.setattr(films_module, "WINDOW_PIXELS", 16 * 50)
+    monkeypatch.setattr(films_module, "STRIP_PIXELS", 384 * 40)
+    variant = make_real_variant("photo_rocket_over_chelsea", "mosaic", 2)
+    stored = File(variant.x_stored)
+    lazy = KnownPixels(stored, variant.painting)
+    whole = find_films(lazy, lazy)
+    assert max(stored.read) <= 384 * 40
+    known = KnownPixels(variant.x_stored, variant.painting)[:, :]
+    in_memory = find_films(known, known)
+    assert whole is not None and whole.seams == (Seam("col", 140), Seam("col", 249), Seam("row", 110))
+    assert in_memory.seams == whole.seams
+    np.testing.assert_array_equal(whole.gains, in_memory.gains)

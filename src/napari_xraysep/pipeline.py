@@ -29,7 +29,7 @@ from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedMode
 from .core import separation as core_separation
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
-from .core.films import Films, KnownPixels, Seam, given_films
+from .core.films import Films, KnownPixels, Seam, find_films, given_films
 from .core.passages import Passages, find_passages
 from .core.registration import misalignment_warning
 from .core.checks import check_pair, unmasked
@@ -161,7 +161,7 @@ class PaintingResult:
     folder: Path
     marked: dict[str, int] | None = None  # defects marked tile by tile (streaming.iter_apply's counts)
     stretcher: Stretcher | None = None  # the stretcher's bars found in the whole painting's x2
-    films: Films | None = None  # a mosaic's films, fitted to the given seams over the whole X-ray
+    films: Films | None = None  # a mosaic's films, given or found, fitted over the whole X-ray
     passages: Passages | None = None  # x2's passages that follow a colour region of the photograph
 
     def notes(self) -> list[str]:
@@ -205,7 +205,7 @@ def iter_separate_painting(
     pyramid: bool = True,
     area: tuple[slice, slice] | None = None,
     painting_area: Any = None,
-    seams: Sequence[Seam] = (),
+    seams: Sequence[Seam] | str = (),
     **settings: Any,
 ) -> Generator[TrainingProgress | TileProgress, None, PaintingResult]:
     """Train on the area around ``region_mask`` (without a region — a double-sided panel, or the colour
@@ -224,10 +224,12 @@ def iter_separate_painting(
     ``painting_area`` (a box, a mask — lazy is fine — or "full") is where the painting is: the training
     area's separation keeps inside it and every result outside it is NaN; without it the support is
     sought in the training area only (the whole painting is not scanned for a film margin).
-    ``seams``: a mosaic's film seams, given (a whole painting's are not sought): each film's exposure is
-    fitted over the whole X-ray (:func:`~napari_xraysep.core.films.given_films`, read a strip at a
-    time), the model (trained, as in memory, on the X-ray as it is) is applied to the X-ray brought to
-    one exposure, and the films' exposure is written to ``exposure.tif``."""
+    ``seams``: a mosaic's film seams, given, or "auto": sought in the whole X-ray itself before the
+    model is applied (:func:`~napari_xraysep.core.films.find_films`, no model's x2 being there yet; a
+    double-sided panel's are not sought). Each film's exposure is fitted over the whole X-ray
+    (:func:`~napari_xraysep.core.films.given_films`, read a strip at a time), the model (trained, as
+    in memory, on the X-ray as it is) is applied to the X-ray brought to one exposure, and the films'
+    exposure is written to ``exposure.tif``."""
     shape = sources.check()
     if region_mask is not None and tuple(region_mask.shape) != tuple(shape):
         raise InputError(
@@ -256,7 +258,12 @@ def iter_separate_painting(
             area = (slice(0, shape[0]), slice(0, shape[1]))
         assert model is not None
         applying = area_result is None or not area_result.stopped_early
-        films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=3) if seams and applying else None
+        films = None
+        if applying and seams == "auto" and not sources.double_sided:
+            known = KnownPixels(sources.x_mixed, support)
+            films = find_films(known, known)
+        elif applying and seams and seams != "auto":
+            films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=3)
         record = {
             "software": {"napari-xraysep": __version__}, **(provenance or {}),
             **PaintingResult(model, area, None, None, out, films=films).provenance(),
@@ -345,8 +352,8 @@ def iter_run(
         (:func:`iter_separate_painting`).
     seams
         A mosaic's film seams, as for :func:`~napari_xraysep.core.separation.iter_separate`: "auto"
-        (sought), "none", or the seams. A whole painting's films are not sought ("auto" is "none"
-        there); given seams are fitted over its whole X-ray (:func:`iter_separate_painting`).
+        (sought), "none", or the seams. A whole painting's are sought in its X-ray itself, and given
+        or found seams are fitted over its whole X-ray (:func:`iter_separate_painting`).
 
     Returns
     -------
@@ -389,7 +396,7 @@ def iter_run(
         region_mask = areas.region_for_method(region_mask, resolve_config(config, model, settings).method.name, shape)
     if large and out is None:
         raise InputError(f"An image of {shape[0]}×{shape[1]} pixels is separated into files: give the folder for its results.")
-    given = check_seams(seams, shape)  # a whole painting's films are not sought: only given seams count there
+    given = check_seams(seams, shape)
     if large:
         area = area or areas.painting_area(shape, region_mask, sources.double_sided)
     pair = sources.crop(area) if large else sources
@@ -405,7 +412,7 @@ def iter_run(
         return (yield from iter_separate_painting(
             sources, out, region_mask=region_mask, config=config, model=model, stop=stop, provenance=record,
             checkpoint=checkpoint, checkpoint_every_s=checkpoint_every_s, pyramid=pyramid, area=area,
-            painting_area=painting_area, seams=given or (), **settings,
+            painting_area=painting_area, seams="auto" if given is None else given, **settings,
         ))
     arguments = {
         "config": config, "model": model,

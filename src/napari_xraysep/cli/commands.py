@@ -27,7 +27,7 @@ from ..core.errors import InputError, TrainingError
 from ..io.files import STAGING_TAG, result_set
 from ..core.devices import resolve_device
 from ..core.result import defects_line, weave_threads
-from ..core.films import KnownPixels, given_films
+from ..core.films import KnownPixels, find_films, given_films
 from ..core.separation import check_seams, resolve_config
 from ..core.sources import Sources
 from ..core.dask_apply import apply_dask, store_in_bands
@@ -232,12 +232,15 @@ def command_apply(args: argparse.Namespace) -> int:
     shape = tuple(sources.x_mixed.shape[:2])
     support = painting_mask(painting_area_of(args, shape), shape)
     seams = check_seams(args.seams, shape)
-    if seams is None:
-        raise InputError("xraysep apply does not seek film seams: give them (row:N,col:N) or none.")
-    if seams and args.dask is not None:
+    if seams != () and args.dask is not None:
         raise InputError("Film seams are taken out tile by tile on this machine, not with --dask: drop one of them.")
-    provenance["inputs"]["seams"] = [f"{seam.axis}:{seam.position}" for seam in seams]
-    films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=2) if seams else None
+    known = KnownPixels(sources.x_mixed, support)
+    if seams is None:  # auto: sought in the X-ray's own steps (no x2 yet)
+        provenance["inputs"]["seams"] = "auto"
+        films = find_films(known, known) if not sources.double_sided else None
+    else:
+        provenance["inputs"]["seams"] = [f"{seam.axis}:{seam.position}" for seam in seams]
+        films = given_films(known, seams, stacklevel=2) if seams else None
     provenance["films"] = None if films is None else films.summary()
     started = time.perf_counter()
     with result_set(out) as staging:

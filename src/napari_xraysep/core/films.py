@@ -8,7 +8,8 @@ surface painting where its gain differs). The model is as simple as the nuisance
 
 * the films form a grid: seams are straight lines across the whole X-ray, along rows or columns;
   film ``k`` stores ``x = gain_k · t + offset_k`` of the common exposure ``t``;
-* a seam is sought in x2 (what the photograph does not explain) as a one-pixel step: in enough
+* a seam is sought in x2 (what the photograph does not explain; in a whole painting, before any model
+  is applied, in the X-ray itself, read a window at a time) as a one-pixel step: in enough
   segments of its length the step between two columns (rows) stands out of that segment's steps and
   is sharper than its neighbours' (:func:`seam_candidates`). A hidden design's straight edges are
   blurred over two or more pixels, and films narrower than :data:`MIN_FILM_SHARE` of the side are
@@ -68,10 +69,11 @@ PIECE_SHARE = 0.05
 EXPLAINED = 0.45
 GAINS = (0.67, 1.5)  # a film's gain outside this range is not an exposure: the fit is rejected
 _PAIR_RUN = 8  # pixels along a seam averaged into one pair of levels for the fit
-STRIP_PIXELS = 1 << 24
+STRIP_PIXELS = 1 << 24  # a whole painting's X-ray is read this many pixels at a time
+WINDOW_PIXELS = 1 << 22  # and by the seam search (a run of lines across, a piece of their length) this many
 # A given seam is moved up to SNAP px to where the X-ray steps SNAP_GAIN times more sharply.
 SNAP = 2
-SNAP_GAIN = 1.5  # a whole painting's X-ray is read this many pixels at a time
+SNAP_GAIN = 1.5
 _ROBUST = 4.685  # Tukey's biweight tuning constant (95 % efficiency under Gaussian noise)
 # A step smaller than this share of the X-ray's range is rounding, not a film's exposure: on an exactly
 # fitted image (flat plateaus) x2's steps are all ~1e-8 and any one of them would stand out of the rest.
@@ -187,21 +189,24 @@ class Films:
         )
 
 
-def seam_candidates(x2: np.ndarray, smallest_step: float = 0.0) -> list[Seam]:
+def seam_candidates(x2: Any, smallest_step: float = 0.0) -> list[Seam]:
     """Straight one-pixel steps across ``x2`` (H, W; NaN where unknown) that may be film seams (see the
     module's description), at least :data:`MIN_FILM_SHARE` of the painting's extent (where x2 is known)
     from either of its edges, sorted; empty for images too small to hold a seam's segments. A segment's
-    step below ``smallest_step`` (x2's units) never counts. Raises ValueError for a non-2-D image."""
-    x2 = np.asarray(x2)
-    if x2.ndim != 2:
-        raise ValueError(f"film seams are sought in a 2-D image, not one of shape {x2.shape}")
-    x2 = x2 if x2.dtype.kind == "f" else x2.astype(np.float32)  # steps and medians: float32 is enough
+    step below ``smallest_step`` (x2's units) never counts. ``x2`` may be a whole painting's file
+    (anything with ``shape`` and 2-D slicing, e.g. :class:`KnownPixels`): it is read a window at a
+    time. Raises ValueError for a non-2-D image."""
+    x2 = x2 if hasattr(x2, "shape") and hasattr(x2, "__getitem__") else np.asarray(x2)
+    if len(x2.shape) != 2:
+        raise ValueError(f"film seams are sought in a 2-D image, not one of shape {tuple(x2.shape)}")
     found = []
-    for axis, image in (("col", x2), ("row", x2.T)):
-        if image.shape[0] < 2 * SEGMENTS or image.shape[1] < 8:
+    for axis in ("col", "row"):
+        across, length = x2.shape if axis == "col" else x2.shape[::-1]
+        if across < 2 * SEGMENTS or length < 8:
             continue
-        share = _sharp_share(image, smallest_step)
-        known = np.flatnonzero(np.isfinite(image).any(axis=0))
+        steps, known = _segment_steps(x2, axis)
+        share = _sharp_share(steps, smallest_step)
+        known = np.flatnonzero(known)
         if known.size == 0:
             continue
         first, stop = int(known[0]), int(known[-1]) + 1  # the painting's extent along the axis
@@ -214,11 +219,11 @@ def seam_candidates(x2: np.ndarray, smallest_step: float = 0.0) -> list[Seam]:
     return sorted(found)
 
 
-def _sharp_share(image: np.ndarray, smallest_step: float) -> np.ndarray:
-    """(W,): for each boundary between columns c − 1 and c, the share of the segments of the image's
-    height in which the step there is sharp (0 at c = 0, 1 and W − 1, where no neighbour lies beyond);
-    the spread a step is scored against is at least ``smallest_step`` / STEP_SCORE."""
-    steps = _segment_medians(np.diff(image, axis=1))
+def _sharp_share(steps: np.ndarray, smallest_step: float) -> np.ndarray:
+    """(W,): for each boundary between columns c − 1 and c, the share of the segments in which the step
+    there (``steps``, (SEGMENTS, W − 1) from :func:`_segment_steps`) is sharp (0 at c = 0, 1 and W − 1,
+    where no neighbour lies beyond); the spread a step is scored against is at least ``smallest_step``
+    / STEP_SCORE."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # segments with no known pixel
         centre = np.nanmedian(steps, axis=1, keepdims=True)
@@ -233,12 +238,37 @@ def _sharp_share(image: np.ndarray, smallest_step: float) -> np.ndarray:
     return np.concatenate([[0.0, 0.0], share, [0.0]])
 
 
-def _segment_medians(values: np.ndarray) -> np.ndarray:
-    """(SEGMENTS, W): the median of ``values`` (H, W) over each of SEGMENTS runs of rows, NaN ignored."""
-    edges = np.linspace(0, values.shape[0], SEGMENTS + 1).astype(int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.stack([np.nanmedian(values[top:bottom], axis=0) for top, bottom in zip(edges[:-1], edges[1:])])
+def _segment_steps(x2: Any, axis: str) -> tuple[np.ndarray, np.ndarray]:
+    """The one-pixel steps of ``x2`` (H, W, NaN where unknown) across the boundaries between columns
+    (``axis`` "col") or rows ("row"): (SEGMENTS, L − 1), the median step over each of SEGMENTS runs of
+    the lines across them (NaN ignored), and (L,) bool, which columns (rows) hold a known pixel. Read
+    a window of at most WINDOW_PIXELS at a time, so ``x2`` may be a whole painting's file."""
+    across, length = x2.shape if axis == "col" else x2.shape[::-1]
+    edges = np.linspace(0, across, SEGMENTS + 1).astype(int)
+    chunk = max(2, WINDOW_PIXELS // max(1, int(np.diff(edges).max())))  # positions along the axis per window
+    steps: np.ndarray | None = None
+    known = np.zeros(length, dtype=bool)
+    for segment, (top, bottom) in enumerate(zip(edges[:-1], edges[1:])):
+        start = 0
+        while start < length - 1:
+            stop = min(length, start + chunk)
+            lines, along = slice(top, bottom), slice(start, stop)
+            window = (lines, along) if axis == "col" else (along, lines)
+            values = np.asarray(x2[window])
+            values = values if values.dtype.kind == "f" else values.astype(np.float32)  # float32 is enough
+            values = values if axis == "col" else values.T
+            differences = np.diff(values, axis=1)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a run with no known pixel
+                # the same values; numpy's nanmedian loops over columns in Python where there are NaNs
+                median = np.nanmedian if np.isnan(differences).any() else np.median
+                medians = median(differences, axis=0)
+            if steps is None:
+                steps = np.full((SEGMENTS, length - 1), np.nan, dtype=medians.dtype)
+            steps[segment, start : stop - 1] = medians
+            known[start:stop] |= np.isfinite(values).any(axis=0)
+            start = stop - 1
+    return (np.full((SEGMENTS, max(length - 1, 0)), np.nan) if steps is None else steps), known
 
 
 def _edges(shape: tuple[int, int], seams: Sequence[Seam]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -359,9 +389,42 @@ def _odd_gains(films: Films) -> np.ndarray:
     return ~((films.gains > GAINS[0]) & (films.gains < GAINS[1]))
 
 
-def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
-    """:func:`fit_films` without the check of the gains. Reads the X-ray around the seams and film
-    by film: no copy of the whole image is made (a 36 MP X-ray in memory is large already)."""
+@dataclass(frozen=True)
+class _RowSums:
+    """One pass over an X-ray (in memory or a whole painting's file, read in strips): each row's count
+    and sum of known pixels between consecutive ``cuts`` (column positions, 0 first), and every 4th
+    pixel each way (for :func:`_range`). The films of any subset of the cuts are summed from it, so the
+    search, which fits one set of seams after another, reads the X-ray once."""
+
+    cuts: tuple[int, ...]
+    counts: np.ndarray  # (H, len(cuts))
+    totals: np.ndarray  # (H, len(cuts))
+    sample: np.ndarray
+
+    @classmethod
+    def of(cls, x: Any, cuts: Sequence[int]) -> _RowSums:
+        cuts = tuple(sorted({0, *cuts}))
+        counts, totals, sample = [], [], []
+        for _, strip in _strips(x):
+            sample.append(strip[::4, ::4].reshape(-1))
+            seen = np.isfinite(strip)
+            counts.append(np.add.reduceat(seen.astype(np.int64), cuts, axis=1))
+            totals.append(np.add.reduceat(np.where(seen, strip, 0.0), cuts, axis=1))
+        return cls(cuts, np.concatenate(counts), np.concatenate(totals), np.concatenate(sample))
+
+    def films(self, row_edges: Sequence[int], col_edges: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) known pixels and their sum in each film (``col_edges`` among the cuts)."""
+        columns = [self.cuts.index(edge) for edge in col_edges[:-1]]
+        return tuple(  # type: ignore[return-value]
+            np.add.reduceat(np.add.reduceat(values, columns, axis=1), list(row_edges[:-1]), axis=0).astype(np.float64)
+            for values in (self.counts, self.totals)
+        )
+
+
+def _fit(x: Any, seams: Sequence[Seam], sums: _RowSums | None = None) -> Films | None:
+    """:func:`fit_films` without the check of the gains. Reads the X-ray around the seams and in strips
+    (:class:`_RowSums`; ``sums`` if already read, its cuts including the column seams): no copy of the
+    whole image is made (a 36 MP X-ray in memory is large already)."""
     seams = tuple(sorted(set(seams)))
     for seam in seams:
         length = x.shape[1] if seam.axis == "col" else x.shape[0]
@@ -371,21 +434,12 @@ def _fit(x: np.ndarray, seams: Sequence[Seam]) -> Films | None:
             )
     row_edges, col_edges = _edges(x.shape, seams)
     shape = (len(row_edges) - 1, len(col_edges) - 1)
-    area, total = np.zeros(shape), np.zeros(shape)
-    band_of_row = np.searchsorted(row_edges, np.arange(x.shape[0]), side="right") - 1
-    sample = []  # every 4th pixel each way, for the range (_range), read in the same pass
-    for top, strip in _strips(x):
-        sample.append(strip[::4, ::4].reshape(-1))
-        for j in range(shape[1]):
-            film = strip[:, col_edges[j] : col_edges[j + 1]]
-            seen = np.isfinite(film)
-            rows = band_of_row[top : top + len(strip)]
-            np.add.at(area[:, j], rows, seen.sum(axis=1))
-            np.add.at(total[:, j], rows, np.where(seen, film, 0.0).sum(axis=1))
+    sums = _RowSums.of(x, col_edges[:-1]) if sums is None else sums
+    area, total = sums.films(row_edges, col_edges)
     if not area.any():
         return None
     mean = np.divide(total, area, out=np.zeros(shape), where=area > 0)
-    low, high = _range(x, np.concatenate(sample))
+    low, high = _range(x, sums.sample)
     span = high - low if high > low else 1.0
     band_of = {"row": np.searchsorted(row_edges, np.arange(x.shape[0]), side="right") - 1,
                "col": np.searchsorted(col_edges, np.arange(x.shape[1]), side="right") - 1}
@@ -505,20 +559,26 @@ def _step_left(x: np.ndarray, films: Films, seam: Seam) -> float:
     return float(left[keep].sum() / was[keep].sum()) if was[keep].sum() > 0 else 0.0
 
 
-def find_films(x_mixed: np.ndarray, x2: np.ndarray) -> Films | None:
+def find_films(x_mixed: Any, x2: Any) -> Films | None:
     """The mosaic's films, sought in ``x2`` (:func:`seam_candidates`) and fitted on ``x_mixed``
     (:func:`fit_films`), both (H, W) with NaN where unknown; the seam whose step the films' model
     explains least is dropped until every kept seam leaves at most :data:`EXPLAINED` of its step, no
     film's gain is odd, the films are of one size and every seam steps along all its pieces (a seam
     failing those goes first, the one of them that leaves most of its step). None when no seam is
-    kept. Raises ValueError for images of different shapes or not 2-D."""
-    x, x2 = np.asarray(x_mixed), np.asarray(x2)
-    if x.shape != x2.shape:
+    kept. Either may be a whole painting's file (:class:`KnownPixels`), read a window at a time; a
+    whole painting's seams are sought in its X-ray itself (``x2`` = ``x_mixed``: no model has been
+    applied yet). Raises ValueError for images of different shapes or not 2-D."""
+    x = x_mixed if hasattr(x_mixed, "shape") and hasattr(x_mixed, "__getitem__") else np.asarray(x_mixed)
+    x2 = x2 if hasattr(x2, "shape") and hasattr(x2, "__getitem__") else np.asarray(x2)
+    if len(x.shape) != 2:
+        raise ValueError(f"film seams are sought in a 2-D image, not one of shape {tuple(x.shape)}")
+    if tuple(x.shape) != tuple(x2.shape):
         raise ValueError(f"the X-ray is {x.shape} but x2 is {x2.shape}")
     levels = _range(x)
     seams = sorted(seam_candidates(x2, STEP_FLOOR * (levels[1] - levels[0])))
+    sums = _RowSums.of(x, [seam.position for seam in seams if seam.axis == "col"]) if seams else None
     while seams:
-        films = _fit(x, seams)
+        films = _fit(x, seams, sums)
         if films is None:  # rare: a film tied to no other (no known pixel across a seam); try without the last
             seams.pop()
             continue
