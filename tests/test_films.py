@@ -380,19 +380,23 @@ def test_apply_takes_given_seams_tile_by_tile(tmp_path, capsys) -> None:
     for extra in (["--seams", "col:125", "--dask"], ["--seams", "auto", "--dask"]):
         assert main(["apply", model, *pair, "--out", str(tmp_path / "again"), "--overwrite", *extra]) == 2
         assert "not with --dask" in capsys.readouterr().err
-    # Sought: in the X-ray's own steps (there is no x2 yet), the same three seams.
+    # Sought in the x2 written (then applied again): the same three seams.
     assert main(["apply", model, *pair, "--out", str(tmp_path / "sought"), "--seams", "auto", "--tile", "128"]) == 0
     assert "A mosaic of 6 films found in the X-ray" in capsys.readouterr().err
+    assert (tmp_path / "sought" / "exposure.tif").exists()
+    assert main(["apply", model, *pair, "--out", str(tmp_path / "no-x2"), "--seams", "auto", "--layers", "weave"]) == 2
+    assert "keep x2 among --layers" in capsys.readouterr().err
     record = json.loads((tmp_path / "sought" / "run.json").read_text())
     assert record["inputs"]["seams"] == "auto"
     found = [(seam["axis"], seam["position"]) for seam in record["films"]["seams"]]
     assert found == [("col", 125), ("col", 270), ("row", 108)]
 
 
-def test_a_whole_painting_seeks_its_films_in_the_x_ray_itself(tmp_path, monkeypatch) -> None:
+def test_a_whole_painting_seeks_its_films_in_its_x2_and_applies_again(tmp_path, monkeypatch) -> None:
     from napari_xraysep.core import areas
     from napari_xraysep.core.progress import drive
     from napari_xraysep.core.sources import Sources
+    from napari_xraysep.core.result import RESULT_LAYERS
     from napari_xraysep.pipeline import iter_run
 
     monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # these 256×384 files are whole paintings
@@ -412,9 +416,11 @@ def test_a_whole_painting_seeks_its_films_in_the_x_ray_itself(tmp_path, monkeypa
         return score_inside(x2, variant.x2_true, scoring_mask(variant.painting, variant.x_stored, x2))["psnr_affine"]
 
     assert x2_psnr(found) > x2_psnr(left) + 0.3
-    # A painting without films: none found (nor in the other kinds of real files the benchmark holds).
-    for kind in ("clean", "stretcher", "tacking_margin"):
-        other = make_real_variant("photo_coffee_over_astronaut", kind, 0)
+    record = json.loads((tmp_path / "found" / "run.json").read_text())
+    assert len(record["films"]["films"]) == 6 and sorted(found.paths) == sorted([*RESULT_LAYERS, "exposure"])
+    # Paintings without films: none found (the rocket's gantry and the stretcher's bars are straight).
+    for case, kind in (("photo_astronaut_over_rocket", "clean"), ("photo_coffee_over_astronaut", "stretcher")):
+        other = make_real_variant(case, kind, 0)
         none = drive(iter_run(Sources(other.x_stored, other.rgb_stored), out=tmp_path / kind, tile_size=128))
         assert none.films is None, kind
 
@@ -440,12 +446,11 @@ def test_the_seam_search_reads_a_whole_painting_a_window_at_a_time(monkeypatch) 
     monkeypatch.setattr(films_module, "WINDOW_PIXELS", 16 * 50)
     monkeypatch.setattr(films_module, "STRIP_PIXELS", 384 * 40)
     variant = make_real_variant("photo_rocket_over_chelsea", "mosaic", 2)
-    stored = File(variant.x_stored)
-    lazy = KnownPixels(stored, variant.painting)
-    whole = find_films(lazy, lazy)
-    assert max(stored.read) <= 384 * 40
-    known = KnownPixels(variant.x_stored, variant.painting)[:, :]
-    in_memory = find_films(known, known)
+    x2 = separate(variant.x_stored, variant.rgb_stored, seams="none").x2
+    stored, written = File(variant.x_stored), File(x2)
+    whole = find_films(KnownPixels(stored, variant.painting), written)
+    assert max(stored.read) <= 384 * 40 and max(written.read) <= 16 * 50
+    in_memory = find_films(KnownPixels(variant.x_stored, variant.painting)[:, :], x2)
     assert whole is not None and whole.seams == (Seam("col", 140), Seam("col", 249), Seam("row", 110))
     assert in_memory.seams == whole.seams
     np.testing.assert_array_equal(whole.gains, in_memory.gains)

@@ -67,6 +67,15 @@ class _Stopped(Exception):
     """Leaves :func:`result_tiffs` without committing (its files are removed)."""
 
 
+class _FilmsFound(Exception):
+    """Leaves :func:`result_tiffs` without committing: the painting is to be applied again, its films
+    taken out."""
+
+    def __init__(self, films: Films) -> None:
+        super().__init__()
+        self.films = films
+
+
 def iter_apply_to_folder(
     model: TrainedModel,
     sources: Sources,
@@ -83,6 +92,7 @@ def iter_apply_to_folder(
     layers: Sequence[str] = RESULT_LAYERS,
     found: dict[str, Any] | None = None,
     films: Films | None = None,
+    seek_films: bool = False,
 ) -> Generator[TileProgress, None, dict[str, Path] | None]:
     """Apply ``model`` to the whole painting into float32 TIFFs of ``layers`` (default the six
     results) in ``out`` (which must exist: a
@@ -96,7 +106,10 @@ def iter_apply_to_folder(
     colour of the photograph sought (:func:`passages_in`); ``found["stretcher"]`` and
     ``found["passages"]`` say what was found (a :class:`~napari_xraysep.core.stretcher.Stretcher`, a
     :class:`~napari_xraysep.core.passages.Passages`, or None). With a mosaic's
-    ``films`` the X-ray is brought to one exposure tile by tile and ``exposure.tif`` is written too."""
+    ``films`` the X-ray is brought to one exposure tile by tile and ``exposure.tif`` is written too.
+    With ``seek_films`` (and x2 among the ``layers``) a mosaic's films are sought in the x2 written, as
+    in memory (:func:`~napari_xraysep.core.films.find_films`); if some are found, that pass's files are
+    dropped and the painting is applied again with them taken out (``found["films"]``)."""
     shape = sources.check()
     if films is not None and "exposure" not in layers:
         layers = (*layers, "exposure")
@@ -108,10 +121,24 @@ def iter_apply_to_folder(
             )
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
+            if seek_films and films is None and "x2" in outputs:
+                sought = find_films(KnownPixels(sources.x_mixed, support), outputs["x2"])
+                if sought is not None:
+                    raise _FilmsFound(sought)
             stretcher = stretcher_into(out, outputs, model.config, sources.double_sided, provenance)
             passages = passages_in(outputs, sources)
     except _Stopped:
         return None
+    except _FilmsFound as again:
+        if found is not None:
+            found["films"] = again.films
+        if marked is not None:
+            marked.clear()  # counted again, tile by tile
+        return (yield from iter_apply_to_folder(
+            model, sources, out, tile_size=tile_size, device=device, stop=stop,
+            provenance={**(provenance or {}), "films": again.films.summary()}, pyramid=pyramid, calibrate=calibrate,
+            support=support, marked=marked, layers=layers, found=found, films=again.films,
+        ))
     if found is not None:
         found |= {"stretcher": stretcher, "passages": passages}
     paths = {name: out / f"{name}.tif" for name in (*layers, *(["stretcher"] if stretcher else []))}
@@ -224,12 +251,11 @@ def iter_separate_painting(
     ``painting_area`` (a box, a mask — lazy is fine — or "full") is where the painting is: the training
     area's separation keeps inside it and every result outside it is NaN; without it the support is
     sought in the training area only (the whole painting is not scanned for a film margin).
-    ``seams``: a mosaic's film seams, given, or "auto": sought in the whole X-ray itself before the
-    model is applied (:func:`~napari_xraysep.core.films.find_films`, no model's x2 being there yet; a
-    double-sided panel's are not sought). Each film's exposure is fitted over the whole X-ray
-    (:func:`~napari_xraysep.core.films.given_films`, read a strip at a time), the model (trained, as
-    in memory, on the X-ray as it is) is applied to the X-ray brought to one exposure, and the films'
-    exposure is written to ``exposure.tif``."""
+    ``seams``: a mosaic's film seams, given, or "auto": sought in the whole painting's x2 once written
+    (:func:`iter_apply_to_folder`, which then applies the model again). Each film's exposure is fitted
+    over the whole X-ray (:func:`~napari_xraysep.core.films.given_films`, read a strip at a time), the
+    model (trained, as in memory, on the X-ray as it is) is applied to the X-ray brought to one
+    exposure, and the films' exposure is written to ``exposure.tif``."""
     shape = sources.check()
     if region_mask is not None and tuple(region_mask.shape) != tuple(shape):
         raise InputError(
@@ -258,11 +284,9 @@ def iter_separate_painting(
             area = (slice(0, shape[0]), slice(0, shape[1]))
         assert model is not None
         applying = area_result is None or not area_result.stopped_early
+        seek = seams == "auto"
         films = None
-        if applying and seams == "auto" and not sources.double_sided:
-            known = KnownPixels(sources.x_mixed, support)
-            films = find_films(known, known)
-        elif applying and seams and seams != "auto":
+        if applying and seams and not seek:
             films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=3)
         record = {
             "software": {"napari-xraysep": __version__}, **(provenance or {}),
@@ -277,13 +301,14 @@ def iter_separate_painting(
             written = yield from iter_apply_to_folder(
                 model, sources, staging, device=resolved.device, stop=stop,
                 provenance=json.loads(json.dumps(record, default=str)), pyramid=pyramid, calibrate=False,
-                support=support, marked=marked, found=found, films=films,
+                support=support, marked=marked, found=found, films=films, seek_films=seek,
             )
             paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
-        stretcher, passages = found.get("stretcher"), found.get("passages")
+        stretcher, passages, films = found.get("stretcher"), found.get("passages"), found.get("films", films)
         record |= {
             "defects_marked": marked, "stretcher": None if stretcher is None else stretcher.summary(),
             "passages": None if passages is None else passages.summary(),
+            "films": None if films is None else films.summary(),
             "shape": list(shape),
             "timings_s": {"total_s": time.perf_counter() - started},
         }
@@ -352,8 +377,9 @@ def iter_run(
         (:func:`iter_separate_painting`).
     seams
         A mosaic's film seams, as for :func:`~napari_xraysep.core.separation.iter_separate`: "auto"
-        (sought), "none", or the seams. A whole painting's are sought in its X-ray itself, and given
-        or found seams are fitted over its whole X-ray (:func:`iter_separate_painting`).
+        (sought), "none", or the seams. A whole painting's are sought in its x2 once written (then
+        it is applied again), and given or found seams are fitted over its whole X-ray
+        (:func:`iter_separate_painting`).
 
     Returns
     -------

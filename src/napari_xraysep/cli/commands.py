@@ -27,7 +27,7 @@ from ..core.errors import InputError, TrainingError
 from ..io.files import STAGING_TAG, result_set
 from ..core.devices import resolve_device
 from ..core.result import defects_line, weave_threads
-from ..core.films import KnownPixels, find_films, given_films
+from ..core.films import KnownPixels, given_films
 from ..core.separation import check_seams, resolve_config
 from ..core.sources import Sources
 from ..core.dask_apply import apply_dask, store_in_bands
@@ -234,13 +234,10 @@ def command_apply(args: argparse.Namespace) -> int:
     seams = check_seams(args.seams, shape)
     if seams != () and args.dask is not None:
         raise InputError("Film seams are taken out tile by tile on this machine, not with --dask: drop one of them.")
-    known = KnownPixels(sources.x_mixed, support)
-    if seams is None:  # auto: sought in the X-ray's own steps (no x2 yet)
-        provenance["inputs"]["seams"] = "auto"
-        films = find_films(known, known) if not sources.double_sided else None
-    else:
-        provenance["inputs"]["seams"] = [f"{seam.axis}:{seam.position}" for seam in seams]
-        films = given_films(known, seams, stacklevel=2) if seams else None
+    if seams is None and "x2" not in layers:
+        raise InputError("--seams auto seeks the films' seams in x2: keep x2 among --layers, or give the seams.")
+    provenance["inputs"]["seams"] = "auto" if seams is None else [f"{seam.axis}:{seam.position}" for seam in seams]
+    films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=2) if seams else None
     provenance["films"] = None if films is None else films.summary()
     started = time.perf_counter()
     with result_set(out) as staging:
@@ -265,7 +262,7 @@ def command_apply(args: argparse.Namespace) -> int:
             found: dict[str, Any] = {}
             tiles = iter_apply_to_folder(
                 model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,
-                support=support, marked=marked, layers=layers, found=found, films=films,
+                support=support, marked=marked, layers=layers, found=found, films=films, seek_films=seams is None,
             )
             paths = run_in_terminal(tiles, stop, args.quiet, "stopping after this tile; no result will be written")
             if paths is None:
@@ -274,13 +271,14 @@ def command_apply(args: argparse.Namespace) -> int:
             line = defects_line(marked)
             if line and not args.quiet:
                 print(f"xraysep: {line}", file=sys.stderr)
-            stretcher, passages = found.get("stretcher"), found.get("passages")
+            stretcher, passages, films = found.get("stretcher"), found.get("passages"), found.get("films", films)
         for part in (films, stretcher, passages):
             if part is not None and not args.quiet:
                 print(f"xraysep: {part.describe()}", file=sys.stderr)
         record = {
             **provenance, "stretcher": None if stretcher is None else stretcher.summary(),
             "passages": None if passages is None else passages.summary(),
+            "films": None if films is None else films.summary(),
             "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2]),
         }
         write_record(staging, record)

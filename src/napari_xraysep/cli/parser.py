@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seams", type=parse_seams, default="auto", metavar="auto|none|row:N,col:N",
         help="a mosaic's film seams, each film's exposure taken out into exposure.tif: sought in what the photograph "
         "does not explain (auto, the default), not sought (none), or given as straight lines across the X-ray "
-        "(row:N is between rows N-1 and N); in images over 36 megapixels sought in the X-ray's own one-pixel steps",
+        "(row:N is between rows N-1 and N); in images over 36 megapixels sought in the x2 written, then applied again",
     )
     separate_cmd.add_argument(
         "--checkpoint-every", type=float, default=5.0, metavar="MINUTES",
@@ -194,9 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     apply_cmd.add_argument(
         "--seams", type=parse_seams, default="none", metavar="auto|none|row:N,col:N",
-        help="a mosaic's film seams: not sought (none, the default), sought in the X-ray's own one-pixel steps (auto), "
-        "or given (row:N is between rows N-1 and N); each film's exposure is fitted over the whole X-ray and taken "
-        "out into exposure.tif; not with --dask",
+        help="a mosaic's film seams: not sought (none, the default), sought in the x2 written and the painting applied "
+        "again with them taken out (auto; needs x2 among --layers), or given (row:N is between rows N-1 and N); each "
+        "film's exposure is fitted over the whole X-ray and taken out into exposure.tif; not with --dask",
     )
     apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
     apply_cmd.set_defaults(command="apply")

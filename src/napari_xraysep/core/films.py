@@ -8,8 +8,8 @@ surface painting where its gain differs). The model is as simple as the nuisance
 
 * the films form a grid: seams are straight lines across the whole X-ray, along rows or columns;
   film ``k`` stores ``x = gain_k · t + offset_k`` of the common exposure ``t``;
-* a seam is sought in x2 (what the photograph does not explain; in a whole painting, before any model
-  is applied, in the X-ray itself, read a window at a time) as a one-pixel step: in enough
+* a seam is sought in x2 (what the photograph does not explain; a whole painting's x2 is read from its
+  file a window at a time) as a one-pixel step: in enough
   segments of its length the step between two columns (rows) stands out of that segment's steps and
   is sharper than its neighbours' (:func:`seam_candidates`). A hidden design's straight edges are
   blurred over two or more pixels, and films narrower than :data:`MIN_FILM_SHARE` of the side are
@@ -565,9 +565,8 @@ def find_films(x_mixed: Any, x2: Any) -> Films | None:
     explains least is dropped until every kept seam leaves at most :data:`EXPLAINED` of its step, no
     film's gain is odd, the films are of one size and every seam steps along all its pieces (a seam
     failing those goes first, the one of them that leaves most of its step). None when no seam is
-    kept. Either may be a whole painting's file (:class:`KnownPixels`), read a window at a time; a
-    whole painting's seams are sought in its X-ray itself (``x2`` = ``x_mixed``: no model has been
-    applied yet). Raises ValueError for images of different shapes or not 2-D."""
+    kept. Either may be a whole painting's file (:class:`KnownPixels`, the x2 TIFF being written),
+    read a window at a time. Raises ValueError for images of different shapes or not 2-D."""
     x = x_mixed if hasattr(x_mixed, "shape") and hasattr(x_mixed, "__getitem__") else np.asarray(x_mixed)
     x2 = x2 if hasattr(x2, "shape") and hasattr(x2, "__getitem__") else np.asarray(x2)
     if len(x.shape) != 2:

@@ -89,7 +89,7 @@ class InputsPanel(QGroupBox):
             label="Find film seams", value=True,
             tooltip="a mosaic of films: seek the seams where each film's exposure begins and take the films' exposures "
             "out into an 'exposure' layer (off: the X-ray is separated as it is — for a hidden design of pixel-sharp "
-            "straight lines taken for films). A whole painting's are sought in the X-ray's own steps.",
+            "straight lines taken for films). A whole painting found to hold films is applied twice.",
         )
         self.side_channels = Select(
             label="Side channels", choices=self._side_choices, value=[],
