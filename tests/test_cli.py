@@ -198,6 +198,22 @@ def test_progress_in_a_log_counts_evenly():
     assert steps == [1, 2, 4, 6, 8, 10, 12]
 
 
+def test_a_second_pass_over_the_tiles_is_counted_again_in_a_log():
+    import io
+
+    from napari_xraysep.cli.terminal import ProgressBar
+    from napari_xraysep.core.streaming import TileProgress
+
+    log = io.StringIO()  # a mosaic's whole painting: applied, its films found, applied again
+    with contextlib.closing(ProgressBar(log)) as bar:
+        for what in ("whole painting", "whole painting, films taken out"):
+            for done in range(1, 4):
+                bar(TileProgress(done, 3, elapsed_s=2.0 * done, what=what))
+    lines = log.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"] * 2
+    assert all("films taken out" in line for line in lines[3:])
+
+
 def test_progress_on_a_terminal_is_one_line_redrawn_and_tiles_count_too():
     import io
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from napari_xraysep.datasets.synthetic_real import make_real_variant
 
 HEIGHT, WIDTH = 240, 360
 SEAMS = (Seam("col", 130), Seam("col", 250), Seam("row", 110))
+SEAMS_SORTED = tuple(sorted(SEAMS))
 GAINS = np.array([[0.95, 1.04, 1.0], [1.06, 0.97, 1.02]])
 OFFSETS = np.array([[30.0, -20.0, 0.0], [-40.0, 25.0, 10.0]])
 
@@ -133,6 +135,23 @@ def test_films_tied_to_no_other_or_with_odd_gains_are_not_fitted() -> None:
     assert fit_films(doubled, [Seam("col", 180)]) is None
     with pytest.raises(ValueError, match="outside"):
         fit_films(x, [Seam("row", HEIGHT - 1)])
+
+
+def test_known_pixels_leave_out_infinities_and_an_empty_image_has_no_films() -> None:
+    from napari_xraysep.core.films import KnownPixels
+
+    x = np.array([[1.0, np.inf, -np.inf, np.nan, 2.0]])
+    np.testing.assert_array_equal(KnownPixels(x)[:, :], [[1.0, np.nan, np.nan, np.nan, 2.0]])
+    stored = np.array([[0, 7, 65535]], dtype=np.uint16)  # an integer file's limits: clipped or padding
+    np.testing.assert_array_equal(KnownPixels(stored)[:, :], [[np.nan, 7.0, np.nan]])
+    assert find_films(np.zeros((0, 0)), np.zeros((0, 0))) is None
+    # A mosaic with infinities on half its X-ray: the films are still found from the rest.
+    mosaic = _mosaic(_exposure())
+    broken = mosaic.copy()
+    broken[:, :60] = np.inf
+    known = KnownPixels(broken)[:, :]
+    found = find_films(known, known - _exposure())
+    assert found is not None and found.seams == SEAMS_SORTED
 
 
 def test_seams_are_checked_as_the_user_gives_them() -> None:
@@ -416,6 +435,28 @@ def test_a_whole_painting_seeks_its_films_in_its_x2_and_applies_again(tmp_path, 
         return score_inside(x2, variant.x2_true, scoring_mask(variant.painting, variant.x_stored, x2))["psnr_affine"]
 
     assert x2_psnr(found) > x2_psnr(left) + 0.3
+    # Stopped in the second pass: nothing written, and no films said to be taken out.
+    events, stop = [], threading.Event()
+
+    def stop_in_the_second_pass(event) -> None:
+        events.append(event)
+        if getattr(event, "what", "") == "whole painting, films taken out" and event.done == 2:
+            stop.set()
+
+    stopped = drive(iter_run(sources, out=tmp_path / "stopped", tile_size=128, stop=stop), stop_in_the_second_pass)
+    assert stopped.paths is None and stopped.films is None
+    assert json.loads((tmp_path / "stopped" / "run.json").read_text())["films"] is None
+    tiles = [event for event in events if hasattr(event, "what")]
+    assert [event.what for event in tiles].count("whole painting") == 6  # 256×384 in tiles of 128
+    # Stopped after the first pass's last tile: that pass is kept, the films left in (not sought).
+    stop.clear()
+
+    def stop_at_the_last_tile(event) -> None:
+        if getattr(event, "what", "") == "whole painting" and event.done == event.total:
+            stop.set()
+
+    kept = drive(iter_run(sources, out=tmp_path / "kept", tile_size=128, stop=stop), stop_at_the_last_tile)
+    assert kept.paths is not None and kept.films is None and "exposure" not in kept.paths
     record = json.loads((tmp_path / "found" / "run.json").read_text())
     assert len(record["films"]["films"]) == 6 and sorted(found.paths) == sorted([*RESULT_LAYERS, "exposure"])
     # Paintings without films: none found (the rocket's gantry and the stretcher's bars are straight).
@@ -454,3 +495,22 @@ def test_the_seam_search_reads_a_whole_painting_a_window_at_a_time(monkeypatch) 
     assert whole is not None and whole.seams == (Seam("col", 140), Seam("col", 249), Seam("row", 110))
     assert in_memory.seams == whole.seams
     np.testing.assert_array_equal(whole.gains, in_memory.gains)
+
+
+def test_a_seam_must_step_beyond_the_painting_where_the_film_margin_was_measured() -> None:
+    rng = np.random.default_rng(3)
+    painting = np.zeros((HEIGHT, WIDTH), bool)
+    painting[30:210, 40:320] = True
+    t = np.where(painting, _exposure(), 200 + 5 * rng.standard_normal((HEIGHT, WIDTH)))  # the margin: little exposure
+    # Films across the whole X-ray, margin included: their seams step there too, and are kept.
+    x = _mosaic(t)
+    inside, outside = np.where(painting, x, np.nan), np.where(painting, np.nan, x)
+    found = find_films(inside, np.where(painting, x - t, np.nan), beyond=outside)
+    assert found is not None and found.seams == SEAMS_SORTED
+    # One film, and a straight edge the painting's full height (a hidden design's, pixel-sharp): inside
+    # the painting a gain and an offset explain it, but the margin does not step.
+    edge = t + np.where(painting & (np.arange(WIDTH) >= 180), 120.0, 0.0)
+    inside, outside = np.where(painting, edge, np.nan), np.where(painting, np.nan, edge)
+    hidden = np.where(painting, edge - t, np.nan)
+    assert find_films(inside, hidden) is not None  # taken for films without the margin
+    assert find_films(inside, hidden, beyond=outside) is None

@@ -121,7 +121,8 @@ def iter_apply_to_folder(
             )
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
-            if seek_films and films is None and "x2" in outputs:
+            stopped = stop is not None and stop.is_set()  # after the last tile: keep what is done
+            if seek_films and films is None and "x2" in outputs and not stopped:
                 sought = find_films(KnownPixels(sources.x_mixed, support), outputs["x2"])
                 if sought is not None:
                     raise _FilmsFound(sought)
@@ -130,15 +131,17 @@ def iter_apply_to_folder(
     except _Stopped:
         return None
     except _FilmsFound as again:
-        if found is not None:
-            found["films"] = again.films
         if marked is not None:
             marked.clear()  # counted again, tile by tile
-        return (yield from iter_apply_to_folder(
+        second = iter_apply_to_folder(
             model, sources, out, tile_size=tile_size, device=device, stop=stop,
             provenance={**(provenance or {}), "films": again.films.summary()}, pyramid=pyramid, calibrate=calibrate,
             support=support, marked=marked, layers=layers, found=found, films=again.films,
-        ))
+        )
+        paths = yield from _relabelled(second, "whole painting, films taken out")
+        if paths is not None and found is not None:  # stopped, nothing was written with them out
+            found["films"] = again.films
+        return paths
     if found is not None:
         found |= {"stretcher": stretcher, "passages": passages}
     paths = {name: out / f"{name}.tif" for name in (*layers, *(["stretcher"] if stretcher else []))}
@@ -146,6 +149,17 @@ def iter_apply_to_folder(
         for path in paths.values():
             write_pyramid(path, out / PYRAMID_FOLDER)
     return paths
+
+
+def _relabelled(events: Generator[TileProgress, None, Any], what: str) -> Generator[TileProgress, None, Any]:
+    """``events`` passed on with ``what`` they are progress of (a second pass over the painting gets a
+    progress bar of its own), and their generator's return value returned."""
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as finished:
+            return finished.value
+        yield dataclasses.replace(event, what=what)
 
 
 def stretcher_into(

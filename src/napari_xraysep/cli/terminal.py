@@ -42,14 +42,17 @@ class ProgressBar:
     def __call__(self, progress: TrainingProgress | TileProgress) -> None:
         if isinstance(progress, TileProgress):
             unit, done, total, details = "tile", progress.done, progress.total, progress.what
+            run = f"tile: {progress.what}"
         else:
             unit, done, total = "step", progress.step, progress.total_steps
             details = f"loss {progress.losses['total']:.4f}"
             if progress.losses.get("exclusion") is not None:
                 details += f" (exclusion {progress.losses['exclusion']:.4f})"
-        if unit != self._unit:  # training done, the tiles begin: a bar and counts of their own
+            run = unit
+        # Training done, the tiles begin (or a second pass over them): a bar and counts of their own.
+        if run != self._unit:
             self.close()
-            self._unit, self._last_done = unit, 0
+            self._unit, self._last_done = run, 0
         text = f"{unit} {{n_fmt}}/{{total_fmt}} |{{bar}}| ETA {{remaining}}{{postfix}}"
         if self.interactive:
             if self.bar is None:

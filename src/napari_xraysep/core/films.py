@@ -67,6 +67,12 @@ PIECE_SHARE = 0.05
 # 0.4), and none of the 30–40 candidates in 72 files without seams (clean, backdrop, stretcher,
 # tacking margin, lead markers, frame), whose share left is 0.38 or more on the first fit.
 EXPLAINED = 0.45
+# A film's seam crosses the whole X-ray, the film margin beyond the painting included; a straight edge
+# of the painting stops at its edge. Where at least BEYOND_PIXELS along a seam are measured beyond the
+# painting on both sides, the step there must be at least BEYOND_SHARE of what the films' exposures
+# say it is (when that is clearly more than the margin's scatter).
+BEYOND_PIXELS = 16
+BEYOND_SHARE = 0.5
 GAINS = (0.67, 1.5)  # a film's gain outside this range is not an exposure: the fit is rejected
 _PAIR_RUN = 8  # pixels along a seam averaged into one pair of levels for the fit
 STRIP_PIXELS = 1 << 24  # a whole painting's X-ray is read this many pixels at a time
@@ -319,6 +325,8 @@ class KnownPixels:
         values = stored.astype(np.float64)
         if self._limits is not None:
             values[(stored == self._limits[0]) | (stored == self._limits[1])] = np.nan
+        else:
+            values[np.isinf(values)] = np.nan  # a float file's infinities carry no measurement either
         if self.support is not None:
             values[~np.asarray(self.support[window], dtype=bool)] = np.nan
         return values
@@ -559,20 +567,24 @@ def _step_left(x: np.ndarray, films: Films, seam: Seam) -> float:
     return float(left[keep].sum() / was[keep].sum()) if was[keep].sum() > 0 else 0.0
 
 
-def find_films(x_mixed: Any, x2: Any) -> Films | None:
+def find_films(x_mixed: Any, x2: Any, beyond: Any = None) -> Films | None:
     """The mosaic's films, sought in ``x2`` (:func:`seam_candidates`) and fitted on ``x_mixed``
     (:func:`fit_films`), both (H, W) with NaN where unknown; the seam whose step the films' model
     explains least is dropped until every kept seam leaves at most :data:`EXPLAINED` of its step, no
     film's gain is odd, the films are of one size and every seam steps along all its pieces (a seam
     failing those goes first, the one of them that leaves most of its step). None when no seam is
     kept. Either may be a whole painting's file (:class:`KnownPixels`, the x2 TIFF being written),
-    read a window at a time. Raises ValueError for images of different shapes or not 2-D."""
+    read a window at a time. ``beyond`` (H, W): the X-ray measured outside the painting (NaN inside
+    it and where nothing was measured), if known: a seam must step there too (:func:`_steps_beyond`).
+    Raises ValueError for images of different shapes or not 2-D."""
     x = x_mixed if hasattr(x_mixed, "shape") and hasattr(x_mixed, "__getitem__") else np.asarray(x_mixed)
     x2 = x2 if hasattr(x2, "shape") and hasattr(x2, "__getitem__") else np.asarray(x2)
     if len(x.shape) != 2:
         raise ValueError(f"film seams are sought in a 2-D image, not one of shape {tuple(x.shape)}")
     if tuple(x.shape) != tuple(x2.shape):
         raise ValueError(f"the X-ray is {x.shape} but x2 is {x2.shape}")
+    if 0 in x.shape:
+        return None
     levels = _range(x)
     seams = sorted(seam_candidates(x2, STEP_FLOOR * (levels[1] - levels[0])))
     sums = _RowSums.of(x, [seam.position for seam in seams if seam.axis == "col"]) if seams else None
@@ -587,6 +599,8 @@ def find_films(x_mixed: Any, x2: Any) -> Films | None:
         suspect = [k for k, seam in enumerate(seams) if odd[_films_beside(films, seam)].any()]
         suspect += _bounding_narrow_films(films, seams)
         suspect += [k for k, seam in enumerate(seams) if not _steps_all_along(films, seam, levels)]
+        if beyond is not None:
+            suspect += [k for k, seam in enumerate(seams) if not _steps_beyond(films, seam, beyond)]
         if suspect:
             seams.pop(max(suspect, key=lambda k: left[k]))
         elif left.max() > EXPLAINED:
@@ -627,6 +641,32 @@ def _steps_all_along(films: Films, seam: Seam, levels: tuple[float, float]) -> b
             for a, b in pairs
         ]
         return bool(min(differences) >= PIECE_SHARE * max(differences))
+
+
+def _steps_beyond(films: Films, seam: Seam, beyond: Any) -> bool:
+    """Whether ``seam`` steps beyond the painting as the films' exposures say it must: where at least
+    BEYOND_PIXELS along it are measured on both sides in ``beyond`` (the X-ray outside the painting),
+    the median step there (levels extrapolated as :func:`_levels_across` does) is at least
+    BEYOND_SHARE of the median step the films predict at those levels, and of its sign. True where too
+    little is measured beyond the painting, or the predicted step is within the margin's scatter."""
+    before, after = _levels_across(beyond, seam)
+    both = np.isfinite(before) & np.isfinite(after)
+    if both.sum() < BEYOND_PIXELS:
+        return True
+    edges = films.row_edges if seam.axis == "col" else films.col_edges
+    across = (films.col_edges if seam.axis == "col" else films.row_edges).index(seam.position)
+    band = np.searchsorted(edges, np.flatnonzero(both), side="right") - 1  # the films' band at each pixel
+    film_a = (band, across - 1) if seam.axis == "col" else (across - 1, band)
+    film_b = (band, across) if seam.axis == "col" else (across, band)
+    level = before[both]
+    exposure = (level - films.offsets[film_a]) / films.gains[film_a]  # the common exposure there
+    predicted = float(np.median(films.gains[film_b] * exposure + films.offsets[film_b] - level))
+    measured = after[both] - level
+    step = float(np.median(measured))
+    scatter = 1.4826 * float(np.median(np.abs(measured - step))) / np.sqrt(both.sum())
+    if not abs(predicted) > 4 * scatter:
+        return True
+    return step * predicted > 0 and abs(step) >= BEYOND_SHARE * abs(predicted)
 
 
 def _films_beside(films: Films, seam: Seam) -> tuple[slice, slice]:

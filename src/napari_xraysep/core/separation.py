@@ -23,7 +23,7 @@ from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, Se
 from .data import SeparationInputs, prepare_inputs
 from .devices import resolve_device
 from .errors import InputError, TrainingError
-from .films import Films, Seam, find_films, given_films
+from .films import Films, KnownPixels, Seam, find_films, given_films
 from .passages import find_passages
 from .fitting import train
 from .inference import Components, iter_predict
@@ -289,7 +289,7 @@ def iter_separate(
     films, exposure = None, None
     if given_seams is None or given_seams:
         started = time.perf_counter()
-        films = _films_of(inputs, x_mixed, refined.x2, given_seams)
+        films = _films_of(inputs, unmasked(sources.x_mixed), refined.x2, given_seams)
         if films is not None:  # the model applied again to the X-ray as one exposure (not refitted)
             exposure = films.layer(x_mixed)
             found = (inputs.support, inputs.defects)  # a float X-ray now: its clipped pixels stay marked
@@ -331,15 +331,18 @@ def iter_separate(
 
 
 def _films_of(
-    inputs: SeparationInputs, x_mixed: np.ndarray, x2: np.ndarray, given: tuple[Seam, ...] | None
+    inputs: SeparationInputs, x_stored: np.ndarray, x2: np.ndarray, given: tuple[Seam, ...] | None
 ) -> Films | None:
     """A mosaic's films: sought in ``x2`` (``given`` None) or fitted to the ``given`` seams, on the
-    X-ray's measured pixels (repaired ones are invented: no evidence of a seam). Given seams that
+    X-ray's measured pixels (repaired ones are invented: no evidence of a seam); a sought seam must
+    step beyond the painting too, where the film margin around it was measured. Given seams that
     cannot be fitted, or that the films do not explain, are warned about."""
-    known = np.where(_measured(inputs), x_mixed, np.nan)
-    if given is None:
-        return find_films(known, x2)
-    return given_films(known, given, stacklevel=4)
+    measured = KnownPixels(x_stored)[:, :]  # float64, NaN where the file holds no measurement
+    known = np.where(_measured(inputs), measured, np.nan)
+    if given is not None:
+        return given_films(known, given, stacklevel=4)
+    outside = None if inputs.support is None or inputs.support.full else ~inputs.support.mask
+    return find_films(known, x2, beyond=None if outside is None else np.where(outside, measured, np.nan))
 
 
 def _applied(model: TrainedModel, inputs: SeparationInputs, device: Any) -> Generator[TileProgress, None, Components]:
