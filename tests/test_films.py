@@ -142,8 +142,11 @@ def test_known_pixels_leave_out_infinities_and_an_empty_image_has_no_films() -> 
 
     x = np.array([[1.0, np.inf, -np.inf, np.nan, 2.0]])
     np.testing.assert_array_equal(KnownPixels(x)[:, :], [[1.0, np.nan, np.nan, np.nan, 2.0]])
-    stored = np.array([[0, 7, 65535]], dtype=np.uint16)  # an integer file's limits: clipped or padding
-    np.testing.assert_array_equal(KnownPixels(stored)[:, :], [[np.nan, 7.0, np.nan]])
+    stored = np.array([[0, 7, 65535, 9]], dtype=np.uint16)  # an integer file's limits: clipped or padding
+    np.testing.assert_array_equal(KnownPixels(stored)[:, :], [[np.nan, 7.0, np.nan, 9.0]])
+    painting = np.array([[True, True, False, False]])  # inside, or (beyond) the film margin around it
+    np.testing.assert_array_equal(KnownPixels(stored, painting)[:, :], [[np.nan, 7.0, np.nan, np.nan]])
+    np.testing.assert_array_equal(KnownPixels(stored, painting, beyond=True)[:, :], [[np.nan, np.nan, np.nan, 9.0]])
     assert find_films(np.zeros((0, 0)), np.zeros((0, 0))) is None
     # A mosaic with infinities on half its X-ray: the films are still found from the rest.
     mosaic = _mosaic(_exposure())
@@ -464,6 +467,11 @@ def test_a_whole_painting_seeks_its_films_in_its_x2_and_applies_again(tmp_path, 
         other = make_real_variant(case, kind, 0)
         none = drive(iter_run(Sources(other.x_stored, other.rgb_stored), out=tmp_path / kind, tile_size=128))
         assert none.films is None, kind
+    # A hidden design's straight edge the painting's full height: no seam, for the film margin around the
+    # painting (its area given) does not step there.
+    edge = make_real_variant("photo_astronaut_over_rocket", "backdrop", 4)
+    sources = Sources(edge.x_stored, edge.rgb_stored)
+    assert drive(iter_run(sources, out=tmp_path / "edge", tile_size=128, painting_area=edge.painting)).films is None
 
 
 def test_the_seam_search_reads_a_whole_painting_a_window_at_a_time(monkeypatch) -> None:

@@ -123,7 +123,8 @@ def iter_apply_to_folder(
                 raise _Stopped
             stopped = stop is not None and stop.is_set()  # after the last tile: keep what is done
             if seek_films and films is None and "x2" in outputs and not stopped:
-                sought = find_films(KnownPixels(sources.x_mixed, support), outputs["x2"])
+                beyond = None if support is None else KnownPixels(sources.x_mixed, support, beyond=True)
+                sought = find_films(KnownPixels(sources.x_mixed, support), outputs["x2"], beyond)
                 if sought is not None:
                     raise _FilmsFound(sought)
             stretcher = stretcher_into(out, outputs, model.config, sources.double_sided, provenance)

@@ -312,10 +312,11 @@ class KnownPixels:
     """A whole painting's X-ray (a file read lazily: anything with ``shape``, ``dtype`` and 2-D
     slicing) as :func:`fit_films` should see it: float64, NaN where nothing was measured — at an
     integer file's limits (clipped, or padding) and outside the painting's ``support`` ((H, W) bool,
-    lazy too), as the in-memory path leaves them out. Read window by window, never whole."""
+    lazy too), as the in-memory path leaves them out — or, with ``beyond``, inside it (the film margin
+    around the painting, where a seam steps too: :func:`find_films`). Read window by window, never whole."""
 
-    def __init__(self, x_mixed: Any, support: Any = None) -> None:
-        self.x_mixed, self.support = x_mixed, support
+    def __init__(self, x_mixed: Any, support: Any = None, beyond: bool = False) -> None:
+        self.x_mixed, self.support, self.beyond = x_mixed, support, beyond
         self.shape, self.dtype, self.ndim = tuple(x_mixed.shape), np.dtype(np.float64), 2
         kind = np.dtype(x_mixed.dtype)
         self._limits = (np.iinfo(kind).min, np.iinfo(kind).max) if kind.kind in "iu" else None
@@ -328,7 +329,8 @@ class KnownPixels:
         else:
             values[np.isinf(values)] = np.nan  # a float file's infinities carry no measurement either
         if self.support is not None:
-            values[~np.asarray(self.support[window], dtype=bool)] = np.nan
+            inside = np.asarray(self.support[window], dtype=bool)
+            values[inside if self.beyond else ~inside] = np.nan
         return values
 
 

@@ -337,12 +337,11 @@ def _films_of(
     X-ray's measured pixels (repaired ones are invented: no evidence of a seam); a sought seam must
     step beyond the painting too, where the film margin around it was measured. Given seams that
     cannot be fitted, or that the films do not explain, are warned about."""
-    measured = KnownPixels(x_stored)[:, :]  # float64, NaN where the file holds no measurement
-    known = np.where(_measured(inputs), measured, np.nan)
+    known = np.where(_measured(inputs), KnownPixels(x_stored)[:, :], np.nan)
     if given is not None:
         return given_films(known, given, stacklevel=4)
-    outside = None if inputs.support is None or inputs.support.full else ~inputs.support.mask
-    return find_films(known, x2, beyond=None if outside is None else np.where(outside, measured, np.nan))
+    support = None if inputs.support is None or inputs.support.full else inputs.support.mask
+    return find_films(known, x2, beyond=None if support is None else KnownPixels(x_stored, support, beyond=True)[:, :])
 
 
 def _applied(model: TrainedModel, inputs: SeparationInputs, device: Any) -> Generator[TileProgress, None, Components]:
