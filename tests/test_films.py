@@ -24,6 +24,21 @@ GAINS = np.array([[0.95, 1.04, 1.0], [1.06, 0.97, 1.02]])
 OFFSETS = np.array([[30.0, -20.0, 0.0], [-40.0, 25.0, 10.0]])
 
 
+class File:
+    """A lazily read image (a whole painting's file): records the size of every window asked for."""
+
+    def __init__(self, x):
+        self.x, self.shape, self.dtype, self.read = x, x.shape, x.dtype, []
+
+    def __getitem__(self, window):
+        block = self.x[window]
+        self.read.append(block.size)
+        return block
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the whole image was read")
+
+
 def _exposure(seed: int = 0) -> np.ndarray:
     """One exposure of a painting: smooth shapes of a few hundred units, fine texture and noise."""
     rng = np.random.default_rng(seed)
@@ -98,6 +113,13 @@ def test_sharp_steps_across_the_painting_are_candidates_blurred_or_marginal_ones
     assert seam_candidates(rounding) == [Seam("col", 200)]
     assert seam_candidates(rounding, smallest_step=1e-6) == []
     assert seam_candidates(sharp, smallest_step=1.0) == [Seam("col", 200), Seam("row", 100)]
+    # Many straight steps (a painting's, or a tiled pattern's): none nearer a stronger one than the
+    # narrowest film (12 % of the extent), so the films to fit stay few. Here every 10th column steps,
+    # the strongest at 200: the candidates keep 43 columns (12 % of 360) apart.
+    columns = np.arange(WIDTH)
+    stepped = x2 + np.cumsum(np.isin(columns, np.arange(50, 320, 10)) * np.where(columns == 200, 9.0, 6.0))
+    found = [seam.position for seam in seam_candidates(stepped) if seam.axis == "col"]
+    assert 200 in found and len(found) <= 7 and min(np.diff(found)) >= 0.12 * WIDTH
     with pytest.raises(ValueError, match="2-D"):
         seam_candidates(np.zeros((3, 40, 40)))
 
@@ -351,20 +373,6 @@ def test_a_whole_paintings_films_are_fitted_on_measured_pixels_read_a_strip_at_a
     from napari_xraysep.core import films as films_module
     from napari_xraysep.core.films import KnownPixels, given_films
 
-    class File:
-        """A lazily read X-ray: records the size of every window asked for."""
-
-        def __init__(self, x):
-            self.x, self.shape, self.dtype, self.read = x, x.shape, x.dtype, []
-
-        def __getitem__(self, window):
-            block = self.x[window]
-            self.read.append(block.size)
-            return block
-
-        def __array__(self, *args, **kwargs):
-            raise AssertionError("the whole X-ray was read")
-
     monkeypatch.setattr(films_module, "STRIP_PIXELS", 384 * 40)
     variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
     x = variant.x_stored.copy()
@@ -477,20 +485,6 @@ def test_a_whole_painting_seeks_its_films_in_its_x2_and_applies_again(tmp_path, 
 def test_the_seam_search_reads_a_whole_painting_a_window_at_a_time(monkeypatch) -> None:
     from napari_xraysep.core import films as films_module
     from napari_xraysep.core.films import KnownPixels
-
-    class File:
-        """A lazily read X-ray: records the size of every window asked for."""
-
-        def __init__(self, x):
-            self.x, self.shape, self.dtype, self.read = x, x.shape, x.dtype, []
-
-        def __getitem__(self, window):
-            block = self.x[window]
-            self.read.append(block.size)
-            return block
-
-        def __array__(self, *args, **kwargs):
-            raise AssertionError("the whole X-ray was read")
 
     monkeypatch.setattr(films_module, "WINDOW_PIXELS", 16 * 50)
     monkeypatch.setattr(films_module, "STRIP_PIXELS", 384 * 40)

@@ -199,8 +199,9 @@ class Films:
 def seam_candidates(x2: Any, smallest_step: float = 0.0) -> list[Seam]:
     """Straight one-pixel steps across ``x2`` (H, W; NaN where unknown) that may be film seams (see the
     module's description), at least :data:`MIN_FILM_SHARE` of the painting's extent (where x2 is known)
-    from either of its edges, sorted; empty for images too small to hold a seam's segments. A segment's
-    step below ``smallest_step`` (x2's units) never counts. ``x2`` may be a whole painting's file
+    from either of its edges and as far from a stronger candidate (films are at least that wide),
+    sorted; empty for images too small to hold a seam's segments. A segment's step below
+    ``smallest_step`` (x2's units) never counts. ``x2`` may be a whole painting's file
     (anything with ``shape`` and 2-D slicing, e.g. :class:`KnownPixels`): it is read a window at a
     time. Raises ValueError for a non-2-D image."""
     x2 = x2 if hasattr(x2, "shape") and hasattr(x2, "__getitem__") else np.asarray(x2)
@@ -218,11 +219,16 @@ def seam_candidates(x2: Any, smallest_step: float = 0.0) -> list[Seam]:
             continue
         first, stop = int(known[0]), int(known[-1]) + 1  # the painting's extent along the axis
         reach = MIN_FILM_SHARE * (stop - first)
-        for index in np.flatnonzero(share >= SEGMENT_SHARE):
+        picked: list[int] = []
+        # Strongest first; films are at least ``reach`` wide, so a step nearer a stronger one is no seam
+        # (and a painting's many straight steps do not make a grid of thousands of films to fit).
+        for index in sorted(np.flatnonzero(share >= SEGMENT_SHARE), key=lambda k: (-share[k], k)):
             position = int(index)
             neighbourhood = share[max(0, index - 2): index + 3]
             if min(position - first, stop - position) >= reach and share[index] == neighbourhood.max():
-                found.append(Seam(axis, position))
+                if all(abs(position - other) >= reach for other in picked):
+                    picked.append(position)
+        found += [Seam(axis, position) for position in picked]
     return sorted(found)
 
 
