@@ -197,6 +197,17 @@ def test_block_means_of_a_colour_image_are_per_channel() -> None:
     np.testing.assert_allclose(means[2, 1], image[4, 2])
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.bool_])
+@pytest.mark.parametrize(("shape", "factor", "budget"), [((37, 45, 3), 5, 1 << 22), ((37, 45), 8, 50), ((1, 1), 3, 8)])
+def test_block_means_of_an_integer_image_are_those_of_its_float64_copy(dtype, shape, factor, budget) -> None:
+    # Integers are summed as integers (exact in any order); the means must be the float path's, bit for bit.
+    values = np.random.default_rng(3).integers(-300 if dtype == np.int16 else 0, 2 if dtype == np.bool_ else 255, shape)
+    image = values.astype(dtype)
+    as_float = block_means(image.astype(np.float64), factor, budget)
+    np.testing.assert_array_equal(block_means(image, factor, budget), as_float)
+    assert block_means(np.array([[1, 2, 3]], np.uint8), 2)[0].tolist() == [1.5, 3.0]  # by hand: a part-block
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_two_blacks_one_with_copper_are_said_and_a_clean_case_is_not(seed: int) -> None:
     """The benchmark's case made for it: the headdress and the costume are the same black, only the

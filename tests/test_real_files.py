@@ -11,9 +11,11 @@ from napari_xraysep import separate
 from napari_xraysep.core.data import prepare_inputs
 from napari_xraysep.core.defects import (
     _histogram,
+    _median,
     find_defects,
     line_background,
     median3x3,
+    neighbour_extreme,
     noise_scale,
     point_defects,
     repair,
@@ -347,6 +349,77 @@ def test_sharp_rings_grain_and_blurred_hidden_lines_are_no_scratches():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RankWarning from a curve fitted through a rectangle's outline
         find_defects(outline)
+
+
+@pytest.mark.parametrize("shape", [(40, 53), (1, 1), (2, 7), (9, 2)])
+def test_the_neighbours_extremes_are_scipys_ring_filters(shape, rng):
+    from scipy import ndimage
+
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    image = rng.random(shape)
+    image[rng.random(shape) < 0.2] = -np.inf  # missing neighbours, as point_defects marks them
+    for largest, reference in ((True, ndimage.maximum_filter), (False, ndimage.minimum_filter)):
+        expected = reference(image, footprint=ring, mode="mirror")
+        np.testing.assert_array_equal(neighbour_extreme(image, largest), expected)
+    by_hand = np.array([[1.0, 5.0, 2.0], [9.0, 3.0, 8.0], [4.0, 7.0, 6.0]])
+    assert neighbour_extreme(by_hand, True)[1, 1] == 9.0 and neighbour_extreme(by_hand, False)[1, 1] == 1.0
+
+
+def test_the_order_filters_give_the_same_values_on_a_16_bit_xray_held_in_float32(rng):
+    from scipy import ndimage
+
+    whole = rng.integers(0, 65536, (37, 45)).astype(np.float32)  # sorted as uint16
+    halves = whole + np.float32(0.5) * (rng.random(whole.shape) < 0.1)  # a median fill: sorted as they are
+    for image in (whole, halves):
+        np.testing.assert_array_equal(median3x3(image), ndimage.median_filter(image, size=3, mode="mirror"))
+        along_rows = ndimage.median_filter(image, size=(1, 5), mode="mirror")
+        expected = ndimage.median_filter(along_rows, size=(5, 1), mode="mirror")
+        np.testing.assert_array_equal(line_background(image), expected)
+        assert median3x3(image).dtype == np.float32 and line_background(image).dtype == np.float32
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 1000, 1001])
+def test_the_counted_median_is_numpys(size, rng):
+    halves = (rng.integers(0, 2**17, size) / 2).astype(np.float32)  # a 16-bit X-ray's |detail|
+    assert _median(halves) == float(np.median(halves))
+    assert _median(np.array([3.0, 0.5, 2.0, 7.5], np.float32)) == 2.5  # by hand: (2 + 3) / 2
+    anything = rng.random(size).astype(np.float32)  # not whole or half: numpy's partition
+    assert _median(anything) == float(np.median(anything))
+
+
+@pytest.mark.parametrize("size", [4096, 5001, 100_000])
+def test_the_median_of_a_large_array_is_numpys_wherever_the_sample_puts_the_middle(size, rng):
+    for values in (
+        np.abs(rng.standard_cauchy(size)),  # long-tailed, as a tile's |mean dip|
+        np.round(rng.random(size) * 3),  # ties across the middle
+        np.where(np.arange(size) % 16 == 0, 1e9, rng.random(size)),  # every 16th value misleads the sample
+        rng.random(size).astype(np.float32),
+    ):
+        assert _median(values) == float(np.median(values))
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_a_16_bit_xray_is_searched_in_float32_with_the_float64_searchs_result(missing):
+    # Stored without clipping (1…64000), with hot/dead pixels and scratches: an integer X-ray is searched
+    # in float32 (exact for it), a float one in float64; every mask and count must agree.
+    mixture = make_photo_mixture("photo_chelsea_over_motorcycle", (160, 240), 0)
+    x = mixture.x_mixed.astype(np.float64)
+    x = 1 + 63000 * (x - x.min()) / np.ptp(x)
+    x[40, 20:160] -= 9000  # a scratch along a row
+    x[30:130, 200] += 8000  # one along a column
+    x[[10, 70, 120], [50, 90, 170]] = [64000, 1, 64000]  # hot and dead pixels
+    stored = np.round(x).astype(np.uint16)
+    valid = np.ones(stored.shape, bool)
+    if missing:  # filled with the median of the rest: a half integer here
+        valid[140:150, 1:] = False
+        assert float(np.median(stored[valid])) == 34732.5
+    narrow = find_defects(stored, valid, mixture.rgb_surface)
+    wide = find_defects(stored.astype(np.float64), valid, mixture.rgb_surface)
+    for name in ("points", "scratches", "clipped"):
+        np.testing.assert_array_equal(getattr(narrow, name), getattr(wide, name))
+    assert narrow.summary() == wide.summary()
+    assert narrow.points[10, 50] and narrow.points[70, 90] and narrow.scratches[40, 60:120].all()
 
 
 def test_a_scratch_along_a_row_is_counted_once():

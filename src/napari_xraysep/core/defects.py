@@ -177,10 +177,23 @@ def clipped_pixels(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> tupl
     return high, low
 
 
+def _as_uint16(image: np.ndarray) -> np.ndarray | None:
+    """``image`` as uint16 if it is a float32 image of whole numbers 0…65535 (a 16-bit X-ray held in
+    float32), else None: order statistics (medians, extremes) are the same, on half the bytes."""
+    if image.dtype != np.float32:
+        return None
+    narrow = image.astype(np.uint16)
+    return narrow if np.array_equal(narrow, image) else None
+
+
 def median3x3(image: np.ndarray) -> np.ndarray:
     """The median of each pixel's 3×3 neighbourhood of a finite (H, W) image, mirrored borders: the
     values of ``ndimage.median_filter(image, size=3, mode="mirror")``, by a 19-exchange sorting
-    network over the nine shifted copies, in place (4× faster than the rank filter on a tile)."""
+    network over the nine shifted copies, in place (4× faster than the rank filter on a tile), in
+    ``image``'s dtype (sorted as uint16 where that is exact)."""
+    narrow = _as_uint16(image)
+    if narrow is not None:
+        return median3x3(narrow).astype(image.dtype)
     padded = np.pad(image, 1, mode="reflect")  # scipy's "mirror": d c b | a b c d
     height, width = image.shape
     stack = np.empty((10, height, width), image.dtype)  # the nine copies and a spare
@@ -195,44 +208,84 @@ def median3x3(image: np.ndarray) -> np.ndarray:
     return stack[slot[4]].copy()
 
 
+def _median(values: np.ndarray) -> float:
+    """``np.median(values)`` of a 1-D array of finite values, the same number, faster on a tile: by
+    counting where the values are whole or half integers below 2¹⁸ (an 8- or 16-bit X-ray's details);
+    else, in a large array, by partitioning only the values between two quantiles of every 16th value
+    (where the middle pair lies; checked by counting, else the whole array is partitioned)."""
+    size = values.size
+    middle = [(size - 1) // 2, size // 2]  # the same index twice for an odd size
+    if values.dtype == np.float32 and size:
+        doubled = values * 2  # exact in float32
+        whole = doubled.astype(np.int32)
+        if whole.min() >= 0 and whole.max() < 2**18 and np.array_equal(whole, doubled):
+            cumulative = np.cumsum(np.bincount(whole))
+            return float(np.searchsorted(cumulative, middle, side="right").sum()) / 4  # the pair's mean, halved
+    if size >= 4096:
+        sample = values[::16]
+        bounds = [int(0.45 * sample.size), int(0.55 * sample.size)]
+        low, high = np.partition(sample, bounds)[bounds]
+        below = int(np.count_nonzero(values < low))
+        between = values[(values >= low) & (values <= high)]
+        if below <= middle[0] and middle[1] < below + between.size:
+            at = [k - below for k in middle]
+            pair = np.partition(between, at)[at]
+            return float((pair[0] + pair[1]) / 2)  # as np.median: the mean of the pair, in their dtype
+    return float(np.median(values))
+
+
 def noise_scale(x: np.ndarray, valid: np.ndarray) -> float:
     """Robust scale of the finest detail: 1.4826 × median |x − median₃ₓ₃(x)| over ``valid`` pixels,
     at least NOISE_FLOOR of the image's robust range (a noiseless synthetic image would otherwise
-    make every sharp corner a defect)."""
-    detail = x - median3x3(x)
+    make every sharp corner a defect). ``x`` float64, or float32 holding an integer X-ray exactly
+    (the same result, faster)."""
+    detail = np.abs(x - median3x3(x))
     every = bool(valid.all())
     inside = x if every else x[valid]
     if not inside.size:
         return NOISE_FLOOR
-    scale = 1.4826 * float(np.median(np.abs(detail if every else detail[valid])))
+    scale = 1.4826 * _median(detail.reshape(-1) if every else detail[valid])
     if scale > 0 and scale >= NOISE_FLOOR * float(inside.max() - inside.min()):
         return scale  # above the floor whatever the percentiles (they lie within the extremes)
-    low, high = np.percentile(inside, [0.5, 99.5])
+    low, high = np.percentile(inside.astype(np.float64, copy=False), [0.5, 99.5])
     floor = NOISE_FLOOR * float(high - low)
     return max(scale, floor) if max(scale, floor) > 0 else 1.0
+
+
+def neighbour_extreme(image: np.ndarray, largest: bool) -> np.ndarray:
+    """(H, W): the largest (or smallest) of each pixel's eight neighbours, mirrored borders: the values
+    of ``ndimage.maximum_filter`` (``minimum_filter``) with a 3×3 footprint less its centre, mode
+    "mirror", by shifted copies (4× faster than the footprint filter on a tile)."""
+    pick = np.maximum if largest else np.minimum
+    padded = np.pad(image, 1, mode="reflect")  # scipy's "mirror"
+    across = pick(pick(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])  # each padded row's three
+    beside = pick(padded[1:-1, :-2], padded[1:-1, 2:])
+    return pick(pick(across[:-2], across[2:]), beside)
 
 
 def point_defects(x: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
     """(H, W) bool: pixels above every neighbour's value or below every one's by more than
     POINT_THRESHOLD × ``scale`` (neighbours that are not ``valid`` do not vote)."""
-    footprint = np.ones((3, 3), dtype=bool)
-    footprint[1, 1] = False
-    highest = ndimage.maximum_filter(np.where(valid, x, -np.inf), footprint=footprint, mode="mirror")
-    lowest = ndimage.minimum_filter(np.where(valid, x, np.inf), footprint=footprint, mode="mirror")
-    margin = POINT_THRESHOLD * scale
+    highest = neighbour_extreme(np.where(valid, x, -np.inf), largest=True)
+    lowest = neighbour_extreme(np.where(valid, x, np.inf), largest=False)
+    margin = np.float64(POINT_THRESHOLD * scale)  # float64: a float32 image's steps are compared exactly
     return valid & np.isfinite(highest) & ((x - highest > margin) | (lowest - x > margin))
 
 
 def _line_strength(image: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """The dip across each row, ``image − (above + below) / 2`` (0 where not ``valid`` and on the
-    first and last rows), its mean along SCRATCH_LENGTH px, and a robust scale of that mean."""
+    first and last rows; in ``image``'s dtype, exact for an integer X-ray held in float32), its mean
+    along SCRATCH_LENGTH px (float64), and a robust scale of that mean."""
     valid = valid.copy()
     valid[[0, -1]] = False  # the first and last rows have one neighbour across: no dip test
-    padded = np.pad(image, ((1, 1), (0, 0)), mode="edge")
-    dip = np.where(valid, image - (padded[:-2] + padded[2:]) / 2, 0.0)
-    mean = ndimage.uniform_filter1d(dip, SCRATCH_LENGTH, axis=1, mode="constant")
-    scale = 1.4826 * float(np.median(np.abs(mean[valid]))) if valid.any() else 0.0
-    return dip, mean, scale
+    dip = np.zeros_like(image)
+    dip[1:-1] = image[1:-1] - (image[:-2] + image[2:]) / 2
+    dip[~valid] = 0
+    mean = ndimage.uniform_filter1d(dip, SCRATCH_LENGTH, axis=1, output=np.float64, mode="constant")
+    if not valid.any():
+        return dip, mean, 0.0
+    inside = mean[1:-1].reshape(-1) if valid[1:-1].all() else mean[valid]  # a slice, not a copy, where it can
+    return dip, mean, 1.4826 * _median(np.abs(inside))
 
 
 def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, luminance: np.ndarray | None) -> np.ndarray:
@@ -254,7 +307,9 @@ def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, lumina
     scale = max(scale, 0.2 * noise)
     if not scale > 0:
         return found
-    agree = ndimage.uniform_filter1d((np.sign(dip) * np.sign(mean) > 0).astype(np.float64), length, axis=1, mode="constant")
+    agree = ndimage.uniform_filter1d(
+        (np.sign(dip) * np.sign(mean) > 0).view(np.uint8), length, axis=1, output=np.float64, mode="constant"
+    )
     strength = np.abs(mean)
     line = valid & (strength > SCRATCH_THRESHOLD * scale) & (agree >= SCRATCH_FRACTION)
     if not line.any():
@@ -278,18 +333,22 @@ def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, lumina
     lines, slot = np.unique(rows, return_inverse=True)
     padded = np.pad(x, ((2, 2), (0, 0)), mode="edge")
     flank = ((padded[lines + 1] - padded[lines]) + (padded[lines + 3] - padded[lines + 4])) / 2
-    flank = ndimage.uniform_filter1d(np.where(valid[lines], flank, 0.0), length, axis=1, mode="constant")
+    flank = ndimage.uniform_filter1d(
+        np.where(valid[lines], flank, x.dtype.type(0)), length, axis=1, output=np.float64, mode="constant"
+    )
     keep &= flank[slot, cols] * np.sign(mean[rows, cols]) < SCRATCH_FLANK * here
     keep &= strongest(range(2, SCRATCH_ISOLATION + 1)) < 0.5 * here
     line[rows[~keep], cols[~keep]] = False
     if luminance is not None and line.any():
         _, photo_mean, photo_scale = _line_strength(luminance, valid)
         painted = np.abs(photo_mean) > SCRATCH_THRESHOLD * max(photo_scale, 1e-12)
-        line &= ~ndimage.binary_dilation(painted, structure=np.ones((3, 1), dtype=bool))
+        painted[1:] |= painted[:-1].copy()  # dilated by one row either way (read before written)
+        painted[:-1] |= painted[1:].copy()
+        line &= ~painted
     # The pixels of the windows whose centre passed, down to where the line's dip, averaged over a
     # few pixels, fades (a window reaches half its length past a scratch's end).
     found = ndimage.maximum_filter1d(line.astype(np.uint8), length, axis=1, mode="constant") > 0
-    local = ndimage.uniform_filter1d(dip, SCRATCH_END, axis=1, mode="constant") * np.sign(mean)
+    local = ndimage.uniform_filter1d(dip, SCRATCH_END, axis=1, output=np.float64, mode="constant") * np.sign(mean)
     return found & valid & (local > 0.5 * SCRATCH_THRESHOLD * scale)
 
 
@@ -310,6 +369,9 @@ def line_background(image: np.ndarray) -> np.ndarray:
     """(H, W): the median of 5 along each row, then of 5 along each column. A 1-px line at any angle
     holds at most 2 of any 5 values in one of the two passes, so it is taken away; smooth areas and
     straight edges stay (a 3×3 median keeps a line where its stair-steps bunch 5 pixels together)."""
+    narrow = _as_uint16(image)
+    if narrow is not None:
+        return line_background(narrow).astype(image.dtype)
     return _median5(_median5(image, 1), 0)
 
 
@@ -336,6 +398,7 @@ def _across(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.nd
     3 px out (the slope of the painting beneath), then the median along the line."""
     offsets = np.arange(-3, 4)
     samples, on_line = _beside(image, rows, cols, normal, offsets)
+    samples = samples.astype(np.float64, copy=False)
     samples = samples - (samples[:, :1] + (samples[:, 6:] - samples[:, :1]) * (offsets + 3) / 6)
     beside = ~on_line
     beside[:, 3] = True
@@ -467,7 +530,8 @@ def slanted_scratches(
         return bool(np.abs(seen[2:5]).max() > SLANT_PHOTO * photo_noise[0])
 
     for sign in (1.0, -1.0):
-        labels, groups = ndimage.label(valid & (sign * dip > SLANT_THRESHOLD * noise), structure=np.ones((3, 3)))
+        candidates = sign * dip > np.float64(SLANT_THRESHOLD * noise)  # float64: exact for a float32 image
+        labels, groups = ndimage.label(valid & candidates, structure=np.ones((3, 3)))
         if not groups:
             continue
         sizes = np.bincount(labels.reshape(-1))
@@ -551,10 +615,7 @@ def photo_specks(luminance: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(H, W) bool: pixels of the photograph's ``luminance`` that stand out from every neighbour by
     PHOTO_SPECK noise scales, and their neighbours (the X-ray's PSF spreads them)."""
     scale = noise_scale(luminance, valid)
-    footprint = np.ones((3, 3), dtype=bool)
-    footprint[1, 1] = False
-    highest = ndimage.maximum_filter(luminance, footprint=footprint, mode="mirror")
-    lowest = ndimage.minimum_filter(luminance, footprint=footprint, mode="mirror")
+    highest, lowest = neighbour_extreme(luminance, largest=True), neighbour_extreme(luminance, largest=False)
     specks = (luminance - highest > PHOTO_SPECK * scale) | (lowest - luminance > PHOTO_SPECK * scale)
     return ndimage.binary_dilation(specks, iterations=1)
 
@@ -577,9 +638,12 @@ def find_defects(x_mixed: np.ndarray, valid: np.ndarray | None = None, rgb_surfa
     usable = valid & ~clipped
     if not usable.any():
         return Defects(clipped, ring, np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool), 0, int(high.sum()), int(low.sum()))
-    x = x_stored.astype(np.float64)
+    # An 8- or 16-bit X-ray (and its fill, a median: a half integer) is exact in float32, which halves
+    # the search's memory traffic; every decision is the same as in float64 (sums are taken in float64).
+    narrow = np.issubdtype(x_stored.dtype, np.integer) and x_stored.dtype.itemsize <= 2
+    x = x_stored.astype(np.float32 if narrow else np.float64)
     if not usable.all():
-        x = np.where(usable, x, np.median(x_stored[usable]).astype(np.float64))
+        x = np.where(usable, x, np.median(x_stored[usable]).astype(x.dtype))
     scale = noise_scale(x, usable)
     luminance = None if rgb_surface is None else photo_luminance(rgb_surface, usable)
     points = point_defects(x, usable, scale)
