@@ -304,3 +304,25 @@ def test_cli_apply_on_a_distributed_cluster_equals_the_local_result(tiny_mixture
         np.testing.assert_allclose(
             tifffile.imread(tmp_path / "cluster" / f"{name}.tif"), tifffile.imread(tmp_path / "local" / f"{name}.tif"), rtol=0, atol=1e-4, err_msg=name
         )
+
+
+def test_a_block_pixel_missing_in_any_one_channel_is_missing_in_every_output():
+    from napari_xraysep.core.data import MISSING_FILL
+    from napari_xraysep.core.inference import decode_block
+
+    seen = []
+
+    def decode(block: torch.Tensor) -> torch.Tensor:
+        seen.append(block.clone())
+        return block[:, :1].repeat(1, 4, 1, 1)  # four outputs, each the first channel
+
+    block = np.zeros((4, 3, 5), np.float32)
+    block[0, 0, 0], block[2, 1, 3], block[3, 2, 4] = np.inf, np.nan, -np.inf  # one channel each
+    decoded = decode_block(decode, block, torch.device("cpu"))
+    missing = np.zeros((3, 5), bool)
+    missing[0, 0] = missing[1, 3] = missing[2, 4] = True
+    assert decoded.shape == (4, 3, 5)
+    np.testing.assert_array_equal(np.isnan(decoded).all(axis=0), missing)
+    assert np.isfinite(decoded[:, ~missing]).all()
+    assert (seen[0][0][:, torch.from_numpy(missing)] == MISSING_FILL).all()  # read as in training
+    assert np.isinf(block[0, 0, 0])  # the caller's block is left as it was
