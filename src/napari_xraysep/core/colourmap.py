@@ -214,11 +214,11 @@ class ColourTable:
     def codes(self, colour: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, H, W) packed colour codes ``r·2^16 + g·2^8 + b`` of (N, 3, H, W) unit-range colours,
         and where every channel is exactly one of the levels (elsewhere the code means nothing)."""
-        index = colour.mul(self.gain).add_(self.shift).round_().clamp_(0, TABLE_LEVELS - 1).to(torch.int32)
-        same = self.levels.to(colour.device)[index] == colour
-        exact = same[:, 0] & same[:, 1] & same[:, 2]
-        packed = index[:, 0].mul(TABLE_LEVELS**2).add_(index[:, 1].mul(TABLE_LEVELS)).add_(index[:, 2])
-        return packed, exact
+        index = colour.mul(self.gain).add_(self.shift).round_().clamp_(0, TABLE_LEVELS - 1).to(torch.int64)
+        # index_select, not levels[index]: 2–3× faster on a tile (so is the table's gather in lookup)
+        same = torch.index_select(self.levels.to(colour.device), 0, index.reshape(-1)).view(index.shape) == colour
+        packed = (index[:, 0] * TABLE_LEVELS + index[:, 1]) * TABLE_LEVELS + index[:, 2]
+        return packed, same.all(dim=1)
 
     def lookup(self, colour: torch.Tensor) -> torch.Tensor | None:
         """The colour part of the map at (N, 3, H, W) float32 colours, (N, 1, H, W); None for other
@@ -230,14 +230,18 @@ class ColourTable:
                 self.values = torch.full((TABLE_LEVELS**3,), math.nan, dtype=torch.float32, device=colour.device)
         values = self.values
         packed, exact = self.codes(colour)
-        found = values[packed]
+
+        def gathered() -> torch.Tensor:
+            return torch.index_select(values, 0, packed.reshape(-1)).view(packed.shape)
+
+        found = gathered()
         todo = torch.isnan(found) & exact
         if bool(todo.any()):
             new = torch.unique(packed[todo])
             levels = self.levels.to(colour.device)
             rgb = torch.stack([levels[(new >> shift) & (TABLE_LEVELS - 1)] for shift in (16, 8, 0)])
             values[new] = self.colour_map.colour_part(rgb.view(1, 3, 1, -1)).view(-1)
-            found = values[packed]
+            found = gathered()
         if not bool(exact.all()):
             off = ~exact  # (N, H, W)
             others = colour.permute(1, 0, 2, 3)[:, off]  # (3, K)
