@@ -208,6 +208,12 @@ def test_block_means_of_an_integer_image_are_those_of_its_float64_copy(dtype, sh
     assert block_means(np.array([[1, 2, 3]], np.uint8), 2)[0].tolist() == [1.5, 3.0]  # by hand: a part-block
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_block_means_of_64_bit_integers_do_not_wrap_around(dtype) -> None:
+    huge = np.full((2, 2), 2**62, dtype)  # four of them sum past 2**63
+    assert block_means(huge, 2)[0, 0] == pytest.approx(2.0**62)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_two_blacks_one_with_copper_are_said_and_a_clean_case_is_not(seed: int) -> None:
     """The benchmark's case made for it: the headdress and the costume are the same black, only the

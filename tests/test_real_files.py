@@ -395,6 +395,7 @@ def test_the_median_of_a_large_array_is_numpys_wherever_the_sample_puts_the_midd
         np.round(rng.random(size) * 3),  # ties across the middle
         np.where(np.arange(size) % 16 == 0, 1e9, rng.random(size)),  # every 16th value misleads the sample
         rng.random(size).astype(np.float32),
+        np.full(size, 1e308),  # the middle pair's sum would overflow
     ):
         assert _median(values) == float(np.median(values))
 

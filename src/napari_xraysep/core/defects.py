@@ -230,6 +230,8 @@ def _median(values: np.ndarray) -> float:
         if below <= middle[0] and middle[1] < below + between.size:
             at = [k - below for k in middle]
             pair = np.partition(between, at)[at]
+            if at[0] == at[1]:
+                return float(pair[0])  # (a + a) / 2 would overflow near the dtype's limit
             return float((pair[0] + pair[1]) / 2)  # as np.median: the mean of the pair, in their dtype
     return float(np.median(values))
 

@@ -93,8 +93,8 @@ def decode_block(decode: Decoder, block: np.ndarray, device: torch.device) -> np
     """(4, h, w) x̂1, x̂2, x̂, weave of a (C, h, w) unit-range block. Missing pixels (NaN or infinite
     in any channel) are read as MISSING_FILL, as in training, and are NaN in every output."""
     block = np.array(block, dtype=np.float32)
-    finite = np.isfinite(block[0])
-    for channel in block[1:]:  # channel by channel: 2× faster than .all(axis=0) over the stack
+    finite = np.ones(block.shape[1:], dtype=bool)
+    for channel in block:  # channel by channel: 2× faster than .all(axis=0) over the stack
         finite &= np.isfinite(channel)
     missing = ~finite
     block[:, missing] = MISSING_FILL

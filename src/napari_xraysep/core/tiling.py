@@ -108,7 +108,7 @@ def block_means(image: Any, factor: int, budget: int = 1 << 22) -> np.ndarray:
         block = np.asarray(image[top : top + rows])
         pad_h = -(-block.shape[0] // factor) * factor - block.shape[0]
         padding = ((0, pad_h), (0, pad_w)) + ((0, 0),) * len(channels)
-        if block.dtype.kind in "biu":
+        if block.dtype.kind in "biu" and block.dtype.itemsize <= 4:  # 64-bit sums could wrap around
             # Integers have no NaN, and their sums are exact in any order: summed as integers, down the
             # block's rows first (whole rows at a time: 8× faster on a photograph than both axes at once,
             # as float64), each block's count from its size.
