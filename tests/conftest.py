@@ -20,6 +20,22 @@ TINY = {
 TINY_COLOUR_MAP = {"clusters": 8, "steps": 4, "passes": 2, "device": "cpu", "tile_size": 40}
 
 
+class SlicedOnly:
+    """An image that can only be sliced, like a whole painting's memory-mapped TIFF: records the size
+    of every window read (``reads``) and fails a test that reads it whole."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, []
+
+    def __getitem__(self, window):
+        part = self.array[window]
+        self.reads.append(part.size)
+        return part
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the whole image was read")
+
+
 @pytest.fixture(scope="session")
 def tiny_mixture() -> SyntheticMixture:
     return make_mixture("concealed_portrait", shape=(48, 64), seed=3)

@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import SlicedOnly
 from scipy import ndimage
 
 from napari_xraysep import separate
@@ -22,21 +23,6 @@ SEAMS = (Seam("col", 130), Seam("col", 250), Seam("row", 110))
 SEAMS_SORTED = tuple(sorted(SEAMS))
 GAINS = np.array([[0.95, 1.04, 1.0], [1.06, 0.97, 1.02]])
 OFFSETS = np.array([[30.0, -20.0, 0.0], [-40.0, 25.0, 10.0]])
-
-
-class File:
-    """A lazily read image (a whole painting's file): records the size of every window asked for."""
-
-    def __init__(self, x):
-        self.x, self.shape, self.dtype, self.read = x, x.shape, x.dtype, []
-
-    def __getitem__(self, window):
-        block = self.x[window]
-        self.read.append(block.size)
-        return block
-
-    def __array__(self, *args, **kwargs):
-        raise AssertionError("the whole image was read")
 
 
 def _exposure(seed: int = 0) -> np.ndarray:
@@ -378,9 +364,9 @@ def test_a_whole_paintings_films_are_fitted_on_measured_pixels_read_a_strip_at_a
     x = variant.x_stored.copy()
     x[20:60, 123:128] = 65535  # clipped lead across a seam
     seams = [Seam(a, p) for a, p in variant.seams]
-    stored = File(x)
+    stored = SlicedOnly(x)
     whole = given_films(KnownPixels(stored, variant.painting), seams)
-    assert max(stored.read) <= 384 * 40
+    assert max(stored.reads) <= 384 * 40
     known = np.where((x < 65535) & variant.painting, x.astype(np.float64), np.nan)
     in_memory = fit_films(known, seams, given=True)
     np.testing.assert_allclose(whole.gains, in_memory.gains, rtol=1e-9)
@@ -490,9 +476,9 @@ def test_the_seam_search_reads_a_whole_painting_a_window_at_a_time(monkeypatch) 
     monkeypatch.setattr(films_module, "STRIP_PIXELS", 384 * 40)
     variant = make_real_variant("photo_rocket_over_chelsea", "mosaic", 2)
     x2 = separate(variant.x_stored, variant.rgb_stored, seams="none").x2
-    stored, written = File(variant.x_stored), File(x2)
+    stored, written = SlicedOnly(variant.x_stored), SlicedOnly(x2)
     whole = find_films(KnownPixels(stored, variant.painting), written)
-    assert max(stored.read) <= 384 * 40 and max(written.read) <= 16 * 50
+    assert max(stored.reads) <= 384 * 40 and max(written.reads) <= 16 * 50
     in_memory = find_films(KnownPixels(variant.x_stored, variant.painting)[:, :], x2)
     assert whole is not None and whole.seams == (Seam("col", 140), Seam("col", 249), Seam("row", 110))
     assert in_memory.seams == whole.seams

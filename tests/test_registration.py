@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import SlicedOnly
 from skimage.measure import block_reduce
 
 from napari_xraysep.core import InputError, edges, registration
@@ -43,18 +44,6 @@ def _about_centres(x_shape, photo_shape, rotation_deg, scale, dy=0.0, dx=0.0):
 def _corner_error(estimate, truth, shape):
     corners = np.array([[0, 0], [0, shape[1] - 1], [shape[0] - 1, 0], [shape[0] - 1, shape[1] - 1]], float)
     return np.abs(apply_transform(estimate, corners) - apply_transform(truth, corners)).max()
-
-
-class Lazy:
-    """An image that can only be sliced, like a memory-mapped TIFF: nothing may read it whole."""
-
-    def __init__(self, array):
-        self.array, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, []
-
-    def __getitem__(self, index):
-        part = self.array[index]
-        self.reads.append(part.size)
-        return part
 
 
 def test_phase_correlation_finds_a_pure_shift_exactly(rng):
@@ -182,7 +171,7 @@ def test_warp_block_by_block_reads_windows_and_equals_one_piece(rng, monkeypatch
     alignment = Alignment(_similarity(4.0, 0.95, 3.0, -2.0), "similarity")
     whole = warp(photo, alignment, (80, 110))
     monkeypatch.setattr(warp_module, "BLOCK", 32)
-    lazy = Lazy(photo)
+    lazy = SlicedOnly(photo)
     blocks = warp(lazy, alignment, (80, 110))
     assert blocks.shape == (80, 110, 3)
     np.testing.assert_allclose(blocks, whole, atol=1e-5)
@@ -199,7 +188,7 @@ def test_a_finer_photograph_is_low_passed_before_resampling():
 
 def test_reduced_copies_are_block_means_read_in_strips(rng):
     image = rng.random((1000, 37, 3))
-    lazy = Lazy(image)
+    lazy = SlicedOnly(image)
     small = edges.reduced(lazy, 4)
     expected = block_reduce(edges._luma(image[:1000, :36]), (4, 4), np.mean)
     np.testing.assert_allclose(small, expected)
