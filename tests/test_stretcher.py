@@ -314,3 +314,64 @@ def test_apply_of_x2_hat_alone_takes_the_bars_out_too(tmp_path, capsys) -> None:
         take_out_stretcher(result.stretcher, {"x1": np.zeros((2, 2))}, np.zeros((2, 2)))
     with pytest.raises(ValueError, match="x2"):
         find_stretcher_in(np.zeros((4, 4, 3)))
+
+
+
+def _without_cross_bar() -> np.ndarray:
+    bars = _bars()
+    bars[BAR:-BAR, CROSS[0] : CROSS[1]] = 0.0
+    return bars
+
+
+def test_no_part_of_a_cross_bar_is_taken_thicker_than_the_outer_bars() -> None:
+    # A hidden design under the cross-bar, over 60 % of its length: the band's median profile stands
+    # half as high again as the timber; the layer keeps to the outer bars' density, the rest stays in x2.
+    residual = _hidden(3) + _bars()
+    residual[BAR : int(0.6 * HEIGHT), CROSS[0] : CROSS[1]] += 0.5 * DENSITY
+    found = find_stretcher(residual)
+    assert found is not None
+    cross = [bar for bar in found.bars if not bar.outer]
+    assert len(cross) == 1 and abs(cross[0].start - CROSS[0]) <= 1 and cross[0].along is None
+    outer = np.median([bar.density for bar in found.bars if bar.outer])
+    layer = found.layer()[BAR + 2 : -BAR - 2, cross[0].start : cross[0].stop]
+    assert layer.max() <= outer + 1e-4
+    assert abs(np.median(layer[:, 2:-2]) - DENSITY) < 0.2 * DENSITY
+
+
+def test_a_centred_cross_bar_that_fades_where_the_design_crosses_it_is_still_taken() -> None:
+    # A bright shape beside the cross-bar over two of its eight segments raises the baseline there:
+    # the band fails the whole-length test, but it stands in the middle of a stretcher that has no other.
+    assert abs(sum(CROSS) - WIDTH) <= 2 * 0.1 * WIDTH  # CROSS is near the middle
+    residual = _hidden(4) + _bars()
+    residual[90:130, CROSS[0] - 20 : CROSS[0]] += 3 * DENSITY
+    found = find_stretcher(residual)
+    assert found is not None
+    cross = [bar for bar in found.bars if not bar.outer]
+    assert len(cross) == 1 and abs(cross[0].start - CROSS[0]) <= 1 and abs(cross[0].stop - CROSS[1]) <= 1
+    assert cross[0].along is None  # shown in the first and last segments: the whole length
+
+
+def test_a_centred_band_over_part_of_the_length_is_taken_only_there() -> None:
+    # No cross-bar, and a straight band of the bars' width in the middle over six of the eight segments
+    # of its length (a hidden pillar, or a bar hidden further down): its edges agree enough to be
+    # sought, it fails the whole-length test, and it is taken where it shows, nothing where it never was.
+    residual = _hidden(5) + _without_cross_bar()
+    residual[:145, CROSS[0] : CROSS[1]] += DENSITY
+    found = find_stretcher(residual)
+    assert found is not None
+    cross = [bar for bar in found.bars if not bar.outer]
+    assert len(cross) == 1 and cross[0].along is not None and 140 <= cross[0].along[1] <= 150
+    layer = found.layer()
+    assert not layer[152 : HEIGHT - BAR - 2, CROSS[0] : CROSS[1]].any()
+    assert layer[BAR + 5 : 135, CROSS[0] + 2 : CROSS[1] - 2].min() > 0.5 * DENSITY
+    np.testing.assert_array_equal(found.layer(slice(100, 190), slice(120, 170)), layer[100:190, 120:170])
+    assert [bar["along"] for bar in found.summary()["bars"] if "along" in bar] == [list(cross[0].along)]
+    finer = found.upsampled(2, (2 * HEIGHT, 2 * WIDTH))
+    assert [bar.along for bar in finer.bars if not bar.outer] == [(2 * cross[0].along[0], 2 * cross[0].along[1])]
+
+
+def test_a_band_off_the_middle_that_fades_is_no_cross_bar_even_without_one() -> None:
+    pillar = _hidden(6) + _without_cross_bar()
+    pillar[:145, 60:74] += DENSITY  # a hidden pillar over six segments, off the middle
+    found = find_stretcher(pillar)
+    assert found is not None and all(bar.outer for bar in found.bars)
