@@ -12,13 +12,10 @@ grain); along it, the same profile, the whole length of the painting. That is th
   the whole length of the painting: a hidden design rarely has one, a stretcher always); a stretcher
   is taken as found only when such steps stand near at least three of the painting's four edges,
   with widths that agree (the outer bars are cut from the same timber), and only then are cross-bars
-  sought (both edges found, about the outer bars' width, standing out in all segments of the length
-  but one; or, where none does, the strongest such band near the painting's middle — stretchers are
-  built symmetric — that stands out in at least half of them, over the segments where it does);
+  sought (both edges found, about the outer bars' width);
 * each bar's layer is its full-length profile above a baseline (the residual's level beside it:
-  linear between both sides for a cross-bar, the inner side's for an outer bar), constant along it,
-  a cross-bar's no higher than the outer bars' density (the same timber: what stands higher is the
-  hidden design's); where bars meet, the thicker of the two (bars are joined, not stacked).
+  linear between both sides for a cross-bar, the inner side's for an outer bar), constant along it;
+  where bars meet, the thicker of the two (bars are joined, not stacked).
 
 What is under a bar along its whole length is not identifiable from the X-ray alone (the column
 mean of x2 there and the bar's thickness add up the same): the baseline is the assumption that x2's
@@ -29,7 +26,6 @@ level under a bar is that beside it. Nails and tacks are saturated, marked as cl
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import warnings
 from collections.abc import Iterator
@@ -58,11 +54,6 @@ WIDTHS = 1.6
 MIN_WIDTH = 3  # px
 CROSS_SHARE = 0.5  # a cross-bar's density, at least this share of the outer bars'
 WHOLE_LENGTH = 0.5  # ... and in all segments of its length but one, at least this share of its own
-# A stretcher is built symmetric: where no band passes that test, the strongest one whose centre lies
-# within this share of the painting's middle, and shows in at least half the segments, is its
-# cross-bar all the same (a hidden design crossing it changes the baseline beside it in some segments:
-# the benchmark's rocket), taken over the segments from the first to the last in which it shows.
-CENTRE_SHARE = 0.1
 # The outer bars' density, at least this share of the residual's range (1st to 99th percentile): a
 # smooth image makes faint straight steps stand out of its own spread, but a bar that faint is not
 # worth a layer (the benchmark's stretchers: 5–10 %; a tiled test pattern's repeats: 0.1–1 %).
@@ -74,23 +65,19 @@ _GAP, _SPAN = 2, 3  # the step is read between the means of _SPAN px each side, 
 class Bar:
     """One bar: ``axis`` "col" (upright: columns ``start:stop``) or "row" (across: rows
     ``start:stop``), in the residual's pixel grid; ``density`` its median height above the baseline,
-    in the residual's units; ``outer`` whether it lies along the painting's edge; ``along`` (first,
-    end) the rows (columns) it covers, where that is not the painting's whole length."""
+    in the residual's units; ``outer`` whether it lies along the painting's edge."""
 
     axis: str
     start: int
     stop: int
     density: float
     outer: bool
-    along: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: axis, extent (pixels, end exclusive), density, outer, and where it runs along
-        (pixels, end exclusive; only when not the whole length)."""
-        extent = {} if self.along is None else {"along": list(self.along)}
+        """JSON-ready: axis, extent (pixels, end exclusive), density, outer."""
         return {
             "axis": self.axis, "start": self.start, "stop": self.stop,
-            "density": round(self.density, 6), "outer": self.outer, **extent,
+            "density": round(self.density, 6), "outer": self.outer,
         }
 
 
@@ -117,13 +104,6 @@ class Stretcher:
         r, c = np.arange(self.rows.size)[rows], np.arange(self.columns.size)[columns]
         upright = np.where(((r >= top) & (r < bottom))[:, None], self.columns[columns][None, :], 0.0)
         across = np.where(((c >= left) & (c < right))[None, :], self.rows[rows][:, None], 0.0)
-        for bar in self.bars:  # a bar that runs only part of the length: nothing beyond its ends
-            if bar.along is not None and bar.axis == "col":
-                beyond = (r < bar.along[0]) | (r >= bar.along[1])
-                upright[np.ix_(beyond, (c >= bar.start) & (c < bar.stop))] = 0.0
-            elif bar.along is not None:
-                beyond = (c < bar.along[0]) | (c >= bar.along[1])
-                across[np.ix_((r >= bar.start) & (r < bar.stop), beyond)] = 0.0
         return np.maximum(upright, across).astype(np.float32)
 
     def upsampled(self, factor: int, shape: tuple[int, int]) -> Stretcher:
@@ -139,9 +119,8 @@ class Stretcher:
             return np.interp(np.arange(size), centres, profile).astype(np.float32)
 
         def scaled(bar: Bar) -> Bar:
-            end, length = shape[::-1] if bar.axis == "col" else shape
-            along = None if bar.along is None else (bar.along[0] * factor, min(bar.along[1] * factor, length))
-            return Bar(bar.axis, bar.start * factor, min(bar.stop * factor, end), bar.density, bar.outer, along)
+            end = shape[1] if bar.axis == "col" else shape[0]
+            return Bar(bar.axis, bar.start * factor, min(bar.stop * factor, end), bar.density, bar.outer)
 
         bars = tuple(scaled(bar) for bar in self.bars)
         top, bottom, left, right = self.extent
@@ -261,20 +240,15 @@ def find_stretcher(residual: np.ndarray) -> Stretcher | None:
     ends, typical = outer
     profiles: list[tuple[Bar, np.ndarray]] = []
     for axis in ("col", "row"):
-        offset = int((box[1] if axis == "col" else box[0]).start), int((box[0] if axis == "col" else box[1]).start)
+        offset = (box[1] if axis == "col" else box[0]).start
         profiles += _bars_along(inside, axis, ends, n_of, typical, offset)
     outer_density = np.median([bar.density for bar, _ in profiles if bar.outer] or [0.0])
     low, high = np.percentile(inside[np.isfinite(inside)], [1, 99])
     if outer_density < MIN_DENSITY_SHARE * (high - low):
         return None
-    # A cross-bar is the same timber: a band much fainter than the outer bars is the design's, and no
-    # part of one is thicker than they are (what stands higher is a hidden design's, under it).
+    # A cross-bar is the same timber: a band much fainter than the outer bars is the design's.
     least = {True: 0.0, False: CROSS_SHARE * outer_density}  # by outer
-    kept = [
-        (bar, values if bar.outer else np.minimum(values, outer_density))
-        for bar, values in profiles
-        if bar.density > least[bar.outer]
-    ]
+    kept = [(bar, values) for bar, values in profiles if bar.density > least[bar.outer]]
     if not kept:
         return None
     profile_of = {"col": np.zeros(residual.shape[1], np.float32), "row": np.zeros(residual.shape[0], np.float32)}
@@ -311,12 +285,10 @@ def _outer_bars(
 
 
 def _bars_along(
-    inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int], typical: float,
-    offset: tuple[int, int],
+    inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int], typical: float, offset: int
 ) -> list[tuple[Bar, np.ndarray]]:
     """The bars of one ``axis`` ("col": upright) in the painting's box ``inside``: its outer bars and
-    the cross-bars between them, each with its profile across (the box lies ``offset`` px (across,
-    along) into the frame)."""
+    the cross-bars between them, each with its profile across (placed ``offset`` px into the frame)."""
     other = "row" if axis == "col" else "col"
     # The profile along this axis over the length between the other axis's outer bars.
     keep = np.ones(n_of[other], bool)
@@ -333,7 +305,7 @@ def _bars_along(
     edges = [(None, outer[axis, "start"], True)] if (axis, "start") in outer else []
     edges += [(outer[axis, "stop"], None, True)] if (axis, "stop") in outer else []
     edges += _cross_bars(step, agree, spread, lo, hi, typical)
-    bars, centred = [], []
+    bars = []
     for a, b, is_outer in edges:
         # Each edge where the profile steps most sharply, one pixel out (a bevel's foot is wood too).
         start = 0 if a is None else max(0, _sharpest(profile, a, 1) - 1)
@@ -341,21 +313,9 @@ def _bars_along(
         values, density = _bar_profile(profile, start, stop)
         # A bar is there the whole length: a band that fades in some segment is a design's pillar,
         # tree or door jamb that does not run the painting's height (one segment may hide it).
-        shown = np.array([_bar_profile(part, start, stop)[1] >= WHOLE_LENGTH * density for part in segments])
-        bar = Bar(axis, int(start + offset[0]), int(stop + offset[0]), float(density), bool(is_outer))
-        if is_outer or shown.sum() >= len(segments) - 1:
-            bars.append((bar, values))
-        elif 2 * shown.sum() >= len(segments) and abs(start + stop - n_of[axis]) <= 2 * CENTRE_SHARE * n_of[axis]:
-            centred.append((bar, values, shown))
-    if centred and all(bar.outer for bar, _ in bars):  # the strongest (edges come strongest first)
-        bar, values, shown = centred[0]
-        parts = np.array_split(np.flatnonzero(keep), len(segments))
-        first, last = np.flatnonzero(shown)[[0, -1]]
-        if first > 0 or last < len(segments) - 1:  # from the first segment it shows in to the last
-            begin = int(parts[first][0]) if first > 0 else 0
-            end = int(parts[last][-1]) + 1 if last < len(segments) - 1 else len(keep)
-            bar = dataclasses.replace(bar, along=(begin + offset[1], end + offset[1]))
-        bars.append((bar, values))
+        shown = sum(_bar_profile(part, start, stop)[1] >= WHOLE_LENGTH * density for part in segments)
+        if is_outer or shown >= len(segments) - 1:
+            bars.append((Bar(axis, int(start + offset), int(stop + offset), float(density), bool(is_outer)), values))
     return bars
 
 
