@@ -314,3 +314,28 @@ def test_apply_of_x2_hat_alone_takes_the_bars_out_too(tmp_path, capsys) -> None:
         take_out_stretcher(result.stretcher, {"x1": np.zeros((2, 2))}, np.zeros((2, 2)))
     with pytest.raises(ValueError, match="x2"):
         find_stretcher_in(np.zeros((4, 4, 3)))
+
+
+def test_a_band_that_stops_short_of_one_end_is_taken_only_where_it_shows() -> None:
+    """Found by a fresh tester: a hidden pillar of the bars' width over 7 of the 8 segments of the
+    height passes as a cross-bar (one segment may hide a bar), and x2 was darkened over the eighth,
+    where the pillar never was. Taken where it shows, nothing is subtracted beyond its end."""
+    pillar = _hidden(6) + _bars()
+    pillar[:165, 60:74] += DENSITY  # from the top to within one segment of the bottom bar
+    found = find_stretcher(pillar)
+    assert found is not None
+    band = [bar for bar in found.bars if not bar.outer and bar.start < 100]
+    assert len(band) == 1 and band[0].along is not None and band[0].along[0] == 0 and 160 <= band[0].along[1] <= 170
+    layer = found.layer()
+    assert not layer[172 : HEIGHT - BAR - 1, 62:72].any()  # below its end: x2 is left as it was
+    assert layer[BAR + 5 : 150, 62:72].min() > 0.5 * DENSITY
+    true_cross = [bar for bar in found.bars if not bar.outer and bar.start >= 100]
+    assert len(true_cross) == 1 and true_cross[0].along is None  # the real cross-bar: the whole length
+    np.testing.assert_array_equal(found.layer(slice(150, 190), slice(50, 80)), layer[150:190, 50:80])
+    assert [bar["along"] for bar in found.summary()["bars"] if "along" in bar] == [list(band[0].along)]
+    finer = found.upsampled(2, (2 * HEIGHT, 2 * WIDTH))
+    assert [bar.along for bar in finer.bars if bar.along is not None] == [(0, 2 * band[0].along[1])]
+    framed = np.full((HEIGHT + 30, WIDTH + 20), np.nan)
+    framed[30:, 20:] = pillar  # the painting 30 rows down a larger frame: `along` in the frame's rows
+    moved = [bar for bar in find_stretcher(framed).bars if bar.along is not None]
+    assert [(bar.start, bar.along) for bar in moved] == [(band[0].start + 20, (30, band[0].along[1] + 30))]

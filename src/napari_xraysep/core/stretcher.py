@@ -15,7 +15,9 @@ grain); along it, the same profile, the whole length of the painting. That is th
   sought (both edges found, about the outer bars' width);
 * each bar's layer is its full-length profile above a baseline (the residual's level beside it:
   linear between both sides for a cross-bar, the inner side's for an outer bar), constant along it;
-  where bars meet, the thicker of the two (bars are joined, not stacked).
+  where bars meet, the thicker of the two (bars are joined, not stacked). A cross-bar that does not
+  show in the segment at one end of its length (a hidden pillar that stops short, or a bar hidden
+  there) is taken only where it shows (:attr:`Bar.along`).
 
 What is under a bar along its whole length is not identifiable from the X-ray alone (the column
 mean of x2 there and the bar's thickness add up the same): the baseline is the assumption that x2's
@@ -26,6 +28,7 @@ level under a bar is that beside it. Nails and tacks are saturated, marked as cl
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import warnings
 from collections.abc import Iterator
@@ -65,19 +68,23 @@ _GAP, _SPAN = 2, 3  # the step is read between the means of _SPAN px each side, 
 class Bar:
     """One bar: ``axis`` "col" (upright: columns ``start:stop``) or "row" (across: rows
     ``start:stop``), in the residual's pixel grid; ``density`` its median height above the baseline,
-    in the residual's units; ``outer`` whether it lies along the painting's edge."""
+    in the residual's units; ``outer`` whether it lies along the painting's edge; ``along`` (first,
+    end) the rows (columns) it covers, where that is not the painting's whole length."""
 
     axis: str
     start: int
     stop: int
     density: float
     outer: bool
+    along: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: axis, extent (pixels, end exclusive), density, outer."""
+        """JSON-ready: axis, extent (pixels, end exclusive), density, outer, and where it runs along
+        (pixels, end exclusive; only when not the whole length)."""
+        extent = {} if self.along is None else {"along": list(self.along)}
         return {
             "axis": self.axis, "start": self.start, "stop": self.stop,
-            "density": round(self.density, 6), "outer": self.outer,
+            "density": round(self.density, 6), "outer": self.outer, **extent,
         }
 
 
@@ -104,6 +111,13 @@ class Stretcher:
         r, c = np.arange(self.rows.size)[rows], np.arange(self.columns.size)[columns]
         upright = np.where(((r >= top) & (r < bottom))[:, None], self.columns[columns][None, :], 0.0)
         across = np.where(((c >= left) & (c < right))[None, :], self.rows[rows][:, None], 0.0)
+        for bar in self.bars:  # a bar that stops short of the painting's edge: nothing beyond its end
+            if bar.along is not None and bar.axis == "col":
+                beyond = (r < bar.along[0]) | (r >= bar.along[1])
+                upright[np.ix_(beyond, (c >= bar.start) & (c < bar.stop))] = 0.0
+            elif bar.along is not None:
+                beyond = (c < bar.along[0]) | (c >= bar.along[1])
+                across[np.ix_((r >= bar.start) & (r < bar.stop), beyond)] = 0.0
         return np.maximum(upright, across).astype(np.float32)
 
     def upsampled(self, factor: int, shape: tuple[int, int]) -> Stretcher:
@@ -119,8 +133,9 @@ class Stretcher:
             return np.interp(np.arange(size), centres, profile).astype(np.float32)
 
         def scaled(bar: Bar) -> Bar:
-            end = shape[1] if bar.axis == "col" else shape[0]
-            return Bar(bar.axis, bar.start * factor, min(bar.stop * factor, end), bar.density, bar.outer)
+            end, length = shape[::-1] if bar.axis == "col" else shape
+            along = None if bar.along is None else (bar.along[0] * factor, min(bar.along[1] * factor, length))
+            return Bar(bar.axis, bar.start * factor, min(bar.stop * factor, end), bar.density, bar.outer, along)
 
         bars = tuple(scaled(bar) for bar in self.bars)
         top, bottom, left, right = self.extent
@@ -240,7 +255,7 @@ def find_stretcher(residual: np.ndarray) -> Stretcher | None:
     ends, typical = outer
     profiles: list[tuple[Bar, np.ndarray]] = []
     for axis in ("col", "row"):
-        offset = (box[1] if axis == "col" else box[0]).start
+        offset = int((box[1] if axis == "col" else box[0]).start), int((box[0] if axis == "col" else box[1]).start)
         profiles += _bars_along(inside, axis, ends, n_of, typical, offset)
     outer_density = np.median([bar.density for bar, _ in profiles if bar.outer] or [0.0])
     low, high = np.percentile(inside[np.isfinite(inside)], [1, 99])
@@ -285,10 +300,12 @@ def _outer_bars(
 
 
 def _bars_along(
-    inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int], typical: float, offset: int
+    inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int], typical: float,
+    offset: tuple[int, int],
 ) -> list[tuple[Bar, np.ndarray]]:
     """The bars of one ``axis`` ("col": upright) in the painting's box ``inside``: its outer bars and
-    the cross-bars between them, each with its profile across (placed ``offset`` px into the frame)."""
+    the cross-bars between them, each with its profile across (the box lies ``offset`` px (across,
+    along) into the frame)."""
     other = "row" if axis == "col" else "col"
     # The profile along this axis over the length between the other axis's outer bars.
     keep = np.ones(n_of[other], bool)
@@ -313,9 +330,17 @@ def _bars_along(
         values, density = _bar_profile(profile, start, stop)
         # A bar is there the whole length: a band that fades in some segment is a design's pillar,
         # tree or door jamb that does not run the painting's height (one segment may hide it).
-        shown = sum(_bar_profile(part, start, stop)[1] >= WHOLE_LENGTH * density for part in segments)
-        if is_outer or shown >= len(segments) - 1:
-            bars.append((Bar(axis, int(start + offset), int(stop + offset), float(density), bool(is_outer)), values))
+        shown = np.array([_bar_profile(part, start, stop)[1] >= WHOLE_LENGTH * density for part in segments])
+        if not is_outer and shown.sum() < len(segments) - 1:
+            continue
+        bar = Bar(axis, int(start + offset[0]), int(stop + offset[0]), float(density), bool(is_outer))
+        if not is_outer and not (shown[0] and shown[-1]):
+            # It stops short of one end: a pillar that does, or a bar hidden there by the design. Either
+            # way nothing is taken out where the band does not show (x2 is not darkened where it never was).
+            parts = np.array_split(np.flatnonzero(keep), len(segments))
+            first, end = (int(parts[1][0]), len(keep)) if not shown[0] else (0, int(parts[-2][-1]) + 1)
+            bar = dataclasses.replace(bar, along=(first + offset[1], end + offset[1]))
+        bars.append((bar, values))
     return bars
 
 
