@@ -335,6 +335,8 @@ def test_a_band_that_stops_short_of_one_end_is_taken_only_where_it_shows() -> No
     assert [bar["along"] for bar in found.summary()["bars"] if "along" in bar] == [list(band[0].along)]
     finer = found.upsampled(2, (2 * HEIGHT, 2 * WIDTH))
     assert [bar.along for bar in finer.bars if bar.along is not None] == [(0, 2 * band[0].along[1])]
+    below = slice(2 * band[0].along[1], 2 * (HEIGHT - BAR) - 2)  # the profile interpolated between
+    assert not finer.layer()[below, 2 * band[0].start - 4 : 2 * band[0].stop + 4].any()  # blocks spills
     framed = np.full((HEIGHT + 30, WIDTH + 20), np.nan)
     framed[30:, 20:] = pillar  # the painting 30 rows down a larger frame: `along` in the frame's rows
     moved = [bar for bar in find_stretcher(framed).bars if bar.along is not None]

@@ -93,12 +93,15 @@ class Stretcher:
     """The bars found, and their profiles over the frame: ``columns`` (W,) the upright bars' height at
     each column, ``rows`` (H,) the bars across at each row (0 off the bars; float32, the residual's
     units), and ``extent`` (top, bottom, left, right; ends exclusive) the painting's box the bars run
-    across. The layer is the thicker of the two where bars meet (:meth:`layer`)."""
+    across. The layer is the thicker of the two where bars meet (:meth:`layer`). ``spill``: how many
+    pixels the profiles reach past a bar's extent (bars found on blocks of that size and interpolated
+    onto a finer frame: :meth:`upsampled`)."""
 
     bars: tuple[Bar, ...]
     columns: np.ndarray
     rows: np.ndarray
     extent: tuple[int, int, int, int]
+    spill: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -112,12 +115,13 @@ class Stretcher:
         upright = np.where(((r >= top) & (r < bottom))[:, None], self.columns[columns][None, :], 0.0)
         across = np.where(((c >= left) & (c < right))[None, :], self.rows[rows][:, None], 0.0)
         for bar in self.bars:  # a bar that stops short of the painting's edge: nothing beyond its end
+            first, end = bar.start - self.spill, bar.stop + self.spill
             if bar.along is not None and bar.axis == "col":
                 beyond = (r < bar.along[0]) | (r >= bar.along[1])
-                upright[np.ix_(beyond, (c >= bar.start) & (c < bar.stop))] = 0.0
+                upright[np.ix_(beyond, (c >= first) & (c < end))] = 0.0
             elif bar.along is not None:
                 beyond = (c < bar.along[0]) | (c >= bar.along[1])
-                across[np.ix_((r >= bar.start) & (r < bar.stop), beyond)] = 0.0
+                across[np.ix_((r >= first) & (r < end), beyond)] = 0.0
         return np.maximum(upright, across).astype(np.float32)
 
     def upsampled(self, factor: int, shape: tuple[int, int]) -> Stretcher:
@@ -140,7 +144,8 @@ class Stretcher:
         bars = tuple(scaled(bar) for bar in self.bars)
         top, bottom, left, right = self.extent
         extent = (top * factor, min(bottom * factor, shape[0]), left * factor, min(right * factor, shape[1]))
-        return Stretcher(bars, finer(self.columns, shape[1]), finer(self.rows, shape[0]), extent)
+        spill = factor * (self.spill + 1)  # a block's width either side, as the interpolation reaches
+        return Stretcher(bars, finer(self.columns, shape[1]), finer(self.rows, shape[0]), extent, spill)
 
     def summary(self) -> dict[str, object]:
         """JSON-ready: the bars, each with its axis, extent and density."""
