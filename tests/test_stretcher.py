@@ -333,6 +333,7 @@ def test_a_band_that_stops_short_of_one_end_is_taken_only_where_it_shows() -> No
     assert len(true_cross) == 1 and true_cross[0].along is None  # the real cross-bar: the whole length
     np.testing.assert_array_equal(found.layer(slice(150, 190), slice(50, 80)), layer[150:190, 50:80])
     assert [bar["along"] for bar in found.summary()["bars"] if "along" in bar] == [list(band[0].along)]
+    assert "4 along the edges, 2 cross-bars, 1 of them over part of the painting only" in found.describe()
     finer = found.upsampled(2, (2 * HEIGHT, 2 * WIDTH))
     assert [bar.along for bar in finer.bars if bar.along is not None] == [(0, 2 * band[0].along[1])]
     below = slice(2 * band[0].along[1], 2 * (HEIGHT - BAR) - 2)  # the profile interpolated between

@@ -155,9 +155,11 @@ class Stretcher:
         """One line for the user."""
         outer = sum(bar.outer for bar in self.bars)
         cross = len(self.bars) - outer
+        short = sum(bar.along is not None for bar in self.bars)
         return (
             f"Stretcher bars found in the X-ray ({outer} along the edges"
             + (f", {cross} cross-bar{'s' if cross != 1 else ''}" if cross else "")
+            + (f", {short} of them over part of the painting only" if short else "")
             + "): they are in the 'stretcher' layer, not in x2."
         )
 
