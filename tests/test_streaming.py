@@ -326,4 +326,7 @@ def test_a_block_pixel_missing_in_any_one_channel_is_missing_in_every_output():
     assert np.isfinite(decoded[:, ~missing]).all()
     assert (seen[0][0][:, torch.from_numpy(missing)] == MISSING_FILL).all()  # read as in training
     assert np.isinf(block[0, 0, 0])  # the caller's block is left as it was
-    assert decode_block(decode, np.zeros((1, 2, 2), np.float32), torch.device("cpu")).shape == (4, 2, 2)
+    single = np.zeros((1, 2, 2), np.float32)
+    single[0, 1, 0] = np.nan  # one channel only: its missing pixel is missing in every output
+    decoded = decode_block(decode, single, torch.device("cpu"))
+    np.testing.assert_array_equal(np.isnan(decoded).all(axis=0), np.isnan(single[0]))

@@ -148,7 +148,8 @@ class Stretcher:
         return Stretcher(bars, finer(self.columns, shape[1]), finer(self.rows, shape[0]), extent, spill)
 
     def summary(self) -> dict[str, object]:
-        """JSON-ready: the bars, each with its axis, extent and density."""
+        """JSON-ready: the bars, each with its axis, extent and density (and ``along``, for a bar over
+        part of the painting only)."""
         return {"bars": [bar.to_dict() for bar in self.bars]}
 
     def describe(self) -> str:
