@@ -214,11 +214,12 @@ class ColourTable:
     def codes(self, colour: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, H, W) packed colour codes ``r·2^16 + g·2^8 + b`` of (N, 3, H, W) unit-range colours,
         and where every channel is exactly one of the levels (elsewhere the code means nothing)."""
-        index = colour.mul(self.gain).add_(self.shift).round_().clamp_(0, TABLE_LEVELS - 1).to(torch.int64)
+        # int32 (codes < 2^24) and in-place steps: half the time of int64 on a tile
+        index = colour.mul(self.gain).add_(self.shift).round_().clamp_(0, TABLE_LEVELS - 1).to(torch.int32)
         # index_select, not levels[index]: 2–3× faster on a tile (so is the table's gather in lookup)
         same = torch.index_select(self.levels.to(colour.device), 0, index.reshape(-1)).view(index.shape) == colour
-        packed = (index[:, 0] * TABLE_LEVELS + index[:, 1]) * TABLE_LEVELS + index[:, 2]
-        return packed, same.all(dim=1)
+        packed = index[:, 0].mul(TABLE_LEVELS).add_(index[:, 1]).mul_(TABLE_LEVELS).add_(index[:, 2])
+        return packed, same[:, 0] & same[:, 1] & same[:, 2]
 
     def lookup(self, colour: torch.Tensor) -> torch.Tensor | None:
         """The colour part of the map at (N, 3, H, W) float32 colours, (N, 1, H, W); None for other

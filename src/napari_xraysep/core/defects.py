@@ -309,11 +309,17 @@ def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, lumina
     scale = max(scale, 0.2 * noise)
     if not scale > 0:
         return found
-    agree = ndimage.uniform_filter1d(
-        (np.sign(dip) * np.sign(mean) > 0).view(np.uint8), length, axis=1, output=np.float64, mode="constant"
-    )
     strength = np.abs(mean)
-    line = valid & (strength > SCRATCH_THRESHOLD * scale) & (agree >= SCRATCH_FRACTION)
+    line = valid & (strength > SCRATCH_THRESHOLD * scale)
+    # The filters below run along rows, so they are taken on the rows that hold a candidate only:
+    # the same values there, and most of a tile's rows hold none.
+    held = np.flatnonzero(line.any(axis=1))
+    if not held.size:
+        return found
+    agree = ndimage.uniform_filter1d(
+        (np.sign(dip[held]) * np.sign(mean[held]) > 0).view(np.uint8), length, axis=1, output=np.float64, mode="constant"
+    )
+    line[held] &= agree >= SCRATCH_FRACTION
     if not line.any():
         return found
     # The remaining tests look at the few candidate pixels only (rows beyond the edges wrap around).
@@ -349,9 +355,11 @@ def _scratches_along_rows(x: np.ndarray, valid: np.ndarray, noise: float, lumina
         line &= ~painted
     # The pixels of the windows whose centre passed, down to where the line's dip, averaged over a
     # few pixels, fades (a window reaches half its length past a scratch's end).
-    found = ndimage.maximum_filter1d(line.astype(np.uint8), length, axis=1, mode="constant") > 0
-    local = ndimage.uniform_filter1d(dip, SCRATCH_END, axis=1, output=np.float64, mode="constant") * np.sign(mean)
-    return found & valid & (local > 0.5 * SCRATCH_THRESHOLD * scale)
+    held = np.flatnonzero(line.any(axis=1))
+    window = ndimage.maximum_filter1d(line[held].astype(np.uint8), length, axis=1, mode="constant") > 0
+    local = ndimage.uniform_filter1d(dip[held], SCRATCH_END, axis=1, output=np.float64, mode="constant") * np.sign(mean[held])
+    found[held] = window & valid[held] & (local > 0.5 * SCRATCH_THRESHOLD * scale)
+    return found
 
 
 def _median5(image: np.ndarray, axis: int) -> np.ndarray:
@@ -593,6 +601,8 @@ def scratch_lines(
     # One line is one scratch: pieces along it (a stretch the tests refused) and a slight slant
     # (8-connected) are joined before counting; a piece on a slanted scratch is part of that one.
     for found, axis in ((rows, 1), (cols, 0)):
+        if not found.any():
+            continue
         joined, pieces = ndimage.label(
             ndimage.maximum_filter1d(found.astype(np.uint8), SCRATCH_LENGTH, axis=axis) > 0, structure=np.ones((3, 3))
         )
