@@ -133,3 +133,19 @@ def test_an_x_ray_of_film_alone_is_its_own_support_without_a_warning() -> None:
         warnings.simplefilter("error")  # numpy's "Mean of empty slice" was one
         support = detect_support(film)
     assert support.mask.all()
+
+
+def test_a_frame_s_shaded_rabbet_is_margin_and_a_grey_painting_on_grey_is_painting() -> None:
+    # A gilt frame: its moulding's lines nearest the painting catch the light, 20 % brighter in the
+    # same hue. In colour they are far from the moulding beside them; in chromaticity they are not.
+    gold = np.array([200.0, 160.0, 80.0])
+    rgb = _photograph(colours=(gold,) * 4)
+    for rabbet in (np.s_[STRIP - 3:STRIP, STRIP:-STRIP], np.s_[-STRIP:-STRIP + 3, STRIP:-STRIP],
+                   np.s_[STRIP:-STRIP, STRIP - 3:STRIP], np.s_[STRIP:-STRIP, -STRIP:-STRIP + 3]):
+        rgb[rabbet] *= 1.2
+    found = Support(_box(STRIP - 4, STRIP - 4, STRIP - 4, STRIP - 4), "detected")
+    np.testing.assert_array_equal(trim_to_photograph(found, rgb, XRAY).mask, _box(STRIP, STRIP, STRIP, STRIP))
+    # A grisaille on a grey backdrop: one hue throughout, but the painting is far in brightness.
+    grey = _photograph(colours=(np.full(3, 128.0),) * 4)
+    grey[STRIP:-STRIP, STRIP:-STRIP] = np.where(grey[STRIP:-STRIP, STRIP:-STRIP, :1] > 128, 230.0, 30.0)
+    np.testing.assert_array_equal(trim_to_photograph(found, grey, XRAY).mask, _box(STRIP, STRIP, STRIP, STRIP))

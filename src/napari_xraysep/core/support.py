@@ -61,10 +61,16 @@ MIN_CONTRAST = 4.0
 MIN_ISLAND = 0.1
 # The photograph may show a frame's rabbet or a tacking margin up to this many px inside the support
 # found in the X-ray (which sees the painting under the rabbet, and weave in the margin): a side's
-# edge is moved to where the photograph's colour leaves the margin's, by PHOTO_STEP times the margin's
-# own spread, for good. Only for supports that are nearly their bounding box (RECTANGULAR).
+# edge is moved to where the photograph's colour leaves the margin's for good (:class:`Margin`).
+# Only for supports that are nearly their bounding box (RECTANGULAR).
 PHOTO_TRIM = 10
+# A line leaves the margin when its chromaticity does, by PHOTO_STEP times the margin's own spread
+# (at least CHROMA_FLOOR), or its colour by PHOTO_SHADE times: a frame's moulding and a backdrop are
+# shaded, brighter and darker, in one hue (a gilt rabbet's lines measured 1.5–3.4 spreads from the
+# moulding beside them in colour, 0.002 in chromaticity; the paintings inside 4–28 and 0.13–0.49).
 PHOTO_STEP = 3.0
+PHOTO_SHADE = 12.0
+CHROMA_FLOOR = 0.01
 PHOTO_RING = 6
 RECTANGULAR = 0.97
 # Where the X-ray found no margin, a strip of one colour along three or four sides of the photograph,
@@ -72,6 +78,42 @@ RECTANGULAR = 0.97
 PHOTO_REACH = 0.12
 WIDTHS = 1.6
 PHOTO_RUN = 32  # px along a side: the edge is found run by run, so a tilted or wavy one is followed
+
+
+@dataclass(frozen=True)
+class Margin:
+    """The colour of a margin (a frame, a backdrop, bare canvas) beside the painting in the
+    photograph: its median ``colour`` (3,), the median distance of its pixels from it (``spread``,
+    the photograph's units) and from its chromaticity (``chroma_spread``, colour / channel sum)."""
+
+    colour: np.ndarray
+    spread: float
+    chroma_spread: float
+
+    @classmethod
+    def of(cls, colours: np.ndarray, floor: float) -> Margin:
+        """The margin of (K, 3) pixels' colours; ``floor``: the least spread (a flat margin's is 0)."""
+        colour = np.median(colours, axis=0)
+        spread = max(float(np.median(np.linalg.norm(colours - colour, axis=-1))), floor)
+        chroma_spread = float(np.median(np.linalg.norm(_chroma(colours) - _chroma(colour), axis=-1)))
+        return cls(colour, spread, chroma_spread)
+
+    def left_by(self, colours: np.ndarray) -> bool:
+        """Whether (K, 3) colours (a line or a run of one; none: nothing says otherwise) are not this
+        margin's: their median chromaticity distance or colour distance is too far (PHOTO_STEP,
+        PHOTO_SHADE)."""
+        if not len(colours):
+            return True
+        hue = float(np.median(np.linalg.norm(_chroma(colours) - _chroma(self.colour), axis=-1)))
+        if hue > PHOTO_STEP * max(self.chroma_spread, CHROMA_FLOOR):
+            return True
+        return float(np.median(np.linalg.norm(colours - self.colour, axis=-1))) > PHOTO_SHADE * self.spread
+
+
+def _chroma(colours: np.ndarray) -> np.ndarray:
+    """Chromaticity of (…, 3) colours: each over its channels' sum (shading scales all three)."""
+    total = colours.sum(axis=-1, keepdims=True)
+    return colours / np.where(np.abs(total) > 1e-12, total, 1e-12)
 
 
 @dataclass(frozen=True)
@@ -186,15 +228,15 @@ def _margin_in_photograph(support: Support, rgb: np.ndarray, known: np.ndarray, 
     widths = [found[0] for found in margins.values()]
     if len(margins) < 3 or max(widths) > WIDTHS * min(widths):
         return support
-    colours = np.array([found[1] for found in margins.values()])
-    spread = max(found[2] for found in margins.values())
+    colours = np.array([found[1].colour for found in margins.values()])
+    spread = max(found[1].spread for found in margins.values())
     if np.linalg.norm(colours - np.median(colours, axis=0), axis=-1).max() > PHOTO_STEP * spread:
         return support  # strips of different colours: the painting's own border passages, not one margin
     seen = np.isfinite(x)
     if not seen.any():
         return support
     low, high = np.percentile(x[seen], [1, 99])
-    for side, (strip, _, _) in margins.items():  # bare canvas absorbs less than the painting beside it
+    for side, (strip, _) in margins.items():  # bare canvas absorbs less than the painting beside it
         outer, inner = _band(x.shape, side, 0, strip), _band(x.shape, side, strip, 2 * strip)
         strip_level, inner_level = np.nanmedian(x[outer]), np.nanmedian(x[inner])
         if not strip_level < inner_level - LEVEL_RANGE * (high - low):
@@ -210,31 +252,26 @@ def _band(shape: tuple[int, int], side: int, start: int, stop: int) -> tuple[sli
 
 
 def _cut(support: Support, rgb: np.ndarray, known: np.ndarray, edges: list[int], margins: dict) -> Support:
-    """``support`` less, on each side in ``margins`` ({side: (lines, margin colour, own spread)}), the
+    """``support`` less, on each side in ``margins`` ({side: (lines, :class:`Margin`)}), the
     margin between the side's edge in ``edges`` and the painting, found run by run of PHOTO_RUN px
     along the side (so a tilted or wavy edge keeps its painting): in each run, the lines before the
-    first from which every line's median colour is PHOTO_STEP times the margin's spread from it."""
+    first from which every line leaves the margin (:meth:`Margin.left_by`)."""
     if not margins:
         return support
     trimmed = support.mask.copy()
-    for side, (lines, colour, spread) in margins.items():
+    for side, (lines, margin) in margins.items():
         edge = edges[side]
         start, stop = (edge, edge + lines) if side % 2 == 0 else (edge - lines, edge)
         band = (slice(start, stop), slice(None)) if side < 2 else (slice(None), slice(start, stop))
         # Lines inward from the edge first, the side's length second.
-        distance = np.linalg.norm(np.asarray(rgb[band], dtype=np.float64) - colour, axis=-1)
-        seen, kept = known[band], trimmed[band]
+        colours, seen, kept = np.asarray(rgb[band], dtype=np.float64), known[band], trimmed[band]
         if side >= 2:
-            distance, seen, kept = distance.T, seen.T, kept.T
+            colours, seen, kept = np.swapaxes(colours, 0, 1), seen.T, kept.T
         if side % 2 == 1:
-            distance, seen, kept = distance[::-1], seen[::-1], kept[::-1]
-        for run in range(0, distance.shape[1], PHOTO_RUN):
+            colours, seen, kept = colours[::-1], seen[::-1], kept[::-1]
+        for run in range(0, colours.shape[1], PHOTO_RUN):
             part = slice(run, run + PHOTO_RUN)
-            painting = [
-                not seen[line, part].any()
-                or float(np.median(distance[line, part][seen[line, part]])) > PHOTO_STEP * spread
-                for line in range(distance.shape[0])
-            ]
+            painting = [margin.left_by(colours[line, part][seen[line, part]]) for line in range(colours.shape[0])]
             first = next((k for k in range(len(painting)) if all(painting[k:])), len(painting))
             kept[:first, part] = False  # a view into trimmed: the margin leaves the support
     labels, count = ndimage.label(trimmed)
@@ -247,13 +284,13 @@ def _cut(support: Support, rgb: np.ndarray, known: np.ndarray, edges: list[int],
 
 def _painting_starts(
     rgb: np.ndarray, known: np.ndarray, side: int, edges: list[int], ring: list[int], reach: int, floor: float
-) -> tuple[int, np.ndarray, float] | None:
+) -> tuple[int, Margin] | None:
     """Along ``side`` (0 top, 1 bottom, 2 left, 3 right) of the box ``edges`` (top, bottom, left,
-    right; the last two exclusive), the number of lines inward from the edge before the photograph's
-    colour leaves the margin's (the median over the ``ring`` lines, over the side's middle 80 %) by
-    PHOTO_STEP times the margin's own spread and stays so over ``reach`` lines (a line with no known
-    pixel says nothing); with that colour and spread. None when the ring is outside the image or
-    holds too few known pixels, or no line within ``reach`` starts the painting."""
+    right; the last two exclusive), the number of lines inward from the edge before the photograph
+    leaves the margin (:class:`Margin` of the ``ring`` lines, over the side's middle 80 %;
+    ``floor`` its least spread) and stays so over ``reach`` lines (a line with no known pixel says
+    nothing); with that margin. None when the ring is outside the image or holds too few known
+    pixels, or no line within ``reach`` starts the painting."""
     image, seen = (rgb, known) if side < 2 else (np.swapaxes(rgb, 0, 1), known.T)
     start, stop = (edges[2], edges[3]) if side < 2 else (edges[0], edges[1])
     trim = max((stop - start) // 10, 1)
@@ -263,9 +300,7 @@ def _painting_starts(
     ring_known = seen[ring, lines]
     if ring_known.sum() < 3 * len(ring):
         return None
-    ring_colours = np.asarray(image[ring, lines][ring_known], dtype=np.float64)
-    margin = np.median(ring_colours, axis=0)
-    own = max(float(np.median(np.linalg.norm(ring_colours - margin, axis=-1))), floor)
+    margin = Margin.of(np.asarray(image[ring, lines][ring_known], dtype=np.float64), floor)
     first_inside = edges[side] if side % 2 == 0 else edges[side] - 1
     step = 1 if side % 2 == 0 else -1
     painting = []
@@ -273,12 +308,10 @@ def _painting_starts(
         line = first_inside + step * k
         if not 0 <= line < image.shape[0]:
             break
-        pixels = seen[line, lines]
-        colours = np.asarray(image[line, lines][pixels], dtype=np.float64)
-        far = not pixels.any() or float(np.median(np.linalg.norm(colours - margin, axis=-1))) > PHOTO_STEP * own
-        painting.append(far)  # a line with no known pixel says nothing
+        # a line with no known pixel says nothing
+        painting.append(margin.left_by(np.asarray(image[line, lines][seen[line, lines]], dtype=np.float64)))
     first = next((k for k in range(len(painting)) if all(painting[k:])), None)
-    return None if first is None else (first, margin, own)
+    return None if first is None else (first, margin)
 
 
 def _block_means(x: np.ndarray, valid: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
