@@ -306,8 +306,24 @@ def test_cli_apply_on_a_distributed_cluster_equals_the_local_result(tiny_mixture
         )
 
 
-def test_a_block_pixel_missing_in_any_one_channel_is_missing_in_every_output():
+def test_missing_pixels_take_every_channel_of_their_nearest_pixel_with_data():
     from napari_xraysep.core.data import MISSING_FILL
+    from napari_xraysep.core.inference import fill_missing
+
+    block = np.arange(2 * 4 * 6, dtype=np.float32).reshape(2, 4, 6)
+    missing = np.zeros((4, 6), bool)
+    missing[:, :3] = True  # the painting starts at column 3: each row's nearest is there
+    filled = block.copy()
+    fill_missing(filled, missing)
+    for row in range(4):
+        np.testing.assert_array_equal(filled[:, row, :3], np.repeat(block[:, row, 3:4], 3, axis=1))
+    np.testing.assert_array_equal(filled[:, ~missing], block[:, ~missing])  # data is left as it was
+    nothing = block.copy()
+    fill_missing(nothing, np.ones((4, 6), bool))
+    assert (nothing == MISSING_FILL).all()
+
+
+def test_a_block_pixel_missing_in_any_one_channel_is_missing_in_every_output():
     from napari_xraysep.core.inference import decode_block
 
     seen = []
@@ -324,7 +340,7 @@ def test_a_block_pixel_missing_in_any_one_channel_is_missing_in_every_output():
     assert decoded.shape == (4, 3, 5)
     np.testing.assert_array_equal(np.isnan(decoded).all(axis=0), missing)
     assert np.isfinite(decoded[:, ~missing]).all()
-    assert (seen[0][0][:, torch.from_numpy(missing)] == MISSING_FILL).all()  # read as in training
+    assert (seen[0][0][:, torch.from_numpy(missing)] == 0).all()  # read as the pixels beside them
     assert np.isinf(block[0, 0, 0])  # the caller's block is left as it was
     single = np.zeros((1, 2, 2), np.float32)
     single[0, 1, 0] = np.nan  # one channel only: its missing pixel is missing in every output

@@ -101,12 +101,15 @@ def apply_dask(
             network_input, x, _ = marked_input(model, block_sources, whole)
         else:
             network_input = block_sources.network_input(model, whole)
+        beyond = block[..., first_side + len(sides)] == 0 if inside else None
+        if beyond is not None:
+            network_input[:, beyond] = np.nan  # missing, as on the local path (fill_missing)
         with torch.no_grad():
             unit = decode_block(decode, network_input, target)
         results = refined_layers(x, unit, model.x_normalisation)
         out[..., :layers] = np.stack([results[name] for name in RESULT_LAYERS], axis=-1)
-        if inside:
-            out[block[..., first_side + len(sides)] == 0, :layers] = np.nan
+        if beyond is not None:
+            out[beyond, :layers] = np.nan
         return out
 
     # No block needs more context than the whole array has (dask refuses a deeper overlap).

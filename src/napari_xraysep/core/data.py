@@ -7,10 +7,11 @@ when mapping back, so ``x1 + x2 == x`` holds in the user's units too.
 
 Pixels that are NaN or infinite (the border of a flat-fielded or stitched mosaic) are *missing*:
 they take no part in the normalisation or the training, are filled with :data:`MISSING_FILL` (unit
-range) for the forward pass, and are NaN in every result. So are, when asked for, the X-ray's
-clipped pixels and everything outside the painting's support (:mod:`.defects`, :mod:`.support`);
-hot/dead pixels and scratches are repaired instead, and with the support's rim left out of the fit
-(``fit_mask``).
+range) in the inputs prepared here (the fit gives them no weight; a forward pass fills them again
+from their nearest pixels with data, :func:`~.inference.fill_missing`), and are NaN in every
+result. So are, when asked for, the X-ray's clipped pixels and everything outside the painting's
+support (:mod:`.defects`, :mod:`.support`); hot/dead pixels and scratches are repaired instead, and
+with the support's rim left out of the fit (``fit_mask``).
 
 The checks of the user's images are in :mod:`.checks`, the region and painting area in :mod:`.regions`;
 :func:`prepare_inputs` calls both.
@@ -238,7 +239,7 @@ def prepare_inputs(
     missing = None if valid.all() else ~valid
 
     def unit(normalisation: Normalisation, image: np.ndarray) -> np.ndarray:
-        """Unit range, missing pixels filled (MISSING_FILL) for the forward pass."""
+        """Unit range, missing pixels filled (MISSING_FILL)."""
         scaled = normalisation.to_unit(image)
         if missing is not None:
             scaled[missing] = MISSING_FILL

@@ -163,7 +163,8 @@ def iter_apply(
         Recalibrate an X-ray in other units than the model's training X-ray first
         (:func:`calibrated`, with a warning); False when the caller did it.
     support : (H, W) bool array-like, optional
-        The painting's area (lazy is fine); outside it every result is NaN.
+        The painting's area (lazy is fine); outside it every result is NaN, and the input is missing
+        (filled from the painting, as in memory: :func:`~.inference.fill_missing`).
     marked : dict, optional
         With the model's ``mark_defects``, counts of "clipped_pixels", "hot_dead_pixels" and
         "scratch_pixels" are added to it.
@@ -243,7 +244,11 @@ def iter_apply(
             block[-1], x_core = model.x_normalisation.to_unit(x_outer), x_outer[tile.inner]
         else:
             block, x_core = sources.network_input(model, tile.outer), np.asarray(sources.x_mixed[tile.core])
-        outside = None if support is None else ~np.asarray(support[tile.core], dtype=bool)
+        outside = None
+        if support is not None:
+            beyond = ~np.asarray(support[tile.outer], dtype=bool)
+            block[:, beyond] = np.nan  # missing, as in memory: filled from the painting (fill_missing)
+            outside = beyond[tile.inner]
         return block, x_core, masks, outside
 
     def write(tile: Tile, layers: dict[str, np.ndarray]) -> None:
