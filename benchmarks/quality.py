@@ -594,14 +594,20 @@ Two rules keep the painting's edge as clean as its middle (2026-12-05; backdrop 
 backdrop_chart −0.23 → −0.07, tacking_margin −0.26 → −0.13, frame −0.59 → −0.20; the other variants
 within ±0.02 but clipping +0.09 → +0.11; clean files have no missing pixels and are unchanged):
 
-* **The photograph trims in chromaticity.** A frame's moulding, a backdrop and a turned-over canvas are
-  shaded — brighter and darker in one hue — so a line of the photograph leaves the margin when its
-  chromaticity (colour over the channels' sum) does, by 3 times the margin's own spread (at least
-  0.01), or its colour by 12 times. A gilt rabbet's lines are 1.5–3.4 spreads from the moulding beside
-  them in colour but 0.002 in chromaticity; the paintings inside 4–28 and 0.13–0.49. With colour alone
-  (3 spreads) the support kept up to 5 px of gold, whose colour the map and the PSF spread into a dark
-  rim (rocket case, seeds 0 and 1: 2.5× the error of the painting's middle within 3 px of its edge).
-  With the true painting given as the area, the frame variant measured −0.36 dB; the trim now finds it.
+* **The photograph trims in hue where the painting differs in hue.** A frame's moulding, a backdrop and
+  a turned-over canvas are shaded — brighter and darker in one hue. A gilt rabbet's lines are 1.5–3.4
+  spreads from the moulding beside them in colour but 0.002 in chromaticity (colour over the channels'
+  sum); the paintings inside 4–28 and 0.13–0.49. So where the painting further in (the 6 lines past
+  the trim's reach) differs from the margin in hue, by twice the margin's reach, a line leaves the
+  margin when its chromaticity is 3 times the margin's own spread from it (at least 0.01). Where it
+  does not (a grisaille on grey, a dark portrait on black velvet, a varnished gold-brown in a gilt
+  frame), by colour: 3 spreads, or half as far as the painting further in, whichever is more. With
+  colour alone at 3 spreads the support kept up to 5 px of gold, whose colour the map and the PSF
+  spread into a dark rim (rocket case, seeds 0 and 1: 2.5× the error of the painting's middle within
+  3 px of its edge); with the true painting given as the area, the frame variant measured −0.36 dB;
+  the trim now finds it to the pixel. A first rule, hue alone, left 4 px of black velvet or grey
+  backdrop beside a dark portrait or a grisaille untrimmed and cut 2 px off a varnished painting in a
+  shaded gilt frame on half of 8 seeds (a fresh tester's cases); these are tests now.
 * **Missing pixels are filled from the painting.** Outside the support, and where the X-ray is clipped,
   a forward pass reads each missing pixel as its nearest pixel with data (`fill_missing`), tile by
   tile, as mirrored borders continue a painting past the frame's; a flat grey there made a step that

@@ -135,17 +135,45 @@ def test_an_x_ray_of_film_alone_is_its_own_support_without_a_warning() -> None:
     assert support.mask.all()
 
 
-def test_a_frame_s_shaded_rabbet_is_margin_and_a_grey_painting_on_grey_is_painting() -> None:
-    # A gilt frame: its moulding's lines nearest the painting catch the light, 20 % brighter in the
-    # same hue. In colour they are far from the moulding beside them; in chromaticity they are not.
+def _framed(painting: np.ndarray, margin: np.ndarray, noise: float, shade: float = 0.0) -> np.ndarray:
+    """``painting`` (H, W, 3) inside a margin of ``margin``'s hue, STRIP px wide, shaded by ±``shade``
+    across its width (a moulding's ridges), with ``noise``."""
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
+    depth = np.minimum.reduce([rows, HEIGHT - 1 - rows, cols, WIDTH - 1 - cols])
+    frame = margin * (1 + shade * np.cos(depth / 3.0))[..., None] + noise * rng.standard_normal((HEIGHT, WIDTH, 3))
+    outside = ~_box(STRIP, STRIP, STRIP, STRIP)
+    rgb = painting.copy()
+    rgb[outside] = frame[outside]
+    return np.clip(rgb, 0, 255)
+
+
+def _textured(colour, amplitude: float, grey: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    texture = np.stack([ndimage.gaussian_filter(rng.standard_normal((HEIGHT, WIDTH)), 3) for _ in range(1 if grey else 3)], -1)
+    return np.asarray(colour, dtype=float) + amplitude * texture / texture.std()
+
+
+def test_a_margin_is_told_by_its_hue_where_the_painting_differs_in_hue_and_by_colour_where_not() -> None:
+    found = Support(_box(STRIP - 4, STRIP - 4, STRIP - 4, STRIP - 4), "detected")  # 4 px of margin kept
+    exact = _box(STRIP, STRIP, STRIP, STRIP)
+    # A gilt frame whose lines nearest the painting catch the light, 20 % brighter in the gold's hue:
+    # in colour they are far from the moulding beside them, in chromaticity they are not.
     gold = np.array([200.0, 160.0, 80.0])
     rgb = _photograph(colours=(gold,) * 4)
     for rabbet in (np.s_[STRIP - 3:STRIP, STRIP:-STRIP], np.s_[-STRIP:-STRIP + 3, STRIP:-STRIP],
                    np.s_[STRIP:-STRIP, STRIP - 3:STRIP], np.s_[STRIP:-STRIP, -STRIP:-STRIP + 3]):
         rgb[rabbet] *= 1.2
-    found = Support(_box(STRIP - 4, STRIP - 4, STRIP - 4, STRIP - 4), "detected")
-    np.testing.assert_array_equal(trim_to_photograph(found, rgb, XRAY).mask, _box(STRIP, STRIP, STRIP, STRIP))
-    # A grisaille on a grey backdrop: one hue throughout, but the painting is far in brightness.
-    grey = _photograph(colours=(np.full(3, 128.0),) * 4)
-    grey[STRIP:-STRIP, STRIP:-STRIP] = np.where(grey[STRIP:-STRIP, STRIP:-STRIP, :1] > 128, 230.0, 30.0)
-    np.testing.assert_array_equal(trim_to_photograph(found, grey, XRAY).mask, _box(STRIP, STRIP, STRIP, STRIP))
+    np.testing.assert_array_equal(trim_to_photograph(found, rgb, XRAY).mask, exact)
+    # Paintings of the margin's hue are told by colour, against how far the painting itself is:
+    # a dark portrait on black velvet, a grisaille on a grey backdrop.
+    for painting, margin, noise in (
+        (_textured([30.0, 25.0, 20.0], 6), np.array([6.0, 6.0, 6.0]), 3),
+        (150 * (1 + 0.1 * _textured([0.0], 1, grey=True)).repeat(3, axis=-1), np.full(3, 110.0), 4),
+    ):
+        np.testing.assert_array_equal(trim_to_photograph(found, _framed(painting, margin, noise), XRAY).mask, exact)
+    # A varnished gold-brown painting in a shaded gilt frame: the margin's shading is as far as the
+    # painting; no pixel of the painting may go (some of the frame may stay).
+    varnish = _framed(_textured([130.0, 102.0, 45.0], 8), np.array([200.0, 160.0, 70.0]), 4, shade=0.15)
+    trimmed = trim_to_photograph(found, varnish, XRAY).mask
+    assert not (exact & ~trimmed).any() and trimmed.sum() < found.mask.sum()

@@ -64,12 +64,11 @@ MIN_ISLAND = 0.1
 # edge is moved to where the photograph's colour leaves the margin's for good (:class:`Margin`).
 # Only for supports that are nearly their bounding box (RECTANGULAR).
 PHOTO_TRIM = 10
-# A line leaves the margin when its chromaticity does, by PHOTO_STEP times the margin's own spread
-# (at least CHROMA_FLOOR), or its colour by PHOTO_SHADE times: a frame's moulding and a backdrop are
-# shaded, brighter and darker, in one hue (a gilt rabbet's lines measured 1.5–3.4 spreads from the
-# moulding beside them in colour, 0.002 in chromaticity; the paintings inside 4–28 and 0.13–0.49).
+# A line leaves the margin when its colour is PHOTO_STEP times the margin's own spread from it, or
+# half as far as the painting further in is, whichever is more; when the painting there differs from
+# the margin in hue, by its chromaticity instead (PHOTO_STEP times its spread, at least CHROMA_FLOOR):
+# a frame's moulding and a backdrop are shaded, brighter and darker, in one hue (:class:`Margin`).
 PHOTO_STEP = 3.0
-PHOTO_SHADE = 12.0
 CHROMA_FLOOR = 0.01
 PHOTO_RING = 6
 RECTANGULAR = 0.97
@@ -82,32 +81,49 @@ PHOTO_RUN = 32  # px along a side: the edge is found run by run, so a tilted or 
 
 @dataclass(frozen=True)
 class Margin:
-    """The colour of a margin (a frame, a backdrop, bare canvas) beside the painting in the
-    photograph: its median ``colour`` (3,), the median distance of its pixels from it (``spread``,
-    the photograph's units) and from its chromaticity (``chroma_spread``, colour / channel sum)."""
+    """A margin beside the painting in the photograph (a frame, a backdrop, bare canvas), and how a
+    line of the photograph is told from it: its median ``colour`` (3,) and the median distance of its
+    pixels from it (``spread``, the photograph's units); ``hue`` the chromaticity distance (colour over
+    the channels' sum) past which a line is not the margin, or None when the painting beside it has
+    the margin's hue; ``threshold`` the colour distance past which it is not, otherwise.
+
+    Frames and backdrops are shaded in one hue: a gilt rabbet's lines measured 1.5–3.4 spreads from
+    the moulding beside them in colour but 0.002 in chromaticity, the paintings inside 4–28 and
+    0.13–0.49; where the painting differs in hue, hue tells them apart. Where it does not (a grisaille
+    on grey, a dark portrait on black velvet, a varnished gold-brown in a gilt frame), a line leaves
+    the margin at PHOTO_STEP spreads, or half as far from it as the painting further in, whichever is
+    more.
+    """
 
     colour: np.ndarray
     spread: float
-    chroma_spread: float
+    hue: float | None
+    threshold: float
 
     @classmethod
-    def of(cls, colours: np.ndarray, floor: float) -> Margin:
-        """The margin of (K, 3) pixels' colours; ``floor``: the least spread (a flat margin's is 0)."""
+    def of(cls, colours: np.ndarray, floor: float, painting: np.ndarray) -> Margin:
+        """The margin of (K, 3) pixels' ``colours`` beside (M, 3) pixels of the ``painting`` (none:
+        not known); ``floor``: the least spread (a flat margin's is 0)."""
         colour = np.median(colours, axis=0)
         spread = max(float(np.median(np.linalg.norm(colours - colour, axis=-1))), floor)
         chroma_spread = float(np.median(np.linalg.norm(_chroma(colours) - _chroma(colour), axis=-1)))
-        return cls(colour, spread, chroma_spread)
+        hue, threshold = PHOTO_STEP * max(chroma_spread, CHROMA_FLOOR), PHOTO_STEP * spread
+        if not len(painting):
+            return cls(colour, spread, None, threshold)
+        # The painting's own hue (its median chromaticity), twice the margin's reach from it: a
+        # textured painting of the margin's hue scatters about it and must not pass for another.
+        apart = float(np.linalg.norm(np.median(_chroma(painting), axis=0) - _chroma(colour)))
+        distance = float(np.median(np.linalg.norm(painting - colour, axis=-1)))
+        return cls(colour, spread, hue if apart > 2 * hue else None, max(threshold, distance / 2))
 
     def left_by(self, colours: np.ndarray) -> bool:
         """Whether (K, 3) colours (a line or a run of one; none: nothing says otherwise) are not this
-        margin's: their median chromaticity distance or colour distance is too far (PHOTO_STEP,
-        PHOTO_SHADE)."""
+        margin's, by their median distance from it (in hue where the painting differs in hue)."""
         if not len(colours):
             return True
-        hue = float(np.median(np.linalg.norm(_chroma(colours) - _chroma(self.colour), axis=-1)))
-        if hue > PHOTO_STEP * max(self.chroma_spread, CHROMA_FLOOR):
-            return True
-        return float(np.median(np.linalg.norm(colours - self.colour, axis=-1))) > PHOTO_SHADE * self.spread
+        if self.hue is not None:
+            return float(np.median(np.linalg.norm(_chroma(colours) - _chroma(self.colour), axis=-1))) > self.hue
+        return float(np.median(np.linalg.norm(colours - self.colour, axis=-1))) > self.threshold
 
 
 def _chroma(colours: np.ndarray) -> np.ndarray:
@@ -287,9 +303,9 @@ def _painting_starts(
 ) -> tuple[int, Margin] | None:
     """Along ``side`` (0 top, 1 bottom, 2 left, 3 right) of the box ``edges`` (top, bottom, left,
     right; the last two exclusive), the number of lines inward from the edge before the photograph
-    leaves the margin (:class:`Margin` of the ``ring`` lines, over the side's middle 80 %;
-    ``floor`` its least spread) and stays so over ``reach`` lines (a line with no known pixel says
-    nothing); with that margin. None when the ring is outside the image or holds too few known
+    leaves the margin (:class:`Margin` of the ``ring`` lines, over the side's middle 80 %, beside the
+    PHOTO_RING lines past ``reach``; ``floor`` its least spread) and stays so over ``reach`` lines (a
+    line with no known pixel says nothing); with that margin. None when the ring is outside the image or holds too few known
     pixels, or no line within ``reach`` starts the painting."""
     image, seen = (rgb, known) if side < 2 else (np.swapaxes(rgb, 0, 1), known.T)
     start, stop = (edges[2], edges[3]) if side < 2 else (edges[0], edges[1])
@@ -300,9 +316,12 @@ def _painting_starts(
     ring_known = seen[ring, lines]
     if ring_known.sum() < 3 * len(ring):
         return None
-    margin = Margin.of(np.asarray(image[ring, lines][ring_known], dtype=np.float64), floor)
     first_inside = edges[side] if side % 2 == 0 else edges[side] - 1
     step = 1 if side % 2 == 0 else -1
+    further = [first_inside + step * (reach + k) for k in range(PHOTO_RING)]
+    further = [line for line in further if 0 <= line < image.shape[0]]
+    painting = np.asarray(image[further, lines][seen[further, lines]], dtype=np.float64).reshape(-1, 3)
+    margin = Margin.of(np.asarray(image[ring, lines][ring_known], dtype=np.float64), floor, painting)
     painting = []
     for k in range(reach):
         line = first_inside + step * k
