@@ -150,7 +150,8 @@ def _framed(painting: np.ndarray, margin: np.ndarray, noise: float, shade: float
 
 def _textured(colour, amplitude: float, grey: bool = False) -> np.ndarray:
     rng = np.random.default_rng(1)
-    texture = np.stack([ndimage.gaussian_filter(rng.standard_normal((HEIGHT, WIDTH)), 3) for _ in range(1 if grey else 3)], -1)
+    channels = [ndimage.gaussian_filter(rng.standard_normal((HEIGHT, WIDTH)), 3) for _ in range(1 if grey else 3)]
+    texture = np.stack(channels, -1)
     return np.asarray(colour, dtype=float) + amplitude * texture / texture.std()
 
 
