@@ -305,8 +305,8 @@ def _painting_starts(
     right; the last two exclusive), the number of lines inward from the edge before the photograph
     leaves the margin (:class:`Margin` of the ``ring`` lines, over the side's middle 80 %, beside the
     PHOTO_RING lines past ``reach``; ``floor`` its least spread) and stays so over ``reach`` lines (a
-    line with no known pixel says nothing); with that margin. None when the ring is outside the image or holds too few known
-    pixels, or no line within ``reach`` starts the painting."""
+    line with no known pixel says nothing); with that margin. None when the ring is outside the
+    image or holds too few known pixels, or no line within ``reach`` starts the painting."""
     image, seen = (rgb, known) if side < 2 else (np.swapaxes(rgb, 0, 1), known.T)
     start, stop = (edges[2], edges[3]) if side < 2 else (edges[0], edges[1])
     trim = max((stop - start) // 10, 1)
