@@ -133,6 +133,28 @@ def test_find_films_keeps_seams_the_exposures_explain_and_drops_a_hidden_edge() 
         find_films(x, x2[:-1])
 
 
+def test_a_row_seam_too_faint_to_be_sought_is_found_where_the_column_seams_change() -> None:
+    t = _exposure(2)
+    x = _mosaic(t)
+    # x2 in which the row seam does not show (the columns' steps do): column candidates only, which
+    # no films of one row explain — their steps change at row 110.
+    x2 = x - ndimage.gaussian_filter(t, 3)
+    x2[110:] += x2[109] - x2[110]  # the row's step taken out of x2, every column's kept
+    assert {seam.axis for seam in seam_candidates(x2)} == {"col"}
+    films = find_films(x, x2)
+    assert films is not None and films.seams == SEAMS_SORTED
+    np.testing.assert_allclose(films.gains / films.gains[0, 0], GAINS / GAINS[0, 0], rtol=0.01)
+    # A whole painting's files, read a window at a time: the same row, each window read once.
+    stored = SlicedOnly(x)
+    assert find_films(stored, SlicedOnly(x2)).seams == SEAMS_SORTED
+    assert sum(stored.reads) < 5 * x.size  # 9.5× if every trial read the seams' lines again
+    # Films of one row only: the columns alone are explained, and no row is added.
+    one_row = Films((Seam("col", 130), Seam("col", 250)), (0, HEIGHT), (0, 130, 250, WIDTH), GAINS[:1], OFFSETS[:1], ())
+    x_row = one_row._per_pixel(GAINS[:1]) * t + one_row._per_pixel(OFFSETS[:1])
+    found = find_films(x_row, x_row - ndimage.gaussian_filter(t, 3))
+    assert found is not None and found.seams == (Seam("col", 130), Seam("col", 250))
+
+
 def test_films_tied_to_no_other_or_with_odd_gains_are_not_fitted() -> None:
     x = _mosaic(_exposure())
     cut = x.copy()

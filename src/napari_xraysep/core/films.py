@@ -21,6 +21,11 @@ surface painting where its gain differs). The model is as simple as the nuisance
   extrapolated to the seam from two pixels, must agree after correction (robust least squares over
   segments of the seams, :func:`fit_films`). One gain and one offset are free; they are fixed so that
   the films' area-weighted mean of 1 / gain is 1 and the X-ray's mean is kept;
+* column seams alone that the films do not explain may be cut by a row seam whose own step is too
+  small, or too seldom sharp, to be found: the films of a 2 × 3 mosaic differ above and below it, so
+  the columns' steps change there. The row is sought where the films' model explains the columns
+  best, then placed to the pixel where its own step is explained best (:func:`_crossing_row`), and
+  judged as every seam is;
 * a seam is kept only when the films' model explains it: correcting must take most of its step away,
   summed along its length (:func:`find_films`, worst seam dropped first). A hidden edge that stands
   straight over part of the painting is not a step the whole length of a film's side, and no gain
@@ -601,6 +606,9 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None) -> Films | None:
     levels = _range(x)
     seams = sorted(seam_candidates(x2, STEP_FLOOR * (levels[1] - levels[0])))
     sums = _RowSums.of(x, [seam.position for seam in seams if seam.axis == "col"]) if seams else None
+    if seams and sums is not None and all(seam.axis == "col" for seam in seams):
+        crossing = _crossing_row(x, seams, sums)
+        seams = seams if crossing is None else sorted([*seams, crossing])
     while seams:
         films = _fit(x, seams, sums)
         if films is None:  # rare: a film tied to no other (no known pixel across a seam); try without the last
@@ -621,6 +629,63 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None) -> Films | None:
         else:
             return films
     return None
+
+
+# The crossing row is sought on a grid of about this many rows, then finer about the best.
+CROSSING_GRID = 48
+
+
+def _crossing_row(x: Any, columns: Sequence[Seam], sums: _RowSums) -> Seam | None:
+    """A row seam across column seams that the films' model does not explain alone (one of them
+    leaves more than :data:`EXPLAINED` of its step), or None: on a grid of about CROSSING_GRID rows,
+    refined eightfold about the best, the row at which the columns' mean share of their step left
+    (:func:`_fit`) is least (a broad minimum); then, within two grid steps of it, every row, and the
+    one whose own step is explained best (a seam's step is one pixel sharp). Rows within :data:`MIN_FILM_SHARE` of the painting's extent (its rows with a
+    known pixel) of either end are not tried. Reads only the lines beside the seams (``sums`` holds
+    the columns' film sums)."""
+    x = x if isinstance(x, np.ndarray) else _Remembered(x)  # each trial reads the columns' lines again
+    alone = _fit(x, columns, sums)
+    if alone is not None and max(alone.step_left) <= EXPLAINED:
+        return None
+    known = np.flatnonzero(sums.counts.sum(axis=1) > 0)
+    if known.size == 0:
+        return None
+    reach = int(np.ceil(MIN_FILM_SHARE * (known[-1] + 1 - known[0])))
+    first, last = max(int(known[0]) + reach, 2), min(int(known[-1]) + 1 - reach, x.shape[0] - 2)
+    if first > last:
+        return None
+
+    def shares(row: int) -> tuple[float, float]:
+        """(the columns' mean share of their step left, the row's own) with a row seam at ``row``."""
+        trial = sorted([*columns, Seam("row", row)])
+        films = _fit(x, trial, sums)
+        if films is None:
+            return np.inf, np.inf
+        left = np.nan_to_num(np.array(films.step_left), nan=np.inf)
+        own = trial.index(Seam("row", row))
+        return float(np.delete(left, own).mean()), float(left[own])
+
+    step, low, high = max(1, -(-(last - first) // CROSSING_GRID)), first, last
+    while step > 1:
+        best = min(range(low, high + 1, step), key=lambda row: shares(row)[0])
+        low, high, step = max(first, best - 2 * step), min(last, best + 2 * step), max(1, step // 8)
+    return Seam("row", min(range(low, high + 1), key=lambda row: shares(row)[1]))
+
+
+class _Remembered:
+    """A whole painting's X-ray (anything with ``shape`` and 2-D slicing) whose windows, once read,
+    are kept: a search that fits one set of seams after another reads the lines beside each seam once.
+    Read-only: callers must not change what it returns."""
+
+    def __init__(self, x: Any) -> None:
+        self.x, self.shape, self.dtype, self.ndim = x, tuple(x.shape), np.dtype(np.float64), 2
+        self._read: dict[tuple, np.ndarray] = {}
+
+    def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
+        key = tuple((part.start, part.stop, part.step) for part in window)
+        if key not in self._read:
+            self._read[key] = np.asarray(self.x[window], dtype=np.float64)
+        return self._read[key]
 
 
 def _bounding_narrow_films(films: Films, seams: Sequence[Seam]) -> list[int]:
