@@ -640,9 +640,10 @@ def _crossing_row(x: Any, columns: Sequence[Seam], sums: _RowSums) -> Seam | Non
     leaves more than :data:`EXPLAINED` of its step), or None: on a grid of about CROSSING_GRID rows,
     refined eightfold about the best, the row at which the columns' mean share of their step left
     (:func:`_fit`) is least (a broad minimum); then, within two grid steps of it, every row, and the
-    one whose own step is explained best (a seam's step is one pixel sharp). Rows within :data:`MIN_FILM_SHARE` of the painting's extent (its rows with a
-    known pixel) of either end are not tried. Reads only the lines beside the seams (``sums`` holds
-    the columns' film sums)."""
+    one whose own step is explained best (a seam's step is one pixel sharp). Rows within
+    :data:`MIN_FILM_SHARE` of the painting's extent (its rows with a known pixel) of either end are
+    not tried. Reads only the lines beside the seams, each once (``sums`` holds the columns' film
+    sums)."""
     x = x if isinstance(x, np.ndarray) else _Remembered(x)  # each trial reads the columns' lines again
     alone = _fit(x, columns, sums)
     if alone is not None and max(alone.step_left) <= EXPLAINED:
