@@ -606,10 +606,14 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None) -> Films | None:
     levels = _range(x)
     seams = sorted(seam_candidates(x2, STEP_FLOOR * (levels[1] - levels[0])))
     sums = _RowSums.of(x, [seam.position for seam in seams if seam.axis == "col"]) if seams else None
+    crossing = None
     if seams and sums is not None and all(seam.axis == "col" for seam in seams):
-        crossing = _crossing_row(x, seams, sums)
+        crossing = _crossing_row(x, x2, seams, sums)
         seams = seams if crossing is None else sorted([*seams, crossing])
     while seams:
+        if crossing in seams and all(seam.axis == "row" for seam in seams):
+            seams.remove(crossing)  # sought for the columns, it has no evidence of its own without them
+            continue
         films = _fit(x, seams, sums)
         if films is None:  # rare: a film tied to no other (no known pixel across a seam); try without the last
             seams.pop()
@@ -631,16 +635,21 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None) -> Films | None:
     return None
 
 
-# The crossing row is sought on a grid of about this many rows, then finer about the best.
+# The crossing row is sought on a grid of about this many rows, then finer about the best; x2 must
+# step there by this share of what the films' exposures step (a sharp edge of the surface painting,
+# which the photograph explains, leaves x2 flat).
 CROSSING_GRID = 48
+CROSSING_SHOWN = 1 / 3
 
 
-def _crossing_row(x: Any, columns: Sequence[Seam], sums: _RowSums) -> Seam | None:
+def _crossing_row(x: Any, x2: Any, columns: Sequence[Seam], sums: _RowSums) -> Seam | None:
     """A row seam across column seams that the films' model does not explain alone (one of them
     leaves more than :data:`EXPLAINED` of its step), or None: on a grid of about CROSSING_GRID rows,
     refined eightfold about the best, the row at which the columns' mean share of their step left
     (:func:`_fit`) is least (a broad minimum); then, within two grid steps of it, every row, and the
-    one whose own step is explained best (a seam's step is one pixel sharp). Rows within
+    one whose own step is explained best (a seam's step is one pixel sharp), if x2 steps there by at
+    least CROSSING_SHOWN of what the films' exposures step (:func:`_exposure_step`: the photograph
+    explains a sharp edge of the surface painting, never a film's). Rows within
     :data:`MIN_FILM_SHARE` of the painting's extent (its rows with a known pixel) of either end are
     not tried. Reads only the lines beside the seams, each once (``sums`` holds the columns' film
     sums)."""
@@ -670,7 +679,19 @@ def _crossing_row(x: Any, columns: Sequence[Seam], sums: _RowSums) -> Seam | Non
     while step > 1:
         best = min(range(low, high + 1, step), key=lambda row: shares(row)[0])
         low, high, step = max(first, best - 2 * step), min(last, best + 2 * step), max(1, step // 8)
-    return Seam("row", min(range(low, high + 1), key=lambda row: shares(row)[1]))
+    row = Seam("row", min(range(low, high + 1), key=lambda row: shares(row)[1]))
+    films = _fit(x, sorted([*columns, row]), sums)
+    if films is None or not _step_size(x2, row) >= CROSSING_SHOWN * _exposure_step(x, films, row):
+        return None
+    return row
+
+
+def _exposure_step(x: Any, films: Films, seam: Seam) -> float:
+    """How much ``films``' exposures step at row ``seam`` (as :func:`_step_size` measures a step):
+    the step the films say the X-ray takes there. Reads the two rows beside it."""
+    window = (slice(seam.position - 1, seam.position + 1), slice(None))
+    stored = np.asarray(x[window], dtype=np.float64)
+    return _step_size(stored - films.correct(stored, window), Seam("row", 1))
 
 
 class _Remembered:
