@@ -1,5 +1,6 @@
 """Applying a fitted model of either method to a whole image: the four outputs (x̂1, x̂2, x̂, weave),
-in halo'd tiles that equal one whole-image pass, or patch-averaged as in the paper."""
+in halo'd tiles that equal one whole-image pass (beside missing pixels, up to where their nearest data
+lies: :func:`fill_missing`), or patch-averaged as in the paper."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def predict(
     device: torch.device | None = None,
 ) -> Components:
     """x̂1, x̂2, x̂ and the weave for the whole image: tiled (every method; tiles equal a whole-image
-    pass), or patch-averaged for the auto-encoder in the paper's mode.
+    pass but beside missing pixels, :func:`fill_missing`), or patch-averaged for the auto-encoder in
+    the paper's mode.
 
     Double-sided inputs (a back side's photograph) use the double-sided model. Missing pixels
     (``inputs.valid`` False) are NaN in every output. :func:`iter_predict` run to its end.
@@ -100,7 +102,7 @@ def fill_missing(block: np.ndarray, missing: np.ndarray) -> None:
     The painting continues past its edge (the support's, a clipped passage's) as mirrored borders
     continue it past the frame's: the PSF, the weave band and the blur then see no step from the
     painting to a flat grey there, whose ringing darkened x2 along the edges (backdrop, frame and
-    tacking-margin variants of docs/benchmarks.md: 0.1–0.15 dB of x2 inside the painting). The
+    tacking-margin variants of docs/benchmarks.md: about 0.1 dB of x2 inside the painting). The
     nearest pixel is sought within the block, so a tile's may differ from a whole image's where a
     missing pixel's nearest data lies beyond the tile's halo."""
     if not missing.any():
@@ -137,7 +139,8 @@ def predicted_tiles(
 ) -> Iterator[tuple[Tile, np.ndarray]]:
     """(tile, (4, h, w) x̂1, x̂2, x̂, weave of its core) for every halo'd tile; ``read_block(outer)`` gives the
     (C, h', w') unit-range input there (:func:`decode_block`). Only one tile is in memory at a time; with
-    ``halo`` at least the receptive radius the cores equal a single whole-image pass (see :func:`tiles`)."""
+    ``halo`` at least the receptive radius the cores equal a single whole-image pass (see :func:`tiles`;
+    beside missing pixels, see :func:`fill_missing`)."""
     for tile in tiles(shape, tile_size, halo):
         yield tile, decode_block(decode, read_block(tile.outer), device)[(slice(None), *tile.inner)]
 
