@@ -67,6 +67,8 @@ def iter_predict(
     decode = decoder(network, inputs.double_sided)
     patches = isinstance(network, ConnectedAutoEncoder) and model.config.method.mode == "paper"
     if patches and min(inputs.shape) >= model.config.method.patch_size:
+        if inputs.valid is not None:  # the patches overlap: filled once, over the whole image
+            fill_missing(array, ~inputs.valid)
         out = yield from _predict_patch_average(decode, torch.from_numpy(array), model.config, device)
     else:
         if inputs.valid is not None:  # filled tile by tile (decode_block), as a whole painting's are
