@@ -563,9 +563,8 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "the design's level with it. Nails are clipped, so empty (NaN).",
     "tacking_margin": "The bare canvas strips are found: by the X-ray on its coarser blocks where they are wide, "
     "by the photograph alone (a strip of one canvas colour on all four sides) where the X-ray misses them, and "
-    "the photograph trims the support to the painting's edge (the X-ray's found them 2–4 px too wide), and where the "
-    "X-ray found them only in part (a ragged support) its strips cut them. The hidden design is clean to the edge; "
-    "the rocket no longer leaks into x2.",
+    "the photograph trims the support to the painting's edge (the X-ray's found them 2–4 px too wide). The hidden "
+    "design is clean to the edge; the rocket no longer leaks into x2.",
     "frame": "The photograph trims the support to where the frame's rabbet stops hiding the painting, to the "
     "pixel on the rocket case's three seeds (the rabbet's lines, shaded brighter in the gold's hue, are frame), so "
     "the gold neither bends the fit nor darkens a rim along the edges (that case −1.54 → −0.42 dB).",
@@ -592,8 +591,8 @@ By eye (the montages of this run):
 
 ### The painting's edge (`core/support.py`, `core/inference.py`)
 
-Three rules keep the painting's edge as clean as its middle (2026-12-05; backdrop −0.23 → −0.07 dB,
-backdrop_chart −0.23 → −0.07, tacking_margin −0.26 → −0.09, frame −0.59 → −0.20; the other variants
+Two rules keep the painting's edge as clean as its middle (2026-12-05; backdrop −0.23 → −0.07 dB,
+backdrop_chart −0.23 → −0.07, tacking_margin −0.26 → −0.13, frame −0.59 → −0.20; the other variants
 within ±0.02 but clipping +0.09 → +0.11; clean files have no missing pixels and are unchanged):
 
 * **The photograph trims in hue where the painting differs in hue.** A frame's moulding, a backdrop and
@@ -610,10 +609,6 @@ within ±0.02 but clipping +0.09 → +0.11; clean files have no missing pixels a
   the trim now finds it to the pixel. A first rule, hue alone, left 4 px of black velvet or grey
   backdrop beside a dark portrait or a grisaille untrimmed and cut 2 px off a varnished painting in a
   shaded gilt frame on half of 8 seeds (a fresh tester's cases); these are tests now.
-* **A margin the X-ray found in part is completed by the photograph.** A support too ragged to trim
-  side by side (under 97 % of its bounding box: the X-ray found a bare canvas's margin here and there)
-  is cut by the photograph's margin strips, as where the X-ray found none (cat-over-motorcycle: 297–2550
-  px of bare canvas kept on four of seeds 0–4, now none; tacking_margin there −0.37 → −0.22 dB).
 * **Missing pixels are filled from the painting.** Outside the support, and where the X-ray is clipped,
   a forward pass reads each missing pixel as its nearest pixel with data (`fill_missing`), tile by
   tile, as mirrored borders continue a painting past the frame's; a flat grey there made a step that
