@@ -70,18 +70,6 @@ def test_a_margin_the_x_ray_did_not_tell_is_found_in_the_photograph_alone() -> N
     np.testing.assert_array_equal(three.mask, _box(STRIP, STRIP, STRIP, 0))
 
 
-def test_a_margin_the_x_ray_found_in_part_is_completed_by_the_photograph() -> None:
-    # The X-ray found the bare canvas only here and there (a ragged support, too far from its box to
-    # be trimmed side by side): the photograph's strips leave it, what the X-ray cut out stays out.
-    found = np.ones((HEIGHT, WIDTH), bool)
-    found[:, :5] = False
-    found[:40, :60] = False
-    trimmed = trim_to_photograph(Support(found, "detected"), _photograph(), XRAY)
-    np.testing.assert_array_equal(trimmed.mask, found & _box(STRIP, STRIP, STRIP, STRIP))
-    # Without strips of one colour in the photograph it is left as it was.
-    assert trim_to_photograph(Support(found, "detected"), _photograph(strips=(0,) * 4), XRAY).mask.sum() == found.sum()
-
-
 @pytest.mark.parametrize(
     "strips, colours",
     [

@@ -217,9 +217,7 @@ def trim_to_photograph(
         return _margin_in_photograph(support, rgb, known, floor, np.asarray(x_mixed, dtype=np.float64))
     y0, y1, x0, x1 = support.bounds()
     if mask.sum() < RECTANGULAR * (y1 - y0 + 1) * (x1 - x0 + 1):
-        # Too ragged to move side by side (a margin found in part): the photograph is asked as if
-        # the X-ray had found none, and its margin strips leave this support.
-        return _margin_in_photograph(support, rgb, known, floor, np.asarray(x_mixed, dtype=np.float64))
+        return support
     edges = [y0, y1 + 1, x0, x1 + 1]  # top, bottom (exclusive), left, right (exclusive)
     margins = {}
     for side in range(4):
