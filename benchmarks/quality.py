@@ -615,6 +615,12 @@ within ±0.02 but clipping +0.09 → +0.11; clean files have no missing pixels a
   the weave band and the blur rang into the painting. `xraysep apply` reads the inputs outside the
   painting's area as missing too, as a separation in memory does (before, it fed them as they were).
 
+Tried and not kept: a support too ragged to trim side by side (a bare canvas's margin the X-ray found
+in part) cut by the photograph's margin strips, as where the X-ray found none. It made the
+cat-over-motorcycle tacking margins exact (that case −0.37 → −0.22 dB), but a fresh tester had it cut
+the rim of tondi, ovals and arched tops (436–1592 px, up to 6 px deep) and whole finials: the strips
+are cut run by run of 32 px, too coarse for a curved edge, and a shaped panel is ragged by nature.
+
 ### A mosaic's films: found at their seams (`core/films.py`)
 
 A seam alone is not enough to tell: a consistent step along a straight line marks most true seams but
