@@ -3,6 +3,8 @@ the support the X-ray found, and a margin the X-ray did not tell found in the ph
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -68,6 +70,16 @@ def test_a_margin_the_x_ray_did_not_tell_is_found_in_the_photograph_alone() -> N
     np.testing.assert_array_equal(found.mask, _box(STRIP, STRIP, STRIP, STRIP))
     three = trim_to_photograph(whole, _photograph(strips=(STRIP, STRIP, STRIP, 0)), _xray((STRIP, STRIP, STRIP, 0)))
     np.testing.assert_array_equal(three.mask, _box(STRIP, STRIP, STRIP, 0))
+
+
+def test_a_side_where_the_x_ray_measured_nothing_neither_confirms_nor_cancels_the_margin() -> None:
+    whole = Support(np.ones((HEIGHT, WIDTH), bool), "detected")
+    x = XRAY.copy()
+    x[:, :2 * STRIP] = np.nan  # the left strip and the painting beside it: no X-ray there
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "All-NaN slice" warning either
+        found = trim_to_photograph(whole, _photograph(), x)
+    np.testing.assert_array_equal(found.mask, _box(STRIP, STRIP, STRIP, STRIP))
 
 
 @pytest.mark.parametrize(

@@ -253,9 +253,11 @@ def _margin_in_photograph(support: Support, rgb: np.ndarray, known: np.ndarray, 
         return support
     low, high = np.percentile(x[seen], [1, 99])
     for side, (strip, _) in margins.items():  # bare canvas absorbs less than the painting beside it
-        outer, inner = _band(x.shape, side, 0, strip), _band(x.shape, side, strip, 2 * strip)
-        strip_level, inner_level = np.nanmedian(x[outer]), np.nanmedian(x[inner])
-        if not strip_level < inner_level - LEVEL_RANGE * (high - low):
+        outer, inner = x[_band(x.shape, side, 0, strip)], x[_band(x.shape, side, strip, 2 * strip)]
+        outer, inner = outer[np.isfinite(outer)], inner[np.isfinite(inner)]
+        if not (outer.size and inner.size):
+            continue  # the X-ray measured nothing there: it neither confirms nor contradicts
+        if not np.median(outer) < np.median(inner) - LEVEL_RANGE * (high - low):
             return support
     return _cut(support, rgb, known, edges, margins)
 
