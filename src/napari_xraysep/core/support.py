@@ -322,8 +322,8 @@ def _painting_starts(
     step = 1 if side % 2 == 0 else -1
     further = [first_inside + step * (reach + k) for k in range(PHOTO_RING)]
     further = [line for line in further if 0 <= line < image.shape[0]]
-    painting = np.asarray(image[further, lines][seen[further, lines]], dtype=np.float64).reshape(-1, 3)
-    margin = Margin.of(np.asarray(image[ring, lines][ring_known], dtype=np.float64), floor, painting)
+    beside = np.asarray(image[further, lines][seen[further, lines]], dtype=np.float64).reshape(-1, 3)
+    margin = Margin.of(np.asarray(image[ring, lines][ring_known], dtype=np.float64), floor, beside)
     painting = []
     for k in range(reach):
         line = first_inside + step * k
