@@ -67,6 +67,40 @@ def test_a_stretcher_is_found_bar_by_bar_and_its_layer_matches_the_bars() -> Non
     np.testing.assert_array_equal(found.layer(slice(10, 20), slice(130, 160)), layer[10:20, 130:160])
 
 
+def test_the_design_s_slope_under_a_bar_stays_in_x2() -> None:
+    """Found on the benchmark's stretchers: the design's level under an outer bar is not that beside
+    it (on the cat-over-motorcycle case it fell by the bar's density towards the painting's edge), and
+    the layer, read above the level beside the bar, came out a tenth of the bars' density on the
+    left. The wood is of one thickness: its density is read where the bars' inner edges step."""
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    slope = -0.8 * DENSITY * np.clip((BAR + 10 - xx) / (BAR + 10), 0.0, 1.0)  # darker to the left edge
+    bars = _bars()
+    found = find_stretcher(_hidden() + slope + bars)
+    assert found is not None and len(found.bars) == 5
+    layer = found.layer()
+    left = (slice(BAR + 2, HEIGHT - BAR - 2), slice(0, BAR))
+    assert np.median(np.abs(layer - bars)[left]) < 0.1 * DENSITY
+    assert np.abs(layer - bars)[left][:, 1].mean() < 0.15 * DENSITY  # where the slope is deepest
+    assert all(abs(bar.density - DENSITY) < 0.1 * DENSITY for bar in found.bars)
+
+
+def test_a_cross_bar_whose_edges_the_design_hides_over_part_of_its_length_is_still_found() -> None:
+    """Found on the benchmark's stretchers: where the design under a cross-bar was as dark as the
+    bar is dense, over two segments of its length, the bar was left in x2 as a band (6 of 12
+    cross-bars found). A bar runs the whole length; a design that hides it in the middle does not
+    stop it, and what the design does under it stays in x2."""
+    design = _hidden(4)
+    design[60:100, CROSS[0] : CROSS[1]] -= DENSITY  # a dark passage as wide as the bar, under it
+    found = find_stretcher(design + _bars())
+    assert found is not None
+    cross = [bar for bar in found.bars if not bar.outer]
+    assert [(bar.start, bar.stop, bar.along) for bar in cross] == [
+        (pytest.approx(CROSS[0], abs=1), pytest.approx(CROSS[1], abs=1), None)
+    ]
+    layer = found.layer()
+    assert np.median(layer[65:95, CROSS[0] + 2 : CROSS[1] - 2]) > 0.8 * DENSITY
+
+
 def test_no_stretcher_without_bars_nor_for_one_straight_band_in_the_design() -> None:
     assert find_stretcher(_hidden()) is None
     pillar = _hidden(1)

@@ -13,16 +13,24 @@ grain); along it, the same profile, the whole length of the painting. That is th
   is taken as found only when such steps stand near at least three of the painting's four edges,
   with widths that agree (the outer bars are cut from the same timber), and only then are cross-bars
   sought (both edges found, about the outer bars' width);
-* each bar's layer is its full-length profile above a baseline (the residual's level beside it:
-  linear between both sides for a cross-bar, the inner side's for an outer bar), constant along it;
-  where bars meet, the thicker of the two (bars are joined, not stacked). A cross-bar that does not
-  show in the segment at one end of its length (a hidden pillar that stops short, or a bar hidden
-  there) is taken only where it shows (:attr:`Bar.along`).
+* the bars are cut from one timber, of one thickness: their density is the step up into the outer
+  bars at their inner edges, each side's level extrapolated to the edge along a straight line (a
+  design's slope across the edge is not a step), the median over the edges and the segments of their
+  length (:func:`_timber_density`);
+* a cross-bar steps up by about that density at both its edges, over its whole length and in all its
+  segments but one at an end (it is then taken only where it shows: :attr:`Bar.along`) or two
+  inside (where the design under it hides an edge): a design's pillar, tree or door jamb does not,
+  or stops short;
+* each bar's layer is the density and the profile's departures from a straight line through the
+  bar's core (the grain, the bevels), constant along it; where bars meet, the thicker of the two
+  (bars are joined, not stacked).
 
 What is under a bar along its whole length is not identifiable from the X-ray alone (the column
-mean of x2 there and the bar's thickness add up the same): the baseline is the assumption that x2's
-level under a bar is that beside it. Nails and tacks are saturated, marked as clipped by
-:mod:`.defects`, not here.
+mean of x2 there and the bar's thickness add up the same): the assumption is that the wood is of one
+thickness and the design's level under a bar a straight line across it, whatever its slope. (The level
+beside a bar, assumed before, is the design's own: on the benchmark's stretchers the design's mean
+under an outer bar differed from it by up to the bar's density.) Nails and tacks are saturated,
+marked as clipped by :mod:`.defects`, not here.
 """
 
 from __future__ import annotations
@@ -55,20 +63,29 @@ OUTER_REACH = 0.16
 MIN_WIDTH_SHARE = 0.03
 WIDTHS = 1.6
 MIN_WIDTH = 3  # px
-CROSS_SHARE = 0.5  # a cross-bar's density, at least this share of the outer bars'
-WHOLE_LENGTH = 0.5  # ... and in all segments of its length but one, at least this share of its own
+# A cross-bar steps up into its edges by at least CROSS_SHARE of the outer bars' density over its
+# whole length, and by WHOLE_LENGTH of it in every segment of its length but one at an end (then it is
+# taken where it shows) or two inside it (a segment's median is the design's as much as the bar's: the
+# design under it may hide an edge there; a bar runs the whole length, a design's pillar may stop short).
+CROSS_SHARE = 0.5
+WHOLE_LENGTH = 0.25
 # The outer bars' density, at least this share of the residual's range (1st to 99th percentile): a
 # smooth image makes faint straight steps stand out of its own spread, but a bar that faint is not
 # worth a layer (the benchmark's stretchers: 5–10 %; a tiled test pattern's repeats: 0.1–1 %).
 MIN_DENSITY_SHARE = 0.02
 _GAP, _SPAN = 2, 3  # the step is read between the means of _SPAN px each side, _GAP px from the edge
+# A bar's layer and its steps at its inner edges are read along straight lines through its core (clear
+# of EDGE_RAMP px of bevel at either edge) and through EDGE_OUTSIDE px beside it.
+EDGE_RAMP = 2
+EDGE_OUTSIDE = 6
+EDGE_SEARCH = 3  # px: how far an edge is moved from where the coarse steps put it
 
 
 @dataclass(frozen=True)
 class Bar:
     """One bar: ``axis`` "col" (upright: columns ``start:stop``) or "row" (across: rows
-    ``start:stop``), in the residual's pixel grid; ``density`` its median height above the baseline,
-    in the residual's units; ``outer`` whether it lies along the painting's edge; ``along`` (first,
+    ``start:stop``), in the residual's pixel grid; ``density`` its layer's median height, in the
+    residual's units; ``outer`` whether it lies along the painting's edge; ``along`` (first,
     end) the rows (columns) it covers, where that is not the painting's whole length."""
 
     axis: str
@@ -222,18 +239,6 @@ def _outer_edge(
     return int(good[np.argmax(sign * step[good])])
 
 
-def _sharpest(profile: np.ndarray, near: int, sign: int) -> int:
-    """The boundary near ``near`` where ``profile`` steps (by ``sign``) most sharply: the coarse
-    step is as strong anywhere its windows straddle the edge; this finds the edge itself."""
-    n = profile.size
-    best, where = -np.inf, near
-    for c in range(max(2, near - _GAP - 1), min(n - 2, near + _GAP + 1) + 1):
-        fine = sign * (np.mean(profile[c : c + 2]) - np.mean(profile[c - 2 : c]))
-        if np.isfinite(fine) and fine > best:
-            best, where = fine, c
-    return where
-
-
 def find_stretcher(residual: np.ndarray) -> Stretcher | None:
     """The stretcher's bars in ``residual`` ((H, W) float, NaN outside the painting: x2 with the
     bars in it, in any units), or None when no stretcher is found.
@@ -261,19 +266,16 @@ def find_stretcher(residual: np.ndarray) -> Stretcher | None:
     if outer is None:
         return None
     ends, typical = outer
-    profiles: list[tuple[Bar, np.ndarray]] = []
+    along = {axis: _along(inside, axis, ends, n_of) for axis in ("col", "row")}
+    # The bars are cut from one timber: one density, read where the outer bars' inner edges step.
+    density = _timber_density(along, ends)
+    low, high = np.percentile(inside[np.isfinite(inside)], [1, 99])
+    if not density >= MIN_DENSITY_SHARE * (high - low):
+        return None
+    kept: list[tuple[Bar, np.ndarray]] = []
     for axis in ("col", "row"):
         offset = int((box[1] if axis == "col" else box[0]).start), int((box[0] if axis == "col" else box[1]).start)
-        profiles += _bars_along(inside, axis, ends, n_of, typical, offset)
-    outer_density = np.median([bar.density for bar, _ in profiles if bar.outer] or [0.0])
-    low, high = np.percentile(inside[np.isfinite(inside)], [1, 99])
-    if outer_density < MIN_DENSITY_SHARE * (high - low):
-        return None
-    # A cross-bar is the same timber: a band much fainter than the outer bars is the design's.
-    least = {True: 0.0, False: CROSS_SHARE * outer_density}  # by outer
-    kept = [(bar, values) for bar, values in profiles if bar.density > least[bar.outer]]
-    if not kept:
-        return None
+        kept += _bars_along(along[axis], axis, ends, n_of, typical, offset, density)
     profile_of = {"col": np.zeros(residual.shape[1], np.float32), "row": np.zeros(residual.shape[0], np.float32)}
     for bar, values in kept:
         profile_of[bar.axis][bar.start : bar.stop] = values
@@ -307,15 +309,25 @@ def _outer_bars(
     return outer, typical
 
 
-def _bars_along(
-    inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int], typical: float,
-    offset: tuple[int, int],
-) -> list[tuple[Bar, np.ndarray]]:
-    """The bars of one ``axis`` ("col": upright) in the painting's box ``inside``: its outer bars and
-    the cross-bars between them, each with its profile across (the box lies ``offset`` px (across,
-    along) into the frame)."""
+@dataclass(frozen=True)
+class _Along:
+    """One axis's profiles over the length between the other axis's outer bars: ``keep`` (length,)
+    the positions along it read, ``segments`` (SEGMENTS, n) medians in segments of that length,
+    ``profile`` (n,) their median."""
+
+    keep: np.ndarray
+    segments: np.ndarray
+    profile: np.ndarray
+
+    @property
+    def edges(self) -> int:
+        return self.profile.size
+
+
+def _along(inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int]) -> _Along:
+    """The profiles across ``axis`` ("col": one value per column) over the length between the other
+    axis's outer bars."""
     other = "row" if axis == "col" else "col"
-    # The profile along this axis over the length between the other axis's outer bars.
     keep = np.ones(n_of[other], bool)
     if (other, "start") in outer:
         keep[: outer[other, "start"]] = False
@@ -324,6 +336,65 @@ def _bars_along(
     segments = _segment_profiles(inside, axis, keep)
     with _quiet():
         profile = np.nanmedian(segments, axis=0)
+    return _Along(keep, segments, profile)
+
+
+def _placed(profile: np.ndarray, a: int | None, b: int | None) -> tuple[int, int]:
+    """A bar's extent (start, stop) from its coarse edges ``a`` and ``b`` (None: the painting's
+    edge): each edge moved, within EDGE_SEARCH px, to where the profile steps most into the bar
+    (:func:`_step_into`). The coarse steps are broad (read over a few pixels each side) and a
+    bevel's ramp, or the grain's rings beside it, moved the steepest pixel off the edge."""
+    n = profile.size
+    far = {"start": b if b is not None else n, "stop": a if a is not None else 0}  # the other edge
+
+    def refined(near: int, side: str) -> int:
+        trials = [p for p in range(near - EDGE_SEARCH, near + EDGE_SEARCH + 1) if 0 < p < n]
+        steps = [_step_into(profile, p, side, far[side]) for p in trials]
+        finite = [(step, p) for step, p in zip(steps, trials) if np.isfinite(step)]
+        return max(finite)[1] if finite else near
+
+    return (0 if a is None else refined(a, "start")), (n if b is None else refined(b, "stop"))
+
+
+def _step_into(profile: np.ndarray, boundary: int, side: str, limit: int) -> float:
+    """How much ``profile`` steps up into a bar whose ``side`` ("start": the bar from ``boundary``
+    on; "stop": the bar before it) lies at ``boundary``: each side's level extrapolated to it along
+    a straight line, inside through EDGE_OUTSIDE px clear of EDGE_RAMP px of bevel (not past
+    ``limit``, the bar's other edge), outside through EDGE_OUTSIDE px; NaN where either is unknown.
+    A design's own slope across the edge is not taken for the bar's step."""
+    n, edge = profile.size, boundary - 0.5
+    if side == "start":
+        inside = np.arange(boundary + EDGE_RAMP, min(boundary + EDGE_RAMP + EDGE_OUTSIDE, limit, n))
+        outside = np.arange(max(0, boundary - EDGE_OUTSIDE), boundary)
+    else:
+        inside = np.arange(max(boundary - EDGE_RAMP - EDGE_OUTSIDE, limit, 0), boundary - EDGE_RAMP)
+        outside = np.arange(boundary, min(n, boundary + EDGE_OUTSIDE))
+    if inside.size == 0 or outside.size == 0:
+        return float("nan")
+    return float(_line_at(profile, inside, edge) - _line_at(profile, outside, edge))
+
+
+def _timber_density(along: dict[str, _Along], outer: dict[tuple[str, str], int]) -> float:
+    """The stretcher's density: the median step up into the outer bars at their inner edges
+    (:func:`_edge_steps`), each edge read in every segment of its length (a design's edge beside
+    a bar's adds to or takes from its step over part of the length: with four edges read whole, one
+    such made the median a third low); NaN when none is measured."""
+    steps = []
+    for (axis, side), edge in outer.items():
+        start, stop = _placed(along[axis].profile, *((None, edge) if side == "start" else (edge, None)))
+        for part in along[axis].segments:
+            steps += _edge_steps(part, start, stop)
+    return float(np.median(steps)) if steps else float("nan")
+
+
+def _bars_along(
+    along: _Along, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int], typical: float,
+    offset: tuple[int, int], density: float,
+) -> list[tuple[Bar, np.ndarray]]:
+    """The bars of one ``axis`` ("col": upright) in the painting's box: its outer bars and the
+    cross-bars between them, each with its layer across (:func:`_bar_values`, of the timber's
+    ``density``; the box lies ``offset`` px (across, along) into the frame)."""
+    profile, segments = along.profile, along.segments
     step, agree, spread = _steps(segments)
     lo = outer.get((axis, "start"), 0) + MIN_WIDTH
     hi = outer.get((axis, "stop"), n_of[axis]) - MIN_WIDTH
@@ -332,21 +403,25 @@ def _bars_along(
     edges += _cross_bars(step, agree, spread, lo, hi, typical)
     bars = []
     for a, b, is_outer in edges:
-        # Each edge where the profile steps most sharply, one pixel out (a bevel's foot is wood too).
-        start = 0 if a is None else max(0, _sharpest(profile, a, 1) - 1)
-        stop = n_of[axis] if b is None else min(n_of[axis], _sharpest(profile, b, -1) + 1)
-        values, density = _bar_profile(profile, start, stop)
-        # A bar is there the whole length: a band that fades in some segment is a design's pillar,
-        # tree or door jamb that does not run the painting's height (one segment may hide it).
-        shown = np.array([_bar_profile(part, start, stop)[1] >= WHOLE_LENGTH * density for part in segments])
-        if not is_outer and shown.sum() < len(segments) - 1:
-            continue
-        bar = Bar(axis, int(start + offset[0]), int(stop + offset[0]), float(density), bool(is_outer))
-        if not is_outer and not (shown[0] and shown[-1]):
+        start, stop = _placed(profile, a, b)
+        values = _bar_values(profile, start, stop, density)
+        if not is_outer:
+            # The same timber: a cross-bar steps up by about the outer bars' density at both its edges,
+            # and does so the whole length (one segment may hide it): a band that does not is a design's
+            # pillar, tree or door jamb. Read at the edges, where the design's level either side is
+            # nearly the same, not against the level beside the bar, which the design sets.
+            if not _shown(profile, start, stop) >= CROSS_SHARE * density:
+                continue
+            hidden = [k for k, part in enumerate(segments) if not _shown(part, start, stop) >= WHOLE_LENGTH * density]
+            ends = [k for k in hidden if k in (0, len(segments) - 1)]
+            if len(hidden) > 2 or (len(hidden) == 2 and ends):
+                continue
+        bar = Bar(axis, int(start + offset[0]), int(stop + offset[0]), float(np.median(values)), bool(is_outer))
+        if not is_outer and len(hidden) == 1 and ends:
             # It stops short of one end: a pillar that does, or a bar hidden there by the design. Either
             # way nothing is taken out where the band does not show (x2 is not darkened where it never was).
-            parts = np.array_split(np.flatnonzero(keep), len(segments))
-            first, end = (int(parts[1][0]), len(keep)) if not shown[0] else (0, int(parts[-2][-1]) + 1)
+            parts = np.array_split(np.flatnonzero(along.keep), len(segments))
+            first, end = (int(parts[1][0]), len(along.keep)) if ends == [0] else (0, int(parts[-2][-1]) + 1)
             bar = dataclasses.replace(bar, along=(first + offset[1], end + offset[1]))
         bars.append((bar, values))
     return bars
@@ -373,22 +448,56 @@ def _cross_bars(
     return chosen
 
 
-def _bar_profile(profile: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, float]:
-    """The bar's layer across ``start:stop`` of ``profile`` (the profile above the baseline beside
-    it, never below 0) and its median height."""
-    width, n = stop - start, profile.size
-    before = profile[max(0, start - width) : start] if start > 0 else np.empty(0)
-    after = profile[stop : min(n, stop + width)] if stop < n else np.empty(0)
-    with _quiet():
-        left = np.nanmedian(before) if before.size else np.nan
-        right = np.nanmedian(after) if after.size else np.nan
-    left = right if not np.isfinite(left) else left
-    right = left if not np.isfinite(right) else right
-    if not np.isfinite(left):
-        return np.zeros(width), 0.0
-    baseline = np.interp(np.arange(start, stop), [start - 1, stop], [left, right])
-    values = np.clip(np.nan_to_num(profile[start:stop] - baseline), 0.0, None)
-    return values, float(np.median(values))
+def _line_at(profile: np.ndarray, positions: np.ndarray, at: np.ndarray | float) -> np.ndarray:
+    """The least-squares line through ``profile`` at ``positions`` (NaN left out), evaluated at
+    ``at``: NaN where fewer than two are known (one known: that level, flat)."""
+    known = positions[np.isfinite(profile[positions])]
+    at = np.asarray(at, dtype=np.float64)
+    if known.size == 0:
+        return np.full(at.shape, np.nan)
+    if known.size == 1:
+        return np.full(at.shape, profile[known[0]])
+    slope, level = np.polyfit(known - known.mean(), profile[known], 1)
+    return level + slope * (at - known.mean())
+
+
+def _core(start: int, stop: int) -> np.ndarray:
+    """A bar's positions clear of its bevels (EDGE_RAMP px in from either edge), or all of them for
+    a bar too narrow to have a core."""
+    core = np.arange(start + EDGE_RAMP, stop - EDGE_RAMP)
+    return core if core.size >= 2 else np.arange(start, stop)
+
+
+def _edge_steps(profile: np.ndarray, start: int, stop: int) -> list[float]:
+    """How much ``profile`` steps up into the bar ``start:stop`` at each of its inner edges (an edge
+    at the profile's end is the painting's, not the bar's): each side's level extrapolated to the
+    edge along a straight line, inside through the bar's core (:func:`_core`), outside through
+    EDGE_OUTSIDE px — a design's own slope across the edge is not taken for the bar's step."""
+    n, core, steps = profile.size, _core(start, stop), []
+    if start > 0:
+        outside = np.arange(max(0, start - EDGE_OUTSIDE), start)
+        steps.append(float(_line_at(profile, core, start - 0.5) - _line_at(profile, outside, start - 0.5)))
+    if stop < n:
+        outside = np.arange(stop, min(n, stop + EDGE_OUTSIDE))
+        steps.append(float(_line_at(profile, core, stop - 0.5) - _line_at(profile, outside, stop - 0.5)))
+    return [value for value in steps if np.isfinite(value)]
+
+
+def _shown(profile: np.ndarray, start: int, stop: int) -> float:
+    """The bar's mean step at its inner edges in ``profile`` (:func:`_edge_steps`); 0 where none."""
+    steps = _edge_steps(profile, start, stop)
+    return float(np.mean(steps)) if steps else 0.0
+
+
+def _bar_values(profile: np.ndarray, start: int, stop: int, density: float) -> np.ndarray:
+    """The bar's layer across ``start:stop`` (never below 0): the timber's ``density`` and the
+    profile's departures from a straight line through the bar's core (the grain, the bevels). The
+    design's level under the bar is that line less the density: whatever slope the design has across
+    the bar stays in x2. (The level beside the bar, taken before, is the design's too: its mean
+    under an outer bar differed from the level beside it by up to the bar's density.)"""
+    at = np.arange(start, stop)
+    values = profile[start:stop] - (_line_at(profile, _core(start, stop), at) - density)
+    return np.clip(np.nan_to_num(values), 0.0, None)
 
 
 # A whole painting is searched on block means of at most this many pixels (bars are wide: a
