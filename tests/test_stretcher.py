@@ -117,6 +117,19 @@ def test_bevelled_and_narrow_bars_get_their_density(shape, bar, bevel, cross) ->
     assert np.sqrt(np.mean((found.layer() - bars) ** 2)) < 0.05 * DENSITY
 
 
+def test_a_design_rising_towards_a_bar_is_not_taken_into_it() -> None:
+    """Found on held-out benchmark seeds: an edge sought outwards as far as half the bar (for a
+    bevel's foot) went where a design falling away from the bar stepped most, 9 px out, and the layer
+    took the design there. Outwards it goes only as far as the coarse step stays half as high."""
+    xx = np.mgrid[0:HEIGHT, 0:WIDTH][1]
+    rising = 0.4 * DENSITY * np.clip(1 - (CROSS[0] - xx) / 12.0, 0.0, 1.0) * (xx < CROSS[0])
+    found = find_stretcher(_hidden(3) + rising + _bars())
+    assert found is not None
+    (cross,) = [bar for bar in found.bars if not bar.outer]
+    assert CROSS[0] - 3 <= cross.start <= CROSS[0] + 1
+    assert found.layer()[20:180, CROSS[0] - 10 : CROSS[0]].mean() < 0.15 * DENSITY
+
+
 def test_a_cross_bar_whose_edges_the_design_hides_over_part_of_its_length_is_still_found() -> None:
     """Found on the benchmark's stretchers: where the design under a cross-bar was as dark as the
     bar is dense, over two segments of its length, the bar was left in x2 as a band (6 of 12

@@ -351,11 +351,13 @@ def _along(inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_o
 
 def _placed(profile: np.ndarray, a: int | None, b: int | None) -> tuple[int, int]:
     """A bar's extent (start, stop) from its coarse edges ``a`` and ``b`` (None: the painting's
-    edge): each edge moved, inwards by up to EDGE_SEARCH px, outwards by up to half the bar's width, to
-    the innermost boundary at which the bar's core stands PLACE_SHARE as high or more above the level
-    outside (extrapolated to the boundary along a line through EDGE_OUTSIDE px) as anywhere there.
-    The coarse steps are broad (read over a few pixels each side) and steepest on a bevel's ramp; a
-    boundary inside the bar reads part of it as outside, one past its foot the design beside it."""
+    edge): each edge moved, inwards by up to EDGE_SEARCH px, outwards by as far as the coarse step
+    stays half as high (a bevel's ramp: :func:`_ramp_reach`) and a pixel more (at least EDGE_SEARCH),
+    to the innermost boundary at which the bar's core stands PLACE_SHARE as high or more above the
+    level outside (extrapolated to the boundary along a line through EDGE_OUTSIDE px) as anywhere
+    there. The coarse steps are broad (read over a few pixels each side) and steepest on a bevel's
+    ramp; a boundary inside the bar reads part of it as outside, one past its foot the design beside
+    it (searched further out, a design falling away from a bar took 9 px of it into the bar)."""
     n = profile.size
     first, end = 0 if a is None else a, n if b is None else b
     core = _core(first, end, n)  # of the coarse bar: one level for every trial (a line tilts with the grain)
@@ -365,7 +367,7 @@ def _placed(profile: np.ndarray, a: int | None, b: int | None) -> tuple[int, int
     level = float(np.mean(profile[known]))
 
     def refined(near: int, side: str) -> int:
-        outwards = max(EDGE_SEARCH, (end - first) // 2)
+        outwards = max(EDGE_SEARCH, 1 + _ramp_reach(profile, near, -1 if side == "start" else 1, (end - first) // 2))
         low, high = (near - outwards, near + EDGE_SEARCH) if side == "start" else (near - EDGE_SEARCH, near + outwards)
         steps = {}
         for boundary in range(max(1, low), min(n - 1, high) + 1):
@@ -382,6 +384,28 @@ def _placed(profile: np.ndarray, a: int | None, b: int | None) -> tuple[int, int
         return max(near_most) if side == "start" else min(near_most)
 
     return (0 if a is None else refined(a, "start")), (n if b is None else refined(b, "stop"))
+
+
+def _ramp_reach(profile: np.ndarray, near: int, outwards: int, most: int) -> int:
+    """How far (px, at most ``most``) the coarse step at boundary ``near`` stays at least half as high
+    going ``outwards`` (−1: to lower positions): a bevel's ramp keeps it high over its width, a sharp
+    edge for the coarse step's own reach (a few px); the design beside a bar lets it fall."""
+    n, sign = profile.size, -outwards  # the step up into the bar, seen from outside it
+
+    def coarse(boundary: int) -> float:
+        before = profile[max(0, boundary - _GAP - _SPAN) : max(0, boundary - _GAP)]
+        after = profile[boundary + _GAP : boundary + _GAP + _SPAN]
+        if before.size == 0 or after.size == 0:
+            return float("nan")
+        with _quiet():
+            return sign * float(np.nanmean(after) - np.nanmean(before))
+
+    height, reach = coarse(near), 0
+    while reach < most and 0 < near + outwards * (reach + 1) < n:
+        if not coarse(near + outwards * (reach + 1)) >= 0.5 * height:
+            break
+        reach += 1
+    return reach
 
 
 def _timber_density(along: dict[str, _Along], outer: dict[tuple[str, str], int]) -> float:
