@@ -556,11 +556,10 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "clipping": "No visible change: the clipped lead white is marked as missing and left out.",
     "lead_markers": "The saturated lead marks are missing data (NaN), with no ringing around them.",
     "stretcher": "A stretcher is found in all 12 files (and in none of the 132 others: clean and the ten other "
-    "variants) and its outer bars taken into the 'stretcher' layer: those bands are gone from x2 and the hidden design "
-    "shows whole; faint lines remain along the bars' edges, and some grain. A cross-bar must show along its whole "
-    "length: on the coffee and cat-over-motorcycle cases it is taken out too; where the hidden design under it varies "
-    "(the rocket under it, the cat's face) it is left in x2 as a band (6 of 12 cross-bars found), rather than take "
-    "the design's level with it. Nails are clipped, so empty (NaN).",
+    "variants), its outer bars and every cross-bar taken into the 'stretcher' layer: the bands are gone from x2 and "
+    "the hidden design shows whole, the rocket and the cat's face under the cross-bar too. Faint lines remain along "
+    "some bars' edges (the design's own slope under a bar is taken as straight), and the grain's rings where they "
+    "wander along a bar (the layer is one profile the bar's length). Nails are clipped, so empty (NaN).",
     "tacking_margin": "The bare canvas strips are found: by the X-ray on its coarser blocks where they are wide, "
     "by the photograph alone (a strip of one canvas colour on all four sides) where the X-ray misses them, and "
     "the photograph trims the support to the painting's edge (the X-ray's found them 2–4 px too wide). The hidden "
@@ -635,7 +634,50 @@ the films then explain the columns best, placed to the pixel where its own step 
 and kept only where x2 steps by a third of what its films' exposures step there (a sharp edge of the
 surface painting, which the photograph explains, leaves x2 flat) and with the columns it was sought
 for (2026-12-05: 27 → 30 of the 36 seams on seeds 0–2, none invented in the other 132 files; on
-held-out seeds 3–4 unchanged, 17 of 24 and the one false seam on stretcher seed 4).
+held-out seeds 3–4 unchanged, 17 of 24 and the one false seam on stretcher seed 4). Tried, not kept:
+judging a seam by how much of its step *above its neighbours' steps* the films leave (a hidden wood
+grain steps at every column, so a true seam there kept 0.53 of its step, above the 0.45 allowed):
+on the cached x2 of seeds 0–4 it found 3 more seams but invented 8.
+
+### A stretcher's bars: one timber (`core/stretcher.py`)
+
+The layer of a bar was its profile above the level beside it. But the hidden design's level under a
+bar is not the level beside it: on the cat-over-motorcycle case it fell by the bar's density towards
+the painting's edge, so the layer read a tenth of the bars there (and a cross-bar, judged the same
+way, was dropped wherever the design under it varied: 6 of 12 found). With the true profiles of the
+bars the variant measured −1.2 dB, and with the true bars (grain too) −0.5: the layer, not the fit,
+was the loss.
+Now (2026-12-05) stretcher −3.59 → −1.72 dB, the other variants unchanged; on held-out seeds 3–4
+(the same separations, the old and the new search on each) −4.87 → −3.19, and on seeds 5–7 (a fresh
+tester, one case each) +0.7 to +3.1 dB:
+
+* **One timber, one density**, read where the outer bars' inner edges step: each side's level
+  extrapolated to the edge along a straight line (inside through the bar's core, clear of a bevel of a
+  quarter of its width; outside through 6 px), the median over the edges and 8 segments of their
+  length. Each bar's layer is that density plus its profile's departures from a straight line through
+  its core (the grain, the bevels): the design's slope across a bar stays in x2.
+* **A cross-bar is judged at its edges**: it steps up by half the outer bars' density over its whole
+  length, and by a quarter of it in every segment but one at an end (then taken where it shows) or two
+  inside (where the design under it hides its edges: the cat's face under the rocket case's cross-bar,
+  seeds 0 and 2). 12 of 12 cross-bars found.
+
+A fresh tester broke a first version: it read a bevel's ramp as the bars' level (a 10 px bevel on a
+40 px bar: a third of the density) and a 4 px bar's grain tilted its lines (0.3 of the density off);
+edges are now placed against one level of the coarse bar's core, moved outwards as far as the coarse
+step stays half as high (a bevel's ramp) and a pixel more, and a line needs 6 px (else a level):
+tests. (Sought outwards as far as half the bar, an edge went where a design falling away from a
+cross-bar stepped most, 9 px out, on held-out rocket-over-cat seed 3: −6.44 → −3.25 dB; a test.) A
+second tester found nothing worse than before on slanted bars, heel-like gradients under the bars,
+crosses of cross-bars, NaN holes and frames, and block means. Left as known: a bevel of a fifth of
+the bar or more reads short (60 px bar, 14 px bevel: 0.9 of the density; 14 px bar, 6 px bevel:
+0.7); a cross-bar thinner or thicker than the outer bars gets their density (its own edges' median
+scattered by ±40 % on the benchmark's files, all of one timber: −1.98 → −2.18 dB with it, on a first
+version); a design's pillar of the bars' width and density broken in its middle is taken for a
+cross-bar (without the two hidden segments inside, the rocket case's seeds 0 and 2 lost theirs:
+−1.98 → −2.33 dB). Tried for the grain's rings that
+wander along a bar, not kept: the profile segment by segment along the bar (the design's noise came
+with it: −0.17 to −0.29 dB), and smoothing x2's fine detail along the bars (+0.3 dB, but a filter
+that takes the design's edges parallel to a bar, not a model of the wood).
 
 ### Smooth exposure and lighting fields: tried, not shipped
 
