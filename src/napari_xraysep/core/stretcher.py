@@ -328,10 +328,6 @@ class _Along:
     segments: np.ndarray
     profile: np.ndarray
 
-    @property
-    def edges(self) -> int:
-        return self.profile.size
-
 
 def _along(inside: np.ndarray, axis: str, outer: dict[tuple[str, str], int], n_of: dict[str, int]) -> _Along:
     """The profiles across ``axis`` ("col": one value per column) over the length between the other
@@ -437,6 +433,8 @@ def _bars_along(
     bars = []
     for a, b, is_outer in edges:
         start, stop = _placed(profile, a, b)
+        hidden: list[int] = []  # the segments of its length in which a cross-bar does not show
+        ends: list[int] = []  # ... of them, those at an end of its length
         if not is_outer:
             # A cross-bar is wood too: it steps up by at least CROSS_SHARE of the outer bars' density at
             # both its edges, and does so the whole length (one segment may hide it): a band that does not
@@ -452,7 +450,7 @@ def _bars_along(
                 continue
         values = _bar_values(profile, start, stop, density)
         bar = Bar(axis, int(start + offset[0]), int(stop + offset[0]), float(np.median(values)), bool(is_outer))
-        if not is_outer and len(hidden) == 1 and ends:
+        if len(hidden) == 1 and ends:
             # It stops short of one end: a pillar that does, or a bar hidden there by the design. Either
             # way nothing is taken out where the band does not show (x2 is not darkened where it never was).
             parts = np.array_split(np.flatnonzero(along.keep), len(segments))
@@ -506,18 +504,18 @@ def _core(start: int, stop: int, size: int) -> np.ndarray:
     return np.arange(first, end) if end - first >= 2 else np.arange(start, stop)
 
 
-def _edge_steps(profile: np.ndarray, start: int, stop: int, sides: tuple[str, ...] = ("start", "stop")) -> list[float]:
-    """How much ``profile`` steps up into the bar ``start:stop`` at each of its inner edges among
-    ``sides`` (an edge at the profile's end is the painting's, not the bar's): each side's level
-    extrapolated to the edge along a straight line (:func:`_line_at`), inside through the bar's core
-    (:func:`_core`: past the bevel), outside through EDGE_OUTSIDE px — a design's own slope across
-    the edge is not taken for the bar's step."""
+def _edge_steps(profile: np.ndarray, start: int, stop: int) -> list[float]:
+    """How much ``profile`` steps up into the bar ``start:stop`` at each of its inner edges (an edge
+    at the profile's end is the painting's, not the bar's): each side's level extrapolated to the
+    edge along a straight line (:func:`_line_at`), inside through the bar's core (:func:`_core`: past
+    the bevel), outside through EDGE_OUTSIDE px — a design's own slope across the edge is not taken
+    for the bar's step."""
     n, steps = profile.size, []
     core = _core(start, stop, n)
-    if "start" in sides and start > 0:
+    if start > 0:
         outside = np.arange(max(0, start - EDGE_OUTSIDE), start)
         steps.append(float(_line_at(profile, core, start - 0.5) - _line_at(profile, outside, start - 0.5)))
-    if "stop" in sides and stop < n:
+    if stop < n:
         outside = np.arange(stop, min(n, stop + EDGE_OUTSIDE))
         steps.append(float(_line_at(profile, core, stop - 0.5) - _line_at(profile, outside, stop - 0.5)))
     return [value for value in steps if np.isfinite(value)]
