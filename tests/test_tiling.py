@@ -1,6 +1,9 @@
-import numpy as np
+import warnings
 
-from napari_xraysep.core.tiling import patch_grid, patch_starts, random_corners, tiles
+import numpy as np
+import pytest
+
+from napari_xraysep.core.tiling import block_means, patch_grid, patch_starts, random_corners, tiles
 
 
 def test_paper_grid_has_17381_patches():
@@ -43,3 +46,27 @@ def test_sample_blocks_spread_a_bounded_number_of_pixels_over_a_large_image():
     assert blocks[0] == (slice(0, 100), slice(0, 100)) and blocks[-1][1].stop == 4000  # corner to corner
     assert len({b[0].start for b in blocks}) == 1  # a wide image gets a row of blocks
     assert len(sample_blocks((50, 60), max_pixels=100, block=512)) == 1  # at least one block
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("shape", "factor", "budget"), [((37, 45), 4, 1 << 22), ((37, 45, 3), 5, 60), ((6, 7), 8, 4)])
+@pytest.mark.parametrize("missing", [False, True])
+def test_block_means_of_a_float_image_are_the_blocks_nanmeans(dtype, shape, factor, budget, missing) -> None:
+    rng = np.random.default_rng(5)
+    image = (rng.normal(size=shape) * 100 + 3000).astype(dtype)
+    if missing:  # a margin of NaN, an infinite pixel, and a block with nothing known
+        image[:, :3] = np.nan
+        image[-1, -1] = np.inf
+        image[:factor, factor : 2 * factor] = np.nan
+    means = block_means(image, factor, budget)
+    expected = np.full(means.shape, np.nan)
+    known = np.where(np.isfinite(image), image.astype(np.float64), np.nan)
+    for i in range(means.shape[0]):
+        for j in range(means.shape[1]):
+            block = known[i * factor : (i + 1) * factor, j * factor : (j + 1) * factor]
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a block of NaN only: its mean is NaN
+                expected[i, j] = np.nanmean(block.reshape(-1, *shape[2:]), axis=0)
+    np.testing.assert_allclose(means, expected, rtol=1e-12)
+    if means.shape[1] > 1:
+        assert np.isnan(means[0, 1]).all() == missing  # the block of NaN only
