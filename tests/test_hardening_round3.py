@@ -71,12 +71,35 @@ def test_a_result_set_replaces_the_old_one_whole_or_not_at_all(tmp_path):
         raise RuntimeError("midway")
     assert _snapshot(tmp_path) == before  # no debris beside it either
 
-    with result_set(out) as staging:
+    # The user's notes are carried into the new set; an earlier run's result it does not write again
+    # leaves with the old set, and the user is told (it would pass for this run's).
+    with pytest.warns(UserWarning, match=r"earlier results this run does not make again: x2\.tif"), result_set(out) as staging:
         (staging / "model.pt").write_text("new model")
         (staging / "run.json").write_text("{}")
     assert _snapshot(tmp_path) == {
-        "res/model.pt": b"new model", "res/run.json": b"{}", "res/x2.tif": b"old x2", "res/notes.txt": b"the user's",
+        "res/model.pt": b"new model", "res/run.json": b"{}", "res/notes.txt": b"the user's",
     } | {k: v for k, v in before.items() if not k.startswith("res/")}
+
+
+def test_a_set_that_only_applies_a_kept_model_keeps_that_model_s_record_and_drops_stale_layers(tmp_path):
+    from napari_xraysep.io import result_set
+
+    out = tmp_path / "res"
+    (out / "pyramid").mkdir(parents=True)
+    for name in ("model.pt", "run.json", "x1.tif", "x2.tif", "exposure.tif", "pyramid/x2.1.tif"):
+        (out / name).write_text(f"old {name}")
+    with pytest.warns(UserWarning) as said, result_set(out) as staging:
+        (staging / "x2.tif").write_text("new x2")
+        (staging / "run.json").write_text("apply's record")
+    assert _snapshot(out) == {
+        "model.pt": b"old model.pt", "model.run.json": b"old run.json", "run.json": b"apply's record", "x2.tif": b"new x2",
+    }
+    messages = " ".join(str(warning.message) for warning in said)
+    assert "exposure.tif, pyramid, x1.tif" in messages and "now model.run.json" in messages
+    # Applied again: the kept record stays the training run's, not the last apply's.
+    with pytest.warns(UserWarning, match="does not make again: x2.tif"), result_set(out) as staging:
+        (staging / "run.json").write_text("second apply")
+    assert (out / "model.run.json").read_text() == "old run.json" and (out / "run.json").read_text() == "second apply"
 
 
 def test_a_failed_swap_is_undone(tmp_path, monkeypatch):
@@ -165,6 +188,13 @@ def test_apply_over_earlier_results_replaces_them_as_a_set_and_keeps_the_applied
     assert main(["apply", str(model), x, rgb, "--out", str(out), "--overwrite", "--quiet", "--device", "cpu"]) == 0
     assert (out / "model.pt").read_bytes() == before["res/model.pt"]  # the model applied is kept
     assert "applied_model" in json.loads((out / "run.json").read_text())
+    assert (out / "model.run.json").read_bytes() == before["res/run.json"]  # and the record of its training
+    # Only x2 this time: the earlier layers leave, said so, rather than pass for this run's.
+    capsys.readouterr()
+    assert main(["apply", str(model), x, rgb, "--out", str(out), "--overwrite", "--quiet", "--layers", "x2"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt", "model.run.json", "run.json", "x2.tif"]
+    assert "error_map.tif, weave.tif, x1.tif, x1_hat.tif, x2_hat.tif" in capsys.readouterr().err
+    assert (out / "model.run.json").read_bytes() == before["res/run.json"]
 
 
 def test_a_training_that_fails_during_overwrite_keeps_the_earlier_results_and_says_where_the_model_is(tmp_path, monkeypatch, capsys):

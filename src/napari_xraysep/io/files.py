@@ -6,10 +6,12 @@ import contextlib
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..core.errors import OutputError
+from ..core.result import OPTIONAL_LAYERS, RESULT_LAYERS
 
 
 def as_if_opened(path: str | os.PathLike[str]) -> None:
@@ -52,6 +54,16 @@ STAGING_TAG, ASIDE_TAG = "xraysep-new", "xraysep-old"
 # A file the new set may keep where its write failed: the model (hours of training), but only where
 # no earlier model would be replaced by it.
 SALVAGED = ("model.pt",)
+# A whole painting's overview levels, in a folder of the result set.
+PYRAMID_FOLDER = "pyramid"
+# What a run writes into a result set besides its model. An earlier set's files of these names that the
+# new set does not write again are another run's results: they leave with the old set, never carried
+# into the new one, where they would pass for this run's (an exposure layer of films no longer taken out).
+EARLIER_RESULTS = frozenset(
+    {*(f"{name}.tif" for name in (*RESULT_LAYERS, *OPTIONAL_LAYERS)), "run.json", PYRAMID_FOLDER}
+)
+# An earlier model the new set keeps (it was only applied) keeps its run's record beside it, under this name.
+KEPT_MODEL_RECORD = "model.run.json"
 
 
 @contextlib.contextmanager
@@ -62,12 +74,13 @@ def result_set(out: str | os.PathLike[str]) -> Iterator[Path]:
     The set is written to a hidden folder beside ``out`` (same parent, so same disk), then swapped in:
     ``out`` is renamed aside, the new folder renamed to ``out``, the old one removed. Files of ``out``
     that the new set does not replace (the user's own notes, a model that was only applied) are moved
-    into the new set first. If the block raises — a full disk, an error, Ctrl-C, a SIGTERM that the
-    CLI turns into an exception — the new folder is removed; only its ``model.pt`` is kept, moved into
-    ``out``, if ``out`` had none (so a fresh run's checkpoint survives a crash, an earlier model is
-    never replaced). ``out``'s parent is made if needed (and removed again if the block fails and
-    nothing was kept in it). Operating-system failures raise
-    :class:`OutputError`.
+    into the new set first — but not an earlier run's results (:data:`EARLIER_RESULTS`) that the new set
+    lacks, which go with the old set (a warning names them); an earlier model kept so keeps its run's
+    ``run.json`` beside it as :data:`KEPT_MODEL_RECORD`. If the block raises — a full disk, an error,
+    Ctrl-C, a SIGTERM that the CLI turns into an exception — the new folder is removed; only its
+    ``model.pt`` is kept, moved into ``out``, if ``out`` had none (so a fresh run's checkpoint survives a
+    crash, an earlier model is never replaced). ``out``'s parent is made if needed (and removed again if
+    the block fails and nothing was kept in it). Operating-system failures raise :class:`OutputError`.
     """
     out = Path(os.path.abspath(out))
     if out.is_symlink():
@@ -117,29 +130,44 @@ def _salvage(staging: Path, out: Path) -> None:
 
 
 def _swap_in(staging: Path, out: Path) -> None:
-    """``staging`` becomes ``out``; ``out``'s entries the set lacks move along; undone if a step fails."""
+    """``staging`` becomes ``out``; ``out``'s entries the set lacks move along (as :func:`result_set`
+    says); undone if a step fails."""
     if not out.exists():
         os.rename(staging, out)
         return
-    carried = [entry.name for entry in out.iterdir() if not (staging / entry.name).exists()]
+    lacked = sorted(entry.name for entry in out.iterdir() if not (staging / entry.name).exists())
+    carried = {name: name for name in lacked if name not in EARLIER_RESULTS}
+    if "model.pt" in carried and KEPT_MODEL_RECORD not in carried and (out / "run.json").is_file():
+        carried["run.json"] = KEPT_MODEL_RECORD  # the record of how the kept model was made
+    dropped = [name for name in lacked if name not in carried]
     aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.{ASIDE_TAG}-", dir=out.parent))
-    moved: list[str] = []
+    moved: list[tuple[str, str]] = []
     try:
-        for name in carried:
-            os.rename(out / name, staging / name)
-            moved.append(name)
+        for name, new_name in carried.items():
+            os.rename(out / name, staging / new_name)
+            moved.append((name, new_name))
         os.rename(out, aside / out.name)
     except BaseException:
-        for name in moved:
-            os.rename(staging / name, out / name)
+        for name, new_name in moved:
+            os.rename(staging / new_name, out / name)
         aside.rmdir()
         raise
     try:
         os.rename(staging, out)
     except BaseException:
         os.rename(aside / out.name, out)
-        for name in moved:
-            os.rename(staging / name, out / name)
+        for name, new_name in moved:
+            os.rename(staging / new_name, out / name)
         aside.rmdir()
         raise
     shutil.rmtree(aside, ignore_errors=True)
+    if dropped:
+        warnings.warn(
+            f"Removed from {out} the earlier results this run does not make again: {', '.join(dropped)}.",
+            UserWarning, stacklevel=4,
+        )
+    if carried.get("run.json") == KEPT_MODEL_RECORD:
+        warnings.warn(
+            f"The earlier model.pt in {out} is kept; the record of the run that made it is now {KEPT_MODEL_RECORD}.",
+            UserWarning, stacklevel=4,
+        )

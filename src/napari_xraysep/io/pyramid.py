@@ -10,11 +10,11 @@ import numpy as np
 import tifffile
 
 from ..core.errors import OutputError
+from .files import PYRAMID_FOLDER
 from .write import TiffWindow
 
 # Pyramid levels stop once the longer side is at most this (a screenful).
 PYRAMID_SMALLEST = 1024
-PYRAMID_FOLDER = "pyramid"
 
 
 def halve(image: Any, rows_per_block: int = 2048, out: Any = None) -> Any:
