@@ -159,10 +159,21 @@ def test_the_weave_command_counts_threads_from_a_file_and_writes_the_tables(tmp_
     assert table[0] == "row_px,col_px,family,density,angle_deg" and len(table) > 10
     density_map = read_image(out / "vertical_threads_density.tif")
     assert density_map.ndim == 2 and np.nanmax(np.abs(density_map - np.mean(truth_v))) < 2.0
-    # Run again: the files are there, so only --overwrite replaces them.
-    assert main(["weave", str(path), "--out", str(out)]) == 2
-    assert "already holds threads.json" in capsys.readouterr().err
+    # Run again: the files are there, so only --overwrite replaces them — refused before counting.
+    from napari_xraysep.cli import weave as weave_command
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(weave_command, "count_threads", lambda *a, **k: pytest.fail("counted before refusing"))
+        assert main(["weave", str(path), "--out", str(out)]) == 2
+    assert "already holds threads.json, threads.csv" in capsys.readouterr().err
+    # An earlier count's map of a family not found this time goes, and is named.
+    (out / "diagonal_threads_density.tif").write_bytes((out / "vertical_threads_density.tif").read_bytes())
     assert main(["weave", str(path), "--out", str(out), "--overwrite", "--pixel-size", "0.1mm"]) == 0
+    assert "diagonal_threads_density.tif: no such family this time" in capsys.readouterr().err
+    assert not (out / "diagonal_threads_density.tif").exists() and (out / "vertical_threads_density.tif").exists()
+    (tmp_path / "a_file").write_text("")
+    assert main(["weave", str(path), "--out", str(tmp_path / "a_file")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
 
 
 def test_the_weave_command_says_when_there_is_no_weave_or_no_spacing(tmp_path, capsys):

@@ -34,6 +34,8 @@ def command_weave(args: argparse.Namespace) -> int:
         path = path / "weave.tif"
         if not path.is_file():
             raise InputError(f"{args.image} holds no weave.tif; give a separation's results folder or an image.")
+    out = None if args.out is None else Path(args.out)
+    earlier = _earlier_counts(out, args.overwrite)  # refused before counting, not after
     source = open_image(path)
     if len(source.shape) != 2:
         raise InputError(f"{path.name} is a colour image; thread counting reads a grayscale weave layer or radiograph.")
@@ -55,13 +57,9 @@ def command_weave(args: argparse.Namespace) -> int:
     where = f" ({spacing.describe()})" if spacing else ""
     summary = counts.summary("give it (e.g. --pixel-size 0.085mm) for threads/cm")
     print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{summary}")
-    if args.out is None:
+    if out is None:
         return 0
-    out = Path(args.out)
     names = [*THREAD_FILES, *(f"{family.name.replace(' ', '_')}_density.tif" for family in counts.families)]
-    clashes = [name for name in names if (out / name).exists()]
-    if clashes and not args.overwrite:
-        raise InputError(f"{out} already holds {', '.join(clashes)}; choose another --out or pass --overwrite.")
     out.mkdir(parents=True, exist_ok=True)
     record = {"image": str(path), "pixel_spacing": spacing.record() if spacing else None, **counts.to_dict()}
     atomic_write(out / "threads.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
@@ -72,6 +70,27 @@ def command_weave(args: argparse.Namespace) -> int:
     for family in counts.families:
         write_tiff(out / f"{family.name.replace(' ', '_')}_density.tif", family.density_map,
                    {"thread_family": family.name, "unit": counts.unit, "map_step_px": family.step, **record})
+    stale = [name for name in earlier if name not in names]
+    for name in stale:  # an earlier count's map of a family not found this time would pass for this count's
+        (out / name).unlink(missing_ok=True)
+    if stale:
+        warnings.warn(
+            f"Removed from {out} the earlier count's {', '.join(stale)}: no such family this time.", UserWarning, stacklevel=1
+        )
     if not args.quiet:
         print(f"Written to {out}: {', '.join(names)}", file=sys.stderr)
     return 0
+
+
+def _earlier_counts(out: Path | None, overwrite: bool) -> list[str]:
+    """The files of an earlier thread count in ``out`` (what ``--out`` would replace); raises InputError
+    when ``out`` is a file, or holds an earlier count and ``overwrite`` is not given."""
+    if out is None or not out.exists():
+        return []
+    if not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder.")
+    earlier = [name for name in THREAD_FILES if (out / name).exists()]
+    earlier += sorted(path.name for path in out.glob("*_density.tif"))
+    if earlier and not overwrite:
+        raise InputError(f"{out} already holds {', '.join(earlier)}; choose another --out or pass --overwrite.")
+    return earlier
