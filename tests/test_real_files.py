@@ -111,6 +111,14 @@ def test_a_given_painting_area_wins_over_detection_and_full_turns_it_off():
         separate(x, rgb, painting_area=np.zeros(x.shape, bool), **FAST)
     with pytest.raises(InputError, match="[Pp]ainting area"):
         separate(x, rgb, painting_area=(500, 500, 600, 600), **FAST)
+    # A stray box of a few pixels is refused in terms of the area, not fitted and blamed on the photograph.
+    with pytest.raises(InputError, match=r"painting area holds 100 pixels with data \(10×10 px"):
+        separate(x, rgb, painting_area=(0, 0, 10, 10), **FAST)
+    with pytest.raises(InputError, match=r"\(100×2 px"):  # tall but a sliver
+        separate(x, rgb, painting_area=(32, 48, 132, 50), **FAST)
+    # Applying a trained model needs no fit: a small area is taken as given.
+    small = separate(x, rgb, painting_area=(40, 60, 50, 70), model=given.model, steps=0)
+    assert np.isfinite(small.x2).sum() == 100
 
 
 def test_the_high_pass_band_ignores_pixels_without_data():

@@ -132,6 +132,23 @@ class SeparationInputs:
         return self.x_mixed.shape  # type: ignore[return-value]
 
 
+def _check_painting_size(painting: np.ndarray, min_size: int) -> None:
+    """InputError when the painting's pixels with data (``painting``, (H, W) bool) span less than
+    ``min_size`` in either direction or number fewer than ``min_size``²: a fit there would explain a few
+    pixels and leave the rest of the frame empty (a box typed in the wrong units, a stray click)."""
+    rows, cols = np.flatnonzero(painting.any(axis=1)), np.flatnonzero(painting.any(axis=0))
+    height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
+    count = int(np.count_nonzero(painting))
+    if min(height, width) < min_size or count < min_size * min_size:
+        share = 100 * count / painting.size
+        raise InputError(
+            f"The painting area holds {count} pixels with data ({height}×{width} px, {share:.2g} % of the "
+            f"{painting.shape[0]}×{painting.shape[1]} frame): too few to fit the separation, which needs at least "
+            f"{min_size}×{min_size}. Give the painting's whole area (a box Y0,X0,Y1,X1 in pixels), or leave it out "
+            "to have it found."
+        )
+
+
 def missing_filled(image: np.ndarray) -> np.ndarray:
     """``image`` with its NaN or infinite values replaced by the median of the finite ones: for
     measurements that cannot skip pixels (the alignment check's Fourier transform)."""
@@ -218,6 +235,7 @@ def prepare_inputs(
         valid &= support.mask
         if not valid.any():
             raise InputError("The painting area holds only missing or clipped pixels; nothing to separate there.")
+        _check_painting_size(valid, min_size)
     if (support is not None and not support.full) or (defects is not None and defects.excluded.any()):
         fit_mask = valid & (~defects.excluded if defects is not None else True)
         if support is not None:
