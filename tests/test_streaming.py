@@ -221,12 +221,16 @@ class RecordingSource:
         return block
 
 
-def test_reads_are_bounded_by_one_halod_tile(trained, rng, tmp_path):
+def test_reads_are_bounded_by_one_halod_tile(trained, rng, tmp_path, monkeypatch):
+    from napari_xraysep.core import streaming
+
     tifffile.imwrite(tmp_path / "x.tif", rng.random((150, 170)).astype(np.float32))
     tifffile.imwrite(tmp_path / "rgb.tif", (rng.random((150, 170, 3)) * 255).astype(np.uint8), photometric="rgb")
     x = RecordingSource(tifffile.memmap(tmp_path / "x.tif", mode="r"))
     rgb = RecordingSource(tifffile.memmap(tmp_path / "rgb.tif", mode="r"))
     outputs = {name: tifffile.memmap(tmp_path / f"{name}.tif", shape=(150, 170), dtype=np.float32) for name in RESULT_LAYERS}
+    # The search for the painting (before the units are checked) reads rows of blocks of this many values.
+    monkeypatch.setattr(streaming, "SEARCH_VALUES", 1000)
     drain(iter_apply(trained, Sources(x, rgb), outputs, tile_size=32, device="cpu"))
     bound = (32 + 2 * trained.network.receptive_radius) ** 2
     assert 0 < x.largest <= bound and 0 < rgb.largest <= bound  # never the whole 150×170 image
@@ -346,3 +350,52 @@ def test_a_block_pixel_missing_in_any_one_channel_is_missing_in_every_output():
     single[0, 1, 0] = np.nan  # one channel only: its missing pixel is missing in every output
     decoded = decode_block(decode, single, torch.device("cpu"))
     np.testing.assert_array_equal(np.isnan(decoded).all(axis=0), np.isnan(single[0]))
+
+
+@pytest.mark.parametrize("kind", ["backdrop", "tacking_margin"])
+def test_a_model_applied_to_its_own_framed_painting_keeps_its_units(kind, monkeypatch) -> None:
+    # The units are measured inside the painting, as training measured them: a film margin (x ≈ 0, the
+    # backdrop's colour) or bare canvas in the measurement read as an offset of −0.39 and a gain of 0.46–0.91,
+    # and the painting's own model was "recalibrated" off its units.
+    import warnings
+
+    from napari_xraysep.core import streaming
+    from napari_xraysep.core.films import KnownPixels
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", kind, 0)
+    model = separate(variant.x_stored, variant.rgb_stored).model
+    sources = Sources(variant.x_stored, variant.rgb_stored)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "not in the units the model was trained in"
+        _, whole = streaming.calibrated(model, sources, "cpu")
+    assert not whole.recalibrated and abs(whole.gain - 1) < 0.02 and abs(whole.offset) < 0.01
+    found = streaming.painting_found(KnownPixels(variant.x_stored), variant.rgb_stored)
+    assert (found & variant.painting).sum() / (found | variant.painting).sum() > 0.95
+    # The user's painting area wins over the search.
+    _, given = streaming.calibrated(model, sources, "cpu", support=variant.painting)
+    assert not given.recalibrated and abs(given.gain - whole.gain) < 0.02
+    if kind != "backdrop":
+        return
+    # A large X-ray is searched on block means (as detect_support searches one in memory); the mask
+    # read at full resolution block by block. (A tacking margin a few blocks wide is not found so coarsely.)
+    monkeypatch.setattr(streaming, "DETECT_SIDE", 200)
+    coarse = streaming.painting_found(KnownPixels(variant.x_stored), variant.rgb_stored)
+    assert coarse.shape == variant.painting.shape and coarse[10:30, 5:9].shape == (20, 4)
+    assert (coarse[:, :] & variant.painting).sum() / (coarse[:, :] | variant.painting).sum() > 0.9
+    _, blocks = streaming.calibrated(model, sources, "cpu", side=128)  # 3 × 3 blocks of 128 px
+    assert not blocks.recalibrated
+
+
+def test_a_small_image_s_units_are_measured_as_in_memory() -> None:
+    # Whole, not as overlapping blocks: `xraysep apply` and `separate --model --steps 0` recalibrate alike.
+    from napari_xraysep.core.streaming import calibrated
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    other = make_real_variant("photo_chelsea_over_motorcycle", "clean", 0)
+    model = separate(other.x_stored, other.rgb_stored).model
+    variant = make_real_variant("photo_rocket_over_chelsea", "clean", 0)
+    in_memory = separate(variant.x_stored, variant.rgb_stored, model=model, steps=0).calibration
+    _, applied = calibrated(model, Sources(variant.x_stored, variant.rgb_stored), "cpu")
+    assert applied.gain == pytest.approx(in_memory.gain, rel=1e-9) and applied.offset == pytest.approx(in_memory.offset, abs=1e-9)
+    assert "A model made on another painting reads as another gain" in applied.describe()

@@ -308,7 +308,7 @@ def iter_separate_painting(
             **PaintingResult(model, area, None, None, out, films=films).provenance(),
         }
         if area_result is None:  # only applied: the X-ray may be in other units than the model's
-            model, calibration = calibrated(model, sources, resolved.device)
+            model, calibration = calibrated(model, sources, resolved.device, support=support)
             record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
         marked: dict[str, int] = {}
         found: dict[str, Any] = {}

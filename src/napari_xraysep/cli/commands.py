@@ -209,7 +209,9 @@ def command_apply(args: argparse.Namespace) -> int:
     device = args.device or "auto"
     # dask's workers compute on the CPU unless a device is named
     used = resolve_device("cpu" if args.dask is not None and device == "auto" else device)
-    model, calibration = calibrated(model, sources, str(used))
+    shape = tuple(sources.x_mixed.shape[:2])
+    support = painting_mask(painting_area_of(args, shape), shape)
+    model, calibration = calibrated(model, sources, str(used), support=support)
     provenance = {
         "applied_model": str(args.model),
         "settings": model.config.to_dict(),
@@ -229,8 +231,6 @@ def command_apply(args: argparse.Namespace) -> int:
         "painting_area": str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area,
         "layers": list(layers),
     }
-    shape = tuple(sources.x_mixed.shape[:2])
-    support = painting_mask(painting_area_of(args, shape), shape)
     seams = check_seams(args.seams, shape)
     if seams != () and args.dask is not None:
         raise InputError("Film seams are taken out tile by tile on this machine, not with --dask: drop one of them.")

@@ -108,7 +108,9 @@ class Calibration:
             f"The X-ray is not in the units the model was trained in: against the model's prediction from the "
             f"photograph it has gain {self.gain:.3g} and offset {self.offset:+.3g} (of the training X-ray's range) — "
             "another bit depth, scaling or exposure. It was recalibrated to the training units before applying; "
-            "results are in this X-ray's own units."
+            "results are in this X-ray's own units. (A model made on another painting reads as another gain "
+            "too, for its colours are not this painting's: a model fitted on this one, with xraysep separate, "
+            "separates it better.)"
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -39,12 +39,13 @@ from .data import Normalisation
 from .defects import find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
-from .films import Films
+from .films import Films, KnownPixels
 from .inference import Components, decode_block, decoder
 from .refine import refine
 from .result import RESULT_LAYERS, components_in_units
 from .sources import Sources
-from .tiling import Tile, tiles
+from .support import DETECT_SIDE, detect_support, trim_to_photograph
+from .tiling import Tile, block_means, tiles
 from .trained import Separator, TrainedModel
 from .training import StopFlag
 
@@ -55,6 +56,9 @@ R = TypeVar("R")
 # The X-ray's units are checked (calibrated) on a grid of this many blocks a side, of this side.
 CALIBRATION_GRID = 3
 CALIBRATION_SIDE = 256
+# Where the painting is (the units are measured there) is sought on block means of the whole X-ray and
+# photograph, read this many values at a time (whole rows of blocks: a tiled file's tiles decoded once).
+SEARCH_VALUES = 1 << 22
 # Tiles read (and searched for defects) ahead of the one being computed.
 READ_AHEAD = 2
 
@@ -215,7 +219,7 @@ def iter_apply(
     height, width = sources.check()
     tile_size = tile_size or model.config.tile_size
     if calibrate:
-        model, _ = calibrated(model, sources, device, side=tile_size)  # reads no block larger than a tile
+        model, _ = calibrated(model, sources, device, side=tile_size, support=support)  # no block larger than a tile
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     check_double_sided(model.double_sided, sources.double_sided)
     known_layers = (*RESULT_LAYERS, *(["exposure"] if films is not None else []))
@@ -321,15 +325,17 @@ def prefetched(read: Callable[[T], R], items: Iterable[T], pool: Executor, depth
 
 
 def calibrated(
-    model: TrainedModel, sources: Sources, device: str | None = None, side: int | None = None
+    model: TrainedModel, sources: Sources, device: str | None = None, side: int | None = None, support: Any = None
 ) -> tuple[TrainedModel, Calibration | None]:
     """``model`` ready for the X-ray of ``sources``: checked against the model's prediction from the
     photograph on up to CALIBRATION_GRID² blocks of ``side`` (at most CALIBRATION_SIDE) pixels spread
-    over the image
-    (:mod:`.calibration`); if its units are not the training units, a copy with the X-ray's
-    normalisation corrected (and a warning saying so). Returns the model and the :class:`Calibration`
-    (None when the photograph explains too little of the X-ray to tell). Raises :class:`InputError`
-    for an X-ray inverted against the prediction."""
+    over the image, or on the whole image where they would cover it (as :func:`~.separation.iter_separate`
+    measures an image in memory) (:mod:`.calibration`), inside the painting only: the user's
+    ``support`` ((H, W) bool, lazy), else the painting found in the X-ray (:func:`painting_found`), with
+    clipped pixels left out — as the model's training measured its own X-ray. If its units are not the
+    training units, a copy with the X-ray's normalisation corrected (and a warning saying so). Returns
+    the model and the :class:`Calibration` (None when the photograph explains too little of the X-ray to
+    tell). Raises :class:`InputError` for an X-ray inverted against the prediction."""
     height, width = sources.check()
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     check_double_sided(model.double_sided, sources.double_sided)
@@ -337,13 +343,21 @@ def calibrated(
     decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     side = min(CALIBRATION_SIDE, side or CALIBRATION_SIDE)
     side_y, side_x = min(side, height), min(side, width)
+    if height * width <= (CALIBRATION_GRID * side) ** 2:
+        # The blocks would cover the image, overlapping: measure it whole, as in memory (the same fit).
+        side_y, side_x = height, width
+    measured = KnownPixels(sources.x_mixed)  # a film margin or clipped pixels would bend the offset
+    painting = painting_found(measured, sources.rgb_surface) if support is None else support
     blocks = []
     for top in sorted({int(t) for t in np.linspace(0, height - side_y, CALIBRATION_GRID)}):
         for left in sorted({int(t) for t in np.linspace(0, width - side_x, CALIBRATION_GRID)}):
             area = (slice(top, top + side_y), slice(left, left + side_x))
             with torch.no_grad():
                 unit = Components(*decode_block(decode, sources.network_input(model, area), torch_device))
-            blocks.append((model.x_normalisation.to_unit(np.asarray(sources.x_mixed[area])), unit.x1_hat))
+            x = measured[area]
+            if painting is not None:
+                x[~np.asarray(painting[area], dtype=bool)] = np.nan
+            blocks.append((model.x_normalisation.to_unit(x), unit.x1_hat))
     fit = UnitFit.measure(blocks)
     if unexplained(fit):
         warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
@@ -352,3 +366,31 @@ def calibrated(
         warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
         model = dataclasses.replace(model, x_normalisation=recalibrated(model.x_normalisation, calibration))
     return model, calibration
+
+
+def painting_found(x_mixed: Any, rgb_surface: Any) -> Any:
+    """Where the painting is in an X-ray ((H, W) array-like read by row slices, NaN where not measured:
+    e.g. :class:`~.films.KnownPixels` of a whole painting's file) and its photograph ((H, W, C)), as
+    :func:`~.data.prepare_inputs` finds it (:func:`~.support.detect_support`, then
+    :func:`~.support.trim_to_photograph`) — on block means of at most about DETECT_SIDE px a side, which
+    is what the search reads anyway — as a lazy (H, W) bool array; None when the painting fills the frame."""
+    height, width = x_mixed.shape
+    factor = max(1, math.ceil(max(height, width) / DETECT_SIDE))
+    x_small = block_means(x_mixed, factor, SEARCH_VALUES)
+    valid = np.isfinite(x_small)
+    found = detect_support(x_small, valid)
+    found = trim_to_photograph(found, block_means(rgb_surface, factor, SEARCH_VALUES)[..., :3], x_small, valid)
+    if found.full:
+        return None
+    return found.mask if factor == 1 else _Upsampled(found.mask, factor, (height, width))
+
+
+class _Upsampled:
+    """A block mask ``mask`` read at full resolution: ``[rows, cols]`` gives each pixel its block's value."""
+
+    def __init__(self, mask: np.ndarray, factor: int, shape: tuple[int, int]) -> None:
+        self.mask, self.factor, self.shape, self.dtype, self.ndim = mask, factor, shape, np.dtype(bool), 2
+
+    def __getitem__(self, window: tuple[slice, slice]) -> np.ndarray:
+        rows, cols = (np.arange(*part.indices(size)) // self.factor for part, size in zip(window, self.shape))
+        return self.mask[np.ix_(rows, cols)]
