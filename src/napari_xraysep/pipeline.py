@@ -124,7 +124,10 @@ def iter_apply_to_folder(
             stopped = stop is not None and stop.is_set()  # after the last tile: keep what is done
             if seek_films and films is None and "x2" in outputs and not stopped:
                 beyond = None if support is None else KnownPixels(sources.x_mixed, support, beyond=True)
-                sought = find_films(KnownPixels(sources.x_mixed, support), outputs["x2"], beyond)
+                # What the model explains (x̂1 + weave) is taken out of the kept seams' fit, as in memory.
+                known = {"x1_hat", "weave"} <= outputs.keys()
+                explained = _Summed(outputs["x1_hat"], outputs["weave"]) if known else None
+                sought = find_films(KnownPixels(sources.x_mixed, support), outputs["x2"], beyond, explained)
                 if sought is not None:
                     raise _FilmsFound(sought)
             stretcher = stretcher_into(out, outputs, model.config, sources.double_sided, provenance)
@@ -150,6 +153,17 @@ def iter_apply_to_folder(
         for path in paths.values():
             write_pyramid(path, out / PYRAMID_FOLDER)
     return paths
+
+
+class _Summed:
+    """The sum of two (H, W) array-likes read by 2-D slicing (result TIFFs being written), read a
+    window at a time: ``[window]`` is ``first[window] + second[window]`` in float64."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second, self.shape = first, second, tuple(first.shape)
+
+    def __getitem__(self, window: Any) -> np.ndarray:
+        return np.asarray(self.first[window], dtype=np.float64) + np.asarray(self.second[window], dtype=np.float64)
 
 
 def _relabelled(events: Generator[TileProgress, None, Any], what: str) -> Generator[TileProgress, None, Any]:

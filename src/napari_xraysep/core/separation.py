@@ -289,7 +289,8 @@ def iter_separate(
     films, exposure = None, None
     if given_seams is None or given_seams:
         started = time.perf_counter()
-        films = _films_of(inputs, unmasked(sources.x_mixed), refined.x2, given_seams)
+        explained = estimates.x1_hat.astype(np.float64) + estimates.weave
+        films = _films_of(inputs, unmasked(sources.x_mixed), refined.x2, given_seams, explained)
         if films is not None:  # the model applied again to the X-ray as one exposure (not refitted)
             exposure = films.layer(x_mixed)
             found = (inputs.support, inputs.defects)  # a float X-ray now: its clipped pixels stay marked
@@ -331,17 +332,19 @@ def iter_separate(
 
 
 def _films_of(
-    inputs: SeparationInputs, x_stored: np.ndarray, x2: np.ndarray, given: tuple[Seam, ...] | None
+    inputs: SeparationInputs, x_stored: np.ndarray, x2: np.ndarray, given: tuple[Seam, ...] | None, explained: np.ndarray
 ) -> Films | None:
     """A mosaic's films: sought in ``x2`` (``given`` None) or fitted to the ``given`` seams, on the
-    X-ray's measured pixels (repaired ones are invented: no evidence of a seam); a sought seam must
+    X-ray's measured pixels (repaired ones are invented: no evidence of a seam), with what the model
+    ``explained`` of them (x̂1 + weave, the X-ray's units) taken out of the fit; a sought seam must
     step beyond the painting too, where the film margin around it was measured. Given seams that
     cannot be fitted, or that the films do not explain, are warned about."""
     known = np.where(_measured(inputs), KnownPixels(x_stored)[:, :], np.nan)
     if given is not None:
-        return given_films(known, given, stacklevel=4)
+        return given_films(known, given, stacklevel=4, explained=explained)
     support = None if inputs.support is None or inputs.support.full else inputs.support.mask
-    return find_films(known, x2, beyond=None if support is None else KnownPixels(x_stored, support, beyond=True)[:, :])
+    beyond = None if support is None else KnownPixels(x_stored, support, beyond=True)[:, :]
+    return find_films(known, x2, beyond=beyond, explained=explained)
 
 
 def _applied(model: TrainedModel, inputs: SeparationInputs, device: Any) -> Generator[TileProgress, None, Components]:
