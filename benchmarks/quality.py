@@ -546,7 +546,8 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "blocks or steps; a row seam too faint to be sought is found where the column seams' steps change "
     "(cat-over-motorcycle seed 1, −3.84 → −0.19 dB). A seam whose step is small, or a column seam missed beside a "
     "found row, is left: there the film's block of different level stays in x2 (astronaut-over-rocket seeds 1 and "
-    "2, rocket-over-cat seed 0).",
+    "2, rocket-over-cat seed 0); the panel's grain along the columns hides their seams. The kept seams' exposures "
+    "are fitted with what the photograph explains taken out (mosaic −1.08 → −0.95 dB, the same seams found).",
     "heel": "The design is clean but sits on a smooth gradient (one side brighter): the exposure field is not "
     "modelled (see below).",
     "defects": "Hot/dead pixels are repaired, and so are most slanted scratches (82 % of their pixels over the 12 "
@@ -699,6 +700,15 @@ default):
   colour regions. The significance of the fitted field (a Wald statistic with the blocks' scatter)
   is 3–14 on clean files and 14–38 with the heel effect: the ranges overlap, so no gate separates
   them. Total least squares and amplitude ratios are worse (−2 to −16 dB).
+* **A radial lighting field on the photograph, for vignetting** (2026-12-05). With the true field
+  divided out of the photograph the vignetting variant comes within 0.02 dB of clean (12 files): the
+  model is right, its estimate is what fails. Fitted as the band-passed residual regressed on band-passed
+  (field basis × D), D the brightness derivative of x̂1 (x̂1 of the photograph 2 % brighter, less x̂1,
+  ÷ 0.02), three rounds each refitting the colour map: vignetting −2.79 → −2.77 dB, clean −0.65 (seed 0,
+  4 cases; fields of ±8–16 % found where there is none). The fit's robust residual scale changes by
+  under 1 % between no field and the true one, and on one file is lower without it: the band the colour
+  map is fitted in hardly sees a field that smooth. Regressing x2 itself on smooth bases × D or × x̂1 over
+  the whole band: −5 to −8 dB on clean files (the hidden design correlates with them).
 
 What would tell a field from a colour-map error is information the two images do not hold: a
 flat-field (open-beam) exposure of the same film and tube, or the film margin's level around the
