@@ -359,6 +359,11 @@ def calibrated(
                 x[~np.asarray(painting[area], dtype=bool)] = np.nan
             blocks.append((model.x_normalisation.to_unit(x), unit.x1_hat))
     fit = UnitFit.measure(blocks)
+    if fit is None and (side_y, side_x) == (height, width):
+        raise InputError(
+            "The X-ray has no measured pixel inside the painting (every one missing, or at the file's limits: "
+            "0 or the detector's maximum); there is nothing to apply the model to."
+        )
     if unexplained(fit):
         warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
     calibration = calibrate(model.x_reference, fit)
