@@ -86,20 +86,34 @@ def test_a_set_that_only_applies_a_kept_model_keeps_that_model_s_record_and_drop
 
     out = tmp_path / "res"
     (out / "pyramid").mkdir(parents=True)
-    for name in ("model.pt", "run.json", "x1.tif", "x2.tif", "exposure.tif", "pyramid/x2.1.tif"):
+    for name in ("model.pt", "x1.tif", "x2.tif", "exposure.tif", "pyramid/x2.1.tif"):
         (out / name).write_text(f"old {name}")
+    training = json.dumps({"outputs": ["model.pt", "x1.tif", "x2.tif", "run.json"]})
+    (out / "run.json").write_text(training)
     with pytest.warns(UserWarning) as said, result_set(out) as staging:
         (staging / "x2.tif").write_text("new x2")
         (staging / "run.json").write_text("apply's record")
     assert _snapshot(out) == {
-        "model.pt": b"old model.pt", "model.run.json": b"old run.json", "run.json": b"apply's record", "x2.tif": b"new x2",
+        "model.pt": b"old model.pt", "model.run.json": training.encode(), "run.json": b"apply's record",
+        "x2.tif": b"new x2",
     }
     messages = " ".join(str(warning.message) for warning in said)
     assert "exposure.tif, pyramid, x1.tif" in messages and "now model.run.json" in messages
     # Applied again: the kept record stays the training run's, not the last apply's.
     with pytest.warns(UserWarning, match="does not make again: x2.tif"), result_set(out) as staging:
         (staging / "run.json").write_text("second apply")
-    assert (out / "model.run.json").read_text() == "old run.json" and (out / "run.json").read_text() == "second apply"
+    assert (out / "model.run.json").read_text() == training and (out / "run.json").read_text() == "second apply"
+    # A model only ever applied here: an apply's record is no model's, and goes with the old set.
+    (out / "model.run.json").unlink()
+    with pytest.warns(UserWarning, match="does not make again: run.json"), result_set(out) as staging:
+        (staging / "x2.tif").write_text("third apply")
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt", "x2.tif"]
+    # Trained again: the new model's set has its own record, and the earlier model's leaves with it.
+    (out / "model.run.json").write_text(training)
+    with pytest.warns(UserWarning, match="does not make again: model.run.json"), result_set(out) as staging:
+        for name in ("model.pt", "x2.tif", "run.json"):
+            (staging / name).write_text(f"new {name}")
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt", "run.json", "x2.tif"]
 
 
 def test_a_failed_swap_is_undone(tmp_path, monkeypatch):

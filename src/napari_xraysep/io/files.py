@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -129,6 +130,14 @@ def _salvage(staging: Path, out: Path) -> None:
                 os.replace(staging / name, out / name)
 
 
+def _made_the_model(record: Path) -> bool:
+    """Whether ``record`` (a result set's ``run.json``) is that of the run that wrote its ``model.pt``
+    (a training, not a model only applied)."""
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        return "model.pt" in json.loads(record.read_text()).get("outputs", [])
+    return False
+
+
 def _swap_in(staging: Path, out: Path) -> None:
     """``staging`` becomes ``out``; ``out``'s entries the set lacks move along (as :func:`result_set`
     says); undone if a step fails."""
@@ -137,7 +146,9 @@ def _swap_in(staging: Path, out: Path) -> None:
         return
     lacked = sorted(entry.name for entry in out.iterdir() if not (staging / entry.name).exists())
     carried = {name: name for name in lacked if name not in EARLIER_RESULTS}
-    if "model.pt" in carried and KEPT_MODEL_RECORD not in carried and (out / "run.json").is_file():
+    if "model.pt" not in carried:
+        carried.pop(KEPT_MODEL_RECORD, None)  # the record of a model that is not kept
+    elif KEPT_MODEL_RECORD not in carried and _made_the_model(out / "run.json"):
         carried["run.json"] = KEPT_MODEL_RECORD  # the record of how the kept model was made
     dropped = [name for name in lacked if name not in carried]
     aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.{ASIDE_TAG}-", dir=out.parent))
