@@ -166,11 +166,15 @@ def test_the_weave_command_counts_threads_from_a_file_and_writes_the_tables(tmp_
         patch.setattr(weave_command, "count_threads", lambda *a, **k: pytest.fail("counted before refusing"))
         assert main(["weave", str(path), "--out", str(out)]) == 2
     assert "already holds threads.json, threads.csv" in capsys.readouterr().err
-    # An earlier count's map of a family not found this time goes, and is named.
-    (out / "diagonal_threads_density.tif").write_bytes((out / "vertical_threads_density.tif").read_bytes())
-    assert main(["weave", str(path), "--out", str(out), "--overwrite", "--pixel-size", "0.1mm"]) == 0
-    assert "diagonal_threads_density.tif: no such family this time" in capsys.readouterr().err
-    assert not (out / "diagonal_threads_density.tif").exists() and (out / "vertical_threads_density.tif").exists()
+    # An earlier count's map of a family not found this time goes, and is named; a map of the user's own stays.
+    (out / "Pb_density.tif").write_bytes(b"the user's")
+    columns = np.arange(image.shape[1])
+    vertical_only = np.tile(np.sin(2 * np.pi * columns / 6.0), (image.shape[0], 1))  # vertical threads alone
+    tifffile.imwrite(path, vertical_only.astype(np.float32), resolution=(100.0, 100.0), resolutionunit="CENTIMETER")
+    assert main(["weave", str(path), "--out", str(out), "--overwrite"]) == 0
+    assert "horizontal_threads_density.tif: no such family this time" in capsys.readouterr().err
+    assert not (out / "horizontal_threads_density.tif").exists() and (out / "vertical_threads_density.tif").exists()
+    assert (out / "Pb_density.tif").read_bytes() == b"the user's"
     (tmp_path / "a_file").write_text("")
     assert main(["weave", str(path), "--out", str(tmp_path / "a_file")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err

@@ -16,13 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.threads import DEFAULT_WINDOW_MM, DEFAULT_WINDOW_PX, count_threads, parse_pixel_size
+from ..core.threads import DEFAULT_WINDOW_MM, DEFAULT_WINDOW_PX, FAMILY_NAMES, count_threads, parse_pixel_size
 from ..io import open_image, write_tiff
 from ..io.files import atomic_write
 from ..io.spacing import chosen_spacing
 
 
 THREAD_FILES = ("threads.json", "threads.csv")
+
+
+def density_map_name(family: str) -> str:
+    """The file of a family's density map (``vertical_threads_density.tif``)."""
+    return f"{family.replace(' ', '_')}_density.tif"
 
 
 def command_weave(args: argparse.Namespace) -> int:
@@ -59,7 +64,7 @@ def command_weave(args: argparse.Namespace) -> int:
     print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{summary}")
     if out is None:
         return 0
-    names = [*THREAD_FILES, *(f"{family.name.replace(' ', '_')}_density.tif" for family in counts.families)]
+    names = [*THREAD_FILES, *(density_map_name(family.name) for family in counts.families)]
     out.mkdir(parents=True, exist_ok=True)
     record = {"image": str(path), "pixel_spacing": spacing.record() if spacing else None, **counts.to_dict()}
     atomic_write(out / "threads.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
@@ -68,14 +73,15 @@ def command_weave(args: argparse.Namespace) -> int:
     lines = [header, *(f"{r['row_px']},{r['col_px']},{r['family']},{r['density']:.4f},{r['angle_deg']:.3f}" for r in rows)]
     atomic_write(out / "threads.csv", lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
     for family in counts.families:
-        write_tiff(out / f"{family.name.replace(' ', '_')}_density.tif", family.density_map,
+        write_tiff(out / density_map_name(family.name), family.density_map,
                    {"thread_family": family.name, "unit": counts.unit, "map_step_px": family.step, **record})
     stale = [name for name in earlier if name not in names]
     for name in stale:  # an earlier count's map of a family not found this time would pass for this count's
         (out / name).unlink(missing_ok=True)
     if stale:
         warnings.warn(
-            f"Removed from {out} the earlier count's {', '.join(stale)}: no such family this time.", UserWarning, stacklevel=1
+            f"Removed from {out} the earlier count's {', '.join(stale)}: no such family this time.",
+            UserWarning, stacklevel=1,
         )
     if not args.quiet:
         print(f"Written to {out}: {', '.join(names)}", file=sys.stderr)
@@ -89,8 +95,8 @@ def _earlier_counts(out: Path | None, overwrite: bool) -> list[str]:
         return []
     if not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder.")
-    earlier = [name for name in THREAD_FILES if (out / name).exists()]
-    earlier += sorted(path.name for path in out.glob("*_density.tif"))
+    # Only the files a count writes: a map of the user's own (Pb_density.tif) is not a count's.
+    earlier = [name for name in (*THREAD_FILES, *map(density_map_name, FAMILY_NAMES)) if (out / name).exists()]
     if earlier and not overwrite:
         raise InputError(f"{out} already holds {', '.join(earlier)}; choose another --out or pass --overwrite.")
     return earlier

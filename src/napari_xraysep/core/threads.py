@@ -147,9 +147,13 @@ def _thread_angle(fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
     return np.mod(wave + 90.0, 180.0)
 
 
+# The families a count names (threads within 45° of vertical, or of horizontal).
+FAMILY_NAMES = ("vertical threads", "horizontal threads")
+
+
 def family_name(angle_deg: float) -> str:
     """"vertical threads" for threads within 45° of vertical, else "horizontal threads"."""
-    return "vertical threads" if 45.0 <= angle_deg < 135.0 else "horizontal threads"
+    return FAMILY_NAMES[0] if 45.0 <= angle_deg < 135.0 else FAMILY_NAMES[1]
 
 
 def _cell_sums(image: np.ndarray, cell: int) -> np.ndarray:
