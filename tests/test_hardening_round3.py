@@ -86,8 +86,8 @@ def test_a_set_that_only_applies_a_kept_model_keeps_that_model_s_record_and_drop
 
     out = tmp_path / "res"
     (out / "pyramid").mkdir(parents=True)
-    for name in ("model.pt", "x1.tif", "x2.tif", "exposure.tif", "pyramid/x2.1.tif"):
-        (out / name).write_text(f"old {name}")
+    for name in ("model.pt", "x1.tif", "x2.tif", "exposure.tif", "pyramid/x2.1.tif", "threads.json"):
+        (out / name).write_text(f"old {name}")  # a thread count of the old weave layer too
     training = json.dumps({"outputs": ["model.pt", "x1.tif", "x2.tif", "run.json"]})
     (out / "run.json").write_text(training)
     with pytest.warns(UserWarning) as said, result_set(out) as staging:
@@ -98,7 +98,7 @@ def test_a_set_that_only_applies_a_kept_model_keeps_that_model_s_record_and_drop
         "x2.tif": b"new x2",
     }
     messages = " ".join(str(warning.message) for warning in said)
-    assert "exposure.tif, pyramid, x1.tif" in messages and "now model.run.json" in messages
+    assert "exposure.tif, pyramid, threads.json, x1.tif" in messages and "now model.run.json" in messages
     # Applied again: the kept record stays the training run's, not the last apply's.
     with pytest.warns(UserWarning, match="does not make again: x2.tif"), result_set(out) as staging:
         (staging / "run.json").write_text("second apply")

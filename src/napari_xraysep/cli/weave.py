@@ -16,18 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.threads import DEFAULT_WINDOW_MM, DEFAULT_WINDOW_PX, FAMILY_NAMES, count_threads, parse_pixel_size
+from ..core.threads import (
+    COUNT_FILES, DEFAULT_WINDOW_MM, DEFAULT_WINDOW_PX, THREAD_TABLES, count_threads, density_map_name, parse_pixel_size,
+)
 from ..io import open_image, write_tiff
 from ..io.files import atomic_write
 from ..io.spacing import chosen_spacing
 
 
-THREAD_FILES = ("threads.json", "threads.csv")
-
-
-def density_map_name(family: str) -> str:
-    """The file of a family's density map (``vertical_threads_density.tif``)."""
-    return f"{family.replace(' ', '_')}_density.tif"
 
 
 def command_weave(args: argparse.Namespace) -> int:
@@ -64,7 +60,7 @@ def command_weave(args: argparse.Namespace) -> int:
     print(f"Thread count of {path}{where}, over windows of {counts.window_px} px:\n{summary}")
     if out is None:
         return 0
-    names = [*THREAD_FILES, *(density_map_name(family.name) for family in counts.families)]
+    names = [*THREAD_TABLES, *(density_map_name(family.name) for family in counts.families)]
     out.mkdir(parents=True, exist_ok=True)
     record = {"image": str(path), "pixel_spacing": spacing.record() if spacing else None, **counts.to_dict()}
     atomic_write(out / "threads.json", lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
@@ -96,7 +92,7 @@ def _earlier_counts(out: Path | None, overwrite: bool) -> list[str]:
     if not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder.")
     # Only the files a count writes: a map of the user's own (Pb_density.tif) is not a count's.
-    earlier = [name for name in (*THREAD_FILES, *map(density_map_name, FAMILY_NAMES)) if (out / name).exists()]
+    earlier = [name for name in COUNT_FILES if (out / name).exists()]
     if earlier and not overwrite:
         raise InputError(f"{out} already holds {', '.join(earlier)}; choose another --out or pass --overwrite.")
     return earlier

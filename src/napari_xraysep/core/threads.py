@@ -149,6 +149,17 @@ def _thread_angle(fy: np.ndarray, fx: np.ndarray) -> np.ndarray:
 
 # The families a count names (threads within 45° of vertical, or of horizontal).
 FAMILY_NAMES = ("vertical threads", "horizontal threads")
+# The tables a count is written as (`xraysep weave --out`), beside one density map per family.
+THREAD_TABLES = ("threads.json", "threads.csv")
+
+
+def density_map_name(family: str) -> str:
+    """The file of a family's density map (``vertical_threads_density.tif``)."""
+    return f"{family.replace(' ', '_')}_density.tif"
+
+
+# Every file a count may write.
+COUNT_FILES = (*THREAD_TABLES, *map(density_map_name, FAMILY_NAMES))
 
 
 def family_name(angle_deg: float) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..core.errors import OutputError
 from ..core.result import OPTIONAL_LAYERS, RESULT_LAYERS
+from ..core.threads import COUNT_FILES
 
 
 def as_if_opened(path: str | os.PathLike[str]) -> None:
@@ -57,11 +58,12 @@ STAGING_TAG, ASIDE_TAG = "xraysep-new", "xraysep-old"
 SALVAGED = ("model.pt",)
 # A whole painting's overview levels, in a folder of the result set.
 PYRAMID_FOLDER = "pyramid"
-# What a run writes into a result set besides its model. An earlier set's files of these names that the
-# new set does not write again are another run's results: they leave with the old set, never carried
-# into the new one, where they would pass for this run's (an exposure layer of films no longer taken out).
+# What a run writes into a result set besides its model (and a thread count of its weave layer). An
+# earlier set's files of these names that the new set does not write again are another run's results:
+# they leave with the old set, never carried into the new one, where they would pass for this run's (an
+# exposure layer of films no longer taken out, threads counted on the old weave layer).
 EARLIER_RESULTS = frozenset(
-    {*(f"{name}.tif" for name in (*RESULT_LAYERS, *OPTIONAL_LAYERS)), "run.json", PYRAMID_FOLDER}
+    {*(f"{name}.tif" for name in (*RESULT_LAYERS, *OPTIONAL_LAYERS)), "run.json", PYRAMID_FOLDER, *COUNT_FILES}
 )
 # An earlier model the new set keeps (it was only applied) keeps its run's record beside it, under this name.
 KEPT_MODEL_RECORD = "model.run.json"
