@@ -388,9 +388,9 @@ def given_films(
     x_mixed: np.ndarray, seams: Sequence[Seam], stacklevel: int = 2, explained: Any = None
 ) -> Films | None:
     """:func:`fit_films` of the user's ``seams`` on ``x_mixed`` (in memory or a whole painting's file,
-    NaN where unknown; ``explained`` as there), each first :func:`snapped` to where the X-ray steps (said in a warning), with a
-    warning when they cannot be fitted (None) or when the films leave much of a seam's step (perhaps
-    not where the X-ray steps)."""
+    NaN where unknown; ``explained`` as there), each first :func:`snapped` to where the X-ray steps
+    (said in a warning), with a warning when they cannot be fitted (None) or when the films leave much
+    of a seam's step (perhaps not where the X-ray steps)."""
     moved = {seam: snapped(x_mixed, seam) for seam in seams}
     shifts = [f"{seam.axis} {seam.position} to {seam.axis} {to.position}" for seam, to in moved.items() if to != seam]
     if shifts:
@@ -477,7 +477,7 @@ def _fit(x: Any, seams: Sequence[Seam], sums: _RowSums | None = None, explained:
     for seam in seams:
         # solved in unit range: the gauge rows' weight means the same for any units
         levels = [(level - low) / span for level in _levels_across(x, seam)]
-        # What the photograph explains either side, in the same units (0 where nothing is explained).
+        # What the photograph explains either side, in the same units (runs where it is unknown are left out).
         said = [level / span for level in _levels_across(explained, seam)] if explained is not None else None
         along = band_of["row"] if seam.axis == "col" else band_of["col"]  # the films' band at each pixel along
         across = band_of[seam.axis][seam.position - 1], band_of[seam.axis][seam.position]
@@ -547,8 +547,9 @@ def _solve_exposures(
     area: np.ndarray, mean: np.ndarray, iterations: int = 8, step: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Scales and shifts per film (``t = scale · x + shift``) that make the levels agree across the
-    seams, ``scale_a · before + shift_a = scale_b · after + shift_b`` (+ ``step``, what the photograph
-    explains of the step at each run, where known), by iteratively reweighted least
+    seams, ``scale_a · before + shift_a = scale_b · after + shift_b + step`` (``step``: what the
+    photograph explains of the level before the seam less after it, at each run; 0 if not given), by
+    iteratively reweighted least
     squares (Tukey's biweight: a hidden design's edge along a stretch of seam is not a film's step),
     with the gauge fixed (area-weighted mean scale 1, the X-ray's mean kept); None if a film is tied
     to no other."""

@@ -332,7 +332,11 @@ def iter_separate(
 
 
 def _films_of(
-    inputs: SeparationInputs, x_stored: np.ndarray, x2: np.ndarray, given: tuple[Seam, ...] | None, explained: np.ndarray
+    inputs: SeparationInputs,
+    x_stored: np.ndarray,
+    x2: np.ndarray,
+    given: tuple[Seam, ...] | None,
+    explained: np.ndarray,
 ) -> Films | None:
     """A mosaic's films: sought in ``x2`` (``given`` None) or fitted to the ``given`` seams, on the
     X-ray's measured pixels (repaired ones are invented: no evidence of a seam), with what the model
