@@ -88,7 +88,7 @@ def test_a_set_that_only_applies_a_kept_model_keeps_that_model_s_record_and_drop
     (out / "pyramid").mkdir(parents=True)
     for name in ("model.pt", "x1.tif", "x2.tif", "exposure.tif", "pyramid/x2.1.tif", "threads.json"):
         (out / name).write_text(f"old {name}")  # a thread count of the old weave layer too
-    training = json.dumps({"outputs": ["model.pt", "x1.tif", "x2.tif", "run.json"]})
+    training = json.dumps({"resolved": {"steps": 12}, "outputs": ["model.pt", "x1.tif", "x2.tif", "run.json"]})
     (out / "run.json").write_text(training)
     with pytest.warns(UserWarning) as said, result_set(out) as staging:
         (staging / "x2.tif").write_text("new x2")
@@ -108,11 +108,23 @@ def test_a_set_that_only_applies_a_kept_model_keeps_that_model_s_record_and_drop
     with pytest.warns(UserWarning, match="does not make again: run.json"), result_set(out) as staging:
         (staging / "x2.tif").write_text("third apply")
     assert sorted(p.name for p in out.iterdir()) == ["model.pt", "x2.tif"]
-    # Trained again: the new model's set has its own record, and the earlier model's leaves with it.
+    # The model applied again by `separate --model M --steps 0` (saved again, trained no further): its
+    # training record stays; and a steps-0 run's record is no training's.
     (out / "model.run.json").write_text(training)
+    applied = json.dumps({"resolved": {"steps": 0}, "outputs": ["model.pt", "x2.tif", "run.json"]})
+    with result_set(out) as staging:
+        for name in ("model.pt", "x2.tif"):
+            (staging / name).write_text(f"applied {name}")
+        (staging / "run.json").write_text(applied)
+    assert (out / "model.run.json").read_text() == training
+    with pytest.warns(UserWarning, match="does not make again: x2.tif"), result_set(out) as staging:
+        (staging / "run.json").write_text("an apply")
+    assert (out / "model.run.json").read_text() == training
+    # Trained again: the new model's set has its own record, and the earlier model's leaves with it.
     with pytest.warns(UserWarning, match="does not make again: model.run.json"), result_set(out) as staging:
-        for name in ("model.pt", "x2.tif", "run.json"):
+        for name in ("model.pt", "x2.tif"):
             (staging / name).write_text(f"new {name}")
+        (staging / "run.json").write_text(training)
     assert sorted(p.name for p in out.iterdir()) == ["model.pt", "run.json", "x2.tif"]
 
 

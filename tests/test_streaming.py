@@ -419,7 +419,15 @@ def test_units_are_not_checked_on_a_sliver_and_an_empty_x_ray_is_refused() -> No
     with pytest.warns(UserWarning, match="Too little of the painting"):
         result = separate(variant.x_stored, variant.rgb_stored, model=model, steps=0, painting_area=strip)
     assert result.calibration is None
-    # An X-ray with nothing measured (all 0 in a 16-bit file: dead, as at the detector's limit) is refused.
+    # Scattered missing pixels (2 %, as dead pixels) leave the area whole: float units are still recalibrated.
+    as_float = variant.x_stored / 65535.0
+    as_float[np.random.default_rng(0).random(as_float.shape) < 0.02] = np.nan
+    with pytest.warns(UserWarning, match="not in the units the model was trained in"):
+        _, holes = calibrated(model, Sources(as_float, variant.rgb_stored), "cpu")
+    assert holes.recalibrated and holes.gain == pytest.approx(1 / 65535, rel=0.05)
+    # An X-ray with nothing measured (all 0 in a 16-bit file: dead, as at the detector's limit) is refused,
+    # measured whole or, for a large one, in blocks.
     empty = Sources(np.zeros_like(variant.x_stored), variant.rgb_stored)
-    with pytest.raises(InputError, match="no measured pixel inside the painting"):
-        calibrated(model, empty, "cpu")
+    for side in (None, 64):
+        with pytest.raises(InputError, match="no measured pixel inside the painting"):
+            calibrated(model, empty, "cpu", side=side)

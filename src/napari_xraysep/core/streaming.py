@@ -59,6 +59,10 @@ CALIBRATION_SIDE = 256
 # Where the painting is (the units are measured there) is sought on block means of the whole X-ray and
 # photograph, read this many values at a time (whole rows of blocks: a tiled file's tiles decoded once).
 SEARCH_VALUES = 1 << 22
+NOTHING_MEASURED = (
+    "The X-ray has no measured pixel inside the painting (every one missing, or at the file's limits: 0 or the "
+    "detector's maximum); there is nothing to apply the model to."
+)
 # Tiles read (and searched for defects) ahead of the one being computed.
 READ_AHEAD = 2
 
@@ -360,10 +364,7 @@ def calibrated(
             blocks.append((model.x_normalisation.to_unit(x), unit.x1_hat))
     fit = UnitFit.measure(blocks)
     if fit is None and (side_y, side_x) == (height, width):
-        raise InputError(
-            "The X-ray has no measured pixel inside the painting (every one missing, or at the file's limits: "
-            "0 or the detector's maximum); there is nothing to apply the model to."
-        )
+        raise InputError(NOTHING_MEASURED)
     if unexplained(fit):
         warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
     calibration = calibrate(model.x_reference, fit)
@@ -378,11 +379,14 @@ def painting_found(x_mixed: Any, rgb_surface: Any) -> Any:
     e.g. :class:`~.films.KnownPixels` of a whole painting's file) and its photograph ((H, W, C)), as
     :func:`~.data.prepare_inputs` finds it (:func:`~.support.detect_support`, then
     :func:`~.support.trim_to_photograph`) — on block means of at most about DETECT_SIDE px a side, which
-    is what the search reads anyway — as a lazy (H, W) bool array; None when the painting fills the frame."""
+    is what the search reads anyway — as a lazy (H, W) bool array; None when the painting fills the frame.
+    Raises InputError when nothing in the X-ray was measured."""
     height, width = x_mixed.shape
     factor = max(1, math.ceil(max(height, width) / DETECT_SIDE))
     x_small = block_means(x_mixed, factor, SEARCH_VALUES)
     valid = np.isfinite(x_small)
+    if not valid.any():
+        raise InputError(NOTHING_MEASURED)
     found = detect_support(x_small, valid)
     found = trim_to_photograph(found, block_means(rgb_surface, factor, SEARCH_VALUES)[..., :3], x_small, valid)
     if found.full:

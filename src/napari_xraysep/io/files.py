@@ -132,11 +132,12 @@ def _salvage(staging: Path, out: Path) -> None:
                 os.replace(staging / name, out / name)
 
 
-def _made_the_model(record: Path) -> bool:
-    """Whether ``record`` (a result set's ``run.json``) is that of the run that wrote its ``model.pt``
-    (a training, not a model only applied)."""
+def _trained(record: Path) -> bool:
+    """Whether ``record`` (a result set's ``run.json``) is that of a run that trained its ``model.pt``
+    (not one that only applied a model, with ``separate --steps 0`` it is saved again)."""
     with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-        return "model.pt" in json.loads(record.read_text()).get("outputs", [])
+        run = json.loads(record.read_text())
+        return "model.pt" in run.get("outputs", []) and bool((run.get("resolved") or {}).get("steps"))
     return False
 
 
@@ -148,9 +149,9 @@ def _swap_in(staging: Path, out: Path) -> None:
         return
     lacked = sorted(entry.name for entry in out.iterdir() if not (staging / entry.name).exists())
     carried = {name: name for name in lacked if name not in EARLIER_RESULTS}
-    if "model.pt" not in carried:
-        carried.pop(KEPT_MODEL_RECORD, None)  # the record of a model that is not kept
-    elif KEPT_MODEL_RECORD not in carried and _made_the_model(out / "run.json"):
+    if "model.pt" not in carried and _trained(staging / "run.json"):
+        carried.pop(KEPT_MODEL_RECORD, None)  # the record of a model trained over (one only applied keeps it)
+    elif "model.pt" in carried and KEPT_MODEL_RECORD not in carried and _trained(out / "run.json"):
         carried["run.json"] = KEPT_MODEL_RECORD  # the record of how the kept model was made
     dropped = [name for name in lacked if name not in carried]
     aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.{ASIDE_TAG}-", dir=out.parent))
