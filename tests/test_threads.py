@@ -115,6 +115,16 @@ def test_family_names_follow_the_threads_direction(angle, name):
     assert family_name(angle) == name
 
 
+@pytest.mark.parametrize(("waves", "vertical"), [((30, -30), 120.0), ((20, -40), 70.0)])
+def test_two_families_on_the_same_side_of_45_degrees_are_named_apart(waves, vertical):
+    # Threads at 60° and 120° are both within 45° of vertical: one name for both hid one family's map.
+    yy, xx = np.mgrid[0:256, 0:256].astype(float)
+    weave = sum(np.sin(2 * np.pi * (xx * np.cos(np.radians(a)) + yy * np.sin(np.radians(a))) / 6.0) for a in waves)
+    families = count_threads(weave).families
+    assert [f.name for f in families] == ["vertical threads", "horizontal threads"]
+    assert families[0].angle_deg == pytest.approx(vertical, abs=1.0)  # the nearer vertical (the stronger, if a tie)
+
+
 @pytest.mark.parametrize(("text", "mm"), [("0.085mm", 0.085), ("85um", 0.085), ("85 µm", 0.085), ("0.0085cm", 0.085), ("0.1", 0.1), ("254dpi", 0.1), ("254 ppi", 0.1)])
 def test_pixel_sizes_in_every_unit(text, mm):
     assert parse_pixel_size(text) == pytest.approx(mm)
@@ -168,10 +178,13 @@ def test_the_weave_command_counts_threads_from_a_file_and_writes_the_tables(tmp_
     assert "already holds threads.json, threads.csv" in capsys.readouterr().err
     # An earlier count's map of a family not found this time goes, and is named; a map of the user's own stays.
     (out / "Pb_density.tif").write_bytes(b"the user's")
-    columns = np.arange(image.shape[1])
-    vertical_only = np.tile(np.sin(2 * np.pi * columns / 6.0), (image.shape[0], 1))  # vertical threads alone
-    tifffile.imwrite(path, vertical_only.astype(np.float32), resolution=(100.0, 100.0), resolutionunit="CENTIMETER")
-    assert main(["weave", str(path), "--out", str(out), "--overwrite"]) == 0
+    import dataclasses
+
+    counted = weave_command.count_threads
+    with pytest.MonkeyPatch.context() as patch:  # this time only the vertical threads show
+        patch.setattr(weave_command, "count_threads", lambda *a, **k: dataclasses.replace(
+            counted(*a, **k), families=counted(*a, **k).families[:1]))
+        assert main(["weave", str(path), "--out", str(out), "--overwrite"]) == 0
     assert "horizontal_threads_density.tif: no such family this time" in capsys.readouterr().err
     assert not (out / "horizontal_threads_density.tif").exists() and (out / "vertical_threads_density.tif").exists()
     assert (out / "Pb_density.tif").read_bytes() == b"the user's"

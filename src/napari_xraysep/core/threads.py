@@ -23,6 +23,7 @@ weave analysis using 2-D synchrosqueezed transforms", IEEE SPM 2015 (local frequ
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
@@ -301,8 +302,19 @@ def count_threads(
         density_map = np.where(shows, density, np.nan).astype(np.float32)
         angle_map = np.where(shows, angle, np.nan).astype(np.float32)
         families.append(ThreadFamily(family_name(mean_angle), mean, mean_angle, std, density_map, angle_map, step))
-    families.sort(key=lambda f: f.name != "vertical threads")
+    families = _named_apart(families)
+    families.sort(key=lambda f: f.name != FAMILY_NAMES[0])
     return ThreadCount(tuple(families), unit, spacing, window_px)
+
+
+def _named_apart(families: list[ThreadFamily]) -> list[ThreadFamily]:
+    """Two families that :func:`family_name` names alike (threads at 60° and 120° are both within 45° of
+    vertical) named apart — the one nearer vertical (the first, if equally near) keeps "vertical
+    threads", the other is "horizontal threads" — so that neither's map or table row hides the other's."""
+    if len(families) != 2 or families[0].name != families[1].name:
+        return families
+    nearer = min(range(2), key=lambda k: abs(families[k].angle_deg - 90.0))
+    return [dataclasses.replace(family, name=FAMILY_NAMES[int(k != nearer)]) for k, family in enumerate(families)]
 
 
 def parse_pixel_size(text: str) -> float:
