@@ -77,10 +77,7 @@ class UnitFit:
             valid = np.isfinite(x) & np.isfinite(predicted)
             if valid.sum() < 16:
                 continue
-            # Holes of a few pixels (dead pixels, craquelure masked out) do not make a sliver of the area.
-            whole = ndimage.binary_closing(valid, np.ones((HOLE_SIDE, HOLE_SIDE), bool), border_value=1)
-            inside = ndimage.minimum_filter(whole.view(np.uint8), 2 * INTERIOR_REACH + 1, mode="constant", cval=0)
-            interior += int(np.count_nonzero(inside))
+            interior += _interior(valid)
             high_x.append(_highpass(x, valid)[valid])
             high_p.append(_highpass(predicted, valid)[valid])
             x_all.append(x[valid])
@@ -102,6 +99,18 @@ class UnitFit:
     def to_dict(self) -> dict[str, float]:
         # Plain floats: a model file holds no numpy objects (it is read with weights_only).
         return {"slope": float(self.slope), "floor": float(self.floor), "correlation": float(self.correlation)}
+
+
+def _interior(valid: np.ndarray) -> int:
+    """How many of ``valid``'s (h, w) pixels lie INTERIOR_REACH px or more inside it and its block's
+    edges, once holes under HOLE_SIDE px are closed (dead pixels, craquelure masked out: no sliver)."""
+    reach = 2 * INTERIOR_REACH + 1
+    if valid.all():  # the common case, counted without filtering a whole painting
+        return max(0, valid.shape[0] - reach + 1) * max(0, valid.shape[1] - reach + 1)
+    # A closing by grey-scale filters (separable, several times faster than a binary one on 16 MP).
+    grown = ndimage.maximum_filter(valid.view(np.uint8), HOLE_SIDE, mode="constant", cval=0)
+    whole = ndimage.minimum_filter(grown, HOLE_SIDE, mode="constant", cval=1)
+    return int(np.count_nonzero(ndimage.minimum_filter(whole, reach, mode="constant", cval=0)))
 
 
 def _highpass(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
