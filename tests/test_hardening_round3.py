@@ -661,3 +661,43 @@ def test_a_run_stopped_before_its_first_step_says_so_and_does_not_blame_the_phot
     assert result.stopped_early and result.model.steps_trained == 0
     assert any("Stopped before the first training step" in line for line in said)
     assert not any("explains almost none" in line for line in said)
+
+
+def test_the_floor_spread_over_windows_by_hand():
+    from napari_xraysep.core.calibration import FLOOR_WINDOWS, UnitFit, _floor_spread
+
+    # x − 2·p is 0 in the left half and 0.5 in the right: 64 px windows' floors are 0 or 0.5; the whole
+    # area's floor is 0; 256 px windows straddle nothing (one per half) — fewer than four, left out.
+    predicted = np.random.default_rng(0).random((256, 512))
+    x = 2 * predicted
+    x[:, 256:] += 0.5
+    spread = _floor_spread(x, predicted, 2.0, 0.0)
+    assert [side for side, _, _ in spread] == [64, 128]
+    for _, low, high in spread:
+        assert low == pytest.approx(0.0, abs=1e-12) and high == pytest.approx(0.5)
+    # Measured in a training reference, kept in its model-file form, read back alike.
+    fit = UnitFit.measure([(x, predicted)], spread=True)
+    assert fit.pixels == x.size and FLOOR_WINDOWS[0] == 64
+    assert np.allclose(fit.floor_spread, spread, atol=1e-5)
+    assert UnitFit(**fit.to_dict()) == fit and UnitFit(**fit.to_dict()).pixels == x.size
+    assert UnitFit.measure([(x, predicted)]).floor_spread == ()  # only a training reference keeps it
+    # Which windows an area is compared with: the largest it fills, else the smallest; none when the
+    # area is as large as the training area, and none for a model saved without a spread.
+    assert fit.content_spread(100 * 100) == pytest.approx((0.0, 0.5), abs=1e-5)
+    assert fit.content_spread(40 * 40) == pytest.approx((0.0, 0.5), abs=1e-5)
+    assert fit.content_spread(x.size) is None
+    assert UnitFit(1.0, 0.0, 0.9).content_spread(100) is None
+
+
+def test_a_detail_whose_hidden_design_is_dense_keeps_the_training_units_and_an_offset_beyond_is_recalibrated():
+    from napari_xraysep.core.calibration import UnitFit, calibrate
+
+    reference = UnitFit(1.0, 0.0, 0.9, floor_spread=((64, -0.05, 0.3), (128, -0.02, 0.15)), pixels=512 * 512)
+    detail = UnitFit(1.02, 0.4, 0.9, pixels=100 * 100)  # a 100 px detail: compared with the 64 px windows
+    assert not calibrate(reference, detail).recalibrated
+    assert calibrate(reference, UnitFit(1.02, 0.6, 0.9, pixels=100 * 100)).recalibrated  # beyond the spread + 0.2
+    assert calibrate(reference, UnitFit(1.02, 0.4, 0.9, pixels=200 * 200)).recalibrated  # 128 px windows: at most 0.15
+    assert calibrate(reference, UnitFit(1.02, 0.4, 0.9, pixels=512 * 512)).recalibrated  # the whole area: as before
+    assert calibrate(reference, UnitFit(1.5, 0.1, 0.9, pixels=100 * 100)).recalibrated  # another gain: other units
+    assert calibrate(UnitFit(1.0, 0.0, 0.9), detail).recalibrated  # an older model, without a spread: as before
+

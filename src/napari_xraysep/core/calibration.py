@@ -15,6 +15,14 @@ Their ratio is the new X-ray's gain g and offset h against the training units; w
 clearly from 1 and 0 the normalisation is corrected, ``(x − o − h·s) / (g·s)``, and the user told
 (a negative gain — an inverted X-ray — is refused). When the photograph explains too little of the
 X-ray for the gain to be measured, nothing is changed.
+
+The floor is the hidden design's, so it depends on what part of the painting is measured: a detail
+where the hidden layer is dense everywhere has a higher floor than the whole painting, in the same
+units (crops of 128–384 px of a benchmark painting read offsets up to +0.32 with a gain of 0.98–1.02).
+So the reference also keeps the *floor's spread*: the lowest and highest floor over windows of
+FLOOR_WINDOWS sides tiling the training area, relative to its own. An offset within the spread of
+windows about the measured area's size (widened by the tolerance), with the gain in tolerance, is
+read as the painting's content, not as other units.
 """
 
 from __future__ import annotations
@@ -53,6 +61,10 @@ INTERIOR_REACH = int(2 * HIGHPASS_SIGMA)
 # Holes in the measured area up to this side less one (scattered missing pixels, thin masked lines) are
 # closed before its interior is counted.
 HOLE_SIDE = 5
+# Sides (px) of the windows over which the training area's floor spread is kept, where at least
+# SPREAD_WINDOWS of them fit (the floors of two or three windows say little of a detail's).
+FLOOR_WINDOWS = (64, 128, 256, 512)
+SPREAD_WINDOWS = 4
 
 
 @dataclass(frozen=True)
@@ -62,14 +74,24 @@ class UnitFit:
     slope: float
     floor: float
     correlation: float
-    # Measured pixels INTERIOR_REACH px or more inside the measured area (-1: not counted, as in a
-    # model file, which keeps only the three figures above).
+    # (side, lowest, highest): the floor over windows of that side tiling the measured area, less its
+    # own floor (a training reference's; empty for a new X-ray's fit and in models saved before it).
+    floor_spread: tuple[tuple[int, float, float], ...] = ()
+    # Measured pixels INTERIOR_REACH px or more inside the measured area (-1: not counted, as in a model
+    # file), and all of them (-1: not counted, in models saved before it was kept).
     interior: int = dataclasses.field(default=-1, compare=False)
+    pixels: int = dataclasses.field(default=-1, compare=False)
+
+    def __post_init__(self) -> None:
+        # A model file stores the spread as lists.
+        object.__setattr__(self, "floor_spread", tuple((int(a), float(b), float(c)) for a, b, c in self.floor_spread))
 
     @classmethod
-    def measure(cls, blocks: Iterable[tuple[np.ndarray, np.ndarray]]) -> UnitFit | None:
+    def measure(cls, blocks: Iterable[tuple[np.ndarray, np.ndarray]], spread: bool = False) -> UnitFit | None:
         """The fit over (x, x̂1) pairs of (h, w) unit-range blocks (NaN where missing); None if they
-        hold too few pixels."""
+        hold too few pixels. With ``spread`` (a training area: one block), the floor's spread over
+        windows (:data:`FLOOR_WINDOWS`) is measured too."""
+        blocks = list(blocks)
         high_x, high_p, x_all, p_all = [], [], [], []
         interior = 0
         for x, predicted in blocks:
@@ -85,20 +107,53 @@ class UnitFit:
         if not x_all:
             return None
         hx, hp, x, p = (np.concatenate(parts) for parts in (high_x, high_p, x_all, p_all))
+        pixels = len(x)
         if len(x) > MAX_PIXELS:
             pick = np.random.default_rng(0).choice(len(x), MAX_PIXELS, replace=False)
             hx, hp, x, p = hx[pick], hp[pick], x[pick], p[pick]
         power = float(hp @ hp)
         if power <= 0 or float(hx @ hx) <= 0:
-            return cls(slope=0.0, floor=float(np.percentile(x, FLOOR_PERCENTILE)), correlation=0.0, interior=interior)
+            floor = float(np.percentile(x, FLOOR_PERCENTILE))
+            return cls(slope=0.0, floor=floor, correlation=0.0, interior=interior, pixels=pixels)
         slope = float(hx @ hp) / power
         correlation = float(hx @ hp) / float(np.sqrt(power * float(hx @ hx)))
         floor = float(np.percentile(x - slope * p, FLOOR_PERCENTILE))
-        return cls(slope=slope, floor=floor, correlation=correlation, interior=interior)
+        floor_spread = _floor_spread(*blocks[0], slope, floor) if spread and len(blocks) == 1 else ()
+        return cls(slope, floor, correlation, floor_spread, interior=interior, pixels=pixels)
 
-    def to_dict(self) -> dict[str, float]:
-        # Plain floats: a model file holds no numpy objects (it is read with weights_only).
-        return {"slope": float(self.slope), "floor": float(self.floor), "correlation": float(self.correlation)}
+    def to_dict(self) -> dict[str, Any]:
+        # Plain floats and lists: a model file holds no numpy objects (it is read with weights_only).
+        return {
+            "slope": float(self.slope), "floor": float(self.floor), "correlation": float(self.correlation),
+            "floor_spread": [list(entry) for entry in self.floor_spread], "pixels": int(self.pixels),
+        }
+
+    def content_spread(self, pixels: int) -> tuple[float, float] | None:
+        """(lowest, highest) floor, less the whole's, of the windows nearest in size to an area of
+        ``pixels`` measured pixels: of the largest side whose square the area fills, else the smallest
+        side's; None without a spread, or for an area at least as large as the measured one."""
+        if not self.floor_spread or pixels < 0 or (self.pixels > 0 and pixels >= self.pixels):
+            return None
+        filled = [entry for entry in self.floor_spread if entry[0] ** 2 <= pixels]
+        _, low, high = filled[-1] if filled else self.floor_spread[0]
+        return low, high
+
+
+def _floor_spread(x: np.ndarray, predicted: np.ndarray, slope: float, floor: float) -> tuple[tuple[int, float, float], ...]:
+    """(side, lowest, highest) of the floor of ``x − slope·predicted`` ((h, w), NaN where missing) over
+    the windows of each FLOOR_WINDOWS side that tile it, less ``floor``; windows at least half measured
+    count, and a side with fewer than SPREAD_WINDOWS such windows is left out."""
+    residual = np.asarray(x, np.float64) - slope * np.asarray(predicted, np.float64)
+    spread = []
+    for side in FLOOR_WINDOWS:
+        rows, cols = residual.shape[0] // side, residual.shape[1] // side
+        if rows * cols < SPREAD_WINDOWS:
+            break  # larger sides fit fewer still
+        windows = residual[: rows * side, : cols * side].reshape(rows, side, cols, side).swapaxes(1, 2).reshape(rows * cols, -1)
+        floors = [np.percentile(w[np.isfinite(w)], FLOOR_PERCENTILE) for w in windows if np.isfinite(w).sum() * 2 >= w.size]
+        if len(floors) >= SPREAD_WINDOWS:
+            spread.append((side, float(min(floors)) - floor, float(max(floors)) - floor))
+    return tuple(spread)
 
 
 def _interior(valid: np.ndarray) -> int:
@@ -200,6 +255,11 @@ def calibrate(reference: UnitFit | None, fit: UnitFit | None) -> Calibration | N
         )
     tolerance = TOLERANCE if reference is not None else TOLERANCE_WITHOUT_REFERENCE
     off = abs(gain - 1) > tolerance or abs(offset) > tolerance
+    content = None if reference is None else reference.content_spread(fit.pixels)
+    if off and abs(gain - 1) <= tolerance and content is not None:
+        # A detail's floor is its own hidden design's: within what the training area's windows of its
+        # size showed, the offset is the painting's content, not other units.
+        off = not content[0] - tolerance <= offset <= content[1] + tolerance
     return Calibration(gain, offset, fit.correlation, off, reference is not None)
 
 

@@ -44,12 +44,12 @@ Checkpoint = Callable[[TrainedModel], object]
 FilmSeams = str | Sequence[Seam]
 
 
-def unit_fit(inputs: SeparationInputs, unit: Components) -> UnitFit | None:
+def unit_fit(inputs: SeparationInputs, unit: Components, spread: bool = False) -> UnitFit | None:
     """:class:`UnitFit` of the unit-range X-ray against the surface X-ray ``unit.x1_hat`` the model
     made from the photograph (for a double-sided panel too: the same measure whichever way a model
-    is used)."""
+    is used); with ``spread`` (a training reference) the floor's spread over windows too."""
     x = inputs.x_mixed if inputs.valid is None else np.where(inputs.valid, inputs.x_mixed, np.nan)
-    return UnitFit.measure([(x, unit.x1_hat)])
+    return UnitFit.measure([(x, unit.x1_hat)], spread=spread)
 
 
 def say_ignored_settings(config: SeparationConfig, settings: dict[str, Any]) -> None:
@@ -266,7 +266,7 @@ def iter_separate(
     device = resolve_device(config.device)
     unit = yield from _applied(model, inputs, device)
     calibration = None
-    fit = unit_fit(inputs, unit)
+    fit = unit_fit(inputs, unit, spread=training)
     if training and model.steps_trained == 0:  # stopped at once: the photograph is not to blame
         warnings.warn(
             "Stopped before the first training step: these results come from an untrained model.", UserWarning, stacklevel=2
