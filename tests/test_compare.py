@@ -113,3 +113,36 @@ def test_export_writes_the_titled_grid_and_the_run_provenance(trained, tmp_path,
     assert widget.results.folder_button.enabled
     widget.results.folder_button.native.click()
     assert opened == [str(tmp_path)]
+
+
+def test_the_residuals_contrast_is_read_from_the_painting_when_the_frame_around_it_is_empty():
+    # A painting found inside a backdrop leaves NaN around it: the error map's and the weave's shared
+    # limits were NaN (black panels, and NaN in the exported provenance).
+    from napari.layers import Image
+
+    from napari_xraysep.plugin.compare import Panel, shared_limits
+
+    error = np.full((40, 60), np.nan, np.float32)
+    error[10:30, 10:50] = np.linspace(-3, 3, 800).reshape(20, 40)
+    weave = np.full((40, 60), np.nan, np.float32)
+    weave[10:30, 10:50] = 0.5
+    x = np.where(np.isnan(error), 7.0, error + 10).astype(np.float32)
+    panels = [Panel("x", "x", Image(x)), Panel("error_map", "e", Image(error)), Panel("weave", "w", Image(weave))]
+    limits = shared_limits(panels)
+    extent = float(np.percentile(np.abs(error[np.isfinite(error)]), 99.5))
+    assert limits["error_map"] == limits["weave"] == pytest.approx((-extent, extent)) and 2.9 < extent <= 3
+    assert all(np.isfinite(value) for pair in limits.values() for value in pair)
+    # Nothing finite at all: a unit range, not NaN.
+    nothing = Image(np.full((8, 8), np.nan, np.float32))
+    empty = shared_limits([Panel("x2", "x2", nothing), Panel("error_map", "e", nothing)])
+    assert empty == {"x2": (0.0, 1.0), "error_map": (-1.0, 1.0)}
+
+
+def test_missing_pixels_are_shown_black_and_the_stretch_is_read_from_the_rest():
+    image = np.array([[0.0, 1.0, 2.0, np.nan], [3.0, 4.0, np.inf, np.nan]])
+    with np.errstate(all="raise"):  # no invalid cast of NaN
+        shown = to_display(image, (0.0, 4.0))
+        stretched = to_display(image)
+    assert shown.tolist() == [[0, 64, 128, 0], [191, 255, 0, 0]]
+    assert stretched[1, 1] == 255 and stretched[0, 0] == 0 and stretched[0, 3] == 0
+    assert to_display(np.full((2, 2), np.nan)).tolist() == [[0, 0], [0, 0]]

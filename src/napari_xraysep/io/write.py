@@ -113,10 +113,14 @@ def write_tiff(
 
 
 def to_display(image: np.ndarray, limits: tuple[float, float] | None = None) -> np.ndarray:
-    """uint8 for viewing: ``limits`` (or the 0.5–99.5 percentiles) stretched to 0–255."""
+    """uint8 for viewing: ``limits`` (or the 0.5–99.5 percentiles of the finite values) stretched to
+    0–255; missing pixels (NaN: outside the painting) black."""
     image = np.asarray(image, dtype=np.float64)
-    low, high = limits if limits is not None else np.percentile(image, [0.5, 99.5])
-    scaled = (image - low) / (high - low if high > low else 1.0)
+    finite = np.isfinite(image)
+    if limits is None:
+        limits = tuple(np.percentile(image[finite], [0.5, 99.5])) if finite.any() else (0.0, 1.0)
+    low, high = limits
+    scaled = np.where(finite, (image - low) / (high - low if high > low else 1.0), 0.0)
     return (np.clip(scaled, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 

@@ -89,7 +89,9 @@ def shared_limits(panels: list[Panel]) -> dict[str, tuple[float, float]]:
     limits.update(dict.fromkeys(xrays, (low, high)))
     residuals = [role for role in SHARED[1] if role in images]
     if residuals:
-        extent = max(float(np.percentile(np.abs(images[role]), 99.5)) for role in residuals) or 1.0
+        # Finite values only: outside a painting found in a larger frame the results are NaN.
+        finite = [np.abs(images[role][np.isfinite(images[role])]) for role in residuals]
+        extent = max((float(np.percentile(values, 99.5)) for values in finite if values.size), default=0.0) or 1.0
         limits.update(dict.fromkeys(residuals, (-extent, extent)))
     return limits
 
