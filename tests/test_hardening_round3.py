@@ -701,3 +701,31 @@ def test_a_detail_whose_hidden_design_is_dense_keeps_the_training_units_and_an_o
     assert calibrate(reference, UnitFit(1.5, 0.1, 0.9, pixels=100 * 100)).recalibrated  # another gain: other units
     assert calibrate(UnitFit(1.0, 0.0, 0.9), detail).recalibrated  # an older model, without a spread: as before
 
+
+
+def test_apply_keeps_the_results_where_separate_finds_the_painting(tmp_path, capsys):
+    # `apply` of a model to its own backdrop file wrote the backdrop, chart and rulers into x2 and named
+    # the whole frame as a passage of an indistinct pigment; `separate` left them out.
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop_chart", 0)
+    x, rgb = tmp_path / "x.tif", tmp_path / "rgb.tif"
+    tifffile.imwrite(x, variant.x_stored)
+    tifffile.imwrite(rgb, variant.rgb_stored, photometric="rgb")
+    assert main(["separate", str(x), str(rgb), "--out", str(tmp_path / "sep"), "--device", "cpu", "--quiet"]) == 0
+    model = tmp_path / "sep" / "model.pt"
+    capsys.readouterr()
+    assert main(["apply", str(model), str(x), str(rgb), "--out", str(tmp_path / "app"), "--device", "cpu"]) == 0
+    said = capsys.readouterr().err
+    assert "Painting found at rows" in said and "passage" not in said
+    separated, applied = (tifffile.imread(tmp_path / name / "x2.tif") for name in ("sep", "app"))
+    assert np.array_equal(np.isnan(applied), np.isnan(separated))
+    inside = np.isfinite(applied)
+    assert np.abs(applied[inside] - separated[inside]).max() < 1e-3 * np.ptp(separated[inside])
+    found = json.loads((tmp_path / "app" / "run.json").read_text())["painting_found"]
+    assert found["fraction"] == pytest.approx(inside.mean(), abs=0.02)
+    # The whole frame, when the user says so: results everywhere, and units measured over it all.
+    assert main(["apply", str(model), str(x), str(rgb), "--out", str(tmp_path / "full"), "--device", "cpu",
+                 "--painting-area", "full", "--quiet"]) == 0
+    assert json.loads((tmp_path / "full" / "run.json").read_text())["painting_found"] is None
+    assert np.isfinite(tifffile.imread(tmp_path / "full" / "x2.tif")).mean() > 0.98

@@ -459,3 +459,36 @@ def test_details_of_the_model_s_own_painting_are_not_recalibrated() -> None:
             (variant.x_stored[area] // 257).astype(np.uint8), variant.rgb_stored[area], model=model, steps=0
         )
     assert eight_bit.calibration.recalibrated and eight_bit.calibration.gain == pytest.approx(1 / 257, rel=0.1)
+
+
+def test_a_whole_painting_s_results_are_kept_where_the_painting_is_found_and_no_painting_is_cut(monkeypatch) -> None:
+    from napari_xraysep.core import streaming
+    from napari_xraysep.core.regions import BoxRegion
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    sources = Sources(variant.x_stored, variant.rgb_stored)
+    # Searched at full resolution (a frame of at most DETECT_SIDE px): measured and kept alike.
+    exact = streaming.painting_support(sources)
+    assert exact.found and exact.kept is exact.measured
+    assert (exact.kept & variant.painting).sum() / (exact.kept | variant.painting).sum() > 0.95
+    rows, cols = np.flatnonzero(exact.kept.any(axis=1)), np.flatnonzero(exact.kept.any(axis=0))
+    assert exact.summary() == {
+        "rows": [rows[0], rows[-1]], "columns": [cols[0], cols[-1]], "fraction": pytest.approx(exact.kept.mean()),
+    }
+    assert exact.sentence().startswith(f"Painting found at rows {rows[0]}–{rows[-1]}, columns {cols[0]}–{cols[-1]}")
+    # On block means (a large X-ray): kept grown by a block, so that the painting's edge is not cut off.
+    monkeypatch.setattr(streaming, "DETECT_SIDE", 200)  # 2 × 2 blocks
+    coarse = streaming.painting_support(sources)
+    measured, kept = coarse.measured[:, :], coarse.kept[:, :]
+    assert (measured <= kept).all() and kept.sum() > measured.sum() and kept[variant.painting].all()
+    assert kept.sum() < 1.3 * variant.painting.sum()
+    # Given, or "full" (not sought): as given, and said nothing of.
+    box = BoxRegion([[10, 20, 200, 300]], variant.painting.shape, "painting area")
+    assert streaming.painting_support(sources, box) == streaming.PaintingSupport(box, box, found=False)
+    full = streaming.painting_support(sources, None, seek=False)
+    assert full.kept is None and full.measured is None and full.sentence() is None and full.summary() is None
+    # A painting that fills the frame: nothing to keep out.
+    clean = make_real_variant("photo_coffee_over_astronaut", "clean", 0)
+    filled = streaming.painting_support(Sources(clean.x_stored, clean.rgb_stored))
+    assert filled.found and filled.kept is None and filled.sentence() is None

@@ -39,7 +39,7 @@ from .core.result import defects_line, input_notes, resolved_settings, weave_thr
 from .core.separation import check_seams, resolve_config
 from .core.sources import Sources
 from .core.stretcher import Stretcher, find_stretcher_in, take_out_stretcher
-from .core.streaming import TileProgress, calibrated, iter_apply, tile_count
+from .core.streaming import PaintingSupport, TileProgress, calibrated, iter_apply, painting_support, tile_count
 from .io import result_tiffs
 from .io.files import result_set
 from .io.write import write_record, write_results
@@ -219,11 +219,14 @@ class PaintingResult:
     stretcher: Stretcher | None = None  # the stretcher's bars found in the whole painting's x2
     films: Films | None = None  # a mosaic's films, given or found, fitted over the whole X-ray
     passages: Passages | None = None  # x2's passages that follow a colour region of the photograph
+    painting: PaintingSupport | None = None  # where the whole painting's results are kept
 
     def notes(self) -> list[str]:
-        """What a user is told about the input: the training area's support, and what was marked
-        and found in the X-ray over the whole painting (not the area's own marks and bars)."""
-        lines = [] if self.area_result is None else input_notes(self.area_result.support, None)
+        """What a user is told about the input: the painting found in the whole X-ray (else the
+        training area's support), and what was marked and found in the X-ray over the whole painting
+        (not the area's own marks and bars)."""
+        whole = None if self.painting is None else self.painting.sentence()
+        lines = [whole] if whole else [] if self.area_result is None else input_notes(self.area_result.support, None)
         line = defects_line(self.marked or {})
         films = self.films if self.paths is not None else None  # a stopped run took nothing out
         found = [part.describe() for part in (films, self.stretcher, self.passages) if part is not None]
@@ -244,6 +247,7 @@ class PaintingResult:
             "stretcher": None if self.stretcher is None else self.stretcher.summary(),
             "films": None if self.films is None else self.films.summary(),
             "passages": None if self.passages is None else self.passages.summary(),
+            "painting_found": None if self.painting is None else self.painting.summary(),
         }
 
 
@@ -279,7 +283,8 @@ def iter_separate_painting(
     done so far (the model and run.json; the whole painting can be done later with the saved model).
     ``painting_area`` (a box, a mask — lazy is fine — or "full") is where the painting is: the training
     area's separation keeps inside it and every result outside it is NaN; without it the support is
-    sought in the training area only (the whole painting is not scanned for a film margin).
+    sought in the training area for the training, and in the whole painting
+    (:func:`~napari_xraysep.core.streaming.painting_support`) for the results, which are kept inside it.
     ``seams``: a mosaic's film seams, given, or "auto": sought in the whole painting's x2 once written
     (:func:`iter_apply_to_folder`, which then applies the model again). Each film's exposure is fitted
     over the whole X-ray (:func:`~napari_xraysep.core.films.given_films`, read a strip at a time), the
@@ -321,9 +326,16 @@ def iter_separate_painting(
             "software": {"napari-xraysep": __version__}, **(provenance or {}),
             **PaintingResult(model, area, None, None, out, films=films).provenance(),
         }
+        # Not given: the painting is sought in the whole X-ray (as `separate` seeks it in memory), the
+        # units measured there and the results kept there.
+        painting = painting_support(sources, support, seek=painting_area is None) if applying else None
         if area_result is None:  # only applied: the X-ray may be in other units than the model's
-            model, calibration = calibrated(model, sources, resolved.device, support=support)
+            measured = None if painting is None else painting.measured
+            model, calibration = calibrated(model, sources, resolved.device, support=measured, seek=painting is None)
             record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
+        if painting is not None:
+            support = painting.kept
+            record["painting_found"] = painting.summary()
         marked: dict[str, int] = {}
         found: dict[str, Any] = {}
         if applying:
@@ -347,7 +359,7 @@ def iter_separate_painting(
         written_files = [] if paths is None else [f"{name}.tif" for name in paths]
         record["outputs"] = (["model.pt"] if area_result is not None else []) + written_files
         write_record(staging, record)
-    return PaintingResult(model, area, area_result, paths, out, marked, stretcher, films, passages)
+    return PaintingResult(model, area, area_result, paths, out, marked, stretcher, films, passages, painting)
 
 
 

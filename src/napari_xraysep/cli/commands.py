@@ -31,7 +31,7 @@ from ..core.films import KnownPixels, given_films
 from ..core.separation import check_seams, resolve_config
 from ..core.sources import Sources
 from ..core.dask_apply import apply_dask, store_in_bands
-from ..core.streaming import calibrated
+from ..core.streaming import calibrated, painting_support
 from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
 from ..core.areas import painting_mask
@@ -209,8 +209,13 @@ def command_apply(args: argparse.Namespace) -> int:
     # dask's workers compute on the CPU unless a device is named
     used = resolve_device("cpu" if args.dask is not None and device == "auto" else device)
     shape = tuple(sources.x_mixed.shape[:2])
-    support = painting_mask(painting_area_of(args, shape), shape)
-    model, calibration = calibrated(model, sources, str(used), support=support)
+    area = painting_area_of(args, shape)
+    # Not given: sought as `separate` seeks it, the units measured and the results kept there.
+    painting = painting_support(sources, painting_mask(area, shape), seek=area is None)
+    model, calibration = calibrated(model, sources, str(used), support=painting.measured, seek=False)
+    support = painting.kept
+    if painting.sentence() and not args.quiet:
+        print(f"xraysep: {painting.sentence()}", file=sys.stderr)
     provenance = {
         "applied_model": str(args.model),
         "settings": model.config.to_dict(),
@@ -219,6 +224,7 @@ def command_apply(args: argparse.Namespace) -> int:
         "weave_threads": weave_threads(model),
         "x_normalisation": model.x_normalisation.to_dict(),
         "x_calibration": None if calibration is None else calibration.to_dict(),
+        "painting_found": painting.summary(),
         "software": {"napari-xraysep": __version__},
         "inputs": {
             "xray": str(args.xray), "rgb": str(args.rgb), "rgb_back": str(args.rgb_back) if args.rgb_back else None,

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
@@ -329,13 +330,15 @@ def prefetched(read: Callable[[T], R], items: Iterable[T], pool: Executor, depth
 
 
 def calibrated(
-    model: TrainedModel, sources: Sources, device: str | None = None, side: int | None = None, support: Any = None
+    model: TrainedModel, sources: Sources, device: str | None = None, side: int | None = None, support: Any = None,
+    seek: bool = True,
 ) -> tuple[TrainedModel, Calibration | None]:
     """``model`` ready for the X-ray of ``sources``: checked against the model's prediction from the
     photograph on up to CALIBRATION_GRID² blocks of ``side`` (at most CALIBRATION_SIDE) pixels spread
     over the image, or on the whole image where they would cover it (as :func:`~.separation.iter_separate`
     measures an image in memory) (:mod:`.calibration`), inside the painting only: the user's
-    ``support`` ((H, W) bool, lazy), else the painting found in the X-ray (:func:`painting_found`), with
+    ``support`` ((H, W) bool, lazy), else the painting found in the X-ray (:func:`painting_found`; the
+    whole frame without ``seek``: the painting sought already, or given as the whole frame), with
     clipped pixels left out — as the model's training measured its own X-ray. If its units are not the
     training units, a copy with the X-ray's normalisation corrected (and a warning saying so). Returns
     the model and the :class:`Calibration` (None when the photograph explains too little of the X-ray to
@@ -351,7 +354,7 @@ def calibrated(
         # The blocks would cover the image, overlapping: measure it whole, as in memory (the same fit).
         side_y, side_x = height, width
     measured = KnownPixels(sources.x_mixed)  # a film margin or clipped pixels would bend the offset
-    painting = painting_found(measured, sources.rgb_surface) if support is None else support
+    painting = painting_found(measured, sources.rgb_surface) if support is None and seek else support
     blocks = []
     for top in sorted({int(t) for t in np.linspace(0, height - side_y, CALIBRATION_GRID)}):
         for left in sorted({int(t) for t in np.linspace(0, width - side_x, CALIBRATION_GRID)}):
@@ -392,6 +395,58 @@ def painting_found(x_mixed: Any, rgb_surface: Any) -> Any:
     if found.full:
         return None
     return found.mask if factor == 1 else _Upsampled(found.mask, factor, (height, width))
+
+
+@dataclass(frozen=True)
+class PaintingSupport:
+    """Where a whole painting's units are measured (``measured``) and its results kept (``kept``), lazy
+    (H, W) bool arrays or None for the whole frame; ``found``: whether it was sought (not given)."""
+
+    measured: Any
+    kept: Any
+    found: bool
+
+    def summary(self) -> dict[str, Any] | None:
+        """JSON-ready, when the painting was found inside the frame (None otherwise): the rows and
+        columns (inclusive) where results are kept, and their share of the frame."""
+        if not self.found or self.kept is None:
+            return None
+        mask, factor = (self.kept.mask, self.kept.factor) if isinstance(self.kept, _Upsampled) else (self.kept, 1)
+        height, width = self.kept.shape
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        return {
+            "rows": [int(rows[0] * factor), int(min(height, (rows[-1] + 1) * factor) - 1)],
+            "columns": [int(cols[0] * factor), int(min(width, (cols[-1] + 1) * factor) - 1)],
+            "fraction": float(mask.mean()),
+        }
+
+    def sentence(self) -> str | None:
+        """What a user reads when the painting was found inside the frame (None otherwise)."""
+        found = self.summary()
+        if found is None:
+            return None
+        (y0, y1), (x0, x1) = found["rows"], found["columns"]
+        return (
+            f"Painting found at rows {y0}–{y1}, columns {x0}–{x1} ({100 * found['fraction']:.0f} % of the frame); "
+            "outside it the results are empty (give the painting area, or the whole frame, to keep another)."
+        )
+
+
+def painting_support(sources: Sources, support: Any = None, seek: bool = True) -> PaintingSupport:
+    """Where a whole painting is (see :class:`PaintingSupport`): the user's ``support`` (None: the whole
+    frame) where given or not to be sought (``seek`` False: "full"); else the painting found in the
+    X-ray and photograph (:func:`painting_found`), as ``separate`` finds it in memory, measured there
+    and kept there grown by one block of the search where it was sought on block means, so that a
+    coarse block at its edge cuts no painting off (a few pixels of margin may stay). Raises
+    InputError when nothing in the X-ray was measured."""
+    if support is not None or not seek:
+        return PaintingSupport(support, support, found=False)
+    painting = painting_found(KnownPixels(sources.x_mixed), sources.rgb_surface)
+    kept = painting
+    if isinstance(painting, _Upsampled):
+        grown = ndimage.binary_dilation(painting.mask, np.ones((3, 3), bool))
+        kept = _Upsampled(grown, painting.factor, painting.shape)
+    return PaintingSupport(painting, kept, found=True)
 
 
 class _Upsampled:
