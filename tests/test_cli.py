@@ -343,3 +343,34 @@ def test_the_terminal_says_when_training_is_done_and_the_model_is_being_applied(
     assert err.index("step 2/2") < err.index("applying the model")
     assert run_in_terminal(run(), threading.Event(), quiet=True) == "result"
     assert "applying" not in capsys.readouterr().err
+
+
+def test_a_negative_box_after_an_option_and_an_unknown_painting_area_word_are_understood(capsys):
+    from napari_xraysep.cli.parser import joined_negative_lists
+
+    assert joined_negative_lists(["apply", "m", "--painting-area", "-5,-5,100,100", "--out", "o"]) == [
+        "apply", "m", "--painting-area=-5,-5,100,100", "--out", "o"
+    ]
+    assert joined_negative_lists(["--region", "-3,4,50,60", "--tile", "-5"]) == ["--region=-3,4,50,60", "--tile", "-5"]
+    with pytest.raises(SystemExit):
+        main(["apply", "m.pt", "x.tif", "rgb.tif", "--out", "o", "--painting-area", "auto"])
+    said = capsys.readouterr().err
+    assert "expected Y0,X0,Y1,X1 in pixels, a mask file or full; got 'auto'" in said
+
+
+def test_the_marked_line_says_what_was_done_to_what_was_found():
+    from napari_xraysep.core.result import defects_line
+
+    fitted = defects_line({"clipped_pixels": 0, "hot_dead_pixels": 5, "scratches": 2})
+    assert fitted == (
+        "Marked 5 hot/dead pixels, 2 scratches — left out of the fit; the hot/dead pixels and scratches are repaired "
+        "from their neighbours; a thin straight line of the hidden design can pass for a scratch (mark_defects=false "
+        "keeps all)."
+    )
+    applied = defects_line({"clipped_pixels": 3, "hot_dead_pixels": 0, "scratch_pixels": 40}, fitted=False)
+    assert applied == (
+        "Marked 3 clipped pixels at the detector's limit, 40 pixels of scratches — the clipped pixels are empty in the "
+        "results; the scratches are repaired from their neighbours; a thin straight line of the hidden design can pass "
+        "for a scratch (mark_defects=false keeps all)."
+    )
+    assert defects_line({"clipped_pixels": 0}) is None

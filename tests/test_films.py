@@ -385,7 +385,7 @@ def test_a_seam_with_no_step_leaves_the_other_films_of_a_long_mosaic_be() -> Non
 def test_clipped_pixels_stay_marked_when_the_films_are_taken_out() -> None:
     variant = make_real_variant("photo_coffee_over_astronaut", "clipping", 0)
     plain = separate(variant.x_stored, variant.rgb_stored, seams="none")
-    with pytest.warns(UserWarning, match="at col 190"):  # no step there: said, and kept as given
+    with pytest.warns(UserWarning, match="across col 190"):  # no step there: said, and kept as given
         given = separate(variant.x_stored, variant.rgb_stored, seams=[("col", 190)])
     assert given.films is not None and plain.defects.clipped.sum() > 1000
     assert given.defects.summary() == plain.defects.summary()
@@ -394,12 +394,12 @@ def test_clipped_pixels_stay_marked_when_the_films_are_taken_out() -> None:
 
 def test_given_seams_are_said_to_be_given_and_a_misplaced_one_is_warned_about() -> None:
     variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
-    with pytest.warns(UserWarning, match="leave much of the step at col 128"):
+    with pytest.warns(UserWarning, match="do not explain the X-ray's levels across col 128"):
         result = separate(variant.x_stored, variant.rgb_stored, seams=[("col", 128), ("col", 270), ("row", 108)])
     assert result.films.given and "films given (seams at" in result.films.describe()
     # numpy integers are pixel indices too, and the record stays JSON (the row seam missing: said).
     positions = np.array([125, 270])
-    with pytest.warns(UserWarning, match="at col 125, col 270"):
+    with pytest.warns(UserWarning, match="across col 125, col 270"):
         record = separate(variant.x_stored, variant.rgb_stored, seams=[("col", p) for p in positions]).provenance()
     assert json.loads(json.dumps(record))["films"]["seams"][0]["position"] == 125
     with pytest.raises(InputError, match="a list of seams"):

@@ -96,6 +96,16 @@ def test_four_panels_follow_the_work_and_the_expert_settings_wait_in_advanced(ma
         return [s.native.isVisibleTo(separation) for s in settings]
 
     assert all(shown(colour_map)) and not any(shown(autoencoder))
+    # what real files carry, for every method: switches that are on by default and go into the run's settings
+    switches = list(separation.run_controls.values())
+    assert list(separation.run_controls) == ["detect_support", "mark_defects", "stretcher_bars"]
+    assert all(shown(switches)) and all(s.value for s in switches) and all(len(s.tooltip) > 30 for s in switches)
+    separation.mark_defects.value = False
+    config, form = separation.settings()
+    assert form["mark_defects"] is False and form["detect_support"] is True
+    assert SeparationConfig(**form).mark_defects is False
+    separation.apply_preset("default")  # a preset puts them back
+    assert separation.mark_defects.value is True
     assert widget.inputs.region_hint.text() == REGION_HINTS["ignored"]
     separation.preset.value = "autoencoder"
     assert not any(shown(colour_map)) and all(shown(autoencoder))

@@ -227,7 +227,7 @@ class PaintingResult:
         (not the area's own marks and bars)."""
         whole = None if self.painting is None else self.painting.sentence()
         lines = [whole] if whole else [] if self.area_result is None else input_notes(self.area_result.support, None)
-        line = defects_line(self.marked or {})
+        line = defects_line(self.marked or {}, fitted=False)  # counted over the painting, tile by tile
         films = self.films if self.paths is not None else None  # a stopped run took nothing out
         found = [part.describe() for part in (films, self.stretcher, self.passages) if part is not None]
         return lines + ([line] if line else []) + found
@@ -328,7 +328,8 @@ def iter_separate_painting(
         }
         # Not given: the painting is sought in the whole X-ray (as `separate` seeks it in memory), the
         # units measured there and the results kept there.
-        painting = painting_support(sources, support, seek=painting_area is None) if applying else None
+        seek_painting = painting_area is None and resolved.detect_support
+        painting = painting_support(sources, support, seek=seek_painting) if applying else None
         if area_result is None:  # only applied: the X-ray may be in other units than the model's
             measured = None if painting is None else painting.measured
             model, calibration = calibrated(model, sources, resolved.device, support=measured, seek=painting is None)

@@ -210,8 +210,9 @@ def command_apply(args: argparse.Namespace) -> int:
     used = resolve_device("cpu" if args.dask is not None and device == "auto" else device)
     shape = tuple(sources.x_mixed.shape[:2])
     area = painting_area_of(args, shape)
-    # Not given: sought as `separate` seeks it, the units measured and the results kept there.
-    painting = painting_support(sources, painting_mask(area, shape), seek=area is None)
+    # Not given: sought as `separate` seeks it (unless the model was made with detect_support off), the
+    # units measured and the results kept there.
+    painting = painting_support(sources, painting_mask(area, shape), seek=area is None and model.config.detect_support)
     model, calibration = calibrated(model, sources, str(used), support=painting.measured, seek=False)
     support = painting.kept
     if painting.sentence() and not args.quiet:
@@ -273,7 +274,7 @@ def command_apply(args: argparse.Namespace) -> int:
             if paths is None:
                 raise InputError("Stopped before every tile was done; no result was written.")
             provenance["defects_marked"] = marked
-            line = defects_line(marked)
+            line = defects_line(marked, fitted=False)
             if line and not args.quiet:
                 print(f"xraysep: {line}", file=sys.stderr)
             stretcher, passages, films = found.get("stretcher"), found.get("passages"), found.get("films", films)

@@ -9,6 +9,7 @@ traceback. The parser lives here and needs nothing heavy; the commands' work is 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -34,12 +35,34 @@ def parse_box(text: str) -> list[float]:
 
 
 def parse_painting_area(text: str) -> str | list[float] | Path:
-    """``full``, a box ``Y0,X0,Y1,X1`` or a mask file's path."""
+    """``full``, a box ``Y0,X0,Y1,X1`` or a mask file's path (a word that names no file and has no
+    extension is refused: ``auto`` or ``none`` is not read as a file name)."""
     if text.strip().lower() == "full":
         return "full"
     if "," in text and not Path(text).exists():
         return parse_box(text)
+    if not Path(text).exists() and not Path(text).suffix:
+        raise argparse.ArgumentTypeError(
+            f"expected Y0,X0,Y1,X1 in pixels, a mask file or full; got {text!r} (no such file)"
+        )
     return Path(text)
+
+
+# Comma-separated numbers, the first negative: argparse takes "-5,-5,100,100" for an option.
+_NEGATIVE_LIST = re.compile(r"-\d[\d.]*(,\s*-?\d[\d.]*)+")
+
+
+def joined_negative_lists(argv: Sequence[str]) -> list[str]:
+    """``argv`` with a value of comma-separated numbers that starts with a minus sign joined to the
+    option before it (``--painting-area -5,-5,100,100`` → ``--painting-area=-5,-5,100,100``), which
+    argparse would otherwise refuse as a missing argument."""
+    joined: list[str] = []
+    for token in argv:
+        if joined and joined[-1].startswith("--") and "=" not in joined[-1] and _NEGATIVE_LIST.fullmatch(token):
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
 
 
 def parse_seams(text: str) -> str | list[tuple[str, int]]:
@@ -252,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(joined_negative_lists(sys.argv[1:] if argv is None else argv))
     # After parsing: --help and a mistyped option need none of the science.
     import signal
 

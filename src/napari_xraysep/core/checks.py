@@ -63,7 +63,8 @@ def check_xray_shape(shape: Sequence[int]) -> None:
     if len(shape) == 3 and shape[-1] in (3, 4):
         raise InputError(
             f"The mixed X-ray has shape {describe_shape(shape)}, which looks like a colour image; "
-            "choose the grayscale radiograph."
+            "choose the grayscale radiograph (on the command line the X-ray comes first, then the photograph; "
+            "a radiograph exported as RGB is read once saved as grayscale)."
         )
     if len(shape) != 2:
         raise InputError(

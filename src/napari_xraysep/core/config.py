@@ -261,10 +261,20 @@ class SeparationConfig:
     preview_every: int = _setting(0, low=0)
     # real files (every method): find the painting's support and fit only there; mark the X-ray's
     # clipped pixels as missing and repair its hot/dead pixels and scratches (out of the fit);
-    detect_support: bool = _setting(True)
-    mark_defects: bool = _setting(True)
+    detect_support: bool = _setting(True, label="Find the painting", tip=(
+        "seek the painting in the frame (a film margin, a backdrop, a colour chart, a frame): fitted there, results "
+        "only there. Off: the whole frame is the painting"
+    ))
+    mark_defects: bool = _setting(True, label="Mark defects", tip=(
+        "clipped pixels become missing; hot/dead pixels and 1-px scratches are repaired from their neighbours and "
+        "left out of the fit. Off: the X-ray as stored (a thin straight line of the hidden design can pass for a "
+        "scratch)"
+    ))
     # the stretcher's bars (straight bands of wood in the X-ray only) as a layer of their own, not in x2
-    stretcher_bars: bool = _setting(True)
+    stretcher_bars: bool = _setting(True, label="Stretcher bars", tip=(
+        "seek a stretcher's bars (straight bands of wood along the edges and across) and take them out of x2 into a "
+        "layer of their own"
+    ))
 
     def __init__(self, method: MethodSettings | str = "colour_map", **settings: Any) -> None:
         own = {f.name: f.default for f in dataclasses.fields(SeparationConfig) if f.name != "method"}

@@ -407,8 +407,9 @@ def given_films(
         )
     elif films.unexplained():
         warnings.warn(
-            f"The exposures of the given films leave much of the step at {films.unexplained()}: is the seam "
-            "where the X-ray steps (row:N lies between rows N−1 and N)? Those steps stay in x2.",
+            f"The exposures of the given films do not explain the X-ray's levels across {films.unexplained()}: "
+            "is a seam there where the X-ray steps (row:N lies between rows N−1 and N), and is every seam of the "
+            "mosaic given (a seam left out puts films of two exposures in one)? What they leave stays in x2.",
             UserWarning, stacklevel=stacklevel + 1,
         )
     return films

@@ -165,9 +165,10 @@ def _count(number: int) -> str:
     return f"{number:,}".replace(",", " ")
 
 
-def defects_line(summary: dict[str, Any]) -> str | None:
+def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     """The line that says what was marked in the X-ray (a :meth:`Defects.summary`, or the counts of
-    a tile-by-tile run: "clipped_pixels", "hot_dead_pixels", "scratch_pixels"); None if nothing was."""
+    a tile-by-tile run: "clipped_pixels", "hot_dead_pixels", "scratch_pixels"); None if nothing was.
+    ``fitted``: whether a fit left them out (not when a model is only applied, tile by tile)."""
     parts = []
     clipped = summary.get("clipped_pixels", 0)
     if clipped:
@@ -182,12 +183,16 @@ def defects_line(summary: dict[str, Any]) -> str | None:
         parts.append(f"{_count(summary['scratch_pixels'])} pixels of scratches")
     if not parts:
         return None
-    tail = " — left out of the fit"
+    notes = ["left out of the fit"] if fitted else []
     if clipped:
-        tail += "; the clipped pixels are empty in the results"
-    if points or summary.get("scratch_pixels") or summary.get("scratches"):
-        tail += "; the others are repaired from their neighbours"
-    return "Marked " + ", ".join(parts) + tail + "."
+        notes.append("the clipped pixels are empty in the results")
+    scratched = summary.get("scratch_pixels") or summary.get("scratches")
+    repaired = [name for present, name in ((points, "hot/dead pixels"), (scratched, "scratches")) if present]
+    if repaired:
+        notes.append(f"the {' and '.join(repaired)} are repaired from their neighbours")
+    if scratched:  # the X-ray alone cannot tell them apart
+        notes.append("a thin straight line of the hidden design can pass for a scratch (mark_defects=false keeps all)")
+    return "Marked " + ", ".join(parts) + " — " + "; ".join(notes) + "."
 
 
 def input_notes(support: Support | None, defects: Defects | None) -> list[str]:

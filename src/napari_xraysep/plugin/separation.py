@@ -83,7 +83,16 @@ class SeparationPanel(QGroupBox):
             for name, control in controls.items():
                 setattr(self, name, control)  # separation.clusters, separation.channels, ...
         method_controls = [control for controls in self.controls.values() for control in controls.values()]
-        expert = Container(widgets=[self.steps, self.seed, self.device, self.preview_every, *method_controls])
+        # what real files carry, for every method: the painting's support, defects, a stretcher
+        self.run_fields = {
+            item.name: item for item in dataclasses.fields(SeparationConfig) if item.metadata.get("label")
+        }
+        self.run_controls = {name: _control(item) for name, item in self.run_fields.items()}
+        for name, control in self.run_controls.items():
+            setattr(self, name, control)  # separation.mark_defects, ...
+        expert = Container(widgets=[
+            self.steps, self.seed, self.device, self.preview_every, *method_controls, *self.run_controls.values(),
+        ])
         expert.native.layout().setContentsMargins(0, 0, 0, 0)
         self.advanced = QCollapsible("Advanced")
         self.advanced.addWidget(expert.native)
@@ -106,6 +115,8 @@ class SeparationPanel(QGroupBox):
         quality chosen."""
         config = PRESETS[name]()
         self.seed.value, self.preview_every.value = config.seed, PREVIEW_EVERY[config.method.name]
+        for field_name, control in self.run_controls.items():
+            control.value = getattr(config, field_name)
         for method, controls in self.controls.items():
             chosen = method == config.method.name
             for field_name, control in controls.items():
@@ -143,6 +154,7 @@ class SeparationPanel(QGroupBox):
             "steps": int(self.steps.value), "seed": int(self.seed.value), "device": str(self.device.value),
             "preview_every": int(self.preview_every.value),
         }
+        form |= {name: bool(control.value) for name, control in self.run_controls.items()}
         method = config.method
         fixed = method.shape_fields if model is not None else ()
         for name, control in self.controls[method.name].items():
