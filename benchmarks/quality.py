@@ -709,6 +709,16 @@ default):
   under 1 % between no field and the true one, and on one file is lower without it: the band the colour
   map is fitted in hardly sees a field that smooth. Regressing x2 itself on smooth bases × D or × x̂1 over
   the whole band: −5 to −8 dB on clean files (the hidden design correlates with them).
+* **Probes that need no colour map** (2026-12-05, seed 0, 4 cases). With the true heel field divided
+  out of the X-ray the heel variant equals clean (0.00 dB): again the model is right. The weave's
+  local amplitude as the exposure's probe (it scales with the field; RMS of the weave layer in 32 px
+  blocks, a degree-2 surface fitted robustly to its logarithm): the extracted weave carries the
+  paintings' own detail in its band, so on *clean* files the fitted surface spans 0.10–0.66 (the heel's
+  true field: 0.13); on one canvas case it helped (−4.32 → −1.36 dB), on another it cost (−5.15 →
+  −11.55). For vignetting, the photograph alone by the symmetry of its radial gradients (Zheng et al.,
+  CVPR 2008: a falling field skews them outwards): the estimate does move by the true fall-off (0.08–0.17
+  in r²) when vignetting is added, but the clean photographs' own lighting reads −0.30 to +0.49 —
+  a painting brighter in its middle is indistinguishable from a lens's fall-off.
 
 What would tell a field from a colour-map error is information the two images do not hold: a
 flat-field (open-beam) exposure of the same film and tube, or the film margin's level around the
