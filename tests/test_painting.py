@@ -237,3 +237,25 @@ def test_cli_separate_on_a_large_image_trains_on_the_area_and_applies_tile_by_ti
     monkeypatch.setattr(areas, "CENTRAL_AREA", 32)
     assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "central"), *quick]) == 0
     assert json.loads((tmp_path / "central" / "run.json").read_text())["training_area"] == [[8, 40], [16, 48]]
+
+
+def test_a_whole_painting_keeps_its_results_where_the_painting_is_found_and_says_so(tmp_path):
+    # Trained on the area, applied to the whole frame: outside the painting found in the whole X-ray and
+    # photograph the results are empty, as in memory (they held the backdrop's "separation" before).
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    sources = Sources(variant.x_stored, variant.rgb_stored)
+    _, result = drain(iter_separate_painting(sources, tmp_path / "found", device="cpu", pyramid=False))
+    x2 = tifffile.imread(result.paths["x2"])
+    inside = np.isfinite(x2)
+    assert (inside & variant.painting).sum() / (inside | variant.painting).sum() > 0.95
+    assert result.notes()[0].startswith("Painting found at rows")
+    assert result.provenance()["painting_found"]["fraction"] == pytest.approx(inside.mean(), abs=0.01)
+    # The whole frame when the user says so, or when the model was made not to seek it.
+    _, full = drain(iter_separate_painting(sources, tmp_path / "full", model=result.model, steps=0, device="cpu",
+                                           pyramid=False, painting_area="full"))
+    assert np.isfinite(tifffile.imread(full.paths["x2"])).mean() > 0.98 and full.provenance()["painting_found"] is None
+    _, unsought = drain(iter_separate_painting(sources, tmp_path / "off", device="cpu", pyramid=False, detect_support=False))
+    assert np.isfinite(tifffile.imread(unsought.paths["x2"])).mean() > 0.98
+    assert not any(note.startswith("Painting found") for note in unsought.notes())
