@@ -256,6 +256,8 @@ def test_a_whole_painting_keeps_its_results_where_the_painting_is_found_and_says
     _, full = drain(iter_separate_painting(sources, tmp_path / "full", model=result.model, steps=0, device="cpu",
                                            pyramid=False, painting_area="full"))
     assert np.isfinite(tifffile.imread(full.paths["x2"])).mean() > 0.98 and full.provenance()["painting_found"] is None
-    _, unsought = drain(iter_separate_painting(sources, tmp_path / "off", device="cpu", pyramid=False, detect_support=False))
+    _, unsought = drain(
+        iter_separate_painting(sources, tmp_path / "off", device="cpu", pyramid=False, detect_support=False)
+    )
     assert np.isfinite(tifffile.imread(unsought.paths["x2"])).mean() > 0.98
     assert not any(note.startswith("Painting found") for note in unsought.notes())

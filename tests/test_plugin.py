@@ -242,6 +242,17 @@ def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     widget.inputs.back.value = None
     widget.results.load_model_from(tmp_path / "missing.pt")
     assert "does not exist" in widget.message.text()
+    # A model made with a real-file switch off is loaded with it off, so the dock applies it as the CLI does.
+    import dataclasses
+
+    from napari_xraysep.io import load_model, save_model
+
+    made = load_model(path)
+    made.config = dataclasses.replace(made.config, mark_defects=False)
+    save_model(made, tmp_path / "unmarked.pt")
+    widget.results.load_model_from(tmp_path / "unmarked.pt")
+    assert widget.separation.mark_defects.value is False and widget.separation.detect_support.value is True
+    assert widget.separation.settings(widget.current_model)[1]["mark_defects"] is False
 
 
 @pytest.mark.parametrize("case", ["no xray", "shape mismatch", "no region", "empty region", "degenerate", "bad lr", "bad device"])

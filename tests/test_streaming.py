@@ -379,7 +379,7 @@ def test_a_model_applied_to_its_own_framed_painting_keeps_its_units(kind, monkey
         return
     # A large X-ray is searched on block means (as detect_support searches one in memory); the mask
     # read at full resolution block by block. (A tacking margin a few blocks wide is not found so coarsely.)
-    monkeypatch.setattr(streaming, "DETECT_SIDE", 200)
+    monkeypatch.setattr(streaming, "SEARCH_SIDE", 200)
     coarse = streaming.painting_found(KnownPixels(variant.x_stored), variant.rgb_stored)
     assert coarse.shape == variant.painting.shape and coarse[10:30, 5:9].shape == (20, 4)
     assert (coarse[:, :] & variant.painting).sum() / (coarse[:, :] | variant.painting).sum() > 0.9
@@ -468,17 +468,25 @@ def test_a_whole_painting_s_results_are_kept_where_the_painting_is_found_and_no_
 
     variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
     sources = Sources(variant.x_stored, variant.rgb_stored)
-    # Searched at full resolution (a frame of at most DETECT_SIDE px): measured and kept alike.
+    # Searched at full resolution (a frame of at most SEARCH_SIDE px): measured and kept alike.
     exact = streaming.painting_support(sources)
     assert exact.found and exact.kept is exact.measured
     assert (exact.kept & variant.painting).sum() / (exact.kept | variant.painting).sum() > 0.95
     rows, cols = np.flatnonzero(exact.kept.any(axis=1)), np.flatnonzero(exact.kept.any(axis=0))
     assert exact.summary() == {
         "rows": [rows[0], rows[-1]], "columns": [cols[0], cols[-1]], "fraction": pytest.approx(exact.kept.mean()),
+        "fraction_of_box": pytest.approx(exact.kept[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].mean()),
     }
+    assert "of that box" not in exact.sentence()  # a rectangle
+    # A found painting with a part of its box left out (a dark, even passage taken for margin) says so.
+    holed = exact.kept.copy()
+    holed[rows[0] : rows[0] + (rows[-1] - rows[0]) // 5, cols[0] : cols[-1] + 1] = False
+    holed[rows[0], cols[0]] = True
+    said = streaming.PaintingSupport(holed, holed, found=True).sentence()
+    assert "% of that box: the rest was taken for margin" in said
     assert exact.sentence().startswith(f"Painting found at rows {rows[0]}–{rows[-1]}, columns {cols[0]}–{cols[-1]}")
     # On block means (a large X-ray): kept grown by a block, so that the painting's edge is not cut off.
-    monkeypatch.setattr(streaming, "DETECT_SIDE", 200)  # 2 × 2 blocks
+    monkeypatch.setattr(streaming, "SEARCH_SIDE", 200)  # 2 × 2 blocks
     coarse = streaming.painting_support(sources)
     measured, kept = coarse.measured[:, :], coarse.kept[:, :]
     assert (measured <= kept).all() and kept.sum() > measured.sum() and kept[variant.painting].all()

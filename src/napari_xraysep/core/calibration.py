@@ -251,7 +251,8 @@ def calibrate(reference: UnitFit | None, fit: UnitFit | None) -> Calibration | N
     if gain <= 0:
         raise InputError(
             "The X-ray is inverted against what the model predicts from the photograph (dense paint dark instead of "
-            "bright, or another image); give the X-ray as the model was trained on it (dense = bright)."
+            "bright, or another image); give the X-ray as the model was trained on it (dense = bright). (A painting "
+            "area that holds mostly backdrop, film margin or a colour chart reads so too: give the painting's own.)"
         )
     tolerance = TOLERANCE if reference is not None else TOLERANCE_WITHOUT_REFERENCE
     off = abs(gain - 1) > tolerance or abs(offset) > tolerance

@@ -271,6 +271,7 @@ class ResultsPanel(QGroupBox):
             self.say(str(error), error=True)
             return None
         self.runner.model = CurrentModel(model, Path(path).name)
+        self.runner.separation.show_switches(model.config)  # applied or continued as it was made
         self.say(
             f"Loaded {Path(path).name} ({model.config.method.name.replace('_', ' ')}, {model.steps_trained} steps). "
             "Apply model separates the chosen layers with it; Continue trains it further."

@@ -115,8 +115,7 @@ class SeparationPanel(QGroupBox):
         quality chosen."""
         config = PRESETS[name]()
         self.seed.value, self.preview_every.value = config.seed, PREVIEW_EVERY[config.method.name]
-        for field_name, control in self.run_controls.items():
-            control.value = getattr(config, field_name)
+        self.show_switches(config)
         for method, controls in self.controls.items():
             chosen = method == config.method.name
             for field_name, control in controls.items():
@@ -127,6 +126,12 @@ class SeparationPanel(QGroupBox):
         if self.advanced.isExpanded():  # its height follows the settings shown
             self.advanced.expand(animate=False)
         self._quality_to_steps()
+
+    def show_switches(self, config: SeparationConfig) -> None:
+        """The real-file switches (Find the painting, Mark defects, Stretcher bars) set to ``config``'s:
+        a loaded model is applied as it was made unless the user changes them."""
+        for field_name, control in self.run_controls.items():
+            control.value = getattr(config, field_name)
 
     def _default_steps(self) -> int:
         return PRESETS[self.preset.value]().training_steps
