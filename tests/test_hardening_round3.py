@@ -729,3 +729,13 @@ def test_apply_keeps_the_results_where_separate_finds_the_painting(tmp_path, cap
                  "--painting-area", "full", "--quiet"]) == 0
     assert json.loads((tmp_path / "full" / "run.json").read_text())["painting_found"] is None
     assert np.isfinite(tifffile.imread(tmp_path / "full" / "x2.tif")).mean() > 0.98
+    # Defects are counted inside the painting area only (the chart's lead numbers are not the painting's).
+    rows, cols = np.flatnonzero(variant.painting.any(axis=1)), np.flatnonzero(variant.painting.any(axis=0))
+    box = f"{rows[0]},{cols[0]},{rows[-1] + 1},{cols[-1] + 1}"
+    assert main(["apply", str(model), str(x), str(rgb), "--out", str(tmp_path / "box"), "--device", "cpu",
+                 f"--painting-area={box}", "--quiet"]) == 0
+    inside = variant.x_stored[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    marked = json.loads((tmp_path / "box" / "run.json").read_text())["defects_marked"]
+    assert marked["clipped_pixels"] == int(((inside == 65535) | (inside == 0)).sum())
+    everywhere = json.loads((tmp_path / "full" / "run.json").read_text())["defects_marked"]["clipped_pixels"]
+    assert everywhere > marked["clipped_pixels"]

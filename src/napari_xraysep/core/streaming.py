@@ -285,7 +285,8 @@ def iter_apply(
         for tile, (block, x_core, masks, outside) in prefetched(read, planned, pool, READ_AHEAD):
             if marked is not None and masks:
                 for key, name in (("clipped_pixels", "clipped"), ("hot_dead_pixels", "points"), ("scratch_pixels", "scratches")):
-                    marked[key] = marked.get(key, 0) + int(masks[name].sum())
+                    inside = masks[name] if outside is None else masks[name] & ~outside  # the painting's only
+                    marked[key] = marked.get(key, 0) + int(inside.sum())
             unit = decode_block(decode, block, torch_device)[(slice(None), *tile.inner)]
             layers = refined_layers(x_core, unit, model.x_normalisation)
             if films is not None:  # x1 + x2 + weave add up to the corrected X-ray, + exposure to the stored one
