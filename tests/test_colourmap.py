@@ -302,3 +302,29 @@ def test_a_flat_hidden_patch_under_plateaus_is_recovered_exactly_away_from_its_e
     inside[36:54, 51:94] = True
     error = result.x2 - hidden
     assert np.ptp(error[away | inside]) < 2e-3  # 0.2 % of the X-ray's range: x1 is the surface alone
+
+
+def test_a_large_frame_is_fitted_on_blocks_inside_the_painting_found(monkeypatch):
+    # A painting in the middle of a wide backdrop: blocks spread over the whole frame all fell in the
+    # backdrop (an 18 MP file's four corners) and the fit ended in a traceback (nothing to cluster).
+    from napari_xraysep.core import colourmap_fit
+    from napari_xraysep.core.colourmap_fit import fit_blocks
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    fit = np.zeros((300, 400), bool)
+    fit[100:220, 150:330] = True
+    monkeypatch.setattr(colourmap_fit, "COLOUR_MAP_FIT_PIXELS", 4 * 32 * 32)
+    monkeypatch.setattr(colourmap_fit, "COLOUR_MAP_FIT_BLOCK", 32)
+    blocks = fit_blocks(fit.shape, fit)
+    assert len(blocks) == 4 and all(fit[block].all() for block in blocks)
+    assert {(b[0].start, b[1].start) for b in blocks} == {(100, 150), (100, 298), (188, 150), (188, 298)}
+    assert fit_blocks(fit.shape, None) == colourmap_fit.sample_blocks(fit.shape, 4 * 32 * 32, 32)
+    # A frame within the budget is fitted whole, as before.
+    monkeypatch.setattr(colourmap_fit, "COLOUR_MAP_FIT_PIXELS", 300 * 400)
+    assert fit_blocks(fit.shape, fit) == [(slice(0, 300), slice(0, 400))]
+    # End to end: the backdrop file's corners are backdrop; its painting is separated.
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    monkeypatch.setattr(colourmap_fit, "COLOUR_MAP_FIT_PIXELS", 4 * 64 * 64)
+    monkeypatch.setattr(colourmap_fit, "COLOUR_MAP_FIT_BLOCK", 64)
+    result = separate(variant.x_stored, variant.rgb_stored, device="cpu")
+    assert np.isfinite(result.x2[variant.painting]).mean() > 0.95

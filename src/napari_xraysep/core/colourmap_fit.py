@@ -14,6 +14,7 @@ from .colourmap_solve import fit_colour_map, sample_index, set_constant
 from .config import SeparationConfig
 from .data import SeparationInputs
 from .devices import resolve_device
+from .errors import InputError
 from .inference import Components, predict
 from .progress import drive
 from .tiling import sample_blocks
@@ -23,6 +24,23 @@ from .training import StepGuard, StopFlag, TrainingProgress, check_trainable, gu
 # The colour map fits on at most this many pixels (blocks spread over a larger image): its fit keeps
 # three copies of ~55 feature maps, ~0.7 GB per megapixel.
 COLOUR_MAP_FIT_PIXELS, COLOUR_MAP_FIT_BLOCK = 1 << 20, 512
+
+
+def fit_blocks(shape: tuple[int, int], fit_pixels: np.ndarray | None) -> list[tuple[slice, slice]]:
+    """Where the colour map fits on an (H, W) image: the whole image when it has at most
+    COLOUR_MAP_FIT_PIXELS, else :func:`~.tiling.sample_blocks` spread over the bounding box of
+    ``fit_pixels`` ((H, W) bool, the pixels the fit may use; None: all) — spread over the whole
+    frame, a painting found in the middle of a wide backdrop left every block in the backdrop (an
+    18-megapixel file's four corner blocks: nothing to fit, a traceback)."""
+    if fit_pixels is None or not fit_pixels.any() or shape[0] * shape[1] <= COLOUR_MAP_FIT_PIXELS:
+        return sample_blocks(shape, COLOUR_MAP_FIT_PIXELS, COLOUR_MAP_FIT_BLOCK)
+    rows, cols = np.flatnonzero(fit_pixels.any(axis=1)), np.flatnonzero(fit_pixels.any(axis=0))
+    top, left = int(rows[0]), int(cols[0])
+    box = (int(rows[-1]) + 1 - top, int(cols[-1]) + 1 - left)
+    return [
+        (slice(ys.start + top, ys.stop + top), slice(xs.start + left, xs.stop + left))
+        for ys, xs in sample_blocks(box, COLOUR_MAP_FIT_PIXELS, COLOUR_MAP_FIT_BLOCK)
+    ]
 
 
 def fit_colour_map_model(
@@ -42,7 +60,7 @@ def fit_colour_map_model(
     check_trainable(inputs.shape, config, "the colour map needs to fit")
     device = resolve_device(config.device)
     network: ColourMap = model.network.to(device)
-    blocks = sample_blocks(inputs.shape, COLOUR_MAP_FIT_PIXELS, COLOUR_MAP_FIT_BLOCK)
+    blocks = fit_blocks(inputs.shape, inputs.fit_pixels)
 
     def tensor(array: np.ndarray | None) -> torch.Tensor | None:
         """(N, C, h, w) of the fitting blocks of a (C, H, W) array, on the device."""
@@ -56,6 +74,11 @@ def fit_colour_map_model(
     # (set_constant's sample); the high-pass band is taken over the others only.
     fit_pixels = inputs.fit_pixels
     valid = torch.ones_like(x, dtype=torch.bool) if fit_pixels is None else tensor(fit_pixels[None])
+    if not bool(valid.any()):  # a painting that leaves its own bounding box's sampled blocks empty
+        raise InputError(
+            "The colour map found no pixel of the painting to fit in the blocks it samples; give the painting "
+            "area (or a smaller crop of the painting)."
+        )
     steps = config.training_steps
     solves = fit_colour_map(network, rgb, x, config.method, steps, config.seed, rgb_back=back, region=region, valid=valid)
 

@@ -274,7 +274,8 @@ class ResultsPanel(QGroupBox):
         self.runner.separation.show_switches(model.config)  # applied or continued as it was made
         self.say(
             f"Loaded {Path(path).name} ({model.config.method.name.replace('_', ' ')}, {model.steps_trained} steps). "
-            "Apply model separates the chosen layers with it; Continue trains it further."
+            "Apply model separates the chosen layers with it; Continue trains it further. Its Find the painting, "
+            "Mark defects and Stretcher bars are set under Advanced (a preset sets them back)."
         )
         self.changed()
         return model
