@@ -471,10 +471,11 @@ def test_the_cli_says_what_it_found_and_run_json_records_it(tmp_path, capsys):
     assert main([*args, "--out", str(tmp_path / "found")]) == 0
     err = capsys.readouterr().err
     assert "xraysep: Painting found at rows 32–127, columns 48–191 (36 % of the frame); outside it the results are empty." in err
-    assert "xraysep: Marked 31 clipped pixels (0.1 %) at the detector's limit" in err
+    # Counted inside the painting: the hot pixel, not the marker on the margin.
+    assert "xraysep: Marked 1 clipped pixel (0.0 %) at the detector's limit" in err
     record = json.loads((tmp_path / "found" / "run.json").read_text())
     assert record["painting_support"]["rows"] == [32, 127] and record["painting_support"]["source"] == "detected"
-    assert record["defects"]["clipped_pixels"] == 31
+    assert record["defects"]["clipped_pixels"] == 1
     assert np.isnan(tifffile.imread(tmp_path / "found" / "x2.tif")[0:20]).all()
     # The user's area wins; "full" keeps the whole frame.
     assert main([*args, "--painting-area", "40,60,120,180", "--out", str(tmp_path / "given")]) == 0
@@ -483,6 +484,7 @@ def test_the_cli_says_what_it_found_and_run_json_records_it(tmp_path, capsys):
     assert main([*args, "--painting-area", "full", "--out", str(tmp_path / "full")]) == 0
     assert "Painting area: the whole frame." in capsys.readouterr().err
     assert np.isfinite(tifffile.imread(tmp_path / "full" / "x2.tif")[0:20, 0:20]).all()
+    assert json.loads((tmp_path / "full" / "run.json").read_text())["defects"]["clipped_pixels"] == 31
     assert main([*args, "--painting-area", str(tmp_path / "missing.tif"), "--out", str(tmp_path / "bad")]) == 2
 
 
@@ -501,7 +503,7 @@ def test_apply_tile_by_tile_marks_defects_and_keeps_to_the_given_area(tmp_path, 
     assert main(["separate", *inputs, "--steps", "3", "--set", "clusters=8", "--device", "cpu", "--out", str(tmp_path / "fit"), "--quiet"]) == 0
     assert main(["apply", str(tmp_path / "fit" / "model.pt"), *inputs, "--tile", "64", "--painting-area", "32,48,128,192",
                  "--out", str(tmp_path / "applied")]) == 0
-    assert "Marked 1 clipped pixels" in capsys.readouterr().err
+    assert "Marked 1 clipped pixel " in capsys.readouterr().err
     x2 = tifffile.imread(tmp_path / "applied" / "x2.tif")
     assert np.isnan(x2[:32]).all() and np.isnan(x2[60, 100]) and np.isfinite(x2[40:50, 60:90]).all()
     assert json.loads((tmp_path / "applied" / "run.json").read_text())["defects_marked"]["clipped_pixels"] == 1
@@ -517,3 +519,32 @@ def test_a_bare_canvas_margin_is_found_on_coarser_blocks():
     support = detect_support(x)
     # Pixel by pixel the margin is as textured as the painting (the whole frame, IoU 0.36, came back).
     assert not support.full and (support.mask & truth).sum() / (support.mask | truth).sum() > 0.8
+
+
+def test_defects_are_counted_inside_the_painting_found():
+    # A colour chart's lead numbers and the film margin's clipped pixels are not the painting's: counted
+    # inside the support, as the whole painting's tiles count them.
+    from napari_xraysep.core.defects import Defects
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop_chart", 0)
+    everywhere = find_defects(variant.x_stored, None, variant.rgb_stored)
+    result = separate(variant.x_stored, variant.rgb_stored, steps=2)
+    inside = result.support.mask
+    counted = result.defects.summary()
+    assert everywhere.clipped.sum() > everywhere.clipped[inside].sum()  # the chart's numbers lie outside
+    assert counted["clipped_pixels"] == int((everywhere.clipped & inside).sum())
+    assert counted["clipped_high"] + counted["clipped_low"] == counted["clipped_pixels"]
+    # By hand: two clipped pixels (one high, one low) and two scratch lines, an area holding one of each.
+    x = np.full((6, 8), 100.0)
+    x[1, 1], x[4, 6] = 65535, 0
+    clipped = np.zeros((6, 8), bool)
+    clipped[1, 1] = clipped[4, 6] = True
+    scratches = np.zeros((6, 8), bool)
+    scratches[0, 2:6] = scratches[5, 0:4] = True
+    defects = Defects(clipped, clipped, np.zeros_like(clipped), scratches, 2, 1, 1)
+    area = np.zeros((6, 8), bool)
+    area[:3] = True
+    kept = defects.within(area, x)
+    assert (kept.clipped_high, kept.clipped_low, kept.scratch_count) == (1, 0, 1)
+    assert kept.summary()["clipped_pixels"] == 1 and kept.summary()["scratch_pixels"] == 4

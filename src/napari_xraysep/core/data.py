@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from .checks import check_back, check_pair, check_side_channel, check_side_count, finite_pixels, side_list
 from .defects import Defects, find_defects, repair
@@ -218,7 +219,7 @@ def prepare_inputs(
         support, defects = found
     else:
         defects = find_defects(x_mixed, valid, rgb_surface) if mark_defects else None
-    x_repaired = None
+    x_repaired, stored = None, x_mixed
     if defects is not None:
         valid &= ~defects.clipped
         if not valid.any():
@@ -232,6 +233,9 @@ def prepare_inputs(
             support = trim_to_photograph(detect_support(x_mixed, valid), rgb_surface, x_mixed, valid)
     fit_mask = None
     if support is not None and not support.full:
+        if found is None and defects is not None:  # counted inside the painting, as a whole painting's tiles are
+            # (its holes closed: the support leaves clipped pixels out, a clipped passage is the painting's)
+            defects = defects.within(ndimage.binary_fill_holes(support.mask), stored)
         valid &= support.mask
         if not valid.any():
             raise InputError("The painting area holds only missing or clipped pixels; nothing to separate there.")

@@ -110,6 +110,22 @@ class Defects:
         """(H, W) bool: pixels the fit leaves out."""
         return self.clipped_ring | self.repaired
 
+    def within(self, area: np.ndarray, x_stored: np.ndarray) -> Defects:
+        """The defects inside ``area`` only ((H, W) bool: the painting's support — outside it the results
+        are empty, and a colour chart's lead numbers or the film margin's clipped pixels are not the
+        painting's), counted again: clipped high or low by ``x_stored``'s values (above or below the
+        middle of its range), scratches as the lines (8-connected pieces) left inside."""
+        clipped = self.clipped & area
+        values = np.asarray(x_stored, dtype=np.float64)
+        middle = (np.nanmin(values) + np.nanmax(values)) / 2 if clipped.any() else 0.0
+        high = int(np.count_nonzero(clipped & (values > middle)))
+        scratches = self.scratches & area
+        lines = ndimage.label(scratches, structure=np.ones((3, 3), bool))[1] if scratches.any() else 0
+        return Defects(
+            clipped, self.clipped_ring & area, self.points & area, scratches, min(self.scratch_count, lines),
+            high, int(clipped.sum()) - high,
+        )
+
     def summary(self) -> dict[str, int | float]:
         """JSON-ready counts: clipped (high/low), their fraction of the frame, hot/dead pixels, scratches."""
         clipped = int(self.clipped.sum())

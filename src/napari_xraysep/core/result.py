@@ -173,7 +173,7 @@ def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     clipped = summary.get("clipped_pixels", 0)
     if clipped:
         share = f" ({100 * summary['clipped_fraction']:.1f} %)" if "clipped_fraction" in summary else ""
-        parts.append(f"{_count(clipped)} clipped pixels{share} at the detector's limit")
+        parts.append(f"{_count(clipped)} clipped pixel{'s' * (clipped != 1)}{share} at the detector's limit")
     points = summary.get("hot_dead_pixels", 0)
     if points:
         parts.append(f"{_count(points)} hot/dead pixel{'s' * (points != 1)}")

@@ -460,10 +460,13 @@ def painting_support(sources: Sources, support: Any = None, seek: bool = True) -
     if support is not None or not seek:
         return PaintingSupport(support, support, found=False)
     painting = painting_found(KnownPixels(sources.x_mixed), sources.rgb_surface)
-    kept = painting
+    # Holes closed: a clipped passage inside the painting is the painting's (its pixels are empty
+    # in the results anyway, and counted as clipped); a film margin touches the frame's edge.
     if isinstance(painting, _Upsampled):
-        grown = ndimage.binary_dilation(painting.mask, np.ones((3, 3), bool))
+        grown = ndimage.binary_dilation(ndimage.binary_fill_holes(painting.mask), np.ones((3, 3), bool))
         kept = _Upsampled(grown, painting.factor, painting.shape)
+    else:
+        kept = None if painting is None else ndimage.binary_fill_holes(painting)
     return PaintingSupport(painting, kept, found=True)
 
 
