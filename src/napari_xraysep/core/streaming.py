@@ -45,7 +45,7 @@ from .inference import Components, decode_block, decoder
 from .refine import refine
 from .result import RESULT_LAYERS, components_in_units
 from .sources import Sources
-from .support import detect_support, trim_to_photograph
+from .support import DETECT_SIDE, detect_support, trim_to_photograph
 from .tiling import Tile, block_means, tiles
 from .trained import Separator, TrainedModel
 from .training import StopFlag
@@ -65,7 +65,7 @@ SEARCH_VALUES = 1 << 22
 # resolution only, and a few pixels of film margin kept beside a painting bend its results up to ~100 px
 # inside (on a 1400×2100 backdrop file, searched on 2 × 2 blocks: x2's correlation with the truth within
 # 10 px of the edge 0.970, at full resolution 0.985). The search costs 3.1 s on a 6000² pair, 1.2 s on
-# 6 × 6 blocks.
+# 6 × 6 blocks — where a painting fills the frame, the first look, on DETECT_SIDE blocks, is the only one.
 SEARCH_SIDE = 4096
 # Below this share of its bounding box, a painting found is said not to fill it.
 FOUND_BOX_SHARE = 0.95
@@ -395,15 +395,19 @@ def painting_found(x_mixed: Any, rgb_surface: Any) -> Any:
     is what the search reads anyway — as a lazy (H, W) bool array; None when the painting fills the frame.
     Raises InputError when nothing in the X-ray was measured."""
     height, width = x_mixed.shape
-    factor = max(1, math.ceil(max(height, width) / SEARCH_SIDE))
-    x_small = block_means(x_mixed, factor, SEARCH_VALUES)
-    valid = np.isfinite(x_small)
-    if not valid.any():
-        raise InputError(NOTHING_MEASURED)
-    found = detect_support(x_small, valid)
-    found = trim_to_photograph(found, block_means(rgb_surface, factor, SEARCH_VALUES)[..., :3], x_small, valid)
-    if found.full:
-        return None
+    fine = max(1, math.ceil(max(height, width) / SEARCH_SIDE))
+    # First on the blocks the support search itself reads (DETECT_SIDE a side): a painting that fills the
+    # frame there fills it at any resolution (the photograph only trims a painting found inside it), so
+    # only a painting inside the frame is sought again, finer.
+    for factor in dict.fromkeys((max(fine, math.ceil(max(height, width) / DETECT_SIDE)), fine)):
+        x_small = block_means(x_mixed, factor, SEARCH_VALUES)
+        valid = np.isfinite(x_small)
+        if not valid.any():
+            raise InputError(NOTHING_MEASURED)
+        found = detect_support(x_small, valid)
+        found = trim_to_photograph(found, block_means(rgb_surface, factor, SEARCH_VALUES)[..., :3], x_small, valid)
+        if found.full:
+            return None
     return found.mask if factor == 1 else _Upsampled(found.mask, factor, (height, width))
 
 
