@@ -226,7 +226,10 @@ class PaintingResult:
         training area's support), and what was marked and found in the X-ray over the whole painting
         (not the area's own marks and bars)."""
         whole = None if self.painting is None else self.painting.sentence()
-        lines = [whole] if whole else [] if self.area_result is None else input_notes(self.area_result.support, None)
+        if whole:
+            lines = [whole]
+        else:
+            lines = [] if self.area_result is None else input_notes(self.area_result.support, None)
         line = defects_line(self.marked or {}, fitted=False)  # counted over the painting, tile by tile
         films = self.films if self.paths is not None else None  # a stopped run took nothing out
         found = [part.describe() for part in (films, self.stretcher, self.passages) if part is not None]
@@ -330,9 +333,8 @@ def iter_separate_painting(
         # units measured there and the results kept there.
         seek_painting = painting_area is None and resolved.detect_support
         painting = painting_support(sources, support, seek=seek_painting) if applying else None
-        if area_result is None:  # only applied: the X-ray may be in other units than the model's
-            measured = None if painting is None else painting.measured
-            model, calibration = calibrated(model, sources, resolved.device, support=measured, seek=painting is None)
+        if painting is not None and area_result is None:  # only applied: perhaps in other units than the model's
+            model, calibration = calibrated(model, sources, resolved.device, support=painting.measured, seek=False)
             record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
         if painting is not None:
             support = painting.kept

@@ -212,7 +212,8 @@ def command_apply(args: argparse.Namespace) -> int:
     area = painting_area_of(args, shape)
     # Not given: sought as `separate` seeks it (unless the model was made with detect_support off), the
     # units measured and the results kept there.
-    painting = painting_support(sources, painting_mask(area, shape), seek=area is None and model.config.detect_support)
+    seek = area is None and model.config.detect_support
+    painting = painting_support(sources, painting_mask(area, shape), seek=seek)
     model, calibration = calibrated(model, sources, str(used), support=painting.measured, seek=False)
     support = painting.kept
     if painting.sentence() and not args.quiet:

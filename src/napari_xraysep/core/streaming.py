@@ -458,9 +458,9 @@ def painting_support(sources: Sources, support: Any = None, seek: bool = True) -
     """Where a whole painting is (see :class:`PaintingSupport`): the user's ``support`` (None: the whole
     frame) where given or not to be sought (``seek`` False: "full"); else the painting found in the
     X-ray and photograph (:func:`painting_found`), as ``separate`` finds it in memory, measured there
-    and kept there grown by one block of the search where it was sought on block means, so that a
-    coarse block at its edge cuts no painting off (a few pixels of margin may stay). Raises
-    InputError when nothing in the X-ray was measured."""
+    and kept there with its holes closed (a clipped passage is the painting's), grown by one block of
+    the search where it was sought on block means, so that a coarse block at its edge cuts no painting
+    off (a few pixels of margin may stay). Raises InputError when nothing in the X-ray was measured."""
     if support is not None or not seek:
         return PaintingSupport(support, support, found=False)
     painting = painting_found(KnownPixels(sources.x_mixed), sources.rgb_surface)
