@@ -307,6 +307,23 @@ def _noise_with_lines(*lines, seed=0, depth=-20.0):
     return x
 
 
+def test_only_groups_long_enough_to_hold_a_scratch_are_looked_at_in_raster_order():
+    from napari_xraysep.core.defects import _long_groups
+
+    labels = np.zeros((60, 60), dtype=np.int32)
+    labels[5, 5:45] = 3  # 40 px along a row: long enough
+    labels[10:15, 10:15] = 1  # 25 px, but 5 px across: no room for a line
+    labels[50, 2:12] = 2  # 10 px: too few
+    rows = np.arange(20, 52)
+    labels[rows, 59 - rows] = 4  # 32 px down an anti-diagonal
+    groups = list(_long_groups(labels))
+    assert len(groups) == 2
+    (row_a, col_a), (row_b, col_b) = groups
+    assert np.array_equal(row_a, np.full(40, 5)) and np.array_equal(col_a, np.arange(5, 45))
+    assert np.array_equal(row_b, rows) and np.array_equal(col_b, 59 - rows)  # raster order: row by row
+    assert not list(_long_groups(np.zeros((8, 8), dtype=np.int32)))
+
+
 def test_two_crossing_scratches_are_both_found_and_one_slanted_scratch_is_counted_once():
     i = np.arange(28, 228)
     found = find_defects(_noise_with_lines((i, i), (i, 255 - i)))

@@ -520,6 +520,30 @@ def _scratches_in_group(
             yield line_rows, line_cols
 
 
+def _long_groups(labels: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The pixels (rows, cols, in raster order) of each group of ``labels`` (H, W), in the order of
+    their labels, that holds SLANT_SHARE × SCRATCH_LENGTH pixels and spans SLANT_COVERAGE ×
+    SCRATCH_LENGTH px along rows or columns: only such a group can hold a scratch. Taken from the
+    labelled pixels alone (a textured tile has thousands of specks: a pass over the whole image per
+    group, or even per size, would cost more than the labelling)."""
+    rows, cols = np.nonzero(labels)
+    which = labels[rows, cols]
+    large = np.bincount(which)[which] >= SLANT_SHARE * SCRATCH_LENGTH
+    order = np.argsort(which[large], kind="stable")  # stable: each group's pixels stay in raster order
+    rows, cols, which = rows[large][order], cols[large][order], which[large][order]
+    if not which.size:
+        return
+    starts = np.flatnonzero(np.r_[True, which[1:] != which[:-1]])
+    stops = np.r_[starts[1:], which.size]
+    spans = np.maximum(
+        np.maximum.reduceat(rows, starts) - np.minimum.reduceat(rows, starts),
+        np.maximum.reduceat(cols, starts) - np.minimum.reduceat(cols, starts),
+    ) + 1
+    long = spans >= SLANT_COVERAGE * SCRATCH_LENGTH
+    for start, stop in zip(starts[long], stops[long]):
+        yield rows[start:stop], cols[start:stop]
+
+
 def slanted_scratches(
     x: np.ndarray,
     valid: np.ndarray,
@@ -557,23 +581,9 @@ def slanted_scratches(
 
     for sign in (1.0, -1.0):
         candidates = sign * dip > np.float64(SLANT_THRESHOLD * noise)  # float64: exact for a float32 image
-        labels, groups = ndimage.label(valid & candidates, structure=np.ones((3, 3)))
-        if not groups:
-            continue
-        sizes = np.bincount(labels.reshape(-1))
-        sizes[0] = 0
-        # Only groups large enough to hold a line are looked at (a textured tile has thousands of specks).
-        large = np.flatnonzero(sizes >= SLANT_SHARE * SCRATCH_LENGTH)
-        renumber = np.zeros(sizes.size, dtype=np.int32)
-        renumber[large] = np.arange(1, large.size + 1)
-        labels = renumber[labels]
-        for label, box in enumerate(ndimage.find_objects(labels), start=1):
-            if max(box[0].stop - box[0].start, box[1].stop - box[1].start) < SLANT_COVERAGE * SCRATCH_LENGTH:
-                continue
-            rows, cols = np.nonzero(labels[box] == label)
-            for line_rows, line_cols in _scratches_in_group(
-                x, dip, rows + box[0].start, cols + box[1].start, sign, known, painted
-            ):
+        labels, _ = ndimage.label(valid & candidates, structure=np.ones((3, 3)))
+        for rows, cols in _long_groups(labels):
+            for line_rows, line_cols in _scratches_in_group(x, dip, rows, cols, sign, known, painted):
                 found[line_rows, line_cols] = True
                 lines.append((line_rows, line_cols))
     return found, _line_count(lines, x.shape)
