@@ -20,6 +20,22 @@ def test_normalisation_maps_range_to_unit_and_back():
     np.testing.assert_allclose(half + half, norm.from_unit(np.full((2, 2), 0.5)))
 
 
+def test_normalisation_of_every_8_and_16_bit_level_is_the_float64_formula_and_fills_out():
+    norm = Normalisation(offset=1234.5, scale=40000.25)
+    for dtype in (np.uint8, np.uint16):
+        levels = np.arange(np.iinfo(dtype).max + 1).astype(dtype).reshape(-1, 16)
+        expected = ((levels.astype(np.float64) - 1234.5) / 40000.25).astype(np.float32)
+        np.testing.assert_array_equal(norm.to_unit(levels), expected)
+        out = np.zeros(levels.shape, np.float32)
+        assert norm.to_unit(levels, out=out) is out
+        np.testing.assert_array_equal(out, expected)
+    signed = np.array([[-3, 0, 5]], dtype=np.int16)  # signed and float images by the formula itself
+    np.testing.assert_array_equal(norm.to_unit(signed), ((signed - 1234.5) / 40000.25).astype(np.float32))
+    out = np.zeros((1, 3), np.float32)
+    norm.to_unit(signed.astype(np.float64), out=out)
+    np.testing.assert_array_equal(out, ((signed - 1234.5) / 40000.25).astype(np.float32))
+
+
 def test_normalisation_is_the_robust_percentile_range_of_the_unclipped_values():
     # 0..1000 evenly, plus dead (0) and hot (65535) pixels and a saturated border: only 1..1000 count
     values = np.concatenate([np.arange(1001), np.zeros(50), np.full(3000, 65535)]).astype(np.uint16)

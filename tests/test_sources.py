@@ -78,6 +78,31 @@ def test_network_input_is_photograph_sides_back_xray_in_the_models_units(rng):
     np.testing.assert_allclose(stack[4], (x[area] - 10.0) / 2.0, rtol=1e-6)
 
 
+def test_network_input_of_8_and_16_bit_files_equals_the_float64_formula_bit_for_bit(rng):
+    x = rng.integers(0, 65536, (6, 7)).astype(np.uint16)
+    rgb, back = (rng.integers(0, 256, (6, 7, 3)).astype(np.uint8) for _ in range(2))
+    side = rng.integers(0, 256, (6, 7)).astype(np.uint8)
+    model = TrainedModel(
+        new_colour_map(SeparationConfig(), 7), SeparationConfig(),
+        x_normalisation=Normalisation(1234.5, 40000.25), rgb_normalisation=Normalisation(3.0, 250.0),
+        side_normalisations=(Normalisation(7.0, 200.0),),
+    )
+    area = (slice(1, 6), slice(0, 5))
+
+    def unit(image, normalisation):
+        return ((image.astype(np.float64) - normalisation.offset) / normalisation.scale).astype(np.float32)
+
+    sources = Sources(x, rgb, back, side_channels=[side], mirror_back=True)
+    stack = sources.network_input(model, area)
+    assert stack.dtype == np.float32 and stack.shape == (8, 5, 5)
+    np.testing.assert_array_equal(stack[:3], np.moveaxis(unit(rgb[area], model.rgb_normalisation), -1, 0))
+    np.testing.assert_array_equal(stack[3], unit(side[area], model.side_normalisations[0]))
+    np.testing.assert_array_equal(stack[4:7], np.moveaxis(unit(back[:, ::-1][area], model.rgb_normalisation), -1, 0))
+    np.testing.assert_array_equal(stack[7], unit(x[area], model.x_normalisation))
+    # an X-ray read already is taken as given
+    np.testing.assert_array_equal(sources.network_input(model, area, x[area] + 1)[7], unit(x[area] + 1, model.x_normalisation))
+
+
 def test_network_input_reads_a_mirrored_back_facing_the_front(rng):
     x, rgb, back = rng.random((6, 9)), rng.random((6, 9, 3)), rng.random((6, 9, 3))
     model = TrainedModel(new_colour_map(SeparationConfig(), 6), SeparationConfig(), Normalisation(0.0, 1.0), Normalisation(0.0, 1.0))

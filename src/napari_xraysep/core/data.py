@@ -19,6 +19,7 @@ The checks of the user's images are in :mod:`.checks`, the region and painting a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,12 @@ def robust_range(values: Any, valid: np.ndarray | None = None) -> tuple[float, f
     return float(low), float(high)
 
 
+@functools.lru_cache(maxsize=16)
+def _unit_levels(offset: float, scale: float, itemsize: int) -> np.ndarray:
+    """(2^(8·itemsize),) float32: :meth:`Normalisation.to_unit` of every level of an unsigned image."""
+    return ((np.arange(2 ** (8 * itemsize), dtype=np.float64) - offset) / scale).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class Normalisation:
     """``unit = (value - offset) / scale``; stored in model files so new images map the same way."""
@@ -80,8 +87,19 @@ class Normalisation:
         low, high = robust_range(image, valid)
         return cls(offset=low, scale=(high - low) if high > low else 1.0)
 
-    def to_unit(self, image: np.ndarray) -> np.ndarray:
-        return ((np.asarray(image, dtype=np.float64) - self.offset) / self.scale).astype(np.float32)
+    def to_unit(self, image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``image`` (any shape) as float32 ``(value − offset) / scale``, computed in float64; written
+        into ``out`` (float32, ``image``'s shape) when given, and returned. An 8- or 16-bit unsigned
+        image is looked up in a table of its levels computed by the same formula: the same values,
+        in one pass instead of four (a tile's photograph and X-ray are converted this way)."""
+        image = np.asarray(image)
+        if image.dtype in (np.uint8, np.uint16):
+            return np.take(_unit_levels(self.offset, self.scale, image.dtype.itemsize), image, out=out)
+        unit = ((image.astype(np.float64, copy=False) - self.offset) / self.scale).astype(np.float32)
+        if out is None:
+            return unit
+        out[...] = unit
+        return out
 
     def from_unit(self, unit: np.ndarray, offset_share: float = 1.0) -> np.ndarray:
         """Back to the image's units; ``offset_share`` is the part of the offset this layer carries."""

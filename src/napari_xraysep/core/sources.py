@@ -84,17 +84,27 @@ class Sources:
             tuple(np.asarray(side[rows, cols]) for side in self.side_channels),
         )
 
-    def network_input(self, model: TrainedModel, area: Area) -> np.ndarray:
-        """The (C, h, w) float input of ``model`` under ``area``, in the channel order and units it was
-        trained with: surface RGB, side channels, back RGB (facing the front), X-ray. Missing pixels
-        stay NaN (:func:`~.inference.decode_block` fills them and makes their results NaN)."""
+    def network_input(self, model: TrainedModel, area: Area, x_mixed: np.ndarray | None = None) -> np.ndarray:
+        """The (C, h, w) float32 input of ``model`` under ``area``, in the channel order and units it was
+        trained with: surface RGB, side channels, back RGB (facing the front), X-ray (``x_mixed``: the
+        X-ray under ``area`` where the caller has read it already). Missing pixels stay NaN
+        (:func:`~.inference.decode_block` fills them and makes their results NaN)."""
         rows, cols = area
-        photos = [np.asarray(self.rgb_surface[rows, cols])[..., :3]]
-        if self.rgb_back is not None:
-            back = np.asarray(self.rgb_back[rows, self._back_columns(cols)])[..., :3]
-            photos.append(back[:, ::-1] if self.mirror_back else back)
-        channels = [np.moveaxis(model.rgb_normalisation.to_unit(photo), -1, 0) for photo in photos]
-        for index, (side, normalisation) in enumerate(zip(self.side_channels, model.side_normalisations)):
-            channels.insert(1 + index, normalisation.to_unit(np.asarray(side[rows, cols]))[None])
-        x = np.asarray(self.x_mixed[rows, cols])
-        return np.concatenate([*channels, model.x_normalisation.to_unit(x)[None]])
+        x = np.asarray(self.x_mixed[rows, cols] if x_mixed is None else x_mixed)
+        surface = np.asarray(self.rgb_surface[rows, cols])
+        back = None if self.rgb_back is None else np.asarray(self.rgb_back[rows, self._back_columns(cols)])
+        if back is not None and self.mirror_back:
+            back = back[:, ::-1]
+        sides = [(np.asarray(side[rows, cols]), unit) for side, unit in zip(self.side_channels, model.side_normalisations)]
+        block = np.empty((3 + len(sides) + (0 if back is None else 3) + 1, *x.shape), dtype=np.float32)
+        # Each channel converted into its place (moving the photograph's channel axis first and
+        # concatenating copied a tile twice more).
+        for channel in range(3):
+            model.rgb_normalisation.to_unit(surface[..., channel], out=block[channel])
+        for index, (side, normalisation) in enumerate(sides):
+            normalisation.to_unit(side, out=block[3 + index])
+        if back is not None:
+            for channel in range(3):
+                model.rgb_normalisation.to_unit(back[..., channel], out=block[3 + len(sides) + channel])
+        model.x_normalisation.to_unit(x, out=block[-1])
+        return block

@@ -128,8 +128,8 @@ def marked_input(
     exposure (:meth:`~.films.Films.correct`; the defects are sought in the X-ray as stored, where an
     integer file's limits are the detector's). Returns it, the X-ray there in its units (repaired,
     corrected), and the defect masks there ("clipped", "points", "scratches")."""
-    block = sources.network_input(model, area)
     x = np.asarray(sources.x_mixed[area])
+    block = sources.network_input(model, area, x)
     defects = find_defects(x, finite_pixels(x), np.asarray(sources.rgb_surface[area]))
     fixed = repair(x, defects.repaired, ~defects.clipped) if defects.repaired.any() else np.asarray(x, dtype=np.float64)
     if films is not None:
