@@ -95,7 +95,10 @@ class Sources:
         back = None if self.rgb_back is None else np.asarray(self.rgb_back[rows, self._back_columns(cols)])
         if back is not None and self.mirror_back:
             back = back[:, ::-1]
-        sides = [(np.asarray(side[rows, cols]), unit) for side, unit in zip(self.side_channels, model.side_normalisations)]
+        sides = [
+            (np.asarray(side[rows, cols]), normalisation)
+            for side, normalisation in zip(self.side_channels, model.side_normalisations)
+        ]
         block = np.empty((3 + len(sides) + (0 if back is None else 3) + 1, *x.shape), dtype=np.float32)
         # Each channel converted into its place (moving the photograph's channel axis first and
         # concatenating copied a tile twice more).
