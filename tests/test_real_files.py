@@ -173,6 +173,23 @@ def test_repair_fills_from_the_good_neighbours():
     np.testing.assert_array_equal(repaired[~damaged], x[~damaged])
 
 
+def test_repair_fills_a_thick_blot_round_by_round_and_leaves_what_no_good_pixel_reaches():
+    x = np.full((9, 9), 5.0)
+    x[2:7, 2:7] = 1000.0  # a 5×5 blot: its centre is three rounds from a good pixel
+    damaged = x > 100
+    np.testing.assert_array_equal(repair(x, damaged), np.full((9, 9), 5.0))
+    # a short scratch on a ramp (value = column): each pixel the mean of its good neighbours, in one round
+    ramp = np.arange(9.0)[None, :] * np.ones((9, 1))
+    blot = np.zeros((9, 9), bool)
+    blot[4, 3:6] = True
+    filled = repair(ramp, blot)
+    np.testing.assert_allclose(filled[4, 3:6], [(2 + 3 + 4 + 2 + 2 + 3 + 4) / 7, (3 + 4 + 5) * 2 / 6, (4 + 5 + 6 + 6 + 4 + 5 + 6) / 7])
+    # nothing usable within reach: left as it was
+    unusable = np.zeros((9, 9), bool)
+    unusable[0, 0] = True
+    np.testing.assert_array_equal(repair(x, damaged, usable=unusable)[4, 4], 1000.0)
+
+
 def test_clipped_pixels_are_missing_counted_and_said():
     mixture = make_photo_mixture("photo_coffee_over_astronaut", (96, 144), 0)
     x = (mixture.x_mixed / mixture.x_mixed.max() * 60000).astype(np.uint16)

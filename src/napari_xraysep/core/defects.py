@@ -88,6 +88,10 @@ NOISE_FLOOR = 0.005
 CLIP_DILATION = 2
 
 
+# The eight neighbours' steps (row, column) around a pixel.
+NEIGHBOURS = tuple((row, col) for row in (-1, 0, 1) for col in (-1, 0, 1) if (row, col) != (0, 0))
+
+
 @dataclass(frozen=True)
 class Defects:
     """(H, W) bool masks of what :func:`find_defects` found, and the counts a user is told."""
@@ -694,17 +698,26 @@ def find_defects(x_mixed: np.ndarray, valid: np.ndarray | None = None, rgb_surfa
 def repair(x_mixed: np.ndarray, damaged: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:
     """``x_mixed`` (H, W) as float64 with the ``damaged`` pixels replaced by the mean of their
     undamaged, ``usable`` 8-neighbours, repeated until every damaged pixel with such a neighbour
-    somewhere nearby is filled (a 1-px scratch or an isolated pixel takes one round)."""
+    somewhere nearby is filled (a 1-px scratch or an isolated pixel takes one round; at most 8).
+    Each round fills from the values before it. Computed at the damaged pixels only: a tile holds a
+    few of them, and filtering the whole tile twice a round cost ~10 ms."""
     x = np.array(x_mixed, dtype=np.float64)
     good = ~damaged if usable is None else usable & ~damaged
-    todo = damaged.copy()
-    kernel = np.ones((3, 3))
+    height, width = x.shape
+    rows, cols = np.nonzero(damaged)
     for _ in range(8):
-        if not todo.any():
+        if not rows.size:
             break
-        values = ndimage.convolve(np.where(good, x, 0.0), kernel, mode="constant")
-        counts = ndimage.convolve(good.astype(np.float64), kernel, mode="constant")
-        fill = todo & (counts > 0)
-        x[fill] = values[fill] / counts[fill]
-        good, todo = good | fill, todo & ~fill
+        total, count = np.zeros(rows.size), np.zeros(rows.size)
+        for step_row, step_col in NEIGHBOURS:
+            at_row, at_col = rows + step_row, cols + step_col
+            inside = (at_row >= 0) & (at_row < height) & (at_col >= 0) & (at_col < width)
+            at_row, at_col = at_row.clip(0, height - 1), at_col.clip(0, width - 1)
+            counted = inside & good[at_row, at_col]
+            total += np.where(counted, x[at_row, at_col], 0.0)
+            count += counted
+        fill = count > 0
+        x[rows[fill], cols[fill]] = total[fill] / count[fill]
+        good[rows[fill], cols[fill]] = True
+        rows, cols = rows[~fill], cols[~fill]
     return x
