@@ -256,6 +256,21 @@ def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     assert widget.separation.settings(widget.current_model)[1]["mark_defects"] is False
 
 
+def test_a_runs_warnings_reach_the_message_line_and_stay_in_its_last_message(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    photo = viewer.layers["surface RGB (synthetic)"]
+    widget.inputs.photo.value = viewer.add_image(photo.data[:, ::-1].copy(), rgb=True, name="mirrored photo")
+    widget.train()
+    wait_done(qtbot, widget)
+    text = widget.message.text()
+    assert text.startswith("Run 1: model trained for") and "Warning: The photograph explains almost none" in text
+    assert "ff6b6b" in widget.message.styleSheet()  # said as a problem, not as a success
+    # A library's numerical warning in the worker is not the user's concern: only logged.
+    before = list(widget.runner.record.warnings)
+    widget.runner._on_warning(widget.runner.record, (RuntimeWarning("Mean of empty slice"), RuntimeWarning, "numpy/x.py", 1))
+    assert widget.runner.record.warnings == before and widget.message.text() == text
+
+
 @pytest.mark.parametrize("case", ["no xray", "shape mismatch", "no region", "empty region", "degenerate", "bad lr", "bad device"])
 def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot, case):
     viewer, widget = viewer_and_widget

@@ -108,6 +108,8 @@ class Runner:
             {signal: partial(slot, record) for signal, slot in slots.items()},
             activity,
         )
+        # napari's workers emit warnings raised in the thread on `warned` and nothing shows them to the user.
+        record.worker.warned.connect(partial(self._on_warning, record))
         record.worker.paused.connect(partial(self._on_paused, record, True))
         record.worker.resumed.connect(partial(self._on_paused, record, False))
         return record.worker
@@ -146,6 +148,18 @@ class Runner:
     def _current(self, record: RunRecord) -> bool:
         """Whether a worker's signal is still wanted: the dock lives and the run is the current one."""
         return bool(self.lifetime["alive"]) and record is self.record
+
+    def _on_warning(self, record: RunRecord, shown: tuple) -> None:
+        """A warning of the run (``warnings.showwarning``'s arguments): ours — wrong units, a photograph
+        that explains nothing, an empty region — is said at once and again when the run ends; others
+        (a library's numerical chatter) only logged."""
+        message, category, filename = shown[0], shown[1], str(shown[2])
+        if not (issubclass(category, UserWarning) and "napari_xraysep" in filename):
+            logger.debug("warning during run %d: %s", record.number, message)
+            return
+        if self._current(record) and str(message) not in record.warnings:
+            record.warnings.append(str(message))
+            self.say(str(message), error=True)
 
     def _on_paused(self, record: RunRecord, paused: bool) -> None:
         if self._current(record) and self.status.state is (RunState.TRAINING if paused else RunState.PAUSED):
@@ -203,11 +217,12 @@ class Runner:
             steps = f"{'stopped early at' if trained.stopped_early else 'trained for'} {trained.model.steps_trained} steps"
         self.panel.show_text(f"run {record.number}: {steps} · {time.perf_counter() - record.started:.0f} s")
         note = f" Note: {record.alignment_note}" if record.alignment_note else ""
+        warned = "".join(f"Warning: {text} " for text in record.warnings)
         # The painting's support, the pixels marked in the X-ray.
         found = " ".join(record.result.notes()) if getattr(record, "result", None) is not None else ""
         self.say(
-            f"{record.stop_reason}Run {record.number}: model {steps}. {added}{note}" + (f" {found}" if found else ""),
-            error=bool(record.stop_reason or note),
+            f"{record.stop_reason}Run {record.number}: model {steps}. {warned}{added}{note}" + (f" {found}" if found else ""),
+            error=bool(record.stop_reason or note or warned),
         )
 
     def _on_error(self, record: RunRecord, error: BaseException) -> None:

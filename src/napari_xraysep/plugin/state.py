@@ -126,6 +126,7 @@ class RunRecord:
     folder: Path | None = None
     checkpoint: Path | None = None
     alignment_note: str = ""
+    warnings: list[str] = field(default_factory=list)  # what the run warned of (the CLI prints them)
     stop_reason: str = ""
     history: list[dict[str, float]] = field(default_factory=list)
     result: Any = None  # SeparationResult or PaintingResult
