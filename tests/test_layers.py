@@ -37,8 +37,15 @@ def test_empty_or_degenerate_shapes_and_labels():
     labels = np.zeros((10, 10), int)
     labels[3:5, 3:5] = 2
     np.testing.assert_array_equal(region_mask_from_layer(Labels(labels), (10, 10)), labels > 0)
-    with pytest.raises(InputError, match="are"):
+    with pytest.raises(InputError, match="are .* paint them on a Labels layer of the X-ray's size"):
         region_mask_from_layer(Labels(labels), (10, 12))
+    # a painting area's messages speak of the painting, not of the hidden design
+    with pytest.raises(InputError, match="^The painting area layer .* around the painting"):
+        region_mask_from_layer(Shapes(), (10, 10), role="painting area")
+    with pytest.raises(InputError, match="enclose no pixel .* around the painting"):
+        region_mask_from_layer(outside, (10, 10), role="painting area")
+    with pytest.raises(InputError, match="as the painting area"):
+        region_mask_from_layer(object(), (10, 10), role="painting area")
 
 
 def test_result_layers_are_named_comparable_and_carry_provenance(tiny_mixture, tiny_settings):

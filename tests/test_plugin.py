@@ -502,3 +502,12 @@ def test_a_painting_area_layer_keeps_the_run_inside_it_and_the_message_says_so(m
     assert "Painting given at rows 40–" in widget.message.text()
     x2 = _run_layers(viewer, 1)["x2"].data
     assert np.isnan(x2[:39]).all() and np.isfinite(x2[50:110, 70:170]).all()
+    # Drawn over an X-ray shown at 0.5 mm a pixel, on a Shapes layer of its own scale (napari's New
+    # shapes with nothing selected): the area is where it is drawn on screen, as for the region.
+    viewer.layers["framed X-ray"].scale = (0.5, 0.5)
+    viewer.layers["framed photo"].scale = (0.5, 0.5)
+    on_screen = viewer.add_shapes([[[20, 30], [20, 90], [60, 90], [60, 30]]], shape_type="rectangle", name="area (mm)")
+    widget.inputs.painting.value = on_screen
+    widget.train()
+    wait_done(qtbot, widget)
+    assert "Painting given at rows 40–" in widget.message.text(), widget.message.text()

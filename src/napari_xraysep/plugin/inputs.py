@@ -272,7 +272,9 @@ class InputsPanel(QGroupBox):
 
     def painting_mask(self, shape: tuple[int, int]) -> np.ndarray | None:
         """The painting's area as an (H, W) mask, or None to find it."""
-        return None if self.painting.value is None else region_mask_from_layer(self.painting.value, shape)
+        if self.painting.value is None:
+            return None
+        return region_mask_from_layer(self.painting.value, shape, self.xray.value, role="painting area")
 
     def painting_sources(self, training: bool, region_required: bool) -> tuple[dict[str, Any], dict[str, Any], tuple[int, int]]:
         """A whole painting's layers as lazy sources with the region and the training area

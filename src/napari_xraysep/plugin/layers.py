@@ -166,8 +166,12 @@ def points_in_pixels_of(points: np.ndarray, layer: Any, reference: Any) -> np.nd
     return np.array([reference.world_to_data(layer.data_to_world(point)) for point in points]).reshape(-1, 2)
 
 
+# What a mask layer stands for, and where its shapes are drawn (for the messages).
+MASK_ROLES = {"region": "over the hidden design", "painting area": "around the painting"}
+
+
 def region_mask_from_layer(
-    layer: Any, shape: tuple[int, int], reference: Any = None, empty_ok: bool = False
+    layer: Any, shape: tuple[int, int], reference: Any = None, empty_ok: bool = False, role: str = "region"
 ) -> np.ndarray:
     """The (H, W) bool mask a Shapes or Labels layer describes over an image of ``shape`` — over the
     ``reference`` layer (the X-ray) as the viewer shows them, if given: each layer's transform
@@ -176,15 +180,17 @@ def region_mask_from_layer(
     Rectangles, polygons and ellipses all count, several at once; lines and paths enclose nothing.
     A Shapes layer that encloses no pixel (no shapes, or none over the image) is an InputError, or
     with ``empty_ok`` (a region the method can do without) an empty mask, for the run to say.
+    ``role`` ("region" or "painting area", :data:`MASK_ROLES`) names the layer in the messages.
     """
+    where = MASK_ROLES[role]
     matrix = np.eye(3) if reference is None or not is_region_layer(layer) else grid_transform(layer, reference)
     if isinstance(layer, Shapes):
         if len(layer.data) == 0 and empty_ok:
             return np.zeros(shape, dtype=bool)
         if len(layer.data) == 0:
-            raise InputError(f"The region layer '{layer.name}' has no shapes yet: draw a rectangle or polygon.")
+            raise InputError(f"The {role} layer '{layer.name}' has no shapes yet: draw a rectangle or polygon {where}.")
         if layer.ndim != 2:
-            raise InputError(f"The region layer '{layer.name}' is {layer.ndim}-D; draw the region on a 2-D layer.")
+            raise InputError(f"The {role} layer '{layer.name}' is {layer.ndim}-D; draw the {role} on a 2-D layer.")
         shapes, data = layer, list(layer.data)
         if not placed_alike(matrix):  # the shapes' vertices in the reference's pixels, rasterised there
             data = [_moved(vertices, matrix) for vertices in data]
@@ -197,7 +203,7 @@ def region_mask_from_layer(
         if not mask.any() and not empty_ok:
             raise InputError(
                 f"The shapes in '{layer.name}' enclose no pixel of the image (zero-area or outside it); "
-                "draw a rectangle, ellipse or polygon over the hidden design."
+                f"draw a rectangle, ellipse or polygon {where}."
             )
         return mask
     if isinstance(layer, Labels):
@@ -211,9 +217,13 @@ def region_mask_from_layer(
                 labels, swap @ to_layer[:2, :2] @ swap, offset=swap @ to_layer[:2, 2], output_shape=tuple(shape), order=0, cval=0
             )
         if labels.shape != tuple(shape):
-            raise InputError(f"The region labels '{layer.name}' are {labels.shape}, the images {tuple(shape)}.")
+            raise InputError(
+                f"The {role} labels '{layer.name}' are {labels.shape}, the images {tuple(shape)}: paint them on a Labels "
+                "layer of the X-ray's size (napari's New labels layer, with the X-ray selected), or place them over it "
+                "with the layer's scale."
+            )
         return labels > 0
-    raise InputError("Choose a Shapes or Labels layer as the region.")
+    raise InputError(f"Choose a Shapes or Labels layer as the {role}.")
 
 
 def _moved(vertices: np.ndarray, matrix: np.ndarray) -> np.ndarray:
