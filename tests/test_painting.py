@@ -1,5 +1,6 @@
 """A whole painting: train on the area around the region, apply tile by tile to files, pyramids to show them."""
 
+import json
 import threading
 
 import numpy as np
@@ -141,6 +142,7 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     total = np.asarray(layers["x1"].data[0], np.float64) + np.asarray(x2.data[0]) + np.asarray(layers["weave"].data[0])
     np.testing.assert_allclose(total, xray.data, rtol=1e-5)
     assert str(folder) in widget.message.text() and "preview" not in " ".join(l.name for l in viewer.layers)
+    assert f"The whole painting's 6 layers are written to {folder} (with model.pt)" in widget.message.text()
     QApplication.processEvents()
 
     # Open results folder shows it; Export comparison writes beside the results without asking.
@@ -157,6 +159,16 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     assert len(list(tmp_path.iterdir())) == 2
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} == first
     assert widget.run.progress.format().startswith("run 2: applied")
+    (applied,) = set(tmp_path.iterdir()) - {folder}
+    assert "model.pt" not in widget.message.text() and not (applied / "model.pt").exists()  # no copy claimed
+    assert json.loads((applied / "run.json").read_text())["applied_model"] == "run 1"
+    # a loaded model's run.json names its file
+    saved = widget.results.save_model_to(tmp_path.parent / "kept.pt")
+    widget.results.load_model_from(saved)
+    widget.apply_model()
+    wait_done(qtbot, widget)
+    (third,) = set(tmp_path.iterdir()) - {folder, applied}
+    assert json.loads((third / "run.json").read_text())["applied_model"] == str(saved.resolve())
     widget.close()
 
 

@@ -270,7 +270,7 @@ class ResultsPanel(QGroupBox):
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
-        self.runner.model = CurrentModel(model, Path(path).name)
+        self.runner.model = CurrentModel(model, Path(path).name, Path(path).resolve())
         self.runner.separation.show_switches(model.config)  # applied or continued as it was made
         self.say(
             f"Loaded {Path(path).name} ({model.config.method.name.replace('_', ' ')}, {model.steps_trained} steps). "

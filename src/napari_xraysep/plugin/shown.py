@@ -91,7 +91,8 @@ def result_layers(
     elif isinstance(result, PaintingResult) and result.paths is not None:
         pyramids = {name: open_pyramid(path) for name, path in result.paths.items()}
         layers = painting_layer_data(pyramids, result.provenance(), double_sided, source_name, run, whole)
-        what = f"The whole painting's six layers are written to {result.folder} (with model.pt) and shown from there."
+        model = " (with model.pt)" if result.area_result is not None else ""  # a model only applied is not copied
+        what = f"The whole painting's {len(layers)} layers are written to {result.folder}{model} and shown from there."
     else:  # a whole painting stopped during training: the training area's layers, where the area is
         layers = result_layer_data(result.area_result, source_name, run, area)
         what = (

@@ -105,6 +105,7 @@ class CurrentModel:
 
     model: TrainedModel
     origin: str
+    path: Path | None = None  # the file it was loaded from (a whole painting's run.json names it)
 
 
 @dataclass
