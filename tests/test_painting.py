@@ -161,7 +161,8 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     assert widget.run.progress.format().startswith("run 2: applied")
     (applied,) = set(tmp_path.iterdir()) - {folder}
     assert "model.pt" not in widget.message.text() and not (applied / "model.pt").exists()  # no copy claimed
-    assert json.loads((applied / "run.json").read_text())["applied_model"] == "run 1"
+    said = json.loads((applied / "run.json").read_text())
+    assert said["applied_model"] == "run 1" and "pixel_spacing" in said  # added to what the dock records
     # a loaded model's run.json names its file
     saved = widget.results.save_model_to(tmp_path.parent / "kept.pt")
     widget.results.load_model_from(saved)

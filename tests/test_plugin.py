@@ -271,7 +271,9 @@ def test_a_runs_warnings_reach_the_message_line_and_stay_in_its_last_message(vie
     assert widget.runner.record.warnings == before and widget.message.text() == text
 
 
-@pytest.mark.parametrize("case", ["no xray", "shape mismatch", "no region", "empty region", "degenerate", "bad lr", "bad device"])
+@pytest.mark.parametrize(
+    "case", ["no xray", "shape mismatch", "no region", "empty region", "degenerate", "bad lr", "bad device", "side map size"]
+)
 def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot, case):
     viewer, widget = viewer_and_widget
     expected = {
@@ -282,6 +284,9 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
         "degenerate": "enclose no pixel",
         "bad lr": "is not a number",
         "bad device": "no CUDA GPU",
+        # refused before the run starts, with advice that can work (`xraysep align` takes colour photographs)
+        "side map size": "side channel 1 is 30×40; they must be registered (aligned pixel for pixel) and the "
+                         "same size: resample it onto the X-ray's grid with the transform that registers its photograph",
     }[case]
     if case == "no xray":
         widget.inputs.xray.value = None
@@ -300,6 +305,8 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
     elif case == "bad lr":  # an auto-encoder setting
         widget.separation.preset.value = "autoencoder"
         widget.separation.learning_rate.value = "fast please"
+    elif case == "side map size":
+        widget.inputs.side_channels.value = [viewer.add_image(np.random.rand(30, 40), name="XRF Cu (coarse)")]
     elif case == "bad device":
         widget.separation.device.choices = ["auto", "cpu", "cuda"]
         widget.separation.device.value = "cuda"

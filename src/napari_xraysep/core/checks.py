@@ -112,12 +112,19 @@ def check_rgb(rgb_surface: np.ndarray, what: str = "surface RGB image") -> np.nd
 
 
 def check_registered(x_shape: Sequence[int], rgb_shape: Sequence[int], what: str) -> None:
-    """The photograph covers the X-ray pixel for pixel."""
+    """The photograph (or a side channel's map: ``what`` starts with "side channel") covers the X-ray
+    pixel for pixel."""
     if tuple(x_shape) != tuple(rgb_shape[:2]):
+        # `xraysep align` registers colour photographs; a map is placed as its photograph was.
+        how = (
+            "resample it onto the X-ray's grid with the transform that registers its photograph (in napari, a map "
+            "placed over the X-ray by its layer's scale and translate is resampled so)"
+            if what.startswith("side channel") else
+            "resample it onto the X-ray's grid with `xraysep align` (or Plugins ▸ napari-xraysep ▸ Align photograph)"
+        )
         raise InputError(
             f"The mixed X-ray is {describe_shape(x_shape)} pixels but the {what} is "
-            f"{describe_shape(rgb_shape[:2])}; they must be registered (aligned pixel for pixel) "
-            "and the same size: resample it onto the X-ray's grid with `xraysep align` (or Plugins ▸ napari-xraysep ▸ Align photograph)."
+            f"{describe_shape(rgb_shape[:2])}; they must be registered (aligned pixel for pixel) and the same size: {how}."
         )
 
 

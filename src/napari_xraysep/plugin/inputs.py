@@ -25,7 +25,7 @@ from .layers import (
     same_layer,
     spacing_record,
 )
-from ..core.checks import check_back, check_pair
+from ..core.checks import check_back, check_pair, check_side_channel
 from ..core.errors import InputError
 from ..core.threads import parse_pixel_size
 from ..core.sources import Sources
@@ -263,7 +263,10 @@ class InputsPanel(QGroupBox):
         if rgb_back is not None:
             check_back(rgb_back, x_mixed, mirror)
         region = self.region_mask(x_mixed.shape, region_required) if training and back is None else None
-        sides = [layer_on_grid(side, xray) for side in self.side_channels.value]
+        sides = [
+            check_side_channel(layer_on_grid(side, xray), x_mixed.shape, index)  # refused before the run starts
+            for index, side in enumerate(self.side_channels.value)
+        ]
         arguments = {
             "sources": Sources(x_mixed, rgb_surface, rgb_back, mirror, sides), "region_mask": region,
             "painting_area": self.painting_mask(x_mixed.shape), "seams": "auto" if self.film_seams.value else "none",
@@ -291,7 +294,7 @@ class InputsPanel(QGroupBox):
             layer_source(xray), layer_source(photo), None if back is None else layer_source(back),
             back is not None and bool(self.mirror_back.value), [layer_source(side) for side in self.side_channels.value],
         )
-        shape = sources.check()
+        shape = sources.check()  # the side channels' shapes too
         region = self.region_mask(shape, region_required) if training and back is None else None
         if region is not None and not region_required:  # an empty one: trained in the middle, as without one
             region = region_for_method(region, "colour_map", shape)

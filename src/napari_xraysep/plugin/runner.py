@@ -103,13 +103,11 @@ class Runner:
         slots = {"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished}
         # A whole painting's run.json says which model made it when one was only applied.
         applied = self.model if model is not None and self.model is not None and model is self.model.model else None
-        provenance = {} if applied is None or training else {"applied_model": str(applied.path or applied.origin)}
+        if applied is not None and not training:
+            arguments["record"] = {**arguments.get("record", {}), "applied_model": str(applied.path or applied.origin)}
         record.worker = run_in_background(
             partial(_in_background, layers_for),
-            {
-                **arguments, "out": folder, "config": config, "model": model, "stop": record.stop, **checkpoint, **form,
-                **({"record": provenance} if provenance else {}),
-            },
+            {**arguments, "out": folder, "config": config, "model": model, "stop": record.stop, **checkpoint, **form},
             # Handing napari our `errored` slot keeps it from re-raising errors as tracebacks.
             {signal: partial(slot, record) for signal, slot in slots.items()},
             activity,
