@@ -122,3 +122,30 @@ def test_least_squares_double_sided_is_exact_on_a_linear_panel(rng):
     # The shared constant cannot be told apart: each side gets half of it.
     np.testing.assert_allclose(est1, x1 - 0.2 + 0.3, atol=1e-5)
     np.testing.assert_allclose(est2, x2 - 0.4 + 0.3, atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_back_photograph_turned_the_wrong_way_is_said_before_the_run(seed):
+    import warnings
+
+    from napari_xraysep.core.sources import Sources
+    from napari_xraysep.datasets.synthetic import make_mixture
+    from napari_xraysep.pipeline import iter_run
+
+    panel = make_mixture("landscape_over_portrait", (256, 384), seed=seed)
+    from_behind = panel.rgb_back_photographed
+
+    def said(back, mirror):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = iter_run(Sources(panel.x_mixed, panel.rgb_surface, back, mirror), None, steps=1, device="cpu")
+            next(run)  # the alignment note; the back's check comes with the next step
+            next(run)
+            run.close()
+        return " ".join(str(warning.message) for warning in caught)
+
+    assert "only mirrored left–right (photographed from behind): tick Mirror back side (--mirror-back)" in said(from_behind, False)
+    assert "lines up" not in said(from_behind, True)
+    facing = from_behind[:, ::-1].copy()  # already turned to face the front
+    assert "lines up" not in said(facing, False)
+    assert "as it is, not mirrored" in said(facing, True)

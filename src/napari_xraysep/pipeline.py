@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import json
 import time
+import warnings
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,8 @@ from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
 from .core.films import Films, KnownPixels, Seam, find_films, given_films
 from .core.passages import Passages, find_passages
-from .core.registration import misalignment_warning
-from .core.checks import check_pair, unmasked
+from .core.registration import mirror_warning, misalignment_warning
+from .core.checks import check_pair, check_rgb, unmasked
 from .core.data import missing_filled
 from .core.devices import resolve_device
 from .core.result import defects_line, input_notes, resolved_settings, weave_threads
@@ -476,6 +477,13 @@ def iter_run(
     x_pair, rgb_pair = check_pair(pair.x_mixed, pair.rgb_surface if not large else pair.rgb_surface[..., :3])
     note = AlignmentNote(misalignment_warning(missing_filled(x_pair), missing_filled(rgb_pair)) or "")
     yield note
+    if pair.rgb_back is not None:  # a double-sided panel: is its back turned the way it was photographed?
+        other = (dataclasses.replace(sources, mirror_back=not sources.mirror_back).crop(area) if large else
+                 dataclasses.replace(pair, mirror_back=not pair.mirror_back))
+        facing = [missing_filled(check_rgb((p.rgb_back[:, ::-1] if p.mirror_back else p.rgb_back)[..., :3])) for p in (pair, other)]
+        turned = mirror_warning(missing_filled(x_pair), *facing, mirrored=sources.mirror_back)
+        if turned:
+            warnings.warn(turned, UserWarning, stacklevel=1)
     # Said on screen, and kept in run.json: a result made from a misaligned pair is read with it in mind.
     record = {**(record or {}), "alignment": {"warning": note.text or None}}
     if large:

@@ -54,6 +54,9 @@ COARSE_SIDE = 512
 REFINE_SIGMAS = (2.0, 0.5)
 # A shift under this (X-ray px) is not worth a warning before a separation.
 MISALIGNED_PX = 1.0
+# A back photograph turned the wrong way lines up with no region of the X-ray; turned right, with a few
+# (a panel's X-ray holds both sides: 1 to 3 of 4 regions agree on the synthetic panels).
+MIRROR_CONFIDENT = 0.25
 
 
 def _similarity(rotation_deg: float, scale: float) -> np.ndarray:
@@ -318,6 +321,30 @@ def misalignment_warning(x_mixed: Any, photo: Any) -> str | None:
         return None
     return (
         f"The photograph is {offset_words(dy, dx)}; the separation needs them registered — align the photograph first."
+    )
+
+
+def mirror_warning(x_mixed: Any, back_facing: Any, back_other_way: Any, mirrored: bool) -> str | None:
+    """A sentence for the user if the back photograph, as the run would use it (``back_facing``, turned
+    to face the front: mirrored left–right when ``mirrored``), does not line up with the X-ray but
+    turned the other way (``back_other_way``) does, within MISALIGNED_PX at MIRROR_CONFIDENT of the
+    regions at least — a box left unticked (or ticked) costs a double-sided panel ~13 dB of its back's
+    X-ray. None otherwise, and for images too small to judge."""
+
+    def lined_up(dy: float, dx: float, confidence: float) -> bool:
+        return confidence >= MIRROR_CONFIDENT and max(abs(dy), abs(dx)) < MISALIGNED_PX
+
+    used, other = check_alignment(x_mixed, back_facing), check_alignment(x_mixed, back_other_way)
+    if lined_up(*used) or not lined_up(*other) or other[2] <= used[2]:
+        return None
+    if mirrored:
+        return (
+            "The back photograph lines up with the X-ray as it is, not mirrored: it was not photographed from behind — "
+            "untick Mirror back side (leave out --mirror-back)."
+        )
+    return (
+        "The back photograph lines up with the X-ray only mirrored left–right (photographed from behind): "
+        "tick Mirror back side (--mirror-back)."
     )
 
 
