@@ -133,6 +133,13 @@ def test_quality_sets_the_steps_and_steps_set_by_hand_are_custom(make_napari_vie
     assert separation.quality.value == CUSTOM
     separation.steps.value = 100
     assert separation.quality.value == "Quick look (half the time)"
+    # Steps typed by hand stay with their method: another method starts from its Standard; the seed is the user's.
+    separation.steps.value, separation.seed.value = 30, 7
+    separation.preset.value = "paper"  # the same method (an auto-encoder): Custom kept
+    assert separation.steps.value == 30 and separation.quality.value == CUSTOM and separation.seed.value == 7
+    separation.preset.value = "default"
+    assert separation.quality.value == "Standard (as benchmarked)" and separation.steps.value == 12
+    assert separation.seed.value == 7
 
 
 def test_whole_flow_train_preview_results(viewer_and_widget, qtbot):

@@ -24,7 +24,8 @@ PRESET_TIPS = (
     "paper-faithful: the auto-encoder with every choice the paper states; needs a region."
 )
 # Quality against time: a factor on the preset's own number of steps (colour-map solves, Adam steps).
-QUALITY = {"Quick look (half the time)": 0.5, "Standard (as benchmarked)": 1.0, "Thorough (three times as long)": 3.0}
+STANDARD = "Standard (as benchmarked)"
+QUALITY = {"Quick look (half the time)": 0.5, STANDARD: 1.0, "Thorough (three times as long)": 3.0}
 CUSTOM = "Custom (Advanced ▸ Steps)"
 # Live previews: the colour map's 12 solves are 3 passes of 4, so one preview a pass; the
 # auto-encoder's 200 steps, one preview every 25.
@@ -61,7 +62,7 @@ class SeparationPanel(QGroupBox):
         super().__init__("Separation")
         self.preset = ComboBox(label="Method", choices=list(PRESET_NAMES.items()), value="default", tooltip=PRESET_TIPS)
         self.quality = ComboBox(
-            label="Quality", choices=[*QUALITY, CUSTOM], value="Standard (as benchmarked)",
+            label="Quality", choices=[*QUALITY, CUSTOM], value=STANDARD,
             tooltip="more optimisation steps take proportionally longer; Standard is what the benchmark measured",
         )
         self.steps = SpinBox(label="Steps", min=0, max=1_000_000, tooltip=(
@@ -100,6 +101,7 @@ class SeparationPanel(QGroupBox):
         layout.addWidget(Container(widgets=[self.preset, self.quality]).native)
         layout.addWidget(self.advanced)
 
+        self._method_shown = ""  # the method whose fields are shown
         self.apply_preset(self.preset.value)
         self.preset.changed.connect(self.apply_preset)
         self.quality.changed.connect(self._quality_to_steps)
@@ -111,10 +113,16 @@ class SeparationPanel(QGroupBox):
         return PRESETS[self.preset.value]().method.name
 
     def apply_preset(self, name: str) -> None:
-        """Every field to the preset's value, only the preset's method's shown; the steps follow the
-        quality chosen."""
+        """Every field to the preset's value but the seed (the user's, to see what a result owes to
+        chance), only the preset's method's shown; the steps follow the quality chosen — steps set by
+        hand (Custom) too when the method stays, else the method's Standard (the methods count steps
+        differently: a colour map's 30 are an auto-encoder's few minutes' tenth)."""
         config = PRESETS[name]()
-        self.seed.value, self.preview_every.value = config.seed, PREVIEW_EVERY[config.method.name]
+        if config.method.name != self._method_shown and self.quality.value == CUSTOM:
+            with self.quality.changed.blocked():
+                self.quality.value = STANDARD
+        self._method_shown = config.method.name
+        self.preview_every.value = PREVIEW_EVERY[config.method.name]
         self.show_switches(config)
         for method, controls in self.controls.items():
             chosen = method == config.method.name
