@@ -54,6 +54,8 @@ def test_the_grid_is_titled_in_reading_order_with_shared_contrast_and_goes_back(
     viewer.layers.remove(shown[2])  # x2 is gone: nothing to compare, and said so
     widget.results.compare_button.native.click()
     assert widget.results.comparison is None and "layers are gone" in widget.message.text()
+    assert widget.results.export_comparison_to("/nonexistent/folder") is None  # nothing written, and why
+    assert widget.message.text() == "The last run's layers are gone: train again to export."
 
 
 def test_the_flip_key_shows_x_x1_and_x2_in_turn_in_one_view(trained, qtbot):

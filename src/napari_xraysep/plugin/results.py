@@ -101,6 +101,12 @@ class ResultsPanel(QGroupBox):
         source = last.source if last.source in self.viewer.layers else self.fallback_source()
         return comparison_panels(self.viewer, source, last.number)
 
+    def _nothing_to_show(self, verb: str) -> str:
+        """Why Compare or Export has no panels: no run yet, or the last run's layers deleted."""
+        if self.runner.last_run is not None:
+            return f"The last run's layers are gone: train again to {verb}."
+        return f"Nothing to {verb} yet: train first."
+
     def toggle_compare(self) -> None:
         """The last run's titled grid, one camera for all; again to go back to the layers as they were."""
         if self.comparison is not None:
@@ -109,8 +115,7 @@ class ResultsPanel(QGroupBox):
         self.end_curtain()
         panels = self.panels()
         if not panels:
-            gone = self.runner.last_run is not None
-            self.say("The last run's layers are gone: train again to compare." if gone else "Nothing to compare yet: train first.", error=True)
+            self.say(self._nothing_to_show("compare"), error=True)
             return
         self.comparison = Comparison(self.viewer, panels)
         self.comparison.grid()
@@ -177,7 +182,7 @@ class ResultsPanel(QGroupBox):
         last, panels = self.runner.last_run, self.panels()
         folder = Path(folder) if folder is not None else None if last is None else last.folder
         if not panels or folder is None:
-            self.say("Nothing to export yet: train first." if not panels else "Choose a folder to export to.", error=True)
+            self.say(self._nothing_to_show("export") if not panels else "Choose a folder to export to.", error=True)
             return None
         try:
             written = export_comparison(panels, folder, last.number, last.threads, last.threads_corner)
