@@ -177,6 +177,7 @@ def test_the_auto_encoder_plots_its_own_terms(viewer_and_widget, qtbot):
     wait_done(qtbot, widget)
     assert widget.run.loss_plot.terms == ["total", "exclusion", "mixture"]
     assert all(term in widget.run.loss_plot.legend.text() for term in ("total", "exclusion", "mixture"))
+    assert "Compare side by side shows x, x1, x2 and the error map, titled" in widget.message.text()
     widget.results.toggle_compare()  # the auto-encoder finds no weave: no empty panel for it
     shown = [layer.metadata.get("xraysep", {}).get("layer", "x") for layer in _viewer.layers if layer.visible]
     assert shown == ["x", "x1", "x2", "error_map"]
@@ -243,6 +244,7 @@ def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     wait_done(qtbot, widget)
     np.testing.assert_allclose(_run_layers(viewer, 2)["x2"].data, _run_layers(viewer, 1)["x2"].data, atol=1e-5)
     assert widget.run.progress.format().startswith("run 2: applied")
+    assert widget.run.progress.value() == widget.run.progress.maximum()  # done, not "0 of 1"
     # a one-sided model with a back side chosen: refused at once, no run started
     widget.inputs.back.value = viewer.layers["surface RGB (synthetic)"]
     assert widget.apply_model() is None and "fitted to a single photograph" in widget.message.text()

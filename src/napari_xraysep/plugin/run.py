@@ -64,3 +64,10 @@ class RunPanel(QGroupBox):
 
     def show_text(self, text: str) -> None:
         self.progress.setFormat(text)
+
+    def show_finished(self, text: str, complete: bool) -> None:
+        """A run's end: ``text`` on the bar, full when the run did all it was to (an Apply has no steps to
+        count: its bar stood at 0 of 1), else where it stopped."""
+        if complete:
+            self.progress.setValue(self.progress.maximum())
+        self.progress.setFormat(text)

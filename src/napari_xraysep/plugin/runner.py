@@ -219,7 +219,9 @@ class Runner:
             steps = "applied"
         else:
             steps = f"{'stopped early at' if trained.stopped_early else 'trained for'} {trained.model.steps_trained} steps"
-        self.panel.show_text(f"run {record.number}: {steps} · {time.perf_counter() - record.started:.0f} s")
+        self.panel.show_finished(
+            f"run {record.number}: {steps} · {time.perf_counter() - record.started:.0f} s", complete=not record.stop.is_set()
+        )
         note = f" Note: {record.alignment_note}" if record.alignment_note else ""
         warned = "".join(f"Warning: {text} " for text in record.warnings)
         # The painting's support, the pixels marked in the X-ray.

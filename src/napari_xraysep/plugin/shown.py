@@ -86,8 +86,9 @@ def result_layers(
     (:func:`placement`) of the whole X-ray and of the trained area."""
     if isinstance(result, SeparationResult):
         layers = result_layer_data(result, source_name, run, whole)
-        what = (f"Its {len(layers)} layers are in the layer list; Compare side by side shows x, x1, x2, the error map "
-                "and the weave, titled.")
+        # Compare shows the weave only where the method found one (the auto-encoder's is zero).
+        weave = ", the error map and the weave" if np.any(result.weave) else " and the error map"
+        what = f"Its {len(layers)} layers are in the layer list; Compare side by side shows x, x1, x2{weave}, titled."
     elif isinstance(result, PaintingResult) and result.paths is not None:
         pyramids = {name: open_pyramid(path) for name, path in result.paths.items()}
         layers = painting_layer_data(pyramids, result.provenance(), double_sided, source_name, run, whole)
