@@ -99,8 +99,10 @@ def test_network_input_of_8_and_16_bit_files_equals_the_float64_formula_bit_for_
     np.testing.assert_array_equal(stack[3], unit(side[area], model.side_normalisations[0]))
     np.testing.assert_array_equal(stack[4:7], np.moveaxis(unit(back[:, ::-1][area], model.rgb_normalisation), -1, 0))
     np.testing.assert_array_equal(stack[7], unit(x[area], model.x_normalisation))
-    # an X-ray read already is taken as given
-    np.testing.assert_array_equal(sources.network_input(model, area, x[area] + 1)[7], unit(x[area] + 1, model.x_normalisation))
+    # an X-ray and a photograph read already are taken as given
+    given = sources.network_input(model, area, x[area] + 1, rgb[area] // 2)
+    np.testing.assert_array_equal(given[7], unit(x[area] + 1, model.x_normalisation))
+    np.testing.assert_array_equal(given[:3], np.moveaxis(unit(rgb[area] // 2, model.rgb_normalisation), -1, 0))
 
 
 def test_network_input_reads_a_mirrored_back_facing_the_front(rng):

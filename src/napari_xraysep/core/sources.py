@@ -84,14 +84,16 @@ class Sources:
             tuple(np.asarray(side[rows, cols]) for side in self.side_channels),
         )
 
-    def network_input(self, model: TrainedModel, area: Area, x_mixed: np.ndarray | None = None) -> np.ndarray:
+    def network_input(
+        self, model: TrainedModel, area: Area, x_mixed: np.ndarray | None = None, rgb_surface: np.ndarray | None = None
+    ) -> np.ndarray:
         """The (C, h, w) float32 input of ``model`` under ``area``, in the channel order and units it was
-        trained with: surface RGB, side channels, back RGB (facing the front), X-ray (``x_mixed``: the
-        X-ray under ``area`` where the caller has read it already). Missing pixels stay NaN
-        (:func:`~.inference.decode_block` fills them and makes their results NaN)."""
+        trained with: surface RGB, side channels, back RGB (facing the front), X-ray (``x_mixed`` and
+        ``rgb_surface``: the X-ray and photograph under ``area`` where the caller has read them already).
+        Missing pixels stay NaN (:func:`~.inference.decode_block` fills them and makes their results NaN)."""
         rows, cols = area
         x = np.asarray(self.x_mixed[rows, cols] if x_mixed is None else x_mixed)
-        surface = np.asarray(self.rgb_surface[rows, cols])
+        surface = np.asarray(self.rgb_surface[rows, cols] if rgb_surface is None else rgb_surface)
         back = None if self.rgb_back is None else np.asarray(self.rgb_back[rows, self._back_columns(cols)])
         if back is not None and self.mirror_back:
             back = back[:, ::-1]

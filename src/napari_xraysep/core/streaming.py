@@ -127,14 +127,18 @@ def marked_input(
     hot/dead pixels and scratches repaired; then, with ``films``, the mosaic's films brought to one
     exposure (:meth:`~.films.Films.correct`; the defects are sought in the X-ray as stored, where an
     integer file's limits are the detector's). Returns it, the X-ray there in its units (repaired,
-    corrected), and the defect masks there ("clipped", "points", "scratches")."""
-    x = np.asarray(sources.x_mixed[area])
-    block = sources.network_input(model, area, x)
-    defects = find_defects(x, finite_pixels(x), np.asarray(sources.rgb_surface[area]))
-    fixed = repair(x, defects.repaired, ~defects.clipped) if defects.repaired.any() else np.asarray(x, dtype=np.float64)
-    if films is not None:
-        fixed = films.correct(fixed, area)
-    block[-1] = model.x_normalisation.to_unit(fixed)
+    corrected; as stored where neither changed it), and the defect masks there ("clipped", "points",
+    "scratches")."""
+    # Each file read once: the tile's X-ray and photograph serve the network and the defect search.
+    x, rgb_surface = np.asarray(sources.x_mixed[area]), np.asarray(sources.rgb_surface[area])
+    block = sources.network_input(model, area, x, rgb_surface)
+    defects = find_defects(x, finite_pixels(x), rgb_surface)
+    fixed = x  # the network's X-ray channel holds it already
+    if defects.repaired.any() or films is not None:
+        fixed = repair(x, defects.repaired, ~defects.clipped) if defects.repaired.any() else np.asarray(x, dtype=np.float64)
+        if films is not None:
+            fixed = films.correct(fixed, area)
+        block[-1] = model.x_normalisation.to_unit(fixed)
     block[-1][defects.clipped] = np.nan
     return block, fixed, {"clipped": defects.clipped, "points": defects.points, "scratches": defects.scratches}
 
@@ -256,12 +260,13 @@ def iter_apply(
         if mark:
             block, x_fixed, masks = marked_input(model, sources, tile.outer, films)
             x_core, masks = x_fixed[tile.inner], {name: mask[tile.inner] for name, mask in masks.items()}
-        elif films is not None:
-            block = sources.network_input(model, tile.outer)
-            x_outer = films.correct(np.asarray(sources.x_mixed[tile.outer]), tile.outer)
-            block[-1], x_core = model.x_normalisation.to_unit(x_outer), x_outer[tile.inner]
         else:
-            block, x_core = sources.network_input(model, tile.outer), np.asarray(sources.x_mixed[tile.core])
+            x_outer = np.asarray(sources.x_mixed[tile.outer])
+            block = sources.network_input(model, tile.outer, x_outer)
+            if films is not None:
+                x_outer = films.correct(x_outer, tile.outer)
+                block[-1] = model.x_normalisation.to_unit(x_outer)
+            x_core = x_outer[tile.inner]
         outside = None
         if support is not None:
             beyond = ~np.asarray(support[tile.outer], dtype=bool)
