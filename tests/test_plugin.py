@@ -280,6 +280,40 @@ def test_a_runs_warnings_reach_the_message_line_and_stay_in_its_last_message(vie
     assert widget.runner.record.warnings == before and widget.message.text() == text
 
 
+def test_what_preparing_a_run_warns_of_is_the_runs_and_other_threads_warnings_are_not(viewer_and_widget, qtbot):
+    import warnings
+
+    viewer, widget = viewer_and_widget
+    photo = viewer.layers["surface RGB (synthetic)"].data
+    opaque = np.full(photo.shape[:2] + (1,), 1.0, photo.dtype)
+    widget.inputs.photo.value = viewer.add_image(np.concatenate([photo, opaque], -1), rgb=True, name="RGBA photo")
+    worker = _start_training(widget, qtbot, steps=100_000, until_step=1)  # the alpha is dropped on the main thread
+    # while it trains, another part of the plugin warns on the main thread: not this run's to say
+    warnings.warn_explicit("not the run's", UserWarning, "/site-packages/napari_xraysep/io/modelfile.py", 1)
+    widget.stop()
+    wait_done(qtbot, widget)
+    assert worker is not None and "Warning: The surface RGB image has an alpha channel; it is ignored." in widget.message.text()
+    assert "not the run's" not in widget.message.text()
+
+
+def test_a_failed_runs_message_keeps_what_it_warned_of(viewer_and_widget, qtbot, monkeypatch):
+    import warnings
+
+    from napari_xraysep.core.errors import InputError
+    from napari_xraysep.plugin import runner
+
+    def warns_then_fails(**_):
+        warnings.warn_explicit("The X-ray is not in the units the model was trained in.", UserWarning, "napari_xraysep/core/x.py", 1)
+        yield from ()
+        raise InputError("The painting area is empty.")
+
+    monkeypatch.setattr(runner, "iter_run", warns_then_fails)
+    _viewer, widget = viewer_and_widget
+    widget.train()
+    wait_done(qtbot, widget)
+    assert widget.message.text() == "The painting area is empty. Warning: The X-ray is not in the units the model was trained in."
+
+
 @pytest.mark.parametrize(
     "case", ["no xray", "shape mismatch", "no region", "empty region", "degenerate", "bad lr", "bad device", "side map size"]
 )

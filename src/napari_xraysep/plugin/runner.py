@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -23,7 +24,7 @@ from .run import RunPanel
 from .separation import SeparationPanel
 from .shown import add_previews, add_results, placement, remove_previews, result_layers, show_preview
 from .state import CurrentModel, RunRecord, RunState, RunStatus
-from .worker import ActivityProgress, checkpointing, new_results_folder, run_in_background
+from .worker import ActivityProgress, checkpointing, new_results_folder, relay_own_warnings, run_in_background
 
 logger = logging.getLogger(__name__)
 Say = Callable[..., None]  # say(text, error=False): the dock's message line
@@ -61,29 +62,33 @@ class Runner:
             self.say("A run is going on; stop it first.", error=True)
             return None
         number = self.runs + 1
-        try:
-            config, form = self.separation.settings(model)
-            if steps is not None:
-                form["steps"] = steps
-            resolved = resolve_config(config, model, form)
-            resolve_device(resolved.device)  # settings checked before any work
-            training, region_required = resolved.training_steps > 0, resolved.method.name == "autoencoder"
-            if model is not None and not training:  # said now, not from the worker
-                check_double_sided(model.double_sided, self.inputs.back.value is not None)
-            xray, folder = self.inputs.xray.value, None
-            # A whole painting is read lazily, trained on an area and written to a folder (iter_run
-            # does the same dispatch; the dock only gathers its layers differently).
-            large = xray is not None and is_large(layer_source(xray).shape)
-            if large:
-                arguments, checked, offset = self.inputs.painting_sources(training, region_required)
-            else:
-                (arguments, checked), offset = self.inputs.arrays(training, region_required), (0, 0)
-            checkpoint = checkpointing(number) if training else {"checkpoint": None}
-            if large:  # made last: nothing left behind when the checks above fail
-                folder = new_results_folder(xray.name, number)
-        except XraySepError as error:
-            self.say(str(error), error=True)
-            return None
+        # What preparing the inputs warns of (an alpha channel dropped, an empty region …) is the run's to
+        # say; caught here, on the main thread, and only here (the worker, started below, has its own).
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                config, form = self.separation.settings(model)
+                if steps is not None:
+                    form["steps"] = steps
+                resolved = resolve_config(config, model, form)
+                resolve_device(resolved.device)  # settings checked before any work
+                training, region_required = resolved.training_steps > 0, resolved.method.name == "autoencoder"
+                if model is not None and not training:  # said now, not from the worker
+                    check_double_sided(model.double_sided, self.inputs.back.value is not None)
+                xray, folder = self.inputs.xray.value, None
+                # A whole painting is read lazily, trained on an area and written to a folder (iter_run
+                # does the same dispatch; the dock only gathers its layers differently).
+                large = xray is not None and is_large(layer_source(xray).shape)
+                if large:
+                    arguments, checked, offset = self.inputs.painting_sources(training, region_required)
+                else:
+                    (arguments, checked), offset = self.inputs.arrays(training, region_required), (0, 0)
+                checkpoint = checkpointing(number) if training else {"checkpoint": None}
+                if large:  # made last: nothing left behind when the checks above fail
+                    folder = new_results_folder(xray.name, number)
+            except XraySepError as error:
+                self.say(str(error), error=True)
+                return None
         record = RunRecord(
             number, source=xray, inputs=[layer for layer in self.inputs.layers() if layer is not None],
             double_sided=self.inputs.back.value is not None, training=training, offset=offset, folder=folder,
@@ -114,6 +119,8 @@ class Runner:
         )
         # napari's workers emit warnings raised in the thread on `warned` and nothing shows them to the user.
         record.worker.warned.connect(partial(self._on_warning, record))
+        for warning in caught:
+            self._on_warning(record, (warning.message, warning.category, warning.filename, warning.lineno))
         record.worker.paused.connect(partial(self._on_paused, record, True))
         record.worker.resumed.connect(partial(self._on_paused, record, False))
         return record.worker
@@ -240,7 +247,7 @@ class Runner:
             self.model = CurrentModel(error.model, f"run {record.number}, its last good step")
             self.say(f"{error} Apply model uses it; Save model… keeps it.", error=True)
         elif isinstance(error, XraySepError):
-            self.say(str(error), error=True)
+            self.say(str(error) + "".join(f" Warning: {text}" for text in record.warnings), error=True)
         else:  # a bug, not the user's doing: keep the traceback for the log
             logger.error("X-ray separation failed", exc_info=error)
             self.say(f"The run failed: {type(error).__name__}: {error}", error=True)
@@ -266,5 +273,6 @@ def _in_background(layers_for: Callable[[Any], Any], **arguments: Any) -> Any:
     (:func:`~napari_xraysep.pipeline.iter_run`: its alignment check first — seconds on a large image,
     said before any training time is spent — then its progress events), then its result with its
     layers (:func:`result_layers`, contrast over every pixel)."""
+    relay_own_warnings()
     result = yield from iter_run(**arguments)
     return result, layers_for(result)

@@ -4,7 +4,10 @@ the folders runs write to (checkpoints, whole-painting results)."""
 from __future__ import annotations
 
 import re
+import sys
+import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,21 @@ class ActivityProgress(cancelable_progress):
         if total != self.total:
             self.reset(total=total)
         self.update(done - self.n)
+
+
+def relay_own_warnings() -> None:
+    """Called in a worker's thread as its job starts: the warnings raised in this thread go on to the
+    worker's ``warned`` signal, those raised in other threads meanwhile to the console as they would
+    without the worker (superqt hands every thread's warnings to the running worker)."""
+    relay, own = warnings.showwarning, threading.get_ident()
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+        if threading.get_ident() == own:
+            relay(message, category, filename, lineno, file, line)
+        else:
+            (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = show
 
 
 def run_in_background(
