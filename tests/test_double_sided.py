@@ -144,7 +144,8 @@ def test_a_back_photograph_turned_the_wrong_way_is_said_before_the_run(seed):
             run.close()
         return " ".join(str(warning.message) for warning in caught)
 
-    assert "only mirrored left–right (photographed from behind): tick Mirror back side (--mirror-back)" in said(from_behind, False)
+    told = "only mirrored left–right (photographed from behind): tick Mirror back side (--mirror-back)"
+    assert told in said(from_behind, False)
     assert "lines up" not in said(from_behind, True)
     facing = from_behind[:, ::-1].copy()  # already turned to face the front
     assert "lines up" not in said(facing, False)

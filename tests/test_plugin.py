@@ -276,7 +276,8 @@ def test_a_runs_warnings_reach_the_message_line_and_stay_in_its_last_message(vie
     assert "ff6b6b" in widget.message.styleSheet()  # said as a problem, not as a success
     # A library's numerical warning in the worker is not the user's concern: only logged.
     before = list(widget.runner.record.warnings)
-    widget.runner._on_warning(widget.runner.record, (RuntimeWarning("Mean of empty slice"), RuntimeWarning, "numpy/x.py", 1))
+    numerical = (RuntimeWarning("Mean of empty slice"), RuntimeWarning, "numpy/x.py", 1)
+    widget.runner._on_warning(widget.runner.record, numerical)
     assert widget.runner.record.warnings == before and widget.message.text() == text
 
 
@@ -292,7 +293,8 @@ def test_what_preparing_a_run_warns_of_is_the_runs_and_other_threads_warnings_ar
     warnings.warn_explicit("not the run's", UserWarning, "/site-packages/napari_xraysep/io/modelfile.py", 1)
     widget.stop()
     wait_done(qtbot, widget)
-    assert worker is not None and "Warning: The surface RGB image has an alpha channel; it is ignored." in widget.message.text()
+    assert worker is not None
+    assert "Warning: The surface RGB image has an alpha channel; it is ignored." in widget.message.text()
     assert "not the run's" not in widget.message.text()
 
 
@@ -303,7 +305,8 @@ def test_a_failed_runs_message_keeps_what_it_warned_of(viewer_and_widget, qtbot,
     from napari_xraysep.plugin import runner
 
     def warns_then_fails(**_):
-        warnings.warn_explicit("The X-ray is not in the units the model was trained in.", UserWarning, "napari_xraysep/core/x.py", 1)
+        units = "The X-ray is not in the units the model was trained in."
+        warnings.warn_explicit(units, UserWarning, "napari_xraysep/core/x.py", 1)
         yield from ()
         raise InputError("The painting area is empty.")
 
@@ -311,11 +314,13 @@ def test_a_failed_runs_message_keeps_what_it_warned_of(viewer_and_widget, qtbot,
     _viewer, widget = viewer_and_widget
     widget.train()
     wait_done(qtbot, widget)
-    assert widget.message.text() == "The painting area is empty. Warning: The X-ray is not in the units the model was trained in."
+    said = widget.message.text()
+    assert said == "The painting area is empty. Warning: The X-ray is not in the units the model was trained in."
 
 
 @pytest.mark.parametrize(
-    "case", ["no xray", "shape mismatch", "no region", "empty region", "degenerate", "bad lr", "bad device", "side map size"]
+    "case",
+    ["no xray", "shape mismatch", "no region", "empty region", "degenerate", "bad lr", "bad device", "side map size"],
 )
 def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot, case):
     viewer, widget = viewer_and_widget
@@ -328,8 +333,8 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
         "bad lr": "is not a number",
         "bad device": "no CUDA GPU",
         # refused before the run starts, with advice that can work (`xraysep align` takes colour photographs)
-        "side map size": "side channel 1 is 30×40; they must be registered (aligned pixel for pixel) and the "
-                         "same size: resample it onto the X-ray's grid with the transform that registers its photograph",
+        "side map size": "side channel 1 is 30×40; they must be registered (aligned pixel for pixel) and the same "
+        "size: resample it onto the X-ray's grid with the transform that registers its photograph",
     }[case]
     if case == "no xray":
         widget.inputs.xray.value = None

@@ -183,7 +183,8 @@ def test_repair_fills_a_thick_blot_round_by_round_and_leaves_what_no_good_pixel_
     blot = np.zeros((9, 9), bool)
     blot[4, 3:6] = True
     filled = repair(ramp, blot)
-    np.testing.assert_allclose(filled[4, 3:6], [(2 + 3 + 4 + 2 + 2 + 3 + 4) / 7, (3 + 4 + 5) * 2 / 6, (4 + 5 + 6 + 6 + 4 + 5 + 6) / 7])
+    means = [(2 + 3 + 4 + 2 + 2 + 3 + 4) / 7, (3 + 4 + 5) * 2 / 6, (4 + 5 + 6 + 6 + 4 + 5 + 6) / 7]
+    np.testing.assert_allclose(filled[4, 3:6], means)
     # nothing usable within reach: left as it was
     unusable = np.zeros((9, 9), bool)
     unusable[0, 0] = True

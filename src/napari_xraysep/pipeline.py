@@ -480,7 +480,8 @@ def iter_run(
     if pair.rgb_back is not None:  # a double-sided panel: is its back turned the way it was photographed?
         other = (dataclasses.replace(sources, mirror_back=not sources.mirror_back).crop(area) if large else
                  dataclasses.replace(pair, mirror_back=not pair.mirror_back))
-        facing = [missing_filled(check_rgb((p.rgb_back[:, ::-1] if p.mirror_back else p.rgb_back)[..., :3])) for p in (pair, other)]
+        facing = [check_rgb((p.rgb_back[:, ::-1] if p.mirror_back else p.rgb_back)[..., :3]) for p in (pair, other)]
+        facing = [missing_filled(back) for back in facing]
         turned = mirror_warning(missing_filled(x_pair), *facing, mirrored=sources.mirror_back)
         if turned:
             warnings.warn(turned, UserWarning, stacklevel=1)

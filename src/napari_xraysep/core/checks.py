@@ -124,7 +124,8 @@ def check_registered(x_shape: Sequence[int], rgb_shape: Sequence[int], what: str
         )
         raise InputError(
             f"The mixed X-ray is {describe_shape(x_shape)} pixels but the {what} is "
-            f"{describe_shape(rgb_shape[:2])}; they must be registered (aligned pixel for pixel) and the same size: {how}."
+            f"{describe_shape(rgb_shape[:2])}; they must be registered (aligned pixel for pixel) and the same "
+            f"size: {how}."
         )
 
 

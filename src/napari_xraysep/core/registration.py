@@ -328,15 +328,16 @@ def mirror_warning(x_mixed: Any, back_facing: Any, back_other_way: Any, mirrored
     """A sentence for the user if the back photograph, as the run would use it (``back_facing``, turned
     to face the front: mirrored left–right when ``mirrored``), does not line up with the X-ray but
     turned the other way (``back_other_way``) does, within MISALIGNED_PX at MIRROR_CONFIDENT of the
-    regions at least, where as used it is off by MISALIGNED_PX or more — a box left unticked (or ticked) costs a double-sided panel ~13 dB of its back's
-    X-ray. None otherwise, and for images too small to judge."""
+    regions at least, where as used it is off by MISALIGNED_PX or more — a box left unticked (or
+    ticked) costs a double-sided panel ~13 dB of its back's X-ray. None otherwise, and for images too small to judge."""
 
     def lined_up(dy: float, dx: float, confidence: float) -> bool:
         return confidence >= MIRROR_CONFIDENT and max(abs(dy), abs(dx)) < MISALIGNED_PX
 
     used, other = check_alignment(x_mixed, back_facing), check_alignment(x_mixed, back_other_way)
     # As used, it must also be clearly off (a nearly symmetric back lines up both ways: no verdict).
-    if lined_up(*used) or max(abs(used[0]), abs(used[1])) < MISALIGNED_PX or not lined_up(*other) or other[2] <= used[2]:
+    off = max(abs(used[0]), abs(used[1])) >= MISALIGNED_PX
+    if lined_up(*used) or not off or not lined_up(*other) or other[2] <= used[2]:
         return None
     if mirrored:
         return (

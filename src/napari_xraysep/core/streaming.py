@@ -135,7 +135,8 @@ def marked_input(
     defects = find_defects(x, finite_pixels(x), rgb_surface)
     fixed = x  # the network's X-ray channel holds it already
     if defects.repaired.any() or films is not None:
-        fixed = repair(x, defects.repaired, ~defects.clipped) if defects.repaired.any() else np.asarray(x, dtype=np.float64)
+        repaired = defects.repaired.any()
+        fixed = repair(x, defects.repaired, ~defects.clipped) if repaired else np.asarray(x, dtype=np.float64)
         if films is not None:
             fixed = films.correct(fixed, area)
         block[-1] = model.x_normalisation.to_unit(fixed)

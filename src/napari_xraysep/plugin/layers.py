@@ -218,9 +218,9 @@ def region_mask_from_layer(
             )
         if labels.shape != tuple(shape):
             raise InputError(
-                f"The {role} labels '{layer.name}' are {labels.shape}, the images {tuple(shape)}: paint them on a Labels "
-                "layer of the X-ray's size (napari's New labels layer, with the X-ray selected), or place them over it "
-                "with the layer's scale."
+                f"The {role} labels '{layer.name}' are {labels.shape}, the images {tuple(shape)}: paint them on a "
+                "Labels layer of the X-ray's size (napari's New labels layer, with the X-ray selected), or place them "
+                "over it with the layer's scale."
             )
         return labels > 0
     raise InputError(f"Choose a Shapes or Labels layer as the {role}.")

@@ -226,15 +226,15 @@ class Runner:
             steps = "applied"
         else:
             steps = f"{'stopped early at' if trained.stopped_early else 'trained for'} {trained.model.steps_trained} steps"
-        self.panel.show_finished(
-            f"run {record.number}: {steps} · {time.perf_counter() - record.started:.0f} s", complete=not record.stop.is_set()
-        )
+        elapsed = time.perf_counter() - record.started
+        self.panel.show_finished(f"run {record.number}: {steps} · {elapsed:.0f} s", complete=not record.stop.is_set())
         note = f" Note: {record.alignment_note}" if record.alignment_note else ""
         warned = "".join(f"Warning: {text} " for text in record.warnings)
         # The painting's support, the pixels marked in the X-ray.
         found = " ".join(record.result.notes()) if getattr(record, "result", None) is not None else ""
         self.say(
-            f"{record.stop_reason}Run {record.number}: model {steps}. {warned}{added}{note}" + (f" {found}" if found else ""),
+            f"{record.stop_reason}Run {record.number}: model {steps}. {warned}{added}{note}"
+            + (f" {found}" if found else ""),
             error=bool(record.stop_reason or note or warned),
         )
 

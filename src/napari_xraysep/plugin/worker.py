@@ -104,7 +104,9 @@ def relay_own_warnings() -> None:
     without the worker (superqt hands every thread's warnings to the running worker)."""
     relay, own = warnings.showwarning, threading.get_ident()
 
-    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: str | None = None) -> None:
+    def show(
+        message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: str | None = None
+    ) -> None:
         if threading.get_ident() == own:
             relay(message, category, filename, lineno, file, line)
         else:
