@@ -24,7 +24,7 @@ from .run import RunPanel
 from .separation import SeparationPanel
 from .shown import add_previews, add_results, placement, remove_previews, result_layers, show_preview
 from .state import CurrentModel, RunRecord, RunState, RunStatus
-from .worker import ActivityProgress, checkpointing, new_results_folder, relay_own_warnings, run_in_background
+from .worker import ActivityProgress, checkpointing, keep_own_warnings, new_results_folder, run_in_background
 
 logger = logging.getLogger(__name__)
 Say = Callable[..., None]  # say(text, error=False): the dock's message line
@@ -64,8 +64,10 @@ class Runner:
         number = self.runs + 1
         # What preparing the inputs warns of (an alpha channel dropped, an empty region …) is the run's to
         # say; caught here, on the main thread, and only here (the worker, started below, has its own).
-        with warnings.catch_warnings(record=True) as caught:
+        caught: list[tuple] = []
+        with warnings.catch_warnings():
             warnings.simplefilter("always")
+            keep_own_warnings(lambda *shown: caught.append(shown))
             try:
                 config, form = self.separation.settings(model)
                 if steps is not None:
@@ -105,7 +107,12 @@ class Runner:
         self.panel.starting(resolved.training_steps)
         self.say("")
         activity = ActivityProgress(f"X-ray separation, run {number}", resolved.training_steps, self._cancel)
-        slots = {"yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error, "finished": self._on_finished}
+        # napari's workers emit the warnings raised in their thread on `warned`, which nothing shows the
+        # user; connected before the worker starts, so that none raised at once is lost.
+        slots = {
+            "yielded": self._on_progress, "returned": self._on_result, "errored": self._on_error,
+            "finished": self._on_finished, "warned": self._on_warning,
+        }
         # A whole painting's run.json says which model made it when one was only applied.
         applied = self.model if model is not None and self.model is not None and model is self.model.model else None
         if applied is not None and not training:
@@ -117,10 +124,8 @@ class Runner:
             {signal: partial(slot, record) for signal, slot in slots.items()},
             activity,
         )
-        # napari's workers emit warnings raised in the thread on `warned` and nothing shows them to the user.
-        record.worker.warned.connect(partial(self._on_warning, record))
-        for warning in caught:
-            self._on_warning(record, (warning.message, warning.category, warning.filename, warning.lineno))
+        for shown in caught:
+            self._on_warning(record, shown)
         record.worker.paused.connect(partial(self._on_paused, record, True))
         record.worker.resumed.connect(partial(self._on_paused, record, False))
         return record.worker
@@ -273,6 +278,6 @@ def _in_background(layers_for: Callable[[Any], Any], **arguments: Any) -> Any:
     (:func:`~napari_xraysep.pipeline.iter_run`: its alignment check first — seconds on a large image,
     said before any training time is spent — then its progress events), then its result with its
     layers (:func:`result_layers`, contrast over every pixel)."""
-    relay_own_warnings()
+    keep_own_warnings(warnings.showwarning)  # the worker's: to its `warned` signal
     result = yield from iter_run(**arguments)
     return result, layers_for(result)

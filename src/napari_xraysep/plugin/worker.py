@@ -98,17 +98,18 @@ class ActivityProgress(cancelable_progress):
         self.update(done - self.n)
 
 
-def relay_own_warnings() -> None:
-    """Called in a worker's thread as its job starts: the warnings raised in this thread go on to the
-    worker's ``warned`` signal, those raised in other threads meanwhile to the console as they would
-    without the worker (superqt hands every thread's warnings to the running worker)."""
-    relay, own = warnings.showwarning, threading.get_ident()
+def keep_own_warnings(take: Callable[..., None]) -> None:
+    """From now on (inside the caller's ``warnings.catch_warnings``, or while a worker runs: superqt
+    hands every thread's warnings to the running worker), the warnings raised in this thread go to
+    ``take`` (``warnings.showwarning``'s arguments), those raised in other threads to the console, as
+    they would without it: a run says its own warnings only."""
+    own = threading.get_ident()
 
     def show(
         message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: str | None = None
     ) -> None:
         if threading.get_ident() == own:
-            relay(message, category, filename, lineno, file, line)
+            take(message, category, filename, lineno, file, line)
         else:
             (file or sys.stderr).write(warnings.formatwarning(message, category, filename, lineno, line))
 
