@@ -207,6 +207,7 @@ def test_summary_and_sentence() -> None:
         {"axis": "col", "start": 90, "stop": 100, "density": 2.0, "outer": False},
     ]}
     assert "1 along the edges, 1 cross-bar" in stretcher.describe() and "'stretcher' layer" in stretcher.describe()
+    assert "what varies along a bar (the grain's rings, knots, nails not clipped) stays in x2" in stretcher.describe()
 
 
 @functools.cache

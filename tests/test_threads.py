@@ -206,6 +206,16 @@ def test_the_weave_command_says_when_there_is_no_weave_or_no_spacing(tmp_path, c
     printed = capsys.readouterr().out
     assert "threads/px" in printed and "give it (e.g. --pixel-size 0.085mm) for threads/cm." in printed
     assert main(["weave", str(tmp_path / "missing")]) == 2
+    # a separation's x2 holds no weave (its leftovers' harmonics read as threads): refused, saying where to count
+    from napari_xraysep.io import write_tiff
+
+    write_tiff(tmp_path / "x2.tif", image.astype(np.float32), {"layer": "x2"})
+    capsys.readouterr()
+    assert main(["weave", str(tmp_path / "x2.tif")]) == 2
+    said = capsys.readouterr().err
+    assert "x2.tif is a separation's x2 layer, which holds no weave" in said and "weave.tif" in said
+    write_tiff(tmp_path / "weave-layer.tif", image.astype(np.float32), {"layer": "weave"})
+    assert main(["weave", str(tmp_path / "weave-layer.tif")]) == 0
 
 
 def test_pixels_that_are_not_square_are_counted_in_each_axis_own_spacing():

@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     apply_cmd.add_argument("--pixel-size", metavar="SIZE", help=pixel_size_help)
     apply_cmd.add_argument(
         "--painting-area", type=parse_painting_area, metavar="Y0,X0,Y1,X1|MASK.tif|full",
-        help="where the painting is (a rectangle in pixels, end exclusive, or a mask file): outside it the results are empty",
+        help="where the painting is in the frame (default: found in the X-ray; outside it the results are empty): "
+        "a rectangle in pixels (end exclusive), a mask file (non-zero inside), or full (the whole frame)",
     )
     apply_cmd.add_argument("--tile", type=int, help="tile side in pixels (default: the model's tile_size)")
     apply_cmd.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")

@@ -19,11 +19,16 @@ from ..core.errors import InputError
 from ..core.threads import (
     COUNT_FILES, DEFAULT_WINDOW_MM, DEFAULT_WINDOW_PX, THREAD_TABLES, count_threads, density_map_name, parse_pixel_size,
 )
-from ..io import open_image, write_tiff
+from ..io import open_image, read_provenance, write_tiff
 from ..io.files import atomic_write
 from ..io.spacing import chosen_spacing
 
 
+
+
+# A separation's layers with the weave taken out (or never in): only faint leftovers of it remain,
+# whose harmonics a count would read as threads (x2: twice the true density, at a slant).
+WEAVELESS_LAYERS = ("x1", "x2", "x1_hat", "x2_hat", "error_map", "exposure", "stretcher")
 
 
 def command_weave(args: argparse.Namespace) -> int:
@@ -37,6 +42,12 @@ def command_weave(args: argparse.Namespace) -> int:
             raise InputError(f"{args.image} holds no weave.tif; give a separation's results folder or an image.")
     out = None if args.out is None else Path(args.out)
     earlier = _earlier_counts(out, args.overwrite)  # refused before counting, not after
+    layer = (read_provenance(path) or {}).get("layer")
+    if layer in WEAVELESS_LAYERS:  # counting its leftovers would invent threads
+        raise InputError(
+            f"{path.name} is a separation's {layer} layer, which holds no weave (it is in the weave layer): "
+            "count the threads on weave.tif (give the results folder) or on the X-ray."
+        )
     source = open_image(path)
     if len(source.shape) != 2:
         raise InputError(f"{path.name} is a colour image; thread counting reads a grayscale weave layer or radiograph.")

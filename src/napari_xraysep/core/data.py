@@ -225,7 +225,7 @@ def prepare_inputs(
     if min(height, width) < min_size:
         raise InputError(
             f"The images are {height}×{width} pixels, smaller than the {min_size}×{min_size} patch the "
-            "separation needs; use a larger area or a smaller patch/crop size."
+            "separation needs; use a larger area (or, for the auto-encoder, a smaller patch/crop size)."
         )
     region = None if region_mask is None else check_region(region_mask, x_mixed.shape)
     valid = finite_pixels(x_mixed) & finite_pixels(rgb_surface)

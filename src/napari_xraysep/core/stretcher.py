@@ -187,7 +187,9 @@ class Stretcher:
             f"Stretcher bars found in the X-ray ({outer} along the edges"
             + (f", {cross} cross-bar{'s' if cross != 1 else ''}" if cross else "")
             + (f", {short} of them over part of the painting only" if short else "")
-            + "): they are in the 'stretcher' layer, not in x2."
+            # The layer is each bar's profile across it, constant along it: what varies along a bar stays.
+            + "): their density and their profile across them are in the 'stretcher' layer, not in x2; what "
+            "varies along a bar (the grain's rings, knots, nails not clipped) stays in x2."
         )
 
 
