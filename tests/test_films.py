@@ -473,12 +473,15 @@ def test_apply_takes_given_seams_tile_by_tile(tmp_path, capsys) -> None:
     for extra in (["--seams", "col:125", "--dask"], ["--seams", "auto", "--dask"]):
         assert main(["apply", model, *pair, "--out", str(tmp_path / "again"), "--overwrite", *extra]) == 2
         assert "not with --dask" in capsys.readouterr().err
-    # Sought in the x2 written (then applied again): the same three seams.
-    assert main(["apply", model, *pair, "--out", str(tmp_path / "sought"), "--seams", "auto", "--tile", "128"]) == 0
+    # Sought in the x2 written (then applied again), by default as `separate` seeks them: the same three seams.
+    assert main(["apply", model, *pair, "--out", str(tmp_path / "sought"), "--tile", "128"]) == 0
     assert "A mosaic of 6 films found in the X-ray" in capsys.readouterr().err
     assert (tmp_path / "sought" / "exposure.tif").exists()
     assert main(["apply", model, *pair, "--out", str(tmp_path / "no-x2"), "--seams", "auto", "--layers", "weave"]) == 2
     assert "keep x2 among --layers" in capsys.readouterr().err
+    # Not asked for, they are not sought where they cannot be: without x2 written, or with --dask.
+    assert main(["apply", model, *pair, "--out", str(tmp_path / "weave-only"), "--layers", "weave"]) == 0
+    assert json.loads((tmp_path / "weave-only" / "run.json").read_text())["inputs"]["seams"] == []
     record = json.loads((tmp_path / "sought" / "run.json").read_text())
     assert record["inputs"]["seams"] == "auto"
     found = [(seam["axis"], seam["position"]) for seam in record["films"]["seams"]]

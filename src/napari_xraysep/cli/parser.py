@@ -217,10 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write only these result layers (of x1_hat, x2_hat, error_map, x1, x2, weave; default all six)",
     )
     apply_cmd.add_argument(
-        "--seams", type=parse_seams, default="none", metavar="auto|none|row:N,col:N",
-        help="a mosaic's film seams: not sought (none, the default), sought in the x2 written and the painting applied "
-        "again with them taken out (auto; needs x2 among --layers), or given (row:N is between rows N-1 and N); each "
-        "film's exposure is fitted over the whole X-ray and taken out into exposure.tif; not with --dask",
+        "--seams", type=parse_seams, default=None, metavar="auto|none|row:N,col:N",
+        help="a mosaic's film seams: sought in the x2 written and the painting applied again with them taken out "
+        "(auto: the default, as for separate, where x2 is among --layers and not with --dask), not sought (none), "
+        "or given (row:N is between rows N-1 and N); each film's exposure is fitted over the whole X-ray and taken "
+        "out into exposure.tif; not with --dask",
     )
     apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
     apply_cmd.set_defaults(command="apply")
