@@ -133,9 +133,8 @@ def marked_input(
     x, rgb_surface = np.asarray(sources.x_mixed[area]), np.asarray(sources.rgb_surface[area])
     block = sources.network_input(model, area, x, rgb_surface)
     defects = find_defects(x, finite_pixels(x), rgb_surface)
-    fixed = x  # the network's X-ray channel holds it already
-    if defects.repaired.any() or films is not None:
-        repaired = defects.repaired.any()
+    fixed, repaired = x, bool(defects.repaired.any())  # as stored, the network's X-ray channel holds it already
+    if repaired or films is not None:
         fixed = repair(x, defects.repaired, ~defects.clipped) if repaired else np.asarray(x, dtype=np.float64)
         if films is not None:
             fixed = films.correct(fixed, area)
