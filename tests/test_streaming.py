@@ -423,9 +423,15 @@ def test_units_are_not_checked_on_a_sliver_and_an_empty_x_ray_is_refused() -> No
     # Scattered missing pixels (2 %, as dead pixels) leave the area whole: float units are still recalibrated.
     as_float = variant.x_stored / 65535.0
     as_float[np.random.default_rng(0).random(as_float.shape) < 0.02] = np.nan
-    with pytest.warns(UserWarning, match="not in the units the model was trained in"):
+    with pytest.warns(UserWarning, match="not in the units the model was trained in") as said:
         _, holes = calibrated(model, Sources(as_float, variant.rgb_stored), "cpu")
     assert holes.recalibrated and holes.gain == pytest.approx(1 / 65535, rel=0.05)
+    # Said in the file's own units, a plain rescaling reads as one (the unit-range offset is not ~0 for it).
+    import re
+
+    told = re.search(r"training X-ray's × (\S+) ([+−]) (\S+) \(in this X-ray's units", str(said[0].message))
+    assert told is not None and float(told.group(1)) == pytest.approx(1 / 65535, rel=0.05)
+    assert float(told.group(3)) < 0.01 and abs(holes.offset) > 0.01  # ~0 of this X-ray's 0…1, where the offset is not
     # An X-ray with nothing measured (all 0 in a 16-bit file: dead, as at the detector's limit) is refused,
     # measured whole or, for a large one, in blocks.
     empty = Sources(np.zeros_like(variant.x_stored), variant.rgb_stored)

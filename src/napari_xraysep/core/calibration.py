@@ -186,10 +186,24 @@ class Calibration:
     recalibrated: bool
     reference: bool  # whether the model kept its training fit (else gain 1, offset 0 were assumed)
 
-    def describe(self) -> str:
+    def describe(self, training: Normalisation | None = None) -> str:
+        """The warning a user reads. With the ``training`` normalisation, the relation is said in this
+        X-ray's own units — its values are the training X-ray's × gain + a constant — so that a plain
+        rescaling (another bit depth: a constant near 0) reads as one; the unit-range offset is measured
+        from the training X-ray's 0.5th percentile, where a rescaling shows as an offset too."""
+        if training is None:
+            relation = f"gain {self.gain:.3g} and offset {self.offset:+.3g} (of the training X-ray's range)"
+        else:
+            # unit = (x_new − o')/s' with o' = o + h·s, s' = g·s: x_new = g·x_training + (o' − g·o)
+            constant = (training.offset + self.offset * training.scale) - self.gain * training.offset
+            relation = (
+                f"its values are the training X-ray's × {self.gain:.3g} {'+' if constant >= 0 else '−'} "
+                f"{abs(constant):.3g} (in this X-ray's units; gain {self.gain:.3g}, offset {self.offset:+.3g} "
+                "of the training X-ray's range)"
+            )
         return (
             f"The X-ray is not in the units the model was trained in: against the model's prediction from the "
-            f"photograph it has gain {self.gain:.3g} and offset {self.offset:+.3g} (of the training X-ray's range) — "
+            f"photograph {relation} — "
             "another bit depth, scaling or exposure. It was recalibrated to the training units before applying; "
             "results are in this X-ray's own units. (A model made on another painting reads as another gain "
             "too, for its colours are not this painting's: a model fitted on this one, with xraysep separate, "

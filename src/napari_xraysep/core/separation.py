@@ -278,7 +278,7 @@ def iter_separate(
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
         calibration = calibrate(model.x_reference, fit)
         if calibration is not None and calibration.recalibrated:
-            warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
+            warnings.warn(calibration.describe(model.x_normalisation), UserWarning, stacklevel=2)
             model.x_normalisation = recalibrated(model.x_normalisation, calibration)
             inputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation)
             unit = yield from _applied(model, inputs, device)

@@ -387,7 +387,7 @@ def calibrated(
         warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
     calibration = calibrate(model.x_reference, fit)
     if calibration is not None and calibration.recalibrated:
-        warnings.warn(calibration.describe(), UserWarning, stacklevel=2)
+        warnings.warn(calibration.describe(model.x_normalisation), UserWarning, stacklevel=2)
         model = dataclasses.replace(model, x_normalisation=recalibrated(model.x_normalisation, calibration))
     return model, calibration
 
