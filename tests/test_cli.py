@@ -185,6 +185,31 @@ def test_progress_in_a_log_is_a_plain_line_every_ten_percent():
     assert lines[-1].startswith("step 40/40 ETA 00:00")
 
 
+def test_a_terminal_of_no_width_gets_the_plain_lines(monkeypatch):
+    import io
+    import os
+
+    from napari_xraysep.cli import terminal
+    from napari_xraysep.cli.terminal import ProgressBar
+
+    class Pty(io.StringIO):
+        def isatty(self):
+            return True
+
+        def fileno(self):
+            return 99
+
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((0, 0)))
+    log = Pty()
+    with contextlib.closing(ProgressBar(log)) as bar:
+        for step in range(1, 13):
+            bar(_training(step, 12, elapsed=0.5 * step))
+    assert log.getvalue().splitlines()[-1].startswith("step 12/12 ETA 00:00")  # tqdm drew nothing at 0 columns
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd: os.terminal_size((120, 40)))
+    assert ProgressBar(Pty()).interactive and not ProgressBar(io.StringIO()).interactive
+    assert terminal._columns(io.StringIO()) is None  # no file descriptor: left to tqdm
+
+
 def test_progress_in_a_log_counts_evenly():
     import io
 

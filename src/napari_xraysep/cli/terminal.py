@@ -5,6 +5,7 @@ Shared by the ``xraysep`` command and the demo, which both drive the core's prog
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -23,6 +24,14 @@ from ..pipeline import AlignmentNote, RunEvent
 Result = TypeVar("Result")
 
 
+def _columns(stream: TextIO) -> int | None:
+    """The width of the terminal ``stream`` writes to, or None where it cannot be read."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 class ProgressBar:
     """Progress of a long job on stderr through :mod:`tqdm`: on a terminal one line redrawn in place
     (count, bar, losses, ETA); otherwise — a log file, CI — a plain line about every 10 %, at evenly
@@ -34,7 +43,8 @@ class ProgressBar:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.interactive = self.stream.isatty()
+        # A terminal of no width (a pty opened without its size) gets the plain lines: tqdm draws nothing there.
+        self.interactive = self.stream.isatty() and _columns(self.stream) != 0
         self.bar: tqdm | None = None
         self._last_done = 0
         self._unit = ""
