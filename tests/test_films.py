@@ -559,6 +559,9 @@ def test_the_seam_search_reads_a_whole_painting_a_window_at_a_time(monkeypatch) 
     stored, written = SlicedOnly(variant.x_stored), SlicedOnly(x2)
     whole = find_films(KnownPixels(stored, variant.painting), written)
     assert max(stored.reads) <= 384 * 40 and max(written.reads) <= 16 * 50
+    # Once over (the films' sums), a sixteenth for its range, and the lines beside each seam once:
+    # every set of seams tried read them again, and the range its own whole pass (2.25×).
+    assert sum(stored.reads) <= 1.2 * variant.x_stored.size
     in_memory = find_films(KnownPixels(variant.x_stored, variant.painting)[:, :], x2)
     assert whole is not None and whole.seams == (Seam("col", 140), Seam("col", 249), Seam("row", 110))
     assert in_memory.seams == whole.seams

@@ -423,3 +423,40 @@ def test_a_band_that_stops_short_of_one_end_is_taken_only_where_it_shows() -> No
     framed[30:, 20:] = pillar  # the painting 30 rows down a larger frame: `along` in the frame's rows
     moved = [bar for bar in find_stretcher(framed).bars if bar.along is not None]
     assert [(bar.start, bar.along) for bar in moved] == [(band[0].start + 20, (30, band[0].along[1] + 30))]
+
+
+def test_what_x2_holds_is_sought_side_by_side_as_one_after_another(tmp_path) -> None:
+    """pipeline.sought_in_x2 runs the bars' and the passages' searches beside the films' search: the
+    same bars and passages as the searches in turn (the passages sought again once the bars are out),
+    and, when films are found, nothing taken out nor written (the painting is applied again)."""
+    from napari_xraysep import SeparationConfig
+    from napari_xraysep.core.passages import find_passages
+    from napari_xraysep.core.sources import Sources
+    from napari_xraysep.pipeline import sought_in_x2
+
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    disk = (yy - 100) ** 2 + (xx - 80) ** 2 <= 30**2
+    photograph = np.where(disk[..., None], 0.05, np.array([0.55, 0.4, 0.25]))
+    photograph = photograph + 0.01 * np.random.default_rng(1).standard_normal(photograph.shape)
+    x2 = (_hidden() + _bars() + 3.0 * ndimage.gaussian_filter(disk.astype(np.float64), 1.0)).astype(np.float32)
+    sources = Sources(10 * photograph.mean(axis=-1) + x2, photograph)
+    config = SeparationConfig()
+
+    def outputs() -> dict[str, np.ndarray]:
+        return {"x2": x2.copy(), "x2_hat": x2 + 1}
+
+    films, stretcher, passages = sought_in_x2(tmp_path, written := outputs(), config, sources, None)
+    expected = find_stretcher_in(x2)
+    assert films is None and stretcher is not None and stretcher.summary() == expected.summary()
+    np.testing.assert_allclose(written["x2"], x2 - expected.layer(), atol=1e-5)
+    assert (tmp_path / "stretcher.tif").exists()
+    assert passages is not None and passages == find_passages(written["x2"], photograph, sources.x_mixed)
+    assert passages != find_passages(x2, photograph, sources.x_mixed)  # sought again without the bars
+
+    elsewhere = tmp_path / "films"
+    elsewhere.mkdir()
+    untouched = outputs()
+    films, stretcher, passages = sought_in_x2(elsewhere, untouched, config, sources, None, lambda: "films")
+    assert (films, stretcher, passages) == ("films", None, None)
+    np.testing.assert_array_equal(untouched["x2"], x2)
+    assert not list(elsewhere.iterdir())

@@ -18,7 +18,8 @@ import functools
 import json
 import time
 import warnings
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,8 +104,8 @@ def iter_apply_to_folder(
     (:func:`~napari_xraysep.io.pyramid.open_pyramid` reads them).
     ``calibrate``: check the X-ray's units first, as :func:`iter_apply` does; ``support`` and ``marked``
     are :func:`~napari_xraysep.core.streaming.iter_apply`'s. Then the stretcher's bars are sought in
-    x2 and taken out into ``stretcher.tif`` (:func:`stretcher_into`), and x2's passages that follow a
-    colour of the photograph sought (:func:`passages_in`); ``found["stretcher"]`` and
+    x2 and taken out into ``stretcher.tif``, and x2's passages that follow a
+    colour of the photograph sought (:func:`sought_in_x2`); ``found["stretcher"]`` and
     ``found["passages"]`` say what was found (a :class:`~napari_xraysep.core.stretcher.Stretcher`, a
     :class:`~napari_xraysep.core.passages.Passages`, or None). With a mosaic's
     ``films`` the X-ray is brought to one exposure tile by tile and ``exposure.tif`` is written too.
@@ -123,16 +124,17 @@ def iter_apply_to_folder(
             if done < tile_count(shape, tile_size or model.config.tile_size):
                 raise _Stopped
             stopped = stop is not None and stop.is_set()  # after the last tile: keep what is done
+            seek = None
             if seek_films and films is None and "x2" in outputs and not stopped:
                 beyond = None if support is None else KnownPixels(sources.x_mixed, support, beyond=True)
                 # What the model explains (x̂1 + weave) is taken out of the kept seams' fit, as in memory.
                 known = {"x1_hat", "weave"} <= outputs.keys()
                 explained = _Summed(outputs["x1_hat"], outputs["weave"]) if known else None
-                sought = find_films(KnownPixels(sources.x_mixed, support), outputs["x2"], beyond, explained)
-                if sought is not None:
-                    raise _FilmsFound(sought)
-            stretcher = stretcher_into(out, outputs, model.config, sources.double_sided, provenance)
-            passages = passages_in(outputs, sources)
+                known_x = KnownPixels(sources.x_mixed, support)
+                seek = functools.partial(find_films, known_x, outputs["x2"], beyond, explained)
+            sought, stretcher, passages = sought_in_x2(out, outputs, model.config, sources, provenance, seek)
+            if sought is not None:
+                raise _FilmsFound(sought)
     except _Stopped:
         return None
     except _FilmsFound as again:
@@ -178,22 +180,46 @@ def _relabelled(events: Generator[TileProgress, None, Any], what: str) -> Genera
         yield dataclasses.replace(event, what=what)
 
 
-def stretcher_into(
-    out: Path, outputs: dict[str, Any], config: SeparationConfig, double_sided: bool, provenance: dict[str, Any] | None
-) -> Stretcher | None:
+def sought_in_x2(
+    out: Path,
+    outputs: dict[str, Any],
+    config: SeparationConfig,
+    sources: Sources,
+    provenance: dict[str, Any] | None,
+    seek_films: Callable[[], Films | None] | None = None,
+) -> tuple[Films | None, Stretcher | None, Passages | None]:
+    """What a whole painting's x2 holds once its tiles are written (``outputs``: the result TIFFs by
+    name): (films, stretcher, passages). The stretcher's bars (:func:`stretcher_in`) and the passages
+    (:func:`passages_in`) are sought while ``seek_films`` (a search of a mosaic's films, if asked)
+    runs, on two more threads: each reads the files a window at a time, and the searches' medians and
+    sums leave the GIL. Films found come back alone, with nothing changed: the painting is to be
+    applied again with them taken out. Else bars found are taken out of x2 and x̂2 into
+    ``out/stretcher.tif`` (with ``provenance``) and the passages sought again in x2 without them —
+    the same results as the searches one after another."""
+    with ThreadPoolExecutor(2, thread_name_prefix="xraysep-x2") as pool:
+        bars = pool.submit(stretcher_in, outputs, config, sources.double_sided)
+        passages = pool.submit(passages_in, outputs, sources)
+        films = None if seek_films is None else seek_films()
+        if films is not None:
+            return films, None, None  # the searches beside it end (they read these files) before the pool does
+        stretcher, found_passages = bars.result(), passages.result()
+    if stretcher is not None:
+        hidden = next(outputs[name] for name in ("x2", "x2_hat") if name in outputs)
+        with result_tiffs(out, tuple(hidden.shape), provenance, ("stretcher",)) as extra:
+            take_out_stretcher(stretcher, outputs, extra["stretcher"])
+        found_passages = passages_in(outputs, sources)  # in x2 without the bars
+    return None, stretcher, found_passages
+
+
+def stretcher_in(outputs: dict[str, Any], config: SeparationConfig, double_sided: bool) -> Stretcher | None:
     """A whole painting's stretcher bars, sought in its x2 (or, when only x̂2 is written, in x̂2;
     ``outputs``: the result TIFFs being written, by name) when ``config.stretcher_bars`` asks (not for
-    a double-sided panel, nor when neither is written: the bars change no other layer), taken out of
-    x2 and x̂2 and written to ``out/stretcher.tif`` (with ``provenance``); None when none were found
-    or sought (:func:`~napari_xraysep.core.stretcher.find_stretcher_in`)."""
+    a double-sided panel, nor when neither is written: the bars change no other layer); None when none
+    were found or sought (:func:`~napari_xraysep.core.stretcher.find_stretcher_in`)."""
     hidden = next((outputs[name] for name in ("x2", "x2_hat") if name in outputs), None)
     if not config.stretcher_bars or double_sided or hidden is None:
         return None
-    stretcher = find_stretcher_in(hidden)
-    if stretcher is not None:
-        with result_tiffs(out, tuple(hidden.shape), provenance, ("stretcher",)) as extra:
-            take_out_stretcher(stretcher, outputs, extra["stretcher"])
-    return stretcher
+    return find_stretcher_in(hidden)
 
 
 def passages_in(outputs: dict[str, Any], sources: Sources) -> Passages | None:

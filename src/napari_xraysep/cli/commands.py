@@ -35,7 +35,7 @@ from ..core.streaming import calibrated, painting_support
 from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
 from ..core.areas import painting_mask
-from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, passages_in, stretcher_into
+from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, sought_in_x2
 from .terminal import run_in_terminal, signal_handled
 
 
@@ -264,8 +264,7 @@ def command_apply(args: argparse.Namespace) -> int:
                         store_in_bands(wanted, outputs, client)
                 else:
                     store_in_bands(wanted, outputs, "threads")
-                stretcher = stretcher_into(staging, outputs, model.config, sources.double_sided, provenance)
-                passages = passages_in(outputs, sources)
+                _, stretcher, passages = sought_in_x2(staging, outputs, model.config, sources, provenance)
         else:
             stop = threading.Event()
             marked: dict[str, int] = {}

@@ -433,15 +433,18 @@ class _RowSums:
     levels: tuple[float, float]  # the X-ray's range (:func:`_range`)
 
     @classmethod
-    def of(cls, x: Any, cuts: Sequence[int]) -> _RowSums:
+    def of(cls, x: Any, cuts: Sequence[int], levels: tuple[float, float] | None = None) -> _RowSums:
+        """The sums of ``x`` between ``cuts``; ``levels``: :func:`_range` of ``x``, if already known."""
         cuts = tuple(sorted({0, *cuts}))
         counts, totals, sample = [], [], []
         for _, strip in _strips(x):
-            sample.append(strip[::4, ::4].reshape(-1))
+            if levels is None:
+                sample.append(strip[::4, ::4].reshape(-1))
             seen = np.isfinite(strip)
             counts.append(np.add.reduceat(seen.astype(np.int64), cuts, axis=1))
             totals.append(np.add.reduceat(np.where(seen, strip, 0.0), cuts, axis=1))
-        return cls(cuts, np.concatenate(counts), np.concatenate(totals), _range(x, np.concatenate(sample)))
+        levels = _range(x, np.concatenate(sample)) if levels is None else levels
+        return cls(cuts, np.concatenate(counts), np.concatenate(totals), levels)
 
     def films(self, row_edges: Sequence[int], col_edges: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cols) known pixels and their sum in each film (``col_edges`` among the cuts)."""
@@ -527,16 +530,25 @@ def _fit(x: Any, seams: Sequence[Seam], sums: _RowSums | None = None, explained:
 def _strips(x: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, float64 rows) of ``x`` in strips of about STRIP_PIXELS, their height a multiple of 4:
     a whole painting's file is read a strip at a time, never whole."""
-    height = max(4, STRIP_PIXELS // max(x.shape[1], 1) // 4 * 4)
+    height = _strip_height(x)
     for top in range(0, x.shape[0], height):
         yield top, np.asarray(x[top : top + height, :], dtype=np.float64)
+
+
+def _strip_height(x: Any) -> int:
+    """Rows per strip of :func:`_strips`: about STRIP_PIXELS pixels, a multiple of 4."""
+    return max(4, STRIP_PIXELS // max(x.shape[1], 1) // 4 * 4)
 
 
 def _range(x: np.ndarray, sample: np.ndarray | None = None) -> tuple[float, float]:
     """The X-ray's 1st and 99th percentiles (on every 4th pixel each way, ``sample`` if already read:
     a scale, not a measurement)."""
     if sample is None:
-        sample = np.concatenate([strip[::4, ::4].reshape(-1) for _, strip in _strips(x)])
+        # Every 4th row of each strip (strips are 4k rows high), every 4th column: only those are read
+        # and converted (a whole painting's file is decoded strip by strip all the same).
+        height = _strip_height(x)
+        rows = [slice(top, top + height, 4) for top in range(0, x.shape[0], height)]
+        sample = np.concatenate([np.asarray(x[part, ::4], dtype=np.float64).reshape(-1) for part in rows])
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:  # every 4th pixel unknown: any known one will do
         sample = np.concatenate([strip[np.isfinite(strip)] for _, strip in _strips(x)])
@@ -632,7 +644,9 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None, explained: Any = None)
         return None
     levels = _range(x)
     seams = sorted(seam_candidates(x2, STEP_FLOOR * (levels[1] - levels[0])))
-    sums = _RowSums.of(x, [seam.position for seam in seams if seam.axis == "col"]) if seams else None
+    sums = _RowSums.of(x, [seam.position for seam in seams if seam.axis == "col"], levels) if seams else None
+    # Each set of seams tried reads the lines beside them again; a file's are read once.
+    x = x if isinstance(x, (np.ndarray, _Remembered)) else _Remembered(x)
     crossing = None
     if seams and sums is not None and all(seam.axis == "col" for seam in seams):
         crossing = _crossing_row(x, x2, seams, sums)
@@ -686,7 +700,7 @@ def _crossing_row(x: Any, x2: Any, columns: Sequence[Seam], sums: _RowSums) -> S
     :data:`MIN_FILM_SHARE` of the painting's extent (its rows with a known pixel) of either end are
     not tried. Reads only the lines beside the seams, each once (``sums`` holds the columns' film
     sums)."""
-    x = x if isinstance(x, np.ndarray) else _Remembered(x)  # each trial reads the columns' lines again
+    x = x if isinstance(x, (np.ndarray, _Remembered)) else _Remembered(x)  # each trial reads the columns' lines again
     alone = _fit(x, columns, sums)
     if alone is not None and max(alone.step_left) <= EXPLAINED:
         return None
