@@ -416,6 +416,44 @@ def test_a_film_seam_is_no_scratch() -> None:
     assert not find_defects(variant.x_stored[corner], None, variant.rgb_stored[corner]).scratches[:, 124:127].any()
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_once_the_films_are_known_their_seams_are_not_taken_for_scratches(seed: int, tmp_path, monkeypatch) -> None:
+    """As stored, these mosaics' seams read as scratches (40 and 101 px within 3 px of a seam, counted
+    as 1 and 2 scratches, repaired); sought again in one exposure, none — the clipped pixels the same,
+    found in the values as stored — and a separation (in memory, and tile by tile) marks none there."""
+    from napari_xraysep.core.defects import find_defects
+    from napari_xraysep.core.films import KnownPixels
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", seed)
+    x = variant.x_stored.copy()
+    x[5:9, 30:60] = 65535  # clipped lead
+    near = np.zeros(x.shape, dtype=bool)
+    for axis, position in variant.seams:
+        near[(slice(position - 3, position + 3), slice(None))[:: 1 if axis == "row" else -1]] = True
+    films = fit_films(KnownPixels(x)[:, :], [Seam(a, p) for a, p in variant.seams], given=True)
+    stored, one = find_defects(x), find_defects(x, one_exposure=films.corrected(x))
+    assert (stored.scratches & near).sum() >= 40 and stored.scratch_count >= 1
+    assert not (one.scratches & near).any() and one.scratch_count == 0
+    np.testing.assert_array_equal(one.clipped, stored.clipped)
+    assert (one.clipped_high, one.clipped_low) == (stored.clipped_high, 0) and stored.clipped_high == 120
+    result = separate(x, variant.rgb_stored)
+    assert result.films is not None and not (result.defects.scratches & near).any()
+    assert result.defects.clipped_high == 120 and np.isnan(result.x2[5:9, 30:60]).all()
+    # Tile by tile (a whole painting), the second pass with the films taken out marks none either.
+    from napari_xraysep.core import areas
+    from napari_xraysep.core.progress import drive
+    from napari_xraysep.core.sources import Sources
+    from napari_xraysep.pipeline import iter_run
+
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
+    sources = Sources(x, variant.rgb_stored)
+    found = drive(iter_run(sources, out=tmp_path / "found", tile_size=128))
+    left = drive(iter_run(sources, out=tmp_path / "left", tile_size=128, seams="none"))
+    assert found.films is not None and left.films is None
+    assert left.marked["scratch_pixels"] >= 40 and found.marked["scratch_pixels"] == 0
+    assert found.marked["clipped_pixels"] == left.marked["clipped_pixels"] == 120
+
+
 def test_given_seams_a_pixel_or_two_off_are_moved_to_where_the_x_ray_steps() -> None:
     variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
     x = variant.x_stored.astype(np.float64)

@@ -27,6 +27,8 @@ clipping: a float image's limits are not the detector's.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -662,24 +664,45 @@ def photo_specks(luminance: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return ndimage.binary_dilation(specks, iterations=1)
 
 
-def find_defects(x_mixed: np.ndarray, valid: np.ndarray | None = None, rgb_surface: np.ndarray | None = None) -> Defects:
+def find_defects(
+    x_mixed: np.ndarray,
+    valid: np.ndarray | None = None,
+    rgb_surface: np.ndarray | None = None,
+    one_exposure: np.ndarray | None = None,
+) -> Defects:
     """Clipped pixels, hot/dead pixels and scratches of an X-ray (H, W) in its stored units and
     dtype; ``valid`` (H, W) bool marks pixels with data (NaN ones are already missing);
     ``rgb_surface`` (H, W, 3), the registered photograph, if given, vetoes point defects where it
-    shows a speck too (:func:`photo_specks`).
+    shows a speck too (:func:`photo_specks`). ``one_exposure`` (H, W): the same X-ray brought to one
+    exposure (a mosaic's films taken out, :meth:`~.films.Films.correct`), if known: the hot/dead
+    pixels and scratches are sought there (:func:`points_and_scratches`), where a film seam's
+    one-pixel step no longer reads as a scratch; clipped pixels always in the values as stored, where
+    the detector's limits are.
 
     Point defects and scratches are sought among the pixels that are neither missing nor clipped,
     against a robust noise scale (:func:`noise_scale`). Returns a :class:`Defects`.
     """
     x_stored = np.asarray(x_mixed)
-    shape = x_stored.shape
     valid = np.isfinite(x_stored) if valid is None else valid & np.isfinite(x_stored)
     high, low = clipped_pixels(x_stored, valid)
     clipped = high | low
     ring = ndimage.binary_dilation(clipped, iterations=CLIP_DILATION) & valid if clipped.any() else clipped
-    usable = valid & ~clipped
+    empty = np.zeros(x_stored.shape, dtype=bool)
+    found = Defects(clipped, ring, empty, empty, 0, int(high.sum()), int(low.sum()))
+    return points_and_scratches(found, x_stored if one_exposure is None else one_exposure, valid, rgb_surface)
+
+
+def points_and_scratches(
+    clipped: Defects, x_mixed: np.ndarray, valid: np.ndarray, rgb_surface: np.ndarray | None = None
+) -> Defects:
+    """``clipped``'s clipped pixels (and their counts) with the hot/dead pixels and scratches of the
+    X-ray ``x_mixed`` (H, W; stored units and dtype, or float) sought among its ``valid`` pixels that
+    are not clipped (:func:`find_defects`); the points and scratches ``clipped`` held are replaced."""
+    x_stored = np.asarray(x_mixed)
+    usable = valid & np.isfinite(x_stored) & ~clipped.clipped
+    empty = np.zeros(x_stored.shape, dtype=bool)
     if not usable.any():
-        return Defects(clipped, ring, np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool), 0, int(high.sum()), int(low.sum()))
+        return dataclasses.replace(clipped, points=empty, scratches=empty, scratch_count=0)
     # An 8- or 16-bit X-ray (and its fill, a median: a half integer) is exact in float32, which halves
     # the search's memory traffic; every decision is the same as in float64 (sums are taken in float64).
     narrow = np.issubdtype(x_stored.dtype, np.integer) and x_stored.dtype.itemsize <= 2
@@ -692,7 +715,7 @@ def find_defects(x_mixed: np.ndarray, valid: np.ndarray | None = None, rgb_surfa
     if luminance is not None and points.any():
         points &= ~photo_specks(luminance, usable)
     scratches, count = scratch_lines(x, usable & ~points, scale, luminance)
-    return Defects(clipped, ring, points, scratches & ~points, count, int(high.sum()), int(low.sum()))
+    return dataclasses.replace(clipped, points=points, scratches=scratches & ~points, scratch_count=count)
 
 
 def repair(x_mixed: np.ndarray, damaged: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:

@@ -124,20 +124,20 @@ def marked_input(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The network input under ``area`` (:meth:`Sources.network_input`) with the X-ray's defects dealt
     with as a whole-image run does (:func:`~.defects.find_defects`): clipped pixels NaN (missing),
-    hot/dead pixels and scratches repaired; then, with ``films``, the mosaic's films brought to one
-    exposure (:meth:`~.films.Films.correct`; the defects are sought in the X-ray as stored, where an
-    integer file's limits are the detector's). Returns it, the X-ray there in its units (repaired,
-    corrected; as stored where neither changed it), and the defect masks there ("clipped", "points",
-    "scratches")."""
+    hot/dead pixels and scratches repaired; with ``films``, in the X-ray brought to one exposure
+    (:meth:`~.films.Films.correct`: the films' seams no longer step like scratches there; clipped
+    pixels are sought as stored, where an integer file's limits are the detector's), as in memory.
+    Returns it, the X-ray there in its units (corrected, repaired; as stored where neither changed
+    it), and the defect masks there ("clipped", "points", "scratches")."""
     # Each file read once: the tile's X-ray and photograph serve the network and the defect search.
     x, rgb_surface = np.asarray(sources.x_mixed[area]), np.asarray(sources.rgb_surface[area])
     block = sources.network_input(model, area, x, rgb_surface)
-    defects = find_defects(x, finite_pixels(x), rgb_surface)
-    fixed, repaired = x, bool(defects.repaired.any())  # as stored, the network's X-ray channel holds it already
-    if repaired or films is not None:
-        fixed = repair(x, defects.repaired, ~defects.clipped) if repaired else np.asarray(x, dtype=np.float64)
-        if films is not None:
-            fixed = films.correct(fixed, area)
+    one_exposure = None if films is None else films.correct(x, area)
+    defects = find_defects(x, finite_pixels(x), rgb_surface, one_exposure)
+    fixed, repaired = x if one_exposure is None else one_exposure, bool(defects.repaired.any())
+    if repaired:
+        fixed = repair(fixed, defects.repaired, ~defects.clipped)
+    if repaired or films is not None:  # else as stored: the network's X-ray channel holds it already
         block[-1] = model.x_normalisation.to_unit(fixed)
     block[-1][defects.clipped] = np.nan
     return block, fixed, {"clipped": defects.clipped, "points": defects.points, "scratches": defects.scratches}
