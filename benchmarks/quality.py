@@ -640,6 +640,13 @@ judging a seam by how much of its step *above its neighbours' steps* the films l
 grain steps at every column, so a true seam there kept 0.53 of its step, above the 0.45 allowed):
 on the cached x2 of seeds 0–4 it found 3 more seams but invented 8.
 
+A seam's one-pixel step also read as a scratch: on the 12 mosaic files (seeds 0–2), 183 of the 438
+scratch pixels marked lay within 3 px of a seam, repaired from their neighbours and counted as
+scratches in the user's line. Once the films are found, the hot/dead pixels and scratches are now
+sought again in the X-ray brought to one exposure (clipped pixels stay those of the values as stored,
+where the detector's limits are), in memory and tile by tile alike: 6 scratch pixels lie near a seam
+(beside the two seams of one file that are not found), x2 unchanged (28.307 → 28.308 dB mean).
+
 ### A stretcher's bars: one timber (`core/stretcher.py`)
 
 The layer of a bar was its profile above the level beside it. But the hidden design's level under a
@@ -719,6 +726,20 @@ default):
   CVPR 2008: a falling field skews them outwards): the estimate does move by the true fall-off (0.08–0.17
   in r²) when vignetting is added, but the clean photographs' own lighting reads −0.30 to +0.49 —
   a painting brighter in its middle is indistinguishable from a lens's fall-off.
+
+* **Probes that cancel the colour map's error** (2026-12-06, a fresh researcher, the field's error
+  measured against the true field on the 12 clean and 12 heel files before any separation). *The same
+  colour in different places*: pixels grouped by photograph colour (8 levels a channel, ≥ 30 pixels a
+  group), the X-ray fitted robustly as a level per group × (1 + a ramp and a radial term) + a smooth
+  additive term for the hidden design's relief: on clean files fields of 10.6 % RMS on average (up to
+  19.5 %; ramps of ±30 %, where the heel's is 4.5–7.5 %) — the surface's own X-ray is not a fixed
+  function of colour (its thickness varies, strokes and cracks), and the hidden design's trend differs
+  from group to group; x2 on seed 0: clean −5.8 to −8.6 dB on three cases. *The noise level* (the
+  finest detail's median magnitude in 32–64 px blocks, a smooth field through its logarithm): 0.5–1.3 %
+  with only weave and noise, 4–13 % with the paintings. *The same colour pair's step across an edge in
+  different places*: a few dozen usable edges at 16 levels, and a 7.5 % ramp from x1 alone at 32. Each
+  estimate responds to a true field (estimate on heel ≈ estimate on clean × the field): the failure is a
+  bias from the paintings as large as the field, which nothing in one file tells apart.
 
 What would tell a field from a colour-map error is information the two images do not hold: a
 flat-field (open-beam) exposure of the same film and tube, or the film margin's level around the

@@ -203,6 +203,10 @@ def test_clipped_pixels_are_missing_counted_and_said():
     assert summary["clipped_pixels"] == 201 and summary["clipped_high"] == 200 and summary["clipped_low"] == 1
     note = " ".join(result.notes())
     assert "201 clipped pixels" in note and "left out of the fit" in note
+    # A model only applied fits nothing: the same marks, not "left out of the fit" (a tester's finding).
+    applied = separate(x, mixture.rgb_surface, model=result.model, steps=0)
+    note = " ".join(applied.notes())
+    assert "201 clipped pixels" in note and "left out of the fit" not in note and not applied.fitted
     # The normalisation ignores them (as it ignores NaN).
     assert prepare_inputs(x, mixture.rgb_surface, None, mark_defects=True).valid[15, 15] == False  # noqa: E712
 

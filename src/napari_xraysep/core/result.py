@@ -81,6 +81,8 @@ class SeparationResult:
     passages: Passages | None = None
     # The device the run computed on: settings.device resolved ("auto" → "cuda:0", "mps" or "cpu").
     device: str | None = None
+    # Whether the model was fitted on these inputs (False: a model only applied to them).
+    fitted: bool = True
 
     @property
     def config(self) -> SeparationConfig:
@@ -136,7 +138,7 @@ class SeparationResult:
         support, the X-ray's marked pixels, the mosaic's films, the stretcher's bars and x2's passages that
         follow a colour of the photograph; empty when there is nothing to say."""
         found = [part.describe() for part in (self.films, self.stretcher, self.passages) if part is not None]
-        return input_notes(self.support, self.defects) + found
+        return input_notes(self.support, self.defects, self.fitted) + found
 
 
 def resolved_settings(config: SeparationConfig, device: str | None) -> dict[str, Any]:
@@ -195,12 +197,13 @@ def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     return "Marked " + ", ".join(parts) + " — " + "; ".join(notes) + "."
 
 
-def input_notes(support: Support | None, defects: Defects | None) -> list[str]:
-    """The lines a face shows about the support and the defects found (see SeparationResult.notes)."""
+def input_notes(support: Support | None, defects: Defects | None, fitted: bool = True) -> list[str]:
+    """The lines a face shows about the support and the defects found (see SeparationResult.notes);
+    ``fitted``: whether a fit left the defects out (not when a model was only applied)."""
     lines = []
     if support is not None and not (support.full and support.source == "detected"):
         lines.append(support.sentence()[0].upper() + support.sentence()[1:] + ".")
-    line = None if defects is None else defects_line(defects.summary())
+    line = None if defects is None else defects_line(defects.summary(), fitted)
     if line:
         lines.append(line)
     return lines

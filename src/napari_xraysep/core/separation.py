@@ -328,6 +328,7 @@ def iter_separate(
         exposure=None if exposure is None else exposure.astype(np.float32),
         passages=passages,
         device=str(device),
+        fitted=training,
     )
 
 

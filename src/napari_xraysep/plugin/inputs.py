@@ -11,7 +11,6 @@ from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton
 from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from .layers import (
-    grid_transform,
     has_units,
     is_region_layer,
     is_rgb_layer,
@@ -19,7 +18,7 @@ from .layers import (
     layer_array,
     layer_on_grid,
     layer_source,
-    placed_alike,
+    placement,
     made_here,
     region_mask_from_layer,
     same_layer,
@@ -285,7 +284,7 @@ class InputsPanel(QGroupBox):
         (checked as in :meth:`arrays`), and the area's top-left pixel."""
         xray, photo, back = self.chosen()
         for layer in (photo, back, *self.side_channels.value):
-            if layer is not None and not placed_alike(grid_transform(layer, xray)):
+            if layer is not None and placement(layer, xray) == "transform":
                 raise InputError(
                     f"The layer '{layer.name}' is placed over the X-ray by its own transform (scale, translate or rotate); "
                     "a whole painting is read as stored: align it to the X-ray's pixels (Plugins ▸ napari-xraysep ▸ Align photograph)."

@@ -230,7 +230,8 @@ class Runner:
         if trained is None:
             steps = "applied"
         else:
-            steps = f"{'stopped early at' if trained.stopped_early else 'trained for'} {trained.model.steps_trained} steps"
+            count = trained.model.steps_trained
+            steps = f"{'stopped early at' if trained.stopped_early else 'trained for'} {count} step{'s' * (count != 1)}"
         elapsed = time.perf_counter() - record.started
         self.panel.show_finished(f"run {record.number}: {steps} · {elapsed:.0f} s", complete=not record.stop.is_set())
         note = f" Note: {record.alignment_note}" if record.alignment_note else ""
