@@ -52,7 +52,7 @@ def test_result_layers_are_named_comparable_and_carry_provenance(tiny_mixture, t
     result = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, **tiny_settings)
     layers = result_layer_data(result, "xray", run=2)
     names = [kwargs["name"] for _, kwargs, _ in layers]
-    assert names == ["x̂1 step 1 · run 2", "x̂2 step 1 · run 2", "error map · run 2", "x1 surface · run 2", "x2 hidden · run 2", "weave · run 2"]
+    assert names == ["x̂1 surface · run 2", "x̂2 hidden · run 2", "error map · run 2", "x1 surface · run 2", "x2 hidden · run 2", "weave · run 2"]
     limits = [kwargs["contrast_limits"] for _, kwargs, _ in layers]
     assert limits[0] == limits[1] == limits[3] == limits[4]  # X-rays share one contrast
     assert limits[2][0] == -limits[2][1]  # error map symmetric around 0

@@ -38,10 +38,11 @@ DOUBLE_SIDED_TITLES = {
     "x2": "x2 back",
 }
 # The layer list shows about twenty characters before it cuts a name: what tells two runs' layers
-# apart (which layer, which run) comes first, the rest goes to the metadata.
+# apart (which layer, which run) comes first, the rest goes to the metadata. ("x̂1 step 1" read as a
+# training step's preview to a tester: the hat alone tells step 1's estimate from step 2's x1.)
 SHORT_TITLES = {
-    "x1_hat": "x̂1 step 1",
-    "x2_hat": "x̂2 step 1",
+    "x1_hat": "x̂1 surface",
+    "x2_hat": "x̂2 hidden",
     "error_map": "error map",
     "x1": "x1 surface",
     "x2": "x2 hidden",
@@ -49,7 +50,7 @@ SHORT_TITLES = {
     "exposure": "exposure",
     "stretcher": "stretcher",
 }
-DOUBLE_SIDED_SHORT = {**SHORT_TITLES, "x1": "x1 front", "x2": "x2 back"}
+DOUBLE_SIDED_SHORT = {**SHORT_TITLES, "x1_hat": "x̂1 front", "x2_hat": "x̂2 back", "x1": "x1 front", "x2": "x2 back"}
 METADATA_KEY = "xraysep"
 # Marks (keys of a layer's METADATA_KEY metadata) of the layers the plugin made for the user to look
 # at, never to feed back in: a run's results ("layer"), its live previews, a sample's ground truth,
