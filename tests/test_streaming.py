@@ -351,6 +351,17 @@ def test_a_block_pixel_missing_in_any_one_channel_is_missing_in_every_output():
     single[0, 1, 0] = np.nan  # one channel only: its missing pixel is missing in every output
     decoded = decode_block(decode, single, torch.device("cpu"))
     np.testing.assert_array_equal(np.isnan(decoded).all(axis=0), np.isnan(single[0]))
+    # In two halves (a reader thread prepares, the model's decodes): the same, the block filled in place.
+    from napari_xraysep.core.inference import decode_prepared, prepared_block
+
+    mine = block.copy()
+    prepared, where = prepared_block(mine)
+    assert prepared is mine and np.isfinite(mine).all()
+    np.testing.assert_array_equal(where, missing)
+    cpu = torch.device("cpu")
+    np.testing.assert_array_equal(decode_prepared(decode, prepared, where, cpu), decode_block(decode, block, cpu))
+    with pytest.raises(ValueError, match="float32"):
+        prepared_block(block.astype(np.float64))
 
 
 @pytest.mark.parametrize("kind", ["backdrop", "tacking_margin"])

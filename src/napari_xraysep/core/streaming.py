@@ -41,7 +41,7 @@ from .defects import find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
 from .films import Films, KnownPixels
-from .inference import Components, decode_block, decoder
+from .inference import Components, decode_block, decode_prepared, decoder, prepared_block
 from .refine import refine
 from .result import RESULT_LAYERS, components_in_units
 from .sources import Sources
@@ -253,9 +253,10 @@ def iter_apply(
     decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     mark = model.config.mark_defects
 
-    def read(tile: Tile) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
-        """The tile's network input, its X-ray core (repaired if defects are marked), the defect
-        masks over the core, and where the core lies outside the painting (None: nowhere)."""
+    def read(tile: Tile) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+        """The tile's network input, prepared (:func:`~.inference.prepared_block`: the block and where
+        it misses data), its X-ray core (repaired if defects are marked), the defect masks over the
+        core, and where the core lies outside the painting (None: nowhere)."""
         masks: dict[str, np.ndarray] = {}
         if mark:
             block, x_fixed, masks = marked_input(model, sources, tile.outer, films)
@@ -272,7 +273,8 @@ def iter_apply(
             beyond = ~np.asarray(support[tile.outer], dtype=bool)
             block[:, beyond] = np.nan  # missing, as in memory: filled from the painting (fill_missing)
             outside = beyond[tile.inner]
-        return block, x_core, masks, outside
+        # Made ready here, on the reader's thread, beside the model's work on the tile before.
+        return prepared_block(np.asarray(block, dtype=np.float32)), x_core, masks, outside
 
     def write(tile: Tile, layers: dict[str, np.ndarray]) -> None:
         for name in outputs:
@@ -292,7 +294,7 @@ def iter_apply(
                 for key, name in (("clipped_pixels", "clipped"), ("hot_dead_pixels", "points"), ("scratch_pixels", "scratches")):
                     inside = masks[name] if outside is None else masks[name] & ~outside  # the painting's only
                     marked[key] = marked.get(key, 0) + int(inside.sum())
-            unit = decode_block(decode, block, torch_device)[(slice(None), *tile.inner)]
+            unit = decode_prepared(decode, *block, torch_device)[(slice(None), *tile.inner)]
             layers = refined_layers(x_core, unit, model.x_normalisation)
             if films is not None:  # x1 + x2 + weave add up to the corrected X-ray, + exposure to the stored one
                 layers["exposure"] = films.exposure(x_core, tile.core)
