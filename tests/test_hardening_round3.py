@@ -513,35 +513,47 @@ def test_the_dock_reads_every_layer_as_the_viewer_shows_it_over_the_xray(make_na
     assert np.isnan(shifted[: 20 - 6]).all() and np.isfinite(shifted[30:]).all()
 
 
-def test_a_photograph_of_the_xrays_pixel_count_at_its_files_dpi_is_read_pixel_for_pixel(make_napari_viewer):
+def test_a_photograph_of_the_xrays_pixel_count_at_its_files_dpi_is_placed_pixel_for_pixel(make_napari_viewer):
     """A tester's finding: a registered photograph saved as a 300-dpi JPEG (0.0847 mm a pixel, as the
     reader places it) over an X-ray of 0.1 mm was shrunk to 85 % over it, 28 % of it missing, x2
     ruined (14.7 dB where `xraysep separate` of the same files gave 28.0), and the run said nothing of
-    the cause. Files of one pixel count are registered: read pixel for pixel, and said."""
+    the cause. Files of one pixel count are registered: the photograph is given the X-ray's scale when
+    chosen — a region painted over it moving with it — and said; a scale the user set is honoured."""
     from conftest import dock
 
     viewer = make_napari_viewer()
+    dpi = 25.4 / 300
     viewer.add_image(_xray(), name="xray", scale=(0.1, 0.1), units=("mm", "mm"))
-    viewer.add_image(_rgb(), name="photo", rgb=True, scale=(25.4 / 300, 25.4 / 300), units=("mm", "mm"))
+    photo = viewer.add_image(_rgb(), name="photo", rgb=True, scale=(dpi, dpi), units=("mm", "mm"))
+    photo.metadata["file"] = {"pixel_spacing_mm": [dpi, dpi], "pixel_spacing_tag": "JPEG JFIF density (per inch)"}
+    painted = np.zeros((H, W), np.int32)
+    painted[10:20, 10:40] = 1  # over the photograph's pixels, at its scale
+    viewer.add_labels(painted, name="region", scale=(dpi, dpi), units=("mm", "mm"))
     widget = dock(viewer)
-    widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["xray"], viewer.layers["photo"]
-    said = r"'photo' has the X-ray's 48×64 pixels .*0.08467 mm a pixel.*read pixel for pixel"
-    with pytest.warns(UserWarning, match=said):
-        arguments, _ = widget.inputs.arrays(training=False, region_required=False)
+    widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["xray"], photo
+    widget.inputs.region.value = viewer.layers["region"]
+    assert tuple(photo.scale) == pytest.approx((0.1, 0.1))
+    assert tuple(viewer.layers["region"].scale) == pytest.approx((0.1, 0.1))
+    said = (
+        "'photo' has the X-ray's pixel count: shown pixel for pixel over it "
+        "(its file's 300 dpi set aside, with 'region')"
+    )
+    assert said in widget.inputs.units_hint.text()
+    arguments, _ = widget.inputs.arrays(training=True, region_required=False)
     np.testing.assert_array_equal(arguments["sources"].rgb_surface, _rgb())
-    with pytest.warns(UserWarning, match="read pixel for pixel"):  # a whole painting, read as stored, too
-        widget.inputs.painting_sources(training=False, region_required=False)
-    # Turned over by a negative scale (and moved back into place): the user's placement, honoured.
-    viewer.layers["photo"].scale, viewer.layers["photo"].units = (-0.1, 0.1), ("mm", "mm")
-    viewer.layers["photo"].translate = (0.1 * (H - 1), 0)
+    np.testing.assert_array_equal(arguments["region_mask"], painted == 1)
+    widget.inputs.painting_sources(training=False, region_required=False)  # a whole painting: placed alike now
+    # A scale the user gives (or a flip, by a negative scale) is the user's placement: honoured.
+    photo.scale, photo.translate = (-0.1, 0.1), (0.1 * (H - 1), 0)
     flipped = widget.inputs.arrays(training=False, region_required=False)[0]["sources"].rgb_surface
     np.testing.assert_allclose(flipped, _rgb()[::-1], atol=1e-3)
 
 
-def test_a_photograph_in_mm_over_an_xray_in_pixels_is_refused_and_a_small_overlap_said(make_napari_viewer):
+def test_layers_in_other_units_are_refused_and_a_small_overlap_said(make_napari_viewer):
     """A tester's finding: an X-ray in pixels (its file gives no pixel size) and a 300-dpi JPEG of
     another pixel count in mm: the photograph landed as a 49×65 patch in a corner and the run
-    "succeeded" on 1.6 % of the X-ray, in silence (napari's console said "Inconsistent units")."""
+    "succeeded" on 1.6 % of the X-ray, in silence (napari's console said "Inconsistent units"). And a
+    photograph in µm over an X-ray in mm was read 500 times too large."""
     from conftest import dock
 
     from napari_xraysep.core.errors import InputError
@@ -552,9 +564,14 @@ def test_a_photograph_in_mm_over_an_xray_in_pixels_is_refused_and_a_small_overla
     viewer.add_image(big, name="photo", rgb=True, scale=(25.4 / 300, 25.4 / 300), units=("mm", "mm"))
     widget = dock(viewer)
     widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["xray"], viewer.layers["photo"]
-    with pytest.raises(InputError, match=r"'photo' is placed in mm .* but 'xray' in pixels .*Pixel size field"):
+    with pytest.raises(InputError, match=r"'photo' is placed in mm but the X-ray 'xray' in pixels.*Pixel size field"):
+        widget.inputs.arrays(training=False, region_required=False)
+    viewer.layers["xray"].scale, viewer.layers["xray"].units = (0.1, 0.1), ("mm", "mm")
+    viewer.layers["photo"].scale, viewer.layers["photo"].units = (50, 50), ("micrometer", "micrometer")
+    with pytest.raises(InputError, match=r"'photo' is placed in µm but the X-ray 'xray' in mm"):
         widget.inputs.arrays(training=False, region_required=False)
     # Both in pixels, the photograph moved off most of the X-ray: it is read as placed, and said.
+    viewer.layers["xray"].scale, viewer.layers["xray"].units = (1, 1), ("pixel", "pixel")
     viewer.layers["photo"].scale, viewer.layers["photo"].units = (0.5, 0.5), ("pixel", "pixel")
     viewer.layers["photo"].translate = (30, 0)
     with pytest.warns(UserWarning, match=r"'photo', placed as the viewer shows it, covers 37.5 % of the X-ray"):

@@ -18,7 +18,9 @@ from .layers import (
     layer_array,
     layer_on_grid,
     layer_source,
-    placement,
+    check_units,
+    grid_transform,
+    placed_alike,
     made_here,
     region_mask_from_layer,
     same_layer,
@@ -27,6 +29,7 @@ from .layers import (
 from ..core.checks import check_back, check_pair, check_side_channel
 from ..core.errors import InputError
 from ..core.threads import parse_pixel_size
+from ..io.spacing import MM_PER_INCH, spacing_of
 from ..core.sources import Sources
 from ..core.areas import central_area, painting_area, region_for_method
 
@@ -116,7 +119,7 @@ class InputsPanel(QGroupBox):
         self.region.changed.connect(self._region_chosen)
         self.pixel_size.native.editingFinished.connect(self.give_pixel_size)  # once typed, not at every key
         self.xray.changed.connect(lambda *_: self.refresh_side_channels())
-        for combo in (self.xray, self.photo, self.back):
+        for combo in (self.xray, self.photo, self.back, self.side_channels):
             combo.changed.connect(lambda *_: self.share_spacing())
 
     def _choices(self, accept: Any) -> Any:
@@ -187,23 +190,46 @@ class InputsPanel(QGroupBox):
         return layer.metadata.get(GIVEN_KEY) or layer.metadata.get("file", {}).get("pixel_spacing_tag")
 
     def share_spacing(self) -> None:
-        """With an X-ray in mm: napari's scale bar shown, and a photograph (front or back) of the X-ray's
-        size with no spacing of its own — registered pixel for pixel, so it has the X-ray's — given the
-        X-ray's scale and units; else napari would draw it at another size and leave the bar unitless.
-        The line under the pixel size says which it is."""
+        """Say under the pixel size what the X-ray is in (mm, and where that came from, or pixels); with
+        an X-ray in mm, napari's scale bar shown. A photograph (front or back) or side channel of the
+        X-ray's pixel count is registered pixel for pixel — as ``xraysep separate`` reads the files —
+        so where it has no pixel size of its own, or its file's (a JPEG's nominal 300 dpi: a printing
+        size, not the painting's), it is given the X-ray's scale and units, with any layer placed like
+        it (a region painted over it); else napari would draw it at another size over the X-ray and
+        the run read it so (a tester's registered 300-dpi JPEG was shrunk to 85 %: x2 14.7 against
+        28.0 dB). A scale the user set is the user's: left as it is. The line says what was moved."""
         xray = self.xray.value
-        if xray is None or not has_units(xray):
-            self.units_hint.setText("" if xray is None else "The X-ray is in pixels: its file gives no pixel size.")
+        if xray is None:
+            self.units_hint.setText("")
             return
-        record = spacing_record(xray.scale, xray.units, self.spacing_source(xray))
-        self.units_hint.setText(f"In mm: {record['mm_per_pixel'][0]:.4g} mm per pixel ({record['source']})." if record else "")
-        canvas = getattr(self.viewer, "canvas", None)  # napari ≥ 0.9 keeps the scale bar among the canvas's overlays
-        (canvas.overlays.scale_bar if canvas is not None else self.viewer.scale_bar).visible = True
-        for photo in (self.photo.value, self.back.value):
-            own = has_units(photo) and not photo.metadata.get(SHARED_KEY) if photo is not None else True
-            if not own and layer_source(photo).shape[:2] == layer_source(xray).shape[:2]:
-                photo.scale, photo.translate, photo.units = xray.scale, xray.translate, xray.units
-                photo.metadata[SHARED_KEY] = True
+        if has_units(xray):
+            record = spacing_record(xray.scale, xray.units, self.spacing_source(xray))
+            hint = f"In mm: {record['mm_per_pixel'][0]:.4g} mm per pixel ({record['source']})." if record else ""
+            canvas = getattr(self.viewer, "canvas", None)  # napari ≥ 0.9: the scale bar is a canvas overlay
+            (canvas.overlays.scale_bar if canvas is not None else self.viewer.scale_bar).visible = True
+        else:
+            hint = "The X-ray is in pixels: its file gives no pixel size."
+        for layer in (self.photo.value, self.back.value, *self.side_channels.value):
+            if layer is None or layer is xray or layer_source(layer).shape[:2] != layer_source(xray).shape[:2]:
+                continue
+            own = spacing_of(layer.metadata.get("file", {}))
+            as_filed = own is not None and np.allclose(layer.scale[-2:], own.mm) and not np.any(layer.translate)
+            unplaced = not has_units(layer) and np.allclose(layer.scale, 1) and not np.any(layer.translate)
+            if not _placed_like(layer, xray) and (layer.metadata.get(SHARED_KEY) or as_filed or unplaced):
+                followers = [
+                    other for other in self.viewer.layers
+                    if other not in (layer, xray) and is_region_layer(other) and _placed_like(other, layer)
+                ]
+                for moved in (layer, *followers):
+                    moved.scale, moved.translate, moved.units = xray.scale, xray.translate, xray.units
+                moving = f", with {', '.join(repr(other.name) for other in followers)}" if followers else ""
+                dpi = MM_PER_INCH / float(own.mm[-1]) if as_filed else 0.0
+                set_aside = f"its file's {dpi:.0f} dpi set aside{moving}" if as_filed else ""
+                layer.metadata[SHARED_KEY] = set_aside or True
+            said = layer.metadata.get(SHARED_KEY)
+            if isinstance(said, str) and _placed_like(layer, xray):  # said for as long as it holds
+                hint += f" '{layer.name}' has the X-ray's pixel count: shown pixel for pixel over it ({said})."
+        self.units_hint.setText(hint.strip())
 
     def refresh_side_channels(self, chosen: list[Any] | None = None) -> None:
         """After the X-ray's picker: the X-ray is never its own side channel."""
@@ -284,7 +310,9 @@ class InputsPanel(QGroupBox):
         (checked as in :meth:`arrays`), and the area's top-left pixel."""
         xray, photo, back = self.chosen()
         for layer in (photo, back, *self.side_channels.value):
-            if layer is not None and placement(layer, xray) == "transform":
+            if layer is not None:
+                check_units(layer, xray)
+            if layer is not None and not placed_alike(grid_transform(layer, xray)):
                 raise InputError(
                     f"The layer '{layer.name}' is placed over the X-ray by its own transform (scale, translate or rotate); "
                     "a whole painting is read as stored: align it to the X-ray's pixels (Plugins ▸ napari-xraysep ▸ Align photograph)."

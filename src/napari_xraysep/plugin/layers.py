@@ -124,68 +124,42 @@ def placed_alike(matrix: np.ndarray) -> bool:
 LEAST_COVER = 0.5
 
 
-def placement(layer: Any, reference: Any) -> str:
-    """How ``layer`` is read over ``reference`` (the X-ray): "alike" (placed alike: as stored),
-    "pixel for pixel" (as stored too, and said with a UserWarning: both hold images of one pixel count
-    placed apart only by their scales — a photograph's file resolution, a JPEG's nominal 300 dpi,
-    against the X-ray's pixel size, or one of them in mm and the other in pixels; files of one
-    painting with the same pixel count are registered, as ``xraysep separate`` reads them, and a
-    photograph's dpi is its printing size more often than the painting's) or "transform" (resampled
-    through the viewer's world: :func:`layer_on_grid`). Raises InputError where one is in mm and the
-    other in pixels otherwise: napari lays them over each other meaninglessly ("Inconsistent units")."""
-    matrix = grid_transform(layer, reference)
-    if placed_alike(matrix):
-        return "alike"
-    same_count = tuple(layer_source(layer).shape[:2]) == tuple(layer_source(reference).shape[:2])
-    # A scale only (a flip — a negative scale — or a turn is the user's placement, honoured)
-    scaled_only = bool((np.diag(matrix)[:2] > 0).all()) and np.allclose(matrix[[0, 1], [1, 0]], 0, atol=1e-9)
-    scaled_only = scaled_only and np.allclose(matrix[:2, 2], 0, atol=1e-6)
-    if same_count and scaled_only:
-        warnings.warn(
-            f"The layer '{layer.name}' has the X-ray's {'×'.join(map(str, layer_source(layer).shape[:2]))} pixels "
-            f"but is shown at another size ({_size_words(layer)}, the X-ray '{reference.name}' "
-            f"{_size_words(reference)}): "
-            "it is read pixel for pixel over the X-ray, as `xraysep separate` reads the files (a photograph's dpi "
-            "is usually its printing size, not the painting's). If it truly shows another part of the painting, "
-            "align it to the X-ray (Plugins ▸ napari-xraysep ▸ Align photograph).",
-            UserWarning,
-            stacklevel=3,
-        )
-        return "pixel for pixel"
-    if has_units(layer) != has_units(reference):
-        inside, outside = (layer, reference) if has_units(layer) else (reference, layer)
+def check_units(layer: Any, reference: Any) -> None:
+    """Raise InputError where ``layer`` and ``reference`` (the X-ray) are placed in different units
+    (mm and pixels, mm and µm): napari lays them over each other as if they were one unit
+    ("Inconsistent units"), so neither what is shown nor what would be read is meant."""
+    mine, theirs = _unit_words(layer), _unit_words(reference)
+    if mine != theirs:
         raise InputError(
-            f"The layer '{inside.name}' is placed in mm (its file's pixel size) but '{outside.name}' in pixels (its "
-            "file gives none), so the viewer cannot lay one over the other. Type the X-ray's pixel size in the "
-            "Pixel size field, or align the photograph to the X-ray's pixels "
-            "(Plugins ▸ napari-xraysep ▸ Align photograph)."
+            f"The layer '{layer.name}' is placed in {mine} but the X-ray '{reference.name}' in {theirs}, so the "
+            "viewer cannot lay one over the other. Type the X-ray's pixel size in the Pixel size field, or "
+            "align the layer to the X-ray's pixels (Plugins ▸ napari-xraysep ▸ Align photograph)."
         )
-    return "transform"
 
 
-def _size_words(layer: Any) -> str:
-    """A layer's pixel size as placed: "0.0847 mm a pixel", or "in pixels"."""
-    if not has_units(layer):
-        return "in pixels" if np.allclose(layer.scale[-2:], 1) else f"at scale {float(layer.scale[-1]):.4g}"
-    unit = str(list(layer.units)[-1])
-    return f"{float(layer.scale[-1]):.4g} {'mm' if unit == 'millimeter' else unit} a pixel"
+def _unit_words(layer: Any) -> str:
+    """The unit a layer is placed in, in words: "pixels", "mm", "µm" …"""
+    names = {"pixel": "pixels", "millimeter": "mm", "micrometer": "µm", "centimeter": "cm", "meter": "m"}
+    unit = str(list(getattr(layer, "units", ()) or ("pixel",))[-1])
+    return names.get(unit, unit)
 
 
 def layer_on_grid(layer: Any, reference: Any) -> np.ndarray:
     """``layer``'s full-resolution data as the viewer shows it over ``reference`` (the X-ray), on the
-    reference's pixel grid: as stored when both are placed alike or are to be read pixel for pixel
-    (:func:`placement`), else resampled bilinearly (:func:`~napari_xraysep.core.warp.warp`; float32,
-    NaN — missing data — where the layer does not reach; a UserWarning says so where that is more than
-    half of the X-ray). What the user sees aligned is what is separated. Raises InputError as
-    :func:`placement` does."""
+    reference's pixel grid: as stored when both are placed alike, else resampled bilinearly
+    (:func:`~napari_xraysep.core.warp.warp`; float32, NaN — missing data — where the layer does not
+    reach; a UserWarning says so where that is more than half of the X-ray). What the user sees aligned
+    is what is separated. Raises InputError for layers in different units (:func:`check_units`)."""
+    check_units(layer, reference)
+    matrix = grid_transform(layer, reference)
     data = layer_array(layer)
-    if placement(layer, reference) != "transform":
+    if placed_alike(matrix):
         return data
     from ..core.alignment import Alignment
     from ..core.warp import warp
 
     shape = tuple(layer_source(reference).shape[:2])
-    placed = warp(data, Alignment(grid_transform(layer, reference), "affine"), shape)
+    placed = warp(data, Alignment(matrix, "affine"), shape)
     covered = float(np.isfinite(placed.reshape(*shape, -1)).all(axis=-1).mean())
     if covered < LEAST_COVER:
         warnings.warn(
