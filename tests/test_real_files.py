@@ -211,14 +211,55 @@ def test_clipped_pixels_are_missing_counted_and_said():
     assert prepare_inputs(x, mixture.rgb_surface, None, mark_defects=True).valid[15, 15] == False  # noqa: E712
 
 
+def test_a_float_xrays_saturated_pixels_are_clipped_in_memory_and_tile_by_tile(tmp_path, monkeypatch, capsys):
+    """A tester's finding: a digital panel's DICOM (stored values × 2 − 1000, read as float32) had its
+    16 608 saturated pixels fitted and left in x2 (the same pixels as a TIFF: 1 384 marked in a crop),
+    and a model applied to it tile by tile read its units as × 2.05 + 2.47e+04. A float X-ray has no
+    dtype limits, but a spike at its own maximum is clipping; a continuous float image has none."""
+    import json
+    import warnings
+
+    import tifffile
+
+    from napari_xraysep import save_model
+    from napari_xraysep.cli import main
+    from napari_xraysep.core import areas
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "clipping", 0)
+    x = variant.x_stored
+    panel = (2.0 * x.astype(np.float32) - 1000).astype(np.float32)
+    stored, rescaled = find_defects(x), find_defects(panel)
+    assert stored.clipped_high > 1000 and rescaled.clipped_high == stored.clipped_high
+    np.testing.assert_array_equal(rescaled.clipped, stored.clipped)
+    assert not find_defects(make_photo_mixture("photo_coffee_over_astronaut", (96, 144), 0).x_mixed).clipped.any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = separate(x, variant.rgb_stored).model
+    save_model(model, tmp_path / "model.pt")
+    tifffile.imwrite(tmp_path / "x.tif", panel)
+    tifffile.imwrite(tmp_path / "rgb.tif", variant.rgb_stored)
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # tile by tile
+    files = [str(tmp_path / name) for name in ("model.pt", "x.tif", "rgb.tif")]
+    assert main(["apply", *files, "--out", str(tmp_path / "out"), "--tile", "128", "--device", "cpu"]) == 0
+    said = capsys.readouterr().err
+    assert "× 2 − 1.0" in said  # × 1.98 − 508 with the saturated pixels measured
+    marked = json.loads((tmp_path / "out" / "run.json").read_text())["defects_marked"]
+    assert marked["clipped_pixels"] == stored.clipped_high
+    assert np.isnan(tifffile.imread(tmp_path / "out" / "x2.tif")[stored.clipped]).all()
+
+
 def test_a_detectors_own_maximum_below_the_dtypes_is_found():
     mixture = make_photo_mixture("photo_coffee_over_astronaut", (96, 144), 0)
     x = np.minimum((mixture.x_mixed / mixture.x_mixed.max() * 5000).astype(np.uint16), 4095)  # a 12-bit detector
     assert (x == 4095).sum() > 100
     defects = find_defects(x)
     assert defects.clipped_high == (x == 4095).sum()
-    # A float image's extremes are not a detector's.
-    assert not find_defects(np.minimum(mixture.x_mixed, np.percentile(mixture.x_mixed, 90))).clipped.any()
+    # A float image (a DICOM's rescaled values): no dtype limits, but a plateau at its maximum is clipping;
+    # a continuous one has none.
+    plateau = np.minimum(mixture.x_mixed, np.percentile(mixture.x_mixed, 90))
+    assert find_defects(plateau).clipped_high == (plateau == plateau.max()).sum() > 1000
+    assert not find_defects(mixture.x_mixed).clipped.any()
 
 
 def test_a_hot_pixel_and_a_scratch_leave_no_spike_in_x2():

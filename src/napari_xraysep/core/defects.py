@@ -21,8 +21,8 @@ Three kinds, treated as what they are:
   after the other (:func:`slanted_scratches`).
 
 Point defects and scratches are *repaired* for the output (filled from their good neighbours, so
-the results have no hole and no spike) and left out of the fit. Only integer X-rays are checked for
-clipping: a float image's limits are not the detector's.
+the results have no hole and no spike) and left out of the fit. Clipping is a spike of pixels at the
+image's own maximum or minimum, and in an integer X-ray its dtype's limits too.
 """
 
 from __future__ import annotations
@@ -176,17 +176,29 @@ def _spike(levels: np.ndarray, counts: np.ndarray, at_top: bool) -> float | None
 
 
 def clipped_pixels(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(high, low) (H, W) bool masks of an integer X-ray's clipped pixels: at the dtype's maximum or
-    minimum, or on a spike of pixels at the image's own maximum or minimum (a detector's limit below
-    the dtype's). A float X-ray has none (its limits are not the detector's)."""
+    """(high, low) (H, W) bool masks of an X-ray's clipped pixels: on a spike of pixels at the image's
+    own maximum or minimum (a detector's limit), and in an integer X-ray at the dtype's maximum or
+    minimum. A float X-ray — a DICOM's rescaled values, a float TIFF — has no dtype limits, but a spike
+    at its own extreme is clipping all the same (a tester's digital-panel DICOM, ×2 − 1000: 16 608
+    saturated pixels were fitted and left in x2); a float image of continuous values has none (each
+    value occurs about once)."""
     x = np.asarray(x_mixed)
     shape = x.shape
-    if not np.issubdtype(x.dtype, np.integer):
-        return np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
-    info = np.iinfo(x.dtype)
-    high, low = x == info.max, x == info.min
+    high, low = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
     inside = x[valid] if valid is not None else x.reshape(-1)
-    inside = inside[(inside != info.max) & (inside != info.min)]
+    if np.issubdtype(x.dtype, np.integer):
+        info = np.iinfo(x.dtype)
+        high, low = x == info.max, x == info.min
+        inside = inside[(inside != info.max) & (inside != info.min)]
+    elif np.issubdtype(x.dtype, np.floating):
+        inside = inside[np.isfinite(inside)]
+        # The histogram (a sort) only where an extreme value is shared by enough pixels to be a spike.
+        extremes = (inside.max(), inside.min()) if inside.size else ()
+        shared = [np.count_nonzero(inside == extreme) for extreme in extremes] or [0]
+        if max(shared) < CLIP_MIN_PIXELS:
+            return high, low
+    else:
+        return high, low
     if inside.size:
         histogram = _histogram(inside)
         top, bottom = _spike(*histogram, True), _spike(*histogram, False)

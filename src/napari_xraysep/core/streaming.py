@@ -37,7 +37,7 @@ from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .checks import check_double_sided, check_side_count, finite_pixels
 from .data import Normalisation
-from .defects import find_defects, repair
+from .defects import clipped_pixels, find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
 from .films import Films, KnownPixels
@@ -379,6 +379,10 @@ def calibrated(
             with torch.no_grad():
                 unit = Components(*decode_block(decode, sources.network_input(model, area), torch_device))
             x = measured[area]
+            # A detector's limit below an integer dtype's, or a float X-ray's (a DICOM's rescaled
+            # values): a spike at the block's extreme, left out as in memory (a tester's DICOM, ×2 − 1000,
+            # read as × 2.05 + 2.47e+04 with its saturated pixels in).
+            x[np.logical_or(*clipped_pixels(x))] = np.nan
             if painting is not None:
                 x[~np.asarray(painting[area], dtype=bool)] = np.nan
             blocks.append((model.x_normalisation.to_unit(x), unit.x1_hat))
