@@ -460,3 +460,24 @@ def test_what_x2_holds_is_sought_side_by_side_as_one_after_another(tmp_path) -> 
     assert (films, stretcher, passages) == ("films", None, None)
     np.testing.assert_array_equal(untouched["x2"], x2)
     assert not list(elsewhere.iterdir())
+
+
+def test_the_searches_beside_each_other_leave_no_numpy_warning_to_the_user(monkeypatch) -> None:
+    """A tester's finding: "All-NaN slice encountered" reached a user now and then — each search
+    silences it in a warnings.catch_warnings(), not thread-safe when the searches run side by side."""
+    from napari_xraysep import SeparationConfig
+    from napari_xraysep import pipeline
+    from napari_xraysep.core.sources import Sources
+
+    def noisy(*_args):  # a search on a thread, warning as numpy does, with no filter of its own
+        warnings.warn("All-NaN slice encountered", RuntimeWarning)
+        return None
+
+    monkeypatch.setattr(pipeline, "find_stretcher_in", noisy)
+    monkeypatch.setattr(pipeline, "find_passages", noisy)
+    x2 = _hidden().astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sources = Sources(x2, np.zeros((*x2.shape, 3)))
+        found = pipeline.sought_in_x2(None, {"x2": x2}, SeparationConfig(), sources, None, noisy)
+    assert found == (None, None, None) and not caught

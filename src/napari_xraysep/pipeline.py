@@ -196,7 +196,12 @@ def sought_in_x2(
     applied again with them taken out. Else bars found are taken out of x2 and x̂2 into
     ``out/stretcher.tif`` (with ``provenance``) and the passages sought again in x2 without them —
     the same results as the searches one after another."""
-    with ThreadPoolExecutor(2, thread_name_prefix="xraysep-x2") as pool:
+    # The searches silence numpy's warnings of empty slices (NaN outside the painting) each in a
+    # warnings.catch_warnings(), which is not thread-safe: one thread's exit can restore the filters
+    # while another's search runs, and "All-NaN slice encountered" reached a user now and then. Ignored
+    # here around them all, every state a search restores ignores them too.
+    with warnings.catch_warnings(), ThreadPoolExecutor(2, thread_name_prefix="xraysep-x2") as pool:
+        warnings.simplefilter("ignore", RuntimeWarning)
         bars = pool.submit(stretcher_in, outputs, config, sources.double_sided)
         passages = pool.submit(passages_in, outputs, sources)
         films = None if seek_films is None else seek_films()
