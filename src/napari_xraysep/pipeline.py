@@ -169,15 +169,20 @@ class _Summed:
         return np.asarray(self.first[window], dtype=np.float64) + np.asarray(self.second[window], dtype=np.float64)
 
 
-def _relabelled(events: Generator[TileProgress, None, Any], what: str) -> Generator[TileProgress, None, Any]:
-    """``events`` passed on with ``what`` they are progress of (a second pass over the painting gets a
-    progress bar of its own), and their generator's return value returned."""
+def _relabelled(events: Generator[Any, None, Any], what: str) -> Generator[Any, None, Any]:
+    """``events`` passed on, each :class:`TileProgress` with ``what`` it is progress of (a second pass
+    over the painting gets a progress bar of its own, the training area's tiles a name of their own),
+    and their generator's return value returned."""
     while True:
         try:
             event = next(events)
         except StopIteration as finished:
             return finished.value
-        yield dataclasses.replace(event, what=what)
+        yield dataclasses.replace(event, what=what) if isinstance(event, TileProgress) else event
+
+
+# What the training area's own tiles are progress of, on a whole painting.
+AREA_TILES = "applying the model to the training area"
 
 
 def sought_in_x2(
@@ -342,11 +347,14 @@ def iter_separate_painting(
         if resolved.training_steps > 0:
             area = area or areas.painting_area(shape, region_mask, sources.double_sided)
             cropped = sources.crop(area)
-            area_result = yield from iter_separate(
+            separating = iter_separate(
                 cropped, None if region_mask is None else np.asarray(region_mask[area]), config=config, model=model, stop=stop,
                 checkpoint=None if checkpoint is None else checkpoint_to(checkpoint), checkpoint_every_s=checkpoint_every_s,
                 painting_area=None if support is None else np.asarray(support[area]), seams="none", **settings,
             )
+            # The area's own tiles are told apart from the whole painting's that follow (a tester read
+            # "tile 1/9" then "tile 1/144" as one count).
+            area_result = yield from _relabelled(separating, AREA_TILES)
             model = area_result.model
             save_model(model, staging / "model.pt")
         else:
