@@ -93,7 +93,7 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
     assert result.area == (slice(2, 44), slice(0, 60))  # the box grown by its own size (14, 20), clipped
     assert result.area_result.x2.shape == (42, 60)
     kinds = [(type(event), getattr(event, "what", None)) for event in events]
-    area_tiles = [(TileProgress, "applying the model to the training area")] * (2 * 2)  # the area's, 42×60 in 40-px tiles
+    area_tiles = [(TileProgress, "applying the model to the training area")] * (2 * 2)  # 42×60 in 40-px tiles
     whole = [(TileProgress, "whole painting")] * (2 * 2)  # 48×64 in 40-px tiles
     assert kinds == [(TrainingProgress, None)] * TINY["steps"] + area_tiles + whole
     x1, x2, weave = (tifffile.imread(result.paths[name]) for name in ("x1", "x2", "weave"))
