@@ -543,10 +543,27 @@ def test_a_photograph_of_the_xrays_pixel_count_at_its_files_dpi_is_placed_pixel_
     np.testing.assert_array_equal(arguments["sources"].rgb_surface, _rgb())
     np.testing.assert_array_equal(arguments["region_mask"], painted == 1)
     widget.inputs.painting_sources(training=False, region_required=False)  # a whole painting: placed alike now
-    # A scale the user gives (or a flip, by a negative scale) is the user's placement: honoured.
-    photo.scale, photo.translate = (-0.1, 0.1), (0.1 * (H - 1), 0)
+    # A pixel size typed since: the photograph follows the X-ray, and says so still.
+    widget.inputs.pixel_size.value = "0.2mm"
+    widget.inputs.pixel_size.native.editingFinished.emit()
+    assert tuple(photo.scale) == pytest.approx((0.2, 0.2)) and said in widget.inputs.units_hint.text()
+    # A scale the user gives (or a flip, by a negative scale) is the user's placement: honoured, also
+    # when the dock looks again (a new layer; a breaker saw it undone).
+    photo.scale, photo.translate = (-0.2, 0.2), (0.2 * (H - 1), 0)
+    viewer.add_labels(np.zeros((H, W), np.int32), name="marks")
+    widget.inputs.share_spacing()
+    assert tuple(photo.scale) == pytest.approx((-0.2, 0.2)) and "'photo'" not in widget.inputs.units_hint.text()
     flipped = widget.inputs.arrays(training=False, region_required=False)[0]["sources"].rgb_surface
     np.testing.assert_allclose(flipped, _rgb()[::-1], atol=1e-3)
+    # Its file's tag names its spacing only where it is placed at it (chosen as the X-ray after being
+    # given another's scale, it said "0.1 mm per pixel (JPEG JFIF density)").
+    assert widget.inputs.spacing_source(photo) is None
+    # Another photograph at 300 × 600 dpi chosen as front and back: said once, with both densities.
+    other = viewer.add_image(_rgb(), name="other", rgb=True, scale=(25.4 / 600, dpi), units=("mm", "mm"))
+    other.metadata["file"] = {"pixel_spacing_mm": [25.4 / 600, dpi], "pixel_spacing_tag": "JPEG JFIF density"}
+    widget.inputs.photo.value = widget.inputs.back.value = other
+    assert widget.inputs.units_hint.text().count("'other' has the X-ray's pixel count") == 1
+    assert "its file's 600 × 300 dpi set aside" in widget.inputs.units_hint.text()
 
 
 def test_layers_in_other_units_are_refused_and_a_small_overlap_said(make_napari_viewer):

@@ -82,7 +82,7 @@ def apply_dask(
     decode = decoder(applied_network(model, sources, target), sources.double_sided)
 
     # The stack is float64; an integer X-ray's own values come back exactly, and with them its dtype,
-    # whose extremes are the detector's clipping (find_defects checks integer X-rays only).
+    # whose extremes are the detector's clipping (a float one's is judged by a spike at its own extremes).
     x_dtype = np.dtype(sources.x_mixed.dtype)
     stored = x_dtype if np.issubdtype(x_dtype, np.integer) else np.dtype(np.float64)
 

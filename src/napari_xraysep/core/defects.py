@@ -84,6 +84,9 @@ PHOTO_SPECK = 4.0
 CLIP_SPIKE = 8.0
 CLIP_MIN_PIXELS = 16
 CLIP_MIN_LEVELS = 64
+# ... and, in a float X-ray (no dtype limits), of at least this many levels: 8-bit values held as float
+# step so coarsely that the spike test's verdict changed from tile to tile (a breaker's finding).
+FLOAT_CLIP_MIN_LEVELS = 1024
 # The noise scale is taken as at least this share of the image's range (see noise_scale).
 NOISE_FLOOR = 0.005
 # Pixels around clipped ones are left out of the fit (the PSF spreads the saturation).
@@ -180,8 +183,9 @@ def clipped_pixels(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> tupl
     own maximum or minimum (a detector's limit), and in an integer X-ray at the dtype's maximum or
     minimum. A float X-ray — a DICOM's rescaled values, a float TIFF — has no dtype limits, but a spike
     at its own extreme is clipping all the same (a tester's digital-panel DICOM, ×2 − 1000: 16 608
-    saturated pixels were fitted and left in x2); a float image of continuous values has none (each
-    value occurs about once)."""
+    saturated pixels were fitted and left in x2) where it holds FLOAT_CLIP_MIN_LEVELS levels or more; a
+    float image of continuous values has none (each value occurs about once). A spike is judged in the
+    image given: tile by tile, in each tile."""
     x = np.asarray(x_mixed)
     shape = x.shape
     high, low = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
@@ -201,6 +205,8 @@ def clipped_pixels(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> tupl
         return high, low
     if inside.size:
         histogram = _histogram(inside)
+        if not np.issubdtype(x.dtype, np.integer) and histogram[0].size < FLOAT_CLIP_MIN_LEVELS:
+            return high, low
         top, bottom = _spike(*histogram, True), _spike(*histogram, False)
         if top is not None:
             high |= x == top

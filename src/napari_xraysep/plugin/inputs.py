@@ -47,6 +47,11 @@ REGION_HINTS = {
 }
 
 
+def _placed_at(layer: Any, placed: dict[str, Any]) -> bool:
+    """Whether ``layer`` still has the scale and translate recorded in ``placed``."""
+    return np.allclose(layer.scale, placed["scale"]) and np.allclose(layer.translate, placed["translate"])
+
+
 def _placed_like(layer: Any, reference: Any) -> bool:
     """Whether ``layer`` lies over ``reference`` pixel for pixel on screen (same scale, offset, units)."""
     return (
@@ -186,8 +191,12 @@ class InputsPanel(QGroupBox):
         self.share_spacing()
 
     def spacing_source(self, layer: Any) -> str | None:
-        """Where a layer's pixel spacing came from: typed in the dock, else its file's tag."""
-        return layer.metadata.get(GIVEN_KEY) or layer.metadata.get("file", {}).get("pixel_spacing_tag")
+        """Where a layer's pixel spacing came from: typed in the dock, else its file's tag where the
+        layer is placed at its file's spacing (not where it was given another X-ray's)."""
+        own = spacing_of(layer.metadata.get("file", {}))
+        as_filed = own is not None and np.allclose(layer.scale[-2:], own.mm)
+        filed = layer.metadata["file"].get("pixel_spacing_tag") if as_filed else None
+        return layer.metadata.get(GIVEN_KEY) or filed
 
     def share_spacing(self) -> None:
         """Say under the pixel size what the X-ray is in (mm, and where that came from, or pixels); with
@@ -209,26 +218,38 @@ class InputsPanel(QGroupBox):
             (canvas.overlays.scale_bar if canvas is not None else self.viewer.scale_bar).visible = True
         else:
             hint = "The X-ray is in pixels: its file gives no pixel size."
-        for layer in (self.photo.value, self.back.value, *self.side_channels.value):
-            if layer is None or layer is xray or layer_source(layer).shape[:2] != layer_source(xray).shape[:2]:
+        chosen = (self.photo.value, self.back.value, *self.side_channels.value)
+        for layer in dict.fromkeys(layer for layer in chosen if layer is not None and layer is not xray):
+            if layer_source(layer).shape[:2] != layer_source(xray).shape[:2]:
                 continue
             own = spacing_of(layer.metadata.get("file", {}))
             as_filed = own is not None and np.allclose(layer.scale[-2:], own.mm) and not np.any(layer.translate)
             unplaced = not has_units(layer) and np.allclose(layer.scale, 1) and not np.any(layer.translate)
-            if not _placed_like(layer, xray) and (layer.metadata.get(SHARED_KEY) or as_filed or unplaced):
+            shared = layer.metadata.get(SHARED_KEY)
+            # Shared before and left where it was put: it follows the X-ray (a pixel size typed since);
+            # moved since, by hand, it is the user's.
+            kept = isinstance(shared, dict) and "scale" in shared and _placed_at(layer, shared)
+            if shared and not kept and not _placed_like(layer, xray):
+                del layer.metadata[SHARED_KEY]
+                shared = None
+            if not _placed_like(layer, xray) and (kept or as_filed or unplaced):
                 followers = [
                     other for other in self.viewer.layers
-                    if other not in (layer, xray) and is_region_layer(other) and _placed_like(other, layer)
+                    if other not in (layer, xray) and other.ndim == layer.ndim and _placed_like(other, layer)
                 ]
                 for moved in (layer, *followers):
                     moved.scale, moved.translate, moved.units = xray.scale, xray.translate, xray.units
                 moving = f", with {', '.join(repr(other.name) for other in followers)}" if followers else ""
-                dpi = MM_PER_INCH / float(own.mm[-1]) if as_filed else 0.0
-                set_aside = f"its file's {dpi:.0f} dpi set aside{moving}" if as_filed else ""
-                layer.metadata[SHARED_KEY] = set_aside or True
-            said = layer.metadata.get(SHARED_KEY)
-            if isinstance(said, str) and _placed_like(layer, xray):  # said for as long as it holds
-                hint += f" '{layer.name}' has the X-ray's pixel count: shown pixel for pixel over it ({said})."
+                said = shared["said"] if kept else ""
+                if as_filed:
+                    dpi = dict.fromkeys(f"{MM_PER_INCH / float(mm):.0f}" for mm in own.mm)
+                    said = f"its file's {' × '.join(dpi)} dpi set aside{moving}"
+                shared = layer.metadata[SHARED_KEY] = {"said": said}
+            if isinstance(shared, dict) and _placed_like(layer, xray):  # where it is followed from next time
+                shared["scale"], shared["translate"] = list(map(float, layer.scale)), list(map(float, layer.translate))
+                if shared["said"]:  # said while it holds
+                    hint += f" '{layer.name}' has the X-ray's pixel count: shown pixel for pixel over it"
+                    hint += f" ({shared['said']})."
         self.units_hint.setText(hint.strip())
 
     def refresh_side_channels(self, chosen: list[Any] | None = None) -> None:
