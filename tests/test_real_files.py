@@ -252,6 +252,41 @@ def test_a_float_xrays_saturated_pixels_are_clipped_in_memory_and_tile_by_tile(t
     assert np.isnan(tifffile.imread(tmp_path / "out" / "x2.tif")[stored.clipped]).all()
 
 
+def test_a_paintings_clipping_is_judged_once_and_every_tile_gets_its_verdict(tmp_path, monkeypatch):
+    """Judged tile by tile, a detector's limit below the dtype's was found in some tiles only (a
+    12-bit-like limit at 2000: 40 373 of 72 966 pixels in 64-px tiles; a breaker's float file: NaN holes in
+    some tiles, not their neighbours). clip_levels judges the whole painting, a strip at a time, and the
+    tiles and the unit check take its levels."""
+    from napari_xraysep.core import areas
+    from napari_xraysep.core import defects as module
+    from napari_xraysep.core.defects import clip_levels
+    from napari_xraysep.core.progress import drive
+    from napari_xraysep.core.sources import Sources
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+    from napari_xraysep.pipeline import iter_run
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "clipping", 0)
+    limit = int(np.quantile(variant.x_stored >> 4, 0.97))
+    limited = np.minimum(variant.x_stored >> 4, limit).astype(np.uint16)  # a detector's limit below the dtype's
+    panel = (2.0 * variant.x_stored.astype(np.float32) - 1000).astype(np.float32)
+    for image, level in ((limited, float(limit)), (panel, 2.0 * 65535 - 1000)):
+        whole = find_defects(image)
+        assert clip_levels(image) == (level, None)
+        monkeypatch.setattr(module, "CLIP_STRIP_PIXELS", 384 * 7)  # 37 strips of 7 rows, as a file is read
+        assert clip_levels(image) == (level, None)
+        monkeypatch.undo()
+        tiles = [(slice(r, r + 64), slice(c, c + 64)) for r in range(0, 256, 64) for c in range(0, 384, 64)]
+        judged = sum(int(find_defects(image[t], levels=(level, None)).clipped.sum()) for t in tiles)
+        alone = sum(int(find_defects(image[t]).clipped.sum()) for t in tiles)
+        assert judged == whole.clipped.sum() > alone
+    assert clip_levels(variant.x_stored) == (None, None)  # at the dtype's limit: clipped anyway
+    assert clip_levels((variant.x_stored >> 8).astype(np.float32)) == (None, None)  # too coarse to judge
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
+    tiled = drive(iter_run(Sources(limited, variant.rgb_stored), out=tmp_path / "tiled", tile_size=64))
+    in_memory = separate(limited, variant.rgb_stored, **FAST).defects.summary()["clipped_pixels"]
+    assert tiled.marked["clipped_pixels"] == in_memory > 1000
+
+
 def test_a_detectors_own_maximum_below_the_dtypes_is_found():
     mixture = make_photo_mixture("photo_coffee_over_astronaut", (96, 144), 0)
     x = np.minimum((mixture.x_mixed / mixture.x_mixed.max() * 5000).astype(np.uint16), 4095)  # a 12-bit detector

@@ -223,15 +223,17 @@ class RecordingSource:
 
 
 def test_reads_are_bounded_by_one_halod_tile(trained, rng, tmp_path, monkeypatch):
-    from napari_xraysep.core import streaming
+    from napari_xraysep.core import defects, streaming
 
     tifffile.imwrite(tmp_path / "x.tif", rng.random((150, 170)).astype(np.float32))
     tifffile.imwrite(tmp_path / "rgb.tif", (rng.random((150, 170, 3)) * 255).astype(np.uint8), photometric="rgb")
     x = RecordingSource(tifffile.memmap(tmp_path / "x.tif", mode="r"))
     rgb = RecordingSource(tifffile.memmap(tmp_path / "rgb.tif", mode="r"))
     outputs = {name: tifffile.memmap(tmp_path / f"{name}.tif", shape=(150, 170), dtype=np.float32) for name in RESULT_LAYERS}
-    # The search for the painting (before the units are checked) reads rows of blocks of this many values.
+    # The search for the painting (before the units are checked) reads rows of blocks of this many values,
+    # the judgement of its clipping strips of this many pixels.
     monkeypatch.setattr(streaming, "SEARCH_VALUES", 1000)
+    monkeypatch.setattr(defects, "CLIP_STRIP_PIXELS", 1000)
     drain(iter_apply(trained, Sources(x, rgb), outputs, tile_size=32, device="cpu"))
     bound = (32 + 2 * trained.network.receptive_radius) ** 2
     assert 0 < x.largest <= bound and 0 < rgb.largest <= bound  # never the whole 150×170 image

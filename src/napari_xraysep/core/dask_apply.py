@@ -22,7 +22,7 @@ from .errors import InputError
 from .inference import decode_block, decoder
 from .result import RESULT_LAYERS
 from .sources import Sources
-from .streaming import applied_network, calibrated, marked_input, refined_layers
+from .streaming import applied_network, calibrated, marked_input, painting_clip_levels, refined_layers
 from .trained import TrainedModel
 
 
@@ -85,6 +85,8 @@ def apply_dask(
     # whose extremes are the detector's clipping (a float one's is judged by a spike at its own extremes).
     x_dtype = np.dtype(sources.x_mixed.dtype)
     stored = x_dtype if np.issubdtype(x_dtype, np.integer) else np.dtype(np.float64)
+    # Clipping judged on the whole painting, as the local tiles judge it.
+    levels = painting_clip_levels(sources.x_mixed) if model.config.mark_defects else None
 
     def separate_block(block: np.ndarray) -> np.ndarray:
         out = np.zeros(block.shape, np.float32)
@@ -98,7 +100,7 @@ def apply_dask(
         block_sources = Sources(x, block[..., 1:4], back, False, side_blocks)
         whole = (slice(None), slice(None))
         if model.config.mark_defects:
-            network_input, x, _ = marked_input(model, block_sources, whole)
+            network_input, x, _ = marked_input(model, block_sources, whole, levels=levels)
         else:
             network_input = block_sources.network_input(model, whole)
         beyond = block[..., first_side + len(sides)] == 0 if inside else None

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +88,8 @@ CLIP_MIN_LEVELS = 64
 # ... and, in a float X-ray (no dtype limits), of at least this many levels: 8-bit values held as float
 # step so coarsely that the spike test's verdict changed from tile to tile (a breaker's finding).
 FLOAT_CLIP_MIN_LEVELS = 1024
+# A whole painting's X-ray is read this many pixels at a time to judge its clipping (clip_levels).
+CLIP_STRIP_PIXELS = 1 << 22
 # The noise scale is taken as at least this share of the image's range (see noise_scale).
 NOISE_FLOOR = 0.005
 # Pixels around clipped ones are left out of the fit (the PSF spreads the saturation).
@@ -165,10 +168,11 @@ def _histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(values, return_counts=True)
 
 
-def _spike(levels: np.ndarray, counts: np.ndarray, at_top: bool) -> float | None:
+def _spike(levels: np.ndarray, counts: np.ndarray, at_top: bool, distinct: int | None = None) -> float | None:
     """The image's extreme value if it is a clipping plateau (see CLIP_SPIKE), else None; ``levels``
-    and ``counts`` are the image's :func:`_histogram`."""
-    if levels.size < CLIP_MIN_LEVELS:
+    and ``counts`` are the image's :func:`_histogram` (or its nine levels at that end, in order, with
+    ``distinct`` the number of levels it holds)."""
+    if (levels.size if distinct is None else distinct) < CLIP_MIN_LEVELS:
         return None  # a flat test image or a few-level map: plateaus are the picture, not clipping
     if at_top:
         levels, counts = levels[::-1], counts[::-1]
@@ -178,21 +182,66 @@ def _spike(levels: np.ndarray, counts: np.ndarray, at_top: bool) -> float | None
     return None
 
 
-def clipped_pixels(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def clip_levels(x_mixed: Any, valid: Any = None) -> tuple[float | None, float | None]:
+    """(top, bottom): the values at which an X-ray (H, W) — an array, or a whole painting's file read
+    by row slices — is clipped by a spike of pixels, as :func:`clipped_pixels` judges it, judged on the
+    whole image; None where there is none (an integer dtype's own limits are clipped apart from
+    these). Handed to :func:`clipped_pixels` (``levels``), every tile of a painting gets the painting's
+    verdict (a spike judged tile by tile was missed in tiles holding a few of its pixels). Read a strip
+    at a time: each strip's nine extreme levels and their counts add up to the image's exactly (a
+    level among the image's nine highest is among the nine highest of every strip that holds it)."""
+    x = x_mixed if hasattr(x_mixed, "shape") and hasattr(x_mixed, "__getitem__") else np.asarray(x_mixed)
+    kind = np.dtype(x.dtype)
+    limits = (np.iinfo(kind).min, np.iinfo(kind).max) if np.issubdtype(kind, np.integer) else None
+    ends: tuple[dict[float, int], dict[float, int]] = ({}, {})
+    seen: set[float] = set()  # the levels, while few enough to count
+    rows = max(1, CLIP_STRIP_PIXELS // max(int(x.shape[1]), 1))
+    for top in range(0, int(x.shape[0]), rows):
+        strip = np.asarray(x[top : top + rows])
+        inside = strip[np.asarray(valid[top : top + rows], dtype=bool)] if valid is not None else strip.reshape(-1)
+        inside = inside[(inside != limits[0]) & (inside != limits[1])] if limits else inside[np.isfinite(inside)]
+        if not inside.size:
+            continue
+        levels, counts = _histogram(inside)
+        for end, picked in ((ends[0], slice(-9, None)), (ends[1], slice(None, 9))):
+            for level, count in zip(levels[picked].tolist(), counts[picked].tolist()):
+                end[level] = end.get(level, 0) + count
+        if len(seen) < FLOAT_CLIP_MIN_LEVELS:
+            seen.update(levels[: FLOAT_CLIP_MIN_LEVELS].tolist())
+    needed = CLIP_MIN_LEVELS if limits else FLOAT_CLIP_MIN_LEVELS
+    if len(seen) < needed:
+        return None, None
+    found = []
+    for end, at_top in ((ends[0], True), (ends[1], False)):
+        levels = np.array(sorted(end)[-9:] if at_top else sorted(end)[:9])
+        counts = np.array([end[level] for level in levels])
+        found.append(_spike(levels, counts, at_top, distinct=len(seen)))
+    return found[0], found[1]
+
+
+def clipped_pixels(
+    x_mixed: np.ndarray, valid: np.ndarray | None = None, levels: tuple[float | None, float | None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(high, low) (H, W) bool masks of an X-ray's clipped pixels: on a spike of pixels at the image's
     own maximum or minimum (a detector's limit), and in an integer X-ray at the dtype's maximum or
     minimum. A float X-ray — a DICOM's rescaled values, a float TIFF — has no dtype limits, but a spike
     at its own extreme is clipping all the same (a tester's digital-panel DICOM, ×2 − 1000: 16 608
     saturated pixels were fitted and left in x2) where it holds FLOAT_CLIP_MIN_LEVELS levels or more; a
     float image of continuous values has none (each value occurs about once). A spike is judged in the
-    image given: tile by tile, in each tile."""
+    image given, or given as ``levels`` (:func:`clip_levels` of the whole painting, for its tiles)."""
     x = np.asarray(x_mixed)
     shape = x.shape
     high, low = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
-    inside = x[valid] if valid is not None else x.reshape(-1)
     if np.issubdtype(x.dtype, np.integer):
         info = np.iinfo(x.dtype)
         high, low = x == info.max, x == info.min
+    if levels is not None:  # judged on the whole painting
+        for mask, level in ((high, levels[0]), (low, levels[1])):
+            if level is not None:
+                mask |= x == level
+        return (high & valid, low & valid) if valid is not None else (high, low)
+    inside = x[valid] if valid is not None else x.reshape(-1)
+    if np.issubdtype(x.dtype, np.integer):
         inside = inside[(inside != info.max) & (inside != info.min)]
     elif np.issubdtype(x.dtype, np.floating):
         inside = inside[np.isfinite(inside)]
@@ -687,6 +736,7 @@ def find_defects(
     valid: np.ndarray | None = None,
     rgb_surface: np.ndarray | None = None,
     one_exposure: np.ndarray | None = None,
+    levels: tuple[float | None, float | None] | None = None,
 ) -> Defects:
     """Clipped pixels, hot/dead pixels and scratches of an X-ray (H, W) in its stored units and
     dtype; ``valid`` (H, W) bool marks pixels with data (NaN ones are already missing);
@@ -695,14 +745,15 @@ def find_defects(
     exposure (a mosaic's films taken out, :meth:`~.films.Films.correct`), if known: the hot/dead
     pixels and scratches are sought there (:func:`points_and_scratches`), where a film seam's
     one-pixel step no longer reads as a scratch; clipped pixels always in the values as stored, where
-    the detector's limits are.
+    the detector's limits are; ``levels``: the whole painting's clipping levels (:func:`clip_levels`)
+    where ``x_mixed`` is one of its tiles.
 
     Point defects and scratches are sought among the pixels that are neither missing nor clipped,
     against a robust noise scale (:func:`noise_scale`). Returns a :class:`Defects`.
     """
     x_stored = np.asarray(x_mixed)
     valid = np.isfinite(x_stored) if valid is None else valid & np.isfinite(x_stored)
-    high, low = clipped_pixels(x_stored, valid)
+    high, low = clipped_pixels(x_stored, valid, levels)
     clipped = high | low
     ring = ndimage.binary_dilation(clipped, iterations=CLIP_DILATION) & valid if clipped.any() else clipped
     empty = np.zeros(x_stored.shape, dtype=bool)

@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import math
 import time
+import weakref
 import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -37,7 +38,7 @@ from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
 from .checks import check_double_sided, check_side_count, finite_pixels
 from .data import Normalisation
-from .defects import clipped_pixels, find_defects, repair
+from .defects import clip_levels, clipped_pixels, find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
 from .films import Films, KnownPixels
@@ -120,7 +121,11 @@ def applied_network(model: TrainedModel, sources: Sources, device: torch.device)
 
 
 def marked_input(
-    model: TrainedModel, sources: Sources, area: tuple[slice, slice], films: Films | None = None
+    model: TrainedModel,
+    sources: Sources,
+    area: tuple[slice, slice],
+    films: Films | None = None,
+    levels: tuple[float | None, float | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The network input under ``area`` (:meth:`Sources.network_input`) with the X-ray's defects dealt
     with as a whole-image run does (:func:`~.defects.find_defects`): clipped pixels NaN (missing),
@@ -128,12 +133,13 @@ def marked_input(
     (:meth:`~.films.Films.correct`: the films' seams no longer step like scratches there; clipped
     pixels are sought as stored, where an integer file's limits are the detector's), as in memory.
     Returns it, the X-ray there in its units (corrected, repaired; as stored where neither changed
-    it), and the defect masks there ("clipped", "points", "scratches")."""
+    it), and the defect masks there ("clipped", "points", "scratches"). ``levels``: the whole painting's
+    clipping levels (:func:`painting_clip_levels`), so that every tile is judged alike."""
     # Each file read once: the tile's X-ray and photograph serve the network and the defect search.
     x, rgb_surface = np.asarray(sources.x_mixed[area]), np.asarray(sources.rgb_surface[area])
     block = sources.network_input(model, area, x, rgb_surface)
     one_exposure = None if films is None else films.correct(x, area)
-    defects = find_defects(x, finite_pixels(x), rgb_surface, one_exposure)
+    defects = find_defects(x, finite_pixels(x), rgb_surface, one_exposure, levels)
     fixed, repaired = x if one_exposure is None else one_exposure, bool(defects.repaired.any())
     if repaired:
         fixed = repair(fixed, defects.repaired, ~defects.clipped)
@@ -252,6 +258,7 @@ def iter_apply(
     torch_device = resolve_device(device or model.config.device)
     decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     mark = model.config.mark_defects
+    levels = painting_clip_levels(sources.x_mixed) if mark else None
 
     def read(tile: Tile) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
         """The tile's network input, prepared (:func:`~.inference.prepared_block`: the block and where
@@ -259,7 +266,7 @@ def iter_apply(
         core, and where the core lies outside the painting (None: nowhere)."""
         masks: dict[str, np.ndarray] = {}
         if mark:
-            block, x_fixed, masks = marked_input(model, sources, tile.outer, films)
+            block, x_fixed, masks = marked_input(model, sources, tile.outer, films, levels)
             x_core, masks = x_fixed[tile.inner], {name: mask[tile.inner] for name, mask in masks.items()}
         else:
             x_outer = np.asarray(sources.x_mixed[tile.outer])
@@ -371,6 +378,7 @@ def calibrated(
         # The blocks would cover the image, overlapping: measure it whole, as in memory (the same fit).
         side_y, side_x = height, width
     measured = KnownPixels(sources.x_mixed)  # a film margin or clipped pixels would bend the offset
+    levels = painting_clip_levels(sources.x_mixed)
     painting = painting_found(measured, sources.rgb_surface) if support is None and seek else support
     blocks = []
     for top in sorted({int(t) for t in np.linspace(0, height - side_y, CALIBRATION_GRID)}):
@@ -382,7 +390,7 @@ def calibrated(
             # A detector's limit below an integer dtype's, or a float X-ray's (a DICOM's rescaled
             # values): a spike at the block's extreme, left out as in memory (a tester's DICOM, ×2 − 1000,
             # read as × 2.05 + 2.47e+04 with its saturated pixels in).
-            x[np.logical_or(*clipped_pixels(x))] = np.nan
+            x[np.logical_or(*clipped_pixels(x, levels=levels))] = np.nan
             if painting is not None:
                 x[~np.asarray(painting[area], dtype=bool)] = np.nan
             blocks.append((model.x_normalisation.to_unit(x), unit.x1_hat))
@@ -396,6 +404,26 @@ def calibrated(
         warnings.warn(calibration.describe(model.x_normalisation), UserWarning, stacklevel=2)
         model = dataclasses.replace(model, x_normalisation=recalibrated(model.x_normalisation, calibration))
     return model, calibration
+
+
+# The clipping levels of the whole paintings' X-rays read so far (by their source objects; arrays in
+# memory, which cannot be kept so, are judged again: they are read fast).
+_CLIP_LEVELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def painting_clip_levels(x_mixed: Any) -> tuple[float | None, float | None]:
+    """:func:`~.defects.clip_levels` of a whole painting's X-ray, read once per source (the unit check and
+    each pass over the tiles ask for it)."""
+    try:
+        return _CLIP_LEVELS[x_mixed]
+    except (KeyError, TypeError):
+        pass
+    levels = clip_levels(x_mixed)
+    try:
+        _CLIP_LEVELS[x_mixed] = levels
+    except TypeError:  # an ndarray: no weak reference
+        pass
+    return levels
 
 
 def painting_found(x_mixed: Any, rgb_surface: Any) -> Any:
