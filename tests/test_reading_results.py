@@ -143,6 +143,9 @@ def test_the_curtain_shows_x_left_and_x2_right_of_a_divider_that_moves(trained, 
     assert not control.isHidden() and widget.results.curtain_button.text == "End curtain"
     assert control.a.value.name == curtain.a.name and control.b.value.name == curtain.b.name  # the names shown
     assert "mixed X-ray (synthetic)" in curtain.divider.features["label"][0] and "x2 hidden" in curtain.divider.features["label"][0]
+    # The divider is the plugin's, no region of the user's (a tester saw it picked as the Region).
+    widget.inputs.region.reset_choices()
+    assert curtain.divider not in widget.inputs.region.choices and curtain.divider not in widget.inputs.painting.choices
 
     control.slider.value = 30  # A on the left 30 % of the columns, B on the right 70 %
     width = curtain.b.data.shape[1]

@@ -169,6 +169,15 @@ def test_the_weave_command_counts_threads_from_a_file_and_writes_the_tables(tmp_
     assert table[0] == "row_px,col_px,family,density,angle_deg" and len(table) > 10
     density_map = read_image(out / "vertical_threads_density.tif")
     assert density_map.ndim == 2 and np.nanmax(np.abs(density_map - np.mean(truth_v))) < 2.0
+    # Measured in other software at its own cell size: one value per step² pixels of 0.1 mm.
+    with tifffile.TiffFile(out / "vertical_threads_density.tif") as stored:
+        per_cm = stored.pages[0].tags["XResolution"].value
+    assert per_cm[0] / per_cm[1] == pytest.approx(10.0 / (0.1 * vertical["map_step_px"]), rel=1e-6)
+    # An X-ray tagged in tifffile's mm unit (ResolutionUnit 4) is in mm too (it was "ResolutionUnit none").
+    mm_path = tmp_path / "mm.tif"
+    tifffile.imwrite(mm_path, image.astype(np.float32), resolution=(10.0, 10.0), resolutionunit="MILLIMETER")
+    assert main(["weave", str(mm_path), "--window", "1cm"]) == 0
+    assert "0.1 mm per pixel" in capsys.readouterr().out
     # Run again: the files are there, so only --overwrite replaces them — refused before counting.
     from napari_xraysep.cli import weave as weave_command
 
@@ -285,3 +294,12 @@ def test_a_window_in_mm_without_a_pixel_size_is_said_not_silently_replaced(tmp_p
     assert "--window 2cm needs the pixel size" in err and "128 px" in err
     assert main(["weave", str(tmp_path / "weave.tif")]) == 0  # the default window: nothing to say
     assert "--window" not in capsys.readouterr().err
+
+
+def test_a_threads_direction_is_said_between_minus_and_plus_ninety_degrees() -> None:
+    """A direction and its opposite are one line: 177.4° read as nearly reversed to a tester."""
+    from napari_xraysep.core.threads import signed_angle
+
+    assert [signed_angle(a) for a in (177.4, 0.2, 89.2, 90.0, 270.0, -3.0, 180.0)] == pytest.approx(
+        [-2.6, 0.2, 89.2, 90.0, 90.0, -3.0, 0.0]
+    )

@@ -60,6 +60,13 @@ class ThreadFamily:
     step: int = 1
 
 
+def signed_angle(angle_deg: float) -> float:
+    """A thread's direction (degrees, any turn) as said to a user, in (−90°, 90°]: a direction and its
+    opposite are one line, and "177.4° from horizontal" read as nearly reversed to a tester (−2.6°)."""
+    folded = (float(angle_deg) + 90.0) % 180.0 - 90.0
+    return 90.0 if folded == -90.0 else folded
+
+
 @dataclass(frozen=True)
 class ThreadCount:
     """The thread counts of a weave: its families (none: no weave was found), the unit of every
@@ -85,7 +92,7 @@ class ThreadCount:
             digits = ".1f" if self.pixel_size_mm is not None else ".3g"
             lines.append(
                 f"{family.name}: {family.density:{digits}} ± {family.density_std:{digits}} {self.unit} "
-                f"(running at {family.angle_deg:.1f}° from horizontal)"
+                f"(running at {signed_angle(family.angle_deg):.1f}° from horizontal)"
             )
         if self.pixel_size_mm is None:
             hint = f"; {give_spacing}" if give_spacing else ""

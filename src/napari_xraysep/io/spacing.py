@@ -69,10 +69,10 @@ def resolution_entries(
     per_unit: tuple[float, float], unit: str, source: str, transposed: bool = False
 ) -> dict[str, Any]:
     """The ``info`` entries for a resolution of (across, down) = ``per_unit`` pixels per ``unit``
-    ("inch" or "cm"), as a TIFF's XResolution/YResolution or a photograph's dpi give it: the spacing,
+    ("inch", "cm", "mm" or "um"), as a TIFF's XResolution/YResolution or a photograph's dpi give it: the spacing,
     or — for the 72/96 dpi defaults or a resolution that is not positive — a note saying why none is
     kept. ``transposed``: the picture's rows are the stored columns (Orientation 5–8)."""
-    per_inch = [float(v) * (2.54 if unit == "cm" else 1.0) for v in per_unit]
+    per_inch = [float(v) * {"inch": 1.0, "cm": 2.54, "mm": 25.4, "um": 25400.0}[unit] for v in per_unit]
     if not all(math.isfinite(v) and v > 0 for v in per_inch):
         return {"pixel_spacing_note": f"{source} holds {list(per_unit)} pixels per {unit}, not a resolution; no pixel spacing."}
     if all(any(math.isclose(v, default, rel_tol=1e-3) for default in DEFAULT_DPI) for v in per_inch):

@@ -238,7 +238,9 @@ def _unpremultiplied(block: np.ndarray, top: float) -> np.ndarray:
 
 
 # TIFF ResolutionUnit: 1 none, 2 inch (the default when the tag is absent), 3 centimetre.
-RESOLUTION_UNITS = {2: "inch", 3: "cm"}
+# ResolutionUnit: 2 and 3 are the TIFF standard's; 4 (mm) and 5 (µm) are tifffile's, which microscopy
+# and imaging software write too (a tester's X-ray at 10 px/mm was read as "ResolutionUnit none").
+RESOLUTION_UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "um"}
 
 
 def _tiff_spacing(page: Any, orientation: int) -> dict[str, Any]:
@@ -253,7 +255,9 @@ def _tiff_spacing(page: Any, orientation: int) -> dict[str, Any]:
     if unit not in RESOLUTION_UNITS:
         if per_unit == [1.0, 1.0]:  # tifffile's default when no resolution is given: nothing was said
             return {}
-        return {"pixel_spacing_note": f"TIFF XResolution/YResolution {per_unit} have ResolutionUnit none (an aspect ratio, not a size); no pixel spacing."}
+        meaning = "none (an aspect ratio, not a size)" if unit == 1 else f"{unit}, which is no unit known here"
+        note = f"TIFF XResolution/YResolution {per_unit} have ResolutionUnit {meaning}; no pixel spacing."
+        return {"pixel_spacing_note": note}
     name = RESOLUTION_UNITS[unit]
     return resolution_entries(tuple(per_unit), name, f"TIFF XResolution/YResolution (ResolutionUnit={name})", transposed=orientation >= 5)
 

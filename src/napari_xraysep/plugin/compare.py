@@ -18,7 +18,7 @@ from qtpy.QtGui import QColor, QFont, QImage, QPainter
 
 from .layers import METADATA_KEY, has_units, layer_title, same_layer, shared_contrast
 from ..core.errors import OutputError
-from ..core.threads import ThreadCount
+from ..core.threads import ThreadCount, signed_angle
 from ..io.files import atomic_write
 from ..io import to_display
 from .threads import GIVE_SPACING, MAP_COLORMAP, map_limits
@@ -309,7 +309,8 @@ def threads_line(threads: ThreadCount) -> str:
         return "Threads: no canvas weave was found."
     per = "/" + threads.unit.split("/")[-1]
     return "Threads: " + ", ".join(
-        f"{f.name.split()[0]} {f.density:.1f} ± {f.density_std:.1f} {per} at {f.angle_deg:.1f}°" for f in threads.families
+        f"{f.name.split()[0]} {f.density:.1f} ± {f.density_std:.1f} {per} at {signed_angle(f.angle_deg):.1f}°"
+        for f in threads.families
     ) + ("" if threads.pixel_size_mm is not None else " (per pixel: the pixel spacing is unknown)")
 
 

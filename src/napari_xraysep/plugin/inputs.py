@@ -47,6 +47,12 @@ REGION_HINTS = {
 }
 
 
+def _users_region(layer: Any) -> bool:
+    """A Shapes or Labels layer of the user's: not one the plugin made (the curtain's divider, x2's
+    passage outlines — a tester saw the divider picked as the region while the curtain was open)."""
+    return is_region_layer(layer) and not made_here(layer)
+
+
 def _placed_at(layer: Any, placed: dict[str, Any]) -> bool:
     """Whether ``layer`` still has the scale and translate recorded in ``placed``."""
     return np.allclose(layer.scale, placed["scale"]) and np.allclose(layer.translate, placed["translate"])
@@ -78,7 +84,7 @@ class InputsPanel(QGroupBox):
             tooltip="the surface's colour photograph, registered to the X-ray pixel for pixel (Plugins ▸ napari-xraysep ▸ Align photograph)",
         )
         self.region = ComboBox(
-            label="Region", choices=self._choices(is_region_layer), nullable=True,
+            label="Region", choices=self._choices(_users_region), nullable=True,
             tooltip="a Shapes or Labels layer over the part of the X-ray where the hidden design shows most",
         )
         self.draw_button = PushButton(text="Draw region", tooltip="add a Shapes layer in rectangle mode to draw the region on")
@@ -87,7 +93,7 @@ class InputsPanel(QGroupBox):
             tooltip="double-sided panel only: the back's photograph (then no region is needed)",
         )
         self.painting = ComboBox(
-            label="Painting area", choices=self._choices(is_region_layer), nullable=True, value=None,
+            label="Painting area", choices=self._choices(_users_region), nullable=True, value=None,
             tooltip="optional: a Shapes or Labels layer over the painting itself, when the frame holds more (film margin, "
             "backdrop, colour chart); without it the painting is found in the X-ray. Outside it the results are empty.",
         )
