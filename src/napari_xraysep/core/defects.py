@@ -28,10 +28,9 @@ image's own maximum or minimum, and in an integer X-ray its dtype's limits too.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
