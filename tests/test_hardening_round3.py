@@ -634,6 +634,23 @@ def test_the_unit_fit_and_recalibration_by_hand():
     assert isinstance(calibration, Calibration) and set(calibration.to_dict()) >= {"gain", "offset", "recalibrated"}
 
 
+def test_the_unit_fit_band_passes_a_strip_at_a_time_to_the_same_bits(monkeypatch):
+    from napari_xraysep.core import calibration
+
+    rng = np.random.default_rng(3)
+    predicted = rng.random((300, 80)).astype(np.float32)
+    x = (1.5 * predicted + 0.2 + 0.05 * rng.random((300, 80))).astype(np.float32)
+    x[rng.random(x.shape) < 0.1] = np.nan  # missing pixels take no part in the band
+    valid = np.isfinite(x)
+    whole = calibration._highpass(np.where(valid, x, 0.0).astype(np.float64), valid)[valid]
+    monkeypatch.setattr(calibration, "BAND_ROWS", 37)  # strips that do not divide the 300 rows
+    assert np.array_equal(calibration._band_values(x, valid), whole)
+    by_strips = calibration.UnitFit.measure([(x, predicted)])
+    monkeypatch.setattr(calibration, "BAND_ROWS", 1000)
+    assert by_strips == calibration.UnitFit.measure([(x, predicted)])
+    assert by_strips.slope == pytest.approx(1.5, rel=0.05)
+
+
 def test_a_mirrored_view_reads_blocks_of_the_mirror_image():
     from napari_xraysep.core.alignment import Alignment, Mirrored, apply_transform
 

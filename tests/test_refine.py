@@ -27,3 +27,19 @@ def test_refined_layers_add_up_to_the_mixture(rng):
 def test_refine_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="shapes differ"):
         refine(np.zeros((2, 2)), np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+def test_refine_by_strips_equals_the_whole_image_at_once(rng, monkeypatch):
+    import sys
+
+    # (napari_xraysep.core.refine is also the function's name in the package: the module from sys.modules)
+    monkeypatch.setattr(sys.modules["napari_xraysep.core.refine"], "REFINE_ROWS", 7)  # not dividing the 50 rows
+    x, x1_hat, x2_hat, weave = (rng.normal(size=(50, 9)).astype(np.float32) * 1000 for _ in range(4))
+    refined = refine(x, x1_hat, x2_hat, weave)
+    error_map = x.astype(np.float64) - x1_hat - x2_hat.astype(np.float64) - weave
+    x1 = x1_hat + error_map / 2
+    np.testing.assert_array_equal(refined.error_map, error_map.astype(np.float32))
+    np.testing.assert_array_equal(refined.x1, x1.astype(np.float32))
+    np.testing.assert_array_equal(refined.x2, (x - weave.astype(np.float64) - x1).astype(np.float32))
+    with pytest.raises(ValueError, match="shapes differ"):
+        refine(x, x1_hat, x2_hat, weave[:-1])

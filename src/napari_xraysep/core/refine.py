@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Rows refined at a time.
+REFINE_ROWS = 256
+
 
 @dataclass(frozen=True)
 class RefinedSeparation:
@@ -30,18 +33,22 @@ def refine(
     ``weave`` None or zero for the paper's Eq. 9 as written).
 
     ``x2`` is taken as ``x − weave − x1`` in float64, so ``x1 + x2 + weave == x`` up to the final
-    float32 rounding. Raises ValueError if the shapes differ.
+    float32 rounding. Raises ValueError if the shapes differ (or are of no dimension).
     """
-    x = np.asarray(x_mixed, dtype=np.float64)
-    x1_hat = np.asarray(x1_hat, dtype=np.float64)
-    x2_hat = np.asarray(x2_hat, dtype=np.float64)
-    weave = np.zeros_like(x) if weave is None else np.asarray(weave, dtype=np.float64)
-    if not x.shape == x1_hat.shape == x2_hat.shape == weave.shape:
-        raise ValueError(f"shapes differ: x {x.shape}, x1_hat {x1_hat.shape}, x2_hat {x2_hat.shape}, weave {weave.shape}")
-    error_map = x - x1_hat - x2_hat - weave
-    x1 = x1_hat + error_map / 2
-    return RefinedSeparation(
-        x1=x1.astype(np.float32),
-        x2=(x - weave - x1).astype(np.float32),
-        error_map=error_map.astype(np.float32),
-    )
+    shapes = [np.shape(image) for image in (x_mixed, x1_hat, x2_hat, x_mixed if weave is None else weave)]
+    if len(set(shapes)) > 1 or not shapes[0]:
+        raise ValueError(f"shapes differ: x {shapes[0]}, x1_hat {shapes[1]}, x2_hat {shapes[2]}, weave {shapes[3]}")
+    layers = RefinedSeparation(*(np.empty(shapes[0], np.float32) for _ in range(3)))
+    # A strip of rows at a time: the same values as over the whole image at once, without its float64
+    # copies (a 36-megapixel painting's refinement took 2.1 GB beside its inputs).
+    for top in range(0, shapes[0][0], REFINE_ROWS):
+        rows = slice(top, top + REFINE_ROWS)
+        x = np.asarray(x_mixed[rows], dtype=np.float64)
+        strip_weave = 0.0 if weave is None else np.asarray(weave[rows], dtype=np.float64)
+        x1_strip = np.asarray(x1_hat[rows], dtype=np.float64)
+        error_map = x - x1_strip - np.asarray(x2_hat[rows], dtype=np.float64) - strip_weave
+        x1 = x1_strip + error_map / 2
+        layers.x1[rows] = x1
+        layers.x2[rows] = x - strip_weave - x1
+        layers.error_map[rows] = error_map
+    return layers

@@ -283,20 +283,22 @@ def iter_separate(
             inputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation)
             unit = yield from _applied(model, inputs, device)
     estimates = components_in_units(unit, inputs.x_normalisation)
-    x_mixed = unmasked(sources.x_mixed).astype(np.float64)
+    del unit  # a whole painting's unit-range copy: not kept beside the results
+    x_mixed = unmasked(sources.x_mixed)  # as stored: refine and the films read it in float64 themselves
     refined = refine(_x_units(inputs, x_mixed), estimates.x1_hat, estimates.x2_hat, estimates.weave)
     timings["inference_s"] = time.perf_counter() - started
     films, exposure = None, None
     if given_seams is None or given_seams:
         started = time.perf_counter()
         explained = estimates.x1_hat.astype(np.float64) + estimates.weave
-        films = _films_of(inputs, unmasked(sources.x_mixed), refined.x2, given_seams, explained)
+        films = _films_of(inputs, x_mixed, refined.x2, given_seams, explained)
         if films is not None:  # the model applied again to the X-ray as one exposure (not refitted)
             exposure = films.layer(x_mixed)
             found = (inputs.support, inputs.defects)  # a float X-ray now: its clipped pixels stay marked
             inputs = prepare(films.corrected(x_mixed), x_normalisation=model.x_normalisation, found=found)
             estimates = components_in_units((yield from _applied(model, inputs, device)), inputs.x_normalisation)
-            refined = refine(_x_units(inputs, x_mixed - exposure), estimates.x1_hat, estimates.x2_hat, estimates.weave)
+            one_exposure = np.asarray(x_mixed, np.float64) - exposure
+            refined = refine(_x_units(inputs, one_exposure), estimates.x1_hat, estimates.x2_hat, estimates.weave)
         timings["films_s"] = time.perf_counter() - started
     x2_hat, x2 = estimates.x2_hat, refined.x2
     # A double-sided panel's x2 is the back's painting, whose own edges may be straight. Sought as on a
@@ -375,7 +377,7 @@ def _measured(inputs: SeparationInputs) -> np.ndarray:
 
 
 def _x_units(inputs: SeparationInputs, x_mixed: np.ndarray) -> np.ndarray:
-    """The X-ray the results add up to: ``x_mixed`` (float64, X-ray units), with the hot/dead pixels
+    """The X-ray the results add up to: ``x_mixed`` (X-ray units, any dtype), with the hot/dead pixels
     and scratches repaired when they were marked."""
     return inputs.x_repaired if inputs.x_repaired is not None else x_mixed
 
