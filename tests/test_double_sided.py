@@ -154,3 +154,37 @@ def test_a_back_photograph_turned_the_wrong_way_is_said_before_the_run(seed):
     symmetric = (facing + facing[:, ::-1]) / 2
     nearly = np.clip(symmetric + 0.02 * (facing - symmetric), 0, 1).astype(np.float32)
     assert "lines up" not in said(nearly, False) and "lines up" not in said(nearly, True)
+
+
+def test_apply_says_a_back_turned_the_other_way_as_separate_does(tmp_path, capsys):
+    from napari_xraysep.datasets.synthetic import make_mixture
+
+    panel = make_mixture("landscape_over_portrait", (256, 384), seed=0)
+    xray, front, back = tmp_path / "x.tif", tmp_path / "front.tif", tmp_path / "back.tif"
+    tifffile.imwrite(xray, panel.x_mixed)
+    tifffile.imwrite(front, (panel.rgb_surface * 255).astype(np.uint8))
+    tifffile.imwrite(back, (panel.rgb_back_photographed * 255).astype(np.uint8))
+    both = [str(xray), str(front), "--rgb-back", str(back)]
+    assert main(["separate", *both, "--mirror-back", "--out", str(tmp_path / "fit"), "--steps", "2", "--quiet"]) == 0
+    capsys.readouterr()
+    model = str(tmp_path / "fit" / "model.pt")
+    assert main(["apply", model, *both, "--out", str(tmp_path / "unticked"), "--quiet"]) == 0
+    assert "only mirrored left–right (photographed from behind)" in capsys.readouterr().err
+    assert main(["apply", model, *both, "--mirror-back", "--out", str(tmp_path / "ticked"), "--quiet"]) == 0
+    assert "lines up" not in capsys.readouterr().err
+
+
+def test_a_file_given_twice_is_refused(tiny_mixture, tmp_path, capsys):
+    xray, front = tmp_path / "x.tif", tmp_path / "front.tif"
+    tifffile.imwrite(xray, tiny_mixture.x_mixed)
+    tifffile.imwrite(front, (tiny_mixture.rgb_surface * 255).astype(np.uint8))
+    side = tmp_path / "map.tif"
+    tifffile.imwrite(side, tiny_mixture.x_mixed)
+    for extra, told in [
+        (["--rgb-back", str(front)], f"--rgb-back {front} is the photograph (--rgb), given already"),
+        (["--side", str(tmp_path / "." / "x.tif")], "is the X-ray, given already"),
+        (["--side", str(side), "--side", str(side)], f"--side {side} is --side {side}, given already"),
+    ]:
+        assert main(["separate", str(xray), str(front), *extra, "--out", str(tmp_path / "o"), "--quiet"]) == 2
+        assert told in capsys.readouterr().err
+        assert not (tmp_path / "o").exists()

@@ -414,9 +414,17 @@ def test_double_sided_panel_from_the_widget(make_napari_viewer, qtbot):
     x = viewer.layers["panel X-ray (synthetic)"].data
     total = layers["x1"].data.astype(np.float64) + layers["x2"].data + layers["weave"].data
     np.testing.assert_allclose(total, x, atol=1e-5)
+    # The run's layers arriving leave the back side chosen (Qt's box moved to "None" as they came: the
+    # next run was of one side, Mirror back side still ticked and ignored).
+    assert widget.inputs.back.value is viewer.layers["back RGB, from behind (synthetic)"]
+    widget.train()
+    wait_done(qtbot, widget)
+    assert _run_layers(viewer, 2)["x2"].name == "x2 back · run 2"
 
     widget.inputs.back.value = widget.inputs.photo.value
     assert widget.train() is None and "is the photograph of the front" in widget.message.text()
+    widget.inputs.back.value = None
+    assert widget.train() is None and "Mirror back side is ticked, but no Back side" in widget.message.text()
 
 
 def test_warm_start_follows_the_preset_and_reaches_the_run(viewer_and_widget, qtbot):

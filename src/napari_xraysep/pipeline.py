@@ -418,6 +418,31 @@ class AlignmentNote:
 RunEvent = AlignmentNote | TrainingProgress | TileProgress
 
 
+def back_turned(sources: Sources, x_pair: np.ndarray, area: tuple[slice, slice] | None = None) -> str | None:
+    """For a double-sided panel, :func:`~napari_xraysep.core.registration.mirror_warning`'s sentence when its
+    back photograph lines up with the X-ray only turned the other way than ``sources.mirror_back`` says;
+    ``x_pair`` is the X-ray at ``area`` (None: the whole). None for a panel of one side."""
+    if sources.rgb_back is None:
+        return None
+    ways = [sources, dataclasses.replace(sources, mirror_back=not sources.mirror_back)]
+    ways = [way.crop(area) for way in ways] if area is not None else ways
+    facing = [missing_filled(check_rgb((way.rgb_back[:, ::-1] if way.mirror_back else way.rgb_back)[..., :3])) for way in ways]
+    return mirror_warning(missing_filled(x_pair), *facing, mirrored=sources.mirror_back)
+
+
+def pair_warnings(sources: Sources) -> tuple[str | None, str | None]:
+    """What :func:`iter_run` says of a pair before it separates it — the photograph out of register, a
+    double-sided panel's back turned the other way (each a sentence, or None) — for a model only applied
+    (``xraysep apply``); a whole painting's judged on its central training area
+    (:func:`~napari_xraysep.core.areas.painting_area`)."""
+    shape = tuple(sources.x_mixed.shape[:2])
+    large = areas.is_large(shape)
+    area = areas.painting_area(shape, None, sources.double_sided) if large else (slice(0, shape[0]), slice(0, shape[1]))
+    pair = sources.crop(area)
+    x_pair, rgb_pair = check_pair(unmasked(pair.x_mixed), unmasked(pair.rgb_surface)[..., :3])
+    return misalignment_warning(missing_filled(x_pair), missing_filled(rgb_pair)), back_turned(sources, x_pair, area)
+
+
 def iter_run(
     sources: Sources,
     region_mask: Any = None,
@@ -516,14 +541,9 @@ def iter_run(
     x_pair, rgb_pair = check_pair(pair.x_mixed, pair.rgb_surface if not large else pair.rgb_surface[..., :3])
     note = AlignmentNote(misalignment_warning(missing_filled(x_pair), missing_filled(rgb_pair)) or "")
     yield note
-    if pair.rgb_back is not None:  # a double-sided panel: is its back turned the way it was photographed?
-        other = (dataclasses.replace(sources, mirror_back=not sources.mirror_back).crop(area) if large else
-                 dataclasses.replace(pair, mirror_back=not pair.mirror_back))
-        facing = [check_rgb((p.rgb_back[:, ::-1] if p.mirror_back else p.rgb_back)[..., :3]) for p in (pair, other)]
-        facing = [missing_filled(back) for back in facing]
-        turned = mirror_warning(missing_filled(x_pair), *facing, mirrored=sources.mirror_back)
-        if turned:
-            warnings.warn(turned, UserWarning, stacklevel=1)
+    turned = back_turned(sources, x_pair, area if large else None)
+    if turned:
+        warnings.warn(turned, UserWarning, stacklevel=1)
     # Said on screen, and kept in run.json: a result made from a misaligned pair is read with it in mind.
     record = {**(record or {}), "alignment": {"warning": note.text or None}}
     if large:

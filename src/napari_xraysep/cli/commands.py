@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from ..core.streaming import calibrated, painting_support
 from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
 from ..core.areas import painting_mask
-from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, sought_in_x2
+from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, pair_warnings, sought_in_x2
 from .terminal import run_in_terminal, signal_handled
 
 
@@ -114,6 +115,7 @@ def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
     """The images named on the command line, opened lazily, and what run.json records of each file."""
     if args.mirror_back and args.rgb_back is None:
         raise InputError("--mirror-back needs the back side's photograph: --rgb-back BACK.tif.")
+    check_distinct_files(args)
     sources = Sources(
         open_image(args.xray), open_image(args.rgb), open_image(args.rgb_back) if args.rgb_back else None,
         args.mirror_back, [open_image(path) for path in args.side or []],
@@ -122,6 +124,28 @@ def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
     files |= {"rgb_back": sources.rgb_back.info} if sources.double_sided else {}
     files |= {f"side_channel_{i + 1}": side.info for i, side in enumerate(sources.side_channels)}
     return sources, files
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # a file that does not exist is named by the reader
+        return False
+
+
+def check_distinct_files(args: argparse.Namespace) -> None:
+    """InputError when the back's photograph or a side channel is a file already given: a side channel
+    that is the X-ray itself took the hidden design with it (x2's spread 3877 → 0.95), a back that is
+    the front's photograph made a double-sided run of one side (the dock refuses both)."""
+    given = [("the X-ray", args.xray), ("the photograph (--rgb)", args.rgb)]
+    later = ([("--rgb-back", args.rgb_back)] if args.rgb_back else []) + [("--side", path) for path in args.side or []]
+    for option, path in later:
+        earlier = next((what for what, other in given if _same_file(Path(path), Path(other))), None)
+        if earlier is not None:
+            advice = ("give the back's own photograph, or leave --rgb-back out" if option == "--rgb-back" else
+                      "a side channel is another map of the painting (infrared, an XRF element map), each given once")
+            raise InputError(f"{option} {path} is {earlier}, given already: {advice}.")
+        given.append((f"{option} {path}", path))
 
 
 def pixel_spacing_record(given: str | None, source: Any, path: Path) -> dict[str, Any] | None:
@@ -213,6 +237,10 @@ def command_apply(args: argparse.Namespace) -> int:
     # Not given: sought as `separate` seeks it (unless the model was made with detect_support off), the
     # units measured and the results kept there.
     seek = area is None and model.config.detect_support
+    misaligned, turned = pair_warnings(sources)  # as `separate` says them
+    for text in (f"{misaligned} (xraysep align)" if misaligned else None, turned):
+        if text:
+            warnings.warn(text, UserWarning, stacklevel=1)
     painting = painting_support(sources, painting_mask(area, shape), seek=seek)
     model, calibration = calibrated(model, sources, str(used), support=painting.measured, seek=False)
     support = painting.kept

@@ -160,15 +160,15 @@ class InputsPanel(QGroupBox):
         try:
             for combo in (self.xray, self.photo, self.region, self.back, self.painting):
                 current = combo.value
+                # Qt's combo box may move to "None" as the choices change (a run's result layers
+                # arriving cleared the back side: the next run was of one side, silently).
                 combo.reset_choices()
-                if combo in (self.back, self.painting) or (combo is self.region and self.no_region_chosen):
-                    if current is not None and current not in combo.choices:
-                        combo.value = None
-                    continue
-                if current is None or current not in combo.choices:
-                    first = next((c for c in combo.choices if c is not None), None)
-                    if first is not None:
-                        combo.value = first
+                kept = current if current is not None and current in combo.choices else None
+                optional = combo in (self.back, self.painting) or (combo is self.region and self.no_region_chosen)
+                if kept is None and not optional:
+                    kept = next((c for c in combo.choices if c is not None), None)
+                if combo.value is not kept:
+                    combo.value = kept
         finally:
             self._refreshing = False
         self.refresh_side_channels(chosen_sides)
@@ -293,6 +293,11 @@ class InputsPanel(QGroupBox):
             raise InputError("Choose the photograph: a colour image layer registered to the X-ray.")
         if back is not None and same_layer(back, photo):
             raise InputError("The back side is the photograph of the front; choose the back's photograph, or none.")
+        if back is None and self.mirror_back.value:
+            raise InputError(
+                "Mirror back side is ticked, but no Back side is chosen: choose the back's photograph for a "
+                "double-sided panel, or untick Mirror back side."
+            )
         return xray, photo, back
 
     def region_mask(self, shape: tuple[int, int], required: bool) -> np.ndarray | None:
