@@ -399,3 +399,36 @@ def test_the_marked_line_says_what_was_done_to_what_was_found():
         "for a scratch (mark_defects=false keeps all)."
     )
     assert defects_line({"clipped_pixels": 0}) is None
+
+
+def test_a_first_ctrl_c_is_said_and_a_second_that_nothing_changed(tiff_inputs, tmp_path, capsys, monkeypatch):
+    from napari_xraysep.cli import commands
+    from napari_xraysep.core.progress import drive
+
+    from napari_xraysep.core.training import TrainingProgress
+
+    def stopped_at_once(steps, stop, quiet, what=None):  # a first Ctrl-C during the first step
+        return drive(steps, lambda event: stop.set() if isinstance(event, TrainingProgress) else None)
+
+    monkeypatch.setattr(commands, "run_in_terminal", stopped_at_once)
+    xray, rgb, _ = tiff_inputs
+    assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "out"), "--steps", "50"]) == 0
+    err = capsys.readouterr().err
+    assert "xraysep: stopped early: the model after 1 step(s) was applied." in err and "Wrote" in err
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["stopped_early"] is True
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "command_separate", interrupted)
+    assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "again")]) == 130
+    assert "xraysep: interrupted; no result was changed." in capsys.readouterr().err
+
+
+def test_a_region_given_with_a_back_photograph_is_said_unused(tiff_inputs, tmp_path, capsys):
+    xray, rgb, _ = tiff_inputs
+    back = tmp_path / "back.tif"
+    tifffile.imwrite(back, tifffile.imread(rgb)[:, ::-1])
+    args = ["separate", str(xray), str(rgb), "--rgb-back", str(back), "--region", "2,2,20,20", "--steps", "1"]
+    assert main([*args, "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert "A double-sided panel needs no region: --region/--region-mask is not used." in capsys.readouterr().err

@@ -4,6 +4,7 @@ test_compare.py)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -204,6 +205,8 @@ def test_stop_keeps_the_result_reached_so_far(viewer_and_widget, qtbot):
     assert len(layers) == 6
     assert layers["x2"].metadata["xraysep"]["stopped_early"] is True
     assert "stopped early" in widget.run.progress.format()
+    # of how many steps (a tester read "stopped early at 7 steps" without the 2000 asked for)
+    assert re.search(r"stopped early after \d+ of 100000 steps", widget.message.text()), widget.message.text()
 
 
 def test_pause_holds_training_and_resume_finishes_it(viewer_and_widget, qtbot):
@@ -239,6 +242,7 @@ def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     path = widget.results.save_model_to(tmp_path / "model.pt")
     assert path.exists() and "run 1" in widget.message.text()
     assert widget.results.load_model_from(path) is not None and "model.pt" in widget.message.text()
+    assert "it needs one photograph." in widget.message.text()  # what applying it takes
     assert widget.current_model is not widget.runner.last_run.result.model  # the loaded one is current
     widget.apply_model()
     wait_done(qtbot, widget)
@@ -333,7 +337,7 @@ def test_invalid_inputs_show_a_message_not_a_traceback(viewer_and_widget, qtbot,
         "bad lr": "is not a number",
         "bad device": "no CUDA GPU",
         # refused before the run starts, with advice that can work (`xraysep align` takes colour photographs)
-        "side map size": "side channel 1 is 30×40; they must be registered (aligned pixel for pixel) and the same "
+        "side map size": "side channel 1 ('XRF Cu (coarse)') is 30×40; they must be registered (aligned pixel for pixel) and the same "
         "size: resample it onto the X-ray's grid with the transform that registers its photograph",
     }[case]
     if case == "no xray":

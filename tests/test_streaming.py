@@ -223,7 +223,7 @@ class RecordingSource:
 
 
 def test_reads_are_bounded_by_one_halod_tile(trained, rng, tmp_path, monkeypatch):
-    from napari_xraysep.core import defects, streaming
+    from napari_xraysep.core import defects, storage, streaming
 
     tifffile.imwrite(tmp_path / "x.tif", rng.random((150, 170)).astype(np.float32))
     tifffile.imwrite(tmp_path / "rgb.tif", (rng.random((150, 170, 3)) * 255).astype(np.uint8), photometric="rgb")
@@ -234,6 +234,7 @@ def test_reads_are_bounded_by_one_halod_tile(trained, rng, tmp_path, monkeypatch
     # the judgement of its clipping strips of this many pixels.
     monkeypatch.setattr(streaming, "SEARCH_VALUES", 1000)
     monkeypatch.setattr(defects, "CLIP_STRIP_PIXELS", 1000)
+    monkeypatch.setattr(storage, "SAMPLE_SIDE", 16)  # the photograph's storage: judged on small windows
     drain(iter_apply(trained, Sources(x, rgb), outputs, tile_size=32, device="cpu"))
     bound = (32 + 2 * trained.network.receptive_radius) ** 2
     assert 0 < x.largest <= bound and 0 < rgb.largest <= bound  # never the whole 150×170 image

@@ -524,7 +524,7 @@ def iter_run(
         sources = Sources(
             unmasked(sources.x_mixed), unmasked(sources.rgb_surface),
             None if sources.rgb_back is None else unmasked(sources.rgb_back), sources.mirror_back,
-            [unmasked(side) for side in sources.side_channels],
+            [unmasked(side) for side in sources.side_channels], sources.side_names,
         )
     shape = sources.check()
     if region_mask is not None:  # an empty region is no region for the colour map, which needs none

@@ -118,7 +118,7 @@ def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
     check_distinct_files(args)
     sources = Sources(
         open_image(args.xray), open_image(args.rgb), open_image(args.rgb_back) if args.rgb_back else None,
-        args.mirror_back, [open_image(path) for path in args.side or []],
+        args.mirror_back, [open_image(path) for path in args.side or []], [Path(path).stem for path in args.side or []],
     )
     files = {"xray": sources.x_mixed.info, "rgb": sources.rgb_surface.info}
     files |= {"rgb_back": sources.rgb_back.info} if sources.double_sided else {}
@@ -168,6 +168,10 @@ def command_separate(args: argparse.Namespace) -> int:
             raise InputError(f"The region mask {args.region_mask} must be a 2-D image (non-zero = inside).")
     elif args.region:
         region = BoxRegion(args.region, sources.x_mixed.shape[:2])
+    if region is not None and sources.double_sided:  # its back photograph explains x2: no region is read
+        warnings.warn(
+            "A double-sided panel needs no region: --region/--region-mask is not used.", UserWarning, stacklevel=1
+        )
     model = load_model(args.model) if args.model else None
     config = PRESETS[args.preset]() if args.preset else None
     settings = _config_from_args(args)
@@ -205,6 +209,10 @@ def command_separate(args: argparse.Namespace) -> int:
             f"Stopped before the whole painting was separated; the model is saved in {out / 'model.pt'} "
             "(xraysep apply applies it to the painting, with the same --seams if any)."
         )
+    trained = result.area_result if isinstance(result, PaintingResult) else result
+    if trained is not None and trained.stopped_early:  # a first Ctrl-C: said, not only in run.json
+        steps = trained.model.steps_trained
+        print(f"xraysep: stopped early: the model after {steps} step(s) was applied.", file=sys.stderr)
     if not args.quiet:
         how = (f" (trained on the area {result.provenance()['training_area']}, applied tile by tile)"
                if isinstance(result, PaintingResult) else "")

@@ -299,7 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"xraysep: error: {error}", file=sys.stderr)
             return EXIT_USER_ERROR
         except KeyboardInterrupt:
-            print("xraysep: interrupted.", file=sys.stderr)
+            # (results are written as a set, renamed into place once whole: an interrupted run leaves the old)
+            print("xraysep: interrupted; no result was changed.", file=sys.stderr)
             return 130
         except commands.Terminated:
             print("xraysep: terminated; no result was changed.", file=sys.stderr)

@@ -145,9 +145,10 @@ def check_back(rgb_back: np.ndarray, x_mixed: np.ndarray, mirror: bool) -> np.nd
     return rgb_back
 
 
-def check_side_shape(side_shape: Sequence[int], shape: Sequence[int], index: int) -> None:
-    """A side channel's shape (checked without reading pixels): 2-D and registered to the X-ray."""
-    what = f"side channel {index + 1}"
+def check_side_shape(side_shape: Sequence[int], shape: Sequence[int], index: int, name: str | None = None) -> None:
+    """A side channel's shape (checked without reading pixels): 2-D and registered to the X-ray; the
+    error names it by ``name`` (its file or layer) when given."""
+    what = f"side channel {index + 1}" + (f" ('{name}')" if name else "")
     if len(side_shape) != 2:
         raise InputError(f"The {what} must be a 2-D single-channel map; got shape {describe_shape(side_shape)}.")
     check_registered(shape, side_shape, what)
@@ -195,9 +196,10 @@ def side_list(side_channels: Any) -> list[Any]:
     return list(side_channels)
 
 
-def check_side_channel(side: np.ndarray, shape: tuple[int, int], index: int) -> np.ndarray:
-    """An extra registered single-channel map (e.g. a macro-XRF element map) of the X-ray's size."""
+def check_side_channel(side: np.ndarray, shape: tuple[int, int], index: int, name: str | None = None) -> np.ndarray:
+    """An extra registered single-channel map (e.g. a macro-XRF element map) of the X-ray's size; errors
+    name it by ``name`` when given."""
     side = np.asarray(side)
-    check_side_shape(side.shape, shape, index)
-    _check_numeric(side, f"side channel {index + 1}")
+    check_side_shape(side.shape, shape, index, name)
+    _check_numeric(side, f"side channel {index + 1}" + (f" ('{name}')" if name else ""))
     return side

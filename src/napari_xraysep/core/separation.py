@@ -33,6 +33,7 @@ from .regions import PaintingArea
 from .result import SeparationResult, components_in_units
 from .sources import Sources
 from .streaming import TileProgress
+from .storage import as_given
 from .stretcher import find_stretcher_in
 from .trained import TrainedModel
 from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
@@ -215,6 +216,8 @@ def iter_separate(
     if model is not None and not training:
         check_double_sided(model.double_sided, sources.double_sided)
     given_seams = check_seams(seams, sources.x_mixed.shape)
+    if model is not None:  # its photograph's storage carried over to this one's (said), as the X-ray's units are
+        model = as_given(model, sources)
     prepare = functools.partial(
         prepare_inputs, rgb_surface=sources.rgb_surface, region_mask=region_mask, rgb_back=sources.rgb_back,
         mirror_back=sources.mirror_back, side_channels=list(sources.side_channels),
@@ -275,6 +278,7 @@ def iter_separate(
         warnings.warn(unexplained(fit, training_words(model, stopped_early)), UserWarning, stacklevel=2)
     if training:
         model.x_reference, model.double_sided = fit, inputs.double_sided
+        model.side_names = tuple(sources.side_names)
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
         calibration = calibrate(model.x_reference, fit)
         if calibration is not None and calibration.recalibrated:

@@ -34,9 +34,12 @@ class Sources:
     rgb_back: Any = None
     mirror_back: bool = False
     side_channels: Sequence[Any] = ()
+    # The side channels' names (file or layer names), in order, for the model to keep: () for none known.
+    side_names: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "side_channels", tuple(side_list(self.side_channels)))
+        object.__setattr__(self, "side_names", tuple(self.side_names))
 
     @property
     def double_sided(self) -> bool:
@@ -61,9 +64,10 @@ class Sources:
             raise InputError("Mirroring the back side needs the back side's photograph.")
         if self.side_channels and self.double_sided:
             raise InputError("Side channels are for the concealed-design separation; a double-sided panel takes none.")
+        names = [*self.side_names, *[None] * len(self.side_channels)]
         for index, side in enumerate(self.side_channels):
-            check_side_shape(side.shape, self.x_mixed.shape, index)
-            check_dtype(side.dtype, f"side channel {index + 1}")
+            check_side_shape(side.shape, self.x_mixed.shape, index, names[index])
+            check_dtype(side.dtype, f"side channel {index + 1}" + (f" ('{names[index]}')" if names[index] else ""))
         return tuple(self.x_mixed.shape)  # type: ignore[return-value]
 
     def _back_columns(self, cols: slice) -> slice:
@@ -81,7 +85,7 @@ class Sources:
         back = None if self.rgb_back is None else np.asarray(self.rgb_back[rows, self._back_columns(cols)])
         return Sources(
             np.asarray(self.x_mixed[rows, cols]), np.asarray(self.rgb_surface[rows, cols]), back, self.mirror_back,
-            tuple(np.asarray(side[rows, cols]) for side in self.side_channels),
+            tuple(np.asarray(side[rows, cols]) for side in self.side_channels), self.side_names,
         )
 
     def network_input(

@@ -45,6 +45,7 @@ from .films import Films, KnownPixels
 from .inference import Components, decode_block, decode_prepared, decoder, prepared_block
 from .refine import refine
 from .result import RESULT_LAYERS, components_in_units
+from .storage import as_given
 from .sources import Sources
 from .support import DETECT_SIDE, detect_support, trim_to_photograph
 from .tiling import Tile, block_means, tiles
@@ -366,10 +367,13 @@ def calibrated(
     clipped pixels left out — as the model's training measured its own X-ray. If its units are not the
     training units, a copy with the X-ray's normalisation corrected (and a warning saying so). Returns
     the model and the :class:`Calibration` (None when the photograph explains too little of the X-ray to
-    tell). Raises :class:`InputError` for an X-ray inverted against the prediction."""
+    tell). A photograph or side channels stored otherwise than the model's are read as stored first
+    (:func:`~.storage.as_given`, said). Raises :class:`InputError` for an X-ray inverted against the
+    prediction, and for side channels given in another order than the model's."""
     height, width = sources.check()
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     check_double_sided(model.double_sided, sources.double_sided)
+    model = as_given(model, sources)  # a photograph stored otherwise would be blamed on the X-ray
     torch_device = resolve_device(device or model.config.device)
     decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     side = min(CALIBRATION_SIDE, side or CALIBRATION_SIDE)

@@ -34,6 +34,23 @@ class TrainedModel:
     # Whether it was fitted to a double-sided panel (front and back photographs): applied, it needs
     # the same. None: not known (a model file saved before it was kept, not inferable).
     double_sided: bool | None = None
+    # What its side channels were called (file or layer names), in the order it reads them: () when
+    # not known (saved before it was kept, or fitted from arrays without names).
+    side_names: tuple[str, ...] = ()
+
+    def needs(self) -> str:
+        """What applying it takes, in words: one photograph or a double-sided panel's two, and its side
+        channels in the order it reads them (by name where kept)."""
+        photographs = {True: "a double-sided panel's two photographs", False: "one photograph"}.get(
+            self.double_sided, "a photograph (or a double-sided panel's two: not recorded)"
+        )
+        count = len(self.side_normalisations)
+        if not count:
+            return photographs
+        names = ", ".join(repr(name) for name in self.side_names) if len(self.side_names) == count else ""
+        if count == 1:
+            return f"{photographs} and 1 side channel" + (f" ({names})" if names else "")
+        return f"{photographs} and {count} side channels in this order" + (f": {names}" if names else "")
 
 
 def new_colour_map(config: SeparationConfig, rgb_channels: int = 3) -> ColourMap:

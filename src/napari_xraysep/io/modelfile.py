@@ -53,6 +53,7 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
         "x_normalisation": model.x_normalisation.to_dict(),
         "rgb_normalisation": model.rgb_normalisation.to_dict(),
         "side_normalisations": [n.to_dict() for n in model.side_normalisations],
+        "side_names": list(model.side_names),
         "x_reference": None if model.x_reference is None else model.x_reference.to_dict(),
         "double_sided": model.double_sided,
         "steps_trained": model.steps_trained,
@@ -138,6 +139,7 @@ def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
             side_normalisations=tuple(Normalisation(**n) for n in data.get("side_normalisations", [])),
             x_reference=UnitFit(**data["x_reference"]) if data.get("x_reference") else None,
             double_sided=_double_sided(data, config, source),
+            side_names=tuple(str(name) for name in data.get("side_names", [])),
         )
     except (KeyError, TypeError, RuntimeError, InputError) as error:
         raise ModelFileError(f"{source} is damaged or inconsistent: {error}") from error

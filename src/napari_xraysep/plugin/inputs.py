@@ -284,6 +284,10 @@ class InputsPanel(QGroupBox):
         """Every chosen layer: removing one of them during a run stops it."""
         return [self.xray.value, self.photo.value, self.region.value, self.back.value, self.painting.value, *self.side_channels.value]
 
+    def side_names(self) -> list[str]:
+        """The chosen side channels' names, in the order a run reads them (the layer list's)."""
+        return [layer.name for layer in self.side_channels.value]
+
     def chosen(self) -> tuple[Any, Any, Any]:
         """The X-ray, photograph and back side layers, or an error naming what is missing."""
         xray, photo, back = self.xray.value, self.photo.value, self.back.value
@@ -321,11 +325,12 @@ class InputsPanel(QGroupBox):
             check_back(rgb_back, x_mixed, mirror)
         region = self.region_mask(x_mixed.shape, region_required) if training and back is None else None
         sides = [
-            check_side_channel(layer_on_grid(side, xray), x_mixed.shape, index)  # refused before the run starts
+            # refused before the run starts
+            check_side_channel(layer_on_grid(side, xray), x_mixed.shape, index, side.name)
             for index, side in enumerate(self.side_channels.value)
         ]
         arguments = {
-            "sources": Sources(x_mixed, rgb_surface, rgb_back, mirror, sides), "region_mask": region,
+            "sources": Sources(x_mixed, rgb_surface, rgb_back, mirror, sides, self.side_names()), "region_mask": region,
             "painting_area": self.painting_mask(x_mixed.shape), "seams": "auto" if self.film_seams.value else "none",
         }
         return arguments, {"x_mixed": x_mixed, "rgb_surface": rgb_surface}
@@ -352,6 +357,7 @@ class InputsPanel(QGroupBox):
         sources = Sources(
             layer_source(xray), layer_source(photo), None if back is None else layer_source(back),
             back is not None and bool(self.mirror_back.value), [layer_source(side) for side in self.side_channels.value],
+            self.side_names(),
         )
         shape = sources.check()  # the side channels' shapes too
         region = self.region_mask(shape, region_required) if training and back is None else None

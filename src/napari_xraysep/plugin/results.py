@@ -278,8 +278,8 @@ class ResultsPanel(QGroupBox):
         self.runner.model = CurrentModel(model, Path(path).name, Path(path).resolve())
         self.runner.separation.show_switches(model.config)  # applied or continued as it was made
         self.say(
-            f"Loaded {Path(path).name} ({model.config.method.name.replace('_', ' ')}, {model.steps_trained} steps). "
-            "Apply model separates the chosen layers with it; Continue trains it further. Its Find the painting, "
+            f"Loaded {Path(path).name} ({model.config.method.name.replace('_', ' ')}, {model.steps_trained} steps); "
+            f"it needs {model.needs()}. Apply model separates the chosen layers with it; Continue trains it further. Its Find the painting, "
             "Mark defects and Stretcher bars are set under Advanced (a preset sets them back)."
         )
         self.changed()

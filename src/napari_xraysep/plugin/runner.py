@@ -193,6 +193,7 @@ class Runner:
             self.panel.show_progress(event)
         if isinstance(event, TrainingProgress):
             record.history.append(event.losses)
+            record.planned_steps = event.total_steps
             if event.step % max(1, event.total_steps // 200) == 0 or event.step == event.total_steps:
                 self.panel.loss_plot.set_history(record.history)
             if event.preview is not None:
@@ -231,7 +232,11 @@ class Runner:
             steps = "applied"
         else:
             count = trained.model.steps_trained
-            steps = f"{'stopped early at' if trained.stopped_early else 'trained for'} {count} step{'s' * (count != 1)}"
+            if trained.stopped_early and record.planned_steps:  # of how many: "stopped early at 7 steps" did not say
+                steps = f"stopped early after {len(record.history)} of {record.planned_steps} steps"
+            else:
+                done = "stopped early at" if trained.stopped_early else "trained for"
+                steps = f"{done} {count} step{'s' * (count != 1)}"
         elapsed = time.perf_counter() - record.started
         self.panel.show_finished(f"run {record.number}: {steps} · {elapsed:.0f} s", complete=not record.stop.is_set())
         note = f" Note: {record.alignment_note}" if record.alignment_note else ""

@@ -130,6 +130,7 @@ class RunRecord:
     warnings: list[str] = field(default_factory=list)  # what the run warned of (the CLI prints them)
     stop_reason: str = ""
     history: list[dict[str, float]] = field(default_factory=list)
+    planned_steps: int = 0  # the training steps this run was to make (0: none told yet)
     result: Any = None  # SeparationResult or PaintingResult
     threads: Any = None  # the ThreadCount of its weave, once Count threads has run
     threads_corner: tuple[int, int] = (0, 0)  # the weave's pixel the counted area starts at
