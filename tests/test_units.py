@@ -145,7 +145,8 @@ def test_separate_and_apply_record_the_spacing_and_write_it_into_every_result(in
     first = tmp_path / "first"
     assert main(["separate", str(xray), str(rgb), "--out", str(first), *TINY_ARGS]) == 0
     run = json.loads((first / "run.json").read_text())
-    assert run["pixel_spacing"] == {"mm_per_pixel": [pytest.approx(0.1), pytest.approx(0.1)], "source": "TIFF XResolution/YResolution (ResolutionUnit=cm)"}
+    # exactly 0.1, not 0.09999999999999999 (10 / 100 px per cm, read as 1 / 10 mm in floats)
+    assert run["pixel_spacing"] == {"mm_per_pixel": [0.1, 0.1], "source": "TIFF XResolution/YResolution (ResolutionUnit=cm)"}
     assert _spacing(first / "x2.tif")[0].mm == pytest.approx((0.1, 0.1))
 
     given = tmp_path / "given"

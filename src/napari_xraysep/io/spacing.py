@@ -40,8 +40,9 @@ class PixelSpacing:
         return math.sqrt(self.mm[0] * self.mm[1])
 
     def record(self) -> dict[str, Any]:
-        """What run.json and a result's provenance keep: ``{"mm_per_pixel": [row, column], "source": …}``."""
-        return {"mm_per_pixel": [self.mm[0], self.mm[1]], "source": self.source}
+        """What run.json and a result's provenance keep: ``{"mm_per_pixel": [row, column], "source": …}``,
+        to 12 significant digits (300 dpi is 25.4 / 300 mm; 254 dpi was written 0.09999999999999999)."""
+        return {"mm_per_pixel": [float(f"{self.mm[0]:.12g}"), float(f"{self.mm[1]:.12g}")], "source": self.source}
 
     def describe(self) -> str:
         """'0.085 mm per pixel' or '0.1 × 0.12 mm per pixel (row × column)', with its source."""
