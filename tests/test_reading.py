@@ -95,7 +95,13 @@ KINDS: dict[str, tuple[Callable[[Path], None], np.ndarray]] = {
         lambda p: _pages(p, (XRAY, {"tile": (16, 16), "subifds": 1}), (np.ascontiguousarray(XRAY[::2, ::2]), {"tile": (16, 16), "subfiletype": 1})),
         XRAY,
     ),
-    "palette (gray)": (lambda p: tifffile.imwrite(p, np.arange(H * W).reshape(H, W).astype(np.uint8), photometric="palette", colormap=np.tile(np.arange(256, dtype=np.uint16) * 257, (3, 1))), (np.arange(H * W).reshape(H, W).astype(np.uint8).astype(np.uint16) * 257)),
+    # An 8-bit palette (every entry a multiple of 257 in TIFF's 16-bit colour map) reads as 8-bit: it was
+    # ×257 and shown over-contrasted.
+    "palette (gray)": (lambda p: tifffile.imwrite(p, np.arange(H * W).reshape(H, W).astype(np.uint8), photometric="palette", colormap=np.tile(np.arange(256, dtype=np.uint16) * 257, (3, 1))), np.arange(H * W).reshape(H, W).astype(np.uint8)),
+    "palette (8-bit colour)": (
+        lambda p: tifffile.imwrite(p, (np.arange(H * W).reshape(H, W) % 256).astype(np.uint8), photometric="palette", colormap=(PALETTE // 257) * 257),
+        (PALETTE // 257).astype(np.uint8).T[(np.arange(H * W).reshape(H, W) % 256)],
+    ),
     "palette (colour)": (
         lambda p: tifffile.imwrite(p, (np.arange(H * W).reshape(H, W) % 256).astype(np.uint8), photometric="palette", colormap=PALETTE),
         PALETTE.T[(np.arange(H * W).reshape(H, W) % 256)],
@@ -106,6 +112,17 @@ KINDS: dict[str, tuple[Callable[[Path], None], np.ndarray]] = {
         np.dstack([np.clip(np.rint((RGB // 2) * 255.0 / 128), 0, 255).astype(np.uint8), np.full((H, W), 128, np.uint8)]),
     ),
     "x-ray with alpha": (lambda p: tifffile.imwrite(p, np.dstack([XRAY, np.full((H, W), 65535, np.uint16)]), photometric="minisblack", extrasamples=["unassalpha"], planarconfig="contig"), XRAY),
+    # A channel an editor keeps (ExtraSamples 0) was read as a third axis: a 56×2 strip in napari.
+    "x-ray with an extra channel": (lambda p: tifffile.imwrite(p, np.dstack([XRAY, XRAY[::-1]]), photometric="minisblack", extrasamples=[0], planarconfig="contig"), XRAY),
+    # Premultiplied gray was read half as dense where the alpha was a half.
+    "x-ray with premultiplied alpha": (
+        lambda p: tifffile.imwrite(p, np.dstack([XRAY // 2 * 2 // 2, np.full((H, W), 32768, np.uint16)]), photometric="minisblack", extrasamples=[1], planarconfig="contig"),
+        np.clip(np.rint((XRAY // 2 * 2 // 2) * 65535.0 / 32768), 0, 65535).astype(np.uint16),
+    ),
+    "photo with alpha and an extra channel": (
+        lambda p: tifffile.imwrite(p, np.dstack([RGB, np.full((H, W), 255, np.uint8), RGB[..., 0]]), photometric="rgb", extrasamples=[2, 0]),
+        np.dstack([RGB, np.full((H, W), 255, np.uint8)]),
+    ),
     **{
         f"orientation {o}": (_oriented_writer(o), RGB)
         for o in range(2, 9)

@@ -172,33 +172,49 @@ def _tiff_values(page: Any, path: Path, info: dict[str, Any]) -> Callable[[np.nd
     info["photometric"] = photometric.name
     dtype = np.dtype(page.dtype)
     extras = tuple(int(e) for e in page.extrasamples)
-    alpha = {1, 2}  # associated (premultiplied), unassociated
-    gray_alpha = len(extras) == 1 and extras[0] in alpha  # a grayscale image's alpha is dropped
-    if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
-        if dtype.kind == "f":
-            raise InputError(f"{path.name} stores floating-point samples as MinIsWhite (0 = white), which has no defined inverse; save it MinIsBlack.")
-        info["photometric"] += " (inverted on reading: dense = bright)"
-        if dtype == bool:
-            return np.logical_not
-        top = -1 if dtype.kind == "i" else 2 ** int(page.bitspersample) - 1
-        invert = partial(_inverted, top=top)
-        return _drop_alpha(invert, info) if gray_alpha else invert
-    if photometric == tifffile.PHOTOMETRIC.MINISBLACK:
-        return _drop_alpha(as_stored, info) if gray_alpha else as_stored
+    # Only a first extra sample can be the alpha (ExtraSamples 1: associated, premultiplied; 2:
+    # unassociated); any others (ExtraSamples 0, channels an editor keeps) are not the image.
+    premultiplied = bool(extras) and extras[0] == 1
+    top = float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+    if photometric in (tifffile.PHOTOMETRIC.MINISWHITE, tifffile.PHOTOMETRIC.MINISBLACK):
+        values: Callable[[np.ndarray], np.ndarray] = as_stored
+        if photometric == tifffile.PHOTOMETRIC.MINISWHITE:
+            if dtype.kind == "f":
+                raise InputError(
+                    f"{path.name} stores floating-point samples as MinIsWhite (0 = white), which has no defined "
+                    "inverse; save it MinIsBlack."
+                )
+            info["photometric"] += " (inverted on reading: dense = bright)"
+            bits_top = -1 if dtype.kind == "i" else 2 ** int(page.bitspersample) - 1
+            values = np.logical_not if dtype == bool else partial(_inverted, top=bits_top)
+        if not extras:
+            return values
+        # A grayscale image's extra samples are dropped (a Photoshop channel read as a third axis made a
+        # 320×2 strip in napari); premultiplied gray is divided by its alpha first (read half as dense).
+        info["alpha" if extras[0] in (1, 2) else "extra_samples"] = (
+            "associated (premultiplied): divided out, then dropped (grayscale image)" if premultiplied
+            else "dropped (grayscale image)" if extras[0] == 2 else f"{len(extras)} dropped (grayscale image)"
+        )
+        if premultiplied:
+            return partial(_first_sample, values=values, unpremultiply=top)
+        return partial(_first_sample, values=values)
     if photometric == tifffile.PHOTOMETRIC.PALETTE:
         colours = np.asarray(page.colormap)
         info["photometric"] += " (expanded through its colour map)"
+        if colours.dtype == np.uint16 and not (colours % 257).any():  # an 8-bit palette stored as 16-bit entries
+            colours = (colours // 257).astype(np.uint8)
         return partial(_looked_up, colours=colours[0] if (colours == colours[0]).all() else colours.T)
     if photometric == tifffile.PHOTOMETRIC.YCBCR and page.compression in (6, 7):
         info["photometric"] = "YCBCR (decoded to RGB by the JPEG codec)"
         return as_stored
     if photometric == tifffile.PHOTOMETRIC.RGB:
-        if extras and extras[0] == 1:
+        kept = 4 if extras and extras[0] in (1, 2) else 3  # the colours, and the alpha if there is one
+        if len(extras) > kept - 3:
+            info["extra_samples"] = f"{len(extras) - (kept - 3)} dropped (ExtraSamples {list(extras)})"
+        if premultiplied:
             info["alpha"] = "associated (premultiplied): divided out"
-            return partial(_unpremultiplied, top=float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0)
-        if extras and extras[0] not in alpha:
-            info["extra_samples"] = list(extras)
-        return as_stored
+            return partial(_unpremultiplied, top=top)
+        return partial(_first_samples, count=kept) if extras else as_stored
     # tifffile names the ink separations by the TIFF tag's value; a user knows them as CMYK.
     colours = "CMYK" if photometric == tifffile.PHOTOMETRIC.SEPARATED else photometric.name
     raise InputError(
@@ -207,14 +223,18 @@ def _tiff_values(page: Any, path: Path, info: dict[str, Any]) -> Callable[[np.nd
     )
 
 
-def _drop_alpha(values: Callable[[np.ndarray], np.ndarray], info: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
-    """A grayscale image with an alpha sample: the gray values only."""
-    info["alpha"] = "dropped (grayscale image)"
-    return partial(_first_sample, values=values)
-
-
-def _first_sample(block: np.ndarray, values: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _first_sample(
+    block: np.ndarray, values: Callable[[np.ndarray], np.ndarray], unpremultiply: float | None = None
+) -> np.ndarray:
+    """A grayscale image's gray sample (divided by its associated alpha, the second sample, when
+    ``unpremultiply`` gives the samples' top value)."""
+    if unpremultiply is not None:
+        block = _unpremultiplied(block, unpremultiply, colours=1)
     return values(block[..., 0])
+
+
+def _first_samples(block: np.ndarray, count: int) -> np.ndarray:
+    return block[..., :count]
 
 
 def _inverted(block: np.ndarray, top: int) -> np.ndarray:
@@ -227,14 +247,15 @@ def _looked_up(block: np.ndarray, colours: np.ndarray) -> np.ndarray:
     return colours[block]
 
 
-def _unpremultiplied(block: np.ndarray, top: float) -> np.ndarray:
-    """Associated alpha: the colour samples divided by alpha (where it is not 0), alpha kept."""
-    colour = block[..., :-1].astype(np.float64)
-    alpha = block[..., -1:].astype(np.float64)
+def _unpremultiplied(block: np.ndarray, top: float, colours: int = 3) -> np.ndarray:
+    """Associated alpha: the ``colours`` samples before the alpha (the first extra sample) divided by
+    alpha (where it is not 0), alpha kept, further extra samples dropped."""
+    colour = block[..., :colours].astype(np.float64)
+    alpha = block[..., colours : colours + 1].astype(np.float64)
     colour = np.divide(colour * top, alpha, out=np.zeros_like(colour), where=alpha > 0)
     if block.dtype.kind in "ui":
         colour = np.clip(np.rint(colour), 0, top)
-    return np.concatenate([colour.astype(block.dtype), block[..., -1:]], axis=-1)
+    return np.concatenate([colour.astype(block.dtype), block[..., colours : colours + 1]], axis=-1)
 
 
 # TIFF ResolutionUnit: 1 none, 2 inch (the default when the tag is absent), 3 centimetre.
