@@ -491,3 +491,17 @@ def test_missing_pixels_through_the_cli_are_nan_in_the_results(reference_run, tm
         assert np.isnan(layer[:, :3]).all() and np.isfinite(layer[:, 3:]).all()
     np.testing.assert_allclose(result["x1"] + result["x2"] + tifffile.imread(tmp_path / "out" / "weave.tif"), x, rtol=1e-5)
 
+
+
+def test_a_file_read_through_its_decoder_is_closed_once_let_go(tmp_path):
+    import gc
+    import warnings
+
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, XRAY, compression="zlib")  # read through tifffile's decoder, not a memory map
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = read_image(path)
+        del image
+        gc.collect()
+    assert not [warning for warning in caught if issubclass(warning.category, ResourceWarning)]

@@ -43,3 +43,5 @@ def test_refine_by_strips_equals_the_whole_image_at_once(rng, monkeypatch):
     np.testing.assert_array_equal(refined.x2, (x - weave.astype(np.float64) - x1).astype(np.float32))
     with pytest.raises(ValueError, match="shapes differ"):
         refine(x, x1_hat, x2_hat, weave[:-1])
+    with pytest.raises(ValueError, match="not single values"):
+        refine(np.float32(1), np.float32(0.5), np.float32(0.25))

@@ -34,6 +34,21 @@ def _spacing(path):
     return spacing_of(info), info.get("pixel_spacing_note")
 
 
+def test_fiji_and_ome_tiffs_give_their_pixel_size(tmp_path):
+    """ImageJ/Fiji write the unit in their description, ResolutionUnit none; OME-TIFF a PhysicalSize (a
+    tester's calibrated X-rays lost their 0.085 mm: no scale bar, threads per pixel)."""
+    for unit, per_unit in (("mm", 1 / 0.085), ("micron", 1 / 85.0)):
+        tifffile.imwrite(tmp_path / f"{unit}.tif", GRAY, imagej=True, resolution=(per_unit, per_unit / 2), metadata={"unit": unit})
+        spacing, note = _spacing(tmp_path / f"{unit}.tif")
+        assert spacing.mm == pytest.approx((0.17, 0.085)) and f"ImageJ unit={unit}" in spacing.source and note is None
+    ome = {"axes": "YX", "PhysicalSizeX": 85.0, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.1, "PhysicalSizeYUnit": "mm"}
+    tifffile.imwrite(tmp_path / "x.ome.tif", GRAY, ome=True, metadata=ome)
+    spacing, _ = _spacing(tmp_path / "x.ome.tif")
+    assert spacing.mm == pytest.approx((0.1, 0.085)) and spacing.source == "OME-XML PhysicalSizeX/Y"
+    tifffile.imwrite(tmp_path / "plain.tif", GRAY, resolution=(3.0, 3.0), resolutionunit="NONE")  # an aspect ratio only
+    assert _spacing(tmp_path / "plain.tif")[0] is None
+
+
 @pytest.mark.parametrize(
     "tags, mm, source",
     [

@@ -33,11 +33,13 @@ def refine(
     ``weave`` None or zero for the paper's Eq. 9 as written).
 
     ``x2`` is taken as ``x − weave − x1`` in float64, so ``x1 + x2 + weave == x`` up to the final
-    float32 rounding. Raises ValueError if the shapes differ (or are of no dimension).
+    float32 rounding. Raises ValueError if the shapes differ, or for 0-dimensional inputs.
     """
     shapes = [np.shape(image) for image in (x_mixed, x1_hat, x2_hat, x_mixed if weave is None else weave)]
-    if len(set(shapes)) > 1 or not shapes[0]:
+    if len(set(shapes)) > 1:
         raise ValueError(f"shapes differ: x {shapes[0]}, x1_hat {shapes[1]}, x2_hat {shapes[2]}, weave {shapes[3]}")
+    if not shapes[0]:
+        raise ValueError("refine takes images, not single values (0-dimensional arrays)")
     layers = RefinedSeparation(*(np.empty(shapes[0], np.float32) for _ in range(3)))
     # A strip of rows at a time: the same values as over the whole image at once, without its float64
     # copies (a 36-megapixel painting's refinement took 2.1 GB beside its inputs).

@@ -33,7 +33,7 @@ from .regions import PaintingArea
 from .result import SeparationResult, components_in_units
 from .sources import Sources
 from .streaming import TileProgress
-from .storage import as_given
+from .storage import as_given, photograph_storage
 from .stretcher import find_stretcher_in
 from .trained import TrainedModel
 from .training import ShippedWeights, StopFlag, TrainingProgress, new_model_for
@@ -279,6 +279,9 @@ def iter_separate(
     if training:
         model.x_reference, model.double_sided = fit, inputs.double_sided
         model.side_names = tuple(sources.side_names)
+        # how its photograph and maps were stored: a later one stored otherwise is read as such (storage.py)
+        model.rgb_storage = photograph_storage(sources.rgb_surface)
+        model.side_dtypes = tuple(np.dtype(side.dtype).name for side in sources.side_channels)
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
         calibration = calibrate(model.x_reference, fit)
         if calibration is not None and calibration.recalibrated:

@@ -37,6 +37,10 @@ class TrainedModel:
     # What its side channels were called (file or layer names), in the order it reads them: () when
     # not known (saved before it was kept, or fitted from arrays without names).
     side_names: tuple[str, ...] = ()
+    # How its photograph was stored — (type, full brightness), e.g. ("uint8", 255.0) — and its side
+    # channels' types: what a photograph or map stored otherwise is checked against (None / (): not known).
+    rgb_storage: tuple[str, float] | None = None
+    side_dtypes: tuple[str, ...] = ()
 
     def needs(self) -> str:
         """What applying it takes, in words: one photograph or a double-sided panel's two, and its side

@@ -54,6 +54,8 @@ def model_to_dict(model: TrainedModel) -> dict[str, Any]:
         "rgb_normalisation": model.rgb_normalisation.to_dict(),
         "side_normalisations": [n.to_dict() for n in model.side_normalisations],
         "side_names": list(model.side_names),
+        "rgb_storage": None if model.rgb_storage is None else list(model.rgb_storage),
+        "side_dtypes": list(model.side_dtypes),
         "x_reference": None if model.x_reference is None else model.x_reference.to_dict(),
         "double_sided": model.double_sided,
         "steps_trained": model.steps_trained,
@@ -140,9 +142,16 @@ def model_from_dict(data: Any, source: str = "the model") -> TrainedModel:
             x_reference=UnitFit(**data["x_reference"]) if data.get("x_reference") else None,
             double_sided=_double_sided(data, config, source),
             side_names=tuple(str(name) for name in data.get("side_names", [])),
+            rgb_storage=_storage(data.get("rgb_storage")),
+            side_dtypes=tuple(str(dtype) for dtype in data.get("side_dtypes", [])),
         )
     except (KeyError, TypeError, RuntimeError, InputError) as error:
         raise ModelFileError(f"{source} is damaged or inconsistent: {error}") from error
+
+
+def _storage(record: Any) -> tuple[str, float] | None:
+    """The photograph's (type, full brightness) as saved; None when not kept (files before 2026-12-06)."""
+    return None if not record else (str(record[0]), float(record[1]))
 
 
 def _double_sided(data: dict[str, Any], config: SeparationConfig, source: str) -> bool | None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from xml.etree import ElementTree
 from typing import Any
 
 import numpy as np
@@ -131,6 +133,8 @@ class TiffPixels(StoredPixels):
         if self._zarr is None:
             with _tifffile_log():  # open_tiff has said what these lines say
                 self._file = tifffile.TiffFile(self.path)
+                # Closed when these pixels are let go (a file left open said "unclosed file" at exit).
+                weakref.finalize(self, self._file.close)
                 self._zarr = zarr.open(self._file.aszarr(series=self.series, level=self.level), mode="r")
         return self._zarr
 
@@ -264,15 +268,30 @@ def _unpremultiplied(block: np.ndarray, top: float, colours: int = 3) -> np.ndar
 RESOLUTION_UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "um"}
 
 
-def _tiff_spacing(page: Any, orientation: int) -> dict[str, Any]:
+# ImageJ's and Fiji's unit (in the image description), for resolution tags whose ResolutionUnit is none.
+IMAGEJ_UNITS = {"inch": "inch", "cm": "cm", "mm": "mm", "micron": "um", "um": "um", "\u00b5m": "um", "µm": "um"}
+# OME-XML's PhysicalSizeX/YUnit, in mm (µm when not said, OME's default).
+OME_MM = {"m": 1e3, "cm": 10.0, "mm": 1.0, "µm": 1e-3, "um": 1e-3, "nm": 1e-6, "in": 25.4}
+
+
+def _tiff_spacing(tif: tifffile.TiffFile, page: Any, orientation: int) -> dict[str, Any]:
     """The pixel spacing from XResolution/YResolution (pixels per ResolutionUnit), as
-    :func:`.spacing.resolution_entries` records it; nothing when the tags are absent, a note when
-    ResolutionUnit is none (the tags then give only an aspect ratio)."""
+    :func:`.spacing.resolution_entries` records it — the unit ImageJ/Fiji writes in its description
+    where ResolutionUnit is none — or from OME-XML's PhysicalSizeX/Y; nothing when none is given, a
+    note when ResolutionUnit is none and nothing else says a unit (the tags then give an aspect ratio)."""
+    ome = _ome_spacing(tif, orientation)
+    if ome:
+        return ome
     resolution = [page.tags.valueof(tag) for tag in (282, 283)]  # XResolution, YResolution: (numerator, denominator)
     if resolution[0] is None:
         return {}
     per_unit = [n / d if d else float("nan") for n, d in (r if r is not None else resolution[0] for r in resolution)]
     unit = int(page.tags.valueof(296, 2))
+    imagej_unit = str((tif.imagej_metadata or {}).get("unit", "")).strip().lower() if tif.is_imagej else ""
+    if unit == 1 and imagej_unit in IMAGEJ_UNITS:  # a tester's Fiji-calibrated X-ray lost its 0.085 mm
+        name = IMAGEJ_UNITS[imagej_unit]
+        source = f"TIFF XResolution/YResolution (ImageJ unit={imagej_unit})"
+        return resolution_entries(tuple(per_unit), name, source, transposed=orientation >= 5)
     if unit not in RESOLUTION_UNITS:
         if per_unit == [1.0, 1.0]:  # tifffile's default when no resolution is given: nothing was said
             return {}
@@ -281,6 +300,29 @@ def _tiff_spacing(page: Any, orientation: int) -> dict[str, Any]:
         return {"pixel_spacing_note": note}
     name = RESOLUTION_UNITS[unit]
     return resolution_entries(tuple(per_unit), name, f"TIFF XResolution/YResolution (ResolutionUnit={name})", transposed=orientation >= 5)
+
+
+def _ome_spacing(tif: tifffile.TiffFile, orientation: int) -> dict[str, Any]:
+    """The first image's PhysicalSizeX/Y of an OME-TIFF (µm unless a unit is given), or nothing."""
+    if not tif.is_ome or not tif.ome_metadata:
+        return {}
+    try:
+        root = ElementTree.fromstring(tif.ome_metadata)
+    except ElementTree.ParseError:
+        return {}
+    pixels = next((element for element in root.iter() if element.tag.rsplit("}", 1)[-1] == "Pixels"), None)
+    if pixels is None or pixels.get("PhysicalSizeX") is None:
+        return {}
+    sizes = []
+    for axis in ("X", "Y"):
+        value = pixels.get(f"PhysicalSize{axis}", pixels.get("PhysicalSizeX"))
+        unit = pixels.get(f"PhysicalSize{axis}Unit", "µm")
+        if unit not in OME_MM:
+            return {"pixel_spacing_note": f"OME PhysicalSize{axis} is in {unit}, no unit known here; no pixel spacing."}
+        sizes.append(float(value) * OME_MM[unit])
+    # resolution_entries takes pixels per unit, (across, down)
+    per_mm = (1 / sizes[0], 1 / sizes[1])  # (across, down), as resolution tags give them
+    return resolution_entries(per_mm, "mm", "OME-XML PhysicalSizeX/Y", transposed=orientation >= 5)
 
 
 def open_tiff(path: Path) -> list[ImageSource]:
@@ -301,7 +343,7 @@ def open_tiff(path: Path) -> list[ImageSource]:
             orientation = int(page.tags.valueof(274, 1) or 1)
             if orientation != 1:
                 info["orientation"] = orientation
-            info |= _tiff_spacing(page, orientation)
+            info |= _tiff_spacing(tif, page, orientation)
             if len(series.levels) > 1:
                 info["pyramid_levels"] = len(series.levels)
             if logged:
