@@ -8,8 +8,9 @@ the values the file *means*, laid out as (H, W) or (H, W, C):
 * TIFF: the full-resolution image is chosen (NewSubfileType thumbnails and SubIFD/OME pyramid
   levels are skipped); a file of several full images is refused, its pages listed. MinIsWhite is
   inverted (``2^bits − 1 − stored``), planar (channels-first) storage is put channels-last,
-  Orientation is applied, a palette is expanded, premultiplied (associated) alpha is divided out and a
-  grayscale image's alpha dropped; signed and float samples and odd bit depths come as tifffile
+  Orientation is applied, a palette is expanded (an 8-bit one, its 16-bit entries multiples of 257,
+  as 8-bit), premultiplied (associated) alpha is divided out, a grayscale image's extra samples
+  (alpha, an editor's channels) are dropped and an RGB image's beyond its alpha; signed and float samples and odd bit depths come as tifffile
   decodes them. Uncompressed files are memory-mapped per access, others decoded tile by tile or
   strip by strip (tifffile's zarr store), so memory stays bounded whatever the size.
 * JPEG and PNG: decoded whole, EXIF Orientation applied, palettes expanded.
