@@ -16,20 +16,18 @@ from napari_xraysep.datasets.synthetic import make_mixture
 
 
 @pytest.mark.parametrize(
-    ("dtype", "maximum", "top"),
+    ("dtype", "high", "top"),
     [
-        (np.uint8, 3.0, 255.0),  # 8-bit is 8-bit, however dark
-        (np.uint16, 52000.0, 65535.0),
-        (np.uint16, 4000.0, 4095.0),  # a 12-bit camera's 16-bit file
-        (np.uint16, 200.0, 255.0),  # 8-bit values in a 16-bit file
+        (np.uint8, 3.0, 255.0),  # an integer type's full scale, however dark
+        (np.uint16, 4000.0, 65535.0),  # a 12-bit camera's file or a dark one: only the user knows (said)
         (np.float32, 0.97, 1.0),
         (np.float32, 1.12, 1.0),  # a processed photograph overshoots 1
         (np.float64, 240.0, 255.0),
         (np.float32, 1e6, None),  # floats in units of their own
     ],
 )
-def test_the_storage_top_by_hand(dtype, maximum, top):
-    assert storage_top(dtype, maximum) == top
+def test_the_storage_top_by_hand(dtype, high, top):
+    assert storage_top(dtype, high) == top
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +42,20 @@ def test_a_photograph_stored_otherwise_is_read_as_the_same_colours(painting):
     assert model.rgb_storage == ("uint8", 255.0)  # kept by the fit
     same, said = in_storage_of(model, Sources(case.x_mixed, photo8))
     assert same is model and said == []
-    twelve = (photo8.astype(np.int32) * 4095 // 255).astype(np.uint16)  # a 12-bit camera's 16-bit file
+    twelve = (photo8.astype(np.int32) * 4095 // 255).astype(np.uint16)  # a 12-bit camera's file, unscaled
     for stored, factor, words in [
-        (photo8.astype(np.uint16) * 257, 257.0, "stored 16-bit, the model's was 8-bit"),
-        (twelve, 4095 / 255, "stored 16-bit (0–4095), the model's was 8-bit"),
-        (photo8 / np.float32(255), 1 / 255, "stored as floats 0–1, the model's was 8-bit"),
+        (photo8.astype(np.uint16) * 257, 257.0, "stored 16-bit (0–65535), the model's was 8-bit (0–255)"),
+        (twelve, 257.0, "if it is a 12-bit camera's file, not scaled to 16 bits, scale it"),
+        (photo8 / np.float32(255), 1 / 255, "stored as floats 0–1, the model's was 8-bit (0–255)"),
     ]:
         carried, said = in_storage_of(model, Sources(case.x_mixed, stored))
         assert len(said) == 1 and words in said[0], said
         assert carried.rgb_normalisation.offset == pytest.approx(model.rgb_normalisation.offset * factor)
         assert carried.rgb_normalisation.scale == pytest.approx(model.rgb_normalisation.scale * factor)
-        # The same unit-range photograph (8-bit levels × 257 are exact; 12-bit within its rounding).
-        np.testing.assert_allclose(
-            carried.rgb_normalisation.to_unit(stored), model.rgb_normalisation.to_unit(photo8), atol=2e-3
-        )
+        if stored is not twelve:  # the same unit-range photograph (8-bit levels × 257 are exact)
+            np.testing.assert_allclose(
+                carried.rgb_normalisation.to_unit(stored), model.rgb_normalisation.to_unit(photo8), atol=1e-6
+            )
     assert model.rgb_normalisation == painting[2].rgb_normalisation  # the caller's model unchanged
 
 
@@ -104,7 +102,7 @@ def test_apply_of_an_8_bit_models_to_a_16_bit_photograph_gives_the_8_bit_results
         assert main(["apply", str(tmp_path / "model.pt"), str(xray), rgb, "--out", str(out)]) == 0
         results[name] = tifffile.imread(out / "x2.tif")
         err = capsys.readouterr().err
-        assert ("stored 16-bit, the model's was 8-bit" in err) == (name == "16")
+        assert ("stored 16-bit (0–65535), the model's was 8-bit" in err) == (name == "16")
         assert "not in the units" not in err  # the X-ray is not blamed
     np.testing.assert_allclose(results["16"], results["8"], atol=1e-4 * np.ptp(case.x_mixed))
     # In memory too (separate with the model, no training)
@@ -170,3 +168,22 @@ def test_what_a_model_needs_in_words():
     unnamed = TrainedModel(None, None, unit, unit, side_normalisations=(unit, unit))  # saved before either was kept
     needs = "a photograph (or a double-sided panel's two: not recorded) and 2 side channels in this order"
     assert unnamed.needs() == needs
+
+
+def test_a_float_photographs_storage_is_not_its_outliers_and_checkpoints_carry_it(painting):
+    case, photo8, model = painting
+    from napari_xraysep.core.storage import photograph_storage
+
+    floats = photo8 / np.float32(255)
+    floats[3, 4, 0], floats[5, 6, 1], floats[7, 8, 2] = 1.6, np.inf, np.nan  # a hot pixel, an infinity, a gap
+    assert photograph_storage(floats) == ("float32", 1.0)  # a breaker's: one pixel at 1.6 read it as 0–255
+    carried, said = in_storage_of(model, Sources(case.x_mixed, floats))
+    assert carried.rgb_normalisation.scale == pytest.approx(model.rgb_normalisation.scale / 255) and said
+    # Continued on a 16-bit photograph, every checkpoint says the storage its normalisation is in.
+    kept = []
+    photo16 = photo8.astype(np.uint16) * 257
+    separate(case.x_mixed, photo16, model=model, steps=3, device="cpu", checkpoint=kept.append, checkpoint_every_s=0)
+    assert kept and all(checkpoint.rgb_storage == ("uint16", 65535.0) for checkpoint in kept)
+    assert in_storage_of(kept[0], Sources(case.x_mixed, photo16)) == (kept[0], [])
+    back, said = in_storage_of(kept[0], Sources(case.x_mixed, photo8))
+    assert back.rgb_normalisation.scale == pytest.approx(model.rgb_normalisation.scale) and said

@@ -38,7 +38,8 @@ def test_fiji_and_ome_tiffs_give_their_pixel_size(tmp_path):
     """ImageJ/Fiji write the unit in their description, ResolutionUnit none; OME-TIFF a PhysicalSize (a
     tester's calibrated X-rays lost their 0.085 mm: no scale bar, threads per pixel)."""
     for unit, per_unit in (("mm", 1 / 0.085), ("micron", 1 / 85.0)):
-        tifffile.imwrite(tmp_path / f"{unit}.tif", GRAY, imagej=True, resolution=(per_unit, per_unit / 2), metadata={"unit": unit})
+        calibrated = {"imagej": True, "resolution": (per_unit, per_unit / 2), "metadata": {"unit": unit}}
+        tifffile.imwrite(tmp_path / f"{unit}.tif", GRAY, **calibrated)
         spacing, note = _spacing(tmp_path / f"{unit}.tif")
         assert spacing.mm == pytest.approx((0.17, 0.085)) and f"ImageJ unit={unit}" in spacing.source and note is None
     ome = {"axes": "YX", "PhysicalSizeX": 85.0, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.1, "PhysicalSizeYUnit": "mm"}
@@ -47,6 +48,16 @@ def test_fiji_and_ome_tiffs_give_their_pixel_size(tmp_path):
     assert spacing.mm == pytest.approx((0.1, 0.085)) and spacing.source == "OME-XML PhysicalSizeX/Y"
     tifffile.imwrite(tmp_path / "plain.tif", GRAY, resolution=(3.0, 3.0), resolutionunit="NONE")  # an aspect ratio only
     assert _spacing(tmp_path / "plain.tif")[0] is None
+    # ImageJ writes µ escaped: unit=\u00B5m
+    escaped = {"imagej": True, "resolution": (1 / 85.0, 1 / 85.0), "metadata": {"unit": "\\u00B5m"}}
+    tifffile.imwrite(tmp_path / "escaped.tif", GRAY, **escaped)
+    assert _spacing(tmp_path / "escaped.tif")[0].mm == pytest.approx((0.085, 0.085))
+    # A missing PhysicalSizeY is X's size in X's unit; a size that is none is dropped with a note, the image read.
+    for sizes, mm in [({"PhysicalSizeX": 0.05, "PhysicalSizeXUnit": "mm"}, (0.05, 0.05)), ({"PhysicalSizeX": 0}, None)]:
+        tifffile.imwrite(tmp_path / "o.ome.tif", GRAY, ome=True, metadata={"axes": "YX", **sizes})
+        spacing, note = _spacing(tmp_path / "o.ome.tif")
+        assert (spacing.mm == pytest.approx(mm)) if mm else (spacing is None and "not a size" in note)
+        assert np.array_equal(open_image(tmp_path / "o.ome.tif")[:, :], GRAY)
 
 
 @pytest.mark.parametrize(

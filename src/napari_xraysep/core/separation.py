@@ -240,6 +240,12 @@ def iter_separate(
     if training:
         # Made here, not inside train(), so checkpoints can save it while it trains.
         model = model or new_model_for(inputs, config, shipped_weights)
+        # How its photograph and maps are stored, and the maps' names: a later one stored otherwise is
+        # read as such (storage.py). Kept from the start, so that checkpoints carry them with the
+        # normalisations they go with (a continued model's, carried over to this photograph's storage).
+        model.side_names = tuple(sources.side_names)
+        model.rgb_storage = photograph_storage(sources.rgb_surface)
+        model.side_dtypes = tuple(np.dtype(side.dtype).name for side in sources.side_channels)
         steps, done, last_saved = train(inputs, config, model, stop), 0, time.monotonic()
         try:
             while True:
@@ -278,10 +284,6 @@ def iter_separate(
         warnings.warn(unexplained(fit, training_words(model, stopped_early)), UserWarning, stacklevel=2)
     if training:
         model.x_reference, model.double_sided = fit, inputs.double_sided
-        model.side_names = tuple(sources.side_names)
-        # how its photograph and maps were stored: a later one stored otherwise is read as such (storage.py)
-        model.rgb_storage = photograph_storage(sources.rgb_surface)
-        model.side_dtypes = tuple(np.dtype(side.dtype).name for side in sources.side_channels)
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
         calibration = calibrate(model.x_reference, fit)
         if calibration is not None and calibration.recalibrated:

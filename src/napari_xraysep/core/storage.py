@@ -3,11 +3,13 @@
 A model reads its photograph through the normalisation of the photograph it was trained on. The same
 colours stored as 16-bit instead of 8-bit (× 257), or as floats 0–1 (÷ 255), land far outside the
 colours it knows: a tester's x2 fell from 35.9 to 24.1 dB, and the X-ray's unit check then blamed the
-X-ray ("× 2.15e-08"). A photograph's storage says what full brightness is — 255, 4095 for a 12-bit
-camera's 16-bit file, 65535, or 1.0 for floats — so where the photograph is stored in another type
-than the model's, the model's normalisation is carried over to the new storage, and the user told.
-Models keep their photograph's storage (type and full brightness) from 2026-12-06; for older ones it
-is read from the normalisation, and only a change of storage by 15× or more is acted on.
+X-ray ("× 2.15e-08"). A photograph's storage says what full brightness is — an integer type's
+largest value, or 1 (or 255) for floats, read from their high end — so where the photograph is stored
+in another type than the model's, the model's normalisation is carried over to the new storage, and
+the user told. A 16-bit file that never reaches 4096 may be a 12-bit camera's, unscaled, or a dark
+photograph: that is said, not guessed. Models keep their photograph's storage (type and full
+brightness) from 2026-12-06; for older ones it is read from the normalisation, and only a change of
+storage by 15× or more is acted on.
 
 A side channel (an XRF map in counts, an infrared image) has no full brightness, and its range is the
 painting's content (a map of a painting with little lead spans a thirtieth of a lead-rich one's): a
@@ -26,59 +28,83 @@ import numpy as np
 from .data import Normalisation
 from .trained import TrainedModel
 
-# Bits an integer photograph's full brightness may be stored at (a 12-bit camera's 16-bit TIFF: 4095).
-INTEGER_BITS = (8, 10, 12, 14, 16)
 # Floats: (full brightness, the highest value read as it) — a processed photograph overshoots 1.
 FLOAT_TOPS = ((1.0, 1.5), (255.0, 300.0), (65535.0, 70000.0))
+# A float photograph's high end is this percentile of its values: a hot pixel or two are not its storage.
+HIGH_PERCENTILE = 99.9
 # A model saved before its photograph's storage was kept: a storage read from its normalisation is
-# acted on only when full brightness differs by this factor or more (255 against 4095 or 65535, 1
-# against 255), never at a boundary the estimates could fall either side of.
+# acted on only when full brightness differs by this factor or more (255 against 65535, 1 against
+# 255), never at a boundary the estimates could fall either side of.
 OLD_MODEL_RATIO = 15.0
-# A whole painting's file is judged on SAMPLE_WINDOWS² windows of SAMPLE_SIDE² pixels spread over it.
+# A 16-bit photograph whose values stay below this is said to be perhaps a 12-bit camera's, unscaled.
+LOW_16_BIT = 4096
+# The values read to judge a photograph: every k-th row and column of one in memory (about
+# SAMPLE_PIXELS), SAMPLE_WINDOWS² windows of SAMPLE_SIDE² pixels spread over a whole painting's file.
+SAMPLE_PIXELS = 1 << 20
 SAMPLE_WINDOWS, SAMPLE_SIDE = 8, 64
 
 
-def storage_top(dtype: Any, maximum: float) -> float | None:
-    """Full brightness of an image stored as ``dtype`` whose highest value is ``maximum``: 255 for
-    8-bit; for other integers the smallest 2^bits − 1 (bits in INTEGER_BITS) holding ``maximum``; for
-    floats 1, 255 or 65535 as FLOAT_TOPS say, None above them (floats in units of their own)."""
+def storage_top(dtype: Any, high: float) -> float | None:
+    """Full brightness of an image stored as ``dtype``: an integer type's largest value (255, 65535);
+    for floats, whose high end is ``high``, 1, 255 or 65535 as FLOAT_TOPS say, None above them (floats
+    in units of their own, or no finite value)."""
     dtype = np.dtype(dtype)
-    if dtype == np.uint8:
-        return 255.0
     if dtype.kind in "ui":
-        return float(next((2**bits - 1 for bits in INTEGER_BITS if maximum <= 2**bits - 1), np.iinfo(dtype).max))
-    return next((top for top, limit in FLOAT_TOPS if maximum <= limit), None)
+        return float(np.iinfo(dtype).max)
+    return next((top for top, limit in FLOAT_TOPS if high <= limit), None)
 
 
-def _maximum(image: Any) -> float:
-    """The highest finite value of ``image``'s colour channels: of all of an array in memory, of
-    SAMPLE_WINDOWS² windows spread over anything else (a whole painting's file is never read whole)."""
+def _values(image: Any) -> np.ndarray:
+    """Finite values of ``image``'s colour channels, float64: of every k-th row and column of an array
+    in memory, of SAMPLE_WINDOWS² windows spread over anything else (a whole painting's file is never
+    read whole)."""
     if isinstance(image, np.ndarray):
-        values = image[..., :3] if image.ndim == 3 else image
+        step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / SAMPLE_PIXELS))) if image.ndim >= 2 else 1
+        values = image[::step, ::step] if image.ndim >= 2 else image
+        values = values[..., :3] if values.ndim == 3 else values
     else:
         height, width = image.shape[:2]
         rows = sorted({int(top) for top in np.linspace(0, max(0, height - SAMPLE_SIDE), SAMPLE_WINDOWS)})
         cols = sorted({int(left) for left in np.linspace(0, max(0, width - SAMPLE_SIDE), SAMPLE_WINDOWS)})
         windows = [np.asarray(image[y : y + SAMPLE_SIDE, x : x + SAMPLE_SIDE]) for y in rows for x in cols]
         values = np.concatenate([(w[..., :3] if w.ndim == 3 else w).reshape(-1) for w in windows])
-    if not values.size:
-        return 0.0
-    # fmax passes over NaN (missing pixels) without a copy of the image; an infinite value is no storage.
-    return float(np.fmax.reduce(values, axis=None)) if values.dtype.kind == "f" else float(values.max())
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    return values[np.isfinite(values)]
 
 
 def photograph_storage(rgb_surface: Any) -> tuple[str, float] | None:
-    """(type, full brightness) of a photograph as stored (:func:`storage_top`), what a model keeps of
-    the photograph it is fitted to; None for floats in units of their own."""
-    maximum = _maximum(rgb_surface)
-    top = storage_top(rgb_surface.dtype, maximum) if np.isfinite(maximum) else None
-    return None if top is None else (np.dtype(rgb_surface.dtype).name, top)
+    """(type, full brightness) of a photograph as stored (:func:`storage_top`; a float one's high end
+    its HIGH_PERCENTILE, finite values only), what a model keeps of the photograph it is fitted to;
+    None for floats in units of their own."""
+    dtype = np.dtype(rgb_surface.dtype)
+    high = 0.0
+    if dtype.kind == "f":
+        values = _values(rgb_surface)
+        if not values.size:
+            return None
+        high = float(np.percentile(values, HIGH_PERCENTILE))
+    top = storage_top(dtype, high)
+    return None if top is None else (dtype.name, top)
 
 
 def _named(dtype: str, top: float) -> str:
     if np.dtype(dtype).kind == "f":
         return f"as floats 0–{top:g}"
-    return f"{np.dtype(dtype).itemsize * 8}-bit" + (f" (0–{top:g})" if top != np.iinfo(np.dtype(dtype)).max else "")
+    return f"{np.dtype(dtype).itemsize * 8}-bit (0–{top:g})"
+
+
+def _low_note(photograph: Any, stored: tuple[str, float]) -> str:
+    """For a 16-bit photograph whose values stay below LOW_16_BIT: a 12-bit camera's file, unscaled,
+    looks the same as a dark one, and only the user knows which (said, not guessed)."""
+    if stored[1] != 65535.0:
+        return ""
+    values = _values(photograph)
+    if not values.size or values.max() >= LOW_16_BIT:
+        return ""
+    return (
+        f" Its values reach only {values.max():.0f}: if it is a 12-bit camera's file, not scaled to 16 bits, "
+        "scale it (or save it as the model's photograph was) — read as 16-bit, its colours are 16× too dark."
+    )
 
 
 def in_storage_of(model: TrainedModel, sources: Any) -> tuple[TrainedModel, list[str]]:
@@ -108,6 +134,7 @@ def in_storage_of(model: TrainedModel, sources: Any) -> tuple[TrainedModel, list
             said.append(
                 f"The photograph is stored {_named(*stored)}, the model's was {_named(*model_storage)}: its values "
                 f"are read as the same colours ({f'÷ {factor:.4g}' if factor > 1 else f'× {1 / factor:.4g}'})."
+                + _low_note(sources.rgb_surface, stored)
             )
     for index, (side, dtype) in enumerate(zip(sources.side_channels, model.side_dtypes)):
         if np.dtype(side.dtype).name != dtype:

@@ -269,9 +269,12 @@ RESOLUTION_UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "um"}
 
 
 # ImageJ's and Fiji's unit (in the image description), for resolution tags whose ResolutionUnit is none.
-IMAGEJ_UNITS = {"inch": "inch", "cm": "cm", "mm": "mm", "micron": "um", "um": "um", "\u00b5m": "um", "µm": "um"}
+IMAGEJ_UNITS = {
+    "inch": "inch", "cm": "cm", "mm": "mm", "micron": "um", "um": "um", "µm": "um", "μm": "um",
+    r"\u00b5m": "um",  # ImageJ writes µ escaped in its description
+}
 # OME-XML's PhysicalSizeX/YUnit, in mm (µm when not said, OME's default).
-OME_MM = {"m": 1e3, "cm": 10.0, "mm": 1.0, "µm": 1e-3, "um": 1e-3, "nm": 1e-6, "in": 25.4}
+OME_MM = {"m": 1e3, "cm": 10.0, "mm": 1.0, "µm": 1e-3, "μm": 1e-3, "um": 1e-3, "nm": 1e-6, "in": 25.4}
 
 
 def _tiff_spacing(tif: tifffile.TiffFile, page: Any, orientation: int) -> dict[str, Any]:
@@ -315,12 +318,18 @@ def _ome_spacing(tif: tifffile.TiffFile, orientation: int) -> dict[str, Any]:
         return {}
     sizes = []
     for axis in ("X", "Y"):
-        value = pixels.get(f"PhysicalSize{axis}", pixels.get("PhysicalSizeX"))
-        unit = pixels.get(f"PhysicalSize{axis}Unit", "µm")
+        # A missing Y is X's size in X's unit (not X's number in the default µm: 1000× off).
+        named = axis if pixels.get(f"PhysicalSize{axis}") is not None else "X"
+        value, unit = pixels.get(f"PhysicalSize{named}"), pixels.get(f"PhysicalSize{named}Unit", "µm")
         if unit not in OME_MM:
             return {"pixel_spacing_note": f"OME PhysicalSize{axis} is in {unit}, no unit known here; no pixel spacing."}
-        sizes.append(float(value) * OME_MM[unit])
-    # resolution_entries takes pixels per unit, (across, down)
+        try:
+            size = float(value) * OME_MM[unit]
+        except ValueError:
+            size = float("nan")
+        if not size > 0 or not np.isfinite(size):  # the pixels are fine: only the size is dropped
+            return {"pixel_spacing_note": f"OME PhysicalSize{axis} is {value!r}, not a size; no pixel spacing."}
+        sizes.append(size)
     per_mm = (1 / sizes[0], 1 / sizes[1])  # (across, down), as resolution tags give them
     return resolution_entries(per_mm, "mm", "OME-XML PhysicalSizeX/Y", transposed=orientation >= 5)
 
