@@ -76,3 +76,14 @@ def test_fft_lengths_are_the_next_with_small_prime_factors():
     for n in range(1, 2000):
         length = fft_length(n)
         assert length >= n and smooth(length) and not any(smooth(m) for m in range(n, length))
+
+
+def test_an_fft_blur_a_few_channels_at_a_time_gives_the_same_values(monkeypatch):
+    from napari_xraysep.core import filters
+
+    image = torch.rand(2, 7, 60, 70, generator=torch.Generator().manual_seed(0))
+    sigma = filters.FFT_RADIUS / filters.TRUNCATE + 2  # past FFT_RADIUS: by FFT
+    whole = (filters.gaussian_blur(image, sigma), filters.gaussian_blur(image, sigma, zero_border=True))
+    monkeypatch.setattr(filters, "FFT_VALUES", 2 * 3 * 100 * 110)  # three channels at a time, then one
+    chunked = (filters.gaussian_blur(image, sigma), filters.gaussian_blur(image, sigma, zero_border=True))
+    assert all(torch.equal(a, b) for a, b in zip(chunked, whole))

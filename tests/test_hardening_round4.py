@@ -1,5 +1,6 @@
 """What a hostile round of 0.3 found, and what each now does (docs/troubleshooting.md, round 4)."""
 
+import shutil
 import warnings
 
 import numpy as np
@@ -140,7 +141,9 @@ def test_xraysep_apply_refuses_a_back_photograph_for_a_single_sided_model(one_an
     xray, rgb = tiff_inputs
     model = save_model(one_and_two_sided[0], tmp_path / "single.pt")
     out = tmp_path / "out"
-    assert main(["apply", str(model), str(xray), str(rgb), "--rgb-back", str(rgb), "--out", str(out), "--quiet"]) == 2
+    back = tmp_path / "back.tif"  # the front's own file as the back is refused first (given twice)
+    shutil.copy(rgb, back)
+    assert main(["apply", str(model), str(xray), str(rgb), "--rgb-back", str(back), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["xraysep: error: The model was fitted to a single photograph, not a double-sided panel: apply it "
                    "without the back side's photograph, or fit a model to both sides."]

@@ -539,3 +539,54 @@ def test_align_given_a_grayscale_photograph_speaks_of_the_alignment(tmp_path, ca
     error = capsys.readouterr().err
     assert "The photograph is grayscale (shape 64×64); xraysep align registers the colour photograph (H×W×3)." in error
     assert "separation" not in error
+
+
+def test_point_pairs_are_read_by_their_headers_names(tmp_path):
+    from napari_xraysep.cli.align import read_point_pairs
+    from napari_xraysep.core.errors import InputError
+
+    photo, xray = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[10.0, 20.0], [30.0, 40.0]])
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(",".join(map(str, [*p, *x])) for p, x in zip(photo, xray)))
+    named = tmp_path / "named.csv"  # a tester's: the X-ray's columns first, said in the header
+    swapped = "\n".join(",".join(map(str, [*x, *p])) for p, x in zip(photo, xray))
+    named.write_text("xray_y, xray_x, photo_y, photo_x\n" + swapped)
+    for path in (plain, named):
+        read_photo, read_xray = read_point_pairs(path)
+        np.testing.assert_array_equal(read_photo, photo)
+        np.testing.assert_array_equal(read_xray, xray)
+    other = tmp_path / "other.csv"
+    other.write_text("x1,y1,x2,y2\n1,2,3,4\n")
+    with pytest.raises(InputError, match="its header names the columns x1,y1,x2,y2"):
+        read_point_pairs(other)
+
+
+def _photographed(rgb: np.ndarray, scale: float, degrees: float, shape: tuple[int, int], shift=(0.0, 0.0)) -> np.ndarray:
+    """The photograph of ``rgb`` (the X-ray's grid) taken at ``scale`` photograph pixels per X-ray pixel,
+    turned ``degrees``, centred (plus ``shift``) in a frame of ``shape``: uint8."""
+    from skimage.transform import ProjectiveTransform, warp
+
+    height, width = rgb.shape[:2]
+    centre = np.array([[1, 0, -(width - 1) / 2], [0, 1, -(height - 1) / 2], [0, 0, 1]])
+    turn = np.deg2rad(degrees)
+    rotate = np.array([[np.cos(turn), -np.sin(turn), 0], [np.sin(turn), np.cos(turn), 0], [0, 0, 1]])
+    place = np.array([[1, 0, (shape[1] - 1) / 2 + shift[1]], [0, 1, (shape[0] - 1) / 2 + shift[0]], [0, 0, 1]])
+    to_photo = place @ np.diag([scale, scale, 1]) @ rotate @ centre
+    back = ProjectiveTransform(np.linalg.inv(to_photo))
+    photo = np.stack([warp(rgb[..., k], back, output_shape=shape, order=3, cval=0.85) for k in range(3)], -1)
+    return (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def test_a_misleading_spacing_prior_and_a_detail_photograph_still_align():
+    from napari_xraysep.core.edges import CONFIDENT
+
+    case = make_mixture("concealed_portrait", (480, 640), seed=1)
+    # A camera JPEG's 300 dpi beside the X-ray's 300 dpi: a prior of 1 where the truth is 1 / 1.4 (the
+    # tester's: refused, 11 % of the regions, scale 0.876).
+    photo = _photographed(case.rgb_surface, 1.4, 1.0, (672, 896))
+    alignment = estimate_similarity(case.x_mixed, photo, scale_prior=1.0)
+    assert alignment.confidence >= CONFIDENT and alignment.scale == pytest.approx(1 / 1.4, rel=2e-3)
+    # A detail over a third of the X-ray: its own footprint is checked ("0 % agree" for an exact one).
+    detail = _photographed(case.rgb_surface, 1.5, 2.0, (420, 560), shift=(-60.0, 0.0))
+    alignment = estimate_similarity(case.x_mixed, detail)
+    assert alignment.confidence >= CONFIDENT and alignment.scale == pytest.approx(1 / 1.5, rel=2e-3)

@@ -168,10 +168,14 @@ def agreement(x_mixed: Any, photo: Any, alignment: Alignment) -> Alignment:
     reference = reduced(x_mixed, factor)
     to_reduced = reduction_matrix(factor) @ alignment.matrix
     moved = _luma(warp(photo, Alignment(to_reduced, alignment.kind), reference.shape))
-    height, width = reference.shape
+    # The regions tile where the photograph lies over the X-ray: the whole X-ray for a photograph of the
+    # painting, a detail's own footprint (a detail over a third of it covered no half-size region: "0 %
+    # agree" for an exact alignment).
+    top, left, bottom, right = _footprint(photo.shape, to_reduced, reference.shape)
+    height, width = bottom - top, right - left
     shifts = []
-    for y0 in np.linspace(0, height - height // 2, 3).astype(int):
-        for x0 in np.linspace(0, width - width // 2, 3).astype(int):
+    for y0 in np.linspace(top, bottom - height // 2, 3).astype(int):
+        for x0 in np.linspace(left, right - width // 2, 3).astype(int):
             region = (slice(y0, y0 + height // 2), slice(x0, x0 + width // 2))
             if min(height, width) // 2 < MIN_CHECK_SIDE or not _covers(photo.shape, to_reduced, region):
                 continue
@@ -181,6 +185,17 @@ def agreement(x_mixed: Any, photo: Any, alignment: Alignment) -> Alignment:
     if not agree.any():
         return replace(alignment, residual_px=float("nan"), confidence=0.0)
     return replace(alignment, residual_px=float(np.sqrt(np.mean(distances[agree] ** 2))), confidence=float(agree.mean()))
+
+
+def _footprint(photo_shape: tuple[int, ...], matrix: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right): the box around the photograph mapped by ``matrix``, within an image
+    of ``shape``."""
+    last_row, last_column = photo_shape[0] - 1, photo_shape[1] - 1
+    corners = np.array([[0, 0], [0, last_column], [last_row, 0], [last_row, last_column]], float)
+    mapped = apply_transform(matrix, corners)
+    top, left = np.clip(np.floor(mapped.min(axis=0)), 0, None).astype(int)
+    bottom, right = np.minimum(np.ceil(mapped.max(axis=0)).astype(int) + 1, shape[:2])
+    return int(top), int(left), int(max(bottom, top)), int(max(right, left))
 
 
 def _covers(photo_shape: tuple[int, ...], matrix: np.ndarray, region: tuple[slice, slice]) -> bool:

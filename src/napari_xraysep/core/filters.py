@@ -19,6 +19,10 @@ TRUNCATE = 4.0
 # Past this radius a blur is done by FFT: its cost no longer grows with σ (the weave's envelope and
 # the high-pass band have radii of 30–60 px, where depthwise convolution is slow on CPUs).
 FFT_RADIUS = 12
+# An FFT blur transforms at most about this many padded values at once, a few channels at a time: the
+# colour map's fit band-passes ~55 feature maps of ~1 MP, whose padded copies, spectra and products took
+# 1.2 GB at once (the fit was a 9-megapixel separation's peak). The same values, channel by channel.
+FFT_VALUES = 1 << 24
 # Images of up to this many values (all channels) are filtered as sums of shifted copies, not by
 # conv2d: depthwise conv2d on CPUs costs ~20 ns a value and tap row whatever the size, shifted adds of
 # an image that stays in cache ~10× less (σ 3 px on 1100×1100: 185 ms against 9 ms; the 5×5 PSF on a
@@ -87,7 +91,14 @@ def gaussian_blur(image: torch.Tensor, sigma: float, zero_border: bool = False) 
         return F.pad(array, (radius,) * 4) if zero_border else mirror_pad(array, radius, radius)
 
     if radius > FFT_RADIUS:
-        return _fft_blur(pad(image), taps)[..., radius : radius + h, radius : radius + w]
+        inside = (..., slice(radius, radius + h), slice(radius, radius + w))
+        step = max(1, FFT_VALUES // (n * (h + 2 * radius) * (w + 2 * radius)))
+        if step >= c:
+            return _fft_blur(pad(image), taps)[inside]
+        out = torch.empty_like(image)
+        for first in range(0, c, step):
+            out[:, first : first + step] = _fft_blur(pad(image[:, first : first + step]), taps)[inside]
+        return out
     if image.numel() <= SHIFT_VALUES:
         return _shifted_blur(pad(image), taps, h, w)
     # One image of N·C channels filtered depthwise: far faster on CPUs than N·C images of one.
