@@ -561,7 +561,7 @@ def test_point_pairs_are_read_by_their_headers_names(tmp_path):
         read_point_pairs(other)
 
 
-def _photographed(rgb: np.ndarray, scale: float, degrees: float, shape: tuple[int, int], shift=(0.0, 0.0)) -> np.ndarray:
+def _photographed(rgb: np.ndarray, scale: float, degrees: float, shape: tuple[int, int], shift=(0.0, 0.0)):
     """The photograph of ``rgb`` (the X-ray's grid) taken at ``scale`` photograph pixels per X-ray pixel,
     turned ``degrees``, centred (plus ``shift``) in a frame of ``shape``: uint8."""
     from skimage.transform import ProjectiveTransform, warp
