@@ -41,6 +41,7 @@ PUBLIC = (
     "napari_xraysep.io.read:read_image",
     "napari_xraysep.core.registration:estimate_translation",
     "napari_xraysep.core.registration:estimate_similarity",
+    "napari_xraysep.core.registration:estimate_automatic",
     "napari_xraysep.core.pointpairs:fit_transform",
     "napari_xraysep.core.warp:warp",
     "napari_xraysep.core.warp:aligned_photo",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -431,6 +432,8 @@ def test_align_finds_a_mirrored_or_turned_photograph(portrait_files, tmp_path, c
     assert main(["align", str(folder / "x.tif"), str(folder / photo), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert ("mirrored left–right" in err) == mirrored and "uncertain" not in err
+    if mirrored:  # the mirror image's own shift (none), not the mirroring's whole width ("moved 159.00 px")
+        assert re.search(r"not moved|moved 0\.\d\d px", err) and "159" not in err
     record = read_provenance(out)["alignment"]
     assert record["mirrored"] == mirrored and record["regions_agreeing"] >= 0.5
     aligned = tifffile.imread(out)

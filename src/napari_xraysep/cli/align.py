@@ -20,7 +20,13 @@ from ..core.checks import check_rgb_shape, check_xray_shape
 from ..core.edges import CONFIDENT
 from ..core.errors import InputError
 from ..core.pointpairs import fit_transform
-from ..core.registration import estimate_any_way_round, estimate_similarity, estimate_translation
+from ..core.registration import (
+    PERSPECTIVE_NOTE,
+    estimate_any_way_round,
+    estimate_automatic,
+    estimate_similarity,
+    estimate_translation,
+)
 from ..core.warp import aligned_photo, uncovered_share
 from ..io import open_image, write_tiff
 from ..io.spacing import chosen_spacing
@@ -91,19 +97,22 @@ def command_align(args: argparse.Namespace) -> int:
     scale_prior = photo_spacing.mean_mm / xray_spacing.mean_mm if xray_spacing and photo_spacing else None
     if args.points:
         photo_points, xray_points = read_point_pairs(args.points)
-        alignment = fit_transform(photo_points, xray_points, args.transform, args.max_pair_error)
+        kind = "similarity" if args.transform == "auto" else args.transform
+        alignment = fit_transform(photo_points, xray_points, kind, args.max_pair_error)
         for index in alignment.rejected:
             off = np.linalg.norm(apply_transform(alignment.matrix, photo_points[index : index + 1])[0] - xray_points[index])
             warnings.warn(
                 f"Point pair {index + 1} (photo {_point(photo_points[index])} → X-ray {_point(xray_points[index])}) lies "
                 f"{off:.1f} px from where the other pairs put it; it was left out.", UserWarning, stacklevel=1,
             )
-    elif args.transform in ("translation", "similarity"):
+    elif args.transform in ("auto", "translation", "similarity"):
         if args.transform == "translation":
             estimate = estimate_translation
         else:
+            found = estimate_automatic if args.transform == "auto" else estimate_similarity
+
             def estimate(x, p):  # the two files' spacings, where known, as a first guess of the scale
-                return estimate_similarity(x, p, scale_prior)
+                return found(x, p, scale_prior)
         alignment = estimate_any_way_round(x_mixed, photo, estimate)
         if alignment.confidence < CONFIDENT:
             uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
@@ -140,7 +149,8 @@ def command_align(args: argparse.Namespace) -> int:
         return 0
     print(
         f"Aligned {args.rgb} ({photo.shape[0]}×{photo.shape[1]}) to {args.xray} ({alignment.describe()}) → {args.out} "
-        f"({height}×{width}, the X-ray's grid)",
+        f"({height}×{width}, the X-ray's grid)"
+        + (f"; {PERSPECTIVE_NOTE}" if alignment.kind == "projective" and not args.points else ""),
         file=sys.stderr,
     )
     return 0

@@ -234,9 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     align_cmd.add_argument("--out", required=True, type=Path, help="the aligned photograph (TIFF, the X-ray's size)")
     align_cmd.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     align_cmd.add_argument(
-        "--transform", choices=("translation", "similarity", "affine", "projective"), default="similarity",
-        help="without --points: similarity (rotation + scale + shift, for photographs of any pixel size; the "
-        "default) or translation (same size and pixel size), found from shared edges",
+        "--transform", choices=("auto", "translation", "similarity", "affine", "projective"), default="auto",
+        help="without --points: auto (the default: similarity — rotation + scale + shift, for photographs of any "
+        "pixel size — and the perspective of a photograph taken at a slight angle where the painting shows one), "
+        "similarity, or translation (same size and pixel size), found from shared edges; with --points: any but "
+        "auto (auto: similarity)",
     )
     align_cmd.add_argument("--pixel-size", metavar="SIZE", help="the X-ray's pixel size (0.085mm, 85um, 300dpi), written into --out")
     align_cmd.add_argument(

@@ -28,7 +28,9 @@ class Alignment:
     ``residual_px``: RMS distance, in X-ray pixels, left after the fit — of the kept point pairs, or
     for an automatic estimate of the regions that agree with it (see :func:`.edges.agreement`). ``confidence``: for an
     automatic estimate the share (0–1) of regions that agree (below :data:`.edges.CONFIDENT`: uncertain);
-    1 for point pairs. ``rejected``: indices of the point pairs RANSAC left out.
+    1 for point pairs. ``rejected``: indices of the point pairs RANSAC left out. ``mirror_width``: for
+    an automatic estimate of the mirrored photograph, the photograph's width (px): its shift is said of
+    the mirror image (the matrix's own shift holds the mirroring's whole width: "moved 647 px").
     """
 
     matrix: np.ndarray  # (3, 3), (x, y, 1) of the photograph → the X-ray's
@@ -36,6 +38,7 @@ class Alignment:
     residual_px: float = 0.0
     confidence: float = 1.0
     rejected: tuple[int, ...] = ()
+    mirror_width: int = 0
 
     @property
     def shift(self) -> tuple[float, float]:
@@ -58,13 +61,20 @@ class Alignment:
         """X-ray pixels per photograph pixel (the photograph's pixel size over the X-ray's)."""
         return float(np.sqrt(abs(np.linalg.det(self.matrix[:2, :2]))))
 
+    def _shift_said(self) -> tuple[float, float]:
+        """(dy, dx) of :attr:`shift`, of the mirror image where the estimate was made of it."""
+        if not (self.mirrored and self.mirror_width):
+            return self.shift
+        of_mirror = self.matrix @ Mirrored.matrix(self.mirror_width)  # the mirroring is its own inverse
+        return float(of_mirror[1, 2]), float(of_mirror[0, 2])
+
     def describe(self) -> str:
         """One line for the user: what was done and how well it fits."""
         residual = "no region agrees" if np.isnan(self.residual_px) else f"residual {self.residual_px:.2f} px RMS"
         size = f"{self.scale:.3g}"
         text = (
             f"{self.kind}{' of the mirrored photograph' if self.mirrored else ''}: scale {self.scale:.4f} (a photograph pixel is {size} X-ray pixel{'' if size == '1' else 's'}), "
-            f"rotation {self.rotation_deg:+.2f}°, {moved_words(*self.shift, digits=2)}, {residual}"
+            f"rotation {self.rotation_deg:+.2f}°, {moved_words(*self._shift_said(), digits=2)}, {residual}"
         )
         return text + (f" ({self.confidence:.0%} of the regions agree)" if 0 < self.confidence < 1 else "")
 

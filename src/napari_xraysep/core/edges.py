@@ -54,10 +54,19 @@ def _luma(image: np.ndarray) -> np.ndarray:
 def edge_image(image: np.ndarray) -> np.ndarray:
     """Gradient magnitude (central differences) of the (luma of the) image, normalised to zero mean and
     unit spread: what X-ray and photograph share. (scikit-image's Sobel, Scharr and Farid filters
-    smooth across the edge: with them the benchmark's corners land 5–50 % further off.)"""
+    smooth across the edge: with them the benchmark's corners land 5–50 % further off.) Where the
+    image is missing (NaN: beyond a photograph aligned onto part of the X-ray, or warped), and beside
+    it, the edges are 0: no edge is made up there, and the rest still counts (a region with one
+    missing pixel had no edges at all, and a right alignment of a rotated photograph was refused)."""
     edges = np.hypot(*np.gradient(_luma(image)))
-    spread = edges.std()
-    return (edges - edges.mean()) / spread if spread > 0 else np.zeros_like(edges)
+    finite = np.isfinite(edges)
+    if not finite.any():
+        return np.zeros(edges.shape)
+    known = edges[finite]
+    spread = known.std()
+    if not spread > 0:
+        return np.zeros(edges.shape)
+    return np.where(finite, (edges - known.mean()) / spread, 0.0)
 
 
 def reduced(image: Any, factor: int) -> np.ndarray:
@@ -157,13 +166,35 @@ def rotation_and_scale(reference: np.ndarray, moving: np.ndarray) -> tuple[float
     return float((rotation + 90) % 180 - 90), scale
 
 
-def agreement(x_mixed: Any, photo: Any, alignment: Alignment) -> Alignment:
+def agreement(
+    x_mixed: Any, photo: Any, alignment: Alignment, grid: int = 3, share: float = 0.5,
+    placed_by: Alignment | None = None,
+) -> Alignment:
     """``alignment`` with ``residual_px`` and ``confidence`` measured: the photograph warped by it and
-    the X-ray compared region by region (3 × 3 overlapping regions half the X-ray's size, on copies at
-    most REFINE_SIDE on a side) by :func:`phase_correlation` of their edges. A region *agrees* when
-    its shift is under REGION_AGREE_PX X-ray pixels; ``confidence`` is the share of the regions the
-    photograph covers that agree, ``residual_px`` the RMS of their shifts. Regions where the hidden
-    design's edges outweigh the shared ones disagree even when the alignment is right, hence a share."""
+    the X-ray compared region by region (:func:`region_shifts`: by default 3 × 3 overlapping regions
+    half the X-ray's size). A region *agrees* when its shift is under REGION_AGREE_PX X-ray pixels;
+    ``confidence`` is the share of the regions the photograph covers that agree, ``residual_px`` the
+    RMS of their shifts. Regions where the hidden design's edges outweigh the shared ones disagree
+    even when the alignment is right, hence a share. ``placed_by``: as in :func:`region_shifts`."""
+    distances = np.linalg.norm(region_shifts(x_mixed, photo, alignment, grid, share, placed_by)[1], axis=1)
+    agree = distances < REGION_AGREE_PX
+    if not agree.any():
+        return replace(alignment, residual_px=float("nan"), confidence=0.0)
+    residual = float(np.sqrt(np.mean(distances[agree] ** 2)))
+    return replace(alignment, residual_px=residual, confidence=float(agree.mean()))
+
+
+def region_shifts(
+    x_mixed: Any, photo: Any, alignment: Alignment, grid: int = 3, share: float = 0.5,
+    placed_by: Alignment | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """How far the photograph warped by ``alignment`` lies from the X-ray, region by region: ``grid`` ×
+    ``grid`` overlapping regions, each ``share`` of the side of the area the photograph covers (its
+    footprint), those it covers whole, compared by :func:`phase_correlation` of their edges on copies at
+    most REFINE_SIDE on a side. Returns (centres, shifts), each (N, 2) (y, x) in X-ray pixels: each
+    region's centre and the shift that would bring the photograph's edges there onto the X-ray's.
+    ``placed_by``: another alignment whose footprint places the regions (two alignments compared on
+    the same regions), ``alignment`` by default."""
     factor = common_factors(x_mixed.shape, photo.shape, alignment.scale, REFINE_SIDE)[0]
     reference = reduced(x_mixed, factor)
     to_reduced = reduction_matrix(factor) @ alignment.matrix
@@ -171,23 +202,21 @@ def agreement(x_mixed: Any, photo: Any, alignment: Alignment) -> Alignment:
     # The regions tile where the photograph lies over the X-ray: the whole X-ray for a photograph of the
     # painting, a detail's own footprint (a detail over a third of it covered no half-size region: "0 %
     # agree" for an exact alignment).
-    top, left, bottom, right = _footprint(photo.shape, to_reduced, reference.shape)
-    height, width = bottom - top, right - left
-    shifts = []
-    for y0 in np.linspace(top, bottom - height // 2, 3).astype(int):
-        for x0 in np.linspace(left, right - width // 2, 3).astype(int):
-            region = (slice(y0, y0 + height // 2), slice(x0, x0 + width // 2))
-            if min(height, width) // 2 < MIN_CHECK_SIDE or not _covers(photo.shape, to_reduced, region):
+    placing = to_reduced if placed_by is None else reduction_matrix(factor) @ placed_by.matrix
+    top, left, bottom, right = footprint(photo.shape, placing, reference.shape)
+    height, width = int((bottom - top) * share), int((right - left) * share)
+    centres, shifts = [], []
+    for y0 in np.linspace(top, bottom - height, grid).astype(int):
+        for x0 in np.linspace(left, right - width, grid).astype(int):
+            region = (slice(y0, y0 + height), slice(x0, x0 + width))
+            if min(height, width) < MIN_CHECK_SIDE or not _covers(photo.shape, placing, region):
                 continue
+            centres.append([y0 + (height - 1) / 2, x0 + (width - 1) / 2])
             shifts.append(phase_correlation(edge_image(reference[region]), edge_image(moved[region])))
-    distances = np.linalg.norm(np.array(shifts).reshape(-1, 2), axis=1) * factor
-    agree = distances < REGION_AGREE_PX
-    if not agree.any():
-        return replace(alignment, residual_px=float("nan"), confidence=0.0)
-    return replace(alignment, residual_px=float(np.sqrt(np.mean(distances[agree] ** 2))), confidence=float(agree.mean()))
+    return np.array(centres).reshape(-1, 2) * factor, np.array(shifts).reshape(-1, 2) * factor
 
 
-def _footprint(photo_shape: tuple[int, ...], matrix: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+def footprint(photo_shape: tuple[int, ...], matrix: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """(top, left, bottom, right): the box around the photograph mapped by ``matrix``, within an image
     of ``shape``."""
     last_row, last_column = photo_shape[0] - 1, photo_shape[1] - 1

@@ -23,8 +23,10 @@ from ..core.alignment import Alignment, offset_words
 from ..core.edges import CONFIDENT
 from ..core.pointpairs import fit_transform
 from ..core.registration import (
+    PERSPECTIVE_NOTE,
     check_alignment,
     estimate_any_way_round,
+    estimate_automatic,
     estimate_similarity,
     estimate_translation,
     misalignment_warning,
@@ -35,6 +37,7 @@ from ..core.warp import aligned_photo
 FIRST_PAIR = 1
 
 TRANSFORMS = ("translation", "similarity", "affine", "projective")
+AUTOMATIC = ("auto", "similarity", "translation")
 
 
 def is_points_layer(layer: Any) -> bool:
@@ -51,7 +54,11 @@ class AlignmentWidget(QWidget):
         self.xray_layer = ComboBox(label="Mixed X-ray", choices=self._choices(is_xray_layer), nullable=True)
         self.rgb_layer = ComboBox(label="Photograph", choices=self._choices(is_rgb_layer), nullable=True)
         self.check_button = PushButton(text="Check alignment")
-        self.auto_transform = ComboBox(label="Automatic", choices=["translation", "similarity"], value="similarity")
+        self.auto_transform = ComboBox(label="Automatic", choices=list(AUTOMATIC), value="auto")
+        self.auto_transform.tooltip = (
+            "auto: similarity (rotation, scale, shift: any pixel size), and the perspective of a photograph taken at a "
+            "slight angle where the painting shows one; similarity alone; translation (same size and pixel size)"
+        )
         self.auto_button = PushButton(text="Align automatically")
         self.photo_points = ComboBox(label="Points on photo", choices=self._choices(is_points_layer), nullable=True, value=None)
         self.xray_points = ComboBox(label="Points on X-ray", choices=self._choices(is_points_layer), nullable=True, value=None)
@@ -134,13 +141,16 @@ class AlignmentWidget(QWidget):
             if kind == "translation":
                 alignment = estimate_any_way_round(x_mixed, photo, estimate_translation)
             else:
-                alignment = estimate_any_way_round(x_mixed, photo, lambda x, p: estimate_similarity(x, p, prior))
+                found = estimate_automatic if kind == "auto" else estimate_similarity
+                alignment = estimate_any_way_round(x_mixed, photo, lambda x, p: found(x, p, prior))
             return alignment, aligned_photo(photo, alignment, x_mixed.shape[:2])
 
         self.show_message("Estimating the alignment…")
         self.worker = create_worker(
             run, _start_thread=False,
-            _connect={"returned": lambda out: self._add_aligned(source, *out), "errored": self._on_error},
+            _connect={
+                "returned": lambda out: self._add_aligned(source, *out, automatic=True), "errored": self._on_error,
+            },
         )
         self.worker.start()
         return self.worker
@@ -180,7 +190,7 @@ class AlignmentWidget(QWidget):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray) -> Any:
+    def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray, automatic: bool = False) -> Any:
         if alignment.confidence < CONFIDENT and not self.confirm_uncertain(alignment):
             self.show_message(
                 f"Nothing added: only {alignment.confidence:.0%} of the regions of the painting agree with the automatic "
@@ -207,6 +217,7 @@ class AlignmentWidget(QWidget):
         uncertain = " Added as you asked, though the check failed: compare it with the X-ray, or align from point pairs." if alignment.confidence < CONFIDENT else ""
         notes = " The photograph matches mirrored left–right (seen from the back?): the aligned copy is mirrored." if alignment.mirrored else ""
         notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
+        notes += f" Note: {PERSPECTIVE_NOTE}" if automatic and alignment.kind == "projective" else ""
         self.show_message(
             f"Added '{layer.name}' on the X-ray's grid ({alignment.describe()}).{left_out}{uncertain}{notes} Use it as the surface RGB.",
             error=bool(uncertain),
