@@ -756,3 +756,35 @@ def test_a_perspective_of_two_pixels_is_corrected_though_every_region_agrees_wit
     automatic = registration.estimate_automatic(case.x_mixed, photo)
     assert automatic.kind == "projective" and _photo_corner_error(automatic.matrix, truth, photo.shape) < 0.4
     assert automatic.matrix[2, 2] == 1.0  # normalised: its scale and shift read as they are
+
+
+def test_a_camera_photograph_on_a_backdrop_at_another_pixel_size_is_aligned(monkeypatch):
+    # A new user's photograph: the painting at 1.25 photograph px per X-ray px on a grey backdrop,
+    # 525 px wide beside a 384 px X-ray. The two copies were reduced by different factors (2 and 1)
+    # and the spectra settled on scale 0.72 (the frames' ratio): refused with 0 % of the regions.
+    from skimage.transform import resize
+
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
+
+    case = make_photo_mixture("photo_chelsea_over_motorcycle", (256, 384), seed=3)
+    photo = np.full((350, 525, 3), 0.5)
+    photo[15:335, 22:502] = np.clip(resize(case.rgb_surface, (320, 480), order=1), 0, 1)
+    photo = (photo * 255).round().astype(np.uint8)
+    alignment = estimate_similarity(case.x_mixed, photo)
+    assert alignment.confidence >= CONFIDENT and alignment.scale == pytest.approx(0.8, rel=2e-3)
+    monkeypatch.setattr(registration, "COMMON_FACTORS", 0)  # each copy at its own factor only: as before
+    assert estimate_similarity(case.x_mixed, photo).confidence < CONFIDENT
+
+
+def test_a_mirror_image_that_fails_its_check_is_not_called_a_mirror():
+    from napari_xraysep.core.alignment import Mirrored
+
+    photo = np.zeros((40, 60))
+
+    def estimate(x_mixed, image, shares):
+        return Alignment(np.eye(3), "similarity", confidence=shares[isinstance(image, Mirrored)])
+
+    unsure = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.2, True: 0.4}))
+    assert not unsure.mirrored and unsure.confidence == 0.2  # refused as it is, not "of the mirrored photograph"
+    sure = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.2, True: 0.9}))
+    assert sure.mirrored and sure.confidence == 0.9 and sure.mirror_width == 60

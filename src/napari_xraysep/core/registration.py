@@ -62,6 +62,9 @@ MISALIGNED_PX = 1.0
 MIRROR_CONFIDENT = 0.25
 # Coarse candidates refined and checked, best first, until one passes the check (CONFIDENT).
 CANDIDATES_CHECKED = 3
+# Where the two images' reduction factors differ by at most this ratio, the spectra are also compared
+# with both reduced by the finer factor.
+COMMON_FACTORS = 2
 # A photograph taken at a slight angle: its perspective is kept when it moves a corner of the area
 # the images share by at least PERSPECTIVE_PX (X-ray px) from the similarity and PERSPECTIVE_GAIN more
 # of the painting's small regions (PERSPECTIVE_GRID² of a quarter side, the same for both) agree with
@@ -228,11 +231,19 @@ def estimate_similarity(
     rotation, scale = rotation_and_scale(reference, moving)
     # On the reduced copies a photograph pixel is scale_prior·factor_p/factor_x reduced X-ray pixels.
     scales = [scale] + ([scale_prior * factor_p / factor_x] if scale_prior is not None else [])
+    turns = [(rotation, s) for s in scales]
+    # Copies reduced by different factors lose different detail, and the spectra can settle wrong (a
+    # camera photograph on a backdrop, 1050 px wide beside a 768 px X-ray: factors 3 and 2, scale
+    # 0.62 for 0.80, refused): where the factors are near, both reduced by the finer one too.
+    common = min(factor_x, factor_p)
+    if factor_x != factor_p and max(factor_x, factor_p) <= COMMON_FACTORS * common:
+        angle, alike = rotation_and_scale(edge_image(reduced(x_mixed, common)), edge_image(reduced(photo, common)))
+        turns.append((angle, alike * factor_p / factor_x))
     # A photograph resampled by an interpolating filter has lost the high frequencies the spectra
     # compare, and they can then settle on a wrong rotation and scale: the commonest case, the same
     # painting framed alike at another pixel size (unrotated, the extents' ratio), is tried beside them.
     extent = float(np.sqrt(reference.shape[0] * reference.shape[1] / (moving.shape[0] * moving.shape[1])))
-    candidates = [(rotation, s) for s in scales] + [(0.0, extent)]
+    candidates = turns + [(0.0, extent)]
     scored = []
     # The spectra cannot tell a rotation from its half-turn, nor a true scale from a pattern's: the edges can.
     for (angle, scale), turn in ((c, t) for c in candidates for t in (0.0, 180.0)):
@@ -373,15 +384,17 @@ def estimate_any_way_round(
     x_mixed: Any, photo: Any, estimate: Callable[[Any, Any], Alignment]
 ) -> Alignment:
     """``estimate(x_mixed, photo)``, and unless every region agrees with it, the same for the
-    photograph's mirror image (:class:`Mirrored`); the one more regions agree with, its matrix
-    taking the photograph as stored (``mirrored`` then True). (A mirrored portrait can find half the
+    photograph's mirror image (:class:`Mirrored`); the one more regions agree with (the mirror's only
+    where it passes the check), its matrix taking the photograph as stored (``mirrored`` then True). (A mirrored portrait can find half the
     regions agreeing by chance, so a merely confident estimate is not enough.) Quarter and other
     turns need no trying: :func:`estimate_similarity` finds any rotation."""
     alignment = estimate(x_mixed, photo)
     if alignment.confidence >= 1:
         return alignment
     mirrored = estimate(x_mixed, Mirrored(photo))
-    if mirrored.confidence <= alignment.confidence:
+    # A mirrored estimate that fails its check says nothing of a mirror (a tester's unmirrored
+    # photograph, refused both ways, was called "mirrored").
+    if mirrored.confidence <= alignment.confidence or mirrored.confidence < CONFIDENT:
         return alignment
     return replace(mirrored, matrix=mirrored.matrix @ Mirrored.matrix(photo.shape[1]), mirror_width=photo.shape[1])
 

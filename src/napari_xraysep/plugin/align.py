@@ -219,7 +219,7 @@ class AlignmentWidget(QWidget):
         notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
         notes += f" Note: {PERSPECTIVE_NOTE}" if automatic and alignment.kind == "projective" else ""
         self.show_message(
-            f"Added '{layer.name}' on the X-ray's grid ({alignment.describe()}).{left_out}{uncertain}{notes} Use it as the surface RGB.",
+            f"Added '{layer.name}' on the X-ray's grid ({alignment.describe()}).{left_out}{uncertain}{notes} Choose it as the separation's Photograph.",
             error=bool(uncertain),
         )
         return layer
