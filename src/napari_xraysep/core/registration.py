@@ -319,7 +319,9 @@ def estimate_automatic(x_mixed: Any, photo: Any, scale_prior: float | None = Non
     return estimate_similarity(x_mixed, photo, scale_prior, perspective=True)
 
 
-def _polished(x_mixed: Any, photo: Any, alignment: Alignment, sigmas: tuple[float, ...] = REFINE_SIGMAS) -> Alignment:
+def _polished(
+    x_mixed: Any, photo: Any, alignment: Alignment, sigmas: tuple[float, ...] = REFINE_SIGMAS
+) -> Alignment:
     """``alignment`` polished coarse to fine (``sigmas``) and checked (:func:`agreement`)."""
     for sigma in sigmas:
         alignment = refine_alignment(x_mixed, photo, alignment, sigma=sigma)
@@ -327,7 +329,7 @@ def _polished(x_mixed: Any, photo: Any, alignment: Alignment, sigmas: tuple[floa
 
 
 def _with_perspective(x_mixed: Any, photo: Any, similarity: Alignment) -> Alignment:
-    """``similarity`` polished as a projective transform where that moves a corner (see :func:`estimate_automatic`)."""
+    """``similarity`` polished as a projective transform, where the gates of :func:`estimate_automatic` keep it."""
     projective = _polished(x_mixed, photo, replace(similarity, kind="projective"), PERSPECTIVE_SIGMAS)
     moved = corner_shift(similarity, projective, photo.shape, x_mixed.shape)
     plausible = _perspective_spread(projective, photo.shape, x_mixed.shape) <= MAX_PERSPECTIVE
@@ -339,19 +341,17 @@ def _with_perspective(x_mixed: Any, photo: Any, similarity: Alignment) -> Alignm
         agreement(x_mixed, photo, each, PERSPECTIVE_GRID, 1 / (PERSPECTIVE_GRID - 1), placed_by=similarity)
         for each in (similarity, projective)
     ]
-    more = small[1].confidence >= small[0].confidence + PERSPECTIVE_GAIN
-    closer = small[1].confidence >= small[0].confidence and small[0].residual_px >= PERSPECTIVE_RESIDUAL_PX and (
-        small[1].residual_px <= small[0].residual_px / 2
-    )
-    return projective if more or closer else similarity
+    before, after = small
+    more = after.confidence >= before.confidence + PERSPECTIVE_GAIN
+    closer = after.confidence >= before.confidence and after.residual_px <= before.residual_px / 2
+    return projective if more or (closer and before.residual_px >= PERSPECTIVE_RESIDUAL_PX) else similarity
 
 
 def _perspective_spread(alignment: Alignment, photo_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> float:
     """How much the perspective changes the photograph's scale over the area of the X-ray it covers: the
     largest over the smallest of the projective denominator at that area's corners, less 1 (0 for an
     affine transform; a slight angle a few hundredths)."""
-    top, left, bottom, right = footprint(photo_shape, alignment.matrix, x_shape)
-    corners = np.array([[top, left], [top, right - 1], [bottom - 1, left], [bottom - 1, right - 1]], float)
+    corners = _shared_corners(alignment, photo_shape, x_shape)
     points = apply_transform(np.linalg.inv(alignment.matrix), corners)  # (y, x) in the photograph
     depth = alignment.matrix[2, :2] @ points[:, ::-1].T + alignment.matrix[2, 2]
     if not np.all(depth > 0):
@@ -365,11 +365,16 @@ def corner_shift(
     """How far apart (X-ray px) two alignments put the photograph, at the worst corner of the area of the
     X-ray that ``alignment`` says the photograph covers (outside it, a perspective's extrapolation
     says nothing of the painting)."""
-    top, left, bottom, right = footprint(photo_shape, alignment.matrix, x_shape)
-    corners = np.array([[top, left], [top, right - 1], [bottom - 1, left], [bottom - 1, right - 1]], float)
+    corners = _shared_corners(alignment, photo_shape, x_shape)
     # the photograph's points that ``alignment`` puts at those corners, and where ``other`` puts them
     points = apply_transform(np.linalg.inv(alignment.matrix), corners)
     return float(np.linalg.norm(apply_transform(other.matrix, points) - corners, axis=1).max())
+
+
+def _shared_corners(alignment: Alignment, photo_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> np.ndarray:
+    """(4, 2) (y, x): the corners of the area of the X-ray that ``alignment`` says the photograph covers."""
+    top, left, bottom, right = footprint(photo_shape, alignment.matrix, x_shape)
+    return np.array([[top, left], [top, right - 1], [bottom - 1, left], [bottom - 1, right - 1]], float)
 
 
 def _edge_correlation(reference: np.ndarray, moved: np.ndarray) -> float:
@@ -385,9 +390,10 @@ def estimate_any_way_round(
 ) -> Alignment:
     """``estimate(x_mixed, photo)``, and unless every region agrees with it, the same for the
     photograph's mirror image (:class:`Mirrored`); the one more regions agree with (the mirror's only
-    where it passes the check), its matrix taking the photograph as stored (``mirrored`` then True). (A mirrored portrait can find half the
-    regions agreeing by chance, so a merely confident estimate is not enough.) Quarter and other
-    turns need no trying: :func:`estimate_similarity` finds any rotation."""
+    where it passes the check), its matrix taking the photograph as stored (``mirrored`` then True).
+    (A mirrored portrait can find half the regions agreeing by chance, so a merely confident estimate
+    is not enough.) Quarter and other turns need no trying: :func:`estimate_similarity` finds any
+    rotation."""
     alignment = estimate(x_mixed, photo)
     if alignment.confidence >= 1:
         return alignment
@@ -396,7 +402,8 @@ def estimate_any_way_round(
     # photograph, refused both ways, was called "mirrored").
     if mirrored.confidence <= alignment.confidence or mirrored.confidence < CONFIDENT:
         return alignment
-    return replace(mirrored, matrix=mirrored.matrix @ Mirrored.matrix(photo.shape[1]), mirror_width=photo.shape[1])
+    width = photo.shape[1]
+    return replace(mirrored, matrix=mirrored.matrix @ Mirrored.matrix(width), mirror_width=width)
 
 
 def refine_alignment(
