@@ -788,3 +788,62 @@ def test_a_mirror_image_that_fails_its_check_is_not_called_a_mirror():
     assert not unsure.mirrored and unsure.confidence == 0.2  # refused as it is, not "of the mirrored photograph"
     sure = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.2, True: 0.9}))
     assert sure.mirrored and sure.confidence == 0.9 and sure.mirror_width == 60
+
+
+def test_a_mirrored_photograph_of_a_symmetric_subject_is_found_mirrored():
+    """A breaker's finding: a left–right symmetric subject (a rocket between two towers) photographed
+    mirrored lined up unmirrored with every region agreeing, its corners hundreds of px off, and the
+    mirror image was never tried. Both agree everywhere; the closer one (its residual) is the truth."""
+    from skimage.transform import ProjectiveTransform
+    from skimage.transform import warp as skimage_warp
+
+    from napari_xraysep.core.alignment import Mirrored
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
+
+    case = make_photo_mixture("photo_rocket_over_chelsea", (600, 640), seed=0)
+    photo_shape = (620, 660)
+    truth = _about_centres(case.x_mixed.shape, photo_shape, -18.0, 1.0)
+    photo = skimage_warp(case.rgb_surface, ProjectiveTransform(truth), output_shape=photo_shape, cval=0.5)
+    photo = np.clip(photo + np.random.default_rng(1).normal(0, 0.1, photo.shape), 0, 1)[:, ::-1].copy()
+    truth = truth @ Mirrored.matrix(photo_shape[1])
+    estimates = []
+
+    def estimate(x_mixed, image):
+        estimates.append(registration.estimate_automatic(x_mixed, image))
+        return estimates[-1]
+
+    found = registration.estimate_any_way_round(case.x_mixed, photo, estimate)
+    assert found.mirrored and found.confidence == 1 and _corner_error(found.matrix, truth, photo_shape) < 1
+    as_stored = estimates[0]  # the trap: every region agrees with it too, but less closely
+    assert as_stored.confidence == 1 and as_stored.residual_px > 2 * found.residual_px
+    assert _corner_error(as_stored.matrix, truth, photo_shape) > 100
+
+
+def test_the_mirror_image_is_tried_when_it_may_fit_and_wins_only_closer(monkeypatch):
+    from napari_xraysep.core.alignment import Mirrored
+
+    photo = np.zeros((40, 60))
+    tried = []
+
+    def estimate(x_mixed, image, residuals):
+        tried.append(isinstance(image, Mirrored))
+        return Alignment(np.eye(3), "similarity", residual_px=residuals[tried[-1]], confidence=1.0)
+
+    monkeypatch.setattr(registration, "_mirror_may_fit", lambda x_mixed, image: False)
+    kept = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.3, True: 0.05}))
+    assert not kept.mirrored
+    assert tried == [False]  # every region agrees and the mirror image cannot fit: not estimated
+    monkeypatch.setattr(registration, "_mirror_may_fit", lambda x_mixed, image: True)
+    closer = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.3, True: 0.05}))
+    assert closer.mirrored and closer.residual_px == 0.05
+    farther = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.05, True: 0.3}))
+    assert not farther.mirrored and farther.residual_px == 0.05
+
+
+def test_the_mirror_image_may_fit_only_where_its_coarse_edges_match_nearly_as_well():
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
+
+    symmetric = make_photo_mixture("photo_rocket_over_chelsea", (256, 288), seed=0)
+    assert registration._mirror_may_fit(symmetric.x_mixed, symmetric.rgb_surface)
+    portrait = make_photo_mixture("photo_coffee_over_astronaut", (256, 288), seed=0)
+    assert not registration._mirror_may_fit(portrait.x_mixed, portrait.rgb_surface)

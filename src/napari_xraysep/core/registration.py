@@ -60,6 +60,11 @@ MISALIGNED_PX = 1.0
 # A back photograph turned the wrong way lines up with no region of the X-ray; turned right, with a few
 # (a panel's X-ray holds both sides: 1 to 3 of 4 regions agree on the synthetic panels).
 MIRROR_CONFIDENT = 0.25
+# A photograph every region agrees with is estimated mirrored too where its mirror image's coarse edge
+# correlation is at least this share of its own: a left–right symmetric subject (a rocket between two
+# towers: 0.42–0.50; unsymmetric photographs 0.09–0.17, or a weak match's 0.45–0.93), whose mirror image
+# every region can agree with too (corners 650–711 px off, residual 0.26–0.59 px, the right one 0–0.05).
+MIRROR_COARSE_SHARE = 0.3
 # Coarse candidates refined and checked, best first, until one passes the check (CONFIDENT).
 CANDIDATES_CHECKED = 3
 # Where the two images' reduction factors differ by at most this ratio, the spectra are also compared
@@ -167,6 +172,42 @@ def estimate_translation(x_mixed: Any, photo: Any) -> Alignment:
     return agreement(x_mixed, photo, Alignment(translation_matrix(dy * factor, dx * factor), "translation"))
 
 
+def _coarse_candidates(x_mixed: Any, photo: Any, scale_prior: float | None = None) -> list[tuple[float, np.ndarray]]:
+    """The coarse stage of :func:`estimate_similarity`: (edge correlation, matrix) of each rotation, scale
+    and shift the spectra and the frames suggest, on copies at most COARSE_SIDE on a side, best first;
+    each matrix maps the full-size photograph's (x, y, 1) to the full-size X-ray's."""
+    factor_x, factor_p = reduction_factor(x_mixed.shape, COARSE_SIDE), reduction_factor(photo.shape, COARSE_SIDE)
+    reference, moving = edge_image(reduced(x_mixed, factor_x)), edge_image(reduced(photo, factor_p))
+    rotation, scale = rotation_and_scale(reference, moving)
+    # On the reduced copies a photograph pixel is scale_prior·factor_p/factor_x reduced X-ray pixels.
+    scales = [scale] + ([scale_prior * factor_p / factor_x] if scale_prior is not None else [])
+    turns = [(rotation, s) for s in scales]
+    # Copies reduced by different factors lose different detail, and the spectra can settle wrong (a
+    # camera photograph on a backdrop, 1050 px wide beside a 768 px X-ray: factors 3 and 2, scale
+    # 0.62 for 0.80, refused): where the factors are near, both reduced by the finer one too.
+    common = min(factor_x, factor_p)
+    if factor_x != factor_p and max(factor_x, factor_p) <= COMMON_FACTORS * common:
+        angle, alike = rotation_and_scale(edge_image(reduced(x_mixed, common)), edge_image(reduced(photo, common)))
+        turns.append((angle, alike * factor_p / factor_x))
+    # A photograph resampled by an interpolating filter has lost the high frequencies the spectra
+    # compare, and they can then settle on a wrong rotation and scale: the commonest case, the same
+    # painting framed alike at another pixel size (unrotated, the extents' ratio), is tried beside them.
+    extent = float(np.sqrt(reference.shape[0] * reference.shape[1] / (moving.shape[0] * moving.shape[1])))
+    candidates = turns + [(0.0, extent)]
+    scored = []
+    # The spectra cannot tell a rotation from its half-turn, nor a true scale from a pattern's: the edges can.
+    for (angle, scale), turn in ((c, t) for c in candidates for t in (0.0, 180.0)):
+        linear = _about(_centre(reference.shape), _similarity(angle + turn, scale), _centre(moving.shape))
+        moved = _warp_array(moving, linear, reference.shape)
+        dy, dx = phase_correlation(reference, moved)
+        matrix = translation_matrix(dy, dx) @ linear
+        scored.append((_edge_correlation(reference, _warp_array(moving, matrix, reference.shape)), matrix))
+    # back to full-resolution pixels: X-ray ← reduced X-ray ← reduced photo ← photo
+    to_full = np.linalg.inv(reduction_matrix(factor_x))
+    ranked = sorted(scored, key=lambda item: -item[0])
+    return [(score, to_full @ coarse @ reduction_matrix(factor_p)) for score, coarse in ranked]
+
+
 def estimate_similarity(
     x_mixed: Any, photo: Any, scale_prior: float | None = None, perspective: bool = False
 ) -> Alignment:
@@ -226,39 +267,12 @@ def estimate_similarity(
     _check_size(x_mixed.shape, photo.shape)
     if scale_prior is not None and not (np.isfinite(scale_prior) and scale_prior > 0):
         raise InputError(f"The scale prior must be a positive number of X-ray pixels per photograph pixel; got {scale_prior}.")
-    factor_x, factor_p = reduction_factor(x_mixed.shape, COARSE_SIDE), reduction_factor(photo.shape, COARSE_SIDE)
-    reference, moving = edge_image(reduced(x_mixed, factor_x)), edge_image(reduced(photo, factor_p))
-    rotation, scale = rotation_and_scale(reference, moving)
-    # On the reduced copies a photograph pixel is scale_prior·factor_p/factor_x reduced X-ray pixels.
-    scales = [scale] + ([scale_prior * factor_p / factor_x] if scale_prior is not None else [])
-    turns = [(rotation, s) for s in scales]
-    # Copies reduced by different factors lose different detail, and the spectra can settle wrong (a
-    # camera photograph on a backdrop, 1050 px wide beside a 768 px X-ray: factors 3 and 2, scale
-    # 0.62 for 0.80, refused): where the factors are near, both reduced by the finer one too.
-    common = min(factor_x, factor_p)
-    if factor_x != factor_p and max(factor_x, factor_p) <= COMMON_FACTORS * common:
-        angle, alike = rotation_and_scale(edge_image(reduced(x_mixed, common)), edge_image(reduced(photo, common)))
-        turns.append((angle, alike * factor_p / factor_x))
-    # A photograph resampled by an interpolating filter has lost the high frequencies the spectra
-    # compare, and they can then settle on a wrong rotation and scale: the commonest case, the same
-    # painting framed alike at another pixel size (unrotated, the extents' ratio), is tried beside them.
-    extent = float(np.sqrt(reference.shape[0] * reference.shape[1] / (moving.shape[0] * moving.shape[1])))
-    candidates = turns + [(0.0, extent)]
-    scored = []
-    # The spectra cannot tell a rotation from its half-turn, nor a true scale from a pattern's: the edges can.
-    for (angle, scale), turn in ((c, t) for c in candidates for t in (0.0, 180.0)):
-        linear = _about(_centre(reference.shape), _similarity(angle + turn, scale), _centre(moving.shape))
-        moved = _warp_array(moving, linear, reference.shape)
-        dy, dx = phase_correlation(reference, moved)
-        matrix = translation_matrix(dy, dx) @ linear
-        scored.append((_edge_correlation(reference, _warp_array(moving, matrix, reference.shape)), matrix))
+    candidates = _coarse_candidates(x_mixed, photo, scale_prior)
     # The coarse edges' best is refined and checked; where the check fails, the next best too (a camera
     # JPEG's 300 dpi beside the X-ray's 300 dpi made a scale of 1 win on the coarse edges over the
     # spectra's right 0.71, and the alignment was refused: 11 % of the regions).
     best = None
-    for _, coarse in sorted(scored, key=lambda item: -item[0])[:CANDIDATES_CHECKED]:
-        # back to full-resolution pixels: X-ray ← reduced X-ray ← reduced photo ← photo
-        matrix = np.linalg.inv(reduction_matrix(factor_x)) @ coarse @ reduction_matrix(factor_p)
+    for _, matrix in candidates[:CANDIDATES_CHECKED]:
         alignment = _polished(x_mixed, photo, Alignment(matrix, "similarity"))
         # Before the next candidate: a right one whose corners are off fails the check too. (A candidate
         # below the best, that no region agrees with, is a wrong scale or turn: no perspective saves it.)
@@ -388,22 +402,34 @@ def _edge_correlation(reference: np.ndarray, moved: np.ndarray) -> float:
 def estimate_any_way_round(
     x_mixed: Any, photo: Any, estimate: Callable[[Any, Any], Alignment]
 ) -> Alignment:
-    """``estimate(x_mixed, photo)``, and unless every region agrees with it, the same for the
-    photograph's mirror image (:class:`Mirrored`); the one more regions agree with (the mirror's only
-    where it passes the check), its matrix taking the photograph as stored (``mirrored`` then True).
-    (A mirrored portrait can find half the regions agreeing by chance, so a merely confident estimate
-    is not enough.) Quarter and other turns need no trying: :func:`estimate_similarity` finds any
-    rotation."""
+    """``estimate(x_mixed, photo)``, and the same for the photograph's mirror image (:class:`Mirrored`)
+    unless every region agrees with the first and the mirror image's coarse edges match the X-ray's
+    far worse (:data:`MIRROR_COARSE_SHARE`); the mirror's is returned where it passes the check and
+    more regions agree with it, or as many and closer (a smaller ``residual_px``), its matrix taking
+    the photograph as stored (``mirrored`` then True). (A mirrored portrait can find half the regions
+    agreeing by chance, so a merely confident estimate is not enough; a left–right symmetric subject
+    can have every region agree both ways, and only the closeness tells.) Quarter and other turns need
+    no trying: :func:`estimate_similarity` finds any rotation."""
     alignment = estimate(x_mixed, photo)
-    if alignment.confidence >= 1:
+    if alignment.confidence >= 1 and not _mirror_may_fit(x_mixed, photo):
         return alignment
     mirrored = estimate(x_mixed, Mirrored(photo))
     # A mirrored estimate that fails its check says nothing of a mirror (a tester's unmirrored
     # photograph, refused both ways, was called "mirrored").
-    if mirrored.confidence <= alignment.confidence or mirrored.confidence < CONFIDENT:
+    if mirrored.confidence < CONFIDENT or mirrored.confidence < alignment.confidence:
+        return alignment
+    if mirrored.confidence == alignment.confidence and not mirrored.residual_px < alignment.residual_px:
         return alignment
     width = photo.shape[1]
     return replace(mirrored, matrix=mirrored.matrix @ Mirrored.matrix(width), mirror_width=width)
+
+
+def _mirror_may_fit(x_mixed: Any, photo: Any) -> bool:
+    """Whether the photograph's mirror image matches the X-ray's coarse edges at least
+    :data:`MIRROR_COARSE_SHARE` as well as the photograph does (a symmetric subject), so that its
+    estimate is worth its time: a mirror image no region agrees with costs 3–6× a right estimate."""
+    as_stored = _coarse_candidates(x_mixed, photo)[0][0]
+    return _coarse_candidates(x_mixed, Mirrored(photo))[0][0] >= MIRROR_COARSE_SHARE * as_stored
 
 
 def refine_alignment(
