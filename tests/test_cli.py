@@ -263,6 +263,13 @@ def test_quiet_prints_no_progress(tiff_inputs, tmp_path, capsys):
     args = ["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(tmp_path / "o")]
     assert main([*args, "--steps", "2", "--device", "cpu", "--set", "channels=4", "--no-warm-start", "--set", "crop_size=32", "--quiet"]) == 0
     assert "step" not in capsys.readouterr().err
+    # The help says all it leaves out (a tester read "no progress bar" and lost the lines on what was found).
+    from napari_xraysep.cli.parser import build_parser
+
+    for command in ("separate", "apply"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])
+        assert "no lines saying what was found or written (run.json records them" in " ".join(capsys.readouterr().out.split())
 
 
 def test_eta_shows_hours_once_there_are_any():

@@ -195,18 +195,23 @@ def test_clipped_pixels_are_missing_counted_and_said():
     mixture = make_photo_mixture("photo_coffee_over_astronaut", (96, 144), 0)
     x = (mixture.x_mixed / mixture.x_mixed.max() * 60000).astype(np.uint16)
     x[10:20, 10:30] = 65535  # thick lead white beyond the detector
-    x[60, 100] = 0  # a dead pixel at the dtype's floor
+    x[70:72, 90] = 0  # two unexposed pixels side by side: a clipped speck at the dtype's floor
+    x[60, 100], x[30, 120] = 0, 65535  # a dead and a hot pixel, stuck at the limits alone
     result = separate(x, mixture.rgb_surface, **FAST)
-    assert np.isnan(result.x2[10:20, 10:30]).all() and np.isnan(result.x2[60, 100])
+    assert np.isnan(result.x2[10:20, 10:30]).all() and np.isnan(result.x2[70:72, 90]).all()
     assert np.isfinite(result.x2[40:50, 60:80]).all()
     summary = result.provenance()["defects"]
-    assert summary["clipped_pixels"] == 201 and summary["clipped_high"] == 200 and summary["clipped_low"] == 1
+    assert summary["clipped_pixels"] == 202 and summary["clipped_high"] == 200 and summary["clipped_low"] == 2
+    # A tester's finding: stuck pixels alone at the limits were called clipped and left empty.
+    assert np.isfinite(result.x2[60, 100]) and np.isfinite(result.x2[30, 120]) and summary["hot_dead_pixels"] >= 2
+    for at in ((60, 100), (30, 120)):  # repaired from the neighbours: no spike in x2 (5 % of the range)
+        assert abs(result.x2[at] - np.nanmedian(result.x2[at[0] - 1 : at[0] + 2, at[1] - 1 : at[1] + 2])) < 3000
     note = " ".join(result.notes())
-    assert "201 clipped pixels" in note and "left out of the fit" in note
+    assert "202 clipped pixels" in note and "left out of the fit" in note
     # A model only applied fits nothing: the same marks, not "left out of the fit" (a tester's finding).
     applied = separate(x, mixture.rgb_surface, model=result.model, steps=0)
     note = " ".join(applied.notes())
-    assert "201 clipped pixels" in note and "left out of the fit" not in note and not applied.fitted
+    assert "202 clipped pixels" in note and "left out of the fit" not in note and not applied.fitted
     # The normalisation ignores them (as it ignores NaN).
     assert prepare_inputs(x, mixture.rgb_surface, None, mark_defects=True).valid[15, 15] == False  # noqa: E712
 
@@ -582,7 +587,7 @@ def test_the_cli_says_what_it_found_and_run_json_records_it(tmp_path, capsys):
 
     x, rgb, _, _, _ = framed()
     x[20, 30:60] = 65535  # a lead marker, saturated, on the film margin
-    x[60, 100] = 65535  # and a hot pixel inside the painting
+    x[60, 100] = 65535  # and a hot pixel inside the painting (stuck at the limit alone: no clipping)
     tifffile.imwrite(tmp_path / "x.tif", x)
     tifffile.imwrite(tmp_path / "rgb.tif", (rgb.clip(0, 1) * 255).astype(np.uint8))
     args = ["separate", str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--steps", "3", "--set", "clusters=8", "--device", "cpu"]
@@ -590,10 +595,11 @@ def test_the_cli_says_what_it_found_and_run_json_records_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "xraysep: Painting found at rows 32–127, columns 48–191 (36 % of the frame); outside it the results are empty." in err
     # Counted inside the painting: the hot pixel, not the marker on the margin.
-    assert "xraysep: Marked 1 clipped pixel (0.0 %) at the detector's limit" in err
+    assert "xraysep: Marked " in err and " hot/dead pixels" in err and "clipped" not in err
     record = json.loads((tmp_path / "found" / "run.json").read_text())
     assert record["painting_support"]["rows"] == [32, 127] and record["painting_support"]["source"] == "detected"
-    assert record["defects"]["clipped_pixels"] == 1
+    assert record["defects"]["clipped_pixels"] == 0 and record["defects"]["hot_dead_pixels"] >= 1
+    assert abs(tifffile.imread(tmp_path / "found" / "x2.tif")[60, 100]) < 0.5 * 65535  # repaired: no spike
     assert np.isnan(tifffile.imread(tmp_path / "found" / "x2.tif")[0:20]).all()
     # The user's area wins; "full" keeps the whole frame.
     assert main([*args, "--painting-area", "40,60,120,180", "--out", str(tmp_path / "given")]) == 0
@@ -602,7 +608,7 @@ def test_the_cli_says_what_it_found_and_run_json_records_it(tmp_path, capsys):
     assert main([*args, "--painting-area", "full", "--out", str(tmp_path / "full")]) == 0
     assert "Painting area: the whole frame." in capsys.readouterr().err
     assert np.isfinite(tifffile.imread(tmp_path / "full" / "x2.tif")[0:20, 0:20]).all()
-    assert json.loads((tmp_path / "full" / "run.json").read_text())["defects"]["clipped_pixels"] == 31
+    assert json.loads((tmp_path / "full" / "run.json").read_text())["defects"]["clipped_pixels"] == 30
     assert main([*args, "--painting-area", str(tmp_path / "missing.tif"), "--out", str(tmp_path / "bad")]) == 2
 
 
@@ -614,17 +620,20 @@ def test_apply_tile_by_tile_marks_defects_and_keeps_to_the_given_area(tmp_path, 
     from napari_xraysep.cli import main
 
     x, rgb, _, _, _ = framed()
-    x[60, 100] = 65535
+    x[60:62, 100:102] = 65535  # a clipped speck
+    x[90, 150] = 65535  # a hot pixel
     tifffile.imwrite(tmp_path / "x.tif", x)
     tifffile.imwrite(tmp_path / "rgb.tif", (rgb.clip(0, 1) * 255).astype(np.uint8))
     inputs = [str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif")]
     assert main(["separate", *inputs, "--steps", "3", "--set", "clusters=8", "--device", "cpu", "--out", str(tmp_path / "fit"), "--quiet"]) == 0
     assert main(["apply", str(tmp_path / "fit" / "model.pt"), *inputs, "--tile", "64", "--painting-area", "32,48,128,192",
                  "--out", str(tmp_path / "applied")]) == 0
-    assert "Marked 1 clipped pixel " in capsys.readouterr().err
+    assert "Marked 4 clipped pixels " in capsys.readouterr().err
     x2 = tifffile.imread(tmp_path / "applied" / "x2.tif")
-    assert np.isnan(x2[:32]).all() and np.isnan(x2[60, 100]) and np.isfinite(x2[40:50, 60:90]).all()
-    assert json.loads((tmp_path / "applied" / "run.json").read_text())["defects_marked"]["clipped_pixels"] == 1
+    assert np.isnan(x2[:32]).all() and np.isnan(x2[60:62, 100:102]).all() and np.isfinite(x2[40:50, 60:90]).all()
+    assert np.isfinite(x2[90, 150])
+    marked = json.loads((tmp_path / "applied" / "run.json").read_text())["defects_marked"]
+    assert marked["clipped_pixels"] == 4 and marked["hot_dead_pixels"] >= 1
 
 
 def test_a_bare_canvas_margin_is_found_on_coarser_blocks():

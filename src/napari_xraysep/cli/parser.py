@@ -123,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--seed", type=int, help="random seed (runs are repeatable on the CPU)")
         sub.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
-        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        sub.add_argument(
+            "--quiet", action="store_true",
+            help="no progress bar and no lines saying what was found or written (run.json records them; warnings "
+            "and errors are still said)",
+        )
         sub.add_argument(
             "--warm-start", action=argparse.BooleanOptionalAction, default=None,
             help="start from the shipped weights trained on double-sided panels (paper Fig. 3; on by default)",
@@ -223,7 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
         "or given (row:N is between rows N-1 and N); each film's exposure is fitted over the whole X-ray and taken "
         "out into exposure.tif; not with --dask",
     )
-    apply_cmd.add_argument("--quiet", action="store_true", help="no progress")
+    apply_cmd.add_argument(
+        "--quiet", action="store_true",
+        help="no progress and no lines saying what was found or written (run.json records them; warnings and "
+        "errors are still said)",
+    )
     apply_cmd.set_defaults(command="apply")
 
     align_cmd = commands.add_parser(

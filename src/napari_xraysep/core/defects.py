@@ -3,7 +3,8 @@
 Three kinds, treated as what they are:
 
 * **Clipped** pixels sit at the detector's limit (an integer X-ray's dtype maximum or minimum, or a
-  spike of pixels at the image's own maximum — the 4095 of a 12-bit detector stored in 16 bits).
+  spike of pixels at the image's own maximum — the 4095 of a 12-bit detector stored in 16 bits),
+  unless one alone there stands out from its neighbours: a stuck hot or dead pixel, a point defect.
   They carry no information: they are *missing* (NaN in every result, like a NaN input), and a
   ring of CLIP_DILATION px around them, half-saturated, is left out of the fit too.
 * **Point defects** (hot or dead pixels) stand out from *all* eight neighbours, in the same
@@ -753,11 +754,22 @@ def find_defects(
     x_stored = np.asarray(x_mixed)
     valid = np.isfinite(x_stored) if valid is None else valid & np.isfinite(x_stored)
     high, low = clipped_pixels(x_stored, valid, levels)
+    # A pixel at the limit with no neighbour there that stands out from them all (a point defect) is a
+    # stuck hot or dead pixel, not a clipped passage (a tester's 79 stuck pixels were said to be
+    # "clipped at the detector's limit" and left empty); one at a clipped passage's ragged edge is not.
+    alone = (high | low) & ~neighbour_extreme(high | low, largest=True)
+    empty = np.zeros(x_stored.shape, dtype=bool)
+    searched = points_and_scratches(
+        Defects((high | low) & ~alone, empty, empty, empty, 0, 0, 0),
+        x_stored if one_exposure is None else one_exposure, valid, rgb_surface,
+    )
+    high, low = high & ~searched.points, low & ~searched.points
     clipped = high | low
     ring = ndimage.binary_dilation(clipped, iterations=CLIP_DILATION) & valid if clipped.any() else clipped
-    empty = np.zeros(x_stored.shape, dtype=bool)
-    found = Defects(clipped, ring, empty, empty, 0, int(high.sum()), int(low.sum()))
-    return points_and_scratches(found, x_stored if one_exposure is None else one_exposure, valid, rgb_surface)
+    return dataclasses.replace(
+        searched, clipped=clipped, clipped_ring=ring, scratches=searched.scratches & ~clipped,
+        clipped_high=int(high.sum()), clipped_low=int(low.sum()),
+    )
 
 
 def points_and_scratches(
