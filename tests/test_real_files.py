@@ -648,6 +648,22 @@ def test_a_bare_canvas_margin_is_found_on_coarser_blocks():
     assert not support.full and (support.mask & truth).sum() / (support.mask | truth).sum() > 0.8
 
 
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_tacking_margin_with_tacks_is_trimmed_to_the_painting(seed):
+    """A new user's finding: the tacks pulled the X-ray's support out in spurs (0.953 of its box), so
+    the photograph never trimmed it and 156–275 px of bare canvas had results (x2 of −16 000)."""
+    from napari_xraysep.core.support import trim_to_photograph
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_chelsea_over_motorcycle", "tacking_margin", seed)
+    x = variant.x_stored.astype(np.float64)
+    valid = (variant.x_stored < 65535) & (variant.x_stored > 0)
+    found = detect_support(x, valid)
+    assert (found.mask & ~variant.painting).sum() > 100  # the X-ray's search alone: the margin's weave in
+    trimmed = trim_to_photograph(found, variant.rgb_stored, x, valid)
+    assert (trimmed.mask & ~variant.painting).sum() == 0 and (variant.painting & ~trimmed.mask).sum() == 0
+
+
 def test_defects_are_counted_inside_the_painting_found():
     # A colour chart's lead numbers and the film margin's clipped pixels are not the painting's: counted
     # inside the support, as the whole painting's tiles count them.
