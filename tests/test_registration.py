@@ -829,11 +829,11 @@ def test_the_mirror_image_is_tried_when_it_may_fit_and_wins_only_closer(monkeypa
         tried.append(isinstance(image, Mirrored))
         return Alignment(np.eye(3), "similarity", residual_px=residuals[tried[-1]], confidence=1.0)
 
-    monkeypatch.setattr(registration, "_mirror_may_fit", lambda x_mixed, image: False)
+    monkeypatch.setattr(registration, "_mirror_may_fit", lambda *images: False)
     kept = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.3, True: 0.05}))
     assert not kept.mirrored
     assert tried == [False]  # every region agrees and the mirror image cannot fit: not estimated
-    monkeypatch.setattr(registration, "_mirror_may_fit", lambda x_mixed, image: True)
+    monkeypatch.setattr(registration, "_mirror_may_fit", lambda *images: True)
     closer = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.3, True: 0.05}))
     assert closer.mirrored and closer.residual_px == 0.05
     farther = registration.estimate_any_way_round(None, photo, lambda x, p: estimate(x, p, {False: 0.05, True: 0.3}))
@@ -847,3 +847,30 @@ def test_the_mirror_image_may_fit_only_where_its_coarse_edges_match_nearly_as_we
     assert registration._mirror_may_fit(symmetric.x_mixed, symmetric.rgb_surface)
     portrait = make_photo_mixture("photo_coffee_over_astronaut", (256, 288), seed=0)
     assert not registration._mirror_may_fit(portrait.x_mixed, portrait.rgb_surface)
+
+
+def test_reduced_copies_are_read_once_while_kept_and_read_only(rng):
+    image = SlicedOnly(rng.random((64, 96)))
+    first = edges.reduced(image, 4)
+    np.testing.assert_array_equal(edges.reduced(image, 4), first)
+    assert len(image.reads) == 2  # not kept: read again
+    with edges.reductions_kept():
+        kept = edges.reduced(image, 4)
+        assert edges.reduced(image, 4) is kept and len(image.reads) == 3 and not kept.flags.writeable
+        np.testing.assert_array_equal(kept, first)
+        assert edges.reduced(image, 2).shape == (32, 48) and len(image.reads) == 4  # another factor: read
+    edges.reduced(image, 4)
+    assert len(image.reads) == 5  # the block is over: nothing kept
+
+
+def test_an_alignment_tried_both_ways_reads_each_image_once_per_factor(painting):
+    """The estimates of the photograph and of its mirror image share the X-ray's reduced copies: a
+    second estimate within the block reads none of the X-ray again (a 600-megapixel X-ray is minutes)."""
+    x_mixed, photo = SlicedOnly(painting.x_mixed), SlicedOnly(painting.rgb_surface)
+    with edges.reductions_kept():
+        first = estimate_similarity(x_mixed, photo)
+        reads = len(x_mixed.reads)
+        again = estimate_similarity(x_mixed, photo)
+    assert reads > 0 and len(x_mixed.reads) == reads
+    np.testing.assert_array_equal(again.matrix, first.matrix)
+    np.testing.assert_array_equal(first.matrix, estimate_similarity(painting.x_mixed, painting.rgb_surface).matrix)

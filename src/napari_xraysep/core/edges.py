@@ -18,6 +18,9 @@ The estimates built from these live in :mod:`.registration`.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -69,12 +72,31 @@ def edge_image(image: np.ndarray) -> np.ndarray:
     return np.where(finite, (edges - known.mean()) / spread, 0.0)
 
 
+# The reduced copies kept while :func:`reductions_kept` is open: {(id(image), factor): (image, copy)}.
+_KEPT: ContextVar[dict[tuple[int, int], tuple[Any, np.ndarray]] | None] = ContextVar("reductions", default=None)
+
+
+@contextmanager
+def reductions_kept() -> Iterator[None]:
+    """Within it, :func:`reduced` makes each image's copy at each factor once (read-only, kept until
+    the block ends): an alignment reads its images again and again — the spectra, the polish, the
+    region checks, the mirror image's estimate — and a 600-megapixel X-ray is minutes to read."""
+    token = _KEPT.set({})
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+
+
 def reduced(image: Any, factor: int) -> np.ndarray:
     """Luma of ``image`` averaged over ``factor`` × ``factor`` blocks (:func:`skimage.measure.block_reduce`;
     a last partial block is dropped), read a strip of rows at a time so that a lazily read painting
     is never in memory whole. Missing (NaN) pixels are left out of their block's mean, and a block of
     nothing else takes the median of the others (:func:`missing_filled`): a photograph aligned onto
     part of the X-ray can be registered again. (H // factor, W // factor) float64."""
+    kept = _KEPT.get()
+    if kept is not None and (id(image), factor) in kept:
+        return kept[id(image), factor][1]  # the image itself is kept with it: its id is not reused
     height, width = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
     if height == 0 or width == 0:
         raise InputError(f"An image of {size_words(image.shape)} pixels is too small to register.")
@@ -85,7 +107,11 @@ def reduced(image: Any, factor: int) -> np.ndarray:
             block_reduce(_luma(image[start : min(start + rows, height), :width]), (factor, factor), np.nanmean)
             for start in range(0, height, rows)
         ]
-    return missing_filled(np.concatenate(strips))
+    copy = missing_filled(np.concatenate(strips))
+    if kept is not None:
+        copy.setflags(write=False)
+        kept[id(image), factor] = (image, copy)
+    return copy
 
 
 def reduction_matrix(factor: float) -> np.ndarray:

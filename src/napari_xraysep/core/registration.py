@@ -46,6 +46,7 @@ from .edges import (
     reduced,
     reduction_factor,
     reduction_matrix,
+    reductions_kept,
     rotation_and_scale,
 )
 from .errors import InputError
@@ -410,10 +411,12 @@ def estimate_any_way_round(
     agreeing by chance, so a merely confident estimate is not enough; a left–right symmetric subject
     can have every region agree both ways, and only the closeness tells.) Quarter and other turns need
     no trying: :func:`estimate_similarity` finds any rotation."""
-    alignment = estimate(x_mixed, photo)
-    if alignment.confidence >= 1 and not _mirror_may_fit(x_mixed, photo):
-        return alignment
-    mirrored = estimate(x_mixed, Mirrored(photo))
+    with reductions_kept():  # both estimates and the check between them read each image's copies once
+        alignment = estimate(x_mixed, photo)
+        mirror = Mirrored(photo)
+        if alignment.confidence >= 1 and not _mirror_may_fit(x_mixed, photo, mirror):
+            return alignment
+        mirrored = estimate(x_mixed, mirror)
     # A mirrored estimate that fails its check says nothing of a mirror (a tester's unmirrored
     # photograph, refused both ways, was called "mirrored").
     if mirrored.confidence < CONFIDENT or mirrored.confidence < alignment.confidence:
@@ -424,12 +427,14 @@ def estimate_any_way_round(
     return replace(mirrored, matrix=mirrored.matrix @ Mirrored.matrix(width), mirror_width=width)
 
 
-def _mirror_may_fit(x_mixed: Any, photo: Any) -> bool:
+def _mirror_may_fit(x_mixed: Any, photo: Any, mirror: Mirrored | None = None) -> bool:
     """Whether the photograph's mirror image matches the X-ray's coarse edges at least
     :data:`MIRROR_COARSE_SHARE` as well as the photograph does (a symmetric subject), so that its
-    estimate is worth its time: a mirror image no region agrees with costs 3–6× a right estimate."""
+    estimate is worth its time: a mirror image no region agrees with costs 3–6× a right estimate.
+    ``mirror``: the photograph's :class:`Mirrored` view, to be estimated next (its copies then kept)."""
     as_stored = _coarse_candidates(x_mixed, photo)[0][0]
-    return _coarse_candidates(x_mixed, Mirrored(photo))[0][0] >= MIRROR_COARSE_SHARE * as_stored
+    mirror = Mirrored(photo) if mirror is None else mirror
+    return _coarse_candidates(x_mixed, mirror)[0][0] >= MIRROR_COARSE_SHARE * as_stored
 
 
 def refine_alignment(
