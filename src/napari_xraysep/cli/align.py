@@ -21,6 +21,7 @@ from ..core.edges import CONFIDENT
 from ..core.errors import InputError
 from ..core.pointpairs import fit_transform
 from ..core.registration import (
+    MIRROR_UNSURE_NOTE,
     PERSPECTIVE_NOTE,
     estimate_any_way_round,
     estimate_automatic,
@@ -119,6 +120,8 @@ def command_align(args: argparse.Namespace) -> int:
             if not args.force:
                 raise InputError(f"Nothing written: {uncertain} ({alignment.describe()}); give --points, or --force to write it anyway.")
             warnings.warn(f"Written because of --force, though {uncertain}.", UserWarning, stacklevel=1)
+        if alignment.mirror_unsure:
+            warnings.warn(MIRROR_UNSURE_NOTE, UserWarning, stacklevel=1)
         if alignment.mirrored:
             warnings.warn(
                 "The photograph matches the X-ray mirrored left–right (a radiograph viewed from the back?); the aligned "
@@ -137,7 +140,8 @@ def command_align(args: argparse.Namespace) -> int:
         )
     record = {
         "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
+        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored,
+        "mirror_unsure": alignment.mirror_unsure, "residual_px": alignment.residual_px,
         "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
         "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]), "uncovered_share": uncovered,
     }

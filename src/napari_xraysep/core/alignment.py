@@ -31,6 +31,8 @@ class Alignment:
     1 for point pairs. ``rejected``: indices of the point pairs RANSAC left out. ``mirror_width``: for
     an automatic estimate of the mirrored photograph, the photograph's width (px): its shift is said of
     the mirror image (the matrix's own shift holds the mirroring's whole width: "moved 647 px").
+    ``mirror_unsure``: the mirror image lined up as well (a nearly symmetric subject), and the
+    photograph was kept as stored (:data:`.registration.MIRROR_UNSURE_NOTE` says so).
     """
 
     matrix: np.ndarray  # (3, 3), (x, y, 1) of the photograph → the X-ray's
@@ -39,6 +41,7 @@ class Alignment:
     confidence: float = 1.0
     rejected: tuple[int, ...] = ()
     mirror_width: int = 0
+    mirror_unsure: bool = False
 
     @property
     def shift(self) -> tuple[float, float]:

@@ -66,6 +66,11 @@ MIRROR_CONFIDENT = 0.25
 # towers: 0.42–0.50; unsymmetric photographs 0.09–0.17, or a weak match's 0.45–0.93), whose mirror image
 # every region can agree with too (corners 650–711 px off, residual 0.26–0.59 px, the right one 0–0.05).
 MIRROR_COARSE_SHARE = 0.3
+# ... and of two estimates every region agrees with, the mirror image's is kept only this much closer
+# (RMS residual, X-ray px): the rocket's wrong ones 0.24–0.59 px off, the right ones 0–0.10; a subject
+# symmetric but for small details (a breaker's painting of its own mirrored half, a few blobs on one
+# side) differs by 0.002–0.02 either way, which is noise: kept as stored, and said.
+MIRROR_CLOSER_PX = 0.1
 # Coarse candidates refined and checked, best first, until one passes the check (CONFIDENT).
 CANDIDATES_CHECKED = 3
 # Where the two images' reduction factors differ by at most this ratio, the spectra are also compared
@@ -92,6 +97,10 @@ MAX_PERSPECTIVE = 0.1
 # The perspective's polish starts from the polished similarity, at the fine scale only: at σ = 2 its
 # two extra terms wander along the blur's flat valley (corners 3–5 px off, then brought back).
 PERSPECTIVE_SIGMAS = (0.5,)
+MIRROR_UNSURE_NOTE = (
+    "The photograph lines up as closely mirrored left–right (a nearly symmetric subject) and was kept as it is: if it "
+    "shows the painting mirrored (photographed from the back), align it from point pairs with an affine transform."
+)
 PERSPECTIVE_NOTE = (
     "the photograph was taken at a slight angle: its perspective was corrected (a projective transform), as the "
     "painting's regions near its corners showed."
@@ -404,37 +413,45 @@ def estimate_any_way_round(
     x_mixed: Any, photo: Any, estimate: Callable[[Any, Any], Alignment]
 ) -> Alignment:
     """``estimate(x_mixed, photo)``, and the same for the photograph's mirror image (:class:`Mirrored`)
-    unless every region agrees with the first and the mirror image's coarse edges match the X-ray's
-    far worse (:data:`MIRROR_COARSE_SHARE`); the mirror's is returned where it passes the check and
-    more regions agree with it, or as many and closer (a smaller ``residual_px``), its matrix taking
-    the photograph as stored (``mirrored`` then True). (A mirrored portrait can find half the regions
-    agreeing by chance, so a merely confident estimate is not enough; a left–right symmetric subject
-    can have every region agree both ways, and only the closeness tells.) Quarter and other turns need
-    no trying: :func:`estimate_similarity` finds any rotation."""
-    with reductions_kept():  # both estimates and the check between them read each image's copies once
+    unless every region agrees with the first and the mirror image cannot match as well
+    (:func:`_mirror_matches_everywhere`); the mirror's is returned where it passes the check and more
+    regions agree with it, or as many and clearly closer (``residual_px`` MIRROR_CLOSER_PX smaller),
+    its matrix taking the photograph as stored (``mirrored`` then True). Where both agree alike and
+    neither is clearly closer (a nearly symmetric subject), the photograph is kept as stored and
+    ``mirror_unsure`` says so. (A mirrored portrait can find half the regions agreeing by chance, so a
+    merely confident estimate is not enough.) Quarter and other turns need no trying:
+    :func:`estimate_similarity` finds any rotation."""
+    with reductions_kept():  # both estimates and the checks between them read each image's copies once
         alignment = estimate(x_mixed, photo)
         mirror = Mirrored(photo)
-        if alignment.confidence >= 1 and not _mirror_may_fit(x_mixed, photo, mirror):
+        if alignment.confidence >= 1 and not _mirror_matches_everywhere(x_mixed, photo, mirror):
             return alignment
         mirrored = estimate(x_mixed, mirror)
     # A mirrored estimate that fails its check says nothing of a mirror (a tester's unmirrored
     # photograph, refused both ways, was called "mirrored").
     if mirrored.confidence < CONFIDENT or mirrored.confidence < alignment.confidence:
         return alignment
-    if mirrored.confidence == alignment.confidence and not mirrored.residual_px < alignment.residual_px:
-        return alignment
+    if mirrored.confidence == alignment.confidence:
+        closer = alignment.residual_px - mirrored.residual_px
+        if closer <= -MIRROR_CLOSER_PX:
+            return alignment
+        if closer < MIRROR_CLOSER_PX:
+            return replace(alignment, mirror_unsure=True)
     width = photo.shape[1]
     return replace(mirrored, matrix=mirrored.matrix @ Mirrored.matrix(width), mirror_width=width)
 
 
-def _mirror_may_fit(x_mixed: Any, photo: Any, mirror: Mirrored | None = None) -> bool:
-    """Whether the photograph's mirror image matches the X-ray's coarse edges at least
-    :data:`MIRROR_COARSE_SHARE` as well as the photograph does (a symmetric subject), so that its
-    estimate is worth its time: a mirror image no region agrees with costs 3–6× a right estimate.
-    ``mirror``: the photograph's :class:`Mirrored` view, to be estimated next (its copies then kept)."""
+def _mirror_matches_everywhere(x_mixed: Any, photo: Any, mirror: Mirrored) -> bool:
+    """Whether the photograph's ``mirror`` image may match the X-ray as well as the photograph, every
+    region agreeing — a symmetric subject — so that its whole estimate is worth its time (a mirror
+    image no region agrees with costs 3–4× a right estimate): its coarse edges match at least
+    :data:`MIRROR_COARSE_SHARE` as well as the photograph's, and its best coarse candidate, polished,
+    has every region agree."""
     as_stored = _coarse_candidates(x_mixed, photo)[0][0]
-    mirror = Mirrored(photo) if mirror is None else mirror
-    return _coarse_candidates(x_mixed, mirror)[0][0] >= MIRROR_COARSE_SHARE * as_stored
+    score, matrix = _coarse_candidates(x_mixed, mirror)[0]
+    if score < MIRROR_COARSE_SHARE * as_stored:
+        return False
+    return _polished(x_mixed, mirror, Alignment(matrix, "similarity")).confidence >= 1
 
 
 def refine_alignment(

@@ -23,6 +23,7 @@ from ..core.alignment import Alignment, offset_words
 from ..core.edges import CONFIDENT
 from ..core.pointpairs import fit_transform
 from ..core.registration import (
+    MIRROR_UNSURE_NOTE,
     PERSPECTIVE_NOTE,
     check_alignment,
     estimate_any_way_round,
@@ -199,7 +200,8 @@ class AlignmentWidget(QWidget):
             return None
         record = {
             "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-            "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored, "residual_px": alignment.residual_px,
+            "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored,
+            "mirror_unsure": alignment.mirror_unsure, "residual_px": alignment.residual_px,
             "regions_agreeing": alignment.confidence, "rejected_pairs": [i + FIRST_PAIR for i in alignment.rejected],
         }
         stored = np.dtype(getattr(source.data, "dtype", aligned.dtype))
@@ -216,6 +218,7 @@ class AlignmentWidget(QWidget):
         left_out = f" Pair{'s' if len(alignment.rejected) > 1 else ''} {rejected} did not fit the others and {'were' if len(alignment.rejected) > 1 else 'was'} left out." if rejected else ""
         uncertain = " Added as you asked, though the check failed: compare it with the X-ray, or align from point pairs." if alignment.confidence < CONFIDENT else ""
         notes = " The photograph matches mirrored left–right (seen from the back?): the aligned copy is mirrored." if alignment.mirrored else ""
+        notes += f" {MIRROR_UNSURE_NOTE}" if alignment.mirror_unsure else ""
         notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
         notes += f" Note: {PERSPECTIVE_NOTE}" if automatic and alignment.kind == "projective" else ""
         self.show_message(
