@@ -216,6 +216,20 @@ def test_clipped_pixels_are_missing_counted_and_said():
     assert prepare_inputs(x, mixture.rgb_surface, None, mark_defects=True).valid[15, 15] == False  # noqa: E712
 
 
+def test_a_stuck_pixel_is_a_hot_pixel_even_where_the_photograph_shows_a_speck():
+    """A breaker's finding: 88 of 1 116 stuck pixels stayed 'clipped' (empty) because the photograph
+    happened to show a speck beside them; a paint's speck is not stored at the detector's very limit."""
+    mixture = make_photo_mixture("photo_coffee_over_astronaut", (96, 144), 0)
+    x = (mixture.x_mixed / mixture.x_mixed.max() * 60000).astype(np.uint16)
+    rgb = mixture.rgb_surface.copy()
+    x[50, 70], rgb[50, 70] = 65535, 1.0  # a hot pixel under a bright speck of the photograph
+    x[30, 40] = x[30, 40] // 4  # a dark speck in the X-ray alone, and the photograph shows one there: the paint's
+    rgb[30, 40] = 0.0
+    found = find_defects(x, None, rgb)
+    assert found.points[50, 70] and not found.clipped[50, 70] and found.clipped_high == 0
+    assert not found.points[30, 40]
+
+
 def test_a_float_xrays_saturated_pixels_are_clipped_in_memory_and_tile_by_tile(tmp_path, monkeypatch, capsys):
     """A tester's finding: a digital panel's DICOM (stored values × 2 − 1000, read as float32) had its
     16 608 saturated pixels fitted and left in x2 (the same pixels as a TIFF: 1 384 marked in a crop),

@@ -761,7 +761,7 @@ def find_defects(
     empty = np.zeros(x_stored.shape, dtype=bool)
     searched = points_and_scratches(
         Defects((high | low) & ~alone, empty, empty, empty, 0, 0, 0),
-        x_stored if one_exposure is None else one_exposure, valid, rgb_surface,
+        x_stored if one_exposure is None else one_exposure, valid, rgb_surface, alone,
     )
     high, low = high & ~searched.points, low & ~searched.points
     clipped = high | low
@@ -773,11 +773,14 @@ def find_defects(
 
 
 def points_and_scratches(
-    clipped: Defects, x_mixed: np.ndarray, valid: np.ndarray, rgb_surface: np.ndarray | None = None
+    clipped: Defects, x_mixed: np.ndarray, valid: np.ndarray, rgb_surface: np.ndarray | None = None,
+    stuck: np.ndarray | None = None,
 ) -> Defects:
     """``clipped``'s clipped pixels (and their counts) with the hot/dead pixels and scratches of the
     X-ray ``x_mixed`` (H, W; stored units and dtype, or float) sought among its ``valid`` pixels that
-    are not clipped (:func:`find_defects`); the points and scratches ``clipped`` held are replaced."""
+    are not clipped (:func:`find_defects`); the points and scratches ``clipped`` held are replaced.
+    ``stuck`` (H, W) bool: pixels alone at the detector's limit, which a speck in the photograph does
+    not make the painting's (a paint's speck is not stored at the detector's very limit)."""
     x_stored = np.asarray(x_mixed)
     usable = valid & np.isfinite(x_stored) & ~clipped.clipped
     empty = np.zeros(x_stored.shape, dtype=bool)
@@ -793,7 +796,7 @@ def points_and_scratches(
     luminance = None if rgb_surface is None else photo_luminance(rgb_surface, usable)
     points = point_defects(x, usable, scale)
     if luminance is not None and points.any():
-        points &= ~photo_specks(luminance, usable)
+        points &= ~photo_specks(luminance, usable) | (False if stuck is None else stuck)
     scratches, count = scratch_lines(x, usable & ~points, scale, luminance)
     return dataclasses.replace(clipped, points=points, scratches=scratches & ~points, scratch_count=count)
 
