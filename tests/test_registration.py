@@ -771,7 +771,11 @@ def test_no_perspective_bends_a_wrong_alignment_into_passing_its_check():
     photo_shape = (134, 201)
     to_xray = _about_centres((192, 288), photo_shape, -10.0, 2.0, 3.0, -4.0)
     photo = skimage_warp(case.rgb_surface, ProjectiveTransform(to_xray), output_shape=photo_shape, cval=0.85, order=1)
-    automatic = registration.estimate_automatic(case.x_mixed, photo)
+    automatic = registration.estimate_automatic(case.x_mixed, photo)  # the scan of scales finds it now
+    assert automatic.confidence >= CONFIDENT and _corner_error(automatic.matrix, to_xray, photo_shape) < 1
+    with pytest.MonkeyPatch.context() as patch:  # without it: the wrong similarity, refused, not bent into passing
+        patch.setattr(registration, "_scanned", lambda x_mixed, image, angles: np.eye(3))
+        automatic = registration.estimate_automatic(case.x_mixed, photo)
     assert automatic.kind == "similarity" and automatic.confidence < CONFIDENT
 
 
@@ -802,6 +806,8 @@ def test_a_camera_photograph_on_a_backdrop_at_another_pixel_size_is_aligned(monk
     alignment = estimate_similarity(case.x_mixed, photo)
     assert alignment.confidence >= CONFIDENT and alignment.scale == pytest.approx(0.8, rel=2e-3)
     monkeypatch.setattr(registration, "COMMON_FACTORS", 0)  # each copy at its own factor only: as before
+    assert estimate_similarity(case.x_mixed, photo).scale == pytest.approx(0.8, rel=2e-3)  # the scan finds it too
+    monkeypatch.setattr(registration, "_scanned", lambda x_mixed, image, angles: np.eye(3))
     assert estimate_similarity(case.x_mixed, photo).confidence < CONFIDENT
 
 
@@ -898,6 +904,9 @@ def test_reduced_copies_are_read_once_while_kept_and_read_only(rng):
         assert edges.reduced(image, 4) is kept and len(image.reads) == 3 and not kept.flags.writeable
         np.testing.assert_array_equal(kept, first)
         assert edges.reduced(image, 2).shape == (32, 48) and len(image.reads) == 4  # another factor: read
+        with edges.reductions_kept():  # opened within: the outer block's copies
+            assert edges.reduced(image, 4) is kept and len(image.reads) == 4
+        assert edges.reduced(image, 2) is edges.reduced(image, 2) and len(image.reads) == 4
     edges.reduced(image, 4)
     assert len(image.reads) == 5  # the block is over: nothing kept
 
@@ -913,3 +922,24 @@ def test_an_alignment_tried_both_ways_reads_each_image_once_per_factor(painting)
     assert reads > 0 and len(x_mixed.reads) == reads
     np.testing.assert_array_equal(again.matrix, first.matrix)
     np.testing.assert_array_equal(first.matrix, estimate_similarity(painting.x_mixed, painting.rgb_surface).matrix)
+
+
+def test_a_refused_photographs_scale_is_scanned_for():
+    """A breaker's cat on a grey backdrop (0.8 X-ray px per photograph px, noisy JPEG-like uint8): the
+    hidden motorcycle's edges hold the spectra, and neither they nor the frames' ratio give the scale
+    (every coarse candidate 20+ px off, refused). Scanned scales at the candidates' turns find it."""
+    from skimage.transform import ProjectiveTransform
+    from skimage.transform import warp as skimage_warp
+
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
+
+    case = make_photo_mixture("photo_chelsea_over_motorcycle", (320, 400), seed=0)
+    photo_shape = (459, 575)
+    truth = _about_centres(case.x_mixed.shape, photo_shape, 0.0, 0.8)
+    photo = skimage_warp(case.rgb_surface, ProjectiveTransform(truth), output_shape=photo_shape, cval=0.5)
+    photo = np.clip(photo + np.random.default_rng(1).normal(0, 0.03, photo.shape), 0, 1)
+    photo = (photo * 255).round().astype(np.uint8)
+    candidates = registration._coarse_candidates(case.x_mixed, photo)[: registration.CANDIDATES_CHECKED]
+    assert min(_corner_error(matrix, truth, photo_shape) for _, matrix in candidates) > 20
+    found = estimate_similarity(case.x_mixed, photo)
+    assert found.confidence >= CONFIDENT and _corner_error(found.matrix, truth, photo_shape) < 1

@@ -80,8 +80,9 @@ _KEPT: ContextVar[dict[tuple[int, int], tuple[Any, np.ndarray]] | None] = Contex
 def reductions_kept() -> Iterator[None]:
     """Within it, :func:`reduced` makes each image's copy at each factor once (read-only, kept until
     the block ends): an alignment reads its images again and again — the spectra, the polish, the
-    region checks, the mirror image's estimate — and a 600-megapixel X-ray is minutes to read."""
-    token = _KEPT.set({})
+    region checks, the mirror image's estimate — and a 600-megapixel X-ray is minutes to read. Opened
+    within another, it keeps to the outer one's copies."""
+    token = _KEPT.set({} if _KEPT.get() is None else _KEPT.get())
     try:
         yield
     finally:
