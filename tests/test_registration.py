@@ -943,3 +943,22 @@ def test_a_refused_photographs_scale_is_scanned_for():
     assert min(_corner_error(matrix, truth, photo_shape) for _, matrix in candidates) > 20
     found = estimate_similarity(case.x_mixed, photo)
     assert found.confidence >= CONFIDENT and _corner_error(found.matrix, truth, photo_shape) < 1
+
+
+def test_a_scanned_scale_that_only_a_pattern_agrees_with_is_refused():
+    """A breaker's checkered painting, photographed as a detail at 0.35 X-ray px per photograph px (more
+    than 2× below the frames' ratio): the scan found the checker's period at 0.70, half the regions
+    agreeing, 313 px off. A scale found by searching must have most regions agree."""
+    from skimage.transform import ProjectiveTransform
+    from skimage.transform import warp as skimage_warp
+
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture, paint_absorbance
+
+    case = make_photo_mixture("photo_coffee_over_astronaut", (256, 320), seed=0)
+    rows, cols = np.mgrid[0:256, 0:320]
+    checker = ((rows // 12 + cols // 12) % 2).astype(float)
+    rgb = np.clip(0.5 + 0.35 * (case.rgb_surface - 0.5), 0, 1) * (0.45 + 0.55 * checker[..., None])
+    x_mixed = (paint_absorbance(rgb) + case.x2_true + case.weave + case.noise).astype(np.float32)
+    truth = _about_centres((256, 320), (300, 300), 0.0, 0.35, 30.0, 40.0)
+    photo = skimage_warp(rgb, ProjectiveTransform(truth), output_shape=(300, 300), cval=0.5, order=1)
+    assert registration.estimate_automatic(x_mixed, photo).confidence < CONFIDENT
