@@ -269,7 +269,8 @@ def test_quiet_prints_no_progress(tiff_inputs, tmp_path, capsys):
     for command in ("separate", "apply"):
         with pytest.raises(SystemExit):
             build_parser().parse_args([command, "--help"])
-        assert "no lines saying what was found or written (run.json records them" in " ".join(capsys.readouterr().out.split())
+        said = " ".join(capsys.readouterr().out.split())
+        assert "no lines saying what was found or written (run.json records them" in said
 
 
 def test_eta_shows_hours_once_there_are_any():

@@ -211,7 +211,9 @@ def test_the_spacings_ratio_is_tried_as_the_scale_when_the_spectra_mislead(monke
     # the spacings (before 2026-12-06 only they could); with them, the same alignment.
     misled = estimate_similarity(x_mixed, photo)
     assert misled.confidence >= 0.5 and _corner_error(misled.matrix, true, x_mixed.shape) < 0.5
-    monkeypatch.setattr(registration, "CANDIDATES_CHECKED", 1)  # the first candidate only, as before
+    monkeypatch.setattr(registration, "CANDIDATES_CHECKED", 1)  # the first candidate only, as before:
+    assert estimate_similarity(x_mixed, photo).scale == pytest.approx(0.5, rel=0.01)  # the scan of scales finds it
+    monkeypatch.setattr(registration, "_scanned", lambda x, image, angles: np.eye(3))  # and without the scan
     assert estimate_similarity(x_mixed, photo).scale != pytest.approx(0.5, rel=0.01)
     alignment = estimate_similarity(x_mixed, photo, scale_prior=0.5)
     assert alignment.scale == pytest.approx(unmisled.scale, rel=1e-4) and _corner_error(alignment.matrix, true, x_mixed.shape) < 0.5
