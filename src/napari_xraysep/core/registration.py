@@ -63,26 +63,30 @@ MISALIGNED_PX = 1.0
 MIRROR_CONFIDENT = 0.25
 # A photograph every region agrees with is estimated mirrored too where its mirror image's coarse edge
 # correlation is at least this share of its own: a left–right symmetric subject (a rocket between two
-# towers: 0.42–0.50; unsymmetric photographs 0.09–0.17, or a weak match's 0.45–0.93), whose mirror image
-# every region can agree with too (corners 650–711 px off, residual 0.26–0.59 px, the right one 0–0.05).
+# towers: 0.42–0.50; ordinary photographs 0.09–0.40, a weak match's up to 1.1), whose mirror image every
+# region can agree with too (corners 650–711 px off, residual 0.26–0.59 px, the right one 0–0.05).
 MIRROR_COARSE_SHARE = 0.3
 # ... and of two estimates every region agrees with, the mirror image's is kept only this much closer
 # (RMS residual, X-ray px): the rocket's wrong ones 0.24–0.59 px off, the right ones 0–0.10; a subject
 # symmetric but for small details (a breaker's painting of its own mirrored half, a few blobs on one
 # side) differs by 0.002–0.02 either way, which is noise: kept as stored, and said.
 MIRROR_CLOSER_PX = 0.1
+MIRROR_UNSURE_NOTE = (
+    "The photograph lines up as closely mirrored left–right (a nearly symmetric subject) and was kept as it is: if it "
+    "shows the painting mirrored (photographed from the back), align it from point pairs with an affine transform."
+)
 # Coarse candidates refined and checked, best first, until one passes the check (CONFIDENT).
 CANDIDATES_CHECKED = 3
 # Where every candidate is refused, scales within SCAN_RANGE× either way of the frames' ratio are
 # scanned in SCAN_STEPS steps (3.5 % apart: a right scale's coarse edge correlation peaks 0.08–0.16
 # above its neighbours 3 % off), then SCAN_STEPS_FINE within a step of the best.
 SCAN_RANGE = 2.0
+SCAN_STEPS = 41
+SCAN_STEPS_FINE = 5
 # ... and the scan's best is kept only where at least this share of the regions agree: a search over
 # scales finds a pattern's period too (a breaker's checkered painting, a detail at 0.35: scale 0.70,
 # 50 % agreeing, 313 px off), and every right one the scan found had all of them agree.
 SCAN_CONFIDENT = 0.75
-SCAN_STEPS = 41
-SCAN_STEPS_FINE = 5
 # Where the two images' reduction factors differ by at most this ratio, the spectra are also compared
 # with both reduced by the finer factor.
 COMMON_FACTORS = 2
@@ -107,10 +111,6 @@ MAX_PERSPECTIVE = 0.1
 # The perspective's polish starts from the polished similarity, at the fine scale only: at σ = 2 its
 # two extra terms wander along the blur's flat valley (corners 3–5 px off, then brought back).
 PERSPECTIVE_SIGMAS = (0.5,)
-MIRROR_UNSURE_NOTE = (
-    "The photograph lines up as closely mirrored left–right (a nearly symmetric subject) and was kept as it is: if it "
-    "shows the painting mirrored (photographed from the back), align it from point pairs with an affine transform."
-)
 PERSPECTIVE_NOTE = (
     "the photograph was taken at a slight angle: its perspective was corrected (a projective transform), as the "
     "painting's regions near its corners showed."
@@ -196,8 +196,7 @@ def _coarse_candidates(x_mixed: Any, photo: Any, scale_prior: float | None = Non
     """The coarse stage of :func:`estimate_similarity`: (edge correlation, matrix) of each rotation, scale
     and shift the spectra and the frames suggest, on copies at most COARSE_SIDE on a side, best first;
     each matrix maps the full-size photograph's (x, y, 1) to the full-size X-ray's."""
-    factor_x, factor_p = reduction_factor(x_mixed.shape, COARSE_SIDE), reduction_factor(photo.shape, COARSE_SIDE)
-    reference, moving = edge_image(reduced(x_mixed, factor_x)), edge_image(reduced(photo, factor_p))
+    reference, moving, factor_x, factor_p = _coarse_edges(x_mixed, photo)
     rotation, scale = rotation_and_scale(reference, moving)
     # On the reduced copies a photograph pixel is scale_prior·factor_p/factor_x reduced X-ray pixels.
     scales = [scale] + ([scale_prior * factor_p / factor_x] if scale_prior is not None else [])
@@ -217,6 +216,13 @@ def _coarse_candidates(x_mixed: Any, photo: Any, scale_prior: float | None = Non
     scored = [_placed(reference, moving, angle + turn, scale) for (angle, scale) in candidates for turn in (0.0, 180.0)]
     ranked = sorted(scored, key=lambda item: -item[0])
     return [(score, _to_full(coarse, factor_x, factor_p)) for score, coarse in ranked]
+
+
+def _coarse_edges(x_mixed: Any, photo: Any) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(X-ray edges, photograph edges, X-ray factor, photograph factor): each image's edges on its copy
+    reduced to at most COARSE_SIDE on a side."""
+    factor_x, factor_p = reduction_factor(x_mixed.shape, COARSE_SIDE), reduction_factor(photo.shape, COARSE_SIDE)
+    return edge_image(reduced(x_mixed, factor_x)), edge_image(reduced(photo, factor_p)), factor_x, factor_p
 
 
 def _extent(reference: np.ndarray, moving: np.ndarray) -> float:
@@ -244,8 +250,7 @@ def _scanned(x_mixed: Any, photo: Any, angles: list[float]) -> np.ndarray:
     the frames' ratio, SCAN_STEPS steps, then SCAN_STEPS_FINE within a step of the best) at each of
     ``angles``: for when the spectra's scale is wrong (a hidden design's strong edges can hold their
     spectrum) and the frames differ (a camera photograph on a backdrop)."""
-    factor_x, factor_p = reduction_factor(x_mixed.shape, COARSE_SIDE), reduction_factor(photo.shape, COARSE_SIDE)
-    reference, moving = edge_image(reduced(x_mixed, factor_x)), edge_image(reduced(photo, factor_p))
+    reference, moving, factor_x, factor_p = _coarse_edges(x_mixed, photo)
     ratios = np.exp(np.linspace(-np.log(SCAN_RANGE), np.log(SCAN_RANGE), SCAN_STEPS))
     scales = _extent(reference, moving) * ratios
     _, angle, scale = max((_placed(reference, moving, a, s)[0], a, s) for a in angles for s in scales)
