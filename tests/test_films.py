@@ -623,3 +623,17 @@ def test_a_seam_must_step_beyond_the_painting_where_the_film_margin_was_measured
     hidden = np.where(painting, edge - t, np.nan)
     assert find_films(inside, hidden) is not None  # taken for films without the margin
     assert find_films(inside, hidden, beyond=outside) is None
+
+
+def test_a_stuck_pixel_beside_a_photograph_speck_is_repaired_when_the_films_are_taken_out() -> None:
+    """The films' second search for points kept the photograph's veto: a stuck pixel beside a speck
+    would be neither clipped nor repaired there — a spike in x2."""
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic", 0)
+    x, rgb = variant.x_stored.copy(), variant.rgb_stored.copy()
+    x[150, 200], rgb[150, 200] = 65535, 255  # a hot pixel under a bright speck of the photograph
+    result = separate(x, rgb)
+    assert result.films is not None and result.defects.points[150, 200] and not result.defects.clipped[150, 200]
+    neighbours = result.x2[149:152, 199:202].copy()
+    neighbours[1, 1] = np.nan
+    # No spike: not above its neighbours (the photograph's own speck may lower x1's prediction there).
+    assert result.x2[150, 200] < np.nanmax(neighbours) + 0.05 * np.nanmax(np.abs(result.x2))

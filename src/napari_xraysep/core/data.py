@@ -239,7 +239,9 @@ def prepare_inputs(
         if defects is not None:
             # Hot/dead pixels and scratches sought again in one exposure: a film seam's one-pixel step
             # read as a scratch in the films as stored (183 of the 438 scratch pixels marked on 12 mosaics).
-            again = points_and_scratches(defects, x_mixed, valid, rgb_surface)
+            # Its points, a speck in the photograph vetoed already, are not vetoed again: a stuck pixel (at the
+            # detector's limit, never the paint's) would be neither clipped nor repaired, a spike in x2.
+            again = points_and_scratches(defects, x_mixed, valid, rgb_surface, stuck=defects.points)
             if support is not None and not support.full:  # counted inside the painting, as before
                 inside = again.within(ndimage.binary_fill_holes(support.mask), x_mixed)
                 again = dataclasses.replace(inside, clipped_high=defects.clipped_high, clipped_low=defects.clipped_low)

@@ -796,7 +796,8 @@ def points_and_scratches(
     luminance = None if rgb_surface is None else photo_luminance(rgb_surface, usable)
     points = point_defects(x, usable, scale)
     if luminance is not None and points.any():
-        points &= ~photo_specks(luminance, usable) | (False if stuck is None else stuck)
+        vetoed = photo_specks(luminance, usable)
+        points &= ~(vetoed if stuck is None else vetoed & ~stuck)
     scratches, count = scratch_lines(x, usable & ~points, scale, luminance)
     return dataclasses.replace(clipped, points=points, scratches=scratches & ~points, scratch_count=count)
 
