@@ -945,20 +945,53 @@ def test_a_refused_photographs_scale_is_scanned_for():
     assert found.confidence >= CONFIDENT and _corner_error(found.matrix, truth, photo_shape) < 1
 
 
+def _checkered(case_name: str, period: int):
+    """(X-ray, photograph on the X-ray's grid) of a case's painting faded under a strong checkerboard of
+    ``period`` px (a breaker's)."""
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture, paint_absorbance
+
+    case = make_photo_mixture(case_name, (256, 320), seed=0)
+    rows, cols = np.mgrid[0:256, 0:320]
+    checker = ((rows // period + cols // period) % 2).astype(float)
+    rgb = np.clip(0.5 + 0.35 * (case.rgb_surface - 0.5), 0, 1) * (0.45 + 0.55 * checker[..., None])
+    return (paint_absorbance(rgb) + case.x2_true + case.weave + case.noise).astype(np.float32), rgb
+
+
+def _detail(rgb, truth, shape, noise=0.0):
+    """The photograph ``truth`` maps onto the X-ray's grid (grey beyond the painting), uint8 with ``noise``."""
+    from skimage.transform import ProjectiveTransform
+    from skimage.transform import warp as skimage_warp
+
+    photo = skimage_warp(rgb, ProjectiveTransform(truth), output_shape=shape, cval=0.5, order=1)
+    photo = np.clip(photo + np.random.default_rng(1).normal(0, noise, photo.shape), 0, 1)
+    return (photo * 255).round().astype(np.uint8)
+
+
 def test_a_scanned_scale_that_only_a_pattern_agrees_with_is_refused():
     """A breaker's checkered painting, photographed as a detail at 0.35 X-ray px per photograph px (more
     than 2× below the frames' ratio): the scan found the checker's period at 0.70, half the regions
     agreeing, 313 px off. A scale found by searching must have most regions agree."""
-    from skimage.transform import ProjectiveTransform
-    from skimage.transform import warp as skimage_warp
-
-    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture, paint_absorbance
-
-    case = make_photo_mixture("photo_coffee_over_astronaut", (256, 320), seed=0)
-    rows, cols = np.mgrid[0:256, 0:320]
-    checker = ((rows // 12 + cols // 12) % 2).astype(float)
-    rgb = np.clip(0.5 + 0.35 * (case.rgb_surface - 0.5), 0, 1) * (0.45 + 0.55 * checker[..., None])
-    x_mixed = (paint_absorbance(rgb) + case.x2_true + case.weave + case.noise).astype(np.float32)
+    x_mixed, rgb = _checkered("photo_coffee_over_astronaut", 12)
     truth = _about_centres((256, 320), (300, 300), 0.0, 0.35, 30.0, 40.0)
-    photo = skimage_warp(rgb, ProjectiveTransform(truth), output_shape=(300, 300), cval=0.5, order=1)
-    assert registration.estimate_automatic(x_mixed, photo).confidence < CONFIDENT
+    assert registration.estimate_automatic(x_mixed, _detail(rgb, truth, (300, 300))).confidence < CONFIDENT
+
+
+@pytest.mark.parametrize(
+    "case_name, photo_shape, degrees, shift, noise",
+    [
+        # was 0.8, turned 110°, every region agreeing, 488 px off
+        ("photo_coffee_over_astronaut", (300, 300), 20.0, (10.0, 10.0), 0.0),
+        # was 0.8, turned 180°, half the regions agreeing, 633 px off
+        ("photo_rocket_over_chelsea", (280, 320), 0.0, (10.0, -20.0), 0.03),
+    ],
+)
+def test_a_checkered_paintings_detail_is_not_aligned_at_the_patterns_harmonics(
+    case_name, photo_shape, degrees, shift, noise
+):
+    """A painting under a 16 px checkerboard, a detail photographed at 0.4 X-ray px per photograph px: the
+    spectra settle at twice the period (0.8), where the checker also lines up at a quarter or half turn
+    and the regions agree. The harmonics' coarse edges match worse than the truth's: it is found."""
+    x_mixed, rgb = _checkered(case_name, 16)
+    truth = _about_centres((256, 320), photo_shape, degrees, 0.4, *shift)
+    found = registration.estimate_automatic(x_mixed, _detail(rgb, truth, photo_shape, noise))
+    assert found.confidence >= CONFIDENT and _corner_error(found.matrix, truth, photo_shape) < 1
