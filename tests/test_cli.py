@@ -65,6 +65,36 @@ def test_refuses_a_non_empty_output_folder_unless_overwrite(tiff_inputs, tmp_pat
     assert (out / "keep.txt").read_text() == "precious" and (out / "x2.tif").exists()
 
 
+def test_overwrite_never_replaces_an_input_of_the_run(tiff_inputs, tmp_path, capsys):
+    """A tester's `separate x2.tif rgb.png --out . --overwrite` replaced the X-ray it read by its own x2
+    (run.json still naming x2.tif as the input); `--model out/model.pt --out out` the model it continued;
+    `align --out` the photograph it aligned."""
+    xray, rgb, mask = tiff_inputs
+    folder = tmp_path / "work"
+    folder.mkdir()
+    for name, source in (("x2.tif", xray), ("rgb.tif", rgb)):
+        (folder / name).write_bytes(source.read_bytes())
+    before = (folder / "x2.tif").read_bytes()
+    args = ["separate", str(folder / "x2.tif"), str(folder / "rgb.tif"), "--out", str(folder), "--overwrite", *TINY_ARGS]
+    assert main(args) == 2
+    assert "holds" in (line := _error_line(capsys)) and "x2.tif" in line and "input" in line
+    assert (folder / "x2.tif").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["rgb.tif", "x2.tif"]
+    # An input of a name the set does not make is kept as the user's own file.
+    out = tmp_path / "out"
+    assert main(["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(out), *TINY_ARGS]) == 0
+    model = (out / "model.pt").read_bytes()
+    continued = ["separate", str(xray), str(rgb), "--model", str(out / "model.pt"), "--out", str(out), "--overwrite"]
+    assert main([*continued, "--steps", "1", "--quiet"]) == 2
+    assert "model.pt" in _error_line(capsys) and (out / "model.pt").read_bytes() == model
+    # Applying a model kept in the folder replaces only the results (the model is not rewritten).
+    assert main(["apply", str(out / "model.pt"), str(xray), str(rgb), "--out", str(out), "--overwrite", "--quiet"]) == 0
+    assert (out / "model.pt").read_bytes() == model
+    for target in (folder / "rgb.tif", folder / "x2.tif"):
+        aligned = ["align", str(folder / "x2.tif"), str(folder / "rgb.tif"), "--out", str(target), "--overwrite"]
+        assert main(aligned) == 2 and "this run reads" in _error_line(capsys)
+    assert (folder / "x2.tif").read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("make_args", "message"),
     [

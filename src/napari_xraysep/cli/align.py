@@ -30,6 +30,7 @@ from ..core.registration import (
 )
 from ..core.warp import aligned_photo, uncovered_share
 from ..io import open_image, write_tiff
+from ..io.files import same_file
 from ..io.spacing import chosen_spacing
 
 
@@ -82,6 +83,9 @@ def command_align(args: argparse.Namespace) -> int:
         raise InputError(f"The aligned photograph is written as a TIFF: give --out a name ending in .tif (got {args.out}).")
     if Path(args.out).exists() and not args.overwrite:
         raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
+    for what, path in (("the X-ray", args.xray), ("the photograph", args.rgb), ("the point pairs", args.points)):
+        if path is not None and same_file(path, args.out):
+            raise InputError(f"--out {args.out} is {what} this run reads; choose another file name for the aligned photograph.")
     if not args.max_pair_error > 0:
         raise InputError(f"--max-pair-error must be a positive number of pixels; got {args.max_pair_error}.")
     # Read lazily where the file allows it: the estimate reads reduced copies, the warp one block at a time.

@@ -25,7 +25,7 @@ from .._version import __version__
 from ..core import PRESETS, RESULT_LAYERS
 from ..core.regions import BoxRegion
 from ..core.errors import InputError, TrainingError
-from ..io.files import STAGING_TAG, result_set
+from ..io.files import EARLIER_RESULTS, STAGING_TAG, result_set, same_file
 from ..core.devices import resolve_device
 from ..core.result import defects_line, weave_threads
 from ..core.films import KnownPixels, given_films
@@ -40,14 +40,21 @@ from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, pair_warn
 from .terminal import run_in_terminal, signal_handled
 
 
-def prepare_output_dir(out: Path, overwrite: bool) -> Path:
+def prepare_output_dir(out: Path, overwrite: bool, args: argparse.Namespace | None = None) -> Path:
     """Make sure results can be written to ``out`` before any training time is spent: the results are
     written as a set beside it (:func:`result_set`), so its parent must be writable (or makeable);
-    neither is made yet (a run that fails leaves no folder behind)."""
+    neither is made yet (a run that fails leaves no folder behind). With ``args``, an input file the
+    new set would replace (:func:`_inputs_replaced`) is refused."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder.")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise InputError(f"--out {out} is not empty; choose a new folder or pass --overwrite to replace its results.")
+    replaced = _inputs_replaced(out, args) if args is not None and out.is_dir() else []
+    if replaced:
+        raise InputError(
+            f"--out {out} holds {', '.join(map(str, replaced))}, an input of this run that its results would replace; "
+            "choose another --out (or move the input out of it)."
+        )
     # Nothing is made here (a refused run leaves the disk as it was): the nearest folder that exists
     # above --out must take new files.
     existing = next(folder for folder in Path(os.path.abspath(out)).parents if folder.exists())
@@ -126,13 +133,6 @@ def open_sources(args: argparse.Namespace) -> tuple[Sources, dict[str, Any]]:
     return sources, files
 
 
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return os.path.samefile(first, second)
-    except OSError:  # a file that does not exist is named by the reader
-        return False
-
-
 def check_distinct_files(args: argparse.Namespace) -> None:
     """InputError when the back's photograph or a side channel is a file already given: a side channel
     that is the X-ray itself took the hidden design with it (x2's spread 3877 → 0.95), a back that is
@@ -140,12 +140,22 @@ def check_distinct_files(args: argparse.Namespace) -> None:
     given = [("the X-ray", args.xray), ("the photograph (--rgb)", args.rgb)]
     later = ([("--rgb-back", args.rgb_back)] if args.rgb_back else []) + [("--side", path) for path in args.side or []]
     for option, path in later:
-        earlier = next((what for what, other in given if _same_file(Path(path), Path(other))), None)
+        earlier = next((what for what, other in given if same_file(Path(path), Path(other))), None)
         if earlier is not None:
             advice = ("give the back's own photograph, or leave --rgb-back out" if option == "--rgb-back" else
                       "a side channel is another map of the painting (infrared, an XRF element map), each given once")
             raise InputError(f"{option} {path} is {earlier}, given already: {advice}.")
         given.append((f"{option} {path}", path))
+
+
+def _inputs_replaced(out: Path, args: argparse.Namespace) -> list[Path]:
+    """The input files of ``args`` that lie in ``out`` under a name the new result set replaces or
+    removes (an earlier run's results; ``model.pt`` where the run trains one): `separate X2.tif …
+    --out . --overwrite` had replaced the X-ray it read by its own x2."""
+    replaced_names = set(EARLIER_RESULTS) | ({"model.pt"} if args.command == "separate" else set())
+    named = [getattr(args, name, None) for name in ("xray", "rgb", "rgb_back", "region_mask", "model", "painting_area")]
+    paths = [Path(path) for path in [*named, *(getattr(args, "side", None) or [])] if isinstance(path, (str, Path))]
+    return [path for path in paths if path.name in replaced_names and same_file(path.parent, out)]
 
 
 def pixel_spacing_record(given: str | None, source: Any, path: Path) -> dict[str, Any] | None:
@@ -158,7 +168,7 @@ def pixel_spacing_record(given: str | None, source: Any, path: Path) -> dict[str
 def command_separate(args: argparse.Namespace) -> int:
     if not args.checkpoint_every > 0:
         raise InputError(f"--checkpoint-every must be a positive number of minutes; got {args.checkpoint_every}.")
-    out = prepare_output_dir(Path(args.out), args.overwrite)
+    out = prepare_output_dir(Path(args.out), args.overwrite, args)
     sources, files = open_sources(args)
     spacing = pixel_spacing_record(args.pixel_size, sources.x_mixed, args.xray)
     region: Any = None
@@ -234,7 +244,7 @@ def command_apply(args: argparse.Namespace) -> int:
     unknown = [name for name in layers if name not in RESULT_LAYERS]
     if unknown or not layers:
         raise InputError(f"--layers takes names of {', '.join(RESULT_LAYERS)}; got {', '.join(unknown) or 'none'}.")
-    out = prepare_output_dir(Path(args.out), args.overwrite)
+    out = prepare_output_dir(Path(args.out), args.overwrite, args)
     model = load_model(args.model)
     sources, files = open_sources(args)
     device = args.device or "auto"

@@ -69,6 +69,14 @@ EARLIER_RESULTS = frozenset(
 KEPT_MODEL_RECORD = "model.run.json"
 
 
+def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file or folder (False where either does not exist: its reader says so)."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def result_set(out: str | os.PathLike[str]) -> Iterator[Path]:
     """A new, empty folder to write a whole result set into; when the block ends normally it replaces
