@@ -31,6 +31,14 @@ def test_empty_or_degenerate_shapes_and_labels():
     flat = Shapes([np.array([[2, 2], [2, 8], [2, 5]])], shape_type="polygon")  # zero area
     with pytest.raises(InputError, match="enclose no pixel"):
         region_mask_from_layer(flat, (10, 10))
+    # a path's vertices may span an area; it encloses none (a tester's became its 86-pixel stroke)
+    path = Shapes([np.array([[5, 5], [40, 60], [10, 80]], float)], shape_type="path")
+    with pytest.raises(InputError, match="enclose no pixel"):
+        region_mask_from_layer(path, (64, 96))
+    box = np.array([[2, 2], [2, 6], [6, 6], [6, 2]])
+    with_path = Shapes([np.array([[5, 5], [40, 60], [10, 80]], float), box], shape_type=["path", "rectangle"])
+    alone = Shapes([box], shape_type="rectangle")
+    np.testing.assert_array_equal(region_mask_from_layer(with_path, (64, 96)), region_mask_from_layer(alone, (64, 96)))
     outside = Shapes([np.array([[50, 50], [50, 60], [60, 60], [60, 50]])], shape_type="rectangle")
     with pytest.raises(InputError, match="enclose no pixel"):
         region_mask_from_layer(outside, (10, 10))

@@ -4,7 +4,6 @@ run.json, the resolution tags written and read back, napari layers in mm, and al
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -248,7 +247,7 @@ def test_the_reader_gives_layers_in_mm(tmp_path):
 
 @pytest.mark.gui
 def test_a_region_drawn_in_mm_or_in_pixels_selects_the_same_pixels(make_napari_viewer):
-    from napari_xraysep.plugin.shown import placement
+    from napari_xraysep.plugin.layers import placement
 
     viewer = make_napari_viewer()
     xray = viewer.add_image(GRAY.astype(np.float32), scale=(0.5, 0.5), units=("mm", "mm"))
@@ -261,7 +260,7 @@ def test_a_region_drawn_in_mm_or_in_pixels_selects_the_same_pixels(make_napari_v
         np.testing.assert_array_equal(region_mask_from_layer(shapes, GRAY.shape, xray), expected)
     assert region_mask_from_layer(in_world, GRAY.shape).sum() < expected.sum()  # read in its own data: wrong
     # the results of a run are placed, scaled and in units as the X-ray
-    assert placement(SimpleNamespace(source=xray))["units"] == xray.units
+    assert placement(xray)["units"] == xray.units
 
 
 @pytest.mark.gui

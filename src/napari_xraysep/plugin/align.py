@@ -8,6 +8,7 @@ seconds), and the aligned photograph comes back as a new layer; nothing is overw
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,10 @@ from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
 
-from .layers import has_units, is_rgb_layer, is_xray_layer, layer_array, points_in_pixels_of
+from .layers import (
+    grid_transform, has_units, is_rgb_layer, is_xray_layer, layer_array, layer_on_grid, placed_alike, placement,
+    points_in_pixels_of, same_layer,
+)
 from ..core import XraySepError
 from ..core.alignment import Alignment, offset_words
 from ..core.edges import CONFIDENT
@@ -107,9 +111,18 @@ class AlignmentWidget(QWidget):
         return layer_array(self.xray_layer.value), layer_array(self.rgb_layer.value)
 
     def check(self) -> str:
-        """Say whether the photograph looks shifted against the X-ray."""
+        """Say whether the photograph, as the viewer shows it over the X-ray, looks shifted against it."""
         try:
             x_mixed, photo = self._images()
+            shown = ""
+            if not placed_alike(grid_transform(self.rgb_layer.value, self.xray_layer.value)):
+                # Placed by its own scale, position or rotation: checked as it lies over the X-ray (the
+                # separation reads it so), not as stored (a photograph shown at half size was "aligned").
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    photo = layer_on_grid(self.rgb_layer.value, self.xray_layer.value)
+                said = [str(shown.message) for shown in caught]
+                shown = " ".join(["As the viewer shows it (its own scale and position):", *said]) + " "
             if x_mixed.shape != photo.shape[:2]:
                 raise XraySepError(
                     f"The X-ray is {x_mixed.shape[0]}×{x_mixed.shape[1]} and the photograph "
@@ -121,9 +134,14 @@ class AlignmentWidget(QWidget):
         except XraySepError as error:
             return self.show_message(str(error), error=True)
         if warning:
-            return self.show_message(warning, error=True)
+            return self.show_message(shown + warning, error=True)
+        if confidence < CONFIDENT:  # no verdict: the regions do not agree on any shift
+            return self.show_message(
+                f"{shown}Not aligned, or not this painting: only {confidence:.0%} of the regions agree on a shift. "
+                "Align it automatically, or from point pairs.", error=True,
+            )
         return self.show_message(
-            f"Aligned to within a pixel (the photograph is {offset_words(dy, dx, digits=2)}; "
+            f"{shown}Aligned to within a pixel (the photograph is {offset_words(dy, dx, digits=2)}; "
             f"{confidence:.0%} of the regions agree)."
         )
 
@@ -150,7 +168,8 @@ class AlignmentWidget(QWidget):
         self.worker = create_worker(
             run, _start_thread=False,
             _connect={
-                "returned": lambda out: self._add_aligned(source, *out, automatic=True), "errored": self._on_error,
+                "returned": lambda out: self._add_aligned(source, *out, automatic=True, reference=reference),
+                "errored": self._on_error,
             },
         )
         self.worker.start()
@@ -191,7 +210,19 @@ class AlignmentWidget(QWidget):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _add_aligned(self, source: Any, alignment: Alignment, aligned: np.ndarray, automatic: bool = False) -> Any:
+    def _add_aligned(
+        self, source: Any, alignment: Alignment, aligned: np.ndarray, automatic: bool = False, reference: Any = None
+    ) -> Any:
+        """Add the photograph resampled onto the grid of ``reference`` (the X-ray it was aligned to; the
+        chosen one by default), placed as that X-ray is; nothing where either was removed meanwhile."""
+        reference = self.xray_layer.value if reference is None else reference
+        kept = list(self.viewer.layers)
+        gone = [layer.name for layer in (reference, source) if not any(same_layer(layer, other) for other in kept)]
+        if gone:
+            self.show_message(
+                f"Nothing added: '{gone[0]}' was removed from the viewer while the alignment was estimated.", error=True
+            )
+            return None
         if alignment.confidence < CONFIDENT and not self.confirm_uncertain(alignment):
             self.show_message(
                 f"Nothing added: only {alignment.confidence:.0%} of the regions of the painting agree with the automatic "
@@ -209,10 +240,9 @@ class AlignmentWidget(QWidget):
         # the photograph's own units: shown with the photograph's range, not stretched to its own.
         uncovered = aligned.dtype.kind == "f" and bool(np.isnan(aligned).any())
         limits = {"contrast_limits": (0, float(np.iinfo(stored).max))} if uncovered and stored.kind in "ui" else {}
-        reference = self.xray_layer.value  # on the X-ray's grid: its scale, position and units
-        layer = self.viewer.add_image(
+        layer = self.viewer.add_image(  # on the X-ray's grid, placed as it is (scale, position, rotation, units)
             aligned, name=f"{source.name} · aligned", rgb=True, metadata={"xraysep_alignment": record},
-            scale=reference.scale, translate=reference.translate, units=reference.units, **limits,
+            **placement(reference), **limits,
         )
         rejected = ", ".join(str(i + FIRST_PAIR) for i in alignment.rejected)
         left_out = f" Pair{'s' if len(alignment.rejected) > 1 else ''} {rejected} did not fit the others and {'were' if len(alignment.rejected) > 1 else 'was'} left out." if rejected else ""
@@ -222,7 +252,8 @@ class AlignmentWidget(QWidget):
         notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
         notes += f" Note: {PERSPECTIVE_NOTE}" if automatic and alignment.kind == "projective" else ""
         self.show_message(
-            f"Added '{layer.name}' on the X-ray's grid ({alignment.describe()}).{left_out}{uncertain}{notes} Choose it as the separation's Photograph.",
+            f"Added '{layer.name}' on the grid of the X-ray '{reference.name}' ({alignment.describe()})."
+            f"{left_out}{uncertain}{notes} Choose it as the separation's Photograph.",
             error=bool(uncertain),
         )
         return layer

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, LineEdit, PushButton, Select
+from napari.layers import Image
 from qtpy.QtWidgets import QGroupBox, QLabel, QVBoxLayout
 
 from .layers import (
@@ -64,6 +65,21 @@ def _placed_like(layer: Any, reference: Any) -> bool:
         np.allclose(layer.scale, reference.scale) and np.allclose(layer.translate, reference.translate)
         and tuple(map(str, layer.units)) == tuple(map(str, reference.units))
     )
+
+
+def _moves_with(layer: Any, xray: Any) -> bool:
+    """Whether ``layer`` (2-D, in the X-ray's units) is placed over the X-ray and so moves with it when its
+    pixel size is given: shapes, points and labels placed like it, an image of its pixel count placed
+    like it, or an image placed by its own scale or position (a photograph registered at another pixel
+    size). An image of another size where napari put it (scale 1, no offset) is another picture: a
+    tester's second painting had been given this one's pixel size."""
+    if layer.ndim != xray.ndim or tuple(map(str, layer.units)) != tuple(map(str, xray.units)):
+        return False
+    if not isinstance(layer, Image):
+        return _placed_like(layer, xray)
+    if _placed_like(layer, xray):
+        return tuple(layer_source(layer).shape[:2]) == tuple(layer_source(xray).shape[:2])
+    return not (np.allclose(layer.scale, 1) and not np.any(layer.translate))
 
 
 class InputsPanel(QGroupBox):
@@ -186,14 +202,17 @@ class InputsPanel(QGroupBox):
             self.units_hint.setText(str(error))
             return
         xray.metadata[GIVEN_KEY] = f"given by the user as {text}"
-        # Every layer drawn over the X-ray as it was placed (the region's shapes, a registered
-        # photograph, labels) moves with it: what was aligned on screen stays aligned.
-        placed = [
-            layer for layer in self.viewer.layers
-            if layer is not xray and layer.ndim == xray.ndim and _placed_like(layer, xray)
-        ]
-        for layer in [xray, *placed]:
-            layer.scale, layer.units = (size, size), ("mm", "mm")
+        # Every layer placed over the X-ray (the region's shapes, a registered photograph, labels, one
+        # placed by its own scale) moves with it, about the X-ray's origin: what was aligned on screen
+        # stays aligned. Another painting's image where napari put it is left alone.
+        factor = size / np.asarray(xray.scale[-2:], float)
+        origin = np.asarray(xray.translate[-2:], float)
+        moved = [layer for layer in self.viewer.layers if layer is not xray and _moves_with(layer, xray)]
+        for layer in moved:
+            layer.scale = np.asarray(layer.scale[-2:], float) * factor
+            layer.translate = origin + (np.asarray(layer.translate[-2:], float) - origin) * factor
+            layer.units = ("mm", "mm")
+        xray.scale, xray.units = (size, size), ("mm", "mm")
         self.share_spacing()
 
     def spacing_source(self, layer: Any) -> str | None:

@@ -116,6 +116,22 @@ def grid_transform(layer: Any, reference: Any) -> np.ndarray:
     return np.array([[across[1], down[1], origin[1]], [across[0], down[0], origin[0]], [0.0, 0.0, 1.0]])
 
 
+def placement(reference: Any, offset: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    """Layer kwargs that place an image of ``reference``'s pixels (the X-ray layer's) where the viewer
+    shows them, moved by ``offset`` pixels (an area's corner): its scale, units, rotation, shear and
+    affine, and its translate plus the offset carried through its scale, rotation and shear (a result
+    given only the X-ray's scale and translate lay elsewhere under a rotated X-ray)."""
+    from napari.utils.transforms import Affine
+
+    linear = Affine(scale=reference.scale, rotate=reference.rotate, shear=reference.shear).linear_matrix
+    return {
+        "scale": np.asarray(reference.scale, float), "units": reference.units,
+        "translate": np.asarray(reference.translate, float) + linear @ np.asarray(offset, float),
+        "rotate": np.asarray(reference.rotate, float), "shear": np.asarray(reference.shear, float),
+        "affine": np.asarray(reference.affine.affine_matrix, float),
+    }
+
+
 def placed_alike(matrix: np.ndarray) -> bool:
     return bool(np.allclose(matrix, np.eye(3), atol=1e-6))
 
@@ -236,8 +252,13 @@ def region_mask_from_layer(
             shapes = Shapes(data, shape_type=layer.shape_type)
         masks = np.asarray(shapes.to_masks(mask_shape=shape), dtype=bool)
         # napari rasterises the outline of a shape that encloses nothing; such a shape is a slip of
-        # the mouse, not a region.
-        enclosing = [index for index, vertices in enumerate(data) if enclosed_area(vertices) >= 1.0]
+        # the mouse, not a region. A path encloses nothing whatever its vertices span (napari
+        # rasterises its stroke: a tester's three-vertex path became an 86-pixel region).
+        open_lines = {"line", "path"}
+        enclosing = [
+            index for index, (vertices, kind) in enumerate(zip(data, layer.shape_type))
+            if kind not in open_lines and enclosed_area(vertices) >= 1.0
+        ]
         mask = masks[enclosing].any(axis=0) if enclosing else np.zeros(shape, dtype=bool)
         if not mask.any() and not empty_ok:
             raise InputError(

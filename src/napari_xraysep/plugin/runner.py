@@ -13,7 +13,7 @@ from typing import Any
 from napari.qt.threading import GeneratorWorker
 from qtpy.QtCore import QTimer
 
-from .layers import layer_source, same_layer
+from .layers import METADATA_KEY, layer_source, same_layer
 from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.areas import is_large
 from ..core.checks import check_double_sided
@@ -22,7 +22,7 @@ from ..pipeline import AlignmentNote, iter_run
 from .inputs import InputsPanel
 from .run import RunPanel
 from .separation import SeparationPanel
-from .shown import add_previews, add_results, placement, remove_previews, result_layers, show_preview
+from .shown import add_previews, add_results, remove_previews, result_layers, show_preview
 from .state import CurrentModel, RunRecord, RunState, RunStatus
 from .worker import ActivityProgress, checkpointing, keep_own_warnings, new_results_folder, run_in_background
 
@@ -56,12 +56,24 @@ class Runner:
         """Runs that gave a result (their layers are numbered so)."""
         return 0 if self.last_run is None else self.last_run.number
 
+    def _next_number(self) -> int:
+        """The next run's number: after this dock's runs and every result layer's in the viewer (a dock
+        closed and opened again had started at run 1 again, and Count threads and Compare found the
+        earlier run 1's layers, of another X-ray)."""
+        shown = (layer.metadata.get(METADATA_KEY) for layer in self.viewer.layers)
+        numbers = [record.get("run") for record in shown if isinstance(record, dict)]
+        return max([self.runs, *(number for number in numbers if isinstance(number, int))]) + 1
+
     def start(self, model: TrainedModel | None, steps: int | None = None) -> GeneratorWorker | None:
         """Check the inputs and settings, then run in the background; None (and a message) if they are wrong."""
         if self.status.running:
-            self.say("A run is going on; stop it first.", error=True)
+            stopping = self.status.state is RunState.STOPPING  # Stop was pressed: its result is on its way
+            said = "The run is stopping; start again once its layers are in." if stopping else (
+                "A run is going on; stop it first."
+            )
+            self.say(said, error=True)
             return None
-        number = self.runs + 1
+        number = self._next_number()
         # What preparing the inputs warns of (an alpha channel dropped, an empty region …) is the run's to
         # say; caught here, on the main thread, and only here (the worker, started below, has its own).
         caught: list[tuple] = []
@@ -101,7 +113,7 @@ class Runner:
             add_previews(self.viewer, record, checked["x_mixed"].shape)
         layers_for = partial(
             result_layers, source_name=record.source_name, run=number, double_sided=record.double_sided,
-            whole=placement(record), area=placement(record, offset),
+            area_corner=offset,
         )
         self.status.move(RunState.TRAINING)
         self.panel.starting(resolved.training_steps)
@@ -199,15 +211,15 @@ class Runner:
             if event.preview is not None:
                 show_preview(self.viewer, record, event.preview)
 
-    def _on_result(self, record: RunRecord, returned: tuple[Any, tuple[list[Any], str]]) -> None:
+    def _on_result(self, record: RunRecord, returned: tuple[Any, tuple[list[Any], str, tuple[int, int]]]) -> None:
         if not self._current(record):
             return
-        result, (layers, added) = returned
+        result, (layers, added, corner) = returned
         record.result = result
         self.model = CurrentModel(result.model, f"run {record.number}")
         if record.checkpoint is not None:  # the result holds the model now; Save model keeps it
             record.checkpoint.unlink(missing_ok=True)
-        record.adding = add_results(self.viewer, record, layers)
+        record.adding = add_results(self.viewer, record, layers, corner)
         self._add_next(record, added)
 
     def _add_next(self, record: RunRecord, added: str) -> None:

@@ -20,6 +20,7 @@ from .layers import (
     METADATA_KEY,
     painting_layer_data,
     passages_layer_data,
+    placement,
     result_layer_data,
     same_layer,
     shared_contrast,
@@ -35,15 +36,6 @@ ON_TOP = "x2"
 LayerData = tuple[Any, dict[str, Any], str]
 
 
-def placement(record: RunRecord, offset: tuple[int, int] = (0, 0)) -> dict[str, Any]:
-    """Scale, units and position of the run's X-ray layer, moved by ``offset`` pixels (an area's corner)."""
-    reference = record.source
-    return {
-        "scale": reference.scale, "units": reference.units,
-        "translate": np.asarray(reference.translate) + np.asarray(offset) * reference.scale,
-    }
-
-
 def preview_name(record: RunRecord, which: str) -> str:
     return f"x̂{which[1]} preview · run {record.number}"
 
@@ -54,7 +46,7 @@ def add_previews(viewer: Any, record: RunRecord, shape: tuple[int, int]) -> None
     for which in PREVIEWED:
         viewer.add_image(
             np.zeros(shape, np.float32), name=preview_name(record, which), colormap="gray", visible=False,
-            metadata={METADATA_KEY: {"preview": True}}, **placement(record, record.offset),
+            metadata={METADATA_KEY: {"preview": True}}, **placement(record.source, record.offset),
         )
 
 
@@ -77,46 +69,54 @@ def remove_previews(viewer: Any, record: RunRecord) -> None:
 
 
 def result_layers(
-    result: Any, source_name: str, run: int, double_sided: bool, whole: dict[str, Any], area: dict[str, Any]
-) -> tuple[list[LayerData], str]:
+    result: Any, source_name: str, run: int, double_sided: bool, area_corner: tuple[int, int]
+) -> tuple[list[LayerData], str, tuple[int, int]]:
     """The run's layers (the six, and the films' exposure and the stretcher's bars when found) as
     layer-data tuples (their contrast computed: call it in the worker thread) and a sentence saying what
-    they are and where.
-    ``whole`` and ``area`` are the placements
-    (:func:`placement`) of the whole X-ray and of the trained area."""
+    they are and where, and the X-ray pixel their top-left pixel lies on: (0, 0), or ``area_corner``
+    (the trained area's) for a whole painting stopped during training. They are placed as the X-ray
+    is when they are added (:func:`add_results`): it may have been moved or given a pixel size meanwhile."""
+    corner = (0, 0)
     if isinstance(result, SeparationResult):
-        layers = result_layer_data(result, source_name, run, whole)
+        layers = result_layer_data(result, source_name, run)
         # Compare shows the weave only where the method found one (the auto-encoder's is zero).
         weave = ", the error map and the weave" if np.any(result.weave) else " and the error map"
         what = f"Its {len(layers)} layers are in the layer list; Compare side by side shows x, x1, x2{weave}, titled."
     elif isinstance(result, PaintingResult) and result.paths is not None:
         pyramids = {name: open_pyramid(path) for name, path in result.paths.items()}
-        layers = painting_layer_data(pyramids, result.provenance(), double_sided, source_name, run, whole)
+        layers = painting_layer_data(pyramids, result.provenance(), double_sided, source_name, run)
         model = " (with model.pt)" if result.area_result is not None else ""  # a model only applied is not copied
         what = f"The whole painting's {len(layers)} layers are written to {result.folder}{model} and shown from there."
     else:  # a whole painting stopped during training: the training area's layers, where the area is
-        layers = result_layer_data(result.area_result, source_name, run, area)
+        layers, corner = result_layer_data(result.area_result, source_name, run), area_corner
         what = (
             f"Stopped before the whole painting: the training area's layers are shown, and the model is saved in "
             f"{result.folder / 'model.pt'}; Apply model separates the whole painting with it."
         )
-    return layers, what
+    return layers, what, corner
 
 
-def add_results(viewer: Any, record: RunRecord, layers: list[LayerData]) -> Iterator[bool]:
+def add_results(
+    viewer: Any, record: RunRecord, layers: list[LayerData], corner: tuple[int, int] = (0, 0)
+) -> Iterator[bool]:
     """Add the run's layers (:func:`result_layers`), one each time the generator is advanced (it yields
-    True after each): x2 on top and shown, the mixed X-ray right under it, the others hidden; over x2,
-    the outlines of the passages the run named as perhaps a pigment (:func:`passages_layer_data`).
-    The preview layers, where they fit, become x̂1 and x̂2."""
+    True after each), placed where the run's X-ray is now (:func:`placement`, their top-left pixel on
+    its pixel ``corner``): x2 on top and shown, the mixed X-ray right under it, the others hidden;
+    over x2, the outlines of the passages the run named as perhaps a pigment
+    (:func:`passages_layer_data`). The preview layers, where they fit, become x̂1 and x̂2."""
+    placed = placement(record.source, corner)
+    layers = [(data, {**kwargs, **placed}, kind) for data, kwargs, kind in layers]
     previews = {which: viewer.layers[preview_name(record, which)] for which in PREVIEWED if preview_name(record, which) in viewer.layers}
     # Added bottom first: the hidden ones, then x2, on top.
     for data, kwargs, _ in sorted(layers, key=lambda layer: layer[1]["metadata"][METADATA_KEY]["layer"] == ON_TOP):
         role = kwargs["metadata"][METADATA_KEY]["layer"]
         preview = previews.pop(role, None)
-        if preview is not None and not kwargs.get("multiscale") and np.allclose(preview.translate, kwargs["translate"]):
+        if preview is not None and not kwargs.get("multiscale") and preview.data.shape == data.shape:
             preview.visible = False
             preview.data, preview.contrast_limits = data, kwargs["contrast_limits"]
             preview.name, preview.metadata = kwargs["name"], kwargs["metadata"]
+            for key, value in placed.items():  # the X-ray may have moved since the previews were made
+                setattr(preview, key, value)
         else:
             if preview is not None:
                 viewer.layers.remove(preview)
