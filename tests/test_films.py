@@ -191,6 +191,33 @@ def test_a_row_seam_too_faint_to_be_sought_is_found_where_the_column_seams_chang
     assert found is not None and found.seams == tuple(columns_only)
 
 
+def test_a_column_seam_too_faint_to_be_sought_is_found_across_a_row_the_films_leave(monkeypatch) -> None:
+    """A panel's grain along the columns hid a column seam (astronaut-over-rocket seed 1): the films of the
+    other two seams leave most of the row's step, and every seam was dropped. The column is sought
+    where the films explain the others best, placed where x2 steps sharply."""
+    from napari_xraysep.core import films as films_module
+
+    t = _exposure(2)
+    gains = np.array([[0.94, 1.06, 1.0], [1.06, 0.94, 1.0]])  # the row's step changes sign at col 130
+    films = Films(SEAMS, (0, 110, HEIGHT), (0, 130, 250, WIDTH), gains, OFFSETS, ())
+    x = films._per_pixel(gains) * t + films._per_pixel(OFFSETS)
+    x2 = x - ndimage.gaussian_filter(t, 3)
+    hidden = [Seam("col", 250), Seam("row", 110)]  # col 130 not among the candidates
+    monkeypatch.setattr(films_module, "seam_candidates", lambda *args, **kwargs: list(hidden))
+    assert max(films_module._fit(x, hidden).step_left) > films_module.GRID_EXPLAINED  # the row would go
+    found = find_films(x, x2)
+    assert found is not None and found.seams == SEAMS_SORTED
+    np.testing.assert_allclose(found.gains / found.gains[0, 0], gains / gains[0, 0], rtol=0.01)
+    # A whole painting's files, read a window at a time: the same column.
+    assert find_films(SlicedOnly(x), SlicedOnly(x2)).seams == SEAMS_SORTED
+    # Where x2 shows no sharp step near where the films point (the column's step blurred away), no
+    # column is made up: the films' fit alone has a broad minimum.
+    blurred = x2.copy()
+    blurred[:, 100:160] = ndimage.gaussian_filter1d(x2[:, 90:170], 4, axis=1)[:, 10:70]
+    found = find_films(x, blurred)
+    assert found is None or not any(seam.axis == "col" and 100 <= seam.position < 160 for seam in found.seams)
+
+
 def test_no_row_seam_is_added_at_an_edge_of_the_surface_painting_that_x2_does_not_show(monkeypatch) -> None:
     from napari_xraysep.core import films as films_module
 
