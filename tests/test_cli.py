@@ -79,6 +79,14 @@ def test_overwrite_never_replaces_an_input_of_the_run(tiff_inputs, tmp_path, cap
     assert main(args) == 2
     assert "holds" in (line := _error_line(capsys)) and "x2.tif" in line and "input" in line
     assert (folder / "x2.tif").read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["rgb.tif", "x2.tif"]
+    # Through a link, or in a folder of --out that the set replaces: refused too.
+    link = tmp_path / "scan.tif"
+    link.symlink_to(folder / "x2.tif")
+    assert main([*args[:1], str(link), *args[2:]]) == 2 and "scan.tif" in _error_line(capsys)
+    (folder / "pyramid").mkdir()
+    (folder / "pyramid" / "scan.tif").write_bytes(before)
+    assert main([*args[:1], str(folder / "pyramid" / "scan.tif"), *args[2:]]) == 2 and "pyramid" in _error_line(capsys)
+    assert (folder / "x2.tif").read_bytes() == before and (folder / "pyramid" / "scan.tif").exists()
     # An input of a name the set does not make is kept as the user's own file.
     out = tmp_path / "out"
     assert main(["separate", str(xray), str(rgb), "--region-mask", str(mask), "--out", str(out), *TINY_ARGS]) == 0

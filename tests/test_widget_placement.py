@@ -69,12 +69,14 @@ def test_a_pixel_size_moves_what_lies_over_the_xray_and_not_another_painting(mak
     xray, photo = _pair(viewer)
     finer = viewer.add_image(np.zeros((128, 192, 3), np.float32), name="finer photo", rgb=True, scale=(0.5, 0.5))
     other = viewer.add_image(np.zeros((200, 300), np.float32), name="another painting's X-ray")
+    beside = viewer.add_image(np.zeros((80, 100), np.float32), name="a third painting beside", translate=(0, 120))
     region = viewer.add_shapes([np.array([[5, 5], [5, 40], [30, 40], [30, 5]], float)], name="region")
     widget = dock(viewer)
     widget.inputs.xray.value = xray
     widget.inputs.pixel_size.value = "0.1 mm"
     widget.inputs.give_pixel_size()
     assert np.allclose(other.scale, 1) and str(other.units[-1]) == "pixel"
+    assert np.allclose(beside.scale, 1) and np.allclose(beside.translate, (0, 120))
     assert np.allclose(finer.scale, 0.05) and str(finer.units[-1]) in ("mm", "millimeter")
     assert _over(photo, xray) and _over(region, xray)
     assert np.allclose(finer.data_to_world((2, 2)), xray.data_to_world((1, 1)))  # still over the same pixel
@@ -148,3 +150,24 @@ def test_train_pressed_while_a_stopped_run_ends_says_it_is_stopping(make_napari_
     widget.stop()
     assert widget.train() is None and "stopping" in widget.message.text()
     wait_done(qtbot, widget)
+
+
+def test_the_curtain_lies_over_a_rotated_result(make_napari_viewer, qtbot):
+    """The curtain's B had B's scale and translate only: under an X-ray turned 30° its columns lay
+    24 px off, unrotated."""
+    from napari_xraysep.plugin.curtain import Curtain
+
+    viewer = make_napari_viewer()
+    placed = {"rotate": 30, "translate": (3, -4)}
+    xray, _ = _pair(viewer, xray_kwargs=placed, photo_kwargs=placed)
+    widget = dock(viewer)
+    widget.train()
+    wait_done(qtbot, widget)
+    x2 = _results(viewer, 1)["x2"]
+    curtain = Curtain(viewer, xray, x2, 0.5)
+    column = curtain.column
+    assert column > 0 and _over(curtain.layer, x2, (0.0, 0.0)) is False  # its first column is x2's `column`
+    assert np.allclose(curtain.layer.data_to_world((20.0, 5.0)), x2.data_to_world((20.0, column + 5.0)))
+    assert np.allclose(curtain.divider.data_to_world(curtain.divider.data[0][0]), x2.data_to_world((0.0, column)))
+    # the divider is found under the pointer wherever B is turned
+    assert curtain.fraction_at(x2.data_to_world((10.0, 0.25 * x2.data.shape[1]))) == pytest.approx(0.25)

@@ -149,13 +149,20 @@ def check_distinct_files(args: argparse.Namespace) -> None:
 
 
 def _inputs_replaced(out: Path, args: argparse.Namespace) -> list[Path]:
-    """The input files of ``args`` that lie in ``out`` under a name the new result set replaces or
-    removes (an earlier run's results; ``model.pt`` where the run trains one): `separate X2.tif …
-    --out . --overwrite` had replaced the X-ray it read by its own x2."""
+    """The input files of ``args`` that lie in ``out`` — where links lead, in a folder of it too — under
+    a name the new result set replaces or removes (an earlier run's results, the pyramid's folder;
+    ``model.pt`` where the run trains one): `separate X2.tif … --out . --overwrite` had replaced the
+    X-ray it read by its own x2, a link to it or a file in out/pyramid/ too."""
     replaced_names = set(EARLIER_RESULTS) | ({"model.pt"} if args.command == "separate" else set())
     named = [getattr(args, name, None) for name in ("xray", "rgb", "rgb_back", "region_mask", "model", "painting_area")]
     paths = [Path(path) for path in [*named, *(getattr(args, "side", None) or [])] if isinstance(path, (str, Path))]
-    return [path for path in paths if path.name in replaced_names and same_file(path.parent, out)]
+    folder = Path(os.path.realpath(out))
+
+    def replaced(path: Path) -> bool:
+        real = Path(os.path.realpath(path))
+        return real.is_relative_to(folder) and real != folder and real.relative_to(folder).parts[0] in replaced_names
+
+    return [path for path in paths if replaced(path)]
 
 
 def pixel_spacing_record(given: str | None, source: Any, path: Path) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from napari.layers import Image
 from qtpy.QtWidgets import QFrame, QVBoxLayout
 
 from .compare import viewer_grid
-from .layers import METADATA_KEY, same_layer
+from .layers import METADATA_KEY, placement, same_layer
 
 CURTAIN_KEY = "C"
 DIVIDER_COLOR = "#ffd54f"
@@ -45,7 +45,8 @@ def width_of(layer: Any) -> int:
 
 def columns_from(layer: Any, column: int) -> tuple[Any, np.ndarray]:
     """``layer``'s data from column ``column`` on (every pyramid level, each at its own scale), and the
-    translate that keeps those columns where they are in the world."""
+    translate that keeps those columns where they are in the world (through its scale, rotation and
+    shear: :func:`.layers.placement`)."""
     axis = column_axis(layer)
 
     def cut(data: Any, start: int) -> Any:
@@ -58,9 +59,7 @@ def columns_from(layer: Any, column: int) -> tuple[Any, np.ndarray]:
         data = [cut(level, column * level.shape[axis] // full) for level in layer.data]
     else:
         data = cut(layer.data, column)
-    translate = np.asarray(layer.translate, dtype=float).copy()
-    translate[-1] += column * float(layer.scale[-1])
-    return data, translate
+    return data, placement(layer, (0, column))["translate"]
 
 
 class Curtain:
@@ -86,13 +85,13 @@ class Curtain:
         data, translate = columns_from(b, 0)
         style = {"rgb": b.rgb} if b.rgb else {"colormap": b.colormap, "contrast_limits": b.contrast_limits, "gamma": b.gamma}
         self.layer = self.viewer.add_image(
-            data, name=f"curtain B: {b.name}", scale=b.scale, translate=translate, units=b.units, multiscale=b.multiscale,
-            metadata={METADATA_KEY: {"curtain": "B"}}, **style,
+            data, name=f"curtain B: {b.name}", multiscale=b.multiscale, metadata={METADATA_KEY: {"curtain": "B"}},
+            **{**placement(b), "translate": translate}, **style,
         )
         height = (b.data[0] if b.multiscale else b.data).shape[0]
         self.divider = self.viewer.add_shapes(
-            [[[0, 0], [height, 0]]], shape_type="line", name="curtain divider", scale=b.scale, translate=b.translate,
-            units=b.units, edge_color=DIVIDER_COLOR, edge_width=2,
+            [[[0, 0], [height, 0]]], shape_type="line", name="curtain divider", **placement(b),
+            edge_color=DIVIDER_COLOR, edge_width=2,
             features={"label": [f"◀ {a.name}   |   {b.name} ▶"]},
             # centred over the line's top end (the anchor is the line's middle)
             text={"string": "{label}", "anchor": "center", "translation": [-0.5 * height - 0.03 * height, 0],
@@ -149,26 +148,28 @@ class Curtain:
     def swap(self) -> None:
         self.set_layers(self.b, self.a)
 
-    def fraction_at(self, world_column: float) -> float:
-        """The fraction of B's width at world x ``world_column``."""
-        column = (world_column - float(self.b.translate[-1])) / float(self.b.scale[-1])
-        return column / width_of(self.b)
+    def fraction_at(self, position: Any) -> float:
+        """The fraction of B's width under the world ``position`` (B placed any way: rotated too)."""
+        return self._column_at(position) / width_of(self.b)
+
+    def _column_at(self, position: Any) -> float:
+        """B's data column under the world ``position``."""
+        return float(np.asarray(self.b.world_to_data(position), dtype=float)[-1])
 
     def drag(self, viewer: Any, event: Any) -> Iterator[None]:
         """A mouse drag callback: a press within GRAB_PX of the divider drags it (the view does not pan
         meanwhile); any other press is left to napari."""
         if self.layer is None or event.button != 1:
             return
-        divider_x = float(self.b.translate[-1]) + self.column * float(self.b.scale[-1])
         camera = camera_of(viewer)
-        if abs(event.position[-1] - divider_x) * camera.zoom > GRAB_PX:
+        if abs(self._column_at(event.position) - self.column) * abs(float(self.b.scale[-1])) * camera.zoom > GRAB_PX:
             return
         panning = camera.mouse_pan
         camera.mouse_pan = False
         try:
             yield
             while event.type == "mouse_move":
-                self.set_fraction(self.fraction_at(event.position[-1]))
+                self.set_fraction(self.fraction_at(event.position))
                 yield
         finally:
             camera.mouse_pan = panning

@@ -70,16 +70,25 @@ def _placed_like(layer: Any, reference: Any) -> bool:
 def _moves_with(layer: Any, xray: Any) -> bool:
     """Whether ``layer`` (2-D, in the X-ray's units) is placed over the X-ray and so moves with it when its
     pixel size is given: shapes, points and labels placed like it, an image of its pixel count placed
-    like it, or an image placed by its own scale or position (a photograph registered at another pixel
-    size). An image of another size where napari put it (scale 1, no offset) is another picture: a
-    tester's second painting had been given this one's pixel size."""
+    like it, or an image placed by its own scale or position over it (a photograph registered at
+    another pixel size). An image of another size where napari put it (scale 1, no offset), or placed
+    beside the X-ray, is another picture: a tester's second painting had been given this one's pixel size."""
     if layer.ndim != xray.ndim or tuple(map(str, layer.units)) != tuple(map(str, xray.units)):
         return False
     if not isinstance(layer, Image):
         return _placed_like(layer, xray)
     if _placed_like(layer, xray):
         return tuple(layer_source(layer).shape[:2]) == tuple(layer_source(xray).shape[:2])
-    return not (np.allclose(layer.scale, 1) and not np.any(layer.translate))
+    unplaced = np.allclose(layer.scale, 1) and not np.any(layer.translate)
+    return not unplaced and _overlap(layer, xray) > 0.5
+
+
+def _overlap(layer: Any, reference: Any) -> float:
+    """The share of ``layer``'s world extent (its bounding box) that lies over ``reference``'s."""
+    mine, theirs = np.asarray(layer.extent.world, float)[:, -2:], np.asarray(reference.extent.world, float)[:, -2:]
+    common = np.clip(np.minimum(mine[1], theirs[1]) - np.maximum(mine[0], theirs[0]), 0, None)
+    area = np.prod(mine[1] - mine[0])
+    return float(np.prod(common) / area) if area > 0 else 0.0
 
 
 class InputsPanel(QGroupBox):

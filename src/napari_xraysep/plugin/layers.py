@@ -124,9 +124,11 @@ def placement(reference: Any, offset: tuple[int, int] = (0, 0)) -> dict[str, Any
     from napari.utils.transforms import Affine
 
     linear = Affine(scale=reference.scale, rotate=reference.rotate, shear=reference.shear).linear_matrix
+    moved = np.zeros(len(reference.scale))
+    moved[-2:] = offset  # rows and columns: the last two of a stack's axes
     return {
         "scale": np.asarray(reference.scale, float), "units": reference.units,
-        "translate": np.asarray(reference.translate, float) + linear @ np.asarray(offset, float),
+        "translate": np.asarray(reference.translate, float) + linear @ moved,
         "rotate": np.asarray(reference.rotate, float), "shear": np.asarray(reference.shear, float),
         "affine": np.asarray(reference.affine.affine_matrix, float),
     }
