@@ -654,6 +654,19 @@ every other variant unchanged. 0.6 for every seam found the same 50 but took a l
 straight step of a painting's content for a film (the speed benchmark's mirror-tiled pair left 0.54
 of it), as it would a panel's plank join; 0.7 invented two more.
 
+A column hidden by a panel's grain (2026-12-06): on astronaut-over-rocket seed 1 the column at 136
+stepped sharply in 2 of 16 segments (3 needed to be sought), and without it the films of the other two
+seams left 0.71 of the row's step: every seam was dropped (−3.85 dB). Before a seam is dropped for
+what it leaves, a seam of the other axis across it is now sought once — only where it is the one seam
+left unexplained beside others the films explain — among the lines where x2 steps sharply in at least
+2 segments, the one with which the films explain every seam best, its own step included: all three
+found (−1.96 dB, as with the true seams given); mosaic −0.64 → −0.49 dB. On the cached inputs of the
+240 files of seeds 0–4: 50 → 53 of the 60 true seams, no seam invented (the stretcher's of before
+aside). Tried, not kept: the row search's rule (the films' best fit on a grid, then the best-explained
+pixel) placed columns 7 px off a true one (seed 4: −2.09 dB) or where none was (seed 3: −0.62);
+sought while false candidates were still in the set, or across one seam alone (four films fit one row
+and one column), it found a column 27 px off on seed 3 (−0.84 dB).
+
 A seam's one-pixel step also read as a scratch: on the 12 mosaic files (seeds 0–2), 183 of the 438
 scratch pixels marked lay within 3 px of a seam, repaired from their neighbours and counted as
 scratches in the user's line. Once the films are found, the hot/dead pixels and scratches are now
