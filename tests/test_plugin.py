@@ -473,7 +473,8 @@ def test_reader_and_writer_round_trip_values_and_provenance(viewer_and_widget, q
     assert kind == "image" and not kwargs["rgb"]
     np.testing.assert_array_equal(np.asarray(data), layer.data)
     assert np.asarray(data).dtype == np.float32
-    assert kwargs["metadata"]["xraysep"]["layer"] == "x2" and kwargs["metadata"]["xraysep"]["run"] == 1
+    # saved from run 1, and no layer of this session's run 1
+    assert kwargs["metadata"]["xraysep"]["layer"] == "x2" and kwargs["metadata"]["xraysep"]["saved_from_run"] == 1
 
 
 def test_reader_handles_rgb_pyramids_and_refuses_politely(tmp_path):

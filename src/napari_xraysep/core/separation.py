@@ -215,6 +215,16 @@ def iter_separate(
     training = config.training_steps > 0
     if model is not None and not training:
         check_double_sided(model.double_sided, sources.double_sided)
+    elif model is not None and model.double_sided is not None and model.double_sided != sources.double_sided:
+        # Allowed (the paper's warm start is a double-sided panel's model trained on one side), but said:
+        # the run reads as the same model trained further, and it now answers another question.
+        kinds = ("one photograph", "a double-sided panel (front and back photographs)")
+        fitted, now = kinds[model.double_sided], kinds[sources.double_sided]
+        warnings.warn(
+            f"The model was fitted to {fitted} and is trained further on {now}: the result is a model of {now}, "
+            "no longer the one it started from.",
+            UserWarning, stacklevel=2,
+        )
     given_seams = check_seams(seams, sources.x_mixed.shape)
     if model is not None:  # its photograph's storage carried over to this one's (said), as the X-ray's units are
         model = as_given(model, sources)

@@ -50,6 +50,10 @@ def read_image_layer(path: Path) -> tuple[Any, dict[str, Any], str]:
         raise ValueError(f"napari-xraysep cannot read {path.name}: {error}") from error
     info = dict(levels[0].info)
     provenance = info.pop("provenance", None)
+    if isinstance(provenance, dict) and "run" in provenance:
+        # A saved result is no layer of this session's run of that number: Compare and Export match
+        # run and role, and a tester's reopened files of another painting took over run 1's panels.
+        provenance["saved_from_run"] = provenance.pop("run")
     kwargs["metadata"] = {"xraysep": provenance} if provenance else {}
     kwargs["metadata"]["file"] = info
     spacing = spacing_of(info)

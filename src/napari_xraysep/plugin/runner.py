@@ -216,7 +216,8 @@ class Runner:
             return
         result, (layers, added, corner) = returned
         record.result = result
-        self.model = CurrentModel(result.model, f"run {record.number}")
+        if record.training or self.model is None:  # a run that only applied the model keeps it as it was
+            self.model = CurrentModel(result.model, f"run {record.number}")
         if record.checkpoint is not None:  # the result holds the model now; Save model keeps it
             record.checkpoint.unlink(missing_ok=True)
         record.adding = add_results(self.viewer, record, layers, corner)

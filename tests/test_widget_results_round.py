@@ -1,0 +1,76 @@
+"""What a tester found in the separation dock's results panel and model buttons, and what each now
+does (docs/troubleshooting.md, round 5)."""
+
+import json
+
+from conftest import dock, wait_done
+
+from napari_xraysep.core import areas
+from napari_xraysep.io import pyramid
+from napari_xraysep.plugin.layers import METADATA_KEY
+from napari_xraysep.plugin.writer import write_image_tiff
+
+
+def _shown_in_compare(viewer, widget):
+    widget.results.compare_button.native.click()
+    shown = [layer.name for layer in viewer.layers if layer.visible]
+    widget.results.compare_button.native.click()
+    return shown
+
+
+def test_a_saved_result_opened_again_is_no_layer_of_the_run(make_napari_viewer, qtbot, tmp_path):
+    """Saved with the plugin's writer and opened again, a result kept its run number and role, and
+    Compare and Export showed it in the run's place (another painting's files included)."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait")
+    widget.train()
+    wait_done(qtbot, widget)
+    x2 = next(layer for layer in viewer.layers if layer.metadata.get(METADATA_KEY, {}).get("layer") == "x2")
+    write_image_tiff(str(tmp_path / "saved_x2.tif"), x2.data, x2.as_layer_data_tuple()[1])
+    viewer.open(str(tmp_path / "saved_x2.tif"), plugin="napari-xraysep")
+    opened = viewer.layers["saved_x2"]
+    assert opened.metadata[METADATA_KEY]["saved_from_run"] == 1 and "run" not in opened.metadata[METADATA_KEY]
+    assert "x2 hidden · run 1" in _shown_in_compare(viewer, widget)
+    assert "saved_x2" not in _shown_in_compare(viewer, widget)
+    (tmp_path / "export").mkdir()
+    _, record = widget.results.export_comparison_to(tmp_path / "export")
+    assert "saved_x2" not in [panel["layer"] for panel in json.loads(record.read_text())["panels"]]
+
+
+def test_continuing_a_double_sided_model_on_one_side_is_said(make_napari_viewer, qtbot):
+    """Apply refused it, Continue trained it on one side without a word."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "double_sided_panel")
+    widget.inputs.back.value = viewer.layers["back RGB, from behind (synthetic)"]
+    widget.inputs.mirror_back.value = True
+    widget.train()
+    wait_done(qtbot, widget)
+    widget.inputs.back.value, widget.inputs.mirror_back.value = None, False
+    widget.continue_training()
+    wait_done(qtbot, widget)
+    assert "double-sided panel" in widget.message.text() and "no longer the one it started from" in widget.message.text()
+
+
+def test_a_loaded_model_applied_twice_is_named_in_both_results(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    """The second Apply's run.json named "run 2" (the first Apply) instead of the model's file, and
+    Save model spoke of run 3's model, though run 3 trained nothing."""
+    from napari_xraysep.plugin import worker
+
+    monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(areas, "AREA_MARGIN", 16)
+    monkeypatch.setattr(pyramid, "PYRAMID_SMALLEST", 64)
+    monkeypatch.setattr(worker, "results_root", lambda: tmp_path / "results")
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait")
+    widget.train()
+    wait_done(qtbot, widget)
+    saved = widget.results.save_model_to(tmp_path / "kept.pt")
+    widget.results.load_model_from(saved)
+    for _ in range(2):
+        widget.apply_model()
+        wait_done(qtbot, widget)
+    folders = sorted((tmp_path / "results").iterdir())
+    records = [json.loads((folder / "run.json").read_text()).get("applied_model") for folder in folders]
+    assert records[1:] == [str(saved.resolve())] * 2
+    widget.results.save_model_to(tmp_path / "again.pt")
+    assert "run 3" not in widget.message.text()
