@@ -83,6 +83,22 @@ def test_the_flip_key_shows_x_x1_and_x2_in_turn_in_one_view(trained, qtbot):
     wait_done(qtbot, widget)
 
 
+def test_flipping_skips_a_deleted_result_and_never_says_it_is_shown(trained, qtbot):
+    """A tester deleted x2 while flipping and was told "Showing x2 hidden" over nothing."""
+    viewer, widget = trained
+    canvas = viewer.window._qt_viewer.canvas.native
+    qtbot.keyClick(canvas, getattr(Qt.Key, f"Key_{FLIP_KEY}"))  # x
+    viewer.layers.remove(next(layer for layer in viewer.layers if _role(layer) == "x2"))
+    for expected in ("x1", "x", "x1"):
+        qtbot.keyClick(canvas, getattr(Qt.Key, f"Key_{FLIP_KEY}"))
+        assert [_role(layer) for layer in viewer.layers if layer.visible] == [expected]
+        assert "Showing x2" not in widget.message.text()
+    for layer in [layer for layer in viewer.layers if _role(layer) in ("x", "x1")]:
+        viewer.layers.remove(layer)
+    qtbot.keyClick(canvas, getattr(Qt.Key, f"Key_{FLIP_KEY}"))
+    assert "nothing to flip between" in widget.message.text()
+
+
 def test_export_writes_the_titled_grid_and_the_run_provenance(trained, tmp_path, monkeypatch):
     viewer, widget = trained
     assert widget.results.export_comparison_to() is None and "Choose a folder" in widget.message.text()  # in memory: no folder yet

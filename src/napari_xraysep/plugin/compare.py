@@ -193,8 +193,11 @@ class Comparison:
         self.viewer.reset_view()
 
     def flip(self) -> str:
-        """Show the next of x, x1, x2 alone (x first, from the grid); returns its title."""
-        roles = [p.role for p in self.panels if p.role in FLIPPED]
+        """Show the next of x, x1, x2 alone (x first, from the grid) of those still in the viewer; returns
+        its title ("" where none is left: a tester deleted x2 and was told "Showing x2")."""
+        roles = [p.role for p in self.panels if p.role in FLIPPED and p.layer in self.viewer.layers]
+        if not roles:
+            return ""
         self.shown = roles[(roles.index(self.shown) + 1) % len(roles)] if self.shown in roles else roles[0]
         if viewer_grid(self.viewer).enabled:
             viewer_grid(self.viewer).enabled = False

@@ -174,6 +174,9 @@ class ResultsPanel(QGroupBox):
             self.end_curtain()  # one or the other: both hide and show layers
             self.comparison = Comparison(self.viewer, panels)
         title = self.comparison.flip()
+        if not title:
+            self.say("The compared layers were removed from the viewer: nothing to flip between.", error=True)
+            return
         self.say(f"Showing {title}; {FLIP_KEY} shows the next of x, x1, x2, and {BACK_TEXT} ends it.")
         self.changed()
 
