@@ -65,6 +65,13 @@ def test_refuses_a_non_empty_output_folder_unless_overwrite(tiff_inputs, tmp_pat
     assert (out / "keep.txt").read_text() == "precious" and (out / "x2.tif").exists()
 
 
+def test_an_out_named_like_a_tiff_is_refused_as_a_results_folder(tiff_inputs, tmp_path, capsys):
+    """`separate … --out result.tif` had made a folder named result.tif."""
+    xray, rgb, _ = tiff_inputs
+    assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "result.tif"), *TINY_ARGS]) == 2
+    assert "the folder the results go into" in _error_line(capsys) and not (tmp_path / "result.tif").exists()
+
+
 def test_overwrite_never_replaces_an_input_of_the_run(tiff_inputs, tmp_path, capsys):
     """A tester's `separate x2.tif rgb.png --out . --overwrite` replaced the X-ray it read by its own x2
     (run.json still naming x2.tif as the input); `--model out/model.pt --out out` the model it continued;

@@ -528,6 +528,14 @@ def test_align_refuses_a_folder_or_a_non_tiff_name_for_out_and_is_quiet_when_ask
     assert not (tmp_path / "aligned").exists()
     assert main(["align", str(xray), str(photo), "--out", str(tmp_path / "a.tif"), "--transform", "translation", "--quiet"]) == 0
     assert "Aligned" not in capsys.readouterr().err and (tmp_path / "a.tif").is_file()
+    # Into folders not made yet: made when it is written (a new user's had failed after the estimate).
+    nested = tmp_path / "new" / "folder" / "a.tif"
+    assert main(["align", str(xray), str(photo), "--out", str(nested), "--transform", "translation", "--quiet"]) == 0
+    assert nested.is_file()
+    # Where nothing can be made, said before any work.
+    blocked = tmp_path / "a.tif" / "inside" / "b.tif"  # below a file
+    assert main(["align", str(xray), str(photo), "--out", str(blocked), "--transform", "translation"]) == 2
+    assert "Cannot write to --out" in capsys.readouterr().err
 
 
 def test_align_given_a_grayscale_photograph_speaks_of_the_alignment(tmp_path, capsys):

@@ -18,7 +18,7 @@ import numpy as np
 from ..core.alignment import apply_transform
 from ..core.checks import check_rgb_shape, check_xray_shape
 from ..core.edges import CONFIDENT
-from ..core.errors import InputError
+from ..core.errors import InputError, OutputError
 from ..core.pointpairs import fit_transform
 from ..core.registration import (
     MIRROR_UNSURE_NOTE,
@@ -30,7 +30,7 @@ from ..core.registration import (
 )
 from ..core.warp import aligned_photo, uncovered_share
 from ..io import open_image, write_tiff
-from ..io.files import same_file
+from ..io.files import check_writable, same_file
 from ..io.spacing import chosen_spacing
 
 
@@ -83,6 +83,7 @@ def command_align(args: argparse.Namespace) -> int:
         raise InputError(f"The aligned photograph is written as a TIFF: give --out a name ending in .tif (got {args.out}).")
     if Path(args.out).exists() and not args.overwrite:
         raise InputError(f"{args.out} exists; choose a new file name or pass --overwrite.")
+    check_writable(args.out, "--out")  # before the work: a folder that cannot be made was said only after it
     for what, path in (("the X-ray", args.xray), ("the photograph", args.rgb), ("the point pairs", args.points)):
         if path is not None and same_file(path, args.out):
             raise InputError(f"--out {args.out} is {what} this run reads; choose another file name for the aligned photograph.")
@@ -151,6 +152,10 @@ def command_align(args: argparse.Namespace) -> int:
     }
     if scale_prior is not None:
         record["scale_from_pixel_spacings"] = scale_prior
+    try:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"Cannot make the folder for {args.out}: {error.strerror or error}.") from error
     write_tiff(args.out, aligned, {"alignment": record, "pixel_spacing": xray_spacing.record() if xray_spacing else None})
     height, width = x_mixed.shape[:2]
     if args.quiet:

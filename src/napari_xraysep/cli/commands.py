@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -25,7 +24,7 @@ from .._version import __version__
 from ..core import PRESETS, RESULT_LAYERS
 from ..core.regions import BoxRegion
 from ..core.errors import InputError, TrainingError
-from ..io.files import EARLIER_RESULTS, STAGING_TAG, result_set, same_file
+from ..io.files import EARLIER_RESULTS, STAGING_TAG, check_writable, result_set, same_file
 from ..core.devices import resolve_device
 from ..core.result import defects_line, weave_threads
 from ..core.films import KnownPixels, given_films
@@ -55,13 +54,12 @@ def prepare_output_dir(out: Path, overwrite: bool, args: argparse.Namespace | No
             f"--out {out} holds {', '.join(map(str, replaced))}, an input of this run that its results would replace; "
             "choose another --out (or move the input out of it)."
         )
-    # Nothing is made here (a refused run leaves the disk as it was): the nearest folder that exists
-    # above --out must take new files.
-    existing = next(folder for folder in Path(os.path.abspath(out)).parents if folder.exists())
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".xraysep-write-test-", dir=existing))
-    except OSError as error:
-        raise InputError(f"Cannot write to --out {out}: {error.strerror or error}.") from error
+    if not out.exists() and out.suffix.lower() in (".tif", ".tiff"):
+        raise InputError(
+            f"--out is the folder the results go into (x1.tif, x2.tif, … and run.json), not a file: give a folder "
+            f"name, e.g. {out.with_suffix('')}."
+        )
+    check_writable(out, "--out")
     return out
 
 

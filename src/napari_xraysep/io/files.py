@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..core.errors import OutputError
+from ..core.errors import InputError, OutputError
 from ..core.result import OPTIONAL_LAYERS, RESULT_LAYERS
 from ..core.threads import COUNT_FILES
 
@@ -67,6 +67,17 @@ EARLIER_RESULTS = frozenset(
 )
 # An earlier model the new set keeps (it was only applied) keeps its run's record beside it, under this name.
 KEPT_MODEL_RECORD = "model.run.json"
+
+
+def check_writable(path: str | os.PathLike[str], option: str) -> None:
+    """InputError (before any work) unless a file or folder can be made at ``path``: the nearest folder
+    above it that exists must take new files (nothing is made here: a refused run leaves the disk as
+    it was; the missing folders are made when the results are written). ``option`` names it ("--out")."""
+    existing = next(folder for folder in Path(os.path.abspath(path)).parents if folder.exists())
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".xraysep-write-test-", dir=existing))
+    except OSError as error:
+        raise InputError(f"Cannot write to {option} {path}: {error.strerror or error}.") from error
 
 
 def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> bool:
