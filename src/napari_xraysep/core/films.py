@@ -462,11 +462,7 @@ class _RowSums:
 
     def films(self, row_edges: Sequence[int], col_edges: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cols) known pixels and their sum in each film (``col_edges`` among the cuts)."""
-        columns = [self.cuts.index(edge) for edge in col_edges[:-1]]
-        return tuple(  # type: ignore[return-value]
-            np.add.reduceat(np.add.reduceat(values, columns, axis=1), list(row_edges[:-1]), axis=0).astype(np.float64)
-            for values in (self.counts, self.totals)
-        )
+        return _film_sums(self, col_edges, row_edges, cut_axis=1)
 
 
 @dataclass(frozen=True)
@@ -501,11 +497,20 @@ class _ColumnSums:
 
     def films(self, row_edges: Sequence[int], col_edges: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, cols) known pixels and their sum in each film (``row_edges`` among the cuts)."""
-        rows = [self.cuts.index(edge) for edge in row_edges[:-1]]
-        return tuple(  # type: ignore[return-value]
-            np.add.reduceat(np.add.reduceat(values, rows, axis=0), list(col_edges[:-1]), axis=1)
-            for values in (self.counts, self.totals)
-        )
+        return _film_sums(self, row_edges, col_edges, cut_axis=0)
+
+
+def _film_sums(
+    sums: _RowSums | _ColumnSums, cut_edges: Sequence[int], other_edges: Sequence[int], cut_axis: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) float64 known pixels and their sum in each film, from ``sums`` summed between its
+    cuts along ``cut_axis`` (``cut_edges`` among them) and by ``other_edges`` along the other axis."""
+    cuts = [sums.cuts.index(edge) for edge in cut_edges[:-1]]
+    return tuple(  # type: ignore[return-value]
+        np.add.reduceat(np.add.reduceat(values, cuts, axis=cut_axis), list(other_edges[:-1]), axis=1 - cut_axis)
+        .astype(np.float64)
+        for values in (sums.counts, sums.totals)
+    )
 
 
 def _fit(
