@@ -284,6 +284,24 @@ def test_a_second_pass_over_the_tiles_is_counted_again_in_a_log():
     assert all("films taken out" in line for line in lines[3:])
 
 
+def test_a_second_fit_after_training_is_counted_in_steps_of_its_own():
+    import io
+
+    from napari_xraysep.cli.terminal import ProgressBar
+    from napari_xraysep.core.streaming import TileProgress
+    from napari_xraysep.core.training import TrainingProgress
+
+    log = io.StringIO()  # trained, a stretcher found, the colour map fitted again without its bars
+    with contextlib.closing(ProgressBar(log)) as bar:
+        for step in range(1, 4):
+            bar(TrainingProgress(step, 3, {"total": 0.5}, 1.0 * step, 3.0 - step))
+        for step in range(1, 4):
+            bar(TileProgress(step, 3, elapsed_s=1.0 * step, what="fitting again without the stretcher's bars", unit="step"))
+    lines = log.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines] == [["step", f"{n}/3"] for n in (1, 2, 3)] * 2
+    assert all("without the stretcher's bars" in line for line in lines[3:]) and "tile" not in log.getvalue()
+
+
 def test_progress_on_a_terminal_is_one_line_redrawn_and_tiles_count_too():
     import io
 

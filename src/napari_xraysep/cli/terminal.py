@@ -51,8 +51,8 @@ class ProgressBar:
 
     def __call__(self, progress: TrainingProgress | TileProgress) -> None:
         if isinstance(progress, TileProgress):
-            unit, done, total, details = "tile", progress.done, progress.total, progress.what
-            run = f"tile: {progress.what}"
+            unit, done, total, details = progress.unit, progress.done, progress.total, progress.what
+            run = f"{unit}: {progress.what}"
         else:
             unit, done, total = "step", progress.step, progress.total_steps
             details = f"loss {progress.losses['total']:.4f}"

@@ -323,7 +323,25 @@ def iter_separate(
     # A double-sided panel's x2 is the back's painting, whose own edges may be straight. Sought as on a
     # whole painting (block means of at most 4 MP above that size): the same bars on either path.
     stretcher = find_stretcher_in(x2) if config.stretcher_bars and not inputs.double_sided else None
-    if stretcher is not None:  # the bars are neither painting: x1 + x2 + weave + stretcher == x
+    if stretcher is not None and refits_without_bars(config, training, stopped_early):
+        # The fit saw the bars (edges and grain the photograph cannot explain) and bent towards them:
+        # the colour map is fitted again to the X-ray with their layer taken out, as the films are.
+        started = time.perf_counter()
+        bars = stretcher.layer()
+        without_bars = np.asarray(x_mixed if exposure is None else x_mixed - exposure, np.float64) - bars
+        found = (inputs.support, inputs.defects)
+        inputs = prepare(without_bars, x_normalisation=model.x_normalisation, found=found)
+        before = model.steps_trained
+        model = yield from _refitted(inputs, config, model, stop)
+        stopped_early = model.steps_trained - before < config.training_steps
+        unit = yield from _applied(model, inputs, device)
+        model.x_reference = unit_fit(inputs, unit, spread=True)
+        estimates = components_in_units(unit, inputs.x_normalisation)
+        del unit
+        refined = refine(_x_units(inputs, without_bars), estimates.x1_hat, estimates.x2_hat, estimates.weave)
+        x2_hat, x2 = estimates.x2_hat, refined.x2
+        timings["stretcher_refit_s"] = time.perf_counter() - started
+    elif stretcher is not None:  # the bars are neither painting: x1 + x2 + weave + stretcher == x
         bars = stretcher.layer()
         x2_hat, x2 = x2_hat - bars, x2 - bars
     # A double-sided panel's x2 is the back's painting: its outlines are not the front photograph's.
@@ -351,6 +369,31 @@ def iter_separate(
         device=str(device),
         fitted=training,
     )
+
+
+def refits_without_bars(config: SeparationConfig, training: bool, stopped_early: bool) -> bool:
+    """Whether a separation that found a stretcher fits its model again without the bars: a colour map
+    trained to the end in this run (an auto-encoder's second training would double a long run; a model
+    only applied, or a stopped run, is kept as it is)."""
+    return training and not stopped_early and config.method.name == "colour_map"
+
+
+def _refitted(
+    inputs: SeparationInputs, config: SeparationConfig, model: TrainedModel, stop: StopFlag | None
+) -> Generator[TileProgress, None, TrainedModel]:
+    """``model``'s colour map fitted again from scratch to ``inputs`` (the X-ray without the stretcher's
+    bars), a TileProgress of steps ("fitting again without the stretcher's bars") after each solve."""
+    started = time.perf_counter()
+    steps = train(inputs, config.replace(preview_every=0), model, stop)
+    while True:
+        try:
+            progress = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        yield TileProgress(
+            progress.step, progress.total_steps, time.perf_counter() - started,
+            "fitting again without the stretcher's bars", unit="step",
+        )
 
 
 def _films_of(

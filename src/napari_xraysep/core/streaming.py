@@ -82,12 +82,14 @@ READ_AHEAD = 2
 @dataclass(frozen=True)
 class TileProgress:
     """``done`` of ``total`` tiles done, ``what`` with (a whole painting's tiles written, or an
-    image's tiles while the model is applied in memory)."""
+    image's tiles while the model is applied in memory); ``unit`` what is counted, "tile" unless
+    a later stage counts something else (a second fit's steps)."""
 
     done: int
     total: int
     elapsed_s: float
     what: str = "whole painting"
+    unit: str = "tile"
 
     @property
     def eta_s(self) -> float:

@@ -55,7 +55,7 @@ class RunPanel(QGroupBox):
         if isinstance(progress, TileProgress):
             self.progress.setRange(0, progress.total)
             self.progress.setValue(progress.done)
-            where = f"tile {progress.done}/{progress.total}"
+            where = f"{progress.unit} {progress.done}/{progress.total}"
             self.progress.setFormat(f"{progress.what}: {where} · ETA {clock(progress.eta_s)}")
         else:
             self.progress.setRange(0, max(progress.total_steps, 1))

@@ -86,7 +86,7 @@ class ActivityProgress(cancelable_progress):
         if not isinstance(event, (TrainingProgress, TileProgress)):
             return
         done, total, what = (
-            (event.done, event.total, f"{event.what}: tiles")
+            (event.done, event.total, f"{event.what}: {event.unit}s")
             if isinstance(event, TileProgress)
             else (event.step, event.total_steps, "training")
         )
