@@ -560,7 +560,8 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "clipping": "No visible change: the clipped lead white is marked as missing and left out.",
     "lead_markers": "The saturated lead marks are missing data (NaN), with no ringing around them.",
     "stretcher": "A stretcher is found in all 12 files (and in none of the 132 others: clean and the ten other "
-    "variants), its outer bars and every cross-bar taken into the 'stretcher' layer: the bands are gone from x2 and "
+    "variants), its outer bars and every cross-bar taken into the 'stretcher' layer and the colour map fitted again "
+    "without them: the bands are gone from x2 and "
     "the hidden design shows whole, the rocket and the cat's face under the cross-bar too. Faint lines remain along "
     "some bars' edges (the design's own slope under a bar is taken as straight), and the grain's rings where they "
     "wander along a bar (the layer is one profile the bar's length). Nails are clipped, so empty (NaN).",
@@ -713,6 +714,26 @@ cross-bar (without the two hidden segments inside, the rocket case's seeds 0 and
 wander along a bar, not kept: the profile segment by segment along the bar (the design's noise came
 with it: −0.17 to −0.29 dB), and smoothing x2's fine detail along the bars (+0.3 dB, but a filter
 that takes the design's edges parallel to a bar, not a model of the wood).
+
+**The fit, fitted again without the bars (2026-12-06).** Where the loss lies, measured on seeds 0–2 (Δ
+dB of x2 against clean, mean of 12): the true bars taken out of the X-ray *before* the separation,
+−0.05 (the nails cost nothing); the default, −1.72; the true bars taken out of its x2 *after* the
+fit, about half of the loss still there (rocket over cat, seed 0: −2.86 → −1.51). The colour map had
+bent towards the bars' edges and grain, which the photograph cannot explain. So a colour map trained
+in the run is now fitted again, from scratch, to the X-ray without the bars' layer (and without the
+films' exposure, when a mosaic's were found), and x1, x2 and the weave come from that fit
+(`x1 + x2 + weave (+ exposure) + stretcher == x` holds as before): −1.72 → −1.34 dB on seeds 0–2
+(never worse, up to +1.0 on a file), and on held-out seeds 3–4 +0.05 to +1.54 dB (mean +0.41). It
+costs a second fit (the stage "fitting again without the stretcher's bars") on files with a stretcher
+only; a model only applied is kept as it is, and a whole painting over 36 MP, whose bars are found
+after its tiles are written, keeps its one fit (fitting again would mean a second pass over every
+tile). What is left is the layer: with the true profile of each bar (constant along it) the second
+fit reaches −0.94, with the true bars −0.05 — the grain's rings wander along a bar by up to three of
+their periods, which one profile a bar cannot follow. Tried, not kept: seeking the bars again in the
+second fit's x2 (−0.15 dB), a box profile of the found density with 2–4 px ramps instead of the
+departures from a line (−0.14 to +0.05: the departures are no worse), and a sinusoid across each bar
+whose phase drifts slowly along it (−0.03 to −0.28: on the true grain it explains only 10–30 % of what
+one profile leaves).
 
 ### Smooth exposure and lighting fields: tried, not shipped
 
