@@ -721,19 +721,22 @@ dB of x2 against clean, mean of 12): the true bars taken out of the X-ray *befor
 fit, about half of the loss still there (rocket over cat, seed 0: −2.86 → −1.51). The colour map had
 bent towards the bars' edges and grain, which the photograph cannot explain. So a colour map trained
 in the run is now fitted again, from scratch, to the X-ray without the bars' layer (and without the
-films' exposure, when a mosaic's were found), and x1, x2 and the weave come from that fit
-(`x1 + x2 + weave (+ exposure) + stretcher == x` holds as before): −1.72 → −1.34 dB on seeds 0–2
-(never worse, up to +1.0 on a file), and on held-out seeds 3–4 +0.05 to +1.54 dB (mean +0.41). It
+films' exposure, when a mosaic's were found), then applied to the X-ray and its bars sought again, as
+applying the saved model to the same file does — so that it gives the same results (a test);
+`x1 + x2 + weave (+ exposure) + stretcher == x` holds as before. x2 against the first fit alone, Δ dB:
+seeds 0–2 mean **+0.24** (−0.29 to +1.36), held-out seeds 3–4 mean +0.19 (−0.12 to +1.25). Keeping
+the first fit's bars and the second fit's weave of the X-ray without them measured +0.38 and +0.41
+(a breaker's seeds 5–7: +0.03 to +0.94, never worse), but no model applied to a file can do that, and
+a model file that does not give its separation's results again was judged worse than 0.15 dB. It
 costs a second fit (the stage "fitting again without the stretcher's bars") on files with a stretcher
 only; a model only applied is kept as it is, and a whole painting over 36 MP, whose bars are found
 after its tiles are written, keeps its one fit (fitting again would mean a second pass over every
 tile). What is left is the layer: with the true profile of each bar (constant along it) the second
 fit reaches −0.94, with the true bars −0.05 — the grain's rings wander along a bar by up to three of
-their periods, which one profile a bar cannot follow. Tried, not kept: seeking the bars again in the
-second fit's x2 (−0.15 dB), a box profile of the found density with 2–4 px ramps instead of the
-departures from a line (−0.14 to +0.05: the departures are no worse), and a sinusoid across each bar
-whose phase drifts slowly along it (−0.03 to −0.28: on the true grain it explains only 10–30 % of what
-one profile leaves).
+their periods, which one profile a bar cannot follow. Tried, not kept: a box profile of the found
+density with 2–4 px ramps instead of the departures from a line (−0.14 to +0.05: the departures are
+no worse), and a sinusoid across each bar whose phase drifts slowly along it (−0.03 to −0.28: fitted
+to the true grain, it takes only 10–30 % off the RMS of what one profile leaves).
 
 ### Smooth exposure and lighting fields: tried, not shipped
 

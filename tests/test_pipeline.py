@@ -122,3 +122,27 @@ def test_the_faces_start_runs_only_through_iter_run(face):
     called = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
     assert "iter_run" in called
     assert not called & {"iter_separate", "separate", "iter_separate_painting", "misalignment_warning", "write_results"}
+
+
+def test_the_training_area_s_tiles_are_named_as_such_but_a_second_fit_keeps_its_name():
+    from napari_xraysep.core.streaming import TileProgress
+    from napari_xraysep.pipeline import AREA_TILES, _relabelled
+
+    def events():
+        yield TileProgress(1, 2, 0.5, "applying the model")
+        yield TileProgress(1, 12, 0.1, "fitting again without the stretcher's bars", unit="step")
+        yield "another event"
+        return "the result"
+
+    seen = []
+    relabelled = _relabelled(events(), AREA_TILES)
+    while True:
+        try:
+            seen.append(next(relabelled))
+        except StopIteration as finished:
+            returned = finished.value
+            break
+    assert [getattr(event, "what", event) for event in seen] == [
+        AREA_TILES, "fitting again without the stretcher's bars", "another event",
+    ]
+    assert seen[1].unit == "step" and returned == "the result"

@@ -245,8 +245,9 @@ def test_separate_takes_the_bars_out_of_x2_and_the_layers_still_add_up() -> None
 
 def test_the_colour_map_is_fitted_again_without_the_bars_it_bent_towards(monkeypatch) -> None:
     """The first fit sees the bars' edges and grain, which the photograph cannot explain; fitted again
-    to the X-ray without the bars' layer, x2 comes closer to the hidden design (this case: 27.5 → 29.1 dB),
-    the layers still add up, and the second fit's steps are reported as a stage of their own."""
+    to the X-ray without the bars' layer, x2 comes closer to the hidden design (this case: 27.5 → 28.8 dB),
+    the layers still add up, the second fit's steps are reported as a stage of their own and are the
+    model's whole record, and the model saved gives the same results when applied to the same X-ray."""
     from napari_xraysep.core import separation
     from napari_xraysep.core.progress import drive
     from napari_xraysep.core.sources import Sources
@@ -269,6 +270,13 @@ def test_the_colour_map_is_fitted_again_without_the_bars_it_bent_towards(monkeyp
     total = refitted.x1.astype(np.float64) + refitted.x2 + refitted.weave + refitted.stretcher.layer()
     inside = np.isfinite(total) & ~refitted.defects.repaired
     np.testing.assert_allclose(total[inside], variant.x_stored[inside].astype(np.float64), rtol=0, atol=0.02)
+    steps = refitted.model.config.training_steps
+    assert refitted.model.steps_trained == len(refitted.model.loss_history) == steps  # the second fit's, not 2 × steps
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        applied = separate(variant.x_stored, variant.rgb_stored, model=refitted.model, steps=0)
+    np.testing.assert_allclose(applied.x2, refitted.x2, rtol=0, atol=0.05, equal_nan=True)
+    np.testing.assert_allclose(applied.stretcher.layer(), refitted.stretcher.layer(), rtol=0, atol=0.05)
     monkeypatch.setattr(separation, "refits_without_bars", lambda *_: False)
     _, once = run()
     assert once.stretcher is not None and "stretcher_refit_s" not in once.timings
@@ -544,3 +552,44 @@ def test_the_searches_beside_each_other_leave_no_numpy_warning_to_the_user(monke
         sources = Sources(x2, np.zeros((*x2.shape, 3)))
         found = pipeline.sought_in_x2(None, {"x2": x2}, SeparationConfig(), sources, None, noisy)
     assert found == (None, None, None) and not caught
+
+
+def test_the_dock_says_a_stop_came_while_fitting_again_without_the_bars(make_napari_viewer, qtbot, monkeypatch) -> None:
+    """Stopped during the second fit, the dock names that stage and its steps (it said "stopped early
+    after 12 of 12 steps", counting the first fit's), and the run's layers arrive."""
+    import threading
+
+    from conftest import dock, wait_done
+
+    from napari_xraysep.core import separation
+
+    started = threading.Event()
+    real = separation._refitted
+
+    def held(inputs, config, model, stop):
+        """The real second fit, held after its first step until the test has pressed Stop."""
+        steps = real(inputs, config, model, stop)
+        yield next(steps)
+        started.set()
+        for _ in range(600):
+            if stop is not None and stop.is_set():
+                break
+            threading.Event().wait(0.05)
+        return (yield from steps)
+
+    monkeypatch.setattr(separation, "_refitted", held)
+    viewer = make_napari_viewer()
+    variant = make_real_variant("photo_coffee_over_astronaut", "stretcher", 2)
+    viewer.add_image(variant.x_stored, name="xray")
+    viewer.add_image(variant.rgb_stored, name="photo", rgb=True)
+    widget = dock(viewer, steps=12)
+    widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["xray"], viewer.layers["photo"]
+    widget.train()
+    qtbot.waitUntil(started.is_set, timeout=120_000)
+    again = "fitting again without the stretcher's bars"
+    qtbot.waitUntil(lambda: again in widget.run.progress.format(), timeout=10_000)
+    widget.stop()
+    wait_done(qtbot, widget, timeout=120_000)
+    text = widget.message.text()
+    assert "stopped fitting again without the stretcher's bars after 1 of 12 steps" in text, text
+    assert any(layer.metadata.get("xraysep", {}).get("layer") == "stretcher" for layer in viewer.layers)

@@ -178,7 +178,9 @@ def _relabelled(events: Generator[Any, None, Any], what: str) -> Generator[Any, 
             event = next(events)
         except StopIteration as finished:
             return finished.value
-        yield dataclasses.replace(event, what=what) if isinstance(event, TileProgress) else event
+        # (a second fit's steps, counted as TileProgress too, keep their own name)
+        tiles = isinstance(event, TileProgress) and event.unit == "tile"
+        yield dataclasses.replace(event, what=what) if tiles else event
 
 
 # What the training area's own tiles are progress of, on a whole painting.

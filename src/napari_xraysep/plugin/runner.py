@@ -18,6 +18,7 @@ from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, 
 from ..core.areas import is_large
 from ..core.checks import check_double_sided
 from ..core.separation import resolve_config
+from ..core.streaming import TileProgress
 from ..pipeline import AlignmentNote, iter_run
 from .inputs import InputsPanel
 from .run import RunPanel
@@ -203,6 +204,8 @@ class Runner:
             return
         if self.status.state is not RunState.STOPPING:
             self.panel.show_progress(event)
+        if isinstance(event, TileProgress) and event.unit == "step":  # a second fit (without a stretcher's bars)
+            record.second_fit = (event.what, event.done, event.total)
         if isinstance(event, TrainingProgress):
             record.history.append(event.losses)
             record.planned_steps = event.total_steps
@@ -245,7 +248,10 @@ class Runner:
             steps = "applied"
         else:
             count = trained.model.steps_trained
-            if trained.stopped_early and record.planned_steps:  # of how many: "stopped early at 7 steps" did not say
+            if trained.stopped_early and record.second_fit is not None:  # stopped while fitting again
+                what, done, total = record.second_fit
+                steps = f"stopped {what} after {done} of {total} steps"
+            elif trained.stopped_early and record.planned_steps:  # of how many: "stopped early at 7 steps" did not say
                 steps = f"stopped early after {len(record.history)} of {record.planned_steps} steps"
             else:
                 done = "stopped early at" if trained.stopped_early else "trained for"
