@@ -125,6 +125,7 @@ def test_the_faces_start_runs_only_through_iter_run(face):
 
 
 def test_the_training_area_s_tiles_are_named_as_such_but_a_second_fit_keeps_its_name():
+    from napari_xraysep.core.progress import drive
     from napari_xraysep.core.streaming import TileProgress
     from napari_xraysep.pipeline import AREA_TILES, _relabelled
 
@@ -134,14 +135,8 @@ def test_the_training_area_s_tiles_are_named_as_such_but_a_second_fit_keeps_its_
         yield "another event"
         return "the result"
 
-    seen = []
-    relabelled = _relabelled(events(), AREA_TILES)
-    while True:
-        try:
-            seen.append(next(relabelled))
-        except StopIteration as finished:
-            returned = finished.value
-            break
+    seen: list = []
+    returned = drive(_relabelled(events(), AREA_TILES), seen.append)
     assert [getattr(event, "what", event) for event in seen] == [
         AREA_TILES, "fitting again without the stretcher's bars", "another event",
     ]
