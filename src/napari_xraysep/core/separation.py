@@ -330,11 +330,14 @@ def iter_separate(
         # The fit saw the bars (edges and grain the photograph cannot explain) and bent towards them:
         # the colour map is fitted again to the X-ray with their layer taken out, as the films are.
         started = time.perf_counter()
+        del estimates, refined, x2_hat, x2  # the first fit's results: not kept beside the second's
         found = (inputs.support, inputs.defects)
-        x_without_bars = np.asarray(x_one, np.float64) - stretcher.layer()
-        without_bars = prepare(x_without_bars, x_normalisation=model.x_normalisation, found=found)
+        without_bars = prepare(
+            np.asarray(x_one, np.float64) - stretcher.layer(), x_normalisation=model.x_normalisation, found=found
+        )
         model.steps_trained, model.loss_history = record_start[0], list(record_start[1])
         model = yield from _refitted(without_bars, config, model, stop)
+        del without_bars  # a second copy of the painting's inputs: not kept while the model is applied
         stopped_early = model.steps_trained - record_start[0] < config.training_steps
         # Then applied, and the bars sought, as applying the saved model to this X-ray does, so that it gives
         # these results again. (Keeping the first fit's bars and the second fit's weave of the X-ray without
