@@ -294,11 +294,20 @@ def test_only_a_colour_map_trained_to_the_end_is_fitted_again() -> None:
     assert not refits_without_bars(autoencoder, training=True, stopped_early=False)
 
 
-def test_a_mosaic_s_films_and_the_bars_both_come_out_before_the_second_fit() -> None:
+def test_a_mosaic_s_films_and_the_bars_both_come_out_before_the_second_fit(monkeypatch) -> None:
     """Films at a given seam and a stretcher: the second fit reads the X-ray as one exposure without
     the bars, and ``x1 + x2 + weave + exposure + stretcher == x``."""
+    from napari_xraysep.core import separation
     from napari_xraysep.core.films import Seam
 
+    read = []
+    real = separation._refitted
+
+    def reading(inputs, *args):
+        read.append(inputs.x_normalisation.from_unit(inputs.x_mixed).astype(np.float64))
+        return (yield from real(inputs, *args))
+
+    monkeypatch.setattr(separation, "_refitted", reading)
     variant = make_real_variant("photo_coffee_over_astronaut", "stretcher", 2)
     x = variant.x_stored.astype(np.float64)
     x[:, 150:] = np.where(variant.x_stored[:, 150:] >= 65535, 65535, 1.05 * x[:, 150:] + 400)
@@ -306,6 +315,12 @@ def test_a_mosaic_s_films_and_the_bars_both_come_out_before_the_second_fit() -> 
         warnings.simplefilter("ignore")
         result = separate(x.astype(np.float32), variant.rgb_stored, seams=[Seam("col", 150)])
     assert result.films is not None and result.stretcher is not None and "stretcher_refit_s" in result.timings
+    # What the second fit read, against the X-ray without the films' step: beside the seam, clear of the
+    # bars (rows 40 from the top and bottom bars, columns 120–180 between the uprights), no step is left.
+    (second,) = read
+    departure = (second - variant.x_stored)[40:-40]
+    step = np.nanmedian(departure[:, 150:180]) - np.nanmedian(departure[:, 120:150])
+    assert abs(step) < 150, step
     assert result.films.gains[0, 1] / result.films.gains[0, 0] == pytest.approx(1.05, abs=0.01)
     total = result.x1.astype(np.float64) + result.x2 + result.weave + result.exposure + result.stretcher.layer()
     inside = np.isfinite(total) & ~result.defects.repaired
