@@ -141,3 +141,16 @@ def test_the_training_area_s_tiles_are_named_as_such_but_a_second_fit_keeps_its_
         AREA_TILES, "fitting again without the stretcher's bars", "another event",
     ]
     assert seen[1].unit == "step" and returned == "the result"
+
+
+def test_converted_passes_events_on_as_told_drops_nones_and_returns_the_result():
+    from napari_xraysep.core.progress import converted, drive
+
+    def counts():
+        for number in range(1, 5):
+            yield number
+        return "done"
+
+    seen: list = []
+    assert drive(converted(counts(), lambda n: None if n % 2 else f"step {n}"), seen.append) == "done"
+    assert seen == ["step 2", "step 4"]

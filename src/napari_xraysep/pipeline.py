@@ -29,6 +29,7 @@ import numpy as np
 from ._version import __version__
 from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedModel, areas
 from .core import separation as core_separation
+from .core.progress import converted
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
 from .core.films import Films, KnownPixels, Seam, find_films, given_films
@@ -173,14 +174,12 @@ def _relabelled(events: Generator[Any, None, Any], what: str) -> Generator[Any, 
     """``events`` passed on, each :class:`TileProgress` with ``what`` it is progress of (a second pass
     over the painting gets a progress bar of its own, the training area's tiles a name of their own),
     and their generator's return value returned."""
-    while True:
-        try:
-            event = next(events)
-        except StopIteration as finished:
-            return finished.value
-        # (a second fit's steps, counted as TileProgress too, keep their own name)
+
+    def named(event: Any) -> Any:  # (a second fit's steps, counted as TileProgress too, keep their own name)
         tiles = isinstance(event, TileProgress) and event.unit == "tile"
-        yield dataclasses.replace(event, what=what) if tiles else event
+        return dataclasses.replace(event, what=what) if tiles else event
+
+    return (yield from converted(events, named))
 
 
 # What the training area's own tiles are progress of, on a whole painting.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Event = TypeVar("Event")
 Result = TypeVar("Result")
@@ -18,6 +18,21 @@ def drive(steps: Generator[Event, None, Result], on_progress: Callable[[Event], 
             return finished.value
         if on_progress is not None:
             on_progress(progress)
+
+
+def converted(
+    steps: Generator[Event, None, Result], convert: Callable[[Event], Any]
+) -> Generator[Any, None, Result]:
+    """``steps``'s events passed on as ``convert`` makes them (None: not passed on), and their
+    generator's return value returned: one stage's progress told in another's terms."""
+    while True:
+        try:
+            event = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        told = convert(event)
+        if told is not None:
+            yield told
 
 
 def clock(seconds: float) -> str:

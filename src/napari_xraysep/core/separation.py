@@ -27,7 +27,7 @@ from .films import Films, KnownPixels, Seam, find_films, given_films
 from .passages import find_passages
 from .fitting import train
 from .inference import Components, iter_predict
-from .progress import drive
+from .progress import converted, drive
 from .refine import refine
 from .regions import PaintingArea
 from .result import SeparationResult, components_in_units
@@ -396,16 +396,12 @@ def _refitted(
     """``model``'s colour map fitted again from scratch to ``inputs`` (the X-ray without the stretcher's
     bars), a TileProgress of steps ("fitting again without the stretcher's bars") after each solve."""
     started = time.perf_counter()
-    steps = train(inputs, config.replace(preview_every=0), model, stop)
-    while True:
-        try:
-            progress = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        yield TileProgress(
-            progress.step, progress.total_steps, time.perf_counter() - started,
-            "fitting again without the stretcher's bars", unit="step",
-        )
+
+    def steps(progress: TrainingProgress) -> TileProgress:
+        what = "fitting again without the stretcher's bars"
+        return TileProgress(progress.step, progress.total_steps, time.perf_counter() - started, what, unit="step")
+
+    return (yield from converted(train(inputs, config.replace(preview_every=0), model, stop), steps))
 
 
 def _films_of(
@@ -432,14 +428,12 @@ def _applied(model: TrainedModel, inputs: SeparationInputs, device: Any) -> Gene
     """The model applied to ``inputs`` (:func:`~.inference.iter_predict`), with a TileProgress
     ("applying the model") after each tile when there is more than one: a large image takes minutes."""
     started = time.perf_counter()
-    steps = iter_predict(model, inputs, device)
-    while True:
-        try:
-            done, total = next(steps)
-        except StopIteration as finished:
-            return finished.value
-        if total > 1:
-            yield TileProgress(done, total, time.perf_counter() - started, "applying the model")
+
+    def tiles(count: tuple[int, int]) -> TileProgress | None:
+        done, total = count
+        return TileProgress(done, total, time.perf_counter() - started, "applying the model") if total > 1 else None
+
+    return (yield from converted(iter_predict(model, inputs, device), tiles))
 
 
 def _measured(inputs: SeparationInputs) -> np.ndarray:
