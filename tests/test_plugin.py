@@ -265,7 +265,7 @@ def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     save_model(made, tmp_path / "unmarked.pt")
     widget.results.load_model_from(tmp_path / "unmarked.pt")
     assert widget.separation.mark_defects.value is False and widget.separation.detect_support.value is True
-    assert "set under Advanced" in widget.message.text()
+    assert "shown under Advanced" in widget.message.text()
     assert widget.separation.settings(widget.current_model)[1]["mark_defects"] is False
 
 

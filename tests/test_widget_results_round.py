@@ -74,3 +74,35 @@ def test_a_loaded_model_applied_twice_is_named_in_both_results(make_napari_viewe
     assert records[1:] == [str(saved.resolve())] * 2
     widget.results.save_model_to(tmp_path / "again.pt")
     assert "run 3" not in widget.message.text()
+
+
+def test_a_loaded_model_of_the_other_method_is_applied_with_its_own_settings(make_napari_viewer, qtbot, tmp_path):
+    """A tester loaded an auto-encoder model into a dock showing the colour map, and Apply model said
+    "Learning rate '' is not a number.": the auto-encoder's settings had never been shown, so their
+    fields were empty. Now the dock shows a loaded model's method and settings as it was made."""
+    from conftest import TINY
+
+    from napari_xraysep import SeparationConfig, separate
+    from napari_xraysep.datasets.synthetic import make_mixture
+    from napari_xraysep.io import save_model
+
+    case = make_mixture("concealed_portrait", (64, 96), seed=1)
+    config = SeparationConfig.autoencoder(**{k: v for k, v in TINY.items() if k != "method"}, learning_rate=2.5e-3)
+    model = separate(case.x_mixed, case.rgb_surface, case.region_mask, config=config).model
+    saved = save_model(model, tmp_path / "autoencoder.pt")
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait")
+    assert widget.separation.method == "colour_map"
+    assert widget.results.load_model_from(saved) is not None
+    separation = widget.separation
+    assert separation.preset.value == "autoencoder" and separation.method == "autoencoder"
+    separation.advanced.expand(animate=False)
+    assert float(separation.learning_rate.value) == 2.5e-3 and separation.learning_rate.native.isVisibleTo(separation)
+    assert separation.channels.value == 4 and not separation.clusters.native.isVisibleTo(separation)
+    assert "settings are shown under Advanced" in widget.message.text()
+    widget.apply_model()
+    wait_done(qtbot, widget)
+    assert widget.run.progress.format().startswith("run 1: applied"), widget.message.text()
+    separation.preset.value = "default"  # a preset sets them back
+    assert separation.clusters.native.isVisibleTo(separation)
+    assert separation.clusters.value == SeparationConfig().method.clusters

@@ -279,11 +279,11 @@ class ResultsPanel(QGroupBox):
             self.say(str(error), error=True)
             return None
         self.runner.model = CurrentModel(model, Path(path).name, Path(path).resolve())
-        self.runner.separation.show_switches(model.config)  # applied or continued as it was made
+        self.runner.separation.show_config(model.config)  # applied or continued as it was made
         self.say(
             f"Loaded {Path(path).name} ({model.config.method.name.replace('_', ' ')}, {model.steps_trained} steps); "
-            f"it needs {model.needs()}. Apply model separates the chosen layers with it; Continue trains it further. Its Find the painting, "
-            "Mark defects and Stretcher bars are set under Advanced (a preset sets them back)."
+            f"it needs {model.needs()}. Apply model separates the chosen layers with it; Continue trains it further. Its settings "
+            "are shown under Advanced (a preset sets them back)."
         )
         self.changed()
         return model

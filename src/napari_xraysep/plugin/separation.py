@@ -117,13 +117,30 @@ class SeparationPanel(QGroupBox):
         chance), only the preset's method's shown; the steps follow the quality chosen — steps set by
         hand (Custom) too when the method stays, else the method's Standard (the methods count steps
         differently: a colour map's 30 are an auto-encoder's few minutes' tenth)."""
-        config = PRESETS[name]()
+        self._show(PRESETS[name]())
+
+    def show_config(self, config: SeparationConfig) -> None:
+        """A loaded model's settings as it was made: the preset of its method (the one it equals, if
+        any), that method's fields with the model's values and the real-file switches, so that Apply
+        and Continue read its settings, not another method's empty ones (an auto-encoder model loaded
+        while the colour map was shown: "Learning rate '' is not a number"). A preset chosen after it
+        sets them back."""
+        same_method = [key for key in PRESET_NAMES.values() if PRESETS[key]().method.name == config.method.name]
+        equal = [key for key in same_method if PRESETS[key]().method == config.method]
+        with self.preset.changed.blocked():
+            self.preset.value = (equal or same_method)[0]
+        self._show(config)
+
+    def _show(self, config: SeparationConfig) -> None:
+        """``config``'s method's fields shown with its values (the other methods' hidden), its
+        real-file switches set, and the steps that follow the quality chosen."""
         if config.method.name != self._method_shown and self.quality.value == CUSTOM:
             with self.quality.changed.blocked():
                 self.quality.value = STANDARD
         self._method_shown = config.method.name
         self.preview_every.value = PREVIEW_EVERY[config.method.name]
-        self.show_switches(config)
+        for field_name, control in self.run_controls.items():  # Find the painting, Mark defects, ...
+            control.value = getattr(config, field_name)
         for method, controls in self.controls.items():
             chosen = method == config.method.name
             for field_name, control in controls.items():
@@ -134,12 +151,6 @@ class SeparationPanel(QGroupBox):
         if self.advanced.isExpanded():  # its height follows the settings shown
             self.advanced.expand(animate=False)
         self._quality_to_steps()
-
-    def show_switches(self, config: SeparationConfig) -> None:
-        """The real-file switches (Find the painting, Mark defects, Stretcher bars) set to ``config``'s:
-        a loaded model is applied as it was made unless the user changes them."""
-        for field_name, control in self.run_controls.items():
-            control.value = getattr(config, field_name)
 
     def _default_steps(self) -> int:
         return PRESETS[self.preset.value]().training_steps
