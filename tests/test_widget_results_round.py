@@ -106,3 +106,18 @@ def test_a_loaded_model_of_the_other_method_is_applied_with_its_own_settings(mak
     separation.preset.value = "default"  # a preset sets them back
     assert separation.clusters.native.isVisibleTo(separation)
     assert separation.clusters.value == SeparationConfig().method.clusters
+
+
+def test_the_align_dock_offers_no_layer_the_plugin_made_as_the_xray(sample_run):
+    """Opened after a run, the Align dock chose x̂1 (predicted from the photograph itself) as the X-ray
+    and offered every result: aligning the photograph to its own prediction is circular."""
+    from conftest import PLUGIN
+
+    from napari_xraysep.plugin.layers import made_here
+
+    viewer, widget = sample_run
+    assert sum(made_here(layer) for layer in viewer.layers) >= 6  # the run's results, the sample's truths
+    _, align = viewer.window.add_plugin_dock_widget(PLUGIN, "Align photograph")
+    offered = [layer for layer in align.xray_layer.choices if layer is not None]
+    assert offered and not any(made_here(layer) for layer in offered)
+    assert align.xray_layer.value is widget.inputs.xray.value  # the X-ray the run separated

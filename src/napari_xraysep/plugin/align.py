@@ -19,7 +19,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
 
 from .layers import (
-    grid_transform, has_units, is_rgb_layer, is_xray_layer, layer_array, layer_on_grid, placed_alike, placement,
+    grid_transform, has_units, is_rgb_layer, is_users_xray, layer_array, layer_on_grid, placed_alike, placement,
     points_in_pixels_of, same_layer,
 )
 from ..core import XraySepError
@@ -56,7 +56,7 @@ class AlignmentWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.worker = None
-        self.xray_layer = ComboBox(label="Mixed X-ray", choices=self._choices(is_xray_layer), nullable=True)
+        self.xray_layer = ComboBox(label="Mixed X-ray", choices=self._choices(is_users_xray), nullable=True)
         self.rgb_layer = ComboBox(label="Photograph", choices=self._choices(is_rgb_layer), nullable=True)
         self.check_button = PushButton(text="Check alignment")
         self.auto_transform = ComboBox(label="Automatic", choices=list(AUTOMATIC), value="auto")

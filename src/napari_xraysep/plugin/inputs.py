@@ -15,7 +15,7 @@ from .layers import (
     has_units,
     is_region_layer,
     is_rgb_layer,
-    is_xray_layer,
+    is_users_xray,
     layer_array,
     layer_on_grid,
     layer_source,
@@ -98,7 +98,7 @@ class InputsPanel(QGroupBox):
         super().__init__("Inputs")
         self.viewer = viewer
         self.xray = ComboBox(
-            label="X-ray", choices=self._choices(lambda layer: is_xray_layer(layer) and not made_here(layer)), nullable=True,
+            label="X-ray", choices=self._choices(is_users_xray), nullable=True,
             tooltip="the mixed radiograph: a 2-D grayscale layer",
         )
         self.pixel_size = LineEdit(
@@ -168,7 +168,7 @@ class InputsPanel(QGroupBox):
         return [
             (layer.name, layer)
             for layer in self.viewer.layers
-            if is_xray_layer(layer) and not made_here(layer) and not same_layer(layer, xray)
+            if is_users_xray(layer) and not same_layer(layer, xray)
         ]
 
     def _region_chosen(self, value: Any) -> None:

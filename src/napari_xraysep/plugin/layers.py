@@ -80,6 +80,13 @@ def is_xray_layer(layer: Any) -> bool:
     return isinstance(layer, Image) and not layer.rgb and layer.ndim == 2
 
 
+def is_users_xray(layer: Any) -> bool:
+    """A grayscale layer of the user's (:func:`is_xray_layer`), not one the plugin made: what the docks
+    offer as an X-ray (a result, x̂1 above all, is predicted from the photograph: aligning it to it, or
+    separating it, would be circular)."""
+    return is_xray_layer(layer) and not made_here(layer)
+
+
 def is_rgb_layer(layer: Any) -> bool:
     """A colour Image layer."""
     return isinstance(layer, Image) and bool(layer.rgb)
