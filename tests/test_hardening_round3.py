@@ -449,6 +449,15 @@ def test_separate_says_when_the_photograph_does_not_explain_the_xray(portrait_fi
     assert main(["separate", str(folder / "x.tif"), str(folder / "mirrored.tif"), "--out", str(tmp_path / "b"), *args]) == 0
     err = capsys.readouterr().err
     assert "The photograph explains almost none of the X-ray's detail" in err and "mirror" in err
+    # ... and the run's record says it too (a tester found run.json silent on it: the record outlives the screen)
+    fine, mirrored = (json.loads((tmp_path / name / "run.json").read_text())["photograph_fit"] for name in "ab")
+    assert fine["warning"] is None and fine["correlation"] > 0.5
+    assert "explains almost none" in mirrored["warning"] and abs(mirrored["correlation"]) < 0.2
+    # `apply` of the good run's model to the mirrored photograph records it likewise
+    assert main(["apply", str(tmp_path / "a" / "model.pt"), str(folder / "x.tif"), str(folder / "mirrored.tif"),
+                 "--out", str(tmp_path / "c"), "--device", "cpu", "--quiet"]) == 0
+    applied = json.loads((tmp_path / "c" / "run.json").read_text())["photograph_fit"]
+    assert "explains almost none" in applied["warning"] and applied["correlation"] == pytest.approx(mirrored["correlation"], abs=0.1)
 
 
 # ---------------------------------------------------------------- 9. streaming from strips decodes each strip once

@@ -383,12 +383,12 @@ def test_a_model_applied_to_its_own_framed_painting_keeps_its_units(kind, monkey
     sources = Sources(variant.x_stored, variant.rgb_stored)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "not in the units the model was trained in"
-        _, whole = streaming.calibrated(model, sources, "cpu")
+        _, whole, _ = streaming.calibrated(model, sources, "cpu")
     assert not whole.recalibrated and abs(whole.gain - 1) < 0.02 and abs(whole.offset) < 0.01
     found = streaming.painting_found(KnownPixels(variant.x_stored), variant.rgb_stored)
     assert (found & variant.painting).sum() / (found | variant.painting).sum() > 0.95
     # The user's painting area wins over the search.
-    _, given = streaming.calibrated(model, sources, "cpu", support=variant.painting)
+    _, given, _ = streaming.calibrated(model, sources, "cpu", support=variant.painting)
     assert not given.recalibrated and abs(given.gain - whole.gain) < 0.02
     if kind != "backdrop":
         return
@@ -398,7 +398,7 @@ def test_a_model_applied_to_its_own_framed_painting_keeps_its_units(kind, monkey
     coarse = streaming.painting_found(KnownPixels(variant.x_stored), variant.rgb_stored)
     assert coarse.shape == variant.painting.shape and coarse[10:30, 5:9].shape == (20, 4)
     assert (coarse[:, :] & variant.painting).sum() / (coarse[:, :] | variant.painting).sum() > 0.9
-    _, blocks = streaming.calibrated(model, sources, "cpu", side=128)  # 3 × 3 blocks of 128 px
+    _, blocks, _ = streaming.calibrated(model, sources, "cpu", side=128)  # 3 × 3 blocks of 128 px
     assert not blocks.recalibrated
 
 
@@ -411,7 +411,7 @@ def test_a_small_image_s_units_are_measured_as_in_memory() -> None:
     model = separate(other.x_stored, other.rgb_stored).model
     variant = make_real_variant("photo_rocket_over_chelsea", "clean", 0)
     in_memory = separate(variant.x_stored, variant.rgb_stored, model=model, steps=0).calibration
-    _, applied = calibrated(model, Sources(variant.x_stored, variant.rgb_stored), "cpu")
+    _, applied, _ = calibrated(model, Sources(variant.x_stored, variant.rgb_stored), "cpu")
     assert applied.gain == pytest.approx(in_memory.gain, rel=1e-9)
     assert applied.offset == pytest.approx(in_memory.offset, abs=1e-9)
     assert "A model made on another painting reads as another gain" in applied.describe()
@@ -428,7 +428,7 @@ def test_units_are_not_checked_on_a_sliver_and_an_empty_x_ray_is_refused() -> No
     strip = np.zeros(variant.x_stored.shape, bool)
     strip[100:110, 20:360] = True
     with pytest.warns(UserWarning, match="Too little of the painting to check the X-ray's units"):
-        _, calibration = calibrated(model, sources, "cpu", support=strip)
+        _, calibration, _ = calibrated(model, sources, "cpu", support=strip)
     assert calibration is None
     # The same painting area in memory: applied in the model's units too, and said the same way.
     with pytest.warns(UserWarning, match="Too little of the painting"):
@@ -438,7 +438,7 @@ def test_units_are_not_checked_on_a_sliver_and_an_empty_x_ray_is_refused() -> No
     as_float = variant.x_stored / 65535.0
     as_float[np.random.default_rng(0).random(as_float.shape) < 0.02] = np.nan
     with pytest.warns(UserWarning, match="not in the units the model was trained in") as said:
-        _, holes = calibrated(model, Sources(as_float, variant.rgb_stored), "cpu")
+        _, holes, _ = calibrated(model, Sources(as_float, variant.rgb_stored), "cpu")
     assert holes.recalibrated and holes.gain == pytest.approx(1 / 65535, rel=0.05)
     # Said in the file's own units, a plain rescaling reads as one (the unit-range offset is not ~0 for it).
     import re

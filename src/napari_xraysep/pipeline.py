@@ -375,8 +375,11 @@ def iter_separate_painting(
         seek_painting = painting_area is None and resolved.detect_support
         painting = painting_support(sources, support, seek=seek_painting) if applying else None
         if painting is not None and area_result is None:  # only applied: perhaps in other units than the model's
-            model, calibration = calibrated(model, sources, resolved.device, support=painting.measured, seek=False)
-            record |= {"x_normalisation": model.x_normalisation.to_dict(), "x_calibration": None if calibration is None else calibration.to_dict()}
+            model, calibration, explained = calibrated(model, sources, resolved.device, support=painting.measured, seek=False)
+            record |= {
+                "x_normalisation": model.x_normalisation.to_dict(), "photograph_fit": explained,
+                "x_calibration": None if calibration is None else calibration.to_dict(),
+            }
         if painting is not None:
             support = painting.kept
             record["painting_found"] = painting.summary()
@@ -399,6 +402,7 @@ def iter_separate_painting(
         }
         if area_result is not None:
             record["loss_history"] = model.loss_history
+            record["photograph_fit"] = area_result.photograph_fit  # measured on the training area
         # What the set holds, as an in-memory run's run.json says (the pyramids aside).
         written_files = [] if paths is None else [f"{name}.tif" for name in paths]
         record["outputs"] = (["model.pt"] if area_result is not None else []) + written_files

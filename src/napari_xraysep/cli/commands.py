@@ -265,7 +265,7 @@ def command_apply(args: argparse.Namespace) -> int:
         if text:
             warnings.warn(text, UserWarning, stacklevel=1)
     painting = painting_support(sources, painting_mask(area, shape), seek=seek)
-    model, calibration = calibrated(model, sources, str(used), support=painting.measured, seek=False)
+    model, calibration, explained = calibrated(model, sources, str(used), support=painting.measured, seek=False)
     support = painting.kept
     if painting.sentence() and not args.quiet:
         print(f"xraysep: {painting.sentence()}", file=sys.stderr)
@@ -277,6 +277,7 @@ def command_apply(args: argparse.Namespace) -> int:
         "weave_threads": weave_threads(model),
         "x_normalisation": model.x_normalisation.to_dict(),
         "x_calibration": None if calibration is None else calibration.to_dict(),
+        "photograph_fit": explained,
         "painting_found": painting.summary(),
         "software": {"napari-xraysep": __version__},
         "inputs": {

@@ -260,6 +260,16 @@ def unexplained(fit: UnitFit | None, training: str | None = None) -> str | None:
     )
 
 
+def photograph_fit(fit: UnitFit | None, warning: str | None) -> dict[str, Any] | None:
+    """JSON-ready, for run.json: how much of the X-ray's fine detail the surface X-ray made from the
+    photograph explains (``correlation``, −1–1) and the ``warning`` the user was given where it
+    explains almost none (:func:`unexplained`; None otherwise) — so that a run's record says, as the
+    screen did, that its x2 is nearly the mixed X-ray. None where nothing was measured."""
+    if fit is None:
+        return None
+    return {"correlation": round(float(fit.correlation), 4), "warning": warning}
+
+
 def calibrate(reference: UnitFit | None, fit: UnitFit | None) -> Calibration | None:
     """The new X-ray's gain and offset against the training units from its ``fit`` and the model's
     ``reference`` (None: a model saved before references were kept — gain 1, offset 0 assumed).

@@ -48,7 +48,7 @@ def apply_dask(
     height, width = sources.check()
     tile_size = tile_size or model.config.tile_size
     if calibrate:
-        model, _ = calibrated(model, sources, device, side=tile_size, support=support)
+        model, *_ = calibrated(model, sources, device, side=tile_size, support=support)
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     check_double_sided(model.double_sided, sources.double_sided)
     halo = model.network.receptive_radius

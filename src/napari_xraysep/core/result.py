@@ -73,6 +73,9 @@ class SeparationResult:
     mirror_back: bool = False
     # A model applied to an X-ray in other units: how they were measured (and corrected), or None.
     calibration: Calibration | None = None
+    # How much of the X-ray's detail the photograph explains, and the warning given where almost none
+    # (:func:`~.calibration.photograph_fit`); None where not measured.
+    photograph_fit: dict[str, Any] | None = None
     support: Support | None = None
     defects: Defects | None = None
     stretcher: Stretcher | None = None
@@ -124,6 +127,7 @@ class SeparationResult:
             "weave_threads": weave_threads(self.model),
             "x_normalisation": self.model.x_normalisation.to_dict(),
             "x_calibration": None if self.calibration is None else self.calibration.to_dict(),
+            "photograph_fit": self.photograph_fit,
             "timings_s": self.timings,
             "shape": list(self.x1.shape),
             "painting_support": None if self.support is None else self.support.summary(),

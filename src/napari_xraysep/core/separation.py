@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .areas import region_for_method
-from .calibration import UnitFit, calibrate, recalibrated, unexplained
+from .calibration import UnitFit, calibrate, photograph_fit, recalibrated, unexplained
 from .checks import check_double_sided, unmasked
 from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, SeparationConfig
 from .data import SeparationInputs, prepare_inputs
@@ -288,12 +288,14 @@ def iter_separate(
     unit = yield from _applied(model, inputs, device)
     calibration = None
     fit = unit_fit(inputs, unit, spread=training)
+    said = None  # what the user is told of a photograph that explains almost none of the X-ray
     if training and model.steps_trained == 0:  # stopped at once: the photograph is not to blame
         warnings.warn(
             "Stopped before the first training step: these results come from an untrained model.", UserWarning, stacklevel=2
         )
     elif unexplained(fit):
-        warnings.warn(unexplained(fit, training_words(model, stopped_early)), UserWarning, stacklevel=2)
+        said = unexplained(fit, training_words(model, stopped_early))
+        warnings.warn(said, UserWarning, stacklevel=2)
     if training:
         model.x_reference, model.double_sided = fit, inputs.double_sided
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
@@ -372,6 +374,7 @@ def iter_separate(
         double_sided=inputs.double_sided,
         mirror_back=inputs.double_sided and sources.mirror_back,
         calibration=calibration,
+        photograph_fit=photograph_fit(fit, said),
         support=inputs.support,
         defects=inputs.defects,
         stretcher=stretcher,

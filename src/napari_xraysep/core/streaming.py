@@ -35,7 +35,7 @@ import torch
 from scipy import ndimage
 
 from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
-from .calibration import Calibration, UnitFit, calibrate, recalibrated, unexplained
+from .calibration import Calibration, UnitFit, calibrate, photograph_fit, recalibrated, unexplained
 from .checks import check_double_sided, check_side_count, finite_pixels
 from .data import Normalisation
 from .defects import clip_levels, clipped_pixels, find_defects, repair
@@ -246,7 +246,7 @@ def iter_apply(
     height, width = sources.check()
     tile_size = tile_size or model.config.tile_size
     if calibrate:
-        model, _ = calibrated(model, sources, device, side=tile_size, support=support)  # no block larger than a tile
+        model, *_ = calibrated(model, sources, device, side=tile_size, support=support)  # no block larger than a tile
     check_side_count(len(model.side_normalisations), len(sources.side_channels))
     check_double_sided(model.double_sided, sources.double_sided)
     known_layers = (*RESULT_LAYERS, *(["exposure"] if films is not None else []))
@@ -359,7 +359,7 @@ def prefetched(read: Callable[[T], R], items: Iterable[T], pool: Executor, depth
 def calibrated(
     model: TrainedModel, sources: Sources, device: str | None = None, side: int | None = None, support: Any = None,
     seek: bool = True,
-) -> tuple[TrainedModel, Calibration | None]:
+) -> tuple[TrainedModel, Calibration | None, dict[str, Any] | None]:
     """``model`` ready for the X-ray of ``sources``: checked against the model's prediction from the
     photograph on up to CALIBRATION_GRID² blocks of ``side`` (at most CALIBRATION_SIDE) pixels spread
     over the image, or on the whole image where they would cover it (as :func:`~.separation.iter_separate`
@@ -368,8 +368,8 @@ def calibrated(
     whole frame without ``seek``: the painting sought already, or given as the whole frame), with
     clipped pixels left out — as the model's training measured its own X-ray. If its units are not the
     training units, a copy with the X-ray's normalisation corrected (and a warning saying so). Returns
-    the model and the :class:`Calibration` (None when the photograph explains too little of the X-ray to
-    tell). A photograph or side channels stored otherwise than the model's are read as stored first
+    the model, the :class:`Calibration` (None when the photograph explains too little of the X-ray to
+    tell) and the record of how much it explains (:func:`~.calibration.photograph_fit`, for run.json). A photograph or side channels stored otherwise than the model's are read as stored first
     (:func:`~.storage.as_given`, said). Raises :class:`InputError` for an X-ray inverted against the
     prediction, and for side channels given in another order than the model's."""
     height, width = sources.check()
@@ -403,13 +403,14 @@ def calibrated(
     fit = UnitFit.measure(blocks)
     if fit is None and (side_y, side_x) == (height, width):
         raise InputError(NOTHING_MEASURED)
-    if unexplained(fit):
-        warnings.warn(unexplained(fit), UserWarning, stacklevel=2)
+    said = unexplained(fit)
+    if said:
+        warnings.warn(said, UserWarning, stacklevel=2)
     calibration = calibrate(model.x_reference, fit)
     if calibration is not None and calibration.recalibrated:
         warnings.warn(calibration.describe(model.x_normalisation), UserWarning, stacklevel=2)
         model = dataclasses.replace(model, x_normalisation=recalibrated(model.x_normalisation, calibration))
-    return model, calibration
+    return model, calibration, photograph_fit(fit, said)
 
 
 # The clipping levels of the whole paintings' X-rays read so far (by their source objects; arrays in
