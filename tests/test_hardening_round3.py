@@ -851,3 +851,28 @@ def test_apply_keeps_the_results_where_separate_finds_the_painting(tmp_path, cap
     assert marked["clipped_pixels"] == int(((inside == 65535) | (inside == 0)).sum())
     everywhere = json.loads((tmp_path / "full" / "run.json").read_text())["defects_marked"]["clipped_pixels"]
     assert everywhere > marked["clipped_pixels"]
+
+
+def test_an_xray_stored_inverted_is_said_when_separated(tmp_path, capsys):
+    """A tester's X-ray stored inverted (65535 − counts) separated silently into a negative of the
+    hidden design (x2 correlated −0.99 with the truth); `apply` refused it against its model."""
+    from napari_xraysep.core.calibration import INVERTED_CORRELATION, inverted_warning, lightness_correlation
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "clean", seed=0, shape=(128, 192))
+    x, rgb = variant.x_stored, variant.rgb_stored
+    channels_first = np.moveaxis(rgb, -1, 0).astype(np.float64)
+    upright = lightness_correlation(x.astype(np.float64), channels_first)
+    flipped = lightness_correlation(65535.0 - x, channels_first)
+    assert upright > 0.5 and flipped == pytest.approx(-upright, abs=1e-9)
+    assert inverted_warning(upright) is None and inverted_warning(None) is None
+    assert "stored inverted" in inverted_warning(flipped) and inverted_warning(INVERTED_CORRELATION + 0.01) is None
+    tifffile.imwrite(tmp_path / "x.tif", x)
+    tifffile.imwrite(tmp_path / "inverted.tif", (65535 - x).astype(np.uint16))
+    tifffile.imwrite(tmp_path / "rgb.tif", rgb)
+    args = [str(tmp_path / "rgb.tif"), "--steps", "4", "--set", "clusters=8", "--device", "cpu", "--quiet"]
+    assert main(["separate", str(tmp_path / "x.tif"), *args, "--out", str(tmp_path / "a")]) == 0
+    assert "stored inverted" not in capsys.readouterr().err
+    assert main(["separate", str(tmp_path / "inverted.tif"), *args, "--out", str(tmp_path / "b")]) == 0
+    assert "darker where the photograph is lighter" in capsys.readouterr().err
+    assert "stored inverted" in json.loads((tmp_path / "b" / "run.json").read_text())["photograph_fit"]["warning"]

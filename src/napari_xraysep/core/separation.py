@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from .areas import region_for_method
-from .calibration import UnitFit, calibrate, photograph_fit, recalibrated, unexplained
+from .calibration import (
+    UnitFit, calibrate, inverted_warning, lightness_correlation, photograph_fit, recalibrated, unexplained,
+)
 from .checks import check_double_sided, unmasked
 from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, SeparationConfig
 from .data import SeparationInputs, prepare_inputs
@@ -296,6 +298,12 @@ def iter_separate(
     elif unexplained(fit):
         said = unexplained(fit, training_words(model, stopped_early))
         warnings.warn(said, UserWarning, stacklevel=2)
+    if training:  # applied, a model trained on an X-ray the right way round refuses an inverted one
+        use = inputs.valid if inputs.support is None else inputs.support.mask & (True if inputs.valid is None else inputs.valid)
+        inverted = inverted_warning(lightness_correlation(inputs.x_mixed, inputs.rgb_surface, use))
+        if inverted:
+            warnings.warn(inverted, UserWarning, stacklevel=2)
+            said = inverted if said is None else f"{said} {inverted}"
     if training:
         model.x_reference, model.double_sided = fit, inputs.double_sided
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
