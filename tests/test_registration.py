@@ -444,6 +444,7 @@ def test_cli_align_refuses_an_alignment_that_fails_its_check_unless_forced(paint
     assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "translation"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("xraysep: error: Nothing written: the automatic alignment failed its check")
+    assert "(its best guess, refused: translation" in err[0]  # what was refused, not a finding
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["photo.tif", "x.tif"]
     assert main(["align", str(xray), str(rgb), "--out", str(out), "--transform", "translation", "--force"]) == 0
     assert out.exists() and "--force" in capsys.readouterr().err

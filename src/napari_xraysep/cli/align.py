@@ -123,7 +123,10 @@ def command_align(args: argparse.Namespace) -> int:
         if alignment.confidence < CONFIDENT:
             uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
             if not args.force:
-                raise InputError(f"Nothing written: {uncertain} ({alignment.describe()}); give --points, or --force to write it anyway.")
+                raise InputError(
+                    f"Nothing written: {uncertain} (its best guess, refused: {alignment.describe()}); give --points, or "
+                    "--force to write it anyway."
+                )
             warnings.warn(f"Written because of --force, though {uncertain}.", UserWarning, stacklevel=1)
         if alignment.mirror_unsure:
             warnings.warn(MIRROR_UNSURE_NOTE, UserWarning, stacklevel=1)
