@@ -156,6 +156,24 @@ def test_the_residuals_contrast_is_read_from_the_painting_when_the_frame_around_
     assert empty == {"x2": (0.0, 1.0), "error_map": (-1.0, 1.0)}
 
 
+def test_the_xrays_contrast_is_read_inside_the_painting_the_results_cover():
+    # A tester's painting in a larger frame (film margin, a saturated lead ruler on 3 % of it): x, x1
+    # and x2 shared limits stretched to the ruler, and the painting looked dim in all three.
+    from napari.layers import Image
+
+    from napari_xraysep.plugin.compare import Panel, shared_limits
+
+    x = np.full((100, 100), 500.0, np.float32)  # the film margin
+    x[:3] = 65535.0  # a lead ruler along the top
+    inside = (slice(20, 80), slice(20, 80))
+    x[inside] = np.linspace(10_000, 30_000, 3600).reshape(60, 60)
+    x2 = np.full((100, 100), np.nan, np.float32)
+    x2[inside] = x[inside] / 2
+    panels = [Panel("x", "x", Image(x)), Panel("x1", "x1", Image(x2)), Panel("x2", "x2", Image(x2))]
+    low, high = shared_limits(panels)["x"]
+    assert 5_000 <= low and high <= 30_000  # not the margin's 500 nor the ruler's 65535
+
+
 def test_missing_pixels_are_shown_black_and_the_stretch_is_read_from_the_rest():
     image = np.array([[0.0, 1.0, 2.0, np.nan], [3.0, 4.0, np.inf, np.nan]])
     with np.errstate(all="raise"):  # no invalid cast of NaN

@@ -85,6 +85,11 @@ def shared_limits(panels: list[Panel]) -> dict[str, tuple[float, float]]:
     limits: dict[str, tuple[float, float]] = {}
     images = {panel.role: overview(panel.layer, 512) for panel in panels}
     xrays = [role for role in SHARED[0] if role in images]
+    painting = next((images[role] for role in ("x2", "x1") if role in images), None)
+    if "x" in images and painting is not None and painting.shape == images["x"].shape and np.isfinite(painting).any():
+        # The results are NaN outside the painting found: the X-ray's film margin, lead rulers and a
+        # colour chart's shadow there set no contrast (a tester's framed painting showed dim).
+        images["x"] = np.where(np.isfinite(painting), images["x"], np.nan)
     low, high = shared_contrast([images[role] for role in xrays])
     limits.update(dict.fromkeys(xrays, (low, high)))
     residuals = [role for role in SHARED[1] if role in images]
