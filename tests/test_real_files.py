@@ -23,6 +23,7 @@ from napari_xraysep.core.defects import (
     slanted_scratches,
 )
 from napari_xraysep.core.errors import InputError
+from napari_xraysep.core.result import defects_line
 from napari_xraysep.core.filters import highpass
 from napari_xraysep.core.support import SUPPORT_EROSION, detect_support
 from napari_xraysep.datasets.evaluation import affine_fit, psnr
@@ -338,7 +339,10 @@ def test_a_hot_pixel_and_a_scratch_leave_no_spike_in_x2():
     assert abs((result.x2[90, 50:105] - clean.x2[90, 50:105]).mean()) < 0.015
     # Repaired pixels are results, not holes; the results add up to the repaired X-ray.
     assert np.isfinite(result.x2).all()
-    assert "1 hot/dead pixel, 1 scratch" in " ".join(result.notes())
+    pixels = summary["scratch_pixels"]
+    assert pixels >= 55 and f"1 hot/dead pixel, 1 scratch ({pixels} pixels)" in " ".join(result.notes())
+    # a tile-by-tile run can count only pixels: said in the same words
+    assert f"{pixels} pixels of scratches" in defects_line({"scratch_pixels": pixels}, fitted=False)
 
 
 def drawn_line(shape, start, angle_deg, length, bend=0.0):

@@ -184,7 +184,9 @@ def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     if points:
         parts.append(f"{_count(points)} hot/dead pixel{'s' * (points != 1)}")
     if summary.get("scratches"):
-        parts.append(f"{summary['scratches']} scratch{'es' * (summary['scratches'] != 1)}")
+        # with their pixels, the one count a tile-by-tile run can give (the same file applied says that)
+        pixels = f" ({_count(summary['scratch_pixels'])} pixels)" if summary.get("scratch_pixels") else ""
+        parts.append(f"{summary['scratches']} scratch{'es' * (summary['scratches'] != 1)}{pixels}")
     elif summary.get("scratch_pixels"):
         parts.append(f"{_count(summary['scratch_pixels'])} pixels of scratches")
     if not parts:
