@@ -875,4 +875,6 @@ def test_an_xray_stored_inverted_is_said_when_separated(tmp_path, capsys):
     assert "stored inverted" not in capsys.readouterr().err
     assert main(["separate", str(tmp_path / "inverted.tif"), *args, "--out", str(tmp_path / "b")]) == 0
     assert "darker where the photograph is lighter" in capsys.readouterr().err
-    assert "stored inverted" in json.loads((tmp_path / "b" / "run.json").read_text())["photograph_fit"]["warning"]
+    recorded = json.loads((tmp_path / "b" / "run.json").read_text())["photograph_fit"]
+    assert "stored inverted" in recorded["warning"] and recorded["lightness_correlation"] <= INVERTED_CORRELATION
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["photograph_fit"]["lightness_correlation"] > 0.5

@@ -87,8 +87,10 @@ def test_a_loaded_model_of_the_other_method_is_applied_with_its_own_settings(mak
     from napari_xraysep.io import save_model
 
     case = make_mixture("concealed_portrait", (64, 96), seed=1)
-    config = SeparationConfig.autoencoder(**{k: v for k, v in TINY.items() if k != "method"}, learning_rate=2.5e-3)
-    model = separate(case.x_mixed, case.rgb_surface, case.region_mask, config=config).model
+    # a λ beyond the dock's control's range (the CLI allows it) and a rate with more digits than "%g" shows:
+    # a breaker's model made loading fail half-way, and the rate was rounded to 0.00123457
+    settings = {k: v for k, v in TINY.items() if k != "method"} | {"learning_rate": 0.0012345678, "exclusion_weight": 2e7}
+    model = separate(case.x_mixed, case.rgb_surface, case.region_mask, config=SeparationConfig.autoencoder(**settings)).model
     saved = save_model(model, tmp_path / "autoencoder.pt")
     viewer = make_napari_viewer()
     widget = dock(viewer, "concealed_portrait")
@@ -97,7 +99,8 @@ def test_a_loaded_model_of_the_other_method_is_applied_with_its_own_settings(mak
     separation = widget.separation
     assert separation.preset.value == "autoencoder" and separation.method == "autoencoder"
     separation.advanced.expand(animate=False)
-    assert float(separation.learning_rate.value) == 2.5e-3 and separation.learning_rate.native.isVisibleTo(separation)
+    assert separation.learning_rate.value == "0.0012345678" and separation.learning_rate.native.isVisibleTo(separation)
+    assert separation.exclusion_weight.value == 2e7
     assert separation.channels.value == 4 and not separation.clusters.native.isVisibleTo(separation)
     assert "settings are shown under Advanced" in widget.message.text()
     widget.apply_model()
@@ -106,6 +109,13 @@ def test_a_loaded_model_of_the_other_method_is_applied_with_its_own_settings(mak
     separation.preset.value = "default"  # a preset sets them back
     assert separation.clusters.native.isVisibleTo(separation)
     assert separation.clusters.value == SeparationConfig().method.clusters
+    # A colour map made with more passes than the control offers (the CLI's --set passes=25) loads whole.
+    import dataclasses
+
+    colour = separate(case.x_mixed, case.rgb_surface, clusters=8, steps=2, passes=2, device="cpu").model
+    colour.config = dataclasses.replace(colour.config, method=dataclasses.replace(colour.config.method, passes=25))
+    assert widget.results.load_model_from(save_model(colour, tmp_path / "passes.pt")) is not None
+    assert separation.passes.value == 25 and "Loaded passes.pt" in widget.message.text()
 
 
 def test_the_align_dock_offers_no_layer_the_plugin_made_as_the_xray(sample_run):

@@ -302,22 +302,25 @@ def inverted_warning(correlation: float | None) -> str | None:
     if correlation is None or correlation > INVERTED_CORRELATION:
         return None
     return (
-        f"The X-ray's detail is darker where the photograph is lighter (they correlate {correlation:.2f}): "
-        "a radiograph shows dense paint — lead white, the lights — bright. If this X-ray is stored inverted "
-        "(a scan of the film's negative, or a MinIsWhite file without its tag), invert it and run again: "
-        "x2 is otherwise a negative of the hidden design."
+        f"The X-ray's detail is darker where the photograph is lighter (they correlate {correlation:.2f}), "
+        "where a radiograph usually shows a painting's lights bright (lead white is dense). If this X-ray is "
+        "stored inverted (a scan of the film's negative, or a MinIsWhite file without its tag), invert it and "
+        "run again: x2 is otherwise a negative of the hidden design. If its dense paint really is dark in the "
+        "photograph, the X-ray is right as it is."
     )
 
 
-def photograph_fit(fit: UnitFit | None, warning: str | None) -> dict[str, Any] | None:
+def photograph_fit(fit: UnitFit | None, warning: str | None, lightness: float | None = None) -> dict[str, Any] | None:
     """JSON-ready, for run.json: how much of the X-ray's fine detail the surface X-ray made from the
     photograph explains (``correlation``, −1–1) and the ``warning`` the user was given about the pair
     where it explains almost none (:func:`unexplained`) or the X-ray reads as inverted
-    (:func:`inverted_warning`); None otherwise — so that a run's record says what the screen did. None
-    where nothing was measured."""
+    (:func:`inverted_warning`); None otherwise — so that a run's record says what the screen did — and,
+    where measured, the X-ray's fine detail's correlation with the photograph's ``lightness``
+    (:func:`lightness_correlation`). None where nothing was measured."""
     if fit is None:
         return None
-    return {"correlation": round(float(fit.correlation), 4), "warning": warning}
+    record = {"correlation": round(float(fit.correlation), 4), "warning": warning}
+    return record if lightness is None else record | {"lightness_correlation": round(lightness, 4)}
 
 
 def calibrate(reference: UnitFit | None, fit: UnitFit | None) -> Calibration | None:

@@ -298,9 +298,11 @@ def iter_separate(
     elif unexplained(fit):
         said = unexplained(fit, training_words(model, stopped_early))
         warnings.warn(said, UserWarning, stacklevel=2)
+    lightness = None
     if training:  # applied, a model trained on an X-ray the right way round refuses an inverted one
         use = inputs.valid if inputs.support is None else inputs.support.mask & (True if inputs.valid is None else inputs.valid)
-        inverted = inverted_warning(lightness_correlation(inputs.x_mixed, inputs.rgb_surface, use))
+        lightness = lightness_correlation(inputs.x_mixed, inputs.rgb_surface, use)
+        inverted = inverted_warning(lightness)
         if inverted:
             warnings.warn(inverted, UserWarning, stacklevel=2)
             said = inverted if said is None else f"{said} {inverted}"
@@ -382,7 +384,7 @@ def iter_separate(
         double_sided=inputs.double_sided,
         mirror_back=inputs.double_sided and sources.mirror_back,
         calibration=calibration,
-        photograph_fit=photograph_fit(fit, said),
+        photograph_fit=photograph_fit(fit, said, lightness),
         support=inputs.support,
         defects=inputs.defects,
         stretcher=stretcher,

@@ -278,8 +278,8 @@ class ResultsPanel(QGroupBox):
         except XraySepError as error:
             self.say(str(error), error=True)
             return None
-        self.runner.model = CurrentModel(model, Path(path).name, Path(path).resolve())
         self.runner.separation.show_config(model.config)  # applied or continued as it was made
+        self.runner.model = CurrentModel(model, Path(path).name, Path(path).resolve())
         self.say(
             f"Loaded {Path(path).name} ({model.config.method.name.replace('_', ' ')}, {model.steps_trained} steps); "
             f"it needs {model.needs()}. Apply model separates the chosen layers with it; Continue trains it further. Its settings "

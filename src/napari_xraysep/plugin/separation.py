@@ -147,7 +147,14 @@ class SeparationPanel(QGroupBox):
                 control.visible = chosen
                 if chosen:
                     value = getattr(config.method, field_name)
-                    control.value = f"{value:g}" if isinstance(control, LineEdit) else value
+                    if isinstance(control, LineEdit):
+                        control.value = str(value)  # every digit: Continue trains at this rate, not a rounded one
+                    else:
+                        # A model made elsewhere may hold a value beyond the control's usual range (the CLI's
+                        # passes=25 against 1–20): shown as it is, not refused half-way through loading.
+                        if isinstance(control, SpinBox | FloatSpinBox):
+                            control.min, control.max = min(control.min, value), max(control.max, value)
+                        control.value = value
         if self.advanced.isExpanded():  # its height follows the settings shown
             self.advanced.expand(animate=False)
         self._quality_to_steps()
