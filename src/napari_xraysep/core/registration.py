@@ -56,6 +56,17 @@ COARSE_SIDE = 512
 # The sub-pixel polish goes coarse to fine: wide edges pull an estimate a few pixels off into
 # place, sharp ones settle it.
 REFINE_SIGMAS = (2.0, 0.5)
+# The polish's robust weights: Tukey's biweight, residuals beyond this many robust standard deviations left out
+# (4.685: 95 % of least squares' efficiency on Gaussian residuals).
+TUKEY_C = 4.685
+# After the plain polish, one robust one (Tukey's biweight) where the X-ray is compared at its own pixel
+# size: its grain and the canvas weave, which the photograph lacks and reducing averages away, are
+# outliers, not Gaussian noise, and pulled the plain fit (a photograph of the painting's top 60 % at the
+# X-ray's pixel size: corners 0.79 px off, 44 % of the regions agreeing; robustly 0.57 px, 56 %). Kept only
+# within this many X-ray px (worst corner) of the plain result: a settling, never a new search — started
+# from scratch it has a wider pull and also a wider reach, and on a photograph's own luma (no grain) it
+# is slightly worse than least squares (corners 0.04–0.08 → 0.1–0.13 px).
+ROBUST_MAX_PX = 1.0
 # A shift under this (X-ray px) is not worth a warning before a separation.
 MISALIGNED_PX = 1.0
 # A back photograph turned the wrong way lines up with no region of the X-ray; turned right, with a few
@@ -217,6 +228,9 @@ def _coarse_candidates(x_mixed: Any, photo: Any, scale_prior: float | None = Non
     # compare, and they can then settle on a wrong rotation and scale: the commonest case, the same
     # painting framed alike at another pixel size (unrotated, the extents' ratio), is tried beside them.
     candidates = turns + [(0.0, _extent(reference, moving))]
+    # ... and the files' pixel sizes, unrotated too: a photograph of part of the painting (its top 60 %)
+    # is framed unlike the X-ray, and its spectra's rotation can be wrong (-11.6° for 0°: refused).
+    candidates += [(0.0, s) for s in scales[1:]]
     # The spectra cannot tell a rotation from its half-turn, nor a true scale from a pattern's: the edges can.
     scored = [_placed(reference, moving, angle + turn, scale) for (angle, scale) in candidates for turn in (0.0, 180.0)]
     ranked = sorted(scored, key=lambda item: -item[0])
@@ -433,6 +447,9 @@ def _polished(
     """``alignment`` polished coarse to fine (``sigmas``) and checked (:func:`agreement`)."""
     for sigma in sigmas:
         alignment = refine_alignment(x_mixed, photo, alignment, sigma=sigma)
+    robust = refine_alignment(x_mixed, photo, alignment, sigma=sigmas[-1], robust=True)
+    if corner_shift(alignment, robust, photo.shape, x_mixed.shape) <= ROBUST_MAX_PX:
+        alignment = robust
     return agreement(x_mixed, photo, alignment)
 
 
@@ -539,7 +556,8 @@ def _mirror_matches_everywhere(x_mixed: Any, photo: Any, mirror: Mirrored) -> bo
 
 
 def refine_alignment(
-    x_mixed: Any, photo: Any, alignment: Alignment, iterations: int = 30, sigma: float = 0.5
+    x_mixed: Any, photo: Any, alignment: Alignment, iterations: int = 30, sigma: float = 0.5,
+    robust: bool = False,
 ) -> Alignment:
     """Sub-pixel polish of an estimate good to a few pixels: Gauss–Newton (Lucas–Kanade) on edge
     images smoothed by ``sigma`` (:func:`scipy.ndimage.gaussian_filter`), with a gain and offset between
@@ -549,13 +567,16 @@ def refine_alignment(
     is — phase correlation is exact already); works on copies at most
     REFINE_SIDE on a side, both at about the coarser one's pixel size. The sharper the edges, the less
     the X-ray's own (hidden) edges bias it (the first estimate's stage at sigma 2 pulls an estimate a
-    few pixels off into place, sigma 0.5 settles it).
+    few pixels off into place, sigma 0.5 settles it). ``robust``: each step by iteratively reweighted
+    least squares, Tukey's biweight, where the X-ray is compared at its own pixel size (not reduced).
 
     References: S. Baker and I. Matthews, "Lucas–Kanade 20 years on: a unifying framework",
     Int. J. Comput. Vis. 56 (2004) 221–255."""
     if alignment.kind not in ("similarity", "affine", "projective"):
         return alignment
     factor_x, factor_p = common_factors(x_mixed.shape, photo.shape, alignment.scale, REFINE_SIDE)
+    if robust and factor_x != 1:  # on a reduced X-ray its largest residuals are the strongest shared edges
+        return alignment
     reference = ndimage.gaussian_filter(edge_image(reduced(x_mixed, factor_x)), sigma)
     moving = ndimage.gaussian_filter(edge_image(reduced(photo, factor_p)), sigma)
     if min(*reference.shape, *moving.shape) < 2 * MIN_CHECK_SIDE:
@@ -595,7 +616,9 @@ def refine_alignment(
                 inverse[1, :2] @ [xs[inside], ys[inside]] + inverse[1, 2]) / w
             along = -(gx * point_x + gy * point_y) / side
             jacobian = np.concatenate([jacobian, np.stack([along * px, along * py], 1)], 1)
-        step, *_ = np.linalg.lstsq(gain * jacobian / w[:, None], residual, rcond=None)
+        # Tukey's biweight (``robust``, the X-ray at its own pixel size only: see ROBUST_MAX_PX).
+        weight = _biweight(residual) if robust and factor_x == 1 else np.ones_like(residual)
+        step, *_ = np.linalg.lstsq(weight[:, None] * gain * jacobian / w[:, None], weight * residual, rcond=None)
         if alignment.kind == "similarity":
             a, b, tx, ty = step
             linear_step = np.array([[a, -b], [b, a]])
@@ -614,6 +637,15 @@ def refine_alignment(
             break
     refined = np.linalg.inv(reduction_matrix(factor_x)) @ np.linalg.inv(inverse) @ reduction_matrix(factor_p)
     return replace(alignment, matrix=refined / refined[2, 2])  # so its scale and shift read as they are
+
+
+def _biweight(residual: np.ndarray) -> np.ndarray:
+    """Tukey's biweight of each residual, its scale the residuals' median absolute deviation (all 1 where
+    that is 0), square-rooted: the rows' factor in a weighted least-squares step."""
+    spread = TUKEY_C * 1.4826 * np.median(np.abs(residual - np.median(residual)))
+    if not spread > 0:
+        return np.ones_like(residual)
+    return np.clip(1 - (residual / spread) ** 2, 0, None)
 
 
 def check_alignment(x_mixed: Any, photo: Any) -> tuple[float, float, float]:
