@@ -112,8 +112,9 @@ def test_a_whole_painting_is_trained_on_its_area_and_applied_into_the_folder(tin
     record = json.loads((tmp_path / "whole" / "run.json").read_text())
     assert record["software"]["napari-xraysep"] == napari_xraysep.__version__ and record["shape"] == list(m.x_mixed.shape)
     assert record["alignment"] == {"warning": None} and record["resolved"] == {"steps": TINY["steps"], "device": "cpu"}
-    # measured on the training area, as in memory: its correlation and the warning given (or None)
-    assert set(record["photograph_fit"]) == {"correlation", "warning"} and -1 <= record["photograph_fit"]["correlation"] <= 1
+    # measured on the training area, as in memory: its correlations and the warning given (or None)
+    assert set(record["photograph_fit"]) == {"correlation", "warning", "lightness_correlation"}
+    assert -1 <= record["photograph_fit"]["correlation"] <= 1
 
 
 @pytest.mark.parametrize("face", ["cli/commands.py", "cli/demo.py", "plugin/runner.py"])
