@@ -299,15 +299,15 @@ def iter_separate(
         said = unexplained(fit, training_words(model, stopped_early))
         warnings.warn(said, UserWarning, stacklevel=2)
     lightness = None
-    if training:  # applied, a model trained on an X-ray the right way round refuses an inverted one
+    if training:
+        model.x_reference, model.double_sided = fit, inputs.double_sided
+        # An X-ray stored inverted is said here; applied, a model trained the right way round refuses one.
         use = inputs.valid if inputs.support is None else inputs.support.mask & (True if inputs.valid is None else inputs.valid)
         lightness = lightness_correlation(inputs.x_mixed, inputs.rgb_surface, use)
         inverted = inverted_warning(lightness)
         if inverted:
             warnings.warn(inverted, UserWarning, stacklevel=2)
             said = inverted if said is None else f"{said} {inverted}"
-    if training:
-        model.x_reference, model.double_sided = fit, inputs.double_sided
     else:  # a model applied to an X-ray perhaps stored in other units than it was trained on
         calibration = calibrate(model.x_reference, fit)
         if calibration is not None and calibration.recalibrated:
