@@ -89,8 +89,9 @@ def test_a_loaded_model_of_the_other_method_is_applied_with_its_own_settings(mak
     case = make_mixture("concealed_portrait", (64, 96), seed=1)
     # a λ beyond the dock's control's range (the CLI allows it) and a rate with more digits than "%g" shows:
     # a breaker's model made loading fail half-way, and the rate was rounded to 0.00123457
-    settings = {k: v for k, v in TINY.items() if k != "method"} | {"learning_rate": 0.0012345678, "exclusion_weight": 2e7}
-    model = separate(case.x_mixed, case.rgb_surface, case.region_mask, config=SeparationConfig.autoencoder(**settings)).model
+    settings = {k: v for k, v in TINY.items() if k != "method"}
+    config = SeparationConfig.autoencoder(**settings, learning_rate=0.0012345678, exclusion_weight=2e7)
+    model = separate(case.x_mixed, case.rgb_surface, case.region_mask, config=config).model
     saved = save_model(model, tmp_path / "autoencoder.pt")
     viewer = make_napari_viewer()
     widget = dock(viewer, "concealed_portrait")

@@ -375,7 +375,9 @@ def iter_separate_painting(
         seek_painting = painting_area is None and resolved.detect_support
         painting = painting_support(sources, support, seek=seek_painting) if applying else None
         if painting is not None and area_result is None:  # only applied: perhaps in other units than the model's
-            model, calibration, explained = calibrated(model, sources, resolved.device, support=painting.measured, seek=False)
+            model, calibration, explained = calibrated(
+                model, sources, resolved.device, support=painting.measured, seek=False
+            )
             record |= {
                 "x_normalisation": model.x_normalisation.to_dict(), "photograph_fit": explained,
                 "x_calibration": None if calibration is None else calibration.to_dict(),

@@ -302,7 +302,9 @@ def iter_separate(
     if training:
         model.x_reference, model.double_sided = fit, inputs.double_sided
         # An X-ray stored inverted is said here; applied, a model trained the right way round refuses one.
-        use = inputs.valid if inputs.support is None else inputs.support.mask & (True if inputs.valid is None else inputs.valid)
+        use = inputs.valid
+        if inputs.support is not None:  # inside the painting found: a film margin or backdrop reads otherwise
+            use = inputs.support.mask if use is None else inputs.support.mask & use
         lightness = lightness_correlation(inputs.x_mixed, inputs.rgb_surface, use)
         inverted = inverted_warning(lightness)
         if inverted:

@@ -369,7 +369,8 @@ def calibrated(
     clipped pixels left out — as the model's training measured its own X-ray. If its units are not the
     training units, a copy with the X-ray's normalisation corrected (and a warning saying so). Returns
     the model, the :class:`Calibration` (None when the photograph explains too little of the X-ray to
-    tell) and the record of how much it explains (:func:`~.calibration.photograph_fit`, for run.json). A photograph or side channels stored otherwise than the model's are read as stored first
+    tell) and the record of how much it explains (:func:`~.calibration.photograph_fit`, for run.json).
+    A photograph or side channels stored otherwise than the model's are read as stored first
     (:func:`~.storage.as_given`, said). Raises :class:`InputError` for an X-ray inverted against the
     prediction, and for side channels given in another order than the model's."""
     height, width = sources.check()
