@@ -136,6 +136,23 @@ def test_pixel_sizes_that_are_not_are_refused_in_one_line(text):
         parse_pixel_size(text)
 
 
+@pytest.mark.parametrize("text", ["85", "300", " 6 "])
+def test_a_bare_number_too_large_for_millimetres_asks_for_its_unit(text):
+    # A bare number is mm: '85' (µm meant) or '300' (dpi meant) was taken as 85 or 300 mm a pixel.
+    with pytest.raises(InputError, match="no unit.*give its unit"):
+        parse_pixel_size(text)
+    assert parse_pixel_size(text.strip() + "um") == pytest.approx(float(text) / 1000)  # with a unit, as meant
+    assert parse_pixel_size("5") == 5.0 and parse_pixel_size("85mm") == 85.0  # the limit; a unit is the user's word
+
+
+def test_a_bare_pixel_size_is_recorded_in_millimetres():
+    from napari_xraysep.io.spacing import chosen_spacing
+
+    bare = chosen_spacing("0.1", {}, "x.tif")
+    assert bare.mm == (0.1, 0.1) and bare.source.endswith("as 0.1 mm")
+    assert chosen_spacing("100um", {}, "x.tif").source.endswith("as 100um")
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(InputError, match="one grayscale image"):
         count_threads(np.zeros((4, 4, 3)))

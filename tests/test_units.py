@@ -306,6 +306,9 @@ def test_the_align_dock_reads_points_in_each_images_pixels_and_puts_the_result_o
     viewer.add_image(RGB.repeat(3, 0).repeat(3, 1)[:80, :96], name="photo", rgb=True, scale=(0.1, 0.1), units=("mm", "mm"))
     widget.xray_layer.value, widget.rgb_layer.value = xray, viewer.layers["photo"]
     widget.add_point_layers()  # Points layers of napari's default scale: their data are world mm
+    # in the images' units (they were in pixels: napari warned of inconsistent units, and showed none)
+    assert widget.photo_points.value.units == widget.xray_points.value.units == xray.units
+    assert str(viewer.layers.units[-1]) == "millimeter"
     mm = np.array([[1.0, 1.0], [6.0, 2.0], [3.0, 8.0]])
     widget.photo_points.value.data, widget.xray_points.value.data = mm, mm  # the same places on the painting
     aligned = widget.align_from_points()

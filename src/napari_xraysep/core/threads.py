@@ -324,9 +324,14 @@ def _named_apart(families: list[ThreadFamily]) -> list[ThreadFamily]:
     return [dataclasses.replace(family, name=FAMILY_NAMES[int(k != nearer)]) for k, family in enumerate(families)]
 
 
+# A bare number is mm; beyond this it was meant in another unit (µm, dpi): radiographs' pixels are 0.01–1 mm.
+BARE_MM_MAX = 5.0
+
+
 def parse_pixel_size(text: str) -> float:
     """Millimetres per pixel from '0.085mm', '85um', '85µm', '0.0085cm' or '300dpi'/'300ppi';
-    a bare number is mm. Raises InputError for anything else or a non-positive value."""
+    a bare number is mm, up to BARE_MM_MAX. Raises InputError for anything else, a non-positive value
+    or a bare number beyond BARE_MM_MAX (a user's '85' meant µm or dpi, not 85 mm a pixel)."""
     value = text.strip().lower().replace(" ", "")
     units = {"mm": 1.0, "um": 1e-3, "µm": 1e-3, "μm": 1e-3, "cm": 10.0}
     try:
@@ -342,4 +347,18 @@ def parse_pixel_size(text: str) -> float:
         result = float("nan")
     if not (math.isfinite(result) and result > 0):
         raise InputError(f"Pixel size {text!r} is not a positive spacing such as 0.085mm, 85um or 300dpi.")
+    if result > BARE_MM_MAX and is_bare_number(value):
+        raise InputError(
+            f"Pixel size {text!r} has no unit, and a bare number is read as mm: {result:g} mm a pixel is not a "
+            "scanned film's or a detector's; give its unit, e.g. 85um, 0.085mm or 300dpi."
+        )
     return result
+
+
+def is_bare_number(text: str) -> bool:
+    """Whether a pixel size's text is a number without a unit (read as mm by :func:`parse_pixel_size`)."""
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.threads import parse_pixel_size
+from ..core.threads import is_bare_number, parse_pixel_size
 
 MM_PER_INCH = 25.4
 # Pixels per inch that mean "not measured": the defaults of image software and cameras.
@@ -93,7 +93,8 @@ def chosen_spacing(given: str | None, info: dict[str, Any], name: str) -> PixelS
     if given is None:
         return from_file
     size = parse_pixel_size(given)
-    spacing = PixelSpacing((size, size), f"{GIVEN} as {given.strip()}")
+    unit = " mm" if is_bare_number(given) else ""  # a bare number is mm: said, not left to be guessed
+    spacing = PixelSpacing((size, size), f"{GIVEN} as {given.strip()}{unit}")
     if from_file is not None and not all(math.isclose(size, v, rel_tol=1e-3) for v in from_file.mm):
         warnings.warn(f"The pixel size given ({size:.4g} mm) replaces {name}'s own: {from_file.describe()}.", UserWarning, stacklevel=2)
     return spacing

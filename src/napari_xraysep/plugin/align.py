@@ -176,9 +176,11 @@ class AlignmentWidget(QWidget):
         return self.worker
 
     def add_point_layers(self) -> None:
-        """Two Points layers to place matching points in: one over the photograph, one over the X-ray."""
-        photo_layer = self.viewer.add_points(name="points on photo", face_color="#ffcc00", size=12)
-        xray_layer = self.viewer.add_points(name="points on X-ray", face_color="#00ccff", size=12)
+        """Two Points layers to place matching points in: one over the photograph, one over the X-ray, in
+        the X-ray's units (points in pixels over images in mm: napari stops showing units, and says so)."""
+        units = {} if self.xray_layer.value is None else {"units": self.xray_layer.value.units}
+        photo_layer = self.viewer.add_points(name="points on photo", face_color="#ffcc00", size=12, **units)
+        xray_layer = self.viewer.add_points(name="points on X-ray", face_color="#00ccff", size=12, **units)
         self.photo_points.value, self.xray_points.value = photo_layer, xray_layer
         self.show_message(
             "Click the same features (a corner, a highlight) in the same order: first in 'points on photo' "
