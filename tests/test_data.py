@@ -86,6 +86,24 @@ def test_missing_pixels_are_filled_left_out_and_refused_when_they_cover_the_regi
     covered[:3, :] = True
     with pytest.raises(InputError, match="region holds only missing pixels"):
         prepare_inputs(x, rgb, covered)
+    with pytest.warns(UserWarning, match="only missing pixels.*colour map needs none"):  # the colour map's
+        assert prepare_inputs(x, rgb, covered, region_optional=True).region_mask is None
+
+
+def test_a_region_outside_the_painting_says_so_and_where_the_painting_is(rng):
+    # A region drawn on the film margin, outside the painting: "The region holds only missing pixels (NaN
+    # or infinite …)" was said of files without one.
+    x, rgb = rng.random((40, 60)), rng.random((40, 60, 3))
+    margin = np.zeros((40, 60), bool)
+    margin[2:8, 2:20] = True
+    with pytest.raises(InputError, match=r"region lies outside the painting given \(rows 10–29, columns 15–44\)"):
+        prepare_inputs(x, rgb, margin, painting_area=(10, 15, 30, 45))
+    with pytest.warns(UserWarning, match="outside the painting given.*colour map needs none"):
+        inputs = prepare_inputs(x, rgb, margin, painting_area=(10, 15, 30, 45), region_optional=True)
+    assert inputs.region_mask is None and inputs.valid.sum() == 20 * 30
+    overlapping = margin.copy()
+    overlapping[12, 20] = True  # one pixel inside is a region
+    assert prepare_inputs(x, rgb, overlapping, painting_area=(10, 15, 30, 45)).region_mask.sum() == 1
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,19 @@ def test_separation_inside_the_support_beats_fitting_the_whole_frame():
     assert record["source"] == "detected" and 0.3 < record["fraction"] < 0.5
 
 
+def test_a_region_drawn_on_the_film_margin_is_said_to_lie_outside_the_painting_found():
+    # A tester's region on the film margin: "The region holds only missing pixels (NaN or infinite …)",
+    # the run refused, though neither file held one and the colour map needs no region.
+    x, rgb, truth, _, _ = framed()
+    margin = np.zeros(x.shape, bool)
+    margin[5:20, 5:40] = True
+    with pytest.warns(UserWarning, match=r"outside the painting found in the X-ray \(rows 3\d–12\d.*colour map needs none"):
+        result = separate(x, rgb, region_mask=margin, **FAST)
+    assert np.isfinite(result.x2[truth]).mean() > 0.99 and result.support.source == "detected"
+    with pytest.raises(InputError, match="outside the painting found in the X-ray"):  # the auto-encoder needs it
+        separate(x, rgb, region_mask=margin, method="autoencoder", steps=1)
+
+
 def test_a_given_painting_area_wins_over_detection_and_full_turns_it_off():
     x, rgb, truth, _, _ = framed()
     given = separate(x, rgb, painting_area=(32, 48, 128, 192), **FAST)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -179,6 +180,29 @@ def missing_filled(image: np.ndarray) -> np.ndarray:
     return np.where(finite, image, np.median(image[finite]) if finite.any() else 0.0)
 
 
+def _region_left_out(outside_of: Support | None, optional: bool) -> None:
+    """A region none of whose pixels is separated: refused in words that say why — it lies outside the
+    painting ``outside_of`` (found or given; a region on the film margin was called "only missing
+    pixels"), else where the images have no data — or, where the method needs no region
+    (``optional``), run as no region with a warning. Returns None (no region) or raises InputError."""
+    if outside_of is not None:
+        support = outside_of
+        y0, y1, x0, x1 = support.bounds()
+        message = (
+            f"The region lies outside the painting {'found in the X-ray' if support.source == 'detected' else 'given'} "
+            f"(rows {y0}–{y1}, columns {x0}–{x1}): draw it over the painting"
+            + (", or give the painting's area." if support.source == "detected" else ".")
+        )
+    else:
+        message = ("The region holds only missing pixels (NaN or infinite in the X-ray or the photograph); "
+                   "draw it where the images have data.")
+    if not optional:
+        raise InputError(message)
+    warnings.warn(f"{message} The colour map needs none: it fits the whole painting alike, as without a region.",
+                  UserWarning, stacklevel=4)
+    return None
+
+
 def prepare_inputs(
     x_mixed: np.ndarray,
     rgb_surface: np.ndarray,
@@ -195,6 +219,7 @@ def prepare_inputs(
     detect: bool = False,
     mark_defects: bool = False,
     found: tuple[Support | None, Defects | None] | None = None,
+    region_optional: bool = False,
 ) -> SeparationInputs:
     """Validate the user's arrays and bring them to unit range (float32, channels first for RGB).
 
@@ -214,6 +239,8 @@ def prepare_inputs(
     X-ray (:func:`~.support.detect_support`) makes everything outside the painting missing; the fit
     keeps inside its eroded edge (``fit_mask``). ``found`` (support, defects) of an earlier preparation
     of the same X-ray replaces both searches (an X-ray corrected in float keeps its clipped pixels).
+    A region wholly outside the painting raises InputError naming where the painting is, or, with
+    ``region_optional`` (the colour map, which needs no region), is run as no region with a warning.
     """
     x_mixed, rgb_surface = check_pair(x_mixed, rgb_surface)
     back = None if rgb_back is None else check_back(rgb_back, x_mixed, mirror_back)
@@ -265,6 +292,7 @@ def prepare_inputs(
         if found is None and defects is not None:  # counted inside the painting, as a whole painting's tiles are
             # (its holes closed: the support leaves clipped pixels out, a clipped passage is the painting's)
             defects = defects.within(ndimage.binary_fill_holes(support.mask), stored)
+        with_data = valid.copy()  # to tell a region outside the painting from one without data
         valid &= support.mask
         if not valid.any():
             raise InputError("The painting area holds only missing or clipped pixels; nothing to separate there.")
@@ -276,12 +304,11 @@ def prepare_inputs(
         if not fit_mask.any():  # a sliver of a painting: fit on what there is
             fit_mask = valid.copy()
     if region is not None:
-        if not (region & valid).any():
-            raise InputError(
-                "The region holds only missing pixels (NaN or infinite in the X-ray or the photograph); "
-                "draw it where the images have data."
-            )
-        region = region & valid
+        inside = region & valid
+        if not inside.any():
+            outside = support is not None and not support.full and bool((region & with_data).any())
+            inside = _region_left_out(support if outside else None, region_optional)
+        region = inside
     x_norm = x_normalisation or Normalisation.fit(x_mixed, valid)
     rgb_norm = rgb_normalisation or Normalisation.fit(
         rgb_surface[valid] if back is None else np.stack([rgb_surface[valid], back[valid]])

@@ -239,6 +239,7 @@ def iter_separate(
         painting_area=painting_area,
         detect=config.detect_support,
         mark_defects=config.mark_defects,
+        region_optional=config.method.name == "colour_map",
     )
     inputs: SeparationInputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation if model else None)
     if model is not None:
