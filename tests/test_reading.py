@@ -3,6 +3,7 @@ and the CLI alike, pixel for pixel against the plain reference (or refused in on
 
 from __future__ import annotations
 
+import datetime
 import pickle
 import re
 import warnings
@@ -17,7 +18,7 @@ from PIL import Image
 
 from napari_xraysep.cli import main
 from napari_xraysep.core import InputError
-from napari_xraysep.io import open_image, open_levels, read_image
+from napari_xraysep.io import open_image, open_levels, read_image, read_provenance
 from napari_xraysep.io.source import Geometry
 from napari_xraysep.plugin.reader import napari_get_reader
 
@@ -479,6 +480,16 @@ def test_the_cli_records_what_it_read(reference_run, tmp_path):
     _separate(tmp_path / "mw.tif", folder / "rgb.tif", tmp_path / "out")
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert record["input_files"]["xray"]["photometric"].startswith("MINISWHITE (inverted")
+    # each image says what it was made from, as apply's do (an x2.tif copied out of its folder could not)
+    image = read_provenance(tmp_path / "out" / "x2.tif")
+    assert image["inputs"]["xray"] == str(tmp_path / "mw.tif") and image["input_files"] == record["input_files"]
+    assert main(["apply", str(tmp_path / "out" / "model.pt"), str(tmp_path / "mw.tif"), str(folder / "rgb.tif"),
+                 "--out", str(tmp_path / "applied"), "--quiet"]) == 0
+    applied = json.loads((tmp_path / "applied" / "run.json").read_text())
+    when = datetime.datetime.fromisoformat(applied["created"])  # apply's set said nothing of when it was made
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()) < 600
+    assert read_provenance(tmp_path / "applied" / "x2.tif")["created"] == applied["created"]
+    assert applied["timings_s"]["total_s"] >= applied["timings_s"]["apply_s"] > 0  # the whole command, and its tiles
 
 
 def test_missing_pixels_through_the_cli_are_nan_in_the_results(reference_run, tmp_path):

@@ -38,7 +38,7 @@ from .core.registration import mirror_warning, misalignment_warning
 from .core.checks import check_pair, check_rgb, unmasked
 from .core.data import missing_filled
 from .core.devices import resolve_device
-from .core.result import defects_line, input_notes, resolved_settings, weave_threads
+from .core.result import created_now, defects_line, input_notes, resolved_settings, weave_threads
 from .core.separation import check_seams, resolve_config
 from .core.sources import Sources
 from .core.stretcher import Stretcher, find_stretcher_in, take_out_stretcher
@@ -367,7 +367,7 @@ def iter_separate_painting(
         if applying and seams and not seek:
             films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=3)
         record = {
-            "software": {"napari-xraysep": __version__}, **(provenance or {}),
+            "software": {"napari-xraysep": __version__}, "created": created_now(), **(provenance or {}),
             **PaintingResult(model, area, None, None, out, films=films).provenance(),
         }
         # Not given: the painting is sought in the whole X-ray (as `separate` seeks it in memory), the

@@ -26,7 +26,7 @@ from ..core.regions import BoxRegion
 from ..core.errors import InputError, TrainingError
 from ..io.files import EARLIER_RESULTS, STAGING_TAG, check_writable, result_set, same_file
 from ..core.devices import resolve_device
-from ..core.result import defects_line, weave_threads
+from ..core.result import created_now, defects_line, weave_threads
 from ..core.films import KnownPixels, given_films
 from ..core.separation import check_seams, resolve_config
 from ..core.sources import Sources
@@ -241,6 +241,7 @@ MIN_TILE = 16
 
 def command_apply(args: argparse.Namespace) -> int:
     """A trained model over a whole painting, tile by tile: memory stays bounded whatever its size."""
+    begun = time.perf_counter()
     if args.tile is not None and args.tile < MIN_TILE:
         # Each tile reads a halo of the model's context around it: below this, the halos are most of
         # the work and a painting takes hours (--tile 3 on 256×384 ran for minutes).
@@ -271,6 +272,7 @@ def command_apply(args: argparse.Namespace) -> int:
         print(f"xraysep: {painting.sentence()}", file=sys.stderr)
     provenance = {
         "applied_model": str(args.model),
+        "created": created_now(),
         "settings": model.config.to_dict(),
         "resolved": {"steps": 0, "device": str(used)},  # applied only, on this device
         "steps_trained": model.steps_trained,
@@ -340,7 +342,10 @@ def command_apply(args: argparse.Namespace) -> int:
             **provenance, "stretcher": None if stretcher is None else stretcher.summary(),
             "passages": None if passages is None else passages.summary(),
             "films": None if films is None else films.summary(),
-            "timings_s": {"apply_s": time.perf_counter() - started}, "shape": list(sources.x_mixed.shape[:2]),
+            # the tiles and what follows them; total_s from the command's start (reading the model and
+            # files, the painting's search and the units' check included)
+            "timings_s": {"apply_s": time.perf_counter() - started, "total_s": time.perf_counter() - begun},
+            "shape": list(sources.x_mixed.shape[:2]),
         }
         write_record(staging, record)
     if not args.quiet:

@@ -37,6 +37,11 @@ RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")
 OPTIONAL_LAYERS = ("exposure", "stretcher")
 
 
+def created_now() -> str:
+    """When a result set is made: UTC, to the second (ISO 8601), as every face's run.json records it."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
 @dataclass(frozen=True)
 class SeparationResult:
     """Everything a run produced, images as (H, W) float32 in the X-ray's own units.
@@ -115,7 +120,7 @@ class SeparationResult:
                 "numpy": np.__version__,
                 "python": platform.python_version(),
             },
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": created_now(),
             "settings": self.config.to_dict(),
             "resolved": resolved_settings(self.config, self.device),
             "steps_trained": self.model.steps_trained,

@@ -174,8 +174,10 @@ def write_results(out: Path, result: SeparationResult, extra: dict[str, Any] | N
     ``out``; the model first, because it is the costliest thing to lose. Each file is written whole
     or not at all; to replace an earlier result set as one, write into a :func:`result_set`'s folder.
     A pixel spacing in ``extra`` (``"pixel_spacing"``) goes into every image's provenance and
-    resolution tags."""
-    provenance = result.provenance() | ({SPACING_KEY: extra[SPACING_KEY]} if extra and SPACING_KEY in extra else {})
+    resolution tags; the ``inputs`` and ``input_files`` it names into every image's provenance too (an
+    image copied out of its folder says what it was made from, as ``apply``'s do)."""
+    carried = {key: extra[key] for key in (SPACING_KEY, "inputs", "input_files") if extra and key in extra}
+    provenance = result.provenance() | carried
     written = [save_model(result.model, out / "model.pt")]
     for name, image in result.layers().items():
         written.append(write_tiff(out / f"{name}.tif", image, {**provenance, "layer": name}))
