@@ -184,7 +184,7 @@ def _region_left_out(outside_of: Support | None, optional: bool) -> None:
     """A region none of whose pixels is separated: refused in words that say why — it lies outside the
     painting ``outside_of`` (found or given; a region on the film margin was called "only missing
     pixels"), else where the images have no data — or, where the method needs no region
-    (``optional``), run as no region with a warning. Returns None (no region) or raises InputError."""
+    (``optional``), run as no region with a warning. Raises InputError where the region is needed."""
     if outside_of is not None:
         support = outside_of
         y0, y1, x0, x1 = support.bounds()
@@ -200,7 +200,6 @@ def _region_left_out(outside_of: Support | None, optional: bool) -> None:
         raise InputError(message)
     warnings.warn(f"{message} The colour map needs none: it fits the whole painting alike, as without a region.",
                   UserWarning, stacklevel=4)
-    return None
 
 
 def prepare_inputs(
@@ -307,8 +306,8 @@ def prepare_inputs(
         inside = region & valid
         if not inside.any():
             outside = support is not None and not support.full and bool((region & with_data).any())
-            inside = _region_left_out(support if outside else None, region_optional)
-        region = inside
+            _region_left_out(support if outside else None, region_optional)
+        region = inside if inside.any() else None
     x_norm = x_normalisation or Normalisation.fit(x_mixed, valid)
     rgb_norm = rgb_normalisation or Normalisation.fit(
         rgb_surface[valid] if back is None else np.stack([rgb_surface[valid], back[valid]])
