@@ -664,3 +664,26 @@ def test_a_stuck_pixel_beside_a_photograph_speck_is_repaired_when_the_films_are_
     neighbours[1, 1] = np.nan
     # No spike: not above its neighbours (the photograph's own speck may lower x1's prediction there).
     assert result.x2[150, 200] < np.nanmax(neighbours) + 0.05 * np.nanmax(np.abs(result.x2))
+
+
+def test_a_mosaic_on_its_film_margin_keeps_its_seams() -> None:
+    """The margin's step is data in the films' fit, not a check against the step the painting's fit
+    predicts there: carried from the painting's levels down to the fog's, a gain 0.6 % off moved it by
+    more than a true seam's offset step (this mosaic: none of its three seams kept)."""
+    from napari_xraysep.datasets import synthetic_real
+    from napari_xraysep.datasets.real_frame import DETECTOR_MAX, FOG, Frame
+    from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
+
+    mixture = make_photo_mixture("photo_chelsea_over_motorcycle", (256, 384), 0)
+    frame = Frame(mixture, (0.85 * DETECTOR_MAX - FOG) / float(np.clip(mixture.x_mixed, 0, None).max()),
+                  np.random.default_rng([0, 7000]))
+    synthetic_real._backdrop(frame)  # the painting on its film margin
+    synthetic_real._mosaic(frame)  # 2 × 3 films across the whole X-ray, margin included
+    variant = frame.result("mosaic")
+    x = variant.x_stored.astype(np.float64)
+    inside, outside = np.where(variant.painting, x, np.nan), np.where(variant.painting, np.nan, x)
+    # x2 as a photograph that explains the surface painting exactly leaves it: the hidden one and the films
+    x2 = np.where(variant.painting, x - FOG - variant.gain * np.nan_to_num(variant.x1_true), np.nan)
+    found = find_films(inside, x2, beyond=outside)
+    assert found is not None
+    assert found.seams == tuple(sorted(Seam(axis, position) for axis, position in variant.seams))

@@ -88,11 +88,23 @@ EXPLAINED = 0.45
 # pair: 0.54), as it would a panel's plank join.
 GRID_EXPLAINED = 0.6
 # A film's seam crosses the whole X-ray, the film margin beyond the painting included; a straight edge
-# of the painting stops at its edge. Where at least BEYOND_PIXELS along a seam are measured beyond the
-# painting on both sides, the step there must be at least BEYOND_SHARE of what the films' exposures
-# say it is (when that is clearly more than the margin's scatter).
+# of the painting stops at its edge. The margin's runs across each seam (where at least half of a run is
+# measured both sides) join the painting's in the films' fit, BEYOND_WEIGHT each as much as one of the
+# painting's, reweighted MARGIN_ITERATIONS times against their own scatter once the painting's are:
+# at the fog's level, far below the painting's, they pin each pair's offsets, and so its gains. (The
+# rule this replaces checked the margin's step against the one the painting's fit predicted there:
+# carried from the painting's levels down to the fog's, a gain 0.6 % off moved it by 200 counts against
+# a true step of 115; it kept 11 of 69 true seams on mosaics on a backdrop.) A seam the margin does not
+# step at — for no pair with BEYOND_PIXELS measured is the median step BEYOND_Z standard errors — has
+# films that differ in gain alone: its step must follow the level, and the films leave at most
+# SILENT_LEFT of it. A painting's straight edge whose step a gain pivoting at the fog explains but
+# roughly (astronaut-over-rocket seed 4's backdrop variants: 0.37 and 0.18 left) is not kept; of the
+# 99 true seams of the 33 margin files tried, one had a silent margin (the tester's row 665: 0.06 left).
 BEYOND_PIXELS = 16
-BEYOND_SHARE = 0.5
+BEYOND_WEIGHT = 1.0
+BEYOND_Z = 3.0
+SILENT_LEFT = 0.1
+MARGIN_ITERATIONS = 4
 GAINS = (0.67, 1.5)  # a film's gain outside this range is not an exposure: the fit is rejected
 _PAIR_RUN = 8  # pixels along a seam averaged into one pair of levels for the fit
 STRIP_PIXELS = 1 << 24  # a whole painting's X-ray is read this many pixels at a time
@@ -514,7 +526,8 @@ def _film_sums(
 
 
 def _fit(
-    x: Any, seams: Sequence[Seam], sums: _RowSums | _ColumnSums | None = None, explained: Any = None
+    x: Any, seams: Sequence[Seam], sums: _RowSums | _ColumnSums | None = None, explained: Any = None,
+    beyond: Any = None,
 ) -> Films | None:
     """:func:`fit_films` without the check of the gains. Reads the X-ray (and ``explained``) around the
     seams and in strips (:class:`_RowSums`; ``sums`` if already read, its cuts including the column
@@ -537,7 +550,7 @@ def _fit(
     span = high - low if high > low else 1.0
     band_of = {"row": np.searchsorted(row_edges, np.arange(x.shape[0]), side="right") - 1,
                "col": np.searchsorted(col_edges, np.arange(x.shape[1]), side="right") - 1}
-    before, after, run_of, told = [], [], [], []
+    before, after, run_of, told, weight, inside = [], [], [], [], [], []
     for seam in seams:
         # solved in unit range: the gauge rows' weight means the same for any units
         levels = [(level - low) / span for level in _levels_across(x, seam)]
@@ -566,12 +579,28 @@ def _fit(
         if said is not None:
             told += list(np.subtract(run_means(said[0]), run_means(said[1])))
         run_of += list(zip(sides[0][starts[kept]], sides[1][starts[kept]]))
+        weight += [1.0] * int(kept.sum())
+        inside += [True] * int(kept.sum())
+        if beyond is not None:
+            # The film margin beyond the painting: its runs, at the fog's level, where nothing is explained.
+            margin = [(level[: runs * _PAIR_RUN].reshape(runs, _PAIR_RUN) - low) / span
+                      for level in _levels_across(beyond, seam)]
+            both = np.isfinite(margin[0]) & np.isfinite(margin[1])
+            known = both.sum(axis=1)
+            kept = (along[starts] == along[starts + _PAIR_RUN - 1]) & (known >= _PAIR_RUN // 2)
+            before += run_means(margin[0])
+            after += run_means(margin[1])
+            told += [0.0] * int(kept.sum()) if said is not None else []
+            run_of += list(zip(sides[0][starts[kept]], sides[1][starts[kept]]))
+            weight += [BEYOND_WEIGHT] * int(kept.sum())
+            inside += [False] * int(kept.sum())
     if not run_of:
         return None
     film_a, film_b = np.array(run_of).T
     levels = (mean.ravel() - low) / span
     solution = _solve_exposures(
-        np.array(before), np.array(after), film_a, film_b, area.ravel(), levels, step=np.array(told) if told else None
+        np.array(before), np.array(after), film_a, film_b, area.ravel(), levels, step=np.array(told) if told else None,
+        weight=np.sqrt(weight), ties=np.array(inside),
     )
     if solution is None:
         return None
@@ -618,6 +647,7 @@ def _range(x: np.ndarray, sample: np.ndarray | None = None) -> tuple[float, floa
 def _solve_exposures(
     before: np.ndarray, after: np.ndarray, film_a: np.ndarray, film_b: np.ndarray,
     area: np.ndarray, mean: np.ndarray, iterations: int = 8, step: np.ndarray | None = None,
+    weight: np.ndarray | None = None, ties: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Scales and shifts per film (``t = scale · x + shift``) that make the levels agree across the
     seams, ``scale_a · before + shift_a = scale_b · after + shift_b + step`` (``step``: what the
@@ -629,13 +659,17 @@ def _solve_exposures(
     count = len(area)  # films; ``area`` their known pixels, ``mean`` their mean level (unit range)
     share = area / area.sum()
     rows = np.arange(len(before))
-    weights = np.ones(len(before))
+    prior = np.ones(len(before)) if weight is None else weight
+    painting = np.ones(len(before), bool) if ties is None else ties
+    margin = ~painting
+    weights = np.where(painting, prior, 0.0)
     gauge = 1e3  # the two gauge rows hold exactly, next to residuals of order one
     fixed = np.zeros((2, 2 * count))
     fixed[0, 0::2], fixed[1, 0::2], fixed[1, 1::2] = gauge * share, gauge * share * mean, gauge * share
     fixed_target = np.array([gauge, gauge * float(share @ mean)])
     columns = np.concatenate([2 * film_a, 2 * film_a + 1, 2 * film_b, 2 * film_b + 1])
-    for _ in range(iterations):
+
+    def solve(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Each run ties two films (four unknowns): the normal equations are summed from a sparse system
         # (a mosaic of many films with many candidate seams made a dense one of 20 000 × 400 the cost).
         values = np.concatenate([weights * before, weights, -weights * after, -weights])
@@ -647,14 +681,35 @@ def _solve_exposures(
         solution = np.linalg.lstsq(normal, right, rcond=None)[0]
         scale, shift = solution[0::2], solution[1::2]
         residual = scale[film_a] * before + shift[film_a] - scale[film_b] * after - shift[film_b]
-        residual = residual if step is None else residual - step
-        spread = 1.4826 * np.median(np.abs(residual))
+        return scale, shift, (residual if step is None else residual - step)
+
+    def reweighted(weights: np.ndarray, residual: np.ndarray, group: np.ndarray) -> np.ndarray | None:
+        spread = 1.4826 * np.median(np.abs(residual[group]))
         if spread <= 0:
-            break
+            return None
         u = residual / (_ROBUST * spread)
-        weights = np.sqrt(np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0))
+        return np.where(group, prior * np.sqrt(np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)), weights)
+
+    for _ in range(iterations):
+        scale, shift, residual = solve(weights)
+        new_weights = reweighted(weights, residual, painting)
+        if new_weights is None:
+            break
+        weights = new_weights
     tied = np.zeros(count, bool)
-    tied[film_a[weights > 0]] = tied[film_b[weights > 0]] = True
+    tied[film_a[(weights > 0) & painting]] = tied[film_b[(weights > 0) & painting]] = True
+    if count > 1 and not tied.all():
+        return None
+    if margin.any():
+        # The film margin's runs join the painting's, weighed as they were: each at the fog's level,
+        # where the films' exposures step by their offsets alone.
+        weights = np.where(margin, prior, weights)
+        for k in range(MARGIN_ITERATIONS):
+            scale, shift, residual = solve(weights)
+            new_weights = reweighted(weights, residual, margin) if k < MARGIN_ITERATIONS - 1 else None
+            if new_weights is None:
+                break
+            weights = new_weights
     if count > 1 and not tied.all():
         return None
     return scale, shift
@@ -693,8 +748,10 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None, explained: Any = None)
     what it leaves, a seam across it too faint to be sought is sought, once for each axis
     (:func:`_crossing`). None when no seam is kept. Either may be a whole painting's file
     (:class:`KnownPixels`, the x2 TIFF being written), read a window at a time. ``beyond`` (H, W): the
-    X-ray measured outside the painting (NaN inside it and where nothing was measured), if known: a
-    seam must step there too (:func:`_steps_beyond`).
+    X-ray measured outside the painting (NaN inside it and where nothing was measured), if known: its
+    runs across the seams join the fit (they pin the films' offsets at the fog's level), and a seam the
+    margin does not step at (:func:`_silent_beyond`) must be explained by the films' gains all but
+    :data:`SILENT_LEFT` of its step.
     ``explained`` (H, W): x̂1 + weave, if known, taken out of the kept seams' final fit (:func:`fit_films`).
     Raises ValueError for images of different shapes or not 2-D."""
     x = x_mixed if hasattr(x_mixed, "shape") and hasattr(x_mixed, "__getitem__") else np.asarray(x_mixed)
@@ -725,7 +782,7 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None, explained: Any = None)
         if lone:
             seams.remove(lone[0])  # sought across the others, it has no evidence of its own without them
             continue
-        films = _fit(x, seams, sums)
+        films = _fit(x, seams, sums, beyond=beyond)
         if films is None:  # rare: a film tied to no other (no known pixel across a seam); try without the last
             seams.pop()
             continue
@@ -736,12 +793,21 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None, explained: Any = None)
         suspect += _bounding_narrow_films(films, seams)
         suspect += [k for k, seam in enumerate(seams) if not _steps_all_along(films, seam, levels)]
         if beyond is not None:
-            suspect += [k for k, seam in enumerate(seams) if not _steps_beyond(films, seam, beyond)]
+            # The margin pins the films' offsets; where it does not step, their gains alone must explain the
+            # seam, and then all but its noise (a painting's straight edge does not step as the level does).
+            silent = [k for k, seam in enumerate(seams) if _silent_beyond(films, seam, beyond)]
+            suspect += [k for k in silent if left[k] > SILENT_LEFT]
         # A seam may leave more of its step beside another that the films explain well (a grid shown).
         clear = left <= EXPLAINED
         allowed = np.array([GRID_EXPLAINED if clear.sum() - clear[k] > 0 else EXPLAINED for k in range(len(seams))])
         if suspect:
-            seams.pop(max(suspect, key=lambda k: left[k]))
+            # A film far from the others' gains (one the fit gave up on: a sliver of the painting, its few runs
+            # across the seam rejected, takes the gauge) goes first; the rest then follow their own fit.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                relative = films.gains / np.median(films.gains)
+            apart = ~((relative > GAINS[0]) & (relative < GAINS[1]))
+            first = [k for k in suspect if apart[_films_beside(films, seams[k])].any()]
+            seams.pop(max(first or suspect, key=lambda k: left[k]))
         elif (left > allowed).any():
             # Before a seam goes, a film's edge across the one left most of, too faint to be sought (a
             # column hidden by a panel's grain), is sought once (astronaut-over-rocket seed 1: none of the
@@ -767,7 +833,7 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None, explained: Any = None)
             # The seams are judged on the X-ray's own steps (taking the photograph's part out moved
             # which seams pass, on held-out files losing true ones); their exposures are then fitted
             # without what the photograph explains.
-            refitted = _fit(x, seams, sums, explained)
+            refitted = _fit(x, seams, sums, explained, beyond)
             return films if refitted is None or _odd_gains(refitted).any() else refitted
     return None
 
@@ -903,30 +969,26 @@ def _steps_all_along(films: Films, seam: Seam, levels: tuple[float, float]) -> b
         return bool(min(differences) >= PIECE_SHARE * max(differences))
 
 
-def _steps_beyond(films: Films, seam: Seam, beyond: Any) -> bool:
-    """Whether ``seam`` steps beyond the painting as the films' exposures say it must: where at least
-    BEYOND_PIXELS along it are measured on both sides in ``beyond`` (the X-ray outside the painting),
-    the median step there (levels extrapolated as :func:`_levels_across` does) is at least
-    BEYOND_SHARE of the median step the films predict at those levels, and of its sign. True where too
-    little is measured beyond the painting, or the predicted step is within the margin's scatter."""
+def _silent_beyond(films: Films, seam: Seam, beyond: Any) -> bool:
+    """Whether the film margin beyond the painting (``beyond``, the X-ray measured outside it, NaN
+    elsewhere) was measured along ``seam`` but does not step there: for no pair of films the seam parts
+    with at least BEYOND_PIXELS measured on both sides (levels extrapolated as :func:`_levels_across`
+    does) is the median step BEYOND_Z times its standard error (from the median absolute deviation)."""
     before, after = _levels_across(beyond, seam)
     both = np.isfinite(before) & np.isfinite(after)
-    if both.sum() < BEYOND_PIXELS:
-        return True
     edges = films.row_edges if seam.axis == "col" else films.col_edges
-    across = (films.col_edges if seam.axis == "col" else films.row_edges).index(seam.position)
-    band = np.searchsorted(edges, np.flatnonzero(both), side="right") - 1  # the films' band at each pixel
-    film_a = (band, across - 1) if seam.axis == "col" else (across - 1, band)
-    film_b = (band, across) if seam.axis == "col" else (across, band)
-    level = before[both]
-    exposure = (level - films.offsets[film_a]) / films.gains[film_a]  # the common exposure there
-    predicted = float(np.median(films.gains[film_b] * exposure + films.offsets[film_b] - level))
-    measured = after[both] - level
-    step = float(np.median(measured))
-    scatter = 1.4826 * float(np.median(np.abs(measured - step))) / np.sqrt(both.sum())
-    if not abs(predicted) > 4 * scatter:
-        return True
-    return step * predicted > 0 and abs(step) >= BEYOND_SHARE * abs(predicted)
+    bands = np.searchsorted(edges, np.arange(len(before)), side="right") - 1  # the films' band at each pixel
+    measured = False
+    for band in np.unique(bands[both]):
+        steps = (after - before)[both & (bands == band)]
+        if steps.size < BEYOND_PIXELS:
+            continue
+        measured = True
+        step = float(np.median(steps))
+        error = 1.4826 * float(np.median(np.abs(steps - step))) / np.sqrt(steps.size)
+        if abs(step) > BEYOND_Z * error:
+            return False
+    return measured
 
 
 def _films_beside(films: Films, seam: Seam) -> tuple[slice, slice]:
