@@ -571,6 +571,14 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "spurs, under 7 px wide, go first: on the cat case's seeds 0 and 2 they had kept 156–275 px of bare canvas "
     "with results of −16 000, now none, +0.18 and +0.29 dB). The hidden design is clean to the edge; the rocket "
     "no longer leaks into x2.",
+    "mosaic_backdrop": "Added 2026-12-06, after a tester's mosaic on its film margin lost all its seams (the margin's "
+    "check, now its runs in the films' fit). On seed 0 (the montage) the seams are found — all three on two cases, "
+    "two of three on the others — and x2 shows the hidden design with no blocks. Over the 12 files: every seam found "
+    "in 3, some in 3, none in 6 (every seed-1 file among them; x2 19.9–25.5 dB there), where the films' blocks "
+    "stay in x2, and "
+    "on the astronaut case two of them read as a colour region's passage (the 2 pigment notes, both false). The "
+    "misses are not traced yet (seams at the painting's edge, and steps just over the 0.45 the films must explain, "
+    "on the helpers' 32 files of this kind): the variant furthest from the target after the heel's.",
     "frame": "The photograph trims the support to where the frame's rabbet stops hiding the painting, to the "
     "pixel on the rocket case's three seeds (the rabbet's lines, shaded brighter in the gold's hue, are frame), so "
     "the gold neither bends the fit nor darkens a rim along the edges (that case −1.54 → −0.42 dB).",
@@ -795,7 +803,8 @@ default):
 
 What would tell a field from a colour-map error is information the two images do not hold: a
 flat-field (open-beam) exposure of the same film and tube, or the film margin's level around the
-painting. The X-ray's own film margin is used by the support search today but not for the exposure.
+painting. The X-ray's own film margin is used by the support search, and in a mosaic it pins the films'
+offsets (their seams' fit), but not for a smooth exposure field.
 """
 
 

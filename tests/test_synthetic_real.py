@@ -123,6 +123,19 @@ def test_mosaic_films_have_their_own_exposure(clean, variants):
     assert np.ptp(gains) > 0.01
 
 
+def test_a_mosaic_on_its_film_margin_has_seams_across_the_margin_too(variants):
+    # The films cover the whole frame: at the fog's level (the margin) a seam steps by the films' offsets.
+    v = variants["mosaic_backdrop"]
+    assert [kind for kind, _ in v.seams] == ["row", "col", "col"]
+    (_, row), (_, first_col), _ = v.seams
+    top, left, h, w = v.box
+    assert v.painting.shape[0] > h and v.painting.shape[1] > w and top < row < top + h  # framed, the seam across it
+    margin = v.x_stored[:, :min(left, first_col)].astype(float)  # the margin left of the painting, one column of films
+    step = np.median(margin[row : row + 4]) - np.median(margin[row - 4 : row])
+    assert abs(step) > 20 and np.median(margin) < FOG + 1000  # the films' offsets differ, at the fog's level
+    assert v.rgb_stored.shape == (*v.painting.shape, 3)  # the photograph framed on its backdrop
+
+
 def test_heel_is_a_smooth_gain_within_a_few_percent(clean, variants):
     ratio = (variants["heel"].x_stored.astype(float) - FOG) / (clean.x_stored.astype(float) - FOG)
     assert 0.88 < ratio.min() and ratio.max() < 1.08 and np.ptp(ratio) > 0.05

@@ -26,6 +26,8 @@ carry (:data:`VARIANTS`):
   canvas colour in the photograph, weave and little else in the X-ray;
 * ``frame``: the painting photographed in its gilded frame, whose rabbet hides its outer few pixels;
   the X-ray, taken out of the frame, shows film margin there.
+* ``mosaic_backdrop``: ``backdrop`` and ``mosaic`` together: the films' seams cross the film margin
+  around the painting too (a scanned mosaic as museums store it).
 
 Stored X-ray: ``FOG + gain · x`` counts, with ``x`` the mixture's additive X-ray (``x1 + x2 + weave +
 noise``, bright where the paint absorbs) and ``gain`` putting the clean painting's densest pixel at
@@ -51,7 +53,7 @@ from .synthetic_photos import PHOTO_CASES, irregular_weave, make_photo_mixture, 
 
 VARIANTS = (
     "clean", "backdrop", "backdrop_chart", "vignetting", "mosaic", "heel", "defects", "clipping",
-    "lead_markers", "stretcher", "tacking_margin", "frame",
+    "lead_markers", "stretcher", "tacking_margin", "frame", "mosaic_backdrop",
 )
 _PEAK = 0.85 * DETECTOR_MAX  # where the clean painting's densest pixel is stored
 
@@ -255,8 +257,15 @@ def _frame(frame: Frame) -> None:
     frame.painting &= ~moulding
 
 
+def _mosaic_backdrop(frame: Frame) -> None:
+    """The painting on its film margin (:func:`_backdrop`), then 2 × 3 films across the whole frame: the
+    margin, at the fog's level, steps at a seam by the films' offsets alone."""
+    _backdrop(frame)
+    _mosaic(frame)
+
+
 _BUILDERS = {
     "clean": _clean, "backdrop": _backdrop, "backdrop_chart": _backdrop_chart, "vignetting": _vignetting,
     "mosaic": _mosaic, "heel": _heel, "defects": _defects, "clipping": _clipping, "lead_markers": _lead_markers,
-    "stretcher": _stretcher, "tacking_margin": _tacking_margin, "frame": _frame,
+    "stretcher": _stretcher, "tacking_margin": _tacking_margin, "frame": _frame, "mosaic_backdrop": _mosaic_backdrop,
 }
