@@ -180,13 +180,12 @@ def missing_filled(image: np.ndarray) -> np.ndarray:
     return np.where(finite, image, np.median(image[finite]) if finite.any() else 0.0)
 
 
-def _region_left_out(outside_of: Support | None, optional: bool) -> None:
+def _region_left_out(support: Support | None, optional: bool) -> None:
     """A region none of whose pixels is separated: refused in words that say why — it lies outside the
-    painting ``outside_of`` (found or given; a region on the film margin was called "only missing
-    pixels"), else where the images have no data — or, where the method needs no region
+    painting ``support`` (found or given; a region on the film margin was called "only missing
+    pixels"), else (None) where the images have no data — or, where the method needs no region
     (``optional``), run as no region with a warning. Raises InputError where the region is needed."""
-    if outside_of is not None:
-        support = outside_of
+    if support is not None:
         y0, y1, x0, x1 = support.bounds()
         message = (
             f"The region lies outside the painting {'found in the X-ray' if support.source == 'detected' else 'given'} "
