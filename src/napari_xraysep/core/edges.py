@@ -271,13 +271,17 @@ def footprint(
     of ``shape``; ``within``: only the pixels whose centres lie inside that box (rounded inwards: on a
     reduced copy, rounding outwards reached half a pixel beyond a photograph of the X-ray's own pixel
     size, and the check's last row of regions was dropped as not covered)."""
-    last_row, last_column = photo_shape[0] - 1, photo_shape[1] - 1
-    corners = np.array([[0, 0], [0, last_column], [last_row, 0], [last_row, last_column]], float)
-    mapped = apply_transform(matrix, corners)
+    mapped = apply_transform(matrix, _corners(photo_shape))
     low, high = (np.ceil, np.floor) if within else (np.floor, np.ceil)
     top, left = np.clip(low(mapped.min(axis=0)), 0, None).astype(int)
     bottom, right = np.minimum(high(mapped.max(axis=0)).astype(int) + 1, shape[:2])
     return int(top), int(left), int(max(bottom, top)), int(max(right, left))
+
+
+def _corners(photo_shape: tuple[int, ...]) -> np.ndarray:
+    """(4, 2) (row, column) of the photograph's corner pixels' centres."""
+    last_row, last_column = photo_shape[0] - 1, photo_shape[1] - 1
+    return np.array([[0, 0], [0, last_column], [last_row, 0], [last_row, last_column]], float)
 
 
 def inner_box(photo_shape: tuple[int, ...], matrix: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -291,22 +295,19 @@ def inner_box(photo_shape: tuple[int, ...], matrix: np.ndarray, shape: tuple[int
     Why: the check's regions tiled the box *around* a turned photograph, and only those it covered whole
     were compared; a photograph of part of the painting turned 0.5° kept the centre region alone, and
     alignments 2.5–2.9 px off at the corners had "100 % of the regions" agree (1 of 1)."""
-    last_row, last_column = photo_shape[0] - 1, photo_shape[1] - 1
-    corners = np.array([[0, 0], [0, last_column], [last_row, 0], [last_row, last_column]], float)
-    rows, columns = np.sort(apply_transform(matrix, corners), axis=0).T
+    rows, columns = np.sort(apply_transform(matrix, _corners(photo_shape)), axis=0).T
     around = footprint(photo_shape, matrix, shape, within=True)
-    candidates = [_rounded_in(rows[1], columns[1], rows[2], columns[2], shape)]
-    centre = (around[0] + around[2] - 1) / 2, (around[1] + around[3] - 1) / 2
-    half = (around[2] - around[0] - 1) / 2, (around[3] - around[1] - 1) / 2
+    centre = np.array([around[0] + around[2] - 1, around[1] + around[3] - 1]) / 2
+    half = np.array([around[2] - around[0] - 1, around[3] - around[1] - 1]) / 2
+
+    def shrunk(share: float) -> tuple[int, int, int, int]:
+        return _rounded_in(*(centre - share * half), *(centre + share * half), shape)
+
     low, high = 0.0, 1.0
     for _ in range(12):  # the shrink, bisected to 1/4096 of the box: a box inside a convex outline
         middle = (low + high) / 2
-        box = _rounded_in(centre[0] - middle * half[0], centre[1] - middle * half[1],
-                          centre[0] + middle * half[0], centre[1] + middle * half[1], shape)
-        low, high = (middle, high) if _box_covered(photo_shape, matrix, box) else (low, middle)
-    shrunk = low * np.array(half)
-    candidates.append(_rounded_in(centre[0] - shrunk[0], centre[1] - shrunk[1],
-                                  centre[0] + shrunk[0], centre[1] + shrunk[1], shape))
+        low, high = (middle, high) if _box_covered(photo_shape, matrix, shrunk(middle)) else (low, middle)
+    candidates = [_rounded_in(rows[1], columns[1], rows[2], columns[2], shape), shrunk(low)]
     covered = [box for box in candidates if _box_covered(photo_shape, matrix, box)]
     return max(covered, key=lambda b: (b[2] - b[0]) * (b[3] - b[1])) if covered else around
 
