@@ -347,7 +347,7 @@ def test_the_default_method_says_nothing_of_the_auto_encoders_label(tiff_inputs,
     args = ["separate", str(xray), str(rgb), "--region", "0,0,48,64", "--out", str(tmp_path / "o")]
     assert main([*args, "--steps", "2", "--device", "cpu", "--quiet", "--set", "clusters=4"]) == 0
     err = capsys.readouterr().err
-    assert "labeled" not in err and "covers the whole image" not in err
+    assert "labeled" not in err and "covers the whole painting" not in err
 
 
 @pytest.mark.parametrize(

@@ -168,11 +168,26 @@ def test_region_checks():
 
 def test_region_covering_whole_image_warns_only_the_auto_encoder(rng):
     inputs = prepare_inputs(rng.random((8, 8)), rng.random((8, 8, 3)), np.ones((8, 8), bool))
-    with pytest.warns(UserWarning, match="covers the whole image"):
+    with pytest.warns(UserWarning, match="covers the whole painting"):
         concealed_objective(inputs, SeparationConfig.autoencoder())
     with warnings.catch_warnings():  # the colour map has no surface label to spoil
         warnings.simplefilter("error")
         prepare_inputs(rng.random((8, 8)), rng.random((8, 8, 3)), np.ones((8, 8), bool))
+
+
+def test_region_covering_the_painting_on_its_margin_warns(rng):
+    # A painting on its film margin: a region drawn around the painting alone covers all of it.
+    x, rgb = rng.random((40, 60)), rng.random((40, 60, 3))
+    around = np.zeros((40, 60), bool)
+    around[8:32, 12:48] = True
+    inputs = prepare_inputs(x, rgb, around, painting_area=(10, 15, 30, 45))
+    with pytest.warns(UserWarning, match="covers the whole painting"):
+        concealed_objective(inputs, SeparationConfig.autoencoder())
+    part = np.zeros((40, 60), bool)
+    part[10:20, 15:45] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        concealed_objective(prepare_inputs(x, rgb, part, painting_area=(10, 15, 30, 45)), SeparationConfig.autoencoder())
 
 
 def test_region_from_boxes_union_clip_and_errors():

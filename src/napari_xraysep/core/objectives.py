@@ -55,9 +55,11 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
         raise InputError(
             "The auto-encoder needs a region to train: draw where the hidden design shows most (it makes x̄1)."
         )
-    if inputs.region_mask.all():
+    # Over the painting, not the frame: a region drawn around a painting on its film margin covers it all too.
+    painting = inputs.region_mask if inputs.valid is None else inputs.region_mask[inputs.valid]
+    if painting.all():
         warnings.warn(
-            "The region covers the whole image, so the auto-encoder learns the surface from the photograph in "
+            "The region covers the whole painting, so the auto-encoder learns the surface from the photograph in "
             "grey everywhere; draw the region only where the hidden design shows, for a better separation.",
             UserWarning,
             stacklevel=2,
