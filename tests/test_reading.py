@@ -372,6 +372,11 @@ def test_a_dicom_pixel_spacing_of_zero_is_left_out_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"ImagerPixelSpacing \(0018,1164\) holds \[0.0, 0.0\], not two positive distances"):
         info = open_image(_dicom(tmp_path / "x.dcm", STORED, ImagerPixelSpacing=[0, 0])).info
     assert "pixel_spacing_mm" not in info
+    # 85 in a field of mm (µm meant) is no detector's pixel: left out, the next place (a scanned film's) kept
+    in_um = _dicom(tmp_path / "y.dcm", STORED, ImagerPixelSpacing=[85, 85], NominalScannedPixelSpacing=[0.05, 0.05])
+    with pytest.warns(UserWarning, match=r"ImagerPixelSpacing \(0018,1164\) holds \[85.0, 85.0\] mm, no detector's"):
+        info = open_image(in_um).info
+    assert info["pixel_spacing_mm"] == [0.05, 0.05]
 
 
 def test_dicom_pixel_padding_is_missing_data(tmp_path):

@@ -142,7 +142,15 @@ def test_a_bare_number_too_large_for_millimetres_asks_for_its_unit(text):
     with pytest.raises(InputError, match="no unit.*give its unit"):
         parse_pixel_size(text)
     assert parse_pixel_size(text.strip() + "um") == pytest.approx(float(text) / 1000)  # with a unit, as meant
-    assert parse_pixel_size("5") == 5.0 and parse_pixel_size("85mm") == 85.0  # the limit; a unit is the user's word
+    assert parse_pixel_size("5") == 5.0 and parse_pixel_size("10mm") == 10.0  # the limits
+
+
+@pytest.mark.parametrize("text", ["85mm", "1000cm", "0.001dpi", "1e-12dpi", "1e-9", "0.00001mm", "50nm"])
+def test_a_pixel_size_no_painting_has_is_refused_whatever_its_unit(text):
+    # '85mm' (85 µm meant) was taken as 85 mm a pixel; '1e-9' ran the whole job, then failed writing the TIFFs.
+    with pytest.raises(InputError, match=r"no scanner's, detector's or camera's on a painting|not a positive spacing"):
+        parse_pixel_size(text)
+    assert parse_pixel_size("0.0001mm") == pytest.approx(1e-4) and parse_pixel_size("2.54dpi") == pytest.approx(10.0)
 
 
 def test_a_bare_pixel_size_is_recorded_in_millimetres():
@@ -311,6 +319,10 @@ def test_a_window_in_mm_without_a_pixel_size_is_said_not_silently_replaced(tmp_p
     assert "--window 2cm needs the pixel size" in err and "128 px" in err
     assert main(["weave", str(tmp_path / "weave.tif")]) == 0  # the default window: nothing to say
     assert "--window" not in capsys.readouterr().err
+    # A window is a length, not a pixel size (15mm is no pixel's, 15 mm a window); a bare number could be px or mm.
+    assert main(["weave", str(tmp_path / "weave.tif"), "--pixel-size", "0.1mm", "--window", "15mm"]) == 0
+    assert main(["weave", str(tmp_path / "weave.tif"), "--window", "15"]) == 2
+    assert "--window '15' has no unit" in capsys.readouterr().err
 
 
 def test_a_threads_direction_is_said_between_minus_and_plus_ninety_degrees() -> None:

@@ -89,8 +89,10 @@ def test_a_transposing_orientation_swaps_the_spacings(tmp_path):
         ({"resolution": (96 / 2.54, 96 / 2.54), "resolutionunit": "CENTIMETER"}, "says 96 dpi"),
         ({"resolution": (3.0, 2.0), "resolutionunit": "NONE"}, "ResolutionUnit none"),
         ({}, None),  # tifffile's own default (1, 1, none) says nothing
+        ({"resolution": (1.0, 1.0), "resolutionunit": "INCH"}, "25.4 × 25.4 mm a pixel, no scanner's"),  # placeholder
+        ({"resolution": (1e9, 1e9), "resolutionunit": "CENTIMETER"}, "1e-08 × 1e-08 mm a pixel"),  # not a painting's
     ],
-    ids=["72 dpi", "96 dpi in cm", "unit none", "no resolution"],
+    ids=["72 dpi", "96 dpi in cm", "unit none", "no resolution", "1 dpi", "1e9 per cm"],
 )
 def test_default_resolutions_and_unit_none_give_no_spacing_and_say_so(tags, note, tmp_path):
     path = tmp_path / "x.tif"

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.threads import (
-    COUNT_FILES, DEFAULT_WINDOW_MM, DEFAULT_WINDOW_PX, THREAD_TABLES, count_threads, density_map_name, parse_pixel_size,
+    COUNT_FILES, DEFAULT_WINDOW_MM, DEFAULT_WINDOW_PX, THREAD_TABLES, count_threads, density_map_name, is_bare_number,
+    parse_length,
 )
 from ..io import open_image, read_provenance, write_tiff
 from ..io.spacing import PixelSpacing
@@ -55,9 +56,11 @@ def command_weave(args: argparse.Namespace) -> int:
     spacing = chosen_spacing(args.pixel_size, source.info, path.name)
     window = args.window or f"{DEFAULT_WINDOW_MM:g}mm"
     try:
-        window_mm = parse_pixel_size(window)  # the same units as a pixel size: '15mm', '1.5cm'
+        window_mm = parse_length(window)  # the same units as a pixel size: '15mm', '1.5cm'
     except InputError as error:
         raise InputError(f"--window {window!r} is not a positive length such as 15mm or 1.5cm.") from error
+    if is_bare_number(window):  # '128' may mean pixels as much as mm
+        raise InputError(f"--window {window!r} has no unit: give it as a length such as 15mm or 1.5cm.")
     if spacing is None and args.window is not None:
         # A length cannot be turned into pixels without the spacing: say so rather than count silently
         # over windows the user did not ask for.

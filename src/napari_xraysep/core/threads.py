@@ -326,12 +326,14 @@ def _named_apart(families: list[ThreadFamily]) -> list[ThreadFamily]:
 
 # A bare number is mm; beyond this it was meant in another unit (µm, dpi): radiographs' pixels are 0.01–1 mm.
 BARE_MM_MAX = 5.0
+# Whatever the unit, a pixel outside this (mm) is no scanner's, detector's or camera's on a painting:
+# '85mm' meant 85 µm, '1e-9' a slip; a TIFF cannot even store 1e-9 mm as a resolution.
+PLAUSIBLE_MM = (1e-4, 10.0)
 
 
-def parse_pixel_size(text: str) -> float:
-    """Millimetres per pixel from '0.085mm', '85um', '85µm', '0.0085cm' or '300dpi'/'300ppi';
-    a bare number is mm, up to BARE_MM_MAX. Raises InputError for anything else, a non-positive value
-    or a bare number beyond BARE_MM_MAX (a user's '85' meant µm or dpi, not 85 mm a pixel)."""
+def parse_length(text: str) -> float:
+    """Millimetres from '0.085mm', '85um', '85µm', '0.0085cm' or '300dpi'/'300ppi' (the length of one
+    dot); a bare number is mm. Raises InputError for anything else or a length that is not positive."""
     value = text.strip().lower().replace(" ", "")
     units = {"mm": 1.0, "um": 1e-3, "µm": 1e-3, "μm": 1e-3, "cm": 10.0}
     try:
@@ -347,10 +349,24 @@ def parse_pixel_size(text: str) -> float:
         result = float("nan")
     if not (math.isfinite(result) and result > 0):
         raise InputError(f"Pixel size {text!r} is not a positive spacing such as 0.085mm, 85um or 300dpi.")
-    if result > BARE_MM_MAX and is_bare_number(value):
+    return result
+
+
+def parse_pixel_size(text: str) -> float:
+    """Millimetres per pixel (:func:`parse_length`), a bare number up to BARE_MM_MAX. Raises InputError
+    for what :func:`parse_length` refuses, a bare number beyond BARE_MM_MAX (a user's '85' meant µm or
+    dpi, not 85 mm a pixel) or a spacing outside PLAUSIBLE_MM in any unit ('85mm' for 85 µm)."""
+    result = parse_length(text)
+    if result > BARE_MM_MAX and is_bare_number(text):
         raise InputError(
             f"Pixel size {text!r} has no unit, and a bare number is read as mm: {result:g} mm a pixel is not a "
             "scanned film's or a detector's; give its unit, e.g. 85um, 0.085mm or 300dpi."
+        )
+    low, high = PLAUSIBLE_MM
+    if not low <= result <= high:
+        raise InputError(
+            f"Pixel size {text!r} is {result:.3g} mm a pixel: no scanner's, detector's or camera's on a painting "
+            f"({low:g}–{high:g} mm); check its unit, e.g. 85um, 0.085mm or 300dpi."
         )
     return result
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.threads import PLAUSIBLE_MM
 from .source import Geometry, ImageSource, InMemory, as_stored
 
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
@@ -234,7 +235,8 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
     functional groups' Pixel Measures Sequence), else ImagerPixelSpacing divided by the
     EstimatedRadiographicMagnificationFactor (the spacing at the detector, magnified by the beam's
     divergence), else NominalScannedPixelSpacing (digitised film); else the PixelAspectRatio, or
-    nothing. A spacing that is not two positive distances is left out with a warning."""
+    nothing. A spacing that is not two positive distances, or not a detector's (outside
+    :data:`~napari_xraysep.core.threads.PLAUSIBLE_MM`), is left out with a warning."""
     places: list[tuple[str, Any, str]] = [("DICOM PixelSpacing (0028,0030)", dataset, "PixelSpacing")]
     for group in FUNCTIONAL_GROUPS:
         items = _value(dataset, group, path) or []
@@ -258,6 +260,14 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
         if magnification > 0 and magnification != 1:
             where = f"{where} / EstimatedRadiographicMagnificationFactor ({magnification:g})"
             spacing = [v / magnification for v in spacing]
+        low, high = PLAUSIBLE_MM
+        if not all(low <= v <= high for v in spacing):
+            message = (
+                f"{path.name}: {where} holds {spacing} mm, no detector's pixel ({low:g}–{high:g} mm); the pixel "
+                "spacing is left out."
+            )
+            warnings.warn(message, UserWarning, stacklevel=2)
+            continue
         return {"pixel_spacing_mm": spacing, "pixel_spacing_tag": where}
     ratio = _value(dataset, "PixelAspectRatio", path)
     return {"pixel_aspect_ratio": [int(v) for v in ratio]} if ratio else {}

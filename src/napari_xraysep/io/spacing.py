@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.threads import is_bare_number, parse_pixel_size
+from ..core.threads import PLAUSIBLE_MM, is_bare_number, parse_pixel_size
 
 MM_PER_INCH = 25.4
 # Pixels per inch that mean "not measured": the defaults of image software and cameras.
@@ -72,7 +72,8 @@ def resolution_entries(
     """The ``info`` entries for a resolution of (across, down) = ``per_unit`` pixels per ``unit``
     ("inch", "cm", "mm" or "um"), as a TIFF's XResolution/YResolution or a photograph's dpi give it: the spacing,
     or — for the 72/96 dpi defaults or a resolution that is not positive — a note saying why none is
-    kept. ``transposed``: the picture's rows are the stored columns (Orientation 5–8)."""
+    kept, and for one outside PLAUSIBLE_MM (a TIFF cannot store some, and no painting has them).
+    ``transposed``: the picture's rows are the stored columns (Orientation 5–8)."""
     per_inch = [float(v) * {"inch": 1.0, "cm": 2.54, "mm": 25.4, "um": 25400.0}[unit] for v in per_unit]
     if not all(math.isfinite(v) and v > 0 for v in per_inch):
         return {"pixel_spacing_note": f"{source} holds {list(per_unit)} pixels per {unit}, not a resolution; no pixel spacing."}
@@ -80,6 +81,12 @@ def resolution_entries(
         dpi = "/".join(f"{v:g}" for v in dict.fromkeys(round(v, 2) for v in per_inch))
         return {"pixel_spacing_note": f"{source} says {dpi} dpi, the default image software writes, not a measurement; ignored."}
     across, down = (MM_PER_INCH / v for v in per_inch)
+    low, high = PLAUSIBLE_MM
+    if not all(low <= v <= high for v in (across, down)):
+        return {
+            "pixel_spacing_note": f"{source} says {across:.3g} × {down:.3g} mm a pixel, no scanner's, detector's or "
+            f"camera's on a painting ({low:g}–{high:g} mm); ignored."
+        }
     row_column = [across, down] if transposed else [down, across]
     return {"pixel_spacing_mm": row_column, "pixel_spacing_tag": source}
 
