@@ -200,6 +200,11 @@ def test_region_from_boxes_union_clip_and_errors():
         region_from_boxes([(10, 10, 20, 20)], (5, 5))
     with pytest.raises(InputError, match="is empty"):
         region_from_boxes([(2, 2, 2, 4)], (5, 5))
+    # Fractions (relative coordinates) rounded to a one-pixel box at the corner; a whole box within 0–1 is a pixel.
+    with pytest.raises(InputError, match=r"0.2,0.2,0.8,0.8 looks like fractions .* 100×50 image are 20,10,80,40"):
+        region_from_boxes([(0.2, 0.2, 0.8, 0.8)], (100, 50))
+    assert region_from_boxes([(0, 0, 1, 1)], (5, 5)).sum() == 1
+    assert region_from_boxes([(0.4, 0, 2.4, 2)], (5, 5)).sum() == 4  # sub-pixel coordinates (a drawn shape) round
 
 
 def test_box_region_equals_the_mask_block_by_block():
