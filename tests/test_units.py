@@ -19,7 +19,7 @@ from napari_xraysep.plugin.reader import read_image_layer
 from napari_xraysep.cli import main
 from napari_xraysep.core import InputError, registration
 from napari_xraysep.core.alignment import Alignment
-from napari_xraysep.core.registration import estimate_similarity
+from napari_xraysep.core.registration import check_scale_prior, estimate_similarity, scale_prior_note
 from napari_xraysep.core.warp import warp
 from napari_xraysep.io import open_image, write_tiff
 from napari_xraysep.io.spacing import PixelSpacing, chosen_spacing, resolution_tags, spacing_of
@@ -235,6 +235,26 @@ def test_align_puts_the_photograph_on_the_xrays_grid_with_the_xrays_spacing(tmp_
     record = json.loads(json.dumps(open_image(out).info["provenance"]))
     assert record["alignment"]["scale_from_pixel_spacings"] == pytest.approx(0.5)
     assert record["pixel_spacing"]["source"] == "TIFF XResolution/YResolution (ResolutionUnit=cm)"
+    # Pixel sizes that contradict the images: said (the scale found is the images'), or refused where no
+    # pair could have them (a tester's 1e-6 mm ran 159 s, or was "too small to register").
+    assert main(["align", str(xray), str(rgb), "--out", str(out), "--overwrite", "--photo-pixel-size", "0.15mm"]) == 0
+    said = capsys.readouterr().err
+    assert re.search(r"The pixel sizes make a photograph pixel 0\.75 X-ray pixels, the alignment 0\.(4998|5|500[0-2]): ", said)
+    assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "no.tif"), "--photo-pixel-size", "10mm"]) == 2
+    assert re.search(r"the photograph would span 10\d times the X-ray: one of them is wrong", capsys.readouterr().err)
+    assert not (tmp_path / "no.tif").exists()
+
+
+def test_pixel_sizes_no_pair_could_have_are_refused_and_a_scale_they_miss_is_said():
+    check_scale_prior(None, (100, 100), (100, 100))
+    check_scale_prior(20.0, (100, 100), (100, 100))  # a photograph 20 times the X-ray's extent: a detail's X-ray
+    check_scale_prior(0.5, (10, 10), (100, 100))  # a twentieth
+    for prior in (20.5, 0.49):
+        with pytest.raises(InputError, match="one of them is wrong"):
+            check_scale_prior(prior, (100, 100) if prior > 1 else (10, 10), (100, 100))
+    found = Alignment(np.diag([0.5, 0.5, 1.0]), "similarity")
+    assert scale_prior_note(found, None) is None and scale_prior_note(found, 0.55) is None  # within 10 %
+    assert "0.56 X-ray pixels, the alignment 0.5: one of the pixel sizes" in scale_prior_note(found, 0.56)
 
 
 # ---------------------------------------------------------------- napari

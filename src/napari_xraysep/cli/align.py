@@ -23,10 +23,12 @@ from ..core.pointpairs import fit_transform
 from ..core.registration import (
     MIRROR_UNSURE_NOTE,
     PERSPECTIVE_NOTE,
+    check_scale_prior,
     estimate_any_way_round,
     estimate_automatic,
     estimate_similarity,
     estimate_translation,
+    scale_prior_note,
 )
 from ..core.warp import aligned_photo, uncovered_share
 from ..io import open_image, write_tiff
@@ -101,6 +103,8 @@ def command_align(args: argparse.Namespace) -> int:
     xray_spacing = chosen_spacing(args.pixel_size, x_mixed.info, Path(args.xray).name)
     photo_spacing = chosen_spacing(args.photo_pixel_size, photo.info, Path(args.rgb).name)
     scale_prior = photo_spacing.mean_mm / xray_spacing.mean_mm if xray_spacing and photo_spacing else None
+    if args.transform in ("auto", "similarity") and not args.points:
+        check_scale_prior(scale_prior, photo.shape, x_mixed.shape)
     if args.points:
         photo_points, xray_points = read_point_pairs(args.points)
         kind = "similarity" if args.transform == "auto" else args.transform
@@ -123,9 +127,12 @@ def command_align(args: argparse.Namespace) -> int:
         if alignment.confidence < CONFIDENT:
             uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
             if not args.force:
+                tried = "" if scale_prior is None else (
+                    f" The pixel sizes' scale, {scale_prior:.3g}, was tried first: if one of them is wrong, leave it out."
+                )
                 raise InputError(
                     f"Nothing written: {uncertain} (its best guess, refused: {alignment.describe()}); give --points, or "
-                    "--force to write it anyway."
+                    f"--force to write it anyway.{tried}"
                 )
             warnings.warn(f"Written because of --force, though {uncertain}.", UserWarning, stacklevel=1)
         if alignment.mirror_unsure:
@@ -137,6 +144,8 @@ def command_align(args: argparse.Namespace) -> int:
             )
     else:
         raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
+    if alignment.kind != "translation" and (note := scale_prior_note(alignment, scale_prior)):
+        warnings.warn(note, UserWarning, stacklevel=1)
     aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
     uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])
     if uncovered:

@@ -137,6 +137,40 @@ PERSPECTIVE_NOTE = (
     "painting's regions near its corners showed."
 )
 
+# The pixel sizes' scale (the photograph's over the X-ray's) is a first guess: one that makes the
+# photograph span more than this factor of the X-ray's extent, or less than its inverse, is no pair's;
+# and one the alignment found more than SCALE_PRIOR_OFF away from has a wrong pixel size behind it.
+PRIOR_EXTENT = 20.0
+SCALE_PRIOR_OFF = 0.1
+
+
+def check_scale_prior(scale_prior: float | None, photo_shape: tuple[int, ...], xray_shape: tuple[int, ...]) -> None:
+    """Raise InputError when the pixel sizes' ``scale_prior`` (X-ray pixels per photograph pixel) would
+    make the photograph span more than :data:`PRIOR_EXTENT` times the X-ray's extent (geometric mean of
+    the sides), or less than its inverse: one of the pixel sizes is wrong (a tester's 1e-6 mm gave a
+    photograph 1e5 times too large, and "an image … too small to register"). None passes."""
+    if scale_prior is None:
+        return
+    extent = scale_prior * float(np.sqrt(photo_shape[0] * photo_shape[1] / (xray_shape[0] * xray_shape[1])))
+    if not 1 / PRIOR_EXTENT <= extent <= PRIOR_EXTENT:
+        raise InputError(
+            f"The pixel sizes make a photograph pixel {scale_prior:.3g} X-ray pixels, so the photograph would span "
+            f"{extent:.3g} times the X-ray: one of them is wrong. Check them (the files' or those given), or leave "
+            "them out and the scale is found from the images."
+        )
+
+
+def scale_prior_note(alignment: Alignment, scale_prior: float | None) -> str | None:
+    """A sentence when the ``alignment`` found differs in scale from the pixel sizes' ``scale_prior`` by
+    more than :data:`SCALE_PRIOR_OFF` (one of them is wrong, and so is any length in mm read from it);
+    None where they agree or no prior was given."""
+    if scale_prior is None or abs(alignment.scale / scale_prior - 1) <= SCALE_PRIOR_OFF:
+        return None
+    return (
+        f"The pixel sizes make a photograph pixel {scale_prior:.4g} X-ray pixels, the alignment {alignment.scale:.4g}: "
+        "one of the pixel sizes (the files' or those given) is wrong, and so is any length in mm read from it."
+    )
+
 
 def _similarity(rotation_deg: float, scale: float) -> np.ndarray:
     return SimilarityTransform(scale=scale, rotation=np.radians(rotation_deg)).params

@@ -30,11 +30,13 @@ from ..core.registration import (
     MIRROR_UNSURE_NOTE,
     PERSPECTIVE_NOTE,
     check_alignment,
+    check_scale_prior,
     estimate_any_way_round,
     estimate_automatic,
     estimate_similarity,
     estimate_translation,
     misalignment_warning,
+    scale_prior_note,
 )
 from ..core.warp import aligned_photo
 
@@ -155,6 +157,12 @@ class AlignmentWidget(QWidget):
         source, reference, kind = self.rgb_layer.value, self.xray_layer.value, self.auto_transform.value
         # Both layers in mm (their files' pixel spacings): the ratio of their scales is the first guess.
         prior = float(np.sqrt(np.prod(source.scale[-2:]) / np.prod(reference.scale[-2:]))) if has_units(source) and has_units(reference) else None
+        if kind != "translation":
+            try:
+                check_scale_prior(prior, photo.shape, x_mixed.shape)
+            except XraySepError as error:
+                self.show_message(str(error), error=True)
+                return None
 
         def run() -> tuple[Alignment, np.ndarray]:
             if kind == "translation":
@@ -168,7 +176,9 @@ class AlignmentWidget(QWidget):
         self.worker = create_worker(
             run, _start_thread=False,
             _connect={
-                "returned": lambda out: self._add_aligned(source, *out, automatic=True, reference=reference),
+                "returned": lambda out: self._add_aligned(
+                    source, *out, automatic=True, reference=reference, prior=prior
+                ),
                 "errored": self._on_error,
             },
         )
@@ -213,10 +223,12 @@ class AlignmentWidget(QWidget):
         return answer == QMessageBox.StandardButton.Yes
 
     def _add_aligned(
-        self, source: Any, alignment: Alignment, aligned: np.ndarray, automatic: bool = False, reference: Any = None
+        self, source: Any, alignment: Alignment, aligned: np.ndarray, automatic: bool = False, reference: Any = None,
+        prior: float | None = None,
     ) -> Any:
         """Add the photograph resampled onto the grid of ``reference`` (the X-ray it was aligned to; the
-        chosen one by default), placed as that X-ray is; nothing where either was removed meanwhile."""
+        chosen one by default), placed as that X-ray is; nothing where either was removed meanwhile.
+        ``prior``: the layers' pixel sizes' scale, said to be wrong where the alignment found another."""
         reference = self.xray_layer.value if reference is None else reference
         kept = list(self.viewer.layers)
         gone = [layer.name for layer in (reference, source) if not any(same_layer(layer, other) for other in kept)]
@@ -253,6 +265,8 @@ class AlignmentWidget(QWidget):
         notes += f" {MIRROR_UNSURE_NOTE}" if alignment.mirror_unsure else ""
         notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
         notes += f" Note: {PERSPECTIVE_NOTE}" if automatic and alignment.kind == "projective" else ""
+        wrong_size = scale_prior_note(alignment, prior) if alignment.kind != "translation" else None
+        notes += f" {wrong_size}" if wrong_size else ""
         self.show_message(
             f"Added '{layer.name}' on the grid of the X-ray '{reference.name}' ({alignment.describe()})."
             f"{left_out}{uncertain}{notes} Choose it as the separation's Photograph.",
