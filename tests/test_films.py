@@ -687,3 +687,21 @@ def test_a_mosaic_on_its_film_margin_keeps_its_seams() -> None:
     found = find_films(inside, x2, beyond=outside)
     assert found is not None
     assert found.seams == tuple(sorted(Seam(axis, position) for axis, position in variant.seams))
+
+
+def test_a_mosaic_s_film_margin_at_each_film_s_own_offset_is_left_out_of_the_painting() -> None:
+    """Each film of a mosaic holds the film margin at its own offset: the margin's level is judged
+    against the frame's edge nearest to it, not against one level for the whole frame (this mosaic: a
+    film's margin 2000 counts above the median margin's was taken for painting, 28 392 px, and its
+    edges for seams: none of the three seams kept). Its clipped pixels (a film's margin stored below
+    the fog's level) are no edge of the frame."""
+    from napari_xraysep.core.support import detect_support
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic_backdrop", 1)
+    stored = variant.x_stored
+    support = detect_support(stored.astype(np.float64), (stored != 0) & (stored != 65535))
+    assert (support.mask & ~variant.painting).sum() < 0.005 * variant.painting.sum()
+    assert (variant.painting & ~support.mask).sum() == 0
+    result = separate(stored, variant.rgb_stored)
+    assert result.films is not None
+    assert result.films.seams == tuple(sorted(Seam(axis, position) for axis, position in variant.seams))

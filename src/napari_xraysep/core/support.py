@@ -6,7 +6,8 @@ ruler; the X-ray the film's margin around the panel, lead markers. None of that 
 docs/benchmarks.md: up to 14 dB of x2 lost). The support is found in the X-ray, where the painting
 is unmistakable — weave, brushwork, paint — and the margin is film alone: **the complement of the
 part of the X-ray that touches the frame's border and is low in texture and even in level** (local
-standard deviation within a few noise scales, local level near the margin's own), holes filled,
+standard deviation within a few noise scales, local level near the margin's own at the frame's edge
+nearest to it: a mosaic's films each hold the margin at their own offset), holes filled,
 small islands (lead markers) dropped. Whatever of the photograph lies outside it — a chart or ruler
 over film margin — leaves the fit with it.
 
@@ -403,9 +404,22 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     border[0], border[-1], border[:, 0], border[:, -1] = has[0], has[-1], has[:, 0], has[:, -1]
     if not (flat & border).any():
         return None
-    margin_level = float(np.median(small[flat & border]))
+    # The margin's level is that of the frame's edge nearest to it, not one level for the whole frame: a
+    # mosaic's films each hold the margin at their own offset, a step at each seam that runs across the
+    # margin to the frame's edge (a seam's step of 5 noise scales does not break the margin's flatness).
+    # The edge: the frame's, and that of missing data reaching it (padding), not of a margin's clipped
+    # pixels (a film's margin stored below the fog's level has some).
+    rim = np.zeros_like(has)
+    rim[0], rim[-1], rim[:, 0], rim[:, -1] = True, True, True, True
+    missing, _ = ndimage.label(~has)
+    padding = np.isin(missing, np.unique(missing[rim & ~has])) & ~has
+    edge = flat & has & (rim | ndimage.binary_dilation(padding, iterations=1))
+    if not edge.any():
+        edge = flat & border
+    nearest = ndimage.distance_transform_edt(~edge, return_distances=False, return_indices=True)
+    level = mean[nearest[0], nearest[1]]
     tolerance = max(LEVEL_NOISE * noise, LEVEL_RANGE * (high - low))
-    candidate = flat & (np.abs(mean - margin_level) < tolerance)
+    candidate = flat & (np.abs(mean - level) < tolerance)
     labels, _ = ndimage.label(candidate)
     touching = np.unique(labels[border & candidate])
     background = np.isin(labels, touching[touching > 0])
@@ -417,7 +431,7 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     if contrast < min_contrast:
         return None
     # The texture window blurred the margin's edge inwards by half its size: give that back.
-    background = ndimage.binary_dilation(background, iterations=size // 2) & (np.abs(small - margin_level) < tolerance)
+    background = ndimage.binary_dilation(background, iterations=size // 2) & (np.abs(small - level) < tolerance)
     filled = ndimage.binary_fill_holes(~background)
     # Threads of margin pixels (a ruler's edge, noise) go; the corners the opening rounds come back.
     painting = ndimage.binary_dilation(ndimage.binary_opening(filled, iterations=2), iterations=2) & filled
