@@ -705,3 +705,16 @@ def test_a_mosaic_s_film_margin_at_each_film_s_own_offset_is_left_out_of_the_pai
     result = separate(stored, variant.rgb_stored)
     assert result.films is not None
     assert result.films.seams == tuple(sorted(Seam(axis, position) for axis, position in variant.seams))
+
+
+def test_a_seam_beside_a_busy_surface_is_judged_without_what_the_photograph_explains() -> None:
+    """A film's seam across a busy surface steps by the painting's own content too, which no exposure
+    takes away: measured on the X-ray alone, this mosaic's true seams kept 1.03, 0.66 and 0.92 of their
+    step after correction and all three were dropped (x2 −3.8 dB against clean). With what the
+    photograph explains taken out of the step too (the smaller share counts), they leave 0.58, 0.36
+    and 0.26, and are kept."""
+    variant = make_real_variant("photo_rocket_over_chelsea", "mosaic_backdrop", 2)
+    result = separate(variant.x_stored, variant.rgb_stored)
+    assert result.films is not None
+    assert result.films.seams == tuple(sorted(Seam(axis, position) for axis, position in variant.seams))
+    assert max(result.films.step_left) <= 0.6
