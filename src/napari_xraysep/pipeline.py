@@ -127,12 +127,11 @@ def iter_apply_to_folder(
             stopped = stop is not None and stop.is_set()  # after the last tile: keep what is done
             seek = None
             if seek_films and films is None and "x2" in outputs and not stopped:
-                beyond = None if support is None else KnownPixels(sources.x_mixed, support, beyond=True)
                 # What the model explains (x̂1 + weave) is taken out of the kept seams' fit, as in memory.
                 known = {"x1_hat", "weave"} <= outputs.keys()
                 explained = _Summed(outputs["x1_hat"], outputs["weave"]) if known else None
                 known_x = KnownPixels(sources.x_mixed, support)
-                seek = functools.partial(find_films, known_x, outputs["x2"], beyond, explained)
+                seek = functools.partial(find_films, known_x, outputs["x2"], known_x.margin, explained)
             sought, stretcher, passages = sought_in_x2(out, outputs, model.config, sources, provenance, seek)
             if sought is not None:
                 raise _FilmsFound(sought)
@@ -365,7 +364,8 @@ def iter_separate_painting(
         seek = seams == "auto"
         films = None
         if applying and seams and not seek:
-            films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=3)
+            known_x = KnownPixels(sources.x_mixed, support)
+            films = given_films(known_x, seams, stacklevel=3, beyond=known_x.margin)
         record = {
             "software": {"napari-xraysep": __version__}, "created": created_now(), **(provenance or {}),
             **PaintingResult(model, area, None, None, out, films=films).provenance(),

@@ -301,7 +301,8 @@ def command_apply(args: argparse.Namespace) -> int:
     if seams is None and "x2" not in layers:
         raise InputError("--seams auto seeks the films' seams in x2: keep x2 among --layers, or give the seams.")
     provenance["inputs"]["seams"] = "auto" if seams is None else [f"{seam.axis}:{seam.position}" for seam in seams]
-    films = given_films(KnownPixels(sources.x_mixed, support), seams, stacklevel=2) if seams else None
+    known_x = KnownPixels(sources.x_mixed, support)
+    films = given_films(known_x, seams, stacklevel=2, beyond=known_x.margin) if seams else None
     provenance["films"] = None if films is None else films.summary()
     started = time.perf_counter()
     with result_set(out) as staging:

@@ -332,17 +332,21 @@ def _levels_across(x: np.ndarray, seam: Seam) -> tuple[np.ndarray, np.ndarray]:
     return 1.5 * lines[:, 1] - 0.5 * lines[:, 0], 1.5 * lines[:, 2] - 0.5 * lines[:, 3]
 
 
-def fit_films(x_mixed: np.ndarray, seams: Sequence[Seam], given: bool = False, explained: Any = None) -> Films | None:
+def fit_films(
+    x_mixed: np.ndarray, seams: Sequence[Seam], given: bool = False, explained: Any = None, beyond: Any = None
+) -> Films | None:
     """Each film's gain and offset such that the X-ray is continuous across ``seams`` (see the
     module's description); None when the seams do not tie every film to the others or a gain falls
     outside :data:`GAINS`. ``given``: the seams are the user's (said so in :meth:`Films.describe`).
 
     ``x_mixed`` is (H, W), NaN where unknown (outside the painting, clipped); ``explained`` (H, W), if
     known: what the model explains of it from the photograph (x̂1 + weave, in its units), taken out of
-    the comparison across the seams. Raises ValueError for a seam outside the image or within two
-    pixels of its edge.
+    the comparison across the seams; ``beyond`` (H, W), if known: the X-ray outside the painting (the
+    film margin, NaN elsewhere), whose runs across the seams join the fit (they pin the films' offsets at
+    the fog's level). Raises ValueError for a seam outside the image or within two pixels of its edge.
     """
-    films = _fit(x_mixed if hasattr(x_mixed, "shape") else np.asarray(x_mixed), seams, explained=explained)
+    x = x_mixed if hasattr(x_mixed, "shape") else np.asarray(x_mixed)
+    films = _fit(x, seams, explained=explained, beyond=beyond)
     if films is None or _odd_gains(films).any():
         return None
     return dataclasses.replace(films, given=given)
@@ -372,6 +376,12 @@ class KnownPixels:
             inside = np.asarray(self.support[window], dtype=bool)
             values[inside if self.beyond else ~inside] = np.nan
         return values
+
+    @property
+    def margin(self) -> KnownPixels | None:
+        """The same X-ray beyond the painting's support (the film margin, where a seam steps too and
+        its runs pin the films' offsets: :func:`find_films`, :func:`given_films`); None without one."""
+        return None if self.support is None else KnownPixels(self.x_mixed, self.support, beyond=True)
 
 
 def _step_size(x: np.ndarray, seam: Seam) -> float:
@@ -407,10 +417,10 @@ def snapped(x_mixed: np.ndarray, seam: Seam) -> Seam:
 
 
 def given_films(
-    x_mixed: np.ndarray, seams: Sequence[Seam], stacklevel: int = 2, explained: Any = None
+    x_mixed: np.ndarray, seams: Sequence[Seam], stacklevel: int = 2, explained: Any = None, beyond: Any = None
 ) -> Films | None:
     """:func:`fit_films` of the user's ``seams`` on ``x_mixed`` (in memory or a whole painting's file,
-    NaN where unknown; ``explained`` as there), each first :func:`snapped` to where the X-ray steps
+    NaN where unknown; ``explained`` and ``beyond`` as there), each first :func:`snapped` to where the X-ray steps
     (said in a warning), with a warning when they cannot be fitted (None) or when the films leave much
     of a seam's step (perhaps not where the X-ray steps)."""
     moved = {seam: snapped(x_mixed, seam) for seam in seams}
@@ -421,7 +431,7 @@ def given_films(
             "and N).", UserWarning, stacklevel=stacklevel + 1,
         )
     seams = sorted(set(moved.values()))
-    films = fit_films(x_mixed, seams, given=True, explained=explained)
+    films = fit_films(x_mixed, seams, given=True, explained=explained, beyond=beyond)
     if films is None:
         warnings.warn(
             "The given film seams could not be fitted (a film tied to no other through known pixels, or an "

@@ -429,14 +429,15 @@ def _films_of(
 ) -> Films | None:
     """A mosaic's films: sought in ``x2`` (``given`` None) or fitted to the ``given`` seams, on the
     X-ray's measured pixels (repaired ones are invented: no evidence of a seam), with what the model
-    ``explained`` of them (x̂1 + weave, the X-ray's units) taken out of the fit; a sought seam must
-    step beyond the painting too, where the film margin around it was measured. Given seams that
+    ``explained`` of them (x̂1 + weave, the X-ray's units) taken out of the fit, and the film margin's
+    runs across the seams in it (they pin the films' offsets); a sought seam must step beyond the
+    painting too, where the film margin around it was measured. Given seams that
     cannot be fitted, or that the films do not explain, are warned about."""
     known = np.where(_measured(inputs), KnownPixels(x_stored)[:, :], np.nan)
-    if given is not None:
-        return given_films(known, given, stacklevel=4, explained=explained)
     support = None if inputs.support is None or inputs.support.full else inputs.support.mask
     beyond = None if support is None else KnownPixels(x_stored, support, beyond=True)[:, :]
+    if given is not None:
+        return given_films(known, given, stacklevel=4, explained=explained, beyond=beyond)
     return find_films(known, x2, beyond=beyond, explained=explained)
 
 
