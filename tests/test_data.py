@@ -187,7 +187,8 @@ def test_region_covering_the_painting_on_its_margin_warns(rng):
     part[10:20, 15:45] = True
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        concealed_objective(prepare_inputs(x, rgb, part, painting_area=(10, 15, 30, 45)), SeparationConfig.autoencoder())
+        inputs = prepare_inputs(x, rgb, part, painting_area=(10, 15, 30, 45))
+        concealed_objective(inputs, SeparationConfig.autoencoder())
 
 
 def test_region_from_boxes_union_clip_and_errors():

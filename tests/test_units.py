@@ -239,7 +239,8 @@ def test_align_puts_the_photograph_on_the_xrays_grid_with_the_xrays_spacing(tmp_
     # pair could have them (a tester's 1e-6 mm ran 159 s, or was "too small to register").
     assert main(["align", str(xray), str(rgb), "--out", str(out), "--overwrite", "--photo-pixel-size", "0.15mm"]) == 0
     said = capsys.readouterr().err
-    assert re.search(r"The pixel sizes make a photograph pixel 0\.75 X-ray pixels, the alignment 0\.(4998|5|500[0-2]): ", said)
+    found = r"The pixel sizes make a photograph pixel 0\.75 X-ray pixels, the alignment 0\.(4998|5|500[0-2]): "
+    assert re.search(found, said)
     assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "no.tif"), "--photo-pixel-size", "10mm"]) == 2
     assert re.search(r"the photograph would span 10\d times the X-ray: one of them is wrong", capsys.readouterr().err)
     assert not (tmp_path / "no.tif").exists()

@@ -128,7 +128,8 @@ def command_align(args: argparse.Namespace) -> int:
             uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
             if not args.force:
                 tried = "" if scale_prior is None else (
-                    f" The pixel sizes' scale, {scale_prior:.3g}, was tried first: if one of them is wrong, leave it out."
+                    f" The pixel sizes' scale, {scale_prior:.3g}, was tried first: if one of them is wrong, "
+                    "leave it out."
                 )
                 raise InputError(
                     f"Nothing written: {uncertain} (its best guess, refused: {alignment.describe()}); give --points, or "
