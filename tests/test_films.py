@@ -259,6 +259,8 @@ def test_known_pixels_leave_out_infinities_and_an_empty_image_has_no_films() -> 
     painting = np.array([[True, True, False, False]])  # inside, or (beyond) the film margin around it
     np.testing.assert_array_equal(KnownPixels(stored, painting)[:, :], [[np.nan, 7.0, np.nan, np.nan]])
     np.testing.assert_array_equal(KnownPixels(stored, painting, beyond=True)[:, :], [[np.nan, np.nan, np.nan, 9.0]])
+    np.testing.assert_array_equal(KnownPixels(stored, painting).margin[:, :], [[np.nan, np.nan, np.nan, 9.0]])
+    assert KnownPixels(stored).margin is None  # no painting's support: no margin beyond it
     assert find_films(np.zeros((0, 0)), np.zeros((0, 0))) is None
     # A mosaic with infinities on half its X-ray: the films are still found from the rest.
     mosaic = _mosaic(_exposure())
