@@ -256,6 +256,7 @@ def test_pixel_sizes_no_pair_could_have_are_refused_and_a_scale_they_miss_is_sai
     found = Alignment(np.diag([0.5, 0.5, 1.0]), "similarity")
     assert scale_prior_note(found, None) is None and scale_prior_note(found, 0.55) is None  # within 10 %
     assert "0.56 X-ray pixels, the alignment 0.5: one of the pixel sizes" in scale_prior_note(found, 0.56)
+    assert scale_prior_note(Alignment(np.eye(3), "translation"), 0.56) is None  # a translation has no scale of its own
 
 
 # ---------------------------------------------------------------- napari
@@ -338,6 +339,12 @@ def test_the_align_dock_reads_points_in_each_images_pixels_and_puts_the_result_o
     record = aligned.metadata["xraysep_alignment"]
     assert record["scale"] == pytest.approx(0.5) and np.allclose(np.asarray(record["matrix_xy"])[:2, 2], 0, atol=1e-6)
     assert tuple(aligned.scale) == pytest.approx((0.2, 0.2)) and aligned.units == xray.units and aligned.data.shape[:2] == (40, 60)
+    # Layers' pixel sizes no pair could have are refused before estimating; a scale found off theirs is said.
+    viewer.layers["photo"].scale = (5.0, 5.0)  # a photograph pixel 25 X-ray pixels: 45 times the X-ray
+    assert widget.align_automatically() is None and "one of them is wrong" in widget.message.text()
+    found = Alignment(np.diag([0.5, 0.5, 1.0]), "similarity")
+    widget._add_aligned(viewer.layers["photo"], found, aligned.data, prior=0.75)
+    assert "0.75 X-ray pixels, the alignment 0.5: one of the pixel sizes" in widget.message.text()
 
 
 @pytest.mark.gui

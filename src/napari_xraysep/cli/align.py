@@ -145,7 +145,7 @@ def command_align(args: argparse.Namespace) -> int:
             )
     else:
         raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
-    if alignment.kind != "translation" and (note := scale_prior_note(alignment, scale_prior)):
+    if note := scale_prior_note(alignment, scale_prior):
         warnings.warn(note, UserWarning, stacklevel=1)
     aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
     uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])

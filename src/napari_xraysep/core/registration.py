@@ -163,8 +163,10 @@ def check_scale_prior(scale_prior: float | None, photo_shape: tuple[int, ...], x
 def scale_prior_note(alignment: Alignment, scale_prior: float | None) -> str | None:
     """A sentence when the ``alignment`` found differs in scale from the pixel sizes' ``scale_prior`` by
     more than :data:`SCALE_PRIOR_OFF` (one of them is wrong, and so is any length in mm read from it);
-    None where they agree or no prior was given."""
-    if scale_prior is None or abs(alignment.scale / scale_prior - 1) <= SCALE_PRIOR_OFF:
+    None where they agree, no prior was given or the alignment is a translation (no scale of its own)."""
+    if scale_prior is None or alignment.kind == "translation":
+        return None
+    if abs(alignment.scale / scale_prior - 1) <= SCALE_PRIOR_OFF:
         return None
     return (
         f"The pixel sizes make a photograph pixel {scale_prior:.4g} X-ray pixels, the alignment {alignment.scale:.4g}: "

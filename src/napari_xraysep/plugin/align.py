@@ -265,7 +265,7 @@ class AlignmentWidget(QWidget):
         notes += f" {MIRROR_UNSURE_NOTE}" if alignment.mirror_unsure else ""
         notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
         notes += f" Note: {PERSPECTIVE_NOTE}" if automatic and alignment.kind == "projective" else ""
-        wrong_size = scale_prior_note(alignment, prior) if alignment.kind != "translation" else None
+        wrong_size = scale_prior_note(alignment, prior)
         notes += f" {wrong_size}" if wrong_size else ""
         self.show_message(
             f"Added '{layer.name}' on the grid of the X-ray '{reference.name}' ({alignment.describe()})."
