@@ -191,6 +191,21 @@ def test_region_covering_the_painting_on_its_margin_warns(rng):
         concealed_objective(inputs, SeparationConfig.autoencoder())
 
 
+def test_a_region_smaller_than_a_training_crop_warns_the_auto_encoder(rng):
+    # One pixel of x̄1 differs from the X-ray: the training hardly sees the label; the user is told so.
+    x, rgb = rng.random((40, 60)), rng.random((40, 60, 3))
+    dot = np.zeros((40, 60), bool)
+    dot[20, 30] = True
+    with pytest.warns(UserWarning, match=r"covers only 1 pixel\(s\) of the painting, fewer than the smallest"):
+        concealed_objective(prepare_inputs(x, rgb, dot), SeparationConfig.autoencoder())
+    square = np.zeros((40, 60), bool)
+    square[10:26, 20:36] = True  # 16 × 16: one smallest crop
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        concealed_objective(prepare_inputs(x, rgb, square), SeparationConfig.autoencoder())
+        prepare_inputs(x, rgb, dot)  # the colour map needs no region: nothing to say
+
+
 def test_region_from_boxes_union_clip_and_errors():
     mask = region_from_boxes([(0, 0, 2, 2), (3, 3, 4, 5)], (5, 5))
     assert mask.sum() == 4 + 2 and mask[0, 0] and mask[3, 4] and not mask[2, 2]

@@ -12,12 +12,15 @@ import numpy as np
 import torch
 
 from .colourmap_fit import colour_map_surface
-from .config import SeparationConfig
+from .config import MIN_CROP_SIZE, SeparationConfig
 from .data import SeparationInputs
 from .errors import InputError
 from .labeled import labeled_surface_xray
 from .losses import double_sided_loss, separation_loss, warm_start_loss
 from .model import AutoEncoderOutputs, ConnectedAutoEncoder
+
+# Fewer region pixels than the smallest training crop: x̄1 then hardly differs from the X-ray.
+MIN_REGION_PIXELS = MIN_CROP_SIZE * MIN_CROP_SIZE
 
 LossFunction = Callable[[torch.Tensor, AutoEncoderOutputs], dict[str, torch.Tensor]]
 
@@ -61,6 +64,15 @@ def concealed_objective(inputs: SeparationInputs, config: SeparationConfig) -> O
         warnings.warn(
             "The region covers the whole painting, so the auto-encoder learns the surface from the photograph in "
             "grey everywhere; draw the region only where the hidden design shows, for a better separation.",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif painting.sum() < MIN_REGION_PIXELS:
+        warnings.warn(
+            f"The region covers only {int(painting.sum())} pixel(s) of the painting, fewer than the smallest "
+            f"training crop ({MIN_CROP_SIZE}×{MIN_CROP_SIZE}): x̄1 differs from the X-ray there alone, so the "
+            "auto-encoder learns next to nothing from it; draw the region over the area where the hidden design "
+            "shows.",
             UserWarning,
             stacklevel=2,
         )
