@@ -8,6 +8,8 @@ import pytest
 from conftest import RUN_TIMEOUT_MS, dock, wait_done
 from napari._qt.widgets.qt_progress_bar import QtLabeledProgressBar
 
+from napari_xraysep.datasets.synthetic import make_mixture
+
 from napari_xraysep.plugin.state import (
     ENABLED_IN,
     InvalidTransition,
@@ -142,3 +144,22 @@ def test_a_run_reports_in_the_activity_dock_whose_cancel_stops_it(make_napari_vi
     assert widget.status.state is FINISHED
     assert widget.runner.last_run.result.stopped_early  # what Stop gives: the model so far, applied
     qtbot.waitUntil(lambda: not any("X-ray separation" in b.description_label.text() for b in _activity_bars(viewer)), timeout=5000)
+
+
+def test_a_refused_train_is_said_under_the_progress_bar_and_scrolled_into_view(make_napari_viewer, qtbot):
+    """A tester's dock, 950 px high, had its message line below Results, off screen: Train with a mistake
+    (a photograph of another size than the X-ray) seemed to do nothing."""
+    viewer = make_napari_viewer(show=True)
+    case = make_mixture("concealed_portrait", shape=(64, 96), seed=0)
+    viewer.add_image(case.rgb_surface[:60, :90], name="photo", rgb=True)
+    viewer.add_image(case.x_mixed, name="xray", colormap="gray")
+    widget = dock(viewer)
+    panels = widget._scroll.widget().layout()
+    order = [panels.itemAt(k).widget() for k in range(panels.count() - 1)]
+    assert order.index(widget.message) == order.index(widget.run) + 1  # under Train and the progress bar
+    widget._scroll.setFixedHeight(250)  # room for the Inputs panel only
+    widget._scroll.verticalScrollBar().setValue(0)
+    assert widget.train() is None and "60×90" in widget.message.text()
+    top = widget.message.mapTo(widget._scroll.widget(), widget.message.rect().topLeft()).y()
+    seen = widget._scroll.verticalScrollBar().value()
+    assert seen > 0 and seen <= top and top + widget.message.height() <= seen + widget._scroll.viewport().height()

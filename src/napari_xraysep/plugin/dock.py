@@ -48,7 +48,8 @@ class XraySeparationWidget(QWidget):
             napari_viewer, self.runner, lambda: self.inputs.xray.value, self.show_message, self._follow,
             alive=lambda: self._lifetime["alive"],
         )
-        self._lay_out(self.inputs, self.separation, self.run, self.results, self.message)
+        # The message line under Train and the progress bar, where the eye is when a run starts or ends.
+        self._scroll = self._lay_out(self.inputs, self.separation, self.run, self.message, self.results)
 
         lifetime, viewer, keys = self._lifetime, napari_viewer, {FLIP_KEY: self._flip, CURTAIN_KEY: self._toggle_curtain}
         self.destroyed.connect(lambda *_: _on_destroyed(lifetime, viewer, keys))
@@ -77,9 +78,9 @@ class XraySeparationWidget(QWidget):
         self._update_region_need()
         self._follow()
 
-    def _lay_out(self, *parts: QWidget) -> None:
-        """The panels one under the other, in a scroll area: napari's dock gives no scroll bar of its
-        own, and the panels must not make the window taller than a laptop's screen."""
+    def _lay_out(self, *parts: QWidget) -> QScrollArea:
+        """The panels one under the other, in a scroll area (returned): napari's dock gives no scroll
+        bar of its own, and the panels must not make the window taller than a laptop's screen."""
         content = QWidget()
         layout = QVBoxLayout(content)
         for part in parts:
@@ -97,6 +98,7 @@ class XraySeparationWidget(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
+        return scroll
 
     @property
     def worker(self) -> GeneratorWorker | None:
@@ -153,8 +155,13 @@ class XraySeparationWidget(QWidget):
             self.results.curtain.toggle()
 
     def show_message(self, text: str, error: bool = False) -> None:
+        """``text`` on the message line, in red when ``error`` (a refusal, a warning): then scrolled into
+        view, so that a Train that refuses never looks like a button that does nothing."""
         self.message.setText(text)
         self.message.setStyleSheet("color: #ff6b6b;" if error else "")
+        if error and text:
+            self._scroll.widget().layout().activate()  # the new text's height, before scrolling to it
+            self._scroll.ensureWidgetVisible(self.message)
 
     # ---------------------------------------------------------------- runs
 
