@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -13,8 +14,11 @@ from scipy import ndimage
 
 from napari_xraysep import separate
 from napari_xraysep.core.errors import InputError
-from napari_xraysep.core.films import Films, Seam, find_films, fit_films, seam_candidates
+from napari_xraysep.core.films import (
+    Films, KnownPixels, Seam, find_films, fit_films, given_films, seam_candidates, snapped,
+)
 from napari_xraysep.core.separation import check_seams
+from napari_xraysep.core.support import detect_support
 from napari_xraysep.datasets.evaluation import score_inside, scoring_mask
 from napari_xraysep.datasets.synthetic_real import make_real_variant
 
@@ -732,3 +736,38 @@ def test_given_seams_are_fitted_with_the_film_margins_runs_too() -> None:
     assert result.films is not None and result.films.given
     scored = score_inside(result.x2, variant.x2_true, scoring_mask(variant.painting, variant.x_stored, result.x2))
     assert scored["psnr_affine"] > 28.3
+
+
+@pytest.mark.parametrize("sides", [("top",), ("top", "bottom"), ("left", "top", "right")])
+def test_a_painting_cut_by_the_frame_s_edge_keeps_its_flat_passages_there(sides) -> None:
+    """The margin's level is the nearest flat edge's, but a painting that reaches the frame's edge has
+    flat passages of its own there: they set no margin level (painting at 18 000 counts, the margin at
+    2000, was cut out as margin: 3100 px of this painting lost, its x2 NaN)."""
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    rows, cols = np.flatnonzero(variant.painting.any(1)), np.flatnonzero(variant.painting.any(0))
+    r0 = rows[0] + 3 if "top" in sides else 0
+    r1 = rows[-1] - 2 if "bottom" in sides else None
+    c0 = cols[0] + 3 if "left" in sides else 0
+    c1 = cols[-1] - 2 if "right" in sides else None
+    stored, painting = variant.x_stored[r0:r1, c0:c1], variant.painting[r0:r1, c0:c1]
+    support = detect_support(stored.astype(np.float64), (stored != 0) & (stored != 65535))
+    assert (painting & ~support.mask).sum() == 0
+    assert (support.mask & ~painting).sum() < 0.005 * painting.sum()
+
+
+def test_a_given_seam_where_nothing_is_known_stays_where_given_and_says_no_numpy_warning() -> None:
+    """A given seam across unknown pixels alone (the film margin, outside the painting) has no step to
+    snap to: it was moved SNAP px up or left (every step 0, the first 'clearly' largest), said as 'moved
+    to where the X-ray steps'; and a seam across the margin alone leaked numpy's 'Mean of empty slice'."""
+    x = np.full((64, 80), np.nan)
+    x[30:, :] = 1000.0
+    assert snapped(x, Seam("row", 10)) == Seam("row", 10)
+    variant = make_real_variant("photo_coffee_over_astronaut", "mosaic_backdrop", 1)
+    stored = variant.x_stored
+    support = detect_support(stored.astype(np.float64), (stored != 0) & (stored != 65535))
+    known = KnownPixels(stored, support.mask)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        given_films(known, [Seam("row", 3)], beyond=known.margin)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert not [w for w in caught if "moved" in str(w.message)]

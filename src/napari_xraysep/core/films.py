@@ -412,7 +412,8 @@ def snapped(x_mixed: np.ndarray, seam: Seam) -> Seam:
     }
     best = max(steps, key=steps.__getitem__)
     others = [step for position, step in steps.items() if position != best]
-    clear = all(steps[best] >= SNAP_GAIN * step for step in others)
+    # nothing known around it (the seam crosses only unknown pixels): no step to move it to
+    clear = steps[best] > 0 and all(steps[best] >= SNAP_GAIN * step for step in others)
     return Seam(seam.axis, best) if clear else seam
 
 
@@ -697,8 +698,10 @@ def _solve_exposures(
         return scale, shift, (residual if step is None else residual - step)
 
     def reweighted(weights: np.ndarray, residual: np.ndarray, group: np.ndarray) -> np.ndarray | None:
+        if not group.any():  # no run of this kind (a seam across the film margin alone): nothing to weigh
+            return None
         spread = 1.4826 * np.median(np.abs(residual[group]))
-        if spread <= 0:
+        if not spread > 0:
             return None
         u = residual / (_ROBUST * spread)
         return np.where(group, prior * np.sqrt(np.where(np.abs(u) < 1, (1 - u**2) ** 2, 0.0)), weights)

@@ -54,6 +54,10 @@ LEVEL_RANGE = 0.04
 # Background under this share of the frame is ignored (a flat corner of a painting); a support
 # under MIN_SUPPORT of the frame is taken as a failed detection (the whole frame is used).
 MIN_BACKGROUND = 0.05
+# A flat block on the frame's edge sets the margin's level near it only within this many level
+# tolerances of the flat border's median: a mosaic's films step the margin by their offsets (±3 % of
+# the painting's range each), a flat passage of a painting that reaches the edge is far from it.
+EDGE_LEVELS = 2.0
 MIN_SUPPORT = 0.05
 # The painting's median local texture must exceed the margin's by this factor (measured: film
 # margins 4.2–14, the flattest border passages (≥ 5 % of the frame) of paintings that fill it 1.5–3.5).
@@ -413,12 +417,17 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     rim[0], rim[-1], rim[:, 0], rim[:, -1] = True, True, True, True
     missing, _ = ndimage.label(~has)
     padding = np.isin(missing, np.unique(missing[rim & ~has])) & ~has
-    edge = flat & has & (rim | ndimage.binary_dilation(padding, iterations=1))
+    # A painting that reaches the frame's edge has flat passages there: they are no edge of the margin.
+    tolerance = max(LEVEL_NOISE * noise, LEVEL_RANGE * (high - low))
+    overall = float(np.median(small[flat & border]))
+    near = np.abs(mean - overall) < EDGE_LEVELS * tolerance
+    edge = flat & has & near & (rim | ndimage.binary_dilation(padding, iterations=1))
+    if not edge.any():
+        edge = flat & border & near
     if not edge.any():
         edge = flat & border
     nearest = ndimage.distance_transform_edt(~edge, return_distances=False, return_indices=True)
     level = mean[nearest[0], nearest[1]]
-    tolerance = max(LEVEL_NOISE * noise, LEVEL_RANGE * (high - low))
     candidate = flat & (np.abs(mean - level) < tolerance)
     labels, _ = ndimage.label(candidate)
     touching = np.unique(labels[border & candidate])
