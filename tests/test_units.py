@@ -366,3 +366,45 @@ def test_a_pixel_size_typed_in_the_dock_puts_the_xray_and_its_photograph_in_mm(m
         assert tuple(xray.scale) == pytest.approx((mm, mm)) and tuple(photo.scale) == pytest.approx((mm, mm))
     assert panel.units_hint.text() == "In mm: 0.05 mm per pixel (given by the user as 50um)."
     assert viewer.canvas.overlays.scale_bar.visible and str(viewer.layers.units[-1]) == "millimeter"
+
+
+def test_a_pixel_size_off_by_the_same_factor_is_said_whichever_way() -> None:
+    """The 10 % is a factor either way: a photograph's pixel size 11 % too large (0.5 / 0.555 = 0.90 of
+    the alignment's scale) passed silently where one 11 % too small was said."""
+    found = Alignment(np.diag([0.5, 0.5, 1.0]), "similarity")
+    for off in (1.11, 1 / 1.11, 1.5, 1 / 1.5):
+        assert scale_prior_note(found, 0.5 * off) is not None
+    for off in (1.09, 1 / 1.09):
+        assert scale_prior_note(found, 0.5 * off) is None
+
+
+@pytest.mark.gui
+def test_the_dock_s_point_pairs_say_a_scale_off_the_pixel_sizes_as_the_cli_does(make_napari_viewer):
+    """`xraysep align --points` warns when the pairs' scale is off the pixel sizes'; the Align dock's point
+    pairs did not (only its automatic alignment was checked against them)."""
+    from napari_xraysep.plugin.align import AlignmentWidget
+
+    viewer = make_napari_viewer()
+    widget = AlignmentWidget(viewer)
+    xray = viewer.add_image(np.zeros((40, 60), np.float32), name="xray", scale=(0.2, 0.2), units=("mm", "mm"))
+    # The photograph's pixel size is wrong: 0.15 mm where it is 0.1 mm (its features 1.5 times too far apart).
+    photo = viewer.add_image(
+        RGB.repeat(3, 0).repeat(3, 1)[:80, :96], name="photo", rgb=True, scale=(0.15, 0.15), units=("mm", "mm")
+    )
+    widget.xray_layer.value, widget.rgb_layer.value = xray, photo
+    widget.add_point_layers()
+    mm = np.array([[1.0, 1.0], [6.0, 2.0], [3.0, 8.0]])
+    widget.photo_points.value.data, widget.xray_points.value.data = 1.5 * mm, mm
+    aligned = widget.align_from_points()
+    assert aligned.metadata["xraysep_alignment"]["scale"] == pytest.approx(0.5)
+    assert "0.75 X-ray pixels, the alignment 0.5: one of the pixel sizes" in widget.message.text()
+
+
+def test_a_pixel_size_off_by_the_same_factor_is_said_whichever_way() -> None:
+    """The 10 % is a factor either way: a photograph's pixel size 11 % too large (0.5 / 0.555 = 0.90 of
+    the alignment's scale) passed silently where one 11 % too small was said."""
+    found = Alignment(np.diag([0.5, 0.5, 1.0]), "similarity")
+    for off in (1.11, 1 / 1.11, 1.5, 1 / 1.5):
+        assert scale_prior_note(found, 0.5 * off) is not None
+    for off in (1.09, 1 / 1.09):
+        assert scale_prior_note(found, 0.5 * off) is None

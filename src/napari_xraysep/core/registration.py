@@ -166,7 +166,9 @@ def scale_prior_note(alignment: Alignment, scale_prior: float | None) -> str | N
     None where they agree, no prior was given or the alignment is a translation (no scale of its own)."""
     if scale_prior is None or alignment.kind == "translation":
         return None
-    if abs(alignment.scale / scale_prior - 1) <= SCALE_PRIOR_OFF:
+    # Off by a factor either way: a pixel size 11 % too large is as wrong as one 11 % too small.
+    ratio = alignment.scale / scale_prior
+    if max(ratio, 1 / ratio) <= 1 + SCALE_PRIOR_OFF + 1e-12:
         return None
     return (
         f"The pixel sizes make a photograph pixel {scale_prior:.4g} X-ray pixels, the alignment {alignment.scale:.4g}: "

@@ -155,8 +155,7 @@ class AlignmentWidget(QWidget):
             self.show_message(str(error), error=True)
             return None
         source, reference, kind = self.rgb_layer.value, self.xray_layer.value, self.auto_transform.value
-        # Both layers in mm (their files' pixel spacings): the ratio of their scales is the first guess.
-        prior = float(np.sqrt(np.prod(source.scale[-2:]) / np.prod(reference.scale[-2:]))) if has_units(source) and has_units(reference) else None
+        prior = self._scale_prior()
         if kind != "translation":
             try:
                 check_scale_prior(prior, photo.shape, x_mixed.shape)
@@ -210,7 +209,18 @@ class AlignmentWidget(QWidget):
         except XraySepError as error:
             self.show_message(str(error), error=True)
             return None
-        return self._add_aligned(self.rgb_layer.value, alignment, aligned_photo(photo, alignment, x_mixed.shape[:2]))
+        return self._add_aligned(
+            self.rgb_layer.value, alignment, aligned_photo(photo, alignment, x_mixed.shape[:2]), prior=self._scale_prior()
+        )
+
+    def _scale_prior(self) -> float | None:
+        """The layers' pixel sizes' scale (X-ray pixels per photograph pixel) where both are in mm (their
+        files' pixel spacings): the automatic alignment's first guess, and what any alignment is checked
+        against (:func:`scale_prior_note`, as ``xraysep align`` does with or without --points)."""
+        source, reference = self.rgb_layer.value, self.xray_layer.value
+        if not (has_units(source) and has_units(reference)):
+            return None
+        return float(np.sqrt(np.prod(source.scale[-2:]) / np.prod(reference.scale[-2:])))
 
     def confirm_uncertain(self, alignment: Alignment) -> bool:
         """Ask before adding an automatic alignment that failed its check (fewer than half the regions agree)."""
