@@ -594,8 +594,16 @@ def test_layers_in_other_units_are_refused_and_a_small_overlap_said(make_napari_
     viewer.add_image(big, name="photo", rgb=True, scale=(25.4 / 300, 25.4 / 300), units=("mm", "mm"))
     widget = dock(viewer)
     widget.inputs.xray.value, widget.inputs.photo.value = viewer.layers["xray"], viewer.layers["photo"]
+    # Another pixel count than the X-ray's (a camera's photograph tagged 300 dpi): not registered, so align it;
+    # a tester typed the pixel size as the message said and separated a photograph laid over by its tag.
+    with pytest.raises(InputError, match=r"'photo' is placed in mm but the X-ray 'xray' in pixels.*96×128 pixels to "
+                       r"the X-ray's 48×64: it is not registered.*Align automatically") as refused:
+        widget.inputs.arrays(training=False, region_required=False)
+    assert "Pixel size field" not in str(refused.value)
+    viewer.layers["photo"].data = _rgb()  # the X-ray's pixel count: registered, its tag a printing size
     with pytest.raises(InputError, match=r"'photo' is placed in mm but the X-ray 'xray' in pixels.*Pixel size field"):
         widget.inputs.arrays(training=False, region_required=False)
+    viewer.layers["photo"].data = big
     viewer.layers["xray"].scale, viewer.layers["xray"].units = (0.1, 0.1), ("mm", "mm")
     viewer.layers["photo"].scale, viewer.layers["photo"].units = (50, 50), ("micrometer", "micrometer")
     with pytest.raises(InputError, match=r"'photo' is placed in µm but the X-ray 'xray' in mm"):

@@ -154,12 +154,22 @@ def check_units(layer: Any, reference: Any) -> None:
     (mm and pixels, mm and µm): napari lays them over each other as if they were one unit
     ("Inconsistent units"), so neither what is shown nor what would be read is meant."""
     mine, theirs = _unit_words(layer), _unit_words(reference)
-    if mine != theirs:
+    if mine == theirs:
+        return
+    said = f"The layer '{layer.name}' is placed in {mine} but the X-ray '{reference.name}' in {theirs}, so the viewer "
+    size, xray_size = tuple(layer_source(layer).shape[:2]), tuple(layer_source(reference).shape[:2])
+    if size == xray_size:  # registered pixel for pixel, its file's spacing perhaps a printing size
         raise InputError(
-            f"The layer '{layer.name}' is placed in {mine} but the X-ray '{reference.name}' in {theirs}, so the "
-            "viewer cannot lay one over the other. Type the X-ray's pixel size in the Pixel size field, or "
-            "align the layer to the X-ray's pixels (Plugins ▸ napari-xraysep ▸ Align photograph)."
+            f"{said}cannot lay one over the other. Type the X-ray's pixel size in the separation dock's Pixel size "
+            "field (a registered layer then takes it), or align the layer (Plugins ▸ napari-xraysep ▸ Align photograph)."
         )
+    # Another pixel count: not registered. A camera's resolution tag (300 dpi) is no size of the painting.
+    raise InputError(
+        f"{said}cannot lay one over the other, and it has {size[0]}×{size[1]} pixels to the X-ray's "
+        f"{xray_size[0]}×{xray_size[1]}: it is not registered to the X-ray. Align it (Plugins ▸ napari-xraysep ▸ Align "
+        "photograph: Align automatically, or from point pairs); typing a pixel size would only lay it over by its "
+        "file's resolution tag."
+    )
 
 
 def _unit_words(layer: Any) -> str:
