@@ -343,6 +343,7 @@ def test_a_hot_pixel_and_a_scratch_leave_no_spike_in_x2():
     result = separate(x, mixture.rgb_surface, **FAST)
     summary = result.defects.summary()
     assert summary["hot_dead_pixels"] == 1 and summary["scratches"] == 1
+    assert summary["hot_dead_at"] == [[40, 50]]  # where: a repaired speck may be paint, which the user can check
     assert result.defects.scratches[90, 50:105].all()
     plain = separate(x, mixture.rgb_surface, mark_defects=False, **FAST)
     spike_before = abs(plain.x2[40, 50] - clean.x2[40, 50])

@@ -97,6 +97,8 @@ CLIP_DILATION = 2
 
 
 # The eight neighbours' steps (row, column) around a pixel.
+# run.json lists where the first this many hot/dead pixels are (more are a detector's, not paint).
+LISTED_POINTS = 100
 NEIGHBOURS = tuple((row, col) for row in (-1, 0, 1) for col in (-1, 0, 1) if (row, col) != (0, 0))
 
 
@@ -138,8 +140,10 @@ class Defects:
             high, int(clipped.sum()) - high,
         )
 
-    def summary(self) -> dict[str, int | float]:
-        """JSON-ready counts: clipped (high/low), their fraction of the frame, hot/dead pixels, scratches."""
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready counts: clipped (high/low), their fraction of the frame, hot/dead pixels, scratches;
+        and where the hot/dead pixels are ([row, column], the first :data:`LISTED_POINTS` in row order):
+        a repaired one may be a lone speck of dense paint, which the user can then check."""
         clipped = int(self.clipped.sum())
         return {
             "clipped_pixels": clipped,
@@ -147,6 +151,7 @@ class Defects:
             "clipped_low": self.clipped_low,
             "clipped_fraction": clipped / max(self.clipped.size, 1),
             "hot_dead_pixels": int(self.points.sum()),
+            "hot_dead_at": np.argwhere(self.points)[:LISTED_POINTS].tolist(),
             "scratches": self.scratch_count,
             "scratch_pixels": int(self.scratches.sum()),
         }

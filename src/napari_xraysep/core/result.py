@@ -183,7 +183,9 @@ def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     parts = []
     clipped = summary.get("clipped_pixels", 0)
     if clipped:
-        share = f" ({100 * summary['clipped_fraction']:.1f} %)" if "clipped_fraction" in summary else ""
+        percent = 100 * summary.get("clipped_fraction", 0.0)
+        # 46 pixels of a frame are not "0.0 %": two significant digits below a tenth of a percent
+        share = f" ({percent:.1f} %)" if percent >= 0.1 else f" ({percent:.2g} %)" if "clipped_fraction" in summary else ""
         parts.append(f"{_count(clipped)} clipped pixel{'s' * (clipped != 1)}{share} at the detector's limit")
     points = summary.get("hot_dead_pixels", 0)
     if points:
@@ -203,8 +205,14 @@ def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     repaired = [name for present, name in ((points, "hot/dead pixels"), (scratched, "scratches")) if present]
     if repaired:
         notes.append(f"the {' and '.join(repaired)} are repaired from their neighbours")
-    if scratched:  # the X-ray alone cannot tell them apart
-        notes.append("a thin straight line of the hidden design can pass for a scratch (mark_defects=false keeps all)")
+    # The X-ray alone cannot tell them apart; run.json lists where the hot/dead pixels were (Defects.summary).
+    mistaken = [what for present, what in (
+        (scratched, "a thin straight line of the hidden design can pass for a scratch"),
+        (points, "a lone speck of dense paint for a hot pixel" if scratched else "a lone speck of dense paint can pass "
+         "for a hot pixel"),
+    ) if present]
+    if mistaken:
+        notes.append(", ".join(mistaken) + " (mark_defects=false keeps all)")
     return "Marked " + ", ".join(parts) + " — " + "; ".join(notes) + "."
 
 
