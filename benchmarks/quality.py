@@ -542,7 +542,7 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "vignetting": "The design is clean; a broad unevenness remains (the photograph's darker corners read as less "
     "surface paint) — not modelled (see below).",
     "mosaic": "Where the seams are found (all three on the coffee case, 35 of 36 over the 12 files, none invented "
-    "in the 132 others) the films' exposures go into the 'exposure' layer and x2 shows the hidden design with no "
+    "in the 144 others) the films' exposures go into the 'exposure' layer and x2 shows the hidden design with no "
     "blocks or steps; a row seam too faint to be sought is found where the column seams' steps change "
     "(cat-over-motorcycle seed 1, −3.84 → −0.19 dB), a column hidden by the panel's grain where the row's step "
     "changes (astronaut-over-rocket seed 1: none of its three seams kept, −3.85 dB; now all three, −1.96 dB), and "
@@ -554,12 +554,12 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     "modelled (see below).",
     "defects": "Hot/dead pixels are repaired (those stuck alone at 0 or 65535 too, no longer counted as clipping "
     "and left empty: −0.11 to +0.10 dB a file), and so are most slanted scratches (82 % of their pixels over the 12 "
-    "files, crossing ones too; no slanted scratch found in the 132 others): x2 shows the hidden design with no "
+    "files, crossing ones too; no slanted scratch found in the 144 others): x2 shows the hidden design with no "
     "lines on three cases; on the astronaut-over-rocket one a scratch across the dark sky stays as a dark line "
     "(its pieces too short or mixed with the rocket's gantry).",
     "clipping": "No visible change: the clipped lead white is marked as missing and left out.",
     "lead_markers": "The saturated lead marks are missing data (NaN), with no ringing around them.",
-    "stretcher": "A stretcher is found in all 12 files (and in none of the 132 others: clean and the ten other "
+    "stretcher": "A stretcher is found in all 12 files (and in none of the 144 others: clean and the eleven other "
     "variants), its outer bars and every cross-bar taken into the 'stretcher' layer and the colour map fitted again "
     "without them: the bands are gone from x2 and "
     "the hidden design shows whole, the rocket and the cat's face under the cross-bar too. Faint lines remain along "
@@ -583,6 +583,13 @@ VARIANT_VERDICTS = {  # looked at on the montages of this run (4 cases, seed 0),
     " the seed-0 montage shows the hidden designs with no blocks. The seams still missed are mostly "
     "never candidates: the painting's own steps hide them (with the true seams given, the films leave"
     " 0.70–0.85 of their steps), and what they leave is faint.",
+    "jpeg": "Added 2026-12-07 (photographs come as JPEGs; a registered copy is often saved at the X-ray's size): "
+    "the photograph stored as a JPEG of quality 80–90 with 4:2:0 colour. The hidden design shows whole; what the "
+    "JPEG lost of the surface's fine detail stays in x2 as a faint ghost — on the rocket-over-cat case the rocket's "
+    "body, the gantry's lattice and the craquelure's network over the cat (−3.32 dB), on the three others −0.15 to "
+    "−0.80. Not corrected (see below): give the photograph as delivered, at its own resolution (the alignment "
+    "averages its blocks away: at twice the X-ray's resolution brought down by 2×2 means, a quality-85 JPEG cost "
+    "−0.48 dB on seed 0, rocket −1.76, where at the X-ray's size it cost −1.32 over seeds 0–2).",
     "frame": "The photograph trims the support to where the frame's rabbet stops hiding the painting, to the "
     "pixel on the rocket case's three seeds (the rabbet's lines, shaded brighter in the gold's hue, are frame), so "
     "the gold neither bends the fit nor darkens a rim along the edges (that case −1.54 → −0.42 dB).",
@@ -809,6 +816,24 @@ What would tell a field from a colour-map error is information the two images do
 flat-field (open-beam) exposure of the same film and tube, or the film margin's level around the
 painting. The X-ray's own film margin is used by the support search, and in a mosaic it pins the films'
 offsets (their seams' fit), but not for a smooth exposure field.
+
+### A JPEG photograph: tried, not shipped
+
+Measured 2026-12-07 on the four cases stored clean, the photograph a quality-85 4:2:0 JPEG (seed 0 unless
+said; Δ dB of x2 against the same file with the photograph as stored):
+
+* **Where the loss comes from** (rocket over cat, the worst): x2 32.36 dB with the photograph as
+  stored, 28.77 with the JPEG; the map fitted on the stored photograph and applied to the JPEG 30.75,
+  fitted on the JPEG and applied to the stored one 29.04 — the JPEG's errors bend the fit (−3.3 dB
+  alone) more than they spoil the prediction (−1.6). JPEG's blocks alone (quality 85, colour kept whole) 30.73 and its colour at
+  half resolution alone (quality 100, 4:2:0) 30.71: both count.
+* **The photograph blurred before the fit** (all channels, σ 0.5 / 0.8 / 1.2 px): rocket +1.13 / +1.79 /
+  +1.28 with the JPEG but −0.10 / −1.16 / −2.10 with the photograph as stored; the three other cases
+  −0.36 to +0.11 with the JPEG. Only its colour blurred (σ 1 and 2 px, in YCbCr): −0.71 to −0.02 with the
+  JPEG, −2.76 to −0.15 without. x2 blurred more (σ 1.0 to 2.0 px against 0.7; three cases): −1.77 to +0.06
+  with the JPEG.
+* On that one file, a 3×3 PSF instead of 5×5 gave 29.77 with the JPEG (32.50 without) and a plain
+  least-squares fit 29.65 (32.29): not tried across the table.
 """
 
 

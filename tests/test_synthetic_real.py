@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_xraysep.datasets.synthetic import make_mixture
-from napari_xraysep.datasets.real_frame import DETECTOR_MAX, FOG
+from napari_xraysep.datasets.real_frame import DETECTOR_MAX, FOG, jpeg_round_trip
 from napari_xraysep.datasets.synthetic_real import VARIANTS, make_real_variant, with_real_structure
 
 SHAPE = (64, 96)
@@ -104,6 +104,23 @@ def test_vignetting_darkens_the_corners_of_the_photograph_only(clean, variants):
     assert np.array_equal(v.x_stored, clean.x_stored)
     ratio = (v.rgb_stored.astype(float) + 1) / (clean.rgb_stored.astype(float) + 1)
     assert ratio[:4, :4].mean() < 0.88 and ratio[30:34, 46:50].mean() > 0.95
+
+
+def test_jpeg_stores_the_photograph_with_its_compression_artefacts_only(clean, variants):
+    v = variants["jpeg"]
+    assert np.array_equal(v.x_stored, clean.x_stored) and v.painting.all()
+    error = v.rgb_stored.astype(float) - clean.rgb_stored
+    assert 0.5 < np.sqrt(np.mean(error**2)) < 12  # a JPEG of quality 80-90: changed, not replaced
+
+
+def test_jpeg_round_trip_subsamples_the_colour():
+    # A 1-px checker of two colours of one lightness: 4:2:0 keeps one colour per 2 x 2 block.
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    rgb[...] = (200, 80, 80)
+    rgb[::2, ::2] = rgb[1::2, 1::2] = (80, 131, 131)
+    stored = jpeg_round_trip(rgb, 90)
+    assert stored.dtype == np.uint8 and stored.shape == rgb.shape
+    assert np.ptp(stored[8:24, 8:24, 0].astype(int)) < 0.5 * 120
 
 
 def test_mosaic_films_have_their_own_exposure(clean, variants):

@@ -11,6 +11,7 @@ one thing: how a frame is drawn on, or what each variant draws.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,7 @@ class Frame:
         self.shape = mixture.x_mixed.shape
         self.place(self.shape, (0, 0))
         self.seams: tuple[tuple[str, int], ...] = ()
+        self.jpeg_quality: int | None = None  # the photograph stored as a JPEG of this quality (4:2:0)
 
     def place(self, frame_shape: tuple[int, int], corner: tuple[int, int], margin_x: float = 0.0) -> None:
         """Put the painting at ``corner`` of a frame of ``frame_shape``; ``margin_x`` is what the
@@ -109,10 +111,11 @@ class Frame:
             full[self.inside] = truth
             full[~self.painting] = np.nan
             truths.append(full)
+        rgb_stored = np.clip(np.rint(self.rgb * 255), 0, 255).astype(np.uint8)
         return RealVariant(
             variant=variant,
             x_stored=x_stored.astype(np.uint16),
-            rgb_stored=np.clip(np.rint(self.rgb * 255), 0, 255).astype(np.uint8),
+            rgb_stored=rgb_stored if self.jpeg_quality is None else jpeg_round_trip(rgb_stored, self.jpeg_quality),
             painting=self.painting,
             x1_true=truths[0],
             x2_true=truths[1],
@@ -205,3 +208,15 @@ class Frame:
 def relative_grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """(yy, xx) in [−1, 1] across the frame."""
     return np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]), indexing="ij")
+
+
+def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """(H, W, 3) uint8 ``rgb`` saved as a baseline JPEG of ``quality`` (1–95) with 4:2:0 chroma
+    subsampling, as cameras and exports store photographs, and decoded again by Pillow."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=2)
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("RGB"))

@@ -28,12 +28,15 @@ carry (:data:`VARIANTS`):
   the X-ray, taken out of the frame, shows film margin there.
 * ``mosaic_backdrop``: ``backdrop`` and ``mosaic`` together: the films' seams cross the film margin
   around the painting too (a scanned mosaic as museums store it).
+* ``jpeg``: the photograph stored as a JPEG (quality 80–90, 4:2:0 chroma subsampling: a camera's or
+  an export's default) at the X-ray's pixel size: its blocks, ringing and half-resolution colour.
 
 Stored X-ray: ``FOG + gain · x`` counts, with ``x`` the mixture's additive X-ray (``x1 + x2 + weave +
 noise``, bright where the paint absorbs) and ``gain`` putting the clean painting's densest pixel at
 85 % of 65535; nothing absorbs in the film margin (``x`` ≈ 0 there). The exposure variants act on the
 stored signal as the issue measured them: ``FOG + field · gain · x + offset``. Saturated objects (lead,
-nails) and hot pixels are 65535, dead pixels 0. Stored photograph: ``round(255 · rgb)``.
+nails) and hot pixels are 65535, dead pixels 0. Stored photograph: ``round(255 · rgb)`` (``jpeg``: that,
+saved as a JPEG and decoded).
 
 The truths ``x1_true`` and ``x2_true`` are the clean mixture's, in its units, inside the painting
 (NaN elsewhere): a stretcher bar or a lead marker is in neither layer. Everything is deterministic
@@ -53,7 +56,7 @@ from .synthetic_photos import PHOTO_CASES, irregular_weave, make_photo_mixture, 
 
 VARIANTS = (
     "clean", "backdrop", "backdrop_chart", "vignetting", "mosaic", "heel", "defects", "clipping",
-    "lead_markers", "stretcher", "tacking_margin", "frame", "mosaic_backdrop",
+    "lead_markers", "stretcher", "tacking_margin", "frame", "mosaic_backdrop", "jpeg",
 )
 _PEAK = 0.85 * DETECTOR_MAX  # where the clean painting's densest pixel is stored
 
@@ -264,8 +267,14 @@ def _mosaic_backdrop(frame: Frame) -> None:
     _mosaic(frame)
 
 
+def _jpeg(frame: Frame) -> None:
+    """The photograph stored as a JPEG of quality 80–90 with 4:2:0 chroma subsampling."""
+    frame.jpeg_quality = int(frame.rng.integers(80, 91))
+
+
 _BUILDERS = {
     "clean": _clean, "backdrop": _backdrop, "backdrop_chart": _backdrop_chart, "vignetting": _vignetting,
     "mosaic": _mosaic, "heel": _heel, "defects": _defects, "clipping": _clipping, "lead_markers": _lead_markers,
     "stretcher": _stretcher, "tacking_margin": _tacking_margin, "frame": _frame, "mosaic_backdrop": _mosaic_backdrop,
+    "jpeg": _jpeg,
 }
