@@ -470,7 +470,8 @@ def test_the_cli_refuses_a_stack_and_a_cmyk_photo_in_one_line(reference_run, tmp
     assert main(["separate", str(tmp_path / "stack.tif"), str(folder / "rgb.tif"), "--out", str(tmp_path / "a"), *CLI]) == 2
     assert capsys.readouterr().err.strip() == (
         "xraysep: error: stack.tif holds 2 images, not one (page 0: 40×56 uint16; page 1: 40×56 uint16); save the image "
-        "to use as a file of its own (a colour photograph as one RGB image)."
+        "to use as a file of its own (an X-ray as one grayscale image; a colour photograph as one RGB image, not "
+        "three pages of its channels)."
     )
     tifffile.imwrite(tmp_path / "cmyk.tif", np.zeros((H, W, 4), np.uint8), photometric="separated")
     assert main(["apply", str(folder / "out" / "model.pt"), str(folder / "x.tif"), str(tmp_path / "cmyk.tif"), "--out", str(tmp_path / "b"), "--quiet"]) == 2

@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     region = separate_cmd.add_mutually_exclusive_group()
     region.add_argument(
         "--region-mask", type=Path,
-        help="TIFF mask, non-zero where the hidden design shows most (needed by the auto-encoder presets)",
+        help="mask image (TIFF, PNG, …) of the X-ray's size, non-zero where the hidden design shows most (needed by "
+        "the auto-encoder presets)",
     )
     region.add_argument("--region", type=parse_box, action="append", metavar="Y0,X0,Y1,X1", help="rectangle(s) in pixels, end exclusive; repeatable")
     pixel_size_help = "the X-ray's pixel size (0.085mm, 85um, 300dpi): replaces the file's own, recorded in run.json"

@@ -164,7 +164,8 @@ def _choose_series(tif: tifffile.TiffFile, path: Path) -> int:
         images = sum(int(np.prod([n for a, n in zip(series[i].axes, series[i].shape) if a not in "YXS"])) for i in full)
         raise InputError(
             f"{path.name} holds {images} images, not one ({_pages_listing(tif)}); save the image to use as a "
-            "file of its own (a colour photograph as one RGB image)."
+            "file of its own (an X-ray as one grayscale image; a colour photograph as one RGB image, not three "
+            "pages of its channels)."
         )
     return full[0]
 
