@@ -749,7 +749,7 @@ def test_cli_align_corrects_the_perspective_by_default_and_says_so(tmp_path, cap
     tifffile.imwrite(xray, case.x_mixed.astype(np.float32))
     tifffile.imwrite(rgb, (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8), photometric="rgb")
     assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "a.tif")]) == 0
-    assert "taken at a slight angle: its perspective was corrected" in capsys.readouterr().err
+    assert "a perspective was corrected (a projective transform): the painting's regions" in capsys.readouterr().err
     record = read_provenance(tmp_path / "a.tif")["alignment"]
     assert record["transform"] == "projective"
     assert _photo_corner_error(np.array(record["matrix_xy"]), truth, photo.shape) < 0.6
@@ -771,7 +771,7 @@ def test_align_widget_corrects_a_perspective_and_says_so(make_napari_viewer, qtb
     record = viewer.layers["photo · aligned"].metadata["xraysep_alignment"]
     assert record["transform"] == "projective"
     assert _photo_corner_error(np.array(record["matrix_xy"]), truth, photo.shape) < 0.5
-    assert "taken at a slight angle: its perspective was corrected" in widget.message.text()
+    assert "a perspective was corrected (a projective transform): the painting's regions" in widget.message.text()
 
 
 def test_an_unsure_mirror_is_said_and_recorded_by_the_cli_and_the_dock(
