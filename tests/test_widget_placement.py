@@ -171,3 +171,20 @@ def test_the_curtain_lies_over_a_rotated_result(make_napari_viewer, qtbot):
     assert np.allclose(curtain.divider.data_to_world(curtain.divider.data[0][0]), x2.data_to_world((0.0, column)))
     # the divider is found under the pointer wherever B is turned
     assert curtain.fraction_at(x2.data_to_world((10.0, 0.25 * x2.data.shape[1]))) == pytest.approx(0.25)
+
+
+def test_the_align_dock_keeps_its_buttons_whole_under_the_separation_dock_with_a_long_report(make_napari_viewer, qtbot):
+    """Docked under the separation dock in a 950-px window, a five-line report squeezed the Align dock's
+    four buttons to half their height, their labels cut through: the report scrolls instead."""
+    from qtpy.QtWidgets import QApplication
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1500, 950)
+    dock(viewer)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, ALIGN)
+    widget.show_message(" ".join(["The photograph was aligned by a similarity; 98 % of the regions agree."] * 8))
+    for _ in range(5):
+        QApplication.processEvents()
+    buttons = (widget.check_button, widget.auto_button, widget.add_points_button, widget.points_button)
+    # 9 px of 24 each before; a pixel or two of a layout's rounding is no harm
+    assert all(button.native.height() >= 0.9 * button.native.sizeHint().height() for button in buttons)

@@ -16,7 +16,7 @@ from magicgui.widgets import ComboBox, Container, PushButton
 from napari.layers import Points
 from napari.qt.threading import create_worker
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QLabel, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QFrame, QLabel, QMessageBox, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from .layers import (
     grid_transform, has_units, is_rgb_layer, is_users_xray, layer_array, layer_on_grid, placed_alike, placement,
@@ -81,9 +81,16 @@ class AlignmentWidget(QWidget):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The report scrolls within what is left: a long one squeezed the buttons, their labels cut through.
+        report = QScrollArea()
+        report.setWidgetResizable(True)
+        report.setFrameShape(QFrame.Shape.NoFrame)
+        report.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        report.setWidget(self.message)
+        form.native.setMinimumHeight(form.native.sizeHint().height())
         layout = QVBoxLayout(self)
         layout.addWidget(form.native)
-        layout.addWidget(self.message)
+        layout.addWidget(report)
         # Docked under the separation dock, take only the rows it needs (the message wraps within
         # them): the rest of the column stays the separation dock's.
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
