@@ -166,8 +166,8 @@ def check_units(layer: Any, reference: Any) -> None:
     # Another pixel count: not registered. A camera's resolution tag (300 dpi) is no size of the painting.
     raise InputError(
         f"{said}cannot lay one over the other, and it has {size[0]}×{size[1]} pixels to the X-ray's "
-        f"{xray_size[0]}×{xray_size[1]}: it is not registered to the X-ray. Align it (Plugins ▸ napari-xraysep ▸ Align "
-        "photograph: Align automatically, or from point pairs); typing a pixel size would only lay it over by its "
+        f"{xray_size[0]}×{xray_size[1]}: it is not registered to the X-ray. Align it with Align automatically or from "
+        "point pairs (Plugins ▸ napari-xraysep ▸ Align photograph); typing a pixel size would only lay it over by its "
         "file's resolution tag."
     )
 
