@@ -379,6 +379,21 @@ def test_a_dicom_pixel_spacing_of_zero_is_left_out_with_a_warning(tmp_path):
     assert info["pixel_spacing_mm"] == [0.05, 0.05]
 
 
+def test_a_dicom_spacing_or_magnification_that_is_no_number_is_left_out_with_a_warning(tmp_path):
+    # A NaN spacing refused the whole file, even with --pixel-size given: only its size is lost now.
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    nan = RawDataElement(Tag(0x0018, 0x1164), "DS", 8, b"nan\\nan ", 0, False, True)
+    with pytest.warns(UserWarning, match=r"ImagerPixelSpacing \(0018,1164\) holds .*not a valid DS number\. The pixel spacing is left out"):
+        opened = open_image(_dicom(tmp_path / "nan.dcm", STORED, ImagerPixelSpacing=nan))
+    assert "pixel_spacing_mm" not in opened.info and opened.shape == STORED.shape
+    for factor in (0, -2):  # no magnification: the spacing at the detector is kept, and said
+        with pytest.warns(UserWarning, match=rf"EstimatedRadiographicMagnificationFactor \(0018,1114\) is {factor}, no "):
+            info = open_image(_dicom(tmp_path / f"m{-factor}.dcm", STORED, EstimatedRadiographicMagnificationFactor=factor)).info
+        assert info["pixel_spacing_mm"] == [0.139, 0.14]
+
+
 def test_dicom_pixel_padding_is_missing_data(tmp_path):
     stored = STORED.copy()
     stored[:3], stored[-2:, :5] = 0, 2  # an unexposed border, stored as padding values 0 … 2

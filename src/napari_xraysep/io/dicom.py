@@ -248,7 +248,11 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
         ("DICOM NominalScannedPixelSpacing (0018,2010)", dataset, "NominalScannedPixelSpacing"),
     ]
     for where, holder, keyword in places:
-        spacing = _value(holder, keyword, path)
+        try:
+            spacing = _value(holder, keyword, path)
+        except InputError as error:  # NaN, inf: the file's size is lost, not its image
+            warnings.warn(f"{error} The pixel spacing is left out.", UserWarning, stacklevel=2)
+            continue
         if spacing is None or spacing == "":
             continue
         spacing = [float(v) for v in (spacing if hasattr(spacing, "__len__") else [spacing])]
@@ -256,8 +260,8 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
             message = f"{path.name}: {where} holds {spacing}, not two positive distances; the pixel spacing is left out."
             warnings.warn(message, UserWarning, stacklevel=2)
             continue
-        magnification = float(_value(dataset, "EstimatedRadiographicMagnificationFactor", path) or 1) if keyword == "ImagerPixelSpacing" else 1.0
-        if magnification > 0 and magnification != 1:
+        magnification = _magnification(dataset, path) if keyword == "ImagerPixelSpacing" else 1.0
+        if magnification != 1:
             where = f"{where} / EstimatedRadiographicMagnificationFactor ({magnification:g})"
             spacing = [v / magnification for v in spacing]
         low, high = PLAUSIBLE_MM
@@ -271,6 +275,22 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
         return {"pixel_spacing_mm": spacing, "pixel_spacing_tag": where}
     ratio = _value(dataset, "PixelAspectRatio", path)
     return {"pixel_aspect_ratio": [int(v) for v in ratio]} if ratio else {}
+
+
+def _magnification(dataset: Any, path: Path) -> float:
+    """The EstimatedRadiographicMagnificationFactor (1 when absent); one that is no magnification (0,
+    negative, NaN) is said and taken as 1: the spacing at the detector is kept."""
+    try:
+        value = _value(dataset, "EstimatedRadiographicMagnificationFactor", path)
+        factor = 1.0 if value is None or value == "" else float(value)
+    except InputError as error:
+        said = str(error)
+    else:
+        if factor > 0:
+            return factor
+        said = f"{path.name}: the DICOM EstimatedRadiographicMagnificationFactor (0018,1114) is {factor:g}, no magnification."
+    warnings.warn(f"{said} The spacing at the detector is kept.", UserWarning, stacklevel=3)
+    return 1.0
 
 
 def _value(holder: Any, keyword: str, path: Path) -> Any:
