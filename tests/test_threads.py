@@ -151,6 +151,7 @@ def test_a_pixel_size_no_painting_has_is_refused_whatever_its_unit(text):
     with pytest.raises(InputError, match=r"no scanner's, detector's or camera's on a painting|not a positive spacing"):
         parse_pixel_size(text)
     assert parse_pixel_size("0.0001mm") == pytest.approx(1e-4) and parse_pixel_size("2.54dpi") == pytest.approx(10.0)
+    assert parse_pixel_size("254000dpi") == pytest.approx(1e-4)  # 25.4 / 254000 in floats is 0.99999…e-4: the limit
 
 
 def test_a_bare_pixel_size_is_recorded_in_millimetres():
@@ -323,6 +324,8 @@ def test_a_window_in_mm_without_a_pixel_size_is_said_not_silently_replaced(tmp_p
     assert main(["weave", str(tmp_path / "weave.tif"), "--pixel-size", "0.1mm", "--window", "15mm"]) == 0
     assert main(["weave", str(tmp_path / "weave.tif"), "--window", "15"]) == 2
     assert "--window '15' has no unit" in capsys.readouterr().err
+    assert main(["weave", str(tmp_path / "weave.tif"), "--pixel-size", "0.1mm", "--window", "300dpi"]) == 2
+    assert "--window '300dpi' is a resolution, not a length" in capsys.readouterr().err
 
 
 def test_a_threads_direction_is_said_between_minus_and_plus_ninety_degrees() -> None:

@@ -61,6 +61,8 @@ def command_weave(args: argparse.Namespace) -> int:
         raise InputError(f"--window {window!r} is not a positive length such as 15mm or 1.5cm.") from error
     if is_bare_number(window):  # '128' may mean pixels as much as mm
         raise InputError(f"--window {window!r} has no unit: give it as a length such as 15mm or 1.5cm.")
+    if window.strip().lower().endswith(("dpi", "ppi")):  # a pixel size's unit, not a window's length
+        raise InputError(f"--window {window!r} is a resolution, not a length: give it such as 15mm or 1.5cm.")
     if spacing is None and args.window is not None:
         # A length cannot be turned into pixels without the spacing: say so rather than count silently
         # over windows the user did not ask for.

@@ -363,7 +363,7 @@ def parse_pixel_size(text: str) -> float:
             "scanned film's or a detector's; give its unit, e.g. 85um, 0.085mm or 300dpi."
         )
     low, high = PLAUSIBLE_MM
-    if not low <= result <= high:
+    if not low * (1 - 1e-9) <= result <= high * (1 + 1e-9):  # 254000 dpi is 1e-4 mm, not 0.99999…e-4
         raise InputError(
             f"Pixel size {text!r} is {result:.3g} mm a pixel: no scanner's, detector's or camera's on a painting "
             f"({low:g}–{high:g} mm); check its unit, e.g. 85um, 0.085mm or 300dpi."
