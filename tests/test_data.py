@@ -221,6 +221,13 @@ def test_region_from_boxes_union_clip_and_errors():
         region_from_boxes([(0.2, 0.2, 0.8, 0.8)], (100, 50))
     assert region_from_boxes([(0, 0, 1, 1)], (5, 5)).sum() == 1
     assert region_from_boxes([(0.4, 0, 2.4, 2)], (5, 5)).sum() == 4  # sub-pixel coordinates (a drawn shape) round
+    # Fractions a little off 0-1 were an empty box ("0,0,0,0 is empty") or a 1×2-pixel one, silently.
+    with pytest.raises(InputError, match=r"-0.1,0.1,0.5,0.5 looks like fractions .* image are -10,5,50,25"):
+        region_from_boxes([(-0.1, 0.1, 0.5, 0.5)], (100, 50))
+    with pytest.raises(InputError, match=r"0.2,0.2,0.8,1.5 looks like fractions"):
+        region_from_boxes([(0.2, 0.2, 0.8, 1.5)], (100, 50))
+    with pytest.warns(UserWarning, match=r"The region box 0,0,1e\+300,1e\+300 reaches outside .* clipped to 0,0,5,5\."):
+        assert region_from_boxes([(0, 0, 1e300, 1e300)], (5, 5)).all()  # said as typed, not in 300 digits
 
 
 def test_box_region_equals_the_mask_block_by_block():

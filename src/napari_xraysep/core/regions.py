@@ -37,7 +37,7 @@ def clip_boxes(
     """``(y0, x0, y1, x1)`` rectangles (end exclusive) rounded and clipped to an image of ``shape``.
 
     A box partly outside is clipped with a warning; one wholly outside, or empty, is an error, and
-    so is one of fractions (every coordinate within 0–1, not all whole: rounded, it would be a pixel),
+    so is one of fractions (every coordinate within −1–2, not all whole: rounded, it would be a pixel),
     because silently dropping it would train on a region the user did not mean; so is a coordinate
     that is not a finite number (NaN, infinity). ``what`` names the box in the messages ("region
     box", "painting area").
@@ -53,24 +53,26 @@ def clip_boxes(
             raise InputError(f"A {what} needs four numbers Y0,X0,Y1,X1; got {list(box)}.") from error
         if not all(math.isfinite(v) for v in values):  # round() would fail on them with a traceback
             raise InputError(f"A {what} needs four finite numbers Y0,X0,Y1,X1 in pixels; got {','.join(map(str, box))}.")
-        if all(0 <= v <= 1 for v in values) and any(v != round(v) for v in values):
-            # '0.2,0.2,0.8,0.8' rounded to a one-pixel box at the corner, silently.
+        typed = ",".join(f"{v:g}" for v in values)  # as the user gave it (1e+300, not 300 digits)
+        if all(-1 <= v <= 2 for v in values) and any(v != round(v) for v in values):
+            # '0.2,0.2,0.8,0.8' rounded to a one-pixel box at the corner, silently; '-0.1,0.1,0.5,0.5' and
+            # '0.2,0.2,0.8,1.5' (fractions a little off) to an empty box or a 1×2 one.
             pixels = ",".join(str(round(v * side)) for v, side in zip(values, (height, width, height, width)))
             raise InputError(
-                f"The {what} {','.join(f'{v:g}' for v in values)} looks like fractions of the image: give it in "
+                f"The {what} {typed} looks like fractions of the image: give it in "
                 f"pixels, Y0,X0,Y1,X1 (those fractions of this {height}×{width} image are {pixels})."
             )
         y0, x0, y1, x1 = (round(v) for v in values)
         if y1 <= y0 or x1 <= x0:
-            raise InputError(f"The {what} {y0},{x0},{y1},{x1} is empty: Y1 must exceed Y0 and X1 exceed X0.")
+            raise InputError(f"The {what} {typed} is empty: Y1 must exceed Y0 and X1 exceed X0.")
         cy0, cx0, cy1, cx1 = max(y0, 0), max(x0, 0), min(y1, height), min(x1, width)
         if cy1 <= cy0 or cx1 <= cx0:
             raise InputError(
-                f"The {what} {y0},{x0},{y1},{x1} lies wholly outside the {height}×{width} image."
+                f"The {what} {typed} lies wholly outside the {height}×{width} image."
             )
         if (cy0, cx0, cy1, cx1) != (y0, x0, y1, x1):
             warnings.warn(
-                f"The {what} {y0},{x0},{y1},{x1} reaches outside the {height}×{width} image; "
+                f"The {what} {typed} reaches outside the {height}×{width} image; "
                 f"clipped to {cy0},{cx0},{cy1},{cx1}.",
                 UserWarning,
                 stacklevel=3,
