@@ -320,6 +320,7 @@ def test_align_widget_checks_and_aligns(painting, make_napari_viewer, qtbot):
 
     assert widget.auto_transform.value == "auto"
     assert widget.auto_transform.choices == ("auto", "similarity", "translation")
+    assert widget.transform.value == "similarity"  # the point pairs' default, as xraysep align --points (was affine)
     widget.auto_transform.value = "translation"
     with qtbot.waitSignal(widget.align_automatically().finished, timeout=60_000):
         pass

@@ -70,7 +70,7 @@ class AlignmentWidget(QWidget):
         self.photo_points = ComboBox(label="Points on photo", choices=self._choices(is_points_layer), nullable=True, value=None)
         self.xray_points = ComboBox(label="Points on X-ray", choices=self._choices(is_points_layer), nullable=True, value=None)
         self.add_points_button = PushButton(text="Add point layers")
-        self.transform = ComboBox(label="Transform", choices=list(TRANSFORMS), value="affine")
+        self.transform = ComboBox(label="Transform", choices=list(TRANSFORMS), value="similarity")  # as align --points
         self.points_button = PushButton(text="Align from points")
         form = Container(
             widgets=[
