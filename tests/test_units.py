@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -97,9 +98,14 @@ def test_a_transposing_orientation_swaps_the_spacings(tmp_path):
 def test_default_resolutions_and_unit_none_give_no_spacing_and_say_so(tags, note, tmp_path):
     path = tmp_path / "x.tif"
     tifffile.imwrite(path, GRAY, **tags)
-    spacing, said = _spacing(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spacing, said = _spacing(path)
     assert spacing is None
     assert (said is None) if note is None else (note in said)
+    # A size no painting has is said at once (it was in run.json only); a software's default is not worth a line.
+    warned = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert warned == ([said] if note and "mm a pixel" in note else [])
 
 
 def test_a_dicom_pixel_spacing_names_its_tag(tmp_path):

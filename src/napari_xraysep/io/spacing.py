@@ -83,10 +83,13 @@ def resolution_entries(
     across, down = (MM_PER_INCH / v for v in per_inch)
     low, high = PLAUSIBLE_MM
     if not all(low <= v <= high for v in (across, down)):
-        return {
-            "pixel_spacing_note": f"{source} says {across:.3g} × {down:.3g} mm a pixel, no scanner's, detector's or "
-            f"camera's on a painting ({low:g}–{high:g} mm); ignored."
-        }
+        note = (
+            f"{source} says {across:.3g} × {down:.3g} mm a pixel, no scanner's, detector's or camera's on a painting "
+            f"({low:g}–{high:g} mm); ignored."
+        )
+        # Said, not only recorded: unlike a software's 72 dpi, the file claims a size (give --pixel-size).
+        warnings.warn(f"{note[0].upper()}{note[1:]}", UserWarning, stacklevel=2)
+        return {"pixel_spacing_note": note}
     row_column = [across, down] if transposed else [down, across]
     return {"pixel_spacing_mm": row_column, "pixel_spacing_tag": source}
 
