@@ -825,8 +825,8 @@ said; Δ dB of x2 against the same file with the photograph as stored):
 * **Where the loss comes from** (rocket over cat, the worst): x2 32.36 dB with the photograph as
   stored, 28.77 with the JPEG; the map fitted on the stored photograph and applied to the JPEG 30.75,
   fitted on the JPEG and applied to the stored one 29.04 — the JPEG's errors bend the fit (−3.3 dB
-  alone) more than they spoil the prediction (−1.6). JPEG's blocks alone (quality 85, colour kept whole) 30.73 and its colour at
-  half resolution alone (quality 100, 4:2:0) 30.71: both count.
+  alone) more than they spoil the prediction (−1.6). JPEG's blocks alone (quality 85, colour kept
+  whole) 30.73 and its colour at half resolution alone (quality 100, 4:2:0) 30.71: both count.
 * **The photograph blurred before the fit** (all channels, σ 0.5 / 0.8 / 1.2 px): rocket +1.13 / +1.79 /
   +1.28 with the JPEG but −0.10 / −1.16 / −2.10 with the photograph as stored; the three other cases
   −0.36 to +0.11 with the JPEG. Only its colour blurred (σ 1 and 2 px, in YCbCr): −0.71 to −0.02 with the

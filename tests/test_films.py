@@ -15,7 +15,14 @@ from scipy import ndimage
 from napari_xraysep import separate
 from napari_xraysep.core.errors import InputError
 from napari_xraysep.core.films import (
-    Films, KnownPixels, Seam, find_films, fit_films, given_films, seam_candidates, snapped,
+    Films,
+    KnownPixels,
+    Seam,
+    find_films,
+    fit_films,
+    given_films,
+    seam_candidates,
+    snapped,
 )
 from napari_xraysep.core.separation import check_seams
 from napari_xraysep.core.support import detect_support
@@ -562,8 +569,8 @@ def test_apply_takes_given_seams_tile_by_tile(tmp_path, capsys) -> None:
 def test_a_whole_painting_seeks_its_films_in_its_x2_and_applies_again(tmp_path, monkeypatch) -> None:
     from napari_xraysep.core import areas
     from napari_xraysep.core.progress import drive
-    from napari_xraysep.core.sources import Sources
     from napari_xraysep.core.result import RESULT_LAYERS
+    from napari_xraysep.core.sources import Sources
     from napari_xraysep.pipeline import iter_run
 
     monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)  # these 256×384 files are whole paintings

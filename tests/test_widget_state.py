@@ -9,7 +9,6 @@ from conftest import RUN_TIMEOUT_MS, dock, wait_done
 from napari._qt.widgets.qt_progress_bar import QtLabeledProgressBar
 
 from napari_xraysep.datasets.synthetic import make_mixture
-
 from napari_xraysep.plugin.state import (
     ENABLED_IN,
     InvalidTransition,
