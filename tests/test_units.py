@@ -372,6 +372,10 @@ def test_a_pixel_size_typed_in_the_dock_puts_the_xray_and_its_photograph_in_mm(m
         assert tuple(xray.scale) == pytest.approx((mm, mm)) and tuple(photo.scale) == pytest.approx((mm, mm))
     assert panel.units_hint.text() == "In mm: 0.05 mm per pixel (given by the user as 50um)."
     assert viewer.canvas.overlays.scale_bar.visible and str(viewer.layers.units[-1]) == "millimeter"
+    # The view follows the painting to its new size (a tester's canvas stayed black, looking where the
+    # pixels had been): it is centred on the X-ray, now 1.2 × 1.6 mm.
+    low, high = np.asarray(xray.extent.world)[:, -2:]
+    assert np.all((low <= viewer.camera.center[-2:]) & (viewer.camera.center[-2:] <= high))
 
 
 def test_a_pixel_size_off_by_the_same_factor_is_said_whichever_way() -> None:

@@ -223,6 +223,7 @@ class InputsPanel(QGroupBox):
             layer.units = ("mm", "mm")
         xray.scale, xray.units = (size, size), ("mm", "mm")
         self.share_spacing()
+        self.viewer.reset_view()  # the scene's size changed by the factor: look at the painting again
 
     def spacing_source(self, layer: Any) -> str | None:
         """Where a layer's pixel spacing came from: typed in the dock, else its file's tag where the
