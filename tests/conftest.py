@@ -20,6 +20,13 @@ TINY = {
 TINY_COLOUR_MAP = {"clusters": 8, "steps": 4, "passes": 2, "device": "cpu", "tile_size": 40}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that opens napari or Qt is ``gui`` (`pytest -m "not gui"` runs the rest without a display)."""
+    for item in items:
+        if {"make_napari_viewer", "qtbot", "sample_run", "align_dock"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.gui)
+
+
 class SlicedOnly:
     """An image that can only be sliced, like a whole painting's memory-mapped TIFF: records the size
     of every window read (``reads``) and fails a test that reads it whole."""
