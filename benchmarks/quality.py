@@ -832,8 +832,14 @@ said; Δ dB of x2 against the same file with the photograph as stored):
   −0.36 to +0.11 with the JPEG. Only its colour blurred (σ 1 and 2 px, in YCbCr): −0.71 to −0.02 with the
   JPEG, −2.76 to −0.15 without. x2 blurred more (σ 1.0 to 2.0 px against 0.7; three cases): −1.77 to +0.06
   with the JPEG.
-* On that one file, a 3×3 PSF instead of 5×5 gave 29.77 with the JPEG (32.50 without) and a plain
-  least-squares fit 29.65 (32.29): not tried across the table.
+* **A 3×3 PSF or a plain least-squares fit** (a researcher, seeds 0–2, every clean case and the jpeg
+  variant): `psf_radius=1` jpeg −1.17 → −1.04 dB (rocket-over-cat +0.89, the others −0.06 to +0.02), the
+  clean cases −0.14 to +0.28, but mosaic −0.78 and vignetting −0.47 on average (one seed each), and
+  with the X-ray blurrier than the photograph (σ 1.5 px) −2.20 dB: the 5×5 earns its place there.
+  `robust=False`: jpeg −0.97, but coffee-over-astronaut clean −0.38 and concealed_portrait −0.35. With
+  the JPEG the fitted PSF's outer ring grows from 0.055 to 0.126 of its weight, almost all negative (a
+  sharpening that fits the JPEG's errors): a stronger penalty on that ring, or a PSF kept non-negative,
+  is the lead not yet tried.
 """
 
 
