@@ -269,3 +269,31 @@ def test_a_masked_arrays_masked_pixels_are_missing_not_separated(tiny_mixture):
     ours, reference = separate(masked, rgb_masked, config=config), separate(with_nan, tiny_mixture.rgb_surface, config=config)
     assert np.isnan(ours.x2[hole]).all() and np.isfinite(ours.x2[~hole]).all()
     np.testing.assert_allclose(ours.x2, reference.x2, rtol=1e-5, atol=1e-6)
+
+
+def test_a_box_and_a_pixel_size_beyond_their_limits_are_quoted_with_the_digits_that_tell_them():
+    # '1234567,0,1234568.5,5' was quoted as 1.23457e+06,0,1.23457e+06,5 (not as typed), and '254001dpi'
+    # as '0.0001 mm a pixel' beside the limits '(0.0001–10 mm)' it was said to be outside.
+    from napari_xraysep.core.regions import clip_boxes
+    from napari_xraysep.core.threads import parse_pixel_size
+
+    with pytest.raises(InputError, match=r"The region box 1234567,0,1234568\.5,5 lies wholly outside"):
+        clip_boxes([[1234567, 0, 1234568.5, 5]], (100, 100))
+    with pytest.raises(InputError, match=r"The region box 1e\+300,0,2,2"):
+        clip_boxes([[1e300, 0, 2, 2]], (100, 100))
+    with pytest.raises(InputError, match=r"is 9\.99996e-05 mm a pixel"):
+        parse_pixel_size("254001dpi")
+    with pytest.raises(InputError, match=r"is 10\.0000001 mm a pixel"):
+        parse_pixel_size("10.0000001mm")
+    with pytest.raises(InputError, match=r"is 85 mm a pixel"):
+        parse_pixel_size("85mm")
+
+
+def test_a_clipped_share_of_a_huge_mosaic_is_not_written_in_powers_of_ten():
+    from napari_xraysep.core.result import defects_line
+
+    line = defects_line({"clipped_pixels": 1, "clipped_fraction": 1 / 30000**2})
+    assert "e-" not in line and "(under 0.001 %)" in line
+    assert "(0.035 %)" in defects_line({"clipped_pixels": 46, "clipped_fraction": 0.00035})
+    assert "(0.4 %)" in defects_line({"clipped_pixels": 46, "clipped_fraction": 0.004})
+    assert "pixels at" in defects_line({"clipped_pixels": 5})  # no share without the fraction

@@ -385,7 +385,8 @@ def test_a_dicom_spacing_or_magnification_that_is_no_number_is_left_out_with_a_w
     from pydicom.tag import Tag
 
     nan = RawDataElement(Tag(0x0018, 0x1164), "DS", 8, b"nan\\nan ", 0, False, True)
-    with pytest.warns(UserWarning, match=r"ImagerPixelSpacing \(0018,1164\) holds .*not a valid DS number\. The pixel spacing is left out"):
+    left_out = r"ImagerPixelSpacing \(0018,1164\) holds .*not a valid DS number\. The pixel spacing is left out"
+    with pytest.warns(UserWarning, match=left_out):
         opened = open_image(_dicom(tmp_path / "nan.dcm", STORED, ImagerPixelSpacing=nan))
     assert "pixel_spacing_mm" not in opened.info and opened.shape == STORED.shape
     for factor in (0, -2):  # no magnification: the spacing at the detector is kept, and said
@@ -537,3 +538,26 @@ def test_a_file_read_through_its_decoder_is_closed_once_let_go(tmp_path):
         del image
         gc.collect()
     assert not [warning for warning in caught if issubclass(warning.category, ResourceWarning)]
+
+
+def test_a_dicom_pixel_spacing_that_is_no_number_or_malformed_leaves_the_image_readable(tmp_path):
+    # PixelSpacing (0028,0030), the commonest place, was still refused with the whole file (checked with
+    # the decoders' elements); an empty value ('\\0.1') and a two-valued magnification raised a traceback.
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    def raw(tag, value):
+        return RawDataElement(Tag(tag), "DS", len(value), value, 0, False, True)
+
+    nan = raw(0x00280030, b"NaN\\0.1 ")
+    left_out = r"PixelSpacing \(0028,0030\) holds .*not a valid DS number\. The pixel spacing is left out"
+    with pytest.warns(UserWarning, match=left_out):
+        info = open_image(_dicom(tmp_path / "nan.dcm", STORED, PixelSpacing=nan)).info
+    assert info["pixel_spacing_mm"] == [0.139, 0.14]  # the next place's (ImagerPixelSpacing)
+    with pytest.warns(UserWarning, match=r"not two positive distances"):
+        info = open_image(_dicom(tmp_path / "empty.dcm", STORED, PixelSpacing=raw(0x00280030, b"\\0.1"))).info
+    assert info["pixel_spacing_mm"] == [0.139, 0.14]
+    with pytest.warns(UserWarning, match=r"MagnificationFactor \(0018,1114\) holds .*not one number"):
+        two = raw(0x00181114, b"1.2\\1.3 ")
+        info = open_image(_dicom(tmp_path / "two.dcm", STORED, EstimatedRadiographicMagnificationFactor=two)).info
+    assert info["pixel_spacing_mm"] == [0.139, 0.14]

@@ -408,3 +408,51 @@ def test_the_dock_s_point_pairs_say_a_scale_off_the_pixel_sizes_as_the_cli_does(
     aligned = widget.align_from_points()
     assert aligned.metadata["xraysep_alignment"]["scale"] == pytest.approx(0.5)
     assert "0.75 X-ray pixels, the alignment 0.5: one of the pixel sizes" in widget.message.text()
+
+
+@pytest.mark.gui
+def test_the_same_pixel_size_entered_again_leaves_the_view_where_the_user_put_it(make_napari_viewer):
+    # Enter pressed again in the field (or the same size in other words) reset the view: a user zoomed
+    # onto a detail was sent back to the whole painting though nothing had moved.
+    from napari_xraysep.plugin.inputs import InputsPanel
+
+    viewer = make_napari_viewer()
+    xray = viewer.add_image(GRAY, name="xray")
+    panel = InputsPanel(viewer)
+    panel.refresh()
+    panel.pixel_size.value = "0.1mm"
+    panel.pixel_size.native.editingFinished.emit()
+    viewer.camera.zoom, viewer.camera.center = 40.0, (0.0, 0.3, 0.4)
+    for text in ("0.1mm", "100um"):
+        panel.pixel_size.value = text
+        panel.pixel_size.native.editingFinished.emit()
+        assert viewer.camera.zoom == pytest.approx(40.0)
+        assert tuple(viewer.camera.center[-2:]) == pytest.approx((0.3, 0.4))
+    assert tuple(xray.scale) == pytest.approx((0.1, 0.1)) and "given by the user as 100um" in panel.units_hint.text()
+
+
+@pytest.mark.gui
+def test_the_point_layers_hint_names_the_default_similarity_s_two_pairs(make_napari_viewer):
+    # The point pairs default to a similarity (2 pairs), but the hint asked for 3 (affine's) or 4.
+    from napari_xraysep.plugin.align import AlignmentWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(GRAY, name="xray")
+    viewer.add_image(RGB, rgb=True, name="photo")
+    widget = AlignmentWidget(viewer)
+    widget.add_point_layers()
+    assert widget.transform.value == "similarity" and "2 pairs for a similarity (the default)" in widget.message.text()
+
+
+def test_a_stack_in_other_units_is_told_its_rows_and_columns_not_its_depth():
+    from napari.layers import Image as ImageLayer
+
+    from napari_xraysep.plugin.layers import check_units
+
+    xray = ImageLayer(GRAY, name="xray")
+    for data, rgb in ((np.stack([RGB] * 3), True), (np.stack([GRAY] * 5), False)):
+        layer = ImageLayer(data, rgb=rgb, name="stack", scale=(1, 0.1, 0.1), units=("mm", "mm", "mm"))
+        with pytest.raises(InputError) as said:
+            check_units(layer, xray)
+        assert "is a stack of images" in str(said.value) and "choose a 2-D image" in str(said.value)
+        assert "Type the X-ray's pixel size" not in str(said.value) and "pixels to the X-ray's" not in str(said.value)

@@ -162,3 +162,28 @@ def test_a_refused_train_is_said_under_the_progress_bar_and_scrolled_into_view(m
     top = widget.message.mapTo(widget._scroll.widget(), widget.message.rect().topLeft()).y()
     seen = widget._scroll.verticalScrollBar().value()
     assert seen > 0 and seen <= top and top + widget.message.height() <= seen + widget._scroll.viewport().height()
+
+
+@pytest.mark.gui
+def test_a_long_refusal_is_scrolled_into_view_from_its_first_line(make_napari_viewer):
+    """The scroll was aimed at the message line as laid out before its new text: six warnings' message had
+    its last lines below the view, a long one was centred (its beginning above the view)."""
+    from qtpy.QtWidgets import QApplication
+
+    from napari_xraysep.plugin.dock import XraySeparationWidget
+
+    viewer = make_napari_viewer(show=True)
+    widget = XraySeparationWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget._scroll.setFixedHeight(250)
+    bar = widget._scroll.verticalScrollBar()
+    for count in (1, 6, 30, 120):  # each after the last, as a run says them
+        bar.setValue(0)
+        QApplication.processEvents()
+        widget.show_message(" ".join(["Warning: the photograph explains little of the X-ray."] * count), error=True)
+        QApplication.processEvents()  # as the user sees it, laid out
+        top = widget.message.mapTo(widget._scroll.widget(), widget.message.rect().topLeft()).y()
+        room = widget._scroll.viewport().height()
+        assert bar.value() <= top < bar.value() + room  # its first line in view
+        if widget.message.height() <= room:
+            assert top + widget.message.height() <= bar.value() + room  # and all of it where it fits

@@ -53,7 +53,7 @@ def clip_boxes(
             raise InputError(f"A {what} needs four numbers Y0,X0,Y1,X1; got {list(box)}.") from error
         if not all(math.isfinite(v) for v in values):  # round() would fail on them with a traceback
             raise InputError(f"A {what} needs four finite numbers Y0,X0,Y1,X1 in pixels; got {','.join(map(str, box))}.")
-        typed = ",".join(f"{v:g}" for v in values)  # as the user gave it (1e+300, not 300 digits)
+        typed = ",".join(f"{v:.12g}" for v in values)  # as the user gave it (1e+300, not 300 digits; 1234567 whole)
         if all(-1 <= v <= 2 for v in values) and any(v != round(v) for v in values):
             # '0.2,0.2,0.8,0.8' rounded to a one-pixel box at the corner, silently; '-0.1,0.1,0.5,0.5' and
             # '0.2,0.2,0.8,1.5' (fractions a little off) to an empty box or a 1×2 one.

@@ -185,7 +185,10 @@ def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     if clipped:
         percent = 100 * summary.get("clipped_fraction", 0.0)
         # 46 pixels of a frame are not "0.0 %": two significant digits below a tenth of a percent
-        share = f" ({percent:.1f} %)" if percent >= 0.1 else f" ({percent:.2g} %)" if "clipped_fraction" in summary else ""
+        # and never in powers of ten: one pixel of a 30 000-pixel-square mosaic is not "1.1e-05 %"
+        share = "" if "clipped_fraction" not in summary else f" ({percent:.1f} %)" if percent >= 0.1 else (
+            f" ({percent:.2g} %)" if percent >= 0.001 else " (under 0.001 %)"
+        )
         parts.append(f"{_count(clipped)} clipped pixel{'s' * (clipped != 1)}{share} at the detector's limit")
     points = summary.get("hot_dead_pixels", 0)
     if points:

@@ -365,10 +365,20 @@ def parse_pixel_size(text: str) -> float:
     low, high = PLAUSIBLE_MM
     if not low * (1 - 1e-9) <= result <= high * (1 + 1e-9):  # 254000 dpi is 1e-4 mm, not 0.99999…e-4
         raise InputError(
-            f"Pixel size {text!r} is {result:.3g} mm a pixel: no scanner's, detector's or camera's on a painting "
-            f"({low:g}–{high:g} mm); check its unit, e.g. 85um, 0.085mm or 300dpi."
+            f"Pixel size {text!r} is {_beyond(result, low, high)} mm a pixel: no scanner's, detector's or camera's "
+            f"on a painting ({low:g}–{high:g} mm); check its unit, e.g. 85um, 0.085mm or 300dpi."
         )
     return result
+
+
+def _beyond(value: float, low: float, high: float) -> str:
+    """``value`` with three digits, or as many as show it outside ``low``–``high`` ('254001dpi' is
+    9.99996e-05 mm, not the limit's 0.0001)."""
+    for digits in (3, 6, 12):
+        shown = f"{value:.{digits}g}"
+        if not low <= float(shown) <= high:
+            return shown
+    return shown
 
 
 def is_bare_number(text: str) -> bool:

@@ -36,6 +36,10 @@ def stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:
     return 0, 2**bits_stored - 1
 
 
+# (0028,0030) PixelSpacing: read by _spacing only (a value that is no number leaves the size out, not the image).
+PIXEL_SPACING_TAG = 0x00280030
+
+
 def open_dicom(path: Path) -> ImageSource:
     """One DICOM image as an :class:`ImageSource` (decoded whole): (H, W) grayscale or (H, W, 3) RGB.
 
@@ -67,7 +71,9 @@ def open_dicom(path: Path) -> ImageSource:
         raise InputError(f"{path.name} is not a DICOM file: it lacks the 'DICM' mark at byte 128 and the file meta header.") from error
     except Exception as error:  # pydicom raises many types on a damaged file; all mean the same to the user
         raise InputError(f"Cannot read {path.name} as DICOM ({_line(error)}).") from error
-    for tag in [tag for tag in dataset.keys() if tag.group == 0x0028]:  # what pydicom's decoders read
+    # What pydicom's decoders read; not the pixel spacing (0028,0030), which no decoder reads: one that is
+    # no number is left out with a warning (_spacing), the image kept.
+    for tag in [tag for tag in dataset.keys() if tag.group == 0x0028 and tag != PIXEL_SPACING_TAG]:
         _element(dataset, tag, path)
     if not any(keyword in dataset for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         kind = dataset.get("SOPClassUID")
@@ -255,8 +261,10 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
             continue
         if spacing is None or spacing == "":
             continue
-        spacing = [float(v) for v in (spacing if hasattr(spacing, "__len__") else [spacing])]
-        if len(spacing) != 2 or min(spacing) <= 0:
+        values = spacing if hasattr(spacing, "__len__") and not isinstance(spacing, str) else [spacing]
+        # an empty value among them ('\\0.1') is no distance
+        spacing = [float(v) if v is not None and v != "" else float("nan") for v in values]
+        if len(spacing) != 2 or not all(v > 0 for v in spacing):
             message = f"{path.name}: {where} holds {spacing}, not two positive distances; the pixel spacing is left out."
             warnings.warn(message, UserWarning, stacklevel=2)
             continue
@@ -282,6 +290,11 @@ def _magnification(dataset: Any, path: Path) -> float:
     negative, NaN) is said and taken as 1: the spacing at the detector is kept."""
     try:
         value = _value(dataset, "EstimatedRadiographicMagnificationFactor", path)
+        if value is not None and value != "" and hasattr(value, "__len__") and not isinstance(value, str):
+            raise InputError(
+                f"{path.name}: the DICOM EstimatedRadiographicMagnificationFactor (0018,1114) holds {list(value)}, "
+                "not one number."
+            )
         factor = 1.0 if value is None or value == "" else float(value)
     except InputError as error:
         said = str(error)

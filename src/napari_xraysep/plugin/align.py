@@ -200,8 +200,8 @@ class AlignmentWidget(QWidget):
         self.photo_points.value, self.xray_points.value = photo_layer, xray_layer
         self.show_message(
             "Click the same features (a corner, a highlight) in the same order: first in 'points on photo' "
-            "over the photograph, then in 'points on X-ray' over the X-ray. 3 pairs for affine, 4 for projective; "
-            "two more let a misplaced pair be found and left out."
+            "over the photograph, then in 'points on X-ray' over the X-ray. 2 pairs for a similarity (the default), "
+            "3 for affine, 4 for projective; two more let a misplaced pair be found and left out."
         )
 
     def align_from_points(self) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from napari.qt.threading import GeneratorWorker
-from qtpy.QtCore import Qt
+from qtpy.QtCore import QCoreApplication, QEvent, Qt
 from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ..core import TrainedModel
@@ -160,8 +160,15 @@ class XraySeparationWidget(QWidget):
         self.message.setText(text)
         self.message.setStyleSheet("color: #ff6b6b;" if error else "")
         if error and text:
-            self._scroll.widget().layout().activate()  # the new text's height, before scrolling to it
-            self._scroll.ensureWidgetVisible(self.message)
+            # The new text's height, and the panels and scroll area laid out anew around it, before scrolling to
+            # it (activate() alone laid the panels out in the old height: a long message was cut at the bottom).
+            for _ in range(3):  # a wrapped label's new height takes a pass or two to reach the scroll area
+                QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            bar, room = self._scroll.verticalScrollBar(), self._scroll.viewport().height()
+            if self.message.height() > room:  # taller than the view: its beginning, not its middle
+                bar.setValue(self.message.mapTo(self._scroll.widget(), self.message.rect().topLeft()).y())
+            else:
+                self._scroll.ensureWidgetVisible(self.message)
 
     # ---------------------------------------------------------------- runs
 

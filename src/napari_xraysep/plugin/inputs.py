@@ -211,6 +211,12 @@ class InputsPanel(QGroupBox):
             self.units_hint.setText(str(error))
             return
         xray.metadata[GIVEN_KEY] = f"given by the user as {text}"
+        in_mm = all(str(unit) in ("mm", "millimeter") for unit in list(xray.units)[-2:])
+        if in_mm and np.allclose(np.asarray(xray.scale[-2:], float), size, rtol=1e-9, atol=0):
+            # The size it has (Enter pressed again, '100um' for '0.1mm'): nothing moves, nor does the view
+            # (a user zoomed onto a detail lost it).
+            self.share_spacing()
+            return
         # Every layer placed over the X-ray (the region's shapes, a registered photograph, labels, one
         # placed by its own scale) moves with it, about the X-ray's origin: what was aligned on screen
         # stays aligned. Another painting's image where napari put it is left alone.

@@ -157,7 +157,10 @@ def check_units(layer: Any, reference: Any) -> None:
     if mine == theirs:
         return
     said = f"The layer '{layer.name}' is placed in {mine} but the X-ray '{reference.name}' in {theirs}, so the viewer "
-    size, xray_size = tuple(layer_source(layer).shape[:2]), tuple(layer_source(reference).shape[:2])
+    size, xray_size = _rows_columns(layer), _rows_columns(reference)
+    if layer.ndim > 2:  # neither a pixel size nor an alignment makes one image of it
+        shape = "×".join(map(str, layer_source(layer).shape[: layer.ndim]))
+        raise InputError(f"The layer '{layer.name}' is a stack of images ({shape}), not one: choose a 2-D image.")
     if size == xray_size:  # registered pixel for pixel, its file's spacing perhaps a printing size
         raise InputError(
             f"{said}cannot lay one over the other. Type the X-ray's pixel size in the separation dock's Pixel size "
@@ -170,6 +173,13 @@ def check_units(layer: Any, reference: Any) -> None:
         "point pairs (Plugins ▸ napari-xraysep ▸ Align photograph); typing a pixel size would only lay it over by its "
         "file's resolution tag."
     )
+
+
+def _rows_columns(layer: Any) -> tuple[int, int]:
+    """An image layer's rows and columns: its last two axes (before the colour's): a stack's first axis is no
+    row (a 3-D layer's message gave '3×64 pixels' for a stack of three 64×96 images)."""
+    shape = tuple(layer_source(layer).shape)
+    return tuple(shape[-3:-1] if getattr(layer, "rgb", False) else shape[-2:])  # type: ignore[return-value]
 
 
 def _unit_words(layer: Any) -> str:
