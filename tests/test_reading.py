@@ -557,7 +557,7 @@ def test_a_dicom_pixel_spacing_that_is_no_number_or_malformed_leaves_the_image_r
     with pytest.warns(UserWarning, match=r"not two positive distances"):
         info = open_image(_dicom(tmp_path / "empty.dcm", STORED, PixelSpacing=raw(0x00280030, b"\\0.1"))).info
     assert info["pixel_spacing_mm"] == [0.139, 0.14]
+    two = raw(0x00181114, b"1.2\\1.3 ")
     with pytest.warns(UserWarning, match=r"MagnificationFactor \(0018,1114\) holds .*not one number"):
-        two = raw(0x00181114, b"1.2\\1.3 ")
         info = open_image(_dicom(tmp_path / "two.dcm", STORED, EstimatedRadiographicMagnificationFactor=two)).info
     assert info["pixel_spacing_mm"] == [0.139, 0.14]
