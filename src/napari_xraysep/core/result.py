@@ -183,12 +183,13 @@ def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     parts = []
     clipped = summary.get("clipped_pixels", 0)
     if clipped:
-        percent = 100 * summary.get("clipped_fraction", 0.0)
-        # 46 pixels of a frame are not "0.0 %": two significant digits below a tenth of a percent
-        # and never in powers of ten: one pixel of a 30 000-pixel-square mosaic is not "1.1e-05 %"
-        share = "" if "clipped_fraction" not in summary else f" ({percent:.1f} %)" if percent >= 0.1 else (
-            f" ({percent:.2g} %)" if percent >= 0.001 else " (under 0.001 %)"
-        )
+        share = ""
+        if "clipped_fraction" in summary:
+            # 46 pixels of a frame are not "0.0 %": two significant digits below a tenth of a percent,
+            # and never in powers of ten (one pixel of a 30 000-pixel-square mosaic is not "1.1e-05 %")
+            percent = 100 * summary["clipped_fraction"]
+            shown = f"{percent:.1f}" if percent >= 0.1 else f"{percent:.2g}" if percent >= 0.001 else "under 0.001"
+            share = f" ({shown} %)"
         parts.append(f"{_count(clipped)} clipped pixel{'s' * (clipped != 1)}{share} at the detector's limit")
     points = summary.get("hot_dead_pixels", 0)
     if points:
@@ -209,11 +210,9 @@ def defects_line(summary: dict[str, Any], fitted: bool = True) -> str | None:
     if repaired:
         notes.append(f"the {' and '.join(repaired)} are repaired from their neighbours")
     # The X-ray alone cannot tell them apart; run.json lists where the hot/dead pixels were (Defects.summary).
-    mistaken = [what for present, what in (
-        (scratched, "a thin straight line of the hidden design can pass for a scratch"),
-        (points, "a lone speck of dense paint for a hot pixel" if scratched else "a lone speck of dense paint can pass "
-         "for a hot pixel"),
-    ) if present]
+    mistaken = ["a thin straight line of the hidden design can pass for a scratch"] if scratched else []
+    if points:
+        mistaken.append(f"a lone speck of dense paint {'for' if scratched else 'can pass for'} a hot pixel")
     if mistaken:
         notes.append(", ".join(mistaken) + " (mark_defects=false keeps all)")
     return "Marked " + ", ".join(parts) + " — " + "; ".join(notes) + "."
