@@ -10,6 +10,7 @@ import torch
 from napari_xraysep import separate
 from napari_xraysep.core.data import prepare_inputs
 from napari_xraysep.core.defects import (
+    POINT_THRESHOLD,
     _histogram,
     _median,
     find_defects,
@@ -17,10 +18,12 @@ from napari_xraysep.core.defects import (
     median3x3,
     neighbour_extreme,
     noise_scale,
+    photo_specks,
     point_defects,
     repair,
     scratch_lines,
     slanted_scratches,
+    standing_out,
 )
 from napari_xraysep.core.errors import InputError
 from napari_xraysep.core.result import defects_line
@@ -174,6 +177,24 @@ def test_point_defects_stand_out_from_every_neighbour_but_an_edge_does_not():
     x[6, 7] = 1.0  # a dead one on the bright side
     found = point_defects(x, np.ones(x.shape, bool), scale=1.0)
     assert set(zip(*np.nonzero(found))) == {(2, 2), (6, 7)}
+
+
+def test_only_valid_neighbours_vote_on_what_stands_out_in_the_xray_and_the_photograph():
+    # By hand: the last valid column's pixel stands 5 above its valid neighbours but below the
+    # backdrop beyond it; judged among its valid neighbours it stands out, as a box around them would say.
+    image = np.zeros((5, 7))
+    image[:, 5:] = 100.0  # beyond the painting
+    image[2, 4] = 5.0
+    valid = np.zeros((5, 7), bool)
+    valid[:, :5] = True
+    assert set(zip(*np.nonzero(standing_out(image, valid, 3.0)))) == {(2, 4)}
+    assert not standing_out(image, np.ones_like(valid), 3.0).any()  # the backdrop votes: nothing
+    assert not standing_out(image, valid, 5.0).any()  # by more than the margin only
+    np.testing.assert_array_equal(point_defects(image, valid, 1.0), standing_out(image, valid, POINT_THRESHOLD))
+    # The photograph's specks likewise (and their neighbours): a speck on the painting's last column.
+    expected = np.zeros_like(valid)
+    expected[2, 3:6] = expected[1:4, 4] = True
+    np.testing.assert_array_equal(photo_specks(image, valid), expected)
 
 
 def test_repair_fills_from_the_good_neighbours():
@@ -666,6 +687,10 @@ def test_apply_tile_by_tile_marks_defects_and_keeps_to_the_given_area(tmp_path, 
     assert np.isfinite(x2[90, 150])
     marked = json.loads((tmp_path / "applied" / "run.json").read_text())["defects_marked"]
     assert marked["clipped_pixels"] == 4 and marked["hot_dead_pixels"] >= 1
+    # Where the hot/dead pixels are, as the fit in memory lists them (the painting's own noise in both).
+    fitted = json.loads((tmp_path / "fit" / "run.json").read_text())["defects"]
+    assert [90, 150] in marked["hot_dead_at"] and marked["hot_dead_at"] == fitted["hot_dead_at"]
+    assert marked["hot_dead_pixels"] == fitted["hot_dead_pixels"]
 
 
 def test_a_bare_canvas_margin_is_found_on_coarser_blocks():
@@ -723,3 +748,31 @@ def test_defects_are_counted_inside_the_painting_found():
     kept = defects.within(area, x)
     assert (kept.clipped_high, kept.clipped_low, kept.scratch_count) == (1, 0, 1)
     assert kept.summary()["clipped_pixels"] == 1 and kept.summary()["scratch_pixels"] == 4
+
+
+def test_hot_pixels_are_sought_against_the_paintings_own_noise_not_the_film_margins():
+    """A breaker's finding: sought over the whole frame, the flat film margin lowered the noise scale
+    (265 against the painting's 297 levels) and 13 paint specks of this painting passed for hot pixels,
+    none in a search over the painting alone (what a tile over the painting finds)."""
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_chelsea_over_motorcycle", "backdrop", 1)
+    x, rgb = variant.x_stored.copy(), variant.rgb_stored.copy()
+    top, left, height, width = variant.box
+    box = (slice(top, top + height), slice(left, left + width))
+    assert (find_defects(x, None, rgb).points & variant.painting).sum() >= 10  # the frame's eager search
+    marked = prepare_inputs(x, rgb, None, detect=True, mark_defects=True).defects
+    assert not marked.points.any() and marked.scratch_count == 0
+    # Real ones are still found: hot and dead pixels inside, a stuck one under a speck of the photograph,
+    # and one on the margin is not the painting's.
+    inside = [(top + 40, left + 50), (top + 100, left + 200), (top + 200, left + 300)]
+    for row, col in inside:
+        x[row, col] = x[row, col] // 3 if col > left + 250 else min(int(x[row, col]) * 2, 60000)
+    stuck = (top + 150, left + 120)
+    x[stuck], rgb[stuck] = 65535, 1.0
+    x[top - 10, left + 30] = 65000
+    marked = prepare_inputs(x, rgb, None, detect=True, mark_defects=True)
+    found = set(zip(*np.nonzero(marked.defects.points)))
+    assert found == {*inside, stuck} and not marked.defects.clipped[stuck]
+    np.testing.assert_array_equal(marked.defects.points[box], find_defects(x[box], None, rgb[box]).points)
+    assert marked.x_repaired is not None and marked.x_repaired[stuck] < 60000  # repaired from its neighbours

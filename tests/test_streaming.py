@@ -17,7 +17,16 @@ from napari_xraysep.core import RESULT_LAYERS, InputError
 from napari_xraysep.core.sources import Sources
 from napari_xraysep.core import colourmap
 from napari_xraysep.core.dask_apply import apply_dask, store_in_bands
-from napari_xraysep.core.streaming import compute_threads, iter_apply, prefetched, tile_count
+from napari_xraysep.core import streaming
+from napari_xraysep.core.streaming import (
+    compute_threads,
+    count_marked,
+    iter_apply,
+    marked_input,
+    prefetched,
+    tile_count,
+)
+from napari_xraysep.core.tiling import Tile
 
 
 @pytest.fixture(scope="module", params=["colour_map", "autoencoder"])
@@ -141,6 +150,47 @@ def test_dask_marks_defects_and_keeps_to_the_painting_area_as_the_local_path(tin
         assert np.isnan(computed[~support]).all() and np.isnan(local[name][~support]).all(), name
         np.testing.assert_allclose(computed, local[name], rtol=0, atol=1e-3 * np.nanmax(np.abs(local[name])), err_msg=name)
     assert np.isnan(local["x2"][30, 40]) or abs(local["x2"][30, 40]) < 0.5 * abs(float(damaged[30, 40]) - float(x[30, 40]))
+
+
+def test_marked_defects_are_counted_in_the_painting_and_the_first_hot_pixels_listed_in_row_order(monkeypatch):
+    """Tile by tile as in memory (Defects.summary): run.json of `apply` listed no position at all."""
+    monkeypatch.setattr(streaming, "LISTED_POINTS", 2)
+    empty = np.zeros((5, 10), bool)
+    right, left = empty.copy(), empty.copy()
+    right[1, 2] = right[3, 5] = True  # (1, 12) and (3, 15) in the image
+    left[2, 3] = left[4, 0] = True  # (2, 3), and (4, 0) outside the painting
+    outside = empty.copy()
+    outside[4, 0] = True
+    whole = (slice(0, 5), slice(0, 10))
+
+    def tile(col: int) -> Tile:
+        return Tile((slice(0, 5), slice(col, col + 10)), (slice(0, 5), slice(col, col + 10)), whole)
+
+    marked: dict = {}
+    count_marked(marked, {"clipped": empty, "points": right, "scratches": right}, tile(10), None)
+    count_marked(marked, {"clipped": left, "points": left, "scratches": empty}, tile(0), outside)
+    assert marked == {"clipped_pixels": 1, "hot_dead_pixels": 3, "scratch_pixels": 2, "hot_dead_at": [[1, 12], [2, 3]]}
+
+
+def test_a_tile_s_defects_are_sought_against_the_painting_s_own_noise(tiny_mixture):
+    """A tile's flat film margin lowered the noise scale and paint specks passed for hot pixels (as in
+    memory: test_real_files); sought inside the painting, none is, and a hot pixel still is."""
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    m = tiny_mixture
+    x = np.round(np.clip(m.x_mixed / m.x_mixed.max(), 0, 1) * 40000 + 2000).astype(np.uint16)
+    model = separate(x, np.round(m.rgb_surface * 255).astype(np.uint8), m.region_mask, **TINY_COLOUR_MAP).model
+    variant = make_real_variant("photo_chelsea_over_motorcycle", "backdrop", 1)
+    damaged = variant.x_stored.copy()
+    top, left = variant.box[:2]
+    damaged[top + 100, left + 200] = 65535
+    whole = (slice(None), slice(None))
+    sources = Sources(damaged, variant.rgb_stored)
+    eager = marked_input(model, sources, whole)[2]["points"] & variant.painting
+    assert eager.sum() >= 10
+    _, fixed, masks = marked_input(model, sources, whole, painting=variant.painting)
+    assert set(zip(*np.nonzero(masks["points"]))) == {(top + 100, left + 200)}
+    assert fixed[top + 100, left + 200] < 60000
 
 
 def test_tiled_apply_of_an_8_bit_photograph_equals_the_per_pixel_evaluation(tiny_mixture, monkeypatch):

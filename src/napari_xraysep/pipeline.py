@@ -91,7 +91,7 @@ def iter_apply_to_folder(
     pyramid: bool = False,
     calibrate: bool = True,
     support: Any = None,
-    marked: dict[str, int] | None = None,
+    marked: dict[str, Any] | None = None,
     layers: Sequence[str] = RESULT_LAYERS,
     found: dict[str, Any] | None = None,
     films: Films | None = None,
@@ -252,7 +252,7 @@ class PaintingResult:
     area_result: SeparationResult | None
     paths: dict[str, Path] | None
     folder: Path
-    marked: dict[str, int] | None = None  # defects marked tile by tile (streaming.iter_apply's counts)
+    marked: dict[str, Any] | None = None  # defects marked tile by tile (streaming.iter_apply's counts)
     stretcher: Stretcher | None = None  # the stretcher's bars found in the whole painting's x2
     films: Films | None = None  # a mosaic's films, given or found, fitted over the whole X-ray
     passages: Passages | None = None  # x2's passages that follow a colour region of the photograph
@@ -385,7 +385,7 @@ def iter_separate_painting(
         if painting is not None:
             support = painting.kept
             record["painting_found"] = painting.summary()
-        marked: dict[str, int] = {}
+        marked: dict[str, Any] = {}
         found: dict[str, Any] = {}
         if applying:
             written = yield from iter_apply_to_folder(

@@ -322,7 +322,7 @@ def command_apply(args: argparse.Namespace) -> int:
                 _, stretcher, passages = sought_in_x2(staging, outputs, model.config, sources, provenance)
         else:
             stop = threading.Event()
-            marked: dict[str, int] = {}
+            marked: dict[str, Any] = {}
             found: dict[str, Any] = {}
             tiles = iter_apply_to_folder(
                 model, sources, staging, tile_size=args.tile, device=device, stop=stop, provenance=provenance, calibrate=False,

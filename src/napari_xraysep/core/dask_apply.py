@@ -99,11 +99,12 @@ def apply_dask(
         side_blocks = [block[..., first_side + i] for i in range(len(sides))]
         block_sources = Sources(x, block[..., 1:4], back, False, side_blocks)
         whole = (slice(None), slice(None))
+        beyond = block[..., first_side + len(sides)] == 0 if inside else None
         if model.config.mark_defects:
-            network_input, x, _ = marked_input(model, block_sources, whole, levels=levels)
+            painting = None if beyond is None else ~beyond
+            network_input, x, _ = marked_input(model, block_sources, whole, levels=levels, painting=painting)
         else:
             network_input = block_sources.network_input(model, whole)
-        beyond = block[..., first_side + len(sides)] == 0 if inside else None
         if beyond is not None:
             network_input[:, beyond] = np.nan  # missing, as on the local path (fill_missing)
         with torch.no_grad():

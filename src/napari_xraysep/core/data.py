@@ -201,6 +201,21 @@ def _region_left_out(support: Support | None, optional: bool) -> None:
                   UserWarning, stacklevel=4)
 
 
+def _sought_in_painting(
+    defects: Defects, x_mixed: np.ndarray, valid: np.ndarray, rgb_surface: np.ndarray, support: Support | None
+) -> Defects:
+    """``defects``' clipped pixels with the hot/dead pixels and scratches of ``x_mixed`` (H, W) sought
+    again (:func:`~.defects.points_and_scratches`), inside the painting ``support`` (its holes closed:
+    the support leaves clipped pixels out, a clipped passage is the painting's) and counted there.
+    Sought against the painting's own noise: a flat film margin lowers the frame's (265 against 297
+    levels), and paint specks passed for hot pixels (1–13 per backdrop painting, 0–5 in its box)."""
+    if support is None or support.full:
+        return points_and_scratches(defects, x_mixed, valid, rgb_surface, stuck=defects.stuck)
+    painting = ndimage.binary_fill_holes(support.mask)
+    again = points_and_scratches(defects, x_mixed, valid & painting, rgb_surface, stuck=defects.stuck)
+    return again.within(painting, x_mixed)
+
+
 def prepare_inputs(
     x_mixed: np.ndarray,
     rgb_surface: np.ndarray,
@@ -264,13 +279,8 @@ def prepare_inputs(
         if defects is not None:
             # Hot/dead pixels and scratches sought again in one exposure: a film seam's one-pixel step
             # read as a scratch in the films as stored (183 of the 438 scratch pixels marked on 12 mosaics).
-            # Its points, a speck in the photograph vetoed already, are not vetoed again: a stuck pixel (at the
-            # detector's limit, never the paint's) would be neither clipped nor repaired, a spike in x2.
-            again = points_and_scratches(defects, x_mixed, valid, rgb_surface, stuck=defects.points)
-            if support is not None and not support.full:  # counted inside the painting, as before
-                inside = again.within(ndimage.binary_fill_holes(support.mask), x_mixed)
-                again = dataclasses.replace(inside, clipped_high=defects.clipped_high, clipped_low=defects.clipped_low)
-            defects = again
+            again = _sought_in_painting(defects, x_mixed, valid, rgb_surface, support)
+            defects = dataclasses.replace(again, clipped_high=defects.clipped_high, clipped_low=defects.clipped_low)
     else:
         defects = find_defects(x_mixed, valid, rgb_surface) if mark_defects else None
     x_repaired, stored = None, x_mixed
@@ -288,8 +298,9 @@ def prepare_inputs(
     fit_mask = None
     if support is not None and not support.full:
         if found is None and defects is not None:  # counted inside the painting, as a whole painting's tiles are
-            # (its holes closed: the support leaves clipped pixels out, a clipped passage is the painting's)
-            defects = defects.within(ndimage.binary_fill_holes(support.mask), stored)
+            defects = _sought_in_painting(defects, stored, valid, rgb_surface, support)
+            x_repaired = repair(stored, defects.repaired, valid) if defects.repaired.any() else None
+            x_mixed = stored if x_repaired is None else x_repaired
         with_data = valid.copy()  # to tell a region outside the painting from one without data
         valid &= support.mask
         if not valid.any():

@@ -113,6 +113,8 @@ class Defects:
     scratch_count: int
     clipped_high: int  # clipped pixels at the top of the range (saturated)
     clipped_low: int  # at the bottom (dead or unexposed)
+    # Points alone at the detector's limit: stuck pixels, never paint, which a search again keeps.
+    stuck: np.ndarray | None = None
 
     @property
     def repaired(self) -> np.ndarray:
@@ -137,7 +139,7 @@ class Defects:
         lines = ndimage.label(scratches, structure=np.ones((3, 3), bool))[1] if scratches.any() else 0
         return Defects(
             clipped, self.clipped_ring & area, self.points & area, scratches, min(self.scratch_count, lines),
-            high, int(clipped.sum()) - high,
+            high, int(clipped.sum()) - high, None if self.stuck is None else self.stuck & area,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -359,13 +361,20 @@ def neighbour_extreme(image: np.ndarray, largest: bool) -> np.ndarray:
     return pick(pick(across[:-2], across[2:]), beside)
 
 
+def standing_out(image: np.ndarray, valid: np.ndarray, margin: float) -> np.ndarray:
+    """(H, W) bool: ``valid`` pixels of ``image`` above every neighbour's value or below every one's by
+    more than ``margin`` (neighbours that are not ``valid`` do not vote; one with no valid neighbour
+    never stands out)."""
+    highest = neighbour_extreme(np.where(valid, image, -np.inf), largest=True)
+    lowest = neighbour_extreme(np.where(valid, image, np.inf), largest=False)
+    margin = np.float64(margin)  # float64: a float32 image's steps are compared exactly
+    return valid & np.isfinite(highest) & ((image - highest > margin) | (lowest - image > margin))
+
+
 def point_defects(x: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
     """(H, W) bool: pixels above every neighbour's value or below every one's by more than
     POINT_THRESHOLD × ``scale`` (neighbours that are not ``valid`` do not vote)."""
-    highest = neighbour_extreme(np.where(valid, x, -np.inf), largest=True)
-    lowest = neighbour_extreme(np.where(valid, x, np.inf), largest=False)
-    margin = np.float64(POINT_THRESHOLD * scale)  # float64: a float32 image's steps are compared exactly
-    return valid & np.isfinite(highest) & ((x - highest > margin) | (lowest - x > margin))
+    return standing_out(x, valid, POINT_THRESHOLD * scale)
 
 
 def _line_strength(image: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -729,10 +738,10 @@ def photo_luminance(rgb_surface: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def photo_specks(luminance: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(H, W) bool: pixels of the photograph's ``luminance`` that stand out from every neighbour by
-    PHOTO_SPECK noise scales, and their neighbours (the X-ray's PSF spreads them)."""
-    scale = noise_scale(luminance, valid)
-    highest, lowest = neighbour_extreme(luminance, largest=True), neighbour_extreme(luminance, largest=False)
-    specks = (luminance - highest > PHOTO_SPECK * scale) | (lowest - luminance > PHOTO_SPECK * scale)
+    PHOTO_SPECK noise scales, and their neighbours (the X-ray's PSF spreads them). Only ``valid``
+    neighbours vote, as in the X-ray's search: at the painting's edge the backdrop beyond it is no
+    speck's background (two hot pixels on a backdrop painting's last row passed as the photograph's)."""
+    specks = standing_out(luminance, valid, PHOTO_SPECK * noise_scale(luminance, valid))
     return ndimage.binary_dilation(specks, iterations=1)
 
 
@@ -785,7 +794,8 @@ def points_and_scratches(
     X-ray ``x_mixed`` (H, W; stored units and dtype, or float) sought among its ``valid`` pixels that
     are not clipped (:func:`find_defects`); the points and scratches ``clipped`` held are replaced.
     ``stuck`` (H, W) bool: pixels alone at the detector's limit, which a speck in the photograph does
-    not make the painting's (a paint's speck is not stored at the detector's very limit)."""
+    not make the painting's (a paint's speck is not stored at the detector's very limit); those found
+    are the result's ``stuck``."""
     x_stored = np.asarray(x_mixed)
     usable = valid & np.isfinite(x_stored) & ~clipped.clipped
     empty = np.zeros(x_stored.shape, dtype=bool)
@@ -804,7 +814,10 @@ def points_and_scratches(
         vetoed = photo_specks(luminance, usable)
         points &= ~(vetoed if stuck is None else vetoed & ~stuck)
     scratches, count = scratch_lines(x, usable & ~points, scale, luminance)
-    return dataclasses.replace(clipped, points=points, scratches=scratches & ~points, scratch_count=count)
+    return dataclasses.replace(
+        clipped, points=points, scratches=scratches & ~points, scratch_count=count,
+        stuck=None if stuck is None else stuck & points,
+    )
 
 
 def repair(x_mixed: np.ndarray, damaged: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:

@@ -38,7 +38,7 @@ from .colourmap import TABLE_LEVELS, ColourMap, with_colour_table
 from .calibration import Calibration, UnitFit, calibrate, photograph_fit, recalibrated, unexplained
 from .checks import check_double_sided, check_side_count, finite_pixels
 from .data import Normalisation
-from .defects import clip_levels, clipped_pixels, find_defects, repair
+from .defects import LISTED_POINTS, clip_levels, clipped_pixels, find_defects, repair
 from .devices import resolve_device
 from .errors import InputError
 from .films import Films, KnownPixels
@@ -129,6 +129,7 @@ def marked_input(
     area: tuple[slice, slice],
     films: Films | None = None,
     levels: tuple[float | None, float | None] | None = None,
+    painting: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """The network input under ``area`` (:meth:`Sources.network_input`) with the X-ray's defects dealt
     with as a whole-image run does (:func:`~.defects.find_defects`): clipped pixels NaN (missing),
@@ -137,12 +138,15 @@ def marked_input(
     pixels are sought as stored, where an integer file's limits are the detector's), as in memory.
     Returns it, the X-ray there in its units (corrected, repaired; as stored where neither changed
     it), and the defect masks there ("clipped", "points", "scratches"). ``levels``: the whole painting's
-    clipping levels (:func:`painting_clip_levels`), so that every tile is judged alike."""
+    clipping levels (:func:`painting_clip_levels`), so that every tile is judged alike. ``painting``:
+    (h, w) bool under ``area``, the painting's support: the defects are sought inside it only, against
+    its own noise, as in memory (a tile's flat film margin made paint specks pass for hot pixels)."""
     # Each file read once: the tile's X-ray and photograph serve the network and the defect search.
     x, rgb_surface = np.asarray(sources.x_mixed[area]), np.asarray(sources.rgb_surface[area])
     block = sources.network_input(model, area, x, rgb_surface)
     one_exposure = None if films is None else films.correct(x, area)
-    defects = find_defects(x, finite_pixels(x), rgb_surface, one_exposure, levels)
+    searched = finite_pixels(x) if painting is None else finite_pixels(x) & painting
+    defects = find_defects(x, searched, rgb_surface, one_exposure, levels)
     fixed, repaired = x if one_exposure is None else one_exposure, bool(defects.repaired.any())
     if repaired:
         fixed = repair(fixed, defects.repaired, ~defects.clipped)
@@ -162,7 +166,7 @@ def iter_apply(
     stop: StopFlag | None = None,
     calibrate: bool = True,
     support: Any = None,
-    marked: dict[str, int] | None = None,
+    marked: dict[str, Any] | None = None,
     films: Films | None = None,
 ) -> Generator[TileProgress, None, int]:
     """Write the result layers of ``model`` applied to ``sources`` into ``outputs``, tile by tile.
@@ -198,7 +202,7 @@ def iter_apply(
         (filled from the painting, as in memory: :func:`~.inference.fill_missing`).
     marked : dict, optional
         With the model's ``mark_defects``, counts of "clipped_pixels", "hot_dead_pixels" and
-        "scratch_pixels" are added to it.
+        "scratch_pixels" are added to it, and where the hot/dead pixels are (:func:`count_marked`).
     films : Films, optional
         A mosaic's films (:func:`~.films.given_films` on the whole X-ray): each tile is brought to one
         exposure before the model sees it (after its defects are sought), and ``outputs`` may then hold
@@ -268,8 +272,9 @@ def iter_apply(
         it misses data), its X-ray core (repaired if defects are marked), the defect masks over the
         core, and where the core lies outside the painting (None: nowhere)."""
         masks: dict[str, np.ndarray] = {}
+        painting = None if support is None else np.asarray(support[tile.outer], dtype=bool)
         if mark:
-            block, x_fixed, masks = marked_input(model, sources, tile.outer, films, levels)
+            block, x_fixed, masks = marked_input(model, sources, tile.outer, films, levels, painting)
             x_core, masks = x_fixed[tile.inner], {name: mask[tile.inner] for name, mask in masks.items()}
         else:
             x_outer = np.asarray(sources.x_mixed[tile.outer])
@@ -279,10 +284,9 @@ def iter_apply(
                 block[-1] = model.x_normalisation.to_unit(x_outer)
             x_core = x_outer[tile.inner]
         outside = None
-        if support is not None:
-            beyond = ~np.asarray(support[tile.outer], dtype=bool)
-            block[:, beyond] = np.nan  # missing, as in memory: filled from the painting (fill_missing)
-            outside = beyond[tile.inner]
+        if painting is not None:
+            block[:, ~painting] = np.nan  # missing, as in memory: filled from the painting (fill_missing)
+            outside = ~painting[tile.inner]
         # Made ready here, on the reader's thread, beside the model's work on the tile before.
         return prepared_block(np.asarray(block, dtype=np.float32)), x_core, masks, outside
 
@@ -301,9 +305,7 @@ def iter_apply(
         planned = tiles((height, width), tile_size, model.network.receptive_radius)
         for tile, (block, x_core, masks, outside) in prefetched(read, planned, pool, READ_AHEAD):
             if marked is not None and masks:
-                for key, name in (("clipped_pixels", "clipped"), ("hot_dead_pixels", "points"), ("scratch_pixels", "scratches")):
-                    inside = masks[name] if outside is None else masks[name] & ~outside  # the painting's only
-                    marked[key] = marked.get(key, 0) + int(inside.sum())
+                count_marked(marked, masks, tile, outside)
             unit = decode_prepared(decode, *block, torch_device)[(slice(None), *tile.inner)]
             layers = refined_layers(x_core, unit, model.x_normalisation)
             if films is not None:  # x1 + x2 + weave add up to the corrected X-ray, + exposure to the stored one
@@ -321,6 +323,23 @@ def iter_apply(
         if writing is not None:
             writing.result()
     return done
+
+
+def count_marked(
+    marked: dict[str, Any], masks: Mapping[str, np.ndarray], tile: Tile, outside: np.ndarray | None
+) -> None:
+    """Adds a tile's defect ``masks`` (over its core; "clipped", "points", "scratches") inside the
+    painting (not ``outside``) to ``marked``'s counts ("clipped_pixels", "hot_dead_pixels",
+    "scratch_pixels"), and its hot/dead pixels to "hot_dead_at": [row, column] in the whole image, the
+    first :data:`~.defects.LISTED_POINTS` in row order, as in memory (:meth:`~.defects.Defects.summary`),
+    whatever order the tiles come in."""
+    kept = {name: mask if outside is None else mask & ~outside for name, mask in masks.items()}
+    for key, name in (("clipped_pixels", "clipped"), ("hot_dead_pixels", "points"), ("scratch_pixels", "scratches")):
+        marked[key] = marked.get(key, 0) + int(kept[name].sum())
+    listed = marked.setdefault("hot_dead_at", [])
+    if kept["points"].any():
+        at = np.argwhere(kept["points"]) + (tile.core[0].start, tile.core[1].start)
+        listed[:] = sorted(listed + at.tolist())[:LISTED_POINTS]
 
 
 @contextlib.contextmanager
