@@ -335,3 +335,21 @@ def test_a_threads_direction_is_said_between_minus_and_plus_ninety_degrees() -> 
     assert [signed_angle(a) for a in (177.4, 0.2, 89.2, 90.0, 270.0, -3.0, 180.0)] == pytest.approx(
         [-2.6, 0.2, 89.2, 90.0, 90.0, -3.0, 0.0]
     )
+
+
+def test_a_window_larger_than_the_image_or_under_8_px_is_said_with_the_window_counted() -> None:
+    """The window was cut to the image's size (or raised to 8 px) without a word: the maps' cells were
+    not the length the user asked for."""
+    image, _, _ = drifting_weave((200, 300))
+    larger = r"The 50 mm counting window is 500 px at this pixel size, more than the image’s 200 px: "
+    with pytest.warns(UserWarning, match=larger + r"counted over windows of 200 px \(20 mm\)"):
+        assert count_threads(image, pixel_size_mm=PIXEL_MM, window_mm=50).window_px == 200
+    smaller = r"is 5 px at this pixel size, under the 8 px a count needs: counted over windows of 8 px"
+    with pytest.warns(UserWarning, match=smaller):
+        assert count_threads(image, pixel_size_mm=PIXEL_MM, window_mm=0.5).window_px == 8
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert count_threads(image, pixel_size_mm=PIXEL_MM, window_mm=15).window_px == 150  # as asked: nothing said
+        assert count_threads(image).window_px == 128  # no pixel size: the default in px, said by the faces

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,8 +285,15 @@ def count_threads(
         raise InputError("The weave image holds no valid pixel.")
     weave = np.where(valid, weave, 0.0)
     all_valid = bool(valid.all())
-    window_px = DEFAULT_WINDOW_PX if spacing is None else max(8, int(round(window_mm / math.sqrt(spacing[0] * spacing[1]))))
-    window_px = min(window_px, max(8, min(weave.shape)))
+    asked = DEFAULT_WINDOW_PX if spacing is None else int(round(window_mm / math.sqrt(spacing[0] * spacing[1])))
+    window_px = min(max(8, asked), max(8, min(weave.shape)))
+    if spacing is not None and window_px != asked:  # the maps' cells are not what the user asked for
+        warnings.warn(
+            f"The {window_mm:g} mm counting window is {asked} px at this pixel size, "
+            f"{'under the 8 px a count needs' if asked < 8 else f'more than the image’s {min(weave.shape)} px'}: "
+            f"counted over windows of {window_px} px ({window_px * math.sqrt(spacing[0] * spacing[1]):.3g} mm).",
+            UserWarning, stacklevel=2,
+        )
     # cycles per pixel along each axis → threads per cm (per pixel without a spacing)
     per_row, per_column = (1.0, 1.0) if spacing is None else (10.0 / spacing[0], 10.0 / spacing[1])
     unit = "threads/px" if spacing is None else "threads/cm"
