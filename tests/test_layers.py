@@ -75,3 +75,22 @@ def test_shared_contrast_ignores_outliers():
     images[1][0, 0] = 1e6
     low, high = shared_contrast(images)
     assert low == 0.0 and high == 1.0
+
+
+def test_a_layer_s_pixel_size_is_read_in_mm_whatever_length_unit_it_is_in():
+    """Another plugin, or the user, may place a layer in µm: read as mm it was 1000× off (the thread
+    counts per cm, the comparison's scale bar, the alignment's scale from the pixel sizes)."""
+    from napari.layers import Image
+
+    from napari_xraysep.plugin.layers import mm_per_pixel, spacing_record
+    from napari_xraysep.plugin.threads import weave_for_counting
+
+    assert mm_per_pixel((0.5, 0.25), ("mm", "mm")) == (0.5, 0.25)
+    assert mm_per_pixel((85.0, 85.0), ("um", "micrometer")) == pytest.approx((0.085, 0.085))
+    assert mm_per_pixel((1.0, 0.01), ("inch", "cm")) == pytest.approx((25.4, 0.1))
+    for units in (("pixel", "pixel"), ("s", "s"), ("mm", "no such unit"), ("mm",), None):
+        assert mm_per_pixel((1.0, 1.0), units) is None, units
+    layer = Image(np.zeros((6, 8), np.float32), scale=(85.0, 85.0), units=("um", "um"))
+    assert spacing_record(layer.scale, layer.units)["mm_per_pixel"] == pytest.approx([0.085, 0.085])
+    assert weave_for_counting(layer)[1] == pytest.approx((0.085, 0.085))
+    assert weave_for_counting(Image(np.zeros((6, 8), np.float32)))[1] is None

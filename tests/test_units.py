@@ -408,6 +408,9 @@ def test_the_dock_s_point_pairs_say_a_scale_off_the_pixel_sizes_as_the_cli_does(
     aligned = widget.align_from_points()
     assert aligned.metadata["xraysep_alignment"]["scale"] == pytest.approx(0.5)
     assert "0.75 X-ray pixels, the alignment 0.5: one of the pixel sizes" in widget.message.text()
+    # The same pixel size in µm (another plugin's, or the user's, layer) is the same scale, not 1000 times it.
+    photo.scale, photo.units = (150.0, 150.0), ("um", "um")
+    assert widget._scale_prior() == pytest.approx(0.75)
 
 
 @pytest.mark.gui

@@ -19,7 +19,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QFrame, QLabel, QMessageBox, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from .layers import (
-    grid_transform, has_units, is_rgb_layer, is_users_xray, layer_array, layer_on_grid, placed_alike, placement,
+    grid_transform, is_rgb_layer, is_users_xray, layer_array, layer_on_grid, mm_per_pixel, placed_alike, placement,
     points_in_pixels_of, same_layer,
 )
 from ..core import XraySepError
@@ -225,9 +225,10 @@ class AlignmentWidget(QWidget):
         files' pixel spacings): the automatic alignment's first guess, and what any alignment is checked
         against (:func:`scale_prior_note`, as ``xraysep align`` does with or without --points)."""
         source, reference = self.rgb_layer.value, self.xray_layer.value
-        if not (has_units(source) and has_units(reference)):
+        photo_mm, xray_mm = (mm_per_pixel(layer.scale, layer.units) for layer in (source, reference))
+        if photo_mm is None or xray_mm is None:
             return None
-        return float(np.sqrt(np.prod(source.scale[-2:]) / np.prod(reference.scale[-2:])))
+        return float(np.sqrt(np.prod(photo_mm) / np.prod(xray_mm)))
 
     def confirm_uncertain(self, alignment: Alignment) -> bool:
         """Ask before adding an automatic alignment that failed its check (fewer than half the regions agree)."""

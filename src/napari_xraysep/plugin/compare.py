@@ -16,7 +16,7 @@ from napari.utils.colormaps import ensure_colormap
 from qtpy.QtCore import QRect, QRectF, Qt
 from qtpy.QtGui import QColor, QFont, QImage, QPainter
 
-from .layers import METADATA_KEY, has_units, layer_title, same_layer, shared_contrast
+from .layers import METADATA_KEY, layer_title, mm_per_pixel, same_layer, shared_contrast
 from ..core.errors import OutputError
 from ..core.threads import ThreadCount, signed_angle
 from ..io.files import atomic_write
@@ -247,10 +247,11 @@ def scale_bar_length(mm_per_px: float, width_px: int, fraction: float = BAR_FRAC
 
 def panel_mm_per_px(layer: Any, image: np.ndarray) -> float | None:
     """Millimetres per pixel of ``image`` (the layer's :func:`overview`) across; None for a layer in pixels."""
-    if not has_units(layer):
+    spacing = mm_per_pixel(layer.scale, layer.units)
+    if spacing is None:
         return None
     full = (layer.data[0] if layer.multiscale else layer.data).shape[1]
-    return float(layer.scale[-1]) * full / image.shape[1]
+    return spacing[1] * full / image.shape[1]
 
 
 def _draw_scale_bar(painter: QPainter, left: int, bottom: int, width: int, mm_per_px: float) -> None:

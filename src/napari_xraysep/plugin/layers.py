@@ -13,6 +13,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pint
 from napari.layers import Image, Labels, Shapes
 
 from ..core import SeparationResult
@@ -235,12 +236,30 @@ def has_units(layer: Any) -> bool:
     return any(str(unit) != "pixel" for unit in getattr(layer, "units", ()) or ())
 
 
-def spacing_record(scale: Any, units: Any, source: str | None = None) -> dict[str, Any] | None:
-    """The pixel spacing of a layer in mm (its ``scale``, row and column, and ``units``) as run.json and
-    result TIFFs record it (:meth:`~.io.spacing.PixelSpacing.record`); None for a layer in pixels."""
-    if not units or not all(str(unit) in ("mm", "millimeter") for unit in list(units)[-2:]):
+def mm_per_pixel(scale: Any, units: Any) -> tuple[float, float] | None:
+    """(row, column) millimetres per pixel of a layer with ``scale`` and ``units`` (the last two axes; a
+    length unit each — mm as this plugin's readers place layers, or µm, cm, inch as another plugin or
+    the user may); None for a layer in pixels or in units that are no length."""
+    units = list(units or ())[-2:]
+    if len(units) < 2 or any(str(unit) in ("pixel", "px") for unit in units):
         return None
-    return {"mm_per_pixel": [float(v) for v in list(scale)[-2:]], "source": source or "napari layer scale (mm)"}
+    registry = pint.get_application_registry()  # napari's: its layers' units are of it
+    try:
+        factors = [float(registry.Quantity(1.0, str(unit)).to("mm").magnitude) for unit in units]
+    except (pint.errors.PintError, ValueError, TypeError):
+        return None
+    row, column = (float(value) * factor for value, factor in zip(list(scale)[-2:], factors))
+    return row, column
+
+
+def spacing_record(scale: Any, units: Any, source: str | None = None) -> dict[str, Any] | None:
+    """The pixel spacing of a layer in mm (its ``scale``, row and column, and ``units``, converted to
+    mm: :func:`mm_per_pixel`) as run.json and result TIFFs record it
+    (:meth:`~.io.spacing.PixelSpacing.record`); None for a layer in pixels."""
+    spacing = mm_per_pixel(scale, units)
+    if spacing is None:
+        return None
+    return {"mm_per_pixel": list(spacing), "source": source or "napari layer scale (mm)"}
 
 
 def points_in_pixels_of(points: np.ndarray, layer: Any, reference: Any) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..core.threads import ThreadCount
-from .layers import METADATA_KEY, has_units
+from .layers import METADATA_KEY, mm_per_pixel
 
 MAP_COLORMAP = "viridis"
 # Counting holds about ten full-size float64 images: a whole painting's weave is counted on its central
@@ -47,8 +47,7 @@ def weave_for_counting(layer: Any) -> tuple[np.ndarray, tuple[float, float] | No
     height, width = full.shape[:2]
     top, left = max(0, (height - COUNT_AREA) // 2), max(0, (width - COUNT_AREA) // 2)
     data = np.asarray(full[top : top + COUNT_AREA, left : left + COUNT_AREA], dtype=np.float32)
-    scale = [float(s) for s in list(layer.scale)[-2:]]
-    return data, (scale[0], scale[1]) if has_units(layer) else None, (top, left)
+    return data, mm_per_pixel(layer.scale, layer.units), (top, left)
 
 
 def map_name(family_name: str, unit: str, run: int) -> str:
