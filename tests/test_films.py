@@ -762,6 +762,26 @@ def test_a_painting_cut_by_the_frame_s_edge_keeps_its_flat_passages_there(sides)
     assert (support.mask & ~painting).sum() < 0.005 * painting.sum()
 
 
+@pytest.mark.parametrize(
+    ("case", "spread"), [("photo_coffee_over_astronaut", 0.09), ("photo_rocket_over_chelsea", 0.12)]
+)
+def test_a_mosaic_s_films_far_apart_in_exposure_keep_their_margins_out(case, spread) -> None:
+    """A breaker's finding: 2 × 3 films whose offsets lie up to 8–12 % of the painting's range apart
+    kept a film's whole margin as painting (17 299 and 36 864 px): its flat edge was too far from the
+    border's median to set the margin's level there."""
+    variant = make_real_variant(case, "backdrop", 0 if case.startswith("photo_coffee") else 1)
+    x, painting = variant.x_stored.astype(np.float64), variant.painting
+    span = float(np.subtract(*np.percentile(x[painting], [99, 1])))
+    rng = np.random.default_rng(0 if case.startswith("photo_coffee") else 1)
+    rows, cols = np.array_split(np.arange(x.shape[0]), 2), np.array_split(np.arange(x.shape[1]), 3)
+    for film_rows in rows:
+        for film_cols in cols:
+            x[np.ix_(film_rows, film_cols)] += rng.uniform(-spread, spread) * span
+    support = detect_support(x)
+    assert (painting & ~support.mask).sum() == 0
+    assert (support.mask & ~painting).sum() < 0.002 * (~painting).sum()
+
+
 def test_a_given_seam_where_nothing_is_known_stays_where_given_and_says_no_numpy_warning() -> None:
     """A given seam across unknown pixels alone (the film margin, outside the painting) has no step to
     snap to: it was moved SNAP px up or left (every step 0, the first 'clearly' largest), said as 'moved
@@ -778,3 +798,4 @@ def test_a_given_seam_where_nothing_is_known_stays_where_given_and_says_no_numpy
         given_films(known, [Seam("row", 3)], beyond=known.margin)
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
     assert not [w for w in caught if "moved" in str(w.message)]
+

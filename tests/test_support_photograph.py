@@ -190,3 +190,25 @@ def test_a_margin_is_told_by_its_hue_where_the_painting_differs_in_hue_and_by_co
     varnish = _framed(_textured([130.0, 102.0, 45.0], 8), np.array([200.0, 160.0, 70.0]), 4, shade=0.15)
     trimmed = trim_to_photograph(found, varnish, XRAY).mask
     assert not (exact & ~trimmed).any() and trimmed.sum() < found.mask.sum()
+
+
+def test_a_missing_pixel_near_the_painting_s_edge_cuts_no_notch_to_it() -> None:
+    """A breaker's finding: a stuck pixel 3 px inside the painting's edge, missing in the X-ray as stored
+    (a whole painting is searched before any repair), merged with the outside when the support's spurs
+    were opened: the row from the edge to it was cut out as margin, its results empty in `apply`."""
+    from napari_xraysep.core.streaming import Sources, painting_support
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    top, left, height, width = variant.box
+    x = variant.x_stored.copy()
+    row = top + height // 2
+    x[row, left + 3] = 65535  # stuck: at the detector's limit, alone
+    found = painting_support(Sources(x, variant.rgb_stored))
+    kept = np.asarray(found.kept[(slice(None), slice(None))])
+    assert kept[row, left : left + 10].all()
+    assert (variant.painting & ~kept).sum() == 0
+    # The opening still takes a margin's spur away: a 2-px strip of support into the margin goes.
+    mask = variant.painting.copy()
+    mask[row : row + 2, left - 30 : left] = True
+    trimmed = trim_to_photograph(Support(mask, "detected"), variant.rgb_stored, variant.x_stored)
+    assert not trimmed.mask[row : row + 2, left - 30 : left - 5].any()
