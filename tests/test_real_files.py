@@ -776,3 +776,39 @@ def test_hot_pixels_are_sought_against_the_paintings_own_noise_not_the_film_marg
     assert found == {*inside, stuck} and not marked.defects.clipped[stuck]
     np.testing.assert_array_equal(marked.defects.points[box], find_defects(x[box], None, rgb[box]).points)
     assert marked.x_repaired is not None and marked.x_repaired[stuck] < 60000  # repaired from its neighbours
+
+
+def test_a_stuck_pixel_stays_a_hot_dead_pixel_when_the_painting_s_noise_is_higher():
+    """A breaker's finding: a dead pixel (0) alone in thin paint, taken out of the clipped pixels as a
+    stuck point by the frame's search, was no point in the search again inside the painting (its noise
+    scale higher: 322 against 279): neither clipped nor repaired, its 0 went into the fit and x2."""
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    x = variant.x_stored.copy()
+    top, left, height, width = variant.box
+    row, col = top + height // 2, left + width // 2
+    patch = x[row - 4 : row + 5, col - 4 : col + 5].astype(np.float64)
+    x[row - 4 : row + 5, col - 4 : col + 5] = np.clip(patch - patch.mean() + 2450, 2300, None).astype(np.uint16)
+    x[row, col] = 0
+    assert find_defects(x, None, variant.rgb_stored).stuck[row, col]
+    prepared = prepare_inputs(x, variant.rgb_stored, None, detect=True, mark_defects=True)
+    assert prepared.defects.points[row, col] and not prepared.defects.clipped[row, col]
+    assert prepared.x_repaired[row, col] > 2300
+
+
+def test_a_given_painting_area_s_hole_is_not_searched_for_defects():
+    """A user's area is the user's: hot pixels in a hole left out of it were counted and listed in memory
+    (its holes closed, as a found painting's are), not tile by tile."""
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    x = variant.x_stored.copy()
+    top, left, height, width = variant.box
+    area = np.zeros(x.shape, bool)
+    area[top : top + height, left : left + width] = True
+    area[top + 40 : top + 200, left + 40 : left + 300] = False  # an inset the user leaves out
+    x[top + 100, left + 100] = x[top + 20, left + 20] = 65535  # in the hole, and in the area
+    marked = prepare_inputs(x, variant.rgb_stored, None, painting_area=area, mark_defects=True).defects
+    assert marked.points[top + 20, left + 20] and not marked.points[top + 100, left + 100]
+    assert [top + 100, left + 100] not in marked.summary()["hot_dead_at"]

@@ -201,19 +201,46 @@ def _region_left_out(support: Support | None, optional: bool) -> None:
                   UserWarning, stacklevel=4)
 
 
+# The search again reads the painting's box and this many px around it: beyond the reach of every
+# filter of the search (SCRATCH_LENGTH, SLANT_ISOLATION), what lies further is never searched (filled
+# with the median), so the marks are those a search of the whole frame makes.
+SEARCH_PAD = 64
+
+
 def _sought_in_painting(
     defects: Defects, x_mixed: np.ndarray, valid: np.ndarray, rgb_surface: np.ndarray, support: Support | None
 ) -> Defects:
     """``defects``' clipped pixels with the hot/dead pixels and scratches of ``x_mixed`` (H, W) sought
-    again (:func:`~.defects.points_and_scratches`), inside the painting ``support`` (its holes closed:
-    the support leaves clipped pixels out, a clipped passage is the painting's) and counted there.
-    Sought against the painting's own noise: a flat film margin lowers the frame's (265 against 297
-    levels), and paint specks passed for hot pixels (1–13 per backdrop painting, 0–5 in its box)."""
-    if support is None or support.full:
-        return points_and_scratches(defects, x_mixed, valid, rgb_surface, stuck=defects.stuck)
-    painting = ndimage.binary_fill_holes(support.mask)
-    again = points_and_scratches(defects, x_mixed, valid & painting, rgb_surface, stuck=defects.stuck)
-    return again.within(painting, x_mixed)
+    again (:func:`~.defects.points_and_scratches`) inside the painting ``support`` and counted there: a
+    painting found with its holes closed (the support leaves clipped pixels out, a clipped passage is the
+    painting's), a user's area as given (its holes are the user's). Sought against the painting's own
+    noise: a flat film margin lowers the frame's (265 against 297 levels), and paint specks passed for
+    hot pixels (1–13 per backdrop painting, 0–5 in its box). Stuck pixels (``defects.stuck``, taken out of
+    the clipped ones as points) stay points: the painting's higher noise scale must not leave one neither
+    clipped nor repaired."""
+    painting = None
+    if support is not None and not support.full:
+        painting = ndimage.binary_fill_holes(support.mask) if support.source == "detected" else support.mask
+    searched = valid if painting is None else valid & painting
+    if not searched.any():
+        return defects if painting is None else defects.within(painting, x_mixed)
+    rows, cols = np.flatnonzero(searched.any(axis=1)), np.flatnonzero(searched.any(axis=0))
+    area = (slice(max(rows[0] - SEARCH_PAD, 0), rows[-1] + 1 + SEARCH_PAD),
+            slice(max(cols[0] - SEARCH_PAD, 0), cols[-1] + 1 + SEARCH_PAD))
+    stuck = None if defects.stuck is None else defects.stuck & searched
+    found = points_and_scratches(
+        defects.cropped(area), np.asarray(x_mixed)[area], searched[area], np.asarray(rgb_surface)[area],
+        stuck=None if stuck is None else stuck[area],
+    )
+    points, scratches = np.zeros(searched.shape, bool), np.zeros(searched.shape, bool)
+    points[area], scratches[area] = found.points, found.scratches
+    if stuck is not None:
+        points |= stuck
+        scratches &= ~stuck
+    again = dataclasses.replace(
+        defects, points=points, scratches=scratches, scratch_count=found.scratch_count, stuck=stuck
+    )
+    return again if painting is None else again.within(painting, x_mixed)
 
 
 def prepare_inputs(

@@ -142,6 +142,11 @@ class Defects:
             high, int(clipped.sum()) - high, None if self.stuck is None else self.stuck & area,
         )
 
+    def cropped(self, area: tuple[slice, slice]) -> Defects:
+        """The masks under ``area`` (a window of the image), the counts as they are."""
+        masks = {name: getattr(self, name)[area] for name in ("clipped", "clipped_ring", "points", "scratches")}
+        return dataclasses.replace(self, **masks, stuck=None if self.stuck is None else self.stuck[area])
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts: clipped (high/low), their fraction of the frame, hot/dead pixels, scratches;
         and where the hot/dead pixels are ([row, column], the first :data:`LISTED_POINTS` in row order):
