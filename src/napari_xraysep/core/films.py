@@ -156,9 +156,10 @@ class Films:
 
     def unexplained(self) -> str:
         """The seams whose step the films' exposures leave more than EXPLAINED of ("col 128, row 111"),
-        or "" (for given seams: perhaps not where the X-ray steps, or one missing)."""
+        or "" (for given seams: perhaps not where the X-ray steps, or one missing). A seam with no pixel
+        of the painting beside it (NaN: across the film margin alone) has nothing to leave."""
         kept = zip(self.seams, self.step_left)
-        return ", ".join(f"{seam.axis} {seam.position}" for seam, left in kept if not left <= EXPLAINED)
+        return ", ".join(f"{seam.axis} {seam.position}" for seam, left in kept if left > EXPLAINED)
 
     def _per_pixel(self, values: np.ndarray, window: tuple[slice, slice] = (slice(None), slice(None))) -> np.ndarray:
         rows = np.repeat(np.arange(len(self.row_edges) - 1), np.diff(self.row_edges))[window[0]]
@@ -678,9 +679,15 @@ def _solve_exposures(
     margin = ~painting
     weights = np.where(painting, prior, 0.0)
     gauge = 1e3  # the two gauge rows hold exactly, next to residuals of order one
-    fixed = np.zeros((2, 2 * count))
+    # A film with no pixel of the painting (the film margin's alone) needs no exposure of its own: the
+    # results are empty there. Its gain is held at 1 and its offset at 0 but for what the margin's runs
+    # say (a margin-only film made the user's seams all refused: 'tied to no other').
+    empty = np.flatnonzero(area == 0)
+    fixed = np.zeros((2 + 2 * len(empty), 2 * count))
     fixed[0, 0::2], fixed[1, 0::2], fixed[1, 1::2] = gauge * share, gauge * share * mean, gauge * share
-    fixed_target = np.array([gauge, gauge * float(share @ mean)])
+    fixed[2 + np.arange(len(empty)), 2 * empty] = gauge
+    fixed[2 + len(empty) + np.arange(len(empty)), 2 * empty + 1] = 1e-3  # a weak pull: the margin's runs win
+    fixed_target = np.concatenate([[gauge, gauge * float(share @ mean)], np.full(len(empty), gauge), np.zeros(len(empty))])
     columns = np.concatenate([2 * film_a, 2 * film_a + 1, 2 * film_b, 2 * film_b + 1])
 
     def solve(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -712,7 +719,7 @@ def _solve_exposures(
         if new_weights is None:
             break
         weights = new_weights
-    tied = np.zeros(count, bool)
+    tied = area == 0  # nothing of the painting to tie
     tied[film_a[(weights > 0) & painting]] = tied[film_b[(weights > 0) & painting]] = True
     if count > 1 and not tied.all():
         return None
