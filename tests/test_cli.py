@@ -510,3 +510,20 @@ def test_a_region_given_with_a_back_photograph_is_said_unused(tiff_inputs, tmp_p
     args = ["separate", str(xray), str(rgb), "--rgb-back", str(back), "--region", "2,2,20,20", "--steps", "1"]
     assert main([*args, "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert "A double-sided panel needs no region: --region/--region-mask is not used." in capsys.readouterr().err
+
+
+def test_apply_says_a_photograph_of_another_size_in_one_line(tmp_path, capsys):
+    """A tester's finding: `apply` with the photograph as delivered (another size than the X-ray) ended
+    in a traceback from the painting's search; `separate` says it in one line and points to `align`."""
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0, (96, 144))
+    xray, rgb, finer = tmp_path / "x.tif", tmp_path / "rgb.tif", tmp_path / "finer.tif"
+    tifffile.imwrite(xray, variant.x_stored)
+    tifffile.imwrite(rgb, variant.rgb_stored)
+    tifffile.imwrite(finer, np.repeat(np.repeat(variant.rgb_stored, 2, axis=0), 2, axis=1))
+    # The default colour map: its model seeks the painting in the X-ray and photograph before applying.
+    assert main(["separate", str(xray), str(rgb), "--out", str(tmp_path / "fit"), "--device", "cpu", "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["apply", str(tmp_path / "fit" / "model.pt"), str(xray), str(finer), "--out", str(tmp_path / "app")])
+    assert code == 2 and "xraysep align" in _error_line(capsys)

@@ -256,7 +256,7 @@ def command_apply(args: argparse.Namespace) -> int:
     device = args.device or "auto"
     # dask's workers compute on the CPU unless a device is named
     used = resolve_device("cpu" if args.dask is not None and device == "auto" else device)
-    shape = tuple(sources.x_mixed.shape[:2])
+    shape = sources.check()  # a photograph of another size is said in one line before anything reads it
     area = painting_area_of(args, shape)
     # Not given: sought as `separate` seeks it (unless the model was made with detect_support off), the
     # units measured and the results kept there.
