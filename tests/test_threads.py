@@ -193,6 +193,9 @@ def test_the_weave_command_counts_threads_from_a_file_and_writes_the_tables(tmp_
     assert vertical["density"] == pytest.approx(float(np.mean(truth_v)), abs=0.3)
     table = (out / "threads.csv").read_text().splitlines()
     assert table[0] == "row_px,col_px,family,density,angle_deg" and len(table) > 10
+    # One convention for a direction everywhere (the printed −88.3° was 91.7° in threads.json).
+    assert f"(running at {vertical['angle_deg']:.1f}° from horizontal)" in printed
+    assert all(-90 < float(line.split(",")[-1]) <= 90 for line in table[1:])
     density_map = read_image(out / "vertical_threads_density.tif")
     assert density_map.ndim == 2 and np.nanmax(np.abs(density_map - np.mean(truth_v))) < 2.0
     # Measured in other software at its own cell size: one value per step² pixels of 0.1 mm.

@@ -101,21 +101,23 @@ class ThreadCount:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the unit, spacing, window and each family's figures, its direction said as to a
+        user (:func:`signed_angle`: the printed line's −88.3° was 91.7° in threads.json)."""
         return {
             "unit": self.unit,
             "pixel_size_mm": self.pixel_size_mm,
             "window_px": self.window_px,
             "weave_found": self.found,
             "families": [
-                {"name": f.name, "density": f.density, "density_std": f.density_std, "angle_deg": f.angle_deg,
-                 "map_step_px": f.step}
+                {"name": f.name, "density": f.density, "density_std": f.density_std,
+                 "angle_deg": signed_angle(f.angle_deg), "map_step_px": f.step}
                 for f in self.families
             ],
         }
 
     def map_rows(self) -> list[dict[str, Any]]:
         """The local maps as table rows (one per grid point and family): row and column of the
-        window's centre (px), family, density, angle — for a CSV."""
+        window's centre (px), family, density, angle (:func:`signed_angle`) — for a CSV."""
         rows = []
         for family in self.families:
             centres = family.step // 2 + family.step * np.arange(family.density_map.shape[0])
@@ -125,7 +127,7 @@ class ThreadCount:
                     density = family.density_map[i, j]
                     if np.isfinite(density):
                         rows.append({"row_px": int(y), "col_px": int(x), "family": family.name,
-                                     "density": float(density), "angle_deg": float(family.angle_map[i, j])})
+                                     "density": float(density), "angle_deg": signed_angle(family.angle_map[i, j])})
         return rows
 
 

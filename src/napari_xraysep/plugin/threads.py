@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.threads import ThreadCount
+from ..core.threads import ThreadCount, signed_angle
 from .layers import METADATA_KEY, mm_per_pixel
 
 MAP_COLORMAP = "viridis"
@@ -83,7 +83,7 @@ def thread_map_layers(counts: ThreadCount, weave: Any, run: int, corner: tuple[i
             "contrast_limits": (low, high),
             "opacity": 0.7,
             "metadata": {METADATA_KEY: {"run": run, "thread_map": family.name, "unit": counts.unit,
-                                        "density": family.density, "angle_deg": family.angle_deg}},
+                                        "density": family.density, "angle_deg": signed_angle(family.angle_deg)}},
         }
         layers.append((family.density_map, kwargs, "image"))
     return layers
