@@ -209,8 +209,9 @@ class Calibration:
     def describe(self, training: Normalisation | None = None) -> str:
         """The warning a user reads. With the ``training`` normalisation, the relation is said in this
         X-ray's own units — its values are the training X-ray's × gain + a constant — so that a plain
-        rescaling (another bit depth: a constant near 0) reads as one; the unit-range offset is measured
-        from the training X-ray's 0.5th percentile, where a rescaling shows as an offset too."""
+        rescaling (another bit depth: a constant near 0) reads as one. The unit-range offset is not said
+        there: measured from the training X-ray's 0.5th percentile, a rescaling shows as one too (a
+        tester read "offset +0.878 of the range" as an 88 % shift where the constant was 1.7 % of it)."""
         if training is None:
             relation = f"gain {self.gain:.3g} and offset {self.offset:+.3g} (of the training X-ray's range)"
         else:
@@ -218,8 +219,7 @@ class Calibration:
             constant = (training.offset + self.offset * training.scale) - self.gain * training.offset
             relation = (
                 f"its values are the training X-ray's × {self.gain:.3g} {'+' if constant >= 0 else '−'} "
-                f"{abs(constant):.3g} (in this X-ray's units; gain {self.gain:.3g}, offset {self.offset:+.3g} "
-                "of the training X-ray's range)"
+                f"{abs(constant):.3g} (in this X-ray's units)"
             )
         return (
             f"The X-ray is not in the units the model was trained in: against the model's prediction from the "
