@@ -118,6 +118,18 @@ def reduced(image: Any, factor: int) -> np.ndarray:
     return copy
 
 
+def kept_copy(image: Any, key: Any, make: Any) -> Any:
+    """``make()``, made once per ``image`` and ``key`` while :func:`reductions_kept` is open (as
+    :func:`reduced`'s copies are): e.g. the painting's support found on a reduced copy."""
+    kept = _KEPT.get()
+    if kept is not None and (id(image), key) in kept:
+        return kept[id(image), key][1]
+    value = make()
+    if kept is not None:
+        kept[id(image), key] = (image, value)
+    return value
+
+
 def reduction_matrix(factor: float) -> np.ndarray:
     """(x, y, 1) of the full image → of its block-mean copy by ``factor`` (block centres)."""
     return np.array([[1 / factor, 0, -(factor - 1) / (2 * factor)], [0, 1 / factor, -(factor - 1) / (2 * factor)], [0, 0, 1.0]])

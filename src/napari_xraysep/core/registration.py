@@ -42,6 +42,7 @@ from .edges import (
     common_factors,
     edge_image,
     footprint,
+    kept_copy,
     phase_correlation,
     reduced,
     reduction_factor,
@@ -51,6 +52,7 @@ from .edges import (
     rotation_and_scale,
 )
 from .errors import InputError
+from .support import detect_support
 
 # Rotation and scale are read on copies at most this big (log-polar spectra of COARSE_SIDE/2 radii).
 COARSE_SIDE = 512
@@ -68,6 +70,9 @@ TUKEY_C = 4.685
 # from scratch it has a wider pull and also a wider reach, and on a photograph's own luma (no grain) it
 # is slightly worse than least squares (corners 0.04–0.08 → 0.1–0.13 px).
 ROBUST_MAX_PX = 1.0
+# The polish compares only the painting found on the X-ray, less a band along its edge, where that leaves
+# at least this share of the (reduced) X-ray (see :func:`_painting_inside`); else the whole of it.
+PAINTING_MIN_SHARE = 0.05
 # A shift under this (X-ray px) is not worth a warning before a separation.
 MISALIGNED_PX = 1.0
 # A back photograph turned the wrong way lines up with no region of the X-ray; turned right, with a few
@@ -686,10 +691,14 @@ def refine_alignment(
     margin = max(2, int(0.02 * max(height, width)), int(np.ceil(3 * sigma)) + 2)
     covered = np.zeros(moving.shape)
     covered[margin:-margin, margin:-margin] = 1
+    # Only the painting, away from its edge (see _painting_inside): None where it fills the frame.
+    painting = _painting_inside(x_mixed, factor_x, margin)
     for _ in range(iterations):
         current = np.linalg.inv(inverse)
         inside = _warp_array(covered, current, (height, width)) > 0.999
         inside[:margin], inside[-margin:], inside[:, :margin], inside[:, -margin:] = False, False, False, False
+        if painting is not None:
+            inside &= painting
         if inside.sum() < 100:
             return alignment
         warped = _warp_array(moving, current, (height, width))[inside]
@@ -729,6 +738,30 @@ def refine_alignment(
             break
     refined = np.linalg.inv(reduction_matrix(factor_x)) @ np.linalg.inv(inverse) @ reduction_matrix(factor_p)
     return replace(alignment, matrix=refined / refined[2, 2])  # so its scale and shift read as they are
+
+
+def _painting_inside(x_mixed: Any, factor: int, band: int) -> np.ndarray | None:
+    """(h, w) bool on the X-ray reduced by ``factor``: its painting's support (:func:`.support.detect_support`
+    on that copy) less a ``band`` of px along the support's edge — the pixels the polish compares — or None
+    where the support is the whole frame (or too little of it is left).
+
+    Why: where the painting lies on a film margin, its edge in the X-ray (everything absorbing against
+    nothing) is the strongest edge of all, 10–30× the painting's own, while in the photograph it is only
+    as strong as the painting's colours are unlike the backdrop's (some sides none). Least squares with
+    one gain then drags the photograph's nearest edges — all inside the painting, the backdrop being
+    flat — out onto that ridge on every side: a scale too large. A tester's photograph 1.7× finer on a
+    backdrop, polished from the exact alignment, went to +0.74 % (σ 2) and +0.54 % (σ 0.5): corners 1.9 px
+    off, residual 0.65 px; the painting less a 4 px band: 0.00 %. Outside the support the film margin is
+    flat and what the photograph shows there (backdrop, chart, ruler, frame) is nothing the X-ray holds."""
+
+    def found() -> np.ndarray | None:
+        support = detect_support(reduced(x_mixed, factor))
+        if support.full:
+            return None
+        inside = ndimage.binary_erosion(support.mask, iterations=band, border_value=1)
+        return inside if inside.sum() >= PAINTING_MIN_SHARE * support.mask.size else None
+
+    return kept_copy(x_mixed, ("painting inside", factor, band), found)
 
 
 def _biweight(residual: np.ndarray) -> np.ndarray:
