@@ -360,8 +360,13 @@ def test_an_ambiguous_modality_transform_is_refused(elements, message, tmp_path)
         ),
         ({"ImagerPixelSpacing": None, "NominalScannedPixelSpacing": [0.05, 0.05]}, {"pixel_spacing_mm": [0.05, 0.05], "pixel_spacing_tag": "DICOM NominalScannedPixelSpacing (0018,2010)"}),
         ({"ImagerPixelSpacing": None, "PixelAspectRatio": [4, 3]}, {"pixel_aspect_ratio": [4, 3]}),
+        (  # 0.21 / 1.05 is 0.19999999999999998 in floating point: said as the 0.2 mm it is
+            {"ImagerPixelSpacing": [0.21, 0.21], "EstimatedRadiographicMagnificationFactor": 1.05},
+            {"pixel_spacing_mm": [0.2, 0.2],
+             "pixel_spacing_tag": "DICOM ImagerPixelSpacing (0018,1164) / EstimatedRadiographicMagnificationFactor (1.05)"},
+        ),
     ],
-    ids=["PixelSpacing first", "magnified", "scanned film", "aspect ratio only"],
+    ids=["PixelSpacing first", "magnified", "scanned film", "aspect ratio only", "rounded"],
 )
 def test_the_dicom_pixel_spacing_is_kept_from_wherever_it_is_stored(elements, spacing, tmp_path):
     info = open_image(_dicom(tmp_path / "x.dcm", STORED, **elements)).info
@@ -561,3 +566,12 @@ def test_a_dicom_pixel_spacing_that_is_no_number_or_malformed_leaves_the_image_r
     with pytest.warns(UserWarning, match=r"MagnificationFactor \(0018,1114\) holds .*not one number"):
         info = open_image(_dicom(tmp_path / "two.dcm", STORED, EstimatedRadiographicMagnificationFactor=two)).info
     assert info["pixel_spacing_mm"] == [0.139, 0.14]
+
+
+def test_a_tiff_s_pixel_spacing_is_kept_to_12_digits(tmp_path):
+    """127 dpi is 0.2 mm a pixel; run.json held 0.19999999999999998 beside 0.2 (a tester's finding)."""
+    import tifffile
+
+    path = tmp_path / "x.tif"
+    tifffile.imwrite(path, STORED.astype(np.uint16), resolution=(127.0, 127.0), resolutionunit="INCH")
+    assert open_image(path).info["pixel_spacing_mm"] == [0.2, 0.2]

@@ -23,6 +23,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.threads import PLAUSIBLE_MM
 from .source import Geometry, ImageSource, InMemory, as_stored
+from .spacing import tidy_mm
 
 GRAYSCALE = ("MONOCHROME1", "MONOCHROME2")
 # Where the enhanced (functional-group) IODs keep the modality transform and the pixel spacing.
@@ -280,7 +281,7 @@ def _spacing(dataset: Any, path: Path) -> dict[str, Any]:
             )
             warnings.warn(message, UserWarning, stacklevel=2)
             continue
-        return {"pixel_spacing_mm": spacing, "pixel_spacing_tag": where}
+        return {"pixel_spacing_mm": tidy_mm(spacing), "pixel_spacing_tag": where}
     ratio = _value(dataset, "PixelAspectRatio", path)
     return {"pixel_aspect_ratio": [int(v) for v in ratio]} if ratio else {}
 

@@ -42,7 +42,7 @@ class PixelSpacing:
     def record(self) -> dict[str, Any]:
         """What run.json and a result's provenance keep: ``{"mm_per_pixel": [row, column], "source": …}``,
         to 12 significant digits (300 dpi is 25.4 / 300 mm; 254 dpi was written 0.09999999999999999)."""
-        return {"mm_per_pixel": [float(f"{self.mm[0]:.12g}"), float(f"{self.mm[1]:.12g}")], "source": self.source}
+        return {"mm_per_pixel": tidy_mm(self.mm), "source": self.source}
 
     def describe(self) -> str:
         """'0.085 mm per pixel' or '0.1 × 0.12 mm per pixel (row × column)', with its source."""
@@ -56,6 +56,12 @@ class PixelSpacing:
             return None
         row, column = (float(v) for v in record["mm_per_pixel"])
         return cls((row, column), str(record.get("source", "")))
+
+
+def tidy_mm(values: Any) -> list[float]:
+    """Millimetres to 12 significant digits: 25.4 / 127 dpi and 0.21 mm ÷ a magnification of 1.05 are
+    0.2 mm, not 0.19999999999999998 (a tester's run.json held both beside each other)."""
+    return [float(f"{float(v):.12g}") for v in values]
 
 
 def spacing_of(info: dict[str, Any]) -> PixelSpacing | None:
@@ -90,7 +96,7 @@ def resolution_entries(
         # Said, not only recorded: unlike a software's 72 dpi, the file claims a size (give --pixel-size).
         warnings.warn(f"{note[0].upper()}{note[1:]}", UserWarning, stacklevel=2)
         return {"pixel_spacing_note": note}
-    row_column = [across, down] if transposed else [down, across]
+    row_column = tidy_mm([across, down] if transposed else [down, across])
     return {"pixel_spacing_mm": row_column, "pixel_spacing_tag": source}
 
 
