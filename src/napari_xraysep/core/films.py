@@ -720,6 +720,8 @@ def _solve_exposures(
             break
         weights = new_weights
     tied = area == 0  # nothing of the painting to tie
+    if np.count_nonzero(area) == 1:  # the painting's one film: the gauge fixes it, there is nothing to tie it to
+        tied[:] = True
     tied[film_a[(weights > 0) & painting]] = tied[film_b[(weights > 0) & painting]] = True
     if count > 1 and not tied.all():
         return None

@@ -58,9 +58,6 @@ MIN_BACKGROUND = 0.05
 # tolerances of the flat border's median: a mosaic's films step the margin by their offsets (±3 % of
 # the painting's range each), a flat passage of a painting that reaches the edge is far from it.
 EDGE_LEVELS = 2.0
-# ... or on the margin's side of the painting, nearer the border's median than this share of the way to
-# the textured blocks' median (a painting's flat passages on the edge lie half-way or further: 0.43–0.47).
-EDGE_WAY = 0.25
 MIN_SUPPORT = 0.05
 # The painting's median local texture must exceed the margin's by this factor (measured: film
 # margins 4.2–14, the flattest border passages (≥ 5 % of the frame) of paintings that fill it 1.5–3.5).
@@ -427,13 +424,6 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     tolerance = max(LEVEL_NOISE * noise, LEVEL_RANGE * (high - low))
     overall = float(np.median(small[flat & border]))
     near = np.abs(mean - overall) < EDGE_LEVELS * tolerance
-    # A film exposed otherwise than the others moves its margin further (a tester's mosaic: films 8–12 %
-    # of the range apart): bare film absorbs least, so a flat edge on the margin's side of the painting,
-    # nearer the border's level than EDGE_WAY of the way to the painting's, is margin too.
-    textured = has & ~flat
-    if textured.any():
-        towards = float(np.median(small[textured])) - overall
-        near |= (mean - overall) * np.sign(towards) < EDGE_WAY * abs(towards)
     edge = flat & has & near & (rim | ndimage.binary_dilation(padding, iterations=1))
     if not edge.any():
         edge = flat & border & near
