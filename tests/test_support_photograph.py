@@ -199,7 +199,7 @@ def test_a_missing_pixel_near_the_painting_s_edge_cuts_no_notch_to_it() -> None:
     from napari_xraysep.core.streaming import Sources, painting_support
 
     variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
-    top, left, height, width = variant.box
+    top, left, height, _ = variant.box
     x = variant.x_stored.copy()
     row = top + height // 2
     x[row, left + 3] = 65535  # stuck: at the detector's limit, alone

@@ -687,7 +687,9 @@ def _solve_exposures(
     fixed[0, 0::2], fixed[1, 0::2], fixed[1, 1::2] = gauge * share, gauge * share * mean, gauge * share
     fixed[2 + np.arange(len(empty)), 2 * empty] = gauge
     fixed[2 + len(empty) + np.arange(len(empty)), 2 * empty + 1] = 1e-3  # a weak pull: the margin's runs win
-    fixed_target = np.concatenate([[gauge, gauge * float(share @ mean)], np.full(len(empty), gauge), np.zeros(len(empty))])
+    fixed_target = np.concatenate(
+        [[gauge, gauge * float(share @ mean)], np.full(len(empty), gauge), np.zeros(len(empty))]
+    )
     columns = np.concatenate([2 * film_a, 2 * film_a + 1, 2 * film_b, 2 * film_b + 1])
 
     def solve(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
