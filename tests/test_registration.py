@@ -1123,3 +1123,16 @@ def test_a_photograph_coarser_than_the_x_ray_on_a_backdrop_with_a_chart_is_polis
     # pixel count with a colour chart came 2.5 px off (7.5 on another case), and was accepted.
     x_mixed, photo, _, corner_error = _resampled_variant("backdrop_chart", 0.5)
     assert corner_error(registration.estimate_automatic(x_mixed, photo, 2.0)) < 0.5
+
+
+def test_the_painting_the_polish_compares_is_sought_with_the_x_ray_s_missing_pixels_known():
+    # A breaker's finding: an X-ray with NaN along two sides (a cropped export) had its missing blocks filled
+    # with the median for the painting's search: the whole film, margin too, was the "painting" (3.04 px).
+    x_mixed, photo, truth, _ = _resampled_variant("backdrop", 1.7)
+    padded = np.pad(x_mixed.astype(np.float64), ((0, 60), (80, 0)), constant_values=np.nan)
+    shifted = np.array([[1, 0, 80], [0, 1, 0], [0, 0, 1.0]]) @ truth
+    height, width = padded.shape
+    corners = np.array([[0, 0], [0, width - 1], [height - 1, 0], [height - 1, width - 1]], float)
+    points = apply_transform(np.linalg.inv(shifted), corners)
+    found = registration.estimate_automatic(padded, photo, 1 / 1.7)
+    assert np.linalg.norm(apply_transform(found.matrix, points) - corners, axis=1).max() < 0.5
