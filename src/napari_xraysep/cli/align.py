@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.alignment import apply_transform
+from ..core.alignment import alignment_record, apply_transform
 from ..core.checks import check_rgb_shape, check_xray_shape
 from ..core.edges import CONFIDENT
 from ..core.errors import InputError, OutputError
@@ -24,6 +24,7 @@ from ..core.registration import (
     MIRROR_UNSURE_NOTE,
     PERSPECTIVE_NOTE,
     check_scale_prior,
+    corner_note,
     estimate_any_way_round,
     estimate_automatic,
     estimate_similarity,
@@ -147,6 +148,8 @@ def command_align(args: argparse.Namespace) -> int:
         raise InputError(f"A {args.transform} transform needs point pairs: --points PAIRS.csv.")
     if note := scale_prior_note(alignment, scale_prior):
         warnings.warn(note, UserWarning, stacklevel=1)
+    if not args.points and (note := corner_note(alignment)):
+        warnings.warn(note[0].upper() + note[1:], UserWarning, stacklevel=1)
     aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
     uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])
     if uncovered:
@@ -156,11 +159,7 @@ def command_align(args: argparse.Namespace) -> int:
             f"The photograph covers only {covered} of the X-ray; the rest is missing data (NaN in a float "
             "TIFF), which the separation leaves out.", UserWarning, stacklevel=1,
         )
-    record = {
-        "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored,
-        "mirror_unsure": alignment.mirror_unsure, "residual_px": alignment.residual_px,
-        "regions_agreeing": alignment.confidence, "rejected_pairs": [i + 1 for i in alignment.rejected],
+    record = alignment_record(alignment) | {
         "xray": str(args.xray), "rgb": str(args.rgb), "photo_shape": list(photo.shape[:2]), "uncovered_share": uncovered,
     }
     if scale_prior is not None:

@@ -32,7 +32,10 @@ class Alignment:
     an automatic estimate of the mirrored photograph, the photograph's width (px): its shift is said of
     the mirror image (the matrix's own shift holds the mirroring's whole width: "moved 647 px").
     ``mirror_unsure``: the mirror image lined up as well (a nearly symmetric subject), and the
-    photograph was kept as stored (:data:`.registration.MIRROR_UNSURE_NOTE` says so).
+    photograph was kept as stored (:data:`.registration.MIRROR_UNSURE_NOTE` says so). ``corner_px``:
+    for an automatic estimate, how far (X-ray px) the check's own region shifts say the worst corner of
+    the area the photograph covers lies from where the transform puts it (:func:`.edges.agreement`);
+    NaN where too few regions agree to tell, and for point pairs.
     """
 
     matrix: np.ndarray  # (3, 3), (x, y, 1) of the photograph → the X-ray's
@@ -42,6 +45,7 @@ class Alignment:
     rejected: tuple[int, ...] = ()
     mirror_width: int = 0
     mirror_unsure: bool = False
+    corner_px: float = float("nan")
 
     @property
     def shift(self) -> tuple[float, float]:
@@ -74,12 +78,27 @@ class Alignment:
     def describe(self) -> str:
         """One line for the user: what was done and how well it fits."""
         residual = "no region agrees" if np.isnan(self.residual_px) else f"residual {self.residual_px:.2f} px RMS"
+        if np.isfinite(self.corner_px):
+            residual += f", corners within about {self.corner_px:.1f} px by the regions' shifts"
         size = f"{self.scale:.3g}"
         text = (
             f"{self.kind}{' of the mirrored photograph' if self.mirrored else ''}: scale {self.scale:.4f} (a photograph pixel is {size} X-ray pixel{'' if size == '1' else 's'}), "
             f"rotation {self.rotation_deg:+.2f}°, {moved_words(*self._shift_said(), digits=2)}, {residual}"
         )
         return text + (f" ({self.confidence:.0%} of the regions agree)" if 0 < self.confidence < 1 else "")
+
+
+def alignment_record(alignment: Alignment) -> dict[str, Any]:
+    """What the aligned photograph's file (``xraysep align``) or layer (the dock) records of ``alignment``:
+    the transform, its parts and its check (``corner_px`` None where unknown); point pairs counted from 1."""
+    return {
+        "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
+        "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored,
+        "mirror_unsure": alignment.mirror_unsure, "residual_px": alignment.residual_px,
+        "regions_agreeing": alignment.confidence,
+        "corner_px": float(alignment.corner_px) if np.isfinite(alignment.corner_px) else None,
+        "rejected_pairs": [i + 1 for i in alignment.rejected],
+    }
 
 
 def _amount(value: float, digits: int) -> str | None:
@@ -106,6 +125,17 @@ def moved_words(dy: float, dx: float, digits: int = 2) -> str:
         [f"{horizontal} to the {'right' if dx > 0 else 'left'}"] if horizontal else []
     )
     return f"moved {' and '.join(parts)}" if parts else "not moved"
+
+
+def similarity_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The least-squares similarity taking ``source`` points to ``target`` (each (N, 2) (y, x), N ≥ 2):
+    a (3, 3) matrix on (x, y, 1), rotation and scale as ``[[a, −b], [b, a]]`` — linear in (a, b, tx,
+    ty), so one least-squares solve (Umeyama's estimate without its reflection test)."""
+    (y, x), (v, u) = np.asarray(source, float).T, np.asarray(target, float).T
+    ones, zeros = np.ones_like(x), np.zeros_like(x)
+    design = np.concatenate([np.stack([x, -y, ones, zeros], 1), np.stack([y, x, zeros, ones], 1)])
+    (a, b, tx, ty), *_ = np.linalg.lstsq(design, np.concatenate([u, v]), rcond=None)
+    return np.array([[a, -b, tx], [b, a, ty], [0.0, 0.0, 1.0]])
 
 
 def translation_matrix(dy: float, dx: float) -> np.ndarray:

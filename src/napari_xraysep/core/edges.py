@@ -29,7 +29,7 @@ from skimage.measure import block_reduce
 from skimage.registration import phase_cross_correlation
 from skimage.transform import warp_polar
 
-from .alignment import Alignment, apply_transform, size_words
+from .alignment import Alignment, apply_transform, similarity_fit, size_words
 from .data import missing_filled
 from .errors import InputError
 from .warp import warp
@@ -45,6 +45,10 @@ MIN_CHECK_SIDE = 16
 # The check's regions are compared on copies CHECK_COARSER times coarser than the polish's where they
 # keep at least CHECK_REGION_MIN px a side (see :func:`region_shifts`).
 CHECK_COARSER, CHECK_REGION_MIN = 2, 64
+# The corners' error is read from the regions' shifts (at the pixel size the residual is read at) where
+# every region lies within CORNER_FIT_PX and there are at least CORNER_REGIONS of them (a similarity has
+# four unknowns: two regions fix it, a third checks them).
+CORNER_FIT_PX, CORNER_REGIONS = 2.0, 3
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
@@ -212,25 +216,55 @@ def agreement(
     x_mixed: Any, photo: Any, alignment: Alignment, grid: int = 3, share: float = 0.5,
     placed_by: Alignment | None = None,
 ) -> Alignment:
-    """``alignment`` with ``residual_px`` and ``confidence`` measured: the photograph warped by it and
-    the X-ray compared region by region (:func:`region_shifts`: by default 3 × 3 overlapping regions
-    half the X-ray's size). A region *agrees* when its shift is under REGION_AGREE_PX X-ray pixels;
-    ``confidence`` is the share of the regions the photograph covers that agree, ``residual_px`` the
-    RMS of their shifts. Regions where the hidden design's edges outweigh the shared ones disagree
-    even when the alignment is right, hence a share; agreement is judged on copies CHECK_COARSER times
-    coarser where the regions stay large enough, the residual at the polish's own pixel size, over the
-    regions that agree at both (else those agreeing). ``placed_by``: as in :func:`region_shifts`."""
-    distances = np.linalg.norm(region_shifts(x_mixed, photo, alignment, grid, share, placed_by)[1], axis=1)
+    """``alignment`` with ``residual_px``, ``confidence`` and ``corner_px`` measured: the photograph
+    warped by it and the X-ray compared region by region (:func:`region_shifts`: by default 3 × 3
+    overlapping regions half the X-ray's size). A region *agrees* when its shift is under
+    REGION_AGREE_PX X-ray pixels; ``confidence`` is the share of the regions the photograph covers that
+    agree, ``residual_px`` the RMS of their shifts. Regions where the hidden design's edges outweigh the
+    shared ones disagree even when the alignment is right, hence a share; agreement is judged on copies
+    CHECK_COARSER times coarser where the regions stay large enough, the residual at the polish's own
+    pixel size, over the regions that agree at both (else those agreeing). ``corner_px``: the similarity
+    fitted to the regions' shifts there, taken to the corners of the area the photograph covers
+    (:func:`corners_off`), where every region lies within CORNER_FIT_PX (else NaN: unknown) — the
+    region centres lie a quarter of the way in, so a small scale or turn error shows at the corners 2–3
+    times the RMS. ``placed_by``: as in :func:`region_shifts`."""
+    centres, shifts = region_shifts(x_mixed, photo, alignment, grid, share, placed_by)
+    distances = np.linalg.norm(shifts, axis=1)
     agree = distances < REGION_AGREE_PX
     if not agree.any():
-        return replace(alignment, residual_px=float("nan"), confidence=0.0)
+        return replace(alignment, residual_px=float("nan"), confidence=0.0, corner_px=float("nan"))
     # Coarser copies blur what tells two near alignments apart (a symmetric painting's photograph and
     # its mirror image agreed alike there): the residual is read at the polish's pixel size.
-    fine = np.linalg.norm(region_shifts(x_mixed, photo, alignment, grid, share, placed_by, coarser=False)[1], axis=1)
+    fine_centres, fine_shifts = region_shifts(x_mixed, photo, alignment, grid, share, placed_by, coarser=False)
+    fine = np.linalg.norm(fine_shifts, axis=1)
     both = agree & (fine < REGION_AGREE_PX) if fine.shape == agree.shape else np.zeros_like(agree)
-    shifts, kept = (fine, both) if both.any() else (distances, agree)
-    residual = float(np.sqrt(np.mean(shifts[kept] ** 2)))
-    return replace(alignment, residual_px=residual, confidence=float(agree.mean()))
+    if both.any():
+        centres, shifts, distances, kept = fine_centres, fine_shifts, fine, both
+    else:
+        kept = agree
+    residual = float(np.sqrt(np.mean(distances[kept] ** 2)))
+    # The corners are read from every region, those off by a pixel or two too: at the outer regions that is
+    # what a scale or a turn off shows first (a tester's, 3.8 px off at the corners). Where some region is
+    # further off, the hidden design's edges are pulling the regions, and their shifts say nothing of the
+    # corners (a procedural painting's, 0.04–0.24 px off, read 0.6–1.9 from the rest).
+    corners = shared_corners(alignment, photo.shape, x_mixed.shape)
+    usable = len(distances) >= CORNER_REGIONS and bool(np.all(distances < CORNER_FIT_PX))
+    off = corners_off(centres, shifts, corners) if usable else float("nan")
+    return replace(alignment, residual_px=residual, confidence=float(agree.mean()), corner_px=off)
+
+
+def corners_off(centres: np.ndarray, shifts: np.ndarray, corners: np.ndarray) -> float:
+    """How far (px) the similarity that best moves each ``centres`` point by its ``shifts`` (each (N, 2)
+    (y, x), N ≥ 2: :func:`.alignment.similarity_fit`) moves the worst of ``corners`` ((M, 2) (y, x)) —
+    the error at the corners that the regions' shifts imply."""
+    correction = similarity_fit(centres, centres + shifts)
+    return float(np.linalg.norm(apply_transform(correction, corners) - corners, axis=1).max())
+
+
+def shared_corners(alignment: Alignment, photo_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> np.ndarray:
+    """(4, 2) (y, x): the corners of the area of the X-ray that ``alignment`` says the photograph covers."""
+    top, left, bottom, right = footprint(photo_shape, alignment.matrix, x_shape)
+    return np.array([[top, left], [top, right - 1], [bottom - 1, left], [bottom - 1, right - 1]], float)
 
 
 def region_shifts(

@@ -23,7 +23,7 @@ from .layers import (
     points_in_pixels_of, same_layer,
 )
 from ..core import XraySepError
-from ..core.alignment import Alignment, offset_words
+from ..core.alignment import Alignment, alignment_record, offset_words
 from ..core.edges import CONFIDENT
 from ..core.pointpairs import fit_transform
 from ..core.registration import (
@@ -31,6 +31,7 @@ from ..core.registration import (
     PERSPECTIVE_NOTE,
     check_alignment,
     check_scale_prior,
+    corner_note,
     estimate_any_way_round,
     estimate_automatic,
     estimate_similarity,
@@ -261,12 +262,7 @@ class AlignmentWidget(QWidget):
                 "alignment. Align from point pairs instead (Add point layers).", error=True,
             )
             return None
-        record = {
-            "transform": alignment.kind, "matrix_xy": alignment.matrix.tolist(), "scale": alignment.scale,
-            "rotation_deg": alignment.rotation_deg, "mirrored": alignment.mirrored,
-            "mirror_unsure": alignment.mirror_unsure, "residual_px": alignment.residual_px,
-            "regions_agreeing": alignment.confidence, "rejected_pairs": [i + FIRST_PAIR for i in alignment.rejected],
-        }
+        record = alignment_record(alignment)
         stored = np.dtype(getattr(source.data, "dtype", aligned.dtype))
         # Where the photograph does not reach, the aligned copy is float with NaN (missing data), in
         # the photograph's own units: shown with the photograph's range, not stretched to its own.
@@ -283,12 +279,14 @@ class AlignmentWidget(QWidget):
         notes += f" {MIRROR_UNSURE_NOTE}" if alignment.mirror_unsure else ""
         notes += " The photograph does not cover all the X-ray: the rest is missing data (NaN)." if uncovered else ""
         notes += f" Note: {PERSPECTIVE_NOTE}" if automatic and alignment.kind == "projective" else ""
+        corners_off = corner_note(alignment) if automatic else None
+        notes += f" Note: {corners_off}" if corners_off else ""
         wrong_size = scale_prior_note(alignment, prior)
         notes += f" {wrong_size}" if wrong_size else ""
         self.show_message(
             f"Added '{layer.name}' on the grid of the X-ray '{reference.name}' ({alignment.describe()})."
             f"{left_out}{uncertain}{notes} Choose it as the separation's Photograph.",
-            error=bool(uncertain),
+            error=bool(uncertain or corners_off),
         )
         return layer
 
