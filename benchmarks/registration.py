@@ -181,11 +181,11 @@ Reading it:
   polish closes the gap).
 * A photograph with finer pixels registers as well or better: 0.06–0.07 px at 0.5× — whatever the
   framing (×0.450: the photograph shows more than the X-ray) — and 0.11 px at 0.25×. That X-ray,
-  resampled 4× down from the painting and turned, has its dark top as flat as a film margin, and the
-  support search takes it for one (64 % of the frame kept; `xraysep separate` would leave the rest
-  empty too: a limit of the support search). Compared on that painting only (since 2026-12-06), the
-  polish left its corners 0.71 px off; it is now polished over the whole frame too, and the region
-  check keeps the whole frame's here (2026-12-07).
+  resampled 4× down from the painting and turned, has its dark top as flat as a film margin: the
+  support search took it for one (64 % of the frame kept, and `xraysep separate` left the rest empty),
+  and the polish, comparing that "painting" only (since 2026-12-06), left the corners 0.71 px off. A
+  margin is where nothing absorbs, so no more than a speck of the painting may be darker than it
+  (2026-12-07: 13 % was here): none is found, and the whole frame is compared again.
 * A photograph with coarser pixels carries less detail: the corners land within a third of a
   photograph pixel — 0.68 X-ray px at 2×, 0.95 px at 4×.
 * A photograph taken at a slight angle (a keystone): a similarity leaves its corners 6.4 px (1×) and

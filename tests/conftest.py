@@ -94,6 +94,18 @@ def dock(viewer, sample: str | None = None, preset: str = "default", **settings)
     return widget
 
 
+def aligned_in_dock(make_napari_viewer, qtbot, x_mixed, photo):
+    """A viewer with the X-ray ("xray") and the photograph ("photo"), aligned automatically in the Align
+    photograph dock: (viewer, widget) once the alignment is done."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
+    viewer.add_image(x_mixed, name="xray")
+    viewer.add_image(photo, name="photo", rgb=True)
+    with qtbot.waitSignal(widget.align_automatically().finished, timeout=120_000):
+        pass
+    return viewer, widget
+
+
 def wait_done(qtbot, widget, timeout: int = RUN_TIMEOUT_MS) -> None:
     """Until the dock's run has ended (its worker's last signal handled)."""
     qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)

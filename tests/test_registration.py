@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import SlicedOnly
+from conftest import SlicedOnly, aligned_in_dock
 from skimage.measure import block_reduce
 
 from napari_xraysep.core import InputError, edges, registration
@@ -763,12 +763,7 @@ def test_align_widget_corrects_a_perspective_and_says_so(make_napari_viewer, qtb
 
     case = make_photo_mixture("photo_coffee_over_astronaut", (256, 384), seed=1)
     photo, truth = _tilted(case.rgb_surface, 5.0, seed=1)
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
-    viewer.add_image(case.x_mixed, name="xray")
-    viewer.add_image(photo, name="photo", rgb=True)
-    with qtbot.waitSignal(widget.align_automatically().finished, timeout=120_000):
-        pass
+    viewer, widget = aligned_in_dock(make_napari_viewer, qtbot, case.x_mixed, photo)
     record = viewer.layers["photo · aligned"].metadata["xraysep_alignment"]
     assert record["transform"] == "projective"
     assert _photo_corner_error(np.array(record["matrix_xy"]), truth, photo.shape) < 0.5
@@ -794,12 +789,7 @@ def test_an_unsure_mirror_is_said_and_recorded_by_the_cli_and_the_dock(
     assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "a.tif"), "--quiet"]) == 0
     assert "lines up as closely mirrored left–right" in capsys.readouterr().err  # a warning: said even when quiet
     assert read_provenance(tmp_path / "a.tif")["alignment"]["mirror_unsure"] is True
-    viewer = make_napari_viewer()
-    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
-    viewer.add_image(painting.x_mixed, name="xray")
-    viewer.add_image(painting.rgb_surface, name="photo", rgb=True)
-    with qtbot.waitSignal(widget.align_automatically().finished, timeout=120_000):
-        pass
+    viewer, widget = aligned_in_dock(make_napari_viewer, qtbot, painting.x_mixed, painting.rgb_surface)
     assert viewer.layers["photo · aligned"].metadata["xraysep_alignment"]["mirror_unsure"] is True
     assert "point pairs with an affine transform" in widget.message.text()
 

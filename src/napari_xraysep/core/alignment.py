@@ -78,7 +78,8 @@ class Alignment:
     def describe(self) -> str:
         """One line for the user: what was done and how well it fits."""
         residual = "no region agrees" if np.isnan(self.residual_px) else f"residual {self.residual_px:.2f} px RMS"
-        if np.isfinite(self.corner_px):
+        # A similarity of the regions' shifts cannot see a perspective's error: said of the others only.
+        if np.isfinite(self.corner_px) and self.kind != "projective":
             residual += f", corners within about {self.corner_px:.1f} px by the regions' shifts"
         size = f"{self.scale:.3g}"
         text = (

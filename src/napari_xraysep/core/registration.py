@@ -468,9 +468,19 @@ def _settled_if_off(x_mixed: Any, photo: Any, alignment: Alignment) -> Alignment
     if not _corners_off(alignment):
         return alignment
     settled = _region_settled(x_mixed, photo, replace(alignment, kind="similarity"))
-    if settled.confidence >= alignment.confidence and settled.corner_px < alignment.corner_px:
+    if not (settled.confidence >= alignment.confidence and settled.corner_px < alignment.corner_px):
+        return alignment
+    if alignment.kind != "projective":
         return settled
-    return alignment
+    # The settled similarity is fitted to the very shifts it is judged by, and a similarity of them cannot
+    # see a perspective's error: a perspective is given up only where the small regions nearer the corners
+    # (those :func:`_with_perspective` kept it by) agree with the similarity as well, and as closely.
+    before, after = (
+        agreement(x_mixed, photo, each, PERSPECTIVE_GRID, 1 / (PERSPECTIVE_GRID - 1), placed_by=alignment)
+        for each in (alignment, settled)
+    )
+    kept = after.confidence >= before.confidence and not after.residual_px > before.residual_px
+    return settled if kept else alignment
 
 
 def corner_note(alignment: Alignment) -> str | None:
@@ -582,26 +592,10 @@ def estimate_automatic(x_mixed: Any, photo: Any, scale_prior: float | None = Non
 def _polished(
     x_mixed: Any, photo: Any, alignment: Alignment, sigmas: tuple[float, ...] = REFINE_SIGMAS
 ) -> Alignment:
-    """``alignment`` polished coarse to fine (``sigmas``) and checked (:func:`agreement`). Where the polish
-    compares only the painting found in the X-ray (:func:`_painting_inside`), it is polished over the
-    whole frame too, and the check keeps the one more regions agree with (as many: the closer) — a
-    painting's dark, flat passage can pass for a film margin (a procedural painting resampled 4× down,
-    turned: 36 % of it taken out, corners 0.71 px off, 0.11 over the whole frame)."""
-    painting = _polished_over(x_mixed, photo, alignment, sigmas, whole=False)
-    if not _painting_compared(x_mixed, photo, alignment):
-        return painting
-    whole = _polished_over(x_mixed, photo, alignment, sigmas, whole=True)
-    closer = whole.confidence == painting.confidence and whole.residual_px < painting.residual_px
-    return whole if whole.confidence > painting.confidence or closer else painting
-
-
-def _polished_over(
-    x_mixed: Any, photo: Any, alignment: Alignment, sigmas: tuple[float, ...], whole: bool
-) -> Alignment:
-    """:func:`_polished`'s work, comparing the whole frame or not (``whole``, as :func:`refine_alignment`)."""
+    """``alignment`` polished coarse to fine (``sigmas``) and checked (:func:`agreement`)."""
     for sigma in sigmas:
-        alignment = refine_alignment(x_mixed, photo, alignment, sigma=sigma, whole=whole)
-    robust = refine_alignment(x_mixed, photo, alignment, sigma=sigmas[-1], robust=True, whole=whole)
+        alignment = refine_alignment(x_mixed, photo, alignment, sigma=sigma)
+    robust = refine_alignment(x_mixed, photo, alignment, sigma=sigmas[-1], robust=True)
     if corner_shift(alignment, robust, photo.shape, x_mixed.shape) <= ROBUST_MAX_PX:
         alignment = robust
     return agreement(x_mixed, photo, alignment)
@@ -705,7 +699,7 @@ def _mirror_matches_everywhere(x_mixed: Any, photo: Any, mirror: Mirrored) -> bo
 
 def refine_alignment(
     x_mixed: Any, photo: Any, alignment: Alignment, iterations: int = 30, sigma: float = 0.5,
-    robust: bool = False, whole: bool = False,
+    robust: bool = False,
 ) -> Alignment:
     """Sub-pixel polish of an estimate good to a few pixels: Gauss–Newton (Lucas–Kanade) on edge
     images smoothed by ``sigma`` (:func:`scipy.ndimage.gaussian_filter`), with a gain and offset between
@@ -718,7 +712,7 @@ def refine_alignment(
     few pixels off into place, sigma 0.5 settles it). ``robust``: each step by iteratively reweighted
     least squares, Tukey's biweight, where the X-ray is compared at its own pixel size (not reduced).
     For a photograph at least as fine as the X-ray, only the painting found in the X-ray is compared, less
-    a band along its edge (:func:`_painting_inside`); ``whole``: the whole frame all the same.
+    a band along its edge (:func:`_painting_inside`).
 
     References: S. Baker and I. Matthews, "Lucas–Kanade 20 years on: a unifying framework",
     Int. J. Comput. Vis. 56 (2004) 221–255."""
@@ -747,7 +741,7 @@ def refine_alignment(
     # Only the painting, away from its edge (see _painting_inside): None where it fills the frame. For a
     # photograph at least as fine as the X-ray, where it was measured: a coarser one (0.5×) with a chart
     # came 2.5–7.5 px off with it (a breaker's finding; 0.1–0.5 px over the whole of it), and stays so.
-    painting = _painting_inside(x_mixed, factor_x, margin) if alignment.scale <= 1.0 and not whole else None
+    painting = _painting_inside(x_mixed, factor_x, margin) if alignment.scale <= 1.0 else None
     for _ in range(iterations):
         current = np.linalg.inv(inverse)
         inside = _warp_array(covered, current, (height, width)) > 0.999
@@ -829,14 +823,6 @@ def _painting_support(x_mixed: Any, factor: int) -> np.ndarray | None:
         return None if support.full else support.mask
 
     return kept_copy(x_mixed, ("painting support", factor), found)
-
-
-def _painting_compared(x_mixed: Any, photo: Any, alignment: Alignment) -> bool:
-    """Whether :func:`refine_alignment` of ``alignment`` compares the painting only (:func:`_painting_inside`)."""
-    if alignment.kind not in ("similarity", "affine", "projective") or alignment.scale > 1.0:
-        return False
-    factor_x = common_factors(x_mixed.shape, photo.shape, alignment.scale, REFINE_SIDE)[0]
-    return _painting_support(x_mixed, factor_x) is not None
 
 
 def _known_blocks(image: Any, factor: int, shape: tuple[int, int]) -> np.ndarray | None:
