@@ -804,25 +804,14 @@ def _painting_inside(x_mixed: Any, factor: int, band: int) -> np.ndarray | None:
     flat and what the photograph shows there (backdrop, chart, ruler, frame) is nothing the X-ray holds."""
 
     def found() -> np.ndarray | None:
-        support = _painting_support(x_mixed, factor)
-        if support is None:
-            return None
-        inside = ndimage.binary_erosion(support, iterations=band, border_value=1)
-        return inside if inside.sum() >= PAINTING_MIN_SHARE * support.size else None
-
-    return kept_copy(x_mixed, ("painting inside", factor, band), found)
-
-
-def _painting_support(x_mixed: Any, factor: int) -> np.ndarray | None:
-    """(h, w) bool: the painting's support found on the X-ray reduced by ``factor``
-    (:func:`.support.detect_support`), None where it is the whole frame; kept with the reduced copies."""
-
-    def found() -> np.ndarray | None:
         copy = reduced(x_mixed, factor)  # its missing blocks filled with the median: painting-like, not missing
         support = detect_support(copy, _known_blocks(x_mixed, factor, copy.shape))
-        return None if support.full else support.mask
+        if support.full:
+            return None
+        inside = ndimage.binary_erosion(support.mask, iterations=band, border_value=1)
+        return inside if inside.sum() >= PAINTING_MIN_SHARE * support.mask.size else None
 
-    return kept_copy(x_mixed, ("painting support", factor), found)
+    return kept_copy(x_mixed, ("painting inside", factor, band), found)
 
 
 def _known_blocks(image: Any, factor: int, shape: tuple[int, int]) -> np.ndarray | None:
