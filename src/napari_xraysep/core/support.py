@@ -435,11 +435,10 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     # painting's flat passages cut by the frame are specks (≤ 2 % of the margin) or shaded (1.8–2 tolerances).
     regions, _ = ndimage.label(flat)
     touching = np.unique(regions[flat & border])
-    sizes = ndimage.sum_labels(flat, regions, index=touching)
-    for region, blocks_count in zip(touching, sizes):
-        blocks = regions == region
-        if blocks_count >= MIN_ISLAND * sizes.max() and np.ptp(mean[blocks]) < tolerance:
-            near |= blocks
+    if touching.size:
+        sizes = ndimage.sum_labels(flat, regions, index=touching)
+        span = np.asarray(ndimage.maximum(mean, regions, touching)) - ndimage.minimum(mean, regions, touching)
+        near |= np.isin(regions, touching[(sizes >= MIN_ISLAND * sizes.max()) & (span < tolerance)])
     edge = flat & has & near & (rim | ndimage.binary_dilation(padding, iterations=1))
     if not edge.any():
         edge = flat & border & near
