@@ -13,7 +13,6 @@ from conftest import SlicedOnly
 from scipy import ndimage
 
 from napari_xraysep import separate
-from napari_xraysep.core.data import prepare_inputs
 from napari_xraysep.core.errors import InputError
 from napari_xraysep.core.films import (
     Films,
@@ -719,28 +718,6 @@ def test_a_mosaic_s_film_margin_at_each_film_s_own_offset_is_left_out_of_the_pai
     result = separate(stored, variant.rgb_stored)
     assert result.films is not None
     assert result.films.seams == tuple(sorted(Seam(axis, position) for axis, position in variant.seams))
-
-
-@pytest.mark.parametrize("largest", [0.10, 0.12])
-def test_a_film_whose_margin_is_far_from_the_others_offsets_keeps_it_out_of_the_painting(largest) -> None:
-    """A film's margin far from the median of the frame's flat edge sets the margin's level near it all the
-    same when it is a large, even flat region along the edge: 2 × 3 films up to ±10 and ±12 % of the painting's
-    range apart kept 29 765 and 36 816 px of film margin as painting (a neighbouring film's edge set their
-    level) — and, stored as a file (the X-ray lifted so that no film's margin is clipped), a separation
-    found no painting at all (the whole frame kept, 96 992 px of margin)."""
-    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
-    x, painting = variant.x_stored.astype(np.float64), variant.painting
-    span = float(np.percentile(x[painting], 99) - np.percentile(x[painting], 1))
-    offsets = np.array([0.025, -0.041, -0.083, -0.087, 0.056, 0.074]) * largest / 0.087
-    rows, cols = np.array_split(np.arange(x.shape[0]), 2), np.array_split(np.arange(x.shape[1]), 3)
-    for offset, film in zip(offsets, [np.ix_(r, c) for r in rows for c in cols]):
-        x[film] += offset * span
-    found = detect_support(np.clip(x, 0, 65535), np.ones(x.shape, bool)).mask
-    stored = np.clip(x + 0.15 * span, 0, 65535).astype(np.uint16)
-    separated = prepare_inputs(stored, variant.rgb_stored, None, detect=True, mark_defects=True).support.mask
-    for mask in (found, separated):
-        assert (mask & ~painting).sum() < 0.005 * painting.sum()
-        assert (painting & ~mask).sum() == 0
 
 
 def test_a_seam_beside_a_busy_surface_is_judged_without_what_the_photograph_explains() -> None:

@@ -406,9 +406,7 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     mean = local_mean(small)
     spread = np.sqrt(np.maximum(local_mean(small * small) - mean * mean, 0.0))
     # The finest detail's robust scale: the film's noise (at this block size).
-    # Clipped film (a margin stored below the detector's floor) holds no noise: it would halve the scale.
-    unclipped = has & (small > small[has].min()) & (small < small[has].max())
-    detail = np.abs(small - ndimage.median_filter(small, size=3, mode="mirror"))[unclipped if unclipped.any() else has]
+    detail = np.abs(small - ndimage.median_filter(small, size=3, mode="mirror"))[has]
     noise = 1.4826 * float(np.median(detail)) / 1.1 if detail.size else 0.0
     low, high = np.percentile(small[has], [1, 99])
     flat = has & (spread < TEXTURE_NOISE * max(noise, 1e-12 * max(abs(high), 1.0)))
@@ -430,15 +428,6 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     tolerance = max(LEVEL_NOISE * noise, LEVEL_RANGE * (high - low))
     overall = float(np.median(small[flat & border]))
     near = np.abs(mean - overall) < EDGE_LEVELS * tolerance
-    # ... but a flat region along the edge that is even (within one tolerance) and no speck beside the largest
-    # (MIN_ISLAND of it) is a margin whatever its level: a mosaic's film far from the others' offsets. A
-    # painting's flat passages cut by the frame are specks (≤ 2 % of the margin) or shaded (1.8–2 tolerances).
-    regions, _ = ndimage.label(flat)
-    touching = np.unique(regions[flat & border])
-    if touching.size:
-        sizes = ndimage.sum_labels(flat, regions, index=touching)
-        span = np.asarray(ndimage.maximum(mean, regions, touching)) - ndimage.minimum(mean, regions, touching)
-        near |= np.isin(regions, touching[(sizes >= MIN_ISLAND * sizes.max()) & (span < tolerance)])
     edge = flat & has & near & (rim | ndimage.binary_dilation(padding, iterations=1))
     if not edge.any():
         edge = flat & border & near
@@ -472,10 +461,8 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     # A film margin is where nothing absorbs: no more than a speck of the painting is darker than it (the
     # X-ray read dense = bright, as every reader gives it). A painting's own dark, flat passage is: a
     # procedural painting resampled 4× down, its dark top taken for margin, had 13 % of the rest darker.
-    # Each block against the margin beside it: the frame's edge nearest to it may be another film's.
-    beside = ndimage.distance_transform_edt(~(background & ~painting), return_distances=False, return_indices=True)
     inside = painting & has
-    if np.mean(small[inside] < level[beside[0], beside[1]][inside]) > MARGIN_DARKER:
+    if np.mean(small[inside] < level[inside]) > MARGIN_DARKER:
         return None
     return painting
 
