@@ -451,6 +451,30 @@ def test_cli_align_refuses_an_alignment_that_fails_its_check_unless_forced(paint
     assert out.exists() and "--force" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("photo_mm, said", [
+    ("0.05mm", "Its scale agrees with the pixel sizes' (0.5), so it may be right"),
+    ("0.08mm", "The pixel sizes' scale, 0.8, was tried first: if one of them is wrong"),
+])
+def test_a_refused_alignment_says_whether_its_scale_is_the_pixel_sizes(
+    painting, tmp_path, capsys, monkeypatch, photo_mm, said
+):
+    """A tester's soft painting, aligned right (0.02 px) but refused with 33 % of the regions agreeing, was
+    told "if one of them [the pixel sizes] is wrong, leave it out" though both were right: a refused
+    estimate at the pixel sizes' scale now says it may be right and to look at it; at another scale the
+    pixel sizes are suspected, as before."""
+    from napari_xraysep.cli import align, main
+
+    refused = Alignment(np.diag([0.5, 0.5, 1.0]), "similarity", confidence=0.33)
+    monkeypatch.setattr(align, "estimate_any_way_round", lambda *args: refused)
+    xray, rgb = _tiffs(painting, tmp_path, painting.rgb_surface)
+    sizes = ["--pixel-size", "0.1mm", "--photo-pixel-size", photo_mm]
+    assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "a.tif"), *sizes]) == 2
+    err = capsys.readouterr().err
+    assert said in err and ("may be right" in err) == (photo_mm == "0.05mm") and not (tmp_path / "a.tif").exists()
+    assert registration.refusal_hint(refused, None) == ""
+    assert registration.refusal_hint(Alignment(np.eye(3), "translation", confidence=0.2), 0.5) == ""
+
+
 @pytest.mark.parametrize("answer", ["No", "Yes"])
 def test_align_widget_asks_before_adding_an_alignment_that_fails_its_check(painting, make_napari_viewer, qtbot, monkeypatch, answer):
     from qtpy.QtWidgets import QMessageBox
@@ -465,6 +489,10 @@ def test_align_widget_asks_before_adding_an_alignment_that_fails_its_check(paint
     with qtbot.waitSignal(widget.align_automatically().finished, timeout=60_000):
         pass
     assert len(asked) == 1 and "regions of the painting agree" in asked[0][2]
+    assert "may be right" not in asked[0][2]  # a translation: no pixel sizes' scale to compare
+    refused = Alignment(np.diag([0.5, 0.5, 1.0]), "similarity", confidence=0.33)
+    widget.confirm_uncertain(refused, 0.5)
+    assert "Its scale agrees with the pixel sizes' (0.5), so it may be right" in asked[-1][2]
     if answer == "No":
         assert [layer.name for layer in viewer.layers] == ["xray", "photo"]
         assert widget.message.text().startswith("Nothing added")

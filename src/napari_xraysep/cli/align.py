@@ -29,6 +29,7 @@ from ..core.registration import (
     estimate_automatic,
     estimate_similarity,
     estimate_translation,
+    refusal_hint,
     scale_prior_note,
 )
 from ..core.warp import aligned_photo, uncovered_share
@@ -128,13 +129,10 @@ def command_align(args: argparse.Namespace) -> int:
         if alignment.confidence < CONFIDENT:
             uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
             if not args.force:
-                tried = "" if scale_prior is None else (
-                    f" The pixel sizes' scale, {scale_prior:.3g}, was tried first: if one of them is wrong, "
-                    "leave it out."
-                )
+                hint = refusal_hint(alignment, scale_prior)
                 raise InputError(
                     f"Nothing written: {uncertain} (its best guess, refused: {alignment.describe()}); give --points, or "
-                    f"--force to write it anyway.{tried}"
+                    f"--force to write it anyway.{' ' + hint if hint else ''}"
                 )
             warnings.warn(f"Written because of --force, though {uncertain}.", UserWarning, stacklevel=1)
         if alignment.mirror_unsure:

@@ -206,6 +206,24 @@ def scale_prior_note(alignment: Alignment, scale_prior: float | None) -> str | N
     )
 
 
+def refusal_hint(alignment: Alignment, scale_prior: float | None) -> str:
+    """A sentence on what an automatic ``alignment`` that failed its check (fewer than CONFIDENT of the
+    regions agree) may mean, given the pixel sizes' ``scale_prior`` ("" where none was given or the
+    alignment is a translation): with the pixel sizes' scale it may be right — the check then found too
+    few edges the two images share (a tester's soft painting, right to 0.02 px, was refused with 33 %
+    agreeing and "if one of them is wrong" sent the user after right pixel sizes); at another scale,
+    one of the pixel sizes may be wrong."""
+    if scale_prior is None or alignment.kind == "translation":
+        return ""
+    if scale_prior_note(alignment, scale_prior) is None:
+        return (
+            f"Its scale agrees with the pixel sizes' ({scale_prior:.3g}), so it may be right, the X-ray and the "
+            "photograph sharing too few edges for the check (much of the X-ray is the hidden design, or both are "
+            "soft): compare it with the X-ray by eye."
+        )
+    return f"The pixel sizes' scale, {scale_prior:.3g}, was tried first: if one of them is wrong, leave it out."
+
+
 def _similarity(rotation_deg: float, scale: float) -> np.ndarray:
     return SimilarityTransform(scale=scale, rotation=np.radians(rotation_deg)).params
 

@@ -37,6 +37,7 @@ from ..core.registration import (
     estimate_similarity,
     estimate_translation,
     misalignment_warning,
+    refusal_hint,
     scale_prior_note,
 )
 from ..core.warp import aligned_photo
@@ -231,12 +232,15 @@ class AlignmentWidget(QWidget):
             return None
         return float(np.sqrt(np.prod(photo_mm) / np.prod(xray_mm)))
 
-    def confirm_uncertain(self, alignment: Alignment) -> bool:
-        """Ask before adding an automatic alignment that failed its check (fewer than half the regions agree)."""
+    def confirm_uncertain(self, alignment: Alignment, prior: float | None = None) -> bool:
+        """Ask before adding an automatic alignment that failed its check (fewer than half the regions agree);
+        ``prior``: the layers' pixel sizes' scale (:func:`refusal_hint`)."""
+        hint = refusal_hint(alignment, prior)
         answer = QMessageBox.question(
             self, "Uncertain alignment",
             f"Only {alignment.confidence:.0%} of the regions of the painting agree with this alignment "
-            f"({alignment.describe()}): it may be wrong. Add the aligned photograph anyway?",
+            f"({alignment.describe()}): it may be wrong.{' ' + hint if hint else ''} "
+            "Add the aligned photograph anyway?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes
@@ -256,7 +260,7 @@ class AlignmentWidget(QWidget):
                 f"Nothing added: '{gone[0]}' was removed from the viewer while the alignment was estimated.", error=True
             )
             return None
-        if alignment.confidence < CONFIDENT and not self.confirm_uncertain(alignment):
+        if alignment.confidence < CONFIDENT and not self.confirm_uncertain(alignment, prior):
             self.show_message(
                 f"Nothing added: only {alignment.confidence:.0%} of the regions of the painting agree with the automatic "
                 "alignment. Align from point pairs instead (Add point layers).", error=True,
