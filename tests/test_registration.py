@@ -458,10 +458,10 @@ def test_cli_align_refuses_an_alignment_that_fails_its_check_unless_forced(paint
 def test_a_refused_alignment_says_whether_its_scale_is_the_pixel_sizes(
     painting, tmp_path, capsys, monkeypatch, photo_mm, said
 ):
-    """A tester's soft painting, aligned right (0.02 px) but refused with 33 % of the regions agreeing, was
-    told "if one of them [the pixel sizes] is wrong, leave it out" though both were right: a refused
-    estimate at the pixel sizes' scale now says it may be right and to look at it; at another scale the
-    pixel sizes are suspected, as before."""
+    """A tester's soft painting, aligned right (forced, no shift was left against the exact registration) but
+    refused with 33 % of the regions agreeing, was told "if one of them [the pixel sizes] is wrong, leave it
+    out" though both were right: a refused estimate at the pixel sizes' scale now says it may be right and to
+    look at it; at another scale the pixel sizes are suspected, as before."""
     from napari_xraysep.cli import align, main
 
     refused = Alignment(np.diag([0.5, 0.5, 1.0]), "similarity", confidence=0.33)

@@ -210,9 +210,9 @@ def refusal_hint(alignment: Alignment, scale_prior: float | None) -> str:
     """A sentence on what an automatic ``alignment`` that failed its check (fewer than CONFIDENT of the
     regions agree) may mean, given the pixel sizes' ``scale_prior`` ("" where none was given or the
     alignment is a translation): with the pixel sizes' scale it may be right — the check then found too
-    few edges the two images share (a tester's soft painting, right to 0.02 px, was refused with 33 %
-    agreeing and "if one of them is wrong" sent the user after right pixel sizes); at another scale,
-    one of the pixel sizes may be wrong."""
+    few edges the two images share (a tester's soft painting, right — forced, no shift was left against
+    the exact registration — was refused with 33 % agreeing, and "if one of them is wrong" sent the user
+    after right pixel sizes); at another scale, one of the pixel sizes may be wrong."""
     if scale_prior is None or alignment.kind == "translation":
         return ""
     if scale_prior_note(alignment, scale_prior) is None:
