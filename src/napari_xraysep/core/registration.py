@@ -771,7 +771,7 @@ def refine_alignment(
         warped = _warp_array(moving, current, (height, width))[inside]
         gx, gy = _warp_array(grad_x, current, (height, width))[inside], _warp_array(grad_y, current, (height, width))[inside]
         px, py = dx_[inside], dy_[inside]
-        (gain, offset), *_ = np.linalg.lstsq(np.stack([warped, np.ones_like(warped)], 1), reference[inside], rcond=None)
+        gain, offset = _least_squares(np.stack([warped, np.ones_like(warped)], 1), reference[inside])
         residual = reference[inside] - (gain * warped + offset)
         # B + Δ moves a pixel's photograph point p = B_top·q / w by (Δ_top·q − p·Δ_bottom·q) / w, to first order.
         w = inverse[2, 0] * xs[inside] + inverse[2, 1] * ys[inside] + 1.0
@@ -786,7 +786,7 @@ def refine_alignment(
             jacobian = np.concatenate([jacobian, np.stack([along * px, along * py], 1)], 1)
         # Tukey's biweight (``robust``, the X-ray at its own pixel size only: see ROBUST_MAX_PX).
         weight = _biweight(residual) if robust and factor_x == 1 else np.ones_like(residual)
-        step, *_ = np.linalg.lstsq(weight[:, None] * gain * jacobian / w[:, None], weight * residual, rcond=None)
+        step = _least_squares(weight[:, None] * gain * jacobian / w[:, None], weight * residual)
         if alignment.kind == "similarity":
             a, b, tx, ty = step
             linear_step = np.array([[a, -b], [b, a]])
@@ -805,6 +805,13 @@ def refine_alignment(
             break
     refined = np.linalg.inv(reduction_matrix(factor_x)) @ np.linalg.inv(inverse) @ reduction_matrix(factor_p)
     return replace(alignment, matrix=refined / refined[2, 2])  # so its scale and shift read as they are
+
+
+def _least_squares(design: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The minimum-norm least-squares solution of ``design`` (N, p) · x ≈ ``target`` (N,), N ≫ p, through
+    the p × p normal equations ((AᵀA)⁺Aᵀ = A⁺): ``np.linalg.lstsq`` of the whole system took a third of a
+    tester's 4-minute alignment (2 000 calls, 41 ms each at N ≈ 750 000)."""
+    return np.linalg.lstsq(design.T @ design, design.T @ target, rcond=None)[0]
 
 
 def _painting_inside(x_mixed: Any, factor: int, band: int) -> np.ndarray | None:
