@@ -244,9 +244,10 @@ def test_widget(case, make_napari_viewer, qtbot):
 # ------------------------------------------------------------------------------------- files
 
 
-def _truncated(folder: Path) -> Path:
-    path = folder / "truncated.tif"
-    tifffile.imwrite(path, np.arange(100 * 120, dtype=np.uint16).reshape(100, 120))
+def _truncated(folder: Path, compression: str | None = None) -> Path:
+    """A TIFF cut in half, as a file still being copied is."""
+    path = folder / f"truncated-{compression}.tif"
+    tifffile.imwrite(path, np.arange(100 * 120, dtype=np.uint16).reshape(100, 120), compression=compression)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     return path
@@ -256,7 +257,8 @@ FILE_CASES = {
     "missing file": (lambda folder: folder / "absent.tif", "does not exist"),
     "not a TIFF": (lambda folder: _write(folder / "garbage.tif", b"II*\x00garbage"), "Cannot read"),
     "empty file": (lambda folder: _write(folder / "empty.tif", b""), "Cannot read"),
-    "truncated TIFF": (_truncated, "Cannot read"),
+    "truncated TIFF": (_truncated, "but its image data reach byte"),
+    "truncated LZW TIFF": (lambda folder: _truncated(folder, "lzw"), "but its image data reach byte"),
 }
 
 

@@ -345,6 +345,7 @@ def open_tiff(path: Path) -> list[ImageSource]:
             series = tif.series[index]
             page = series.keyframe
             _check_strips(path, page, logged)
+            _check_complete(path, tif.filehandle.size, [page for level in series.levels for page in level.pages])
             info: dict[str, Any] = {
                 "file": str(path), "format": "TIFF", "compression": tifffile.COMPRESSION(page.compression).name,
                 "pages": len(tif.pages), "bits_per_sample": int(page.bitspersample), "sample_format": tifffile.SAMPLEFORMAT(page.sampleformat).name,
@@ -376,6 +377,21 @@ def open_tiff(path: Path) -> list[ImageSource]:
     except Exception as error:  # tifffile raises many types for damaged files
         raise read_error(path, error) from error
     return levels
+
+
+def _check_complete(path: Path, size: int, pages: list[Any]) -> None:
+    """InputError when the file (``size`` bytes) ends before the image data its ``pages`` point to: a file
+    still being copied or written. (A tester's TIFF cut at 60 % was refused as "mmap length is greater than
+    file size", an LZW one cut in half as "corrupted strip cannot be reshaped": true, but no help.)"""
+    end = max(
+        (offset + count for page in pages for offset, count in zip(page.dataoffsets, page.databytecounts) if count),
+        default=0,
+    )
+    if end > size:
+        raise InputError(
+            f"Cannot read {path.name}: the file ends at byte {size:,}, but its image data reach byte {end:,} — it is "
+            "incomplete (still being copied or written?). Copy it again, or wait until it is written."
+        )
 
 
 def _check_strips(path: Path, page: Any, logged: list[str]) -> None:
