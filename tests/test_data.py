@@ -297,3 +297,23 @@ def test_a_clipped_share_of_a_huge_mosaic_is_not_written_in_powers_of_ten():
     assert "(0.035 %)" in defects_line({"clipped_pixels": 46, "clipped_fraction": 0.00035})
     assert "(0.4 %)" in defects_line({"clipped_pixels": 46, "clipped_fraction": 0.004})
     assert "pixels at" in defects_line({"clipped_pixels": 5})  # no share without the fraction
+
+
+def test_a_fit_on_a_painting_under_64_px_a_side_warns_and_a_model_applied_does_not(tiny_mixture, tiny_colour_map):
+    from napari_xraysep import separate
+    from napari_xraysep.core.data import SMALL_PAINTING, small_painting_warning
+
+    x, rgb = tiny_mixture.x_mixed, tiny_mixture.rgb_surface
+    with pytest.warns(UserWarning, match=r"The painting is only 48×64 px: too small .* cropped by mistake"):
+        first = separate(x, rgb, **tiny_colour_map)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        separate(x, rgb, model=first.model, steps=0)
+    assert not [w for w in caught if "too small" in str(w.message)]
+    # The painting's pixels with data are measured, not the frame (a small painting on a wide film margin).
+    valid = np.zeros((200, 240), bool)
+    valid[10 : 10 + SMALL_PAINTING, 20:200] = True
+    assert SMALL_PAINTING == 64 and small_painting_warning(valid) is None
+    valid[10 + SMALL_PAINTING - 1] = False
+    assert "only 63×180 px" in small_painting_warning(valid)
+    assert small_painting_warning(np.zeros((200, 240), bool)) is None

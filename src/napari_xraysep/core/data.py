@@ -153,6 +153,28 @@ class SeparationInputs:
         return self.x_mixed.shape  # type: ignore[return-value]
 
 
+# A painting under this many px a side is fitted, with a warning: a canvas's weave shows a few threads
+# only, and the fit follows the few pixels there are (support.MIN_SIDE: too small to tell a margin either).
+SMALL_PAINTING = 64
+
+
+def small_painting_warning(valid: np.ndarray) -> str | None:
+    """The warning for a fit on a painting whose pixels with data (``valid``, (H, W) bool) span under
+    :data:`SMALL_PAINTING` px in either direction, or None. (A crop made by mistake: a tester's 20×24 px
+    X-ray separated without a word.)"""
+    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+    if not rows.size:
+        return None
+    height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
+    if min(height, width) >= SMALL_PAINTING:
+        return None
+    return (
+        f"The painting is only {height}×{width} px: too small for the separation to mean much (a canvas's weave "
+        f"shows a few threads only, and the fit follows the few pixels there are). If it was cropped by mistake, "
+        f"give the whole painting (at least {SMALL_PAINTING} px a side)."
+    )
+
+
 def _check_painting_size(painting: np.ndarray, min_size: int) -> None:
     """InputError when the painting's pixels with data (``painting``, (H, W) bool) span less than
     ``min_size`` in either direction or number fewer than ``min_size``²: a fit there would explain a few

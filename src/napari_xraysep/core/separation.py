@@ -22,7 +22,7 @@ from .calibration import (
 )
 from .checks import check_double_sided, unmasked
 from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, SeparationConfig
-from .data import SeparationInputs, prepare_inputs
+from .data import SeparationInputs, prepare_inputs, small_painting_warning
 from .devices import resolve_device
 from .errors import InputError, TrainingError
 from .films import Films, KnownPixels, Seam, find_films, given_films
@@ -242,6 +242,9 @@ def iter_separate(
         region_optional=config.method.name == "colour_map",
     )
     inputs: SeparationInputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation if model else None)
+    small = training and small_painting_warning(inputs.valid if inputs.valid is not None else np.ones(inputs.shape, bool))
+    if small:
+        warnings.warn(small, UserWarning, stacklevel=2)
     if model is not None:
         # Continue from a copy: the caller's model (and any result made with it) stays as it was.
         model = dataclasses.replace(
