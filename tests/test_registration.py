@@ -1154,3 +1154,50 @@ def test_the_painting_the_polish_compares_is_sought_with_the_x_ray_s_missing_pix
     points = apply_transform(np.linalg.inv(shifted), corners)
     found = registration.estimate_automatic(padded, photo, 1 / 1.7)
     assert np.linalg.norm(apply_transform(found.matrix, points) - corners, axis=1).max() < 0.5
+
+
+# A tester's pair (a soft painting over a strong hidden design; the photograph 1.5× finer, turned 1.5°, on a
+# backdrop; X-ray 720 × 1040): the 3 × 3 regions' (y, x) shifts, X-ray px, for its right estimate (forced, it
+# matched the exact registration to correlation 0.9998) on the check's 2× coarser copies and at its own pixel
+# size; and for the same estimate 1 px to the right (measured, their lengths).
+_TESTER_CENTRES = np.array([[y, x] for y in (180.0, 360.0, 540.0) for x in (260.0, 520.0, 780.0)])
+_TESTER_COARSE = np.array([
+    [0.12, 1.00], [-0.48, 1.08], [-0.52, 0.24],
+    [-2.00, 0.36], [-1.80, 1.56], [-30.84, 0.32],
+    [0.48, -0.08], [0.48, -1.44], [0.68, -0.24],
+])
+_TESTER_FINE = np.array([
+    [0.20, -0.16], [-0.12, 1.70], [-0.16, 0.40],
+    [-0.78, 0.00], [1.96, -47.98], [19.06, 0.08],
+    [0.40, -0.42], [-0.10, -2.88], [0.32, 0.68],
+])
+_OFF_COARSE = np.c_[np.zeros(9), [0.20, 0.32, 0.38, 1.56, 1.34, 1.80, 1.39, 2.12, 0.59]]
+_OFF_FINE = np.c_[np.zeros(9), [1.18, 0.71, 0.62, 1.27, 49.02, 19.08, 1.45, 3.88, 0.45]]
+
+
+@pytest.mark.parametrize(
+    "coarse, fine, confidence",
+    [(_TESTER_COARSE, _TESTER_FINE, 5 / 9), (_OFF_COARSE, _OFF_FINE, 4 / 9)],
+    ids=["right", "1px-off"],
+)
+def test_a_right_alignment_the_coarse_regions_refuse_is_accepted_where_its_own_pixel_size_agrees(
+    monkeypatch, coarse, fine, confidence
+):
+    # The tester's right estimate was refused, 3 of 9 regions within 1 px on the coarser copies (the hidden
+    # design's edges, blurred into the shared ones, pull them 1–2 px), where 5 of 9 agree at its own pixel size
+    # (0.26–0.78 px). That finer look now counts where the coarse one refuses; the estimate 1 px off stays
+    # refused (4 of 9 coarse, 3 of 9 finer).
+    def region_shifts(x_mixed, photo, alignment, grid=3, share=0.5, placed_by=None, coarser=True):
+        return _TESTER_CENTRES, (coarse if coarser else fine)
+
+    monkeypatch.setattr(edges, "region_shifts", region_shifts)
+    x_mixed, photo = np.zeros((720, 1040)), np.zeros((1197, 1725, 3))
+    alignment = Alignment(np.array([[0.6664, -0.0175, -51.3], [0.0175, 0.6664, -47.5], [0, 0, 1.0]]), "similarity")
+    checked = edges.agreement(x_mixed, photo, alignment)
+    assert checked.confidence == pytest.approx(confidence)
+    if confidence >= CONFIDENT:
+        distances = np.linalg.norm(fine, axis=1)
+        assert checked.residual_px == pytest.approx(np.sqrt(np.mean(distances[distances < 1] ** 2)))  # 0.59 px
+    # comparing two alignments on the same regions (the perspective's gates) keeps to the coarse share
+    coarse_share = np.mean(np.linalg.norm(coarse, axis=1) < 1)
+    assert edges.agreement(x_mixed, photo, alignment, second_look=False).confidence == pytest.approx(coarse_share)
