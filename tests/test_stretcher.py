@@ -14,7 +14,6 @@ from napari_xraysep import separate
 from napari_xraysep.core.stretcher import (
     Bar,
     Stretcher,
-    behind_painting,
     find_stretcher,
     find_stretcher_in,
     take_out_stretcher,
@@ -365,73 +364,6 @@ def test_block_means_leave_missing_pixels_out() -> None:
     image = np.array([[1, 2, 3, 4, 5], [3, np.nan, 5, 6, 7], [9, 9, np.nan, np.nan, 1]], dtype=np.float64)
     means = block_means(image, 2, budget=10)  # two rows at a time
     np.testing.assert_allclose(means, [[2.0, 4.5, 6.0], [9.0, np.nan, 1.0]], equal_nan=True)
-
-
-def _film_margin(margin: int = 20, seed: int = 0) -> np.ndarray:
-    """A soft painting (nothing finer than a few px but the film's noise) inside an unexposed film margin
-    ``margin`` px wide on every side — bright, flat, the noise alone: all of it in x2 when the photograph
-    explains none of the X-ray (the photograph of another painting)."""
-    rng = np.random.default_rng(seed)
-    painting = ndimage.gaussian_filter(rng.standard_normal((HEIGHT, WIDTH)), 3)
-    x = 1.0 + 0.3 * painting / painting.std()
-    x[:margin], x[-margin:], x[:, :margin], x[:, -margin:] = 3.0, 3.0, 3.0, 3.0
-    return x + 0.05 * rng.standard_normal(x.shape)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_an_unexposed_film_margin_is_no_stretcher(seed) -> None:
-    x = _film_margin(seed=seed)
-    # Its straight steps at the margin's inner edge, all four sides, look like a stretcher's outer bars ...
-    alone = find_stretcher_in(x)
-    assert alone is not None and sum(bar.outer for bar in alone.bars) == 4
-    # ... but no painting lies over them: film alone is no bar.
-    assert find_stretcher_in(x, x) is None
-    assert behind_painting(alone, x) is None
-
-
-def test_bars_behind_a_painting_are_kept_and_a_band_of_film_alone_is_dropped() -> None:
-    bars = _bars()
-    residual = _hidden() + bars
-    x = 0.2 * np.random.default_rng(5).standard_normal((HEIGHT, WIDTH)) + _hidden(1) + bars  # the painting over them
-    found = find_stretcher_in(residual)
-    kept = find_stretcher_in(residual, x)
-    assert kept is not None and kept.bars == found.bars
-    np.testing.assert_array_equal(kept.layer(), found.layer())
-    # The left bar's X-ray flat (film alone): that bar goes, its profile with it; three outer bars stay.
-    x[:, :BAR] = 7.0
-    dropped = behind_painting(find_stretcher(residual), x)
-    assert dropped is not None and len(dropped.bars) == 4
-    assert not any(bar.axis == "col" and bar.start < 2 for bar in dropped.bars)
-    assert (dropped.columns[:BAR - 1] == 0).all() and dropped.columns[WIDTH - BAR // 2] > 0.5 * DENSITY
-    # Two of the four sides film alone: fewer than three outer bars, no stretcher.
-    x[:BAR] = 7.0
-    assert behind_painting(find_stretcher(residual), x) is None
-    with pytest.raises(ValueError, match="shape"):
-        find_stretcher_in(residual, x[:-1])
-    with pytest.raises(ValueError, match="shape"):
-        behind_painting(found, x[:, :-1])
-
-
-def test_the_photograph_of_another_painting_finds_no_bars_in_a_film_margin(tmp_path, monkeypatch, capsys) -> None:
-    """The whole X-ray in x2 (the photograph explains none of it): a bright film margin there is not
-    reported as a stretcher, in memory nor tile by tile."""
-    import tifffile
-
-    from napari_xraysep.cli import main
-    from napari_xraysep.core import areas
-
-    tifffile.imwrite(tmp_path / "x.tif", np.round(1000 * _film_margin()).astype(np.uint16))
-    other = ndimage.gaussian_filter(np.random.default_rng(9).random((HEIGHT, WIDTH, 3)), (4, 4, 0))
-    tifffile.imwrite(tmp_path / "rgb.tif", np.round(255 * (other - other.min()) / np.ptp(other)).astype(np.uint8))
-    files = [str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif")]
-    for out in ("memory", "tiles"):
-        if out == "tiles":
-            monkeypatch.setattr(areas, "LARGE_IMAGE_PIXELS", 1000)
-        assert main(["separate", *files, "--out", str(tmp_path / out), "--device", "cpu"]) == 0
-        said = capsys.readouterr().err
-        assert "this painting's photograph" in said and "Stretcher bars" not in said
-        assert json.loads((tmp_path / out / "run.json").read_text())["stretcher"] is None
-        assert not (tmp_path / out / "stretcher.tif").exists()
 
 
 def test_a_whole_painting_is_searched_on_block_means_and_the_bars_taken_out_strip_by_strip(monkeypatch) -> None:

@@ -207,7 +207,7 @@ def sought_in_x2(
     # here around them all, every state a search restores ignores them too.
     with warnings.catch_warnings(), ThreadPoolExecutor(2, thread_name_prefix="xraysep-x2") as pool:
         warnings.simplefilter("ignore", RuntimeWarning)
-        bars = pool.submit(stretcher_in, outputs, config, sources)
+        bars = pool.submit(stretcher_in, outputs, config, sources.double_sided)
         passages = pool.submit(passages_in, outputs, sources)
         films = None if seek_films is None else seek_films()
         if films is not None:
@@ -221,16 +221,15 @@ def sought_in_x2(
     return None, stretcher, found_passages
 
 
-def stretcher_in(outputs: dict[str, Any], config: SeparationConfig, sources: Sources) -> Stretcher | None:
+def stretcher_in(outputs: dict[str, Any], config: SeparationConfig, double_sided: bool) -> Stretcher | None:
     """A whole painting's stretcher bars, sought in its x2 (or, when only x̂2 is written, in x̂2;
-    ``outputs``: the result TIFFs being written, by name) and its X-ray (bars of film alone are none)
-    when ``config.stretcher_bars`` asks (not for a double-sided panel, nor when neither is written: the
-    bars change no other layer); None when none were found or sought
-    (:func:`~napari_xraysep.core.stretcher.find_stretcher_in`)."""
+    ``outputs``: the result TIFFs being written, by name) when ``config.stretcher_bars`` asks (not for
+    a double-sided panel, nor when neither is written: the bars change no other layer); None when none
+    were found or sought (:func:`~napari_xraysep.core.stretcher.find_stretcher_in`)."""
     hidden = next((outputs[name] for name in ("x2", "x2_hat") if name in outputs), None)
-    if not config.stretcher_bars or sources.double_sided or hidden is None:
+    if not config.stretcher_bars or double_sided or hidden is None:
         return None
-    return find_stretcher_in(hidden, sources.x_mixed)
+    return find_stretcher_in(hidden)
 
 
 def passages_in(outputs: dict[str, Any], sources: Sources) -> Passages | None:

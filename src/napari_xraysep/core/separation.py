@@ -343,7 +343,7 @@ def iter_separate(
     x2_hat, x2 = estimates.x2_hat, refined.x2
     # A double-sided panel's x2 is the back's painting, whose own edges may be straight. Sought as on a
     # whole painting (block means of at most 4 MP above that size): the same bars on either path.
-    stretcher = find_stretcher_in(x2, x_one) if config.stretcher_bars and not inputs.double_sided else None
+    stretcher = find_stretcher_in(x2) if config.stretcher_bars and not inputs.double_sided else None
     if stretcher is not None and refits_without_bars(config, training, stopped_early):
         # The fit saw the bars (edges and grain the photograph cannot explain) and bent towards them:
         # the colour map is fitted again to the X-ray with their layer taken out, as the films are.
@@ -366,7 +366,7 @@ def iter_separate(
         del unit
         refined = refine(_x_units(inputs, x_one), estimates.x1_hat, estimates.x2_hat, estimates.weave)
         x2_hat, x2 = estimates.x2_hat, refined.x2
-        stretcher = find_stretcher_in(x2, x_one)
+        stretcher = find_stretcher_in(x2)
         if stretcher is not None:
             bars = stretcher.layer()
             x2_hat, x2 = x2_hat - bars, x2 - bars

@@ -44,7 +44,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from .tiling import block_means
 
@@ -89,15 +88,6 @@ LINE_PIXELS = 6
 # bars to the pixel; on the benchmark's stretchers 0.95 lost 0.3 dB and the most alone 0.9 dB).
 PLACE_SHARE = 0.9
 EDGE_SEARCH = 3  # px an edge moves inwards of the coarse step at most (and outwards at least)
-# A bar lies behind the painting: the X-ray through it carries the painting's detail (brushwork, weave)
-# beside the wood's grain. A band whose X-ray detail is under 1/FILM_CONTRAST of the painting's between
-# the bars is film alone — an unexposed film margin, bright and flat, that x2 holds when the photograph
-# explains none of the X-ray — and no bar. Detail is read on blocks a BAR_BLOCKS-th of the band's width: a
-# soft painting's finest detail is the film's noise, as a margin's is. The painting's detail over the band's,
-# measured there: beside the benchmark's 60 stretcher bars (4 cases × 3 seeds) 0.43–1.9; a tester's soft
-# painting in a 40 px unexposed margin 7.2–10.7 (1.0 at single pixels). support.MIN_CONTRAST: the same 4.
-FILM_CONTRAST = 4.0
-BAR_BLOCKS = 5
 
 
 @dataclass(frozen=True)
@@ -555,82 +545,16 @@ def _bar_values(profile: np.ndarray, start: int, stop: int, density: float) -> n
 DETECT_PIXELS = 4_000_000
 
 
-def find_stretcher_in(x2: Any, x_mixed: Any = None) -> Stretcher | None:
+def find_stretcher_in(x2: Any) -> Stretcher | None:
     """:func:`find_stretcher` on a whole painting's x2 ((H, W) array-like read by row slices): on its
     block means (at most :data:`DETECT_PIXELS`), the bars then placed on the full frame
-    (:meth:`Stretcher.upsampled`). With the ``x_mixed`` X-ray ((H, W) array-like, any units), bars
-    that are film alone are no bars (:func:`behind_painting`). Raises ValueError for an x2 that is not
-    2-D or an X-ray not its shape."""
+    (:meth:`Stretcher.upsampled`)."""
     if len(x2.shape) != 2:
         raise ValueError(f"find_stretcher_in takes an (H, W) x2; got shape {tuple(x2.shape)}")
-    if x_mixed is not None and tuple(x_mixed.shape) != tuple(x2.shape):
-        raise ValueError(f"find_stretcher_in: the X-ray's shape {tuple(x_mixed.shape)} is not x2's {tuple(x2.shape)}")
     height, width = x2.shape
     factor = max(1, math.ceil(math.sqrt(height * width / DETECT_PIXELS)))
     found = find_stretcher(block_means(x2, factor))
-    if found is not None and x_mixed is not None:
-        found = behind_painting(found, block_means(x_mixed, factor))
     return None if found is None else found.upsampled(factor, (height, width))
-
-
-def behind_painting(stretcher: Stretcher, x_mixed: np.ndarray) -> Stretcher | None:
-    """``stretcher`` without the bars that are film alone, or None when fewer than three outer bars are
-    left (no stretcher: :func:`find_stretcher`). ``x_mixed``: the X-ray on the bars' pixel grid ((H, W),
-    any units, NaN where missing). A bar is film alone where the X-ray's detail inside it (the median
-    distance of its block means from their 3×3 median, on blocks a :data:`BAR_BLOCKS`-th of the bar's
-    width) is under 1/:data:`FILM_CONTRAST` of the painting's between the bars. Raises ValueError for an
-    X-ray not the stretcher's shape."""
-    x_mixed = np.asarray(x_mixed, dtype=np.float64)
-    if x_mixed.shape != stretcher.shape:
-        raise ValueError(f"behind_painting: the X-ray's shape {x_mixed.shape} is not the stretcher's {stretcher.shape}")
-    top, bottom, left, right = stretcher.extent
-    box = np.zeros(x_mixed.shape, bool)
-    box[top:bottom, left:right] = True
-    areas = [_bar_area(bar, box) for bar in stretcher.bars]
-    between = box & ~ndimage.binary_dilation(np.logical_or.reduce(areas))
-    details: dict[int, np.ndarray] = {}
-    film = []
-    for bar, area in zip(stretcher.bars, areas):
-        factor = max(1, (bar.stop - bar.start) // BAR_BLOCKS)
-        if factor not in details:
-            details[factor] = _detail(block_means(x_mixed, factor))
-        # Whole blocks only, a block in from the edges (the step into a bar is no detail of either side).
-        inside, painting = (
-            ndimage.binary_erosion(block_means(mask.astype(np.uint8), factor) > 0.999) for mask in (area, between)
-        )
-        with _quiet():
-            level = np.nanmedian(details[factor][inside]) if inside.any() else np.nan
-            around = np.nanmedian(details[factor][painting]) if painting.any() else np.nan
-        film.append(bool(level * FILM_CONTRAST < around))
-    if not any(film):
-        return stretcher
-    kept = tuple(bar for bar, alone in zip(stretcher.bars, film) if not alone)
-    if sum(bar.outer for bar in kept) < 3:
-        return None
-    columns, rows = stretcher.columns.copy(), stretcher.rows.copy()
-    for bar, alone in zip(stretcher.bars, film):
-        if alone:
-            (columns if bar.axis == "col" else rows)[bar.start : bar.stop] = 0.0
-    return dataclasses.replace(stretcher, bars=kept, columns=columns, rows=rows)
-
-
-def _detail(image: np.ndarray) -> np.ndarray:
-    """|image − its 3×3 median|, NaN where a 3×3 neighbourhood holds a missing (NaN) value."""
-    known = np.isfinite(image)
-    detail = np.abs(image - ndimage.median_filter(np.where(known, image, 0.0), size=3, mode="mirror"))
-    detail[~ndimage.binary_erosion(known, np.ones((3, 3), bool), border_value=1)] = np.nan
-    return detail
-
-
-def _bar_area(bar: Bar, box: np.ndarray) -> np.ndarray:
-    """Where ``bar`` lies within the painting's ``box`` ((H, W) bool)."""
-    area = np.zeros_like(box)
-    first, end = bar.along if bar.along is not None else (0, box.shape[0 if bar.axis == "col" else 1])
-    if bar.axis == "col":
-        area[first:end, bar.start : bar.stop] = True
-    else:
-        area[bar.start : bar.stop, first:end] = True
-    return area & box
 
 
 def take_out_stretcher(stretcher: Stretcher, outputs: dict[str, Any], layer_out: Any, strip: int = 512) -> None:
