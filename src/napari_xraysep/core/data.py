@@ -170,7 +170,7 @@ def small_painting_warning(valid: np.ndarray) -> str | None:
         return None
     return (
         f"The painting is only {height}×{width} px: too small for the separation to mean much (a canvas's weave "
-        f"shows a few threads only, and the fit follows the few pixels there are). If it was cropped by mistake, "
+        "shows a few threads only, and the fit follows the few pixels there are). If it was cropped by mistake, "
         f"give the whole painting (at least {SMALL_PAINTING} px a side)."
     )
 

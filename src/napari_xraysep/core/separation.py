@@ -242,7 +242,8 @@ def iter_separate(
         region_optional=config.method.name == "colour_map",
     )
     inputs: SeparationInputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation if model else None)
-    small = training and small_painting_warning(inputs.valid if inputs.valid is not None else np.ones(inputs.shape, bool))
+    painting = inputs.valid if inputs.valid is not None else np.ones(inputs.shape, bool)
+    small = small_painting_warning(painting) if training else None
     if small:
         warnings.warn(small, UserWarning, stacklevel=2)
     if model is not None:
