@@ -214,7 +214,7 @@ def rotation_and_scale(reference: np.ndarray, moving: np.ndarray) -> tuple[float
 
 def agreement(
     x_mixed: Any, photo: Any, alignment: Alignment, grid: int = 3, share: float = 0.5,
-    placed_by: Alignment | None = None, second_look: bool = True,
+    placed_by: Alignment | None = None,
 ) -> Alignment:
     """``alignment`` with ``residual_px``, ``confidence`` and ``corner_px`` measured: the photograph
     warped by it and the X-ray compared region by region (:func:`region_shifts`: by default 3 × 3
@@ -227,11 +227,7 @@ def agreement(
     fitted to the regions' shifts there, taken to the corners of the area the photograph covers
     (:func:`corners_off`), where every region lies within CORNER_FIT_PX (else NaN: unknown) — the
     region centres lie a quarter of the way in, so a small scale or turn error shows at the corners 2–3
-    times the RMS. ``placed_by``: as in :func:`region_shifts`. ``second_look``: for a photograph at
-    least as fine as the X-ray, where under CONFIDENT of the regions agree on the coarser copies but at
-    least CONFIDENT at the polish's pixel size, that share is the confidence (and the residual and the
-    corners are read from those regions); off for comparing two alignments on the same regions (the
-    perspective's gates), where the coarse share alone counts."""
+    times the RMS. ``placed_by``: as in :func:`region_shifts`."""
     centres, shifts = region_shifts(x_mixed, photo, alignment, grid, share, placed_by)
     distances = np.linalg.norm(shifts, axis=1)
     agree = distances < REGION_AGREE_PX
@@ -241,19 +237,8 @@ def agreement(
     # its mirror image agreed alike there): the residual is read at the polish's pixel size.
     fine_centres, fine_shifts = region_shifts(x_mixed, photo, alignment, grid, share, placed_by, coarser=False)
     fine = np.linalg.norm(fine_shifts, axis=1)
-    fine_agree = fine < REGION_AGREE_PX
-    confidence = float(agree.mean())
-    both = agree & fine_agree if fine.shape == agree.shape else np.zeros_like(agree)
-    finer_photo = alignment.scale <= 1  # X-ray pixels per photograph pixel: the photograph at least as fine
-    if second_look and finer_photo and confidence < CONFIDENT and fine.size and fine_agree.mean() >= CONFIDENT:
-        # The coarse look refuses, the polish's own pixel size agrees: on the coarser copies a hidden design's
-        # strong edges, blurred into the shared ones, pull the regions a pixel or two (a tester's right estimate:
-        # 3 of 9 within 1 px there, 5 of 9 at 0.26–0.78 px finer; moved 1–5 px, turned 0.1–0.4° or scaled
-        # 0.2–0.8 %, at most 4 of 9 at either). Not for a photograph coarser than the X-ray: finer, its
-        # regions' shifts are quantised to its own pixels (4× coarser, scaled 0.6 % off: 4 of 9 → 6 of 9).
-        confidence = float(fine_agree.mean())
-        centres, shifts, distances, kept = fine_centres, fine_shifts, fine, fine_agree
-    elif both.any():
+    both = agree & (fine < REGION_AGREE_PX) if fine.shape == agree.shape else np.zeros_like(agree)
+    if both.any():
         centres, shifts, distances, kept = fine_centres, fine_shifts, fine, both
     else:
         kept = agree
@@ -265,7 +250,7 @@ def agreement(
     corners = shared_corners(alignment, photo.shape, x_mixed.shape)
     usable = len(distances) >= CORNER_REGIONS and bool(np.all(distances < CORNER_FIT_PX))
     off = corners_off(centres, shifts, corners) if usable else float("nan")
-    return replace(alignment, residual_px=residual, confidence=confidence, corner_px=off)
+    return replace(alignment, residual_px=residual, confidence=float(agree.mean()), corner_px=off)
 
 
 def corners_off(centres: np.ndarray, shifts: np.ndarray, corners: np.ndarray) -> float:

@@ -494,9 +494,7 @@ def _settled_if_off(x_mixed: Any, photo: Any, alignment: Alignment) -> Alignment
     # see a perspective's error: a perspective is given up only where the small regions nearer the corners
     # (those :func:`_with_perspective` kept it by) agree with the similarity as well, and as closely.
     before, after = (
-        agreement(
-            x_mixed, photo, each, PERSPECTIVE_GRID, 1 / (PERSPECTIVE_GRID - 1), placed_by=alignment, second_look=False
-        )
+        agreement(x_mixed, photo, each, PERSPECTIVE_GRID, 1 / (PERSPECTIVE_GRID - 1), placed_by=alignment)
         for each in (alignment, settled)
     )
     kept = after.confidence >= before.confidence and not after.residual_px > before.residual_px
@@ -631,9 +629,7 @@ def _with_perspective(x_mixed: Any, photo: Any, similarity: Alignment) -> Alignm
     # The corners lie beyond the regions the check compares: smaller regions, nearer them (the same
     # for both), must show it — more of them agreeing, or those that agree clearly closer.
     small = [
-        agreement(
-            x_mixed, photo, each, PERSPECTIVE_GRID, 1 / (PERSPECTIVE_GRID - 1), placed_by=similarity, second_look=False
-        )
+        agreement(x_mixed, photo, each, PERSPECTIVE_GRID, 1 / (PERSPECTIVE_GRID - 1), placed_by=similarity)
         for each in (similarity, projective)
     ]
     before, after = small
