@@ -162,10 +162,9 @@ def small_painting_warning(valid: np.ndarray) -> str | None:
     """The warning for a fit on a painting whose pixels with data (``valid``, (H, W) bool) span under
     :data:`SMALL_PAINTING` px in either direction, or None. (A crop made by mistake: a tester's 20×24 px
     X-ray separated without a word.)"""
-    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
-    if not rows.size:
+    if not valid.any():
         return None
-    height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
+    height, width = _span(valid)
     if min(height, width) >= SMALL_PAINTING:
         return None
     return (
@@ -175,12 +174,17 @@ def small_painting_warning(valid: np.ndarray) -> str | None:
     )
 
 
+def _span(painting: np.ndarray) -> tuple[int, int]:
+    """(height, width) of the box around the True pixels of ``painting`` ((H, W) bool, some True)."""
+    rows, cols = np.flatnonzero(painting.any(axis=1)), np.flatnonzero(painting.any(axis=0))
+    return int(rows[-1] + 1 - rows[0]), int(cols[-1] + 1 - cols[0])
+
+
 def _check_painting_size(painting: np.ndarray, min_size: int) -> None:
     """InputError when the painting's pixels with data (``painting``, (H, W) bool) span less than
     ``min_size`` in either direction or number fewer than ``min_size``²: a fit there would explain a few
     pixels and leave the rest of the frame empty (a box typed in the wrong units, a stray click)."""
-    rows, cols = np.flatnonzero(painting.any(axis=1)), np.flatnonzero(painting.any(axis=0))
-    height, width = rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]
+    height, width = _span(painting)
     count = int(np.count_nonzero(painting))
     if min(height, width) < min_size or count < min_size * min_size:
         share = 100 * count / painting.size

@@ -242,10 +242,10 @@ def iter_separate(
         region_optional=config.method.name == "colour_map",
     )
     inputs: SeparationInputs = prepare(sources.x_mixed, x_normalisation=model.x_normalisation if model else None)
-    painting = inputs.valid if inputs.valid is not None else np.ones(inputs.shape, bool)
-    small = small_painting_warning(painting) if training else None
-    if small:
-        warnings.warn(small, UserWarning, stacklevel=2)
+    if training:  # a model applied to a small crop is not warned about
+        small = small_painting_warning(inputs.valid if inputs.valid is not None else np.ones(inputs.shape, bool))
+        if small:
+            warnings.warn(small, UserWarning, stacklevel=2)
     if model is not None:
         # Continue from a copy: the caller's model (and any result made with it) stays as it was.
         model = dataclasses.replace(
