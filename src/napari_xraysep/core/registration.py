@@ -770,23 +770,32 @@ def refine_alignment(
             return alignment
         warped = _warp_array(moving, current, (height, width))[inside]
         gx, gy = _warp_array(grad_x, current, (height, width))[inside], _warp_array(grad_y, current, (height, width))[inside]
-        px, py = dx_[inside], dy_[inside]
-        gain, offset = _least_squares(np.stack([warped, np.ones_like(warped)], 1), reference[inside])
-        residual = reference[inside] - (gain * warped + offset)
+        px, py, target = dx_[inside], dy_[inside], reference[inside]
+        gain, offset = _least_squares(np.stack([warped, np.ones_like(warped)]), target)
+        residual = target - (gain * warped + offset)
         # B + Δ moves a pixel's photograph point p = B_top·q / w by (Δ_top·q − p·Δ_bottom·q) / w, to first order.
-        w = inverse[2, 0] * xs[inside] + inverse[2, 1] * ys[inside] + 1.0
+        # The Jacobian is built one row per parameter, so that its normal equations are one matrix product.
         if alignment.kind == "similarity":  # Δ_top·q = [[a, −b], [b, a]]·(q − c) + t
-            jacobian = np.stack([gx * px + gy * py, -gx * py + gy * px, gx, gy], 1)
+            jacobian = np.stack([gx * px + gy * py, -gx * py + gy * px, gx, gy])
         else:  # Δ_top·q = [[a, b], [d, e]]·(q − c) + t
-            jacobian = np.stack([gx * px, gx * py, gy * px, gy * py, gx, gy], 1)
+            rows = 8 if alignment.kind == "projective" else 6
+            jacobian = np.empty((rows, gx.size))
+            np.multiply(gx, px, out=jacobian[0]), np.multiply(gx, py, out=jacobian[1])
+            np.multiply(gy, px, out=jacobian[2]), np.multiply(gy, py, out=jacobian[3])
+            jacobian[4], jacobian[5] = gx, gy
         if alignment.kind == "projective":  # Δ_bottom·q = (g · (q − c)) / side
-            point_x, point_y = (inverse[0, :2] @ [xs[inside], ys[inside]] + inverse[0, 2]) / w, (
-                inverse[1, :2] @ [xs[inside], ys[inside]] + inverse[1, 2]) / w
+            xs_in, ys_in = px + cx, py + cy  # the pixels' own coordinates (exact: multiples of ½)
+            w = inverse[2, 0] * xs_in + inverse[2, 1] * ys_in + 1.0
+            point_x = (inverse[0, 0] * xs_in + inverse[0, 1] * ys_in + inverse[0, 2]) / w
+            point_y = (inverse[1, 0] * xs_in + inverse[1, 1] * ys_in + inverse[1, 2]) / w
             along = -(gx * point_x + gy * point_y) / side
-            jacobian = np.concatenate([jacobian, np.stack([along * px, along * py], 1)], 1)
+            np.multiply(along, px, out=jacobian[6]), np.multiply(along, py, out=jacobian[7])
         # Tukey's biweight (``robust``, the X-ray at its own pixel size only: see ROBUST_MAX_PX).
         weight = _biweight(residual) if robust and factor_x == 1 else np.ones_like(residual)
-        step = _least_squares(weight[:, None] * gain * jacobian / w[:, None], weight * residual)
+        jacobian *= weight * gain
+        if alignment.kind == "projective":  # w is 1 for the other kinds
+            jacobian /= w
+        step = _least_squares(jacobian, weight * residual)
         if alignment.kind == "similarity":
             a, b, tx, ty = step
             linear_step = np.array([[a, -b], [b, a]])
@@ -808,10 +817,11 @@ def refine_alignment(
 
 
 def _least_squares(design: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The minimum-norm least-squares solution of ``design`` (N, p) · x ≈ ``target`` (N,), N ≫ p, through
-    the p × p normal equations ((AᵀA)⁺Aᵀ = A⁺): ``np.linalg.lstsq`` of the whole system took a third of a
-    tester's 4-minute alignment (2 000 calls, 41 ms each at N ≈ 750 000)."""
-    return np.linalg.lstsq(design.T @ design, design.T @ target, rcond=None)[0]
+    """The minimum-norm least-squares solution of ``design``ᵀ · x ≈ ``target`` (N,), ``design`` (p, N) one row
+    per unknown, N ≫ p, through the p × p normal equations ((AᵀA)⁺Aᵀ = A⁺): ``np.linalg.lstsq`` of the whole
+    system took a third of a tester's 4-minute alignment (2 000 calls, 41 ms each at N ≈ 750 000), and rows
+    rather than columns make AᵀA one contiguous matrix product."""
+    return np.linalg.lstsq(design @ design.T, design @ target, rcond=None)[0]
 
 
 def _painting_inside(x_mixed: Any, factor: int, band: int) -> np.ndarray | None:
@@ -910,5 +920,9 @@ def mirror_warning(x_mixed: Any, back_facing: Any, back_other_way: Any, mirrored
 
 
 def _warp_array(image: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """An in-memory 2-D image warped by ``matrix`` onto a (H, W) grid (bilinear; outside → 0)."""
-    return skimage_warp(image, ProjectiveTransform(matrix=np.linalg.inv(matrix)), output_shape=shape, order=1, preserve_range=True)
+    """An in-memory 2-D image warped by ``matrix`` onto a (H, W) grid (bilinear; outside → 0). Not clipped
+    to the image's range: a bilinear mean stays within it (to rounding), and the clip cost a pass."""
+    return skimage_warp(
+        image, ProjectiveTransform(matrix=np.linalg.inv(matrix)), output_shape=shape, order=1, preserve_range=True,
+        clip=False,
+    )
