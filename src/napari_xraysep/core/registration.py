@@ -754,21 +754,24 @@ def refine_alignment(
     side = max(height, width) / 2  # the perspective terms are solved per half-side, like the others' effect
     # Pixels near either image's border see its edge filters' border handling, not the painting.
     margin = max(2, int(0.02 * max(height, width)), int(np.ceil(3 * sigma)) + 2)
-    covered = np.zeros(moving.shape)
-    covered[margin:-margin, margin:-margin] = 1
+    # The photograph away from its border, NaN around: a warped pixel any of whose four neighbours lies
+    # outside is NaN, so one warp gives both the values and the pixels that are covered.
+    covered = np.full(moving.shape, np.nan)
+    covered[margin:-margin, margin:-margin] = moving[margin:-margin, margin:-margin]
     # Only the painting, away from its edge (see _painting_inside): None where it fills the frame. For a
     # photograph at least as fine as the X-ray, where it was measured: a coarser one (0.5×) with a chart
     # came 2.5–7.5 px off with it (a breaker's finding; 0.1–0.5 px over the whole of it), and stays so.
     painting = _painting_inside(x_mixed, factor_x, margin) if alignment.scale <= 1.0 else None
     for _ in range(iterations):
         current = np.linalg.inv(inverse)
-        inside = _warp_array(covered, current, (height, width)) > 0.999
+        warped = _warp_array(covered, current, (height, width), outside=np.nan)
+        inside = np.isfinite(warped)
         inside[:margin], inside[-margin:], inside[:, :margin], inside[:, -margin:] = False, False, False, False
         if painting is not None:
             inside &= painting
         if inside.sum() < 100:
             return alignment
-        warped = _warp_array(moving, current, (height, width))[inside]
+        warped = warped[inside]
         gx, gy = _warp_array(grad_x, current, (height, width))[inside], _warp_array(grad_y, current, (height, width))[inside]
         px, py, target = dx_[inside], dy_[inside], reference[inside]
         gain, offset = _least_squares(np.stack([warped, np.ones_like(warped)]), target)
@@ -919,10 +922,10 @@ def mirror_warning(x_mixed: Any, back_facing: Any, back_other_way: Any, mirrored
     )
 
 
-def _warp_array(image: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """An in-memory 2-D image warped by ``matrix`` onto a (H, W) grid (bilinear; outside → 0). Not clipped
-    to the image's range: a bilinear mean stays within it (to rounding), and the clip cost a pass."""
+def _warp_array(image: np.ndarray, matrix: np.ndarray, shape: tuple[int, int], outside: float = 0.0) -> np.ndarray:
+    """An in-memory 2-D image warped by ``matrix`` onto a (H, W) grid (bilinear; ``outside`` beyond the image).
+    Not clipped to the image's range: a bilinear mean stays within it (to rounding), and the clip cost a pass."""
     return skimage_warp(
         image, ProjectiveTransform(matrix=np.linalg.inv(matrix)), output_shape=shape, order=1, preserve_range=True,
-        clip=False,
+        clip=False, cval=outside,
     )
