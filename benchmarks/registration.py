@@ -245,16 +245,13 @@ Reading it:
   corners land about 1 px off. One pair clicked 20 px off pulls a least-squares fit 3.2 px off (its
   residual, 6.4 px, gives it away but not which pair); RANSAC leaves it out, names it (pair 4), and
   the other seven fit to 0.27 px.
-* **The polish's speed** (2026-12-07): its Gauss–Newton steps overshoot (each error about −0.8 times
-  the last), so 30 steps of ~150 ms stopped it short; a step now costs about half (one warp fewer, the
-  normal equations one contiguous product: the same matrices to 1e-11 px) and, accelerated (Anderson,
-  memory 3), the least-squares polish reaches the same point in 4–6 steps. The rows above moved by at
-  most 0.02 px (the 2× row: 0.68 → 0.70 px). A tester's 1040 × 720 X-ray and 1.66× finer photograph,
-  the whole automatic estimate both ways round, interleaved on an idle machine: 164.8 / 156.5 s
-  before, 103.1 / 97.1 s with the cheaper steps, 77.9 / 77.4 s accelerated too — the same alignment
-  (within 0.001 px).
+* **The polish's speed** (2026-12-07): a Gauss–Newton step of the polish now costs about half (one
+  warp fewer, the normal equations one contiguous product): the same matrices to 1e-11 px, no row
+  above moved. A tester's 1040 × 720 X-ray and 1.66× finer photograph, the whole automatic estimate
+  both ways round, interleaved on an idle machine: 164.8 / 156.5 s → 103.1 / 97.1 s, the same
+  alignment. (An acceleration of its iteration was tried and taken back: docs/method.md.)
 * This run's times were measured on an idle machine; the previous run's similarity and perspective
-  rows took 1.7–2.6× as long, other jobs sharing the two cores (the gain is this change's and the idle
+  rows took 1.1–1.9× as long, other jobs sharing the two cores (the gain is this change's and the idle
   machine's together; the tester's pair above is the interleaved measurement).
 """
 

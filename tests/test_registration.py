@@ -124,31 +124,6 @@ def test_refinement_brings_an_estimate_pixels_off_to_the_truth(painting, kind):
     assert refine_alignment(painting.x_mixed, photo, translation) is translation  # shifts are exact already
 
 
-def test_the_polish_extrapolates_an_overshooting_iteration_to_its_fixed_point():
-    """The polish's Gauss–Newton steps overshoot (each error ×−0.8, a tester's pair): Anderson acceleration
-    of B → B + step, fed an iteration whose fixed point is known, lands on it where the plain iteration
-    has still 0.8^4 of its error, and declines an extrapolation that would see the plane edge-on."""
-    fixed = np.array([[1.01, -0.02, 3.0], [0.02, 1.01, -2.0], [1e-5, -2e-5, 1.0]])
-    accelerated = registration._Anderson(np.array([500, 500, 1, 500, 500, 1, 500**2, 500**2]), (400, 600))
-    inverse = fixed + np.array([[0.004, 0.001, 2.0], [-0.002, 0.003, -1.5], [2e-6, 1e-6, 0.0]])
-    error = np.abs(inverse - fixed).max()
-    for _ in range(4):
-        step = -1.8 * (inverse - fixed)  # the plain iteration's error ratio: 1 − 1.8 = −0.8
-        inverse = accelerated(inverse, inverse + step)
-    # one direction of error, one past step: exact once two iterates are known (to rounding)
-    np.testing.assert_allclose(inverse, fixed, atol=1e-9 * error)
-    # A perspective growing by 0.9 of its last step extrapolates to 0.01 (depth 1 + 0.01 · 399 ≈ 5 at the far
-    # side of a 300 × 400 grid): declined, the plain step kept.
-    declined, shape = registration._Anderson(np.ones(8), (300, 400)), (300, 400)
-    first, second, third = np.eye(3), np.eye(3), np.eye(3)
-    second[2, 0], third[2, 0] = 0.001, 0.0019
-    assert declined(first, second) is second
-    assert declined(second, third) is third
-    extrapolated = np.eye(3)
-    extrapolated[2, 0] = 0.01
-    assert registration._edge_on(extrapolated, shape) and not registration._edge_on(third, shape)
-
-
 @pytest.mark.parametrize("kind", ["translation", "similarity", "affine", "projective"])
 def test_point_pairs_give_the_exact_transform(kind, rng):
     true = {

@@ -78,8 +78,6 @@ TUKEY_C = 4.685
 # from scratch it has a wider pull and also a wider reach, and on a photograph's own luma (no grain) it
 # is slightly worse than least squares (corners 0.04–0.08 → 0.1–0.13 px).
 ROBUST_MAX_PX = 1.0
-# How many past steps the polish's Anderson acceleration combines (see _Anderson).
-ANDERSON_MEMORY = 3
 # The polish compares only the painting found on the X-ray, less a band along its edge, where that leaves
 # at least this share of the (reduced) X-ray (see :func:`_painting_inside`); else the whole of it.
 PAINTING_MIN_SHARE = 0.05
@@ -764,7 +762,6 @@ def refine_alignment(
     # photograph at least as fine as the X-ray, where it was measured: a coarser one (0.5×) with a chart
     # came 2.5–7.5 px off with it (a breaker's finding; 0.1–0.5 px over the whole of it), and stays so.
     painting = _painting_inside(x_mixed, factor_x, margin) if alignment.scale <= 1.0 else None
-    accelerated = _Anderson(np.array([side, side, 1, side, side, 1, side * side, side * side]), (height, width))
     for _ in range(iterations):
         current = np.linalg.inv(inverse)
         warped = _warp_array(covered, current, (height, width), outside=np.nan)
@@ -808,59 +805,18 @@ def refine_alignment(
         else:
             linear_step, (tx, ty) = step[:4].reshape(2, 2), step[4:6]
         perspective_step = step[6:8] / side if alignment.kind == "projective" else np.zeros(2)
-        before = inverse.copy()
         inverse[:2, :2] += linear_step
         inverse[:2, 2] += np.array([tx, ty]) - linear_step @ np.array([cx, cy])
         inverse[2, :2] += perspective_step
         inverse[2, 2] -= perspective_step @ np.array([cx, cy])
         inverse /= inverse[2, 2]
-        if not robust:  # the robust polish creeps (its steps too short): accelerated, it went 0.7–1.2 px elsewhere
-            inverse = accelerated(before, inverse)
-        if _edge_on(inverse, (height, width)):  # a plane seen nearly edge-on, not a slight angle: lost
+        corners_w = inverse[2, :2] @ [[0, width - 1, 0, width - 1], [0, 0, height - 1, height - 1]] + 1
+        if not np.all((corners_w > 0.5) & (corners_w < 2)):  # a plane seen nearly edge-on, not a slight angle: lost
             return alignment
         if (np.abs(linear_step).sum() + np.abs(perspective_step).sum() * side) * side + abs(tx) + abs(ty) < 1e-3:
             break
     refined = np.linalg.inv(reduction_matrix(factor_x)) @ np.linalg.inv(inverse) @ reduction_matrix(factor_p)
     return replace(alignment, matrix=refined / refined[2, 2])  # so its scale and shift read as they are
-
-
-class _Anderson:
-    """Anderson acceleration (type II, the last ANDERSON_MEMORY steps) of the polish's fixed-point
-    iteration B → B + GN step: the Gauss–Newton step of :func:`refine_alignment` converges only linearly
-    (step ratio ~0.8 per iteration: its Jacobian is the smoothed photograph's central-difference gradient,
-    not the bilinear warp's own derivative, and the residuals — the hidden design — are large), so 30
-    iterations stopped it short. Extrapolated over the last few steps it reaches the same fixed point
-    (within ~0.001 px) in 4–7 iterations. Works on B's eight entries scaled to px (``scales``); an
-    extrapolation that turns the plane nearly edge-on is not taken.
-
-    References: D. G. Anderson, J. ACM 12 (1965) 547–560; H. F. Walker and P. Ni, SIAM J. Numer. Anal.
-    49 (2011) 1715–1735."""
-
-    def __init__(self, scales: np.ndarray, shape: tuple[int, int]) -> None:
-        self.scales, self.shape = scales, shape
-        self.steps_x: list[np.ndarray] = []
-        self.steps_f: list[np.ndarray] = []
-        self.last: tuple[np.ndarray, np.ndarray] | None = None
-
-    def __call__(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        x, f = before.ravel()[:8] * self.scales, (after.ravel()[:8] - before.ravel()[:8]) * self.scales
-        last, self.last = self.last, (x, f)
-        if last is None:
-            return after
-        self.steps_x = (self.steps_x + [x - last[0]])[-ANDERSON_MEMORY:]
-        self.steps_f = (self.steps_f + [f - last[1]])[-ANDERSON_MEMORY:]
-        dx, df = np.array(self.steps_x).T, np.array(self.steps_f).T
-        gamma = np.linalg.lstsq(df, f, rcond=None)[0]
-        mixed = np.append((x + f - (dx + df) @ gamma) / self.scales, 1.0).reshape(3, 3)
-        return mixed if np.all(np.isfinite(mixed)) and not _edge_on(mixed, self.shape) else after
-
-
-def _edge_on(inverse: np.ndarray, shape: tuple[int, int]) -> bool:
-    """Whether the projective map ``inverse`` (normalised: [2, 2] = 1) sees the (H, W) grid's plane nearly
-    edge-on: its depth (w) at a corner of the grid under half or over twice that at its origin."""
-    height, width = shape
-    depth = inverse[2, :2] @ [[0, width - 1, 0, width - 1], [0, 0, height - 1, height - 1]] + 1
-    return not np.all((depth > 0.5) & (depth < 2))
 
 
 def _least_squares(design: np.ndarray, target: np.ndarray) -> np.ndarray:
