@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.alignment import alignment_record, apply_transform
+from ..core.alignment import alignment_record, apply_transform, size_words
 from ..core.checks import check_rgb_shape, check_xray_shape
 from ..core.edges import CONFIDENT
 from ..core.errors import InputError, OutputError
@@ -125,6 +125,8 @@ def command_align(args: argparse.Namespace) -> int:
 
             def estimate(x, p):  # the two files' spacings, where known, as a first guess of the scale
                 return found(x, p, scale_prior)
+        _say(args, f"estimating the alignment from reduced copies of the X-ray ({size_words(x_mixed.shape)}) and the "
+                   f"photograph ({size_words(photo.shape)})…")
         alignment = estimate_any_way_round(x_mixed, photo, estimate)
         if alignment.confidence < CONFIDENT:
             uncertain = f"the automatic alignment failed its check: only {alignment.confidence:.0%} of the regions of the painting agree with it"
@@ -148,6 +150,7 @@ def command_align(args: argparse.Namespace) -> int:
         warnings.warn(note, UserWarning, stacklevel=1)
     if not args.points and (note := corner_note(alignment)):
         warnings.warn(note[0].upper() + note[1:], UserWarning, stacklevel=1)
+    _say(args, f"resampling the photograph onto the X-ray's grid ({size_words(x_mixed.shape)})…")
     aligned = aligned_photo(photo, alignment, x_mixed.shape[:2])
     uncovered = uncovered_share(photo.shape, alignment, x_mixed.shape[:2])
     if uncovered:
@@ -177,6 +180,12 @@ def command_align(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
+    """A line on stderr saying what ``align`` does next, unless --quiet: a 600-megapixel pair takes minutes."""
+    if not args.quiet:
+        print(f"xraysep: {line}", file=sys.stderr)
 
 
 def _point(yx: np.ndarray) -> str:
