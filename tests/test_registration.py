@@ -404,6 +404,21 @@ def test_cli_separate_refuses_a_photograph_of_another_size_and_points_to_align(p
     assert line.startswith("xraysep: error:") and "128×192" in line and "64×96" in line and "xraysep align" in line
 
 
+def test_align_widget_says_each_stage_as_it_begins(make_napari_viewer, qtbot, painting):
+    """The dock said "Estimating the alignment…" through the resampling too (a 600-megapixel pair: minutes
+    of each); now each stage as it begins, then what was done."""
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
+    viewer.add_image(painting.x_mixed, name="xray")
+    viewer.add_image(painting.rgb_surface, name="photo", rgb=True)
+    said, show = [], widget.show_message
+    widget.show_message = lambda text, error=False: said.append(text) or show(text, error)
+    with qtbot.waitSignal(widget.align_automatically().finished, timeout=120_000):
+        pass
+    assert said[:2] == ["Estimating the alignment…", "Resampling the photograph onto the X-ray's grid (128×192)…"]
+    assert len(said) == 3 and said[2].startswith("Added '") and len(viewer.layers) == 3
+
+
 def test_align_widget_finds_the_scale_and_reports_a_rejected_pair(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("napari-xraysep", "Align photograph")
@@ -563,7 +578,8 @@ def test_align_refuses_a_folder_or_a_non_tiff_name_for_out_and_is_quiet_when_ask
     assert main(["align", str(xray), str(photo), "--out", str(tmp_path / "b.tif"), "--transform", "translation"]) == 0
     # What it does next, before each long stage (a 600-megapixel pair is minutes of each), then what it did.
     assert [line.split(" (")[0] for line in capsys.readouterr().err.strip().splitlines()] == [
-        "xraysep: estimating the alignment from reduced copies of the X-ray", "xraysep: resampling the photograph onto the X-ray's grid",
+        "xraysep: estimating the alignment from reduced copies of the X-ray",
+        "xraysep: resampling the photograph onto the X-ray's grid",
         f"Aligned {photo}",
     ]
     # Into folders not made yet: made when it is written (a new user's had failed after the estimate).
@@ -1004,7 +1020,8 @@ def test_a_mirror_images_and_coarser_copies_are_made_without_reading_again(rng, 
     with edges.reductions_kept():
         edges.reduced(image, 2)
         reads = len(image.reads)
-        made = [edges.reduced(view, factor, fill_missing=False) for factor in (2, 6) for view in (image, Mirrored(image))]
+        views = (image, Mirrored(image))
+        made = [edges.reduced(view, factor, fill_missing=False) for factor in (2, 6) for view in views]
         assert len(image.reads) == reads  # nothing read again
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice": the missing blocks
@@ -1015,6 +1032,9 @@ def test_a_mirror_images_and_coarser_copies_are_made_without_reading_again(rng, 
             assert np.array_equal(np.isnan(copy), np.isnan(expected)) and np.isnan(copy).any()
     if width % 6:  # the mirror image's blocks are not the photograph's reversed
         assert not np.allclose(made[3], made[2][:, ::-1], equal_nan=True)
+    with edges.reductions_kept(), pytest.raises(InputError, match="too small to register"):
+        edges.reduced(image, 2)
+        edges.reduced(image, 2 * width)  # not one block: refused as a copy read afresh is, not summed to nothing
 
 
 def test_the_check_reads_the_photograph_once_per_factor():
@@ -1031,6 +1051,15 @@ def test_the_check_reads_the_photograph_once_per_factor():
         again = edges.agreement(case.x_mixed, photo, exact)
     assert reads > 0 and len(photo.reads) == reads
     assert first.confidence == again.confidence == 1.0 and first.residual_px < 0.1
+
+
+def test_a_candidate_shrinking_the_photograph_to_a_pixel_is_checked_not_refused_as_too_small(rng):
+    """A breaker's: a candidate putting a 150-px photograph on about one X-ray pixel (scale 0.005) raised
+    "too small to register" from the check (its copy's factor beyond the photograph's side): none agrees."""
+    matrix = np.diag([0.005, 0.005, 1.0])
+    matrix[:2, 2] = 100
+    checked = edges.agreement(rng.random((256, 384)), rng.random((150, 150, 3)), Alignment(matrix, "similarity"))
+    assert checked.confidence == 0.0
 
 
 def test_an_alignment_tried_both_ways_reads_each_image_once_per_factor(painting):

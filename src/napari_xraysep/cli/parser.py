@@ -262,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true",
         help="write the automatic alignment even when fewer than half the regions of the painting agree with it",
     )
-    align_cmd.add_argument("--quiet", action="store_true", help="no stage or report line (warnings and errors are still said)")
+    align_cmd.add_argument(
+        "--quiet", action="store_true", help="no stage or report line (warnings and errors are still said)"
+    )
     align_cmd.set_defaults(command="align")
 
     weave_cmd = commands.add_parser(

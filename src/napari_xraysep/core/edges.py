@@ -119,6 +119,8 @@ def _reductions(image: Any, factor: int) -> tuple[np.ndarray, np.ndarray]:
     kept = _KEPT.get()
     if kept is not None and (id(image), factor) in kept:
         return kept[id(image), factor][1][1:]  # the image itself is kept with it: its id is not reused
+    if image.shape[0] < factor or image.shape[1] < factor:  # not one block (a coarser copy summed would be empty)
+        raise InputError(f"An image of {size_words(image.shape)} pixels is too small to register.")
     finer = [key[1] for key in (kept or {}) if key[0] == id(image) and isinstance(key[1], int) and factor % key[1] == 0]
     if finer:
         sums = kept[id(image), max(finer)][1][0].coarser(factor // max(finer))
@@ -147,12 +149,10 @@ class _BlockSums:
 
     @classmethod
     def read(cls, image: Any, factor: int) -> _BlockSums:
-        """The sums of ``image`` (H, W) or (H, W, 3|4), read a strip of rows at a time (a lazily read
-        painting is never in memory whole)."""
+        """The sums of ``image`` (H, W) or (H, W, 3|4), at least ``factor`` px a side, read a strip of rows
+        at a time (a lazily read painting is never in memory whole)."""
         height, width = (image.shape[0] // factor) * factor, image.shape[1]
         blocks, spare = divmod(width, factor)
-        if height == 0 or blocks == 0:
-            raise InputError(f"An image of {size_words(image.shape)} pixels is too small to register.")
         rows = factor * max(1, 2**22 // (factor * width))  # about 4 M pixels a strip
         sums, counts = [], []
         for start in range(0, height, rows):
@@ -373,6 +373,9 @@ def region_shifts(
     to_reduced = reduction_matrix(factor) @ alignment.matrix
     if not factor_p * alignment.scale <= factor * 1.01:  # its copy no coarser than the X-ray's (a coarse photograph)
         factor_p = max(1, int(factor / alignment.scale * 1.01)) if alignment.scale > 0 else 1
+    # A candidate that shrinks the photograph to a pixel or two of the X-ray's copy keeps one block of it: no
+    # region is covered and none agrees (its copy could not be made).
+    factor_p = min(factor_p, *photo.shape[:2])
     # The photograph is warped from its copy reduced alike (block means, as the polish's): a warp of the
     # photograph itself low-passed every one of its pixels and read the file again for each check — a
     # 600-megapixel photograph's alignment spent most of its 20 minutes there.

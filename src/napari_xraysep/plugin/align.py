@@ -9,6 +9,7 @@ seconds), and the aligned photograph comes back as a new layer; nothing is overw
 from __future__ import annotations
 
 import warnings
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from .layers import (
     points_in_pixels_of, same_layer,
 )
 from ..core import XraySepError
-from ..core.alignment import Alignment, alignment_record, offset_words
+from ..core.alignment import Alignment, alignment_record, offset_words, size_words
 from ..core.edges import CONFIDENT
 from ..core.pointpairs import fit_transform
 from ..core.registration import (
@@ -172,18 +173,21 @@ class AlignmentWidget(QWidget):
                 self.show_message(str(error), error=True)
                 return None
 
-        def run() -> tuple[Alignment, np.ndarray]:
+        def run() -> Generator[str, None, tuple[Alignment, np.ndarray]]:
             if kind == "translation":
                 alignment = estimate_any_way_round(x_mixed, photo, estimate_translation)
             else:
                 found = estimate_automatic if kind == "auto" else estimate_similarity
                 alignment = estimate_any_way_round(x_mixed, photo, lambda x, p: found(x, p, prior))
+            # Each stage said as it begins (as `xraysep align` does): a 600-megapixel pair is minutes of each.
+            yield f"Resampling the photograph onto the X-ray's grid ({size_words(x_mixed.shape)})…"
             return alignment, aligned_photo(photo, alignment, x_mixed.shape[:2])
 
         self.show_message("Estimating the alignment…")
         self.worker = create_worker(
             run, _start_thread=False,
             _connect={
+                "yielded": self.show_message,
                 "returned": lambda out: self._add_aligned(
                     source, *out, automatic=True, reference=reference, prior=prior
                 ),
