@@ -190,6 +190,23 @@ def test_a_finer_photograph_is_low_passed_before_resampling():
     assert np.abs(quarter[5:-5, 5:-5] - 0.5).max() < 0.01
 
 
+def test_a_warp_maps_every_pixel_only_of_blocks_partly_off_the_photograph(rng, monkeypatch):
+    """Which pixels the photograph covers was found by mapping every pixel of every block (a tenth of a
+    600-megapixel alignment); a block whose corners fall on it lies on it whole. The same warp either way."""
+    photo = rng.random((300, 340, 3)).astype(np.float32)
+    turned = Alignment(_similarity(4.0, 1.0, -6.0, 9.0), "similarity")
+    mapped, inside = [], warp_module._inside
+    monkeypatch.setattr(warp_module, "_inside", lambda points, shape: mapped.append(len(points)) or inside(points, shape))
+    monkeypatch.setattr(warp_module, "BLOCK", 64)
+    result = warp(photo, turned, (280, 320))
+    every = [n for n in mapped if n > 4]
+    assert 0 < len(every) < len(mapped) // 2  # only the blocks along the turned photograph's edges
+    ys, xs = np.mgrid[0:280, 0:320]
+    on_it = inside(apply_transform(np.linalg.inv(turned.matrix), np.stack([ys.ravel(), xs.ravel()], axis=1)), photo.shape)
+    np.testing.assert_array_equal(np.isnan(result[..., 0]), ~on_it.reshape(ys.shape))  # every pixel mapped, as before
+    assert np.isnan(result).any() and not np.isnan(result[100:180, 100:220]).any()
+
+
 def test_reduced_copies_are_block_means_read_in_strips(rng):
     image = rng.random((1000, 37, 3))
     lazy = SlicedOnly(image)
