@@ -371,7 +371,9 @@ def region_shifts(
             factor, factor_p = coarse, factor_p * CHECK_COARSER
     reference = reduced(x_mixed, factor)
     to_reduced = reduction_matrix(factor) @ alignment.matrix
-    if not factor_p * alignment.scale <= factor * 1.01:  # its copy no coarser than the X-ray's (a coarse photograph)
+    # The photograph's copy no coarser than the X-ray's (a coarse photograph: one 4× coarser lost two agreeing
+    # regions), 1 % spared so that a photograph at the X-ray's pixel size, estimated at ×1.0001, keeps the polish's.
+    if not factor_p * alignment.scale <= factor * 1.01:
         factor_p = max(1, int(factor / alignment.scale * 1.01)) if alignment.scale > 0 else 1
     # A candidate that shrinks the photograph to a pixel or two of the X-ray's copy keeps one block of it: no
     # region is covered and none agrees (its copy could not be made).
