@@ -812,3 +812,49 @@ def test_a_given_painting_area_s_hole_is_not_searched_for_defects():
     marked = prepare_inputs(x, variant.rgb_stored, None, painting_area=area, mark_defects=True).defects
     assert marked.points[top + 20, left + 20] and not marked.points[top + 100, left + 100]
     assert [top + 100, left + 100] not in marked.summary()["hot_dead_at"]
+
+
+def test_stuck_pixels_on_the_painting_s_outline_are_repaired_from_the_painting_in_memory_and_tile_by_tile(
+    tmp_path, capsys
+):
+    """A breaker's finding: stuck pixels on the painting's first and last rows and columns were NaN in
+    `apply` (the support found left them out), while `separate` repaired the hot ones from neighbours
+    that included the film margin (a third darker than the painting there) and left the dead ones
+    clipped (they stood out from no margin pixel). Now both repair all of them from the painting beside
+    them, list them alike, and agree."""
+    import json
+
+    import tifffile
+
+    from napari_xraysep.cli import main
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    top, left, height, width = variant.box
+    bottom, right = top + height - 1, left + width - 1
+    x = variant.x_stored.copy()
+    stuck = [(top, left + 40, 65535), (top, left + 120, 0), (bottom, left + 60, 65535), (bottom, left + 150, 0),
+             (top + 50, left, 65535), (top + 70, right, 0)]
+    for row, col, value in stuck:
+        x[row, col] = value
+    prepared = prepare_inputs(x, variant.rgb_stored, None, detect=True, mark_defects=True)
+    for row, col, _ in stuck:
+        assert prepared.defects.points[row, col] and not prepared.defects.clipped[row, col]
+        around = (slice(row - 1, row + 2), slice(col - 1, col + 2))
+        painted = variant.x_stored[around][variant.painting[around] & ((x[around] > 0) & (x[around] < 65535))]
+        assert painted.min() <= prepared.x_repaired[row, col] <= painted.max()  # not pulled towards the margin
+    paths = {name: tmp_path / f"{name}.tif" for name in ("x", "rgb")}
+    tifffile.imwrite(paths["x"], x)
+    tifffile.imwrite(paths["rgb"], variant.rgb_stored, photometric="rgb")
+    assert main(["separate", str(paths["x"]), str(paths["rgb"]), "--out", str(tmp_path / "sep"), "--device", "cpu",
+                 "--quiet"]) == 0
+    assert main(["apply", str(tmp_path / "sep" / "model.pt"), str(paths["x"]), str(paths["rgb"]), "--out",
+                 str(tmp_path / "app"), "--device", "cpu", "--quiet"]) == 0
+    separated, applied = (tifffile.imread(tmp_path / name / "x2.tif") for name in ("sep", "app"))
+    assert np.array_equal(np.isnan(applied), np.isnan(separated))
+    assert all(np.isfinite(applied[row, col]) for row, col, _ in stuck)
+    inside = np.isfinite(applied)
+    assert np.abs(applied[inside] - separated[inside]).max() < 1e-3 * np.ptp(separated[inside])
+    listed = [json.loads((tmp_path / "sep" / "run.json").read_text())["defects"]["hot_dead_at"],
+              json.loads((tmp_path / "app" / "run.json").read_text())["defects_marked"]["hot_dead_at"]]
+    assert listed[0] == listed[1] and all([row, col] in listed[0] for row, col, _ in stuck)

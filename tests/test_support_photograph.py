@@ -212,3 +212,33 @@ def test_a_missing_pixel_near_the_painting_s_edge_cuts_no_notch_to_it() -> None:
     mask[row : row + 2, left - 30 : left] = True
     trimmed = trim_to_photograph(Support(mask, "detected"), variant.rgb_stored, variant.x_stored)
     assert not trimmed.mask[row : row + 2, left - 30 : left - 5].any()
+
+
+def test_stuck_pixels_on_the_painting_s_outline_are_the_painting_s() -> None:
+    """A breaker's finding: a stuck pixel on the painting's very first or last row (or column), missing in
+    the X-ray as stored, is no hole of the support, so closing its holes left it out: `apply` wrote NaN
+    there where `separate` repaired it. Lone missing pixels (at most LONE_MISSING together) where the
+    painting is around them are the painting's; a larger missing group stays out."""
+    from napari_xraysep.core.streaming import Sources, painting_support
+    from napari_xraysep.core.support import LONE_MISSING, detect_support
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    top, left, height, width = variant.box
+    bottom, right = top + height - 1, left + width - 1
+    x = variant.x_stored.copy()
+    stuck = [(top, left + 40, 65535), (top, left + 120, 0), (bottom, left + 60, 65535), (bottom, left + 150, 0),
+             (top + 50, left, 65535), (top + 70, right, 0), (top, left, 65535)]
+    for row, col, value in stuck:
+        x[row, col] = value
+    kept = np.asarray(painting_support(Sources(x, variant.rgb_stored)).kept[(slice(None), slice(None))])
+    assert all(kept[row, col] for row, col, _ in stuck)
+    assert (variant.painting & ~kept).sum() == 0
+    valid = (x > 0) & (x < 65535)
+    found = detect_support(x.astype(np.float64), valid).mask
+    assert all(found[row, col] for row, col, _ in stuck)
+    # A group of LONE_MISSING on the outline is lone; one more pixel makes it a passage, left out.
+    group = np.zeros_like(valid)
+    group[bottom, left + 200 : left + 200 + LONE_MISSING] = True
+    assert detect_support(x.astype(np.float64), valid & ~group).mask[group].all()
+    group[bottom, left + 200 + LONE_MISSING] = True
+    assert not detect_support(x.astype(np.float64), valid & ~group).mask[group].any()

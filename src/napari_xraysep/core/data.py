@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from .checks import check_back, check_pair, check_side_channel, check_side_count, finite_pixels, side_list
-from .defects import Defects, find_defects, points_and_scratches, repair
+from .defects import CLIP_DILATION, Defects, find_defects, neighbour_extreme, points_and_scratches, repair
 from .errors import InputError
 from .regions import PaintingArea, check_region, painting_support
 from .support import Support, detect_support, trim_to_photograph
@@ -233,6 +233,12 @@ def _region_left_out(support: Support | None, optional: bool) -> None:
 SEARCH_PAD = 64
 
 
+def _in_painting(valid: np.ndarray, support: Support | None) -> np.ndarray:
+    """The ``valid`` pixels inside ``support`` (all of them without one): a defect on the painting's
+    outline is repaired from the painting beside it, not from the film margin or backdrop."""
+    return valid if support is None or support.full else valid & support.mask
+
+
 def _sought_in_painting(
     defects: Defects, x_mixed: np.ndarray, valid: np.ndarray, rgb_surface: np.ndarray, support: Support | None
 ) -> Defects:
@@ -247,24 +253,35 @@ def _sought_in_painting(
     painting = None
     if support is not None and not support.full:
         painting = ndimage.binary_fill_holes(support.mask) if support.source == "detected" else support.mask
-    searched = valid if painting is None else valid & painting
+    # A pixel alone at the detector's limit is judged again too, among the painting's pixels: on the
+    # painting's outline one failed the point test against the film margin beside it and stayed
+    # clipped (empty), where a whole painting's tiles, searched inside the painting, repaired it.
+    alone = defects.clipped & ~neighbour_extreme(defects.clipped, largest=True)
+    if painting is not None:
+        alone &= painting
+    searched = (valid | alone) if painting is None else (valid | alone) & painting
     if not searched.any():
         return defects if painting is None else defects.within(painting, x_mixed)
     rows, cols = np.flatnonzero(searched.any(axis=1)), np.flatnonzero(searched.any(axis=0))
     area = (slice(max(rows[0] - SEARCH_PAD, 0), rows[-1] + 1 + SEARCH_PAD),
             slice(max(cols[0] - SEARCH_PAD, 0), cols[-1] + 1 + SEARCH_PAD))
-    stuck = None if defects.stuck is None else defects.stuck & searched
+    stuck = alone if defects.stuck is None else (defects.stuck & searched) | alone
     found = points_and_scratches(
-        defects.cropped(area), np.asarray(x_mixed)[area], searched[area], np.asarray(rgb_surface)[area],
-        stuck=None if stuck is None else stuck[area],
+        dataclasses.replace(defects, clipped=defects.clipped & ~alone).cropped(area), np.asarray(x_mixed)[area],
+        searched[area], np.asarray(rgb_surface)[area], stuck=stuck[area],
     )
     points, scratches = np.zeros(searched.shape, bool), np.zeros(searched.shape, bool)
     points[area], scratches[area] = found.points, found.scratches
-    if stuck is not None:
-        points |= stuck
-        scratches &= ~stuck
+    stuck = (stuck & ~alone) | (alone & points)  # still stuck: found before, or a point now
+    points |= stuck
+    scratches &= ~stuck
+    clipped, ring = defects.clipped, defects.clipped_ring
+    if (alone & points).any():  # no longer clipped: repaired, and no ring of clipping around them
+        clipped = clipped & ~points
+        ring = ring & ndimage.binary_dilation(clipped, iterations=CLIP_DILATION) if clipped.any() else clipped
     again = dataclasses.replace(
-        defects, points=points, scratches=scratches, scratch_count=found.scratch_count, stuck=stuck
+        defects, clipped=clipped, clipped_ring=ring, points=points, scratches=scratches,
+        scratch_count=found.scratch_count, stuck=stuck,
     )
     return again if painting is None else again.within(painting, x_mixed)
 
@@ -342,7 +359,7 @@ def prepare_inputs(
         if not valid.any():
             raise InputError("Every pixel of the mixed X-ray with data is clipped (at the detector's limit); nothing to separate.")
         if defects.repaired.any():
-            x_repaired = repair(x_mixed, defects.repaired, valid)
+            x_repaired = repair(x_mixed, defects.repaired, _in_painting(valid, support if found is not None else None))
             x_mixed = x_repaired
     if found is None:
         support = painting_support(painting_area, x_mixed.shape)
@@ -351,8 +368,11 @@ def prepare_inputs(
     fit_mask = None
     if support is not None and not support.full:
         if found is None and defects is not None:  # counted inside the painting, as a whole painting's tiles are
+            clipped_before = defects.clipped
             defects = _sought_in_painting(defects, stored, valid, rgb_surface, support)
-            x_repaired = repair(stored, defects.repaired, valid) if defects.repaired.any() else None
+            valid |= clipped_before & defects.points  # stuck pixels judged again: repaired, not missing
+            repaired = defects.repaired.any()
+            x_repaired = repair(stored, defects.repaired, _in_painting(valid, support)) if repaired else None
             x_mixed = stored if x_repaired is None else x_repaired
         with_data = valid.copy()  # to tell a region outside the painting from one without data
         valid &= support.mask

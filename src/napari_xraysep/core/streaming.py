@@ -149,7 +149,8 @@ def marked_input(
     defects = find_defects(x, searched, rgb_surface, one_exposure, levels)
     fixed, repaired = x if one_exposure is None else one_exposure, bool(defects.repaired.any())
     if repaired:
-        fixed = repair(fixed, defects.repaired, ~defects.clipped)
+        # Repaired from the painting beside it (a defect on its outline), as in memory.
+        fixed = repair(fixed, defects.repaired, ~defects.clipped if painting is None else ~defects.clipped & painting)
     if repaired or films is not None:  # else as stored: the network's X-ray channel holds it already
         block[-1] = model.x_normalisation.to_unit(fixed)
     block[-1][defects.clipped] = np.nan

@@ -59,6 +59,10 @@ MIN_BACKGROUND = 0.05
 # the painting's range each), a flat passage of a painting that reaches the edge is far from it.
 EDGE_LEVELS = 2.0
 MIN_SUPPORT = 0.05
+# Missing pixels in groups of at most this many (stuck hot or dead pixels, taken out as missing) are the
+# painting's where its blocks are: on its outline too, where closing the support's holes does not reach
+# them (`apply` left such a pixel empty where `separate` repaired it).
+LONE_MISSING = 4
 # The painting's median local texture must exceed the margin's by this factor (measured: film
 # margins 4.2–14, the flattest border passages (≥ 5 % of the frame) of paintings that fill it 1.5–3.5).
 MIN_CONTRAST = 4.0
@@ -371,7 +375,8 @@ def detect_support(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> Supp
     margins), then on coarse ones (COARSE_FACTOR × larger, where a bare canvas's weave averages out:
     tacking margins). Returns the whole frame when no flat, even margin touches the border (or the
     edge of missing data), when what is left would be under MIN_SUPPORT of the frame, or when the
-    image is under MIN_SIDE px on a side. Missing pixels are neither painting nor margin.
+    image is under MIN_SIDE px on a side. Missing pixels are neither painting nor margin, but lone ones
+    (stuck pixels, at most LONE_MISSING together) where the painting is around them are the painting's.
     """
     x = np.asarray(x_mixed, dtype=np.float64)
     shape = x.shape
@@ -382,9 +387,26 @@ def detect_support(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> Supp
     for factor, size, contrast in ((fine, TEXTURE_WINDOW, MIN_CONTRAST), (fine * COARSE_FACTOR, COARSE_WINDOW, COARSE_CONTRAST)):
         painting = _painting_blocks(x, valid, factor, size, contrast)
         if painting is not None:
-            mask = np.repeat(np.repeat(painting, factor, axis=0), factor, axis=1)[: shape[0], : shape[1]] & valid
-            return Support(mask, "detected")
+            blocks = np.repeat(np.repeat(painting, factor, axis=0), factor, axis=1)[: shape[0], : shape[1]]
+            return Support(blocks & (valid | _lone_missing(blocks & ~valid, valid)), "detected")
     return whole_frame(shape, "detected")
+
+
+def _lone_missing(candidates: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the ``candidates`` (missing pixels) in groups of at most LONE_MISSING missing
+    (not ``valid``) pixels, 8-connected. Labelled in the candidates' box grown by LONE_MISSING px: a
+    larger group that reaches beyond it has more than LONE_MISSING pixels inside it."""
+    lone = np.zeros_like(candidates)
+    if not candidates.any():
+        return lone
+    rows, cols = np.flatnonzero(candidates.any(axis=1)), np.flatnonzero(candidates.any(axis=0))
+    box = (slice(max(rows[0] - LONE_MISSING, 0), rows[-1] + 1 + LONE_MISSING),
+           slice(max(cols[0] - LONE_MISSING, 0), cols[-1] + 1 + LONE_MISSING))
+    labels, _ = ndimage.label(~valid[box], structure=np.ones((3, 3), bool))
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = LONE_MISSING + 1  # the valid pixels' label
+    lone[box] = candidates[box] & (sizes[labels] <= LONE_MISSING)
+    return lone
 
 
 def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, min_contrast: float) -> np.ndarray | None:
