@@ -281,9 +281,16 @@ def test_the_warning_says_which_way_the_photograph_lies(painting):
     assert offset_words(0.0, 0.0) == "in place on the X-ray"
 
 
-def test_translation_refuses_photographs_of_another_size(painting):
+def test_translation_refuses_photographs_of_another_size(painting, tmp_path, capsys):
+    from napari_xraysep.cli import main
+
     with pytest.raises(InputError, match="128×192.*64×96.*similarity"):
         estimate_translation(painting.x_mixed, painting.rgb_surface[::2, ::2])
+    # `align` refuses it before saying it is estimating anything (it said so, then refused).
+    xray, rgb = _tiffs(painting, tmp_path, painting.rgb_surface[::2, ::2])
+    assert main(["align", str(xray), str(rgb), "--out", str(tmp_path / "a.tif"), "--transform", "translation"]) == 2
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "a shift alone cannot resample" in said[0] and "estimating" not in said[0]
 
 
 @pytest.mark.parametrize(

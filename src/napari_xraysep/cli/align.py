@@ -23,6 +23,7 @@ from ..core.pointpairs import fit_transform
 from ..core.registration import (
     MIRROR_UNSURE_NOTE,
     PERSPECTIVE_NOTE,
+    check_estimable,
     check_scale_prior,
     corner_note,
     estimate_any_way_round,
@@ -125,6 +126,7 @@ def command_align(args: argparse.Namespace) -> int:
 
             def estimate(x, p):  # the two files' spacings, where known, as a first guess of the scale
                 return found(x, p, scale_prior)
+        check_estimable(x_mixed.shape, photo.shape, translation=args.transform == "translation")  # refused before said
         _say(args, f"estimating the alignment from reduced copies of the X-ray ({size_words(x_mixed.shape)}) and the "
                    f"photograph ({size_words(photo.shape)})…")
         alignment = estimate_any_way_round(x_mixed, photo, estimate)

@@ -237,7 +237,16 @@ def _centre(shape: tuple[int, ...]) -> tuple[float, float]:
     return (shape[1] - 1) / 2, (shape[0] - 1) / 2
 
 
-def _check_size(x_shape: tuple[int, ...], photo_shape: tuple[int, ...]) -> None:
+def check_estimable(x_shape: tuple[int, ...], photo_shape: tuple[int, ...], translation: bool = False) -> None:
+    """Raise InputError where no automatic estimate can be made for an X-ray and a photograph of these
+    shapes, before anything is read: a shift alone (``translation``) between images of different sizes,
+    or images under 2·MIN_CHECK_SIDE px a side."""
+    if translation and tuple(x_shape[:2]) != tuple(photo_shape[:2]):
+        raise InputError(
+            f"The X-ray is {size_words(x_shape)} and the photograph {size_words(photo_shape)}: a shift alone cannot "
+            "resample a photograph of another size — estimate a similarity (rotation, scale and shift) or "
+            "place point pairs."
+        )
     if min(*x_shape[:2], *photo_shape[:2]) < 2 * MIN_CHECK_SIDE:
         raise InputError(
             f"The X-ray is {size_words(x_shape)} and the photograph {size_words(photo_shape)} pixels: too small to align "
@@ -287,13 +296,7 @@ def estimate_translation(x_mixed: Any, photo: Any) -> Alignment:
     >>> [round(value) for value in alignment.shift]
     [-3, 2]
     """
-    if tuple(x_mixed.shape[:2]) != tuple(photo.shape[:2]):
-        raise InputError(
-            f"The X-ray is {size_words(x_mixed.shape)} and the photograph {size_words(photo.shape)}: a shift alone cannot "
-            "resample a photograph of another size — estimate a similarity (rotation, scale and shift) or "
-            "place point pairs."
-        )
-    _check_size(x_mixed.shape, photo.shape)
+    check_estimable(x_mixed.shape, photo.shape, translation=True)
     factor = reduction_factor(x_mixed.shape, 4 * COARSE_SIDE)
     dy, dx = phase_correlation(edge_image(reduced(x_mixed, factor)), edge_image(reduced(photo, factor)))
     return agreement(x_mixed, photo, Alignment(translation_matrix(dy * factor, dx * factor), "translation"))
@@ -427,7 +430,7 @@ def estimate_similarity(
     >>> round(alignment.scale, 1), abs(alignment.rotation_deg) < 0.5
     (2.0, True)
     """
-    _check_size(x_mixed.shape, photo.shape)
+    check_estimable(x_mixed.shape, photo.shape)
     if scale_prior is not None and not (np.isfinite(scale_prior) and scale_prior > 0):
         raise InputError(f"The scale prior must be a positive number of X-ray pixels per photograph pixel; got {scale_prior}.")
     candidates = _coarse_candidates(x_mixed, photo, scale_prior)
