@@ -837,6 +837,11 @@ def test_stuck_pixels_on_the_painting_s_outline_are_repaired_from_the_painting_i
              (top + 50, left, 65535), (top + 70, right, 0)]
     for row, col, value in stuck:
         x[row, col] = value
+    # Stuck pairs across the edge (a breaker's): the painting's pixel is alone among the painting's, as a tile
+    # searched inside the painting judges it; the margin's stays out.
+    x[top - 1, left + 200] = x[top, left + 200] = 65535
+    x[bottom, left + 250] = x[bottom + 1, left + 250] = 0
+    straddling, margin = [(top, left + 200), (bottom, left + 250)], [(top - 1, left + 200), (bottom + 1, left + 250)]
     prepared = prepare_inputs(x, variant.rgb_stored, None, detect=True, mark_defects=True)
     for row, col, _ in stuck:
         assert prepared.defects.points[row, col] and not prepared.defects.clipped[row, col]
@@ -853,8 +858,10 @@ def test_stuck_pixels_on_the_painting_s_outline_are_repaired_from_the_painting_i
     separated, applied = (tifffile.imread(tmp_path / name / "x2.tif") for name in ("sep", "app"))
     assert np.array_equal(np.isnan(applied), np.isnan(separated))
     assert all(np.isfinite(applied[row, col]) for row, col, _ in stuck)
+    assert all(np.isfinite(applied[at]) for at in straddling) and all(np.isnan(applied[at]) for at in margin)
     inside = np.isfinite(applied)
     assert np.abs(applied[inside] - separated[inside]).max() < 1e-3 * np.ptp(separated[inside])
     listed = [json.loads((tmp_path / "sep" / "run.json").read_text())["defects"]["hot_dead_at"],
               json.loads((tmp_path / "app" / "run.json").read_text())["defects_marked"]["hot_dead_at"]]
     assert listed[0] == listed[1] and all([row, col] in listed[0] for row, col, _ in stuck)
+    assert all(list(at) in listed[0] for at in straddling) and not any(list(at) in listed[0] for at in margin)

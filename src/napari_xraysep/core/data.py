@@ -256,9 +256,10 @@ def _sought_in_painting(
     # A pixel alone at the detector's limit is judged again too, among the painting's pixels: on the
     # painting's outline one failed the point test against the film margin beside it and stayed
     # clipped (empty), where a whole painting's tiles, searched inside the painting, repaired it.
-    alone = defects.clipped & ~neighbour_extreme(defects.clipped, largest=True)
-    if painting is not None:
-        alone &= painting
+    # Alone among the painting's clipped pixels, as a tile searched inside the painting judges it: a stuck
+    # pair across the painting's edge leaves the painting's one alone.
+    clipped_inside = defects.clipped if painting is None else defects.clipped & painting
+    alone = clipped_inside & ~neighbour_extreme(clipped_inside, largest=True)
     searched = (valid | alone) if painting is None else (valid | alone) & painting
     if not searched.any():
         return defects if painting is None else defects.within(painting, x_mixed)
