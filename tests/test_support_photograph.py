@@ -242,3 +242,30 @@ def test_stuck_pixels_on_the_painting_s_outline_are_the_painting_s() -> None:
     assert detect_support(x.astype(np.float64), valid & ~group).mask[group].all()
     group[bottom, left + 200 + LONE_MISSING] = True
     assert not detect_support(x.astype(np.float64), valid & ~group).mask[group].any()
+
+
+def test_a_photograph_of_the_painting_alone_still_finds_the_painting_in_the_x_ray() -> None:
+    """A new user's finding: a photograph cropped to the painting and aligned onto the X-ray is NaN beyond
+    it, which hid the X-ray's film margin from the support search (sought where both images have data):
+    the whole frame was taken for the painting, the backdrop strip inside the photograph fitted with it
+    and read as stretcher bars, x2 5 dB worse. The support is sought in the X-ray's own pixels."""
+    from napari_xraysep.core.data import prepare_inputs
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0)
+    top, left, height, width = variant.box
+    photo = variant.rgb_stored.astype(np.float32) / 255
+    cropped = np.full_like(photo, np.nan)
+    reach = (slice(top - 8, top + height + 8), slice(left - 8, left + width + 8))  # the painting and 8 px around
+    cropped[reach] = photo[reach]
+    whole = prepare_inputs(variant.x_stored, photo, None, detect=True, mark_defects=True).support
+    alone = prepare_inputs(variant.x_stored, cropped, None, detect=True, mark_defects=True).support
+    assert not alone.full and alone.bounds() == whole.bounds()
+    assert abs(int(alone.mask.sum()) - int(variant.painting.sum())) < 0.02 * variant.painting.sum()
+    scores = []
+    for rgb in (photo, cropped):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = separate(variant.x_stored, rgb)
+        inside = scoring_mask(variant.painting, variant.x_stored, result.x2)
+        scores.append(score_inside(result.x2, variant.x2_true, inside)["psnr_affine"])
+    assert scores[1] > scores[0] - 0.3, scores

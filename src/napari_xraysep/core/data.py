@@ -365,7 +365,10 @@ def prepare_inputs(
     if found is None:
         support = painting_support(painting_area, x_mixed.shape)
         if support is None and detect:
-            support = trim_to_photograph(detect_support(x_mixed, valid), rgb_surface, x_mixed, valid)
+            # Sought in the X-ray's own pixels, as a whole painting's is: a photograph of the painting alone
+            # (NaN beyond it once aligned) hid the film margin around it, and the whole frame was taken.
+            measured = finite_pixels(x_mixed) if defects is None else finite_pixels(x_mixed) & ~defects.clipped
+            support = trim_to_photograph(detect_support(x_mixed, measured), rgb_surface, x_mixed, valid)
     fit_mask = None
     if support is not None and not support.full:
         if found is None and defects is not None:  # counted inside the painting, as a whole painting's tiles are
