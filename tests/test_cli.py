@@ -512,6 +512,19 @@ def test_a_region_given_with_a_back_photograph_is_said_unused(tiff_inputs, tmp_p
     assert "A double-sided panel needs no region: --region/--region-mask is not used." in capsys.readouterr().err
 
 
+def test_a_region_the_colour_map_does_not_use_is_said_unused(tiff_inputs, tmp_path, capsys):
+    """A new user's finding: a region drawn with care gave an x2 identical to none, without a word (the
+    colour map uses it only with region_weight below 1)."""
+    xray, rgb, mask = tiff_inputs
+    out = str(tmp_path / "a")
+    assert main(["separate", str(xray), str(rgb), "--region", "2,2,20,20", "--out", out, "--quiet"]) == 0
+    assert "--region/--region-mask is recorded but not used; --set region_weight=0.3" in capsys.readouterr().err
+    for used in (["--set", "region_weight=0.5"], ["--preset", "autoencoder", "--steps", "1"]):
+        assert main(["separate", str(xray), str(rgb), "--region-mask", str(mask), *used, "--out", str(tmp_path / "b"),
+                     "--overwrite", "--quiet"]) == 0
+        assert "not used" not in capsys.readouterr().err
+
+
 def test_apply_says_a_photograph_of_another_size_in_one_line(tmp_path, capsys):
     """A tester's finding: `apply` with the photograph as delivered (another size than the X-ray) ended
     in a traceback from the painting's search; `separate` says it in one line and points to `align`."""

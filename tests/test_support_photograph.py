@@ -269,3 +269,19 @@ def test_a_photograph_of_the_painting_alone_still_finds_the_painting_in_the_x_ra
         inside = scoring_mask(variant.painting, variant.x_stored, result.x2)
         scores.append(score_inside(result.x2, variant.x2_true, inside)["psnr_affine"])
     assert scores[1] > scores[0] - 0.3, scores
+
+
+def test_a_painting_found_too_small_is_refused_in_words_that_fit_what_was_found() -> None:
+    """A new user's finding: a painting found in the X-ray too small for the fit was refused with "give the
+    painting's whole area … or leave it out to have it found" — when no area had been given."""
+    from napari_xraysep.core.data import prepare_inputs
+    from napari_xraysep.core.errors import InputError
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0, shape=(48, 64))
+    with pytest.raises(InputError, match="found in the X-ray holds 3072 pixels") as found:
+        prepare_inputs(variant.x_stored, variant.rgb_stored, None, detect=True, mark_defects=True, min_size=50)
+    assert "leave it out" not in str(found.value) and "the whole frame (full)" in str(found.value)
+    top, left, height, width = variant.box
+    with pytest.raises(InputError, match="The painting area holds 3072 pixels.*leave it out to have it found"):
+        box = (top, left, top + height, left + width)
+        prepare_inputs(variant.x_stored, variant.rgb_stored, None, painting_area=box, mark_defects=True, min_size=50)

@@ -34,7 +34,7 @@ from ..core.dask_apply import apply_dask, store_in_bands
 from ..core.streaming import calibrated, painting_support
 from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
-from ..core.areas import painting_mask
+from ..core.areas import is_large, painting_mask
 from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, pair_warnings, sought_in_x2
 from .terminal import run_in_terminal, signal_handled
 
@@ -191,6 +191,13 @@ def command_separate(args: argparse.Namespace) -> int:
     config = PRESETS[args.preset]() if args.preset else None
     settings = _config_from_args(args)
     resolved = resolve_config(config, model, settings)
+    if (region is not None and not sources.double_sided and resolved.method.name == "colour_map"
+            and resolved.method.region_weight >= 1 and not is_large(sources.x_mixed.shape)):
+        # Drawn with care and silently unused (a new user's): in memory the colour map fits the whole painting.
+        warnings.warn(
+            "The colour map (the default) fits the whole painting alike: --region/--region-mask is recorded but not "
+            "used; --set region_weight=0.3 (say) trusts the pixels there less.", UserWarning, stacklevel=1,
+        )
     if region is None and not sources.double_sided and resolved.method.name == "autoencoder" and resolved.training_steps:
         raise InputError(
             "The auto-encoder needs the region: give it with --region Y0,X0,Y1,X1 or --region-mask MASK.tif "

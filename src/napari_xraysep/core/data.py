@@ -180,19 +180,23 @@ def _span(painting: np.ndarray) -> tuple[int, int]:
     return int(rows[-1] + 1 - rows[0]), int(cols[-1] + 1 - cols[0])
 
 
-def _check_painting_size(painting: np.ndarray, min_size: int) -> None:
+def _check_painting_size(painting: np.ndarray, min_size: int, found: bool = False) -> None:
     """InputError when the painting's pixels with data (``painting``, (H, W) bool) span less than
     ``min_size`` in either direction or number fewer than ``min_size``²: a fit there would explain a few
-    pixels and leave the rest of the frame empty (a box typed in the wrong units, a stray click)."""
+    pixels and leave the rest of the frame empty (a box typed in the wrong units, a stray click; ``found``:
+    the painting was found in the X-ray, not given, and the message says so)."""
     height, width = _span(painting)
     count = int(np.count_nonzero(painting))
     if min(height, width) < min_size or count < min_size * min_size:
         share = 100 * count / painting.size
+        what, remedy = (
+            ("The painting found in the X-ray", "or the whole frame (full), where the painting is larger") if found
+            else ("The painting area", "or leave it out to have it found")
+        )
         raise InputError(
-            f"The painting area holds {count} pixels with data ({height}×{width} px, {share:.2g} % of the "
+            f"{what} holds {count} pixels with data ({height}×{width} px, {share:.2g} % of the "
             f"{painting.shape[0]}×{painting.shape[1]} frame): too few to fit the separation, which needs at least "
-            f"{min_size}×{min_size}. Give the painting's whole area (a box Y0,X0,Y1,X1 in pixels), or leave it out "
-            "to have it found."
+            f"{min_size}×{min_size}. Give the painting's whole area (a box Y0,X0,Y1,X1 in pixels), {remedy}."
         )
 
 
@@ -382,7 +386,7 @@ def prepare_inputs(
         valid &= support.mask
         if not valid.any():
             raise InputError("The painting area holds only missing or clipped pixels; nothing to separate there.")
-        _check_painting_size(valid, min_size)
+        _check_painting_size(valid, min_size, found=support.source == "detected")
     if (support is not None and not support.full) or (defects is not None and defects.excluded.any()):
         fit_mask = valid & (~defects.excluded if defects is not None else True)
         if support is not None:
