@@ -14,6 +14,7 @@ from napari_xraysep.core.weave import (
     find_thread_frequencies,
     power_spectrum,
     weave_radius,
+    weave_seen,
 )
 from napari_xraysep.datasets.synthetic import make_mixture
 
@@ -142,3 +143,42 @@ def test_a_weave_whose_smoothed_spectrum_rounds_below_zero_gives_no_invalid_log(
         warnings.simplefilter("error", RuntimeWarning)
         peaks = find_thread_frequencies(weave)
     assert len(peaks) >= 2 and all(np.isfinite(p.ratio) for p in peaks)
+
+
+def test_a_model_s_weave_is_seen_where_the_x_ray_shows_it_and_not_elsewhere(painting):
+    """weave_seen: any of the model's frequencies (either sign) among the residual's thread peaks."""
+    weave, truth = _two_thread_weave()
+    frequencies = np.array(truth)
+    assert weave_seen(frequencies, painting + weave) is True
+    assert weave_seen(-frequencies[:1], painting + weave) is True  # the other sign of the same peak
+    assert weave_seen(frequencies, painting) is False  # a panel: no weave
+    assert weave_seen(frequencies + 0.03, painting + weave) is False  # another canvas's threads
+    holed = painting + weave
+    holed[:, : SHAPE[1] // 2 + 20] = np.nan
+    assert weave_seen(frequencies, holed) is None  # over half unknown: nothing to tell
+    assert weave_seen(np.zeros((0, 2)), painting + weave) is None
+    assert weave_seen(frequencies, painting[:40, :40]) is None
+
+
+def test_applying_a_canvas_model_to_a_panel_says_its_weave_is_not_there():
+    """A new user's finding: a canvas painting's model applied to a panel painting wrote the canvas's
+    weave (from the panel's own detail) into the weave layer, and `xraysep weave` counted 20.2 threads/cm
+    on it, without a word. The unit check before applying says so; the painting's own model does not."""
+    import warnings
+
+    from napari_xraysep import separate
+    from napari_xraysep.core.sources import Sources
+    from napari_xraysep.core.streaming import calibrated
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    canvas = make_real_variant("photo_coffee_over_astronaut", "clean", 0)
+    panel = make_real_variant("photo_astronaut_over_rocket", "clean", 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = separate(canvas.x_stored, canvas.rgb_stored).model
+    assert int(model.network.peaks) == 2
+    for variant, expected in ((panel, True), (canvas, False)):
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            calibrated(model, Sources(variant.x_stored, variant.rgb_stored))
+        assert any("canvas weave (threads every" in str(w.message) for w in said) is expected

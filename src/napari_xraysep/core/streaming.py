@@ -51,6 +51,7 @@ from .support import DETECT_SIDE, detect_support, trim_to_photograph
 from .tiling import Tile, block_means, tiles
 from .trained import Separator, TrainedModel
 from .training import StopFlag
+from .weave import weave_seen
 
 
 T = TypeVar("T")
@@ -408,8 +409,10 @@ def calibrated(
     levels = painting_clip_levels(sources.x_mixed)
     painting = painting_found(measured, sources.rgb_surface) if support is None and seek else support
     blocks = []
-    for top in sorted({int(t) for t in np.linspace(0, height - side_y, CALIBRATION_GRID)}):
-        for left in sorted({int(t) for t in np.linspace(0, width - side_x, CALIBRATION_GRID)}):
+    tops = sorted({int(t) for t in np.linspace(0, height - side_y, CALIBRATION_GRID)})
+    lefts = sorted({int(t) for t in np.linspace(0, width - side_x, CALIBRATION_GRID)})
+    for top in tops:
+        for left in lefts:
             area = (slice(top, top + side_y), slice(left, left + side_x))
             with torch.no_grad():
                 unit = Components(*decode_block(decode, sources.network_input(model, area), torch_device))
@@ -427,6 +430,8 @@ def calibrated(
     said = unexplained(fit)
     if said:
         warnings.warn(said, UserWarning, stacklevel=2)
+    elif weave_said := foreign_weave(model, [blocks[k : k + len(lefts)] for k in range(0, len(blocks), len(lefts))]):
+        warnings.warn(weave_said, UserWarning, stacklevel=2)
     calibration = calibrate(model.x_reference, fit)
     if calibration is not None and calibration.recalibrated:
         warnings.warn(calibration.describe(model.x_normalisation), UserWarning, stacklevel=2)
@@ -437,6 +442,29 @@ def calibrated(
 # The clipping levels of the whole paintings' X-rays read so far (by their source objects; arrays in
 # memory, which cannot be kept so, are judged again: they are read fast).
 _CLIP_LEVELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def foreign_weave(model: TrainedModel, blocks: list[list[tuple[np.ndarray, np.ndarray]]]) -> str | None:
+    """A sentence for the user where ``model`` extracts a canvas weave that the X-ray does not show: none
+    of the model's weave frequencies is a thread peak (:func:`~.weave.weave_seen`) of the X-ray less the
+    model's prediction from the photograph, over the unit check's ``blocks`` (rows of (x, x̂1) pairs in
+    unit range, laid side by side). A model of another painting then writes that painting's weave into
+    this one's weave layer — the X-ray's own detail at those frequencies, counted as threads (a new
+    user's panel painting got 20.2 threads/cm) — and leaves this one's weave, if any, in x2. None
+    otherwise, for an auto-encoder, and where too little is known to tell."""
+    network = model.network
+    if not isinstance(network, ColourMap) or not int(network.peaks):
+        return None
+    residual = np.concatenate([np.concatenate([x - predicted for x, predicted in row], axis=1) for row in blocks])
+    frequencies = network.weave_frequencies.detach().cpu().numpy()
+    if weave_seen(frequencies, residual) is not False:
+        return None
+    periods = " and ".join(dict.fromkeys(f"{1 / math.hypot(fy, fx):.1f}" for fy, fx in frequencies))
+    return (
+        f"The model's canvas weave (threads every {periods} px) is not in this X-ray: its weave layer would hold this "
+        "painting's own detail at those frequencies, and this painting's weave, if any, would stay in x2 — a model "
+        "made on another painting or canvas? Separating this one (xraysep separate) fits its own."
+    )
 
 
 def painting_clip_levels(x_mixed: Any) -> tuple[float | None, float | None]:

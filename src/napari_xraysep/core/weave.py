@@ -148,6 +148,22 @@ def find_thread_frequencies(image: np.ndarray, valid: np.ndarray | None = None, 
     return sorted(chosen, key=lambda p: -p.ratio)[:max_peaks]
 
 
+def weave_seen(frequencies: np.ndarray, residual: np.ndarray) -> bool | None:
+    """Whether any of a model's weave ``frequencies`` ((k, 2): (fy, fx) in cycles per pixel) is among
+    the thread peaks of ``residual`` ((H, W), NaN where unknown: an X-ray less what its photograph
+    explains) (:func:`find_thread_frequencies`), within MIN_SEPARATION, of either sign; None where
+    nothing can be told (no frequency, or too few known pixels for a spectrum)."""
+    frequencies = np.asarray(frequencies, dtype=np.float64).reshape(-1, 2)
+    known = np.isfinite(residual)
+    if not frequencies.size or block_side(residual.shape) is None or known.mean() < 0.5:
+        return None
+    peaks = find_thread_frequencies(np.where(known, residual, 0.0), known)
+    return any(
+        min(math.hypot(fy - peak.fy, fx - peak.fx), math.hypot(fy + peak.fy, fx + peak.fx)) < MIN_SEPARATION
+        for fy, fx in frequencies for peak in peaks
+    )
+
+
 def _angle_between(a: ThreadPeak, b: ThreadPeak) -> float:
     """Angle between two wave directions, 0–90° (a direction and its opposite are the same)."""
     difference = abs(a.angle_deg - b.angle_deg) % 180.0
