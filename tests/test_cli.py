@@ -519,7 +519,11 @@ def test_a_region_the_colour_map_does_not_use_is_said_unused(tiff_inputs, tmp_pa
     out = str(tmp_path / "a")
     assert main(["separate", str(xray), str(rgb), "--region", "2,2,20,20", "--out", out, "--quiet"]) == 0
     assert "--region/--region-mask is recorded but not used; --set region_weight=0.3" in capsys.readouterr().err
-    for used in (["--set", "region_weight=0.5"], ["--preset", "autoencoder", "--steps", "1"]):
+    model = str(tmp_path / "a" / "model.pt")
+    unused = (
+        ["--set", "region_weight=0.5"], ["--preset", "autoencoder", "--steps", "1"], ["--model", model, "--steps", "0"]
+    )
+    for used in unused:
         assert main(["separate", str(xray), str(rgb), "--region-mask", str(mask), *used, "--out", str(tmp_path / "b"),
                      "--overwrite", "--quiet"]) == 0
         assert "not used" not in capsys.readouterr().err

@@ -192,11 +192,11 @@ def command_separate(args: argparse.Namespace) -> int:
     settings = _config_from_args(args)
     resolved = resolve_config(config, model, settings)
     if (region is not None and not sources.double_sided and resolved.method.name == "colour_map"
-            and resolved.method.region_weight >= 1 and not is_large(sources.x_mixed.shape)):
+            and resolved.training_steps and resolved.method.region_weight >= 1 and not is_large(sources.x_mixed.shape)):
         # Drawn with care and silently unused (a new user's): in memory the colour map fits the whole painting.
         warnings.warn(
-            "The colour map (the default) fits the whole painting alike: --region/--region-mask is recorded but not "
-            "used; --set region_weight=0.3 (say) trusts the pixels there less.", UserWarning, stacklevel=1,
+            "The colour map fits the whole painting alike: --region/--region-mask is recorded but not used; "
+            "--set region_weight=0.3 (say) trusts the pixels there less.", UserWarning, stacklevel=1,
         )
     if region is None and not sources.double_sided and resolved.method.name == "autoencoder" and resolved.training_steps:
         raise InputError(

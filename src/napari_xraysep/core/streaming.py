@@ -455,7 +455,16 @@ def foreign_weave(model: TrainedModel, blocks: list[list[tuple[np.ndarray, np.nd
     network = model.network
     if not isinstance(network, ColourMap) or not int(network.peaks):
         return None
-    residual = np.concatenate([np.concatenate([x - predicted for x, predicted in row], axis=1) for row in blocks])
+    x, predicted = (
+        np.concatenate([np.concatenate([pair[k] for pair in row], axis=1) for row in blocks]) for k in (0, 1)
+    )
+    known = np.isfinite(x) & np.isfinite(predicted)
+    if known.sum() < 2:
+        return None
+    # Less the prediction at the X-ray's own gain and offset: in other units (an 8-bit copy, another
+    # exposure: recalibrated after this) the mis-scaled painting hid the weave's peak (a breaker's).
+    gain, offset = np.polyfit(predicted[known], x[known], 1)
+    residual = x - (gain * predicted + offset)
     frequencies = network.weave_frequencies.detach().cpu().numpy()
     if weave_seen(frequencies, residual) is not False:
         return None
