@@ -285,3 +285,22 @@ def test_a_painting_found_too_small_is_refused_in_words_that_fit_what_was_found(
     with pytest.raises(InputError, match="The painting area holds 3072 pixels.*leave it out to have it found"):
         box = (top, left, top + height, left + width)
         prepare_inputs(variant.x_stored, variant.rgb_stored, None, painting_area=box, mark_defects=True, min_size=50)
+
+
+def test_the_margin_s_lines_in_the_painting_s_outline_blocks_are_left_out() -> None:
+    """A new user's finding: on an X-ray over 1024 px a side the painting is found on blocks (here 2 px),
+    and a block that holds the painting's first line held the margin's line beside it too: a ring of
+    margin kept as painting (x2 −11 600 there, where the painting's ran 500–28 000). The outline blocks'
+    pixels at the margin's level are margin: on this mosaic on a backdrop, 3 910 px of margin were kept
+    after the photograph's trim; none now, and no painting lost."""
+    from napari_xraysep.core.support import detect_support
+
+    variant = make_real_variant("photo_astronaut_over_rocket", "mosaic_backdrop", 0, shape=(1000, 1800))
+    x = variant.x_stored
+    valid = (x > 0) & (x < 65535)
+    found = detect_support(x, valid)
+    trimmed = trim_to_photograph(found, variant.rgb_stored, x, valid).mask
+    assert (trimmed & ~variant.painting).sum() == 0
+    assert (variant.painting & ~trimmed).sum() < 20
+    _, left, _, width = variant.box
+    assert found.bounds()[2:] == (left, left + width - 1)  # the X-ray's own columns, to the pixel

@@ -385,11 +385,30 @@ def detect_support(x_mixed: np.ndarray, valid: np.ndarray | None = None) -> Supp
         return whole_frame(shape, "detected")
     fine = max(1, math.ceil(max(shape) / DETECT_SIDE))
     for factor, size, contrast in ((fine, TEXTURE_WINDOW, MIN_CONTRAST), (fine * COARSE_FACTOR, COARSE_WINDOW, COARSE_CONTRAST)):
-        painting = _painting_blocks(x, valid, factor, size, contrast)
-        if painting is not None:
+        found = _painting_blocks(x, valid, factor, size, contrast)
+        if found is not None:
+            painting, level, tolerance = found
             blocks = np.repeat(np.repeat(painting, factor, axis=0), factor, axis=1)[: shape[0], : shape[1]]
+            if factor == fine:  # a film margin, flat: not a bare canvas's, whose level a dark passage shares
+                blocks &= ~_margin_on_outline(x, valid, painting, level, tolerance, factor)
             return Support(blocks & (valid | _lone_missing(blocks & ~valid, valid)), "detected")
     return whole_frame(shape, "detected")
+
+
+def _margin_on_outline(
+    x: np.ndarray, valid: np.ndarray, painting: np.ndarray, level: np.ndarray, tolerance: float, factor: int
+) -> np.ndarray:
+    """(H, W) bool: the pixels of the painting's outline blocks (``painting``, (h, w) blocks of ``factor``
+    px, beside a block that is not painting) at the margin's ``level`` there (within ``tolerance``): a
+    block is painting when any of its pixels is, and the margin's lines in it were kept as painting —
+    a ring 1–2 px wide around a painting on a film margin, x2 −11 600 there where the painting's ran
+    500–28 000 (a new user's aligned photograph, which shows the margin's colour there too)."""
+    outline = painting & ~ndimage.binary_erosion(painting, np.ones((3, 3), bool), border_value=1)
+    rows, cols = np.nonzero(np.repeat(np.repeat(outline, factor, axis=0), factor, axis=1)[: x.shape[0], : x.shape[1]])
+    at_margin = valid[rows, cols] & (np.abs(x[rows, cols] - level[rows // factor, cols // factor]) < tolerance)
+    margin = np.zeros(x.shape, dtype=bool)
+    margin[rows[at_margin], cols[at_margin]] = True
+    return margin
 
 
 def _lone_missing(candidates: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -409,10 +428,12 @@ def _lone_missing(candidates: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return lone
 
 
-def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, min_contrast: float) -> np.ndarray | None:
+def _painting_blocks(
+    x: np.ndarray, valid: np.ndarray, factor: int, size: int, min_contrast: float
+) -> tuple[np.ndarray, np.ndarray, float] | None:
     """The painting on ``factor``×``factor`` block means (texture measured over ``size`` blocks, the
-    painting's at least ``min_contrast`` times the margin's), or None when no margin is found (see
-    :func:`detect_support`)."""
+    painting's at least ``min_contrast`` times the margin's), with the margin's level nearest each block
+    and the tolerance of that level, or None when no margin is found (see :func:`detect_support`)."""
     small, has = _block_means(np.where(valid, x, 0.0), valid, factor)
     if min(small.shape) < 4 * size:
         return None
@@ -486,7 +507,7 @@ def _painting_blocks(x: np.ndarray, valid: np.ndarray, factor: int, size: int, m
     inside = painting & has
     if np.mean(small[inside] < level[inside]) > MARGIN_DARKER:
         return None
-    return painting
+    return painting, level, tolerance
 
 
 def support_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> Support:
