@@ -716,7 +716,9 @@ def test_a_tacking_margin_with_tacks_is_trimmed_to_the_painting(seed):
     x = variant.x_stored.astype(np.float64)
     valid = (variant.x_stored < 65535) & (variant.x_stored > 0)
     found = detect_support(x, valid)
-    assert (found.mask & ~variant.painting).sum() > 100  # the X-ray's search alone: the margin's weave in
+    # The X-ray's search alone: the bare canvas's weave in (36–98 px since the film margin's lines in the
+    # outline blocks leave it; 100–275 before).
+    assert (found.mask & ~variant.painting).sum() > 30
     trimmed = trim_to_photograph(found, variant.rgb_stored, x, valid)
     assert (trimmed.mask & ~variant.painting).sum() == 0 and (variant.painting & ~trimmed.mask).sum() == 0
 
