@@ -491,9 +491,10 @@ def _painting_blocks(
         return None
     # The texture window blurred the margin's edge inwards by half its size: give that back.
     background = ndimage.binary_dilation(background, iterations=size // 2) & (np.abs(small - level) < tolerance)
-    # Missing blocks are no painting to fill from: a film margin ringed by NaN padding (a rotated or
-    # stitched X-ray) was a hole of "not margin" and filled, margin and all (the whole frame was taken).
-    filled = ndimage.binary_fill_holes(~background & has)
+    # Padding (missing data reaching the frame's edge) is no painting to fill from: a film margin ringed by
+    # NaN padding (a rotated or stitched X-ray) was a hole of "not margin" and filled, margin and all (the
+    # whole frame was taken). Missing pixels inside (stuck ones, on the outline too) are filled as before.
+    filled = ndimage.binary_fill_holes(~background & ~padding)
     # Threads of margin pixels (a ruler's edge, noise) go; the corners the opening rounds come back.
     painting = ndimage.binary_dilation(ndimage.binary_opening(filled, iterations=2), iterations=2) & filled
     labels, count = ndimage.label(painting)
