@@ -154,8 +154,11 @@ def test_a_model_s_weave_is_seen_where_the_x_ray_shows_it_and_not_elsewhere(pain
     assert weave_seen(frequencies, painting) is False  # a panel: no weave
     assert weave_seen(frequencies + 0.03, painting + weave) is False  # another canvas's threads
     holed = painting + weave
-    holed[:, : SHAPE[1] // 2 + 20] = np.nan
-    assert weave_seen(frequencies, holed) is None  # over half unknown: nothing to tell
+    holed[:, : SHAPE[1] // 2 + 20] = np.nan  # a painting on half its frame: judged over the known box
+    assert weave_seen(frequencies, holed) is True
+    assert weave_seen(frequencies, np.where(np.isnan(holed), np.nan, painting)) is False
+    sparse = np.where(np.random.default_rng(0).random(SHAPE) < 0.6, np.nan, painting + weave)
+    assert weave_seen(frequencies, sparse) is None  # over half unknown within the box: nothing to tell
     assert weave_seen(np.zeros((0, 2)), painting + weave) is None
     assert weave_seen(frequencies, painting[:40, :40]) is None
 

@@ -155,7 +155,14 @@ def weave_seen(frequencies: np.ndarray, residual: np.ndarray) -> bool | None:
     nothing can be told (no frequency, or too few known pixels for a spectrum)."""
     frequencies = np.asarray(frequencies, dtype=np.float64).reshape(-1, 2)
     known = np.isfinite(residual)
-    if not frequencies.size or block_side(residual.shape) is None or known.mean() < 0.5:
+    if not frequencies.size or not known.any():
+        return None
+    # Over the known pixels' box: a painting on a backdrop is half its frame, and blocks of missing
+    # pixels alone would flatten the median spectrum (no peak: a weave "not seen").
+    rows, cols = np.flatnonzero(known.any(axis=1)), np.flatnonzero(known.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    residual, known = residual[box], known[box]
+    if block_side(residual.shape) is None or known.mean() < 0.5:
         return None
     peaks = find_thread_frequencies(np.where(known, residual, 0.0), known)
     return any(
