@@ -698,7 +698,10 @@ def test_the_cli_says_what_it_found_and_run_json_records_it(tmp_path, capsys):
     args = ["separate", str(tmp_path / "x.tif"), str(tmp_path / "rgb.tif"), "--steps", "3", "--set", "clusters=8", "--device", "cpu"]
     assert main([*args, "--out", str(tmp_path / "found")]) == 0
     err = capsys.readouterr().err
-    assert "xraysep: Painting found at rows 32–127, columns 48–191 (36 % of the frame); outside it the results are empty." in err
+    assert (  # the same words as `apply` says them (a new user's finding: separate offered no way out)
+        "xraysep: Painting found at rows 32–127, columns 48–191 (36 % of the frame); outside it the results are "
+        "empty (give the painting area, or the whole frame, to keep another)." in err
+    )
     # Counted inside the painting: the hot pixel, not the marker on the margin.
     assert "xraysep: Marked " in err and " hot/dead pixels" in err and "clipped" not in err
     record = json.loads((tmp_path / "found" / "run.json").read_text())

@@ -47,7 +47,7 @@ from .refine import refine
 from .result import RESULT_LAYERS, components_in_units
 from .storage import as_given
 from .sources import Sources
-from .support import DETECT_SIDE, detect_support, trim_to_photograph
+from .support import DETECT_SIDE, KEEP_ANOTHER, detect_support, trim_to_photograph
 from .tiling import Tile, block_means, tiles
 from .trained import Separator, TrainedModel
 from .training import StopFlag
@@ -554,7 +554,7 @@ class PaintingSupport:
         return (
             f"Painting found at rows {y0}–{y1}, columns {x0}–{x1} "
             f"({100 * found['fraction']:.0f} % of the frame{holes}); "
-            "outside it the results are empty (give the painting area, or the whole frame, to keep another)."
+            f"outside it the results are empty ({KEEP_ANOTHER})."
         )
 
 

@@ -59,6 +59,8 @@ MIN_BACKGROUND = 0.05
 # the painting's range each), a flat passage of a painting that reaches the edge is far from it.
 EDGE_LEVELS = 2.0
 MIN_SUPPORT = 0.05
+# What a user told of a painting found is offered, where it would rather keep results outside it.
+KEEP_ANOTHER = "give the painting area, or the whole frame, to keep another"
 # Missing pixels in groups of at most this many (stuck hot or dead pixels, taken out as missing) are the
 # painting's where its blocks are: on its outline too, where closing the support's holes does not reach
 # them (`apply` left such a pixel empty where `separate` repaired it).
@@ -188,10 +190,11 @@ class Support:
         if self.full:
             return "painting area: the whole frame" if self.source == "given" else "painting fills the whole frame"
         y0, y1, x0, x1 = self.bounds()
-        verb = "found" if self.source == "detected" else "given"
+        found = self.source == "detected"
         return (
-            f"painting {verb} at rows {y0}–{y1}, columns {x0}–{x1} ({100 * self.mask.mean():.0f} % of the frame); "
-            "outside it the results are empty"
+            f"painting {'found' if found else 'given'} at rows {y0}–{y1}, columns {x0}–{x1} "
+            f"({100 * self.mask.mean():.0f} % of the frame); outside it the results are empty"
+            + (f" ({KEEP_ANOTHER})" if found else "")
         )
 
 
