@@ -10,6 +10,7 @@ from conftest import demodulated_weave
 
 from napari_xraysep.core.weave import (
     ThreadPeak,
+    crossings,
     extract_weave,
     find_thread_frequencies,
     power_spectrum,
@@ -191,3 +192,17 @@ def test_applying_a_canvas_model_to_a_panel_says_its_weave_is_not_there():
             warnings.simplefilter("always")
             calibrated(model, Sources(xray, photo))
         assert any("canvas weave (threads every" in str(w.message) for w in said) is expected
+
+
+def test_crossings_are_sums_and_differences_of_stronger_threads():
+    # A new user's canvas (a coarse photograph): warp and weft, then their sum and difference (either
+    # sign) — four peaks, two families of threads, as `xraysep weave` counted them.
+    warp, weft = np.array([-0.008778, 0.160582]), np.array([-0.143621, 0.005462])
+    peaks = np.array([warp, weft, -(warp + weft) + 0.004, warp - weft, [0.3, 0.05]])
+    assert crossings(peaks) == [False, False, True, True, False]
+    # The threads are the stronger ones: listed first, the sum is a thread and no peak is a crossing of two
+    # threads where one of them is a crossing itself.
+    assert crossings(peaks[[2, 0, 1]]) == [False, False, True]
+    assert crossings(np.array([warp, warp + 0.03])) == [False, False] and crossings(np.zeros((0, 2))) == []
+    # Beyond MIN_SEPARATION (0.02 cycles/px) of the sum: a thread of its own.
+    assert crossings(np.array([warp, weft, warp + weft + [0.0, 0.021]])) == [False, False, False]

@@ -171,6 +171,25 @@ def weave_seen(frequencies: np.ndarray, residual: np.ndarray) -> bool | None:
     )
 
 
+def crossings(frequencies: np.ndarray) -> list[bool]:
+    """For each of the weave's ``frequencies`` ((k, 2): (fy, fx) in cycles per pixel, strongest first
+    as :func:`find_thread_frequencies` gives them; a peak and its opposite are the same): whether it is
+    the sum or the difference of two stronger peaks that are threads, within MIN_SEPARATION — where the
+    threads cross (a plain weave's interlacing), not a family of threads of its own."""
+    frequencies = np.asarray(frequencies, dtype=np.float64).reshape(-1, 2)
+    threads: list[np.ndarray] = []
+    found = []
+    for frequency in frequencies:
+        crossing = any(
+            np.hypot(*(frequency - sign * (a + other * b))) < MIN_SEPARATION
+            for i, a in enumerate(threads) for b in threads[i + 1 :] for sign in (1.0, -1.0) for other in (1.0, -1.0)
+        )
+        found.append(bool(crossing))
+        if not crossing:
+            threads.append(frequency)
+    return found
+
+
 def _angle_between(a: ThreadPeak, b: ThreadPeak) -> float:
     """Angle between two wave directions, 0–90° (a direction and its opposite are the same)."""
     difference = abs(a.angle_deg - b.angle_deg) % 180.0
