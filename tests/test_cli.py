@@ -544,3 +544,17 @@ def test_apply_says_a_photograph_of_another_size_in_one_line(tmp_path, capsys):
     capsys.readouterr()
     code = main(["apply", str(tmp_path / "fit" / "model.pt"), str(xray), str(finer), "--out", str(tmp_path / "app")])
     assert code == 2 and "xraysep align" in _error_line(capsys)
+
+
+def test_a_first_ctrl_c_before_the_first_step_changes_nothing_and_exits_130(monkeypatch, capsys):
+    from napari_xraysep.cli import commands, main
+    from napari_xraysep.core.errors import StoppedError
+
+    def stopped(args):
+        raise StoppedError("Stopped before the first training step: nothing was trained, so nothing was applied.")
+
+    monkeypatch.setattr(commands, "command_separate", stopped)
+    assert main(["separate", "x.tif", "rgb.tif", "--out", "out"]) == 130
+    err = capsys.readouterr().err
+    assert "xraysep: Stopped before the first training step" in err and "No result was changed." in err
+    assert "error" not in err  # the user's own stop, not a mistake

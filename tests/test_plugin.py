@@ -235,6 +235,24 @@ def test_removing_an_input_layer_stops_training(viewer_and_widget, qtbot):
     assert "was removed during training" in widget.message.text()
 
 
+def test_a_run_stopped_before_its_first_step_adds_no_layers(viewer_and_widget, qtbot):
+    """A new user's finding: Stop right after Train (or an input removed) added six result layers of an
+    untrained model (x2 18.1 dB where trained 29.6) and a pigment note about them."""
+    viewer, widget = viewer_and_widget
+    before = [layer.name for layer in viewer.layers]
+    widget.separation.steps.value = 100_000
+    assert widget.train() is not None
+    widget.stop()  # before the worker's first step
+    wait_done(qtbot, widget)
+    assert [layer.name for layer in viewer.layers] == before  # no result, preview or pigment layer
+    assert "Stopped before the first training step: nothing was trained" in widget.message.text()
+    assert widget.run.progress.format() == "stopped" and widget.current_model is None
+    widget.separation.steps.value = 2  # and the dock trains again as before
+    widget.train()
+    wait_done(qtbot, widget)
+    assert len(_run_layers(viewer, 1)) == 6
+
+
 def test_save_load_and_apply_model(viewer_and_widget, qtbot, tmp_path):
     viewer, widget = viewer_and_widget
     widget.train()

@@ -16,7 +16,7 @@ from ._version import __version__
 # need the package, not torch.
 _FROM_CORE = (
     "AutoEncoderSettings", "ColourMapSettings", "InputError", "ModelFileError", "OutputError", "SeparationConfig",
-    "SeparationResult", "TrainedModel", "TrainingError", "XraySepError",
+    "SeparationResult", "StoppedError", "TrainedModel", "TrainingError", "XraySepError",
 )
 _FROM_IO = ("load_model", "save_model")
 # The core's separation with the shipped warm-start weights handed in (the core reads no file).
@@ -47,6 +47,7 @@ __all__ = [
     "OutputError",
     "SeparationConfig",
     "SeparationResult",
+    "StoppedError",
     "TrainedModel",
     "TrainingError",
     "XraySepError",

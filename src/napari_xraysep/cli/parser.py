@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # After parsing: --help and a mistyped option need none of the science.
     import signal
 
-    from ..core.errors import XraySepError
+    from ..core.errors import StoppedError, XraySepError
     from . import align, commands, weave
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -308,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = show_warning
         try:
             return run[args.command](args)
+        except StoppedError as error:  # a first Ctrl-C before there was anything to write
+            print(f"xraysep: {error} No result was changed.", file=sys.stderr)
+            return 130
         except XraySepError as error:
             print(f"xraysep: error: {error}", file=sys.stderr)
             return EXIT_USER_ERROR

@@ -5,7 +5,7 @@ from .autoencoder_fit import fit
 from .config import PRESETS, AutoEncoderSettings, ColourMapSettings, SeparationConfig
 from .data import Normalisation, SeparationInputs, prepare_inputs
 from .devices import available_devices, resolve_device
-from .errors import InputError, ModelFileError, OutputError, TrainingError, XraySepError
+from .errors import InputError, ModelFileError, OutputError, StoppedError, TrainingError, XraySepError
 from .fitting import train
 from .inference import Components, predict
 from .labeled import grayscale, labeled_surface_xray, match_intensity
@@ -35,6 +35,7 @@ __all__ = [
     "SeparationConfig",
     "SeparationInputs",
     "SeparationResult",
+    "StoppedError",
     "TrainedModel",
     "TrainingDiverged",
     "TrainingError",

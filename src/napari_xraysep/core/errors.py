@@ -26,6 +26,10 @@ class OutputError(XraySepError):
     """A result or model file could not be written (disk full, no permission, folder gone)."""
 
 
+class StoppedError(XraySepError):
+    """The user stopped a run before it had anything to give (no training step done, no model given)."""
+
+
 class TrainingError(XraySepError):
     """Training could not go on. ``model`` is the last good model (weights before the failing
     step), so the work done so far can still be applied, saved or continued."""

@@ -24,7 +24,7 @@ from .checks import check_double_sided, unmasked
 from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, SeparationConfig
 from .data import SeparationInputs, prepare_inputs, small_painting_warning
 from .devices import resolve_device
-from .errors import InputError, TrainingError
+from .errors import InputError, StoppedError, TrainingError
 from .films import Films, KnownPixels, Seam, find_films, given_films
 from .passages import find_passages
 from .fitting import train
@@ -289,6 +289,8 @@ def iter_separate(
             kept = checkpoint(error.model)
             raise type(error)(f"{error} It is saved in {kept}.", error.model) from error
         stopped_early = done < config.training_steps
+        if stopped_early and model.steps_trained == 0:  # an untrained model's "results" would mislead
+            raise StoppedError("Stopped before the first training step: nothing was trained, so nothing was applied.")
     elif model is None:
         raise InputError("Nothing to do: with 0 training steps a trained model must be given.")
     timings["train_s"] = time.perf_counter() - started
@@ -299,11 +301,7 @@ def iter_separate(
     calibration = None
     fit = unit_fit(inputs, unit, spread=training)
     said = None  # what the user is told of a photograph that explains almost none of the X-ray
-    if training and model.steps_trained == 0:  # stopped at once: the photograph is not to blame
-        warnings.warn(
-            "Stopped before the first training step: these results come from an untrained model.", UserWarning, stacklevel=2
-        )
-    elif unexplained(fit):
+    if unexplained(fit):
         said = unexplained(fit, training_words(model, stopped_early))
         warnings.warn(said, UserWarning, stacklevel=2)
     lightness = None

@@ -14,7 +14,7 @@ from napari.qt.threading import GeneratorWorker
 from qtpy.QtCore import QTimer
 
 from .layers import METADATA_KEY, layer_source, same_layer
-from ..core import TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
+from ..core import StoppedError, TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.areas import is_large
 from ..core.checks import check_double_sided
 from ..core.separation import resolve_config
@@ -272,6 +272,11 @@ class Runner:
         if not self._current(record):
             return
         remove_previews(self.viewer, record)
+        if isinstance(error, StoppedError):  # stopped before there was anything to show: nothing is added
+            self.say(f"{record.stop_reason}{error}", error=True)
+            self.status.move(RunState.FAILED)
+            self.panel.show_text("stopped")
+            return
         if isinstance(error, TrainingError) and error.model is not None:
             # Nothing lost: the last good model can be applied, saved or trained further.
             self.model = CurrentModel(error.model, f"run {record.number}, its last good step")
