@@ -164,6 +164,25 @@ def test_a_refused_train_is_said_under_the_progress_bar_and_scrolled_into_view(m
     assert seen > 0 and seen <= top and top + widget.message.height() <= seen + widget._scroll.viewport().height()
 
 
+def test_what_a_finished_run_found_is_scrolled_into_view(make_napari_viewer, qtbot):
+    """A new user, dock 904 px high: after a run that found a mosaic's films, only the progress bar's
+    "run 2: trained for 12 steps" was in view; the message naming the films was below the fold."""
+    viewer = make_napari_viewer(show=True)
+    case = make_mixture("concealed_portrait", shape=(64, 96), seed=0)
+    viewer.add_image(case.rgb_surface, name="photo", rgb=True)
+    viewer.add_image(case.x_mixed, name="xray", colormap="gray")
+    widget = dock(viewer)
+    widget.separation.steps.value = 2
+    widget._scroll.setFixedHeight(250)  # room for the Inputs panel only
+    widget.train()
+    widget._scroll.verticalScrollBar().setValue(0)  # the user scrolled back up while it ran
+    wait_done(qtbot, widget)
+    assert widget.message.text().startswith("Run 1: model trained for 2 steps")
+    top = widget.message.mapTo(widget._scroll.widget(), widget.message.rect().topLeft()).y()
+    seen = widget._scroll.verticalScrollBar().value()
+    assert seen > 0 and seen <= top < seen + widget._scroll.viewport().height()
+
+
 @pytest.mark.gui
 def test_a_long_refusal_is_scrolled_into_view_from_its_first_line(make_napari_viewer):
     """The scroll was aimed at the message line as laid out before its new text: six warnings' message had

@@ -154,12 +154,13 @@ class XraySeparationWidget(QWidget):
         if self._lifetime["alive"]:
             self.results.curtain.toggle()
 
-    def show_message(self, text: str, error: bool = False) -> None:
-        """``text`` on the message line, in red when ``error`` (a refusal, a warning): then scrolled into
-        view, so that a Train that refuses never looks like a button that does nothing."""
+    def show_message(self, text: str, error: bool = False, reveal: bool | None = None) -> None:
+        """``text`` on the message line, in red when ``error`` (a refusal, a warning), scrolled into view
+        when ``reveal`` (by default, when ``error``): a Train that refuses never looks like a button that
+        does nothing, and what a run found (the painting, films, defects) is not left below the fold."""
         self.message.setText(text)
         self.message.setStyleSheet("color: #ff6b6b;" if error else "")
-        if error and text:
+        if (error if reveal is None else reveal) and text:
             # The new text's height, and the panels and scroll area laid out anew around it, before scrolling to
             # it (activate() alone laid the panels out in the old height: a long message was cut at the bottom).
             for _ in range(3):  # a wrapped label's new height takes a pass or two to reach the scroll area

@@ -28,7 +28,7 @@ from .state import CurrentModel, RunRecord, RunState, RunStatus
 from .worker import ActivityProgress, checkpointing, keep_own_warnings, new_results_folder, run_in_background
 
 logger = logging.getLogger(__name__)
-Say = Callable[..., None]  # say(text, error=False): the dock's message line
+Say = Callable[..., None]  # say(text, error=False, reveal=None): the dock's message line
 
 
 class Runner:
@@ -262,10 +262,10 @@ class Runner:
         warned = "".join(f"Warning: {text} " for text in record.warnings)
         # The painting's support, the pixels marked in the X-ray.
         found = " ".join(record.result.notes()) if getattr(record, "result", None) is not None else ""
-        self.say(
+        self.say(  # in view: a new user never saw the mosaic, painting and defects found below the fold
             f"{record.stop_reason}Run {record.number}: model {steps}. {warned}{added}{note}"
             + (f" {found}" if found else ""),
-            error=bool(record.stop_reason or note or warned),
+            error=bool(record.stop_reason or note or warned), reveal=True,
         )
 
     def _on_error(self, record: RunRecord, error: BaseException) -> None:
