@@ -91,7 +91,7 @@ def _with(array: np.ndarray, index: tuple, value: float) -> np.ndarray:
 
 
 ARRAY_CASES = [
-    Case("xray is RGB", "looks like a colour image", x=_rgb(), widget_expected="Choose the mixed X-ray"),
+    Case("xray is RGB", "looks like a colour image", x=_rgb(), widget_expected="exported as RGB is not offered"),
     Case("xray is 3-D", "must be a 2-D grayscale image", x=_rng().random((4, H, W)), widget_expected="Choose the mixed X-ray",
          file_expected="holds 4 images, not one"),
     Case("rgb is grayscale", "is grayscale", rgb=_xray(), widget_expected="Choose the photograph"),

@@ -366,6 +366,9 @@ def test_a_pixel_size_typed_in_the_dock_puts_the_xray_and_its_photograph_in_mm(m
     panel.pixel_size.value = "fine"
     panel.pixel_size.native.editingFinished.emit()
     assert "is not a positive spacing" in panel.units_hint.text() and tuple(xray.scale) == (1, 1)
+    # Train refuses it too (a new user's run went on in pixels, the hint under the field unread).
+    with pytest.raises(InputError, match="Pixel size 'fine' .* Or clear the Pixel size"):
+        panel.chosen()
     for text, mm in (("0.1mm", 0.1), ("254dpi", 0.1), ("50um", 0.05)):  # a second size follows the first
         panel.pixel_size.value = text
         panel.pixel_size.native.editingFinished.emit()

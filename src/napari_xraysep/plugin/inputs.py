@@ -327,7 +327,15 @@ class InputsPanel(QGroupBox):
         """The X-ray, photograph and back side layers, or an error naming what is missing."""
         xray, photo, back = self.xray.value, self.photo.value, self.back.value
         if xray is None:
-            raise InputError("Choose the mixed X-ray: a 2-D grayscale image layer (open one, or File ▸ Open Sample).")
+            raise InputError(
+                "Choose the mixed X-ray: a 2-D grayscale image layer (open one, or File ▸ Open Sample); a radiograph "
+                "exported as RGB is not offered: save it as grayscale."
+            )
+        if text := self.pixel_size.value.strip():
+            try:  # said under the field when typed; a run in pixels after it would pass for one in mm
+                parse_pixel_size(text)
+            except InputError as error:
+                raise InputError(f"{error} Or clear the Pixel size to work in the X-ray's own units.") from error
         if photo is None:
             raise InputError("Choose the photograph: a colour image layer registered to the X-ray.")
         if back is not None and same_layer(back, photo):
