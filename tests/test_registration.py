@@ -278,6 +278,8 @@ def test_the_warning_says_which_way_the_photograph_lies(painting):
     found = re.search(r"is ([\d.]+) px lower and ([\d.]+) px to the left of the X-ray", misalignment_warning(painting.x_mixed, photo))
     assert (float(found[1]), float(found[2])) == pytest.approx((3.0, 2.0), abs=0.4)  # edges, not intensities: sub-pixel
     assert offset_words(0.01, -4.0) == "4.0 px to the right of the X-ray"
+    assert offset_words(-4.0, 0.01) == "4.0 px lower than the X-ray"  # a new user read "4.0 px lower of the X-ray"
+    assert offset_words(0.04, 0.0, digits=2) == "0.04 px higher than the X-ray"
     assert offset_words(0.0, 0.0) == "in place on the X-ray"
 
 

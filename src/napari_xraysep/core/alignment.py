@@ -110,12 +110,15 @@ def _amount(value: float, digits: int) -> str | None:
 
 def offset_words(dy: float, dx: float, digits: int = 1) -> str:
     """Where the photograph lies against the X-ray, in words, for the shift (dy, dx) that would move it
-    into place (:attr:`Alignment.shift`): (−3, +2) → "3.0 px lower and 2.0 px to the left of the X-ray"."""
+    into place (:attr:`Alignment.shift`): (−3, +2) → "3.0 px lower and 2.0 px to the left of the X-ray",
+    (−3, 0) → "3.0 px lower than the X-ray"."""
     vertical, horizontal = _amount(dy, digits), _amount(dx, digits)
     parts = ([f"{vertical} {'lower' if dy < 0 else 'higher'}"] if vertical else []) + (
         [f"{horizontal} to the {'left' if dx > 0 else 'right'}"] if horizontal else []
     )
-    return f"{' and '.join(parts)} of the X-ray" if parts else "in place on the X-ray"
+    if not parts:
+        return "in place on the X-ray"
+    return f"{parts[0]} than the X-ray" if not horizontal else f"{' and '.join(parts)} of the X-ray"  # not "lower of"
 
 
 def moved_words(dy: float, dx: float, digits: int = 2) -> str:
