@@ -487,7 +487,7 @@ def test_widget_out_of_memory_is_a_message_and_the_model_can_be_saved(make_napar
         wait_done(qtbot, widget)
     assert not exceptions
     assert "ran out of memory at step 3" in widget.message.text() and "Save model" in widget.message.text()
-    assert widget.status.state.value == "failed"
+    assert widget.status.state.value == "failed" and widget.run.progress.format() == "failed"  # not "refused"
     assert widget.current_model.steps_trained == 2 and widget.results.save_button.enabled and widget.results.apply_button.enabled
     assert widget.run.continue_button.enabled
     assert load_model(next((tmp_path / "checkpoints").iterdir())).steps_trained == 2  # also on disk

@@ -116,7 +116,8 @@ def test_a_failed_run_is_failed_and_a_new_one_can_start(make_napari_viewer, qtbo
     widget.train()
     wait_done(qtbot, widget)
     _check_buttons(widget, FAILED)
-    assert widget.run.progress.format() == "failed" and "No warm-start weights" in widget.message.text()
+    # settings the run cannot work with: refused, not "failed" (a new user read the two words for one thing)
+    assert widget.run.progress.format() == "refused" and "No warm-start weights" in widget.message.text()
     widget.separation.warm_start.value = False
     widget.train()
     wait_done(qtbot, widget)

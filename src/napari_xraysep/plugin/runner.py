@@ -14,7 +14,7 @@ from napari.qt.threading import GeneratorWorker
 from qtpy.QtCore import QTimer
 
 from .layers import METADATA_KEY, layer_source, same_layer
-from ..core import StoppedError, TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
+from ..core import InputError, StoppedError, TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.areas import is_large
 from ..core.checks import check_double_sided
 from ..core.separation import resolve_config
@@ -287,7 +287,8 @@ class Runner:
             logger.error("X-ray separation failed", exc_info=error)
             self.say(f"The run failed: {type(error).__name__}: {error}", error=True)
         self.status.move(RunState.FAILED)
-        self.panel.show_text("failed")
+        # Inputs or settings the run cannot work with are refused, as Train refuses them before a run.
+        self.panel.show_text("refused" if isinstance(error, InputError) else "failed")
 
     def _on_finished(self, record: RunRecord) -> None:
         if record.adding is not None:  # the run ends once its layers are in
