@@ -462,3 +462,36 @@ def test_a_stack_in_other_units_is_told_its_rows_and_columns_not_its_depth():
             check_units(layer, xray)
         assert "is a stack of images" in str(said.value) and "choose a 2-D image" in str(said.value)
         assert "Type the X-ray's pixel size" not in str(said.value) and "pixels to the X-ray's" not in str(said.value)
+
+
+@pytest.mark.gui
+def test_an_xray_opened_with_napari_s_own_reader_is_said_to_be_a_negative(make_napari_viewer, tmp_path, qtbot):
+    """A new user dropped a MinIsWhite X-ray on the window and took napari's reader: the layer was a
+    negative (correlation −1.00 with the radiograph), said only after training, with no word of why."""
+    from conftest import dock, wait_done
+
+    from napari_xraysep.plugin.layers import reader_note
+
+    stored = (GRAY / GRAY.max() * 60000).astype(np.uint16)
+    tifffile.imwrite(
+        tmp_path / "neg.tif", 65535 - stored, photometric="miniswhite", resolution=(100, 100), resolutionunit="CENTIMETER"
+    )
+    tifffile.imwrite(tmp_path / "plain.tif", stored, photometric="minisblack")
+    viewer = make_napari_viewer()
+    theirs = viewer.open(tmp_path / "neg.tif", plugin="napari")[0]
+    ours = viewer.open(tmp_path / "neg.tif", plugin="napari-xraysep")[0]
+    plain = viewer.open(tmp_path / "plain.tif", plugin="napari")[0]
+    np.testing.assert_array_equal(np.asarray(ours.data), stored)  # what the separation should be given
+    assert reader_note(ours) is None and reader_note(plain) is None  # read alike by either reader
+    assert reader_note(theirs) == (
+        "'neg' was opened with napari's reader: it is shown as a negative (its file is MINISWHITE) and without its "
+        "file's pixel size. Open it again choosing napari-xraysep when napari asks which reader to use."
+    )
+    viewer.layers.remove(ours)
+    viewer.add_image(RGB, rgb=True, name="photo")
+    widget = dock(viewer, steps=1)
+    widget.inputs.xray.value = theirs
+    assert widget.inputs.units_hint.text().startswith("'neg' was opened with napari's reader")
+    widget.train()  # the run goes on (the user may mean it), and says it in red
+    wait_done(qtbot, widget)
+    assert "Warning: 'neg' was opened with napari's reader" in widget.message.text()

@@ -23,6 +23,7 @@ from .layers import (
     grid_transform,
     placed_alike,
     made_here,
+    reader_note,
     region_mask_from_layer,
     same_layer,
     spacing_record,
@@ -291,6 +292,8 @@ class InputsPanel(QGroupBox):
                 if shared["said"]:  # said while it holds
                     hint += f" '{layer.name}' has the X-ray's pixel count: shown pixel for pixel over it"
                     hint += f" ({shared['said']})."
+        if note := reader_note(xray):  # first: an inverted X-ray spoils the run, whatever its units
+            hint = f"{note} {hint}"
         self.units_hint.setText(hint.strip())
 
     def refresh_side_channels(self, chosen: list[Any] | None = None) -> None:

@@ -18,6 +18,8 @@ from napari.layers import Image, Labels, Shapes
 
 from ..core import SeparationResult
 from ..core.errors import InputError
+from ..io import READABLE_SUFFIXES, open_image
+from ..io.spacing import spacing_of
 
 # What each result layer is called in the layer list, in the paper's terms.
 LAYER_TITLES = {
@@ -100,6 +102,36 @@ def is_region_layer(layer: Any) -> bool:
 def same_layer(a: Any, b: Any) -> bool:
     """Identity of layers, seeing through the proxies napari hands to plugin widgets."""
     return getattr(a, "__wrapped__", a) is getattr(b, "__wrapped__", b)
+
+
+PLUGIN_NAME = "napari-xraysep"
+READER_NOTE_KEY = "xraysep_reader_note"  # a layer's metadata: what another reader missed ("" for nothing)
+
+
+def reader_note(layer: Any) -> str | None:
+    """What an Image layer opened from a file by another plugin's reader (napari's own, for a TIFF or
+    DICOM dropped on the window) shows otherwise than this plugin's reader would — inverted (MinIsWhite,
+    MONOCHROME1), or without its file's pixel size — as a sentence; None where nothing differs or the
+    layer is not from such a file. The file's header is read once per layer (kept in its metadata)."""
+    source = getattr(layer, "source", None)
+    path, reader = getattr(source, "path", None), getattr(source, "reader_plugin", None)
+    if not path or reader in (None, PLUGIN_NAME) or not str(path).lower().endswith(READABLE_SUFFIXES):
+        return None
+    if READER_NOTE_KEY not in layer.metadata:
+        try:
+            info = open_image(path).info
+        except InputError:  # a file this plugin cannot read either: nothing to compare
+            info = {}
+        missed = []
+        if "inverted on reading" in str(info.get("photometric", "")):
+            missed.append(f"as a negative (its file is {info['photometric'].split(' ')[0]})")
+        if spacing_of(info) is not None and not has_units(layer):
+            missed.append("without its file's pixel size")
+        layer.metadata[READER_NOTE_KEY] = (
+            f"'{layer.name}' was opened with {reader}'s reader: it is shown {' and '.join(missed)}. Open it again "
+            f"choosing {PLUGIN_NAME} when napari asks which reader to use." if missed else ""
+        )
+    return layer.metadata[READER_NOTE_KEY] or None
 
 
 def layer_source(layer: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 from napari.qt.threading import GeneratorWorker
 from qtpy.QtCore import QTimer
 
-from .layers import METADATA_KEY, layer_source, same_layer
+from .layers import METADATA_KEY, layer_source, reader_note, same_layer
 from ..core import InputError, StoppedError, TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.areas import is_large
 from ..core.checks import check_double_sided
@@ -139,6 +139,9 @@ class Runner:
         )
         for shown in caught:
             self._on_warning(record, shown)
+        if note := reader_note(xray):  # said in red now and in the run's last message, as a warning is
+            record.warnings.append(note)
+            self.say(note, error=True)
         record.worker.paused.connect(partial(self._on_paused, record, True))
         record.worker.resumed.connect(partial(self._on_paused, record, False))
         return record.worker
