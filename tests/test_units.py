@@ -474,7 +474,8 @@ def test_an_xray_opened_with_napari_s_own_reader_is_said_to_be_a_negative(make_n
 
     stored = (GRAY / GRAY.max() * 60000).astype(np.uint16)
     tifffile.imwrite(
-        tmp_path / "neg.tif", 65535 - stored, photometric="miniswhite", resolution=(100, 100), resolutionunit="CENTIMETER"
+        tmp_path / "neg.tif", 65535 - stored, photometric="miniswhite", resolution=(100, 100),
+        resolutionunit="CENTIMETER",
     )
     tifffile.imwrite(tmp_path / "plain.tif", stored, photometric="minisblack")
     viewer = make_napari_viewer()
