@@ -51,7 +51,15 @@ def test_the_grid_is_titled_in_reading_order_with_shared_contrast_and_goes_back(
     assert not grid.enabled and _snapshot(viewer) == before  # visibility, order, contrast and titles
     assert widget.results.compare_button.text == "Compare side by side"
 
-    viewer.layers.remove(shown[2])  # x2 is gone: nothing to compare, and said so
+    # x1 and the weave removed (a new user was then told all the run's layers were gone): the rest, and why.
+    viewer.layers.remove(shown[1])
+    viewer.layers.remove(shown[4])
+    widget.results.compare_button.native.click()
+    assert [panel.role for panel in widget.results.comparison.panels] == ["x", "x2", "error_map"]
+    assert "(x1 removed from the viewer)" in widget.message.text()
+    widget.results.compare_button.native.click()
+    viewer.layers.remove(shown[2])
+    viewer.layers.remove(shown[3])  # x2 and the error map too: nothing to compare, and said so
     widget.results.compare_button.native.click()
     assert widget.results.comparison is None and "layers are gone" in widget.message.text()
     assert widget.results.export_comparison_to("/nonexistent/folder") is None  # nothing written, and why

@@ -62,17 +62,23 @@ def overview(layer: Any, side: int = EXPORT_SIDE) -> np.ndarray:
     return np.asarray(image[::step, ::step], dtype=np.float32)
 
 
+# A run's layers a comparison needs one of; the weave joins them where there is one.
+COMPARED = ("x1", "x2", "error_map")
+
+
 def comparison_panels(viewer: Any, source: Any, run: int) -> list[Panel]:
     """The X-ray ``source`` and run ``run``'s x1, x2, error map and weave (the weave only where the
-    method found one: the auto-encoder's is zero). Empty if the run's layers are gone."""
+    method found one: the auto-encoder's is zero) that are still in the viewer. Empty if x1, x2 and
+    the error map are all gone (a user who removed two layers was told all were)."""
     by_role = {
         layer.metadata[METADATA_KEY]["layer"]: layer
         for layer in viewer.layers
         if layer.metadata.get(METADATA_KEY, {}).get("run") == run and "layer" in layer.metadata[METADATA_KEY]
     }
-    if not {"x1", "x2", "error_map"} <= set(by_role):
+    kept = [by_role[role] for role in COMPARED if role in by_role]
+    if not kept:
         return []
-    double_sided = bool(by_role["x2"].metadata[METADATA_KEY].get("double_sided"))
+    double_sided = bool(kept[0].metadata[METADATA_KEY].get("double_sided"))
     panels = [Panel("x", "x mixed X-ray", source)] if source is not None and source in viewer.layers else []
     for role in ("x1", "x2", "error_map", "weave"):
         if role in by_role and (role != "weave" or np.any(overview(by_role[role], 256))):

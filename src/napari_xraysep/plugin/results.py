@@ -19,7 +19,7 @@ from .layers import METADATA_KEY, same_layer
 from ..core import TrainedModel, XraySepError
 from ..io import load_model, save_model
 from ..core.threads import ThreadCount, count_threads
-from .compare import FLIP_KEY, Comparison, Panel, comparison_panels, export_comparison
+from .compare import COMPARED, FLIP_KEY, Comparison, Panel, comparison_panels, export_comparison
 from .curtain import CURTAIN_KEY, CurtainControl
 from .runner import Runner
 from .state import CurrentModel, RunState, action_enabled
@@ -119,7 +119,12 @@ class ResultsPanel(QGroupBox):
             return
         self.comparison = Comparison(self.viewer, panels)
         self.comparison.grid()
-        self.say(f"Run {self.runner.runs}: {', '.join(p.title for p in panels)}. Press {FLIP_KEY} in the viewer to flip between x, x1 and x2 in one view.")
+        gone = [role.replace("_", " ") for role in COMPARED if role not in {panel.role for panel in panels}]
+        self.say(
+            f"Run {self.runner.runs}: {', '.join(p.title for p in panels)}"
+            + (f" ({' and '.join(gone)} removed from the viewer)" if gone else "")
+            + f". Press {FLIP_KEY} in the viewer to flip between x, x1 and x2 in one view."
+        )
         self.changed()
 
     def end_comparison(self) -> None:
