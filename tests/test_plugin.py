@@ -539,6 +539,23 @@ def test_closing_the_widget_stops_training_and_ignores_late_signals(viewer_and_w
     assert FLIP_KEY not in {str(key) for key in viewer.keymap}  # the flip key went with the widget
 
 
+def test_a_dock_closed_mid_run_takes_its_preview_layers_with_it(viewer_and_widget, qtbot):
+    """A new user closed the dock during a run: its two preview layers stayed for good, and the dock
+    opened again called its next run "run 2" too."""
+    viewer, widget = viewer_and_widget
+    layers_before = [layer.name for layer in viewer.layers]
+    widget.separation.steps.value, widget.separation.preview_every.value = 100_000, 1
+    worker = widget.train()
+    qtbot.waitUntil(lambda: any("preview" in layer.name for layer in viewer.layers), timeout=RUN_TIMEOUT_MS)
+    previews = [layer for layer in viewer.layers if "preview" in layer.name]
+    assert [layer.metadata["xraysep"] for layer in previews] == [{"preview": True, "run": 1}] * 2
+    with qtbot.waitSignal(worker.finished, timeout=RUN_TIMEOUT_MS), qtbot.capture_exceptions() as exceptions:
+        viewer.window.remove_dock_widget(widget)
+        widget.deleteLater()
+    assert not exceptions
+    assert [layer.name for layer in viewer.layers] == layers_before
+
+
 def test_files_open_in_napari_as_the_cli_reads_them_and_the_widget_separates_them(make_napari_viewer, qtbot, tmp_path):
     from PIL import Image
 

@@ -197,10 +197,13 @@ class XraySeparationWidget(QWidget):
 
 
 def _on_destroyed(lifetime: dict[str, Any], viewer: Any, keys: dict[str, Any]) -> None:
-    """The dock is gone: no slot may touch it, a running run stops, its keys (flip, curtain) are freed."""
+    """The dock is gone: no slot may touch it, a running run stops and its preview layers go, its keys
+    (flip, curtain) are freed."""
     lifetime["alive"] = False
     if lifetime["stop"] is not None:
         lifetime["stop"].set()
+    if lifetime.get("previews") is not None:
+        lifetime["previews"]()
     for key, action in keys.items():
         unbound = viewer.bind_key(key, None)
         if unbound is not None and unbound != action:  # another dock's: keep it

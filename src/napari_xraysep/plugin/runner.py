@@ -112,6 +112,8 @@ class Runner:
         self.record, self.lifetime["stop"] = record, record.stop
         if training and resolved.preview_every > 0:
             add_previews(self.viewer, record, checked["x_mixed"].shape)
+            # A dock closed mid-run takes them with it (a new user's stayed for good, as a second "run 2").
+            self.lifetime["previews"] = partial(remove_previews, self.viewer, record)
         layers_for = partial(
             result_layers, source_name=record.source_name, run=number, double_sided=record.double_sided,
             area_corner=offset,

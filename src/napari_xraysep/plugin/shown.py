@@ -46,7 +46,7 @@ def add_previews(viewer: Any, record: RunRecord, shape: tuple[int, int]) -> None
     for which in PREVIEWED:
         viewer.add_image(
             np.zeros(shape, np.float32), name=preview_name(record, which), colormap="gray", visible=False,
-            metadata={METADATA_KEY: {"preview": True}}, **placement(record.source, record.offset),
+            metadata={METADATA_KEY: {"preview": True, "run": record.number}}, **placement(record.source, record.offset),
         )
 
 
