@@ -374,7 +374,8 @@ def test_align_widget_checks_and_aligns(painting, make_napari_viewer, qtbot):
     assert widget.transform.value == "similarity"  # the point pairs' default, as xraysep align --points (was affine)
     widget.auto_transform.value = "translation"
     with qtbot.waitSignal(widget.align_automatically().finished, timeout=60_000):
-        pass
+        assert widget.align_automatically() is None and "under way" in widget.message.text()  # one at a time
+    assert widget.worker is None  # and another may start once it has ended
     aligned = viewer.layers["photo · aligned"]
     assert aligned.rgb and aligned.metadata["xraysep_alignment"]["transform"] == "translation"
     widget.rgb_layer.value = aligned

@@ -158,7 +158,11 @@ class AlignmentWidget(QWidget):
         )
 
     def align_automatically(self):
-        """Estimate the transform in a worker thread; the aligned photograph arrives as a new layer."""
+        """Estimate the transform in a worker thread; the aligned photograph arrives as a new layer. One at
+        a time: pressed again meanwhile, it says so (two would each add an aligned copy)."""
+        if self.worker is not None:
+            self.show_message("An alignment is under way: its aligned photograph is on its way.", error=True)
+            return None
         try:
             x_mixed, photo = self._images()
         except XraySepError as error:
@@ -192,10 +196,14 @@ class AlignmentWidget(QWidget):
                     source, *out, automatic=True, reference=reference, prior=prior
                 ),
                 "errored": self._on_error,
+                "finished": self._on_finished,
             },
         )
         self.worker.start()
         return self.worker
+
+    def _on_finished(self) -> None:
+        self.worker = None
 
     def add_point_layers(self) -> None:
         """Two Points layers to place matching points in: one over the photograph, one over the X-ray, in
