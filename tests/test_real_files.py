@@ -923,3 +923,28 @@ def test_stuck_pixels_on_the_painting_s_outline_are_repaired_from_the_painting_i
               json.loads((tmp_path / "app" / "run.json").read_text())["defects_marked"]["hot_dead_at"]]
     assert listed[0] == listed[1] and all([row, col] in listed[0] for row, col, _ in stuck)
     assert all(list(at) in listed[0] for at in straddling) and not any(list(at) in listed[0] for at in margin)
+
+
+def test_a_painting_area_drawn_to_the_edge_is_trimmed_of_the_film_margin_it_takes_in():
+    """A new user drew the painting area to the painting's corners, one row and one column of film margin
+    over: the weave's band spread the margin's step into x2 (29.66 → 29.03 dB). The margin within
+    GIVEN_EDGE px of a given area's edge leaves it, and is said; an area inside the painting stays whole."""
+    from napari_xraysep.core.support import GIVEN_EDGE
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_coffee_over_astronaut", "backdrop", 0, shape=(128, 192))
+    top, left, height, width = variant.box
+    box = (top, left, top + height, left + width)
+    exact = separate(variant.x_stored, variant.rgb_stored, None, painting_area=box, steps=3)
+    over = (top - 1, left - GIVEN_EDGE, top + height + 2, left + width + 1)
+    drawn = separate(variant.x_stored, variant.rgb_stored, None, painting_area=over, steps=3)
+    np.testing.assert_array_equal(drawn.support.mask, variant.painting)
+    assert drawn.support.margin_left_out == (height + 3) * (width + 1 + GIVEN_EDGE) - height * width
+    np.testing.assert_allclose(drawn.x2, exact.x2, rtol=0, atol=1e-6 * np.nanmax(np.abs(exact.x2)), equal_nan=True)
+    said = drawn.support.sentence()
+    assert f"{drawn.support.margin_left_out} pixels of film margin along its edge left out" in said
+    assert drawn.support.summary()["margin_left_out"] == drawn.support.margin_left_out
+    inside = prepare_inputs(
+        variant.x_stored, variant.rgb_stored, None, painting_area=(top + 5, left + 5, top + 60, left + 90), detect=True
+    )
+    assert inside.support.margin_left_out == 0 and inside.support.mask.sum() == 55 * 85

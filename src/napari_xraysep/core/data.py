@@ -33,7 +33,7 @@ from .checks import check_back, check_pair, check_side_channel, check_side_count
 from .defects import CLIP_DILATION, Defects, find_defects, neighbour_extreme, points_and_scratches, repair
 from .errors import InputError
 from .regions import PaintingArea, check_region, painting_support
-from .support import Support, detect_support, trim_to_photograph
+from .support import Support, detect_support, trim_given, trim_to_photograph
 
 # Robust intensity range: these percentiles of an image's values map to 0 and 1 (see robust_range).
 LOW_PERCENTILE, HIGH_PERCENTILE = 0.5, 99.5
@@ -368,11 +368,13 @@ def prepare_inputs(
             x_mixed = x_repaired
     if found is None:
         support = painting_support(painting_area, x_mixed.shape)
+        # Sought in the X-ray's own pixels, as a whole painting's is: a photograph of the painting alone
+        # (NaN beyond it once aligned) hid the film margin around it, and the whole frame was taken.
+        measured = finite_pixels(x_mixed) if defects is None else finite_pixels(x_mixed) & ~defects.clipped
         if support is None and detect:
-            # Sought in the X-ray's own pixels, as a whole painting's is: a photograph of the painting alone
-            # (NaN beyond it once aligned) hid the film margin around it, and the whole frame was taken.
-            measured = finite_pixels(x_mixed) if defects is None else finite_pixels(x_mixed) & ~defects.clipped
             support = trim_to_photograph(detect_support(x_mixed, measured), rgb_surface, x_mixed, valid)
+        elif support is not None and detect:  # drawn to the edge, an area takes in a line of margin
+            support = trim_given(support, x_mixed, measured)
     fit_mask = None
     if support is not None and not support.full:
         if found is None and defects is not None:  # counted inside the painting, as a whole painting's tiles are

@@ -21,7 +21,9 @@ PRESET_NAMES = {"colour map (default)": "default", "auto-encoder": "autoencoder"
 PRESET_TIPS = (
     "colour map: fast (seconds on a CPU), needs no region, finds the canvas weave.\n"
     "auto-encoder: the paper's connected auto-encoder, warm-started (minutes on a CPU); needs a region.\n"
-    "paper-faithful: the auto-encoder with every choice the paper states; needs a region."
+    "paper-faithful: the auto-encoder with every choice the paper states; needs a region. Slow on a CPU: its\n"
+    "patch-averaged application took about 10 minutes a megapixel and its 200 steps 9 minutes on 2 cores\n"
+    "(docs/benchmarks-speed.md); a GPU, or the auto-encoder preset, for a first look."
 )
 # Quality against time: a factor on the preset's own number of steps (colour-map solves, Adam steps).
 STANDARD = "Standard (as benchmarked)"
