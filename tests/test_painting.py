@@ -10,7 +10,7 @@ from conftest import TINY, dock, drain, wait_done
 from qtpy.QtWidgets import QApplication
 
 from napari_xraysep import load_model, separate
-from napari_xraysep.core import RESULT_LAYERS, InputError, areas
+from napari_xraysep.core import RESULT_LAYERS, InputError, StoppedError, areas
 from napari_xraysep.core.areas import training_area
 from napari_xraysep.core.regions import BoxRegion
 from napari_xraysep.core.training import TrainingProgress
@@ -106,10 +106,19 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
     out = tmp_path / "stopped"
     out.mkdir()
     stop = threading.Event()
+    sources = Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface)
+    steps = iter_separate_painting(sources, out, region_mask=region, stop=stop, **TINY)
+    next(steps)  # the first training step
     stop.set()
-    _, stopped = drain(iter_separate_painting(Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), out, region_mask=region, stop=stop, **TINY))
-    assert stopped.paths is None and stopped.area_result.stopped_early
+    _, stopped = drain(steps)
+    assert stopped.paths is None and stopped.area_result.stopped_early and stopped.area_result.model.steps_trained == 1
     assert sorted(p.name for p in out.iterdir()) == ["model.pt", "run.json"]
+    # Stopped before its first step, nothing was trained: nothing is written (StoppedError).
+    empty = tmp_path / "stopped_at_once"
+    empty.mkdir()
+    with pytest.raises(StoppedError):
+        drain(iter_separate_painting(sources, empty, region_mask=region, stop=stop, **TINY))
+    assert not any(empty.iterdir())
 
 
 def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_napari_viewer, qtbot, tmp_path, monkeypatch):
