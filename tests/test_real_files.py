@@ -207,6 +207,26 @@ def test_the_top_of_a_hill_of_the_paintings_detail_is_no_hot_pixel(top, defect):
     assert point_defects(-x, np.ones(x.shape, bool), scale=0.1)[4, 4] == defect  # a pit alike
 
 
+def test_a_hot_pixel_beside_an_edge_or_at_a_passage_s_corner_is_still_found():
+    """A breaker's finding: with the neighbours' mean, a straight edge of height E made them rise E/16 above
+    the ring, so a hot pixel on its bright side had to stand E/8 out (none of 10 % was found; all were
+    before the hill test). Medians see one side's level in both."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.0, 5.0, (64, 64))
+    x[:, 32:] += 1000.0  # an edge between columns 31 and 32
+    x[16:28, 4:16] += 1000.0  # a dense passage
+    rows = np.arange(40, 60, 6)
+    x[rows, 32] += 100.0  # hot, on the edge's bright side: 10 % of its height, ~20 noise scales
+    x[rows, 31] -= 100.0  # dead, on its dark side
+    corners = ([16, 16, 27, 27], [4, 15, 4, 15])
+    x[corners] += 100.0
+    valid = np.ones(x.shape, bool)
+    found = point_defects(x, valid, noise_scale(x, valid))
+    expected = np.zeros(x.shape, bool)
+    expected[rows, 32] = expected[rows, 31] = expected[corners] = True
+    np.testing.assert_array_equal(found, expected)
+
+
 def test_paint_detail_of_a_photographic_painting_is_not_marked_and_hot_pixels_are():
     # A new user's clean file, framed: two peaks of the painting's detail (the photograph shows a small
     # bright passage there, 2-3 px, not a one-pixel speck) were marked as hot pixels.
@@ -810,7 +830,7 @@ def test_defects_are_counted_inside_the_painting_found():
 def test_hot_pixels_are_sought_against_the_paintings_own_noise_not_the_film_margins():
     """A breaker's finding: sought over the whole frame, the flat film margin lowered the noise scale
     (265 against the painting's 297 levels) and 13 paint specks of this painting passed for hot pixels
-    (3 since tops of hills of detail are not taken: HILL_RATIO), none in a search over the painting alone
+    (1 since tops of hills of detail are not taken: HILL_RATIO), none in a search over the painting alone
     (what a tile over the painting finds)."""
     from napari_xraysep.datasets.synthetic_real import make_real_variant
 
@@ -818,7 +838,7 @@ def test_hot_pixels_are_sought_against_the_paintings_own_noise_not_the_film_marg
     x, rgb = variant.x_stored.copy(), variant.rgb_stored.copy()
     top, left, height, width = variant.box
     box = (slice(top, top + height), slice(left, left + width))
-    assert (find_defects(x, None, rgb).points & variant.painting).sum() >= 3  # the frame's eager search
+    assert (find_defects(x, None, rgb).points & variant.painting).sum() >= 1  # the frame's eager search
     marked = prepare_inputs(x, rgb, None, detect=True, mark_defects=True).defects
     assert not marked.points.any() and marked.scratch_count == 0
     # Real ones are still found: hot and dead pixels inside, a stuck one under a speck of the photograph,

@@ -187,7 +187,7 @@ def test_a_tile_s_defects_are_sought_against_the_painting_s_own_noise(tiny_mixtu
     whole = (slice(None), slice(None))
     sources = Sources(damaged, variant.rgb_stored)
     eager = marked_input(model, sources, whole)[2]["points"] & variant.painting
-    assert eager.sum() >= 4  # the stuck pixel and 3 paint specks (13 before HILL_RATIO: test_real_files)
+    assert eager.sum() >= 2  # the stuck pixel and a paint speck (13 specks before HILL_RATIO: test_real_files)
     _, fixed, masks = marked_input(model, sources, whole, painting=variant.painting)
     assert set(zip(*np.nonzero(masks["points"]))) == {(top + 100, left + 200)}
     assert fixed[top + 100, left + 200] < 60000
