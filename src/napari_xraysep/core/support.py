@@ -59,8 +59,10 @@ MIN_BACKGROUND = 0.05
 # the painting's range each), a flat passage of a painting that reaches the edge is far from it.
 EDGE_LEVELS = 2.0
 MIN_SUPPORT = 0.05
-# A painting area given is trimmed of the film margin the search finds within this many px of its edge.
+# A painting area given is trimmed of the film margin the search finds within this many px of its edge,
+# where the search finds the painting in this share of the area within that edge.
 GIVEN_EDGE = 3
+GIVEN_INSIDE = 0.9
 # What a user told of a painting found is offered, where it would rather keep results outside it.
 KEEP_ANOTHER = "give the painting area, or the whole frame, to keep another"
 # Missing pixels in groups of at most this many (stuck hot or dead pixels, taken out as missing) are the
@@ -410,14 +412,17 @@ def trim_given(support: Support, x_mixed: np.ndarray, valid: np.ndarray | None =
     the painting's edge takes in a row or two of margin, whose step the weave's band spreads into x2
     (a new user's, one row and one column over: x2 29.66 → 29.03 dB). Only the edge's band: a search
     that takes a dark passage for margin costs the area at most GIVEN_EDGE px. ``margin_left_out`` counts
-    them; the area is returned as it is where the search finds no margin, or it is the whole frame."""
+    them; the area is returned as it is where the search finds no margin, where the area within its edge
+    is not mostly (GIVEN_INSIDE) the painting found, or where it is the whole frame."""
     if support.full:
         return support
     found = detect_support(x_mixed, valid)
     if found.full:
         return support
-    edge = support.mask & ~ndimage.binary_erosion(support.mask, iterations=GIVEN_EDGE, border_value=1)
-    margin = edge & ~found.mask
+    inner = ndimage.binary_erosion(support.mask, iterations=GIVEN_EDGE, border_value=1)
+    if not inner.any() or (inner & found.mask).sum() < GIVEN_INSIDE * inner.sum():
+        return support  # not an area around the painting (a stray box on the margin): taken as drawn
+    margin = support.mask & ~inner & ~found.mask
     if not margin.any() or not (support.mask & ~margin).any():
         return support
     return Support(support.mask & ~margin, support.source, int(margin.sum()))
