@@ -68,7 +68,7 @@ def test_run_json_records_what_auto_settings_became_and_the_weave_apart_from_the
     threads = record["weave_threads"]
     assert threads["peaks"] == len(threads["frequencies_cycles_per_px"]) == len(threads["periods_px"]) == 2
     assert 5 < min(threads["periods_px"]) < max(threads["periods_px"]) < 10  # the sample's threads: 5.5–9 px
-    assert threads["crossings"] == [False, False]  # warp and weft, no peak where they cross
+    assert threads["combinations"] == [False, False]  # warp and weft: no crossing, no harmonic
     assert record["alignment"] == {"warning": None}  # registered: nothing was said
 
 

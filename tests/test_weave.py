@@ -10,7 +10,7 @@ from conftest import demodulated_weave
 
 from napari_xraysep.core.weave import (
     ThreadPeak,
-    crossings,
+    combination_peaks,
     extract_weave,
     find_thread_frequencies,
     power_spectrum,
@@ -194,15 +194,18 @@ def test_applying_a_canvas_model_to_a_panel_says_its_weave_is_not_there():
         assert any("canvas weave (threads every" in str(w.message) for w in said) is expected
 
 
-def test_crossings_are_sums_and_differences_of_stronger_threads():
+def test_combination_peaks_are_crossings_and_harmonics_of_stronger_peaks():
     # A new user's canvas (a coarse photograph): warp and weft, then their sum and difference (either
     # sign) — four peaks, two families of threads, as `xraysep weave` counted them.
     warp, weft = np.array([-0.008778, 0.160582]), np.array([-0.143621, 0.005462])
     peaks = np.array([warp, weft, -(warp + weft) + 0.004, warp - weft, [0.3, 0.05]])
-    assert crossings(peaks) == [False, False, True, True, False]
-    # The threads are the stronger ones: listed first, the sum is a thread and no peak is a crossing of two
-    # threads where one of them is a crossing itself.
-    assert crossings(peaks[[2, 0, 1]]) == [False, False, True]
-    assert crossings(np.array([warp, warp + 0.03])) == [False, False] and crossings(np.zeros((0, 2))) == []
+    assert combination_peaks(peaks) == [False, False, True, True, False]
+    # A breaker's: the harmonics of sharp threads (twice one, and its sum with another) are none either.
+    harmonics = np.array([warp, weft, 2 * warp, 2 * weft, 2 * warp - weft, 3 * weft])
+    assert combination_peaks(harmonics) == [False, False, True, True, True, True]
+    # The stronger ones are the threads: listed first, the sum is a thread and the weft its difference.
+    assert combination_peaks(peaks[[2, 0, 1]]) == [False, False, True]
+    assert combination_peaks(np.array([warp, warp + 0.03])) == [False, False]
+    assert combination_peaks(np.zeros((0, 2))) == []
     # Beyond MIN_SEPARATION (0.02 cycles/px) of the sum: a thread of its own.
-    assert crossings(np.array([warp, weft, warp + weft + [0.0, 0.021]])) == [False, False, False]
+    assert combination_peaks(np.array([warp, weft, warp + weft + [0.0, 0.021]])) == [False, False, False]

@@ -30,7 +30,7 @@ from .passages import Passages
 from .stretcher import Stretcher
 from .support import Support
 from .trained import TrainedModel
-from .weave import crossings
+from .weave import combination_peaks
 
 
 RESULT_LAYERS = ("x1_hat", "x2_hat", "error_map", "x1", "x2", "weave")
@@ -160,9 +160,9 @@ def resolved_settings(config: SeparationConfig, device: str | None) -> dict[str,
 
 def weave_threads(model: TrainedModel) -> dict[str, Any] | None:
     """The canvas weave's threads a colour map found (none: ``peaks`` 0) — their frequencies in cycles
-    per pixel (along y, x), periods in pixels, and which are where threads cross (``crossings``: the
-    sum or difference of two others, :func:`.weave.crossings`; a user counted four "threads" where
-    ``xraysep weave`` found two families); None for the auto-encoder, which seeks no weave."""
+    per pixel (along y, x), periods in pixels, and which are no family of threads (``combinations``:
+    where threads cross, or a harmonic, :func:`.weave.combination_peaks`; a user counted four "threads"
+    where ``xraysep weave`` found two families); None for the auto-encoder, which seeks no weave."""
     network = model.network
     if not isinstance(network, ColourMap):
         return None
@@ -171,7 +171,7 @@ def weave_threads(model: TrainedModel) -> dict[str, Any] | None:
         "peaks": len(frequencies),
         "frequencies_cycles_per_px": [[round(fy, 6), round(fx, 6)] for fy, fx in frequencies],
         "periods_px": [round(1.0 / math.hypot(fy, fx), 3) for fy, fx in frequencies],
-        "crossings": crossings(np.asarray(frequencies)),
+        "combinations": combination_peaks(np.asarray(frequencies)),
     }
 
 

@@ -171,22 +171,20 @@ def weave_seen(frequencies: np.ndarray, residual: np.ndarray) -> bool | None:
     )
 
 
-def crossings(frequencies: np.ndarray) -> list[bool]:
+def combination_peaks(frequencies: np.ndarray) -> list[bool]:
     """For each of the weave's ``frequencies`` ((k, 2): (fy, fx) in cycles per pixel, strongest first
-    as :func:`find_thread_frequencies` gives them; a peak and its opposite are the same): whether it is
-    the sum or the difference of two stronger peaks that are threads, within MIN_SEPARATION — where the
-    threads cross (a plain weave's interlacing), not a family of threads of its own."""
+    as :func:`find_thread_frequencies` gives them; a peak and its opposite are the same): whether it is,
+    within MIN_SEPARATION, the sum or difference of two stronger peaks — where threads cross (a plain
+    weave's interlacing), or a harmonic (twice one, a thread's sharp profile) — not a family of threads
+    of its own."""
     frequencies = np.asarray(frequencies, dtype=np.float64).reshape(-1, 2)
-    threads: list[np.ndarray] = []
     found = []
-    for frequency in frequencies:
-        crossing = any(
+    for k, frequency in enumerate(frequencies):
+        stronger = frequencies[:k]
+        found.append(bool(any(
             np.hypot(*(frequency - sign * (a + other * b))) < MIN_SEPARATION
-            for i, a in enumerate(threads) for b in threads[i + 1 :] for sign in (1.0, -1.0) for other in (1.0, -1.0)
-        )
-        found.append(bool(crossing))
-        if not crossing:
-            threads.append(frequency)
+            for i, a in enumerate(stronger) for b in stronger[i:] for sign in (1.0, -1.0) for other in (1.0, -1.0)
+        )))
     return found
 
 
