@@ -558,3 +558,21 @@ def test_a_first_ctrl_c_before_the_first_step_changes_nothing_and_exits_130(monk
     err = capsys.readouterr().err
     assert "xraysep: Stopped before the first training step" in err and "No result was changed." in err
     assert "error" not in err  # the user's own stop, not a mistake
+
+
+def test_a_ctrl_c_while_the_science_imports_is_no_traceback(monkeypatch, capsys):
+    """A breaker's Ctrl-C one second in (torch still importing) printed a KeyboardInterrupt traceback."""
+    import builtins
+
+    from napari_xraysep.cli import main
+
+    imported = builtins.__import__
+
+    def interrupted(name, globals=None, locals=None, fromlist=(), level=0):
+        if level and fromlist and "commands" in fromlist:  # the commands' science, imported once parsed
+            raise KeyboardInterrupt
+        return imported(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    assert main(["separate", "x.tif", "rgb.tif", "--out", "out"]) == 130
+    assert capsys.readouterr().err == "xraysep: interrupted; no result was changed.\n"

@@ -294,8 +294,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # After parsing: --help and a mistyped option need none of the science.
     import signal
 
-    from ..core.errors import StoppedError, XraySepError
-    from . import align, commands, weave
+    try:  # torch and scipy take seconds to import: a Ctrl-C then is no traceback (a breaker's was)
+        from ..core.errors import StoppedError, XraySepError
+        from . import align, commands, weave
+    except KeyboardInterrupt:
+        print("xraysep: interrupted; no result was changed.", file=sys.stderr)
+        return 130
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"xraysep: warning: {message}", file=sys.stderr)

@@ -110,7 +110,7 @@ def run_in_terminal(
         return drive(steps, show)
 
 
-TRAINING_STOP = "stopping after this step; the model so far will be applied and saved"
+TRAINING_STOP = "stopping after this step; the model so far, if a step was made, will be applied and saved"
 
 
 @contextlib.contextmanager
