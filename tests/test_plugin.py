@@ -556,6 +556,24 @@ def test_a_dock_closed_mid_run_takes_its_preview_layers_with_it(viewer_and_widge
     assert [layer.name for layer in viewer.layers] == layers_before
 
 
+def test_the_dock_s_close_button_stops_its_run(make_napari_viewer, qtbot):
+    """A breaker's finding: napari's close button takes the widget out of its dock without destroying
+    it, so the run trained on, and its six result layers arrived seconds after the dock was gone."""
+    viewer = make_napari_viewer()
+    widget = dock(viewer, "concealed_portrait", steps=100_000, preview_every=1)
+    layers_before = [layer.name for layer in viewer.layers]
+    worker = widget.train()
+    qtbot.waitUntil(lambda: any("preview" in layer.name for layer in viewer.layers), timeout=RUN_TIMEOUT_MS)
+    frame = widget.parent()
+    while not hasattr(frame, "destroyOnClose"):  # napari's dock around the widget
+        frame = frame.parent()
+    with qtbot.waitSignal(worker.finished, timeout=RUN_TIMEOUT_MS), qtbot.capture_exceptions() as exceptions:
+        frame.title.close_button.click()
+    qtbot.wait(200)  # what a late result would have added
+    assert not exceptions and widget.parent() is None
+    assert [layer.name for layer in viewer.layers] == layers_before
+
+
 def test_files_open_in_napari_as_the_cli_reads_them_and_the_widget_separates_them(make_napari_viewer, qtbot, tmp_path):
     from PIL import Image
 

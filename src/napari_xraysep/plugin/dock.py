@@ -52,7 +52,9 @@ class XraySeparationWidget(QWidget):
         self._scroll = self._lay_out(self.inputs, self.separation, self.run, self.message, self.results)
 
         lifetime, viewer, keys = self._lifetime, napari_viewer, {FLIP_KEY: self._flip, CURTAIN_KEY: self._toggle_curtain}
-        self.destroyed.connect(lambda *_: _on_destroyed(lifetime, viewer, keys))
+        self._closed = lambda *_: _on_destroyed(lifetime, viewer, keys)
+        self._docked = False  # given a parent once (a dock): losing it later is the dock's close button
+        self.destroyed.connect(self._closed)
         for key, action in keys.items():
             napari_viewer.bind_key(key, action, overwrite=True)
         self.status.changed.connect(self._follow)
@@ -77,6 +79,17 @@ class XraySeparationWidget(QWidget):
         self.inputs.refresh()
         self._update_region_need()
         self._follow()
+
+    def event(self, event: QEvent) -> bool:
+        """napari's close button on the dock takes this widget out of it (its parent becomes None) without
+        destroying it: the run must end and its previews go then, as when it is destroyed (a breaker's
+        closed dock trained on and added six result layers seconds later)."""
+        if event.type() == QEvent.Type.ParentChange:
+            if self.parent() is not None:
+                self._docked = True
+            elif self._docked and self._lifetime["alive"]:
+                self._closed()
+        return super().event(event)
 
     def _lay_out(self, *parts: QWidget) -> QScrollArea:
         """The panels one under the other, in a scroll area (returned): napari's dock gives no scroll
@@ -199,6 +212,8 @@ class XraySeparationWidget(QWidget):
 def _on_destroyed(lifetime: dict[str, Any], viewer: Any, keys: dict[str, Any]) -> None:
     """The dock is gone: no slot may touch it, a running run stops and its preview layers go, its keys
     (flip, curtain) are freed."""
+    if not lifetime["alive"]:  # closed by its button, then destroyed: once is enough
+        return
     lifetime["alive"] = False
     if lifetime["stop"] is not None:
         lifetime["stop"].set()
