@@ -56,7 +56,8 @@ def test_the_grid_is_titled_in_reading_order_with_shared_contrast_and_goes_back(
     viewer.layers.remove(shown[4])
     widget.results.compare_button.native.click()
     assert [panel.role for panel in widget.results.comparison.panels] == ["x", "x2", "error_map"]
-    assert "(x1 removed from the viewer)" in widget.message.text()
+    said = widget.message.text()
+    assert "(x1 and weave removed from the viewer). Press Q in the viewer to flip between x and x2 in" in said
     widget.results.compare_button.native.click()
     viewer.layers.remove(shown[2])
     viewer.layers.remove(shown[3])  # x2 and the error map too: nothing to compare, and said so

@@ -493,6 +493,7 @@ def test_an_xray_opened_with_napari_s_own_reader_is_said_to_be_a_negative(make_n
     widget = dock(viewer, steps=1)
     widget.inputs.xray.value = theirs
     assert widget.inputs.units_hint.text().startswith("'neg' was opened with napari's reader")
+    assert widget.inputs.units_hint.text().endswith("reader to use. The X-ray is in pixels.")  # its file has one
     widget.train()  # the run goes on (the user may mean it), and says it in red
     wait_done(qtbot, widget)
     assert "Warning: 'neg' was opened with napari's reader" in widget.message.text()

@@ -258,6 +258,8 @@ class InputsPanel(QGroupBox):
             hint = f"In mm: {record['mm_per_pixel'][0]:.4g} mm per pixel ({record['source']})." if record else ""
             canvas = getattr(self.viewer, "canvas", None)  # napari ≥ 0.9: the scale bar is a canvas overlay
             (canvas.overlays.scale_bar if canvas is not None else self.viewer.scale_bar).visible = True
+        elif reader_note(xray):  # read by another reader: what its file gives is not known here
+            hint = "The X-ray is in pixels."
         else:
             hint = "The X-ray is in pixels: its file gives no pixel size."
         chosen = (self.photo.value, self.back.value, *self.side_channels.value)

@@ -19,7 +19,7 @@ from .layers import METADATA_KEY, same_layer
 from ..core import TrainedModel, XraySepError
 from ..io import load_model, save_model
 from ..core.threads import ThreadCount, count_threads
-from .compare import COMPARED, FLIP_KEY, Comparison, Panel, comparison_panels, export_comparison
+from .compare import FLIP_KEY, FLIPPED, Comparison, Panel, comparison_panels, export_comparison
 from .curtain import CURTAIN_KEY, CurtainControl
 from .runner import Runner
 from .state import CurrentModel, RunState, action_enabled
@@ -101,6 +101,13 @@ class ResultsPanel(QGroupBox):
         source = last.source if last.source in self.viewer.layers else self.fallback_source()
         return comparison_panels(self.viewer, source, last.number)
 
+    def _removed(self, panels: list[Panel]) -> str:
+        """" (x1 and weave removed from the viewer)": the last run's layers its comparison showed when they
+        came in that ``panels`` lack (a breaker's removed weave went unsaid); "" if none."""
+        shown = {panel.role for panel in panels}
+        gone = [role.replace("_", " ") for role in self.runner.last_run.compared if role not in shown]
+        return f" ({_listed(gone)} removed from the viewer)" if gone else ""
+
     def _nothing_to_show(self, verb: str) -> str:
         """Why Compare or Export has no panels: no run yet, or the last run's layers deleted."""
         if self.runner.last_run is not None:
@@ -119,12 +126,9 @@ class ResultsPanel(QGroupBox):
             return
         self.comparison = Comparison(self.viewer, panels)
         self.comparison.grid()
-        gone = [role.replace("_", " ") for role in COMPARED if role not in {panel.role for panel in panels}]
-        self.say(
-            f"Run {self.runner.runs}: {', '.join(p.title for p in panels)}"
-            + (f" ({' and '.join(gone)} removed from the viewer)" if gone else "")
-            + f". Press {FLIP_KEY} in the viewer to flip between x, x1 and x2 in one view."
-        )
+        flipped = [role for role in FLIPPED if role in {panel.role for panel in panels}]
+        flip = f" Press {FLIP_KEY} in the viewer to flip between {_listed(flipped)} in one view." if flipped[1:] else ""
+        self.say(f"Run {self.runner.runs}: {', '.join(p.title for p in panels)}{self._removed(panels)}.{flip}")
         self.changed()
 
     def end_comparison(self) -> None:
@@ -198,7 +202,7 @@ class ResultsPanel(QGroupBox):
             self.say(str(error), error=True)
             return None
         last.folder = last.folder or folder  # Open results folder shows it from now on
-        self.say(f"Exported the comparison to {written[0]} (provenance in {written[1].name}).")
+        self.say(f"Exported the comparison to {written[0]} (provenance in {written[1].name}){self._removed(panels)}.")
         self.changed()
         return written
 
@@ -302,3 +306,8 @@ class ResultsPanel(QGroupBox):
         path, _ = QFileDialog.getOpenFileName(self, "Load model", "", "Model (*.pt)")
         if path:
             self.load_model_from(path)
+
+
+def _listed(words: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return " and ".join(words) if len(words) < 3 else f"{', '.join(words[:-1])} and {words[-1]}"

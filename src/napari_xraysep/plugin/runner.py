@@ -13,6 +13,7 @@ from typing import Any
 from napari.qt.threading import GeneratorWorker
 from qtpy.QtCore import QTimer
 
+from .compare import comparison_panels
 from .layers import METADATA_KEY, layer_source, reader_note, same_layer
 from ..core import InputError, StoppedError, TrainedModel, TrainingError, TrainingProgress, XraySepError, resolve_device
 from ..core.areas import is_large
@@ -244,6 +245,8 @@ class Runner:
             record.on_added()
 
     def _show_finished(self, record: RunRecord, added: str) -> None:
+        # What Compare shows of it, so that a layer removed later is named (the weave only where there is one).
+        record.compared = tuple(p.role for p in comparison_panels(self.viewer, None, record.number))
         if record.area_result is not None:
             self.panel.loss_plot.set_history(record.area_result.loss_history)
         self.last_run = record

@@ -133,6 +133,7 @@ class RunRecord:
     planned_steps: int = 0  # the training steps this run was to make (0: none told yet)
     second_fit: tuple[str, int, int] | None = None  # a later fit's (what, steps done, of how many), once begun
     result: Any = None  # SeparationResult or PaintingResult
+    compared: tuple[str, ...] = ()  # the roles its comparison showed when its layers came in (not "x")
     threads: Any = None  # the ThreadCount of its weave, once Count threads has run
     threads_corner: tuple[int, int] = (0, 0)  # the weave's pixel the counted area starts at
     worker: Any = None  # the GeneratorWorker while it runs
