@@ -879,6 +879,7 @@ def test_an_xray_stored_inverted_is_said_when_separated(tmp_path, capsys):
     assert upright > 0.5 and flipped == pytest.approx(-upright, abs=1e-9)
     assert inverted_warning(upright) is None and inverted_warning(None) is None
     assert "stored inverted" in inverted_warning(flipped) and inverted_warning(INVERTED_CORRELATION + 0.01) is None
+    assert "MinIsWhite file read without its tag: in napari, by napari's own reader" in inverted_warning(flipped)
     tifffile.imwrite(tmp_path / "x.tif", x)
     tifffile.imwrite(tmp_path / "inverted.tif", (65535 - x).astype(np.uint16))
     tifffile.imwrite(tmp_path / "rgb.tif", rgb)

@@ -304,7 +304,8 @@ def inverted_warning(correlation: float | None) -> str | None:
     return (
         f"The X-ray's detail is darker where the photograph is lighter (they correlate {correlation:.2f}), "
         "where a radiograph usually shows a painting's lights bright (lead white is dense). If this X-ray is "
-        "stored inverted (a scan of the film's negative, or a MinIsWhite file without its tag), invert it and "
+        "stored inverted (a scan of the film's negative, or a MinIsWhite file read without its tag: in napari, "
+        "by napari's own reader — open it with napari-xraysep's), invert it and "
         "run again: x2 is otherwise a negative of the hidden design. If its dense paint really is dark in the "
         "photograph, the X-ray is right as it is."
     )
