@@ -968,3 +968,19 @@ def test_a_painting_area_drawn_to_the_edge_is_trimmed_of_the_film_margin_it_take
         variant.x_stored, variant.rgb_stored, None, painting_area=(top + 5, left + 5, top + 60, left + 90), detect=True
     )
     assert inside.support.margin_left_out == 0 and inside.support.mask.sum() == 55 * 85
+
+
+def test_trimming_a_given_area_leaves_its_clipped_and_missing_pixels_in_it():
+    # Missing or clipped pixels at the area's edge are the painting's (empty in the results, counted as
+    # clipped), not film margin: only measured pixels the search takes for margin leave the area.
+    from napari_xraysep.core.support import Support, detect_support, trim_given
+
+    x, _, truth, _, _ = framed()
+    valid = np.ones(x.shape, bool)
+    valid[40, 48:60] = False  # clipped pixels on the painting's first columns
+    given = np.zeros(x.shape, bool)
+    given[31:129, 46:193] = True  # a row over at the top and bottom, two columns on the left, one on the right
+    trimmed = trim_given(Support(given, "given"), x, valid)
+    assert detect_support(x, valid).mask[40, 48:60].sum() == 0  # the search leaves them out
+    np.testing.assert_array_equal(trimmed.mask, truth)
+    assert trimmed.margin_left_out == given.sum() - truth.sum()

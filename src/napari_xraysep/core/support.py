@@ -423,6 +423,8 @@ def trim_given(support: Support, x_mixed: np.ndarray, valid: np.ndarray | None =
     if not inner.any() or (inner & found.mask).sum() < GIVEN_INSIDE * inner.sum():
         return support  # not an area around the painting (a stray box on the margin): taken as drawn
     margin = support.mask & ~inner & ~found.mask
+    if valid is not None:  # a clipped or missing pixel is no film margin, wherever it lies
+        margin &= valid
     if not margin.any() or not (support.mask & ~margin).any():
         return support
     return Support(support.mask & ~margin, support.source, int(margin.sum()))
