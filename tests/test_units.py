@@ -486,14 +486,16 @@ def test_an_xray_opened_with_napari_s_own_reader_is_said_to_be_a_negative(make_n
     assert reader_note(ours) is None and reader_note(plain) is None  # read alike by either reader
     assert reader_note(theirs) == (
         "'neg' was opened with napari's reader: it is shown as a negative (its file is MINISWHITE) and without its "
-        "file's pixel size. Open it again choosing napari-xraysep when napari asks which reader to use."
+        "file's pixel size. Open it again choosing napari-xraysep as its reader (where napari no longer asks: "
+        "File ▸ Preferences ▸ Plugins, File extension readers)."
     )
     viewer.layers.remove(ours)
     viewer.add_image(RGB, rgb=True, name="photo")
     widget = dock(viewer, steps=1)
     widget.inputs.xray.value = theirs
     assert widget.inputs.units_hint.text().startswith("'neg' was opened with napari's reader")
-    assert widget.inputs.units_hint.text().endswith("reader to use. The X-ray is in pixels.")  # its file has one
+    # Its file has a pixel size: not "its file gives no pixel size" (a breaker's contradiction).
+    assert widget.inputs.units_hint.text().endswith("File extension readers). The X-ray is in pixels.")
     widget.train()  # the run goes on (the user may mean it), and says it in red
     wait_done(qtbot, widget)
     assert "Warning: 'neg' was opened with napari's reader" in widget.message.text()

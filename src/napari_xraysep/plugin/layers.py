@@ -129,7 +129,8 @@ def reader_note(layer: Any) -> str | None:
             missed.append("without its file's pixel size")
         layer.metadata[READER_NOTE_KEY] = (
             f"'{layer.name}' was opened with {reader}'s reader: it is shown {' and '.join(missed)}. Open it again "
-            f"choosing {PLUGIN_NAME} when napari asks which reader to use." if missed else ""
+            f"choosing {PLUGIN_NAME} as its reader (where napari no longer asks: File ▸ Preferences ▸ Plugins, "
+            "File extension readers)." if missed else ""
         )
     return layer.metadata[READER_NOTE_KEY] or None
 
