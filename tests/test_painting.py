@@ -113,6 +113,21 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
     _, stopped = drain(steps)
     assert stopped.paths is None and stopped.area_result.stopped_early and stopped.area_result.model.steps_trained == 1
     assert sorted(p.name for p in out.iterdir()) == ["model.pt", "run.json"]
+    # Where an earlier run's results are, a stopped run's set goes beside them, not over them (a new
+    # user's Ctrl-C during the tiles deleted seven complete TIFFs).
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "x2.tif").write_bytes(b"an earlier run's x2")
+    (earlier / "run.json").write_text("{}")
+    steps = iter_separate_painting(sources, earlier, region_mask=region, stop=stop, **TINY)
+    stop.clear()
+    next(steps)
+    stop.set()
+    _, aside = drain(steps)
+    assert aside.paths is None and aside.folder.parent == tmp_path and aside.folder.name.startswith("earlier.stopped-")
+    assert sorted(p.name for p in aside.folder.iterdir()) == ["model.pt", "run.json"]
+    assert (earlier / "x2.tif").read_bytes() == b"an earlier run's x2" and (earlier / "run.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no staging left
     # Stopped before its first step, nothing was trained: nothing is written (StoppedError).
     empty = tmp_path / "stopped_at_once"
     empty.mkdir()

@@ -44,7 +44,7 @@ from .core.sources import Sources
 from .core.stretcher import Stretcher, find_stretcher_in, take_out_stretcher
 from .core.streaming import PaintingSupport, TileProgress, calibrated, iter_apply, painting_support, tile_count
 from .io import result_tiffs
-from .io.files import result_set
+from .io.files import result_set, set_aside
 from .io.write import write_record, write_results
 from .io.modelfile import checkpoint_to, save_model
 from .io.pyramid import PYRAMID_FOLDER, write_pyramid
@@ -409,7 +409,9 @@ def iter_separate_painting(
         written_files = [] if paths is None else [f"{name}.tif" for name in paths]
         record["outputs"] = (["model.pt"] if area_result is not None else []) + written_files
         write_record(staging, record)
-    return PaintingResult(model, area, area_result, paths, out, marked, stretcher, films, passages, painting)
+        # Stopped before the whole painting: an earlier run's results in `out` stay, this set goes beside them.
+        folder = (set_aside(staging, out) if paths is None else None) or out
+    return PaintingResult(model, area, area_result, paths, Path(folder), marked, stretcher, films, passages, painting)
 
 
 

@@ -227,9 +227,10 @@ def command_separate(args: argparse.Namespace) -> int:
         result = run_in_terminal(steps, stop, args.quiet)
     print_notes(result, args.quiet)
     if isinstance(result, PaintingResult) and result.paths is None:
+        kept = "" if result.folder == out else f"; the earlier results in {out} are kept as they were"
         raise InputError(
-            f"Stopped before the whole painting was separated; the model is saved in {out / 'model.pt'} "
-            "(xraysep apply applies it to the painting, with the same --seams if any)."
+            f"Stopped before the whole painting was separated; the model is saved in {result.folder / 'model.pt'} "
+            f"(xraysep apply applies it to the painting, with the same --seams if any){kept}."
         )
     trained = result.area_result if isinstance(result, PaintingResult) else result
     if trained is not None and trained.stopped_early:  # a first Ctrl-C: said, not only in run.json

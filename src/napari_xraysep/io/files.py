@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -53,6 +54,8 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None]) -> 
 # new one takes its place. Hidden, and outside the results folder, so debris of a killed run never
 # makes a rerun find the folder "not empty".
 STAGING_TAG, ASIDE_TAG = "xraysep-new", "xraysep-old"
+# In a staging folder: the folder it is to become instead of ``out`` (set_aside).
+SET_ASIDE = ".xraysep-set-aside"
 # A file the new set may keep where its write failed: the model (hours of training), but only where
 # no earlier model would be replaced by it.
 SALVAGED = ("model.pt",)
@@ -125,11 +128,32 @@ def result_set(out: str | os.PathLike[str]) -> Iterator[Path]:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+    aside = staging / SET_ASIDE
     try:
+        if aside.is_file():  # an incomplete set beside a complete one: put beside it, not over it
+            target = Path(aside.read_text())
+            aside.unlink()
+            os.replace(staging, target)
+            return
         _swap_in(staging, out)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"Could not put the results in {out}: {error.strerror or error}; its earlier contents are kept.") from error
+
+
+def set_aside(staging: Path, out: str | os.PathLike[str]) -> Path | None:
+    """For a set that stopped before it was whole (a model and run.json, no TIFF): where it is put when
+    :func:`result_set` ends — a new folder beside ``out`` (``out.stopped-YYYYmmdd-HHMMSS``) where ``out``
+    holds an earlier run's results, which a stopped run must not replace (a new user's Ctrl-C during the
+    tiles deleted seven complete TIFFs); None where ``out`` holds none (the set is put in ``out``)."""
+    out = Path(os.path.abspath(out))
+    if not (out.is_dir() and any((out / name).exists() for name in EARLIER_RESULTS - {"run.json"})):
+        return None
+    target = out.parent / f"{out.name}.stopped-{time.strftime('%Y%m%d-%H%M%S')}"
+    while target.exists():
+        target = target.with_name(target.name + "-")
+    (staging / SET_ASIDE).write_text(str(target))
+    return target
 
 
 def _umask() -> int:
