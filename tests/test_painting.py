@@ -298,3 +298,20 @@ def test_a_whole_painting_keeps_its_results_where_the_painting_is_found_and_says
     )
     assert np.isfinite(tifffile.imread(unsought.paths["x2"])).mean() > 0.98
     assert not any(note.startswith("Painting found") for note in unsought.notes())
+    # A box given: said, and recorded, in the painting's pixels (a new user's was "the whole frame", or
+    # the training area's rows).
+    top, left, height, width = variant.box
+    box = (top, left, top + height, left + width)
+    _, given = drain(iter_separate_painting(sources, tmp_path / "given", model=result.model, steps=0, device="cpu",
+                                            pyramid=False, painting_area=box))
+    share = height * width / variant.painting.size
+    rows, columns = f"{top}–{top + height - 1}", f"{left}–{left + width - 1}"
+    assert given.notes()[0] == (
+        f"Painting given at rows {rows}, columns {columns} ({100 * share:.0f} % of the frame); "
+        "outside it the results are empty."
+    )
+    record = json.loads((tmp_path / "given" / "run.json").read_text())
+    assert record["painting_support"] == {
+        "source": "given", "rows": [top, top + height - 1], "columns": [left, left + width - 1],
+        "fraction": pytest.approx(share), "full_frame": False,
+    }

@@ -263,6 +263,8 @@ class PaintingResult:
         training area's support), and what was marked and found in the X-ray over the whole painting
         (not the area's own marks and bars)."""
         whole = None if self.painting is None else self.painting.sentence()
+        if whole is None and self.painting is not None and not self.painting.found and self.painting.kept is not None:
+            whole = "Painting area given (a mask): outside it the results are empty."  # not the training area's rows
         if whole:
             lines = [whole]
         else:
@@ -385,6 +387,7 @@ def iter_separate_painting(
         if painting is not None:
             support = painting.kept
             record["painting_found"] = painting.summary()
+            record["painting_support"] = painting.given()
         marked: dict[str, Any] = {}
         found: dict[str, Any] = {}
         if applying:

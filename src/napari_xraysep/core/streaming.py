@@ -44,6 +44,7 @@ from .errors import InputError
 from .films import Films, KnownPixels
 from .inference import Components, decode_block, decode_prepared, decoder, prepared_block
 from .refine import refine
+from .regions import BoxRegion
 from .result import RESULT_LAYERS, components_in_units
 from .storage import as_given
 from .sources import Sources
@@ -524,6 +525,19 @@ class PaintingSupport:
     kept: Any
     found: bool
 
+    def given(self) -> dict[str, Any] | None:
+        """JSON-ready, for a painting area given as a box (a CLI's ``--painting-area Y0,X0,Y1,X1``; None
+        otherwise): its rows and columns (inclusive) and share of the frame, as ``separate`` records an
+        area in memory (a new user's whole painting was said to be "the whole frame", or the training
+        area's rows)."""
+        if self.found or not isinstance(self.kept, BoxRegion) or len(self.kept.boxes) != 1:
+            return None
+        (y0, x0, y1, x1), (height, width) = self.kept.boxes[0], self.kept.shape
+        return {
+            "source": "given", "rows": [y0, y1 - 1], "columns": [x0, x1 - 1],
+            "fraction": (y1 - y0) * (x1 - x0) / (height * width), "full_frame": (y1 - y0, x1 - x0) == (height, width),
+        }
+
     def summary(self) -> dict[str, Any] | None:
         """JSON-ready, when the painting was found inside the frame (None otherwise): the rows and
         columns (inclusive) where results are kept, and their share of the frame."""
@@ -541,7 +555,13 @@ class PaintingSupport:
         }
 
     def sentence(self) -> str | None:
-        """What a user reads when the painting was found inside the frame (None otherwise)."""
+        """What a user reads when the painting was found inside the frame, or given as a box (None
+        otherwise)."""
+        given = self.given()
+        if given is not None:
+            (y0, y1), (x0, x1) = given["rows"], given["columns"]
+            share = f"{100 * given['fraction']:.0f} % of the frame"
+            return f"Painting given at rows {y0}–{y1}, columns {x0}–{x1} ({share}); outside it the results are empty."
         found = self.summary()
         if found is None:
             return None
