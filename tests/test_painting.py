@@ -113,6 +113,7 @@ def test_separate_painting_trains_on_the_area_and_applies_everywhere(tiny_mixtur
     _, stopped = drain(steps)
     assert stopped.paths is None and stopped.area_result.stopped_early and stopped.area_result.model.steps_trained == 1
     assert sorted(p.name for p in out.iterdir()) == ["model.pt", "run.json"]
+    assert json.loads((out / "run.json").read_text())["stopped_early"] is True
     # Where an earlier run's results are, a stopped run's set goes beside them, not over them (a new
     # user's Ctrl-C during the tiles deleted seven complete TIFFs).
     earlier = tmp_path / "earlier"

@@ -406,7 +406,7 @@ def iter_separate_painting(
             "timings_s": {"total_s": time.perf_counter() - started},
         }
         if area_result is not None:
-            record["loss_history"] = model.loss_history
+            record["loss_history"], record["stopped_early"] = model.loss_history, area_result.stopped_early
             record["photograph_fit"] = area_result.photograph_fit  # measured on the training area
         # What the set holds, as an in-memory run's run.json says (the pyramids aside).
         written_files = [] if paths is None else [f"{name}.tif" for name in paths]

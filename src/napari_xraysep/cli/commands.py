@@ -224,7 +224,9 @@ def command_separate(args: argparse.Namespace) -> int:
         record={"inputs": inputs, "input_files": files, "pixel_spacing": spacing}, **settings,
     )
     with naming_the_kept_model(out):
-        result = run_in_terminal(steps, stop, args.quiet)
+        # A whole painting stopped while training keeps its model, unapplied (xraysep apply finishes it).
+        whole = WHOLE_PAINTING_STOP if is_large(sources.x_mixed.shape) else None
+        result = run_in_terminal(steps, stop, args.quiet, whole)
     print_notes(result, args.quiet)
     if isinstance(result, PaintingResult) and result.paths is None:
         kept = "" if result.folder == out else f"; the earlier results in {out} are kept as they were"
@@ -244,6 +246,10 @@ def command_separate(args: argparse.Namespace) -> int:
     return 0
 
 
+WHOLE_PAINTING_STOP = (
+    "stopping after this step or tile; the model so far, if a step was made, will be saved (xraysep apply "
+    "applies it to the painting)"
+)
 MIN_TILE = 16
 
 
