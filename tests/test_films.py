@@ -818,3 +818,24 @@ def test_given_seams_all_on_the_film_margin_leave_the_painting_s_one_film_as_it_
         result = separate(variant.x_stored, variant.rgb_stored, seams=seams)
     assert not [w for w in caught if "could not be fitted" in str(w.message)]
     assert result.films is not None and np.allclose(result.films.gains, 1.0, atol=0.05)
+
+
+def test_films_with_offsets_far_from_the_others_are_no_exposures():
+    """A new user's whole painting (one exposure; a tiled pattern's straight edges across the frame) was
+    said to be a mosaic of 4 films with offsets of −39 666 to +29 277 counts on a range of ~50 000, and x2
+    came out in bands. An offset that far from the others' is no film's."""
+    from napari_xraysep.core.films import OFFSETS, odd_films
+
+    def films(offsets):
+        seams = (Seam("row", 64), Seam("row", 128))
+        return Films(seams, (0, 64, 128, 192), (0, 96), np.ones((3, 1)), np.array(offsets, float)[:, None], (0.0, 0.0))
+
+    levels = (1000.0, 51000.0)  # a range of 50 000
+    assert not odd_films(films([0.0, 500.0, 0.9 * OFFSETS * 50_000]), levels).any()
+    assert odd_films(films([0.0, 500.0, 1.1 * OFFSETS * 50_000]), levels).ravel().tolist() == [False, False, True]
+    # Bands of the design across the frame, each at its own level, read as films no more.
+    rng = np.random.default_rng(0)
+    x = 20_000 + 3_000 * ndimage.gaussian_filter(rng.normal(size=(192, 256)), 3)
+    for top, level in ((64, 25_000.0), (128, -18_000.0)):
+        x[top:] += level
+    assert find_films(x, x.copy()) is None

@@ -107,6 +107,10 @@ BEYOND_Z = 3.0
 SILENT_LEFT = 0.1
 MARGIN_ITERATIONS = 4
 GAINS = (0.67, 1.5)  # a film's gain outside this range is not an exposure: the fit is rejected
+# Nor is a film's offset this share of the X-ray's range (1st–99th percentile) from the films' median: a
+# straight edge of the design across the whole frame (a benchmark's tiled pattern, one exposure) was
+# taken for 4 films, offsets −39 666 to +29 277 counts on a range of ~50 000 (real films: a few %).
+OFFSETS = 0.3
 _PAIR_RUN = 8  # pixels along a seam averaged into one pair of levels for the fit
 STRIP_PIXELS = 1 << 24  # a whole painting's X-ray is read this many pixels at a time
 WINDOW_PIXELS = 1 << 22  # and by the seam search (a run of lines across, a piece of their length) this many
@@ -452,6 +456,17 @@ def given_films(
 def _odd_gains(films: Films) -> np.ndarray:
     """(rows, cols) bool: films whose gain is outside :data:`GAINS` (not an exposure)."""
     return ~((films.gains > GAINS[0]) & (films.gains < GAINS[1]))
+
+
+def odd_films(films: Films, levels: tuple[float, float]) -> np.ndarray:
+    """(rows, cols) bool: films found that are no exposure — a gain outside :data:`GAINS`, or an offset
+    more than :data:`OFFSETS` of the X-ray's range ``levels`` (its 1st and 99th percentiles) from the
+    films' median offset."""
+    odd = _odd_gains(films)
+    span = levels[1] - levels[0]
+    if span > 0:
+        odd |= np.abs(films.offsets - np.median(films.offsets)) > OFFSETS * span
+    return odd
 
 
 @dataclass(frozen=True)
@@ -826,8 +841,8 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None, explained: Any = None)
             seams.pop()
             continue
         left = np.nan_to_num(np.array(films.step_left), nan=np.inf)
-        odd = _odd_gains(films)
-        # A seam beside a film with an odd gain, or a narrow one, is not a film's edge.
+        odd = odd_films(films, levels)
+        # A seam beside a film with an odd gain or offset, or a narrow one, is not a film's edge.
         suspect = [k for k, seam in enumerate(seams) if odd[_films_beside(films, seam)].any()]
         suspect += _bounding_narrow_films(films, seams)
         suspect += [k for k, seam in enumerate(seams) if not _steps_all_along(films, seam, levels)]
@@ -874,7 +889,7 @@ def find_films(x_mixed: Any, x2: Any, beyond: Any = None, explained: Any = None)
             # smaller share left of its step in the X-ray and in what the photograph does not explain
             # (:func:`_step_left`); their exposures are then fitted without what the photograph explains.
             refitted = _fit(x, seams, sums, explained, beyond, judged=explained)
-            return films if refitted is None or _odd_gains(refitted).any() else refitted
+            return films if refitted is None or odd_films(refitted, levels).any() else refitted
     return None
 
 
