@@ -512,6 +512,29 @@ def test_a_slanted_bent_scratch_is_found_and_nothing_in_the_clean_xray(angle, sh
     assert slanted_scratches(clean, valid, noise_scale(clean, valid), luminance)[1] == 0
 
 
+def test_a_strip_of_film_margin_kept_along_the_painting_s_edge_is_no_scratch():
+    """A new user's whole painting: its support, found on 2 × 2 blocks and grown by one, kept the two
+    columns of film margin beside the painting's right edge, which stood out of the missing pixels'
+    fill as a slanted "scratch" a tile long (1 024 pixels repaired; none in the painting cut to 25 MP).
+    The data: 128 rows of that tile by the edge (tests/data/README.md). A scratch in the painting is
+    still found beside such a strip."""
+    from pathlib import Path
+
+    from napari_xraysep.core.defects import find_defects
+
+    x_mixed = np.load(Path(__file__).parent / "data" / "film_margin_strip.npz")["x_mixed"]
+    support = np.broadcast_to(np.arange(x_mixed.shape[1]) < 53, x_mixed.shape)  # the painting to col 50, 2 of margin
+    assert x_mixed[:, 50].min() > 15000 and x_mixed[:, 51:53].max() < 5000  # (256 scratch pixels there, before)
+    assert not find_defects(x_mixed, support).scratches.any()
+    mixture, x, line = scratched(58)
+    stored = np.round(np.clip(x / np.ptp(mixture.x_mixed), 0, 1) * 40000 + 2000).astype(np.uint16)
+    stored[:, 300:302] = np.tile(x_mixed[:, 51:53], (2, 1))  # 256 rows
+    valid = np.broadcast_to(np.arange(stored.shape[1]) < 302, stored.shape)
+    found = find_defects(stored, valid, mixture.rgb_surface)
+    assert not found.scratches[:, 297:].any()
+    assert found.scratch_count == 1 and (found.scratches & line).sum() >= 0.9 * line.sum()
+
+
 def test_a_painted_or_blurred_slanted_line_is_not_a_scratch():
     from scipy import ndimage
 

@@ -688,11 +688,14 @@ def slanted_scratches(
     noise: float,
     luminance: np.ndarray | None = None,
     known: np.ndarray | None = None,
+    measured: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """(H, W) bool of scratch pixels at any angle, and how many lines they form, in a finite X-ray
     ``x`` (H, W) with ``valid`` pixels and robust ``noise`` scale; ``luminance`` (H, W), the
     photograph's, vetoes painted lines; a line mostly on ``known`` (H, W) bool scratch pixels (found
-    along rows and columns) is left to them.
+    along rows and columns) is left to them. ``measured`` (H, W) bool (default ``valid``): where
+    ``x`` holds data — ``valid`` without the exclusions that leave no gap (point defects, clipped
+    pixels) — only lines 3 px clear of the rest are judged.
 
     The candidates stand out of :func:`line_background` by SLANT_THRESHOLD × ``noise``, one sign at a
     time; in each 8-connected group of them a scratch is a curve (:func:`_curve`) whose pixels run at
@@ -717,9 +720,14 @@ def slanted_scratches(
         seen = _across(luminance, rows, cols, normal)
         return bool(np.abs(seen[2:5]).max() > SLANT_PHOTO * photo_noise[0])
 
+    # A line is judged by its profile 3 px either side (:func:`_across`): within that of missing data
+    # (filled) it cannot be. A strip of film margin one or two pixels wide kept along a painting's edge
+    # (a whole painting's support is grown by a block) stood out of the fill as a scratch the tile long.
+    measured = valid if measured is None else measured
+    judged = valid if measured.all() else valid & ndimage.minimum_filter(measured, size=7, mode="nearest")
     for sign in (1.0, -1.0):
         candidates = sign * dip > np.float64(SLANT_THRESHOLD * noise)  # float64: exact for a float32 image
-        labels, _ = ndimage.label(valid & candidates, structure=np.ones((3, 3)))
+        labels, _ = ndimage.label(judged & candidates, structure=np.ones((3, 3)))
         for rows, cols in _long_groups(labels):
             for line_rows, line_cols in _scratches_in_group(x, dip, rows, cols, sign, known, painted):
                 found[line_rows, line_cols] = True
@@ -754,13 +762,14 @@ def _line_count(lines: list[tuple[np.ndarray, np.ndarray]], shape: tuple[int, ..
 
 
 def scratch_lines(
-    x: np.ndarray, valid: np.ndarray, noise: float, luminance: np.ndarray | None = None
+    x: np.ndarray, valid: np.ndarray, noise: float, luminance: np.ndarray | None = None,
+    measured: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """(H, W) bool of scratch pixels — along rows, along columns (:func:`_scratches_along_rows`) and
-    slanted (:func:`slanted_scratches`) — and how many lines they form."""
+    slanted (:func:`slanted_scratches`, with ``measured``) — and how many lines they form."""
     rows = _scratches_along_rows(x, valid, noise, luminance)
     cols = _scratches_along_rows(x.T, valid.T, noise, None if luminance is None else luminance.T).T
-    slanted, count = slanted_scratches(x, valid, noise, luminance, known=rows | cols)
+    slanted, count = slanted_scratches(x, valid, noise, luminance, known=rows | cols, measured=measured)
     near_slanted = ndimage.binary_dilation(slanted, iterations=3) if slanted.any() else slanted
     # One line is one scratch: pieces along it (a stretch the tests refused) and a slight slant
     # (8-connected) are joined before counting; a piece on a slanted scratch is part of that one.
@@ -864,7 +873,8 @@ def points_and_scratches(
     if luminance is not None and points.any():
         vetoed = photo_specks(luminance, usable)
         points &= ~(vetoed if stuck is None else vetoed & ~stuck)
-    scratches, count = scratch_lines(x, usable & ~points, scale, luminance)
+    # Judged clear of missing data only: a deep scratch clipped in places is still one line.
+    scratches, count = scratch_lines(x, usable & ~points, scale, luminance, measured=valid & np.isfinite(x_stored))
     return dataclasses.replace(
         clipped, points=points, scratches=scratches & ~points, scratch_count=count,
         stuck=None if stuck is None else stuck & points,
