@@ -6,6 +6,7 @@ import threading
 import numpy as np
 import pytest
 import tifffile
+import torch
 from conftest import TINY, dock, drain, wait_done
 from qtpy.QtWidgets import QApplication
 
@@ -185,9 +186,17 @@ def test_widget_separates_a_large_painting_into_files_shown_as_pyramids(make_nap
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()} == first
     assert widget.run.progress.format().startswith("run 2: applied")
     (applied,) = set(tmp_path.iterdir()) - {folder}
-    assert "model.pt" not in widget.message.text() and not (applied / "model.pt").exists()  # no copy claimed
+    # The model applied is kept beside its results (run.json named it "run 1" only, which every napari
+    # session has), and run.json names the layers and their files, as the CLI's does (a new user's finding).
+    assert "(with model.pt, the model applied)" in widget.message.text()
+    kept, trained = load_model(applied / "model.pt"), load_model(folder / "model.pt")  # the model of run 1
+    assert kept.config == trained.config and kept.steps_trained == trained.steps_trained
+    assert all(torch.equal(a, b) for a, b in zip(kept.network.state_dict().values(), trained.network.state_dict().values()))
     said = json.loads((applied / "run.json").read_text())
     assert said["applied_model"] == "run 1" and "pixel_spacing" in said  # added to what the dock records
+    assert said["outputs"][0] == "model.pt"
+    assert said["input_layers"] == {"xray": xray.name, "rgb": widget.inputs.photo.value.name, "region": widget.inputs.region.value.name}
+    assert said["inputs"]["xray"] is None and said["input_files"] == {}  # a sample's layers have no file
     # a loaded model's run.json names its file
     saved = widget.results.save_model_to(tmp_path.parent / "kept.pt")
     widget.results.load_model_from(saved)
@@ -249,7 +258,9 @@ def test_a_config_with_no_steps_only_applies_the_model(tiny_mixture, model, tmp_
     config = SeparationConfig.autoencoder(steps=0, device="cpu", warm_start=False, channels=TINY["channels"])
     events, result = drain(iter_separate_painting(Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), tmp_path, config=config, model=model))
     assert all(isinstance(event, TileProgress) for event in events) and result.area_result is None
-    assert result.model is model and not (tmp_path / "model.pt").exists()  # nothing trained, nothing to save
+    # Nothing trained: the model applied is kept beside its results, which can be traced to it.
+    assert result.model is model and load_model(tmp_path / "model.pt").steps_trained == model.steps_trained
+    assert set(json.loads((tmp_path / "run.json").read_text())["timings_s"]) == {"apply_s", "total_s"}
 
 
 def test_cli_separate_on_a_large_image_trains_on_the_area_and_applies_tile_by_tile(tiny_mixture, tmp_path, monkeypatch, capsys):
@@ -266,6 +277,8 @@ def test_cli_separate_on_a_large_image_trains_on_the_area_and_applies_tile_by_ti
     assert main(["separate", str(xray), str(rgb), "--region", "16,20,30,40", "--out", str(tmp_path / "big"), *quick]) == 0
     record = json.loads((tmp_path / "big" / "run.json").read_text())
     assert record["training_area"] == [[2, 44], [0, 60]] and record["shape"] == [48, 64]
+    timings = record["timings_s"]  # the total only, before
+    assert set(timings) == {"train_s", "apply_s", "total_s"} and timings["train_s"] + timings["apply_s"] <= timings["total_s"]
     assert sorted(p.name for p in (tmp_path / "big").iterdir()) == sorted([f"{n}.tif" for n in RESULT_LAYERS] + ["model.pt", "run.json"])
     # the whole painting is the saved model applied everywhere, as `xraysep apply` does it
     assert main(["apply", str(tmp_path / "big" / "model.pt"), str(xray), str(rgb), "--out", str(tmp_path / "applied"), "--quiet"]) == 0

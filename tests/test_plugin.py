@@ -599,6 +599,11 @@ def test_files_open_in_napari_as_the_cli_reads_them_and_the_widget_separates_the
     widget.separation.device.value, widget.separation.steps.value, widget.separation.preview_every.value = "cpu", 2, 0
     widget.inputs.xray.value, widget.inputs.photo.value = x_layer, rgb_layer
     widget.inputs.region.value = viewer.add_labels(mixture.region_mask.astype(np.uint8), name="region")
+    # What a whole painting's run.json records of them (it named neither file: a new user's finding).
+    said = widget.inputs.provenance()
+    assert said["inputs"] == {"xray": str(x_path), "rgb": str(rgb_path), "rgb_back": None, "side_channels": []}
+    assert said["input_files"]["xray"]["compression"] == "LZW" and said["input_files"]["rgb"]["format"] == "JPEG"
+    assert said["input_layers"] == {"xray": x_layer.name, "rgb": rgb_layer.name, "region": "region"}
     widget.train()
     wait_done(qtbot, widget)
     layers = _run_layers(viewer, 1)

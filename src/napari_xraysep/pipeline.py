@@ -321,7 +321,7 @@ def iter_separate_painting(
     :class:`~napari_xraysep.core.regions.BoxRegion`): only its bounds and the area are read. ``config``
     and the ``settings`` are as for :func:`iter_separate`; ``checkpoint`` is a model file to save to
     while training (a relative path is taken inside the new set: the CLI's ``model.pt``); with 0 steps
-    a ``model`` is only applied. A stop ends the run with the set
+    a ``model`` is only applied (and saved in the set, beside its results). A stop ends the run with the set
     done so far (the model and run.json; the whole painting can be done later with the saved model).
     ``painting_area`` (a box, a mask — lazy is fine — or "full") is where the painting is: the training
     area's separation keeps inside it and every result outside it is NaN; without it the support is
@@ -361,7 +361,14 @@ def iter_separate_painting(
             save_model(model, staging / "model.pt")
         else:
             area = (slice(0, shape[0]), slice(0, shape[1]))
+            # Kept beside its results: a dock's model lives in memory only, and run.json named it "run 1"
+            # (every napari session has one).
+            save_model(model, staging / "model.pt")
         assert model is not None
+        # A whole painting's run.json said its total only (a new user's finding): the training area's
+        # separation, then the painting's (its search, units, tiles, films, stretcher, passages).
+        timings = {} if area_result is None else {"train_s": area_result.timings.get("total_s", 0.0)}
+        applying_from = time.perf_counter()
         applying = area_result is None or not area_result.stopped_early
         seek = seams == "auto"
         films = None
@@ -403,14 +410,17 @@ def iter_separate_painting(
             "passages": None if passages is None else passages.summary(),
             "films": None if films is None else films.summary(),
             "shape": list(shape),
-            "timings_s": {"total_s": time.perf_counter() - started},
+            "timings_s": timings | {
+                **({"apply_s": time.perf_counter() - applying_from} if applying else {}),
+                "total_s": time.perf_counter() - started,
+            },
         }
         if area_result is not None:
             record["loss_history"], record["stopped_early"] = model.loss_history, area_result.stopped_early
             record["photograph_fit"] = area_result.photograph_fit  # measured on the training area
         # What the set holds, as an in-memory run's run.json says (the pyramids aside).
         written_files = [] if paths is None else [f"{name}.tif" for name in paths]
-        record["outputs"] = (["model.pt"] if area_result is not None else []) + written_files
+        record["outputs"] = ["model.pt", *written_files]
         write_record(staging, record)
         # Stopped before the whole painting: an earlier run's results in `out` stay, this set goes beside them.
         folder = (set_aside(staging, out) if paths is None else None) or out

@@ -324,6 +324,33 @@ class InputsPanel(QGroupBox):
         """Every chosen layer: removing one of them during a run stops it."""
         return [self.xray.value, self.photo.value, self.region.value, self.back.value, self.painting.value, *self.side_channels.value]
 
+    def provenance(self) -> dict[str, Any]:
+        """What a whole painting's run.json records of its inputs, as ``xraysep separate`` does: the files
+        the chosen layers were opened from ("inputs"; None for a layer made in napari), what our reader read
+        of each and how ("input_files": format, compression, pixel spacing …) and the layers' names
+        ("input_layers") — a result folder in Documents said neither (a new user's finding)."""
+        xray, photo, back = self.xray.value, self.photo.value, self.back.value
+        sides = list(self.side_channels.value)
+        roles = {"xray": xray, "rgb": photo, "rgb_back": back, **{f"side_channel_{i + 1}": s for i, s in enumerate(sides)}}
+
+        def path(layer: Any) -> str | None:
+            return None if layer is None or layer.source.path is None else str(layer.source.path)
+
+        return {
+            "inputs": {
+                "xray": path(xray), "rgb": path(photo), "rgb_back": path(back),
+                "side_channels": [path(side) for side in sides],
+            },
+            "input_files": {
+                role: layer.metadata["file"] for role, layer in roles.items()
+                if layer is not None and isinstance(layer.metadata.get("file"), dict)
+            },
+            "input_layers": {
+                role: layer.name for role, layer in
+                {**roles, "region": self.region.value, "painting_area": self.painting.value}.items() if layer is not None
+            },
+        }
+
     def side_names(self) -> list[str]:
         """The chosen side channels' names, in the order a run reads them (the layer list's)."""
         return [layer.name for layer in self.side_channels.value]
@@ -422,7 +449,7 @@ class InputsPanel(QGroupBox):
         spacing = spacing_record(xray.scale, xray.units, self.spacing_source(xray))
         arguments = {
             "sources": sources, "region_mask": region, "area": area if training else None,
-            "record": {"pixel_spacing": spacing},  # into the result TIFFs' resolution tags
+            "record": {"pixel_spacing": spacing, **self.provenance()},  # into the result TIFFs' tags too
             "painting_area": self.painting_mask(shape),
         }
         return arguments, {"x_mixed": x_area, "rgb_surface": rgb_area}, offset

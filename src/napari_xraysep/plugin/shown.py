@@ -85,8 +85,11 @@ def result_layers(
     elif isinstance(result, PaintingResult) and result.paths is not None:
         pyramids = {name: open_pyramid(path) for name, path in result.paths.items()}
         layers = painting_layer_data(pyramids, result.provenance(), double_sided, source_name, run)
-        model = " (with model.pt)" if result.area_result is not None else ""  # a model only applied is not copied
-        what = f"The whole painting's {len(layers)} layers are written to {result.folder}{model} and shown from there."
+        model = "" if result.area_result is not None else ", the model applied"  # kept beside its results
+        what = (
+            f"The whole painting's {len(layers)} layers are written to {result.folder} (with model.pt{model}) "
+            "and shown from there."
+        )
     else:  # a whole painting stopped during training: the training area's layers, where the area is
         layers, corner = result_layer_data(result.area_result, source_name, run), area_corner
         what = (
