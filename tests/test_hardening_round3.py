@@ -765,6 +765,34 @@ def test_the_first_ctrl_c_says_what_the_command_will_do_and_the_second_aborts(ca
     assert signal.getsignal(signal.SIGINT) is before  # put back
 
 
+def test_a_whole_painting_s_ctrl_c_says_step_while_training_and_tile_during_the_painting_s_tiles(capsys):
+    """A new user's Ctrl-C during a whole painting's tiles read "stopping after this step; the model so
+    far, if a step was made, …" long after the training had ended."""
+    import os
+    import signal
+    import threading
+
+    from napari_xraysep.cli.commands import whole_painting_stop
+    from napari_xraysep.cli.terminal import run_in_terminal
+    from napari_xraysep.core import TrainingProgress
+    from napari_xraysep.core.streaming import TileProgress
+    from napari_xraysep.pipeline import AREA_TILES
+
+    stop = threading.Event()
+
+    def run():
+        yield TrainingProgress(1, 3, {"total": 0.5}, 0.1, 0.2)
+        yield TileProgress(1, 4, 0.1, what=AREA_TILES)  # the training area's own tiles: still its separation
+        yield TileProgress(1, 9, 0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+        return "stopped" if stop.is_set() else "ran on"
+
+    assert run_in_terminal(run(), stop, quiet=True, what=whole_painting_stop) == "stopped"
+    assert "xraysep: stopping after this tile; the model is saved, no result is written" in capsys.readouterr().err
+    for training in (None, TrainingProgress(1, 3, {"total": 0.5}, 0.1, 0.2), TileProgress(1, 4, 0.1, what=AREA_TILES)):
+        assert whole_painting_stop(training).startswith("stopping after this step; the model so far, if a step was made")
+
+
 def test_a_run_stopped_before_its_first_step_says_so_and_does_not_blame_the_photograph(tiny_mixture):
     """Found in the session's own hostile round: `timeout -s INT 3 xraysep separate …` wrote an untrained
     model and warned that the photograph explains almost none of the X-ray; a new user's, in the dock:

@@ -31,11 +31,11 @@ from ..core.films import KnownPixels, given_films
 from ..core.separation import check_seams, resolve_config
 from ..core.sources import Sources
 from ..core.dask_apply import apply_dask, store_in_bands
-from ..core.streaming import calibrated, painting_support
+from ..core.streaming import TileProgress, calibrated, painting_support
 from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
 from ..core.areas import is_large, painting_mask
-from ..pipeline import PaintingResult, iter_apply_to_folder, iter_run, pair_warnings, sought_in_x2
+from ..pipeline import AREA_TILES, PaintingResult, RunEvent, iter_apply_to_folder, iter_run, pair_warnings, sought_in_x2
 from .terminal import run_in_terminal, signal_handled
 
 
@@ -225,7 +225,7 @@ def command_separate(args: argparse.Namespace) -> int:
     )
     with naming_the_kept_model(out):
         # A whole painting stopped while training keeps its model, unapplied (xraysep apply finishes it).
-        whole = WHOLE_PAINTING_STOP if is_large(sources.x_mixed.shape) else None
+        whole = whole_painting_stop if is_large(sources.x_mixed.shape) else None
         result = run_in_terminal(steps, stop, args.quiet, whole)
     print_notes(result, args.quiet)
     if isinstance(result, PaintingResult) and result.paths is None:
@@ -246,10 +246,16 @@ def command_separate(args: argparse.Namespace) -> int:
     return 0
 
 
-WHOLE_PAINTING_STOP = (
-    "stopping after this step or tile; the model so far, if a step was made, will be saved (xraysep apply "
-    "applies it to the painting)"
-)
+def whole_painting_stop(latest: RunEvent | None) -> str:
+    """What a first Ctrl-C during a whole painting's ``separate`` leads to, after the run's ``latest``
+    event: the line said "step" and "if a step was made" during the painting's tiles too (a new user's
+    finding), long after the training."""
+    if isinstance(latest, TileProgress) and latest.what != AREA_TILES:
+        return "stopping after this tile; the model is saved, no result is written (xraysep apply applies it to the painting)"
+    return (
+        "stopping after this step; the model so far, if a step was made, will be saved (xraysep apply applies it "
+        "to the painting)"
+    )
 MIN_TILE = 16
 
 

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TextIO, TypeVar
 
 from tqdm import tqdm
@@ -88,15 +88,20 @@ class ProgressBar:
 
 
 def run_in_terminal(
-    steps: Generator[RunEvent, None, Result], stop: threading.Event, quiet: bool, what: str | None = None
+    steps: Generator[RunEvent, None, Result], stop: threading.Event, quiet: bool,
+    what: str | Callable[[RunEvent | None], str] | None = None,
 ) -> Result:
     """Drive a run (:func:`~napari_xraysep.pipeline.iter_run`'s events, or tiles being applied) to its
     end: its progress on the progress line (none if ``quiet``), its alignment check as a warning
     (always), and a first Ctrl-C setting ``stop`` so the run ends after its current step or tile
-    (saying ``what`` then happens; by default, what a training does)."""
-    with stop_on_first_interrupt(stop, what or TRAINING_STOP), contextlib.closing(ProgressBar()) as bar:
+    (saying ``what`` then happens — or what ``what`` says of the run's latest event, None before the
+    first; by default, what a training does)."""
+    latest: list[RunEvent | None] = [None]
+    said = (lambda: what(latest[0])) if callable(what) else (lambda: what or TRAINING_STOP)
+    with stop_on_first_interrupt(stop, said), contextlib.closing(ProgressBar()) as bar:
 
         def show(event: RunEvent) -> None:
+            latest[0] = event
             if isinstance(event, AlignmentNote):
                 if event.text:
                     warnings.warn(f"{event.text} (xraysep align)", UserWarning, stacklevel=1)
@@ -114,15 +119,15 @@ TRAINING_STOP = "stopping after this step; the model so far, if a step was made,
 
 
 @contextlib.contextmanager
-def stop_on_first_interrupt(stop: threading.Event, what: str = TRAINING_STOP) -> Iterator[None]:
-    """First Ctrl-C: set ``stop`` (the run ends after its current step or tile, saying ``what``).
-    Second Ctrl-C: abort."""
+def stop_on_first_interrupt(stop: threading.Event, what: str | Callable[[], str] = TRAINING_STOP) -> Iterator[None]:
+    """First Ctrl-C: set ``stop`` (the run ends after its current step or tile, saying ``what``, or what
+    ``what()`` says then). Second Ctrl-C: abort."""
 
     def on_interrupt(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        print(f"\nxraysep: {what} (Ctrl-C again to abort).", file=sys.stderr)
+        print(f"\nxraysep: {what() if callable(what) else what} (Ctrl-C again to abort).", file=sys.stderr)
 
     with signal_handled(signal.SIGINT, on_interrupt):
         yield
