@@ -580,7 +580,9 @@ def test_a_whole_painting_seeks_its_films_in_its_x2_and_applies_again(tmp_path, 
     assert found.films is not None and not found.films.given
     assert found.films.seams == tuple(sorted(Seam(axis, position) for axis, position in variant.seams))
     assert any("A mosaic of 6 films found in the X-ray" in line for line in found.notes())
-    left = drive(iter_run(sources, out=tmp_path / "left", tile_size=128, seams="none"))
+    # The area is trained without seams either way: the runs below apply the same model, untrained.
+    applied = {"model": found.model, "steps": 0, "tile_size": 128}
+    left = drive(iter_run(sources, out=tmp_path / "left", seams="none", **applied))
     assert left.films is None
 
     def x2_psnr(result) -> float:
@@ -598,7 +600,7 @@ def test_a_whole_painting_seeks_its_films_in_its_x2_and_applies_again(tmp_path, 
         if getattr(event, "what", "") == "whole painting, films taken out" and event.done == 2:
             stop.set()
 
-    stopped = drive(iter_run(sources, out=tmp_path / "stopped", tile_size=128, stop=stop), stop_in_the_second_pass)
+    stopped = drive(iter_run(sources, out=tmp_path / "stopped", stop=stop, **applied), stop_in_the_second_pass)
     assert stopped.paths is None and stopped.films is None
     assert json.loads((tmp_path / "stopped" / "run.json").read_text())["films"] is None
     tiles = [event for event in events if hasattr(event, "what")]
@@ -610,7 +612,7 @@ def test_a_whole_painting_seeks_its_films_in_its_x2_and_applies_again(tmp_path, 
         if getattr(event, "what", "") == "whole painting" and event.done == event.total:
             stop.set()
 
-    kept = drive(iter_run(sources, out=tmp_path / "kept", tile_size=128, stop=stop), stop_at_the_last_tile)
+    kept = drive(iter_run(sources, out=tmp_path / "kept", stop=stop, **applied), stop_at_the_last_tile)
     assert kept.paths is not None and kept.films is None and "exposure" not in kept.paths
     record = json.loads((tmp_path / "found" / "run.json").read_text())
     assert len(record["films"]["films"]) == 6 and sorted(found.paths) == sorted([*RESULT_LAYERS, "exposure"])

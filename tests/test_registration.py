@@ -981,8 +981,8 @@ def test_a_mirrored_photograph_of_a_symmetric_subject_is_found_mirrored():
     from napari_xraysep.core.alignment import Mirrored
     from napari_xraysep.datasets.synthetic_photos import make_photo_mixture
 
-    case = make_photo_mixture("photo_rocket_over_chelsea", (600, 640), seed=0)
-    photo_shape = (620, 660)
+    case = make_photo_mixture("photo_rocket_over_chelsea", (450, 480), seed=0)  # found at 600×640 (33 s here)
+    photo_shape = (465, 495)
     truth = _about_centres(case.x_mixed.shape, photo_shape, -18.0, 1.0)
     photo = skimage_warp(case.rgb_surface, ProjectiveTransform(truth), output_shape=photo_shape, cval=0.5)
     photo = np.clip(photo + np.random.default_rng(1).normal(0, 0.1, photo.shape), 0, 1)[:, ::-1].copy()
@@ -995,7 +995,7 @@ def test_a_mirrored_photograph_of_a_symmetric_subject_is_found_mirrored():
 
     found = registration.estimate_any_way_round(case.x_mixed, photo, estimate)
     assert found.mirrored and found.confidence >= 0.75 and _corner_error(found.matrix, truth, photo_shape) < 1
-    as_stored = estimates[0]  # the trap: every region agreed with it too (1 of 9 now)
+    as_stored = estimates[0]  # the trap: every region agreed with it too (2 of 9 now)
     assert as_stored.confidence < CONFIDENT and _corner_error(as_stored.matrix, truth, photo_shape) > 100
 
 
