@@ -85,6 +85,9 @@ def test_a_model_with_side_channels_keeps_them_and_asks_for_them_again(tiny_mixt
     outputs = {name: np.zeros(tiny_mixture.x_mixed.shape, np.float32) for name in RESULT_LAYERS}
     with pytest.raises(InputError, match="trained with 2 side channel"):
         next(iter_apply(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface), outputs))
+    plain = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, method=method, **TINY).model
+    with pytest.raises(InputError, match=r"trained without side channels; 1 given: leave them out \(--side"):
+        separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=maps[:1], model=plain, steps=0)
     with pytest.raises(InputError, match="side channel 2 is 20×64"):
         next(iter_apply(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=[maps[0], maps[1][:20]]), outputs))
     with pytest.raises(InputError, match="double-sided panel takes none"):
@@ -108,7 +111,7 @@ def test_tile_by_tile_and_dask_application_read_the_side_maps_like_a_whole_image
     assert np.abs(blank["x2"] - outputs["x2"]).max() > 1e-4
 
 
-def test_cli_side_option(tiny_mixture, tmp_path):
+def test_cli_side_option(tiny_mixture, tmp_path, capsys):
     paths = {name: tmp_path / f"{name}.tif" for name in ("x", "rgb", "cu")}
     tifffile.imwrite(paths["x"], tiny_mixture.x_mixed)
     tifffile.imwrite(paths["rgb"], tiny_mixture.rgb_surface, photometric="rgb")
@@ -118,6 +121,9 @@ def test_cli_side_option(tiny_mixture, tmp_path):
             "--steps", "1", "--device", "cpu", "--quiet", "--set", "clusters=6"]
     assert main(args) == 0
     assert load_model(out / "model.pt").network.rgb_channels == 4
+    # Said, not only in run.json (a new user's finding): what x1 was made of.
+    assert main([arg for arg in args if arg != "--quiet"] + ["--overwrite"]) == 0
+    assert "xraysep: x1 is predicted from one photograph and 1 side channel ('cu')." in capsys.readouterr().err
     # The whole-painting command reads the same map and gives the same layers.
     applied = tmp_path / "applied"
     assert main(["apply", str(out / "model.pt"), str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]),
@@ -171,3 +177,31 @@ def test_the_labeled_surface_xray_reads_the_side_maps(tiny_mixture):
     rgb, copper = inputs.rgb_surface[:3], inputs.rgb_surface[3:]
     np.testing.assert_allclose(label, labeled_surface_xray(inputs.x_mixed, rgb, inputs.region_mask, side_maps=copper))
     assert not np.allclose(label, labeled_surface_xray(inputs.x_mixed, rgb, inputs.region_mask))
+
+
+def test_a_side_map_with_a_strip_missing_is_said_and_bends_no_fit_elsewhere():
+    """A new user's XRF map with a patch missing (2 % of the frame, away from the copper): x1 and x2
+    empty there without a word, and x2 elsewhere 2.5 dB worse, for the missing pixels' fill reached
+    the fit through its filters. Now said, and the fit keeps SUPPORT_EROSION px away from them."""
+    from napari_xraysep.core import iter_separate
+    from napari_xraysep.core.progress import drive
+    from napari_xraysep.core.support import SUPPORT_EROSION
+    from napari_xraysep.datasets.evaluation import score_inside
+
+    case = make_mixture("copper_black_costume", (192, 288), seed=0)
+    copper = np.random.default_rng(0).poisson(200 * np.clip(case.copper_map, 0, None) + 5).astype(np.float32)
+    holed = copper.copy()
+    holed[20:40, 30:90] = np.nan
+    settings = {"device": "cpu", "region_mask": case.region_mask}
+    whole = separate(case.x_mixed, case.rgb_surface, side_channels=[copper], **settings)
+    sources = Sources(case.x_mixed, case.rgb_surface, side_channels=[holed], side_names=["Cu-K"])
+    with pytest.warns(UserWarning) as said:
+        missing = drive(iter_separate(sources, case.region_mask, device="cpu"))
+    sentence = "No value (NaN or infinite) in the side channel 1 ('Cu-K') at 1 200 pixels inside the painting"
+    assert any(str(warning.message).startswith(sentence) for warning in said), [str(w.message) for w in said]
+    assert np.isnan(missing.x2[20:40, 30:90]).all() and np.isfinite(missing.x2[40:, :]).all()
+    away = np.ones(case.x_mixed.shape, bool)
+    away[20 - 20 : 40 + 20, 30 - 20 : 90 + 20] = False  # beyond the filters' reach of the patch
+    scores = [score_inside(result.x2, case.x2_true, away)["psnr_affine"] for result in (whole, missing)]
+    assert scores[1] > scores[0] - 0.5, scores  # (2.5 dB lower before)
+    assert SUPPORT_EROSION >= 3

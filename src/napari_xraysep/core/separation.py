@@ -22,7 +22,7 @@ from .calibration import (
 )
 from .checks import check_double_sided, unmasked
 from .config import AUTOENCODER_NAMES, COLOUR_MAP_NAMES, AutoEncoderSettings, SeparationConfig
-from .data import SeparationInputs, prepare_inputs, small_painting_warning
+from .data import SeparationInputs, missing_inputs_warning, prepare_inputs, small_painting_warning
 from .devices import resolve_device
 from .errors import InputError, StoppedError, TrainingError
 from .films import Films, KnownPixels, Seam, find_films, given_films
@@ -247,6 +247,8 @@ def iter_separate(
         small = small_painting_warning(inputs.valid if inputs.valid is not None else np.ones(inputs.shape, bool))
         if small:
             warnings.warn(small, UserWarning, stacklevel=2)
+    if missing := missing_inputs_warning(inputs.missing_inputs, sources.side_names, fitted=training):
+        warnings.warn(missing, UserWarning, stacklevel=2)
     if model is not None:
         # Continue from a copy: the caller's model (and any result made with it) stays as it was.
         model = dataclasses.replace(
