@@ -156,11 +156,14 @@ def check_side_shape(side_shape: Sequence[int], shape: Sequence[int], index: int
 
 def check_side_count(expected: int, given: int) -> None:
     """A trained model reads exactly the maps it was trained with."""
-    if expected != given:
-        raise InputError(
-            f"The model was trained with {expected} side channel(s); {given} given. "
-            "Give the same kinds of maps, in the same order."
-        )
+    if expected == given:
+        return
+    if expected == 0:  # "give the same kinds of maps" read as a call for more (a new user's finding)
+        raise InputError(f"The model was trained without side channels; {given} given: leave them out (--side, the dock's list).")
+    raise InputError(
+        f"The model was trained with {expected} side channel(s); {given} given. "
+        "Give the same kinds of maps, in the same order."
+    )
 
 
 def check_double_sided(fitted: bool | None, given: bool) -> None:

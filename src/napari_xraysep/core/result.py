@@ -144,11 +144,13 @@ class SeparationResult:
         }
 
     def notes(self) -> list[str]:
-        """What a user is told about the input (CLI lines, the widget's note): the painting's
-        support, the X-ray's marked pixels, the mosaic's films, the stretcher's bars and x2's passages that
+        """What a user is told about the input (CLI lines, the widget's note): the side channels read, the
+        painting's support, the X-ray's marked pixels, the mosaic's films, the stretcher's bars and x2's passages that
         follow a colour of the photograph; empty when there is nothing to say."""
         found = [part.describe() for part in (self.films, self.stretcher, self.passages) if part is not None]
-        return input_notes(self.support, self.defects, self.fitted) + found
+        # Side maps change what x1 is made of: said where they were read (only run.json told, before).
+        sides = [f"x1 is predicted from {self.model.needs()}."] if self.model.side_normalisations else []
+        return sides + input_notes(self.support, self.defects, self.fitted) + found
 
 
 def resolved_settings(config: SeparationConfig, device: str | None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ side channels' names (files, layers): the same names in another order are said (
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 from typing import Any
 
@@ -157,12 +158,29 @@ def side_order(model: TrainedModel, sources: Any) -> str | None:
     if len(set(trained)) != len(trained) or len(set(given)) != len(given):
         return None
     listed = ", ".join(f"{index + 1} '{name}'" for index, name in enumerate(trained))
-    if sorted(given) == sorted(trained):
+    # Another painting's maps differ in the painting's part of their names ("s1_Cu" for "s0_Cu"): what
+    # tells the maps apart is the rest (a tester's swapped Cu and Fe maps were only told to be checked).
+    own, theirs = distinct_parts(trained), distinct_parts(given)
+    if sorted(given) == sorted(trained) or (own != theirs and sorted(own) == sorted(theirs)):
         return (
-            f"The side channels carry the model's names in another order (it read {listed}): if they are the "
-            "same maps, give them in that order (in the dock, their order in the layer list)."
+            f"The side channels given ({', '.join(f'{i + 1} {name!r}' for i, name in enumerate(given))}) carry the "
+            f"model's names in another order (it read {listed}): if they are the same maps, give them in that order "
+            "(in the dock, their order in the layer list)."
         )
+    if own == theirs and len(own) > 1:  # another painting's maps of the same kinds, in the same order
+        return None
     return f"The model reads its side channels as its training's: {listed} — check that the maps given are those."
+
+
+def distinct_parts(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` without the beginning and end they all share (case-insensitive): ("p_s0_Cu-K",
+    "p_s0_Fe-K") → ("Cu", "Fe"); a single name is kept whole."""
+    if len(names) < 2:
+        return names
+    lowered = [name.lower() for name in names]
+    start = len(os.path.commonprefix(lowered))
+    end = len(os.path.commonprefix([name[start:][::-1] for name in lowered]))
+    return tuple(name[start : len(name) - end].lower() for name in names)
 
 
 def as_given(model: TrainedModel, sources: Any) -> TrainedModel:
