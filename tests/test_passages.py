@@ -9,8 +9,11 @@ import pytest
 from scipy import ndimage
 
 from napari_xraysep import SeparationConfig, separate
+from napari_xraysep.core import iter_separate
 from napari_xraysep.core import passages as module
+from napari_xraysep.core.progress import drive
 from napari_xraysep.core.passages import Passage, Passages, find_passages
+from napari_xraysep.core.sources import Sources
 from napari_xraysep.core.tiling import block_means
 from napari_xraysep.datasets.synthetic import make_mixture
 
@@ -184,6 +187,11 @@ def test_summary_and_sentence() -> None:
         "the painting, denser than around it): this may be a pigment the photograph cannot distinguish — a side "
         "channel (XRF map) would tell."
     )
+    # With side channels read, the advice to add one read as if none had been given (a new user's finding).
+    assert Passages((first,), sides=1, side_names=("Fe-K",)).describe().endswith(
+        "cannot distinguish — the side channel read ('Fe-K') does not tell it apart; a map of its element would."
+    )
+    assert "— the 2 side channels read do not tell it apart" in Passages((first,), sides=2).describe()
     assert Passages((first, second)).describe().startswith("x2 holds 2 passages that follow a colour region")
     assert "(the strongest: rows 10–39" in Passages((first, second)).describe()
 
@@ -227,6 +235,12 @@ def test_two_blacks_one_with_copper_are_said_and_a_clean_case_is_not(seed: int) 
     assert top <= np.median(rows) < bottom and left <= np.median(cols) < right
     assert any("pigment the photograph cannot distinguish" in line for line in result.notes())
     assert result.provenance()["passages"]["passages"][0]["box"] == [top, left, bottom, right]
+    # A map that sees no copper: the note stays, and names the map read (x1 = the photograph and it).
+    if seed == 0:
+        noise = np.random.default_rng(seed).random(mixture.x_mixed.shape)
+        sources = Sources(mixture.x_mixed, mixture.rgb_surface, side_channels=[noise], side_names=["noise"])
+        read = drive(iter_separate(sources, config=config)).passages
+        assert read is not None and (read.sides, read.side_names) == (1, ("noise",))
     clean = make_mixture("concealed_portrait", (128, 192), seed)
     kept = separate(clean.x_mixed, clean.rgb_surface, config=config)
     assert kept.passages is None and kept.provenance()["passages"] is None

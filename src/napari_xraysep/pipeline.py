@@ -33,7 +33,7 @@ from .core.progress import converted
 from .core.training import StopFlag, TrainingProgress
 from .core.errors import InputError
 from .core.films import Films, KnownPixels, Seam, find_films, given_films
-from .core.passages import Passages, find_passages
+from .core.passages import Passages, find_passages, with_sides
 from .core.registration import mirror_warning, misalignment_warning
 from .core.checks import check_pair, check_rgb, unmasked
 from .core.data import missing_filled
@@ -239,7 +239,8 @@ def passages_in(outputs: dict[str, Any], sources: Sources) -> Passages | None:
     or for a double-sided panel (its x2 is the back's painting)."""
     if sources.double_sided or "x2" not in outputs:
         return None
-    return find_passages(outputs["x2"], sources.rgb_surface, sources.x_mixed)
+    found = find_passages(outputs["x2"], sources.rgb_surface, sources.x_mixed)
+    return with_sides(found, len(sources.side_channels), sources.side_names)
 
 
 @dataclass(frozen=True)

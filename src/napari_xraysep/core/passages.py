@@ -33,8 +33,10 @@ same regions.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +86,10 @@ class Passages:
     """The passages found (:func:`find_passages`), strongest first (by share of x2's range); at least one."""
 
     found: tuple[Passage, ...]
+    # The side channels the model read beside the photograph (their names, where known): the advice to
+    # add one read as if none had been given (a new user's finding).
+    sides: int = 0
+    side_names: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready: the passages, and what they may be."""
@@ -98,10 +104,22 @@ class Passages:
         count = len(self.found)
         what = "a passage that follows" if count == 1 else f"{count} passages that follow"
         lead = "" if count == 1 else "the strongest: "
+        if self.sides:
+            names = f" ({', '.join(repr(name) for name in self.side_names)})" if len(self.side_names) == self.sides else ""
+            read = "the side channel read" if self.sides == 1 else f"the {self.sides} side channels read"
+            advice = f"{read}{names} do{'es' * (self.sides == 1)} not tell it apart; a map of its element would."
+        else:
+            advice = "a side channel (XRF map) would tell."
         return (
             f"x2 holds {what} a colour region of the photograph ({lead}{where}, {sense} than around it): "
-            "this may be a pigment the photograph cannot distinguish — a side channel (XRF map) would tell."
+            f"this may be a pigment the photograph cannot distinguish — {advice}"
         )
+
+
+def with_sides(passages: Passages | None, sides: int, side_names: Sequence[str] = ()) -> Passages | None:
+    """``passages`` noting the ``sides`` side channels read beside the photograph (``side_names``,
+    where known), which :meth:`Passages.describe` names instead of advising one."""
+    return None if passages is None else dataclasses.replace(passages, sides=sides, side_names=tuple(side_names))
 
 
 def find_passages(x2: Any, rgb_surface: Any, x_mixed: Any) -> Passages | None:

@@ -26,7 +26,7 @@ from .data import SeparationInputs, missing_inputs_warning, prepare_inputs, smal
 from .devices import resolve_device
 from .errors import InputError, StoppedError, TrainingError
 from .films import Films, KnownPixels, Seam, find_films, given_films
-from .passages import find_passages
+from .passages import find_passages, with_sides
 from .fitting import train
 from .inference import Components, iter_predict
 from .progress import converted, drive
@@ -380,6 +380,7 @@ def iter_separate(
         x2_hat, x2 = x2_hat - bars, x2 - bars
     # A double-sided panel's x2 is the back's painting: its outlines are not the front photograph's.
     passages = None if inputs.double_sided else find_passages(x2, unmasked(sources.rgb_surface), x_mixed)
+    passages = with_sides(passages, len(sources.side_channels), sources.side_names)
     return SeparationResult(
         x1_hat=estimates.x1_hat,
         x2_hat=x2_hat,
