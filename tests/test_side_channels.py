@@ -129,7 +129,9 @@ def test_cli_side_option(tiny_mixture, tmp_path, capsys):
     assert main(["apply", str(out / "model.pt"), str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]),
                  "--out", str(applied), "--tile", "20", "--device", "cpu", "--quiet"]) == 0
     np.testing.assert_allclose(tifffile.imread(applied / "x2.tif"), tifffile.imread(out / "x2.tif"), atol=1e-5)
-    assert json.loads((applied / "run.json").read_text())["inputs"]["side_channels"] == [str(paths["cu"])]
+    record = json.loads((applied / "run.json").read_text())
+    assert record["inputs"]["side_channels"] == [str(paths["cu"])]
+    assert (record["side_channels"], record["double_sided"]) == (1, False)  # as separate's run.json says
     assert main(["apply", str(out / "model.pt"), str(paths["x"]), str(paths["rgb"]), "--out", str(tmp_path / "none")]) == 2
 
 

@@ -307,6 +307,9 @@ def command_apply(args: argparse.Namespace) -> int:
             "side_channels": [str(path) for path in args.side or []],
         },
         "input_files": files,
+        # As separate's run.json records them (a new user found apply's without).
+        "double_sided": sources.double_sided,
+        "side_channels": len(sources.side_channels),
         "mirror_back": args.mirror_back,
         "pixel_spacing": pixel_spacing_record(args.pixel_size, sources.x_mixed, args.xray),
         "painting_area": str(args.painting_area) if isinstance(args.painting_area, Path) else args.painting_area,
