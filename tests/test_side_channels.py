@@ -207,3 +207,29 @@ def test_a_side_map_with_a_strip_missing_is_said_and_bends_no_fit_elsewhere():
     scores = [score_inside(result.x2, case.x2_true, away)["psnr_affine"] for result in (whole, missing)]
     assert scores[1] > scores[0] - 0.5, scores  # (2.5 dB lower before)
     assert SUPPORT_EROSION >= 3
+
+
+def test_tile_by_tile_the_missing_pixels_of_a_side_map_are_counted_once_and_said(tiny_mixture, tmp_path, capsys):
+    """`xraysep apply` of a map with a patch missing left x1 and x2 empty there without a word, as
+    `separate` did (a new user's finding): counted over the tiles' cores inside the painting, said."""
+    maps = [tiny_mixture.copper_map.astype(np.float32)]
+    model = separate(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, tiny_mixture.region_mask, side_channels=maps, **TINY).model
+    holed = maps[0].copy()
+    holed[10:20, 5:35] = np.nan  # 300 pixels across tile borders
+    support = np.ones(holed.shape, bool)
+    support[:, 30:] = False  # 50 of them outside the painting: not counted
+    outputs = {name: np.zeros(holed.shape, np.float32) for name in RESULT_LAYERS}
+    marked: dict = {}
+    drain(iter_apply(model, Sources(tiny_mixture.x_mixed, tiny_mixture.rgb_surface, side_channels=[holed]), outputs,
+                     tile_size=16, support=support, marked=marked))
+    assert marked["missing_inputs"] == {"side channel 1": 250}
+    assert np.isnan(outputs["x2"][10:20, 5:35]).all()
+    paths = {name: tmp_path / f"{name}.tif" for name in ("x", "rgb", "cu")}
+    tifffile.imwrite(paths["x"], tiny_mixture.x_mixed)
+    tifffile.imwrite(paths["rgb"], tiny_mixture.rgb_surface, photometric="rgb")
+    tifffile.imwrite(paths["cu"], holed)
+    model_path = save_model(model, tmp_path / "m.pt")
+    assert main(["apply", str(model_path), str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]),
+                 "--out", str(tmp_path / "out"), "--tile", "16", "--device", "cpu", "--quiet"]) == 0
+    assert "No value (NaN or infinite) in the side channel 1 ('cu') at 300 pixels inside the painting" in capsys.readouterr().err
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["missing_inputs"] == {"side channel 1": 300}

@@ -31,6 +31,7 @@ from .core import RESULT_LAYERS, SeparationConfig, SeparationResult, TrainedMode
 from .core import separation as core_separation
 from .core.progress import converted
 from .core.training import StopFlag, TrainingProgress
+from .core.data import missing_inputs_warning
 from .core.errors import InputError
 from .core.films import Films, KnownPixels, Seam, find_films, given_films
 from .core.passages import Passages, find_passages, with_sides
@@ -232,6 +233,17 @@ def stretcher_in(outputs: dict[str, Any], config: SeparationConfig, double_sided
     return find_stretcher_in(hidden)
 
 
+def said_missing(marked: dict[str, Any], sources: Sources) -> dict[str, int] | None:
+    """The pixels inside the painting each photograph or side channel missed, tile by tile (``marked``'s
+    "missing_inputs", taken out of it: :func:`~napari_xraysep.core.streaming.iter_apply`), said as a
+    UserWarning as a fit in memory says them (:func:`~napari_xraysep.core.data.missing_inputs_warning`);
+    None where none did."""
+    missing = marked.pop("missing_inputs", None)
+    if said := missing_inputs_warning(missing or {}, sources.side_names, fitted=False):
+        warnings.warn(said, UserWarning, stacklevel=2)
+    return missing
+
+
 def passages_in(outputs: dict[str, Any], sources: Sources) -> Passages | None:
     """A whole painting's x2 passages that follow a colour region of its photograph
     (:func:`~napari_xraysep.core.passages.find_passages`, on block means), sought in the x2 being
@@ -407,6 +419,7 @@ def iter_separate_painting(
             paths = None if written is None else {name: out / path.relative_to(staging) for name, path in written.items()}
         stretcher, passages, films = found.get("stretcher"), found.get("passages"), found.get("films", films)
         record |= {
+            "missing_inputs": said_missing(marked, sources),
             "defects_marked": marked, "stretcher": None if stretcher is None else stretcher.summary(),
             "passages": None if passages is None else passages.summary(),
             "films": None if films is None else films.summary(),

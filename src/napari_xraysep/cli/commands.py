@@ -35,7 +35,9 @@ from ..core.streaming import TileProgress, calibrated, painting_support
 from ..io import load_model, open_image, result_tiffs, write_record
 from ..io.spacing import chosen_spacing
 from ..core.areas import is_large, painting_mask
-from ..pipeline import AREA_TILES, PaintingResult, RunEvent, iter_apply_to_folder, iter_run, pair_warnings, sought_in_x2
+from ..pipeline import (
+    AREA_TILES, PaintingResult, RunEvent, iter_apply_to_folder, iter_run, pair_warnings, said_missing, sought_in_x2,
+)
 from .terminal import run_in_terminal, signal_handled
 
 
@@ -354,6 +356,7 @@ def command_apply(args: argparse.Namespace) -> int:
             paths = run_in_terminal(tiles, stop, args.quiet, "stopping after this tile; no result will be written")
             if paths is None:
                 raise InputError("Stopped before every tile was done; no result was written.")
+            provenance["missing_inputs"] = said_missing(marked, sources)
             provenance["defects_marked"] = marked
             line = defects_line(marked, fitted=False)
             if line and not args.quiet:

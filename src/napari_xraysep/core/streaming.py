@@ -205,7 +205,9 @@ def iter_apply(
         (filled from the painting, as in memory: :func:`~.inference.fill_missing`).
     marked : dict, optional
         With the model's ``mark_defects``, counts of "clipped_pixels", "hot_dead_pixels" and
-        "scratch_pixels" are added to it, and where the hot/dead pixels are (:func:`count_marked`).
+        "scratch_pixels" are added to it, and where the hot/dead pixels are (:func:`count_marked`);
+        "missing_inputs": how many pixels inside the painting each photograph or side channel misses
+        (NaN or infinite: empty in every result), by name (:func:`input_channels`), where any does.
     films : Films, optional
         A mosaic's films (:func:`~.films.given_films` on the whole X-ray): each tile is brought to one
         exposure before the model sees it (after its defects are sought), and ``outputs`` may then hold
@@ -269,11 +271,13 @@ def iter_apply(
     decode = decoder(applied_network(model, sources, torch_device), sources.double_sided)
     mark = model.config.mark_defects
     levels = painting_clip_levels(sources.x_mixed) if mark else None
+    lacking = input_channels(sources)
 
-    def read(tile: Tile) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+    def read(tile: Tile) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray | None, dict[str, int]]:
         """The tile's network input, prepared (:func:`~.inference.prepared_block`: the block and where
         it misses data), its X-ray core (repaired if defects are marked), the defect masks over the
-        core, and where the core lies outside the painting (None: nowhere)."""
+        core, where the core lies outside the painting (None: nowhere), and how many of the core's
+        pixels in the painting each photograph or side channel misses (NaN or infinite)."""
         masks: dict[str, np.ndarray] = {}
         painting = None if support is None else np.asarray(support[tile.outer], dtype=bool)
         if mark:
@@ -286,12 +290,16 @@ def iter_apply(
                 x_outer = films.correct(x_outer, tile.outer)
                 block[-1] = model.x_normalisation.to_unit(x_outer)
             x_core = x_outer[tile.inner]
+        missing = {}
+        for name, channels in lacking.items():
+            gaps = ~np.isfinite(block[channels][(slice(None), *tile.inner)]).all(axis=0)
+            missing[name] = int(np.count_nonzero(gaps if painting is None else gaps & painting[tile.inner]))
         outside = None
         if painting is not None:
             block[:, ~painting] = np.nan  # missing, as in memory: filled from the painting (fill_missing)
             outside = ~painting[tile.inner]
         # Made ready here, on the reader's thread, beside the model's work on the tile before.
-        return prepared_block(np.asarray(block, dtype=np.float32)), x_core, masks, outside
+        return prepared_block(np.asarray(block, dtype=np.float32)), x_core, masks, outside, missing
 
     def write(tile: Tile, layers: dict[str, np.ndarray]) -> None:
         for name in outputs:
@@ -306,9 +314,14 @@ def iter_apply(
     with torch.no_grad(), compute_threads(torch_device), pool:
         writing: Future | None = None
         planned = tiles((height, width), tile_size, model.network.receptive_radius)
-        for tile, (block, x_core, masks, outside) in prefetched(read, planned, pool, READ_AHEAD):
+        for tile, (block, x_core, masks, outside, missing) in prefetched(read, planned, pool, READ_AHEAD):
             if marked is not None and masks:
                 count_marked(marked, masks, tile, outside)
+            if marked is not None and any(missing.values()):
+                counted = marked.setdefault("missing_inputs", {})
+                for name, count in missing.items():
+                    if count:
+                        counted[name] = counted.get(name, 0) + count
             unit = decode_prepared(decode, *block, torch_device)[(slice(None), *tile.inner)]
             layers = refined_layers(x_core, unit, model.x_normalisation)
             if films is not None:  # x1 + x2 + weave add up to the corrected X-ray, + exposure to the stored one
@@ -326,6 +339,19 @@ def iter_apply(
         if writing is not None:
             writing.result()
     return done
+
+
+def input_channels(sources: Sources) -> dict[str, slice]:
+    """The channels of a tile's network input (:meth:`~.sources.Sources.network_input`) that hold each
+    photograph or side channel stored as floats — only those can miss pixels (NaN or infinite) — by the
+    name :func:`~.data.missing_inputs_warning` says."""
+    side_count = len(sources.side_channels)
+    named = {
+        "photograph": (sources.rgb_surface, slice(0, 3)),
+        **{f"side channel {i + 1}": (side, slice(3 + i, 4 + i)) for i, side in enumerate(sources.side_channels)},
+        **({} if sources.rgb_back is None else {"back photograph": (sources.rgb_back, slice(3 + side_count, 6 + side_count))}),
+    }
+    return {name: channels for name, (image, channels) in named.items() if np.issubdtype(np.dtype(image.dtype), np.inexact)}
 
 
 def count_marked(
