@@ -188,3 +188,21 @@ def test_a_file_given_twice_is_refused(tiny_mixture, tmp_path, capsys):
         assert main(["separate", str(xray), str(front), *extra, "--out", str(tmp_path / "o"), "--quiet"]) == 2
         assert told in capsys.readouterr().err
         assert not (tmp_path / "o").exists()
+
+
+def test_a_back_that_hardly_shows_in_the_x_ray_is_said_unchecked_either_way():
+    """A new user's copper panels used double-sided: the front dominates the X-ray, the back's check
+    reached 0–0.11 of the regions agreeing either way, and a box left unticked (x2 −3.3 dB) was never
+    mentioned. Said now, whichever way it is ticked; a back that shows is judged as before."""
+    from napari_xraysep.core.registration import mirror_warning
+    from napari_xraysep.datasets.synthetic import make_mixture
+
+    panel = make_mixture("copper_black_costume", (256, 384), seed=0)
+    behind = panel.rgb_back_photographed
+    for facing, other, ticked in ((behind[:, ::-1], behind, True), (behind, behind[:, ::-1], False)):
+        said = mirror_warning(panel.x_mixed, facing, other, mirrored=ticked)
+        assert said.startswith("Which way the back photograph faces could not be checked (too little of it shows")
+    shows = make_mixture("landscape_over_portrait", (256, 384), seed=0)
+    behind = shows.rgb_back_photographed
+    assert mirror_warning(shows.x_mixed, behind[:, ::-1], behind, mirrored=True) is None
+    assert "only mirrored" in mirror_warning(shows.x_mixed, behind, behind[:, ::-1], mirrored=False)
