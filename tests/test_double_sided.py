@@ -201,7 +201,7 @@ def test_a_back_that_hardly_shows_in_the_x_ray_is_said_unchecked_either_way():
     behind = panel.rgb_back_photographed
     for facing, other, ticked in ((behind[:, ::-1], behind, True), (behind, behind[:, ::-1], False)):
         said = mirror_warning(panel.x_mixed, facing, other, mirrored=ticked)
-        assert said.startswith("Which way the back photograph faces could not be checked (too little of it shows")
+        assert said.startswith("Which way the back photograph faces could not be checked (it lines up with the X-ray neither")
     shows = make_mixture("landscape_over_portrait", (256, 384), seed=0)
     behind = shows.rgb_back_photographed
     assert mirror_warning(shows.x_mixed, behind[:, ::-1], behind, mirrored=True) is None

@@ -914,8 +914,9 @@ def mirror_warning(x_mixed: Any, back_facing: Any, back_other_way: Any, mirrored
         # Neither way has enough of the back showing in the X-ray (a front that dominates it): said, for a
         # box ticked the wrong way costs the back's X-ray 3–13 dB (a new user's copper panels: no word).
         return (
-            "Which way the back photograph faces could not be checked (too little of it shows in the X-ray): make "
-            "sure Mirror back side (--mirror-back) says whether it was photographed from behind."
+            "Which way the back photograph faces could not be checked (it lines up with the X-ray neither way: too "
+            "little of the back shows in it, or the photograph is not registered): make sure Mirror back side "
+            "(--mirror-back) says whether it was photographed from behind."
         )
     # As used, it must also be clearly off (a nearly symmetric back lines up both ways: no verdict).
     off = max(abs(used[0]), abs(used[1])) >= MISALIGNED_PX
