@@ -535,6 +535,26 @@ def test_a_strip_of_film_margin_kept_along_the_painting_s_edge_is_no_scratch():
     assert found.scratch_count == 1 and (found.scratches & line).sum() >= 0.9 * line.sum()
 
 
+def test_a_scratch_across_a_hole_is_found_beyond_it():
+    """A breaker's finding on the first version of the rule above (candidates within 3 px of missing
+    data dropped): a scratch crossing a hole lost its far piece (2 scratches → 1 here). Now a line is
+    refused only where most of it lies that near."""
+    from scipy import ndimage
+
+    from napari_xraysep.core.defects import find_defects
+    from napari_xraysep.datasets.synthetic_real import make_real_variant
+
+    variant = make_real_variant("photo_chelsea_over_motorcycle", "defects", 2, (192, 256))
+    lines = variant.defects & (variant.x_stored != 65535) & (variant.x_stored != 0)
+    labels, count = ndimage.label(lines, np.ones((3, 3)))
+    holed = variant.x_stored.astype(np.float32)
+    for rows, cols in (np.nonzero(labels == i) for i in range(1, count + 1)):  # a 9×9 hole across each
+        row, col = rows[len(rows) // 2], cols[len(cols) // 2]
+        holed[max(row - 4, 0) : row + 5, max(col - 4, 0) : col + 5] = np.nan
+    found = find_defects(holed, variant.painting & np.isfinite(holed), variant.rgb_stored)
+    assert found.scratch_count == 2 and (found.scratches & lines).sum() >= 0.44 * lines.sum()
+
+
 def test_a_painted_or_blurred_slanted_line_is_not_a_scratch():
     from scipy import ndimage
 

@@ -633,12 +633,13 @@ def _isolated(dip: np.ndarray, rows: np.ndarray, cols: np.ndarray, normal: np.nd
 
 def _scratches_in_group(
     x: np.ndarray, dip: np.ndarray, rows: np.ndarray, cols: np.ndarray, sign: float, known: np.ndarray | None,
-    painted: Callable[[np.ndarray, np.ndarray, np.ndarray], bool],
+    painted: Callable[[np.ndarray, np.ndarray, np.ndarray], bool], unjudged: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The scratches in one group of candidate pixels (``rows``, ``cols``), as their pixels: the best
     curve through the group is taken (:func:`_curve`) if it is a scratch, and the rest of the group
     searched again (two scratches crossing make one group), while a curve still holds SLANT_SHARE
-    of what is left and SCRATCH_LENGTH px."""
+    of what is left and SCRATCH_LENGTH px. A curve mostly on ``unjudged`` pixels (too near missing
+    data for its profile to tell) is none."""
     while rows.size >= SCRATCH_LENGTH * SLANT_SHARE:
         near, along, normal = _curve(rows, cols)
         if near.sum() < SLANT_SHARE * rows.size:
@@ -649,6 +650,8 @@ def _scratches_in_group(
         if length < SCRATCH_LENGTH or np.unique(np.rint(along)).size < SLANT_COVERAGE * length:
             continue
         if known is not None and known[line_rows, line_cols].mean() > 0.5:
+            continue
+        if unjudged is not None and unjudged[line_rows, line_cols].mean() > 0.5:
             continue
         shape = _across(sign * x, line_rows, line_cols, normal)
         shape = shape / max(shape[3], 1e-12)
@@ -722,14 +725,15 @@ def slanted_scratches(
 
     # A line is judged by its profile 3 px either side (:func:`_across`): within that of missing data
     # (filled) it cannot be. A strip of film margin one or two pixels wide kept along a painting's edge
-    # (a whole painting's support is grown by a block) stood out of the fill as a scratch the tile long.
+    # (a whole painting's support is grown by a block) stood out of the fill as a scratch the tile long;
+    # a scratch that crosses a hole is judged on the rest of its length.
     measured = valid if measured is None else measured
-    judged = valid if measured.all() else valid & ndimage.minimum_filter(measured, size=7, mode="nearest")
+    unjudged = None if measured.all() else ~ndimage.minimum_filter(measured, size=7, mode="nearest")
     for sign in (1.0, -1.0):
         candidates = sign * dip > np.float64(SLANT_THRESHOLD * noise)  # float64: exact for a float32 image
-        labels, _ = ndimage.label(judged & candidates, structure=np.ones((3, 3)))
+        labels, _ = ndimage.label(valid & candidates, structure=np.ones((3, 3)))
         for rows, cols in _long_groups(labels):
-            for line_rows, line_cols in _scratches_in_group(x, dip, rows, cols, sign, known, painted):
+            for line_rows, line_cols in _scratches_in_group(x, dip, rows, cols, sign, known, painted, unjudged):
                 found[line_rows, line_cols] = True
                 lines.append((line_rows, line_cols))
     return found, _line_count(lines, x.shape)
@@ -873,7 +877,7 @@ def points_and_scratches(
     if luminance is not None and points.any():
         vetoed = photo_specks(luminance, usable)
         points &= ~(vetoed if stuck is None else vetoed & ~stuck)
-    # Judged clear of missing data only: a deep scratch clipped in places is still one line.
+    # Judged clear of missing data only: clipped pixels and point defects keep their values in x.
     scratches, count = scratch_lines(x, usable & ~points, scale, luminance, measured=valid & np.isfinite(x_stored))
     return dataclasses.replace(
         clipped, points=points, scratches=scratches & ~points, scratch_count=count,
