@@ -129,8 +129,8 @@ class SeparationInputs:
     # (H, W) bool, False where a pixel is missing (NaN or infinite in any input, clipped, outside
     # the support); None: none is. Missing pixels are NaN in every result.
     valid: np.ndarray | None = None
-    # How many pixels inside the painting each input misses (NaN or infinite), by name: "X-ray",
-    # "photograph", "back photograph", "side channel 1" …; only those that miss some.
+    # How many pixels inside the painting (where the X-ray has data) each other input misses (NaN or
+    # infinite), by name: "photograph", "back photograph", "side channel 1" …; only those that miss some.
     missing_inputs: dict[str, int] = dataclasses.field(default_factory=dict)
     # (H, W) bool: the pixels the fit may use (valid, inside the eroded support, no defect near);
     # None: the valid ones.
@@ -169,10 +169,9 @@ def missing_inputs_warning(missing: dict[str, int], side_names: Sequence[str] = 
         return f"{name} ('{side_names[index]}')" if 0 <= index < len(side_names) else name
 
     parts = [f"the {named(name)} at {count:,} pixel{'s' * (count != 1)}".replace(",", " ") for name, count in missing.items()]
-    left_out = f", and the fit left them out with {SUPPORT_EROSION} px around them" if fitted else ""
-    return (
-        f"No value (NaN or infinite) in {'; '.join(parts)} inside the painting: every result is empty there{left_out}."
-    )
+    left_out = ", and the fit left them out" if fitted else ""
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"No value (NaN or infinite) in {listed} inside the painting: every result is empty there{left_out}."
 
 
 # A painting under this many px a side is fitted, with a warning: a canvas's weave shows a few threads
@@ -366,9 +365,12 @@ def prepare_inputs(
             "separation needs; use a larger area (or, for the auto-encoder, a smaller patch/crop size)."
         )
     region = None if region_mask is None else check_region(region_mask, x_mixed.shape)
-    named = {"X-ray": x_mixed, "photograph": rgb_surface, **({} if back is None else {"back photograph": back})}
+    # The photographs' and side maps' missing pixels are said where the X-ray has data (its own are its
+    # film margin, a flat-field border: what it means by NaN, said nowhere).
+    named = {"photograph": rgb_surface, **({} if back is None else {"back photograph": back})}
     absent = {name: ~finite_pixels(image) for name, image in {**named, **{f"side channel {i + 1}": s for i, s in enumerate(sides)}}.items()}
-    holes = np.logical_or.reduce(list(absent.values()))
+    measured_x = finite_pixels(x_mixed)
+    holes = np.logical_or.reduce([~measured_x, *absent.values()])
     valid = ~holes
     if not valid.any():
         raise InputError("No pixel has a finite value in every image (X-ray, photograph, side channels); nothing to separate.")
@@ -412,18 +414,21 @@ def prepare_inputs(
         if not valid.any():
             raise InputError("The painting area holds only missing or clipped pixels; nothing to separate there.")
         _check_painting_size(valid, min_size, found=support.source == "detected")
-    within = None if support is None or support.full else support.mask  # missing beyond the painting: no matter
-    counts = {name: int((hole if within is None else hole & within).sum()) for name, hole in absent.items()}
+    within = measured_x if support is None or support.full else support.mask & measured_x  # beyond: no matter
+    counts = {name: int((hole & within).sum()) for name, hole in absent.items()}
     missing_inputs = {name: count for name, count in counts.items() if count}
-    # Pixels beside missing data see its fill through the fit's filters (a side map's missing strip cost
-    # x2 2.5 dB over the whole painting): left out to the support rim's depth, as the support's edge is.
-    beside_holes = bool(missing_inputs)
-    if (support is not None and not support.full) or (defects is not None and defects.excluded.any()) or beside_holes:
+    # Pixels beside a gap in the data see its fill through the fit's filters (a side map's missing patch
+    # cost x2 2.5 dB over the whole painting): left out to the support rim's depth, as the support's edge
+    # is — beside gaps wider than a speck only, and only where that leaves the fit half its pixels (a
+    # breaker's 5 % of scattered NaN pixels left it 9 of 52 000: x2 22.6 → 15.0 dB).
+    gaps = ndimage.binary_opening(holes, np.ones((3, 3), bool)) if holes.any() else None
+    beside_gaps = None if gaps is None or not gaps.any() else ndimage.maximum_filter(gaps, size=2 * SUPPORT_EROSION + 1)
+    if (support is not None and not support.full) or (defects is not None and defects.excluded.any()) or beside_gaps is not None:
         fit_mask = valid & (~defects.excluded if defects is not None else True)
         if support is not None:
             fit_mask &= support.fit_mask()
-        if beside_holes:
-            fit_mask &= ndimage.minimum_filter(~holes, size=2 * SUPPORT_EROSION + 1, mode="nearest")
+        if beside_gaps is not None and (fit_mask & ~beside_gaps).sum() >= 0.5 * fit_mask.sum():
+            fit_mask &= ~beside_gaps
         if not fit_mask.any():  # a sliver of a painting: fit on what there is
             fit_mask = valid.copy()
     if region is not None:
