@@ -127,15 +127,24 @@ def test_side_channels_with_the_models_names_in_another_order_are_said():
     assert swapped.startswith(
         "The side channels given (1 'ir', 2 'cu_map') carry the model's names in another order (it read 1 'cu_map', 2 'ir')"
     )
-    assert other.startswith("The model reads its side channels as its training's: 1 'cu_map', 2 'ir'")
-    # Another painting's maps: told apart by what their names do not share (a tester's swapped Cu and Fe
-    # maps of a second painting were only to be "checked", and every such apply said so).
-    painting = TrainedModel(None, None, Normalisation(0, 1), Normalisation(0, 255), side_names=("p_s0_Cu-K", "p_s0_Fe-K"))
-    given = {names: side_order(painting, Sources(x, photo, side_channels=maps, side_names=names))
-             for names in (("q_s1_Cu-K", "q_s1_Fe-K"), ("q_s1_fe-k", "q_s1_cu-k"), ("q_Cu", "q_Pb"))}
-    assert given[("q_s1_Cu-K", "q_s1_Fe-K")] is None
-    assert "(1 'q_s1_fe-k', 2 'q_s1_cu-k') carry the model's names in another order" in given[("q_s1_fe-k", "q_s1_cu-k")]
-    assert given[("q_Cu", "q_Pb")].startswith("The model reads its side channels as its training's")
+    assert other.startswith("The model reads its side channels as its training's: 1 'cu_map', 2 'ir'; given: 1 'p2_cu'")
+    # Another painting's maps: told apart by the words their names do not share (a tester's swapped Cu
+    # and Fe maps of a second painting were only to be "checked"); maps of other elements are never
+    # taken for the same (a breaker's Cu_K, Cu_L for Fe_K, Fe_L passed silently, letter by letter).
+    def given(trained, names):
+        model = TrainedModel(None, None, Normalisation(0, 1), Normalisation(0, 255), side_names=trained)
+        return side_order(model, Sources(x, photo, side_channels=maps, side_names=names))
+
+    swapped = given(("p_s0_Cu-K", "p_s0_Fe-K"), ("q_s1_fe-k", "q_s1_cu-k"))
+    assert "(1 'q_s1_fe-k', 2 'q_s1_cu-k') look like the model's in another order" in swapped
+    assert "differ in 'fe', 'cu' where the model's read 'cu', 'fe'" in swapped
+    for trained, names in (
+        (("p_s0_Cu-K", "p_s0_Fe-K"), ("q_s1_Cu-K", "q_s1_Fe-K")),  # the same kinds in order: still to check
+        (("Cu_K", "Cu_L"), ("Fe_K", "Fe_L")), (("Pb-L", "Pb-M"), ("Hg-L", "Hg-M")), (("Sn", "Zn"), ("Sr", "Zr")),
+        (("Sn", "Zn"), ("Zr", "Sr")),
+    ):
+        assert given(trained, names).startswith("The model reads its side channels as its training's"), names
+    assert "look like the model's in another order" in given(("İ_Cu", "İ_Fe"), ("J_Fe", "J_Cu"))
     assert said([]) is None and said(["map", "map"]) is None  # no names, or names that tell nothing
     unnamed = TrainedModel(None, None, Normalisation(0, 1), Normalisation(0, 255))  # a model saved before names
     assert side_order(unnamed, Sources(x, photo, side_channels=maps, side_names=["ir", "cu_map"])) is None

@@ -20,7 +20,7 @@ side channels' names (files, layers): the same names in another order are said (
 from __future__ import annotations
 
 import dataclasses
-import os
+import re
 import warnings
 from typing import Any
 
@@ -158,29 +158,41 @@ def side_order(model: TrainedModel, sources: Any) -> str | None:
     if len(set(trained)) != len(trained) or len(set(given)) != len(given):
         return None
     listed = ", ".join(f"{index + 1} '{name}'" for index, name in enumerate(trained))
+    shown = ", ".join(f"{index + 1} '{name}'" for index, name in enumerate(given))
+    if sorted(given) == sorted(trained):
+        return (
+            f"The side channels given ({shown}) carry the model's names in another order (it read {listed}): if "
+            "they are the same maps, give them in that order (in the dock, their order in the layer list)."
+        )
     # Another painting's maps differ in the painting's part of their names ("s1_Cu" for "s0_Cu"): what
     # tells the maps apart is the rest (a tester's swapped Cu and Fe maps were only told to be checked).
     own, theirs = distinct_parts(trained), distinct_parts(given)
-    if sorted(given) == sorted(trained) or (own != theirs and sorted(own) == sorted(theirs)):
+    if own != theirs and sorted(own) == sorted(theirs) and all(own):
         return (
-            f"The side channels given ({', '.join(f'{i + 1} {name!r}' for i, name in enumerate(given))}) carry the "
-            f"model's names in another order (it read {listed}): if they are the same maps, give them in that order "
-            "(in the dock, their order in the layer list)."
+            f"The side channels given ({shown}) look like the model's in another order: their names differ in "
+            f"{', '.join(map(repr, theirs))} where the model's read {', '.join(map(repr, own))} ({listed}); if they "
+            "are the same kinds of maps, give them in the model's order (in the dock, their order in the layer list)."
         )
-    if own == theirs and len(own) > 1:  # another painting's maps of the same kinds, in the same order
-        return None
-    return f"The model reads its side channels as its training's: {listed} — check that the maps given are those."
+    return (
+        f"The model reads its side channels as its training's: {listed}; given: {shown} — check that they are "
+        "maps of the same kinds, in that order."
+    )
 
 
 def distinct_parts(names: tuple[str, ...]) -> tuple[str, ...]:
-    """``names`` without the beginning and end they all share (case-insensitive): ("p_s0_Cu-K",
-    "p_s0_Fe-K") → ("Cu", "Fe"); a single name is kept whole."""
-    if len(names) < 2:
-        return names
-    lowered = [name.lower() for name in names]
-    start = len(os.path.commonprefix(lowered))
-    end = len(os.path.commonprefix([name[start:][::-1] for name in lowered]))
-    return tuple(name[start : len(name) - end].lower() for name in names)
+    """What tells ``names`` apart: each cut into words (at spaces, "_", "-", "."; case folded) without
+    the words they all begin and end with ("p_s0_Cu-K", "p_s0_Fe-K" → "cu", "fe"); whole words only, so
+    that "Sn" and "Zn" stay themselves. A single name is kept whole (folded)."""
+    words = [[word for word in re.split(r"[\s_.\-]+", name.casefold()) if word] for name in names]
+    if len(words) < 2:
+        return tuple(" ".join(w) for w in words)
+    start = 0
+    while all(len(w) > start for w in words) and len({w[start] for w in words}) == 1:
+        start += 1
+    end = 0
+    while all(len(w) - start > end for w in words) and len({w[len(w) - 1 - end] for w in words}) == 1:
+        end += 1
+    return tuple(" ".join(w[start : len(w) - end]) for w in words)
 
 
 def as_given(model: TrainedModel, sources: Any) -> TrainedModel:
