@@ -277,7 +277,7 @@ def iter_apply(
         """The tile's network input, prepared (:func:`~.inference.prepared_block`: the block and where
         it misses data), its X-ray core (repaired if defects are marked), the defect masks over the
         core, where the core lies outside the painting (None: nowhere), and how many of the core's
-        pixels in the painting each photograph or side channel misses (NaN or infinite)."""
+        pixels in the painting (where the X-ray has data) each photograph or side channel misses."""
         masks: dict[str, np.ndarray] = {}
         painting = None if support is None else np.asarray(support[tile.outer], dtype=bool)
         if mark:
@@ -291,9 +291,11 @@ def iter_apply(
                 block[-1] = model.x_normalisation.to_unit(x_outer)
             x_core = x_outer[tile.inner]
         missing = {}
-        for name, channels in lacking.items():
-            gaps = ~np.isfinite(block[channels][(slice(None), *tile.inner)]).all(axis=0)
-            missing[name] = int(np.count_nonzero(gaps if painting is None else gaps & painting[tile.inner]))
+        if lacking:  # where the X-ray has data, as in memory (its own NaN are its margin or border)
+            counted = np.isfinite(x_core) if painting is None else np.isfinite(x_core) & painting[tile.inner]
+            for name, channels in lacking.items():
+                gaps = ~np.isfinite(block[channels][(slice(None), *tile.inner)]).all(axis=0)
+                missing[name] = int(np.count_nonzero(gaps & counted))
         outside = None
         if painting is not None:
             block[:, ~painting] = np.nan  # missing, as in memory: filled from the painting (fill_missing)
