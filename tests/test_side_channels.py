@@ -124,6 +124,8 @@ def test_cli_side_option(tiny_mixture, tmp_path, capsys):
     # Said, not only in run.json (a new user's finding): what x1 was made of.
     assert main([arg for arg in args if arg != "--quiet"] + ["--overwrite"]) == 0
     assert "xraysep: x1 is predicted from one photograph and 1 side channel ('cu')." in capsys.readouterr().err
+    said = json.loads((out / "run.json").read_text())  # which map, not only how many (an exported sheet said "1")
+    assert (said["side_channels"], said["side_channel_names"]) == (1, ["cu"])
     # The whole-painting command reads the same map and gives the same layers.
     applied = tmp_path / "applied"
     assert main(["apply", str(out / "model.pt"), str(paths["x"]), str(paths["rgb"]), "--side", str(paths["cu"]),

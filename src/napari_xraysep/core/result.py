@@ -128,6 +128,8 @@ class SeparationResult:
             "stopped_early": self.stopped_early,
             "double_sided": self.double_sided,
             "side_channels": len(self.model.side_normalisations),
+            # Which maps (their file or layer names, where known): an exported comparison said only "1".
+            "side_channel_names": list(self.model.side_names),
             "mirror_back": self.mirror_back,
             "final_losses": history[-1] if history else None,
             "weave_threads": weave_threads(self.model),
