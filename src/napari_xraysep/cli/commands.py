@@ -258,6 +258,8 @@ def whole_painting_stop(latest: RunEvent | None) -> str:
         "stopping after this step; the model so far, if a step was made, will be saved (xraysep apply applies it "
         "to the painting)"
     )
+
+
 MIN_TILE = 16
 
 

@@ -698,7 +698,7 @@ def slanted_scratches(
     photograph's, vetoes painted lines; a line mostly on ``known`` (H, W) bool scratch pixels (found
     along rows and columns) is left to them. ``measured`` (H, W) bool (default ``valid``): where
     ``x`` holds data — ``valid`` without the exclusions that leave no gap (point defects, clipped
-    pixels) — only lines 3 px clear of the rest are judged.
+    pixels); a line lying mostly within 3 px of the rest is no scratch (its profile cannot be judged).
 
     The candidates stand out of :func:`line_background` by SLANT_THRESHOLD × ``noise``, one sign at a
     time; in each 8-connected group of them a scratch is a curve (:func:`_curve`) whose pixels run at
